@@ -1,0 +1,48 @@
+# Keel: one non-recursive build of everything into build/.
+#   make          build the hypervisor, minios, apps, stub domains and tests
+#   make run      install what is missing, build, boot the demo set in QEMU
+#   make test     host unit tests + guest tests under QEMU, "N passed, N failed"
+#   make bench    deterministic benchmarks under QEMU -icount
+# V=1 shows full commands.
+
+B      := build
+TOP    := $(CURDIR)
+SHELL  := /bin/bash
+
+ifeq ($(V),1)
+Q :=
+msg = @true
+else
+Q := @
+msg = @printf '  %-6s %s\n' $(1) $(2)
+endif
+
+CLANG    ?= clang
+LLD      ?= ld.lld
+OBJCOPY  ?= llvm-objcopy
+AR       ?= llvm-ar
+HOSTCC   ?= clang
+WARN     := -Wall -Wextra -Werror
+CLANG_RES := $(shell $(CLANG) -print-resource-dir)
+
+# The Xen ABI comes only from Debian's libxen-dev; expose just <xen/...>
+# (not the host's libc) through a directory that holds one symlink.
+XENINC   := $(B)/include
+$(XENINC)/xen:
+	$(Q)mkdir -p $(XENINC) && ln -sfn /usr/include/xen $@
+
+.PHONY: all run test bench unit clean deps
+all:
+
+include toolchain/toolchain.mk
+include minios/minios.mk
+include hv/hv.mk
+include apps/apps.mk
+include tests/tests.mk
+include ci/ci.mk
+
+deps:
+	$(Q)bash ci/deps.sh
+
+clean:
+	rm -rf $(B)/hv $(B)/apps $(B)/stubdoms $(B)/minios $(B)/tests $(B)/tools $(B)/hv.elf

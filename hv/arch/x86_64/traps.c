@@ -1,0 +1,205 @@
+/* GDT, TSS and IDT; exception and interrupt dispatch; the report of a
+ * fault inside the hypervisor; crashing a guest that faults. */
+#include "lib.h"
+#include "x86.h"
+#include "domain.h"
+#include "sched.h"
+#include "apic.h"
+#include "hypercall.h"
+
+static uint64_t gdt[GDT_ENTRIES] __attribute__((aligned(4096)));
+static struct {
+    uint64_t lo, hi;
+} idt[256] __attribute__((aligned(16)));
+
+struct tss {
+    uint32_t rsvd0;
+    uint64_t rsp[3];
+    uint64_t rsvd1;
+    uint64_t ist[7];
+    uint64_t rsvd2;
+    uint16_t rsvd3;
+    uint16_t iomap_base;
+} __attribute__((packed));
+static struct tss tss __attribute__((aligned(64)));
+static uint8_t ist_stacks[3][STACK_SIZE] __attribute__((aligned(16)));
+
+struct pcpu pcpu0;
+
+struct pcpu *this_cpu(void)
+{
+    return &pcpu0;
+}
+
+void set_guest_stack(unsigned long top)
+{
+    tss.rsp[0] = top;
+    pcpu0.stack_top = top;
+}
+
+extern char trap_stubs[];
+extern char syscall_entry[];
+struct extable { unsigned long insn, fixup; };
+extern struct extable __extable_start[], __extable_end[];
+
+static void set_gate(unsigned vec, unsigned ist, unsigned dpl)
+{
+    unsigned long a = (unsigned long)trap_stubs + vec * 16;
+    idt[vec].lo = (a & 0xffff) | ((uint64_t)SEL_HV_CS << 16) |
+                  ((uint64_t)ist << 32) | ((uint64_t)(0x8e | (dpl << 5)) << 40) |
+                  (((a >> 16) & 0xffff) << 48);
+    idt[vec].hi = a >> 32;
+}
+
+void traps_init(void)
+{
+    BUILD_BUG_ON(PCPU_STACK_TOP != __builtin_offsetof(struct pcpu, stack_top));
+    BUILD_BUG_ON(PCPU_SCRATCH != __builtin_offsetof(struct pcpu, scratch));
+    BUILD_BUG_ON(sizeof(struct tss) != 104);
+
+    gdt[(SEL_HV_CS >> 3)] = 0x00af9a000000ffffULL;
+    gdt[(SEL_HV_DS >> 3)] = 0x00cf92000000ffffULL;
+    gdt[(SEL_GUEST_CS32 >> 3)] = 0x00cffa000000ffffULL;
+    gdt[(SEL_GUEST_DS >> 3)] = 0x00cff2000000ffffULL;
+    gdt[(SEL_GUEST_CS64 >> 3)] = 0x00affa000000ffffULL;
+    unsigned long t = (unsigned long)&tss;
+    gdt[SEL_TSS >> 3] = (sizeof(tss) - 1) | ((t & 0xffffff) << 16) |
+                        (0x89ULL << 40) | (((t >> 24) & 0xff) << 56);
+    gdt[(SEL_TSS >> 3) + 1] = t >> 32;
+    tss.iomap_base = sizeof(tss);   /* no I/O bitmap: all ports #GP in ring 3 */
+    for (int i = 0; i < 3; i++)
+        tss.ist[i] = (unsigned long)ist_stacks[i] + STACK_SIZE;
+
+    struct { uint16_t limit; uint64_t base; } __attribute__((packed))
+        gp = { sizeof(gdt) - 1, (uint64_t)gdt },
+        ip = { sizeof(idt) - 1, (uint64_t)idt };
+    __asm__ volatile(
+        "lgdt %0\n\t"
+        "pushq %1\n\t"
+        "leaq 1f(%%rip), %%rax\n\t"
+        "pushq %%rax\n\t"
+        "lretq\n"
+        "1:\n\t"
+        "xorl %%eax, %%eax\n\t"
+        "movw %%ax, %%ds\n\t"
+        "movw %%ax, %%es\n\t"
+        "movw %%ax, %%ss\n\t"
+        "movw %%ax, %%fs\n\t"
+        "movw %%ax, %%gs\n\t"
+        :: "m"(gp), "i"((uint64_t)SEL_HV_CS) : "rax", "memory");
+    __asm__ volatile("ltr %w0" :: "r"(SEL_TSS));
+
+    for (unsigned v = 0; v < 256; v++)
+        set_gate(v, 0, 0);
+    set_gate(2, 2, 0);           /* NMI on IST2 */
+    set_gate(8, 1, 0);           /* #DF on IST1 */
+    set_gate(18, 3, 0);          /* #MC on IST3 */
+    set_gate(3, 0, 3);           /* int3 and into are allowed from guests */
+    set_gate(4, 0, 3);
+    __asm__ volatile("lidt %0" :: "m"(ip));
+
+    /* Hypercalls: syscall from ring 3 lands in syscall_entry on our CS. */
+    wrmsr(MSR_STAR, ((uint64_t)(SEL_GUEST_CS32) << 48) | ((uint64_t)SEL_HV_CS << 32));
+    wrmsr(MSR_LSTAR, (uint64_t)syscall_entry);
+    wrmsr(MSR_CSTAR, 0);
+    wrmsr(MSR_SFMASK, 0x47700);  /* TF IF DF NT AC IOPL cleared on entry */
+    wrmsr(MSR_GS_BASE, (uint64_t)&pcpu0);
+    wrmsr(MSR_KERNEL_GS_BASE, 0);
+}
+
+static const char *const exc_names[32] = {
+    "#DE", "#DB", "NMI", "#BP", "#OF", "#BR", "#UD", "#NM", "#DF", "#CSO",
+    "#TS", "#NP", "#SS", "#GP", "#PF", "#15", "#MF", "#AC", "#MC", "#XM",
+    "#VE", "#CP", "#22", "#23", "#24", "#25", "#26", "#27", "#HV", "#VC",
+    "#SX", "#31",
+};
+
+static void dump_regs(const struct cpu_user_regs *r)
+{
+    printk("rip %016lx  cs %04x  rflags %016lx\n", r->rip, r->cs, r->rflags);
+    printk("rsp %016lx  ss %04x  err %08x  cr2 %016lx\n", r->rsp, r->ss,
+           r->error_code, read_cr2());
+    printk("rax %016lx  rbx %016lx  rcx %016lx\n", r->rax, r->rbx, r->rcx);
+    printk("rdx %016lx  rsi %016lx  rdi %016lx\n", r->rdx, r->rsi, r->rdi);
+    printk("rbp %016lx  r8  %016lx  r9  %016lx\n", r->rbp, r->r8, r->r9);
+    printk("r10 %016lx  r11 %016lx  r12 %016lx\n", r->r10, r->r11, r->r12);
+    printk("r13 %016lx  r14 %016lx  r15 %016lx\n", r->r13, r->r14, r->r15);
+    printk("cr0 %016lx  cr3 %016lx  cr4 %016lx\n", read_cr0(), read_cr3(), read_cr4());
+}
+
+extern char _image_start[], _end[];
+
+static void stack_trace(unsigned long rbp, unsigned long rip)
+{
+    printk("stack trace:\n  [<%016lx>]\n", rip);
+    for (int depth = 0; depth < 32; depth++) {
+        if (rbp < DIRECTMAP_BASE || rbp >= HV_VIRT_END || (rbp & 7))
+            break;
+        unsigned long *fp = (unsigned long *)rbp;
+        unsigned long ret = fp[1];
+        if (ret < (unsigned long)_image_start || ret >= (unsigned long)_end)
+            break;
+        printk("  [<%016lx>]\n", ret);
+        if (fp[0] <= rbp)
+            break;
+        rbp = fp[0];
+    }
+}
+
+static noreturn void fatal_trap(struct cpu_user_regs *r)
+{
+    unsigned v = r->entry_vector;
+    cli();
+    console_unlock_for_panic();
+    printk("*** hypervisor fault: %s (vector %u) on CPU%u\n",
+           v < 32 ? exc_names[v] : "irq", v, this_cpu()->id);
+    dump_regs(r);
+    stack_trace(r->rbp, r->rip);
+    panic("fatal exception in the hypervisor");
+}
+
+static bool fixup(struct cpu_user_regs *r)
+{
+    for (struct extable *e = __extable_start; e < __extable_end; e++) {
+        if (e->insn == r->rip) {
+            r->rip = e->fixup;
+            return true;
+        }
+    }
+    return false;
+}
+
+void trap_dispatch(struct cpu_user_regs *r)
+{
+    unsigned v = r->entry_vector;
+    bool from_guest = (r->cs & 3) == 3;
+
+    if (v == VEC_APIC_TIMER) {
+        apic_eoi();
+        sched_tick();
+    } else if (v == VEC_SPURIOUS) {
+        /* nothing */
+    } else if (v < 32) {
+        if (!from_guest) {
+            if ((v == 14 || v == 13) && fixup(r))
+                return;
+            fatal_trap(r);
+        }
+        struct domain *d = current_domain();
+        if (v == 14)
+            domain_crash(d, "#PF at rip=%lx, cr2=%lx, error %x", r->rip,
+                         read_cr2(), r->error_code);
+        else if (v == 13 || v == 10 || v == 11 || v == 12 || v == 17)
+            domain_crash(d, "%s at rip=%lx, error %x", exc_names[v], r->rip,
+                         r->error_code);
+        else
+            domain_crash(d, "%s at rip=%lx", exc_names[v], r->rip);
+        schedule();              /* never returns to a crashed vCPU */
+        panic("crashed vCPU rescheduled");
+    } else {
+        printk("unexpected interrupt vector %u\n", v);
+        apic_eoi();
+    }
+    if (this_cpu()->need_resched && (from_guest || !current_vcpu()->domain))
+        schedule();
+}

@@ -1,0 +1,303 @@
+/* Domain lifecycle: creation, frame ownership, shutdown and crash,
+ * destruction, and the summary printed when the last domain is gone. */
+#include "lib.h"
+#include "x86.h"
+#include "mm.h"
+#include "domain.h"
+#include "sched.h"
+#include <xen/sched.h>
+
+static struct domain *domain_list;
+static unsigned nr_live;
+static uint16_t next_domid = 1;
+
+struct summary {
+    uint16_t id;
+    char name[NAME_LEN];
+    char what[24];
+    bool clean;
+};
+static struct summary summary[MAX_DOMAINS];
+static unsigned nr_summary;
+static bool any_unclean;
+static uint64_t free_baseline;
+static bool have_baseline;
+
+static const char *const reason_names[] = {
+    [SHUTDOWN_poweroff] = "poweroff", [SHUTDOWN_reboot] = "reboot",
+    [SHUTDOWN_suspend] = "suspend",   [SHUTDOWN_crash] = "crash",
+    [SHUTDOWN_watchdog] = "watchdog",
+};
+
+unsigned nr_live_domains(void)
+{
+    return nr_live;
+}
+
+static void add_summary(uint16_t id, const char *name, const char *what, bool clean)
+{
+    if (!clean)
+        any_unclean = true;
+    if (nr_summary == ARRAY_SIZE(summary))
+        return;
+    struct summary *s = &summary[nr_summary++];
+    s->id = id;
+    strlcpy(s->name, name, sizeof(s->name));
+    strlcpy(s->what, what, sizeof(s->what));
+    s->clean = clean;
+}
+
+void domain_note_refused(const char *name, const char *why)
+{
+    printk("boot: module '%s' refused: %s\n", name, why);
+    add_summary(0, name, "refused", false);
+}
+
+struct domain *domain_create(const struct boot_config *cfg)
+{
+    BUILD_BUG_ON(sizeof(struct domain) > PAGE_SIZE);
+    if (next_domid >= DOMID_FIRST_RESERVED)
+        return NULL;
+    struct domain *d = alloc_hv_pages(0);
+    if (!d)
+        return NULL;
+    d->id = next_domid++;
+    strlcpy(d->name, cfg->name, sizeof(d->name));
+    d->roles = cfg->roles;
+    d->max_pages = cfg->mem >> PAGE_SHIFT;
+    d->page_list = PFN_NONE;
+    d->nr_vcpus = 1;
+    d->con_tokens = 64 * 1024;
+    d->vcpu[0] = vcpu_create(d, 0);
+    if (!d->vcpu[0]) {
+        free_hv_pages(d, 0);
+        return NULL;
+    }
+    d->next = domain_list;
+    domain_list = d;
+    nr_live++;
+    return d;
+}
+
+/* Allocates one zeroed frame owned by d and links it into d's list. */
+int domain_alloc_page(struct domain *d, uint64_t *mfn)
+{
+    int64_t pfn = alloc_pages(0, d->id);
+    if (pfn < 0)
+        return -1;
+    memset(pfn_to_virt((uint64_t)pfn), 0, PAGE_SIZE);
+    struct page_info *pg = &frame_table[pfn];
+    pg->prev = PFN_NONE;
+    pg->next = d->page_list;
+    if (d->page_list != PFN_NONE)
+        frame_table[d->page_list].prev = (uint32_t)pfn;
+    d->page_list = (uint32_t)pfn;
+    d->page_count++;
+    *mfn = (uint64_t)pfn;
+    return 0;
+}
+
+void domain_destroy(struct domain *d)
+{
+    for (struct domain **pp = &domain_list; *pp; pp = &(*pp)->next) {
+        if (*pp == d) {
+            *pp = d->next;
+            nr_live--;
+            break;
+        }
+    }
+    uint32_t pfn = d->page_list;
+    uint64_t n = 0;
+    while (pfn != PFN_NONE) {
+        uint32_t next = frame_table[pfn].next;
+        if (frame_table[pfn].owner != d->id)
+            panic("d%u: frame %x on its list is owned by %x", d->id, pfn,
+                  frame_table[pfn].owner);
+        frame_table[pfn].next = frame_table[pfn].prev = PFN_NONE;
+        free_pages(pfn, 0);
+        pfn = next;
+        n++;
+    }
+    if (n != d->page_count)
+        panic("d%u: freed %lu frames but owned %lu", d->id, (unsigned long)n,
+              (unsigned long)d->page_count);
+    for (unsigned i = 0; i < d->nr_vcpus; i++)
+        if (d->vcpu[i])
+            vcpu_free(d->vcpu[i]);
+    free_hv_pages(d, 0);
+}
+
+static void mark_dead(struct domain *d)
+{
+    for (unsigned i = 0; i < d->nr_vcpus; i++)
+        if (d->vcpu[i])
+            d->vcpu[i]->state = VCPU_DEAD;
+    console_flush_domain(d);
+}
+
+void domain_shutdown(struct domain *d, unsigned reason)
+{
+    if (d->shutdown)
+        return;
+    d->shutdown = true;
+    d->shutdown_reason = reason;
+    mark_dead(d);
+    const char *r = reason < ARRAY_SIZE(reason_names) ? reason_names[reason] : "?";
+    printk("d%u (%s) shut down: %s\n", d->id, d->name, r);
+    add_summary(d->id, d->name, r, reason == SHUTDOWN_poweroff);
+}
+
+void domain_crash(struct domain *d, const char *fmt, ...)
+{
+    if (d->shutdown)
+        return;
+    char buf[160];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof(buf), fmt, ap);
+    va_end(ap);
+    d->shutdown = true;
+    d->crashed = true;
+    d->shutdown_reason = SHUTDOWN_crash;
+    mark_dead(d);
+    printk("d%u (%s) crashed: %s\n", d->id, d->name, buf);
+    add_summary(d->id, d->name, "crashed", false);
+}
+
+/* Destroys shut-down domains none of whose vCPUs is running. */
+void reap_dead_domains(void)
+{
+    struct vcpu *curr = current_vcpu();
+    struct domain *d = domain_list;
+    while (d) {
+        struct domain *next = d->next;
+        if (d->shutdown && curr->domain != d)
+            domain_destroy(d);
+        d = next;
+    }
+}
+
+void domains_set_baseline(uint64_t free_frames)
+{
+    free_baseline = free_frames;
+    have_baseline = true;
+}
+
+noreturn void domains_finish(void)
+{
+    unsigned status = any_unclean ? EXIT_UNCLEAN : EXIT_CLEAN;
+    printk("all domains have shut down; summary:\n");
+    for (unsigned i = 0; i < nr_summary; i++) {
+        struct summary *s = &summary[i];
+        if (s->id)
+            printk("  d%-4u %-20s %s\n", s->id, s->name, s->what);
+        else
+            printk("  -     %-20s %s\n", s->name, s->what);
+    }
+    uint64_t now = free_page_count();
+    if (have_baseline) {
+        printk("mm: free frames before domains %lu, after %lu: %s\n",
+               (unsigned long)free_baseline, (unsigned long)now,
+               now == free_baseline ? "all returned" : "LEAK");
+        if (now != free_baseline)
+            status = EXIT_LEAK;
+    }
+    printk("exit status %#x (%s)\n", status,
+           status == EXIT_CLEAN ? "all powered off" : "not all clean");
+    hv_exit(status);
+}
+
+static bool word_is(const char *w, size_t n, const char *key, const char **val, size_t *vlen)
+{
+    size_t k = strlen(key);
+    if (n < k || memcmp(w, key, k))
+        return false;
+    *val = w + k;
+    *vlen = n - k;
+    return true;
+}
+
+int parse_boot_config(const char *cmdline, struct boot_config *cfg,
+                      char *err, size_t errlen)
+{
+    const char *p = cmdline;
+    while (*p == ' ')
+        p++;
+    /* First word: the image's path; its basename is the default name. */
+    const char *path = p;
+    while (*p && *p != ' ')
+        p++;
+    const char *base = path;
+    for (const char *q = path; q < p; q++)
+        if (*q == '/')
+            base = q + 1;
+    size_t bl = (size_t)(p - base);
+    if (bl > 4 && !memcmp(p - 4, ".elf", 4))
+        bl -= 4;
+    memset(cfg, 0, sizeof(*cfg));
+    memcpy(cfg->name, base, MIN(bl, sizeof(cfg->name) - 1));
+    if (!cfg->name[0])
+        strlcpy(cfg->name, "domain", sizeof(cfg->name));
+    cfg->mem = 4ULL << 20;
+    cfg->vcpus = 1;
+    while (*p == ' ')
+        p++;
+    cfg->guest_cmdline = p;
+
+    while (*p) {
+        const char *w = p;
+        while (*p && *p != ' ')
+            p++;
+        size_t n = (size_t)(p - w);
+        const char *v;
+        size_t vl;
+        if (word_is(w, n, "name=", &v, &vl)) {
+            if (vl == 0 || vl >= NAME_LEN) {
+                snprintf(err, errlen, "name= must be 1 to %u characters", NAME_LEN - 1);
+                return -1;
+            }
+            memset(cfg->name, 0, sizeof(cfg->name));
+            memcpy(cfg->name, v, vl);
+        } else if (word_is(w, n, "mem=", &v, &vl)) {
+            if (!parse_size(v, vl, &cfg->mem) || cfg->mem < PAGE_SIZE) {
+                snprintf(err, errlen, "bad mem= value '%.*s'", (int)vl, v);
+                return -1;
+            }
+        } else if (word_is(w, n, "vcpus=", &v, &vl)) {
+            uint64_t nv;
+            if (!parse_size(v, vl, &nv) || nv != 1) {
+                snprintf(err, errlen, "vcpus=%.*s: only 1 vCPU per domain for now",
+                         (int)vl, v);
+                return -1;
+            }
+            cfg->vcpus = 1;
+        } else if (word_is(w, n, "role=", &v, &vl)) {
+            while (vl) {
+                size_t l = 0;
+                while (l < vl && v[l] != ',')
+                    l++;
+                if (l == 7 && !memcmp(v, "control", 7))
+                    cfg->roles |= ROLE_CONTROL;
+                else if (l == 8 && !memcmp(v, "xenstore", 8))
+                    cfg->roles |= ROLE_XENSTORE;
+                else if (l == 8 && !memcmp(v, "hardware", 8))
+                    cfg->roles |= ROLE_HARDWARE;
+                else if (l == 2 && !memcmp(v, "dm", 2))
+                    cfg->roles |= ROLE_DM;
+                else {
+                    snprintf(err, errlen, "unknown role '%.*s'", (int)l, v);
+                    return -1;
+                }
+                v += l;
+                vl -= l;
+                if (vl) {
+                    v++;
+                    vl--;
+                }
+            }
+        }
+        while (*p == ' ')
+            p++;
+    }
+    return 0;
+}

@@ -1,0 +1,49 @@
+/* The hypercall table: one entry per implemented family; everything else
+ * is -ENOSYS.  Also the code written into each guest's hypercall page. */
+#include "lib.h"
+#include "domain.h"
+#include "hypercall.h"
+
+static const hypercall_fn hypercall_table[] = {
+    [__HYPERVISOR_console_io]  = do_console_io,
+    [__HYPERVISOR_xen_version] = do_xen_version,
+    [__HYPERVISOR_sched_op]    = do_sched_op,
+};
+
+void hypercall_dispatch(struct cpu_user_regs *r)
+{
+    unsigned long nr = r->rax;
+    hypercall_fn fn = nr < ARRAY_SIZE(hypercall_table) ? hypercall_table[nr] : NULL;
+    if (!fn) {
+        r->rax = (unsigned long)-XEN_ENOSYS;
+        return;
+    }
+    r->rax = (unsigned long)fn(r->rdi, r->rsi, r->rdx, r->r10, r->r8);
+}
+
+/*
+ * Each 32-byte entry, as Xen lays it out for 64-bit PV guests:
+ *   push %rcx; push %r11; mov $nr, %eax; syscall; pop %r11; pop %rcx; ret
+ * and for __HYPERVISOR_iret, which does not return:
+ *   push %rcx; push %r11; push %rax; mov $nr, %eax; syscall
+ */
+void hypercall_page_fill(void *page)
+{
+    uint8_t *p = page;
+    memset(p, 0xcc, PAGE_SIZE);          /* int3 padding */
+    for (unsigned nr = 0; nr < PAGE_SIZE / 32; nr++, p += 32) {
+        unsigned i = 0;
+        p[i++] = 0x51;                   /* push %rcx */
+        p[i++] = 0x41; p[i++] = 0x53;    /* push %r11 */
+        if (nr == __HYPERVISOR_iret)
+            p[i++] = 0x50;               /* push %rax */
+        p[i++] = 0xb8;                   /* mov $nr, %eax */
+        p[i++] = (uint8_t)nr; p[i++] = 0; p[i++] = 0; p[i++] = 0;
+        p[i++] = 0x0f; p[i++] = 0x05;    /* syscall */
+        if (nr == __HYPERVISOR_iret)
+            continue;
+        p[i++] = 0x41; p[i++] = 0x5b;    /* pop %r11 */
+        p[i++] = 0x59;                   /* pop %rcx */
+        p[i++] = 0xc3;                   /* ret */
+    }
+}

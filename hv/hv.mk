@@ -1,0 +1,27 @@
+# The hypervisor: build/hv.elf, loaded by QEMU -kernel (multiboot 1).
+HV_SRCS := $(wildcard hv/arch/x86_64/*.S hv/arch/x86_64/*.c hv/common/*.c hv/mm/*.c hv/pv/*.c)
+HV_OBJS := $(patsubst %,$(B)/%.o,$(HV_SRCS))
+HV_CFLAGS := -target x86_64-unknown-elf -ffreestanding -nostdinc \
+	-isystem $(CLANG_RES)/include -Ihv/include -I$(XENINC) \
+	-D__XEN_INTERFACE_VERSION__=__XEN_LATEST_INTERFACE_VERSION__ \
+	-include hv/include/compiler.h -fpie -fvisibility=hidden -mno-red-zone -mno-sse -mno-sse2 -mno-mmx \
+	-mno-avx -fno-stack-protector -fno-omit-frame-pointer -fno-builtin \
+	-O2 -g -std=gnu11 $(WARN) -MMD -MP
+HV_ASFLAGS := -target x86_64-unknown-elf -Ihv/include -D__ASSEMBLY__ -MMD -MP
+
+all: $(B)/hv.elf
+
+$(B)/hv/%.c.o: hv/%.c | $(XENINC)/xen
+	$(call msg,CC,$<)
+	$(Q)mkdir -p $(@D) && $(CLANG) $(HV_CFLAGS) -c $< -o $@
+
+$(B)/hv/%.S.o: hv/%.S
+	$(call msg,AS,$<)
+	$(Q)mkdir -p $(@D) && $(CLANG) $(HV_ASFLAGS) -c $< -o $@
+
+$(B)/hv.elf: $(HV_OBJS) hv/arch/x86_64/hv.lds
+	$(call msg,LD,$@)
+	$(Q)$(LLD) -nostdlib -static -z max-page-size=4096 -z norelro --no-dynamic-linker \
+		-T hv/arch/x86_64/hv.lds -o $@ $(HV_OBJS)
+
+-include $(HV_OBJS:.o=.d)

@@ -1,0 +1,103 @@
+/* Domains and vCPUs. */
+#ifndef KEEL_DOMAIN_H
+#define KEEL_DOMAIN_H
+
+#include "lib.h"
+#include "memlayout.h"
+#include <xen/xen.h>
+
+#define MAX_DOMAINS     4096
+#define NAME_LEN        32
+
+/* Roles (DESIGN.md): privileges checked by the access-control module. */
+#define ROLE_CONTROL    (1u << 0)
+#define ROLE_XENSTORE   (1u << 1)
+#define ROLE_HARDWARE   (1u << 2)
+#define ROLE_DM         (1u << 3)
+
+enum vcpu_state { VCPU_RUNNABLE, VCPU_BLOCKED, VCPU_DEAD };
+
+struct vcpu {
+    struct domain *domain;       /* NULL for a pCPU's idle vCPU */
+    unsigned id;
+    unsigned long ctx_rsp;       /* saved by context_switch */
+    void *stack;                 /* STACK_SIZE bytes */
+    struct cpu_user_regs *regs;  /* guest frame at the top of the stack */
+    unsigned long frame_top;     /* TSS.RSP0 / syscall stack */
+    uint8_t fpu[512] __attribute__((aligned(16)));   /* fxsave image */
+    enum vcpu_state state;
+    struct vcpu *rq_next;
+    bool on_rq;
+    uint64_t runtime_ns, slice_start_ns;
+    vcpu_info_t *vcpu_info;      /* in shared_info */
+};
+
+struct domain {
+    uint16_t id;
+    char name[NAME_LEN];
+    unsigned roles;
+    uint64_t nr_pages, max_pages;
+    uint32_t page_list;          /* frames owned, linked via page_info */
+    uint64_t page_count;         /* all owned frames incl. shared_info */
+    uint64_t cr3;                /* machine address of the L4 */
+    shared_info_t *shared_info;
+    unsigned nr_vcpus;
+    struct vcpu *vcpu[1];
+    bool shutdown;
+    unsigned shutdown_reason;
+    bool crashed;
+    /* console_io state */
+    char con_buf[200];
+    size_t con_len;
+    uint64_t con_tokens, con_refill_ns, con_dropped;
+    struct domain *next;
+};
+
+/* Per-physical-CPU data; %gs points here while in the hypervisor. */
+struct pcpu {
+    unsigned long stack_top;     /* PCPU_STACK_TOP: guest frame top */
+    unsigned long scratch;       /* PCPU_SCRATCH: guest rsp at syscall */
+    struct vcpu *curr;
+    struct vcpu *idle;
+    bool need_resched;
+    unsigned id;
+};
+
+struct pcpu *this_cpu(void);
+static inline struct vcpu *current_vcpu(void) { return this_cpu()->curr; }
+static inline struct domain *current_domain(void) { return current_vcpu()->domain; }
+
+/* Boot configuration of one module, parsed from its command line. */
+struct boot_config {
+    char name[NAME_LEN];
+    uint64_t mem;                /* bytes */
+    unsigned vcpus;
+    unsigned roles;
+    const char *guest_cmdline;   /* what the guest sees (path removed) */
+};
+
+int parse_boot_config(const char *cmdline, struct boot_config *cfg,
+                      char *err, size_t errlen);
+
+struct domain *domain_create(const struct boot_config *cfg);
+int domain_alloc_page(struct domain *d, uint64_t *mfn);
+void domain_destroy(struct domain *d);
+void domain_shutdown(struct domain *d, unsigned reason);
+void domain_crash(struct domain *d, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void domain_note_refused(const char *name, const char *why);
+noreturn void domains_finish(void);
+void domains_set_baseline(uint64_t free_frames);
+void reap_dead_domains(void);
+unsigned nr_live_domains(void);
+
+/* Exit statuses written to isa-debug-exit (QEMU exits with v<<1|1). */
+#define EXIT_CLEAN      0x10     /* every domain powered off */
+#define EXIT_UNCLEAN    0x11     /* some domain crashed, rebooted or refused */
+#define EXIT_LEAK       0x12     /* frames not returned */
+#define EXIT_PANIC      0x13
+noreturn void hv_exit(unsigned status);
+
+void console_flush_domain(struct domain *d);
+
+#endif

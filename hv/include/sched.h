@@ -1,0 +1,16 @@
+/* The vCPU scheduler. */
+#ifndef KEEL_SCHED_H
+#define KEEL_SCHED_H
+#include "domain.h"
+
+#define SLICE_NS 10000000ULL    /* 10 ms */
+
+void sched_init_cpu(struct vcpu *idle);
+void vcpu_wake(struct vcpu *v);
+void schedule(void);
+void sched_tick(void);
+noreturn void idle_loop(void);
+void context_switch(unsigned long *save_rsp, unsigned long new_rsp);
+struct vcpu *vcpu_create(struct domain *d, unsigned id);
+void vcpu_free(struct vcpu *v);
+#endif

@@ -1,0 +1,243 @@
+/* The PV domain builder: one boot module becomes one domain, laid out by
+ * the x86_64 PV start-of-day conventions of <xen/xen.h>:
+ *
+ *   virt_base +------------------------------+ pfn 0
+ *             | kernel image (ELF PT_LOADs)  |
+ *             | p2m list (mfn_list)          |
+ *             | start_info                   |
+ *             | xenstore ring page           |
+ *             | console ring page            |
+ *             | bootstrap page tables (r/o)  | pt_base, nr_pt_frames
+ *             | bootstrap stack              | rsp on entry
+ *             | >= 512 KiB padding           |
+ *   v_end     +------------------------------+ 4 MiB aligned (or nr_pages)
+ *
+ * The whole bootstrap region is mapped read-write except the page tables.
+ * shared_info is a separate frame, given by machine address. */
+#include "lib.h"
+#include "x86.h"
+#include "mm.h"
+#include "elf.h"
+#include "time.h"
+#include "domain.h"
+#include "sched.h"
+#include "hypercall.h"
+#include <xen/xen.h>
+
+struct boot_module { uint64_t start, end; const char *cmdline; };
+extern struct boot_module boot_modules[];
+extern unsigned nr_boot_modules;
+extern uint64_t idle_cr3;
+uint64_t release_boot_modules(void);
+
+struct layout {
+    uint64_t nr_pages;
+    uint64_t kernel_end_pfn, p2m_pfn, p2m_pages, si_pfn, store_pfn, console_pfn;
+    uint64_t pt_pfn, nr_pt, stack_pfn, map_pages;
+};
+
+static uint64_t span(uint64_t s, uint64_t e, unsigned shift)
+{
+    return ((e - 1) >> shift) - (s >> shift) + 1;
+}
+
+static uint64_t tables_for(uint64_t s, uint64_t e)
+{
+    return 1 + span(s, e, 39) + span(s, e, 30) + span(s, e, 21);
+}
+
+static int plan(const struct elf_image_info *in, uint64_t nr_pages, struct layout *l,
+                char *err, size_t errlen)
+{
+    const uint64_t vb = in->virt_base;
+    memset(l, 0, sizeof(*l));
+    l->nr_pages = nr_pages;
+    l->kernel_end_pfn = ROUNDUP(in->vend - vb, PAGE_SIZE) >> PAGE_SHIFT;
+    l->p2m_pfn = l->kernel_end_pfn;
+    l->p2m_pages = ROUNDUP(nr_pages * 8, PAGE_SIZE) >> PAGE_SHIFT;
+    l->si_pfn = l->p2m_pfn + l->p2m_pages;
+    l->store_pfn = l->si_pfn + 1;
+    l->console_pfn = l->store_pfn + 1;
+    l->pt_pfn = l->console_pfn + 1;
+    for (int iter = 0; iter < 16; iter++) {
+        l->stack_pfn = l->pt_pfn + l->nr_pt;
+        uint64_t stack_end = vb + ((l->stack_pfn + 1) << PAGE_SHIFT);
+        uint64_t v_end = ROUNDUP(stack_end, 4ULL << 20);
+        if (v_end - stack_end < (512ULL << 10))
+            v_end += 4ULL << 20;
+        l->map_pages = MIN((v_end - vb) >> PAGE_SHIFT, nr_pages);
+        uint64_t need = tables_for(vb, vb + (l->map_pages << PAGE_SHIFT));
+        if (need == l->nr_pt)
+            break;
+        l->nr_pt = need;
+    }
+    if (l->stack_pfn + 1 > nr_pages)
+        return snprintf(err, errlen, "mem=%luK is too small: image and start-of-day "
+                        "structures need %luK", (unsigned long)(nr_pages * 4),
+                        (unsigned long)((l->stack_pfn + 1) * 4)), -1;
+    return 0;
+}
+
+static void *guest_page(const uint64_t *p2m, uint64_t pfn)
+{
+    return pfn_to_virt(p2m[pfn]);
+}
+
+/* Maps guest virtual va -> mfn in the bootstrap tables (tables come from
+ * consecutive pfns starting at *next_pt). */
+static void map_page(const uint64_t *p2m, const struct layout *l, uint64_t *next_pt,
+                     uint64_t va, uint64_t mfn, bool writable)
+{
+    uint64_t *t = guest_page(p2m, l->pt_pfn);
+    const uint64_t tflags = PTE_P | PTE_W | PTE_U | PTE_A | PTE_D;
+    for (int level = 3; level >= 1; level--) {
+        unsigned idx = (va >> (12 + 9 * level)) & 511;
+        if (!(t[idx] & PTE_P)) {
+            if (*next_pt >= l->pt_pfn + l->nr_pt)
+                panic("domain builder: page-table budget exceeded");
+            t[idx] = (p2m[*next_pt] << PAGE_SHIFT) | tflags;
+            (*next_pt)++;
+        }
+        t = pfn_to_virt((t[idx] & PTE_ADDR) >> PAGE_SHIFT);
+    }
+    t[(va >> 12) & 511] = (mfn << PAGE_SHIFT) | PTE_P | PTE_U | PTE_A | PTE_D |
+                          (writable ? PTE_W : 0);
+}
+
+static int build(struct domain *d, const struct elf_image_info *in, const uint8_t *img,
+                 const char *cmdline, char *err, size_t errlen)
+{
+    struct layout l;
+    const uint64_t vb = in->virt_base;
+    uint64_t nr_pages = d->max_pages;
+    if (plan(in, nr_pages, &l, err, errlen))
+        return -1;
+    /* Keep some frames for the hypervisor's own needs. */
+    if (nr_pages + 64 > free_page_count())
+        return snprintf(err, errlen, "mem=%luK exceeds the free host memory (%luK)",
+                        (unsigned long)(nr_pages * 4),
+                        (unsigned long)(free_page_count() * 4)), -1;
+
+    unsigned p2m_order = 0;
+    while (((uint64_t)PAGE_SIZE << p2m_order) < nr_pages * 8)
+        p2m_order++;
+    uint64_t *p2m = alloc_hv_pages(p2m_order);
+    if (!p2m)
+        return snprintf(err, errlen, "no memory for the p2m of %lu pages",
+                        (unsigned long)nr_pages), -1;
+    int rc = -1;
+    for (uint64_t pfn = 0; pfn < nr_pages; pfn++) {
+        if (domain_alloc_page(d, &p2m[pfn])) {
+            snprintf(err, errlen, "out of host memory after %lu of %lu pages",
+                     (unsigned long)pfn, (unsigned long)nr_pages);
+            goto out;
+        }
+    }
+    d->nr_pages = nr_pages;
+
+    /* Kernel image. */
+    for (unsigned i = 0; i < in->nr_loads; i++) {
+        const struct elf_segment *s = &in->load[i];
+        for (uint64_t off = 0; off < s->filesz; ) {
+            uint64_t va = s->vaddr + off;
+            uint64_t pfn = (va - vb) >> PAGE_SHIFT;
+            uint64_t in_page = va & (PAGE_SIZE - 1);
+            uint64_t n = MIN(PAGE_SIZE - in_page, s->filesz - off);
+            memcpy((uint8_t *)guest_page(p2m, pfn) + in_page, img + s->offset + off, n);
+            off += n;
+        }
+    }
+    if (in->has_hypercall_page)
+        hypercall_page_fill(guest_page(p2m, (in->hypercall_page - vb) >> PAGE_SHIFT));
+
+    /* p2m list, in the guest's own pages. */
+    for (uint64_t pfn = 0; pfn < nr_pages; pfn++)
+        ((uint64_t *)guest_page(p2m, l.p2m_pfn + pfn / 512))[pfn % 512] = p2m[pfn];
+
+    /* shared_info: its own frame, owned by the domain, outside the p2m. */
+    uint64_t si_mfn;
+    if (domain_alloc_page(d, &si_mfn)) {
+        snprintf(err, errlen, "out of host memory for shared_info");
+        goto out;
+    }
+    d->shared_info = pfn_to_virt(si_mfn);
+    d->shared_info->vcpu_info[0].evtchn_upcall_mask = 1;
+    d->vcpu[0]->vcpu_info = &d->shared_info->vcpu_info[0];
+
+    /* Bootstrap page tables: L4 first, hypervisor slots shared. */
+    uint64_t *l4 = guest_page(p2m, l.pt_pfn);
+    const uint64_t *idle_l4 = pfn_to_virt(idle_cr3 >> PAGE_SHIFT);
+    for (unsigned s = HV_L4_FIRST_SLOT; s <= HV_L4_LAST_SLOT; s++)
+        l4[s] = idle_l4[s];
+    uint64_t next_pt = l.pt_pfn + 1;
+    for (uint64_t pfn = 0; pfn < l.map_pages; pfn++) {
+        bool is_pt = pfn >= l.pt_pfn && pfn < l.pt_pfn + l.nr_pt;
+        map_page(p2m, &l, &next_pt, vb + (pfn << PAGE_SHIFT), p2m[pfn], !is_pt);
+    }
+    d->cr3 = p2m[l.pt_pfn] << PAGE_SHIFT;
+
+    /* start_info. */
+    start_info_t *si = guest_page(p2m, l.si_pfn);
+    snprintf(si->magic, sizeof(si->magic), "xen-3.0-x86_64");
+    si->nr_pages = nr_pages;
+    si->shared_info = si_mfn << PAGE_SHIFT;
+    si->flags = 0;
+    si->store_mfn = p2m[l.store_pfn];
+    si->store_evtchn = 0;
+    si->console.domU.mfn = p2m[l.console_pfn];
+    si->console.domU.evtchn = 0;
+    si->pt_base = vb + (l.pt_pfn << PAGE_SHIFT);
+    si->nr_pt_frames = l.nr_pt;
+    si->mfn_list = vb + (l.p2m_pfn << PAGE_SHIFT);
+    strlcpy((char *)si->cmd_line, cmdline, sizeof(si->cmd_line));
+
+    /* Initial registers. */
+    struct cpu_user_regs *r = d->vcpu[0]->regs;
+    r->rip = in->entry;
+    r->rsp = vb + ((l.stack_pfn + 1) << PAGE_SHIFT);
+    r->rsi = vb + (l.si_pfn << PAGE_SHIFT);
+    r->rflags = 0x202;
+    r->cs = SEL_GUEST_CS64;
+    r->ss = SEL_GUEST_DS;
+    rc = 0;
+out:
+    free_hv_pages(p2m, p2m_order);
+    return rc;
+}
+
+void build_boot_domains(void)
+{
+    uint64_t baseline = free_page_count();
+    for (unsigned m = 0; m < nr_boot_modules; m++) {
+        struct boot_module *bm = &boot_modules[m];
+        struct boot_config cfg;
+        struct elf_image_info info;
+        char err[160];
+        uint64_t t0 = rdtsc();
+        if (parse_boot_config(bm->cmdline, &cfg, err, sizeof(err))) {
+            domain_note_refused(cfg.name[0] ? cfg.name : "?", err);
+            continue;
+        }
+        if (elf_parse(VA(bm->start), bm->end - bm->start, &info, err, sizeof(err))) {
+            domain_note_refused(cfg.name, err);
+            continue;
+        }
+        struct domain *d = domain_create(&cfg);
+        if (!d) {
+            domain_note_refused(cfg.name, "cannot allocate the domain");
+            continue;
+        }
+        if (build(d, &info, VA(bm->start), cfg.guest_cmdline, err, sizeof(err))) {
+            domain_destroy(d);
+            domain_note_refused(cfg.name, err);
+            continue;
+        }
+        uint64_t t1 = rdtsc();
+        printk("d%u (%s): %luK, entry %lx, built in %lu TSC ticks\n", d->id, d->name,
+               (unsigned long)(d->nr_pages * 4), (unsigned long)info.entry,
+               (unsigned long)(t1 - t0));
+        vcpu_wake(d->vcpu[0]);
+    }
+    uint64_t released = release_boot_modules();
+    domains_set_baseline(baseline + released);
+}
