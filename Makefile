@@ -7,6 +7,7 @@
 
 B      := build
 TOP    := $(CURDIR)
+.DEFAULT_GOAL := all
 SHELL  := /bin/bash
 
 ifeq ($(V),1)

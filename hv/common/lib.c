@@ -179,6 +179,18 @@ int vsnprintf(char *buf, size_t size, const char *fmt, va_list ap)
         }
         while (*fmt >= '0' && *fmt <= '9')
             width = width * 10 + (*fmt++ - '0');
+        int prec = -1;
+        if (*fmt == '.') {
+            fmt++;
+            prec = 0;
+            if (*fmt == '*') {
+                prec = va_arg(ap, int);
+                fmt++;
+            } else {
+                while (*fmt >= '0' && *fmt <= '9')
+                    prec = prec * 10 + (*fmt++ - '0');
+            }
+        }
         while (*fmt == 'l' || *fmt == 'z') {
             lng++;
             fmt++;
@@ -208,12 +220,12 @@ int vsnprintf(char *buf, size_t size, const char *fmt, va_list ap)
             const char *s = va_arg(ap, const char *);
             if (!s)
                 s = "(null)";
-            int n = (int)strlen(s);
+            int n = (int)(prec >= 0 ? strnlen(s, (size_t)prec) : strlen(s));
             if (!left)
                 for (int i = n; i < width; i++)
                     put(&o, ' ');
-            while (*s)
-                put(&o, *s++);
+            for (int i = 0; i < n; i++)
+                put(&o, s[i]);
             if (left)
                 for (int i = n; i < width; i++)
                     put(&o, ' ');

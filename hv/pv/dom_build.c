@@ -17,7 +17,7 @@
 #include "lib.h"
 #include "x86.h"
 #include "mm.h"
-#include "elf.h"
+#include "pv_elf.h"
 #include "time.h"
 #include "domain.h"
 #include "sched.h"

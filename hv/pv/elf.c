@@ -1,6 +1,6 @@
 /* ELF64 image validation and Xen ELF notes (<xen/elfnote.h>), in the
  * manner of Xen's libelf: every offset and size checked before use. */
-#include "elf.h"
+#include "pv_elf.h"
 #include "memlayout.h"
 #include <xen/elfnote.h>
 

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Boots build/hv.elf under QEMU TCG with the given modules (a -initrd
+# string) and writes the serial console to LOG.  Exits with QEMU's status
+# ((v<<1)|1 from isa-debug-exit), or 124 on timeout.
+#   ci/qemu-boot.sh LOG TIMEOUT MEM "MODULES" [extra qemu args...]
+set -u
+log=$1 timeout_s=$2 mem=$3 modules=$4
+shift 4
+exec timeout --foreground -k 5 "$timeout_s" qemu-system-x86_64 \
+    -accel tcg -cpu max -m "$mem" -smp 1 \
+    -nodefaults -display none -no-reboot \
+    -serial "file:$log" \
+    -device isa-debug-exit,iobase=0xf4,iosize=4 \
+    -kernel build/hv.elf -initrd "$modules" "$@" </dev/null >/dev/null 2>>"$log.qemu"

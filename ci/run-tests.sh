@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# The test runner: host unit tests, guest tests (tests/<name>/test.cfg,
+# each one QEMU run of the hypervisor) and script tests (tests/<name>/run.sh).
+# Prints one line per test and ends with "N passed, N failed".
+#
+# test.cfg is sourced by bash and may set:
+#   MODULES       the -initrd string (modules separated by commas)
+#   MEM           guest RAM for QEMU (default 128M)
+#   TIMEOUT       seconds (default 60)
+#   EXPECT_EXIT   QEMU's exit status (33: all domains powered off)
+#   EXPECT=(...)  extended regexps that must each match a line of the log
+#   NO_RESULT_LINE=1  the guests print no "Test result:" line
+# and tests/<name>/check.sh LOG, if present, must exit 0.
+set -u
+cd "$(dirname "$0")/.."
+R=build/tests/results
+JOBS=${JOBS:-2}
+
+verdict() {   # name status detail
+    printf '%s %s\n' "$2" "$3" > "$R/$1.res"
+}
+
+run_guest() {
+    local name=$1 dir=tests/$1
+    local MODULES="" MEM=128M TIMEOUT=60 EXPECT_EXIT=33 NO_RESULT_LINE=0
+    local -a EXPECT=()
+    # shellcheck disable=SC1090
+    source "$dir/test.cfg"
+    local log=$R/$name.log
+    rm -f "$log" "$log.qemu"
+    bash ci/qemu-boot.sh "$log" "$TIMEOUT" "$MEM" "$MODULES"
+    local rc=$?
+    sed -i 's/\r$//' "$log"
+    if [ $rc -eq 124 ]; then verdict "$name" FAIL "timed out after ${TIMEOUT}s"; return; fi
+    if grep -q 'PANIC\|hypervisor fault' "$log"; then verdict "$name" FAIL "hypervisor panic"; return; fi
+    if grep -q 'LEAK' "$log"; then verdict "$name" FAIL "frames leaked"; return; fi
+    if [ "$rc" -ne "$EXPECT_EXIT" ]; then
+        verdict "$name" FAIL "QEMU exit $rc, expected $EXPECT_EXIT"; return
+    fi
+    local pat
+    for pat in "${EXPECT[@]}"; do
+        grep -Eq -- "$pat" "$log" || { verdict "$name" FAIL "no line matches: $pat"; return; }
+    done
+    if [ "$NO_RESULT_LINE" != 1 ]; then
+        local res
+        res=$(grep -o 'Test result: [A-Z]*' "$log" | awk '{print $3}' | sort -u)
+        if [ -z "$res" ]; then verdict "$name" FAIL "no Test result line"; return; fi
+        for w in ERROR FAILURE; do
+            if grep -qx $w <<<"$res"; then verdict "$name" FAIL "guest reported $w"; return; fi
+        done
+        if grep -qx SKIP <<<"$res" && ! grep -qx SUCCESS <<<"$res"; then
+            verdict "$name" SKIP ""; return
+        fi
+    fi
+    if [ -x "$dir/check.sh" ]; then
+        local why
+        why=$("$dir/check.sh" "$log" 2>&1) || { verdict "$name" FAIL "check: $why"; return; }
+    fi
+    verdict "$name" PASS ""
+}
+
+run_script() {
+    local name=$1 log=$R/$1.log
+    timeout -k 5 300 bash "tests/$name/run.sh" > "$log" 2>&1
+    local res
+    res=$(grep -o 'Test result: [A-Z]*' "$log" | tail -1 | awk '{print $3}')
+    case "$res" in
+        SUCCESS) verdict "$name" PASS "" ;;
+        SKIP) verdict "$name" SKIP "$(grep -v 'Test result' "$log" | tail -1)" ;;
+        *) verdict "$name" FAIL "$(grep -v 'Test result' "$log" | tail -1)" ;;
+    esac
+}
+
+run_unit() {
+    local name=$1 log=$R/$1.log
+    if "build/tests/unit/$name" > "$log" 2>&1; then verdict "$name" PASS ""
+    else verdict "$name" FAIL "$(tail -3 "$log" | tr '\n' ' ')"; fi
+}
+
+if [ "${1:-}" = --one ]; then
+    "run_$2" "$3"
+    exit 0
+fi
+
+mkdir -p "$R"
+rm -f "$R"/*.res
+list=()
+for u in build/tests/unit/test_*; do
+    [ -x "$u" ] && list+=("unit $(basename "$u")")
+done
+for d in tests/*/; do
+    n=$(basename "$d")
+    [ -n "${ONLY:-}" ] && ! grep -Eqx "$ONLY" <<<"$n" && continue
+    if [ -f "$d/test.cfg" ]; then list+=("guest $n")
+    elif [ -f "$d/run.sh" ]; then list+=("script $n"); fi
+done
+
+printf '%s\n' "${list[@]}" | xargs -P "$JOBS" -L 1 bash ci/run-tests.sh --one
+
+pass=0 fail=0
+for item in "${list[@]}"; do
+    n=${item#* }
+    read -r st detail < "$R/$n.res" 2>/dev/null || { st=FAIL; detail="runner error"; }
+    printf '%-4s %-24s %s\n' "$st" "$n" "$detail"
+    if [ "$st" = FAIL ]; then fail=$((fail + 1)); else pass=$((pass + 1)); fi
+done
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]

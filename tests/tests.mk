@@ -1,0 +1,39 @@
+# Tests: guest tests (tests/<name>/), host unit tests (tests/unit/), and
+# the tools they need.  `make test` runs everything via ci/run-tests.sh.
+
+TEST_GUESTS := hypercall spin priv
+$(foreach t,$(TEST_GUESTS),$(eval $(call minios_elf,$(B)/tests/$(t).elf,tests/$(t)/main.c tests/common/report.c,-Itests/common)))
+
+HOST_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+HOST_CFLAGS := -g -O1 -std=gnu11 $(WARN) $(HOST_SAN)
+
+UNIT_TESTS := page_alloc elf
+UNIT_BINS  := $(patsubst %,$(B)/tests/unit/test_%,$(UNIT_TESTS))
+UNIT_HV_page_alloc := hv/mm/page_alloc.c
+UNIT_HV_elf        := hv/pv/elf.c
+
+$(B)/tests/unit/test_%: tests/unit/test_%.c tests/unit/hostlib.c tests/unit/unit.h hv/include/*.h
+	$(call msg,HOSTCC,$@)
+	$(Q)mkdir -p $(@D) && $(HOSTCC) $(HOST_CFLAGS) -Ihv/include -Itests/unit \
+		-D__XEN_INTERFACE_VERSION__=__XEN_LATEST_INTERFACE_VERSION__ \
+		-o $@ $< $(UNIT_HV_$*) tests/unit/hostlib.c
+
+$(B)/tests/tools/mkbadelf: tests/tools/mkbadelf.c
+	$(call msg,HOSTCC,$@)
+	$(Q)mkdir -p $(@D) && $(HOSTCC) $(HOST_CFLAGS) -D_GNU_SOURCE -o $@ $<
+
+BAD_ELF_STAMP := $(B)/tests/bad/.stamp
+$(BAD_ELF_STAMP): $(B)/tests/tools/mkbadelf $(B)/apps/hello.elf
+	$(call msg,GEN,$(B)/tests/bad)
+	$(Q)mkdir -p $(@D) && $(B)/tests/tools/mkbadelf $(B)/apps/hello.elf $(@D) && touch $@
+
+TEST_DEPS := $(B)/hv.elf $(patsubst %,$(B)/tests/%.elf,$(TEST_GUESTS)) \
+	$(UNIT_BINS) $(BAD_ELF_STAMP) $(B)/apps/hello.elf
+
+all: $(TEST_DEPS)
+
+unit: $(UNIT_BINS)
+	$(Q)for t in $(UNIT_BINS); do $$t || exit 1; done
+
+test: $(TEST_DEPS)
+	$(Q)bash ci/run-tests.sh
