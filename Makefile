@@ -21,7 +21,7 @@ endif
 CLANG    ?= clang
 LLD      ?= ld.lld
 OBJCOPY  ?= llvm-objcopy
-AR       ?= llvm-ar
+AR       := llvm-ar
 HOSTCC   ?= clang
 WARN     := -Wall -Wextra -Werror
 CLANG_RES := $(shell $(CLANG) -print-resource-dir)

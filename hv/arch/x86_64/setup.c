@@ -26,6 +26,7 @@ struct boot_module { uint64_t start, end; const char *cmdline; };
 struct boot_module boot_modules[MAX_MODULES];
 unsigned nr_boot_modules;
 static char module_cmdlines[256 * 1024];
+static char hv_cmdline[512];
 
 static uint64_t *idle_l4;
 uint64_t idle_cr3;
@@ -100,6 +101,9 @@ static void parse_multiboot(uint32_t magic, uint32_t mbi_pa)
     }
     if (nr_ram == 0)
         panic("no usable RAM in the memory map");
+
+    if ((flags & (1 << 2)) && mbi[4])
+        strlcpy(hv_cmdline, VA((uint64_t)mbi[4]), sizeof(hv_cmdline));
 
     size_t used = 0;
     if (flags & (1 << 3)) {
@@ -285,6 +289,42 @@ static void cpu_features_init(void)
     __asm__ volatile("fninit");
 }
 
+/* Returns the value of key=value on the hypervisor's command line. */
+static bool hv_option(const char *key, const char **val, size_t *len)
+{
+    size_t k = strlen(key);
+    for (const char *p = hv_cmdline; *p; ) {
+        while (*p == ' ')
+            p++;
+        const char *w = p;
+        while (*p && *p != ' ')
+            p++;
+        if ((size_t)(p - w) > k && !memcmp(w, key, k) && w[k] == '=') {
+            *val = w + k + 1;
+            *len = (size_t)(p - w) - k - 1;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* selftest=pagefault|divide: a deliberate fault inside the hypervisor, to
+ * test the fault report (registers, stack trace, then halt). */
+static void __attribute__((noinline)) selftest(void)
+{
+    const char *v;
+    size_t n;
+    if (!hv_option("selftest", &v, &n))
+        return;
+    printk("selftest: provoking a hypervisor fault (%.*s)\n", (int)n, v);
+    if (n == 9 && !memcmp(v, "pagefault", 9))
+        *(volatile uint64_t *)0x10 = 1;          /* unmapped in the idle map */
+    else if (n == 6 && !memcmp(v, "divide", 6)) {
+        volatile unsigned zero = 0;
+        printk("%u\n", 1 / zero);
+    }
+}
+
 void hv_main(uint32_t magic, uint32_t mbi_pa)
 {
     serial_init();
@@ -306,6 +346,8 @@ void hv_main(uint32_t magic, uint32_t mbi_pa)
     cpu_features_init();
     traps_init();
     apic_init();
+    printk("cmdline: '%s'\n", hv_cmdline);
+    selftest();
     build_boot_domains();
     idle_loop();
 }

@@ -1,0 +1,59 @@
+/* elfnote.c: the Xen ELF notes (PT_NOTE) that tell a Xen domain builder how to load minios. */
+#include <stdint.h>
+#include <minios/hypercall.h>
+#include <xen/elfnote.h>
+
+/*
+ * Emitted from C (not from entry.S) so that the constants come from
+ * <xen/elfnote.h>, which is not safe to include from assembly. Each note is
+ * an ELF note header, the name "Xen" and the descriptor padded to 4 bytes;
+ * all notes live in one packed structure so that nothing can be placed
+ * between them. The linker script puts .note.Xen into a PT_NOTE segment.
+ *
+ * No SUPPORTED_FEATURES note: real Xen would then refuse to build the
+ * image as its dom0 unless it advertised dom0 support.
+ */
+#define NOTE_ALIGN4(n) (((n) + 3) & ~3u)
+
+#define STR_NOTE(field, str)                                       \
+    struct __attribute__((packed)) {                               \
+        uint32_t namesz, descsz, type;                             \
+        char name[4];                                              \
+        char desc[NOTE_ALIGN4(sizeof(str))];                       \
+    } field
+
+#define NUM_NOTE(field)                                            \
+    struct __attribute__((packed)) {                               \
+        uint32_t namesz, descsz, type;                             \
+        char name[4];                                              \
+        uint64_t desc;                                             \
+    } field
+
+#define GUEST_OS    "Keel-minios"
+#define XEN_VERSION "xen-3.0"
+#define LOADER      "generic"
+
+extern char _start[];
+
+static const struct __attribute__((packed, aligned(4))) {
+    STR_NOTE(guest_os, GUEST_OS);
+    STR_NOTE(xen_version, XEN_VERSION);
+    STR_NOTE(loader, LOADER);
+    NUM_NOTE(virt_base);
+    NUM_NOTE(paddr_offset);
+    NUM_NOTE(entry);
+    NUM_NOTE(hypercall_page);
+} xen_notes __attribute__((used, section(".note.Xen"))) = {
+#define STR(t, s) { 4, sizeof(s), (t), "Xen", s }
+#define NUM(t, v) { 4, sizeof(uint64_t), (t), "Xen", (v) }
+    .guest_os       = STR(XEN_ELFNOTE_GUEST_OS, GUEST_OS),
+    .xen_version    = STR(XEN_ELFNOTE_XEN_VERSION, XEN_VERSION),
+    .loader         = STR(XEN_ELFNOTE_LOADER, LOADER),
+    .virt_base      = NUM(XEN_ELFNOTE_VIRT_BASE, 0),
+    .paddr_offset   = NUM(XEN_ELFNOTE_PADDR_OFFSET, 0),
+    .entry          = NUM(XEN_ELFNOTE_ENTRY, (uint64_t)(uintptr_t)_start),
+    .hypercall_page = NUM(XEN_ELFNOTE_HYPERCALL_PAGE,
+                          (uint64_t)(uintptr_t)hypercall_page),
+#undef STR
+#undef NUM
+};

@@ -1,0 +1,51 @@
+# minios.mk: builds minios, the library OS for PV appliances: start object, libminios.a, app.mk.
+#
+#   $(MINIOS_START)  build/minios/start.o    _start, hypercall page, Xen ELF notes
+#   $(MINIOS_LIB)    build/minios/libminios.a  start of day, console, heap, newlib glue
+#   $(MINIOS_LDS)    minios/arch/x86_64/minios.ld  the appliance linker script
+#   $(MINIOS_DEPS)   everything an appliance link needs (wrapper, newlib, the above)
+#
+# Everything is compiled with $(MINIOS_CC) (toolchain/toolchain.mk), so
+# minios, newlib and the appliances share one set of target flags.
+
+MINIOS_OUT    := $(B)/minios
+MINIOS_LDS    := minios/arch/x86_64/minios.ld
+MINIOS_START  := $(MINIOS_OUT)/start.o
+MINIOS_LIB    := $(MINIOS_OUT)/libminios.a
+MINIOS_CFLAGS := -O2 -g -std=gnu11 $(WARN) -Iminios/kernel
+
+MINIOS_START_SRCS := minios/arch/x86_64/entry.S minios/arch/x86_64/elfnote.c
+MINIOS_LIB_SRCS   := minios/kernel/start.c minios/kernel/console.c \
+                     minios/kernel/mm.c minios/kernel/sched.c \
+                     minios/libc/syscalls.c
+
+minios_obj = $(patsubst minios/%,$(MINIOS_OUT)/%.o,$(basename $(1)))
+MINIOS_START_OBJS := $(call minios_obj,$(MINIOS_START_SRCS))
+MINIOS_LIB_OBJS   := $(call minios_obj,$(MINIOS_LIB_SRCS))
+
+MINIOS_DEPS := $(MINIOS_CC) $(NEWLIB_STAMP) $(MINIOS_START) $(MINIOS_LIB) $(MINIOS_LDS)
+
+$(MINIOS_OUT)/%.o: minios/%.c $(MINIOS_CC) $(NEWLIB_STAMP) | $(XENINC)/xen
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(MINIOS_CC) $(MINIOS_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(MINIOS_OUT)/%.o: minios/%.S $(MINIOS_CC) $(NEWLIB_STAMP) | $(XENINC)/xen
+	$(call msg,AS,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(MINIOS_CC) $(MINIOS_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(MINIOS_START): $(MINIOS_START_OBJS)
+	$(call msg,LD,$@)
+	$(Q)$(LLD) -r -o $@ $^
+
+$(MINIOS_LIB): $(MINIOS_LIB_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && $(TARGET_AR) rcs $@ $^
+
+.PHONY: minios
+minios: $(MINIOS_START) $(MINIOS_LIB)
+
+-include $(MINIOS_START_OBJS:.o=.d) $(MINIOS_LIB_OBJS:.o=.d)
+
+include minios/app.mk
