@@ -41,6 +41,9 @@ include hv/hv.mk
 include apps/apps.mk
 include tests/tests.mk
 include ci/ci.mk
+# The disk image library and host tools (portable C, built for the host).
+-include stubdoms/tapdisk/tapdisk.mk
+-include tools/tools.mk
 
 deps:
 	$(Q)bash ci/deps.sh

@@ -35,5 +35,5 @@ all: $(TEST_DEPS)
 unit: $(UNIT_BINS)
 	$(Q)for t in $(UNIT_BINS); do $$t || exit 1; done
 
-test: $(TEST_DEPS)
+test: all
 	$(Q)bash ci/run-tests.sh
