@@ -109,9 +109,9 @@ void console_flush_domain(struct domain *d)
     irq_restore(f);
 }
 
-/* Token bucket: CONSOLE_BURST bytes, refilled at CONSOLE_RATE bytes/s. */
-#define CONSOLE_BURST (64 * 1024)
-#define CONSOLE_RATE  (256 * 1024)
+/* Token bucket: CONSOLE_BURST bytes, refilled at CONSOLE_RATE bytes/s.
+ * Bulk output belongs on the console ring; console_io is for debugging. */
+#define CONSOLE_RATE  (16 * 1024)
 
 static uint64_t console_allow(struct domain *d, uint64_t want)
 {
@@ -154,10 +154,18 @@ long do_console_io(unsigned long cmd, unsigned long count, unsigned long buf,
             off += n;
         }
         if (allowed < count) {
-            if (!d->con_dropped)
+            /* Drop the rest, and the partial line, so lines stay whole. */
+            unsigned long f = irq_save();
+            spin_lock(&console_lock);
+            d->con_dropped += count - allowed + d->con_len;
+            d->con_len = 0;
+            spin_unlock(&console_lock);
+            irq_restore(f);
+            if (!d->con_drop_noted) {
+                d->con_drop_noted = true;
                 printk("d%u (%s): console output rate-limited, dropping\n",
                        d->id, d->name);
-            d->con_dropped += count - allowed;
+            }
         }
         return 0;
     }

@@ -5,6 +5,7 @@
 #include "mm.h"
 #include "domain.h"
 #include "sched.h"
+#include "time.h"
 #include <xen/sched.h>
 
 static struct domain *domain_list;
@@ -67,7 +68,8 @@ struct domain *domain_create(const struct boot_config *cfg)
     d->max_pages = cfg->mem >> PAGE_SHIFT;
     d->page_list = PFN_NONE;
     d->nr_vcpus = 1;
-    d->con_tokens = 64 * 1024;
+    d->con_tokens = CONSOLE_BURST;
+    d->con_refill_ns = now_ns();
     d->vcpu[0] = vcpu_create(d, 0);
     if (!d->vcpu[0]) {
         free_hv_pages(d, 0);
@@ -133,6 +135,9 @@ static void mark_dead(struct domain *d)
         if (d->vcpu[i])
             d->vcpu[i]->state = VCPU_DEAD;
     console_flush_domain(d);
+    if (d->con_dropped)
+        printk("d%u (%s): %lu bytes of console output dropped\n", d->id, d->name,
+               (unsigned long)d->con_dropped);
 }
 
 void domain_shutdown(struct domain *d, unsigned reason)

@@ -8,6 +8,7 @@
 
 #define MAX_DOMAINS     4096
 #define NAME_LEN        32
+#define CONSOLE_BURST   (32 * 1024)   /* console_io bytes before rate limiting */
 
 /* Roles (DESIGN.md): privileges checked by the access-control module. */
 #define ROLE_CONTROL    (1u << 0)
@@ -50,6 +51,7 @@ struct domain {
     char con_buf[200];
     size_t con_len;
     uint64_t con_tokens, con_refill_ns, con_dropped;
+    bool con_drop_noted;
     struct domain *next;
 };
 

@@ -91,6 +91,7 @@ int main(int argc, char **argv)
         memcpy(c + ph->p_offset + 4, &big, 4);   /* first note's descsz */
         out(d, "notelen", c, len);
     }
+    c = copy(); phdr(c, PT_LOAD)->p_memsz = 1ULL << 30; out(d, "bigbss", c, len);
     free(scratch);
     free(img);
     return 0;
