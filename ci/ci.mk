@@ -1,0 +1,23 @@
+# make run and make bench.
+$(eval $(call minios_elf,$(B)/bench/null.elf,bench/null_hypercall.c))
+
+RUN_MODULES := $(B)/apps/hello.elf name=alpha mem=2M hello from alpha,$(B)/apps/hello.elf name=beta mem=4M,$(B)/apps/hello.elf name=gamma mem=2M third appliance
+
+.PHONY: run-only bench-keel
+run: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(MAKE) --no-print-directory run-only
+
+run-only:
+	@echo "Booting Keel with three appliances (QEMU exits when they have all shut down)"
+	$(Q)qemu-system-x86_64 -accel tcg -cpu max -m 256M -nodefaults -display none \
+		-serial stdio -no-reboot -device isa-debug-exit,iobase=0xf4,iosize=4 \
+		-kernel $(B)/hv.elf -initrd "$(RUN_MODULES)"; \
+	rc=$$?; [ $$rc -eq 33 ] && echo "Keel: all domains powered off (QEMU status 33)" \
+		|| { echo "Keel: QEMU status $$rc"; exit 1; }
+
+all: $(B)/bench/null.elf
+
+bench: bench-keel
+bench-keel: $(B)/hv.elf $(B)/bench/null.elf $(B)/apps/hello.elf
+	$(Q)bash ci/bench.sh

@@ -49,7 +49,7 @@ module="$app${*:+ $*}"
 module=${module//,/,,}
 
 : >"$log"
-qemu-system-x86_64 -accel tcg -cpu max -m 512 -display none -monitor none \
+qemu-system-x86_64 -accel tcg -cpu max -m 512 -display none -monitor none ${XEN_QEMU_EXTRA:-} \
     -no-reboot -serial "file:$log" -kernel "$XEN" \
     -append "console=com1 com1=115200,8n1 dom0_mem=64M noreboot" \
     -initrd "$module" </dev/null >"$log.qemu" 2>&1 &

@@ -136,8 +136,11 @@ void schedule(void)
         write_cr3(next->domain->cr3);
         set_guest_stack(next->frame_top);
         next->slice_start_ns = now;
-        if (!first_guest_tsc)
+        if (!first_guest_tsc) {
             first_guest_tsc = rdtsc();
+            printk("bench: hv_entry_to_first_guest_tsc=%lu\n",
+                   (unsigned long)(first_guest_tsc - boot_tsc));
+        }
     } else {
         write_cr3(idle_cr3);
     }

@@ -5,7 +5,8 @@
 
 extern uint64_t boot_tsc;        /* TSC at the first hypervisor instruction */
 extern uint64_t tsc_khz;
-void time_init(void);            /* calibrates the TSC */
+#define CALIBRATE_US 10000
+void time_calibrate(void (*sample)(bool end));   /* TSC (+ caller's timer) */
 uint64_t now_ns(void);           /* ns since boot (0 before calibration) */
 void pit_wait_begin(unsigned us);
 bool pit_wait_done(void);

@@ -236,6 +236,7 @@ void build_boot_domains(void)
         printk("d%u (%s): %luK, entry %lx, built in %lu TSC ticks\n", d->id, d->name,
                (unsigned long)(d->nr_pages * 4), (unsigned long)info.entry,
                (unsigned long)(t1 - t0));
+        printk("bench: domain_build_tsc d%u=%lu\n", d->id, (unsigned long)(t1 - t0));
         vcpu_wake(d->vcpu[0]);
     }
     uint64_t released = release_boot_modules();

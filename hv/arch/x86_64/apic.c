@@ -26,6 +26,16 @@ void apic_eoi(void)
     apic_write(APIC_EOI, 0);
 }
 
+static uint32_t apic_c0, apic_c1;
+
+static void apic_sample(bool end)
+{
+    if (end)
+        apic_c1 = apic_read(APIC_TMR_CCR);
+    else
+        apic_c0 = apic_read(APIC_TMR_CCR);
+}
+
 void apic_init(void)
 {
     /* Mask the legacy PICs: the local APIC timer is our only interrupt. */
@@ -37,21 +47,17 @@ void apic_init(void)
     apic = map_mmio(base & ~0xfffULL, 4096);
     apic_write(APIC_SVR, 0x100 | VEC_SPURIOUS);
 
-    /* Count APIC timer ticks (divide by 16) over 50 ms of the PIT. */
+    /* Count APIC timer ticks (divide by 16) over the TSC's calibration. */
     apic_write(APIC_TMR_DIV, 0x3);
     apic_write(APIC_LVT_TMR, 1 << 16);     /* masked */
     apic_write(APIC_TMR_ICR, 0xffffffff);
-    pit_wait_begin(50000);
-    uint32_t c0 = apic_read(APIC_TMR_CCR);
-    while (!pit_wait_done())
-        ;
-    uint32_t c1 = apic_read(APIC_TMR_CCR);
-    uint64_t per_50ms = c0 - c1;
-    ticks_per_slice = (uint32_t)(per_50ms * (SLICE_NS / 1000) / 50000);
+    time_calibrate(apic_sample);
+    uint64_t per_ms = (uint64_t)(apic_c0 - apic_c1) * 1000 / CALIBRATE_US;
+    ticks_per_slice = (uint32_t)(per_ms * (SLICE_NS / 1000000));
     if (ticks_per_slice == 0)
         ticks_per_slice = 1;
-    printk("apic: id %u, timer %lu kHz, %u ticks per %llu ms slice\n",
-           apic_read(APIC_ID) >> 24, (unsigned long)(per_50ms / 50), ticks_per_slice,
+    printk("apic: id %u, TSC %lu kHz, timer %lu kHz, %u ticks per %llu ms slice\n",
+           apic_read(APIC_ID) >> 24, (unsigned long)tsc_khz, (unsigned long)per_ms, ticks_per_slice,
            SLICE_NS / 1000000);
 
     apic_write(APIC_LVT_TMR, VEC_APIC_TIMER | (1 << 17));   /* periodic */

@@ -328,8 +328,7 @@ static void __attribute__((noinline)) selftest(void)
 void hv_main(uint32_t magic, uint32_t mbi_pa)
 {
     serial_init();
-    time_init();
-    printk("Keel hypervisor starting (TSC %lu kHz)\n", (unsigned long)tsc_khz);
+    printk("Keel hypervisor starting\n");
     reserve(0, 0x100000);                         /* firmware, real mode */
     reserve(PA(_image_start), PA(_end));
     parse_multiboot(magic, mbi_pa);

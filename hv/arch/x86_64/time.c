@@ -23,15 +23,20 @@ bool pit_wait_done(void)
     return inb(0x61) & 0x20;
 }
 
-void time_init(void)
+/* Calibrates the TSC, and whatever else the caller samples, against
+ * CALIBRATE_US of PIT channel 2. */
+void time_calibrate(void (*sample)(bool end))
 {
-    /* 50 ms in one PIT period: 59659 ticks < 65536. */
-    pit_wait_begin(50000);
+    pit_wait_begin(CALIBRATE_US);
     uint64_t t0 = rdtsc();
+    if (sample)
+        sample(false);
     while (!pit_wait_done())
         ;
     uint64_t t1 = rdtsc();
-    tsc_khz = (t1 - t0) / 50;
+    if (sample)
+        sample(true);
+    tsc_khz = (t1 - t0) * 1000 / CALIBRATE_US;
     if (tsc_khz == 0)
         tsc_khz = 1;
 }
