@@ -3,8 +3,19 @@
 #include "lib.h"
 #include "domain.h"
 #include "hypercall.h"
+#include "pv.h"
 
 static const hypercall_fn hypercall_table[] = {
+    [__HYPERVISOR_set_trap_table]    = do_set_trap_table,
+    [__HYPERVISOR_stack_switch]      = do_stack_switch,
+    [__HYPERVISOR_set_callbacks]     = do_set_callbacks,
+    [__HYPERVISOR_fpu_taskswitch]    = do_fpu_taskswitch,
+    [__HYPERVISOR_set_debugreg]      = do_set_debugreg,
+    [__HYPERVISOR_get_debugreg]      = do_get_debugreg,
+    [__HYPERVISOR_update_va_mapping] = do_update_va_mapping,
+    [__HYPERVISOR_iret]              = do_iret,
+    [__HYPERVISOR_set_segment_base]  = do_set_segment_base,
+    [__HYPERVISOR_callback_op]       = do_callback_op,
     [__HYPERVISOR_console_io]  = do_console_io,
     [__HYPERVISOR_xen_version] = do_xen_version,
     [__HYPERVISOR_sched_op]    = do_sched_op,
@@ -19,6 +30,7 @@ void hypercall_dispatch(struct cpu_user_regs *r)
         return;
     }
     r->rax = (unsigned long)fn(r->rdi, r->rsi, r->rdx, r->r10, r->r8);
+    pv_return_to_guest(current_vcpu());
 }
 
 /*

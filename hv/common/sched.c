@@ -7,6 +7,7 @@
 #include "apic.h"
 #include "time.h"
 #include "hypercall.h"
+#include "pv.h"
 #include <xen/sched.h>
 
 extern uint64_t idle_cr3;
@@ -68,7 +69,10 @@ struct vcpu *vcpu_create(struct domain *d, unsigned id)
     if (!v)
         return NULL;
     v->stack = alloc_hv_pages(STACK_ORDER);
-    if (!v->stack) {
+    v->trap_ctxt = alloc_hv_pages(0);
+    if (!v->stack || !v->trap_ctxt) {
+        free_hv_pages(v->stack, STACK_ORDER);
+        free_hv_pages(v->trap_ctxt, 0);
         free_hv_pages(v, 0);
         return NULL;
     }
@@ -95,6 +99,7 @@ struct vcpu *vcpu_create(struct domain *d, unsigned id)
 void vcpu_free(struct vcpu *v)
 {
     rq_remove(v);
+    free_hv_pages(v->trap_ctxt, 0);
     free_hv_pages(v->stack, STACK_ORDER);
     free_hv_pages(v, 0);
 }
@@ -127,12 +132,21 @@ void schedule(void)
         return;
 
     uint64_t now = now_ns();
+    __asm__ volatile("clts");
     if (prev->domain) {
         prev->runtime_ns += now - prev->slice_start_ns;
         __asm__ volatile("fxsave64 %0" : "=m"(prev->fpu));
+        if (prev->dr[7] & 0xff)
+            __asm__ volatile("mov %0, %%db7" :: "r"(0UL));
     }
     if (next->domain) {
         __asm__ volatile("fxrstor64 %0" :: "m"(next->fpu));
+        wrmsr(MSR_FS_BASE, next->fs_base);
+        wrmsr(MSR_KERNEL_GS_BASE, next->gs_base);
+        if (next->dr[7] & 0xff)
+            load_debugregs(next);
+        if (next->fpu_ts)
+            write_cr0(read_cr0() | X86_CR0_TS);
         write_cr3(next->domain->cr3);
         set_guest_stack(next->frame_top);
         next->slice_start_ns = now;

@@ -21,6 +21,14 @@ enum vcpu_state { VCPU_RUNNABLE, VCPU_BLOCKED, VCPU_DEAD };
 struct vcpu {
     struct domain *domain;       /* NULL for a pCPU's idle vCPU */
     unsigned id;
+    /* PV guest state (pv/traps.c): trap table, callbacks, bases. */
+    struct trap_info *trap_ctxt; /* 256 entries, one page */
+    unsigned long event_callback, failsafe_callback, syscall_callback;
+    bool failsafe_mask_events, syscall_mask_events;
+    unsigned long kernel_ss, kernel_sp;
+    unsigned long fs_base, gs_base, gs_base_user;
+    unsigned long dr[8];
+    bool fpu_ts;                 /* the guest's virtual CR0.TS */
     unsigned long ctx_rsp;       /* saved by context_switch */
     void *stack;                 /* STACK_SIZE bytes */
     struct cpu_user_regs *regs;  /* guest frame at the top of the stack */

@@ -23,6 +23,15 @@ struct page_info {
     uint32_t type_info;          /* page type and count (PV MMU, later) */
 };
 
+/* Page types (type_info): what a frame may be used as (PV MMU). */
+#define PGT_NONE        0
+#define PGT_L1          1
+#define PGT_L2          2
+#define PGT_L3          3
+#define PGT_L4          4
+#define PGT_TYPE_MASK   0x7
+#define PGT_PINNED      0x8
+
 extern struct page_info *frame_table;
 extern uint64_t max_pfn;
 

@@ -104,6 +104,22 @@ static void map_page(const uint64_t *p2m, const struct layout *l, uint64_t *next
                           (writable ? PTE_W : 0);
 }
 
+/* Marks a bootstrap page table and the tables below it with their type
+ * (pinned): the PV MMU never lets the guest map them writable. */
+static void type_tables(uint64_t mfn, unsigned level)
+{
+    frame_table[mfn].type_info = level | PGT_PINNED;
+    if (level == 1)
+        return;
+    uint64_t *t = pfn_to_virt(mfn);
+    for (unsigned i = 0; i < 512; i++) {
+        if (level == 4 && i >= HV_L4_FIRST_SLOT && i <= HV_L4_LAST_SLOT)
+            continue;
+        if (t[i] & PTE_P)
+            type_tables((t[i] & PTE_ADDR) >> PAGE_SHIFT, level - 1);
+    }
+}
+
 static int build(struct domain *d, const struct elf_image_info *in, const uint8_t *img,
                  const char *cmdline, char *err, size_t errlen)
 {
@@ -175,6 +191,7 @@ static int build(struct domain *d, const struct elf_image_info *in, const uint8_
         map_page(p2m, &l, &next_pt, vb + (pfn << PAGE_SHIFT), p2m[pfn], !is_pt);
     }
     d->cr3 = p2m[l.pt_pfn] << PAGE_SHIFT;
+    type_tables(p2m[l.pt_pfn], 4);
 
     /* start_info. */
     start_info_t *si = guest_page(p2m, l.si_pfn);

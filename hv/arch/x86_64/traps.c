@@ -6,6 +6,7 @@
 #include "sched.h"
 #include "apic.h"
 #include "hypercall.h"
+#include "pv.h"
 
 static uint64_t gdt[GDT_ENTRIES] __attribute__((aligned(4096)));
 static struct {
@@ -185,21 +186,13 @@ void trap_dispatch(struct cpu_user_regs *r)
                 return;
             fatal_trap(r);
         }
-        struct domain *d = current_domain();
-        if (v == 14)
-            domain_crash(d, "#PF at rip=%lx, cr2=%lx, error %x", r->rip,
-                         read_cr2(), r->error_code);
-        else if (v == 13 || v == 10 || v == 11 || v == 12 || v == 17)
-            domain_crash(d, "%s at rip=%lx, error %x", exc_names[v], r->rip,
-                         r->error_code);
-        else
-            domain_crash(d, "%s at rip=%lx", exc_names[v], r->rip);
-        schedule();              /* never returns to a crashed vCPU */
-        panic("crashed vCPU rescheduled");
+        pv_guest_exception(r, v);
     } else {
         printk("unexpected interrupt vector %u\n", v);
         apic_eoi();
     }
     if (this_cpu()->need_resched && (from_guest || !current_vcpu()->domain))
         schedule();
+    if (from_guest)
+        pv_return_to_guest(current_vcpu());
 }

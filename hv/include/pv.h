@@ -1,0 +1,22 @@
+/* PV guest support: traps, callbacks, the PV MMU entry points. */
+#ifndef KEEL_PV_H
+#define KEEL_PV_H
+#include "domain.h"
+
+void pv_guest_exception(struct cpu_user_regs *r, unsigned vec);
+bool pv_inject_exception(struct vcpu *v, unsigned vec, uint32_t err, unsigned long cr2);
+void pv_return_to_guest(struct vcpu *v);
+void load_debugregs(struct vcpu *v);
+
+long do_set_trap_table(unsigned long, unsigned long, unsigned long, unsigned long, unsigned long);
+long do_set_callbacks(unsigned long, unsigned long, unsigned long, unsigned long, unsigned long);
+long do_callback_op(unsigned long, unsigned long, unsigned long, unsigned long, unsigned long);
+long do_stack_switch(unsigned long, unsigned long, unsigned long, unsigned long, unsigned long);
+long do_fpu_taskswitch(unsigned long, unsigned long, unsigned long, unsigned long, unsigned long);
+long do_set_segment_base(unsigned long, unsigned long, unsigned long, unsigned long, unsigned long);
+long do_set_debugreg(unsigned long, unsigned long, unsigned long, unsigned long, unsigned long);
+long do_get_debugreg(unsigned long, unsigned long, unsigned long, unsigned long, unsigned long);
+long do_iret(unsigned long, unsigned long, unsigned long, unsigned long, unsigned long);
+long do_update_va_mapping(unsigned long, unsigned long, unsigned long, unsigned long, unsigned long);
+
+#endif

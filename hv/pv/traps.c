@@ -1,0 +1,380 @@
+/* PV traps and callbacks: set_trap_table, set_callbacks/callback_op, iret,
+ * stack_switch, fpu_taskswitch, set_segment_base, debug registers, and
+ * bouncing exceptions and event upcalls into the guest's handlers with the
+ * frame layout Xen uses on x86_64. */
+#include "lib.h"
+#include "x86.h"
+#include "mm.h"
+#include "domain.h"
+#include "sched.h"
+#include "hypercall.h"
+#include "pv.h"
+#include <xen/callback.h>
+
+static bool canonical(unsigned long a)
+{
+    return a < 0x0000800000000000UL || a >= 0xFFFF800000000000UL;
+}
+
+/* A code address a guest may name as a handler: canonical and outside the
+ * hypervisor's range (Xen accepts the latter; delivering there could only
+ * fault again, so we refuse it up front). */
+static bool guest_code_ok(unsigned long a)
+{
+    return canonical(a) && (a < HV_VIRT_START || a >= HV_VIRT_END);
+}
+
+long do_set_trap_table(unsigned long list, unsigned long a2, unsigned long a3,
+                       unsigned long a4, unsigned long a5)
+{
+    (void)a2, (void)a3, (void)a4, (void)a5;
+    struct vcpu *v = current_vcpu();
+    if (!list) {
+        memset(v->trap_ctxt, 0, PAGE_SIZE);
+        return 0;
+    }
+    /* Decode everything first; nothing changes on an error. */
+    struct trap_info t, table[256];
+    memcpy(table, v->trap_ctxt, sizeof(table));
+    for (unsigned i = 0; ; i++) {
+        if (i >= 256 * 4)
+            return -XEN_E2BIG;  /* no terminator within a sane length */
+        if (copy_from_guest(&t, list + i * sizeof(t), sizeof(t)))
+            return -XEN_EFAULT;
+        if (t.address == 0)
+            break;
+        if (!guest_code_ok(t.address))
+            return -XEN_EINVAL;
+        if ((t.cs & 3) == 0)
+            t.cs = FLAT_KERNEL_CS;
+        table[t.vector] = t;
+    }
+    memcpy(v->trap_ctxt, table, sizeof(table));
+    return 0;
+}
+
+static long register_callback(struct vcpu *v, unsigned type, unsigned flags,
+                              unsigned long address)
+{
+    if (address && !guest_code_ok(address))
+        return -XEN_EINVAL;
+    switch (type) {
+    case CALLBACKTYPE_event:
+        v->event_callback = address;
+        return 0;
+    case CALLBACKTYPE_failsafe:
+        v->failsafe_callback = address;
+        v->failsafe_mask_events = flags & CALLBACKF_mask_events;
+        return 0;
+    case CALLBACKTYPE_syscall:
+        v->syscall_callback = address;
+        v->syscall_mask_events = flags & CALLBACKF_mask_events;
+        return 0;
+    case CALLBACKTYPE_nmi:
+        return -XEN_ENOSYS;       /* no NMIs are forwarded to guests */
+    default:
+        return -XEN_EINVAL;
+    }
+}
+
+long do_set_callbacks(unsigned long event, unsigned long failsafe,
+                      unsigned long syscall, unsigned long a4, unsigned long a5)
+{
+    (void)a4, (void)a5;
+    struct vcpu *v = current_vcpu();
+    if ((event && !guest_code_ok(event)) || (failsafe && !guest_code_ok(failsafe)) ||
+        (syscall && !guest_code_ok(syscall)))
+        return -XEN_EINVAL;
+    register_callback(v, CALLBACKTYPE_event, 0, event);
+    register_callback(v, CALLBACKTYPE_failsafe, 0, failsafe);
+    register_callback(v, CALLBACKTYPE_syscall, 0, syscall);
+    return 0;
+}
+
+long do_callback_op(unsigned long cmd, unsigned long arg, unsigned long a3,
+                    unsigned long a4, unsigned long a5)
+{
+    (void)a3, (void)a4, (void)a5;
+    struct vcpu *v = current_vcpu();
+    switch (cmd) {
+    case CALLBACKOP_register: {
+        struct callback_register r;
+        if (copy_from_guest(&r, arg, sizeof(r)))
+            return -XEN_EFAULT;
+        return register_callback(v, r.type, r.flags, r.address);
+    }
+    case CALLBACKOP_unregister: {
+        struct callback_unregister u;
+        if (copy_from_guest(&u, arg, sizeof(u)))
+            return -XEN_EFAULT;
+        if (u.type == CALLBACKTYPE_event || u.type == CALLBACKTYPE_failsafe)
+            return -XEN_EINVAL;   /* as Xen: these cannot be removed */
+        return register_callback(v, u.type, 0, 0);
+    }
+    default:
+        return -XEN_ENOSYS;
+    }
+}
+
+long do_stack_switch(unsigned long ss, unsigned long sp, unsigned long a3,
+                     unsigned long a4, unsigned long a5)
+{
+    (void)a3, (void)a4, (void)a5;
+    struct vcpu *v = current_vcpu();
+    if (!canonical(sp))
+        return -XEN_EINVAL;
+    v->kernel_ss = ss;
+    v->kernel_sp = sp;
+    return 0;
+}
+
+long do_fpu_taskswitch(unsigned long set, unsigned long a2, unsigned long a3,
+                       unsigned long a4, unsigned long a5)
+{
+    (void)a2, (void)a3, (void)a4, (void)a5;
+    struct vcpu *v = current_vcpu();
+    v->fpu_ts = set != 0;
+    if (set)
+        write_cr0(read_cr0() | X86_CR0_TS);
+    else
+        __asm__ volatile("clts");
+    return 0;
+}
+
+long do_set_segment_base(unsigned long which, unsigned long base, unsigned long a3,
+                         unsigned long a4, unsigned long a5)
+{
+    (void)a3, (void)a4, (void)a5;
+    struct vcpu *v = current_vcpu();
+    switch (which) {
+    case SEGBASE_FS:
+        if (!canonical(base))
+            return -XEN_EINVAL;
+        v->fs_base = base;
+        wrmsr(MSR_FS_BASE, base);
+        return 0;
+    case SEGBASE_GS_KERNEL:
+        if (!canonical(base))
+            return -XEN_EINVAL;
+        v->gs_base = base;
+        wrmsr(MSR_KERNEL_GS_BASE, base);   /* becomes GS_BASE after swapgs */
+        return 0;
+    case SEGBASE_GS_USER:
+        if (!canonical(base))
+            return -XEN_EINVAL;
+        v->gs_base_user = base;            /* guest user mode: not used yet */
+        return 0;
+    case SEGBASE_GS_USER_SEL:
+        return -XEN_EINVAL;                /* no guest user mode */
+    default:
+        return -XEN_EINVAL;
+    }
+}
+
+/* Debug registers: addresses must be guest addresses; DR7 may not enable
+ * I/O breakpoints or general detect; reserved bits must be clear. */
+long do_set_debugreg(unsigned long reg, unsigned long value, unsigned long a3,
+                     unsigned long a4, unsigned long a5)
+{
+    (void)a3, (void)a4, (void)a5;
+    struct vcpu *v = current_vcpu();
+    switch (reg) {
+    case 0: case 1: case 2: case 3:
+        if (!guest_range_ok(value, 1))
+            return -XEN_EPERM;
+        break;
+    case 6:
+        value = (value & 0xe00f) | 0xffff0ff0;   /* writable bits only */
+        break;
+    case 7:
+        if (value & 0xffffffff00000000UL)
+            return -XEN_EINVAL;
+        if (value & (1 << 13))                   /* GD */
+            return -XEN_EPERM;
+        for (unsigned i = 0; i < 4; i++)         /* R/W = 10b: I/O */
+            if (((value >> (16 + 4 * i)) & 3) == 2)
+                return -XEN_EPERM;
+        value = (value & ~0xd800UL) | 0x400;
+        break;
+    default:
+        return -XEN_EINVAL;
+    }
+    v->dr[reg] = value;
+    load_debugregs(v);
+    return 0;
+}
+
+long do_get_debugreg(unsigned long reg, unsigned long a2, unsigned long a3,
+                     unsigned long a4, unsigned long a5)
+{
+    (void)a2, (void)a3, (void)a4, (void)a5;
+    if (reg > 7 || reg == 4 || reg == 5)
+        return -XEN_EINVAL;
+    return (long)current_vcpu()->dr[reg];
+}
+
+void load_debugregs(struct vcpu *v)
+{
+    __asm__ volatile("mov %0, %%db7" :: "r"(0UL));
+    if (!(v->dr[7] & 0xff))
+        return;
+    __asm__ volatile("mov %0, %%db0" :: "r"(v->dr[0]));
+    __asm__ volatile("mov %0, %%db1" :: "r"(v->dr[1]));
+    __asm__ volatile("mov %0, %%db2" :: "r"(v->dr[2]));
+    __asm__ volatile("mov %0, %%db3" :: "r"(v->dr[3]));
+    __asm__ volatile("mov %0, %%db6" :: "r"(v->dr[6]));
+    __asm__ volatile("mov %0, %%db7" :: "r"(v->dr[7]));
+}
+
+/* iret: pop the guest's struct iret_context from its stack. */
+long do_iret(unsigned long a1, unsigned long a2, unsigned long a3,
+             unsigned long a4, unsigned long a5)
+{
+    (void)a1, (void)a2, (void)a3, (void)a4, (void)a5;
+    struct vcpu *v = current_vcpu();
+    struct cpu_user_regs *r = v->regs;
+    struct iret_context c;
+    if (copy_from_guest(&c, r->rsp, sizeof(c))) {
+        domain_crash(v->domain, "iret with an unreadable frame at rsp=%lx", r->rsp);
+        schedule();
+        panic("crashed vCPU rescheduled");
+    }
+    if ((c.cs & 3) == 3)
+        return -XEN_EFAULT;      /* to guest user mode: there is none */
+    if (!canonical(c.rip) || !canonical(c.rsp))
+        return -XEN_EINVAL;
+    r->rip = c.rip;
+    r->cs = c.cs | 3;
+    r->rflags = (c.rflags & ~(0x3000UL | (1UL << 17))) | X86_EFLAGS_IF;
+    r->rsp = c.rsp;
+    r->ss = c.ss | 3;
+    if (!(c.flags & VGCF_in_syscall)) {
+        r->r11 = c.r11;
+        r->rcx = c.rcx;
+    }
+    v->vcpu_info->evtchn_upcall_mask = !(c.rflags & X86_EFLAGS_IF);
+    r->cs = SEL_GUEST_CS64;
+    r->ss = SEL_GUEST_DS;
+    return (long)c.rax;
+}
+
+/*
+ * Builds Xen's x86_64 bounce frame on the guest's stack and points the
+ * vCPU at handler:  { RCX, R11, [ERRCODE,] RIP, CS|mask<<32, RFLAGS, RSP, SS }
+ * CS and SS carry RPL 0 for guest kernel mode, as Xen presents them.
+ * Returns false if the stack cannot take the frame.
+ */
+static bool bounce(struct vcpu *v, unsigned long handler, bool has_err,
+                   uint32_t err, bool mask_events)
+{
+    struct cpu_user_regs *r = v->regs;
+    uint8_t mask = v->vcpu_info->evtchn_upcall_mask;
+    unsigned long frame[8];
+    unsigned n = 0;
+    frame[n++] = r->rcx;
+    frame[n++] = r->r11;
+    if (has_err)
+        frame[n++] = err;
+    frame[n++] = r->rip;
+    frame[n++] = (r->cs & ~3UL) | ((unsigned long)mask << 32);
+    frame[n++] = (r->rflags & ~(X86_EFLAGS_IF | 0x3000UL)) |
+                 (mask ? 0 : X86_EFLAGS_IF);
+    frame[n++] = r->rsp;
+    frame[n++] = r->ss & ~3UL;
+    unsigned long sp = (r->rsp & ~0xfUL) - n * 8;
+    if (copy_to_guest(sp, frame, n * 8))
+        return false;
+    r->rsp = sp;
+    r->rip = handler;
+    r->cs = SEL_GUEST_CS64;
+    r->ss = SEL_GUEST_DS;
+    /* TF, NT, RF and AC are cleared on delivery, as on hardware. */
+    r->rflags &= ~((1UL << 8) | (1UL << 14) | (1UL << 16) | (1UL << 18));
+    if (mask_events)
+        v->vcpu_info->evtchn_upcall_mask = 1;
+    return true;
+}
+
+static const char *const exc_names[32] = {
+    "#DE", "#DB", "NMI", "#BP", "#OF", "#BR", "#UD", "#NM", "#DF", "#CSO",
+    "#TS", "#NP", "#SS", "#GP", "#PF", "#15", "#MF", "#AC", "#MC", "#XM",
+    "#VE", "#CP", "#22", "#23", "#24", "#25", "#26", "#27", "#HV", "#VC",
+    "#SX", "#31",
+};
+
+static bool has_error_code(unsigned vec)
+{
+    return vec == 8 || vec == 10 || vec == 11 || vec == 12 || vec == 13 ||
+           vec == 14 || vec == 17 || vec == 21;
+}
+
+/* Delivers exception vec to the guest, or crashes it if it has no handler
+ * or the handler's stack is unusable.  Returns false if crashed. */
+bool pv_inject_exception(struct vcpu *v, unsigned vec, uint32_t err, unsigned long cr2)
+{
+    struct cpu_user_regs *r = v->regs;
+    struct trap_info *t = &v->trap_ctxt[vec & 0xff];
+    const char *name = vec < 32 ? exc_names[vec] : "int";
+    if (!t->address) {
+        if (vec == 14)
+            domain_crash(v->domain, "#PF at rip=%lx, cr2=%lx, error %x (no guest handler)",
+                         r->rip, cr2, err);
+        else if (has_error_code(vec))
+            domain_crash(v->domain, "%s at rip=%lx, error %x (no guest handler)", name,
+                         r->rip, err);
+        else
+            domain_crash(v->domain, "%s at rip=%lx (no guest handler)", name, r->rip);
+        return false;
+    }
+    if (vec == 14)
+        v->vcpu_info->arch.cr2 = cr2;
+    if (!bounce(v, t->address, vec < 32 && has_error_code(vec), err, TI_GET_IF(t))) {
+        domain_crash(v->domain, "%s at rip=%lx: guest stack %lx unusable for its handler",
+                     name, r->rip, r->rsp);
+        return false;
+    }
+    return true;
+}
+
+/* An exception raised by a guest instruction. */
+void pv_guest_exception(struct cpu_user_regs *r, unsigned vec)
+{
+    struct vcpu *v = current_vcpu();
+    unsigned long cr2 = vec == 14 ? read_cr2() : 0;
+    if (vec == 7 && v->fpu_ts) {
+        /* #NM from the virtual CR0.TS: clear it and let the guest know. */
+        __asm__ volatile("clts");
+        v->fpu_ts = false;
+    } else if (vec == 13 && (r->error_code & 3) == 2) {
+        /* "int $n" through a DPL-0 gate: emulate it if the guest's trap
+         * table lets its kernel enter vector n. */
+        unsigned n = (r->error_code >> 3) & 0xff;
+        struct trap_info *t = &v->trap_ctxt[n];
+        if (t->address && TI_GET_DPL(t) >= 1) {
+            r->rip += 2;
+            if (!pv_inject_exception(v, n, 0, 0))
+                goto dead;
+            return;
+        }
+    }
+    if (pv_inject_exception(v, vec, r->error_code, cr2))
+        return;
+dead:
+    schedule();
+    panic("crashed vCPU rescheduled");
+}
+
+/* Before returning to a guest: deliver a pending event upcall. */
+void pv_return_to_guest(struct vcpu *v)
+{
+    if (!v->domain || v->state == VCPU_DEAD)
+        return;
+    vcpu_info_t *vi = v->vcpu_info;
+    if (!vi || !vi->evtchn_upcall_pending || vi->evtchn_upcall_mask || !v->event_callback)
+        return;
+    if (!bounce(v, v->event_callback, false, 0, true)) {
+        domain_crash(v->domain, "event upcall: guest stack %lx unusable", v->regs->rsp);
+        schedule();
+        panic("crashed vCPU rescheduled");
+    }
+}
