@@ -5,10 +5,18 @@
 #include "mm.h"
 #include "domain.h"
 #include "sched.h"
+#include "event.h"
+#include "timer.h"
 #include "time.h"
 #include <xen/sched.h>
 
 static struct domain *domain_list;
+static struct domain *domain_table[DOMID_FIRST_RESERVED];
+
+struct domain *domain_by_id(unsigned id)
+{
+    return id < DOMID_FIRST_RESERVED ? domain_table[id] : NULL;
+}
 static unsigned nr_live;
 static uint16_t next_domid = 1;
 
@@ -67,16 +75,22 @@ struct domain *domain_create(const struct boot_config *cfg)
     d->roles = cfg->roles;
     d->max_pages = cfg->mem >> PAGE_SHIFT;
     d->page_list = PFN_NONE;
-    d->nr_vcpus = 1;
+    d->nr_vcpus = cfg->vcpus;
     d->con_tokens = CONSOLE_BURST;
     d->con_refill_ns = now_ns();
-    d->vcpu[0] = vcpu_create(d, 0);
-    if (!d->vcpu[0]) {
-        free_hv_pages(d, 0);
-        return NULL;
+    for (unsigned i = 0; i < d->nr_vcpus; i++) {
+        d->vcpu[i] = vcpu_create(d, i);
+        if (!d->vcpu[i]) {
+            while (i--)
+                vcpu_free(d->vcpu[i]);
+            free_hv_pages(d, 0);
+            return NULL;
+        }
     }
+    d->max_evtchns = 1024;
     d->next = domain_list;
     domain_list = d;
+    domain_table[d->id] = d;
     nr_live++;
     return d;
 }
@@ -101,6 +115,8 @@ int domain_alloc_page(struct domain *d, uint64_t *mfn)
 
 void domain_destroy(struct domain *d)
 {
+    evtchn_destroy(d);
+    domain_table[d->id] = NULL;
     for (struct domain **pp = &domain_list; *pp; pp = &(*pp)->next) {
         if (*pp == d) {
             *pp = d->next;
@@ -132,8 +148,10 @@ void domain_destroy(struct domain *d)
 static void mark_dead(struct domain *d)
 {
     for (unsigned i = 0; i < d->nr_vcpus; i++)
-        if (d->vcpu[i])
+        if (d->vcpu[i]) {
             d->vcpu[i]->state = VCPU_DEAD;
+            vcpu_timer_remove(d->vcpu[i]);
+        }
     console_flush_domain(d);
     if (d->con_dropped)
         printk("d%u (%s): %lu bytes of console output dropped\n", d->id, d->name,
@@ -149,6 +167,7 @@ void domain_shutdown(struct domain *d, unsigned reason)
     mark_dead(d);
     const char *r = reason < ARRAY_SIZE(reason_names) ? reason_names[reason] : "?";
     printk("d%u (%s) shut down: %s\n", d->id, d->name, r);
+    send_global_virq_privileged(VIRQ_DOM_EXC);
     add_summary(d->id, d->name, r, reason == SHUTDOWN_poweroff);
 }
 
@@ -166,7 +185,17 @@ void domain_crash(struct domain *d, const char *fmt, ...)
     d->shutdown_reason = SHUTDOWN_crash;
     mark_dead(d);
     printk("d%u (%s) crashed: %s\n", d->id, d->name, buf);
+    send_global_virq_privileged(VIRQ_DOM_EXC);
     add_summary(d->id, d->name, "crashed", false);
+}
+
+/* Raises a global VIRQ in every live domain with the control or xenstore
+ * role (VIRQ_DOM_EXC: a domain shut down or crashed). */
+void send_global_virq_privileged(unsigned virq)
+{
+    for (struct domain *d = domain_list; d; d = d->next)
+        if (!d->shutdown && (d->roles & (ROLE_CONTROL | ROLE_XENSTORE)))
+            send_guest_global_virq(d, virq);
 }
 
 /* Destroys shut-down domains none of whose vCPUs is running. */
@@ -270,12 +299,11 @@ int parse_boot_config(const char *cmdline, struct boot_config *cfg,
             }
         } else if (word_is(w, n, "vcpus=", &v, &vl)) {
             uint64_t nv;
-            if (!parse_size(v, vl, &nv) || nv != 1) {
-                snprintf(err, errlen, "vcpus=%.*s: only 1 vCPU per domain for now",
-                         (int)vl, v);
+            if (!parse_size(v, vl, &nv) || nv < 1 || nv > MAX_VCPUS) {
+                snprintf(err, errlen, "vcpus=%.*s: must be 1 to %u", (int)vl, v, MAX_VCPUS);
                 return -1;
             }
-            cfg->vcpus = 1;
+            cfg->vcpus = (unsigned)nv;
         } else if (word_is(w, n, "role=", &v, &vl)) {
             while (vl) {
                 size_t l = 0;

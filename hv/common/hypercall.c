@@ -4,6 +4,9 @@
 #include "domain.h"
 #include "hypercall.h"
 #include "pv.h"
+#include "event.h"
+#include "timer.h"
+#include "sched.h"
 
 static const hypercall_fn hypercall_table[] = {
     [__HYPERVISOR_set_trap_table]    = do_set_trap_table,
@@ -16,6 +19,9 @@ static const hypercall_fn hypercall_table[] = {
     [__HYPERVISOR_iret]              = do_iret,
     [__HYPERVISOR_set_segment_base]  = do_set_segment_base,
     [__HYPERVISOR_callback_op]       = do_callback_op,
+    [__HYPERVISOR_event_channel_op]  = do_event_channel_op,
+    [__HYPERVISOR_set_timer_op]      = do_set_timer_op,
+    [__HYPERVISOR_vcpu_op]           = do_vcpu_op,
     [__HYPERVISOR_console_io]  = do_console_io,
     [__HYPERVISOR_xen_version] = do_xen_version,
     [__HYPERVISOR_sched_op]    = do_sched_op,

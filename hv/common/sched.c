@@ -8,7 +8,10 @@
 #include "time.h"
 #include "hypercall.h"
 #include "pv.h"
+#include "timer.h"
 #include <xen/sched.h>
+#include <xen/vcpu.h>
+#include "event.h"
 
 extern uint64_t idle_cr3;
 extern char ret_from_trap[];
@@ -92,13 +95,16 @@ struct vcpu *vcpu_create(struct domain *d, unsigned id)
     v->fpu[1] = 0x03;
     uint32_t mxcsr = 0x1f80;
     memcpy(&v->fpu[24], &mxcsr, 4);
-    v->state = VCPU_BLOCKED;
+    v->state = VCPU_OFFLINE;
+    v->runstate = RUNSTATE_offline;
+    v->periodic_period = 10000000ULL;    /* PV guests have a 100 Hz ticker */
     return v;
 }
 
 void vcpu_free(struct vcpu *v)
 {
     rq_remove(v);
+    vcpu_timer_remove(v);
     free_hv_pages(v->trap_ctxt, 0);
     free_hv_pages(v->stack, STACK_ORDER);
     free_hv_pages(v, 0);
@@ -111,9 +117,12 @@ void sched_init_cpu(struct vcpu *idle)
 
 void vcpu_wake(struct vcpu *v)
 {
-    if (v->state == VCPU_DEAD)
+    if (v->state == VCPU_DEAD || v->state == VCPU_OFFLINE)
         return;
-    v->state = VCPU_RUNNABLE;
+    if (v->state != VCPU_RUNNABLE) {
+        v->state = VCPU_RUNNABLE;
+        vcpu_set_runstate(v, RUNSTATE_runnable);
+    }
     if (v != current_vcpu())
         rq_push(v);
 }
@@ -125,7 +134,10 @@ void schedule(void)
     pc->need_resched = false;
     if (prev->domain && prev->state == VCPU_RUNNABLE)
         rq_push(prev);
-    struct vcpu *next = rq_pop();
+    struct vcpu *next;
+    do
+        next = rq_pop();
+    while (next && next->state != VCPU_RUNNABLE);
     if (!next)
         next = pc->idle;
     if (next == prev)
@@ -150,6 +162,8 @@ void schedule(void)
         write_cr3(next->domain->cr3);
         set_guest_stack(next->frame_top);
         next->slice_start_ns = now;
+        this_cpu()->slice_end = now + SLICE_NS;
+        update_vcpu_time(next);
         if (!first_guest_tsc) {
             first_guest_tsc = rdtsc();
             printk("bench: hv_entry_to_first_guest_tsc=%lu\n",
@@ -159,16 +173,28 @@ void schedule(void)
         write_cr3(idle_cr3);
     }
     pc->curr = next;
+    timer_reprogram();
     context_switch(&prev->ctx_rsp, next->ctx_rsp);
     /* Back on prev's stack, now running again. */
     reap_dead_domains();
 }
 
+/* From the timer interrupt: end the slice if someone else can run. */
 void sched_tick(void)
 {
     struct pcpu *pc = this_cpu();
-    if (rq_head)
-        pc->need_resched = true;
+    if (!pc->curr->domain) {
+        if (rq_head)
+            pc->need_resched = true;
+        return;
+    }
+    uint64_t now = now_ns();
+    if (now >= pc->slice_end) {
+        if (rq_head)
+            pc->need_resched = true;
+        else
+            pc->slice_end = now + SLICE_NS;
+    }
 }
 
 noreturn void idle_loop(void)
@@ -208,6 +234,42 @@ static long sched_shutdown(unsigned long arg)
     panic("shut-down vCPU rescheduled");
 }
 
+/* SCHEDOP_poll, as Xen does it: return at once if a polled port is
+ * pending; otherwise block once, until a polled port becomes pending, an
+ * event upcall is raised, or the timeout (absolute system time, 0 = none)
+ * passes. */
+static long sched_poll(unsigned long arg)
+{
+    struct vcpu *v = current_vcpu();
+    struct domain *d = v->domain;
+    struct sched_poll p;
+    evtchn_port_t ports[128];
+    if (copy_from_guest(&p, arg, sizeof(p)))
+        return -XEN_EFAULT;
+    if (p.nr_ports > 128)
+        return -XEN_EINVAL;
+    if (copy_from_guest(ports, (unsigned long)p.ports.p, p.nr_ports * sizeof(ports[0])))
+        return -XEN_EFAULT;
+    for (unsigned i = 0; i < p.nr_ports; i++) {
+        if (ports[i] >= d->max_evtchns)
+            return -XEN_EINVAL;
+        if (evtchn_port_pending(d, ports[i]))
+            return 0;
+    }
+    if (p.timeout && now_ns() >= p.timeout)
+        return 0;
+    v->polling = true;
+    v->poll_port = p.nr_ports == 1 ? (int)ports[0] : -1;
+    v->poll_deadline = p.timeout;
+    v->state = VCPU_BLOCKED;
+    vcpu_timer_update(v);
+    schedule();
+    v->polling = false;
+    v->poll_deadline = 0;
+    vcpu_timer_update(v);
+    return 0;
+}
+
 long do_sched_op(unsigned long cmd, unsigned long arg, unsigned long a3,
                  unsigned long a4, unsigned long a5)
 {
@@ -229,6 +291,8 @@ long do_sched_op(unsigned long cmd, unsigned long arg, unsigned long a3,
         return 0;
     case SCHEDOP_shutdown:
         return sched_shutdown(arg);
+    case SCHEDOP_poll:
+        return sched_poll(arg);
     default:
         return -XEN_ENOSYS;
     }

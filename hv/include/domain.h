@@ -16,7 +16,9 @@
 #define ROLE_HARDWARE   (1u << 2)
 #define ROLE_DM         (1u << 3)
 
-enum vcpu_state { VCPU_RUNNABLE, VCPU_BLOCKED, VCPU_DEAD };
+enum vcpu_state { VCPU_RUNNABLE, VCPU_BLOCKED, VCPU_OFFLINE, VCPU_DEAD };
+
+#define MAX_VCPUS       XEN_LEGACY_MAX_VCPUS   /* vcpu_info in shared_info */
 
 struct vcpu {
     struct domain *domain;       /* NULL for a pCPU's idle vCPU */
@@ -29,6 +31,19 @@ struct vcpu {
     unsigned long fs_base, gs_base, gs_base_user;
     unsigned long dr[8];
     bool fpu_ts;                 /* the guest's virtual CR0.TS */
+    uint16_t virq_to_evtchn[NR_VIRQS];
+    bool polling;                /* in SCHEDOP_poll */
+    int poll_port;               /* the one port polled, or -1 */
+    /* Timers (common/timer.c), in system time (ns since boot). */
+    uint64_t singleshot, periodic_period, periodic_next, poll_deadline;
+    uint64_t timer_expiry;       /* earliest of the above, 0 if none */
+    struct vcpu *timer_next;
+    bool on_timer_list;
+    bool initialised;            /* has a context (VCPUOP_initialise) */
+    bool vcpu_info_registered;
+    /* Runstate accounting (VCPUOP_get_runstate_info). */
+    int runstate;
+    uint64_t runstate_entry, runstate_time[4];
     unsigned long ctx_rsp;       /* saved by context_switch */
     void *stack;                 /* STACK_SIZE bytes */
     struct cpu_user_regs *regs;  /* guest frame at the top of the stack */
@@ -51,7 +66,10 @@ struct domain {
     uint64_t cr3;                /* machine address of the L4 */
     shared_info_t *shared_info;
     unsigned nr_vcpus;
-    struct vcpu *vcpu[1];
+    struct vcpu *vcpu[MAX_VCPUS];
+    struct evtchn *evtchn;       /* max_evtchns entries, allocated on demand */
+    unsigned max_evtchns, valid_evtchns;
+    unsigned evtchn_order;
     bool shutdown;
     unsigned shutdown_reason;
     bool crashed;
@@ -71,6 +89,7 @@ struct pcpu {
     struct vcpu *idle;
     bool need_resched;
     unsigned id;
+    uint64_t slice_end;          /* ns; when the running vCPU's slice ends */
 };
 
 struct pcpu *this_cpu(void);
@@ -90,6 +109,7 @@ int parse_boot_config(const char *cmdline, struct boot_config *cfg,
                       char *err, size_t errlen);
 
 struct domain *domain_create(const struct boot_config *cfg);
+struct domain *domain_by_id(unsigned id);
 int domain_alloc_page(struct domain *d, uint64_t *mfn);
 void domain_destroy(struct domain *d);
 void domain_shutdown(struct domain *d, unsigned reason);

@@ -13,4 +13,6 @@ noreturn void idle_loop(void);
 void context_switch(unsigned long *save_rsp, unsigned long new_rsp);
 struct vcpu *vcpu_create(struct domain *d, unsigned id);
 void vcpu_free(struct vcpu *v);
+void vcpu_set_runstate(struct vcpu *v, int state);
+long do_vcpu_op(unsigned long, unsigned long, unsigned long, unsigned long, unsigned long);
 #endif

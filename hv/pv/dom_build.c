@@ -22,6 +22,7 @@
 #include "domain.h"
 #include "sched.h"
 #include "hypercall.h"
+#include "timer.h"
 #include <xen/xen.h>
 
 struct boot_module { uint64_t start, end; const char *cmdline; };
@@ -178,7 +179,11 @@ static int build(struct domain *d, const struct elf_image_info *in, const uint8_
     }
     d->shared_info = pfn_to_virt(si_mfn);
     d->shared_info->vcpu_info[0].evtchn_upcall_mask = 1;
-    d->vcpu[0]->vcpu_info = &d->shared_info->vcpu_info[0];
+    for (unsigned i = 0; i < d->nr_vcpus; i++) {
+        d->shared_info->vcpu_info[i].evtchn_upcall_mask = 1;
+        d->vcpu[i]->vcpu_info = &d->shared_info->vcpu_info[i];
+    }
+    domain_init_wallclock(d);
 
     /* Bootstrap page tables: L4 first, hypervisor slots shared. */
     uint64_t *l4 = guest_page(p2m, l.pt_pfn);
@@ -254,7 +259,12 @@ void build_boot_domains(void)
                (unsigned long)(d->nr_pages * 4), (unsigned long)info.entry,
                (unsigned long)(t1 - t0));
         printk("bench: domain_build_tsc d%u=%lu\n", d->id, (unsigned long)(t1 - t0));
-        vcpu_wake(d->vcpu[0]);
+        struct vcpu *v0 = d->vcpu[0];
+        v0->initialised = true;
+        v0->state = VCPU_BLOCKED;
+        vcpu_wake(v0);
+        v0->periodic_next = now_ns() + v0->periodic_period;
+        vcpu_timer_update(v0);
     }
     uint64_t released = release_boot_modules();
     domains_set_baseline(baseline + released);

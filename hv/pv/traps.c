@@ -16,12 +16,13 @@ static bool canonical(unsigned long a)
     return a < 0x0000800000000000UL || a >= 0xFFFF800000000000UL;
 }
 
-/* A code address a guest may name as a handler: canonical and outside the
- * hypervisor's range (Xen accepts the latter; delivering there could only
- * fault again, so we refuse it up front). */
+/* A code address a guest may name as a handler: any canonical address, as
+ * Xen accepts.  A handler in the hypervisor's range is not a pointer we
+ * dereference: delivering there makes the guest fault on the fetch, which
+ * is bounced (or crashes the guest) like any other fault. */
 static bool guest_code_ok(unsigned long a)
 {
-    return canonical(a) && (a < HV_VIRT_START || a >= HV_VIRT_END);
+    return canonical(a);
 }
 
 long do_set_trap_table(unsigned long list, unsigned long a2, unsigned long a3,
@@ -121,9 +122,7 @@ long do_stack_switch(unsigned long ss, unsigned long sp, unsigned long a3,
 {
     (void)a3, (void)a4, (void)a5;
     struct vcpu *v = current_vcpu();
-    if (!canonical(sp))
-        return -XEN_EINVAL;
-    v->kernel_ss = ss;
+    v->kernel_ss = ss;           /* as Xen: stored, used on user->kernel */
     v->kernel_sp = sp;
     return 0;
 }
@@ -326,8 +325,10 @@ bool pv_inject_exception(struct vcpu *v, unsigned vec, uint32_t err, unsigned lo
             domain_crash(v->domain, "%s at rip=%lx (no guest handler)", name, r->rip);
         return false;
     }
-    if (vec == 14)
+    if (vec == 14) {
         v->vcpu_info->arch.cr2 = cr2;
+        err &= ~4u;              /* as Xen: the guest kernel sees a kernel fault */
+    }
     if (!bounce(v, t->address, vec < 32 && has_error_code(vec), err, TI_GET_IF(t))) {
         domain_crash(v->domain, "%s at rip=%lx: guest stack %lx unusable for its handler",
                      name, r->rip, r->rsp);

@@ -15,6 +15,7 @@
 
 static volatile uint32_t *apic;
 static uint32_t ticks_per_slice;
+static uint64_t apic_per_ms;
 
 void *map_mmio(uint64_t phys, uint64_t size);
 
@@ -60,6 +61,22 @@ void apic_init(void)
            apic_read(APIC_ID) >> 24, (unsigned long)tsc_khz, (unsigned long)per_ms, ticks_per_slice,
            SLICE_NS / 1000000);
 
-    apic_write(APIC_LVT_TMR, VEC_APIC_TIMER | (1 << 17));   /* periodic */
-    apic_write(APIC_TMR_ICR, ticks_per_slice);
+    apic_per_ms = per_ms ? per_ms : 1;
+    apic_write(APIC_LVT_TMR, VEC_APIC_TIMER);               /* one-shot */
+    apic_write(APIC_TMR_ICR, 0);
+}
+
+/* Arms the one-shot timer ns from now (0 stops it). */
+void apic_oneshot_ns(uint64_t ns)
+{
+    if (!ns) {
+        apic_write(APIC_TMR_ICR, 0);
+        return;
+    }
+    uint64_t t = ns * apic_per_ms / 1000000;
+    if (t == 0)
+        t = 1;
+    if (t > 0xffffffffULL)
+        t = 0xffffffffULL;
+    apic_write(APIC_TMR_ICR, (uint32_t)t);
 }

@@ -7,6 +7,7 @@
 #include "time.h"
 #include "domain.h"
 #include "sched.h"
+#include "timer.h"
 
 void serial_init(void);
 void build_boot_domains(void);
@@ -345,6 +346,7 @@ void hv_main(uint32_t magic, uint32_t mbi_pa)
     cpu_features_init();
     traps_init();
     apic_init();
+    pvtime_init();
     printk("cmdline: '%s'\n", hv_cmdline);
     selftest();
     build_boot_domains();

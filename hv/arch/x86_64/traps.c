@@ -7,6 +7,7 @@
 #include "apic.h"
 #include "hypercall.h"
 #include "pv.h"
+#include "timer.h"
 
 static uint64_t gdt[GDT_ENTRIES] __attribute__((aligned(4096)));
 static struct {
@@ -177,7 +178,9 @@ void trap_dispatch(struct cpu_user_regs *r)
 
     if (v == VEC_APIC_TIMER) {
         apic_eoi();
+        timers_run();
         sched_tick();
+        timer_reprogram();
     } else if (v == VEC_SPURIOUS) {
         /* nothing */
     } else if (v < 32) {

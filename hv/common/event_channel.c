@@ -1,0 +1,452 @@
+/* Event channels, 2-level ABI (<xen/event_channel.h>): ports, their
+ * states and bindings, pending and mask bits in shared_info and vcpu_info
+ * set exactly as Xen sets them, virtual IRQs and upcall kicks. */
+#include "lib.h"
+#include "mm.h"
+#include "domain.h"
+#include "sched.h"
+#include "event.h"
+#include "hypercall.h"
+#include <xen/event_channel.h>
+
+#define BITS_PER_WORD (sizeof(xen_ulong_t) * 8)
+#define ABI_MAX_PORTS (BITS_PER_WORD * BITS_PER_WORD)   /* 4096 */
+
+static bool test_and_set(xen_ulong_t *w, unsigned bit)
+{
+    xen_ulong_t m = (xen_ulong_t)1 << (bit % BITS_PER_WORD);
+    return __atomic_fetch_or(&w[bit / BITS_PER_WORD], m, __ATOMIC_SEQ_CST) & m;
+}
+
+static bool test_and_clear(xen_ulong_t *w, unsigned bit)
+{
+    xen_ulong_t m = (xen_ulong_t)1 << (bit % BITS_PER_WORD);
+    return __atomic_fetch_and(&w[bit / BITS_PER_WORD], ~m, __ATOMIC_SEQ_CST) & m;
+}
+
+static bool test(const xen_ulong_t *w, unsigned bit)
+{
+    return (__atomic_load_n(&w[bit / BITS_PER_WORD], __ATOMIC_SEQ_CST) >> (bit % BITS_PER_WORD)) & 1;
+}
+
+static bool virq_is_global(unsigned virq)
+{
+    return !(virq == VIRQ_TIMER || virq == VIRQ_DEBUG || virq == VIRQ_XENOPROF ||
+             virq == VIRQ_XENPMU);
+}
+
+/* As Xen: a port is valid once the bucket holding it exists; buckets of
+ * EVTCHNS_PER_BUCKET ports come into being as ports are allocated. */
+#define EVTCHNS_PER_BUCKET 64
+
+bool evtchn_port_valid(struct domain *d, unsigned port)
+{
+    return port < d->valid_evtchns;
+}
+
+static struct evtchn *chn(struct domain *d, unsigned port)
+{
+    static struct evtchn closed;     /* ports not yet backed are closed */
+    if (!d->evtchn) {
+        closed = (struct evtchn){ 0 };
+        return &closed;
+    }
+    return &d->evtchn[port];
+}
+
+static int ensure_table(struct domain *d)
+{
+    if (d->evtchn)
+        return 0;
+    unsigned order = 0;
+    while (((uint64_t)PAGE_SIZE << order) < d->max_evtchns * sizeof(struct evtchn))
+        order++;
+    d->evtchn = alloc_hv_pages(order);
+    if (!d->evtchn)
+        return -XEN_ENOMEM;
+    d->evtchn_order = order;
+    return 0;
+}
+
+/* Port 0 is reserved, as in Xen; returns the lowest free port. */
+static long get_free_port(struct domain *d)
+{
+    if (ensure_table(d))
+        return -XEN_ENOMEM;
+    for (unsigned p = 1; p < d->max_evtchns && p < ABI_MAX_PORTS; p++) {
+        if (d->evtchn[p].state == EVTCHNSTAT_closed) {
+            if (p >= d->valid_evtchns)
+                d->valid_evtchns = MIN(ROUNDUP(p + 1, EVTCHNS_PER_BUCKET), d->max_evtchns);
+            return p;
+        }
+    }
+    return -XEN_ENOSPC;
+}
+
+void vcpu_mark_events_pending(struct vcpu *v)
+{
+    if (__atomic_exchange_n(&v->vcpu_info->evtchn_upcall_pending, 1, __ATOMIC_SEQ_CST))
+        return;
+    if (v->state == VCPU_BLOCKED)
+        vcpu_wake(v);
+}
+
+void evtchn_set_pending(struct domain *d, unsigned port)
+{
+    shared_info_t *s = d->shared_info;
+    if (d->shutdown || !s)
+        return;
+    struct vcpu *v = d->vcpu[d->evtchn[port].notify_vcpu];
+    if (test_and_set(s->evtchn_pending, port))
+        return;
+    if (!test(s->evtchn_mask, port) &&
+        !test_and_set(&v->vcpu_info->evtchn_pending_sel, port / BITS_PER_WORD))
+        vcpu_mark_events_pending(v);
+    /* Wake vCPUs in SCHEDOP_poll on this port (or on several ports). */
+    for (unsigned i = 0; i < d->nr_vcpus; i++) {
+        struct vcpu *p = d->vcpu[i];
+        if (p && p->polling && p->state == VCPU_BLOCKED &&
+            (p->poll_port < 0 || (unsigned)p->poll_port == port))
+            vcpu_wake(p);
+    }
+}
+
+bool evtchn_port_pending(struct domain *d, unsigned port)
+{
+    return d->shared_info && test(d->shared_info->evtchn_pending, port);
+}
+
+void send_guest_vcpu_virq(struct vcpu *v, unsigned virq)
+{
+    unsigned port = v->virq_to_evtchn[virq];
+    if (port)
+        evtchn_set_pending(v->domain, port);
+}
+
+void send_guest_global_virq(struct domain *d, unsigned virq)
+{
+    if (!d->vcpu[0])
+        return;
+    unsigned port = d->vcpu[0]->virq_to_evtchn[virq];
+    if (port)
+        evtchn_set_pending(d, port);
+}
+
+static void clear_pending(struct domain *d, unsigned port)
+{
+    if (d->shared_info)
+        test_and_clear(d->shared_info->evtchn_pending, port);
+}
+
+/* Frees a port; the peer of an interdomain channel becomes unbound again,
+ * waiting for this domain. */
+static long close_port(struct domain *d, unsigned port)
+{
+    if (!evtchn_port_valid(d, port))
+        return -XEN_EINVAL;
+    struct evtchn *c = chn(d, port);
+    switch (c->state) {
+    case EVTCHNSTAT_closed:
+        return -XEN_EINVAL;
+    case EVTCHNSTAT_unbound:
+    case EVTCHNSTAT_ipi:
+        break;
+    case EVTCHNSTAT_virq:
+        for (unsigned i = 0; i < d->nr_vcpus; i++)
+            if (d->vcpu[i] && d->vcpu[i]->virq_to_evtchn[c->u] == port)
+                d->vcpu[i]->virq_to_evtchn[c->u] = 0;
+        break;
+    case EVTCHNSTAT_interdomain: {
+        struct domain *rd = domain_by_id(c->remote_dom);
+        if (rd && rd->evtchn && evtchn_port_valid(rd, c->u)) {
+            struct evtchn *rc = &rd->evtchn[c->u];
+            if (rc->state == EVTCHNSTAT_interdomain && rc->remote_dom == d->id &&
+                rc->u == port) {
+                rc->state = EVTCHNSTAT_unbound;
+                rc->remote_dom = d->id;
+                rc->u = 0;
+            }
+        }
+        break;
+    }
+    default:
+        return -XEN_EINVAL;
+    }
+    clear_pending(d, port);
+    *c = (struct evtchn){ 0 };
+    return 0;
+}
+
+void evtchn_destroy(struct domain *d)
+{
+    if (!d->evtchn)
+        return;
+    for (unsigned p = 1; p < d->max_evtchns; p++)
+        if (d->evtchn[p].state != EVTCHNSTAT_closed)
+            close_port(d, p);
+    free_hv_pages(d->evtchn, d->evtchn_order);
+    d->evtchn = NULL;
+    d->valid_evtchns = 0;
+}
+
+/* The domain an operation names: DOMID_SELF or our own id, or any domain
+ * for a control domain. */
+static struct domain *target_domain(domid_t dom, long *err)
+{
+    struct domain *cd = current_domain();
+    if (dom == DOMID_SELF || dom == cd->id)
+        return cd;
+    struct domain *d = domain_by_id(dom);
+    if (!d || d->shutdown) {
+        *err = -XEN_ESRCH;       /* as Xen: existence before permission */
+        return NULL;
+    }
+    if (!(cd->roles & ROLE_CONTROL)) {
+        *err = -XEN_EPERM;
+        return NULL;
+    }
+    return d;
+}
+
+static long evtchn_alloc_unbound(struct evtchn_alloc_unbound *a)
+{
+    long err = 0;
+    struct domain *d = target_domain(a->dom, &err);
+    if (!d)
+        return err;
+    domid_t remote = a->remote_dom == DOMID_SELF ? current_domain()->id : a->remote_dom;
+    long port = get_free_port(d);
+    if (port < 0)
+        return port;
+    d->evtchn[port] = (struct evtchn){ .state = EVTCHNSTAT_unbound, .remote_dom = remote };
+    a->port = (evtchn_port_t)port;
+    return 0;
+}
+
+static long evtchn_bind_interdomain(struct evtchn_bind_interdomain *b)
+{
+    struct domain *ld = current_domain();
+    domid_t rid = b->remote_dom == DOMID_SELF ? ld->id : b->remote_dom;
+    struct domain *rd = domain_by_id(rid);
+    if (!rd || rd->shutdown)
+        return -XEN_ESRCH;
+    if (!evtchn_port_valid(rd, b->remote_port))
+        return -XEN_EINVAL;
+    struct evtchn *rc = chn(rd, b->remote_port);
+    if (rc->state != EVTCHNSTAT_unbound || rc->remote_dom != ld->id)
+        return -XEN_EINVAL;
+    long lport = get_free_port(ld);
+    if (lport < 0)
+        return lport;
+    ld->evtchn[lport] = (struct evtchn){ .state = EVTCHNSTAT_interdomain,
+                                         .remote_dom = rd->id, .u = b->remote_port };
+    rc->state = EVTCHNSTAT_interdomain;
+    rc->remote_dom = ld->id;
+    rc->u = (uint32_t)lport;
+    b->local_port = (evtchn_port_t)lport;
+    /* As Xen: the bind may have raced with a send, so notify locally. */
+    evtchn_set_pending(ld, (unsigned)lport);
+    return 0;
+}
+
+static long evtchn_bind_virq(struct evtchn_bind_virq *b)
+{
+    struct domain *d = current_domain();
+    if (b->virq >= NR_VIRQS)
+        return -XEN_EINVAL;
+    if (virq_is_global(b->virq) && b->vcpu != 0)
+        return -XEN_EINVAL;
+    if (b->vcpu >= d->nr_vcpus || !d->vcpu[b->vcpu])
+        return -XEN_ENOENT;
+    struct vcpu *v = d->vcpu[b->vcpu];
+    if (v->virq_to_evtchn[b->virq])
+        return -XEN_EEXIST;
+    long port = get_free_port(d);
+    if (port < 0)
+        return port;
+    d->evtchn[port] = (struct evtchn){ .state = EVTCHNSTAT_virq,
+                                       .notify_vcpu = (uint8_t)b->vcpu, .u = b->virq };
+    v->virq_to_evtchn[b->virq] = (uint16_t)port;
+    b->port = (evtchn_port_t)port;
+    return 0;
+}
+
+static long evtchn_bind_ipi(struct evtchn_bind_ipi *b)
+{
+    struct domain *d = current_domain();
+    if (b->vcpu >= d->nr_vcpus || !d->vcpu[b->vcpu])
+        return -XEN_ENOENT;
+    long port = get_free_port(d);
+    if (port < 0)
+        return port;
+    d->evtchn[port] = (struct evtchn){ .state = EVTCHNSTAT_ipi,
+                                       .notify_vcpu = (uint8_t)b->vcpu };
+    b->port = (evtchn_port_t)port;
+    return 0;
+}
+
+static long evtchn_send(unsigned port)
+{
+    struct domain *d = current_domain();
+    if (!evtchn_port_valid(d, port))
+        return -XEN_EINVAL;
+    struct evtchn *c = chn(d, port);
+    switch (c->state) {
+    case EVTCHNSTAT_interdomain: {
+        struct domain *rd = domain_by_id(c->remote_dom);
+        if (rd && rd->evtchn)
+            evtchn_set_pending(rd, c->u);
+        return 0;
+    }
+    case EVTCHNSTAT_ipi:
+        evtchn_set_pending(d, port);
+        return 0;
+    case EVTCHNSTAT_unbound:
+        return 0;                /* silently dropped, as in Xen */
+    default:
+        return -XEN_EINVAL;
+    }
+}
+
+static long evtchn_status(struct evtchn_status *st)
+{
+    long err = 0;
+    struct domain *d = target_domain(st->dom, &err);
+    if (!d)
+        return err;
+    if (!evtchn_port_valid(d, st->port))
+        return -XEN_EINVAL;
+    struct evtchn *c = chn(d, st->port);
+    memset(&st->u, 0, sizeof(st->u));
+    st->status = c->state;
+    st->vcpu = c->notify_vcpu;
+    switch (c->state) {
+    case EVTCHNSTAT_unbound:
+        st->u.unbound.dom = c->remote_dom;
+        break;
+    case EVTCHNSTAT_interdomain:
+        st->u.interdomain.dom = c->remote_dom;
+        st->u.interdomain.port = c->u;
+        break;
+    case EVTCHNSTAT_virq:
+        st->u.virq = c->u;
+        break;
+    default:
+        break;
+    }
+    return 0;
+}
+
+static long evtchn_bind_vcpu(struct evtchn_bind_vcpu *b)
+{
+    struct domain *d = current_domain();
+    if (b->vcpu >= d->nr_vcpus || !d->vcpu[b->vcpu])
+        return -XEN_ENOENT;
+    if (!evtchn_port_valid(d, b->port))
+        return -XEN_EINVAL;
+    struct evtchn *c = chn(d, b->port);
+    switch (c->state) {
+    case EVTCHNSTAT_virq:
+        if (!virq_is_global(c->u))
+            return -XEN_EINVAL;
+        d->vcpu[c->notify_vcpu]->virq_to_evtchn[c->u] = 0;
+        d->vcpu[b->vcpu]->virq_to_evtchn[c->u] = (uint16_t)b->port;
+        c->notify_vcpu = (uint8_t)b->vcpu;
+        return 0;
+    case EVTCHNSTAT_unbound:
+    case EVTCHNSTAT_interdomain:
+        c->notify_vcpu = (uint8_t)b->vcpu;
+        return 0;
+    default:
+        return -XEN_EINVAL;
+    }
+}
+
+static long evtchn_unmask(unsigned port)
+{
+    struct domain *d = current_domain();
+    if (!evtchn_port_valid(d, port))
+        return -XEN_EINVAL;
+    shared_info_t *s = d->shared_info;
+    struct vcpu *v = d->vcpu[chn(d, port)->notify_vcpu];
+    if (test_and_clear(s->evtchn_mask, port) && test(s->evtchn_pending, port) &&
+        !test_and_set(&v->vcpu_info->evtchn_pending_sel, port / BITS_PER_WORD))
+        vcpu_mark_events_pending(v);
+    return 0;
+}
+
+static long evtchn_reset(domid_t dom)
+{
+    long err = 0;
+    struct domain *d = target_domain(dom, &err);
+    if (!d)
+        return err;
+    if (d->evtchn)
+        for (unsigned p = 1; p < d->max_evtchns; p++)
+            if (d->evtchn[p].state != EVTCHNSTAT_closed)
+                close_port(d, p);
+    return 0;
+}
+
+/* Copy in, operate on our copy, copy out (only if the op succeeded). */
+#define OP(type, fn) do {                                                  \
+        type a;                                                            \
+        if (copy_from_guest(&a, arg, sizeof(a)))                           \
+            return -XEN_EFAULT;                                            \
+        long rc = fn(&a);                                                  \
+        if (rc == 0 && copy_to_guest(arg, &a, sizeof(a)))                  \
+            return -XEN_EFAULT;                                            \
+        return rc;                                                         \
+    } while (0)
+
+long do_event_channel_op(unsigned long cmd, unsigned long arg, unsigned long a3,
+                         unsigned long a4, unsigned long a5)
+{
+    (void)a3, (void)a4, (void)a5;
+    switch (cmd) {
+    case EVTCHNOP_alloc_unbound:
+        OP(struct evtchn_alloc_unbound, evtchn_alloc_unbound);
+    case EVTCHNOP_bind_interdomain:
+        OP(struct evtchn_bind_interdomain, evtchn_bind_interdomain);
+    case EVTCHNOP_bind_virq:
+        OP(struct evtchn_bind_virq, evtchn_bind_virq);
+    case EVTCHNOP_bind_ipi:
+        OP(struct evtchn_bind_ipi, evtchn_bind_ipi);
+    case EVTCHNOP_status:
+        OP(struct evtchn_status, evtchn_status);
+    case EVTCHNOP_bind_vcpu: {
+        struct evtchn_bind_vcpu b;
+        if (copy_from_guest(&b, arg, sizeof(b)))
+            return -XEN_EFAULT;
+        return evtchn_bind_vcpu(&b);
+    }
+    case EVTCHNOP_close: {
+        struct evtchn_close c;
+        if (copy_from_guest(&c, arg, sizeof(c)))
+            return -XEN_EFAULT;
+        return close_port(current_domain(), c.port);
+    }
+    case EVTCHNOP_send: {
+        struct evtchn_send s;
+        if (copy_from_guest(&s, arg, sizeof(s)))
+            return -XEN_EFAULT;
+        return evtchn_send(s.port);
+    }
+    case EVTCHNOP_unmask: {
+        struct evtchn_unmask u;
+        if (copy_from_guest(&u, arg, sizeof(u)))
+            return -XEN_EFAULT;
+        return evtchn_unmask(u.port);
+    }
+    case EVTCHNOP_reset: {
+        struct evtchn_reset r;
+        if (copy_from_guest(&r, arg, sizeof(r)))
+            return -XEN_EFAULT;
+        return evtchn_reset(r.dom);
+    }
+    case EVTCHNOP_bind_pirq:
+        return -XEN_EPERM;       /* no physical IRQs for guests yet */
+    default:
+        return -XEN_ENOSYS;      /* FIFO ABI (init_control, ...) not offered */
+    }
+}

@@ -1,0 +1,210 @@
+/* Timers for vCPUs (singleshot, periodic, SCHEDOP_poll timeouts) kept in
+ * one list sorted by expiry and driven by the local APIC in one-shot mode;
+ * PV time (vcpu_time_info, the wallclock) for guests; set_timer_op. */
+#include "lib.h"
+#include "x86.h"
+#include "domain.h"
+#include "sched.h"
+#include "event.h"
+#include "time.h"
+#include "timer.h"
+#include "hypercall.h"
+
+static struct vcpu *timer_head;
+static uint32_t tsc_mul;
+static int8_t tsc_shift;
+static uint64_t boot_wallclock_sec;      /* Unix time at system time 0 */
+
+void vcpu_timer_remove(struct vcpu *v)
+{
+    if (!v->on_timer_list)
+        return;
+    for (struct vcpu **pp = &timer_head; *pp; pp = &(*pp)->timer_next) {
+        if (*pp == v) {
+            *pp = v->timer_next;
+            break;
+        }
+    }
+    v->on_timer_list = false;
+}
+
+static uint64_t earliest(uint64_t a, uint64_t b)
+{
+    if (!a)
+        return b;
+    if (!b)
+        return a;
+    return MIN(a, b);
+}
+
+/* Recomputes v's expiry and its place in the list. */
+void vcpu_timer_update(struct vcpu *v)
+{
+    vcpu_timer_remove(v);
+    uint64_t e = earliest(v->singleshot, v->periodic_period ? v->periodic_next : 0);
+    if (v->polling)
+        e = earliest(e, v->poll_deadline);
+    v->timer_expiry = e;
+    if (e && v->state != VCPU_DEAD) {
+        struct vcpu **pp = &timer_head;
+        while (*pp && (*pp)->timer_expiry <= e)
+            pp = &(*pp)->timer_next;
+        v->timer_next = *pp;
+        *pp = v;
+        v->on_timer_list = true;
+    }
+    timer_reprogram();
+}
+
+void timers_run(void)
+{
+    uint64_t now = now_ns();
+    while (timer_head && timer_head->timer_expiry <= now) {
+        struct vcpu *v = timer_head;
+        timer_head = v->timer_next;
+        v->on_timer_list = false;
+        bool fire = false;
+        if (v->singleshot && v->singleshot <= now) {
+            v->singleshot = 0;
+            fire = true;
+        }
+        if (v->periodic_period && v->periodic_next <= now) {
+            while (v->periodic_next <= now)
+                v->periodic_next += v->periodic_period;
+            fire = true;
+        }
+        if (v->polling && v->poll_deadline && v->poll_deadline <= now) {
+            v->poll_deadline = 0;
+            if (v->state == VCPU_BLOCKED)
+                vcpu_wake(v);
+        }
+        if (fire) {
+            update_vcpu_time(v);
+            send_guest_vcpu_virq(v, VIRQ_TIMER);
+        }
+        vcpu_timer_update(v);
+    }
+}
+
+/* The next APIC interrupt: the earliest timer or the end of the slice. */
+void timer_reprogram(void)
+{
+    struct pcpu *pc = this_cpu();
+    uint64_t next = timer_head ? timer_head->timer_expiry : 0;
+    if (pc->curr && pc->curr->domain)
+        next = earliest(next, pc->slice_end);
+    if (!next) {
+        apic_oneshot_ns(0);
+        return;
+    }
+    uint64_t now = now_ns();
+    apic_oneshot_ns(next > now ? next - now : 1);
+}
+
+/* tsc_to_system_mul and tsc_shift as <xen/xen.h> defines them:
+ * ns = ((tsc_delta << shift) * mul) >> 32, with mul < 2^32. */
+static void set_time_scale(uint64_t tsc_hz)
+{
+    uint64_t tps = tsc_hz, ns = 1000000000ULL;
+    int shift = 0;
+    while (tps > 2 * ns) {
+        tps >>= 1;
+        shift--;
+    }
+    while (tps <= ns) {
+        tps <<= 1;
+        shift++;
+    }
+    tsc_mul = (uint32_t)((ns << 32) / tps);
+    tsc_shift = (int8_t)shift;
+}
+
+static unsigned cmos(unsigned reg)
+{
+    outb(0x70, (uint8_t)reg);
+    return inb(0x71);
+}
+
+static unsigned bcd(unsigned v, bool binary)
+{
+    return binary ? v : (v & 15) + (v >> 4) * 10;
+}
+
+/* Days from 1970-01-01 to y-m-d (proleptic Gregorian). */
+static uint64_t days_from_civil(unsigned y, unsigned m, unsigned d)
+{
+    y -= m <= 2;
+    unsigned era = y / 400, yoe = y - era * 400;
+    unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return (uint64_t)era * 146097 + doe - 719468;
+}
+
+static uint64_t read_rtc(void)
+{
+    while (cmos(0x0a) & 0x80)            /* update in progress */
+        ;
+    bool bin = cmos(0x0b) & 4;
+    unsigned s = bcd(cmos(0x00), bin), mi = bcd(cmos(0x02), bin);
+    unsigned h = bcd(cmos(0x04) & 0x7f, bin), d = bcd(cmos(0x07), bin);
+    unsigned mo = bcd(cmos(0x08), bin), y = bcd(cmos(0x09), bin);
+    unsigned cent = bcd(cmos(0x32), bin);
+    y += (cent >= 19 && cent <= 30) ? cent * 100 : 2000;
+    if (mo < 1 || mo > 12 || d < 1 || d > 31)
+        return 0;
+    return days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + s;
+}
+
+void pvtime_init(void)
+{
+    set_time_scale(tsc_khz * 1000);
+    uint64_t rtc = read_rtc();
+    uint64_t up = now_ns() / 1000000000ULL;
+    boot_wallclock_sec = rtc > up ? rtc - up : rtc;
+    printk("time: wallclock at boot %lu, tsc_to_system_mul %u shift %d\n",
+           (unsigned long)boot_wallclock_sec, tsc_mul, tsc_shift);
+}
+
+void update_vcpu_time(struct vcpu *v)
+{
+    if (!v->vcpu_info)
+        return;
+    struct vcpu_time_info *t = &v->vcpu_info->time;
+    uint64_t tsc = rdtsc();
+    uint64_t d = tsc - boot_tsc;
+    uint64_t sys = d / tsc_khz * 1000000 + (d % tsc_khz) * 1000000 / tsc_khz;
+    t->version++;
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    t->tsc_timestamp = tsc;
+    t->system_time = sys;
+    t->tsc_to_system_mul = tsc_mul;
+    t->tsc_shift = tsc_shift;
+    t->flags = XEN_PVCLOCK_TSC_STABLE_BIT;
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    t->version++;
+}
+
+void domain_init_wallclock(struct domain *d)
+{
+    shared_info_t *s = d->shared_info;
+    s->wc_version++;
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    s->wc_sec = (uint32_t)boot_wallclock_sec;
+    s->xen_wc_sec_hi = (uint32_t)(boot_wallclock_sec >> 32);
+    s->wc_nsec = 0;
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+    s->wc_version++;
+}
+
+/* set_timer_op(deadline): the singleshot timer at an absolute system time;
+ * 0 stops it; a deadline in the past fires at once. */
+long do_set_timer_op(unsigned long deadline, unsigned long a2, unsigned long a3,
+                     unsigned long a4, unsigned long a5)
+{
+    (void)a2, (void)a3, (void)a4, (void)a5;
+    struct vcpu *v = current_vcpu();
+    v->singleshot = deadline ? MAX(deadline, 1UL) : 0;
+    vcpu_timer_update(v);
+    timers_run();
+    return 0;
+}

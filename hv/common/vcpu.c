@@ -1,0 +1,206 @@
+/* vcpu_op: bringing vCPUs up and down with a validated context, runstate,
+ * vcpu_info placement, and the per-vCPU singleshot and periodic timers. */
+#include "lib.h"
+#include "x86.h"
+#include "mm.h"
+#include "domain.h"
+#include "sched.h"
+#include "timer.h"
+#include "time.h"
+#include "event.h"
+#include "hypercall.h"
+#include "pv.h"
+#include <xen/vcpu.h>
+
+static bool canonical(unsigned long a)
+{
+    return a < 0x0000800000000000UL || a >= 0xFFFF800000000000UL;
+}
+
+static bool code_ok(unsigned long a)
+{
+    return canonical(a) && (a < HV_VIRT_START || a >= HV_VIRT_END);
+}
+
+void vcpu_set_runstate(struct vcpu *v, int state)
+{
+    uint64_t now = now_ns();
+    if (v->runstate_entry)
+        v->runstate_time[v->runstate & 3] += now - v->runstate_entry;
+    v->runstate = state;
+    v->runstate_entry = now;
+}
+
+/* Checks a vcpu_guest_context and loads it into v (which is not running). */
+static long initialise(struct vcpu *v, const struct vcpu_guest_context *c)
+{
+    struct domain *d = v->domain;
+    uint64_t l4 = xen_cr3_to_pfn(c->ctrlreg[3]);
+    if (l4 >= max_pfn || frame_table[l4].owner != d->id ||
+        (frame_table[l4].type_info & PGT_TYPE_MASK) != PGT_L4)
+        return -XEN_EINVAL;      /* cr3 must be one of d's L4 tables */
+    if (l4 << PAGE_SHIFT != d->cr3)
+        return -XEN_EINVAL;      /* one address space per domain for now */
+    const struct cpu_user_regs *u = &c->user_regs;
+    if (!code_ok(u->rip) || !canonical(u->rsp) || !canonical(c->kernel_sp) ||
+        (c->event_callback_eip && !code_ok(c->event_callback_eip)) ||
+        (c->failsafe_callback_eip && !code_ok(c->failsafe_callback_eip)) ||
+        (c->syscall_callback_eip && !code_ok(c->syscall_callback_eip)) ||
+        !canonical(c->fs_base) || !canonical(c->gs_base_kernel) ||
+        !canonical(c->gs_base_user))
+        return -XEN_EINVAL;
+    for (unsigned i = 0; i < 256; i++)
+        if (c->trap_ctxt[i].address && !code_ok(c->trap_ctxt[i].address))
+            return -XEN_EINVAL;
+    if (c->ldt_ents || c->gdt_ents)
+        return -XEN_EINVAL;      /* no guest descriptor tables yet */
+
+    /* All checked: load it. */
+    struct cpu_user_regs *r = v->regs;
+    uint32_t vec = r->entry_vector;
+    memcpy(r, u, offsetof(struct cpu_user_regs, error_code));
+    r->entry_vector = vec;
+    r->rip = u->rip;
+    r->rsp = u->rsp;
+    r->rflags = (u->rflags & ~0x3000UL) | X86_EFLAGS_IF | 2;
+    r->cs = SEL_GUEST_CS64;
+    r->ss = SEL_GUEST_DS;
+    memset(v->trap_ctxt, 0, PAGE_SIZE);
+    for (unsigned i = 0; i < 256; i++) {
+        if (c->trap_ctxt[i].address) {
+            v->trap_ctxt[c->trap_ctxt[i].vector] = c->trap_ctxt[i];
+            if ((v->trap_ctxt[c->trap_ctxt[i].vector].cs & 3) == 0)
+                v->trap_ctxt[c->trap_ctxt[i].vector].cs = FLAT_KERNEL_CS;
+        }
+    }
+    v->event_callback = c->event_callback_eip;
+    v->failsafe_callback = c->failsafe_callback_eip;
+    v->syscall_callback = c->syscall_callback_eip;
+    v->failsafe_mask_events = c->flags & VGCF_failsafe_disables_events;
+    v->syscall_mask_events = c->flags & VGCF_syscall_disables_events;
+    v->kernel_ss = c->kernel_ss;
+    v->kernel_sp = c->kernel_sp;
+    v->fs_base = c->fs_base;
+    v->gs_base = c->gs_base_kernel;
+    v->gs_base_user = c->gs_base_user;
+    if (c->flags & VGCF_i387_valid)
+        memcpy(v->fpu, &c->fpu_ctxt, sizeof(v->fpu));
+    v->initialised = true;
+    return 0;
+}
+
+long do_vcpu_op(unsigned long cmd, unsigned long vcpuid, unsigned long arg,
+                unsigned long a4, unsigned long a5)
+{
+    (void)a4, (void)a5;
+    struct domain *d = current_domain();
+    if (vcpuid >= d->nr_vcpus || !d->vcpu[vcpuid])
+        return -XEN_ENOENT;
+    struct vcpu *v = d->vcpu[vcpuid];
+    struct vcpu *curr = current_vcpu();
+
+    switch (cmd) {
+    case VCPUOP_initialise: {
+        if (v->initialised)
+            return -XEN_EEXIST;
+        struct vcpu_guest_context *c = alloc_hv_pages(1);
+        if (!c)
+            return -XEN_ENOMEM;
+        BUILD_BUG_ON(sizeof(*c) > 2 * PAGE_SIZE);
+        long rc = copy_from_guest(c, arg, sizeof(*c));
+        if (!rc)
+            rc = initialise(v, c);
+        free_hv_pages(c, 1);
+        return rc;
+    }
+    case VCPUOP_up:
+        if (!v->initialised)
+            return -XEN_EINVAL;
+        if (v->state == VCPU_OFFLINE) {
+            v->state = VCPU_BLOCKED;
+            vcpu_wake(v);
+            if (v->periodic_period) {
+                v->periodic_next = now_ns() + v->periodic_period;
+                vcpu_timer_update(v);
+            }
+        }
+        return 0;
+    case VCPUOP_down:
+        if (v->state == VCPU_OFFLINE)
+            return 0;
+        v->state = VCPU_OFFLINE;
+        vcpu_set_runstate(v, RUNSTATE_offline);
+        vcpu_timer_remove(v);
+        if (v == curr)
+            schedule();
+        return 0;
+    case VCPUOP_is_up:
+        return v->state != VCPU_OFFLINE && v->initialised;
+    case VCPUOP_get_runstate_info: {
+        struct vcpu_runstate_info ri;
+        uint64_t now = now_ns();
+        ri.state = v->runstate;
+        ri.state_entry_time = v->runstate_entry;
+        memcpy(ri.time, v->runstate_time, sizeof(ri.time));
+        ri.time[v->runstate & 3] += now - v->runstate_entry;
+        return copy_to_guest(arg, &ri, sizeof(ri));
+    }
+    case VCPUOP_set_periodic_timer: {
+        struct vcpu_set_periodic_timer p;
+        if (copy_from_guest(&p, arg, sizeof(p)))
+            return -XEN_EFAULT;
+        if (p.period_ns < 1000000ULL)
+            return -XEN_EINVAL;
+        v->periodic_period = p.period_ns;
+        v->periodic_next = now_ns() + p.period_ns;
+        vcpu_timer_update(v);
+        return 0;
+    }
+    case VCPUOP_stop_periodic_timer:
+        v->periodic_period = 0;
+        vcpu_timer_update(v);
+        return 0;
+    case VCPUOP_set_singleshot_timer: {
+        struct vcpu_set_singleshot_timer s;
+        if (v != curr)
+            return -XEN_EINVAL;  /* as Xen: only for the calling vCPU */
+        if (copy_from_guest(&s, arg, sizeof(s)))
+            return -XEN_EFAULT;
+        /* VCPU_SSHOTTMR_future "can be ignored by the hypervisor", and Xen
+         * does: a deadline in the past fires at once. */
+        v->singleshot = MAX(s.timeout_abs_ns, 1UL);
+        vcpu_timer_update(v);
+        timers_run();
+        return 0;
+    }
+    case VCPUOP_stop_singleshot_timer:
+        if (v != curr)
+            return -XEN_EINVAL;
+        v->singleshot = 0;
+        vcpu_timer_update(v);
+        return 0;
+    case VCPUOP_register_vcpu_info: {
+        struct vcpu_register_vcpu_info r;
+        if (copy_from_guest(&r, arg, sizeof(r)))
+            return -XEN_EFAULT;
+        if (v->vcpu_info_registered)
+            return -XEN_EINVAL;
+        if (r.offset > PAGE_SIZE - sizeof(vcpu_info_t) || (r.offset & 7) || r.rsvd)
+            return -XEN_EINVAL;
+        if (r.mfn >= max_pfn || frame_table[r.mfn].owner != d->id ||
+            (frame_table[r.mfn].type_info & PGT_TYPE_MASK) != PGT_NONE)
+            return -XEN_EINVAL;
+        vcpu_info_t *n = (vcpu_info_t *)((char *)pfn_to_virt(r.mfn) + r.offset);
+        memcpy(n, v->vcpu_info, sizeof(*n));
+        v->vcpu_info = n;
+        v->vcpu_info_registered = true;
+        /* As Xen: mark everything pending so no event is lost in the move. */
+        n->evtchn_upcall_pending = 1;
+        n->evtchn_pending_sel = ~(xen_ulong_t)0;
+        update_vcpu_time(v);
+        return 0;
+    }
+    default:
+        return -XEN_ENOSYS;
+    }
+}

@@ -1,0 +1,16 @@
+/* vCPU timers (singleshot, periodic, poll timeouts) on the APIC one-shot
+ * timer, and PV time for guests. */
+#ifndef KEEL_TIMER_H
+#define KEEL_TIMER_H
+#include "domain.h"
+
+void vcpu_timer_update(struct vcpu *v);
+void vcpu_timer_remove(struct vcpu *v);
+void timers_run(void);
+void timer_reprogram(void);
+void apic_oneshot_ns(uint64_t ns);          /* 0: stop */
+void pvtime_init(void);
+void update_vcpu_time(struct vcpu *v);
+void domain_init_wallclock(struct domain *d);
+long do_set_timer_op(unsigned long, unsigned long, unsigned long, unsigned long, unsigned long);
+#endif
