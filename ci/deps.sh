@@ -9,7 +9,8 @@ SUDO=
 [ "$(id -u)" -eq 0 ] || SUDO=sudo
 
 pkgs=(clang lld llvm make qemu-system-x86 qemu-utils libxen-dev
-      newlib-source xen-hypervisor-4.17-amd64 dpkg-dev xz-utils)
+      newlib-source xen-hypervisor-4.17-amd64 dpkg-dev xz-utils
+      zlib1g-dev libmbedtls-dev bc python3)
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' \

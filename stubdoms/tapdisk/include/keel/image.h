@@ -43,6 +43,10 @@ struct img_io {
 
 #define IMG_OPEN_RDWR      (1u << 0)   /* else read-only */
 #define IMG_OPEN_NO_BACKING (1u << 1)  /* do not open backing files */
+/* Write whole clusters compressed where the format can (convert -c): set
+ * by the opener of a freshly created, written-once target.  Drivers that
+ * cannot compress ignore it. */
+#define IMG_OPEN_COMPRESS   (1u << 2)
 
 #define IMG_ERR_LEN 256
 
@@ -100,7 +104,17 @@ struct img_driver {
     int (*info)(struct img *img, struct img_info *info);
     int (*check)(struct img *img, struct img_check *res, bool repair);
     int (*create)(struct img_io *io, const struct img_create_opts *o, char *err);
+    /* Optional (NULL: everything reads as data).  The status of the
+     * first *pnum bytes (0 < *pnum <= len) of [off, off+len): IMG_BS_ZERO
+     * if they read as zeros without being stored here or in a backing
+     * image (unallocated, zero clusters), else IMG_BS_DATA.  Lets convert
+     * and compare skip holes without reading them. */
+    int (*block_status)(struct img *img, uint64_t off, uint64_t len,
+                        uint64_t *pnum);
 };
+
+#define IMG_BS_DATA 1
+#define IMG_BS_ZERO 2
 
 /* The state every open image has; drivers keep theirs behind priv. */
 struct img {
@@ -136,7 +150,17 @@ int img_info(struct img *img, struct img_info *info);
 int img_check(struct img *img, struct img_check *res, bool repair);
 int img_create(struct img_io *io, const char *fmt,
                const struct img_create_opts *o, char *err);
+/* IMG_BS_DATA or IMG_BS_ZERO for the first *pnum bytes of [off, off+len)
+ * (the driver's block_status, or DATA for the whole range without one). */
+int img_block_status(struct img *img, uint64_t off, uint64_t len,
+                     uint64_t *pnum);
 
 #define IMG_MAX_CHAIN 16
+
+/* ---- Helpers for drivers ----------------------------------------------- */
+
+/* Reads what lies under img at [off, off+len): its backing image where it
+ * has one (zeros past the backing image's end), else zeros. */
+int img_read_backing(struct img *img, uint64_t off, void *buf, size_t len);
 
 #endif

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Crash injection for every built image driver: cut the power after each
+# write of a workload; the image must pass qemu-img check and read back
+# every acknowledged write (build/tests/img-crash/crash does the work).
+set -u
+cd "$(dirname "$0")/../.."
+C=build/tests/img-crash/crash
+if [ ! -x $C ]; then echo "no $C (make all)"; echo "Test result: ERROR"; exit 0; fi
+if ! command -v qemu-img >/dev/null; then echo "no qemu-img"; echo "Test result: SKIP"; exit 0; fi
+npass=0 nfail=0
+# FORMAT and options (one -o style setting) per configuration.
+CONFIGS=(
+    "raw -"
+    "qcow2 cluster_size=4096"
+    "qcow2 -"
+    "qcow2 lazy"
+    "vhd subformat=dynamic"
+    "vmdk -"
+)
+for cfg in "${CONFIGS[@]}"; do
+    # shellcheck disable=SC2086
+    $C $cfg 1 2>&1
+    rc=${PIPESTATUS[0]}
+    case $rc in
+        0) npass=$((npass + 1)) ;;
+        77) ;;
+        *) nfail=$((nfail + 1)) ;;
+    esac
+done
+echo "$npass passed, $nfail failed"
+if [ $nfail -gt 0 ]; then echo "Test result: FAILURE"
+elif [ $npass -eq 0 ]; then echo "Test result: SKIP"
+else echo "Test result: SUCCESS"; fi
