@@ -11,6 +11,8 @@
 #
 # stdout: the guest's console lines (Xen's lines, "(XEN) ...", and its boot
 # banner are left out; all of it is in the log, default build/xen/last.log).
+# Environment: XEN_QEMU_EXTRA adds QEMU options (e.g. "-smp 2"),
+# XEN_APPEND_EXTRA adds words to Xen's command line (e.g. "dom0_max_vcpus=2").
 # Exit status: 0 dom0 halted (clean poweroff), 1 dom0 crashed,
 #              2 timeout or QEMU failed, 3 usage error, 77 Xen not installed.
 set -euo pipefail
@@ -51,7 +53,7 @@ module=${module//,/,,}
 : >"$log"
 qemu-system-x86_64 -accel tcg -cpu max -m 512 -display none -monitor none ${XEN_QEMU_EXTRA:-} \
     -no-reboot -serial "file:$log" -kernel "$XEN" \
-    -append "console=com1 com1=115200,8n1 dom0_mem=64M noreboot" \
+    -append "console=com1 com1=115200,8n1 dom0_mem=64M noreboot${XEN_APPEND_EXTRA:+ $XEN_APPEND_EXTRA}" \
     -initrd "$module" </dev/null >"$log.qemu" 2>&1 &
 qemu=$!
 

@@ -12,12 +12,14 @@ MINIOS_OUT    := $(B)/minios
 MINIOS_LDS    := minios/arch/x86_64/minios.ld
 MINIOS_START  := $(MINIOS_OUT)/start.o
 MINIOS_LIB    := $(MINIOS_OUT)/libminios.a
-MINIOS_CFLAGS := -O2 -g -std=gnu11 $(WARN) -Iminios/kernel
+MINIOS_CFLAGS := -O2 -g -std=gnu11 $(WARN) -Iminios/kernel -I$(MINIOS_OUT)/include
 
 MINIOS_START_SRCS := minios/arch/x86_64/entry.S minios/arch/x86_64/elfnote.c
 MINIOS_LIB_SRCS   := minios/kernel/start.c minios/kernel/console.c \
                      minios/kernel/mm.c minios/kernel/sched.c \
-                     minios/libc/syscalls.c
+                     minios/kernel/events.c minios/kernel/time.c \
+                     minios/arch/x86_64/traps.c minios/arch/x86_64/trapentry.S \
+                     minios/libc/syscalls.c minios/libc/time.c
 
 minios_obj = $(patsubst minios/%,$(MINIOS_OUT)/%.o,$(basename $(1)))
 MINIOS_START_OBJS := $(call minios_obj,$(MINIOS_START_SRCS))
@@ -34,6 +36,19 @@ $(MINIOS_OUT)/%.o: minios/%.S $(MINIOS_CC) $(NEWLIB_STAMP) | $(XENINC)/xen
 	$(call msg,AS,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(MINIOS_CC) $(MINIOS_CFLAGS) -MMD -MP -c -o $@ $<
+
+# Constants for assembly, taken from C (<xen/...> is not safe in .S files):
+# asm-offsets.c compiled with -S leaves "@ASMOFF@ NAME value" lines.
+MINIOS_ASM_OFFSETS := $(MINIOS_OUT)/include/asm-offsets.h
+$(MINIOS_ASM_OFFSETS): minios/arch/x86_64/asm-offsets.c $(MINIOS_CC) $(NEWLIB_STAMP) | $(XENINC)/xen
+	$(call msg,GEN,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(MINIOS_CC) $(MINIOS_CFLAGS) -MMD -MP -MT $@ -MF $@.d -S -o $@.s $<
+	$(Q){ echo '/* asm-offsets.h: generated from minios/arch/x86_64/asm-offsets.c; do not edit. */'; \
+	  sed -n 's/.*@ASMOFF@ \([A-Za-z0-9_]*\) \$$\{0,1\}\([-0-9]*\).*/#define \1 \2/p' $@.s; } >$@.tmp
+	$(Q)mv $@.tmp $@
+-include $(MINIOS_ASM_OFFSETS).d
+$(MINIOS_OUT)/arch/x86_64/trapentry.o: $(MINIOS_ASM_OFFSETS)
 
 $(MINIOS_START): $(MINIOS_START_OBJS)
 	$(call msg,LD,$@)

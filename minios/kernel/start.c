@@ -78,6 +78,9 @@ void minios_start(start_info_t *si)
 
     minios_start_info = si;
     minios_mm_init(si);
+    minios_traps_init();
+    minios_events_init(si);
+    minios_time_init();
     argc = split_cmdline(si);
     run_init_arrays();
     atexit(run_fini_array);

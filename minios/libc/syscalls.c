@@ -3,7 +3,6 @@
 #include <signal.h>
 #include <stddef.h>
 #include <sys/stat.h>
-#include <sys/time.h>
 #include <sys/times.h>
 #include <sys/types.h>
 #include <unistd.h>
@@ -128,15 +127,6 @@ int kill(int pid, int sig)
     }
     minios_printk("%s: killed by signal %d\n", minios_app_name, sig);
     minios_shutdown(SHUTDOWN_crash);
-}
-
-/* No time source yet (shared_info is not mapped): say so. */
-int gettimeofday(struct timeval *tv, void *tz)
-{
-    (void)tv;
-    (void)tz;
-    errno = ENOSYS;
-    return -1;
 }
 
 clock_t times(struct tms *t)

@@ -12,6 +12,9 @@
 #include <xen/errno.h>
 #include <xen/sched.h>
 #include <xen/version.h>
+#include <xen/event_channel.h>
+#include <xen/vcpu.h>
+#include <xen/callback.h>
 
 /*
  * The hypervisor fills this 4 KiB page (named by the HYPERCALL_PAGE ELF
@@ -84,5 +87,79 @@ static inline long HYPERVISOR_sched_op(int cmd, void *arg)
 {
     return _hypercall2(__HYPERVISOR_sched_op, cmd, arg);
 }
+
+/* traps: an array of trap_info ended by an entry with address 0; NULL
+ * clears the whole table. */
+static inline long HYPERVISOR_set_trap_table(const struct trap_info *traps)
+{
+    return _hypercall1(__HYPERVISOR_set_trap_table, traps);
+}
+
+/* x86_64: event callback, failsafe callback, syscall entry (0: none). */
+static inline long HYPERVISOR_set_callbacks(unsigned long event,
+                                            unsigned long failsafe,
+                                            unsigned long syscall)
+{
+    return _hypercall3(__HYPERVISOR_set_callbacks, event, failsafe, syscall);
+}
+
+/* cmd: CALLBACKOP_*; arg: struct callback_register or callback_unregister. */
+static inline long HYPERVISOR_callback_op(int cmd, void *arg)
+{
+    return _hypercall2(__HYPERVISOR_callback_op, cmd, arg);
+}
+
+/* Replaces the L1 entry that maps va with pte; flags: UVMF_*. */
+static inline long HYPERVISOR_update_va_mapping(unsigned long va, uint64_t pte,
+                                                unsigned long flags)
+{
+    return _hypercall3(__HYPERVISOR_update_va_mapping, va, pte, flags);
+}
+
+/* Arms this vCPU's timer for system time `timeout` ns (0 cancels it);
+ * VIRQ_TIMER fires when it passes. */
+static inline long HYPERVISOR_set_timer_op(uint64_t timeout)
+{
+    return _hypercall1(__HYPERVISOR_set_timer_op, timeout);
+}
+
+/* cmd: EVTCHNOP_*; arg: the structure that cmd names. */
+static inline long HYPERVISOR_event_channel_op(int cmd, void *arg)
+{
+    return _hypercall2(__HYPERVISOR_event_channel_op, cmd, arg);
+}
+
+/* cmd: VCPUOP_*; vcpu: its id; arg: the structure that cmd names, or NULL. */
+static inline long HYPERVISOR_vcpu_op(int cmd, unsigned int vcpu, void *arg)
+{
+    return _hypercall3(__HYPERVISOR_vcpu_op, cmd, vcpu, arg);
+}
+
+/* The kernel stack (ss:rsp) that the hypervisor switches to on a trap or
+ * event taken in guest user mode. */
+static inline long HYPERVISOR_stack_switch(unsigned long ss, unsigned long rsp)
+{
+    return _hypercall2(__HYPERVISOR_stack_switch, ss, rsp);
+}
+
+/* set != 0 sets CR0.TS (the next FPU/SSE instruction raises #NM), 0 clears it. */
+static inline long HYPERVISOR_fpu_taskswitch(int set)
+{
+    return _hypercall1(__HYPERVISOR_fpu_taskswitch, set);
+}
+
+/* which: SEGBASE_FS, SEGBASE_GS_USER, SEGBASE_GS_KERNEL, SEGBASE_GS_USER_SEL. */
+static inline long HYPERVISOR_set_segment_base(int which, unsigned long base)
+{
+    return _hypercall2(__HYPERVISOR_set_segment_base, which, base);
+}
+
+/*
+ * HYPERVISOR_iret is not called: it is jumped to (hypercall_page +
+ * __HYPERVISOR_iret * 32) with rsp at the frame
+ *     flags, rip, cs, rflags, rsp, ss
+ * (flags 0 or VGCF_in_syscall); the stub pushes rcx, r11 and rax itself.
+ * minios's exception and event entry code does this (arch/x86_64/trapentry.S).
+ */
 
 #endif /* MINIOS_HYPERCALL_H */

@@ -1,0 +1,201 @@
+/* Guest test: VCPUOPs: is_up, get_runstate_info, register_vcpu_info, and a second vCPU's initialise, up and down. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <minios/events.h>
+#include <minios/hypercall.h>
+#include <minios/sched.h>
+#include <minios/startinfo.h>
+#include <minios/time.h>
+#include "report.h"
+
+#define MS        1000000ull
+#define PAGE_SIZE 4096ul
+#define HV_ADDR   0xFFFF830000100000UL
+
+static volatile unsigned long hits;
+
+static void count(evtchn_port_t port, void *data)
+{
+    (void)port;
+    (void)data;
+    hits++;
+}
+
+static void test_vcpu0(void)
+{
+    struct vcpu_runstate_info rs;
+
+    CHECK_EQ(HYPERVISOR_vcpu_op(VCPUOP_is_up, 0, NULL), 1);
+    CHECK_EQ(HYPERVISOR_vcpu_op(VCPUOP_is_up, 100, NULL), -XEN_ENOENT);
+    CHECK_EQ(HYPERVISOR_vcpu_op(VCPUOP_is_up, 0x7fffffff, NULL), -XEN_ENOENT);
+    CHECK_EQ(HYPERVISOR_vcpu_op(99, 0, NULL), -XEN_ENOSYS);
+
+    memset(&rs, 0xff, sizeof(rs));
+    CHECK_EQ(HYPERVISOR_vcpu_op(VCPUOP_get_runstate_info, 0, &rs), 0);
+    CHECK_EQ(rs.state, RUNSTATE_running);
+    if (rs.time[RUNSTATE_running] == 0)
+        test_fail("runstate: no time spent running");
+    if (rs.state_entry_time > minios_monotonic_ns())
+        test_fail("runstate: entered its state in the future");
+    printf("vcpu0 runstate: running %lu ns, runnable %lu, blocked %lu, offline %lu\n",
+           (unsigned long)rs.time[RUNSTATE_running], (unsigned long)rs.time[RUNSTATE_runnable],
+           (unsigned long)rs.time[RUNSTATE_blocked], (unsigned long)rs.time[RUNSTATE_offline]);
+    CHECK_EQ(HYPERVISOR_vcpu_op(VCPUOP_get_runstate_info, 100, &rs), -XEN_ENOENT);
+    CHECK_EQ(HYPERVISOR_vcpu_op(VCPUOP_get_runstate_info, 0, (void *)HV_ADDR), -XEN_EFAULT);
+}
+
+/* vcpu_info moved out of shared_info: events and time keep working. */
+static void test_register_vcpu_info(void)
+{
+    static char page[PAGE_SIZE] __attribute__((aligned(PAGE_SIZE)));
+    const xen_pfn_t *p2m = (const xen_pfn_t *)minios_start_info->mfn_list;
+    struct vcpu_register_vcpu_info r = {
+        .mfn = p2m[(unsigned long)page / PAGE_SIZE], .offset = PAGE_SIZE - 32,
+    };
+    evtchn_port_t a, b;
+
+    /* An offset that lets vcpu_info cross the page's end (Xen: -ENXIO); a
+     * frame that is not ours; one of our page tables (not writable); a
+     * vCPU that does not exist; a bad pointer. */
+    CHECK_EQ(HYPERVISOR_vcpu_op(VCPUOP_register_vcpu_info, 0, &r), -XEN_ENXIO);
+    r.offset = 0;
+    r.mfn = ~0ul >> 12;
+    CHECK_EQ(HYPERVISOR_vcpu_op(VCPUOP_register_vcpu_info, 0, &r), -XEN_EINVAL);
+    r.mfn = p2m[minios_start_info->pt_base / PAGE_SIZE];
+    CHECK_EQ(HYPERVISOR_vcpu_op(VCPUOP_register_vcpu_info, 0, &r), -XEN_EINVAL);
+    r.mfn = p2m[(unsigned long)page / PAGE_SIZE];
+    CHECK_EQ(HYPERVISOR_vcpu_op(VCPUOP_register_vcpu_info, 100, &r), -XEN_ENOENT);
+    CHECK_EQ(HYPERVISOR_vcpu_op(VCPUOP_register_vcpu_info, 0, (void *)HV_ADDR), -XEN_EFAULT);
+
+    CHECK_EQ(minios_vcpu_info_register(), 0);
+    if (minios_vcpu_info() == &minios_shared_info->vcpu_info[0])
+        test_fail("vcpu_info did not move");
+    /* Once registered, it cannot move again: -EINVAL. */
+    r.mfn = p2m[(unsigned long)page / PAGE_SIZE];
+    r.offset = 0;
+    CHECK_EQ(HYPERVISOR_vcpu_op(VCPUOP_register_vcpu_info, 0, &r), -XEN_EINVAL);
+
+    CHECK_EQ(minios_evtchn_alloc_unbound(DOMID_SELF, &a), 0);
+    CHECK_EQ(minios_evtchn_bind_interdomain(DOMID_SELF, a, &b), 0);
+    CHECK_EQ(minios_evtchn_bind(b, count, NULL), 0);
+    CHECK_EQ(minios_evtchn_send(a), 0);
+    CHECK_EQ(hits, 1);
+    CHECK_EQ(minios_evtchn_close(a), 0);
+    CHECK_EQ(minios_evtchn_close(b), 0);
+
+    uint64_t t0 = minios_monotonic_ns(), ev = minios_timer_events();
+    minios_sleep_ns(2 * MS);
+    if (minios_monotonic_ns() - t0 < 2 * MS || minios_timer_events() == ev)
+        test_fail("sleep after register_vcpu_info: %lu ns, %lu timer events",
+                  (unsigned long)(minios_monotonic_ns() - t0),
+                  (unsigned long)(minios_timer_events() - ev));
+}
+
+/* vCPU 1: counts its runs and takes itself down. */
+static volatile unsigned long vcpu1_runs;
+static char vcpu1_stack[16384] __attribute__((aligned(16)));
+static struct vcpu_guest_context ctxt;
+
+static void vcpu1_main(void)
+{
+    for (;;) {
+        __atomic_fetch_add(&vcpu1_runs, 1, __ATOMIC_SEQ_CST);
+        HYPERVISOR_vcpu_op(VCPUOP_down, 1, NULL);
+    }
+}
+
+static int wait_for(volatile unsigned long *v, unsigned long want)
+{
+    uint64_t end = minios_monotonic_ns() + 2000 * MS;
+
+    while (*v < want && minios_monotonic_ns() < end)
+        minios_yield();
+    return *v >= want;
+}
+
+static void test_vcpu1(int required)
+{
+    const xen_pfn_t *p2m = (const xen_pfn_t *)minios_start_info->mfn_list;
+    long up = HYPERVISOR_vcpu_op(VCPUOP_is_up, 1, NULL);
+
+    if (up == -XEN_ENOENT) {
+        if (required)
+            test_fail("vcpus=%d given, but there is no vCPU 1", required);
+        else
+            printf("one vCPU: VCPUOP_initialise/up not tested (give vcpus=2)\n");
+        return;
+    }
+    CHECK_EQ(up, 0);
+    CHECK_EQ(HYPERVISOR_vcpu_op(VCPUOP_up, 1, NULL), -XEN_EINVAL);   /* not initialised */
+
+    memset(&ctxt, 0, sizeof(ctxt));
+    ctxt.flags = VGCF_in_kernel;
+    ctxt.user_regs.rip = (unsigned long)vcpu1_main;
+    ctxt.user_regs.rsp = (unsigned long)(vcpu1_stack + sizeof(vcpu1_stack)) - 8;
+    ctxt.user_regs.cs = FLAT_KERNEL_CS;
+    ctxt.user_regs.ss = FLAT_KERNEL_SS;
+    ctxt.user_regs.rflags = 0x200;
+    ctxt.kernel_ss = FLAT_KERNEL_SS;
+    ctxt.kernel_sp = ctxt.user_regs.rsp;
+    ctxt.ctrlreg[3] = xen_pfn_to_cr3(p2m[minios_start_info->pt_base / PAGE_SIZE]);
+
+    struct vcpu_guest_context bad = ctxt;
+    bad.user_regs.rip = 0x0000900000000000UL;       /* non-canonical */
+    CHECK_EQ(HYPERVISOR_vcpu_op(VCPUOP_initialise, 1, &bad), -XEN_EINVAL);
+    CHECK_EQ(HYPERVISOR_vcpu_op(VCPUOP_initialise, 1, (void *)HV_ADDR), -XEN_EFAULT);
+    CHECK_EQ(HYPERVISOR_vcpu_op(VCPUOP_initialise, 100, &ctxt), -XEN_ENOENT);
+
+    CHECK_EQ(HYPERVISOR_vcpu_op(VCPUOP_initialise, 1, &ctxt), 0);
+    CHECK_EQ(HYPERVISOR_vcpu_op(VCPUOP_initialise, 1, &ctxt), -XEN_EEXIST);
+    CHECK_EQ(HYPERVISOR_vcpu_op(VCPUOP_is_up, 1, NULL), 0);
+    CHECK_EQ(HYPERVISOR_vcpu_op(VCPUOP_up, 1, NULL), 0);
+    if (!wait_for(&vcpu1_runs, 1))
+        test_fail("vCPU 1 did not run after VCPUOP_up");
+    /* It took itself down: wait until it is. */
+    uint64_t end = minios_monotonic_ns() + 2000 * MS;
+    while (HYPERVISOR_vcpu_op(VCPUOP_is_up, 1, NULL) != 0 && minios_monotonic_ns() < end)
+        minios_yield();
+    CHECK_EQ(HYPERVISOR_vcpu_op(VCPUOP_is_up, 1, NULL), 0);
+
+    /* is_up says 0 as soon as it asked to go down; it is offline once the
+     * hypervisor has taken it off its pCPU. */
+    struct vcpu_runstate_info rs;
+    end = minios_monotonic_ns() + 2000 * MS;
+    do {
+        CHECK_EQ(HYPERVISOR_vcpu_op(VCPUOP_get_runstate_info, 1, &rs), 0);
+        if (rs.state == RUNSTATE_offline)
+            break;
+        minios_yield();
+    } while (minios_monotonic_ns() < end);
+    CHECK_EQ(rs.state, RUNSTATE_offline);
+    if (rs.time[RUNSTATE_running] == 0)
+        test_fail("vCPU 1's runstate shows no running time");
+
+    /* Up again: it returns from its VCPUOP_down and runs once more. */
+    for (unsigned long i = 2; i <= 5; i++) {
+        CHECK_EQ(HYPERVISOR_vcpu_op(VCPUOP_up, 1, NULL), 0);
+        if (!wait_for(&vcpu1_runs, i)) {
+            test_fail("vCPU 1 did not run after up number %lu", i);
+            break;
+        }
+    }
+    printf("vCPU 1 ran %lu times\n", vcpu1_runs);
+}
+
+int main(int argc, char **argv)
+{
+    int vcpus = 0;
+
+    for (int i = 1; i < argc; i++)
+        if (strncmp(argv[i], "vcpus=", 6) == 0)
+            vcpus = atoi(argv[i] + 6);
+    if (!minios_events_available()) {
+        test_skip("no events (shared_info or callbacks refused)");
+        return test_finish();
+    }
+    test_vcpu0();
+    test_vcpu1(vcpus >= 2 ? vcpus : 0);
+    test_register_vcpu_info();
+    return test_finish();
+}
