@@ -11,6 +11,7 @@
 #include <xen/sched.h>
 
 static struct domain *domain_list;
+bool domains_booted;   /* the boot modules have all been built */
 static struct domain *domain_table[DOMID_FIRST_RESERVED];
 
 struct domain *domain_by_id(unsigned id)
@@ -88,6 +89,9 @@ struct domain *domain_create(const struct boot_config *cfg)
         }
     }
     d->max_evtchns = 1024;
+    d->weight = cfg->weight ? cfg->weight : 256;
+    d->cap = cfg->cap;
+    d->affinity_default = cfg->affinity;
     d->next = domain_list;
     domain_list = d;
     domain_table[d->id] = d;
@@ -151,6 +155,7 @@ static void mark_dead(struct domain *d)
         if (d->vcpu[i]) {
             d->vcpu[i]->state = VCPU_DEAD;
             vcpu_timer_remove(d->vcpu[i]);
+            vcpu_kick(d->vcpu[i]);   /* a pCPU running it must let go */
         }
     console_flush_domain(d);
     if (d->con_dropped)
@@ -198,14 +203,17 @@ void send_global_virq_privileged(unsigned virq)
             send_guest_global_virq(d, virq);
 }
 
-/* Destroys shut-down domains none of whose vCPUs is running. */
+/* Destroys shut-down domains none of whose vCPUs is on a pCPU. */
 void reap_dead_domains(void)
 {
-    struct vcpu *curr = current_vcpu();
     struct domain *d = domain_list;
     while (d) {
         struct domain *next = d->next;
-        if (d->shutdown && curr->domain != d)
+        bool busy = false;
+        for (unsigned i = 0; i < d->nr_vcpus; i++)
+            if (d->vcpu[i] && d->vcpu[i]->running)
+                busy = true;
+        if (d->shutdown && !busy)
             domain_destroy(d);
         d = next;
     }
@@ -304,6 +312,53 @@ int parse_boot_config(const char *cmdline, struct boot_config *cfg,
                 return -1;
             }
             cfg->vcpus = (unsigned)nv;
+        } else if (word_is(w, n, "weight=", &v, &vl)) {
+            uint64_t x;
+            if (!parse_size(v, vl, &x) || x < 1 || x > 65535) {
+                snprintf(err, errlen, "weight=%.*s: must be 1 to 65535", (int)vl, v);
+                return -1;
+            }
+            cfg->weight = (unsigned)x;
+        } else if (word_is(w, n, "cap=", &v, &vl)) {
+            uint64_t x;
+            if (!parse_size(v, vl, &x) || x > 100 * MAX_CPUS) {
+                snprintf(err, errlen, "cap=%.*s: a percentage of one pCPU", (int)vl, v);
+                return -1;
+            }
+            cfg->cap = (unsigned)x;
+        } else if (word_is(w, n, "cpus=", &v, &vl)) {
+            /* Hard affinity: CPU numbers and ranges, "0-3:5" (':' separates,
+             * since ',' separates boot modules). */
+            uint64_t mask = 0;
+            size_t i = 0;
+            while (i < vl) {
+                uint64_t a = 0, b;
+                size_t st = i;
+                while (i < vl && v[i] >= '0' && v[i] <= '9')
+                    a = a * 10 + (uint64_t)(v[i++] - '0');
+                if (i == st || a >= MAX_CPUS)
+                    goto bad_cpus;
+                b = a;
+                if (i < vl && v[i] == '-') {
+                    st = ++i;
+                    b = 0;
+                    while (i < vl && v[i] >= '0' && v[i] <= '9')
+                        b = b * 10 + (uint64_t)(v[i++] - '0');
+                    if (i == st || b >= MAX_CPUS || b < a)
+                        goto bad_cpus;
+                }
+                for (uint64_t c = a; c <= b; c++)
+                    mask |= 1ULL << c;
+                if (i < vl && v[i] != ':')
+                    goto bad_cpus;
+                i++;
+            }
+            if (!mask) {
+bad_cpus:
+                snprintf(err, errlen, "cpus=%.*s: a list of CPUs like 0-3:5", (int)vl, v);
+                return -1;
+            }
+            cfg->affinity = mask;
         } else if (word_is(w, n, "role=", &v, &vl)) {
             while (vl) {
                 size_t l = 0;

@@ -89,6 +89,8 @@ void vcpu_mark_events_pending(struct vcpu *v)
         return;
     if (v->state == VCPU_BLOCKED)
         vcpu_wake(v);
+    else
+        vcpu_kick(v);            /* running elsewhere: deliver it now */
 }
 
 void evtchn_set_pending(struct domain *d, unsigned port)

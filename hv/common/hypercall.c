@@ -31,12 +31,13 @@ void hypercall_dispatch(struct cpu_user_regs *r)
 {
     unsigned long nr = r->rax;
     hypercall_fn fn = nr < ARRAY_SIZE(hypercall_table) ? hypercall_table[nr] : NULL;
-    if (!fn) {
+    hv_lock_acquire();
+    if (!fn)
         r->rax = (unsigned long)-XEN_ENOSYS;
-        return;
-    }
-    r->rax = (unsigned long)fn(r->rdi, r->rsi, r->rdx, r->r10, r->r8);
+    else
+        r->rax = (unsigned long)fn(r->rdi, r->rsi, r->rdx, r->r10, r->r8);
     pv_return_to_guest(current_vcpu());
+    hv_lock_release();
 }
 
 /*

@@ -1,5 +1,7 @@
-/* Round-robin vCPU scheduler on the boot CPU, preempted by the local APIC
- * timer every slice; an idle CPU halts.  sched_op lives here too. */
+/* The vCPU scheduler, credit-style: per-pCPU run queues ordered by
+ * weighted virtual time (shares by weight), caps in % of a pCPU, hard
+ * affinity, idle pCPUs stealing work, blocked vCPUs costing nothing, idle
+ * pCPUs halting.  Also the hypervisor lock and sched_op. */
 #include "lib.h"
 #include "x86.h"
 #include "mm.h"
@@ -18,50 +20,129 @@ extern char ret_from_trap[];
 extern uint64_t boot_tsc;
 uint64_t first_guest_tsc;
 
-static struct vcpu *rq_head, *rq_tail;
-static struct vcpu idle_vcpu0;
+/*
+ * The hypervisor lock.  Every entry from a guest (hypercall, exception,
+ * interrupt) takes it and releases it on the way back; so does an idle
+ * CPU that looks at the run queues.  It protects the scheduler, timers,
+ * event channels and domains: correct on any number of CPUs, if coarse.
+ * A ticket lock, so that no CPU starves.
+ */
+static struct { volatile uint32_t next, owner; } hv_lock;
 
-static void rq_push(struct vcpu *v)
+void hv_lock_acquire(void)
+{
+    uint32_t t = __atomic_fetch_add(&hv_lock.next, 1, __ATOMIC_ACQUIRE);
+    while (__atomic_load_n(&hv_lock.owner, __ATOMIC_ACQUIRE) != t) {
+        tlb_flush_poll();        /* the holder may be waiting for us */
+        __builtin_ia32_pause();
+    }
+}
+
+void hv_lock_release(void)
+{
+    __atomic_store_n(&hv_lock.owner, hv_lock.owner + 1, __ATOMIC_RELEASE);
+}
+
+/* ---- Run queues: one per pCPU, picked by least weighted virtual time. */
+
+static bool allowed(const struct vcpu *v, unsigned cpu)
+{
+    return (v->affinity >> cpu) & 1;
+}
+
+static void rq_insert(struct pcpu *pc, struct vcpu *v)
 {
     if (v->on_rq)
         return;
     v->on_rq = true;
-    v->rq_next = NULL;
-    if (rq_tail)
-        rq_tail->rq_next = v;
-    else
-        rq_head = v;
-    rq_tail = v;
-}
-
-static struct vcpu *rq_pop(void)
-{
-    struct vcpu *v = rq_head;
-    if (!v)
-        return NULL;
-    rq_head = v->rq_next;
-    if (!rq_head)
-        rq_tail = NULL;
-    v->on_rq = false;
-    return v;
+    v->processor = pc->id;
+    v->rq_next = pc->rq;
+    pc->rq = v;
+    pc->nr_queued++;
 }
 
 static void rq_remove(struct vcpu *v)
 {
     if (!v->on_rq)
         return;
-    struct vcpu **pp = &rq_head, *prev = NULL;
-    while (*pp && *pp != v) {
-        prev = *pp;
-        pp = &(*pp)->rq_next;
-    }
-    if (*pp) {
-        *pp = v->rq_next;
-        if (rq_tail == v)
-            rq_tail = prev;
+    struct pcpu *pc = pcpus[v->processor];
+    for (struct vcpu **pp = &pc->rq; *pp; pp = &(*pp)->rq_next) {
+        if (*pp == v) {
+            *pp = v->rq_next;
+            pc->nr_queued--;
+            break;
+        }
     }
     v->on_rq = false;
 }
+
+static bool eligible(const struct vcpu *v)
+{
+    return v->state == VCPU_RUNNABLE && !v->domain->parked;
+}
+
+/* The queued vCPU of pc with the least virtual time that may run on cpu. */
+static struct vcpu *rq_best(struct pcpu *pc, unsigned cpu)
+{
+    struct vcpu *best = NULL;
+    for (struct vcpu *v = pc->rq; v; v = v->rq_next)
+        if (eligible(v) && allowed(v, cpu) && (!best || v->vruntime < best->vruntime))
+            best = v;
+    return best;
+}
+
+/* Picks the next vCPU for pc: its own queue first, else steal from the
+ * busiest other queue (idle pCPUs take work from busy ones). */
+static struct vcpu *pick_next(struct pcpu *pc)
+{
+    struct vcpu *v = rq_best(pc, pc->id);
+    if (v)
+        return v;
+    struct pcpu *victim = NULL;
+    for (unsigned i = 0; i < nr_cpus; i++) {
+        struct pcpu *o = pcpus[i];
+        if (o && o != pc && o->nr_queued && (!victim || o->nr_queued > victim->nr_queued))
+            if (rq_best(o, pc->id))
+                victim = o;
+    }
+    return victim ? rq_best(victim, pc->id) : NULL;
+}
+
+/* Where a woken vCPU should wait: its last pCPU if allowed and free, else
+ * an idle allowed pCPU, else the allowed pCPU with the shortest queue. */
+static struct pcpu *place(struct vcpu *v)
+{
+    struct pcpu *home = v->processor < nr_cpus && allowed(v, v->processor) ?
+                        pcpus[v->processor] : NULL;
+    if (home && home->online && !home->curr->domain && !home->nr_queued)
+        return home;
+    struct pcpu *best = NULL;
+    for (unsigned i = 0; i < nr_cpus; i++) {
+        struct pcpu *o = pcpus[i];
+        if (!o || !o->online || !allowed(v, i))
+            continue;
+        if (!o->curr->domain && !o->nr_queued)
+            return o;
+        if (!best || o->nr_queued < best->nr_queued)
+            best = o;
+    }
+    if (home && home->online && home->nr_queued <= (best ? best->nr_queued : ~0u))
+        return home;
+    return best ? best : pcpus[0];
+}
+
+void send_ipi(unsigned cpu, unsigned vector);
+
+/* Makes sure pCPU pc looks at its queue (or at a vCPU's pending events). */
+static void kick_cpu(struct pcpu *pc)
+{
+    if (pc == this_cpu())
+        pc->need_resched = true;
+    else
+        send_ipi(pc->id, VEC_EVENT_CHECK);
+}
+
+/* ---- vCPUs. */
 
 /* A vCPU's hypervisor stack: the guest frame sits at the top, with room
  * for the (unused in 64-bit mode) es/ds/fs/gs fields above ss. */
@@ -84,9 +165,10 @@ struct vcpu *vcpu_create(struct domain *d, unsigned id)
     unsigned long top = (unsigned long)v->stack + STACK_SIZE;
     v->regs = (struct cpu_user_regs *)(top - sizeof(struct cpu_user_regs));
     v->frame_top = (unsigned long)&v->regs->es;
-    /* First switch: pop six callee-saved registers, return to the exit path. */
+    /* First switch: pop six callee-saved registers, "return" into
+     * vcpu_first_entry, which releases the lock and leaves to the guest. */
     unsigned long *sp = (unsigned long *)v->regs;
-    *--sp = (unsigned long)ret_from_trap;
+    *--sp = (unsigned long)vcpu_first_entry;
     for (int i = 0; i < 6; i++)
         *--sp = 0;
     v->ctx_rsp = (unsigned long)sp;
@@ -98,6 +180,8 @@ struct vcpu *vcpu_create(struct domain *d, unsigned id)
     v->state = VCPU_OFFLINE;
     v->runstate = RUNSTATE_offline;
     v->periodic_period = 10000000ULL;    /* PV guests have a 100 Hz ticker */
+    v->affinity = d->affinity_default ? d->affinity_default : ~0ULL;
+    v->processor = (d->id + id) % (nr_cpus ? nr_cpus : 1);
     return v;
 }
 
@@ -110,9 +194,21 @@ void vcpu_free(struct vcpu *v)
     free_hv_pages(v, 0);
 }
 
-void sched_init_cpu(struct vcpu *idle)
+/* Gives pCPU pc its idle vCPU (it runs on the CPU's boot stack). */
+void sched_init_cpu(struct pcpu *pc)
 {
-    (void)idle;
+    struct vcpu *idle = alloc_hv_pages(0);
+    if (!idle)
+        panic("CPU%u: no memory for the idle vCPU", pc->id);
+    idle->state = VCPU_RUNNABLE;
+    idle->running = true;
+    idle->processor = pc->id;
+    pc->idle = pc->curr = idle;
+}
+
+bool sched_work_pending(void)
+{
+    return pick_next(this_cpu()) != NULL;
 }
 
 void vcpu_wake(struct vcpu *v)
@@ -123,35 +219,115 @@ void vcpu_wake(struct vcpu *v)
         v->state = VCPU_RUNNABLE;
         vcpu_set_runstate(v, RUNSTATE_runnable);
     }
-    if (v != current_vcpu())
-        rq_push(v);
+    if (v->running || v->on_rq)
+        return;
+    struct pcpu *pc = place(v);
+    /* A vCPU that slept does not bank credit: at most one slice behind. */
+    if (v->vruntime + SLICE_NS < pc->min_vruntime)
+        v->vruntime = pc->min_vruntime - SLICE_NS;
+    rq_insert(pc, v);
+    if (!pc->curr->domain || v->vruntime + SLICE_NS < pc->curr->vruntime)
+        kick_cpu(pc);
+}
+
+/* Makes a running vCPU on another pCPU notice new pending events. */
+void vcpu_kick(struct vcpu *v)
+{
+    if (v->running && pcpus[v->processor] != this_cpu())
+        send_ipi(v->processor, VEC_EVENT_CHECK);
+}
+
+/* Charges prev for the time it ran: virtual time by weight, cap budget. */
+static void account(struct vcpu *v, uint64_t now)
+{
+    uint64_t ran = now - v->slice_start_ns;
+    v->slice_start_ns = now;
+    v->runtime_ns += ran;
+    struct domain *d = v->domain;
+    v->vruntime += ran * 256 / (d->weight ? d->weight : 256);
+    if (d->cap) {
+        if (now - d->cap_period_start >= CAP_PERIOD_NS) {
+            d->cap_period_start = now;
+            d->cap_used = 0;
+        }
+        d->cap_used += ran;
+        if (d->cap_used >= CAP_PERIOD_NS * d->cap / 100) {
+            /* Out of budget: park the domain until the period ends. */
+            d->parked = true;
+            for (unsigned i = 0; i < d->nr_vcpus; i++) {
+                struct vcpu *o = d->vcpu[i];
+                if (o) {
+                    o->unpark_at = d->cap_period_start + CAP_PERIOD_NS;
+                    vcpu_timer_update(o);
+                }
+            }
+        }
+    }
+}
+
+/* From the timer: a parked (capped) domain's new period begins. */
+void sched_unpark(struct vcpu *v)
+{
+    struct domain *d = v->domain;
+    if (!d->parked)
+        return;
+    d->parked = false;
+    d->cap_used = 0;
+    d->cap_period_start = now_ns();
+    for (unsigned i = 0; i < d->nr_vcpus; i++) {
+        struct vcpu *o = d->vcpu[i];
+        if (!o)
+            continue;
+        o->unpark_at = 0;
+        if (o->on_rq)
+            kick_cpu(pcpus[o->processor]);
+    }
 }
 
 void schedule(void)
 {
     struct pcpu *pc = this_cpu();
     struct vcpu *prev = pc->curr;
+    uint64_t now = now_ns();
     pc->need_resched = false;
-    if (prev->domain && prev->state == VCPU_RUNNABLE)
-        rq_push(prev);
-    struct vcpu *next;
-    do
-        next = rq_pop();
-    while (next && next->state != VCPU_RUNNABLE);
+    if (prev->domain)
+        account(prev, now);
+    struct vcpu *next = pick_next(pc);
+    if (prev->domain && eligible(prev) &&
+        (!next || prev->vruntime <= next->vruntime)) {
+        /* prev keeps the CPU for another slice. */
+        pc->slice_end = now + SLICE_NS;
+        timer_reprogram();
+        return;
+    }
     if (!next)
         next = pc->idle;
-    if (next == prev)
-        return;
+    else
+        rq_remove(next);
+    if (prev->domain && prev->state == VCPU_RUNNABLE)
+        rq_insert(pc, prev);
+    if (pc->rq) {
+        uint64_t m = ~0ULL;
+        for (struct vcpu *v = pc->rq; v; v = v->rq_next)
+            m = MIN(m, v->vruntime);
+        pc->min_vruntime = MAX(pc->min_vruntime, m);
+    }
 
-    uint64_t now = now_ns();
-    __asm__ volatile("clts");
     if (prev->domain) {
-        prev->runtime_ns += now - prev->slice_start_ns;
+        vcpu_set_runstate(prev, prev->state == VCPU_RUNNABLE ? RUNSTATE_runnable :
+                                prev->state == VCPU_BLOCKED ? RUNSTATE_blocked :
+                                RUNSTATE_offline);
+        __asm__ volatile("clts");
         __asm__ volatile("fxsave64 %0" : "=m"(prev->fpu));
         if (prev->dr[7] & 0xff)
             __asm__ volatile("mov %0, %%db7" :: "r"(0UL));
     }
+    prev->running = false;
+    next->running = true;
+    next->processor = pc->id;
     if (next->domain) {
+        vcpu_set_runstate(next, RUNSTATE_running);
+        __asm__ volatile("clts");
         __asm__ volatile("fxrstor64 %0" :: "m"(next->fpu));
         wrmsr(MSR_FS_BASE, next->fs_base);
         wrmsr(MSR_KERNEL_GS_BASE, next->gs_base);
@@ -162,7 +338,7 @@ void schedule(void)
         write_cr3(next->domain->cr3);
         set_guest_stack(next->frame_top);
         next->slice_start_ns = now;
-        this_cpu()->slice_end = now + SLICE_NS;
+        pc->slice_end = now + SLICE_NS;
         update_vcpu_time(next);
         if (!first_guest_tsc) {
             first_guest_tsc = rdtsc();
@@ -175,7 +351,7 @@ void schedule(void)
     pc->curr = next;
     timer_reprogram();
     context_switch(&prev->ctx_rsp, next->ctx_rsp);
-    /* Back on prev's stack, now running again. */
+    /* Back on prev's stack, now running again (maybe on another pCPU). */
     reap_dead_domains();
 }
 
@@ -184,13 +360,17 @@ void sched_tick(void)
 {
     struct pcpu *pc = this_cpu();
     if (!pc->curr->domain) {
-        if (rq_head)
+        if (pick_next(pc))
             pc->need_resched = true;
         return;
     }
     uint64_t now = now_ns();
+    struct domain *d = pc->curr->domain;
+    if (d->cap && d->cap_used + (now - pc->curr->slice_start_ns) >=
+                  CAP_PERIOD_NS * d->cap / 100)
+        pc->need_resched = true;
     if (now >= pc->slice_end) {
-        if (rq_head)
+        if (pick_next(pc))
             pc->need_resched = true;
         else
             pc->slice_end = now + SLICE_NS;
@@ -200,17 +380,18 @@ void sched_tick(void)
 noreturn void idle_loop(void)
 {
     struct pcpu *pc = this_cpu();
-    idle_vcpu0.state = VCPU_RUNNABLE;
-    pc->idle = pc->curr = &idle_vcpu0;
     for (;;) {
         cli();
+        hv_lock_acquire();
         reap_dead_domains();
-        if (rq_head) {
+        if (domains_booted && nr_live_domains() == 0)
+            domains_finish();
+        if (pick_next(pc)) {
             schedule();
+            hv_lock_release();
             continue;
         }
-        if (nr_live_domains() == 0)
-            domains_finish();
+        hv_lock_release();
         __asm__ volatile("sti; hlt" ::: "memory");
     }
 }

@@ -42,6 +42,7 @@ void vcpu_timer_update(struct vcpu *v)
 {
     vcpu_timer_remove(v);
     uint64_t e = earliest(v->singleshot, v->periodic_period ? v->periodic_next : 0);
+    e = earliest(e, v->unpark_at);
     if (v->polling)
         e = earliest(e, v->poll_deadline);
     v->timer_expiry = e;
@@ -73,6 +74,8 @@ void timers_run(void)
                 v->periodic_next += v->periodic_period;
             fire = true;
         }
+        if (v->unpark_at && v->unpark_at <= now)
+            sched_unpark(v);
         if (v->polling && v->poll_deadline && v->poll_deadline <= now) {
             v->poll_deadline = 0;
             if (v->state == VCPU_BLOCKED)

@@ -52,6 +52,11 @@ struct vcpu {
     enum vcpu_state state;
     struct vcpu *rq_next;
     bool on_rq;
+    bool running;                /* on some pCPU right now */
+    unsigned processor;          /* the pCPU it last ran on / is queued on */
+    uint64_t affinity;           /* allowed pCPUs (bit n = CPU n) */
+    uint64_t vruntime;           /* weighted virtual run time */
+    uint64_t unpark_at;          /* cap: when its domain's budget refills */
     uint64_t runtime_ns, slice_start_ns;
     vcpu_info_t *vcpu_info;      /* in shared_info */
 };
@@ -70,6 +75,12 @@ struct domain {
     struct evtchn *evtchn;       /* max_evtchns entries, allocated on demand */
     unsigned max_evtchns, valid_evtchns;
     unsigned evtchn_order;
+    /* Scheduling parameters (credit-style): share by weight, cap in % of
+     * one pCPU (0 = none), budget consumed in the current cap period. */
+    unsigned weight, cap;
+    uint64_t affinity_default;
+    uint64_t cap_used, cap_period_start;
+    bool parked;
     bool shutdown;
     unsigned shutdown_reason;
     bool crashed;
@@ -81,18 +92,37 @@ struct domain {
     struct domain *next;
 };
 
+#define MAX_CPUS        64
+
 /* Per-physical-CPU data; %gs points here while in the hypervisor. */
 struct pcpu {
     unsigned long stack_top;     /* PCPU_STACK_TOP: guest frame top */
     unsigned long scratch;       /* PCPU_SCRATCH: guest rsp at syscall */
+    struct pcpu *self;           /* PCPU_SELF */
     struct vcpu *curr;
     struct vcpu *idle;
     bool need_resched;
+    bool online;
     unsigned id;
+    uint32_t apic_id;
     uint64_t slice_end;          /* ns; when the running vCPU's slice ends */
+    struct vcpu *rq;             /* runnable vCPUs waiting for this CPU */
+    unsigned nr_queued;
+    uint64_t min_vruntime;
+    void *tss, *gdt;             /* arch data */
+    volatile uint64_t tlb_flushes;
+    volatile int tlb_flush_req;
 };
 
-struct pcpu *this_cpu(void);
+extern struct pcpu *pcpus[MAX_CPUS];
+extern unsigned nr_cpus;
+
+static inline struct pcpu *this_cpu(void)
+{
+    struct pcpu *p;
+    __asm__ volatile("movq %%gs:16, %0" : "=r"(p));
+    return p;
+}
 static inline struct vcpu *current_vcpu(void) { return this_cpu()->curr; }
 static inline struct domain *current_domain(void) { return current_vcpu()->domain; }
 
@@ -102,6 +132,8 @@ struct boot_config {
     uint64_t mem;                /* bytes */
     unsigned vcpus;
     unsigned roles;
+    unsigned weight, cap;
+    uint64_t affinity;
     const char *guest_cmdline;   /* what the guest sees (path removed) */
 };
 
@@ -117,6 +149,7 @@ void domain_crash(struct domain *d, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void domain_note_refused(const char *name, const char *why);
 noreturn void domains_finish(void);
+extern bool domains_booted;
 void domains_set_baseline(uint64_t free_frames);
 void reap_dead_domains(void);
 unsigned nr_live_domains(void);

@@ -55,6 +55,9 @@
 /* Per-CPU area offsets used from assembly (checked by static asserts). */
 #define PCPU_STACK_TOP     0
 #define PCPU_SCRATCH       8
+#define PCPU_SELF          16
+#define VEC_EVENT_CHECK    0xf1                 /* IPI: look at your queue */
+#define VEC_TLB_FLUSH      0xf2                 /* IPI: flush the TLB */
 
 #ifndef __ASSEMBLY__
 #define PA(va)   ((unsigned long)(va) - DIRECTMAP_BASE)

@@ -4,12 +4,19 @@
 #include "domain.h"
 
 #define SLICE_NS 10000000ULL    /* 10 ms */
+#define CAP_PERIOD_NS 30000000ULL   /* caps are enforced per 30 ms */
 
-void sched_init_cpu(struct vcpu *idle);
+void sched_init_cpu(struct pcpu *pc);
+bool sched_work_pending(void);
 void vcpu_wake(struct vcpu *v);
 void schedule(void);
 void sched_tick(void);
 noreturn void idle_loop(void);
+void hv_lock_acquire(void);
+void hv_lock_release(void);
+void vcpu_kick(struct vcpu *v);
+void sched_unpark(struct vcpu *v);
+void vcpu_first_entry(void);
 void context_switch(unsigned long *save_rsp, unsigned long new_rsp);
 struct vcpu *vcpu_create(struct domain *d, unsigned id);
 void vcpu_free(struct vcpu *v);

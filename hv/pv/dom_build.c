@@ -268,4 +268,5 @@ void build_boot_domains(void)
     }
     uint64_t released = release_boot_modules();
     domains_set_baseline(baseline + released);
+    domains_booted = true;
 }

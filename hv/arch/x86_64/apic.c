@@ -27,6 +27,47 @@ void apic_eoi(void)
     apic_write(APIC_EOI, 0);
 }
 
+#define APIC_ICR_LO 0x300
+#define APIC_ICR_HI 0x310
+
+uint32_t apic_id(void)
+{
+    return apic_read(APIC_ID) >> 24;
+}
+
+static void icr(uint32_t dest, uint32_t lo)
+{
+    while (apic_read(APIC_ICR_LO) & (1 << 12))   /* delivery pending */
+        cpu_relax();
+    apic_write(APIC_ICR_HI, dest << 24);
+    apic_write(APIC_ICR_LO, lo);
+}
+
+void apic_send_ipi(uint32_t dest, unsigned vector)
+{
+    icr(dest, vector | (1 << 14));
+}
+
+void apic_send_init(uint32_t dest)
+{
+    icr(dest, 0x4500);
+}
+
+void apic_send_sipi(uint32_t dest, unsigned page)
+{
+    icr(dest, 0x4600 | page);
+}
+
+/* An application processor's local APIC: same timer setup as the BSP. */
+void apic_init_ap(void)
+{
+    wrmsr(MSR_APIC_BASE, rdmsr(MSR_APIC_BASE) | (1 << 11));
+    apic_write(APIC_SVR, 0x100 | VEC_SPURIOUS);
+    apic_write(APIC_TMR_DIV, 0x3);
+    apic_write(APIC_LVT_TMR, VEC_APIC_TIMER);
+    apic_write(APIC_TMR_ICR, 0);
+}
+
 static uint32_t apic_c0, apic_c1;
 
 static void apic_sample(bool end)

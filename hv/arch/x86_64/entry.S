@@ -141,3 +141,11 @@ raw_clear:
     .section .extable, "a"
     .quad 5b, 6b
     .previous
+
+/* A new vCPU's first run: the switch "returns" here, holding the
+ * hypervisor lock that schedule() was called with. */
+    .text
+    .globl vcpu_first_entry
+vcpu_first_entry:
+    call hv_lock_release
+    jmp ret_from_trap

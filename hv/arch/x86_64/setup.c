@@ -275,7 +275,7 @@ noreturn void hv_exit(unsigned status)
         halt();
 }
 
-static void cpu_features_init(void)
+void cpu_features_init(void)
 {
     uint32_t a, b, c, d;
     uint64_t cr4 = read_cr4() | X86_CR4_OSFXSR | X86_CR4_OSXMMEXCPT | X86_CR4_PGE;
@@ -328,6 +328,9 @@ static void __attribute__((noinline)) selftest(void)
 
 void hv_main(uint32_t magic, uint32_t mbi_pa)
 {
+    extern struct pcpu pcpu0;
+    pcpu0.self = &pcpu0;
+    wrmsr(MSR_GS_BASE, (uint64_t)&pcpu0);
     serial_init();
     printk("Keel hypervisor starting\n");
     reserve(0, 0x100000);                         /* firmware, real mode */
@@ -345,8 +348,10 @@ void hv_main(uint32_t magic, uint32_t mbi_pa)
 
     cpu_features_init();
     traps_init();
+    sched_init_cpu(this_cpu());
     apic_init();
     pvtime_init();
+    smp_init();
     printk("cmdline: '%s'\n", hv_cmdline);
     selftest();
     build_boot_domains();

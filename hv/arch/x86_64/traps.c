@@ -3,13 +3,13 @@
 #include "lib.h"
 #include "x86.h"
 #include "domain.h"
+#include "mm.h"
 #include "sched.h"
 #include "apic.h"
 #include "hypercall.h"
 #include "pv.h"
 #include "timer.h"
 
-static uint64_t gdt[GDT_ENTRIES] __attribute__((aligned(4096)));
 static struct {
     uint64_t lo, hi;
 } idt[256] __attribute__((aligned(16)));
@@ -23,20 +23,16 @@ struct tss {
     uint16_t rsvd3;
     uint16_t iomap_base;
 } __attribute__((packed));
-static struct tss tss __attribute__((aligned(64)));
-static uint8_t ist_stacks[3][STACK_SIZE] __attribute__((aligned(16)));
 
 struct pcpu pcpu0;
-
-struct pcpu *this_cpu(void)
-{
-    return &pcpu0;
-}
+struct pcpu *pcpus[MAX_CPUS];
+unsigned nr_cpus = 1;
 
 void set_guest_stack(unsigned long top)
 {
-    tss.rsp[0] = top;
-    pcpu0.stack_top = top;
+    struct pcpu *pc = this_cpu();
+    ((struct tss *)pc->tss)->rsp[0] = top;
+    pc->stack_top = top;
 }
 
 extern char trap_stubs[];
@@ -53,27 +49,51 @@ static void set_gate(unsigned vec, unsigned ist, unsigned dpl)
     idt[vec].hi = a >> 32;
 }
 
-void traps_init(void)
+/* The IDT is shared by all CPUs; built once. */
+static void idt_init(void)
+{
+    for (unsigned v = 0; v < 256; v++)
+        set_gate(v, 0, 0);
+    set_gate(2, 2, 0);           /* NMI on IST2 */
+    set_gate(8, 1, 0);           /* #DF on IST1 */
+    set_gate(18, 3, 0);          /* #MC on IST3 */
+    set_gate(3, 0, 3);           /* int3 and into are allowed from guests */
+    set_gate(4, 0, 3);
+}
+
+/* Per-CPU descriptor tables, TSS and syscall MSRs; %gs = pc. */
+void cpu_traps_init(struct pcpu *pc)
 {
     BUILD_BUG_ON(PCPU_STACK_TOP != __builtin_offsetof(struct pcpu, stack_top));
     BUILD_BUG_ON(PCPU_SCRATCH != __builtin_offsetof(struct pcpu, scratch));
+    BUILD_BUG_ON(PCPU_SELF != __builtin_offsetof(struct pcpu, self));
     BUILD_BUG_ON(sizeof(struct tss) != 104);
+    BUILD_BUG_ON(GDT_ENTRIES * 8 > (PAGE_SIZE << 4));
+
+    uint64_t *gdt = alloc_hv_pages(4);
+    struct tss *tss = alloc_hv_pages(0);
+    uint8_t *ist = alloc_hv_pages(3);        /* 3 IST stacks of 8 KiB */
+    if (!gdt || !tss || !ist)
+        panic("CPU%u: no memory for descriptor tables", pc->id);
+    pc->gdt = gdt;
+    pc->tss = tss;
+    pc->self = pc;
 
     gdt[(SEL_HV_CS >> 3)] = 0x00af9a000000ffffULL;
     gdt[(SEL_HV_DS >> 3)] = 0x00cf92000000ffffULL;
     gdt[(SEL_GUEST_CS32 >> 3)] = 0x00cffa000000ffffULL;
     gdt[(SEL_GUEST_DS >> 3)] = 0x00cff2000000ffffULL;
     gdt[(SEL_GUEST_CS64 >> 3)] = 0x00affa000000ffffULL;
-    unsigned long t = (unsigned long)&tss;
-    gdt[SEL_TSS >> 3] = (sizeof(tss) - 1) | ((t & 0xffffff) << 16) |
+    unsigned long t = (unsigned long)tss;
+    gdt[SEL_TSS >> 3] = (sizeof(*tss) - 1) | ((t & 0xffffff) << 16) |
                         (0x89ULL << 40) | (((t >> 24) & 0xff) << 56);
     gdt[(SEL_TSS >> 3) + 1] = t >> 32;
-    tss.iomap_base = sizeof(tss);   /* no I/O bitmap: all ports #GP in ring 3 */
+    tss->iomap_base = sizeof(*tss);   /* no I/O bitmap: all ports #GP in ring 3 */
     for (int i = 0; i < 3; i++)
-        tss.ist[i] = (unsigned long)ist_stacks[i] + STACK_SIZE;
+        tss->ist[i] = (unsigned long)ist + (i + 1) * STACK_SIZE;
 
     struct { uint16_t limit; uint64_t base; } __attribute__((packed))
-        gp = { sizeof(gdt) - 1, (uint64_t)gdt },
+        gp = { GDT_ENTRIES * 8 - 1, (uint64_t)gdt },
         ip = { sizeof(idt) - 1, (uint64_t)idt };
     __asm__ volatile(
         "lgdt %0\n\t"
@@ -90,14 +110,6 @@ void traps_init(void)
         "movw %%ax, %%gs\n\t"
         :: "m"(gp), "i"((uint64_t)SEL_HV_CS) : "rax", "memory");
     __asm__ volatile("ltr %w0" :: "r"(SEL_TSS));
-
-    for (unsigned v = 0; v < 256; v++)
-        set_gate(v, 0, 0);
-    set_gate(2, 2, 0);           /* NMI on IST2 */
-    set_gate(8, 1, 0);           /* #DF on IST1 */
-    set_gate(18, 3, 0);          /* #MC on IST3 */
-    set_gate(3, 0, 3);           /* int3 and into are allowed from guests */
-    set_gate(4, 0, 3);
     __asm__ volatile("lidt %0" :: "m"(ip));
 
     /* Hypercalls: syscall from ring 3 lands in syscall_entry on our CS. */
@@ -105,8 +117,17 @@ void traps_init(void)
     wrmsr(MSR_LSTAR, (uint64_t)syscall_entry);
     wrmsr(MSR_CSTAR, 0);
     wrmsr(MSR_SFMASK, 0x47700);  /* TF IF DF NT AC IOPL cleared on entry */
-    wrmsr(MSR_GS_BASE, (uint64_t)&pcpu0);
+    wrmsr(MSR_GS_BASE, (uint64_t)pc);
     wrmsr(MSR_KERNEL_GS_BASE, 0);
+}
+
+void traps_init(void)
+{
+    idt_init();
+    pcpu0.id = 0;
+    pcpu0.online = true;
+    pcpus[0] = &pcpu0;
+    cpu_traps_init(&pcpu0);
 }
 
 static const char *const exc_names[32] = {
@@ -176,7 +197,24 @@ void trap_dispatch(struct cpu_user_regs *r)
     unsigned v = r->entry_vector;
     bool from_guest = (r->cs & 3) == 3;
 
-    if (v == VEC_APIC_TIMER) {
+    if (v == VEC_TLB_FLUSH) {
+        /* Never takes the lock: the sender holds it while it waits. */
+        tlb_flush_poll();
+        apic_eoi();
+        return;
+    }
+    if (!from_guest && v < 32) {
+        /* A fault inside the hypervisor (which may hold the lock). */
+        if ((v == 14 || v == 13) && fixup(r))
+            return;
+        fatal_trap(r);
+    }
+    hv_lock_acquire();
+    if (v == VEC_EVENT_CHECK) {
+        apic_eoi();
+        if (sched_work_pending())
+            this_cpu()->need_resched = true;
+    } else if (v == VEC_APIC_TIMER) {
         apic_eoi();
         timers_run();
         sched_tick();
@@ -184,18 +222,16 @@ void trap_dispatch(struct cpu_user_regs *r)
     } else if (v == VEC_SPURIOUS) {
         /* nothing */
     } else if (v < 32) {
-        if (!from_guest) {
-            if ((v == 14 || v == 13) && fixup(r))
-                return;
-            fatal_trap(r);
-        }
         pv_guest_exception(r, v);
     } else {
         printk("unexpected interrupt vector %u\n", v);
         apic_eoi();
     }
-    if (this_cpu()->need_resched && (from_guest || !current_vcpu()->domain))
-        schedule();
+    if (from_guest || !current_vcpu()->domain) {
+        if (this_cpu()->need_resched || current_vcpu()->state != VCPU_RUNNABLE)
+            schedule();
+    }
     if (from_guest)
         pv_return_to_guest(current_vcpu());
+    hv_lock_release();
 }

@@ -1,0 +1,247 @@
+/* SMP: CPUs found from ACPI's MADT, started with INIT-SIPI-SIPI through a
+ * real-mode trampoline; IPIs for event checks (reschedule) and TLB
+ * shootdowns. */
+#include "lib.h"
+#include "x86.h"
+#include "mm.h"
+#include "apic.h"
+#include "time.h"
+#include "domain.h"
+#include "sched.h"
+
+#define TRAMP_BASE 0x8000
+
+extern char trampoline_start[], trampoline_end[];
+extern uint32_t tramp_cr3, tramp_efer;
+extern uint64_t tramp_rsp, tramp_entry, tramp_pcpu;
+extern uint64_t idle_cr3;
+void *map_mmio(uint64_t pa, uint64_t size);
+void cpu_traps_init(struct pcpu *pc);
+void cpu_features_init(void);
+
+static uint32_t apic_ids[MAX_CPUS];
+static unsigned nr_found;
+
+static void udelay(uint64_t us)
+{
+    uint64_t end = rdtsc() + us * tsc_khz / 1000;
+    while (rdtsc() < end)
+        cpu_relax();
+}
+
+/* ---- ACPI: the RSDP, then RSDT/XSDT, then the MADT ("APIC"). */
+
+struct acpi_header {
+    char sig[4];
+    uint32_t length;
+    uint8_t rev, checksum;
+    char oem[6], oem_table[8];
+    uint32_t oem_rev, creator, creator_rev;
+} __attribute__((packed));
+
+static const void *acpi_map(uint64_t pa, uint64_t len)
+{
+    uint64_t base = ROUNDDOWN(pa, PAGE_SIZE);
+    uint8_t *va = map_mmio(base, ROUNDUP(pa + len, PAGE_SIZE) - base);
+    return va + (pa - base);
+}
+
+static bool checksum_ok(const void *p, size_t n)
+{
+    uint8_t s = 0;
+    for (size_t i = 0; i < n; i++)
+        s += ((const uint8_t *)p)[i];
+    return s == 0;
+}
+
+static const uint8_t *find_rsdp(void)
+{
+    uint16_t ebda_seg = *(const uint16_t *)VA(0x40e);
+    uint64_t areas[2][2] = { { (uint64_t)ebda_seg << 4, 1024 }, { 0xe0000, 0x20000 } };
+    for (int a = 0; a < 2; a++) {
+        const uint8_t *p = acpi_map(areas[a][0], areas[a][1]);
+        for (uint64_t off = 0; off + 20 <= areas[a][1]; off += 16)
+            if (!memcmp(p + off, "RSD PTR ", 8) && checksum_ok(p + off, 20))
+                return p + off;
+    }
+    return NULL;
+}
+
+static const struct acpi_header *find_table(const char *sig)
+{
+    const uint8_t *rsdp = find_rsdp();
+    if (!rsdp)
+        return NULL;
+    uint64_t sdt;
+    unsigned esz;
+    if (rsdp[15] >= 2 && *(const uint64_t *)(rsdp + 24)) {
+        sdt = *(const uint64_t *)(rsdp + 24);
+        esz = 8;
+    } else {
+        sdt = *(const uint32_t *)(rsdp + 16);
+        esz = 4;
+    }
+    const struct acpi_header *h = acpi_map(sdt, sizeof(*h));
+    h = acpi_map(sdt, h->length);
+    unsigned n = (h->length - sizeof(*h)) / esz;
+    const uint8_t *ents = (const uint8_t *)(h + 1);
+    for (unsigned i = 0; i < n; i++) {
+        uint64_t pa = esz == 8 ? *(const uint64_t *)(ents + 8 * i) : *(const uint32_t *)(ents + 4 * i);
+        const struct acpi_header *t = acpi_map(pa, sizeof(*t));
+        if (!memcmp(t->sig, sig, 4))
+            return acpi_map(pa, t->length);
+    }
+    return NULL;
+}
+
+static void parse_madt(uint32_t bsp_id)
+{
+    apic_ids[0] = bsp_id;
+    nr_found = 1;
+    const struct acpi_header *m = find_table("APIC");
+    if (!m) {
+        printk("smp: no MADT, running on the boot CPU only\n");
+        return;
+    }
+    const uint8_t *p = (const uint8_t *)m + sizeof(*m) + 8, *end = (const uint8_t *)m + m->length;
+    while (p + 2 <= end && p[1] >= 2 && p + p[1] <= end) {
+        uint32_t id = 0, flags = 0;
+        bool cpu = false;
+        if (p[0] == 0 && p[1] >= 8) {             /* processor local APIC */
+            id = p[3];
+            memcpy(&flags, p + 4, 4);
+            cpu = true;
+        } else if (p[0] == 9 && p[1] >= 16) {     /* processor local x2APIC */
+            memcpy(&id, p + 4, 4);
+            memcpy(&flags, p + 8, 4);
+            cpu = true;
+        }
+        if (cpu && (flags & 1) && id != bsp_id) {
+            if (nr_found < MAX_CPUS)
+                apic_ids[nr_found++] = id;
+            else
+                printk("smp: more than %u CPUs, ignoring APIC id %u\n", MAX_CPUS, id);
+        }
+        p += p[1];
+    }
+}
+
+/* ---- IPIs. */
+
+void send_ipi(unsigned cpu, unsigned vector)
+{
+    if (cpu >= nr_cpus || !pcpus[cpu] || !pcpus[cpu]->online)
+        return;
+    unsigned long f = irq_save();
+    apic_send_ipi(pcpus[cpu]->apic_id, vector);
+    irq_restore(f);
+}
+
+/* Flushes the TLB of every other pCPU that runs a vCPU of d (whose page
+ * tables it may have cached), and waits until each has done so. */
+void flush_tlb_domain(struct domain *d)
+{
+    struct pcpu *self = this_cpu();
+    uint64_t seen[MAX_CPUS];
+    bool sent[MAX_CPUS] = { false };
+    for (unsigned i = 0; i < nr_cpus; i++) {
+        struct pcpu *o = pcpus[i];
+        if (!o || o == self || !o->online || o->curr->domain != d)
+            continue;
+        seen[i] = __atomic_load_n(&o->tlb_flushes, __ATOMIC_ACQUIRE);
+        __atomic_store_n(&o->tlb_flush_req, 1, __ATOMIC_RELEASE);
+        send_ipi(i, VEC_TLB_FLUSH);
+        sent[i] = true;
+    }
+    for (unsigned i = 0; i < nr_cpus; i++)
+        while (sent[i] && __atomic_load_n(&pcpus[i]->tlb_flushes, __ATOMIC_ACQUIRE) == seen[i])
+            cpu_relax();
+}
+
+/* A CPU waiting for the hypervisor lock still answers flush requests. */
+void tlb_flush_poll(void)
+{
+    struct pcpu *pc = this_cpu();
+    if (__atomic_load_n(&pc->tlb_flush_req, __ATOMIC_ACQUIRE)) {
+        __atomic_store_n(&pc->tlb_flush_req, 0, __ATOMIC_RELEASE);
+        write_cr3(read_cr3());
+        __atomic_fetch_add(&pc->tlb_flushes, 1, __ATOMIC_RELEASE);
+    }
+}
+
+/* ---- Bringing up the APs. */
+
+static volatile bool ap_ready;
+
+static noreturn void ap_entry(struct pcpu *pc)
+{
+    cpu_features_init();
+    cpu_traps_init(pc);
+    apic_init_ap();
+    sched_init_cpu(pc);
+    __atomic_store_n(&pc->online, true, __ATOMIC_RELEASE);
+    ap_ready = true;
+    idle_loop();
+}
+
+void smp_init(void)
+{
+    uint32_t bsp_id = apic_id();
+    pcpus[0]->apic_id = bsp_id;
+    parse_madt(bsp_id);
+    if (nr_found == 1) {
+        printk("smp: 1 CPU\n");
+        return;
+    }
+    /* Identity-map the first 2 MiB while the APs pass through low memory. */
+    uint64_t *l4 = pfn_to_virt(idle_cr3 >> PAGE_SHIFT);
+    uint64_t *l3 = alloc_hv_pages(0), *l2 = alloc_hv_pages(0);
+    if (!l3 || !l2)
+        panic("smp: no memory for the trampoline mapping");
+    l2[0] = 0 | PTE_P | PTE_W | PTE_PS;
+    l3[0] = PA(l2) | PTE_P | PTE_W;
+    l4[0] = PA(l3) | PTE_P | PTE_W;
+    write_cr3(idle_cr3);
+
+    memcpy(VA(TRAMP_BASE), trampoline_start, (size_t)(trampoline_end - trampoline_start));
+#define SLOT(sym) ((void *)((char *)VA(TRAMP_BASE) + ((char *)&sym - trampoline_start)))
+    *(uint32_t *)SLOT(tramp_cr3) = (uint32_t)idle_cr3;
+    *(uint32_t *)SLOT(tramp_efer) = (uint32_t)rdmsr(MSR_EFER) & ~0x400u;   /* not LMA */
+    *(uint64_t *)SLOT(tramp_entry) = (uint64_t)ap_entry;
+
+    unsigned up = 1;
+    for (unsigned i = 1; i < nr_found; i++) {
+        struct pcpu *pc = alloc_hv_pages(0);
+        void *stack = alloc_hv_pages(STACK_ORDER + 1);
+        if (!pc || !stack)
+            panic("smp: no memory for CPU%u", i);
+        pc->id = i;
+        pc->apic_id = apic_ids[i];
+        pcpus[i] = pc;
+        nr_cpus = i + 1;
+        *(uint64_t *)SLOT(tramp_rsp) = (uint64_t)stack + (STACK_SIZE << 1);
+        *(uint64_t *)SLOT(tramp_pcpu) = (uint64_t)pc;
+        ap_ready = false;
+        __atomic_thread_fence(__ATOMIC_SEQ_CST);
+        apic_send_init(apic_ids[i]);
+        udelay(10000);
+        for (int s = 0; s < 2 && !ap_ready; s++) {
+            apic_send_sipi(apic_ids[i], TRAMP_BASE >> 12);
+            udelay(200);
+        }
+        uint64_t deadline = rdtsc() + tsc_khz * 1000;   /* 1 s */
+        while (!ap_ready && rdtsc() < deadline)
+            cpu_relax();
+        if (!ap_ready) {
+            printk("smp: CPU%u (APIC id %u) did not start\n", i, apic_ids[i]);
+            pcpus[i] = NULL;
+            nr_cpus = i;
+            break;
+        }
+        up++;
+    }
+#undef SLOT
+    l4[0] = 0;
+    write_cr3(idle_cr3);
+    printk("smp: %u CPUs online\n", up);
+}
