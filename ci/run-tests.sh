@@ -11,11 +11,13 @@
 #   EXPECT=(...)  extended regexps that must each match a line of the log
 #   NO_RESULT_LINE=1  the guests print no "Test result:" line
 #   APPEND        the hypervisor's command line
+#   SMP           host CPUs (default 1; more use multi-threaded TCG)
 # and tests/<name>/check.sh LOG, if present, must exit 0.
 set -u
 cd "$(dirname "$0")/.."
-R=build/tests/results
+R=${RESULTS:-build/tests/results}
 JOBS=${JOBS:-2}
+export RESULTS=$R
 
 verdict() {   # name status detail
     printf '%s %s\n' "$2" "$3" > "$R/$1.res"
@@ -24,13 +26,13 @@ verdict() {   # name status detail
 run_guest() {
     local name=$1 dir=tests/$1
     local MODULES="" MEM=128M TIMEOUT=60 EXPECT_EXIT=33 NO_RESULT_LINE=0 APPEND=""
-    local PANIC_OK=0
+    local PANIC_OK=0 SMP=1
     local -a EXPECT=()
     # shellcheck disable=SC1090
     source "$dir/test.cfg"
     local log=$R/$name.log
     rm -f "$log" "$log.qemu"
-    bash ci/qemu-boot.sh "$log" "$TIMEOUT" "$MEM" "$MODULES" -append "$APPEND"
+    SMP=$SMP bash ci/qemu-boot.sh "$log" "$TIMEOUT" "$MEM" "$MODULES" -append "$APPEND"
     local rc=$?
     sed -i 's/\r$//' "$log"
     if [ $rc -eq 124 ]; then verdict "$name" FAIL "timed out after ${TIMEOUT}s"; return; fi

@@ -76,6 +76,9 @@ struct domain *domain_create(const struct boot_config *cfg)
     d->roles = cfg->roles;
     d->max_pages = cfg->mem >> PAGE_SHIFT;
     d->page_list = PFN_NONE;
+    d->weight = cfg->weight ? cfg->weight : 256;
+    d->cap = cfg->cap;
+    d->affinity_default = cfg->affinity;
     d->nr_vcpus = cfg->vcpus;
     d->con_tokens = CONSOLE_BURST;
     d->con_refill_ns = now_ns();
@@ -89,9 +92,6 @@ struct domain *domain_create(const struct boot_config *cfg)
         }
     }
     d->max_evtchns = 1024;
-    d->weight = cfg->weight ? cfg->weight : 256;
-    d->cap = cfg->cap;
-    d->affinity_default = cfg->affinity;
     d->next = domain_list;
     domain_list = d;
     domain_table[d->id] = d;

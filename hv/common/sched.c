@@ -237,6 +237,22 @@ void vcpu_kick(struct vcpu *v)
         send_ipi(v->processor, VEC_EVENT_CHECK);
 }
 
+/* The slice of a vCPU starting now: shorter if its domain's cap budget
+ * runs out first. */
+static uint64_t slice_for(struct vcpu *v, uint64_t now)
+{
+    struct domain *d = v->domain;
+    if (!d->cap)
+        return SLICE_NS;
+    uint64_t budget = CAP_PERIOD_NS * d->cap / 100;
+    if (now - d->cap_period_start >= CAP_PERIOD_NS) {
+        d->cap_period_start = now;
+        d->cap_used = d->cap_used > budget ? d->cap_used - budget : 0;
+    }
+    uint64_t left = budget > d->cap_used ? budget - d->cap_used : 0;
+    return MAX(MIN(SLICE_NS, left), 100000ULL);
+}
+
 /* Charges prev for the time it ran: virtual time by weight, cap budget. */
 static void account(struct vcpu *v, uint64_t now)
 {
@@ -246,9 +262,11 @@ static void account(struct vcpu *v, uint64_t now)
     struct domain *d = v->domain;
     v->vruntime += ran * 256 / (d->weight ? d->weight : 256);
     if (d->cap) {
+        uint64_t budget = CAP_PERIOD_NS * d->cap / 100;
         if (now - d->cap_period_start >= CAP_PERIOD_NS) {
+            /* New period; an overrun (late timer) is paid back from it. */
             d->cap_period_start = now;
-            d->cap_used = 0;
+            d->cap_used = d->cap_used > budget ? d->cap_used - budget : 0;
         }
         d->cap_used += ran;
         if (d->cap_used >= CAP_PERIOD_NS * d->cap / 100) {
@@ -271,8 +289,9 @@ void sched_unpark(struct vcpu *v)
     struct domain *d = v->domain;
     if (!d->parked)
         return;
+    uint64_t budget = CAP_PERIOD_NS * d->cap / 100;
     d->parked = false;
-    d->cap_used = 0;
+    d->cap_used = d->cap_used > budget ? d->cap_used - budget : 0;
     d->cap_period_start = now_ns();
     for (unsigned i = 0; i < d->nr_vcpus; i++) {
         struct vcpu *o = d->vcpu[i];
@@ -296,7 +315,7 @@ void schedule(void)
     if (prev->domain && eligible(prev) &&
         (!next || prev->vruntime <= next->vruntime)) {
         /* prev keeps the CPU for another slice. */
-        pc->slice_end = now + SLICE_NS;
+        pc->slice_end = now + slice_for(prev, now);
         timer_reprogram();
         return;
     }
@@ -338,7 +357,7 @@ void schedule(void)
         write_cr3(next->domain->cr3);
         set_guest_stack(next->frame_top);
         next->slice_start_ns = now;
-        pc->slice_end = now + SLICE_NS;
+        pc->slice_end = now + slice_for(next, now);
         update_vcpu_time(next);
         if (!first_guest_tsc) {
             first_guest_tsc = rdtsc();

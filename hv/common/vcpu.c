@@ -183,10 +183,12 @@ long do_vcpu_op(unsigned long cmd, unsigned long vcpuid, unsigned long arg,
         struct vcpu_register_vcpu_info r;
         if (copy_from_guest(&r, arg, sizeof(r)))
             return -XEN_EFAULT;
-        if (v->vcpu_info_registered)
+        if (r.offset > PAGE_SIZE - sizeof(vcpu_info_t))
+            return -XEN_ENXIO;   /* as Xen: it would cross the page */
+        if (v->vcpu_info_registered || (r.offset & 7))
             return -XEN_EINVAL;
-        if (r.offset > PAGE_SIZE - sizeof(vcpu_info_t) || (r.offset & 7) || r.rsvd)
-            return -XEN_EINVAL;
+        if (v != curr && v->state != VCPU_OFFLINE)
+            return -XEN_EINVAL;  /* yourself, or a vCPU that is down */
         if (r.mfn >= max_pfn || frame_table[r.mfn].owner != d->id ||
             (frame_table[r.mfn].type_info & PGT_TYPE_MASK) != PGT_NONE)
             return -XEN_EINVAL;
