@@ -41,6 +41,7 @@ include hv/hv.mk
 include apps/apps.mk
 include tests/tests.mk
 include ci/ci.mk
+include toolchain/libs.mk
 # The disk image library and host tools (portable C, built for the host).
 -include stubdoms/tapdisk/tapdisk.mk
 -include tools/tools.mk

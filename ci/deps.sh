@@ -17,9 +17,12 @@ for p in "${pkgs[@]}"; do
         || missing+=("$p")
 done
 
-# lwIP comes as a Debian source package; apt-get source needs a deb-src entry.
+# lwIP, zlib and mbedTLS (for the unikernel: toolchain/libs.mk) come as
+# Debian source packages; apt-get source needs a deb-src entry.
 need_src=0
-[ -d "$top/build/src/lwip" ] || need_src=1
+for s in lwip zlib mbedtls; do
+    [ -d "$top/build/src/$s" ] || need_src=1
+done
 
 updated=0
 apt_update() {
@@ -45,12 +48,20 @@ if [ $need_src -eq 1 ]; then
         updated=0
     fi
     apt_update
-    mkdir -p "$top/build/src/lwip-pkg"
-    (cd "$top/build/src/lwip-pkg" && apt-get source -qq --skip-patches lwip >/dev/null 2>&1 \
-        || apt-get source -qq lwip >/dev/null)
-    d=$(find "$top/build/src/lwip-pkg" -maxdepth 1 -mindepth 1 -type d -name 'lwip-*' | head -1)
-    [ -n "$d" ] || { echo "deps: apt-get source lwip produced no tree" >&2; exit 1; }
-    rm -rf "$top/build/src/lwip"
-    mv "$d" "$top/build/src/lwip"
+    # fetch SRCPKG DIR: unpacks Debian's source package into build/src/DIR.
+    fetch() {
+        local pkg=$1 dir=$2 d
+        [ -d "$top/build/src/$dir" ] && return
+        mkdir -p "$top/build/src/$dir-pkg"
+        (cd "$top/build/src/$dir-pkg" && apt-get source -qq --skip-patches "$pkg" >/dev/null 2>&1 \
+            || apt-get source -qq "$pkg" >/dev/null)
+        d=$(find "$top/build/src/$dir-pkg" -maxdepth 1 -mindepth 1 -type d -name "$pkg-*" | head -1)
+        [ -n "$d" ] || { echo "deps: apt-get source $pkg produced no tree" >&2; exit 1; }
+        rm -rf "$top/build/src/$dir"
+        mv "$d" "$top/build/src/$dir"
+    }
+    fetch lwip lwip
+    fetch zlib zlib
+    fetch mbedtls mbedtls
 fi
 echo "deps: ok"

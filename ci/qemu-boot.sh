@@ -3,13 +3,14 @@
 # string) and writes the serial console to LOG.  Exits with QEMU's status
 # ((v<<1)|1 from isa-debug-exit), or 124 on timeout.
 #   ci/qemu-boot.sh LOG TIMEOUT MEM "MODULES" [extra qemu args...]
-# SMP=n in the environment gives the host n CPUs (multi-threaded TCG).
+# SMP=n in the environment gives the host n CPUs (multi-threaded TCG, or
+# one thread with TCG_SINGLE=1, which -icount needs).
 set -u
 log=$1 timeout_s=$2 mem=$3 modules=$4
 shift 4
 smp=${SMP:-1}
 accel=tcg
-[ "$smp" -gt 1 ] && accel=tcg,thread=multi
+[ "$smp" -gt 1 ] && [ -z "${TCG_SINGLE:-}" ] && accel=tcg,thread=multi
 exec timeout --foreground -k 5 "$timeout_s" qemu-system-x86_64 \
     -accel "$accel" -cpu max -m "$mem" -smp "$smp" \
     -nodefaults -display none -no-reboot \

@@ -222,11 +222,16 @@ void vcpu_wake(struct vcpu *v)
     if (v->running || v->on_rq)
         return;
     struct pcpu *pc = place(v);
-    /* A vCPU that slept does not bank credit: at most one slice behind. */
-    if (v->vruntime + SLICE_NS < pc->min_vruntime)
-        v->vruntime = pc->min_vruntime - SLICE_NS;
+    /* A vCPU that slept does not bank credit: at most one slice behind
+     * whoever runs there now. */
+    uint64_t floor = pc->curr->domain ? MIN(pc->min_vruntime, pc->curr->vruntime)
+                                      : pc->min_vruntime;
+    if (v->vruntime + SLICE_NS < floor)
+        v->vruntime = floor - SLICE_NS;
     rq_insert(pc, v);
-    if (!pc->curr->domain || v->vruntime + SLICE_NS < pc->curr->vruntime)
+    /* Wake-up preemption: a vCPU that is owed time runs now, as credit's
+     * boost does for vCPUs waking from a block. */
+    if (!pc->curr->domain || v->vruntime < pc->curr->vruntime)
         kick_cpu(pc);
 }
 
@@ -312,8 +317,10 @@ void schedule(void)
     if (prev->domain)
         account(prev, now);
     struct vcpu *next = pick_next(pc);
+    bool yielded = prev->yielded;
+    prev->yielded = false;
     if (prev->domain && eligible(prev) &&
-        (!next || prev->vruntime <= next->vruntime)) {
+        (!next || (!yielded && prev->vruntime <= next->vruntime))) {
         /* prev keeps the CPU for another slice. */
         pc->slice_end = now + slice_for(prev, now);
         timer_reprogram();
@@ -477,7 +484,7 @@ long do_sched_op(unsigned long cmd, unsigned long arg, unsigned long a3,
     struct vcpu *v = current_vcpu();
     switch (cmd) {
     case SCHEDOP_yield:
-        this_cpu()->need_resched = true;
+        v->yielded = true;       /* let any other runnable vCPU go first */
         schedule();
         return 0;
     case SCHEDOP_block:

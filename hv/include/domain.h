@@ -53,6 +53,7 @@ struct vcpu {
     struct vcpu *rq_next;
     bool on_rq;
     bool running;                /* on some pCPU right now */
+    bool yielded;                /* SCHEDOP_yield: others first */
     unsigned processor;          /* the pCPU it last ran on / is queued on */
     uint64_t affinity;           /* allowed pCPUs (bit n = CPU n) */
     uint64_t vruntime;           /* weighted virtual run time */

@@ -7,6 +7,7 @@
 #include "domain.h"
 #include "hypercall.h"
 #include "pv.h"
+#include "apic.h"
 
 /* Flags a guest may set in an L1 entry; the rest (bits 52-62) must be 0. */
 #define L1_ALLOWED (PTE_P | PTE_W | PTE_U | PTE_PWT | PTE_PCD | PTE_A | PTE_D | \
@@ -70,7 +71,11 @@ long do_update_va_mapping(unsigned long va, unsigned long val, unsigned long fla
         write_cr3(read_cr3());
         break;
     default:
-        break;
+        return 0;
     }
+    /* UVMF_ALL, or UVMF_MULTI with a vCPU mask: the domain's vCPUs on
+     * other pCPUs flush too (UVMF_LOCAL is MULTI with a NULL mask). */
+    if (flags & ~UVMF_FLUSHTYPE_MASK)
+        flush_tlb_domain(d);
     return 0;
 }

@@ -91,8 +91,9 @@ all: $(TD_ALL)
 # libFuzzer: one target per driver, each feeding the input to that driver
 # from a memory img_io.  make fuzz [FUZZ_TIME=seconds] [FUZZ_DRIVERS=...]
 FUZZ_TIME    ?= 60
-FUZZ_DRIVERS ?= $(patsubst $(TD)/drivers/%.c,%,$(filter-out $(TD)/drivers/%_%.c,$(wildcard $(TD)/drivers/*.c)))
-FUZZ_CFLAGS  := -g -O1 -std=gnu11 $(WARN) -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+FUZZ_DRIVERS ?= raw $(TD_HAVE)
+FUZZ_CFLAGS  := -g -O1 -std=gnu11 $(WARN) -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+                -DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
 $(TD_B)/fuzz/fuzz_%: tests/img-fuzz/fuzz.c $(TD_SRCS) $(TD_HOSTSRCS)
 	$(call msg,FUZZCC,$@)
 	$(Q)mkdir -p $(@D) && $(HOSTCC) $(FUZZ_CFLAGS) -D_GNU_SOURCE $(TD_INC) -DFUZZ_DRIVER='"$*"' $(TD_HAVE_DEFS) \
@@ -106,7 +107,7 @@ fuzz: $(patsubst %,$(TD_B)/fuzz/fuzz_%,$(FUZZ_DRIVERS))
 		  [ -f $(TD_B)/fuzz/seeds-$$d/seed ] && qemu-io -f $$([ $$d = vhd ] && echo vpc || echo $$d) \
 		    -c "write -P 0x5a 4k 8k" $(TD_B)/fuzz/seeds-$$d/seed >/dev/null 2>&1; true; }; \
 		echo "fuzz: $$d for $(FUZZ_TIME)s"; \
-		$(TD_B)/fuzz/fuzz_$$d -max_total_time=$(FUZZ_TIME) -max_len=262144 \
+		$(TD_B)/fuzz/fuzz_$$d -max_total_time=$(FUZZ_TIME) -max_len=262144 -artifact_prefix=$(TD_B)/fuzz/$$d- \
 			$(TD_B)/fuzz/corpus-$$d $(TD_B)/fuzz/seeds-$$d || exit 1; \
 	done
 

@@ -11,6 +11,7 @@
 struct file_io {
     struct img_io io;
     int fd;
+    bool nosync;                        /* flush is a no-op (cache=unsafe) */
     char *path;
 };
 
@@ -56,6 +57,8 @@ static int f_pwrite(struct img_io *io, const void *buf, size_t len, uint64_t off
 
 static int f_flush(struct img_io *io)
 {
+    if (F(io)->nosync)
+        return 0;
     return fdatasync(F(io)->fd) < 0 ? -errno : 0;
 }
 
@@ -142,4 +145,9 @@ int img_io_file_open(const char *path, bool writable, struct img_io **out)
 int img_io_file_create(const char *path, struct img_io **out)
 {
     return open_flags(path, O_RDWR | O_CREAT | O_TRUNC, out);
+}
+
+void img_io_file_set_nosync(struct img_io *io, bool on)
+{
+    F(io)->nosync = on;
 }

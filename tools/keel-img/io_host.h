@@ -9,6 +9,9 @@
 int img_io_file_open(const char *path, bool writable, struct img_io **out);
 /* Creates or truncates path to size 0 and opens it read-write. */
 int img_io_file_create(const char *path, struct img_io **out);
+/* Makes flush a no-op on a file device (qemu-img's cache=unsafe: the
+ * output of a convert that is not needed durable until the OS writes it). */
+void img_io_file_set_nosync(struct img_io *io, bool on);
 
 /* A new, empty, growable in-memory device.  open_related is not
  * supported unless a resolver is set with img_io_mem_set_related. */

@@ -38,7 +38,7 @@ static void usage(void)
         "  info [-f FMT] FILE\n"
         "  check [-f FMT] [-r leaks|all] FILE\n"
         "  create -f FMT [-b BACKING [-F FMT]] [-o OPTS] FILE [SIZE]\n"
-        "  convert [-f FMT] -O FMT [-c] [-o OPTS] [-p] SRC DST\n"
+        "  convert [-f FMT] -O FMT [-c] [-o OPTS] [-t CACHE] [-p] SRC DST\n"
         "  compare [-f FMT] [-F FMT] [-p] [-s] A B\n"
         "  write [-f FMT] [-P BYTE] FILE OFFSET LENGTH   (fill with a byte)\n"
         "  formats                                      (list the drivers)\n"
@@ -204,6 +204,8 @@ static void parse_opts(char *list, struct img_create_opts *o)
 
 /* ---- opening ----------------------------------------------------------- */
 
+static bool nosync;                     /* convert -t unsafe: no flushes */
+
 static struct img *open_image(const char *path, const char *fmt, unsigned flags)
 {
     struct img_io *io;
@@ -212,6 +214,8 @@ static struct img *open_image(const char *path, const char *fmt, unsigned flags)
     int r = img_io_file_open(path, flags & IMG_OPEN_RDWR, &io);
     if (r < 0)
         die("Could not open '%s': %s", path, strerror(-r));
+    if (flags & IMG_OPEN_RDWR)
+        img_io_file_set_nosync(io, nosync);
     r = img_open(io, fmt, flags, secret, &img, err);
     if (r < 0)
         die("Could not open '%s': %s", path, err);
@@ -347,6 +351,7 @@ static void do_create(const char *path, const char *fmt, struct img_create_opts 
     int r = img_io_file_create(path, &io);
     if (r < 0)
         die("Could not create '%s': %s", path, strerror(-r));
+    img_io_file_set_nosync(io, nosync);
     r = img_create(io, fmt, o, err);
     io->ops->close(io);
     if (r < 0) {
@@ -423,10 +428,16 @@ static void progress(bool on, uint64_t done, uint64_t total)
             fflush(stdout);
 }
 
+/* convert: block status first, so holes are skipped without reading;
+ * data is read in requests of up to CHUNK bytes and written in runs of
+ * non-zero units, so the output stays sparse.  The unit is a 4 KiB grain,
+ * or with -c the output's cluster: every non-zero cluster is then written
+ * whole, once, which is what lets the driver compress it (as qemu-img
+ * convert -c does, at every cluster size). */
 static int cmd_convert(int argc, char **argv)
 {
     struct img_create_opts o = { 0 };
-    const char *fmt = NULL, *ofmt = "raw";
+    const char *fmt = NULL, *ofmt = "raw", *cache = "unsafe";
     char *optlists[16];
     unsigned nopt = 0;
     bool compress = false, prog_on = false;
@@ -438,10 +449,19 @@ static int cmd_convert(int argc, char **argv)
         case 'c': compress = true; break;
         case 'o': if (nopt < 16) optlists[nopt++] = optarg; break;
         case 'p': prog_on = true; break;
-        case 'q': case 'n': case 't': case 'T': case 'W': break;
+        case 't': cache = optarg; break;
+        case 'q': case 'n': case 'T': case 'W': break;
         default: usage();
         }
     }
+    /* Like qemu-img convert, the output is written with cache=unsafe
+     * unless -t says otherwise: no flushes (the OS writes it back). */
+    if (!strcmp(cache, "unsafe"))
+        nosync = true;
+    else if (strcmp(cache, "writeback") && strcmp(cache, "none") &&
+             strcmp(cache, "writethrough") && strcmp(cache, "directsync"))
+        die("-t: unknown cache mode '%s' (unsafe, writeback, none, writethrough, "
+            "directsync)", cache);
     for (unsigned i = 0; i < nopt; i++)
         parse_opts(optlists[i], &o);
     if (optind != argc - 2)
@@ -461,10 +481,18 @@ static int cmd_convert(int argc, char **argv)
     if (out->size < in->size)
         die("'%s': the output is smaller (%" PRIu64 ") than the input (%" PRIu64 ")",
             dst, out->size, in->size);
+    uint64_t unit = ZERO_GRAIN;
+    if (compress) {
+        struct img_info oi;
+        if (img_info(out, &oi) == 0 && oi.cluster_size)
+            unit = oi.cluster_size;
+        if (unit > CHUNK || CHUNK % unit)
+            die("'%s': cluster size %" PRIu64 " is not supported with -c", dst, unit);
+    }
     uint8_t *buf = malloc(CHUNK);
     if (!buf)
         die("out of memory");
-    uint64_t total = in->size, off = 0;
+    uint64_t total = in->size, off = 0, written = 0;
     int r;
     progress(prog_on, 0, total);
     while (off < total) {
@@ -476,31 +504,48 @@ static int cmd_convert(int argc, char **argv)
             off += pnum;
             continue;
         }
-        len = pnum;
-        r = img_read(in, off, buf, len);
+        uint64_t start = off, end = off + pnum;
+        if (unit != ZERO_GRAIN) {
+            /* Whole clusters, each written once. */
+            start = off / unit * unit;
+            if (start < written)
+                start = written;
+            end = (end + unit - 1) / unit * unit;
+            if (end > start + CHUNK)
+                end = start + CHUNK;
+            if (end > total)
+                end = total;
+            if (end <= start) {
+                off += pnum;
+                continue;
+            }
+        }
+        len = end - start;
+        r = img_read(in, start, buf, len);
         if (r < 0)
-            die("'%s': cannot read at offset %" PRIu64 ": %s", src, off, strerror(-r));
-        /* Write runs of non-zero grains; skip zero grains (sparse). */
+            die("'%s': cannot read at offset %" PRIu64 ": %s", src, start, strerror(-r));
+        /* Write runs of non-zero units; skip zero units (sparse). */
         for (uint64_t p = 0; p < len;) {
-            uint64_t g = len - p < ZERO_GRAIN ? len - p : ZERO_GRAIN;
+            uint64_t g = len - p < unit ? len - p : unit;
             if (all_zero(buf + p, g)) {
                 p += g;
                 continue;
             }
             uint64_t e = p + g;
             while (e < len) {
-                uint64_t ge = len - e < ZERO_GRAIN ? len - e : ZERO_GRAIN;
+                uint64_t ge = len - e < unit ? len - e : unit;
                 if (all_zero(buf + e, ge))
                     break;
                 e += ge;
             }
-            r = img_write(out, off + p, buf + p, e - p);
+            r = img_write(out, start + p, buf + p, e - p);
             if (r < 0)
-                die("'%s': cannot write at offset %" PRIu64 ": %s", dst, off + p,
+                die("'%s': cannot write at offset %" PRIu64 ": %s", dst, start + p,
                     strerror(-r));
             p = e;
         }
-        off += len;
+        written = end;
+        off = end;
         progress(prog_on, off, total);
     }
     r = img_flush(out);

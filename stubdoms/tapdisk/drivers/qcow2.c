@@ -606,6 +606,76 @@ static int qcow2_read(struct img *img, uint64_t off, void *vbuf, size_t len)
     return 0;
 }
 
+/* ---- Block status ----------------------------------------------------- */
+
+enum { QS_DATA, QS_ZERO, QS_BELOW };
+
+/* The state of the first *k bytes of [o, o+n) in a cluster mapped by m,
+ * decided exactly as read_in_cluster reads it. */
+static int cluster_state(const struct qcow2 *s, const struct qc_map *m, uint64_t o,
+                         uint64_t n, uint64_t *k)
+{
+    uint64_t e = m->entry;
+    *k = n;
+    if (e & QC_OFLAG_COMPRESSED)
+        return QS_DATA;
+    if (!s->ext_l2) {
+        if (s->version >= 3 && (e & QC_OFLAG_ZERO))
+            return QS_ZERO;
+        return (e & QC_OFFSET_MASK) ? QS_DATA : QS_BELOW;
+    }
+    unsigned sc = (unsigned)(o / s->sc_size);
+    int st = (m->bitmap & (1ull << sc)) ? QS_DATA :
+             (m->bitmap & (1ull << (32 + sc))) ? QS_ZERO : QS_BELOW;
+    uint64_t end = o + n;
+    uint64_t p = (sc + 1) * s->sc_size;
+    while (p < end) {
+        unsigned t = (unsigned)(p / s->sc_size);
+        int st2 = (m->bitmap & (1ull << t)) ? QS_DATA :
+                  (m->bitmap & (1ull << (32 + t))) ? QS_ZERO : QS_BELOW;
+        if (st2 != st)
+            break;
+        p += s->sc_size;
+    }
+    *k = (p < end ? p : end) - o;
+    return st;
+}
+
+/* From the L1/L2 tables without reading data: unallocated ranges take the
+ * backing image's status (zero without one), zero clusters are ZERO, data
+ * and compressed clusters DATA. */
+static int qcow2_block_status(struct img *img, uint64_t off, uint64_t len, uint64_t *pnum)
+{
+    struct qcow2 *s = img->priv;
+    uint64_t cs = s->cluster_size, done = 0;
+    int state = -1;
+
+    while (done < len) {
+        uint64_t vcl = (off + done) / cs, o = (off + done) % cs;
+        uint64_t n = cs - o < len - done ? cs - o : len - done;
+        struct qc_map m;
+        int r = lookup(s, vcl, &m);
+        if (r < 0)
+            return r;
+        while (n) {
+            uint64_t k;
+            int st = cluster_state(s, &m, o, n, &k);
+            if (state < 0)
+                state = st;
+            else if (st != state)
+                goto out;
+            done += k;
+            o += k;
+            n -= k;
+        }
+    }
+out:
+    if (state == QS_BELOW)
+        return img_backing_status(img, off, done, pnum);
+    *pnum = done;
+    return state == QS_DATA ? IMG_BS_DATA : IMG_BS_ZERO;
+}
+
 /* ---- Writing ---------------------------------------------------------- */
 
 static int mark_dirty(struct qcow2 *s)
@@ -885,6 +955,21 @@ static int qcow2_check(struct img *img, struct img_check *res, bool repair)
 
 /* ---- Create ----------------------------------------------------------- */
 
+/* Extends the device from size from to size to with zeros. */
+static int grow_zero(struct img_io *io, uint64_t from, uint64_t to)
+{
+    if (io->ops->truncate)
+        return io->ops->truncate(io, to);
+    static const uint8_t z[4096];
+    for (; from < to; from += sizeof z) {
+        size_t n = to - from < sizeof z ? (size_t)(to - from) : sizeof z;
+        int r = io->ops->pwrite(io, z, n, from);
+        if (r < 0)
+            return r;
+    }
+    return 0;
+}
+
 static int qcow2_create(struct img_io *io, const struct img_create_opts *o, char *err)
 {
     uint64_t cs = o->cluster_size ? o->cluster_size : 65536;
@@ -892,7 +977,7 @@ static int qcow2_create(struct img_io *io, const struct img_create_opts *o, char
     unsigned rbits = o->refcount_bits ? o->refcount_bits : 16;
     unsigned cbits = 0, rorder = 0;
     uint8_t *luks = NULL, *buf = NULL;
-    uint64_t luks_len = 0;
+    uint64_t luks_len = 0, luks_used = 0;
     int r;
 
     while ((1ull << cbits) < cs)
@@ -932,7 +1017,7 @@ static int qcow2_create(struct img_io *io, const struct img_create_opts *o, char
             qc_err(err, "LUKS encryption needs a passphrase");
             return -EINVAL;
         }
-        if ((r = qc_luks_create(o->encrypt_secret, o->encrypt_iter_time_ms, &luks, &luks_len, err)) < 0)
+        if ((r = qc_luks_create(o->encrypt_secret, o->encrypt_iter_time_ms, &luks, &luks_len, &luks_used, err)) < 0)
             return r;
     }
     uint64_t l2e = cs / (o->extended_l2 ? 16 : 8);
@@ -952,7 +1037,9 @@ static int qcow2_create(struct img_io *io, const struct img_create_opts *o, char
         qc_err(err, "metadata for this size would be too large");
         return -EFBIG;
     }
-    buf = calloc(N, cs);
+    /* The buffer ends where the LUKS region's non-zero part does. */
+    uint64_t lk_off = (1 + T + K + L) * cs, buf_len = luks ? lk_off + luks_used : N * cs;
+    buf = calloc(1, buf_len);
     if (!buf) {
         free(luks);
         return -ENOMEM;
@@ -964,7 +1051,7 @@ static int qcow2_create(struct img_io *io, const struct img_create_opts *o, char
     for (uint64_t c = 0; c < N; c++)
         qc_rc_set_entry(&tmp, buf + rb, c, 1);   /* blocks are contiguous */
     if (luks)
-        memcpy(buf + lk, luks, luks_len);
+        memcpy(buf + lk, luks, luks_used);
     /* Header. */
     uint8_t *h = buf;
     uint32_t hl = version == 3 ? 112 : 72;
@@ -1015,7 +1102,8 @@ static int qcow2_create(struct img_io *io, const struct img_create_opts *o, char
         qc_err(err, "cannot truncate the file (error %d)", r);
         goto out;
     }
-    if ((r = io->ops->pwrite(io, buf + 512, N * cs - 512, 512)) < 0 ||
+    if ((r = io->ops->pwrite(io, buf + 512, buf_len - 512, 512)) < 0 ||
+        (buf_len < N * cs && (r = grow_zero(io, buf_len, N * cs)) < 0) ||
         (r = io->ops->flush(io)) < 0 || (r = io->ops->pwrite(io, buf, 512, 0)) < 0 ||
         (r = io->ops->flush(io)) < 0) {
         qc_err(err, "cannot write the new image (error %d)", r);
@@ -1039,4 +1127,5 @@ const struct img_driver img_driver_qcow2 = {
     .info = qcow2_info,
     .check = qcow2_check,
     .create = qcow2_create,
+    .block_status = qcow2_block_status,
 };

@@ -35,6 +35,11 @@ static int pbkdf2(const mbedtls_md_info_t *md, const void *pw, size_t pwlen, con
                   size_t saltlen, uint32_t iter, uint8_t *out, size_t outlen)
 {
     mbedtls_md_context_t ctx;
+#ifdef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
+    /* A fuzzed header asks for up to 2^32 iterations: minutes per input. */
+    if (iter > 64)
+        iter = 64;
+#endif
     mbedtls_md_init(&ctx);
     int r = mbedtls_md_setup(&ctx, md, 1);
     if (r == 0)
@@ -214,25 +219,46 @@ int qc_luks_open(struct qcow2 *s, const char *secret, char *err)
     return 0;
 }
 
-int qc_luks_create(const char *secret, uint64_t iter_ms, uint8_t **hdr_out, uint64_t *len_out, char *err)
+static int entropy_cb(void *data, unsigned char *out, size_t len, size_t *olen)
+{
+    (void)data;
+    if (img_get_entropy(out, len) < 0)
+        return MBEDTLS_ERR_ENTROPY_SOURCE_FAILED;
+    *olen = len;
+    return 0;
+}
+
+int qc_luks_create(const char *secret, uint64_t iter_ms, uint8_t **hdr_out, uint64_t *len_out,
+                   uint64_t *used_out, char *err)
 {
     const uint32_t key_bytes = 64, stripes = LUKS_STRIPES;
     const uint32_t mat_sectors = ((key_bytes * stripes + 511) / 512 + 7) & ~7u;
     const uint32_t first = (LUKS_HDR_LEN / 512 + 1 + 7) & ~7u;     /* 4 KiB */
     const uint32_t payload = first + LUKS_SLOTS * mat_sectors;
+    /* Only the header and slot 0's material are non-zero: the buffer holds
+     * those (about 260 KiB, not the 2 MiB region: the unikernel's heap is
+     * small); the caller leaves the rest of the region zero. */
+    const uint32_t used = first + mat_sectors;
     uint32_t iter = iter_ms ? (uint32_t)(iter_ms * 100 > 1000 ? iter_ms * 100 : 1000) : 100000;
     uint32_t mk_iter = iter / 8 > 1000 ? iter / 8 : 1000;
     const mbedtls_md_info_t *md = mbedtls_md_info_from_type(MBEDTLS_MD_SHA256);
     mbedtls_entropy_context ent;
     mbedtls_ctr_drbg_context drbg;
     uint8_t mk[64], slotkey[64], rnd[16];
-    uint8_t *h = calloc(payload, 512);
+    uint8_t *h = calloc(used, 512);
     int r = -EIO;
 
     if (!h)
         return -ENOMEM;
     mbedtls_entropy_init(&ent);
     mbedtls_ctr_drbg_init(&drbg);
+    /* The embedder's entropy source (img_set_entropy), where it gave one:
+     * the only one in the unikernel, whose mbedTLS has no platform source. */
+    if (img_have_entropy() &&
+        mbedtls_entropy_add_source(&ent, entropy_cb, NULL, 32, MBEDTLS_ENTROPY_SOURCE_STRONG)) {
+        qc_err(err, "cannot add the entropy source for LUKS");
+        goto out;
+    }
     if (mbedtls_ctr_drbg_seed(&drbg, mbedtls_entropy_func, &ent, (const uint8_t *)"keel-qcow2-luks", 15)) {
         qc_err(err, "cannot seed the random number generator for LUKS");
         goto out;
@@ -290,6 +316,7 @@ int qc_luks_create(const char *secret, uint64_t iter_ms, uint8_t **hdr_out, uint
         goto out;
     *hdr_out = h;
     *len_out = (uint64_t)payload * 512;
+    *used_out = (uint64_t)used * 512;
     h = NULL;
     r = 0;
 out:

@@ -155,7 +155,9 @@ int qc_luks_open(struct qcow2 *s, const char *secret, char *err);
 void qc_luks_free(struct qcow2 *s);
 /* En/decrypts len bytes (multiple of 512) in place; sector = host offset / 512. */
 int qc_luks_crypt(struct qcow2 *s, bool enc, uint64_t sector, uint8_t *buf, size_t len);
-/* Builds a LUKS header region for create: *hdr (malloc'd) of *len bytes. */
-int qc_luks_create(const char *secret, uint64_t iter_ms, uint8_t **hdr, uint64_t *len, char *err);
+/* Builds a LUKS header region of *len bytes for create: *hdr (malloc'd)
+ * holds its first *used bytes; the rest of the region is zeros. */
+int qc_luks_create(const char *secret, uint64_t iter_ms, uint8_t **hdr, uint64_t *len,
+                   uint64_t *used, char *err);
 
 #endif

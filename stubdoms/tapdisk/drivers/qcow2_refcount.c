@@ -414,13 +414,16 @@ static int chk_count(struct qc_chk *k)
 int qc_check(struct qcow2 *s, struct img_check *res, int mode)
 {
     struct qc_chk k = { .s = s, .res = res };
+    uint8_t *seen = NULL;
     int r = 0;
     for (int pass = 0; pass < 4; pass++) {
         k.n = s->file_end / s->cluster_size;
         free(k.ref);
         k.ref = calloc(k.n ? k.n : 1, sizeof *k.ref);
-        if (!k.ref)
-            return -ENOMEM;
+        if (!k.ref) {
+            r = -ENOMEM;
+            goto out;
+        }
         memset(res, 0, sizeof *res);
         if ((r = chk_count(&k)) < 0)
             break;
@@ -429,9 +432,27 @@ int qc_check(struct qcow2 *s, struct img_check *res, int mode)
         for (uint64_t bi = 0; bi < s->rct_entries; bi++)
             if (!rb_missing(s, bi) && (bi + 1) * s->rb_entries > lim)
                 lim = (bi + 1) * s->rb_entries;
+        /* Past the end of the file, each refcount block is scanned once:
+         * a corrupt table can point many entries at one block, and
+         * scanning them all is (entries x block size) work. */
+        free(seen);
+        seen = calloc(k.n ? k.n : 1, 1);
+        if (!seen) {
+            r = -ENOMEM;
+            goto out;
+        }
         for (uint64_t c = 0; c < lim; c++) {
             uint64_t rc;
             uint32_t ref = c < k.n ? k.ref[c] : 0;
+            if (c >= k.n && (c == k.n || c % s->rb_entries == 0)) {
+                uint64_t bi = c / s->rb_entries, bc;
+                if (rb_missing(s, bi) ||
+                    (bc = (s->rct[bi] & QC_OFFSET_MASK) / s->cluster_size) >= k.n || seen[bc]) {
+                    c = (bi + 1) * s->rb_entries - 1;
+                    continue;
+                }
+                seen[bc] = 1;
+            }
             if ((r = qc_refcount_get(s, c, &rc)) < 0)
                 goto out;
             if (rc == ref)
@@ -467,15 +488,31 @@ int qc_check(struct qcow2 *s, struct img_check *res, int mode)
         k.n = s->file_end / s->cluster_size;
         free(k.ref);
         k.ref = calloc(k.n ? k.n : 1, sizeof *k.ref);
-        if (!k.ref)
-            return -ENOMEM;
+        if (!k.ref) {
+            r = -ENOMEM;
+            goto out;
+        }
         memset(&again, 0, sizeof again);
         if ((r = chk_count(&k)) < 0)
             break;
         bool clean = true;
+        free(seen);
+        if (!(seen = calloc(k.n ? k.n : 1, 1))) {
+            r = -ENOMEM;
+            goto out;
+        }
         for (uint64_t c = 0; c < lim && clean; c++) {
             uint64_t rc;
             uint32_t ref = c < k.n ? k.ref[c] : 0;
+            if (c >= k.n && (c == k.n || c % s->rb_entries == 0)) {
+                uint64_t bi = c / s->rb_entries, bc;
+                if (rb_missing(s, bi) ||
+                    (bc = (s->rct[bi] & QC_OFFSET_MASK) / s->cluster_size) >= k.n || seen[bc]) {
+                    c = (bi + 1) * s->rb_entries - 1;
+                    continue;
+                }
+                seen[bc] = 1;
+            }
             if ((r = qc_refcount_get(s, c, &rc)) < 0)
                 goto out;
             if (rc != ref && (mode == QC_REPAIR_ALL || rc > ref))
@@ -493,5 +530,6 @@ int qc_check(struct qcow2 *s, struct img_check *res, int mode)
     }
 out:
     free(k.ref);
+    free(seen);
     return r;
 }

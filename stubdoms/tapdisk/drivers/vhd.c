@@ -734,6 +734,57 @@ static int vhd_read(struct img *img, uint64_t off, void *buf, size_t len)
     return 0;
 }
 
+/* From the BAT and the sector bitmaps: sectors not present here take the
+ * parent's status (zero without one); a fixed VHD is all data. */
+static int vhd_block_status(struct img *img, uint64_t off, uint64_t len, uint64_t *pnum)
+{
+    struct vhd *v = img->priv;
+    uint64_t done = 0;
+    int state = -1, r;              /* 1: here (data), 0: below */
+
+    *pnum = len;
+    if (v->type == TYPE_FIXED)
+        return IMG_BS_DATA;
+    while (done < len) {
+        uint64_t o = off + done;
+        uint32_t b = (uint32_t)(o / v->block_size);
+        uint64_t in = o % v->block_size;
+        uint64_t n = v->block_size - in < len - done ? v->block_size - in : len - done;
+        if (b >= v->max_entries)
+            return -EIO;
+        if (v->bat[b] == BAT_UNUSED) {
+            if (state == 1)
+                break;
+            state = 0;
+            done += n;
+            continue;
+        }
+        if ((r = load_bitmap(img, b)) < 0)
+            return r;
+        uint64_t k = 0;
+        while (k < n) {
+            uint32_t sec = (uint32_t)((in + k) / SECTOR);
+            int st = bit_test(v->bm, sec) ? 1 : 0;
+            if (state < 0) {
+                state = st;
+            } else if (st != state) {
+                done += k;
+                goto out;
+            }
+            uint64_t next = (uint64_t)(sec + 1) * SECTOR - in;
+            k = next < n ? next : n;
+        }
+        done += n;
+    }
+out:
+    if (done == 0)                  /* cannot happen: the first unit is taken */
+        return -EIO;
+    if (state == 0)
+        return img_backing_status(img, off, done, pnum);
+    *pnum = done;
+    return IMG_BS_DATA;
+}
+
 /* ---- Write ------------------------------------------------------------- */
 
 static int write_bat_entry(struct img *img, uint32_t b)
@@ -1190,4 +1241,5 @@ const struct img_driver img_driver_vhd = {
     .info = vhd_info,
     .check = vhd_check,
     .create = vhd_create,
+    .block_status = vhd_block_status,
 };

@@ -591,6 +591,44 @@ static int vmdk_read(struct img *img, uint64_t off, void *buf, size_t len)
     return v->sparse ? read_sparse(img, off, buf, len) : rw_flat(img, off, buf, len, false);
 }
 
+/* From the grain directory and tables (sparse) or the extent list
+ * (flat): unallocated grains take the parent's status (zero without one),
+ * zero grains and ZERO extents are ZERO, the rest DATA. */
+static int vmdk_block_status(struct img *img, uint64_t off, uint64_t len, uint64_t *pnum)
+{
+    struct vmdk *v = img->priv;
+    uint64_t done = 0;
+    int state = -1;                 /* IMG_BS_DATA, IMG_BS_ZERO, or 0: below */
+
+    while (done < len) {
+        uint64_t o = off + done, n;
+        int st;
+        if (v->sparse) {
+            uint64_t g = o / v->grain_bytes, in = o % v->grain_bytes;
+            n = v->grain_bytes - in < len - done ? v->grain_bytes - in : len - done;
+            uint32_t gde = (uint32_t)(g / v->gtes), gte = (uint32_t)(g % v->gtes);
+            uint32_t e = gde < v->nr_gde && v->gt[gde] ? v->gt[gde][gte] : 0;
+            st = e == 0 ? 0 : (e == 1 && v->zero_grain) ? IMG_BS_ZERO : IMG_BS_DATA;
+        } else {
+            struct extent *e = find_extent(v, o / SECTOR);
+            if (!e)
+                return -EIO;
+            uint64_t left = (e->start + e->sectors) * SECTOR - o;
+            n = left < len - done ? left : len - done;
+            st = e->kind == EXT_ZERO ? IMG_BS_ZERO : IMG_BS_DATA;
+        }
+        if (state < 0)
+            state = st;
+        else if (st != state)
+            break;
+        done += n;
+    }
+    if (state == 0)
+        return img_backing_status(img, off, done, pnum);
+    *pnum = done;
+    return state;
+}
+
 /* ---- Write ------------------------------------------------------------- */
 
 /* Writes the sector of a table (GD or GT, at byte offset base) that holds
@@ -964,4 +1002,5 @@ const struct img_driver img_driver_vmdk = {
     .info = vmdk_info,
     .check = vmdk_check,
     .create = vmdk_create,
+    .block_status = vmdk_block_status,
 };

@@ -339,3 +339,33 @@ int img_block_status(struct img *img, uint64_t off, uint64_t len,
         *pnum = len, r = IMG_BS_DATA;
     return r;
 }
+
+int img_backing_status(struct img *img, uint64_t off, uint64_t len,
+                       uint64_t *pnum)
+{
+    struct img *b = img->backing;
+
+    *pnum = len;
+    if (!b || off >= b->size)
+        return IMG_BS_ZERO;
+    return img_block_status(b, off, b->size - off < len ? b->size - off : len, pnum);
+}
+
+static img_entropy_fn entropy_fn;
+static void *entropy_ctx;
+
+void img_set_entropy(img_entropy_fn fn, void *ctx)
+{
+    entropy_fn = fn;
+    entropy_ctx = ctx;
+}
+
+bool img_have_entropy(void)
+{
+    return entropy_fn != NULL;
+}
+
+int img_get_entropy(void *buf, size_t len)
+{
+    return entropy_fn ? entropy_fn(entropy_ctx, buf, len) : -ENOSYS;
+}

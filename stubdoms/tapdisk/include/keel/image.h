@@ -157,10 +157,27 @@ int img_block_status(struct img *img, uint64_t off, uint64_t len,
 
 #define IMG_MAX_CHAIN 16
 
+/* A source of random bytes for creating encrypted images (LUKS master
+ * keys, salts): fills buf with len bytes, returns 0 or a negative errno.
+ * The host build also has the crypto library's platform source
+ * (/dev/urandom); the unikernel has only this one, so creating an
+ * encrypted image there fails until the embedder sets it.  The source
+ * must be a good one: the keys are only as secret as it is. */
+typedef int (*img_entropy_fn)(void *ctx, void *buf, size_t len);
+void img_set_entropy(img_entropy_fn fn, void *ctx);
+
 /* ---- Helpers for drivers ----------------------------------------------- */
 
 /* Reads what lies under img at [off, off+len): its backing image where it
  * has one (zeros past the backing image's end), else zeros. */
 int img_read_backing(struct img *img, uint64_t off, void *buf, size_t len);
+/* Whether an entropy source was set, and bytes from it (-ENOSYS if not). */
+bool img_have_entropy(void);
+int img_get_entropy(void *buf, size_t len);
+/* The block status of what lies under img at [off, off+len) (for a
+ * driver's block_status on its unallocated ranges): the backing image's
+ * status, IMG_BS_ZERO past its end or without one. */
+int img_backing_status(struct img *img, uint64_t off, uint64_t len,
+                       uint64_t *pnum);
 
 #endif
