@@ -342,6 +342,13 @@ void pv_guest_exception(struct cpu_user_regs *r, unsigned vec)
 {
     struct vcpu *v = current_vcpu();
     unsigned long cr2 = vec == 14 ? read_cr2() : 0;
+    if (vec == 1) {
+        /* Keep the guest's view of DR6; the next #DB starts clean. */
+        unsigned long dr6;
+        __asm__ volatile("mov %%db6, %0" : "=r"(dr6));
+        v->dr[6] = dr6;
+        __asm__ volatile("mov %0, %%db6" :: "r"(0xffff0ff0UL));
+    }
     if (vec == 7 && v->fpu_ts) {
         /* #NM from the virtual CR0.TS: clear it and let the guest know. */
         __asm__ volatile("clts");
