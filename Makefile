@@ -42,6 +42,7 @@ include apps/apps.mk
 include tests/tests.mk
 include ci/ci.mk
 include toolchain/libs.mk
+include tests/unit/grant.mk
 # The disk image library and host tools (portable C, built for the host).
 -include stubdoms/tapdisk/tapdisk.mk
 -include tools/tools.mk

@@ -81,7 +81,7 @@ $(TD_MINIOS): $(TD_MINIOS_OBJS)
 
 # The guest test: a qcow2 image in memory, compressed and encrypted.
 IMG_MINIOS_LIBS := $(TD_MINIOS) $(ZLIB_MINIOS) $(MBEDTLS_MINIOS)
-$(eval $(call minios_elf,$(B)/tests/img-minios.elf,tests/img-minios/main.c tests/img-minios/memio.c tests/common/report.c,-Itests/common -I$(TD)/include,$(IMG_MINIOS_LIBS)))
+$(eval $(call minios_elf,$(B)/tests/img-minios.elf,tests/img-minios/main.c tests/img-minios/memio.c tests/common/report.c,-Itests/common -Istubdoms/tapdisk/include,$(IMG_MINIOS_LIBS)))
 $(B)/tests/img-minios.elf: $(IMG_MINIOS_LIBS)
 
 .PHONY: minios-libs

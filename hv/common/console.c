@@ -22,13 +22,49 @@ void console_puts_raw(const char *s, size_t n)
     }
 }
 
-static void put_stamp(void)
+/* ---- The console ring (XEN_SYSCTL_readconsole in sysctl.c): the
+ * hypervisor's own output, as printed, with Xen's free-running producer
+ * and consumer indexes (conringp, conringc). */
+#define CONRING_SIZE (16 * 1024)   /* a power of two */
+static char conring[CONRING_SIZE];
+static uint32_t conringp, conringc;
+
+static void conring_put(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        conring[conringp++ & (CONRING_SIZE - 1)] = s[i];
+    if (conringp - conringc > CONRING_SIZE)
+        __atomic_store_n(&conringc, conringp - CONRING_SIZE, __ATOMIC_RELEASE);
+}
+
+const char *console_ring(uint32_t *size, uint32_t *c, uint32_t *p)
+{
+    *size = CONRING_SIZE;
+    *c = __atomic_load_n(&conringc, __ATOMIC_ACQUIRE);
+    *p = __atomic_load_n(&conringp, __ATOMIC_ACQUIRE);
+    return conring;
+}
+
+/* readconsole's clear: consume up to c (as Xen, never past the ring). */
+void console_ring_clear(uint32_t c)
+{
+    unsigned long f = irq_save();
+    spin_lock(&console_lock);
+    conringc = conringp - c > CONRING_SIZE ? conringp - CONRING_SIZE : c;
+    spin_unlock(&console_lock);
+    irq_restore(f);
+}
+/* ---- end of the console ring */
+
+static void put_stamp(bool ring)
 {
     char b[32];
     uint64_t ns = now_ns();
     int n = snprintf(b, sizeof(b), "[%5lu.%06lu] ", (unsigned long)(ns / 1000000000),
                      (unsigned long)(ns / 1000 % 1000000));
     console_puts_raw(b, (size_t)n);
+    if (ring)
+        conring_put(b, (size_t)n);
 }
 
 static bool at_line_start = true;
@@ -41,10 +77,11 @@ static void vprintk_locked(const char *fmt, va_list ap)
         n = sizeof(buf) - 1;
     for (int i = 0; i < n; i++) {
         if (at_line_start) {
-            put_stamp();
+            put_stamp(true);
             at_line_start = false;
         }
         console_puts_raw(&buf[i], 1);
+        conring_put(&buf[i], 1);
         if (buf[i] == '\n')
             at_line_start = true;
     }
@@ -67,7 +104,7 @@ static void guest_line(struct domain *d, const char *s, size_t n)
 {
     if (!at_line_start)
         console_puts_raw("\n", 1);
-    put_stamp();
+    put_stamp(false);
     console_puts_raw("(", 1);
     console_puts_raw(d->name, strlen(d->name));
     console_puts_raw(") ", 2);

@@ -7,7 +7,10 @@
 #include "sched.h"
 #include "event.h"
 #include "timer.h"
+#include "pv.h"
 #include "time.h"
+#include "grant.h"
+#include "xsm.h"
 #include <xen/sched.h>
 
 static struct domain *domain_list;
@@ -66,12 +69,21 @@ void domain_note_refused(const char *name, const char *why)
 struct domain *domain_create(const struct boot_config *cfg)
 {
     BUILD_BUG_ON(sizeof(struct domain) > PAGE_SIZE);
-    if (next_domid >= DOMID_FIRST_RESERVED)
-        return NULL;
+    uint16_t id = cfg->domid;
+    if (id) {
+        if (id >= DOMID_FIRST_RESERVED || domain_table[id])
+            return NULL;
+    } else {
+        while (next_domid < DOMID_FIRST_RESERVED && domain_table[next_domid])
+            next_domid++;        /* skip ids that DOMCTL_createdomain chose */
+        if (next_domid >= DOMID_FIRST_RESERVED)
+            return NULL;
+        id = next_domid++;
+    }
     struct domain *d = alloc_hv_pages(0);
     if (!d)
         return NULL;
-    d->id = next_domid++;
+    d->id = id;
     strlcpy(d->name, cfg->name, sizeof(d->name));
     d->roles = cfg->roles;
     d->max_pages = cfg->mem >> PAGE_SHIFT;
@@ -92,6 +104,7 @@ struct domain *domain_create(const struct boot_config *cfg)
         }
     }
     d->max_evtchns = 1024;
+    xsm_domain_init(d, cfg);
     d->next = domain_list;
     domain_list = d;
     domain_table[d->id] = d;
@@ -107,6 +120,8 @@ int domain_alloc_page(struct domain *d, uint64_t *mfn)
         return -1;
     memset(pfn_to_virt((uint64_t)pfn), 0, PAGE_SIZE);
     struct page_info *pg = &frame_table[pfn];
+    pg->count = 1;               /* the allocation's own reference */
+    pg->type_info = 0;
     pg->prev = PFN_NONE;
     pg->next = d->page_list;
     if (d->page_list != PFN_NONE)
@@ -117,10 +132,24 @@ int domain_alloc_page(struct domain *d, uint64_t *mfn)
     return 0;
 }
 
+/* Takes frame mfn off d's list (its last reference went). */
+void domain_unlink_page(struct domain *d, uint64_t mfn)
+{
+    struct page_info *pg = &frame_table[mfn];
+    if (pg->prev != PFN_NONE)
+        frame_table[pg->prev].next = pg->next;
+    else
+        d->page_list = pg->next;
+    if (pg->next != PFN_NONE)
+        frame_table[pg->next].prev = pg->prev;
+    pg->next = pg->prev = PFN_NONE;
+    d->page_count--;
+}
+
 void domain_destroy(struct domain *d)
 {
     evtchn_destroy(d);
-    domain_table[d->id] = NULL;
+    grant_table_destroy(d);
     for (struct domain **pp = &domain_list; *pp; pp = &(*pp)->next) {
         if (*pp == d) {
             *pp = d->next;
@@ -128,24 +157,35 @@ void domain_destroy(struct domain *d)
             break;
         }
     }
-    uint32_t pfn = d->page_list;
-    uint64_t n = 0;
-    while (pfn != PFN_NONE) {
-        uint32_t next = frame_table[pfn].next;
-        if (frame_table[pfn].owner != d->id)
-            panic("d%u: frame %x on its list is owned by %x", d->id, pfn,
-                  frame_table[pfn].owner);
-        frame_table[pfn].next = frame_table[pfn].prev = PFN_NONE;
-        free_pages(pfn, 0);
-        pfn = next;
-        n++;
+    /* Drop what the page tables hold (this frees mapped frames' extra
+     * references), then each frame's allocation reference.  A frame still
+     * referenced from elsewhere (a grant mapping) becomes an orphan and is
+     * freed when its last reference goes. */
+    pv_relinquish(d);
+    uint64_t orphans = 0;
+    while (d->page_list != PFN_NONE) {
+        uint32_t pfn = d->page_list;
+        struct page_info *pg = &frame_table[pfn];
+        if (pg->owner != d->id)
+            panic("d%u: frame %x on its list is owned by %x", d->id, pfn, pg->owner);
+        if (pg->count == 1) {
+            put_page(pfn);           /* unlinks and frees */
+            continue;
+        }
+        domain_unlink_page(d, pfn);
+        pg->owner = OWNER_ORPHAN;
+        put_page(pfn);
+        orphans++;
     }
-    if (n != d->page_count)
-        panic("d%u: freed %lu frames but owned %lu", d->id, (unsigned long)n,
-              (unsigned long)d->page_count);
+    if (d->page_count != 0)
+        panic("d%u: %lu frames unaccounted for", d->id, (unsigned long)d->page_count);
+    if (orphans)
+        printk("d%u: %lu frames still referenced by other domains\n", d->id,
+               (unsigned long)orphans);
     for (unsigned i = 0; i < d->nr_vcpus; i++)
         if (d->vcpu[i])
             vcpu_free(d->vcpu[i]);
+    domain_table[d->id] = NULL;
     free_hv_pages(d, 0);
 }
 
@@ -174,6 +214,21 @@ void domain_shutdown(struct domain *d, unsigned reason)
     printk("d%u (%s) shut down: %s\n", d->id, d->name, r);
     send_global_virq_privileged(VIRQ_DOM_EXC);
     add_summary(d->id, d->name, r, reason == SHUTDOWN_poweroff);
+}
+
+/* DOMCTL_destroydomain: the domain stops at once and is reaped like a
+ * shut-down one (its frames return when no pCPU runs it any more). */
+void domain_kill(struct domain *d)
+{
+    if (d->shutdown)
+        return;
+    d->shutdown = true;
+    d->killed = true;
+    d->shutdown_reason = SHUTDOWN_poweroff;
+    mark_dead(d);
+    printk("d%u (%s) destroyed by the control domain\n", d->id, d->name);
+    send_global_virq_privileged(VIRQ_DOM_EXC);
+    add_summary(d->id, d->name, "destroyed", true);
 }
 
 void domain_crash(struct domain *d, const char *fmt, ...)
@@ -359,6 +414,16 @@ bad_cpus:
                 return -1;
             }
             cfg->affinity = mask;
+        } else if (word_is(w, n, "target=", &v, &vl)) {
+            /* role=dm: the domain it serves, by id or by name (resolved
+             * when first needed, so it may name a later module). */
+            if (vl == 0 || vl >= NAME_LEN) {
+                snprintf(err, errlen, "target= must be a domain id or a name of 1 to %u "
+                         "characters", NAME_LEN - 1);
+                return -1;
+            }
+            memset(cfg->target, 0, sizeof(cfg->target));
+            memcpy(cfg->target, v, vl);
         } else if (word_is(w, n, "role=", &v, &vl)) {
             while (vl) {
                 size_t l = 0;
@@ -386,6 +451,10 @@ bad_cpus:
         }
         while (*p == ' ')
             p++;
+    }
+    if (cfg->target[0] && !(cfg->roles & ROLE_DM)) {
+        snprintf(err, errlen, "target= is only for a domain with role=dm");
+        return -1;
     }
     return 0;
 }

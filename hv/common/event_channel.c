@@ -6,7 +6,10 @@
 #include "domain.h"
 #include "sched.h"
 #include "event.h"
+#include "timer.h"
+#include "time.h"
 #include "hypercall.h"
+#include "xsm.h"
 #include <xen/event_channel.h>
 
 #define BITS_PER_WORD (sizeof(xen_ulong_t) * 8)
@@ -191,8 +194,9 @@ void evtchn_destroy(struct domain *d)
     d->valid_evtchns = 0;
 }
 
-/* The domain an operation names: DOMID_SELF or our own id, or any domain
- * for a control domain. */
+/* The domain an operation names: DOMID_SELF or our own id, or another
+ * domain if the access-control module allows (XSM_TARGET: a control
+ * domain, or the domain's device model). */
 static struct domain *target_domain(domid_t dom, long *err)
 {
     struct domain *cd = current_domain();
@@ -203,8 +207,9 @@ static struct domain *target_domain(domid_t dom, long *err)
         *err = -XEN_ESRCH;       /* as Xen: existence before permission */
         return NULL;
     }
-    if (!(cd->roles & ROLE_CONTROL)) {
-        *err = -XEN_EPERM;
+    long rc = xsm_evtchn_target(cd, d);
+    if (rc) {
+        *err = rc;
         return NULL;
     }
     return d;
@@ -232,6 +237,9 @@ static long evtchn_bind_interdomain(struct evtchn_bind_interdomain *b)
     struct domain *rd = domain_by_id(rid);
     if (!rd || rd->shutdown)
         return -XEN_ESRCH;
+    long perm = xsm_evtchn_interdomain(ld, rd);
+    if (perm)
+        return perm;
     if (!evtchn_port_valid(rd, b->remote_port))
         return -XEN_EINVAL;
     struct evtchn *rc = chn(rd, b->remote_port);
@@ -270,6 +278,11 @@ static long evtchn_bind_virq(struct evtchn_bind_virq *b)
                                        .notify_vcpu = (uint8_t)b->vcpu, .u = b->virq };
     v->virq_to_evtchn[b->virq] = (uint16_t)port;
     b->port = (evtchn_port_t)port;
+    if (b->virq == VIRQ_TIMER && v->periodic_period) {
+        /* The ticker starts to matter now (see vcpu_timer_update). */
+        v->periodic_next = now_ns() + v->periodic_period;
+        vcpu_timer_update(v);
+    }
     return 0;
 }
 

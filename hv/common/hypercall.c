@@ -7,9 +7,13 @@
 #include "event.h"
 #include "timer.h"
 #include "sched.h"
+#include "grant.h"
 
 static const hypercall_fn hypercall_table[] = {
     [__HYPERVISOR_set_trap_table]    = do_set_trap_table,
+    [__HYPERVISOR_mmu_update]        = do_mmu_update,
+    [__HYPERVISOR_mmuext_op]         = do_mmuext_op,
+    [__HYPERVISOR_memory_op]         = do_memory_op,
     [__HYPERVISOR_stack_switch]      = do_stack_switch,
     [__HYPERVISOR_set_callbacks]     = do_set_callbacks,
     [__HYPERVISOR_fpu_taskswitch]    = do_fpu_taskswitch,
@@ -22,9 +26,12 @@ static const hypercall_fn hypercall_table[] = {
     [__HYPERVISOR_event_channel_op]  = do_event_channel_op,
     [__HYPERVISOR_set_timer_op]      = do_set_timer_op,
     [__HYPERVISOR_vcpu_op]           = do_vcpu_op,
+    [__HYPERVISOR_grant_table_op]    = do_grant_table_op,
     [__HYPERVISOR_console_io]  = do_console_io,
     [__HYPERVISOR_xen_version] = do_xen_version,
     [__HYPERVISOR_sched_op]    = do_sched_op,
+    [__HYPERVISOR_domctl]      = do_domctl,
+    [__HYPERVISOR_sysctl]      = do_sysctl,
 };
 
 void hypercall_dispatch(struct cpu_user_regs *r)

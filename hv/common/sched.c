@@ -78,7 +78,7 @@ static void rq_remove(struct vcpu *v)
 
 static bool eligible(const struct vcpu *v)
 {
-    return v->state == VCPU_RUNNABLE && !v->domain->parked;
+    return v->state == VCPU_RUNNABLE && !v->domain->parked && !v->domain->pause_count;
 }
 
 /* The queued vCPU of pc with the least virtual time that may run on cpu. */
@@ -235,6 +235,69 @@ void vcpu_wake(struct vcpu *v)
         kick_cpu(pc);
 }
 
+/* ---- Control (domctl.c): pausing domains, changing hard affinity. */
+
+/* Makes the pCPU running v (another one) reschedule now. */
+static void resched_running(struct vcpu *v)
+{
+    if (v->running && pcpus[v->processor] != this_cpu()) {
+        pcpus[v->processor]->need_resched = true;
+        send_ipi(v->processor, VEC_EVENT_CHECK);
+    } else if (v->running) {
+        this_cpu()->need_resched = true;
+    }
+}
+
+/* DOMCTL_pausedomain: d's vCPUs stop being eligible; one running now on
+ * another pCPU leaves it as soon as that pCPU takes the lock (the caller
+ * holds it, so it cannot wait here as Xen's vcpu_sleep_sync does). */
+void sched_pause_domain(struct domain *d)
+{
+    if (d->pause_count++)
+        return;
+    for (unsigned i = 0; i < d->nr_vcpus; i++) {
+        struct vcpu *v = d->vcpu[i];
+        if (!v)
+            continue;
+        if (v->running)
+            resched_running(v);
+        else if (v->state == VCPU_RUNNABLE)
+            vcpu_set_runstate(v, RUNSTATE_offline);   /* as Xen: not runnable */
+    }
+}
+
+void sched_unpause_domain(struct domain *d)
+{
+    if (!d->pause_count || --d->pause_count)
+        return;
+    for (unsigned i = 0; i < d->nr_vcpus; i++) {
+        struct vcpu *v = d->vcpu[i];
+        if (!v || v->state != VCPU_RUNNABLE)
+            continue;
+        if (!v->running)
+            vcpu_set_runstate(v, RUNSTATE_runnable);
+        if (v->on_rq)
+            kick_cpu(pcpus[v->processor]);
+        else if (!v->running)
+            vcpu_wake(v);
+    }
+}
+
+/* DOMCTL_setvcpuaffinity: a queued vCPU moves to a pCPU it may use; a
+ * running one is rescheduled off a pCPU it may no longer use. */
+void sched_set_affinity(struct vcpu *v, uint64_t mask)
+{
+    v->affinity = mask;
+    if (v->on_rq && !allowed(v, v->processor)) {
+        rq_remove(v);
+        struct pcpu *pc = place(v);
+        rq_insert(pc, v);
+        kick_cpu(pc);
+    } else if (v->running && !allowed(v, v->processor)) {
+        resched_running(v);
+    }
+}
+
 /* Makes a running vCPU on another pCPU notice new pending events. */
 void vcpu_kick(struct vcpu *v)
 {
@@ -319,7 +382,7 @@ void schedule(void)
     struct vcpu *next = pick_next(pc);
     bool yielded = prev->yielded;
     prev->yielded = false;
-    if (prev->domain && eligible(prev) &&
+    if (prev->domain && eligible(prev) && allowed(prev, pc->id) &&
         (!next || (!yielded && prev->vruntime <= next->vruntime))) {
         /* prev keeps the CPU for another slice. */
         pc->slice_end = now + slice_for(prev, now);
@@ -330,8 +393,15 @@ void schedule(void)
         next = pc->idle;
     else
         rq_remove(next);
-    if (prev->domain && prev->state == VCPU_RUNNABLE)
-        rq_insert(pc, prev);
+    if (prev->domain && prev->state == VCPU_RUNNABLE) {
+        if (allowed(prev, pc->id)) {
+            rq_insert(pc, prev);
+        } else {                 /* its hard affinity changed (domctl) */
+            struct pcpu *o = place(prev);
+            rq_insert(o, prev);
+            kick_cpu(o);
+        }
+    }
     if (pc->rq) {
         uint64_t m = ~0ULL;
         for (struct vcpu *v = pc->rq; v; v = v->rq_next)
@@ -340,7 +410,9 @@ void schedule(void)
     }
 
     if (prev->domain) {
-        vcpu_set_runstate(prev, prev->state == VCPU_RUNNABLE ? RUNSTATE_runnable :
+        vcpu_set_runstate(prev, prev->state == VCPU_RUNNABLE ?
+                                (prev->domain->pause_count ? RUNSTATE_offline :
+                                 RUNSTATE_runnable) :
                                 prev->state == VCPU_BLOCKED ? RUNSTATE_blocked :
                                 RUNSTATE_offline);
         __asm__ volatile("clts");
@@ -361,7 +433,7 @@ void schedule(void)
             load_debugregs(next);
         if (next->fpu_ts)
             write_cr0(read_cr0() | X86_CR0_TS);
-        write_cr3(next->domain->cr3);
+        write_cr3(next->cr3 ? next->cr3 : next->domain->cr3);
         set_guest_stack(next->frame_top);
         next->slice_start_ns = now;
         pc->slice_end = now + slice_for(next, now);

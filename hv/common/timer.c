@@ -41,7 +41,11 @@ static uint64_t earliest(uint64_t a, uint64_t b)
 void vcpu_timer_update(struct vcpu *v)
 {
     vcpu_timer_remove(v);
-    uint64_t e = earliest(v->singleshot, v->periodic_period ? v->periodic_next : 0);
+    /* The periodic ticker only matters once VIRQ_TIMER is bound: until then
+     * Xen's tick would raise nothing, so we do not run it (a thousand idle
+     * domains must not cost a thousand timers). */
+    bool ticking = v->periodic_period && v->virq_to_evtchn[VIRQ_TIMER];
+    uint64_t e = earliest(v->singleshot, ticking ? v->periodic_next : 0);
     e = earliest(e, v->unpark_at);
     if (v->polling)
         e = earliest(e, v->poll_deadline);
@@ -69,7 +73,7 @@ void timers_run(void)
             v->singleshot = 0;
             fire = true;
         }
-        if (v->periodic_period && v->periodic_next <= now) {
+        if (v->periodic_period && v->virq_to_evtchn[VIRQ_TIMER] && v->periodic_next <= now) {
             while (v->periodic_next <= now)
                 v->periodic_next += v->periodic_period;
             fire = true;

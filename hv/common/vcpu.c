@@ -36,11 +36,8 @@ static long initialise(struct vcpu *v, const struct vcpu_guest_context *c)
 {
     struct domain *d = v->domain;
     uint64_t l4 = xen_cr3_to_pfn(c->ctrlreg[3]);
-    if (l4 >= max_pfn || frame_table[l4].owner != d->id ||
-        (frame_table[l4].type_info & PGT_TYPE_MASK) != PGT_L4)
-        return -XEN_EINVAL;      /* cr3 must be one of d's L4 tables */
-    if (l4 << PAGE_SHIFT != d->cr3)
-        return -XEN_EINVAL;      /* one address space per domain for now */
+    if (l4 >= max_pfn || frame_table[l4].owner != d->id)
+        return -XEN_EINVAL;      /* cr3 must be one of d's frames */
     const struct cpu_user_regs *u = &c->user_regs;
     if (!code_ok(u->rip) || !canonical(u->rsp) || !canonical(c->kernel_sp) ||
         (c->event_callback_eip && !code_ok(c->event_callback_eip)) ||
@@ -54,6 +51,9 @@ static long initialise(struct vcpu *v, const struct vcpu_guest_context *c)
             return -XEN_EINVAL;
     if (c->ldt_ents || c->gdt_ents)
         return -XEN_EINVAL;      /* no guest descriptor tables yet */
+    long rc = pv_set_base(v, l4);   /* validates it as an L4, takes refs */
+    if (rc)
+        return rc;
 
     /* All checked: load it. */
     struct cpu_user_regs *r = v->regs;
@@ -87,6 +87,12 @@ static long initialise(struct vcpu *v, const struct vcpu_guest_context *c)
         memcpy(v->fpu, &c->fpu_ctxt, sizeof(v->fpu));
     v->initialised = true;
     return 0;
+}
+
+/* DOMCTL_setvcpucontext (domctl.c): the same checks and loading. */
+long vcpu_set_context(struct vcpu *v, const struct vcpu_guest_context *c)
+{
+    return initialise(v, c);
 }
 
 long do_vcpu_op(unsigned long cmd, unsigned long vcpuid, unsigned long arg,
@@ -189,9 +195,10 @@ long do_vcpu_op(unsigned long cmd, unsigned long vcpuid, unsigned long arg,
             return -XEN_EINVAL;
         if (v != curr && v->state != VCPU_OFFLINE)
             return -XEN_EINVAL;  /* yourself, or a vCPU that is down */
+        uint32_t ti = r.mfn < max_pfn ? frame_table[r.mfn].type_info : 0;
         if (r.mfn >= max_pfn || frame_table[r.mfn].owner != d->id ||
-            (frame_table[r.mfn].type_info & PGT_TYPE_MASK) != PGT_NONE)
-            return -XEN_EINVAL;
+            (PGT_COUNT(ti) && (ti & PGT_TYPE_MASK) != PGT_WRITABLE))
+            return -XEN_EINVAL;  /* not a page table */
         vcpu_info_t *n = (vcpu_info_t *)((char *)pfn_to_virt(r.mfn) + r.offset);
         memcpy(n, v->vcpu_info, sizeof(*n));
         v->vcpu_info = n;

@@ -31,6 +31,7 @@ struct vcpu {
     unsigned long fs_base, gs_base, gs_base_user;
     unsigned long dr[8];
     bool fpu_ts;                 /* the guest's virtual CR0.TS */
+    uint64_t cr3;                /* base table (machine address), referenced */
     uint16_t virq_to_evtchn[NR_VIRQS];
     bool polling;                /* in SCHEDOP_poll */
     int poll_port;               /* the one port polled, or -1 */
@@ -91,6 +92,17 @@ struct domain {
     uint64_t con_tokens, con_refill_ns, con_dropped;
     bool con_drop_noted;
     struct domain *next;
+    /* roles and control (xsm.c, domctl.c) */
+    uint16_t target;             /* dm: the domain it serves (DOMID_INVALID: none) */
+    char target_name[NAME_LEN];  /* boot target=NAME, resolved on first use */
+    unsigned pause_count;        /* DOMCTL_pausedomain by a control domain */
+    bool killed;                 /* DOMCTL_destroydomain */
+    xen_domain_handle_t handle;  /* from DOMCTL_createdomain */
+    uint64_t soft_affinity[MAX_VCPUS];   /* recorded only; no soft scheduling */
+    struct xsm_rangeset { unsigned nr; struct { uint64_t s, e; } r[12]; }
+        io_ports, io_mem, io_irqs;       /* granted with DOMCTL_*_permission */
+    /* grant tables (grant_table.c) */
+    struct grant_table *grant_table;     /* NULL until the first grant op */
 };
 
 #define MAX_CPUS        64
@@ -136,6 +148,8 @@ struct boot_config {
     unsigned weight, cap;
     uint64_t affinity;
     const char *guest_cmdline;   /* what the guest sees (path removed) */
+    uint16_t domid;              /* 0: the next free id (DOMCTL_createdomain may ask) */
+    char target[NAME_LEN];       /* role=dm: target=<domid or name> */
 };
 
 int parse_boot_config(const char *cmdline, struct boot_config *cfg,
@@ -144,8 +158,10 @@ int parse_boot_config(const char *cmdline, struct boot_config *cfg,
 struct domain *domain_create(const struct boot_config *cfg);
 struct domain *domain_by_id(unsigned id);
 int domain_alloc_page(struct domain *d, uint64_t *mfn);
+void domain_unlink_page(struct domain *d, uint64_t mfn);
 void domain_destroy(struct domain *d);
 void domain_shutdown(struct domain *d, unsigned reason);
+void domain_kill(struct domain *d);
 void domain_crash(struct domain *d, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void domain_note_refused(const char *name, const char *why);

@@ -45,6 +45,8 @@ static inline long copy_to_guest(unsigned long dst, const void *src, size_t n)
 long do_console_io(unsigned long, unsigned long, unsigned long, unsigned long, unsigned long);
 long do_xen_version(unsigned long, unsigned long, unsigned long, unsigned long, unsigned long);
 long do_sched_op(unsigned long, unsigned long, unsigned long, unsigned long, unsigned long);
+long do_domctl(unsigned long, unsigned long, unsigned long, unsigned long, unsigned long);
+long do_sysctl(unsigned long, unsigned long, unsigned long, unsigned long, unsigned long);
 
 void hypercall_dispatch(struct cpu_user_regs *regs);
 void hypercall_page_fill(void *page);

@@ -16,21 +16,32 @@
 #define MAX_ORDER       20       /* 4 GiB blocks at most */
 
 struct page_info {
-    uint32_t next, prev;         /* free-list links (frame numbers) */
+    uint32_t next, prev;         /* free-list / owner's list links */
     uint16_t owner;
     uint8_t  order;              /* block order, valid on a free head */
     uint8_t  flags;
-    uint32_t type_info;          /* page type and count (PV MMU, later) */
+    uint32_t type_info;          /* type | PGT_PINNED | type count << 8 */
+    uint32_t count;              /* general references (1 = allocated) */
 };
 
-/* Page types (type_info): what a frame may be used as (PV MMU). */
+/*
+ * Page types (pv/mm.c), as in Xen: a frame is used as one type at a time.
+ * A page-table type (L1..L4) is validated when its type count goes from
+ * 0 to 1 (every entry checked, references taken) and devalidated when it
+ * returns to 0; a frame mapped writable holds PGT_WRITABLE.  So a page
+ * table is never writable by its guest, and a writable page never a table.
+ */
 #define PGT_NONE        0
 #define PGT_L1          1
 #define PGT_L2          2
 #define PGT_L3          3
 #define PGT_L4          4
+#define PGT_WRITABLE    5
 #define PGT_TYPE_MASK   0x7
 #define PGT_PINNED      0x8
+#define PGT_COUNT_SHIFT 8
+#define PGT_COUNT(ti)   ((ti) >> PGT_COUNT_SHIFT)
+#define OWNER_ORPHAN    0xFFFC   /* of a destroyed domain, still referenced */
 
 extern struct page_info *frame_table;
 extern uint64_t max_pfn;
@@ -46,6 +57,14 @@ uint64_t page_count_owned_by(uint16_t owner);
 /* Hypervisor helpers built on it (mm/mm.c): zeroed pages in the direct map. */
 void *alloc_hv_pages(unsigned order);
 void free_hv_pages(void *va, unsigned order);
+/* Frame references (pv/mm.c). */
+struct domain;
+bool get_page(uint64_t mfn, const struct domain *d);
+void put_page(uint64_t mfn);
+long get_page_type(uint64_t mfn, unsigned type, struct domain *d);
+void put_page_type(uint64_t mfn);
+extern uint64_t *m2p;            /* machine-to-phys, read-only to guests */
+
 static inline uint64_t virt_to_pfn(const void *va) { return PA(va) >> PAGE_SHIFT; }
 static inline void *pfn_to_virt(uint64_t pfn) { return VA(pfn << PAGE_SHIFT); }
 

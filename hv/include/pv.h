@@ -17,6 +17,18 @@ long do_set_segment_base(unsigned long, unsigned long, unsigned long, unsigned l
 long do_set_debugreg(unsigned long, unsigned long, unsigned long, unsigned long, unsigned long);
 long do_get_debugreg(unsigned long, unsigned long, unsigned long, unsigned long, unsigned long);
 long do_iret(unsigned long, unsigned long, unsigned long, unsigned long, unsigned long);
+long do_mmu_update(unsigned long, unsigned long, unsigned long, unsigned long, unsigned long);
+long do_memory_op(unsigned long, unsigned long, unsigned long, unsigned long, unsigned long);
+long do_mmuext_op(unsigned long, unsigned long, unsigned long, unsigned long, unsigned long);
+long pv_set_base(struct vcpu *v, uint64_t l4_mfn);
+void pv_relinquish(struct domain *d);
+void m2p_init(void);
+int xsm_map_foreign(struct domain *cur, struct domain *target);
+/* Grant mappings: install/remove an L1 entry for a granted frame at va in
+ * d's current page tables (the L1 table must exist; the slot must be
+ * empty for a map).  The caller has checked the grant. */
+long pv_map_grant(struct domain *d, unsigned long va, uint64_t mfn, bool writable);
+long pv_unmap_grant(struct domain *d, unsigned long va, uint64_t mfn);
 long do_update_va_mapping(unsigned long, unsigned long, unsigned long, unsigned long, unsigned long);
 
 #endif

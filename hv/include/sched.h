@@ -16,10 +16,15 @@ void hv_lock_acquire(void);
 void hv_lock_release(void);
 void vcpu_kick(struct vcpu *v);
 void sched_unpark(struct vcpu *v);
+void sched_pause_domain(struct domain *d);
+void sched_unpause_domain(struct domain *d);
+void sched_set_affinity(struct vcpu *v, uint64_t mask);
 void vcpu_first_entry(void);
 void context_switch(unsigned long *save_rsp, unsigned long new_rsp);
 struct vcpu *vcpu_create(struct domain *d, unsigned id);
 void vcpu_free(struct vcpu *v);
 void vcpu_set_runstate(struct vcpu *v, int state);
+struct vcpu_guest_context;
+long vcpu_set_context(struct vcpu *v, const struct vcpu_guest_context *c);
 long do_vcpu_op(unsigned long, unsigned long, unsigned long, unsigned long, unsigned long);
 #endif

@@ -123,6 +123,7 @@ int free_pages(uint64_t pfn, unsigned order)
     for (uint64_t i = 0; i < (1ULL << order); i++) {
         frame_table[pfn + i].owner = OWNER_FREE;
         frame_table[pfn + i].type_info = 0;
+        frame_table[pfn + i].count = 0;
     }
     insert_block(pfn, order);
     nr_free += 1ULL << order;

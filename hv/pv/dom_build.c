@@ -23,6 +23,7 @@
 #include "sched.h"
 #include "hypercall.h"
 #include "timer.h"
+#include "pv.h"
 #include <xen/xen.h>
 
 struct boot_module { uint64_t start, end; const char *cmdline; };
@@ -105,22 +106,6 @@ static void map_page(const uint64_t *p2m, const struct layout *l, uint64_t *next
                           (writable ? PTE_W : 0);
 }
 
-/* Marks a bootstrap page table and the tables below it with their type
- * (pinned): the PV MMU never lets the guest map them writable. */
-static void type_tables(uint64_t mfn, unsigned level)
-{
-    frame_table[mfn].type_info = level | PGT_PINNED;
-    if (level == 1)
-        return;
-    uint64_t *t = pfn_to_virt(mfn);
-    for (unsigned i = 0; i < 512; i++) {
-        if (level == 4 && i >= HV_L4_FIRST_SLOT && i <= HV_L4_LAST_SLOT)
-            continue;
-        if (t[i] & PTE_P)
-            type_tables((t[i] & PTE_ADDR) >> PAGE_SHIFT, level - 1);
-    }
-}
-
 static int build(struct domain *d, const struct elf_image_info *in, const uint8_t *img,
                  const char *cmdline, char *err, size_t errlen)
 {
@@ -196,7 +181,26 @@ static int build(struct domain *d, const struct elf_image_info *in, const uint8_
         map_page(p2m, &l, &next_pt, vb + (pfn << PAGE_SHIFT), p2m[pfn], !is_pt);
     }
     d->cr3 = p2m[l.pt_pfn] << PAGE_SHIFT;
-    type_tables(p2m[l.pt_pfn], 4);
+    for (uint64_t pfn = 0; pfn < nr_pages; pfn++)
+        m2p[p2m[pfn]] = pfn;
+    /* Validate the bootstrap tables as the PV MMU would (every entry
+     * checked, references taken), pin the L4 and make it vCPU 0's base,
+     * as Xen's builder does. */
+    uint64_t l4mfn = p2m[l.pt_pfn];
+    if (!get_page(l4mfn, d)) {
+        snprintf(err, errlen, "bootstrap L4 not referenceable");
+        goto out;
+    }
+    if (get_page_type(l4mfn, PGT_L4, d)) {
+        put_page(l4mfn);
+        snprintf(err, errlen, "bootstrap page tables failed validation");
+        goto out;
+    }
+    frame_table[l4mfn].type_info |= PGT_PINNED;
+    if (pv_set_base(d->vcpu[0], l4mfn)) {
+        snprintf(err, errlen, "cannot make the bootstrap L4 the base");
+        goto out;
+    }
 
     /* start_info. */
     start_info_t *si = guest_page(p2m, l.si_pfn);

@@ -1,68 +1,279 @@
-/* The PV MMU: guest page-table updates, each entry validated.  For now
- * update_va_mapping on the domain's own frames; page-table frames are
- * typed and may never be mapped writable. */
+/* The PV MMU, as Xen does it: reference-counted frames and page types,
+ * validated page tables, mmu_update, mmuext_op and update_va_mapping, the
+ * machine-to-phys table, and the PTE installation grant mapping uses.
+ * Every entry a guest names is checked: a guest never gets a writable
+ * mapping of a page table, of a frame it does not own (except through a
+ * grant), or of hypervisor memory. */
 #include "lib.h"
 #include "x86.h"
 #include "mm.h"
 #include "domain.h"
+#include "sched.h"
 #include "hypercall.h"
-#include "pv.h"
 #include "apic.h"
+#include "pv.h"
 
-/* Flags a guest may set in an L1 entry; the rest (bits 52-62) must be 0. */
-#define L1_ALLOWED (PTE_P | PTE_W | PTE_U | PTE_PWT | PTE_PCD | PTE_A | PTE_D | \
-                    PTE_PS /* PAT in an L1 */ | PTE_G | (7UL << 9) | PTE_NX | PTE_ADDR)
+uint64_t *m2p;
+extern uint64_t idle_cr3;
 
-/* Finds the L1 entry that maps va in d's tables; NULL if there is none. */
-static uint64_t *find_l1e(struct domain *d, unsigned long va)
+#define PTE_GNT     (1UL << 9)   /* software bit: installed by a grant map */
+/* Flags a guest may set: in an L1 entry (bit 7 is PAT there), and above. */
+#define L1_ALLOWED  (PTE_P | PTE_W | PTE_U | PTE_PWT | PTE_PCD | PTE_A | PTE_D | \
+                     PTE_PS | PTE_G | (3UL << 10) | PTE_NX | PTE_ADDR)
+#define LN_ALLOWED  (PTE_P | PTE_W | PTE_U | PTE_PWT | PTE_PCD | PTE_A | PTE_D | \
+                     (7UL << 9) | PTE_NX | PTE_ADDR)   /* no superpages */
+
+static struct page_info *pg(uint64_t mfn)
 {
-    uint64_t *t = pfn_to_virt(d->cr3 >> PAGE_SHIFT);
-    for (int level = 3; level >= 1; level--) {
-        uint64_t e = t[(va >> (12 + 9 * level)) & 511];
-        if (!(e & PTE_P) || (e & PTE_PS))
-            return NULL;
-        uint64_t mfn = (e & PTE_ADDR) >> PAGE_SHIFT;
-        if (mfn >= max_pfn || frame_table[mfn].owner != d->id)
-            return NULL;
-        t = pfn_to_virt(mfn);
-    }
-    return &t[(va >> 12) & 511];
+    return &frame_table[mfn];
 }
 
-/* Checks a new L1 entry for d: the frame must be d's own, and a page
- * table (or anything typed) may only be mapped read-only. */
-static long check_l1e(struct domain *d, uint64_t e)
+/* ---- General references. */
+
+static bool is_domain_owner(uint16_t o)
 {
-    if (!(e & PTE_P))
-        return 0;
-    if (e & ~L1_ALLOWED)
-        return -XEN_EINVAL;
-    uint64_t mfn = (e & PTE_ADDR) >> PAGE_SHIFT;
-    if (mfn >= max_pfn || frame_table[mfn].owner != d->id)
-        return -XEN_EINVAL;
-    if ((e & PTE_W) && (frame_table[mfn].type_info & PGT_TYPE_MASK) != PGT_NONE)
-        return -XEN_EINVAL;
+    return o < DOMID_FIRST_RESERVED;
+}
+
+/* A frame whose last reference went: off its owner's list, back to the
+ * allocator. */
+static void release_frame(uint64_t mfn)
+{
+    struct page_info *p = pg(mfn);
+    if (is_domain_owner(p->owner)) {
+        struct domain *d = domain_by_id(p->owner);
+        if (d)
+            domain_unlink_page(d, mfn);
+    }
+    if (m2p)
+        m2p[mfn] = ~0ULL;
+    p->type_info = 0;
+    if (free_pages(mfn, 0))
+        panic("release_frame: frame %lx owned by %x not freeable",
+              (unsigned long)mfn, p->owner);
+}
+
+bool get_page(uint64_t mfn, const struct domain *d)
+{
+    if (mfn >= max_pfn)
+        return false;
+    struct page_info *p = pg(mfn);
+    if (p->owner != d->id || p->count == 0 || p->count == 0xffffffffu)
+        return false;
+    p->count++;
+    return true;
+}
+
+/* A reference to a frame of any domain (grant mappings: the grant code
+ * has checked the granter's permission). */
+static bool get_page_any(uint64_t mfn)
+{
+    if (mfn >= max_pfn)
+        return false;
+    struct page_info *p = pg(mfn);
+    if (!is_domain_owner(p->owner) || p->count == 0 || p->count == 0xffffffffu)
+        return false;
+    p->count++;
+    return true;
+}
+
+void put_page(uint64_t mfn)
+{
+    struct page_info *p = pg(mfn);
+    if (p->count == 0)
+        panic("put_page: frame %lx has no references", (unsigned long)mfn);
+    if (--p->count == 0)
+        release_frame(mfn);
+}
+
+/* ---- Types and validation. */
+
+static long get_entry(uint64_t e, unsigned level, struct domain *d, struct domain *fd);
+static void put_entry(uint64_t e, unsigned level);
+
+static bool hv_slot(unsigned level, unsigned i)
+{
+    return level == 4 && i >= HV_L4_FIRST_SLOT && i <= HV_L4_LAST_SLOT;
+}
+
+static long validate(uint64_t mfn, unsigned level, struct domain *d)
+{
+    uint64_t *t = pfn_to_virt(mfn);
+    const uint64_t *idle = pfn_to_virt(idle_cr3 >> PAGE_SHIFT);
+    for (unsigned i = 0; i < 512; i++) {
+        if (hv_slot(level, i)) {
+            t[i] = idle[i];      /* the hypervisor's slots are ours to set */
+            continue;
+        }
+        if (!(t[i] & PTE_P))
+            continue;
+        long rc = get_entry(t[i], level, d, NULL);
+        if (rc) {
+            while (i--)
+                if (!hv_slot(level, i) && (t[i] & PTE_P))
+                    put_entry(t[i], level);
+            return rc;
+        }
+    }
     return 0;
+}
+
+static void devalidate(uint64_t mfn, unsigned level)
+{
+    uint64_t *t = pfn_to_virt(mfn);
+    for (unsigned i = 0; i < 512; i++)
+        if (!hv_slot(level, i) && (t[i] & PTE_P))
+            put_entry(t[i], level);
+}
+
+long get_page_type(uint64_t mfn, unsigned type, struct domain *d)
+{
+    struct page_info *p = pg(mfn);
+    uint32_t ti = p->type_info;
+    if (PGT_COUNT(ti) == 0) {
+        if (type >= PGT_L1 && type <= PGT_L4) {
+            long rc = validate(mfn, type, d);
+            if (rc)
+                return rc;
+        }
+        p->type_info = type | (1u << PGT_COUNT_SHIFT);
+        return 0;
+    }
+    if ((ti & PGT_TYPE_MASK) != type)
+        return -XEN_EINVAL;      /* in use as something else */
+    if (PGT_COUNT(ti) >= 0xffffffu)
+        return -XEN_EINVAL;
+    p->type_info += 1u << PGT_COUNT_SHIFT;
+    return 0;
+}
+
+void put_page_type(uint64_t mfn)
+{
+    struct page_info *p = pg(mfn);
+    uint32_t ti = p->type_info;
+    if (PGT_COUNT(ti) == 0)
+        panic("put_page_type: frame %lx has no type references", (unsigned long)mfn);
+    p->type_info = ti - (1u << PGT_COUNT_SHIFT);
+    if (PGT_COUNT(p->type_info) == 0) {
+        unsigned t = ti & PGT_TYPE_MASK;
+        p->type_info = t;        /* keep the last type, drop PINNED */
+        if (t >= PGT_L1 && t <= PGT_L4)
+            devalidate(mfn, t);
+    }
+}
+
+/* Takes the references a present entry at this level needs.  Frames must
+ * belong to d, or to fd (a foreign domain d may map, for building). */
+static long get_entry(uint64_t e, unsigned level, struct domain *d, struct domain *fd)
+{
+    uint64_t mfn = (e & PTE_ADDR) >> PAGE_SHIFT;
+    if (level == 1) {
+        if (e & ~L1_ALLOWED)
+            return -XEN_EINVAL;
+        if (!get_page(mfn, d) && !(fd && get_page(mfn, fd)))
+            return -XEN_EINVAL;
+        if ((e & PTE_W) && get_page_type(mfn, PGT_WRITABLE, d)) {
+            put_page(mfn);
+            return -XEN_EINVAL;  /* a page table (or other typed frame) */
+        }
+        return 0;
+    }
+    if (e & ~LN_ALLOWED)
+        return -XEN_EINVAL;      /* includes superpages (PS) */
+    if (!get_page(mfn, d))
+        return -XEN_EINVAL;
+    long rc = get_page_type(mfn, level - 1, d);
+    if (rc) {
+        put_page(mfn);
+        return rc;
+    }
+    return 0;
+}
+
+static void put_entry(uint64_t e, unsigned level)
+{
+    uint64_t mfn = (e & PTE_ADDR) >> PAGE_SHIFT;
+    if (level == 1) {
+        if (e & PTE_W)
+            put_page_type(mfn);
+        put_page(mfn);
+        return;
+    }
+    put_page_type(mfn);
+    put_page(mfn);
+}
+
+/* Changes entry idx of validated table mfn (a level-`level` table). */
+static long mod_entry(uint64_t tmfn, unsigned idx, unsigned level, uint64_t val,
+                      struct domain *d, struct domain *fd)
+{
+    if (hv_slot(level, idx))
+        return -XEN_EPERM;
+    uint64_t *t = pfn_to_virt(tmfn);
+    uint64_t old = t[idx];
+    if (val & PTE_P) {
+        val |= PTE_U;            /* 64-bit PV guests run in ring 3 */
+        long rc = get_entry(val, level, d, fd);
+        if (rc)
+            return rc;
+    }
+    __atomic_store_n(&t[idx], val, __ATOMIC_RELEASE);
+    if (old & PTE_P)
+        put_entry(old, level);
+    return 0;
+}
+
+/* The current base table of v, and the L1 table and slot that map va. */
+static uint64_t vcpu_base(struct vcpu *v)
+{
+    return (v->cr3 ? v->cr3 : v->domain->cr3) >> PAGE_SHIFT;
+}
+
+static bool find_l1(struct vcpu *v, unsigned long va, uint64_t *l1mfn, unsigned *idx)
+{
+    struct domain *d = v->domain;
+    uint64_t mfn = vcpu_base(v);
+    for (int level = 4; level >= 2; level--) {
+        uint64_t e = ((uint64_t *)pfn_to_virt(mfn))[(va >> (12 + 9 * (level - 1))) & 511];
+        if (!(e & PTE_P) || (e & PTE_PS))
+            return false;
+        mfn = (e & PTE_ADDR) >> PAGE_SHIFT;
+        if (mfn >= max_pfn || pg(mfn)->owner != d->id ||
+            (pg(mfn)->type_info & PGT_TYPE_MASK) != (unsigned)level - 1 ||
+            PGT_COUNT(pg(mfn)->type_info) == 0)
+            return false;
+    }
+    *l1mfn = mfn;
+    *idx = (va >> 12) & 511;
+    return true;
+}
+
+static void flush_local_and_domain(struct domain *d, unsigned long va, bool one)
+{
+    if (one)
+        invlpg(va);
+    else
+        write_cr3(read_cr3());
+    flush_tlb_domain(d);
 }
 
 long do_update_va_mapping(unsigned long va, unsigned long val, unsigned long flags,
                           unsigned long a4, unsigned long a5)
 {
     (void)a4, (void)a5;
-    struct domain *d = current_domain();
+    struct vcpu *v = current_vcpu();
+    struct domain *d = v->domain;
+    uint64_t l1;
+    unsigned idx;
     if (!guest_range_ok(va, 1))
         return -XEN_EINVAL;
     if ((flags & UVMF_FLUSHTYPE_MASK) > UVMF_INVLPG)
         return -XEN_EINVAL;
-    uint64_t *l1e = find_l1e(d, va);
-    if (!l1e)
+    if (!find_l1(v, va, &l1, &idx))
         return -XEN_EINVAL;
-    long rc = check_l1e(d, val);
+    long rc = mod_entry(l1, idx, 1, val, d, NULL);
     if (rc)
         return rc;
-    if (val & PTE_P)
-        val |= PTE_U;            /* 64-bit PV guests run in ring 3 */
-    __atomic_store_n(l1e, val, __ATOMIC_RELEASE);
     switch (flags & UVMF_FLUSHTYPE_MASK) {
     case UVMF_INVLPG:
         invlpg(va);
@@ -78,4 +289,302 @@ long do_update_va_mapping(unsigned long va, unsigned long val, unsigned long fla
     if (flags & ~UVMF_FLUSHTYPE_MASK)
         flush_tlb_domain(d);
     return 0;
+}
+
+/* mmu_update: a batch of page-table writes and M2P updates.  Stops at the
+ * first bad request; *done (if given) says how many succeeded. */
+long do_mmu_update(unsigned long reqs, unsigned long count, unsigned long done_p,
+                   unsigned long foreigndom, unsigned long a5)
+{
+    (void)a5;
+    struct domain *d = current_domain();
+    struct domain *fd = NULL;
+    if (foreigndom != DOMID_SELF && foreigndom != d->id) {
+        fd = domain_by_id((unsigned)foreigndom);
+        if (!fd || fd->shutdown)
+            return -XEN_ESRCH;
+        long rc = xsm_map_foreign(d, fd);
+        if (rc)
+            return rc;
+    }
+    if (count > (1UL << 20))
+        return -XEN_EINVAL;
+    long rc = 0;
+    unsigned long i;
+    bool flushed_need = false;
+    for (i = 0; i < count; i++) {
+        struct mmu_update u;
+        if (copy_from_guest(&u, reqs + i * sizeof(u), sizeof(u))) {
+            rc = -XEN_EFAULT;
+            break;
+        }
+        unsigned cmd = u.ptr & 3;
+        uint64_t ma = u.ptr & ~3ULL;
+        uint64_t mfn = ma >> PAGE_SHIFT;
+        if (cmd == MMU_MACHPHYS_UPDATE) {
+            struct domain *owner = fd ? fd : d;
+            if (mfn >= max_pfn || pg(mfn)->owner != owner->id || u.val >= (1ULL << 40)) {
+                rc = -XEN_EINVAL;
+                break;
+            }
+            m2p[mfn] = u.val;
+            continue;
+        }
+        if (cmd != MMU_NORMAL_PT_UPDATE && cmd != MMU_PT_UPDATE_PRESERVE_AD) {
+            rc = -XEN_ENOSYS;
+            break;
+        }
+        if ((ma & 7) || mfn >= max_pfn) {
+            rc = -XEN_EINVAL;
+            break;
+        }
+        /* The table may be the caller's, or (building) the foreign one's. */
+        struct page_info *p = pg(mfn);
+        struct domain *td = p->owner == d->id ? d : (fd && p->owner == fd->id) ? fd : NULL;
+        if (!td) {
+            rc = -XEN_EINVAL;
+            break;
+        }
+        unsigned t = p->type_info & PGT_TYPE_MASK;
+        unsigned idx = (unsigned)((ma & (PAGE_SIZE - 1)) >> 3);
+        uint64_t val = u.val;
+        if (PGT_COUNT(p->type_info) && t >= PGT_L1 && t <= PGT_L4) {
+            if (cmd == MMU_PT_UPDATE_PRESERVE_AD)
+                val |= ((uint64_t *)pfn_to_virt(mfn))[idx] & (PTE_A | PTE_D);
+            rc = mod_entry(mfn, idx, t, val, td, td == d ? fd : NULL);
+            if (rc)
+                break;
+            flushed_need = true;
+        } else if (PGT_COUNT(p->type_info) == 0 || t == PGT_WRITABLE) {
+            /* Not a page table: an ordinary write to the domain's page. */
+            ((uint64_t *)pfn_to_virt(mfn))[idx] = val;
+        } else {
+            rc = -XEN_EINVAL;
+            break;
+        }
+    }
+    if (flushed_need)
+        flush_local_and_domain(d, 0, false);
+    if (done_p) {
+        unsigned int done = (unsigned int)i;
+        if (copy_to_guest(done_p, &done, sizeof(done)) && !rc)
+            rc = -XEN_EFAULT;
+    }
+    return rc;
+}
+
+static long pin(struct domain *d, uint64_t mfn, unsigned level)
+{
+    if (mfn >= max_pfn || pg(mfn)->owner != d->id)
+        return -XEN_EINVAL;
+    if (pg(mfn)->type_info & PGT_PINNED)
+        return -XEN_EINVAL;      /* as Xen: already pinned */
+    if (!get_page(mfn, d))
+        return -XEN_EINVAL;
+    long rc = get_page_type(mfn, level, d);
+    if (rc) {
+        put_page(mfn);
+        return rc;
+    }
+    pg(mfn)->type_info |= PGT_PINNED;
+    return 0;
+}
+
+static long unpin(struct domain *d, uint64_t mfn)
+{
+    if (mfn >= max_pfn || pg(mfn)->owner != d->id || !(pg(mfn)->type_info & PGT_PINNED))
+        return -XEN_EINVAL;
+    pg(mfn)->type_info &= ~PGT_PINNED;
+    put_page_type(mfn);
+    put_page(mfn);
+    return 0;
+}
+
+/* Makes L4 frame mfn the base of vCPU v (references held while it is). */
+long pv_set_base(struct vcpu *v, uint64_t mfn)
+{
+    struct domain *d = v->domain;
+    if (mfn >= max_pfn || !get_page(mfn, d))
+        return -XEN_EINVAL;
+    long rc = get_page_type(mfn, PGT_L4, d);
+    if (rc) {
+        put_page(mfn);
+        return rc;
+    }
+    uint64_t old = v->cr3 >> PAGE_SHIFT;
+    v->cr3 = mfn << PAGE_SHIFT;
+    if (old) {
+        put_page_type(old);
+        put_page(old);
+    }
+    return 0;
+}
+
+long do_mmuext_op(unsigned long ops, unsigned long count, unsigned long done_p,
+                  unsigned long foreigndom, unsigned long a5)
+{
+    (void)a5;
+    struct vcpu *v = current_vcpu();
+    struct domain *d = v->domain;
+    if (foreigndom != DOMID_SELF && foreigndom != d->id)
+        return -XEN_EPERM;       /* pinning for another domain: not yet */
+    if (count > (1UL << 20))
+        return -XEN_EINVAL;
+    long rc = 0;
+    unsigned long i;
+    for (i = 0; i < count; i++) {
+        struct mmuext_op op;
+        if (copy_from_guest(&op, ops + i * sizeof(op), sizeof(op))) {
+            rc = -XEN_EFAULT;
+            break;
+        }
+        switch (op.cmd) {
+        case MMUEXT_PIN_L1_TABLE:
+        case MMUEXT_PIN_L2_TABLE:
+        case MMUEXT_PIN_L3_TABLE:
+        case MMUEXT_PIN_L4_TABLE:
+            rc = pin(d, op.arg1.mfn, op.cmd - MMUEXT_PIN_L1_TABLE + 1);
+            break;
+        case MMUEXT_UNPIN_TABLE:
+            rc = unpin(d, op.arg1.mfn);
+            break;
+        case MMUEXT_NEW_BASEPTR:
+            rc = pv_set_base(v, op.arg1.mfn);
+            if (!rc)
+                write_cr3(v->cr3);
+            break;
+        case MMUEXT_TLB_FLUSH_LOCAL:
+            write_cr3(read_cr3());
+            break;
+        case MMUEXT_INVLPG_LOCAL:
+            if (!guest_range_ok(op.arg1.linear_addr, 1))
+                rc = -XEN_EINVAL;
+            else
+                invlpg(op.arg1.linear_addr);
+            break;
+        case MMUEXT_TLB_FLUSH_MULTI:
+        case MMUEXT_TLB_FLUSH_ALL:
+            flush_local_and_domain(d, 0, false);
+            break;
+        case MMUEXT_INVLPG_MULTI:
+        case MMUEXT_INVLPG_ALL:
+            if (!guest_range_ok(op.arg1.linear_addr, 1))
+                rc = -XEN_EINVAL;
+            else
+                flush_local_and_domain(d, op.arg1.linear_addr, true);
+            break;
+        default:
+            rc = -XEN_ENOSYS;
+        }
+        if (rc)
+            break;
+    }
+    if (done_p) {
+        unsigned int done = (unsigned int)i;
+        if (copy_to_guest(done_p, &done, sizeof(done)) && !rc)
+            rc = -XEN_EFAULT;
+    }
+    return rc;
+}
+
+/* Grant mappings: an L1 entry at va for a frame another domain granted. */
+long pv_map_grant(struct domain *d, unsigned long va, uint64_t mfn, bool writable)
+{
+    struct vcpu *v = current_vcpu();
+    uint64_t l1;
+    unsigned idx;
+    if (v->domain != d || !guest_range_ok(va, PAGE_SIZE) || (va & (PAGE_SIZE - 1)) ||
+        !find_l1(v, va, &l1, &idx))
+        return -XEN_EINVAL;
+    uint64_t *t = pfn_to_virt(l1);
+    if (t[idx] & PTE_P)
+        return -XEN_EINVAL;      /* keep it simple: the slot must be empty */
+    if (!get_page_any(mfn))
+        return -XEN_EINVAL;
+    if (writable && get_page_type(mfn, PGT_WRITABLE, d)) {
+        put_page(mfn);
+        return -XEN_EINVAL;
+    }
+    uint64_t e = (mfn << PAGE_SHIFT) | PTE_P | PTE_U | PTE_A | PTE_D | PTE_GNT |
+                 (writable ? PTE_W : 0);
+    __atomic_store_n(&t[idx], e, __ATOMIC_RELEASE);
+    invlpg(va);
+    return 0;
+}
+
+long pv_unmap_grant(struct domain *d, unsigned long va, uint64_t mfn)
+{
+    struct vcpu *v = current_vcpu();
+    uint64_t l1;
+    unsigned idx;
+    if (v->domain != d || !find_l1(v, va, &l1, &idx))
+        return -XEN_EINVAL;
+    uint64_t *t = pfn_to_virt(l1);
+    uint64_t e = t[idx];
+    if (!(e & PTE_P) || !(e & PTE_GNT) || ((e & PTE_ADDR) >> PAGE_SHIFT) != mfn)
+        return -XEN_EINVAL;
+    __atomic_store_n(&t[idx], 0, __ATOMIC_RELEASE);
+    flush_local_and_domain(d, va, true);
+    put_entry(e, 1);
+    return 0;
+}
+
+/* Destroying a domain: drop the references its page tables hold (bases,
+ * pins), which devalidates every table and releases every mapping. */
+void pv_relinquish(struct domain *d)
+{
+    for (unsigned i = 0; i < d->nr_vcpus; i++) {
+        struct vcpu *v = d->vcpu[i];
+        if (v && v->cr3) {
+            uint64_t m = v->cr3 >> PAGE_SHIFT;
+            v->cr3 = 0;
+            put_page_type(m);
+            put_page(m);
+        }
+    }
+    for (uint32_t mfn = d->page_list; mfn != PFN_NONE; mfn = pg(mfn)->next)
+        if (pg(mfn)->type_info & PGT_PINNED)
+            unpin(d, mfn);
+}
+
+/* The machine-to-phys table: one entry per frame, mapped read-only for
+ * guests at MACH2PHYS_VIRT_START in every address space. */
+void m2p_init(void)
+{
+    uint64_t bytes = ROUNDUP(max_pfn * 8, 1ULL << 21);
+    if (bytes > MACH2PHYS_VIRT_END - MACH2PHYS_VIRT_START)
+        panic("m2p: too much memory");
+    unsigned order = 9;                   /* 2 MiB blocks, naturally aligned */
+    while (((uint64_t)PAGE_SIZE << order) < bytes)
+        order++;
+    m2p = alloc_hv_pages(order);          /* hypervisor writes: direct map */
+    if (!m2p)
+        panic("m2p: no memory for %lu MiB", (unsigned long)(bytes >> 20));
+    memset(m2p, 0xff, (size_t)PAGE_SIZE << order);
+    uint64_t *l4 = pfn_to_virt(idle_cr3 >> PAGE_SHIFT);
+    uint64_t *l3 = alloc_hv_pages(0);
+    if (!l3)
+        panic("m2p: no memory");
+    l4[HV_L4_FIRST_SLOT] = PA(l3) | PTE_P | PTE_U;
+    for (uint64_t off = 0; off < bytes; off += 1ULL << 21) {
+        unsigned i3 = (unsigned)(off >> 30), i2 = (unsigned)((off >> 21) & 511);
+        if (!(l3[i3] & PTE_P)) {
+            uint64_t *n = alloc_hv_pages(0);
+            if (!n)
+                panic("m2p: no memory");
+            l3[i3] = PA(n) | PTE_P | PTE_U;
+        }
+        uint64_t *l2 = pfn_to_virt((l3[i3] & PTE_ADDR) >> PAGE_SHIFT);
+        l2[i2] = (PA(m2p) + off) | PTE_P | PTE_U | PTE_PS | PTE_NX;
+    }
+    write_cr3(idle_cr3);
+    printk("mm: machine-to-phys table %lu KiB at %lx (read-only to guests)\n",
+           (unsigned long)(bytes >> 10), (unsigned long)MACH2PHYS_VIRT_START);
+}
+
+/* Until the access-control module provides it: control may map anyone. */
+__attribute__((weak)) int xsm_map_foreign(struct domain *cur, struct domain *target)
+{
+    (void)target;
+    return (cur->roles & ROLE_CONTROL) ? 0 : -XEN_EPERM;
 }

@@ -8,6 +8,7 @@
 #include "domain.h"
 #include "sched.h"
 #include "timer.h"
+#include "pv.h"
 
 void serial_init(void);
 void build_boot_domains(void);
@@ -347,6 +348,7 @@ void hv_main(uint32_t magic, uint32_t mbi_pa)
            (unsigned long)free_page_count());
 
     cpu_features_init();
+    m2p_init();
     traps_init();
     sched_init_cpu(this_cpu());
     apic_init();

@@ -1,0 +1,180 @@
+/* The grant-table state machine, free of hypervisor dependencies so that
+ * tests/unit/test_grant.c runs it on the host: shared-entry flag
+ * transitions (GTF_reading/GTF_writing by cmpxchg, as Xen's
+ * _set_status_v1), active-entry pin counts, and the maptrack free list. */
+#include "lib.h"
+#include "mm.h"
+#include "grant.h"
+
+void gnt_table_init(struct grant_table *gt, unsigned max_frames)
+{
+    memset(gt, 0, sizeof(*gt));
+    gt->max_frames = MIN(max_frames, (unsigned)GNT_MAX_FRAMES);
+    gt->maptrack_free = GNT_MT_TAIL;
+}
+
+int gnt_add_frame(struct grant_table *gt, grant_entry_v1_t *frame)
+{
+    if (gt->nr_frames >= gt->max_frames)
+        return -1;
+    unsigned need = (unsigned)((gt->nr_frames + 1) * GNT_PER_FRAME / GNT_ACT_PER_PAGE);
+    for (unsigned i = 0; i < need; i++) {
+        if (!gt->active[i]) {
+            gt->active[i] = alloc_hv_pages(0);
+            if (!gt->active[i])
+                return -1;
+        }
+    }
+    gt->shared[gt->nr_frames++] = frame;
+    return 0;
+}
+
+void gnt_table_free(struct grant_table *gt)
+{
+    for (unsigned i = 0; i < ARRAY_SIZE(gt->active); i++)
+        if (gt->active[i])
+            free_hv_pages(gt->active[i], 0);
+    for (unsigned i = 0; i < ARRAY_SIZE(gt->maptrack); i++)
+        if (gt->maptrack[i])
+            free_hv_pages(gt->maptrack[i], 0);
+    memset(gt->active, 0, sizeof(gt->active));
+    memset(gt->maptrack, 0, sizeof(gt->maptrack));
+    gt->maptrack_limit = 0;
+    gt->maptrack_free = GNT_MT_TAIL;
+    gt->nr_mappings = 0;
+}
+
+grant_entry_v1_t *gnt_shared(struct grant_table *gt, grant_ref_t ref)
+{
+    return &gt->shared[ref / GNT_PER_FRAME][ref % GNT_PER_FRAME];
+}
+
+struct gnt_active *gnt_act(struct grant_table *gt, grant_ref_t ref)
+{
+    return &gt->active[ref / GNT_ACT_PER_PAGE][ref % GNT_ACT_PER_PAGE];
+}
+
+/* flags and domid of a v1 entry form one 32-bit word: updated together. */
+union gnt_combo {
+    uint32_t raw;
+    struct {
+        uint16_t flags;
+        domid_t domid;
+    };
+};
+
+/* Xen's _set_status_v1: sets GTF_reading (and GTF_writing) unless the
+ * entry is not (or no longer) a grant to ldom; bounded cmpxchg retries so
+ * that a guest rewriting its entry cannot livelock us. */
+static int16_t set_status(grant_entry_v1_t *e, const struct gnt_active *act,
+                          domid_t ldom, bool readonly, bool mapflag)
+{
+    uint32_t *raw = (uint32_t *)e;
+    uint16_t mask = GTF_type_mask | (mapflag ? GTF_sub_page : 0);
+    union gnt_combo cur = { .raw = __atomic_load_n(raw, __ATOMIC_ACQUIRE) };
+    for (int retries = 0;; retries++) {
+        if (!act->pin && ((cur.flags & mask) != GTF_permit_access || cur.domid != ldom))
+            return GNTST_general_error;
+        union gnt_combo nw = cur;
+        nw.flags |= GTF_reading;
+        if (!readonly) {
+            nw.flags |= GTF_writing;
+            if (cur.flags & GTF_readonly)
+                return GNTST_general_error;   /* write-pin of a r/o grant */
+        }
+        uint32_t expect = cur.raw;
+        if (__atomic_compare_exchange_n(raw, &expect, nw.raw, false, __ATOMIC_SEQ_CST,
+                                        __ATOMIC_SEQ_CST))
+            return GNTST_okay;
+        if (retries == 4)
+            return GNTST_general_error;       /* the entry is unstable */
+        cur.raw = expect;
+    }
+}
+
+int16_t gnt_pin(struct grant_table *gt, grant_ref_t ref, domid_t ldom, bool readonly,
+                bool mapflag, uint32_t pin_inc, uint64_t *frame)
+{
+    if (ref >= gnt_nr_entries(gt))
+        return GNTST_bad_gntref;
+    struct gnt_active *act = gnt_act(gt, ref);
+    grant_entry_v1_t *e = gnt_shared(gt, ref);
+    /* Already in use: by the same domain only, and no counter overflow. */
+    if (act->pin && (act->domid != ldom || (act->pin & GNTPIN_overflow)))
+        return GNTST_general_error;
+    if (!act->pin || (!readonly && !(act->pin & GNTPIN_write_mask))) {
+        int16_t rc = set_status(e, act, ldom, readonly, mapflag);
+        if (rc != GNTST_okay)
+            return rc;
+        if (!act->pin) {
+            act->domid = ldom;
+            act->frame = __atomic_load_n(&e->frame, __ATOMIC_ACQUIRE);
+        }
+    }
+    act->pin += pin_inc;
+    *frame = act->frame;
+    return GNTST_okay;
+}
+
+void gnt_unpin(struct grant_table *gt, grant_ref_t ref, bool readonly, uint32_t pin_inc)
+{
+    struct gnt_active *act = gnt_act(gt, ref);
+    grant_entry_v1_t *e = gnt_shared(gt, ref);
+    uint16_t clear = 0;
+    if (act->pin < pin_inc)
+        panic("grant: unpin of ref %u with pin %#x", ref, act->pin);
+    act->pin -= pin_inc;
+    if (!readonly && !(act->pin & GNTPIN_write_mask))
+        clear |= GTF_writing;
+    if (!act->pin)
+        clear |= GTF_reading;
+    if (clear)
+        __atomic_fetch_and(&e->flags, (uint16_t)~clear, __ATOMIC_SEQ_CST);
+}
+
+int32_t gnt_maptrack_get(struct grant_table *gt)
+{
+    if (gt->maptrack_free == GNT_MT_TAIL) {
+        unsigned page = gt->maptrack_limit / GNT_MT_PER_PAGE;
+        if (page >= GNT_MAPTRACK_FRAMES)
+            return GNT_MT_INVALID;
+        struct gnt_mapping *m = alloc_hv_pages(0);
+        if (!m)
+            return GNT_MT_INVALID;
+        /* Thread the new entries, lowest first, onto the free list. */
+        for (unsigned i = 0; i < GNT_MT_PER_PAGE; i++) {
+            m[i].flags = 0;
+            m[i].ref = i + 1 < GNT_MT_PER_PAGE ? gt->maptrack_limit + i + 1 : GNT_MT_TAIL;
+        }
+        gt->maptrack[page] = m;
+        gt->maptrack_free = gt->maptrack_limit;
+        gt->maptrack_limit += GNT_MT_PER_PAGE;
+    }
+    uint32_t h = gt->maptrack_free;
+    struct gnt_mapping *m = gnt_maptrack(gt, h);
+    gt->maptrack_free = m->ref;
+    m->ref = 0;
+    m->flags = 0;
+    m->domid = 0;
+    m->host_addr = 0;
+    gt->nr_mappings++;
+    return (int32_t)h;
+}
+
+void gnt_maptrack_put(struct grant_table *gt, uint32_t handle)
+{
+    struct gnt_mapping *m = gnt_maptrack(gt, handle);
+    if (!m || !gt->nr_mappings)
+        panic("grant: maptrack put of bad handle %u", handle);
+    m->flags = 0;
+    m->ref = gt->maptrack_free;
+    gt->maptrack_free = handle;
+    gt->nr_mappings--;
+}
+
+struct gnt_mapping *gnt_maptrack(struct grant_table *gt, uint32_t handle)
+{
+    if (handle >= gt->maptrack_limit)
+        return NULL;
+    return &gt->maptrack[handle / GNT_MT_PER_PAGE][handle % GNT_MT_PER_PAGE];
+}

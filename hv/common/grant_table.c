@@ -1,0 +1,492 @@
+/* grant_table_op, grant tables v1 (<xen/grant_table.h>) with Xen 4.17's
+ * behaviour: setup_table, query_size, map_grant_ref, unmap_grant_ref,
+ * copy, set_version, get_version, get_status_frames; per-element GNTST_*
+ * status in batches; cleanup when a mapping or granting domain dies.
+ * The flag and pin transitions are in grant_state.c. */
+#include "lib.h"
+#include "mm.h"
+#include "domain.h"
+#include "hypercall.h"
+#include "pv.h"
+#include "grant.h"
+
+#define GNTTABOP_CMD_MASK 0xFFFu     /* Xen: the rest is a continuation arg */
+
+/* The table of d, created (with its first frame) on first use. */
+static struct grant_table *table_of(struct domain *d)
+{
+    if (d->grant_table)
+        return d->grant_table;
+    struct grant_table *gt = alloc_hv_pages(0);
+    if (!gt)
+        return NULL;
+    BUILD_BUG_ON(sizeof(*gt) > PAGE_SIZE);
+    gnt_table_init(gt, GNT_MAX_FRAMES);
+    d->grant_table = gt;
+    return gt;
+}
+
+/* Grows d's table to nr frames: frames owned by d, outside its p2m (as
+ * shared_info), zeroed; the guest maps them writable. */
+static int grow_table(struct domain *d, struct grant_table *gt, unsigned nr)
+{
+    while (gt->nr_frames < MAX(nr, (unsigned)GNT_INITIAL_FRAMES)) {
+        uint64_t mfn;
+        if (domain_alloc_page(d, &mfn))
+            return -1;
+        if (gnt_add_frame(gt, pfn_to_virt(mfn)))
+            return -1;           /* the frame stays d's, freed with it */
+    }
+    return 0;
+}
+
+/* setup_table, query_size, get_status_frames, get_version: DOMID_SELF or
+ * ourselves; another domain only for a control domain (XSM_TARGET). */
+static struct domain *any_domain(domid_t dom, int16_t *status)
+{
+    struct domain *cd = current_domain();
+    if (dom == DOMID_SELF || dom == cd->id)
+        return cd;
+    struct domain *d = domain_by_id(dom);
+    if (!d) {
+        *status = GNTST_bad_domain;
+        return NULL;
+    }
+    if (!(cd->roles & ROLE_CONTROL)) {
+        *status = GNTST_permission_denied;
+        return NULL;
+    }
+    return d;
+}
+
+static long setup_table(unsigned long arg, unsigned count)
+{
+    struct gnttab_setup_table op;
+    if (count != 1)
+        return -XEN_EINVAL;
+    if (copy_from_guest(&op, arg, sizeof(op)))
+        return -XEN_EFAULT;
+    unsigned long list = (unsigned long)op.frame_list.p;
+    if (!guest_range_ok(list, (unsigned long)op.nr_frames * sizeof(xen_pfn_t)))
+        return -XEN_EFAULT;
+    int16_t st = GNTST_okay;
+    struct domain *d = any_domain(op.dom, &st);
+    struct grant_table *gt = d ? table_of(d) : NULL;
+    if (d && !gt)
+        st = GNTST_general_error;
+    if (gt) {
+        if (op.nr_frames > gt->max_frames || grow_table(d, gt, op.nr_frames)) {
+            st = GNTST_general_error;
+        } else {
+            for (unsigned i = 0; i < op.nr_frames; i++) {
+                xen_pfn_t f = virt_to_pfn(gt->shared[i]);
+                if (copy_to_guest(list + i * sizeof(f), &f, sizeof(f)))
+                    st = GNTST_bad_virt_addr;
+            }
+        }
+    }
+    op.status = st;
+    if (copy_to_guest(arg + offsetof(struct gnttab_setup_table, status), &op.status,
+                      sizeof(op.status)))
+        return -XEN_EFAULT;
+    return 0;
+}
+
+static long query_size(unsigned long arg, unsigned count)
+{
+    struct gnttab_query_size op;
+    if (count != 1)
+        return -XEN_EINVAL;
+    if (copy_from_guest(&op, arg, sizeof(op)))
+        return -XEN_EFAULT;
+    int16_t st = GNTST_okay;
+    struct domain *d = any_domain(op.dom, &st);
+    if (d) {
+        struct grant_table *gt = table_of(d);
+        if (!gt || grow_table(d, gt, GNT_INITIAL_FRAMES)) {
+            st = GNTST_general_error;
+        } else {
+            op.nr_frames = gt->nr_frames;
+            op.max_nr_frames = gt->max_frames;
+        }
+    }
+    op.status = st;
+    if (copy_to_guest(arg, &op, sizeof(op)))
+        return -XEN_EFAULT;
+    return 0;
+}
+
+/* A frame of rd that a grant may name: RAM owned by rd. */
+static bool frame_of(const struct domain *rd, uint64_t mfn)
+{
+    return mfn < max_pfn && frame_table[mfn].owner == rd->id;
+}
+
+static uint32_t pin_kind(uint32_t flags)
+{
+    bool ro = flags & GNTMAP_readonly;
+    return flags & GNTMAP_host_map ? (ro ? GNTPIN_hstr_inc : GNTPIN_hstw_inc)
+                                   : (ro ? GNTPIN_devr_inc : GNTPIN_devw_inc);
+}
+
+/* Drops the pins one maptrack entry of a mapping domain holds on rd's
+ * grant (the host mapping itself is the PV MMU's: it goes with the
+ * mapper's page tables, or by pv_unmap_grant). */
+static void unpin_mapping(const struct gnt_mapping *m, struct domain *rd)
+{
+    struct grant_table *rgt = rd->grant_table;
+    bool ro = m->flags & GNTMAP_readonly;
+    if (m->flags & GNTMAP_device_map)
+        gnt_unpin(rgt, m->ref, ro, ro ? GNTPIN_devr_inc : GNTPIN_devw_inc);
+    if (m->flags & GNTMAP_host_map)
+        gnt_unpin(rgt, m->ref, ro, ro ? GNTPIN_hstr_inc : GNTPIN_hstw_inc);
+}
+
+static void map_one(struct gnttab_map_grant_ref *op)
+{
+    struct domain *ld = current_domain();
+    if (!(op->flags & (GNTMAP_device_map | GNTMAP_host_map))) {
+        op->status = GNTST_bad_gntref;
+        return;
+    }
+    /* A dying (shut-down) domain is gone as far as grants go. */
+    struct domain *rd = domain_by_id(op->dom);
+    if (!rd || rd->shutdown) {
+        op->status = GNTST_bad_domain;
+        return;
+    }
+    struct grant_table *lgt = table_of(ld), *rgt = table_of(rd);
+    int32_t h = lgt ? gnt_maptrack_get(lgt) : GNT_MT_INVALID;
+    if (h == GNT_MT_INVALID) {
+        op->status = GNTST_no_device_space;
+        return;
+    }
+    if (!rgt || grow_table(rd, rgt, GNT_INITIAL_FRAMES)) {
+        op->status = GNTST_bad_gntref;
+        gnt_maptrack_put(lgt, (uint32_t)h);
+        return;
+    }
+    bool ro = op->flags & GNTMAP_readonly;
+    uint32_t flags = op->flags & (GNTMAP_device_map | GNTMAP_host_map | GNTMAP_readonly);
+    uint64_t mfn;
+    int16_t rc = GNTST_okay;
+    unsigned pinned = 0;
+    /* Each of device_map and host_map is one pin, as in Xen.  The PV MMU
+     * refuses a writable host mapping of a page table. */
+    for (uint32_t kind = GNTMAP_device_map; kind <= GNTMAP_host_map; kind <<= 1) {
+        if (!(flags & kind))
+            continue;
+        rc = gnt_pin(rgt, op->ref, ld->id, ro, true, pin_kind(kind | (flags & GNTMAP_readonly)),
+                     &mfn);
+        if (rc != GNTST_okay)
+            break;
+        pinned |= kind;
+    }
+    if (rc == GNTST_okay && !frame_of(rd, mfn))
+        rc = GNTST_bad_page;
+    else if (rc == GNTST_okay && (flags & GNTMAP_contains_pte))
+        rc = GNTST_general_error;       /* TODO: PTE-address mappings */
+    if (rc == GNTST_okay && (flags & GNTMAP_host_map) &&
+        pv_map_grant(ld, op->host_addr, mfn, !ro) < 0)
+        rc = GNTST_general_error;
+    if (rc != GNTST_okay) {
+        for (uint32_t kind = GNTMAP_host_map; kind >= GNTMAP_device_map; kind >>= 1)
+            if (pinned & kind)
+                gnt_unpin(rgt, op->ref, ro, pin_kind(kind | (flags & GNTMAP_readonly)));
+        gnt_maptrack_put(lgt, (uint32_t)h);
+        op->status = rc;
+        return;
+    }
+    struct gnt_mapping *m = gnt_maptrack(lgt, (uint32_t)h);
+    m->ref = op->ref;
+    m->domid = rd->id;
+    m->host_addr = (flags & GNTMAP_host_map) ? op->host_addr : 0;
+    m->frame = mfn;
+    m->flags = (uint16_t)flags;
+    op->dev_bus_addr = mfn << PAGE_SHIFT;
+    op->handle = (grant_handle_t)h;
+    op->status = GNTST_okay;
+}
+
+static void unmap_one(struct gnttab_unmap_grant_ref *op)
+{
+    struct domain *ld = current_domain();
+    struct grant_table *lgt = ld->grant_table;
+    struct gnt_mapping *m = lgt ? gnt_maptrack(lgt, op->handle) : NULL;
+    if (!m || !m->flags) {
+        op->status = GNTST_bad_handle;
+        return;
+    }
+    /* The granter may be gone (m->domid DOMID_INVALID): its frame lives
+     * on while mapped, and the mapping is undone as any other. */
+    struct domain *rd = m->domid == DOMID_INVALID ? NULL : domain_by_id(m->domid);
+    if (op->dev_bus_addr && op->dev_bus_addr != m->frame << PAGE_SHIFT) {
+        op->status = GNTST_general_error;
+        return;
+    }
+    uint16_t done = 0;
+    if (op->host_addr && (m->flags & GNTMAP_host_map)) {
+        if (op->host_addr != m->host_addr || pv_unmap_grant(ld, op->host_addr, m->frame) < 0) {
+            op->status = GNTST_general_error;
+            return;
+        }
+        done |= GNTMAP_host_map;
+    }
+    if (op->dev_bus_addr && (m->flags & GNTMAP_device_map))
+        done |= GNTMAP_device_map;
+    if (rd) {
+        struct gnt_mapping undo = *m;
+        undo.flags = (uint16_t)(done | (m->flags & GNTMAP_readonly));
+        unpin_mapping(&undo, rd);
+    }
+    m->flags &= (uint16_t)~done;
+    if (!(m->flags & (GNTMAP_device_map | GNTMAP_host_map)))
+        gnt_maptrack_put(lgt, op->handle);
+    op->status = GNTST_okay;
+}
+
+/* One side of a copy: a granted frame (pinned) or a frame of our own. */
+struct copy_buf {
+    struct domain *d;
+    bool have_grant, have_type, readonly;
+    grant_ref_t ref;
+    uint64_t mfn;
+};
+
+static void copy_release(struct copy_buf *b)
+{
+    if (b->have_type)
+        put_page_type(b->mfn);
+    b->have_type = false;
+    if (b->have_grant)
+        gnt_unpin(b->d->grant_table, b->ref, b->readonly,
+                  b->readonly ? GNTPIN_hstr_inc : GNTPIN_hstw_inc);
+    b->have_grant = false;
+}
+
+static int16_t copy_claim(const struct gnttab_copy_ptr *p, bool by_gref, bool readonly,
+                          struct copy_buf *b)
+{
+    struct domain *cd = current_domain();
+    b->readonly = readonly;
+    if (by_gref) {
+        struct grant_table *gt = table_of(b->d);
+        if (!gt || grow_table(b->d, gt, GNT_INITIAL_FRAMES))
+            return GNTST_general_error;
+        int16_t rc = gnt_pin(gt, p->u.ref, cd->id, readonly, false,
+                             readonly ? GNTPIN_hstr_inc : GNTPIN_hstw_inc, &b->mfn);
+        if (rc != GNTST_okay)
+            return rc;
+        b->have_grant = true;
+        b->ref = p->u.ref;
+        if (!frame_of(b->d, b->mfn))
+            return GNTST_bad_page;
+    } else {
+        b->mfn = p->u.gmfn;      /* PV: the frame number is the mfn */
+        if (!frame_of(b->d, b->mfn))
+            return GNTST_bad_page;
+    }
+    if (!readonly) {
+        if (get_page_type(b->mfn, PGT_WRITABLE, b->d))
+            return GNTST_general_error;   /* a page table */
+        b->have_type = true;
+    }
+    return GNTST_okay;
+}
+
+static struct domain *copy_domain(domid_t dom, bool by_gref, int16_t *rc)
+{
+    if (dom != DOMID_SELF && !by_gref) {
+        *rc = GNTST_permission_denied;    /* only DOMID_SELF names frames */
+        return NULL;
+    }
+    struct domain *cd = current_domain();
+    struct domain *d = dom == DOMID_SELF ? cd : domain_by_id(dom);
+    if (!d || d->shutdown) {
+        *rc = GNTST_bad_domain;
+        return NULL;
+    }
+    return d;
+}
+
+static int16_t copy_one(const struct gnttab_copy *op)
+{
+    struct copy_buf src = { 0 }, dst = { 0 };
+    int16_t rc = GNTST_okay;
+    bool sg = op->flags & GNTCOPY_source_gref, dg = op->flags & GNTCOPY_dest_gref;
+    src.d = copy_domain(op->source.domid, sg, &rc);
+    if (!src.d)
+        return rc;
+    dst.d = copy_domain(op->dest.domid, dg, &rc);
+    if (!dst.d)
+        return rc;
+    rc = copy_claim(&op->source, sg, true, &src);
+    if (rc == GNTST_okay)
+        rc = copy_claim(&op->dest, dg, false, &dst);
+    if (rc == GNTST_okay &&
+        (op->source.offset + op->len > PAGE_SIZE || op->dest.offset + op->len > PAGE_SIZE))
+        rc = GNTST_bad_copy_arg;
+    if (rc == GNTST_okay)
+        memmove((uint8_t *)pfn_to_virt(dst.mfn) + op->dest.offset,
+                (const uint8_t *)pfn_to_virt(src.mfn) + op->source.offset, op->len);
+    copy_release(&dst);
+    copy_release(&src);
+    return rc;
+}
+
+static long set_version(unsigned long arg)
+{
+    struct gnttab_set_version op;
+    if (copy_from_guest(&op, arg, sizeof(op)))
+        return -XEN_EFAULT;
+    long rc = 0;
+    if (op.version != 1 && op.version != 2)
+        rc = -XEN_EINVAL;
+    else if (op.version == 2)
+        rc = -XEN_ENOSYS;        /* as Xen with gnttab=max-ver:1 */
+    op.version = 1;
+    if (copy_to_guest(arg, &op, sizeof(op)))
+        return -XEN_EFAULT;
+    return rc;
+}
+
+static long get_version(unsigned long arg)
+{
+    struct gnttab_get_version op;
+    if (copy_from_guest(&op, arg, sizeof(op)))
+        return -XEN_EFAULT;
+    int16_t st = GNTST_okay;
+    if (!any_domain(op.dom, &st))
+        return st == GNTST_bad_domain ? -XEN_ESRCH : -XEN_EPERM;
+    op.version = 1;
+    if (copy_to_guest(arg + offsetof(struct gnttab_get_version, version), &op.version,
+                      sizeof(op.version)))
+        return -XEN_EFAULT;
+    return 0;
+}
+
+/* v1 has no status frames: any request for one fails, as in Xen. */
+static long get_status_frames(unsigned long arg, unsigned count)
+{
+    struct gnttab_get_status_frames op;
+    if (count != 1)
+        return -XEN_EINVAL;
+    if (copy_from_guest(&op, arg, sizeof(op)))
+        return -XEN_EFAULT;
+    int16_t st = GNTST_okay;
+    if (any_domain(op.dom, &st) && op.nr_frames > 0)
+        st = GNTST_general_error;
+    op.status = st;
+    if (copy_to_guest(arg + offsetof(struct gnttab_get_status_frames, status), &op.status,
+                      sizeof(op.status)))
+        return -XEN_EFAULT;
+    return 0;
+}
+
+long do_grant_table_op(unsigned long cmd, unsigned long arg, unsigned long count,
+                       unsigned long a4, unsigned long a5)
+{
+    (void)a4, (void)a5;
+    unsigned n = (unsigned)count;
+    if ((int)n < 0)
+        return -XEN_EINVAL;
+    if ((cmd & ~(unsigned long)GNTTABOP_CMD_MASK) && (cmd & GNTTABOP_CMD_MASK) !=
+        GNTTABOP_cache_flush)
+        return -XEN_EINVAL;
+    cmd &= GNTTABOP_CMD_MASK;
+    switch (cmd) {
+    case GNTTABOP_setup_table:
+        return setup_table(arg, n);
+    case GNTTABOP_query_size:
+        return query_size(arg, n);
+    case GNTTABOP_set_version:
+        return set_version(arg);
+    case GNTTABOP_get_version:
+        return get_version(arg);
+    case GNTTABOP_get_status_frames:
+        return get_status_frames(arg, n);
+    case GNTTABOP_map_grant_ref: {
+        struct gnttab_map_grant_ref op;
+        if (!guest_range_ok(arg, (unsigned long)n * sizeof(op)))
+            return -XEN_EFAULT;
+        for (unsigned i = 0; i < n; i++, arg += sizeof(op)) {
+            if (copy_from_guest(&op, arg, sizeof(op)))
+                return -XEN_EFAULT;
+            map_one(&op);
+            if (copy_to_guest(arg, &op, sizeof(op)))
+                return -XEN_EFAULT;   /* as Xen: the mapping stays */
+        }
+        return 0;
+    }
+    case GNTTABOP_unmap_grant_ref: {
+        struct gnttab_unmap_grant_ref op;
+        if (!guest_range_ok(arg, (unsigned long)n * sizeof(op)))
+            return -XEN_EFAULT;
+        for (unsigned i = 0; i < n; i++, arg += sizeof(op)) {
+            if (copy_from_guest(&op, arg, sizeof(op)))
+                return -XEN_EFAULT;
+            unmap_one(&op);
+            if (copy_to_guest(arg + offsetof(struct gnttab_unmap_grant_ref, status),
+                              &op.status, sizeof(op.status)))
+                return -XEN_EFAULT;
+        }
+        return 0;
+    }
+    case GNTTABOP_copy: {
+        struct gnttab_copy op;
+        if (!guest_range_ok(arg, (unsigned long)n * sizeof(op)))
+            return -XEN_EFAULT;
+        for (unsigned i = 0; i < n; i++, arg += sizeof(op)) {
+            if (copy_from_guest(&op, arg, sizeof(op)))
+                return -XEN_EFAULT;
+            op.status = copy_one(&op);
+            if (copy_to_guest(arg + offsetof(struct gnttab_copy, status), &op.status,
+                              sizeof(op.status)))
+                return -XEN_EFAULT;
+        }
+        return 0;
+    }
+    default:
+        /* transfer, unmap_and_replace, swap_grant_ref, cache_flush */
+        return -XEN_ENOSYS;
+    }
+}
+
+/*
+ * d is being destroyed.  Its own mappings of others' grants give back
+ * their pins (as Xen's gnttab_release_mappings; the host mappings go with
+ * its page tables).  Others' mappings of d's grants stay: the PV MMU's
+ * frame references keep those frames until the last mapping goes, and the
+ * mappers' maptrack entries are marked (domid DOMID_INVALID) so that their
+ * unmap still works once d's table is gone.
+ */
+void grant_table_destroy(struct domain *d)
+{
+    struct grant_table *gt = d->grant_table;
+    if (!gt)
+        return;
+    for (uint32_t h = 0; h < gt->maptrack_limit && gt->nr_mappings; h++) {
+        struct gnt_mapping *m = gnt_maptrack(gt, h);
+        if (!m->flags)
+            continue;
+        struct domain *rd = m->domid == DOMID_INVALID ? NULL : domain_by_id(m->domid);
+        if (rd && rd != d && rd->grant_table)
+            unpin_mapping(m, rd);
+        gnt_maptrack_put(gt, h);
+    }
+    for (grant_ref_t ref = 0; ref < gnt_nr_entries(gt); ref++) {
+        struct gnt_active *act = gnt_act(gt, ref);
+        if (!act->pin)
+            continue;
+        struct domain *ld = domain_by_id(act->domid);
+        struct grant_table *lgt = ld && ld != d ? ld->grant_table : NULL;
+        for (uint32_t h = 0; lgt && h < lgt->maptrack_limit; h++) {
+            struct gnt_mapping *m = gnt_maptrack(lgt, h);
+            if (m->flags && m->domid == d->id && m->ref == ref)
+                m->domid = DOMID_INVALID;
+        }
+    }
+    gnt_table_free(gt);
+    free_hv_pages(gt, 0);
+    d->grant_table = NULL;
+}

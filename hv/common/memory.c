@@ -1,0 +1,151 @@
+/* memory_op: reservations (increase, decrease, populate), what a domain
+ * may know of memory (current/maximum reservation, maximum_ram_page, its
+ * memory map).  For PV guests frame numbers are machine frames. */
+#include "lib.h"
+#include "mm.h"
+#include "domain.h"
+#include "hypercall.h"
+#include "pv.h"
+#include <xen/memory.h>
+
+#define MAX_EXTENT_ORDER 9       /* 2 MiB, as Xen allows a PV domU */
+/* Xen keeps a continuation's start extent above the command bits; the
+ * split is internal to Xen (not in the public headers): bits 0-5 command. */
+#define MEMOP_CMD_BITS   6
+
+/* The domain a memory op names: ourselves, or (control) another. */
+static struct domain *memop_domain(domid_t id, long *err)
+{
+    struct domain *cd = current_domain();
+    if (id == DOMID_SELF || id == cd->id)
+        return cd;
+    struct domain *d = domain_by_id(id);
+    if (!d || d->shutdown) {
+        *err = -XEN_ESRCH;
+        return NULL;
+    }
+    if (xsm_map_foreign(cd, d)) {
+        *err = -XEN_EPERM;
+        return NULL;
+    }
+    return d;
+}
+
+/* Gives d 2^order new zeroed frames (mapped nowhere yet), or fails. */
+static long grow(struct domain *d, unsigned order, uint64_t *first)
+{
+    uint64_t n = 1ULL << order;
+    if (d->nr_pages + n > d->max_pages)
+        return -XEN_ENOMEM;
+    for (uint64_t i = 0; i < n; i++) {
+        uint64_t mfn;
+        if (domain_alloc_page(d, &mfn)) {
+            /* Undo this extent. */
+            while (i--)
+                put_page(first[i]);
+            return -XEN_ENOMEM;
+        }
+        first[i] = mfn;
+    }
+    d->nr_pages += n;
+    return 0;
+}
+
+/* Removes a frame from d if nothing but its allocation references it. */
+static long shrink_one(struct domain *d, uint64_t mfn)
+{
+    if (mfn >= max_pfn || frame_table[mfn].owner != d->id)
+        return -XEN_EINVAL;
+    if (frame_table[mfn].count != 1 || PGT_COUNT(frame_table[mfn].type_info))
+        return -XEN_EBUSY;       /* still mapped or typed: unmap it first */
+    put_page(mfn);               /* frees it */
+    d->nr_pages--;
+    return 0;
+}
+
+static long reservation(unsigned op, unsigned long arg, unsigned long start)
+{
+    struct xen_memory_reservation r;
+    if (copy_from_guest(&r, arg, sizeof(r)))
+        return -XEN_EFAULT;
+    long err = 0;
+    struct domain *d = memop_domain(r.domid, &err);
+    if (!d)
+        return err;
+    if (r.extent_order > MAX_EXTENT_ORDER)
+        return -XEN_EPERM;
+    unsigned long list = (unsigned long)r.extent_start.p;
+    uint64_t n = 1ULL << r.extent_order;
+    static uint64_t mfns[1 << MAX_EXTENT_ORDER];   /* under the hv lock */
+    unsigned long i;
+    for (i = start; i < r.nr_extents; i++) {
+        xen_pfn_t v;
+        if (op != XENMEM_increase_reservation || list) {
+            if (copy_from_guest(&v, list + i * sizeof(v), sizeof(v)))
+                return i ? (long)i : -XEN_EFAULT;
+        }
+        if (op == XENMEM_decrease_reservation) {
+            for (uint64_t j = 0; j < n; j++)
+                if (shrink_one(d, v + j))
+                    return (long)i;
+            continue;
+        }
+        if (grow(d, r.extent_order, mfns))
+            return (long)i;
+        if (op == XENMEM_populate_physmap)
+            for (uint64_t j = 0; j < n; j++)
+                m2p[mfns[j]] = v + j;
+        /* PV: tell the guest the machine frame (contiguous only for
+         * order 0; larger extents report their first frame). */
+        xen_pfn_t out = mfns[0];
+        if (list && copy_to_guest(list + i * sizeof(out), &out, sizeof(out)))
+            return (long)i;
+    }
+    return (long)i;
+}
+
+long do_memory_op(unsigned long cmd, unsigned long arg, unsigned long a3,
+                  unsigned long a4, unsigned long a5)
+{
+    (void)a3, (void)a4, (void)a5;
+    unsigned op = cmd & ((1u << MEMOP_CMD_BITS) - 1);
+    unsigned long start = cmd >> MEMOP_CMD_BITS;
+    long err = 0;
+    switch (op) {
+    case XENMEM_increase_reservation:
+    case XENMEM_decrease_reservation:
+    case XENMEM_populate_physmap:
+        return reservation(op, arg, start);
+    case XENMEM_current_reservation:
+    case XENMEM_maximum_reservation: {
+        domid_t id;
+        if (copy_from_guest(&id, arg, sizeof(id)))
+            return -XEN_EFAULT;
+        struct domain *d = memop_domain(id, &err);
+        if (!d)
+            return err;
+        return (long)(op == XENMEM_current_reservation ? d->nr_pages : d->max_pages);
+    }
+    case XENMEM_maximum_ram_page:
+        return (long)(max_pfn - 1);
+    case XENMEM_memory_map: {
+        struct xen_memory_map m;
+        if (copy_from_guest(&m, arg, sizeof(m)))
+            return -XEN_EFAULT;
+        if (m.nr_entries < 1)
+            return -XEN_EINVAL;
+        /* One e820 RAM entry: the domain's pseudo-physical memory. */
+        struct { uint64_t addr, size; uint32_t type; } __attribute__((packed))
+            e = { 0, current_domain()->max_pages << PAGE_SHIFT, 1 };
+        if (copy_to_guest((unsigned long)m.buffer.p, &e, sizeof(e)))
+            return -XEN_EFAULT;
+        m.nr_entries = 1;
+        return copy_to_guest(arg, &m, sizeof(m));
+    }
+    case XENMEM_add_to_physmap:
+    case XENMEM_add_to_physmap_batch:
+        return -XEN_EACCES;      /* as Xen: only for translated guests */
+    default:
+        return -XEN_ENOSYS;
+    }
+}

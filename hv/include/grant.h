@@ -1,0 +1,103 @@
+/* Grant tables v1 (<xen/grant_table.h>): the per-domain table, its active
+ * entries and the maptrack.  The state machine (grant_state.c) is pure and
+ * unit-tested on the host; grant_table.c is the hypercall family. */
+#ifndef KEEL_GRANT_H
+#define KEEL_GRANT_H
+
+#include "lib.h"
+#include "memlayout.h"
+#include <xen/xen.h>
+#include <xen/grant_table.h>
+
+#define GNT_INITIAL_FRAMES   1    /* Xen's INITIAL_NR_GRANT_FRAMES */
+#define GNT_MAX_FRAMES       64   /* Xen 4.17's default gnttab_max_frames */
+#define GNT_MAPTRACK_FRAMES  256  /* 64K mappings per domain */
+#define GNT_PER_FRAME        (PAGE_SIZE / sizeof(grant_entry_v1_t))
+#define GNT_MAX_ENTRIES      (GNT_MAX_FRAMES * GNT_PER_FRAME)
+
+/* Pin counts of an active entry, as Xen counts them. */
+#define GNTPIN_hstw_inc      (1u << 0)
+#define GNTPIN_hstw_mask     (0xFFu << 0)
+#define GNTPIN_hstr_inc      (1u << 8)
+#define GNTPIN_hstr_mask     (0xFFu << 8)
+#define GNTPIN_devw_inc      (1u << 16)
+#define GNTPIN_devw_mask     (0xFFu << 16)
+#define GNTPIN_devr_inc      (1u << 24)
+#define GNTPIN_devr_mask     (0xFFu << 24)
+#define GNTPIN_overflow      0x80808080u
+#define GNTPIN_write_mask    (GNTPIN_hstw_mask | GNTPIN_devw_mask)
+
+/* The hypervisor's shadow of one shared entry while it is in use. */
+struct gnt_active {
+    uint32_t pin;                /* GNTPIN_* counts; 0: not in use */
+    domid_t domid;               /* the domain using it */
+    uint16_t pad;
+    uint64_t frame;              /* the frame captured at first pin */
+};
+#define GNT_ACT_PER_PAGE     (PAGE_SIZE / sizeof(struct gnt_active))
+
+/* One mapping made by this domain of another's grant (maptrack entry);
+ * the handle is its index.  flags 0: free (ref then links the free list). */
+struct gnt_mapping {
+    grant_ref_t ref;
+    uint16_t flags;              /* GNTMAP_* still held */
+    domid_t domid;               /* the granting domain; DOMID_INVALID once
+                                    it is destroyed (the frame lives on) */
+    uint64_t host_addr;          /* where it is mapped (GNTMAP_host_map) */
+    uint64_t frame;              /* the granted frame */
+};
+#define GNT_MT_PER_PAGE      (PAGE_SIZE / sizeof(struct gnt_mapping))
+#define GNT_MT_TAIL          0xFFFFFFFFu
+#define GNT_MT_INVALID       (-1)
+
+struct grant_table {
+    unsigned nr_frames;          /* shared frames the guest has */
+    unsigned max_frames;
+    grant_entry_v1_t *shared[GNT_MAX_FRAMES];
+    struct gnt_active *active[GNT_MAX_ENTRIES / GNT_ACT_PER_PAGE];
+    struct gnt_mapping *maptrack[GNT_MAPTRACK_FRAMES];
+    unsigned maptrack_limit;     /* entries backed by maptrack pages */
+    uint32_t maptrack_free;      /* free-list head, GNT_MT_TAIL if empty */
+    unsigned nr_mappings;        /* maptrack entries in use */
+};
+
+/* grant_state.c: pure state transitions.  Pages come from alloc_hv_pages. */
+void gnt_table_init(struct grant_table *gt, unsigned max_frames);
+/* Appends one zeroed shared frame (given by its address); -1 if no memory. */
+int gnt_add_frame(struct grant_table *gt, grant_entry_v1_t *frame);
+void gnt_table_free(struct grant_table *gt);   /* not the shared frames */
+static inline unsigned gnt_nr_entries(const struct grant_table *gt)
+{
+    return gt->nr_frames * GNT_PER_FRAME;
+}
+grant_entry_v1_t *gnt_shared(struct grant_table *gt, grant_ref_t ref);
+struct gnt_active *gnt_act(struct grant_table *gt, grant_ref_t ref);
+
+/*
+ * Takes a pin on (gt, ref) for domain ldom: read-only or writable, for a
+ * mapping (mapflag: no sub-page grants) or a copy.  Sets GTF_reading and,
+ * for writes, GTF_writing in the shared entry by cmpxchg, checking the
+ * entry's type, domid and GTF_readonly as Xen's _set_status_v1 does.
+ * pin_inc is GNTPIN_hstr_inc/hstw_inc/devr_inc/devw_inc.  Returns GNTST_*;
+ * on success *frame is the granted frame (validate it, and gnt_unpin on
+ * failure).
+ */
+int16_t gnt_pin(struct grant_table *gt, grant_ref_t ref, domid_t ldom, bool readonly,
+                bool mapflag, uint32_t pin_inc, uint64_t *frame);
+/* Drops one pin; clears GTF_writing when the last writer goes and
+ * GTF_reading when the last user goes. */
+void gnt_unpin(struct grant_table *gt, grant_ref_t ref, bool readonly, uint32_t pin_inc);
+
+/* Maptrack: a free handle (pages added on demand), or GNT_MT_INVALID. */
+int32_t gnt_maptrack_get(struct grant_table *gt);
+void gnt_maptrack_put(struct grant_table *gt, uint32_t handle);
+/* The entry for a handle, or NULL if the handle was never backed. */
+struct gnt_mapping *gnt_maptrack(struct grant_table *gt, uint32_t handle);
+
+/* grant_table.c */
+struct domain;
+long do_grant_table_op(unsigned long cmd, unsigned long arg, unsigned long count,
+                       unsigned long a4, unsigned long a5);
+void grant_table_destroy(struct domain *d);
+
+#endif

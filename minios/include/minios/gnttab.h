@@ -1,0 +1,63 @@
+/* gnttab.h: minios's grant tables (v1): granting our frames to other domains, mapping and copying theirs. */
+#ifndef MINIOS_GNTTAB_H
+#define MINIOS_GNTTAB_H
+
+#include <stdint.h>
+#include <minios/hypercall.h>
+#include <xen/grant_table.h>
+
+/* cmd: GNTTABOP_*; arg: an array of count structures that cmd names. */
+static inline long HYPERVISOR_grant_table_op(unsigned int cmd, void *arg, unsigned int count)
+{
+    return _hypercall3(__HYPERVISOR_grant_table_op, cmd, arg, count);
+}
+
+/* Frames of the grant table minios sets up (MINIOS_GNTTAB_FRAMES * 512
+ * references; 0..7 are reserved, as in Xen's toolstack convention). */
+#define MINIOS_GNTTAB_FRAMES   4
+#define MINIOS_GNTTAB_NR_REFS  (MINIOS_GNTTAB_FRAMES * 4096 / sizeof(grant_entry_v1_t))
+/* Pages of the area where foreign grants are mapped. */
+#define MINIOS_GNTTAB_MAP_PAGES 16
+#define MINIOS_GNTTAB_INVALID_REF ((grant_ref_t)0)
+
+/*
+ * GNTTABOP_setup_table for MINIOS_GNTTAB_FRAMES frames, each mapped
+ * (update_va_mapping) over a page of minios's .bss.  0, or a negative Xen
+ * errno (-XEN_EINVAL if the hypervisor refused the size).  Called again,
+ * it does nothing.
+ */
+int minios_gnttab_init(void);
+
+/* The shared entries (NULL before minios_gnttab_init) and their number. */
+grant_entry_v1_t *minios_gnttab_entries(void);
+
+/*
+ * Grants domain d access to frame mfn (read-only if readonly); returns the
+ * reference, or MINIOS_GNTTAB_INVALID_REF if none is free or there is no
+ * table.  On a fresh table references are handed out lowest first from 8.
+ */
+grant_ref_t minios_gnttab_grant_access(domid_t d, unsigned long mfn, int readonly);
+
+/* Ends a grant: 0, -XEN_EBUSY while the other side has it mapped (or is
+ * copying: GTF_reading/GTF_writing set), -XEN_EINVAL for a reference we
+ * did not hand out. */
+int minios_gnttab_end_access(grant_ref_t ref);
+
+/* Maps domain d's grant ref at a free page of the map area; the address,
+ * or NULL (no free page, or the hypervisor's status was not GNTST_okay;
+ * minios_gnttab_last_status() says which). *h gets the handle. */
+void *minios_gnttab_map(domid_t d, grant_ref_t ref, int readonly, grant_handle_t *h);
+/* Undoes minios_gnttab_map: 0, or -XEN_EINVAL (bad address or handle). */
+int minios_gnttab_unmap(void *va, grant_handle_t h);
+/* The GNTST_* status of the last map or unmap (GNTST_okay if it was
+ * refused before reaching the hypervisor). */
+int minios_gnttab_last_status(void);
+
+/* GNTTABOP_copy of count operations: the hypercall's result (0 or a
+ * negative errno); each op's status says how it went (GNTST_*). */
+int minios_gnttab_copy(struct gnttab_copy *ops, unsigned int count);
+
+/* The machine frame behind a virtual address of minios's own image. */
+unsigned long minios_gnttab_virt_to_mfn(const void *va);
+
+#endif /* MINIOS_GNTTAB_H */

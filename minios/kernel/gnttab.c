@@ -1,0 +1,162 @@
+/* gnttab.c: grant tables v1: the shared table mapped into minios's .bss, grant/end access, map/unmap, copy. */
+#include <stddef.h>
+#include <minios/gnttab.h>
+#include <minios/startinfo.h>
+
+#define PAGE_SIZE    4096ul
+/* x86 page-table entry bits (architecture, not Xen ABI). */
+#define PTE_PRESENT  0x001ul
+#define PTE_RW       0x002ul
+#define PTE_USER     0x004ul
+#define PTE_ACCESSED 0x020ul
+#define PTE_DIRTY    0x040ul
+#define PTE_FLAGS    (PTE_PRESENT | PTE_RW | PTE_USER | PTE_ACCESSED | PTE_DIRTY)
+
+#define FIRST_REF    8           /* 0..7: GNTTAB_NR_RESERVED_ENTRIES */
+
+/* The table's frames are mapped over these pages (their own frames stay
+ * ours, unused), and foreign grants over the map area's. */
+static char table_area[MINIOS_GNTTAB_FRAMES * PAGE_SIZE] __attribute__((aligned(PAGE_SIZE)));
+static char map_area[MINIOS_GNTTAB_MAP_PAGES * PAGE_SIZE] __attribute__((aligned(PAGE_SIZE)));
+
+static grant_entry_v1_t *table;
+static uint32_t ref_used[MINIOS_GNTTAB_NR_REFS / 32];
+static uint32_t map_used;        /* bit i: map_area page i holds a mapping */
+static int last_status;
+
+unsigned long minios_gnttab_virt_to_mfn(const void *va)
+{
+    /* minios is linked at 0 (VIRT_BASE 0): virtual = pseudo-physical. */
+    return ((const xen_pfn_t *)minios_start_info->mfn_list)[(unsigned long)va / PAGE_SIZE];
+}
+
+int minios_gnttab_init(void)
+{
+    xen_pfn_t frames[MINIOS_GNTTAB_FRAMES];
+    struct gnttab_setup_table op = { .dom = DOMID_SELF, .nr_frames = MINIOS_GNTTAB_FRAMES };
+    long rc;
+
+    if (table)
+        return 0;
+    set_xen_guest_handle(op.frame_list, frames);
+    rc = HYPERVISOR_grant_table_op(GNTTABOP_setup_table, &op, 1);
+    if (rc < 0)
+        return (int)rc;
+    if (op.status != GNTST_okay)
+        return -XEN_EINVAL;
+    for (unsigned i = 0; i < MINIOS_GNTTAB_FRAMES; i++) {
+        unsigned long va = (unsigned long)table_area + i * PAGE_SIZE;
+        rc = HYPERVISOR_update_va_mapping(va, ((uint64_t)frames[i] << 12) | PTE_FLAGS,
+                                          UVMF_INVLPG);
+        if (rc < 0)
+            return (int)rc;
+    }
+    table = (grant_entry_v1_t *)table_area;
+    return 0;
+}
+
+grant_entry_v1_t *minios_gnttab_entries(void)
+{
+    return table;
+}
+
+grant_ref_t minios_gnttab_grant_access(domid_t d, unsigned long mfn, int readonly)
+{
+    if (!table)
+        return MINIOS_GNTTAB_INVALID_REF;
+    for (grant_ref_t ref = FIRST_REF; ref < MINIOS_GNTTAB_NR_REFS; ref++) {
+        if (ref_used[ref / 32] & (1u << (ref % 32)))
+            continue;
+        ref_used[ref / 32] |= 1u << (ref % 32);
+        table[ref].frame = (uint32_t)mfn;
+        table[ref].domid = d;
+        /* The frame and domid must be visible before the flags. */
+        __atomic_store_n(&table[ref].flags,
+                         (uint16_t)(GTF_permit_access | (readonly ? GTF_readonly : 0)),
+                         __ATOMIC_RELEASE);
+        return ref;
+    }
+    return MINIOS_GNTTAB_INVALID_REF;
+}
+
+int minios_gnttab_end_access(grant_ref_t ref)
+{
+    if (!table || ref < FIRST_REF || ref >= MINIOS_GNTTAB_NR_REFS ||
+        !(ref_used[ref / 32] & (1u << (ref % 32))))
+        return -XEN_EINVAL;
+    uint16_t flags = __atomic_load_n(&table[ref].flags, __ATOMIC_ACQUIRE);
+    do {
+        if (flags & (GTF_reading | GTF_writing))
+            return -XEN_EBUSY;
+    } while (!__atomic_compare_exchange_n(&table[ref].flags, &flags, 0, 0,
+                                          __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST));
+    ref_used[ref / 32] &= ~(1u << (ref % 32));
+    return 0;
+}
+
+/* Puts our own frame back under a map-area page (a grant unmap leaves the
+ * slot empty). */
+static void restore_page(unsigned long va)
+{
+    HYPERVISOR_update_va_mapping(va, ((uint64_t)minios_gnttab_virt_to_mfn((void *)va) << 12) |
+                                 PTE_FLAGS, UVMF_INVLPG);
+}
+
+void *minios_gnttab_map(domid_t d, grant_ref_t ref, int readonly, grant_handle_t *h)
+{
+    unsigned i;
+    last_status = GNTST_okay;
+    for (i = 0; i < MINIOS_GNTTAB_MAP_PAGES && (map_used & (1u << i)); i++)
+        ;
+    if (i == MINIOS_GNTTAB_MAP_PAGES)
+        return NULL;
+    unsigned long va = (unsigned long)map_area + i * PAGE_SIZE;
+    struct gnttab_map_grant_ref op = {
+        .host_addr = va,
+        .flags = GNTMAP_host_map | (readonly ? GNTMAP_readonly : 0),
+        .ref = ref,
+        .dom = d,
+    };
+    /* The slot must be empty (Keel's PV MMU maps grants into empty slots only). */
+    if (HYPERVISOR_update_va_mapping(va, 0, UVMF_INVLPG) < 0)
+        return NULL;
+    long rc = HYPERVISOR_grant_table_op(GNTTABOP_map_grant_ref, &op, 1);
+    if (rc < 0 || op.status != GNTST_okay) {
+        last_status = rc < 0 ? GNTST_general_error : op.status;
+        restore_page(va);
+        return NULL;
+    }
+    map_used |= 1u << i;
+    *h = op.handle;
+    return (void *)va;
+}
+
+int minios_gnttab_unmap(void *p, grant_handle_t h)
+{
+    unsigned long va = (unsigned long)p;
+    unsigned long i = (va - (unsigned long)map_area) / PAGE_SIZE;
+    last_status = GNTST_okay;
+    if (va < (unsigned long)map_area || i >= MINIOS_GNTTAB_MAP_PAGES || (va % PAGE_SIZE) ||
+        !(map_used & (1u << i)))
+        return -XEN_EINVAL;
+    struct gnttab_unmap_grant_ref op = { .host_addr = va, .dev_bus_addr = 0, .handle = h };
+    long rc = HYPERVISOR_grant_table_op(GNTTABOP_unmap_grant_ref, &op, 1);
+    if (rc < 0)
+        return (int)rc;
+    last_status = op.status;
+    if (op.status != GNTST_okay)
+        return -XEN_EINVAL;
+    map_used &= ~(1u << i);
+    restore_page(va);
+    return 0;
+}
+
+int minios_gnttab_last_status(void)
+{
+    return last_status;
+}
+
+int minios_gnttab_copy(struct gnttab_copy *ops, unsigned int count)
+{
+    return (int)HYPERVISOR_grant_table_op(GNTTABOP_copy, ops, count);
+}

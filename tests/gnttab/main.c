@@ -1,0 +1,366 @@
+/* Guest test: grant tables v1 in one domain (runs on Keel and as dom0 of real Xen): setup_table,
+ * query_size, versions, copy by reference and by frame to ourselves, self-mappings, and the exact
+ * GNTST_* / errno for each bad argument. */
+#include <stdio.h>
+#include <string.h>
+#include <minios/events.h>
+#include <minios/gnttab.h>
+#include <minios/hypercall.h>
+#include <minios/startinfo.h>
+#include <minios/traps.h>
+#include "report.h"
+
+#define HV_ADDR   0xFFFF830000100000UL
+#define UNMAPPED  0x00007000000000UL     /* canonical, never mapped */
+#define PG        4096
+
+static char page_a[PG] __attribute__((aligned(PG)));
+static char page_b[PG] __attribute__((aligned(PG)));
+static domid_t self;
+static int on_keel;
+
+static long op1(unsigned cmd, void *arg)
+{
+    return HYPERVISOR_grant_table_op(cmd, arg, 1);
+}
+
+/* Our domain id: the remote end of an unbound port offered to ourselves. */
+static domid_t self_id(void)
+{
+    struct evtchn_alloc_unbound a = { .dom = DOMID_SELF, .remote_dom = DOMID_SELF };
+    struct evtchn_status st = { .dom = DOMID_SELF };
+    if (HYPERVISOR_event_channel_op(EVTCHNOP_alloc_unbound, &a))
+        return 0;
+    st.port = a.port;
+    HYPERVISOR_event_channel_op(EVTCHNOP_status, &st);
+    minios_evtchn_close(a.port);
+    return st.u.unbound.dom;
+}
+
+static void test_sizes(void)
+{
+    struct gnttab_query_size q = { .dom = DOMID_SELF };
+    CHECK_EQ(op1(GNTTABOP_query_size, &q), 0);
+    CHECK_EQ(q.status, GNTST_okay);
+    CHECK_EQ(q.nr_frames, 1);                     /* Xen's INITIAL_NR_GRANT_FRAMES */
+    if (q.max_nr_frames < MINIOS_GNTTAB_FRAMES)
+        test_fail("max_nr_frames %u", q.max_nr_frames);
+    unsigned max = q.max_nr_frames;
+    printf("grant table: %u frame(s), at most %u\n", q.nr_frames, max);
+    CHECK_EQ(HYPERVISOR_grant_table_op(GNTTABOP_query_size, &q, 2), -XEN_EINVAL);
+    CHECK_EQ(HYPERVISOR_grant_table_op(GNTTABOP_query_size, &q, 0), -XEN_EINVAL);
+    CHECK_EQ(op1(GNTTABOP_query_size, (void *)HV_ADDR), -XEN_EFAULT);
+    q.dom = 1000;                                 /* no such domain */
+    CHECK_EQ(op1(GNTTABOP_query_size, &q), 0);
+    CHECK_EQ(q.status, GNTST_bad_domain);
+    q.dom = self;
+    CHECK_EQ(op1(GNTTABOP_query_size, &q), 0);
+    CHECK_EQ(q.status, GNTST_okay);
+
+    xen_pfn_t frames[4];
+    struct gnttab_setup_table s = { .dom = DOMID_SELF, .nr_frames = max + 1 };
+    set_xen_guest_handle(s.frame_list, frames);
+    CHECK_EQ(op1(GNTTABOP_setup_table, &s), 0);
+    CHECK_EQ(s.status, GNTST_general_error);      /* beyond the domain's limit */
+    CHECK_EQ(HYPERVISOR_grant_table_op(GNTTABOP_setup_table, &s, 0), -XEN_EINVAL);
+    CHECK_EQ(op1(GNTTABOP_setup_table, (void *)HV_ADDR), -XEN_EFAULT);
+    s.nr_frames = 1;
+    set_xen_guest_handle(s.frame_list, (xen_pfn_t *)HV_ADDR);
+    CHECK_EQ(op1(GNTTABOP_setup_table, &s), -XEN_EFAULT);
+    set_xen_guest_handle(s.frame_list, (xen_pfn_t *)UNMAPPED);
+    s.status = 99;
+    CHECK_EQ(op1(GNTTABOP_setup_table, &s), 0);
+    CHECK_EQ(s.status, GNTST_bad_virt_addr);
+    s.dom = 1000;
+    set_xen_guest_handle(s.frame_list, frames);
+    CHECK_EQ(op1(GNTTABOP_setup_table, &s), 0);
+    CHECK_EQ(s.status, GNTST_bad_domain);
+    s.dom = DOMID_SELF;
+    s.nr_frames = 0;
+    CHECK_EQ(op1(GNTTABOP_setup_table, &s), 0);
+    CHECK_EQ(s.status, GNTST_okay);
+
+    CHECK_EQ(minios_gnttab_init(), 0);
+    q.dom = DOMID_SELF;
+    CHECK_EQ(op1(GNTTABOP_query_size, &q), 0);
+    CHECK_EQ(q.nr_frames, MINIOS_GNTTAB_FRAMES);
+    /* The same frames again, in the same order; the table never shrinks. */
+    s.nr_frames = 2;
+    CHECK_EQ(op1(GNTTABOP_setup_table, &s), 0);
+    CHECK_EQ(s.status, GNTST_okay);
+    CHECK_EQ(op1(GNTTABOP_query_size, &q), 0);
+    CHECK_EQ(q.nr_frames, MINIOS_GNTTAB_FRAMES);
+}
+
+static void test_versions(void)
+{
+    struct gnttab_set_version v = { .version = 1 };
+    CHECK_EQ(op1(GNTTABOP_set_version, &v), 0);
+    CHECK_EQ(v.version, 1);
+    v.version = 0;
+    CHECK_EQ(op1(GNTTABOP_set_version, &v), -XEN_EINVAL);
+    CHECK_EQ(v.version, 1);
+    v.version = 3;
+    CHECK_EQ(op1(GNTTABOP_set_version, &v), -XEN_EINVAL);
+    if (on_keel) {
+        v.version = 2;                           /* Keel offers v1 only */
+        CHECK_EQ(op1(GNTTABOP_set_version, &v), -XEN_ENOSYS);
+        CHECK_EQ(v.version, 1);
+    }
+    struct gnttab_get_version g = { .dom = DOMID_SELF };
+    CHECK_EQ(op1(GNTTABOP_get_version, &g), 0);
+    CHECK_EQ(g.version, 1);
+    g.dom = 1000;
+    CHECK_EQ(op1(GNTTABOP_get_version, &g), -XEN_ESRCH);
+
+    uint64_t f[2];
+    struct gnttab_get_status_frames sf = { .dom = DOMID_SELF, .nr_frames = 1 };
+    set_xen_guest_handle(sf.frame_list, f);
+    CHECK_EQ(op1(GNTTABOP_get_status_frames, &sf), 0);
+    CHECK_EQ(sf.status, GNTST_general_error);    /* v1: no status frames */
+    sf.nr_frames = 0;
+    CHECK_EQ(op1(GNTTABOP_get_status_frames, &sf), 0);
+    CHECK_EQ(sf.status, GNTST_okay);
+    CHECK_EQ(HYPERVISOR_grant_table_op(GNTTABOP_get_status_frames, &sf, 2), -XEN_EINVAL);
+    sf.dom = 1000;
+    CHECK_EQ(op1(GNTTABOP_get_status_frames, &sf), 0);
+    CHECK_EQ(sf.status, GNTST_bad_domain);
+
+    CHECK_EQ(HYPERVISOR_grant_table_op(100, NULL, 0), -XEN_ENOSYS);
+    CHECK_EQ(HYPERVISOR_grant_table_op(GNTTABOP_query_size | (1 << 12), &g, 1), -XEN_EINVAL);
+    CHECK_EQ(HYPERVISOR_grant_table_op(GNTTABOP_copy, NULL, 0x80000000u), -XEN_EINVAL);
+}
+
+static struct gnttab_copy cp(uint16_t flags, uint64_t src, domid_t sd, uint16_t soff,
+                             uint64_t dst, domid_t dd, uint16_t doff, uint16_t len)
+{
+    struct gnttab_copy c = { .flags = flags, .len = len };
+    c.source.domid = sd;
+    c.source.offset = soff;
+    c.dest.domid = dd;
+    c.dest.offset = doff;
+    if (flags & GNTCOPY_source_gref)
+        c.source.u.ref = (grant_ref_t)src;
+    else
+        c.source.u.gmfn = src;
+    if (flags & GNTCOPY_dest_gref)
+        c.dest.u.ref = (grant_ref_t)dst;
+    else
+        c.dest.u.gmfn = dst;
+    c.status = 99;
+    return c;
+}
+
+static int16_t copy1(struct gnttab_copy c)
+{
+    long rc = minios_gnttab_copy(&c, 1);
+    if (rc)
+        test_fail("copy: hypercall returned %ld", rc);
+    return c.status;
+}
+
+#define BOTH (GNTCOPY_source_gref | GNTCOPY_dest_gref)
+
+static void test_copy(void)
+{
+    grant_entry_v1_t *t = minios_gnttab_entries();
+    unsigned long ma = minios_gnttab_virt_to_mfn(page_a), mb = minios_gnttab_virt_to_mfn(page_b);
+    grant_ref_t ra = minios_gnttab_grant_access(self, ma, 1);
+    grant_ref_t rb = minios_gnttab_grant_access(self, mb, 0);
+    CHECK_EQ(ra, 8);
+    CHECK_EQ(rb, 9);
+    memset(page_a, 0xa5, PG);
+    memset(page_b, 0, PG);
+
+    /* By reference on both sides. */
+    CHECK_EQ(copy1(cp(BOTH, ra, DOMID_SELF, 0, rb, DOMID_SELF, 0, PG)), GNTST_okay);
+    CHECK_EQ((unsigned char)page_b[0], 0xa5);
+    CHECK_EQ((unsigned char)page_b[PG - 1], 0xa5);
+    CHECK_EQ(t[ra].flags, GTF_permit_access | GTF_readonly);   /* no reading/writing left */
+    CHECK_EQ(t[rb].flags, GTF_permit_access);
+    /* By our own id as well as DOMID_SELF, for references. */
+    page_a[10] = 1;
+    CHECK_EQ(copy1(cp(BOTH, ra, self, 10, rb, self, 20, 1)), GNTST_okay);
+    CHECK_EQ(page_b[20], 1);
+    /* By frame (DOMID_SELF only) on either side. */
+    page_a[100] = 2;
+    CHECK_EQ(copy1(cp(GNTCOPY_dest_gref, ma, DOMID_SELF, 100, rb, DOMID_SELF, 200, 1)), GNTST_okay);
+    CHECK_EQ(page_b[200], 2);
+    page_b[300] = 3;
+    CHECK_EQ(copy1(cp(GNTCOPY_source_gref, ra, DOMID_SELF, 0, ma, DOMID_SELF, 0, 1)), GNTST_okay);
+    CHECK_EQ((unsigned char)page_a[0], 0xa5);
+    CHECK_EQ(copy1(cp(0, mb, DOMID_SELF, 300, ma, DOMID_SELF, 400, 1)), GNTST_okay);
+    CHECK_EQ(page_a[400], 3);
+
+    /* Bad arguments, each with the status Xen gives. */
+    CHECK_EQ(copy1(cp(BOTH, ra, DOMID_SELF, 4000, rb, DOMID_SELF, 0, 200)), GNTST_bad_copy_arg);
+    CHECK_EQ(copy1(cp(BOTH, ra, DOMID_SELF, 0, rb, DOMID_SELF, 4095, 2)), GNTST_bad_copy_arg);
+    CHECK_EQ(copy1(cp(0, ma, self, 0, mb, DOMID_SELF, 0, 1)), GNTST_permission_denied);
+    CHECK_EQ(copy1(cp(0, ma, DOMID_SELF, 0, mb, self, 0, 1)), GNTST_permission_denied);
+    CHECK_EQ(copy1(cp(0, 0, DOMID_SELF, 0, mb, DOMID_SELF, 0, 1)), GNTST_bad_page);
+    CHECK_EQ(copy1(cp(0, 0xFFFFFFFFFul, DOMID_SELF, 0, mb, DOMID_SELF, 0, 1)), GNTST_bad_page);
+    CHECK_EQ(copy1(cp(0, ma, DOMID_SELF, 0, 0, DOMID_SELF, 0, 1)), GNTST_bad_page);
+    /* A page table is never a copy destination. */
+    unsigned long pt = minios_gnttab_virt_to_mfn((void *)minios_start_info->pt_base);
+    CHECK_EQ(copy1(cp(0, ma, DOMID_SELF, 0, pt, DOMID_SELF, 0, 1)), GNTST_general_error);
+    CHECK_EQ(copy1(cp(0, pt, DOMID_SELF, 0, mb, DOMID_SELF, 0, 1)), GNTST_okay);  /* reading is fine */
+    CHECK_EQ(copy1(cp(BOTH, 5000, DOMID_SELF, 0, rb, DOMID_SELF, 0, 1)), GNTST_bad_gntref);
+    CHECK_EQ(copy1(cp(BOTH, ra, DOMID_SELF, 0, 0xFFFFFFFFu, DOMID_SELF, 0, 1)), GNTST_bad_gntref);
+    CHECK_EQ(copy1(cp(BOTH, ra, 1000, 0, rb, DOMID_SELF, 0, 1)), GNTST_bad_domain);
+    CHECK_EQ(copy1(cp(BOTH, ra, DOMID_SELF, 0, ra, DOMID_SELF, 0, 1)), GNTST_general_error);  /* r/o */
+    CHECK_EQ(copy1(cp(BOTH, 100, DOMID_SELF, 0, rb, DOMID_SELF, 0, 1)), GNTST_general_error); /* unused */
+    CHECK_EQ(t[ra].flags, GTF_permit_access | GTF_readonly);
+    CHECK_EQ(t[rb].flags, GTF_permit_access);
+    /* Entries for the wrong domain, without GTF_permit_access, naming a frame
+     * we do not own: the flags are left as they were. */
+    grant_ref_t rx = minios_gnttab_grant_access(self + 7, ma, 0);
+    CHECK_EQ(copy1(cp(BOTH, rx, DOMID_SELF, 0, rb, DOMID_SELF, 0, 1)), GNTST_general_error);
+    t[rx].domid = self;
+    t[rx].flags = GTF_readonly;
+    CHECK_EQ(copy1(cp(BOTH, rx, DOMID_SELF, 0, rb, DOMID_SELF, 0, 1)), GNTST_general_error);
+    t[rx].flags = GTF_accept_transfer;
+    CHECK_EQ(copy1(cp(BOTH, rx, DOMID_SELF, 0, rb, DOMID_SELF, 0, 1)), GNTST_general_error);
+    t[rx].frame = 0;
+    t[rx].flags = GTF_permit_access;
+    CHECK_EQ(copy1(cp(BOTH, rx, DOMID_SELF, 0, rb, DOMID_SELF, 0, 1)), GNTST_bad_page);
+    CHECK_EQ(t[rx].flags, GTF_permit_access);
+    t[rx].frame = (uint32_t)ma;
+    CHECK_EQ(minios_gnttab_end_access(rx), 0);
+
+    /* A batch: statuses per element, the hypercall itself succeeds. */
+    struct gnttab_copy b[3] = {
+        cp(BOTH, ra, DOMID_SELF, 0, rb, DOMID_SELF, 0, 8),
+        cp(BOTH, ra, DOMID_SELF, 0, 9999, DOMID_SELF, 0, 8),
+        cp(0, ma, DOMID_SELF, 0, rb, DOMID_SELF, 8, 8),
+    };
+    b[2].flags = GNTCOPY_dest_gref;
+    CHECK_EQ(minios_gnttab_copy(b, 3), 0);
+    CHECK_EQ(b[0].status, GNTST_okay);
+    CHECK_EQ(b[1].status, GNTST_bad_gntref);
+    CHECK_EQ(b[2].status, GNTST_okay);
+    CHECK_EQ(minios_gnttab_copy((struct gnttab_copy *)HV_ADDR, 1), -XEN_EFAULT);
+
+    CHECK_EQ(minios_gnttab_end_access(ra), 0);
+    CHECK_EQ(minios_gnttab_end_access(rb), 0);
+    CHECK_EQ(minios_gnttab_end_access(rb), -XEN_EINVAL);
+}
+
+static volatile int faults;
+static void pf_handler(struct minios_trap_frame *f)
+{
+    faults++;
+    f->rip += 3;                 /* movb $imm8, (%rdi): c6 07 ib */
+}
+
+static void poke(volatile char *p)
+{
+    __asm__ volatile("movb $0x42, (%0)" : : "D"(p) : "memory");
+}
+
+/* Mapping our own grants (dom = our id, as a backend in the same domain would). */
+static void test_map(void)
+{
+    grant_entry_v1_t *t = minios_gnttab_entries();
+    unsigned long ma = minios_gnttab_virt_to_mfn(page_a), mb = minios_gnttab_virt_to_mfn(page_b);
+    grant_ref_t ra = minios_gnttab_grant_access(self, ma, 1);
+    grant_ref_t rb = minios_gnttab_grant_access(self, mb, 0);
+    grant_handle_t ha, hb;
+    memset(page_a, 0x11, PG);
+    memset(page_b, 0x22, PG);
+
+    char *pb = minios_gnttab_map(self, rb, 0, &hb);
+    if (!pb) {
+        test_fail("map of our rw grant: status %d", minios_gnttab_last_status());
+        return;
+    }
+    char *pa = minios_gnttab_map(self, ra, 1, &ha);
+    if (!pa) {
+        test_fail("map of our r/o grant: status %d", minios_gnttab_last_status());
+        return;
+    }
+    CHECK_EQ(pa[5], 0x11);
+    CHECK_EQ(pb[5], 0x22);
+    pb[7] = 0x33;
+    CHECK_EQ(page_b[7], 0x33);
+    CHECK_EQ(t[rb].flags, GTF_permit_access | GTF_reading | GTF_writing);
+    CHECK_EQ(t[ra].flags, GTF_permit_access | GTF_readonly | GTF_reading);
+    CHECK_EQ(minios_gnttab_end_access(ra), -XEN_EBUSY);
+    CHECK_EQ(minios_gnttab_end_access(rb), -XEN_EBUSY);
+
+    minios_set_trap_handler(14, pf_handler);
+    poke(pa + 9);
+    CHECK_EQ(faults, 1);
+    CHECK_EQ(page_a[9], 0x11);
+    poke(pb + 9);
+    CHECK_EQ(faults, 1);
+    CHECK_EQ(page_b[9], 0x42);
+    minios_set_trap_handler(14, NULL);
+
+    /* A second, read-only mapping of the rw grant: GTF_writing stays while
+     * the writable one lives. */
+    struct gnttab_map_grant_ref m = { .flags = GNTMAP_device_map | GNTMAP_readonly,
+                                      .ref = rb, .dom = self };
+    CHECK_EQ(op1(GNTTABOP_map_grant_ref, &m), 0);
+    CHECK_EQ(m.status, GNTST_okay);
+    CHECK_EQ(m.dev_bus_addr, (uint64_t)mb << 12);
+    struct gnttab_unmap_grant_ref u = { .dev_bus_addr = m.dev_bus_addr, .handle = m.handle };
+    CHECK_EQ(op1(GNTTABOP_unmap_grant_ref, &u), 0);
+    CHECK_EQ(u.status, GNTST_okay);
+    CHECK_EQ(op1(GNTTABOP_unmap_grant_ref, &u), 0);
+    CHECK_EQ(u.status, GNTST_bad_handle);               /* already unmapped */
+    CHECK_EQ(t[rb].flags, GTF_permit_access | GTF_reading | GTF_writing);
+
+    /* Bad maps. */
+    m = (struct gnttab_map_grant_ref){ .host_addr = 0, .flags = 0, .ref = rb, .dom = self };
+    CHECK_EQ(op1(GNTTABOP_map_grant_ref, &m), 0);
+    CHECK_EQ(m.status, GNTST_bad_gntref);               /* neither host nor device map */
+    m.flags = GNTMAP_device_map;
+    m.dom = DOMID_SELF;
+    CHECK_EQ(op1(GNTTABOP_map_grant_ref, &m), 0);
+    CHECK_EQ(m.status, GNTST_bad_domain);               /* DOMID_SELF is not a granter */
+    m.dom = 1000;
+    CHECK_EQ(op1(GNTTABOP_map_grant_ref, &m), 0);
+    CHECK_EQ(m.status, GNTST_bad_domain);
+    m.dom = self;
+    m.ref = 5000;
+    CHECK_EQ(op1(GNTTABOP_map_grant_ref, &m), 0);
+    CHECK_EQ(m.status, GNTST_bad_gntref);
+    grant_ref_t rc2 = minios_gnttab_grant_access(self, mb, 1);
+    m.ref = rc2;
+    CHECK_EQ(op1(GNTTABOP_map_grant_ref, &m), 0);
+    CHECK_EQ(m.status, GNTST_general_error);            /* r/o grant mapped writable */
+    CHECK_EQ(t[rc2].flags, GTF_permit_access | GTF_readonly);
+    CHECK_EQ(minios_gnttab_end_access(rc2), 0);
+    u = (struct gnttab_unmap_grant_ref){ .handle = 60000 };
+    CHECK_EQ(op1(GNTTABOP_unmap_grant_ref, &u), 0);
+    CHECK_EQ(u.status, GNTST_bad_handle);
+    /* Unmapping with the wrong address leaves the mapping. */
+    u = (struct gnttab_unmap_grant_ref){ .host_addr = (unsigned long)pa, .handle = hb };
+    CHECK_EQ(op1(GNTTABOP_unmap_grant_ref, &u), 0);
+    CHECK_EQ(u.status, GNTST_general_error);
+
+    CHECK_EQ(minios_gnttab_unmap(pb, hb), 0);
+    CHECK_EQ(t[rb].flags, GTF_permit_access);
+    CHECK_EQ(minios_gnttab_end_access(rb), 0);
+    CHECK_EQ(minios_gnttab_unmap(pa, ha), 0);
+    CHECK_EQ(minios_gnttab_end_access(ra), 0);
+    CHECK_EQ(minios_gnttab_unmap(pa, ha), -XEN_EINVAL);
+}
+
+int main(void)
+{
+    char extra[XEN_EXTRAVERSION_LEN] = "";
+    HYPERVISOR_xen_version(XENVER_extraversion, extra);
+    on_keel = strstr(extra, "keel") != NULL;
+    self = self_id();
+    printf("domain %u on %s\n", self, on_keel ? "Keel" : "Xen");
+    test_sizes();
+    test_versions();
+    if (minios_gnttab_entries()) {
+        test_copy();
+        test_map();
+    } else {
+        test_fail("no grant table");
+    }
+    return test_finish();
+}
