@@ -234,6 +234,8 @@ out:
 void build_boot_domains(void)
 {
     uint64_t baseline = free_page_count();
+    /* Other CPUs already run the domains we wake: build under the lock. */
+    hv_lock_acquire();
     for (unsigned m = 0; m < nr_boot_modules; m++) {
         struct boot_module *bm = &boot_modules[m];
         struct boot_config cfg;
@@ -273,4 +275,5 @@ void build_boot_domains(void)
     uint64_t released = release_boot_modules();
     domains_set_baseline(baseline + released);
     domains_booted = true;
+    hv_lock_release();
 }
