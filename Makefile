@@ -41,11 +41,12 @@ include hv/hv.mk
 include apps/apps.mk
 include tests/tests.mk
 include ci/ci.mk
+# The disk image library and host tools (portable C, built for the host),
+# then the same library and its dependencies built for minios.
+include stubdoms/tapdisk/tapdisk.mk
+include tools/tools.mk
 include toolchain/libs.mk
 include tests/unit/grant.mk
-# The disk image library and host tools (portable C, built for the host).
--include stubdoms/tapdisk/tapdisk.mk
--include tools/tools.mk
 
 deps:
 	$(Q)bash ci/deps.sh
