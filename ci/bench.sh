@@ -29,12 +29,97 @@ k_evt2=$(pv 2 evtchn_round_trip_cross_cpu_tsc "$PV name=ping op=ping peer=2 cpus
 k_yield=$(pv 1 yield_switch_tsc "$PV name=y1 op=yield,$PV name=y2 op=yield" | tail -1)
 k_timer=$(pv 1 timer_to_upcall_ns "$PV name=t op=timer" | tail -1)
 
-# Real Xen: the same null-hypercall guest as dom0.
+# PV memory (bench/mm_bench.c): batched mmu_update, grant copy against
+# memcpy, grant map+unmap; one domain, so it also runs as dom0 of Xen.
+kmm=build/bench/mm.log
+xmm=build/bench/xen-mm.log
+bash ci/qemu-boot.sh "$kmm" 600 256M "build/bench/mm.elf name=mm mem=8M" $ICOUNT
+mmv() {   # log key: the value of "bench: ... key=V" (several per line)
+    tr -d '\r' < "$1" | grep '^.*bench: ' | grep -o "[ :]$2=[0-9.]*" | head -1 | cut -d= -f2
+}
+
+# Real Xen: the same null-hypercall and mm guests as dom0.
 x_null=""
+: > "$xmm"
 if [ -f /boot/xen-4.17-amd64.gz ]; then
     XEN_QEMU_EXTRA="$ICOUNT" bash ci/xen-conformance.sh -t 300 -l "$xlog" \
         build/bench/null.elf >/dev/null 2>&1
     x_null=$(tr -d '\r' < "$xlog" | grep -o 'bench: null_hypercall_tsc=[0-9.]*' | cut -d= -f2)
+    XEN_QEMU_EXTRA="$ICOUNT" bash ci/xen-conformance.sh -t 300 -l "$xmm" \
+        build/bench/mm.elf >/dev/null 2>&1
+fi
+for w in k x; do
+    [ $w = k ] && f=$kmm || f=$xmm
+    for n in 1 16 128; do eval "${w}_mmu$n=\$(mmv $f mmu_update_batch${n}_per_Minsn)"; done
+    for n in 64 512 4096; do
+        eval "${w}_gc$n=\$(mmv $f grant_copy_${n}_bytes_per_ktick)"
+        eval "${w}_mc$n=\$(mmv $f memcpy_${n}_bytes_per_ktick)"
+        eval "${w}_gr$n=\$(mmv $f ratio_$n)"
+    done
+    eval "${w}_map=\$(mmv $f grant_map_unmap_tsc)"
+done
+
+# Density (no -icount: plain TCG): the most stripped hello appliances that
+# all boot, greet and power off on a 1 GiB host, for a few mem= sizes; each
+# size climbs a ladder of counts until one fails.  QEMU loads every module
+# into guest RAM, so the image is stripped.
+HS=build/bench/hello-stripped.elf
+llvm-strip -o "$HS" build/apps/hello.elf
+density() {   # N MEM: 0 if all N said hello, powered off and all frames returned
+    local n=$1 m=$2 log=build/bench/density-$1-$2.log mods="" i
+    for ((i = 0; i < n; i++)); do mods+="${mods:+,}$HS mem=$m"; done
+    bash ci/qemu-boot.sh "$log" 600 1G "$mods"
+    local rc=$?
+    sed -i 's/\r$//' "$log"
+    d_last=$log
+    [ $rc -eq 33 ] && [ "$(grep -c ') Hello, world$' "$log")" -eq "$n" ] &&
+        grep -q 'all returned' "$log"
+}
+# The smallest mem= the builder accepts for hello (it says what it needs).
+bash ci/qemu-boot.sh build/bench/density-probe.log 60 64M "$HS mem=4K"
+d_min=$(tr -d '\r' < build/bench/density-probe.log | grep -o 'need [0-9]*K' | head -1 | grep -o '[0-9]*K')
+d_sizes="512K 384K"
+[ -n "$d_min" ] && [ "${d_min%K}" -lt 384 ] && d_sizes="$d_sizes $d_min"
+d_json="" d_rows=()
+for m in $d_sizes; do
+    best=0 why="every step up to N=2500 passed"
+    for n in 1000 1100 1500 2000 2500; do
+        if density $n $m; then best=$n; continue; fi
+        if grep -q 'more than [0-9]* modules' "$d_last"; then
+            why="module limit: $(grep -o 'more than [0-9]* modules' "$d_last" | head -1) at N=$n"
+        elif grep -q 'exceeds the free host memory' "$d_last"; then
+            why="host memory at N=$n"
+        else
+            why="failed at N=$n ($d_last)"
+        fi
+        break
+    done
+    d_json="$d_json${d_json:+, }\"$m\": { \"max_booted\": $best, \"stopped_by\": \"$why\" }"
+    d_rows+=("$m|$best|$why")
+done
+# Hypervisor memory per domain: the frames in use once the domains are
+# built (the hypervisor's "mm: domains built" line, when it prints one),
+# less the domains' own memory and the shared image pages, over the
+# domains; else fill the host with mem=1M domains and take the free frames
+# at boot, less what the builder says is left and the domains' memory.
+d_over="" d_how=""
+d_ref=build/bench/density-1000-512K.log
+if grep -q 'mm: domains built: [0-9]* frames in use' "$d_ref" 2>/dev/null; then
+    d_used=$(grep -o 'domains built: [0-9]* frames' "$d_ref" | head -1 | grep -o '[0-9]*')
+    d_shared=$(grep -o '[0-9]* of them shared image pages' "$d_ref" | head -1 | cut -d' ' -f1)
+    d_sum=$(grep -o '^\[[ 0-9.]*\] d[0-9]* ([^)]*): [0-9]*K, entry' "$d_ref" |
+            grep -o '[0-9]*K, entry' | sed 's/K.*//' | awk '{ s += $1; n++ } END { print s " " n }')
+    d_over=$(echo "$d_used ${d_shared:-0} $d_sum" | awk '$4 > 0 { printf "%.1f", ($1 * 4 - $2 * 4 - $3) / $4 }')
+    d_how="mm: domains built, 1000 x mem=512K"
+else
+    density 1100 1M
+    d_free0=$(grep -o '[0-9]* frames free' "$d_last" | head -1 | cut -d' ' -f1)
+    d_left=$(grep -o 'exceeds the free host memory ([0-9]*K)' "$d_last" | head -1 | grep -o '[0-9]*K' | tr -d K)
+    d_sum=$(grep -o '^\[[ 0-9.]*\] d[0-9]* ([^)]*): [0-9]*K, entry' "$d_last" |
+            grep -o '[0-9]*K, entry' | sed 's/K.*//' | awk '{ s += $1; n++ } END { print s " " n }')
+    [ -n "$d_free0" ] && [ -n "$d_left" ] &&
+        d_over=$(echo "$d_free0 $d_left $d_sum" | awk '$4 > 0 { printf "%.1f", ($1 * 4 - $2 - $3) / $4 }')
+    d_how="fill run, 1100 x mem=1M"
 fi
 
 j() { [ -n "$1" ] && echo "$1" || echo null; }
@@ -47,10 +132,36 @@ cat > bench/results.json <<JSON
   "evtchn_round_trip_one_pcpu": $(j "$k_evt1"),
   "evtchn_round_trip_two_pcpus": $(j "$k_evt2"),
   "domain_switch_by_yield": $(j "$k_yield"),
-  "timer_deadline_to_upcall_ns": $(j "$k_timer")
+  "timer_deadline_to_upcall_ns": $(j "$k_timer"),
+  "mmu_update_pte_updates_per_million_instructions": {
+    "batch_1": { "keel": $(j "$k_mmu1"), "xen-4.17": $(j "$x_mmu1") },
+    "batch_16": { "keel": $(j "$k_mmu16"), "xen-4.17": $(j "$x_mmu16") },
+    "batch_128": { "keel": $(j "$k_mmu128"), "xen-4.17": $(j "$x_mmu128") }
+  },
+  "grant_copy_bytes_per_1000_ticks": {
+    "64": { "keel": $(j "$k_gc64"), "xen-4.17": $(j "$x_gc64") },
+    "512": { "keel": $(j "$k_gc512"), "xen-4.17": $(j "$x_gc512") },
+    "4096": { "keel": $(j "$k_gc4096"), "xen-4.17": $(j "$x_gc4096") }
+  },
+  "memcpy_bytes_per_1000_ticks": {
+    "64": { "keel": $(j "$k_mc64"), "xen-4.17": $(j "$x_mc64") },
+    "512": { "keel": $(j "$k_mc512"), "xen-4.17": $(j "$x_mc512") },
+    "4096": { "keel": $(j "$k_mc4096"), "xen-4.17": $(j "$x_mc4096") }
+  },
+  "grant_copy_to_memcpy_ratio": {
+    "64": { "keel": $(j "$k_gr64"), "xen-4.17": $(j "$x_gr64") },
+    "512": { "keel": $(j "$k_gr512"), "xen-4.17": $(j "$x_gr512") },
+    "4096": { "keel": $(j "$k_gr4096"), "xen-4.17": $(j "$x_gr4096") }
+  },
+  "grant_map_unmap_pair": { "keel": $(j "$k_map"), "xen-4.17": $(j "$x_map") },
+  "density_hello_stripped_host_1G_plain_tcg": {
+    "per_mem": { $d_json },
+    "hv_overhead_per_domain_kib": $(j "$d_over"),
+    "hv_overhead_measured_by": "$d_how"
+  }
 }
 JSON
-printf '%-44s %14s %14s\n' "benchmark (TSC ticks, -icount)" "Keel" "Xen 4.17"
+printf '%-44s %14s %14s\n' "benchmark (TSC ticks unless noted)" "Keel" "Xen 4.17"
 printf '%-44s %14s %14s\n' "hypervisor entry -> first guest instruction" "${k_entry:-?}" "-"
 printf '%-44s %14s %14s\n' "domain build, hello mem=2M" "${k_build:-?}" "-"
 printf '%-44s %14s %14s\n' "null hypercall round trip (avg of 100k)" "${k_null:-?}" "${x_null:-n/a}"
@@ -58,5 +169,22 @@ printf '%-44s %14s %14s\n' "event channel round trip, one pCPU" "${k_evt1:-?}" "
 printf '%-44s %14s %14s\n' "event channel round trip, two pCPUs" "${k_evt2:-?}" "-"
 printf '%-44s %14s %14s\n' "domain switch (SCHEDOP_yield ping-pong)" "${k_yield:-?}" "-"
 printf '%-44s %14s %14s\n' "timer deadline -> guest upcall (ns)" "${k_timer:-?}" "-"
+printf '%-44s %14s %14s\n' "mmu_update PTE updates/Minsn, batch 1" "${k_mmu1:-?}" "${x_mmu1:-n/a}"
+printf '%-44s %14s %14s\n' "mmu_update PTE updates/Minsn, batch 16" "${k_mmu16:-?}" "${x_mmu16:-n/a}"
+printf '%-44s %14s %14s\n' "mmu_update PTE updates/Minsn, batch 128" "${k_mmu128:-?}" "${x_mmu128:-n/a}"
+for n in 64 512 4096; do
+    eval "kg=\${k_gc$n:-?} km=\${k_mc$n:-?} kr=\${k_gr$n:-?} xg=\${x_gc$n:-n/a} xm=\${x_mc$n:-n/a} xr=\${x_gr$n:-n/a}"
+    printf '%-44s %14s %14s\n' "grant copy $n B, bytes/1000 ticks" "$kg" "$xg"
+    printf '%-44s %14s %14s\n' "memcpy $n B, bytes/1000 ticks" "$km" "$xm"
+    printf '%-44s %14s %14s\n' "grant copy / memcpy, $n B" "$kr" "$xr"
+done
+printf '%-44s %14s %14s\n' "grant map+unmap pair (self grant)" "${k_map:-?}" "${x_map:-n/a}"
+for r in "${d_rows[@]}"; do
+    IFS='|' read -r m best why <<< "$r"
+    printf '%-44s %14s %14s\n' "hello appliances at once, -m 1G, mem=$m" "$best" "-"
+    printf '    (%s)\n' "$why"
+done
+printf '%-44s %14s %14s\n' "hypervisor memory per domain (KiB)" "${d_over:-?}" "-"
+printf '    (%s)\n' "$d_how"
 echo "wrote bench/results.json"
-[ -n "$k_entry" ] && [ -n "$k_build" ] && [ -n "$k_null" ]
+[ -n "$k_entry" ] && [ -n "$k_build" ] && [ -n "$k_null" ] && [ -n "$k_mmu1" ] && [ -n "$k_map" ]

@@ -1,6 +1,7 @@
 # make run and make bench.
 $(eval $(call minios_elf,$(B)/bench/null.elf,bench/null_hypercall.c))
 $(eval $(call minios_elf,$(B)/bench/pv.elf,bench/pv_bench.c))
+$(eval $(call minios_elf,$(B)/bench/mm.elf,bench/mm_bench.c))
 
 RUN_MODULES := $(B)/apps/hello.elf name=alpha mem=2M hello from alpha,$(B)/apps/hello.elf name=beta mem=4M,$(B)/apps/hello.elf name=gamma mem=2M third appliance
 
@@ -17,8 +18,8 @@ run-only:
 	rc=$$?; [ $$rc -eq 33 ] && echo "Keel: all domains powered off (QEMU status 33)" \
 		|| { echo "Keel: QEMU status $$rc"; exit 1; }
 
-all: $(B)/bench/null.elf $(B)/bench/pv.elf
+all: $(B)/bench/null.elf $(B)/bench/pv.elf $(B)/bench/mm.elf
 
 bench: bench-keel
-bench-keel: $(B)/hv.elf $(B)/bench/null.elf $(B)/bench/pv.elf $(B)/apps/hello.elf
+bench-keel: $(B)/hv.elf $(B)/bench/null.elf $(B)/bench/pv.elf $(B)/bench/mm.elf $(B)/apps/hello.elf
 	$(Q)bash ci/bench.sh

@@ -162,6 +162,10 @@ void domain_destroy(struct domain *d)
      * referenced from elsewhere (a grant mapping) becomes an orphan and is
      * freed when its last reference goes. */
     pv_relinquish(d);
+    if (d->shared_image) {
+        shared_image_put(d->shared_image);
+        d->shared_image = 0;
+    }
     uint64_t orphans = 0;
     while (d->page_list != PFN_NONE) {
         uint32_t pfn = d->page_list;

@@ -26,6 +26,8 @@ void *memmove(void *d, const void *s, size_t n)
     const unsigned char *sp = s;
     if (dp == sp || n == 0)
         return d;
+    if (dp + n <= sp || sp + n <= dp)
+        return memcpy(d, s, n);  /* no overlap: the word-sized copy */
     if (dp < sp || dp >= sp + n) {
         while (n--)
             *dp++ = *sp++;

@@ -92,6 +92,7 @@ struct domain {
     uint64_t con_tokens, con_refill_ns, con_dropped;
     bool con_drop_noted;
     struct domain *next;
+    int shared_image;            /* 1 + index of its shared image, or 0 */
     /* roles and control (xsm.c, domctl.c) */
     uint16_t target;             /* dm: the domain it serves (DOMID_INVALID: none) */
     char target_name[NAME_LEN];  /* boot target=NAME, resolved on first use */

@@ -42,6 +42,7 @@ struct page_info {
 #define PGT_COUNT_SHIFT 8
 #define PGT_COUNT(ti)   ((ti) >> PGT_COUNT_SHIFT)
 #define OWNER_ORPHAN    0xFFFC   /* of a destroyed domain, still referenced */
+#define OWNER_SHARED    0xFFFB   /* read-only image pages shared by domains */
 
 extern struct page_info *frame_table;
 extern uint64_t max_pfn;

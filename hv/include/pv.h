@@ -23,6 +23,8 @@ long do_mmuext_op(unsigned long, unsigned long, unsigned long, unsigned long, un
 long pv_set_base(struct vcpu *v, uint64_t l4_mfn);
 void pv_relinquish(struct domain *d);
 void m2p_init(void);
+void shared_image_put(int idx);
+extern bool page_sharing;
 int xsm_map_foreign(struct domain *cur, struct domain *target);
 /* Grant mappings: install/remove an L1 entry for a granted frame at va in
  * d's current page tables (the L1 table must exist; the slot must be

@@ -8,6 +8,7 @@
 struct elf_segment {
     uint64_t vaddr, memsz;      /* guest virtual address and size */
     uint64_t offset, filesz;    /* data in the image */
+    bool writable;              /* PF_W */
 };
 
 struct elf_image_info {

@@ -80,6 +80,139 @@ static int plan(const struct elf_image_info *in, uint64_t nr_pages, struct layou
     return 0;
 }
 
+/*
+ * Page sharing for density: domains booted from the same image share the
+ * frames of its read-only segments (text, rodata), owned by OWNER_SHARED
+ * and mapped read-only in each; a write faults into the guest like any
+ * write to a read-only page.  An image's frames go back when the last
+ * domain using them is destroyed.
+ */
+#define MAX_SHARED_IMAGES 32
+struct shared_image {
+    uint64_t key;
+    uint64_t first_pfn, nr;      /* the shared pfns of the image */
+    uint64_t *mfns;              /* hypervisor copy of their frames */
+    unsigned order;
+    unsigned users;
+};
+static struct shared_image shared_images[MAX_SHARED_IMAGES];
+bool page_sharing = true;
+
+static bool page_read_only(const struct elf_image_info *in, uint64_t va)
+{
+    bool covered = false;
+    for (unsigned i = 0; i < in->nr_loads; i++) {
+        const struct elf_segment *s = &in->load[i];
+        if (va < s->vaddr + s->memsz && s->vaddr < va + PAGE_SIZE) {
+            if (s->writable)
+                return false;
+            if (s->vaddr <= va && va + PAGE_SIZE <= s->vaddr + s->filesz)
+                covered = true;
+        }
+    }
+    return covered;
+}
+
+/* The run of read-only pages at the start of the image, and its key. */
+static uint64_t ro_run(const struct elf_image_info *in, const uint8_t *img,
+                       uint64_t *first, uint64_t *nr)
+{
+    uint64_t vb = in->virt_base, start = ROUNDDOWN(in->vstart, PAGE_SIZE);
+    uint64_t n = 0;
+    while (page_read_only(in, start + n * PAGE_SIZE))
+        n++;
+    *first = (start - vb) >> PAGE_SHIFT;
+    *nr = n;
+    uint64_t h = 0xcbf29ce484222325ULL ^ n ^ (start << 1);
+    for (unsigned i = 0; i < in->nr_loads; i++) {
+        const struct elf_segment *s = &in->load[i];
+        if (s->writable)
+            continue;
+        for (uint64_t k = 0; k < s->filesz; k++)
+            h = (h ^ img[s->offset + k]) * 0x100000001b3ULL;
+    }
+    return h;
+}
+
+void shared_image_put(int idx)
+{
+    struct shared_image *si = &shared_images[idx - 1];
+    if (--si->users)
+        return;
+    for (uint64_t i = 0; i < si->nr; i++)
+        put_page(si->mfns[i]);   /* the image's own reference */
+    free_hv_pages(si->mfns, si->order);
+    memset(si, 0, sizeof(*si));
+}
+
+/* Finds or makes the shared frames for image pages [first, first+nr). */
+static int shared_image_get(const struct elf_image_info *in, const uint8_t *img,
+                            uint64_t key, uint64_t first, uint64_t nr)
+{
+    int free_slot = -1;
+    for (int i = 0; i < MAX_SHARED_IMAGES; i++) {
+        struct shared_image *si = &shared_images[i];
+        if (si->users && si->key == key && si->first_pfn == first && si->nr == nr) {
+            si->users++;
+            return i + 1;
+        }
+        if (!si->users && free_slot < 0)
+            free_slot = i;
+    }
+    if (free_slot < 0)
+        return 0;
+    struct shared_image *si = &shared_images[free_slot];
+    unsigned order = 0;
+    while (((uint64_t)PAGE_SIZE << order) < nr * 8)
+        order++;
+    si->mfns = alloc_hv_pages(order);
+    if (!si->mfns)
+        return 0;
+    const uint64_t vb = in->virt_base;
+    for (uint64_t i = 0; i < nr; i++) {
+        int64_t mfn = alloc_pages(0, OWNER_SHARED);
+        if (mfn < 0) {
+            while (i--)
+                put_page(si->mfns[i]);
+            free_hv_pages(si->mfns, order);
+            si->mfns = NULL;
+            return 0;
+        }
+        si->mfns[i] = (uint64_t)mfn;
+        frame_table[mfn].count = 1;
+        frame_table[mfn].type_info = 0;
+        frame_table[mfn].prev = (uint32_t)free_slot;   /* which image */
+        memset(pfn_to_virt((uint64_t)mfn), 0, PAGE_SIZE);
+        m2p[mfn] = first + i;
+    }
+    /* Contents: the read-only segments, and the hypercall page if there. */
+    for (unsigned k = 0; k < in->nr_loads; k++) {
+        const struct elf_segment *s = &in->load[k];
+        if (s->writable)
+            continue;
+        for (uint64_t off = 0; off < s->filesz; ) {
+            uint64_t va = s->vaddr + off, pfn = (va - vb) >> PAGE_SHIFT;
+            uint64_t in_page = va & (PAGE_SIZE - 1);
+            uint64_t n = MIN(PAGE_SIZE - in_page, s->filesz - off);
+            if (pfn >= first && pfn < first + nr)
+                memcpy((uint8_t *)pfn_to_virt(si->mfns[pfn - first]) + in_page,
+                       img + s->offset + off, n);
+            off += n;
+        }
+    }
+    if (in->has_hypercall_page) {
+        uint64_t hp = (in->hypercall_page - vb) >> PAGE_SHIFT;
+        if (hp >= first && hp < first + nr)
+            hypercall_page_fill(pfn_to_virt(si->mfns[hp - first]));
+    }
+    si->key = key;
+    si->first_pfn = first;
+    si->nr = nr;
+    si->order = order;
+    si->users = 1;
+    return free_slot + 1;
+}
+
 static void *guest_page(const uint64_t *p2m, uint64_t pfn)
 {
     return pfn_to_virt(p2m[pfn]);
@@ -128,16 +261,33 @@ static int build(struct domain *d, const struct elf_image_info *in, const uint8_
         return snprintf(err, errlen, "no memory for the p2m of %lu pages",
                         (unsigned long)nr_pages), -1;
     int rc = -1;
+    uint64_t sh_first = 0, sh_nr = 0;
+    if (page_sharing) {
+        uint64_t key = ro_run(in, img, &sh_first, &sh_nr);
+        if (sh_nr && sh_first + sh_nr <= nr_pages)
+            d->shared_image = shared_image_get(in, img, key, sh_first, sh_nr);
+        if (!d->shared_image)
+            sh_nr = 0;
+    }
+    const struct shared_image *shi = d->shared_image ? &shared_images[d->shared_image - 1] : NULL;
+#define SHARED(pfn) (shi && (pfn) >= sh_first && (pfn) < sh_first + sh_nr)
+    uint64_t private = 0;
     for (uint64_t pfn = 0; pfn < nr_pages; pfn++) {
+        if (SHARED(pfn)) {
+            p2m[pfn] = shi->mfns[pfn - sh_first];
+            continue;
+        }
+        private++;
         if (domain_alloc_page(d, &p2m[pfn])) {
             snprintf(err, errlen, "out of host memory after %lu of %lu pages",
                      (unsigned long)pfn, (unsigned long)nr_pages);
             goto out;
         }
     }
-    d->nr_pages = nr_pages;
+    d->nr_pages = nr_pages;      /* pseudo-physical size, shared pages included */
+    (void)private;
 
-    /* Kernel image. */
+    /* Kernel image (its shared pages are filled already). */
     for (unsigned i = 0; i < in->nr_loads; i++) {
         const struct elf_segment *s = &in->load[i];
         for (uint64_t off = 0; off < s->filesz; ) {
@@ -145,11 +295,12 @@ static int build(struct domain *d, const struct elf_image_info *in, const uint8_
             uint64_t pfn = (va - vb) >> PAGE_SHIFT;
             uint64_t in_page = va & (PAGE_SIZE - 1);
             uint64_t n = MIN(PAGE_SIZE - in_page, s->filesz - off);
-            memcpy((uint8_t *)guest_page(p2m, pfn) + in_page, img + s->offset + off, n);
+            if (!SHARED(pfn))
+                memcpy((uint8_t *)guest_page(p2m, pfn) + in_page, img + s->offset + off, n);
             off += n;
         }
     }
-    if (in->has_hypercall_page)
+    if (in->has_hypercall_page && !SHARED((in->hypercall_page - vb) >> PAGE_SHIFT))
         hypercall_page_fill(guest_page(p2m, (in->hypercall_page - vb) >> PAGE_SHIFT));
 
     /* p2m list, in the guest's own pages. */
@@ -178,11 +329,13 @@ static int build(struct domain *d, const struct elf_image_info *in, const uint8_
     uint64_t next_pt = l.pt_pfn + 1;
     for (uint64_t pfn = 0; pfn < l.map_pages; pfn++) {
         bool is_pt = pfn >= l.pt_pfn && pfn < l.pt_pfn + l.nr_pt;
-        map_page(p2m, &l, &next_pt, vb + (pfn << PAGE_SHIFT), p2m[pfn], !is_pt);
+        map_page(p2m, &l, &next_pt, vb + (pfn << PAGE_SHIFT), p2m[pfn], !is_pt && !SHARED(pfn));
     }
     d->cr3 = p2m[l.pt_pfn] << PAGE_SHIFT;
     for (uint64_t pfn = 0; pfn < nr_pages; pfn++)
-        m2p[p2m[pfn]] = pfn;
+        if (!SHARED(pfn))
+            m2p[p2m[pfn]] = pfn;
+#undef SHARED
     /* Validate the bootstrap tables as the PV MMU would (every entry
      * checked, references taken), pin the L4 and make it vCPU 0's base,
      * as Xen's builder does. */
@@ -272,6 +425,13 @@ void build_boot_domains(void)
         v0->periodic_next = now_ns() + v0->periodic_period;
         vcpu_timer_update(v0);
     }
+    uint64_t shared = 0, used = baseline - free_page_count();
+    for (int i = 0; i < MAX_SHARED_IMAGES; i++)
+        if (shared_images[i].users)
+            shared += shared_images[i].nr;
+    printk("mm: domains built: %lu frames in use (%lu KiB), %lu of them shared image pages%s\n",
+           (unsigned long)used, (unsigned long)(used * 4), (unsigned long)shared,
+           page_sharing ? "" : " (sharing off)");
     uint64_t released = release_boot_modules();
     domains_set_baseline(baseline + released);
     domains_booted = true;

@@ -190,7 +190,8 @@ int elf_parse(const void *img, size_t len, struct elf_image_info *in,
         if (in->nr_loads == ELF_MAX_LOADS)
             return fail(err, errlen, "more than %u loadable segments", ELF_MAX_LOADS);
         in->load[in->nr_loads++] = (struct elf_segment){
-            .vaddr = ph.paddr, .memsz = ph.memsz, .offset = ph.offset, .filesz = ph.filesz };
+            .vaddr = ph.paddr, .memsz = ph.memsz, .offset = ph.offset, .filesz = ph.filesz,
+            .writable = (ph.flags & 2) != 0 };
         pstart = MIN(pstart, ph.paddr);
         pend = MAX(pend, ph.paddr + ph.memsz);
     }

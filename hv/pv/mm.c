@@ -170,8 +170,16 @@ static long get_entry(uint64_t e, unsigned level, struct domain *d, struct domai
     if (level == 1) {
         if (e & ~L1_ALLOWED)
             return -XEN_EINVAL;
-        if (!get_page(mfn, d) && !(fd && get_page(mfn, fd)))
-            return -XEN_EINVAL;
+        if (!get_page(mfn, d) && !(fd && get_page(mfn, fd))) {
+            /* Shared image pages (page sharing): read-only, any domain
+             * whose image they came from holds one already. */
+            if (mfn >= max_pfn || pg(mfn)->owner != OWNER_SHARED || (e & PTE_W) ||
+                !d->shared_image || pg(mfn)->prev != (uint32_t)(d->shared_image - 1) ||
+                pg(mfn)->count == 0 || pg(mfn)->count == 0xffffffffu)
+                return -XEN_EINVAL;
+            pg(mfn)->count++;
+            return 0;
+        }
         if ((e & PTE_W) && get_page_type(mfn, PGT_WRITABLE, d)) {
             put_page(mfn);
             return -XEN_EINVAL;  /* a page table (or other typed frame) */

@@ -140,16 +140,18 @@ static void test_timer_ops(void)
 
     /* set_timer_op(0) cancels a pending deadline. */
     ev = minios_timer_events();
-    CHECK_EQ(HYPERVISOR_set_timer_op(minios_monotonic_ns() + 2 * MS), 0);
+    /* Far enough ahead that a host stall between the two calls cannot let
+     * it fire first (TCG on a loaded host can stall a vCPU for ms). */
+    CHECK_EQ(HYPERVISOR_set_timer_op(minios_monotonic_ns() + 50 * MS), 0);
     CHECK_EQ(HYPERVISOR_set_timer_op(0), 0);
-    wait_ns(5 * MS);
+    wait_ns(60 * MS);
     if (minios_timer_events() != ev)
         test_fail("set_timer_op(0) did not cancel the timer");
 
     /* A deadline fires once, while we spin (no block needed). */
     ev = minios_timer_events();
     CHECK_EQ(HYPERVISOR_set_timer_op(minios_monotonic_ns() + 2 * MS), 0);
-    wait_ns(6 * MS);
+    wait_ns(30 * MS);
     if (minios_timer_events() != ev + 1)
         test_fail("set_timer_op(+2 ms): %lu timer events in 6 ms, expected 1",
                   (unsigned long)(minios_timer_events() - ev));
@@ -170,14 +172,15 @@ static void test_timer_ops(void)
     sst.timeout_abs_ns = minios_monotonic_ns() + 2 * MS;
     sst.flags = 0;
     ev = minios_timer_events();
+    sst.timeout_abs_ns = minios_monotonic_ns() + 50 * MS;
     CHECK_EQ(HYPERVISOR_vcpu_op(VCPUOP_set_singleshot_timer, 0, &sst), 0);
     CHECK_EQ(HYPERVISOR_vcpu_op(VCPUOP_stop_singleshot_timer, 0, NULL), 0);
-    wait_ns(5 * MS);
+    wait_ns(60 * MS);
     if (minios_timer_events() != ev)
         test_fail("stop_singleshot_timer did not stop it");
     sst.timeout_abs_ns = minios_monotonic_ns() + 2 * MS;
     CHECK_EQ(HYPERVISOR_vcpu_op(VCPUOP_set_singleshot_timer, 0, &sst), 0);
-    wait_ns(6 * MS);
+    wait_ns(30 * MS);
     if (minios_timer_events() != ev + 1)
         test_fail("singleshot timer: %lu events, expected 1",
                   (unsigned long)(minios_timer_events() - ev));

@@ -15,7 +15,7 @@ void build_boot_domains(void);
 
 #define MB_BOOT_MAGIC 0x2BADB002
 #define MAX_RANGES    64
-#define MAX_MODULES   1100
+#define MAX_MODULES   4096
 
 struct range { uint64_t start, end; };          /* [start, end) physical */
 
@@ -27,7 +27,7 @@ static unsigned nr_reserved;
 struct boot_module { uint64_t start, end; const char *cmdline; };
 struct boot_module boot_modules[MAX_MODULES];
 unsigned nr_boot_modules;
-static char module_cmdlines[256 * 1024];
+static char module_cmdlines[512 * 1024];
 static char hv_cmdline[512];
 
 static uint64_t *idle_l4;
@@ -355,6 +355,10 @@ void hv_main(uint32_t magic, uint32_t mbi_pa)
     pvtime_init();
     smp_init();
     printk("cmdline: '%s'\n", hv_cmdline);
+    const char *v;
+    size_t n;
+    if (hv_option("sharing", &v, &n) && n == 3 && !memcmp(v, "off", 3))
+        page_sharing = false;
     selftest();
     build_boot_domains();
     idle_loop();
