@@ -109,7 +109,8 @@ if grep -q 'mm: domains built: [0-9]* frames in use' "$d_ref" 2>/dev/null; then
     d_shared=$(grep -o '[0-9]* of them shared image pages' "$d_ref" | head -1 | cut -d' ' -f1)
     d_sum=$(grep -o '^\[[ 0-9.]*\] d[0-9]* ([^)]*): [0-9]*K, entry' "$d_ref" |
             grep -o '[0-9]*K, entry' | sed 's/K.*//' | awk '{ s += $1; n++ } END { print s " " n }')
-    d_over=$(echo "$d_used ${d_shared:-0} $d_sum" | awk '$4 > 0 { printf "%.1f", ($1 * 4 - $2 * 4 - $3) / $4 }')
+    # Each domain's mem= counts the shared pages, which exist only once.
+    d_over=$(echo "$d_used ${d_shared:-0} $d_sum" | awk '$4 > 0 { printf "%.1f", ($1 * 4 - $2 * 4 - ($3 - $4 * $2 * 4)) / $4 }')
     d_how="mm: domains built, 1000 x mem=512K"
 else
     density 1100 1M
