@@ -7,15 +7,17 @@ $(foreach t,$(TEST_GUESTS),$(eval $(call minios_elf,$(B)/tests/$(t).elf,tests/$(
 HOST_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 HOST_CFLAGS := -g -O1 -std=gnu11 $(WARN) $(HOST_SAN)
 
-UNIT_TESTS := page_alloc elf
+UNIT_TESTS := page_alloc elf pagetype
 UNIT_BINS  := $(patsubst %,$(B)/tests/unit/test_%,$(UNIT_TESTS))
 UNIT_HV_page_alloc := hv/mm/page_alloc.c
 UNIT_HV_elf        := hv/pv/elf.c
+UNIT_HV_pagetype   := hv/pv/mm.c hv/mm/page_alloc.c
+UNIT_DEFS_pagetype := -DKEEL_HOST_TEST -D__XEN_TOOLS__
 
 $(B)/tests/unit/test_%: tests/unit/test_%.c tests/unit/hostlib.c tests/unit/unit.h hv/include/*.h
 	$(call msg,HOSTCC,$@)
 	$(Q)mkdir -p $(@D) && $(HOSTCC) $(HOST_CFLAGS) -Ihv/include -Itests/unit \
-		-D__XEN_INTERFACE_VERSION__=__XEN_LATEST_INTERFACE_VERSION__ \
+		-D__XEN_INTERFACE_VERSION__=__XEN_LATEST_INTERFACE_VERSION__ $(UNIT_DEFS_$*) \
 		-o $@ $< $(UNIT_HV_$*) tests/unit/hostlib.c
 
 $(B)/tests/tools/mkbadelf: tests/tools/mkbadelf.c

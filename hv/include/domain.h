@@ -131,12 +131,17 @@ struct pcpu {
 extern struct pcpu *pcpus[MAX_CPUS];
 extern unsigned nr_cpus;
 
+#ifdef KEEL_HOST_TEST
+extern struct pcpu *keel_host_cpu;
+static inline struct pcpu *this_cpu(void) { return keel_host_cpu; }
+#else
 static inline struct pcpu *this_cpu(void)
 {
     struct pcpu *p;
     __asm__ volatile("movq %%gs:16, %0" : "=r"(p));
     return p;
 }
+#endif
 static inline struct vcpu *current_vcpu(void) { return this_cpu()->curr; }
 static inline struct domain *current_domain(void) { return current_vcpu()->domain; }
 

@@ -59,6 +59,13 @@
 #define VEC_EVENT_CHECK    0xf1                 /* IPI: look at your queue */
 #define VEC_TLB_FLUSH      0xf2                 /* IPI: flush the TLB */
 
+#if defined(KEEL_HOST_TEST) && !defined(__ASSEMBLY__)
+/* Host unit tests: the "direct map" is a buffer of the test process. */
+extern unsigned long keel_host_directmap;
+#undef DIRECTMAP_BASE
+#define DIRECTMAP_BASE keel_host_directmap
+#endif
+
 #ifndef __ASSEMBLY__
 #define PA(va)   ((unsigned long)(va) - DIRECTMAP_BASE)
 #define VA(pa)   ((void *)((unsigned long)(pa) + DIRECTMAP_BASE))

@@ -63,9 +63,16 @@ static inline void cpuid(uint32_t leaf, uint32_t sub, uint32_t *a, uint32_t *b, 
 {
     __asm__ volatile("cpuid" : "=a"(*a), "=b"(*b), "=c"(*c), "=d"(*d) : "a"(leaf), "c"(sub));
 }
+#ifdef KEEL_HOST_TEST
+/* Host unit tests run hypervisor logic in a process: no privileged work. */
+#define DEFINE_CR(n) \
+    static inline uint64_t read_cr##n(void) { return 0; } \
+    static inline void write_cr##n(uint64_t v) { (void)v; }
+#else
 #define DEFINE_CR(n) \
     static inline uint64_t read_cr##n(void) { uint64_t v; __asm__ volatile("mov %%cr" #n ", %0" : "=r"(v)); return v; } \
     static inline void write_cr##n(uint64_t v) { __asm__ volatile("mov %0, %%cr" #n :: "r"(v) : "memory"); }
+#endif
 DEFINE_CR(0)
 DEFINE_CR(2)
 DEFINE_CR(3)
@@ -76,7 +83,11 @@ static inline void cli(void) { __asm__ volatile("cli" ::: "memory"); }
 static inline void sti(void) { __asm__ volatile("sti" ::: "memory"); }
 static inline void halt(void) { __asm__ volatile("hlt" ::: "memory"); }
 static inline void cpu_relax(void) { __asm__ volatile("pause" ::: "memory"); }
+#ifdef KEEL_HOST_TEST
+static inline void invlpg(unsigned long va) { (void)va; }
+#else
 static inline void invlpg(unsigned long va) { __asm__ volatile("invlpg (%0)" :: "r"(va) : "memory"); }
+#endif
 static inline unsigned long read_rflags(void) { unsigned long f; __asm__ volatile("pushfq; popq %0" : "=r"(f)); return f; }
 static inline unsigned long irq_save(void) { unsigned long f = read_rflags(); cli(); return f; }
 static inline void irq_restore(unsigned long f) { if (f & X86_EFLAGS_IF) sti(); }

@@ -131,12 +131,17 @@ long get_page_type(uint64_t mfn, unsigned type, struct domain *d)
     struct page_info *p = pg(mfn);
     uint32_t ti = p->type_info;
     if (PGT_COUNT(ti) == 0) {
+        /* Take the type before validating, so that a table reaching
+         * itself (directly or through others) meets a type conflict
+         * instead of an endless recursion. */
+        p->type_info = type | (1u << PGT_COUNT_SHIFT);
         if (type >= PGT_L1 && type <= PGT_L4) {
             long rc = validate(mfn, type, d);
-            if (rc)
+            if (rc) {
+                p->type_info = 0;
                 return rc;
+            }
         }
-        p->type_info = type | (1u << PGT_COUNT_SHIFT);
         return 0;
     }
     if ((ti & PGT_TYPE_MASK) != type)
