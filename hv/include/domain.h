@@ -126,6 +126,8 @@ struct pcpu {
     void *tss, *gdt;             /* arch data */
     volatile uint64_t tlb_flushes;
     volatile int tlb_flush_req;
+    void (*volatile call_fn)(void *);   /* remote call (smp.c) */
+    void *volatile call_arg;
 };
 
 extern struct pcpu *pcpus[MAX_CPUS];

@@ -58,6 +58,7 @@
 #define PCPU_SELF          16
 #define VEC_EVENT_CHECK    0xf1                 /* IPI: look at your queue */
 #define VEC_TLB_FLUSH      0xf2                 /* IPI: flush the TLB */
+#define VEC_CALL           0xf3                 /* IPI: run a remote call */
 
 #if defined(KEEL_HOST_TEST) && !defined(__ASSEMBLY__)
 /* Host unit tests: the "direct map" is a buffer of the test process. */

@@ -158,15 +158,45 @@ void flush_tlb_domain(struct domain *d)
             cpu_relax();
 }
 
-/* A CPU waiting for the hypervisor lock still answers flush requests. */
+/* Runs fn(arg) on pCPU cpu and waits until it has run there.  The call
+ * runs in interrupt context without the hypervisor lock (the caller may
+ * hold it), so fn must only touch per-CPU state or take its own care. */
+void on_cpu(unsigned cpu, void (*fn)(void *), void *arg)
+{
+    struct pcpu *o = cpu < nr_cpus ? pcpus[cpu] : NULL;
+    if (!o || !o->online)
+        return;
+    if (o == this_cpu()) {
+        fn(arg);
+        return;
+    }
+    o->call_arg = arg;
+    __atomic_store_n(&o->call_fn, fn, __ATOMIC_RELEASE);
+    send_ipi(cpu, VEC_CALL);
+    while (__atomic_load_n(&o->call_fn, __ATOMIC_ACQUIRE))
+        tlb_flush_poll();        /* and answer anyone calling us */
+}
+
+/* A CPU waiting for the hypervisor lock still answers flush requests and
+ * remote calls. */
 void tlb_flush_poll(void)
 {
     struct pcpu *pc = this_cpu();
+    void (*fn)(void *) = __atomic_load_n(&pc->call_fn, __ATOMIC_ACQUIRE);
+    if (fn) {
+        fn(pc->call_arg);
+        __atomic_store_n(&pc->call_fn, NULL, __ATOMIC_RELEASE);
+    }
     if (__atomic_load_n(&pc->tlb_flush_req, __ATOMIC_ACQUIRE)) {
         __atomic_store_n(&pc->tlb_flush_req, 0, __ATOMIC_RELEASE);
         write_cr3(read_cr3());
         __atomic_fetch_add(&pc->tlb_flushes, 1, __ATOMIC_RELEASE);
     }
+}
+
+static void record_cpu(void *arg)
+{
+    *(volatile unsigned *)arg = this_cpu()->id;
 }
 
 /* ---- Bringing up the APs. */
@@ -244,4 +274,12 @@ void smp_init(void)
     l4[0] = 0;
     write_cr3(idle_cr3);
     printk("smp: %u CPUs online\n", up);
+    /* Check the remote-call IPI on every CPU. */
+    unsigned answered = 0;
+    for (unsigned i = 1; i < nr_cpus; i++) {
+        unsigned seen = ~0u;
+        on_cpu(i, record_cpu, &seen);
+        answered += seen == i;
+    }
+    printk("smp: remote calls answered by %u of %u other CPUs\n", answered, nr_cpus - 1);
 }

@@ -197,7 +197,7 @@ void trap_dispatch(struct cpu_user_regs *r)
     unsigned v = r->entry_vector;
     bool from_guest = (r->cs & 3) == 3;
 
-    if (v == VEC_TLB_FLUSH) {
+    if (v == VEC_TLB_FLUSH || v == VEC_CALL) {
         /* Never takes the lock: the sender holds it while it waits. */
         tlb_flush_poll();
         apic_eoi();
