@@ -105,6 +105,21 @@ struct domain *domain_create(const struct boot_config *cfg)
     }
     d->max_evtchns = 1024;
     xsm_domain_init(d, cfg);
+    /* shared_info: the domain's own frame, outside its pseudo-physical
+     * map, as Xen allocates it when it creates a domain. */
+    uint64_t si_mfn;
+    if (domain_alloc_page(d, &si_mfn)) {
+        for (unsigned i = 0; i < d->nr_vcpus; i++)
+            vcpu_free(d->vcpu[i]);
+        free_hv_pages(d, 0);
+        return NULL;
+    }
+    d->shared_info = pfn_to_virt(si_mfn);
+    for (unsigned i = 0; i < d->nr_vcpus; i++) {
+        d->shared_info->vcpu_info[i].evtchn_upcall_mask = 1;
+        d->vcpu[i]->vcpu_info = &d->shared_info->vcpu_info[i];
+    }
+    domain_init_wallclock(d);
     d->next = domain_list;
     domain_list = d;
     domain_table[d->id] = d;

@@ -307,19 +307,8 @@ static int build(struct domain *d, const struct elf_image_info *in, const uint8_
     for (uint64_t pfn = 0; pfn < nr_pages; pfn++)
         ((uint64_t *)guest_page(p2m, l.p2m_pfn + pfn / 512))[pfn % 512] = p2m[pfn];
 
-    /* shared_info: its own frame, owned by the domain, outside the p2m. */
-    uint64_t si_mfn;
-    if (domain_alloc_page(d, &si_mfn)) {
-        snprintf(err, errlen, "out of host memory for shared_info");
-        goto out;
-    }
-    d->shared_info = pfn_to_virt(si_mfn);
-    d->shared_info->vcpu_info[0].evtchn_upcall_mask = 1;
-    for (unsigned i = 0; i < d->nr_vcpus; i++) {
-        d->shared_info->vcpu_info[i].evtchn_upcall_mask = 1;
-        d->vcpu[i]->vcpu_info = &d->shared_info->vcpu_info[i];
-    }
-    domain_init_wallclock(d);
+    /* shared_info was made with the domain (domain_create). */
+    uint64_t si_mfn = virt_to_pfn(d->shared_info);
 
     /* Bootstrap page tables: L4 first, hypervisor slots shared. */
     uint64_t *l4 = guest_page(p2m, l.pt_pfn);

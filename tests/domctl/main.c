@@ -422,7 +422,8 @@ static void test_create_destroy(void)
     CHECK_EQ(info.nr_online_vcpus, 0);
     CHECK_EQ(info.max_vcpu_id, 1);
     CHECK_EQ(info.cpu_time, 0);
-    CHECK_EQ(info.shared_info_frame, 0);
+    if (info.shared_info_frame == 0)         /* made with the domain, as in Xen */
+        test_fail("new domain has no shared_info frame");
     CHECK_EQ(memcmp(info.handle, "keel-domctl-test", 16), 0);
 
     /* An id of our choosing; an id in use. */
