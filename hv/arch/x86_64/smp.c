@@ -158,23 +158,32 @@ void flush_tlb_domain(struct domain *d)
             cpu_relax();
 }
 
-/* Runs fn(arg) on pCPU cpu and waits until it has run there.  The call
- * runs in interrupt context without the hypervisor lock (the caller may
- * hold it), so fn must only touch per-CPU state or take its own care. */
-void on_cpu(unsigned cpu, void (*fn)(void *), void *arg)
+/* Runs fn(arg) on pCPU cpu and waits until it has run there, or until
+ * timeout_us passed (0: wait for ever); returns whether it ran.  A call
+ * that timed out still runs when the CPU takes the IPI, so arg must stay
+ * valid.  The call runs in interrupt context without the hypervisor lock
+ * (the caller may hold it): fn must only touch per-CPU or its own state. */
+bool on_cpu(unsigned cpu, void (*fn)(void *), void *arg, uint64_t timeout_us)
 {
     struct pcpu *o = cpu < nr_cpus ? pcpus[cpu] : NULL;
     if (!o || !o->online)
-        return;
+        return false;
     if (o == this_cpu()) {
         fn(arg);
-        return;
+        return true;
     }
+    if (__atomic_load_n(&o->call_fn, __ATOMIC_ACQUIRE))
+        return false;            /* an earlier call has not run yet */
     o->call_arg = arg;
     __atomic_store_n(&o->call_fn, fn, __ATOMIC_RELEASE);
     send_ipi(cpu, VEC_CALL);
-    while (__atomic_load_n(&o->call_fn, __ATOMIC_ACQUIRE))
+    uint64_t end = rdtsc() + timeout_us * tsc_khz / 1000;
+    while (__atomic_load_n(&o->call_fn, __ATOMIC_ACQUIRE)) {
+        if (timeout_us && rdtsc() > end)
+            return false;
         tlb_flush_poll();        /* and answer anyone calling us */
+    }
+    return true;
 }
 
 /* A CPU waiting for the hypervisor lock still answers flush requests and
@@ -275,11 +284,14 @@ void smp_init(void)
     write_cr3(idle_cr3);
     printk("smp: %u CPUs online\n", up);
     /* Check the remote-call IPI on every CPU. */
+    /* Bounded: with one host thread for all CPUs (TCG round robin, as
+     * -icount needs) another CPU may not run while we spin. */
+    static unsigned seen[MAX_CPUS];
     unsigned answered = 0;
     for (unsigned i = 1; i < nr_cpus; i++) {
-        unsigned seen = ~0u;
-        on_cpu(i, record_cpu, &seen);
-        answered += seen == i;
+        seen[i] = ~0u;
+        if (on_cpu(i, record_cpu, &seen[i], 50000) && seen[i] == i)
+            answered++;
     }
     printk("smp: remote calls answered by %u of %u other CPUs\n", answered, nr_cpus - 1);
 }
