@@ -19,6 +19,7 @@
 #include <minios/startinfo.h>
 #include <stdio.h>
 #include <string.h>
+#include "../tests/common/ptwalk.h"
 
 #define PG    4096
 #define PTE_P 1UL
@@ -36,7 +37,6 @@ static char target[PG] __attribute__((aligned(PG)));   /* the rewritten PTE maps
 static char src[PG] __attribute__((aligned(PG)));
 static char dst[PG] __attribute__((aligned(PG)));
 static char maparea[PG] __attribute__((aligned(PG)));  /* its L1 slot is emptied */
-static const unsigned long *m2p = (const unsigned long *)0xFFFF800000000000UL;
 static int failed;
 
 static inline unsigned long long rdtsc(void)
@@ -49,20 +49,6 @@ static inline unsigned long long rdtsc(void)
 static unsigned long mfn_of(const void *va)
 {
     return minios_gnttab_virt_to_mfn(va);
-}
-
-/* The machine address of the L1 entry mapping va: walk the tables, which
- * are mapped read-only in the bootstrap region at pfn << 12. */
-static unsigned long l1e_maddr(unsigned long va)
-{
-    unsigned long *t = (unsigned long *)minios_start_info->pt_base;
-    unsigned long mfn = 0;
-    for (int level = 4; level >= 2; level--) {
-        unsigned long e = t[(va >> (12 + 9 * (level - 1))) & 511];
-        mfn = (e & ADDR) >> 12;
-        t = (unsigned long *)(m2p[mfn] << 12);
-    }
-    return (mfn << 12) + ((va >> 12) & 511) * 8;
 }
 
 /* Our domain id: the remote end of an unbound port offered to ourselves. */

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <xen/memory.h>
 #include "report.h"
+#include "ptwalk.h"
 
 #define PTE_P 1UL
 #define PTE_W 2UL
@@ -17,7 +18,6 @@
 #define ADDR  0x000FFFFFFFFFF000UL
 
 static char scratch[4096] __attribute__((aligned(4096)));
-static const unsigned long *m2p = (const unsigned long *)0xFFFF800000000000UL;
 
 static unsigned long *p2m(void)
 {
@@ -27,20 +27,6 @@ static unsigned long *p2m(void)
 static unsigned long mfn_of(const void *va)
 {
     return p2m()[(unsigned long)va >> 12];
-}
-
-/* The machine address of the L1 entry mapping va, by walking the tables
- * (mapped read-only in the bootstrap region at pfn << 12). */
-static unsigned long l1e_maddr(unsigned long va)
-{
-    unsigned long *t = (unsigned long *)minios_start_info->pt_base;
-    unsigned long mfn = 0;
-    for (int level = 4; level >= 2; level--) {
-        unsigned long e = t[(va >> (12 + 9 * (level - 1))) & 511];
-        mfn = (e & ADDR) >> 12;
-        t = (unsigned long *)(m2p[mfn] << 12);
-    }
-    return (mfn << 12) + ((va >> 12) & 511) * 8;
 }
 
 static long pt_update(unsigned long maddr, unsigned long val)

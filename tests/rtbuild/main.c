@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <xen/memory.h>
 #include "report.h"
+#include "ptwalk.h"
 
 _Static_assert(__HYPERVISOR_console_io == 18, "child code uses 18");
 _Static_assert(__HYPERVISOR_sched_op == 29, "child code uses 29");
@@ -46,19 +47,6 @@ extern const char child_start[], child_end[];
 enum { F_CODE, F_STACK, F_L4, F_L3, F_L2, F_L1, NR_FRAMES };
 
 static char window[4096] __attribute__((aligned(4096)));
-static const unsigned long *m2p = (const unsigned long *)0xFFFF800000000000UL;
-
-/* The machine address of our L1 entry for va (tables are mapped read-only
- * in the bootstrap region; the M2P gives their pseudo-physical frames). */
-static unsigned long l1e_maddr(unsigned long va)
-{
-    unsigned long *t = (unsigned long *)minios_start_info->pt_base, mfn = 0;
-    for (int level = 4; level >= 2; level--) {
-        mfn = (t[(va >> (12 + 9 * (level - 1))) & 511] & 0x000FFFFFFFFFF000UL) >> 12;
-        t = (unsigned long *)(m2p[mfn] << 12);
-    }
-    return (mfn << 12) + ((va >> 12) & 511) * 8;
-}
 
 /* Shows frame mfn of domain dom at `window` (or our own frame back). */
 static long show(unsigned long mfn, domid_t dom)
