@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "report.h"
+#include "vcpuctx.h"
 
 #define HV_ADDR  0xFFFF830000100000UL
 #define UNMAPPED 0x0000000040000000UL
@@ -90,17 +91,7 @@ static void vcpu1_main(void)
 
 static void updown(void)
 {
-    memset(&ctxt, 0, sizeof(ctxt));
-    ctxt.flags = VGCF_in_kernel;
-    ctxt.user_regs.rip = (unsigned long)vcpu1_main;
-    ctxt.user_regs.rsp = (unsigned long)(vcpu1_stack + sizeof(vcpu1_stack)) - 8;
-    ctxt.user_regs.cs = FLAT_KERNEL_CS;
-    ctxt.user_regs.ss = FLAT_KERNEL_SS;
-    ctxt.user_regs.rflags = 0x200;
-    ctxt.kernel_ss = FLAT_KERNEL_SS;
-    ctxt.kernel_sp = ctxt.user_regs.rsp;
-    unsigned long *p2m = (unsigned long *)minios_start_info->mfn_list;
-    ctxt.ctrlreg[3] = xen_pfn_to_cr3(p2m[minios_start_info->pt_base / 4096]);
+    vcpu_ctx_init(&ctxt, vcpu1_main, vcpu1_stack, sizeof(vcpu1_stack));
     long rc = HYPERVISOR_vcpu_op(VCPUOP_initialise, 1, &ctxt);
     if (rc) {
         test_fail("initialise vCPU 1: %ld", rc);

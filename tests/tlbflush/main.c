@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "report.h"
+#include "vcpuctx.h"
 
 static volatile int page_a[1024] __attribute__((aligned(4096)));
 static volatile int page_b[1024] __attribute__((aligned(4096)));
@@ -43,16 +44,7 @@ int main(void)
 {
     page_a[0] = 1;
     page_b[0] = 2;
-    memset(&ctxt, 0, sizeof(ctxt));
-    ctxt.flags = VGCF_in_kernel;
-    ctxt.user_regs.rip = (unsigned long)vcpu1_main;
-    ctxt.user_regs.rsp = (unsigned long)(vcpu1_stack + sizeof(vcpu1_stack)) - 8;
-    ctxt.user_regs.cs = FLAT_KERNEL_CS;
-    ctxt.user_regs.ss = FLAT_KERNEL_SS;
-    ctxt.user_regs.rflags = 0x200;
-    ctxt.kernel_ss = FLAT_KERNEL_SS;
-    ctxt.kernel_sp = ctxt.user_regs.rsp;
-    ctxt.ctrlreg[3] = xen_pfn_to_cr3(mfn_of((void *)minios_start_info->pt_base));
+    vcpu_ctx_init(&ctxt, vcpu1_main, vcpu1_stack, sizeof(vcpu1_stack));
     CHECK_EQ(HYPERVISOR_vcpu_op(VCPUOP_initialise, 1, &ctxt), 0);
     CHECK_EQ(HYPERVISOR_vcpu_op(VCPUOP_up, 1, NULL), 0);
     if (!wait_until(&seen, 1, 2000000000ULL)) {

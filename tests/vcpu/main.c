@@ -8,6 +8,7 @@
 #include <minios/startinfo.h>
 #include <minios/time.h>
 #include "report.h"
+#include "vcpuctx.h"
 
 #define MS        1000000ull
 #define PAGE_SIZE 4096ul
@@ -116,7 +117,6 @@ static int wait_for(volatile unsigned long *v, unsigned long want)
 
 static void test_vcpu1(int required)
 {
-    const xen_pfn_t *p2m = (const xen_pfn_t *)minios_start_info->mfn_list;
     long up = HYPERVISOR_vcpu_op(VCPUOP_is_up, 1, NULL);
 
     if (up == -XEN_ENOENT) {
@@ -129,16 +129,7 @@ static void test_vcpu1(int required)
     CHECK_EQ(up, 0);
     CHECK_EQ(HYPERVISOR_vcpu_op(VCPUOP_up, 1, NULL), -XEN_EINVAL);   /* not initialised */
 
-    memset(&ctxt, 0, sizeof(ctxt));
-    ctxt.flags = VGCF_in_kernel;
-    ctxt.user_regs.rip = (unsigned long)vcpu1_main;
-    ctxt.user_regs.rsp = (unsigned long)(vcpu1_stack + sizeof(vcpu1_stack)) - 8;
-    ctxt.user_regs.cs = FLAT_KERNEL_CS;
-    ctxt.user_regs.ss = FLAT_KERNEL_SS;
-    ctxt.user_regs.rflags = 0x200;
-    ctxt.kernel_ss = FLAT_KERNEL_SS;
-    ctxt.kernel_sp = ctxt.user_regs.rsp;
-    ctxt.ctrlreg[3] = xen_pfn_to_cr3(p2m[minios_start_info->pt_base / PAGE_SIZE]);
+    vcpu_ctx_init(&ctxt, vcpu1_main, vcpu1_stack, sizeof(vcpu1_stack));
 
     struct vcpu_guest_context bad = ctxt;
     bad.user_regs.rip = 0x0000900000000000UL;       /* non-canonical */
