@@ -48,6 +48,20 @@ static void wait_not_running(domid_t d)
     test_fail("d%u vCPU 0 still running after a pause", d);
 }
 
+/* Waits (up to 5 s of guest time) for d's cpu_time to pass t0: a busy
+ * host may leave the other pCPU's thread unscheduled for a while. */
+static uint64_t wait_progress(domid_t d, uint64_t t0, const char *what)
+{
+    for (int i = 0; i < 500; i++) {
+        minios_sleep_ns(10 * MS);
+        uint64_t t = cpu_time(d);
+        if (t > t0)
+            return t;
+    }
+    test_fail("%s: cpu_time stayed at %lu", what, (unsigned long)t0);
+    return t0;
+}
+
 static void test_versions_and_lookup(void)
 {
     struct xen_domctl op;
@@ -113,12 +127,7 @@ static void test_pause(void)
     CHECK_EQ(domctl_simple(XEN_DOMCTL_unpausedomain, peer), -XEN_EINVAL);
 
     /* The spinner runs while we sleep... */
-    uint64_t t0 = cpu_time(peer);
-    minios_sleep_ns(30 * MS);
-    uint64_t t1 = cpu_time(peer);
-    if (t1 <= t0)
-        test_fail("spinner did not run: cpu_time %lu -> %lu", (unsigned long)t0,
-                  (unsigned long)t1);
+    wait_progress(peer, cpu_time(peer), "spinner did not run");
 
     /* ...and not while paused. */
     CHECK_EQ(domctl_simple(XEN_DOMCTL_pausedomain, peer), 0);
@@ -147,11 +156,7 @@ static void test_pause(void)
     CHECK_EQ(cpu_time(peer), p1);
     CHECK_EQ(domctl_simple(XEN_DOMCTL_unpausedomain, peer), 0);
     CHECK_EQ(domctl_simple(XEN_DOMCTL_unpausedomain, peer), -XEN_EINVAL);
-    minios_sleep_ns(30 * MS);
-    uint64_t u = cpu_time(peer);
-    if (u <= p1)
-        test_fail("unpaused spinner did not run: %lu -> %lu", (unsigned long)p1,
-                  (unsigned long)u);
+    wait_progress(peer, p1, "unpaused spinner did not run");
     CHECK_EQ(getdomaininfo(peer, &info), 0);
     CHECK_EQ(info.flags & XEN_DOMINF_paused, 0);
 }
@@ -252,10 +257,7 @@ static void test_affinity(void)
     CHECK_EQ(map[0], 0x02);
     CHECK_EQ(map[1], 0);                     /* beyond the host's CPUs: zeros */
     /* The spinner still runs, now on CPU 1. */
-    uint64_t t0 = cpu_time(peer);
-    minios_sleep_ns(30 * MS);
-    if (cpu_time(peer) <= t0)
-        test_fail("spinner pinned to CPU 1 did not run");
+    wait_progress(peer, cpu_time(peer), "spinner pinned to CPU 1 did not run");
     struct xen_domctl_getvcpuinfo vi;
     CHECK_EQ(vcpuinfo(peer, 0, &vi), 0);
     CHECK_EQ(vi.cpu, 1);
@@ -328,10 +330,7 @@ static void test_vcpucontext(void)
     bad.user_regs.rip = 0xFFFF830000100000UL;   /* in the hypervisor */
     CHECK_EQ(vcpucontext(peer, XEN_DOMCTL_setvcpucontext, 0, &bad), -XEN_EINVAL);
     CHECK_EQ(domctl_simple(XEN_DOMCTL_unpausedomain, peer), 0);
-    uint64_t t0 = cpu_time(peer);
-    minios_sleep_ns(30 * MS);
-    if (cpu_time(peer) <= t0)
-        test_fail("spinner did not run after setvcpucontext");
+    wait_progress(peer, cpu_time(peer), "spinner did not run after setvcpucontext");
 }
 
 static long ioperm(unsigned cmd, domid_t d, uint64_t first, uint64_t nr, int allow)
