@@ -18,7 +18,8 @@ MINIOS_START_SRCS := minios/arch/x86_64/entry.S minios/arch/x86_64/elfnote.c
 MINIOS_LIB_SRCS   := minios/kernel/start.c minios/kernel/console.c \
                      minios/kernel/mm.c minios/kernel/sched.c \
                      minios/kernel/events.c minios/kernel/time.c \
-                     minios/kernel/gnttab.c \
+                     minios/kernel/gnttab.c minios/kernel/thread.c \
+                     minios/arch/x86_64/switch.S \
                      minios/arch/x86_64/traps.c minios/arch/x86_64/trapentry.S \
                      minios/libc/syscalls.c minios/libc/time.c
 

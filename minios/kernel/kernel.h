@@ -23,4 +23,7 @@ void minios_evtchn_upcall(void);
 /* Binds VIRQ_TIMER (time.c). */
 void minios_time_init(void);
 
+/* Records main's newlib reentrancy structure (thread.c). */
+void minios_threads_init(void);
+
 #endif /* MINIOS_KERNEL_H */

@@ -81,6 +81,7 @@ void minios_start(start_info_t *si)
     minios_traps_init();
     minios_events_init(si);
     minios_time_init();
+    minios_threads_init();
     argc = split_cmdline(si);
     run_init_arrays();
     atexit(run_fini_array);

@@ -3,6 +3,7 @@
 #include <minios/events.h>
 #include <minios/hypercall.h>
 #include <minios/sched.h>
+#include <minios/thread.h>
 #include <minios/time.h>
 #include "kernel.h"
 
@@ -115,35 +116,8 @@ int minios_wallclock(uint64_t *sec, uint32_t *nsec)
     return 0;
 }
 
-/*
- * Arm the one-shot timer for the deadline and block; SCHEDOP_block
- * enables delivery and returns once an event (the timer's, or any other)
- * was delivered. Re-arm until the deadline has passed, then disarm.
- */
+/* Sleeping is a thread's: the others run meanwhile (thread.c). */
 void minios_sleep_ns(uint64_t ns)
 {
-    uint64_t deadline;
-    unsigned long flags;
-
-    if (!minios_shared_info)
-        return;
-    deadline = minios_monotonic_ns() + ns;
-    if (!minios_events_available() || !timer_port) {
-        while (minios_monotonic_ns() < deadline)
-            minios_yield();
-        return;
-    }
-    flags = minios_events_save();
-    while (minios_monotonic_ns() < deadline) {
-        if (HYPERVISOR_set_timer_op(deadline) < 0) {
-            minios_events_restore(flags);
-            while (minios_monotonic_ns() < deadline)
-                minios_yield();
-            return;
-        }
-        HYPERVISOR_sched_op(SCHEDOP_block, NULL);
-        minios_events_disable();
-    }
-    HYPERVISOR_set_timer_op(0);
-    minios_events_restore(flags);
+    minios_thread_sleep_ns(ns);
 }
