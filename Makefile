@@ -46,6 +46,7 @@ include ci/ci.mk
 include stubdoms/tapdisk/tapdisk.mk
 include tools/tools.mk
 include toolchain/libs.mk
+include toolchain/lwip.mk
 include tests/unit/grant.mk
 
 deps:

@@ -1,5 +1,6 @@
 /* The hypervisor console: timestamped printk, panic, and guest output
- * (console_io) prefixed with the domain's name, rate-limited for guests
+ * (console_io) prefixed with the domain's name (except the xenstore
+ * domain's, which names its lines itself), rate-limited for guests
  * without a role. */
 #include "lib.h"
 #include "spinlock.h"
@@ -99,15 +100,19 @@ void printk(const char *fmt, ...)
     irq_restore(f);
 }
 
-/* One guest line: "[time] (name) text". */
+/* One guest line: "[time] (name) text".  The xenstore domain is the
+ * console backend: its lines arrive named already ("(name) text", its
+ * own as "(xenstore) text") and are printed as they are. */
 static void guest_line(struct domain *d, const char *s, size_t n)
 {
     if (!at_line_start)
         console_puts_raw("\n", 1);
     put_stamp(false);
-    console_puts_raw("(", 1);
-    console_puts_raw(d->name, strlen(d->name));
-    console_puts_raw(") ", 2);
+    if (!(d->roles & ROLE_XENSTORE)) {
+        console_puts_raw("(", 1);
+        console_puts_raw(d->name, strlen(d->name));
+        console_puts_raw(") ", 2);
+    }
     console_puts_raw(s, n);
     console_puts_raw("\n", 1);
     at_line_start = true;

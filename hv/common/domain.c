@@ -269,7 +269,7 @@ void domain_crash(struct domain *d, const char *fmt, ...)
 }
 
 /* Raises a global VIRQ in every live domain with the control or xenstore
- * role (VIRQ_DOM_EXC: a domain shut down or crashed). */
+ * role (VIRQ_DOM_EXC: a domain shut down, crashed, or is gone). */
 void send_global_virq_privileged(unsigned virq)
 {
     for (struct domain *d = domain_list; d; d = d->next)
@@ -287,8 +287,12 @@ void reap_dead_domains(void)
         for (unsigned i = 0; i < d->nr_vcpus; i++)
             if (d->vcpu[i] && d->vcpu[i]->running)
                 busy = true;
-        if (d->shutdown && !busy)
+        if (d->shutdown && !busy) {
             domain_destroy(d);
+            /* As Xen's domain_kill once the domain is dead: the xenstore
+             * domain releases what it holds of a domain that is gone. */
+            send_global_virq_privileged(VIRQ_DOM_EXC);
+        }
         d = next;
     }
 }

@@ -215,6 +215,23 @@ static struct domain *target_domain(domid_t dom, long *err)
     return d;
 }
 
+/* A new port of d, unbound, that domain remote may bind: the port, or a
+ * negative errno.  Also the hypervisor's own way of offering a boot
+ * domain's store and console channels to the xenstore domain. */
+long evtchn_alloc_unbound_port(struct domain *d, domid_t remote)
+{
+    long port = get_free_port(d);
+    if (port < 0)
+        return port;
+    d->evtchn[port] = (struct evtchn){ .state = EVTCHNSTAT_unbound, .remote_dom = remote };
+    return port;
+}
+
+long evtchn_close_port(struct domain *d, unsigned port)
+{
+    return close_port(d, port);
+}
+
 static long evtchn_alloc_unbound(struct evtchn_alloc_unbound *a)
 {
     long err = 0;
@@ -222,10 +239,9 @@ static long evtchn_alloc_unbound(struct evtchn_alloc_unbound *a)
     if (!d)
         return err;
     domid_t remote = a->remote_dom == DOMID_SELF ? current_domain()->id : a->remote_dom;
-    long port = get_free_port(d);
+    long port = evtchn_alloc_unbound_port(d, remote);
     if (port < 0)
         return port;
-    d->evtchn[port] = (struct evtchn){ .state = EVTCHNSTAT_unbound, .remote_dom = remote };
     a->port = (evtchn_port_t)port;
     return 0;
 }

@@ -40,6 +40,45 @@ static int grow_table(struct domain *d, struct grant_table *gt, unsigned nr)
     return 0;
 }
 
+/*
+ * As Xen's toolstack seeds a new domain's table (xc_dom_gnttab_seed):
+ * entry GNTTAB_RESERVED_CONSOLE grants d's console ring frame and
+ * GNTTAB_RESERVED_XENSTORE its store ring frame to the backend domain be,
+ * read-write.  The table is created with its first frame if need be; the
+ * guest's own setup_table later only adds frames, so the entries stay.
+ * 0, or -1 if there is no memory for the table or a frame does not fit
+ * v1's 32 bits.
+ */
+int grant_table_seed(struct domain *d, domid_t be, uint64_t console_mfn, uint64_t store_mfn)
+{
+    if ((uint32_t)console_mfn != console_mfn || (uint32_t)store_mfn != store_mfn)
+        return -1;
+    struct grant_table *gt = table_of(d);
+    if (!gt || grow_table(d, gt, GNT_INITIAL_FRAMES))
+        return -1;
+    const struct { grant_ref_t ref; uint64_t mfn; } seed[] = {
+        { GNTTAB_RESERVED_CONSOLE, console_mfn },
+        { GNTTAB_RESERVED_XENSTORE, store_mfn },
+    };
+    for (unsigned i = 0; i < ARRAY_SIZE(seed); i++) {
+        grant_entry_v1_t *e = gnt_shared(gt, seed[i].ref);
+        e->frame = (uint32_t)seed[i].mfn;
+        e->domid = be;
+        __atomic_store_n(&e->flags, (uint16_t)GTF_permit_access, __ATOMIC_RELEASE);
+    }
+    return 0;
+}
+
+/* Undoes grant_table_seed before the guest ran (the table stays). */
+void grant_table_unseed(struct domain *d)
+{
+    struct grant_table *gt = d->grant_table;
+    if (!gt || !gt->nr_frames)
+        return;
+    memset(gnt_shared(gt, GNTTAB_RESERVED_CONSOLE), 0, sizeof(grant_entry_v1_t));
+    memset(gnt_shared(gt, GNTTAB_RESERVED_XENSTORE), 0, sizeof(grant_entry_v1_t));
+}
+
 /* setup_table, query_size, get_status_frames, get_version: DOMID_SELF or
  * ourselves; another domain only for a control domain (XSM_TARGET). */
 static struct domain *any_domain(domid_t dom, int16_t *status)

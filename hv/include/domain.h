@@ -102,6 +102,8 @@ struct domain {
     uint64_t soft_affinity[MAX_VCPUS];   /* recorded only; no soft scheduling */
     struct xsm_rangeset { unsigned nr; struct { uint64_t s, e; } r[12]; }
         io_ports, io_mem, io_irqs;       /* granted with DOMCTL_*_permission */
+    /* boot domains (pv/dom_build.c): the start_info frame, 0 if none */
+    uint64_t si_mfn;
     /* grant tables (grant_table.c) */
     struct grant_table *grant_table;     /* NULL until the first grant op */
 };

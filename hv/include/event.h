@@ -12,6 +12,10 @@ struct evtchn {
 
 long do_event_channel_op(unsigned long, unsigned long, unsigned long, unsigned long, unsigned long);
 void evtchn_destroy(struct domain *d);
+/* EVTCHNOP_alloc_unbound and EVTCHNOP_close done by the hypervisor on d's
+ * behalf (boot-time wiring to the xenstore domain). */
+long evtchn_alloc_unbound_port(struct domain *d, domid_t remote);
+long evtchn_close_port(struct domain *d, unsigned port);
 void evtchn_set_pending(struct domain *d, unsigned port);
 void send_guest_vcpu_virq(struct vcpu *v, unsigned virq);
 void send_guest_global_virq(struct domain *d, unsigned virq);

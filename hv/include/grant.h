@@ -99,5 +99,9 @@ struct domain;
 long do_grant_table_op(unsigned long cmd, unsigned long arg, unsigned long count,
                        unsigned long a4, unsigned long a5);
 void grant_table_destroy(struct domain *d);
+/* Entries 0 (console) and 1 (xenstore) of d's table granted to backend
+ * be, as xc_dom_gnttab_seed; 0 or -1.  unseed zeroes them again. */
+int grant_table_seed(struct domain *d, domid_t be, uint64_t console_mfn, uint64_t store_mfn);
+void grant_table_unseed(struct domain *d);
 
 #endif

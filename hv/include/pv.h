@@ -31,6 +31,11 @@ int xsm_map_foreign(struct domain *cur, struct domain *target);
  * empty for a map).  The caller has checked the grant. */
 long pv_map_grant(struct domain *d, unsigned long va, uint64_t mfn, bool writable);
 long pv_unmap_grant(struct domain *d, unsigned long va, uint64_t mfn);
+/* xs_boot.c: boot domains and the xenstore domain (docs/boot-config.md). */
+int xs_wire(struct domain *d, struct domain *xs, char *err, size_t errlen);
+void xs_unwire(struct domain *d);
+bool xs_wired(struct domain *d);
+size_t xs_boot_list(char *buf, size_t size);
 long do_update_va_mapping(unsigned long, unsigned long, unsigned long, unsigned long, unsigned long);
 
 #endif

@@ -3,6 +3,7 @@
  *
  *   virt_base +------------------------------+ pfn 0
  *             | kernel image (ELF PT_LOADs)  |
+ *             | boot module (if any)         | mod_start, mod_len
  *             | p2m list (mfn_list)          |
  *             | start_info                   |
  *             | xenstore ring page           |
@@ -13,7 +14,9 @@
  *   v_end     +------------------------------+ 4 MiB aligned (or nr_pages)
  *
  * The whole bootstrap region is mapped read-write except the page tables.
- * shared_info is a separate frame, given by machine address. */
+ * shared_info is a separate frame, given by machine address.  The only
+ * boot module ("initrd") is the xenstore domain's list of boot domains
+ * (xs_boot.c), placed as <xen/xen.h> places an initrd. */
 #include "lib.h"
 #include "x86.h"
 #include "mm.h"
@@ -34,7 +37,8 @@ uint64_t release_boot_modules(void);
 
 struct layout {
     uint64_t nr_pages;
-    uint64_t kernel_end_pfn, p2m_pfn, p2m_pages, si_pfn, store_pfn, console_pfn;
+    uint64_t kernel_end_pfn, mod_pfn, mod_pages, p2m_pfn, p2m_pages;
+    uint64_t si_pfn, store_pfn, console_pfn;
     uint64_t pt_pfn, nr_pt, stack_pfn, map_pages;
 };
 
@@ -48,14 +52,16 @@ static uint64_t tables_for(uint64_t s, uint64_t e)
     return 1 + span(s, e, 39) + span(s, e, 30) + span(s, e, 21);
 }
 
-static int plan(const struct elf_image_info *in, uint64_t nr_pages, struct layout *l,
-                char *err, size_t errlen)
+static int plan(const struct elf_image_info *in, uint64_t nr_pages, uint64_t mod_len,
+                struct layout *l, char *err, size_t errlen)
 {
     const uint64_t vb = in->virt_base;
     memset(l, 0, sizeof(*l));
     l->nr_pages = nr_pages;
     l->kernel_end_pfn = ROUNDUP(in->vend - vb, PAGE_SIZE) >> PAGE_SHIFT;
-    l->p2m_pfn = l->kernel_end_pfn;
+    l->mod_pfn = l->kernel_end_pfn;
+    l->mod_pages = ROUNDUP(mod_len, PAGE_SIZE) >> PAGE_SHIFT;
+    l->p2m_pfn = l->mod_pfn + l->mod_pages;
     l->p2m_pages = ROUNDUP(nr_pages * 8, PAGE_SIZE) >> PAGE_SHIFT;
     l->si_pfn = l->p2m_pfn + l->p2m_pages;
     l->store_pfn = l->si_pfn + 1;
@@ -73,6 +79,11 @@ static int plan(const struct elf_image_info *in, uint64_t nr_pages, struct layou
             break;
         l->nr_pt = need;
     }
+    if (l->stack_pfn + 1 > nr_pages && mod_len)
+        return snprintf(err, errlen, "mem=%luK is too small: image, boot-domain list "
+                        "(%lu bytes) and start-of-day structures need %luK",
+                        (unsigned long)(nr_pages * 4), (unsigned long)mod_len,
+                        (unsigned long)((l->stack_pfn + 1) * 4)), -1;
     if (l->stack_pfn + 1 > nr_pages)
         return snprintf(err, errlen, "mem=%luK is too small: image and start-of-day "
                         "structures need %luK", (unsigned long)(nr_pages * 4),
@@ -239,13 +250,16 @@ static void map_page(const uint64_t *p2m, const struct layout *l, uint64_t *next
                           (writable ? PTE_W : 0);
 }
 
+/* Builds d from image img; mod (mod_len bytes, may be NULL) becomes its
+ * boot module. */
 static int build(struct domain *d, const struct elf_image_info *in, const uint8_t *img,
-                 const char *cmdline, char *err, size_t errlen)
+                 const char *cmdline, const void *mod, uint64_t mod_len,
+                 char *err, size_t errlen)
 {
     struct layout l;
     const uint64_t vb = in->virt_base;
     uint64_t nr_pages = d->max_pages;
-    if (plan(in, nr_pages, &l, err, errlen))
+    if (plan(in, nr_pages, mod_len, &l, err, errlen))
         return -1;
     /* Keep some frames for the hypervisor's own needs. */
     if (nr_pages + 64 > free_page_count())
@@ -303,6 +317,11 @@ static int build(struct domain *d, const struct elf_image_info *in, const uint8_
     if (in->has_hypercall_page && !SHARED((in->hypercall_page - vb) >> PAGE_SHIFT))
         hypercall_page_fill(guest_page(p2m, (in->hypercall_page - vb) >> PAGE_SHIFT));
 
+    /* The boot module, after the image (its pages are private). */
+    for (uint64_t off = 0; off < mod_len; off += PAGE_SIZE)
+        memcpy(guest_page(p2m, l.mod_pfn + off / PAGE_SIZE), (const uint8_t *)mod + off,
+               MIN(PAGE_SIZE, mod_len - off));
+
     /* p2m list, in the guest's own pages. */
     for (uint64_t pfn = 0; pfn < nr_pages; pfn++)
         ((uint64_t *)guest_page(p2m, l.p2m_pfn + pfn / 512))[pfn % 512] = p2m[pfn];
@@ -350,6 +369,13 @@ static int build(struct domain *d, const struct elf_image_info *in, const uint8_
     si->nr_pages = nr_pages;
     si->shared_info = si_mfn << PAGE_SHIFT;
     si->flags = 0;
+    si->mod_start = mod_len ? vb + (l.mod_pfn << PAGE_SHIFT) : 0;
+    si->mod_len = mod_len;
+    /* The rings start zeroed (their frames were allocated so); event
+     * channels and grants for them are xs_boot.c's, if there is a
+     * xenstore domain. */
+    memset(guest_page(p2m, l.store_pfn), 0, PAGE_SIZE);
+    memset(guest_page(p2m, l.console_pfn), 0, PAGE_SIZE);
     si->store_mfn = p2m[l.store_pfn];
     si->store_evtchn = 0;
     si->console.domU.mfn = p2m[l.console_pfn];
@@ -358,6 +384,7 @@ static int build(struct domain *d, const struct elf_image_info *in, const uint8_
     si->nr_pt_frames = l.nr_pt;
     si->mfn_list = vb + (l.p2m_pfn << PAGE_SHIFT);
     strlcpy((char *)si->cmd_line, cmdline, sizeof(si->cmd_line));
+    d->si_mfn = p2m[l.si_pfn];
 
     /* Initial registers. */
     struct cpu_user_regs *r = d->vcpu[0]->regs;
@@ -373,11 +400,95 @@ out:
     return rc;
 }
 
+static void start_domain(struct domain *d)
+{
+    struct vcpu *v0 = d->vcpu[0];
+    v0->initialised = true;
+    v0->state = VCPU_BLOCKED;
+    vcpu_wake(v0);
+    v0->periodic_next = now_ns() + v0->periodic_period;
+    vcpu_timer_update(v0);
+}
+
+static void report_built(struct domain *d, const struct elf_image_info *in, uint64_t t0)
+{
+    uint64_t t1 = rdtsc();
+    printk("d%u (%s): %luK, entry %lx, built in %lu TSC ticks\n", d->id, d->name,
+           (unsigned long)(d->nr_pages * 4), (unsigned long)in->entry,
+           (unsigned long)(t1 - t0));
+    printk("bench: domain_build_tsc d%u=%lu\n", d->id, (unsigned long)(t1 - t0));
+}
+
+/* The first module whose configuration has role=xenstore, or -1. */
+static int find_xenstore_module(char *name, size_t len)
+{
+    for (unsigned m = 0; m < nr_boot_modules; m++) {
+        struct boot_config cfg;
+        char err[160];
+        if (!parse_boot_config(boot_modules[m].cmdline, &cfg, err, sizeof(err)) &&
+            (cfg.roles & ROLE_XENSTORE)) {
+            strlcpy(name, cfg.name, len);
+            return (int)m;
+        }
+    }
+    return -1;
+}
+
+/*
+ * The xenstore domain xs (created in module order) is built after all
+ * the other boot domains: each is offered to it (xs_wire), then xs is
+ * built with the list of them as its boot module.  If that fails, the
+ * offers are withdrawn and xs is refused: the others run without it.
+ */
+static void build_xenstore(struct domain *xs, const struct boot_module *bm,
+                           const struct boot_config *cfg, const struct elf_image_info *in)
+{
+    uint64_t t0 = rdtsc();
+    char err[160];
+    int rc = 0;
+    for (unsigned id = 1; id < DOMID_FIRST_RESERVED && !rc; id++) {
+        struct domain *d = domain_by_id(id);
+        if (d && d != xs && d->si_mfn)
+            rc = xs_wire(d, xs, err, sizeof(err));
+    }
+    size_t len = rc ? 0 : xs_boot_list(NULL, 0);
+    unsigned order = 0;
+    while (((uint64_t)PAGE_SIZE << order) < len)
+        order++;
+    void *list = len ? alloc_hv_pages(order) : NULL;
+    if (len && !list)
+        rc = (snprintf(err, sizeof(err), "no memory for the boot-domain list (%lu bytes)",
+                       (unsigned long)len), -1);
+    if (!rc) {
+        xs_boot_list(list, len);
+        rc = build(xs, in, VA(bm->start), cfg->guest_cmdline, list, len, err, sizeof(err));
+    }
+    if (list)
+        free_hv_pages(list, order);
+    if (rc) {
+        for (unsigned id = 1; id < DOMID_FIRST_RESERVED; id++) {
+            struct domain *d = domain_by_id(id);
+            if (d && d != xs)
+                xs_unwire(d);
+        }
+        domain_destroy(xs);
+        domain_note_refused(cfg->name, err);
+        return;
+    }
+    report_built(xs, in, t0);
+}
+
 void build_boot_domains(void)
 {
     uint64_t baseline = free_page_count();
     /* Other CPUs already run the domains we wake: build under the lock. */
     hv_lock_acquire();
+    /* With a xenstore domain, no boot domain starts before it is built. */
+    char xs_name[NAME_LEN];
+    int xs_m = find_xenstore_module(xs_name, sizeof(xs_name));
+    struct domain *xs = NULL;
+    struct boot_config xs_cfg;
+    struct elf_image_info xs_info;
     for (unsigned m = 0; m < nr_boot_modules; m++) {
         struct boot_module *bm = &boot_modules[m];
         struct boot_config cfg;
@@ -386,6 +497,12 @@ void build_boot_domains(void)
         uint64_t t0 = rdtsc();
         if (parse_boot_config(bm->cmdline, &cfg, err, sizeof(err))) {
             domain_note_refused(cfg.name[0] ? cfg.name : "?", err);
+            continue;
+        }
+        if ((cfg.roles & ROLE_XENSTORE) && (int)m != xs_m) {
+            snprintf(err, sizeof(err), "a second domain with role=xenstore ('%s' has it; "
+                     "at most one)", xs_name);
+            domain_note_refused(cfg.name, err);
             continue;
         }
         if (elf_parse(VA(bm->start), bm->end - bm->start, &info, err, sizeof(err))) {
@@ -397,23 +514,29 @@ void build_boot_domains(void)
             domain_note_refused(cfg.name, "cannot allocate the domain");
             continue;
         }
-        if (build(d, &info, VA(bm->start), cfg.guest_cmdline, err, sizeof(err))) {
+        if ((int)m == xs_m) {
+            xs = d;              /* its id in module order; built last */
+            xs_cfg = cfg;
+            xs_info = info;
+            continue;
+        }
+        if (build(d, &info, VA(bm->start), cfg.guest_cmdline, NULL, 0, err, sizeof(err))) {
             domain_destroy(d);
             domain_note_refused(cfg.name, err);
             continue;
         }
-        uint64_t t1 = rdtsc();
-        printk("d%u (%s): %luK, entry %lx, built in %lu TSC ticks\n", d->id, d->name,
-               (unsigned long)(d->nr_pages * 4), (unsigned long)info.entry,
-               (unsigned long)(t1 - t0));
-        printk("bench: domain_build_tsc d%u=%lu\n", d->id, (unsigned long)(t1 - t0));
-        struct vcpu *v0 = d->vcpu[0];
-        v0->initialised = true;
-        v0->state = VCPU_BLOCKED;
-        vcpu_wake(v0);
-        v0->periodic_next = now_ns() + v0->periodic_period;
-        vcpu_timer_update(v0);
+        report_built(d, &info, t0);
+        if (xs_m < 0)
+            start_domain(d);
     }
+    if (xs)
+        build_xenstore(xs, &boot_modules[xs_m], &xs_cfg, &xs_info);
+    if (xs_m >= 0)
+        for (unsigned id = 1; id < DOMID_FIRST_RESERVED; id++) {
+            struct domain *d = domain_by_id(id);
+            if (d && d->si_mfn && !d->vcpu[0]->initialised)
+                start_domain(d);
+        }
     uint64_t shared = 0, used = baseline - free_page_count();
     for (int i = 0; i < MAX_SHARED_IMAGES; i++)
         if (shared_images[i].users)
