@@ -1,6 +1,8 @@
 /* gnttab.c: grant tables v1: the shared table mapped into minios's .bss, grant/end access, map/unmap, copy. */
 #include <stddef.h>
+#include <minios/events.h>
 #include <minios/gnttab.h>
+#include <minios/mm.h>
 #include <minios/startinfo.h>
 
 #define PAGE_SIZE    4096ul
@@ -15,19 +17,22 @@
 #define FIRST_REF    8           /* 0..7: GNTTAB_NR_RESERVED_ENTRIES */
 
 /* The table's frames are mapped over these pages (their own frames stay
- * ours, unused), and foreign grants over the map area's. */
+ * ours, unused). Foreign grants are mapped into empty 2 MiB areas
+ * (minios_area_alloc_chunk), taken as needed. */
 static char table_area[MINIOS_GNTTAB_FRAMES * PAGE_SIZE] __attribute__((aligned(PAGE_SIZE)));
-static char map_area[MINIOS_GNTTAB_MAP_PAGES * PAGE_SIZE] __attribute__((aligned(PAGE_SIZE)));
+#define MAP_CHUNKS   128
+#define CHUNK_PAGES  512
+static unsigned long chunk_va[MAP_CHUNKS];
+static uint64_t chunk_used[MAP_CHUNKS][CHUNK_PAGES / 64];
+static unsigned nr_chunks;
 
 static grant_entry_v1_t *table;
 static uint32_t ref_used[MINIOS_GNTTAB_NR_REFS / 32];
-static uint32_t map_used;        /* bit i: map_area page i holds a mapping */
 static int last_status;
 
 unsigned long minios_gnttab_virt_to_mfn(const void *va)
 {
-    /* minios is linked at 0 (VIRT_BASE 0): virtual = pseudo-physical. */
-    return ((const xen_pfn_t *)minios_start_info->mfn_list)[(unsigned long)va / PAGE_SIZE];
+    return minios_virt_to_mfn(va);
 }
 
 int minios_gnttab_init(void)
@@ -94,39 +99,75 @@ int minios_gnttab_end_access(grant_ref_t ref)
     return 0;
 }
 
-/* Puts our own frame back under a map-area page (a grant unmap leaves the
- * slot empty). */
-static void restore_page(unsigned long va)
+/* A free page of the map areas, marked used; 0 if none can be had. */
+static unsigned long take_slot(void)
 {
-    HYPERVISOR_update_va_mapping(va, ((uint64_t)minios_gnttab_virt_to_mfn((void *)va) << 12) |
-                                 PTE_FLAGS, UVMF_INVLPG);
+    unsigned long f = minios_events_save(), va = 0;
+
+    for (unsigned c = 0; c <= nr_chunks && c < MAP_CHUNKS && !va; c++) {
+        if (c == nr_chunks) {
+            unsigned long base = minios_area_alloc_chunk();
+            if (!base)
+                break;
+            chunk_va[nr_chunks++] = base;
+        }
+        for (unsigned w = 0; w < CHUNK_PAGES / 64 && !va; w++) {
+            if (chunk_used[c][w] == ~0ull)
+                continue;
+            unsigned b = (unsigned)__builtin_ctzll(~chunk_used[c][w]);
+            chunk_used[c][w] |= 1ull << b;
+            va = chunk_va[c] + (w * 64 + b) * PAGE_SIZE;
+        }
+    }
+    minios_events_restore(f);
+    return va;
+}
+
+/* The slot's bit for va, or NULL if va is not a map-area page. */
+static uint64_t *slot_bit(unsigned long va, uint64_t *mask)
+{
+    if (va % PAGE_SIZE)
+        return NULL;
+    for (unsigned c = 0; c < nr_chunks; c++) {
+        if (va < chunk_va[c] || va >= chunk_va[c] + CHUNK_PAGES * PAGE_SIZE)
+            continue;
+        unsigned i = (unsigned)((va - chunk_va[c]) / PAGE_SIZE);
+        *mask = 1ull << (i % 64);
+        return &chunk_used[c][i / 64];
+    }
+    return NULL;
+}
+
+static void put_slot(unsigned long va)
+{
+    uint64_t mask, *w = slot_bit(va, &mask);
+    unsigned long f = minios_events_save();
+
+    if (w)
+        *w &= ~mask;
+    minios_events_restore(f);
 }
 
 void *minios_gnttab_map(domid_t d, grant_ref_t ref, int readonly, grant_handle_t *h)
 {
-    unsigned i;
     last_status = GNTST_okay;
-    for (i = 0; i < MINIOS_GNTTAB_MAP_PAGES && (map_used & (1u << i)); i++)
-        ;
-    if (i == MINIOS_GNTTAB_MAP_PAGES)
+    unsigned long va = take_slot();
+    if (!va) {
+        last_status = GNTST_no_device_space;
         return NULL;
-    unsigned long va = (unsigned long)map_area + i * PAGE_SIZE;
+    }
     struct gnttab_map_grant_ref op = {
         .host_addr = va,
         .flags = GNTMAP_host_map | (readonly ? GNTMAP_readonly : 0),
         .ref = ref,
         .dom = d,
     };
-    /* The slot must be empty (Keel's PV MMU maps grants into empty slots only). */
-    if (HYPERVISOR_update_va_mapping(va, 0, UVMF_INVLPG) < 0)
-        return NULL;
     long rc = HYPERVISOR_grant_table_op(GNTTABOP_map_grant_ref, &op, 1);
     if (rc < 0 || op.status != GNTST_okay) {
         last_status = rc < 0 ? GNTST_general_error : op.status;
-        restore_page(va);
+        put_slot(va);
         return NULL;
     }
-    map_used |= 1u << i;
     *h = op.handle;
     return (void *)va;
 }
@@ -134,10 +175,9 @@ void *minios_gnttab_map(domid_t d, grant_ref_t ref, int readonly, grant_handle_t
 int minios_gnttab_unmap(void *p, grant_handle_t h)
 {
     unsigned long va = (unsigned long)p;
-    unsigned long i = (va - (unsigned long)map_area) / PAGE_SIZE;
+    uint64_t mask, *w = slot_bit(va, &mask);
     last_status = GNTST_okay;
-    if (va < (unsigned long)map_area || i >= MINIOS_GNTTAB_MAP_PAGES || (va % PAGE_SIZE) ||
-        !(map_used & (1u << i)))
+    if (!w || !(*w & mask))
         return -XEN_EINVAL;
     struct gnttab_unmap_grant_ref op = { .host_addr = va, .dev_bus_addr = 0, .handle = h };
     long rc = HYPERVISOR_grant_table_op(GNTTABOP_unmap_grant_ref, &op, 1);
@@ -146,8 +186,7 @@ int minios_gnttab_unmap(void *p, grant_handle_t h)
     last_status = op.status;
     if (op.status != GNTST_okay)
         return -XEN_EINVAL;
-    map_used &= ~(1u << i);
-    restore_page(va);
+    put_slot(va);
     return 0;
 }
 

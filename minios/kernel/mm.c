@@ -1,46 +1,194 @@
-/* mm.c: minios's heap: the free tail of the bootstrap region the domain builder mapped. */
+/* mm.c: minios's memory: maps the whole reservation at start, a page allocator, the malloc heap, and empty areas for foreign mappings. */
 #include <errno.h>
 #include <stdint.h>
+#include <string.h>
+#include <minios/console.h>
+#include <minios/events.h>
 #include <minios/mm.h>
+#include <minios/sched.h>
 #include "kernel.h"
 
 /*
- * Without a PV MMU (mmu_update) minios can use only memory that the domain
- * builder has already mapped. The Xen PV start-of-day convention
- * (<xen/xen.h>, "Start-of-day memory layout") lays the bootstrap region out
- * from VIRT_BASE (0 for minios) as
+ * The Xen PV start-of-day layout (<xen/xen.h>, "Start-of-day memory
+ * layout") maps, from VIRT_BASE (0 for minios, so virtual address =
+ * pseudo-physical address):
  *
  *   kernel image | [module] | p2m list | start_info | page tables | stack
  *   ^ 0                                      pt_base ^   nr_pt_frames ^ 1 page
  *
- * and guarantees that the mapping extends to a 4 MiB boundary, at least
- * 512 KiB past the last bootstrap element (the stack). So the heap is
+ * and at least 512 KiB more, to a 4 MiB boundary. minios maps every other
+ * page of its reservation the same way (virtual = pseudo-physical) with
+ * mmu_update, taking the page-table pages it needs from the free pages
+ * right after the bootstrap stack, as it goes: each new L1 maps 2 MiB,
+ * so the next table always comes from memory that is already mapped.
  *
- *   start = pt_base + (nr_pt_frames + 1) * 4 KiB     (end of the stack page)
- *   end   = min(roundup(start + 512 KiB, 4 MiB), nr_pages * 4 KiB)
- *
- * (nr_pages * 4 KiB bounds it because VIRT_BASE is 0: virtual address =
- * pseudo-physical address). Later minios will map all of the domain's
- * memory and grow the heap beyond this.
+ * The free pages then belong to two users that grow towards each other:
+ * the malloc heap (sbrk) from the low end and the page allocator from the
+ * high end, with one bitmap saying which pages are taken.
  */
 #define PAGE_SIZE        4096ul
-#define BOOT_PADDING     (512ul << 10)
-#define BOOT_ALIGN       (4ul << 20)
+#define PAGE_SHIFT       12
+#define PTE_PRESENT      0x001ul
+#define PTE_RW           0x002ul
+#define PTE_USER         0x004ul
+#define PTE_ACCESSED     0x020ul
+#define PTE_DIRTY        0x040ul
+#define PTE_ADDR         0x000ffffffffff000ul
+#define PTE_TABLE        (PTE_PRESENT | PTE_RW | PTE_USER | PTE_ACCESSED)
+#define PTE_PAGE         (PTE_TABLE | PTE_DIRTY)
+#define PTE_PAGE_RO      (PTE_PRESENT | PTE_USER | PTE_ACCESSED)
 
-static unsigned long heap_start, heap_end, heap_brk;
+/* Foreign mappings (grants, other domains' pages) live in empty areas
+ * from here: far above any reservation, below the hypervisor's half. */
+#define AREA_BASE        0x0000100000000000ul
+#define AREA_CHUNK       (512ul * PAGE_SIZE)     /* one L1 table's worth */
+#define AREA_MAX_CHUNKS  (1ul << 16)
+
+static const xen_pfn_t *p2m;
+static unsigned long nr_pages;
+static unsigned long pt_next;            /* next pfn for a page table */
+static unsigned long l4_mfn;
+
+static unsigned long heap_start, heap_brk;   /* [heap_start, heap_brk) */
+static unsigned long page_low;           /* lowest pfn the allocator has used */
+static uint64_t *used;                   /* bit per pfn: not free */
+static unsigned long pages_free;
+static unsigned long area_chunks;
+
+static struct mmu_update batch[256];
+static unsigned nbatch;
+
+static inline unsigned long mfn_to_pfn(unsigned long mfn)
+{
+    return machine_to_phys_mapping[mfn];
+}
+
+static inline uint64_t *table_va(uint64_t entry)
+{
+    return (uint64_t *)(mfn_to_pfn((entry & PTE_ADDR) >> PAGE_SHIFT) << PAGE_SHIFT);
+}
+
+static void fatal(const char *what, long rc)
+{
+    minios_printk("minios: mm: %s failed: %ld\n", what, rc);
+    minios_shutdown(SHUTDOWN_crash);
+}
+
+static void flush_batch(void)
+{
+    unsigned done = 0;
+
+    if (!nbatch)
+        return;
+    long rc = HYPERVISOR_mmu_update(batch, nbatch, &done, DOMID_SELF);
+    if (rc < 0 || done != nbatch)
+        fatal("mmu_update", rc);
+    nbatch = 0;
+}
+
+static void queue_update(uint64_t ptr, uint64_t val)
+{
+    batch[nbatch].ptr = ptr | MMU_NORMAL_PT_UPDATE;
+    batch[nbatch].val = val;
+    if (++nbatch == sizeof(batch) / sizeof(batch[0]))
+        flush_batch();
+}
+
+/* A zeroed page-table page, mapped read-only (so that the hypervisor
+ * accepts it as a table), from pfn. */
+static uint64_t new_table_frame(unsigned long pfn)
+{
+    unsigned long va = pfn << PAGE_SHIFT;
+
+    flush_batch();
+    memset((void *)va, 0, PAGE_SIZE);
+    long rc = HYPERVISOR_update_va_mapping(va, ((uint64_t)p2m[pfn] << PAGE_SHIFT) | PTE_PAGE_RO,
+                                           UVMF_INVLPG);
+    if (rc < 0)
+        fatal("update_va_mapping of a new page table", rc);
+    return p2m[pfn];
+}
+
+/*
+ * The L1 table that maps va, made (from the page get_pfn() gives) if
+ * absent; its machine address, or 0 if get_pfn() had none.
+ */
+static uint64_t l1_for(unsigned long va, unsigned long (*get_pfn)(void))
+{
+    uint64_t table_maddr = (uint64_t)l4_mfn << PAGE_SHIFT;
+    uint64_t *table = (uint64_t *)(mfn_to_pfn(l4_mfn) << PAGE_SHIFT);
+
+    for (int shift = 39; shift > 12; shift -= 9) {
+        unsigned idx = (va >> shift) & 511;
+        uint64_t e = table[idx];
+        if (!(e & PTE_PRESENT)) {
+            unsigned long pfn = get_pfn();
+            if (!pfn)
+                return 0;
+            uint64_t mfn = new_table_frame(pfn);
+            queue_update(table_maddr + idx * 8, (mfn << PAGE_SHIFT) | PTE_TABLE);
+            flush_batch();
+            e = table[idx];
+        }
+        table_maddr = e & PTE_ADDR;
+        table = table_va(e);
+    }
+    return table_maddr;
+}
+
+static unsigned long boot_pt_pfn(void)
+{
+    return pt_next++;
+}
+
+static void map_reservation(const start_info_t *si)
+{
+    l4_mfn = p2m[si->pt_base >> PAGE_SHIFT];
+    pt_next = (si->pt_base >> PAGE_SHIFT) + si->nr_pt_frames + 1;
+    for (unsigned long pfn = 0; pfn < nr_pages; pfn += 512) {
+        unsigned long va = pfn << PAGE_SHIFT;
+        uint64_t l1 = l1_for(va, boot_pt_pfn);
+        const uint64_t *ents = (const uint64_t *)(mfn_to_pfn(l1 >> PAGE_SHIFT) << PAGE_SHIFT);
+        unsigned long n = nr_pages - pfn < 512 ? nr_pages - pfn : 512;
+        for (unsigned i = 0; i < n; i++)
+            if (!(ents[i] & PTE_PRESENT))
+                queue_update(l1 + i * 8, ((uint64_t)p2m[pfn + i] << PAGE_SHIFT) | PTE_PAGE);
+    }
+    flush_batch();
+}
+
+static inline int is_used(unsigned long pfn)
+{
+    return (used[pfn / 64] >> (pfn % 64)) & 1;
+}
+
+static inline void set_used(unsigned long pfn, int on)
+{
+    if (on)
+        used[pfn / 64] |= 1ull << (pfn % 64);
+    else
+        used[pfn / 64] &= ~(1ull << (pfn % 64));
+}
 
 void minios_mm_init(const start_info_t *si)
 {
-    unsigned long start = si->pt_base + (si->nr_pt_frames + 1) * PAGE_SIZE;
-    unsigned long end = (start + BOOT_PADDING + BOOT_ALIGN - 1) & ~(BOOT_ALIGN - 1);
-    unsigned long mem = si->nr_pages * PAGE_SIZE;
+    p2m = (const xen_pfn_t *)si->mfn_list;
+    nr_pages = si->nr_pages;
+    map_reservation(si);
 
-    if (end > mem)
-        end = mem;
-    if (start > end)
-        start = end;
+    /* The bitmap, then the heap, in the first free pages. */
+    unsigned long words = (nr_pages + 63) / 64;
+    unsigned long start = pt_next << PAGE_SHIFT;
+    used = (uint64_t *)start;
+    memset(used, 0, words * 8);
+    start = (start + words * 8 + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1);
+    if (start > nr_pages * PAGE_SIZE)
+        fatal("bitmap beyond the reservation", -XEN_ENOMEM);
+    for (unsigned long pfn = 0; pfn < start >> PAGE_SHIFT; pfn++)
+        set_used(pfn, 1);
     heap_start = heap_brk = start;
-    heap_end = end;
+    page_low = nr_pages;
+    pages_free = nr_pages - (start >> PAGE_SHIFT);
 }
 
 unsigned long minios_heap_start(void)
@@ -50,18 +198,122 @@ unsigned long minios_heap_start(void)
 
 unsigned long minios_heap_end(void)
 {
-    return heap_end;
+    return heap_brk;
 }
 
+unsigned long minios_pages_total(void)
+{
+    return nr_pages;
+}
+
+unsigned long minios_pages_free(void)
+{
+    return pages_free;
+}
+
+/* The break moves over free pages only, a page at a time. */
 void *minios_sbrk(ptrdiff_t incr)
 {
-    unsigned long old = heap_brk;
+    unsigned long old = heap_brk, want = heap_brk + incr;
+    unsigned long have = (heap_brk + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1);
 
-    if ((incr > 0 && (unsigned long)incr > heap_end - heap_brk) ||
-        (incr < 0 && (unsigned long)-incr > heap_brk - heap_start)) {
+    if (incr < 0) {
+        if ((unsigned long)-incr > heap_brk - heap_start) {
+            errno = EINVAL;
+            return (void *)-1;
+        }
+        unsigned long keep = (want + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1);
+        for (unsigned long p = keep; p < have; p += PAGE_SIZE) {
+            set_used(p >> PAGE_SHIFT, 0);
+            pages_free++;
+        }
+        heap_brk = want;
+        return (void *)old;
+    }
+    if (want < heap_brk || want > nr_pages * PAGE_SIZE) {
         errno = ENOMEM;
         return (void *)-1;
     }
-    heap_brk += incr;
+    for (unsigned long p = have; p < want; p += PAGE_SIZE)
+        if (is_used(p >> PAGE_SHIFT)) {
+            errno = ENOMEM;
+            return (void *)-1;
+        }
+    for (unsigned long p = have; p < want; p += PAGE_SIZE) {
+        set_used(p >> PAGE_SHIFT, 1);
+        pages_free--;
+    }
+    heap_brk = want;
     return (void *)old;
+}
+
+/* n contiguous free pages, highest first; not zeroed. */
+void *minios_alloc_pages(unsigned long n)
+{
+    unsigned long f = minios_events_save();
+    unsigned long run = 0;
+
+    if (n == 0 || n > pages_free)
+        goto fail;
+    for (unsigned long pfn = nr_pages; pfn-- > heap_start >> PAGE_SHIFT;) {
+        if (is_used(pfn)) {
+            run = 0;
+            continue;
+        }
+        if (++run == n) {
+            for (unsigned long i = 0; i < n; i++)
+                set_used(pfn + i, 1);
+            pages_free -= n;
+            if (pfn < page_low)
+                page_low = pfn;
+            minios_events_restore(f);
+            return (void *)(pfn << PAGE_SHIFT);
+        }
+    }
+fail:
+    minios_events_restore(f);
+    return NULL;
+}
+
+void minios_free_pages(void *va, unsigned long n)
+{
+    unsigned long pfn = (unsigned long)va >> PAGE_SHIFT;
+    unsigned long f = minios_events_save();
+
+    if ((unsigned long)va % PAGE_SIZE || pfn < heap_start >> PAGE_SHIFT ||
+        pfn + n > nr_pages) {
+        minios_printk("minios: free_pages(%p, %lu): not allocator pages\n", va, n);
+        minios_shutdown(SHUTDOWN_crash);
+    }
+    for (unsigned long i = 0; i < n; i++) {
+        if (!is_used(pfn + i)) {
+            minios_printk("minios: free_pages(%p, %lu): page %lu is free\n", va, n, i);
+            minios_shutdown(SHUTDOWN_crash);
+        }
+        set_used(pfn + i, 0);
+    }
+    pages_free += n;
+    minios_events_restore(f);
+}
+
+unsigned long minios_virt_to_mfn(const void *va)
+{
+    return p2m[(unsigned long)va >> PAGE_SHIFT];
+}
+
+static unsigned long alloc_pt_pfn(void)
+{
+    void *p = minios_alloc_pages(1);
+    return p ? (unsigned long)p >> PAGE_SHIFT : 0;
+}
+
+unsigned long minios_area_alloc_chunk(void)
+{
+    if (area_chunks == AREA_MAX_CHUNKS)
+        return 0;
+    unsigned long va = AREA_BASE + area_chunks * AREA_CHUNK;
+    if (!l1_for(va, alloc_pt_pfn))
+        return 0;
+    area_chunks++;
+    return va;
 }

@@ -16,8 +16,6 @@ static inline long HYPERVISOR_grant_table_op(unsigned int cmd, void *arg, unsign
  * references; 0..7 are reserved, as in Xen's toolstack convention). */
 #define MINIOS_GNTTAB_FRAMES   4
 #define MINIOS_GNTTAB_NR_REFS  (MINIOS_GNTTAB_FRAMES * 4096 / sizeof(grant_entry_v1_t))
-/* Pages of the area where foreign grants are mapped. */
-#define MINIOS_GNTTAB_MAP_PAGES 16
 #define MINIOS_GNTTAB_INVALID_REF ((grant_ref_t)0)
 
 /*
@@ -43,9 +41,11 @@ grant_ref_t minios_gnttab_grant_access(domid_t d, unsigned long mfn, int readonl
  * did not hand out. */
 int minios_gnttab_end_access(grant_ref_t ref);
 
-/* Maps domain d's grant ref at a free page of the map area; the address,
- * or NULL (no free page, or the hypervisor's status was not GNTST_okay;
- * minios_gnttab_last_status() says which). *h gets the handle. */
+/* Maps domain d's grant ref at a free page of the map areas (empty
+ * virtual pages far above minios's memory, up to 65,536 at once); the
+ * address, or NULL (minios_gnttab_last_status() says why: the
+ * hypervisor's GNTST_*, or GNTST_no_device_space when no page was free).
+ * *h gets the handle. */
 void *minios_gnttab_map(domid_t d, grant_ref_t ref, int readonly, grant_handle_t *h);
 /* Undoes minios_gnttab_map: 0, or -XEN_EINVAL (bad address or handle). */
 int minios_gnttab_unmap(void *va, grant_handle_t h);

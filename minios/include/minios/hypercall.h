@@ -116,6 +116,27 @@ static inline long HYPERVISOR_update_va_mapping(unsigned long va, uint64_t pte,
     return _hypercall3(__HYPERVISOR_update_va_mapping, va, pte, flags);
 }
 
+/* count page-table updates (MMU_NORMAL_PT_UPDATE, MMU_MACHPHYS_UPDATE) on
+ * domain dom's tables; *done gets how many were applied. */
+static inline long HYPERVISOR_mmu_update(struct mmu_update *req, unsigned int count,
+                                         unsigned int *done, domid_t dom)
+{
+    return _hypercall4(__HYPERVISOR_mmu_update, req, count, done, dom);
+}
+
+/* count extended MMU operations (pin, unpin, new base, TLB flushes). */
+static inline long HYPERVISOR_mmuext_op(struct mmuext_op *op, unsigned int count,
+                                        unsigned int *done, domid_t dom)
+{
+    return _hypercall4(__HYPERVISOR_mmuext_op, op, count, done, dom);
+}
+
+/* cmd: XENMEM_*; arg: the structure that cmd names. */
+static inline long HYPERVISOR_memory_op(unsigned int cmd, void *arg)
+{
+    return _hypercall2(__HYPERVISOR_memory_op, cmd, arg);
+}
+
 /* Arms this vCPU's timer for system time `timeout` ns (0 cancels it);
  * VIRQ_TIMER fires when it passes. */
 static inline long HYPERVISOR_set_timer_op(uint64_t timeout)

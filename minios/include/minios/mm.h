@@ -1,15 +1,42 @@
-/* mm.h: minios's memory: the heap that sbrk() (and so malloc()) hands out. */
+/* mm.h: minios's memory: the page allocator, the malloc heap (sbrk) and areas for foreign mappings. */
 #ifndef MINIOS_MM_H
 #define MINIOS_MM_H
 
 #include <stddef.h>
 
-/* The heap's bounds [start, end) as virtual addresses; see kernel/mm.c. */
+/*
+ * At start minios maps all of its reservation at virtual = pseudo-physical
+ * addresses (minios is linked at 0). The free pages are shared by the
+ * malloc heap, which grows up from the low end, and the page allocator,
+ * which takes pages from the high end.
+ */
+
+/* The heap's bounds [start, end) as virtual addresses. */
 unsigned long minios_heap_start(void);
 unsigned long minios_heap_end(void);
 
-/* Moves the break by incr bytes; returns the old break, or (void *)-1 with
- * errno ENOMEM if the heap would leave its bounds. */
+/* Moves the break by incr bytes over free pages; returns the old break,
+ * or (void *)-1 with errno ENOMEM if it would run into allocated pages
+ * or past the reservation. */
 void *minios_sbrk(ptrdiff_t incr);
+
+/* n contiguous free pages (not zeroed), or NULL. Callable from threads
+ * and from event handlers. */
+void *minios_alloc_pages(unsigned long n);
+/* Returns pages minios_alloc_pages gave; freeing anything else, or twice,
+ * crashes the domain with a message. */
+void minios_free_pages(void *va, unsigned long n);
+
+/* Pages in the reservation, and pages neither heap nor allocator hold. */
+unsigned long minios_pages_total(void);
+unsigned long minios_pages_free(void);
+
+/* The machine frame behind an address of minios's own memory. */
+unsigned long minios_virt_to_mfn(const void *va);
+
+/* A new 2 MiB area (512 pages) of virtual addresses with no mappings but
+ * with its page table in place, for grant and foreign mappings; its
+ * address, or 0 when out of memory or areas. */
+unsigned long minios_area_alloc_chunk(void);
 
 #endif /* MINIOS_MM_H */
