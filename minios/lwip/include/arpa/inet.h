@@ -1,0 +1,7 @@
+/* arpa/inet.h: the BSD socket names for minios appliances, from lwIP (see <minios/net.h>). */
+#ifndef MINIOS_LWIP_COMPAT_ARPA_INET_H
+#define MINIOS_LWIP_COMPAT_ARPA_INET_H
+
+#include <minios/net.h>
+
+#endif /* MINIOS_LWIP_COMPAT_ARPA_INET_H */

@@ -1,0 +1,7 @@
+/* sys/socket.h: the BSD socket names for minios appliances, from lwIP (see <minios/net.h>). */
+#ifndef MINIOS_LWIP_COMPAT_SYS_SOCKET_H
+#define MINIOS_LWIP_COMPAT_SYS_SOCKET_H
+
+#include <minios/net.h>
+
+#endif /* MINIOS_LWIP_COMPAT_SYS_SOCKET_H */
