@@ -48,6 +48,7 @@ include tools/tools.mk
 include toolchain/libs.mk
 include toolchain/lwip.mk
 include tests/unit/grant.mk
+include tests/unit/xenstore.mk
 
 deps:
 	$(Q)bash ci/deps.sh
