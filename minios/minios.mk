@@ -19,6 +19,7 @@ MINIOS_LIB_SRCS   := minios/kernel/start.c minios/kernel/console.c \
                      minios/kernel/mm.c minios/kernel/sched.c \
                      minios/kernel/events.c minios/kernel/time.c \
                      minios/kernel/gnttab.c minios/kernel/thread.c \
+                     minios/kernel/xenbus.c \
                      minios/arch/x86_64/switch.S \
                      minios/arch/x86_64/traps.c minios/arch/x86_64/trapentry.S \
                      minios/libc/syscalls.c minios/libc/time.c

@@ -26,4 +26,8 @@ void minios_time_init(void);
 /* Records main's newlib reentrancy structure (thread.c). */
 void minios_threads_init(void);
 
+/* Connects the xenstore client to start_info's store ring, if any
+ * (xenbus.c); needs events and threads. */
+void minios_xenbus_init(const start_info_t *si);
+
 #endif /* MINIOS_KERNEL_H */

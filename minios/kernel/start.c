@@ -82,6 +82,7 @@ void minios_start(start_info_t *si)
     minios_events_init(si);
     minios_time_init();
     minios_threads_init();
+    minios_xenbus_init(si);
     argc = split_cmdline(si);
     run_init_arrays();
     atexit(run_fini_array);
