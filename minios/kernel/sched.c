@@ -7,6 +7,8 @@ void minios_shutdown(unsigned int reason)
 {
     struct sched_shutdown sd = { .reason = reason };
 
+    /* The last lines must reach the console before the domain dies. */
+    minios_console_shutdown();
     for (;;) {
         long rc = HYPERVISOR_sched_op(SCHEDOP_shutdown, &sd);
 

@@ -1,6 +1,7 @@
 /* start.c: minios's C start of day, from start_info to main(argc, argv) and exit(). */
 #include <stdlib.h>
 #include <string.h>
+#include <minios/console.h>
 #include <minios/startinfo.h>
 #include "kernel.h"
 
@@ -82,6 +83,7 @@ void minios_start(start_info_t *si)
     minios_events_init(si);
     minios_time_init();
     minios_threads_init();
+    minios_console_init();
     minios_xenbus_init(si);
     argc = split_cmdline(si);
     run_init_arrays();
