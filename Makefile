@@ -38,15 +38,16 @@ all:
 include toolchain/toolchain.mk
 include minios/minios.mk
 include hv/hv.mk
-include apps/apps.mk
 include tests/tests.mk
 include ci/ci.mk
 # The disk image library and host tools (portable C, built for the host),
 # then the same library and its dependencies built for minios.
 include stubdoms/tapdisk/tapdisk.mk
+include stubdoms/xenstore/xenstore.mk
 include tools/tools.mk
 include toolchain/libs.mk
 include toolchain/lwip.mk
+include apps/apps.mk
 include tests/unit/grant.mk
 include tests/unit/xenstore.mk
 

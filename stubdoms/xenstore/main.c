@@ -1,0 +1,507 @@
+/* main.c: the xenstore stub domain: serves every domain's store ring with the xs_store core, introduces the boot domains, notices dead ones, and runs the console backend. */
+#define __XEN_TOOLS__ 1
+#include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <minios/events.h>
+#include <minios/gnttab.h>
+#include <minios/hypercall.h>
+#include <minios/sched.h>
+#include <minios/startinfo.h>
+#include <minios/thread.h>
+#include <xen/domctl.h>
+#include <xen/io/xs_wire.h>
+#include "console.h"
+#include "xs_store.h"
+
+/*
+ * One service loop (main's thread) does all store work: event handlers
+ * only count kicks and wake it. Each pass reads the requests of every
+ * connected domain whose ring has some, hands them to the core, and copies
+ * the core's queued replies and watch events into the response rings.
+ *
+ * Domains come from three places:
+ *  - the boot module the hypervisor gives us (one line per boot domain,
+ *    docs/boot-config.md): introduced at start, with the usual nodes
+ *    under /local/domain/<id> written as a toolstack would;
+ *  - XS_INTRODUCE from a privileged (control-role) domain at run time;
+ *  - they leave by XS_RELEASE, or when VIRQ_DOM_EXC says one shut down
+ *    (@releaseDomain fires) or died (its connection is dropped).
+ */
+struct dom {
+    struct dom *next;
+    unsigned domid;
+    char name[64];
+    bool privileged;
+    struct xenstore_domain_interface *ring;
+    grant_handle_t handle;
+    evtchn_port_t port;          /* ours, bound to the domain's store port */
+    struct xs_conn *conn;
+    bool shutdown_seen;
+    bool dead;                   /* broken ring, released or gone: no service */
+    bool console;
+};
+
+static struct xs_store *store;
+static struct dom *doms;
+static struct minios_waitq service_wq = MINIOS_WAITQ_INIT;
+static volatile unsigned kicks, dom_exc;
+static bool exit_when_idle;
+static bool had_domains;
+
+static void xlog(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void xlog(const char *fmt, ...)
+{
+    char buf[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof(buf), fmt, ap);
+    va_end(ap);
+    xsc_log("%s", buf);
+}
+
+static struct dom *find_dom(unsigned domid)
+{
+    for (struct dom *d = doms; d; d = d->next)
+        if (d->domid == domid)
+            return d;
+    return NULL;
+}
+
+static void kick(evtchn_port_t port, void *data)
+{
+    (void)port, (void)data;
+    kicks++;
+    minios_waitq_wake_all(&service_wq);
+}
+
+static void on_dom_exc(evtchn_port_t port, void *data)
+{
+    (void)port, (void)data;
+    dom_exc++;
+    minios_waitq_wake_all(&service_wq);
+}
+
+static long getdomaininfo(unsigned domid, struct xen_domctl_getdomaininfo *info)
+{
+    struct xen_domctl op;
+    memset(&op, 0, sizeof(op));
+    op.cmd = XEN_DOMCTL_getdomaininfo;
+    op.interface_version = XEN_DOMCTL_INTERFACE_VERSION;
+    op.domain = (domid_t)domid;
+    long rc = _hypercall1(__HYPERVISOR_domctl, &op);
+    if (rc == 0)
+        *info = op.u.getdomaininfo;
+    return rc;
+}
+
+/* Maps the domain's store ring (grant GNTTAB_RESERVED_XENSTORE, seeded by
+ * the hypervisor or the toolstack) and binds its store port. */
+static int connect_dom(struct dom *d, unsigned port)
+{
+    d->ring = minios_gnttab_map((domid_t)d->domid, GNTTAB_RESERVED_XENSTORE, 0, &d->handle);
+    if (!d->ring) {
+        xlog("d%u: cannot map its store ring (grant status %d)", d->domid,
+             minios_gnttab_last_status());
+        return -EACCES;
+    }
+    evtchn_port_t local;
+    int rc = minios_evtchn_bind_interdomain((domid_t)d->domid, port, &local);
+    if (rc == 0) {
+        d->port = local;
+        rc = minios_evtchn_bind(local, kick, d);
+    }
+    if (rc) {
+        xlog("d%u: cannot bind its store port %u: %d", d->domid, port, rc);
+        if (d->port)
+            minios_evtchn_close(d->port);
+        d->port = 0;
+        minios_gnttab_unmap(d->ring, d->handle);
+        d->ring = NULL;
+        return -EINVAL;
+    }
+    return 0;
+}
+
+static void disconnect_dom(struct dom *d)
+{
+    if (d->port)
+        minios_evtchn_close(d->port);
+    d->port = 0;
+    if (d->ring)
+        minios_gnttab_unmap(d->ring, d->handle);
+    d->ring = NULL;
+}
+
+/* XS_INTRODUCE (from a privileged connection): the core calls this. */
+static int introduce_cb(void *opaque, struct xs_store *s, unsigned domid, unsigned long mfn,
+                        unsigned port, bool reintroduce)
+{
+    (void)opaque, (void)s, (void)mfn;
+    struct dom *d = find_dom(domid);
+    if (reintroduce && d && d->ring) {
+        /* Xen rebinds the event channel only. */
+        if (d->port)
+            minios_evtchn_close(d->port);
+        evtchn_port_t local;
+        int rc = minios_evtchn_bind_interdomain((domid_t)domid, port, &local);
+        if (rc)
+            return EINVAL;
+        d->port = local;
+        minios_evtchn_bind(local, kick, d);
+        return 0;
+    }
+    bool fresh = !d;
+    if (fresh) {
+        d = calloc(1, sizeof(*d));
+        if (!d)
+            return ENOMEM;
+        d->domid = domid;
+        snprintf(d->name, sizeof(d->name), "d%u", domid);
+    }
+    if (connect_dom(d, port)) {
+        if (fresh)
+            free(d);
+        return EINVAL;
+    }
+    if (fresh) {
+        d->next = doms;
+        doms = d;
+    }
+    d->dead = false;
+    d->conn = xs_conn_new(store, domid, d->privileged);
+    if (!d->conn) {
+        disconnect_dom(d);
+        d->dead = true;
+        return ENOMEM;
+    }
+    had_domains = true;
+    kicks++;
+    return 0;
+}
+
+/* XS_RELEASE: the core marked the connection gone. */
+static void release_cb(void *opaque, struct xs_store *s, unsigned domid, struct xs_conn *conn)
+{
+    (void)opaque, (void)s, (void)conn;
+    struct dom *d = find_dom(domid);
+    if (d) {
+        disconnect_dom(d);
+        d->dead = true;
+    }
+}
+
+/* Serves one domain's ring: requests in, replies and events out. */
+static void serve(struct dom *d)
+{
+    struct xenstore_domain_interface *r = d->ring;
+    if (d->dead || !r || !d->conn)
+        return;
+    bool notify = false;
+
+    /* Requests. */
+    for (;;) {
+        XENSTORE_RING_IDX cons = r->req_cons;
+        XENSTORE_RING_IDX prod = __atomic_load_n(&r->req_prod, __ATOMIC_ACQUIRE);
+        XENSTORE_RING_IDX avail = prod - cons;
+        if (avail > XENSTORE_RING_SIZE) {
+            xlog("d%u (%s): request indices out of range (prod %u cons %u); "
+                 "no more service", d->domid, d->name, prod, cons);
+            r->error = XENSTORE_ERROR_RINGIDX;
+            d->dead = true;
+            break;
+        }
+        if (!avail || !xs_conn_can_accept(d->conn))
+            break;
+        size_t off = MASK_XENSTORE_IDX(cons);
+        size_t n = avail;
+        if (n > XENSTORE_RING_SIZE - off)
+            n = XENSTORE_RING_SIZE - off;
+        char buf[XENSTORE_RING_SIZE];
+        memcpy(buf, (const char *)r->req + off, n);
+        size_t used = 0;
+        int rc = xs_conn_input(d->conn, buf, n, &used);
+        __atomic_thread_fence(__ATOMIC_SEQ_CST);
+        r->req_cons = cons + (XENSTORE_RING_IDX)used;
+        notify = true;
+        if (rc == XS_CONN_PROTOCOL_ERROR) {
+            xlog("d%u (%s): a request longer than XENSTORE_PAYLOAD_MAX; no more service",
+                 d->domid, d->name);
+            r->error = XENSTORE_ERROR_PROTO;
+            d->dead = true;
+            break;
+        }
+        if (rc == XS_CONN_GONE || used == 0)
+            break;
+    }
+
+    /* Replies and watch events. */
+    while (!d->dead && xs_conn_has_output(d->conn)) {
+        XENSTORE_RING_IDX prod = r->rsp_prod;
+        XENSTORE_RING_IDX cons = __atomic_load_n(&r->rsp_cons, __ATOMIC_ACQUIRE);
+        XENSTORE_RING_IDX used = prod - cons;
+        if (used > XENSTORE_RING_SIZE) {
+            xlog("d%u (%s): response indices out of range (prod %u cons %u); "
+                 "no more service", d->domid, d->name, prod, cons);
+            r->error = XENSTORE_ERROR_RINGIDX;
+            d->dead = true;
+            break;
+        }
+        size_t room = XENSTORE_RING_SIZE - used;
+        if (!room)
+            break;
+        size_t off = MASK_XENSTORE_IDX(prod);
+        if (room > XENSTORE_RING_SIZE - off)
+            room = XENSTORE_RING_SIZE - off;
+        const void *p;
+        size_t n = xs_conn_peek_output(d->conn, &p);
+        if (n > room)
+            n = room;
+        memcpy((char *)r->rsp + off, p, n);
+        __atomic_store_n(&r->rsp_prod, prod + (XENSTORE_RING_IDX)n, __ATOMIC_RELEASE);
+        xs_conn_consume_output(d->conn, n);
+        notify = true;
+    }
+    if (notify && d->port)
+        minios_evtchn_send(d->port);
+}
+
+/* What VIRQ_DOM_EXC may mean: a domain shut down (@releaseDomain, once)
+ * or died (its connection goes, its console is drained and dropped). */
+static void check_domains(void)
+{
+    for (struct dom *d = doms; d; d = d->next) {
+        if (!d->conn && !d->console)
+            continue;
+        struct xen_domctl_getdomaininfo info;
+        long rc = getdomaininfo(d->domid, &info);
+        bool gone = rc != 0 || info.domain != d->domid || (info.flags & XEN_DOMINF_dying);
+        bool shut = !gone && (info.flags & XEN_DOMINF_shutdown);
+        if (shut && !d->shutdown_seen) {
+            d->shutdown_seen = true;
+            xs_store_fire_special(store, "@releaseDomain");
+        }
+        if (gone) {
+            if (d->console) {
+                xsc_console_remove(d->domid);
+                d->console = false;
+            }
+            if (d->conn) {
+                serve(d);        /* the last replies no longer matter, but be tidy */
+                xs_domain_gone(store, d->domid);
+                disconnect_dom(d);
+                xs_conn_free(d->conn);
+                d->conn = NULL;
+                d->dead = true;
+            }
+        }
+    }
+}
+
+/* Frees the connections the core marked gone (RELEASE). */
+static void reap_released(void)
+{
+    for (struct dom *d = doms; d; d = d->next)
+        if (d->conn && xs_conn_is_gone(d->conn)) {
+            disconnect_dom(d);
+            xs_conn_free(d->conn);
+            d->conn = NULL;
+            d->dead = true;
+        }
+}
+
+static bool anyone_left(void)
+{
+    for (struct dom *d = doms; d; d = d->next)
+        if (d->conn || d->console)
+            return true;
+    return false;
+}
+
+/* Writes one node as the toolstack: owner dom0 (us), readable by domid,
+ * or owned by domid when rw. */
+static void put_node(unsigned domid, const char *rel, const char *value, bool rw)
+{
+    char path[128], perms[32];
+    snprintf(path, sizeof(path), "/local/domain/%u%s%s", domid, *rel ? "/" : "", rel);
+    int plen;
+    if (rw)
+        plen = snprintf(perms, sizeof(perms), "n%u", domid) + 1;
+    else
+        plen = snprintf(perms, sizeof(perms), "n0%cr%u", 0, domid) + 1;
+    int rc = xs_store_write_internal(store, path, value, strlen(value), 0, perms, (size_t)plen);
+    if (rc)
+        xlog("cannot write %s: %d", path, rc);
+}
+
+/* One line of the boot module:
+ * domain <id> name=<n> mem_kb=<k> vcpus=<v> store_mfn=<m> store_port=<p>
+ *        console_mfn=<m> console_port=<p> roles=<r> */
+static void boot_domain(char *line)
+{
+    unsigned id = 0, vcpus = 0, store_port = 0, console_port = 0;
+    unsigned long mem_kb = 0, store_mfn = 0, console_mfn = 0;
+    char name[64] = "", roles[64] = "-";
+    char *save;
+    char *w = strtok_r(line, " ", &save);
+    if (!w || strcmp(w, "domain") || !(w = strtok_r(NULL, " ", &save))) {
+        xlog("boot module: bad line '%s'", line);
+        return;
+    }
+    id = (unsigned)strtoul(w, NULL, 10);
+    while ((w = strtok_r(NULL, " ", &save))) {
+        char *eq = strchr(w, '=');
+        if (!eq)
+            continue;
+        *eq++ = 0;
+        if (!strcmp(w, "name"))
+            snprintf(name, sizeof(name), "%s", eq);
+        else if (!strcmp(w, "mem_kb"))
+            mem_kb = strtoul(eq, NULL, 10);
+        else if (!strcmp(w, "vcpus"))
+            vcpus = (unsigned)strtoul(eq, NULL, 10);
+        else if (!strcmp(w, "store_mfn"))
+            store_mfn = strtoul(eq, NULL, 10);
+        else if (!strcmp(w, "store_port"))
+            store_port = (unsigned)strtoul(eq, NULL, 10);
+        else if (!strcmp(w, "console_mfn"))
+            console_mfn = strtoul(eq, NULL, 10);
+        else if (!strcmp(w, "console_port"))
+            console_port = (unsigned)strtoul(eq, NULL, 10);
+        else if (!strcmp(w, "roles"))
+            snprintf(roles, sizeof(roles), "%s", eq);
+    }
+    if (!id || !store_port) {
+        xlog("boot module: domain line without id or store port");
+        return;
+    }
+    struct dom *d = calloc(1, sizeof(*d));
+    if (!d)
+        return;
+    d->domid = id;
+    snprintf(d->name, sizeof(d->name), "%s", name);
+    d->privileged = strstr(roles, "control") != NULL;
+    d->next = doms;
+    doms = d;
+
+    /* The nodes a toolstack writes (libxl's names). */
+    char v[32];
+    put_node(id, "", "", true);
+    put_node(id, "name", name, false);
+    snprintf(v, sizeof(v), "%u", id);
+    put_node(id, "domid", v, false);
+    snprintf(v, sizeof(v), "%lu", mem_kb);
+    put_node(id, "memory/target", v, false);
+    put_node(id, "memory/static-max", v, false);
+    for (unsigned i = 0; i < vcpus; i++) {
+        char rel[32];
+        snprintf(rel, sizeof(rel), "cpu/%u/availability", i);
+        put_node(id, rel, "online", false);
+    }
+    snprintf(v, sizeof(v), "%lu", store_mfn);
+    put_node(id, "store/ring-ref", v, false);
+    snprintf(v, sizeof(v), "%u", store_port);
+    put_node(id, "store/port", v, false);
+    snprintf(v, sizeof(v), "%u", GNTTAB_RESERVED_CONSOLE);
+    put_node(id, "console/ring-ref", v, false);
+    snprintf(v, sizeof(v), "%u", console_port);
+    put_node(id, "console/port", v, false);
+    put_node(id, "console/type", "xenconsoled", false);
+    snprintf(v, sizeof(v), "%lu", console_mfn);
+    put_node(id, "console/mfn", v, false);
+    put_node(id, "data", "", true);
+    put_node(id, "device", "", true);
+    put_node(id, "control", "", true);
+
+    if (console_port && xsc_console_add(id, name, console_port) == 0)
+        d->console = true;
+    if (connect_dom(d, store_port)) {
+        d->dead = true;
+        return;
+    }
+    d->conn = xs_conn_new(store, id, d->privileged);
+    if (!d->conn) {
+        disconnect_dom(d);
+        d->dead = true;
+        return;
+    }
+    had_domains = true;
+    xs_store_fire_special(store, "@introduceDomain");
+}
+
+static void boot_domains(void)
+{
+    const start_info_t *si = minios_start_info;
+    if (!si->mod_start || !si->mod_len) {
+        xlog("no boot-domain list (no boot module): serving run-time domains only");
+        return;
+    }
+    char *text = malloc(si->mod_len + 1);
+    if (!text)
+        return;
+    memcpy(text, (const void *)si->mod_start, si->mod_len);
+    text[si->mod_len] = 0;
+    unsigned n = 0;
+    char *save;
+    for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        boot_domain(line);
+        n++;
+    }
+    free(text);
+    xlog("serving %u boot domain%s", n, n == 1 ? "" : "s");
+}
+
+int main(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "exit=idle"))
+            exit_when_idle = true;
+
+    if (minios_gnttab_init()) {
+        printf("(xenstore) no grant table: cannot serve\n");
+        return 1;
+    }
+    xsc_console_init();
+
+    struct xs_config cfg;
+    xs_config_default(&cfg);
+    static struct xs_domain_ops ops = { .introduce = introduce_cb, .release = release_cb };
+    store = xs_store_new(&cfg, &ops);
+    if (!store) {
+        xlog("out of memory for the store");
+        return 1;
+    }
+    xs_store_write_internal(store, "/local/domain", "", 0, 0, NULL, 0);
+    xs_store_write_internal(store, "/tool/xenstored", "", 0, 0, NULL, 0);
+
+    evtchn_port_t virq;
+    if (minios_evtchn_bind_virq(VIRQ_DOM_EXC, 0, &virq) || minios_evtchn_bind(virq, on_dom_exc, NULL))
+        xlog("cannot bind VIRQ_DOM_EXC: dead domains go unnoticed");
+
+    boot_domains();
+
+    unsigned seen_kicks = 0, seen_exc = 0;
+    for (;;) {
+        seen_kicks = kicks;
+        if (dom_exc != seen_exc) {
+            seen_exc = dom_exc;
+            check_domains();
+        }
+        /* Requests may queue output for any connection (watch events):
+         * serve everyone until nothing moves. */
+        for (struct dom *d = doms; d; d = d->next)
+            serve(d);
+        for (struct dom *d = doms; d; d = d->next)
+            if (d->conn && !d->dead && xs_conn_has_output(d->conn))
+                serve(d);
+        reap_released();
+        if (exit_when_idle && had_domains && !anyone_left()) {
+            xlog("every domain has gone: exiting (exit=idle)");
+            return 0;
+        }
+        MINIOS_WAIT_EVENT(&service_wq, kicks != seen_kicks || dom_exc != seen_exc);
+    }
+}
