@@ -57,9 +57,22 @@ $(MINIOS_START): $(MINIOS_START_OBJS)
 	$(call msg,LD,$@)
 	$(Q)$(LLD) -r -o $@ $^
 
-$(MINIOS_LIB): $(MINIOS_LIB_OBJS)
+# Only the public API stays global: the symbols the public headers name and
+# those minios/exports.txt lists. The objects are linked into one, whose
+# other symbols objcopy makes local, and that one object is the library.
+MINIOS_EXPORTS := $(MINIOS_OUT)/exports.syms
+$(MINIOS_EXPORTS): $(wildcard minios/include/minios/*.h) minios/exports.txt
+	$(call msg,GEN,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q){ grep -v '^#' minios/exports.txt; \
+	  grep -ohE '\bminios_[A-Za-z0-9_]+' minios/include/minios/*.h; } | sort -u >$@.tmp
+	$(Q)mv $@.tmp $@
+
+$(MINIOS_LIB): $(MINIOS_LIB_OBJS) $(MINIOS_EXPORTS)
 	$(call msg,AR,$@)
-	$(Q)rm -f $@ && $(TARGET_AR) rcs $@ $^
+	$(Q)$(LLD) -r -o $(MINIOS_OUT)/minios.o $(MINIOS_LIB_OBJS)
+	$(Q)$(OBJCOPY) --keep-global-symbols=$(MINIOS_EXPORTS) $(MINIOS_OUT)/minios.o
+	$(Q)rm -f $@ && $(TARGET_AR) rcs $@ $(MINIOS_OUT)/minios.o
 
 .PHONY: minios
 minios: $(MINIOS_START) $(MINIOS_LIB)
