@@ -1,5 +1,10 @@
 # apps.mk: the appliances, each one C file built against minios by one line.
+# (Included after toolchain/lwip.mk, whose LWIP_CFLAGS and LWIP_MINIOS apps use.)
 
 $(eval $(call minios_app,hello,apps/hello/hello.c))
 
-all: $(B)/apps/hello.elf
+# netdemo: xenstore, threads and lwIP sockets over loopback.
+$(eval $(call minios_app,netdemo,apps/netdemo/netdemo.c,$(LWIP_CFLAGS),$(LWIP_MINIOS)))
+$(B)/apps/netdemo.elf: $(LWIP_MINIOS)
+
+all: $(B)/apps/hello.elf $(B)/apps/netdemo.elf

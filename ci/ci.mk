@@ -3,15 +3,21 @@ $(eval $(call minios_elf,$(B)/bench/null.elf,bench/null_hypercall.c))
 $(eval $(call minios_elf,$(B)/bench/pv.elf,bench/pv_bench.c))
 $(eval $(call minios_elf,$(B)/bench/mm.elf,bench/mm_bench.c))
 
-RUN_MODULES := $(B)/apps/hello.elf name=alpha mem=2M hello from alpha,$(B)/apps/hello.elf name=beta mem=4M,$(B)/apps/hello.elf name=gamma mem=2M third appliance
+# The demo set: the xenstore stub domain (store and consoles; it powers off
+# once the appliances have, exit=idle) and three appliances.
+RUN_MODULES := $(B)/stubdoms/xenstore.elf name=xenstore role=xenstore mem=16M exit=idle,$(B)/apps/hello.elf name=alpha mem=2M hello from alpha,$(B)/apps/netdemo.elf name=netdemo mem=16M,$(B)/apps/hello.elf name=gamma mem=2M third appliance
 
-.PHONY: run-only bench-keel
+.PHONY: run-only run-modules bench-keel
+# The demo set's -initrd string (tests/demo boots exactly this).
+run-modules:
+	@echo '$(RUN_MODULES)'
+
 run: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)$(MAKE) --no-print-directory run-only
 
 run-only:
-	@echo "Booting Keel with three appliances (QEMU exits when they have all shut down)"
+	@echo "Booting Keel with the xenstore stub domain and three appliances (QEMU exits when they have all shut down)"
 	$(Q)qemu-system-x86_64 -accel tcg -cpu max -m 256M -nodefaults -display none \
 		-serial stdio -no-reboot -device isa-debug-exit,iobase=0xf4,iosize=4 \
 		-kernel $(B)/hv.elf -initrd "$(RUN_MODULES)"; \
