@@ -12,6 +12,9 @@
 #   NO_RESULT_LINE=1  the guests print no "Test result:" line
 #   APPEND        the hypervisor's command line
 #   SMP           host CPUs (default 1; more use multi-threaded TCG)
+#   ALONE=1       run after the others, one at a time: the test measures
+#                 shares of CPU time, which another QEMU competing for the
+#                 host's cores would distort
 # and tests/<name>/check.sh LOG, if present, must exit 0.
 set -u
 cd "$(dirname "$0")/.."
@@ -26,7 +29,7 @@ verdict() {   # name status detail
 run_guest() {
     local name=$1 dir=tests/$1
     local MODULES="" MEM=128M TIMEOUT=60 EXPECT_EXIT=33 NO_RESULT_LINE=0 APPEND=""
-    local PANIC_OK=0 SMP=1
+    local PANIC_OK=0 SMP=1 ALONE=0
     local -a EXPECT=()
     # shellcheck disable=SC1090
     source "$dir/test.cfg"
@@ -88,18 +91,23 @@ fi
 
 mkdir -p "$R"
 rm -f "$R"/*.res
-list=()
+list=() alone=()
 for u in build/tests/unit/test_*; do
     [ -x "$u" ] && list+=("unit $(basename "$u")")
 done
 for d in tests/*/; do
     n=$(basename "$d")
     [ -n "${ONLY:-}" ] && ! grep -Eqx "$ONLY" <<<"$n" && continue
-    if [ -f "$d/test.cfg" ]; then list+=("guest $n")
+    if [ -f "$d/test.cfg" ] && grep -q '^ALONE=1' "$d/test.cfg"; then alone+=("guest $n")
+    elif [ -f "$d/test.cfg" ]; then list+=("guest $n")
     elif [ -f "$d/run.sh" ]; then list+=("script $n"); fi
 done
 
 printf '%s\n' "${list[@]}" | xargs -P "$JOBS" -L 1 bash ci/run-tests.sh --one
+if [ ${#alone[@]} -gt 0 ]; then
+    printf '%s\n' "${alone[@]}" | xargs -P 1 -L 1 bash ci/run-tests.sh --one
+    list+=("${alone[@]}")
+fi
 
 pass=0 fail=0
 for item in "${list[@]}"; do
