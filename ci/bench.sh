@@ -29,6 +29,17 @@ k_evt2=$(pv 2 evtchn_round_trip_cross_cpu_tsc "$PV name=ping op=ping peer=2 cpus
 k_yield=$(pv 1 yield_switch_tsc "$PV name=y1 op=yield,$PV name=y2 op=yield" | tail -1)
 k_timer=$(pv 1 timer_to_upcall_ns "$PV name=t op=timer" | tail -1)
 
+# The xenstore stub domain and the console ring (bench/xs_bench.c): request
+# round trips through the stub, and console throughput to the serial line.
+XS="build/stubdoms/xenstore.elf name=xenstore role=xenstore mem=16M exit=idle"
+xsl=build/bench/xs.log
+SMP=1 TCG_SINGLE=1 bash ci/qemu-boot.sh "$xsl" 600 256M "$XS,build/bench/xs.elf name=xs mem=8M" $ICOUNT
+xsv() { tr -d '\r' < "$xsl" | grep -o "[ :]$1=[0-9.]*" | head -1 | cut -d= -f2; }
+k_xsr=$(xsv xs_read_tsc)
+k_xsw=$(xsv xs_write_tsc)
+k_xst=$(xsv xs_transaction_tsc)
+k_con=$(xsv console_bytes_per_ktick)
+
 # PV memory (bench/mm_bench.c): batched mmu_update, grant copy against
 # memcpy, grant map+unmap; one domain, so it also runs as dom0 of Xen.
 kmm=build/bench/mm.log
@@ -155,6 +166,10 @@ cat > bench/results.json <<JSON
     "4096": { "keel": $(j "$k_gr4096"), "xen-4.17": $(j "$x_gr4096") }
   },
   "grant_map_unmap_pair": { "keel": $(j "$k_map"), "xen-4.17": $(j "$x_map") },
+  "xenstore_read_round_trip": $(j "$k_xsr"),
+  "xenstore_write_round_trip": $(j "$k_xsw"),
+  "xenstore_transaction_read_write_commit": $(j "$k_xst"),
+  "console_ring_to_serial_bytes_per_1000_ticks": $(j "$k_con"),
   "density_hello_stripped_host_1G_plain_tcg": {
     "per_mem": { $d_json },
     "hv_overhead_per_domain_kib": $(j "$d_over"),
@@ -180,6 +195,10 @@ for n in 64 512 4096; do
     printf '%-44s %14s %14s\n' "grant copy / memcpy, $n B" "$kr" "$xr"
 done
 printf '%-44s %14s %14s\n' "grant map+unmap pair (self grant)" "${k_map:-?}" "${x_map:-n/a}"
+printf '%-44s %14s %14s\n' "xenstore read round trip (stub domain)" "${k_xsr:-?}" "-"
+printf '%-44s %14s %14s\n' "xenstore write round trip" "${k_xsw:-?}" "-"
+printf '%-44s %14s %14s\n' "xenstore transaction (start,rd,wr,commit)" "${k_xst:-?}" "-"
+printf '%-44s %14s %14s\n' "console ring -> serial, bytes/1000 ticks" "${k_con:-?}" "-"
 for r in "${d_rows[@]}"; do
     IFS='|' read -r m best why <<< "$r"
     printf '%-44s %14s %14s\n' "hello appliances at once, -m 1G, mem=$m" "$best" "-"

@@ -43,6 +43,7 @@ struct dom {
     bool shutdown_seen;
     bool dead;                   /* broken ring, released or gone: no service */
     bool console;
+    bool boot;                   /* its nodes are ours to remove (we wrote them) */
 };
 
 static struct xs_store *store;
@@ -270,34 +271,39 @@ static void serve(struct dom *d)
 }
 
 /* What VIRQ_DOM_EXC may mean: a domain shut down (@releaseDomain, once)
- * or died (its connection goes, its console is drained and dropped). */
+ * or died (its connection goes, its console is drained and dropped, and
+ * we forget it). */
 static void check_domains(void)
 {
-    for (struct dom *d = doms; d; d = d->next) {
-        if (!d->conn && !d->console)
-            continue;
+    struct dom **pp = &doms;
+    while (*pp) {
+        struct dom *d = *pp;
         struct xen_domctl_getdomaininfo info;
         long rc = getdomaininfo(d->domid, &info);
         bool gone = rc != 0 || info.domain != d->domid || (info.flags & XEN_DOMINF_dying);
         bool shut = !gone && (info.flags & XEN_DOMINF_shutdown);
-        if (shut && !d->shutdown_seen) {
+        if (shut && !d->shutdown_seen && d->conn) {
             d->shutdown_seen = true;
             xs_store_fire_special(store, "@releaseDomain");
         }
-        if (gone) {
-            if (d->console) {
-                xsc_console_remove(d->domid);
-                d->console = false;
-            }
-            if (d->conn) {
-                serve(d);        /* the last replies no longer matter, but be tidy */
-                xs_domain_gone(store, d->domid);
-                disconnect_dom(d);
-                xs_conn_free(d->conn);
-                d->conn = NULL;
-                d->dead = true;
-            }
+        if (!gone) {
+            pp = &d->next;
+            continue;
         }
+        if (d->console)
+            xsc_console_remove(d->domid);
+        xs_domain_gone(store, d->domid);
+        if (d->conn)
+            xs_conn_free(d->conn);
+        if (d->boot) {
+            /* As a toolstack does when it destroys a domain. */
+            char path[32];
+            snprintf(path, sizeof(path), "/local/domain/%u", d->domid);
+            xs_store_rm_internal(store, path);
+        }
+        disconnect_dom(d);
+        *pp = d->next;
+        free(d);
     }
 }
 
@@ -384,6 +390,7 @@ static void boot_domain(char *line)
     d->domid = id;
     snprintf(d->name, sizeof(d->name), "%s", name);
     d->privileged = strstr(roles, "control") != NULL;
+    d->boot = true;
     d->next = doms;
     doms = d;
 

@@ -346,6 +346,12 @@ static void actor_ctl(void)
     if (strcmp(rep, "F"))
         test_fail("a still introduced after it died: %s", rep);
     free(rep);
+    /* The store removed the nodes it wrote for a boot domain that died. */
+    char *v;
+    snprintf(path, sizeof(path), "/local/domain/%u/name", a_id);
+    CHECK_EQ(minios_xs_read(MINIOS_XBT_NIL, path, &v, NULL), -ENOENT);
+    snprintf(path, sizeof(path), "/local/domain/%u", a_id);
+    CHECK_EQ(minios_xs_read(MINIOS_XBT_NIL, path, &v, NULL), -ENOENT);
 }
 
 int main(int argc, char **argv)
