@@ -155,6 +155,11 @@ static int introduce_cb(void *opaque, struct xs_store *s, unsigned domid, unsign
         minios_evtchn_bind(local, kick, d);
         return 0;
     }
+    if (d && d->conn && xs_conn_is_gone(d->conn)) {
+        /* Released earlier in the same pass: free the old connection. */
+        xs_conn_free(d->conn);
+        d->conn = NULL;
+    }
     bool fresh = !d;
     if (fresh) {
         d = calloc(1, sizeof(*d));

@@ -293,6 +293,11 @@ static void actor_b(void)
     snprintf(p1, sizeof(p1), "r%u", peer);
     const char *pl[] = { p0, p1 };
     CHECK_EQ(minios_xs_set_perms(MINIOS_XBT_NIL, "data/b-done", pl, 2), 0);
+    /* The control domain now releases us and introduces us again; our
+     * reads meanwhile wait in the ring until the new connection serves
+     * them. */
+    if (wait_value("data/continue", "1") == 0)
+        printf("b: served again after RELEASE and INTRODUCE\n");
     printf("b: done\n");
 }
 
@@ -320,6 +325,38 @@ static void actor_ctl(void)
     char path[64];
     snprintf(path, sizeof(path), "/local/domain/%u/name", b_id);
     expect_value(path, "b");
+
+    /* RELEASE and INTRODUCE of b once it is done with a (as a toolstack
+     * would after a restore): its ring and port come from its nodes. */
+    snprintf(path, sizeof(path), "/local/domain/%u/data/b-done", b_id);
+    wait_value(path, "1");
+    char *mfn, *port;
+    snprintf(path, sizeof(path), "/local/domain/%u/store/ring-ref", b_id);
+    mfn = rd(path);
+    snprintf(path, sizeof(path), "/local/domain/%u/store/port", b_id);
+    port = rd(path);
+    rl = (size_t)snprintf(req, sizeof(req), "%u", b_id) + 1;
+    CHECK_EQ(minios_xs_request(MINIOS_XBT_NIL, XS_RELEASE, req, rl, NULL, NULL), 0);
+    CHECK_EQ(minios_xs_request(MINIOS_XBT_NIL, XS_IS_DOMAIN_INTRODUCED, req, rl, &rep, NULL), 0);
+    if (strcmp(rep, "F"))
+        test_fail("b introduced after RELEASE: %s", rep);
+    free(rep);
+    rl = (size_t)snprintf(req, sizeof(req), "%u%c%s%c%s", b_id, 0, mfn, 0, port) + 1;
+    CHECK_EQ(minios_xs_request(MINIOS_XBT_NIL, XS_INTRODUCE, req, rl, NULL, NULL), 0);
+    free(mfn);
+    free(port);
+    rl = (size_t)snprintf(req, sizeof(req), "%u", b_id) + 1;
+    CHECK_EQ(minios_xs_request(MINIOS_XBT_NIL, XS_IS_DOMAIN_INTRODUCED, req, rl, &rep, NULL), 0);
+    if (strcmp(rep, "T"))
+        test_fail("b not introduced after INTRODUCE: %s", rep);
+    free(rep);
+    snprintf(path, sizeof(path), "/local/domain/%u/data/continue", b_id);
+    CHECK_EQ(minios_xs_write(MINIOS_XBT_NIL, path, "1"), 0);
+    const char *bperms[] = { "n0", NULL };
+    char rb[16];
+    snprintf(rb, sizeof(rb), "r%u", b_id);
+    bperms[1] = rb;
+    CHECK_EQ(minios_xs_set_perms(MINIOS_XBT_NIL, path, bperms, 2), 0);
 
     /* @releaseDomain: fires once when set, then when a and b have gone. */
     CHECK_EQ(minios_xs_watch("@releaseDomain", "rel", on_watch, NULL), 0);
