@@ -1,6 +1,7 @@
 /* events.c: shared_info, event delivery on vCPU 0 and the 2-level event channel API. */
 #include <stddef.h>
 #include <minios/console.h>
+#include <stdlib.h>
 #include <minios/events.h>
 #include <minios/hypercall.h>
 #include <minios/startinfo.h>
@@ -28,10 +29,22 @@ static int events_ok;
 #define NR_PORTS     EVTCHN_2L_NR_CHANNELS
 #define BITS_PER_WORD (sizeof(xen_ulong_t) * 8)
 
-static struct {
+/* Handlers, in groups of 64 ports: the first group is static, the others
+ * are allocated when a port in them is first bound (a domain uses a few
+ * ports; a full table would cost every appliance 64 KiB). */
+#define GROUP 64
+struct handler {
     minios_evtchn_handler fn;
     void *data;
-} ports[NR_PORTS];
+};
+static struct handler first_group[GROUP];
+static struct handler *groups[NR_PORTS / GROUP] = { first_group };
+
+static struct handler *handler_of(evtchn_port_t port)
+{
+    struct handler *g = groups[port / GROUP];
+    return g ? &g[port % GROUP] : NULL;
+}
 
 static uint64_t upcalls, unhandled_events;
 
@@ -144,8 +157,9 @@ void minios_evtchn_upcall(void)
 
                 __atomic_fetch_and(&s->evtchn_pending[w], ~((xen_ulong_t)1 << b),
                                    __ATOMIC_ACQ_REL);
-                if (ports[port].fn)
-                    ports[port].fn(port, ports[port].data);
+                struct handler *h = handler_of(port);
+                if (h && h->fn)
+                    h->fn(port, h->data);
                 else
                     unhandled_events++;
             }
@@ -234,13 +248,26 @@ int minios_evtchn_bind(evtchn_port_t port, minios_evtchn_handler h, void *data)
         return -XEN_ENOSYS;
     if (!port_ok(port) || !h)
         return -XEN_EINVAL;
+    if (!groups[port / GROUP]) {
+        struct handler *g = calloc(GROUP, sizeof(*g));
+        if (!g)
+            return -XEN_ENOMEM;
+        flags = minios_events_save();
+        if (!groups[port / GROUP]) {
+            groups[port / GROUP] = g;
+            g = NULL;
+        }
+        minios_events_restore(flags);
+        free(g);
+    }
     flags = minios_events_save();
-    if (ports[port].fn) {
+    struct handler *slot = handler_of(port);
+    if (slot->fn) {
         minios_events_restore(flags);
         return -XEN_EBUSY;
     }
-    ports[port].fn = h;
-    ports[port].data = data;
+    slot->fn = h;
+    slot->data = data;
     minios_events_restore(flags);
     minios_evtchn_unmask(port);
     return 0;
@@ -254,8 +281,11 @@ void minios_evtchn_unbind(evtchn_port_t port)
         return;
     minios_evtchn_mask(port);
     flags = minios_events_save();
-    ports[port].fn = NULL;
-    ports[port].data = NULL;
+    struct handler *slot = handler_of(port);
+    if (slot) {
+        slot->fn = NULL;
+        slot->data = NULL;
+    }
     minios_events_restore(flags);
 }
 

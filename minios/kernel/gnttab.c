@@ -1,5 +1,6 @@
 /* gnttab.c: grant tables v1: the shared table mapped into minios's .bss, grant/end access, map/unmap, copy. */
 #include <stddef.h>
+#include <stdlib.h>
 #include <minios/events.h>
 #include <minios/gnttab.h>
 #include <minios/mm.h>
@@ -22,8 +23,11 @@
 static char table_area[MINIOS_GNTTAB_FRAMES * PAGE_SIZE] __attribute__((aligned(PAGE_SIZE)));
 #define MAP_CHUNKS   128
 #define CHUNK_PAGES  512
-static unsigned long chunk_va[MAP_CHUNKS];
-static uint64_t chunk_used[MAP_CHUNKS][CHUNK_PAGES / 64];
+struct chunk {
+    unsigned long va;
+    uint64_t used[CHUNK_PAGES / 64];
+};
+static struct chunk *chunks[MAP_CHUNKS];  /* allocated as they are taken */
 static unsigned nr_chunks;
 
 static grant_entry_v1_t *table;
@@ -106,17 +110,23 @@ static unsigned long take_slot(void)
 
     for (unsigned c = 0; c <= nr_chunks && c < MAP_CHUNKS && !va; c++) {
         if (c == nr_chunks) {
-            unsigned long base = minios_area_alloc_chunk();
-            if (!base)
+            struct chunk *ch = calloc(1, sizeof(*ch));
+            if (!ch)
                 break;
-            chunk_va[nr_chunks++] = base;
+            ch->va = minios_area_alloc_chunk();
+            if (!ch->va) {
+                free(ch);
+                break;
+            }
+            chunks[nr_chunks++] = ch;
         }
+        struct chunk *ch = chunks[c];
         for (unsigned w = 0; w < CHUNK_PAGES / 64 && !va; w++) {
-            if (chunk_used[c][w] == ~0ull)
+            if (ch->used[w] == ~0ull)
                 continue;
-            unsigned b = (unsigned)__builtin_ctzll(~chunk_used[c][w]);
-            chunk_used[c][w] |= 1ull << b;
-            va = chunk_va[c] + (w * 64 + b) * PAGE_SIZE;
+            unsigned b = (unsigned)__builtin_ctzll(~ch->used[w]);
+            ch->used[w] |= 1ull << b;
+            va = ch->va + (w * 64 + b) * PAGE_SIZE;
         }
     }
     minios_events_restore(f);
@@ -129,11 +139,12 @@ static uint64_t *slot_bit(unsigned long va, uint64_t *mask)
     if (va % PAGE_SIZE)
         return NULL;
     for (unsigned c = 0; c < nr_chunks; c++) {
-        if (va < chunk_va[c] || va >= chunk_va[c] + CHUNK_PAGES * PAGE_SIZE)
+        struct chunk *ch = chunks[c];
+        if (va < ch->va || va >= ch->va + CHUNK_PAGES * PAGE_SIZE)
             continue;
-        unsigned i = (unsigned)((va - chunk_va[c]) / PAGE_SIZE);
+        unsigned i = (unsigned)((va - ch->va) / PAGE_SIZE);
         *mask = 1ull << (i % 64);
-        return &chunk_used[c][i / 64];
+        return &ch->used[i / 64];
     }
     return NULL;
 }

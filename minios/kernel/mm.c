@@ -55,7 +55,7 @@ static uint64_t *used;                   /* bit per pfn: not free */
 static unsigned long pages_free;
 static unsigned long area_chunks;
 
-static struct mmu_update batch[256];
+static struct mmu_update batch[32];
 static unsigned nbatch;
 
 static inline unsigned long mfn_to_pfn(unsigned long mfn)
@@ -176,14 +176,23 @@ void minios_mm_init(const start_info_t *si)
     nr_pages = si->nr_pages;
     map_reservation(si);
 
-    /* The bitmap, then the heap, in the first free pages. */
+    /* The bitmap (in .bss for up to 16 MiB, else in the first free
+     * pages), then the heap. A domain may have no free page at all: then
+     * malloc fails and newlib's stdio runs unbuffered. */
+    static uint64_t small_bitmap[64];
     unsigned long words = (nr_pages + 63) / 64;
     unsigned long start = pt_next << PAGE_SHIFT;
-    used = (uint64_t *)start;
+    if (words <= sizeof(small_bitmap) / 8) {
+        used = small_bitmap;
+    } else {
+        if (start + words * 8 > nr_pages * PAGE_SIZE)
+            fatal("no room for the page bitmap", -XEN_ENOMEM);
+        used = (uint64_t *)start;
+        start = (start + words * 8 + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1);
+    }
     memset(used, 0, words * 8);
-    start = (start + words * 8 + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1);
     if (start > nr_pages * PAGE_SIZE)
-        fatal("bitmap beyond the reservation", -XEN_ENOMEM);
+        start = nr_pages * PAGE_SIZE;
     for (unsigned long pfn = 0; pfn < start >> PAGE_SHIFT; pfn++)
         set_used(pfn, 1);
     heap_start = heap_brk = start;
