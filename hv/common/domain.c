@@ -103,7 +103,10 @@ struct domain *domain_create(const struct boot_config *cfg)
             return NULL;
         }
     }
-    d->max_evtchns = 1024;
+    /* Xen's default for a domain (max_event_channels 1023, plus port 0);
+     * the xenstore domain holds two ports per domain it serves, so it
+     * gets all that the 2-level ABI offers. */
+    d->max_evtchns = (d->roles & ROLE_XENSTORE) ? 4096 : 1024;
     xsm_domain_init(d, cfg);
     /* shared_info: the domain's own frame, outside its pseudo-physical
      * map, as Xen allocates it when it creates a domain. */
@@ -222,6 +225,24 @@ static void mark_dead(struct domain *d)
                (unsigned long)d->con_dropped);
 }
 
+/* The xenstore domain is gone: the boot domains it had not let run yet
+ * run without it. */
+static void release_xs_holds(struct domain *xs)
+{
+    if (!(xs->roles & ROLE_XENSTORE))
+        return;
+    unsigned n = 0;
+    for (struct domain *d = domain_list; d; d = d->next)
+        if (d->xs_held) {
+            d->xs_held = false;
+            sched_unpause_domain(d);
+            n++;
+        }
+    if (n)
+        printk("d%u (%s) is gone: %u domains it had not introduced run without it\n",
+               xs->id, xs->name, n);
+}
+
 void domain_shutdown(struct domain *d, unsigned reason)
 {
     if (d->shutdown)
@@ -231,6 +252,7 @@ void domain_shutdown(struct domain *d, unsigned reason)
     mark_dead(d);
     const char *r = reason < ARRAY_SIZE(reason_names) ? reason_names[reason] : "?";
     printk("d%u (%s) shut down: %s\n", d->id, d->name, r);
+    release_xs_holds(d);
     send_global_virq_privileged(VIRQ_DOM_EXC);
     add_summary(d->id, d->name, r, reason == SHUTDOWN_poweroff);
 }
@@ -246,6 +268,7 @@ void domain_kill(struct domain *d)
     d->shutdown_reason = SHUTDOWN_poweroff;
     mark_dead(d);
     printk("d%u (%s) destroyed by the control domain\n", d->id, d->name);
+    release_xs_holds(d);
     send_global_virq_privileged(VIRQ_DOM_EXC);
     add_summary(d->id, d->name, "destroyed", true);
 }
@@ -264,6 +287,7 @@ void domain_crash(struct domain *d, const char *fmt, ...)
     d->shutdown_reason = SHUTDOWN_crash;
     mark_dead(d);
     printk("d%u (%s) crashed: %s\n", d->id, d->name, buf);
+    release_xs_holds(d);
     send_global_virq_privileged(VIRQ_DOM_EXC);
     add_summary(d->id, d->name, "crashed", false);
 }

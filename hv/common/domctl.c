@@ -417,10 +417,14 @@ long do_domctl(unsigned long arg, unsigned long a2, unsigned long a3,
             sched_pause_domain(d);
         break;
     case XEN_DOMCTL_unpausedomain:
-        if (!d->pause_count)
-            rc = -XEN_EINVAL;
-        else
+        if (d->xs_held) {        /* the boot hold (xsm.c) */
+            d->xs_held = false;
             sched_unpause_domain(d);
+        } else if (!d->pause_count) {
+            rc = -XEN_EINVAL;
+        } else {
+            sched_unpause_domain(d);
+        }
         break;
     case XEN_DOMCTL_getdomaininfo:
         rc = getdomaininfo(&op, d);

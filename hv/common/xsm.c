@@ -62,6 +62,12 @@ int xsm_domctl(struct domain *cur, struct domain *tgt, unsigned cmd)
         return xsm_default_action(XSM_DM_PRIV, cur, tgt);
     case XEN_DOMCTL_getdomaininfo:
         return xsm_default_action(XSM_XS_PRIV, cur, tgt);
+    case XEN_DOMCTL_unpausedomain:
+        /* Keel: the xenstore domain lets a boot domain run once it has
+         * introduced it (docs/roles.md); nothing else. */
+        if (tgt && tgt->xs_held && (cur->roles & ROLE_XENSTORE))
+            return 0;
+        return xsm_default_action(XSM_PRIV, cur, tgt);
     default:
         return xsm_default_action(XSM_PRIV, cur, tgt);
     }

@@ -98,6 +98,8 @@ struct domain {
     char target_name[NAME_LEN];  /* boot target=NAME, resolved on first use */
     unsigned pause_count;        /* DOMCTL_pausedomain by a control domain */
     bool killed;                 /* DOMCTL_destroydomain */
+    bool xs_held;                /* paused at boot until the xenstore domain
+                                    has introduced it (it unpauses it) */
     xen_domain_handle_t handle;  /* from DOMCTL_createdomain */
     uint64_t soft_affinity[MAX_VCPUS];   /* recorded only; no soft scheduling */
     struct xsm_rangeset { unsigned nr; struct { uint64_t s, e; } r[12]; }

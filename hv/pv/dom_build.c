@@ -531,11 +531,19 @@ void build_boot_domains(void)
     }
     if (xs)
         build_xenstore(xs, &boot_modules[xs_m], &xs_cfg, &xs_info);
+    /* As a toolstack does, the domains the xenstore domain was told of
+     * stay paused until it has introduced them (it unpauses each; if it
+     * dies first, domain.c lets them go). */
     if (xs_m >= 0)
         for (unsigned id = 1; id < DOMID_FIRST_RESERVED; id++) {
             struct domain *d = domain_by_id(id);
-            if (d && d->si_mfn && !d->vcpu[0]->initialised)
+            if (d && d->si_mfn && !d->vcpu[0]->initialised) {
+                if (xs && d != xs && xs_wired(d)) {
+                    d->xs_held = true;
+                    sched_pause_domain(d);
+                }
                 start_domain(d);
+            }
         }
     uint64_t shared = 0, used = baseline - free_page_count();
     for (int i = 0; i < MAX_SHARED_IMAGES; i++)

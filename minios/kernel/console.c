@@ -16,8 +16,8 @@
 
 #define MS                 1000000ull
 #define SHUTDOWN_FLUSH_NS  (2000 * MS)  /* last words: how long the backend gets */
-#define WAIT_STEP_NS       (10 * MS)    /* a sleeping writer notifies again */
-#define POLL_STEP_NS       (1 * MS)     /* a polling writer's SCHEDOP_poll */
+#define WAIT_STEP_NS       (100 * MS)   /* a waiting writer notifies again */
+#define POLL_STEP_NS       (100 * MS)   /* a polling writer's SCHEDOP_poll (the backend's event ends it) */
 #define ALIVE_CHECK_NS     (100 * MS)   /* a waiting writer checks the backend */
 #define UNCONNECTED_NS     (10000 * MS) /* ... and waits no longer for a first one */
 #define BITS_PER_WORD      (sizeof(xen_ulong_t) * 8)
@@ -146,6 +146,9 @@ static void abandon_ring(const char *why)
             buf[k++] = r->out[MASK_XENCONS_IDX(i++, r->out)];
         io_write(buf, k);
     }
+    /* What we printed is ours: a backend that connects late must not
+     * print it again. */
+    __atomic_store_n(&r->out_cons, prod, __ATOMIC_RELEASE);
     /* Threads asleep on the ring carry on with console_io. */
     minios_waitq_wake_all(&space_wq);
 }
@@ -373,12 +376,17 @@ void minios_console_shutdown(void)
     if (!ring)
         return;
     minios_console_flush(SHUTDOWN_FLUSH_NS);
+    /* A backend that has not connected yet may be busy starting (a
+     * xenstore domain introducing a thousand boot domains): give it
+     * longer before the ring is given up. */
+    if (ring && ring_used() > 0 && !backend_seen && !backend_connected())
+        minios_console_flush(UNCONNECTED_NS);
     unsigned long flags = minios_events_save();
     if (ring) {
         long used = ring_used();
         if (used)
             abandon_ring(used < 0 ? "the backend broke the ring (out_cons)"
-                                  : "the backend did not take our last output in 2 s");
+                                  : "the backend did not take our last output in time");
         ring = NULL;
     }
     minios_events_restore(flags);

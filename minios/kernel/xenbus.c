@@ -260,8 +260,7 @@ void minios_xenbus_init(const start_info_t *si)
     for (unsigned i = 0; i < MAX_PENDING; i++)
         minios_waitq_init(&pending[i].wq);
     if (minios_evtchn_bind(port, ring_event, NULL) ||
-        !minios_thread_create("xenbus", xenbus_thread, NULL, 16 << 10) ||
-        !minios_thread_create("xenwatch", xenwatch_thread, NULL, 0)) {
+        !minios_thread_create("xenbus", xenbus_thread, NULL, 16 << 10)) {
         minios_printk("minios: xenbus: cannot start; no store\n");
         ring = NULL;
     }
@@ -512,6 +511,14 @@ static int watch_request(unsigned type, const struct watch *w)
 
 int minios_xs_watch(const char *path, const char *token, minios_xs_watch_fn cb, void *data)
 {
+    /* The xenwatch thread starts with the first watch: appliances that
+     * never watch do not pay for its stack. */
+    static int xenwatch_started;
+    if (!xenwatch_started) {
+        if (!minios_thread_create("xenwatch", xenwatch_thread, NULL, 0))
+            return -ENOMEM;
+        xenwatch_started = 1;
+    }
     for (struct watch *w = watches; w; w = w->next)
         if (!strcmp(w->path, path) && !strcmp(w->token, token))
             return -EEXIST;

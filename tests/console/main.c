@@ -109,6 +109,13 @@ static int xenstore(unsigned quit_ms, int serve)
         return test_finish();
 
     xsc_console_init();
+    /* The hypervisor holds the boot domains paused until we let them run
+     * (as xenstored does once it has introduced one). This test lets them
+     * all run first and connects their consoles a little later: the
+     * frontends must cope with a backend that is not there yet. */
+    for (unsigned i = 0; i < nr_peers; i++)
+        CHECK_EQ(domctl_simple(XEN_DOMCTL_unpausedomain, (domid_t)peers[i].id), 0);
+    minios_sleep_ns(100 * MS);
     unsigned left = 0;
     for (unsigned i = 0; i < nr_peers; i++) {
         if (!serve) {                /* a xenstore domain that serves no consoles */

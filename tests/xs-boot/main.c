@@ -306,6 +306,15 @@ static int xenstore(const char *expect)
                       minios_gnttab_last_status());
             return test_finish();
         }
+        /* Held paused until we let it run (once, and only that). */
+        struct xen_domctl_getdomaininfo di;
+        CHECK_EQ(getdomaininfo(d, &di), 0);
+        CHECK_EQ(di.flags & XEN_DOMINF_paused, XEN_DOMINF_paused);
+        CHECK_EQ(domctl_simple(XEN_DOMCTL_pausedomain, d), -XEN_EPERM);
+        CHECK_EQ(domctl_simple(XEN_DOMCTL_unpausedomain, d), 0);
+        CHECK_EQ(domctl_simple(XEN_DOMCTL_unpausedomain, d), -XEN_EPERM);
+        CHECK_EQ(getdomaininfo(d, &di), 0);
+        CHECK_EQ(di.flags & XEN_DOMINF_paused, 0);
     }
     /* Each peer says "ready" once it has done its checks (its ports still unbound, no map
      * of another's grants: so all are alive until everyone is ready); then we bind their

@@ -218,6 +218,15 @@ static void dm(domid_t self)
 static void xs(domid_t self)
 {
     struct xen_domctl_getdomaininfo info;
+    /* The boot domains wait for us to let them run (the boot hold): that
+     * unpause is ours, once; any other is not. */
+    for (domid_t d = 1; d < 16; d++) {
+        if (d == self || getdomaininfo(d, &info) || info.domain != d)
+            continue;
+        CHECK_EQ(info.flags & XEN_DOMINF_paused, XEN_DOMINF_paused);
+        CHECK_EQ(domctl_on(XEN_DOMCTL_unpausedomain, d), 0);
+        CHECK_EQ(domctl_on(XEN_DOMCTL_unpausedomain, d), -XEN_EPERM);
+    }
     CHECK_EQ(getdomaininfo(VICTIM, &info), 0);
     CHECK_EQ(getdomaininfo(self, &info), 0);
     CHECK_EQ(info.flags & XEN_DOMINF_xs_domain, XEN_DOMINF_xs_domain);
