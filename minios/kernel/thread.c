@@ -5,6 +5,7 @@
 #include <minios/console.h>
 #include <minios/events.h>
 #include <minios/hypercall.h>
+#include <minios/mm.h>
 #include <minios/sched.h>
 #include <minios/thread.h>
 #include <minios/time.h>
@@ -28,7 +29,8 @@ struct minios_thread {
     int timed_out;
     minios_thread_fn fn;
     void *arg;
-    void *stack;
+    void *stack;                 /* its guard page, then the stack */
+    unsigned long stack_pages;
     struct _reent *reent;
     struct _reent own_reent;
     unsigned id;
@@ -124,6 +126,34 @@ static uint64_t expire_deadlines(void)
     return next;
 }
 
+/*
+ * Stacks come from the page allocator with their lowest page unmapped: a
+ * thread that overflows its stack faults there (and minios reports it)
+ * instead of writing over someone else's memory.
+ */
+#define PAGE_SIZE 4096ul
+#define PTE_PAGE  0x067ul            /* present, writable, user, accessed, dirty */
+
+static void *stack_alloc(unsigned long pages)
+{
+    char *p = minios_alloc_pages(pages + 1);
+    if (!p)
+        return NULL;
+    if (HYPERVISOR_update_va_mapping((unsigned long)p, 0, UVMF_INVLPG) < 0) {
+        minios_free_pages(p, pages + 1);
+        return NULL;
+    }
+    return p;
+}
+
+static void stack_free(void *p, unsigned long pages)
+{
+    HYPERVISOR_update_va_mapping((unsigned long)p,
+                                 ((uint64_t)minios_virt_to_mfn(p) << 12) | PTE_PAGE,
+                                 UVMF_INVLPG);
+    minios_free_pages(p, pages + 1);
+}
+
 static void free_zombie(void)
 {
     struct minios_thread *z = zombie;
@@ -135,7 +165,7 @@ static void free_zombie(void)
      * (newlib would call a __cleanup hook that __sinit never set). */
     z->own_reent.__sdidinit = 0;
     _reclaim_reent(&z->own_reent);
-    free(z->stack);
+    stack_free(z->stack, z->stack_pages);
     free(z);
 }
 
@@ -194,10 +224,11 @@ struct minios_thread *minios_thread_create(const char *name, minios_thread_fn fn
 
     if (!stack_size)
         stack_size = MINIOS_THREAD_STACK;
-    stack_size = (stack_size + 15) & ~15ul;
+    stack_size = (stack_size + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1);
     if (!t)
         return NULL;
-    t->stack = malloc(stack_size);
+    t->stack_pages = stack_size / PAGE_SIZE;
+    t->stack = stack_alloc(t->stack_pages);
     if (!t->stack) {
         free(t);
         return NULL;
@@ -223,7 +254,7 @@ struct minios_thread *minios_thread_create(const char *name, minios_thread_fn fn
 
     /* The frame minios_switch_stacks pops: control words, r15..r12, rbx,
      * rbp, then the return address; r12 carries the thread. */
-    unsigned long *sp = (unsigned long *)((unsigned long)t->stack + stack_size);
+    unsigned long *sp = (unsigned long *)((unsigned long)t->stack + PAGE_SIZE + stack_size);
     *--sp = 0;                   /* after the "return": rsp 16-aligned */
     *--sp = 0;
     *--sp = (unsigned long)minios_thread_trampoline;

@@ -210,8 +210,35 @@ static void test_memory(void)
     CHECK_EQ(minios_thread_id(minios_thread_self()), 0);
 }
 
-int main(void)
+/* op=overflow: a thread that recurses without end faults on its guard
+ * page (the domain crashes with a #PF report) instead of corrupting
+ * memory. */
+static volatile int limit = 1 << 30;   /* never reached: 512 MiB of frames */
+
+static int depth(int n)
 {
+    volatile char pad[512];
+    pad[0] = (char)n;
+    if (n >= limit)
+        return pad[0];
+    return depth(n + 1) + pad[0];
+}
+
+static void overflow(void *arg)
+{
+    (void)arg;
+    printf("overflow: recursing\n");
+    depth(0);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc > 1 && !strcmp(argv[argc - 1], "op=overflow")) {
+        minios_thread_create("deep", overflow, NULL, 16 << 10);
+        minios_sleep_ns(1000 * MS);
+        test_fail("the overflowing thread did not fault");
+        return test_finish();
+    }
     test_yield();
     test_sleep();
     test_waitq();

@@ -24,7 +24,9 @@ typedef void (*minios_thread_fn)(void *arg);
 #define MINIOS_THREAD_STACK (64u << 10)
 
 /* Creates a runnable thread that calls fn(arg) and exits when fn returns.
- * name is copied (up to 31 characters). NULL if memory ran out. */
+ * name is copied (up to 31 characters). The stack (stack_size rounded up
+ * to whole pages) comes from the page allocator with an unmapped guard
+ * page below it: an overflow faults. NULL if memory ran out. */
 struct minios_thread *minios_thread_create(const char *name, minios_thread_fn fn,
                                            void *arg, unsigned long stack_size);
 
