@@ -255,6 +255,9 @@ static void actor_a(void)
     snprintf(path, sizeof(path), "/local/domain/%u/data/b-done", peer);
     wait_value(path, "1");
     expect_value("data/shared", "40");
+    /* b waits for this before it exits (its nodes go with it). */
+    CHECK_EQ(minios_xs_write(MINIOS_XBT_NIL, "data/ack", "1"), 0);
+    CHECK_EQ(minios_xs_set_perms(MINIOS_XBT_NIL, "data/ack", pl, 2), 0);
     if (wait_events(3) || strcmp(last_path, "data/w"))
         test_fail("no event for b's write to data/w (%d events, last %s)", nevents, last_path);
     CHECK_EQ(minios_xs_unwatch("data/w", "tokA"), 0);
@@ -298,6 +301,9 @@ static void actor_b(void)
      * them. */
     if (wait_value("data/continue", "1") == 0)
         printf("b: served again after RELEASE and INTRODUCE\n");
+    /* a reads our nodes: they go when we do, so wait for its word. */
+    snprintf(path, sizeof(path), "/local/domain/%u/data/ack", peer);
+    wait_value(path, "1");
     printf("b: done\n");
 }
 
