@@ -54,21 +54,28 @@ static long io_write(const char *buf, size_t len)
     return 0;
 }
 
-static int io_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int io_printf(const char *fmt, ...)
+/* Formats into a buffer of 512 bytes (longer output is cut) and hands
+ * the text to out. */
+static int vformat_to(long (*out)(const char *, size_t), const char *fmt, va_list ap)
 {
-    char buf[256];
-    va_list ap;
-    int n;
+    char buf[512];
+    int n = vsnprintf(buf, sizeof(buf), fmt, ap);
 
-    va_start(ap, fmt);
-    n = vsnprintf(buf, sizeof(buf), fmt, ap);
-    va_end(ap);
     if (n < 0)
         return n;
     if ((size_t)n >= sizeof(buf))
         n = sizeof(buf) - 1;
-    io_write(buf, (size_t)n);
+    out(buf, (size_t)n);
+    return n;
+}
+
+static int io_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int io_printf(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vformat_to(io_write, fmt, ap);
+    va_end(ap);
     return n;
 }
 
@@ -287,18 +294,10 @@ long minios_console_write(const char *buf, size_t len)
 
 int minios_printk(const char *fmt, ...)
 {
-    char buf[512];
     va_list ap;
-    int n;
-
     va_start(ap, fmt);
-    n = vsnprintf(buf, sizeof(buf), fmt, ap);
+    int n = vformat_to(minios_console_write, fmt, ap);
     va_end(ap);
-    if (n < 0)
-        return n;
-    if ((size_t)n >= sizeof(buf))
-        n = sizeof(buf) - 1;
-    minios_console_write(buf, (size_t)n);
     return n;
 }
 

@@ -215,6 +215,20 @@ static void release_cb(void *opaque, struct xs_store *s, unsigned domid, struct 
     }
 }
 
+/* Whether prod - cons fits the ring; if not, the domain broke it: it is
+ * told so in the ring's error field and served no more. */
+static bool indices_ok(struct dom *d, const char *which, XENSTORE_RING_IDX prod,
+                       XENSTORE_RING_IDX cons)
+{
+    if (prod - cons <= XENSTORE_RING_SIZE)
+        return true;
+    xlog("d%u (%s): %s indices out of range (prod %u cons %u); no more service",
+         d->domid, d->name, which, prod, cons);
+    d->ring->error = XENSTORE_ERROR_RINGIDX;
+    d->dead = true;
+    return false;
+}
+
 /* Serves one domain's ring: requests in, replies and events out. */
 static void serve(struct dom *d)
 {
@@ -228,13 +242,8 @@ static void serve(struct dom *d)
         XENSTORE_RING_IDX cons = r->req_cons;
         XENSTORE_RING_IDX prod = __atomic_load_n(&r->req_prod, __ATOMIC_ACQUIRE);
         XENSTORE_RING_IDX avail = prod - cons;
-        if (avail > XENSTORE_RING_SIZE) {
-            xlog("d%u (%s): request indices out of range (prod %u cons %u); "
-                 "no more service", d->domid, d->name, prod, cons);
-            r->error = XENSTORE_ERROR_RINGIDX;
-            d->dead = true;
+        if (!indices_ok(d, "request", prod, cons))
             break;
-        }
         if (!avail || !xs_conn_can_accept(d->conn))
             break;
         size_t off = MASK_XENSTORE_IDX(cons);
@@ -264,13 +273,8 @@ static void serve(struct dom *d)
         XENSTORE_RING_IDX prod = r->rsp_prod;
         XENSTORE_RING_IDX cons = __atomic_load_n(&r->rsp_cons, __ATOMIC_ACQUIRE);
         XENSTORE_RING_IDX used = prod - cons;
-        if (used > XENSTORE_RING_SIZE) {
-            xlog("d%u (%s): response indices out of range (prod %u cons %u); "
-                 "no more service", d->domid, d->name, prod, cons);
-            r->error = XENSTORE_ERROR_RINGIDX;
-            d->dead = true;
+        if (!indices_ok(d, "response", prod, cons))
             break;
-        }
         size_t room = XENSTORE_RING_SIZE - used;
         if (!room)
             break;
