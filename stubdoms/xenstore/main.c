@@ -87,16 +87,22 @@ static void on_dom_exc(evtchn_port_t port, void *data)
     minios_waitq_wake_all(&service_wq);
 }
 
+/* domctl cmd on domid (the two the xenstore role may use). */
+static long domctl(unsigned cmd, unsigned domid, struct xen_domctl *op)
+{
+    memset(op, 0, sizeof(*op));
+    op->cmd = cmd;
+    op->interface_version = XEN_DOMCTL_INTERFACE_VERSION;
+    op->domain = (domid_t)domid;
+    return _hypercall1(__HYPERVISOR_domctl, op);
+}
+
 /* Lets a boot domain run: the hypervisor holds each one paused until we
  * have introduced it (docs/boot-config.md). */
 static void let_run(unsigned domid)
 {
     struct xen_domctl op;
-    memset(&op, 0, sizeof(op));
-    op.cmd = XEN_DOMCTL_unpausedomain;
-    op.interface_version = XEN_DOMCTL_INTERFACE_VERSION;
-    op.domain = (domid_t)domid;
-    long rc = _hypercall1(__HYPERVISOR_domctl, &op);
+    long rc = domctl(XEN_DOMCTL_unpausedomain, domid, &op);
     if (rc)
         xlog("d%u: cannot let it run: %ld", domid, rc);
 }
@@ -104,11 +110,7 @@ static void let_run(unsigned domid)
 static long getdomaininfo(unsigned domid, struct xen_domctl_getdomaininfo *info)
 {
     struct xen_domctl op;
-    memset(&op, 0, sizeof(op));
-    op.cmd = XEN_DOMCTL_getdomaininfo;
-    op.interface_version = XEN_DOMCTL_INTERFACE_VERSION;
-    op.domain = (domid_t)domid;
-    long rc = _hypercall1(__HYPERVISOR_domctl, &op);
+    long rc = domctl(XEN_DOMCTL_getdomaininfo, domid, &op);
     if (rc == 0)
         *info = op.u.getdomaininfo;
     return rc;

@@ -30,6 +30,7 @@
 #include <minios/thread.h>
 #include <minios/time.h>
 #include <xen/io/console.h>
+#include "bootlist.h"
 #include "report.h"
 
 /* The backend under test, linked in (stubdoms/xenstore/xenstore.mk). */
@@ -59,14 +60,9 @@ static void parse_module(void)
     }
     const char *text = (const char *)si->mod_start;
     size_t len = si->mod_len;
-    for (size_t off = 0; off < len && nr_peers < MAX_PEERS; ) {
-        const char *nl = memchr(text + off, '\n', len - off);
-        if (!nl)
-            break;
-        char line[256] = "";
-        size_t ll = (size_t)(nl - text) - off;
-        memcpy(line, text + off, ll < sizeof(line) - 1 ? ll : sizeof(line) - 1);
-        off = (size_t)(nl - text) + 1;
+    char line[256];
+    for (size_t off = 0;
+         nr_peers < MAX_PEERS && bootlist_next(text, len, &off, line, sizeof(line)); ) {
         struct peer *p = &peers[nr_peers];
         const char *cp = strstr(line, " console_port=");
         if (sscanf(line, "domain %u name=%31s", &p->id, p->name) != 2 || !cp ||

@@ -24,6 +24,7 @@
 #include <minios/time.h>
 #include <xen/io/xs_wire.h>
 #include <xen/io/console.h>
+#include "bootlist.h"
 #include "report.h"
 
 #define MS 1000000ULL
@@ -196,14 +197,9 @@ static void parse_module(const char *expect)
     printf("xs: module at %p, %zu bytes\n", (void *)text, len);
     if (text[len - 1] != '\n')
         test_fail("the module does not end with a newline");
-    for (size_t off = 0; off < len && nr_peers < MAX_PEERS; ) {
-        const char *nl = memchr(text + off, '\n', len - off);
-        if (!nl)
-            break;
-        char line[256] = "";
-        size_t ll = (size_t)(nl - text) - off;
-        memcpy(line, text + off, ll < sizeof(line) - 1 ? ll : sizeof(line) - 1);
-        off = (size_t)(nl - text) + 1;
+    char line[256];
+    for (size_t off = 0;
+         nr_peers < MAX_PEERS && bootlist_next(text, len, &off, line, sizeof(line)); ) {
         struct peer *p = &peers[nr_peers++];
         if (sscanf(line, "domain %u name=%31s mem_kb=%lu vcpus=%u store_mfn=%lu store_port=%u "
                    "console_mfn=%lu console_port=%u roles=%39s", &p->id, p->name, &p->mem_kb,
