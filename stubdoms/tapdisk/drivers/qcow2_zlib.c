@@ -1,20 +1,14 @@
 /* qcow2 compressed clusters: raw deflate (zlib) as qemu writes them. */
 #include <zlib.h>
 #include "qcow2_int.h"
+#include "td_zlib.h"
 
 int qc_inflate(const void *in, size_t in_len, void *out, size_t out_len)
 {
-    z_stream z;
-    memset(&z, 0, sizeof z);
-    if (inflateInit2(&z, -15) != Z_OK)
+    size_t got;
+    int r = td_inflate(-15, in, in_len, out, out_len, &got);
+    if (r == Z_MEM_ERROR)
         return -ENOMEM;
-    z.next_in = (Bytef *)(uintptr_t)in;
-    z.avail_in = (uInt)in_len;
-    z.next_out = out;
-    z.avail_out = (uInt)out_len;
-    int r = inflate(&z, Z_FINISH);
-    size_t got = out_len - z.avail_out;
-    inflateEnd(&z);
     /* The descriptor rounds to sectors, so trailing input is normal; a
      * stream that ends early or is malformed is not. */
     if ((r != Z_STREAM_END && r != Z_BUF_ERROR && r != Z_OK) || got != out_len)
