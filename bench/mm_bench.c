@@ -51,17 +51,11 @@ static unsigned long mfn_of(const void *va)
     return minios_gnttab_virt_to_mfn(va);
 }
 
-/* Our domain id: the remote end of an unbound port offered to ourselves. */
+/* Our domain id; 0 (as on Xen's dom0) if it cannot be had. */
 static domid_t self_id(void)
 {
-    struct evtchn_alloc_unbound a = { .dom = DOMID_SELF, .remote_dom = DOMID_SELF };
-    struct evtchn_status st = { .dom = DOMID_SELF };
-    if (HYPERVISOR_event_channel_op(EVTCHNOP_alloc_unbound, &a))
-        return 0;
-    st.port = a.port;
-    HYPERVISOR_event_channel_op(EVTCHNOP_status, &st);
-    minios_evtchn_close(a.port);
-    return st.u.unbound.dom;
+    domid_t d = minios_domid();
+    return d == DOMID_INVALID ? 0 : d;
 }
 
 static void fail(const char *what, long v)

@@ -336,3 +336,19 @@ int minios_evtchn_close(evtchn_port_t port)
     rc = HYPERVISOR_event_channel_op(EVTCHNOP_close, &op);
     return (int)rc;
 }
+
+domid_t minios_domid(void)
+{
+    static domid_t self = DOMID_INVALID;
+    if (self != DOMID_INVALID || !events_ok)
+        return self;
+    struct evtchn_alloc_unbound a = { .dom = DOMID_SELF, .remote_dom = DOMID_SELF };
+    if (HYPERVISOR_event_channel_op(EVTCHNOP_alloc_unbound, &a))
+        return DOMID_INVALID;
+    struct evtchn_status st = { .dom = DOMID_SELF, .port = a.port };
+    if (HYPERVISOR_event_channel_op(EVTCHNOP_status, &st) == 0)
+        self = st.u.unbound.dom;
+    struct evtchn_close c = { .port = a.port };
+    HYPERVISOR_event_channel_op(EVTCHNOP_close, &c);
+    return self;
+}

@@ -5,6 +5,7 @@
 
 #define __XEN_TOOLS__ 1
 #include <string.h>
+#include <minios/events.h>
 #include <minios/hypercall.h>
 #include <xen/domctl.h>
 #include <xen/sysctl.h>
@@ -58,17 +59,10 @@ static inline long mmu_update_foreign(struct mmu_update *req, unsigned count, do
     return _hypercall4(__HYPERVISOR_mmu_update, req, count, 0, dom);
 }
 
-/* The caller's own domain id, from the status of an unbound port. */
+/* The caller's own domain id. */
 static inline domid_t self_domid(void)
 {
-    struct evtchn_alloc_unbound a = { .dom = DOMID_SELF, .remote_dom = DOMID_SELF };
-    if (HYPERVISOR_event_channel_op(EVTCHNOP_alloc_unbound, &a))
-        return DOMID_INVALID;
-    struct evtchn_status st = { .dom = DOMID_SELF, .port = a.port };
-    long rc = HYPERVISOR_event_channel_op(EVTCHNOP_status, &st);
-    struct evtchn_close c = { .port = a.port };
-    HYPERVISOR_event_channel_op(EVTCHNOP_close, &c);
-    return rc ? DOMID_INVALID : st.u.unbound.dom;
+    return minios_domid();
 }
 
 #endif

@@ -68,6 +68,11 @@ void minios_events_enable(void);
 unsigned long minios_events_save(void);   /* disables; returns the old mask */
 void minios_events_restore(unsigned long flags);
 
+/* This domain's id (a domain is not told it at start; minios asks the
+ * hypervisor who may bind a port offered to DOMID_SELF), or DOMID_INVALID
+ * without events. Asked once, then remembered. */
+domid_t minios_domid(void);
+
 /* Upcalls taken so far, and events that arrived on ports without a handler. */
 uint64_t minios_upcall_count(void);
 uint64_t minios_unhandled_events(void);
