@@ -111,7 +111,7 @@ struct domain *domain_create(const struct boot_config *cfg)
     /* shared_info: the domain's own frame, outside its pseudo-physical
      * map, as Xen allocates it when it creates a domain. */
     uint64_t si_mfn;
-    if (domain_alloc_page(d, &si_mfn)) {
+    if (domain_alloc_shared_page(d, &si_mfn)) {
         for (unsigned i = 0; i < d->nr_vcpus; i++)
             vcpu_free(d->vcpu[i]);
         free_hv_pages(d, 0);
@@ -150,6 +150,23 @@ int domain_alloc_page(struct domain *d, uint64_t *mfn)
     return 0;
 }
 
+/*
+ * A hypervisor frame shared with d (shared_info, a grant-table frame), as
+ * Xen's share_xen_page_with_guest: owned by d so that d may map it, on d's
+ * list so that it goes with d, not counted in d's reservation, and held
+ * with a writable type for d's whole life, so that it can never become a
+ * page table and decrease_reservation refuses it.
+ */
+int domain_alloc_shared_page(struct domain *d, uint64_t *mfn)
+{
+    if (domain_alloc_page(d, mfn))
+        return -1;
+    struct page_info *pg = &frame_table[*mfn];
+    pg->type_info = PGT_WRITABLE | (1u << PGT_COUNT_SHIFT);
+    pg->flags |= PGF_HV_SHARED;
+    return 0;
+}
+
 /* Takes frame mfn off d's list (its last reference went). */
 void domain_unlink_page(struct domain *d, uint64_t mfn)
 {
@@ -179,6 +196,9 @@ void domain_destroy(struct domain *d)
      * references), then each frame's allocation reference.  A frame still
      * referenced from elsewhere (a grant mapping) becomes an orphan and is
      * freed when its last reference goes. */
+    for (unsigned i = 0; i < d->nr_vcpus; i++)
+        if (d->vcpu[i])
+            vcpu_info_release(d->vcpu[i]);
     pv_relinquish(d);
     if (d->shared_image) {
         shared_image_put(d->shared_image);
@@ -190,6 +210,10 @@ void domain_destroy(struct domain *d)
         struct page_info *pg = &frame_table[pfn];
         if (pg->owner != d->id)
             panic("d%u: frame %x on its list is owned by %x", d->id, pfn, pg->owner);
+        if (pg->flags & PGF_HV_SHARED) {
+            pg->flags &= (uint8_t)~PGF_HV_SHARED;
+            put_page_type(pfn);      /* the hypervisor's writable type */
+        }
         if (pg->count == 1) {
             put_page(pfn);           /* unlinks and frees */
             continue;

@@ -26,13 +26,14 @@ static struct grant_table *table_of(struct domain *d)
     return gt;
 }
 
-/* Grows d's table to nr frames: frames owned by d, outside its p2m (as
- * shared_info), zeroed; the guest maps them writable. */
+/* Grows d's table to nr frames: hypervisor frames shared with d (as
+ * shared_info: outside its p2m and its reservation, never its to free),
+ * zeroed; the guest maps them writable. */
 static int grow_table(struct domain *d, struct grant_table *gt, unsigned nr)
 {
     while (gt->nr_frames < MAX(nr, (unsigned)GNT_INITIAL_FRAMES)) {
         uint64_t mfn;
-        if (domain_alloc_page(d, &mfn))
+        if (domain_alloc_shared_page(d, &mfn))
             return -1;
         if (gnt_add_frame(gt, pfn_to_virt(mfn)))
             return -1;           /* the frame stays d's, freed with it */
@@ -225,10 +226,22 @@ static void map_one(struct gnttab_map_grant_ref *op)
         rc = GNTST_bad_page;
     else if (rc == GNTST_okay && (flags & GNTMAP_contains_pte))
         rc = GNTST_general_error;       /* TODO: PTE-address mappings */
+    /* A device mapping holds its own reference (and a writable type if
+     * writable) until it is unmapped or the mapper dies: the granter
+     * cannot free the frame under a bus address it handed out. */
+    bool dev_ref = false;
+    if (rc == GNTST_okay && (flags & GNTMAP_device_map)) {
+        if (get_page_and_type_any(mfn, !ro, rd))
+            dev_ref = true;
+        else
+            rc = GNTST_general_error;
+    }
     if (rc == GNTST_okay && (flags & GNTMAP_host_map) &&
         pv_map_grant(ld, op->host_addr, mfn, !ro) < 0)
         rc = GNTST_general_error;
     if (rc != GNTST_okay) {
+        if (dev_ref)
+            put_page_and_type(mfn, !ro);
         for (uint32_t kind = GNTMAP_host_map; kind >= GNTMAP_device_map; kind >>= 1)
             if (pinned & kind)
                 gnt_unpin(rgt, op->ref, ro, pin_kind(kind | (flags & GNTMAP_readonly)));
@@ -271,8 +284,10 @@ static void unmap_one(struct gnttab_unmap_grant_ref *op)
         }
         done |= GNTMAP_host_map;
     }
-    if (op->dev_bus_addr && (m->flags & GNTMAP_device_map))
+    if (op->dev_bus_addr && (m->flags & GNTMAP_device_map)) {
+        put_page_and_type(m->frame, !(m->flags & GNTMAP_readonly));
         done |= GNTMAP_device_map;
+    }
     if (rd) {
         struct gnt_mapping undo = *m;
         undo.flags = (uint16_t)(done | (m->flags & GNTMAP_readonly));
@@ -511,6 +526,8 @@ void grant_table_destroy(struct domain *d)
         struct domain *rd = m->domid == DOMID_INVALID ? NULL : domain_by_id(m->domid);
         if (rd && rd != d && rd->grant_table)
             unpin_mapping(m, rd);
+        if (m->flags & GNTMAP_device_map)
+            put_page_and_type(m->frame, !(m->flags & GNTMAP_readonly));
         gnt_maptrack_put(gt, h);
     }
     for (grant_ref_t ref = 0; ref < gnt_nr_entries(gt); ref++) {

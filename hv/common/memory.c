@@ -51,10 +51,13 @@ static long grow(struct domain *d, unsigned order, uint64_t *first)
     return 0;
 }
 
-/* Removes a frame from d if nothing but its allocation references it. */
+/* Removes a frame from d if nothing but its allocation references it.
+ * Hypervisor frames shared with d (shared_info, grant-table frames) are
+ * never d's to give back. */
 static long shrink_one(struct domain *d, uint64_t mfn)
 {
-    if (mfn >= max_pfn || frame_table[mfn].owner != d->id)
+    if (mfn >= max_pfn || frame_table[mfn].owner != d->id ||
+        (frame_table[mfn].flags & PGF_HV_SHARED))
         return -XEN_EINVAL;
     if (frame_table[mfn].count != 1 || PGT_COUNT(frame_table[mfn].type_info))
         return -XEN_EBUSY;       /* still mapped or typed: unmap it first */

@@ -14,6 +14,7 @@
 #include <xen/sched.h>
 #include <xen/vcpu.h>
 #include "event.h"
+#include "flushtlb.h"
 
 extern uint64_t idle_cr3;
 extern char ret_from_trap[];
@@ -433,7 +434,7 @@ void schedule(void)
             load_debugregs(next);
         if (next->fpu_ts)
             write_cr0(read_cr0() | X86_CR0_TS);
-        write_cr3(next->cr3 ? next->cr3 : next->domain->cr3);
+        switch_cr3(next->cr3 ? next->cr3 : next->domain->cr3);
         set_guest_stack(next->frame_top);
         next->slice_start_ns = now;
         pc->slice_end = now + slice_for(next, now);
@@ -444,7 +445,7 @@ void schedule(void)
                    (unsigned long)(first_guest_tsc - boot_tsc));
         }
     } else {
-        write_cr3(idle_cr3);
+        switch_cr3(idle_cr3);
     }
     pc->curr = next;
     timer_reprogram();

@@ -95,6 +95,17 @@ long vcpu_set_context(struct vcpu *v, const struct vcpu_guest_context *c)
     return initialise(v, c);
 }
 
+/* Drops the references a registered vcpu_info holds (domain death). */
+void vcpu_info_release(struct vcpu *v)
+{
+    if (!v->vcpu_info_registered)
+        return;
+    v->vcpu_info = &v->domain->shared_info->vcpu_info[v->id];
+    v->vcpu_info_registered = false;
+    put_page_type(v->vcpu_info_mfn);
+    put_page(v->vcpu_info_mfn);
+}
+
 long do_vcpu_op(unsigned long cmd, unsigned long vcpuid, unsigned long arg,
                 unsigned long a4, unsigned long a5)
 {
@@ -195,10 +206,16 @@ long do_vcpu_op(unsigned long cmd, unsigned long vcpuid, unsigned long arg,
             return -XEN_EINVAL;
         if (v != curr && v->state != VCPU_OFFLINE)
             return -XEN_EINVAL;  /* yourself, or a vCPU that is down */
-        uint32_t ti = r.mfn < max_pfn ? frame_table[r.mfn].type_info : 0;
-        if (r.mfn >= max_pfn || frame_table[r.mfn].owner != d->id ||
-            (PGT_COUNT(ti) && (ti & PGT_TYPE_MASK) != PGT_WRITABLE))
-            return -XEN_EINVAL;  /* not a page table */
+        /* As Xen: a general and a writable type reference for as long as
+         * it is registered, so the frame can neither become a page table
+         * nor go back to the allocator while the hypervisor writes it. */
+        if (r.mfn >= max_pfn || !get_page(r.mfn, d))
+            return -XEN_EINVAL;
+        if (get_page_type(r.mfn, PGT_WRITABLE, d)) {
+            put_page(r.mfn);
+            return -XEN_EINVAL;  /* a page table, or otherwise typed */
+        }
+        v->vcpu_info_mfn = r.mfn;
         vcpu_info_t *n = (vcpu_info_t *)((char *)pfn_to_virt(r.mfn) + r.offset);
         memcpy(n, v->vcpu_info, sizeof(*n));
         v->vcpu_info = n;

@@ -14,6 +14,7 @@ void apic_init_ap(void);
 void smp_init(void);
 void flush_tlb_domain(struct domain *d);
 void tlb_flush_poll(void);
+void send_ipi(unsigned cpu, unsigned vector);
 bool on_cpu(unsigned cpu, void (*fn)(void *), void *arg, uint64_t timeout_us);
 void set_guest_stack(unsigned long top);
 void traps_init(void);

@@ -41,7 +41,8 @@ struct vcpu {
     struct vcpu *timer_next;
     bool on_timer_list;
     bool initialised;            /* has a context (VCPUOP_initialise) */
-    bool vcpu_info_registered;
+    bool vcpu_info_registered;   /* vcpu_info_mfn referenced (writable) */
+    uint64_t vcpu_info_mfn;
     /* Runstate accounting (VCPUOP_get_runstate_info). */
     int runstate;
     uint64_t runstate_entry, runstate_time[4];
@@ -129,6 +130,7 @@ struct pcpu {
     uint64_t min_vruntime;
     void *tss, *gdt;             /* arch data */
     volatile uint64_t tlb_flushes;
+    volatile uint32_t tlbflush_time;    /* clock at its last full flush */
     volatile int tlb_flush_req;
     void (*volatile call_fn)(void *);   /* remote call (smp.c) */
     void *volatile call_arg;
@@ -170,6 +172,7 @@ int parse_boot_config(const char *cmdline, struct boot_config *cfg,
 struct domain *domain_create(const struct boot_config *cfg);
 struct domain *domain_by_id(unsigned id);
 int domain_alloc_page(struct domain *d, uint64_t *mfn);
+int domain_alloc_shared_page(struct domain *d, uint64_t *mfn);
 void domain_unlink_page(struct domain *d, uint64_t mfn);
 void domain_destroy(struct domain *d);
 void domain_shutdown(struct domain *d, unsigned reason);

@@ -11,6 +11,12 @@
 #define OWNER_RESERVED  0xFFFD   /* not RAM, firmware, or boot data */
 
 #define PGF_FREE_HEAD   0x01     /* first frame of a free buddy block */
+#define PGF_NEED_FLUSH  0x02     /* free, and CPUs may cache translations
+                                    to it older than tlbflush_timestamp */
+#define PGF_HV_SHARED   0x04     /* a hypervisor frame shared with its owner
+                                    (shared_info, grant-table frames): a
+                                    permanent writable type, never the
+                                    guest's to free (docs/memory.md) */
 
 #define PFN_NONE        0xFFFFFFFFu
 #define MAX_ORDER       20       /* 4 GiB blocks at most */
@@ -22,6 +28,8 @@ struct page_info {
     uint8_t  flags;
     uint32_t type_info;          /* type | PGT_PINNED | type count << 8 */
     uint32_t count;              /* general references (1 = allocated) */
+    uint32_t tlbflush_timestamp; /* flush clock when it was last reachable
+                                    by a guest (include/flushtlb.h) */
 };
 
 /*
@@ -64,6 +72,8 @@ bool get_page(uint64_t mfn, const struct domain *d);
 void put_page(uint64_t mfn);
 long get_page_type(uint64_t mfn, unsigned type, struct domain *d);
 void put_page_type(uint64_t mfn);
+bool get_page_and_type_any(uint64_t mfn, bool writable, struct domain *d);
+void put_page_and_type(uint64_t mfn, bool writable);
 extern uint64_t *m2p;            /* machine-to-phys, read-only to guests */
 
 static inline uint64_t virt_to_pfn(const void *va) { return PA(va) >> PAGE_SHIFT; }

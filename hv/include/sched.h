@@ -26,5 +26,6 @@ void vcpu_free(struct vcpu *v);
 void vcpu_set_runstate(struct vcpu *v, int state);
 struct vcpu_guest_context;
 long vcpu_set_context(struct vcpu *v, const struct vcpu_guest_context *c);
+void vcpu_info_release(struct vcpu *v);
 long do_vcpu_op(unsigned long, unsigned long, unsigned long, unsigned long, unsigned long);
 #endif

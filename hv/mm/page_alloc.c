@@ -1,6 +1,7 @@
 /* Buddy page allocator over the frame table; owners tracked per frame. */
 #include "mm.h"
 #include "spinlock.h"
+#include "flushtlb.h"
 
 struct page_info *frame_table;
 uint64_t max_pfn;
@@ -100,10 +101,28 @@ int64_t alloc_pages(unsigned order, uint16_t owner)
         o--;
         list_add(o, pfn + (1u << o));
     }
-    for (uint64_t i = 0; i < (1ULL << order); i++)
-        frame_table[pfn + i].owner = owner;
+    /* Frames a guest could reach before they were freed: the newest stamp
+     * among them says which CPUs must flush before anyone reuses them. */
+    bool need_flush = false;
+    uint32_t stamp = 0, now = tlbflush_current_time();
+    for (uint64_t i = 0; i < (1ULL << order); i++) {
+        struct page_info *p = &frame_table[pfn + i];
+        p->owner = owner;
+        if (p->flags & PGF_NEED_FLUSH) {
+            p->flags &= (uint8_t)~PGF_NEED_FLUSH;
+            /* A stamp above the clock predates its last wrap, whose
+             * global flush covers it. */
+            if (p->tlbflush_timestamp <= now &&
+                (!need_flush || p->tlbflush_timestamp > stamp)) {
+                stamp = p->tlbflush_timestamp;
+                need_flush = true;
+            }
+        }
+    }
     nr_free -= 1ULL << order;
     spin_unlock(&heap_lock);
+    if (need_flush || !now)
+        flush_tlb_filtered(stamp);
     return pfn;
 }
 

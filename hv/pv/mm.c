@@ -12,6 +12,7 @@
 #include "hypercall.h"
 #include "apic.h"
 #include "pv.h"
+#include "flushtlb.h"
 
 uint64_t *m2p;
 extern uint64_t idle_cr3;
@@ -48,6 +49,10 @@ static void release_frame(uint64_t mfn)
     if (m2p)
         m2p[mfn] = ~0ULL;
     p->type_info = 0;
+    /* Guests may still cache translations to it: whoever gets it next
+     * first flushes the CPUs that have not flushed since now. */
+    p->tlbflush_timestamp = tlbflush_current_time();
+    p->flags = (uint8_t)((p->flags & ~PGF_HV_SHARED) | PGF_NEED_FLUSH);
     if (free_pages(mfn, 0))
         panic("release_frame: frame %lx owned by %x not freeable",
               (unsigned long)mfn, p->owner);
@@ -75,6 +80,27 @@ static bool get_page_any(uint64_t mfn)
         return false;
     p->count++;
     return true;
+}
+
+/* A reference for a use of another domain's frame that is not a
+ * page-table entry (a device mapping of a grant): general, and a writable
+ * type if writable.  The grant code has checked the permission. */
+bool get_page_and_type_any(uint64_t mfn, bool writable, struct domain *d)
+{
+    if (!get_page_any(mfn))
+        return false;
+    if (writable && get_page_type(mfn, PGT_WRITABLE, d)) {
+        put_page(mfn);
+        return false;            /* a page table */
+    }
+    return true;
+}
+
+void put_page_and_type(uint64_t mfn, bool writable)
+{
+    if (writable)
+        put_page_type(mfn);
+    put_page(mfn);
 }
 
 void put_page(uint64_t mfn)
@@ -131,6 +157,11 @@ long get_page_type(uint64_t mfn, unsigned type, struct domain *d)
     struct page_info *p = pg(mfn);
     uint32_t ti = p->type_info;
     if (PGT_COUNT(ti) == 0) {
+        /* A new use: no CPU may keep a translation from the old one (a
+         * stale writable mapping of a frame about to become a page table,
+         * or a cached walk through a table about to become writable). */
+        if ((ti & PGT_TYPE_MASK) != type)
+            flush_tlb_filtered(p->tlbflush_timestamp);
         /* Take the type before validating, so that a table reaching
          * itself (directly or through others) meets a type conflict
          * instead of an endless recursion. */
@@ -162,6 +193,7 @@ void put_page_type(uint64_t mfn)
     if (PGT_COUNT(p->type_info) == 0) {
         unsigned t = ti & PGT_TYPE_MASK;
         p->type_info = t;        /* keep the last type, drop PINNED */
+        p->tlbflush_timestamp = tlbflush_current_time();
         if (t >= PGT_L1 && t <= PGT_L4)
             devalidate(mfn, t);
     }
@@ -266,7 +298,7 @@ static void flush_local_and_domain(struct domain *d, unsigned long va, bool one)
     if (one)
         invlpg(va);
     else
-        write_cr3(read_cr3());
+        flush_tlb_local();
     flush_tlb_domain(d);
 }
 
@@ -292,7 +324,7 @@ long do_update_va_mapping(unsigned long va, unsigned long val, unsigned long fla
         invlpg(va);
         break;
     case UVMF_TLB_FLUSH:
-        write_cr3(read_cr3());
+        flush_tlb_local();
         break;
     default:
         return 0;
@@ -464,10 +496,10 @@ long do_mmuext_op(unsigned long ops, unsigned long count, unsigned long done_p,
         case MMUEXT_NEW_BASEPTR:
             rc = pv_set_base(v, op.arg1.mfn);
             if (!rc)
-                write_cr3(v->cr3);
+                switch_cr3(v->cr3);
             break;
         case MMUEXT_TLB_FLUSH_LOCAL:
-            write_cr3(read_cr3());
+            flush_tlb_local();
             break;
         case MMUEXT_INVLPG_LOCAL:
             if (!guest_range_ok(op.arg1.linear_addr, 1))

@@ -24,3 +24,27 @@ void panic(const char *fmt, ...)
     va_end(ap);
     abort();
 }
+
+/* The TLB-flush clock (hv/arch/x86_64/flushtlb.c): the host has no TLB;
+ * the unit tests read which filtered flushes the code under test asked
+ * for and with which stamp. */
+volatile unsigned int tlbflush_clock = 1;
+unsigned long host_filtered_flushes;
+unsigned int host_last_flush_stamp;
+
+void flush_tlb_filtered(unsigned int stamp)
+{
+    host_filtered_flushes++;
+    host_last_flush_stamp = stamp;
+}
+
+void flush_tlb_local(void)
+{
+    tlbflush_clock++;
+}
+
+void switch_cr3(unsigned long cr3)
+{
+    (void)cr3;
+    tlbflush_clock++;
+}

@@ -1,8 +1,82 @@
 /* Unit test of the buddy page allocator (hv/mm/page_alloc.c) on a fake
- * frame table: owners, splitting, coalescing, misuse, exact counts. */
+ * frame table: owners, splitting, coalescing, misuse, exact counts, and
+ * the TLB flush asked for before a frame a guest could reach is reused
+ * (include/flushtlb.h: the filter and the clock's wrap). */
 #include "mm.h"
+#include "flushtlb.h"
 #include "unit.h"
 #include <string.h>
+
+extern unsigned long host_filtered_flushes;
+extern unsigned int host_last_flush_stamp;
+
+/* A frame freed the way pv/mm.c's release_frame frees it. */
+static void free_reachable(uint64_t pfn, uint32_t stamp)
+{
+    frame_table[pfn].tlbflush_timestamp = stamp;
+    frame_table[pfn].flags |= PGF_NEED_FLUSH;
+    EXPECT(free_pages(pfn, 0) == 0);
+}
+
+static void test_filter(void)
+{
+    /* A CPU that flushed at or before the stamp may cache the frame. */
+    EXPECT(tlbflush_need(5, 5, 9));
+    EXPECT(tlbflush_need(4, 5, 9));
+    EXPECT(!tlbflush_need(6, 5, 9));
+    /* A stamp above the clock predates the last wrap: no one need. */
+    EXPECT(!tlbflush_need(2, 0xfffffff0u, 9));
+    /* A CPU that flushed during the wrap (stamp 0), a frame after it. */
+    EXPECT(tlbflush_need(0, 3, 9));       /* flushed during the wrap */
+    /* While the clock is 0 (wrap's flush pending), everyone may. */
+    EXPECT(tlbflush_need(100, 5, 0));
+    EXPECT(tlbflush_need(0, 0xffffffffu, 0));
+}
+
+static void test_flush_on_reuse(uint64_t total)
+{
+    /* Frames that never reached a guest: no flush. */
+    unsigned long before = host_filtered_flushes;
+    int64_t a = alloc_pages(0, 5);
+    EXPECT(a >= 0 && host_filtered_flushes == before);
+    /* Freed while reachable: the next allocation of it asks for a flush
+     * with its stamp, once. */
+    tlbflush_clock = 40;
+    free_reachable((uint64_t)a, 37);
+    int64_t b = alloc_pages(0, 5);
+    EXPECT(b == a);                       /* LIFO: the same frame */
+    EXPECT(host_filtered_flushes == before + 1 && host_last_flush_stamp == 37);
+    EXPECT(!(frame_table[b].flags & PGF_NEED_FLUSH));
+    EXPECT(free_pages((uint64_t)b, 0) == 0);
+    b = alloc_pages(0, 5);
+    EXPECT(host_filtered_flushes == before + 1);   /* flushed already */
+    EXPECT(free_pages((uint64_t)b, 0) == 0);
+    /* A block: the newest stamp of its frames. */
+    int64_t blk = alloc_pages(2, 5);
+    EXPECT(blk >= 0);
+    free_reachable((uint64_t)blk, 12);
+    free_reachable((uint64_t)blk + 1, 39);
+    free_reachable((uint64_t)blk + 2, 20);
+    EXPECT(free_pages((uint64_t)blk + 3, 0) == 0);
+    int64_t blk2 = alloc_pages(2, 5);
+    EXPECT(blk2 == blk);
+    EXPECT(host_filtered_flushes == before + 2 && host_last_flush_stamp == 39);
+    EXPECT(free_pages((uint64_t)blk2, 2) == 0);
+    /* A stamp from before the clock wrapped: the wrap's flush covered it. */
+    a = alloc_pages(0, 5);
+    free_reachable((uint64_t)a, 0xfffffff0u);
+    tlbflush_clock = 3;
+    b = alloc_pages(0, 5);
+    EXPECT(b == a && host_filtered_flushes == before + 2);
+    EXPECT(free_pages((uint64_t)b, 0) == 0);
+    /* During a wrap (clock 0) every allocation flushes. */
+    tlbflush_clock = 0;
+    b = alloc_pages(0, 5);
+    EXPECT(host_filtered_flushes == before + 3);
+    EXPECT(free_pages((uint64_t)b, 0) == 0);
+    tlbflush_clock = 1;
+    EXPECT(free_page_count() == total);
+}
 
 #define FRAMES 4096
 static struct page_info table[FRAMES];
@@ -85,5 +159,7 @@ int main(void)
     int64_t b = alloc_pages(10, 3);
     EXPECT(b >= 0);
     EXPECT(free_pages((uint64_t)b, 10) == 0);
+    test_filter();
+    test_flush_on_reuse(total);
     UNIT_DONE();
 }

@@ -6,6 +6,7 @@
 #include "mm.h"
 #include "domain.h"
 #include "pv.h"
+#include "flushtlb.h"
 #include "unit.h"
 #include "hypercall.h"
 #include <stdlib.h>
@@ -28,6 +29,8 @@ void printk(const char *fmt, ...) { (void)fmt; }
 long raw_copy(void *dst, const void *src, size_t n) { memcpy(dst, src, n); return 0; }
 long raw_clear(void *dst, size_t n) { memset(dst, 0, n); return 0; }
 void *alloc_hv_pages(unsigned order) { (void)order; return NULL; }
+extern unsigned long host_filtered_flushes;
+extern unsigned int host_last_flush_stamp;
 void free_hv_pages(void *va, unsigned order) { (void)va; (void)order; }
 
 #define P 1UL
@@ -111,9 +114,16 @@ int main(void)
     EXPECT(update(l4, 1, l4 << 12 | P) != 0);              /* L4 as its own L3 */
     EXPECT(update(l1, 0, 3) != 0 || 1);                    /* not-present: allowed */
     EXPECT(ext(MMUEXT_PIN_L1_TABLE, data) != 0);           /* mapped writable */
+    tlbflush_clock = 70;
     EXPECT(update(l1, 0, 0) == 0);                         /* unmap data */
     EXPECT(table[data].count == 1 && PGT_COUNT(table[data].type_info) == 0);
+    EXPECT(table[data].tlbflush_timestamp == 70);          /* last writable use */
+    /* Becoming a page table: CPUs that may still cache the writable
+     * mapping are flushed first (a type change, filtered by the stamp). */
+    unsigned long flushes = host_filtered_flushes;
+    tlbflush_clock = 75;
     EXPECT(ext(MMUEXT_PIN_L1_TABLE, data) == 0);           /* now it can be a table */
+    EXPECT(host_filtered_flushes == flushes + 1 && host_last_flush_stamp == 70);
     EXPECT(ext(MMUEXT_PIN_L1_TABLE, data) != 0);           /* not twice */
     EXPECT(update(l1, 0, data << 12 | P | W) != 0);        /* pinned table: no rw */
     EXPECT(ext(MMUEXT_UNPIN_TABLE, data) == 0);

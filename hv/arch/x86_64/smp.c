@@ -8,6 +8,7 @@
 #include "time.h"
 #include "domain.h"
 #include "sched.h"
+#include "flushtlb.h"
 
 #define TRAMP_BASE 0x8000
 
@@ -137,27 +138,6 @@ void send_ipi(unsigned cpu, unsigned vector)
     irq_restore(f);
 }
 
-/* Flushes the TLB of every other pCPU that runs a vCPU of d (whose page
- * tables it may have cached), and waits until each has done so. */
-void flush_tlb_domain(struct domain *d)
-{
-    struct pcpu *self = this_cpu();
-    uint64_t seen[MAX_CPUS];
-    bool sent[MAX_CPUS] = { false };
-    for (unsigned i = 0; i < nr_cpus; i++) {
-        struct pcpu *o = pcpus[i];
-        if (!o || o == self || !o->online || o->curr->domain != d)
-            continue;
-        seen[i] = __atomic_load_n(&o->tlb_flushes, __ATOMIC_ACQUIRE);
-        __atomic_store_n(&o->tlb_flush_req, 1, __ATOMIC_RELEASE);
-        send_ipi(i, VEC_TLB_FLUSH);
-        sent[i] = true;
-    }
-    for (unsigned i = 0; i < nr_cpus; i++)
-        while (sent[i] && __atomic_load_n(&pcpus[i]->tlb_flushes, __ATOMIC_ACQUIRE) == seen[i])
-            cpu_relax();
-}
-
 /* Runs fn(arg) on pCPU cpu and waits until it has run there, or until
  * timeout_us passed (0: wait for ever); returns whether it ran.  A call
  * that timed out still runs when the CPU takes the IPI, so arg must stay
@@ -198,7 +178,7 @@ void tlb_flush_poll(void)
     }
     if (__atomic_load_n(&pc->tlb_flush_req, __ATOMIC_ACQUIRE)) {
         __atomic_store_n(&pc->tlb_flush_req, 0, __ATOMIC_RELEASE);
-        write_cr3(read_cr3());
+        flush_tlb_local();
         __atomic_fetch_add(&pc->tlb_flushes, 1, __ATOMIC_RELEASE);
     }
 }
