@@ -295,6 +295,7 @@ void domain_kill(struct domain *d)
     release_xs_holds(d);
     send_global_virq_privileged(VIRQ_DOM_EXC);
     add_summary(d->id, d->name, "destroyed", true);
+    domain_sleep_sync(d);        /* last use of d: it is reaped meanwhile */
 }
 
 void domain_crash(struct domain *d, const char *fmt, ...)

@@ -406,15 +406,17 @@ long do_domctl(unsigned long arg, unsigned long a2, unsigned long a3,
         if (d == cur)
             rc = -XEN_EINVAL;    /* domain_kill() of oneself */
         else
-            domain_kill(d);
+            domain_kill(d);      /* returns once no vCPU of d runs */
         break;
     case XEN_DOMCTL_pausedomain:
         if (d == cur)
             rc = -XEN_EINVAL;
         else if (d->pause_count + 1 >= 255)
             rc = -XEN_EOVERFLOW;
-        else
+        else {
             sched_pause_domain(d);
+            domain_sleep_sync(d);   /* last use of d: it may die meanwhile */
+        }
         break;
     case XEN_DOMCTL_unpausedomain:
         if (d->xs_held) {        /* the boot hold (xsm.c) */

@@ -299,6 +299,74 @@ void sched_set_affinity(struct vcpu *v, uint64_t mask)
     }
 }
 
+/*
+ * Waiting until vCPUs that were made ineligible (down, paused, dead) are
+ * off their pCPUs, as Xen's vcpu_sleep_sync: once it returns, none of them
+ * executes another guest instruction.  Their pCPUs are interrupted and
+ * reschedule; that needs the hypervisor lock, which the caller holds, so
+ * it is let go while waiting and taken again.  A vCPU is then named only
+ * by its pCPU and that pCPU's switch count, since its domain may be
+ * destroyed meanwhile: callers touch neither the vCPUs nor their domain
+ * after the wait.  The wait ends early if the caller's own vCPU is made
+ * ineligible meanwhile (two vCPUs taking each other down); it then leaves
+ * its pCPU on the way out, which ends the other wait.
+ */
+struct sleep_wait {
+    const struct vcpu *v;
+    unsigned cpu;
+    uint64_t switches;
+};
+
+static unsigned sleep_wait_add(struct sleep_wait *w, unsigned n, struct vcpu *v)
+{
+    struct pcpu *pc = v->running ? pcpus[v->processor] : NULL;
+    if (!pc || pc == this_cpu() || pc->curr != v)
+        return n;
+    resched_running(v);
+    w[n] = (struct sleep_wait){ v, pc->id, __atomic_load_n(&pc->switches, __ATOMIC_ACQUIRE) };
+    return n + 1;
+}
+
+static bool sleep_done(const struct sleep_wait *w)
+{
+    const struct pcpu *pc = pcpus[w->cpu];
+    return __atomic_load_n(&pc->curr, __ATOMIC_ACQUIRE) != w->v ||
+           __atomic_load_n(&pc->switches, __ATOMIC_ACQUIRE) != w->switches;
+}
+
+static void sleep_wait_all(const struct sleep_wait *w, unsigned n)
+{
+    struct vcpu *self = current_vcpu();
+    for (unsigned i = 0; i < n; i++) {
+        while (!sleep_done(&w[i])) {
+            if (self->domain && !eligible(self))
+                return;
+            hv_lock_release();
+            for (unsigned k = 0; k < 64 && !sleep_done(&w[i]); k++) {
+                tlb_flush_poll();
+                cpu_relax();
+            }
+            hv_lock_acquire();
+        }
+    }
+}
+
+void vcpu_sleep_sync(struct vcpu *v)
+{
+    struct sleep_wait w;
+    sleep_wait_all(&w, sleep_wait_add(&w, 0, v));
+}
+
+void domain_sleep_sync(struct domain *d)
+{
+    struct sleep_wait w[MAX_VCPUS];
+    unsigned n = 0;
+    for (unsigned i = 0; i < d->nr_vcpus; i++)
+        if (d->vcpu[i])
+            n = sleep_wait_add(w, n, d->vcpu[i]);
+    sleep_wait_all(w, n);
+}
+
 /* Makes a running vCPU on another pCPU notice new pending events. */
 void vcpu_kick(struct vcpu *v)
 {
@@ -447,7 +515,8 @@ void schedule(void)
     } else {
         switch_cr3(idle_cr3);
     }
-    pc->curr = next;
+    __atomic_store_n(&pc->curr, next, __ATOMIC_RELEASE);
+    __atomic_fetch_add(&pc->switches, 1, __ATOMIC_RELEASE);
     timer_reprogram();
     context_switch(&prev->ctx_rsp, next->ctx_rsp);
     /* Back on prev's stack, now running again (maybe on another pCPU). */

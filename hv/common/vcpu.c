@@ -150,6 +150,8 @@ long do_vcpu_op(unsigned long cmd, unsigned long vcpuid, unsigned long arg,
         vcpu_timer_remove(v);
         if (v == curr)
             schedule();
+        else
+            vcpu_sleep_sync(v);  /* off its pCPU before we return */
         return 0;
     case VCPUOP_is_up:
         return v->state != VCPU_OFFLINE && v->initialised;

@@ -120,6 +120,7 @@ struct pcpu {
     struct pcpu *self;           /* PCPU_SELF */
     struct vcpu *curr;
     struct vcpu *idle;
+    volatile uint64_t switches;  /* context switches on this pCPU */
     bool need_resched;
     bool online;
     unsigned id;

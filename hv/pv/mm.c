@@ -122,6 +122,20 @@ static bool hv_slot(unsigned level, unsigned i)
     return level == 4 && i >= HV_L4_FIRST_SLOT && i <= HV_L4_LAST_SLOT;
 }
 
+/*
+ * Which guest L1 entries may be global, as Xen's PV MMU decides for 64-bit
+ * guests: a mapping the guest made for its kernel (no _PAGE_USER from the
+ * guest) never is; a user mapping may keep _PAGE_GLOBAL.  Either way a
+ * global entry lives no longer than any other: every full flush and every
+ * switch of address space drops global entries too (flushtlb.c).
+ */
+uint64_t pv_adjust_l1e(uint64_t e)
+{
+    if ((e & PTE_P) && !(e & PTE_U))
+        e &= ~PTE_G;
+    return e;
+}
+
 static long validate(uint64_t mfn, unsigned level, struct domain *d)
 {
     uint64_t *t = pfn_to_virt(mfn);
@@ -133,6 +147,8 @@ static long validate(uint64_t mfn, unsigned level, struct domain *d)
         }
         if (!(t[i] & PTE_P))
             continue;
+        if (level == 1)
+            t[i] = pv_adjust_l1e(t[i]);
         long rc = get_entry(t[i], level, d, NULL);
         if (rc) {
             while (i--)
@@ -257,6 +273,8 @@ static long mod_entry(uint64_t tmfn, unsigned idx, unsigned level, uint64_t val,
     uint64_t *t = pfn_to_virt(tmfn);
     uint64_t old = t[idx];
     if (val & PTE_P) {
+        if (level == 1)
+            val = pv_adjust_l1e(val);
         val |= PTE_U;            /* 64-bit PV guests run in ring 3 */
         long rc = get_entry(val, level, d, fd);
         if (rc)

@@ -113,6 +113,14 @@ int main(void)
     EXPECT(update(l3, 1, l3 << 12 | P) != 0);              /* L3 as its own L2 */
     EXPECT(update(l4, 1, l4 << 12 | P) != 0);              /* L4 as its own L3 */
     EXPECT(update(l1, 0, 3) != 0 || 1);                    /* not-present: allowed */
+    /* Global entries: never for a kernel mapping (no _PAGE_USER from the
+     * guest), kept for a user mapping; the entry reads back adjusted. */
+    EXPECT(update(l1, 5, data << 12 | P | 0x100) == 0);
+    EXPECT(tab(l1)[5] == (data << 12 | P | U));
+    EXPECT(update(l1, 5, data << 12 | P | U | 0x100) == 0);
+    EXPECT(tab(l1)[5] == (data << 12 | P | U | 0x100));
+    EXPECT(update(l1, 5, 0) == 0);
+    EXPECT(pv_adjust_l1e(data << 12 | 0x100) == (data << 12 | 0x100));   /* not present */
     EXPECT(ext(MMUEXT_PIN_L1_TABLE, data) != 0);           /* mapped writable */
     tlbflush_clock = 70;
     EXPECT(update(l1, 0, 0) == 0);                         /* unmap data */
