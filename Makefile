@@ -55,4 +55,4 @@ deps:
 	$(Q)bash ci/deps.sh
 
 clean:
-	rm -rf $(B)/hv $(B)/apps $(B)/stubdoms $(B)/minios $(B)/tests $(B)/tools $(B)/hv.elf
+	rm -rf $(B)/hv $(B)/hv-debug $(B)/hv-debug.elf $(B)/apps $(B)/stubdoms $(B)/minios $(B)/tests $(B)/tools $(B)/hv.elf

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Boots build/hv.elf under QEMU TCG with the given modules (a -initrd
+# Boots build/hv.elf (or $HV) under QEMU TCG with the given modules (a -initrd
 # string) and writes the serial console to LOG.  Exits with QEMU's status
 # ((v<<1)|1 from isa-debug-exit), or 124 on timeout.
 #   ci/qemu-boot.sh LOG TIMEOUT MEM "MODULES" [extra qemu args...]
@@ -16,4 +16,4 @@ exec timeout --foreground -k 5 "$timeout_s" qemu-system-x86_64 \
     -nodefaults -display none -no-reboot \
     -serial "file:$log" \
     -device isa-debug-exit,iobase=0xf4,iosize=4 \
-    -kernel build/hv.elf -initrd "$modules" "$@" </dev/null >/dev/null 2>>"$log.qemu"
+    -kernel "${HV:-build/hv.elf}" -initrd "$modules" "$@" </dev/null >/dev/null 2>>"$log.qemu"

@@ -12,6 +12,8 @@
 #   NO_RESULT_LINE=1  the guests print no "Test result:" line
 #   APPEND        the hypervisor's command line
 #   SMP           host CPUs (default 1; more use multi-threaded TCG)
+#   HV            the hypervisor image (default build/hv.elf; the debug
+#                 build with its self-checks is build/hv-debug.elf)
 #   ALONE=1       run after the others, one at a time: the test measures
 #                 shares of CPU time, which another QEMU competing for the
 #                 host's cores would distort
@@ -29,13 +31,13 @@ verdict() {   # name status detail
 run_guest() {
     local name=$1 dir=tests/$1
     local MODULES="" MEM=128M TIMEOUT=60 EXPECT_EXIT=33 NO_RESULT_LINE=0 APPEND=""
-    local PANIC_OK=0 SMP=1 ALONE=0
+    local PANIC_OK=0 SMP=1 ALONE=0 HV=build/hv.elf
     local -a EXPECT=()
     # shellcheck disable=SC1090
     source "$dir/test.cfg"
     local log=$R/$name.log
     rm -f "$log" "$log.qemu"
-    SMP=$SMP bash ci/qemu-boot.sh "$log" "$TIMEOUT" "$MEM" "$MODULES" -append "$APPEND"
+    SMP=$SMP HV=$HV bash ci/qemu-boot.sh "$log" "$TIMEOUT" "$MEM" "$MODULES" -append "$APPEND"
     local rc=$?
     sed -i 's/\r$//' "$log"
     if [ $rc -eq 124 ]; then verdict "$name" FAIL "timed out after ${TIMEOUT}s"; return; fi

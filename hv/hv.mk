@@ -24,4 +24,24 @@ $(B)/hv.elf: $(HV_OBJS) hv/arch/x86_64/hv.lds
 	$(Q)$(LLD) -nostdlib -static -z max-page-size=4096 -z norelro --no-dynamic-linker \
 		-T hv/arch/x86_64/hv.lds -o $@ $(HV_OBJS)
 
--include $(HV_OBJS:.o=.d)
+# The debug hypervisor (build/hv-debug.elf): the same sources with
+# KEEL_DEBUG, which adds self-checks (docs/testing.md); a test boots it
+# with HV=build/hv-debug.elf in its test.cfg.
+HV_DEBUG_OBJS := $(patsubst %,$(B)/hv-debug/%.o,$(HV_SRCS))
+
+all: $(B)/hv-debug.elf
+
+$(B)/hv-debug/%.c.o: %.c hv/hv.mk | $(XENINC)/xen
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D) && $(CLANG) $(HV_CFLAGS) -DKEEL_DEBUG -c $< -o $@
+
+$(B)/hv-debug/%.S.o: %.S hv/hv.mk
+	$(call msg,AS,$@)
+	$(Q)mkdir -p $(@D) && $(CLANG) $(HV_ASFLAGS) -DKEEL_DEBUG -c $< -o $@
+
+$(B)/hv-debug.elf: $(HV_DEBUG_OBJS) hv/arch/x86_64/hv.lds
+	$(call msg,LD,$@)
+	$(Q)$(LLD) -nostdlib -static -z max-page-size=4096 -z norelro --no-dynamic-linker \
+		-T hv/arch/x86_64/hv.lds -o $@ $(HV_DEBUG_OBJS)
+
+-include $(HV_OBJS:.o=.d) $(HV_DEBUG_OBJS:.o=.d)

@@ -1,7 +1,7 @@
 # Tests: guest tests (tests/<name>/), host unit tests (tests/unit/), and
 # the tools they need.  `make test` runs everything via ci/run-tests.sh.
 
-TEST_GUESTS := threads xenbus xs-hostile hypercall spin priv flood traps evtchn pvtime vcpu schedshare hostile debugreg gnttab gnttab-pair domctl sysctl xsm pvmmu mmufuzz sharing rtbuild tlbflush xs-boot vcpu-down
+TEST_GUESTS := threads xenbus xs-hostile hypercall spin priv flood traps evtchn pvtime vcpu schedshare hostile debugreg gnttab gnttab-pair domctl sysctl xsm pvmmu mmufuzz sharing rtbuild tlbflush xs-boot vcpu-down tlb-global
 $(foreach t,$(TEST_GUESTS),$(eval $(call minios_elf,$(B)/tests/$(t).elf,tests/$(t)/main.c tests/common/report.c,-Itests/common)))
 
 HOST_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
@@ -29,7 +29,7 @@ $(BAD_ELF_STAMP): $(B)/tests/tools/mkbadelf $(B)/apps/hello.elf
 	$(call msg,GEN,$(B)/tests/bad)
 	$(Q)mkdir -p $(@D) && $(B)/tests/tools/mkbadelf $(B)/apps/hello.elf $(@D) && touch $@
 
-TEST_DEPS := $(B)/hv.elf $(patsubst %,$(B)/tests/%.elf,$(TEST_GUESTS)) \
+TEST_DEPS := $(B)/hv.elf $(B)/hv-debug.elf $(patsubst %,$(B)/tests/%.elf,$(TEST_GUESTS)) \
 	$(UNIT_BINS) $(BAD_ELF_STAMP) $(B)/apps/hello.elf
 
 all: $(TEST_DEPS)

@@ -363,6 +363,17 @@ noreturn void domains_finish(void)
         else
             printk("  -     %-20s %s\n", s->name, s->what);
     }
+#ifdef KEEL_DEBUG
+    uint64_t switches = 0, flushes = 0;
+    for (unsigned i = 0; i < nr_cpus; i++)
+        if (pcpus[i]) {
+            switches += pcpus[i]->domain_switches;
+            flushes += pcpus[i]->global_flushes;
+        }
+    printk("debug: %lu switches between domains, each checked to flush global "
+           "entries (%lu global flushes in all)\n",
+           (unsigned long)switches, (unsigned long)flushes);
+#endif
     uint64_t now = free_page_count();
     if (have_baseline) {
         printk("mm: free frames before domains %lu, after %lu: %s\n",

@@ -502,7 +502,19 @@ void schedule(void)
             load_debugregs(next);
         if (next->fpu_ts)
             write_cr0(read_cr0() | X86_CR0_TS);
+        uint64_t flushes = pc->global_flushes;
         switch_cr3(next->cr3 ? next->cr3 : next->domain->cr3);
+        if (prev->domain != next->domain)
+            pc->domain_switches++;
+#ifdef KEEL_DEBUG
+        /* Self-check: a switch between domains drops every translation
+         * of the one before, global entries included (docs/memory.md). */
+        if (pc->global_flushes != flushes + 1)
+            panic("sched: switch from d%d to d%u without a global flush",
+                  prev->domain ? prev->domain->id : -1, next->domain->id);
+#else
+        (void)flushes;
+#endif
         set_guest_stack(next->frame_top);
         next->slice_start_ns = now;
         pc->slice_end = now + slice_for(next, now);

@@ -132,6 +132,8 @@ struct pcpu {
     void *tss, *gdt;             /* arch data */
     volatile uint64_t tlb_flushes;
     volatile uint32_t tlbflush_time;    /* clock at its last full flush */
+    uint64_t global_flushes;     /* full flushes (global entries too) */
+    uint64_t domain_switches;    /* switches between two domains' tables */
     volatile int tlb_flush_req;
     void (*volatile call_fn)(void *);   /* remote call (smp.c) */
     void *volatile call_arg;

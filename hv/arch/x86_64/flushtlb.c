@@ -41,11 +41,16 @@ static void flush_with_cr3(uint64_t cr3)
     uint64_t cr4 = read_cr4();
     if (cr4 & X86_CR4_PGE) {
         write_cr4(cr4 & ~X86_CR4_PGE);
+#ifdef KEEL_DEBUG
+        if (read_cr4() & X86_CR4_PGE)
+            panic("tlb: CR4.PGE still set during a global flush");
+#endif
         write_cr3(cr3);
         write_cr4(cr4);
     } else {
-        write_cr3(cr3);
+        write_cr3(cr3);          /* no global entries exist */
     }
+    this_cpu()->global_flushes++;
     post_flush(t);
     irq_restore(f);
 }
