@@ -374,7 +374,6 @@ long do_mmu_update(unsigned long reqs, unsigned long count, unsigned long done_p
         return -XEN_EINVAL;
     long rc = 0;
     unsigned long i;
-    bool flushed_need = false;
     for (i = 0; i < count; i++) {
         struct mmu_update u;
         if (copy_from_guest(&u, reqs + i * sizeof(u), sizeof(u))) {
@@ -417,7 +416,6 @@ long do_mmu_update(unsigned long reqs, unsigned long count, unsigned long done_p
             rc = mod_entry(mfn, idx, t, val, td, td == d ? fd : NULL);
             if (rc)
                 break;
-            flushed_need = true;
         } else if (PGT_COUNT(p->type_info) == 0 || t == PGT_WRITABLE) {
             /* Not a page table: an ordinary write to the domain's page. */
             ((uint64_t *)pfn_to_virt(mfn))[idx] = val;
@@ -426,8 +424,9 @@ long do_mmu_update(unsigned long reqs, unsigned long count, unsigned long done_p
             break;
         }
     }
-    if (flushed_need)
-        flush_local_and_domain(d, 0, false);
+    /* As Xen: no flush.  The guest flushes what it needs; what the
+     * hypervisor needs (no stale translation of a frame that changed type
+     * or was freed) the flush clock gives (docs/memory.md). */
     if (done_p) {
         unsigned int done = (unsigned int)i;
         if (copy_to_guest(done_p, &done, sizeof(done)) && !rc)

@@ -54,6 +54,11 @@ static long show(unsigned long mfn, domid_t dom)
     struct mmu_update u = { .ptr = l1e_maddr((unsigned long)window) | MMU_NORMAL_PT_UPDATE,
                             .val = mfn << 12 | P | W | U | 0x60 };
     long rc = mmu_update_foreign(&u, 1, dom);
+    /* As on Xen, mmu_update does not flush: drop the old translation. */
+    struct mmuext_op f = { .cmd = MMUEXT_INVLPG_LOCAL };
+    f.arg1.linear_addr = (unsigned long)window;
+    if (!rc)
+        rc = HYPERVISOR_mmuext_op(&f, 1, NULL, DOMID_SELF);
     return rc;
 }
 
