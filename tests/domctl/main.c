@@ -131,6 +131,11 @@ static void test_pause(void)
 
     /* ...and not while paused. */
     CHECK_EQ(domctl_simple(XEN_DOMCTL_pausedomain, peer), 0);
+    /* Synchronous, as Xen's vcpu_sleep_sync: off its pCPU on return. */
+    struct xen_domctl_getvcpuinfo v0;
+    CHECK_EQ(vcpuinfo(peer, 0, &v0), 0);
+    if (v0.running)
+        test_fail("the spinner still runs when pausedomain has returned");
     wait_not_running(peer);
     struct xen_domctl_getdomaininfo info;
     CHECK_EQ(getdomaininfo(peer, &info), 0);
@@ -539,5 +544,12 @@ int main(int argc, char **argv)
     test_io_permissions();
     test_create_destroy();
     CHECK_EQ(domctl_simple(XEN_DOMCTL_destroydomain, peer), 0);
+    /* Synchronous: the spinner is off its pCPU (or already reaped). */
+    struct xen_domctl_getvcpuinfo v0;
+    long rc = vcpuinfo(peer, 0, &v0);
+    if (rc == 0 && v0.running)
+        test_fail("the spinner still runs when destroydomain has returned");
+    else if (rc && rc != -XEN_ESRCH)
+        test_fail("getvcpuinfo of the destroyed spinner: %ld", rc);
     return test_finish();
 }
