@@ -8,6 +8,8 @@
 #include "timer.h"
 #include "sched.h"
 #include "grant.h"
+#include "x86.h"
+#include "time.h"
 
 static const hypercall_fn hypercall_table[] = {
     [__HYPERVISOR_set_trap_table]    = do_set_trap_table,
@@ -39,12 +41,55 @@ void hypercall_dispatch(struct cpu_user_regs *r)
     unsigned long nr = r->rax;
     hypercall_fn fn = nr < ARRAY_SIZE(hypercall_table) ? hypercall_table[nr] : NULL;
     hv_lock_acquire();
-    if (!fn)
+    struct vcpu *v = current_vcpu();
+    v->hcall_start = rdtsc();
+    if (!fn) {
         r->rax = (unsigned long)-XEN_ENOSYS;
-    else
-        r->rax = (unsigned long)fn(r->rdi, r->rsi, r->rdx, r->r10, r->r8);
+    } else {
+        long rc = fn(r->rdi, r->rsi, r->rdx, r->r10, r->r8);
+        if (v->hcall_continued) {
+            /* Rewound: the frame already holds the next call.  Whoever
+             * waits for this pCPU runs first. */
+            v->hcall_continued = false;
+            if (this_cpu()->need_resched || sched_work_pending())
+                schedule();
+        } else {
+            r->rax = (unsigned long)rc;
+        }
+    }
     pv_return_to_guest(current_vcpu());
     hv_lock_release();
+}
+
+/*
+ * Preemptible hypercalls, as Xen's: a long batch checks every few dozen
+ * items whether to stop, and if so rewinds the guest to the syscall with
+ * the progress encoded in the arguments (hypercall_create_continuation).
+ * The guest sees one call that completes with Xen's result; meanwhile
+ * the pCPU runs others and the hypervisor lock is let go.
+ */
+#define HCALL_BUDGET_US 50       /* the longest stretch without a check */
+
+bool hypercall_preempt_check(void)
+{
+    return this_cpu()->need_resched || hv_lock_contended() ||
+           rdtsc() - current_vcpu()->hcall_start > HCALL_BUDGET_US * tsc_khz / 1000;
+}
+
+long hypercall_create_continuation(unsigned nr, unsigned long a1, unsigned long a2,
+                                   unsigned long a3, unsigned long a4, unsigned long a5)
+{
+    struct vcpu *v = current_vcpu();
+    struct cpu_user_regs *r = v->regs;
+    r->rip -= 2;                 /* back onto the syscall instruction */
+    r->rax = nr;
+    r->rdi = a1;
+    r->rsi = a2;
+    r->rdx = a3;
+    r->r10 = a4;
+    r->r8 = a5;
+    v->hcall_continued = true;
+    return nr;
 }
 
 /*

@@ -82,6 +82,10 @@ static long reservation(unsigned op, unsigned long arg, unsigned long start)
     static uint64_t mfns[1 << MAX_EXTENT_ORDER];   /* under the hv lock */
     unsigned long i;
     for (i = start; i < r.nr_extents; i++) {
+        /* Preemptible as Xen's: continue later from extent i. */
+        if (i > start && !((i - start) % HCALL_PREEMPT_EVERY) && hypercall_preempt_check())
+            return hypercall_create_continuation(__HYPERVISOR_memory_op,
+                                                 op | (i << MEMOP_CMD_BITS), arg, 0, 0, 0);
         xen_pfn_t v;
         if (op != XENMEM_increase_reservation || list) {
             if (copy_from_guest(&v, list + i * sizeof(v), sizeof(v)))

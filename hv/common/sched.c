@@ -39,6 +39,12 @@ void hv_lock_acquire(void)
     }
 }
 
+/* Another CPU is waiting for the lock (the caller holds it). */
+bool hv_lock_contended(void)
+{
+    return __atomic_load_n(&hv_lock.next, __ATOMIC_RELAXED) - hv_lock.owner > 1;
+}
+
 void hv_lock_release(void)
 {
     __atomic_store_n(&hv_lock.owner, hv_lock.owner + 1, __ATOMIC_RELEASE);

@@ -46,6 +46,8 @@ struct vcpu {
     /* Runstate accounting (VCPUOP_get_runstate_info). */
     int runstate;
     uint64_t runstate_entry, runstate_time[4];
+    uint64_t hcall_start;        /* TSC when its current hypercall began */
+    bool hcall_continued;        /* that hypercall made a continuation */
     unsigned long ctx_rsp;       /* saved by context_switch */
     void *stack;                 /* STACK_SIZE bytes */
     struct cpu_user_regs *regs;  /* guest frame at the top of the stack */

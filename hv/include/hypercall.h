@@ -11,6 +11,21 @@
 typedef long (*hypercall_fn)(unsigned long, unsigned long, unsigned long,
                              unsigned long, unsigned long);
 
+/* Preemption of long batches (common/hypercall.c): whether to stop now,
+ * and the continuation that makes the guest call again with new
+ * arguments (returned by the handler; the guest never sees it). */
+bool hypercall_preempt_check(void);
+long hypercall_create_continuation(unsigned nr, unsigned long a1, unsigned long a2,
+                                   unsigned long a3, unsigned long a4, unsigned long a5);
+/* Items a batch handles between two checks. */
+#define HCALL_PREEMPT_EVERY 32
+/* Internal to the hypervisor, as in Xen (neither is in the public
+ * headers): a handler's "stop here and continue" (Xen's ERESTART, never
+ * returned to a guest), and the top bit of an mmu_update/mmuext_op count
+ * that marks a continuation (Xen's MMU_UPDATE_PREEMPTED). */
+#define HV_ERESTART          85
+#define MMU_UPDATE_PREEMPTED (1u << 31)
+
 /* A guest range is acceptable if it is canonical, does not wrap, and does
  * not touch the range reserved for the hypervisor. */
 static inline bool guest_range_ok(unsigned long p, unsigned long len)

@@ -14,6 +14,7 @@ void sched_tick(void);
 noreturn void idle_loop(void);
 void hv_lock_acquire(void);
 void hv_lock_release(void);
+bool hv_lock_contended(void);
 void vcpu_kick(struct vcpu *v);
 void sched_unpark(struct vcpu *v);
 void sched_pause_domain(struct domain *d);

@@ -354,6 +354,44 @@ long do_update_va_mapping(unsigned long va, unsigned long val, unsigned long fla
     return 0;
 }
 
+/*
+ * mmu_update and mmuext_op batches are preemptible with Xen's encoding: a
+ * continuation calls again with the list advanced, the rest of the count
+ * with MMU_UPDATE_PREEMPTED set, and *done (if given) carrying what the
+ * earlier pieces did; the guest sees one call.
+ */
+static unsigned int batch_begin(unsigned long *count, unsigned long done_p)
+{
+    unsigned int c = (unsigned int)*count, done = 0;
+    if (c & MMU_UPDATE_PREEMPTED) {
+        c &= ~MMU_UPDATE_PREEMPTED;
+        if (done_p)
+            (void)copy_from_guest(&done, done_p, sizeof(done));
+    }
+    *count = c;
+    return done;
+}
+
+static bool batch_preempt(unsigned long i)
+{
+    return i && !(i % HCALL_PREEMPT_EVERY) && hypercall_preempt_check();
+}
+
+static long batch_end(long rc, unsigned nr, unsigned long list, size_t size, unsigned long i,
+                      unsigned long count, unsigned long done_p, unsigned long fdom,
+                      unsigned int done)
+{
+    if (rc == -HV_ERESTART)
+        rc = hypercall_create_continuation(nr, list + i * size,
+                                           (count - i) | MMU_UPDATE_PREEMPTED, done_p, fdom, 0);
+    if (done_p) {
+        done += (unsigned int)i;
+        if (copy_to_guest(done_p, &done, sizeof(done)) && !rc)
+            rc = -XEN_EFAULT;
+    }
+    return rc;
+}
+
 /* mmu_update: a batch of page-table writes and M2P updates.  Stops at the
  * first bad request; *done (if given) says how many succeeded. */
 long do_mmu_update(unsigned long reqs, unsigned long count, unsigned long done_p,
@@ -370,11 +408,14 @@ long do_mmu_update(unsigned long reqs, unsigned long count, unsigned long done_p
         if (rc)
             return rc;
     }
-    if (count > (1UL << 20))
-        return -XEN_EINVAL;
+    unsigned int done = batch_begin(&count, done_p);
     long rc = 0;
     unsigned long i;
     for (i = 0; i < count; i++) {
+        if (batch_preempt(i)) {
+            rc = -HV_ERESTART;
+            break;
+        }
         struct mmu_update u;
         if (copy_from_guest(&u, reqs + i * sizeof(u), sizeof(u))) {
             rc = -XEN_EFAULT;
@@ -427,12 +468,8 @@ long do_mmu_update(unsigned long reqs, unsigned long count, unsigned long done_p
     /* As Xen: no flush.  The guest flushes what it needs; what the
      * hypervisor needs (no stale translation of a frame that changed type
      * or was freed) the flush clock gives (docs/memory.md). */
-    if (done_p) {
-        unsigned int done = (unsigned int)i;
-        if (copy_to_guest(done_p, &done, sizeof(done)) && !rc)
-            rc = -XEN_EFAULT;
-    }
-    return rc;
+    return batch_end(rc, __HYPERVISOR_mmu_update, reqs, sizeof(struct mmu_update), i, count,
+                     done_p, foreigndom, done);
 }
 
 static long pin(struct domain *d, uint64_t mfn, unsigned level)
@@ -490,11 +527,14 @@ long do_mmuext_op(unsigned long ops, unsigned long count, unsigned long done_p,
     struct domain *d = v->domain;
     if (foreigndom != DOMID_SELF && foreigndom != d->id)
         return -XEN_EPERM;       /* pinning for another domain: not yet */
-    if (count > (1UL << 20))
-        return -XEN_EINVAL;
+    unsigned int done = batch_begin(&count, done_p);
     long rc = 0;
     unsigned long i;
     for (i = 0; i < count; i++) {
+        if (batch_preempt(i)) {
+            rc = -HV_ERESTART;
+            break;
+        }
         struct mmuext_op op;
         if (copy_from_guest(&op, ops + i * sizeof(op), sizeof(op))) {
             rc = -XEN_EFAULT;
@@ -541,12 +581,8 @@ long do_mmuext_op(unsigned long ops, unsigned long count, unsigned long done_p,
         if (rc)
             break;
     }
-    if (done_p) {
-        unsigned int done = (unsigned int)i;
-        if (copy_to_guest(done_p, &done, sizeof(done)) && !rc)
-            rc = -XEN_EFAULT;
-    }
-    return rc;
+    return batch_end(rc, __HYPERVISOR_mmuext_op, ops, sizeof(struct mmuext_op), i, count,
+                     done_p, foreigndom, done);
 }
 
 /* Grant mappings: an L1 entry at va for a frame another domain granted. */

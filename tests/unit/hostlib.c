@@ -48,3 +48,22 @@ void switch_cr3(unsigned long cr3)
     (void)cr3;
     tlbflush_clock++;
 }
+
+/* Hypercall preemption (hv/common/hypercall.c): unit tests run batches
+ * whole; a test may ask for preemption at every check. */
+#include <stdbool.h>
+bool host_preempt;
+unsigned long host_continuation[6];
+
+bool hypercall_preempt_check(void)
+{
+    return host_preempt;
+}
+
+long hypercall_create_continuation(unsigned nr, unsigned long a1, unsigned long a2,
+                                   unsigned long a3, unsigned long a4, unsigned long a5)
+{
+    unsigned long c[6] = { nr, a1, a2, a3, a4, a5 };
+    memcpy(host_continuation, c, sizeof(c));
+    return nr;
+}

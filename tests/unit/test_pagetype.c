@@ -30,6 +30,8 @@ long raw_copy(void *dst, const void *src, size_t n) { memcpy(dst, src, n); retur
 long raw_clear(void *dst, size_t n) { memset(dst, 0, n); return 0; }
 void *alloc_hv_pages(unsigned order) { (void)order; return NULL; }
 extern unsigned long host_filtered_flushes;
+extern bool host_preempt;
+extern unsigned long host_continuation[6];
 extern unsigned int host_last_flush_stamp;
 void free_hv_pages(void *va, unsigned order) { (void)va; (void)order; }
 
@@ -143,6 +145,32 @@ int main(void)
     tab(bad)[0] = l1 << 12 | P | W;
     EXPECT(update(l2, 1, bad << 12 | P | W) != 0);
     EXPECT(PGT_COUNT(table[bad].type_info) == 0 && table[bad].count == 1);
+
+    /* A batch preempted at its first check (after HCALL_PREEMPT_EVERY
+     * items) continues as Xen's: the list advanced, the rest of the count
+     * with MMU_UPDATE_PREEMPTED, *done carried; resumed, it completes. */
+    {
+        static struct mmu_update reqs[100];
+        for (unsigned i = 0; i < 100; i++) {
+            reqs[i].ptr = (l1 << 12) + 6 * 8;
+            reqs[i].val = (i & 1) ? (data << 12 | P | W) : (data << 12 | P);
+        }
+        unsigned int done = 7;
+        host_preempt = true;
+        long rc = do_mmu_update((unsigned long)reqs, 100, (unsigned long)&done, DOMID_SELF, 0);
+        host_preempt = false;
+        EXPECT(rc == __HYPERVISOR_mmu_update);
+        EXPECT(done == HCALL_PREEMPT_EVERY);           /* a fresh call starts at 0 */
+        EXPECT(host_continuation[0] == __HYPERVISOR_mmu_update);
+        EXPECT(host_continuation[1] == (unsigned long)&reqs[HCALL_PREEMPT_EVERY]);
+        EXPECT(host_continuation[2] == ((100 - HCALL_PREEMPT_EVERY) | MMU_UPDATE_PREEMPTED));
+        EXPECT(host_continuation[3] == (unsigned long)&done);
+        rc = do_mmu_update(host_continuation[1], host_continuation[2], host_continuation[3],
+                           host_continuation[4], 0);
+        EXPECT(rc == 0 && done == 100);
+        EXPECT(tab(l1)[6] == (data << 12 | P | W | U));  /* the last request's value */
+        EXPECT(update(l1, 6, 0) == 0);
+    }
 
     /* Dropping the base devalidates everything: only allocations remain. */
     struct vcpu *v = &vcpu1;
