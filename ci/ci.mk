@@ -3,6 +3,7 @@ $(eval $(call minios_elf,$(B)/bench/null.elf,bench/null_hypercall.c))
 $(eval $(call minios_elf,$(B)/bench/pv.elf,bench/pv_bench.c))
 $(eval $(call minios_elf,$(B)/bench/mm.elf,bench/mm_bench.c))
 $(eval $(call minios_elf,$(B)/bench/xs.elf,bench/xs_bench.c))
+$(eval $(call minios_elf,$(B)/bench/stall.elf,bench/stall_bench.c))
 
 # The demo set: the xenstore stub domain (store and consoles; it powers off
 # once the appliances have, exit=idle) and three appliances.
@@ -25,9 +26,10 @@ run-only:
 	rc=$$?; [ $$rc -eq 33 ] && echo "Keel: all domains powered off (QEMU status 33)" \
 		|| { echo "Keel: QEMU status $$rc"; exit 1; }
 
-all: $(B)/bench/null.elf $(B)/bench/pv.elf $(B)/bench/mm.elf $(B)/bench/xs.elf
+all: $(B)/bench/null.elf $(B)/bench/pv.elf $(B)/bench/mm.elf $(B)/bench/xs.elf $(B)/bench/stall.elf
 
 bench: bench-keel
 bench-keel: $(B)/hv.elf $(B)/bench/null.elf $(B)/bench/pv.elf $(B)/bench/mm.elf $(B)/bench/xs.elf \
+		$(B)/bench/stall.elf \
 		$(B)/apps/hello.elf $(XENSTORE_ELF)
 	$(Q)bash ci/bench.sh

@@ -181,10 +181,98 @@ void domain_unlink_page(struct domain *d, uint64_t mfn)
     d->page_count--;
 }
 
-void domain_destroy(struct domain *d)
+/*
+ * Destroying a domain, in steps that each stop after a time budget
+ * (domain_destroy_step), so that the destruction of a large domain never
+ * holds a pCPU or the hypervisor lock for long.  The phases:
+ *   0  event channels, grant table, vcpu_info references;
+ *   1-4  the entries of every L1, then L2, L3 and L4 table it owns are
+ *      dropped and cleared, bottom up, so that no later devalidation
+ *      cascades through a whole tree at once (a table may take several
+ *      steps: each entry above L1 devalidates a whole, empty, table);
+ *   5  pins and base pointers (the tables are empty now);
+ *   6  each frame's allocation reference; a frame still referenced from
+ *      elsewhere (a grant or foreign mapping) becomes an orphan, freed
+ *      when its last reference goes;
+ *   7  the accounting check, the vCPUs, the domain structure.
+ * The frames of a dead domain keep their allocation reference until
+ * phase 6, so the page list cannot change under the cursor before it.
+ */
+enum { DESTROY_TABLES = 1, DESTROY_PINS = 5, DESTROY_FRAMES = 6, DESTROY_DONE = 7 };
+
+static bool over_budget(uint64_t end)
 {
-    evtchn_destroy(d);
-    grant_table_destroy(d);
+    return end && rdtsc() > end;
+}
+
+/* Returns true when d is gone. */
+static bool domain_destroy_step(struct domain *d, uint64_t end)
+{
+    if (d->destroy_phase == 0) {
+        evtchn_destroy(d);
+        grant_table_destroy(d);
+        for (unsigned i = 0; i < d->nr_vcpus; i++)
+            if (d->vcpu[i])
+                vcpu_info_release(d->vcpu[i]);
+        d->destroy_phase = DESTROY_TABLES;
+        d->destroy_cursor = d->page_list;
+    }
+    while (d->destroy_phase < DESTROY_PINS) {
+        unsigned level = d->destroy_phase;
+        while (d->destroy_cursor != PFN_NONE) {
+            uint32_t mfn = d->destroy_cursor;
+            if (!pv_zap_table(mfn, level, end))
+                return false;    /* the rest of this table next time */
+            d->destroy_cursor = frame_table[mfn].next;
+            if (over_budget(end))
+                return false;
+        }
+        d->destroy_phase++;
+        d->destroy_cursor = d->page_list;
+    }
+    if (d->destroy_phase == DESTROY_PINS) {
+        pv_drop_bases(d);
+        while (d->destroy_cursor != PFN_NONE) {
+            uint32_t mfn = d->destroy_cursor;
+            d->destroy_cursor = frame_table[mfn].next;
+            pv_unpin_any(d, mfn);
+            if (!(mfn & 63) && over_budget(end))
+                return false;
+        }
+        if (d->shared_image) {
+            shared_image_put(d->shared_image);
+            d->shared_image = 0;
+        }
+        d->destroy_phase = DESTROY_FRAMES;
+    }
+    if (d->destroy_phase == DESTROY_FRAMES) {
+        for (unsigned n = 0; d->page_list != PFN_NONE; n++) {
+            uint32_t pfn = d->page_list;
+            struct page_info *pg = &frame_table[pfn];
+            if (pg->owner != d->id)
+                panic("d%u: frame %x on its list is owned by %x", d->id, pfn, pg->owner);
+            if (pg->flags & PGF_HV_SHARED) {
+                pg->flags &= (uint8_t)~PGF_HV_SHARED;
+                put_page_type(pfn);  /* the hypervisor's writable type */
+            }
+            if (pg->count == 1) {
+                put_page(pfn);       /* unlinks and frees */
+            } else {
+                domain_unlink_page(d, pfn);
+                pg->owner = OWNER_ORPHAN;
+                put_page(pfn);
+                d->destroy_orphans++;
+            }
+            if (!(n & 63) && over_budget(end))
+                return false;
+        }
+        d->destroy_phase = DESTROY_DONE;
+    }
+    if (d->page_count != 0)
+        panic("d%u: %lu frames unaccounted for", d->id, (unsigned long)d->page_count);
+    if (d->destroy_orphans)
+        printk("d%u: %lu frames still referenced by other domains\n", d->id,
+               (unsigned long)d->destroy_orphans);
     for (struct domain **pp = &domain_list; *pp; pp = &(*pp)->next) {
         if (*pp == d) {
             *pp = d->next;
@@ -192,51 +280,35 @@ void domain_destroy(struct domain *d)
             break;
         }
     }
-    /* Drop what the page tables hold (this frees mapped frames' extra
-     * references), then each frame's allocation reference.  A frame still
-     * referenced from elsewhere (a grant mapping) becomes an orphan and is
-     * freed when its last reference goes. */
-    for (unsigned i = 0; i < d->nr_vcpus; i++)
-        if (d->vcpu[i])
-            vcpu_info_release(d->vcpu[i]);
-    pv_relinquish(d);
-    if (d->shared_image) {
-        shared_image_put(d->shared_image);
-        d->shared_image = 0;
-    }
-    uint64_t orphans = 0;
-    while (d->page_list != PFN_NONE) {
-        uint32_t pfn = d->page_list;
-        struct page_info *pg = &frame_table[pfn];
-        if (pg->owner != d->id)
-            panic("d%u: frame %x on its list is owned by %x", d->id, pfn, pg->owner);
-        if (pg->flags & PGF_HV_SHARED) {
-            pg->flags &= (uint8_t)~PGF_HV_SHARED;
-            put_page_type(pfn);      /* the hypervisor's writable type */
-        }
-        if (pg->count == 1) {
-            put_page(pfn);           /* unlinks and frees */
-            continue;
-        }
-        domain_unlink_page(d, pfn);
-        pg->owner = OWNER_ORPHAN;
-        put_page(pfn);
-        orphans++;
-    }
-    if (d->page_count != 0)
-        panic("d%u: %lu frames unaccounted for", d->id, (unsigned long)d->page_count);
-    if (orphans)
-        printk("d%u: %lu frames still referenced by other domains\n", d->id,
-               (unsigned long)orphans);
     for (unsigned i = 0; i < d->nr_vcpus; i++)
         if (d->vcpu[i])
             vcpu_free(d->vcpu[i]);
     domain_table[d->id] = NULL;
     free_hv_pages(d, 0);
+    return true;
+}
+
+/* At once (a boot domain that could not be built). */
+void domain_destroy(struct domain *d)
+{
+    while (!domain_destroy_step(d, 0))
+        ;
+}
+
+/* The dead domains (shut down, not yet destroyed), in the order they
+ * died: only they are looked at after a context switch. */
+static struct domain *dying_head, **dying_tail = &dying_head;
+
+static void add_dying(struct domain *d)
+{
+    d->dying_next = NULL;
+    *dying_tail = d;
+    dying_tail = &d->dying_next;
 }
 
 static void mark_dead(struct domain *d)
 {
+    add_dying(d);
     for (unsigned i = 0; i < d->nr_vcpus; i++)
         if (d->vcpu[i]) {
             d->vcpu[i]->state = VCPU_DEAD;
@@ -326,24 +398,40 @@ void send_global_virq_privileged(unsigned virq)
             send_guest_global_virq(d, virq);
 }
 
-/* Destroys shut-down domains none of whose vCPUs is on a pCPU. */
-void reap_dead_domains(void)
+/*
+ * Destroys shut-down domains none of whose vCPUs is on a pCPU, for at most
+ * REAP_BUDGET_US; whether destruction work remains.  Called after context
+ * switches and by idle pCPUs, which go on until it is done.
+ */
+#define REAP_BUDGET_US 100
+
+bool reap_dead_domains(void)
 {
-    struct domain *d = domain_list;
-    while (d) {
-        struct domain *next = d->next;
+    uint64_t end = rdtsc() + REAP_BUDGET_US * tsc_khz / 1000;
+    struct domain **pp = &dying_head;
+    while (*pp) {
+        struct domain *d = *pp;
         bool busy = false;
         for (unsigned i = 0; i < d->nr_vcpus; i++)
             if (d->vcpu[i] && d->vcpu[i]->running)
                 busy = true;
-        if (d->shutdown && !busy) {
-            domain_destroy(d);
-            /* As Xen's domain_kill once the domain is dead: the xenstore
-             * domain releases what it holds of a domain that is gone. */
-            send_global_virq_privileged(VIRQ_DOM_EXC);
+        if (busy) {
+            pp = &d->dying_next;
+            continue;
         }
-        d = next;
+        struct domain *next = d->dying_next;
+        if (!domain_destroy_step(d, end))
+            return true;
+        *pp = next;
+        if (!next)
+            dying_tail = pp;
+        /* As Xen's domain_kill once the domain is dead: the xenstore
+         * domain releases what it holds of a domain that is gone. */
+        send_global_virq_privileged(VIRQ_DOM_EXC);
+        if (rdtsc() > end)
+            return dying_head != NULL;
     }
+    return false;
 }
 
 void domains_set_baseline(uint64_t free_frames)

@@ -459,9 +459,11 @@ void schedule(void)
     prev->yielded = false;
     if (prev->domain && eligible(prev) && allowed(prev, pc->id) &&
         (!next || (!yielded && prev->vruntime <= next->vruntime))) {
-        /* prev keeps the CPU for another slice. */
+        /* prev keeps the CPU for another slice (dead domains' destruction
+         * goes on a step at a time meanwhile). */
         pc->slice_end = now + slice_for(prev, now);
         timer_reprogram();
+        reap_dead_domains();
         return;
     }
     if (!next)
@@ -569,7 +571,7 @@ noreturn void idle_loop(void)
     for (;;) {
         cli();
         hv_lock_acquire();
-        reap_dead_domains();
+        bool more = reap_dead_domains();
         if (domains_booted && nr_live_domains() == 0)
             domains_finish();
         if (pick_next(pc)) {
@@ -578,6 +580,10 @@ noreturn void idle_loop(void)
             continue;
         }
         hv_lock_release();
+        if (more) {              /* destruction goes on while idle */
+            sti();
+            continue;
+        }
         __asm__ volatile("sti; hlt" ::: "memory");
     }
 }

@@ -109,6 +109,11 @@ struct domain {
         io_ports, io_mem, io_irqs;       /* granted with DOMCTL_*_permission */
     /* boot domains (pv/dom_build.c): the start_info frame, 0 if none */
     uint64_t si_mfn;
+    /* destruction in steps (domain.c) */
+    struct domain *dying_next;
+    unsigned destroy_phase;
+    uint32_t destroy_cursor;
+    uint64_t destroy_orphans;
     /* grant tables (grant_table.c) */
     struct grant_table *grant_table;     /* NULL until the first grant op */
 };
@@ -188,7 +193,7 @@ void domain_note_refused(const char *name, const char *why);
 noreturn void domains_finish(void);
 extern bool domains_booted;
 void domains_set_baseline(uint64_t free_frames);
-void reap_dead_domains(void);
+bool reap_dead_domains(void);     /* whether destruction work remains */
 unsigned nr_live_domains(void);
 
 /* Exit statuses written to isa-debug-exit (QEMU exits with v<<1|1). */

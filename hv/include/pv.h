@@ -21,7 +21,9 @@ long do_mmu_update(unsigned long, unsigned long, unsigned long, unsigned long, u
 long do_memory_op(unsigned long, unsigned long, unsigned long, unsigned long, unsigned long);
 long do_mmuext_op(unsigned long, unsigned long, unsigned long, unsigned long, unsigned long);
 long pv_set_base(struct vcpu *v, uint64_t l4_mfn);
-void pv_relinquish(struct domain *d);
+bool pv_zap_table(uint64_t mfn, unsigned level, uint64_t end);
+void pv_drop_bases(struct domain *d);
+void pv_unpin_any(struct domain *d, uint64_t mfn);
 void m2p_init(void);
 void shared_image_put(int idx);
 extern bool page_sharing;

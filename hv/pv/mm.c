@@ -627,9 +627,33 @@ long pv_unmap_grant(struct domain *d, unsigned long va, uint64_t mfn)
     return 0;
 }
 
-/* Destroying a domain: drop the references its page tables hold (bases,
- * pins), which devalidates every table and releases every mapping. */
-void pv_relinquish(struct domain *d)
+/*
+ * Destroying a domain (domain.c, in budgeted steps): the entries of its
+ * tables are dropped level by level from L1 up, so that when the bases
+ * and pins go (pv_drop_bases, pv_unpin_any) every table is already empty
+ * and no devalidation walks a whole tree at once.
+ */
+bool pv_zap_table(uint64_t mfn, unsigned level, uint64_t end)
+{
+    struct page_info *p = pg(mfn);
+    if (!PGT_COUNT(p->type_info) || (p->type_info & PGT_TYPE_MASK) != level)
+        return true;
+    uint64_t *t = pfn_to_virt(mfn);
+    for (unsigned i = 0; i < 512; i++) {
+        uint64_t e = t[i];
+        if (hv_slot(level, i) || !(e & PTE_P))
+            continue;
+        t[i] = 0;
+        put_entry(e, level);     /* a lower table is empty already */
+        /* An entry above L1 may devalidate a whole (empty) table: stop
+         * when the time is up; the cleared entries are skipped later. */
+        if (level > 1 && end && rdtsc() > end)
+            return false;
+    }
+    return true;
+}
+
+void pv_drop_bases(struct domain *d)
 {
     for (unsigned i = 0; i < d->nr_vcpus; i++) {
         struct vcpu *v = d->vcpu[i];
@@ -640,9 +664,12 @@ void pv_relinquish(struct domain *d)
             put_page(m);
         }
     }
-    for (uint32_t mfn = d->page_list; mfn != PFN_NONE; mfn = pg(mfn)->next)
-        if (pg(mfn)->type_info & PGT_PINNED)
-            unpin(d, mfn);
+}
+
+void pv_unpin_any(struct domain *d, uint64_t mfn)
+{
+    if (pg(mfn)->type_info & PGT_PINNED)
+        unpin(d, mfn);
 }
 
 /* The machine-to-phys table: one entry per frame, mapped read-only for
