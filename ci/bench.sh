@@ -49,6 +49,21 @@ mmv() {   # log key: the value of "bench: ... key=V" (several per line)
     tr -d '\r' < "$1" | grep '^.*bench: ' | grep -o "[ :]$2=[0-9.]*" | head -1 | cut -d= -f2
 }
 
+# Preemption (bench/stall_bench.c): the worst timer lateness of a witness
+# on the same pCPU while another domain runs (a) one mmu_update of
+# 1,000,000 requests, (b) one grant copy of 100,000 ops and one map and one
+# unmap of 32,000 device mappings, (c) its own destruction with 4 GiB.
+ST=build/bench/stall.elf
+stall() {   # name loader-op mem qemu-mem witness-ms loader-ms
+    SMP=1 TCG_SINGLE=1 bash ci/qemu-boot.sh "build/bench/stall-$1.log" 900 "$4" \
+        "$ST name=w op=witness dur=$5 cpus=0,$ST name=$1 op=$2 mem=$3 dur=$6 cpus=0" $ICOUNT
+    tr -d '\r' < "build/bench/stall-$1.log" | grep -o 'stall_worst_timer_lateness_ns=[0-9]*' |
+        head -1 | cut -d= -f2
+}
+k_st_mmu=$(stall mmu mmu 40M 256M 2000 2000)
+k_st_gnt=$(stall grant grant 40M 256M 2000 2000)
+k_st_dst=$(stall destroy idle 4G 4400M 4000 300)
+
 # Real Xen: the same null-hypercall and mm guests as dom0.
 x_null=""
 : > "$xmm"
@@ -170,6 +185,11 @@ cat > bench/results.json <<JSON
   "xenstore_write_round_trip": $(j "$k_xsw"),
   "xenstore_transaction_read_write_commit": $(j "$k_xst"),
   "console_ring_to_serial_bytes_per_1000_ticks": $(j "$k_con"),
+  "worst_timer_lateness_ns_of_a_witness_beside": {
+    "mmu_update_1000000": $(j "$k_st_mmu"),
+    "grant_copy_100000_and_map_unmap_32000": $(j "$k_st_gnt"),
+    "destruction_of_a_4GiB_domain": $(j "$k_st_dst")
+  },
   "density_hello_stripped_host_1G_plain_tcg": {
     "per_mem": { $d_json },
     "hv_overhead_per_domain_kib": $(j "$d_over"),
@@ -199,6 +219,10 @@ printf '%-44s %14s %14s\n' "xenstore read round trip (stub domain)" "${k_xsr:-?}
 printf '%-44s %14s %14s\n' "xenstore write round trip" "${k_xsw:-?}" "-"
 printf '%-44s %14s %14s\n' "xenstore transaction (start,rd,wr,commit)" "${k_xst:-?}" "-"
 printf '%-44s %14s %14s\n' "console ring -> serial, bytes/1000 ticks" "${k_con:-?}" "-"
+printf '%-44s %14s %14s\n' "witness timer lateness (ns) beside:" "" ""
+printf '%-44s %14s %14s\n' "  mmu_update of 1,000,000" "${k_st_mmu:-?}" "-"
+printf '%-44s %14s %14s\n' "  grant copy 100,000, map+unmap 32,000" "${k_st_gnt:-?}" "-"
+printf '%-44s %14s %14s\n' "  destruction of a 4 GiB domain" "${k_st_dst:-?}" "-"
 for r in "${d_rows[@]}"; do
     IFS='|' read -r m best why <<< "$r"
     printf '%-44s %14s %14s\n' "hello appliances at once, -m 1G, mem=$m" "$best" "-"

@@ -41,22 +41,10 @@ void hypercall_dispatch(struct cpu_user_regs *r)
     unsigned long nr = r->rax;
     hypercall_fn fn = nr < ARRAY_SIZE(hypercall_table) ? hypercall_table[nr] : NULL;
     hv_lock_acquire();
-    struct vcpu *v = current_vcpu();
-    v->hcall_start = rdtsc();
-    if (!fn) {
+    if (!fn)
         r->rax = (unsigned long)-XEN_ENOSYS;
-    } else {
-        long rc = fn(r->rdi, r->rsi, r->rdx, r->r10, r->r8);
-        if (v->hcall_continued) {
-            /* Rewound: the frame already holds the next call.  Whoever
-             * waits for this pCPU runs first. */
-            v->hcall_continued = false;
-            if (this_cpu()->need_resched || sched_work_pending())
-                schedule();
-        } else {
-            r->rax = (unsigned long)rc;
-        }
-    }
+    else
+        r->rax = (unsigned long)fn(r->rdi, r->rsi, r->rdx, r->r10, r->r8);
     pv_return_to_guest(current_vcpu());
     hv_lock_release();
 }
@@ -66,14 +54,15 @@ void hypercall_dispatch(struct cpu_user_regs *r)
  * items whether to stop, and if so rewinds the guest to the syscall with
  * the progress encoded in the arguments (hypercall_create_continuation).
  * The guest sees one call that completes with Xen's result; meanwhile
- * the pCPU runs others and the hypervisor lock is let go.
+ * the hypervisor lock is let go and the pCPU takes its pending interrupts
+ * (hypercalls run with interrupts off), so a due timer or a rescheduling
+ * runs first.  Stop when this pCPU must reschedule, another pCPU waits for
+ * the lock, or this pCPU's next timer is due.
  */
-#define HCALL_BUDGET_US 50       /* the longest stretch without a check */
-
 bool hypercall_preempt_check(void)
 {
-    return this_cpu()->need_resched || hv_lock_contended() ||
-           rdtsc() - current_vcpu()->hcall_start > HCALL_BUDGET_US * tsc_khz / 1000;
+    struct pcpu *pc = this_cpu();
+    return pc->need_resched || hv_lock_contended() || now_ns() >= pc->timer_deadline;
 }
 
 long hypercall_create_continuation(unsigned nr, unsigned long a1, unsigned long a2,
@@ -88,8 +77,7 @@ long hypercall_create_continuation(unsigned nr, unsigned long a1, unsigned long 
     r->rdx = a3;
     r->r10 = a4;
     r->r8 = a5;
-    v->hcall_continued = true;
-    return nr;
+    return nr;                   /* what rax must hold: the same call */
 }
 
 /*

@@ -143,9 +143,8 @@ void send_ipi(unsigned cpu, unsigned vector);
 /* Makes sure pCPU pc looks at its queue (or at a vCPU's pending events). */
 static void kick_cpu(struct pcpu *pc)
 {
-    if (pc == this_cpu())
-        pc->need_resched = true;
-    else
+    pc->need_resched = true;     /* also stops a long hypercall there */
+    if (pc != this_cpu())
         send_ipi(pc->id, VEC_EVENT_CHECK);
 }
 

@@ -100,6 +100,7 @@ void timer_reprogram(void)
     uint64_t next = timer_head ? timer_head->timer_expiry : 0;
     if (pc->curr && pc->curr->domain)
         next = earliest(next, pc->slice_end);
+    pc->timer_deadline = next ? next : ~0ULL;
     if (!next) {
         apic_oneshot_ns(0);
         return;

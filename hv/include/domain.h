@@ -46,8 +46,6 @@ struct vcpu {
     /* Runstate accounting (VCPUOP_get_runstate_info). */
     int runstate;
     uint64_t runstate_entry, runstate_time[4];
-    uint64_t hcall_start;        /* TSC when its current hypercall began */
-    bool hcall_continued;        /* that hypercall made a continuation */
     unsigned long ctx_rsp;       /* saved by context_switch */
     void *stack;                 /* STACK_SIZE bytes */
     struct cpu_user_regs *regs;  /* guest frame at the top of the stack */
@@ -133,6 +131,7 @@ struct pcpu {
     unsigned id;
     uint32_t apic_id;
     uint64_t slice_end;          /* ns; when the running vCPU's slice ends */
+    uint64_t timer_deadline;     /* ns; when its local APIC timer fires */
     struct vcpu *rq;             /* runnable vCPUs waiting for this CPU */
     unsigned nr_queued;
     uint64_t min_vruntime;

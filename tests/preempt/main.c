@@ -1,6 +1,6 @@
 /* Guest test: preemptible hypercalls.  vCPU 0 runs batches far longer
- * than a time slice (mmu_update of 200,000 requests, mmuext_op of 100,000,
- * a GNTTABOP_copy of 50,000; a decrease_reservation and a populate_physmap
+ * than a time slice (mmu_update of 400,000 requests, mmuext_op of 300,000,
+ * a GNTTABOP_copy of 150,000; a decrease_reservation and a populate_physmap
  * of 2,000 extents) while vCPU 1, a witness on the same pCPU, spins and
  * records the longest gap between two of its loop iterations.  Each batch
  * must give exactly Xen's result as if it had run whole (done counts,
@@ -83,7 +83,7 @@ static void call_end(const char *what, uint64_t t0)
 
 static void test_mmu_update(void)
 {
-    enum { N = 200000, BAD = 150001 };
+    enum { N = 400000, BAD = 300001 };
     struct mmu_update *req = malloc(N * sizeof(*req));
     if (!req) {
         test_error("no memory for the requests");
@@ -100,7 +100,7 @@ static void test_mmu_update(void)
     unsigned int done = 12345;
     uint64_t t0 = call_begin();
     long rc = HYPERVISOR_mmu_update(req, N, &done, DOMID_SELF);
-    call_end("mmu_update of 200000", t0);
+    call_end("mmu_update of 400000", t0);
     CHECK_EQ(rc, 0);
     CHECK_EQ(done, N);
     HYPERVISOR_mmuext_op(&(struct mmuext_op){ .cmd = MMUEXT_TLB_FLUSH_LOCAL }, 1, NULL, DOMID_SELF);
@@ -122,7 +122,7 @@ static void test_mmu_update(void)
 
 static void test_mmuext(void)
 {
-    enum { N = 100000 };
+    enum { N = 300000 };
     struct mmuext_op *ops = calloc(N, sizeof(*ops));
     if (!ops) {
         test_error("no memory for the ops");
@@ -135,7 +135,7 @@ static void test_mmuext(void)
     unsigned int done = 0;
     uint64_t t0 = call_begin();
     long rc = HYPERVISOR_mmuext_op(ops, N, &done, DOMID_SELF);
-    call_end("mmuext_op of 100000", t0);
+    call_end("mmuext_op of 300000", t0);
     CHECK_EQ(rc, 0);
     CHECK_EQ(done, N);
     ops[N - 7].cmd = 999;                                    /* unknown: -ENOSYS */
@@ -147,7 +147,7 @@ static void test_mmuext(void)
 
 static void test_grant_copy(void)
 {
-    enum { N = 50000 };
+    enum { N = 150000 };
     struct gnttab_copy *ops = calloc(N, sizeof(*ops));
     if (!ops) {
         test_error("no memory for the copies");
@@ -172,14 +172,14 @@ static void test_grant_copy(void)
         ops[i].flags = GNTCOPY_source_gref;
         ops[i].status = 99;
     }
-    ops[33333].source.u.ref = 9999;                          /* bad reference */
+    ops[133333].source.u.ref = 9999;                          /* bad reference */
     uint64_t t0 = call_begin();
     long rc = HYPERVISOR_grant_table_op(GNTTABOP_copy, ops, N);
-    call_end("GNTTABOP_copy of 50000", t0);
+    call_end("GNTTABOP_copy of 150000", t0);
     CHECK_EQ(rc, 0);
     unsigned ok = 0;
     for (unsigned i = 0; i < N; i++) {
-        if (i == 33333) {
+        if (i == 133333) {
             CHECK_EQ(ops[i].status, GNTST_bad_gntref);
             continue;
         }

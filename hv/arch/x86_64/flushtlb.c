@@ -106,14 +106,25 @@ void flush_tlb_domain(struct domain *d)
         flush_tlb_mask(mask);
 }
 
+/*
+ * A pCPU on its idle vCPU holds no guest translation: switching to the
+ * idle page tables was a full flush, and they map only the hypervisor.
+ * It is skipped, so that halted pCPUs are not woken for nothing; one that
+ * leaves idle meanwhile flushes on its way to a guest (switch_cr3), and
+ * the frame is no longer mapped by then.
+ */
 void flush_tlb_filtered(uint32_t stamp)
 {
     uint32_t now = tlbflush_current_time();
     uint64_t mask = 0;
     for (unsigned i = 0; i < nr_cpus; i++) {
         struct pcpu *o = pcpus[i];
-        if (o && (o->online || o == this_cpu()) &&
-            tlbflush_need(__atomic_load_n(&o->tlbflush_time, __ATOMIC_ACQUIRE), stamp, now))
+        if (!o || !(o->online || o == this_cpu()))
+            continue;
+        const struct vcpu *c = __atomic_load_n(&o->curr, __ATOMIC_ACQUIRE);
+        if (c == o->idle && now)
+            continue;
+        if (tlbflush_need(__atomic_load_n(&o->tlbflush_time, __ATOMIC_ACQUIRE), stamp, now))
             mask |= 1ULL << i;
     }
     if (mask)
