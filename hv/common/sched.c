@@ -469,6 +469,13 @@ void schedule(void)
         next = pc->idle;
     else
         rq_remove(next);
+    if (next == prev) {
+        /* The idle vCPU, with nothing to run (what woke it was taken by
+         * another pCPU): no switch, its saved context is stale. */
+        timer_reprogram();
+        reap_dead_domains();
+        return;
+    }
     if (prev->domain && prev->state == VCPU_RUNNABLE) {
         if (allowed(prev, pc->id)) {
             rq_insert(pc, prev);
