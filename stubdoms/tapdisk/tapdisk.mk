@@ -84,6 +84,7 @@ $(TD_CRASH): tests/img-crash/crash.c $(TD_LIB) $(TD_LIB_HOST)
 	$(Q)mkdir -p $(@D) && $(HOSTCC) $(HOST_CFLAGS) -D_GNU_SOURCE $(TD_INC) \
 		-o $@ $< $(TD_LINK)
 
+ALL_UNIT_BINS += $(TD_UNIT_BINS)
 TD_ALL := $(TD_LIB) $(TD_LIB_HOST) $(TD_UNIT_BINS) \
 	$(if $(wildcard tests/img-crash/crash.c),$(TD_CRASH))
 all: $(TD_ALL)

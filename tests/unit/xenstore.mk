@@ -7,14 +7,14 @@ XS_CORE_SRCS := $(filter-out stubdoms/xenstore/main.c,$(wildcard stubdoms/xensto
 UNIT_XENSTORE_BIN := $(B)/tests/unit/test_xenstore
 
 $(UNIT_XENSTORE_BIN): tests/unit/test_xenstore.c $(XS_CORE_SRCS) stubdoms/xenstore/xs_store.h \
-		tests/unit/unit.h
+		tests/unit/unit.h tests/unit/xenstore.mk
 	$(call msg,HOSTCC,$@)
 	$(Q)mkdir -p $(@D) && $(HOSTCC) $(HOST_CFLAGS) -Istubdoms/xenstore -Itests/unit \
 		-D__XEN_INTERFACE_VERSION__=__XEN_LATEST_INTERFACE_VERSION__ \
 		-o $@ tests/unit/test_xenstore.c $(XS_CORE_SRCS)
 
 all: $(UNIT_XENSTORE_BIN)
-unit: unit-xenstore
+ALL_UNIT_BINS += $(UNIT_XENSTORE_BIN)
 
 .PHONY: unit-xenstore
 unit-xenstore: $(UNIT_XENSTORE_BIN)
