@@ -25,6 +25,7 @@
 #include <minios/startinfo.h>
 #include <xen/memory.h>
 #include "report.h"
+#include "args.h"
 
 #define PG 4096
 enum { REF_CTL = 8, REF_ONE, REF_TWO };
@@ -178,13 +179,11 @@ static int mapper(void)
 
 int main(int argc, char **argv)
 {
-    const char *op = "";
-    for (int i = 1; i < argc; i++) {
-        if (!strncmp(argv[i], "op=", 3))
-            op = argv[i] + 3;
-        else if (!strncmp(argv[i], "peer=", 5))
-            peer = (domid_t)atoi(argv[i] + 5);
-    }
+    const char *op = test_arg(argc, argv, "op"), *p = test_arg(argc, argv, "peer");
+    if (p)
+        peer = (domid_t)atoi(p);
+    if (!op)
+        op = "";
     if (minios_gnttab_init()) {
         test_error("no grant table");
         return test_finish();

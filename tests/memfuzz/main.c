@@ -34,6 +34,7 @@
 #include <minios/traps.h>
 #include <xen/memory.h>
 #include "report.h"
+#include "args.h"
 
 #define PG          4096UL
 #define WORDS       (PG / 8)
@@ -841,19 +842,15 @@ static void disconnect_peer(void)
 
 int main(int argc, char **argv)
 {
-    const char *op = "";
-    for (int i = 1; i < argc; i++) {
-        if (!strncmp(argv[i], "op=", 3))
-            op = argv[i] + 3;
-        else if (!strncmp(argv[i], "peer=", 5))
-            peer = (domid_t)atoi(argv[i] + 5);
-        else if (!strncmp(argv[i], "seed=", 5))
-            seed = strtoull(argv[i] + 5, NULL, 0);
-        else if (!strncmp(argv[i], "ops=", 4))
-            nr_ops = (unsigned)atoi(argv[i] + 4);
-    }
+    const char *op = test_arg(argc, argv, "op"), *v;
+    if ((v = test_arg(argc, argv, "peer")))
+        peer = (domid_t)atoi(v);
+    if ((v = test_arg(argc, argv, "seed")))
+        seed = strtoull(v, NULL, 0);
+    if ((v = test_arg(argc, argv, "ops")))
+        nr_ops = (unsigned)atoi(v);
     self = minios_domid();
-    if (strcmp(op, "fuzz")) {
+    if (!op || strcmp(op, "fuzz")) {
         test_error("op=fuzz expected");
         return test_finish();
     }

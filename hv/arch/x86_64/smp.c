@@ -275,11 +275,12 @@ void smp_init(void)
     }
     /* If others answered, the host runs CPUs side by side, and a CPU that
      * did not was only descheduled by a busy host (64 vCPUs on a few
-     * cores): give its call (still pending) up to a second more. */
+     * cores): give its call (still pending) up to 5 s more (1 s was once
+     * not enough with a second QEMU on the host). */
     for (unsigned i = 1; answered && i < nr_cpus; i++) {
         if (__atomic_load_n(&seen[i], __ATOMIC_ACQUIRE) == i)
             continue;
-        uint64_t end = rdtsc() + 1000ULL * tsc_khz;
+        uint64_t end = rdtsc() + 5000ULL * tsc_khz;
         while (__atomic_load_n(&seen[i], __ATOMIC_ACQUIRE) != i && rdtsc() < end)
             tlb_flush_poll();
         if (__atomic_load_n(&seen[i], __ATOMIC_ACQUIRE) == i)
