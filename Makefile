@@ -54,5 +54,8 @@ include tests/unit/xenstore.mk
 deps:
 	$(Q)bash ci/deps.sh
 
+# Everything built, including the third-party libraries built for minios;
+# only the fetched source packages (build/src) and the unpacked Xen
+# hypervisor (build/xen) stay, since they are downloads, not builds.
 clean:
-	rm -rf $(B)/hv $(B)/hv-debug $(B)/hv-debug.elf $(B)/apps $(B)/stubdoms $(B)/minios $(B)/tests $(B)/tools $(B)/hv.elf
+	rm -rf $(filter-out $(B)/src $(B)/xen,$(wildcard $(B)/*))
