@@ -437,14 +437,9 @@ static long get_status_frames(unsigned long arg, unsigned count)
     return 0;
 }
 
-/* map, unmap and copy batches are preemptible as Xen's: the continuation
- * calls again with the list advanced past the i done and the rest of the
- * count. */
-static bool gnt_preempt(unsigned i)
-{
-    return i && !(i % HCALL_PREEMPT_EVERY) && hypercall_preempt_check();
-}
-
+/* map, unmap and copy batches are preemptible as Xen's
+ * (hypercall_preempt_due): the continuation calls again with the list
+ * advanced past the i done and the rest of the count. */
 static long gnt_continue(unsigned long cmd, unsigned long arg, unsigned left)
 {
     return hypercall_create_continuation(__HYPERVISOR_grant_table_op, cmd, arg, left, 0, 0);
@@ -477,7 +472,7 @@ long do_grant_table_op(unsigned long cmd, unsigned long arg, unsigned long count
         if (!guest_range_ok(arg, (unsigned long)n * sizeof(op)))
             return -XEN_EFAULT;
         for (unsigned i = 0; i < n; i++, arg += sizeof(op)) {
-            if (gnt_preempt(i))
+            if (hypercall_preempt_due(i))
                 return gnt_continue(cmd, arg, n - i);
             if (copy_from_guest(&op, arg, sizeof(op)))
                 return -XEN_EFAULT;
@@ -492,7 +487,7 @@ long do_grant_table_op(unsigned long cmd, unsigned long arg, unsigned long count
         if (!guest_range_ok(arg, (unsigned long)n * sizeof(op)))
             return -XEN_EFAULT;
         for (unsigned i = 0; i < n; i++, arg += sizeof(op)) {
-            if (gnt_preempt(i))
+            if (hypercall_preempt_due(i))
                 return gnt_continue(cmd, arg, n - i);
             if (copy_from_guest(&op, arg, sizeof(op)))
                 return -XEN_EFAULT;
@@ -508,7 +503,7 @@ long do_grant_table_op(unsigned long cmd, unsigned long arg, unsigned long count
         if (!guest_range_ok(arg, (unsigned long)n * sizeof(op)))
             return -XEN_EFAULT;
         for (unsigned i = 0; i < n; i++, arg += sizeof(op)) {
-            if (gnt_preempt(i))
+            if (hypercall_preempt_due(i))
                 return gnt_continue(cmd, arg, n - i);
             if (copy_from_guest(&op, arg, sizeof(op)))
                 return -XEN_EFAULT;

@@ -83,7 +83,7 @@ static long reservation(unsigned op, unsigned long arg, unsigned long start)
     unsigned long i;
     for (i = start; i < r.nr_extents; i++) {
         /* Preemptible as Xen's: continue later from extent i. */
-        if (i > start && !((i - start) % HCALL_PREEMPT_EVERY) && hypercall_preempt_check())
+        if (hypercall_preempt_due(i - start))
             return hypercall_create_continuation(__HYPERVISOR_memory_op,
                                                  op | (i << MEMOP_CMD_BITS), arg, 0, 0, 0);
         xen_pfn_t v;

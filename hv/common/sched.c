@@ -138,7 +138,6 @@ static struct pcpu *place(struct vcpu *v)
     return best ? best : pcpus[0];
 }
 
-void send_ipi(unsigned cpu, unsigned vector);
 
 /* Makes sure pCPU pc looks at its queue (or at a vCPU's pending events). */
 static void kick_cpu(struct pcpu *pc)

@@ -19,6 +19,13 @@ long hypercall_create_continuation(unsigned nr, unsigned long a1, unsigned long 
                                    unsigned long a3, unsigned long a4, unsigned long a5);
 /* Items a batch handles between two checks. */
 #define HCALL_PREEMPT_EVERY 32
+
+/* The check every batch makes before item n of this piece (n counted
+ * from the piece's start, so that each piece makes progress). */
+static inline bool hypercall_preempt_due(unsigned long n)
+{
+    return n && !(n % HCALL_PREEMPT_EVERY) && hypercall_preempt_check();
+}
 /* Internal to the hypervisor, as in Xen (neither is in the public
  * headers): a handler's "stop here and continue" (Xen's ERESTART, never
  * returned to a guest), and the top bit of an mmu_update/mmuext_op count

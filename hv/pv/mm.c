@@ -372,11 +372,6 @@ static unsigned int batch_begin(unsigned long *count, unsigned long done_p)
     return done;
 }
 
-static bool batch_preempt(unsigned long i)
-{
-    return i && !(i % HCALL_PREEMPT_EVERY) && hypercall_preempt_check();
-}
-
 static long batch_end(long rc, unsigned nr, unsigned long list, size_t size, unsigned long i,
                       unsigned long count, unsigned long done_p, unsigned long fdom,
                       unsigned int done)
@@ -412,7 +407,7 @@ long do_mmu_update(unsigned long reqs, unsigned long count, unsigned long done_p
     long rc = 0;
     unsigned long i;
     for (i = 0; i < count; i++) {
-        if (batch_preempt(i)) {
+        if (hypercall_preempt_due(i)) {
             rc = -HV_ERESTART;
             break;
         }
@@ -531,7 +526,7 @@ long do_mmuext_op(unsigned long ops, unsigned long count, unsigned long done_p,
     long rc = 0;
     unsigned long i;
     for (i = 0; i < count; i++) {
-        if (batch_preempt(i)) {
+        if (hypercall_preempt_due(i)) {
             rc = -HV_ERESTART;
             break;
         }
