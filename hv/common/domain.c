@@ -239,9 +239,9 @@ static bool domain_destroy_step(struct domain *d, uint64_t end)
             if (!(mfn & 63) && over_budget(end))
                 return false;
         }
-        if (d->shared_image) {
-            shared_image_put(d->shared_image);
-            d->shared_image = 0;
+        if (d->arch.pv.shared_image) {
+            shared_image_put(d->arch.pv.shared_image);
+            d->arch.pv.shared_image = 0;
         }
         d->destroy_phase = DESTROY_FRAMES;
     }

@@ -26,11 +26,6 @@ static uint64_t vcpu_cpu_time(const struct vcpu *v)
     return t;
 }
 
-static bool vcpu_down(const struct vcpu *v)
-{
-    return v->state == VCPU_OFFLINE || v->state == VCPU_DEAD;
-}
-
 /* Xen's getdomaininfo() (common/domctl.c). */
 void domctl_getdomaininfo(struct domain *d, struct xen_domctl_getdomaininfo *info)
 {
@@ -147,33 +142,6 @@ static long getdomaininfo(struct xen_domctl *op, struct domain *d)
     return 0;
 }
 
-/* Xen's arch_get_info_guest() for a 64-bit PV vCPU. */
-static void get_context(struct vcpu *v, struct vcpu_guest_context *c)
-{
-    struct domain *d = v->domain;
-    memset(c, 0, sizeof(*c));
-    memcpy(&c->fpu_ctxt, v->fpu, sizeof(c->fpu_ctxt));
-    c->flags = VGCF_i387_valid | VGCF_in_kernel | (vcpu_down(v) ? 0 : VGCF_online) |
-               (v->failsafe_mask_events ? VGCF_failsafe_disables_events : 0) |
-               (v->syscall_mask_events ? VGCF_syscall_disables_events : 0);
-    c->user_regs = *v->regs;
-    memcpy(c->trap_ctxt, v->trap_ctxt, sizeof(c->trap_ctxt));
-    c->kernel_ss = v->kernel_ss;
-    c->kernel_sp = v->kernel_sp;
-    c->ctrlreg[0] = (read_cr0() & ~X86_CR0_TS) | (v->fpu_ts ? X86_CR0_TS : 0);
-    uint64_t cr3 = v->cr3 ? v->cr3 : d->cr3;
-    c->ctrlreg[3] = xen_pfn_to_cr3(cr3 >> PAGE_SHIFT);
-    c->ctrlreg[4] = read_cr4() & (X86_CR4_OSFXSR | X86_CR4_OSXMMEXCPT | (1UL << 5) /* PAE */);
-    for (unsigned i = 0; i < 8; i++)
-        c->debugreg[i] = v->dr[i];
-    c->event_callback_eip = v->event_callback;
-    c->failsafe_callback_eip = v->failsafe_callback;
-    c->syscall_callback_eip = v->syscall_callback;
-    c->fs_base = v->fs_base;
-    c->gs_base_kernel = v->gs_base;
-    c->gs_base_user = v->gs_base_user;
-}
-
 static long setvcpucontext(struct domain *d, struct xen_domctl_vcpucontext *vc)
 {
     if (d == current_domain() || vc->vcpu >= d->nr_vcpus || !d->vcpu[vc->vcpu])
@@ -228,7 +196,7 @@ static long getvcpucontext(struct domain *d, struct xen_domctl_vcpucontext *vc)
     struct vcpu_guest_context *c = alloc_hv_pages(1);
     if (!c)
         return -XEN_ENOMEM;
-    get_context(v, c);
+    arch_get_info_guest(v, c);
     long rc = copy_to_guest((unsigned long)vc->ctxt.p, c, sizeof(*c));
     free_hv_pages(c, 1);
     return rc;

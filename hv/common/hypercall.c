@@ -1,53 +1,11 @@
-/* The hypercall table: one entry per implemented family; everything else
- * is -ENOSYS.  Also the code written into each guest's hypercall page. */
+/* What every hypercall shares whatever the guest type: when a long batch
+ * stops to let others run.  (The PV entry, table and hypercall page are
+ * in hv/pv/hypercall.c.) */
 #include "lib.h"
 #include "domain.h"
 #include "hypercall.h"
-#include "pv.h"
-#include "event.h"
-#include "timer.h"
 #include "sched.h"
-#include "grant.h"
-#include "x86.h"
 #include "time.h"
-
-static const hypercall_fn hypercall_table[] = {
-    [__HYPERVISOR_set_trap_table]    = do_set_trap_table,
-    [__HYPERVISOR_mmu_update]        = do_mmu_update,
-    [__HYPERVISOR_mmuext_op]         = do_mmuext_op,
-    [__HYPERVISOR_memory_op]         = do_memory_op,
-    [__HYPERVISOR_stack_switch]      = do_stack_switch,
-    [__HYPERVISOR_set_callbacks]     = do_set_callbacks,
-    [__HYPERVISOR_fpu_taskswitch]    = do_fpu_taskswitch,
-    [__HYPERVISOR_set_debugreg]      = do_set_debugreg,
-    [__HYPERVISOR_get_debugreg]      = do_get_debugreg,
-    [__HYPERVISOR_update_va_mapping] = do_update_va_mapping,
-    [__HYPERVISOR_iret]              = do_iret,
-    [__HYPERVISOR_set_segment_base]  = do_set_segment_base,
-    [__HYPERVISOR_callback_op]       = do_callback_op,
-    [__HYPERVISOR_event_channel_op]  = do_event_channel_op,
-    [__HYPERVISOR_set_timer_op]      = do_set_timer_op,
-    [__HYPERVISOR_vcpu_op]           = do_vcpu_op,
-    [__HYPERVISOR_grant_table_op]    = do_grant_table_op,
-    [__HYPERVISOR_console_io]  = do_console_io,
-    [__HYPERVISOR_xen_version] = do_xen_version,
-    [__HYPERVISOR_sched_op]    = do_sched_op,
-    [__HYPERVISOR_domctl]      = do_domctl,
-    [__HYPERVISOR_sysctl]      = do_sysctl,
-};
-
-void hypercall_dispatch(struct cpu_user_regs *r)
-{
-    unsigned long nr = r->rax;
-    hypercall_fn fn = nr < ARRAY_SIZE(hypercall_table) ? hypercall_table[nr] : NULL;
-    hv_lock_acquire();
-    if (!fn)
-        r->rax = (unsigned long)-XEN_ENOSYS;
-    else
-        r->rax = (unsigned long)fn(r->rdi, r->rsi, r->rdx, r->r10, r->r8);
-    pv_return_to_guest(current_vcpu());
-    hv_lock_release();
-}
 
 /*
  * Preemptible hypercalls, as Xen's: a long batch checks every few dozen
@@ -63,46 +21,4 @@ bool hypercall_preempt_check(void)
 {
     struct pcpu *pc = this_cpu();
     return pc->need_resched || hv_lock_contended() || now_ns() >= pc->timer_deadline;
-}
-
-long hypercall_create_continuation(unsigned nr, unsigned long a1, unsigned long a2,
-                                   unsigned long a3, unsigned long a4, unsigned long a5)
-{
-    struct vcpu *v = current_vcpu();
-    struct cpu_user_regs *r = v->regs;
-    r->rip -= 2;                 /* back onto the syscall instruction */
-    r->rax = nr;
-    r->rdi = a1;
-    r->rsi = a2;
-    r->rdx = a3;
-    r->r10 = a4;
-    r->r8 = a5;
-    return nr;                   /* what rax must hold: the same call */
-}
-
-/*
- * Each 32-byte entry, as Xen lays it out for 64-bit PV guests:
- *   push %rcx; push %r11; mov $nr, %eax; syscall; pop %r11; pop %rcx; ret
- * and for __HYPERVISOR_iret, which does not return:
- *   push %rcx; push %r11; push %rax; mov $nr, %eax; syscall
- */
-void hypercall_page_fill(void *page)
-{
-    uint8_t *p = page;
-    memset(p, 0xcc, PAGE_SIZE);          /* int3 padding */
-    for (unsigned nr = 0; nr < PAGE_SIZE / 32; nr++, p += 32) {
-        unsigned i = 0;
-        p[i++] = 0x51;                   /* push %rcx */
-        p[i++] = 0x41; p[i++] = 0x53;    /* push %r11 */
-        if (nr == __HYPERVISOR_iret)
-            p[i++] = 0x50;               /* push %rax */
-        p[i++] = 0xb8;                   /* mov $nr, %eax */
-        p[i++] = (uint8_t)nr; p[i++] = 0; p[i++] = 0; p[i++] = 0;
-        p[i++] = 0x0f; p[i++] = 0x05;    /* syscall */
-        if (nr == __HYPERVISOR_iret)
-            continue;
-        p[i++] = 0x41; p[i++] = 0x5b;    /* pop %r11 */
-        p[i++] = 0x59;                   /* pop %rcx */
-        p[i++] = 0xc3;                   /* ret */
-    }
 }

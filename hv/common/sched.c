@@ -149,39 +149,20 @@ static void kick_cpu(struct pcpu *pc)
 
 /* ---- vCPUs. */
 
-/* A vCPU's hypervisor stack: the guest frame sits at the top, with room
- * for the (unused in 64-bit mode) es/ds/fs/gs fields above ss. */
+/* A vCPU: the generic part here, the stack, FPU and guest-type state in
+ * arch_vcpu_create. */
 struct vcpu *vcpu_create(struct domain *d, unsigned id)
 {
     BUILD_BUG_ON(sizeof(struct vcpu) > PAGE_SIZE);
     struct vcpu *v = alloc_hv_pages(0);
     if (!v)
         return NULL;
-    v->stack = alloc_hv_pages(STACK_ORDER);
-    v->trap_ctxt = alloc_hv_pages(0);
-    if (!v->stack || !v->trap_ctxt) {
-        free_hv_pages(v->stack, STACK_ORDER);
-        free_hv_pages(v->trap_ctxt, 0);
+    v->domain = d;
+    v->id = id;
+    if (arch_vcpu_create(v)) {
         free_hv_pages(v, 0);
         return NULL;
     }
-    v->domain = d;
-    v->id = id;
-    unsigned long top = (unsigned long)v->stack + STACK_SIZE;
-    v->regs = (struct cpu_user_regs *)(top - sizeof(struct cpu_user_regs));
-    v->frame_top = (unsigned long)&v->regs->es;
-    /* First switch: pop six callee-saved registers, "return" into
-     * vcpu_first_entry, which releases the lock and leaves to the guest. */
-    unsigned long *sp = (unsigned long *)v->regs;
-    *--sp = (unsigned long)vcpu_first_entry;
-    for (int i = 0; i < 6; i++)
-        *--sp = 0;
-    v->ctx_rsp = (unsigned long)sp;
-    /* Clean FPU/SSE state: FCW 0x37f, MXCSR 0x1f80. */
-    v->fpu[0] = 0x7f;
-    v->fpu[1] = 0x03;
-    uint32_t mxcsr = 0x1f80;
-    memcpy(&v->fpu[24], &mxcsr, 4);
     v->state = VCPU_OFFLINE;
     v->runstate = RUNSTATE_offline;
     v->periodic_period = 10000000ULL;    /* PV guests have a 100 Hz ticker */
@@ -194,8 +175,7 @@ void vcpu_free(struct vcpu *v)
 {
     rq_remove(v);
     vcpu_timer_remove(v);
-    free_hv_pages(v->trap_ctxt, 0);
-    free_hv_pages(v->stack, STACK_ORDER);
+    arch_vcpu_destroy(v);
     free_hv_pages(v, 0);
 }
 
@@ -497,38 +477,16 @@ void schedule(void)
                                  RUNSTATE_runnable) :
                                 prev->state == VCPU_BLOCKED ? RUNSTATE_blocked :
                                 RUNSTATE_offline);
-        __asm__ volatile("clts");
-        __asm__ volatile("fxsave64 %0" : "=m"(prev->fpu));
-        if (prev->dr[7] & 0xff)
-            __asm__ volatile("mov %0, %%db7" :: "r"(0UL));
+        arch_ctxt_switch_from(prev);
     }
     prev->running = false;
     next->running = true;
     next->processor = pc->id;
     if (next->domain) {
         vcpu_set_runstate(next, RUNSTATE_running);
-        __asm__ volatile("clts");
-        __asm__ volatile("fxrstor64 %0" :: "m"(next->fpu));
-        wrmsr(MSR_FS_BASE, next->fs_base);
-        wrmsr(MSR_KERNEL_GS_BASE, next->gs_base);
-        if (next->dr[7] & 0xff)
-            load_debugregs(next);
-        if (next->fpu_ts)
-            write_cr0(read_cr0() | X86_CR0_TS);
-        uint64_t flushes = pc->global_flushes;
-        switch_cr3(next->cr3 ? next->cr3 : next->domain->cr3);
+        arch_ctxt_switch_to(next);
         if (prev->domain != next->domain)
             pc->domain_switches++;
-#ifdef KEEL_DEBUG
-        /* Self-check: a switch between domains drops every translation
-         * of the one before, global entries included (docs/memory.md). */
-        if (pc->global_flushes != flushes + 1)
-            panic("sched: switch from d%d to d%u without a global flush",
-                  prev->domain ? prev->domain->id : -1, next->domain->id);
-#else
-        (void)flushes;
-#endif
-        set_guest_stack(next->frame_top);
         next->slice_start_ns = now;
         pc->slice_end = now + slice_for(next, now);
         update_vcpu_time(next);
@@ -538,12 +496,12 @@ void schedule(void)
                    (unsigned long)(first_guest_tsc - boot_tsc));
         }
     } else {
-        switch_cr3(idle_cr3);
+        arch_ctxt_switch_to_idle();
     }
     __atomic_store_n(&pc->curr, next, __ATOMIC_RELEASE);
     __atomic_fetch_add(&pc->switches, 1, __ATOMIC_RELEASE);
     timer_reprogram();
-    context_switch(&prev->ctx_rsp, next->ctx_rsp);
+    arch_switch_stack(prev, next);
     /* Back on prev's stack, now running again (maybe on another pCPU). */
     reap_dead_domains();
 }

@@ -12,16 +12,6 @@
 #include "pv.h"
 #include <xen/vcpu.h>
 
-static bool canonical(unsigned long a)
-{
-    return a < 0x0000800000000000UL || a >= 0xFFFF800000000000UL;
-}
-
-static bool code_ok(unsigned long a)
-{
-    return canonical(a) && (a < HV_VIRT_START || a >= HV_VIRT_END);
-}
-
 void vcpu_set_runstate(struct vcpu *v, int state)
 {
     uint64_t now = now_ns();
@@ -31,68 +21,13 @@ void vcpu_set_runstate(struct vcpu *v, int state)
     v->runstate_entry = now;
 }
 
-/* Checks a vcpu_guest_context and loads it into v (which is not running). */
-static long initialise(struct vcpu *v, const struct vcpu_guest_context *c)
-{
-    struct domain *d = v->domain;
-    uint64_t l4 = xen_cr3_to_pfn(c->ctrlreg[3]);
-    if (l4 >= max_pfn || frame_table[l4].owner != d->id)
-        return -XEN_EINVAL;      /* cr3 must be one of d's frames */
-    const struct cpu_user_regs *u = &c->user_regs;
-    if (!code_ok(u->rip) || !canonical(u->rsp) || !canonical(c->kernel_sp) ||
-        (c->event_callback_eip && !code_ok(c->event_callback_eip)) ||
-        (c->failsafe_callback_eip && !code_ok(c->failsafe_callback_eip)) ||
-        (c->syscall_callback_eip && !code_ok(c->syscall_callback_eip)) ||
-        !canonical(c->fs_base) || !canonical(c->gs_base_kernel) ||
-        !canonical(c->gs_base_user))
-        return -XEN_EINVAL;
-    for (unsigned i = 0; i < 256; i++)
-        if (c->trap_ctxt[i].address && !code_ok(c->trap_ctxt[i].address))
-            return -XEN_EINVAL;
-    if (c->ldt_ents || c->gdt_ents)
-        return -XEN_EINVAL;      /* no guest descriptor tables yet */
-    long rc = pv_set_base(v, l4);   /* validates it as an L4, takes refs */
-    if (rc)
-        return rc;
-
-    /* All checked: load it. */
-    struct cpu_user_regs *r = v->regs;
-    uint32_t vec = r->entry_vector;
-    memcpy(r, u, offsetof(struct cpu_user_regs, error_code));
-    r->entry_vector = vec;
-    r->rip = u->rip;
-    r->rsp = u->rsp;
-    r->rflags = (u->rflags & ~0x3000UL) | X86_EFLAGS_IF | 2;
-    r->cs = SEL_GUEST_CS64;
-    r->ss = SEL_GUEST_DS;
-    memset(v->trap_ctxt, 0, PAGE_SIZE);
-    for (unsigned i = 0; i < 256; i++) {
-        if (c->trap_ctxt[i].address) {
-            v->trap_ctxt[c->trap_ctxt[i].vector] = c->trap_ctxt[i];
-            if ((v->trap_ctxt[c->trap_ctxt[i].vector].cs & 3) == 0)
-                v->trap_ctxt[c->trap_ctxt[i].vector].cs = FLAT_KERNEL_CS;
-        }
-    }
-    v->event_callback = c->event_callback_eip;
-    v->failsafe_callback = c->failsafe_callback_eip;
-    v->syscall_callback = c->syscall_callback_eip;
-    v->failsafe_mask_events = c->flags & VGCF_failsafe_disables_events;
-    v->syscall_mask_events = c->flags & VGCF_syscall_disables_events;
-    v->kernel_ss = c->kernel_ss;
-    v->kernel_sp = c->kernel_sp;
-    v->fs_base = c->fs_base;
-    v->gs_base = c->gs_base_kernel;
-    v->gs_base_user = c->gs_base_user;
-    if (c->flags & VGCF_i387_valid)
-        memcpy(v->fpu, &c->fpu_ctxt, sizeof(v->fpu));
-    v->initialised = true;
-    return 0;
-}
-
 /* DOMCTL_setvcpucontext (domctl.c): the same checks and loading. */
 long vcpu_set_context(struct vcpu *v, const struct vcpu_guest_context *c)
 {
-    return initialise(v, c);
+    long rc = arch_set_info_guest(v, c);
+    if (!rc)
+        v->initialised = true;
+    return rc;
 }
 
 /* Drops the references a registered vcpu_info holds (domain death). */
@@ -126,7 +61,7 @@ long do_vcpu_op(unsigned long cmd, unsigned long vcpuid, unsigned long arg,
         BUILD_BUG_ON(sizeof(*c) > 2 * PAGE_SIZE);
         long rc = copy_from_guest(c, arg, sizeof(*c));
         if (!rc)
-            rc = initialise(v, c);
+            rc = vcpu_set_context(v, c);
         free_hv_pages(c, 1);
         return rc;
     }

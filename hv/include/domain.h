@@ -4,6 +4,7 @@
 
 #include "lib.h"
 #include "memlayout.h"
+#include "arch_domain.h"
 #include <xen/xen.h>
 
 #define MAX_DOMAINS     4096
@@ -23,15 +24,6 @@ enum vcpu_state { VCPU_RUNNABLE, VCPU_BLOCKED, VCPU_OFFLINE, VCPU_DEAD };
 struct vcpu {
     struct domain *domain;       /* NULL for a pCPU's idle vCPU */
     unsigned id;
-    /* PV guest state (pv/traps.c): trap table, callbacks, bases. */
-    struct trap_info *trap_ctxt; /* 256 entries, one page */
-    unsigned long event_callback, failsafe_callback, syscall_callback;
-    bool failsafe_mask_events, syscall_mask_events;
-    unsigned long kernel_ss, kernel_sp;
-    unsigned long fs_base, gs_base, gs_base_user;
-    unsigned long dr[8];
-    bool fpu_ts;                 /* the guest's virtual CR0.TS */
-    uint64_t cr3;                /* base table (machine address), referenced */
     uint16_t virq_to_evtchn[NR_VIRQS];
     bool polling;                /* in SCHEDOP_poll */
     int poll_port;               /* the one port polled, or -1 */
@@ -46,11 +38,6 @@ struct vcpu {
     /* Runstate accounting (VCPUOP_get_runstate_info). */
     int runstate;
     uint64_t runstate_entry, runstate_time[4];
-    unsigned long ctx_rsp;       /* saved by context_switch */
-    void *stack;                 /* STACK_SIZE bytes */
-    struct cpu_user_regs *regs;  /* guest frame at the top of the stack */
-    unsigned long frame_top;     /* TSS.RSP0 / syscall stack */
-    uint8_t fpu[512] __attribute__((aligned(16)));   /* fxsave image */
     enum vcpu_state state;
     struct vcpu *rq_next;
     bool on_rq;
@@ -62,6 +49,7 @@ struct vcpu {
     uint64_t unpark_at;          /* cap: when its domain's budget refills */
     uint64_t runtime_ns, slice_start_ns;
     vcpu_info_t *vcpu_info;      /* in shared_info */
+    struct arch_vcpu arch;       /* x86 and guest-type state (arch_domain.h) */
 };
 
 struct domain {
@@ -71,7 +59,6 @@ struct domain {
     uint64_t nr_pages, max_pages;
     uint32_t page_list;          /* frames owned, linked via page_info */
     uint64_t page_count;         /* all owned frames incl. shared_info */
-    uint64_t cr3;                /* machine address of the L4 */
     shared_info_t *shared_info;
     unsigned nr_vcpus;
     struct vcpu *vcpu[MAX_VCPUS];
@@ -93,7 +80,6 @@ struct domain {
     uint64_t con_tokens, con_refill_ns, con_dropped;
     bool con_drop_noted;
     struct domain *next;
-    int shared_image;            /* 1 + index of its shared image, or 0 */
     /* roles and control (xsm.c, domctl.c) */
     uint16_t target;             /* dm: the domain it serves (DOMID_INVALID: none) */
     char target_name[NAME_LEN];  /* boot target=NAME, resolved on first use */
@@ -105,8 +91,6 @@ struct domain {
     uint64_t soft_affinity[MAX_VCPUS];   /* recorded only; no soft scheduling */
     struct xsm_rangeset { unsigned nr; struct { uint64_t s, e; } r[12]; }
         io_ports, io_mem, io_irqs;       /* granted with DOMCTL_*_permission */
-    /* boot domains (pv/dom_build.c): the start_info frame, 0 if none */
-    uint64_t si_mfn;
     /* destruction in steps (domain.c) */
     struct domain *dying_next;
     unsigned destroy_phase;
@@ -114,6 +98,7 @@ struct domain {
     uint64_t destroy_orphans;
     /* grant tables (grant_table.c) */
     struct grant_table *grant_table;     /* NULL until the first grant op */
+    struct arch_domain arch;     /* x86 and guest-type state (arch_domain.h) */
 };
 
 #define MAX_CPUS        64

@@ -70,7 +70,5 @@ long do_sched_op(unsigned long, unsigned long, unsigned long, unsigned long, uns
 long do_domctl(unsigned long, unsigned long, unsigned long, unsigned long, unsigned long);
 long do_sysctl(unsigned long, unsigned long, unsigned long, unsigned long, unsigned long);
 
-void hypercall_dispatch(struct cpu_user_regs *regs);
-void hypercall_page_fill(void *page);
 
 #endif

@@ -8,6 +8,11 @@ bool pv_inject_exception(struct vcpu *v, unsigned vec, uint32_t err, unsigned lo
 void pv_return_to_guest(struct vcpu *v);
 void load_debugregs(struct vcpu *v);
 
+/* The PV hypercall entry (pv/hypercall.c): syscall from the guest
+ * kernel, and the page of stubs that makes it. */
+void hypercall_dispatch(struct cpu_user_regs *regs);
+void hypercall_page_fill(void *page);
+
 long do_set_trap_table(unsigned long, unsigned long, unsigned long, unsigned long, unsigned long);
 long do_set_callbacks(unsigned long, unsigned long, unsigned long, unsigned long, unsigned long);
 long do_callback_op(unsigned long, unsigned long, unsigned long, unsigned long, unsigned long);

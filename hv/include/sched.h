@@ -23,6 +23,10 @@ void sched_set_affinity(struct vcpu *v, uint64_t mask);
 void vcpu_sleep_sync(struct vcpu *v);
 void domain_sleep_sync(struct domain *d);
 void vcpu_first_entry(void);
+static inline bool vcpu_down(const struct vcpu *v)
+{
+    return v->state == VCPU_OFFLINE || v->state == VCPU_DEAD;
+}
 void context_switch(unsigned long *save_rsp, unsigned long new_rsp);
 struct vcpu *vcpu_create(struct domain *d, unsigned id);
 void vcpu_free(struct vcpu *v);

@@ -279,11 +279,11 @@ static int build(struct domain *d, const struct elf_image_info *in, const uint8_
     if (page_sharing) {
         uint64_t key = ro_run(in, img, &sh_first, &sh_nr);
         if (sh_nr && sh_first + sh_nr <= nr_pages)
-            d->shared_image = shared_image_get(in, img, key, sh_first, sh_nr);
-        if (!d->shared_image)
+            d->arch.pv.shared_image = shared_image_get(in, img, key, sh_first, sh_nr);
+        if (!d->arch.pv.shared_image)
             sh_nr = 0;
     }
-    const struct shared_image *shi = d->shared_image ? &shared_images[d->shared_image - 1] : NULL;
+    const struct shared_image *shi = d->arch.pv.shared_image ? &shared_images[d->arch.pv.shared_image - 1] : NULL;
 #define SHARED(pfn) (shi && (pfn) >= sh_first && (pfn) < sh_first + sh_nr)
     uint64_t private = 0;
     for (uint64_t pfn = 0; pfn < nr_pages; pfn++) {
@@ -339,7 +339,7 @@ static int build(struct domain *d, const struct elf_image_info *in, const uint8_
         bool is_pt = pfn >= l.pt_pfn && pfn < l.pt_pfn + l.nr_pt;
         map_page(p2m, &l, &next_pt, vb + (pfn << PAGE_SHIFT), p2m[pfn], !is_pt && !SHARED(pfn));
     }
-    d->cr3 = p2m[l.pt_pfn] << PAGE_SHIFT;
+    d->arch.pv.cr3 = p2m[l.pt_pfn] << PAGE_SHIFT;
     for (uint64_t pfn = 0; pfn < nr_pages; pfn++)
         if (!SHARED(pfn))
             m2p[p2m[pfn]] = pfn;
@@ -384,10 +384,10 @@ static int build(struct domain *d, const struct elf_image_info *in, const uint8_
     si->nr_pt_frames = l.nr_pt;
     si->mfn_list = vb + (l.p2m_pfn << PAGE_SHIFT);
     strlcpy((char *)si->cmd_line, cmdline, sizeof(si->cmd_line));
-    d->si_mfn = p2m[l.si_pfn];
+    d->arch.pv.si_mfn = p2m[l.si_pfn];
 
     /* Initial registers. */
-    struct cpu_user_regs *r = d->vcpu[0]->regs;
+    struct cpu_user_regs *r = d->vcpu[0]->arch.regs;
     r->rip = in->entry;
     r->rsp = vb + ((l.stack_pfn + 1) << PAGE_SHIFT);
     r->rsi = vb + (l.si_pfn << PAGE_SHIFT);
@@ -448,7 +448,7 @@ static void build_xenstore(struct domain *xs, const struct boot_module *bm,
     int rc = 0;
     for (unsigned id = 1; id < DOMID_FIRST_RESERVED && !rc; id++) {
         struct domain *d = domain_by_id(id);
-        if (d && d != xs && d->si_mfn)
+        if (d && d != xs && d->arch.pv.si_mfn)
             rc = xs_wire(d, xs, err, sizeof(err));
     }
     size_t len = rc ? 0 : xs_boot_list(NULL, 0);
@@ -537,7 +537,7 @@ void build_boot_domains(void)
     if (xs_m >= 0)
         for (unsigned id = 1; id < DOMID_FIRST_RESERVED; id++) {
             struct domain *d = domain_by_id(id);
-            if (d && d->si_mfn && !d->vcpu[0]->initialised) {
+            if (d && d->arch.pv.si_mfn && !d->vcpu[0]->initialised) {
                 if (xs && d != xs && xs_wired(d)) {
                     d->xs_held = true;
                     sched_pause_domain(d);

@@ -227,7 +227,7 @@ static long get_entry(uint64_t e, unsigned level, struct domain *d, struct domai
             /* Shared image pages (page sharing): read-only, any domain
              * whose image they came from holds one already. */
             if (mfn >= max_pfn || pg(mfn)->owner != OWNER_SHARED || (e & PTE_W) ||
-                !d->shared_image || pg(mfn)->prev != (uint32_t)(d->shared_image - 1) ||
+                !d->arch.pv.shared_image || pg(mfn)->prev != (uint32_t)(d->arch.pv.shared_image - 1) ||
                 pg(mfn)->count == 0 || pg(mfn)->count == 0xffffffffu)
                 return -XEN_EINVAL;
             pg(mfn)->count++;
@@ -289,7 +289,7 @@ static long mod_entry(uint64_t tmfn, unsigned idx, unsigned level, uint64_t val,
 /* The current base table of v, and the L1 table and slot that map va. */
 static uint64_t vcpu_base(struct vcpu *v)
 {
-    return (v->cr3 ? v->cr3 : v->domain->cr3) >> PAGE_SHIFT;
+    return (v->arch.pv.cr3 ? v->arch.pv.cr3 : v->domain->arch.pv.cr3) >> PAGE_SHIFT;
 }
 
 static bool find_l1(struct vcpu *v, unsigned long va, uint64_t *l1mfn, unsigned *idx)
@@ -505,8 +505,8 @@ long pv_set_base(struct vcpu *v, uint64_t mfn)
         put_page(mfn);
         return rc;
     }
-    uint64_t old = v->cr3 >> PAGE_SHIFT;
-    v->cr3 = mfn << PAGE_SHIFT;
+    uint64_t old = v->arch.pv.cr3 >> PAGE_SHIFT;
+    v->arch.pv.cr3 = mfn << PAGE_SHIFT;
     if (old) {
         put_page_type(old);
         put_page(old);
@@ -548,7 +548,7 @@ long do_mmuext_op(unsigned long ops, unsigned long count, unsigned long done_p,
         case MMUEXT_NEW_BASEPTR:
             rc = pv_set_base(v, op.arg1.mfn);
             if (!rc)
-                switch_cr3(v->cr3);
+                switch_cr3(v->arch.pv.cr3);
             break;
         case MMUEXT_TLB_FLUSH_LOCAL:
             flush_tlb_local();
@@ -652,9 +652,9 @@ void pv_drop_bases(struct domain *d)
 {
     for (unsigned i = 0; i < d->nr_vcpus; i++) {
         struct vcpu *v = d->vcpu[i];
-        if (v && v->cr3) {
-            uint64_t m = v->cr3 >> PAGE_SHIFT;
-            v->cr3 = 0;
+        if (v && v->arch.pv.cr3) {
+            uint64_t m = v->arch.pv.cr3 >> PAGE_SHIFT;
+            v->arch.pv.cr3 = 0;
             put_page_type(m);
             put_page(m);
         }

@@ -31,12 +31,12 @@ long do_set_trap_table(unsigned long list, unsigned long a2, unsigned long a3,
     (void)a2, (void)a3, (void)a4, (void)a5;
     struct vcpu *v = current_vcpu();
     if (!list) {
-        memset(v->trap_ctxt, 0, PAGE_SIZE);
+        memset(v->arch.pv.trap_ctxt, 0, PAGE_SIZE);
         return 0;
     }
     /* Decode everything first; nothing changes on an error. */
     struct trap_info t, table[256];
-    memcpy(table, v->trap_ctxt, sizeof(table));
+    memcpy(table, v->arch.pv.trap_ctxt, sizeof(table));
     for (unsigned i = 0; ; i++) {
         if (i >= 256 * 4)
             return -XEN_E2BIG;  /* no terminator within a sane length */
@@ -50,7 +50,7 @@ long do_set_trap_table(unsigned long list, unsigned long a2, unsigned long a3,
             t.cs = FLAT_KERNEL_CS;
         table[t.vector] = t;
     }
-    memcpy(v->trap_ctxt, table, sizeof(table));
+    memcpy(v->arch.pv.trap_ctxt, table, sizeof(table));
     return 0;
 }
 
@@ -61,15 +61,15 @@ static long register_callback(struct vcpu *v, unsigned type, unsigned flags,
         return -XEN_EINVAL;
     switch (type) {
     case CALLBACKTYPE_event:
-        v->event_callback = address;
+        v->arch.pv.event_callback = address;
         return 0;
     case CALLBACKTYPE_failsafe:
-        v->failsafe_callback = address;
-        v->failsafe_mask_events = flags & CALLBACKF_mask_events;
+        v->arch.pv.failsafe_callback = address;
+        v->arch.pv.failsafe_mask_events = flags & CALLBACKF_mask_events;
         return 0;
     case CALLBACKTYPE_syscall:
-        v->syscall_callback = address;
-        v->syscall_mask_events = flags & CALLBACKF_mask_events;
+        v->arch.pv.syscall_callback = address;
+        v->arch.pv.syscall_mask_events = flags & CALLBACKF_mask_events;
         return 0;
     case CALLBACKTYPE_nmi:
         return -XEN_ENOSYS;       /* no NMIs are forwarded to guests */
@@ -122,8 +122,8 @@ long do_stack_switch(unsigned long ss, unsigned long sp, unsigned long a3,
 {
     (void)a3, (void)a4, (void)a5;
     struct vcpu *v = current_vcpu();
-    v->kernel_ss = ss;           /* as Xen: stored, used on user->kernel */
-    v->kernel_sp = sp;
+    v->arch.pv.kernel_ss = ss;           /* as Xen: stored, used on user->kernel */
+    v->arch.pv.kernel_sp = sp;
     return 0;
 }
 
@@ -132,7 +132,7 @@ long do_fpu_taskswitch(unsigned long set, unsigned long a2, unsigned long a3,
 {
     (void)a2, (void)a3, (void)a4, (void)a5;
     struct vcpu *v = current_vcpu();
-    v->fpu_ts = set != 0;
+    v->arch.pv.fpu_ts = set != 0;
     if (set)
         write_cr0(read_cr0() | X86_CR0_TS);
     else
@@ -149,19 +149,19 @@ long do_set_segment_base(unsigned long which, unsigned long base, unsigned long 
     case SEGBASE_FS:
         if (!canonical(base))
             return -XEN_EINVAL;
-        v->fs_base = base;
+        v->arch.pv.fs_base = base;
         wrmsr(MSR_FS_BASE, base);
         return 0;
     case SEGBASE_GS_KERNEL:
         if (!canonical(base))
             return -XEN_EINVAL;
-        v->gs_base = base;
+        v->arch.pv.gs_base_kernel = base;
         wrmsr(MSR_KERNEL_GS_BASE, base);   /* becomes GS_BASE after swapgs */
         return 0;
     case SEGBASE_GS_USER:
         if (!canonical(base))
             return -XEN_EINVAL;
-        v->gs_base_user = base;            /* guest user mode: not used yet */
+        v->arch.pv.gs_base_user = base;            /* guest user mode: not used yet */
         return 0;
     case SEGBASE_GS_USER_SEL:
         return -XEN_EINVAL;                /* no guest user mode */
@@ -198,7 +198,7 @@ long do_set_debugreg(unsigned long reg, unsigned long value, unsigned long a3,
     default:
         return -XEN_EINVAL;
     }
-    v->dr[reg] = value;
+    v->arch.dr[reg] = value;
     load_debugregs(v);
     return 0;
 }
@@ -209,20 +209,20 @@ long do_get_debugreg(unsigned long reg, unsigned long a2, unsigned long a3,
     (void)a2, (void)a3, (void)a4, (void)a5;
     if (reg > 7 || reg == 4 || reg == 5)
         return -XEN_EINVAL;
-    return (long)current_vcpu()->dr[reg];
+    return (long)current_vcpu()->arch.dr[reg];
 }
 
 void load_debugregs(struct vcpu *v)
 {
     __asm__ volatile("mov %0, %%db7" :: "r"(0UL));
-    if (!(v->dr[7] & 0xff))
+    if (!(v->arch.dr[7] & 0xff))
         return;
-    __asm__ volatile("mov %0, %%db0" :: "r"(v->dr[0]));
-    __asm__ volatile("mov %0, %%db1" :: "r"(v->dr[1]));
-    __asm__ volatile("mov %0, %%db2" :: "r"(v->dr[2]));
-    __asm__ volatile("mov %0, %%db3" :: "r"(v->dr[3]));
-    __asm__ volatile("mov %0, %%db6" :: "r"(v->dr[6]));
-    __asm__ volatile("mov %0, %%db7" :: "r"(v->dr[7]));
+    __asm__ volatile("mov %0, %%db0" :: "r"(v->arch.dr[0]));
+    __asm__ volatile("mov %0, %%db1" :: "r"(v->arch.dr[1]));
+    __asm__ volatile("mov %0, %%db2" :: "r"(v->arch.dr[2]));
+    __asm__ volatile("mov %0, %%db3" :: "r"(v->arch.dr[3]));
+    __asm__ volatile("mov %0, %%db6" :: "r"(v->arch.dr[6]));
+    __asm__ volatile("mov %0, %%db7" :: "r"(v->arch.dr[7]));
 }
 
 /* iret: pop the guest's struct iret_context from its stack. */
@@ -231,7 +231,7 @@ long do_iret(unsigned long a1, unsigned long a2, unsigned long a3,
 {
     (void)a1, (void)a2, (void)a3, (void)a4, (void)a5;
     struct vcpu *v = current_vcpu();
-    struct cpu_user_regs *r = v->regs;
+    struct cpu_user_regs *r = v->arch.regs;
     struct iret_context c;
     if (copy_from_guest(&c, r->rsp, sizeof(c))) {
         domain_crash(v->domain, "iret with an unreadable frame at rsp=%lx", r->rsp);
@@ -266,7 +266,7 @@ long do_iret(unsigned long a1, unsigned long a2, unsigned long a3,
 static bool bounce(struct vcpu *v, unsigned long handler, bool has_err,
                    uint32_t err, bool mask_events)
 {
-    struct cpu_user_regs *r = v->regs;
+    struct cpu_user_regs *r = v->arch.regs;
     uint8_t mask = v->vcpu_info->evtchn_upcall_mask;
     unsigned long frame[8];
     unsigned n = 0;
@@ -311,8 +311,8 @@ static bool has_error_code(unsigned vec)
  * or the handler's stack is unusable.  Returns false if crashed. */
 bool pv_inject_exception(struct vcpu *v, unsigned vec, uint32_t err, unsigned long cr2)
 {
-    struct cpu_user_regs *r = v->regs;
-    struct trap_info *t = &v->trap_ctxt[vec & 0xff];
+    struct cpu_user_regs *r = v->arch.regs;
+    struct trap_info *t = &v->arch.pv.trap_ctxt[vec & 0xff];
     const char *name = vec < 32 ? exc_names[vec] : "int";
     if (!t->address) {
         if (vec == 14)
@@ -346,18 +346,18 @@ void pv_guest_exception(struct cpu_user_regs *r, unsigned vec)
         /* Keep the guest's view of DR6; the next #DB starts clean. */
         unsigned long dr6;
         __asm__ volatile("mov %%db6, %0" : "=r"(dr6));
-        v->dr[6] = dr6;
+        v->arch.dr[6] = dr6;
         __asm__ volatile("mov %0, %%db6" :: "r"(0xffff0ff0UL));
     }
-    if (vec == 7 && v->fpu_ts) {
+    if (vec == 7 && v->arch.pv.fpu_ts) {
         /* #NM from the virtual CR0.TS: clear it and let the guest know. */
         __asm__ volatile("clts");
-        v->fpu_ts = false;
+        v->arch.pv.fpu_ts = false;
     } else if (vec == 13 && (r->error_code & 3) == 2) {
         /* "int $n" through a DPL-0 gate: emulate it if the guest's trap
          * table lets its kernel enter vector n. */
         unsigned n = (r->error_code >> 3) & 0xff;
-        struct trap_info *t = &v->trap_ctxt[n];
+        struct trap_info *t = &v->arch.pv.trap_ctxt[n];
         if (t->address && TI_GET_DPL(t) >= 1) {
             r->rip += 2;
             if (!pv_inject_exception(v, n, 0, 0))
@@ -378,10 +378,10 @@ void pv_return_to_guest(struct vcpu *v)
     if (!v->domain || v->state == VCPU_DEAD)
         return;
     vcpu_info_t *vi = v->vcpu_info;
-    if (!vi || !vi->evtchn_upcall_pending || vi->evtchn_upcall_mask || !v->event_callback)
+    if (!vi || !vi->evtchn_upcall_pending || vi->evtchn_upcall_mask || !v->arch.pv.event_callback)
         return;
-    if (!bounce(v, v->event_callback, false, 0, true)) {
-        domain_crash(v->domain, "event upcall: guest stack %lx unusable", v->regs->rsp);
+    if (!bounce(v, v->arch.pv.event_callback, false, 0, true)) {
+        domain_crash(v->domain, "event upcall: guest stack %lx unusable", v->arch.regs->rsp);
         schedule();
         panic("crashed vCPU rescheduled");
     }

@@ -13,7 +13,7 @@
 
 static start_info_t *start_info_of(struct domain *d)
 {
-    return d->si_mfn ? pfn_to_virt(d->si_mfn) : NULL;
+    return d->arch.pv.si_mfn ? pfn_to_virt(d->arch.pv.si_mfn) : NULL;
 }
 
 /* Undoes xs_wire (before d ever ran). */

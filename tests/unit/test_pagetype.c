@@ -174,8 +174,8 @@ int main(void)
 
     /* Dropping the base devalidates everything: only allocations remain. */
     struct vcpu *v = &vcpu1;
-    uint64_t base = v->cr3 >> 12;
-    v->cr3 = 0;
+    uint64_t base = v->arch.pv.cr3 >> 12;
+    v->arch.pv.cr3 = 0;
     put_page_type(base);
     put_page(base);
     uint64_t frames[] = { l4, l3, l2, l1, data, bad };

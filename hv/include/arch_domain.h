@@ -1,0 +1,87 @@
+/*
+ * The x86 part of vCPUs and domains, as Xen splits them
+ * (xen/arch/x86/include/asm/domain.h): what every x86 vCPU has (FPU
+ * image, debug registers, its hypervisor stack and saved frame), and a
+ * union by guest type.  Only PV exists today; the HVM/PVH member (VMCB,
+ * ASID, p2m) joins the unions when SVM does.
+ *
+ * Common code never reads what is in here: it calls the arch hooks at
+ * the end of this file (hv/arch/x86_64/domain.c), which call the PV ones
+ * (hv/pv/domain.c) for a PV guest.
+ */
+#ifndef KEEL_ARCH_DOMAIN_H
+#define KEEL_ARCH_DOMAIN_H
+
+#include "lib.h"
+#include <xen/xen.h>
+
+struct vcpu;
+struct domain;
+struct vcpu_guest_context;
+
+enum guest_type { GUEST_PV };
+
+/* A PV vCPU: what the guest registered through the PV interface. */
+struct pv_vcpu {
+    struct trap_info *trap_ctxt;   /* 256 entries, one page, by vector */
+    unsigned long event_callback, failsafe_callback, syscall_callback;
+    bool failsafe_mask_events, syscall_mask_events;
+    unsigned long kernel_ss, kernel_sp;   /* stack_switch */
+    unsigned long fs_base, gs_base_kernel, gs_base_user;
+    bool fpu_ts;                   /* the guest's virtual CR0.TS */
+    uint64_t cr3;                  /* its base table (machine address), referenced */
+};
+
+struct arch_vcpu {
+    uint8_t fpu[512] __attribute__((aligned(16)));   /* fxsave image */
+    unsigned long dr[8];
+    void *stack;                   /* STACK_SIZE bytes */
+    struct cpu_user_regs *regs;    /* guest frame at the top of the stack */
+    unsigned long frame_top;       /* TSS.RSP0 / syscall stack */
+    unsigned long ctx_rsp;         /* saved by arch_switch_stack */
+    union {
+        struct pv_vcpu pv;
+    };
+};
+
+/* A PV domain: its start-of-day tables and image. */
+struct pv_domain {
+    uint64_t cr3;                  /* the L4 the builder made (machine address) */
+    int shared_image;              /* 1 + index of its shared image, or 0 */
+    uint64_t si_mfn;               /* the start_info frame, 0 if none */
+};
+
+struct arch_domain {
+    enum guest_type type;
+    union {
+        struct pv_domain pv;
+    };
+};
+
+/* vCPU life (hv/arch/x86_64/domain.c): the stack, the first frame, a
+ * clean FPU, then the type's own state. */
+int arch_vcpu_create(struct vcpu *v);
+void arch_vcpu_destroy(struct vcpu *v);
+
+/* Context switch, called by the scheduler with interrupts off: save
+ * what the hardware holds for prev, load next's (or the idle state),
+ * then change stacks (returns when prev runs again). */
+void arch_ctxt_switch_from(struct vcpu *prev);
+void arch_ctxt_switch_to(struct vcpu *next);
+void arch_ctxt_switch_to_idle(void);
+void arch_switch_stack(struct vcpu *prev, struct vcpu *next);
+
+/* vcpu_guest_context in and out (VCPUOP_initialise,
+ * DOMCTL_{set,get}vcpucontext and the boot builder). */
+long arch_set_info_guest(struct vcpu *v, const struct vcpu_guest_context *c);
+void arch_get_info_guest(struct vcpu *v, struct vcpu_guest_context *c);
+
+/* The PV versions (hv/pv/domain.c). */
+int pv_vcpu_create(struct vcpu *v);
+void pv_vcpu_destroy(struct vcpu *v);
+void pv_ctxt_switch_from(struct vcpu *prev);
+void pv_ctxt_switch_to(struct vcpu *next);
+long pv_set_info_guest(struct vcpu *v, const struct vcpu_guest_context *c);
+void pv_get_info_guest(struct vcpu *v, struct vcpu_guest_context *c);
+
+#endif

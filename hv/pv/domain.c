@@ -1,0 +1,141 @@
+/*
+ * The PV side of vCPUs (arch_domain.h): the trap table and callbacks a
+ * PV guest registers, its segment bases and virtual CR0.TS, its page
+ * tables as CR3, and vcpu_guest_context in and out, as Xen's
+ * arch_set_info_guest()/arch_get_info_guest() do for a 64-bit PV vCPU.
+ */
+#include "lib.h"
+#include "x86.h"
+#include "mm.h"
+#include "domain.h"
+#include "sched.h"
+#include "pv.h"
+#include "flushtlb.h"
+#include "apic.h"
+#include <xen/errno.h>
+#include <xen/vcpu.h>
+
+int pv_vcpu_create(struct vcpu *v)
+{
+    v->arch.pv.trap_ctxt = alloc_hv_pages(0);
+    return v->arch.pv.trap_ctxt ? 0 : -XEN_ENOMEM;
+}
+
+void pv_vcpu_destroy(struct vcpu *v)
+{
+    free_hv_pages(v->arch.pv.trap_ctxt, 0);
+    v->arch.pv.trap_ctxt = NULL;
+}
+
+/* The hypervisor keeps the bases and CR0.TS current in the vCPU
+ * (set_segment_base, fpu_taskswitch): nothing to read back. */
+void pv_ctxt_switch_from(struct vcpu *prev)
+{
+    (void)prev;
+}
+
+void pv_ctxt_switch_to(struct vcpu *next)
+{
+    wrmsr(MSR_FS_BASE, next->arch.pv.fs_base);
+    wrmsr(MSR_KERNEL_GS_BASE, next->arch.pv.gs_base_kernel);
+    if (next->arch.pv.fpu_ts)
+        write_cr0(read_cr0() | X86_CR0_TS);
+    switch_cr3(next->arch.pv.cr3 ? next->arch.pv.cr3 : next->domain->arch.pv.cr3);
+}
+
+static bool canonical(unsigned long a)
+{
+    return a < 0x0000800000000000UL || a >= 0xFFFF800000000000UL;
+}
+
+static bool code_ok(unsigned long a)
+{
+    return canonical(a) && (a < HV_VIRT_START || a >= HV_VIRT_END);
+}
+
+
+/* Checks a vcpu_guest_context and loads it into v (which is not running). */
+long pv_set_info_guest(struct vcpu *v, const struct vcpu_guest_context *c)
+{
+    struct domain *d = v->domain;
+    uint64_t l4 = xen_cr3_to_pfn(c->ctrlreg[3]);
+    if (l4 >= max_pfn || frame_table[l4].owner != d->id)
+        return -XEN_EINVAL;      /* cr3 must be one of d's frames */
+    const struct cpu_user_regs *u = &c->user_regs;
+    if (!code_ok(u->rip) || !canonical(u->rsp) || !canonical(c->kernel_sp) ||
+        (c->event_callback_eip && !code_ok(c->event_callback_eip)) ||
+        (c->failsafe_callback_eip && !code_ok(c->failsafe_callback_eip)) ||
+        (c->syscall_callback_eip && !code_ok(c->syscall_callback_eip)) ||
+        !canonical(c->fs_base) || !canonical(c->gs_base_kernel) ||
+        !canonical(c->gs_base_user))
+        return -XEN_EINVAL;
+    for (unsigned i = 0; i < 256; i++)
+        if (c->trap_ctxt[i].address && !code_ok(c->trap_ctxt[i].address))
+            return -XEN_EINVAL;
+    if (c->ldt_ents || c->gdt_ents)
+        return -XEN_EINVAL;      /* no guest descriptor tables yet */
+    long rc = pv_set_base(v, l4);   /* validates it as an L4, takes refs */
+    if (rc)
+        return rc;
+
+    /* All checked: load it. */
+    struct cpu_user_regs *r = v->arch.regs;
+    uint32_t vec = r->entry_vector;
+    memcpy(r, u, offsetof(struct cpu_user_regs, error_code));
+    r->entry_vector = vec;
+    r->rip = u->rip;
+    r->rsp = u->rsp;
+    r->rflags = (u->rflags & ~0x3000UL) | X86_EFLAGS_IF | 2;
+    r->cs = SEL_GUEST_CS64;
+    r->ss = SEL_GUEST_DS;
+    memset(v->arch.pv.trap_ctxt, 0, PAGE_SIZE);
+    for (unsigned i = 0; i < 256; i++) {
+        if (c->trap_ctxt[i].address) {
+            v->arch.pv.trap_ctxt[c->trap_ctxt[i].vector] = c->trap_ctxt[i];
+            if ((v->arch.pv.trap_ctxt[c->trap_ctxt[i].vector].cs & 3) == 0)
+                v->arch.pv.trap_ctxt[c->trap_ctxt[i].vector].cs = FLAT_KERNEL_CS;
+        }
+    }
+    v->arch.pv.event_callback = c->event_callback_eip;
+    v->arch.pv.failsafe_callback = c->failsafe_callback_eip;
+    v->arch.pv.syscall_callback = c->syscall_callback_eip;
+    v->arch.pv.failsafe_mask_events = c->flags & VGCF_failsafe_disables_events;
+    v->arch.pv.syscall_mask_events = c->flags & VGCF_syscall_disables_events;
+    v->arch.pv.kernel_ss = c->kernel_ss;
+    v->arch.pv.kernel_sp = c->kernel_sp;
+    v->arch.pv.fs_base = c->fs_base;
+    v->arch.pv.gs_base_kernel = c->gs_base_kernel;
+    v->arch.pv.gs_base_user = c->gs_base_user;
+    if (c->flags & VGCF_i387_valid)
+        memcpy(v->arch.fpu, &c->fpu_ctxt, sizeof(v->arch.fpu));
+    return 0;
+}
+
+
+/* Xen's arch_get_info_guest() for a 64-bit PV vCPU. */
+void pv_get_info_guest(struct vcpu *v, struct vcpu_guest_context *c)
+{
+    struct domain *d = v->domain;
+    memset(c, 0, sizeof(*c));
+    memcpy(&c->fpu_ctxt, v->arch.fpu, sizeof(c->fpu_ctxt));
+    c->flags = VGCF_i387_valid | VGCF_in_kernel | (vcpu_down(v) ? 0 : VGCF_online) |
+               (v->arch.pv.failsafe_mask_events ? VGCF_failsafe_disables_events : 0) |
+               (v->arch.pv.syscall_mask_events ? VGCF_syscall_disables_events : 0);
+    c->user_regs = *v->arch.regs;
+    memcpy(c->trap_ctxt, v->arch.pv.trap_ctxt, sizeof(c->trap_ctxt));
+    c->kernel_ss = v->arch.pv.kernel_ss;
+    c->kernel_sp = v->arch.pv.kernel_sp;
+    c->ctrlreg[0] = (read_cr0() & ~X86_CR0_TS) | (v->arch.pv.fpu_ts ? X86_CR0_TS : 0);
+    uint64_t cr3 = v->arch.pv.cr3 ? v->arch.pv.cr3 : d->arch.pv.cr3;
+    c->ctrlreg[3] = xen_pfn_to_cr3(cr3 >> PAGE_SHIFT);
+    c->ctrlreg[4] = read_cr4() & (X86_CR4_OSFXSR | X86_CR4_OSXMMEXCPT | (1UL << 5) /* PAE */);
+    for (unsigned i = 0; i < 8; i++)
+        c->debugreg[i] = v->arch.dr[i];
+    c->event_callback_eip = v->arch.pv.event_callback;
+    c->failsafe_callback_eip = v->arch.pv.failsafe_callback;
+    c->syscall_callback_eip = v->arch.pv.syscall_callback;
+    c->fs_base = v->arch.pv.fs_base;
+    c->gs_base_kernel = v->arch.pv.gs_base_kernel;
+    c->gs_base_user = v->arch.pv.gs_base_user;
+}
+
