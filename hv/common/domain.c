@@ -91,6 +91,8 @@ struct domain *domain_create(const struct boot_config *cfg)
     d->weight = cfg->weight ? cfg->weight : 256;
     d->cap = cfg->cap;
     d->affinity_default = cfg->affinity;
+    if (cpumask_empty(&d->affinity_default))
+        cpumask_setall(&d->affinity_default);
     d->nr_vcpus = cfg->vcpus;
     d->con_tokens = CONSOLE_BURST;
     d->con_refill_ns = now_ns();
@@ -547,7 +549,7 @@ int parse_boot_config(const char *cmdline, struct boot_config *cfg,
             cfg->weight = (unsigned)x;
         } else if (word_is(w, n, "cap=", &v, &vl)) {
             uint64_t x;
-            if (!parse_size(v, vl, &x) || x > 100 * MAX_CPUS) {
+            if (!parse_size(v, vl, &x) || x > 100 * NR_CPUS) {
                 snprintf(err, errlen, "cap=%.*s: a percentage of one pCPU", (int)vl, v);
                 return -1;
             }
@@ -555,14 +557,15 @@ int parse_boot_config(const char *cmdline, struct boot_config *cfg,
         } else if (word_is(w, n, "cpus=", &v, &vl)) {
             /* Hard affinity: CPU numbers and ranges, "0-3:5" (':' separates,
              * since ',' separates boot modules). */
-            uint64_t mask = 0;
+            cpumask_t mask;
+            cpumask_clear(&mask);
             size_t i = 0;
             while (i < vl) {
                 uint64_t a = 0, b;
                 size_t st = i;
                 while (i < vl && v[i] >= '0' && v[i] <= '9')
                     a = a * 10 + (uint64_t)(v[i++] - '0');
-                if (i == st || a >= MAX_CPUS)
+                if (i == st || a >= NR_CPUS)
                     goto bad_cpus;
                 b = a;
                 if (i < vl && v[i] == '-') {
@@ -570,16 +573,16 @@ int parse_boot_config(const char *cmdline, struct boot_config *cfg,
                     b = 0;
                     while (i < vl && v[i] >= '0' && v[i] <= '9')
                         b = b * 10 + (uint64_t)(v[i++] - '0');
-                    if (i == st || b >= MAX_CPUS || b < a)
+                    if (i == st || b >= NR_CPUS || b < a)
                         goto bad_cpus;
                 }
                 for (uint64_t c = a; c <= b; c++)
-                    mask |= 1ULL << c;
+                    cpumask_set_cpu((unsigned)c, &mask);
                 if (i < vl && v[i] != ':')
                     goto bad_cpus;
                 i++;
             }
-            if (!mask) {
+            if (cpumask_empty(&mask)) {
 bad_cpus:
                 snprintf(err, errlen, "cpus=%.*s: a list of CPUs like 0-3:5", (int)vl, v);
                 return -1;

@@ -202,10 +202,11 @@ static long getvcpucontext(struct domain *d, struct xen_domctl_vcpucontext *vc)
     return rc;
 }
 
-/* xenctl_bitmap <-> a mask of nr_cpus bits (Xen's common/bitmap.c). */
-static long bitmap_from_guest(uint64_t *mask, const struct xenctl_bitmap *b)
+/* xenctl_bitmap <-> a CPU set of nr_cpus bits (Xen's common/bitmap.c):
+ * bits past the guest's nr_bits are clear, bits past nr_cpus ignored. */
+static long bitmap_from_guest(cpumask_t *mask, const struct xenctl_bitmap *b)
 {
-    uint8_t bytes[MAX_CPUS / 8] = { 0 };
+    uint8_t bytes[NR_CPUS / 8 + 1] = { 0 };
     unsigned nbytes = (nr_cpus + 7) / 8;
     unsigned guest_bytes = (b->nr_bits + 7) / 8;
     unsigned copy = MIN(guest_bytes, nbytes);
@@ -215,21 +216,21 @@ static long bitmap_from_guest(uint64_t *mask, const struct xenctl_bitmap *b)
         if ((b->nr_bits & 7) && guest_bytes == copy)
             bytes[guest_bytes - 1] &= (uint8_t)~(0xff << (b->nr_bits & 7));
     }
-    *mask = 0;
+    cpumask_clear(mask);
     for (unsigned i = 0; i < nr_cpus; i++)
         if (bytes[i / 8] & (1u << (i % 8)))
-            *mask |= 1ULL << i;
+            cpumask_set_cpu(i, mask);
     return 0;
 }
 
-static long bitmap_to_guest(const struct xenctl_bitmap *b, uint64_t mask)
+static long bitmap_to_guest(const struct xenctl_bitmap *b, const cpumask_t *mask)
 {
-    uint8_t bytes[MAX_CPUS / 8] = { 0 };
+    uint8_t bytes[NR_CPUS / 8 + 1] = { 0 };
     unsigned nbytes = (nr_cpus + 7) / 8;
     unsigned guest_bytes = (b->nr_bits + 7) / 8;
     unsigned copy = MIN(guest_bytes, nbytes);
     for (unsigned i = 0; i < nr_cpus; i++)
-        if (mask & (1ULL << i))
+        if (cpumask_test_cpu(i, mask))
             bytes[i / 8] |= (uint8_t)(1u << (i % 8));
     if (copy && copy_to_guest((unsigned long)b->bitmap.p, bytes, copy))
         return -XEN_EFAULT;
@@ -238,11 +239,6 @@ static long bitmap_to_guest(const struct xenctl_bitmap *b, uint64_t mask)
         if (copy_to_guest((unsigned long)b->bitmap.p + i, &zero, 1))
             return -XEN_EFAULT;
     return 0;
-}
-
-static uint64_t online_mask(void)
-{
-    return nr_cpus >= 64 ? ~0ULL : (1ULL << nr_cpus) - 1;
 }
 
 /* Xen's vcpu_affinity_domctl(). */
@@ -255,35 +251,37 @@ static long vcpuaffinity(struct domain *d, unsigned cmd, struct xen_domctl_vcpua
         return -XEN_ESRCH;
     if (!(a->flags & (XEN_VCPUAFFINITY_HARD | XEN_VCPUAFFINITY_SOFT)))
         return -XEN_EINVAL;
+    cpumask_t online, m, eff;
+    cpumask_first_n(&online, nr_cpus);
     long rc = 0;
     if (cmd == XEN_DOMCTL_setvcpuaffinity) {
-        uint64_t hard = v->affinity, soft;
         if (a->flags & XEN_VCPUAFFINITY_HARD) {
-            uint64_t m;
             if ((rc = bitmap_from_guest(&m, &a->cpumap_hard)))
                 return rc;
-            if (!(m & online_mask()))
+            if (!cpumask_intersects(&m, &online))
                 return -XEN_EINVAL;
-            sched_set_affinity(v, m);
-            hard = m;
-            if ((rc = bitmap_to_guest(&a->cpumap_hard, m & online_mask())))
+            sched_set_affinity(v, &m);
+            cpumask_and(&eff, &m, &online);
+            if ((rc = bitmap_to_guest(&a->cpumap_hard, &eff)))
                 return rc;
         }
         if (a->flags & XEN_VCPUAFFINITY_SOFT) {
-            if ((rc = bitmap_from_guest(&soft, &a->cpumap_soft)))
+            if ((rc = bitmap_from_guest(&m, &a->cpumap_soft)))
                 return rc;
-            d->soft_affinity[v->id] = soft;
+            v->soft_affinity = m;
             /* Effective soft affinity: soft & hard & online (or hard). */
-            uint64_t eff = soft & hard & online_mask();
-            rc = bitmap_to_guest(&a->cpumap_soft, eff ? eff : hard & online_mask());
+            cpumask_and(&eff, &m, &v->affinity);
+            cpumask_and(&eff, &eff, &online);
+            if (cpumask_empty(&eff))
+                cpumask_and(&eff, &v->affinity, &online);
+            rc = bitmap_to_guest(&a->cpumap_soft, &eff);
         }
         return rc;
     }
     if (a->flags & XEN_VCPUAFFINITY_HARD)
-        rc = bitmap_to_guest(&a->cpumap_hard, v->affinity);
+        rc = bitmap_to_guest(&a->cpumap_hard, &v->affinity);
     if (a->flags & XEN_VCPUAFFINITY_SOFT)
-        rc = bitmap_to_guest(&a->cpumap_soft,
-                             d->soft_affinity[v->id] ? d->soft_affinity[v->id] : ~0ULL);
+        rc = bitmap_to_guest(&a->cpumap_soft, &v->soft_affinity);
     return rc;
 }
 

@@ -54,7 +54,7 @@ void hv_lock_release(void)
 
 static bool allowed(const struct vcpu *v, unsigned cpu)
 {
-    return (v->affinity >> cpu) & 1;
+    return cpumask_test_cpu(cpu, &v->affinity);
 }
 
 static void rq_insert(struct pcpu *pc, struct vcpu *v)
@@ -166,7 +166,8 @@ struct vcpu *vcpu_create(struct domain *d, unsigned id)
     v->state = VCPU_OFFLINE;
     v->runstate = RUNSTATE_offline;
     v->periodic_period = 10000000ULL;    /* PV guests have a 100 Hz ticker */
-    v->affinity = d->affinity_default ? d->affinity_default : ~0ULL;
+    v->affinity = d->affinity_default;
+    cpumask_setall(&v->soft_affinity);
     v->processor = (d->id + id) % (nr_cpus ? nr_cpus : 1);
     return v;
 }
@@ -270,9 +271,9 @@ void sched_unpause_domain(struct domain *d)
 
 /* DOMCTL_setvcpuaffinity: a queued vCPU moves to a pCPU it may use; a
  * running one is rescheduled off a pCPU it may no longer use. */
-void sched_set_affinity(struct vcpu *v, uint64_t mask)
+void sched_set_affinity(struct vcpu *v, const cpumask_t *mask)
 {
-    v->affinity = mask;
+    v->affinity = *mask;
     if (v->on_rq && !allowed(v, v->processor)) {
         rq_remove(v);
         struct pcpu *pc = place(v);

@@ -5,6 +5,7 @@
 #include "lib.h"
 #include "memlayout.h"
 #include "arch_domain.h"
+#include "cpumask.h"
 #include <xen/xen.h>
 
 #define MAX_DOMAINS     4096
@@ -44,7 +45,8 @@ struct vcpu {
     bool running;                /* on some pCPU right now */
     bool yielded;                /* SCHEDOP_yield: others first */
     unsigned processor;          /* the pCPU it last ran on / is queued on */
-    uint64_t affinity;           /* allowed pCPUs (bit n = CPU n) */
+    cpumask_t affinity;          /* hard: the pCPUs it may run on */
+    cpumask_t soft_affinity;     /* recorded only; no soft scheduling */
     uint64_t vruntime;           /* weighted virtual run time */
     uint64_t unpark_at;          /* cap: when its domain's budget refills */
     uint64_t runtime_ns, slice_start_ns;
@@ -68,7 +70,7 @@ struct domain {
     /* Scheduling parameters (credit-style): share by weight, cap in % of
      * one pCPU (0 = none), budget consumed in the current cap period. */
     unsigned weight, cap;
-    uint64_t affinity_default;
+    cpumask_t affinity_default;  /* its vCPUs' hard affinity at creation */
     uint64_t cap_used, cap_period_start;
     bool parked;
     bool shutdown;
@@ -88,7 +90,6 @@ struct domain {
     bool xs_held;                /* paused at boot until the xenstore domain
                                     has introduced it (it unpauses it) */
     xen_domain_handle_t handle;  /* from DOMCTL_createdomain */
-    uint64_t soft_affinity[MAX_VCPUS];   /* recorded only; no soft scheduling */
     struct xsm_rangeset { unsigned nr; struct { uint64_t s, e; } r[12]; }
         io_ports, io_mem, io_irqs;       /* granted with DOMCTL_*_permission */
     /* destruction in steps (domain.c) */
@@ -101,7 +102,6 @@ struct domain {
     struct arch_domain arch;     /* x86 and guest-type state (arch_domain.h) */
 };
 
-#define MAX_CPUS        64
 
 /* Per-physical-CPU data; %gs points here while in the hypervisor. */
 struct pcpu {
@@ -126,11 +126,12 @@ struct pcpu {
     uint64_t global_flushes;     /* full flushes (global entries too) */
     uint64_t domain_switches;    /* switches between two domains' tables */
     volatile int tlb_flush_req;
+    uint32_t flush_seen[NR_CPUS];       /* flush_tlb_mask: each target's count */
     void (*volatile call_fn)(void *);   /* remote call (smp.c) */
     void *volatile call_arg;
 };
 
-extern struct pcpu *pcpus[MAX_CPUS];
+extern struct pcpu *pcpus[NR_CPUS];
 extern unsigned nr_cpus;
 
 #ifdef KEEL_HOST_TEST
@@ -154,7 +155,7 @@ struct boot_config {
     unsigned vcpus;
     unsigned roles;
     unsigned weight, cap;
-    uint64_t affinity;
+    cpumask_t affinity;          /* empty: every CPU */
     const char *guest_cmdline;   /* what the guest sees (path removed) */
     uint16_t domid;              /* 0: the next free id (DOMCTL_createdomain may ask) */
     char target[NAME_LEN];       /* role=dm: target=<domid or name> */

@@ -14,6 +14,7 @@
 #define KEEL_FLUSHTLB_H
 
 #include "lib.h"
+#include "cpumask.h"
 
 extern volatile uint32_t tlbflush_clock;
 
@@ -45,7 +46,7 @@ void switch_cr3(uint64_t cr3);
 void flush_tlb_filtered(uint32_t stamp);
 /* Flushes the CPUs in mask (bit n: pCPU n), this one included if set, and
  * waits until each has. */
-void flush_tlb_mask(uint64_t mask);
+void flush_tlb_mask(const cpumask_t *mask);
 /* The clock wrapped: the global flush that starts its next period.  Safe
  * to call at any time outside interrupt context. */
 void tlbflush_new_period(void);

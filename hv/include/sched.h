@@ -19,7 +19,7 @@ void vcpu_kick(struct vcpu *v);
 void sched_unpark(struct vcpu *v);
 void sched_pause_domain(struct domain *d);
 void sched_unpause_domain(struct domain *d);
-void sched_set_affinity(struct vcpu *v, uint64_t mask);
+void sched_set_affinity(struct vcpu *v, const cpumask_t *mask);
 void vcpu_sleep_sync(struct vcpu *v);
 void domain_sleep_sync(struct domain *d);
 void vcpu_first_entry(void);

@@ -68,25 +68,25 @@ void switch_cr3(uint64_t cr3)
 /* Flushes the CPUs in mask and waits until each has: a remote CPU takes
  * the request in its flush IPI, or while it waits for the hypervisor lock
  * (tlb_flush_poll), so the caller may hold that lock. */
-void flush_tlb_mask(uint64_t mask)
+void flush_tlb_mask(const cpumask_t *mask)
 {
     struct pcpu *self = this_cpu();
-    uint64_t seen[MAX_CPUS];
-    uint64_t sent = 0;
-    for (unsigned i = 0; i < nr_cpus; i++) {
-        struct pcpu *o = pcpus[i];
-        if (!(mask >> i & 1) || !o || o == self || !o->online)
+    uint32_t *seen = self->flush_seen;
+    cpumask_t sent;
+    cpumask_clear(&sent);
+    for_each_cpu(i, mask) {
+        struct pcpu *o = i < nr_cpus ? pcpus[i] : NULL;
+        if (!o || o == self || !o->online)
             continue;
-        seen[i] = __atomic_load_n(&o->tlb_flushes, __ATOMIC_ACQUIRE);
+        seen[i] = (uint32_t)__atomic_load_n(&o->tlb_flushes, __ATOMIC_ACQUIRE);
         __atomic_store_n(&o->tlb_flush_req, 1, __ATOMIC_RELEASE);
         send_ipi(i, VEC_TLB_FLUSH);
-        sent |= 1ULL << i;
+        cpumask_set_cpu(i, &sent);
     }
-    if (mask >> self->id & 1)
+    if (cpumask_test_cpu(self->id, mask))
         flush_tlb_local();
-    for (unsigned i = 0; i < nr_cpus; i++)
-        while ((sent >> i & 1) &&
-               __atomic_load_n(&pcpus[i]->tlb_flushes, __ATOMIC_ACQUIRE) == seen[i])
+    for_each_cpu(i, &sent)
+        while ((uint32_t)__atomic_load_n(&pcpus[i]->tlb_flushes, __ATOMIC_ACQUIRE) == seen[i])
             tlb_flush_poll();    /* and answer anyone flushing us */
 }
 
@@ -96,14 +96,15 @@ void flush_tlb_mask(uint64_t mask)
 void flush_tlb_domain(struct domain *d)
 {
     struct pcpu *self = this_cpu();
-    uint64_t mask = 0;
+    cpumask_t mask;
+    cpumask_clear(&mask);
     for (unsigned i = 0; i < nr_cpus; i++) {
         struct pcpu *o = pcpus[i];
         if (o && o != self && o->online && o->curr->domain == d)
-            mask |= 1ULL << i;
+            cpumask_set_cpu(i, &mask);
     }
-    if (mask)
-        flush_tlb_mask(mask);
+    if (!cpumask_empty(&mask))
+        flush_tlb_mask(&mask);
 }
 
 /*
@@ -116,7 +117,8 @@ void flush_tlb_domain(struct domain *d)
 void flush_tlb_filtered(uint32_t stamp)
 {
     uint32_t now = tlbflush_current_time();
-    uint64_t mask = 0;
+    cpumask_t mask;
+    cpumask_clear(&mask);
     for (unsigned i = 0; i < nr_cpus; i++) {
         struct pcpu *o = pcpus[i];
         if (!o || !(o->online || o == this_cpu()))
@@ -125,10 +127,10 @@ void flush_tlb_filtered(uint32_t stamp)
         if (c == o->idle && now)
             continue;
         if (tlbflush_need(__atomic_load_n(&o->tlbflush_time, __ATOMIC_ACQUIRE), stamp, now))
-            mask |= 1ULL << i;
+            cpumask_set_cpu(i, &mask);
     }
-    if (mask)
-        flush_tlb_mask(mask);
+    if (!cpumask_empty(&mask))
+        flush_tlb_mask(&mask);
     if (!now)
         tlbflush_new_period();
 }
@@ -143,11 +145,12 @@ void tlbflush_new_period(void)
     if (!__atomic_compare_exchange_n(&wrap_owner, &zero, 1, false, __ATOMIC_ACQ_REL,
                                      __ATOMIC_ACQUIRE))
         return;                  /* another CPU leads it */
-    uint64_t all = 0;
+    cpumask_t all;
+    cpumask_clear(&all);
     for (unsigned i = 0; i < nr_cpus; i++)
         if (pcpus[i] && (pcpus[i]->online || pcpus[i] == this_cpu()))
-            all |= 1ULL << i;
-    flush_tlb_mask(all);
+            cpumask_set_cpu(i, &all);
+    flush_tlb_mask(&all);
     __atomic_store_n(&tlbflush_clock, 1, __ATOMIC_RELEASE);
     __atomic_store_n(&wrap_owner, 0, __ATOMIC_RELEASE);
     printk("tlb: flush clock wrapped; every CPU flushed, a new period begins\n");

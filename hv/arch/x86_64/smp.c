@@ -20,7 +20,7 @@ void *map_mmio(uint64_t pa, uint64_t size);
 void cpu_traps_init(struct pcpu *pc);
 void cpu_features_init(void);
 
-static uint32_t apic_ids[MAX_CPUS];
+static uint32_t apic_ids[NR_CPUS];
 static unsigned nr_found;
 
 static void udelay(uint64_t us)
@@ -118,10 +118,10 @@ static void parse_madt(uint32_t bsp_id)
             cpu = true;
         }
         if (cpu && (flags & 1) && id != bsp_id) {
-            if (nr_found < MAX_CPUS)
+            if (nr_found < NR_CPUS)
                 apic_ids[nr_found++] = id;
             else
-                printk("smp: more than %u CPUs, ignoring APIC id %u\n", MAX_CPUS, id);
+                printk("smp: more than %u CPUs, ignoring APIC id %u\n", NR_CPUS, id);
         }
         p += p[1];
     }
@@ -229,6 +229,7 @@ void smp_init(void)
     *(uint64_t *)SLOT(tramp_entry) = (uint64_t)ap_entry;
 
     unsigned up = 1;
+    BUILD_BUG_ON(sizeof(struct pcpu) > PAGE_SIZE);
     for (unsigned i = 1; i < nr_found; i++) {
         struct pcpu *pc = alloc_hv_pages(0);
         void *stack = alloc_hv_pages(STACK_ORDER + 1);
@@ -266,7 +267,7 @@ void smp_init(void)
     /* Check the remote-call IPI on every CPU. */
     /* Bounded: with one host thread for all CPUs (TCG round robin, as
      * -icount needs) another CPU may not run while we spin. */
-    static unsigned seen[MAX_CPUS];
+    static unsigned seen[NR_CPUS];
     unsigned answered = 0;
     for (unsigned i = 1; i < nr_cpus; i++) {
         seen[i] = ~0u;

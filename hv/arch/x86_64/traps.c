@@ -25,7 +25,7 @@ struct tss {
 } __attribute__((packed));
 
 struct pcpu pcpu0;
-struct pcpu *pcpus[MAX_CPUS];
+struct pcpu *pcpus[NR_CPUS];
 unsigned nr_cpus = 1;
 
 void set_guest_stack(unsigned long top)
