@@ -277,15 +277,19 @@ void smp_init(void)
     /* If others answered, the host runs CPUs side by side, and a CPU that
      * did not was only descheduled by a busy host (64 vCPUs on a few
      * cores): give its call (still pending) up to 5 s more (1 s was once
-     * not enough with a second QEMU on the host). */
-    for (unsigned i = 1; answered && i < nr_cpus; i++) {
-        if (__atomic_load_n(&seen[i], __ATOMIC_ACQUIRE) == i)
-            continue;
-        uint64_t end = rdtsc() + 5000ULL * tsc_khz;
-        while (__atomic_load_n(&seen[i], __ATOMIC_ACQUIRE) != i && rdtsc() < end)
-            tlb_flush_poll();
-        if (__atomic_load_n(&seen[i], __ATOMIC_ACQUIRE) == i)
-            answered++;
+     * not enough with a second QEMU on the host).  A call that timed out
+     * above and ran meanwhile counts. */
+    if (answered) {
+        answered = 0;
+        for (unsigned i = 1; i < nr_cpus; i++) {
+            uint64_t end = rdtsc() + 5000ULL * tsc_khz;
+            while (__atomic_load_n(&seen[i], __ATOMIC_ACQUIRE) != i && rdtsc() < end)
+                tlb_flush_poll();
+            if (__atomic_load_n(&seen[i], __ATOMIC_ACQUIRE) == i)
+                answered++;
+            else
+                printk("smp: CPU%u did not answer a remote call\n", i);
+        }
     }
     printk("smp: remote calls answered by %u of %u other CPUs\n", answered, nr_cpus - 1);
 }
