@@ -66,6 +66,24 @@ void domain_note_refused(const char *name, const char *why)
     add_summary(0, name, "refused", false);
 }
 
+/* The array of vCPU pointers: whole pages. */
+static unsigned vcpu_array_order(const struct domain *d)
+{
+    unsigned order = 0;
+    while (((size_t)PAGE_SIZE << order) < d->nr_vcpus * sizeof(struct vcpu *))
+        order++;
+    return order;
+}
+
+/* Where a vCPU's vcpu_info is when it has registered none: in
+ * shared_info for the first XEN_LEGACY_MAX_VCPUS, else its own. */
+vcpu_info_t *vcpu_info_default(struct vcpu *v)
+{
+    if (v->id < XEN_LEGACY_MAX_VCPUS)
+        return &v->domain->shared_info->vcpu_info[v->id];
+    return &v->dummy_info;
+}
+
 struct domain *domain_create(const struct boot_config *cfg)
 {
     BUILD_BUG_ON(sizeof(struct domain) > PAGE_SIZE);
@@ -96,11 +114,17 @@ struct domain *domain_create(const struct boot_config *cfg)
     d->nr_vcpus = cfg->vcpus;
     d->con_tokens = CONSOLE_BURST;
     d->con_refill_ns = now_ns();
+    if (d->nr_vcpus < 1 || d->nr_vcpus > MAX_VCPUS ||
+        !(d->vcpu = alloc_hv_pages(vcpu_array_order(d)))) {
+        free_hv_pages(d, 0);
+        return NULL;
+    }
     for (unsigned i = 0; i < d->nr_vcpus; i++) {
         d->vcpu[i] = vcpu_create(d, i);
         if (!d->vcpu[i]) {
             while (i--)
                 vcpu_free(d->vcpu[i]);
+            free_hv_pages(d->vcpu, vcpu_array_order(d));
             free_hv_pages(d, 0);
             return NULL;
         }
@@ -116,13 +140,15 @@ struct domain *domain_create(const struct boot_config *cfg)
     if (domain_alloc_shared_page(d, &si_mfn)) {
         for (unsigned i = 0; i < d->nr_vcpus; i++)
             vcpu_free(d->vcpu[i]);
+        free_hv_pages(d->vcpu, vcpu_array_order(d));
         free_hv_pages(d, 0);
         return NULL;
     }
     d->shared_info = pfn_to_virt(si_mfn);
     for (unsigned i = 0; i < d->nr_vcpus; i++) {
-        d->shared_info->vcpu_info[i].evtchn_upcall_mask = 1;
-        d->vcpu[i]->vcpu_info = &d->shared_info->vcpu_info[i];
+        struct vcpu *v = d->vcpu[i];
+        v->vcpu_info = vcpu_info_default(v);
+        v->vcpu_info->evtchn_upcall_mask = 1;
     }
     domain_init_wallclock(d);
     d->next = domain_list;
@@ -196,11 +222,13 @@ void domain_unlink_page(struct domain *d, uint64_t mfn)
  *   6  each frame's allocation reference; a frame still referenced from
  *      elsewhere (a grant or foreign mapping) becomes an orphan, freed
  *      when its last reference goes;
- *   7  the accounting check, the vCPUs, the domain structure.
+ *   7  the accounting check; the domain leaves the list and the table;
+ *   8  the vCPUs, a few per step (up to 8,192), then the structure.
  * The frames of a dead domain keep their allocation reference until
  * phase 6, so the page list cannot change under the cursor before it.
  */
-enum { DESTROY_TABLES = 1, DESTROY_PINS = 5, DESTROY_FRAMES = 6, DESTROY_DONE = 7 };
+enum { DESTROY_TABLES = 1, DESTROY_PINS = 5, DESTROY_FRAMES = 6, DESTROY_DONE = 7,
+       DESTROY_VCPUS = 8 };
 
 static bool over_budget(uint64_t end)
 {
@@ -270,23 +298,34 @@ static bool domain_destroy_step(struct domain *d, uint64_t end)
         }
         d->destroy_phase = DESTROY_DONE;
     }
-    if (d->page_count != 0)
-        panic("d%u: %lu frames unaccounted for", d->id, (unsigned long)d->page_count);
-    if (d->destroy_orphans)
-        printk("d%u: %lu frames still referenced by other domains\n", d->id,
-               (unsigned long)d->destroy_orphans);
-    for (struct domain **pp = &domain_list; *pp; pp = &(*pp)->next) {
-        if (*pp == d) {
-            *pp = d->next;
-            nr_live--;
-            break;
+    if (d->destroy_phase == DESTROY_DONE) {
+        if (d->page_count != 0)
+            panic("d%u: %lu frames unaccounted for", d->id, (unsigned long)d->page_count);
+        if (d->destroy_orphans)
+            printk("d%u: %lu frames still referenced by other domains\n", d->id,
+                   (unsigned long)d->destroy_orphans);
+        for (struct domain **pp = &domain_list; *pp; pp = &(*pp)->next) {
+            if (*pp == d) {
+                *pp = d->next;
+                break;
+            }
         }
+        domain_table[d->id] = NULL;
+        d->destroy_phase = DESTROY_VCPUS;
+        d->destroy_cursor = d->nr_vcpus;
     }
-    for (unsigned i = 0; i < d->nr_vcpus; i++)
-        if (d->vcpu[i])
-            vcpu_free(d->vcpu[i]);
-    domain_table[d->id] = NULL;
+    /* No one finds d now; its vCPUs (up to 8,192) go a few at a time. */
+    while (d->destroy_cursor) {
+        struct vcpu *v = d->vcpu[--d->destroy_cursor];
+        if (v)
+            vcpu_free(v);
+        d->vcpu[d->destroy_cursor] = NULL;
+        if (!(d->destroy_cursor & 15) && over_budget(end))
+            return false;
+    }
+    free_hv_pages(d->vcpu, vcpu_array_order(d));
     free_hv_pages(d, 0);
+    nr_live--;                   /* counts until its last frame is back */
     return true;
 }
 

@@ -296,60 +296,69 @@ void sched_set_affinity(struct vcpu *v, const cpumask_t *mask)
  * ineligible meanwhile (two vCPUs taking each other down); it then leaves
  * its pCPU on the way out, which ends the other wait.
  */
-struct sleep_wait {
-    const struct vcpu *v;
-    unsigned cpu;
-    uint64_t switches;
-};
+/* Whether pCPU cpu ran a switch since its count was seen. */
+static bool switched(unsigned cpu, uint64_t seen)
+{
+    return __atomic_load_n(&pcpus[cpu]->switches, __ATOMIC_ACQUIRE) != seen;
+}
 
-static unsigned sleep_wait_add(struct sleep_wait *w, unsigned n, struct vcpu *v)
+/* Starts taking v off its pCPU if it runs on another one; returns that
+ * pCPU (its switch count in *seen), or NR_CPUS if there is nothing to
+ * wait for. */
+static unsigned sleep_start(struct vcpu *v, uint64_t *seen)
 {
     struct pcpu *pc = v->running ? pcpus[v->processor] : NULL;
     if (!pc || pc == this_cpu() || pc->curr != v)
-        return n;
+        return NR_CPUS;
+    *seen = __atomic_load_n(&pc->switches, __ATOMIC_ACQUIRE);
     resched_running(v);
-    w[n] = (struct sleep_wait){ v, pc->id, __atomic_load_n(&pc->switches, __ATOMIC_ACQUIRE) };
-    return n + 1;
+    return pc->id;
 }
 
-static bool sleep_done(const struct sleep_wait *w)
-{
-    const struct pcpu *pc = pcpus[w->cpu];
-    return __atomic_load_n(&pc->curr, __ATOMIC_ACQUIRE) != w->v ||
-           __atomic_load_n(&pc->switches, __ATOMIC_ACQUIRE) != w->switches;
-}
-
-static void sleep_wait_all(const struct sleep_wait *w, unsigned n)
+/* Waits for pCPU cpu to switch; false if the caller's own vCPU was made
+ * ineligible meanwhile (it must leave its pCPU instead). */
+static bool sleep_wait(unsigned cpu, uint64_t seen)
 {
     struct vcpu *self = current_vcpu();
-    for (unsigned i = 0; i < n; i++) {
-        while (!sleep_done(&w[i])) {
-            if (self->domain && !eligible(self))
-                return;
-            hv_lock_release();
-            for (unsigned k = 0; k < 64 && !sleep_done(&w[i]); k++) {
-                tlb_flush_poll();
-                cpu_relax();
-            }
-            hv_lock_acquire();
+    while (!switched(cpu, seen)) {
+        if (self->domain && !eligible(self))
+            return false;
+        hv_lock_release();
+        for (unsigned k = 0; k < 64 && !switched(cpu, seen); k++) {
+            tlb_flush_poll();
+            cpu_relax();
         }
+        hv_lock_acquire();
     }
+    return true;
 }
 
 void vcpu_sleep_sync(struct vcpu *v)
 {
-    struct sleep_wait w;
-    sleep_wait_all(&w, sleep_wait_add(&w, 0, v));
+    uint64_t seen;
+    unsigned cpu = sleep_start(v, &seen);
+    if (cpu < NR_CPUS)
+        sleep_wait(cpu, seen);
 }
 
+/* Each pCPU runs at most one of d's vCPUs: one count per pCPU, kept in
+ * the caller's per-CPU data (not on its stack, with NR_CPUS of them). */
 void domain_sleep_sync(struct domain *d)
 {
-    struct sleep_wait w[MAX_VCPUS];
-    unsigned n = 0;
-    for (unsigned i = 0; i < d->nr_vcpus; i++)
-        if (d->vcpu[i])
-            n = sleep_wait_add(w, n, d->vcpu[i]);
-    sleep_wait_all(w, n);
+    struct pcpu *self = this_cpu();
+    cpumask_t wait;
+    cpumask_clear(&wait);
+    for (unsigned i = 0; i < d->nr_vcpus; i++) {
+        uint64_t seen;
+        unsigned cpu = d->vcpu[i] ? sleep_start(d->vcpu[i], &seen) : NR_CPUS;
+        if (cpu < NR_CPUS) {
+            self->sleep_seen[cpu] = seen;
+            cpumask_set_cpu(cpu, &wait);
+        }
+    }
+    for_each_cpu(cpu, &wait)
+        if (!sleep_wait(cpu, self->sleep_seen[cpu]))
+            return;
 }
 
 /* Makes a running vCPU on another pCPU notice new pending events. */

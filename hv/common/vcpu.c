@@ -35,7 +35,7 @@ void vcpu_info_release(struct vcpu *v)
 {
     if (!v->vcpu_info_registered)
         return;
-    v->vcpu_info = &v->domain->shared_info->vcpu_info[v->id];
+    v->vcpu_info = vcpu_info_default(v);
     v->vcpu_info_registered = false;
     put_page_type(v->vcpu_info_mfn);
     put_page(v->vcpu_info_mfn);

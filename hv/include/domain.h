@@ -20,7 +20,11 @@
 
 enum vcpu_state { VCPU_RUNNABLE, VCPU_BLOCKED, VCPU_OFFLINE, VCPU_DEAD };
 
-#define MAX_VCPUS       XEN_LEGACY_MAX_VCPUS   /* vcpu_info in shared_info */
+/* vCPUs per domain: Xen's limit for a PV guest (MAX_VIRT_CPUS on x86).
+ * The first XEN_LEGACY_MAX_VCPUS have their vcpu_info in shared_info;
+ * the others write into a private one until the guest registers one
+ * (VCPUOP_register_vcpu_info), as on Xen. */
+#define MAX_VCPUS       8192
 
 struct vcpu {
     struct domain *domain;       /* NULL for a pCPU's idle vCPU */
@@ -50,7 +54,8 @@ struct vcpu {
     uint64_t vruntime;           /* weighted virtual run time */
     uint64_t unpark_at;          /* cap: when its domain's budget refills */
     uint64_t runtime_ns, slice_start_ns;
-    vcpu_info_t *vcpu_info;      /* in shared_info */
+    vcpu_info_t *vcpu_info;      /* in shared_info, registered, or dummy_info */
+    vcpu_info_t dummy_info;      /* for ids past shared_info's array */
     struct arch_vcpu arch;       /* x86 and guest-type state (arch_domain.h) */
 };
 
@@ -63,7 +68,7 @@ struct domain {
     uint64_t page_count;         /* all owned frames incl. shared_info */
     shared_info_t *shared_info;
     unsigned nr_vcpus;
-    struct vcpu *vcpu[MAX_VCPUS];
+    struct vcpu **vcpu;          /* nr_vcpus entries (vcpu_array_order) */
     struct evtchn *evtchn;       /* max_evtchns entries, allocated on demand */
     unsigned max_evtchns, valid_evtchns;
     unsigned evtchn_order;
@@ -127,6 +132,7 @@ struct pcpu {
     uint64_t domain_switches;    /* switches between two domains' tables */
     volatile int tlb_flush_req;
     uint32_t flush_seen[NR_CPUS];       /* flush_tlb_mask: each target's count */
+    uint64_t sleep_seen[NR_CPUS];       /* domain_sleep_sync: switch counts */
     void (*volatile call_fn)(void *);   /* remote call (smp.c) */
     void *volatile call_arg;
 };
@@ -169,6 +175,7 @@ struct domain *domain_by_id(unsigned id);
 int domain_alloc_page(struct domain *d, uint64_t *mfn);
 int domain_alloc_shared_page(struct domain *d, uint64_t *mfn);
 void domain_unlink_page(struct domain *d, uint64_t mfn);
+vcpu_info_t *vcpu_info_default(struct vcpu *v);
 void domain_destroy(struct domain *d);
 void domain_shutdown(struct domain *d, unsigned reason);
 void domain_kill(struct domain *d);

@@ -78,6 +78,8 @@ int main(void)
     dom1.id = 1;
     dom2.id = 2;
     vcpu1.domain = &dom1;
+    static struct vcpu *dom1_vcpus[1];
+    dom1.vcpu = dom1_vcpus;
     dom1.vcpu[0] = &vcpu1;
     dom1.nr_vcpus = 1;
     cpu.curr = &vcpu1;

@@ -174,13 +174,73 @@ static void test_vcpu1(int required)
     printf("vCPU 1 ran %lu times\n", vcpu1_runs);
 }
 
+/* A vCPU past shared_info's XEN_LEGACY_MAX_VCPUS (32) vcpu_info slots:
+ * it exists, takes a vcpu_info of its own while down, receives events
+ * there, is brought up, runs, and reads its time from that vcpu_info. */
+static unsigned hi_id;
+static volatile unsigned long hi_runs;
+static volatile uint64_t hi_seen_time;
+static char hi_stack[16384] __attribute__((aligned(16)));
+static char hi_page[PAGE_SIZE] __attribute__((aligned(PAGE_SIZE)));
+
+static void hi_main(void)
+{
+    for (;;) {
+        volatile struct vcpu_info *vi = (volatile struct vcpu_info *)hi_page;
+        hi_seen_time = vi->time.system_time;
+        __atomic_fetch_add(&hi_runs, 1, __ATOMIC_SEQ_CST);
+        HYPERVISOR_vcpu_op(VCPUOP_down, hi_id, NULL);
+    }
+}
+
+static void test_high_vcpu(unsigned id, unsigned nr)
+{
+    static struct vcpu_guest_context c;
+    const xen_pfn_t *p2m = (const xen_pfn_t *)minios_start_info->mfn_list;
+    struct vcpu_register_vcpu_info r = { .mfn = p2m[(unsigned long)hi_page / PAGE_SIZE] };
+    volatile struct vcpu_info *vi = (volatile struct vcpu_info *)hi_page;
+    evtchn_port_t port;
+
+    hi_id = id;
+    CHECK_EQ(HYPERVISOR_vcpu_op(VCPUOP_is_up, id, NULL), 0);
+    CHECK_EQ(HYPERVISOR_vcpu_op(VCPUOP_is_up, nr, NULL), -XEN_ENOENT);
+    CHECK_EQ(HYPERVISOR_vcpu_op(VCPUOP_register_vcpu_info, id, &r), 0);
+    /* An event for it lands in its own vcpu_info (it is down: no upcall). */
+    struct evtchn_bind_ipi b = { .vcpu = id };
+    CHECK_EQ(HYPERVISOR_event_channel_op(EVTCHNOP_bind_ipi, &b), 0);
+    port = b.port;
+    struct evtchn_unmask um = { .port = port };   /* minios starts with all masked */
+    CHECK_EQ(HYPERVISOR_event_channel_op(EVTCHNOP_unmask, &um), 0);
+    vi->evtchn_upcall_pending = 0;
+    vi->evtchn_pending_sel = 0;
+    struct evtchn_send snd = { .port = port };
+    CHECK_EQ(HYPERVISOR_event_channel_op(EVTCHNOP_send, &snd), 0);
+    CHECK_EQ(vi->evtchn_upcall_pending, 1);
+    CHECK_EQ(vi->evtchn_pending_sel, 1UL << (port / 64));
+    struct evtchn_close cl = { .port = port };
+    CHECK_EQ(HYPERVISOR_event_channel_op(EVTCHNOP_close, &cl), 0);
+
+    vcpu_ctx_init(&c, hi_main, hi_stack, sizeof(hi_stack));
+    CHECK_EQ(HYPERVISOR_vcpu_op(VCPUOP_initialise, id, &c), 0);
+    CHECK_EQ(HYPERVISOR_vcpu_op(VCPUOP_up, id, NULL), 0);
+    if (!wait_for(&hi_runs, 1))
+        test_fail("vCPU %u did not run after VCPUOP_up", id);
+    if (hi_seen_time == 0)
+        test_fail("vCPU %u saw no system time in its registered vcpu_info", id);
+    printf("vCPU %u of %u: ran %lu time(s), events and time in its own vcpu_info\n", id, nr,
+           hi_runs);
+}
+
 int main(int argc, char **argv)
 {
-    int vcpus = 0;
+    int vcpus = 0, hi = 0;
 
-    for (int i = 1; i < argc; i++)
+    for (int i = 1; i < argc; i++) {
         if (strncmp(argv[i], "vcpus=", 6) == 0)
             vcpus = atoi(argv[i] + 6);
+        if (strncmp(argv[i], "hi=", 3) == 0)
+            hi = atoi(argv[i] + 3);
+    }
     if (!minios_events_available()) {
         test_skip("no events (shared_info or callbacks refused)");
         return test_finish();
@@ -188,5 +248,7 @@ int main(int argc, char **argv)
     test_vcpu0();
     test_vcpu1(vcpus >= 2 ? vcpus : 0);
     test_register_vcpu_info();
+    if (hi)
+        test_high_vcpu((unsigned)hi, (unsigned)vcpus);
     return test_finish();
 }
