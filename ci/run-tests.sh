@@ -33,6 +33,9 @@ run_guest() {
     local name=$1 dir=tests/$1
     local MODULES="" MEM=128M TIMEOUT=60 EXPECT_EXIT=33 NO_RESULT_LINE=0 APPEND=""
     local PANIC_OK=0 SMP=1 ALONE=0 HV=build/hv.elf
+    # DEBUG=1 (make DEBUG=1 test): every test on the debug hypervisor,
+    # which checks the lock order and reports long lock holds.
+    [ "${DEBUG:-0}" = 1 ] && HV=build/hv-debug.elf
     local -a EXPECT=()
     # shellcheck disable=SC1090
     source "$dir/test.cfg"

@@ -12,7 +12,7 @@
 
 void serial_putc(char c);
 
-static spinlock_t console_lock = SPINLOCK_INIT;
+static spinlock_t console_lock = SPINLOCK_INIT("console", LOCK_ORDER_CONSOLE);
 
 void console_puts_raw(const char *s, size_t n)
 {
@@ -220,14 +220,14 @@ long do_console_io(unsigned long cmd, unsigned long count, unsigned long buf,
 
 void console_unlock_for_panic(void)
 {
-    console_lock.locked = 0;
+    spin_lock_break(&console_lock);
 }
 
 noreturn void panic(const char *fmt, ...)
 {
     va_list ap;
     cli();
-    console_lock.locked = 0;     /* a fault inside printk must still report */
+    spin_lock_break(&console_lock);   /* a fault inside printk must still report */
     printk("*** PANIC: ");
     va_start(ap, fmt);
     vprintk_locked(fmt, ap);

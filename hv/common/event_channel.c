@@ -290,7 +290,7 @@ static long evtchn_bind_virq(struct evtchn_bind_virq *b)
     if (port < 0)
         return port;
     d->evtchn[port] = (struct evtchn){ .state = EVTCHNSTAT_virq,
-                                       .notify_vcpu = (uint8_t)b->vcpu, .u = b->virq };
+                                       .notify_vcpu = (uint16_t)b->vcpu, .u = b->virq };
     v->virq_to_evtchn[b->virq] = (uint16_t)port;
     b->port = (evtchn_port_t)port;
     if (b->virq == VIRQ_TIMER && v->periodic_period) {
@@ -310,7 +310,7 @@ static long evtchn_bind_ipi(struct evtchn_bind_ipi *b)
     if (port < 0)
         return port;
     d->evtchn[port] = (struct evtchn){ .state = EVTCHNSTAT_ipi,
-                                       .notify_vcpu = (uint8_t)b->vcpu };
+                                       .notify_vcpu = (uint16_t)b->vcpu };
     b->port = (evtchn_port_t)port;
     return 0;
 }
@@ -381,11 +381,11 @@ static long evtchn_bind_vcpu(struct evtchn_bind_vcpu *b)
             return -XEN_EINVAL;
         d->vcpu[c->notify_vcpu]->virq_to_evtchn[c->u] = 0;
         d->vcpu[b->vcpu]->virq_to_evtchn[c->u] = (uint16_t)b->port;
-        c->notify_vcpu = (uint8_t)b->vcpu;
+        c->notify_vcpu = (uint16_t)b->vcpu;
         return 0;
     case EVTCHNSTAT_unbound:
     case EVTCHNSTAT_interdomain:
-        c->notify_vcpu = (uint8_t)b->vcpu;
+        c->notify_vcpu = (uint16_t)b->vcpu;
         return 0;
     default:
         return -XEN_EINVAL;

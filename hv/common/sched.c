@@ -28,26 +28,22 @@ uint64_t first_guest_tsc;
  * event channels and domains: correct on any number of CPUs, if coarse.
  * A ticket lock, so that no CPU starves.
  */
-static struct { volatile uint32_t next, owner; } hv_lock;
+static spinlock_t hv_lock = SPINLOCK_INIT("hv", LOCK_ORDER_HV);
 
 void hv_lock_acquire(void)
 {
-    uint32_t t = __atomic_fetch_add(&hv_lock.next, 1, __ATOMIC_ACQUIRE);
-    while (__atomic_load_n(&hv_lock.owner, __ATOMIC_ACQUIRE) != t) {
-        tlb_flush_poll();        /* the holder may be waiting for us */
-        __builtin_ia32_pause();
-    }
+    spin_lock(&hv_lock);
 }
 
 /* Another CPU is waiting for the lock (the caller holds it). */
 bool hv_lock_contended(void)
 {
-    return __atomic_load_n(&hv_lock.next, __ATOMIC_RELAXED) - hv_lock.owner > 1;
+    return spin_is_contended(&hv_lock);
 }
 
 void hv_lock_release(void)
 {
-    __atomic_store_n(&hv_lock.owner, hv_lock.owner + 1, __ATOMIC_RELEASE);
+    spin_unlock(&hv_lock);
 }
 
 /* ---- Run queues: one per pCPU, picked by least weighted virtual time. */

@@ -6,6 +6,7 @@
 #include "memlayout.h"
 #include "arch_domain.h"
 #include "cpumask.h"
+#include "spinlock.h"
 #include <xen/xen.h>
 
 #define MAX_DOMAINS     4096
@@ -133,6 +134,8 @@ struct pcpu {
     volatile int tlb_flush_req;
     uint32_t flush_seen[NR_CPUS];       /* flush_tlb_mask: each target's count */
     uint64_t sleep_seen[NR_CPUS];       /* domain_sleep_sync: switch counts */
+    struct spinlock *held[8];    /* locks held, in order taken (debug build) */
+    unsigned nr_held;
     void (*volatile call_fn)(void *);   /* remote call (smp.c) */
     void *volatile call_arg;
 };

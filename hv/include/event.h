@@ -2,13 +2,17 @@
 #ifndef KEEL_EVENT_H
 #define KEEL_EVENT_H
 #include "domain.h"
+#include <xen/event_channel.h>
 
 struct evtchn {
-    uint8_t state;               /* EVTCHNSTAT_* */
-    uint8_t notify_vcpu;
+    uint16_t state : 3;          /* EVTCHNSTAT_* (0 to 5) */
+    uint16_t notify_vcpu : 13;   /* 0 to MAX_VCPUS - 1 */
     uint16_t remote_dom;         /* unbound: who may bind; interdomain: peer */
     uint32_t u;                  /* interdomain: peer port; virq: the virq */
 };
+
+_Static_assert(MAX_VCPUS <= (1 << 13) && EVTCHNSTAT_pirq < 8, "struct evtchn fields");
+_Static_assert(sizeof(struct evtchn) == 8, "struct evtchn is 8 bytes");
 
 long do_event_channel_op(unsigned long, unsigned long, unsigned long, unsigned long, unsigned long);
 void evtchn_destroy(struct domain *d);

@@ -8,7 +8,7 @@ uint64_t max_pfn;
 
 static uint32_t free_head[MAX_ORDER + 1];
 static uint64_t nr_free;
-static spinlock_t heap_lock = SPINLOCK_INIT;
+static spinlock_t heap_lock = SPINLOCK_INIT("heap", LOCK_ORDER_HEAP);
 
 static void list_add(unsigned order, uint32_t pfn)
 {

@@ -67,3 +67,8 @@ long hypercall_create_continuation(unsigned nr, unsigned long a1, unsigned long 
     memcpy(host_continuation, c, sizeof(c));
     return nr;
 }
+
+/* A CPU waiting for a lock answers flush requests: none on the host. */
+void tlb_flush_poll(void)
+{
+}

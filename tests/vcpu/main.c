@@ -13,6 +13,7 @@
 #define MS        1000000ull
 #define PAGE_SIZE 4096ul
 #define HV_ADDR   0xFFFF830000100000UL
+#define NO_VCPU   9000     /* past any domain's vCPUs (Xen's PV limit is 8,192) */
 
 static volatile unsigned long hits;
 
@@ -28,7 +29,7 @@ static void test_vcpu0(void)
     struct vcpu_runstate_info rs;
 
     CHECK_EQ(HYPERVISOR_vcpu_op(VCPUOP_is_up, 0, NULL), 1);
-    CHECK_EQ(HYPERVISOR_vcpu_op(VCPUOP_is_up, 100, NULL), -XEN_ENOENT);
+    CHECK_EQ(HYPERVISOR_vcpu_op(VCPUOP_is_up, NO_VCPU, NULL), -XEN_ENOENT);
     CHECK_EQ(HYPERVISOR_vcpu_op(VCPUOP_is_up, 0x7fffffff, NULL), -XEN_ENOENT);
     CHECK_EQ(HYPERVISOR_vcpu_op(99, 0, NULL), -XEN_ENOSYS);
 
@@ -42,7 +43,7 @@ static void test_vcpu0(void)
     printf("vcpu0 runstate: running %lu ns, runnable %lu, blocked %lu, offline %lu\n",
            (unsigned long)rs.time[RUNSTATE_running], (unsigned long)rs.time[RUNSTATE_runnable],
            (unsigned long)rs.time[RUNSTATE_blocked], (unsigned long)rs.time[RUNSTATE_offline]);
-    CHECK_EQ(HYPERVISOR_vcpu_op(VCPUOP_get_runstate_info, 100, &rs), -XEN_ENOENT);
+    CHECK_EQ(HYPERVISOR_vcpu_op(VCPUOP_get_runstate_info, NO_VCPU, &rs), -XEN_ENOENT);
     CHECK_EQ(HYPERVISOR_vcpu_op(VCPUOP_get_runstate_info, 0, (void *)HV_ADDR), -XEN_EFAULT);
 }
 
@@ -66,7 +67,7 @@ static void test_register_vcpu_info(void)
     r.mfn = p2m[minios_start_info->pt_base / PAGE_SIZE];
     CHECK_EQ(HYPERVISOR_vcpu_op(VCPUOP_register_vcpu_info, 0, &r), -XEN_EINVAL);
     r.mfn = p2m[(unsigned long)page / PAGE_SIZE];
-    CHECK_EQ(HYPERVISOR_vcpu_op(VCPUOP_register_vcpu_info, 100, &r), -XEN_ENOENT);
+    CHECK_EQ(HYPERVISOR_vcpu_op(VCPUOP_register_vcpu_info, NO_VCPU, &r), -XEN_ENOENT);
     CHECK_EQ(HYPERVISOR_vcpu_op(VCPUOP_register_vcpu_info, 0, (void *)HV_ADDR), -XEN_EFAULT);
 
     CHECK_EQ(minios_vcpu_info_register(), 0);
@@ -135,7 +136,7 @@ static void test_vcpu1(int required)
     bad.user_regs.rip = 0x0000900000000000UL;       /* non-canonical */
     CHECK_EQ(HYPERVISOR_vcpu_op(VCPUOP_initialise, 1, &bad), -XEN_EINVAL);
     CHECK_EQ(HYPERVISOR_vcpu_op(VCPUOP_initialise, 1, (void *)HV_ADDR), -XEN_EFAULT);
-    CHECK_EQ(HYPERVISOR_vcpu_op(VCPUOP_initialise, 100, &ctxt), -XEN_ENOENT);
+    CHECK_EQ(HYPERVISOR_vcpu_op(VCPUOP_initialise, NO_VCPU, &ctxt), -XEN_ENOENT);
 
     CHECK_EQ(HYPERVISOR_vcpu_op(VCPUOP_initialise, 1, &ctxt), 0);
     CHECK_EQ(HYPERVISOR_vcpu_op(VCPUOP_initialise, 1, &ctxt), -XEN_EEXIST);

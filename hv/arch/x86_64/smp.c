@@ -194,6 +194,10 @@ static volatile bool ap_ready;
 
 static noreturn void ap_entry(struct pcpu *pc)
 {
+    /* Per-CPU data first: anything that takes a lock (a printk, an
+     * allocation) finds this CPU through %gs. */
+    pc->self = pc;
+    wrmsr(MSR_GS_BASE, (uint64_t)pc);
     cpu_features_init();
     cpu_traps_init(pc);
     apic_init_ap();
