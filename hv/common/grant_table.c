@@ -106,8 +106,10 @@ static long setup_table(unsigned long arg, unsigned count)
         return -XEN_EINVAL;
     if (copy_from_guest(&op, arg, sizeof(op)))
         return -XEN_EFAULT;
+    /* As Xen: only the start of frame_list is checked here; a frame that
+     * cannot be written gives GNTST_bad_virt_addr. */
     unsigned long list = (unsigned long)op.frame_list.p;
-    if (!guest_range_ok(list, (unsigned long)op.nr_frames * sizeof(xen_pfn_t)))
+    if (!guest_array_ok(list, op.nr_frames, sizeof(xen_pfn_t)))
         return -XEN_EFAULT;
     int16_t st = GNTST_okay;
     struct domain *d = any_domain(op.dom, &st);
@@ -427,6 +429,8 @@ static long get_status_frames(unsigned long arg, unsigned count)
         return -XEN_EINVAL;
     if (copy_from_guest(&op, arg, sizeof(op)))
         return -XEN_EFAULT;
+    if (!guest_array_ok((unsigned long)op.frame_list.p, op.nr_frames, sizeof(uint64_t)))
+        return -XEN_EFAULT;      /* as Xen, before the domain is looked up */
     int16_t st = GNTST_okay;
     if (any_domain(op.dom, &st) && op.nr_frames > 0)
         st = GNTST_general_error;
@@ -469,7 +473,7 @@ long do_grant_table_op(unsigned long cmd, unsigned long arg, unsigned long count
         return get_status_frames(arg, n);
     case GNTTABOP_map_grant_ref: {
         struct gnttab_map_grant_ref op;
-        if (!guest_range_ok(arg, (unsigned long)n * sizeof(op)))
+        if (!guest_array_ok(arg, n, sizeof(op)))
             return -XEN_EFAULT;
         for (unsigned i = 0; i < n; i++, arg += sizeof(op)) {
             if (hypercall_preempt_due(i))
@@ -484,7 +488,7 @@ long do_grant_table_op(unsigned long cmd, unsigned long arg, unsigned long count
     }
     case GNTTABOP_unmap_grant_ref: {
         struct gnttab_unmap_grant_ref op;
-        if (!guest_range_ok(arg, (unsigned long)n * sizeof(op)))
+        if (!guest_array_ok(arg, n, sizeof(op)))
             return -XEN_EFAULT;
         for (unsigned i = 0; i < n; i++, arg += sizeof(op)) {
             if (hypercall_preempt_due(i))
@@ -500,7 +504,7 @@ long do_grant_table_op(unsigned long cmd, unsigned long arg, unsigned long count
     }
     case GNTTABOP_copy: {
         struct gnttab_copy op;
-        if (!guest_range_ok(arg, (unsigned long)n * sizeof(op)))
+        if (!guest_array_ok(arg, n, sizeof(op)))
             return -XEN_EFAULT;
         for (unsigned i = 0; i < n; i++, arg += sizeof(op)) {
             if (hypercall_preempt_due(i))

@@ -68,9 +68,12 @@ static long shrink_one(struct domain *d, uint64_t mfn)
 
 static long reservation(unsigned op, unsigned long arg, unsigned long start)
 {
+    /* As Xen: these ops return the number of extents done, so a bad
+     * pointer to the reservation or in extent_start gives the count done
+     * so far (0 at first), not -EFAULT. */
     struct xen_memory_reservation r;
     if (copy_from_guest(&r, arg, sizeof(r)))
-        return -XEN_EFAULT;
+        return (long)start;
     long err = 0;
     struct domain *d = memop_domain(r.domid, &err);
     if (!d)
@@ -78,6 +81,10 @@ static long reservation(unsigned op, unsigned long arg, unsigned long start)
     if (r.extent_order > MAX_EXTENT_ORDER)
         return -XEN_EPERM;
     unsigned long list = (unsigned long)r.extent_start.p;
+    if ((op != XENMEM_increase_reservation || list) && start < r.nr_extents &&
+        !guest_array_ok(list + start * sizeof(xen_pfn_t), r.nr_extents - start,
+                        sizeof(xen_pfn_t)))
+        return (long)start;
     uint64_t n = 1ULL << r.extent_order;
     static uint64_t mfns[1 << MAX_EXTENT_ORDER];   /* under the hv lock */
     unsigned long i;
@@ -86,10 +93,12 @@ static long reservation(unsigned op, unsigned long arg, unsigned long start)
         if (hypercall_preempt_due(i - start))
             return hypercall_create_continuation(__HYPERVISOR_memory_op,
                                                  op | (i << MEMOP_CMD_BITS), arg, 0, 0, 0);
-        xen_pfn_t v;
-        if (op != XENMEM_increase_reservation || list) {
+        /* increase_reservation only writes the list (as Xen: the extent
+         * is allocated before the write, and stays if the write fails). */
+        xen_pfn_t v = 0;
+        if (op != XENMEM_increase_reservation) {
             if (copy_from_guest(&v, list + i * sizeof(v), sizeof(v)))
-                return i ? (long)i : -XEN_EFAULT;
+                return (long)i;
         }
         if (op == XENMEM_decrease_reservation) {
             for (uint64_t j = 0; j < n; j++)

@@ -585,23 +585,29 @@ static long sched_poll(unsigned long arg)
     struct vcpu *v = current_vcpu();
     struct domain *d = v->domain;
     struct sched_poll p;
-    evtchn_port_t ports[128];
+    evtchn_port_t port = 0;
     if (copy_from_guest(&p, arg, sizeof(p)))
         return -XEN_EFAULT;
     if (p.nr_ports > 128)
         return -XEN_EINVAL;
-    if (copy_from_guest(ports, (unsigned long)p.ports.p, p.nr_ports * sizeof(ports[0])))
+    /* As Xen: the list's start is checked, then each port is read in
+     * turn, so a pending or bad port ends the call before the rest of
+     * the list is read. */
+    unsigned long list = (unsigned long)p.ports.p;
+    if (!guest_array_ok(list, p.nr_ports, sizeof(port)))
         return -XEN_EFAULT;
     for (unsigned i = 0; i < p.nr_ports; i++) {
-        if (ports[i] >= d->max_evtchns)
+        if (copy_from_guest(&port, list + i * sizeof(port), sizeof(port)))
+            return -XEN_EFAULT;
+        if (port >= d->max_evtchns)
             return -XEN_EINVAL;
-        if (evtchn_port_pending(d, ports[i]))
+        if (evtchn_port_pending(d, port))
             return 0;
     }
     if (p.timeout && now_ns() >= p.timeout)
         return 0;
     v->polling = true;
-    v->poll_port = p.nr_ports == 1 ? (int)ports[0] : -1;
+    v->poll_port = p.nr_ports == 1 ? (int)port : -1;
     v->poll_deadline = p.timeout;
     v->state = VCPU_BLOCKED;
     vcpu_timer_update(v);

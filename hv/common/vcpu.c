@@ -53,15 +53,15 @@ long do_vcpu_op(unsigned long cmd, unsigned long vcpuid, unsigned long arg,
 
     switch (cmd) {
     case VCPUOP_initialise: {
-        if (v->initialised)
-            return -XEN_EEXIST;
+        /* As Xen: the context is copied in before the vCPU's state is
+         * looked at, so a bad pointer is -EFAULT even for a running one. */
         struct vcpu_guest_context *c = alloc_hv_pages(1);
         if (!c)
             return -XEN_ENOMEM;
         BUILD_BUG_ON(sizeof(*c) > 2 * PAGE_SIZE);
         long rc = copy_from_guest(c, arg, sizeof(*c));
         if (!rc)
-            rc = vcpu_set_context(v, c);
+            rc = v->initialised ? -XEN_EEXIST : vcpu_set_context(v, c);
         free_hv_pages(c, 1);
         return rc;
     }

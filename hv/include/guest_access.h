@@ -37,6 +37,19 @@ static inline bool guest_range_ok(unsigned long p, unsigned long len)
     return p >= HV_VIRT_END;
 }
 
+/* Xen's guest_handle_okay() for an array a handler walks one element at
+ * a time: the count must not overflow and the first element must start
+ * at a guest address.  Only the start is checked, as Xen does: a later
+ * element that runs into the non-canonical hole (and so never reaches
+ * the hypervisor's range) fails its own copy, after the elements before
+ * it have been processed. */
+static inline bool guest_array_ok(unsigned long p, unsigned long count, size_t size)
+{
+    if (count >= ~0UL / size)
+        return false;
+    return p < 0x0000800000000000UL || p >= HV_VIRT_END;
+}
+
 static inline enum guest_type current_guest_type(void)
 {
     return current_domain()->arch.type;

@@ -380,9 +380,9 @@ static long batch_end(long rc, unsigned nr, unsigned long list, size_t size, uns
         rc = hypercall_create_continuation(nr, list + i * size,
                                            (count - i) | MMU_UPDATE_PREEMPTED, done_p, fdom, 0);
     if (done_p) {
+        /* As Xen: a *done that cannot be written does not change rc. */
         done += (unsigned int)i;
-        if (copy_to_guest(done_p, &done, sizeof(done)) && !rc)
-            rc = -XEN_EFAULT;
+        (void)copy_to_guest(done_p, &done, sizeof(done));
     }
     return rc;
 }
@@ -395,17 +395,20 @@ long do_mmu_update(unsigned long reqs, unsigned long count, unsigned long done_p
     (void)a5;
     struct domain *d = current_domain();
     struct domain *fd = NULL;
+    unsigned int done = batch_begin(&count, done_p);
+    /* As Xen: a list that does not start at a guest address is refused
+     * before *done is written; a foreign domain that is refused is not. */
+    if (!guest_array_ok(reqs, count, sizeof(struct mmu_update)))
+        return -XEN_EFAULT;
+    long rc = 0;
+    unsigned long i = 0;
     if (foreigndom != DOMID_SELF && foreigndom != d->id) {
         fd = domain_by_id((unsigned)foreigndom);
-        if (!fd || fd->shutdown)
-            return -XEN_ESRCH;
-        long rc = xsm_map_foreign(d, fd);
+        rc = !fd || fd->shutdown ? -XEN_ESRCH : xsm_map_foreign(d, fd);
         if (rc)
-            return rc;
+            return batch_end(rc, __HYPERVISOR_mmu_update, reqs, sizeof(struct mmu_update),
+                             0, count, done_p, foreigndom, done);
     }
-    unsigned int done = batch_begin(&count, done_p);
-    long rc = 0;
-    unsigned long i;
     for (i = 0; i < count; i++) {
         if (hypercall_preempt_due(i)) {
             rc = -HV_ERESTART;
@@ -520,9 +523,12 @@ long do_mmuext_op(unsigned long ops, unsigned long count, unsigned long done_p,
     (void)a5;
     struct vcpu *v = current_vcpu();
     struct domain *d = v->domain;
+    unsigned int done = batch_begin(&count, done_p);
+    /* As Xen: the list is checked first, and neither refusal writes *done. */
+    if (!guest_array_ok(ops, count, sizeof(struct mmuext_op)))
+        return -XEN_EFAULT;
     if (foreigndom != DOMID_SELF && foreigndom != d->id)
         return -XEN_EPERM;       /* pinning for another domain: not yet */
-    unsigned int done = batch_begin(&count, done_p);
     long rc = 0;
     unsigned long i;
     for (i = 0; i < count; i++) {
