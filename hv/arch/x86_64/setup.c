@@ -311,13 +311,36 @@ static bool hv_option(const char *key, const char **val, size_t *len)
 }
 
 /* selftest=pagefault|divide: a deliberate fault inside the hypervisor, to
- * test the fault report (registers, stack trace, then halt). */
+ * test the fault report (registers, stack trace, then halt).  In the
+ * debug build, selftest=lockorder takes two locks against the order
+ * (it must panic, naming both) and selftest=lockhold holds one for 5 ms
+ * (it must be reported; boot goes on). */
 static void __attribute__((noinline)) selftest(void)
 {
     const char *v;
     size_t n;
     if (!hv_option("selftest", &v, &n))
         return;
+    static spinlock_t outer = SPINLOCK_INIT("selftest-outer", LOCK_ORDER_TEST);
+    static spinlock_t inner = SPINLOCK_INIT("selftest-inner", LOCK_ORDER_DOMAIN);
+    if (n == 9 && !memcmp(v, "lockorder", 9)) {
+        printk("selftest: taking %s after %s\n", inner.name, outer.name);
+        spin_lock(&outer);
+        spin_lock(&inner);
+        spin_unlock(&inner);
+        spin_unlock(&outer);
+        printk("selftest: no lock order check (not the debug build)\n");
+        return;
+    }
+    if (n == 8 && !memcmp(v, "lockhold", 8)) {
+        printk("selftest: holding %s for 5 ms\n", outer.name);
+        spin_lock(&outer);
+        uint64_t end = rdtsc() + 5 * tsc_khz;
+        while (rdtsc() < end)
+            cpu_relax();
+        spin_unlock(&outer);
+        return;
+    }
     printk("selftest: provoking a hypervisor fault (%.*s)\n", (int)n, v);
     if (n == 9 && !memcmp(v, "pagefault", 9))
         *(volatile uint64_t *)0x10 = 1;          /* unmapped in the idle map */
