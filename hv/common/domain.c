@@ -448,6 +448,8 @@ void send_global_virq_privileged(unsigned virq)
 
 bool reap_dead_domains(void)
 {
+    if (!dying_head)
+        return false;
     uint64_t end = rdtsc() + REAP_BUDGET_US * tsc_khz / 1000;
     struct domain **pp = &dying_head;
     while (*pp) {

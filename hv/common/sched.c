@@ -15,6 +15,7 @@
 #include <xen/vcpu.h>
 #include "event.h"
 #include "flushtlb.h"
+#include "arch_switch.h"
 
 extern uint64_t idle_cr3;
 extern char ret_from_trap[];

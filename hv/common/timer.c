@@ -11,8 +11,8 @@
 #include "hypercall.h"
 
 static struct vcpu *timer_head;
-static uint32_t tsc_mul;
-static int8_t tsc_shift;
+uint32_t tsc_mul;
+int8_t tsc_shift;
 static uint64_t boot_wallclock_sec;      /* Unix time at system time 0 */
 
 void vcpu_timer_remove(struct vcpu *v)
@@ -40,7 +40,6 @@ static uint64_t earliest(uint64_t a, uint64_t b)
 /* Recomputes v's expiry and its place in the list. */
 void vcpu_timer_update(struct vcpu *v)
 {
-    vcpu_timer_remove(v);
     /* The periodic ticker only matters once VIRQ_TIMER is bound: until then
      * Xen's tick would raise nothing, so we do not run it (a thousand idle
      * domains must not cost a thousand timers). */
@@ -49,6 +48,11 @@ void vcpu_timer_update(struct vcpu *v)
     e = earliest(e, v->unpark_at);
     if (v->polling)
         e = earliest(e, v->poll_deadline);
+    /* Unchanged (a poll without a timeout, say): the list and the APIC
+     * are right already. */
+    if (e == v->timer_expiry && v->on_timer_list == (e && v->state != VCPU_DEAD))
+        return;
+    vcpu_timer_remove(v);
     v->timer_expiry = e;
     if (e && v->state != VCPU_DEAD) {
         struct vcpu **pp = &timer_head;
@@ -179,8 +183,7 @@ void update_vcpu_time(struct vcpu *v)
         return;
     struct vcpu_time_info *t = &v->vcpu_info->time;
     uint64_t tsc = rdtsc();
-    uint64_t d = tsc - boot_tsc;
-    uint64_t sys = d / tsc_khz * 1000000 + (d % tsc_khz) * 1000000 / tsc_khz;
+    uint64_t sys = tsc_to_ns(tsc - boot_tsc);
     t->version++;
     __atomic_thread_fence(__ATOMIC_SEQ_CST);
     t->tsc_timestamp = tsc;

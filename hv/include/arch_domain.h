@@ -63,13 +63,8 @@ struct arch_domain {
 int arch_vcpu_create(struct vcpu *v);
 void arch_vcpu_destroy(struct vcpu *v);
 
-/* Context switch, called by the scheduler with interrupts off: save
- * what the hardware holds for prev, load next's (or the idle state),
- * then change stacks (returns when prev runs again). */
-void arch_ctxt_switch_from(struct vcpu *prev);
-void arch_ctxt_switch_to(struct vcpu *next);
-void arch_ctxt_switch_to_idle(void);
-void arch_switch_stack(struct vcpu *prev, struct vcpu *next);
+/* Context switch: arch_ctxt_switch_from/to/to_idle and
+ * arch_switch_stack, inline in arch_switch.h (the scheduler's hot path). */
 
 /* vcpu_guest_context in and out (VCPUOP_initialise,
  * DOMCTL_{set,get}vcpucontext and the boot builder). */
@@ -79,8 +74,6 @@ void arch_get_info_guest(struct vcpu *v, struct vcpu_guest_context *c);
 /* The PV versions (hv/pv/domain.c). */
 int pv_vcpu_create(struct vcpu *v);
 void pv_vcpu_destroy(struct vcpu *v);
-void pv_ctxt_switch_from(struct vcpu *prev);
-void pv_ctxt_switch_to(struct vcpu *next);
 long pv_set_info_guest(struct vcpu *v, const struct vcpu_guest_context *c);
 void pv_get_info_guest(struct vcpu *v, struct vcpu_guest_context *c);
 

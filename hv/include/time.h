@@ -8,6 +8,16 @@ extern uint64_t tsc_khz;
 #define CALIBRATE_US 10000
 void time_calibrate(void (*sample)(bool end));   /* TSC (+ caller's timer) */
 uint64_t now_ns(void);           /* ns since boot (0 before calibration) */
+/* TSC ticks to ns as <xen/xen.h>'s vcpu_time_info scales them, once
+ * pvtime_init has set the scale (common/timer.c): the hypervisor's clock
+ * and what guests compute from vcpu_time_info agree exactly. */
+extern uint32_t tsc_mul;
+extern int8_t tsc_shift;
+static inline uint64_t tsc_to_ns(uint64_t d)
+{
+    d = tsc_shift >= 0 ? d << tsc_shift : d >> -tsc_shift;
+    return (uint64_t)(((unsigned __int128)d * tsc_mul) >> 32);
+}
 void pit_wait_begin(unsigned us);
 bool pit_wait_done(void);
 #endif

@@ -27,22 +27,6 @@ void pv_vcpu_destroy(struct vcpu *v)
     v->arch.pv.trap_ctxt = NULL;
 }
 
-/* The hypervisor keeps the bases and CR0.TS current in the vCPU
- * (set_segment_base, fpu_taskswitch): nothing to read back. */
-void pv_ctxt_switch_from(struct vcpu *prev)
-{
-    (void)prev;
-}
-
-void pv_ctxt_switch_to(struct vcpu *next)
-{
-    wrmsr(MSR_FS_BASE, next->arch.pv.fs_base);
-    wrmsr(MSR_KERNEL_GS_BASE, next->arch.pv.gs_base_kernel);
-    if (next->arch.pv.fpu_ts)
-        write_cr0(read_cr0() | X86_CR0_TS);
-    switch_cr3(next->arch.pv.cr3 ? next->arch.pv.cr3 : next->domain->arch.pv.cr3);
-}
-
 static bool canonical(unsigned long a)
 {
     return a < 0x0000800000000000UL || a >= 0xFFFF800000000000UL;

@@ -53,6 +53,10 @@
 #define IP_FRAG                         1
 #define IP_DEFAULT_TTL                  64
 #define LWIP_IPV6_DHCP6                 0
+/* IPv6 reassembly keeps its bookkeeping in a copy of the fragment header
+ * when a pointer does not fit in the 8-byte header (64-bit): lwIP asserts
+ * this when the first IPv6 fragment arrives (seen once under load). */
+#define IPV6_FRAG_COPYHEADER            1
 
 #define TCP_MSS                         1460
 #define TCP_WND                         (8 * TCP_MSS)

@@ -46,5 +46,7 @@ uint64_t now_ns(void)
     if (!tsc_khz)
         return 0;
     uint64_t d = rdtsc() - boot_tsc;
-    return d / tsc_khz * 1000000 + (d % tsc_khz) * 1000000 / tsc_khz;
+    if (tsc_mul)
+        return tsc_to_ns(d);
+    return d / tsc_khz * 1000000 + (d % tsc_khz) * 1000000 / tsc_khz;   /* early boot */
 }

@@ -1,0 +1,79 @@
+/*
+ * The context-switch hooks (arch_domain.h), inline because every switch
+ * runs them: the scheduler (common/sched.c) calls
+ * arch_ctxt_switch_from(prev), then arch_ctxt_switch_to(next) or
+ * arch_ctxt_switch_to_idle(), then arch_switch_stack(prev, next), with
+ * interrupts off.  The x86 part saves and loads what every x86 vCPU has
+ * (FPU, debug registers, the TSS stack); the PV part its segment bases,
+ * virtual CR0.TS and page tables.
+ */
+#ifndef KEEL_ARCH_SWITCH_H
+#define KEEL_ARCH_SWITCH_H
+
+#include "lib.h"
+#include "x86.h"
+#include "domain.h"
+#include "apic.h"
+#include "flushtlb.h"
+#include "pv.h"
+
+extern uint64_t idle_cr3;
+
+/* PV: the hypervisor keeps the bases and CR0.TS current in the vCPU
+ * (set_segment_base, fpu_taskswitch), so nothing is read back. */
+static inline void pv_ctxt_switch_from(struct vcpu *prev)
+{
+    (void)prev;
+}
+
+static inline void pv_ctxt_switch_to(struct vcpu *next)
+{
+    wrmsr(MSR_FS_BASE, next->arch.pv.fs_base);
+    wrmsr(MSR_KERNEL_GS_BASE, next->arch.pv.gs_base_kernel);
+    if (next->arch.pv.fpu_ts)
+        write_cr0(read_cr0() | X86_CR0_TS);
+    switch_cr3(next->arch.pv.cr3 ? next->arch.pv.cr3 : next->domain->arch.pv.cr3);
+}
+
+static inline void arch_ctxt_switch_from(struct vcpu *prev)
+{
+    __asm__ volatile("clts");
+    __asm__ volatile("fxsave64 %0" : "=m"(prev->arch.fpu));
+    if (prev->arch.dr[7] & 0xff)
+        __asm__ volatile("mov %0, %%db7" :: "r"(0UL));
+    pv_ctxt_switch_from(prev);
+}
+
+static inline void arch_ctxt_switch_to(struct vcpu *next)
+{
+#ifdef KEEL_DEBUG
+    struct pcpu *pc = this_cpu();
+    struct domain *from = pc->curr->domain;
+    uint64_t flushes = pc->global_flushes;
+#endif
+    __asm__ volatile("clts");
+    __asm__ volatile("fxrstor64 %0" :: "m"(next->arch.fpu));
+    if (next->arch.dr[7] & 0xff)
+        load_debugregs(next);
+    pv_ctxt_switch_to(next);
+    set_guest_stack(next->arch.frame_top);
+#ifdef KEEL_DEBUG
+    /* Self-check: a switch between domains drops every translation of
+     * the one before, global entries included (docs/memory.md). */
+    if (pc->global_flushes != flushes + 1)
+        panic("sched: switch from d%d to d%u without a global flush",
+              from ? from->id : -1, next->domain->id);
+#endif
+}
+
+static inline void arch_ctxt_switch_to_idle(void)
+{
+    switch_cr3(idle_cr3);
+}
+
+static inline void arch_switch_stack(struct vcpu *prev, struct vcpu *next)
+{
+    context_switch(&prev->arch.ctx_rsp, next->arch.ctx_rsp);
+}
+
+#endif
