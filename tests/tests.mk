@@ -10,17 +10,17 @@ HOST_CFLAGS := -g -O1 -std=gnu11 $(WARN) $(HOST_SAN)
 UNIT_TESTS := page_alloc elf pagetype
 UNIT_BINS  := $(patsubst %,$(B)/tests/unit/test_%,$(UNIT_TESTS))
 UNIT_HV_page_alloc := hv/mm/page_alloc.c
-UNIT_HV_elf        := hv/pv/elf.c
+UNIT_HV_elf        := lib/dombuild/elf.c
 UNIT_HV_pagetype   := hv/pv/mm.c hv/mm/page_alloc.c
 UNIT_DEFS_pagetype := -DKEEL_HOST_TEST -D__XEN_TOOLS__
 
 # A unit test rebuilds when the hypervisor sources it compiles, or the
 # makefile that sets its flags, change.
 .SECONDEXPANSION:
-$(B)/tests/unit/test_%: tests/unit/test_%.c tests/unit/hostlib.c tests/unit/unit.h hv/include/*.h \
+$(B)/tests/unit/test_%: tests/unit/test_%.c tests/unit/hostlib.c tests/unit/unit.h hv/include/*.h lib/dombuild/*.h \
 		$$(UNIT_HV_$$*) tests/tests.mk
 	$(call msg,HOSTCC,$@)
-	$(Q)mkdir -p $(@D) && $(HOSTCC) $(HOST_CFLAGS) -Ihv/include -Itests/unit \
+	$(Q)mkdir -p $(@D) && $(HOSTCC) $(HOST_CFLAGS) -Ihv/include -Ilib/dombuild -Itests/unit \
 		-D__XEN_INTERFACE_VERSION__=__XEN_LATEST_INTERFACE_VERSION__ $(UNIT_DEFS_$*) \
 		-o $@ $< $(UNIT_HV_$*) tests/unit/hostlib.c
 
