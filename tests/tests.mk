@@ -1,8 +1,14 @@
 # Tests: guest tests (tests/<name>/), host unit tests (tests/unit/), and
 # the tools they need.  `make test` runs everything via ci/run-tests.sh.
 
-TEST_GUESTS := threads xenbus xs-hostile hypercall spin priv flood traps evtchn pvtime vcpu schedshare hostile debugreg gnttab gnttab-pair domctl sysctl xsm pvmmu mmufuzz sharing rtbuild tlbflush xs-boot vcpu-down tlb-global mem-stale-tlb mem-stale-smp mem-gnt-free mem-devmap mem-vcpuinfo memfuzz preempt
+TEST_GUESTS := threads xenbus xs-hostile hypercall spin priv flood traps evtchn pvtime vcpu schedshare hostile debugreg gnttab gnttab-pair domctl sysctl xsm pvmmu mmufuzz sharing tlbflush xs-boot vcpu-down tlb-global mem-stale-tlb mem-stale-smp mem-gnt-free mem-devmap mem-vcpuinfo memfuzz preempt
 $(foreach t,$(TEST_GUESTS),$(eval $(call minios_elf,$(B)/tests/$(t).elf,tests/$(t)/main.c tests/common/report.c,-Itests/common)))
+
+# rtbuild: a control domain that builds apps/hello at run time with the
+# shared domain builder; hello's ELF is embedded whole (image.S).
+RTBUILD_ELF := $(B)/tests/rtbuild.elf
+$(eval $(call minios_elf,$(RTBUILD_ELF),tests/rtbuild/main.c tests/rtbuild/image.S tests/common/report.c $(DOMBUILD_SRCS),-Itests/common $(DOMBUILD_CFLAGS)))
+$(call minios_src_obj,$(RTBUILD_ELF),tests/rtbuild/image.S): $(B)/apps/hello.elf
 
 HOST_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 HOST_CFLAGS := -g -O1 -std=gnu11 $(WARN) $(HOST_SAN)
@@ -33,7 +39,7 @@ $(BAD_ELF_STAMP): $(B)/tests/tools/mkbadelf $(B)/apps/hello.elf
 	$(call msg,GEN,$(B)/tests/bad)
 	$(Q)mkdir -p $(@D) && $(B)/tests/tools/mkbadelf $(B)/apps/hello.elf $(@D) && touch $@
 
-TEST_DEPS := $(B)/hv.elf $(B)/hv-debug.elf $(patsubst %,$(B)/tests/%.elf,$(TEST_GUESTS)) \
+TEST_DEPS := $(B)/hv.elf $(B)/hv-debug.elf $(patsubst %,$(B)/tests/%.elf,$(TEST_GUESTS)) $(RTBUILD_ELF) \
 	$(UNIT_BINS) $(BAD_ELF_STAMP) $(B)/apps/hello.elf
 
 all: $(TEST_DEPS)
