@@ -13,10 +13,11 @@ $(call minios_src_obj,$(RTBUILD_ELF),tests/rtbuild/image.S): $(B)/apps/hello.elf
 HOST_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 HOST_CFLAGS := -g -O1 -std=gnu11 $(WARN) $(HOST_SAN)
 
-UNIT_TESTS := page_alloc elf pagetype
+UNIT_TESTS := page_alloc elf dombuild pagetype
 UNIT_BINS  := $(patsubst %,$(B)/tests/unit/test_%,$(UNIT_TESTS))
 UNIT_HV_page_alloc := hv/mm/page_alloc.c
 UNIT_HV_elf        := lib/dombuild/elf.c
+UNIT_HV_dombuild   := lib/dombuild/dombuild.c
 UNIT_HV_pagetype   := hv/pv/mm.c hv/mm/page_alloc.c
 UNIT_DEFS_pagetype := -DKEEL_HOST_TEST -D__XEN_TOOLS__
 
