@@ -37,6 +37,7 @@ all:
 
 include toolchain/toolchain.mk
 include minios/minios.mk
+include lib/dombuild/dombuild.mk
 include hv/hv.mk
 include tests/tests.mk
 include ci/ci.mk

@@ -33,6 +33,6 @@ all: $(B)/bench/null.elf $(B)/bench/pv.elf $(B)/bench/mm.elf $(B)/bench/xs.elf $
 
 bench: bench-keel
 bench-keel: $(B)/hv.elf $(B)/bench/null.elf $(B)/bench/pv.elf $(B)/bench/mm.elf $(B)/bench/xs.elf \
-		$(B)/bench/stall.elf \
+		$(B)/bench/stall.elf $(RTBUILD_ELF) \
 		$(B)/apps/hello.elf $(XENSTORE_ELF)
 	$(Q)bash ci/bench.sh

@@ -1,8 +1,10 @@
 # The hypervisor: build/hv.elf, loaded by QEMU -kernel (multiboot 1).
 HV_SRCS := $(wildcard hv/arch/x86_64/*.S hv/arch/x86_64/*.c hv/common/*.c hv/mm/*.c hv/pv/*.c)
-HV_OBJS := $(patsubst %,$(B)/%.o,$(HV_SRCS))
+# The domain builder library (lib/dombuild), shared with control domains.
+HV_LIB_SRCS := $(DOMBUILD_SRCS)
+HV_OBJS := $(patsubst %,$(B)/%.o,$(HV_SRCS)) $(patsubst lib/%,$(B)/hv/lib/%.o,$(HV_LIB_SRCS))
 HV_CFLAGS := -target x86_64-unknown-elf -ffreestanding -nostdinc \
-	-isystem $(CLANG_RES)/include -Ihv/include -I$(XENINC) \
+	-isystem $(CLANG_RES)/include -Ihv/include $(DOMBUILD_CFLAGS) -I$(XENINC) \
 	-D__XEN_INTERFACE_VERSION__=__XEN_LATEST_INTERFACE_VERSION__ \
 	-include hv/include/compiler.h -fpie -fvisibility=hidden -mno-red-zone -mno-sse -mno-sse2 -mno-mmx \
 	-mno-avx -fno-stack-protector -fno-omit-frame-pointer -fno-builtin \
@@ -12,6 +14,10 @@ HV_ASFLAGS := -target x86_64-unknown-elf -Ihv/include -D__ASSEMBLY__ -MMD -MP
 all: $(B)/hv.elf
 
 $(B)/hv/%.c.o: hv/%.c | $(XENINC)/xen
+	$(call msg,CC,$<)
+	$(Q)mkdir -p $(@D) && $(CLANG) $(HV_CFLAGS) -c $< -o $@
+
+$(B)/hv/lib/%.c.o: lib/%.c | $(XENINC)/xen
 	$(call msg,CC,$<)
 	$(Q)mkdir -p $(@D) && $(CLANG) $(HV_CFLAGS) -c $< -o $@
 
@@ -27,7 +33,7 @@ $(B)/hv.elf: $(HV_OBJS) hv/arch/x86_64/hv.lds
 # The debug hypervisor (build/hv-debug.elf): the same sources with
 # KEEL_DEBUG, which adds self-checks (docs/testing.md); a test boots it
 # with HV=build/hv-debug.elf in its test.cfg.
-HV_DEBUG_OBJS := $(patsubst %,$(B)/hv-debug/%.o,$(HV_SRCS))
+HV_DEBUG_OBJS := $(patsubst %,$(B)/hv-debug/%.o,$(HV_SRCS) $(HV_LIB_SRCS))
 
 all: $(B)/hv-debug.elf
 

@@ -1,26 +1,33 @@
 # Tests: guest tests (tests/<name>/), host unit tests (tests/unit/), and
 # the tools they need.  `make test` runs everything via ci/run-tests.sh.
 
-TEST_GUESTS := threads xenbus xs-hostile hypercall guest-access spin priv flood traps evtchn pvtime vcpu schedshare hostile debugreg gnttab gnttab-pair domctl sysctl xsm pvmmu mmufuzz sharing rtbuild tlbflush xs-boot vcpu-down tlb-global mem-stale-tlb mem-stale-smp mem-gnt-free mem-devmap mem-vcpuinfo memfuzz preempt
+TEST_GUESTS := threads xenbus xs-hostile hypercall guest-access spin priv flood traps evtchn pvtime vcpu schedshare hostile debugreg gnttab gnttab-pair domctl sysctl xsm pvmmu mmufuzz sharing tlbflush xs-boot vcpu-down tlb-global mem-stale-tlb mem-stale-smp mem-gnt-free mem-devmap mem-vcpuinfo memfuzz preempt
 $(foreach t,$(TEST_GUESTS),$(eval $(call minios_elf,$(B)/tests/$(t).elf,tests/$(t)/main.c tests/common/report.c,-Itests/common)))
+
+# rtbuild: a control domain that builds apps/hello at run time with the
+# shared domain builder; hello's ELF is embedded whole (image.S).
+RTBUILD_ELF := $(B)/tests/rtbuild.elf
+$(eval $(call minios_elf,$(RTBUILD_ELF),tests/rtbuild/main.c tests/rtbuild/image.S tests/common/report.c $(DOMBUILD_SRCS),-Itests/common $(DOMBUILD_CFLAGS)))
+$(call minios_src_obj,$(RTBUILD_ELF),tests/rtbuild/image.S): $(B)/apps/hello.elf
 
 HOST_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 HOST_CFLAGS := -g -O1 -std=gnu11 $(WARN) $(HOST_SAN)
 
-UNIT_TESTS := page_alloc elf pagetype
+UNIT_TESTS := page_alloc elf dombuild pagetype
 UNIT_BINS  := $(patsubst %,$(B)/tests/unit/test_%,$(UNIT_TESTS))
 UNIT_HV_page_alloc := hv/mm/page_alloc.c
-UNIT_HV_elf        := hv/pv/elf.c
+UNIT_HV_elf        := lib/dombuild/elf.c
+UNIT_HV_dombuild   := lib/dombuild/dombuild.c
 UNIT_HV_pagetype   := hv/pv/mm.c hv/mm/page_alloc.c
 UNIT_DEFS_pagetype := -DKEEL_HOST_TEST -D__XEN_TOOLS__
 
 # A unit test rebuilds when the hypervisor sources it compiles, or the
 # makefile that sets its flags, change.
 .SECONDEXPANSION:
-$(B)/tests/unit/test_%: tests/unit/test_%.c tests/unit/hostlib.c tests/unit/unit.h hv/include/*.h \
+$(B)/tests/unit/test_%: tests/unit/test_%.c tests/unit/hostlib.c tests/unit/unit.h hv/include/*.h lib/dombuild/*.h \
 		$$(UNIT_HV_$$*) tests/tests.mk
 	$(call msg,HOSTCC,$@)
-	$(Q)mkdir -p $(@D) && $(HOSTCC) $(HOST_CFLAGS) -Ihv/include -Itests/unit \
+	$(Q)mkdir -p $(@D) && $(HOSTCC) $(HOST_CFLAGS) -Ihv/include -Ilib/dombuild -Itests/unit \
 		-D__XEN_INTERFACE_VERSION__=__XEN_LATEST_INTERFACE_VERSION__ $(UNIT_DEFS_$*) \
 		-o $@ $< $(UNIT_HV_$*) tests/unit/hostlib.c
 
@@ -33,7 +40,7 @@ $(BAD_ELF_STAMP): $(B)/tests/tools/mkbadelf $(B)/apps/hello.elf
 	$(call msg,GEN,$(B)/tests/bad)
 	$(Q)mkdir -p $(@D) && $(B)/tests/tools/mkbadelf $(B)/apps/hello.elf $(@D) && touch $@
 
-TEST_DEPS := $(B)/hv.elf $(B)/hv-debug.elf $(patsubst %,$(B)/tests/%.elf,$(TEST_GUESTS)) \
+TEST_DEPS := $(B)/hv.elf $(B)/hv-debug.elf $(patsubst %,$(B)/tests/%.elf,$(TEST_GUESTS)) $(RTBUILD_ELF) \
 	$(UNIT_BINS) $(BAD_ELF_STAMP) $(B)/apps/hello.elf
 
 all: $(TEST_DEPS)

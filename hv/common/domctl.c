@@ -12,6 +12,7 @@
 #include "timer.h"
 #include "hypercall.h"
 #include "xsm.h"
+#include "pv.h"
 #include <xen/domctl.h>
 #include <xen/vcpu.h>
 
@@ -120,6 +121,7 @@ static long createdomain(struct xen_domctl *op)
     memcpy(d->handle, c->handle, sizeof(d->handle));
     d->max_evtchns = (unsigned)MIN((uint64_t)c->max_evtchn_port + 1, (uint64_t)d->max_evtchns);
     d->pause_count = 1;
+    d->runtime_created = true;
     printk("d%u created by d%u (%s): %u vCPUs, paused\n", d->id, current_domain()->id,
            current_domain()->name, d->nr_vcpus);
     op->domain = d->id;
@@ -182,6 +184,24 @@ static long setvcpucontext(struct domain *d, struct xen_domctl_vcpucontext *vc)
         }
     }
     free_hv_pages(c, 1);
+    return rc;
+}
+
+/* Xen's hypercall_init: a domain builder asks for the hypercall page in
+ * one of d's frames (a PV gmfn is a machine frame), which must be d's and
+ * writable: not a page table, not shared with other domains. */
+static long hypercall_init(struct domain *d, uint64_t gmfn)
+{
+    if (gmfn >= max_pfn || !get_page(gmfn, d))
+        return -XEN_EINVAL;
+    long rc = get_page_type(gmfn, PGT_WRITABLE, d);
+    if (!rc) {
+        hypercall_page_fill(pfn_to_virt(gmfn));
+        put_page_type(gmfn);
+    } else {
+        rc = -XEN_EINVAL;
+    }
+    put_page(gmfn);
     return rc;
 }
 
@@ -459,6 +479,9 @@ long do_domctl(unsigned long arg, unsigned long a2, unsigned long a3,
     }
     case XEN_DOMCTL_set_target:
         rc = set_target(d, op.u.set_target.target);
+        break;
+    case XEN_DOMCTL_hypercall_init:
+        rc = hypercall_init(d, op.u.hypercall_init.gmfn);
         break;
     default:
         rc = -XEN_ENOSYS;

@@ -93,6 +93,8 @@ struct domain {
     char target_name[NAME_LEN];  /* boot target=NAME, resolved on first use */
     unsigned pause_count;        /* DOMCTL_pausedomain by a control domain */
     bool killed;                 /* DOMCTL_destroydomain */
+    bool runtime_created;        /* by DOMCTL_createdomain, not from a boot module */
+    bool has_run;                /* a vCPU of it was switched to */
     bool xs_held;                /* paused at boot until the xenstore domain
                                     has introduced it (it unpauses it) */
     xen_domain_handle_t handle;  /* from DOMCTL_createdomain */

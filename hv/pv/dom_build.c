@@ -1,95 +1,24 @@
-/* The PV domain builder: one boot module becomes one domain, laid out by
- * the x86_64 PV start-of-day conventions of <xen/xen.h>:
- *
- *   virt_base +------------------------------+ pfn 0
- *             | kernel image (ELF PT_LOADs)  |
- *             | boot module (if any)         | mod_start, mod_len
- *             | p2m list (mfn_list)          |
- *             | start_info                   |
- *             | xenstore ring page           |
- *             | console ring page            |
- *             | bootstrap page tables (r/o)  | pt_base, nr_pt_frames
- *             | bootstrap stack              | rsp on entry
- *             | >= 512 KiB padding           |
- *   v_end     +------------------------------+ 4 MiB aligned (or nr_pages)
- *
- * The whole bootstrap region is mapped read-write except the page tables.
- * shared_info is a separate frame, given by machine address.  The only
- * boot module ("initrd") is the xenstore domain's list of boot domains
- * (xs_boot.c), placed as <xen/xen.h> places an initrd. */
+/* The boot domains: each boot module becomes one domain, built by the
+ * shared domain builder (lib/dombuild, which draws the start-of-day
+ * layout) on the hypervisor's direct map of the frames it allocates here.
+ * Around it, what only the hypervisor does: domains from the same image
+ * share its read-only pages, the xenstore domain is built last with the
+ * list of the others as its boot module (xs_boot.c), and domains start
+ * once all are built. */
 #include "lib.h"
 #include "x86.h"
 #include "mm.h"
-#include "pv_elf.h"
+#include "dombuild.h"
 #include "time.h"
 #include "domain.h"
 #include "sched.h"
 #include "hypercall.h"
 #include "timer.h"
+#include "boot.h"
 #include "pv.h"
 #include <xen/xen.h>
 
-struct boot_module { uint64_t start, end; const char *cmdline; };
-extern struct boot_module boot_modules[];
-extern unsigned nr_boot_modules;
 extern uint64_t idle_cr3;
-uint64_t release_boot_modules(void);
-
-struct layout {
-    uint64_t nr_pages;
-    uint64_t kernel_end_pfn, mod_pfn, mod_pages, p2m_pfn, p2m_pages;
-    uint64_t si_pfn, store_pfn, console_pfn;
-    uint64_t pt_pfn, nr_pt, stack_pfn, map_pages;
-};
-
-static uint64_t span(uint64_t s, uint64_t e, unsigned shift)
-{
-    return ((e - 1) >> shift) - (s >> shift) + 1;
-}
-
-static uint64_t tables_for(uint64_t s, uint64_t e)
-{
-    return 1 + span(s, e, 39) + span(s, e, 30) + span(s, e, 21);
-}
-
-static int plan(const struct elf_image_info *in, uint64_t nr_pages, uint64_t mod_len,
-                struct layout *l, char *err, size_t errlen)
-{
-    const uint64_t vb = in->virt_base;
-    memset(l, 0, sizeof(*l));
-    l->nr_pages = nr_pages;
-    l->kernel_end_pfn = ROUNDUP(in->vend - vb, PAGE_SIZE) >> PAGE_SHIFT;
-    l->mod_pfn = l->kernel_end_pfn;
-    l->mod_pages = ROUNDUP(mod_len, PAGE_SIZE) >> PAGE_SHIFT;
-    l->p2m_pfn = l->mod_pfn + l->mod_pages;
-    l->p2m_pages = ROUNDUP(nr_pages * 8, PAGE_SIZE) >> PAGE_SHIFT;
-    l->si_pfn = l->p2m_pfn + l->p2m_pages;
-    l->store_pfn = l->si_pfn + 1;
-    l->console_pfn = l->store_pfn + 1;
-    l->pt_pfn = l->console_pfn + 1;
-    for (int iter = 0; iter < 16; iter++) {
-        l->stack_pfn = l->pt_pfn + l->nr_pt;
-        uint64_t stack_end = vb + ((l->stack_pfn + 1) << PAGE_SHIFT);
-        uint64_t v_end = ROUNDUP(stack_end, 4ULL << 20);
-        if (v_end - stack_end < (512ULL << 10))
-            v_end += 4ULL << 20;
-        l->map_pages = MIN((v_end - vb) >> PAGE_SHIFT, nr_pages);
-        uint64_t need = tables_for(vb, vb + (l->map_pages << PAGE_SHIFT));
-        if (need == l->nr_pt)
-            break;
-        l->nr_pt = need;
-    }
-    if (l->stack_pfn + 1 > nr_pages && mod_len)
-        return snprintf(err, errlen, "mem=%luK is too small: image, boot-domain list "
-                        "(%lu bytes) and start-of-day structures need %luK",
-                        (unsigned long)(nr_pages * 4), (unsigned long)mod_len,
-                        (unsigned long)((l->stack_pfn + 1) * 4)), -1;
-    if (l->stack_pfn + 1 > nr_pages)
-        return snprintf(err, errlen, "mem=%luK is too small: image and start-of-day "
-                        "structures need %luK", (unsigned long)(nr_pages * 4),
-                        (unsigned long)((l->stack_pfn + 1) * 4)), -1;
-    return 0;
-}
 
 /*
  * Page sharing for density: domains booted from the same image share the
@@ -224,30 +153,24 @@ static int shared_image_get(const struct elf_image_info *in, const uint8_t *img,
     return free_slot + 1;
 }
 
-static void *guest_page(const uint64_t *p2m, uint64_t pfn)
+/* The builder's view of the new domain's frames: the direct map. */
+static void *hv_map(void *ctx, uint64_t pfn)
 {
-    return pfn_to_virt(p2m[pfn]);
+    return pfn_to_virt(((const uint64_t *)ctx)[pfn]);
 }
 
-/* Maps guest virtual va -> mfn in the bootstrap tables (tables come from
- * consecutive pfns starting at *next_pt). */
-static void map_page(const uint64_t *p2m, const struct layout *l, uint64_t *next_pt,
-                     uint64_t va, uint64_t mfn, bool writable)
+static void hv_l4_slots(void *ctx, uint64_t *l4)
 {
-    uint64_t *t = guest_page(p2m, l->pt_pfn);
-    const uint64_t tflags = PTE_P | PTE_W | PTE_U | PTE_A | PTE_D;
-    for (int level = 3; level >= 1; level--) {
-        unsigned idx = (va >> (12 + 9 * level)) & 511;
-        if (!(t[idx] & PTE_P)) {
-            if (*next_pt >= l->pt_pfn + l->nr_pt)
-                panic("domain builder: page-table budget exceeded");
-            t[idx] = (p2m[*next_pt] << PAGE_SHIFT) | tflags;
-            (*next_pt)++;
-        }
-        t = pfn_to_virt((t[idx] & PTE_ADDR) >> PAGE_SHIFT);
-    }
-    t[(va >> 12) & 511] = (mfn << PAGE_SHIFT) | PTE_P | PTE_U | PTE_A | PTE_D |
-                          (writable ? PTE_W : 0);
+    (void)ctx;
+    const uint64_t *idle_l4 = pfn_to_virt(idle_cr3 >> PAGE_SHIFT);
+    for (unsigned s = HV_L4_FIRST_SLOT; s <= HV_L4_LAST_SLOT; s++)
+        l4[s] = idle_l4[s];
+}
+
+static int hv_hypercall_page(void *ctx, uint64_t pfn)
+{
+    hypercall_page_fill(hv_map(ctx, pfn));
+    return 0;
 }
 
 /* Builds d from image img; mod (mod_len bytes, may be NULL) becomes its
@@ -256,10 +179,11 @@ static int build(struct domain *d, const struct elf_image_info *in, const uint8_
                  const char *cmdline, const void *mod, uint64_t mod_len,
                  char *err, size_t errlen)
 {
-    struct layout l;
-    const uint64_t vb = in->virt_base;
+    /* One at a time, under the hypervisor lock (build_boot_domains). */
+    static struct vcpu_guest_context ctx;
+    struct dombuild_layout l;
     uint64_t nr_pages = d->max_pages;
-    if (plan(in, nr_pages, mod_len, &l, err, errlen))
+    if (dombuild_plan(in, nr_pages, mod_len, &l, err, errlen))
         return -1;
     /* Keep some frames for the hypervisor's own needs. */
     if (nr_pages + 64 > free_page_count())
@@ -285,13 +209,11 @@ static int build(struct domain *d, const struct elf_image_info *in, const uint8_
     }
     const struct shared_image *shi = d->arch.pv.shared_image ? &shared_images[d->arch.pv.shared_image - 1] : NULL;
 #define SHARED(pfn) (shi && (pfn) >= sh_first && (pfn) < sh_first + sh_nr)
-    uint64_t private = 0;
     for (uint64_t pfn = 0; pfn < nr_pages; pfn++) {
         if (SHARED(pfn)) {
             p2m[pfn] = shi->mfns[pfn - sh_first];
             continue;
         }
-        private++;
         if (domain_alloc_page(d, &p2m[pfn])) {
             snprintf(err, errlen, "out of host memory after %lu of %lu pages",
                      (unsigned long)pfn, (unsigned long)nr_pages);
@@ -299,55 +221,31 @@ static int build(struct domain *d, const struct elf_image_info *in, const uint8_
         }
     }
     d->nr_pages = nr_pages;      /* pseudo-physical size, shared pages included */
-    (void)private;
 
-    /* Kernel image (its shared pages are filled already). */
-    for (unsigned i = 0; i < in->nr_loads; i++) {
-        const struct elf_segment *s = &in->load[i];
-        for (uint64_t off = 0; off < s->filesz; ) {
-            uint64_t va = s->vaddr + off;
-            uint64_t pfn = (va - vb) >> PAGE_SHIFT;
-            uint64_t in_page = va & (PAGE_SIZE - 1);
-            uint64_t n = MIN(PAGE_SIZE - in_page, s->filesz - off);
-            if (!SHARED(pfn))
-                memcpy((uint8_t *)guest_page(p2m, pfn) + in_page, img + s->offset + off, n);
-            off += n;
-        }
-    }
-    if (in->has_hypercall_page && !SHARED((in->hypercall_page - vb) >> PAGE_SHIFT))
-        hypercall_page_fill(guest_page(p2m, (in->hypercall_page - vb) >> PAGE_SHIFT));
-
-    /* The boot module, after the image (its pages are private). */
-    for (uint64_t off = 0; off < mod_len; off += PAGE_SIZE)
-        memcpy(guest_page(p2m, l.mod_pfn + off / PAGE_SIZE), (const uint8_t *)mod + off,
-               MIN(PAGE_SIZE, mod_len - off));
-
-    /* p2m list, in the guest's own pages. */
-    for (uint64_t pfn = 0; pfn < nr_pages; pfn++)
-        ((uint64_t *)guest_page(p2m, l.p2m_pfn + pfn / 512))[pfn % 512] = p2m[pfn];
-
-    /* shared_info was made with the domain (domain_create). */
-    uint64_t si_mfn = virt_to_pfn(d->shared_info);
-
-    /* Bootstrap page tables: L4 first, hypervisor slots shared. */
-    uint64_t *l4 = guest_page(p2m, l.pt_pfn);
-    const uint64_t *idle_l4 = pfn_to_virt(idle_cr3 >> PAGE_SHIFT);
-    for (unsigned s = HV_L4_FIRST_SLOT; s <= HV_L4_LAST_SLOT; s++)
-        l4[s] = idle_l4[s];
-    uint64_t next_pt = l.pt_pfn + 1;
-    for (uint64_t pfn = 0; pfn < l.map_pages; pfn++) {
-        bool is_pt = pfn >= l.pt_pfn && pfn < l.pt_pfn + l.nr_pt;
-        map_page(p2m, &l, &next_pt, vb + (pfn << PAGE_SHIFT), p2m[pfn], !is_pt && !SHARED(pfn));
-    }
-    d->arch.pv.cr3 = p2m[l.pt_pfn] << PAGE_SHIFT;
+    /* shared_info was made with the domain (domain_create); the event
+     * channels and grants of the rings are xs_boot.c's, if there is a
+     * xenstore domain. */
+    const struct dombuild_args args = {
+        .info = in, .image = img, .p2m = p2m, .mod = mod, .cmdline = cmdline,
+        .shared_info_maddr = virt_to_pfn(d->shared_info) << PAGE_SHIFT,
+        .ro_first = sh_first, .ro_nr = shi ? sh_nr : 0,
+    };
+    const struct dombuild_ops ops = {
+        .ctx = p2m, .map = hv_map, .l4_slots = hv_l4_slots,
+        .hypercall_page = hv_hypercall_page,
+    };
+    if (dombuild_build(&l, &args, &ops, &ctx, err, errlen))
+        goto out;
+    uint64_t l4mfn = p2m[dombuild_l4_pfn(&l)];
+    d->arch.pv.cr3 = l4mfn << PAGE_SHIFT;
     for (uint64_t pfn = 0; pfn < nr_pages; pfn++)
         if (!SHARED(pfn))
             m2p[p2m[pfn]] = pfn;
 #undef SHARED
     /* Validate the bootstrap tables as the PV MMU would (every entry
-     * checked, references taken), pin the L4 and make it vCPU 0's base,
-     * as Xen's builder does. */
-    uint64_t l4mfn = p2m[l.pt_pfn];
+     * checked, references taken) and pin the L4, as Xen's builder does;
+     * then load vCPU 0 as DOMCTL_setvcpucontext would (it makes the L4
+     * the base). */
     if (!get_page(l4mfn, d)) {
         snprintf(err, errlen, "bootstrap L4 not referenceable");
         goto out;
@@ -358,42 +256,11 @@ static int build(struct domain *d, const struct elf_image_info *in, const uint8_
         goto out;
     }
     frame_table[l4mfn].type_info |= PGT_PINNED;
-    if (pv_set_base(d->vcpu[0], l4mfn)) {
-        snprintf(err, errlen, "cannot make the bootstrap L4 the base");
+    if (vcpu_set_context(d->vcpu[0], &ctx)) {
+        snprintf(err, errlen, "the initial vCPU context was refused");
         goto out;
     }
-
-    /* start_info. */
-    start_info_t *si = guest_page(p2m, l.si_pfn);
-    snprintf(si->magic, sizeof(si->magic), "xen-3.0-x86_64");
-    si->nr_pages = nr_pages;
-    si->shared_info = si_mfn << PAGE_SHIFT;
-    si->flags = 0;
-    si->mod_start = mod_len ? vb + (l.mod_pfn << PAGE_SHIFT) : 0;
-    si->mod_len = mod_len;
-    /* The rings start zeroed (their frames were allocated so); event
-     * channels and grants for them are xs_boot.c's, if there is a
-     * xenstore domain. */
-    memset(guest_page(p2m, l.store_pfn), 0, PAGE_SIZE);
-    memset(guest_page(p2m, l.console_pfn), 0, PAGE_SIZE);
-    si->store_mfn = p2m[l.store_pfn];
-    si->store_evtchn = 0;
-    si->console.domU.mfn = p2m[l.console_pfn];
-    si->console.domU.evtchn = 0;
-    si->pt_base = vb + (l.pt_pfn << PAGE_SHIFT);
-    si->nr_pt_frames = l.nr_pt;
-    si->mfn_list = vb + (l.p2m_pfn << PAGE_SHIFT);
-    strlcpy((char *)si->cmd_line, cmdline, sizeof(si->cmd_line));
-    d->arch.pv.si_mfn = p2m[l.si_pfn];
-
-    /* Initial registers. */
-    struct cpu_user_regs *r = d->vcpu[0]->arch.regs;
-    r->rip = in->entry;
-    r->rsp = vb + ((l.stack_pfn + 1) << PAGE_SHIFT);
-    r->rsi = vb + (l.si_pfn << PAGE_SHIFT);
-    r->rflags = 0x202;
-    r->cs = SEL_GUEST_CS64;
-    r->ss = SEL_GUEST_DS;
+    d->arch.pv.si_mfn = p2m[dombuild_si_pfn(&l)];
     rc = 0;
 out:
     free_hv_pages(p2m, p2m_order);
@@ -419,18 +286,33 @@ static void report_built(struct domain *d, const struct elf_image_info *in, uint
     printk("bench: domain_build_tsc d%u=%lu\n", d->id, (unsigned long)(t1 - t0));
 }
 
-/* The first module whose configuration has role=xenstore, or -1. */
-static int find_xenstore_module(char *name, size_t len)
+/* Each boot module's configuration, parsed once from its command line. */
+struct module_config {
+    struct boot_config cfg;
+    int rc;                      /* 0, or -1 with the reason in err */
+    char err[160];
+};
+
+static struct module_config *parse_modules(unsigned *order)
 {
-    for (unsigned m = 0; m < nr_boot_modules; m++) {
-        struct boot_config cfg;
-        char err[160];
-        if (!parse_boot_config(boot_modules[m].cmdline, &cfg, err, sizeof(err)) &&
-            (cfg.roles & ROLE_XENSTORE)) {
-            strlcpy(name, cfg.name, len);
+    *order = 0;
+    while (((uint64_t)PAGE_SIZE << *order) < nr_boot_modules * sizeof(struct module_config))
+        (*order)++;
+    struct module_config *mc = alloc_hv_pages(*order);
+    if (!mc)
+        panic("no memory for the configuration of %u boot modules", nr_boot_modules);
+    for (unsigned m = 0; m < nr_boot_modules; m++)
+        mc[m].rc = parse_boot_config(boot_modules[m].cmdline, &mc[m].cfg, mc[m].err,
+                                     sizeof(mc[m].err));
+    return mc;
+}
+
+/* The first module whose configuration has role=xenstore, or -1. */
+static int find_xenstore_module(const struct module_config *mc)
+{
+    for (unsigned m = 0; m < nr_boot_modules; m++)
+        if (!mc[m].rc && (mc[m].cfg.roles & ROLE_XENSTORE))
             return (int)m;
-        }
-    }
     return -1;
 }
 
@@ -484,24 +366,25 @@ void build_boot_domains(void)
     /* Other CPUs already run the domains we wake: build under the lock. */
     hv_lock_acquire();
     /* With a xenstore domain, no boot domain starts before it is built. */
-    char xs_name[NAME_LEN];
-    int xs_m = find_xenstore_module(xs_name, sizeof(xs_name));
+    unsigned mc_order;
+    struct module_config *mc = parse_modules(&mc_order);
+    int xs_m = find_xenstore_module(mc);
     struct domain *xs = NULL;
     struct boot_config xs_cfg;
     struct elf_image_info xs_info;
     for (unsigned m = 0; m < nr_boot_modules; m++) {
         struct boot_module *bm = &boot_modules[m];
-        struct boot_config cfg;
+        const struct boot_config cfg = mc[m].cfg;
         struct elf_image_info info;
         char err[160];
         uint64_t t0 = rdtsc();
-        if (parse_boot_config(bm->cmdline, &cfg, err, sizeof(err))) {
-            domain_note_refused(cfg.name[0] ? cfg.name : "?", err);
+        if (mc[m].rc) {
+            domain_note_refused(cfg.name[0] ? cfg.name : "?", mc[m].err);
             continue;
         }
         if ((cfg.roles & ROLE_XENSTORE) && (int)m != xs_m) {
             snprintf(err, sizeof(err), "a second domain with role=xenstore ('%s' has it; "
-                     "at most one)", xs_name);
+                     "at most one)", mc[xs_m].cfg.name);
             domain_note_refused(cfg.name, err);
             continue;
         }
@@ -537,7 +420,7 @@ void build_boot_domains(void)
     if (xs_m >= 0)
         for (unsigned id = 1; id < DOMID_FIRST_RESERVED; id++) {
             struct domain *d = domain_by_id(id);
-            if (d && d->arch.pv.si_mfn && !d->vcpu[0]->initialised) {
+            if (d && d->arch.pv.si_mfn && d->vcpu[0]->state == VCPU_OFFLINE) {
                 if (xs && d != xs && xs_wired(d)) {
                     d->xs_held = true;
                     sched_pause_domain(d);
@@ -545,6 +428,7 @@ void build_boot_domains(void)
                 start_domain(d);
             }
         }
+    free_hv_pages(mc, mc_order);
     uint64_t shared = 0, used = baseline - free_page_count();
     for (int i = 0; i < MAX_SHARED_IMAGES; i++)
         if (shared_images[i].users)

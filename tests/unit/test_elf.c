@@ -1,6 +1,6 @@
-/* Unit test of ELF and Xen-note validation (hv/pv/elf.c) with crafted
+/* Unit test of ELF and Xen-note validation (lib/dombuild/elf.c) with crafted
  * images: the good one parses, each kind of damage is refused by name. */
-#include "pv_elf.h"
+#include "dombuild_elf.h"
 #include "unit.h"
 #include <elf.h>
 #include <string.h>

@@ -9,9 +9,9 @@
 #include "sched.h"
 #include "timer.h"
 #include "pv.h"
+#include "boot.h"
 
 void serial_init(void);
-void build_boot_domains(void);
 
 #define MB_BOOT_MAGIC 0x2BADB002
 #define MAX_RANGES    64
@@ -24,7 +24,6 @@ static unsigned nr_ram;
 static struct range reserved[MAX_RANGES + MAX_MODULES];
 static unsigned nr_reserved;
 
-struct boot_module { uint64_t start, end; const char *cmdline; };
 struct boot_module boot_modules[MAX_MODULES];
 unsigned nr_boot_modules;
 static char module_cmdlines[512 * 1024];

@@ -1,7 +1,7 @@
 /* ELF64 image validation and Xen ELF notes (<xen/elfnote.h>), in the
  * manner of Xen's libelf: every offset and size checked before use. */
-#include "pv_elf.h"
-#include "memlayout.h"
+#include "dombuild_elf.h"
+#include <xen/xen.h>
 #include <xen/elfnote.h>
 
 /* ELF64 file structures (the ELF format, not Xen's ABI). */
@@ -41,7 +41,7 @@ static bool in_guest_space(uint64_t start, uint64_t end)
         return false;
     if (end <= 0x0000800000000000ULL)
         return true;
-    return start >= HV_VIRT_END;
+    return start >= __HYPERVISOR_VIRT_END;
 }
 
 static uint64_t note_num(const uint8_t *desc, uint32_t sz, bool *ok)
@@ -59,9 +59,10 @@ static uint64_t note_num(const uint8_t *desc, uint32_t sz, bool *ok)
 
 static bool note_str(const uint8_t *desc, uint32_t sz, char *out, size_t outlen)
 {
-    if (sz == 0 || desc[sz - 1] != 0 || strnlen((const char *)desc, sz) >= outlen)
+    size_t n = sz ? strnlen((const char *)desc, sz) : 0;
+    if (sz == 0 || desc[sz - 1] != 0 || n >= outlen)
         return false;
-    strlcpy(out, (const char *)desc, outlen);
+    memcpy(out, desc, n + 1);
     return true;
 }
 
@@ -94,8 +95,8 @@ static int parse_notes(const uint8_t *p, uint64_t len, struct elf_image_info *in
         memcpy(&descsz, p + off + 4, 4);
         memcpy(&type, p + off + 8, 4);
         uint64_t name_off = off + 12;
-        uint64_t desc_off = name_off + ROUNDUP((uint64_t)namesz, 4);
-        uint64_t next = desc_off + ROUNDUP((uint64_t)descsz, 4);
+        uint64_t desc_off = name_off + DB_ROUNDUP((uint64_t)namesz, 4);
+        uint64_t next = desc_off + DB_ROUNDUP((uint64_t)descsz, 4);
         if (desc_off > len || next > len || desc_off + descsz > len)
             return fail(err, errlen, "ELF note runs past its segment");
         off = next;
@@ -192,8 +193,8 @@ int elf_parse(const void *img, size_t len, struct elf_image_info *in,
         in->load[in->nr_loads++] = (struct elf_segment){
             .vaddr = ph.paddr, .memsz = ph.memsz, .offset = ph.offset, .filesz = ph.filesz,
             .writable = (ph.flags & 2) != 0 };
-        pstart = MIN(pstart, ph.paddr);
-        pend = MAX(pend, ph.paddr + ph.memsz);
+        pstart = DB_MIN(pstart, ph.paddr);
+        pend = DB_MAX(pend, ph.paddr + ph.memsz);
     }
     if (in->nr_loads == 0)
         return fail(err, errlen, "no loadable segments");
@@ -211,7 +212,7 @@ int elf_parse(const void *img, size_t len, struct elf_image_info *in,
         virt_base = 0;
     if (paddr_off == UNSET)
         paddr_off = 0;
-    if (virt_base & (PAGE_SIZE - 1))
+    if (virt_base & (DB_PAGE_SIZE - 1))
         return fail(err, errlen, "VIRT_BASE %lx is not page-aligned", (unsigned long)virt_base);
     uint64_t virt_offset = virt_base - paddr_off;
     for (unsigned i = 0; i < in->nr_loads; i++)
@@ -232,8 +233,8 @@ int elf_parse(const void *img, size_t len, struct elf_image_info *in,
                     (unsigned long)in->entry, (unsigned long)in->vstart,
                     (unsigned long)in->vend);
     if (in->has_hypercall_page &&
-        ((in->hypercall_page & (PAGE_SIZE - 1)) || in->hypercall_page < in->vstart ||
-         in->hypercall_page + PAGE_SIZE > in->vend))
+        ((in->hypercall_page & (DB_PAGE_SIZE - 1)) || in->hypercall_page < in->vstart ||
+         in->hypercall_page + DB_PAGE_SIZE > in->vend))
         return fail(err, errlen, "HYPERCALL_PAGE %lx is not a page inside the image",
                     (unsigned long)in->hypercall_page);
     return 0;

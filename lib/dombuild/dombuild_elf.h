@@ -1,7 +1,8 @@
-/* ELF64 loading and Xen ELF-note parsing for the PV domain builder. */
-#ifndef KEEL_ELF_H
-#define KEEL_ELF_H
-#include "lib.h"
+/* ELF64 loading and Xen ELF-note parsing for the PV domain builder
+ * (lib/dombuild: the hypervisor at boot, control domains at run time). */
+#ifndef KEEL_DOMBUILD_ELF_H
+#define KEEL_DOMBUILD_ELF_H
+#include "dombuild_env.h"
 
 #define ELF_MAX_LOADS 16
 

@@ -1,0 +1,226 @@
+/* The PV domain builder (dombuild.h): layout, image, p2m list, start_info,
+ * bootstrap page tables and the first vCPU's context, written through the
+ * environment's view of the new domain's frames. */
+#include "dombuild.h"
+
+/* x86_64 page-table entry bits (the architecture's, not Xen's ABI). */
+#define PTE_P  0x001ULL
+#define PTE_W  0x002ULL
+#define PTE_U  0x004ULL
+#define PTE_A  0x020ULL
+#define PTE_D  0x040ULL
+
+/* Interrupts on, as Xen starts a PV kernel. */
+#define START_RFLAGS 0x202ULL
+
+static uint64_t span(uint64_t s, uint64_t e, unsigned shift)
+{
+    return ((e - 1) >> shift) - (s >> shift) + 1;
+}
+
+static uint64_t tables_for(uint64_t s, uint64_t e)
+{
+    return 1 + span(s, e, 39) + span(s, e, 30) + span(s, e, 21);
+}
+
+int dombuild_plan(const struct elf_image_info *in, uint64_t nr_pages, uint64_t mod_len,
+                  struct dombuild_layout *l, char *err, size_t errlen)
+{
+    const uint64_t vb = in->virt_base;
+    memset(l, 0, sizeof(*l));
+    l->virt_base = vb;
+    l->nr_pages = nr_pages;
+    l->mod_len = mod_len;
+    l->kernel_end_pfn = DB_ROUNDUP(in->vend - vb, DB_PAGE_SIZE) >> DB_PAGE_SHIFT;
+    l->mod_pfn = l->kernel_end_pfn;
+    l->mod_pages = DB_ROUNDUP(mod_len, DB_PAGE_SIZE) >> DB_PAGE_SHIFT;
+    l->p2m_pfn = l->mod_pfn + l->mod_pages;
+    l->p2m_pages = DB_ROUNDUP(nr_pages * 8, DB_PAGE_SIZE) >> DB_PAGE_SHIFT;
+    l->si_pfn = l->p2m_pfn + l->p2m_pages;
+    l->store_pfn = l->si_pfn + 1;
+    l->console_pfn = l->store_pfn + 1;
+    l->pt_pfn = l->console_pfn + 1;
+    /* The tables map the region that holds them: iterate to a fixed point. */
+    for (int iter = 0; iter < 16; iter++) {
+        l->stack_pfn = l->pt_pfn + l->nr_pt;
+        uint64_t stack_end = vb + ((l->stack_pfn + 1) << DB_PAGE_SHIFT);
+        uint64_t v_end = DB_ROUNDUP(stack_end, 4ULL << 20);
+        if (v_end - stack_end < (512ULL << 10))
+            v_end += 4ULL << 20;
+        l->map_pages = DB_MIN((v_end - vb) >> DB_PAGE_SHIFT, nr_pages);
+        uint64_t need = tables_for(vb, vb + (l->map_pages << DB_PAGE_SHIFT));
+        if (need == l->nr_pt)
+            break;
+        l->nr_pt = need;
+    }
+    if (l->stack_pfn + 1 > nr_pages && mod_len)
+        return snprintf(err, errlen, "mem=%luK is too small: image, boot-domain list "
+                        "(%lu bytes) and start-of-day structures need %luK",
+                        (unsigned long)(nr_pages * 4), (unsigned long)mod_len,
+                        (unsigned long)((l->stack_pfn + 1) * 4)), -1;
+    if (l->stack_pfn + 1 > nr_pages)
+        return snprintf(err, errlen, "mem=%luK is too small: image and start-of-day "
+                        "structures need %luK", (unsigned long)(nr_pages * 4),
+                        (unsigned long)((l->stack_pfn + 1) * 4)), -1;
+    return 0;
+}
+
+static bool kept_ro(const struct dombuild_args *a, uint64_t pfn)
+{
+    return pfn >= a->ro_first && pfn < a->ro_first + a->ro_nr;
+}
+
+/* Copies n bytes to guest pfns from offset off in pfn first. */
+static void copy_in(const struct dombuild_args *a, const struct dombuild_ops *ops,
+                    uint64_t va_off, const uint8_t *src, uint64_t n)
+{
+    while (n) {
+        uint64_t pfn = va_off >> DB_PAGE_SHIFT, in_page = va_off & (DB_PAGE_SIZE - 1);
+        uint64_t k = DB_MIN(DB_PAGE_SIZE - in_page, n);
+        if (!kept_ro(a, pfn))
+            memcpy((uint8_t *)ops->map(ops->ctx, pfn) + in_page, src, k);
+        va_off += k;
+        src += k;
+        n -= k;
+    }
+}
+
+/*
+ * The bootstrap tables map [virt_base, virt_base + map_pages pages).
+ * Table i of a level covers the i-th aligned region (512 GiB for an L3,
+ * 1 GiB for an L2, 2 MiB for an L1) from the one holding virt_base; each
+ * table is written once, entry by entry, in pfn order.
+ */
+static void write_tables(const struct dombuild_layout *l, const struct dombuild_args *a,
+                         const struct dombuild_ops *ops)
+{
+    const uint64_t vb = l->virt_base, ve = vb + (l->map_pages << DB_PAGE_SHIFT);
+    const uint64_t *p2m = a->p2m;
+    const uint64_t tflags = PTE_P | PTE_W | PTE_U | PTE_A | PTE_D;
+    const uint64_t n3 = span(vb, ve, 39), n2 = span(vb, ve, 30), n1 = span(vb, ve, 21);
+    const uint64_t l3_pfn = l->pt_pfn + 1, l2_pfn = l3_pfn + n3, l1_pfn = l2_pfn + n2;
+
+    uint64_t *t = ops->map(ops->ctx, l->pt_pfn);
+    memset(t, 0, DB_PAGE_SIZE);
+    if (ops->l4_slots)
+        ops->l4_slots(ops->ctx, t);
+    for (uint64_t i = 0; i < n3; i++)
+        t[((vb >> 39) + i) & 511] = (p2m[l3_pfn + i] << DB_PAGE_SHIFT) | tflags;
+    /* An upper table: child table c (of nchild, the first covering region
+     * first_child) goes in the table covering region (first_child + c) >> 9. */
+    for (int level = 3; level >= 2; level--) {
+        uint64_t nt = level == 3 ? n3 : n2, nc = level == 3 ? n2 : n1;
+        uint64_t tpfn = level == 3 ? l3_pfn : l2_pfn, cpfn = level == 3 ? l2_pfn : l1_pfn;
+        unsigned cshift = level == 3 ? 30 : 21;
+        uint64_t first_child = vb >> cshift, first = first_child >> 9;
+        for (uint64_t i = 0; i < nt; i++) {
+            t = ops->map(ops->ctx, tpfn + i);
+            memset(t, 0, DB_PAGE_SIZE);
+            for (uint64_t c = 0; c < nc; c++)
+                if (((first_child + c) >> 9) == first + i)
+                    t[(first_child + c) & 511] = (p2m[cpfn + c] << DB_PAGE_SHIFT) | tflags;
+        }
+    }
+    /* The L1s: one entry per mapped page; tables and kept pages read-only. */
+    uint64_t pfn = 0;
+    for (uint64_t i = 0; i < n1; i++) {
+        t = ops->map(ops->ctx, l1_pfn + i);
+        memset(t, 0, DB_PAGE_SIZE);
+        uint64_t region = (vb >> 21) + i;
+        for (; pfn < l->map_pages; pfn++) {
+            uint64_t va = vb + (pfn << DB_PAGE_SHIFT);
+            if ((va >> 21) != region)
+                break;
+            bool ro = (pfn >= l->pt_pfn && pfn < l->pt_pfn + l->nr_pt) || kept_ro(a, pfn);
+            t[(va >> 12) & 511] = (p2m[pfn] << DB_PAGE_SHIFT) | PTE_P | PTE_U | PTE_A |
+                                  PTE_D | (ro ? 0 : PTE_W);
+        }
+    }
+}
+
+int dombuild_build(const struct dombuild_layout *l, const struct dombuild_args *a,
+                   const struct dombuild_ops *ops, struct vcpu_guest_context *ctx,
+                   char *err, size_t errlen)
+{
+    const struct elf_image_info *in = a->info;
+    const uint64_t vb = l->virt_base;
+    const uint8_t *img = a->image;
+
+    /* The image (pages kept read-only are filled already). */
+    for (unsigned i = 0; i < in->nr_loads; i++) {
+        const struct elf_segment *s = &in->load[i];
+        copy_in(a, ops, s->vaddr - vb, img + s->offset, s->filesz);
+    }
+    if (in->has_hypercall_page) {
+        uint64_t hp = (in->hypercall_page - vb) >> DB_PAGE_SHIFT;
+        if (!kept_ro(a, hp) && ops->hypercall_page(ops->ctx, hp)) {
+            snprintf(err, errlen, "cannot write the hypercall page (pfn %lu)",
+                     (unsigned long)hp);
+            goto fail;
+        }
+    }
+
+    /* The boot module, after the image. */
+    if (l->mod_len)
+        copy_in(a, ops, l->mod_pfn << DB_PAGE_SHIFT, a->mod, l->mod_len);
+
+    /* The p2m list, in the guest's own pages. */
+    for (uint64_t p = 0; p < l->p2m_pages; p++) {
+        uint64_t first = p * 512, n = DB_MIN(512, l->nr_pages - first);
+        uint64_t *page = ops->map(ops->ctx, l->p2m_pfn + p);
+        memcpy(page, a->p2m + first, n * 8);
+        if (n < 512)
+            memset(page + n, 0, (512 - n) * 8);
+    }
+
+    /* The rings start all zero. */
+    memset(ops->map(ops->ctx, l->store_pfn), 0, DB_PAGE_SIZE);
+    memset(ops->map(ops->ctx, l->console_pfn), 0, DB_PAGE_SIZE);
+
+    /* start_info. */
+    start_info_t *si = ops->map(ops->ctx, l->si_pfn);
+    memset(si, 0, DB_PAGE_SIZE);
+    snprintf(si->magic, sizeof(si->magic), "xen-3.0-x86_64");
+    si->nr_pages = l->nr_pages;
+    si->shared_info = a->shared_info_maddr;
+    si->flags = a->si_flags;
+    si->mod_start = l->mod_len ? vb + (l->mod_pfn << DB_PAGE_SHIFT) : 0;
+    si->mod_len = l->mod_len;
+    si->store_mfn = a->p2m[l->store_pfn];
+    si->store_evtchn = a->store_evtchn;
+    si->console.domU.mfn = a->p2m[l->console_pfn];
+    si->console.domU.evtchn = a->console_evtchn;
+    si->pt_base = vb + (l->pt_pfn << DB_PAGE_SHIFT);
+    si->nr_pt_frames = l->nr_pt;
+    si->mfn_list = vb + (l->p2m_pfn << DB_PAGE_SHIFT);
+    if (a->cmdline) {
+        size_t n = strnlen(a->cmdline, sizeof(si->cmd_line) - 1);
+        memcpy(si->cmd_line, a->cmdline, n);
+        si->cmd_line[n] = 0;
+    }
+
+    /* Bootstrap page tables. */
+    write_tables(l, a, ops);
+    if (ops->unmap)
+        ops->unmap(ops->ctx);
+
+    /* The first vCPU: in kernel mode at the entry, on the boot stack,
+     * start_info in rsi, as <xen/xen.h> describes. */
+    memset(ctx, 0, sizeof(*ctx));
+    ctx->flags = VGCF_in_kernel | VGCF_online;
+    ctx->user_regs.rip = in->entry;
+    ctx->user_regs.rsp = vb + ((l->stack_pfn + 1) << DB_PAGE_SHIFT);
+    ctx->user_regs.rsi = vb + (l->si_pfn << DB_PAGE_SHIFT);
+    ctx->user_regs.rflags = START_RFLAGS;
+    ctx->user_regs.cs = FLAT_KERNEL_CS;
+    ctx->user_regs.ss = FLAT_KERNEL_SS;
+    ctx->user_regs.ds = ctx->user_regs.es = FLAT_KERNEL_DS;
+    ctx->kernel_ss = FLAT_KERNEL_SS;
+    ctx->kernel_sp = ctx->user_regs.rsp;
+    ctx->ctrlreg[3] = a->p2m[l->pt_pfn] << DB_PAGE_SHIFT;   /* xen_pfn_to_cr3 on x86_64 */
+    return 0;
+fail:
+    if (ops->unmap)
+        ops->unmap(ops->ctx);
+    return -1;
+}
