@@ -115,7 +115,7 @@ struct domain *domain_create(const struct boot_config *cfg)
     d->con_tokens = CONSOLE_BURST;
     d->con_refill_ns = now_ns();
     if (d->nr_vcpus < 1 || d->nr_vcpus > MAX_VCPUS ||
-        !(d->vcpu = alloc_hv_pages(vcpu_array_order(d)))) {
+        !(d->vcpu = alloc_hv_pages(d->vcpu_order = vcpu_array_order(d)))) {
         free_hv_pages(d, 0);
         return NULL;
     }
@@ -124,7 +124,7 @@ struct domain *domain_create(const struct boot_config *cfg)
         if (!d->vcpu[i]) {
             while (i--)
                 vcpu_free(d->vcpu[i]);
-            free_hv_pages(d->vcpu, vcpu_array_order(d));
+            free_hv_pages(d->vcpu, d->vcpu_order);
             free_hv_pages(d, 0);
             return NULL;
         }
@@ -140,7 +140,7 @@ struct domain *domain_create(const struct boot_config *cfg)
     if (domain_alloc_shared_page(d, &si_mfn)) {
         for (unsigned i = 0; i < d->nr_vcpus; i++)
             vcpu_free(d->vcpu[i]);
-        free_hv_pages(d->vcpu, vcpu_array_order(d));
+        free_hv_pages(d->vcpu, d->vcpu_order);
         free_hv_pages(d, 0);
         return NULL;
     }
@@ -222,8 +222,9 @@ void domain_unlink_page(struct domain *d, uint64_t mfn)
  *   6  each frame's allocation reference; a frame still referenced from
  *      elsewhere (a grant or foreign mapping) becomes an orphan, freed
  *      when its last reference goes;
- *   7  the accounting check; the domain leaves the list and the table;
- *   8  the vCPUs, a few per step (up to 8,192), then the structure.
+ *   7  the accounting check;
+ *   8  the vCPUs, a few per step (up to 8,192); then the domain leaves
+ *      the list and the table, and its structure goes.
  * The frames of a dead domain keep their allocation reference until
  * phase 6, so the page list cannot change under the cursor before it.
  */
@@ -304,28 +305,30 @@ static bool domain_destroy_step(struct domain *d, uint64_t end)
         if (d->destroy_orphans)
             printk("d%u: %lu frames still referenced by other domains\n", d->id,
                    (unsigned long)d->destroy_orphans);
-        for (struct domain **pp = &domain_list; *pp; pp = &(*pp)->next) {
-            if (*pp == d) {
-                *pp = d->next;
-                break;
-            }
-        }
-        domain_table[d->id] = NULL;
         d->destroy_phase = DESTROY_VCPUS;
-        d->destroy_cursor = d->nr_vcpus;
     }
-    /* No one finds d now; its vCPUs (up to 8,192) go a few at a time. */
-    while (d->destroy_cursor) {
-        struct vcpu *v = d->vcpu[--d->destroy_cursor];
+    /* Its vCPUs (up to 8,192) go a few at a time, from the last: the
+     * domain has fewer vCPUs each time, so whoever still finds it (a
+     * domctl, the reaper) sees only live ones. */
+    while (d->nr_vcpus) {
+        struct vcpu *v = d->vcpu[d->nr_vcpus - 1];
+        d->vcpu[d->nr_vcpus - 1] = NULL;
+        d->nr_vcpus--;
         if (v)
             vcpu_free(v);
-        d->vcpu[d->destroy_cursor] = NULL;
-        if (!(d->destroy_cursor & 15) && over_budget(end))
+        if (!(d->nr_vcpus & 15) && over_budget(end))
             return false;
     }
-    free_hv_pages(d->vcpu, vcpu_array_order(d));
+    for (struct domain **pp = &domain_list; *pp; pp = &(*pp)->next) {
+        if (*pp == d) {
+            *pp = d->next;
+            break;
+        }
+    }
+    domain_table[d->id] = NULL;
+    free_hv_pages(d->vcpu, d->vcpu_order);
     free_hv_pages(d, 0);
-    nr_live--;                   /* counts until its last frame is back */
+    nr_live--;                   /* gone only once its last frame is back */
     return true;
 }
 

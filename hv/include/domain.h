@@ -69,7 +69,8 @@ struct domain {
     uint64_t page_count;         /* all owned frames incl. shared_info */
     shared_info_t *shared_info;
     unsigned nr_vcpus;
-    struct vcpu **vcpu;          /* nr_vcpus entries (vcpu_array_order) */
+    struct vcpu **vcpu;          /* nr_vcpus entries, 2^vcpu_order pages */
+    unsigned vcpu_order;
     struct evtchn *evtchn;       /* max_evtchns entries, allocated on demand */
     unsigned max_evtchns, valid_evtchns;
     unsigned evtchn_order;
