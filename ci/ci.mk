@@ -36,3 +36,8 @@ bench-keel: $(B)/hv.elf $(B)/bench/null.elf $(B)/bench/pv.elf $(B)/bench/mm.elf 
 		$(B)/bench/stall.elf \
 		$(B)/apps/hello.elf $(XENSTORE_ELF)
 	$(Q)bash ci/bench.sh
+
+# make fuzz: the hypercall fuzzer for 10 million calls (ci/fuzz.sh); not part of make test.
+.PHONY: fuzz
+fuzz: $(B)/hv.elf $(B)/tests/hcfuzz.elf
+	$(Q)bash ci/fuzz.sh
