@@ -71,6 +71,7 @@
 #define PROGRESS    5000
 #define MAX_FAILS   10
 #define HV_VA       0xFFFF830000100000UL
+#define NODOM       0x7fe0       /* ids up to 0x7fef that no domain gets in a test run */
 
 /* ---- Shared state and reporting. */
 
@@ -886,9 +887,9 @@ static long fam_evt(void)
         return HYPERVISOR_event_channel_op(EVTCHNOP_unmask, &u);
     }
     case 12: {                                      /* reset: never our own or the witness's */
-        struct evtchn_reset e = { .dom = chance(50) ? other : (domid_t)(100 + rn(100)) };
+        struct evtchn_reset e = { .dom = chance(50) ? other : (domid_t)(NODOM + rn(16)) };
         if (ctl && e.dom == other)
-            e.dom = (domid_t)(100 + rn(100));
+            e.dom = (domid_t)(NODOM + rn(16));
         rc = HYPERVISOR_event_channel_op(EVTCHNOP_reset, &e);
         if (!ctl) {
             if (rc == 0)
@@ -1191,7 +1192,7 @@ static long fam_sched(void)
         return rc;
     }
     case 5: {                                       /* shutdown of others */
-        struct sched_remote_shutdown r = { .domain_id = ctl ? (domid_t)(100 + rn(100))
+        struct sched_remote_shutdown r = { .domain_id = ctl ? (domid_t)(NODOM + rn(16))
                                                             : witness_id,
                                            .reason = SHUTDOWN_poweroff };
         long rc = HYPERVISOR_sched_op(SCHEDOP_remote_shutdown, &r);
@@ -1323,12 +1324,12 @@ static domid_t ctl_target(int *victim)
     }
     if (r < 8 && ncreated)
         return created[rn(ncreated)];
-    domid_t d = (domid_t)(chance(50) ? 200 + rn(100) : rnd());
+    domid_t d = (domid_t)(chance(50) ? NODOM + rn(16) : rnd());
     if (d == self_id || d == witness_id || d == victim_id || d == DOMID_SELF)
-        d = 300;
+        d = NODOM;
     for (unsigned k = 0; k < ncreated; k++)
         if (d == created[k])
-            d = 300;
+            d = NODOM;
     return d;
 }
 
@@ -1368,7 +1369,7 @@ static long fam_domctl(void)
     case 2: case 3:                                 /* never a created domain: it has no context */
         d.cmd = XEN_DOMCTL_unpausedomain;
         if (!victim)
-            d.domain = 300;
+            d.domain = NODOM;
         rc = domctl(&d);
         if (rc == 0 && victim && victim_paused)
             victim_paused--;
@@ -1376,7 +1377,7 @@ static long fam_domctl(void)
     case 4:                                         /* the victim dies in the last fifth */
         d.cmd = XEN_DOMCTL_destroydomain;
         if (victim && (cur_call < kill_after || !chance(30)))
-            d.domain = (domid_t)(300 + rn(100));
+            d.domain = (domid_t)(NODOM + rn(16));
         rc = domctl(&d);
         if (rc == 0 && victim)
             victim_dead = 1;
@@ -1486,7 +1487,7 @@ static long fam_domctl(void)
         d.cmd = XEN_DOMCTL_set_target;
         d.u.set_target.target = chance(50) ? witness_id : (domid_t)rnd();
         if (victim && chance(50))
-            d.domain = (domid_t)(300 + rn(100));
+            d.domain = (domid_t)(NODOM + rn(16));
         return domctl(&d);
     default:                                        /* anything else, on junk */
         d.cmd = 20 + rn(80);
