@@ -1363,7 +1363,7 @@ static long fam_domctl(void)
     case 1:
         d.cmd = XEN_DOMCTL_pausedomain;
         rc = domctl(&d);
-        if (rc == 0 && victim)
+        if (rc == 0 && d.domain == victim_id)
             victim_paused++;
         return rc;
     case 2: case 3:                                 /* never a created domain: it has no context */
@@ -1379,7 +1379,7 @@ static long fam_domctl(void)
         if (victim && (cur_call < kill_after || !chance(30)))
             d.domain = (domid_t)(NODOM + rn(16));
         rc = domctl(&d);
-        if (rc == 0 && victim)
+        if (rc == 0 && d.domain == victim_id)
             victim_dead = 1;
         if (rc == 0 && !victim)
             for (unsigned k = 0; k < ncreated; k++)
@@ -1873,14 +1873,20 @@ static int fuzz(int argc, char **argv)
             else
                 ndestroyed_created++;
         }
-        while (!victim_dead && victim_paused) {
+        /* Whatever we counted, the victim runs again if it lives (so that it can end). */
+        for (int k = 0; k < 300; k++) {
+            memset(&d, 0, sizeof(d));
+            d.interface_version = XEN_DOMCTL_INTERFACE_VERSION;
+            d.cmd = XEN_DOMCTL_getdomaininfo;
+            d.domain = victim_id;
+            if (domctl(&d) || !(d.u.getdomaininfo.flags & XEN_DOMINF_paused))
+                break;
             memset(&d, 0, sizeof(d));
             d.interface_version = XEN_DOMCTL_INTERFACE_VERSION;
             d.cmd = XEN_DOMCTL_unpausedomain;
             d.domain = victim_id;
             if (domctl(&d))
                 break;
-            victim_paused--;
         }
         printf("hcfuzz: %u domains created, %u destroyed; victim %s\n", ncreated_total,
                ndestroyed_created, victim_dead ? "destroyed" : "alive");
@@ -1908,7 +1914,7 @@ static int fuzz(int argc, char **argv)
     /* Let the witness and the victim go: close our end of the links. */
     struct evtchn_close c = { .port = wl };
     HYPERVISOR_event_channel_op(EVTCHNOP_close, &c);
-    if (vl && !victim_dead) {
+    if (vl) {
         c.port = vl;
         HYPERVISOR_event_channel_op(EVTCHNOP_close, &c);
     }
