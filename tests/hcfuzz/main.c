@@ -82,8 +82,6 @@ static unsigned nfails;
 static domid_t self_id, witness_id, victim_id = DOMID_INVALID;
 static int ctl, two_vcpus;
 static unsigned long trace_from = ~0UL;
-static int argc_;
-static char **argv_;
 
 /* With trace=<i>: what a call is about to do, before it does it. */
 #define TRACE(...) do {                                                   \
@@ -1584,7 +1582,7 @@ static int setup(void)
     for (unsigned k = 0; k < MINIOS_GNTTAB_FRAMES; k++)
         gnt_mfn[ngnt++] = fr[k];
     /* vCPU 0's vcpu_info, so that no fuzzed registration lands on our data. */
-    long rc = test_arg(argc_, argv_, "novi") ? 0 : minios_vcpu_info_register();
+    long rc = minios_vcpu_info_register();
     if (rc && rc != -XEN_EEXIST) {
         test_error("register vcpu_info: %ld", rc);
         return -1;
@@ -1789,8 +1787,6 @@ static int fuzz(int argc, char **argv)
         test_error("need self= and witness=");
         return test_finish();
     }
-    argc_ = argc;
-    argv_ = argv;
     if (setup())
         return test_finish();
     evtchn_port_t wl = link_to(witness_id), vl = 0;
