@@ -36,3 +36,10 @@ bench-keel: $(B)/hv.elf $(B)/bench/null.elf $(B)/bench/pv.elf $(B)/bench/mm.elf 
 		$(B)/bench/stall.elf $(RTBUILD_ELF) \
 		$(B)/apps/hello.elf $(XENSTORE_ELF)
 	$(Q)bash ci/bench.sh
+
+# make fuzz runs the hypercall fuzzer for 10 million calls (ci/fuzz.sh) before the image
+# fuzzers (stubdoms/tapdisk/tapdisk.mk); make fuzz-hypercalls runs it alone.  Not in make test.
+.PHONY: fuzz fuzz-hypercalls
+fuzz: fuzz-hypercalls
+fuzz-hypercalls: $(B)/hv.elf $(B)/tests/hcfuzz.elf
+	$(Q)bash ci/fuzz.sh

@@ -158,13 +158,10 @@ struct domain *domain_create(const struct boot_config *cfg)
     return d;
 }
 
-/* Allocates one zeroed frame owned by d and links it into d's list. */
-int domain_alloc_page(struct domain *d, uint64_t *mfn)
+/* A frame just allocated to d: zeroed, its allocation reference, on d's list. */
+static void adopt_page(struct domain *d, uint64_t pfn)
 {
-    int64_t pfn = alloc_pages(0, d->id);
-    if (pfn < 0)
-        return -1;
-    memset(pfn_to_virt((uint64_t)pfn), 0, PAGE_SIZE);
+    memset(pfn_to_virt(pfn), 0, PAGE_SIZE);
     struct page_info *pg = &frame_table[pfn];
     pg->count = 1;               /* the allocation's own reference */
     pg->type_info = 0;
@@ -174,7 +171,25 @@ int domain_alloc_page(struct domain *d, uint64_t *mfn)
         frame_table[d->page_list].prev = (uint32_t)pfn;
     d->page_list = (uint32_t)pfn;
     d->page_count++;
-    *mfn = (uint64_t)pfn;
+}
+
+/* Allocates one zeroed frame owned by d and links it into d's list. */
+int domain_alloc_page(struct domain *d, uint64_t *mfn)
+{
+    return domain_alloc_pages(d, 0, mfn);
+}
+
+/* 2^order contiguous frames for d, each its own page as domain_alloc_page
+ * makes it (and each given back on its own): as Xen's, a reservation
+ * extent is contiguous, so a PV guest names all of it by its first frame. */
+int domain_alloc_pages(struct domain *d, unsigned order, uint64_t *first)
+{
+    int64_t pfn = alloc_pages(order, d->id);
+    if (pfn < 0)
+        return -1;
+    for (uint64_t i = 0; i < (1ULL << order); i++)
+        adopt_page(d, (uint64_t)pfn + i);
+    *first = (uint64_t)pfn;
     return 0;
 }
 

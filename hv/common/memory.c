@@ -31,22 +31,17 @@ static struct domain *memop_domain(domid_t id, long *err)
     return d;
 }
 
-/* Gives d 2^order new zeroed frames (mapped nowhere yet), or fails. */
+/* Gives d 2^order new zeroed contiguous frames (mapped nowhere yet), or fails. */
 static long grow(struct domain *d, unsigned order, uint64_t *first)
 {
     uint64_t n = 1ULL << order;
     if (d->nr_pages + n > d->max_pages)
         return -XEN_ENOMEM;
-    for (uint64_t i = 0; i < n; i++) {
-        uint64_t mfn;
-        if (domain_alloc_page(d, &mfn)) {
-            /* Undo this extent. */
-            while (i--)
-                put_page(first[i]);
-            return -XEN_ENOMEM;
-        }
-        first[i] = mfn;
-    }
+    uint64_t base;
+    if (domain_alloc_pages(d, order, &base))
+        return -XEN_ENOMEM;
+    for (uint64_t i = 0; i < n; i++)
+        first[i] = base + i;
     d->nr_pages += n;
     return 0;
 }
@@ -111,8 +106,7 @@ static long reservation(unsigned op, unsigned long arg, unsigned long start)
         if (op == XENMEM_populate_physmap)
             for (uint64_t j = 0; j < n; j++)
                 m2p[mfns[j]] = v + j;
-        /* PV: tell the guest the machine frame (contiguous only for
-         * order 0; larger extents report their first frame). */
+        /* PV: tell the guest the machine frame (the extent's first). */
         xen_pfn_t out = mfns[0];
         if (list && copy_to_guest(list + i * sizeof(out), &out, sizeof(out)))
             return (long)i;

@@ -179,6 +179,7 @@ int parse_boot_config(const char *cmdline, struct boot_config *cfg,
 struct domain *domain_create(const struct boot_config *cfg);
 struct domain *domain_by_id(unsigned id);
 int domain_alloc_page(struct domain *d, uint64_t *mfn);
+int domain_alloc_pages(struct domain *d, unsigned order, uint64_t *first);
 int domain_alloc_shared_page(struct domain *d, uint64_t *mfn);
 void domain_unlink_page(struct domain *d, uint64_t mfn);
 vcpu_info_t *vcpu_info_default(struct vcpu *v);
