@@ -116,6 +116,7 @@ void put_page(uint64_t mfn)
 
 static long get_entry(uint64_t e, unsigned level, struct domain *d, struct domain *fd);
 static void put_entry(uint64_t e, unsigned level);
+static void implicit_grant_unmap(uint64_t l1mfn, uint64_t e);
 
 static bool hv_slot(unsigned level, unsigned i)
 {
@@ -160,12 +161,31 @@ static long validate(uint64_t mfn, unsigned level, struct domain *d)
     return 0;
 }
 
+/*
+ * A grant mapping's entry dropped other than by GNTTABOP_unmap_grant_ref
+ * (overwritten by mmu_update or update_va_mapping, or its L1 table
+ * devalidated): as Xen's put_page_from_l1e, the table's owner is crashed
+ * unless it is dying anyway.  The entry's references go as usual; the
+ * grant's own bookkeeping (the mapper's handle, the granter's
+ * GTF_reading/writing) goes when the owner's grant table is torn down.
+ */
+static void implicit_grant_unmap(uint64_t l1mfn, uint64_t e)
+{
+    struct domain *o = domain_by_id(pg(l1mfn)->owner);
+    if (o && !o->shutdown)
+        domain_crash(o, "implicit unmap of a granted PTE %lx", (unsigned long)e);
+}
+
 static void devalidate(uint64_t mfn, unsigned level)
 {
     uint64_t *t = pfn_to_virt(mfn);
-    for (unsigned i = 0; i < 512; i++)
-        if (!hv_slot(level, i) && (t[i] & PTE_P))
-            put_entry(t[i], level);
+    for (unsigned i = 0; i < 512; i++) {
+        if (hv_slot(level, i) || !(t[i] & PTE_P))
+            continue;
+        if (level == 1 && (t[i] & PTE_GNT))
+            implicit_grant_unmap(mfn, t[i]);
+        put_entry(t[i], level);
+    }
 }
 
 long get_page_type(uint64_t mfn, unsigned type, struct domain *d)
@@ -281,8 +301,11 @@ static long mod_entry(uint64_t tmfn, unsigned idx, unsigned level, uint64_t val,
             return rc;
     }
     __atomic_store_n(&t[idx], val, __ATOMIC_RELEASE);
-    if (old & PTE_P)
+    if (old & PTE_P) {
+        if (level == 1 && (old & PTE_GNT))
+            implicit_grant_unmap(tmfn, old);
         put_entry(old, level);
+    }
     return 0;
 }
 

@@ -341,7 +341,25 @@ static void test_map(void)
     CHECK_EQ(minios_gnttab_unmap(pa, ha), -XEN_EINVAL);
 }
 
-int main(void)
+/* op implicit: a grant mapping's PTE removed by update_va_mapping
+ * instead of GNTTABOP_unmap_grant_ref.  As on Xen, the domain is
+ * crashed ("implicit unmap of a granted PTE"); it must not get here. */
+static void test_implicit_unmap(void)
+{
+    unsigned long mb = minios_gnttab_virt_to_mfn(page_b);
+    grant_ref_t rb = minios_gnttab_grant_access(self, mb, 0);
+    grant_handle_t hb;
+    char *pb = minios_gnttab_map(self, rb, 0, &hb);
+    if (!pb) {
+        test_fail("map of our rw grant: status %d", minios_gnttab_last_status());
+        return;
+    }
+    printf("implicit: clearing the PTE of a grant mapping with update_va_mapping\n");
+    long rc = HYPERVISOR_update_va_mapping((unsigned long)pb, 0, UVMF_INVLPG);
+    test_fail("the domain survived an implicit grant unmap (update_va_mapping: %ld)", rc);
+}
+
+int main(int argc, char **argv)
 {
     char extra[XEN_EXTRAVERSION_LEN] = "";
     HYPERVISOR_xen_version(XENVER_extraversion, extra);
@@ -350,6 +368,10 @@ int main(void)
     printf("domain %u on %s\n", self, on_keel ? "Keel" : "Xen");
     test_sizes();
     test_versions();
+    if (argc > 1 && !strcmp(argv[argc - 1], "implicit")) {
+        test_implicit_unmap();
+        return test_finish();
+    }
     if (minios_gnttab_entries()) {
         test_copy();
         test_map();
