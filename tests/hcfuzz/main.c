@@ -53,6 +53,7 @@
 #include <xen/domctl.h>
 #include <xen/sysctl.h>
 #include "report.h"
+#include "rng.h"
 #include "args.h"
 #include "ptwalk.h"
 #include "vcpuctx.h"
@@ -106,29 +107,14 @@ static void fail(const char *fmt, ...)
         test_fail("hcfuzz: more failures not shown");
 }
 
-static uint64_t mix64(uint64_t x)
-{
-    x ^= x >> 30;
-    x *= 0xbf58476d1ce4e5b9ULL;
-    x ^= x >> 27;
-    x *= 0x94d049bb133111ebULL;
-    x ^= x >> 31;
-    return x;
-}
-
 static uint64_t rs;
 static void rng_for_call(unsigned long i)
 {
-    rs = mix64(seed ^ ((uint64_t)(i + 1) * 0x9e3779b97f4a7c15ULL));
-    if (!rs)
-        rs = 1;
+    rs = rng_seed_for(seed, i);
 }
 static uint64_t rnd(void)
 {
-    rs ^= rs << 13;
-    rs ^= rs >> 7;
-    rs ^= rs << 17;
-    return rs;
+    return rng_next(&rs);
 }
 static unsigned rn(unsigned n) { return (unsigned)(rnd() % n); }
 static int chance(unsigned pct) { return rn(100) < pct; }
@@ -151,7 +137,7 @@ static int witness(int argc, char **argv)
     const char *p = test_arg(argc, argv, "peer");
     domid_t peer = p ? (domid_t)strtoul(p, NULL, 0) : 1;
     for (unsigned k = 0; k < sizeof(wregion) / 8; k++)
-        wregion[k] = mix64(k + 0x77);
+        wregion[k] = rng_mix64(k + 0x77);
     uint64_t want = wsum();
     evtchn_port_t port;
     if (minios_evtchn_alloc_unbound(peer, &port)) {
@@ -1656,7 +1642,7 @@ static int setup(void)
         return -1;
     }
     for (unsigned k = 0; k < sizeof(junk); k++)
-        junk[k] = (char)mix64(k + seed);
+        junk[k] = (char)rng_mix64(k + seed);
     for (unsigned k = 0; k < NGPAGES; k++)
         memset(gpages[k], (int)k, PG);
     for (unsigned k = 0; k < NREFS; k++)

@@ -34,6 +34,7 @@
 #include <minios/traps.h>
 #include <xen/memory.h>
 #include "report.h"
+#include "rng.h"
 #include "args.h"
 
 #define PG          4096UL
@@ -114,29 +115,14 @@ static void fail(const char *fmt, ...)
 
 static uint64_t rs;
 
-static uint64_t mix64(uint64_t x)
-{
-    x ^= x >> 30;
-    x *= 0xbf58476d1ce4e5b9ULL;
-    x ^= x >> 27;
-    x *= 0x94d049bb133111ebULL;
-    x ^= x >> 31;
-    return x;
-}
-
 static void rng_for_op(unsigned i)
 {
-    rs = mix64(seed ^ ((uint64_t)self << 40) ^ ((uint64_t)(i + 1) * 0x9e3779b97f4a7c15ULL));
-    if (!rs)
-        rs = 1;
+    rs = rng_seed_for(seed ^ ((uint64_t)self << 40), i);
 }
 
 static uint64_t rnd(void)
 {
-    rs ^= rs << 13;
-    rs ^= rs >> 7;
-    rs ^= rs << 17;
-    return rs;
+    return rng_next(&rs);
 }
 
 /* ---- Tags. */
@@ -148,7 +134,7 @@ static uint64_t tag_word(unsigned dom, unsigned long va, uint32_t gen, unsigned 
     case 0: return TAG_MAGIC << 48 | (uint64_t)dom << 32 | gen;
     case 1: return mfn;
     case 2: return va;
-    default: return mix64((uint64_t)dom << 48 ^ (uint64_t)gen << 16 ^ (uint64_t)mfn << 24 ^
+    default: return rng_mix64((uint64_t)dom << 48 ^ (uint64_t)gen << 16 ^ (uint64_t)mfn << 24 ^
                           va ^ k);
     }
 }
