@@ -13,15 +13,15 @@ HV_ASFLAGS := -target x86_64-unknown-elf -Ihv/include -D__ASSEMBLY__ -MMD -MP
 
 all: $(B)/hv.elf
 
-$(B)/hv/%.c.o: hv/%.c | $(XENINC)/xen
+$(B)/hv/%.c.o: hv/%.c hv/hv.mk | $(XENINC)/xen
 	$(call msg,CC,$<)
 	$(Q)mkdir -p $(@D) && $(CLANG) $(HV_CFLAGS) -c $< -o $@
 
-$(B)/hv/lib/%.c.o: lib/%.c | $(XENINC)/xen
+$(B)/hv/lib/%.c.o: lib/%.c hv/hv.mk | $(XENINC)/xen
 	$(call msg,CC,$<)
 	$(Q)mkdir -p $(@D) && $(CLANG) $(HV_CFLAGS) -c $< -o $@
 
-$(B)/hv/%.S.o: hv/%.S
+$(B)/hv/%.S.o: hv/%.S hv/hv.mk
 	$(call msg,AS,$<)
 	$(Q)mkdir -p $(@D) && $(CLANG) $(HV_ASFLAGS) -c $< -o $@
 

@@ -21,7 +21,7 @@ minios_src_obj = $(basename $(1)).obj/$(basename $(2)).o
 
 # minios_elf_obj OBJ SOURCE CFLAGS: the rule for one object.
 define minios_elf_obj
-$(1): $(2) $$(MINIOS_CC) $$(NEWLIB_STAMP) | $$(XENINC)/xen
+$(1): $(2) minios/app.mk $$(MINIOS_CC) $$(NEWLIB_STAMP) | $$(XENINC)/xen
 	$$(call msg,CC,$$@)
 	$$(Q)mkdir -p $$(@D)
 	$$(Q)$$(MINIOS_CC) $$(MINIOS_APP_CFLAGS) $(3) -MMD -MP -c -o $$@ $$<

@@ -75,6 +75,26 @@ static unsigned vcpu_array_order(const struct domain *d)
     return order;
 }
 
+/* The array of vCPU pointers: in the domain structure for a few (the
+ * usual appliance costs no extra page), else whole pages. */
+static int vcpu_array_alloc(struct domain *d)
+{
+    if (d->nr_vcpus <= VCPUS_IN_DOMAIN) {
+        d->vcpu = d->vcpu_few;
+        return 0;
+    }
+    d->vcpu_order = vcpu_array_order(d);
+    d->vcpu = alloc_hv_pages(d->vcpu_order);
+    return d->vcpu ? 0 : -1;
+}
+
+static void vcpu_array_free(struct domain *d)
+{
+    if (d->vcpu != d->vcpu_few)
+        free_hv_pages(d->vcpu, d->vcpu_order);
+    d->vcpu = NULL;
+}
+
 /* Where a vCPU's vcpu_info is when it has registered none: in
  * shared_info for the first XEN_LEGACY_MAX_VCPUS, else its own. */
 vcpu_info_t *vcpu_info_default(struct vcpu *v)
@@ -114,8 +134,7 @@ struct domain *domain_create(const struct boot_config *cfg)
     d->nr_vcpus = cfg->vcpus;
     d->con_tokens = CONSOLE_BURST;
     d->con_refill_ns = now_ns();
-    if (d->nr_vcpus < 1 || d->nr_vcpus > MAX_VCPUS ||
-        !(d->vcpu = alloc_hv_pages(d->vcpu_order = vcpu_array_order(d)))) {
+    if (d->nr_vcpus < 1 || d->nr_vcpus > MAX_VCPUS || vcpu_array_alloc(d)) {
         free_hv_pages(d, 0);
         return NULL;
     }
@@ -124,7 +143,7 @@ struct domain *domain_create(const struct boot_config *cfg)
         if (!d->vcpu[i]) {
             while (i--)
                 vcpu_free(d->vcpu[i]);
-            free_hv_pages(d->vcpu, d->vcpu_order);
+            vcpu_array_free(d);
             free_hv_pages(d, 0);
             return NULL;
         }
@@ -140,7 +159,7 @@ struct domain *domain_create(const struct boot_config *cfg)
     if (domain_alloc_shared_page(d, &si_mfn)) {
         for (unsigned i = 0; i < d->nr_vcpus; i++)
             vcpu_free(d->vcpu[i]);
-        free_hv_pages(d->vcpu, d->vcpu_order);
+        vcpu_array_free(d);
         free_hv_pages(d, 0);
         return NULL;
     }
@@ -341,7 +360,7 @@ static bool domain_destroy_step(struct domain *d, uint64_t end)
         }
     }
     domain_table[d->id] = NULL;
-    free_hv_pages(d->vcpu, d->vcpu_order);
+    vcpu_array_free(d);
     free_hv_pages(d, 0);
     nr_live--;                   /* gone only once its last frame is back */
     return true;

@@ -26,6 +26,7 @@ enum vcpu_state { VCPU_RUNNABLE, VCPU_BLOCKED, VCPU_OFFLINE, VCPU_DEAD };
  * the others write into a private one until the guest registers one
  * (VCPUOP_register_vcpu_info), as on Xen. */
 #define MAX_VCPUS       8192
+#define VCPUS_IN_DOMAIN 8        /* this many need no page of their own */
 
 struct vcpu {
     struct domain *domain;       /* NULL for a pCPU's idle vCPU */
@@ -69,8 +70,9 @@ struct domain {
     uint64_t page_count;         /* all owned frames incl. shared_info */
     shared_info_t *shared_info;
     unsigned nr_vcpus;
-    struct vcpu **vcpu;          /* nr_vcpus entries, 2^vcpu_order pages */
+    struct vcpu **vcpu;          /* nr_vcpus entries: vcpu_few, or 2^vcpu_order pages */
     unsigned vcpu_order;
+    struct vcpu *vcpu_few[VCPUS_IN_DOMAIN];
     struct evtchn *evtchn;       /* max_evtchns entries, allocated on demand */
     unsigned max_evtchns, valid_evtchns;
     unsigned evtchn_order;

@@ -116,7 +116,7 @@ void put_page(uint64_t mfn)
 
 static long get_entry(uint64_t e, unsigned level, struct domain *d, struct domain *fd);
 static void put_entry(uint64_t e, unsigned level);
-static void implicit_grant_unmap(uint64_t l1mfn, uint64_t e);
+static void implicit_grant_unmap(uint64_t l1mfn, uint64_t e) __attribute__((cold, noinline));
 
 static bool hv_slot(unsigned level, unsigned i)
 {
@@ -180,11 +180,11 @@ static void devalidate(uint64_t mfn, unsigned level)
 {
     uint64_t *t = pfn_to_virt(mfn);
     for (unsigned i = 0; i < 512; i++) {
-        if (hv_slot(level, i) || !(t[i] & PTE_P))
-            continue;
-        if (level == 1 && (t[i] & PTE_GNT))
-            implicit_grant_unmap(mfn, t[i]);
-        put_entry(t[i], level);
+        if (!hv_slot(level, i) && (t[i] & PTE_P)) {
+            if (__builtin_expect(t[i] & PTE_GNT, 0) && level == 1)
+                implicit_grant_unmap(mfn, t[i]);   /* above L1, bit 9 is the guest's */
+            put_entry(t[i], level);
+        }
     }
 }
 
@@ -302,9 +302,9 @@ static long mod_entry(uint64_t tmfn, unsigned idx, unsigned level, uint64_t val,
     }
     __atomic_store_n(&t[idx], val, __ATOMIC_RELEASE);
     if (old & PTE_P) {
-        if (level == 1 && (old & PTE_GNT))
-            implicit_grant_unmap(tmfn, old);
         put_entry(old, level);
+        if (__builtin_expect(old & PTE_GNT, 0) && level == 1)
+            implicit_grant_unmap(tmfn, old);
     }
     return 0;
 }
