@@ -271,6 +271,14 @@ static void actor_a(void)
     printf("a: done\n");
 }
 
+static volatile int go;
+
+static void on_go(evtchn_port_t port, void *data)
+{
+    (void)port, (void)data;
+    go = 1;
+}
+
 static void actor_b(void)
 {
     char path[96];
@@ -289,6 +297,17 @@ static void actor_b(void)
     /* a shared its watched node with us: a's watch fires for our write. */
     snprintf(path, sizeof(path), "/local/domain/%u/data/w", peer);
     CHECK_EQ(minios_xs_write(MINIOS_XBT_NIL, path, "b"), 0);
+    /* The control domain will release and re-introduce our connection:
+     * no request of ours may be on the way meanwhile (one the store has
+     * half read when RELEASE comes goes with the old connection, as in
+     * Xen's xenstored), so we wait for its word on an event channel of
+     * our own, not in the store.  Its port goes with our "done". */
+    evtchn_port_t go_port;
+    char pbuf[16];
+    CHECK_EQ(minios_evtchn_alloc_unbound((domid_t)ctl_id, &go_port), 0);
+    CHECK_EQ(minios_evtchn_bind(go_port, on_go, NULL), 0);
+    snprintf(pbuf, sizeof(pbuf), "%u", go_port);
+    CHECK_EQ(minios_xs_write(MINIOS_XBT_NIL, "data/b-port", pbuf), 0);
     /* Done: our own node, readable by a. */
     CHECK_EQ(minios_xs_write(MINIOS_XBT_NIL, "data/b-done", "1"), 0);
     char p0[16], p1[16];
@@ -296,9 +315,11 @@ static void actor_b(void)
     snprintf(p1, sizeof(p1), "r%u", peer);
     const char *pl[] = { p0, p1 };
     CHECK_EQ(minios_xs_set_perms(MINIOS_XBT_NIL, "data/b-done", pl, 2), 0);
-    /* The control domain now releases us and introduces us again; our
-     * reads meanwhile wait in the ring until the new connection serves
-     * them. */
+    /* The control domain now releases us and introduces us again. */
+    for (int i = 0; i < 6000 && !go; i++)
+        minios_sleep_ns(10 * MS);
+    if (!go)
+        test_fail("no word from the control domain after RELEASE and INTRODUCE");
     if (wait_value("data/continue", "1") == 0)
         printf("b: served again after RELEASE and INTRODUCE\n");
     /* a reads our nodes: they go when we do, so wait for its word. */
@@ -336,7 +357,12 @@ static void actor_ctl(void)
      * would after a restore): its ring and port come from its nodes. */
     snprintf(path, sizeof(path), "/local/domain/%u/data/b-done", b_id);
     wait_value(path, "1");
-    char *mfn, *port;
+    char *mfn, *port, *bport;
+    snprintf(path, sizeof(path), "/local/domain/%u/data/b-port", b_id);
+    bport = rd(path);
+    evtchn_port_t to_b = 0;
+    CHECK_EQ(minios_evtchn_bind_interdomain((domid_t)b_id, (evtchn_port_t)atoi(bport), &to_b), 0);
+    free(bport);
     snprintf(path, sizeof(path), "/local/domain/%u/store/ring-ref", b_id);
     mfn = rd(path);
     snprintf(path, sizeof(path), "/local/domain/%u/store/port", b_id);
@@ -363,6 +389,7 @@ static void actor_ctl(void)
     snprintf(rb, sizeof(rb), "r%u", b_id);
     bperms[1] = rb;
     CHECK_EQ(minios_xs_set_perms(MINIOS_XBT_NIL, path, bperms, 2), 0);
+    CHECK_EQ(minios_evtchn_send(to_b), 0);   /* b may talk to the store again */
 
     /* @releaseDomain: fires once when set, then when a and b have gone. */
     CHECK_EQ(minios_xs_watch("@releaseDomain", "rel", on_watch, NULL), 0);
