@@ -10,6 +10,7 @@
 #include <minios/time.h>
 #include "report.h"
 #include "ctl.h"
+#include <minios/gnttab.h>
 
 #define MS 1000000ULL
 
@@ -119,6 +120,39 @@ static void test_getdomaininfo(void)
     CHECK_EQ(info.flags & (XEN_DOMINF_paused | XEN_DOMINF_blocked), 0);  /* it spins */
 }
 
+/* The spinner's counter page, mapped from its grant (the only one it
+ * makes; tried until it exists). */
+static volatile uint64_t *spin_counter;
+
+static void map_spin_counter(void)
+{
+    for (int tries = 0; tries < 200 && !spin_counter; tries++) {
+        for (grant_ref_t ref = 0; ref < 64 && !spin_counter; ref++) {
+            grant_handle_t h;
+            spin_counter = minios_gnttab_map(peer, ref, 1, &h);
+        }
+        if (!spin_counter)
+            minios_sleep_ns(10 * MS);
+    }
+    if (!spin_counter)
+        test_fail("the spinner's counter page could not be mapped");
+}
+
+/* After a pause or destroy has returned, the counter must not move:
+ * the vCPU executes no instruction after the call (it may have been on
+ * another pCPU, mid-loop, when the call came). */
+static void expect_still(const char *what)
+{
+    if (!spin_counter)
+        return;
+    uint64_t c0 = *spin_counter;
+    minios_sleep_ns(20 * MS);
+    uint64_t c1 = *spin_counter;
+    if (c1 != c0)
+        test_fail("%s returned, yet the spinner counted on: %lu -> %lu", what,
+                  (unsigned long)c0, (unsigned long)c1);
+}
+
 static void test_pause(void)
 {
     /* Not oneself; unpause of a domain nobody paused. */
@@ -129,7 +163,20 @@ static void test_pause(void)
     /* The spinner runs while we sleep... */
     wait_progress(peer, cpu_time(peer), "spinner did not run");
 
-    /* ...and not while paused. */
+    /* ...and not while paused: 20 rounds, each seen in its memory. */
+    map_spin_counter();
+    for (int round = 0; round < 20 && spin_counter; round++) {
+        uint64_t before = *spin_counter;
+        for (int i = 0; i < 200 && *spin_counter == before; i++)
+            minios_sleep_ns(1 * MS);
+        if (*spin_counter == before)
+            test_fail("round %d: the spinner does not count", round);
+        CHECK_EQ(domctl_simple(XEN_DOMCTL_pausedomain, peer), 0);
+        expect_still("pausedomain");
+        CHECK_EQ(domctl_simple(XEN_DOMCTL_unpausedomain, peer), 0);
+    }
+    if (spin_counter)
+        printf("pause: 20 rounds, the spinner's counter still each time\n");
     CHECK_EQ(domctl_simple(XEN_DOMCTL_pausedomain, peer), 0);
     /* Synchronous, as Xen's vcpu_sleep_sync: off its pCPU on return. */
     struct xen_domctl_getvcpuinfo v0;
@@ -507,23 +554,36 @@ static void test_create_destroy(void)
     }
 }
 
-static int spin(void)
+/* The spinner counts in a page it grants to the control domain (ctl=),
+ * so that the control domain sees, in memory, whether it still executes
+ * after pausedomain or destroydomain has returned. */
+static volatile uint64_t spin_page[512] __attribute__((aligned(4096)));
+
+static int spin(domid_t ctl)
 {
     /* A plain domain that only computes, until the control domain
      * destroys it (or 60 s pass: the control domain failed). */
+    if (ctl && minios_gnttab_init() == 0) {
+        grant_ref_t ref = minios_gnttab_grant_access(ctl, minios_gnttab_virt_to_mfn((const void *)spin_page), 0);
+        printf("spinner: counter page granted to d%u as ref %u\n", ctl, ref);
+    }
     uint64_t end = minios_monotonic_ns() + 60000 * MS;
     while (minios_monotonic_ns() < end)
-        for (volatile int i = 0; i < 100000; i++)
-            ;
+        for (int i = 0; i < 100000; i++)
+            spin_page[0]++;
     test_fail("spinner was never destroyed");
     return test_finish();
 }
 
 int main(int argc, char **argv)
 {
+    domid_t ctl = 0;
+    for (int i = 1; i < argc; i++)
+        if (!strncmp(argv[i], "ctl=", 4))
+            ctl = (domid_t)atoi(argv[i] + 4);
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "op=spin"))
-            return spin();
+            return spin(ctl);
         if (!strncmp(argv[i], "peer=", 5))
             peer = (domid_t)atoi(argv[i] + 5);
     }
@@ -552,6 +612,7 @@ int main(int argc, char **argv)
     test_io_permissions();
     test_create_destroy();
     CHECK_EQ(domctl_simple(XEN_DOMCTL_destroydomain, peer), 0);
+    expect_still("destroydomain");   /* our mapping keeps the page */
     /* Synchronous: the spinner is off its pCPU (or already reaped). */
     struct xen_domctl_getvcpuinfo v0;
     long rc = vcpuinfo(peer, 0, &v0);
