@@ -17,7 +17,13 @@
 uint64_t *m2p;
 extern uint64_t idle_cr3;
 
-#define PTE_GNT     (1UL << 9)   /* software bit: installed by a grant map */
+/* Software bit: installed by a grant map.  A guest that drops such an
+ * entry itself (mmu_update, update_va_mapping) rather than through
+ * GNTTABOP_unmap_grant_ref loses the PTE's references as for any entry;
+ * the grant stays active until the domain dies, as on a release build of
+ * Xen 4.17 (its _PAGE_GNTTAB check exists only in debug builds; test
+ * gnt-implicit, which behaves the same on real Xen). */
+#define PTE_GNT     (1UL << 9)
 /* Flags a guest may set: in an L1 entry (bit 7 is PAT there), and above. */
 #define L1_ALLOWED  (PTE_P | PTE_W | PTE_U | PTE_PWT | PTE_PCD | PTE_A | PTE_D | \
                      PTE_PS | PTE_G | (3UL << 10) | PTE_NX | PTE_ADDR)
@@ -116,7 +122,6 @@ void put_page(uint64_t mfn)
 
 static long get_entry(uint64_t e, unsigned level, struct domain *d, struct domain *fd);
 static void put_entry(uint64_t e, unsigned level);
-static void implicit_grant_unmap(uint64_t l1mfn, uint64_t e) __attribute__((cold, noinline));
 
 static bool hv_slot(unsigned level, unsigned i)
 {
@@ -161,31 +166,12 @@ static long validate(uint64_t mfn, unsigned level, struct domain *d)
     return 0;
 }
 
-/*
- * A grant mapping's entry dropped other than by GNTTABOP_unmap_grant_ref
- * (overwritten by mmu_update or update_va_mapping, or its L1 table
- * devalidated): as Xen's put_page_from_l1e, the table's owner is crashed
- * unless it is dying anyway.  The entry's references go as usual; the
- * grant's own bookkeeping (the mapper's handle, the granter's
- * GTF_reading/writing) goes when the owner's grant table is torn down.
- */
-static void implicit_grant_unmap(uint64_t l1mfn, uint64_t e)
-{
-    struct domain *o = domain_by_id(pg(l1mfn)->owner);
-    if (o && !o->shutdown)
-        domain_crash(o, "implicit unmap of a granted PTE %lx", (unsigned long)e);
-}
-
 static void devalidate(uint64_t mfn, unsigned level)
 {
     uint64_t *t = pfn_to_virt(mfn);
-    for (unsigned i = 0; i < 512; i++) {
-        if (!hv_slot(level, i) && (t[i] & PTE_P)) {
-            if (__builtin_expect(t[i] & PTE_GNT, 0) && level == 1)
-                implicit_grant_unmap(mfn, t[i]);   /* above L1, bit 9 is the guest's */
+    for (unsigned i = 0; i < 512; i++)
+        if (!hv_slot(level, i) && (t[i] & PTE_P))
             put_entry(t[i], level);
-        }
-    }
 }
 
 long get_page_type(uint64_t mfn, unsigned type, struct domain *d)
@@ -301,11 +287,8 @@ static long mod_entry(uint64_t tmfn, unsigned idx, unsigned level, uint64_t val,
             return rc;
     }
     __atomic_store_n(&t[idx], val, __ATOMIC_RELEASE);
-    if (old & PTE_P) {
+    if (old & PTE_P)
         put_entry(old, level);
-        if (__builtin_expect(old & PTE_GNT, 0) && level == 1)
-            implicit_grant_unmap(tmfn, old);
-    }
     return 0;
 }
 

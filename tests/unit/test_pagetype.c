@@ -23,15 +23,6 @@ static struct pcpu cpu;
 
 /* Shims for what mm.c calls elsewhere in the hypervisor. */
 struct domain *domain_by_id(unsigned id) { return id == 1 ? &dom1 : id == 2 ? &dom2 : NULL; }
-/* The hypervisor crashes a domain that drops a grant mapping behind the
- * grant code's back (mm.c); these tests make no grant mappings. */
-static unsigned crashes;
-void domain_crash(struct domain *d, const char *fmt, ...)
-{
-    (void)fmt;
-    d->shutdown = true;
-    crashes++;
-}
 void domain_unlink_page(struct domain *d, uint64_t mfn) { (void)mfn; d->page_count--; }
 void flush_tlb_domain(struct domain *d) { (void)d; }
 void printk(const char *fmt, ...) { (void)fmt; }
@@ -197,7 +188,6 @@ int main(void)
     for (unsigned i = 0; i < sizeof(frames) / sizeof(frames[0]); i++)
         put_page(frames[i]);
     EXPECT(free_page_count() == free0 + 5);     /* six freed, one (bad) taken since */
-    EXPECT(crashes == 0);
     free(mem);
     UNIT_DONE();
 }
