@@ -47,6 +47,9 @@ void tlb_flush_poll(void);
 #ifdef KEEL_DEBUG
 void lock_debug_acquire(spinlock_t *l, uint32_t key);
 void lock_debug_release(spinlock_t *l);
+uint64_t lock_debug_now(void);
+unsigned lock_debug_cpu(void);
+extern bool lock_debug_off;
 #else
 static inline void lock_debug_acquire(spinlock_t *l, uint32_t key) { (void)l, (void)key; }
 static inline void lock_debug_release(spinlock_t *l) { (void)l; }
@@ -62,8 +65,6 @@ static inline void spin_lock_key(spinlock_t *l, uint32_t key)
         __builtin_ia32_pause();
     }
 #ifdef KEEL_DEBUG
-    extern uint64_t lock_debug_now(void);
-    extern unsigned lock_debug_cpu(void);
     l->holder = (int16_t)(lock_debug_cpu() + 1);
     l->since = lock_debug_now();
 #endif
@@ -84,7 +85,6 @@ static inline void spin_unlock(spinlock_t *l)
 static inline void spin_lock_break(spinlock_t *l)
 {
 #ifdef KEEL_DEBUG
-    extern bool lock_debug_off;
     lock_debug_off = true;
     l->holder = 0;
 #endif

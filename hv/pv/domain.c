@@ -10,8 +10,6 @@
 #include "domain.h"
 #include "sched.h"
 #include "pv.h"
-#include "flushtlb.h"
-#include "apic.h"
 #include <xen/errno.h>
 #include <xen/vcpu.h>
 

@@ -11,8 +11,6 @@
 #include "domain.h"
 #include "sched.h"
 #include "pv.h"
-#include "flushtlb.h"
-#include "apic.h"
 #include <xen/errno.h>
 
 int arch_vcpu_create(struct vcpu *v)
