@@ -389,7 +389,7 @@ static void mark_dead(struct domain *d)
     add_dying(d);
     for (unsigned i = 0; i < d->nr_vcpus; i++)
         if (d->vcpu[i]) {
-            d->vcpu[i]->state = VCPU_DEAD;
+            vcpu_set_dead(d->vcpu[i]);
             vcpu_timer_remove(d->vcpu[i]);
             vcpu_kick(d->vcpu[i]);   /* a pCPU running it must let go */
         }
@@ -483,6 +483,13 @@ void send_global_virq_privileged(unsigned virq)
  */
 #define REAP_BUDGET_US 100
 
+/* Whether a dead domain waits to be reaped (a hint, read without the
+ * hypervisor lock: reap_dead_domains takes it). */
+bool reap_pending(void)
+{
+    return __atomic_load_n(&dying_head, __ATOMIC_RELAXED) != NULL;
+}
+
 bool reap_dead_domains(void)
 {
     if (!dying_head)
@@ -491,11 +498,7 @@ bool reap_dead_domains(void)
     struct domain **pp = &dying_head;
     while (*pp) {
         struct domain *d = *pp;
-        bool busy = false;
-        for (unsigned i = 0; i < d->nr_vcpus; i++)
-            if (d->vcpu[i] && d->vcpu[i]->running)
-                busy = true;
-        if (busy) {
+        if (!domain_off_cpus(d)) {
             pp = &d->dying_next;
             continue;
         }

@@ -153,10 +153,7 @@ static long setvcpucontext(struct domain *d, struct xen_domctl_vcpucontext *vc)
         return -XEN_EBUSY;       /* Xen pauses it; we cannot wait under the lock */
     if (!vc->ctxt.p) {
         /* vcpu_reset: down and uninitialised. */
-        if (v->state != VCPU_DEAD) {
-            v->state = VCPU_OFFLINE;
-            vcpu_set_runstate(v, RUNSTATE_offline);
-        }
+        vcpu_take_down(v);
         v->initialised = false;
         return 0;
     }
@@ -171,16 +168,13 @@ static long setvcpucontext(struct domain *d, struct xen_domctl_vcpucontext *vc)
         v->initialised = true;
         /* As Xen's arch_set_info_guest: VGCF_online brings it up. */
         if ((c->flags & VGCF_online) && v->state == VCPU_OFFLINE && v->vcpu_info) {
-            v->state = VCPU_BLOCKED;
-            vcpu_wake(v);
+            vcpu_bring_up(v);
             if (v->periodic_period) {
                 v->periodic_next = now_ns() + v->periodic_period;
                 vcpu_timer_update(v);
             }
-        } else if (!(c->flags & VGCF_online) && v->state != VCPU_DEAD &&
-                   v->state != VCPU_OFFLINE) {
-            v->state = VCPU_OFFLINE;
-            vcpu_set_runstate(v, RUNSTATE_offline);
+        } else if (!(c->flags & VGCF_online)) {
+            vcpu_take_down(v);
         }
     }
     free_hv_pages(c, 1);

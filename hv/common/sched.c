@@ -23,13 +23,22 @@ extern uint64_t boot_tsc;
 uint64_t first_guest_tsc;
 
 /*
- * The hypervisor lock.  Every entry from a guest (hypercall, exception,
- * interrupt) takes it and releases it on the way back; so does an idle
- * CPU that looks at the run queues.  It protects the scheduler, timers,
- * event channels and domains: correct on any number of CPUs, if coarse.
+ * The hypervisor lock.  A hypercall, a guest's exception and the timer
+ * interrupt's timer work take it, and let it go before the scheduler runs
+ * (docs/locking.md): no vCPU is ever switched out holding it.  It still
+ * protects event channels, grant tables, page types and domains.
  * A ticket lock, so that no CPU starves.
  */
 static spinlock_t hv_lock = SPINLOCK_INIT("hv", LOCK_ORDER_HV);
+
+/*
+ * The scheduler lock: run queues, each vCPU's state, on_rq, running,
+ * processor and virtual time, each domain's pause count and cap budget,
+ * and pCPUs' current vCPU.  schedule() holds it across the switch of
+ * stacks; the vCPU switched to lets it go (below, or in
+ * sched_first_entry for a vCPU's first run), on the same pCPU.
+ */
+static spinlock_t sched_lock = SPINLOCK_INIT("sched", LOCK_ORDER_SCHED);
 
 void hv_lock_acquire(void)
 {
@@ -171,7 +180,9 @@ struct vcpu *vcpu_create(struct domain *d, unsigned id)
 
 void vcpu_free(struct vcpu *v)
 {
+    spin_lock(&sched_lock);
     rq_remove(v);
+    spin_unlock(&sched_lock);
     vcpu_timer_remove(v);
     arch_vcpu_destroy(v);
     free_hv_pages(v, 0);
@@ -191,16 +202,20 @@ void sched_init_cpu(struct pcpu *pc)
 
 bool sched_work_pending(void)
 {
-    return pick_next(this_cpu()) != NULL;
+    spin_lock(&sched_lock);
+    bool more = pick_next(this_cpu()) != NULL;
+    spin_unlock(&sched_lock);
+    return more;
 }
 
-void vcpu_wake(struct vcpu *v)
+static void wake_locked(struct vcpu *v)
 {
     if (v->state == VCPU_DEAD || v->state == VCPU_OFFLINE)
         return;
     if (v->state != VCPU_RUNNABLE) {
         v->state = VCPU_RUNNABLE;
-        vcpu_set_runstate(v, RUNSTATE_runnable);
+        if (!v->running)         /* woken before it left its pCPU: still running */
+            vcpu_set_runstate(v, RUNSTATE_runnable);
     }
     if (v->running || v->on_rq)
         return;
@@ -216,6 +231,59 @@ void vcpu_wake(struct vcpu *v)
      * boost does for vCPUs waking from a block. */
     if (!pc->curr->domain || v->vruntime < pc->curr->vruntime)
         kick_cpu(pc);
+}
+
+void vcpu_wake(struct vcpu *v)
+{
+    spin_lock(&sched_lock);
+    wake_locked(v);
+    spin_unlock(&sched_lock);
+}
+
+/* VCPUOP_up, VGCF_online, a domain's start: an offline vCPU comes up
+ * (blocked, then woken as if by an event). */
+void vcpu_bring_up(struct vcpu *v)
+{
+    spin_lock(&sched_lock);
+    if (v->state == VCPU_OFFLINE) {
+        v->state = VCPU_BLOCKED;
+        wake_locked(v);
+    }
+    spin_unlock(&sched_lock);
+}
+
+/* VCPUOP_down, a vCPU reset: offline (a dead one stays dead).  If it runs
+ * now, its pCPU lets it go on the way out (the caller's own) or when told
+ * (vcpu_sleep_sync). */
+void vcpu_take_down(struct vcpu *v)
+{
+    spin_lock(&sched_lock);
+    if (v->state != VCPU_DEAD && v->state != VCPU_OFFLINE) {
+        v->state = VCPU_OFFLINE;
+        vcpu_set_runstate(v, RUNSTATE_offline);
+    }
+    spin_unlock(&sched_lock);
+}
+
+/* A dying domain's vCPU never runs again. */
+void vcpu_set_dead(struct vcpu *v)
+{
+    spin_lock(&sched_lock);
+    v->state = VCPU_DEAD;
+    spin_unlock(&sched_lock);
+}
+
+/* Whether no pCPU runs any of d's vCPUs, their switch away finished
+ * (reaping frees their stacks after this). */
+bool domain_off_cpus(struct domain *d)
+{
+    spin_lock(&sched_lock);
+    bool off = true;
+    for (unsigned i = 0; i < d->nr_vcpus && off; i++)
+        if (d->vcpu[i] && d->vcpu[i]->running)
+            off = false;
+    spin_unlock(&sched_lock);
+    return off;
 }
 
 /* ---- Control (domctl.c): pausing domains, changing hard affinity. */
@@ -236,8 +304,11 @@ static void resched_running(struct vcpu *v)
  * holds it, so it cannot wait here as Xen's vcpu_sleep_sync does). */
 void sched_pause_domain(struct domain *d)
 {
-    if (d->pause_count++)
+    spin_lock(&sched_lock);
+    if (d->pause_count++) {
+        spin_unlock(&sched_lock);
         return;
+    }
     for (unsigned i = 0; i < d->nr_vcpus; i++) {
         struct vcpu *v = d->vcpu[i];
         if (!v)
@@ -247,12 +318,16 @@ void sched_pause_domain(struct domain *d)
         else if (v->state == VCPU_RUNNABLE)
             vcpu_set_runstate(v, RUNSTATE_offline);   /* as Xen: not runnable */
     }
+    spin_unlock(&sched_lock);
 }
 
 void sched_unpause_domain(struct domain *d)
 {
-    if (!d->pause_count || --d->pause_count)
+    spin_lock(&sched_lock);
+    if (!d->pause_count || --d->pause_count) {
+        spin_unlock(&sched_lock);
         return;
+    }
     for (unsigned i = 0; i < d->nr_vcpus; i++) {
         struct vcpu *v = d->vcpu[i];
         if (!v || v->state != VCPU_RUNNABLE)
@@ -262,14 +337,16 @@ void sched_unpause_domain(struct domain *d)
         if (v->on_rq)
             kick_cpu(pcpus[v->processor]);
         else if (!v->running)
-            vcpu_wake(v);
+            wake_locked(v);
     }
+    spin_unlock(&sched_lock);
 }
 
 /* DOMCTL_setvcpuaffinity: a queued vCPU moves to a pCPU it may use; a
  * running one is rescheduled off a pCPU it may no longer use. */
 void sched_set_affinity(struct vcpu *v, const cpumask_t *mask)
 {
+    spin_lock(&sched_lock);
     v->affinity = *mask;
     if (v->on_rq && !allowed(v, v->processor)) {
         rq_remove(v);
@@ -279,6 +356,7 @@ void sched_set_affinity(struct vcpu *v, const cpumask_t *mask)
     } else if (v->running && !allowed(v, v->processor)) {
         resched_running(v);
     }
+    spin_unlock(&sched_lock);
 }
 
 /*
@@ -304,11 +382,15 @@ static bool switched(unsigned cpu, uint64_t seen)
  * wait for. */
 static unsigned sleep_start(struct vcpu *v, uint64_t *seen)
 {
+    spin_lock(&sched_lock);
     struct pcpu *pc = v->running ? pcpus[v->processor] : NULL;
-    if (!pc || pc == this_cpu() || pc->curr != v)
+    if (!pc || pc == this_cpu() || pc->curr != v) {
+        spin_unlock(&sched_lock);
         return NR_CPUS;
+    }
     *seen = __atomic_load_n(&pc->switches, __ATOMIC_ACQUIRE);
     resched_running(v);
+    spin_unlock(&sched_lock);
     return pc->id;
 }
 
@@ -356,6 +438,17 @@ void domain_sleep_sync(struct domain *d)
     for_each_cpu(cpu, &wait)
         if (!sleep_wait(cpu, self->sleep_seen[cpu]))
             return;
+}
+
+/* The caller's own vCPU blocks: it leaves its pCPU on the way out of the
+ * hypervisor unless woken before (then it just goes on). */
+void sched_block(struct vcpu *v)
+{
+    spin_lock(&sched_lock);
+    if (v->state == VCPU_RUNNABLE)
+        v->state = VCPU_BLOCKED;
+    spin_unlock(&sched_lock);
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
 }
 
 /* Makes a running vCPU on another pCPU notice new pending events. */
@@ -415,8 +508,11 @@ static void account(struct vcpu *v, uint64_t now)
 void sched_unpark(struct vcpu *v)
 {
     struct domain *d = v->domain;
-    if (!d->parked)
+    spin_lock(&sched_lock);
+    if (!d->parked) {
+        spin_unlock(&sched_lock);
         return;
+    }
     uint64_t budget = CAP_PERIOD_NS * d->cap / 100;
     d->parked = false;
     d->cap_used = d->cap_used > budget ? d->cap_used - budget : 0;
@@ -429,10 +525,41 @@ void sched_unpark(struct vcpu *v)
         if (o->on_rq)
             kick_cpu(pcpus[o->processor]);
     }
+    spin_unlock(&sched_lock);
 }
 
+/* The vCPU that schedule() returns to on this pCPU: its SCHEDOP_poll, if
+ * it was in one, is over (woken, timed out, or not blocked after all). */
+static void poll_end(struct vcpu *v)
+{
+    if (!v->polling)
+        return;
+    v->polling = false;
+    v->poll_deadline = 0;
+    vcpu_timer_update(v);
+}
+
+/* A new vCPU's first run (entry.S: vcpu_first_entry): the switch to it
+ * "returns" there, the scheduler lock still held. */
+void sched_first_entry(void)
+{
+    spin_unlock(&sched_lock);
+}
+
+/*
+ * Picks what runs next on this pCPU and switches to it.  Called with no
+ * lock held (debug builds check it), from the way out of the hypervisor
+ * and from the idle loop, never from inside a hypercall or handler: those
+ * change the vCPU's state and return, and the way out calls this.
+ */
 void schedule(void)
 {
+#ifdef KEEL_DEBUG
+    if (this_cpu()->nr_held && !lock_debug_off)
+        panic("schedule: CPU%u holds %s", this_cpu()->id,
+              this_cpu()->held[this_cpu()->nr_held - 1]->name);
+#endif
+    spin_lock(&sched_lock);
     struct pcpu *pc = this_cpu();
     struct vcpu *prev = pc->curr;
     uint64_t now = now_ns();
@@ -448,7 +575,8 @@ void schedule(void)
          * goes on a step at a time meanwhile). */
         pc->slice_end = now + slice_for(prev, now);
         timer_reprogram();
-        reap_dead_domains();
+        poll_end(prev);
+        spin_unlock(&sched_lock);
         return;
     }
     if (!next)
@@ -459,7 +587,7 @@ void schedule(void)
         /* The idle vCPU, with nothing to run (what woke it was taken by
          * another pCPU): no switch, its saved context is stale. */
         timer_reprogram();
-        reap_dead_domains();
+        spin_unlock(&sched_lock);
         return;
     }
     if (prev->domain && prev->state == VCPU_RUNNABLE) {
@@ -520,16 +648,19 @@ void schedule(void)
     timer_reprogram();
     arch_switch_stack(prev, next);
     /* Back on prev's stack, now running again (maybe on another pCPU). */
-    reap_dead_domains();
+    poll_end(prev);
+    spin_unlock(&sched_lock);
 }
 
 /* From the timer interrupt: end the slice if someone else can run. */
 void sched_tick(void)
 {
     struct pcpu *pc = this_cpu();
+    spin_lock(&sched_lock);
     if (!pc->curr->domain) {
         if (pick_next(pc))
             pc->need_resched = true;
+        spin_unlock(&sched_lock);
         return;
     }
     uint64_t now = now_ns();
@@ -543,23 +674,29 @@ void sched_tick(void)
         else
             pc->slice_end = now + SLICE_NS;
     }
+    spin_unlock(&sched_lock);
 }
 
 noreturn void idle_loop(void)
 {
-    struct pcpu *pc = this_cpu();
     for (;;) {
         cli();
-        hv_lock_acquire();
-        bool more = reap_dead_domains();
-        if (domains_booted && nr_live_domains() == 0)
-            domains_finish();
-        if (pick_next(pc)) {
-            schedule();
+        bool more = false;
+        if (reap_pending()) {
+            hv_lock_acquire();
+            more = reap_dead_domains();
             hv_lock_release();
+        }
+        if (domains_booted && nr_live_domains() == 0) {
+            hv_lock_acquire();
+            if (nr_live_domains() == 0)
+                domains_finish();
+            hv_lock_release();
+        }
+        if (sched_work_pending()) {
+            schedule();
             continue;
         }
-        hv_lock_release();
         if (more) {              /* destruction goes on while idle */
             sti();
             continue;
@@ -583,8 +720,7 @@ static long sched_shutdown(unsigned long arg)
         return -XEN_EINVAL;
     }
     domain_shutdown(current_domain(), s.reason);
-    schedule();
-    panic("shut-down vCPU rescheduled");
+    return 0;                    /* dead: the way out switches away for good */
 }
 
 /* SCHEDOP_poll, as Xen does it: return at once if a polled port is
@@ -607,26 +743,32 @@ static long sched_poll(unsigned long arg)
     unsigned long list = (unsigned long)p.ports.p;
     if (!guest_array_ok(list, p.nr_ports, sizeof(port)))
         return -XEN_EFAULT;
+    /* As Xen: blocked and polling first, then the ports looked at, so a
+     * port made pending meanwhile either is seen here or wakes it. */
+    v->poll_port = -1;
+    v->polling = true;
+    sched_block(v);
+    long rc = 0;
     for (unsigned i = 0; i < p.nr_ports; i++) {
         if (copy_from_guest(&port, list + i * sizeof(port), sizeof(port)))
-            return -XEN_EFAULT;
-        if (port >= d->max_evtchns)
-            return -XEN_EINVAL;
-        if (evtchn_port_pending(d, port))
-            return 0;
+            rc = -XEN_EFAULT;
+        else if (port >= d->max_evtchns)
+            rc = -XEN_EINVAL;
+        else if (!evtchn_port_pending(d, port))
+            continue;
+        goto done;
     }
     if (p.timeout && now_ns() >= p.timeout)
-        return 0;
-    v->polling = true;
-    v->poll_port = p.nr_ports == 1 ? (int)port : -1;
+        goto done;
+    if (p.nr_ports == 1)
+        v->poll_port = (int)port;
     v->poll_deadline = p.timeout;
-    v->state = VCPU_BLOCKED;
     vcpu_timer_update(v);
-    schedule();
+    return 0;                    /* the way out blocks; poll_end cleans up */
+done:
     v->polling = false;
-    v->poll_deadline = 0;
-    vcpu_timer_update(v);
-    return 0;
+    vcpu_wake(v);
+    return rc;
 }
 
 long do_sched_op(unsigned long cmd, unsigned long arg, unsigned long a3,
@@ -637,16 +779,16 @@ long do_sched_op(unsigned long cmd, unsigned long arg, unsigned long a3,
     switch (cmd) {
     case SCHEDOP_yield:
         v->yielded = true;       /* let any other runnable vCPU go first */
-        schedule();
+        this_cpu()->need_resched = true;
         return 0;
     case SCHEDOP_block:
-        /* Enable event delivery and sleep until an event is pending. */
+        /* Enable event delivery and sleep until an event is pending: as
+         * Xen, blocked first, then the pending flag looked at (an event
+         * sent meanwhile either is seen here or wakes it). */
         v->vcpu_info->evtchn_upcall_mask = 0;
-        __atomic_thread_fence(__ATOMIC_SEQ_CST);
-        if (v->vcpu_info->evtchn_upcall_pending)
-            return 0;
-        v->state = VCPU_BLOCKED;
-        schedule();
+        sched_block(v);
+        if (__atomic_load_n(&v->vcpu_info->evtchn_upcall_pending, __ATOMIC_SEQ_CST))
+            vcpu_wake(v);
         return 0;
     case SCHEDOP_shutdown:
         return sched_shutdown(arg);

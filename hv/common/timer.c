@@ -10,12 +10,17 @@
 #include "timer.h"
 #include "hypercall.h"
 
+/* The list and each vCPU's place in it (timer_expiry, timer_next,
+ * on_timer_list) are under timer_lock; the times it is computed from are
+ * the vCPU's, written under the hypervisor lock or, for a cap's unpark
+ * time, the scheduler's; timers_run runs under the hypervisor lock. */
 static struct vcpu *timer_head;
+static spinlock_t timer_lock = SPINLOCK_INIT("timer", LOCK_ORDER_TIMER);
 uint32_t tsc_mul;
 int8_t tsc_shift;
 static uint64_t boot_wallclock_sec;      /* Unix time at system time 0 */
 
-void vcpu_timer_remove(struct vcpu *v)
+static void remove_locked(struct vcpu *v)
 {
     if (!v->on_timer_list)
         return;
@@ -26,6 +31,13 @@ void vcpu_timer_remove(struct vcpu *v)
         }
     }
     v->on_timer_list = false;
+}
+
+void vcpu_timer_remove(struct vcpu *v)
+{
+    spin_lock(&timer_lock);
+    remove_locked(v);
+    spin_unlock(&timer_lock);
 }
 
 static uint64_t earliest(uint64_t a, uint64_t b)
@@ -43,6 +55,7 @@ void vcpu_timer_update(struct vcpu *v)
     /* The periodic ticker only matters once VIRQ_TIMER is bound: until then
      * Xen's tick would raise nothing, so we do not run it (a thousand idle
      * domains must not cost a thousand timers). */
+    spin_lock(&timer_lock);
     bool ticking = v->periodic_period && v->virq_to_evtchn[VIRQ_TIMER];
     uint64_t e = earliest(v->singleshot, ticking ? v->periodic_next : 0);
     e = earliest(e, v->unpark_at);
@@ -50,9 +63,11 @@ void vcpu_timer_update(struct vcpu *v)
         e = earliest(e, v->poll_deadline);
     /* Unchanged (a poll without a timeout, say): the list and the APIC
      * are right already. */
-    if (e == v->timer_expiry && v->on_timer_list == (e && v->state != VCPU_DEAD))
+    if (e == v->timer_expiry && v->on_timer_list == (e && v->state != VCPU_DEAD)) {
+        spin_unlock(&timer_lock);
         return;
-    vcpu_timer_remove(v);
+    }
+    remove_locked(v);
     v->timer_expiry = e;
     if (e && v->state != VCPU_DEAD) {
         struct vcpu **pp = &timer_head;
@@ -62,16 +77,23 @@ void vcpu_timer_update(struct vcpu *v)
         *pp = v;
         v->on_timer_list = true;
     }
+    spin_unlock(&timer_lock);
     timer_reprogram();
 }
 
 void timers_run(void)
 {
     uint64_t now = now_ns();
-    while (timer_head && timer_head->timer_expiry <= now) {
+    for (;;) {
+        spin_lock(&timer_lock);
         struct vcpu *v = timer_head;
+        if (!v || v->timer_expiry > now) {
+            spin_unlock(&timer_lock);
+            break;
+        }
         timer_head = v->timer_next;
         v->on_timer_list = false;
+        spin_unlock(&timer_lock);
         bool fire = false;
         if (v->singleshot && v->singleshot <= now) {
             v->singleshot = 0;
@@ -101,7 +123,9 @@ void timers_run(void)
 void timer_reprogram(void)
 {
     struct pcpu *pc = this_cpu();
+    spin_lock(&timer_lock);
     uint64_t next = timer_head ? timer_head->timer_expiry : 0;
+    spin_unlock(&timer_lock);
     if (pc->curr && pc->curr->domain)
         next = earliest(next, pc->slice_end);
     pc->timer_deadline = next ? next : ~0ULL;

@@ -69,8 +69,7 @@ long do_vcpu_op(unsigned long cmd, unsigned long vcpuid, unsigned long arg,
         if (!v->initialised)
             return -XEN_EINVAL;
         if (v->state == VCPU_OFFLINE) {
-            v->state = VCPU_BLOCKED;
-            vcpu_wake(v);
+            vcpu_bring_up(v);
             if (v->periodic_period) {
                 v->periodic_next = now_ns() + v->periodic_period;
                 vcpu_timer_update(v);
@@ -80,14 +79,11 @@ long do_vcpu_op(unsigned long cmd, unsigned long vcpuid, unsigned long arg,
     case VCPUOP_down:
         if (v->state == VCPU_OFFLINE)
             return 0;
-        v->state = VCPU_OFFLINE;
-        vcpu_set_runstate(v, RUNSTATE_offline);
+        vcpu_take_down(v);
         vcpu_timer_remove(v);
-        if (v == curr)
-            schedule();
-        else
+        if (v != curr)
             vcpu_sleep_sync(v);  /* off its pCPU before we return */
-        return 0;
+        return 0;                /* the caller's own: it leaves on the way out */
     case VCPUOP_is_up:
         return v->state != VCPU_OFFLINE && v->initialised;
     case VCPUOP_get_runstate_info: {

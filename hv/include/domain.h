@@ -195,6 +195,7 @@ noreturn void domains_finish(void);
 extern bool domains_booted;
 void domains_set_baseline(uint64_t free_frames);
 bool reap_dead_domains(void);     /* whether destruction work remains */
+bool reap_pending(void);
 unsigned nr_live_domains(void);
 
 /* Exit statuses written to isa-debug-exit (QEMU exits with v<<1|1). */

@@ -5,7 +5,7 @@
 
 void pv_guest_exception(struct cpu_user_regs *r, unsigned vec);
 bool pv_inject_exception(struct vcpu *v, unsigned vec, uint32_t err, unsigned long cr2);
-void pv_return_to_guest(struct vcpu *v);
+void pv_exit_to_guest(void);
 void load_debugregs(struct vcpu *v);
 
 /* The PV hypercall entry (pv/hypercall.c): syscall from the guest

@@ -9,7 +9,13 @@
 void sched_init_cpu(struct pcpu *pc);
 bool sched_work_pending(void);
 void vcpu_wake(struct vcpu *v);
+void vcpu_bring_up(struct vcpu *v);
+void vcpu_take_down(struct vcpu *v);
+void vcpu_set_dead(struct vcpu *v);
+void sched_block(struct vcpu *v);
+bool domain_off_cpus(struct domain *d);
 void schedule(void);
+void sched_first_entry(void);
 void sched_tick(void);
 noreturn void idle_loop(void);
 void hv_lock_acquire(void);

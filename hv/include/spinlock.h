@@ -22,6 +22,8 @@
 enum lock_order {
     LOCK_ORDER_HV = 1,           /* the hypervisor lock (every entry) */
     LOCK_ORDER_DOMAIN = 2,       /* a domain's lock; two: lower id first */
+    LOCK_ORDER_SCHED = 3,        /* the scheduler (run queues, vCPU states) */
+    LOCK_ORDER_TIMER = 4,        /* the vCPU timer list */
     LOCK_ORDER_HEAP = 8,         /* the frame allocator */
     LOCK_ORDER_CONSOLE = 9,      /* the console ring and serial port */
     LOCK_ORDER_TEST = 15,        /* selftest=locks only */

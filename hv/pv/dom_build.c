@@ -271,8 +271,7 @@ static void start_domain(struct domain *d)
 {
     struct vcpu *v0 = d->vcpu[0];
     v0->initialised = true;
-    v0->state = VCPU_BLOCKED;
-    vcpu_wake(v0);
+    vcpu_bring_up(v0);
     v0->periodic_next = now_ns() + v0->periodic_period;
     vcpu_timer_update(v0);
 }

@@ -46,8 +46,8 @@ void hypercall_dispatch(struct cpu_user_regs *r)
         r->rax = (unsigned long)-XEN_ENOSYS;
     else
         r->rax = (unsigned long)fn(r->rdi, r->rsi, r->rdx, r->r10, r->r8);
-    pv_return_to_guest(current_vcpu());
     hv_lock_release();
+    pv_exit_to_guest();
 }
 
 /* The guest calls again, with the progress in its arguments. */

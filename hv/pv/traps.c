@@ -235,8 +235,7 @@ long do_iret(unsigned long a1, unsigned long a2, unsigned long a3,
     struct iret_context c;
     if (copy_from_guest(&c, r->rsp, sizeof(c))) {
         domain_crash(v->domain, "iret with an unreadable frame at rsp=%lx", r->rsp);
-        schedule();
-        panic("crashed vCPU rescheduled");
+        return -XEN_EFAULT;      /* dead: the way out switches away for good */
     }
     if ((c.cs & 3) == 3)
         return -XEN_EFAULT;      /* to guest user mode: there is none */
@@ -368,21 +367,48 @@ void pv_guest_exception(struct cpu_user_regs *r, unsigned vec)
     if (pv_inject_exception(v, vec, r->error_code, cr2))
         return;
 dead:
-    schedule();
-    panic("crashed vCPU rescheduled");
+    return;                      /* crashed: trap_dispatch switches away for good */
 }
 
 /* Before returning to a guest: deliver a pending event upcall. */
-void pv_return_to_guest(struct vcpu *v)
+/* Delivers a pending event upcall; false if that crashed the domain (its
+ * stack unusable: the bounce writes it as the guest would). */
+static bool deliver_upcall(struct vcpu *v)
 {
     if (!v->domain || v->state == VCPU_DEAD)
-        return;
+        return true;
     vcpu_info_t *vi = v->vcpu_info;
     if (!vi || !vi->evtchn_upcall_pending || vi->evtchn_upcall_mask || !v->arch.pv.event_callback)
-        return;
-    if (!bounce(v, v->arch.pv.event_callback, false, 0, true)) {
-        domain_crash(v->domain, "event upcall: guest stack %lx unusable", v->arch.regs->rsp);
-        schedule();
-        panic("crashed vCPU rescheduled");
+        return true;
+    if (bounce(v, v->arch.pv.event_callback, false, 0, true))
+        return true;
+    hv_lock_acquire();
+    domain_crash(v->domain, "event upcall: guest stack %lx unusable", v->arch.regs->rsp);
+    hv_lock_release();
+    return false;
+}
+
+/*
+ * The way out of the hypervisor to a guest, with no lock held: the
+ * scheduler runs if this pCPU must reschedule or its vCPU stopped being
+ * runnable (blocked, down, paused, dead); dead domains are reaped a step
+ * after each scheduling; then the vCPU that runs here gets its pending
+ * event upcall.
+ */
+void pv_exit_to_guest(void)
+{
+    for (;;) {
+        struct pcpu *pc = this_cpu();
+        if (pc->need_resched || pc->curr->state != VCPU_RUNNABLE) {
+            schedule();
+            if (reap_pending()) {
+                hv_lock_acquire();
+                reap_dead_domains();
+                hv_lock_release();
+            }
+            continue;            /* what woke us may want the CPU again */
+        }
+        if (deliver_upcall(pc->curr))
+            return;
     }
 }

@@ -143,9 +143,9 @@ raw_clear:
     .previous
 
 /* A new vCPU's first run: the switch "returns" here, holding the
- * hypervisor lock that schedule() was called with. */
+ * scheduler lock that schedule() took. */
     .text
     .globl vcpu_first_entry
 vcpu_first_entry:
-    call hv_lock_release
+    call sched_first_entry
     jmp ret_from_trap

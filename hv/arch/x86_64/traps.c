@@ -209,29 +209,30 @@ void trap_dispatch(struct cpu_user_regs *r)
             return;
         fatal_trap(r);
     }
-    hv_lock_acquire();
     if (v == VEC_EVENT_CHECK) {
         apic_eoi();
         if (sched_work_pending())
             this_cpu()->need_resched = true;
     } else if (v == VEC_APIC_TIMER) {
         apic_eoi();
+        hv_lock_acquire();       /* timers raise VIRQs: event channels */
         timers_run();
+        hv_lock_release();
         sched_tick();
         timer_reprogram();
     } else if (v == VEC_SPURIOUS) {
         /* nothing */
     } else if (v < 32) {
+        hv_lock_acquire();
         pv_guest_exception(r, v);
+        hv_lock_release();
     } else {
         printk("unexpected interrupt vector %u\n", v);
         apic_eoi();
     }
-    if (from_guest || !current_vcpu()->domain) {
-        if (this_cpu()->need_resched || current_vcpu()->state != VCPU_RUNNABLE)
-            schedule();
-    }
+    /* No lock held from here: the scheduler may switch away. */
     if (from_guest)
-        pv_return_to_guest(current_vcpu());
-    hv_lock_release();
+        pv_exit_to_guest();
+    else if (!current_vcpu()->domain && this_cpu()->need_resched)
+        schedule();              /* woken from the idle loop's hlt */
 }
