@@ -152,6 +152,7 @@ struct domain *domain_create(const struct boot_config *cfg)
      * the xenstore domain holds two ports per domain it serves, so it
      * gets all that the 2-level ABI offers. */
     d->max_evtchns = (d->roles & ROLE_XENSTORE) ? 4096 : 1024;
+    d->event_lock = (spinlock_t)SPINLOCK_INIT("event", LOCK_ORDER_DOMAIN);
     xsm_domain_init(d, cfg);
     /* shared_info: the domain's own frame, outside its pseudo-physical
      * map, as Xen allocates it when it creates a domain. */

@@ -38,6 +38,47 @@ static bool virq_is_global(unsigned virq)
              virq == VIRQ_XENPMU);
 }
 
+/*
+ * Locking (docs/locking.md): a domain's event_lock covers its channel
+ * table, valid_evtchns and its vCPUs' virq_to_evtchn; two domains' locks
+ * are taken lower id first.  Pending, mask and selector bits are set with
+ * atomic operations.  evtchn_set_pending(d, port) needs d's lock, or the
+ * lock of the domain at the other end of a live interdomain channel to
+ * port: d cannot close that channel (nor die, which closes it) without
+ * that lock.  Operations that name another domain by id (alloc_unbound
+ * for another, bind_interdomain, close, status of another, reset) run
+ * under the hypervisor lock as well, which keeps that domain alive.
+ */
+static void ev_lock(struct domain *d)
+{
+    spin_lock_key(&d->event_lock, d->id);
+}
+
+static void ev_unlock(struct domain *d)
+{
+    spin_unlock(&d->event_lock);
+}
+
+static void ev_lock2(struct domain *a, struct domain *b)
+{
+    if (a == b) {
+        ev_lock(a);
+    } else if (a->id < b->id) {
+        ev_lock(a);
+        ev_lock(b);
+    } else {
+        ev_lock(b);
+        ev_lock(a);
+    }
+}
+
+static void ev_unlock2(struct domain *a, struct domain *b)
+{
+    ev_unlock(a);
+    if (b != a)
+        ev_unlock(b);
+}
+
 /* As Xen: a port is valid once the bucket holding it exists; buckets of
  * EVTCHNS_PER_BUCKET ports come into being as ports are allocated. */
 #define EVTCHNS_PER_BUCKET 64
@@ -122,18 +163,23 @@ bool evtchn_port_pending(struct domain *d, unsigned port)
 
 void send_guest_vcpu_virq(struct vcpu *v, unsigned virq)
 {
+    struct domain *d = v->domain;
+    ev_lock(d);
     unsigned port = v->virq_to_evtchn[virq];
     if (port)
-        evtchn_set_pending(v->domain, port);
+        evtchn_set_pending(d, port);
+    ev_unlock(d);
 }
 
 void send_guest_global_virq(struct domain *d, unsigned virq)
 {
     if (!d->vcpu[0])
         return;
+    ev_lock(d);
     unsigned port = d->vcpu[0]->virq_to_evtchn[virq];
     if (port)
         evtchn_set_pending(d, port);
+    ev_unlock(d);
 }
 
 static void clear_pending(struct domain *d, unsigned port)
@@ -143,8 +189,9 @@ static void clear_pending(struct domain *d, unsigned port)
 }
 
 /* Frees a port; the peer of an interdomain channel becomes unbound again,
- * waiting for this domain. */
-static long close_port(struct domain *d, unsigned port)
+ * waiting for this domain.  Called with d's lock, and for an interdomain
+ * channel the peer's (close_port finds and takes it). */
+static long close_port_locked(struct domain *d, unsigned port)
 {
     if (!evtchn_port_valid(d, port))
         return -XEN_EINVAL;
@@ -181,6 +228,33 @@ static long close_port(struct domain *d, unsigned port)
     return 0;
 }
 
+/* Under the hypervisor lock (the peer of an interdomain channel stays
+ * alive while both locks are taken in order). */
+static long close_port(struct domain *d, unsigned port)
+{
+    for (;;) {
+        ev_lock(d);
+        if (!evtchn_port_valid(d, port) || chn(d, port)->state != EVTCHNSTAT_interdomain) {
+            long rc = close_port_locked(d, port);
+            ev_unlock(d);
+            return rc;
+        }
+        domid_t remote = chn(d, port)->remote_dom;
+        ev_unlock(d);
+        struct domain *rd = domain_by_id(remote);
+        if (!rd)
+            rd = d;              /* peer gone: its end needs no lock */
+        ev_lock2(d, rd);
+        if (evtchn_port_valid(d, port) && chn(d, port)->state == EVTCHNSTAT_interdomain &&
+            chn(d, port)->remote_dom == remote) {
+            long rc = close_port_locked(d, port);
+            ev_unlock2(d, rd);
+            return rc;
+        }
+        ev_unlock2(d, rd);       /* changed meanwhile: look again */
+    }
+}
+
 void evtchn_destroy(struct domain *d)
 {
     if (!d->evtchn)
@@ -188,9 +262,11 @@ void evtchn_destroy(struct domain *d)
     for (unsigned p = 1; p < d->max_evtchns; p++)
         if (d->evtchn[p].state != EVTCHNSTAT_closed)
             close_port(d, p);
+    ev_lock(d);
     free_hv_pages(d->evtchn, d->evtchn_order);
     d->evtchn = NULL;
     d->valid_evtchns = 0;
+    ev_unlock(d);
 }
 
 /* The domain an operation names: DOMID_SELF or our own id, or another
@@ -219,10 +295,11 @@ static struct domain *target_domain(domid_t dom, long *err)
  * domain's store and console channels to the xenstore domain. */
 long evtchn_alloc_unbound_port(struct domain *d, domid_t remote)
 {
+    ev_lock(d);
     long port = get_free_port(d);
-    if (port < 0)
-        return port;
-    d->evtchn[port] = (struct evtchn){ .state = EVTCHNSTAT_unbound, .remote_dom = remote };
+    if (port >= 0)
+        d->evtchn[port] = (struct evtchn){ .state = EVTCHNSTAT_unbound, .remote_dom = remote };
+    ev_unlock(d);
     return port;
 }
 
@@ -245,6 +322,9 @@ static long evtchn_alloc_unbound(struct evtchn_alloc_unbound *a)
     return 0;
 }
 
+static long bind_interdomain_locked(struct domain *ld, struct domain *rd,
+                                    struct evtchn_bind_interdomain *b);
+
 static long evtchn_bind_interdomain(struct evtchn_bind_interdomain *b)
 {
     struct domain *ld = current_domain();
@@ -255,6 +335,15 @@ static long evtchn_bind_interdomain(struct evtchn_bind_interdomain *b)
     long perm = xsm_evtchn_interdomain(ld, rd);
     if (perm)
         return perm;
+    ev_lock2(ld, rd);
+    long ret = bind_interdomain_locked(ld, rd, b);
+    ev_unlock2(ld, rd);
+    return ret;
+}
+
+static long bind_interdomain_locked(struct domain *ld, struct domain *rd,
+                                    struct evtchn_bind_interdomain *b)
+{
     if (!evtchn_port_valid(rd, b->remote_port))
         return -XEN_EINVAL;
     struct evtchn *rc = chn(rd, b->remote_port);
@@ -274,7 +363,7 @@ static long evtchn_bind_interdomain(struct evtchn_bind_interdomain *b)
     return 0;
 }
 
-static long evtchn_bind_virq(struct evtchn_bind_virq *b)
+static long bind_virq_locked(struct evtchn_bind_virq *b)
 {
     struct domain *d = current_domain();
     if (b->virq >= NR_VIRQS)
@@ -301,7 +390,16 @@ static long evtchn_bind_virq(struct evtchn_bind_virq *b)
     return 0;
 }
 
-static long evtchn_bind_ipi(struct evtchn_bind_ipi *b)
+static long evtchn_bind_virq(struct evtchn_bind_virq *b)
+{
+    struct domain *d = current_domain();
+    ev_lock(d);
+    long rc = bind_virq_locked(b);
+    ev_unlock(d);
+    return rc;
+}
+
+static long bind_ipi_locked(struct evtchn_bind_ipi *b)
 {
     struct domain *d = current_domain();
     if (b->vcpu >= d->nr_vcpus || !d->vcpu[b->vcpu])
@@ -315,7 +413,16 @@ static long evtchn_bind_ipi(struct evtchn_bind_ipi *b)
     return 0;
 }
 
-static long evtchn_send(unsigned port)
+static long evtchn_bind_ipi(struct evtchn_bind_ipi *b)
+{
+    struct domain *d = current_domain();
+    ev_lock(d);
+    long rc = bind_ipi_locked(b);
+    ev_unlock(d);
+    return rc;
+}
+
+static long send_locked(unsigned port)
 {
     struct domain *d = current_domain();
     if (!evtchn_port_valid(d, port))
@@ -338,12 +445,31 @@ static long evtchn_send(unsigned port)
     }
 }
 
+static long evtchn_send(unsigned port)
+{
+    struct domain *d = current_domain();
+    ev_lock(d);
+    long rc = send_locked(port);
+    ev_unlock(d);
+    return rc;
+}
+
+static long status_locked(struct domain *d, struct evtchn_status *st);
+
 static long evtchn_status(struct evtchn_status *st)
 {
     long err = 0;
     struct domain *d = target_domain(st->dom, &err);
     if (!d)
         return err;
+    ev_lock(d);
+    long rc = status_locked(d, st);
+    ev_unlock(d);
+    return rc;
+}
+
+static long status_locked(struct domain *d, struct evtchn_status *st)
+{
     if (!evtchn_port_valid(d, st->port))
         return -XEN_EINVAL;
     struct evtchn *c = chn(d, st->port);
@@ -367,7 +493,7 @@ static long evtchn_status(struct evtchn_status *st)
     return 0;
 }
 
-static long evtchn_bind_vcpu(struct evtchn_bind_vcpu *b)
+static long bind_vcpu_locked(struct evtchn_bind_vcpu *b)
 {
     struct domain *d = current_domain();
     if (b->vcpu >= d->nr_vcpus || !d->vcpu[b->vcpu])
@@ -392,7 +518,16 @@ static long evtchn_bind_vcpu(struct evtchn_bind_vcpu *b)
     }
 }
 
-static long evtchn_unmask(unsigned port)
+static long evtchn_bind_vcpu(struct evtchn_bind_vcpu *b)
+{
+    struct domain *d = current_domain();
+    ev_lock(d);
+    long rc = bind_vcpu_locked(b);
+    ev_unlock(d);
+    return rc;
+}
+
+static long unmask_locked(unsigned port)
 {
     struct domain *d = current_domain();
     if (!evtchn_port_valid(d, port))
@@ -403,6 +538,15 @@ static long evtchn_unmask(unsigned port)
         !test_and_set(&v->vcpu_info->evtchn_pending_sel, port / BITS_PER_WORD))
         vcpu_mark_events_pending(v);
     return 0;
+}
+
+static long evtchn_unmask(unsigned port)
+{
+    struct domain *d = current_domain();
+    ev_lock(d);
+    long rc = unmask_locked(port);
+    ev_unlock(d);
+    return rc;
 }
 
 static long evtchn_reset(domid_t dom)

@@ -74,6 +74,8 @@ struct domain {
     unsigned vcpu_order;
     struct vcpu *vcpu_few[VCPUS_IN_DOMAIN];
     struct evtchn *evtchn;       /* max_evtchns entries, allocated on demand */
+    spinlock_t event_lock;       /* evtchn[], valid_evtchns, its vCPUs'
+                                    virq_to_evtchn (docs/locking.md) */
     unsigned max_evtchns, valid_evtchns;
     unsigned evtchn_order;
     /* Scheduling parameters (credit-style): share by weight, cap in % of
