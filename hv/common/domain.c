@@ -275,6 +275,9 @@ static bool over_budget(uint64_t end)
 static bool domain_destroy_step(struct domain *d, uint64_t end)
 {
     if (d->destroy_phase == 0) {
+        /* No pCPU handles a timer of its (dead) vCPUs from here on: the
+         * handler raises VIRQs and writes vcpu_info. */
+        domain_timers_kill(d);
         evtchn_destroy(d);
         grant_table_destroy(d);
         for (unsigned i = 0; i < d->nr_vcpus; i++)

@@ -169,10 +169,7 @@ static long setvcpucontext(struct domain *d, struct xen_domctl_vcpucontext *vc)
         /* As Xen's arch_set_info_guest: VGCF_online brings it up. */
         if ((c->flags & VGCF_online) && v->state == VCPU_OFFLINE && v->vcpu_info) {
             vcpu_bring_up(v);
-            if (v->periodic_period) {
-                v->periodic_next = now_ns() + v->periodic_period;
-                vcpu_timer_update(v);
-            }
+            vcpu_restart_periodic(v);
         } else if (!(c->flags & VGCF_online)) {
             vcpu_take_down(v);
         }

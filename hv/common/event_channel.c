@@ -382,11 +382,8 @@ static long bind_virq_locked(struct evtchn_bind_virq *b)
                                        .notify_vcpu = (uint16_t)b->vcpu, .u = b->virq };
     v->virq_to_evtchn[b->virq] = (uint16_t)port;
     b->port = (evtchn_port_t)port;
-    if (b->virq == VIRQ_TIMER && v->periodic_period) {
-        /* The ticker starts to matter now (see vcpu_timer_update). */
-        v->periodic_next = now_ns() + v->periodic_period;
-        vcpu_timer_update(v);
-    }
+    if (b->virq == VIRQ_TIMER)
+        vcpu_restart_periodic(v);  /* the ticker matters now (vcpu_timer_update) */
     return 0;
 }
 

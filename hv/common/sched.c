@@ -183,7 +183,7 @@ void vcpu_free(struct vcpu *v)
     spin_lock(&sched_lock);
     rq_remove(v);
     spin_unlock(&sched_lock);
-    vcpu_timer_remove(v);
+    vcpu_timer_kill(v);
     arch_vcpu_destroy(v);
     free_hv_pages(v, 0);
 }
@@ -496,8 +496,7 @@ static void account(struct vcpu *v, uint64_t now)
             for (unsigned i = 0; i < d->nr_vcpus; i++) {
                 struct vcpu *o = d->vcpu[i];
                 if (o) {
-                    o->unpark_at = d->cap_period_start + CAP_PERIOD_NS;
-                    vcpu_timer_update(o);
+                    vcpu_set_unpark(o, d->cap_period_start + CAP_PERIOD_NS);
                 }
             }
         }
@@ -521,7 +520,7 @@ void sched_unpark(struct vcpu *v)
         struct vcpu *o = d->vcpu[i];
         if (!o)
             continue;
-        o->unpark_at = 0;
+        vcpu_set_unpark(o, 0);
         if (o->on_rq)
             kick_cpu(pcpus[o->processor]);
     }
@@ -535,8 +534,7 @@ static void poll_end(struct vcpu *v)
     if (!v->polling)
         return;
     v->polling = false;
-    v->poll_deadline = 0;
-    vcpu_timer_update(v);
+    vcpu_set_poll_deadline(v, 0);
 }
 
 /* A new vCPU's first run (entry.S: vcpu_first_entry): the switch to it
@@ -762,8 +760,7 @@ static long sched_poll(unsigned long arg)
         goto done;
     if (p.nr_ports == 1)
         v->poll_port = (int)port;
-    v->poll_deadline = p.timeout;
-    vcpu_timer_update(v);
+    vcpu_set_poll_deadline(v, p.timeout);
     return 0;                    /* the way out blocks; poll_end cleans up */
 done:
     v->polling = false;

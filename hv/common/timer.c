@@ -10,10 +10,15 @@
 #include "timer.h"
 #include "hypercall.h"
 
-/* The list and each vCPU's place in it (timer_expiry, timer_next,
- * on_timer_list) are under timer_lock; the times it is computed from are
- * the vCPU's, written under the hypervisor lock or, for a cap's unpark
- * time, the scheduler's; timers_run runs under the hypervisor lock. */
+/* timer_lock covers the list, each vCPU's place in it (timer_expiry,
+ * timer_next, on_timer_list), the times it is computed from (singleshot,
+ * periodic_period, periodic_next, poll_deadline, unpark_at: written only
+ * through the functions below) and the vCPU's time area (update_vcpu_time,
+ * which two pCPUs may otherwise write at once).  timers_run takes no
+ * other lock while it holds it: it takes each expired vCPU off the list,
+ * notes what is due, lets the lock go and then acts (VIRQ, wake-up,
+ * unpark), with the vCPU marked as being handled on this pCPU so that
+ * vcpu_timer_kill can wait for it. */
 static struct vcpu *timer_head;
 static spinlock_t timer_lock = SPINLOCK_INIT("timer", LOCK_ORDER_TIMER);
 uint32_t tsc_mul;
@@ -40,6 +45,40 @@ void vcpu_timer_remove(struct vcpu *v)
     spin_unlock(&timer_lock);
 }
 
+/* v's timer is off the list and no pCPU is handling it: before v or its
+ * domain's event channels and vcpu_info go (v is dead, so it is not put
+ * back). */
+static bool handling(unsigned cpu, const struct vcpu *v, const struct domain *d)
+{
+    struct vcpu *h = pcpus[cpu] ? __atomic_load_n(&pcpus[cpu]->timer_vcpu, __ATOMIC_ACQUIRE) : NULL;
+    return h && (h == v || (d && h->domain == d));
+}
+
+static void wait_handlers(const struct vcpu *v, const struct domain *d)
+{
+    for (unsigned i = 0; i < nr_cpus; i++)
+        while (handling(i, v, d)) {
+            tlb_flush_poll();
+            __builtin_ia32_pause();
+        }
+}
+
+void vcpu_timer_kill(struct vcpu *v)
+{
+    vcpu_timer_remove(v);
+    wait_handlers(v, NULL);
+}
+
+/* The same for every vCPU of a dead domain (destruction, before its event
+ * channels and vcpu_info go). */
+void domain_timers_kill(struct domain *d)
+{
+    for (unsigned i = 0; i < d->nr_vcpus; i++)
+        if (d->vcpu[i])
+            vcpu_timer_remove(d->vcpu[i]);
+    wait_handlers(NULL, d);
+}
+
 static uint64_t earliest(uint64_t a, uint64_t b)
 {
     if (!a)
@@ -49,13 +88,13 @@ static uint64_t earliest(uint64_t a, uint64_t b)
     return MIN(a, b);
 }
 
-/* Recomputes v's expiry and its place in the list. */
-void vcpu_timer_update(struct vcpu *v)
+/* Recomputes v's expiry and its place in the list (timer_lock held);
+ * whether the APIC may need reprogramming. */
+static bool update_locked(struct vcpu *v)
 {
     /* The periodic ticker only matters once VIRQ_TIMER is bound: until then
      * Xen's tick would raise nothing, so we do not run it (a thousand idle
      * domains must not cost a thousand timers). */
-    spin_lock(&timer_lock);
     bool ticking = v->periodic_period && v->virq_to_evtchn[VIRQ_TIMER];
     uint64_t e = earliest(v->singleshot, ticking ? v->periodic_next : 0);
     e = earliest(e, v->unpark_at);
@@ -63,10 +102,8 @@ void vcpu_timer_update(struct vcpu *v)
         e = earliest(e, v->poll_deadline);
     /* Unchanged (a poll without a timeout, say): the list and the APIC
      * are right already. */
-    if (e == v->timer_expiry && v->on_timer_list == (e && v->state != VCPU_DEAD)) {
-        spin_unlock(&timer_lock);
-        return;
-    }
+    if (e == v->timer_expiry && v->on_timer_list == (e && v->state != VCPU_DEAD))
+        return false;
     remove_locked(v);
     v->timer_expiry = e;
     if (e && v->state != VCPU_DEAD) {
@@ -77,12 +114,61 @@ void vcpu_timer_update(struct vcpu *v)
         *pp = v;
         v->on_timer_list = true;
     }
-    spin_unlock(&timer_lock);
-    timer_reprogram();
+    return true;
 }
 
+void vcpu_timer_update(struct vcpu *v)
+{
+    spin_lock(&timer_lock);
+    bool changed = update_locked(v);
+    spin_unlock(&timer_lock);
+    if (changed)
+        timer_reprogram();
+}
+
+enum { T_SINGLESHOT, T_PERIOD, T_PERIODIC_RESTART, T_POLL, T_UNPARK };
+
+static void timer_set(struct vcpu *v, unsigned which, uint64_t val)
+{
+    spin_lock(&timer_lock);
+    switch (which) {
+    case T_SINGLESHOT:
+        v->singleshot = val;
+        break;
+    case T_PERIOD:
+        v->periodic_period = val;
+        /* fall through: the first tick one period from now */
+    case T_PERIODIC_RESTART:
+        if (v->periodic_period)
+            v->periodic_next = now_ns() + v->periodic_period;
+        break;
+    case T_POLL:
+        v->poll_deadline = val;
+        break;
+    case T_UNPARK:
+        v->unpark_at = val;
+        break;
+    }
+    bool changed = update_locked(v);
+    spin_unlock(&timer_lock);
+    if (changed)
+        timer_reprogram();
+}
+
+/* Absolute system time, 0 = stopped. */
+void vcpu_set_singleshot(struct vcpu *v, uint64_t deadline) { timer_set(v, T_SINGLESHOT, deadline); }
+/* Period in ns (0 = stopped); the next tick one period from now. */
+void vcpu_set_periodic(struct vcpu *v, uint64_t period) { timer_set(v, T_PERIOD, period); }
+/* The ticker restarts one period from now (a vCPU coming up, VIRQ_TIMER bound). */
+void vcpu_restart_periodic(struct vcpu *v) { timer_set(v, T_PERIODIC_RESTART, 0); }
+void vcpu_set_poll_deadline(struct vcpu *v, uint64_t t) { timer_set(v, T_POLL, t); }
+void vcpu_set_unpark(struct vcpu *v, uint64_t t) { timer_set(v, T_UNPARK, t); }
+
+/* Runs the expired vCPU timers; takes no lock on entry (the timer
+ * interrupt, set_timer_op). */
 void timers_run(void)
 {
+    struct pcpu *pc = this_cpu();
     uint64_t now = now_ns();
     for (;;) {
         spin_lock(&timer_lock);
@@ -93,8 +179,7 @@ void timers_run(void)
         }
         timer_head = v->timer_next;
         v->on_timer_list = false;
-        spin_unlock(&timer_lock);
-        bool fire = false;
+        bool fire = false, unpark = false, wake = false;
         if (v->singleshot && v->singleshot <= now) {
             v->singleshot = 0;
             fire = true;
@@ -105,17 +190,23 @@ void timers_run(void)
             fire = true;
         }
         if (v->unpark_at && v->unpark_at <= now)
-            sched_unpark(v);
+            unpark = true;
         if (v->polling && v->poll_deadline && v->poll_deadline <= now) {
             v->poll_deadline = 0;
-            if (v->state == VCPU_BLOCKED)
-                vcpu_wake(v);
+            wake = true;
         }
+        __atomic_store_n(&pc->timer_vcpu, v, __ATOMIC_RELEASE);
+        spin_unlock(&timer_lock);
+        if (unpark)
+            sched_unpark(v);
+        if (wake && v->state == VCPU_BLOCKED)
+            vcpu_wake(v);
         if (fire) {
             update_vcpu_time(v);
             send_guest_vcpu_virq(v, VIRQ_TIMER);
         }
         vcpu_timer_update(v);
+        __atomic_store_n(&pc->timer_vcpu, NULL, __ATOMIC_RELEASE);
     }
 }
 
@@ -201,11 +292,18 @@ void pvtime_init(void)
            (unsigned long)boot_wallclock_sec, tsc_mul, tsc_shift);
 }
 
+static void write_time(struct vcpu_time_info *t);
+
 void update_vcpu_time(struct vcpu *v)
 {
-    if (!v->vcpu_info)
-        return;
-    struct vcpu_time_info *t = &v->vcpu_info->time;
+    spin_lock(&timer_lock);
+    if (v->vcpu_info)
+        write_time(&v->vcpu_info->time);
+    spin_unlock(&timer_lock);
+}
+
+static void write_time(struct vcpu_time_info *t)
+{
     uint64_t tsc = rdtsc();
     uint64_t sys = tsc_to_ns(tsc - boot_tsc);
     t->version++;
@@ -238,8 +336,7 @@ long do_set_timer_op(unsigned long deadline, unsigned long a2, unsigned long a3,
 {
     (void)a2, (void)a3, (void)a4, (void)a5;
     struct vcpu *v = current_vcpu();
-    v->singleshot = deadline ? MAX(deadline, 1UL) : 0;
-    vcpu_timer_update(v);
+    vcpu_set_singleshot(v, deadline ? MAX(deadline, 1UL) : 0);
     timers_run();
     return 0;
 }

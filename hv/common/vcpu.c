@@ -70,10 +70,7 @@ long do_vcpu_op(unsigned long cmd, unsigned long vcpuid, unsigned long arg,
             return -XEN_EINVAL;
         if (v->state == VCPU_OFFLINE) {
             vcpu_bring_up(v);
-            if (v->periodic_period) {
-                v->periodic_next = now_ns() + v->periodic_period;
-                vcpu_timer_update(v);
-            }
+            vcpu_restart_periodic(v);
         }
         return 0;
     case VCPUOP_down:
@@ -101,14 +98,11 @@ long do_vcpu_op(unsigned long cmd, unsigned long vcpuid, unsigned long arg,
             return -XEN_EFAULT;
         if (p.period_ns < 1000000ULL)
             return -XEN_EINVAL;
-        v->periodic_period = p.period_ns;
-        v->periodic_next = now_ns() + p.period_ns;
-        vcpu_timer_update(v);
+        vcpu_set_periodic(v, p.period_ns);
         return 0;
     }
     case VCPUOP_stop_periodic_timer:
-        v->periodic_period = 0;
-        vcpu_timer_update(v);
+        vcpu_set_periodic(v, 0);
         return 0;
     case VCPUOP_set_singleshot_timer: {
         struct vcpu_set_singleshot_timer s;
@@ -118,16 +112,14 @@ long do_vcpu_op(unsigned long cmd, unsigned long vcpuid, unsigned long arg,
             return -XEN_EFAULT;
         /* VCPU_SSHOTTMR_future "can be ignored by the hypervisor", and Xen
          * does: a deadline in the past fires at once. */
-        v->singleshot = MAX(s.timeout_abs_ns, 1UL);
-        vcpu_timer_update(v);
+        vcpu_set_singleshot(v, MAX(s.timeout_abs_ns, 1UL));
         timers_run();
         return 0;
     }
     case VCPUOP_stop_singleshot_timer:
         if (v != curr)
             return -XEN_EINVAL;
-        v->singleshot = 0;
-        vcpu_timer_update(v);
+        vcpu_set_singleshot(v, 0);
         return 0;
     case VCPUOP_register_vcpu_info: {
         struct vcpu_register_vcpu_info r;

@@ -143,6 +143,7 @@ struct pcpu {
     uint64_t sleep_seen[NR_CPUS];       /* domain_sleep_sync: switch counts */
     struct spinlock *held[8];    /* locks held, in order taken (debug build) */
     unsigned nr_held;
+    struct vcpu *timer_vcpu;     /* whose timer this pCPU handles (timer.c) */
     void (*volatile call_fn)(void *);   /* remote call (smp.c) */
     void *volatile call_arg;
 };

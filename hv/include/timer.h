@@ -6,6 +6,13 @@
 
 void vcpu_timer_update(struct vcpu *v);
 void vcpu_timer_remove(struct vcpu *v);
+void vcpu_timer_kill(struct vcpu *v);
+void domain_timers_kill(struct domain *d);
+void vcpu_set_singleshot(struct vcpu *v, uint64_t deadline);
+void vcpu_set_periodic(struct vcpu *v, uint64_t period);
+void vcpu_restart_periodic(struct vcpu *v);
+void vcpu_set_poll_deadline(struct vcpu *v, uint64_t t);
+void vcpu_set_unpark(struct vcpu *v, uint64_t t);
 void timers_run(void);
 void timer_reprogram(void);
 void apic_oneshot_ns(uint64_t ns);          /* 0: stop */

@@ -272,8 +272,7 @@ static void start_domain(struct domain *d)
     struct vcpu *v0 = d->vcpu[0];
     v0->initialised = true;
     vcpu_bring_up(v0);
-    v0->periodic_next = now_ns() + v0->periodic_period;
-    vcpu_timer_update(v0);
+    vcpu_restart_periodic(v0);
 }
 
 static void report_built(struct domain *d, const struct elf_image_info *in, uint64_t t0)

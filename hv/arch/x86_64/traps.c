@@ -215,9 +215,7 @@ void trap_dispatch(struct cpu_user_regs *r)
             this_cpu()->need_resched = true;
     } else if (v == VEC_APIC_TIMER) {
         apic_eoi();
-        hv_lock_acquire();       /* timers raise VIRQs: event channels */
         timers_run();
-        hv_lock_release();
         sched_tick();
         timer_reprogram();
     } else if (v == VEC_SPURIOUS) {
