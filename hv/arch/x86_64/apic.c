@@ -68,14 +68,9 @@ void apic_init_ap(void)
     apic_write(APIC_TMR_ICR, 0);
 }
 
-static uint32_t apic_c0, apic_c1;
-
-static void apic_sample(bool end)
+static uint32_t apic_sample(void)
 {
-    if (end)
-        apic_c1 = apic_read(APIC_TMR_CCR);
-    else
-        apic_c0 = apic_read(APIC_TMR_CCR);
+    return apic_read(APIC_TMR_CCR);
 }
 
 void apic_init(void)
@@ -93,8 +88,7 @@ void apic_init(void)
     apic_write(APIC_TMR_DIV, 0x3);
     apic_write(APIC_LVT_TMR, 1 << 16);     /* masked */
     apic_write(APIC_TMR_ICR, 0xffffffff);
-    time_calibrate(apic_sample);
-    uint64_t per_ms = (uint64_t)(apic_c0 - apic_c1) * 1000 / CALIBRATE_US;
+    uint64_t per_ms = (uint64_t)time_calibrate(apic_sample) * 1000 / CALIBRATE_US;
     ticks_per_slice = (uint32_t)(per_ms * (SLICE_NS / 1000000));
     if (ticks_per_slice == 0)
         ticks_per_slice = 1;

@@ -23,22 +23,49 @@ bool pit_wait_done(void)
     return inb(0x61) & 0x20;
 }
 
-/* Calibrates the TSC, and whatever else the caller samples, against
- * CALIBRATE_US of PIT channel 2. */
-void time_calibrate(void (*sample)(bool end))
+/*
+ * Calibrates the TSC, and a down-counter the caller samples, against
+ * CALIBRATE_US of PIT channel 2, CALIBRATE_ROUNDS times; the round with
+ * the median TSC count wins.  Under emulation the host may stop the
+ * emulated CPU for a while in the middle of a round (a loaded machine):
+ * that round's counts come out far too high, or too low, and one round
+ * alone once made the TSC look 65 times faster than it is (every timeout
+ * then took 65 times longer).  The median ignores up to two such rounds.
+ */
+uint32_t time_calibrate(uint32_t (*sample)(void))
 {
-    pit_wait_begin(CALIBRATE_US);
-    uint64_t t0 = rdtsc();
-    if (sample)
-        sample(false);
-    while (!pit_wait_done())
-        ;
-    uint64_t t1 = rdtsc();
-    if (sample)
-        sample(true);
-    tsc_khz = (t1 - t0) * 1000 / CALIBRATE_US;
+    uint64_t tsc[CALIBRATE_ROUNDS];
+    uint32_t other[CALIBRATE_ROUNDS];
+    for (unsigned r = 0; r < CALIBRATE_ROUNDS; r++) {
+        pit_wait_begin(CALIBRATE_US);
+        uint64_t t0 = rdtsc();
+        uint32_t s0 = sample ? sample() : 0;
+        while (!pit_wait_done())
+            ;
+        uint64_t t1 = rdtsc();
+        uint32_t s1 = sample ? sample() : 0;
+        tsc[r] = t1 - t0;
+        other[r] = s0 - s1;
+    }
+    /* The median by TSC count: the round with as many below as above. */
+    unsigned best = 0;
+    for (unsigned r = 0; r < CALIBRATE_ROUNDS; r++) {
+        unsigned below = 0, same = 0;
+        for (unsigned k = 0; k < CALIBRATE_ROUNDS; k++) {
+            if (tsc[k] < tsc[r])
+                below++;
+            else if (tsc[k] == tsc[r])
+                same++;
+        }
+        if (below <= CALIBRATE_ROUNDS / 2 && below + same > CALIBRATE_ROUNDS / 2) {
+            best = r;
+            break;
+        }
+    }
+    tsc_khz = tsc[best] * 1000 / CALIBRATE_US;
     if (tsc_khz == 0)
         tsc_khz = 1;
+    return other[best];
 }
 
 uint64_t now_ns(void)
