@@ -19,12 +19,11 @@
 #define MAX_IOPORTS 0x10000
 #define NR_PIRQS    256          /* IRQs a control domain may hand out */
 
-static uint64_t vcpu_cpu_time(const struct vcpu *v)
+static uint64_t vcpu_cpu_time(struct vcpu *v)
 {
-    uint64_t t = v->runstate_time[RUNSTATE_running];
-    if (v->runstate == RUNSTATE_running)
-        t += now_ns() - v->runstate_entry;
-    return t;
+    struct vcpu_runstate_info ri;
+    vcpu_get_runstate(v, &ri);   /* includes the running period so far */
+    return ri.time[RUNSTATE_running];
 }
 
 /* Xen's getdomaininfo() (common/domctl.c). */

@@ -570,10 +570,43 @@ static long evtchn_reset(domid_t dom)
         return rc;                                                         \
     } while (0)
 
+/* Without the hypervisor lock: the operations on the caller's own
+ * channels (send, unmask, bind_virq, bind_ipi, bind_vcpu); the others,
+ * which may name another domain, take it. */
+static long event_channel_op(unsigned long cmd, unsigned long arg);
+
 long do_event_channel_op(unsigned long cmd, unsigned long arg, unsigned long a3,
                          unsigned long a4, unsigned long a5)
 {
     (void)a3, (void)a4, (void)a5;
+    switch (cmd) {
+    case EVTCHNOP_send: {
+        struct evtchn_send s;
+        if (copy_from_guest(&s, arg, sizeof(s)))
+            return -XEN_EFAULT;
+        return evtchn_send(s.port);
+    }
+    case EVTCHNOP_unmask: {
+        struct evtchn_unmask u;
+        if (copy_from_guest(&u, arg, sizeof(u)))
+            return -XEN_EFAULT;
+        return evtchn_unmask(u.port);
+    }
+    case EVTCHNOP_bind_virq:
+    case EVTCHNOP_bind_ipi:
+    case EVTCHNOP_bind_vcpu:
+        return event_channel_op(cmd, arg);
+    default: {
+        hv_lock_acquire();
+        long rc = event_channel_op(cmd, arg);
+        hv_lock_release();
+        return rc;
+    }
+    }
+}
+
+static long event_channel_op(unsigned long cmd, unsigned long arg)
+{
     switch (cmd) {
     case EVTCHNOP_alloc_unbound:
         OP(struct evtchn_alloc_unbound, evtchn_alloc_unbound);
@@ -596,18 +629,6 @@ long do_event_channel_op(unsigned long cmd, unsigned long arg, unsigned long a3,
         if (copy_from_guest(&c, arg, sizeof(c)))
             return -XEN_EFAULT;
         return close_port(current_domain(), c.port);
-    }
-    case EVTCHNOP_send: {
-        struct evtchn_send s;
-        if (copy_from_guest(&s, arg, sizeof(s)))
-            return -XEN_EFAULT;
-        return evtchn_send(s.port);
-    }
-    case EVTCHNOP_unmask: {
-        struct evtchn_unmask u;
-        if (copy_from_guest(&u, arg, sizeof(u)))
-            return -XEN_EFAULT;
-        return evtchn_unmask(u.port);
     }
     case EVTCHNOP_reset: {
         struct evtchn_reset r;

@@ -440,6 +440,18 @@ void domain_sleep_sync(struct domain *d)
             return;
 }
 
+/* A consistent copy of v's runstate (VCPUOP_get_runstate_info). */
+void vcpu_get_runstate(struct vcpu *v, struct vcpu_runstate_info *ri)
+{
+    spin_lock(&sched_lock);
+    uint64_t now = now_ns();
+    ri->state = v->runstate;
+    ri->state_entry_time = v->runstate_entry;
+    memcpy(ri->time, v->runstate_time, sizeof(ri->time));
+    ri->time[v->runstate & 3] += now - v->runstate_entry;
+    spin_unlock(&sched_lock);
+}
+
 /* The caller's own vCPU blocks: it leaves its pCPU on the way out of the
  * hypervisor unless woken before (then it just goes on). */
 void sched_block(struct vcpu *v)
@@ -787,8 +799,12 @@ long do_sched_op(unsigned long cmd, unsigned long arg, unsigned long a3,
         if (__atomic_load_n(&v->vcpu_info->evtchn_upcall_pending, __ATOMIC_SEQ_CST))
             vcpu_wake(v);
         return 0;
-    case SCHEDOP_shutdown:
-        return sched_shutdown(arg);
+    case SCHEDOP_shutdown: {
+        hv_lock_acquire();
+        long rc = sched_shutdown(arg);
+        hv_lock_release();
+        return rc;
+    }
     case SCHEDOP_poll:
         return sched_poll(arg);
     default:

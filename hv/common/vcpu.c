@@ -41,10 +41,33 @@ void vcpu_info_release(struct vcpu *v)
     put_page(v->vcpu_info_mfn);
 }
 
+static long vcpu_op(unsigned long cmd, unsigned long vcpuid, unsigned long arg);
+
+/* Without the hypervisor lock: the timer operations, is_up and the
+ * runstate (their own locks); the rest takes it. */
 long do_vcpu_op(unsigned long cmd, unsigned long vcpuid, unsigned long arg,
                 unsigned long a4, unsigned long a5)
 {
     (void)a4, (void)a5;
+    switch (cmd) {
+    case VCPUOP_is_up:
+    case VCPUOP_get_runstate_info:
+    case VCPUOP_set_periodic_timer:
+    case VCPUOP_stop_periodic_timer:
+    case VCPUOP_set_singleshot_timer:
+    case VCPUOP_stop_singleshot_timer:
+        return vcpu_op(cmd, vcpuid, arg);
+    default: {
+        hv_lock_acquire();
+        long rc = vcpu_op(cmd, vcpuid, arg);
+        hv_lock_release();
+        return rc;
+    }
+    }
+}
+
+static long vcpu_op(unsigned long cmd, unsigned long vcpuid, unsigned long arg)
+{
     struct domain *d = current_domain();
     if (vcpuid >= d->nr_vcpus || !d->vcpu[vcpuid])
         return -XEN_ENOENT;
@@ -85,11 +108,7 @@ long do_vcpu_op(unsigned long cmd, unsigned long vcpuid, unsigned long arg,
         return v->state != VCPU_OFFLINE && v->initialised;
     case VCPUOP_get_runstate_info: {
         struct vcpu_runstate_info ri;
-        uint64_t now = now_ns();
-        ri.state = v->runstate;
-        ri.state_entry_time = v->runstate_entry;
-        memcpy(ri.time, v->runstate_time, sizeof(ri.time));
-        ri.time[v->runstate & 3] += now - v->runstate_entry;
+        vcpu_get_runstate(v, &ri);
         return copy_to_guest(arg, &ri, sizeof(ri));
     }
     case VCPUOP_set_periodic_timer: {

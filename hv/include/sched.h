@@ -13,6 +13,8 @@ void vcpu_bring_up(struct vcpu *v);
 void vcpu_take_down(struct vcpu *v);
 void vcpu_set_dead(struct vcpu *v);
 void sched_block(struct vcpu *v);
+struct vcpu_runstate_info;
+void vcpu_get_runstate(struct vcpu *v, struct vcpu_runstate_info *ri);
 bool domain_off_cpus(struct domain *d);
 void schedule(void);
 void sched_first_entry(void);

@@ -12,41 +12,55 @@
 #include "grant.h"
 #include "x86.h"
 
-static const hypercall_fn hypercall_table[] = {
-    [__HYPERVISOR_set_trap_table]    = do_set_trap_table,
-    [__HYPERVISOR_mmu_update]        = do_mmu_update,
-    [__HYPERVISOR_mmuext_op]         = do_mmuext_op,
-    [__HYPERVISOR_memory_op]         = do_memory_op,
-    [__HYPERVISOR_stack_switch]      = do_stack_switch,
-    [__HYPERVISOR_set_callbacks]     = do_set_callbacks,
-    [__HYPERVISOR_fpu_taskswitch]    = do_fpu_taskswitch,
-    [__HYPERVISOR_set_debugreg]      = do_set_debugreg,
-    [__HYPERVISOR_get_debugreg]      = do_get_debugreg,
-    [__HYPERVISOR_update_va_mapping] = do_update_va_mapping,
-    [__HYPERVISOR_iret]              = do_iret,
-    [__HYPERVISOR_set_segment_base]  = do_set_segment_base,
-    [__HYPERVISOR_callback_op]       = do_callback_op,
-    [__HYPERVISOR_event_channel_op]  = do_event_channel_op,
-    [__HYPERVISOR_set_timer_op]      = do_set_timer_op,
-    [__HYPERVISOR_vcpu_op]           = do_vcpu_op,
-    [__HYPERVISOR_grant_table_op]    = do_grant_table_op,
-    [__HYPERVISOR_console_io]  = do_console_io,
-    [__HYPERVISOR_xen_version] = do_xen_version,
-    [__HYPERVISOR_sched_op]    = do_sched_op,
-    [__HYPERVISOR_domctl]      = do_domctl,
-    [__HYPERVISOR_sysctl]      = do_sysctl,
+/* Each family runs under the hypervisor lock (LOCKED) or takes what it
+ * needs itself (OWN: its own locks, and the hypervisor lock for the
+ * operations that still need it; docs/locking.md). */
+static const struct hypercall_entry {
+    hypercall_fn fn;
+    bool own_locking;
+} hypercall_table[] = {
+#define LOCKED(f) { f, false }
+#define OWN(f)    { f, true }
+    [__HYPERVISOR_set_trap_table]    = LOCKED(do_set_trap_table),
+    [__HYPERVISOR_mmu_update]        = LOCKED(do_mmu_update),
+    [__HYPERVISOR_mmuext_op]         = LOCKED(do_mmuext_op),
+    [__HYPERVISOR_memory_op]         = LOCKED(do_memory_op),
+    [__HYPERVISOR_stack_switch]      = LOCKED(do_stack_switch),
+    [__HYPERVISOR_set_callbacks]     = LOCKED(do_set_callbacks),
+    [__HYPERVISOR_fpu_taskswitch]    = LOCKED(do_fpu_taskswitch),
+    [__HYPERVISOR_set_debugreg]      = LOCKED(do_set_debugreg),
+    [__HYPERVISOR_get_debugreg]      = LOCKED(do_get_debugreg),
+    [__HYPERVISOR_update_va_mapping] = LOCKED(do_update_va_mapping),
+    [__HYPERVISOR_iret]              = LOCKED(do_iret),
+    [__HYPERVISOR_set_segment_base]  = LOCKED(do_set_segment_base),
+    [__HYPERVISOR_callback_op]       = LOCKED(do_callback_op),
+    [__HYPERVISOR_event_channel_op]  = OWN(do_event_channel_op),
+    [__HYPERVISOR_set_timer_op]      = OWN(do_set_timer_op),
+    [__HYPERVISOR_vcpu_op]           = OWN(do_vcpu_op),
+    [__HYPERVISOR_grant_table_op]    = LOCKED(do_grant_table_op),
+    [__HYPERVISOR_console_io]        = LOCKED(do_console_io),
+    [__HYPERVISOR_xen_version]       = OWN(do_xen_version),
+    [__HYPERVISOR_sched_op]          = OWN(do_sched_op),
+    [__HYPERVISOR_domctl]            = LOCKED(do_domctl),
+    [__HYPERVISOR_sysctl]            = LOCKED(do_sysctl),
+#undef LOCKED
+#undef OWN
 };
 
 void hypercall_dispatch(struct cpu_user_regs *r)
 {
     unsigned long nr = r->rax;
-    hypercall_fn fn = nr < ARRAY_SIZE(hypercall_table) ? hypercall_table[nr] : NULL;
-    hv_lock_acquire();
-    if (!fn)
+    const struct hypercall_entry *h = nr < ARRAY_SIZE(hypercall_table) ?
+                                      &hypercall_table[nr] : NULL;
+    if (!h || !h->fn) {
         r->rax = (unsigned long)-XEN_ENOSYS;
-    else
-        r->rax = (unsigned long)fn(r->rdi, r->rsi, r->rdx, r->r10, r->r8);
-    hv_lock_release();
+    } else if (h->own_locking) {
+        r->rax = (unsigned long)h->fn(r->rdi, r->rsi, r->rdx, r->r10, r->r8);
+    } else {
+        hv_lock_acquire();
+        r->rax = (unsigned long)h->fn(r->rdi, r->rsi, r->rdx, r->r10, r->r8);
+        hv_lock_release();
+    }
     pv_exit_to_guest();
 }
 
