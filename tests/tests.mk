@@ -40,8 +40,36 @@ $(BAD_ELF_STAMP): $(B)/tests/tools/mkbadelf $(B)/apps/hello.elf
 	$(call msg,GEN,$(B)/tests/bad)
 	$(Q)mkdir -p $(@D) && $(B)/tests/tools/mkbadelf $(B)/apps/hello.elf $(@D) && touch $@
 
+$(B)/tests/tools/mkxenimg: tests/tools/mkxenimg.c
+	$(call msg,HOSTCC,$@)
+	$(Q)mkdir -p $(@D) && $(HOSTCC) $(HOST_CFLAGS) -D__XEN_INTERFACE_VERSION__=__XEN_LATEST_INTERFACE_VERSION__ -o $@ $<
+
+# Images in the layouts other builders make, from apps/hello (the loader
+# tests load-notes and load-refuse, docs/abi.md).
+LOAD_DIR := $(B)/tests/load
+LOAD_ELF_STAMP := $(LOAD_DIR)/.stamp
+MKXENIMG = $(B)/tests/tools/mkxenimg $(B)/apps/hello.elf $(LOAD_DIR)/$(1).elf
+$(LOAD_ELF_STAMP): $(B)/tests/tools/mkxenimg $(B)/apps/hello.elf
+	$(call msg,GEN,$(LOAD_DIR))
+	$(Q)mkdir -p $(LOAD_DIR)
+	$(Q)$(call MKXENIMG,shtnote) shtnote
+	$(Q)$(call MKXENIMG,xenguest) xenguest
+	$(Q)$(call MKXENIMG,features) addnote FEATURES 'pae_pgdir_above_4gb|!pae_pgdir_above_4gb' \
+		FEATURES 'writable_page_tables|writable_descriptor_tables|auto_translated_physmap|supervisor_mode_kernel|hvm_callback_vector|dom0|no_such_feature'
+	$(Q)$(call MKXENIMG,linuxfeat) addnote FEATURES '!writable_page_tables'
+	$(Q)$(call MKXENIMG,notes) addnote INIT_P2M =0x8000000000 \
+		MOD_START_PFN =1 SUSPEND_CANCEL =1 \
+		HV_START_LOW =0xf5800000 L1_MFN_VALID '' \
+		PAE_MODE yes BSD_SYMTAB no SUPPORTED_FEATURES =0x800
+	$(Q)for f in writable_descriptor_tables auto_translated_physmap supervisor_mode_kernel \
+		hvm_callback_vector dom0 no_such_feature; do \
+		$(call MKXENIMG,req-$$f) addnote FEATURES "!$$f" || exit 1; done
+	$(Q)$(call MKXENIMG,bsdsymtab) addnote BSD_SYMTAB yes
+	$(Q)$(call MKXENIMG,p2minside) addnote INIT_P2M =0x2000
+	$(Q)touch $@
+
 TEST_DEPS := $(B)/hv.elf $(B)/hv-debug.elf $(patsubst %,$(B)/tests/%.elf,$(TEST_GUESTS)) $(RTBUILD_ELF) \
-	$(UNIT_BINS) $(BAD_ELF_STAMP) $(B)/apps/hello.elf
+	$(UNIT_BINS) $(BAD_ELF_STAMP) $(LOAD_ELF_STAMP) $(B)/apps/hello.elf
 
 all: $(TEST_DEPS)
 

@@ -24,8 +24,11 @@ extern uint64_t idle_cr3;
  * Page sharing for density: domains booted from the same image share the
  * frames of its read-only segments (text, rodata), owned by OWNER_SHARED
  * and mapped read-only in each; a write faults into the guest like any
- * write to a read-only page.  An image's frames go back when the last
- * domain using them is destroyed.
+ * write to a read-only page.  Only an image that says it never writes
+ * them (Keel's note KEEL_ELFNOTE_RO_SHAREABLE, which minios images carry)
+ * is shared: any other gets Xen's layout, every page its own and
+ * writable, so sharing is invisible.  An image's frames go back when the
+ * last domain using them is destroyed.
  */
 #define MAX_SHARED_IMAGES 32
 struct shared_image {
@@ -200,7 +203,7 @@ static int build(struct domain *d, const struct elf_image_info *in, const uint8_
                         (unsigned long)nr_pages), -1;
     int rc = -1;
     uint64_t sh_first = 0, sh_nr = 0;
-    if (page_sharing) {
+    if (page_sharing && in->ro_shareable) {
         uint64_t key = ro_run(in, img, &sh_first, &sh_nr);
         if (sh_nr && sh_first + sh_nr <= nr_pages)
             d->arch.pv.shared_image = shared_image_get(in, img, key, sh_first, sh_nr);
@@ -284,6 +287,14 @@ static void report_built(struct domain *d, const struct elf_image_info *in, uint
            (unsigned long)(d->nr_pages * 4), (unsigned long)in->entry,
            (unsigned long)(t1 - t0));
     printk("bench: domain_build_tsc d%u=%lu\n", d->id, (unsigned long)(t1 - t0));
+    static const char *const from[] = {
+        [ELF_NOTES_PT_NOTE] = "PT_NOTE segments", [ELF_NOTES_SHT_NOTE] = "SHT_NOTE sections",
+        [ELF_NOTES_XEN_GUEST] = "the __xen_guest section",
+    };
+    printk("d%u (%s): Xen notes from %s, features %#x (required %#x), "
+           "read-only pages %s\n", d->id, d->name, from[in->notes_from],
+           in->f_supported[0], in->f_required[0],
+           d->arch.pv.shared_image ? "shared" : "own (not shared)");
 }
 
 /* Each boot module's configuration, parsed once from its command line. */
