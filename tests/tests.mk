@@ -57,11 +57,15 @@ $(LOAD_ELF_STAMP): $(B)/tests/tools/mkxenimg $(B)/apps/hello.elf $(B)/tests/shar
 	$(Q)mkdir -p $(LOAD_DIR)
 	$(Q)$(call MKXENIMG,shtnote) shtnote
 	$(Q)$(call MKXENIMG,xenguest) xenguest
-	$(Q)$(call MKXENIMG,features) addnote FEATURES 'pae_pgdir_above_4gb|!pae_pgdir_above_4gb' \
-		FEATURES 'writable_page_tables|writable_descriptor_tables|auto_translated_physmap|supervisor_mode_kernel|hvm_callback_vector|dom0|no_such_feature'
+	$(Q)$(call MKXENIMG,features) addnote \
+		FEATURES 'writable_page_tables|writable_descriptor_tables|auto_translated_physmap|supervisor_mode_kernel|hvm_callback_vector|dom0|no_such_feature' \
+		FEATURES 'pae_pgdir_above_4gb|!pae_pgdir_above_4gb'
 	$(Q)$(call MKXENIMG,linuxfeat) addnote FEATURES '!writable_page_tables'
 	$(Q)$(call MKXENIMG,notes) addnote INIT_P2M =0x8000000000 \
 		MOD_START_PFN =1 SUSPEND_CANCEL =1 \
+		HV_START_LOW =0xf5800000 L1_MFN_VALID '' \
+		PAE_MODE yes BSD_SYMTAB no SUPPORTED_FEATURES =0x800
+	$(Q)$(call MKXENIMG,notes-xen) addnote MOD_START_PFN =1 SUSPEND_CANCEL =1 \
 		HV_START_LOW =0xf5800000 L1_MFN_VALID '' \
 		PAE_MODE yes BSD_SYMTAB no SUPPORTED_FEATURES =0x800
 	$(Q)for f in writable_descriptor_tables auto_translated_physmap supervisor_mode_kernel \

@@ -184,7 +184,7 @@ int main(int argc, char **argv)
                 h[1] = (uint32_t)strlen(v);
             }
             size_t padded = (h[1] + 3) & ~3u;
-            if (sz + 16 + padded > sizeof(notes))
+            if (sz + 16 + padded + 4 > sizeof(notes))
                 die("too many notes");
             memcpy(notes + sz, h, 12);
             memcpy(notes + sz + 12, "Xen", 4);
@@ -192,7 +192,11 @@ int main(int argc, char **argv)
             memcpy(notes + sz + 16, desc, h[1]);
             sz += 16 + padded;
         }
-        size_t off = append(notes, sz);
+        /* Four zero bytes after the notes, outside the segment: a string
+         * that fills its descriptor then ends there for Xen's libelf too
+         * (which reads on to the next NUL in the file). */
+        memset(notes + sz, 0, 4);
+        size_t off = append(notes, sz + 4);
         p = note_segment();
         p->p_offset = off;
         p->p_filesz = p->p_memsz = sz;
