@@ -52,7 +52,7 @@ LOAD_DIR := $(B)/tests/load
 LOAD_ELF_STAMP := $(LOAD_DIR)/.stamp
 MKXENIMG = $(B)/tests/tools/mkxenimg $(B)/apps/hello.elf $(LOAD_DIR)/$(1).elf
 $(LOAD_ELF_STAMP): $(B)/tests/tools/mkxenimg $(B)/apps/hello.elf $(B)/tests/sharing-unmarked.elf \
-		$(B)/tests/ramdisk.elf
+		$(B)/tests/ramdisk.elf tests/tests.mk
 	$(call msg,GEN,$(LOAD_DIR))
 	$(Q)mkdir -p $(LOAD_DIR)
 	$(Q)$(call MKXENIMG,shtnote) shtnote

@@ -349,8 +349,6 @@ static int parse_sections(const uint8_t *p, size_t len, const struct elf64_ehdr 
         return 0;
     if (eh->shentsize != sizeof(struct elf64_shdr))
         return fail(err, errlen, "bad section header table (entry size %u)", eh->shentsize);
-    if (eh->shoff > len || (uint64_t)eh->shnum * sizeof(struct elf64_shdr) > len - eh->shoff)
-        return fail(err, errlen, "section headers run past the end of the image");
     struct elf64_shdr sh;
     for (unsigned i = 1; i < eh->shnum; i++) {
         memcpy(&sh, p + eh->shoff + i * sizeof(sh), sizeof(sh));
@@ -422,6 +420,12 @@ int elf_parse(const void *img, size_t len, struct elf_image_info *in,
                     eh.phentsize, eh.phnum);
     if (eh.phoff > len || (uint64_t)eh.phnum * sizeof(struct elf64_phdr) > len - eh.phoff)
         return fail(err, errlen, "program headers run past the end of the image");
+
+    /* As libelf, a section table past the end refuses the image even
+     * when its sections are not needed. */
+    if (eh.shoff && eh.shnum &&
+        (eh.shoff > len || (uint64_t)eh.shnum * sizeof(struct elf64_shdr) > len - eh.shoff))
+        return fail(err, errlen, "section headers run past the end of the image");
 
     struct parms pm = { .in = in, .virt_base = UNSET, .paddr_off = UNSET,
                         .entry = UNSET, .hypercall = UNSET };

@@ -103,6 +103,7 @@ int main(int argc, char **argv)
         out(d, "notelen", c, len);
     }
     c = copy(); phdr(c, PT_LOAD)->p_memsz = 1ULL << 30; out(d, "bigbss", c, len);
+    c = copy(); ((Elf64_Ehdr *)c)->e_shoff = len - 8; out(d, "shoff", c, len);
     free(scratch);
     free(img);
     return 0;

@@ -218,6 +218,10 @@ static void test_sections(void)
     EXPECT(refused("section 1: notes run past the end"));
     build(NULL, 0); add_sections(""); eh->e_shoff = img_len - 8;
     EXPECT(refused("section headers run past the end"));
+    /* Refused as libelf refuses it even when the notes are in a segment. */
+    build(NULL, 0); add_sections(""); eh->e_shoff = img_len - 8;
+    ((Elf64_Phdr *)(img + sizeof(Elf64_Ehdr)))[1].p_type = PT_NOTE;
+    EXPECT(refused("section headers run past the end"));
     build(NULL, 0); add_sections(""); sh[1].sh_size -= 3;
     EXPECT(refused("ELF note runs past its segment or section"));
 
