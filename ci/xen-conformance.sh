@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # xen-conformance.sh: boots a minios guest as dom0 of Debian's real Xen 4.17 under QEMU TCG and prints its output.
 #
-#   ci/xen-conformance.sh [-t SECONDS] [-l LOG] APP.elf [ARGS...]
+#   ci/xen-conformance.sh [-t SECONDS] [-l LOG] [-r RAMDISK] APP.elf [ARGS...]
 #
 # Run from the top directory. Decompresses /boot/xen-4.17-amd64.gz into
 # build/xen/xen once, boots it with APP.elf as the dom0 module (its command
-# line "APP.elf ARGS...": Xen hands dom0 the words after the path), and
-# waits until Xen reports that dom0 halted or crashed, or the timeout
-# (default 60 s) passes; then ends QEMU.
+# line "APP.elf ARGS...": Xen hands dom0 the words after the path), with
+# -r RAMDISK as the next module (dom0's initrd), and waits until Xen
+# reports that dom0 halted or crashed, or the timeout (default 60 s)
+# passes; then ends QEMU.
 #
 # stdout: the guest's console lines (Xen's lines, "(XEN) ...", and its boot
 # banner are left out; all of it is in the log, default build/xen/last.log).
@@ -22,17 +23,19 @@ XEN_DIR=build/xen
 XEN=$XEN_DIR/xen
 timeout=60
 log=$XEN_DIR/last.log
+ramdisk=
 
-while getopts "t:l:" o; do
+while getopts "t:l:r:" o; do
     case $o in
     t) timeout=$OPTARG ;;
     l) log=$OPTARG ;;
+    r) ramdisk=$OPTARG ;;
     *) exit 3 ;;
     esac
 done
 shift $((OPTIND - 1))
 if [ $# -lt 1 ]; then
-    echo "usage: $0 [-t SECONDS] [-l LOG] APP.elf [ARGS...]" >&2
+    echo "usage: $0 [-t SECONDS] [-l LOG] [-r RAMDISK] APP.elf [ARGS...]" >&2
     exit 3
 fi
 app=$1; shift
@@ -49,6 +52,7 @@ fi
 # QEMU's multiboot module list is comma separated: double any comma.
 module="$app${*:+ $*}"
 module=${module//,/,,}
+[ -z "$ramdisk" ] || module+=",${ramdisk//,/,,}"
 
 : >"$log"
 qemu-system-x86_64 -accel tcg -cpu max -m 512 -display none -monitor none ${XEN_QEMU_EXTRA:-} \

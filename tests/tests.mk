@@ -1,7 +1,7 @@
 # Tests: guest tests (tests/<name>/), host unit tests (tests/unit/), and
 # the tools they need.  `make test` runs everything via ci/run-tests.sh.
 
-TEST_GUESTS := threads xenbus xs-hostile hypercall guest-access spin priv flood traps evtchn pvtime vcpu schedshare hostile debugreg gnttab gnttab-pair domctl sysctl xsm pvmmu mmufuzz sharing tlbflush xs-boot vcpu-down tlb-global mem-stale-tlb mem-stale-smp mem-gnt-free mem-devmap mem-vcpuinfo memfuzz preempt hcfuzz
+TEST_GUESTS := threads xenbus xs-hostile hypercall guest-access spin priv flood traps evtchn pvtime vcpu schedshare hostile debugreg gnttab gnttab-pair domctl sysctl xsm pvmmu mmufuzz sharing tlbflush xs-boot vcpu-down tlb-global mem-stale-tlb mem-stale-smp mem-gnt-free mem-devmap mem-vcpuinfo memfuzz preempt hcfuzz sharing-unmarked ramdisk
 $(foreach t,$(TEST_GUESTS),$(eval $(call minios_elf,$(B)/tests/$(t).elf,tests/$(t)/main.c tests/common/report.c,-Itests/common)))
 
 # rtbuild: a control domain that builds apps/hello at run time with the
@@ -40,8 +40,50 @@ $(BAD_ELF_STAMP): $(B)/tests/tools/mkbadelf $(B)/apps/hello.elf
 	$(call msg,GEN,$(B)/tests/bad)
 	$(Q)mkdir -p $(@D) && $(B)/tests/tools/mkbadelf $(B)/apps/hello.elf $(@D) && touch $@
 
+$(B)/tests/tools/mkxenimg: tests/tools/mkxenimg.c
+	$(call msg,HOSTCC,$@)
+	$(Q)mkdir -p $(@D) && $(HOSTCC) $(HOST_CFLAGS) -D__XEN_INTERFACE_VERSION__=__XEN_LATEST_INTERFACE_VERSION__ -o $@ $<
+
+# Images in the layouts other builders make, from apps/hello (the loader
+# tests load-notes and load-refuse, docs/abi.md), the image of
+# sharing-unmarked without Keel's note, and the ramdisk guest with the
+# MOD_START_PFN note.
+LOAD_DIR := $(B)/tests/load
+LOAD_ELF_STAMP := $(LOAD_DIR)/.stamp
+MKXENIMG = $(B)/tests/tools/mkxenimg $(B)/apps/hello.elf $(LOAD_DIR)/$(1).elf
+$(LOAD_ELF_STAMP): $(B)/tests/tools/mkxenimg $(B)/apps/hello.elf $(B)/tests/sharing-unmarked.elf \
+		$(B)/tests/ramdisk.elf tests/tests.mk
+	$(call msg,GEN,$(LOAD_DIR))
+	$(Q)mkdir -p $(LOAD_DIR)
+	$(Q)$(call MKXENIMG,shtnote) shtnote
+	$(Q)$(call MKXENIMG,xenguest) xenguest
+	$(Q)$(call MKXENIMG,features) addnote \
+		FEATURES 'writable_page_tables|writable_descriptor_tables|auto_translated_physmap|supervisor_mode_kernel|hvm_callback_vector|dom0|no_such_feature' \
+		FEATURES 'pae_pgdir_above_4gb|!pae_pgdir_above_4gb'
+	$(Q)$(call MKXENIMG,linuxfeat) addnote FEATURES '!writable_page_tables'
+	$(Q)$(call MKXENIMG,notes) addnote INIT_P2M =0x8000000000 \
+		MOD_START_PFN =1 SUSPEND_CANCEL =1 \
+		HV_START_LOW =0xf5800000 L1_MFN_VALID '' \
+		PAE_MODE yes BSD_SYMTAB no SUPPORTED_FEATURES =0x800
+	$(Q)$(call MKXENIMG,notes-xen) addnote MOD_START_PFN =1 SUSPEND_CANCEL =1 \
+		HV_START_LOW =0xf5800000 L1_MFN_VALID '' \
+		PAE_MODE yes BSD_SYMTAB no SUPPORTED_FEATURES =0x800
+	$(Q)for f in writable_descriptor_tables auto_translated_physmap supervisor_mode_kernel \
+		hvm_callback_vector dom0 no_such_feature; do \
+		$(call MKXENIMG,req-$$f) addnote FEATURES "!$$f" || exit 1; done
+	$(Q)$(call MKXENIMG,bsdsymtab) addnote BSD_SYMTAB yes
+	$(Q)$(call MKXENIMG,p2minside) addnote INIT_P2M =0x2000
+	$(Q)$(B)/tests/tools/mkxenimg $(B)/tests/sharing-unmarked.elf $(LOAD_DIR)/unshared.elf nokeel
+	$(Q)$(B)/tests/tools/mkxenimg $(B)/tests/ramdisk.elf $(LOAD_DIR)/ramdisk-pfn.elf addnote MOD_START_PFN =1
+	$(Q)touch $@
+
+# The ramdisk test's module: random bytes, its cksum taken by the test.
+$(B)/tests/ramdisk.img:
+	$(call msg,GEN,$@)
+	$(Q)mkdir -p $(@D) && head -c 300001 /dev/urandom > $@
+
 TEST_DEPS := $(B)/hv.elf $(B)/hv-debug.elf $(patsubst %,$(B)/tests/%.elf,$(TEST_GUESTS)) $(RTBUILD_ELF) \
-	$(UNIT_BINS) $(BAD_ELF_STAMP) $(B)/apps/hello.elf
+	$(UNIT_BINS) $(BAD_ELF_STAMP) $(LOAD_ELF_STAMP) $(B)/tests/ramdisk.img $(B)/apps/hello.elf
 
 all: $(TEST_DEPS)
 

@@ -24,8 +24,11 @@ extern uint64_t idle_cr3;
  * Page sharing for density: domains booted from the same image share the
  * frames of its read-only segments (text, rodata), owned by OWNER_SHARED
  * and mapped read-only in each; a write faults into the guest like any
- * write to a read-only page.  An image's frames go back when the last
- * domain using them is destroyed.
+ * write to a read-only page.  Only an image that says it never writes
+ * them (Keel's note KEEL_ELFNOTE_RO_SHAREABLE, which minios images carry)
+ * is shared: any other gets Xen's layout, every page its own and
+ * writable, so sharing is invisible.  An image's frames go back when the
+ * last domain using them is destroyed.
  */
 #define MAX_SHARED_IMAGES 32
 struct shared_image {
@@ -174,16 +177,16 @@ static int hv_hypercall_page(void *ctx, uint64_t pfn)
 }
 
 /* Builds d from image img; mod (mod_len bytes, may be NULL) becomes its
- * boot module. */
+ * boot module, called mod_what in a refusal. */
 static int build(struct domain *d, const struct elf_image_info *in, const uint8_t *img,
                  const char *cmdline, const void *mod, uint64_t mod_len,
-                 char *err, size_t errlen)
+                 const char *mod_what, char *err, size_t errlen)
 {
     /* One at a time, under the hypervisor lock (build_boot_domains). */
     static struct vcpu_guest_context ctx;
     struct dombuild_layout l;
     uint64_t nr_pages = d->max_pages;
-    if (dombuild_plan(in, nr_pages, mod_len, &l, err, errlen))
+    if (dombuild_plan(in, nr_pages, mod_len, mod_what, &l, err, errlen))
         return -1;
     /* Keep some frames for the hypervisor's own needs. */
     if (nr_pages + 64 > free_page_count())
@@ -200,7 +203,7 @@ static int build(struct domain *d, const struct elf_image_info *in, const uint8_
                         (unsigned long)nr_pages), -1;
     int rc = -1;
     uint64_t sh_first = 0, sh_nr = 0;
-    if (page_sharing) {
+    if (page_sharing && in->ro_shareable) {
         uint64_t key = ro_run(in, img, &sh_first, &sh_nr);
         if (sh_nr && sh_first + sh_nr <= nr_pages)
             d->arch.pv.shared_image = shared_image_get(in, img, key, sh_first, sh_nr);
@@ -261,6 +264,11 @@ static int build(struct domain *d, const struct elf_image_info *in, const uint8_
         goto out;
     }
     d->arch.pv.si_mfn = p2m[dombuild_si_pfn(&l)];
+    if (mod_len)
+        printk("d%u (%s): %s of %lu bytes at %s %lx\n", d->id, d->name, mod_what,
+               (unsigned long)mod_len, l.mod_unmapped ? "pfn" : "virtual address",
+               (unsigned long)(l.mod_unmapped ? l.mod_pfn
+                               : l.virt_base + (l.mod_pfn << PAGE_SHIFT)));
     rc = 0;
 out:
     free_hv_pages(p2m, p2m_order);
@@ -282,14 +290,37 @@ static void report_built(struct domain *d, const struct elf_image_info *in, uint
            (unsigned long)(d->nr_pages * 4), (unsigned long)in->entry,
            (unsigned long)(t1 - t0));
     printk("bench: domain_build_tsc d%u=%lu\n", d->id, (unsigned long)(t1 - t0));
+    static const char *const from[] = {
+        [ELF_NOTES_PT_NOTE] = "PT_NOTE segments", [ELF_NOTES_SHT_NOTE] = "SHT_NOTE sections",
+        [ELF_NOTES_XEN_GUEST] = "the __xen_guest section",
+    };
+    printk("d%u (%s): Xen notes from %s, features %#x (required %#x), "
+           "read-only pages %s\n", d->id, d->name, from[in->notes_from],
+           in->f_supported[0], in->f_required[0],
+           d->arch.pv.shared_image ? "shared" : "own (not shared)");
 }
 
 /* Each boot module's configuration, parsed once from its command line. */
 struct module_config {
     struct boot_config cfg;
     int rc;                      /* 0, or -1 with the reason in err */
+    bool ramdisk;                /* command line exactly "ramdisk" */
     char err[160];
 };
+
+/* A module whose command line is exactly "ramdisk" (after its path) is
+ * the ramdisk of the domain module before it (docs/boot-config.md). */
+static bool is_ramdisk(const char *cmdline)
+{
+    const char *p = cmdline;
+    while (*p == ' ')
+        p++;
+    while (*p && *p != ' ')
+        p++;
+    while (*p == ' ')
+        p++;
+    return !strcmp(p, "ramdisk");
+}
 
 static struct module_config *parse_modules(unsigned *order)
 {
@@ -299,9 +330,12 @@ static struct module_config *parse_modules(unsigned *order)
     struct module_config *mc = alloc_hv_pages(*order);
     if (!mc)
         panic("no memory for the configuration of %u boot modules", nr_boot_modules);
-    for (unsigned m = 0; m < nr_boot_modules; m++)
-        mc[m].rc = parse_boot_config(boot_modules[m].cmdline, &mc[m].cfg, mc[m].err,
-                                     sizeof(mc[m].err));
+    for (unsigned m = 0; m < nr_boot_modules; m++) {
+        mc[m].ramdisk = is_ramdisk(boot_modules[m].cmdline);
+        if (!mc[m].ramdisk)
+            mc[m].rc = parse_boot_config(boot_modules[m].cmdline, &mc[m].cfg, mc[m].err,
+                                         sizeof(mc[m].err));
+    }
     return mc;
 }
 
@@ -309,7 +343,7 @@ static struct module_config *parse_modules(unsigned *order)
 static int find_xenstore_module(const struct module_config *mc)
 {
     for (unsigned m = 0; m < nr_boot_modules; m++)
-        if (!mc[m].rc && (mc[m].cfg.roles & ROLE_XENSTORE))
+        if (!mc[m].rc && !mc[m].ramdisk && (mc[m].cfg.roles & ROLE_XENSTORE))
             return (int)m;
     return -1;
 }
@@ -341,7 +375,8 @@ static void build_xenstore(struct domain *xs, const struct boot_module *bm,
                        (unsigned long)len), -1);
     if (!rc) {
         xs_boot_list(list, len);
-        rc = build(xs, in, VA(bm->start), cfg->guest_cmdline, list, len, err, sizeof(err));
+        rc = build(xs, in, VA(bm->start), cfg->guest_cmdline, list, len, "boot-domain list",
+                   err, sizeof(err));
     }
     if (list)
         free_hv_pages(list, order);
@@ -376,8 +411,22 @@ void build_boot_domains(void)
         struct elf_image_info info;
         char err[160];
         uint64_t t0 = rdtsc();
+        if (mc[m].ramdisk) {
+            /* Taken with the module before it; alone it is refused. */
+            if (m == 0 || mc[m - 1].ramdisk)
+                domain_note_refused("ramdisk", "no domain module before it (a module "
+                                    "'PATH ramdisk' is the ramdisk of the module before it)");
+            continue;
+        }
+        const struct boot_module *rd = m + 1 < nr_boot_modules && mc[m + 1].ramdisk
+                                       ? &boot_modules[m + 1] : NULL;
         if (mc[m].rc) {
             domain_note_refused(cfg.name[0] ? cfg.name : "?", mc[m].err);
+            continue;
+        }
+        if (rd && (cfg.roles & ROLE_XENSTORE)) {
+            domain_note_refused(cfg.name, "the xenstore domain's boot module is the "
+                                "boot-domain list: it takes no ramdisk");
             continue;
         }
         if ((cfg.roles & ROLE_XENSTORE) && (int)m != xs_m) {
@@ -401,7 +450,8 @@ void build_boot_domains(void)
             xs_info = info;
             continue;
         }
-        if (build(d, &info, VA(bm->start), cfg.guest_cmdline, NULL, 0, err, sizeof(err))) {
+        if (build(d, &info, VA(bm->start), cfg.guest_cmdline, rd ? VA(rd->start) : NULL,
+                  rd ? rd->end - rd->start : 0, "ramdisk", err, sizeof(err))) {
             domain_destroy(d);
             domain_note_refused(cfg.name, err);
             continue;

@@ -24,7 +24,7 @@ static uint64_t tables_for(uint64_t s, uint64_t e)
 }
 
 int dombuild_plan(const struct elf_image_info *in, uint64_t nr_pages, uint64_t mod_len,
-                  struct dombuild_layout *l, char *err, size_t errlen)
+                  const char *mod_what, struct dombuild_layout *l, char *err, size_t errlen)
 {
     const uint64_t vb = in->virt_base;
     memset(l, 0, sizeof(*l));
@@ -34,7 +34,9 @@ int dombuild_plan(const struct elf_image_info *in, uint64_t nr_pages, uint64_t m
     l->kernel_end_pfn = DB_ROUNDUP(in->vend - vb, DB_PAGE_SIZE) >> DB_PAGE_SHIFT;
     l->mod_pfn = l->kernel_end_pfn;
     l->mod_pages = DB_ROUNDUP(mod_len, DB_PAGE_SIZE) >> DB_PAGE_SHIFT;
-    l->p2m_pfn = l->mod_pfn + l->mod_pages;
+    /* MOD_START_PFN: the module goes after the mapped region, unmapped. */
+    l->mod_unmapped = in->mod_start_pfn && mod_len;
+    l->p2m_pfn = l->mod_pfn + (l->mod_unmapped ? 0 : l->mod_pages);
     l->p2m_pages = DB_ROUNDUP(nr_pages * 8, DB_PAGE_SIZE) >> DB_PAGE_SHIFT;
     l->si_pfn = l->p2m_pfn + l->p2m_pages;
     l->store_pfn = l->si_pfn + 1;
@@ -53,11 +55,18 @@ int dombuild_plan(const struct elf_image_info *in, uint64_t nr_pages, uint64_t m
             break;
         l->nr_pt = need;
     }
-    if (l->stack_pfn + 1 > nr_pages && mod_len)
-        return snprintf(err, errlen, "mem=%luK is too small: image, boot-domain list "
-                        "(%lu bytes) and start-of-day structures need %luK",
-                        (unsigned long)(nr_pages * 4), (unsigned long)mod_len,
-                        (unsigned long)((l->stack_pfn + 1) * 4)), -1;
+    uint64_t need = l->stack_pfn + 1;
+    if (l->mod_unmapped) {
+        l->mod_pfn = l->map_pages;
+        need = DB_MAX(need, l->mod_pfn + l->mod_pages);
+    }
+    if (need > nr_pages && mod_len)
+        return snprintf(err, errlen, "mem=%luK is too small: image, %s "
+                        "(%lu bytes%s) and start-of-day structures need %luK",
+                        (unsigned long)(nr_pages * 4), mod_what ? mod_what : "boot module",
+                        (unsigned long)mod_len,
+                        l->mod_unmapped ? ", unmapped after them as MOD_START_PFN asks" : "",
+                        (unsigned long)(need * 4)), -1;
     if (l->stack_pfn + 1 > nr_pages)
         return snprintf(err, errlen, "mem=%luK is too small: image and start-of-day "
                         "structures need %luK", (unsigned long)(nr_pages * 4),
@@ -160,7 +169,7 @@ int dombuild_build(const struct dombuild_layout *l, const struct dombuild_args *
         }
     }
 
-    /* The boot module, after the image. */
+    /* The boot module, after the image (or after the mapped region). */
     if (l->mod_len)
         copy_in(a, ops, l->mod_pfn << DB_PAGE_SHIFT, a->mod, l->mod_len);
 
@@ -184,7 +193,12 @@ int dombuild_build(const struct dombuild_layout *l, const struct dombuild_args *
     si->nr_pages = l->nr_pages;
     si->shared_info = a->shared_info_maddr;
     si->flags = a->si_flags;
-    si->mod_start = l->mod_len ? vb + (l->mod_pfn << DB_PAGE_SHIFT) : 0;
+    /* As Xen gives dom0 its initrd: a virtual address, or with the
+     * MOD_START_PFN note a pfn and SIF_MOD_START_PFN. */
+    si->mod_start = !l->mod_len ? 0 : l->mod_unmapped ? l->mod_pfn
+                                    : vb + (l->mod_pfn << DB_PAGE_SHIFT);
+    if (l->mod_unmapped)
+        si->flags |= SIF_MOD_START_PFN;
     si->mod_len = l->mod_len;
     si->store_mfn = a->p2m[l->store_pfn];
     si->store_evtchn = a->store_evtchn;

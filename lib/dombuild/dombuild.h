@@ -12,7 +12,8 @@
  *
  *   virt_base +------------------------------+ pfn 0
  *             | kernel image (ELF PT_LOADs)  |
- *             | boot module (if any)         | mod_start, mod_len
+ *             | boot module (if any, unless  | mod_start, mod_len
+ *             |  the image has MOD_START_PFN)|
  *             | p2m list (mfn_list)          |
  *             | start_info                   |
  *             | xenstore ring page           |
@@ -21,6 +22,8 @@
  *             | bootstrap stack              | rsp on entry
  *             | >= 512 KiB padding           |
  *   v_end     +------------------------------+ 4 MiB aligned (or nr_pages)
+ *             | boot module with the note     | mod_start = its pfn,
+ *             |  MOD_START_PFN (not mapped)   | SIF_MOD_START_PFN
  *
  * The whole bootstrap region is mapped read-write except the page
  * tables (and pages the environment asks to keep read-only).
@@ -38,6 +41,7 @@ struct dombuild_layout {
     uint64_t kernel_end_pfn, mod_pfn, mod_pages, p2m_pfn, p2m_pages;
     uint64_t si_pfn, store_pfn, console_pfn;
     uint64_t pt_pfn, nr_pt, stack_pfn, map_pages;
+    bool mod_unmapped;           /* module after map_pages (MOD_START_PFN) */
 };
 
 /* How the builder reaches the new domain's memory. */
@@ -72,9 +76,10 @@ struct dombuild_args {
 };
 
 /* Plans the layout of an image in nr_pages with a boot module of
- * mod_len bytes; -1 with the reason in err if it does not fit. */
+ * mod_len bytes (mod_what names it in a refusal: "ramdisk", ...); -1 with
+ * the reason in err if it does not fit. */
 int dombuild_plan(const struct elf_image_info *in, uint64_t nr_pages, uint64_t mod_len,
-                  struct dombuild_layout *l, char *err, size_t errlen);
+                  const char *mod_what, struct dombuild_layout *l, char *err, size_t errlen);
 
 /* Writes the new domain's memory as planned and fills ctx, its first
  * vCPU's initial context (rip = entry, rsp = top of the boot stack, rsi =

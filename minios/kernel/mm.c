@@ -191,6 +191,14 @@ void minios_mm_init(const start_info_t *si)
         start = (start + words * 8 + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1);
     }
     memset(used, 0, words * 8);
+    /* A boot module placed by pfn (SIF_MOD_START_PFN, after the mapped
+     * region: the MOD_START_PFN note) is kept: the heap starts after it. */
+    if ((si->flags & SIF_MOD_START_PFN) && si->mod_len) {
+        unsigned long mod_end = (si->mod_start << PAGE_SHIFT) + si->mod_len;
+        mod_end = (mod_end + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1);
+        if (mod_end > start)
+            start = mod_end;
+    }
     if (start > nr_pages * PAGE_SIZE)
         start = nr_pages * PAGE_SIZE;
     for (unsigned long pfn = 0; pfn < start >> PAGE_SHIFT; pfn++)

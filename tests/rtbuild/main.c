@@ -152,7 +152,7 @@ static domid_t build_and_run(unsigned round, unsigned long mem_kb, bool report)
     struct elf_image_info info;
     struct dombuild_layout l;
     if (elf_parse(hello_image, (size_t)(hello_image_end - hello_image), &info, err, sizeof(err)) ||
-        dombuild_plan(&info, nr_pages, 0, &l, err, sizeof(err))) {
+        dombuild_plan(&info, nr_pages, 0, NULL, &l, err, sizeof(err))) {
         test_fail("round %u: %s", round, err);
         goto destroy;
     }

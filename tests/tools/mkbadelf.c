@@ -72,7 +72,18 @@ int main(int argc, char **argv)
     c = copy(); ((Elf64_Ehdr *)c)->e_machine = EM_386; out(d, "machine", c, len);
     c = copy(); ((Elf64_Ehdr *)c)->e_phoff = len - 8; out(d, "phoff", c, len);
     c = copy(); phdr(c, PT_LOAD)->p_filesz = 1ULL << 40; out(d, "segsize", c, len);
-    c = copy(); phdr(c, PT_NOTE)->p_type = PT_NULL; out(d, "nonotes", c, len);
+    c = copy();
+    {
+        /* No notes in a segment, none in a section (no __xen_guest either). */
+        Elf64_Ehdr *eh = (Elf64_Ehdr *)c;
+        phdr(c, PT_NOTE)->p_type = PT_NULL;
+        for (unsigned i = 0; i < eh->e_shnum; i++) {
+            Elf64_Shdr *sh = (Elf64_Shdr *)(c + eh->e_shoff) + i;
+            if (sh->sh_type == SHT_NOTE)
+                sh->sh_type = SHT_PROGBITS;
+        }
+        out(d, "nonotes", c, len);
+    }
     c = copy();
     {
         Elf64_Phdr *ph = phdr(c, PT_NOTE);
@@ -92,6 +103,7 @@ int main(int argc, char **argv)
         out(d, "notelen", c, len);
     }
     c = copy(); phdr(c, PT_LOAD)->p_memsz = 1ULL << 30; out(d, "bigbss", c, len);
+    c = copy(); ((Elf64_Ehdr *)c)->e_shoff = len - 8; out(d, "shoff", c, len);
     free(scratch);
     free(img);
     return 0;

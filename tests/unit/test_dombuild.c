@@ -70,6 +70,9 @@ static uint64_t walk(uint64_t l4_mfn, uint64_t va, uint64_t tables[], unsigned *
     return 0;
 }
 
+/* The next one() builds an image with the MOD_START_PFN note. */
+static bool unmapped_mod;
+
 static void one(uint64_t virt_base, uint64_t nr_pages, uint64_t mod_len, bool ro)
 {
     static uint8_t image[64 * 1024];
@@ -78,6 +81,7 @@ static void one(uint64_t virt_base, uint64_t nr_pages, uint64_t mod_len, bool ro
     struct elf_image_info in;
     memset(&in, 0, sizeof(in));
     in.virt_base = virt_base;
+    in.mod_start_pfn = unmapped_mod;
     in.vstart = virt_base;
     in.vend = virt_base + 40960 + 100;   /* 11 pages, last one partly bss */
     in.entry = virt_base + 0x40;
@@ -91,9 +95,13 @@ static void one(uint64_t virt_base, uint64_t nr_pages, uint64_t mod_len, bool ro
 
     struct dombuild_layout l;
     char err[160];
-    EXPECT(dombuild_plan(&in, nr_pages, mod_len, &l, err, sizeof(err)) == 0);
+    EXPECT(dombuild_plan(&in, nr_pages, mod_len, "ramdisk", &l, err, sizeof(err)) == 0);
     EXPECT(l.kernel_end_pfn == 11);
-    EXPECT(l.mod_pfn == 11 && l.p2m_pfn == 11 + (mod_len + 4095) / 4096);
+    if (unmapped_mod && mod_len)
+        EXPECT(l.mod_unmapped && l.p2m_pfn == 11 && l.mod_pfn == l.map_pages &&
+               l.mod_pfn + (mod_len + 4095) / 4096 <= nr_pages);
+    else
+        EXPECT(!l.mod_unmapped && l.mod_pfn == 11 && l.p2m_pfn == 11 + (mod_len + 4095) / 4096);
     EXPECT(l.si_pfn == l.p2m_pfn + (nr_pages * 8 + 4095) / 4096);
     EXPECT(l.store_pfn == l.si_pfn + 1 && l.console_pfn == l.si_pfn + 2);
     EXPECT(l.pt_pfn == l.si_pfn + 3 && l.stack_pfn == l.pt_pfn + l.nr_pt);
@@ -178,7 +186,11 @@ static void one(uint64_t virt_base, uint64_t nr_pages, uint64_t mod_len, bool ro
     EXPECT(si->mfn_list == virt_base + l.p2m_pfn * 4096);
     EXPECT(si->store_mfn == p2m[l.store_pfn] && si->store_evtchn == 3);
     EXPECT(si->console.domU.mfn == p2m[l.console_pfn] && si->console.domU.evtchn == 4);
-    EXPECT(si->mod_start == (mod_len ? virt_base + l.mod_pfn * 4096 : 0));
+    if (l.mod_unmapped)
+        EXPECT(si->mod_start == l.mod_pfn && (si->flags & SIF_MOD_START_PFN));
+    else
+        EXPECT(si->mod_start == (mod_len ? virt_base + l.mod_pfn * 4096 : 0) &&
+               !(si->flags & SIF_MOD_START_PFN));
     EXPECT(si->mod_len == mod_len);
     EXPECT(!strcmp((const char *)si->cmd_line, "name=x hello"));
 
@@ -202,6 +214,11 @@ int main(void)
     one(0x40000000ULL - 0x40000, 2048, 0, false);           /* crosses 1 GiB */
     one((1ULL << 39) - 0x40000, 2048, 100, false);          /* crosses 512 GiB */
     one(0xffff880000000000ULL, 1024, 0, false);  /* just above the hypervisor's range */
+    unmapped_mod = true;                         /* MOD_START_PFN: after the region */
+    one(0, 2048, 5000, false);
+    one(0xffffffff80000000ULL, 4096, 4097, false);
+    one(0, 512, 0, false);                       /* the note, no module */
+    unmapped_mod = false;
 
     /* Too small: says what it needs. */
     struct elf_image_info in;
@@ -209,9 +226,15 @@ int main(void)
     in.vend = 40960;
     struct dombuild_layout l;
     char err[160];
-    EXPECT(dombuild_plan(&in, 12, 0, &l, err, sizeof(err)) == -1);
+    EXPECT(dombuild_plan(&in, 12, 0, NULL, &l, err, sizeof(err)) == -1);
     EXPECT(strstr(err, "mem=48K is too small") != NULL);
-    EXPECT(dombuild_plan(&in, 12, 100, &l, err, sizeof(err)) == -1);
+    EXPECT(dombuild_plan(&in, 12, 100, "boot-domain list", &l, err, sizeof(err)) == -1);
     EXPECT(strstr(err, "boot-domain list (100 bytes)") != NULL);
+    /* With MOD_START_PFN the module must fit after the whole mapped region. */
+    in.mod_start_pfn = true;
+    EXPECT(dombuild_plan(&in, 1024, 4096, "ramdisk", &l, err, sizeof(err)) == -1);
+    EXPECT(strstr(err, "mem=4096K is too small: image, ramdisk (4096 bytes, unmapped after "
+                  "them as MOD_START_PFN asks) and start-of-day structures need 4100K") != NULL);
+    EXPECT(dombuild_plan(&in, 1025, 4096, "ramdisk", &l, err, sizeof(err)) == 0 && l.mod_pfn == 1024);
     UNIT_DONE();
 }

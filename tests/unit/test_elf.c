@@ -66,6 +66,208 @@ static int refused(const char *want)
     return 1;
 }
 
+static int accepted(void)
+{
+    struct elf_image_info in;
+    char err[160] = "";
+    if (elf_parse(img, img_len, &in, err, sizeof(err))) {
+        fprintf(stderr, "  want acceptance, got '%s'\n", err);
+        return 0;
+    }
+    return 1;
+}
+
+static struct elf_image_info parsed(void)
+{
+    struct elf_image_info in;
+    char err[160] = "";
+    if (elf_parse(img, img_len, &in, err, sizeof(err)))
+        fprintf(stderr, "  parse failed: '%s'\n", err);
+    return in;
+}
+
+/* FEATURES strings as Linux writes them (no NUL inside descsz) and every
+ * name libelf knows, required or not. */
+static void test_features(void)
+{
+    /* Debian's kernel: "!writable_page_tables", descsz 21, the NUL only
+     * in the padding (put_note pads with zeros). */
+    struct note lin = { XEN_ELFNOTE_FEATURES, "!writable_page_tables", 21 };
+    build(&lin, 1);
+    EXPECT(refused("image requires feature 'writable_page_tables', which Keel does not provide"));
+    /* The same without a NUL anywhere in the padding: next note follows. */
+    struct note nonul[] = { { XEN_ELFNOTE_FEATURES, "pae_pgdir_above_4gb|!dom", 24 },
+                            { XEN_ELFNOTE_GUEST_VERSION, "1", 2 } };
+    build(nonul, 2);                               EXPECT(refused("feature 'dom', which Xen's loader does not know"));
+    struct note ok = { XEN_ELFNOTE_FEATURES, "writable_descriptor_tables|auto_translated_physmap|"
+                       "supervisor_mode_kernel|!pae_pgdir_above_4gb|hvm_callback_vector|dom0|"
+                       "writable_page_tables|no_such_feature|", 0 };
+    ok.size = (uint32_t)strlen((const char *)ok.desc);
+    build(&ok, 1);
+    struct elf_image_info in = parsed();
+    EXPECT(in.f_supported[0] == 0x91f && in.f_required[0] == 0x10);
+    static const char *const refuse[] = {
+        "!writable_page_tables", "!writable_descriptor_tables", "!auto_translated_physmap",
+        "!supervisor_mode_kernel", "!hvm_callback_vector", "!dom0",
+    };
+    for (unsigned i = 0; i < sizeof(refuse) / sizeof(refuse[0]); i++) {
+        struct note r = { XEN_ELFNOTE_FEATURES, refuse[i], (uint32_t)strlen(refuse[i]) };
+        char want[96];
+        snprintf(want, sizeof(want), "requires feature '%s', which Keel", refuse[i] + 1);
+        build(&r, 1);                              EXPECT(refused(want));
+    }
+    struct note unk = { XEN_ELFNOTE_FEATURES, "!mmu_pt_update_preserve_ad", 26 };
+    build(&unk, 1);                                EXPECT(refused("'mmu_pt_update_preserve_ad', which Xen's loader does not know"));
+    uint32_t sup = 1u << XENFEAT_dom0 | 1u << 5;
+    struct note sf = { XEN_ELFNOTE_SUPPORTED_FEATURES, &sup, 4 };
+    build(&sf, 1);
+    in = parsed();
+    EXPECT(in.f_supported[0] == sup && in.f_required[0] == 0);
+    /* String notes end at descsz too. */
+    struct note gos = { XEN_ELFNOTE_GUEST_OS, "linuxABC", 5 };
+    build(&gos, 1);
+    in = parsed();
+    EXPECT(!strcmp(in.guest_os, "linux"));
+}
+
+/* The notes recorded (and refused) for a 64-bit PV domain. */
+static void test_notes(void)
+{
+    uint64_t p2m = 0x8000000000ULL, one = 1, low = 0xf5800000ULL, inside = 0x2000;
+    struct note n[] = {
+        { XEN_ELFNOTE_INIT_P2M, &p2m, 8 }, { XEN_ELFNOTE_MOD_START_PFN, &one, 4 },
+        { XEN_ELFNOTE_SUSPEND_CANCEL, &one, 4 }, { XEN_ELFNOTE_HV_START_LOW, &low, 8 },
+        { XEN_ELFNOTE_L1_MFN_VALID, "", 0 }, { XEN_ELFNOTE_PAE_MODE, "yes", 4 },
+        { XEN_ELFNOTE_BSD_SYMTAB, "no", 3 },
+    };
+    build(n, 7);
+    struct elf_image_info in = parsed();
+    EXPECT(in.init_p2m == p2m && in.mod_start_pfn && in.suspend_cancel);
+    EXPECT(in.hv_start_low == low && in.l1_mfn_valid && !in.ro_shareable);
+    EXPECT(in.notes_from == ELF_NOTES_PT_NOTE);
+    build(n, 1);
+    in = parsed();
+    EXPECT(!in.mod_start_pfn && !in.suspend_cancel && !in.l1_mfn_valid && in.hv_start_low == ELF_UNSET);
+    struct note bad_p2m = { XEN_ELFNOTE_INIT_P2M, &inside, 8 };
+    build(&bad_p2m, 1);                            EXPECT(refused("INIT_P2M 2000 lies inside the image"));
+    struct note bsd = { XEN_ELFNOTE_BSD_SYMTAB, "yes", 4 };
+    build(&bsd, 1);                                EXPECT(refused("BSD_SYMTAB"));
+    struct note po = { XEN_ELFNOTE_PADDR_OFFSET, &(uint64_t){0}, 8 };
+    build(&po, 1);                                 EXPECT(refused("ELF_PADDR_OFFSET set, VIRT_BASE unset"));
+    /* Keel's own note: name "Keel", type 1, nonzero. */
+    build(NULL, 0);
+    size_t off = ((Elf64_Phdr *)(img + sizeof(Elf64_Ehdr)))[1].p_filesz;
+    uint32_t keel[4] = { 5, 4, 1, 0 };
+    memcpy(img + 512 + off, keel, 12);
+    memcpy(img + 512 + off + 12, "Keel\0\0\0\0\1\0\0\0", 12);
+    ((Elf64_Phdr *)(img + sizeof(Elf64_Ehdr)))[1].p_filesz += 24;
+    in = parsed();
+    EXPECT(in.ro_shareable);
+    img[512 + off + 20] = 0;
+    in = parsed();
+    EXPECT(!in.ro_shareable);
+}
+
+/* Section headers after the notes: [1] SHT_NOTE over the notes, [2] the
+ * section names, [3] a __xen_guest string (the PT_NOTE removed). */
+static void add_sections(const char *guest)
+{
+    Elf64_Ehdr *eh = (Elf64_Ehdr *)img;
+    Elf64_Phdr *ph = (Elf64_Phdr *)(img + sizeof(*eh));
+    static const char names[] = "\0.note.Xen\0.shstrtab\0__xen_guest";
+    memcpy(img + 2048, names, sizeof(names));
+    strcpy((char *)img + 2816, guest);
+    Elf64_Shdr *sh = (Elf64_Shdr *)(img + 2304);
+    sh[1] = (Elf64_Shdr){ .sh_name = 1, .sh_type = SHT_NOTE, .sh_offset = 512, .sh_size = ph[1].p_filesz };
+    sh[2] = (Elf64_Shdr){ .sh_name = 11, .sh_type = SHT_STRTAB, .sh_offset = 2048, .sh_size = sizeof(names) };
+    sh[3] = (Elf64_Shdr){ .sh_name = 21, .sh_type = SHT_PROGBITS, .sh_offset = 2816, .sh_size = strlen(guest) };
+    eh->e_shoff = 2304;
+    eh->e_shnum = 4;
+    eh->e_shentsize = sizeof(Elf64_Shdr);
+    eh->e_shstrndx = 2;
+    ph[1].p_type = PT_NULL;
+}
+
+static void test_sections(void)
+{
+    Elf64_Ehdr *eh = (Elf64_Ehdr *)img;
+    Elf64_Shdr *sh = (Elf64_Shdr *)(img + 2304);
+    uint64_t entry = 0x2000;
+    struct note e = { XEN_ELFNOTE_ENTRY, &entry, 8 };
+    build(&e, 1);
+    add_sections("");
+    struct elf_image_info in = parsed();
+    EXPECT(in.notes_from == ELF_NOTES_SHT_NOTE && in.entry == 0x2000 && in.has_hypercall_page);
+    /* A PT_NOTE with notes of others only: the sections are read. */
+    build(&e, 1);
+    add_sections("");
+    ((Elf64_Phdr *)(img + sizeof(Elf64_Ehdr)))[1].p_type = PT_NOTE;
+    put_note(img + 1536, &(struct note){ 1, "abc", 4 });
+    memcpy(img + 1536 + 12, "GNU", 4);
+    ((Elf64_Phdr *)(img + sizeof(Elf64_Ehdr)))[1].p_offset = 1536;
+    ((Elf64_Phdr *)(img + sizeof(Elf64_Ehdr)))[1].p_filesz = 20;
+    in = parsed();
+    EXPECT(in.notes_from == ELF_NOTES_SHT_NOTE && in.entry == 0x2000);
+    /* No Xen note anywhere, no __xen_guest: not a Xen image. */
+    build(NULL, 0); add_sections(""); sh[1].sh_type = SHT_PROGBITS; sh[3].sh_name = 12;
+    EXPECT(refused("no Xen ELF notes and no __xen_guest section"));
+    /* An empty __xen_guest: found, but says nothing. */
+    build(NULL, 0); add_sections(""); sh[1].sh_type = SHT_PROGBITS;
+    EXPECT(refused("LOADER is '(missing)'"));
+    build(NULL, 0); add_sections(""); sh[1].sh_size = 1ULL << 40;
+    EXPECT(refused("section 1: notes run past the end"));
+    build(NULL, 0); add_sections(""); eh->e_shoff = img_len - 8;
+    EXPECT(refused("section headers run past the end"));
+    /* Refused as libelf refuses it even when the notes are in a segment. */
+    build(NULL, 0); add_sections(""); eh->e_shoff = img_len - 8;
+    ((Elf64_Phdr *)(img + sizeof(Elf64_Ehdr)))[1].p_type = PT_NOTE;
+    EXPECT(refused("section headers run past the end"));
+    build(NULL, 0); add_sections(""); sh[1].sh_size -= 3;
+    EXPECT(refused("ELF note runs past its segment or section"));
+
+    /* __xen_guest when no section holds a Xen note. */
+    build(NULL, 0);
+    add_sections("GUEST_OS=Keel,XEN_VER=xen-3.0,LOADER=generic,VIRT_BASE=0x0,"
+                 "ELF_PADDR_OFFSET=0,HYPERCALL_PAGE=0x1,VIRT_ENTRY=0x1000,"
+                 "FEATURES=writable_page_tables|!pae_pgdir_above_4gb,PAE=yes");
+    sh[1].sh_type = SHT_PROGBITS;
+    in = parsed();
+    EXPECT(in.notes_from == ELF_NOTES_XEN_GUEST && in.hypercall_page == 0x1000);
+    EXPECT(in.entry == 0x1000 && !strcmp(in.guest_os, "Keel") && !strcmp(in.loader, "generic"));
+    EXPECT(in.f_supported[0] == 0x11 && in.f_required[0] == 0x10);
+    /* VIRT_BASE without an offset: paddr taken as virtual (offset = VIRT_BASE). */
+    build(NULL, 0);
+    add_sections("GUEST_OS=linux,XEN_VER=xen-3.0,VIRT_BASE=0x400000,HYPERCALL_PAGE=1");
+    sh[1].sh_type = SHT_PROGBITS;
+    ((Elf64_Ehdr *)img)->e_entry = 0x400000;
+    ((Elf64_Phdr *)(img + sizeof(Elf64_Ehdr)))[0].p_paddr = 0x400000;
+    in = parsed();
+    EXPECT(in.vstart == 0x400000 && in.paddr_offset == 0x400000 && in.hypercall_page == 0x401000);
+    build(NULL, 0);
+    add_sections("GUEST_OS=Keel,XEN_VER=xen-3.0,LOADER=generic,FEATURES=!writable_page_tables");
+    sh[1].sh_type = SHT_PROGBITS;
+    EXPECT(refused("requires feature 'writable_page_tables'"));
+    build(NULL, 0);
+    add_sections("GUEST_OS=Keel,XEN_VER=xen-2.0,LOADER=generic");
+    sh[1].sh_type = SHT_PROGBITS;
+    EXPECT(refused("XEN_VERSION note is 'xen-2.0'"));
+    build(NULL, 0);
+    add_sections("GUEST_OS=Keel,XEN_VER=xen-3.0,LOADER=generic,BSD_SYMTAB");
+    sh[1].sh_type = SHT_PROGBITS;
+    EXPECT(refused("BSD_SYMTAB"));
+    /* A __xen_guest without its NUL ends at the section's end. */
+    build(NULL, 0);
+    add_sections("GUEST_OS=Keel,XEN_VER=xen-3.0,LOADER=genericXXXX");
+    sh[1].sh_type = SHT_PROGBITS;
+    sh[3].sh_size -= 4;
+    EXPECT(accepted());
+    /* Truncations of the sectioned image are handled without overreads. */
+    for (size_t l = 0; l < 4096; l += 5) {
+        img_len = l;
+        (void)elf_parse(img, l, &in, (char[160]){0}, 160);
+    }
+}
+
 int main(void)
 {
     struct elf_image_info in;
@@ -97,7 +299,9 @@ int main(void)
     build(NULL, 0); ph[1].p_filesz += 7;           EXPECT(refused("truncated ELF note header"));
     build(NULL, 0); memcpy(img + 512 + 4, "\xff\xff\xff\x0f", 4); EXPECT(refused("runs past its segment"));
     build(NULL, 0); memcpy(img + 512 + 16, "xen-2.0", 8); EXPECT(refused("XEN_VERSION note is 'xen-2.0'"));
-    build(NULL, 0); memcpy(img + 512 + 16, "xen-3.0!", 8); EXPECT(refused("malformed Xen ELF note"));
+    /* Compared as libelf does, by prefix ("xen-3.0" then anything). */
+    build(NULL, 0); memcpy(img + 512 + 16, "xen-3.0!", 8);
+    EXPECT(elf_parse(img, img_len, &in, err, sizeof(err)) == 0);
     build(NULL, 0); ((Elf64_Ehdr *)img)->e_entry = 0x10000; EXPECT(refused("entry point"));
     uint64_t badhc = 0x1010;
     struct note h = { XEN_ELFNOTE_HYPERCALL_PAGE, &badhc, 8 };
@@ -110,9 +314,16 @@ int main(void)
     struct note v2[] = { { XEN_ELFNOTE_VIRT_BASE, &hvbase, 8 }, { XEN_ELFNOTE_PADDR_OFFSET, &(uint64_t){0}, 8 } };
     build(v2, 2);                                  EXPECT(refused("reserved range"));
     struct note f = { XEN_ELFNOTE_FEATURES, "writable_page_tables|!pae_pgdir_above_4gb", 42 };
-    build(&f, 1);                                  EXPECT(refused("requires unsupported feature 'pae_pgdir_above_4gb'"));
+    build(&f, 1);
+    EXPECT(elf_parse(img, img_len, &in, err, sizeof(err)) == 0);
+    EXPECT(in.f_supported[0] == (1u << XENFEAT_writable_page_tables | 1u << XENFEAT_pae_pgdir_above_4gb));
+    EXPECT(in.f_required[0] == 1u << XENFEAT_pae_pgdir_above_4gb);
     struct note odd = { XEN_ELFNOTE_VIRT_BASE, "abc", 3 };
     build(&odd, 1);                                EXPECT(refused("malformed Xen ELF note type 3"));
+
+    test_features();
+    test_notes();
+    test_sections();
 
     /* Every truncation of the good image is handled without overreads. */
     build(NULL, 0);

@@ -2,6 +2,7 @@
 #include <stdint.h>
 #include <minios/hypercall.h>
 #include <xen/elfnote.h>
+#include "../../../lib/dombuild/keel_elfnote.h"
 
 /*
  * Emitted from C (not from entry.S) so that the constants come from
@@ -9,6 +10,10 @@
  * an ELF note header, the name "Xen" and the descriptor padded to 4 bytes;
  * all notes live in one packed structure so that nothing can be placed
  * between them. The linker script puts .note.Xen into a PT_NOTE segment.
+ *
+ * Beside Xen's notes, Keel's KEEL_ELFNOTE_RO_SHAREABLE (name "Keel"):
+ * minios never writes its text or read-only data, so Keel may share those
+ * pages between domains booted from the same image (docs/abi.md).
  *
  * No SUPPORTED_FEATURES note: real Xen would then refuse to build the
  * image as its dom0 unless it advertised dom0 support.
@@ -33,6 +38,13 @@
 #define XEN_VERSION "xen-3.0"
 #define LOADER      "generic"
 
+#define KEEL_NOTE(field)                                           \
+    struct __attribute__((packed)) {                               \
+        uint32_t namesz, descsz, type;                             \
+        char name[NOTE_ALIGN4(sizeof(KEEL_ELFNOTE_NAME))];         \
+        uint32_t desc;                                             \
+    } field
+
 extern char _start[];
 
 static const struct __attribute__((packed, aligned(4))) {
@@ -43,6 +55,7 @@ static const struct __attribute__((packed, aligned(4))) {
     NUM_NOTE(paddr_offset);
     NUM_NOTE(entry);
     NUM_NOTE(hypercall_page);
+    KEEL_NOTE(ro_shareable);
 } xen_notes __attribute__((used, section(".note.Xen"))) = {
 #define STR(t, s) { 4, sizeof(s), (t), "Xen", s }
 #define NUM(t, v) { 4, sizeof(uint64_t), (t), "Xen", (v) }
@@ -54,6 +67,8 @@ static const struct __attribute__((packed, aligned(4))) {
     .entry          = NUM(XEN_ELFNOTE_ENTRY, (uint64_t)(uintptr_t)_start),
     .hypercall_page = NUM(XEN_ELFNOTE_HYPERCALL_PAGE,
                           (uint64_t)(uintptr_t)hypercall_page),
+    .ro_shareable   = { sizeof(KEEL_ELFNOTE_NAME), sizeof(uint32_t),
+                        KEEL_ELFNOTE_RO_SHAREABLE, KEEL_ELFNOTE_NAME, 1 },
 #undef STR
 #undef NUM
 };
