@@ -8,7 +8,7 @@ extern uint64_t tsc_khz;
 #define CALIBRATE_US 10000
 #define CALIBRATE_ROUNDS 5
 /* Sets tsc_khz; returns how far the caller's down-counter went in the
- * same CALIBRATE_US (the median of CALIBRATE_ROUNDS rounds). */
+ * same CALIBRATE_US (a checked round, or the median of CALIBRATE_ROUNDS). */
 uint32_t time_calibrate(uint32_t (*sample)(void));
 uint64_t now_ns(void);           /* ns since boot (0 before calibration) */
 /* TSC ticks to ns as <xen/xen.h>'s vcpu_time_info scales them, once
