@@ -125,6 +125,9 @@ static struct vcpu *pick_next(struct pcpu *pc)
  * an idle allowed pCPU, else the allowed pCPU with the shortest queue. */
 static struct pcpu *place(struct vcpu *v)
 {
+    if (nr_cpus == 1)
+        return pcpus[0];
+
     struct pcpu *home = v->processor < nr_cpus && allowed(v, v->processor) ?
                         pcpus[v->processor] : NULL;
     if (home && home->online && !home->curr->domain && !home->nr_queued)
@@ -546,7 +549,8 @@ static void poll_end(struct vcpu *v)
     if (!v->polling)
         return;
     v->polling = false;
-    vcpu_set_poll_deadline(v, 0);
+    if (v->poll_deadline)        /* a poll without a timeout set no timer */
+        vcpu_set_poll_deadline(v, 0);
 }
 
 /* A new vCPU's first run (entry.S: vcpu_first_entry): the switch to it
@@ -617,18 +621,18 @@ void schedule(void)
     }
 
     if (prev->domain) {
-        vcpu_set_runstate(prev, prev->state == VCPU_RUNNABLE ?
+        vcpu_set_runstate_at(prev, prev->state == VCPU_RUNNABLE ?
                                 (prev->domain->pause_count ? RUNSTATE_offline :
                                  RUNSTATE_runnable) :
                                 prev->state == VCPU_BLOCKED ? RUNSTATE_blocked :
-                                RUNSTATE_offline);
+                                RUNSTATE_offline, now);
         arch_ctxt_switch_from(prev);
     }
     prev->running = false;
     next->running = true;
     next->processor = pc->id;
     if (next->domain) {
-        vcpu_set_runstate(next, RUNSTATE_running);
+        vcpu_set_runstate_at(next, RUNSTATE_running, now);
         arch_ctxt_switch_to(next);
         if (prev->domain != next->domain)
             pc->domain_switches++;
@@ -772,7 +776,8 @@ static long sched_poll(unsigned long arg)
         goto done;
     if (p.nr_ports == 1)
         v->poll_port = (int)port;
-    vcpu_set_poll_deadline(v, p.timeout);
+    if (p.timeout)
+        vcpu_set_poll_deadline(v, p.timeout);
     return 0;                    /* the way out blocks; poll_end cleans up */
 done:
     v->polling = false;

@@ -220,6 +220,14 @@ void timer_reprogram(void)
     if (pc->curr && pc->curr->domain)
         next = earliest(next, pc->slice_end);
     pc->timer_deadline = next ? next : ~0ULL;
+    /* Armed for that deadline already, or for an earlier one (not fired
+     * since: the timer interrupt forgets it): leave the APIC alone.  An
+     * early interrupt only re-arms it; a context switch pushes the end of
+     * the slice later each time, and reprogramming on every switch cost
+     * more than one early interrupt per slice. */
+    if (pc->apic_armed_for && pc->apic_armed_for <= pc->timer_deadline)
+        return;
+    pc->apic_armed_for = pc->timer_deadline;
     if (!next) {
         apic_oneshot_ns(0);
         return;

@@ -14,7 +14,11 @@
 
 void vcpu_set_runstate(struct vcpu *v, int state)
 {
-    uint64_t now = now_ns();
+    vcpu_set_runstate_at(v, state, now_ns());
+}
+
+void vcpu_set_runstate_at(struct vcpu *v, int state, uint64_t now)
+{
     if (v->runstate_entry)
         v->runstate_time[v->runstate & 3] += now - v->runstate_entry;
     v->runstate = state;

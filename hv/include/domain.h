@@ -130,6 +130,7 @@ struct pcpu {
     uint32_t apic_id;
     uint64_t slice_end;          /* ns; when the running vCPU's slice ends */
     uint64_t timer_deadline;     /* ns; when its local APIC timer fires */
+    uint64_t apic_armed_for;     /* the deadline the APIC counts down to (0: none) */
     struct vcpu *rq;             /* runnable vCPUs waiting for this CPU */
     unsigned nr_queued;
     uint64_t min_vruntime;

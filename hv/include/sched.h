@@ -39,6 +39,7 @@ void context_switch(unsigned long *save_rsp, unsigned long new_rsp);
 struct vcpu *vcpu_create(struct domain *d, unsigned id);
 void vcpu_free(struct vcpu *v);
 void vcpu_set_runstate(struct vcpu *v, int state);
+void vcpu_set_runstate_at(struct vcpu *v, int state, uint64_t now);
 struct vcpu_guest_context;
 long vcpu_set_context(struct vcpu *v, const struct vcpu_guest_context *c);
 void vcpu_info_release(struct vcpu *v);
