@@ -75,6 +75,7 @@ run_guest() {
 run_script() {
     local name=$1 log=$R/$1.log
     timeout -k 5 300 bash "tests/$name/run.sh" > "$log" 2>&1
+    if [ $? -eq 124 ]; then verdict "$name" FAIL "timed out after 300s"; return; fi
     local res
     res=$(grep -o 'Test result: [A-Z]*' "$log" | tail -1 | awk '{print $3}')
     case "$res" in
