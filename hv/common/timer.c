@@ -20,7 +20,15 @@
  * unpark), with the vCPU marked as being handled on this pCPU so that
  * vcpu_timer_kill can wait for it. */
 static struct vcpu *timer_head;
+static uint64_t head_expiry;     /* timer_head's expiry (0: none), for
+                                    timer_reprogram without the lock */
 static spinlock_t timer_lock = SPINLOCK_INIT("timer", LOCK_ORDER_TIMER);
+
+static void head_changed(void)
+{
+    __atomic_store_n(&head_expiry, timer_head ? timer_head->timer_expiry : 0,
+                     __ATOMIC_RELAXED);
+}
 uint32_t tsc_mul;
 int8_t tsc_shift;
 static uint64_t boot_wallclock_sec;      /* Unix time at system time 0 */
@@ -36,6 +44,7 @@ static void remove_locked(struct vcpu *v)
         }
     }
     v->on_timer_list = false;
+    head_changed();
 }
 
 void vcpu_timer_remove(struct vcpu *v)
@@ -113,6 +122,7 @@ static bool update_locked(struct vcpu *v)
         v->timer_next = *pp;
         *pp = v;
         v->on_timer_list = true;
+        head_changed();
     }
     return true;
 }
@@ -179,6 +189,7 @@ void timers_run(void)
         }
         timer_head = v->timer_next;
         v->on_timer_list = false;
+        head_changed();
         bool fire = false, unpark = false, wake = false;
         if (v->singleshot && v->singleshot <= now) {
             v->singleshot = 0;
@@ -214,9 +225,7 @@ void timers_run(void)
 void timer_reprogram(void)
 {
     struct pcpu *pc = this_cpu();
-    spin_lock(&timer_lock);
-    uint64_t next = timer_head ? timer_head->timer_expiry : 0;
-    spin_unlock(&timer_lock);
+    uint64_t next = __atomic_load_n(&head_expiry, __ATOMIC_RELAXED);
     if (pc->curr && pc->curr->domain)
         next = earliest(next, pc->slice_end);
     pc->timer_deadline = next ? next : ~0ULL;

@@ -119,13 +119,18 @@ context_switch:
  * Used for every access to guest memory; a fault jumps to the fixup. */
     .globl raw_copy
 raw_copy:
+    movq %rdx, %rcx             /* 8 bytes at a time, then the rest */
+    shrq $3, %rcx
+7:  rep movsq
     movq %rdx, %rcx
+    andq $7, %rcx
 3:  rep movsb
     xorl %eax, %eax
     ret
 4:  movq $-14, %rax             /* -XEN_EFAULT (checked in C) */
     ret
     .section .extable, "a"
+    .quad 7b, 4b
     .quad 3b, 4b
     .previous
 
@@ -133,12 +138,17 @@ raw_copy:
     .globl raw_clear
 raw_clear:
     movq %rsi, %rcx
+    shrq $3, %rcx
     xorl %eax, %eax
+8:  rep stosq
+    movq %rsi, %rcx
+    andq $7, %rcx
 5:  rep stosb
     ret
 6:  movq $-14, %rax
     ret
     .section .extable, "a"
+    .quad 8b, 6b
     .quad 5b, 6b
     .previous
 
