@@ -58,6 +58,13 @@ struct vcpu {
     uint64_t runtime_ns, slice_start_ns;
     vcpu_info_t *vcpu_info;      /* in shared_info, registered, or dummy_info */
     vcpu_info_t dummy_info;      /* for ids past shared_info's array */
+    /* multicall (common/multicall.c): inside one, and the continuation a
+     * sub-call asked for (its number and arguments), which goes into the
+     * guest's entry instead of the guest's registers. */
+    struct mc_state {
+        bool active, preempted;
+        unsigned long op, args[5];
+    } mc;
     struct arch_vcpu arch;       /* x86 and guest-type state (arch_domain.h) */
 };
 
@@ -87,6 +94,7 @@ struct domain {
     bool shutdown;
     unsigned shutdown_reason;
     bool crashed;
+    unsigned long vm_assist;     /* VMASST_TYPE_* bits enabled (vm_assist) */
     /* console_io state */
     char con_buf[200];
     size_t con_len;
