@@ -45,5 +45,7 @@ void xs_unwire(struct domain *d);
 bool xs_wired(struct domain *d);
 size_t xs_boot_list(char *buf, size_t size);
 long do_update_va_mapping(unsigned long, unsigned long, unsigned long, unsigned long, unsigned long);
+/* XENMEM_machphys_mapping and XENMEM_machphys_mfn_list (mm.c). */
+long pv_machphys_op(unsigned op, unsigned long arg);
 
 #endif

@@ -13,6 +13,7 @@
 #include "apic.h"
 #include "pv.h"
 #include "flushtlb.h"
+#include <xen/memory.h>
 
 uint64_t *m2p;
 extern uint64_t idle_cr3;
@@ -712,6 +713,40 @@ void m2p_init(void)
     write_cr3(idle_cr3);
     printk("mm: machine-to-phys table %lu KiB at %lx (read-only to guests)\n",
            (unsigned long)(bytes >> 10), (unsigned long)MACH2PHYS_VIRT_START);
+}
+
+/*
+ * Where the m2p is, as Xen tells a PV domU: XENMEM_machphys_mapping gives
+ * the whole range the ABI reserves for it and, as Xen gives any domain
+ * but its hardware domain (Keel has none), the last entry of that range
+ * as max_mfn; the table is mapped up to the last machine frame (read
+ * beyond it, a guest faults, as it would past Xen's).
+ * XENMEM_machphys_mfn_list: the first frame of each 2 MiB of the table
+ * (m2p_init maps it with 2 MiB pages of one contiguous block), at most
+ * max_extents of them.
+ */
+long pv_machphys_op(unsigned op, unsigned long arg)
+{
+    if (op == XENMEM_machphys_mapping) {
+        struct xen_machphys_mapping m = {
+            .v_start = MACH2PHYS_VIRT_START,
+            .v_end = MACH2PHYS_VIRT_END,
+            .max_mfn = MACH2PHYS_NR_ENTRIES - 1,
+        };
+        return copy_to_guest(arg, &m, sizeof(m));
+    }
+    struct xen_machphys_mfn_list l;
+    if (copy_from_guest(&l, arg, sizeof(l)))
+        return -XEN_EFAULT;
+    uint64_t first = PA(m2p) >> PAGE_SHIFT, bytes = max_pfn * 8;
+    unsigned i;
+    for (i = 0; i != l.max_extents && ((uint64_t)i << 21) < bytes; i++) {
+        xen_pfn_t mfn = first + ((uint64_t)i << 9);
+        if (copy_to_guest((unsigned long)l.extent_start.p + i * sizeof(mfn), &mfn, sizeof(mfn)))
+            return -XEN_EFAULT;
+    }
+    l.nr_extents = i;
+    return copy_to_guest(arg, &l, sizeof(l));
 }
 
 /* Until the access-control module provides it: control may map anyone. */
