@@ -1,0 +1,352 @@
+/* Guest test: Xen 4.17's exact results for multicall, vm_assist,
+ * XENMEM_machphys_mapping/_mfn_list, the PTE bits a 64-bit PV guest may
+ * set and the ones Xen sets for it, and xen_version.  It runs on Keel
+ * (a domU without roles) and as dom0 of real Xen 4.17 (xen-abi-xen):
+ * where Xen answers dom0 differently from a domU, the start_info flags
+ * say which is expected; where Keel knowingly differs (docs/abi.md), the
+ * extraversion says which. */
+#include <minios/hypercall.h>
+#include <minios/startinfo.h>
+#include <minios/mm.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <xen/memory.h>
+#include <xen/version.h>
+#include <xen/features.h>
+#include "report.h"
+#include "ptwalk.h"
+
+#define HV_ADDR 0xFFFF830000100000UL
+#define PTE_P   1UL
+#define PTE_W   2UL
+#define PTE_U   4UL
+#define PTE_PWT 8UL
+#define PTE_PCD 0x10UL
+#define PTE_A   0x20UL
+#define PTE_D   0x40UL
+#define PTE_PS  0x80UL
+#define PTE_G   0x100UL
+#define PTE_AVAIL      (7UL << 9)
+#define PTE_AVAIL_HIGH (0x7ffUL << 52)
+#define PTE_KERNEL     (1UL << 52)   /* Xen's _PAGE_GUEST_KERNEL */
+#define PTE_NX  (1UL << 63)
+#define ADDR    0x000FFFFFFFFFF000UL
+
+static bool on_keel, dom0, privileged;
+
+static long multicall(struct multicall_entry *l, unsigned long n)
+{
+    return _hypercall2(__HYPERVISOR_multicall, l, n);
+}
+
+static long vm_assist(unsigned long cmd, unsigned long type)
+{
+    return _hypercall2(__HYPERVISOR_vm_assist, cmd, type);
+}
+
+static long memop(unsigned long cmd, void *arg)
+{
+    return _hypercall2(__HYPERVISOR_memory_op, cmd, arg);
+}
+
+static unsigned long features(void)
+{
+    xen_feature_info_t fi = { .submap_idx = 0, .submap = 0xdeadbeef };
+    CHECK_EQ(HYPERVISOR_xen_version(XENVER_get_features, &fi), 0);
+    return fi.submap;
+}
+
+static void set_entry(struct multicall_entry *e, unsigned long op, unsigned long a0,
+                      unsigned long a1, unsigned long a2, unsigned long a3)
+{
+    memset(e, 0, sizeof(*e));
+    e->op = op;
+    e->result = 0x5555;
+    e->args[0] = a0;
+    e->args[1] = a1;
+    e->args[2] = a2;
+    e->args[3] = a3;
+}
+
+static struct multicall_entry big[2048];
+static struct mmuext_op flushes[600];
+
+static void test_multicall(void)
+{
+    struct multicall_entry mc[8];
+    static struct multicall_entry nested[1];
+    xen_extraversion_t ev;
+
+    set_entry(&mc[0], __HYPERVISOR_xen_version, XENVER_version, 0, 0, 0);
+    set_entry(&mc[1], __HYPERVISOR_xen_version, 12345, 0, 0, 0);
+    set_entry(&mc[2], __HYPERVISOR_xen_version, XENVER_extraversion, HV_ADDR, 0, 0);
+    set_entry(&mc[3], 60, 0, 0, 0, 0);                    /* no such hypercall */
+    set_entry(&mc[4], 100000, 0, 0, 0, 0);
+    set_entry(&nested[0], __HYPERVISOR_xen_version, XENVER_version, 0, 0, 0);
+    set_entry(&mc[5], __HYPERVISOR_multicall, (unsigned long)nested, 1, 0, 0);
+    set_entry(&mc[6], __HYPERVISOR_vm_assist, VMASST_CMD_enable, 6, 0, 0);
+    set_entry(&mc[7], __HYPERVISOR_xen_version, XENVER_extraversion, (unsigned long)ev, 0, 0);
+    CHECK_EQ(multicall(mc, 8), 0);
+    CHECK_EQ(mc[0].result, (4 << 16) | 17);
+    CHECK_EQ(mc[1].result, -XEN_ENOSYS);
+    CHECK_EQ(mc[2].result, -XEN_EFAULT);      /* a failing entry: the batch goes on */
+    CHECK_EQ(mc[3].result, -XEN_ENOSYS);
+    CHECK_EQ(mc[4].result, -XEN_ENOSYS);
+    CHECK_EQ(mc[5].result, -XEN_EINVAL);      /* no multicall inside a multicall */
+    CHECK_EQ(nested[0].result, 0x5555);       /* ... and its list untouched */
+    CHECK_EQ(mc[6].result, -XEN_EINVAL);
+    CHECK_EQ(mc[7].result, 0);
+    CHECK_EQ(mc[0].op, __HYPERVISOR_xen_version);
+
+    /* The count is 32 bits: the high half is ignored. */
+    set_entry(&mc[0], __HYPERVISOR_xen_version, XENVER_version, 0, 0, 0);
+    set_entry(&mc[1], __HYPERVISOR_xen_version, XENVER_version, 0, 0, 0);
+    CHECK_EQ(multicall(mc, (1UL << 32) | 1), 0);
+    CHECK_EQ(mc[0].result, (4 << 16) | 17);
+    CHECK_EQ(mc[1].result, 0x5555);
+    CHECK_EQ(multicall(mc, 0), 0);
+    CHECK_EQ(multicall(mc, 1UL << 32), 0);
+    /* A list the guest cannot give: -EFAULT, nothing done. */
+    CHECK_EQ(multicall((struct multicall_entry *)HV_ADDR, 1), -XEN_EFAULT);
+    CHECK_EQ(multicall((struct multicall_entry *)0xFFFFFFFFFFFFFFC0UL, 2), -XEN_EFAULT);
+    /* An entry in a read-only page (the bootstrap L4: its op is whatever
+     * the table holds, the result cannot be written back): -EFAULT. */
+    CHECK_EQ(multicall((struct multicall_entry *)minios_start_info->pt_base, 1), -XEN_EFAULT);
+
+    /* A long batch: preemptible, every result written. */
+    for (unsigned i = 0; i < 2048; i++)
+        set_entry(&big[i], __HYPERVISOR_xen_version, i % 3 ? XENVER_version : 999, 0, 0, 0);
+    CHECK_EQ(multicall(big, 2048), 0);
+    unsigned bad = 0;
+    for (unsigned i = 0; i < 2048; i++)
+        if ((long)big[i].result != (i % 3 ? (4 << 16) | 17 : -XEN_ENOSYS))
+            bad++;
+    CHECK_EQ(bad, 0);
+
+    /* Batches inside a batch: a sub-call's own continuation stays inside
+     * its entry; its *done counts everything. */
+    unsigned int done[4] = { 0 };
+    for (unsigned i = 0; i < 600; i++)
+        flushes[i].cmd = MMUEXT_TLB_FLUSH_LOCAL;
+    for (unsigned i = 0; i < 4; i++)
+        set_entry(&mc[i], __HYPERVISOR_mmuext_op, (unsigned long)flushes, 600,
+                  (unsigned long)&done[i], DOMID_SELF);
+    flushes[599].cmd = 9999;                     /* the last one fails */
+    set_entry(&mc[3], __HYPERVISOR_mmuext_op, (unsigned long)flushes, 599,
+              (unsigned long)&done[3], DOMID_SELF);
+    CHECK_EQ(multicall(mc, 4), 0);
+    for (unsigned i = 0; i < 3; i++) {
+        CHECK_EQ(mc[i].result, -XEN_ENOSYS);
+        CHECK_EQ(done[i], 599);
+    }
+    CHECK_EQ(mc[3].result, 0);
+    CHECK_EQ(done[3], 599);
+    printf("multicall: checked\n");
+}
+
+static void test_vm_assist(void)
+{
+    static const unsigned ok[] = { VMASST_TYPE_4gb_segments, VMASST_TYPE_4gb_segments_notify,
+                                   VMASST_TYPE_pae_extended_cr3, VMASST_TYPE_architectural_iopl,
+                                   VMASST_TYPE_runstate_update_flag, VMASST_TYPE_m2p_strict };
+    for (unsigned i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+        CHECK_EQ(vm_assist(VMASST_CMD_enable, ok[i]), 0);
+        CHECK_EQ(vm_assist(VMASST_CMD_disable, ok[i]), 0);
+        CHECK_EQ(vm_assist(VMASST_CMD_disable, ok[i]), 0);
+        CHECK_EQ(vm_assist(2, ok[i]), -XEN_ENOSYS);
+    }
+    static const unsigned long bad[] = { 6, 7, 31, 33, 63, 64, 1000, 0xffffffffUL };
+    for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        CHECK_EQ(vm_assist(VMASST_CMD_enable, bad[i]), -XEN_EINVAL);
+        CHECK_EQ(vm_assist(VMASST_CMD_disable, bad[i]), -XEN_EINVAL);
+        CHECK_EQ(vm_assist(2, bad[i]), -XEN_EINVAL);    /* the type is checked first */
+    }
+    /* Both arguments are 32 bits. */
+    CHECK_EQ(vm_assist(VMASST_CMD_enable, (1UL << 32) | VMASST_TYPE_4gb_segments), 0);
+    CHECK_EQ(vm_assist((1UL << 32) | VMASST_CMD_disable, VMASST_TYPE_4gb_segments), 0);
+
+    /* pae_extended_cr3 is what get_features reports as pae_pgdir_above_4gb. */
+    unsigned long f0 = features();
+    CHECK_EQ(f0 & (1UL << XENFEAT_pae_pgdir_above_4gb), 0);
+    CHECK_EQ(vm_assist(VMASST_CMD_enable, VMASST_TYPE_pae_extended_cr3), 0);
+    CHECK_EQ(features(), f0 | (1UL << XENFEAT_pae_pgdir_above_4gb));
+    CHECK_EQ(vm_assist(VMASST_CMD_disable, VMASST_TYPE_pae_extended_cr3), 0);
+    CHECK_EQ(features(), f0);
+
+    /* Writable page tables: Xen emulates direct PTE writes; Keel does not
+     * yet and refuses to enable it (docs/abi.md). */
+    CHECK_EQ(vm_assist(VMASST_CMD_enable, VMASST_TYPE_writable_pagetables),
+             on_keel ? -XEN_EINVAL : 0);
+    CHECK_EQ(vm_assist(VMASST_CMD_disable, VMASST_TYPE_writable_pagetables), 0);
+    printf("vm_assist: checked\n");
+}
+
+static void test_machphys(void)
+{
+    struct xen_machphys_mapping m;
+    memset(&m, 0xff, sizeof(m));
+    CHECK_EQ(memop(XENMEM_machphys_mapping, &m), 0);
+    CHECK_EQ(m.v_start, MACH2PHYS_VIRT_START);
+    CHECK_EQ(m.v_end, MACH2PHYS_VIRT_END);
+    if (dom0) {
+        /* The hardware domain: the last frame there is. */
+        if (m.max_mfn == 0 || m.max_mfn >= MACH2PHYS_NR_ENTRIES - 1)
+            test_fail("dom0 machphys max_mfn %lx", (unsigned long)m.max_mfn);
+    } else {
+        CHECK_EQ(m.max_mfn, MACH2PHYS_NR_ENTRIES - 1);
+    }
+    CHECK_EQ(memop(XENMEM_machphys_mapping, (void *)HV_ADDR), -XEN_EFAULT);
+    CHECK_EQ(memop(XENMEM_machphys_mapping, (void *)minios_start_info->pt_base), -XEN_EFAULT);
+    /* The m2p reads what the p2m says, up to our highest frame. */
+    const unsigned long *p2m = (const unsigned long *)minios_start_info->mfn_list;
+    unsigned long top = 0;
+    for (unsigned long pfn = 0; pfn < minios_start_info->nr_pages; pfn++) {
+        if (m2p[p2m[pfn]] != pfn) {
+            test_fail("m2p[%lx] = %lx, expected %lx", p2m[pfn], m2p[p2m[pfn]], pfn);
+            break;
+        }
+        if (p2m[pfn] > top)
+            top = p2m[pfn];
+    }
+    if (top > m.max_mfn)
+        test_fail("frame %lx above max_mfn %lx", top, (unsigned long)m.max_mfn);
+
+    /* machphys_mfn_list: the frames of the m2p, one per 2 MiB. */
+    static xen_pfn_t ext[64];
+    struct xen_machphys_mfn_list l = { .max_extents = 64 };
+    set_xen_guest_handle(l.extent_start, ext);
+    CHECK_EQ(memop(XENMEM_machphys_mfn_list, &l), 0);
+    unsigned long need = ((top + 1) * 8 + (1UL << 21) - 1) >> 21;
+    if (l.nr_extents < need || l.nr_extents > 64)
+        test_fail("machphys_mfn_list: %u extents, the m2p up to frame %lx needs %lu",
+                  l.nr_extents, top, need);
+    for (unsigned i = 0; i < l.nr_extents && i < 64; i++)
+        if (ext[i] == 0)
+            test_fail("machphys_mfn_list: extent %u is frame %lx", i, (unsigned long)ext[i]);
+    l.max_extents = 1;
+    l.nr_extents = 77;
+    ext[1] = 0x1234;
+    CHECK_EQ(memop(XENMEM_machphys_mfn_list, &l), 0);
+    CHECK_EQ(l.nr_extents, 1);
+    CHECK_EQ(ext[1], 0x1234);
+    l.max_extents = 0;
+    CHECK_EQ(memop(XENMEM_machphys_mfn_list, &l), 0);
+    CHECK_EQ(l.nr_extents, 0);
+    l.max_extents = 2;
+    set_xen_guest_handle(l.extent_start, (xen_pfn_t *)HV_ADDR);
+    CHECK_EQ(memop(XENMEM_machphys_mfn_list, &l), -XEN_EFAULT);
+    CHECK_EQ(memop(XENMEM_machphys_mfn_list, (void *)HV_ADDR), -XEN_EFAULT);
+    printf("machphys: max_mfn %lx, %u m2p extents\n", (unsigned long)m.max_mfn, 1U);
+}
+
+static void test_version(void)
+{
+    CHECK_EQ(HYPERVISOR_xen_version(XENVER_version, NULL), (4 << 16) | 17);
+    /* The command is an int: the high half is ignored. */
+    CHECK_EQ(_hypercall2(__HYPERVISOR_xen_version, (1UL << 32) | XENVER_version, 0),
+             (4 << 16) | 17);
+    CHECK_EQ(HYPERVISOR_xen_version(XENVER_pagesize, NULL), 4096);
+    static char buf[2048];
+    CHECK_EQ(HYPERVISOR_xen_version(XENVER_pagesize, buf), -XEN_EINVAL);
+
+    /* Features: what a 64-bit PV guest gets. */
+    unsigned long f = features(), want;
+    if (on_keel)
+        want = (1UL << XENFEAT_mmu_pt_update_preserve_ad) | (1UL << XENFEAT_direct_mapped);
+    else
+        want = (1UL << XENFEAT_memory_op_vnode_supported) |
+               (1UL << XENFEAT_mmu_pt_update_preserve_ad) | (1UL << XENFEAT_highmem_assist) |
+               (1UL << XENFEAT_gnttab_map_avail_bits) | (1UL << XENFEAT_direct_mapped) |
+               (dom0 ? 1UL << XENFEAT_dom0 : 0);
+    CHECK_EQ(f, want);
+    xen_feature_info_t fi = { .submap_idx = 1, .submap = 0x77 };
+    CHECK_EQ(HYPERVISOR_xen_version(XENVER_get_features, &fi), -XEN_EINVAL);
+    CHECK_EQ(fi.submap, 0x77);
+    fi.submap_idx = 0xffffffff;
+    CHECK_EQ(HYPERVISOR_xen_version(XENVER_get_features, &fi), -XEN_EINVAL);
+    CHECK_EQ(HYPERVISOR_xen_version(XENVER_get_features, (void *)HV_ADDR), -XEN_EFAULT);
+
+    xen_platform_parameters_t pp = { 0 };
+    CHECK_EQ(HYPERVISOR_xen_version(XENVER_platform_parameters, &pp), 0);
+    CHECK_EQ(pp.virt_start, HYPERVISOR_VIRT_START);
+    CHECK_EQ(HYPERVISOR_xen_version(XENVER_platform_parameters, (void *)HV_ADDR), -XEN_EFAULT);
+
+    /* Strings: NUL-filled to their size. */
+    memset(buf, 0x7f, sizeof(buf));
+    CHECK_EQ(HYPERVISOR_xen_version(XENVER_extraversion, buf), 0);
+    CHECK_EQ(buf[sizeof(xen_extraversion_t) - 1], 0);
+    CHECK_EQ(buf[sizeof(xen_extraversion_t)], 0x7f);
+    memset(buf, 0x7f, sizeof(buf));
+    CHECK_EQ(HYPERVISOR_xen_version(XENVER_capabilities, buf), 0);
+    if (strncmp(buf, "xen-3.0-x86_64", 14))
+        test_fail("capabilities '%s'", buf);
+    CHECK_EQ(buf[sizeof(xen_capabilities_info_t) - 1], 0);
+    CHECK_EQ(buf[sizeof(xen_capabilities_info_t)], 0x7f);
+    memset(buf, 0x7f, sizeof(buf));
+    CHECK_EQ(HYPERVISOR_xen_version(XENVER_changeset, buf), 0);
+    CHECK_EQ(buf[sizeof(xen_changeset_info_t) - 1], 0);
+    CHECK_EQ(buf[sizeof(xen_changeset_info_t)], 0x7f);
+    memset(buf, 0x7f, sizeof(buf));
+    CHECK_EQ(HYPERVISOR_xen_version(XENVER_compile_info, buf), 0);
+    CHECK_EQ(buf[sizeof(xen_compile_info_t) - 1], 0);
+    CHECK_EQ(buf[sizeof(xen_compile_info_t)], 0x7f);
+    CHECK_EQ(HYPERVISOR_xen_version(XENVER_changeset, (void *)HV_ADDR), -XEN_EFAULT);
+
+    /* guest_handle: the domain's handle (16 bytes). */
+    memset(buf, 0x7f, sizeof(buf));
+    CHECK_EQ(HYPERVISOR_xen_version(XENVER_guest_handle, buf), 0);
+    CHECK_EQ(buf[sizeof(xen_domain_handle_t)], 0x7f);
+    CHECK_EQ(HYPERVISOR_xen_version(XENVER_guest_handle, (void *)HV_ADDR), -XEN_EFAULT);
+
+    /* commandline and build_id: a control domain's; others are denied. */
+    memset(buf, 0x7f, sizeof(buf));
+    CHECK_EQ(HYPERVISOR_xen_version(XENVER_commandline, buf), 0);
+    if (privileged) {
+        CHECK_EQ(buf[sizeof(xen_commandline_t) - 1], 0);
+        CHECK_EQ(buf[sizeof(xen_commandline_t)], 0x7f);
+    } else {
+        if (memcmp(buf, "<denied>", 9))
+            test_fail("commandline for a domU: '%.16s'", buf);
+        CHECK_EQ(buf[9], 0x7f);
+    }
+    CHECK_EQ(HYPERVISOR_xen_version(XENVER_commandline, (void *)HV_ADDR), -XEN_EFAULT);
+    struct { uint32_t len; unsigned char b[256]; } bid = { .len = 256 };
+    if (!privileged) {
+        CHECK_EQ(HYPERVISOR_xen_version(XENVER_build_id, NULL), -XEN_EPERM);
+        CHECK_EQ(HYPERVISOR_xen_version(XENVER_build_id, &bid), -XEN_EPERM);
+        CHECK_EQ(HYPERVISOR_xen_version(XENVER_build_id, (void *)HV_ADDR), -XEN_EPERM);
+    } else if (on_keel) {
+        CHECK_EQ(HYPERVISOR_xen_version(XENVER_build_id, &bid), -XEN_ENODATA);
+    } else {
+        long sz = HYPERVISOR_xen_version(XENVER_build_id, NULL);
+        if (sz <= 0 || sz > 256)
+            test_fail("build_id size %ld", sz);
+        CHECK_EQ(HYPERVISOR_xen_version(XENVER_build_id, &bid), sz);
+        bid.len = 0;
+        CHECK_EQ(HYPERVISOR_xen_version(XENVER_build_id, &bid), -XEN_EINVAL);
+        bid.len = (uint32_t)sz - 1;
+        CHECK_EQ(HYPERVISOR_xen_version(XENVER_build_id, &bid), -XEN_ENOBUFS);
+        CHECK_EQ(HYPERVISOR_xen_version(XENVER_build_id, (void *)HV_ADDR), -XEN_EFAULT);
+    }
+    CHECK_EQ(HYPERVISOR_xen_version(11, buf), -XEN_ENOSYS);
+    CHECK_EQ(HYPERVISOR_xen_version(-1, buf), -XEN_ENOSYS);
+    printf("xen_version: checked\n");
+}
+
+int main(void)
+{
+    start_info_t *si = minios_start_info;
+    xen_extraversion_t ev;
+    CHECK_EQ(HYPERVISOR_xen_version(XENVER_extraversion, ev), 0);
+    on_keel = strstr(ev, "keel") != NULL;
+    dom0 = si->flags & SIF_INITDOMAIN;
+    privileged = si->flags & SIF_PRIVILEGED;
+    printf("xen-abi on %s%s (%s%s)\n", on_keel ? "Keel 4.17" : "Xen 4.17", ev,
+           dom0 ? "dom0" : "domU", privileged ? ", privileged" : "");
+    test_version();
+    test_multicall();
+    test_vm_assist();
+    test_machphys();
+    return test_finish();
+}
