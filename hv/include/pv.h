@@ -36,8 +36,9 @@ int xsm_map_foreign(struct domain *cur, struct domain *target);
 /* Grant mappings: install/remove an L1 entry for a granted frame at va in
  * d's current page tables (the L1 table must exist; the slot must be
  * empty for a map).  The caller has checked the grant. */
-uint64_t pv_adjust_l1e(uint64_t e);
-long pv_map_grant(struct domain *d, unsigned long va, uint64_t mfn, bool writable);
+/* A present entry as Xen adjusts it for a 64-bit PV guest (mm.c). */
+uint64_t pv_adjust_entry(uint64_t e, unsigned level);
+long pv_map_grant(struct domain *d, unsigned long va, uint64_t mfn, uint32_t gnt_flags);
 long pv_unmap_grant(struct domain *d, unsigned long va, uint64_t mfn);
 /* xs_boot.c: boot domains and the xenstore domain (docs/boot-config.md). */
 int xs_wire(struct domain *d, struct domain *xs, char *err, size_t errlen);

@@ -14,22 +14,33 @@
 #include "pv.h"
 #include "flushtlb.h"
 #include <xen/memory.h>
+#include <xen/grant_table.h>
 
 uint64_t *m2p;
 extern uint64_t idle_cr3;
 
-/* Software bit: installed by a grant map.  A guest that drops such an
- * entry itself (mmu_update, update_va_mapping) rather than through
- * GNTTABOP_unmap_grant_ref loses the PTE's references as for any entry;
- * the grant stays active until the domain dies, as on a release build of
- * Xen 4.17 (its _PAGE_GNTTAB check exists only in debug builds; test
- * gnt-implicit, which behaves the same on real Xen). */
-#define PTE_GNT     (1UL << 9)
-/* Flags a guest may set: in an L1 entry (bit 7 is PAT there), and above. */
-#define L1_ALLOWED  (PTE_P | PTE_W | PTE_U | PTE_PWT | PTE_PCD | PTE_A | PTE_D | \
-                     PTE_PS | PTE_G | (3UL << 10) | PTE_NX | PTE_ADDR)
-#define LN_ALLOWED  (PTE_P | PTE_W | PTE_U | PTE_PWT | PTE_PCD | PTE_A | PTE_D | \
-                     (7UL << 9) | PTE_NX | PTE_ADDR)   /* no superpages */
+/*
+ * Flags a guest may set, as Xen 4.17 checks them for a 64-bit PV guest:
+ * present, writable, user, accessed, dirty, the software-available bits
+ * 9-11 and 52-62 (Linux keeps its own state there), NX, and in an L1
+ * entry global.  The cache attributes (PWT, PCD, PAT) only in an L1
+ * entry and only for a domain with I/O resources (the hardware role, or
+ * I/O ports or memory granted), as Xen allows them only to a domain with
+ * I/O capabilities.  No superpages (PS above L1).
+ */
+#define PTE_AVAIL       (7UL << 9)
+#define PTE_AVAIL_HIGH  (0x7ffUL << 52)
+#define PTE_GUEST_KERNEL (1UL << 52)   /* Xen's _PAGE_GUEST_KERNEL */
+#define PTE_PAT         (1UL << 7)     /* in an L1 entry */
+#define LN_ALLOWED  (PTE_P | PTE_W | PTE_U | PTE_A | PTE_D | PTE_AVAIL | PTE_AVAIL_HIGH | \
+                     PTE_NX | PTE_ADDR)
+#define L1_ALLOWED  (LN_ALLOWED | PTE_G)
+#define L1_CACHE    (PTE_PWT | PTE_PCD | PTE_PAT)
+
+static bool has_io(const struct domain *d)
+{
+    return (d->roles & ROLE_HARDWARE) || d->io_ports.nr || d->io_mem.nr;
+}
 
 static struct page_info *pg(uint64_t mfn)
 {
@@ -130,17 +141,27 @@ static bool hv_slot(unsigned level, unsigned i)
 }
 
 /*
- * Which guest L1 entries may be global, as Xen's PV MMU decides for 64-bit
- * guests: a mapping the guest made for its kernel (no _PAGE_USER from the
- * guest) never is; a user mapping may keep _PAGE_GLOBAL.  Either way a
- * global entry lives no longer than any other: every full flush and every
- * switch of address space drops global entries too (flushtlb.c).
+ * What Xen writes into a present entry of a 64-bit PV guest
+ * (adjust_guest_l1e..l4e): the guest kernel runs in ring 3, so every
+ * level gets _PAGE_USER.  An L1 entry the guest made without it is a
+ * kernel mapping and is marked so with bit 52 (_PAGE_GUEST_KERNEL); an
+ * entry without bit 52 is a user mapping and is made global.  L4 entries
+ * also get _PAGE_ACCESSED.  The guest reads its entries back so.  (A
+ * global entry lives no longer than any other on Keel: every full flush
+ * and every switch of address space drops global entries too.)
  */
-uint64_t pv_adjust_l1e(uint64_t e)
+uint64_t pv_adjust_entry(uint64_t e, unsigned level)
 {
-    if ((e & PTE_P) && !(e & PTE_U))
-        e &= ~PTE_G;
-    return e;
+    if (!(e & PTE_P))
+        return e;
+    if (level == 1) {
+        if (!(e & PTE_U))
+            e |= PTE_U | PTE_GUEST_KERNEL;
+        if (!(e & PTE_GUEST_KERNEL))
+            e |= PTE_G | PTE_U;
+        return e;
+    }
+    return e | PTE_U | (level == 4 ? PTE_A : 0);
 }
 
 static long validate(uint64_t mfn, unsigned level, struct domain *d)
@@ -154,8 +175,6 @@ static long validate(uint64_t mfn, unsigned level, struct domain *d)
         }
         if (!(t[i] & PTE_P))
             continue;
-        if (level == 1)
-            t[i] = pv_adjust_l1e(t[i]);
         long rc = get_entry(t[i], level, d, NULL);
         if (rc) {
             while (i--)
@@ -163,6 +182,7 @@ static long validate(uint64_t mfn, unsigned level, struct domain *d)
                     put_entry(t[i], level);
             return rc;
         }
+        t[i] = pv_adjust_entry(t[i], level);
     }
     return 0;
 }
@@ -228,7 +248,7 @@ static long get_entry(uint64_t e, unsigned level, struct domain *d, struct domai
 {
     uint64_t mfn = (e & PTE_ADDR) >> PAGE_SHIFT;
     if (level == 1) {
-        if (e & ~L1_ALLOWED)
+        if (e & ~(L1_ALLOWED | (has_io(d) ? L1_CACHE : 0)))
             return -XEN_EINVAL;
         if (!get_page(mfn, d) && !(fd && get_page(mfn, fd))) {
             /* Shared image pages (page sharing): read-only, any domain
@@ -280,12 +300,10 @@ static long mod_entry(uint64_t tmfn, unsigned idx, unsigned level, uint64_t val,
     uint64_t *t = pfn_to_virt(tmfn);
     uint64_t old = t[idx];
     if (val & PTE_P) {
-        if (level == 1)
-            val = pv_adjust_l1e(val);
-        val |= PTE_U;            /* 64-bit PV guests run in ring 3 */
         long rc = get_entry(val, level, d, fd);
         if (rc)
             return rc;
+        val = pv_adjust_entry(val, level);
     }
     __atomic_store_n(&t[idx], val, __ATOMIC_RELEASE);
     if (old & PTE_P)
@@ -593,12 +611,17 @@ long do_mmuext_op(unsigned long ops, unsigned long count, unsigned long done_p,
                      done_p, foreigndom, done);
 }
 
-/* Grant mappings: an L1 entry at va for a frame another domain granted. */
-long pv_map_grant(struct domain *d, unsigned long va, uint64_t mfn, bool writable)
+/* Grant mappings: an L1 entry at va for a frame another domain granted,
+ * with the flags Xen gives it (grant_to_pte_flags): accessed, dirty, NX,
+ * user only with GNTMAP_application_map, writable unless read-only, the
+ * guest's GNTMAP_guest_avail bits in PTE bits 9-11; then adjusted as any
+ * L1 entry the guest writes (a kernel mapping: bit 52). */
+long pv_map_grant(struct domain *d, unsigned long va, uint64_t mfn, uint32_t gflags)
 {
     struct vcpu *v = current_vcpu();
     uint64_t l1;
     unsigned idx;
+    bool writable = !(gflags & GNTMAP_readonly);
     if (v->domain != d || !guest_range_ok(va, PAGE_SIZE) || (va & (PAGE_SIZE - 1)) ||
         !find_l1(v, va, &l1, &idx))
         return -XEN_EINVAL;
@@ -611,13 +634,16 @@ long pv_map_grant(struct domain *d, unsigned long va, uint64_t mfn, bool writabl
         put_page(mfn);
         return -XEN_EINVAL;
     }
-    uint64_t e = (mfn << PAGE_SHIFT) | PTE_P | PTE_U | PTE_A | PTE_D | PTE_GNT |
-                 (writable ? PTE_W : 0);
-    __atomic_store_n(&t[idx], e, __ATOMIC_RELEASE);
+    uint64_t e = (mfn << PAGE_SHIFT) | PTE_P | PTE_A | PTE_D | PTE_NX |
+                 (writable ? PTE_W : 0) | ((gflags & GNTMAP_application_map) ? PTE_U : 0) |
+                 (((uint64_t)(gflags >> _GNTMAP_guest_avail0) << 9) & PTE_AVAIL);
+    __atomic_store_n(&t[idx], pv_adjust_entry(e, 1), __ATOMIC_RELEASE);
     invlpg(va);
     return 0;
 }
 
+/* As Xen (release builds): the entry at va must map the granted frame;
+ * whether the guest rewrote it meanwhile is not tracked (gnt-implicit). */
 long pv_unmap_grant(struct domain *d, unsigned long va, uint64_t mfn)
 {
     struct vcpu *v = current_vcpu();
@@ -627,7 +653,7 @@ long pv_unmap_grant(struct domain *d, unsigned long va, uint64_t mfn)
         return -XEN_EINVAL;
     uint64_t *t = pfn_to_virt(l1);
     uint64_t e = t[idx];
-    if (!(e & PTE_P) || !(e & PTE_GNT) || ((e & PTE_ADDR) >> PAGE_SHIFT) != mfn)
+    if (!(e & PTE_P) || ((e & PTE_ADDR) >> PAGE_SHIFT) != mfn)
         return -XEN_EINVAL;
     __atomic_store_n(&t[idx], 0, __ATOMIC_RELEASE);
     flush_local_and_domain(d, va, true);
