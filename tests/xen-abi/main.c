@@ -253,7 +253,8 @@ static void test_version(void)
     /* Features: what a 64-bit PV guest gets. */
     unsigned long f = features(), want;
     if (on_keel)
-        want = (1UL << XENFEAT_mmu_pt_update_preserve_ad) | (1UL << XENFEAT_direct_mapped);
+        want = (1UL << XENFEAT_mmu_pt_update_preserve_ad) |
+               (1UL << XENFEAT_gnttab_map_avail_bits) | (1UL << XENFEAT_direct_mapped);
     else
         want = (1UL << XENFEAT_memory_op_vnode_supported) |
                (1UL << XENFEAT_mmu_pt_update_preserve_ad) | (1UL << XENFEAT_highmem_assist) |
@@ -334,6 +335,135 @@ static void test_version(void)
     printf("xen_version: checked\n");
 }
 
+static char scratch[4096] __attribute__((aligned(4096)));
+static char data[4096] __attribute__((aligned(4096)));
+
+static unsigned long mfn_of(const void *va)
+{
+    return ((const unsigned long *)minios_start_info->mfn_list)[(unsigned long)va >> 12];
+}
+
+/* The entry at machine address ma, read through minios's (read-only)
+ * mapping of its page tables. */
+static unsigned long read_entry(unsigned long ma)
+{
+    return *(volatile unsigned long *)((m2p[ma >> 12] << 12) + (ma & 4095));
+}
+
+static long pt_update(unsigned long ma, unsigned long val, unsigned cmd)
+{
+    struct mmu_update u = { .ptr = ma | cmd, .val = val };
+    return _hypercall4(__HYPERVISOR_mmu_update, &u, 1, NULL, DOMID_SELF);
+}
+
+static long uvm(void *va, unsigned long val)
+{
+    return _hypercall3(__HYPERVISOR_update_va_mapping, va, val, UVMF_INVLPG);
+}
+
+static void test_pte(void)
+{
+    unsigned long ma = l1e_maddr((unsigned long)scratch);
+    unsigned long mfn = mfn_of(scratch), orig = read_entry(ma);
+    unsigned long base = mfn << 12 | PTE_P | PTE_W | PTE_A | PTE_D;
+    memset(scratch, 0x3c, sizeof(scratch));
+
+    /* A kernel mapping (no user bit from the guest): user and bit 52. */
+    CHECK_EQ(uvm(scratch, base), 0);
+    CHECK_EQ(read_entry(ma), base | PTE_U | PTE_KERNEL);
+    /* A user mapping: made global. */
+    CHECK_EQ(uvm(scratch, base | PTE_U), 0);
+    CHECK_EQ(read_entry(ma), base | PTE_U | PTE_G);
+    /* Both user and bit 52 from the guest: a kernel mapping, kept so. */
+    CHECK_EQ(uvm(scratch, base | PTE_U | PTE_KERNEL), 0);
+    CHECK_EQ(read_entry(ma), base | PTE_U | PTE_KERNEL);
+    /* Global on a kernel mapping: kept. */
+    CHECK_EQ(uvm(scratch, base | PTE_G), 0);
+    CHECK_EQ(read_entry(ma), base | PTE_G | PTE_U | PTE_KERNEL);
+    /* Every software-available bit, and NX. */
+    CHECK_EQ(uvm(scratch, base | PTE_AVAIL | PTE_AVAIL_HIGH | PTE_NX), 0);
+    CHECK_EQ(read_entry(ma), base | PTE_AVAIL | PTE_AVAIL_HIGH | PTE_NX | PTE_U);
+    CHECK_EQ(uvm(scratch, base | (1UL << 9)), 0);
+    CHECK_EQ(read_entry(ma), base | (1UL << 9) | PTE_U | PTE_KERNEL);
+    CHECK_EQ(uvm(scratch, base | (1UL << 62) | PTE_U), 0);
+    CHECK_EQ(read_entry(ma), base | (1UL << 62) | PTE_U | PTE_G);
+    if (scratch[17] != 0x3c)
+        test_fail("scratch lost its contents");
+    /* Cache attributes: only for a domain with I/O (dom0 on Xen). */
+    if (!dom0) {
+        CHECK_EQ(uvm(scratch, base | PTE_PCD), -XEN_EINVAL);
+        CHECK_EQ(uvm(scratch, base | PTE_PWT), -XEN_EINVAL);
+        CHECK_EQ(uvm(scratch, base | PTE_PS), -XEN_EINVAL);    /* PAT in an L1 entry */
+        CHECK_EQ(read_entry(ma), base | (1UL << 62) | PTE_U | PTE_G);   /* unchanged */
+    }
+    /* The same through mmu_update. */
+    CHECK_EQ(pt_update(ma, base | (1UL << 10), MMU_NORMAL_PT_UPDATE), 0);
+    CHECK_EQ(read_entry(ma), base | (1UL << 10) | PTE_U | PTE_KERNEL);
+    CHECK_EQ(pt_update(ma, (base & ~(PTE_A | PTE_D)) | PTE_U, MMU_PT_UPDATE_PRESERVE_AD), 0);
+    CHECK_EQ(read_entry(ma), base | PTE_U | PTE_G);
+    CHECK_EQ(pt_update(ma, (base & ~(PTE_A | PTE_D)) | PTE_U, MMU_NORMAL_PT_UPDATE), 0);
+    CHECK_EQ(read_entry(ma), (base & ~(PTE_A | PTE_D)) | PTE_U | PTE_G);
+    CHECK_EQ(pt_update(ma, orig, MMU_NORMAL_PT_UPDATE), 0);
+    CHECK_EQ(uvm(scratch, orig), 0);
+
+    /* Upper levels: a new tree in an empty L4 slot, built while its pages
+     * are ordinary memory, then hooked in: validation adjusts each entry
+     * (user at every level, accessed in the L4 entry) and keeps the
+     * software bits. */
+    const unsigned long *l4 = (const unsigned long *)minios_start_info->pt_base;
+    unsigned slot = 1;
+    while (slot < 256 && l4[slot])
+        slot++;
+    if (slot == 256) {
+        test_error("no empty L4 slot");
+        return;
+    }
+    unsigned long *t3 = minios_alloc_pages(1), *t2 = minios_alloc_pages(1),
+                  *t1 = minios_alloc_pages(1);
+    memset(t3, 0, 4096);
+    memset(t2, 0, 4096);
+    memset(t1, 0, 4096);
+    unsigned long m3 = mfn_of(t3), m2 = mfn_of(t2), m1 = mfn_of(t1);
+    memset(data, 0xa5, sizeof(data));
+    t1[0] = mfn_of(data) << 12 | PTE_P | PTE_A | PTE_D | (1UL << 11);
+    t2[0] = m1 << 12 | PTE_P | PTE_W | PTE_A | (1UL << 9) | (1UL << 60);
+    t3[0] = m2 << 12 | PTE_P | PTE_W | PTE_A | (3UL << 10);
+    CHECK_EQ(uvm(t1, m1 << 12 | PTE_P | PTE_A), 0);
+    CHECK_EQ(uvm(t2, m2 << 12 | PTE_P | PTE_A), 0);
+    CHECK_EQ(uvm(t3, m3 << 12 | PTE_P | PTE_A), 0);
+    unsigned long l4ma = (mfn_of(l4) << 12) + slot * 8;
+    CHECK_EQ(pt_update(l4ma, m3 << 12 | PTE_P | PTE_W | PTE_G, MMU_NORMAL_PT_UPDATE), -XEN_EINVAL);
+    CHECK_EQ(pt_update(l4ma, m3 << 12 | PTE_P | PTE_W | PTE_PCD, MMU_NORMAL_PT_UPDATE), -XEN_EINVAL);
+    CHECK_EQ(pt_update(l4ma, m3 << 12 | PTE_P | PTE_W | PTE_AVAIL | (1UL << 55),
+                       MMU_NORMAL_PT_UPDATE), 0);
+    CHECK_EQ(l4[slot], m3 << 12 | PTE_P | PTE_W | PTE_AVAIL | (1UL << 55) | PTE_U | PTE_A);
+    CHECK_EQ(t3[0], m2 << 12 | PTE_P | PTE_W | PTE_A | (3UL << 10) | PTE_U);
+    CHECK_EQ(t2[0], m1 << 12 | PTE_P | PTE_W | PTE_A | (1UL << 9) | (1UL << 60) | PTE_U);
+    CHECK_EQ(t1[0], mfn_of(data) << 12 | PTE_P | PTE_A | PTE_D | (1UL << 11) | PTE_U | PTE_KERNEL);
+    volatile unsigned char *through = (volatile unsigned char *)((unsigned long)slot << 39);
+    CHECK_EQ(through[100], 0xa5);
+    /* Refused above L1: superpages, global, cache attributes. */
+    unsigned long m2a = (m2 << 12) + 8, m3a = (m3 << 12) + 8;
+    CHECK_EQ(pt_update(m2a, m1 << 12 | PTE_P | PTE_PS, MMU_NORMAL_PT_UPDATE), -XEN_EINVAL);
+    CHECK_EQ(pt_update(m2a, m1 << 12 | PTE_P | PTE_G, MMU_NORMAL_PT_UPDATE), -XEN_EINVAL);
+    CHECK_EQ(pt_update(m2a, m1 << 12 | PTE_P | PTE_PCD, MMU_NORMAL_PT_UPDATE), -XEN_EINVAL);
+    CHECK_EQ(pt_update(m2a, m1 << 12 | PTE_P | PTE_PWT, MMU_NORMAL_PT_UPDATE), -XEN_EINVAL);
+    CHECK_EQ(pt_update(m3a, m2 << 12 | PTE_P | PTE_PS, MMU_NORMAL_PT_UPDATE), -XEN_EINVAL);
+    CHECK_EQ(pt_update(m3a, m2 << 12 | PTE_P | PTE_G, MMU_NORMAL_PT_UPDATE), -XEN_EINVAL);
+    /* A second L2 entry through mmu_update: user added, bits kept. */
+    CHECK_EQ(pt_update(m2a, m1 << 12 | PTE_P | (0x3ffUL << 53), MMU_NORMAL_PT_UPDATE), 0);
+    CHECK_EQ(t2[1], m1 << 12 | PTE_P | (0x3ffUL << 53) | PTE_U);
+    CHECK_EQ(through[(1UL << 21) + 100], 0xa5);
+    CHECK_EQ(pt_update(m2a, 0, MMU_NORMAL_PT_UPDATE), 0);
+    /* Unhook: the tree is devalidated; its pages can be written again. */
+    CHECK_EQ(pt_update(l4ma, 0, MMU_NORMAL_PT_UPDATE), 0);
+    CHECK_EQ(uvm(t3, m3 << 12 | PTE_P | PTE_W | PTE_A | PTE_D), 0);
+    CHECK_EQ(uvm(t2, m2 << 12 | PTE_P | PTE_W | PTE_A | PTE_D), 0);
+    CHECK_EQ(uvm(t1, m1 << 12 | PTE_P | PTE_W | PTE_A | PTE_D), 0);
+    t1[0] = 0;
+    printf("PTE bits: checked (L4 slot %u)\n", slot);
+}
+
 int main(void)
 {
     start_info_t *si = minios_start_info;
@@ -348,5 +478,6 @@ int main(void)
     test_multicall();
     test_vm_assist();
     test_machphys();
+    test_pte();
     return test_finish();
 }
