@@ -19,6 +19,7 @@ static const char denied[] = "<denied>";     /* Xen's xen_deny() */
 static uint32_t features(const struct domain *d)
 {
     uint32_t f = (1u << XENFEAT_mmu_pt_update_preserve_ad) |
+                 (1u << XENFEAT_highmem_assist) |
                  (1u << XENFEAT_gnttab_map_avail_bits) |
                  (1u << XENFEAT_direct_mapped);
     if (d->vm_assist & (1UL << VMASST_TYPE_pae_extended_cr3))

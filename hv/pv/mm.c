@@ -242,6 +242,14 @@ void put_page_type(uint64_t mfn)
     }
 }
 
+/* A read-only image page shared by the domains booted from d's image
+ * (page sharing): to the guest, one of its own frames. */
+static bool is_shared_image_page(uint64_t mfn, const struct domain *d)
+{
+    return mfn < max_pfn && pg(mfn)->owner == OWNER_SHARED && d->arch.pv.shared_image &&
+           pg(mfn)->prev == (uint32_t)(d->arch.pv.shared_image - 1) && pg(mfn)->count;
+}
+
 /* Takes the references a present entry at this level needs.  Frames must
  * belong to d, or to fd (a foreign domain d may map, for building). */
 static long get_entry(uint64_t e, unsigned level, struct domain *d, struct domain *fd)
@@ -253,9 +261,8 @@ static long get_entry(uint64_t e, unsigned level, struct domain *d, struct domai
         if (!get_page(mfn, d) && !(fd && get_page(mfn, fd))) {
             /* Shared image pages (page sharing): read-only, any domain
              * whose image they came from holds one already. */
-            if (mfn >= max_pfn || pg(mfn)->owner != OWNER_SHARED || (e & PTE_W) ||
-                !d->arch.pv.shared_image || pg(mfn)->prev != (uint32_t)(d->arch.pv.shared_image - 1) ||
-                pg(mfn)->count == 0 || pg(mfn)->count == 0xffffffffu)
+            if ((e & PTE_W) || !is_shared_image_page(mfn, d) ||
+                pg(mfn)->count == 0xffffffffu)
                 return -XEN_EINVAL;
             pg(mfn)->count++;
             return 0;
@@ -542,6 +549,28 @@ long pv_set_base(struct vcpu *v, uint64_t mfn)
     return 0;
 }
 
+/* MMUEXT_CLEAR_PAGE and MMUEXT_COPY_PAGE, as Xen: the destination must
+ * be the domain's and able to take a writable type (not a page table);
+ * the source any frame of the domain (its shared image pages too). */
+static long clear_copy_page(struct domain *d, uint64_t dst, const xen_pfn_t *src)
+{
+    if (src && !is_shared_image_page(*src, d) && !(*src < max_pfn && pg(*src)->owner == d->id &&
+                                                    pg(*src)->count))
+        return -XEN_EINVAL;
+    if (!get_page(dst, d))
+        return -XEN_EINVAL;
+    if (get_page_type(dst, PGT_WRITABLE, d)) {
+        put_page(dst);
+        return -XEN_EINVAL;
+    }
+    if (src)
+        memcpy(pfn_to_virt(dst), pfn_to_virt(*src), PAGE_SIZE);
+    else
+        memset(pfn_to_virt(dst), 0, PAGE_SIZE);
+    put_page_and_type(dst, true);
+    return 0;
+}
+
 long do_mmuext_op(unsigned long ops, unsigned long count, unsigned long done_p,
                   unsigned long foreigndom, unsigned long a5)
 {
@@ -580,6 +609,12 @@ long do_mmuext_op(unsigned long ops, unsigned long count, unsigned long done_p,
             rc = pv_set_base(v, op.arg1.mfn);
             if (!rc)
                 switch_cr3(v->arch.pv.cr3);
+            break;
+        case MMUEXT_CLEAR_PAGE:
+            rc = clear_copy_page(d, op.arg1.mfn, NULL);
+            break;
+        case MMUEXT_COPY_PAGE:
+            rc = clear_copy_page(d, op.arg1.mfn, &op.arg2.src_mfn);
             break;
         case MMUEXT_TLB_FLUSH_LOCAL:
             flush_tlb_local();

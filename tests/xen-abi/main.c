@@ -254,7 +254,8 @@ static void test_version(void)
     unsigned long f = features(), want;
     if (on_keel)
         want = (1UL << XENFEAT_mmu_pt_update_preserve_ad) |
-               (1UL << XENFEAT_gnttab_map_avail_bits) | (1UL << XENFEAT_direct_mapped);
+               (1UL << XENFEAT_highmem_assist) | (1UL << XENFEAT_gnttab_map_avail_bits) |
+               (1UL << XENFEAT_direct_mapped);
     else
         want = (1UL << XENFEAT_memory_op_vnode_supported) |
                (1UL << XENFEAT_mmu_pt_update_preserve_ad) | (1UL << XENFEAT_highmem_assist) |
@@ -464,6 +465,50 @@ static void test_pte(void)
     printf("PTE bits: checked (L4 slot %u)\n", slot);
 }
 
+static long ext2(unsigned cmd, unsigned long mfn, unsigned long src)
+{
+    struct mmuext_op op = { .cmd = cmd };
+    op.arg1.mfn = mfn;
+    op.arg2.src_mfn = src;
+    return _hypercall4(__HYPERVISOR_mmuext_op, &op, 1, NULL, DOMID_SELF);
+}
+
+/* MMUEXT_CLEAR_PAGE and MMUEXT_COPY_PAGE (XENFEAT_highmem_assist). */
+static void test_clear_copy(void)
+{
+    unsigned long dm = mfn_of(data), sm = mfn_of(scratch);
+    unsigned long l4m = mfn_of((void *)minios_start_info->pt_base);
+    memset(data, 0x6b, sizeof(data));
+    CHECK_EQ(ext2(MMUEXT_CLEAR_PAGE, dm, 0), 0);
+    if (data[0] || data[2048] || data[4095])
+        test_fail("CLEAR_PAGE left data");
+    for (unsigned i = 0; i < sizeof(scratch); i++)
+        scratch[i] = (char)(i * 7);
+    CHECK_EQ(ext2(MMUEXT_COPY_PAGE, dm, sm), 0);
+    if (memcmp(data, scratch, sizeof(data)))
+        test_fail("COPY_PAGE: copy differs");
+    /* From a page table (any type of ours) and from our code. */
+    CHECK_EQ(ext2(MMUEXT_COPY_PAGE, dm, l4m), 0);
+    CHECK_EQ(((unsigned long *)data)[0], ((const unsigned long *)minios_start_info->pt_base)[0]);
+    unsigned long code = (unsigned long)test_finish & ~4095UL;
+    CHECK_EQ(ext2(MMUEXT_COPY_PAGE, dm, mfn_of((void *)code)), 0);
+    if (memcmp(data, (void *)code, sizeof(data)))
+        test_fail("COPY_PAGE from our code differs");
+    /* Refused: a destination that is a page table, frames not ours. */
+    CHECK_EQ(ext2(MMUEXT_CLEAR_PAGE, l4m, 0), -XEN_EINVAL);
+    CHECK_EQ(ext2(MMUEXT_COPY_PAGE, l4m, sm), -XEN_EINVAL);
+    CHECK_EQ(ext2(MMUEXT_CLEAR_PAGE, 0xFFFFFFFFFUL, 0), -XEN_EINVAL);
+    CHECK_EQ(ext2(MMUEXT_COPY_PAGE, dm, 0xFFFFFFFFFUL), -XEN_EINVAL);
+    CHECK_EQ(ext2(MMUEXT_COPY_PAGE, 0xFFFFFFFFFUL, sm), -XEN_EINVAL);
+    static xen_pfn_t ext[1];
+    struct xen_machphys_mfn_list l = { .max_extents = 1 };
+    set_xen_guest_handle(l.extent_start, ext);
+    CHECK_EQ(memop(XENMEM_machphys_mfn_list, &l), 0);
+    CHECK_EQ(ext2(MMUEXT_CLEAR_PAGE, ext[0], 0), -XEN_EINVAL);     /* the hypervisor's m2p */
+    CHECK_EQ(ext2(MMUEXT_COPY_PAGE, dm, ext[0]), -XEN_EINVAL);
+    printf("clear/copy page: checked\n");
+}
+
 int main(void)
 {
     start_info_t *si = minios_start_info;
@@ -479,5 +524,6 @@ int main(void)
     test_vm_assist();
     test_machphys();
     test_pte();
+    test_clear_copy();
     return test_finish();
 }
