@@ -440,6 +440,23 @@ void domain_sleep_sync(struct domain *d)
             return;
 }
 
+/* For v's runstate area: its runstate as it stands, as Xen copies it
+ * there (the time in the current state not yet added).  Under the lock. */
+static void runstate_note(struct vcpu *v)
+{
+    v->runstate_snap = v->runstate;
+    v->runstate_snap_entry = v->runstate_entry;
+    memcpy(v->runstate_snap_time, v->runstate_time, sizeof(v->runstate_time));
+    v->runstate_pending = true;
+}
+
+void vcpu_note_runstate(struct vcpu *v)
+{
+    spin_lock(&sched_lock);
+    runstate_note(v);
+    spin_unlock(&sched_lock);
+}
+
 /* A consistent copy of v's runstate (VCPUOP_get_runstate_info). */
 void vcpu_get_runstate(struct vcpu *v, struct vcpu_runstate_info *ri)
 {
@@ -629,6 +646,8 @@ void schedule(void)
     next->processor = pc->id;
     if (next->domain) {
         vcpu_set_runstate(next, RUNSTATE_running);
+        if (next->runstate_guest)
+            runstate_note(next);
         arch_ctxt_switch_to(next);
         if (prev->domain != next->domain)
             pc->domain_switches++;

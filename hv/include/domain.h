@@ -45,6 +45,14 @@ struct vcpu {
     /* Runstate accounting (VCPUOP_get_runstate_info). */
     int runstate;
     uint64_t runstate_entry, runstate_time[4];
+    /* VCPUOP_register_runstate_memory_area: the guest address (0: none);
+     * at each switch-in the scheduler notes the runstate here and the way
+     * out to the guest writes it there, in the vCPU's own address space
+     * and holding no lock (vcpu.c, runstate_area_update). */
+    unsigned long runstate_guest;
+    bool runstate_pending;
+    int runstate_snap;
+    uint64_t runstate_snap_entry, runstate_snap_time[4];
     enum vcpu_state state;
     struct vcpu *rq_next;
     bool on_rq;

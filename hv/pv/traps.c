@@ -408,6 +408,8 @@ void pv_exit_to_guest(void)
             }
             continue;            /* what woke us may want the CPU again */
         }
+        if (pc->curr->runstate_pending)
+            runstate_area_update(pc->curr);
         if (deliver_upcall(pc->curr))
             return;
     }

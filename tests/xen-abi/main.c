@@ -14,6 +14,8 @@
 #include <xen/memory.h>
 #include <xen/version.h>
 #include <xen/features.h>
+#include <xen/vcpu.h>
+#include <minios/time.h>
 #include "report.h"
 #include "ptwalk.h"
 
@@ -509,6 +511,60 @@ static void test_clear_copy(void)
     printf("clear/copy page: checked\n");
 }
 
+static long reg_runstate(unsigned long vcpu, unsigned long addr)
+{
+    struct vcpu_register_runstate_memory_area a;
+    a.addr.p = addr;
+    return _hypercall3(__HYPERVISOR_vcpu_op, VCPUOP_register_runstate_memory_area, vcpu, &a);
+}
+
+/* VCPUOP_register_runstate_memory_area: written at once, then whenever
+ * the vCPU is switched in (here: after blocking in minios_sleep_ns). */
+static void test_runstate_area(void)
+{
+    static volatile struct vcpu_runstate_info rs;
+    memset((void *)&rs, 0xff, sizeof(rs));
+    CHECK_EQ(reg_runstate(0, (unsigned long)&rs), 0);
+    CHECK_EQ(rs.state, RUNSTATE_running);
+    uint64_t entry0 = rs.state_entry_time, blocked0 = rs.time[RUNSTATE_blocked];
+    if (entry0 == ~0ULL || (entry0 & XEN_RUNSTATE_UPDATE) || rs.time[RUNSTATE_running] == ~0ULL)
+        test_fail("runstate area not written at registration");
+    minios_sleep_ns(5000000);
+    CHECK_EQ(rs.state, RUNSTATE_running);
+    if (rs.state_entry_time <= entry0)
+        test_fail("runstate area: entry time %lx not after %lx",
+                  (unsigned long)rs.state_entry_time, (unsigned long)entry0);
+    if (rs.time[RUNSTATE_blocked] < blocked0 + 4000000)
+        test_fail("runstate area: blocked %lu ns, before %lu ns",
+                  (unsigned long)rs.time[RUNSTATE_blocked], (unsigned long)blocked0);
+    struct vcpu_runstate_info ri;
+    CHECK_EQ(_hypercall3(__HYPERVISOR_vcpu_op, VCPUOP_get_runstate_info, 0, &ri), 0);
+    if (ri.time[RUNSTATE_blocked] < rs.time[RUNSTATE_blocked] || ri.state_entry_time < rs.state_entry_time)
+        test_fail("get_runstate_info behind the runstate area");
+    /* With VMASST_TYPE_runstate_update_flag: the flag is clear once done. */
+    CHECK_EQ(vm_assist(VMASST_CMD_enable, VMASST_TYPE_runstate_update_flag), 0);
+    minios_sleep_ns(2000000);
+    CHECK_EQ(rs.state, RUNSTATE_running);
+    CHECK_EQ(rs.state_entry_time & XEN_RUNSTATE_UPDATE, 0);
+    CHECK_EQ(vm_assist(VMASST_CMD_disable, VMASST_TYPE_runstate_update_flag), 0);
+    /* Refusals; an area that cannot be written is not an error. */
+    CHECK_EQ(_hypercall3(__HYPERVISOR_vcpu_op, VCPUOP_register_runstate_memory_area, 0, HV_ADDR),
+             -XEN_EFAULT);
+    CHECK_EQ(reg_runstate(0, HV_ADDR), -XEN_EFAULT);
+    CHECK_EQ(reg_runstate(0, 0x0000900000000000UL), -XEN_EFAULT);   /* non-canonical */
+    CHECK_EQ(reg_runstate(0, 0xFFFFFFFFFFFFFFF0UL), 0);   /* only the start is checked */
+    minios_sleep_ns(1000000);
+    CHECK_EQ(reg_runstate(4096, (unsigned long)&rs), -XEN_ENOENT);
+    CHECK_EQ(reg_runstate(0, minios_start_info->pt_base), 0);
+    minios_sleep_ns(1000000);
+    /* Address 0: no more updates. */
+    CHECK_EQ(reg_runstate(0, 0), 0);
+    rs.state = 77;
+    minios_sleep_ns(1000000);
+    CHECK_EQ(rs.state, 77);
+    printf("runstate area: checked\n");
+}
+
 int main(void)
 {
     start_info_t *si = minios_start_info;
@@ -525,5 +581,6 @@ int main(void)
     test_machphys();
     test_pte();
     test_clear_copy();
+    test_runstate_area();
     return test_finish();
 }
