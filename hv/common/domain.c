@@ -730,10 +730,8 @@ bad_cpus:
  * - architectural_iopl, runstate_update_flag, m2p_strict: recorded; Keel
  *   has no physdev set_iopl, no runstate memory area and no guest user
  *   mode yet, which are what they change;
- * - writable_pagetables: Keel does not trap and emulate a guest's direct
- *   writes to its page tables yet, so enabling it is refused with the
- *   error Xen gives a type it does not offer (-EINVAL); disabling it (the
- *   state it is in) succeeds.  Xen 4.17 accepts both.
+ * - writable_pagetables: a guest kernel's writes to its own L1 tables,
+ *   mapped read-only, are emulated (pv_ptwr_fault, hv/pv/mm.c).
  */
 #define PV64_VM_ASSIST_MASK ((1UL << VMASST_TYPE_4gb_segments) |        \
                              (1UL << VMASST_TYPE_4gb_segments_notify) | \
@@ -753,8 +751,6 @@ long do_vm_assist(unsigned long cmd_arg, unsigned long type_arg, unsigned long a
         return -XEN_EINVAL;
     switch (cmd) {
     case VMASST_CMD_enable:
-        if (type == VMASST_TYPE_writable_pagetables)
-            return -XEN_EINVAL;  /* not emulated yet (above) */
         d->vm_assist |= 1UL << type;
         return 0;
     case VMASST_CMD_disable:

@@ -646,6 +646,157 @@ long do_mmuext_op(unsigned long ops, unsigned long count, unsigned long done_p,
                      done_p, foreigndom, done);
 }
 
+/*
+ * VMASST_TYPE_writable_pagetables, as Xen's ptwr: a guest kernel write
+ * that faults on a read-only mapping of one of its own L1 tables is
+ * emulated as an update of that entry, validated and adjusted as through
+ * mmu_update.  The instructions decoded are those kernels use on PTEs:
+ * MOV r/m,r (89), MOV r/m,imm32 (C7 /0), XCHG (87) and [LOCK] CMPXCHG
+ * (0F B1), 16/32/64-bit, naturally aligned within the entry; the address
+ * is the fault's (cr2).  Anything else, or an entry that fails
+ * validation, is not emulated: the #PF goes to the guest, as from Xen
+ * when its emulation gives up.  Runs under the hypervisor lock (a guest
+ * exception).
+ */
+enum ptwr_op { PTWR_MOV, PTWR_XCHG, PTWR_CMPXCHG };
+
+static uint64_t *gpr(struct cpu_user_regs *r, unsigned n)
+{
+    uint64_t *regs[16] = { &r->rax, &r->rcx, &r->rdx, &r->rbx, &r->rsp, &r->rbp, &r->rsi,
+                           &r->rdi, &r->r8, &r->r9, &r->r10, &r->r11, &r->r12, &r->r13,
+                           &r->r14, &r->r15 };
+    return regs[n & 15];
+}
+
+/* A register written with an operand of this size, as the CPU does it. */
+static void gpr_set(uint64_t *reg, uint64_t val, unsigned bytes)
+{
+    if (bytes == 8)
+        *reg = val;
+    else if (bytes == 4)
+        *reg = (uint32_t)val;
+    else
+        *reg = (*reg & ~0xffffUL) | (val & 0xffff);
+}
+
+static bool fetch(unsigned long rip, unsigned i, uint8_t *b)
+{
+    return i < 15 && !copy_from_guest(b, rip + i, 1);
+}
+
+bool pv_ptwr_fault(struct vcpu *v, struct cpu_user_regs *r, unsigned long addr, uint32_t err)
+{
+    struct domain *d = v->domain;
+    uint64_t l1, mfn, tmfn;
+    unsigned idx;
+    if (!(d->vm_assist & (1UL << VMASST_TYPE_writable_pagetables)) ||
+        (err & (PFEC_RSVD | PFEC_IFETCH)) || (err & (PFEC_P | PFEC_W)) != (PFEC_P | PFEC_W))
+        return false;
+    /* The mapping that faulted: read-only, of an L1 table of ours. */
+    if (!find_l1(v, addr, &l1, &idx))
+        return false;
+    uint64_t pte = ((uint64_t *)pfn_to_virt(l1))[idx];
+    if ((pte & (PTE_P | PTE_W)) != PTE_P)
+        return false;
+    tmfn = (pte & PTE_ADDR) >> PAGE_SHIFT;
+    if (tmfn >= max_pfn || pg(tmfn)->owner != d->id ||
+        (pg(tmfn)->type_info & PGT_TYPE_MASK) != PGT_L1 || !PGT_COUNT(pg(tmfn)->type_info))
+        return false;
+
+    /* Decode. */
+    unsigned long rip = r->rip;
+    unsigned i = 0, bytes = 4, rex = 0;
+    uint8_t b, modrm, sib;
+    for (;; i++) {
+        if (!fetch(rip, i, &b))
+            return false;
+        if (b == 0x66)
+            bytes = 2;
+        else if (b != 0xf0 && b != 0x2e && b != 0x3e && b != 0x26 && b != 0x36 &&
+                 b != 0x64 && b != 0x65)
+            break;
+    }
+    if ((b & 0xf0) == 0x40) {
+        rex = b;
+        if (!fetch(rip, ++i, &b))
+            return false;
+    }
+    if (rex & 8)
+        bytes = 8;
+    enum ptwr_op op;
+    bool imm = false;
+    if (b == 0x89) {
+        op = PTWR_MOV;
+    } else if (b == 0xc7) {
+        op = PTWR_MOV;
+        imm = true;
+    } else if (b == 0x87) {
+        op = PTWR_XCHG;
+    } else if (b == 0x0f) {
+        if (!fetch(rip, ++i, &b) || b != 0xb1)
+            return false;
+        op = PTWR_CMPXCHG;
+    } else {
+        return false;
+    }
+    if (!fetch(rip, ++i, &modrm))
+        return false;
+    unsigned mod = modrm >> 6, reg = ((modrm >> 3) & 7) | ((rex & 4) << 1), rm = modrm & 7;
+    if (mod == 3 || (imm && (modrm & 0x38)))
+        return false;
+    unsigned disp = mod == 1 ? 1 : mod == 2 ? 4 : 0;
+    if (rm == 4) {
+        if (!fetch(rip, ++i, &sib))
+            return false;
+        if (mod == 0 && (sib & 7) == 5)
+            disp = 4;
+    } else if (mod == 0 && rm == 5) {
+        disp = 4;                /* rip-relative */
+    }
+    i += 1 + disp;
+    uint64_t val;
+    if (imm) {
+        unsigned n = bytes == 2 ? 2 : 4;
+        uint8_t ib[4];
+        for (unsigned k = 0; k < n; k++)
+            if (!fetch(rip, i + k, &ib[k]))
+                return false;
+        i += n;
+        val = n == 2 ? (uint64_t)(int64_t)(int16_t)(ib[0] | ib[1] << 8) :
+                       (uint64_t)(int64_t)(int32_t)((uint32_t)ib[0] | (uint32_t)ib[1] << 8 |
+                                                    (uint32_t)ib[2] << 16 | (uint32_t)ib[3] << 24);
+    } else {
+        val = *gpr(r, reg);
+    }
+
+    /* The entry, with a narrower write merged in (as Xen's ptwr). */
+    if (addr & (bytes - 1))
+        return false;
+    unsigned e = (unsigned)((addr & (PAGE_SIZE - 1)) >> 3), shift = (unsigned)(addr & 7) * 8;
+    uint64_t mask = bytes == 8 ? ~0UL : ((1UL << (bytes * 8)) - 1) << shift;
+    uint64_t *t = pfn_to_virt(tmfn);
+    uint64_t cur = t[e];
+    uint64_t nval = (cur & ~mask) | ((val << shift) & mask);
+    if (op == PTWR_CMPXCHG) {
+        uint64_t want = (cur & ~mask) | ((r->rax << shift) & mask);
+        if (cur != want) {
+            gpr_set(&r->rax, (cur & mask) >> shift, bytes);
+            r->rflags &= ~X86_EFLAGS_ZF;
+            r->rip += i;
+            return true;
+        }
+    }
+    mfn = tmfn;
+    if (mod_entry(mfn, e, 1, nval, d, NULL))
+        return false;
+    if (op == PTWR_XCHG)
+        gpr_set(gpr(r, reg), (cur & mask) >> shift, bytes);
+    if (op == PTWR_CMPXCHG)
+        r->rflags |= X86_EFLAGS_ZF;
+    r->rip += i;
+    return true;
+}
+
 /* Grant mappings: an L1 entry at va for a frame another domain granted,
  * with the flags Xen gives it (grant_to_pte_flags): accessed, dirty, NX,
  * user only with GNTMAP_application_map, writable unless read-only, the

@@ -16,6 +16,7 @@
 #include <xen/features.h>
 #include <xen/vcpu.h>
 #include <minios/time.h>
+#include <minios/traps.h>
 #include "report.h"
 #include "ptwalk.h"
 
@@ -176,10 +177,7 @@ static void test_vm_assist(void)
     CHECK_EQ(vm_assist(VMASST_CMD_disable, VMASST_TYPE_pae_extended_cr3), 0);
     CHECK_EQ(features(), f0);
 
-    /* Writable page tables: Xen emulates direct PTE writes; Keel does not
-     * yet and refuses to enable it (docs/abi.md). */
-    CHECK_EQ(vm_assist(VMASST_CMD_enable, VMASST_TYPE_writable_pagetables),
-             on_keel ? -XEN_EINVAL : 0);
+    CHECK_EQ(vm_assist(VMASST_CMD_enable, VMASST_TYPE_writable_pagetables), 0);
     CHECK_EQ(vm_assist(VMASST_CMD_disable, VMASST_TYPE_writable_pagetables), 0);
     printf("vm_assist: checked\n");
 }
@@ -565,6 +563,110 @@ static void test_runstate_area(void)
     printf("runstate area: checked\n");
 }
 
+/* Writes with fixed encodings (the emulator decodes them). */
+static void wr64(volatile unsigned long *p, unsigned long v)
+{
+    __asm__ volatile(".byte 0x48,0x89,0x07" : : "D"(p), "a"(v) : "memory");  /* mov %rax,(%rdi) */
+}
+
+static void wr32(volatile unsigned long *p, uint32_t v)
+{
+    __asm__ volatile(".byte 0x89,0x07" : : "D"(p), "a"(v) : "memory");       /* mov %eax,(%rdi) */
+}
+
+static void wr16(volatile unsigned long *p, uint16_t v)
+{
+    __asm__ volatile(".byte 0x66,0x89,0x07" : : "D"(p), "a"(v) : "memory");  /* mov %ax,(%rdi) */
+}
+
+static void wr_zero(volatile unsigned long *p)
+{
+    __asm__ volatile(".byte 0x48,0xc7,0x07,0,0,0,0" : : "D"(p) : "memory");  /* movq $0,(%rdi) */
+}
+
+static unsigned long xchg64(volatile unsigned long *p, unsigned long v)
+{
+    __asm__ volatile(".byte 0x48,0x87,0x07" : "+a"(v) : "D"(p) : "memory");  /* xchg %rax,(%rdi) */
+    return v;
+}
+
+static int cas64(volatile unsigned long *p, unsigned long *old, unsigned long v)
+{
+    unsigned char zf;
+    unsigned long a = *old;
+    __asm__ volatile(".byte 0xf0,0x48,0x0f,0xb1,0x37\n\tsetz %1"           /* lock cmpxchg %rsi,(%rdi) */
+                     : "+a"(a), "=q"(zf) : "D"(p), "S"(v) : "memory", "cc");
+    *old = a;
+    return zf;
+}
+
+static volatile int pf_count;
+static void pf_skip(struct minios_trap_frame *f)
+{
+    pf_count++;
+    f->rip += 3;                 /* wr64 */
+}
+
+/* VMASST_TYPE_writable_pagetables: direct writes to our own L1 tables,
+ * mapped read-only, are emulated and validated; others fault. */
+static void test_ptwr(void)
+{
+    unsigned long ma = l1e_maddr((unsigned long)scratch);
+    volatile unsigned long *pte = (volatile unsigned long *)((m2p[ma >> 12] << 12) + (ma & 4095));
+    unsigned long orig = *pte, mfn = mfn_of(scratch);
+    unsigned long base = mfn << 12 | PTE_P | PTE_W | PTE_A | PTE_D;
+    unsigned long l4m = mfn_of((void *)minios_start_info->pt_base);
+
+    /* Without the assist a domU's write faults; Xen emulates the hardware
+     * domain's anyway (its read-only-MMIO check takes the same path). */
+    minios_set_trap_handler(14, pf_skip);
+    int f = dom0 ? 0 : 1;
+    wr64(pte, base | (1UL << 10));
+    CHECK_EQ(pf_count, f);
+    CHECK_EQ(*pte, dom0 ? base | (1UL << 10) | PTE_U | PTE_KERNEL : orig);
+    CHECK_EQ(vm_assist(VMASST_CMD_enable, VMASST_TYPE_writable_pagetables), 0);
+    wr64(pte, base);
+    CHECK_EQ(*pte, base | PTE_U | PTE_KERNEL);
+    wr32(pte, (uint32_t)(base & ~PTE_W));        /* low half merged, then adjusted */
+    CHECK_EQ(*pte, (base & ~PTE_W) | PTE_U | PTE_KERNEL);
+    wr16(pte, (uint16_t)(base | PTE_U | (1UL << 9)));
+    CHECK_EQ(*pte, base | PTE_U | PTE_KERNEL | (1UL << 9));
+    CHECK_EQ(xchg64(pte, base | PTE_U), base | PTE_U | PTE_KERNEL | (1UL << 9));
+    CHECK_EQ(*pte, base | PTE_U | PTE_G);
+    unsigned long old = base | PTE_U | PTE_G;
+    CHECK_EQ(cas64(pte, &old, base), 1);
+    CHECK_EQ(*pte, base | PTE_U | PTE_KERNEL);
+    old = 0x1234;
+    CHECK_EQ(cas64(pte, &old, 0), 0);
+    CHECK_EQ(old, base | PTE_U | PTE_KERNEL);
+    CHECK_EQ(*pte, base | PTE_U | PTE_KERNEL);
+    wr_zero(pte);
+    CHECK_EQ(*pte, 0);
+    wr64(pte, base);
+    CHECK_EQ(*pte, base | PTE_U | PTE_KERNEL);
+    CHECK_EQ(pf_count, f);
+    /* Not emulated: an entry that fails validation, a table not an L1. */
+    wr64(pte, l4m << 12 | PTE_P | PTE_W);
+    CHECK_EQ(pf_count, f + 1);
+    CHECK_EQ(*pte, base | PTE_U | PTE_KERNEL);
+    const unsigned long *t4 = (const unsigned long *)minios_start_info->pt_base;
+    unsigned long va = (unsigned long)scratch;
+    unsigned long e4 = t4[(va >> 39) & 511];
+    const unsigned long *t3 = (const unsigned long *)(m2p[(e4 & ADDR) >> 12] << 12);
+    unsigned long e3 = t3[(va >> 30) & 511];
+    volatile unsigned long *l2e = (volatile unsigned long *)(m2p[(e3 & ADDR) >> 12] << 12) +
+                                  ((va >> 21) & 511);
+    wr64(l2e, *l2e);
+    CHECK_EQ(pf_count, f + 2);
+    CHECK_EQ(vm_assist(VMASST_CMD_disable, VMASST_TYPE_writable_pagetables), 0);
+    wr64(pte, orig);
+    CHECK_EQ(pf_count, f + 2 + f);
+    minios_set_trap_handler(14, NULL);
+    CHECK_EQ(uvm(scratch, orig), 0);
+    scratch[0] = 1;
+    printf("writable page tables: checked\n");
+}
+
 int main(void)
 {
     start_info_t *si = minios_start_info;
@@ -582,5 +684,6 @@ int main(void)
     test_pte();
     test_clear_copy();
     test_runstate_area();
+    test_ptwr();
     return test_finish();
 }
