@@ -646,14 +646,14 @@ void schedule(void)
     next->processor = pc->id;
     if (next->domain) {
         vcpu_set_runstate(next, RUNSTATE_running);
-        if (next->runstate_guest)
-            runstate_note(next);
         arch_ctxt_switch_to(next);
         if (prev->domain != next->domain)
             pc->domain_switches++;
         next->slice_start_ns = now;
         pc->slice_end = now + slice_for(next, now);
         update_vcpu_time(next);
+        if (next->runstate_guest)
+            runstate_note(next);     /* its runstate area, on the way out */
         if (!first_guest_tsc) {
             first_guest_tsc = rdtsc();
             printk("bench: hv_entry_to_first_guest_tsc=%lu\n",
