@@ -11,6 +11,7 @@
 #include "time.h"
 #include "grant.h"
 #include "xsm.h"
+#include "hypercall.h"
 #include <xen/sched.h>
 
 static struct domain *domain_list;
@@ -716,4 +717,46 @@ bad_cpus:
         return -1;
     }
     return 0;
+}
+
+/*
+ * vm_assist: the VMASST types Xen 4.17 lets a 64-bit PV guest enable or
+ * disable (its PV64 mask); any other type is -EINVAL and, for a valid
+ * type, any command but enable and disable -ENOSYS, as Xen.  Recorded in
+ * d->vm_assist.  What each means on Keel:
+ * - 4gb_segments, 4gb_segments_notify, pae_extended_cr3: no effect on a
+ *   64-bit guest (as on Xen); pae_extended_cr3 adds
+ *   XENFEAT_pae_pgdir_above_4gb to get_features, as Xen does;
+ * - architectural_iopl, runstate_update_flag, m2p_strict: recorded; Keel
+ *   has no physdev set_iopl, no runstate memory area and no guest user
+ *   mode yet, which are what they change;
+ * - writable_pagetables: a guest kernel's writes to its own L1 tables,
+ *   mapped read-only, are emulated (pv_ptwr_fault, hv/pv/mm.c).
+ */
+#define PV64_VM_ASSIST_MASK ((1UL << VMASST_TYPE_4gb_segments) |        \
+                             (1UL << VMASST_TYPE_4gb_segments_notify) | \
+                             (1UL << VMASST_TYPE_writable_pagetables) | \
+                             (1UL << VMASST_TYPE_pae_extended_cr3) |    \
+                             (1UL << VMASST_TYPE_architectural_iopl) |  \
+                             (1UL << VMASST_TYPE_runstate_update_flag) | \
+                             (1UL << VMASST_TYPE_m2p_strict))
+
+long do_vm_assist(unsigned long cmd_arg, unsigned long type_arg, unsigned long a3,
+                  unsigned long a4, unsigned long a5)
+{
+    (void)a3, (void)a4, (void)a5;
+    struct domain *d = current_domain();
+    unsigned cmd = (unsigned)cmd_arg, type = (unsigned)type_arg;   /* Xen's types */
+    if (type >= 64 || !(PV64_VM_ASSIST_MASK & (1UL << type)))
+        return -XEN_EINVAL;
+    switch (cmd) {
+    case VMASST_CMD_enable:
+        d->vm_assist |= 1UL << type;
+        return 0;
+    case VMASST_CMD_disable:
+        d->vm_assist &= ~(1UL << type);
+        return 0;
+    default:
+        return -XEN_ENOSYS;
+    }
 }

@@ -239,7 +239,7 @@ static void map_one(struct gnttab_map_grant_ref *op)
             rc = GNTST_general_error;
     }
     if (rc == GNTST_okay && (flags & GNTMAP_host_map) &&
-        pv_map_grant(ld, op->host_addr, mfn, !ro) < 0)
+        pv_map_grant(ld, op->host_addr, mfn, op->flags) < 0)
         rc = GNTST_general_error;
     if (rc != GNTST_okay) {
         if (dev_ref)

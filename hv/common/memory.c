@@ -152,6 +152,9 @@ long do_memory_op(unsigned long cmd, unsigned long arg, unsigned long a3,
         m.nr_entries = 1;
         return copy_to_guest(arg, &m, sizeof(m));
     }
+    case XENMEM_machphys_mapping:
+    case XENMEM_machphys_mfn_list:
+        return pv_machphys_op(op, arg);
     case XENMEM_add_to_physmap:
     case XENMEM_add_to_physmap_batch:
         return -XEN_EACCES;      /* as Xen: only for translated guests */

@@ -443,6 +443,23 @@ void domain_sleep_sync(struct domain *d)
             return;
 }
 
+/* For v's runstate area: its runstate as it stands, as Xen copies it
+ * there (the time in the current state not yet added).  Under the lock. */
+static void runstate_note(struct vcpu *v)
+{
+    v->runstate_snap = v->runstate;
+    v->runstate_snap_entry = v->runstate_entry;
+    memcpy(v->runstate_snap_time, v->runstate_time, sizeof(v->runstate_time));
+    v->runstate_pending = true;
+}
+
+void vcpu_note_runstate(struct vcpu *v)
+{
+    spin_lock(&sched_lock);
+    runstate_note(v);
+    spin_unlock(&sched_lock);
+}
+
 /* A consistent copy of v's runstate (VCPUOP_get_runstate_info). */
 void vcpu_get_runstate(struct vcpu *v, struct vcpu_runstate_info *ri)
 {
@@ -639,6 +656,8 @@ void schedule(void)
         next->slice_start_ns = now;
         pc->slice_end = now + slice_for(next, now);
         update_vcpu_time(next);
+        if (next->runstate_guest)
+            runstate_note(next);     /* its runstate area, on the way out */
         if (!first_guest_tsc) {
             first_guest_tsc = rdtsc();
             printk("bench: hv_entry_to_first_guest_tsc=%lu\n",

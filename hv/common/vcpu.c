@@ -47,6 +47,38 @@ void vcpu_info_release(struct vcpu *v)
 
 static long vcpu_op(unsigned long cmd, unsigned long vcpuid, unsigned long arg);
 
+/*
+ * The runstate area, as Xen's update_runstate_area: the runstate noted at
+ * the last switch-in (or registration), written at the guest's address in
+ * its own address space.  With VMASST_TYPE_runstate_update_flag,
+ * state_entry_time carries XEN_RUNSTATE_UPDATE while the rest is written.
+ * Called on the way out to the guest, holding no lock.
+ */
+void runstate_area_update(struct vcpu *v)
+{
+    unsigned long p = v->runstate_guest;
+    v->runstate_pending = false;
+    if (!p)
+        return;
+    struct vcpu_runstate_info ri = { .state = v->runstate_snap,
+                                     .state_entry_time = v->runstate_snap_entry };
+    memcpy(ri.time, v->runstate_snap_time, sizeof(ri.time));
+    unsigned long t = p + offsetof(struct vcpu_runstate_info, state_entry_time);
+    bool flag = v->domain->vm_assist & (1UL << VMASST_TYPE_runstate_update_flag);
+    if (flag) {
+        uint64_t e = ri.state_entry_time | XEN_RUNSTATE_UPDATE;
+        (void)copy_to_guest(t, &e, sizeof(e));
+        __atomic_thread_fence(__ATOMIC_RELEASE);
+        ri.state_entry_time |= XEN_RUNSTATE_UPDATE;
+    }
+    (void)copy_to_guest(p, &ri, sizeof(ri));
+    if (flag) {
+        __atomic_thread_fence(__ATOMIC_RELEASE);
+        uint64_t e = v->runstate_snap_entry;
+        (void)copy_to_guest(t, &e, sizeof(e));
+    }
+}
+
 /* Without the hypervisor lock: the timer operations, is_up and the
  * runstate (their own locks); the rest takes it. */
 long do_vcpu_op(unsigned long cmd, unsigned long vcpuid, unsigned long arg,
@@ -144,6 +176,27 @@ static long vcpu_op(unsigned long cmd, unsigned long vcpuid, unsigned long arg)
             return -XEN_EINVAL;
         vcpu_set_singleshot(v, 0);
         return 0;
+    case VCPUOP_register_runstate_memory_area: {
+        /* As Xen: any address a guest may use (0 stops the updates; as
+         * Xen's access_ok, only where it starts is checked); the runstate
+         * is written there at once and at every switch-in, each write
+         * fully checked, and one that fails is not an error. */
+        struct vcpu_register_runstate_memory_area a;
+        if (copy_from_guest(&a, arg, sizeof(a)))
+            return -XEN_EFAULT;
+        if (!guest_range_ok(a.addr.p, 1))
+            return -XEN_EFAULT;
+        v->runstate_guest = a.addr.p;
+        if (v == curr) {
+            vcpu_note_runstate(v);
+            runstate_area_update(v);
+        } else {
+            struct vcpu_runstate_info ri;
+            vcpu_get_runstate(v, &ri);
+            (void)copy_to_guest(a.addr.p, &ri, sizeof(ri));
+        }
+        return 0;
+    }
     case VCPUOP_register_vcpu_info: {
         struct vcpu_register_vcpu_info r;
         if (copy_from_guest(&r, arg, sizeof(r)))

@@ -1,22 +1,52 @@
-/* xen_version: who we are, as the Xen ABI asks it. */
+/* xen_version: who we are, as the Xen ABI asks it, with Xen 4.17's
+ * answers to a domU. */
 #include "lib.h"
 #include "domain.h"
 #include "hypercall.h"
+#include "boot.h"
 #include <xen/version.h>
 #include <xen/features.h>
 
 #define KEEL_XEN_MAJOR 4
 #define KEEL_XEN_MINOR 17
 
-long do_xen_version(unsigned long cmd, unsigned long arg, unsigned long a3,
+static const char denied[] = "<denied>";     /* Xen's xen_deny() */
+
+/* What Keel gives a 64-bit PV guest in feature submap 0 (Xen gives a PV
+ * domU mmu_pt_update_preserve_ad, highmem_assist, gnttab_map_avail_bits,
+ * memory_op_vnode_supported and direct_mapped, plus pae_pgdir_above_4gb
+ * with VMASST_TYPE_pae_extended_cr3; docs/abi.md says which Keel lacks). */
+static uint32_t features(const struct domain *d)
+{
+    uint32_t f = (1u << XENFEAT_mmu_pt_update_preserve_ad) |
+                 (1u << XENFEAT_highmem_assist) |
+                 (1u << XENFEAT_gnttab_map_avail_bits) |
+                 (1u << XENFEAT_direct_mapped);
+    if (d->vm_assist & (1UL << VMASST_TYPE_pae_extended_cr3))
+        f |= 1u << XENFEAT_pae_pgdir_above_4gb;
+    return f;
+}
+
+/*
+ * As Xen's default access control: version, platform_parameters and
+ * get_features for anyone; extraversion, compile_info, capabilities,
+ * changeset, pagesize and guest_handle for anyone; the rest (commandline,
+ * build_id) only for a control domain: commandline then says "<denied>"
+ * and build_id -EPERM.  The command is Xen's int.
+ */
+long do_xen_version(unsigned long cmd_arg, unsigned long arg, unsigned long a3,
                     unsigned long a4, unsigned long a5)
 {
     (void)a3, (void)a4, (void)a5;
-    switch (cmd) {
+    struct domain *d = current_domain();
+    bool deny = !(d->roles & ROLE_CONTROL);
+    switch ((int)cmd_arg) {
     case XENVER_version:
         return (KEEL_XEN_MAJOR << 16) | KEEL_XEN_MINOR;
     case XENVER_extraversion: {
-        xen_extraversion_t v = ".0-keel";
+        xen_extraversion_t v;
+        memset(v, 0, sizeof(v));
+        strlcpy(v, ".0-keel", sizeof(v));
         return copy_to_guest(arg, v, sizeof(v));
     }
     case XENVER_compile_info: {
@@ -48,14 +78,35 @@ long do_xen_version(unsigned long cmd, unsigned long arg, unsigned long a3,
         xen_feature_info_t fi;
         if (copy_from_guest(&fi, arg, sizeof(fi)))
             return -XEN_EFAULT;
-        /* Report only what is implemented; no optional features yet. */
-        fi.submap = 0;
-        if (fi.submap_idx >= XENFEAT_NR_SUBMAPS)
+        if (fi.submap_idx != 0)
             return -XEN_EINVAL;
+        fi.submap = features(d);
         return copy_to_guest(arg, &fi, sizeof(fi));
     }
     case XENVER_pagesize:
-        return PAGE_SIZE;
+        return arg ? -XEN_EINVAL : PAGE_SIZE;
+    case XENVER_guest_handle:
+        return copy_to_guest(arg, d->handle, sizeof(xen_domain_handle_t));
+    case XENVER_commandline: {
+        if (deny)
+            return copy_to_guest(arg, denied, sizeof(denied));
+        xen_commandline_t cl;
+        memset(cl, 0, sizeof(cl));
+        strlcpy(cl, hv_command_line(), sizeof(cl));
+        return copy_to_guest(arg, cl, sizeof(cl));
+    }
+    case XENVER_build_id: {
+        if (deny)
+            return -XEN_EPERM;
+        if (arg) {
+            xen_build_id_t b;
+            if (copy_from_guest(&b, arg, sizeof(b)))
+                return -XEN_EFAULT;
+            if (b.len == 0)
+                return -XEN_EINVAL;
+        }
+        return -XEN_ENODATA;     /* Keel's image carries no build id (yet) */
+    }
     default:
         return -XEN_ENOSYS;
     }

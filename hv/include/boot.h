@@ -18,4 +18,7 @@ uint64_t release_boot_modules(void);
 /* Builds and starts the boot domains (pv/dom_build.c). */
 void build_boot_domains(void);
 
+/* The hypervisor's own command line, as the boot loader gave it. */
+const char *hv_command_line(void);
+
 #endif

@@ -45,6 +45,14 @@ struct vcpu {
     /* Runstate accounting (VCPUOP_get_runstate_info). */
     int runstate;
     uint64_t runstate_entry, runstate_time[4];
+    /* VCPUOP_register_runstate_memory_area: the guest address (0: none);
+     * at each switch-in the scheduler notes the runstate here and the way
+     * out to the guest writes it there, in the vCPU's own address space
+     * and holding no lock (vcpu.c, runstate_area_update). */
+    unsigned long runstate_guest;
+    bool runstate_pending;
+    int runstate_snap;
+    uint64_t runstate_snap_entry, runstate_snap_time[4];
     enum vcpu_state state;
     struct vcpu *rq_next;
     bool on_rq;
@@ -58,6 +66,13 @@ struct vcpu {
     uint64_t runtime_ns, slice_start_ns;
     vcpu_info_t *vcpu_info;      /* in shared_info, registered, or dummy_info */
     vcpu_info_t dummy_info;      /* for ids past shared_info's array */
+    /* multicall (common/multicall.c): inside one, and the continuation a
+     * sub-call asked for (its number and arguments), which goes into the
+     * guest's entry instead of the guest's registers. */
+    struct mc_state {
+        bool active, preempted;
+        unsigned long op, args[5];
+    } mc;
     struct arch_vcpu arch;       /* x86 and guest-type state (arch_domain.h) */
 };
 
@@ -87,6 +102,7 @@ struct domain {
     bool shutdown;
     unsigned shutdown_reason;
     bool crashed;
+    unsigned long vm_assist;     /* VMASST_TYPE_* bits enabled (vm_assist) */
     /* console_io state */
     char con_buf[200];
     size_t con_len;

@@ -40,6 +40,13 @@ long do_xen_version(unsigned long, unsigned long, unsigned long, unsigned long, 
 long do_sched_op(unsigned long, unsigned long, unsigned long, unsigned long, unsigned long);
 long do_domctl(unsigned long, unsigned long, unsigned long, unsigned long, unsigned long);
 long do_sysctl(unsigned long, unsigned long, unsigned long, unsigned long, unsigned long);
+long do_multicall(unsigned long, unsigned long, unsigned long, unsigned long, unsigned long);
+long do_vm_assist(unsigned long, unsigned long, unsigned long, unsigned long, unsigned long);
+
+/* Hypercall nr with these arguments, under the hypervisor lock if its
+ * family runs under it (hv/pv/hypercall.c; multicall's entries). */
+long hypercall_call(unsigned long nr, unsigned long a1, unsigned long a2, unsigned long a3,
+                    unsigned long a4, unsigned long a5);
 
 
 #endif

@@ -36,8 +36,9 @@ int xsm_map_foreign(struct domain *cur, struct domain *target);
 /* Grant mappings: install/remove an L1 entry for a granted frame at va in
  * d's current page tables (the L1 table must exist; the slot must be
  * empty for a map).  The caller has checked the grant. */
-uint64_t pv_adjust_l1e(uint64_t e);
-long pv_map_grant(struct domain *d, unsigned long va, uint64_t mfn, bool writable);
+/* A present entry as Xen adjusts it for a 64-bit PV guest (mm.c). */
+uint64_t pv_adjust_entry(uint64_t e, unsigned level);
+long pv_map_grant(struct domain *d, unsigned long va, uint64_t mfn, uint32_t gnt_flags);
 long pv_unmap_grant(struct domain *d, unsigned long va, uint64_t mfn);
 /* xs_boot.c: boot domains and the xenstore domain (docs/boot-config.md). */
 int xs_wire(struct domain *d, struct domain *xs, char *err, size_t errlen);
@@ -45,5 +46,10 @@ void xs_unwire(struct domain *d);
 bool xs_wired(struct domain *d);
 size_t xs_boot_list(char *buf, size_t size);
 long do_update_va_mapping(unsigned long, unsigned long, unsigned long, unsigned long, unsigned long);
+/* VMASST_TYPE_writable_pagetables: emulates a guest write that faulted on
+ * a read-only mapping of its L1 table; false if it is not one (mm.c). */
+bool pv_ptwr_fault(struct vcpu *v, struct cpu_user_regs *r, unsigned long addr, uint32_t err);
+/* XENMEM_machphys_mapping and XENMEM_machphys_mfn_list (mm.c). */
+long pv_machphys_op(unsigned op, unsigned long arg);
 
 #endif

@@ -15,6 +15,10 @@ void vcpu_set_dead(struct vcpu *v);
 void sched_block(struct vcpu *v);
 struct vcpu_runstate_info;
 void vcpu_get_runstate(struct vcpu *v, struct vcpu_runstate_info *ri);
+/* Notes v's runstate for its runstate area (runstate_pending). */
+void vcpu_note_runstate(struct vcpu *v);
+/* Writes the noted runstate into v's area (vcpu.c; v is current). */
+void runstate_area_update(struct vcpu *v);
 bool domain_off_cpus(struct domain *d);
 void schedule(void);
 void sched_first_entry(void);

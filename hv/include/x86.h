@@ -16,6 +16,12 @@
 #define X86_CR4_OSXMMEXCPT (1UL << 10)
 #define X86_CR4_SMEP (1UL << 20)
 #define X86_EFLAGS_IF (1UL << 9)
+#define X86_EFLAGS_ZF (1UL << 6)
+/* #PF error code bits. */
+#define PFEC_P      (1u << 0)
+#define PFEC_W      (1u << 1)
+#define PFEC_RSVD   (1u << 3)
+#define PFEC_IFETCH (1u << 4)
 
 #define MSR_EFER          0xC0000080
 #define MSR_STAR          0xC0000081

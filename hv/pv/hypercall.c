@@ -43,32 +43,52 @@ static const struct hypercall_entry {
     [__HYPERVISOR_sched_op]          = OWN(do_sched_op),
     [__HYPERVISOR_domctl]            = LOCKED(do_domctl),
     [__HYPERVISOR_sysctl]            = LOCKED(do_sysctl),
+    [__HYPERVISOR_multicall]         = OWN(do_multicall),
+    [__HYPERVISOR_vm_assist]         = LOCKED(do_vm_assist),
 #undef LOCKED
 #undef OWN
 };
 
-void hypercall_dispatch(struct cpu_user_regs *r)
+/* Calls hypercall nr as its family wants to be called: under the
+ * hypervisor lock (LOCKED) or as it is (OWN).  Unknown: -ENOSYS. */
+long hypercall_call(unsigned long nr, unsigned long a1, unsigned long a2, unsigned long a3,
+                    unsigned long a4, unsigned long a5)
 {
-    unsigned long nr = r->rax;
     const struct hypercall_entry *h = nr < ARRAY_SIZE(hypercall_table) ?
                                       &hypercall_table[nr] : NULL;
-    if (!h || !h->fn) {
-        r->rax = (unsigned long)-XEN_ENOSYS;
-    } else if (h->own_locking) {
-        r->rax = (unsigned long)h->fn(r->rdi, r->rsi, r->rdx, r->r10, r->r8);
-    } else {
-        hv_lock_acquire();
-        r->rax = (unsigned long)h->fn(r->rdi, r->rsi, r->rdx, r->r10, r->r8);
-        hv_lock_release();
-    }
+    if (!h || !h->fn)
+        return -XEN_ENOSYS;
+    if (h->own_locking)
+        return h->fn(a1, a2, a3, a4, a5);
+    hv_lock_acquire();
+    long rc = h->fn(a1, a2, a3, a4, a5);
+    hv_lock_release();
+    return rc;
+}
+
+void hypercall_dispatch(struct cpu_user_regs *r)
+{
+    r->rax = (unsigned long)hypercall_call(r->rax, r->rdi, r->rsi, r->rdx, r->r10, r->r8);
     pv_exit_to_guest();
 }
 
-/* The guest calls again, with the progress in its arguments. */
+/* The guest calls again, with the progress in its arguments.  Inside a
+ * multicall the continuation is the entry's: multicall writes it back
+ * into the guest's list and continues from that entry. */
 long hypercall_create_continuation(unsigned nr, unsigned long a1, unsigned long a2,
                                    unsigned long a3, unsigned long a4, unsigned long a5)
 {
     struct vcpu *v = current_vcpu();
+    if (v->mc.active) {
+        v->mc.preempted = true;
+        v->mc.op = nr;
+        v->mc.args[0] = a1;
+        v->mc.args[1] = a2;
+        v->mc.args[2] = a3;
+        v->mc.args[3] = a4;
+        v->mc.args[4] = a5;
+        return nr;
+    }
     struct cpu_user_regs *r = v->arch.regs;
     r->rip -= 2;                 /* back onto the syscall instruction */
     r->rax = nr;

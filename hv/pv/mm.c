@@ -13,22 +13,34 @@
 #include "apic.h"
 #include "pv.h"
 #include "flushtlb.h"
+#include <xen/memory.h>
+#include <xen/grant_table.h>
 
 uint64_t *m2p;
 extern uint64_t idle_cr3;
 
-/* Software bit: installed by a grant map.  A guest that drops such an
- * entry itself (mmu_update, update_va_mapping) rather than through
- * GNTTABOP_unmap_grant_ref loses the PTE's references as for any entry;
- * the grant stays active until the domain dies, as on a release build of
- * Xen 4.17 (its _PAGE_GNTTAB check exists only in debug builds; test
- * gnt-implicit, which behaves the same on real Xen). */
-#define PTE_GNT     (1UL << 9)
-/* Flags a guest may set: in an L1 entry (bit 7 is PAT there), and above. */
-#define L1_ALLOWED  (PTE_P | PTE_W | PTE_U | PTE_PWT | PTE_PCD | PTE_A | PTE_D | \
-                     PTE_PS | PTE_G | (3UL << 10) | PTE_NX | PTE_ADDR)
-#define LN_ALLOWED  (PTE_P | PTE_W | PTE_U | PTE_PWT | PTE_PCD | PTE_A | PTE_D | \
-                     (7UL << 9) | PTE_NX | PTE_ADDR)   /* no superpages */
+/*
+ * Flags a guest may set, as Xen 4.17 checks them for a 64-bit PV guest:
+ * present, writable, user, accessed, dirty, the software-available bits
+ * 9-11 and 52-62 (Linux keeps its own state there), NX, and in an L1
+ * entry global.  The cache attributes (PWT, PCD, PAT) only in an L1
+ * entry and only for a domain with I/O resources (the hardware role, or
+ * I/O ports or memory granted), as Xen allows them only to a domain with
+ * I/O capabilities.  No superpages (PS above L1).
+ */
+#define PTE_AVAIL       (7UL << 9)
+#define PTE_AVAIL_HIGH  (0x7ffUL << 52)
+#define PTE_GUEST_KERNEL (1UL << 52)   /* Xen's _PAGE_GUEST_KERNEL */
+#define PTE_PAT         (1UL << 7)     /* in an L1 entry */
+#define LN_ALLOWED  (PTE_P | PTE_W | PTE_U | PTE_A | PTE_D | PTE_AVAIL | PTE_AVAIL_HIGH | \
+                     PTE_NX | PTE_ADDR)
+#define L1_ALLOWED  (LN_ALLOWED | PTE_G)
+#define L1_CACHE    (PTE_PWT | PTE_PCD | PTE_PAT)
+
+static bool has_io(const struct domain *d)
+{
+    return (d->roles & ROLE_HARDWARE) || d->io_ports.nr || d->io_mem.nr;
+}
 
 static struct page_info *pg(uint64_t mfn)
 {
@@ -129,17 +141,27 @@ static bool hv_slot(unsigned level, unsigned i)
 }
 
 /*
- * Which guest L1 entries may be global, as Xen's PV MMU decides for 64-bit
- * guests: a mapping the guest made for its kernel (no _PAGE_USER from the
- * guest) never is; a user mapping may keep _PAGE_GLOBAL.  Either way a
- * global entry lives no longer than any other: every full flush and every
- * switch of address space drops global entries too (flushtlb.c).
+ * What Xen writes into a present entry of a 64-bit PV guest
+ * (adjust_guest_l1e..l4e): the guest kernel runs in ring 3, so every
+ * level gets _PAGE_USER.  An L1 entry the guest made without it is a
+ * kernel mapping and is marked so with bit 52 (_PAGE_GUEST_KERNEL); an
+ * entry without bit 52 is a user mapping and is made global.  L4 entries
+ * also get _PAGE_ACCESSED.  The guest reads its entries back so.  (A
+ * global entry lives no longer than any other on Keel: every full flush
+ * and every switch of address space drops global entries too.)
  */
-uint64_t pv_adjust_l1e(uint64_t e)
+uint64_t pv_adjust_entry(uint64_t e, unsigned level)
 {
-    if ((e & PTE_P) && !(e & PTE_U))
-        e &= ~PTE_G;
-    return e;
+    if (!(e & PTE_P))
+        return e;
+    if (level == 1) {
+        if (!(e & PTE_U))
+            e |= PTE_U | PTE_GUEST_KERNEL;
+        if (!(e & PTE_GUEST_KERNEL))
+            e |= PTE_G | PTE_U;
+        return e;
+    }
+    return e | PTE_U | (level == 4 ? PTE_A : 0);
 }
 
 static long validate(uint64_t mfn, unsigned level, struct domain *d)
@@ -153,8 +175,6 @@ static long validate(uint64_t mfn, unsigned level, struct domain *d)
         }
         if (!(t[i] & PTE_P))
             continue;
-        if (level == 1)
-            t[i] = pv_adjust_l1e(t[i]);
         long rc = get_entry(t[i], level, d, NULL);
         if (rc) {
             while (i--)
@@ -162,6 +182,7 @@ static long validate(uint64_t mfn, unsigned level, struct domain *d)
                     put_entry(t[i], level);
             return rc;
         }
+        t[i] = pv_adjust_entry(t[i], level);
     }
     return 0;
 }
@@ -221,20 +242,27 @@ void put_page_type(uint64_t mfn)
     }
 }
 
+/* A read-only image page shared by the domains booted from d's image
+ * (page sharing): to the guest, one of its own frames. */
+static bool is_shared_image_page(uint64_t mfn, const struct domain *d)
+{
+    return mfn < max_pfn && pg(mfn)->owner == OWNER_SHARED && d->arch.pv.shared_image &&
+           pg(mfn)->prev == (uint32_t)(d->arch.pv.shared_image - 1) && pg(mfn)->count;
+}
+
 /* Takes the references a present entry at this level needs.  Frames must
  * belong to d, or to fd (a foreign domain d may map, for building). */
 static long get_entry(uint64_t e, unsigned level, struct domain *d, struct domain *fd)
 {
     uint64_t mfn = (e & PTE_ADDR) >> PAGE_SHIFT;
     if (level == 1) {
-        if (e & ~L1_ALLOWED)
+        if (e & ~(L1_ALLOWED | (has_io(d) ? L1_CACHE : 0)))
             return -XEN_EINVAL;
         if (!get_page(mfn, d) && !(fd && get_page(mfn, fd))) {
             /* Shared image pages (page sharing): read-only, any domain
              * whose image they came from holds one already. */
-            if (mfn >= max_pfn || pg(mfn)->owner != OWNER_SHARED || (e & PTE_W) ||
-                !d->arch.pv.shared_image || pg(mfn)->prev != (uint32_t)(d->arch.pv.shared_image - 1) ||
-                pg(mfn)->count == 0 || pg(mfn)->count == 0xffffffffu)
+            if ((e & PTE_W) || !is_shared_image_page(mfn, d) ||
+                pg(mfn)->count == 0xffffffffu)
                 return -XEN_EINVAL;
             pg(mfn)->count++;
             return 0;
@@ -279,12 +307,10 @@ static long mod_entry(uint64_t tmfn, unsigned idx, unsigned level, uint64_t val,
     uint64_t *t = pfn_to_virt(tmfn);
     uint64_t old = t[idx];
     if (val & PTE_P) {
-        if (level == 1)
-            val = pv_adjust_l1e(val);
-        val |= PTE_U;            /* 64-bit PV guests run in ring 3 */
         long rc = get_entry(val, level, d, fd);
         if (rc)
             return rc;
+        val = pv_adjust_entry(val, level);
     }
     __atomic_store_n(&t[idx], val, __ATOMIC_RELEASE);
     if (old & PTE_P)
@@ -523,6 +549,28 @@ long pv_set_base(struct vcpu *v, uint64_t mfn)
     return 0;
 }
 
+/* MMUEXT_CLEAR_PAGE and MMUEXT_COPY_PAGE, as Xen: the destination must
+ * be the domain's and able to take a writable type (not a page table);
+ * the source any frame of the domain (its shared image pages too). */
+static long clear_copy_page(struct domain *d, uint64_t dst, const xen_pfn_t *src)
+{
+    if (src && !is_shared_image_page(*src, d) && !(*src < max_pfn && pg(*src)->owner == d->id &&
+                                                    pg(*src)->count))
+        return -XEN_EINVAL;
+    if (!get_page(dst, d))
+        return -XEN_EINVAL;
+    if (get_page_type(dst, PGT_WRITABLE, d)) {
+        put_page(dst);
+        return -XEN_EINVAL;
+    }
+    if (src)
+        memcpy(pfn_to_virt(dst), pfn_to_virt(*src), PAGE_SIZE);
+    else
+        memset(pfn_to_virt(dst), 0, PAGE_SIZE);
+    put_page_and_type(dst, true);
+    return 0;
+}
+
 long do_mmuext_op(unsigned long ops, unsigned long count, unsigned long done_p,
                   unsigned long foreigndom, unsigned long a5)
 {
@@ -562,6 +610,12 @@ long do_mmuext_op(unsigned long ops, unsigned long count, unsigned long done_p,
             if (!rc)
                 switch_cr3(v->arch.pv.cr3);
             break;
+        case MMUEXT_CLEAR_PAGE:
+            rc = clear_copy_page(d, op.arg1.mfn, NULL);
+            break;
+        case MMUEXT_COPY_PAGE:
+            rc = clear_copy_page(d, op.arg1.mfn, &op.arg2.src_mfn);
+            break;
         case MMUEXT_TLB_FLUSH_LOCAL:
             flush_tlb_local();
             break;
@@ -592,12 +646,168 @@ long do_mmuext_op(unsigned long ops, unsigned long count, unsigned long done_p,
                      done_p, foreigndom, done);
 }
 
-/* Grant mappings: an L1 entry at va for a frame another domain granted. */
-long pv_map_grant(struct domain *d, unsigned long va, uint64_t mfn, bool writable)
+/*
+ * VMASST_TYPE_writable_pagetables, as Xen's ptwr: a guest kernel write
+ * that faults on a read-only mapping of one of its own L1 tables is
+ * emulated as an update of that entry, validated and adjusted as through
+ * mmu_update.  The instructions decoded are those kernels use on PTEs:
+ * MOV r/m,r (89), MOV r/m,imm32 (C7 /0), XCHG (87) and [LOCK] CMPXCHG
+ * (0F B1), 16/32/64-bit, naturally aligned within the entry; the address
+ * is the fault's (cr2).  Anything else, or an entry that fails
+ * validation, is not emulated: the #PF goes to the guest, as from Xen
+ * when its emulation gives up.  Runs under the hypervisor lock (a guest
+ * exception).
+ */
+enum ptwr_op { PTWR_MOV, PTWR_XCHG, PTWR_CMPXCHG };
+
+static uint64_t *gpr(struct cpu_user_regs *r, unsigned n)
+{
+    uint64_t *regs[16] = { &r->rax, &r->rcx, &r->rdx, &r->rbx, &r->rsp, &r->rbp, &r->rsi,
+                           &r->rdi, &r->r8, &r->r9, &r->r10, &r->r11, &r->r12, &r->r13,
+                           &r->r14, &r->r15 };
+    return regs[n & 15];
+}
+
+/* A register written with an operand of this size, as the CPU does it. */
+static void gpr_set(uint64_t *reg, uint64_t val, unsigned bytes)
+{
+    if (bytes == 8)
+        *reg = val;
+    else if (bytes == 4)
+        *reg = (uint32_t)val;
+    else
+        *reg = (*reg & ~0xffffUL) | (val & 0xffff);
+}
+
+static bool fetch(unsigned long rip, unsigned i, uint8_t *b)
+{
+    return i < 15 && !copy_from_guest(b, rip + i, 1);
+}
+
+bool pv_ptwr_fault(struct vcpu *v, struct cpu_user_regs *r, unsigned long addr, uint32_t err)
+{
+    struct domain *d = v->domain;
+    uint64_t l1, mfn, tmfn;
+    unsigned idx;
+    if (!(d->vm_assist & (1UL << VMASST_TYPE_writable_pagetables)) ||
+        (err & (PFEC_RSVD | PFEC_IFETCH)) || (err & (PFEC_P | PFEC_W)) != (PFEC_P | PFEC_W))
+        return false;
+    /* The mapping that faulted: read-only, of an L1 table of ours. */
+    if (!find_l1(v, addr, &l1, &idx))
+        return false;
+    uint64_t pte = ((uint64_t *)pfn_to_virt(l1))[idx];
+    if ((pte & (PTE_P | PTE_W)) != PTE_P)
+        return false;
+    tmfn = (pte & PTE_ADDR) >> PAGE_SHIFT;
+    if (tmfn >= max_pfn || pg(tmfn)->owner != d->id ||
+        (pg(tmfn)->type_info & PGT_TYPE_MASK) != PGT_L1 || !PGT_COUNT(pg(tmfn)->type_info))
+        return false;
+
+    /* Decode. */
+    unsigned long rip = r->rip;
+    unsigned i = 0, bytes = 4, rex = 0;
+    uint8_t b, modrm, sib;
+    for (;; i++) {
+        if (!fetch(rip, i, &b))
+            return false;
+        if (b == 0x66)
+            bytes = 2;
+        else if (b != 0xf0 && b != 0x2e && b != 0x3e && b != 0x26 && b != 0x36 &&
+                 b != 0x64 && b != 0x65)
+            break;
+    }
+    if ((b & 0xf0) == 0x40) {
+        rex = b;
+        if (!fetch(rip, ++i, &b))
+            return false;
+    }
+    if (rex & 8)
+        bytes = 8;
+    enum ptwr_op op;
+    bool imm = false;
+    if (b == 0x89) {
+        op = PTWR_MOV;
+    } else if (b == 0xc7) {
+        op = PTWR_MOV;
+        imm = true;
+    } else if (b == 0x87) {
+        op = PTWR_XCHG;
+    } else if (b == 0x0f) {
+        if (!fetch(rip, ++i, &b) || b != 0xb1)
+            return false;
+        op = PTWR_CMPXCHG;
+    } else {
+        return false;
+    }
+    if (!fetch(rip, ++i, &modrm))
+        return false;
+    unsigned mod = modrm >> 6, reg = ((modrm >> 3) & 7) | ((rex & 4) << 1), rm = modrm & 7;
+    if (mod == 3 || (imm && (modrm & 0x38)))
+        return false;
+    unsigned disp = mod == 1 ? 1 : mod == 2 ? 4 : 0;
+    if (rm == 4) {
+        if (!fetch(rip, ++i, &sib))
+            return false;
+        if (mod == 0 && (sib & 7) == 5)
+            disp = 4;
+    } else if (mod == 0 && rm == 5) {
+        disp = 4;                /* rip-relative */
+    }
+    i += 1 + disp;
+    uint64_t val;
+    if (imm) {
+        unsigned n = bytes == 2 ? 2 : 4;
+        uint8_t ib[4];
+        for (unsigned k = 0; k < n; k++)
+            if (!fetch(rip, i + k, &ib[k]))
+                return false;
+        i += n;
+        val = n == 2 ? (uint64_t)(int64_t)(int16_t)(ib[0] | ib[1] << 8) :
+                       (uint64_t)(int64_t)(int32_t)((uint32_t)ib[0] | (uint32_t)ib[1] << 8 |
+                                                    (uint32_t)ib[2] << 16 | (uint32_t)ib[3] << 24);
+    } else {
+        val = *gpr(r, reg);
+    }
+
+    /* The entry, with a narrower write merged in (as Xen's ptwr). */
+    if (addr & (bytes - 1))
+        return false;
+    unsigned e = (unsigned)((addr & (PAGE_SIZE - 1)) >> 3), shift = (unsigned)(addr & 7) * 8;
+    uint64_t mask = bytes == 8 ? ~0UL : ((1UL << (bytes * 8)) - 1) << shift;
+    uint64_t *t = pfn_to_virt(tmfn);
+    uint64_t cur = t[e];
+    uint64_t nval = (cur & ~mask) | ((val << shift) & mask);
+    if (op == PTWR_CMPXCHG) {
+        uint64_t want = (cur & ~mask) | ((r->rax << shift) & mask);
+        if (cur != want) {
+            gpr_set(&r->rax, (cur & mask) >> shift, bytes);
+            r->rflags &= ~X86_EFLAGS_ZF;
+            r->rip += i;
+            return true;
+        }
+    }
+    mfn = tmfn;
+    if (mod_entry(mfn, e, 1, nval, d, NULL))
+        return false;
+    if (op == PTWR_XCHG)
+        gpr_set(gpr(r, reg), (cur & mask) >> shift, bytes);
+    if (op == PTWR_CMPXCHG)
+        r->rflags |= X86_EFLAGS_ZF;
+    r->rip += i;
+    return true;
+}
+
+/* Grant mappings: an L1 entry at va for a frame another domain granted,
+ * with the flags Xen gives it (grant_to_pte_flags): accessed, dirty, NX,
+ * user only with GNTMAP_application_map, writable unless read-only, the
+ * guest's GNTMAP_guest_avail bits in PTE bits 9-11; then adjusted as any
+ * L1 entry the guest writes (a kernel mapping: bit 52). */
+long pv_map_grant(struct domain *d, unsigned long va, uint64_t mfn, uint32_t gflags)
 {
     struct vcpu *v = current_vcpu();
     uint64_t l1;
     unsigned idx;
+    bool writable = !(gflags & GNTMAP_readonly);
     if (v->domain != d || !guest_range_ok(va, PAGE_SIZE) || (va & (PAGE_SIZE - 1)) ||
         !find_l1(v, va, &l1, &idx))
         return -XEN_EINVAL;
@@ -610,13 +820,16 @@ long pv_map_grant(struct domain *d, unsigned long va, uint64_t mfn, bool writabl
         put_page(mfn);
         return -XEN_EINVAL;
     }
-    uint64_t e = (mfn << PAGE_SHIFT) | PTE_P | PTE_U | PTE_A | PTE_D | PTE_GNT |
-                 (writable ? PTE_W : 0);
-    __atomic_store_n(&t[idx], e, __ATOMIC_RELEASE);
+    uint64_t e = (mfn << PAGE_SHIFT) | PTE_P | PTE_A | PTE_D | PTE_NX |
+                 (writable ? PTE_W : 0) | ((gflags & GNTMAP_application_map) ? PTE_U : 0) |
+                 (((uint64_t)(gflags >> _GNTMAP_guest_avail0) << 9) & PTE_AVAIL);
+    __atomic_store_n(&t[idx], pv_adjust_entry(e, 1), __ATOMIC_RELEASE);
     invlpg(va);
     return 0;
 }
 
+/* As Xen (release builds): the entry at va must map the granted frame;
+ * whether the guest rewrote it meanwhile is not tracked (gnt-implicit). */
 long pv_unmap_grant(struct domain *d, unsigned long va, uint64_t mfn)
 {
     struct vcpu *v = current_vcpu();
@@ -626,7 +839,7 @@ long pv_unmap_grant(struct domain *d, unsigned long va, uint64_t mfn)
         return -XEN_EINVAL;
     uint64_t *t = pfn_to_virt(l1);
     uint64_t e = t[idx];
-    if (!(e & PTE_P) || !(e & PTE_GNT) || ((e & PTE_ADDR) >> PAGE_SHIFT) != mfn)
+    if (!(e & PTE_P) || ((e & PTE_ADDR) >> PAGE_SHIFT) != mfn)
         return -XEN_EINVAL;
     __atomic_store_n(&t[idx], 0, __ATOMIC_RELEASE);
     flush_local_and_domain(d, va, true);
@@ -712,6 +925,40 @@ void m2p_init(void)
     write_cr3(idle_cr3);
     printk("mm: machine-to-phys table %lu KiB at %lx (read-only to guests)\n",
            (unsigned long)(bytes >> 10), (unsigned long)MACH2PHYS_VIRT_START);
+}
+
+/*
+ * Where the m2p is, as Xen tells a PV domU: XENMEM_machphys_mapping gives
+ * the whole range the ABI reserves for it and, as Xen gives any domain
+ * but its hardware domain (Keel has none), the last entry of that range
+ * as max_mfn; the table is mapped up to the last machine frame (read
+ * beyond it, a guest faults, as it would past Xen's).
+ * XENMEM_machphys_mfn_list: the first frame of each 2 MiB of the table
+ * (m2p_init maps it with 2 MiB pages of one contiguous block), at most
+ * max_extents of them.
+ */
+long pv_machphys_op(unsigned op, unsigned long arg)
+{
+    if (op == XENMEM_machphys_mapping) {
+        struct xen_machphys_mapping m = {
+            .v_start = MACH2PHYS_VIRT_START,
+            .v_end = MACH2PHYS_VIRT_END,
+            .max_mfn = MACH2PHYS_NR_ENTRIES - 1,
+        };
+        return copy_to_guest(arg, &m, sizeof(m));
+    }
+    struct xen_machphys_mfn_list l;
+    if (copy_from_guest(&l, arg, sizeof(l)))
+        return -XEN_EFAULT;
+    uint64_t first = PA(m2p) >> PAGE_SHIFT, bytes = max_pfn * 8;
+    unsigned i;
+    for (i = 0; i != l.max_extents && ((uint64_t)i << 21) < bytes; i++) {
+        xen_pfn_t mfn = first + ((uint64_t)i << 9);
+        if (copy_to_guest((unsigned long)l.extent_start.p + i * sizeof(mfn), &mfn, sizeof(mfn)))
+            return -XEN_EFAULT;
+    }
+    l.nr_extents = i;
+    return copy_to_guest(arg, &l, sizeof(l));
 }
 
 /* Until the access-control module provides it: control may map anyone. */

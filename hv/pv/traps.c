@@ -348,6 +348,8 @@ void pv_guest_exception(struct cpu_user_regs *r, unsigned vec)
         v->arch.dr[6] = dr6;
         __asm__ volatile("mov %0, %%db6" :: "r"(0xffff0ff0UL));
     }
+    if (vec == 14 && pv_ptwr_fault(v, r, cr2, r->error_code))
+        return;                  /* a page-table write, emulated */
     if (vec == 7 && v->arch.pv.fpu_ts) {
         /* #NM from the virtual CR0.TS: clear it and let the guest know. */
         __asm__ volatile("clts");
@@ -408,6 +410,8 @@ void pv_exit_to_guest(void)
             }
             continue;            /* what woke us may want the CPU again */
         }
+        if (pc->curr->runstate_pending)
+            runstate_area_update(pc->curr);
         if (deliver_upcall(pc->curr))
             return;
     }

@@ -37,8 +37,11 @@ struct elf64_shdr {
 #define MAX_NOTES 65536
 
 /* Features a required "!name" may ask for that Keel gives a 64-bit PV
- * guest (XENFEAT_pae_pgdir_above_4gb: page tables may sit anywhere). */
-#define KEEL_REQUIRABLE (1u << XENFEAT_pae_pgdir_above_4gb)
+ * guest: writable_page_tables (the guest enables
+ * VMASST_TYPE_writable_pagetables, which Keel emulates) and
+ * pae_pgdir_above_4gb (page tables may sit anywhere). */
+#define KEEL_REQUIRABLE ((1u << XENFEAT_writable_page_tables) | \
+                         (1u << XENFEAT_pae_pgdir_above_4gb))
 
 /* The names libelf knows, in its table's order; others are not features
  * to it (ignored, refused only when required). */

@@ -9,6 +9,7 @@
 #include <minios/startinfo.h>
 #include <minios/traps.h>
 #include "report.h"
+#include "ptwalk.h"
 
 #define HV_ADDR   0xFFFF830000100000UL
 #define UNMAPPED  0x00007000000000UL     /* canonical, never mapped */
@@ -16,6 +17,8 @@
 
 static char page_a[PG] __attribute__((aligned(PG)));
 static char page_b[PG] __attribute__((aligned(PG)));
+static char spot[PG] __attribute__((aligned(PG)));
+
 static domid_t self;
 static int on_keel;
 
@@ -252,6 +255,41 @@ static void poke(volatile char *p)
 }
 
 /* Mapping our own grants (dom = our id, as a backend in the same domain would). */
+/* An installed L1 entry, through minios's read-only map of its tables. */
+static unsigned long pte_of(const void *va)
+{
+    unsigned long ma = l1e_maddr((unsigned long)va);
+    return *(volatile unsigned long *)((m2p[ma >> 12] << 12) + (ma & 4095));
+}
+
+#define PTE_FLAGS(w) (1UL | 0x20 | 0x40 | (1UL << 63) | 4 | ((w) ? 2 : 0))
+
+/* The PTEs of host mappings, as Xen builds them: accessed, dirty, NX,
+ * writable unless read-only, user; a kernel mapping (no
+ * GNTMAP_application_map) marked with bit 52, a user one global; the
+ * GNTMAP_guest_avail bits in PTE bits 9-11 (XENFEAT_gnttab_map_avail_bits). */
+static void test_map_pte(char *pa, char *pb, grant_ref_t rb, unsigned long ma, unsigned long mb)
+{
+    CHECK_EQ(pte_of(pb), mb << 12 | PTE_FLAGS(1) | (1UL << 52));
+    CHECK_EQ(pte_of(pa), ma << 12 | PTE_FLAGS(0) | (1UL << 52));
+    unsigned long orig = pte_of(spot);
+    CHECK_EQ(HYPERVISOR_update_va_mapping((unsigned long)spot, 0, UVMF_INVLPG), 0);
+    struct gnttab_map_grant_ref m = {
+        .host_addr = (unsigned long)spot, .ref = rb, .dom = self,
+        .flags = GNTMAP_host_map | GNTMAP_application_map | GNTMAP_readonly | (5u << 16),
+    };
+    CHECK_EQ(op1(GNTTABOP_map_grant_ref, &m), 0);
+    CHECK_EQ(m.status, GNTST_okay);
+    CHECK_EQ(pte_of(spot), mb << 12 | PTE_FLAGS(0) | 0x100 | (5UL << 9));
+    CHECK_EQ(spot[5], 0x22);
+    struct gnttab_unmap_grant_ref u = { .host_addr = (unsigned long)spot, .handle = m.handle };
+    CHECK_EQ(op1(GNTTABOP_unmap_grant_ref, &u), 0);
+    CHECK_EQ(u.status, GNTST_okay);
+    CHECK_EQ(pte_of(spot), 0);
+    CHECK_EQ(HYPERVISOR_update_va_mapping((unsigned long)spot, orig, UVMF_INVLPG), 0);
+    spot[0] = 1;
+}
+
 static void test_map(void)
 {
     grant_entry_v1_t *t = minios_gnttab_entries();
@@ -274,6 +312,7 @@ static void test_map(void)
     }
     CHECK_EQ(pa[5], 0x11);
     CHECK_EQ(pb[5], 0x22);
+    test_map_pte(pa, pb, rb, ma, mb);
     pb[7] = 0x33;
     CHECK_EQ(page_b[7], 0x33);
     CHECK_EQ(t[rb].flags, GTF_permit_access | GTF_reading | GTF_writing);

@@ -101,6 +101,13 @@ int main(void)
             if (op.cmd == MMUEXT_UNPIN_TABLE && (op.arg1.mfn == lt ||
                 op.arg1.mfn == p2m()[minios_start_info->pt_base >> 12]))
                 op.arg1.mfn = any_mfn() + 0x100000;
+            if (op.cmd == MMUEXT_CLEAR_PAGE || op.cmd == MMUEXT_COPY_PAGE) {
+                /* Never our live frames: the scratch frame, or not ours. */
+                op.arg2.src_mfn = any_mfn();
+                for (unsigned long p = 0; p < minios_start_info->nr_pages; p++)
+                    if (p2m()[p] == op.arg1.mfn)
+                        op.arg1.mfn = (rnd() % 2) ? scratch_pte >> 12 : any_mfn() + 0x100000;
+            }
             r = _hypercall4(__HYPERVISOR_mmuext_op, &op, 1, NULL, DOMID_SELF);
             if (r == 0 && op.cmd <= MMUEXT_PIN_L4_TABLE) {
                 op.cmd = MMUEXT_UNPIN_TABLE;

@@ -115,7 +115,7 @@ int main(void)
     if (((volatile unsigned long *)scratch)[262] == 0)
         test_fail("L4 read through a read-only mapping lacks the hypervisor slot");
     CHECK_EQ(uvm(scratch, 0x100UL << 12 | PTE_P), -XEN_EINVAL);     /* not ours */
-    CHECK_EQ(uvm(scratch, old | (1UL << 52)), -XEN_EINVAL);          /* reserved bit */
+    CHECK_EQ(uvm(scratch, old | (1UL << 4)), -XEN_EINVAL);           /* PCD: no I/O */
     CHECK_EQ(uvm(scratch, fresh << 12 | PTE_P | PTE_W), 0);
     if (scratch[100] != 0x5a)
         test_fail("fresh frame lost its contents");

@@ -111,20 +111,26 @@ int main(void)
     EXPECT(update(l1, 3, l2 << 12 | P) == 0);              /* read-only is fine */
     EXPECT(update(l1, 4, other << 12 | P) != 0);           /* another domain's */
     EXPECT(update(l1, 4, (uint64_t)FRAMES << 12 | P) != 0);  /* no such frame */
-    EXPECT(update(l1, 4, data << 12 | P | (1UL << 55)) != 0); /* reserved bits */
+    EXPECT(update(l1, 4, data << 12 | P | (1UL << 7)) != 0);  /* PAT: no I/O, no cache attributes */
+    EXPECT(update(l1, 4, data << 12 | P | 0x10) != 0);        /* PCD */
     EXPECT(update(l4, 262, 0) == -XEN_EPERM);              /* hypervisor slot */
     EXPECT(update(l2, 1, data << 12 | P | PS) != 0);       /* superpage */
     EXPECT(update(l3, 1, l3 << 12 | P) != 0);              /* L3 as its own L2 */
     EXPECT(update(l4, 1, l4 << 12 | P) != 0);              /* L4 as its own L3 */
     EXPECT(update(l1, 0, 3) != 0 || 1);                    /* not-present: allowed */
-    /* Global entries: never for a kernel mapping (no _PAGE_USER from the
-     * guest), kept for a user mapping; the entry reads back adjusted. */
+    /* As Xen's adjust_guest_l1e: a kernel mapping (no _PAGE_USER from the
+     * guest) gets user and bit 52, and keeps a global bit; a user mapping
+     * becomes global; the software bits 9-11 and 52-62 are the guest's. */
     EXPECT(update(l1, 5, data << 12 | P | 0x100) == 0);
-    EXPECT(tab(l1)[5] == (data << 12 | P | U));
-    EXPECT(update(l1, 5, data << 12 | P | U | 0x100) == 0);
+    EXPECT(tab(l1)[5] == (data << 12 | P | U | 0x100 | (1UL << 52)));
+    EXPECT(update(l1, 5, data << 12 | P | U) == 0);
     EXPECT(tab(l1)[5] == (data << 12 | P | U | 0x100));
+    EXPECT(update(l1, 5, data << 12 | P | (0x7feUL << 52) | 0xe00) == 0);
+    EXPECT(tab(l1)[5] == (data << 12 | P | U | (0x7ffUL << 52) | 0xe00));
     EXPECT(update(l1, 5, 0) == 0);
-    EXPECT(pv_adjust_l1e(data << 12 | 0x100) == (data << 12 | 0x100));   /* not present */
+    EXPECT(pv_adjust_entry(data << 12 | 0x100, 1) == (data << 12 | 0x100));   /* not present */
+    EXPECT(pv_adjust_entry(data << 12 | P, 4) == (data << 12 | P | U | 0x20));
+    EXPECT(pv_adjust_entry(data << 12 | P, 2) == (data << 12 | P | U));
     EXPECT(ext(MMUEXT_PIN_L1_TABLE, data) != 0);           /* mapped writable */
     tlbflush_clock = 70;
     EXPECT(update(l1, 0, 0) == 0);                         /* unmap data */
@@ -170,7 +176,7 @@ int main(void)
         rc = do_mmu_update(host_continuation[1], host_continuation[2], host_continuation[3],
                            host_continuation[4], 0);
         EXPECT(rc == 0 && done == 100);
-        EXPECT(tab(l1)[6] == (data << 12 | P | W | U));  /* the last request's value */
+        EXPECT(tab(l1)[6] == (data << 12 | P | W | U | (1UL << 52)));  /* the last request's value, a kernel mapping */
         EXPECT(update(l1, 6, 0) == 0);
     }
 

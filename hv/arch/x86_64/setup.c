@@ -29,6 +29,11 @@ unsigned nr_boot_modules;
 static char module_cmdlines[512 * 1024];
 static char hv_cmdline[512];
 
+const char *hv_command_line(void)
+{
+    return hv_cmdline;
+}
+
 static uint64_t *idle_l4;
 uint64_t idle_cr3;
 
