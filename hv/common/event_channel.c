@@ -387,15 +387,6 @@ static long bind_virq_locked(struct evtchn_bind_virq *b)
     return 0;
 }
 
-static long evtchn_bind_virq(struct evtchn_bind_virq *b)
-{
-    struct domain *d = current_domain();
-    ev_lock(d);
-    long rc = bind_virq_locked(b);
-    ev_unlock(d);
-    return rc;
-}
-
 static long bind_ipi_locked(struct evtchn_bind_ipi *b)
 {
     struct domain *d = current_domain();
@@ -408,15 +399,6 @@ static long bind_ipi_locked(struct evtchn_bind_ipi *b)
                                        .notify_vcpu = (uint16_t)b->vcpu };
     b->port = (evtchn_port_t)port;
     return 0;
-}
-
-static long evtchn_bind_ipi(struct evtchn_bind_ipi *b)
-{
-    struct domain *d = current_domain();
-    ev_lock(d);
-    long rc = bind_ipi_locked(b);
-    ev_unlock(d);
-    return rc;
 }
 
 static long send_locked(unsigned port)
@@ -440,15 +422,6 @@ static long send_locked(unsigned port)
     default:
         return -XEN_EINVAL;
     }
-}
-
-static long evtchn_send(unsigned port)
-{
-    struct domain *d = current_domain();
-    ev_lock(d);
-    long rc = send_locked(port);
-    ev_unlock(d);
-    return rc;
 }
 
 static long status_locked(struct domain *d, struct evtchn_status *st);
@@ -515,15 +488,6 @@ static long bind_vcpu_locked(struct evtchn_bind_vcpu *b)
     }
 }
 
-static long evtchn_bind_vcpu(struct evtchn_bind_vcpu *b)
-{
-    struct domain *d = current_domain();
-    ev_lock(d);
-    long rc = bind_vcpu_locked(b);
-    ev_unlock(d);
-    return rc;
-}
-
 static long unmask_locked(unsigned port)
 {
     struct domain *d = current_domain();
@@ -535,15 +499,6 @@ static long unmask_locked(unsigned port)
         !test_and_set(&v->vcpu_info->evtchn_pending_sel, port / BITS_PER_WORD))
         vcpu_mark_events_pending(v);
     return 0;
-}
-
-static long evtchn_unmask(unsigned port)
-{
-    struct domain *d = current_domain();
-    ev_lock(d);
-    long rc = unmask_locked(port);
-    ev_unlock(d);
-    return rc;
 }
 
 static long evtchn_reset(domid_t dom)
@@ -570,9 +525,10 @@ static long evtchn_reset(domid_t dom)
         return rc;                                                         \
     } while (0)
 
-/* Without the hypervisor lock: the operations on the caller's own
- * channels (send, unmask, bind_virq, bind_ipi, bind_vcpu); the others,
- * which may name another domain, take it. */
+/* The operations on the caller's own channels (send, unmask, bind_virq,
+ * bind_ipi, bind_vcpu) run under its event lock alone; the others, which
+ * may name another domain, take the hypervisor lock and the event locks
+ * they need. */
 static long event_channel_op(unsigned long cmd, unsigned long arg);
 
 long do_event_channel_op(unsigned long cmd, unsigned long arg, unsigned long a3,
@@ -580,22 +536,17 @@ long do_event_channel_op(unsigned long cmd, unsigned long arg, unsigned long a3,
 {
     (void)a3, (void)a4, (void)a5;
     switch (cmd) {
-    case EVTCHNOP_send: {
-        struct evtchn_send s;
-        if (copy_from_guest(&s, arg, sizeof(s)))
-            return -XEN_EFAULT;
-        return evtchn_send(s.port);
-    }
-    case EVTCHNOP_unmask: {
-        struct evtchn_unmask u;
-        if (copy_from_guest(&u, arg, sizeof(u)))
-            return -XEN_EFAULT;
-        return evtchn_unmask(u.port);
-    }
+    case EVTCHNOP_send:
+    case EVTCHNOP_unmask:
     case EVTCHNOP_bind_virq:
     case EVTCHNOP_bind_ipi:
-    case EVTCHNOP_bind_vcpu:
-        return event_channel_op(cmd, arg);
+    case EVTCHNOP_bind_vcpu: {
+        struct domain *d = current_domain();
+        ev_lock(d);
+        long rc = event_channel_op(cmd, arg);
+        ev_unlock(d);
+        return rc;
+    }
     default: {
         hv_lock_acquire();
         long rc = event_channel_op(cmd, arg);
@@ -613,16 +564,28 @@ static long event_channel_op(unsigned long cmd, unsigned long arg)
     case EVTCHNOP_bind_interdomain:
         OP(struct evtchn_bind_interdomain, evtchn_bind_interdomain);
     case EVTCHNOP_bind_virq:
-        OP(struct evtchn_bind_virq, evtchn_bind_virq);
+        OP(struct evtchn_bind_virq, bind_virq_locked);
     case EVTCHNOP_bind_ipi:
-        OP(struct evtchn_bind_ipi, evtchn_bind_ipi);
+        OP(struct evtchn_bind_ipi, bind_ipi_locked);
     case EVTCHNOP_status:
         OP(struct evtchn_status, evtchn_status);
     case EVTCHNOP_bind_vcpu: {
         struct evtchn_bind_vcpu b;
         if (copy_from_guest(&b, arg, sizeof(b)))
             return -XEN_EFAULT;
-        return evtchn_bind_vcpu(&b);
+        return bind_vcpu_locked(&b);
+    }
+    case EVTCHNOP_send: {
+        struct evtchn_send sd;
+        if (copy_from_guest(&sd, arg, sizeof(sd)))
+            return -XEN_EFAULT;
+        return send_locked(sd.port);
+    }
+    case EVTCHNOP_unmask: {
+        struct evtchn_unmask u;
+        if (copy_from_guest(&u, arg, sizeof(u)))
+            return -XEN_EFAULT;
+        return unmask_locked(u.port);
     }
     case EVTCHNOP_close: {
         struct evtchn_close c;
