@@ -535,13 +535,21 @@ long do_event_channel_op(unsigned long cmd, unsigned long arg, unsigned long a3,
                          unsigned long a4, unsigned long a5)
 {
     (void)a3, (void)a4, (void)a5;
+    struct domain *d = current_domain();
     switch (cmd) {
-    case EVTCHNOP_send:
+    case EVTCHNOP_send: {        /* the hot path: straight to it */
+        struct evtchn_send sd;
+        if (copy_from_guest(&sd, arg, sizeof(sd)))
+            return -XEN_EFAULT;
+        ev_lock(d);
+        long rc = send_locked(sd.port);
+        ev_unlock(d);
+        return rc;
+    }
     case EVTCHNOP_unmask:
     case EVTCHNOP_bind_virq:
     case EVTCHNOP_bind_ipi:
     case EVTCHNOP_bind_vcpu: {
-        struct domain *d = current_domain();
         ev_lock(d);
         long rc = event_channel_op(cmd, arg);
         ev_unlock(d);
@@ -574,12 +582,6 @@ static long event_channel_op(unsigned long cmd, unsigned long arg)
         if (copy_from_guest(&b, arg, sizeof(b)))
             return -XEN_EFAULT;
         return bind_vcpu_locked(&b);
-    }
-    case EVTCHNOP_send: {
-        struct evtchn_send sd;
-        if (copy_from_guest(&sd, arg, sizeof(sd)))
-            return -XEN_EFAULT;
-        return send_locked(sd.port);
     }
     case EVTCHNOP_unmask: {
         struct evtchn_unmask u;
