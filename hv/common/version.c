@@ -38,8 +38,6 @@ long do_xen_version(unsigned long cmd_arg, unsigned long arg, unsigned long a3,
                     unsigned long a4, unsigned long a5)
 {
     (void)a3, (void)a4, (void)a5;
-    struct domain *d = current_domain();
-    bool deny = !(d->roles & ROLE_CONTROL);
     switch ((int)cmd_arg) {
     case XENVER_version:
         return (KEEL_XEN_MAJOR << 16) | KEEL_XEN_MINOR;
@@ -80,15 +78,15 @@ long do_xen_version(unsigned long cmd_arg, unsigned long arg, unsigned long a3,
             return -XEN_EFAULT;
         if (fi.submap_idx != 0)
             return -XEN_EINVAL;
-        fi.submap = features(d);
+        fi.submap = features(current_domain());
         return copy_to_guest(arg, &fi, sizeof(fi));
     }
     case XENVER_pagesize:
         return arg ? -XEN_EINVAL : PAGE_SIZE;
     case XENVER_guest_handle:
-        return copy_to_guest(arg, d->handle, sizeof(xen_domain_handle_t));
+        return copy_to_guest(arg, current_domain()->handle, sizeof(xen_domain_handle_t));
     case XENVER_commandline: {
-        if (deny)
+        if (!(current_domain()->roles & ROLE_CONTROL))   /* Xen's xen_deny() */
             return copy_to_guest(arg, denied, sizeof(denied));
         xen_commandline_t cl;
         memset(cl, 0, sizeof(cl));
@@ -96,7 +94,7 @@ long do_xen_version(unsigned long cmd_arg, unsigned long arg, unsigned long a3,
         return copy_to_guest(arg, cl, sizeof(cl));
     }
     case XENVER_build_id: {
-        if (deny)
+        if (!(current_domain()->roles & ROLE_CONTROL))   /* Xen's xen_deny() */
             return -XEN_EPERM;
         if (arg) {
             xen_build_id_t b;
