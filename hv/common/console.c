@@ -181,7 +181,11 @@ long do_console_io(unsigned long cmd, unsigned long count, unsigned long buf,
             return -XEN_EINVAL;
         if (!guest_range_ok(buf, count))
             return -XEN_EFAULT;
+        unsigned long fl = irq_save();
+        spin_lock(&console_lock);    /* d's buffer and tokens: any of its vCPUs */
         uint64_t allowed = console_allow(d, count);
+        spin_unlock(&console_lock);
+        irq_restore(fl);
         char chunk[256];
         for (uint64_t off = 0; off < allowed; ) {
             size_t n = (size_t)MIN(allowed - off, sizeof(chunk));
@@ -203,8 +207,7 @@ long do_console_io(unsigned long cmd, unsigned long count, unsigned long buf,
             d->con_len = 0;
             spin_unlock(&console_lock);
             irq_restore(f);
-            if (!d->con_drop_noted) {
-                d->con_drop_noted = true;
+            if (!__atomic_exchange_n(&d->con_drop_noted, true, __ATOMIC_RELAXED)) {
                 printk("d%u (%s): console output rate-limited, dropping\n",
                        d->id, d->name);
             }

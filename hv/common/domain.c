@@ -14,14 +14,61 @@
 #include "hypercall.h"
 #include <xen/sched.h>
 
+/* The domain table and list, the dying list, the summary and references
+ * (domain_get) are under the domain-list lock. */
+static spinlock_t domlist_lock = SPINLOCK_INIT("domlist", LOCK_ORDER_DOMLIST);
 static struct domain *domain_list;
 bool domains_booted;   /* the boot modules have all been built */
 static struct domain *domain_table[DOMID_FIRST_RESERVED];
 
+/* Without a reference: for callers that know d stays (it is their own, a
+ * channel's peer held by the channel, the owner of a frame on its list). */
 struct domain *domain_by_id(unsigned id)
 {
-    return id < DOMID_FIRST_RESERVED ? domain_table[id] : NULL;
+    return id < DOMID_FIRST_RESERVED ? __atomic_load_n(&domain_table[id], __ATOMIC_ACQUIRE)
+                                     : NULL;
 }
+
+struct domain *domain_get(unsigned id)
+{
+    if (id >= DOMID_FIRST_RESERVED)
+        return NULL;
+    spin_lock(&domlist_lock);
+    struct domain *d = domain_table[id];
+    if (d)
+        __atomic_fetch_add(&d->refcnt, 1, __ATOMIC_ACQUIRE);
+    spin_unlock(&domlist_lock);
+    return d;
+}
+
+/* The last reference is the table's: the reaper lets it go (and frees the
+ * structure) only when no other is left. */
+void domain_put(struct domain *d)
+{
+    if (__atomic_fetch_sub(&d->refcnt, 1, __ATOMIC_RELEASE) <= 1)
+        panic("d%u: reference count underflow", d->id);
+}
+
+void domain_lock2(struct domain *a, struct domain *b)
+{
+    if (a == b) {
+        domain_lock(a);
+    } else if (a->id < b->id) {
+        domain_lock(a);
+        domain_lock(b);
+    } else {
+        domain_lock(b);
+        domain_lock(a);
+    }
+}
+
+void domain_unlock2(struct domain *a, struct domain *b)
+{
+    domain_unlock(a);
+    if (a != b)
+        domain_unlock(b);
+}
+
 static unsigned nr_live;
 static uint16_t next_domid = 1;
 
@@ -45,20 +92,22 @@ static const char *const reason_names[] = {
 
 unsigned nr_live_domains(void)
 {
-    return nr_live;
+    return __atomic_load_n(&nr_live, __ATOMIC_ACQUIRE);
 }
 
 static void add_summary(uint16_t id, const char *name, const char *what, bool clean)
 {
+    spin_lock(&domlist_lock);
     if (!clean)
         any_unclean = true;
-    if (nr_summary == ARRAY_SIZE(summary))
-        return;
-    struct summary *s = &summary[nr_summary++];
-    s->id = id;
-    strlcpy(s->name, name, sizeof(s->name));
-    strlcpy(s->what, what, sizeof(s->what));
-    s->clean = clean;
+    if (nr_summary < ARRAY_SIZE(summary)) {
+        struct summary *s = &summary[nr_summary++];
+        s->id = id;
+        strlcpy(s->name, name, sizeof(s->name));
+        strlcpy(s->what, what, sizeof(s->what));
+        s->clean = clean;
+    }
+    spin_unlock(&domlist_lock);
 }
 
 void domain_note_refused(const char *name, const char *why)
@@ -105,15 +154,17 @@ vcpu_info_t *vcpu_info_default(struct vcpu *v)
     return &v->dummy_info;
 }
 
+/* Under the control lock (domctl, or the boot-time builder): one
+ * creation at a time, so the id chosen stays free until it is entered. */
 struct domain *domain_create(const struct boot_config *cfg)
 {
     BUILD_BUG_ON(sizeof(struct domain) > PAGE_SIZE);
     uint16_t id = cfg->domid;
     if (id) {
-        if (id >= DOMID_FIRST_RESERVED || domain_table[id])
+        if (id >= DOMID_FIRST_RESERVED || domain_by_id(id))
             return NULL;
     } else {
-        while (next_domid < DOMID_FIRST_RESERVED && domain_table[next_domid])
+        while (next_domid < DOMID_FIRST_RESERVED && domain_by_id(next_domid))
             next_domid++;        /* skip ids that DOMCTL_createdomain chose */
         if (next_domid >= DOMID_FIRST_RESERVED)
             return NULL;
@@ -123,6 +174,9 @@ struct domain *domain_create(const struct boot_config *cfg)
     if (!d)
         return NULL;
     d->id = id;
+    d->lock = (spinlock_t)SPINLOCK_INIT("domain", LOCK_ORDER_DOMAIN);
+    d->page_alloc_lock = (spinlock_t)SPINLOCK_INIT("page_alloc", LOCK_ORDER_PAGE_ALLOC);
+    d->refcnt = 1;               /* the table's */
     strlcpy(d->name, cfg->name, sizeof(d->name));
     d->roles = cfg->roles;
     d->max_pages = cfg->mem >> PAGE_SHIFT;
@@ -153,7 +207,7 @@ struct domain *domain_create(const struct boot_config *cfg)
      * the xenstore domain holds two ports per domain it serves, so it
      * gets all that the 2-level ABI offers. */
     d->max_evtchns = (d->roles & ROLE_XENSTORE) ? 4096 : 1024;
-    d->event_lock = (spinlock_t)SPINLOCK_INIT("event", LOCK_ORDER_DOMAIN);
+    d->event_lock = (spinlock_t)SPINLOCK_INIT("event", LOCK_ORDER_EVENT);
     xsm_domain_init(d, cfg);
     /* shared_info: the domain's own frame, outside its pseudo-physical
      * map, as Xen allocates it when it creates a domain. */
@@ -172,10 +226,12 @@ struct domain *domain_create(const struct boot_config *cfg)
         v->vcpu_info->evtchn_upcall_mask = 1;
     }
     domain_init_wallclock(d);
+    spin_lock(&domlist_lock);
     d->next = domain_list;
     domain_list = d;
-    domain_table[d->id] = d;
+    __atomic_store_n(&domain_table[d->id], d, __ATOMIC_RELEASE);
     nr_live++;
+    spin_unlock(&domlist_lock);
     return d;
 }
 
@@ -184,14 +240,17 @@ static void adopt_page(struct domain *d, uint64_t pfn)
 {
     memset(pfn_to_virt(pfn), 0, PAGE_SIZE);
     struct page_info *pg = &frame_table[pfn];
-    pg->count = 1;               /* the allocation's own reference */
-    pg->type_info = 0;
+    __atomic_store_n(&pg->type_info, 0, __ATOMIC_RELAXED);
+    spin_lock_key(&d->page_alloc_lock, d->id);
     pg->prev = PFN_NONE;
     pg->next = d->page_list;
     if (d->page_list != PFN_NONE)
         frame_table[d->page_list].prev = (uint32_t)pfn;
     d->page_list = (uint32_t)pfn;
     d->page_count++;
+    spin_unlock(&d->page_alloc_lock);
+    /* The allocation's own reference: from here on get_page may take more. */
+    __atomic_store_n(&pg->count, 1, __ATOMIC_RELEASE);
 }
 
 /* Allocates one zeroed frame owned by d and links it into d's list. */
@@ -226,13 +285,14 @@ int domain_alloc_shared_page(struct domain *d, uint64_t *mfn)
     if (domain_alloc_page(d, mfn))
         return -1;
     struct page_info *pg = &frame_table[*mfn];
-    pg->type_info = PGT_WRITABLE | (1u << PGT_COUNT_SHIFT);
     pg->flags |= PGF_HV_SHARED;
+    __atomic_store_n(&pg->type_info, PGT_WRITABLE | (1u << PGT_COUNT_SHIFT), __ATOMIC_RELEASE);
     return 0;
 }
 
-/* Takes frame mfn off d's list (its last reference went). */
-void domain_unlink_page(struct domain *d, uint64_t mfn)
+/* Takes frame mfn off d's list (its last reference went, or d is being
+ * destroyed); the caller holds d's page-list lock. */
+static void unlink_page_locked(struct domain *d, uint64_t mfn)
 {
     struct page_info *pg = &frame_table[mfn];
     if (pg->prev != PFN_NONE)
@@ -245,10 +305,17 @@ void domain_unlink_page(struct domain *d, uint64_t mfn)
     d->page_count--;
 }
 
+void domain_unlink_page(struct domain *d, uint64_t mfn)
+{
+    spin_lock_key(&d->page_alloc_lock, d->id);
+    unlink_page_locked(d, mfn);
+    spin_unlock(&d->page_alloc_lock);
+}
+
 /*
  * Destroying a domain, in steps that each stop after a time budget
  * (domain_destroy_step), so that the destruction of a large domain never
- * holds a pCPU or the hypervisor lock for long.  The phases:
+ * holds a pCPU or a lock for long.  The phases:
  *   0  event channels, grant table, vcpu_info references;
  *   1-4  the entries of every L1, then L2, L3 and L4 table it owns are
  *      dropped and cleared, bottom up, so that no later devalidation
@@ -259,10 +326,15 @@ void domain_unlink_page(struct domain *d, uint64_t mfn)
  *      elsewhere (a grant or foreign mapping) becomes an orphan, freed
  *      when its last reference goes;
  *   7  the accounting check;
- *   8  the vCPUs, a few per step (up to 8,192); then the domain leaves
- *      the list and the table, and its structure goes.
+ *   8  once no reference but the table's is left (domain_get), the
+ *      domain leaves the list and the table, and its vCPUs (up to 8,192)
+ *      and structure go in the same step.
  * The frames of a dead domain keep their allocation reference until
  * phase 6, so the page list cannot change under the cursor before it.
+ * Phases 1-6 hold the domain's lock: a foreign mapper or a control
+ * domain finds it shut down under that lock and keeps off its tables.
+ * Others' puts of its frames may race with phase 6 (release_frame takes
+ * the page-list lock).  One CPU reaps at a time (reap_lock).
  */
 enum { DESTROY_TABLES = 1, DESTROY_PINS = 5, DESTROY_FRAMES = 6, DESTROY_DONE = 7,
        DESTROY_VCPUS = 8 };
@@ -271,6 +343,8 @@ static bool over_budget(uint64_t end)
 {
     return end && rdtsc() > end;
 }
+
+static bool destroy_frames_step(struct domain *d, uint64_t end);
 
 /* Returns true when d is gone. */
 static bool domain_destroy_step(struct domain *d, uint64_t end)
@@ -287,6 +361,54 @@ static bool domain_destroy_step(struct domain *d, uint64_t end)
         d->destroy_phase = DESTROY_TABLES;
         d->destroy_cursor = d->page_list;
     }
+    if (d->destroy_phase < DESTROY_DONE) {
+        domain_lock(d);
+        bool done = destroy_frames_step(d, end);
+        domain_unlock(d);
+        if (!done)
+            return false;
+    }
+    if (d->destroy_phase == DESTROY_DONE) {
+        if (d->page_count != 0)
+            panic("d%u: %lu frames unaccounted for", d->id, (unsigned long)d->page_count);
+        if (d->destroy_orphans)
+            printk("d%u: %lu frames still referenced by other domains\n", d->id,
+                   (unsigned long)d->destroy_orphans);
+        d->destroy_phase = DESTROY_VCPUS;
+    }
+    if (d->destroy_phase == DESTROY_VCPUS) {
+        /* Out of the table once nobody holds a reference: from then on
+         * nobody can find it, and its vCPUs and structure go at once (so
+         * that a domain that cannot be found any more has given back
+         * every frame). */
+        spin_lock(&domlist_lock);
+        bool last = __atomic_load_n(&d->refcnt, __ATOMIC_ACQUIRE) == 1;
+        if (last) {
+            for (struct domain **pp = &domain_list; *pp; pp = &(*pp)->next) {
+                if (*pp == d) {
+                    *pp = d->next;
+                    break;
+                }
+            }
+            __atomic_store_n(&domain_table[d->id], NULL, __ATOMIC_RELEASE);
+            d->refcnt = 0;
+        }
+        spin_unlock(&domlist_lock);
+        if (!last)
+            return false;        /* a lookup still uses it: next time */
+    }
+    for (unsigned i = d->nr_vcpus; i--; )
+        if (d->vcpu[i])
+            vcpu_free(d->vcpu[i]);
+    vcpu_array_free(d);
+    free_hv_pages(d, 0);
+    __atomic_fetch_sub(&nr_live, 1, __ATOMIC_RELEASE);   /* gone only once its last frame is back */
+    return true;
+}
+
+/* Phases 1-6, under d's lock; whether they are done. */
+static bool destroy_frames_step(struct domain *d, uint64_t end)
+{
     while (d->destroy_phase < DESTROY_PINS) {
         unsigned level = d->destroy_phase;
         while (d->destroy_cursor != PFN_NONE) {
@@ -316,58 +438,39 @@ static bool domain_destroy_step(struct domain *d, uint64_t end)
         d->destroy_phase = DESTROY_FRAMES;
     }
     if (d->destroy_phase == DESTROY_FRAMES) {
-        for (unsigned n = 0; d->page_list != PFN_NONE; n++) {
+        for (unsigned n = 0; ; n++) {
+            spin_lock_key(&d->page_alloc_lock, d->id);
             uint32_t pfn = d->page_list;
+            if (pfn == PFN_NONE) {
+                spin_unlock(&d->page_alloc_lock);
+                break;
+            }
             struct page_info *pg = &frame_table[pfn];
             if (pg->owner != d->id)
                 panic("d%u: frame %x on its list is owned by %x", d->id, pfn, pg->owner);
+            if (__atomic_load_n(&pg->count, __ATOMIC_ACQUIRE) == 0) {
+                /* Its last reference just went elsewhere: release_frame
+                 * takes it off the list as soon as we let go. */
+                spin_unlock(&d->page_alloc_lock);
+                return false;
+            }
+            /* From here on an orphan: whoever drops its last reference
+             * frees it (this put, or another domain's). */
+            unlink_page_locked(d, pfn);
+            pg->owner = OWNER_ORPHAN;
+            spin_unlock(&d->page_alloc_lock);
             if (pg->flags & PGF_HV_SHARED) {
                 pg->flags &= (uint8_t)~PGF_HV_SHARED;
                 put_page_type(pfn);  /* the hypervisor's writable type */
             }
-            if (pg->count == 1) {
-                put_page(pfn);       /* unlinks and frees */
-            } else {
-                domain_unlink_page(d, pfn);
-                pg->owner = OWNER_ORPHAN;
-                put_page(pfn);
+            if (__atomic_load_n(&pg->count, __ATOMIC_ACQUIRE) > 1)
                 d->destroy_orphans++;
-            }
+            put_page(pfn);
             if (!(n & 63) && over_budget(end))
                 return false;
         }
         d->destroy_phase = DESTROY_DONE;
     }
-    if (d->destroy_phase == DESTROY_DONE) {
-        if (d->page_count != 0)
-            panic("d%u: %lu frames unaccounted for", d->id, (unsigned long)d->page_count);
-        if (d->destroy_orphans)
-            printk("d%u: %lu frames still referenced by other domains\n", d->id,
-                   (unsigned long)d->destroy_orphans);
-        d->destroy_phase = DESTROY_VCPUS;
-    }
-    /* Its vCPUs (up to 8,192) go a few at a time, from the last: the
-     * domain has fewer vCPUs each time, so whoever still finds it (a
-     * domctl, the reaper) sees only live ones. */
-    while (d->nr_vcpus) {
-        struct vcpu *v = d->vcpu[d->nr_vcpus - 1];
-        d->vcpu[d->nr_vcpus - 1] = NULL;
-        d->nr_vcpus--;
-        if (v)
-            vcpu_free(v);
-        if (!(d->nr_vcpus & 15) && over_budget(end))
-            return false;
-    }
-    for (struct domain **pp = &domain_list; *pp; pp = &(*pp)->next) {
-        if (*pp == d) {
-            *pp = d->next;
-            break;
-        }
-    }
-    domain_table[d->id] = NULL;
-    vcpu_array_free(d);
-    free_hv_pages(d, 0);
-    nr_live--;                   /* gone only once its last frame is back */
     return true;
 }
 
@@ -379,19 +482,33 @@ void domain_destroy(struct domain *d)
 }
 
 /* The dead domains (shut down, not yet destroyed), in the order they
- * died: only they are looked at after a context switch. */
+ * died (under the domain-list lock): only they are looked at after a
+ * context switch. */
 static struct domain *dying_head, **dying_tail = &dying_head;
+/* A domain died: the control and xenstore domains get VIRQ_DOM_EXC, and
+ * if it was the xenstore domain, the boot domains it held run.  Done by
+ * the reaper (reap_dead_domains), which holds no lock, so that a domain
+ * may die wherever its death is found (with its own or another lock). */
+static bool dom_exc_pending, xs_gone_pending;
+static spinlock_t reap_lock = SPINLOCK_INIT("reap", LOCK_ORDER_CONTROL);
 
 static void add_dying(struct domain *d)
 {
+    spin_lock(&domlist_lock);
     d->dying_next = NULL;
     *dying_tail = d;
     dying_tail = &d->dying_next;
+    spin_unlock(&domlist_lock);
+}
+
+/* The first step of any death: true for the one caller that makes it. */
+static bool claim_death(struct domain *d)
+{
+    return !__atomic_exchange_n(&d->shutdown, true, __ATOMIC_ACQ_REL);
 }
 
 static void mark_dead(struct domain *d)
 {
-    add_dying(d);
     for (unsigned i = 0; i < d->nr_vcpus; i++)
         if (d->vcpu[i]) {
             vcpu_set_dead(d->vcpu[i]);
@@ -402,124 +519,172 @@ static void mark_dead(struct domain *d)
     if (d->con_dropped)
         printk("d%u (%s): %lu bytes of console output dropped\n", d->id, d->name,
                (unsigned long)d->con_dropped);
+    if (d->roles & ROLE_XENSTORE)
+        __atomic_store_n(&xs_gone_pending, true, __ATOMIC_RELEASE);
+    __atomic_store_n(&dom_exc_pending, true, __ATOMIC_RELEASE);
+    add_dying(d);                /* last: the reaper may take it from here */
 }
 
 /* The xenstore domain is gone: the boot domains it had not let run yet
- * run without it. */
-static void release_xs_holds(struct domain *xs)
+ * run without it.  One at a time, with a reference, holding no lock while
+ * each is unpaused. */
+static void release_xs_holds(void)
 {
-    if (!(xs->roles & ROLE_XENSTORE))
-        return;
     unsigned n = 0;
-    for (struct domain *d = domain_list; d; d = d->next)
-        if (d->xs_held) {
-            d->xs_held = false;
-            sched_unpause_domain(d);
-            n++;
-        }
+    for (;;) {
+        struct domain *held = NULL;
+        spin_lock(&domlist_lock);
+        for (struct domain *d = domain_list; d; d = d->next)
+            if (__atomic_exchange_n(&d->xs_held, false, __ATOMIC_ACQ_REL)) {
+                held = d;
+                __atomic_fetch_add(&d->refcnt, 1, __ATOMIC_ACQUIRE);
+                break;
+            }
+        spin_unlock(&domlist_lock);
+        if (!held)
+            break;
+        sched_unpause_domain(held);
+        domain_put(held);
+        n++;
+    }
     if (n)
-        printk("d%u (%s) is gone: %u domains it had not introduced run without it\n",
-               xs->id, xs->name, n);
+        printk("the xenstore domain is gone: %u domains it had not introduced run "
+               "without it\n", n);
 }
 
 void domain_shutdown(struct domain *d, unsigned reason)
 {
-    if (d->shutdown)
+    if (!claim_death(d))
         return;
-    d->shutdown = true;
     d->shutdown_reason = reason;
-    mark_dead(d);
     const char *r = reason < ARRAY_SIZE(reason_names) ? reason_names[reason] : "?";
     printk("d%u (%s) shut down: %s\n", d->id, d->name, r);
-    release_xs_holds(d);
-    send_global_virq_privileged(VIRQ_DOM_EXC);
     add_summary(d->id, d->name, r, reason == SHUTDOWN_poweroff);
+    mark_dead(d);
 }
 
 /* DOMCTL_destroydomain: the domain stops at once and is reaped like a
- * shut-down one (its frames return when no pCPU runs it any more). */
+ * shut-down one (its frames return when no pCPU runs it any more).  The
+ * caller waits, holding no lock, until none of its vCPUs runs
+ * (domain_sleep_sync). */
 void domain_kill(struct domain *d)
 {
-    if (d->shutdown)
+    if (!claim_death(d))
         return;
-    d->shutdown = true;
     d->killed = true;
     d->shutdown_reason = SHUTDOWN_poweroff;
-    mark_dead(d);
     printk("d%u (%s) destroyed by the control domain\n", d->id, d->name);
-    release_xs_holds(d);
-    send_global_virq_privileged(VIRQ_DOM_EXC);
     add_summary(d->id, d->name, "destroyed", true);
-    domain_sleep_sync(d);        /* last use of d: it is reaped meanwhile */
+    mark_dead(d);
 }
 
 void domain_crash(struct domain *d, const char *fmt, ...)
 {
-    if (d->shutdown)
+    if (!claim_death(d))
         return;
     char buf[160];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(buf, sizeof(buf), fmt, ap);
     va_end(ap);
-    d->shutdown = true;
     d->crashed = true;
     d->shutdown_reason = SHUTDOWN_crash;
-    mark_dead(d);
     printk("d%u (%s) crashed: %s\n", d->id, d->name, buf);
-    release_xs_holds(d);
-    send_global_virq_privileged(VIRQ_DOM_EXC);
     add_summary(d->id, d->name, "crashed", false);
+    mark_dead(d);
 }
 
 /* Raises a global VIRQ in every live domain with the control or xenstore
- * role (VIRQ_DOM_EXC: a domain shut down, crashed, or is gone). */
+ * role (VIRQ_DOM_EXC: a domain shut down, crashed, or is gone): each
+ * found with a reference under the list lock, raised without it. */
 void send_global_virq_privileged(unsigned virq)
 {
-    for (struct domain *d = domain_list; d; d = d->next)
-        if (!d->shutdown && (d->roles & (ROLE_CONTROL | ROLE_XENSTORE)))
-            send_guest_global_virq(d, virq);
+    struct domain *batch[16];
+    unsigned from = 0;
+    for (;;) {
+        unsigned n = 0, next = from;
+        spin_lock(&domlist_lock);
+        for (unsigned id = from; id < DOMID_FIRST_RESERVED && n < ARRAY_SIZE(batch); id++) {
+            struct domain *d = domain_table[id];
+            next = id + 1;
+            if (d && !d->shutdown && (d->roles & (ROLE_CONTROL | ROLE_XENSTORE))) {
+                __atomic_fetch_add(&d->refcnt, 1, __ATOMIC_ACQUIRE);
+                batch[n++] = d;
+            }
+        }
+        spin_unlock(&domlist_lock);
+        for (unsigned i = 0; i < n; i++) {
+            send_guest_global_virq(batch[i], virq);
+            domain_put(batch[i]);
+        }
+        if (n < ARRAY_SIZE(batch))
+            return;
+        from = next;
+    }
 }
 
 /*
  * Destroys shut-down domains none of whose vCPUs is on a pCPU, for at most
- * REAP_BUDGET_US; whether destruction work remains.  Called after context
- * switches and by idle pCPUs, which go on until it is done.
+ * REAP_BUDGET_US, after sending what deaths owe (dom_exc_pending); whether
+ * destruction work remains.  Called with no lock held after context
+ * switches and by idle pCPUs, which go on until it is done.  One CPU at a
+ * time: another finds the reap lock taken and goes on.
  */
 #define REAP_BUDGET_US 100
 
-/* Whether a dead domain waits to be reaped (a hint, read without the
- * hypervisor lock: reap_dead_domains takes it). */
+/* Whether a dead domain waits to be reaped (a hint, read without lock). */
 bool reap_pending(void)
 {
-    return __atomic_load_n(&dying_head, __ATOMIC_RELAXED) != NULL;
+    return __atomic_load_n(&dying_head, __ATOMIC_RELAXED) != NULL ||
+           __atomic_load_n(&dom_exc_pending, __ATOMIC_RELAXED);
 }
 
 bool reap_dead_domains(void)
 {
-    if (!dying_head)
+    if (!spin_trylock(&reap_lock))
         return false;
+    if (__atomic_exchange_n(&xs_gone_pending, false, __ATOMIC_ACQ_REL))
+        release_xs_holds();
+    if (__atomic_exchange_n(&dom_exc_pending, false, __ATOMIC_ACQ_REL))
+        send_global_virq_privileged(VIRQ_DOM_EXC);
     uint64_t end = rdtsc() + REAP_BUDGET_US * tsc_khz / 1000;
-    struct domain **pp = &dying_head;
-    while (*pp) {
-        struct domain *d = *pp;
+    bool more = false;
+    struct domain *prev = NULL;
+    spin_lock(&domlist_lock);
+    struct domain *d = dying_head;
+    spin_unlock(&domlist_lock);
+    while (d) {
+        spin_lock(&domlist_lock);
+        struct domain *next = d->dying_next;
+        spin_unlock(&domlist_lock);
         if (!domain_off_cpus(d)) {
-            pp = &d->dying_next;
+            more = true;
+            prev = d;
+            d = next;
             continue;
         }
-        struct domain *next = d->dying_next;
-        if (!domain_destroy_step(d, end))
-            return true;
-        *pp = next;
+        if (!domain_destroy_step(d, end)) {
+            more = true;
+            break;
+        }
+        /* Gone: off the dying list (others only append to it). */
+        spin_lock(&domlist_lock);
+        struct domain **pp = prev ? &prev->dying_next : &dying_head;
+        *pp = next = d->dying_next;
         if (!next)
             dying_tail = pp;
+        spin_unlock(&domlist_lock);
         /* As Xen's domain_kill once the domain is dead: the xenstore
          * domain releases what it holds of a domain that is gone. */
         send_global_virq_privileged(VIRQ_DOM_EXC);
-        if (rdtsc() > end)
-            return dying_head != NULL;
+        d = next;
+        if (rdtsc() > end) {
+            more = d != NULL;
+            break;
+        }
     }
-    return false;
+    spin_unlock(&reap_lock);
+    return more;
 }
 
 void domains_set_baseline(uint64_t free_frames)
@@ -751,10 +916,10 @@ long do_vm_assist(unsigned long cmd_arg, unsigned long type_arg, unsigned long a
         return -XEN_EINVAL;
     switch (cmd) {
     case VMASST_CMD_enable:
-        d->vm_assist |= 1UL << type;
+        __atomic_fetch_or(&d->vm_assist, 1UL << type, __ATOMIC_ACQ_REL);
         return 0;
     case VMASST_CMD_disable:
-        d->vm_assist &= ~(1UL << type);
+        __atomic_fetch_and(&d->vm_assist, ~(1UL << type), __ATOMIC_ACQ_REL);
         return 0;
     default:
         return -XEN_ENOSYS;

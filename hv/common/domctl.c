@@ -134,11 +134,14 @@ static long getdomaininfo(struct xen_domctl *op, struct domain *d)
         if (op->domain >= DOMID_FIRST_RESERVED)
             return -XEN_EINVAL;
         for (unsigned id = op->domain; id < DOMID_FIRST_RESERVED && !d; id++)
-            d = domain_by_id(id);
+            d = domain_get(id);
         if (!d)
             return -XEN_ESRCH;
+        domctl_getdomaininfo(d, &op->u.getdomaininfo);
+        domain_put(d);
+    } else {
+        domctl_getdomaininfo(d, &op->u.getdomaininfo);
     }
-    domctl_getdomaininfo(d, &op->u.getdomaininfo);
     op->domain = op->u.getdomaininfo.domain;
     return 0;
 }
@@ -161,8 +164,11 @@ static long setvcpucontext(struct domain *d, struct xen_domctl_vcpucontext *vc)
         return -XEN_ENOMEM;
     BUILD_BUG_ON(sizeof(*c) > 2 * PAGE_SIZE);
     long rc = copy_from_guest(c, (unsigned long)vc->ctxt.p, sizeof(*c));
-    if (!rc)
+    if (!rc) {
+        domain_lock(d);          /* its base tables get references */
         rc = vcpu_set_context(v, c);
+        domain_unlock(d);
+    }
     if (!rc) {
         v->initialised = true;
         /* As Xen's arch_set_info_guest: VGCF_online brings it up. */
@@ -341,9 +347,10 @@ static long getvcpuinfo(struct domain *d, struct xen_domctl_getvcpuinfo *gi)
 
 static long set_target(struct domain *d, domid_t target)
 {
-    struct domain *e = domain_by_id(target);
+    struct domain *e = domain_get(target);
     if (!e)
         return -XEN_ESRCH;
+    domain_put(e);               /* only its id is kept */
     if (d == e || d->target != DOMID_INVALID || d->target_name[0])
         return -XEN_EINVAL;
     /* Xen 4.17 allows only HVM targets (-EOPNOTSUPP otherwise); Keel's dm
@@ -351,6 +358,25 @@ static long set_target(struct domain *d, domid_t target)
     d->target = e->id;
     return 0;
 }
+
+/* One domctl at a time (Xen's domctl_lock); the domain named is held by
+ * a reference.  A pause or destruction waits for the domain's vCPUs to
+ * leave their pCPUs only after the lock is let go (they may be waiting
+ * for it). */
+static spinlock_t control_lock = SPINLOCK_INIT("control", LOCK_ORDER_CONTROL);
+
+void control_lock_acquire(void)
+{
+    spin_lock(&control_lock);
+}
+
+void control_lock_release(void)
+{
+    spin_unlock(&control_lock);
+}
+
+static long domctl_locked(struct xen_domctl *opp, unsigned long arg, struct domain *d,
+                          bool *sync);
 
 long do_domctl(unsigned long arg, unsigned long a2, unsigned long a3,
                unsigned long a4, unsigned long a5)
@@ -362,12 +388,28 @@ long do_domctl(unsigned long arg, unsigned long a2, unsigned long a3,
     if (op.interface_version != XEN_DOMCTL_INTERFACE_VERSION)
         return -XEN_EACCES;
 
-    struct domain *cur = current_domain(), *d = NULL;
+    struct domain *d = NULL;
     if (op.cmd != XEN_DOMCTL_createdomain) {
-        d = domain_by_id(op.domain);
+        d = domain_get(op.domain);
         if (!d && op.cmd != XEN_DOMCTL_getdomaininfo)
             return -XEN_ESRCH;   /* as Xen: existence before permission */
     }
+    bool sync = false;
+    control_lock_acquire();
+    long rc = domctl_locked(&op, arg, d, &sync);
+    control_lock_release();
+    if (sync)
+        domain_sleep_sync(d);    /* returns once no vCPU of d runs */
+    if (d)
+        domain_put(d);
+    return rc;
+}
+
+static long domctl_locked(struct xen_domctl *opp, unsigned long arg, struct domain *d,
+                          bool *sync)
+{
+    struct xen_domctl op = *opp;
+    struct domain *cur = current_domain();
     long rc = xsm_domctl(cur, d, op.cmd);
     if (rc)
         return rc;
@@ -381,8 +423,10 @@ long do_domctl(unsigned long arg, unsigned long a2, unsigned long a3,
     case XEN_DOMCTL_destroydomain:
         if (d == cur)
             rc = -XEN_EINVAL;    /* domain_kill() of oneself */
-        else
-            domain_kill(d);      /* returns once no vCPU of d runs */
+        else {
+            domain_kill(d);
+            *sync = true;
+        }
         break;
     case XEN_DOMCTL_pausedomain:
         if (d == cur)
@@ -391,12 +435,12 @@ long do_domctl(unsigned long arg, unsigned long a2, unsigned long a3,
             rc = -XEN_EOVERFLOW;
         else {
             sched_pause_domain(d);
-            domain_sleep_sync(d);   /* last use of d: it may die meanwhile */
+            *sync = true;
         }
         break;
     case XEN_DOMCTL_unpausedomain:
-        if (d->xs_held) {        /* the boot hold (xsm.c) */
-            d->xs_held = false;
+        if (__atomic_exchange_n(&d->xs_held, false, __ATOMIC_ACQ_REL)) {
+            /* the boot hold (xsm.c) */
             sched_unpause_domain(d);
         } else if (!d->pause_count) {
             rc = -XEN_EINVAL;

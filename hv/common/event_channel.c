@@ -46,8 +46,9 @@ static bool virq_is_global(unsigned virq)
  * lock of the domain at the other end of a live interdomain channel to
  * port: d cannot close that channel (nor die, which closes it) without
  * that lock.  Operations that name another domain by id (alloc_unbound
- * for another, bind_interdomain, close, status of another, reset) run
- * under the hypervisor lock as well, which keeps that domain alive.
+ * for another, bind_interdomain, close, status of another, reset) hold a
+ * reference to it (domain_get), and look again under its lock whether it
+ * died meanwhile.
  */
 static void ev_lock(struct domain *d)
 {
@@ -228,8 +229,8 @@ static long close_port_locked(struct domain *d, unsigned port)
     return 0;
 }
 
-/* Under the hypervisor lock (the peer of an interdomain channel stays
- * alive while both locks are taken in order). */
+/* The peer of an interdomain channel is named with a reference, then
+ * both locks are taken in order and the channel looked at again. */
 static long close_port(struct domain *d, unsigned port)
 {
     for (;;) {
@@ -241,17 +242,20 @@ static long close_port(struct domain *d, unsigned port)
         }
         domid_t remote = chn(d, port)->remote_dom;
         ev_unlock(d);
-        struct domain *rd = domain_by_id(remote);
-        if (!rd)
-            rd = d;              /* peer gone: its end needs no lock */
+        struct domain *ref = domain_get(remote);
+        struct domain *rd = ref ? ref : d;   /* peer gone: its end needs no lock */
         ev_lock2(d, rd);
         if (evtchn_port_valid(d, port) && chn(d, port)->state == EVTCHNSTAT_interdomain &&
             chn(d, port)->remote_dom == remote) {
             long rc = close_port_locked(d, port);
             ev_unlock2(d, rd);
+            if (ref)
+                domain_put(ref);
             return rc;
         }
         ev_unlock2(d, rd);       /* changed meanwhile: look again */
+        if (ref)
+            domain_put(ref);
     }
 }
 
@@ -271,23 +275,33 @@ void evtchn_destroy(struct domain *d)
 
 /* The domain an operation names: DOMID_SELF or our own id, or another
  * domain if the access-control module allows (XSM_TARGET: a control
- * domain, or the domain's device model). */
+ * domain, or the domain's device model).  With a reference
+ * (target_put). */
 static struct domain *target_domain(domid_t dom, long *err)
 {
     struct domain *cd = current_domain();
     if (dom == DOMID_SELF || dom == cd->id)
         return cd;
-    struct domain *d = domain_by_id(dom);
+    struct domain *d = domain_get(dom);
     if (!d || d->shutdown) {
+        if (d)
+            domain_put(d);
         *err = -XEN_ESRCH;       /* as Xen: existence before permission */
         return NULL;
     }
     long rc = xsm_evtchn_target(cd, d);
     if (rc) {
+        domain_put(d);
         *err = rc;
         return NULL;
     }
     return d;
+}
+
+static void target_put(struct domain *d)
+{
+    if (d != current_domain())
+        domain_put(d);
 }
 
 /* A new port of d, unbound, that domain remote may bind: the port, or a
@@ -296,7 +310,8 @@ static struct domain *target_domain(domid_t dom, long *err)
 long evtchn_alloc_unbound_port(struct domain *d, domid_t remote)
 {
     ev_lock(d);
-    long port = get_free_port(d);
+    /* A dying domain's table is gone, or about to go, for good. */
+    long port = d->shutdown ? -XEN_ESRCH : get_free_port(d);
     if (port >= 0)
         d->evtchn[port] = (struct evtchn){ .state = EVTCHNSTAT_unbound, .remote_dom = remote };
     ev_unlock(d);
@@ -316,6 +331,7 @@ static long evtchn_alloc_unbound(struct evtchn_alloc_unbound *a)
         return err;
     domid_t remote = a->remote_dom == DOMID_SELF ? current_domain()->id : a->remote_dom;
     long port = evtchn_alloc_unbound_port(d, remote);
+    target_put(d);
     if (port < 0)
         return port;
     a->port = (evtchn_port_t)port;
@@ -329,15 +345,17 @@ static long evtchn_bind_interdomain(struct evtchn_bind_interdomain *b)
 {
     struct domain *ld = current_domain();
     domid_t rid = b->remote_dom == DOMID_SELF ? ld->id : b->remote_dom;
-    struct domain *rd = domain_by_id(rid);
-    if (!rd || rd->shutdown)
+    struct domain *rd = domain_get(rid);
+    if (!rd)
         return -XEN_ESRCH;
-    long perm = xsm_evtchn_interdomain(ld, rd);
-    if (perm)
-        return perm;
-    ev_lock2(ld, rd);
-    long ret = bind_interdomain_locked(ld, rd, b);
-    ev_unlock2(ld, rd);
+    long ret = rd->shutdown ? -XEN_ESRCH : xsm_evtchn_interdomain(ld, rd);
+    if (!ret) {
+        ev_lock2(ld, rd);
+        /* A peer that died meanwhile has no channels left to bind. */
+        ret = rd->shutdown || !rd->evtchn ? -XEN_ESRCH : bind_interdomain_locked(ld, rd, b);
+        ev_unlock2(ld, rd);
+    }
+    domain_put(rd);
     return ret;
 }
 
@@ -433,8 +451,9 @@ static long evtchn_status(struct evtchn_status *st)
     if (!d)
         return err;
     ev_lock(d);
-    long rc = status_locked(d, st);
+    long rc = d->evtchn ? status_locked(d, st) : -XEN_EINVAL;
     ev_unlock(d);
+    target_put(d);
     return rc;
 }
 
@@ -507,10 +526,9 @@ static long evtchn_reset(domid_t dom)
     struct domain *d = target_domain(dom, &err);
     if (!d)
         return err;
-    if (d->evtchn)
-        for (unsigned p = 1; p < d->max_evtchns; p++)
-            if (d->evtchn[p].state != EVTCHNSTAT_closed)
-                close_port(d, p);
+    for (unsigned p = 1; p < d->max_evtchns; p++)
+        close_port(d, p);        /* a closed port: -EINVAL, ignored */
+    target_put(d);
     return 0;
 }
 
@@ -527,7 +545,7 @@ static long evtchn_reset(domid_t dom)
 
 /* The operations on the caller's own channels (send, unmask, bind_virq,
  * bind_ipi, bind_vcpu) run under its event lock alone; the others, which
- * may name another domain, take the hypervisor lock and the event locks
+ * may name another domain, take a reference to it and the event locks
  * they need. */
 static long event_channel_op(unsigned long cmd, unsigned long arg);
 
@@ -555,12 +573,8 @@ long do_event_channel_op(unsigned long cmd, unsigned long arg, unsigned long a3,
         ev_unlock(d);
         return rc;
     }
-    default: {
-        hv_lock_acquire();
-        long rc = event_channel_op(cmd, arg);
-        hv_lock_release();
-        return rc;
-    }
+    default:
+        return event_channel_op(cmd, arg);
     }
 }
 

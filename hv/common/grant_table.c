@@ -80,23 +80,40 @@ void grant_table_unseed(struct domain *d)
     memset(gnt_shared(gt, GNTTAB_RESERVED_XENSTORE), 0, sizeof(grant_entry_v1_t));
 }
 
+/*
+ * Locking (docs/locking.md): a domain's grant table, its active entries
+ * and its maptrack are under its domain lock.  An operation on two
+ * domains' tables (map, unmap) takes both, lower id first; a copy takes
+ * one side's at a time, to pin and to unpin, and copies holding only the
+ * pins and frame references.  Another domain is named with a reference
+ * (domain_get), and looked at again under its lock (it may have died).
+ */
+
 /* setup_table, query_size, get_status_frames, get_version: DOMID_SELF or
- * ourselves; another domain only for a control domain (XSM_TARGET). */
+ * ourselves; another domain only for a control domain (XSM_TARGET).  With
+ * a reference: any_domain_put. */
 static struct domain *any_domain(domid_t dom, int16_t *status)
 {
     struct domain *cd = current_domain();
     if (dom == DOMID_SELF || dom == cd->id)
         return cd;
-    struct domain *d = domain_by_id(dom);
+    struct domain *d = domain_get(dom);
     if (!d) {
         *status = GNTST_bad_domain;
         return NULL;
     }
     if (!(cd->roles & ROLE_CONTROL)) {
+        domain_put(d);
         *status = GNTST_permission_denied;
         return NULL;
     }
     return d;
+}
+
+static void any_domain_put(struct domain *d)
+{
+    if (d && d != current_domain())
+        domain_put(d);
 }
 
 static long setup_table(unsigned long arg, unsigned count)
@@ -113,7 +130,9 @@ static long setup_table(unsigned long arg, unsigned count)
         return -XEN_EFAULT;
     int16_t st = GNTST_okay;
     struct domain *d = any_domain(op.dom, &st);
-    struct grant_table *gt = d ? table_of(d) : NULL;
+    if (d)
+        domain_lock(d);
+    struct grant_table *gt = d && !d->shutdown ? table_of(d) : NULL;
     if (d && !gt)
         st = GNTST_general_error;
     if (gt) {
@@ -126,6 +145,10 @@ static long setup_table(unsigned long arg, unsigned count)
                     st = GNTST_bad_virt_addr;
             }
         }
+    }
+    if (d) {
+        domain_unlock(d);
+        any_domain_put(d);
     }
     op.status = st;
     if (copy_to_guest(arg + offsetof(struct gnttab_setup_table, status), &op.status,
@@ -144,13 +167,16 @@ static long query_size(unsigned long arg, unsigned count)
     int16_t st = GNTST_okay;
     struct domain *d = any_domain(op.dom, &st);
     if (d) {
-        struct grant_table *gt = table_of(d);
+        domain_lock(d);
+        struct grant_table *gt = d->shutdown ? NULL : table_of(d);
         if (!gt || grow_table(d, gt, GNT_INITIAL_FRAMES)) {
             st = GNTST_general_error;
         } else {
             op.nr_frames = gt->nr_frames;
             op.max_nr_frames = gt->max_frames;
         }
+        domain_unlock(d);
+        any_domain_put(d);
     }
     op.status = st;
     if (copy_to_guest(arg, &op, sizeof(op)))
@@ -184,6 +210,9 @@ static void unpin_mapping(const struct gnt_mapping *m, struct domain *rd)
         gnt_unpin(rgt, m->ref, ro, ro ? GNTPIN_hstr_inc : GNTPIN_hstw_inc);
 }
 
+static void map_one_locked(struct gnttab_map_grant_ref *op, struct domain *ld,
+                           struct domain *rd);
+
 static void map_one(struct gnttab_map_grant_ref *op)
 {
     struct domain *ld = current_domain();
@@ -191,12 +220,24 @@ static void map_one(struct gnttab_map_grant_ref *op)
         op->status = GNTST_bad_gntref;
         return;
     }
-    /* A dying (shut-down) domain is gone as far as grants go. */
-    struct domain *rd = domain_by_id(op->dom);
-    if (!rd || rd->shutdown) {
+    struct domain *rd = domain_get(op->dom);
+    if (!rd) {
         op->status = GNTST_bad_domain;
         return;
     }
+    domain_lock2(ld, rd);
+    /* A dying (shut-down) domain is gone as far as grants go. */
+    if (rd->shutdown || ld->shutdown)
+        op->status = GNTST_bad_domain;
+    else
+        map_one_locked(op, ld, rd);
+    domain_unlock2(ld, rd);
+    domain_put(rd);
+}
+
+static void map_one_locked(struct gnttab_map_grant_ref *op, struct domain *ld,
+                           struct domain *rd)
+{
     struct grant_table *lgt = table_of(ld), *rgt = table_of(rd);
     int32_t h = lgt ? gnt_maptrack_get(lgt) : GNT_MT_INVALID;
     if (h == GNT_MT_INVALID) {
@@ -262,18 +303,58 @@ static void map_one(struct gnttab_map_grant_ref *op)
     op->status = GNTST_okay;
 }
 
+static void unmap_one_locked(struct gnttab_unmap_grant_ref *op, struct domain *ld,
+                             struct domain *rd);
+
+/* The mapping names its granter; both locks are taken, and the mapping
+ * looked at again under them (the granter may have died meanwhile). */
 static void unmap_one(struct gnttab_unmap_grant_ref *op)
 {
     struct domain *ld = current_domain();
-    struct grant_table *lgt = ld->grant_table;
-    struct gnt_mapping *m = lgt ? gnt_maptrack(lgt, op->handle) : NULL;
-    if (!m || !m->flags) {
-        op->status = GNTST_bad_handle;
-        return;
+    for (;;) {
+        domain_lock(ld);
+        struct grant_table *lgt = ld->grant_table;
+        struct gnt_mapping *m = lgt ? gnt_maptrack(lgt, op->handle) : NULL;
+        if (!m || !m->flags) {
+            domain_unlock(ld);
+            op->status = GNTST_bad_handle;
+            return;
+        }
+        domid_t rid = m->domid;
+        if (rid == DOMID_INVALID || rid == ld->id) {
+            unmap_one_locked(op, ld, rid == ld->id ? ld : NULL);
+            domain_unlock(ld);
+            return;
+        }
+        domain_unlock(ld);
+        struct domain *rd = domain_get(rid);
+        if (rd)
+            domain_lock2(ld, rd);
+        else
+            domain_lock(ld);
+        lgt = ld->grant_table;
+        m = lgt ? gnt_maptrack(lgt, op->handle) : NULL;
+        bool same = m && m->flags && m->domid == rid && rd && rd->grant_table;
+        if (same)
+            unmap_one_locked(op, ld, rd);
+        if (rd) {
+            domain_unlock2(ld, rd);
+            domain_put(rd);
+        } else {
+            domain_unlock(ld);
+        }
+        if (same)
+            return;
     }
-    /* The granter may be gone (m->domid DOMID_INVALID): its frame lives
-     * on while mapped, and the mapping is undone as any other. */
-    struct domain *rd = m->domid == DOMID_INVALID ? NULL : domain_by_id(m->domid);
+}
+
+static void unmap_one_locked(struct gnttab_unmap_grant_ref *op, struct domain *ld,
+                             struct domain *rd)
+{
+    struct gnt_mapping *m = gnt_maptrack(ld->grant_table, op->handle);
+    struct grant_table *lgt = ld->grant_table;
+    /* The granter may be gone (rd NULL, m->domid DOMID_INVALID): its frame
+     * lives on while mapped, and the mapping is undone as any other. */
     if (op->dev_bus_addr && op->dev_bus_addr != m->frame << PAGE_SHIFT) {
         op->status = GNTST_general_error;
         return;
@@ -301,10 +382,12 @@ static void unmap_one(struct gnttab_unmap_grant_ref *op)
     op->status = GNTST_okay;
 }
 
-/* One side of a copy: a granted frame (pinned) or a frame of our own. */
+/* One side of a copy: a granted frame (pinned) or a frame of our own,
+ * with a reference to the frame (and a writable type for the destination)
+ * while it is copied, and a reference to its domain (b->d). */
 struct copy_buf {
     struct domain *d;
-    bool have_grant, have_type, readonly;
+    bool have_grant, have_page, have_type, readonly;
     grant_ref_t ref;
     uint64_t mfn;
 };
@@ -314,14 +397,33 @@ static void copy_release(struct copy_buf *b)
     if (b->have_type)
         put_page_type(b->mfn);
     b->have_type = false;
-    if (b->have_grant)
-        gnt_unpin(b->d->grant_table, b->ref, b->readonly,
-                  b->readonly ? GNTPIN_hstr_inc : GNTPIN_hstw_inc);
+    if (b->have_page)
+        put_page(b->mfn);
+    b->have_page = false;
+    if (b->have_grant) {
+        domain_lock(b->d);
+        if (b->d->grant_table)
+            gnt_unpin(b->d->grant_table, b->ref, b->readonly,
+                      b->readonly ? GNTPIN_hstr_inc : GNTPIN_hstw_inc);
+        domain_unlock(b->d);
+    }
     b->have_grant = false;
 }
 
+static int16_t copy_claim_locked(const struct gnttab_copy_ptr *p, bool by_gref, bool readonly,
+                                 struct copy_buf *b);
+
 static int16_t copy_claim(const struct gnttab_copy_ptr *p, bool by_gref, bool readonly,
                           struct copy_buf *b)
+{
+    domain_lock(b->d);
+    int16_t rc = b->d->shutdown ? GNTST_bad_domain : copy_claim_locked(p, by_gref, readonly, b);
+    domain_unlock(b->d);
+    return rc;
+}
+
+static int16_t copy_claim_locked(const struct gnttab_copy_ptr *p, bool by_gref, bool readonly,
+                                 struct copy_buf *b)
 {
     struct domain *cd = current_domain();
     b->readonly = readonly;
@@ -342,6 +444,9 @@ static int16_t copy_claim(const struct gnttab_copy_ptr *p, bool by_gref, bool re
         if (!frame_of(b->d, b->mfn))
             return GNTST_bad_page;
     }
+    if (!get_page(b->mfn, b->d))
+        return GNTST_bad_page;
+    b->have_page = true;
     if (!readonly) {
         if (get_page_type(b->mfn, PGT_WRITABLE, b->d))
             return GNTST_general_error;   /* a page table */
@@ -357,11 +462,13 @@ static struct domain *copy_domain(domid_t dom, bool by_gref, int16_t *rc)
         return NULL;
     }
     struct domain *cd = current_domain();
-    struct domain *d = dom == DOMID_SELF ? cd : domain_by_id(dom);
-    if (!d || d->shutdown) {
-        *rc = GNTST_bad_domain;
-        return NULL;
+    struct domain *d = domain_get(dom == DOMID_SELF ? cd->id : dom);
+    if (d && d->shutdown) {
+        domain_put(d);
+        d = NULL;
     }
+    if (!d)
+        *rc = GNTST_bad_domain;
     return d;
 }
 
@@ -374,8 +481,10 @@ static int16_t copy_one(const struct gnttab_copy *op)
     if (!src.d)
         return rc;
     dst.d = copy_domain(op->dest.domid, dg, &rc);
-    if (!dst.d)
+    if (!dst.d) {
+        domain_put(src.d);
         return rc;
+    }
     rc = copy_claim(&op->source, sg, true, &src);
     if (rc == GNTST_okay)
         rc = copy_claim(&op->dest, dg, false, &dst);
@@ -387,6 +496,8 @@ static int16_t copy_one(const struct gnttab_copy *op)
                 (const uint8_t *)pfn_to_virt(src.mfn) + op->source.offset, op->len);
     copy_release(&dst);
     copy_release(&src);
+    domain_put(dst.d);
+    domain_put(src.d);
     return rc;
 }
 
@@ -412,8 +523,10 @@ static long get_version(unsigned long arg)
     if (copy_from_guest(&op, arg, sizeof(op)))
         return -XEN_EFAULT;
     int16_t st = GNTST_okay;
-    if (!any_domain(op.dom, &st))
+    struct domain *d = any_domain(op.dom, &st);
+    if (!d)
         return st == GNTST_bad_domain ? -XEN_ESRCH : -XEN_EPERM;
+    any_domain_put(d);
     op.version = 1;
     if (copy_to_guest(arg + offsetof(struct gnttab_get_version, version), &op.version,
                       sizeof(op.version)))
@@ -432,8 +545,10 @@ static long get_status_frames(unsigned long arg, unsigned count)
     if (!guest_array_ok((unsigned long)op.frame_list.p, op.nr_frames, sizeof(uint64_t)))
         return -XEN_EFAULT;      /* as Xen, before the domain is looked up */
     int16_t st = GNTST_okay;
-    if (any_domain(op.dom, &st) && op.nr_frames > 0)
+    struct domain *d = any_domain(op.dom, &st);
+    if (d && op.nr_frames > 0)
         st = GNTST_general_error;
+    any_domain_put(d);
     op.status = st;
     if (copy_to_guest(arg + offsetof(struct gnttab_get_status_frames, status), &op.status,
                       sizeof(op.status)))
@@ -534,33 +649,65 @@ long do_grant_table_op(unsigned long cmd, unsigned long arg, unsigned long count
  */
 void grant_table_destroy(struct domain *d)
 {
-    struct grant_table *gt = d->grant_table;
-    if (!gt)
+    if (!d->grant_table)
         return;
-    for (uint32_t h = 0; h < gt->maptrack_limit && gt->nr_mappings; h++) {
+    /* Its mappings of others' grants: each with both locks. */
+    for (uint32_t h = 0; ; h++) {
+        domain_lock(d);
+        struct grant_table *gt = d->grant_table;
+        if (h >= gt->maptrack_limit || !gt->nr_mappings) {
+            domain_unlock(d);
+            break;
+        }
         struct gnt_mapping *m = gnt_maptrack(gt, h);
-        if (!m->flags)
-            continue;
-        struct domain *rd = m->domid == DOMID_INVALID ? NULL : domain_by_id(m->domid);
-        if (rd && rd != d && rd->grant_table)
-            unpin_mapping(m, rd);
-        if (m->flags & GNTMAP_device_map)
-            put_page_and_type(m->frame, !(m->flags & GNTMAP_readonly));
-        gnt_maptrack_put(gt, h);
+        domid_t rid = m->flags ? m->domid : DOMID_INVALID;
+        domain_unlock(d);
+        struct domain *rd = rid == DOMID_INVALID || rid == d->id ? NULL : domain_get(rid);
+        domain_lock2(d, rd ? rd : d);
+        if (m->flags) {
+            if (rd && m->domid == rid && rd->grant_table)
+                unpin_mapping(m, rd);
+            else if (rid == d->id)
+                unpin_mapping(m, d);
+            if (m->flags & GNTMAP_device_map)
+                put_page_and_type(m->frame, !(m->flags & GNTMAP_readonly));
+            gnt_maptrack_put(gt, h);
+        }
+        domain_unlock2(d, rd ? rd : d);
+        if (rd)
+            domain_put(rd);
     }
-    for (grant_ref_t ref = 0; ref < gnt_nr_entries(gt); ref++) {
+    /* Others' mappings of its grants: their maptrack entries are marked
+     * (domid DOMID_INVALID), each with both locks. */
+    for (grant_ref_t ref = 0; ; ref++) {
+        domain_lock(d);
+        struct grant_table *gt = d->grant_table;
+        if (ref >= gnt_nr_entries(gt)) {
+            domain_unlock(d);
+            break;
+        }
         struct gnt_active *act = gnt_act(gt, ref);
-        if (!act->pin)
+        domid_t lid = act->pin ? act->domid : DOMID_INVALID;
+        domain_unlock(d);
+        if (lid == DOMID_INVALID || lid == d->id)
             continue;
-        struct domain *ld = domain_by_id(act->domid);
-        struct grant_table *lgt = ld && ld != d ? ld->grant_table : NULL;
+        struct domain *ld = domain_get(lid);
+        if (!ld)
+            continue;
+        domain_lock2(d, ld);
+        struct grant_table *lgt = ld->grant_table;
         for (uint32_t h = 0; lgt && h < lgt->maptrack_limit; h++) {
             struct gnt_mapping *m = gnt_maptrack(lgt, h);
             if (m->flags && m->domid == d->id && m->ref == ref)
                 m->domid = DOMID_INVALID;
         }
+        domain_unlock2(d, ld);
+        domain_put(ld);
     }
+    domain_lock(d);
+    struct grant_table *gt = d->grant_table;
+    d->grant_table = NULL;
+    domain_unlock(d);
     gnt_table_free(gt);
     free_hv_pages(gt, 0);
-    d->grant_table = NULL;
 }

@@ -13,35 +13,43 @@
  * split is internal to Xen (not in the public headers): bits 0-5 command. */
 #define MEMOP_CMD_BITS   6
 
-/* The domain a memory op names: ourselves, or (control) another. */
+/* The domain a memory op names: ourselves, or (control) another, with a
+ * reference (memop_put). */
 static struct domain *memop_domain(domid_t id, long *err)
 {
     struct domain *cd = current_domain();
     if (id == DOMID_SELF || id == cd->id)
         return cd;
-    struct domain *d = domain_by_id(id);
+    struct domain *d = domain_get(id);
     if (!d || d->shutdown) {
+        if (d)
+            domain_put(d);
         *err = -XEN_ESRCH;
         return NULL;
     }
     if (xsm_map_foreign(cd, d)) {
+        domain_put(d);
         *err = -XEN_EPERM;
         return NULL;
     }
     return d;
 }
 
-/* Gives d 2^order new zeroed contiguous frames (mapped nowhere yet), or fails. */
-static long grow(struct domain *d, unsigned order, uint64_t *first)
+static void memop_put(struct domain *d)
+{
+    if (d != current_domain())
+        domain_put(d);
+}
+
+/* Gives d 2^order new zeroed contiguous frames (mapped nowhere yet) from
+ * *base on, or fails.  Under d's lock (its reservation). */
+static long grow(struct domain *d, unsigned order, uint64_t *base)
 {
     uint64_t n = 1ULL << order;
     if (d->nr_pages + n > d->max_pages)
         return -XEN_ENOMEM;
-    uint64_t base;
-    if (domain_alloc_pages(d, order, &base))
+    if (domain_alloc_pages(d, order, base))
         return -XEN_ENOMEM;
-    for (uint64_t i = 0; i < n; i++)
-        first[i] = base + i;
     d->nr_pages += n;
     return 0;
 }
@@ -54,12 +62,19 @@ static long shrink_one(struct domain *d, uint64_t mfn)
     if (mfn >= max_pfn || frame_table[mfn].owner != d->id ||
         (frame_table[mfn].flags & PGF_HV_SHARED))
         return -XEN_EINVAL;
-    if (frame_table[mfn].count != 1 || PGT_COUNT(frame_table[mfn].type_info))
-        return -XEN_EBUSY;       /* still mapped or typed: unmap it first */
-    put_page(mfn);               /* frees it */
+    /* Still mapped or typed: unmap it first.  Its owner's lock is held,
+     * so no new table use comes; a new mapping by another domain (a
+     * grant) may, and is then what frees the frame, after this put. */
+    if (__atomic_load_n(&frame_table[mfn].count, __ATOMIC_ACQUIRE) != 1 ||
+        PGT_COUNT(__atomic_load_n(&frame_table[mfn].type_info, __ATOMIC_ACQUIRE)))
+        return -XEN_EBUSY;
+    put_page(mfn);               /* frees it, unless taken meanwhile */
     d->nr_pages--;
     return 0;
 }
+
+static long reservation_of(struct domain *d, unsigned op, unsigned long arg,
+                           unsigned long start, const struct xen_memory_reservation *rp);
 
 static long reservation(unsigned op, unsigned long arg, unsigned long start)
 {
@@ -73,6 +88,15 @@ static long reservation(unsigned op, unsigned long arg, unsigned long start)
     struct domain *d = memop_domain(r.domid, &err);
     if (!d)
         return err;
+    long rc = reservation_of(d, op, arg, start, &r);
+    memop_put(d);
+    return rc;
+}
+
+static long reservation_of(struct domain *d, unsigned op, unsigned long arg,
+                           unsigned long start, const struct xen_memory_reservation *rp)
+{
+    struct xen_memory_reservation r = *rp;
     if (r.extent_order > MAX_EXTENT_ORDER)
         return -XEN_EPERM;
     unsigned long list = (unsigned long)r.extent_start.p;
@@ -81,7 +105,6 @@ static long reservation(unsigned op, unsigned long arg, unsigned long start)
                         sizeof(xen_pfn_t)))
         return (long)start;
     uint64_t n = 1ULL << r.extent_order;
-    static uint64_t mfns[1 << MAX_EXTENT_ORDER];   /* under the hv lock */
     unsigned long i;
     for (i = start; i < r.nr_extents; i++) {
         /* Preemptible as Xen's: continue later from extent i. */
@@ -95,19 +118,25 @@ static long reservation(unsigned op, unsigned long arg, unsigned long start)
             if (copy_from_guest(&v, list + i * sizeof(v), sizeof(v)))
                 return (long)i;
         }
+        domain_lock(d);
+        long rc = d->shutdown ? -XEN_ESRCH : 0;
+        uint64_t base = 0;
         if (op == XENMEM_decrease_reservation) {
-            for (uint64_t j = 0; j < n; j++)
-                if (shrink_one(d, v + j))
-                    return (long)i;
-            continue;
+            for (uint64_t j = 0; j < n && !rc; j++)
+                rc = shrink_one(d, v + j);
+        } else if (!rc) {
+            rc = grow(d, r.extent_order, &base);
         }
-        if (grow(d, r.extent_order, mfns))
+        domain_unlock(d);
+        if (rc)
             return (long)i;
+        if (op == XENMEM_decrease_reservation)
+            continue;
         if (op == XENMEM_populate_physmap)
             for (uint64_t j = 0; j < n; j++)
-                m2p[mfns[j]] = v + j;
+                m2p[base + j] = v + j;
         /* PV: tell the guest the machine frame (the extent's first). */
-        xen_pfn_t out = mfns[0];
+        xen_pfn_t out = base;
         if (list && copy_to_guest(list + i * sizeof(out), &out, sizeof(out)))
             return (long)i;
     }
@@ -134,7 +163,9 @@ long do_memory_op(unsigned long cmd, unsigned long arg, unsigned long a3,
         struct domain *d = memop_domain(id, &err);
         if (!d)
             return err;
-        return (long)(op == XENMEM_current_reservation ? d->nr_pages : d->max_pages);
+        long n = (long)(op == XENMEM_current_reservation ? d->nr_pages : d->max_pages);
+        memop_put(d);
+        return n;
     }
     case XENMEM_maximum_ram_page:
         return (long)(max_pfn - 1);

@@ -5,9 +5,8 @@
 #include "sched.h"
 
 /*
- * Each entry is called as a hypercall of its own (hypercall_call: under
- * the hypervisor lock if its family needs it; multicall itself holds no
- * lock) and its result is written back into the entry's `result`.  A
+ * Each entry is called as a hypercall of its own (hypercall_call: it
+ * takes the locks it needs; multicall itself holds none) and its result is written back into the entry's `result`.  A
  * failing entry does not stop the batch; what stops it, as in Xen:
  * - a list or entry the guest cannot give or take: -EFAULT;
  * - iret: the batch ends there and returns iret's result;

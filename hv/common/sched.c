@@ -1,7 +1,7 @@
 /* The vCPU scheduler, credit-style: per-pCPU run queues ordered by
  * weighted virtual time (shares by weight), caps in % of a pCPU, hard
  * affinity, idle pCPUs stealing work, blocked vCPUs costing nothing, idle
- * pCPUs halting.  Also the hypervisor lock and sched_op. */
+ * pCPUs halting.  Also sched_op. */
 #include "lib.h"
 #include "x86.h"
 #include "mm.h"
@@ -23,15 +23,6 @@ extern uint64_t boot_tsc;
 uint64_t first_guest_tsc;
 
 /*
- * The hypervisor lock.  A hypercall, a guest's exception and the timer
- * interrupt's timer work take it, and let it go before the scheduler runs
- * (docs/locking.md): no vCPU is ever switched out holding it.  It still
- * protects event channels, grant tables, page types and domains.
- * A ticket lock, so that no CPU starves.
- */
-static spinlock_t hv_lock = SPINLOCK_INIT("hv", LOCK_ORDER_HV);
-
-/*
  * The scheduler lock: run queues, each vCPU's state, on_rq, running,
  * processor and virtual time, each domain's pause count and cap budget,
  * and pCPUs' current vCPU.  schedule() holds it across the switch of
@@ -39,22 +30,6 @@ static spinlock_t hv_lock = SPINLOCK_INIT("hv", LOCK_ORDER_HV);
  * sched_first_entry for a vCPU's first run), on the same pCPU.
  */
 static spinlock_t sched_lock = SPINLOCK_INIT("sched", LOCK_ORDER_SCHED);
-
-void hv_lock_acquire(void)
-{
-    spin_lock(&hv_lock);
-}
-
-/* Another CPU is waiting for the lock (the caller holds it). */
-bool hv_lock_contended(void)
-{
-    return spin_is_contended(&hv_lock);
-}
-
-void hv_lock_release(void)
-{
-    spin_unlock(&hv_lock);
-}
 
 /* ---- Run queues: one per pCPU, picked by least weighted virtual time. */
 
@@ -366,8 +341,9 @@ void sched_set_affinity(struct vcpu *v, const cpumask_t *mask)
  * Waiting until vCPUs that were made ineligible (down, paused, dead) are
  * off their pCPUs, as Xen's vcpu_sleep_sync: once it returns, none of them
  * executes another guest instruction.  Their pCPUs are interrupted and
- * reschedule; that needs the hypervisor lock, which the caller holds, so
- * it is let go while waiting and taken again.  A vCPU is then named only
+ * reschedule on the way out, which they reach only if nothing they wait
+ * for is held: the caller holds no lock (domctl waits after letting the
+ * control lock go, VCPUOP_down after the domain lock).  A vCPU is then named only
  * by its pCPU and that pCPU's switch count, since its domain may be
  * destroyed meanwhile: callers touch neither the vCPUs nor their domain
  * after the wait.  The wait ends early if the caller's own vCPU is made
@@ -405,12 +381,10 @@ static bool sleep_wait(unsigned cpu, uint64_t seen)
     while (!switched(cpu, seen)) {
         if (self->domain && !eligible(self))
             return false;
-        hv_lock_release();
         for (unsigned k = 0; k < 64 && !switched(cpu, seen); k++) {
             tlb_flush_poll();
             cpu_relax();
         }
-        hv_lock_acquire();
     }
     return true;
 }
@@ -715,16 +689,16 @@ noreturn void idle_loop(void)
     for (;;) {
         cli();
         bool more = false;
-        if (reap_pending()) {
-            hv_lock_acquire();
+        if (reap_pending())
             more = reap_dead_domains();
-            hv_lock_release();
-        }
         if (domains_booted && nr_live_domains() == 0) {
-            hv_lock_acquire();
-            if (nr_live_domains() == 0)
+            static bool finishing;   /* one CPU prints the summary and exits */
+            if (!__atomic_exchange_n(&finishing, true, __ATOMIC_ACQ_REL))
                 domains_finish();
-            hv_lock_release();
+            for (;;) {
+                tlb_flush_poll();
+                cpu_relax();
+            }
         }
         if (sched_work_pending()) {
             schedule();
@@ -823,12 +797,8 @@ long do_sched_op(unsigned long cmd, unsigned long arg, unsigned long a3,
         if (__atomic_load_n(&v->vcpu_info->evtchn_upcall_pending, __ATOMIC_SEQ_CST))
             vcpu_wake(v);
         return 0;
-    case SCHEDOP_shutdown: {
-        hv_lock_acquire();
-        long rc = sched_shutdown(arg);
-        hv_lock_release();
-        return rc;
-    }
+    case SCHEDOP_shutdown:
+        return sched_shutdown(arg);
     case SCHEDOP_poll:
         return sched_poll(arg);
     default:

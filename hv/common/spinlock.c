@@ -47,6 +47,16 @@ void lock_debug_acquire(spinlock_t *l, uint32_t key)
     __atomic_store_n(&l->key, key, __ATOMIC_RELAXED);
 }
 
+/* A trylock that lost the race: forget it without a hold report. */
+void lock_debug_release_untaken(spinlock_t *l)
+{
+    if (lock_debug_off)
+        return;
+    struct pcpu *pc = this_cpu();
+    if (pc->nr_held && pc->held[pc->nr_held - 1] == l)
+        pc->nr_held--;
+}
+
 void lock_debug_release(spinlock_t *l)
 {
     if (lock_debug_off)

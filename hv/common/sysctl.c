@@ -77,12 +77,15 @@ static long getdomaininfolist(struct xen_sysctl_getdomaininfolist *l)
     struct xen_domctl_getdomaininfo info;
     uint32_t num = 0;
     for (unsigned id = l->first_domain; id < DOMID_FIRST_RESERVED; id++) {
-        struct domain *d = domain_by_id(id);
+        struct domain *d = domain_get(id);
         if (!d)
             continue;
-        if (num == l->max_domains)
+        if (num == l->max_domains) {
+            domain_put(d);
             break;
+        }
         domctl_getdomaininfo(d, &info);
+        domain_put(d);
         if (copy_to_guest((unsigned long)l->buffer.p + num * sizeof(info), &info,
                           sizeof(info)))
             return -XEN_EFAULT;
@@ -131,6 +134,7 @@ long do_sysctl(unsigned long arg, unsigned long a2, unsigned long a3,
     long rc = xsm_sysctl(current_domain(), op.cmd);
     if (rc)
         return rc;
+    control_lock_acquire();      /* one at a time, as Xen's sysctl_lock */
     switch (op.cmd) {
     case XEN_SYSCTL_readconsole:
         rc = readconsole(&op.u.readconsole);
@@ -142,8 +146,12 @@ long do_sysctl(unsigned long arg, unsigned long a2, unsigned long a3,
         rc = getdomaininfolist(&op.u.getdomaininfolist);
         break;
     default:
-        return -XEN_ENOSYS;
+        rc = -XEN_ENOSYS;
+        break;
     }
+    control_lock_release();
+    if (rc == -XEN_ENOSYS)
+        return rc;
     /* As Xen (copyback > 0): copied back even when the op failed. */
     if (copy_to_guest(arg, &op, sizeof(op)))
         rc = -XEN_EFAULT;

@@ -46,6 +46,8 @@ void vcpu_info_release(struct vcpu *v)
 }
 
 static long vcpu_op(unsigned long cmd, unsigned long vcpuid, unsigned long arg);
+static long register_vcpu_info_locked(struct vcpu *v, struct vcpu *curr,
+                                      const struct vcpu_register_vcpu_info *rp);
 
 /*
  * The runstate area, as Xen's update_runstate_area: the runstate noted at
@@ -79,27 +81,14 @@ void runstate_area_update(struct vcpu *v)
     }
 }
 
-/* Without the hypervisor lock: the timer operations, is_up and the
- * runstate (their own locks); the rest takes it. */
+/* Each operation takes what it needs: the timer operations, is_up and the
+ * runstate their own locks; bringing a vCPU up or down, its context and
+ * its vcpu_info the domain lock (docs/locking.md). */
 long do_vcpu_op(unsigned long cmd, unsigned long vcpuid, unsigned long arg,
                 unsigned long a4, unsigned long a5)
 {
     (void)a4, (void)a5;
-    switch (cmd) {
-    case VCPUOP_is_up:
-    case VCPUOP_get_runstate_info:
-    case VCPUOP_set_periodic_timer:
-    case VCPUOP_stop_periodic_timer:
-    case VCPUOP_set_singleshot_timer:
-    case VCPUOP_stop_singleshot_timer:
-        return vcpu_op(cmd, vcpuid, arg);
-    default: {
-        hv_lock_acquire();
-        long rc = vcpu_op(cmd, vcpuid, arg);
-        hv_lock_release();
-        return rc;
-    }
-    }
+    return vcpu_op(cmd, vcpuid, arg);
 }
 
 static long vcpu_op(unsigned long cmd, unsigned long vcpuid, unsigned long arg)
@@ -119,27 +108,38 @@ static long vcpu_op(unsigned long cmd, unsigned long vcpuid, unsigned long arg)
             return -XEN_ENOMEM;
         BUILD_BUG_ON(sizeof(*c) > 2 * PAGE_SIZE);
         long rc = copy_from_guest(c, arg, sizeof(*c));
-        if (!rc)
+        if (!rc) {
+            domain_lock(d);
             rc = v->initialised ? -XEN_EEXIST : vcpu_set_context(v, c);
+            domain_unlock(d);
+        }
         free_hv_pages(c, 1);
         return rc;
     }
-    case VCPUOP_up:
-        if (!v->initialised)
-            return -XEN_EINVAL;
-        if (v->state == VCPU_OFFLINE) {
+    case VCPUOP_up: {
+        domain_lock(d);
+        long rc = v->initialised ? 0 : -XEN_EINVAL;
+        if (!rc && v->state == VCPU_OFFLINE) {
             vcpu_bring_up(v);
             vcpu_restart_periodic(v);
         }
+        domain_unlock(d);
+        return rc;
+    }
+    case VCPUOP_down: {
+        domain_lock(d);
+        bool was_up = v->state != VCPU_OFFLINE;
+        if (was_up) {
+            vcpu_take_down(v);
+            vcpu_timer_remove(v);
+        }
+        domain_unlock(d);
+        /* Off its pCPU before we return, waiting with no lock held (it may
+         * be spinning for one); the caller's own leaves on the way out. */
+        if (was_up && v != curr)
+            vcpu_sleep_sync(v);
         return 0;
-    case VCPUOP_down:
-        if (v->state == VCPU_OFFLINE)
-            return 0;
-        vcpu_take_down(v);
-        vcpu_timer_remove(v);
-        if (v != curr)
-            vcpu_sleep_sync(v);  /* off its pCPU before we return */
-        return 0;                /* the caller's own: it leaves on the way out */
+    }
     case VCPUOP_is_up:
         return v->state != VCPU_OFFLINE && v->initialised;
     case VCPUOP_get_runstate_info: {
@@ -203,6 +203,22 @@ static long vcpu_op(unsigned long cmd, unsigned long vcpuid, unsigned long arg)
             return -XEN_EFAULT;
         if (r.offset > PAGE_SIZE - sizeof(vcpu_info_t))
             return -XEN_ENXIO;   /* as Xen: it would cross the page */
+        domain_lock(d);
+        long rc = register_vcpu_info_locked(v, curr, &r);
+        domain_unlock(d);
+        return rc;
+    }
+    default:
+        return -XEN_ENOSYS;
+    }
+}
+
+static long register_vcpu_info_locked(struct vcpu *v, struct vcpu *curr,
+                                      const struct vcpu_register_vcpu_info *rp)
+{
+    struct domain *d = v->domain;
+    struct vcpu_register_vcpu_info r = *rp;
+    {
         if (v->vcpu_info_registered || (r.offset & 7))
             return -XEN_EINVAL;
         if (v != curr && v->state != VCPU_OFFLINE)
@@ -226,8 +242,5 @@ static long vcpu_op(unsigned long cmd, unsigned long vcpuid, unsigned long arg)
         n->evtchn_pending_sel = ~(xen_ulong_t)0;
         update_vcpu_time(v);
         return 0;
-    }
-    default:
-        return -XEN_ENOSYS;
     }
 }

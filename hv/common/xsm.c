@@ -11,22 +11,26 @@
 #include <xen/sysctl.h>
 
 /* The domain d serves as device model: boot target= (an id, or a name
- * resolved the first time it is needed), or DOMCTL_set_target. */
+ * resolved the first time it is needed, under d's lock), or
+ * DOMCTL_set_target.  Only compared with, never used: no reference. */
 struct domain *xsm_dm_target(struct domain *d)
 {
-    if (d->target == DOMID_INVALID && d->target_name[0]) {
-        for (unsigned id = 1; id < DOMID_FIRST_RESERVED; id++) {
-            struct domain *t = domain_by_id(id);
+    if (__atomic_load_n(&d->target, __ATOMIC_ACQUIRE) == DOMID_INVALID &&
+        d->target_name[0]) {
+        domain_lock(d);
+        for (unsigned id = 1; id < DOMID_FIRST_RESERVED && d->target_name[0]; id++) {
+            struct domain *t = domain_get(id);
             if (t && t != d && !strcmp(t->name, d->target_name)) {
-                d->target = t->id;
+                __atomic_store_n(&d->target, t->id, __ATOMIC_RELEASE);
                 d->target_name[0] = 0;
-                break;
             }
+            if (t)
+                domain_put(t);
         }
+        domain_unlock(d);
     }
-    if (d->target == DOMID_INVALID)
-        return NULL;
-    return domain_by_id(d->target);
+    domid_t t = __atomic_load_n(&d->target, __ATOMIC_ACQUIRE);
+    return t == DOMID_INVALID ? NULL : domain_by_id(t);
 }
 
 /* Xen's xsm_default_action (xsm/dummy.h), with roles for dom0's powers. */

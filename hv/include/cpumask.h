@@ -2,8 +2,8 @@
  * Sets of physical CPUs, sized by the build constant NR_CPUS (default
  * 256; `make NR_CPUS=n`).  Used for hard affinity, flush and IPI
  * targets, and anything else that names several pCPUs.  The plain
- * operations are for a set one CPU owns or that the hypervisor lock
- * protects; the _atomic ones for a set several CPUs change at once.
+ * operations are for a set one CPU owns or that a lock protects; the
+ * _atomic ones for a set several CPUs change at once.
  */
 #ifndef KEEL_CPUMASK_H
 #define KEEL_CPUMASK_H

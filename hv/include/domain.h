@@ -88,6 +88,11 @@ struct domain {
     struct vcpu **vcpu;          /* nr_vcpus entries: vcpu_few, or 2^vcpu_order pages */
     unsigned vcpu_order;
     struct vcpu *vcpu_few[VCPUS_IN_DOMAIN];
+    /* Locks and references (docs/locking.md). */
+    spinlock_t lock;             /* page tables and types of its frames, its
+                                    grant table and maptrack, reservation */
+    spinlock_t page_alloc_lock;  /* page_list, page_count */
+    uint32_t refcnt;             /* the table's, and domain_get's (atomic) */
     struct evtchn *evtchn;       /* max_evtchns entries, allocated on demand */
     spinlock_t event_lock;       /* evtchn[], valid_evtchns, its vCPUs'
                                     virq_to_evtchn (docs/locking.md) */
@@ -194,6 +199,27 @@ struct boot_config {
     uint16_t domid;              /* 0: the next free id (DOMCTL_createdomain may ask) */
     char target[NAME_LEN];       /* role=dm: target=<domid or name> */
 };
+
+/* A domain by id with a reference (domain_put drops it), or NULL if there
+ * is none or it is being taken apart.  A reference keeps the structure
+ * and its vCPUs; a dead domain's resources go regardless. */
+struct domain *domain_get(unsigned id);
+void domain_put(struct domain *d);
+/* The domain lock; of two domains, the lower id first (the same domain
+ * twice: once). */
+static inline void domain_lock(struct domain *d)
+{
+    spin_lock_key(&d->lock, d->id);
+}
+static inline void domain_unlock(struct domain *d)
+{
+    spin_unlock(&d->lock);
+}
+void domain_lock2(struct domain *a, struct domain *b);
+/* The control lock (domctl.c): domctl, sysctl, building at boot. */
+void control_lock_acquire(void);
+void control_lock_release(void);
+void domain_unlock2(struct domain *a, struct domain *b);
 
 int parse_boot_config(const char *cmdline, struct boot_config *cfg,
                       char *err, size_t errlen);

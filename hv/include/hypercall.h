@@ -43,8 +43,8 @@ long do_sysctl(unsigned long, unsigned long, unsigned long, unsigned long, unsig
 long do_multicall(unsigned long, unsigned long, unsigned long, unsigned long, unsigned long);
 long do_vm_assist(unsigned long, unsigned long, unsigned long, unsigned long, unsigned long);
 
-/* Hypercall nr with these arguments, under the hypervisor lock if its
- * family runs under it (hv/pv/hypercall.c; multicall's entries). */
+/* Hypercall nr with these arguments (hv/pv/hypercall.c; multicall's
+ * entries): each family takes the locks it needs. */
 long hypercall_call(unsigned long nr, unsigned long a1, unsigned long a2, unsigned long a3,
                     unsigned long a4, unsigned long a5);
 

@@ -20,10 +20,15 @@
 
 /* The lock order, outermost first (docs/locking.md). */
 enum lock_order {
-    LOCK_ORDER_HV = 1,           /* the hypervisor lock (every entry) */
-    LOCK_ORDER_DOMAIN = 2,       /* a domain's lock; two: lower id first */
-    LOCK_ORDER_SCHED = 3,        /* the scheduler (run queues, vCPU states) */
-    LOCK_ORDER_TIMER = 4,        /* the vCPU timer list */
+    LOCK_ORDER_CONTROL = 1,      /* domctl and sysctl; the reaper (one CPU at a time) */
+    LOCK_ORDER_DOMAIN = 2,       /* a domain's lock (page tables and types of
+                                    its frames, grant table, maptrack);
+                                    two: lower id first */
+    LOCK_ORDER_EVENT = 3,        /* a domain's event lock; two: lower id first */
+    LOCK_ORDER_SCHED = 4,        /* the scheduler (run queues, vCPU states) */
+    LOCK_ORDER_TIMER = 5,        /* the vCPU timer list */
+    LOCK_ORDER_DOMLIST = 6,      /* the domain table and list, dying list, references */
+    LOCK_ORDER_PAGE_ALLOC = 7,   /* a domain's page list */
     LOCK_ORDER_HEAP = 8,         /* the frame allocator */
     LOCK_ORDER_CONSOLE = 9,      /* the console ring and serial port */
     LOCK_ORDER_TEST = 15,        /* selftest=locks only */
@@ -49,12 +54,14 @@ void tlb_flush_poll(void);
 #ifdef KEEL_DEBUG
 void lock_debug_acquire(spinlock_t *l, uint32_t key);
 void lock_debug_release(spinlock_t *l);
+void lock_debug_release_untaken(spinlock_t *l);
 uint64_t lock_debug_now(void);
 unsigned lock_debug_cpu(void);
 extern bool lock_debug_off;
 #else
 static inline void lock_debug_acquire(spinlock_t *l, uint32_t key) { (void)l, (void)key; }
 static inline void lock_debug_release(spinlock_t *l) { (void)l; }
+static inline void lock_debug_release_untaken(spinlock_t *l) { (void)l; }
 #endif
 
 /* key orders locks of the same order (a domain's id); 0 otherwise. */
@@ -91,6 +98,26 @@ static inline void spin_lock_break(spinlock_t *l)
     l->holder = 0;
 #endif
     __atomic_store_n(&l->owner, __atomic_load_n(&l->next, __ATOMIC_ACQUIRE), __ATOMIC_RELEASE);
+}
+
+/* Takes l if it is free; never waits. */
+static inline bool spin_trylock(spinlock_t *l)
+{
+    uint32_t t = __atomic_load_n(&l->owner, __ATOMIC_ACQUIRE);
+    uint32_t n = t;
+    if (__atomic_load_n(&l->next, __ATOMIC_RELAXED) != t)
+        return false;
+    lock_debug_acquire(l, 0);
+    if (!__atomic_compare_exchange_n(&l->next, &n, t + 1, false, __ATOMIC_ACQUIRE,
+                                     __ATOMIC_RELAXED)) {
+        lock_debug_release_untaken(l);
+        return false;
+    }
+#ifdef KEEL_DEBUG
+    l->holder = (int16_t)(lock_debug_cpu() + 1);
+    l->since = lock_debug_now();
+#endif
+    return true;
 }
 
 /* Another CPU waits for l (the caller holds it). */

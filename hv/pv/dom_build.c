@@ -39,6 +39,9 @@ struct shared_image {
     unsigned users;
 };
 static struct shared_image shared_images[MAX_SHARED_IMAGES];
+/* The shared images and their users: the builder (control lock) and the
+ * reaper (its own) both change them. */
+static spinlock_t images_lock = SPINLOCK_INIT("images", LOCK_ORDER_PAGE_ALLOC);
 bool page_sharing = true;
 
 static bool page_read_only(const struct elf_image_info *in, uint64_t va)
@@ -80,12 +83,14 @@ static uint64_t ro_run(const struct elf_image_info *in, const uint8_t *img,
 void shared_image_put(int idx)
 {
     struct shared_image *si = &shared_images[idx - 1];
-    if (--si->users)
-        return;
-    for (uint64_t i = 0; i < si->nr; i++)
-        put_page(si->mfns[i]);   /* the image's own reference */
-    free_hv_pages(si->mfns, si->order);
-    memset(si, 0, sizeof(*si));
+    spin_lock(&images_lock);
+    if (--si->users == 0) {
+        for (uint64_t i = 0; i < si->nr; i++)
+            put_page(si->mfns[i]);   /* the image's own reference */
+        free_hv_pages(si->mfns, si->order);
+        memset(si, 0, sizeof(*si));
+    }
+    spin_unlock(&images_lock);
 }
 
 /* Finds or makes the shared frames for image pages [first, first+nr). */
@@ -182,7 +187,7 @@ static int build(struct domain *d, const struct elf_image_info *in, const uint8_
                  const char *cmdline, const void *mod, uint64_t mod_len,
                  const char *mod_what, char *err, size_t errlen)
 {
-    /* One at a time, under the hypervisor lock (build_boot_domains). */
+    /* One at a time, under the control lock (build_boot_domains). */
     static struct vcpu_guest_context ctx;
     struct dombuild_layout l;
     uint64_t nr_pages = d->max_pages;
@@ -205,8 +210,11 @@ static int build(struct domain *d, const struct elf_image_info *in, const uint8_
     uint64_t sh_first = 0, sh_nr = 0;
     if (page_sharing && in->ro_shareable) {
         uint64_t key = ro_run(in, img, &sh_first, &sh_nr);
-        if (sh_nr && sh_first + sh_nr <= nr_pages)
+        if (sh_nr && sh_first + sh_nr <= nr_pages) {
+            spin_lock(&images_lock);
             d->arch.pv.shared_image = shared_image_get(in, img, key, sh_first, sh_nr);
+            spin_unlock(&images_lock);
+        }
         if (!d->arch.pv.shared_image)
             sh_nr = 0;
     }
@@ -396,8 +404,9 @@ static void build_xenstore(struct domain *xs, const struct boot_module *bm,
 void build_boot_domains(void)
 {
     uint64_t baseline = free_page_count();
-    /* Other CPUs already run the domains we wake: build under the lock. */
-    hv_lock_acquire();
+    /* Other CPUs already run the domains we wake (a control domain among
+     * them): build under the control lock, as a domctl would. */
+    control_lock_acquire();
     /* With a xenstore domain, no boot domain starts before it is built. */
     unsigned mc_order;
     struct module_config *mc = parse_modules(&mc_order);
@@ -486,6 +495,6 @@ void build_boot_domains(void)
            page_sharing ? "" : " (sharing off)");
     uint64_t released = release_boot_modules();
     domains_set_baseline(baseline + released);
-    domains_booted = true;
-    hv_lock_release();
+    __atomic_store_n(&domains_booted, true, __ATOMIC_RELEASE);
+    control_lock_release();
 }

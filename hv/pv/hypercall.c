@@ -12,58 +12,43 @@
 #include "grant.h"
 #include "x86.h"
 
-/* Each family runs under the hypervisor lock (LOCKED) or takes what it
- * needs itself (OWN: its own locks, and the hypervisor lock for the
- * operations that still need it; docs/locking.md). */
-static const struct hypercall_entry {
-    hypercall_fn fn;
-    bool own_locking;
-} hypercall_table[] = {
-#define LOCKED(f) { f, false }
-#define OWN(f)    { f, true }
-    [__HYPERVISOR_set_trap_table]    = LOCKED(do_set_trap_table),
-    [__HYPERVISOR_mmu_update]        = LOCKED(do_mmu_update),
-    [__HYPERVISOR_mmuext_op]         = LOCKED(do_mmuext_op),
-    [__HYPERVISOR_memory_op]         = LOCKED(do_memory_op),
-    [__HYPERVISOR_stack_switch]      = LOCKED(do_stack_switch),
-    [__HYPERVISOR_set_callbacks]     = LOCKED(do_set_callbacks),
-    [__HYPERVISOR_fpu_taskswitch]    = LOCKED(do_fpu_taskswitch),
-    [__HYPERVISOR_set_debugreg]      = LOCKED(do_set_debugreg),
-    [__HYPERVISOR_get_debugreg]      = LOCKED(do_get_debugreg),
-    [__HYPERVISOR_update_va_mapping] = LOCKED(do_update_va_mapping),
-    [__HYPERVISOR_iret]              = LOCKED(do_iret),
-    [__HYPERVISOR_set_segment_base]  = LOCKED(do_set_segment_base),
-    [__HYPERVISOR_callback_op]       = LOCKED(do_callback_op),
-    [__HYPERVISOR_event_channel_op]  = OWN(do_event_channel_op),
-    [__HYPERVISOR_set_timer_op]      = OWN(do_set_timer_op),
-    [__HYPERVISOR_vcpu_op]           = OWN(do_vcpu_op),
-    [__HYPERVISOR_grant_table_op]    = LOCKED(do_grant_table_op),
-    [__HYPERVISOR_console_io]        = LOCKED(do_console_io),
-    [__HYPERVISOR_xen_version]       = OWN(do_xen_version),
-    [__HYPERVISOR_sched_op]          = OWN(do_sched_op),
-    [__HYPERVISOR_domctl]            = LOCKED(do_domctl),
-    [__HYPERVISOR_sysctl]            = LOCKED(do_sysctl),
-    [__HYPERVISOR_multicall]         = OWN(do_multicall),
-    [__HYPERVISOR_vm_assist]         = LOCKED(do_vm_assist),
-#undef LOCKED
-#undef OWN
+/* One entry per implemented family; each takes the locks it needs
+ * (docs/locking.md): there is no lock around a hypercall. */
+static const hypercall_fn hypercall_table[] = {
+    [__HYPERVISOR_set_trap_table]    = do_set_trap_table,
+    [__HYPERVISOR_mmu_update]        = do_mmu_update,
+    [__HYPERVISOR_mmuext_op]         = do_mmuext_op,
+    [__HYPERVISOR_memory_op]         = do_memory_op,
+    [__HYPERVISOR_stack_switch]      = do_stack_switch,
+    [__HYPERVISOR_set_callbacks]     = do_set_callbacks,
+    [__HYPERVISOR_fpu_taskswitch]    = do_fpu_taskswitch,
+    [__HYPERVISOR_set_debugreg]      = do_set_debugreg,
+    [__HYPERVISOR_get_debugreg]      = do_get_debugreg,
+    [__HYPERVISOR_update_va_mapping] = do_update_va_mapping,
+    [__HYPERVISOR_iret]              = do_iret,
+    [__HYPERVISOR_set_segment_base]  = do_set_segment_base,
+    [__HYPERVISOR_callback_op]       = do_callback_op,
+    [__HYPERVISOR_event_channel_op]  = do_event_channel_op,
+    [__HYPERVISOR_set_timer_op]      = do_set_timer_op,
+    [__HYPERVISOR_vcpu_op]           = do_vcpu_op,
+    [__HYPERVISOR_grant_table_op]    = do_grant_table_op,
+    [__HYPERVISOR_console_io]        = do_console_io,
+    [__HYPERVISOR_xen_version]       = do_xen_version,
+    [__HYPERVISOR_sched_op]          = do_sched_op,
+    [__HYPERVISOR_domctl]            = do_domctl,
+    [__HYPERVISOR_sysctl]            = do_sysctl,
+    [__HYPERVISOR_multicall]         = do_multicall,
+    [__HYPERVISOR_vm_assist]         = do_vm_assist,
 };
 
-/* Calls hypercall nr as its family wants to be called: under the
- * hypervisor lock (LOCKED) or as it is (OWN).  Unknown: -ENOSYS. */
+/* Calls hypercall nr (multicall's entries too).  Unknown: -ENOSYS. */
 long hypercall_call(unsigned long nr, unsigned long a1, unsigned long a2, unsigned long a3,
                     unsigned long a4, unsigned long a5)
 {
-    const struct hypercall_entry *h = nr < ARRAY_SIZE(hypercall_table) ?
-                                      &hypercall_table[nr] : NULL;
-    if (!h || !h->fn)
+    hypercall_fn fn = nr < ARRAY_SIZE(hypercall_table) ? hypercall_table[nr] : NULL;
+    if (!fn)
         return -XEN_ENOSYS;
-    if (h->own_locking)
-        return h->fn(a1, a2, a3, a4, a5);
-    hv_lock_acquire();
-    long rc = h->fn(a1, a2, a3, a4, a5);
-    hv_lock_release();
-    return rc;
+    return fn(a1, a2, a3, a4, a5);
 }
 
 void hypercall_dispatch(struct cpu_user_regs *r)

@@ -55,18 +55,22 @@ static bool is_domain_owner(uint16_t o)
 }
 
 /* A frame whose last reference went: off its owner's list, back to the
- * allocator. */
+ * allocator.  Its owner is still in the table (a domain leaves it only
+ * once its list is empty), and cannot orphan it meanwhile (the reaper
+ * leaves a frame with no reference to us). */
 static void release_frame(uint64_t mfn)
 {
     struct page_info *p = pg(mfn);
     if (is_domain_owner(p->owner)) {
         struct domain *d = domain_by_id(p->owner);
-        if (d)
-            domain_unlink_page(d, mfn);
+        if (!d)
+            panic("release_frame: frame %lx owned by d%u, which is gone", (unsigned long)mfn,
+                  p->owner);
+        domain_unlink_page(d, mfn);
     }
     if (m2p)
         m2p[mfn] = ~0ULL;
-    p->type_info = 0;
+    __atomic_store_n(&p->type_info, 0, __ATOMIC_RELAXED);
     /* Guests may still cache translations to it: whoever gets it next
      * first flushes the CPUs that have not flushed since now. */
     p->tlbflush_timestamp = tlbflush_current_time();
@@ -76,14 +80,35 @@ static void release_frame(uint64_t mfn)
               (unsigned long)mfn, p->owner);
 }
 
+/*
+ * References are atomic (as Xen's count_info): a frame of a domain may be
+ * referenced and released by any CPU, holding any lock.  A reference is
+ * taken only from a count that is not 0 (a frame with none is on its way
+ * back to the allocator); the owner is looked at again afterwards, since
+ * the frame may have gone back and out again between the two looks.
+ */
+static bool get_ref(struct page_info *p)
+{
+    uint32_t c = __atomic_load_n(&p->count, __ATOMIC_ACQUIRE);
+    do {
+        if (c == 0 || c == 0xffffffffu)
+            return false;
+    } while (!__atomic_compare_exchange_n(&p->count, &c, c + 1, true, __ATOMIC_ACQUIRE,
+                                          __ATOMIC_ACQUIRE));
+    return true;
+}
+
 bool get_page(uint64_t mfn, const struct domain *d)
 {
     if (mfn >= max_pfn)
         return false;
     struct page_info *p = pg(mfn);
-    if (p->owner != d->id || p->count == 0 || p->count == 0xffffffffu)
+    if (__atomic_load_n(&p->owner, __ATOMIC_ACQUIRE) != d->id || !get_ref(p))
         return false;
-    p->count++;
+    if (__atomic_load_n(&p->owner, __ATOMIC_ACQUIRE) != d->id) {
+        put_page(mfn);
+        return false;
+    }
     return true;
 }
 
@@ -94,9 +119,12 @@ static bool get_page_any(uint64_t mfn)
     if (mfn >= max_pfn)
         return false;
     struct page_info *p = pg(mfn);
-    if (!is_domain_owner(p->owner) || p->count == 0 || p->count == 0xffffffffu)
+    if (!is_domain_owner(__atomic_load_n(&p->owner, __ATOMIC_ACQUIRE)) || !get_ref(p))
         return false;
-    p->count++;
+    if (!is_domain_owner(__atomic_load_n(&p->owner, __ATOMIC_ACQUIRE))) {
+        put_page(mfn);
+        return false;
+    }
     return true;
 }
 
@@ -124,9 +152,10 @@ void put_page_and_type(uint64_t mfn, bool writable)
 void put_page(uint64_t mfn)
 {
     struct page_info *p = pg(mfn);
-    if (p->count == 0)
+    uint32_t was = __atomic_fetch_sub(&p->count, 1, __ATOMIC_ACQ_REL);
+    if (was == 0)
         panic("put_page: frame %lx has no references", (unsigned long)mfn);
-    if (--p->count == 0)
+    if (was == 1)
         release_frame(mfn);
 }
 
@@ -195,50 +224,86 @@ static void devalidate(uint64_t mfn, unsigned level)
             put_entry(t[i], level);
 }
 
+static bool is_table_type(unsigned t)
+{
+    return t >= PGT_L1 && t <= PGT_L4;
+}
+
+/*
+ * Type references are atomic too (as Xen's type_info), with one rule that
+ * keeps validation simple: a page-table type (L1..L4) of a frame is taken
+ * and dropped only by its owner's operations, under the owner's domain
+ * lock; a writable type may be taken and dropped by anyone (a grant or
+ * foreign mapping).  So while a table is validated (count 1, its type
+ * set) or devalidated (count still 1 until its entries are dropped), a
+ * writable taker meets a table and fails, and no other table taker runs.
+ */
 long get_page_type(uint64_t mfn, unsigned type, struct domain *d)
 {
     struct page_info *p = pg(mfn);
-    uint32_t ti = p->type_info;
-    if (PGT_COUNT(ti) == 0) {
-        /* A new use: no CPU may keep a translation from the old one (a
-         * stale writable mapping of a frame about to become a page table,
-         * or a cached walk through a table about to become writable). */
-        if ((ti & PGT_TYPE_MASK) != type)
-            flush_tlb_filtered(p->tlbflush_timestamp);
-        /* Take the type before validating, so that a table reaching
-         * itself (directly or through others) meets a type conflict
-         * instead of an endless recursion. */
-        p->type_info = type | (1u << PGT_COUNT_SHIFT);
-        if (type >= PGT_L1 && type <= PGT_L4) {
-            long rc = validate(mfn, type, d);
-            if (rc) {
-                p->type_info = 0;
-                return rc;
+    uint32_t ti = __atomic_load_n(&p->type_info, __ATOMIC_ACQUIRE);
+    for (;;) {
+        if (PGT_COUNT(ti) == 0) {
+            /* A new use: no CPU may keep a translation from the old one
+             * (a stale writable mapping of a frame about to become a page
+             * table, or a cached walk through a table about to become
+             * writable). */
+            if ((ti & PGT_TYPE_MASK) != type)
+                flush_tlb_filtered(__atomic_load_n(&p->tlbflush_timestamp, __ATOMIC_ACQUIRE));
+            /* Take the type before validating, so that a table reaching
+             * itself (directly or through others) meets a type conflict
+             * instead of an endless recursion. */
+            if (!__atomic_compare_exchange_n(&p->type_info, &ti, type | (1u << PGT_COUNT_SHIFT),
+                                             false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+                continue;
+            if (is_table_type(type)) {
+                long rc = validate(mfn, type, d);
+                if (rc) {
+                    __atomic_store_n(&p->type_info, 0, __ATOMIC_RELEASE);
+                    return rc;
+                }
             }
+            return 0;
         }
-        return 0;
+        if ((ti & PGT_TYPE_MASK) != type)
+            return -XEN_EINVAL;  /* in use as something else */
+        if (PGT_COUNT(ti) >= 0xffffffu)
+            return -XEN_EINVAL;
+        if (__atomic_compare_exchange_n(&p->type_info, &ti, ti + (1u << PGT_COUNT_SHIFT), false,
+                                        __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+            return 0;
     }
-    if ((ti & PGT_TYPE_MASK) != type)
-        return -XEN_EINVAL;      /* in use as something else */
-    if (PGT_COUNT(ti) >= 0xffffffu)
-        return -XEN_EINVAL;
-    p->type_info += 1u << PGT_COUNT_SHIFT;
-    return 0;
 }
 
 void put_page_type(uint64_t mfn)
 {
     struct page_info *p = pg(mfn);
-    uint32_t ti = p->type_info;
-    if (PGT_COUNT(ti) == 0)
-        panic("put_page_type: frame %lx has no type references", (unsigned long)mfn);
-    p->type_info = ti - (1u << PGT_COUNT_SHIFT);
-    if (PGT_COUNT(p->type_info) == 0) {
+    uint32_t ti = __atomic_load_n(&p->type_info, __ATOMIC_ACQUIRE);
+    for (;;) {
+        if (PGT_COUNT(ti) == 0)
+            panic("put_page_type: frame %lx has no type references", (unsigned long)mfn);
         unsigned t = ti & PGT_TYPE_MASK;
-        p->type_info = t;        /* keep the last type, drop PINNED */
-        p->tlbflush_timestamp = tlbflush_current_time();
-        if (t >= PGT_L1 && t <= PGT_L4)
-            devalidate(mfn, t);
+        if (PGT_COUNT(ti) == 1) {
+            /* The last use goes: stamp it first, so that whoever takes a
+             * new type next flushes what may still cache the old one. */
+            __atomic_store_n(&p->tlbflush_timestamp, tlbflush_current_time(),
+                             __ATOMIC_RELEASE);
+            if (is_table_type(t)) {
+                /* Owner's lock held: nobody else changes it meanwhile.
+                 * Its entries go while it is still a table. */
+                devalidate(mfn, t);
+                __atomic_store_n(&p->type_info, t, __ATOMIC_RELEASE);
+                return;
+            }
+            /* Keep the last type, drop PINNED. */
+            if (__atomic_compare_exchange_n(&p->type_info, &ti, t, false, __ATOMIC_ACQ_REL,
+                                            __ATOMIC_ACQUIRE))
+                return;
+            continue;
+        }
+        if (__atomic_compare_exchange_n(&p->type_info, &ti, ti - (1u << PGT_COUNT_SHIFT), false,
+                                        __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+            return;
     }
 }
 
@@ -261,10 +326,8 @@ static long get_entry(uint64_t e, unsigned level, struct domain *d, struct domai
         if (!get_page(mfn, d) && !(fd && get_page(mfn, fd))) {
             /* Shared image pages (page sharing): read-only, any domain
              * whose image they came from holds one already. */
-            if ((e & PTE_W) || !is_shared_image_page(mfn, d) ||
-                pg(mfn)->count == 0xffffffffu)
+            if ((e & PTE_W) || !is_shared_image_page(mfn, d) || !get_ref(pg(mfn)))
                 return -XEN_EINVAL;
-            pg(mfn)->count++;
             return 0;
         }
         if ((e & PTE_W) && get_page_type(mfn, PGT_WRITABLE, d)) {
@@ -364,9 +427,9 @@ long do_update_va_mapping(unsigned long va, unsigned long val, unsigned long fla
         return -XEN_EINVAL;
     if ((flags & UVMF_FLUSHTYPE_MASK) > UVMF_INVLPG)
         return -XEN_EINVAL;
-    if (!find_l1(v, va, &l1, &idx))
-        return -XEN_EINVAL;
-    long rc = mod_entry(l1, idx, 1, val, d, NULL);
+    domain_lock(d);
+    long rc = find_l1(v, va, &l1, &idx) ? mod_entry(l1, idx, 1, val, d, NULL) : -XEN_EINVAL;
+    domain_unlock(d);
     if (rc)
         return rc;
     switch (flags & UVMF_FLUSHTYPE_MASK) {
@@ -435,13 +498,21 @@ long do_mmu_update(unsigned long reqs, unsigned long count, unsigned long done_p
     long rc = 0;
     unsigned long i = 0;
     if (foreigndom != DOMID_SELF && foreigndom != d->id) {
-        fd = domain_by_id((unsigned)foreigndom);
+        fd = domain_get((unsigned)foreigndom);
         rc = !fd || fd->shutdown ? -XEN_ESRCH : xsm_map_foreign(d, fd);
-        if (rc)
+        if (rc) {
+            if (fd)
+                domain_put(fd);
             return batch_end(rc, __HYPERVISOR_mmu_update, reqs, sizeof(struct mmu_update),
                              0, count, done_p, foreigndom, done);
+        }
     }
-    for (i = 0; i < count; i++) {
+    /* The caller's lock, and the foreign domain's: its tables may be
+     * written, and it must not die meanwhile (looked at again here). */
+    domain_lock2(d, fd ? fd : d);
+    if (fd && fd->shutdown)
+        rc = -XEN_ESRCH;
+    for (i = 0; i < count && !rc; i++) {
         if (hypercall_preempt_due(i)) {
             rc = -HV_ERESTART;
             break;
@@ -478,16 +549,17 @@ long do_mmu_update(unsigned long reqs, unsigned long count, unsigned long done_p
             rc = -XEN_EINVAL;
             break;
         }
-        unsigned t = p->type_info & PGT_TYPE_MASK;
+        uint32_t ti = __atomic_load_n(&p->type_info, __ATOMIC_ACQUIRE);
+        unsigned t = ti & PGT_TYPE_MASK;
         unsigned idx = (unsigned)((ma & (PAGE_SIZE - 1)) >> 3);
         uint64_t val = u.val;
-        if (PGT_COUNT(p->type_info) && t >= PGT_L1 && t <= PGT_L4) {
+        if (PGT_COUNT(ti) && is_table_type(t)) {
             if (cmd == MMU_PT_UPDATE_PRESERVE_AD)
                 val |= ((uint64_t *)pfn_to_virt(mfn))[idx] & (PTE_A | PTE_D);
             rc = mod_entry(mfn, idx, t, val, td, td == d ? fd : NULL);
             if (rc)
                 break;
-        } else if (PGT_COUNT(p->type_info) == 0 || t == PGT_WRITABLE) {
+        } else if (PGT_COUNT(ti) == 0 || t == PGT_WRITABLE) {
             /* Not a page table: an ordinary write to the domain's page. */
             ((uint64_t *)pfn_to_virt(mfn))[idx] = val;
         } else {
@@ -495,6 +567,9 @@ long do_mmu_update(unsigned long reqs, unsigned long count, unsigned long done_p
             break;
         }
     }
+    domain_unlock2(d, fd ? fd : d);
+    if (fd)
+        domain_put(fd);
     /* As Xen: no flush.  The guest flushes what it needs; what the
      * hypervisor needs (no stale translation of a frame that changed type
      * or was freed) the flush clock gives (docs/memory.md). */
@@ -506,7 +581,7 @@ static long pin(struct domain *d, uint64_t mfn, unsigned level)
 {
     if (mfn >= max_pfn || pg(mfn)->owner != d->id)
         return -XEN_EINVAL;
-    if (pg(mfn)->type_info & PGT_PINNED)
+    if (__atomic_load_n(&pg(mfn)->type_info, __ATOMIC_ACQUIRE) & PGT_PINNED)
         return -XEN_EINVAL;      /* as Xen: already pinned */
     if (!get_page(mfn, d))
         return -XEN_EINVAL;
@@ -515,15 +590,16 @@ static long pin(struct domain *d, uint64_t mfn, unsigned level)
         put_page(mfn);
         return rc;
     }
-    pg(mfn)->type_info |= PGT_PINNED;
+    __atomic_fetch_or(&pg(mfn)->type_info, PGT_PINNED, __ATOMIC_ACQ_REL);
     return 0;
 }
 
 static long unpin(struct domain *d, uint64_t mfn)
 {
-    if (mfn >= max_pfn || pg(mfn)->owner != d->id || !(pg(mfn)->type_info & PGT_PINNED))
+    if (mfn >= max_pfn || pg(mfn)->owner != d->id ||
+        !(__atomic_load_n(&pg(mfn)->type_info, __ATOMIC_ACQUIRE) & PGT_PINNED))
         return -XEN_EINVAL;
-    pg(mfn)->type_info &= ~PGT_PINNED;
+    __atomic_fetch_and(&pg(mfn)->type_info, ~(uint32_t)PGT_PINNED, __ATOMIC_ACQ_REL);
     put_page_type(mfn);
     put_page(mfn);
     return 0;
@@ -585,6 +661,7 @@ long do_mmuext_op(unsigned long ops, unsigned long count, unsigned long done_p,
         return -XEN_EPERM;       /* pinning for another domain: not yet */
     long rc = 0;
     unsigned long i;
+    domain_lock(d);
     for (i = 0; i < count; i++) {
         if (hypercall_preempt_due(i)) {
             rc = -HV_ERESTART;
@@ -642,6 +719,7 @@ long do_mmuext_op(unsigned long ops, unsigned long count, unsigned long done_p,
         if (rc)
             break;
     }
+    domain_unlock(d);
     return batch_end(rc, __HYPERVISOR_mmuext_op, ops, sizeof(struct mmuext_op), i, count,
                      done_p, foreigndom, done);
 }
@@ -655,8 +733,8 @@ long do_mmuext_op(unsigned long ops, unsigned long count, unsigned long done_p,
  * (0F B1), 16/32/64-bit, naturally aligned within the entry; the address
  * is the fault's (cr2).  Anything else, or an entry that fails
  * validation, is not emulated: the #PF goes to the guest, as from Xen
- * when its emulation gives up.  Runs under the hypervisor lock (a guest
- * exception).
+ * when its emulation gives up.  Runs under the domain lock (taken in
+ * pv_ptwr_fault, from the guest's #PF).
  */
 enum ptwr_op { PTWR_MOV, PTWR_XCHG, PTWR_CMPXCHG };
 
@@ -684,14 +762,27 @@ static bool fetch(unsigned long rip, unsigned i, uint8_t *b)
     return i < 15 && !copy_from_guest(b, rip + i, 1);
 }
 
+static bool ptwr_emulate(struct vcpu *v, struct cpu_user_regs *r, unsigned long addr);
+
+/* Under the domain lock: the L1 table written must stay one meanwhile. */
 bool pv_ptwr_fault(struct vcpu *v, struct cpu_user_regs *r, unsigned long addr, uint32_t err)
+{
+    struct domain *d = v->domain;
+    if (!(__atomic_load_n(&d->vm_assist, __ATOMIC_ACQUIRE) &
+          (1UL << VMASST_TYPE_writable_pagetables)) ||
+        (err & (PFEC_RSVD | PFEC_IFETCH)) || (err & (PFEC_P | PFEC_W)) != (PFEC_P | PFEC_W))
+        return false;
+    domain_lock(d);
+    bool done = ptwr_emulate(v, r, addr);
+    domain_unlock(d);
+    return done;
+}
+
+static bool ptwr_emulate(struct vcpu *v, struct cpu_user_regs *r, unsigned long addr)
 {
     struct domain *d = v->domain;
     uint64_t l1, mfn, tmfn;
     unsigned idx;
-    if (!(d->vm_assist & (1UL << VMASST_TYPE_writable_pagetables)) ||
-        (err & (PFEC_RSVD | PFEC_IFETCH)) || (err & (PFEC_P | PFEC_W)) != (PFEC_P | PFEC_W))
-        return false;
     /* The mapping that faulted: read-only, of an L1 table of ours. */
     if (!find_l1(v, addr, &l1, &idx))
         return false;

@@ -384,9 +384,7 @@ static bool deliver_upcall(struct vcpu *v)
         return true;
     if (bounce(v, v->arch.pv.event_callback, false, 0, true))
         return true;
-    hv_lock_acquire();
     domain_crash(v->domain, "event upcall: guest stack %lx unusable", v->arch.regs->rsp);
-    hv_lock_release();
     return false;
 }
 
@@ -403,11 +401,8 @@ void pv_exit_to_guest(void)
         struct pcpu *pc = this_cpu();
         if (pc->need_resched || pc->curr->state != VCPU_RUNNABLE) {
             schedule();
-            if (reap_pending()) {
-                hv_lock_acquire();
+            if (reap_pending())
                 reap_dead_domains();
-                hv_lock_release();
-            }
             continue;            /* what woke us may want the CPU again */
         }
         if (pc->curr->runstate_pending)

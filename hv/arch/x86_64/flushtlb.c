@@ -66,8 +66,8 @@ void switch_cr3(uint64_t cr3)
 }
 
 /* Flushes the CPUs in mask and waits until each has: a remote CPU takes
- * the request in its flush IPI, or while it waits for the hypervisor lock
- * (tlb_flush_poll), so the caller may hold that lock. */
+ * the request in its flush IPI, or while it waits for any lock
+ * (tlb_flush_poll), so the caller may hold locks. */
 void flush_tlb_mask(const cpumask_t *mask)
 {
     struct pcpu *self = this_cpu();

@@ -141,8 +141,8 @@ void send_ipi(unsigned cpu, unsigned vector)
 /* Runs fn(arg) on pCPU cpu and waits until it has run there, or until
  * timeout_us passed (0: wait for ever); returns whether it ran.  A call
  * that timed out still runs when the CPU takes the IPI, so arg must stay
- * valid.  The call runs in interrupt context without the hypervisor lock
- * (the caller may hold it): fn must only touch per-CPU or its own state. */
+ * valid.  The call runs in interrupt context, or in the target's wait for
+ * a lock (whatever it holds): fn must only touch per-CPU or its own state. */
 bool on_cpu(unsigned cpu, void (*fn)(void *), void *arg, uint64_t timeout_us)
 {
     struct pcpu *o = cpu < nr_cpus ? pcpus[cpu] : NULL;
@@ -166,8 +166,7 @@ bool on_cpu(unsigned cpu, void (*fn)(void *), void *arg, uint64_t timeout_us)
     return true;
 }
 
-/* A CPU waiting for the hypervisor lock still answers flush requests and
- * remote calls. */
+/* A CPU waiting for a lock still answers flush requests and remote calls. */
 void tlb_flush_poll(void)
 {
     struct pcpu *pc = this_cpu();

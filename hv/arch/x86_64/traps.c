@@ -222,9 +222,7 @@ void trap_dispatch(struct cpu_user_regs *r)
     } else if (v == VEC_SPURIOUS) {
         /* nothing */
     } else if (v < 32) {
-        hv_lock_acquire();
         pv_guest_exception(r, v);
-        hv_lock_release();
     } else {
         printk("unexpected interrupt vector %u\n", v);
         apic_eoi();
