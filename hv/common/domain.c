@@ -253,6 +253,45 @@ static void adopt_page(struct domain *d, uint64_t pfn)
     __atomic_store_n(&pg->count, 1, __ATOMIC_RELEASE);
 }
 
+/*
+ * The frames of a new domain's pseudo-physical map (the builder): for
+ * each i < n outside [skip_first, skip_first + skip_nr) (shared image
+ * pages), one zeroed frame owned by d in mfns[i], all linked into d's list
+ * under one hold of its page-list lock.  Returns how many of the n were
+ * done (n, or the index where host memory ran out; what was allocated is
+ * d's, freed with it).
+ */
+uint64_t domain_alloc_frames(struct domain *d, uint64_t *mfns, uint64_t n, uint64_t skip_first,
+                             uint64_t skip_nr)
+{
+    uint64_t i;
+    for (i = 0; i < n; i++) {
+        if (i >= skip_first && i < skip_first + skip_nr)
+            continue;
+        int64_t pfn = alloc_pages(0, d->id);
+        if (pfn < 0)
+            break;
+        memset(pfn_to_virt((uint64_t)pfn), 0, PAGE_SIZE);
+        __atomic_store_n(&frame_table[pfn].type_info, 0, __ATOMIC_RELAXED);
+        mfns[i] = (uint64_t)pfn;
+    }
+    spin_lock_key(&d->page_alloc_lock, d->id);
+    for (uint64_t j = 0; j < i; j++) {
+        if (j >= skip_first && j < skip_first + skip_nr)
+            continue;
+        struct page_info *pg = &frame_table[mfns[j]];
+        pg->prev = PFN_NONE;
+        pg->next = d->page_list;
+        if (d->page_list != PFN_NONE)
+            frame_table[d->page_list].prev = (uint32_t)mfns[j];
+        d->page_list = (uint32_t)mfns[j];
+        d->page_count++;
+        __atomic_store_n(&pg->count, 1, __ATOMIC_RELEASE);
+    }
+    spin_unlock(&d->page_alloc_lock);
+    return i;
+}
+
 /* Allocates one zeroed frame owned by d and links it into d's list. */
 int domain_alloc_page(struct domain *d, uint64_t *mfn)
 {
@@ -600,26 +639,36 @@ void domain_crash(struct domain *d, const char *fmt, ...)
 void send_global_virq_privileged(unsigned virq)
 {
     struct domain *batch[16];
-    unsigned from = 0;
+    unsigned from = 0;           /* ids below are done */
     for (;;) {
-        unsigned n = 0, next = from;
+        /* The (at most 16) lowest ids from `from` on, in order. */
+        unsigned n = 0;
         spin_lock(&domlist_lock);
-        for (unsigned id = from; id < DOMID_FIRST_RESERVED && n < ARRAY_SIZE(batch); id++) {
-            struct domain *d = domain_table[id];
-            next = id + 1;
-            if (d && !d->shutdown && (d->roles & (ROLE_CONTROL | ROLE_XENSTORE))) {
-                __atomic_fetch_add(&d->refcnt, 1, __ATOMIC_ACQUIRE);
-                batch[n++] = d;
-            }
+        for (struct domain *d = domain_list; d; d = d->next) {
+            if (d->id < from || d->shutdown || !(d->roles & (ROLE_CONTROL | ROLE_XENSTORE)))
+                continue;
+            unsigned i = n;
+            while (i && batch[i - 1]->id > d->id)
+                i--;
+            if (i == ARRAY_SIZE(batch))
+                continue;
+            if (n == ARRAY_SIZE(batch))
+                n--;             /* the highest falls out */
+            memmove(&batch[i + 1], &batch[i], (n - i) * sizeof(batch[0]));
+            batch[i] = d;
+            n++;
         }
+        for (unsigned i = 0; i < n; i++)
+            __atomic_fetch_add(&batch[i]->refcnt, 1, __ATOMIC_ACQUIRE);
         spin_unlock(&domlist_lock);
+        if (n)
+            from = batch[n - 1]->id + 1u;
         for (unsigned i = 0; i < n; i++) {
             send_guest_global_virq(batch[i], virq);
             domain_put(batch[i]);
         }
         if (n < ARRAY_SIZE(batch))
             return;
-        from = next;
     }
 }
 

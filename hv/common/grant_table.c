@@ -400,7 +400,7 @@ static void copy_release(struct copy_buf *b)
     if (b->have_page)
         put_page(b->mfn);
     b->have_page = false;
-    if (b->have_grant) {
+    if (b->have_grant) {         /* the only part under the granter's lock */
         domain_lock(b->d);
         if (b->d->grant_table)
             gnt_unpin(b->d->grant_table, b->ref, b->readonly,
@@ -413,9 +413,13 @@ static void copy_release(struct copy_buf *b)
 static int16_t copy_claim_locked(const struct gnttab_copy_ptr *p, bool by_gref, bool readonly,
                                  struct copy_buf *b);
 
+/* A grant is pinned under its granter's lock; a frame of our own needs
+ * only its references (atomic). */
 static int16_t copy_claim(const struct gnttab_copy_ptr *p, bool by_gref, bool readonly,
                           struct copy_buf *b)
 {
+    if (!by_gref)
+        return copy_claim_locked(p, by_gref, readonly, b);
     domain_lock(b->d);
     int16_t rc = b->d->shutdown ? GNTST_bad_domain : copy_claim_locked(p, by_gref, readonly, b);
     domain_unlock(b->d);
@@ -462,7 +466,9 @@ static struct domain *copy_domain(domid_t dom, bool by_gref, int16_t *rc)
         return NULL;
     }
     struct domain *cd = current_domain();
-    struct domain *d = domain_get(dom == DOMID_SELF ? cd->id : dom);
+    if (dom == DOMID_SELF || dom == cd->id)
+        return cd;               /* no reference: it is running this */
+    struct domain *d = domain_get(dom);
     if (d && d->shutdown) {
         domain_put(d);
         d = NULL;
@@ -470,6 +476,12 @@ static struct domain *copy_domain(domid_t dom, bool by_gref, int16_t *rc)
     if (!d)
         *rc = GNTST_bad_domain;
     return d;
+}
+
+static void copy_domain_put(struct domain *d)
+{
+    if (d != current_domain())
+        domain_put(d);
 }
 
 static int16_t copy_one(const struct gnttab_copy *op)
@@ -482,7 +494,7 @@ static int16_t copy_one(const struct gnttab_copy *op)
         return rc;
     dst.d = copy_domain(op->dest.domid, dg, &rc);
     if (!dst.d) {
-        domain_put(src.d);
+        copy_domain_put(src.d);
         return rc;
     }
     rc = copy_claim(&op->source, sg, true, &src);
@@ -496,8 +508,8 @@ static int16_t copy_one(const struct gnttab_copy *op)
                 (const uint8_t *)pfn_to_virt(src.mfn) + op->source.offset, op->len);
     copy_release(&dst);
     copy_release(&src);
-    domain_put(dst.d);
-    domain_put(src.d);
+    copy_domain_put(dst.d);
+    copy_domain_put(src.d);
     return rc;
 }
 

@@ -227,6 +227,8 @@ int parse_boot_config(const char *cmdline, struct boot_config *cfg,
 struct domain *domain_create(const struct boot_config *cfg);
 struct domain *domain_by_id(unsigned id);
 int domain_alloc_page(struct domain *d, uint64_t *mfn);
+uint64_t domain_alloc_frames(struct domain *d, uint64_t *mfns, uint64_t n, uint64_t skip_first,
+                             uint64_t skip_nr);
 int domain_alloc_pages(struct domain *d, unsigned order, uint64_t *first);
 int domain_alloc_shared_page(struct domain *d, uint64_t *mfn);
 void domain_unlink_page(struct domain *d, uint64_t mfn);

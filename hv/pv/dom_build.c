@@ -220,17 +220,15 @@ static int build(struct domain *d, const struct elf_image_info *in, const uint8_
     }
     const struct shared_image *shi = d->arch.pv.shared_image ? &shared_images[d->arch.pv.shared_image - 1] : NULL;
 #define SHARED(pfn) (shi && (pfn) >= sh_first && (pfn) < sh_first + sh_nr)
-    for (uint64_t pfn = 0; pfn < nr_pages; pfn++) {
-        if (SHARED(pfn)) {
-            p2m[pfn] = shi->mfns[pfn - sh_first];
-            continue;
-        }
-        if (domain_alloc_page(d, &p2m[pfn])) {
-            snprintf(err, errlen, "out of host memory after %lu of %lu pages",
-                     (unsigned long)pfn, (unsigned long)nr_pages);
-            goto out;
-        }
+    uint64_t got = domain_alloc_frames(d, p2m, nr_pages, sh_first, shi ? sh_nr : 0);
+    if (got < nr_pages) {
+        snprintf(err, errlen, "out of host memory after %lu of %lu pages", (unsigned long)got,
+                 (unsigned long)nr_pages);
+        goto out;
     }
+    for (uint64_t pfn = 0; pfn < nr_pages; pfn++)
+        if (SHARED(pfn))
+            p2m[pfn] = shi->mfns[pfn - sh_first];
     d->nr_pages = nr_pages;      /* pseudo-physical size, shared pages included */
 
     /* shared_info was made with the domain (domain_create); the event
