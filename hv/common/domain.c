@@ -529,7 +529,7 @@ static struct domain *dying_head, **dying_tail = &dying_head;
  * the reaper (reap_dead_domains), which holds no lock, so that a domain
  * may die wherever its death is found (with its own or another lock). */
 static bool dom_exc_pending, xs_gone_pending;
-static spinlock_t reap_lock = SPINLOCK_INIT("reap", LOCK_ORDER_CONTROL);
+static spinlock_t reap_lock = SPINLOCK_INIT("reap", LOCK_ORDER_REAP);
 
 static void add_dying(struct domain *d)
 {

@@ -20,7 +20,8 @@
 
 /* The lock order, outermost first (docs/locking.md). */
 enum lock_order {
-    LOCK_ORDER_CONTROL = 1,      /* domctl and sysctl; the reaper (one CPU at a time) */
+    LOCK_ORDER_REAP = 0,         /* one reaper at a time (a try-lock) */
+    LOCK_ORDER_CONTROL = 1,      /* domctl, sysctl, the boot-time builder */
     LOCK_ORDER_DOMAIN = 2,       /* a domain's lock (page tables and types of
                                     its frames, grant table, maptrack);
                                     two: lower id first */
