@@ -177,6 +177,7 @@ struct domain *domain_create(const struct boot_config *cfg)
     d->lock = (spinlock_t)SPINLOCK_INIT("domain", LOCK_ORDER_DOMAIN);
     d->page_alloc_lock = (spinlock_t)SPINLOCK_INIT("page_alloc", LOCK_ORDER_PAGE_ALLOC);
     d->refcnt = 1;               /* the table's */
+    d->cap_lock = (spinlock_t)SPINLOCK_INIT("cap", LOCK_ORDER_SCHED_DOM);
     strlcpy(d->name, cfg->name, sizeof(d->name));
     d->roles = cfg->roles;
     d->max_pages = cfg->mem >> PAGE_SHIFT;

@@ -29,7 +29,48 @@ uint64_t first_guest_tsc;
  * stacks; the vCPU switched to lets it go (below, or in
  * sched_first_entry for a vCPU's first run), on the same pCPU.
  */
-static spinlock_t sched_lock = SPINLOCK_INIT("sched", LOCK_ORDER_SCHED);
+/*
+ * Run-queue locks, one per pCPU (pc->sched_lock, order 4, keyed by CPU
+ * id), as Xen's per-CPU schedule locks: a pCPU's lock covers its queue
+ * (rq, nr_queued, min_vruntime, curr) and the scheduling state of every
+ * vCPU whose `processor` it is (state, on_rq, running, virtual time,
+ * runstate, affinity).  A vCPU changes `processor` only with both pCPUs'
+ * locks held, so vcpu_lock() finds its lock by looking again after
+ * taking it.  Two run-queue locks are taken lower id first, or the other
+ * one with a try-lock (stealing work, placing a woken vCPU): a try-lock
+ * never waits, so it cannot deadlock.  schedule() holds its pCPU's lock
+ * across the switch of stacks; the vCPU switched to lets it go.  A vCPU
+ * switched away that must go to another pCPU's queue (its affinity
+ * changed) is queued there once the switch is complete (pc->migrate).
+ * A domain's cap accounting has its own lock (d->cap_lock, order 5);
+ * its pause count is atomic.
+ */
+static void pcpu_lock(struct pcpu *pc)
+{
+    spin_lock_key(&pc->sched_lock, pc->id);
+}
+
+static void pcpu_unlock(struct pcpu *pc)
+{
+    spin_unlock(&pc->sched_lock);
+}
+
+static bool pcpu_trylock(struct pcpu *pc)
+{
+    return spin_trylock_key(&pc->sched_lock, pc->id);
+}
+
+/* Locks the run queue v belongs to; returns its pCPU. */
+static struct pcpu *vcpu_lock(struct vcpu *v)
+{
+    for (;;) {
+        struct pcpu *pc = pcpus[__atomic_load_n(&v->processor, __ATOMIC_ACQUIRE)];
+        pcpu_lock(pc);
+        if (v->processor == pc->id)
+            return pc;
+        pcpu_unlock(pc);         /* it moved meanwhile */
+    }
+}
 
 /* ---- Run queues: one per pCPU, picked by least weighted virtual time. */
 
@@ -66,7 +107,8 @@ static void rq_remove(struct vcpu *v)
 
 static bool eligible(const struct vcpu *v)
 {
-    return v->state == VCPU_RUNNABLE && !v->domain->parked && !v->domain->pause_count;
+    return v->state == VCPU_RUNNABLE && !__atomic_load_n(&v->domain->parked, __ATOMIC_ACQUIRE) &&
+           !__atomic_load_n(&v->domain->pause_count, __ATOMIC_ACQUIRE);
 }
 
 /* The queued vCPU of pc with the least virtual time that may run on cpu. */
@@ -79,21 +121,47 @@ static struct vcpu *rq_best(struct pcpu *pc, unsigned cpu)
     return best;
 }
 
-/* Picks the next vCPU for pc: its own queue first, else steal from the
- * busiest other queue (idle pCPUs take work from busy ones). */
-static struct vcpu *pick_next(struct pcpu *pc)
+/* The next vCPU for pc (its lock held): its own queue first, else one
+ * to steal from the busiest other queue whose lock it can have without
+ * waiting (idle pCPUs take work from busy ones).  A stolen candidate's
+ * pCPU stays locked (*victim) until the caller takes it or lets go. */
+static struct vcpu *pick_next(struct pcpu *pc, struct pcpu **victim)
 {
+    *victim = NULL;
     struct vcpu *v = rq_best(pc, pc->id);
     if (v)
         return v;
-    struct pcpu *victim = NULL;
+    struct pcpu *best = NULL;
     for (unsigned i = 0; i < nr_cpus; i++) {
         struct pcpu *o = pcpus[i];
-        if (o && o != pc && o->nr_queued && (!victim || o->nr_queued > victim->nr_queued))
-            if (rq_best(o, pc->id))
-                victim = o;
+        if (!o || o == pc || !o->online || !__atomic_load_n(&o->nr_queued, __ATOMIC_RELAXED))
+            continue;
+        if (best && o->nr_queued <= best->nr_queued)
+            continue;
+        if (!pcpu_trylock(o))
+            continue;
+        if (rq_best(o, pc->id)) {
+            if (best)
+                pcpu_unlock(best);
+            best = o;
+        } else {
+            pcpu_unlock(o);
+        }
     }
-    return victim ? rq_best(victim, pc->id) : NULL;
+    if (!best)
+        return NULL;
+    *victim = best;
+    return rq_best(best, pc->id);
+}
+
+/* Whether pc (its lock held) has something other to run. */
+static bool work_for(struct pcpu *pc)
+{
+    struct pcpu *victim;
+    bool any = pick_next(pc, &victim) != NULL;
+    if (victim)
+        pcpu_unlock(victim);
+    return any;
 }
 
 /* Where a woken vCPU should wait: its last pCPU if allowed and free, else
@@ -158,9 +226,9 @@ struct vcpu *vcpu_create(struct domain *d, unsigned id)
 
 void vcpu_free(struct vcpu *v)
 {
-    spin_lock(&sched_lock);
+    struct pcpu *pc = vcpu_lock(v);
     rq_remove(v);
-    spin_unlock(&sched_lock);
+    pcpu_unlock(pc);
     vcpu_timer_kill(v);
     arch_vcpu_destroy(v);
     free_hv_pages(v, 0);
@@ -172,6 +240,7 @@ void sched_init_cpu(struct pcpu *pc)
     struct vcpu *idle = alloc_hv_pages(0);
     if (!idle)
         panic("CPU%u: no memory for the idle vCPU", pc->id);
+    pc->sched_lock = (spinlock_t)SPINLOCK_INIT("sched", LOCK_ORDER_SCHED);
     idle->state = VCPU_RUNNABLE;
     idle->running = true;
     idle->processor = pc->id;
@@ -180,24 +249,18 @@ void sched_init_cpu(struct pcpu *pc)
 
 bool sched_work_pending(void)
 {
-    spin_lock(&sched_lock);
-    bool more = pick_next(this_cpu()) != NULL;
-    spin_unlock(&sched_lock);
+    struct pcpu *pc = this_cpu();
+    pcpu_lock(pc);
+    bool more = work_for(pc);
+    pcpu_unlock(pc);
     return more;
 }
 
-static void wake_locked(struct vcpu *v)
+/* Puts v (runnable, neither running nor queued; a's lock held, v's
+ * processor) on pc's queue, pc's lock held too (or pc == a), with
+ * wake-up preemption. */
+static void enqueue_woken(struct pcpu *pc, struct vcpu *v)
 {
-    if (v->state == VCPU_DEAD || v->state == VCPU_OFFLINE)
-        return;
-    if (v->state != VCPU_RUNNABLE) {
-        v->state = VCPU_RUNNABLE;
-        if (!v->running)         /* woken before it left its pCPU: still running */
-            vcpu_set_runstate(v, RUNSTATE_runnable);
-    }
-    if (v->running || v->on_rq)
-        return;
-    struct pcpu *pc = place(v);
     /* A vCPU that slept does not bank credit: at most one slice behind
      * whoever runs there now. */
     uint64_t floor = pc->curr->domain ? MIN(pc->min_vruntime, pc->curr->vruntime)
@@ -211,23 +274,54 @@ static void wake_locked(struct vcpu *v)
         kick_cpu(pc);
 }
 
+/* Wakes v (blocked: runnable now) and queues it if it is neither running
+ * nor queued; a runnable vCPU that is neither (switched away to be moved,
+ * its queue removed by an affinity change) is just queued. */
 void vcpu_wake(struct vcpu *v)
 {
-    spin_lock(&sched_lock);
-    wake_locked(v);
-    spin_unlock(&sched_lock);
+    struct pcpu *a = vcpu_lock(v);
+    if (v->state == VCPU_DEAD || v->state == VCPU_OFFLINE) {
+        pcpu_unlock(a);
+        return;
+    }
+    if (v->state != VCPU_RUNNABLE) {
+        v->state = VCPU_RUNNABLE;
+        if (!v->running)         /* woken before it left its pCPU: still running */
+            vcpu_set_runstate(v, RUNSTATE_runnable);
+    }
+    if (v->running || v->on_rq) {
+        pcpu_unlock(a);
+        return;
+    }
+    struct pcpu *b = place(v);
+    if (b == a || (b->id > a->id && (pcpu_lock(b), true))) {
+        enqueue_woken(b, v);
+        if (b != a)
+            pcpu_unlock(b);
+        pcpu_unlock(a);
+        return;
+    }
+    /* b comes first in the order: both again, b first, and look again. */
+    pcpu_unlock(a);
+    pcpu_lock(b);
+    pcpu_lock(a);
+    if (v->processor == a->id && v->state == VCPU_RUNNABLE && !v->running && !v->on_rq)
+        enqueue_woken(b, v);
+    pcpu_unlock(a);
+    pcpu_unlock(b);
 }
 
 /* VCPUOP_up, VGCF_online, a domain's start: an offline vCPU comes up
  * (blocked, then woken as if by an event). */
 void vcpu_bring_up(struct vcpu *v)
 {
-    spin_lock(&sched_lock);
-    if (v->state == VCPU_OFFLINE) {
+    struct pcpu *a = vcpu_lock(v);
+    bool up = v->state == VCPU_OFFLINE;
+    if (up)
         v->state = VCPU_BLOCKED;
-        wake_locked(v);
-    }
-    spin_unlock(&sched_lock);
+    pcpu_unlock(a);
+    if (up)
+        vcpu_wake(v);
 }
 
 /* VCPUOP_down, a vCPU reset: offline (a dead one stays dead).  If it runs
@@ -235,32 +329,36 @@ void vcpu_bring_up(struct vcpu *v)
  * (vcpu_sleep_sync). */
 void vcpu_take_down(struct vcpu *v)
 {
-    spin_lock(&sched_lock);
+    struct pcpu *a = vcpu_lock(v);
     if (v->state != VCPU_DEAD && v->state != VCPU_OFFLINE) {
         v->state = VCPU_OFFLINE;
         vcpu_set_runstate(v, RUNSTATE_offline);
     }
-    spin_unlock(&sched_lock);
+    pcpu_unlock(a);
 }
 
 /* A dying domain's vCPU never runs again. */
 void vcpu_set_dead(struct vcpu *v)
 {
-    spin_lock(&sched_lock);
+    struct pcpu *a = vcpu_lock(v);
     v->state = VCPU_DEAD;
-    spin_unlock(&sched_lock);
+    pcpu_unlock(a);
 }
 
 /* Whether no pCPU runs any of d's vCPUs, their switch away finished
- * (reaping frees their stacks after this). */
+ * (reaping frees their stacks after this): a vCPU's running flag is
+ * cleared under its pCPU's lock, which the switch holds until done. */
 bool domain_off_cpus(struct domain *d)
 {
-    spin_lock(&sched_lock);
     bool off = true;
-    for (unsigned i = 0; i < d->nr_vcpus && off; i++)
-        if (d->vcpu[i] && d->vcpu[i]->running)
-            off = false;
-    spin_unlock(&sched_lock);
+    for (unsigned i = 0; i < d->nr_vcpus && off; i++) {
+        struct vcpu *v = d->vcpu[i];
+        if (!v)
+            continue;
+        struct pcpu *a = vcpu_lock(v);
+        off = !v->running;
+        pcpu_unlock(a);
+    }
     return off;
 }
 
@@ -278,63 +376,71 @@ static void resched_running(struct vcpu *v)
 }
 
 /* DOMCTL_pausedomain: d's vCPUs stop being eligible; one running now on
- * another pCPU leaves it as soon as that pCPU takes the lock (the caller
- * holds it, so it cannot wait here as Xen's vcpu_sleep_sync does). */
+ * another pCPU leaves it as soon as that pCPU reschedules (the caller
+ * waits for it, holding no lock: domain_sleep_sync). */
 void sched_pause_domain(struct domain *d)
 {
-    spin_lock(&sched_lock);
-    if (d->pause_count++) {
-        spin_unlock(&sched_lock);
+    if (__atomic_fetch_add(&d->pause_count, 1, __ATOMIC_SEQ_CST))
         return;
-    }
     for (unsigned i = 0; i < d->nr_vcpus; i++) {
         struct vcpu *v = d->vcpu[i];
         if (!v)
             continue;
+        struct pcpu *a = vcpu_lock(v);
         if (v->running)
             resched_running(v);
         else if (v->state == VCPU_RUNNABLE)
             vcpu_set_runstate(v, RUNSTATE_offline);   /* as Xen: not runnable */
+        pcpu_unlock(a);
     }
-    spin_unlock(&sched_lock);
 }
 
 void sched_unpause_domain(struct domain *d)
 {
-    spin_lock(&sched_lock);
-    if (!d->pause_count || --d->pause_count) {
-        spin_unlock(&sched_lock);
+    unsigned c = __atomic_load_n(&d->pause_count, __ATOMIC_ACQUIRE);
+    do {
+        if (!c)
+            return;
+    } while (!__atomic_compare_exchange_n(&d->pause_count, &c, c - 1, false, __ATOMIC_SEQ_CST,
+                                          __ATOMIC_ACQUIRE));
+    if (c != 1)
         return;
-    }
     for (unsigned i = 0; i < d->nr_vcpus; i++) {
         struct vcpu *v = d->vcpu[i];
-        if (!v || v->state != VCPU_RUNNABLE)
+        if (!v)
             continue;
-        if (!v->running)
-            vcpu_set_runstate(v, RUNSTATE_runnable);
-        if (v->on_rq)
-            kick_cpu(pcpus[v->processor]);
-        else if (!v->running)
-            wake_locked(v);
+        struct pcpu *a = vcpu_lock(v);
+        bool wake = false;
+        if (v->state == VCPU_RUNNABLE) {
+            if (!v->running)
+                vcpu_set_runstate(v, RUNSTATE_runnable);
+            if (v->on_rq)
+                kick_cpu(a);
+            else if (!v->running)
+                wake = true;
+        }
+        pcpu_unlock(a);
+        if (wake)
+            vcpu_wake(v);
     }
-    spin_unlock(&sched_lock);
 }
 
 /* DOMCTL_setvcpuaffinity: a queued vCPU moves to a pCPU it may use; a
  * running one is rescheduled off a pCPU it may no longer use. */
 void sched_set_affinity(struct vcpu *v, const cpumask_t *mask)
 {
-    spin_lock(&sched_lock);
+    struct pcpu *a = vcpu_lock(v);
     v->affinity = *mask;
+    bool requeue = false;
     if (v->on_rq && !allowed(v, v->processor)) {
         rq_remove(v);
-        struct pcpu *pc = place(v);
-        rq_insert(pc, v);
-        kick_cpu(pc);
+        requeue = true;
     } else if (v->running && !allowed(v, v->processor)) {
         resched_running(v);
     }
-    spin_unlock(&sched_lock);
+    pcpu_unlock(a);
+    if (requeue)
+        vcpu_wake(v);            /* runnable and unqueued: queued where allowed */
 }
 
 /*
@@ -361,15 +467,15 @@ static bool switched(unsigned cpu, uint64_t seen)
  * wait for. */
 static unsigned sleep_start(struct vcpu *v, uint64_t *seen)
 {
-    spin_lock(&sched_lock);
-    struct pcpu *pc = v->running ? pcpus[v->processor] : NULL;
+    struct pcpu *a = vcpu_lock(v);
+    struct pcpu *pc = v->running ? a : NULL;
     if (!pc || pc == this_cpu() || pc->curr != v) {
-        spin_unlock(&sched_lock);
+        pcpu_unlock(a);
         return NR_CPUS;
     }
     *seen = __atomic_load_n(&pc->switches, __ATOMIC_ACQUIRE);
     resched_running(v);
-    spin_unlock(&sched_lock);
+    pcpu_unlock(a);
     return pc->id;
 }
 
@@ -429,31 +535,31 @@ static void runstate_note(struct vcpu *v)
 
 void vcpu_note_runstate(struct vcpu *v)
 {
-    spin_lock(&sched_lock);
+    struct pcpu *a = vcpu_lock(v);
     runstate_note(v);
-    spin_unlock(&sched_lock);
+    pcpu_unlock(a);
 }
 
 /* A consistent copy of v's runstate (VCPUOP_get_runstate_info). */
 void vcpu_get_runstate(struct vcpu *v, struct vcpu_runstate_info *ri)
 {
-    spin_lock(&sched_lock);
+    struct pcpu *a = vcpu_lock(v);
     uint64_t now = now_ns();
     ri->state = v->runstate;
     ri->state_entry_time = v->runstate_entry;
     memcpy(ri->time, v->runstate_time, sizeof(ri->time));
     ri->time[v->runstate & 3] += now - v->runstate_entry;
-    spin_unlock(&sched_lock);
+    pcpu_unlock(a);
 }
 
 /* The caller's own vCPU blocks: it leaves its pCPU on the way out of the
  * hypervisor unless woken before (then it just goes on). */
 void sched_block(struct vcpu *v)
 {
-    spin_lock(&sched_lock);
+    struct pcpu *a = vcpu_lock(v);
     if (v->state == VCPU_RUNNABLE)
         v->state = VCPU_BLOCKED;
-    spin_unlock(&sched_lock);
+    pcpu_unlock(a);
     __atomic_thread_fence(__ATOMIC_SEQ_CST);
 }
 
@@ -471,12 +577,14 @@ static uint64_t slice_for(struct vcpu *v, uint64_t now)
     struct domain *d = v->domain;
     if (!d->cap)
         return SLICE_NS;
+    spin_lock_key(&d->cap_lock, d->id);
     uint64_t budget = CAP_PERIOD_NS * d->cap / 100;
     if (now - d->cap_period_start >= CAP_PERIOD_NS) {
         d->cap_period_start = now;
         d->cap_used = d->cap_used > budget ? d->cap_used - budget : 0;
     }
     uint64_t left = budget > d->cap_used ? budget - d->cap_used : 0;
+    spin_unlock(&d->cap_lock);
     return MAX(MIN(SLICE_NS, left), 100000ULL);
 }
 
@@ -489,6 +597,7 @@ static void account(struct vcpu *v, uint64_t now)
     struct domain *d = v->domain;
     v->vruntime += ran * 256 / (d->weight ? d->weight : 256);
     if (d->cap) {
+        spin_lock_key(&d->cap_lock, d->id);
         uint64_t budget = CAP_PERIOD_NS * d->cap / 100;
         if (now - d->cap_period_start >= CAP_PERIOD_NS) {
             /* New period; an overrun (late timer) is paid back from it. */
@@ -498,7 +607,7 @@ static void account(struct vcpu *v, uint64_t now)
         d->cap_used += ran;
         if (d->cap_used >= CAP_PERIOD_NS * d->cap / 100) {
             /* Out of budget: park the domain until the period ends. */
-            d->parked = true;
+            __atomic_store_n(&d->parked, true, __ATOMIC_RELEASE);
             for (unsigned i = 0; i < d->nr_vcpus; i++) {
                 struct vcpu *o = d->vcpu[i];
                 if (o) {
@@ -506,6 +615,7 @@ static void account(struct vcpu *v, uint64_t now)
                 }
             }
         }
+        spin_unlock(&d->cap_lock);
     }
 }
 
@@ -513,13 +623,13 @@ static void account(struct vcpu *v, uint64_t now)
 void sched_unpark(struct vcpu *v)
 {
     struct domain *d = v->domain;
-    spin_lock(&sched_lock);
+    spin_lock_key(&d->cap_lock, d->id);
     if (!d->parked) {
-        spin_unlock(&sched_lock);
+        spin_unlock(&d->cap_lock);
         return;
     }
     uint64_t budget = CAP_PERIOD_NS * d->cap / 100;
-    d->parked = false;
+    __atomic_store_n(&d->parked, false, __ATOMIC_RELEASE);
     d->cap_used = d->cap_used > budget ? d->cap_used - budget : 0;
     d->cap_period_start = now_ns();
     for (unsigned i = 0; i < d->nr_vcpus; i++) {
@@ -527,10 +637,10 @@ void sched_unpark(struct vcpu *v)
         if (!o)
             continue;
         vcpu_set_unpark(o, 0);
-        if (o->on_rq)
+        if (__atomic_load_n(&o->on_rq, __ATOMIC_ACQUIRE))   /* a hint: kicking is harmless */
             kick_cpu(pcpus[o->processor]);
     }
-    spin_unlock(&sched_lock);
+    spin_unlock(&d->cap_lock);
 }
 
 /* The vCPU that schedule() returns to on this pCPU: its SCHEDOP_poll, if
@@ -544,11 +654,23 @@ static void poll_end(struct vcpu *v)
         vcpu_set_poll_deadline(v, 0);
 }
 
+/* After a switch, on the vCPU switched to: its pCPU's lock goes, then a
+ * vCPU switched away that must wait on another pCPU's queue is put
+ * there. */
+static void switch_done(struct pcpu *pc)
+{
+    struct vcpu *m = pc->migrate;
+    pc->migrate = NULL;
+    pcpu_unlock(pc);
+    if (m)
+        vcpu_wake(m);            /* runnable and unqueued: queued where allowed */
+}
+
 /* A new vCPU's first run (entry.S: vcpu_first_entry): the switch to it
- * "returns" there, the scheduler lock still held. */
+ * "returns" there, its pCPU's lock still held. */
 void sched_first_entry(void)
 {
-    spin_unlock(&sched_lock);
+    switch_done(this_cpu());
 }
 
 /*
@@ -564,45 +686,50 @@ void schedule(void)
         panic("schedule: CPU%u holds %s", this_cpu()->id,
               this_cpu()->held[this_cpu()->nr_held - 1]->name);
 #endif
-    spin_lock(&sched_lock);
     struct pcpu *pc = this_cpu();
+    pcpu_lock(pc);
     struct vcpu *prev = pc->curr;
     uint64_t now = now_ns();
     pc->need_resched = false;
     if (prev->domain)
         account(prev, now);
-    struct vcpu *next = pick_next(pc);
+    struct pcpu *victim;
+    struct vcpu *next = pick_next(pc, &victim);
     bool yielded = prev->yielded;
     prev->yielded = false;
     if (prev->domain && eligible(prev) && allowed(prev, pc->id) &&
         (!next || (!yielded && prev->vruntime <= next->vruntime))) {
         /* prev keeps the CPU for another slice (dead domains' destruction
          * goes on a step at a time meanwhile). */
+        if (victim)
+            pcpu_unlock(victim);
         pc->slice_end = now + slice_for(prev, now);
         timer_reprogram();
         poll_end(prev);
-        spin_unlock(&sched_lock);
+        pcpu_unlock(pc);
         return;
     }
-    if (!next)
+    if (!next) {
         next = pc->idle;
-    else
+    } else {
         rq_remove(next);
+        if (victim) {            /* stolen: it is ours now (both locks held) */
+            __atomic_store_n(&next->processor, pc->id, __ATOMIC_RELEASE);
+            pcpu_unlock(victim);
+        }
+    }
     if (next == prev) {
         /* The idle vCPU, with nothing to run (what woke it was taken by
          * another pCPU): no switch, its saved context is stale. */
         timer_reprogram();
-        spin_unlock(&sched_lock);
+        pcpu_unlock(pc);
         return;
     }
     if (prev->domain && prev->state == VCPU_RUNNABLE) {
-        if (allowed(prev, pc->id)) {
+        if (allowed(prev, pc->id))
             rq_insert(pc, prev);
-        } else {                 /* its hard affinity changed (domctl) */
-            struct pcpu *o = place(prev);
-            rq_insert(o, prev);
-            kick_cpu(o);
-        }
+        else                     /* its hard affinity changed (domctl) */
+            pc->migrate = prev;  /* queued elsewhere once switched away */
     }
     if (pc->rq) {
         uint64_t m = ~0ULL;
@@ -621,7 +748,6 @@ void schedule(void)
     }
     prev->running = false;
     next->running = true;
-    next->processor = pc->id;
     if (next->domain) {
         vcpu_set_runstate_at(next, RUNSTATE_running, now);
         arch_ctxt_switch_to(next);
@@ -654,20 +780,21 @@ void schedule(void)
     __atomic_fetch_add(&pc->switches, 1, __ATOMIC_RELEASE);
     timer_reprogram();
     arch_switch_stack(prev, next);
-    /* Back on prev's stack, now running again (maybe on another pCPU). */
+    /* Back on prev's stack, now running again (maybe on another pCPU,
+     * whose lock the switch to it holds). */
     poll_end(prev);
-    spin_unlock(&sched_lock);
+    switch_done(this_cpu());
 }
 
 /* From the timer interrupt: end the slice if someone else can run. */
 void sched_tick(void)
 {
     struct pcpu *pc = this_cpu();
-    spin_lock(&sched_lock);
+    pcpu_lock(pc);
     if (!pc->curr->domain) {
-        if (pick_next(pc))
+        if (work_for(pc))
             pc->need_resched = true;
-        spin_unlock(&sched_lock);
+        pcpu_unlock(pc);
         return;
     }
     uint64_t now = now_ns();
@@ -676,12 +803,12 @@ void sched_tick(void)
                   CAP_PERIOD_NS * d->cap / 100)
         pc->need_resched = true;
     if (now >= pc->slice_end) {
-        if (pick_next(pc))
+        if (work_for(pc))
             pc->need_resched = true;
         else
             pc->slice_end = now + SLICE_NS;
     }
-    spin_unlock(&sched_lock);
+    pcpu_unlock(pc);
 }
 
 noreturn void idle_loop(void)

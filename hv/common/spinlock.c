@@ -25,14 +25,14 @@ unsigned lock_debug_cpu(void)
     return this_cpu()->id;
 }
 
-void lock_debug_acquire(spinlock_t *l, uint32_t key)
+static void acquire(spinlock_t *l, uint32_t key, bool ordered)
 {
     if (lock_debug_off)
         return;
     struct pcpu *pc = this_cpu();
     if (l->holder == (int16_t)(pc->id + 1))
         panic("lock: CPU%u takes %s, which it holds already", pc->id, l->name);
-    if (pc->nr_held) {
+    if (ordered && pc->nr_held) {
         const spinlock_t *top = pc->held[pc->nr_held - 1];
         if (l->order < top->order || (l->order == top->order && key <= top->key))
             panic("lock order: CPU%u takes %s (order %u, key %u) while holding %s "
@@ -45,6 +45,17 @@ void lock_debug_acquire(spinlock_t *l, uint32_t key)
     /* Set before the lock is ours: only this CPU reads them for l while
      * it holds it, and only after taking it. */
     __atomic_store_n(&l->key, key, __ATOMIC_RELAXED);
+}
+
+void lock_debug_acquire(spinlock_t *l, uint32_t key)
+{
+    acquire(l, key, true);
+}
+
+/* A try-lock cannot deadlock: no order to check, only recursion. */
+void lock_debug_acquire_try(spinlock_t *l, uint32_t key)
+{
+    acquire(l, key, false);
 }
 
 /* A trylock that lost the race: forget it without a hold report. */

@@ -103,6 +103,7 @@ struct domain {
     unsigned weight, cap;
     cpumask_t affinity_default;  /* its vCPUs' hard affinity at creation */
     uint64_t cap_used, cap_period_start;
+    spinlock_t cap_lock;         /* cap_used, cap_period_start, parked (sched.c) */
     bool parked;
     bool shutdown;
     unsigned shutdown_reason;
@@ -152,6 +153,10 @@ struct pcpu {
     uint64_t slice_end;          /* ns; when the running vCPU's slice ends */
     uint64_t timer_deadline;     /* ns; when its local APIC timer fires */
     uint64_t apic_armed_for;     /* the deadline the APIC counts down to (0: none) */
+    spinlock_t sched_lock;       /* rq, and the scheduling state of each vCPU
+                                    whose processor this is (sched.c) */
+    struct vcpu *migrate;        /* switched away from here, to be queued
+                                    elsewhere once the switch is done */
     struct vcpu *rq;             /* runnable vCPUs waiting for this CPU */
     unsigned nr_queued;
     uint64_t min_vruntime;

@@ -26,12 +26,13 @@ enum lock_order {
                                     its frames, grant table, maptrack);
                                     two: lower id first */
     LOCK_ORDER_EVENT = 3,        /* a domain's event lock; two: lower id first */
-    LOCK_ORDER_SCHED = 4,        /* the scheduler (run queues, vCPU states) */
-    LOCK_ORDER_TIMER = 5,        /* the vCPU timer list */
-    LOCK_ORDER_DOMLIST = 6,      /* the domain table and list, dying list, references */
-    LOCK_ORDER_PAGE_ALLOC = 7,   /* a domain's page list */
-    LOCK_ORDER_HEAP = 8,         /* the frame allocator */
-    LOCK_ORDER_CONSOLE = 9,      /* the console ring and serial port */
+    LOCK_ORDER_SCHED = 4,        /* a pCPU's run queue and its vCPUs' states; two: lower id first */
+    LOCK_ORDER_SCHED_DOM = 5,    /* a domain's cap accounting */
+    LOCK_ORDER_TIMER = 6,        /* the vCPU timer list */
+    LOCK_ORDER_DOMLIST = 7,      /* the domain table and list, dying list, references */
+    LOCK_ORDER_PAGE_ALLOC = 8,   /* a domain's page list */
+    LOCK_ORDER_HEAP = 9,         /* the frame allocator */
+    LOCK_ORDER_CONSOLE = 10,     /* the console ring and serial port */
     LOCK_ORDER_TEST = 15,        /* selftest=locks only */
 };
 
@@ -56,6 +57,7 @@ void tlb_flush_poll(void);
 void lock_debug_acquire(spinlock_t *l, uint32_t key);
 void lock_debug_release(spinlock_t *l);
 void lock_debug_release_untaken(spinlock_t *l);
+void lock_debug_acquire_try(spinlock_t *l, uint32_t key);
 uint64_t lock_debug_now(void);
 unsigned lock_debug_cpu(void);
 extern bool lock_debug_off;
@@ -63,6 +65,7 @@ extern bool lock_debug_off;
 static inline void lock_debug_acquire(spinlock_t *l, uint32_t key) { (void)l, (void)key; }
 static inline void lock_debug_release(spinlock_t *l) { (void)l; }
 static inline void lock_debug_release_untaken(spinlock_t *l) { (void)l; }
+static inline void lock_debug_acquire_try(spinlock_t *l, uint32_t key) { (void)l, (void)key; }
 #endif
 
 /* key orders locks of the same order (a domain's id); 0 otherwise. */
@@ -101,14 +104,15 @@ static inline void spin_lock_break(spinlock_t *l)
     __atomic_store_n(&l->owner, __atomic_load_n(&l->next, __ATOMIC_ACQUIRE), __ATOMIC_RELEASE);
 }
 
-/* Takes l if it is free; never waits. */
-static inline bool spin_trylock(spinlock_t *l)
+/* Takes l if it is free; never waits, so it may be taken against the
+ * order (the debug build checks no order for it). */
+static inline bool spin_trylock_key(spinlock_t *l, uint32_t key)
 {
     uint32_t t = __atomic_load_n(&l->owner, __ATOMIC_ACQUIRE);
     uint32_t n = t;
     if (__atomic_load_n(&l->next, __ATOMIC_RELAXED) != t)
         return false;
-    lock_debug_acquire(l, 0);
+    lock_debug_acquire_try(l, key);
     if (!__atomic_compare_exchange_n(&l->next, &n, t + 1, false, __ATOMIC_ACQUIRE,
                                      __ATOMIC_RELAXED)) {
         lock_debug_release_untaken(l);
@@ -119,6 +123,11 @@ static inline bool spin_trylock(spinlock_t *l)
     l->since = lock_debug_now();
 #endif
     return true;
+}
+
+static inline bool spin_trylock(spinlock_t *l)
+{
+    return spin_trylock_key(l, 0);
 }
 
 /* Another CPU waits for l (the caller holds it). */
