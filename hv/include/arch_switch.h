@@ -29,10 +29,11 @@ static inline void pv_ctxt_switch_from(struct vcpu *prev)
 static inline void pv_ctxt_switch_to(struct vcpu *next)
 {
     wrmsr(MSR_FS_BASE, next->arch.pv.fs_base);
-    wrmsr(MSR_KERNEL_GS_BASE, next->arch.pv.gs_base_kernel);
+    wrmsr(MSR_KERNEL_GS_BASE, next->arch.pv.user_mode ? next->arch.pv.gs_base_user :
+                                                         next->arch.pv.gs_base_kernel);
     if (next->arch.pv.fpu_ts)
         write_cr0(read_cr0() | X86_CR0_TS);
-    switch_cr3(next->arch.pv.cr3 ? next->arch.pv.cr3 : next->domain->arch.pv.cr3);
+    switch_cr3(pv_active_cr3(next));   /* the user table in guest user mode */
 }
 
 static inline void arch_ctxt_switch_from(struct vcpu *prev)

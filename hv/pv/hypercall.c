@@ -66,8 +66,16 @@ long hypercall_call(unsigned long nr, unsigned long a1, unsigned long a2, unsign
     return rc;
 }
 
+/* A `syscall` from the guest: from its kernel a hypercall, from its user
+ * mode an entry into its kernel (user.c). */
 void hypercall_dispatch(struct cpu_user_regs *r)
 {
+    struct vcpu *v = current_vcpu();
+    if (v->arch.pv.user_mode) {
+        pv_user_syscall(v, r);
+        pv_exit_to_guest();
+        return;
+    }
     r->rax = (unsigned long)hypercall_call(r->rax, r->rdi, r->rsi, r->rdx, r->r10, r->r8);
     pv_exit_to_guest();
 }
