@@ -97,11 +97,14 @@ __asm__(
     "    syscall\n"
     "u_after_ev:\n"
     "    movq $0x77, 56(%rbx)\n"
-    /* a syscall from compatibility mode: the syscall32 callback */
-    "    pushq $0xe023\n"
+    /* a syscall from compatibility mode: the syscall32 callback.  Into
+     * compatibility mode with a far jump through memory (QEMU's TCG pops
+     * lret's and iret's operands as supervisor reads, which fault on user
+     * pages under Xen's SMAP). */
     "    leaq u_compat(%rip), %rax\n"
-    "    pushq %rax\n"
-    "    lretq\n"
+    "    movl %eax, 72(%rbx)\n"
+    "    movw $0xe023, 76(%rbx)\n"
+    "    ljmpl *72(%rbx)\n"
     "u_compat:\n"
     "    movl $5, %eax\n"
     "u_sys32:\n"
@@ -422,10 +425,11 @@ static void test_user_baseptr(void)
     CHECK_EQ(mmuext(MMUEXT_NEW_USER_BASEPTR, mfn_of(udata)), -XEN_EINVAL);   /* writable */
     CHECK_EQ(mmuext(MMUEXT_NEW_USER_BASEPTR, mfn_of(tables[3])), -XEN_EINVAL); /* an L1 */
     CHECK_EQ(mmuext(MMUEXT_NEW_USER_BASEPTR, 0xFFFFFFFFFUL), -XEN_EINVAL);     /* not ours */
-    /* In use: its frames cannot be mapped writable. */
-    CHECK_EQ(uvm(tables[0], l4 << 12 | PTE_P | PTE_W | PTE_A | PTE_D), -XEN_EINVAL);
-    CHECK_EQ(uvm(tables[3], mfn_of(tables[3]) << 12 | PTE_P | PTE_W | PTE_A | PTE_D),
-             -XEN_EINVAL);
+    /* In use: its frames cannot be mapped writable.  Xen refuses the
+     * writable mapping with -EBUSY; Keel's mm.c with -EINVAL (docs/abi.md). */
+    long busy = on_keel ? -XEN_EINVAL : -XEN_EBUSY;
+    CHECK_EQ(uvm(tables[0], l4 << 12 | PTE_P | PTE_W | PTE_A | PTE_D), busy);
+    CHECK_EQ(uvm(tables[3], mfn_of(tables[3]) << 12 | PTE_P | PTE_W | PTE_A | PTE_D), busy);
     /* Dropped (0) and installed again. */
     CHECK_EQ(mmuext(MMUEXT_NEW_USER_BASEPTR, 0), 0);
     CHECK_EQ(mmuext(MMUEXT_NEW_USER_BASEPTR, 0), 0);
