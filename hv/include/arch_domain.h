@@ -40,6 +40,10 @@ struct pv_vcpu {
      * itself changes them, on its own pCPU. */
     uint64_t cr3_user;
     bool user_mode;
+    /* set_gdt (hv/pv/descriptor.c): the frames, referenced with the
+     * descriptor-page type, and the number of entries. */
+    unsigned long gdt_frames[14];
+    unsigned gdt_ents;
 };
 
 struct arch_vcpu {

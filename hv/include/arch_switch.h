@@ -34,6 +34,8 @@ static inline void pv_ctxt_switch_to(struct vcpu *next)
     if (next->arch.pv.fpu_ts)
         write_cr0(read_cr0() | X86_CR0_TS);
     switch_cr3(pv_active_cr3(next));   /* the user table in guest user mode */
+    if (next->arch.pv.gdt_ents | pv_gdt_loaded_ents[this_cpu()->id])
+        pv_gdt_load(next);             /* its set_gdt entries, or none */
 }
 
 static inline void arch_ctxt_switch_from(struct vcpu *prev)

@@ -32,6 +32,16 @@ void pv_toggle_guest_mode(struct vcpu *v);
 void pv_user_syscall(struct vcpu *v, struct cpu_user_regs *r);
 void pv_syscall32_dispatch(struct cpu_user_regs *r);
 
+/* Guest descriptor tables (descriptor.c). */
+long do_set_gdt(unsigned long, unsigned long, unsigned long, unsigned long, unsigned long);
+long do_update_descriptor(unsigned long, unsigned long, unsigned long, unsigned long,
+                          unsigned long);
+bool pv_check_descriptor(uint64_t *desc);
+long pv_set_gs_user_sel(struct vcpu *v, unsigned long sel);
+void pv_drop_descriptor_tables(struct domain *d);
+extern unsigned pv_gdt_loaded_ents[];
+void pv_gdt_load(struct vcpu *v);
+
 long do_set_trap_table(unsigned long, unsigned long, unsigned long, unsigned long, unsigned long);
 long do_set_callbacks(unsigned long, unsigned long, unsigned long, unsigned long, unsigned long);
 long do_callback_op(unsigned long, unsigned long, unsigned long, unsigned long, unsigned long);

@@ -121,6 +121,9 @@ void pv_get_info_guest(struct vcpu *v, struct vcpu_guest_context *c)
     c->ctrlreg[0] = (read_cr0() & ~X86_CR0_TS) | (v->arch.pv.fpu_ts ? X86_CR0_TS : 0);
     uint64_t cr3 = v->arch.pv.cr3 ? v->arch.pv.cr3 : d->arch.pv.cr3;
     c->ctrlreg[3] = xen_pfn_to_cr3(cr3 >> PAGE_SHIFT);
+    c->gdt_ents = v->arch.pv.gdt_ents;
+    for (unsigned i = 0; i * 512 < v->arch.pv.gdt_ents; i++)
+        c->gdt_frames[i] = v->arch.pv.gdt_frames[i];
     c->ctrlreg[1] = v->arch.pv.cr3_user ? xen_pfn_to_cr3(v->arch.pv.cr3_user >> PAGE_SHIFT) : 0;
     c->ctrlreg[4] = read_cr4() & (X86_CR4_OSFXSR | X86_CR4_OSXMMEXCPT | (1UL << 5) /* PAE */);
     for (unsigned i = 0; i < 8; i++)

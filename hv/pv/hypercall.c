@@ -22,6 +22,8 @@ static const struct hypercall_entry {
 #define LOCKED(f) { f, false }
 #define OWN(f)    { f, true }
     [__HYPERVISOR_set_trap_table]    = LOCKED(do_set_trap_table),
+    [__HYPERVISOR_set_gdt]           = LOCKED(do_set_gdt),
+    [__HYPERVISOR_update_descriptor] = LOCKED(do_update_descriptor),
     [__HYPERVISOR_mmu_update]        = LOCKED(do_mmu_update),
     [__HYPERVISOR_mmuext_op]         = LOCKED(do_mmuext_op),
     [__HYPERVISOR_memory_op]         = LOCKED(do_memory_op),

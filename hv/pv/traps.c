@@ -173,10 +173,10 @@ long do_set_segment_base(unsigned long which, unsigned long base, unsigned long 
     case SEGBASE_GS_USER:
         if (!canonical(base))
             return -XEN_EINVAL;
-        v->arch.pv.gs_base_user = base;            /* guest user mode: not used yet */
+        v->arch.pv.gs_base_user = base;    /* loaded on the toggle to user mode */
         return 0;
     case SEGBASE_GS_USER_SEL:
-        return -XEN_EINVAL;                /* no guest user mode */
+        return pv_set_gs_user_sel(v, base);
     default:
         return -XEN_EINVAL;
     }

@@ -112,6 +112,29 @@ __asm__(
     "    ud2\n"
     "u_back64:\n"
     "    movq $0x88, 64(%rbx)\n"
+    /* user %gs from the guest's GDT (SEGBASE_GS_USER_SEL) */
+    "    movl $6, %eax\n"
+    "    syscall\n"
+    "    movq %gs:0, %rax\n"
+    "    movq %rax, 80(%rbx)\n"
+    "    xorl %eax, %eax\n"
+    "    movw %gs, %ax\n"
+    "    movq %rax, 88(%rbx)\n"
+    /* a selector the CPU refuses: null */
+    "    movl $7, %eax\n"
+    "    syscall\n"
+    "    xorl %eax, %eax\n"
+    "    movw %gs, %ax\n"
+    "    movq %rax, 96(%rbx)\n"
+    /* the flat data selector: base 0 */
+    "    movl $8, %eax\n"
+    "    syscall\n"
+    "    xorl %eax, %eax\n"
+    "    movw %gs, %ax\n"
+    "    movq %rax, 104(%rbx)\n"
+    "    movabs $0x40002800, %rcx\n"
+    "    movq %gs:(%rcx), %rax\n"
+    "    movq %rax, 112(%rbx)\n"
     "    movl $" "99" ", %eax\n"
     "    syscall\n"
     "    ud2\n"
@@ -178,6 +201,7 @@ __asm__(
 
 _Static_assert(IRET_OFF == 736, "iret stub offset");
 _Static_assert(UDATA == 0x40002000UL, "UDATA in u_prog");
+_Static_assert(UDATA + UGS_OFF == 0x40002800UL, "the GS word in u_prog");
 
 static bool on_keel;
 static volatile unsigned long kgs_word = 0x6b6b6b6b6b6b6b6bUL;
@@ -265,6 +289,15 @@ unsigned long ksys_c(struct ksys_frame *f)
         check_sys_frame("compat syscall", f, uaddr(u_sys32) + 2, CS_USER32);
         f->rip = uaddr(u_back64);   /* back to 64-bit user code */
         f->cs = CS_USER;
+        return 0;
+    case 6:
+        CHECK_EQ(HYPERVISOR_set_segment_base(SEGBASE_GS_USER_SEL, 0x10), 0);
+        return 0;
+    case 7:
+        CHECK_EQ(HYPERVISOR_set_segment_base(SEGBASE_GS_USER_SEL, 0xfff4), 0);
+        return 0;
+    case 8:
+        CHECK_EQ(HYPERVISOR_set_segment_base(SEGBASE_GS_USER_SEL, 0xe02b), 0);
         return 0;
     case EXIT_CALL:
         return 2;
@@ -436,6 +469,124 @@ static void test_user_baseptr(void)
     CHECK_EQ(mmuext(MMUEXT_NEW_USER_BASEPTR, l4), 0);
 }
 
+/* ------------------------------------------------------------------ */
+/* Descriptors: flat 64-bit code and a data segment at base, DPL 0 (Xen
+ * raises both to 3), and system descriptors. */
+#define DESC_CODE64 0x00209a0000000000UL
+#define DPL3        (3UL << 45)
+
+static unsigned long data_desc(unsigned long base)
+{
+    return 0xffffUL | (base & 0xffff) << 16 | ((base >> 16) & 0xff) << 32 | 0x92UL << 40 |
+           0xfUL << 48 | 0xcUL << 52 | ((base >> 24) & 0xff) << 56;
+}
+
+static unsigned long gate(unsigned sel, unsigned dpl, unsigned long extra)
+{
+    return 0x1000UL | (unsigned long)sel << 16 | (0x8cUL | dpl << 5) << 40 | extra;
+}
+
+static long update_desc(unsigned long maddr, unsigned long d)
+{
+    return _hypercall2(__HYPERVISOR_update_descriptor, maddr, d);
+}
+
+static long set_gdt(const unsigned long *frames, unsigned long ents)
+{
+    return _hypercall2(__HYPERVISOR_set_gdt, frames, ents);
+}
+
+static unsigned long *gdt_page, *bad_page;
+
+static void test_update_descriptor(void)
+{
+    unsigned long *pg = minios_alloc_pages(1);
+    if (!pg) {
+        test_error("out of pages");
+        return;
+    }
+    memset(pg, 0, 4096);
+    unsigned long m = mfn_of(pg) << 12;
+    long busy = on_keel ? -XEN_EINVAL : -XEN_EBUSY;
+    (void)busy;
+    CHECK_EQ(update_desc(m + 8, DESC_CODE64), 0);
+    CHECK_EQ(pg[1], DESC_CODE64 | DPL3);                         /* DPL raised to 3 */
+    CHECK_EQ(update_desc(m + 16, data_desc(0x12345678)), 0);
+    CHECK_EQ(pg[2], data_desc(0x12345678) | DPL3);
+    CHECK_EQ(update_desc(m + 24, 0x1234567812345678UL), 0);      /* not present: as is */
+    CHECK_EQ(pg[3], 0x1234567812345678UL);
+    CHECK_EQ(update_desc(m + 32, 0x0000800000000000UL), 0);      /* type 0: harmless */
+    CHECK_EQ(pg[4], 0x0000800000000000UL);
+    CHECK_EQ(update_desc(m + 40, gate(FLAT_KERNEL_CS, 3, 0)), 0);
+    CHECK_EQ(pg[5], gate(FLAT_KERNEL_CS, 0, 0));                 /* gate DPL 0 */
+    CHECK_EQ(update_desc(m + 48, gate(0x10, 3, 0)), 0);
+    CHECK_EQ(pg[6], gate(0x13, 0, 0));                           /* DPL kept in the RPL */
+    CHECK_EQ(update_desc(m + 56, gate(0xfff4, 0, 0)), 0);        /* an LDT selector */
+    CHECK_EQ(pg[7], gate(0xfff7, 0, 0));
+    /* Refused, nothing written. */
+    pg[8] = 0x77;
+    CHECK_EQ(update_desc(m + 64, gate(0xe008, 3, 0)), -XEN_EINVAL);   /* the hypervisor's CS */
+    CHECK_EQ(update_desc(m + 64, gate(0x10, 3, 1UL << 32)), -XEN_EINVAL); /* reserved bits */
+    CHECK_EQ(update_desc(m + 64, 0x0000890000000067UL), -XEN_EINVAL); /* a TSS */
+    CHECK_EQ(update_desc(m + 64, 0x0000820000000fffUL), -XEN_EINVAL); /* an LDT */
+    CHECK_EQ(update_desc(m + 64, 0x00008e0000000000UL), -XEN_EINVAL); /* an interrupt gate */
+    CHECK_EQ(update_desc(m + 64, 0x00008f0000000000UL), -XEN_EINVAL); /* a trap gate */
+    CHECK_EQ(update_desc(m + 66, DESC_CODE64), -XEN_EINVAL);          /* misaligned */
+    CHECK_EQ(pg[8], 0x77);
+    CHECK_EQ(update_desc(0xFFFFFFFFF000UL, DESC_CODE64), -XEN_EINVAL); /* not ours */
+    CHECK_EQ(update_desc(mfn_of((void *)minios_start_info->pt_base) << 12, DESC_CODE64),
+             -XEN_EINVAL);                                            /* a page table */
+    minios_free_pages(pg, 1);
+}
+
+static void test_gdt(void)
+{
+    gdt_page = minios_alloc_pages(1);
+    bad_page = minios_alloc_pages(1);
+    if (!gdt_page || !bad_page) {
+        test_error("out of pages");
+        return;
+    }
+    memset(gdt_page, 0, 4096);
+    memset(bad_page, 0, 4096);
+    gdt_page[1] = DESC_CODE64;
+    gdt_page[2] = data_desc(UDATA + 0x900);       /* moved by update_descriptor below */
+    gdt_page[3] = gate(0xe008, 0, 0) & ~(1UL << 47);    /* not present: fine */
+    bad_page[5] = 0x0000890000000067UL;          /* a TSS */
+    unsigned long g = mfn_of(gdt_page), b = mfn_of(bad_page), frames[2] = { g, mfn_of(udata) };
+    long busy = on_keel ? -XEN_EINVAL : -XEN_EBUSY;
+    /* Writable frames, a bad descriptor, frames not ours, too many. */
+    CHECK_EQ(set_gdt(&g, 4), -XEN_EINVAL);
+    CHECK_EQ(uvm(gdt_page, g << 12 | PTE_P | PTE_A), 0);
+    CHECK_EQ(uvm(bad_page, b << 12 | PTE_P | PTE_A), 0);
+    CHECK_EQ(set_gdt(&b, 8), -XEN_EINVAL);
+    unsigned long notours = 0xFFFFFFFFFUL;
+    CHECK_EQ(set_gdt(&notours, 1), -XEN_EINVAL);
+    CHECK_EQ(set_gdt(frames, 513), -XEN_EINVAL);  /* the second frame is writable */
+    CHECK_EQ(set_gdt(&g, 14 * 512 + 1), -XEN_EINVAL);
+    CHECK_EQ(set_gdt((unsigned long *)HV_ADDR, 4), -XEN_EFAULT);
+    /* A good one: its frame cannot be mapped writable while in use. */
+    CHECK_EQ(set_gdt(&g, 4), 0);
+    CHECK_EQ(gdt_page[1], DESC_CODE64 | DPL3);
+    CHECK_EQ(gdt_page[2], data_desc(UDATA + 0x900) | DPL3);
+    CHECK_EQ(uvm(gdt_page, g << 12 | PTE_P | PTE_W | PTE_A | PTE_D), busy);
+    CHECK_EQ(mmuext(MMUEXT_PIN_L1_TABLE, g), -XEN_EINVAL);
+    /* update_descriptor on it, live: entry 2 now based at the GS word. */
+    CHECK_EQ(update_desc(g << 12 | 16, data_desc(UDATA + UGS_OFF)), 0);
+    CHECK_EQ(gdt_page[2], data_desc(UDATA + UGS_OFF) | DPL3);
+    CHECK_EQ(update_desc(g << 12 | 24, 0x0000890000000067UL), -XEN_EINVAL);
+    /* The bad page is free again, the good one stays the GDT (user mode
+     * loads a selector from it). */
+    CHECK_EQ(uvm(bad_page, b << 12 | PTE_P | PTE_W | PTE_A | PTE_D), 0);
+}
+
+static void test_gdt_drop(void)
+{
+    unsigned long g = mfn_of(gdt_page);
+    CHECK_EQ(set_gdt(NULL, 0), 0);
+    CHECK_EQ(uvm(gdt_page, g << 12 | PTE_P | PTE_W | PTE_A | PTE_D), 0);
+}
+
 static void test_callbacks(void)
 {
     /* As Xen for a 64-bit guest: syscall32 and sysenter are accepted;
@@ -477,9 +628,14 @@ static void run_user(void)
     CHECK_EQ(udata[6], 0x7573657267736273UL);   /* %gs:0 with the user GS base */
     CHECK_EQ(udata[7], 0x77);
     CHECK_EQ(udata[8], 0x88);
+    CHECK_EQ(udata[10], 0x7573657267736273UL);  /* %gs:0, base from GDT entry 2 */
+    CHECK_EQ(udata[11], 0x13);                  /* the selector, RPL 3 */
+    CHECK_EQ(udata[12], 0);                     /* refused: null */
+    CHECK_EQ(udata[13], 0xe02b);
+    CHECK_EQ(udata[14], 0x7573657267736273UL);  /* flat: base 0 */
     CHECK_EQ(nr_user_traps - traps_before, 7);  /* int3, 3 #PF, ud2, int $0x40, syscall #UD */
     CHECK_EQ(ev_count, 1);
-    CHECK_EQ(calls, 6);
+    CHECK_EQ(calls, 9);
     CHECK_EQ(trap_bad, 0);
 }
 
@@ -502,6 +658,8 @@ int main(void)
         return test_finish();
     test_user_baseptr();
     test_callbacks();
+    test_update_descriptor();
+    test_gdt();
     CHECK_EQ(HYPERVISOR_stack_switch(FLAT_KERNEL_SS, (unsigned long)kstack + sizeof(kstack)), 0);
     CHECK_EQ(HYPERVISOR_set_segment_base(SEGBASE_GS_USER, UDATA + UGS_OFF), 0);
     domid_t self = minios_domid();
@@ -516,6 +674,8 @@ int main(void)
     /* The user base dropped: its tables are ordinary pages again. */
     CHECK_EQ(mmuext(MMUEXT_NEW_USER_BASEPTR, 0), 0);
     map_tables(true);
+    test_gdt_drop();
+    CHECK_EQ(HYPERVISOR_set_segment_base(SEGBASE_GS_USER_SEL, 0), 0);
     CHECK_EQ(HYPERVISOR_set_segment_base(SEGBASE_GS_KERNEL, 0), 0);
     for (unsigned i = 0; i < 4; i++)
         minios_set_trap_handler(vecs[i], NULL);

@@ -205,7 +205,7 @@ void trap_dispatch(struct cpu_user_regs *r)
     }
     if (!from_guest && v < 32) {
         /* A fault inside the hypervisor (which may hold the lock). */
-        if ((v == 14 || v == 13) && fixup(r))
+        if ((v == 14 || v == 13 || v == 11) && fixup(r))   /* #NP: a selector load */
             return;
         fatal_trap(r);
     }

@@ -1,0 +1,257 @@
+/*
+ * Guest descriptor tables for 64-bit PV guests, as Xen 4.17: set_gdt,
+ * update_descriptor and the descriptor checks they share
+ * (check_descriptor), and SEGBASE_GS_USER_SEL, which loads a user %gs
+ * selector from them.
+ *
+ * A vCPU's GDT is up to 14 frames of its domain (entries below Xen's
+ * reserved ones, selector 0xe000), each held with the descriptor-page type
+ * (PGT_SEG_DESC: never also writable or a page table) and every
+ * descriptor in it checked and fixed up.  Xen maps the frames themselves
+ * as the front of the vCPU's GDT; Keel's GDT is per pCPU, in the direct
+ * map, so the vCPU's entries are copied to its front when the vCPU is
+ * switched in (pv_gdt_load) and when they change through this vCPU.  The
+ * copies are of checked descriptors only, and the guest cannot write its
+ * frames but through update_descriptor: a copy can be stale (another vCPU
+ * updated a shared frame meanwhile), never unchecked.
+ *
+ *   pCPU GDT:  [0, ents)             the running vCPU's entries (copies)
+ *              [ents, 0x1c00)        zero: selectors there fault
+ *              [0x1c00, ...)         Keel's own (SEL_HV_*, SEL_GUEST_*, TSS)
+ */
+#include "lib.h"
+#include "x86.h"
+#include "mm.h"
+#include "domain.h"
+#include "sched.h"
+#include "hypercall.h"
+#include "pv.h"
+#include <xen/errno.h>
+
+#define SEG_TYPE   (0xfu << 8)
+#define SEG_S      (1u << 12)
+#define SEG_DPL    (3u << 13)
+#define SEG_P      (1u << 15)
+#define GATE_CALL  (0xcu << 8)
+
+/* Entries of the pCPU's GDT that hold the running vCPU's (pv_gdt_load). */
+unsigned pv_gdt_loaded_ents[NR_CPUS];
+
+/*
+ * Xen's check_descriptor for a 64-bit PV guest, fixing up *desc in place.
+ * Not present: fine as it is.  Code and data segments: any base and
+ * limit, DPL raised to 3 (the guest kernel's ring).  System descriptors:
+ * type 0 is harmless (the upper half of a 64-bit gate); of the rest only
+ * call gates, whose target must be a guest selector (below the reserved
+ * GDT entries, or in the LDT) or the flat kernel code selector, get DPL 0
+ * (using one #GPs, for the guest kernel to emulate) with the guest's DPL
+ * kept in the target's RPL, and no reserved bits set.  LDT, TSS,
+ * interrupt and trap gates are refused.
+ */
+bool pv_check_descriptor(uint64_t *desc)
+{
+    uint32_t a = (uint32_t)*desc, b = (uint32_t)(*desc >> 32);
+    if (!(b & SEG_P))
+        return true;
+    b |= SEG_DPL;                              /* DPL 3 */
+    if (!(b & SEG_S)) {
+        if ((b & SEG_TYPE) == 0)
+            return true;                       /* as Xen: left as it is */
+        if ((b & SEG_TYPE) != GATE_CALL)
+            return false;
+        uint32_t cs = a >> 16;
+        if ((cs >> 3) >= GDT_FIRST_RESERVED && cs != FLAT_KERNEL_CS && !(cs & 4))
+            return false;                      /* one of the hypervisor's */
+        b &= ~SEG_DPL;
+        cs = (cs & ~3u) | 3;
+        a = (a & 0xffff) | (cs << 16);
+        if (b & 0xff)
+            return false;
+    }
+    *desc = a | ((uint64_t)b << 32);
+    return true;
+}
+
+/* Checks (and fixes up) every descriptor of frame mfn. */
+static bool check_desc_page(uint64_t mfn)
+{
+    uint64_t *t = pfn_to_virt(mfn);
+    for (unsigned i = 0; i < 512; i++)
+        if (!pv_check_descriptor(&t[i]))
+            return false;
+    return true;
+}
+
+/* A frame of d as a descriptor page: a general and a type reference
+ * (which no writable mapping and no page-table use can share), and its
+ * descriptors checked.  The type is taken first, so the contents cannot
+ * change under the check. */
+static bool get_desc_page(uint64_t mfn, struct domain *d)
+{
+    if (mfn >= max_pfn || !get_page(mfn, d))
+        return false;
+    if (get_page_type(mfn, PGT_SEG_DESC, d)) {
+        put_page(mfn);
+        return false;
+    }
+    if (!check_desc_page(mfn)) {
+        put_page_and_type(mfn, true);
+        return false;
+    }
+    return true;
+}
+
+/* Copies v's GDT entries to the front of this pCPU's GDT and clears what
+ * the vCPU before left beyond them.  Interrupts off or v running here. */
+void pv_gdt_load(struct vcpu *v)
+{
+    struct pcpu *pc = this_cpu();
+    uint64_t *gdt = pc->gdt;
+    unsigned ents = v->arch.pv.gdt_ents, old = pv_gdt_loaded_ents[pc->id];
+    for (unsigned f = 0; f * 512 < ents; f++) {
+        unsigned n = ents - f * 512 < 512 ? ents - f * 512 : 512;
+        memcpy(&gdt[f * 512], pfn_to_virt(v->arch.pv.gdt_frames[f]), n * 8);
+    }
+    if (old > ents)
+        memset(&gdt[ents], 0, (old - ents) * 8);
+    pv_gdt_loaded_ents[pc->id] = ents;
+}
+
+/* Drops v's GDT frames (v is not running, or is the caller). */
+static void gdt_drop(struct vcpu *v)
+{
+    unsigned nr = (v->arch.pv.gdt_ents + 511) / 512;
+    v->arch.pv.gdt_ents = 0;
+    for (unsigned i = 0; i < nr; i++) {
+        put_page_and_type(v->arch.pv.gdt_frames[i], true);
+        v->arch.pv.gdt_frames[i] = 0;
+    }
+}
+
+void pv_drop_descriptor_tables(struct domain *d)
+{
+    for (unsigned i = 0; i < d->nr_vcpus; i++)
+        if (d->vcpu[i])
+            gdt_drop(d->vcpu[i]);
+}
+
+/*
+ * set_gdt(frame_list, entries), as Xen: at most the entries below the
+ * reserved ones (-EINVAL), the list read first (-EFAULT), then every frame
+ * must be the domain's and usable as a descriptor page with every
+ * descriptor passing the checks (-EINVAL, nothing changed); then the old
+ * GDT is dropped and the new one loaded.  0 entries: no guest GDT.
+ */
+long do_set_gdt(unsigned long list, unsigned long entries, unsigned long a3,
+                unsigned long a4, unsigned long a5)
+{
+    (void)a3, (void)a4, (void)a5;
+    struct vcpu *v = current_vcpu();
+    struct domain *d = v->domain;
+    unsigned ents = (unsigned)entries, nr = (ents + 511) / 512;
+    unsigned long frames[GDT_FIRST_RESERVED / 512];
+    if (ents > GDT_FIRST_RESERVED)
+        return -XEN_EINVAL;
+    if (nr && copy_from_guest(frames, list, nr * sizeof(frames[0])))
+        return -XEN_EFAULT;
+    for (unsigned i = 0; i < nr; i++) {
+        if (!get_desc_page(frames[i], d)) {
+            while (i--)
+                put_page_and_type(frames[i], true);
+            return -XEN_EINVAL;
+        }
+    }
+    gdt_drop(v);
+    for (unsigned i = 0; i < nr; i++)
+        v->arch.pv.gdt_frames[i] = frames[i];
+    v->arch.pv.gdt_ents = ents;
+    unsigned long flags = irq_save();
+    pv_gdt_load(v);
+    irq_restore(flags);
+    return 0;
+}
+
+/*
+ * update_descriptor(maddr, desc), as Xen: maddr 8-byte aligned and the
+ * descriptor passing the checks (fixed up as they fix it), else -EINVAL;
+ * the frame must be the domain's and either a descriptor page or able to
+ * take a writable type (not a page table), else -EINVAL.  A frame of this
+ * vCPU's GDT is reloaded at once.
+ */
+long do_update_descriptor(unsigned long maddr, unsigned long desc, unsigned long a3,
+                          unsigned long a4, unsigned long a5)
+{
+    (void)a3, (void)a4, (void)a5;
+    struct vcpu *v = current_vcpu();
+    struct domain *d = v->domain;
+    uint64_t mfn = maddr >> PAGE_SHIFT, dsc = desc;
+    if ((maddr & 7) || !pv_check_descriptor(&dsc))
+        return -XEN_EINVAL;
+    if (mfn >= max_pfn || !get_page(mfn, d))
+        return -XEN_EINVAL;
+    unsigned type = (frame_table[mfn].type_info & PGT_TYPE_MASK) == PGT_SEG_DESC &&
+                    PGT_COUNT(frame_table[mfn].type_info) ? PGT_SEG_DESC : PGT_WRITABLE;
+    if (get_page_type(mfn, type, d)) {
+        put_page(mfn);
+        return -XEN_EINVAL;
+    }
+    __atomic_store_n((uint64_t *)pfn_to_virt(mfn) + ((maddr & (PAGE_SIZE - 1)) >> 3), dsc,
+                     __ATOMIC_RELEASE);
+    put_page_and_type(mfn, true);
+    if (type == PGT_SEG_DESC) {
+        for (unsigned i = 0; i * 512 < v->arch.pv.gdt_ents; i++) {
+            if (v->arch.pv.gdt_frames[i] == mfn) {
+                unsigned long flags = irq_save();
+                pv_gdt_load(v);
+                irq_restore(flags);
+                break;
+            }
+        }
+    }
+    return 0;
+}
+
+/* Loads selector sel into %gs (the hypervisor's own %gs base is saved
+ * and put back by the caller); 0, or -1 if the CPU refused it. */
+static int load_gs(unsigned sel)
+{
+    int rc;
+    __asm__ volatile("1: movw %w1, %%gs\n\t"
+                     "xorl %0, %0\n"
+                     "2:\n\t"
+                     ".section .text.fixup, \"ax\"\n"
+                     "3: movl $-1, %0\n\t"
+                     "jmp 2b\n\t"
+                     ".previous\n\t"
+                     ".section .extable, \"a\"\n\t"
+                     ".quad 1b, 3b\n\t"
+                     ".previous"
+                     : "=&r"(rc) : "r"(sel) : "memory");
+    return rc;
+}
+
+/*
+ * SEGBASE_GS_USER_SEL, as Xen: the selector (RPL forced to 3 unless
+ * null) is loaded into %gs, and the user GS base becomes the base the
+ * CPU took from its descriptor (0 for a null selector).  A selector the
+ * CPU refuses loads the null selector instead; the call still returns 0
+ * (as Xen: a guest that cares reads %gs back).  The selector stays in
+ * %gs for the guest, as on Xen.
+ */
+long pv_set_gs_user_sel(struct vcpu *v, unsigned long arg)
+{
+    unsigned sel = (uint16_t)arg;
+    if (sel > 3)
+        sel |= 3;
+    unsigned long flags = irq_save();
+    unsigned long own = rdmsr(MSR_GS_BASE);    /* the per-CPU area */
+    unsigned long base = 0;
+    if (sel > 3 && load_gs(sel) == 0)
+        base = rdmsr(MSR_GS_BASE);
+    else
+        load_gs(0);
+    wrmsr(MSR_GS_BASE, own);
+    irq_restore(flags);
+    v->arch.pv.gs_base_user = base;
+    return 0;
+}
