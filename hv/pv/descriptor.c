@@ -211,6 +211,54 @@ long do_update_descriptor(unsigned long maddr, unsigned long desc, unsigned long
     return 0;
 }
 
+/* The descriptor of GDT selector sel in this pCPU's GDT (false for an
+ * LDT or null selector or one past the table). */
+static bool gdt_desc(unsigned sel, uint64_t *d)
+{
+    unsigned idx = sel >> 3;
+    if ((sel & 4) || idx == 0 || idx >= GDT_ENTRIES)
+        return false;
+    *d = ((const uint64_t *)this_cpu()->gdt)[idx];
+    return true;
+}
+
+/*
+ * Whether the return to the guest can load the CS and SS of its frame.
+ * Only a frame the CPU saved while the guest ran on selectors of its own
+ * GDT names anything but Keel's flat ones, and that GDT may have changed
+ * since (another vCPU's update_descriptor on a shared frame, seen at this
+ * vCPU's next switch-in): an iretq that faults would fault in the
+ * hypervisor.  So the descriptors are checked as iretq checks them for a
+ * return to ring 3 (a present code segment of DPL 3, not both L and D,
+ * rip within a 32-bit one's limit; a present writable data segment of DPL
+ * 3), in the GDT that iretq will read.  Called with nothing left to
+ * change this pCPU's GDT before the iretq.
+ */
+bool pv_frame_selectors_ok(const struct cpu_user_regs *r)
+{
+    unsigned cs = r->cs & 0xffff, ss = r->ss & 0xffff;
+    uint64_t d;
+    if ((cs & 3) != 3 || (ss & 3) != 3 || !gdt_desc(cs, &d))
+        return false;
+    uint32_t b = (uint32_t)(d >> 32);
+    bool conforming = b & (1u << 10);
+    if (!(b & SEG_P) || !(b & SEG_S) || !(b & (1u << 11)) ||
+        (!conforming && ((b >> 13) & 3) != 3) || ((b & (1u << 21)) && (b & (1u << 22))))
+        return false;
+    if (!(b & (1u << 21))) {
+        uint64_t limit = (d & 0xffff) | (((d >> 48) & 0xf) << 16);
+        if (b & (1u << 23))
+            limit = (limit << 12) | 0xfff;
+        if (r->rip > limit)
+            return false;
+    }
+    if (!gdt_desc(ss, &d))
+        return false;
+    b = (uint32_t)(d >> 32);
+    return (b & SEG_P) && (b & SEG_S) && !(b & (1u << 11)) && (b & (1u << 9)) &&
+           ((b >> 13) & 3) == 3;
+}
+
 /* Loads selector sel into %gs (the hypervisor's own %gs base is saved
  * and put back by the caller); 0, or -1 if the CPU refused it. */
 static int load_gs(unsigned sel)

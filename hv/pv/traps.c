@@ -241,10 +241,9 @@ void load_debugregs(struct vcpu *v)
  * iret: pop the guest's struct iret_context from its stack.  A CS with RPL
  * 3 returns to guest user mode, as Xen: the vCPU toggles to its user page
  * tables and GS base (with no user base table the domain is crashed, as
- * Xen does).  The CS is FLAT_USER_CS32 if the frame names it, else the
- * 64-bit one; SS the flat data segment (Xen loads whatever is named and
- * sends a bad one to the failsafe callback; Keel has no other segments
- * to offer).  With VGCF_in_syscall, rcx and r11 are not restored: the
+ * Xen does).  CS and SS are the frame's with RPL 3, as Xen loads them; a
+ * pair the return cannot load crashes the domain on the way out
+ * (pv_frame_selectors_ok), where Xen enters its failsafe callback.  With VGCF_in_syscall, rcx and r11 are not restored: the
  * guest gets what Xen's sysret leaves, rcx = rip and r11 = rflags.
  */
 long do_iret(unsigned long a1, unsigned long a2, unsigned long a3,
@@ -268,10 +267,10 @@ long do_iret(unsigned long a1, unsigned long a2, unsigned long a3,
         pv_toggle_guest_mode(v);
     }
     r->rip = c.rip;
-    r->cs = (c.cs | 3) == SEL_GUEST_CS32 ? SEL_GUEST_CS32 : SEL_GUEST_CS64;
+    r->cs = (uint16_t)(c.cs | 3);
     r->rflags = (c.rflags & ~(0x3000UL | (1UL << 17))) | X86_EFLAGS_IF;
     r->rsp = c.rsp;
-    r->ss = SEL_GUEST_DS;
+    r->ss = (uint16_t)(c.ss | 3);
     if (!(c.flags & VGCF_in_syscall)) {
         r->r11 = c.r11;
         r->rcx = c.rcx;
@@ -456,6 +455,18 @@ void pv_exit_to_guest(void)
             continue;
         if (pc->curr->runstate_pending && !pc->curr->arch.pv.user_mode)
             runstate_area_update(pc->curr);
+        struct cpu_user_regs *r = pc->curr->arch.regs;
+        if ((r->cs != SEL_GUEST_CS64 || r->ss != SEL_GUEST_DS) && pc->curr->domain &&
+            !pv_frame_selectors_ok(r)) {
+            /* Its own segments, no longer loadable (Xen: the failsafe
+             * callback).  The iretq must not fault in the hypervisor. */
+            hv_lock_acquire();
+            domain_crash(pc->curr->domain, "return to cs %lx ss %lx rip %lx: descriptors "
+                         "no longer loadable", (unsigned long)r->cs, (unsigned long)r->ss,
+                         r->rip);
+            hv_lock_release();
+            continue;
+        }
         return;
     }
 }

@@ -309,14 +309,18 @@ unsigned long ksys_c(struct ksys_frame *f)
 
 /* ------------------------------------------------------------------ */
 /* Exceptions from user mode (minios's trap stubs, on the kernel stack). */
-static volatile unsigned long nr_user_traps, trap_bad;
+static volatile unsigned long nr_user_traps, trap_bad, kint3_cs, kint3_ss, kint3_count;
 
 static void user_trap(struct minios_trap_frame *f)
 {
     if ((f->cs & 0xffff) != CS_USER) {
-        /* The kernel-mode int3 of check_kernel_frame. */
-        if (f->vector == 3 && (f->cs & 0xffff) == CS_KERNEL_FRAME && (f->ss & 0xffff) == SS_USER)
+        /* The kernel-mode int3s of check_kernel_frame and test_own_cs. */
+        if (f->vector == 3 && !(f->cs & 3)) {
+            kint3_cs = f->cs & 0xffff;
+            kint3_ss = f->ss & 0xffff;
+            kint3_count++;
             return;
+        }
         test_fail("vector %lu from kernel mode: cs %#lx ss %#lx rip %#lx", f->vector,
                   f->cs & 0xffff, f->ss & 0xffff, f->rip);
         trap_bad++;
@@ -497,6 +501,7 @@ static long set_gdt(const unsigned long *frames, unsigned long ents)
 }
 
 static unsigned long *gdt_page, *bad_page;
+static void test_own_cs(void);
 
 static void test_update_descriptor(void)
 {
@@ -575,6 +580,7 @@ static void test_gdt(void)
     CHECK_EQ(update_desc(g << 12 | 16, data_desc(UDATA + UGS_OFF)), 0);
     CHECK_EQ(gdt_page[2], data_desc(UDATA + UGS_OFF) | DPL3);
     CHECK_EQ(update_desc(g << 12 | 24, 0x0000890000000067UL), -XEN_EINVAL);
+    test_own_cs();
     /* The bad page is free again, the good one stays the GDT (user mode
      * loads a selector from it). */
     CHECK_EQ(uvm(bad_page, b << 12 | PTE_P | PTE_W | PTE_A | PTE_D), 0);
@@ -609,7 +615,50 @@ static void test_callbacks(void)
 /* A kernel-mode exception's frame: CS with RPL 0, SS as it was. */
 static void check_kernel_frame(void)
 {
+    unsigned long n = kint3_count;
     __asm__ volatile("int3" ::: "memory");
+    CHECK_EQ(kint3_count, n + 1);
+    CHECK_EQ(kint3_cs, CS_KERNEL_FRAME);
+    CHECK_EQ(kint3_ss, SS_USER);
+}
+
+/* The kernel on a code segment of its own GDT (entry 1, selector 0xb):
+ * an exception's frame shows it with RPL 0, and iret goes back to it. */
+static unsigned long cs_now(void)
+{
+    unsigned long cs = 0;
+    __asm__ volatile("movw %%cs, %w0" : "+r"(cs));
+    return cs;
+}
+
+static void far_jump(unsigned sel)
+{
+    static volatile struct { uint32_t off; uint16_t sel; } __attribute__((packed)) ptr;
+    ptr.sel = (uint16_t)sel;
+    __asm__ volatile("leaq 1f(%%rip), %%rax\n\t"
+                     "movl %%eax, %0\n\t"
+                     "ljmpl *%0\n"
+                     "1:"
+                     : "+m"(ptr.off) : "m"(ptr.sel) : "rax", "memory");
+}
+
+static void test_own_cs(void)
+{
+    if ((unsigned long)test_own_cs >> 32) {
+        test_skip("code above 4 GiB: no far jump through m16:32");
+        return;
+    }
+    unsigned long n = kint3_count;
+    far_jump(0x0b);
+    unsigned long cs1 = cs_now();
+    __asm__ volatile("int3" ::: "memory");
+    unsigned long cs2 = cs_now();
+    far_jump(CS_USER);
+    CHECK_EQ(cs1, 0x0b);
+    CHECK_EQ(kint3_count, n + 1);
+    CHECK_EQ(kint3_cs, 0x08);              /* RPL 0: kernel mode */
+    CHECK_EQ(cs2, 0x0b);                   /* iret loads the frame's CS */
+    CHECK_EQ(cs_now(), CS_USER);
 }
 
 static void run_user(void)
