@@ -44,6 +44,13 @@ struct pv_vcpu {
      * descriptor-page type, and the number of entries. */
     unsigned long gdt_frames[14];
     unsigned gdt_ents;
+    /* MMUEXT_SET_LDT (descriptor.c): the guest's LDT address and entries,
+     * the frames behind it held as descriptor pages (0: none), and the
+     * checked copy the CPU reads (16 pages, allocated at the first). */
+    unsigned long ldt_base;
+    unsigned ldt_ents;
+    unsigned long ldt_frames[16];
+    uint64_t *ldt_shadow;
 };
 
 struct arch_vcpu {

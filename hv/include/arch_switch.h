@@ -36,6 +36,8 @@ static inline void pv_ctxt_switch_to(struct vcpu *next)
     switch_cr3(pv_active_cr3(next));   /* the user table in guest user mode */
     if (next->arch.pv.gdt_ents | pv_gdt_loaded_ents[this_cpu()->id])
         pv_gdt_load(next);             /* its set_gdt entries, or none */
+    if (next->arch.pv.ldt_ents || pv_ldt_loaded[this_cpu()->id])
+        pv_ldt_load(next);             /* its LDT, or none */
 }
 
 static inline void arch_ctxt_switch_from(struct vcpu *prev)

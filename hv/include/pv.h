@@ -42,6 +42,10 @@ long pv_set_gs_user_sel(struct vcpu *v, unsigned long sel);
 void pv_drop_descriptor_tables(struct domain *d);
 extern unsigned pv_gdt_loaded_ents[];
 void pv_gdt_load(struct vcpu *v);
+extern bool pv_ldt_loaded[];
+void pv_ldt_load(struct vcpu *v);
+long pv_set_ldt(struct vcpu *v, unsigned long base, unsigned long ents);
+void pv_ldt_free(struct vcpu *v);
 
 long do_set_trap_table(unsigned long, unsigned long, unsigned long, unsigned long, unsigned long);
 long do_set_callbacks(unsigned long, unsigned long, unsigned long, unsigned long, unsigned long);

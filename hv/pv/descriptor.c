@@ -128,11 +128,16 @@ static void gdt_drop(struct vcpu *v)
     }
 }
 
+static void ldt_drop(struct vcpu *v);
+
 void pv_drop_descriptor_tables(struct domain *d)
 {
-    for (unsigned i = 0; i < d->nr_vcpus; i++)
-        if (d->vcpu[i])
+    for (unsigned i = 0; i < d->nr_vcpus; i++) {
+        if (d->vcpu[i]) {
             gdt_drop(d->vcpu[i]);
+            ldt_drop(d->vcpu[i]);
+        }
+    }
 }
 
 /*
@@ -199,6 +204,9 @@ long do_update_descriptor(unsigned long maddr, unsigned long desc, unsigned long
                      __ATOMIC_RELEASE);
     put_page_and_type(mfn, true);
     if (type == PGT_SEG_DESC) {
+        for (unsigned i = 0; i < 16; i++)
+            if (v->arch.pv.ldt_frames[i] == mfn)
+                v->arch.pv.ldt_shadow[i * 512 + ((maddr & (PAGE_SIZE - 1)) >> 3)] = dsc;
         for (unsigned i = 0; i * 512 < v->arch.pv.gdt_ents; i++) {
             if (v->arch.pv.gdt_frames[i] == mfn) {
                 unsigned long flags = irq_save();
@@ -211,12 +219,20 @@ long do_update_descriptor(unsigned long maddr, unsigned long desc, unsigned long
     return 0;
 }
 
-/* The descriptor of GDT selector sel in this pCPU's GDT (false for an
- * LDT or null selector or one past the table). */
+/* The descriptor of selector sel in the tables the CPU reads now: this
+ * pCPU's GDT or the running vCPU's LDT copy (false for the null selector
+ * or one past its table). */
 static bool gdt_desc(unsigned sel, uint64_t *d)
 {
     unsigned idx = sel >> 3;
-    if ((sel & 4) || idx == 0 || idx >= GDT_ENTRIES)
+    if (sel & 4) {
+        const struct vcpu *v = this_cpu()->curr;
+        if (idx >= v->arch.pv.ldt_ents)
+            return false;
+        *d = v->arch.pv.ldt_shadow[idx];
+        return true;
+    }
+    if (idx == 0 || idx >= GDT_ENTRIES)
         return false;
     *d = ((const uint64_t *)this_cpu()->gdt)[idx];
     return true;
@@ -301,5 +317,113 @@ long pv_set_gs_user_sel(struct vcpu *v, unsigned long arg)
     wrmsr(MSR_GS_BASE, own);
     irq_restore(flags);
     v->arch.pv.gs_base_user = base;
+    return 0;
+}
+
+/*
+ * MMUEXT_SET_LDT, as Xen: the LDT at linear address base (page aligned,
+ * outside the hypervisor's range, -EINVAL) of at most 8192 entries
+ * (-EINVAL); 0 entries: none.  Xen maps the guest's LDT pages lazily, at
+ * the first use of each, as descriptor pages found through the kernel's
+ * page tables; a page that cannot be one (not mapped, writable, a bad
+ * descriptor) makes that use fault.  Keel takes them at once: each page
+ * mapped in the kernel's tables and usable as a descriptor page is held
+ * so and copied (checked) into the vCPU's LDT copy, which the CPU reads;
+ * any other page leaves its entries zero, so that using them faults.  A
+ * guest that makes such a page usable later sets its LDT again (Linux
+ * makes its LDT pages read-only before setting them).
+ */
+static bool addr_ok(unsigned long a)
+{
+    return a < (1UL << 47) || a >= HV_VIRT_END;
+}
+
+/* The frame mapped at va in v's kernel page tables (all validated, so
+ * every entry names a frame of the right type), or 0. */
+static uint64_t kernel_frame(struct vcpu *v, unsigned long va)
+{
+    uint64_t cr3 = v->arch.pv.cr3 ? v->arch.pv.cr3 : v->domain->arch.pv.cr3;
+    uint64_t mfn = cr3 >> PAGE_SHIFT;
+    for (int level = 4; level >= 1; level--) {
+        uint64_t e = ((const uint64_t *)pfn_to_virt(mfn))[(va >> (12 + 9 * (level - 1))) & 511];
+        if (!(e & PTE_P) || (level > 1 && (e & PTE_PS)))
+            return 0;
+        mfn = (e & PTE_ADDR) >> PAGE_SHIFT;
+        if (mfn >= max_pfn)
+            return 0;
+    }
+    return mfn;
+}
+
+static void ldt_drop(struct vcpu *v)
+{
+    for (unsigned i = 0; i < 16; i++) {
+        if (v->arch.pv.ldt_frames[i]) {
+            put_page_and_type(v->arch.pv.ldt_frames[i], true);
+            v->arch.pv.ldt_frames[i] = 0;
+        }
+    }
+    v->arch.pv.ldt_ents = 0;
+    v->arch.pv.ldt_base = 0;
+}
+
+void pv_ldt_free(struct vcpu *v)
+{
+    if (v->arch.pv.ldt_shadow)
+        free_hv_pages(v->arch.pv.ldt_shadow, 4);
+    v->arch.pv.ldt_shadow = NULL;
+}
+
+bool pv_ldt_loaded[NR_CPUS];
+
+/* Points this pCPU's LDT at v's copy (or at none). */
+void pv_ldt_load(struct vcpu *v)
+{
+    struct pcpu *pc = this_cpu();
+    if (!v->arch.pv.ldt_ents) {
+        __asm__ volatile("lldt %w0" :: "r"(0));
+        pv_ldt_loaded[pc->id] = false;
+        return;
+    }
+    uint64_t *gdt = pc->gdt;
+    unsigned long base = (unsigned long)v->arch.pv.ldt_shadow;
+    unsigned long limit = v->arch.pv.ldt_ents * 8UL - 1;
+    gdt[SEL_LDT >> 3] = (limit & 0xffff) | ((base & 0xffffff) << 16) | (0x82UL << 40) |
+                        (((limit >> 16) & 0xf) << 48) | (((base >> 24) & 0xff) << 56);
+    gdt[(SEL_LDT >> 3) + 1] = base >> 32;
+    __asm__ volatile("lldt %w0" :: "r"(SEL_LDT));
+    pv_ldt_loaded[pc->id] = true;
+}
+
+long pv_set_ldt(struct vcpu *v, unsigned long base, unsigned long nr)
+{
+    unsigned ents = (unsigned)nr;
+    if (!ents)
+        base = 0;
+    if ((base & (PAGE_SIZE - 1)) || !addr_ok(base) || ents > 8192)
+        return -XEN_EINVAL;
+    if (ents == v->arch.pv.ldt_ents && base == v->arch.pv.ldt_base)
+        return 0;
+    if (ents && !v->arch.pv.ldt_shadow) {
+        v->arch.pv.ldt_shadow = alloc_hv_pages(4);
+        if (!v->arch.pv.ldt_shadow)
+            return -XEN_ENOMEM;
+    }
+    ldt_drop(v);
+    v->arch.pv.ldt_base = base;
+    v->arch.pv.ldt_ents = ents;
+    for (unsigned i = 0; i * 512 < ents; i++) {
+        uint64_t *copy = &v->arch.pv.ldt_shadow[i * 512];
+        uint64_t mfn = kernel_frame(v, base + i * PAGE_SIZE);
+        if (mfn && get_desc_page(mfn, v->domain)) {
+            v->arch.pv.ldt_frames[i] = mfn;
+            memcpy(copy, pfn_to_virt(mfn), PAGE_SIZE);
+        } else {
+            memset(copy, 0, PAGE_SIZE);
+        }
+    }
+    unsigned long flags = irq_save();
+    pv_ldt_load(v);
+    irq_restore(flags);
     return 0;
 }

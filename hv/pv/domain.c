@@ -21,6 +21,7 @@ int pv_vcpu_create(struct vcpu *v)
 
 void pv_vcpu_destroy(struct vcpu *v)
 {
+    pv_ldt_free(v);
     free_hv_pages(v->arch.pv.trap_ctxt, 0);
     v->arch.pv.trap_ctxt = NULL;
 }
@@ -122,6 +123,8 @@ void pv_get_info_guest(struct vcpu *v, struct vcpu_guest_context *c)
     uint64_t cr3 = v->arch.pv.cr3 ? v->arch.pv.cr3 : d->arch.pv.cr3;
     c->ctrlreg[3] = xen_pfn_to_cr3(cr3 >> PAGE_SHIFT);
     c->gdt_ents = v->arch.pv.gdt_ents;
+    c->ldt_base = v->arch.pv.ldt_base;
+    c->ldt_ents = v->arch.pv.ldt_ents;
     for (unsigned i = 0; i * 512 < v->arch.pv.gdt_ents; i++)
         c->gdt_frames[i] = v->arch.pv.gdt_frames[i];
     c->ctrlreg[1] = v->arch.pv.cr3_user ? xen_pfn_to_cr3(v->arch.pv.cr3_user >> PAGE_SHIFT) : 0;

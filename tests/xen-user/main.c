@@ -135,6 +135,14 @@ __asm__(
     "    movabs $0x40002800, %rcx\n"
     "    movq %gs:(%rcx), %rax\n"
     "    movq %rax, 112(%rbx)\n"
+    /* user %gs from the LDT */
+    "    movl $9, %eax\n"
+    "    syscall\n"
+    "    movq %gs:0, %rax\n"
+    "    movq %rax, 120(%rbx)\n"
+    "    xorl %eax, %eax\n"
+    "    movw %gs, %ax\n"
+    "    movq %rax, 128(%rbx)\n"
     "    movl $" "99" ", %eax\n"
     "    syscall\n"
     "    ud2\n"
@@ -298,6 +306,9 @@ unsigned long ksys_c(struct ksys_frame *f)
         return 0;
     case 8:
         CHECK_EQ(HYPERVISOR_set_segment_base(SEGBASE_GS_USER_SEL, 0xe02b), 0);
+        return 0;
+    case 9:
+        CHECK_EQ(HYPERVISOR_set_segment_base(SEGBASE_GS_USER_SEL, 0x0c), 0);
         return 0;
     case EXIT_CALL:
         return 2;
@@ -586,6 +597,49 @@ static void test_gdt(void)
     CHECK_EQ(uvm(bad_page, b << 12 | PTE_P | PTE_W | PTE_A | PTE_D), 0);
 }
 
+/* MMUEXT_SET_LDT: refusals, and an LDT whose entry 1 user mode loads. */
+static unsigned long *ldt_page;
+
+static long set_ldt(unsigned long base, unsigned long ents)
+{
+    struct mmuext_op op = { .cmd = MMUEXT_SET_LDT };
+    op.arg1.linear_addr = base;
+    op.arg2.nr_ents = (unsigned)ents;
+    return _hypercall4(__HYPERVISOR_mmuext_op, &op, 1, NULL, DOMID_SELF);
+}
+
+static void test_ldt(void)
+{
+    ldt_page = minios_alloc_pages(1);
+    if (!ldt_page) {
+        test_error("out of pages");
+        return;
+    }
+    memset(ldt_page, 0, 4096);
+    ldt_page[1] = data_desc(UDATA + UGS_OFF);
+    CHECK_EQ(uvm(ldt_page, mfn_of(ldt_page) << 12 | PTE_P | PTE_A), 0);
+    unsigned long va = (unsigned long)ldt_page;
+    CHECK_EQ(set_ldt(va + 8, 2), -XEN_EINVAL);            /* not page aligned */
+    CHECK_EQ(set_ldt(HV_ADDR & ~4095UL, 2), -XEN_EINVAL); /* the hypervisor's */
+    CHECK_EQ(set_ldt(0x0000900000000000UL, 2), -XEN_EINVAL);
+    CHECK_EQ(set_ldt(va, 8193), -XEN_EINVAL);
+    CHECK_EQ(set_ldt(va + 8, 0), 0);                      /* none: the address ignored */
+    CHECK_EQ(set_ldt(va, 2), 0);
+}
+
+static void test_ldt_drop(void)
+{
+    unsigned long m = mfn_of(ldt_page);
+    long busy = on_keel ? -XEN_EINVAL : -XEN_EBUSY;
+    /* Used (user mode loaded %gs from it): a descriptor page. */
+    CHECK_EQ(uvm(ldt_page, m << 12 | PTE_P | PTE_W | PTE_A | PTE_D), busy);
+    CHECK_EQ(update_desc(m << 12 | 16, 0x0000890000000067UL), -XEN_EINVAL);
+    CHECK_EQ(update_desc(m << 12 | 16, DESC_CODE64), 0);
+    CHECK_EQ(ldt_page[2], DESC_CODE64 | DPL3);
+    CHECK_EQ(set_ldt(0, 0), 0);
+    CHECK_EQ(uvm(ldt_page, m << 12 | PTE_P | PTE_W | PTE_A | PTE_D), 0);
+}
+
 static void test_gdt_drop(void)
 {
     unsigned long g = mfn_of(gdt_page);
@@ -682,9 +736,11 @@ static void run_user(void)
     CHECK_EQ(udata[12], 0);                     /* refused: null */
     CHECK_EQ(udata[13], 0xe02b);
     CHECK_EQ(udata[14], 0x7573657267736273UL);  /* flat: base 0 */
+    CHECK_EQ(udata[15], 0x7573657267736273UL);  /* %gs:0, base from LDT entry 1 */
+    CHECK_EQ(udata[16], 0x0f);
     CHECK_EQ(nr_user_traps - traps_before, 7);  /* int3, 3 #PF, ud2, int $0x40, syscall #UD */
     CHECK_EQ(ev_count, 1);
-    CHECK_EQ(calls, 9);
+    CHECK_EQ(calls, 10);
     CHECK_EQ(trap_bad, 0);
 }
 
@@ -709,6 +765,7 @@ int main(void)
     test_callbacks();
     test_update_descriptor();
     test_gdt();
+    test_ldt();
     CHECK_EQ(HYPERVISOR_stack_switch(FLAT_KERNEL_SS, (unsigned long)kstack + sizeof(kstack)), 0);
     CHECK_EQ(HYPERVISOR_set_segment_base(SEGBASE_GS_USER, UDATA + UGS_OFF), 0);
     domid_t self = minios_domid();
@@ -724,6 +781,7 @@ int main(void)
     CHECK_EQ(mmuext(MMUEXT_NEW_USER_BASEPTR, 0), 0);
     map_tables(true);
     test_gdt_drop();
+    test_ldt_drop();
     CHECK_EQ(HYPERVISOR_set_segment_base(SEGBASE_GS_USER_SEL, 0), 0);
     CHECK_EQ(HYPERVISOR_set_segment_base(SEGBASE_GS_KERNEL, 0), 0);
     for (unsigned i = 0; i < 4; i++)
