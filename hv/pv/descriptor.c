@@ -194,11 +194,15 @@ long do_update_descriptor(unsigned long maddr, unsigned long desc, unsigned long
         return -XEN_EINVAL;
     if (mfn >= max_pfn || !get_page(mfn, d))
         return -XEN_EINVAL;
-    unsigned type = (frame_table[mfn].type_info & PGT_TYPE_MASK) == PGT_SEG_DESC &&
-                    PGT_COUNT(frame_table[mfn].type_info) ? PGT_SEG_DESC : PGT_WRITABLE;
+    /* Writable if it can be; else it must be in use as a descriptor page
+     * (only the get/put API: the type itself is mm.c's business). */
+    unsigned type = PGT_WRITABLE;
     if (get_page_type(mfn, type, d)) {
-        put_page(mfn);
-        return -XEN_EINVAL;
+        type = PGT_SEG_DESC;
+        if (get_page_type(mfn, type, d)) {
+            put_page(mfn);
+            return -XEN_EINVAL;
+        }
     }
     __atomic_store_n((uint64_t *)pfn_to_virt(mfn) + ((maddr & (PAGE_SIZE - 1)) >> 3), dsc,
                      __ATOMIC_RELEASE);
