@@ -45,6 +45,7 @@ __asm__(
     ".text\n"
     ".globl u_prog, u_after1, u_after2, u_int3, u_pf_kernel, u_pf_hv, u_pf_code\n"
     ".globl u_ud2, u_int40, u_nocb, u_after_ev, u_compat, u_sys32, u_back64, u_end\n"
+    ".globl u_compat2, u_sys32b, u_back64b\n"
     ".balign 16\n"
     "u_prog:\n"
     "    movabs $" "0x40002000" ", %rbx\n"
@@ -112,6 +113,17 @@ __asm__(
     "    ud2\n"
     "u_back64:\n"
     "    movq $0x88, 64(%rbx)\n"
+    /* a compatibility-mode syscall with no syscall32 callback (case 5
+     * removed it): #UD at the syscall, in compatibility mode */
+    "    leaq u_compat2(%rip), %rax\n"
+    "    movl %eax, 72(%rbx)\n"
+    "    movw $0xe023, 76(%rbx)\n"
+    "    ljmpl *72(%rbx)\n"
+    "u_compat2:\n"
+    "u_sys32b:\n"
+    "    syscall\n"
+    "    ud2\n"
+    "u_back64b:\n"
     /* user %gs from the guest's GDT (SEGBASE_GS_USER_SEL) */
     "    movl $6, %eax\n"
     "    syscall\n"
@@ -149,7 +161,8 @@ __asm__(
     "u_end:\n");
 
 extern char u_prog[], u_after1[], u_after2[], u_int3[], u_pf_kernel[], u_pf_hv[], u_pf_code[],
-    u_ud2[], u_int40[], u_nocb[], u_after_ev[], u_compat[], u_sys32[], u_back64[], u_end[];
+    u_ud2[], u_int40[], u_nocb[], u_after_ev[], u_compat[], u_sys32[], u_back64[], u_end[],
+    u_compat2[], u_sys32b[], u_back64b[];
 
 static unsigned long uaddr(const char *label)
 {
@@ -297,6 +310,7 @@ unsigned long ksys_c(struct ksys_frame *f)
         check_sys_frame("compat syscall", f, uaddr(u_sys32) + 2, CS_USER32);
         f->rip = uaddr(u_back64);   /* back to 64-bit user code */
         f->cs = CS_USER;
+        CHECK_EQ(callback_op(CALLBACKOP_register, CALLBACKTYPE_syscall32, 0, 0), 0);
         return 0;
     case 6:
         CHECK_EQ(HYPERVISOR_set_segment_base(SEGBASE_GS_USER_SEL, 0x10), 0);
@@ -324,6 +338,18 @@ static volatile unsigned long nr_user_traps, trap_bad, kint3_cs, kint3_ss, kint3
 
 static void user_trap(struct minios_trap_frame *f)
 {
+    if (f->vector == 6 && (f->cs & 0xffff) == CS_USER32) {
+        /* The compatibility-mode syscall without a callback. */
+        nr_user_traps++;
+        if (f->rip != uaddr(u_sys32b) || (f->ss & 0xffff) != SS_USER)
+            test_fail("compat #UD: rip %#lx ss %#lx, expected rip %#lx", f->rip,
+                      f->ss & 0xffff, uaddr(u_sys32b));
+        CHECK_EQ(callback_op(CALLBACKOP_register, CALLBACKTYPE_syscall32, CALLBACKF_mask_events,
+                             (unsigned long)ksys32_entry), 0);
+        f->rip = uaddr(u_back64b);
+        f->cs = (f->cs & ~0xffffUL) | CS_USER;
+        return;
+    }
     if ((f->cs & 0xffff) != CS_USER) {
         /* The kernel-mode int3s of check_kernel_frame and test_own_cs. */
         if (f->vector == 3 && !(f->cs & 3)) {
@@ -738,7 +764,7 @@ static void run_user(void)
     CHECK_EQ(udata[14], 0x7573657267736273UL);  /* flat: base 0 */
     CHECK_EQ(udata[15], 0x7573657267736273UL);  /* %gs:0, base from LDT entry 1 */
     CHECK_EQ(udata[16], 0x0f);
-    CHECK_EQ(nr_user_traps - traps_before, 7);  /* int3, 3 #PF, ud2, int $0x40, syscall #UD */
+    CHECK_EQ(nr_user_traps - traps_before, 8);  /* int3, 3 #PF, ud2, int $0x40, 2 syscall #UD */
     CHECK_EQ(ev_count, 1);
     CHECK_EQ(calls, 10);
     CHECK_EQ(trap_bad, 0);
