@@ -40,6 +40,11 @@ struct pv_vcpu {
      * itself changes them, on its own pCPU. */
     uint64_t cr3_user;
     bool user_mode;
+    /* Its frame may name segments that can stop being loadable: it has
+     * had a GDT or LDT of its own, or an iret named other segments than
+     * the flat 64-bit ones (pv_frame_selectors_ok, checked on the way out
+     * only then). */
+    bool own_segments;
     /* set_gdt (hv/pv/descriptor.c): the frames, referenced with the
      * descriptor-page type, and the number of entries. */
     unsigned long gdt_frames[14];

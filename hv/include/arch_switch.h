@@ -34,10 +34,8 @@ static inline void pv_ctxt_switch_to(struct vcpu *next)
     if (next->arch.pv.fpu_ts)
         write_cr0(read_cr0() | X86_CR0_TS);
     switch_cr3(pv_active_cr3(next));   /* the user table in guest user mode */
-    if (next->arch.pv.gdt_ents | pv_gdt_loaded_ents[this_cpu()->id])
-        pv_gdt_load(next);             /* its set_gdt entries, or none */
-    if (next->arch.pv.ldt_ents || pv_ldt_loaded[this_cpu()->id])
-        pv_ldt_load(next);             /* its LDT, or none */
+    if (next->arch.pv.own_segments | pv_segs_loaded[this_cpu()->id])
+        pv_segments_load(next);        /* its GDT entries and LDT, or none */
 }
 
 static inline void arch_ctxt_switch_from(struct vcpu *prev)

@@ -40,10 +40,8 @@ bool pv_check_descriptor(uint64_t *desc);
 bool pv_frame_selectors_ok(const struct cpu_user_regs *r);
 long pv_set_gs_user_sel(struct vcpu *v, unsigned long sel);
 void pv_drop_descriptor_tables(struct domain *d);
-extern unsigned pv_gdt_loaded_ents[];
-void pv_gdt_load(struct vcpu *v);
-extern bool pv_ldt_loaded[];
-void pv_ldt_load(struct vcpu *v);
+extern bool pv_segs_loaded[];
+void pv_segments_load(struct vcpu *v);
 long pv_set_ldt(struct vcpu *v, unsigned long base, unsigned long ents);
 void pv_ldt_free(struct vcpu *v);
 

@@ -10,7 +10,7 @@
  * descriptor in it checked and fixed up.  Xen maps the frames themselves
  * as the front of the vCPU's GDT; Keel's GDT is per pCPU, in the direct
  * map, so the vCPU's entries are copied to its front when the vCPU is
- * switched in (pv_gdt_load) and when they change through this vCPU.  The
+ * switched in (pv_segments_load) and when they change through this vCPU.  The
  * copies are of checked descriptors only, and the guest cannot write its
  * frames but through update_descriptor: a copy can be stale (another vCPU
  * updated a shared frame meanwhile), never unchecked.
@@ -34,8 +34,12 @@
 #define SEG_P      (1u << 15)
 #define GATE_CALL  (0xcu << 8)
 
-/* Entries of the pCPU's GDT that hold the running vCPU's (pv_gdt_load). */
-unsigned pv_gdt_loaded_ents[NR_CPUS];
+/* Entries of the pCPU's GDT that hold the running vCPU's (gdt_load), and
+ * whether its GDT or LDT holds any vCPU's (the switch-in looks only at
+ * this and the vCPU's own_segments). */
+static unsigned pv_gdt_loaded_ents[NR_CPUS];
+static bool pv_ldt_loaded[NR_CPUS];
+bool pv_segs_loaded[NR_CPUS];
 
 /*
  * Xen's check_descriptor for a 64-bit PV guest, fixing up *desc in place.
@@ -102,8 +106,8 @@ static bool get_desc_page(uint64_t mfn, struct domain *d)
 }
 
 /* Copies v's GDT entries to the front of this pCPU's GDT and clears what
- * the vCPU before left beyond them.  Interrupts off or v running here. */
-void pv_gdt_load(struct vcpu *v)
+ * the vCPU before left beyond them.  Interrupts off, v running here. */
+static void gdt_load(struct vcpu *v)
 {
     struct pcpu *pc = this_cpu();
     uint64_t *gdt = pc->gdt;
@@ -115,6 +119,7 @@ void pv_gdt_load(struct vcpu *v)
     if (old > ents)
         memset(&gdt[ents], 0, (old - ents) * 8);
     pv_gdt_loaded_ents[pc->id] = ents;
+    pv_segs_loaded[pc->id] = ents || pv_ldt_loaded[pc->id];
 }
 
 /* Drops v's GDT frames (v is not running, or is the caller). */
@@ -167,11 +172,12 @@ long do_set_gdt(unsigned long list, unsigned long entries, unsigned long a3,
         }
     }
     gdt_drop(v);
+    v->arch.pv.own_segments = true;
     for (unsigned i = 0; i < nr; i++)
         v->arch.pv.gdt_frames[i] = frames[i];
     v->arch.pv.gdt_ents = ents;
     unsigned long flags = irq_save();
-    pv_gdt_load(v);
+    gdt_load(v);
     irq_restore(flags);
     return 0;
 }
@@ -214,7 +220,7 @@ long do_update_descriptor(unsigned long maddr, unsigned long desc, unsigned long
         for (unsigned i = 0; i * 512 < v->arch.pv.gdt_ents; i++) {
             if (v->arch.pv.gdt_frames[i] == mfn) {
                 unsigned long flags = irq_save();
-                pv_gdt_load(v);
+                gdt_load(v);
                 irq_restore(flags);
                 break;
             }
@@ -378,15 +384,14 @@ void pv_ldt_free(struct vcpu *v)
     v->arch.pv.ldt_shadow = NULL;
 }
 
-bool pv_ldt_loaded[NR_CPUS];
-
 /* Points this pCPU's LDT at v's copy (or at none). */
-void pv_ldt_load(struct vcpu *v)
+static void ldt_load(struct vcpu *v)
 {
     struct pcpu *pc = this_cpu();
     if (!v->arch.pv.ldt_ents) {
         __asm__ volatile("lldt %w0" :: "r"(0));
         pv_ldt_loaded[pc->id] = false;
+        pv_segs_loaded[pc->id] = pv_gdt_loaded_ents[pc->id] != 0;
         return;
     }
     uint64_t *gdt = pc->gdt;
@@ -397,6 +402,17 @@ void pv_ldt_load(struct vcpu *v)
     gdt[(SEL_LDT >> 3) + 1] = base >> 32;
     __asm__ volatile("lldt %w0" :: "r"(SEL_LDT));
     pv_ldt_loaded[pc->id] = true;
+    pv_segs_loaded[pc->id] = true;
+}
+
+/* At switch-in (arch_switch.h): v's GDT entries and LDT, or none. */
+void pv_segments_load(struct vcpu *v)
+{
+    unsigned cpu = this_cpu()->id;
+    if (v->arch.pv.gdt_ents || pv_gdt_loaded_ents[cpu])
+        gdt_load(v);
+    if (v->arch.pv.ldt_ents || pv_ldt_loaded[cpu])
+        ldt_load(v);
 }
 
 long pv_set_ldt(struct vcpu *v, unsigned long base, unsigned long nr)
@@ -414,6 +430,7 @@ long pv_set_ldt(struct vcpu *v, unsigned long base, unsigned long nr)
             return -XEN_ENOMEM;
     }
     ldt_drop(v);
+    v->arch.pv.own_segments = true;
     v->arch.pv.ldt_base = base;
     v->arch.pv.ldt_ents = ents;
     for (unsigned i = 0; i * 512 < ents; i++) {
@@ -427,7 +444,7 @@ long pv_set_ldt(struct vcpu *v, unsigned long base, unsigned long nr)
         }
     }
     unsigned long flags = irq_save();
-    pv_ldt_load(v);
+    ldt_load(v);
     irq_restore(flags);
     return 0;
 }

@@ -271,6 +271,8 @@ long do_iret(unsigned long a1, unsigned long a2, unsigned long a3,
     r->rflags = (c.rflags & ~(0x3000UL | (1UL << 17))) | X86_EFLAGS_IF;
     r->rsp = c.rsp;
     r->ss = (uint16_t)(c.ss | 3);
+    if (r->cs != SEL_GUEST_CS64 || r->ss != SEL_GUEST_DS)
+        v->arch.pv.own_segments = true;    /* checked on the way out from now on */
     if (!(c.flags & VGCF_in_syscall)) {
         r->r11 = c.r11;
         r->rcx = c.rcx;
@@ -428,11 +430,35 @@ static bool deliver_upcall(struct vcpu *v)
 }
 
 /*
+ * The rarer work on the way out (pv_exit_to_guest): the runstate area,
+ * which is at a kernel address, so that in user mode it waits until the
+ * vCPU enters its kernel (Xen retries it then too); and, for a vCPU that
+ * has used segments of its own, the check that the return can load the
+ * frame's (pv_frame_selectors_ok): if not, the domain is crashed (Xen:
+ * the failsafe callback), as the iretq must not fault in the hypervisor.
+ * False if v's domain was crashed.
+ */
+static bool exit_slow(struct vcpu *v)
+{
+    if (v->runstate_pending && !v->arch.pv.user_mode)
+        runstate_area_update(v);
+    struct cpu_user_regs *r = v->arch.regs;
+    if (!v->arch.pv.own_segments || (r->cs == SEL_GUEST_CS64 && r->ss == SEL_GUEST_DS) ||
+        pv_frame_selectors_ok(r))
+        return true;
+    hv_lock_acquire();
+    domain_crash(v->domain, "return to cs %lx ss %lx rip %lx: descriptors no longer loadable",
+                 (unsigned long)r->cs, (unsigned long)r->ss, r->rip);
+    hv_lock_release();
+    return false;
+}
+
+/*
  * The way out of the hypervisor to a guest, with no lock held: the
  * scheduler runs if this pCPU must reschedule or its vCPU stopped being
  * runnable (blocked, down, paused, dead); dead domains are reaped a step
  * after each scheduling; then the vCPU that runs here gets its pending
- * event upcall.
+ * event upcall, then the rarer work of exit_slow.
  */
 void pv_exit_to_guest(void)
 {
@@ -447,26 +473,11 @@ void pv_exit_to_guest(void)
             }
             continue;            /* what woke us may want the CPU again */
         }
-        /* The runstate area is at a kernel address: in user mode it waits
-         * until the vCPU enters its kernel (Xen retries it then too). */
-        if (pc->curr->runstate_pending && !pc->curr->arch.pv.user_mode)
-            runstate_area_update(pc->curr);
-        if (!deliver_upcall(pc->curr))
+        struct vcpu *v = pc->curr;
+        if (!deliver_upcall(v))
             continue;
-        if (pc->curr->runstate_pending && !pc->curr->arch.pv.user_mode)
-            runstate_area_update(pc->curr);
-        struct cpu_user_regs *r = pc->curr->arch.regs;
-        if ((r->cs != SEL_GUEST_CS64 || r->ss != SEL_GUEST_DS) && pc->curr->domain &&
-            !pv_frame_selectors_ok(r)) {
-            /* Its own segments, no longer loadable (Xen: the failsafe
-             * callback).  The iretq must not fault in the hypervisor. */
-            hv_lock_acquire();
-            domain_crash(pc->curr->domain, "return to cs %lx ss %lx rip %lx: descriptors "
-                         "no longer loadable", (unsigned long)r->cs, (unsigned long)r->ss,
-                         r->rip);
-            hv_lock_release();
+        if ((v->runstate_pending | v->arch.pv.own_segments) && !exit_slow(v))
             continue;
-        }
         return;
     }
 }
