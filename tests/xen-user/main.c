@@ -14,6 +14,7 @@
 #include <minios/mm.h>
 #include <minios/startinfo.h>
 #include <minios/traps.h>
+#include <minios/time.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -155,6 +156,18 @@ __asm__(
     "    xorl %eax, %eax\n"
     "    movw %gs, %ax\n"
     "    movq %rax, 128(%rbx)\n"
+    /* a long stretch in user mode (preempted on Keel, where a second
+     * domain competes): the user GS base and registers stay */
+    "    movl $" "15000000" ", %ecx\n"
+    "1:  movq %gs:0, %rax\n"
+    "    cmpq 0x800(%rbx), %rax\n"
+    "    jne 2f\n"
+    "    decl %ecx\n"
+    "    jnz 1b\n"
+    "    movq $0x99, 136(%rbx)\n"
+    "    jmp 3f\n"
+    "2:  movq %rcx, 136(%rbx)\n"
+    "3:\n"
     "    movl $" "99" ", %eax\n"
     "    syscall\n"
     "    ud2\n"
@@ -745,7 +758,17 @@ static void run_user(void)
 {
     unsigned long frame[6] = { 0, UCODE, CS_USER, 0x202, USTACK + 0x1000, SS_USER };
     unsigned long traps_before = nr_user_traps;
+    struct vcpu_runstate_info r0, r1;
+    CHECK_EQ(HYPERVISOR_vcpu_op(VCPUOP_get_runstate_info, 0, &r0), 0);
+    uint64_t t0 = minios_monotonic_ns();
     enter_user(frame);
+    uint64_t t1 = minios_monotonic_ns();
+    CHECK_EQ(HYPERVISOR_vcpu_op(VCPUOP_get_runstate_info, 0, &r1), 0);
+    printf("user mode: %lu ms, runnable (switched out) %lu ms\n",
+           (unsigned long)((t1 - t0) / 1000000),
+           (unsigned long)((r1.time[RUNSTATE_runnable] - r0.time[RUNSTATE_runnable]) / 1000000));
+    if (on_keel && r1.time[RUNSTATE_runnable] == r0.time[RUNSTATE_runnable])
+        test_fail("never switched out in user mode (the witness domain competes for the pCPU)");
     /* Back from the exit syscall: kernel mode, events masked. */
     minios_events_enable();
     CHECK_EQ(udata[0], 0x100);
@@ -764,6 +787,7 @@ static void run_user(void)
     CHECK_EQ(udata[14], 0x7573657267736273UL);  /* flat: base 0 */
     CHECK_EQ(udata[15], 0x7573657267736273UL);  /* %gs:0, base from LDT entry 1 */
     CHECK_EQ(udata[16], 0x0f);
+    CHECK_EQ(udata[17], 0x99);                  /* the long stretch saw its GS base */
     CHECK_EQ(nr_user_traps - traps_before, 8);  /* int3, 3 #PF, ud2, int $0x40, 2 syscall #UD */
     CHECK_EQ(ev_count, 1);
     CHECK_EQ(calls, 10);
