@@ -37,6 +37,7 @@ long do_set_gdt(unsigned long, unsigned long, unsigned long, unsigned long, unsi
 long do_update_descriptor(unsigned long, unsigned long, unsigned long, unsigned long,
                           unsigned long);
 bool pv_check_descriptor(uint64_t *desc);
+long pv_set_gdt(struct vcpu *v, const unsigned long *frames, unsigned long entries);
 bool pv_frame_selectors_ok(const struct cpu_user_regs *r);
 long pv_set_gs_user_sel(struct vcpu *v, unsigned long sel);
 void pv_drop_descriptor_tables(struct domain *d);

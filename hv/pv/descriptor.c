@@ -146,24 +146,19 @@ void pv_drop_descriptor_tables(struct domain *d)
 }
 
 /*
- * set_gdt(frame_list, entries), as Xen: at most the entries below the
- * reserved ones (-EINVAL), the list read first (-EFAULT), then every frame
- * must be the domain's and usable as a descriptor page with every
- * descriptor passing the checks (-EINVAL, nothing changed); then the old
- * GDT is dropped and the new one loaded.  0 entries: no guest GDT.
+ * v's GDT becomes frames[0 .. entries/512], as Xen's pv_set_gdt: at most
+ * the entries below the reserved ones, every frame the domain's and
+ * usable as a descriptor page with every descriptor passing the checks,
+ * else -EINVAL and nothing changed; then the old GDT is dropped and the
+ * new one loaded if v runs here.  0 entries: no guest GDT.  v is current
+ * or not running (VCPUOP_initialise, setvcpucontext).
  */
-long do_set_gdt(unsigned long list, unsigned long entries, unsigned long a3,
-                unsigned long a4, unsigned long a5)
+long pv_set_gdt(struct vcpu *v, const unsigned long *frames, unsigned long entries)
 {
-    (void)a3, (void)a4, (void)a5;
-    struct vcpu *v = current_vcpu();
     struct domain *d = v->domain;
-    unsigned ents = (unsigned)entries, nr = (ents + 511) / 512;
-    unsigned long frames[GDT_FIRST_RESERVED / 512];
-    if (ents > GDT_FIRST_RESERVED)
+    if (entries > GDT_FIRST_RESERVED)
         return -XEN_EINVAL;
-    if (nr && copy_from_guest(frames, list, nr * sizeof(frames[0])))
-        return -XEN_EFAULT;
+    unsigned ents = (unsigned)entries, nr = (ents + 511) / 512;
     for (unsigned i = 0; i < nr; i++) {
         if (!get_desc_page(frames[i], d)) {
             while (i--)
@@ -176,10 +171,27 @@ long do_set_gdt(unsigned long list, unsigned long entries, unsigned long a3,
     for (unsigned i = 0; i < nr; i++)
         v->arch.pv.gdt_frames[i] = frames[i];
     v->arch.pv.gdt_ents = ents;
-    unsigned long flags = irq_save();
-    gdt_load(v);
-    irq_restore(flags);
+    if (v == current_vcpu()) {
+        unsigned long flags = irq_save();
+        gdt_load(v);
+        irq_restore(flags);
+    }
     return 0;
+}
+
+/* set_gdt(frame_list, entries), as Xen: too many entries -EINVAL, then the
+ * list read (-EFAULT), then pv_set_gdt. */
+long do_set_gdt(unsigned long list, unsigned long entries, unsigned long a3,
+                unsigned long a4, unsigned long a5)
+{
+    (void)a3, (void)a4, (void)a5;
+    unsigned nr = (unsigned)((entries + 511) / 512);
+    unsigned long frames[GDT_FIRST_RESERVED / 512];
+    if ((unsigned)entries > GDT_FIRST_RESERVED)
+        return -XEN_EINVAL;
+    if (nr && copy_from_guest(frames, list, nr * sizeof(frames[0])))
+        return -XEN_EFAULT;
+    return pv_set_gdt(current_vcpu(), frames, (unsigned)entries);
 }
 
 /*
@@ -443,8 +455,10 @@ long pv_set_ldt(struct vcpu *v, unsigned long base, unsigned long nr)
             memset(copy, 0, PAGE_SIZE);
         }
     }
-    unsigned long flags = irq_save();
-    ldt_load(v);
-    irq_restore(flags);
+    if (v == current_vcpu()) {
+        unsigned long flags = irq_save();
+        ldt_load(v);
+        irq_restore(flags);
+    }
     return 0;
 }

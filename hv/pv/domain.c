@@ -55,8 +55,11 @@ long pv_set_info_guest(struct vcpu *v, const struct vcpu_guest_context *c)
     for (unsigned i = 0; i < 256; i++)
         if (c->trap_ctxt[i].address && !code_ok(c->trap_ctxt[i].address))
             return -XEN_EINVAL;
-    if (c->ldt_ents || c->gdt_ents)
-        return -XEN_EINVAL;      /* no guest descriptor tables yet */
+    /* As Xen: the GDT at most its 16 frames, the LDT page aligned and at
+     * most 8192 entries (pv_set_gdt and pv_set_ldt check the rest). */
+    if ((c->gdt_ents + 511) / 512 > 16 || (c->ldt_base & (PAGE_SIZE - 1)) ||
+        c->ldt_ents > 8192)
+        return -XEN_EINVAL;
     /* As Xen: a vCPU may start in guest user mode, on the user base table
      * in ctrlreg[1] (which it must then have). */
     bool in_kernel = c->flags & VGCF_in_kernel;
@@ -67,6 +70,12 @@ long pv_set_info_guest(struct vcpu *v, const struct vcpu_guest_context *c)
     if (rc)
         return rc;
     rc = pv_set_user_base(v, l4u);
+    if (rc)
+        return rc;
+    rc = pv_set_gdt(v, c->gdt_frames, c->gdt_ents);
+    if (rc)
+        return rc;
+    rc = pv_set_ldt(v, c->ldt_base, c->ldt_ents);
     if (rc)
         return rc;
     v->arch.pv.user_mode = !in_kernel;

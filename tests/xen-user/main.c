@@ -20,6 +20,7 @@
 #include <string.h>
 #include "report.h"
 #include "ptwalk.h"
+#include "vcpuctx.h"
 
 #define PTE_P 1UL
 #define PTE_W 2UL
@@ -679,6 +680,59 @@ static void test_ldt_drop(void)
     CHECK_EQ(uvm(ldt_page, m << 12 | PTE_P | PTE_W | PTE_A | PTE_D), 0);
 }
 
+/* A second vCPU started with a GDT in its vcpu_guest_context (as Linux
+ * brings up its secondary vCPUs): it sees its entries. */
+static volatile unsigned long v1_ar, v1_zf, v1_done;
+static char v1_stack[16384] __attribute__((aligned(16)));
+
+static void vcpu1_fn(void)
+{
+    unsigned long ar = 0;
+    unsigned char zf = 0;
+    __asm__ volatile("lar %k2, %k0\n\tsetz %1" : "+r"(ar), "=q"(zf) : "r"(0x13UL) : "cc");
+    v1_ar = ar;
+    v1_zf = zf;
+    v1_done = 1;
+    HYPERVISOR_vcpu_op(VCPUOP_down, 1, NULL);
+    for (;;)
+        __asm__ volatile("pause");
+}
+
+static void test_vcpu1_gdt(void)
+{
+    struct vcpu_guest_context c;
+    if (HYPERVISOR_vcpu_op(VCPUOP_is_up, 1, NULL) < 0) {
+        printf("one vCPU: a GDT in vcpu_guest_context not tested (give vcpus=2)\n");
+        return;
+    }
+    unsigned long *g2 = minios_alloc_pages(1);
+    memset(g2, 0, 4096);
+    g2[2] = data_desc(0x1000);
+    unsigned long m2 = mfn_of(g2);
+    vcpu_ctx_init(&c, vcpu1_fn, v1_stack, sizeof(v1_stack));
+    c.gdt_frames[0] = m2;
+    c.gdt_ents = 4;
+    CHECK_EQ(HYPERVISOR_vcpu_op(VCPUOP_initialise, 1, &c), -XEN_EINVAL);  /* g2 writable */
+    CHECK_EQ(uvm(g2, m2 << 12 | PTE_P | PTE_A), 0);
+    c.gdt_ents = 17 * 512;
+    CHECK_EQ(HYPERVISOR_vcpu_op(VCPUOP_initialise, 1, &c), -XEN_EINVAL);
+    c.gdt_ents = 4;
+    c.ldt_base = 8;
+    c.ldt_ents = 1;
+    CHECK_EQ(HYPERVISOR_vcpu_op(VCPUOP_initialise, 1, &c), -XEN_EINVAL);  /* LDT misaligned */
+    c.ldt_base = 0;
+    c.ldt_ents = 0;
+    CHECK_EQ(HYPERVISOR_vcpu_op(VCPUOP_initialise, 1, &c), 0);
+    CHECK_EQ(HYPERVISOR_vcpu_op(VCPUOP_up, 1, NULL), 0);
+    uint64_t t0 = minios_monotonic_ns();
+    while (!v1_done && minios_monotonic_ns() < t0 + 2000000000ULL)
+        ;
+    CHECK_EQ(v1_done, 1);
+    CHECK_EQ(v1_zf, 1);                      /* GDT entry 2 is there */
+    CHECK_EQ(v1_ar & 0xff00, 0xf200);        /* a data segment, DPL 3 */
+    CHECK_EQ(g2[2], data_desc(0x1000) | DPL3);
+}
+
 static void test_gdt_drop(void)
 {
     unsigned long g = mfn_of(gdt_page);
@@ -830,6 +884,7 @@ int main(void)
     /* The user base dropped: its tables are ordinary pages again. */
     CHECK_EQ(mmuext(MMUEXT_NEW_USER_BASEPTR, 0), 0);
     map_tables(true);
+    test_vcpu1_gdt();
     test_gdt_drop();
     test_ldt_drop();
     CHECK_EQ(HYPERVISOR_set_segment_base(SEGBASE_GS_USER_SEL, 0), 0);
