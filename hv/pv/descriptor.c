@@ -185,13 +185,14 @@ long do_set_gdt(unsigned long list, unsigned long entries, unsigned long a3,
                 unsigned long a4, unsigned long a5)
 {
     (void)a3, (void)a4, (void)a5;
-    unsigned nr = (unsigned)((entries + 511) / 512);
+    unsigned ents = (unsigned)entries;     /* an unsigned int, as Xen's */
     unsigned long frames[GDT_FIRST_RESERVED / 512];
-    if ((unsigned)entries > GDT_FIRST_RESERVED)
+    if (ents > GDT_FIRST_RESERVED)
         return -XEN_EINVAL;
+    unsigned nr = (ents + 511) / 512;      /* from the checked count only */
     if (nr && copy_from_guest(frames, list, nr * sizeof(frames[0])))
         return -XEN_EFAULT;
-    return pv_set_gdt(current_vcpu(), frames, (unsigned)entries);
+    return pv_set_gdt(current_vcpu(), frames, ents);
 }
 
 /*

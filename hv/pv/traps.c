@@ -243,8 +243,9 @@ void load_debugregs(struct vcpu *v)
  * tables and GS base (with no user base table the domain is crashed, as
  * Xen does).  CS and SS are the frame's with RPL 3, as Xen loads them; a
  * pair the return cannot load crashes the domain on the way out
- * (pv_frame_selectors_ok), where Xen enters its failsafe callback.  With VGCF_in_syscall, rcx and r11 are not restored: the
- * guest gets what Xen's sysret leaves, rcx = rip and r11 = rflags.
+ * (pv_frame_selectors_ok), where Xen enters its failsafe callback.  With
+ * VGCF_in_syscall, rcx and r11 are not restored: the guest gets what
+ * Xen's sysret leaves, rcx = rip and r11 = rflags.
  */
 long do_iret(unsigned long a1, unsigned long a2, unsigned long a3,
              unsigned long a4, unsigned long a5)

@@ -620,6 +620,8 @@ static void test_gdt(void)
     CHECK_EQ(set_gdt(&notours, 1), -XEN_EINVAL);
     CHECK_EQ(set_gdt(frames, 513), -XEN_EINVAL);  /* the second frame is writable */
     CHECK_EQ(set_gdt(&g, 14 * 512 + 1), -XEN_EINVAL);
+    CHECK_EQ(set_gdt(&notours, (1UL << 32) | 1), -XEN_EINVAL);   /* the count is 32 bits */
+    CHECK_EQ(set_gdt(&g, 0xFFFFFFFF00000000UL), 0);              /* i.e. 0: no GDT */
     CHECK_EQ(set_gdt((unsigned long *)HV_ADDR, 4), -XEN_EFAULT);
     /* A good one: its frame cannot be mapped writable while in use. */
     CHECK_EQ(set_gdt(&g, 4), 0);
