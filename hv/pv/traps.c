@@ -106,7 +106,7 @@ long do_callback_op(unsigned long cmd, unsigned long arg, unsigned long a3,
 {
     (void)a3, (void)a4, (void)a5;
     struct vcpu *v = current_vcpu();
-    switch (cmd) {
+    switch ((unsigned)cmd) {       /* an int, as Xen's */
     case CALLBACKOP_register: {
         struct callback_register r;
         if (copy_from_guest(&r, arg, sizeof(r)))
@@ -157,7 +157,7 @@ long do_set_segment_base(unsigned long which, unsigned long base, unsigned long 
 {
     (void)a3, (void)a4, (void)a5;
     struct vcpu *v = current_vcpu();
-    switch (which) {
+    switch ((unsigned)which) {     /* an unsigned int, as Xen's */
     case SEGBASE_FS:
         if (!canonical(base))
             return -XEN_EINVAL;

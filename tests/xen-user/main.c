@@ -757,6 +757,13 @@ static void test_callbacks(void)
     CHECK_EQ(callback_op(CALLBACKOP_unregister, CALLBACKTYPE_syscall32, 0, 0), -XEN_EINVAL);
     CHECK_EQ(callback_op(CALLBACKOP_unregister, CALLBACKTYPE_sysenter, 0, 0), -XEN_EINVAL);
     CHECK_EQ(callback_op(CALLBACKOP_unregister, 77, 0, 0), -XEN_ENOSYS);
+    /* Both commands are 32 bits wide. */
+    struct callback_unregister cu = { .type = CALLBACKTYPE_syscall };
+    CHECK_EQ(_hypercall2(__HYPERVISOR_callback_op, (1UL << 32) | CALLBACKOP_unregister, &cu),
+             -XEN_EINVAL);
+    CHECK_EQ(_hypercall2(__HYPERVISOR_set_segment_base, (1UL << 32) | SEGBASE_GS_USER,
+                         0x0000900000000000UL), -XEN_EINVAL);
+    CHECK_EQ(_hypercall2(__HYPERVISOR_set_segment_base, (1UL << 32) | SEGBASE_GS_USER, 0), 0);
     CHECK_EQ(callback_op(CALLBACKOP_register, CALLBACKTYPE_syscall, CALLBACKF_mask_events,
                          (unsigned long)ksys_entry), 0);
 }
