@@ -42,7 +42,7 @@ struct pv_vcpu {
     bool user_mode;
     /* Its frame may name segments that can stop being loadable: it has
      * had a GDT or LDT of its own, or an iret named other segments than
-     * the flat 64-bit ones (pv_frame_selectors_ok, checked on the way out
+     * the flat 64-bit ones (pv_frame_fault, checked on the way out
      * only then). */
     bool own_segments;
     /* set_gdt (hv/pv/descriptor.c): the frames, referenced with the

@@ -38,7 +38,7 @@ long do_update_descriptor(unsigned long, unsigned long, unsigned long, unsigned 
                           unsigned long);
 bool pv_check_descriptor(uint64_t *desc);
 long pv_set_gdt(struct vcpu *v, const unsigned long *frames, unsigned long entries);
-bool pv_frame_selectors_ok(const struct cpu_user_regs *r);
+unsigned pv_frame_fault(const struct cpu_user_regs *r, uint32_t *err);
 long pv_set_gs_user_sel(struct vcpu *v, unsigned long sel);
 void pv_drop_descriptor_tables(struct domain *d);
 extern bool pv_segs_loaded[];

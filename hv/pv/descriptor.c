@@ -264,38 +264,56 @@ static bool gdt_desc(unsigned sel, uint64_t *d)
 /*
  * Whether the return to the guest can load the CS and SS of its frame.
  * Only a frame the CPU saved while the guest ran on selectors of its own
- * GDT names anything but Keel's flat ones, and that GDT may have changed
- * since (another vCPU's update_descriptor on a shared frame, seen at this
- * vCPU's next switch-in): an iretq that faults would fault in the
- * hypervisor.  So the descriptors are checked as iretq checks them for a
- * return to ring 3 (a present code segment of DPL 3, not both L and D,
- * rip within a 32-bit one's limit; a present writable data segment of DPL
- * 3), in the GDT that iretq will read.  Called with nothing left to
- * change this pCPU's GDT before the iretq.
+ * GDT or LDT, or one an iret named, holds anything but Keel's flat ones,
+ * and a guest's tables may have changed since (another vCPU's
+ * update_descriptor on a shared frame, seen at this vCPU's next
+ * switch-in): an iretq that faulted would fault in the hypervisor.  So
+ * the descriptors are checked in the tables the iretq will read, in the
+ * order and with the faults the CPU's iretq to ring 3 has: CS null #GP(0);
+ * past its table, not a code segment, DPL not 3, or both L and D #GP(CS);
+ * not present #NP(CS); SS null #GP(0); past its table or not a writable
+ * data segment of DPL 3 #GP(SS); not present #SS(SS); a 32-bit CS whose
+ * limit rip is beyond #GP(0).  Returns the vector (0: loadable) and sets
+ * *err.  Xen lets the iretq fault and gives the guest that fault on this
+ * frame; the caller does the same (exit_slow, traps.c).
  */
-bool pv_frame_selectors_ok(const struct cpu_user_regs *r)
+unsigned pv_frame_fault(const struct cpu_user_regs *r, uint32_t *err)
 {
     unsigned cs = r->cs & 0xffff, ss = r->ss & 0xffff;
     uint64_t d;
-    if ((cs & 3) != 3 || (ss & 3) != 3 || !gdt_desc(cs, &d))
-        return false;
+    *err = 0;
+    if (!(cs & ~3u))
+        return 13;
+    *err = cs & ~3u;
+    if ((cs & 3) != 3 || !gdt_desc(cs, &d))
+        return 13;
     uint32_t b = (uint32_t)(d >> 32);
     bool conforming = b & (1u << 10);
-    if (!(b & SEG_P) || !(b & SEG_S) || !(b & (1u << 11)) ||
-        (!conforming && ((b >> 13) & 3) != 3) || ((b & (1u << 21)) && (b & (1u << 22))))
-        return false;
-    if (!(b & (1u << 21))) {
-        uint64_t limit = (d & 0xffff) | (((d >> 48) & 0xf) << 16);
-        if (b & (1u << 23))
-            limit = (limit << 12) | 0xfff;
-        if (r->rip > limit)
-            return false;
-    }
-    if (!gdt_desc(ss, &d))
-        return false;
+    if (!(b & SEG_S) || !(b & (1u << 11)) || (!conforming && ((b >> 13) & 3) != 3))
+        return 13;
+    if (!(b & SEG_P))
+        return 11;
+    if ((b & (1u << 21)) && (b & (1u << 22)))
+        return 13;
+    uint64_t limit = (d & 0xffff) | (((d >> 48) & 0xf) << 16);
+    if (b & (1u << 23))
+        limit = (limit << 12) | 0xfff;
+    bool compat = !(b & (1u << 21));
+    *err = 0;
+    if (!(ss & ~3u))
+        return 13;
+    *err = ss & ~3u;
+    if ((ss & 3) != 3 || !gdt_desc(ss, &d))
+        return 13;
     b = (uint32_t)(d >> 32);
-    return (b & SEG_P) && (b & SEG_S) && !(b & (1u << 11)) && (b & (1u << 9)) &&
-           ((b >> 13) & 3) == 3;
+    if (!(b & SEG_S) || (b & (1u << 11)) || !(b & (1u << 9)) || ((b >> 13) & 3) != 3)
+        return 13;
+    if (!(b & SEG_P))
+        return 12;
+    *err = 0;
+    if (compat && r->rip > limit)
+        return 13;
+    return 0;
 }
 
 /* Loads selector sel into %gs (the hypervisor's own %gs base is saved

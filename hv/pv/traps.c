@@ -242,8 +242,8 @@ void load_debugregs(struct vcpu *v)
  * 3 returns to guest user mode, as Xen: the vCPU toggles to its user page
  * tables and GS base (with no user base table the domain is crashed, as
  * Xen does).  CS and SS are the frame's with RPL 3, as Xen loads them; a
- * pair the return cannot load crashes the domain on the way out
- * (pv_frame_selectors_ok), where Xen enters its failsafe callback.  With
+ * pair the return cannot load gets the guest the fault the CPU would
+ * raise, on the way out (pv_frame_fault), as on Xen.  With
  * VGCF_in_syscall, rcx and r11 are not restored: the guest gets what
  * Xen's sysret leaves, rcx = rip and r11 = rflags.
  */
@@ -435,23 +435,24 @@ static bool deliver_upcall(struct vcpu *v)
  * which is at a kernel address, so that in user mode it waits until the
  * vCPU enters its kernel (Xen retries it then too); and, for a vCPU that
  * has used segments of its own, the check that the return can load the
- * frame's (pv_frame_selectors_ok): if not, the domain is crashed (Xen:
- * the failsafe callback), as the iretq must not fault in the hypervisor.
- * False if v's domain was crashed.
+ * frame's (pv_frame_fault): if not, the guest gets the fault its iretq
+ * would raise, on that frame, as Xen gives it (the iretq itself must not
+ * fault in the hypervisor).  False if v's domain was crashed.
  */
 static bool exit_slow(struct vcpu *v)
 {
     if (v->runstate_pending && !v->arch.pv.user_mode)
         runstate_area_update(v);
     struct cpu_user_regs *r = v->arch.regs;
+    uint32_t err;
+    unsigned vec;
     if (!v->arch.pv.own_segments || (r->cs == SEL_GUEST_CS64 && r->ss == SEL_GUEST_DS) ||
-        pv_frame_selectors_ok(r))
+        !(vec = pv_frame_fault(r, &err)))
         return true;
     hv_lock_acquire();
-    domain_crash(v->domain, "return to cs %lx ss %lx rip %lx: descriptors no longer loadable",
-                 (unsigned long)r->cs, (unsigned long)r->ss, r->rip);
+    bool ok = pv_inject_exception(v, vec, err, 0);
     hv_lock_release();
-    return false;
+    return ok;
 }
 
 /*

@@ -1,7 +1,8 @@
 /* Guest test: hostile returns to a guest.  A frame may name segments the
  * return cannot load any more; an iretq that faulted would fault inside
- * the hypervisor.  Each op= below must end with its own domain crashed
- * (Xen enters the failsafe callback instead) and the witness running:
+ * the hypervisor.  The guest gets the iretq's fault instead, as on Xen;
+ * with no handler that can fix the frame, each op= below ends with its
+ * own domain crashed and the witness running:
  *   iret32    iret to the 32-bit user code segment with rip above 4 GiB
  *   iretsel   iret to a code selector of a GDT it does not have
  *   staleseg  vCPU 1 runs on a code segment of its GDT; vCPU 0 makes that

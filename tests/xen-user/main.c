@@ -349,6 +349,7 @@ unsigned long ksys_c(struct ksys_frame *f)
 /* ------------------------------------------------------------------ */
 /* Exceptions from user mode (minios's trap stubs, on the kernel stack). */
 static volatile unsigned long nr_user_traps, trap_bad, kint3_cs, kint3_ss, kint3_count;
+static volatile unsigned long kgp_count, kgp_err, kgp_rip;
 
 static void user_trap(struct minios_trap_frame *f)
 {
@@ -365,6 +366,15 @@ static void user_trap(struct minios_trap_frame *f)
         return;
     }
     if ((f->cs & 0xffff) != CS_USER) {
+        /* The iret of test_iret_fault to a selector with no descriptor:
+         * the fault on its frame; back to the flat kernel CS. */
+        if (f->vector == 13 && (f->cs & 0xffff) == 0x08) {
+            kgp_count++;
+            kgp_err = f->error_code;
+            kgp_rip = f->rip;
+            f->cs = (f->cs & ~0xffffUL) | CS_KERNEL_FRAME;
+            return;
+        }
         /* The kernel-mode int3s of check_kernel_frame and test_own_cs. */
         if (f->vector == 3 && !(f->cs & 3)) {
             kint3_cs = f->cs & 0xffff;
@@ -735,6 +745,30 @@ static void test_vcpu1_gdt(void)
     CHECK_EQ(g2[2], data_desc(0x1000) | DPL3);
 }
 
+/* An iret to a code selector the GDT has no descriptor for: the guest
+ * gets the #GP (error code: the selector) the iretq raises, on the frame
+ * it named, as Xen gives it. */
+static void test_iret_fault(void)
+{
+    unsigned long target;
+    __asm__ volatile("subq $128, %%rsp\n\t"
+                     "movq %%rsp, %%rax\n\t"
+                     "leaq 1f(%%rip), %%rcx\n\t"
+                     "movq %%rcx, %0\n\t"
+                     "pushq $0xe02b\n\t"
+                     "pushq %%rax\n\t"
+                     "pushq $0x202\n\t"
+                     "pushq $0x08\n\t"           /* RPL 0: kernel mode, entry 1 */
+                     "pushq %%rcx\n\t"
+                     "pushq $0\n\t"
+                     "jmp hypercall_page + 736\n"
+                     "1:\taddq $128, %%rsp"
+                     : "=m"(target) : : "rax", "rcx", "rdx", "r11", "memory");
+    CHECK_EQ(kgp_count, 1);
+    CHECK_EQ(kgp_err, 0x08);
+    CHECK_EQ(kgp_rip, target);
+}
+
 static void test_gdt_drop(void)
 {
     unsigned long g = mfn_of(gdt_page);
@@ -895,6 +929,7 @@ int main(void)
     map_tables(true);
     test_vcpu1_gdt();
     test_gdt_drop();
+    test_iret_fault();
     test_ldt_drop();
     CHECK_EQ(HYPERVISOR_set_segment_base(SEGBASE_GS_USER_SEL, 0), 0);
     CHECK_EQ(HYPERVISOR_set_segment_base(SEGBASE_GS_KERNEL, 0), 0);
