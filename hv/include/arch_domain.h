@@ -40,11 +40,14 @@ struct pv_vcpu {
      * itself changes them, on its own pCPU. */
     uint64_t cr3_user;
     bool user_mode;
-    /* Its frame may name segments that can stop being loadable: it has
-     * had a GDT or LDT of its own, or an iret named other segments than
-     * the flat 64-bit ones (pv_frame_fault, checked on the way out
-     * only then). */
+    /* It may use segments of its own: it has had a GDT, an LDT or a user
+     * base table, or an iret named other segments than the flat 64-bit
+     * ones.  Then its frame is checked on the way out (pv_frame_fault),
+     * and its data selectors (ds, es, fs, gs) and FS/GS bases are saved at
+     * switch-out and loaded at switch-in (descriptor.c), as Xen does for
+     * every vCPU. */
     bool own_segments;
+    uint16_t sel[4];
     /* set_gdt (hv/pv/descriptor.c): the frames, referenced with the
      * descriptor-page type, and the number of entries. */
     unsigned long gdt_frames[14];

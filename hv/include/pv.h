@@ -43,6 +43,7 @@ long pv_set_gs_user_sel(struct vcpu *v, unsigned long sel);
 void pv_drop_descriptor_tables(struct domain *d);
 extern bool pv_segs_loaded[];
 void pv_segments_load(struct vcpu *v);
+void pv_segments_save(struct vcpu *v);
 long pv_set_ldt(struct vcpu *v, unsigned long base, unsigned long ents);
 void pv_ldt_free(struct vcpu *v);
 

@@ -39,6 +39,7 @@
  * this and the vCPU's own_segments). */
 static unsigned pv_gdt_loaded_ents[NR_CPUS];
 static bool pv_ldt_loaded[NR_CPUS];
+static bool pv_sels_loaded[NR_CPUS];      /* data selectors of a vCPU's */
 bool pv_segs_loaded[NR_CPUS];
 
 /*
@@ -119,7 +120,7 @@ static void gdt_load(struct vcpu *v)
     if (old > ents)
         memset(&gdt[ents], 0, (old - ents) * 8);
     pv_gdt_loaded_ents[pc->id] = ents;
-    pv_segs_loaded[pc->id] = ents || pv_ldt_loaded[pc->id];
+    pv_segs_loaded[pc->id] = ents || pv_ldt_loaded[pc->id] || pv_sels_loaded[pc->id];
 }
 
 /* Drops v's GDT frames (v is not running, or is the caller). */
@@ -422,7 +423,7 @@ static void ldt_load(struct vcpu *v)
     if (!v->arch.pv.ldt_ents) {
         __asm__ volatile("lldt %w0" :: "r"(0));
         pv_ldt_loaded[pc->id] = false;
-        pv_segs_loaded[pc->id] = pv_gdt_loaded_ents[pc->id] != 0;
+        pv_segs_loaded[pc->id] = pv_gdt_loaded_ents[pc->id] || pv_sels_loaded[pc->id];
         return;
     }
     uint64_t *gdt = pc->gdt;
@@ -436,7 +437,56 @@ static void ldt_load(struct vcpu *v)
     pv_segs_loaded[pc->id] = true;
 }
 
-/* At switch-in (arch_switch.h): v's GDT entries and LDT, or none. */
+/* Loads a data selector, or the null one if the CPU refuses it; returns
+ * the one loaded.  Our own %gs base is the caller's to restore. */
+#define LOAD_SEL(seg)                                                       \
+    static unsigned sel_load_##seg(unsigned sel)                            \
+    {                                                                       \
+        __asm__ volatile("1: movw %w0, %%" #seg "\n"                        \
+                         "2:\n\t"                                           \
+                         ".section .text.fixup, \"ax\"\n"                   \
+                         "3: xorl %k0, %k0\n\t"                             \
+                         "movw %w0, %%" #seg "\n\t"                         \
+                         "jmp 2b\n\t"                                       \
+                         ".previous\n\t"                                    \
+                         ".section .extable, \"a\"\n\t"                     \
+                         ".quad 1b, 3b\n\t"                                 \
+                         ".previous"                                        \
+                         : "+r"(sel) : : "memory");                         \
+        return sel;                                                         \
+    }
+LOAD_SEL(ds)
+LOAD_SEL(es)
+LOAD_SEL(fs)
+LOAD_SEL(gs)
+
+/* At switch-out of a vCPU with own_segments (arch_switch.h, interrupts
+ * off): its data selectors, and the FS and active GS bases, which the
+ * guest may have changed by loading a selector, as Xen's save_segments. */
+void pv_segments_save(struct vcpu *v)
+{
+    struct pv_vcpu *pv = &v->arch.pv;
+    uint16_t s;
+    __asm__ volatile("movw %%ds, %0" : "=r"(s));
+    pv->sel[0] = s;
+    __asm__ volatile("movw %%es, %0" : "=r"(s));
+    pv->sel[1] = s;
+    __asm__ volatile("movw %%fs, %0" : "=r"(s));
+    pv->sel[2] = s;
+    __asm__ volatile("movw %%gs, %0" : "=r"(s));
+    pv->sel[3] = s;
+    pv->fs_base = rdmsr(MSR_FS_BASE);
+    unsigned long gs = rdmsr(MSR_KERNEL_GS_BASE);     /* the guest's, in here */
+    if (pv->user_mode)
+        pv->gs_base_user = gs;
+    else
+        pv->gs_base_kernel = gs;
+}
+
+/* At switch-in (arch_switch.h, interrupts off): v's GDT entries and LDT,
+ * then its data selectors (from those tables; one that no longer loads is
+ * made null, where Xen enters the failsafe callback), or null ones after a
+ * vCPU that had its own.  The bases are written after this. */
 void pv_segments_load(struct vcpu *v)
 {
     unsigned cpu = this_cpu()->id;
@@ -444,6 +494,18 @@ void pv_segments_load(struct vcpu *v)
         gdt_load(v);
     if (v->arch.pv.ldt_ents || pv_ldt_loaded[cpu])
         ldt_load(v);
+    if (v->arch.pv.own_segments || pv_sels_loaded[cpu]) {
+        const uint16_t *s = v->arch.pv.sel;
+        bool own = v->arch.pv.own_segments;
+        unsigned long hv_gs = rdmsr(MSR_GS_BASE);
+        sel_load_ds(own ? s[0] : 0);
+        sel_load_es(own ? s[1] : 0);
+        sel_load_fs(own ? s[2] : 0);
+        sel_load_gs(own ? s[3] : 0);
+        wrmsr(MSR_GS_BASE, hv_gs);
+        pv_sels_loaded[cpu] = own;
+    }
+    pv_segs_loaded[cpu] = pv_gdt_loaded_ents[cpu] || pv_ldt_loaded[cpu] || pv_sels_loaded[cpu];
 }
 
 long pv_set_ldt(struct vcpu *v, unsigned long base, unsigned long nr)

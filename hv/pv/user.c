@@ -43,6 +43,8 @@ long pv_set_user_base(struct vcpu *v, uint64_t mfn)
         }
     }
     v->arch.pv.cr3_user = mfn << PAGE_SHIFT;
+    if (mfn)
+        v->arch.pv.own_segments = true;  /* user code may load selectors */
     if (old) {
         put_page_type(old);
         put_page(old);

@@ -158,17 +158,22 @@ __asm__(
     "    movw %gs, %ax\n"
     "    movq %rax, 128(%rbx)\n"
     /* a long stretch in user mode (preempted on Keel, where a second
-     * domain competes): the user GS base and registers stay */
+     * domain competes) on a %gs the program loads itself from GDT entry
+     * 3: selector and base stay */
+    "    movl $0x1b, %eax\n"
+    "    movw %ax, %gs\n"
     "    movl $" "15000000" ", %ecx\n"
     "1:  movq %gs:0, %rax\n"
-    "    cmpq 0x800(%rbx), %rax\n"
+    "    cmpq 0x900(%rbx), %rax\n"
     "    jne 2f\n"
     "    decl %ecx\n"
     "    jnz 1b\n"
     "    movq $0x99, 136(%rbx)\n"
     "    jmp 3f\n"
     "2:  movq %rcx, 136(%rbx)\n"
-    "3:\n"
+    "3:  xorl %eax, %eax\n"
+    "    movw %gs, %ax\n"
+    "    movq %rax, 144(%rbx)\n"
     "    movl $" "99" ", %eax\n"
     "    syscall\n"
     "    ud2\n"
@@ -503,6 +508,7 @@ static bool build_user_space(void)
     memset(ustack, 0, 4096);
     memset(udata, 0, 4096);
     udata[UGS_OFF / 8] = 0x7573657267736273UL;
+    udata[0x900 / 8] = 0x32736567736c6573UL;
     unsigned long u = PTE_P | PTE_W | PTE_U | PTE_A;
     tables[0][(UCODE >> 39) & 511] = mfn_of(tables[1]) << 12 | u;
     tables[1][(UCODE >> 30) & 511] = mfn_of(tables[2]) << 12 | u;
@@ -643,6 +649,7 @@ static void test_gdt(void)
     CHECK_EQ(update_desc(g << 12 | 16, data_desc(UDATA + UGS_OFF)), 0);
     CHECK_EQ(gdt_page[2], data_desc(UDATA + UGS_OFF) | DPL3);
     CHECK_EQ(update_desc(g << 12 | 24, 0x0000890000000067UL), -XEN_EINVAL);
+    CHECK_EQ(update_desc(g << 12 | 24, data_desc(UDATA + 0x900)), 0);   /* for user mode */
     test_own_cs();
     /* The bad page is free again, the good one stays the GDT (user mode
      * loads a selector from it). */
@@ -885,6 +892,7 @@ static void run_user(void)
     CHECK_EQ(udata[15], 0x7573657267736273UL);  /* %gs:0, base from LDT entry 1 */
     CHECK_EQ(udata[16], 0x0f);
     CHECK_EQ(udata[17], 0x99);                  /* the long stretch saw its GS base */
+    CHECK_EQ(udata[18], 0x1b);                  /* ... and kept its selector */
     CHECK_EQ(nr_user_traps - traps_before, 8);  /* int3, 3 #PF, ud2, int $0x40, 2 syscall #UD */
     CHECK_EQ(ev_count, 1);
     CHECK_EQ(calls, 10);
