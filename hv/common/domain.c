@@ -464,6 +464,8 @@ static bool destroy_frames_step(struct domain *d, uint64_t end)
     }
     if (d->destroy_phase == DESTROY_PINS) {
         pv_drop_bases(d);
+        pv_drop_user_bases(d);
+        pv_drop_descriptor_tables(d);
         while (d->destroy_cursor != PFN_NONE) {
             uint32_t mfn = d->destroy_cursor;
             d->destroy_cursor = frame_table[mfn].next;

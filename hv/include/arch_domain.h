@@ -26,10 +26,39 @@ struct pv_vcpu {
     struct trap_info *trap_ctxt;   /* 256 entries, one page, by vector */
     unsigned long event_callback, failsafe_callback, syscall_callback;
     bool failsafe_mask_events, syscall_mask_events;
+    /* Registered as Xen accepts them from a 64-bit guest; never entered
+     * (no 32-bit user code segment is offered, no sysenter path). */
+    unsigned long syscall32_callback, sysenter_callback;
+    bool syscall32_mask_events, sysenter_mask_events;
     unsigned long kernel_ss, kernel_sp;   /* stack_switch */
     unsigned long fs_base, gs_base_kernel, gs_base_user;
     bool fpu_ts;                   /* the guest's virtual CR0.TS */
     uint64_t cr3;                  /* its base table (machine address), referenced */
+    /* Guest user mode (hv/pv/user.c), as Xen's TF_kernel_mode inverted:
+     * the user base table (MMUEXT_NEW_USER_BASEPTR, referenced as cr3 is;
+     * 0: none), and whether the vCPU runs on it now.  Only the vCPU
+     * itself changes them, on its own pCPU. */
+    uint64_t cr3_user;
+    bool user_mode;
+    /* It may use segments of its own: it has had a GDT, an LDT or a user
+     * base table, or an iret named other segments than the flat 64-bit
+     * ones.  Then its frame is checked on the way out (pv_frame_fault),
+     * and its data selectors (ds, es, fs, gs) and FS/GS bases are saved at
+     * switch-out and loaded at switch-in (descriptor.c), as Xen does for
+     * every vCPU. */
+    bool own_segments;
+    uint16_t sel[4];
+    /* set_gdt (hv/pv/descriptor.c): the frames, referenced with the
+     * descriptor-page type, and the number of entries. */
+    unsigned long gdt_frames[14];
+    unsigned gdt_ents;
+    /* MMUEXT_SET_LDT (descriptor.c): the guest's LDT address and entries,
+     * the frames behind it held as descriptor pages (0: none), and the
+     * checked copy the CPU reads (16 pages, allocated at the first). */
+    unsigned long ldt_base;
+    unsigned ldt_ents;
+    unsigned long ldt_frames[16];
+    uint64_t *ldt_shadow;
 };
 
 struct arch_vcpu {

@@ -20,19 +20,25 @@
 extern uint64_t idle_cr3;
 
 /* PV: the hypervisor keeps the bases and CR0.TS current in the vCPU
- * (set_segment_base, fpu_taskswitch), so nothing is read back. */
+ * (set_segment_base, fpu_taskswitch), so nothing is read back, except for
+ * a vCPU that uses segments of its own (own_segments: selectors and bases
+ * saved, descriptor.c). */
 static inline void pv_ctxt_switch_from(struct vcpu *prev)
 {
-    (void)prev;
+    if (prev->arch.pv.own_segments)
+        pv_segments_save(prev);
 }
 
 static inline void pv_ctxt_switch_to(struct vcpu *next)
 {
-    wrmsr(MSR_FS_BASE, next->arch.pv.fs_base);
-    wrmsr(MSR_KERNEL_GS_BASE, next->arch.pv.gs_base_kernel);
     if (next->arch.pv.fpu_ts)
         write_cr0(read_cr0() | X86_CR0_TS);
-    switch_cr3(next->arch.pv.cr3 ? next->arch.pv.cr3 : next->domain->arch.pv.cr3);
+    switch_cr3(pv_active_cr3(next));   /* the user table in guest user mode */
+    if (next->arch.pv.own_segments | pv_segs_loaded[this_cpu()->id])
+        pv_segments_load(next);        /* GDT entries, LDT, selectors, or none */
+    wrmsr(MSR_FS_BASE, next->arch.pv.fs_base);
+    wrmsr(MSR_KERNEL_GS_BASE, next->arch.pv.user_mode ? next->arch.pv.gs_base_user :
+                                                         next->arch.pv.gs_base_kernel);
 }
 
 static inline void arch_ctxt_switch_from(struct vcpu *prev)

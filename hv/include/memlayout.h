@@ -45,7 +45,8 @@
 #define SEL_GUEST_DS       0xe02b
 #define SEL_GUEST_CS64     0xe033
 #define SEL_TSS            0xe040
-#define GDT_ENTRIES        (GDT_FIRST_RESERVED + 10)
+#define SEL_LDT            0xe050               /* a vCPU's MMUEXT_SET_LDT */
+#define GDT_ENTRIES        (GDT_FIRST_RESERVED + 12)
 
 /* Interrupt vectors. */
 #define VEC_APIC_TIMER     0xf0

@@ -45,6 +45,7 @@ struct page_info {
 #define PGT_L3          3
 #define PGT_L4          4
 #define PGT_WRITABLE    5
+#define PGT_SEG_DESC    6        /* a GDT frame (hv/pv/descriptor.c) */
 #define PGT_TYPE_MASK   0x7
 #define PGT_PINNED      0x8
 #define PGT_COUNT_SHIFT 8

@@ -13,6 +13,40 @@ void load_debugregs(struct vcpu *v);
 void hypercall_dispatch(struct cpu_user_regs *regs);
 void hypercall_page_fill(void *page);
 
+/* Bounces v into its guest kernel at handler with Xen's frame, entering
+ * guest kernel mode first if v is in user mode (traps.c); false if the
+ * kernel stack cannot take the frame. */
+bool pv_bounce(struct vcpu *v, unsigned long handler, bool has_err, uint32_t err,
+               bool mask_events);
+
+/* Guest user mode (user.c). */
+static inline uint64_t pv_active_cr3(const struct vcpu *v)
+{
+    if (v->arch.pv.user_mode)
+        return v->arch.pv.cr3_user;
+    return v->arch.pv.cr3 ? v->arch.pv.cr3 : v->domain->arch.pv.cr3;
+}
+long pv_set_user_base(struct vcpu *v, uint64_t mfn);
+void pv_drop_user_bases(struct domain *d);
+void pv_toggle_guest_mode(struct vcpu *v);
+void pv_user_syscall(struct vcpu *v, struct cpu_user_regs *r);
+void pv_syscall32_dispatch(struct cpu_user_regs *r);
+
+/* Guest descriptor tables (descriptor.c). */
+long do_set_gdt(unsigned long, unsigned long, unsigned long, unsigned long, unsigned long);
+long do_update_descriptor(unsigned long, unsigned long, unsigned long, unsigned long,
+                          unsigned long);
+bool pv_check_descriptor(uint64_t *desc);
+long pv_set_gdt(struct vcpu *v, const unsigned long *frames, unsigned long entries);
+unsigned pv_frame_fault(const struct cpu_user_regs *r, uint32_t *err);
+long pv_set_gs_user_sel(struct vcpu *v, unsigned long sel);
+void pv_drop_descriptor_tables(struct domain *d);
+extern bool pv_segs_loaded[];
+void pv_segments_load(struct vcpu *v);
+void pv_segments_save(struct vcpu *v);
+long pv_set_ldt(struct vcpu *v, unsigned long base, unsigned long ents);
+void pv_ldt_free(struct vcpu *v);
+
 long do_set_trap_table(unsigned long, unsigned long, unsigned long, unsigned long, unsigned long);
 long do_set_callbacks(unsigned long, unsigned long, unsigned long, unsigned long, unsigned long);
 long do_callback_op(unsigned long, unsigned long, unsigned long, unsigned long, unsigned long);

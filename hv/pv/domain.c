@@ -21,6 +21,7 @@ int pv_vcpu_create(struct vcpu *v)
 
 void pv_vcpu_destroy(struct vcpu *v)
 {
+    pv_ldt_free(v);
     free_hv_pages(v->arch.pv.trap_ctxt, 0);
     v->arch.pv.trap_ctxt = NULL;
 }
@@ -54,11 +55,30 @@ long pv_set_info_guest(struct vcpu *v, const struct vcpu_guest_context *c)
     for (unsigned i = 0; i < 256; i++)
         if (c->trap_ctxt[i].address && !code_ok(c->trap_ctxt[i].address))
             return -XEN_EINVAL;
-    if (c->ldt_ents || c->gdt_ents)
-        return -XEN_EINVAL;      /* no guest descriptor tables yet */
+    /* As Xen: the GDT at most its 16 frames, the LDT page aligned and at
+     * most 8192 entries (pv_set_gdt and pv_set_ldt check the rest). */
+    if ((c->gdt_ents + 511) / 512 > 16 || (c->ldt_base & (PAGE_SIZE - 1)) ||
+        c->ldt_ents > 8192)
+        return -XEN_EINVAL;
+    /* As Xen: a vCPU may start in guest user mode, on the user base table
+     * in ctrlreg[1] (which it must then have). */
+    bool in_kernel = c->flags & VGCF_in_kernel;
+    uint64_t l4u = c->ctrlreg[1] ? xen_cr3_to_pfn(c->ctrlreg[1]) : 0;
+    if (!in_kernel && !l4u)
+        return -XEN_EINVAL;
     long rc = pv_set_base(v, l4);   /* validates it as an L4, takes refs */
     if (rc)
         return rc;
+    rc = pv_set_user_base(v, l4u);
+    if (rc)
+        return rc;
+    rc = pv_set_gdt(v, c->gdt_frames, c->gdt_ents);
+    if (rc)
+        return rc;
+    rc = pv_set_ldt(v, c->ldt_base, c->ldt_ents);
+    if (rc)
+        return rc;
+    v->arch.pv.user_mode = !in_kernel;
 
     /* All checked: load it. */
     struct cpu_user_regs *r = v->arch.regs;
@@ -100,7 +120,8 @@ void pv_get_info_guest(struct vcpu *v, struct vcpu_guest_context *c)
     struct domain *d = v->domain;
     memset(c, 0, sizeof(*c));
     memcpy(&c->fpu_ctxt, v->arch.fpu, sizeof(c->fpu_ctxt));
-    c->flags = VGCF_i387_valid | VGCF_in_kernel | (vcpu_down(v) ? 0 : VGCF_online) |
+    c->flags = VGCF_i387_valid | (v->arch.pv.user_mode ? 0 : VGCF_in_kernel) |
+               (vcpu_down(v) ? 0 : VGCF_online) |
                (v->arch.pv.failsafe_mask_events ? VGCF_failsafe_disables_events : 0) |
                (v->arch.pv.syscall_mask_events ? VGCF_syscall_disables_events : 0);
     c->user_regs = *v->arch.regs;
@@ -110,6 +131,12 @@ void pv_get_info_guest(struct vcpu *v, struct vcpu_guest_context *c)
     c->ctrlreg[0] = (read_cr0() & ~X86_CR0_TS) | (v->arch.pv.fpu_ts ? X86_CR0_TS : 0);
     uint64_t cr3 = v->arch.pv.cr3 ? v->arch.pv.cr3 : d->arch.pv.cr3;
     c->ctrlreg[3] = xen_pfn_to_cr3(cr3 >> PAGE_SHIFT);
+    c->gdt_ents = v->arch.pv.gdt_ents;
+    c->ldt_base = v->arch.pv.ldt_base;
+    c->ldt_ents = v->arch.pv.ldt_ents;
+    for (unsigned i = 0; i * 512 < v->arch.pv.gdt_ents; i++)
+        c->gdt_frames[i] = v->arch.pv.gdt_frames[i];
+    c->ctrlreg[1] = v->arch.pv.cr3_user ? xen_pfn_to_cr3(v->arch.pv.cr3_user >> PAGE_SHIFT) : 0;
     c->ctrlreg[4] = read_cr4() & (X86_CR4_OSFXSR | X86_CR4_OSXMMEXCPT | (1UL << 5) /* PAE */);
     for (unsigned i = 0; i < 8; i++)
         c->debugreg[i] = v->arch.dr[i];

@@ -16,6 +16,8 @@
  * (docs/locking.md): there is no lock around a hypercall. */
 static const hypercall_fn hypercall_table[] = {
     [__HYPERVISOR_set_trap_table]    = do_set_trap_table,
+    [__HYPERVISOR_set_gdt]           = do_set_gdt,
+    [__HYPERVISOR_update_descriptor] = do_update_descriptor,
     [__HYPERVISOR_mmu_update]        = do_mmu_update,
     [__HYPERVISOR_mmuext_op]         = do_mmuext_op,
     [__HYPERVISOR_memory_op]         = do_memory_op,
@@ -51,8 +53,16 @@ long hypercall_call(unsigned long nr, unsigned long a1, unsigned long a2, unsign
     return fn(a1, a2, a3, a4, a5);
 }
 
+/* A `syscall` from the guest: from its kernel a hypercall, from its user
+ * mode an entry into its kernel (user.c). */
 void hypercall_dispatch(struct cpu_user_regs *r)
 {
+    struct vcpu *v = current_vcpu();
+    if (v->arch.pv.user_mode) {
+        pv_user_syscall(v, r);
+        pv_exit_to_guest();
+        return;
+    }
     r->rax = (unsigned long)hypercall_call(r->rax, r->rdi, r->rsi, r->rdx, r->r10, r->r8);
     pv_exit_to_guest();
 }

@@ -687,6 +687,12 @@ long do_mmuext_op(unsigned long ops, unsigned long count, unsigned long done_p,
             if (!rc)
                 switch_cr3(v->arch.pv.cr3);
             break;
+        case MMUEXT_NEW_USER_BASEPTR:
+            rc = pv_set_user_base(v, op.arg1.mfn);
+            break;
+        case MMUEXT_SET_LDT:
+            rc = pv_set_ldt(v, op.arg1.linear_addr, op.arg2.nr_ents);
+            break;
         case MMUEXT_CLEAR_PAGE:
             rc = clear_copy_page(d, op.arg1.mfn, NULL);
             break;

@@ -59,6 +59,7 @@ static long register_callback(struct vcpu *v, unsigned type, unsigned flags,
 {
     if (address && !guest_code_ok(address))
         return -XEN_EINVAL;
+    bool mask = flags & CALLBACKF_mask_events;
     switch (type) {
     case CALLBACKTYPE_event:
         v->arch.pv.event_callback = address;
@@ -69,12 +70,20 @@ static long register_callback(struct vcpu *v, unsigned type, unsigned flags,
         return 0;
     case CALLBACKTYPE_syscall:
         v->arch.pv.syscall_callback = address;
-        v->arch.pv.syscall_mask_events = flags & CALLBACKF_mask_events;
+        v->arch.pv.syscall_mask_events = mask;
+        return 0;
+    case CALLBACKTYPE_syscall32:  /* a `syscall` in compatibility mode */
+        v->arch.pv.syscall32_callback = address;
+        v->arch.pv.syscall32_mask_events = mask;
+        return 0;
+    case CALLBACKTYPE_sysenter:   /* recorded: sysenter #GPs, as on Xen without one */
+        v->arch.pv.sysenter_callback = address;
+        v->arch.pv.sysenter_mask_events = mask;
         return 0;
     case CALLBACKTYPE_nmi:
         return -XEN_ENOSYS;       /* no NMIs are forwarded to guests */
     default:
-        return -XEN_EINVAL;
+        return -XEN_ENOSYS;       /* as Xen */
     }
 }
 
@@ -97,7 +106,7 @@ long do_callback_op(unsigned long cmd, unsigned long arg, unsigned long a3,
 {
     (void)a3, (void)a4, (void)a5;
     struct vcpu *v = current_vcpu();
-    switch (cmd) {
+    switch ((unsigned)cmd) {       /* an int, as Xen's */
     case CALLBACKOP_register: {
         struct callback_register r;
         if (copy_from_guest(&r, arg, sizeof(r)))
@@ -108,9 +117,12 @@ long do_callback_op(unsigned long cmd, unsigned long arg, unsigned long a3,
         struct callback_unregister u;
         if (copy_from_guest(&u, arg, sizeof(u)))
             return -XEN_EFAULT;
-        if (u.type == CALLBACKTYPE_event || u.type == CALLBACKTYPE_failsafe)
-            return -XEN_EINVAL;   /* as Xen: these cannot be removed */
-        return register_callback(v, u.type, 0, 0);
+        /* As Xen: only an NMI callback could be removed (Keel has none). */
+        if (u.type == CALLBACKTYPE_event || u.type == CALLBACKTYPE_failsafe ||
+            u.type == CALLBACKTYPE_syscall || u.type == CALLBACKTYPE_syscall32 ||
+            u.type == CALLBACKTYPE_sysenter)
+            return -XEN_EINVAL;
+        return -XEN_ENOSYS;
     }
     default:
         return -XEN_ENOSYS;
@@ -145,7 +157,7 @@ long do_set_segment_base(unsigned long which, unsigned long base, unsigned long 
 {
     (void)a3, (void)a4, (void)a5;
     struct vcpu *v = current_vcpu();
-    switch (which) {
+    switch ((unsigned)which) {     /* an unsigned int, as Xen's */
     case SEGBASE_FS:
         if (!canonical(base))
             return -XEN_EINVAL;
@@ -161,10 +173,10 @@ long do_set_segment_base(unsigned long which, unsigned long base, unsigned long 
     case SEGBASE_GS_USER:
         if (!canonical(base))
             return -XEN_EINVAL;
-        v->arch.pv.gs_base_user = base;            /* guest user mode: not used yet */
+        v->arch.pv.gs_base_user = base;    /* loaded on the toggle to user mode */
         return 0;
     case SEGBASE_GS_USER_SEL:
-        return -XEN_EINVAL;                /* no guest user mode */
+        return pv_set_gs_user_sel(v, base);
     default:
         return -XEN_EINVAL;
     }
@@ -225,7 +237,16 @@ void load_debugregs(struct vcpu *v)
     __asm__ volatile("mov %0, %%db7" :: "r"(v->arch.dr[7]));
 }
 
-/* iret: pop the guest's struct iret_context from its stack. */
+/*
+ * iret: pop the guest's struct iret_context from its stack.  A CS with RPL
+ * 3 returns to guest user mode, as Xen: the vCPU toggles to its user page
+ * tables and GS base (with no user base table the domain is crashed, as
+ * Xen does).  CS and SS are the frame's with RPL 3, as Xen loads them; a
+ * pair the return cannot load gets the guest the fault the CPU would
+ * raise, on the way out (pv_frame_fault), as on Xen.  With
+ * VGCF_in_syscall, rcx and r11 are not restored: the guest gets what
+ * Xen's sysret leaves, rcx = rip and r11 = rflags.
+ */
 long do_iret(unsigned long a1, unsigned long a2, unsigned long a3,
              unsigned long a4, unsigned long a5)
 {
@@ -237,49 +258,66 @@ long do_iret(unsigned long a1, unsigned long a2, unsigned long a3,
         domain_crash(v->domain, "iret with an unreadable frame at rsp=%lx", r->rsp);
         return -XEN_EFAULT;      /* dead: the way out switches away for good */
     }
-    if ((c.cs & 3) == 3)
-        return -XEN_EFAULT;      /* to guest user mode: there is none */
     if (!canonical(c.rip) || !canonical(c.rsp))
         return -XEN_EINVAL;
+    if ((c.cs & 3) == 3) {
+        if (!v->arch.pv.cr3_user) {
+            domain_crash(v->domain, "iret to user mode with no user page tables");
+            return -XEN_EFAULT;  /* dead: the way out switches away for good */
+        }
+        pv_toggle_guest_mode(v);
+    }
     r->rip = c.rip;
-    r->cs = c.cs | 3;
+    r->cs = (uint16_t)(c.cs | 3);
     r->rflags = (c.rflags & ~(0x3000UL | (1UL << 17))) | X86_EFLAGS_IF;
     r->rsp = c.rsp;
-    r->ss = c.ss | 3;
+    r->ss = (uint16_t)(c.ss | 3);
+    if (r->cs != SEL_GUEST_CS64 || r->ss != SEL_GUEST_DS)
+        v->arch.pv.own_segments = true;    /* checked on the way out from now on */
     if (!(c.flags & VGCF_in_syscall)) {
         r->r11 = c.r11;
         r->rcx = c.rcx;
+    } else {
+        r->rcx = r->rip;
+        r->r11 = r->rflags;
     }
     v->vcpu_info->evtchn_upcall_mask = !(c.rflags & X86_EFLAGS_IF);
-    r->cs = SEL_GUEST_CS64;
-    r->ss = SEL_GUEST_DS;
     return (long)c.rax;
 }
 
 /*
- * Builds Xen's x86_64 bounce frame on the guest's stack and points the
- * vCPU at handler:  { RCX, R11, [ERRCODE,] RIP, CS|mask<<32, RFLAGS, RSP, SS }
- * CS and SS carry RPL 0 for guest kernel mode, as Xen presents them.
- * Returns false if the stack cannot take the frame.
+ * Builds Xen's x86_64 bounce frame on the guest kernel's stack and points
+ * the vCPU at handler:  { RCX, R11, [ERRCODE,] RIP, CS|mask<<32, RFLAGS,
+ * RSP, SS }.  From guest kernel mode the frame goes below the interrupted
+ * rsp and its CS has RPL 0 (how Xen tells the guest kernel it interrupted
+ * itself); from user mode the vCPU enters kernel mode first (kernel page
+ * tables and GS base, user.c) and the frame goes at the stack_switch
+ * stack, with the user CS as it was (RPL 3).  SS is passed as it was, as
+ * Xen does.  Returns false if the stack cannot take the frame.
  */
-static bool bounce(struct vcpu *v, unsigned long handler, bool has_err,
-                   uint32_t err, bool mask_events)
+bool pv_bounce(struct vcpu *v, unsigned long handler, bool has_err,
+               uint32_t err, bool mask_events)
 {
     struct cpu_user_regs *r = v->arch.regs;
     uint8_t mask = v->vcpu_info->evtchn_upcall_mask;
-    unsigned long frame[8];
+    unsigned long frame[8], sp = r->rsp, cs = r->cs & ~3UL;
     unsigned n = 0;
+    if (v->arch.pv.user_mode) {
+        pv_toggle_guest_mode(v);
+        sp = v->arch.pv.kernel_sp;
+        cs = r->cs;
+    }
     frame[n++] = r->rcx;
     frame[n++] = r->r11;
     if (has_err)
         frame[n++] = err;
     frame[n++] = r->rip;
-    frame[n++] = (r->cs & ~3UL) | ((unsigned long)mask << 32);
+    frame[n++] = (cs & 0xffff) | ((unsigned long)mask << 32);
     frame[n++] = (r->rflags & ~(X86_EFLAGS_IF | 0x3000UL)) |
                  (mask ? 0 : X86_EFLAGS_IF);
     frame[n++] = r->rsp;
-    frame[n++] = r->ss & ~3UL;
-    unsigned long sp = (r->rsp & ~0xfUL) - n * 8;
+    frame[n++] = r->ss & 0xffff;
+    sp = (sp & ~0xfUL) - n * 8;
     if (copy_to_guest(sp, frame, n * 8))
         return false;
     r->rsp = sp;
@@ -326,9 +364,10 @@ bool pv_inject_exception(struct vcpu *v, unsigned vec, uint32_t err, unsigned lo
     }
     if (vec == 14) {
         v->vcpu_info->arch.cr2 = cr2;
-        err &= ~4u;              /* as Xen: the guest kernel sees a kernel fault */
+        /* As Xen: the U bit says whether the guest was in user mode. */
+        err = (err & ~4u) | (v->arch.pv.user_mode ? 4u : 0);
     }
-    if (!bounce(v, t->address, vec < 32 && has_error_code(vec), err, TI_GET_IF(t))) {
+    if (!pv_bounce(v, t->address, vec < 32 && has_error_code(vec), err, TI_GET_IF(t))) {
         domain_crash(v->domain, "%s at rip=%lx: guest stack %lx unusable for its handler",
                      name, r->rip, r->rsp);
         return false;
@@ -348,18 +387,19 @@ void pv_guest_exception(struct cpu_user_regs *r, unsigned vec)
         v->arch.dr[6] = dr6;
         __asm__ volatile("mov %0, %%db6" :: "r"(0xffff0ff0UL));
     }
-    if (vec == 14 && pv_ptwr_fault(v, r, cr2, r->error_code))
-        return;                  /* a page-table write, emulated */
+    if (vec == 14 && !v->arch.pv.user_mode && pv_ptwr_fault(v, r, cr2, r->error_code))
+        return;                  /* a kernel's page-table write, emulated */
     if (vec == 7 && v->arch.pv.fpu_ts) {
         /* #NM from the virtual CR0.TS: clear it and let the guest know. */
         __asm__ volatile("clts");
         v->arch.pv.fpu_ts = false;
     } else if (vec == 13 && (r->error_code & 3) == 2) {
         /* "int $n" through a DPL-0 gate: emulate it if the guest's trap
-         * table lets its kernel enter vector n. */
+         * table lets its kernel (DPL >= 1) or user mode (DPL 3) enter
+         * vector n. */
         unsigned n = (r->error_code >> 3) & 0xff;
         struct trap_info *t = &v->arch.pv.trap_ctxt[n];
-        if (t->address && TI_GET_DPL(t) >= 1) {
+        if (t->address && TI_GET_DPL(t) >= (v->arch.pv.user_mode ? 3u : 1u)) {
             r->rip += 2;
             if (!pv_inject_exception(v, n, 0, 0))
                 goto dead;
@@ -382,10 +422,32 @@ static bool deliver_upcall(struct vcpu *v)
     vcpu_info_t *vi = v->vcpu_info;
     if (!vi || !vi->evtchn_upcall_pending || vi->evtchn_upcall_mask || !v->arch.pv.event_callback)
         return true;
-    if (bounce(v, v->arch.pv.event_callback, false, 0, true))
+    if (pv_bounce(v, v->arch.pv.event_callback, false, 0, true))
         return true;
     domain_crash(v->domain, "event upcall: guest stack %lx unusable", v->arch.regs->rsp);
     return false;
+}
+
+/*
+ * The rarer work on the way out (pv_exit_to_guest): the runstate area,
+ * which is at a kernel address, so that in user mode it waits until the
+ * vCPU enters its kernel (Xen retries it then too); and, for a vCPU that
+ * has used segments of its own, the check that the return can load the
+ * frame's (pv_frame_fault): if not, the guest gets the fault its iretq
+ * would raise, on that frame, as Xen gives it (the iretq itself must not
+ * fault in the hypervisor).  False if v's domain was crashed.
+ */
+static bool exit_slow(struct vcpu *v)
+{
+    if (v->runstate_pending && !v->arch.pv.user_mode)
+        runstate_area_update(v);
+    struct cpu_user_regs *r = v->arch.regs;
+    uint32_t err;
+    unsigned vec;
+    if (!v->arch.pv.own_segments || (r->cs == SEL_GUEST_CS64 && r->ss == SEL_GUEST_DS) ||
+        !(vec = pv_frame_fault(r, &err)))
+        return true;
+    return pv_inject_exception(v, vec, err, 0);
 }
 
 /*
@@ -393,7 +455,7 @@ static bool deliver_upcall(struct vcpu *v)
  * scheduler runs if this pCPU must reschedule or its vCPU stopped being
  * runnable (blocked, down, paused, dead); dead domains are reaped a step
  * after each scheduling; then the vCPU that runs here gets its pending
- * event upcall.
+ * event upcall, then the rarer work of exit_slow.
  */
 void pv_exit_to_guest(void)
 {
@@ -405,9 +467,11 @@ void pv_exit_to_guest(void)
                 reap_dead_domains();
             continue;            /* what woke us may want the CPU again */
         }
-        if (pc->curr->runstate_pending)
-            runstate_area_update(pc->curr);
-        if (deliver_upcall(pc->curr))
-            return;
+        struct vcpu *v = pc->curr;
+        if (!deliver_upcall(v))
+            continue;
+        if ((v->runstate_pending | v->arch.pv.own_segments) && !exit_slow(v))
+            continue;
+        return;
     }
 }

@@ -38,6 +38,8 @@ extern bool host_preempt;
 extern unsigned long host_continuation[6];
 extern unsigned int host_last_flush_stamp;
 void free_hv_pages(void *va, unsigned order) { (void)va; (void)order; }
+long pv_set_user_base(struct vcpu *v, uint64_t mfn) { (void)v; (void)mfn; return -XEN_ENOSYS; }
+long pv_set_ldt(struct vcpu *v, unsigned long b, unsigned long n) { (void)v, (void)b, (void)n; return -XEN_ENOSYS; }
 
 #define P 1UL
 #define W 2UL

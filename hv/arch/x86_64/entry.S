@@ -96,6 +96,26 @@ syscall_entry:
     call hypercall_dispatch
     jmp ret_from_trap
 
+/* syscall from a guest in compatibility mode (MSR_CSTAR): never a
+ * hypercall; the guest kernel's syscall32 callback (hv/pv/user.c). */
+    .align 16
+    .globl cstar_entry
+cstar_entry:
+    swapgs
+    movq %rsp, %gs:PCPU_SCRATCH
+    movq %gs:PCPU_STACK_TOP, %rsp
+    pushq $SEL_GUEST_DS
+    pushq %gs:PCPU_SCRATCH
+    pushq %r11
+    pushq $SEL_GUEST_CS32
+    pushq %rcx
+    pushq $0
+    movl $VEC_SYSCALL, 4(%rsp)
+    SAVE_GPRS
+    movq %rsp, %rdi
+    call pv_syscall32_dispatch
+    jmp ret_from_trap
+
 /* void context_switch(unsigned long *save_rsp, unsigned long new_rsp) */
     .globl context_switch
 context_switch:

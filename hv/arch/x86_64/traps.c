@@ -36,7 +36,7 @@ void set_guest_stack(unsigned long top)
 }
 
 extern char trap_stubs[];
-extern char syscall_entry[];
+extern char syscall_entry[], cstar_entry[];
 struct extable { unsigned long insn, fixup; };
 extern struct extable __extable_start[], __extable_end[];
 
@@ -115,7 +115,7 @@ void cpu_traps_init(struct pcpu *pc)
     /* Hypercalls: syscall from ring 3 lands in syscall_entry on our CS. */
     wrmsr(MSR_STAR, ((uint64_t)(SEL_GUEST_CS32) << 48) | ((uint64_t)SEL_HV_CS << 32));
     wrmsr(MSR_LSTAR, (uint64_t)syscall_entry);
-    wrmsr(MSR_CSTAR, 0);
+    wrmsr(MSR_CSTAR, (uint64_t)cstar_entry);   /* from compatibility mode */
     wrmsr(MSR_SFMASK, 0x47700);  /* TF IF DF NT AC IOPL cleared on entry */
     wrmsr(MSR_GS_BASE, (uint64_t)pc);
     wrmsr(MSR_KERNEL_GS_BASE, 0);
@@ -205,7 +205,7 @@ void trap_dispatch(struct cpu_user_regs *r)
     }
     if (!from_guest && v < 32) {
         /* A fault inside the hypervisor (which may hold the lock). */
-        if ((v == 14 || v == 13) && fixup(r))
+        if ((v == 14 || v == 13 || v == 11) && fixup(r))   /* #NP: a selector load */
             return;
         fatal_trap(r);
     }
