@@ -30,6 +30,11 @@ struct pv_vcpu {
     unsigned long fs_base, gs_base_kernel, gs_base_user;
     bool fpu_ts;                   /* the guest's virtual CR0.TS */
     uint64_t cr3;                  /* its base table (machine address), referenced */
+    /* Privileged-operation emulation (pv/emulate.c). */
+    unsigned long cr2;             /* the last #PF address delivered (MOV from CR2) */
+    unsigned iopl;                 /* PHYSDEVOP_set_iopl: 0-3 */
+    unsigned long iobmp;           /* PHYSDEVOP_set_iobitmap: its guest address ... */
+    unsigned iobmp_limit;          /* ... and the number of ports it covers */
 };
 
 struct arch_vcpu {
@@ -49,6 +54,7 @@ struct pv_domain {
     uint64_t cr3;                  /* the L4 the builder made (machine address) */
     int shared_image;              /* 1 + index of its shared image, or 0 */
     uint64_t si_mfn;               /* the start_info frame, 0 if none */
+    uint8_t cmos_idx;              /* RTC index latched by an emulated OUT to 0x70 */
 };
 
 struct arch_domain {

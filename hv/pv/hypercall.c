@@ -45,6 +45,7 @@ static const struct hypercall_entry {
     [__HYPERVISOR_sysctl]            = LOCKED(do_sysctl),
     [__HYPERVISOR_multicall]         = OWN(do_multicall),
     [__HYPERVISOR_vm_assist]         = LOCKED(do_vm_assist),
+    [__HYPERVISOR_physdev_op]        = LOCKED(do_physdev_op),
 #undef LOCKED
 #undef OWN
 };

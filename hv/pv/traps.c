@@ -325,6 +325,7 @@ bool pv_inject_exception(struct vcpu *v, unsigned vec, uint32_t err, unsigned lo
         return false;
     }
     if (vec == 14) {
+        v->arch.pv.cr2 = cr2;    /* what MOV from CR2 reads (emulate.c) */
         v->vcpu_info->arch.cr2 = cr2;
         err &= ~4u;              /* as Xen: the guest kernel sees a kernel fault */
     }
@@ -334,6 +335,19 @@ bool pv_inject_exception(struct vcpu *v, unsigned vec, uint32_t err, unsigned lo
         return false;
     }
     return true;
+}
+
+/* int $n that the guest's trap table allows: no error code, as Xen
+ * delivers a software interrupt.  Returns false if that crashed it. */
+bool pv_inject_softint(struct vcpu *v, unsigned vec)
+{
+    struct cpu_user_regs *r = v->arch.regs;
+    struct trap_info *t = &v->arch.pv.trap_ctxt[vec & 0xff];
+    if (bounce(v, t->address, false, 0, TI_GET_IF(t)))
+        return true;
+    domain_crash(v->domain, "int $%#x at rip=%lx: guest stack %lx unusable for its handler",
+                 vec, r->rip, r->rsp);
+    return false;
 }
 
 /* An exception raised by a guest instruction. */
@@ -354,22 +368,13 @@ void pv_guest_exception(struct cpu_user_regs *r, unsigned vec)
         /* #NM from the virtual CR0.TS: clear it and let the guest know. */
         __asm__ volatile("clts");
         v->arch.pv.fpu_ts = false;
-    } else if (vec == 13 && (r->error_code & 3) == 2) {
-        /* "int $n" through a DPL-0 gate: emulate it if the guest's trap
-         * table lets its kernel enter vector n. */
-        unsigned n = (r->error_code >> 3) & 0xff;
-        struct trap_info *t = &v->arch.pv.trap_ctxt[n];
-        if (t->address && TI_GET_DPL(t) >= 1) {
-            r->rip += 2;
-            if (!pv_inject_exception(v, n, 0, 0))
-                goto dead;
-            return;
-        }
+    } else if (vec == 13 && pv_emulate_gp(v, r)) {
+        return;                  /* int $n or a privileged instruction (emulate.c) */
+    } else if (vec == 6 && pv_emulate_ud(v, r)) {
+        return;                  /* the forced-emulation prefix (emulate.c) */
     }
-    if (pv_inject_exception(v, vec, r->error_code, cr2))
-        return;
-dead:
-    return;                      /* crashed: trap_dispatch switches away for good */
+    /* On failure the domain is crashed: trap_dispatch switches away for good. */
+    pv_inject_exception(v, vec, r->error_code, cr2);
 }
 
 /* Before returning to a guest: deliver a pending event upcall. */
