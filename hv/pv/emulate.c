@@ -696,27 +696,26 @@ static void hw_out(unsigned port, unsigned bytes, uint32_t v)
         __asm__ volatile("outl %0, %w1" :: "a"(v), "Nd"(port));
 }
 
-/* The RTC as Xen lets a PV guest see it: the index port reads back the
- * index the domain latched; the data port goes to the CMOS only for a
- * domain granted both ports. */
+/* The RTC as Xen lets a PV guest see it: every domain latches an index
+ * with port 0x70 and reads it back there; the data port goes to the CMOS
+ * (at the latched index, NMI-disable bit clear) only for a domain granted
+ * both ports, else reads all ones and drops writes. */
 static uint32_t rtc_read(struct domain *d, unsigned port)
 {
     if (port == 0x70)
         return d->arch.pv.cmos_idx;
     if (!xsm_io_allowed(d, XSM_IO_PORT, 0x70, 0x71))
         return ~0u;
-    outb(0x70, d->arch.pv.cmos_idx);
+    outb(0x70, d->arch.pv.cmos_idx & 0x7f);
     return inb(0x71);
 }
 
 static void rtc_write(struct domain *d, unsigned port, uint8_t val)
 {
-    if (!xsm_io_allowed(d, XSM_IO_PORT, 0x70, 0x71))
-        return;
     if (port == 0x70) {
         d->arch.pv.cmos_idx = val;
-    } else {
-        outb(0x70, d->arch.pv.cmos_idx);
+    } else if (xsm_io_allowed(d, XSM_IO_PORT, 0x70, 0x71)) {
+        outb(0x70, d->arch.pv.cmos_idx & 0x7f);
         outb(0x71, val);
     }
 }
@@ -811,7 +810,7 @@ static bool string_io(struct vcpu *v, struct cpu_user_regs *r, struct insn *i,
     while (done < count && done < REP_BATCH) {
         unsigned long off = i->adsz ? (uint32_t)*idx : *idx;
         unsigned long a = i->adsz ? (uint32_t)(base + off) : base + off;
-        if (!canonical(a) || !canonical(a + bytes - 1)) {
+        if (!guest_range_ok(a, 1)) {     /* as Xen: only where it starts */
             pv_inject_exception(v, 13, 0, 0);
             goto partial;
         }
