@@ -205,7 +205,7 @@ static void retire(struct vcpu *v, struct cpu_user_regs *r, unsigned long next)
     r->rip = next;
     r->rflags &= ~X86_EFLAGS_RF;
     if (r->rflags & X86_EFLAGS_TF) {
-        v->arch.dr[6] |= DR6_BS | DR6_DEFAULT;
+        v->arch.dr[6] = (v->arch.dr[6] ? v->arch.dr[6] : DR6_DEFAULT) | DR6_BS;
         pv_inject_exception(v, 1, 0, 0);
     }
 }

@@ -71,8 +71,20 @@ static long register_callback(struct vcpu *v, unsigned type, unsigned flags,
         v->arch.pv.syscall_callback = address;
         v->arch.pv.syscall_mask_events = flags & CALLBACKF_mask_events;
         return 0;
-    case CALLBACKTYPE_nmi:
-        return -XEN_ENOSYS;       /* no NMIs are forwarded to guests */
+    case CALLBACKTYPE_nmi: {
+        /* As Xen: trap-table entry 2, events masked on entry; address 0
+         * (unregister) clears it.  Nothing raises a guest NMI yet (no
+         * VCPUOP_send_nmi, and hardware NMIs are never a domU's). */
+        struct trap_info *t = &v->arch.pv.trap_ctxt[2];
+        memset(t, 0, sizeof(*t));
+        if (address) {
+            t->vector = 2;
+            t->cs = FLAT_KERNEL_CS;
+            t->address = address;
+            TI_SET_IF(t, 1);
+        }
+        return 0;
+    }
     default:
         return -XEN_EINVAL;
     }
@@ -356,10 +368,14 @@ void pv_guest_exception(struct cpu_user_regs *r, unsigned vec)
     struct vcpu *v = current_vcpu();
     unsigned long cr2 = vec == 14 ? read_cr2() : 0;
     if (vec == 1) {
-        /* Keep the guest's view of DR6; the next #DB starts clean. */
+        /* The guest's view of DR6 gathers the status bits of each #DB until
+         * it clears them (set_debugreg), as Xen's; the next #DB starts clean. */
         unsigned long dr6;
         __asm__ volatile("mov %%db6, %0" : "=r"(dr6));
-        v->arch.dr[6] = dr6;
+        unsigned long g = v->arch.dr[6] ? v->arch.dr[6] : 0xffff0ff0UL;  /* 0: never set */
+        g |= dr6 & ~0xffff0ff0UL;
+        g &= dr6 | ~0xffff0ff0UL;
+        v->arch.dr[6] = g;
         __asm__ volatile("mov %0, %%db6" :: "r"(0xffff0ff0UL));
     }
     if (vec == 14 && pv_ptwr_fault(v, r, cr2, r->error_code))

@@ -24,6 +24,7 @@
 #include <xen/version.h>
 #include <xen/features.h>
 #include <xen/physdev.h>
+#include <xen/callback.h>
 #include <xen/arch-x86/cpuid.h>
 #include "report.h"
 
@@ -669,6 +670,82 @@ static void test_int(void)
     expect_int_gp("int $0x45 (no entry)", 0x45);
 }
 
+/* ---- debug traps, NMI callback ----------------------------------------------- */
+
+static volatile unsigned long db_count, db_rip;
+
+static void db_handler(struct minios_trap_frame *f)
+{
+    db_count++;
+    db_rip = f->rip;
+    f->rflags &= ~0x100UL;               /* TF off */
+}
+
+static long setdr(int reg, unsigned long v)
+{
+    return _hypercall2(__HYPERVISOR_set_debugreg, reg, v);
+}
+
+static long getdr(int reg)
+{
+    return _hypercall1(__HYPERVISOR_get_debugreg, reg);
+}
+
+static volatile unsigned long watch[2];
+
+static void test_debug(void)
+{
+    minios_set_trap_handler(1, db_handler);
+
+    /* Write watchpoints (DR7: L0/L1, R/W 01, 8 bytes): a hit raises #DB
+     * in the guest, and DR6 gathers B0 and B1 until the guest clears it. */
+    CHECK_EQ(setdr(0, (unsigned long)&watch[0]), 0);
+    CHECK_EQ(setdr(1, (unsigned long)&watch[1]), 0);
+    CHECK_EQ(setdr(6, 0), 0);
+    CHECK_EQ(setdr(7, 0x1 | 0x4 | (0xdUL << 16) | (0xdUL << 20)), 0);
+    db_count = 0;
+    watch[0] = 1;
+    CHECK_EQ(db_count, 1);
+    watch[1] = 1;
+    CHECK_EQ(db_count, 2);
+    CHECK_EQ(getdr(6) & 0xf, 3);
+    /* The hypervisor writing the watched word for the guest (a hypercall's
+     * result) is no #DB for the guest and no crash. */
+    CHECK_EQ(setdr(6, 0), 0);
+    CHECK_EQ(HYPERVISOR_xen_version(XENVER_extraversion, (void *)&watch[0]), 0);
+    CHECK_EQ(db_count, 2);
+    CHECK_EQ(getdr(6) & 0xf, 0);
+    CHECK_EQ(setdr(7, 0), 0);
+
+    /* Single-stepping over an emulated instruction: #DB after it, BS. */
+    uint32_t lo, hi;
+    unsigned long after;
+    db_count = 0;
+    CHECK_EQ(setdr(6, 0), 0);
+    __asm__ volatile("pushfq\n\t"
+                     "orq $0x100, (%%rsp)\n\t"
+                     "popfq\n\t"
+                     "rdmsr\n"
+                     "1:\tleaq 1b(%%rip), %2\n\t"
+                     : "=a"(lo), "=d"(hi), "=r"(after) : "c"(0xc0000080) : "memory");
+    CHECK_EQ(db_count, 1);
+    CHECK_EQ(db_rip, after);
+    if (!(getdr(6) & (1UL << 14)))
+        test_fail("DR6 %#lx after a single step: no BS", getdr(6));
+    CHECK_EQ(setdr(6, 0), 0);
+    minios_set_trap_handler(1, NULL);
+
+    /* An NMI callback: accepted, and removed again (Linux needs both). */
+    struct callback_register cb = {
+        .type = CALLBACKTYPE_nmi, .address = (unsigned long)xp_int_handler,
+    };
+    CHECK_EQ(HYPERVISOR_callback_op(CALLBACKOP_register, &cb), 0);
+    struct callback_unregister ucb = { .type = CALLBACKTYPE_nmi };
+    CHECK_EQ(HYPERVISOR_callback_op(CALLBACKOP_unregister, &ucb), 0);
+    cb.address = NONCANONICAL;
+    CHECK_EQ(HYPERVISOR_callback_op(CALLBACKOP_register, &cb), -XEN_EINVAL);
+}
+
 /* ---- XENVER_get_features ------------------------------------------------------- */
 
 static void test_features(void)
@@ -700,6 +777,7 @@ int main(void)
     test_control_registers();
     test_io();
     test_int();
+    test_debug();
     test_features();
     minios_set_trap_handler(13, NULL);
     return test_finish();
