@@ -564,6 +564,8 @@ static bool read_msr(struct vcpu *v, uint32_t m, uint64_t *val)
         return vendor == VENDOR_AMD;
     case MSR_AMD64_NB_CFG:
         return true;                     /* not the hardware domain: 0 */
+    case 0x40000000:                     /* Xen's hypercall-page MSR: reads 0 */
+        return true;
     case MSR_AMD64_DE_CFG:
         if (vendor != VENDOR_AMD)
             return false;
@@ -616,6 +618,19 @@ static bool write_msr(struct vcpu *v, uint32_t m, uint64_t val)
         return true;
     case MSR_K8_HWCR:
         return vendor == VENDOR_AMD;
+    case 0x40000000: {                   /* Xen's: write the hypercall page */
+        uint64_t mfn = val >> 12;
+        if ((val & 0xfff) || !get_page(mfn, v->domain))
+            return false;
+        if (get_page_type(mfn, PGT_WRITABLE, v->domain)) {
+            put_page(mfn);               /* a page table, or not writable */
+            return false;
+        }
+        hypercall_page_fill(pfn_to_virt(mfn));
+        put_page_type(mfn);
+        put_page(mfn);
+        return true;
+    }
     case MSR_IA32_MPERF:
     case MSR_IA32_APERF:
         return vendor != VENDOR_OTHER;

@@ -309,6 +309,23 @@ static void test_msrs(void)
     else
         CHECK_EQ(rdmsr_ok(0x3a), 1);
 
+    /* Xen's MSR 0x40000000 (CPUID 0x40000002) writes a hypercall page
+     * into the frame it names: the same stubs as the one at start of day.
+     * An offset in the page, a page table, a frame not the domain's: #GP. */
+    static uint8_t hpage[4096] __attribute__((aligned(4096)));
+    extern char hypercall_page[];
+    const unsigned long *p2m = (const unsigned long *)minios_start_info->mfn_list;
+    unsigned long mfn = p2m[(unsigned long)hpage >> 12];
+    memset(hpage, 0xa5, sizeof(hpage));
+    CHECK_EQ(wrmsr_try(0x40000000, mfn << 12), 0);
+    if (memcmp(hpage, hypercall_page, 64 * 32))
+        test_fail("MSR 0x40000000: the page written differs from the hypercall page");
+    CHECK_EQ(wrmsr_try(0x40000000, (mfn << 12) | 1), -1);
+    CHECK_EQ(wrmsr_try(0x40000000, p2m[minios_start_info->pt_base >> 12] << 12), -1);
+    CHECK_EQ(wrmsr_try(0x40000000, 0xfffffffff000UL), -1);
+    CHECK_EQ(rdmsr_ok(0x40000000), 0);
+    CHECK_EQ(wrmsr_try(0x40000001, 0), -1);
+
     /* What a PV guest may not touch: #GP(0) either way. */
     CHECK_EQ(rdmsr_try(MSR_LSTAR, &v), -1);
     CHECK_EQ(wrmsr_try(MSR_LSTAR, 0), -1);
