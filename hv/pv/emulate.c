@@ -23,6 +23,7 @@
 #include "time.h"
 #include "mm.h"
 #include "xsm.h"
+#include "flushtlb.h"
 #include "pv.h"
 #include <xen/physdev.h>
 #include <xen/arch-x86/cpuid.h>
@@ -919,8 +920,11 @@ static bool write_cr(struct vcpu *v, unsigned cr, unsigned long val)
         v->arch.pv.cr2 = val;
         v->vcpu_info->arch.cr2 = val;
         return true;
-    case 3:
-        return pv_set_base(v, (val & PTE_ADDR) >> 12) == 0;
+    case 3:                              /* as MMUEXT_NEW_BASEPTR */
+        if (pv_set_base(v, val >> 12))
+            return false;
+        switch_cr3(v->arch.pv.cr3);
+        return true;
     default:
         return false;
     }

@@ -364,6 +364,19 @@ static void test_control_registers(void)
     unsigned long l4 = p2m[minios_start_info->pt_base >> 12] << 12;
     CHECK_EQ(cr3(), l4);
 
+    /* MOV to CR3: a new base, checked as an L4 (a data page: #GP). */
+    arm();
+    __asm__ volatile(ARM_RESUME "mov %0, %%cr3\n1:" :: "r"(l4) : "r11", "memory");
+    expect_ok("mov to cr3 (the same L4)");
+    CHECK_EQ(cr3(), l4);
+    static char data_page[4096] __attribute__((aligned(4096)));
+    data_page[0] = 1;
+    arm();
+    __asm__ volatile(ARM_RESUME "mov %0, %%cr3\n1:"
+                     :: "r"(p2m[(unsigned long)data_page >> 12] << 12) : "r11", "memory");
+    expect_gp0("mov to cr3 (a data page)");
+    CHECK_EQ(cr3(), l4);
+
     /* CR2: the address of the last #PF delivered. */
     minios_set_trap_handler(14, handler);
     arm();
