@@ -302,8 +302,6 @@ static void mask_features(uint32_t leaf, uint32_t sub, struct leaf *l)
         for (unsigned k = 0; k < ARRAY_SIZE(keel_lacks); k++)
             if (keel_lacks[k] / 32 == w)
                 m &= ~(1u << (keel_lacks[k] % 32));
-        if (w == XEN_X86_FEATURE_HYPERVISOR / 32)
-            m |= 1u << (XEN_X86_FEATURE_HYPERVISOR % 32);
         *reg_of(l, wl->reg) &= m;
         if (w == XEN_X86_FEATURE_HYPERVISOR / 32)
             *reg_of(l, wl->reg) |= 1u << (XEN_X86_FEATURE_HYPERVISOR % 32);
@@ -434,6 +432,13 @@ static void pv_cpuid(struct vcpu *v, uint32_t leaf, uint32_t sub, struct leaf *l
         break;
     }
     mask_features(leaf, sub, l);
+    if (leaf == 0x80000001 && vendor == VENDOR_AMD) {
+        /* AMD repeats leaf 1's common features here (FPU..PSE36, MMX,
+         * FXSR): as Xen's policy, the masked leaf 1 values. */
+        struct leaf l1;
+        pv_cpuid(v, 1, 0, &l1);
+        l->d |= l1.d & 0x0183f3ffu;
+    }
 }
 
 /* #UD: "ud2; .ascii \"xen\"; cpuid" is emulated; anything else is not ours. */

@@ -179,6 +179,13 @@ static void test_cpuid(void)
     bit("0x80000001.edx NX", l.d, 20, true);
     bit("0x80000001.edx LM", l.d, 29, true);
 
+    if (amd) {                           /* leaf 1's common features, repeated */
+        struct leaf l1 = xen_cpuid(1, 0);
+        CHECK_EQ(l.d & 0x0183f3ffu, l1.d & 0x0183f3ffu);
+    } else {
+        CHECK_EQ(l.d & 0x0183f3ffu, 0);
+    }
+
     l = xen_cpuid(5, 0);                 /* MONITOR leaf: hidden */
     CHECK_EQ(l.a | l.b | l.c | l.d, 0);
 
@@ -797,6 +804,8 @@ int main(void)
     on_keel = strstr(ev, "keel") != NULL;
     dom0 = minios_start_info->flags & SIF_INITDOMAIN;
     printf("xen-priv: on %s as %s\n", on_keel ? "Keel" : "Xen", dom0 ? "dom0" : "a domU");
+    struct leaf vend = xen_cpuid(0, 0);
+    printf("xen-priv: vendor %.4s%.4s%.4s\n", (char *)&vend.b, (char *)&vend.d, (char *)&vend.c);
     if (!minios_traps_available()) {
         test_skip("the hypervisor refused minios's trap table");
         return test_finish();
