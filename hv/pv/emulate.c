@@ -331,8 +331,10 @@ static void hypervisor_leaf(struct vcpu *v, uint32_t idx, uint32_t sub, struct l
         uint32_t a, b, c, d;
         cpuid(0x80000001, 0, &a, &b, &c, &d);
         if (sub == 0) {
-            l->a = (1u << 1) |           /* the TSC is safe: invariant, synchronised */
-                   ((d >> 27) & 1u) << 2;/* RDTSCP */
+            uint32_t pm;
+            cpuid(0x80000007, 0, &a, &b, &c, &pm);
+            l->a = ((pm >> 8) & 1u) << 1 |   /* a safe TSC: the host's is invariant */
+                   ((d >> 27) & 1u) << 2;    /* RDTSCP */
             l->b = 0;                    /* tsc_mode default */
             l->c = (uint32_t)tsc_khz;
             l->d = 0;                    /* incarnation */
@@ -386,6 +388,8 @@ static void pv_cpuid(struct vcpu *v, uint32_t leaf, uint32_t sub, struct leaf *l
     case 1:
         l->a &= 0x0fff0fff;              /* processor type hidden */
         l->b &= 0x00ffffff;              /* APIC ID: 0 */
+        if (vendor != VENDOR_INTEL)      /* no SYSENTER in long mode there */
+            l->d &= ~(1u << (XEN_X86_FEATURE_SEP % 32));
         break;
     case 2: case 4:
         if (vendor == VENDOR_AMD)
@@ -421,7 +425,8 @@ static void pv_cpuid(struct vcpu *v, uint32_t leaf, uint32_t sub, struct leaf *l
         l->a = l->b = l->c = 0;
         break;
     case 0x80000008:
-        l->a &= 0x0000ffff;              /* guest physical width hidden */
+        l->a &= 0x000000ff;              /* guest physical width hidden, */
+        l->a |= 48 << 8;                 /* 4-level paging only */
         l->c = vendor == VENDOR_AMD ? l->c & 0x0003f0ff : 0;
         l->d = 0;
         break;
@@ -572,10 +577,10 @@ static bool read_msr(struct vcpu *v, uint32_t m, uint64_t *val)
         return true;                     /* not the hardware domain: 0 */
     case 0x40000000:                     /* Xen's hypercall-page MSR: reads 0 */
         return true;
-    case MSR_AMD64_DE_CFG:
+    case MSR_AMD64_DE_CFG:               /* LFENCE serialising, if it is */
         if (vendor != VENDOR_AMD)
             return false;
-        *val = 1u << 1;                  /* LFENCE serialising */
+        *val = rdmsr_safe(m, &tmp) ? tmp & (1u << 1) : 0;
         return true;
     default:
         if (pmu_msr(m, vendor) || (vendor == VENDOR_AMD && amd_pstate_msr(m)))

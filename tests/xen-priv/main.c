@@ -165,6 +165,7 @@ static void test_cpuid(void)
     bit("1.edx FXSR", l.d, 24, true);
     bit("1.edx SSE", l.d, 25, true);
     bit("1.edx SSE2", l.d, 26, true);
+    bit("1.edx SEP", l.d, 11, !amd);     /* no SYSENTER in long mode on AMD */
 
     l = xen_cpuid(7, 0);
     bit("7.ebx SMEP", l.b, 7, false);
@@ -185,6 +186,9 @@ static void test_cpuid(void)
     } else {
         CHECK_EQ(l.d & 0x0183f3ffu, 0);
     }
+
+    l = xen_cpuid(0x80000008, 0);
+    CHECK_EQ((l.a >> 8) & 0xff, 48);     /* linear address width: 4 levels */
 
     l = xen_cpuid(5, 0);                 /* MONITOR leaf: hidden */
     CHECK_EQ(l.a | l.b | l.c | l.d, 0);
@@ -811,6 +815,15 @@ int main(void)
         return test_finish();
     }
     minios_set_trap_handler(13, handler);
+    /* The policy, for comparing Keel's with Xen's by eye (docs/abi.md
+     * says where they differ). */
+    static const uint32_t dump[][2] = { {0,0},{1,0},{2,0},{4,0},{6,0},{7,0},{7,1},{0xd,0},{0xd,1},
+        {0x80000000,0},{0x80000001,0},{0x80000005,0},{0x80000006,0},{0x80000007,0},{0x80000008,0},
+        {0x80000019,0},{0x8000001a,0},{0x80000021,0},{0x40000003,0},{0x40000003,1},{0x40000003,2},{0x40000005,0} };
+    for (unsigned k = 0; k < sizeof(dump) / sizeof(dump[0]); k++) {
+        struct leaf d = xen_cpuid(dump[k][0], dump[k][1]);
+        printf("xen-priv: CPUID %08x.%u: %08x %08x %08x %08x\n", dump[k][0], dump[k][1], d.a, d.b, d.c, d.d);
+    }
     test_cpuid();
     test_msrs();
     test_control_registers();
