@@ -1019,6 +1019,9 @@ static bool privileged_op(struct vcpu *v, struct cpu_user_regs *r, struct insn *
             } else if (op2 == 0x22) {
                 if (!write_cr(v, reg, *g))
                     return false;
+            } else if (reg > 7) {                    /* DR8-15: #UD, as Xen */
+                pv_inject_exception(v, 6, 0, 0);
+                return true;
             } else if (op2 == 0x21) {
                 if (!read_dr(v, reg, &x))
                     return false;
@@ -1026,7 +1029,7 @@ static bool privileged_op(struct vcpu *v, struct cpu_user_regs *r, struct insn *
             } else {
                 if (reg == 4 || reg == 5)
                     reg += 2;
-                if (reg > 7 || do_set_debugreg(reg, *g, 0, 0, 0) != 0)
+                if (do_set_debugreg(reg, *g, 0, 0, 0) != 0)
                     return false;
             }
             break;

@@ -403,6 +403,18 @@ static void test_control_registers(void)
     __asm__ volatile(ARM_RESUME "mov %%cr8, %0\n1:" : "=r"(x) :: "r11", "memory");
     expect_gp0("mov from cr8");
 
+    /* Debug registers: DR7 as get_debugreg gives it, DR8 #UD. */
+    arm();
+    minios_set_trap_handler(6, handler);
+    __asm__ volatile(ARM_RESUME "mov %%dr7, %0\n1:" : "=r"(x) :: "r11", "memory");
+    expect_ok("mov from dr7");
+    CHECK_EQ(x, (unsigned long)_hypercall1(__HYPERVISOR_get_debugreg, 7));
+    arm();
+    __asm__ volatile(ARM_RESUME ".byte 0x44, 0x0f, 0x21, 0xc0\n1:" ::: "rax", "r11", "memory");
+    if (seen.count != 1 || seen.vector != 6)
+        test_fail("mov from dr8: vector %lu (%lu faults), expected #UD", seen.vector, seen.count);
+    minios_set_trap_handler(6, NULL);
+
     /* MOV to CR0 may change TS and nothing else; CLTS clears TS. */
     minios_set_trap_handler(7, nm_handler);
     arm();
