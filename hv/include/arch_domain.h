@@ -32,6 +32,7 @@ struct pv_vcpu {
     uint64_t cr3;                  /* its base table (machine address), referenced */
     /* Privileged-operation emulation (pv/emulate.c). */
     unsigned long cr2;             /* the last #PF address delivered (MOV from CR2) */
+    unsigned long cr4;             /* the CR4 bits the guest set itself (TSD, DE) */
     unsigned iopl;                 /* PHYSDEVOP_set_iopl: 0-3 */
     unsigned long iobmp;           /* PHYSDEVOP_set_iobitmap: its guest address ... */
     unsigned iobmp_limit;          /* ... and the number of ports it covers */

@@ -909,15 +909,20 @@ static void read_cr(struct vcpu *v, unsigned cr, unsigned long *val)
     case 3:                              /* not translated: gfn = mfn */
         *val = v->arch.pv.cr3 ? v->arch.pv.cr3 : v->domain->arch.pv.cr3;
         break;
-    default:                             /* 4: Keel's own visible bits */
-        *val = read_cr4() & (X86_CR4_PAE | X86_CR4_MCE | X86_CR4_OSFXSR | X86_CR4_OSXMMEXCPT);
+    default:                             /* 4: the guest's bits and Keel's visible ones */
+        *val = v->arch.pv.cr4 |
+               (read_cr4() & (X86_CR4_PAE | X86_CR4_MCE | X86_CR4_OSFXSR | X86_CR4_OSXMMEXCPT));
         break;
     }
 }
 
 /* MOV to CR: CR0 may change TS only (fpu_taskswitch), CR2 is the guest's
- * (vcpu_info too), CR3 is a new base (NEW_BASEPTR's checks).  CR4 writes
- * are not emulated (Keel offers none of the bits a PV guest may set). */
+ * (vcpu_info too), CR3 is a new base (NEW_BASEPTR's checks), CR4 keeps
+ * the bits a PV guest may set that Keel's policy offers (TSD, DE; not
+ * FSGSBASE or OSXSAVE) and drops the rest without a fault, as Xen's
+ * pv_fixup_guest_cr4.  TSD is recorded, not loaded: the kernel's own
+ * RDTSC gives the same value trapped or not, and there is no guest user
+ * mode yet for it to refuse. */
 static bool write_cr(struct vcpu *v, unsigned cr, unsigned long val)
 {
     switch (cr) {
@@ -929,6 +934,9 @@ static bool write_cr(struct vcpu *v, unsigned cr, unsigned long val)
     case 2:
         v->arch.pv.cr2 = val;
         v->vcpu_info->arch.cr2 = val;
+        return true;
+    case 4:
+        v->arch.pv.cr4 = val & (X86_CR4_TSD | X86_CR4_DE);
         return true;
     case 3:                              /* as MMUEXT_NEW_BASEPTR */
         if (pv_set_base(v, val >> 12))
@@ -943,9 +951,7 @@ static bool write_cr(struct vcpu *v, unsigned cr, unsigned long val)
 static bool read_dr(struct vcpu *v, unsigned dr, unsigned long *val)
 {
     if (dr == 4 || dr == 5)
-        dr += 2;                         /* CR4.DE is clear: aliases of 6, 7 */
-    if (dr > 7)
-        return false;
+        dr += 2;                         /* CR4.DE clear: aliases of 6, 7 */
     *val = v->arch.dr[dr];
     return true;
 }
@@ -1019,7 +1025,8 @@ static bool privileged_op(struct vcpu *v, struct cpu_user_regs *r, struct insn *
             } else if (op2 == 0x22) {
                 if (!write_cr(v, reg, *g))
                     return false;
-            } else if (reg > 7) {                    /* DR8-15: #UD, as Xen */
+            } else if (reg > 7 || ((reg == 4 || reg == 5) && (v->arch.pv.cr4 & X86_CR4_DE))) {
+                /* DR8-15, and DR4/5 with CR4.DE: #UD, as Xen */
                 pv_inject_exception(v, 6, 0, 0);
                 return true;
             } else if (op2 == 0x21) {

@@ -397,7 +397,7 @@ static void test_control_registers(void)
     CHECK_EQ(seen.vector, 14);
     CHECK_EQ(cr2(), UNMAPPED + 0x321);
 
-    /* CR8 and the others: #GP. */
+    /* CR8: #GP. */
     unsigned long x;
     arm();
     __asm__ volatile(ARM_RESUME "mov %%cr8, %0\n1:" : "=r"(x) :: "r11", "memory");
@@ -414,6 +414,33 @@ static void test_control_registers(void)
     if (seen.count != 1 || seen.vector != 6)
         test_fail("mov from dr8: vector %lu (%lu faults), expected #UD", seen.vector, seen.count);
     minios_set_trap_handler(6, NULL);
+
+    /* MOV to CR4 never faults: the bits a PV guest may set are kept (TSD,
+     * DE), others dropped; with DE, DR4 is #UD. */
+    unsigned long c4 = cr4();
+    arm();
+    __asm__ volatile(ARM_RESUME "mov %0, %%cr4\n1:" :: "r"(c4 | 4 | 8 | (1UL << 7) | (1UL << 4))
+                     : "r11", "memory");
+    expect_ok("mov to cr4");
+    CHECK_EQ(cr4(), c4 | 4 | 8);
+    uint32_t lo, hi;
+    __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));   /* still works for the kernel */
+    if (!lo && !hi)
+        test_fail("rdtsc with CR4.TSD: 0");
+    minios_set_trap_handler(6, handler);
+    arm();
+    __asm__ volatile(ARM_RESUME "mov %%dr4, %0\n1:" : "=r"(x) :: "r11", "memory");
+    if (seen.count != 1 || seen.vector != 6)
+        test_fail("mov from dr4 with CR4.DE: vector %lu (%lu faults), expected #UD", seen.vector,
+                  seen.count);
+    minios_set_trap_handler(6, NULL);
+    arm();
+    __asm__ volatile(ARM_RESUME "mov %0, %%cr4\n1:" :: "r"(c4) : "r11", "memory");
+    expect_ok("mov to cr4 (back)");
+    CHECK_EQ(cr4(), c4);
+    arm();
+    __asm__ volatile(ARM_RESUME "mov %%dr4, %0\n1:" : "=r"(x) :: "r11", "memory");
+    expect_ok("mov from dr4 without CR4.DE");
 
     /* MOV to CR0 may change TS and nothing else; CLTS clears TS. */
     minios_set_trap_handler(7, nm_handler);
