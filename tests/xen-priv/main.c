@@ -562,6 +562,14 @@ static void test_io(void)
     __asm__ volatile(ARM_RESUME "cli\n1:" ::: "r11", "memory");
     expect_gp0("cli at iopl 0");
 
+    /* With VMASST_TYPE_architectural_iopl the kernel is ring 0 for the
+     * I/O privilege: IOPL 0 lets it in. */
+    CHECK_EQ(_hypercall2(__HYPERVISOR_vm_assist, VMASST_CMD_enable, VMASST_TYPE_architectural_iopl), 0);
+    v = 0x11;
+    CHECK_EQ(io_try(true, 0x81, 1, &v), 0);
+    CHECK_EQ(_hypercall2(__HYPERVISOR_vm_assist, VMASST_CMD_disable, VMASST_TYPE_architectural_iopl), 0);
+    CHECK_EQ(io_try(false, 0x81, 1, &v), -1);
+
     /* I/O privilege 1: the granted port is the hardware's. */
     CHECK_EQ(set_iopl(1), 0);
     out_ok(0x81, 1, 0x11);
