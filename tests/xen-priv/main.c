@@ -27,6 +27,7 @@
 #include <xen/callback.h>
 #include <xen/arch-x86/cpuid.h>
 #include "report.h"
+#include "ptwalk.h"
 
 #define HV_ADDR      0xFFFF830000100000UL
 #define NONCANONICAL 0x0000900000000000UL
@@ -834,6 +835,59 @@ static void test_debug(void)
     CHECK_EQ(HYPERVISOR_callback_op(CALLBACKOP_register, &cb), -XEN_EINVAL);
 }
 
+/* ---- instruction bytes that cannot be read ---------------------------------------- */
+
+static uint8_t code2[2 * 4096] __attribute__((aligned(4096)));
+
+static unsigned long read_l1e(unsigned long va)
+{
+    unsigned long ma = l1e_maddr(va);
+    return *(volatile unsigned long *)((m2p[ma >> 12] << 12) | (ma & 0xfff));
+}
+
+/* Jumps to the code at va; a fault resumes after the jump. */
+static void run_at(unsigned long va)
+{
+    arm();
+    __asm__ volatile(ARM_RESUME "jmp *%0\n1:" :: "r"(va) : "r11", "memory");
+}
+
+/* The forced-emulation signature read across into an unmapped page: the
+ * #PF Xen gives (error code 0, cr2 at the first byte it could not read)
+ * instead of the #UD; a ud2 that is not the signature stays a #UD. */
+static void test_fetch_fault(void)
+{
+    unsigned long va1 = (unsigned long)code2, va2 = va1 + 4096;
+    unsigned long pte1 = read_l1e(va1), pte2 = read_l1e(va2);
+    static const uint8_t sig[6] = { 0x0f, 0x0b, 'x', 'e', 'n', 0x0f };
+
+    memset(code2, 0x90, sizeof(code2));
+    CHECK_EQ(HYPERVISOR_update_va_mapping(va1, pte1 & ~(1UL << 63), UVMF_INVLPG), 0);
+    CHECK_EQ(HYPERVISOR_update_va_mapping(va2, 0, UVMF_INVLPG), 0);
+    minios_set_trap_handler(6, handler);
+    minios_set_trap_handler(14, handler);
+
+    memcpy(code2 + 4094, sig, 2);                    /* ud2, then nothing */
+    run_at(va1 + 4094);
+    if (seen.count != 1 || seen.vector != 14 || seen.error_code != 0 || seen.cr2 != va2)
+        test_fail("ud2 before an unmapped page: vector %lu error %#lx cr2 %#lx",
+                  seen.vector, seen.error_code, seen.cr2);
+    memcpy(code2 + 4090, sig, 6);                    /* cpuid's second byte missing */
+    run_at(va1 + 4090);
+    if (seen.count != 1 || seen.vector != 14 || seen.error_code != 0 || seen.cr2 != va2)
+        test_fail("forced cpuid across into an unmapped page: vector %lu error %#lx cr2 %#lx",
+                  seen.vector, seen.error_code, seen.cr2);
+    memcpy(code2 + 4080, sig, 2);                    /* ud2, then nops */
+    run_at(va1 + 4080);
+    if (seen.count != 1 || seen.vector != 6 || seen.rip != va1 + 4080)
+        test_fail("ud2: vector %lu rip %#lx", seen.vector, seen.rip);
+
+    minios_set_trap_handler(6, NULL);
+    minios_set_trap_handler(14, NULL);
+    CHECK_EQ(HYPERVISOR_update_va_mapping(va2, pte2, UVMF_INVLPG), 0);
+    CHECK_EQ(HYPERVISOR_update_va_mapping(va1, pte1, UVMF_INVLPG), 0);
+}
+
 /* ---- XENVER_get_features ------------------------------------------------------- */
 
 static void test_features(void)
@@ -877,6 +931,7 @@ int main(void)
     test_io();
     test_int();
     test_debug();
+    test_fetch_fault();
     test_features();
     minios_set_trap_handler(13, NULL);
     return test_finish();
