@@ -822,6 +822,7 @@ static void test_debug(void)
     if (!(getdr(6) & (1UL << 14)))
         test_fail("DR6 %#lx after a single step: no BS", getdr(6));
     CHECK_EQ(setdr(6, 0), 0);
+
     minios_set_trap_handler(1, NULL);
 
     /* An NMI callback: accepted, and removed again (Linux needs both). */
