@@ -56,6 +56,7 @@ struct pv_domain {
     int shared_image;              /* 1 + index of its shared image, or 0 */
     uint64_t si_mfn;               /* the start_info frame, 0 if none */
     uint8_t cmos_idx;              /* RTC index latched by an emulated OUT to 0x70 */
+    uint32_t pci_cf8;              /* PCI address latched by an emulated OUT to 0xcf8 */
 };
 
 struct arch_domain {

@@ -749,7 +749,9 @@ static void rtc_write(struct domain *d, unsigned port, uint8_t val)
 /* Xen's guest_io_read/guest_io_write: a whole access the domain was
  * granted goes to the port; otherwise port by port (a 16-bit pair where
  * both are granted), reads of what it may not touch all ones, writes to
- * it dropped. */
+ * it dropped.  The PCI address register as a dword is latched per domain
+ * and reads back; the data ports reach no configuration space (Keel has
+ * no hardware domain, Xen's only one that does). */
 static uint32_t io_read(struct domain *d, unsigned port, unsigned bytes)
 {
     if (admin_io_okay(d, port, bytes))
@@ -762,6 +764,12 @@ static uint32_t io_read(struct domain *d, unsigned port, unsigned bytes)
         port &= 0xffff;
         if (port == 0x70 || port == 0x71) {
             sub = rtc_read(d, port);
+        } else if (port == 0xcf8 && bytes == 4) {
+            return d->arch.pv.pci_cf8;
+        } else if ((port & 0xfffc) == 0xcfc) {
+            size = MIN(bytes, 4 - (port & 3));
+            if (size == 3)
+                size = 2;
         } else if (xsm_io_allowed(d, XSM_IO_PORT, port, port)) {
             if (bytes > 1 && !(port & 1) && xsm_io_allowed(d, XSM_IO_PORT, port, port + 1)) {
                 sub = hw_in(port, 2);
@@ -770,6 +778,8 @@ static uint32_t io_read(struct domain *d, unsigned port, unsigned bytes)
                 sub = hw_in(port, 1);
             }
         }
+        if (size == 4)
+            return sub;
         data |= (sub & ((1u << (size * 8)) - 1)) << shift;
         shift += size * 8;
         port += size;
@@ -789,6 +799,13 @@ static void io_write(struct domain *d, unsigned port, unsigned bytes, uint32_t d
         port &= 0xffff;
         if (port == 0x70 || port == 0x71) {
             rtc_write(d, port, (uint8_t)data);
+        } else if (port == 0xcf8 && bytes == 4) {
+            d->arch.pv.pci_cf8 = data;
+            return;
+        } else if ((port & 0xfffc) == 0xcfc) {
+            size = MIN(bytes, 4 - (port & 3));
+            if (size == 3)
+                size = 2;
         } else if (xsm_io_allowed(d, XSM_IO_PORT, port, port)) {
             if (bytes > 1 && !(port & 1) && xsm_io_allowed(d, XSM_IO_PORT, port, port + 1))
                 size = 2;
@@ -796,7 +813,7 @@ static void io_write(struct domain *d, unsigned port, unsigned bytes, uint32_t d
         }
         port += size;
         bytes -= size;
-        data >>= size * 8;
+        data = size < 4 ? data >> (size * 8) : 0;
     }
 }
 

@@ -612,6 +612,19 @@ static void test_io(void)
     out_ok(0x71, 1, 0);                              /* dropped */
     out_ok(0x70, 1, 0);
 
+    /* The PCI address register, as a dword: latched per domain, read
+     * back; the data port reads all ones for a domain that is not the
+     * hardware domain (Xen's dom0 reads the device, so only on Keel). */
+    CHECK_EQ(in_ok(0xcf8, 4), 0);
+    out_ok(0xcf8, 4, 0x80000000);
+    CHECK_EQ(in_ok(0xcf8, 4), 0x80000000);
+    if (on_keel) {
+        CHECK_EQ(in_ok(0xcfc, 4), 0xffffffff);
+        CHECK_EQ(in_ok(0xcfe, 2), 0xffff);
+    }
+    out_ok(0xcf8, 4, 0);
+    CHECK_EQ(in_ok(0xcf8, 4), 0);
+
     /* CLI and STI with I/O privilege: ignored. */
     arm();
     __asm__ volatile(ARM_RESUME "cli\n\tsti\n1:" ::: "r11", "memory");
