@@ -244,9 +244,11 @@ static const uint32_t pv_def_mask[PV_DEF_FEATUREMASK_WORDS] = PV_DEF_FEATUREMASK
 /*
  * Features Xen gives a PV guest that Keel cannot: XSAVE and everything
  * built on it (Keel runs with CR4.OSXSAVE clear and saves guest state
- * with FXSAVE), FSGSBASE (no emulated CR4 writes), and the speculation
+ * with FXSAVE), FSGSBASE (a guest's CR4 is not loaded), the speculation
  * controls whose MSRs Keel does not virtualise (SPEC_CTRL, PRED_CMD,
- * FLUSH_CMD, ARCH_CAPABILITIES).
+ * FLUSH_CMD, ARCH_CAPABILITIES), MCE and MCA (no virtual machine-check
+ * MSRs, Xen's vMCE), RDTSCP and RDPID (TSC_AUX is not switched per vCPU,
+ * so every vCPU would read the same one).
  */
 static const uint16_t keel_lacks[] = {
     XEN_X86_FEATURE_XSAVE, XEN_X86_FEATURE_OSXSAVE, XEN_X86_FEATURE_AVX,
@@ -269,6 +271,7 @@ static const uint16_t keel_lacks[] = {
     XEN_X86_FEATURE_AMD_SSBD, XEN_X86_FEATURE_VIRT_SSBD, XEN_X86_FEATURE_PSFD,
     XEN_X86_FEATURE_INTEL_PSFD, XEN_X86_FEATURE_IPRED_CTRL, XEN_X86_FEATURE_RRSBA_CTRL,
     XEN_X86_FEATURE_BHI_CTRL, XEN_X86_FEATURE_SBPB,
+    XEN_X86_FEATURE_MCE, XEN_X86_FEATURE_MCA, XEN_X86_FEATURE_RDTSCP, XEN_X86_FEATURE_RDPID,
 };
 
 enum vendor { VENDOR_OTHER, VENDOR_INTEL, VENDOR_AMD };
@@ -566,10 +569,10 @@ static bool read_msr(struct vcpu *v, uint32_t m, uint64_t *val)
         return vendor == VENDOR_INTEL;
     case MSR_AMD_PATCHLEVEL:
         return vendor != VENDOR_OTHER && rdmsr_safe(m, val);
-    case MSR_TSC_AUX:
+    case MSR_TSC_AUX:                    /* #GP without RDTSCP and RDPID */
         if (!has_feature(0x80000001, 0, EDX, 27) && !has_feature(7, 0, ECX, 22))
             return false;
-        *val = 0;                        /* never written: every vCPU's is 0 */
+        *val = 0;
         return true;
     case MSR_K8_HWCR:
         return vendor == VENDOR_AMD;

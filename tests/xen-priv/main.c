@@ -167,6 +167,9 @@ static void test_cpuid(void)
     bit("1.edx SSE", l.d, 25, true);
     bit("1.edx SSE2", l.d, 26, true);
     bit("1.edx SEP", l.d, 11, !amd);     /* no SYSENTER in long mode on AMD */
+    /* Keel has no vMCE: it hides MCE and MCA, which Xen shows. */
+    bit("1.edx MCE", l.d, 7, !on_keel);
+    bit("1.edx MCA", l.d, 14, !on_keel);
 
     l = xen_cpuid(7, 0);
     bit("7.ebx SMEP", l.b, 7, false);
@@ -180,6 +183,8 @@ static void test_cpuid(void)
     bit("0x80000001.edx SYSCALL", l.d, 11, true);
     bit("0x80000001.edx NX", l.d, 20, true);
     bit("0x80000001.edx LM", l.d, 29, true);
+    /* Keel does not switch TSC_AUX per vCPU: no RDTSCP (Xen shows it). */
+    bit("0x80000001.edx RDTSCP", l.d, 27, !on_keel);
 
     if (amd) {                           /* leaf 1's common features, repeated */
         struct leaf l1 = xen_cpuid(1, 0);
@@ -314,6 +319,11 @@ static void test_msrs(void)
     if (!t0 || t1 <= t0)
         test_fail("MSR_IA32_TSC %#lx then %#lx", t0, t1);
     CHECK_EQ(rdmsr_ok(0x345), 0);
+    /* TSC_AUX: 0 where RDTSCP is offered (Xen), #GP where not (Keel). */
+    if (on_keel)
+        CHECK_EQ(rdmsr_try(0xc0000103, &v), -1);
+    else
+        CHECK_EQ(rdmsr_ok(0xc0000103), 0);
 
     /* FEATURE_CONTROL: locked with nothing enabled on Intel, #GP on AMD. */
     if (amd)
