@@ -276,16 +276,35 @@ static const uint16_t keel_lacks[] = {
 
 enum vendor { VENDOR_OTHER, VENDOR_INTEL, VENDOR_AMD };
 
+/* The host's vendor and highest leaves, read once (every CPU agrees). */
+static struct {
+    bool known;
+    enum vendor vendor;
+    uint32_t max_basic, max_extd;
+} host;
+
+static void host_read(void)
+{
+    uint32_t b, c, d;
+    cpuid(0, 0, &host.max_basic, &b, &c, &d);
+    if (b == 0x756e6547 && d == 0x49656e69 && c == 0x6c65746e)      /* GenuineIntel */
+        host.vendor = VENDOR_INTEL;
+    else if ((b == 0x68747541 && d == 0x69746e65 && c == 0x444d4163) ||  /* AuthenticAMD */
+             (b == 0x6f677948 && d == 0x6e65476e && c == 0x656e6975))    /* HygonGenuine */
+        host.vendor = VENDOR_AMD;
+    else
+        host.vendor = VENDOR_OTHER;
+    cpuid(0x80000000, 0, &host.max_extd, &b, &c, &d);
+    if ((host.max_extd & 0xffff0000) != 0x80000000)
+        host.max_extd = 0x80000000;
+    host.known = true;
+}
+
 static enum vendor host_vendor(void)
 {
-    uint32_t a, b, c, d;
-    cpuid(0, 0, &a, &b, &c, &d);
-    if (b == 0x756e6547 && d == 0x49656e69 && c == 0x6c65746e)      /* GenuineIntel */
-        return VENDOR_INTEL;
-    if ((b == 0x68747541 && d == 0x69746e65 && c == 0x444d4163) ||  /* AuthenticAMD */
-        (b == 0x6f677948 && d == 0x6e65476e && c == 0x656e6975))    /* HygonGenuine */
-        return VENDOR_AMD;
-    return VENDOR_OTHER;
+    if (!host.known)
+        host_read();
+    return host.vendor;
 }
 
 static uint32_t *reg_of(struct leaf *l, unsigned reg)
@@ -293,19 +312,31 @@ static uint32_t *reg_of(struct leaf *l, unsigned reg)
     return reg == EAX ? &l->a : reg == EBX ? &l->b : reg == ECX ? &l->c : &l->d;
 }
 
+/* Xen's PV default featureset less what Keel lacks, made once. */
+static uint32_t pv_mask[PV_DEF_FEATUREMASK_WORDS];
+static bool pv_mask_made;
+
+static void make_pv_mask(void)
+{
+    for (unsigned w = 0; w < PV_DEF_FEATUREMASK_WORDS; w++)
+        pv_mask[w] = pv_def_mask[w];
+    for (unsigned k = 0; k < ARRAY_SIZE(keel_lacks); k++)
+        if (keel_lacks[k] / 32 < PV_DEF_FEATUREMASK_WORDS)
+            pv_mask[keel_lacks[k] / 32] &= ~(1u << (keel_lacks[k] % 32));
+    pv_mask_made = true;
+}
+
 /* The feature words of the policy are the host's, masked by Xen's PV
  * default featureset and by what Keel lacks. */
 static void mask_features(uint32_t leaf, uint32_t sub, struct leaf *l)
 {
+    if (!pv_mask_made)
+        make_pv_mask();
     for (unsigned w = 0; w < PV_DEF_FEATUREMASK_WORDS; w++) {
         const struct word_loc *wl = &word_loc[w];
         if (!wl->valid || wl->leaf != leaf || wl->sub != sub)
             continue;
-        uint32_t m = pv_def_mask[w];
-        for (unsigned k = 0; k < ARRAY_SIZE(keel_lacks); k++)
-            if (keel_lacks[k] / 32 == w)
-                m &= ~(1u << (keel_lacks[k] % 32));
-        *reg_of(l, wl->reg) &= m;
+        *reg_of(l, wl->reg) &= pv_mask[w];
         if (w == XEN_X86_FEATURE_HYPERVISOR / 32)
             *reg_of(l, wl->reg) |= 1u << (XEN_X86_FEATURE_HYPERVISOR % 32);
     }
@@ -374,12 +405,8 @@ static void pv_cpuid(struct vcpu *v, uint32_t leaf, uint32_t sub, struct leaf *l
             hypervisor_leaf(v, leaf - 0x40000000, sub, l);
         return;
     }
-    cpuid(0, 0, &max_basic, &x, &x, &x);
-    max_basic = MIN(max_basic, 0xdu);
-    cpuid(0x80000000, 0, &max_extd, &x, &x, &x);
-    if ((max_extd & 0xffff0000) != 0x80000000)
-        max_extd = 0x80000000;
-    max_extd = MIN(max_extd, vendor == VENDOR_AMD ? 0x80000021u : 0x80000008u);
+    max_basic = MIN(host.max_basic, 0xdu);
+    max_extd = MIN(host.max_extd, vendor == VENDOR_AMD ? 0x80000021u : 0x80000008u);
     if (leaf < 0x80000000 ? leaf > max_basic : leaf > max_extd || leaf > 0x8000ffff)
         return;
 
@@ -456,6 +483,12 @@ bool pv_emulate_ud(struct vcpu *v, struct cpu_user_regs *r)
     struct insn i = { .rip = r->rip };
     uint8_t b[7];
 
+    /* The common case in one copy: the signature and CPUID both there. */
+    if (!copy_from_guest(b, r->rip, sizeof(b))) {
+        if (memcmp(b, sig, sizeof(b)))
+            return false;
+        goto emulate;
+    }
     /* As Xen: the 5-byte signature is read whole, then the 2-byte
      * instruction; an unreadable byte in either is the guest's #PF. */
     for (unsigned k = 0; k < 7; k++) {
@@ -466,6 +499,7 @@ bool pv_emulate_ud(struct vcpu *v, struct cpu_user_regs *r)
         if ((k == 4 && memcmp(b, sig, 5)) || (k == 6 && memcmp(b + 5, sig + 5, 2)))
             return false;
     }
+emulate:;
     struct leaf l;
     pv_cpuid(v, (uint32_t)r->rax, (uint32_t)r->rcx, &l);
     r->rax = l.a;
