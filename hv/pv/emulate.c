@@ -627,7 +627,11 @@ static bool read_msr(struct vcpu *v, uint32_t m, uint64_t *val)
     /* Xen fakes a read of an MSR the hardware has as 0 for a guest with no
      * #GP handler (outside its own 0x4000xxxx range). */
     if (!v->arch.pv.trap_ctxt[13].address && (m >> 16) != 0x4000 && rdmsr_safe(m, &tmp)) {
-        printk("d%u: faking RDMSR %#x (no #GP handler)\n", v->domain->id, m);
+        static unsigned said;            /* a guest must not flood the console */
+        if (said < 16) {
+            said++;
+            printk("d%u: faking RDMSR %#x (no #GP handler)\n", v->domain->id, m);
+        }
         *val = 0;
         return true;
     }
