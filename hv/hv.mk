@@ -5,13 +5,20 @@ HV_LIB_SRCS := $(DOMBUILD_SRCS)
 HV_OBJS := $(patsubst %,$(B)/%.o,$(HV_SRCS)) $(patsubst lib/%,$(B)/hv/lib/%.o,$(HV_LIB_SRCS))
 HV_CFLAGS := -target x86_64-unknown-elf -ffreestanding -nostdinc \
 	-isystem $(CLANG_RES)/include -Ihv/include $(DOMBUILD_CFLAGS) -I$(XENINC) \
-	-D__XEN_INTERFACE_VERSION__=__XEN_LATEST_INTERFACE_VERSION__ \
+	-D__XEN_INTERFACE_VERSION__=__XEN_LATEST_INTERFACE_VERSION__ -I$(B)/hv/gen \
 	-include hv/include/compiler.h -fpie -fvisibility=hidden -mno-red-zone -mno-sse -mno-sse2 -mno-mmx \
 	-mno-avx -fno-stack-protector -fno-omit-frame-pointer -fno-builtin \
 	-O2 -g -std=gnu11 $(WARN) -MMD -MP
 HV_ASFLAGS := -target x86_64-unknown-elf -Ihv/include -D__ASSEMBLY__ -MMD -MP
 
 all: $(B)/hv.elf
+
+# The PV CPUID policy's default featureset, read from Xen's public header
+# (pv/featuremask.awk); pv/emulate.c includes it.
+$(B)/hv/gen/pv_featuremask.h: hv/pv/featuremask.awk | $(XENINC)/xen
+	$(call msg,GEN,$@)
+	$(Q)mkdir -p $(@D) && awk -f $< $(XENINC)/xen/arch-x86/cpufeatureset.h > $@.tmp && mv $@.tmp $@
+$(B)/hv/pv/emulate.c.o $(B)/hv-debug/hv/pv/emulate.c.o: $(B)/hv/gen/pv_featuremask.h
 
 $(B)/hv/%.c.o: hv/%.c hv/hv.mk | $(XENINC)/xen
 	$(call msg,CC,$<)

@@ -59,6 +59,12 @@ struct pv_vcpu {
     unsigned ldt_ents;
     unsigned long ldt_frames[16];
     uint64_t *ldt_shadow;
+    /* Privileged-operation emulation (pv/emulate.c). */
+    unsigned long cr2;             /* the last #PF address delivered (MOV from CR2) */
+    unsigned long cr4;             /* the CR4 bits the guest set itself (TSD, DE) */
+    unsigned iopl;                 /* PHYSDEVOP_set_iopl: 0-3 */
+    unsigned long iobmp;           /* PHYSDEVOP_set_iobitmap: its guest address ... */
+    unsigned iobmp_limit;          /* ... and the number of ports it covers */
 };
 
 struct arch_vcpu {
@@ -78,6 +84,8 @@ struct pv_domain {
     uint64_t cr3;                  /* the L4 the builder made (machine address) */
     int shared_image;              /* 1 + index of its shared image, or 0 */
     uint64_t si_mfn;               /* the start_info frame, 0 if none */
+    uint8_t cmos_idx;              /* RTC index latched by an emulated OUT to 0x70 */
+    uint32_t pci_cf8;              /* PCI address latched by an emulated OUT to 0xcf8 */
 };
 
 struct arch_domain {

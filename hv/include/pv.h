@@ -5,7 +5,12 @@
 
 void pv_guest_exception(struct cpu_user_regs *r, unsigned vec);
 bool pv_inject_exception(struct vcpu *v, unsigned vec, uint32_t err, unsigned long cr2);
+bool pv_inject_softint(struct vcpu *v, unsigned vec);
 void pv_exit_to_guest(void);
+/* Emulation on the #GP and #UD paths (emulate.c): true if handled. */
+bool pv_emulate_gp(struct vcpu *v, struct cpu_user_regs *r);
+bool pv_emulate_ud(struct vcpu *v, struct cpu_user_regs *r);
+long do_physdev_op(unsigned long, unsigned long, unsigned long, unsigned long, unsigned long);
 void load_debugregs(struct vcpu *v);
 
 /* The PV hypercall entry (pv/hypercall.c): syscall from the guest

@@ -47,8 +47,8 @@ struct domain *xsm_dm_target(struct domain *d);
 void xsm_domain_init(struct domain *d, const struct boot_config *cfg);
 
 /* I/O resources granted to a domain (DOMCTL_ioport/iomem/irq_permission).
- * Recorded now; enforcement of actual port, MMIO and IRQ access comes with
- * the hardware role's device support. */
+ * I/O ports are enforced by the PV I/O emulation (pv/emulate.c); MMIO and
+ * IRQ access comes with the hardware role's device support. */
 enum xsm_io { XSM_IO_PORT, XSM_IO_MEM, XSM_IO_IRQ };
 int xsm_io_permit(struct domain *d, enum xsm_io kind, uint64_t first, uint64_t last,
                   bool allow);

@@ -108,6 +108,11 @@ long pv_set_info_guest(struct vcpu *v, const struct vcpu_guest_context *c)
     v->arch.pv.fs_base = c->fs_base;
     v->arch.pv.gs_base_kernel = c->gs_base_kernel;
     v->arch.pv.gs_base_user = c->gs_base_user;
+    /* As Xen: the I/O privilege comes in rflags, CR2 and the guest's CR4
+     * bits in ctrlreg[] (emulate.c reads them). */
+    v->arch.pv.iopl = (u->rflags >> 12) & 3;
+    v->arch.pv.cr2 = c->ctrlreg[2];
+    v->arch.pv.cr4 = c->ctrlreg[4] & (X86_CR4_TSD | (1UL << 3) /* DE */);
     if (c->flags & VGCF_i387_valid)
         memcpy(v->arch.fpu, &c->fpu_ctxt, sizeof(v->arch.fpu));
     return 0;
@@ -137,7 +142,10 @@ void pv_get_info_guest(struct vcpu *v, struct vcpu_guest_context *c)
     for (unsigned i = 0; i * 512 < v->arch.pv.gdt_ents; i++)
         c->gdt_frames[i] = v->arch.pv.gdt_frames[i];
     c->ctrlreg[1] = v->arch.pv.cr3_user ? xen_pfn_to_cr3(v->arch.pv.cr3_user >> PAGE_SHIFT) : 0;
-    c->ctrlreg[4] = read_cr4() & (X86_CR4_OSFXSR | X86_CR4_OSXMMEXCPT | (1UL << 5) /* PAE */);
+    c->ctrlreg[4] = (read_cr4() & (X86_CR4_OSFXSR | X86_CR4_OSXMMEXCPT | (1UL << 5) /* PAE */)) |
+                    v->arch.pv.cr4;
+    c->ctrlreg[2] = v->arch.pv.cr2;
+    c->user_regs.rflags |= (unsigned long)v->arch.pv.iopl << 12;
     for (unsigned i = 0; i < 8; i++)
         c->debugreg[i] = v->arch.dr[i];
     c->event_callback_eip = v->arch.pv.event_callback;

@@ -41,6 +41,7 @@ static const hypercall_fn hypercall_table[] = {
     [__HYPERVISOR_sysctl]            = do_sysctl,
     [__HYPERVISOR_multicall]         = do_multicall,
     [__HYPERVISOR_vm_assist]         = do_vm_assist,
+    [__HYPERVISOR_physdev_op]        = do_physdev_op,
 };
 
 /* Calls hypercall nr (multicall's entries too).  Unknown: -ENOSYS. */

@@ -80,8 +80,20 @@ static long register_callback(struct vcpu *v, unsigned type, unsigned flags,
         v->arch.pv.sysenter_callback = address;
         v->arch.pv.sysenter_mask_events = mask;
         return 0;
-    case CALLBACKTYPE_nmi:
-        return -XEN_ENOSYS;       /* no NMIs are forwarded to guests */
+    case CALLBACKTYPE_nmi: {
+        /* As Xen: trap-table entry 2, events masked on entry; address 0
+         * (unregister) clears it.  Nothing raises a guest NMI yet (no
+         * VCPUOP_send_nmi, and hardware NMIs are never a domU's). */
+        struct trap_info *t = &v->arch.pv.trap_ctxt[2];
+        memset(t, 0, sizeof(*t));
+        if (address) {
+            t->vector = 2;
+            t->cs = FLAT_KERNEL_CS;
+            t->address = address;
+            TI_SET_IF(t, 1);
+        }
+        return 0;
+    }
     default:
         return -XEN_ENOSYS;       /* as Xen */
     }
@@ -117,11 +129,13 @@ long do_callback_op(unsigned long cmd, unsigned long arg, unsigned long a3,
         struct callback_unregister u;
         if (copy_from_guest(&u, arg, sizeof(u)))
             return -XEN_EFAULT;
-        /* As Xen: only an NMI callback could be removed (Keel has none). */
+        /* As Xen: only the NMI callback can be removed. */
         if (u.type == CALLBACKTYPE_event || u.type == CALLBACKTYPE_failsafe ||
             u.type == CALLBACKTYPE_syscall || u.type == CALLBACKTYPE_syscall32 ||
             u.type == CALLBACKTYPE_sysenter)
             return -XEN_EINVAL;
+        if (u.type == CALLBACKTYPE_nmi)
+            return register_callback(v, CALLBACKTYPE_nmi, 0, 0);
         return -XEN_ENOSYS;
     }
     default:
@@ -363,6 +377,7 @@ bool pv_inject_exception(struct vcpu *v, unsigned vec, uint32_t err, unsigned lo
         return false;
     }
     if (vec == 14) {
+        v->arch.pv.cr2 = cr2;    /* what MOV from CR2 reads (emulate.c) */
         v->vcpu_info->arch.cr2 = cr2;
         /* As Xen: the U bit says whether the guest was in user mode. */
         err = (err & ~4u) | (v->arch.pv.user_mode ? 4u : 0);
@@ -375,16 +390,33 @@ bool pv_inject_exception(struct vcpu *v, unsigned vec, uint32_t err, unsigned lo
     return true;
 }
 
+/* int $n that the guest's trap table allows: no error code, as Xen
+ * delivers a software interrupt.  Returns false if that crashed it. */
+bool pv_inject_softint(struct vcpu *v, unsigned vec)
+{
+    struct cpu_user_regs *r = v->arch.regs;
+    struct trap_info *t = &v->arch.pv.trap_ctxt[vec & 0xff];
+    if (pv_bounce(v, t->address, false, 0, TI_GET_IF(t)))
+        return true;
+    domain_crash(v->domain, "int $%#x at rip=%lx: guest stack %lx unusable for its handler",
+                 vec, r->rip, r->rsp);
+    return false;
+}
+
 /* An exception raised by a guest instruction. */
 void pv_guest_exception(struct cpu_user_regs *r, unsigned vec)
 {
     struct vcpu *v = current_vcpu();
     unsigned long cr2 = vec == 14 ? read_cr2() : 0;
     if (vec == 1) {
-        /* Keep the guest's view of DR6; the next #DB starts clean. */
+        /* The guest's view of DR6 gathers the status bits of each #DB until
+         * it clears them (set_debugreg), as Xen's; the next #DB starts clean. */
         unsigned long dr6;
         __asm__ volatile("mov %%db6, %0" : "=r"(dr6));
-        v->arch.dr[6] = dr6;
+        unsigned long g = v->arch.dr[6] ? v->arch.dr[6] : 0xffff0ff0UL;  /* 0: never set */
+        g |= dr6 & ~0xffff0ff0UL;
+        g &= dr6 | ~0xffff0ff0UL;
+        v->arch.dr[6] = g;
         __asm__ volatile("mov %0, %%db6" :: "r"(0xffff0ff0UL));
     }
     if (vec == 14 && !v->arch.pv.user_mode && pv_ptwr_fault(v, r, cr2, r->error_code))
@@ -393,23 +425,13 @@ void pv_guest_exception(struct cpu_user_regs *r, unsigned vec)
         /* #NM from the virtual CR0.TS: clear it and let the guest know. */
         __asm__ volatile("clts");
         v->arch.pv.fpu_ts = false;
-    } else if (vec == 13 && (r->error_code & 3) == 2) {
-        /* "int $n" through a DPL-0 gate: emulate it if the guest's trap
-         * table lets its kernel (DPL >= 1) or user mode (DPL 3) enter
-         * vector n. */
-        unsigned n = (r->error_code >> 3) & 0xff;
-        struct trap_info *t = &v->arch.pv.trap_ctxt[n];
-        if (t->address && TI_GET_DPL(t) >= (v->arch.pv.user_mode ? 3u : 1u)) {
-            r->rip += 2;
-            if (!pv_inject_exception(v, n, 0, 0))
-                goto dead;
-            return;
-        }
+    } else if (vec == 13 && pv_emulate_gp(v, r)) {
+        return;                  /* int $n or a privileged instruction (emulate.c) */
+    } else if (vec == 6 && pv_emulate_ud(v, r)) {
+        return;                  /* the forced-emulation prefix (emulate.c) */
     }
-    if (pv_inject_exception(v, vec, r->error_code, cr2))
-        return;
-dead:
-    return;                      /* crashed: trap_dispatch switches away for good */
+    /* On failure the domain is crashed: trap_dispatch switches away for good. */
+    pv_inject_exception(v, vec, r->error_code, cr2);
 }
 
 /* Before returning to a guest: deliver a pending event upcall. */

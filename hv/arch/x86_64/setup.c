@@ -293,6 +293,10 @@ void cpu_features_init(void)
     cr0 &= ~(X86_CR0_EM | X86_CR0_TS);
     write_cr0(cr0);
     __asm__ volatile("fninit");
+    /* Xen's PAT (WB, WT, UC-, UC, WC, WP, UC, UC): a PV guest's PTE cache
+     * bits mean what they mean on Xen, and RDMSR of the PAT says so. */
+    __asm__ volatile("wbinvd" ::: "memory");
+    wrmsr(0x277, 0x0000050100070406UL);
 }
 
 /* Returns the value of key=value on the hypervisor's command line. */

@@ -181,6 +181,8 @@ static noreturn void fatal_trap(struct cpu_user_regs *r)
     panic("fatal exception in the hypervisor");
 }
 
+static volatile unsigned long nmis_seen;
+
 static bool fixup(struct cpu_user_regs *r)
 {
     for (struct extable *e = __extable_start; e < __extable_end; e++) {
@@ -201,6 +203,19 @@ void trap_dispatch(struct cpu_user_regs *r)
         /* Never takes the lock: the sender holds it while it waits. */
         tlb_flush_poll();
         apic_eoi();
+        return;
+    }
+    if (v == 2) {
+        /* NMI: the hypervisor's, never a guest's (Xen forwards none to a
+         * domU); counted and otherwise ignored, in any context. */
+        nmis_seen++;
+        return;
+    }
+    if (!from_guest && v == 1) {
+        /* A guest's data breakpoint hit by the hypervisor's own access to
+         * that guest's memory (copy_to_guest): as Xen, noted and dropped;
+         * the access completed (a data breakpoint is a trap). */
+        __asm__ volatile("mov %0, %%db6" :: "r"(0xffff0ff0UL));
         return;
     }
     if (!from_guest && v < 32) {
