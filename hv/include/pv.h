@@ -85,6 +85,8 @@ void xs_unwire(struct domain *d);
 bool xs_wired(struct domain *d);
 size_t xs_boot_list(char *buf, size_t size);
 long do_update_va_mapping(unsigned long, unsigned long, unsigned long, unsigned long, unsigned long);
+long do_update_va_mapping_otherdomain(unsigned long, unsigned long, unsigned long, unsigned long,
+                                      unsigned long);
 /* VMASST_TYPE_writable_pagetables: emulates a guest write that faulted on
  * a read-only mapping of its L1 table; false if it is not one (mm.c). */
 bool pv_ptwr_fault(struct vcpu *v, struct cpu_user_regs *r, unsigned long addr, uint32_t err);

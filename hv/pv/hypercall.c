@@ -11,6 +11,75 @@
 #include "sched.h"
 #include "grant.h"
 #include "x86.h"
+#include <xen/sched.h>
+#include <xen/event_channel.h>
+#include <xen/physdev.h>
+
+/*
+ * The legacy hypercalls Xen 4.17 still gives a 64-bit PV guest
+ * (xen/arch/x86/compat.c): sched_op_compat takes the command's argument
+ * by value (yield, block, shutdown with the reason itself); the
+ * event-channel and physdev ones take { cmd, union } and call the new
+ * hypercall on the union, for the commands Xen passes on.
+ */
+static long do_sched_op_compat(unsigned long cmd, unsigned long arg, unsigned long a3,
+                               unsigned long a4, unsigned long a5)
+{
+    (void)a3, (void)a4, (void)a5;
+    switch ((int)cmd) {
+    case SCHEDOP_yield:
+    case SCHEDOP_block:
+        return do_sched_op(cmd, 0, 0, 0, 0);
+    case SCHEDOP_shutdown:
+        /* The reasons sched_op's shutdown takes (Keel has no suspend). */
+        switch ((uint8_t)arg) {
+        case SHUTDOWN_poweroff:
+        case SHUTDOWN_reboot:
+        case SHUTDOWN_crash:
+        case SHUTDOWN_watchdog:
+            domain_shutdown(current_domain(), (uint8_t)arg);
+            return 0;
+        default:
+            return -XEN_EINVAL;
+        }
+    default:
+        return -XEN_ENOSYS;
+    }
+}
+
+static long do_event_channel_op_compat(unsigned long arg, unsigned long a2, unsigned long a3,
+                                       unsigned long a4, unsigned long a5)
+{
+    (void)a2, (void)a3, (void)a4, (void)a5;
+    uint32_t cmd;
+    if (copy_from_guest(&cmd, arg + offsetof(struct evtchn_op, cmd), sizeof(cmd)))
+        return -XEN_EFAULT;
+    switch (cmd) {
+    case EVTCHNOP_bind_interdomain:
+    case EVTCHNOP_bind_virq:
+    case EVTCHNOP_bind_pirq:
+    case EVTCHNOP_close:
+    case EVTCHNOP_send:
+    case EVTCHNOP_status:
+    case EVTCHNOP_alloc_unbound:
+    case EVTCHNOP_bind_ipi:
+    case EVTCHNOP_bind_vcpu:
+    case EVTCHNOP_unmask:
+        return do_event_channel_op(cmd, arg + offsetof(struct evtchn_op, u), 0, 0, 0);
+    default:
+        return -XEN_ENOSYS;
+    }
+}
+
+static long do_physdev_op_compat(unsigned long arg, unsigned long a2, unsigned long a3,
+                                 unsigned long a4, unsigned long a5)
+{
+    (void)a2, (void)a3, (void)a4, (void)a5;
+    uint32_t cmd;
+    if (copy_from_guest(&cmd, arg + offsetof(struct physdev_op, cmd), sizeof(cmd)))
+        return -XEN_EFAULT;
+    return do_physdev_op(cmd, arg + offsetof(struct physdev_op, u), 0, 0, 0);
+}
 
 /* One entry per implemented family; each takes the locks it needs
  * (docs/locking.md): there is no lock around a hypercall. */
@@ -42,6 +111,10 @@ static const hypercall_fn hypercall_table[] = {
     [__HYPERVISOR_multicall]         = do_multicall,
     [__HYPERVISOR_vm_assist]         = do_vm_assist,
     [__HYPERVISOR_physdev_op]        = do_physdev_op,
+    [__HYPERVISOR_sched_op_compat]   = do_sched_op_compat,
+    [__HYPERVISOR_event_channel_op_compat] = do_event_channel_op_compat,
+    [__HYPERVISOR_physdev_op_compat] = do_physdev_op_compat,
+    [__HYPERVISOR_update_va_mapping_otherdomain] = do_update_va_mapping_otherdomain,
 };
 
 /* Calls hypercall nr (multicall's entries too).  Unknown: -ENOSYS. */

@@ -415,10 +415,43 @@ static void flush_local_and_domain(struct domain *d, unsigned long va, bool one)
     flush_tlb_domain(d);
 }
 
+static long update_va(unsigned long va, unsigned long val, unsigned long flags,
+                      struct domain *fd);
+
 long do_update_va_mapping(unsigned long va, unsigned long val, unsigned long flags,
                           unsigned long a4, unsigned long a5)
 {
     (void)a4, (void)a5;
+    return update_va(va, val, flags, NULL);
+}
+
+/* update_va_mapping_otherdomain, as Xen 4.17's: the frame the entry maps
+ * may be the page owner's (domid), a foreign domain the caller may map
+ * (control, or dm for its target); the caller's own id is refused as a
+ * foreign domain (-ESRCH, Xen's get_pg_owner), DOMID_SELF is itself. */
+long do_update_va_mapping_otherdomain(unsigned long va, unsigned long val, unsigned long flags,
+                                      unsigned long domid, unsigned long a5)
+{
+    (void)a5;
+    struct domain *d = current_domain();
+    domid = (domid_t)domid;
+    if (domid == d->id)
+        return -XEN_ESRCH;
+    if (domid == DOMID_SELF)
+        return update_va(va, val, flags, NULL);
+    struct domain *fd = domain_get((unsigned)domid);
+    if (!fd)
+        return -XEN_ESRCH;
+    long rc = xsm_map_foreign(d, fd);
+    if (!rc)
+        rc = update_va(va, val, flags, fd);
+    domain_put(fd);
+    return rc;
+}
+
+static long update_va(unsigned long va, unsigned long val, unsigned long flags,
+                      struct domain *fd)
+{
     struct vcpu *v = current_vcpu();
     struct domain *d = v->domain;
     uint64_t l1;
@@ -427,9 +460,10 @@ long do_update_va_mapping(unsigned long va, unsigned long val, unsigned long fla
         return -XEN_EINVAL;
     if ((flags & UVMF_FLUSHTYPE_MASK) > UVMF_INVLPG)
         return -XEN_EINVAL;
-    domain_lock(d);
-    long rc = find_l1(v, va, &l1, &idx) ? mod_entry(l1, idx, 1, val, d, NULL) : -XEN_EINVAL;
-    domain_unlock(d);
+    domain_lock2(d, fd ? fd : d);
+    long rc = fd && fd->shutdown ? -XEN_ESRCH :
+              find_l1(v, va, &l1, &idx) ? mod_entry(l1, idx, 1, val, d, fd) : -XEN_EINVAL;
+    domain_unlock2(d, fd ? fd : d);
     if (rc)
         return rc;
     switch (flags & UVMF_FLUSHTYPE_MASK) {
