@@ -168,7 +168,8 @@ long pv_set_gdt(struct vcpu *v, const unsigned long *frames, unsigned long entri
         }
     }
     gdt_drop(v);
-    v->arch.pv.own_segments = true;
+    if (ents)                    /* a GDT of its own (none: nothing to load) */
+        v->arch.pv.own_segments = true;
     for (unsigned i = 0; i < nr; i++)
         v->arch.pv.gdt_frames[i] = frames[i];
     v->arch.pv.gdt_ents = ents;
@@ -523,7 +524,8 @@ long pv_set_ldt(struct vcpu *v, unsigned long base, unsigned long nr)
             return -XEN_ENOMEM;
     }
     ldt_drop(v);
-    v->arch.pv.own_segments = true;
+    if (ents)
+        v->arch.pv.own_segments = true;
     v->arch.pv.ldt_base = base;
     v->arch.pv.ldt_ents = ents;
     for (unsigned i = 0; i * 512 < ents; i++) {
