@@ -276,7 +276,7 @@ void evtchn_destroy(struct domain *d)
 /* The domain an operation names: DOMID_SELF or our own id, or another
  * domain if the access-control module allows (XSM_TARGET: a control
  * domain, or the domain's device model).  With a reference
- * (target_put). */
+ * (domain_put_named). */
 static struct domain *target_domain(domid_t dom, long *err)
 {
     struct domain *cd = current_domain();
@@ -298,11 +298,6 @@ static struct domain *target_domain(domid_t dom, long *err)
     return d;
 }
 
-static void target_put(struct domain *d)
-{
-    if (d != current_domain())
-        domain_put(d);
-}
 
 /* A new port of d, unbound, that domain remote may bind: the port, or a
  * negative errno.  Also the hypervisor's own way of offering a boot
@@ -331,7 +326,7 @@ static long evtchn_alloc_unbound(struct evtchn_alloc_unbound *a)
         return err;
     domid_t remote = a->remote_dom == DOMID_SELF ? current_domain()->id : a->remote_dom;
     long port = evtchn_alloc_unbound_port(d, remote);
-    target_put(d);
+    domain_put_named(d);
     if (port < 0)
         return port;
     a->port = (evtchn_port_t)port;
@@ -453,7 +448,7 @@ static long evtchn_status(struct evtchn_status *st)
     ev_lock(d);
     long rc = d->evtchn ? status_locked(d, st) : -XEN_EINVAL;
     ev_unlock(d);
-    target_put(d);
+    domain_put_named(d);
     return rc;
 }
 
@@ -528,7 +523,7 @@ static long evtchn_reset(domid_t dom)
         return err;
     for (unsigned p = 1; p < d->max_evtchns; p++)
         close_port(d, p);        /* a closed port: -EINVAL, ignored */
-    target_put(d);
+    domain_put_named(d);
     return 0;
 }
 

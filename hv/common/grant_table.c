@@ -91,7 +91,7 @@ void grant_table_unseed(struct domain *d)
 
 /* setup_table, query_size, get_status_frames, get_version: DOMID_SELF or
  * ourselves; another domain only for a control domain (XSM_TARGET).  With
- * a reference: any_domain_put. */
+ * a reference: domain_put_named. */
 static struct domain *any_domain(domid_t dom, int16_t *status)
 {
     struct domain *cd = current_domain();
@@ -110,11 +110,6 @@ static struct domain *any_domain(domid_t dom, int16_t *status)
     return d;
 }
 
-static void any_domain_put(struct domain *d)
-{
-    if (d && d != current_domain())
-        domain_put(d);
-}
 
 static long setup_table(unsigned long arg, unsigned count)
 {
@@ -148,7 +143,7 @@ static long setup_table(unsigned long arg, unsigned count)
     }
     if (d) {
         domain_unlock(d);
-        any_domain_put(d);
+        domain_put_named(d);
     }
     op.status = st;
     if (copy_to_guest(arg + offsetof(struct gnttab_setup_table, status), &op.status,
@@ -176,7 +171,7 @@ static long query_size(unsigned long arg, unsigned count)
             op.max_nr_frames = gt->max_frames;
         }
         domain_unlock(d);
-        any_domain_put(d);
+        domain_put_named(d);
     }
     op.status = st;
     if (copy_to_guest(arg, &op, sizeof(op)))
@@ -478,11 +473,6 @@ static struct domain *copy_domain(domid_t dom, bool by_gref, int16_t *rc)
     return d;
 }
 
-static void copy_domain_put(struct domain *d)
-{
-    if (d != current_domain())
-        domain_put(d);
-}
 
 static int16_t copy_one(const struct gnttab_copy *op)
 {
@@ -494,7 +484,7 @@ static int16_t copy_one(const struct gnttab_copy *op)
         return rc;
     dst.d = copy_domain(op->dest.domid, dg, &rc);
     if (!dst.d) {
-        copy_domain_put(src.d);
+        domain_put_named(src.d);
         return rc;
     }
     rc = copy_claim(&op->source, sg, true, &src);
@@ -508,8 +498,8 @@ static int16_t copy_one(const struct gnttab_copy *op)
                 (const uint8_t *)pfn_to_virt(src.mfn) + op->source.offset, op->len);
     copy_release(&dst);
     copy_release(&src);
-    copy_domain_put(dst.d);
-    copy_domain_put(src.d);
+    domain_put_named(dst.d);
+    domain_put_named(src.d);
     return rc;
 }
 
@@ -538,7 +528,7 @@ static long get_version(unsigned long arg)
     struct domain *d = any_domain(op.dom, &st);
     if (!d)
         return st == GNTST_bad_domain ? -XEN_ESRCH : -XEN_EPERM;
-    any_domain_put(d);
+    domain_put_named(d);
     op.version = 1;
     if (copy_to_guest(arg + offsetof(struct gnttab_get_version, version), &op.version,
                       sizeof(op.version)))
@@ -560,7 +550,8 @@ static long get_status_frames(unsigned long arg, unsigned count)
     struct domain *d = any_domain(op.dom, &st);
     if (d && op.nr_frames > 0)
         st = GNTST_general_error;
-    any_domain_put(d);
+    if (d)
+        domain_put_named(d);
     op.status = st;
     if (copy_to_guest(arg + offsetof(struct gnttab_get_status_frames, status), &op.status,
                       sizeof(op.status)))

@@ -14,7 +14,7 @@
 #define MEMOP_CMD_BITS   6
 
 /* The domain a memory op names: ourselves, or (control) another, with a
- * reference (memop_put). */
+ * reference (domain_put_named). */
 static struct domain *memop_domain(domid_t id, long *err)
 {
     struct domain *cd = current_domain();
@@ -35,11 +35,6 @@ static struct domain *memop_domain(domid_t id, long *err)
     return d;
 }
 
-static void memop_put(struct domain *d)
-{
-    if (d != current_domain())
-        domain_put(d);
-}
 
 /* Gives d 2^order new zeroed contiguous frames (mapped nowhere yet) from
  * *base on, or fails.  Under d's lock (its reservation). */
@@ -89,7 +84,7 @@ static long reservation(unsigned op, unsigned long arg, unsigned long start)
     if (!d)
         return err;
     long rc = reservation_of(d, op, arg, start, &r);
-    memop_put(d);
+    domain_put_named(d);
     return rc;
 }
 
@@ -164,7 +159,7 @@ long do_memory_op(unsigned long cmd, unsigned long arg, unsigned long a3,
         if (!d)
             return err;
         long n = (long)(op == XENMEM_current_reservation ? d->nr_pages : d->max_pages);
-        memop_put(d);
+        domain_put_named(d);
         return n;
     }
     case XENMEM_maximum_ram_page:

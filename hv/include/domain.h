@@ -210,6 +210,13 @@ struct boot_config {
  * and its vCPUs; a dead domain's resources go regardless. */
 struct domain *domain_get(unsigned id);
 void domain_put(struct domain *d);
+/* What an operation that names "us or another" got: the caller's own
+ * domain (no reference taken, it runs this) or another (domain_get's). */
+static inline void domain_put_named(struct domain *d)
+{
+    if (d != current_domain())
+        domain_put(d);
+}
 /* The domain lock; of two domains, the lower id first (the same domain
  * twice: once). */
 static inline void domain_lock(struct domain *d)
