@@ -201,6 +201,8 @@ bool evtchn_fifo_is_pending(struct domain *d, unsigned port)
 /* A port that is still LINKED may not be reused (Xen: -EBUSY, skipped). */
 bool evtchn_fifo_is_busy(struct domain *d, unsigned port)
 {
+    if (port >= d->fifo->nr_ports)
+        return false;
     event_word_t *w = word(d->fifo, port);
     return w && (w_load(w) & W_LINKED);
 }
@@ -208,6 +210,8 @@ bool evtchn_fifo_is_busy(struct domain *d, unsigned port)
 /* A port newly allocated (d's event lock): the default priority. */
 void evtchn_fifo_port_init(struct domain *d, unsigned port)
 {
+    if (port >= d->fifo->nr_ports)
+        return;
     d->fifo->port[port].priority = EVTCHN_FIFO_PRIORITY_DEFAULT;
     d->fifo->port[port].pending = false;
 }
@@ -215,6 +219,8 @@ void evtchn_fifo_port_init(struct domain *d, unsigned port)
 /* Close: PENDING cleared; the guest unlinks it when it meets it. */
 void evtchn_fifo_clear_pending(struct domain *d, unsigned port)
 {
+    if (port >= d->fifo->nr_ports)
+        return;
     d->fifo->port[port].pending = false;
     event_word_t *w = word(d->fifo, port);
     if (w)
@@ -239,6 +245,8 @@ long evtchn_fifo_set_priority(struct domain *d, unsigned port, uint32_t priority
     if (d->evtchn[port].state == EVTCHNSTAT_closed)
         return -XEN_EACCES;
     if (priority > EVTCHN_FIFO_PRIORITY_MIN)
+        return -XEN_EINVAL;
+    if (port >= d->fifo->nr_ports)
         return -XEN_EINVAL;
     /* Future events only: one already linked stays on its queue. */
     d->fifo->port[port].priority = (uint8_t)priority;

@@ -27,12 +27,13 @@ static struct grant_table *table_of(struct domain *d)
     return gt;
 }
 
-/* v2: the status frames the grant frames need, shared with d as they are
- * (the guest maps them, read-only as a rule); ones kept from an earlier
- * v2 are zeroed as they come back into use. */
-static int status_frames(struct domain *d, struct grant_table *gt)
+/* v2: the status frames that nr grant frames need, shared with d as the
+ * grant frames are (the guest maps them, read-only as a rule); ones kept
+ * from an earlier v2 are zeroed as they come back into use.  Made before
+ * the grant frames they cover, so every entry has its status entry. */
+static int status_frames(struct domain *d, struct grant_table *gt, unsigned nr)
 {
-    unsigned need = GNT_STATUS_FRAMES(gt->nr_frames);
+    unsigned need = GNT_STATUS_FRAMES(MIN(nr, gt->max_frames));
     while (gt->status_alloc < need) {
         uint64_t mfn;
         if (domain_alloc_shared_page(d, &mfn))
@@ -49,14 +50,17 @@ static int status_frames(struct domain *d, struct grant_table *gt)
  * zeroed; the guest maps them writable. */
 static int grow_table(struct domain *d, struct grant_table *gt, unsigned nr)
 {
-    while (gt->nr_frames < MAX(nr, (unsigned)GNT_INITIAL_FRAMES)) {
+    nr = MAX(nr, (unsigned)GNT_INITIAL_FRAMES);
+    if (gt->version == 2 && nr > gt->nr_frames && status_frames(d, gt, nr))
+        return -1;
+    while (gt->nr_frames < nr) {
         uint64_t mfn;
         if (domain_alloc_shared_page(d, &mfn))
             return -1;
         if (gnt_add_frame(gt, pfn_to_virt(mfn)))
             return -1;           /* the frame stays d's, freed with it */
     }
-    return gt->version == 2 ? status_frames(d, gt) : 0;
+    return 0;
 }
 
 /*
@@ -572,13 +576,10 @@ static long set_version_locked(struct domain *d, struct grant_table *gt, unsigne
     if (gt->version == 1) {
         for (unsigned i = 0; i < nkeep; i++)
             keep[i] = *gnt_shared(gt, i);
-        gt->version = 2;         /* status frames for the frames there are */
-        if (status_frames(d, gt)) {
-            gt->version = 1;
+        if (status_frames(d, gt, gt->nr_frames)) {
             gt->nr_status_frames = 0;
             return -XEN_ENOMEM;
         }
-        gt->version = 1;
     } else {
         for (unsigned i = 0; i < nkeep; i++) {
             grant_entry_v2_t *e = gnt_shared_v2(gt, i);
