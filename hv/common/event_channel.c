@@ -145,26 +145,8 @@ void vcpu_mark_events_pending(struct vcpu *v)
         vcpu_kick(v);            /* running elsewhere: deliver it now */
 }
 
-void evtchn_set_pending(struct domain *d, unsigned port)
-{
-    shared_info_t *s = d->shared_info;
-    if (d->shutdown || !s)
-        return;
-    if (__atomic_load_n(&d->fifo, __ATOMIC_ACQUIRE)) {
-        evtchn_fifo_set_pending(d, port);
-        return;
-    }
-    struct vcpu *v = d->vcpu[d->evtchn[port].notify_vcpu];
-    if (test_and_set(s->evtchn_pending, port))
-        return;
-    if (!test(s->evtchn_mask, port) &&
-        !test_and_set(&v->vcpu_info->evtchn_pending_sel, port / BITS_PER_WORD))
-        vcpu_mark_events_pending(v);
-    evtchn_wake_pollers(d, port);
-}
-
 /* Wake vCPUs in SCHEDOP_poll on this port (or on several ports). */
-void evtchn_wake_pollers(struct domain *d, unsigned port)
+static inline void wake_pollers(struct domain *d, unsigned port)
 {
     for (unsigned i = 0; i < d->nr_vcpus; i++) {
         struct vcpu *p = d->vcpu[i];
@@ -174,11 +156,35 @@ void evtchn_wake_pollers(struct domain *d, unsigned port)
     }
 }
 
+void evtchn_wake_pollers(struct domain *d, unsigned port)
+{
+    wake_pollers(d, port);
+}
+
+/* The send path: 2-level inline, FIFO (a pointer seldom set) out of line. */
+void evtchn_set_pending(struct domain *d, unsigned port)
+{
+    shared_info_t *s = d->shared_info;
+    if (d->shutdown || !s)
+        return;
+    if (__builtin_expect(__atomic_load_n(&d->fifo, __ATOMIC_ACQUIRE) != NULL, 0)) {
+        evtchn_fifo_set_pending(d, port);
+        return;
+    }
+    struct vcpu *v = d->vcpu[d->evtchn[port].notify_vcpu];
+    if (test_and_set(s->evtchn_pending, port))
+        return;
+    if (!test(s->evtchn_mask, port) &&
+        !test_and_set(&v->vcpu_info->evtchn_pending_sel, port / BITS_PER_WORD))
+        vcpu_mark_events_pending(v);
+    wake_pollers(d, port);
+}
+
 /* SCHEDOP_poll, holding no lock: a FIFO domain's words are looked at
  * under its event lock (EVTCHNOP_reset may take them away). */
 bool evtchn_port_pending(struct domain *d, unsigned port)
 {
-    if (d->fifo) {
+    if (__builtin_expect(d->fifo != NULL, 0)) {
         ev_lock(d);
         bool r = d->fifo ? evtchn_fifo_is_pending(d, port)
                          : d->shared_info && test(d->shared_info->evtchn_pending, port);
@@ -545,7 +551,7 @@ static long unmask_locked(unsigned port)
     struct domain *d = current_domain();
     if (!evtchn_port_valid(d, port))
         return -XEN_EINVAL;
-    if (d->fifo) {
+    if (__builtin_expect(d->fifo != NULL, 0)) {
         evtchn_fifo_unmask(d, port);
         return 0;
     }
@@ -608,8 +614,7 @@ long do_event_channel_op(unsigned long cmd, unsigned long arg, unsigned long a3,
 {
     (void)a3, (void)a4, (void)a5;
     struct domain *d = current_domain();
-    switch (cmd) {
-    case EVTCHNOP_send: {        /* the hot path: straight to it */
+    if (__builtin_expect(cmd == EVTCHNOP_send, 1)) {   /* the hot path: straight to it */
         struct evtchn_send sd;
         if (copy_from_guest(&sd, arg, sizeof(sd)))
             return -XEN_EFAULT;
@@ -618,6 +623,7 @@ long do_event_channel_op(unsigned long cmd, unsigned long arg, unsigned long a3,
         ev_unlock(d);
         return rc;
     }
+    switch (cmd) {
     case EVTCHNOP_unmask:
     case EVTCHNOP_bind_virq:
     case EVTCHNOP_bind_ipi:

@@ -107,6 +107,8 @@ static long consume(unsigned *prio_out)
     return 0;
 }
 
+static int two_vcpus;                        /* vCPU 1 exists (vcpus=2) */
+
 static unsigned long mfn(const void *p)
 {
     return minios_virt_to_mfn(p);
@@ -120,7 +122,8 @@ static void test_before(evtchn_port_t carried)
     CHECK_EQ(set_priority(1000, 3), -XEN_EINVAL);           /* not a valid port first */
     CHECK_EQ(expand(mfn(array_page)), -XEN_EOPNOTSUPP);     /* no control block yet */
     CHECK_EQ(init_control(mfn(cb_page), 0, 100, &lb), -XEN_ENOENT);
-    CHECK_EQ(init_control(mfn(cb_page), 0, 1, NULL), -XEN_ENOENT);  /* one vCPU */
+    if (!two_vcpus)
+        CHECK_EQ(init_control(mfn(cb_page), 0, 1, NULL), -XEN_ENOENT);  /* one vCPU */
     CHECK_EQ(init_control(mfn(cb_page), PG - sizeof(*cb) + 1, 0, NULL), -XEN_EINVAL);
     CHECK_EQ(init_control(mfn(cb_page), PG, 0, NULL), -XEN_EINVAL);
     CHECK_EQ(init_control(mfn(cb_page), 0xffffffffu, 0, NULL), -XEN_EINVAL);
@@ -257,6 +260,38 @@ static void test_order(void)
     CHECK_EQ(minios_evtchn_close(b), 0);
 }
 
+/* Queues are per vCPU: an event for a vCPU without a control block is
+ * dropped; with one, it goes on that vCPU's queue and upcall. */
+static void test_vcpu1(void)
+{
+    if (!two_vcpus) {
+        printf("one vCPU: per-vCPU queues not checked (give vcpus=2)\n");
+        return;
+    }
+    struct evtchn_bind_ipi b = { .vcpu = 1 };
+    CHECK_EQ(HYPERVISOR_event_channel_op(EVTCHNOP_bind_ipi, &b), 0);
+    evtchn_port_t p = b.port;
+    words[p] = 0;
+    CHECK_EQ(op(EVTCHNOP_send, p), 0);
+    CHECK_EQ(words[p], 0);                                   /* dropped: not even PENDING */
+    evtchn_fifo_control_block_t *cb1 = (evtchn_fifo_control_block_t *)(cb_page + 256);
+    CHECK_EQ(init_control(mfn(cb_page), 256, 1, NULL), 0);
+    CHECK_EQ(init_control(mfn(cb_page), 256, 1, NULL), -XEN_EINVAL);
+    vcpu_info_t *vi1 = &minios_shared_info->vcpu_info[1];
+    vi1->evtchn_upcall_pending = 0;
+    CHECK_EQ(set_priority(p, 4), 0);
+    CHECK_EQ(op(EVTCHNOP_send, p), 0);
+    CHECK_EQ(words[p], PENDING | LINKED);
+    CHECK_EQ(cb1->ready, 1u << 4);
+    CHECK_EQ(cb1->head[4], p);
+    CHECK_EQ(ready(), 0);                                    /* not vCPU 0's */
+    CHECK_EQ(vi1->evtchn_upcall_pending, 1);
+    words[p] = 0;                                            /* consumed, as vCPU 1 would */
+    cb1->ready = 0;
+    CHECK_EQ(minios_evtchn_close(p), 0);
+    printf("vCPU 1: its own queue, head %u\n", p);
+}
+
 /* VIRQ_TIMER is delivered the FIFO way. */
 static void test_virq(void)
 {
@@ -321,6 +356,7 @@ static int single(void)
     test_before(carried);
     test_switch(carried);
     test_order();
+    test_vcpu1();
     test_virq();
     CHECK_EQ(minios_evtchn_close(a), 0);
     CHECK_EQ(minios_evtchn_close(carried), 0);
@@ -415,6 +451,7 @@ int main(int argc, char **argv)
     }
     const char *o = test_arg(argc, argv, "op"), *pe = test_arg(argc, argv, "peer");
     domid_t peer = pe ? (domid_t)strtoul(pe, NULL, 0) : 0;
+    two_vcpus = HYPERVISOR_vcpu_op(VCPUOP_is_up, 1, NULL) >= 0;
     if (o && !strcmp(o, "fifo"))
         return fifo(peer);
     if (o && !strcmp(o, "twolevel"))
