@@ -45,28 +45,6 @@ void gnt_table_free(struct grant_table *gt)
     gt->nr_mappings = 0;
 }
 
-grant_entry_v1_t *gnt_shared(struct grant_table *gt, grant_ref_t ref)
-{
-    return &gt->shared[ref / GNT_PER_FRAME][ref % GNT_PER_FRAME];
-}
-
-grant_entry_v2_t *gnt_shared_v2(struct grant_table *gt, grant_ref_t ref)
-{
-    return &((grant_entry_v2_t *)gt->shared[ref / GNT_PER_FRAME_V2])[ref % GNT_PER_FRAME_V2];
-}
-
-uint16_t *gnt_status(struct grant_table *gt, grant_ref_t ref)
-{
-    if (gt->version == 1)
-        return &gnt_shared(gt, ref)->flags;
-    return &gt->status[ref / GNT_STATUS_PER_FRAME][ref % GNT_STATUS_PER_FRAME];
-}
-
-struct gnt_active *gnt_act(struct grant_table *gt, grant_ref_t ref)
-{
-    return &gt->active[ref / GNT_ACT_PER_PAGE][ref % GNT_ACT_PER_PAGE];
-}
-
 /* flags and domid of a v1 entry form one 32-bit word: updated together. */
 union gnt_combo {
     uint32_t raw;
@@ -179,10 +157,8 @@ int16_t gnt_pin(struct grant_table *gt, grant_ref_t ref, domid_t ldom, bool read
         }
         if (!act->pin) {
             act->domid = ldom;
-            act->frame = f < GNT_BAD_FRAME ? f : GNT_BAD_FRAME;
             act->start = start;
-            act->length = len;
-            act->sub_page = sub;
+            act->fl = GNT_FL(f < GNT_BAD_FRAME ? f : GNT_BAD_FRAME, len, sub);
         }
     }
     act->pin += pin_inc;

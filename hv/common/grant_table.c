@@ -48,7 +48,17 @@ static int status_frames(struct domain *d, struct grant_table *gt, unsigned nr)
 /* Grows d's table to nr frames: hypervisor frames shared with d (as
  * shared_info: outside its p2m and its reservation, never its to free),
  * zeroed; the guest maps them writable. */
-static int grow_table(struct domain *d, struct grant_table *gt, unsigned nr)
+static int grow_table_slow(struct domain *d, struct grant_table *gt, unsigned nr);
+
+/* The common case (the table has its frames) without a call. */
+static inline int grow_table(struct domain *d, struct grant_table *gt, unsigned nr)
+{
+    if (__builtin_expect(gt->nr_frames >= nr && gt->nr_frames >= GNT_INITIAL_FRAMES, 1))
+        return 0;
+    return grow_table_slow(d, gt, nr);
+}
+
+static int grow_table_slow(struct domain *d, struct grant_table *gt, unsigned nr)
 {
     nr = MAX(nr, (unsigned)GNT_INITIAL_FRAMES);
     if (gt->version == 2 && nr > gt->nr_frames && status_frames(d, gt, nr))
@@ -464,8 +474,9 @@ static int16_t copy_claim_locked(const struct gnttab_copy_ptr *p, bool by_gref, 
             return rc;
         b->have_grant = true;
         b->ref = p->u.ref;
-        b->start = gnt_act(gt, p->u.ref)->start;
-        b->len = gnt_act(gt, p->u.ref)->length;
+        const struct gnt_active *act = gnt_act(gt, p->u.ref);
+        b->start = act->start;
+        b->len = act->length;
         if (!frame_of(b->d, b->mfn))
             return GNTST_bad_page;
     } else {

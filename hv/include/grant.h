@@ -37,11 +37,17 @@ struct gnt_active {
     uint32_t pin;                /* GNTPIN_* counts; 0: not in use */
     domid_t domid;               /* the domain using it */
     uint16_t start;              /* v2 sub-page grant: its first byte */
-    uint64_t frame : 48;         /* the frame captured at first pin (a
-                                    larger one is kept as GNT_BAD_FRAME) */
-    uint64_t length : 13;        /* bytes granted from start (1..4096) */
-    uint64_t sub_page : 1;       /* a v2 sub-page grant: never mapped */
+    union {
+        uint64_t fl;             /* all three, written at once */
+        struct {
+            uint64_t frame : 48;     /* the frame captured at first pin (a
+                                        larger one is kept as GNT_BAD_FRAME) */
+            uint64_t length : 13;    /* bytes granted from start (1..4096) */
+            uint64_t sub_page : 1;   /* a v2 sub-page grant: never mapped */
+        };
+    };
 };
+#define GNT_FL(frame, len, sub) ((frame) | (uint64_t)(len) << 48 | (uint64_t)(sub) << 61)
 #define GNT_BAD_FRAME        ((1ull << 48) - 1)
 #define GNT_ACT_PER_PAGE     (PAGE_SIZE / sizeof(struct gnt_active))
 
@@ -84,12 +90,26 @@ static inline unsigned gnt_nr_entries(const struct grant_table *gt)
 {
     return gt->nr_frames * (gt->version == 2 ? GNT_PER_FRAME_V2 : GNT_PER_FRAME);
 }
-grant_entry_v1_t *gnt_shared(struct grant_table *gt, grant_ref_t ref);      /* v1 */
-grant_entry_v2_t *gnt_shared_v2(struct grant_table *gt, grant_ref_t ref);   /* v2 */
+static inline grant_entry_v1_t *gnt_shared(struct grant_table *gt, grant_ref_t ref)  /* v1 */
+{
+    return &gt->shared[ref / GNT_PER_FRAME][ref % GNT_PER_FRAME];
+}
+static inline grant_entry_v2_t *gnt_shared_v2(struct grant_table *gt, grant_ref_t ref)
+{
+    return &((grant_entry_v2_t *)gt->shared[ref / GNT_PER_FRAME_V2])[ref % GNT_PER_FRAME_V2];
+}
 /* The word holding GTF_reading/GTF_writing: the entry's flags (v1), its
  * status entry (v2). */
-uint16_t *gnt_status(struct grant_table *gt, grant_ref_t ref);
-struct gnt_active *gnt_act(struct grant_table *gt, grant_ref_t ref);
+static inline uint16_t *gnt_status(struct grant_table *gt, grant_ref_t ref)
+{
+    if (__builtin_expect(gt->version == 1, 1))
+        return &gnt_shared(gt, ref)->flags;
+    return &gt->status[ref / GNT_STATUS_PER_FRAME][ref % GNT_STATUS_PER_FRAME];
+}
+static inline struct gnt_active *gnt_act(struct grant_table *gt, grant_ref_t ref)
+{
+    return &gt->active[ref / GNT_ACT_PER_PAGE][ref % GNT_ACT_PER_PAGE];
+}
 
 /*
  * Takes a pin on (gt, ref) for domain ldom: read-only or writable, for a
