@@ -307,7 +307,9 @@ long evtchn_fifo_init_control(struct domain *d, struct evtchn_init_control *ic)
         return rc;
     }
     fv->cb_mfn = ic->control_gfn;
+    q_lock(d, f);                /* a send to this vCPU sees it, or drops the event */
     fv->cb = (evtchn_fifo_control_block_t *)((char *)pfn_to_virt(ic->control_gfn) + ic->offset);
+    spin_unlock(&f->lock);
     if (fresh) {
         for (unsigned p = 1; p < d->valid_evtchns && p < f->nr_ports; p++) {
             f->port[p].priority = EVTCHN_FIFO_PRIORITY_DEFAULT;
