@@ -311,6 +311,39 @@ static void test_virq(void)
     words[t] = MASKED;
 }
 
+/* A hostile guest: garbage in the event words and the control block
+ * (LINKED and BUSY on idle ports, links to ports that do not exist, heads
+ * and READY bits made up) while its ports are sent to, unmasked and
+ * reprioritised; every call still succeeds, and the hypervisor follows
+ * no link the guest wrote (it writes only a tail's link, a head and READY). */
+static void test_hostile(void)
+{
+    evtchn_port_t p[4];
+    for (unsigned i = 0; i < 4; i++)
+        p[i] = ipi();
+    uint64_t x = 0x9e3779b97f4a7c15ull;
+    for (unsigned r = 0; r < 300; r++) {
+        for (unsigned i = 0; i < 64; i++) {
+            x = x * 6364136223846793005ull + 1442695040888963407ull;
+            words[i] = (uint32_t)(x >> 32);
+        }
+        cb->head[r % EVTCHN_FIFO_MAX_QUEUES] = (uint32_t)(x >> 5);
+        cb->ready = (uint32_t)x;
+        CHECK_EQ(op(EVTCHNOP_send, p[r % 4]), 0);
+        CHECK_EQ(op(EVTCHNOP_unmask, p[(r + 1) % 4]), 0);
+        CHECK_EQ(set_priority(p[(r + 2) % 4], r % EVTCHN_FIFO_MAX_QUEUES), 0);
+        CHECK_EQ(op(EVTCHNOP_send, p[(r + 3) % 4]), 0);
+    }
+    for (unsigned i = 0; i < PG / sizeof(event_word_t); i++)
+        words[i] = MASKED;
+    for (unsigned q = 0; q < EVTCHN_FIFO_MAX_QUEUES; q++)
+        cb->head[q] = local_head[q] = 0;
+    cb->ready = 0;
+    for (unsigned i = 0; i < 4; i++)
+        CHECK_EQ(minios_evtchn_close(p[i]), 0);
+    printf("hostile words and control block: 1200 calls, all fine\n");
+}
+
 /* Array pages: up to 128 (2^17 ports), then -ENOSPC. */
 static void test_expand(void)
 {
@@ -358,6 +391,7 @@ static int single(void)
     test_order();
     test_vcpu1();
     test_virq();
+    test_hostile();
     CHECK_EQ(minios_evtchn_close(a), 0);
     CHECK_EQ(minios_evtchn_close(carried), 0);
     test_expand();
