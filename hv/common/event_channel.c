@@ -1,6 +1,9 @@
-/* Event channels, 2-level ABI (<xen/event_channel.h>): ports, their
- * states and bindings, pending and mask bits in shared_info and vcpu_info
- * set exactly as Xen sets them, virtual IRQs and upcall kicks. */
+/* Event channels (<xen/event_channel.h>): ports, their states and
+ * bindings, the 2-level ABI's pending and mask bits in shared_info and
+ * vcpu_info set exactly as Xen sets them, virtual IRQs and upcall kicks.
+ * A domain that registered a FIFO control block (event_fifo.c) has
+ * d->fifo set: setting, clearing, testing and unmasking dispatch on it,
+ * once, at their start. */
 #include "lib.h"
 #include "mm.h"
 #include "domain.h"
@@ -119,8 +122,13 @@ static long get_free_port(struct domain *d)
         return -XEN_ENOMEM;
     for (unsigned p = 1; p < d->max_evtchns && p < ABI_MAX_PORTS; p++) {
         if (d->evtchn[p].state == EVTCHNSTAT_closed) {
+            /* FIFO: a port still on a queue is busy (Xen skips it). */
+            if (d->fifo && evtchn_fifo_is_busy(d, p))
+                continue;
             if (p >= d->valid_evtchns)
                 d->valid_evtchns = MIN(ROUNDUP(p + 1, EVTCHNS_PER_BUCKET), d->max_evtchns);
+            if (d->fifo)
+                evtchn_fifo_port_init(d, p);
             return p;
         }
     }
@@ -137,18 +145,9 @@ void vcpu_mark_events_pending(struct vcpu *v)
         vcpu_kick(v);            /* running elsewhere: deliver it now */
 }
 
-void evtchn_set_pending(struct domain *d, unsigned port)
+/* Wake vCPUs in SCHEDOP_poll on this port (or on several ports). */
+static inline void wake_pollers(struct domain *d, unsigned port)
 {
-    shared_info_t *s = d->shared_info;
-    if (d->shutdown || !s)
-        return;
-    struct vcpu *v = d->vcpu[d->evtchn[port].notify_vcpu];
-    if (test_and_set(s->evtchn_pending, port))
-        return;
-    if (!test(s->evtchn_mask, port) &&
-        !test_and_set(&v->vcpu_info->evtchn_pending_sel, port / BITS_PER_WORD))
-        vcpu_mark_events_pending(v);
-    /* Wake vCPUs in SCHEDOP_poll on this port (or on several ports). */
     for (unsigned i = 0; i < d->nr_vcpus; i++) {
         struct vcpu *p = d->vcpu[i];
         if (p && p->polling && p->state == VCPU_BLOCKED &&
@@ -157,8 +156,41 @@ void evtchn_set_pending(struct domain *d, unsigned port)
     }
 }
 
+void evtchn_wake_pollers(struct domain *d, unsigned port)
+{
+    wake_pollers(d, port);
+}
+
+/* The send path: 2-level inline, FIFO (a pointer seldom set) out of line. */
+void evtchn_set_pending(struct domain *d, unsigned port)
+{
+    shared_info_t *s = d->shared_info;
+    if (d->shutdown || !s)
+        return;
+    if (__builtin_expect(__atomic_load_n(&d->fifo, __ATOMIC_ACQUIRE) != NULL, 0)) {
+        evtchn_fifo_set_pending(d, port);
+        return;
+    }
+    struct vcpu *v = d->vcpu[d->evtchn[port].notify_vcpu];
+    if (test_and_set(s->evtchn_pending, port))
+        return;
+    if (!test(s->evtchn_mask, port) &&
+        !test_and_set(&v->vcpu_info->evtchn_pending_sel, port / BITS_PER_WORD))
+        vcpu_mark_events_pending(v);
+    wake_pollers(d, port);
+}
+
+/* SCHEDOP_poll, holding no lock: a FIFO domain's words are looked at
+ * under its event lock (EVTCHNOP_reset may take them away). */
 bool evtchn_port_pending(struct domain *d, unsigned port)
 {
+    if (__builtin_expect(d->fifo != NULL, 0)) {
+        ev_lock(d);
+        bool r = d->fifo ? evtchn_fifo_is_pending(d, port)
+                         : d->shared_info && test(d->shared_info->evtchn_pending, port);
+        ev_unlock(d);
+        return r;
+    }
     return d->shared_info && test(d->shared_info->evtchn_pending, port);
 }
 
@@ -185,7 +217,9 @@ void send_guest_global_virq(struct domain *d, unsigned virq)
 
 static void clear_pending(struct domain *d, unsigned port)
 {
-    if (d->shared_info)
+    if (d->fifo)
+        evtchn_fifo_clear_pending(d, port);
+    else if (d->shared_info)
         test_and_clear(d->shared_info->evtchn_pending, port);
 }
 
@@ -261,12 +295,17 @@ static long close_port(struct domain *d, unsigned port)
 
 void evtchn_destroy(struct domain *d)
 {
-    if (!d->evtchn)
+    if (!d->evtchn) {
+        ev_lock(d);
+        evtchn_fifo_destroy(d);  /* a control block without any port */
+        ev_unlock(d);
         return;
+    }
     for (unsigned p = 1; p < d->max_evtchns; p++)
         if (d->evtchn[p].state != EVTCHNSTAT_closed)
             close_port(d, p);
     ev_lock(d);
+    evtchn_fifo_destroy(d);      /* control blocks and array pages let go */
     free_hv_pages(d->evtchn, d->evtchn_order);
     d->evtchn = NULL;
     d->valid_evtchns = 0;
@@ -507,12 +546,21 @@ static long unmask_locked(unsigned port)
     struct domain *d = current_domain();
     if (!evtchn_port_valid(d, port))
         return -XEN_EINVAL;
+    if (__builtin_expect(d->fifo != NULL, 0)) {
+        evtchn_fifo_unmask(d, port);
+        return 0;
+    }
     shared_info_t *s = d->shared_info;
     struct vcpu *v = d->vcpu[chn(d, port)->notify_vcpu];
     if (test_and_clear(s->evtchn_mask, port) && test(s->evtchn_pending, port) &&
         !test_and_set(&v->vcpu_info->evtchn_pending_sel, port / BITS_PER_WORD))
         vcpu_mark_events_pending(v);
     return 0;
+}
+
+static long init_control_locked(struct evtchn_init_control *ic)
+{
+    return evtchn_fifo_init_control(current_domain(), ic);
 }
 
 static long evtchn_reset(domid_t dom)
@@ -523,8 +571,20 @@ static long evtchn_reset(domid_t dom)
         return err;
     for (unsigned p = 1; p < d->max_evtchns; p++)
         close_port(d, p);        /* a closed port: -EINVAL, ignored */
+    /* As Xen: a FIFO domain goes back to the 2-level ABI, unless a port
+     * was bound again meanwhile (-EAGAIN). */
+    long rc = 0;
+    ev_lock(d);
+    if (d->fifo) {
+        for (unsigned p = 1; p < d->valid_evtchns && !rc; p++)
+            if (d->evtchn[p].state != EVTCHNSTAT_closed)
+                rc = -XEN_EAGAIN;
+        if (!rc)
+            evtchn_fifo_destroy(d);
+    }
+    ev_unlock(d);
     domain_put_named(d);
-    return 0;
+    return rc;
 }
 
 /* Copy in, operate on our copy, copy out (only if the op succeeded). */
@@ -549,8 +609,7 @@ long do_event_channel_op(unsigned long cmd, unsigned long arg, unsigned long a3,
 {
     (void)a3, (void)a4, (void)a5;
     struct domain *d = current_domain();
-    switch (cmd) {
-    case EVTCHNOP_send: {        /* the hot path: straight to it */
+    if (__builtin_expect(cmd == EVTCHNOP_send, 1)) {   /* the hot path: straight to it */
         struct evtchn_send sd;
         if (copy_from_guest(&sd, arg, sizeof(sd)))
             return -XEN_EFAULT;
@@ -559,10 +618,14 @@ long do_event_channel_op(unsigned long cmd, unsigned long arg, unsigned long a3,
         ev_unlock(d);
         return rc;
     }
+    switch (cmd) {
     case EVTCHNOP_unmask:
     case EVTCHNOP_bind_virq:
     case EVTCHNOP_bind_ipi:
-    case EVTCHNOP_bind_vcpu: {
+    case EVTCHNOP_bind_vcpu:
+    case EVTCHNOP_init_control:
+    case EVTCHNOP_expand_array:
+    case EVTCHNOP_set_priority: {
         ev_lock(d);
         long rc = event_channel_op(cmd, arg);
         ev_unlock(d);
@@ -610,9 +673,27 @@ static long event_channel_op(unsigned long cmd, unsigned long arg)
             return -XEN_EFAULT;
         return evtchn_reset(r.dom);
     }
+    case EVTCHNOP_init_control:
+        OP(struct evtchn_init_control, init_control_locked);
+    case EVTCHNOP_expand_array: {
+        struct evtchn_expand_array e;
+        if (copy_from_guest(&e, arg, sizeof(e)))
+            return -XEN_EFAULT;
+        return current_domain()->shutdown ? -XEN_ESRCH
+                                          : evtchn_fifo_expand_array(current_domain(), &e);
+    }
+    case EVTCHNOP_set_priority: {
+        struct evtchn_set_priority sp;
+        if (copy_from_guest(&sp, arg, sizeof(sp)))
+            return -XEN_EFAULT;
+        struct domain *d = current_domain();
+        if (!evtchn_port_valid(d, sp.port))
+            return -XEN_EINVAL;
+        return evtchn_fifo_set_priority(d, sp.port, sp.priority);
+    }
     case EVTCHNOP_bind_pirq:
         return -XEN_EPERM;       /* no physical IRQs for guests yet */
     default:
-        return -XEN_ENOSYS;      /* FIFO ABI (init_control, ...) not offered */
+        return -XEN_ENOSYS;
     }
 }

@@ -10,6 +10,7 @@ void gnt_table_init(struct grant_table *gt, unsigned max_frames)
 {
     memset(gt, 0, sizeof(*gt));
     gt->max_frames = MIN(max_frames, (unsigned)GNT_MAX_FRAMES);
+    gt->version = 1;
     gt->maptrack_free = GNT_MT_TAIL;
 }
 
@@ -42,16 +43,6 @@ void gnt_table_free(struct grant_table *gt)
     gt->maptrack_limit = 0;
     gt->maptrack_free = GNT_MT_TAIL;
     gt->nr_mappings = 0;
-}
-
-grant_entry_v1_t *gnt_shared(struct grant_table *gt, grant_ref_t ref)
-{
-    return &gt->shared[ref / GNT_PER_FRAME][ref % GNT_PER_FRAME];
-}
-
-struct gnt_active *gnt_act(struct grant_table *gt, grant_ref_t ref)
-{
-    return &gt->active[ref / GNT_ACT_PER_PAGE][ref % GNT_ACT_PER_PAGE];
 }
 
 /* flags and domid of a v1 entry form one 32-bit word: updated together. */
@@ -92,23 +83,82 @@ static int16_t set_status(grant_entry_v1_t *e, const struct gnt_active *act,
     }
 }
 
+/* The entry's type as a pin needs it: a (full-page, for a mapping)
+ * access grant to ldom. */
+static bool grant_ok(union gnt_combo c, domid_t ldom, bool mapflag)
+{
+    uint16_t mask = GTF_type_mask | (mapflag ? GTF_sub_page : 0);
+    return (c.flags & mask) == GTF_permit_access && c.domid == ldom;
+}
+
+/* Xen's _set_status_v2: the status bits are the hypervisor's to set (the
+ * guest only reads them), so they are set first and the entry looked at
+ * again afterwards; a change meanwhile takes them back. */
+static int16_t set_status_v2(grant_entry_v2_t *e, uint16_t *st, const struct gnt_active *act,
+                             domid_t ldom, bool readonly, bool mapflag)
+{
+    uint32_t *raw = (uint32_t *)&e->hdr;
+    union gnt_combo c = { .raw = __atomic_load_n(raw, __ATOMIC_ACQUIRE) };
+    if (!act->pin && !grant_ok(c, ldom, mapflag))
+        return GNTST_general_error;   /* transitive ones too: not offered */
+    if (!readonly && (c.flags & GTF_readonly))
+        return GNTST_general_error;
+    __atomic_fetch_or(st, (uint16_t)(readonly ? GTF_reading : GTF_reading | GTF_writing),
+                      __ATOMIC_SEQ_CST);
+    c.raw = __atomic_load_n(raw, __ATOMIC_SEQ_CST);
+    if (!act->pin) {
+        if (!grant_ok(c, ldom, mapflag) || (!readonly && (c.flags & GTF_readonly))) {
+            __atomic_fetch_and(st, (uint16_t)~(GTF_reading | GTF_writing), __ATOMIC_SEQ_CST);
+            return GNTST_general_error;
+        }
+    } else if (c.flags & GTF_readonly) {
+        __atomic_fetch_and(st, (uint16_t)~GTF_writing, __ATOMIC_SEQ_CST);
+        return GNTST_general_error;
+    }
+    return GNTST_okay;
+}
+
 int16_t gnt_pin(struct grant_table *gt, grant_ref_t ref, domid_t ldom, bool readonly,
                 bool mapflag, uint32_t pin_inc, uint64_t *frame)
 {
     if (ref >= gnt_nr_entries(gt))
         return GNTST_bad_gntref;
     struct gnt_active *act = gnt_act(gt, ref);
-    grant_entry_v1_t *e = gnt_shared(gt, ref);
-    /* Already in use: by the same domain only, and no counter overflow. */
-    if (act->pin && (act->domid != ldom || (act->pin & GNTPIN_overflow)))
+    /* Already in use: by the same domain only, no counter overflow, and a
+     * sub-page grant is never mapped. */
+    if (act->pin && (act->domid != ldom || (act->pin & GNTPIN_overflow) ||
+                     (mapflag && act->sub_page)))
         return GNTST_general_error;
     if (!act->pin || (!readonly && !(act->pin & GNTPIN_write_mask))) {
-        int16_t rc = set_status(e, act, ldom, readonly, mapflag);
-        if (rc != GNTST_okay)
-            return rc;
+        uint64_t f;
+        uint16_t start = 0, len = PAGE_SIZE;
+        bool sub = false;
+        if (gt->version == 1) {
+            grant_entry_v1_t *e = gnt_shared(gt, ref);
+            int16_t rc = set_status(e, act, ldom, readonly, mapflag);
+            if (rc != GNTST_okay)
+                return rc;
+            f = __atomic_load_n(&e->frame, __ATOMIC_ACQUIRE);
+        } else {
+            grant_entry_v2_t *e = gnt_shared_v2(gt, ref);
+            int16_t rc = set_status_v2(e, gnt_status(gt, ref), act, ldom, readonly, mapflag);
+            if (rc != GNTST_okay)
+                return rc;
+            /* full_page.frame and sub_page.frame are the same field. */
+            f = __atomic_load_n(&e->full_page.frame, __ATOMIC_ACQUIRE);
+            if (__atomic_load_n(&e->hdr.flags, __ATOMIC_ACQUIRE) & GTF_sub_page) {
+                sub = true;
+                start = __atomic_load_n(&e->sub_page.page_off, __ATOMIC_ACQUIRE);
+                len = __atomic_load_n(&e->sub_page.length, __ATOMIC_ACQUIRE);
+                /* Bytes past the page are never copied (offset + len is
+                 * checked against the page first): the same test. */
+                len = MIN(len, (uint16_t)PAGE_SIZE);
+            }
+        }
         if (!act->pin) {
             act->domid = ldom;
-            act->frame = __atomic_load_n(&e->frame, __ATOMIC_ACQUIRE);
+            act->start = start;
+            act->fl = GNT_FL(f < GNT_BAD_FRAME ? f : GNT_BAD_FRAME, len, sub);
         }
     }
     act->pin += pin_inc;
@@ -119,7 +169,6 @@ int16_t gnt_pin(struct grant_table *gt, grant_ref_t ref, domid_t ldom, bool read
 void gnt_unpin(struct grant_table *gt, grant_ref_t ref, bool readonly, uint32_t pin_inc)
 {
     struct gnt_active *act = gnt_act(gt, ref);
-    grant_entry_v1_t *e = gnt_shared(gt, ref);
     uint16_t clear = 0;
     if (act->pin < pin_inc)
         panic("grant: unpin of ref %u with pin %#x", ref, act->pin);
@@ -129,7 +178,7 @@ void gnt_unpin(struct grant_table *gt, grant_ref_t ref, bool readonly, uint32_t 
     if (!act->pin)
         clear |= GTF_reading;
     if (clear)
-        __atomic_fetch_and(&e->flags, (uint16_t)~clear, __ATOMIC_SEQ_CST);
+        __atomic_fetch_and(gnt_status(gt, ref), (uint16_t)~clear, __ATOMIC_SEQ_CST);
 }
 
 int32_t gnt_maptrack_get(struct grant_table *gt)

@@ -1,7 +1,8 @@
-/* grant_table_op, grant tables v1 (<xen/grant_table.h>) with Xen 4.17's
- * behaviour: setup_table, query_size, map_grant_ref, unmap_grant_ref,
- * copy, set_version, get_version, get_status_frames; per-element GNTST_*
- * status in batches; cleanup when a mapping or granting domain dies.
+/* grant_table_op, grant tables v1 and v2 (<xen/grant_table.h>) with Xen
+ * 4.17's behaviour: setup_table, query_size, map_grant_ref,
+ * unmap_grant_ref, copy, set_version, get_version, get_status_frames;
+ * per-element GNTST_* status in batches; cleanup when a mapping or
+ * granting domain dies.
  * The flag and pin transitions are in grant_state.c. */
 #include "lib.h"
 #include "mm.h"
@@ -26,12 +27,43 @@ static struct grant_table *table_of(struct domain *d)
     return gt;
 }
 
+/* v2: the status frames that nr grant frames need, shared with d as the
+ * grant frames are (the guest maps them, read-only as a rule); ones kept
+ * from an earlier v2 are zeroed as they come back into use.  Made before
+ * the grant frames they cover, so every entry has its status entry. */
+static int status_frames(struct domain *d, struct grant_table *gt, unsigned nr)
+{
+    unsigned need = GNT_STATUS_FRAMES(MIN(nr, gt->max_frames));
+    while (gt->status_alloc < need) {
+        uint64_t mfn;
+        if (domain_alloc_shared_page(d, &mfn))
+            return -1;
+        gt->status[gt->status_alloc++] = pfn_to_virt(mfn);
+    }
+    for (; gt->nr_status_frames < need; gt->nr_status_frames++)
+        memset(gt->status[gt->nr_status_frames], 0, PAGE_SIZE);
+    return 0;
+}
+
 /* Grows d's table to nr frames: hypervisor frames shared with d (as
  * shared_info: outside its p2m and its reservation, never its to free),
  * zeroed; the guest maps them writable. */
-static int grow_table(struct domain *d, struct grant_table *gt, unsigned nr)
+static int grow_table_slow(struct domain *d, struct grant_table *gt, unsigned nr);
+
+/* The common case (the table has its frames) without a call. */
+static inline int grow_table(struct domain *d, struct grant_table *gt, unsigned nr)
 {
-    while (gt->nr_frames < MAX(nr, (unsigned)GNT_INITIAL_FRAMES)) {
+    if (__builtin_expect(gt->nr_frames >= nr && gt->nr_frames >= GNT_INITIAL_FRAMES, 1))
+        return 0;
+    return grow_table_slow(d, gt, nr);
+}
+
+static int grow_table_slow(struct domain *d, struct grant_table *gt, unsigned nr)
+{
+    nr = MAX(nr, (unsigned)GNT_INITIAL_FRAMES);
+    if (gt->version == 2 && nr > gt->nr_frames && status_frames(d, gt, nr))
+        return -1;
+    while (gt->nr_frames < nr) {
         uint64_t mfn;
         if (domain_alloc_shared_page(d, &mfn))
             return -1;
@@ -385,6 +417,7 @@ struct copy_buf {
     bool have_grant, have_page, have_type, readonly;
     grant_ref_t ref;
     uint64_t mfn;
+    unsigned start, len;         /* the bytes it may touch (v2 sub-page) */
 };
 
 static void copy_release(struct copy_buf *b)
@@ -436,10 +469,15 @@ static int16_t copy_claim_locked(const struct gnttab_copy_ptr *p, bool by_gref, 
             return rc;
         b->have_grant = true;
         b->ref = p->u.ref;
+        const struct gnt_active *act = gnt_act(gt, p->u.ref);
+        b->start = act->start;
+        b->len = act->length;
         if (!frame_of(b->d, b->mfn))
             return GNTST_bad_page;
     } else {
         b->mfn = p->u.gmfn;      /* PV: the frame number is the mfn */
+        b->start = 0;
+        b->len = PAGE_SIZE;
         if (!frame_of(b->d, b->mfn))
             return GNTST_bad_page;
     }
@@ -493,6 +531,11 @@ static int16_t copy_one(const struct gnttab_copy *op)
     if (rc == GNTST_okay &&
         (op->source.offset + op->len > PAGE_SIZE || op->dest.offset + op->len > PAGE_SIZE))
         rc = GNTST_bad_copy_arg;
+    /* As Xen: within what a (v2 sub-page) grant grants, else a general error. */
+    if (rc == GNTST_okay &&
+        (op->source.offset < src.start || op->source.offset + op->len > src.start + src.len ||
+         op->dest.offset < dst.start || op->dest.offset + op->len > dst.start + dst.len))
+        rc = GNTST_general_error;
     if (rc == GNTST_okay)
         memmove((uint8_t *)pfn_to_virt(dst.mfn) + op->dest.offset,
                 (const uint8_t *)pfn_to_virt(src.mfn) + op->source.offset, op->len);
@@ -503,17 +546,94 @@ static int16_t copy_one(const struct gnttab_copy *op)
     return rc;
 }
 
+/* The status frames, unused now (v2 to v1), unless the guest still maps
+ * one: Xen then refuses the switch (-EBUSY).  Ours stay allocated for a
+ * later v2 (Xen frees them); the guest no longer learns their numbers. */
+static long status_frames_retire(struct grant_table *gt)
+{
+    for (unsigned i = 0; i < gt->nr_status_frames; i++) {
+        const struct page_info *pg = &frame_table[virt_to_pfn(gt->status[i])];
+        if (__atomic_load_n(&pg->count, __ATOMIC_ACQUIRE) != 1 ||
+            PGT_COUNT(__atomic_load_n(&pg->type_info, __ATOMIC_ACQUIRE)) != 1)
+            return -XEN_EBUSY;
+    }
+    gt->nr_status_frames = 0;
+    return 0;
+}
+
+/* d's domain lock.  As Xen's gnttab_set_version: no grant but the 8
+ * reserved ones in use; those are carried over into the new format; the
+ * rest of the table is cleared. */
+static long set_version_locked(struct domain *d, struct grant_table *gt, unsigned version)
+{
+    if (gt->version == version)
+        return 0;
+    for (grant_ref_t r = GNTTAB_NR_RESERVED_ENTRIES; r < gnt_nr_entries(gt); r++)
+        if (gnt_act(gt, r)->pin)
+            return -XEN_EBUSY;
+    grant_entry_v1_t keep[GNTTAB_NR_RESERVED_ENTRIES];
+    unsigned nkeep = MIN((unsigned)GNTTAB_NR_RESERVED_ENTRIES, gnt_nr_entries(gt));
+    memset(keep, 0, sizeof(keep));
+    if (gt->version == 1) {
+        for (unsigned i = 0; i < nkeep; i++)
+            keep[i] = *gnt_shared(gt, i);
+        if (status_frames(d, gt, gt->nr_frames)) {
+            gt->nr_status_frames = 0;
+            return -XEN_ENOMEM;
+        }
+    } else {
+        for (unsigned i = 0; i < nkeep; i++) {
+            grant_entry_v2_t *e = gnt_shared_v2(gt, i);
+            uint16_t type = e->hdr.flags & GTF_type_mask;
+            if ((type == GTF_permit_access && (e->full_page.frame >> 32)) ||
+                type == GTF_transitive)
+                return -XEN_ERANGE;          /* not representable in v1 */
+        }
+        for (unsigned i = 0; i < nkeep; i++) {
+            grant_entry_v2_t *e = gnt_shared_v2(gt, i);
+            if ((e->hdr.flags & GTF_type_mask) != GTF_permit_access)
+                continue;                    /* anything else: cleared */
+            keep[i].flags = e->hdr.flags | *gnt_status(gt, i);
+            keep[i].domid = e->hdr.domid;
+            keep[i].frame = (uint32_t)e->full_page.frame;
+        }
+        long rc = status_frames_retire(gt);
+        if (rc)
+            return rc;
+    }
+    for (unsigned i = 0; i < gt->nr_frames; i++)
+        memset(gt->shared[i], 0, PAGE_SIZE);
+    gt->version = version;
+    for (unsigned i = 0; i < nkeep; i++) {
+        if (version == 1) {
+            *gnt_shared(gt, i) = keep[i];
+        } else {
+            grant_entry_v2_t *e = gnt_shared_v2(gt, i);
+            *gnt_status(gt, i) = keep[i].flags & (GTF_reading | GTF_writing);
+            e->hdr.flags = keep[i].flags & ~(GTF_reading | GTF_writing);
+            e->hdr.domid = keep[i].domid;
+            e->full_page.frame = keep[i].frame;
+        }
+    }
+    return 0;
+}
+
 static long set_version(unsigned long arg)
 {
     struct gnttab_set_version op;
     if (copy_from_guest(&op, arg, sizeof(op)))
         return -XEN_EFAULT;
-    long rc = 0;
-    if (op.version != 1 && op.version != 2)
-        rc = -XEN_EINVAL;
-    else if (op.version == 2)
-        rc = -XEN_ENOSYS;        /* as Xen with gnttab=max-ver:1 */
-    op.version = 1;
+    struct domain *d = current_domain();
+    long rc = -XEN_EINVAL;
+    domain_lock(d);
+    struct grant_table *gt = table_of(d);
+    /* As Xen: a table has its first frame from the start. */
+    if (!gt || grow_table(d, gt, GNT_INITIAL_FRAMES))
+        rc = -XEN_ENOMEM;
+    else if (op.version == 1 || op.version == 2)
+        rc = set_version_locked(d, gt, op.version);
+    op.version = gt ? gt->version : 1;
+    domain_unlock(d);
     if (copy_to_guest(arg, &op, sizeof(op)))
         return -XEN_EFAULT;
     return rc;
@@ -528,15 +648,17 @@ static long get_version(unsigned long arg)
     struct domain *d = any_domain(op.dom, &st);
     if (!d)
         return st == GNTST_bad_domain ? -XEN_ESRCH : -XEN_EPERM;
+    domain_lock(d);
+    op.version = d->grant_table ? d->grant_table->version : 1;
+    domain_unlock(d);
     domain_put_named(d);
-    op.version = 1;
     if (copy_to_guest(arg + offsetof(struct gnttab_get_version, version), &op.version,
                       sizeof(op.version)))
         return -XEN_EFAULT;
     return 0;
 }
 
-/* v1 has no status frames: any request for one fails, as in Xen. */
+/* v2's status frames (none in v1: any request for one fails, as in Xen). */
 static long get_status_frames(unsigned long arg, unsigned count)
 {
     struct gnttab_get_status_frames op;
@@ -544,14 +666,26 @@ static long get_status_frames(unsigned long arg, unsigned count)
         return -XEN_EINVAL;
     if (copy_from_guest(&op, arg, sizeof(op)))
         return -XEN_EFAULT;
-    if (!guest_array_ok((unsigned long)op.frame_list.p, op.nr_frames, sizeof(uint64_t)))
+    unsigned long list = (unsigned long)op.frame_list.p;
+    if (!guest_array_ok(list, op.nr_frames, sizeof(uint64_t)))
         return -XEN_EFAULT;      /* as Xen, before the domain is looked up */
     int16_t st = GNTST_okay;
     struct domain *d = any_domain(op.dom, &st);
-    if (d && op.nr_frames > 0)
-        st = GNTST_general_error;
-    if (d)
+    if (d) {
+        domain_lock(d);
+        struct grant_table *gt = d->grant_table;
+        if (op.nr_frames > (gt ? gt->nr_status_frames : 0)) {
+            st = GNTST_general_error;
+        } else {
+            for (unsigned i = 0; i < op.nr_frames; i++) {
+                uint64_t f = virt_to_pfn(gt->status[i]);
+                if (copy_to_guest(list + i * sizeof(f), &f, sizeof(f)))
+                    st = GNTST_bad_virt_addr;
+            }
+        }
+        domain_unlock(d);
         domain_put_named(d);
+    }
     op.status = st;
     if (copy_to_guest(arg + offsetof(struct gnttab_get_status_frames, status), &op.status,
                       sizeof(op.status)))

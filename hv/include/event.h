@@ -1,4 +1,4 @@
-/* Event channels (2-level ABI) and virtual IRQs. */
+/* Event channels (2-level and FIFO ABIs) and virtual IRQs. */
 #ifndef KEEL_EVENT_H
 #define KEEL_EVENT_H
 #include "domain.h"
@@ -27,5 +27,18 @@ void send_global_virq_privileged(unsigned virq);
 bool evtchn_port_pending(struct domain *d, unsigned port);
 bool evtchn_port_valid(struct domain *d, unsigned port);
 void vcpu_mark_events_pending(struct vcpu *v);
+void evtchn_wake_pollers(struct domain *d, unsigned port);
+
+/* FIFO ABI (event_fifo.c); d->fifo set once the domain switched to it. */
+long evtchn_fifo_init_control(struct domain *d, struct evtchn_init_control *ic);
+long evtchn_fifo_expand_array(struct domain *d, const struct evtchn_expand_array *ea);
+long evtchn_fifo_set_priority(struct domain *d, unsigned port, uint32_t priority);
+void evtchn_fifo_destroy(struct domain *d);
+void evtchn_fifo_set_pending(struct domain *d, unsigned port);
+void evtchn_fifo_clear_pending(struct domain *d, unsigned port);
+void evtchn_fifo_unmask(struct domain *d, unsigned port);
+bool evtchn_fifo_is_pending(struct domain *d, unsigned port);
+bool evtchn_fifo_is_busy(struct domain *d, unsigned port);
+void evtchn_fifo_port_init(struct domain *d, unsigned port);
 
 #endif

@@ -1,5 +1,5 @@
-/* Grant tables v1 (<xen/grant_table.h>): the per-domain table, its active
- * entries and the maptrack.  The state machine (grant_state.c) is pure and
+/* Grant tables v1 and v2 (<xen/grant_table.h>): the per-domain table, its
+ * status frames (v2), its active entries and the maptrack.  The state machine (grant_state.c) is pure and
  * unit-tested on the host; grant_table.c is the hypercall family. */
 #ifndef KEEL_GRANT_H
 #define KEEL_GRANT_H
@@ -14,6 +14,11 @@
 #define GNT_MAPTRACK_FRAMES  256  /* 64K mappings per domain */
 #define GNT_PER_FRAME        (PAGE_SIZE / sizeof(grant_entry_v1_t))
 #define GNT_MAX_ENTRIES      (GNT_MAX_FRAMES * GNT_PER_FRAME)
+#define GNT_PER_FRAME_V2     (PAGE_SIZE / sizeof(grant_entry_v2_t))
+#define GNT_STATUS_PER_FRAME (PAGE_SIZE / sizeof(grant_status_t))
+/* v2: the status frames that n grant frames need (Xen's grant_to_status_frames). */
+#define GNT_STATUS_FRAMES(n) (((n) * GNT_PER_FRAME_V2 + GNT_STATUS_PER_FRAME - 1) / GNT_STATUS_PER_FRAME)
+#define GNT_MAX_STATUS_FRAMES GNT_STATUS_FRAMES(GNT_MAX_FRAMES)
 
 /* Pin counts of an active entry, as Xen counts them. */
 #define GNTPIN_hstw_inc      (1u << 0)
@@ -31,9 +36,19 @@
 struct gnt_active {
     uint32_t pin;                /* GNTPIN_* counts; 0: not in use */
     domid_t domid;               /* the domain using it */
-    uint16_t pad;
-    uint64_t frame;              /* the frame captured at first pin */
+    uint16_t start;              /* v2 sub-page grant: its first byte */
+    union {
+        uint64_t fl;             /* all three, written at once */
+        struct {
+            uint64_t frame : 48;     /* the frame captured at first pin (a
+                                        larger one is kept as GNT_BAD_FRAME) */
+            uint64_t length : 13;    /* bytes granted from start (1..4096) */
+            uint64_t sub_page : 1;   /* a v2 sub-page grant: never mapped */
+        };
+    };
 };
+#define GNT_FL(frame, len, sub) ((frame) | (uint64_t)(len) << 48 | (uint64_t)(sub) << 61)
+#define GNT_BAD_FRAME        ((1ull << 48) - 1)
 #define GNT_ACT_PER_PAGE     (PAGE_SIZE / sizeof(struct gnt_active))
 
 /* One mapping made by this domain of another's grant (maptrack entry);
@@ -51,9 +66,14 @@ struct gnt_mapping {
 #define GNT_MT_INVALID       (-1)
 
 struct grant_table {
+    unsigned version;            /* 1 or 2 (GNTTABOP_set_version) */
     unsigned nr_frames;          /* shared frames the guest has */
     unsigned max_frames;
-    grant_entry_v1_t *shared[GNT_MAX_FRAMES];
+    unsigned nr_status_frames;   /* v2: status frames in use (0 in v1) */
+    unsigned status_alloc;       /* status frames allocated: kept, unused,
+                                    while the table is v1 again */
+    grant_status_t *status[GNT_MAX_STATUS_FRAMES];
+    grant_entry_v1_t *shared[GNT_MAX_FRAMES];   /* v1 or v2 entries */
     struct gnt_active *active[GNT_MAX_ENTRIES / GNT_ACT_PER_PAGE];
     struct gnt_mapping *maptrack[GNT_MAPTRACK_FRAMES];
     unsigned maptrack_limit;     /* entries backed by maptrack pages */
@@ -68,16 +88,37 @@ int gnt_add_frame(struct grant_table *gt, grant_entry_v1_t *frame);
 void gnt_table_free(struct grant_table *gt);   /* not the shared frames */
 static inline unsigned gnt_nr_entries(const struct grant_table *gt)
 {
-    return gt->nr_frames * GNT_PER_FRAME;
+    return gt->nr_frames * (gt->version == 2 ? GNT_PER_FRAME_V2 : GNT_PER_FRAME);
 }
-grant_entry_v1_t *gnt_shared(struct grant_table *gt, grant_ref_t ref);
-struct gnt_active *gnt_act(struct grant_table *gt, grant_ref_t ref);
+static inline grant_entry_v1_t *gnt_shared(struct grant_table *gt, grant_ref_t ref)  /* v1 */
+{
+    return &gt->shared[ref / GNT_PER_FRAME][ref % GNT_PER_FRAME];
+}
+static inline grant_entry_v2_t *gnt_shared_v2(struct grant_table *gt, grant_ref_t ref)
+{
+    return &((grant_entry_v2_t *)gt->shared[ref / GNT_PER_FRAME_V2])[ref % GNT_PER_FRAME_V2];
+}
+/* The word holding GTF_reading/GTF_writing: the entry's flags (v1), its
+ * status entry (v2). */
+static inline uint16_t *gnt_status(struct grant_table *gt, grant_ref_t ref)
+{
+    if (__builtin_expect(gt->version == 1, 1))
+        return &gnt_shared(gt, ref)->flags;
+    return &gt->status[ref / GNT_STATUS_PER_FRAME][ref % GNT_STATUS_PER_FRAME];
+}
+static inline struct gnt_active *gnt_act(struct grant_table *gt, grant_ref_t ref)
+{
+    return &gt->active[ref / GNT_ACT_PER_PAGE][ref % GNT_ACT_PER_PAGE];
+}
 
 /*
  * Takes a pin on (gt, ref) for domain ldom: read-only or writable, for a
  * mapping (mapflag: no sub-page grants) or a copy.  Sets GTF_reading and,
- * for writes, GTF_writing in the shared entry by cmpxchg, checking the
- * entry's type, domid and GTF_readonly as Xen's _set_status_v1 does.
+ * for writes, GTF_writing in the shared entry by cmpxchg (v1), or in the
+ * status entry and then checks the entry again (v2), checking the
+ * entry's type, domid and GTF_readonly as Xen's _set_status_v1/_v2 do.
+ * A v2 sub-page grant's bytes are in the active entry (start, length);
+ * a transitive grant is refused (GNTST_general_error).
  * pin_inc is GNTPIN_hstr_inc/hstw_inc/devr_inc/devw_inc.  Returns GNTST_*;
  * on success *frame is the granted frame (validate it, and gnt_unpin on
  * failure).
