@@ -9,6 +9,8 @@ cd "$(dirname "$0")/../.."
 out=build/tests/linux-pv
 mkdir -p "$out"
 log=${LINUX_PV_KEEL_LOG:-$out/keel.log}
+# DEBUG=1 (make DEBUG=1 test): the debug hypervisor, which checks the lock order.
+[ "${DEBUG:-0}" = 1 ] && export HV=build/hv-debug.elf
 bash ci/linux-guest.sh build >"$out/build.log" 2>&1
 case $? in
 0) ;;
