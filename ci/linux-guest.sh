@@ -18,7 +18,8 @@
 # ELF that Xen would boot from the bzImage.  Nothing here is committed.
 #
 # The initramfs (cpio newc, gzip) holds Debian's busybox-static and
-# tests/linux-pv/init, written by ci/mkinitramfs.py without root.
+# tests/linux-pv/init and /bin/tsc (tests/linux-pv/tsc.c, built with clang),
+# written by ci/mkinitramfs.py without root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=build/linux
@@ -74,9 +75,16 @@ sys.stdout.buffer.write(d[start:start + length])' "$out/vmlinuz" | xz -dc --sing
         dpkg-deb --fsys-tarfile "$bdeb" | tar -xO ./bin/busybox >"$out/busybox"
         chmod +x "$out/busybox"
     fi
+    # tsc: prints the time-stamp counter (the bench's "machine start ->
+    # /init" figure); a static program without libc.
+    if [ ! -f "$out/tsc" ] || [ tests/linux-pv/tsc.c -nt "$out/tsc" ]; then
+        clang --target=x86_64-linux-gnu -O2 -static -nostdlib -ffreestanding \
+            -fno-stack-protector -fno-pic -fuse-ld=lld -o "$out/tsc" tests/linux-pv/tsc.c
+    fi
     if [ ! -f "$out/initrd.img" ] || [ tests/linux-pv/init -nt "$out/initrd.img" ] ||
+       [ "$out/tsc" -nt "$out/initrd.img" ] ||
        [ ci/mkinitramfs.py -nt "$out/initrd.img" ] || [ "$out/busybox" -nt "$out/initrd.img" ]; then
-        python3 ci/mkinitramfs.py "$out/initrd.img" "$out/busybox" tests/linux-pv/init
+        python3 ci/mkinitramfs.py "$out/initrd.img" "$out/busybox" tests/linux-pv/init "$out/tsc"
         echo "linux-guest: $out/initrd.img"
     fi
 }

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 # mkinitramfs.py: writes a gzip'd cpio (newc) initramfs from busybox and an /init script, as root-owned entries, with no root privileges.
-#   ci/mkinitramfs.py OUT BUSYBOX INIT
+#   ci/mkinitramfs.py OUT BUSYBOX INIT [PROGRAM...]   (each PROGRAM goes to /bin)
 import gzip, os, sys
 
 def entry(name, mode, data=b"", rdev=(0, 0), ino=[0]):
@@ -23,6 +23,8 @@ def main():
     a += entry("bin/busybox", 0o100755, open(busybox, "rb").read())
     a += entry("bin/sh", 0o120777, b"busybox")
     a += entry("init", 0o100755, open(init, "rb").read())
+    for prog in sys.argv[4:]:
+        a += entry("bin/" + os.path.basename(prog), 0o100755, open(prog, "rb").read())
     a += entry("TRAILER!!!", 0)
     a += b"\0" * (-len(a) % 512)
     with open(out + ".tmp", "wb") as f:
