@@ -15,16 +15,24 @@ case $? in
 77) cat "$out/build.log"; echo "Test result: SKIP"; exit 0 ;;
 *) cat "$out/build.log"; echo "Test result: ERROR"; exit 0 ;;
 esac
-XEN_QEMU_EXTRA="-smp 2 -cpu max,-smap" XEN_APPEND_EXTRA="dom0_mem=256M,max:256M dom0_max_vcpus=2" \
-    bash ci/xen-conformance.sh -t 240 -l "$out/xen.log" -r build/linux/initrd.img \
-    build/linux/vmlinux console=hvc0 ${LINUX_PV_ARGS:-} >"$out/guest.out" 2>"$out/runner.err"
-rc=$?
+# Debian's QEMU 7.2 has been seen to die of a segmentation fault (once in
+# about ten runs here, while dom0 probed PCI): such a run is said and done
+# again, once.
+for attempt in 1 2; do
+    XEN_QEMU_EXTRA="-smp 2 -cpu max,-smap" XEN_APPEND_EXTRA="dom0_mem=256M,max:256M dom0_max_vcpus=2" \
+        bash ci/xen-conformance.sh -t 240 -l "$out/xen.log" -r build/linux/initrd.img \
+        build/linux/vmlinux console=hvc0 ${LINUX_PV_ARGS:-} >"$out/guest.out" 2>"$out/runner.err"
+    rc=$?
+    [ $rc -eq 2 ] && grep -q 'Segmentation fault\|QEMU exited early' "$out/runner.err" && [ $attempt -eq 1 ] || break
+    echo "linux-pv-xen: QEMU died ($(grep -o 'Segmentation fault\|QEMU exited early' "$out/runner.err" | head -1)); once more"
+done
 grep -E '^linux-pv: |Linux version|Run /init|Power down' "$out/guest.out"
 fail=0
 for pat in \
     '^linux-pv: /init running, pid 1, kernel 6\.1\.' \
     '^linux-pv: online CPUs 0-1$' \
     '^processor[[:space:]]+: 1$' \
+    '^linux-pv: 200 processes run, sort says 20000$' \
     '^linux-pv: pipeline: sum=5050$' \
     '^linux-pv: processors 2$' \
     '^linux-pv: init done, powering off$'; do

@@ -33,6 +33,7 @@ for pat in \
     '\(linux\) linux-pv: child A counted to 2000$' \
     '\(linux\) linux-pv: child B counted to 3000$' \
     '\(linux\) processor[[:space:]]+: 1$' \
+    '\(linux\) linux-pv: 200 processes run, sort says 20000$' \
     '\(linux\) linux-pv: pipeline: sum=5050$' \
     '\(linux\) linux-pv: processors 2$' \
     '\(linux\) linux-pv: init done, powering off$' \
