@@ -3,7 +3,8 @@
 # 2 vCPUs, console=hvc0 through the xenstore stub's console backend, and a busybox initramfs whose
 # /init (tests/linux-pv/init) mounts /proc and /sys, runs processes, prints /proc/cpuinfo and a
 # pipeline's output and powers off with poweroff -f: QEMU's status 33.  SKIP without the .debs.
-# LINUX_PV_KEEL_LOG names the console log (default build/tests/linux-pv/keel.log).
+# LINUX_PV_KEEL_LOG names the console log (default build/tests/linux-pv/keel.log); LINUX_PV_SMP the
+# host CPUs (default 2), LINUX_PV_QEMU extra QEMU options (ci/bench-linux.sh: -icount).
 set -u
 cd "$(dirname "$0")/../.."
 out=build/tests/linux-pv
@@ -22,7 +23,7 @@ M="$L/vmlinux name=linux mem=256M vcpus=2 console=hvc0 ${LINUX_PV_ARGS:-}"
 M+=",$L/initrd.img ramdisk"
 M+=",build/stubdoms/xenstore.elf name=xenstore role=xenstore mem=16M exit=idle"
 rm -f "$log" "$log.qemu"
-SMP=2 bash ci/qemu-boot.sh "$log" 240 1G "$M"
+SMP=${LINUX_PV_SMP:-2} bash ci/qemu-boot.sh "$log" 240 1G "$M" ${LINUX_PV_QEMU:-}
 rc=$?
 sed -i 's/\r$//' "$log"
 grep -E '\(linux\) linux-pv: |\(linux\) .*(Linux version|Run /init|System halted)|d1 \(linux\) shut down|exit status' "$log"
