@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs, idempotently and only what is missing, everything Keel builds and
 # tests with: the LLVM toolchain, QEMU, Xen's public headers, real Xen 4.17
-# for the conformance test, and the newlib and lwIP source packages.
+# for the conformance test, the newlib and lwIP source packages, and Debian's
+# kernel and busybox-static for the linux-pv tests (ci/linux-guest.sh).
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -64,4 +65,15 @@ if [ $need_src -eq 1 ]; then
     fetch zlib zlib
     fetch mbedtls mbedtls
 fi
+# Debian 12's stock kernel and busybox-static for the linux-pv tests
+# (apt-get download into build/linux/deb once; vmlinux and the initramfs
+# built from them).  Not fatal: without them those tests SKIP.
+apt_update_for_linux() {
+    apt-cache show linux-image-amd64 >/dev/null 2>&1 || apt_update
+}
+if ! ls "$top"/build/linux/deb/linux-image-6.1.*-amd64_*.deb >/dev/null 2>&1 ||
+   ! ls "$top"/build/linux/deb/busybox-static_*.deb >/dev/null 2>&1; then
+    apt_update_for_linux
+fi
+bash "$top/ci/linux-guest.sh" || echo "deps: the Linux guest could not be fetched (the linux-pv tests will SKIP)" >&2
 echo "deps: ok"

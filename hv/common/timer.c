@@ -314,9 +314,45 @@ static void write_time(struct vcpu_time_info *t);
 void update_vcpu_time(struct vcpu *v)
 {
     spin_lock(&timer_lock);
-    if (v->vcpu_info)
+    if (v->vcpu_info) {
         write_time(&v->vcpu_info->time);
+        if (v->time_guest) {
+            v->time_snap = v->vcpu_info->time;
+            __atomic_store_n(&v->time_pending, true, __ATOMIC_RELEASE);
+        }
+    }
     spin_unlock(&timer_lock);
+}
+
+/*
+ * The secondary time area (VCPUOP_register_vcpu_time_memory_area), as
+ * Xen's update_secondary_system_time: the last time noted for v, written
+ * at the guest's address in its own address space with the version
+ * protocol (the version, odd, first; then the whole record; then the
+ * version, even).  Called for the running vCPU in its kernel (on the way
+ * out, or from the hypercall), holding no lock: a write that fails is
+ * dropped, and the record written next time (Xen keeps it pending until
+ * its kernel runs; Keel only writes from the kernel, where Linux maps
+ * it).
+ */
+void time_area_update(struct vcpu *v)
+{
+    spin_lock(&timer_lock);
+    struct vcpu_time_info t = v->time_snap;
+    unsigned long p = v->time_guest;
+    __atomic_store_n(&v->time_pending, false, __ATOMIC_RELAXED);
+    spin_unlock(&timer_lock);
+    if (!p)
+        return;
+    uint32_t end = t.version;
+    t.version = end - 1;         /* write_time leaves it even */
+    if (copy_to_guest(p + offsetof(struct vcpu_time_info, version), &t.version,
+                      sizeof(t.version)))
+        return;
+    __atomic_thread_fence(__ATOMIC_RELEASE);
+    (void)copy_to_guest(p, &t, sizeof(t));
+    __atomic_thread_fence(__ATOMIC_RELEASE);
+    (void)copy_to_guest(p + offsetof(struct vcpu_time_info, version), &end, sizeof(end));
 }
 
 static void write_time(struct vcpu_time_info *t)

@@ -197,6 +197,22 @@ static long vcpu_op(unsigned long cmd, unsigned long vcpuid, unsigned long arg)
         }
         return 0;
     }
+    case VCPUOP_register_vcpu_time_memory_area: {
+        /* As Xen 4.17: the record must start at a guest address (as its
+         * access_ok, only the start is checked; -EFAULT; 0 stops the
+         * updates), then it is written at once and at every update of the
+         * vCPU's time, each write fully checked. */
+        struct vcpu_register_time_memory_area a;
+        if (copy_from_guest(&a, arg, sizeof(a)))
+            return -XEN_EFAULT;
+        if (!guest_range_ok(a.addr.p, 1))
+            return -XEN_EFAULT;
+        __atomic_store_n(&v->time_guest, a.addr.p, __ATOMIC_RELAXED);
+        update_vcpu_time(v);
+        if (v == curr)
+            time_area_update(v);
+        return 0;
+    }
     case VCPUOP_register_vcpu_info: {
         struct vcpu_register_vcpu_info r;
         if (copy_from_guest(&r, arg, sizeof(r)))

@@ -51,6 +51,14 @@ struct vcpu {
      * and holding no lock (vcpu.c, runstate_area_update). */
     unsigned long runstate_guest;
     bool runstate_pending;
+    /* VCPUOP_register_vcpu_time_memory_area: the guest address of a
+     * second vcpu_time_info (0: none), as Xen's time_info_guest.  Each
+     * update of the vCPU's time notes a copy here (under timer_lock) and
+     * the way out to its kernel writes it there (timer.c,
+     * time_area_update), holding no lock. */
+    unsigned long time_guest;
+    bool time_pending;
+    struct vcpu_time_info time_snap;
     int runstate_snap;
     uint64_t runstate_snap_entry, runstate_snap_time[4];
     enum vcpu_state state;

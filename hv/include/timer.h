@@ -18,6 +18,8 @@ void timer_reprogram(void);
 void apic_oneshot_ns(uint64_t ns);          /* 0: stop */
 void pvtime_init(void);
 void update_vcpu_time(struct vcpu *v);
+/* Writes v's secondary time area (VCPUOP_register_vcpu_time_memory_area). */
+void time_area_update(struct vcpu *v);
 void domain_init_wallclock(struct domain *d);
 long do_set_timer_op(unsigned long, unsigned long, unsigned long, unsigned long, unsigned long);
 #endif

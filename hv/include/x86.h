@@ -17,6 +17,10 @@
 #define X86_CR4_SMEP (1UL << 20)
 #define X86_EFLAGS_IF (1UL << 9)
 #define X86_EFLAGS_ZF (1UL << 6)
+#define X86_EFLAGS_CF (1UL << 0)
+#define X86_EFLAGS_PF (1UL << 2)
+#define X86_EFLAGS_SF (1UL << 7)
+#define X86_EFLAGS_OF (1UL << 11)
 /* #PF error code bits. */
 #define PFEC_P      (1u << 0)
 #define PFEC_W      (1u << 1)

@@ -769,14 +769,20 @@ long do_mmuext_op(unsigned long ops, unsigned long count, unsigned long done_p,
  * that faults on a read-only mapping of one of its own L1 tables is
  * emulated as an update of that entry, validated and adjusted as through
  * mmu_update.  The instructions decoded are those kernels use on PTEs:
- * MOV r/m,r (89), MOV r/m,imm32 (C7 /0), XCHG (87) and [LOCK] CMPXCHG
- * (0F B1), 16/32/64-bit, naturally aligned within the entry; the address
- * is the fault's (cr2).  Anything else, or an entry that fails
+ * MOV r/m,r (88, 89), MOV r/m,imm (C6 /0, C7 /0), XCHG (86, 87),
+ * [LOCK] CMPXCHG (0F B0, 0F B1), [LOCK] OR/AND/XOR r/m,r (08/09, 20/21,
+ * 30/31) and r/m,imm (80, 81, 83 /1 /4 /6), [LOCK] BTS/BTR/BTC r/m,r
+ * (0F AB, B3, BB) and r/m,imm8 (0F BA /5 /6 /7); 8/16/32/64-bit, naturally
+ * aligned within the entry; the address is the fault's (cr2: for a bit
+ * instruction with a register offset, the byte the CPU addressed).
+ * Linux clears _PAGE_RW with `lock andb` (ptep_set_wrprotect) and ages
+ * entries with `lock btr`.  Anything else, or an entry that fails
  * validation, is not emulated: the #PF goes to the guest, as from Xen
  * when its emulation gives up.  Runs under the domain lock (taken in
  * pv_ptwr_fault, from the guest's #PF).
  */
-enum ptwr_op { PTWR_MOV, PTWR_XCHG, PTWR_CMPXCHG };
+enum ptwr_op { PTWR_MOV, PTWR_XCHG, PTWR_CMPXCHG, PTWR_OR, PTWR_AND, PTWR_XOR,
+               PTWR_BTS, PTWR_BTR, PTWR_BTC };
 
 static uint64_t *gpr(struct cpu_user_regs *r, unsigned n)
 {
@@ -793,13 +799,50 @@ static void gpr_set(uint64_t *reg, uint64_t val, unsigned bytes)
         *reg = val;
     else if (bytes == 4)
         *reg = (uint32_t)val;
-    else
+    else if (bytes == 2)
         *reg = (*reg & ~0xffffUL) | (val & 0xffff);
+    else
+        *reg = (*reg & ~0xffUL) | (val & 0xff);
+}
+
+/* Register operand n of this size: without a REX prefix, byte registers
+ * 4-7 are AH, CH, DH, BH (bits 8-15 of registers 0-3). */
+static uint64_t reg_get(struct cpu_user_regs *r, unsigned n, unsigned bytes, unsigned rex)
+{
+    if (bytes == 1 && !rex && n >= 4 && n < 8)
+        return (*gpr(r, n - 4) >> 8) & 0xff;
+    return *gpr(r, n);
+}
+
+static void reg_put(struct cpu_user_regs *r, unsigned n, uint64_t val, unsigned bytes,
+                    unsigned rex)
+{
+    if (bytes == 1 && !rex && n >= 4 && n < 8) {
+        uint64_t *g = gpr(r, n - 4);
+        *g = (*g & ~0xff00UL) | ((val & 0xff) << 8);
+        return;
+    }
+    gpr_set(gpr(r, n), val, bytes);
 }
 
 static bool fetch(unsigned long rip, unsigned i, uint8_t *b)
 {
     return i < 15 && !copy_from_guest(b, rip + i, 1);
+}
+
+/* The arithmetic flags a logical operation leaves (CF, OF clear; AF
+ * undefined, kept). */
+#define EFL_ARITH (X86_EFLAGS_CF | X86_EFLAGS_PF | X86_EFLAGS_ZF | X86_EFLAGS_SF | X86_EFLAGS_OF)
+static uint64_t logic_flags(uint64_t rflags, uint64_t res, unsigned bytes)
+{
+    rflags &= ~EFL_ARITH;
+    if (!res)
+        rflags |= X86_EFLAGS_ZF;
+    if ((res >> (bytes * 8 - 1)) & 1)
+        rflags |= X86_EFLAGS_SF;
+    if (!(__builtin_popcount((unsigned)(res & 0xff)) & 1))
+        rflags |= X86_EFLAGS_PF;
+    return rflags;
 }
 
 static bool ptwr_emulate(struct vcpu *v, struct cpu_user_regs *r, unsigned long addr);
@@ -834,7 +877,7 @@ static bool ptwr_emulate(struct vcpu *v, struct cpu_user_regs *r, unsigned long 
         (pg(tmfn)->type_info & PGT_TYPE_MASK) != PGT_L1 || !PGT_COUNT(pg(tmfn)->type_info))
         return false;
 
-    /* Decode. */
+    /* Decode: prefixes, REX, opcode. */
     unsigned long rip = r->rip;
     unsigned i = 0, bytes = 4, rex = 0;
     uint8_t b, modrm, sib;
@@ -855,26 +898,66 @@ static bool ptwr_emulate(struct vcpu *v, struct cpu_user_regs *r, unsigned long 
     if (rex & 8)
         bytes = 8;
     enum ptwr_op op;
-    bool imm = false;
-    if (b == 0x89) {
-        op = PTWR_MOV;
-    } else if (b == 0xc7) {
-        op = PTWR_MOV;
-        imm = true;
-    } else if (b == 0x87) {
-        op = PTWR_XCHG;
-    } else if (b == 0x0f) {
-        if (!fetch(rip, ++i, &b) || b != 0xb1)
+    /* imm: 0 none, 1 an imm8 sign-extended, 2 an imm16/32 (imm32
+     * sign-extended for 64-bit), 3 an imm8 bit offset. */
+    unsigned imm = 0;
+    bool byteop = false, group = false;
+    static const enum ptwr_op grp1[8] = { [1] = PTWR_OR, [4] = PTWR_AND, [6] = PTWR_XOR };
+    static const enum ptwr_op grp8[8] = { [5] = PTWR_BTS, [6] = PTWR_BTR, [7] = PTWR_BTC };
+    switch (b) {
+    case 0x88: byteop = true; /* fall through */
+    case 0x89: op = PTWR_MOV; break;
+    case 0xc6: byteop = true; /* fall through */
+    case 0xc7: op = PTWR_MOV; imm = byteop ? 1 : 2; group = true; break;
+    case 0x86: byteop = true; /* fall through */
+    case 0x87: op = PTWR_XCHG; break;
+    case 0x08: byteop = true; /* fall through */
+    case 0x09: op = PTWR_OR; break;
+    case 0x20: byteop = true; /* fall through */
+    case 0x21: op = PTWR_AND; break;
+    case 0x30: byteop = true; /* fall through */
+    case 0x31: op = PTWR_XOR; break;
+    case 0x80: byteop = true; imm = 1; op = PTWR_OR; group = true; break;
+    case 0x81: imm = 2; op = PTWR_OR; group = true; break;
+    case 0x83: imm = 1; op = PTWR_OR; group = true; break;
+    case 0x0f:
+        if (!fetch(rip, ++i, &b))
             return false;
-        op = PTWR_CMPXCHG;
-    } else {
+        switch (b) {
+        case 0xb0: byteop = true; /* fall through */
+        case 0xb1: op = PTWR_CMPXCHG; break;
+        case 0xab: op = PTWR_BTS; break;
+        case 0xb3: op = PTWR_BTR; break;
+        case 0xbb: op = PTWR_BTC; break;
+        case 0xba: op = PTWR_BTS; imm = 3; group = true; break;
+        default: return false;
+        }
+        break;
+    default:
         return false;
     }
+    if (byteop)
+        bytes = 1;
     if (!fetch(rip, ++i, &modrm))
         return false;
     unsigned mod = modrm >> 6, reg = ((modrm >> 3) & 7) | ((rex & 4) << 1), rm = modrm & 7;
-    if (mod == 3 || (imm && (modrm & 0x38)))
+    if (mod == 3)
         return false;
+    if (group) {
+        unsigned sub = (modrm >> 3) & 7;
+        if (b == 0xc6 || b == 0xc7) {
+            if (sub)
+                return false;
+        } else if (b == 0xba) {
+            if (sub < 5)
+                return false;
+            op = grp8[sub];
+        } else {
+            if (sub != 1 && sub != 4 && sub != 6)
+                return false;
+            op = grp1[sub];
+        }
+    }
     unsigned disp = mod == 1 ? 1 : mod == 2 ? 4 : 0;
     if (rm == 4) {
         if (!fetch(rip, ++i, &sib))
@@ -887,43 +970,63 @@ static bool ptwr_emulate(struct vcpu *v, struct cpu_user_regs *r, unsigned long 
     i += 1 + disp;
     uint64_t val;
     if (imm) {
-        unsigned n = bytes == 2 ? 2 : 4;
+        unsigned n = imm != 2 ? 1 : bytes == 2 ? 2 : 4;
         uint8_t ib[4];
         for (unsigned k = 0; k < n; k++)
             if (!fetch(rip, i + k, &ib[k]))
                 return false;
         i += n;
-        val = n == 2 ? (uint64_t)(int64_t)(int16_t)(ib[0] | ib[1] << 8) :
+        val = imm == 3 ? ib[0] :
+              n == 1 ? (uint64_t)(int64_t)(int8_t)ib[0] :
+              n == 2 ? (uint64_t)(int64_t)(int16_t)(ib[0] | ib[1] << 8) :
                        (uint64_t)(int64_t)(int32_t)((uint32_t)ib[0] | (uint32_t)ib[1] << 8 |
                                                     (uint32_t)ib[2] << 16 | (uint32_t)ib[3] << 24);
     } else {
-        val = *gpr(r, reg);
+        val = reg_get(r, reg, bytes, rex);
     }
 
     /* The entry, with a narrower write merged in (as Xen's ptwr). */
     if (addr & (bytes - 1))
         return false;
     unsigned e = (unsigned)((addr & (PAGE_SIZE - 1)) >> 3), shift = (unsigned)(addr & 7) * 8;
-    uint64_t mask = bytes == 8 ? ~0UL : ((1UL << (bytes * 8)) - 1) << shift;
+    uint64_t omask = bytes == 8 ? ~0UL : (1UL << (bytes * 8)) - 1;
+    uint64_t mask = omask << shift;
     uint64_t *t = pfn_to_virt(tmfn);
     uint64_t cur = t[e];
-    uint64_t nval = (cur & ~mask) | ((val << shift) & mask);
-    if (op == PTWR_CMPXCHG) {
-        uint64_t want = (cur & ~mask) | ((r->rax << shift) & mask);
-        if (cur != want) {
-            gpr_set(&r->rax, (cur & mask) >> shift, bytes);
+    uint64_t old = (cur & mask) >> shift, res = val & omask;
+    uint64_t flags = r->rflags;
+    switch (op) {
+    case PTWR_MOV:
+    case PTWR_XCHG:
+        break;
+    case PTWR_CMPXCHG:
+        /* As CMP accumulator, old: only ZF is Keel's to report here. */
+        if (old != (reg_get(r, 0, bytes, rex) & omask)) {
+            gpr_set(&r->rax, old, bytes);
             r->rflags &= ~X86_EFLAGS_ZF;
             r->rip += i;
             return true;
         }
+        break;
+    case PTWR_OR:  res = old | res; flags = logic_flags(flags, res, bytes); break;
+    case PTWR_AND: res = old & res; flags = logic_flags(flags, res, bytes); break;
+    case PTWR_XOR: res = old ^ res; flags = logic_flags(flags, res, bytes); break;
+    case PTWR_BTS: case PTWR_BTR: case PTWR_BTC: {
+        uint64_t bit = 1UL << (val & (bytes * 8 - 1));
+        flags = (old & bit) ? flags | X86_EFLAGS_CF : flags & ~X86_EFLAGS_CF;
+        res = op == PTWR_BTS ? old | bit : op == PTWR_BTR ? old & ~bit : old ^ bit;
+        break;
     }
+    }
+    uint64_t nval = (cur & ~mask) | ((res << shift) & mask);
     mfn = tmfn;
-    if (mod_entry(mfn, e, 1, nval, d, NULL))
+    if (nval != cur && mod_entry(mfn, e, 1, nval, d, NULL))
         return false;
     if (op == PTWR_XCHG)
-        gpr_set(gpr(r, reg), (cur & mask) >> shift, bytes);
+        reg_put(r, reg, old, bytes, rex);
     if (op == PTWR_CMPXCHG)
-        r->rflags |= X86_EFLAGS_ZF;
+        flags |= X86_EFLAGS_ZF;
+    r->rflags = flags;
     r->rip += i;
     return true;
 }

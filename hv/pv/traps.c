@@ -9,6 +9,7 @@
 #include "sched.h"
 #include "hypercall.h"
 #include "pv.h"
+#include "timer.h"
 #include <xen/callback.h>
 
 static bool canonical(unsigned long a)
@@ -463,6 +464,8 @@ static bool exit_slow(struct vcpu *v)
 {
     if (v->runstate_pending && !v->arch.pv.user_mode)
         runstate_area_update(v);
+    if (__atomic_load_n(&v->time_pending, __ATOMIC_ACQUIRE) && !v->arch.pv.user_mode)
+        time_area_update(v);
     struct cpu_user_regs *r = v->arch.regs;
     uint32_t err;
     unsigned vec;
@@ -492,7 +495,7 @@ void pv_exit_to_guest(void)
         struct vcpu *v = pc->curr;
         if (!deliver_upcall(v))
             continue;
-        if ((v->runstate_pending | v->arch.pv.own_segments) && !exit_slow(v))
+        if ((v->runstate_pending | v->time_pending | v->arch.pv.own_segments) && !exit_slow(v))
             continue;
         return;
     }

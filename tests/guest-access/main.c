@@ -300,6 +300,10 @@ static void test_vcpu_op(void)
                HYPERVISOR_vcpu_op(VCPUOP_register_vcpu_info, 1,
                                   (void *)bad_ptr(k, sizeof(struct vcpu_register_vcpu_info))),
                -XEN_EFAULT);
+        EXPECT("vcpu_op/register_vcpu_time_memory_area", kn,
+               HYPERVISOR_vcpu_op(VCPUOP_register_vcpu_time_memory_area, 0,
+                                  (void *)bad_ptr(k, sizeof(struct vcpu_register_time_memory_area))),
+               -XEN_EFAULT);
     }
     /* Read-only: fine where the op only reads, refused where it writes. */
     static struct vcpu_guest_context ctx;
@@ -322,6 +326,10 @@ static void test_vcpu_op(void)
     p = ro_load(&ri, sizeof(ri));
     EXPECT("vcpu_op/register_vcpu_info", "read-only (valid, offset too large)",
            HYPERVISOR_vcpu_op(VCPUOP_register_vcpu_info, 1, p), -XEN_ENXIO);
+    struct vcpu_register_time_memory_area ta = { .addr.v = NULL };
+    p = ro_load(&ta, sizeof(ta));
+    EXPECT("vcpu_op/register_vcpu_time_memory_area", "read-only (valid, none)",
+           HYPERVISOR_vcpu_op(VCPUOP_register_vcpu_time_memory_area, 0, p), 0);
     minios_sleep_ns(2 * MS);     /* the singleshot fired; minios re-arms its own */
 }
 

@@ -1,4 +1,4 @@
-/* Guest test: PV time: the vcpu_time_info clock, the wallclock, set_timer_op, singleshot timers, VIRQ_TIMER, SCHEDOP_block and SCHEDOP_poll. */
+/* Guest test: PV time: the vcpu_time_info clock, the secondary time area, the wallclock, set_timer_op, singleshot timers, VIRQ_TIMER, SCHEDOP_block and SCHEDOP_poll. */
 /* newlib declares clock_gettime() and nanosleep(), and names
  * CLOCK_MONOTONIC, only where the target says it has them; minios does. */
 #define _POSIX_TIMERS 1
@@ -53,6 +53,73 @@ static void test_clock(void)
     uint64_t c = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
     if (c < prev || c > minios_monotonic_ns())
         test_fail("CLOCK_MONOTONIC %lu outside minios_monotonic_ns", (unsigned long)c);
+}
+
+/* VCPUOP_register_vcpu_time_memory_area (Linux's pvclock vDSO page): a
+ * second vcpu_time_info written at once and at every update of the
+ * vCPU's time (Keel updates it at every switch-in, Xen when the record
+ * changes: at its once-a-second calibration), with Xen's errors; 0 stops
+ * it. */
+static vcpu_time_info_t time_area __attribute__((aligned(64)));
+
+/* Waits (at most 3 s) for vcpu_info's time to change from version v. */
+static uint32_t next_time_update(uint32_t v)
+{
+    vcpu_time_info_t *t = &minios_vcpu_info()->time;
+    uint64_t end = minios_monotonic_ns() + 3000 * MS;
+    while (t->version == v && minios_monotonic_ns() < end)
+        usleep(5000);
+    return t->version;
+}
+
+static void test_time_area(void)
+{
+    struct vcpu_register_time_memory_area a = { .addr.v = &time_area };
+    vcpu_time_info_t *t = &minios_vcpu_info()->time;
+    CHECK_EQ(HYPERVISOR_vcpu_op(VCPUOP_register_vcpu_time_memory_area, 0, &a), 0);
+    uint32_t v1 = time_area.version;
+    uint64_t s1 = time_area.system_time;
+    if (!v1 || (v1 & 1))
+        test_fail("time area version %u after registering", v1);
+    CHECK_EQ(time_area.tsc_to_system_mul, t->tsc_to_system_mul);
+    CHECK_EQ(time_area.tsc_shift, t->tsc_shift);
+    CHECK_EQ(time_area.flags, t->flags);
+    if (s1 == 0 || s1 > minios_monotonic_ns())
+        test_fail("time area system_time %lu", (unsigned long)s1);
+    /* The next update of the vCPU's time reaches the area too. */
+    uint32_t v = next_time_update(t->version);
+    usleep(1000);                /* an exit to the guest kernel since */
+    if (time_area.version == v1 || time_area.system_time <= s1)
+        test_fail("time area not updated with vcpu_info (version %u, system_time %lu; "
+                  "vcpu_info's version %u)", time_area.version,
+                  (unsigned long)time_area.system_time, v);
+    /* Refused: the record in the hypervisor's range, the argument
+     * unreadable, a vCPU that is not.  As Xen's access_ok, only the
+     * record's start is checked: one running into the non-canonical hole
+     * is accepted (and its writes fail). */
+    a.addr.v = (vcpu_time_info_t *)HV_ADDR;
+    CHECK_EQ(HYPERVISOR_vcpu_op(VCPUOP_register_vcpu_time_memory_area, 0, &a), -XEN_EFAULT);
+    CHECK_EQ(HYPERVISOR_vcpu_op(VCPUOP_register_vcpu_time_memory_area, 0, (void *)HV_ADDR),
+             -XEN_EFAULT);
+    CHECK_EQ(HYPERVISOR_vcpu_op(VCPUOP_register_vcpu_time_memory_area, 100, &a), -XEN_ENOENT);
+    uint32_t v2 = time_area.version;
+    a.addr.v = (vcpu_time_info_t *)0x00007ffffffffff0UL;
+    CHECK_EQ(HYPERVISOR_vcpu_op(VCPUOP_register_vcpu_time_memory_area, 0, &a), 0);
+    next_time_update(t->version);
+    usleep(1000);
+    CHECK_EQ(time_area.version, v2);
+    /* Registered again, then stopped with 0. */
+    a.addr.v = &time_area;
+    CHECK_EQ(HYPERVISOR_vcpu_op(VCPUOP_register_vcpu_time_memory_area, 0, &a), 0);
+    if (time_area.version == v2)
+        test_fail("time area not written when registered again");
+    a.addr.v = NULL;
+    CHECK_EQ(HYPERVISOR_vcpu_op(VCPUOP_register_vcpu_time_memory_area, 0, &a), 0);
+    uint32_t v3 = time_area.version;
+    next_time_update(t->version);
+    usleep(1000);
+    CHECK_EQ(time_area.version, v3);
+    printf("time area: version %u -> %u, updates stop at 0\n", v1, v3);
 }
 
 static void test_wallclock(void)
@@ -281,6 +348,7 @@ int main(int argc, char **argv)
         return test_finish();
     }
     test_clock();
+    test_time_area();
     test_wallclock();
     test_sleep();
     test_timer_ops();

@@ -606,6 +606,27 @@ static int cas64(volatile unsigned long *p, unsigned long *old, unsigned long v)
     return zf;
 }
 
+/* Read-modify-write instructions on a PTE, as Linux uses them
+ * (ptep_set_wrprotect's `lock andb`, the ageing `lock btr`); each returns
+ * the flags it left. */
+#define RMW(name, bytes, ...)                                                             \
+    static unsigned long name(volatile unsigned long *p, unsigned long v)                 \
+    {                                                                                     \
+        unsigned long fl;                                                                 \
+        __asm__ volatile(".byte " bytes "\n\tpushfq\n\tpopq %0"                          \
+                         : "=r"(fl), "+a"(v) : "D"(p) : "memory", "cc");                  \
+        return fl;                                                                        \
+    }
+RMW(lock_andb_fd, "0xf0,0x80,0x27,0xfd")          /* lock andb $0xfd,(%rdi) */
+RMW(lock_orb_02, "0xf0,0x80,0x0f,0x02")           /* lock orb $2,(%rdi) */
+RMW(lock_btrq_5, "0xf0,0x48,0x0f,0xba,0x37,0x05") /* lock btrq $5,(%rdi) */
+RMW(lock_btsq_rax, "0xf0,0x48,0x0f,0xab,0x07")    /* lock btsq %rax,(%rdi) */
+RMW(lock_xorq_rax, "0xf0,0x48,0x31,0x07")         /* lock xorq %rax,(%rdi) */
+RMW(lock_andq_rax, "0xf0,0x48,0x21,0x07")         /* lock andq %rax,(%rdi) */
+RMW(movb_al, "0x88,0x07")                         /* movb %al,(%rdi) */
+#define FL_CF 0x1UL
+#define FL_ZF 0x40UL
+
 static volatile int pf_count;
 static void pf_skip(struct minios_trap_frame *f)
 {
@@ -650,6 +671,26 @@ static void test_ptwr(void)
     CHECK_EQ(*pte, 0);
     wr64(pte, base);
     CHECK_EQ(*pte, base | PTE_U | PTE_KERNEL);
+    CHECK_EQ(pf_count, f);
+    /* Read-modify-write: Linux's fork write-protects with lock andb. */
+    lock_andb_fd(pte, 0);
+    CHECK_EQ(*pte, (base & ~PTE_W) | PTE_U | PTE_KERNEL);
+    lock_orb_02(pte, 0);
+    CHECK_EQ(*pte, base | PTE_U | PTE_KERNEL);
+    CHECK_EQ(lock_btrq_5(pte, 0) & FL_CF, FL_CF);  /* accessed was set */
+    CHECK_EQ(*pte, (base & ~PTE_A) | PTE_U | PTE_KERNEL);
+    CHECK_EQ(lock_btrq_5(pte, 0) & FL_CF, 0);
+    CHECK_EQ(lock_btsq_rax(pte, 9) & FL_CF, 0);
+    CHECK_EQ(*pte, (base & ~PTE_A) | PTE_U | PTE_KERNEL | (1UL << 9));
+    CHECK_EQ(lock_xorq_rax(pte, (1UL << 9) | PTE_A) & FL_ZF, 0);
+    CHECK_EQ(*pte, base | PTE_U | PTE_KERNEL);
+    movb_al(pte, (uint8_t)(base & ~PTE_D));
+    CHECK_EQ(*pte, (base & ~PTE_D) | PTE_U | PTE_KERNEL);
+    movb_al(pte, (uint8_t)base);
+    CHECK_EQ(*pte, base | PTE_U | PTE_KERNEL);
+    CHECK_EQ(lock_andq_rax(pte, 0) & FL_ZF, FL_ZF);
+    CHECK_EQ(*pte, 0);
+    wr64(pte, base);
     CHECK_EQ(pf_count, f);
     /* Not emulated: an entry that fails validation, a table not an L1. */
     wr64(pte, l4m << 12 | PTE_P | PTE_W);
