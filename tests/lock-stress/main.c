@@ -21,6 +21,7 @@
 #include <minios/events.h>
 #include <minios/sched.h>
 #include "report.h"
+#include "peer.h"
 #include "args.h"
 
 /* report.h's check, noting a failure so that the loops stop at the first. */
@@ -58,13 +59,7 @@ static unsigned rounds = 300;
 
 static void wait_state(volatile uint32_t *s, uint32_t want)
 {
-    for (unsigned long i = 0; *s < want; i++) {
-        HYPERVISOR_sched_op(SCHEDOP_yield, NULL);
-        if (i == 20000000) {
-            test_error("timed out waiting for state %u (at %u)", want, *s);
-            exit(test_finish());
-        }
-    }
+    peer_wait_state(s, want, 20000000UL);
 }
 
 static long memop_one(unsigned op, xen_pfn_t *mfn)

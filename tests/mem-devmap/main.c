@@ -25,6 +25,7 @@
 #include <minios/startinfo.h>
 #include <xen/memory.h>
 #include "report.h"
+#include "peer.h"
 #include "args.h"
 
 #define PG 4096
@@ -44,13 +45,7 @@ static domid_t peer;
 
 static void wait_state(volatile uint32_t *s, uint32_t want)
 {
-    for (unsigned long i = 0; *s < want; i++) {
-        HYPERVISOR_sched_op(SCHEDOP_yield, NULL);
-        if (i == 2000000) {
-            test_error("timed out waiting for state %u (at %u)", want, *s);
-            exit(test_finish());
-        }
-    }
+    peer_wait_state(s, want, 2000000UL);
 }
 
 static long decrease(unsigned long mfn)
