@@ -110,6 +110,7 @@ for d in tests/*/; do
     [ -n "${ONLY:-}" ] && ! grep -Eqx "$ONLY" <<<"$n" && continue
     if [ -f "$d/test.cfg" ] && grep -q '^ALONE=1' "$d/test.cfg"; then alone+=("guest $n")
     elif [ -f "$d/test.cfg" ]; then list+=("guest $n")
+    elif [ -f "$d/run.sh" ] && grep -q '^# ALONE=1' "$d/run.sh"; then alone+=("script $n")
     elif [ -f "$d/run.sh" ]; then list+=("script $n"); fi
 done
 

@@ -20,5 +20,6 @@ void build_boot_domains(void);
 
 /* The hypervisor's own command line, as the boot loader gave it. */
 const char *hv_command_line(void);
+bool hv_option(const char *key, const char **val, size_t *len);
 
 #endif

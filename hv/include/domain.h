@@ -162,6 +162,7 @@ struct pcpu {
     uint64_t slice_end;          /* ns; when the running vCPU's slice ends */
     uint64_t timer_deadline;     /* ns; when its local APIC timer fires */
     uint64_t apic_armed_for;     /* the deadline the APIC counts down to (0: none) */
+    uint64_t apic_timer_irqs;    /* timer interrupts taken (the boot check counts them) */
     spinlock_t sched_lock;       /* rq, and the scheduling state of each vCPU
                                     whose processor this is (sched.c) */
     struct vcpu *migrate;        /* switched away from here, to be queued

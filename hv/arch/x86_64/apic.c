@@ -1,9 +1,13 @@
-/* Local APIC (xAPIC, MMIO) and its timer, calibrated against the PIT. */
+/* Local APIC and its timer, calibrated against the PIT.  x2APIC mode
+ * (registers as MSRs 0x800 + offset/16, 32-bit APIC ids, one 64-bit ICR)
+ * where the CPU has it, unless the command line says x2apic=off; xAPIC
+ * (MMIO) otherwise.  Every CPU runs in the mode the boot CPU chose. */
 #include "lib.h"
 #include "x86.h"
 #include "apic.h"
 #include "time.h"
 #include "sched.h"
+#include "boot.h"
 
 #define APIC_ID      0x020
 #define APIC_EOI     0x0b0
@@ -13,14 +17,47 @@
 #define APIC_TMR_CCR 0x390
 #define APIC_TMR_DIV 0x3e0
 
+#define APIC_BASE_EXTD (1ULL << 10)    /* x2APIC mode */
+#define APIC_BASE_EN   (1ULL << 11)
+#define MSR_X2APIC_FIRST 0x800
+#define MSR_X2APIC_ICR   0x830
+
 static volatile uint32_t *apic;
+static bool x2apic;
 static uint32_t ticks_per_slice;
 static uint64_t apic_per_ms;
 
 void *map_mmio(uint64_t phys, uint64_t size);
 
-static inline uint32_t apic_read(unsigned reg) { return apic[reg / 4]; }
-static inline void apic_write(unsigned reg, uint32_t v) { apic[reg / 4] = v; }
+static inline uint32_t apic_read(unsigned reg)
+{
+    if (x2apic)
+        return (uint32_t)rdmsr(MSR_X2APIC_FIRST + reg / 16);
+    return apic[reg / 4];
+}
+
+static inline void apic_write(unsigned reg, uint32_t v)
+{
+    if (x2apic)
+        wrmsr(MSR_X2APIC_FIRST + reg / 16, v);
+    else
+        apic[reg / 4] = v;
+}
+
+bool apic_x2apic_mode(void)
+{
+    return x2apic;
+}
+
+/* Enables this CPU's local APIC in the chosen mode.  Leaving x2APIC mode
+ * needs a pass through disabled; we never leave it. */
+static void apic_enable(void)
+{
+    uint64_t base = rdmsr(MSR_APIC_BASE) | APIC_BASE_EN;
+    wrmsr(MSR_APIC_BASE, base);
+    if (x2apic)
+        wrmsr(MSR_APIC_BASE, base | APIC_BASE_EXTD);
+}
 
 void apic_eoi(void)
 {
@@ -32,11 +69,19 @@ void apic_eoi(void)
 
 uint32_t apic_id(void)
 {
-    return apic_read(APIC_ID) >> 24;
+    return x2apic ? apic_read(APIC_ID) : apic_read(APIC_ID) >> 24;
 }
 
 static void icr(uint32_t dest, uint32_t lo)
 {
+    if (x2apic) {
+        /* A WRMSR to the x2APIC is not serializing: order the stores the
+         * target is to see (a remote call's argument, a flush request)
+         * before the IPI itself. */
+        __asm__ volatile("mfence; lfence" ::: "memory");
+        wrmsr(MSR_X2APIC_ICR, (uint64_t)dest << 32 | lo);
+        return;
+    }
     while (apic_read(APIC_ICR_LO) & (1 << 12))   /* delivery pending */
         cpu_relax();
     apic_write(APIC_ICR_HI, dest << 24);
@@ -61,7 +106,7 @@ void apic_send_sipi(uint32_t dest, unsigned page)
 /* An application processor's local APIC: same timer setup as the BSP. */
 void apic_init_ap(void)
 {
-    wrmsr(MSR_APIC_BASE, rdmsr(MSR_APIC_BASE) | (1 << 11));
+    apic_enable();
     apic_write(APIC_SVR, 0x100 | VEC_SPURIOUS);
     apic_write(APIC_TMR_DIV, 0x3);
     apic_write(APIC_LVT_TMR, VEC_APIC_TIMER);
@@ -79,9 +124,18 @@ void apic_init(void)
     outb(0x21, 0xff);
     outb(0xa1, 0xff);
 
+    uint32_t a, b, c, d;
+    cpuid(1, 0, &a, &b, &c, &d);
+    const char *v;
+    size_t n;
+    bool off = hv_option("x2apic", &v, &n) && n == 3 && !memcmp(v, "off", 3);
+    x2apic = (c & (1u << 21)) && !off;
     uint64_t base = rdmsr(MSR_APIC_BASE);
-    wrmsr(MSR_APIC_BASE, base | (1 << 11));
-    apic = map_mmio(base & ~0xfffULL, 4096);
+    if (base & APIC_BASE_EXTD)
+        x2apic = true;           /* firmware left it on: it stays on */
+    if (!x2apic)
+        apic = map_mmio(base & ~0xfffULL, 4096);
+    apic_enable();
     apic_write(APIC_SVR, 0x100 | VEC_SPURIOUS);
 
     /* Count APIC timer ticks (divide by 16) over the TSC's calibration. */
@@ -92,8 +146,8 @@ void apic_init(void)
     ticks_per_slice = (uint32_t)(per_ms * (SLICE_NS / 1000000));
     if (ticks_per_slice == 0)
         ticks_per_slice = 1;
-    printk("apic: id %u, TSC %lu kHz, timer %lu kHz, %u ticks per %llu ms slice\n",
-           apic_read(APIC_ID) >> 24, (unsigned long)tsc_khz, (unsigned long)per_ms, ticks_per_slice,
+    printk("apic: %s, id %u, TSC %lu kHz, timer %lu kHz, %u ticks per %llu ms slice\n",
+           x2apic ? "x2APIC" : "xAPIC", apic_id(), (unsigned long)tsc_khz, (unsigned long)per_ms, ticks_per_slice,
            SLICE_NS / 1000000);
 
     apic_per_ms = per_ms ? per_ms : 1;

@@ -300,7 +300,7 @@ void cpu_features_init(void)
 }
 
 /* Returns the value of key=value on the hypervisor's command line. */
-static bool hv_option(const char *key, const char **val, size_t *len)
+bool hv_option(const char *key, const char **val, size_t *len)
 {
     size_t k = strlen(key);
     for (const char *p = hv_cmdline; *p; ) {
@@ -385,6 +385,7 @@ void hv_main(uint32_t magic, uint32_t mbi_pa)
     apic_init();
     pvtime_init();
     smp_init();
+    apic_check_timers();
     printk("cmdline: '%s'\n", hv_cmdline);
     const char *v;
     size_t n;

@@ -118,7 +118,9 @@ static void parse_madt(uint32_t bsp_id)
             cpu = true;
         }
         if (cpu && (flags & 1) && id != bsp_id) {
-            if (nr_found < NR_CPUS)
+            if (id >= 0xff && !apic_x2apic_mode())
+                printk("smp: APIC id %u needs x2APIC mode: CPU ignored\n", id);
+            else if (nr_found < NR_CPUS)
                 apic_ids[nr_found++] = id;
             else
                 printk("smp: more than %u CPUs, ignoring APIC id %u\n", NR_CPUS, id);
@@ -185,6 +187,40 @@ void tlb_flush_poll(void)
 static void record_cpu(void *arg)
 {
     *(volatile unsigned *)arg = this_cpu()->id;
+}
+
+/* The local APIC timer on one CPU: armed for 100 us, twice.  The second
+ * interrupt comes only if the first was acknowledged, so this proves the
+ * timer's vector, the one-shot count and the EOI in whichever mode
+ * (xAPIC or x2APIC) the APIC runs. */
+static void arm_probe(void *arg)
+{
+    (void)arg;
+    apic_oneshot_ns(100000);
+}
+
+static bool timer_fires(unsigned cpu)
+{
+    struct pcpu *pc = pcpus[cpu];
+    for (int round = 0; round < 2; round++) {
+        uint64_t before = __atomic_load_n(&pc->apic_timer_irqs, __ATOMIC_ACQUIRE);
+        uint64_t end = rdtsc() + 1000ULL * tsc_khz;      /* 1 s */
+        if (cpu == 0) {
+            arm_probe(NULL);
+            while (__atomic_load_n(&pc->apic_timer_irqs, __ATOMIC_ACQUIRE) == before &&
+                   rdtsc() < end)
+                __asm__ volatile("sti; hlt; cli" ::: "memory");
+        } else {
+            if (!on_cpu(cpu, arm_probe, NULL, 1000000))
+                return false;
+            while (__atomic_load_n(&pc->apic_timer_irqs, __ATOMIC_ACQUIRE) == before &&
+                   rdtsc() < end)
+                tlb_flush_poll();
+        }
+        if (__atomic_load_n(&pc->apic_timer_irqs, __ATOMIC_ACQUIRE) == before)
+            return false;
+    }
+    return true;
 }
 
 /* ---- Bringing up the APs. */
@@ -295,4 +331,21 @@ void smp_init(void)
         }
     }
     printk("smp: remote calls answered by %u of %u other CPUs\n", answered, nr_cpus - 1);
+}
+
+/* Every online CPU's APIC timer interrupts (timer_fires); a CPU whose
+ * timer does not fire would never preempt a guest, so that is fatal. */
+void apic_check_timers(void)
+{
+    unsigned ok = 0;
+    for (unsigned i = 0; i < nr_cpus; i++) {
+        if (!pcpus[i] || !pcpus[i]->online)
+            continue;
+        if (timer_fires(i))
+            ok++;
+        else
+            panic("apic: CPU%u's timer did not interrupt", i);
+    }
+    printk("apic: timer interrupts and EOI on %u of %u CPUs (%s)\n", ok, nr_cpus,
+           apic_x2apic_mode() ? "x2APIC" : "xAPIC");
 }

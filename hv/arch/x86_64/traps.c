@@ -230,6 +230,7 @@ void trap_dispatch(struct cpu_user_regs *r)
             this_cpu()->need_resched = true;
     } else if (v == VEC_APIC_TIMER) {
         apic_eoi();
+        __atomic_fetch_add(&this_cpu()->apic_timer_irqs, 1, __ATOMIC_RELAXED);
         this_cpu()->apic_armed_for = 0;  /* it fired: timer_reprogram re-arms */
         timers_run();
         sched_tick();
