@@ -755,7 +755,12 @@ void schedule(void)
             pc->domain_switches++;
         next->slice_start_ns = now;
         pc->slice_end = now + slice_for(next, now);
-        update_vcpu_time(next);
+        /* One TSC and one scale for every pCPU (TSC_STABLE): a record
+         * extrapolates to exactly the system time, wherever the vCPU ran.
+         * Rewritten only once it is TIME_REFRESH_NS old, as Xen's guests
+         * expect a record no older than Xen's one-second calibration. */
+        if (!next->time_written_ns || now - next->time_written_ns >= TIME_REFRESH_NS)
+            update_vcpu_time(next);
         if (next->runstate_guest)
             runstate_note(next);     /* its runstate area, on the way out */
         if (!first_guest_tsc) {

@@ -309,13 +309,13 @@ void pvtime_init(void)
            (unsigned long)boot_wallclock_sec, tsc_mul, tsc_shift);
 }
 
-static void write_time(struct vcpu_time_info *t);
+static uint64_t write_time(struct vcpu_time_info *t);
 
 void update_vcpu_time(struct vcpu *v)
 {
     spin_lock(&timer_lock);
     if (v->vcpu_info) {
-        write_time(&v->vcpu_info->time);
+        v->time_written_ns = write_time(&v->vcpu_info->time);
         if (v->time_guest) {
             v->time_snap = v->vcpu_info->time;
             __atomic_store_n(&v->time_pending, true, __ATOMIC_RELEASE);
@@ -355,7 +355,8 @@ void time_area_update(struct vcpu *v)
     (void)copy_to_guest(p + offsetof(struct vcpu_time_info, version), &end, sizeof(end));
 }
 
-static void write_time(struct vcpu_time_info *t)
+/* Returns the system time it wrote. */
+static uint64_t write_time(struct vcpu_time_info *t)
 {
     uint64_t tsc = rdtsc();
     uint64_t sys = tsc_to_ns(tsc - boot_tsc);
@@ -368,6 +369,7 @@ static void write_time(struct vcpu_time_info *t)
     t->flags = XEN_PVCLOCK_TSC_STABLE_BIT;
     __atomic_thread_fence(__ATOMIC_SEQ_CST);
     t->version++;
+    return sys;
 }
 
 void domain_init_wallclock(struct domain *d)

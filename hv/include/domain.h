@@ -59,6 +59,7 @@ struct vcpu {
     unsigned long time_guest;
     bool time_pending;
     struct vcpu_time_info time_snap;
+    uint64_t time_written_ns;   /* system time of the last update_vcpu_time */
     int runstate_snap;
     uint64_t runstate_snap_entry, runstate_snap_time[4];
     enum vcpu_state state;

@@ -4,6 +4,7 @@
 #include "domain.h"
 
 #define SLICE_NS 10000000ULL    /* 10 ms */
+#define TIME_REFRESH_NS 100000000ULL   /* a vCPU's time record, rewritten at a switch to it when older */
 #define CAP_PERIOD_NS 30000000ULL   /* caps are enforced per 30 ms */
 
 void sched_init_cpu(struct pcpu *pc);
