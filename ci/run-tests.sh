@@ -32,7 +32,7 @@ verdict() {   # name status detail
 run_guest() {
     local name=$1 dir=tests/$1
     local MODULES="" MEM=128M TIMEOUT=60 EXPECT_EXIT=33 NO_RESULT_LINE=0 APPEND=""
-    local PANIC_OK=0 SMP=1 ALONE=0 HV=build/hv.elf
+    local PANIC_OK=0 SMP=1 ALONE=0 HV=build/hv.elf QEMU_EXTRA=""
     # DEBUG=1 (make DEBUG=1 test): every test on the debug hypervisor,
     # which checks the lock order and reports long lock holds.
     [ "${DEBUG:-0}" = 1 ] && HV=build/hv-debug.elf
@@ -41,7 +41,9 @@ run_guest() {
     source "$dir/test.cfg"
     local log=$R/$name.log
     rm -f "$log" "$log.qemu"
-    SMP=$SMP HV=$HV bash ci/qemu-boot.sh "$log" "$TIMEOUT" "$MEM" "$MODULES" -append "$APPEND"
+    # shellcheck disable=SC2086
+    SMP=$SMP HV=$HV bash ci/qemu-boot.sh "$log" "$TIMEOUT" "$MEM" "$MODULES" -append "$APPEND" \
+        $QEMU_EXTRA
     local rc=$?
     sed -i 's/\r$//' "$log"
     if [ $rc -eq 124 ]; then verdict "$name" FAIL "timed out after ${TIMEOUT}s"; return; fi

@@ -4,6 +4,7 @@
 #include "x86.h"
 #include "mm.h"
 #include "domain.h"
+#include "pci.h"
 #include "sched.h"
 #include "event.h"
 #include "timer.h"
@@ -393,6 +394,8 @@ static bool domain_destroy_step(struct domain *d, uint64_t end)
         /* No pCPU handles a timer of its (dead) vCPUs from here on: the
          * handler raises VIRQs and writes vcpu_info. */
         domain_timers_kill(d);
+        /* Its devices stop before any of its frames can be reused. */
+        pci_release_domain(d);
         evtchn_destroy(d);
         grant_table_destroy(d);
         for (unsigned i = 0; i < d->nr_vcpus; i++)
@@ -901,6 +904,24 @@ bad_cpus:
             }
             memset(cfg->target, 0, sizeof(cfg->target));
             memcpy(cfg->target, v, vl);
+        } else if (word_is(w, n, "pci=", &v, &vl)) {
+            /* A PCI device it owns (role=hardware; pci.c decides). */
+            uint16_t bdf;
+            if (!pci_parse_bdf(v, vl, &bdf)) {
+                snprintf(err, errlen, "pci=%.*s: a device as BB:DD.F (hex bus and device, "
+                         "function 0-7)", (int)vl, v);
+                return -1;
+            }
+            if (cfg->nr_pci == PCI_MAX_ASSIGN) {
+                snprintf(err, errlen, "more than %u pci= devices", PCI_MAX_ASSIGN);
+                return -1;
+            }
+            for (unsigned k = 0; k < cfg->nr_pci; k++)
+                if (cfg->pci[k] == bdf) {
+                    snprintf(err, errlen, "pci=%.*s named twice", (int)vl, v);
+                    return -1;
+                }
+            cfg->pci[cfg->nr_pci++] = bdf;
         } else if (word_is(w, n, "role=", &v, &vl)) {
             while (vl) {
                 size_t l = 0;

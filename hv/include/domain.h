@@ -214,6 +214,8 @@ struct boot_config {
     const char *guest_cmdline;   /* what the guest sees (path removed) */
     uint16_t domid;              /* 0: the next free id (DOMCTL_createdomain may ask) */
     char target[NAME_LEN];       /* role=dm: target=<domid or name> */
+    uint16_t pci[8];             /* pci=BB:DD.F: devices it owns (PCI_MAX_ASSIGN) */
+    unsigned nr_pci;
 };
 
 /* A domain by id with a reference (domain_put drops it), or NULL if there

@@ -30,9 +30,10 @@ enum lock_order {
     LOCK_ORDER_SCHED_DOM = 5,    /* a domain's cap accounting */
     LOCK_ORDER_TIMER = 6,        /* the vCPU timer list */
     LOCK_ORDER_DOMLIST = 7,      /* the domain table and list, dying list, references */
-    LOCK_ORDER_PAGE_ALLOC = 8,   /* a domain's page list */
-    LOCK_ORDER_HEAP = 9,         /* the frame allocator */
-    LOCK_ORDER_CONSOLE = 10,     /* the console ring and serial port */
+    LOCK_ORDER_PCI = 8,          /* the PCI device table, owners, config space */
+    LOCK_ORDER_PAGE_ALLOC = 9,   /* a domain's page list */
+    LOCK_ORDER_HEAP = 10,        /* the frame allocator */
+    LOCK_ORDER_CONSOLE = 11,     /* the console ring and serial port */
     LOCK_ORDER_TEST = 15,        /* selftest=locks only */
 };
 

@@ -11,6 +11,7 @@
 #include "dombuild.h"
 #include "time.h"
 #include "domain.h"
+#include "pci.h"
 #include "sched.h"
 #include "hypercall.h"
 #include "timer.h"
@@ -451,6 +452,15 @@ void build_boot_domains(void)
             domain_note_refused(cfg.name, "cannot allocate the domain");
             continue;
         }
+        bool pci_ok = true;
+        for (unsigned k = 0; k < cfg.nr_pci && pci_ok; k++)
+            if (pci_assign(d, cfg.pci[k], err, sizeof(err))) {
+                domain_destroy(d);
+                domain_note_refused(cfg.name, err);
+                pci_ok = false;
+            }
+        if (!pci_ok)
+            continue;
         if ((int)m == xs_m) {
             xs = d;              /* its id in module order; built last */
             xs_cfg = cfg;

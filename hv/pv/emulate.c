@@ -23,6 +23,7 @@
 #include "time.h"
 #include "mm.h"
 #include "xsm.h"
+#include "pci.h"
 #include "flushtlb.h"
 #include "pv.h"
 #include <xen/physdev.h>
@@ -790,8 +791,8 @@ static void rtc_write(struct domain *d, unsigned port, uint8_t val)
  * granted goes to the port; otherwise port by port (a 16-bit pair where
  * both are granted), reads of what it may not touch all ones, writes to
  * it dropped.  The PCI address register as a dword is latched per domain
- * and reads back; the data ports reach no configuration space (Keel has
- * no hardware domain, Xen's only one that does). */
+ * and reads back; the data ports reach the configuration space of the
+ * domain's own PCI devices only, filtered (hv/arch/x86_64/pci.c). */
 static uint32_t io_read(struct domain *d, unsigned port, unsigned bytes)
 {
     if (admin_io_okay(d, port, bytes))
@@ -810,6 +811,7 @@ static uint32_t io_read(struct domain *d, unsigned port, unsigned bytes)
             size = MIN(bytes, 4 - (port & 3));
             if (size == 3)
                 size = 2;
+            sub = pci_guest_cfg_read(d, d->arch.pv.pci_cf8, port & 3, size);
         } else if (xsm_io_allowed(d, XSM_IO_PORT, port, port)) {
             if (bytes > 1 && !(port & 1) && xsm_io_allowed(d, XSM_IO_PORT, port, port + 1)) {
                 sub = hw_in(port, 2);
@@ -846,6 +848,8 @@ static void io_write(struct domain *d, unsigned port, unsigned bytes, uint32_t d
             size = MIN(bytes, 4 - (port & 3));
             if (size == 3)
                 size = 2;
+            pci_guest_cfg_write(d, d->arch.pv.pci_cf8, port & 3, size,
+                                size == 4 ? data : data & ((1u << (size * 8)) - 1));
         } else if (xsm_io_allowed(d, XSM_IO_PORT, port, port)) {
             if (bytes > 1 && !(port & 1) && xsm_io_allowed(d, XSM_IO_PORT, port, port + 1))
                 size = 2;

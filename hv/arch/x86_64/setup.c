@@ -4,6 +4,7 @@
 #include "x86.h"
 #include "mm.h"
 #include "apic.h"
+#include "pci.h"
 #include "time.h"
 #include "domain.h"
 #include "sched.h"
@@ -386,6 +387,7 @@ void hv_main(uint32_t magic, uint32_t mbi_pa)
     pvtime_init();
     smp_init();
     apic_check_timers();
+    pci_init();
     printk("cmdline: '%s'\n", hv_cmdline);
     const char *v;
     size_t n;

@@ -5,6 +5,7 @@
 #include "x86.h"
 #include "mm.h"
 #include "apic.h"
+#include "acpi.h"
 #include "time.h"
 #include "domain.h"
 #include "sched.h"
@@ -31,14 +32,6 @@ static void udelay(uint64_t us)
 }
 
 /* ---- ACPI: the RSDP, then RSDT/XSDT, then the MADT ("APIC"). */
-
-struct acpi_header {
-    char sig[4];
-    uint32_t length;
-    uint8_t rev, checksum;
-    char oem[6], oem_table[8];
-    uint32_t oem_rev, creator, creator_rev;
-} __attribute__((packed));
 
 static const void *acpi_map(uint64_t pa, uint64_t len)
 {
@@ -68,7 +61,7 @@ static const uint8_t *find_rsdp(void)
     return NULL;
 }
 
-static const struct acpi_header *find_table(const char *sig)
+const struct acpi_header *acpi_find_table(const char *sig)
 {
     const uint8_t *rsdp = find_rsdp();
     if (!rsdp)
@@ -99,7 +92,7 @@ static void parse_madt(uint32_t bsp_id)
 {
     apic_ids[0] = bsp_id;
     nr_found = 1;
-    const struct acpi_header *m = find_table("APIC");
+    const struct acpi_header *m = acpi_find_table("APIC");
     if (!m) {
         printk("smp: no MADT, running on the boot CPU only\n");
         return;

@@ -1,0 +1,549 @@
+/*
+ * PCI: configuration space, the devices found at boot, and their owners.
+ *
+ * Configuration space is reached through PCIe ECAM when the ACPI MCFG
+ * names a region for segment 0 (QEMU's q35), else through the legacy
+ * ports 0xcf8/0xcfc (QEMU's pc).  At boot every bus is scanned; each
+ * function found is recorded with its BARs (sized with decoding off) and
+ * its MSI, MSI-X and PCIe capabilities, and belongs to the hypervisor.
+ *
+ * The boot configuration gives a device to a domain (pci=BB:DD.F on its
+ * module line, docs/boot-config.md): the domain must have the hardware
+ * role, the device must exist, be no bridge and have no owner, and DMA
+ * must be contained.  There is no IOMMU driver yet, so that last check
+ * passes only when the hypervisor's command line says iommu=off, and a
+ * warning names the risk (an owner can then program its device to DMA
+ * into any memory), as libxl refuses passthrough without an IOMMU.  The
+ * owner is granted its device's MMIO frames and I/O ports (the iomem and
+ * ioport permissions that mmu_update and the I/O emulation check).
+ *
+ * The owner reads and writes its device's configuration space through
+ * the ports 0xcf8/0xcfc, as Xen lets its hardware domain (emulated: a PV
+ * guest's port I/O traps), with the filter Xen's pciback applies for a PV
+ * domain with a passed-through device: BARs and the expansion ROM cannot
+ * be moved (a sizing write of all ones reads back the size, as from the
+ * device), the MSI and MSI-X capabilities cannot be written (interrupts
+ * are the hypervisor's to program), and of the rest of the header only
+ * the command register's I/O, memory, bus-master and INTx-disable bits,
+ * the status register's write-one-to-clear bits, the cache line size,
+ * the latency timer and the interrupt line are written; the
+ * device-specific space reads through and is not written.  Anything that
+ * is not the domain's own device reads as absent (all ones).
+ *
+ * When the owner dies its devices stop (no decoding, no bus mastering,
+ * MSI and MSI-X disabled) before its frames are freed, and return to the
+ * hypervisor.
+ */
+#include "lib.h"
+#include "x86.h"
+#include "mm.h"
+#include "acpi.h"
+#include "boot.h"
+#include "domain.h"
+#include "pci.h"
+#include "spinlock.h"
+#include "xsm.h"
+
+#define PCI_MAX_DEVS 256
+
+#define CFG_VENDOR   0x00
+#define CFG_COMMAND  0x04
+#define CFG_STATUS   0x06
+#define CFG_CLASS    0x08        /* revision, then the class code above it */
+#define CFG_CACHE    0x0c
+#define CFG_LATENCY  0x0d
+#define CFG_HEADER   0x0e
+#define CFG_BAR0     0x10
+#define CFG_CAPS     0x34
+#define CFG_ROM0     0x30        /* type 0 header */
+#define CFG_ROM1     0x38        /* type 1 header (bridge) */
+#define CFG_INTLINE  0x3c
+
+#define CMD_IO       (1u << 0)
+#define CMD_MEM      (1u << 1)
+#define CMD_MASTER   (1u << 2)
+#define CMD_INTX_OFF (1u << 10)
+#define STATUS_CAPS  (1u << 4)
+#define STATUS_RW1C  0xf900u     /* parity, signalled/received aborts, SERR, parity error */
+
+#define CAP_MSI      0x05
+#define CAP_PCIE     0x10
+#define CAP_MSIX     0x11
+
+enum bar_kind { BAR_NONE, BAR_IO, BAR_MEM32, BAR_MEM64, BAR_MEM64_HI };
+
+struct pci_bar {
+    uint64_t base, size;
+    uint8_t kind;
+    bool prefetch;
+};
+
+struct pci_dev {
+    uint16_t bdf;
+    uint16_t vendor, device;
+    uint32_t class;              /* base class, subclass, programming interface */
+    uint8_t header;              /* 0 device, 1 bridge, 2 CardBus */
+    uint8_t msi, msix, pcie;     /* capability offsets, 0 if none */
+    struct pci_bar bar[6];
+    domid_t owner;               /* DOMID_XEN: the hypervisor's */
+    uint8_t sizing;              /* BARs the owner wrote all ones to (bit i) */
+};
+
+static spinlock_t pci_lock = SPINLOCK_INIT("pci", LOCK_ORDER_PCI);
+static struct pci_dev devs[PCI_MAX_DEVS];
+static unsigned nr_devs;
+static volatile uint8_t *ecam;   /* bus ecam_first's configuration space */
+static unsigned ecam_first, ecam_last;
+static bool iommu_off;
+
+void *map_mmio(uint64_t pa, uint64_t size);
+
+/* ---- Raw configuration space (pci_lock held, or at boot). */
+
+static inline uint16_t inw16(uint16_t port)
+{
+    uint16_t v;
+    __asm__ volatile("inw %1, %0" : "=a"(v) : "Nd"(port));
+    return v;
+}
+
+static inline uint32_t inl32(uint16_t port)
+{
+    uint32_t v;
+    __asm__ volatile("inl %1, %0" : "=a"(v) : "Nd"(port));
+    return v;
+}
+
+static inline void outw16(uint16_t port, uint16_t v)
+{
+    __asm__ volatile("outw %0, %1" :: "a"(v), "Nd"(port));
+}
+
+static volatile uint8_t *ecam_at(uint16_t bdf, unsigned reg)
+{
+    unsigned bus = bdf >> 8;
+    if (!ecam || bus < ecam_first || bus > ecam_last)
+        return NULL;
+    return ecam + ((uint64_t)(bus - ecam_first) << 20) + ((uint64_t)(bdf & 0xff) << 12) + reg;
+}
+
+static uint32_t cfg_read(uint16_t bdf, unsigned reg, unsigned size)
+{
+    volatile uint8_t *p = ecam_at(bdf, reg);
+    if (p) {
+        if (size == 1)
+            return *p;
+        if (size == 2)
+            return *(volatile uint16_t *)p;
+        return *(volatile uint32_t *)p;
+    }
+    outl(0xcf8, 0x80000000u | (uint32_t)bdf << 8 | (reg & 0xfc));
+    if (size == 1)
+        return inb((uint16_t)(0xcfc + (reg & 3)));
+    if (size == 2)
+        return inw16((uint16_t)(0xcfc + (reg & 2)));
+    return inl32(0xcfc);
+}
+
+static void cfg_write(uint16_t bdf, unsigned reg, unsigned size, uint32_t v)
+{
+    volatile uint8_t *p = ecam_at(bdf, reg);
+    if (p) {
+        if (size == 1)
+            *p = (uint8_t)v;
+        else if (size == 2)
+            *(volatile uint16_t *)p = (uint16_t)v;
+        else
+            *(volatile uint32_t *)p = v;
+        return;
+    }
+    outl(0xcf8, 0x80000000u | (uint32_t)bdf << 8 | (reg & 0xfc));
+    if (size == 1)
+        outb((uint16_t)(0xcfc + (reg & 3)), (uint8_t)v);
+    else if (size == 2)
+        outw16((uint16_t)(0xcfc + (reg & 2)), (uint16_t)v);
+    else
+        outl(0xcfc, v);
+}
+
+/* ---- Enumeration. */
+
+static void find_ecam(void)
+{
+    const struct acpi_header *m = acpi_find_table("MCFG");
+    if (!m || m->length < sizeof(*m) + 8 + 16)
+        return;
+    const uint8_t *e = (const uint8_t *)m + sizeof(*m) + 8;
+    const uint8_t *end = (const uint8_t *)m + m->length;
+    for (; e + 16 <= end; e += 16) {
+        uint64_t base;
+        uint16_t seg;
+        memcpy(&base, e, 8);
+        memcpy(&seg, e + 8, 2);
+        unsigned first = e[10], last = e[11];
+        if (seg != 0 || last < first)
+            continue;
+        uint64_t start = base + ((uint64_t)first << 20);
+        uint64_t size = (uint64_t)(last - first + 1) << 20;
+        if (start + size > (1ULL << 32)) {
+            printk("pci: ECAM at %lx is above 4 GiB: using ports 0xcf8/0xcfc\n",
+                   (unsigned long)start);
+            return;
+        }
+        ecam = map_mmio(start, size);
+        ecam_first = first;
+        ecam_last = last;
+        printk("pci: ECAM at %lx for buses %02x-%02x (ACPI MCFG)\n", (unsigned long)start,
+               first, last);
+        return;
+    }
+}
+
+static void find_caps(struct pci_dev *p)
+{
+    if (!(cfg_read(p->bdf, CFG_STATUS, 2) & STATUS_CAPS))
+        return;
+    unsigned at = cfg_read(p->bdf, CFG_CAPS, 1) & 0xfc;
+    for (int n = 0; at >= 0x40 && n < 48; n++) {
+        unsigned id = cfg_read(p->bdf, at, 1);
+        if (id == CAP_MSI && !p->msi)
+            p->msi = (uint8_t)at;
+        else if (id == CAP_MSIX && !p->msix)
+            p->msix = (uint8_t)at;
+        else if (id == CAP_PCIE && !p->pcie)
+            p->pcie = (uint8_t)at;
+        at = cfg_read(p->bdf, at + 1, 1) & 0xfc;
+    }
+}
+
+/* Sizes the BARs with memory and I/O decoding off, as firmware does. */
+static void size_bars(struct pci_dev *p)
+{
+    unsigned n = p->header == 0 ? 6 : p->header == 1 ? 2 : 0;
+    uint32_t cmd = cfg_read(p->bdf, CFG_COMMAND, 2);
+    cfg_write(p->bdf, CFG_COMMAND, 2, cmd & ~(CMD_IO | CMD_MEM));
+    for (unsigned i = 0; i < n; i++) {
+        unsigned reg = CFG_BAR0 + 4 * i;
+        uint32_t orig = cfg_read(p->bdf, reg, 4);
+        cfg_write(p->bdf, reg, 4, ~0u);
+        uint32_t mask = cfg_read(p->bdf, reg, 4);
+        cfg_write(p->bdf, reg, 4, orig);
+        struct pci_bar *b = &p->bar[i];
+        if (!mask)
+            continue;
+        if (orig & 1) {
+            uint32_t m = mask & 0xfffcu;
+            if (!m)
+                continue;
+            b->kind = BAR_IO;
+            b->base = orig & 0xfffcu;
+            b->size = (~m + 1) & 0xffffu;
+            continue;
+        }
+        b->prefetch = orig & 8;
+        uint64_t m64 = mask & ~0xfULL, base = orig & ~0xfULL;
+        if (((orig >> 1) & 3) == 2 && i + 1 < n) {
+            unsigned hreg = reg + 4;
+            uint32_t ohi = cfg_read(p->bdf, hreg, 4);
+            cfg_write(p->bdf, hreg, 4, ~0u);
+            uint32_t mhi = cfg_read(p->bdf, hreg, 4);
+            cfg_write(p->bdf, hreg, 4, ohi);
+            m64 |= (uint64_t)mhi << 32;
+            base |= (uint64_t)ohi << 32;
+            b->kind = BAR_MEM64;
+            p->bar[i + 1].kind = BAR_MEM64_HI;
+            i++;
+        } else {
+            m64 |= 0xffffffff00000000ULL;
+            b->kind = BAR_MEM32;
+        }
+        b->base = base;
+        b->size = ~m64 + 1;
+    }
+    cfg_write(p->bdf, CFG_COMMAND, 2, cmd);
+}
+
+static void print_dev(const struct pci_dev *p)
+{
+    char buf[200];
+    size_t o = (size_t)snprintf(buf, sizeof(buf), "pci: %02x:%02x.%x %04x:%04x class %06x",
+                                p->bdf >> 8, (p->bdf >> 3) & 31, p->bdf & 7, p->vendor,
+                                p->device, p->class);
+    for (unsigned i = 0; i < 6 && o < sizeof(buf); i++) {
+        const struct pci_bar *b = &p->bar[i];
+        if (b->kind == BAR_NONE || b->kind == BAR_MEM64_HI)
+            continue;
+        o += (size_t)snprintf(buf + o, sizeof(buf) - o, " %s%u %lx+%lx",
+                              b->kind == BAR_IO ? "io" : "mem", i, (unsigned long)b->base,
+                              (unsigned long)b->size);
+    }
+    if (o < sizeof(buf))
+        snprintf(buf + o, sizeof(buf) - o, "%s%s%s", p->msi ? " msi" : "",
+                 p->msix ? " msix" : "", p->pcie ? " pcie" : "");
+    printk("%s\n", buf);
+}
+
+static void add_dev(uint16_t bdf)
+{
+    if (nr_devs == PCI_MAX_DEVS) {
+        printk("pci: more than %u functions: %02x:%02x.%x ignored\n", PCI_MAX_DEVS, bdf >> 8,
+               (bdf >> 3) & 31, bdf & 7);
+        return;
+    }
+    struct pci_dev *p = &devs[nr_devs++];
+    memset(p, 0, sizeof(*p));
+    p->bdf = bdf;
+    uint32_t id = cfg_read(bdf, CFG_VENDOR, 4);
+    p->vendor = (uint16_t)id;
+    p->device = (uint16_t)(id >> 16);
+    p->class = cfg_read(bdf, CFG_CLASS, 4) >> 8;
+    p->header = cfg_read(bdf, CFG_HEADER, 1) & 0x7f;
+    p->owner = DOMID_XEN;
+    find_caps(p);
+    size_bars(p);
+    print_dev(p);
+}
+
+void pci_init(void)
+{
+    const char *v;
+    size_t n;
+    iommu_off = hv_option("iommu", &v, &n) && n == 3 && !memcmp(v, "off", 3);
+    find_ecam();
+    for (unsigned bus = 0; bus < 256; bus++)
+        for (unsigned dev = 0; dev < 32; dev++) {
+            uint16_t bdf = PCI_BDF(bus, dev, 0);
+            if ((uint16_t)cfg_read(bdf, CFG_VENDOR, 2) == 0xffff)
+                continue;
+            unsigned fns = (cfg_read(bdf, CFG_HEADER, 1) & 0x80) ? 8 : 1;
+            for (unsigned fn = 0; fn < fns; fn++) {
+                uint16_t f = PCI_BDF(bus, dev, fn);
+                if ((uint16_t)cfg_read(f, CFG_VENDOR, 2) != 0xffff)
+                    add_dev(f);
+            }
+        }
+    printk("pci: %u functions, configuration space through %s\n", nr_devs,
+           ecam ? "ECAM" : "ports 0xcf8/0xcfc");
+}
+
+static struct pci_dev *find_dev(uint16_t bdf)
+{
+    for (unsigned i = 0; i < nr_devs; i++)
+        if (devs[i].bdf == bdf)
+            return &devs[i];
+    return NULL;
+}
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+bool pci_parse_bdf(const char *s, size_t n, uint16_t *bdf)
+{
+    /* BB:DD.F: two hex digits, two hex digits (device < 0x20), one octal. */
+    if (n != 7 || s[2] != ':' || s[5] != '.')
+        return false;
+    int b1 = hexval(s[0]), b0 = hexval(s[1]), d1 = hexval(s[3]), d0 = hexval(s[4]);
+    int f = s[6] - '0';
+    if (b1 < 0 || b0 < 0 || d1 < 0 || d0 < 0 || f < 0 || f > 7)
+        return false;
+    unsigned dev = (unsigned)(d1 * 16 + d0);
+    if (dev > 31)
+        return false;
+    *bdf = PCI_BDF((unsigned)(b1 * 16 + b0), dev, (unsigned)f);
+    return true;
+}
+
+/* ---- Ownership. */
+
+int pci_assign(struct domain *d, uint16_t bdf, char *why, size_t n)
+{
+    unsigned bus = bdf >> 8, dev = (bdf >> 3) & 31, fn = bdf & 7;
+    if (!(d->roles & ROLE_HARDWARE)) {
+        snprintf(why, n, "pci=%02x:%02x.%x needs role=hardware", bus, dev, fn);
+        return -1;
+    }
+    spin_lock(&pci_lock);
+    struct pci_dev *p = find_dev(bdf);
+    int rc = -1;
+    if (!p) {
+        snprintf(why, n, "pci=%02x:%02x.%x: no such device", bus, dev, fn);
+    } else if ((p->class >> 16) == 0x06) {
+        snprintf(why, n, "pci=%02x:%02x.%x is a bridge (class %06x): not assignable", bus, dev,
+                 fn, p->class);
+    } else if (p->owner != DOMID_XEN) {
+        snprintf(why, n, "pci=%02x:%02x.%x is already d%u's", bus, dev, fn, p->owner);
+    } else if (!iommu_off) {
+        snprintf(why, n, "pci=%02x:%02x.%x: no IOMMU contains its DMA (Keel has no IOMMU "
+                 "driver yet; iommu=off on the hypervisor's command line accepts the risk)",
+                 bus, dev, fn);
+    } else {
+        rc = 0;
+        for (unsigned i = 0; i < 6 && !rc; i++) {
+            const struct pci_bar *b = &p->bar[i];
+            if (b->kind == BAR_IO)
+                rc = xsm_io_permit(d, XSM_IO_PORT, b->base, b->base + b->size - 1, true);
+            else if (b->kind == BAR_MEM32 || b->kind == BAR_MEM64)
+                rc = xsm_io_permit(d, XSM_IO_MEM, b->base >> PAGE_SHIFT,
+                                   (b->base + b->size - 1) >> PAGE_SHIFT, true);
+        }
+        if (rc) {
+            snprintf(why, n, "pci=%02x:%02x.%x: too many I/O ranges for d%u", bus, dev, fn,
+                     d->id);
+            rc = -1;
+        } else {
+            p->owner = d->id;
+            p->sizing = 0;
+        }
+    }
+    spin_unlock(&pci_lock);
+    if (!rc)
+        printk("pci: %02x:%02x.%x given to d%u (%s)%s\n", bus, dev, fn, d->id, d->name,
+               iommu_off ? "; iommu=off: its DMA can reach any memory" : "");
+    return rc;
+}
+
+/* Stops p: no decoding, no bus mastering, no MSI or MSI-X (pci_lock held). */
+static void quiesce(struct pci_dev *p)
+{
+    uint32_t cmd = cfg_read(p->bdf, CFG_COMMAND, 2);
+    cfg_write(p->bdf, CFG_COMMAND, 2, (cmd & ~(CMD_IO | CMD_MEM | CMD_MASTER)) | CMD_INTX_OFF);
+    if (p->msi)
+        cfg_write(p->bdf, p->msi + 2, 2, cfg_read(p->bdf, p->msi + 2, 2) & ~1u);
+    if (p->msix)
+        cfg_write(p->bdf, p->msix + 2, 2, cfg_read(p->bdf, p->msix + 2, 2) & ~0x8000u);
+}
+
+void pci_release_domain(struct domain *d)
+{
+    spin_lock(&pci_lock);
+    unsigned back = 0;
+    uint16_t bdfs[PCI_MAX_ASSIGN];
+    for (unsigned i = 0; i < nr_devs; i++) {
+        struct pci_dev *p = &devs[i];
+        if (p->owner != d->id)
+            continue;
+        quiesce(p);
+        p->owner = DOMID_XEN;
+        p->sizing = 0;
+        if (back < PCI_MAX_ASSIGN)
+            bdfs[back] = p->bdf;
+        back++;
+    }
+    spin_unlock(&pci_lock);
+    for (unsigned i = 0; i < back && i < PCI_MAX_ASSIGN; i++)
+        printk("pci: %02x:%02x.%x back with the hypervisor (d%u is gone): decoding, bus "
+               "mastering and MSI off\n", bdfs[i] >> 8, (bdfs[i] >> 3) & 31, bdfs[i] & 7, d->id);
+}
+
+/* ---- The owner's configuration accesses (ports 0xcf8/0xcfc). */
+
+/* The device d's cf8 value names, if d owns it, and the register. */
+static struct pci_dev *owned(struct domain *d, uint32_t cf8, unsigned off, unsigned *reg)
+{
+    if (!(cf8 & 0x80000000u))
+        return NULL;
+    struct pci_dev *p = find_dev((uint16_t)(cf8 >> 8));
+    if (!p || p->owner != d->id)
+        return NULL;
+    *reg = (cf8 & 0xfc) | (off & 3);
+    return p;
+}
+
+static bool in_cap(const struct pci_dev *p, unsigned reg, unsigned size)
+{
+    /* The MSI capability is at most 24 bytes, MSI-X's 12. */
+    if (p->msi && reg + size > p->msi && reg < p->msi + 24u)
+        return true;
+    return p->msix && reg + size > p->msix && reg < p->msix + 12u;
+}
+
+static unsigned bar_index(const struct pci_dev *p, unsigned reg)
+{
+    unsigned n = p->header == 0 ? 6 : p->header == 1 ? 2 : 0;
+    if (reg >= CFG_BAR0 && reg < CFG_BAR0 + 4 * n)
+        return (reg - CFG_BAR0) / 4;
+    return 6;
+}
+
+/* What a BAR register reads while the owner sizes it: the size mask with
+ * the register's own type bits, as the device would answer. */
+static uint32_t bar_sizing_value(const struct pci_dev *p, unsigned i)
+{
+    const struct pci_bar *b = &p->bar[i];
+    if (b->kind == BAR_MEM64_HI)
+        return (uint32_t)(~(p->bar[i - 1].size - 1) >> 32);
+    if (b->kind == BAR_IO)
+        return ((uint32_t)~(b->size - 1) & 0xfffcu) | 0xffff0000u | 1u;
+    if (b->kind == BAR_MEM32 || b->kind == BAR_MEM64)
+        return ((uint32_t)~(b->size - 1) & ~0xfu) | (b->kind == BAR_MEM64 ? 4u : 0u) |
+               (b->prefetch ? 8u : 0u);
+    return 0;
+}
+
+uint32_t pci_guest_cfg_read(struct domain *d, uint32_t cf8, unsigned off, unsigned size)
+{
+    uint32_t mask = size == 4 ? ~0u : (1u << (size * 8)) - 1;
+    spin_lock(&pci_lock);
+    unsigned reg;
+    struct pci_dev *p = owned(d, cf8, off, &reg);
+    uint32_t v = mask;
+    if (p) {
+        unsigned i = bar_index(p, reg & ~3u);
+        if (i < 6 && (p->sizing & (1u << i)))
+            v = (bar_sizing_value(p, i) >> ((reg & 3) * 8)) & mask;
+        else
+            v = cfg_read(p->bdf, reg, size) & mask;
+    }
+    spin_unlock(&pci_lock);
+    return v;
+}
+
+void pci_guest_cfg_write(struct domain *d, uint32_t cf8, unsigned off, unsigned size,
+                         uint32_t val)
+{
+    spin_lock(&pci_lock);
+    unsigned reg;
+    struct pci_dev *p = owned(d, cf8, off, &reg);
+    if (!p)
+        goto out;
+    unsigned i = bar_index(p, reg & ~3u);
+    if (i < 6) {
+        /* BARs stay where the firmware put them; a dword of all ones
+         * starts sizing, anything else ends it. */
+        if (size == 4 && val == ~0u)
+            p->sizing |= (uint8_t)(1u << i);
+        else
+            p->sizing &= (uint8_t)~(1u << i);
+        goto out;
+    }
+    if (in_cap(p, reg, size))
+        goto out;                /* MSI and MSI-X: the hypervisor's */
+    /* Byte by byte through the writable fields of the header. */
+    for (unsigned k = 0; k < size; k++) {
+        unsigned r = reg + k;
+        uint8_t b = (uint8_t)(val >> (8 * k));
+        if (r == CFG_COMMAND) {
+            uint8_t keep = (uint8_t)cfg_read(p->bdf, r, 1) & ~(CMD_IO | CMD_MEM | CMD_MASTER);
+            cfg_write(p->bdf, r, 1, keep | (b & (CMD_IO | CMD_MEM | CMD_MASTER)));
+        } else if (r == CFG_COMMAND + 1) {
+            uint8_t keep = (uint8_t)cfg_read(p->bdf, r, 1) & ~(CMD_INTX_OFF >> 8);
+            cfg_write(p->bdf, r, 1, keep | (b & (CMD_INTX_OFF >> 8)));
+        } else if (r == CFG_STATUS + 1) {
+            cfg_write(p->bdf, r, 1, b & (STATUS_RW1C >> 8));     /* write one to clear */
+        } else if (r == CFG_CACHE || r == CFG_LATENCY || r == CFG_INTLINE) {
+            cfg_write(p->bdf, r, 1, b);
+        }
+        /* Everything else (IDs, class, header type, the ROM, the
+         * capability pointer, device-specific space) is not written. */
+    }
+out:
+    spin_unlock(&pci_lock);
+}

@@ -1,0 +1,34 @@
+/* PCI devices: configuration space, the devices found at boot and who
+ * owns each (the hypervisor, until the boot configuration gives one to a
+ * domain with pci=BB:DD.F).  docs/pci.md. */
+#ifndef KEEL_PCI_H
+#define KEEL_PCI_H
+#include "lib.h"
+
+struct domain;
+
+#define PCI_BDF(bus, dev, fn) ((uint16_t)((bus) << 8 | (dev) << 3 | (fn)))
+#define PCI_MAX_ASSIGN 8         /* pci= devices per domain */
+
+/* Enumerates PCI (ECAM from the ACPI MCFG, else ports 0xcf8/0xcfc). */
+void pci_init(void);
+
+/* Parses "BB:DD.F" (hex, as lspci prints it); false if malformed. */
+bool pci_parse_bdf(const char *s, size_t n, uint16_t *bdf);
+
+/* Gives device bdf to d at build time; 0, or -1 with why filled. */
+int pci_assign(struct domain *d, uint16_t bdf, char *why, size_t n);
+
+/* d is dying: each device it owns stops (no decoding, no bus mastering,
+ * MSI and MSI-X off) and goes back to the hypervisor.  Before any of
+ * d's frames are freed. */
+void pci_release_domain(struct domain *d);
+
+/* A PV domain's access to ports 0xcfc-0xcff with address cf8 latched:
+ * its own devices' configuration space, filtered; all ones and dropped
+ * writes for anything else. */
+uint32_t pci_guest_cfg_read(struct domain *d, uint32_t cf8, unsigned off, unsigned size);
+void pci_guest_cfg_write(struct domain *d, uint32_t cf8, unsigned off, unsigned size,
+                         uint32_t val);
+
+#endif
