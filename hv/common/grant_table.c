@@ -116,9 +116,9 @@ void grant_table_unseed(struct domain *d)
 /*
  * Locking (docs/locking.md): a domain's grant table, its active entries
  * and its maptrack are under its domain lock.  An operation on two
- * domains' tables (map, unmap) takes both, lower id first; a copy takes
- * one side's at a time, to pin and to unpin, and copies holding only the
- * pins and frame references.  Another domain is named with a reference
+ * domains' tables (map, unmap, unmap_and_replace) takes both, lower id
+ * first; a copy takes one side's at a time, to pin and to unpin, and
+ * copies holding only the pins and frame references.  Another domain is named with a reference
  * (domain_get), and looked at again under its lock (it may have died).
  */
 
@@ -711,7 +711,7 @@ static long get_status_frames(unsigned long arg, unsigned count)
     return 0;
 }
 
-/* map, unmap and copy batches are preemptible as Xen's
+/* map, unmap, unmap_and_replace and copy batches are preemptible as Xen's
  * (hypercall_preempt_due): the continuation calls again with the list
  * advanced past the i done and the rest of the count. */
 static long gnt_continue(unsigned long cmd, unsigned long arg, unsigned left)
