@@ -502,9 +502,16 @@ static void test_contains_pte(grant_ref_t ra, grant_ref_t rb, unsigned long ma, 
     CHECK_EQ(t[rb].flags, GTF_permit_access | GTF_reading | GTF_writing);
     /* The unmap names the entry the same way; a linear address is taken as
      * a machine address (and misses), a misaligned one is refused. */
+    unsigned long l4 = minios_gnttab_virt_to_mfn((void *)minios_start_info->pt_base);
     CHECK_EQ(unmap1((unsigned long)spot2, 0, h), GNTST_general_error);
     CHECK_EQ(unmap1(e2 + 4, 0, h), GNTST_general_error);
+    CHECK_EQ(unmap1(mb << 12, 0, h), GNTST_general_error);     /* no L1 table */
+    CHECK_EQ(unmap1(l4 << 12, 0, h), GNTST_general_error);     /* an L4 */
+    CHECK_EQ(unmap1(0xFFFFFFFFF000UL, 0, h), GNTST_general_error);  /* no such frame */
+    /* host_addr 0: the host half is not asked for; nothing goes. */
+    CHECK_EQ(unmap1(0, 0, h), GNTST_okay);
     CHECK_EQ(pte_of(spot2), mb << 12 | GFLAGS(1));
+    CHECK_EQ(t[rb].flags, GTF_permit_access | GTF_reading | GTF_writing);
     CHECK_EQ(unmap1(e2, 0, h), GNTST_okay);
     CHECK_EQ(pte_of(spot2), 0);
     CHECK_EQ(t[rb].flags, GTF_permit_access);
@@ -528,8 +535,7 @@ static void test_contains_pte(grant_ref_t ra, grant_ref_t rb, unsigned long ma, 
 
     /* Refusals: misaligned; a frame of ours that is no L1 table (a data
      * page, our L4); frames not ours; the grant's flags stay as they were. */
-    unsigned long pt = minios_gnttab_virt_to_mfn((void *)minios_start_info->pt_base);
-    const uint64_t bad[] = { e2 + 1, e2 + 4, mb << 12, (ma << 12) + 8, pt << 12, 0,
+    const uint64_t bad[] = { e2 + 1, e2 + 4, mb << 12, (ma << 12) + 8, l4 << 12, 0,
                              0xFFFFFFFFF000UL, ~0UL - 7 };
     for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         CHECK_EQ(map1(bad[i], rb, CP, NULL), GNTST_general_error);
