@@ -205,7 +205,6 @@ int32_t gnt_maptrack_get(struct grant_table *gt)
     m->ref = 0;
     m->flags = 0;
     m->domid = 0;
-    m->host_addr = 0;
     gt->nr_mappings++;
     return (int32_t)h;
 }

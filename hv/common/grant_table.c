@@ -1,6 +1,7 @@
 /* grant_table_op, grant tables v1 and v2 (<xen/grant_table.h>) with Xen
  * 4.17's behaviour: setup_table, query_size, map_grant_ref,
- * unmap_grant_ref, copy, set_version, get_version, get_status_frames;
+ * unmap_grant_ref, unmap_and_replace, copy, set_version, get_version,
+ * get_status_frames;
  * per-element GNTST_* status in batches; cleanup when a mapping or
  * granting domain dies.
  * The flag and pin transitions are in grant_state.c. */
@@ -115,9 +116,9 @@ void grant_table_unseed(struct domain *d)
 /*
  * Locking (docs/locking.md): a domain's grant table, its active entries
  * and its maptrack are under its domain lock.  An operation on two
- * domains' tables (map, unmap) takes both, lower id first; a copy takes
- * one side's at a time, to pin and to unpin, and copies holding only the
- * pins and frame references.  Another domain is named with a reference
+ * domains' tables (map, unmap, unmap_and_replace) takes both, lower id
+ * first; a copy takes one side's at a time, to pin and to unpin, and
+ * copies holding only the pins and frame references.  Another domain is named with a reference
  * (domain_get), and looked at again under its lock (it may have died).
  */
 
@@ -277,7 +278,10 @@ static void map_one_locked(struct gnttab_map_grant_ref *op, struct domain *ld,
         return;
     }
     bool ro = op->flags & GNTMAP_readonly;
-    uint32_t flags = op->flags & (GNTMAP_device_map | GNTMAP_host_map | GNTMAP_readonly);
+    /* What the mapping keeps: its kinds, and how its host address is to
+     * be read at the unmap (GNTMAP_contains_pte, as Xen keeps it). */
+    uint32_t flags = op->flags & (GNTMAP_device_map | GNTMAP_host_map | GNTMAP_readonly |
+                                  ((op->flags & GNTMAP_host_map) ? GNTMAP_contains_pte : 0));
     uint64_t mfn;
     int16_t rc = GNTST_okay;
     unsigned pinned = 0;
@@ -294,9 +298,9 @@ static void map_one_locked(struct gnttab_map_grant_ref *op, struct domain *ld,
     }
     if (rc == GNTST_okay && !frame_of(rd, mfn))
         rc = GNTST_bad_page;
-    else if (rc == GNTST_okay && (flags & GNTMAP_contains_pte))
-        rc = GNTST_general_error;       /* TODO: PTE-address mappings */
-    /* A device mapping holds its own reference (and a writable type if
+    /* The host mapping's entry holds its own references, as any L1
+     * entry (pv_map_grant; an entry it replaces gives its up).
+     * A device mapping holds its own reference (and a writable type if
      * writable) until it is unmapped or the mapper dies: the granter
      * cannot free the frame under a bus address it handed out. */
     bool dev_ref = false;
@@ -322,7 +326,6 @@ static void map_one_locked(struct gnttab_map_grant_ref *op, struct domain *ld,
     struct gnt_mapping *m = gnt_maptrack(lgt, (uint32_t)h);
     m->ref = op->ref;
     m->domid = rd->id;
-    m->host_addr = (flags & GNTMAP_host_map) ? op->host_addr : 0;
     m->frame = mfn;
     m->flags = (uint16_t)flags;
     op->dev_bus_addr = mfn << PAGE_SHIFT;
@@ -330,12 +333,20 @@ static void map_one_locked(struct gnttab_map_grant_ref *op, struct domain *ld,
     op->status = GNTST_okay;
 }
 
-static void unmap_one_locked(struct gnttab_unmap_grant_ref *op, struct domain *ld,
-                             struct domain *rd);
+/* An unmap (GNTTABOP_unmap_grant_ref) or an unmap-and-replace
+ * (GNTTABOP_unmap_and_replace: no bus address, a new_addr), one shape
+ * for both as in Xen. */
+struct unmap_req {
+    uint64_t host_addr, dev_bus_addr, new_addr;
+    grant_handle_t handle;
+    int16_t status;
+};
+
+static void unmap_one_locked(struct unmap_req *op, struct domain *ld, struct domain *rd);
 
 /* The mapping names its granter; both locks are taken, and the mapping
  * looked at again under them (the granter may have died meanwhile). */
-static void unmap_one(struct gnttab_unmap_grant_ref *op)
+static void unmap_one(struct unmap_req *op)
 {
     struct domain *ld = current_domain();
     for (;;) {
@@ -375,20 +386,27 @@ static void unmap_one(struct gnttab_unmap_grant_ref *op)
     }
 }
 
-static void unmap_one_locked(struct gnttab_unmap_grant_ref *op, struct domain *ld,
-                             struct domain *rd)
+/*
+ * As Xen's unmap_common: a bus address given for a device mapping must be
+ * the one it has (GNTST_bad_dev_addr); each half goes only if its address
+ * is given.  The host address is not compared with the one mapped (Xen
+ * keeps none): the entry there must map the frame as the grant was mapped
+ * (pv_unmap_grant), else GNTST_general_error and nothing changes.
+ */
+static void unmap_one_locked(struct unmap_req *op, struct domain *ld, struct domain *rd)
 {
     struct gnt_mapping *m = gnt_maptrack(ld->grant_table, op->handle);
     struct grant_table *lgt = ld->grant_table;
     /* The granter may be gone (rd NULL, m->domid DOMID_INVALID): its frame
      * lives on while mapped, and the mapping is undone as any other. */
-    if (op->dev_bus_addr && op->dev_bus_addr != m->frame << PAGE_SHIFT) {
-        op->status = GNTST_general_error;
+    if (op->dev_bus_addr && (m->flags & GNTMAP_device_map) &&
+        op->dev_bus_addr != m->frame << PAGE_SHIFT) {
+        op->status = GNTST_bad_dev_addr;
         return;
     }
     uint16_t done = 0;
     if (op->host_addr && (m->flags & GNTMAP_host_map)) {
-        if (op->host_addr != m->host_addr || pv_unmap_grant(ld, op->host_addr, m->frame) < 0) {
+        if (pv_unmap_grant(ld, op->host_addr, m->frame, m->flags, op->new_addr) < 0) {
             op->status = GNTST_general_error;
             return;
         }
@@ -693,7 +711,7 @@ static long get_status_frames(unsigned long arg, unsigned count)
     return 0;
 }
 
-/* map, unmap and copy batches are preemptible as Xen's
+/* map, unmap, unmap_and_replace and copy batches are preemptible as Xen's
  * (hypercall_preempt_due): the continuation calls again with the list
  * advanced past the i done and the rest of the count. */
 static long gnt_continue(unsigned long cmd, unsigned long arg, unsigned left)
@@ -747,9 +765,29 @@ long do_grant_table_op(unsigned long cmd, unsigned long arg, unsigned long count
                 return gnt_continue(cmd, arg, n - i);
             if (copy_from_guest(&op, arg, sizeof(op)))
                 return -XEN_EFAULT;
-            unmap_one(&op);
+            struct unmap_req r = { .host_addr = op.host_addr, .dev_bus_addr = op.dev_bus_addr,
+                                   .handle = op.handle };
+            unmap_one(&r);
             if (copy_to_guest(arg + offsetof(struct gnttab_unmap_grant_ref, status),
-                              &op.status, sizeof(op.status)))
+                              &r.status, sizeof(r.status)))
+                return -XEN_EFAULT;
+        }
+        return 0;
+    }
+    case GNTTABOP_unmap_and_replace: {
+        struct gnttab_unmap_and_replace op;
+        if (!guest_array_ok(arg, n, sizeof(op)))
+            return -XEN_EFAULT;
+        for (unsigned i = 0; i < n; i++, arg += sizeof(op)) {
+            if (hypercall_preempt_due(i))
+                return gnt_continue(cmd, arg, n - i);
+            if (copy_from_guest(&op, arg, sizeof(op)))
+                return -XEN_EFAULT;
+            struct unmap_req r = { .host_addr = op.host_addr, .new_addr = op.new_addr,
+                                   .handle = op.handle };
+            unmap_one(&r);
+            if (copy_to_guest(arg + offsetof(struct gnttab_unmap_and_replace, status),
+                              &r.status, sizeof(r.status)))
                 return -XEN_EFAULT;
         }
         return 0;
@@ -771,7 +809,7 @@ long do_grant_table_op(unsigned long cmd, unsigned long arg, unsigned long count
         return 0;
     }
     default:
-        /* transfer, unmap_and_replace, swap_grant_ref, cache_flush */
+        /* transfer, swap_grant_ref, cache_flush */
         return -XEN_ENOSYS;
     }
 }

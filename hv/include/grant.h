@@ -58,7 +58,6 @@ struct gnt_mapping {
     uint16_t flags;              /* GNTMAP_* still held */
     domid_t domid;               /* the granting domain; DOMID_INVALID once
                                     it is destroyed (the frame lives on) */
-    uint64_t host_addr;          /* where it is mapped (GNTMAP_host_map) */
     uint64_t frame;              /* the granted frame */
 };
 #define GNT_MT_PER_PAGE      (PAGE_SIZE / sizeof(struct gnt_mapping))

@@ -72,13 +72,16 @@ void m2p_init(void);
 void shared_image_put(int idx);
 extern bool page_sharing;
 int xsm_map_foreign(struct domain *cur, struct domain *target);
-/* Grant mappings: install/remove an L1 entry for a granted frame at va in
- * d's current page tables (the L1 table must exist; the slot must be
- * empty for a map).  The caller has checked the grant. */
 /* A present entry as Xen adjusts it for a 64-bit PV guest (mm.c). */
 uint64_t pv_adjust_entry(uint64_t e, unsigned level);
-long pv_map_grant(struct domain *d, unsigned long va, uint64_t mfn, uint32_t gnt_flags);
-long pv_unmap_grant(struct domain *d, unsigned long va, uint64_t mfn);
+/* Grant host mappings (mm.c): install, or remove (and with new_addr
+ * replace), the L1 entry for a granted frame at a linear address of d's
+ * current tables or, with GNTMAP_contains_pte, at the machine address of
+ * an entry of an L1 table of d.  The caller has checked the grant and
+ * holds d's lock. */
+long pv_map_grant(struct domain *d, uint64_t addr, uint64_t mfn, uint32_t gnt_flags);
+long pv_unmap_grant(struct domain *d, uint64_t addr, uint64_t mfn, uint32_t gnt_flags,
+                    uint64_t new_addr);
 /* xs_boot.c: boot domains and the xenstore domain (docs/boot-config.md). */
 int xs_wire(struct domain *d, struct domain *xs, char *err, size_t errlen);
 void xs_unwire(struct domain *d);

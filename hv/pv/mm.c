@@ -1031,23 +1031,54 @@ static bool ptwr_emulate(struct vcpu *v, struct cpu_user_regs *r, unsigned long 
     return true;
 }
 
-/* Grant mappings: an L1 entry at va for a frame another domain granted,
- * with the flags Xen gives it (grant_to_pte_flags): accessed, dirty, NX,
- * user only with GNTMAP_application_map, writable unless read-only, the
- * guest's GNTMAP_guest_avail bits in PTE bits 9-11; then adjusted as any
- * L1 entry the guest writes (a kernel mapping: bit 52). */
-long pv_map_grant(struct domain *d, unsigned long va, uint64_t mfn, uint32_t gflags)
+/*
+ * Grant host mappings, as Xen 4.17's create_grant_pv_mapping and
+ * replace_grant_pv_mapping.  The entry written is named either by a
+ * linear address (the L1 entry mapping its page in v's current tables;
+ * the address need not be page-aligned) or, with GNTMAP_contains_pte, by
+ * its machine address: 8-byte aligned, in a frame of d in use as an L1
+ * table (validated, its type held).  Anything else: false (the grant code
+ * answers GNTST_general_error, as Xen).  Under d's lock, which keeps the
+ * L1 table one meanwhile (docs/locking.md).
+ */
+static bool grant_slot(struct vcpu *v, uint64_t addr, bool by_pte, uint64_t **slot)
 {
-    struct vcpu *v = current_vcpu();
+    struct domain *d = v->domain;
+    if (by_pte) {
+        uint64_t tmfn = addr >> PAGE_SHIFT;
+        if ((addr & 7) || tmfn >= max_pfn || pg(tmfn)->owner != d->id)
+            return false;
+        uint32_t ti = __atomic_load_n(&pg(tmfn)->type_info, __ATOMIC_ACQUIRE);
+        if ((ti & PGT_TYPE_MASK) != PGT_L1 || !PGT_COUNT(ti))
+            return false;
+        *slot = (uint64_t *)pfn_to_virt(tmfn) + ((addr & (PAGE_SIZE - 1)) >> 3);
+        return true;
+    }
     uint64_t l1;
     unsigned idx;
-    bool writable = !(gflags & GNTMAP_readonly);
-    if (v->domain != d || !guest_range_ok(va, PAGE_SIZE) || (va & (PAGE_SIZE - 1)) ||
-        !find_l1(v, va, &l1, &idx))
+    if (!guest_range_ok(addr, 1) || !find_l1(v, addr, &l1, &idx))
+        return false;
+    *slot = (uint64_t *)pfn_to_virt(l1) + idx;
+    return true;
+}
+
+/* A grant mapping's entry: for frame mfn with the flags Xen gives it
+ * (grant_to_pte_flags): accessed, dirty, NX, user only with
+ * GNTMAP_application_map, writable unless read-only, the guest's
+ * GNTMAP_guest_avail bits in PTE bits 9-11; then adjusted as any L1 entry
+ * the guest writes (a kernel mapping: bit 52).  It holds a reference to
+ * the frame (and a writable type if writable), as any L1 entry does; an
+ * entry that was present there is replaced and its references dropped,
+ * as Xen does.  As Xen, no flush but the local one of a linear address:
+ * what the old entry mapped is the guest's to flush (the flush clock
+ * covers a frame that goes back or changes type). */
+long pv_map_grant(struct domain *d, uint64_t addr, uint64_t mfn, uint32_t gflags)
+{
+    struct vcpu *v = current_vcpu();
+    bool by_pte = gflags & GNTMAP_contains_pte, writable = !(gflags & GNTMAP_readonly);
+    uint64_t *slot;
+    if (v->domain != d || !grant_slot(v, addr, by_pte, &slot))
         return -XEN_EINVAL;
-    uint64_t *t = pfn_to_virt(l1);
-    if (t[idx] & PTE_P)
-        return -XEN_EINVAL;      /* keep it simple: the slot must be empty */
     if (!get_page_any(mfn))
         return -XEN_EINVAL;
     if (writable && get_page_type(mfn, PGT_WRITABLE, d)) {
@@ -1057,27 +1088,64 @@ long pv_map_grant(struct domain *d, unsigned long va, uint64_t mfn, uint32_t gfl
     uint64_t e = (mfn << PAGE_SHIFT) | PTE_P | PTE_A | PTE_D | PTE_NX |
                  (writable ? PTE_W : 0) | ((gflags & GNTMAP_application_map) ? PTE_U : 0) |
                  (((uint64_t)(gflags >> _GNTMAP_guest_avail0) << 9) & PTE_AVAIL);
-    __atomic_store_n(&t[idx], pv_adjust_entry(e, 1), __ATOMIC_RELEASE);
-    invlpg(va);
+    uint64_t old = __atomic_exchange_n(slot, pv_adjust_entry(e, 1), __ATOMIC_ACQ_REL);
+    if (!by_pte)
+        invlpg(addr);
+    if (old & PTE_P)
+        put_entry(old, 1);
     return 0;
 }
 
-/* As Xen (release builds): the entry at va must map the granted frame;
- * whether the guest rewrote it meanwhile is not tracked (gnt-implicit). */
-long pv_unmap_grant(struct domain *d, unsigned long va, uint64_t mfn)
+/*
+ * Undoes a host mapping of frame mfn made with gflags: the entry at addr
+ * (named as for the map) must map mfn, present and writable exactly as
+ * the grant was mapped (else -EINVAL, the entry left alone).  It is
+ * cleared, or with new_addr (GNTTABOP_unmap_and_replace, linear addresses
+ * only) given the entry found at new_addr, whose slot is cleared.  As
+ * Xen, new_addr's entry is taken first, whatever it holds: if the unmap
+ * then fails it is dropped, not put back.  The entry unmapped gives up
+ * its references.  Flushed here and on the domain's other CPUs.
+ */
+long pv_unmap_grant(struct domain *d, uint64_t addr, uint64_t mfn, uint32_t gflags,
+                    uint64_t new_addr)
 {
     struct vcpu *v = current_vcpu();
-    uint64_t l1;
-    unsigned idx;
-    if (v->domain != d || !find_l1(v, va, &l1, &idx))
+    bool by_pte = gflags & GNTMAP_contains_pte;
+    uint64_t *slot, *from, moved = 0, old = 0, want = PTE_P;
+    if (!(gflags & GNTMAP_readonly))
+        want |= PTE_W;
+    if (v->domain != d || (by_pte && new_addr))
         return -XEN_EINVAL;
-    uint64_t *t = pfn_to_virt(l1);
-    uint64_t e = t[idx];
-    if (!(e & PTE_P) || ((e & PTE_ADDR) >> PAGE_SHIFT) != mfn)
-        return -XEN_EINVAL;
-    __atomic_store_n(&t[idx], 0, __ATOMIC_RELEASE);
-    flush_local_and_domain(d, va, true);
-    put_entry(e, 1);
+    if (new_addr) {
+        if (!grant_slot(v, new_addr, false, &from))
+            return -XEN_EINVAL;
+        moved = __atomic_exchange_n(from, 0, __ATOMIC_ACQ_REL);
+    }
+    long rc = -XEN_EINVAL;
+    if (grant_slot(v, addr, by_pte, &slot)) {
+        old = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
+        if (((old & PTE_ADDR) >> PAGE_SHIFT) == mfn && !((old ^ want) & (PTE_P | PTE_W))) {
+            __atomic_store_n(slot, moved, __ATOMIC_RELEASE);
+            rc = 0;
+        }
+    }
+    if (rc && !new_addr)
+        return rc;               /* nothing changed */
+    if (by_pte) {
+        flush_tlb_local();
+    } else {
+        if (!rc)
+            invlpg(addr);
+        if (new_addr)
+            invlpg(new_addr);
+    }
+    flush_tlb_domain(d);
+    if (rc) {
+        if (moved & PTE_P)
+            put_entry(moved, 1);
+        return rc;
+    }
+    put_entry(old, 1);
     return 0;
 }
 

@@ -1,6 +1,8 @@
 /* Guest test: grant tables between two domains (op=granter / op=mapper, peer=<domid>): mapping
  * read-write and read-only, the granter seeing writes, end_access refused while mapped, copies
- * both ways, the exact GNTST_* of bad maps, unmaps and copies, and a granter that dies while mapped.
+ * both ways, the exact GNTST_* of bad maps, unmaps and copies (GNTMAP_contains_pte naming the
+ * granter's own L1 entry), a map over a present entry undone by unmap_and_replace, and a granter
+ * that dies while mapped.
  *
  * No xenstore: references are fixed by convention (a fresh table hands out 8, 9, 10, ...), and
  * the two sides step through a state word in the granter's control page (ref 8). */
@@ -14,6 +16,7 @@
 #include "report.h"
 #include "peer.h"
 #include "args.h"
+#include "ptwalk.h"
 
 #define PG 4096
 enum { REF_CTL = 8, REF_RW, REF_RO, REF_WRONGDOM, REF_NOPERM, REF_NOTOWNED };
@@ -22,6 +25,7 @@ enum { REF_CTL = 8, REF_RW, REF_RO, REF_WRONGDOM, REF_NOPERM, REF_NOTOWNED };
 struct ctl {
     volatile uint32_t state;
     volatile uint32_t errors;
+    volatile uint64_t pte_ma;    /* the machine address of the granter's PTE for rw_page */
 };
 
 static char ctl_page[PG] __attribute__((aligned(PG)));
@@ -33,6 +37,12 @@ static domid_t peer;
 static void wait_state(volatile uint32_t *s, uint32_t want)
 {
     peer_wait_state(s, want, 2000000UL);
+}
+
+static unsigned long pte_of(const void *va)
+{
+    unsigned long ma = l1e_maddr((unsigned long)va);
+    return *(volatile unsigned long *)((m2p[ma >> 12] << 12) + (ma & 4095));
 }
 
 static grant_ref_t grant(void *p, int ro)
@@ -55,11 +65,14 @@ static int granter(void)
     grant_entry_v1_t *t = minios_gnttab_entries();
     t[REF_NOPERM].flags = GTF_readonly;              /* no GTF_permit_access */
     t[REF_NOTOWNED].frame = 0;                       /* a frame that is not ours */
+    unsigned long rw_pte = pte_of(rw_page);
+    c->pte_ma = l1e_maddr((unsigned long)rw_page);
     c->state = 1;
 
     wait_state(&c->state, 2);                        /* mapper has mapped and written */
     CHECK_EQ((unsigned char)rw_page[0], 0x77);
     CHECK_EQ((unsigned char)rw_page[PG - 1], 0x77);
+    CHECK_EQ(pte_of(rw_page), rw_pte);               /* the mapper could not write it */
     CHECK_EQ(t[REF_RW].flags, GTF_permit_access | GTF_reading | GTF_writing);
     CHECK_EQ(t[REF_RO].flags, GTF_permit_access | GTF_readonly | GTF_reading);
     CHECK_EQ(minios_gnttab_end_access(REF_RW), -XEN_EBUSY);
@@ -150,6 +163,30 @@ static int mapper(void)
     struct gnttab_unmap_grant_ref u = { .handle = 60000 };
     CHECK_EQ(HYPERVISOR_grant_table_op(GNTTABOP_unmap_grant_ref, &u, 1), 0);
     CHECK_EQ(u.status, GNTST_bad_handle);
+    /* GNTMAP_contains_pte naming an entry of the granter's L1 table: not a
+     * frame of ours, GNTST_general_error (the granter checks its entry). */
+    m = (struct gnttab_map_grant_ref){ .host_addr = c->pte_ma, .ref = REF_RW, .dom = peer,
+                                       .flags = GNTMAP_host_map | GNTMAP_contains_pte };
+    CHECK_EQ(HYPERVISOR_grant_table_op(GNTTABOP_map_grant_ref, &m, 1), 0);
+    CHECK_EQ(m.status, GNTST_general_error);
+    /* The peer's grant over a present entry of ours (local), read through
+     * it, then removed by unmap_and_replace. */
+    unsigned long lorig = pte_of(local);
+    local[3] = 0x31;
+    m = (struct gnttab_map_grant_ref){ .host_addr = (unsigned long)local, .ref = REF_RW,
+                                       .dom = peer, .flags = GNTMAP_host_map | GNTMAP_readonly };
+    CHECK_EQ(HYPERVISOR_grant_table_op(GNTTABOP_map_grant_ref, &m, 1), 0);
+    CHECK_EQ(m.status, GNTST_okay);
+    struct mmuext_op fl = { .cmd = MMUEXT_INVLPG_LOCAL };
+    fl.arg1.linear_addr = (unsigned long)local;
+    CHECK_EQ(HYPERVISOR_mmuext_op(&fl, 1, NULL, DOMID_SELF), 0);
+    CHECK_EQ((unsigned char)local[3], 0x77);
+    struct gnttab_unmap_and_replace ur = { .host_addr = (unsigned long)local, .handle = m.handle };
+    CHECK_EQ(HYPERVISOR_grant_table_op(GNTTABOP_unmap_and_replace, &ur, 1), 0);
+    CHECK_EQ(ur.status, GNTST_okay);
+    CHECK_EQ(pte_of(local), 0);
+    CHECK_EQ(HYPERVISOR_update_va_mapping((unsigned long)local, lorig, UVMF_INVLPG), 0);
+    CHECK_EQ((unsigned char)local[3], 0x31);
     struct gnttab_query_size q = { .dom = peer };
     CHECK_EQ(HYPERVISOR_grant_table_op(GNTTABOP_query_size, &q, 1), 0);
     CHECK_EQ(q.status, GNTST_permission_denied);     /* no control role */

@@ -1,7 +1,8 @@
 /* Guest test: grant tables v2 (runs on Keel and as dom0 of real Xen): set_version both ways and
  * its refusals (-EBUSY while a grant or a status frame is in use, -ERANGE for a reserved entry v1
  * cannot hold), the 8 reserved entries carried over, status frames (get_status_frames, mapped and
- * read), full-page grants mapped and copied with GTF_reading/GTF_writing in the status frame and
+ * read), full-page grants mapped (also over a present entry, with GNTMAP_contains_pte, removed by
+ * unmap_and_replace) and copied with GTF_reading/GTF_writing in the status frame and
  * never in the entry, sub-page grants copied within their bytes and never mapped, transitive
  * grants never mapped.  op=granter peer=N / op=mapper peer=N: a v1 peer maps and copies a v2
  * domain's grants (state steps in the granter's full-page grant, ref 8). */
@@ -238,6 +239,37 @@ static void test_full(void)
     CHECK_EQ(map(13, self, spot, 1, &h), GNTST_bad_page);
     CHECK_EQ(st[13], 0);
     CHECK_EQ(map(4000, self, spot, 1, &h), GNTST_bad_gntref);   /* past 9 frames of 256 */
+    CHECK_EQ(HYPERVISOR_update_va_mapping((unsigned long)spot, orig, UVMF_INVLPG), 0);
+
+    /* The host-mapping forms (tests/gnttab) on v2 grants: over a present
+     * entry, removed by unmap_and_replace; by the entry's machine address
+     * (GNTMAP_contains_pte); the status entry follows each. */
+    CHECK_EQ(map(10, self, spot, 0, &h), GNTST_okay);
+    struct mmuext_op fl = { .cmd = MMUEXT_INVLPG_LOCAL };
+    fl.arg1.linear_addr = (unsigned long)spot;
+    CHECK_EQ(HYPERVISOR_mmuext_op(&fl, 1, NULL, DOMID_SELF), 0);
+    CHECK_EQ((unsigned char)spot[8], 0xc3);
+    CHECK_EQ(st[10], RW);
+    struct gnttab_unmap_and_replace r = { .host_addr = (unsigned long)spot, .handle = h };
+    CHECK_EQ(op1(GNTTABOP_unmap_and_replace, &r), 0);
+    CHECK_EQ(r.status, GNTST_okay);
+    CHECK_EQ(pte_of(spot), 0);
+    CHECK_EQ(st[10], 0);
+    unsigned long e = l1e_maddr((unsigned long)spot);
+    struct gnttab_map_grant_ref m = { .host_addr = e + 4, .ref = 11, .dom = self,
+        .flags = GNTMAP_host_map | GNTMAP_contains_pte | GNTMAP_readonly };
+    CHECK_EQ(op1(GNTTABOP_map_grant_ref, &m), 0);
+    CHECK_EQ(m.status, GNTST_general_error);                    /* misaligned */
+    CHECK_EQ(st[11], 0);
+    m.host_addr = e;
+    CHECK_EQ(op1(GNTTABOP_map_grant_ref, &m), 0);
+    CHECK_EQ(m.status, GNTST_okay);
+    CHECK_EQ(st[11], GTF_reading);
+    CHECK_EQ(pte_of(spot) >> 12 & 0xFFFFFFFFFUL, mfn(page_a));
+    CHECK_EQ((unsigned char)spot[100], 0x42);
+    CHECK_EQ(unmap((void *)e, m.handle), GNTST_okay);
+    CHECK_EQ(st[11], 0);
+    CHECK_EQ(pte_of(spot), 0);
     CHECK_EQ(HYPERVISOR_update_va_mapping((unsigned long)spot, orig, UVMF_INVLPG), 0);
 }
 

@@ -1,6 +1,7 @@
 /* Guest test: grant tables v1 in one domain (runs on Keel and as dom0 of real Xen): setup_table,
- * query_size, versions, copy by reference and by frame to ourselves, self-mappings, and the exact
- * GNTST_* / errno for each bad argument. */
+ * query_size, versions, copy by reference and by frame to ourselves, self-mappings (over present
+ * entries, GNTMAP_contains_pte, GNTTABOP_unmap_and_replace), and the exact GNTST_* / errno for
+ * each bad argument. */
 #include <stdio.h>
 #include <string.h>
 #include <minios/events.h>
@@ -376,6 +377,310 @@ static void test_map(void)
     CHECK_EQ(minios_gnttab_unmap(pa, ha), -XEN_EINVAL);
 }
 
+static char spot2[PG] __attribute__((aligned(PG)));
+static char spot3[PG] __attribute__((aligned(PG)));
+
+static void flush_va(const void *va)
+{
+    struct mmuext_op op = { .cmd = MMUEXT_INVLPG_LOCAL };
+    op.arg1.linear_addr = (unsigned long)va;
+    CHECK_EQ(HYPERVISOR_mmuext_op(&op, 1, NULL, DOMID_SELF), 0);
+}
+
+static long mmuext1(unsigned cmd, unsigned long mfn)
+{
+    struct mmuext_op op = { .cmd = cmd };
+    op.arg1.mfn = mfn;
+    return HYPERVISOR_mmuext_op(&op, 1, NULL, DOMID_SELF);
+}
+
+/* One map; its status (the handle in *h when it is GNTST_okay). */
+static int16_t map1(uint64_t addr, grant_ref_t ref, uint32_t flags, grant_handle_t *h)
+{
+    struct gnttab_map_grant_ref m = { .host_addr = addr, .flags = flags, .ref = ref, .dom = self };
+    m.status = 99;
+    CHECK_EQ(op1(GNTTABOP_map_grant_ref, &m), 0);
+    if (m.status == GNTST_okay && h)
+        *h = m.handle;
+    return m.status;
+}
+
+static int16_t unmap1(uint64_t addr, uint64_t bus, grant_handle_t h)
+{
+    struct gnttab_unmap_grant_ref u = { .host_addr = addr, .dev_bus_addr = bus, .handle = h };
+    u.status = 99;
+    CHECK_EQ(op1(GNTTABOP_unmap_grant_ref, &u), 0);
+    return u.status;
+}
+
+static int16_t replace1(uint64_t addr, uint64_t new_addr, grant_handle_t h)
+{
+    struct gnttab_unmap_and_replace r = { .host_addr = addr, .new_addr = new_addr, .handle = h };
+    r.status = 99;
+    CHECK_EQ(op1(GNTTABOP_unmap_and_replace, &r), 0);
+    return r.status;
+}
+
+#define GFLAGS(w) (PTE_FLAGS(w) | (1UL << 52))   /* a kernel grant mapping's PTE flags */
+
+/* GNTTABOP_map_grant_ref at a virtual address whose PTE is present: as
+ * Xen 4.17, the entry is replaced and the one it held loses its
+ * references (Xen flushes nothing: the guest does).  The host address
+ * need not be page-aligned.  The unmap takes any address whose entry maps
+ * the frame as the grant was mapped. */
+static void test_map_over(grant_ref_t rb, unsigned long mb)
+{
+    grant_entry_v1_t *t = minios_gnttab_entries();
+    unsigned long ms = minios_gnttab_virt_to_mfn(spot);
+    unsigned long orig = pte_of(spot);
+    CHECK_EQ(orig & 0x000FFFFFFFFFF000UL, ms << 12);
+    memset(spot, 0, PG);                     /* a valid (empty) L1 table, see below */
+    grant_handle_t h = 0, h2 = 0;
+    CHECK_EQ(map1((unsigned long)spot + 0x123, rb, GNTMAP_host_map, &h), GNTST_okay);
+    CHECK_EQ(pte_of(spot), mb << 12 | GFLAGS(1));
+    flush_va(spot);
+    CHECK_EQ(spot[5], 0x22);
+    spot[6] = 0x44;
+    CHECK_EQ(page_b[6], 0x44);
+    /* Our frame under spot lost its writable mapping's type and reference:
+     * it can become a page table now. */
+    CHECK_EQ(mmuext1(MMUEXT_PIN_L1_TABLE, ms), 0);
+    CHECK_EQ(mmuext1(MMUEXT_UNPIN_TABLE, ms), 0);
+    CHECK_EQ(t[rb].flags, GTF_permit_access | GTF_reading | GTF_writing);
+    /* The same grant mapped over its own mapping: the first handle's entry
+     * is gone, yet it unmaps the second's (same frame, writable): any
+     * address whose entry maps the frame does, as in Xen. */
+    CHECK_EQ(map1((unsigned long)spot, rb, GNTMAP_host_map, &h2), GNTST_okay);
+    CHECK_EQ(pte_of(spot), mb << 12 | GFLAGS(1));
+    CHECK_EQ(unmap1((unsigned long)spot + 0x456, 0, h), GNTST_okay);
+    CHECK_EQ(pte_of(spot), 0);
+    CHECK_EQ(unmap1((unsigned long)spot, 0, h2), GNTST_general_error);   /* nothing there */
+    CHECK_EQ(t[rb].flags, GTF_permit_access | GTF_reading | GTF_writing); /* h2 still pins */
+    /* h2 again through a new mapping of the frame, which it unmaps. */
+    grant_handle_t h3 = 0;
+    CHECK_EQ(map1((unsigned long)spot, rb, GNTMAP_host_map | GNTMAP_readonly, &h3), GNTST_okay);
+    CHECK_EQ(pte_of(spot), mb << 12 | GFLAGS(0));
+    CHECK_EQ(unmap1((unsigned long)spot, 0, h2), GNTST_general_error);   /* r/o: not h2's */
+    CHECK_EQ(unmap1((unsigned long)spot, 0, h3), GNTST_okay);
+    CHECK_EQ(map1((unsigned long)spot, rb, GNTMAP_host_map, &h3), GNTST_okay);
+    CHECK_EQ(unmap1((unsigned long)spot, 0, h2), GNTST_okay);
+    CHECK_EQ(unmap1((unsigned long)spot, 0, h3), GNTST_general_error);
+    /* h3 is left without an entry: the grant stays in use until we die. */
+    CHECK_EQ(t[rb].flags, GTF_permit_access | GTF_reading | GTF_writing);
+    /* An entry the guest made read-only no longer matches a writable grant. */
+    grant_handle_t h4 = 0;
+    CHECK_EQ(map1((unsigned long)spot, rb, GNTMAP_host_map, &h4), GNTST_okay);
+    CHECK_EQ(HYPERVISOR_update_va_mapping((unsigned long)spot, mb << 12 | 1 | 0x20 | 0x40,
+                                          UVMF_INVLPG), 0);
+    CHECK_EQ(unmap1((unsigned long)spot, 0, h4), GNTST_general_error);
+    CHECK_EQ(HYPERVISOR_update_va_mapping((unsigned long)spot, mb << 12 | 3 | 0x20 | 0x40,
+                                          UVMF_INVLPG), 0);
+    CHECK_EQ(unmap1((unsigned long)spot, 0, h4), GNTST_okay);
+    CHECK_EQ(pte_of(spot), 0);
+    CHECK_EQ(HYPERVISOR_update_va_mapping((unsigned long)spot, orig, UVMF_INVLPG), 0);
+    CHECK_EQ(spot[6], 0);
+}
+
+/* GNTMAP_contains_pte: host_addr is the machine address of the entry to
+ * write, in an L1 table of ours; Xen's checks, each GNTST_general_error. */
+static void test_contains_pte(grant_ref_t ra, grant_ref_t rb, unsigned long ma, unsigned long mb)
+{
+    grant_entry_v1_t *t = minios_gnttab_entries();
+    unsigned long e2 = l1e_maddr((unsigned long)spot2);
+    unsigned long orig2 = pte_of(spot2);
+    spot2[1] = 0x55;
+    const uint32_t CP = GNTMAP_host_map | GNTMAP_contains_pte;
+    grant_handle_t h = 0, hr = 0;
+
+    /* Into an empty entry, then read and written through it. */
+    CHECK_EQ(HYPERVISOR_update_va_mapping((unsigned long)spot2, 0, UVMF_INVLPG), 0);
+    CHECK_EQ(map1(e2, rb, CP, &h), GNTST_okay);
+    CHECK_EQ(pte_of(spot2), mb << 12 | GFLAGS(1));
+    CHECK_EQ(spot2[5], 0x22);
+    spot2[8] = 0x66;
+    CHECK_EQ(page_b[8], 0x66);
+    CHECK_EQ(t[rb].flags, GTF_permit_access | GTF_reading | GTF_writing);
+    /* The unmap names the entry the same way; a linear address is taken as
+     * a machine address (and misses), a misaligned one is refused. */
+    unsigned long l4 = minios_gnttab_virt_to_mfn((void *)minios_start_info->pt_base);
+    CHECK_EQ(unmap1((unsigned long)spot2, 0, h), GNTST_general_error);
+    CHECK_EQ(unmap1(e2 + 4, 0, h), GNTST_general_error);
+    CHECK_EQ(unmap1(mb << 12, 0, h), GNTST_general_error);     /* no L1 table */
+    CHECK_EQ(unmap1(l4 << 12, 0, h), GNTST_general_error);     /* an L4 */
+    CHECK_EQ(unmap1(0xFFFFFFFFF000UL, 0, h), GNTST_general_error);  /* no such frame */
+    /* host_addr 0: the host half is not asked for; nothing goes. */
+    CHECK_EQ(unmap1(0, 0, h), GNTST_okay);
+    CHECK_EQ(pte_of(spot2), mb << 12 | GFLAGS(1));
+    CHECK_EQ(t[rb].flags, GTF_permit_access | GTF_reading | GTF_writing);
+    CHECK_EQ(unmap1(e2, 0, h), GNTST_okay);
+    CHECK_EQ(pte_of(spot2), 0);
+    CHECK_EQ(t[rb].flags, GTF_permit_access);
+
+    /* Over a present entry (our own frame): replaced, read-only here. */
+    CHECK_EQ(HYPERVISOR_update_va_mapping((unsigned long)spot2, orig2, UVMF_INVLPG), 0);
+    CHECK_EQ(spot2[1], 0x55);
+    CHECK_EQ(map1(e2, ra, CP | GNTMAP_readonly | GNTMAP_application_map, &hr), GNTST_okay);
+    CHECK_EQ(pte_of(spot2), ma << 12 | PTE_FLAGS(0) | 0x100);
+    flush_va(spot2);
+    CHECK_EQ(spot2[5], 0x11);
+    CHECK_EQ(t[ra].flags, GTF_permit_access | GTF_readonly | GTF_reading);
+    /* unmap_and_replace of a contains_pte mapping: no new_addr allowed;
+     * with none it is an unmap. */
+    CHECK_EQ(replace1(e2, (unsigned long)spot3, hr), GNTST_general_error);
+    CHECK_EQ(pte_of(spot2), ma << 12 | PTE_FLAGS(0) | 0x100);
+    CHECK_EQ(pte_of(spot3) & 1, 1);                 /* spot3 untouched */
+    CHECK_EQ(replace1(e2, 0, hr), GNTST_okay);
+    CHECK_EQ(pte_of(spot2), 0);
+    CHECK_EQ(t[ra].flags, GTF_permit_access | GTF_readonly);
+
+    /* Refusals: misaligned; a frame of ours that is no L1 table (a data
+     * page, our L4); frames not ours; the grant's flags stay as they were. */
+    const uint64_t bad[] = { e2 + 1, e2 + 4, mb << 12, (ma << 12) + 8, l4 << 12, 0,
+                             0xFFFFFFFFF000UL, ~0UL - 7 };
+    for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        CHECK_EQ(map1(bad[i], rb, CP, NULL), GNTST_general_error);
+        CHECK_EQ(map1(bad[i], ra, CP | GNTMAP_readonly, NULL), GNTST_general_error);
+    }
+    CHECK_EQ(t[rb].flags, GTF_permit_access);
+    CHECK_EQ(t[ra].flags, GTF_permit_access | GTF_readonly);
+    CHECK_EQ(pte_of(spot2), 0);
+    /* contains_pte with a device mapping alone: no entry is written. */
+    struct gnttab_map_grant_ref m = { .host_addr = 0, .ref = rb, .dom = self,
+                                      .flags = GNTMAP_device_map | GNTMAP_contains_pte };
+    CHECK_EQ(op1(GNTTABOP_map_grant_ref, &m), 0);
+    CHECK_EQ(m.status, GNTST_okay);
+    CHECK_EQ(m.dev_bus_addr, (uint64_t)mb << 12);
+    CHECK_EQ(unmap1(0, m.dev_bus_addr, m.handle), GNTST_okay);
+    CHECK_EQ(t[rb].flags, GTF_permit_access);
+    CHECK_EQ(HYPERVISOR_update_va_mapping((unsigned long)spot2, orig2, UVMF_INVLPG), 0);
+    CHECK_EQ(spot2[1], 0x55);
+}
+
+/* GNTTABOP_unmap_and_replace (replace_grant_pv_mapping): the entry at
+ * new_addr moves to host_addr's slot and new_addr's is cleared; new_addr
+ * 0 is a plain unmap.  As Xen, new_addr's entry is taken first: if the
+ * unmap then fails, it is lost. */
+static void test_replace(grant_ref_t rb, unsigned long mb)
+{
+    grant_entry_v1_t *t = minios_gnttab_entries();
+    unsigned long orig = pte_of(spot), orig2 = pte_of(spot2), orig3 = pte_of(spot3);
+    spot2[2] = 0x77;
+    spot3[2] = 0x78;
+    grant_handle_t h = 0;
+
+    /* new_addr's entry (spot2's own frame) replaces the grant's at spot. */
+    CHECK_EQ(map1((unsigned long)spot, rb, GNTMAP_host_map, &h), GNTST_okay);
+    flush_va(spot);
+    CHECK_EQ(spot[5], 0x22);
+    CHECK_EQ(replace1((unsigned long)spot, (unsigned long)spot2, h), GNTST_okay);
+    CHECK_EQ(pte_of(spot), orig2);
+    CHECK_EQ(pte_of(spot2), 0);
+    CHECK_EQ(spot[2], 0x77);                        /* spot2's page, seen at spot */
+    CHECK_EQ(t[rb].flags, GTF_permit_access);
+    CHECK_EQ(replace1((unsigned long)spot, 0, h), GNTST_bad_handle);     /* gone */
+    CHECK_EQ(HYPERVISOR_update_va_mapping((unsigned long)spot2, orig2, UVMF_INVLPG), 0);
+    CHECK_EQ(HYPERVISOR_update_va_mapping((unsigned long)spot, orig, UVMF_INVLPG), 0);
+
+    /* new_addr 0: the slot is cleared.  new_addr with no entry: the same. */
+    CHECK_EQ(map1((unsigned long)spot, rb, GNTMAP_host_map, &h), GNTST_okay);
+    CHECK_EQ(replace1((unsigned long)spot, 0, h), GNTST_okay);
+    CHECK_EQ(pte_of(spot), 0);
+    CHECK_EQ(map1((unsigned long)spot, rb, GNTMAP_host_map, &h), GNTST_okay);
+    CHECK_EQ(HYPERVISOR_update_va_mapping((unsigned long)spot2, 0, UVMF_INVLPG), 0);
+    CHECK_EQ(replace1((unsigned long)spot, (unsigned long)spot2, h), GNTST_okay);
+    CHECK_EQ(pte_of(spot), 0);
+    CHECK_EQ(pte_of(spot2), 0);
+    CHECK_EQ(t[rb].flags, GTF_permit_access);
+
+    /* Refusals.  A new_addr with no L1 table, or in the hypervisor's
+     * range: nothing changes. */
+    CHECK_EQ(HYPERVISOR_update_va_mapping((unsigned long)spot2, orig2, UVMF_INVLPG), 0);
+    CHECK_EQ(map1((unsigned long)spot, rb, GNTMAP_host_map, &h), GNTST_okay);
+    CHECK_EQ(replace1((unsigned long)spot, UNMAPPED, h), GNTST_general_error);
+    CHECK_EQ(replace1((unsigned long)spot, HV_ADDR, h), GNTST_general_error);
+    CHECK_EQ(pte_of(spot), mb << 12 | GFLAGS(1));
+    /* A host_addr whose entry does not map the grant's frame: refused, and
+     * new_addr's entry, taken first, is gone (Xen's order). */
+    CHECK_EQ(replace1((unsigned long)spot3, (unsigned long)spot2, h), GNTST_general_error);
+    CHECK_EQ(pte_of(spot2), 0);
+    CHECK_EQ(pte_of(spot3), orig3);
+    CHECK_EQ(pte_of(spot), mb << 12 | GFLAGS(1));
+    CHECK_EQ(t[rb].flags, GTF_permit_access | GTF_reading | GTF_writing);
+    CHECK_EQ(HYPERVISOR_update_va_mapping((unsigned long)spot2, orig2, UVMF_INVLPG), 0);
+    CHECK_EQ(spot2[2], 0x77);
+    /* host_addr and new_addr the same slot: the grant's entry is taken as
+     * new_addr's, then host_addr holds nothing: refused, the entry gone. */
+    CHECK_EQ(replace1((unsigned long)spot, (unsigned long)spot, h), GNTST_general_error);
+    CHECK_EQ(pte_of(spot), 0);
+    CHECK_EQ(t[rb].flags, GTF_permit_access | GTF_reading | GTF_writing);
+    CHECK_EQ(replace1((unsigned long)spot, 0, 60000), GNTST_bad_handle);
+    /* h has no entry left: an entry of our own that maps the frame
+     * writable (spot3, by update_va_mapping) serves it, as in Xen.  In a
+     * batch with a bad handle and a plain unmap. */
+    CHECK_EQ(HYPERVISOR_update_va_mapping((unsigned long)spot3, mb << 12 | 3 | 0x20 | 0x40,
+                                          UVMF_INVLPG), 0);
+    grant_handle_t h2 = 0;
+    CHECK_EQ(map1((unsigned long)spot, rb, GNTMAP_host_map, &h2), GNTST_okay);
+    struct gnttab_unmap_and_replace b[3] = {
+        { .host_addr = (unsigned long)spot, .new_addr = 0, .handle = 60000, .status = 99 },
+        { .host_addr = (unsigned long)spot3, .new_addr = (unsigned long)spot2, .handle = h,
+          .status = 99 },
+        { .host_addr = (unsigned long)spot, .new_addr = 0, .handle = h2, .status = 99 },
+    };
+    CHECK_EQ(HYPERVISOR_grant_table_op(GNTTABOP_unmap_and_replace, b, 3), 0);
+    CHECK_EQ(b[0].status, GNTST_bad_handle);
+    CHECK_EQ(b[1].status, GNTST_okay);
+    CHECK_EQ(b[2].status, GNTST_okay);
+    CHECK_EQ(pte_of(spot3), orig2);
+    CHECK_EQ(pte_of(spot2), 0);
+    CHECK_EQ(pte_of(spot), 0);
+    CHECK_EQ(t[rb].flags, GTF_permit_access);
+    CHECK_EQ(spot3[2], 0x77);                       /* spot2's page, seen at spot3 */
+    CHECK_EQ(HYPERVISOR_grant_table_op(GNTTABOP_unmap_and_replace, (void *)HV_ADDR, 1),
+             -XEN_EFAULT);
+    CHECK_EQ(HYPERVISOR_update_va_mapping((unsigned long)spot2, orig2, UVMF_INVLPG), 0);
+    CHECK_EQ(HYPERVISOR_update_va_mapping((unsigned long)spot3, orig3, UVMF_INVLPG), 0);
+    CHECK_EQ(HYPERVISOR_update_va_mapping((unsigned long)spot, orig, UVMF_INVLPG), 0);
+    CHECK_EQ(spot3[2], 0x78);
+    CHECK_EQ(spot2[2], 0x77);
+}
+
+/* unmap_grant_ref's bus address, as Xen's unmap_common: checked only for
+ * a device mapping (GNTST_bad_dev_addr, the mapping stays). */
+static void test_bus_addr(grant_ref_t rb, unsigned long mb)
+{
+    struct gnttab_map_grant_ref m = { .ref = rb, .dom = self, .flags = GNTMAP_device_map };
+    CHECK_EQ(op1(GNTTABOP_map_grant_ref, &m), 0);
+    CHECK_EQ(m.status, GNTST_okay);
+    CHECK_EQ(unmap1(0, (mb + 1) << 12, m.handle), GNTST_bad_dev_addr);
+    CHECK_EQ(unmap1(0, mb << 12, m.handle), GNTST_okay);
+    grant_handle_t h = 0;
+    unsigned long orig = pte_of(spot);
+    CHECK_EQ(map1((unsigned long)spot, rb, GNTMAP_host_map, &h), GNTST_okay);
+    CHECK_EQ(unmap1((unsigned long)spot, (mb + 1) << 12, h), GNTST_okay);    /* ignored */
+    CHECK_EQ(pte_of(spot), 0);
+    CHECK_EQ(HYPERVISOR_update_va_mapping((unsigned long)spot, orig, UVMF_INVLPG), 0);
+}
+
+static void test_map_forms(void)
+{
+    unsigned long ma = minios_gnttab_virt_to_mfn(page_a), mb = minios_gnttab_virt_to_mfn(page_b);
+    grant_ref_t ra = minios_gnttab_grant_access(self, ma, 1);
+    grant_ref_t rb = minios_gnttab_grant_access(self, mb, 0);
+    memset(page_a, 0x11, PG);
+    memset(page_b, 0x22, PG);
+    test_contains_pte(ra, rb, ma, mb);
+    test_replace(rb, mb);
+    test_bus_addr(rb, mb);
+    CHECK_EQ(minios_gnttab_end_access(ra), 0);
+    CHECK_EQ(minios_gnttab_end_access(rb), 0);
+    /* Last: it leaves a handle without an entry, the grant busy. */
+    grant_ref_t rz = minios_gnttab_grant_access(self, mb, 0);
+    test_map_over(rz, mb);
+    CHECK_EQ(minios_gnttab_end_access(rz), -XEN_EBUSY);
+    printf("map forms: over present entries, contains_pte, unmap_and_replace checked\n");
+}
+
 /* op implicit: a grant mapping's PTE removed by update_va_mapping
  * instead of GNTTABOP_unmap_grant_ref.  As on a release build of Xen
  * 4.17 (its check exists only in debug builds): the update succeeds, the
@@ -419,6 +724,7 @@ int main(int argc, char **argv)
     if (minios_gnttab_entries()) {
         test_copy();
         test_map();
+        test_map_forms();
     } else {
         test_fail("no grant table");
     }

@@ -439,6 +439,8 @@ static void test_grant_table_op(void)
         { GNTTABOP_map_grant_ref, "grant_table_op/map_grant_ref", sizeof(struct gnttab_map_grant_ref) },
         { GNTTABOP_unmap_grant_ref, "grant_table_op/unmap_grant_ref",
           sizeof(struct gnttab_unmap_grant_ref) },
+        { GNTTABOP_unmap_and_replace, "grant_table_op/unmap_and_replace",
+          sizeof(struct gnttab_unmap_and_replace) },
         { GNTTABOP_copy, "grant_table_op/copy", sizeof(struct gnttab_copy) },
     };
     for (unsigned i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)

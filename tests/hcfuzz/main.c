@@ -621,7 +621,14 @@ static long fam_gnt(void)
     }
     if (r < 8) {                                    /* map */
         struct gnttab_map_grant_ref m = { 0 };
+        /* A map over a present entry replaces it (as Xen): never over one
+         * of our tracked mappings, which would lose its entry. */
         unsigned s = 256 + rn(256);
+        for (unsigned k = 0; k < nmaps; k++)
+            if ((maps[k].flags & GNTMAP_host_map) && maps[k].va == va_slot(s)) {
+                s = 256 + rn(256);
+                k = (unsigned)-1;
+            }
         int from_witness = chance(15);
         m.dom = from_witness ? witness_id : chance(95) ? self_id : (domid_t)rnd();
         m.ref = chance(90) ? REF_BASE + rn(NREFS) : (grant_ref_t)rnd();
@@ -631,8 +638,8 @@ static long fam_gnt(void)
         if (chance(5))
             m.flags = (uint32_t)rnd();
         m.host_addr = (m.flags & GNTMAP_host_map) ? va_slot(s) : 0;
-        if (chance(5))
-            m.host_addr = (uint64_t)bad_ptr();
+        if (chance(5))              /* a mapped address would be a valid target */
+            m.host_addr = (uint64_t)bad_ptr_unmapped();
         if (nmaps == NMAPS)
             return 0;
         void *pm = chance(95) ? (void *)&m : bad_ptr();
@@ -677,6 +684,16 @@ static long fam_gnt(void)
               rc, u.status);
         if (real && whole && rc == 0 && u.status == GNTST_okay)
             maps[k] = maps[--nmaps];
+        /* As Xen, any entry that maps the frame as the grant was mapped
+         * serves to unmap it: the host half of a tracked mapping may go
+         * through another slot (its own entry stays, an ordinary one). */
+        for (unsigned j = 0; !real && rc == 0 && u.status == GNTST_okay && j < nmaps; j++)
+            if (maps[j].h == u.handle && (maps[j].flags & GNTMAP_host_map)) {
+                maps[j].flags &= ~GNTMAP_host_map;
+                if (!(maps[j].flags & GNTMAP_device_map))
+                    maps[j] = maps[--nmaps];
+                break;
+            }
         return rc ? rc : u.status;
     }
     if (r < 15) {                                   /* copy */
