@@ -13,6 +13,8 @@
 #include "apic.h"
 #include "pv.h"
 #include "flushtlb.h"
+#include "xsm.h"
+#include "boot.h"
 #include <xen/memory.h>
 #include <xen/grant_table.h>
 
@@ -45,6 +47,24 @@ static bool has_io(const struct domain *d)
 static struct page_info *pg(uint64_t mfn)
 {
     return &frame_table[mfn];
+}
+
+/* A frame that is not RAM the allocator ever hands out: beyond the frame
+ * table, or reserved for good (the first MiB, holes, firmware), not a
+ * boot module (freed after boot).  Such a frame, once a domain is granted
+ * it as iomem (a PCI device's BAR, pci.c), is mapped with no reference,
+ * as Xen maps dom_io's frames; whether a frame is one never changes. */
+static bool io_frame(uint64_t mfn)
+{
+    if (mfn >= max_pfn)
+        return true;
+    if (pg(mfn)->owner != OWNER_RESERVED)
+        return false;
+    uint64_t pa = mfn << PAGE_SHIFT;
+    for (unsigned m = 0; m < nr_boot_modules; m++)
+        if (pa + PAGE_SIZE > boot_modules[m].start && pa < ROUNDUP(boot_modules[m].end, PAGE_SIZE))
+            return false;
+    return true;
 }
 
 /* ---- General references. */
@@ -323,6 +343,15 @@ static long get_entry(uint64_t e, unsigned level, struct domain *d, struct domai
     if (level == 1) {
         if (e & ~(L1_ALLOWED | (has_io(d) ? L1_CACHE : 0)))
             return -XEN_EINVAL;
+        if (io_frame(mfn)) {
+            /* MMIO, as Xen's get_page_from_l1e: the domain whose frame
+             * it would be (a foreign domain's too) and the table's owner
+             * must both hold it as iomem; -EPERM otherwise. */
+            if (!xsm_io_allowed(d, XSM_IO_MEM, mfn, mfn) ||
+                (fd && !xsm_io_allowed(fd, XSM_IO_MEM, mfn, mfn)))
+                return -XEN_EPERM;
+            return 0;
+        }
         if (!get_page(mfn, d) && !(fd && get_page(mfn, fd))) {
             /* Shared image pages (page sharing): read-only, any domain
              * whose image they came from holds one already. */
@@ -352,6 +381,8 @@ static void put_entry(uint64_t e, unsigned level)
 {
     uint64_t mfn = (e & PTE_ADDR) >> PAGE_SHIFT;
     if (level == 1) {
+        if (io_frame(mfn))
+            return;              /* MMIO: no reference was taken */
         if (e & PTE_W)
             put_page_type(mfn);
         put_page(mfn);

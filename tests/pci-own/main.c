@@ -6,7 +6,11 @@
  * the MSI-X capability and read-only header fields are not written, the
  * command register's bus-master bit is.  Devices it does not own read as
  * absent.  Arguments: dev=BB:DD.F (its device), other=BB:DD.F (one that
- * exists and is not its own), vendor=, device= (hex, what dev must say). */
+ * exists and is not its own), vendor=, device= (hex, what dev must say).
+ * It also maps its device's MSI-X table (a memory BAR) and reads the
+ * device's answer there; frames of another device's BAR or of the local
+ * APIC are refused (-EPERM, as Xen refuses MMIO without iomem
+ * permission). */
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +19,22 @@
 #include <xen/physdev.h>
 #include "report.h"
 #include "args.h"
+#include "ptwalk.h"
+
+static char spot[4096] __attribute__((aligned(4096)));
+
+static unsigned long pte_of(const void *va)
+{
+    unsigned long ma = l1e_maddr((unsigned long)va);
+    return *(volatile unsigned long *)((m2p[ma >> 12] << 12) + (ma & 4095));
+}
+
+/* Maps frame mfn uncached (PCD, PWT) at spot; the hypercall's result. */
+static long map_at_spot(unsigned long mfn)
+{
+    return HYPERVISOR_update_va_mapping((unsigned long)spot,
+                                        mfn << 12 | 1 | 2 | 4 | 8 | 16 | (1UL << 63), UVMF_INVLPG);
+}
 
 static void outl(uint16_t port, uint32_t v) { __asm__ volatile("outl %0, %1" :: "a"(v), "Nd"(port)); }
 static uint32_t inl(uint16_t port) { uint32_t v; __asm__ volatile("inl %1, %0" : "=a"(v) : "Nd"(port)); return v; }
@@ -143,5 +163,27 @@ int main(int argc, char **argv)
         CHECK_EQ(rd16(dev, msix + 2), mc);
         printf("MSI-X at %02x, message control %04x: not written\n", msix, mc);
     }
+
+    /* Its memory BAR, mapped with mmu_update's update_va_mapping: the
+     * MSI-X table (BIR from the capability) answers as the device does,
+     * every vector masked at reset. */
+    if (msix) {
+        uint32_t table = rd32(dev, msix + 4);
+        unsigned bir = table & 7, toff = table & ~7u;
+        uint32_t bar = rd32(dev, 0x10 + 4 * bir);
+        unsigned long pa = (bar & ~0xful) + toff;
+        unsigned long orig = pte_of(spot);
+        CHECK_EQ(map_at_spot(pa >> 12), 0);
+        volatile uint32_t *t = (volatile uint32_t *)(spot + (pa & 4095));
+        CHECK_EQ(t[3] & 1, 1);                               /* vector 0's control: masked */
+        printf("MSI-X table in BAR%u at %lx mapped: vector 0 control %08x\n", bir, pa, t[3]);
+        CHECK_EQ(HYPERVISOR_update_va_mapping((unsigned long)spot, orig, UVMF_INVLPG), 0);
+    }
+    /* Not its own: another device's BAR, the local APIC, the IOAPIC. */
+    const char *obar = test_arg(argc, argv, "otherbar");
+    if (obar)
+        CHECK_EQ(map_at_spot(strtoul(obar, NULL, 16) >> 12), -1 /* -EPERM */);
+    CHECK_EQ(map_at_spot(0xfee00), -1);
+    CHECK_EQ(map_at_spot(0xfec00), -1);
     return test_finish();
 }

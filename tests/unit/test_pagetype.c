@@ -8,6 +8,8 @@
 #include "pv.h"
 #include "flushtlb.h"
 #include "unit.h"
+#include "boot.h"
+#include "xsm.h"
 #include "hypercall.h"
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +42,14 @@ extern unsigned int host_last_flush_stamp;
 void free_hv_pages(void *va, unsigned order) { (void)va; (void)order; }
 long pv_set_user_base(struct vcpu *v, uint64_t mfn) { (void)v; (void)mfn; return -XEN_ENOSYS; }
 long pv_set_ldt(struct vcpu *v, unsigned long b, unsigned long n) { (void)v, (void)b, (void)n; return -XEN_ENOSYS; }
+struct boot_module boot_modules[1];
+unsigned nr_boot_modules;
+/* No domain here holds MMIO (iomem permission): frames past the table are refused. */
+bool xsm_io_allowed(struct domain *d, enum xsm_io kind, uint64_t first, uint64_t last)
+{
+    (void)d, (void)kind, (void)first, (void)last;
+    return false;
+}
 
 #define P 1UL
 #define W 2UL
