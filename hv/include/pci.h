@@ -19,6 +19,10 @@ bool pci_parse_bdf(const char *s, size_t n, uint16_t *bdf);
 /* Gives device bdf to d at build time; 0, or -1 with why filled. */
 int pci_assign(struct domain *d, uint16_t bdf, char *why, size_t n);
 
+/* Whether MMIO frame mfn holds an MSI-X table or pending-bit array:
+ * guests map it read-only only. */
+bool pci_mmio_ro(uint64_t mfn);
+
 /* d is dying: each device it owns stops (no decoding, no bus mastering,
  * MSI and MSI-X off) and goes back to the hypervisor.  Before any of
  * d's frames are freed. */

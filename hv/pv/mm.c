@@ -15,6 +15,7 @@
 #include "flushtlb.h"
 #include "xsm.h"
 #include "boot.h"
+#include "pci.h"
 #include <xen/memory.h>
 #include <xen/grant_table.h>
 
@@ -349,6 +350,10 @@ static long get_entry(uint64_t e, unsigned level, struct domain *d, struct domai
              * must both hold it as iomem; -EPERM otherwise. */
             if (!xsm_io_allowed(d, XSM_IO_MEM, mfn, mfn) ||
                 (fd && !xsm_io_allowed(fd, XSM_IO_MEM, mfn, mfn)))
+                return -XEN_EPERM;
+            /* MSI-X tables are the hypervisor's to write (Xen turns such a
+             * mapping read-only; Keel refuses a writable one). */
+            if ((e & PTE_W) && pci_mmio_ro(mfn))
                 return -XEN_EPERM;
             return 0;
         }

@@ -7,8 +7,8 @@
  * command register's bus-master bit is.  Devices it does not own read as
  * absent.  Arguments: dev=BB:DD.F (its device), other=BB:DD.F (one that
  * exists and is not its own), vendor=, device= (hex, what dev must say).
- * It also maps its device's MSI-X table (a memory BAR) and reads the
- * device's answer there; frames of another device's BAR or of the local
+ * It also maps its device's MSI-X table (a memory BAR), read-only (a
+ * writable mapping is refused), and reads the device's answer there; frames of another device's BAR or of the local
  * APIC are refused (-EPERM, as Xen refuses MMIO without iomem
  * permission). */
 #include <stdbool.h>
@@ -29,11 +29,13 @@ static unsigned long pte_of(const void *va)
     return *(volatile unsigned long *)((m2p[ma >> 12] << 12) + (ma & 4095));
 }
 
-/* Maps frame mfn uncached (PCD, PWT) at spot; the hypercall's result. */
-static long map_at_spot(unsigned long mfn)
+/* Maps frame mfn uncached (PCD, PWT), writable or not, at spot; the
+ * hypercall's result. */
+static long map_at_spot(unsigned long mfn, bool writable)
 {
     return HYPERVISOR_update_va_mapping((unsigned long)spot,
-                                        mfn << 12 | 1 | 2 | 4 | 8 | 16 | (1UL << 63), UVMF_INVLPG);
+                                        mfn << 12 | 1 | (writable ? 2 : 0) | 4 | 8 | 16 |
+                                        (1UL << 63), UVMF_INVLPG);
 }
 
 static void outl(uint16_t port, uint32_t v) { __asm__ volatile("outl %0, %1" :: "a"(v), "Nd"(port)); }
@@ -173,7 +175,8 @@ int main(int argc, char **argv)
         uint32_t bar = rd32(dev, 0x10 + 4 * bir);
         unsigned long pa = (bar & ~0xful) + toff;
         unsigned long orig = pte_of(spot);
-        CHECK_EQ(map_at_spot(pa >> 12), 0);
+        CHECK_EQ(map_at_spot(pa >> 12, true), -1);            /* MSI-X: read-only */
+        CHECK_EQ(map_at_spot(pa >> 12, false), 0);
         volatile uint32_t *t = (volatile uint32_t *)(spot + (pa & 4095));
         CHECK_EQ(t[3] & 1, 1);                               /* vector 0's control: masked */
         printf("MSI-X table in BAR%u at %lx mapped: vector 0 control %08x\n", bir, pa, t[3]);
@@ -182,8 +185,8 @@ int main(int argc, char **argv)
     /* Not its own: another device's BAR, the local APIC, the IOAPIC. */
     const char *obar = test_arg(argc, argv, "otherbar");
     if (obar)
-        CHECK_EQ(map_at_spot(strtoul(obar, NULL, 16) >> 12), -1 /* -EPERM */);
-    CHECK_EQ(map_at_spot(0xfee00), -1);
-    CHECK_EQ(map_at_spot(0xfec00), -1);
+        CHECK_EQ(map_at_spot(strtoul(obar, NULL, 16) >> 12, false), -1 /* -EPERM */);
+    CHECK_EQ(map_at_spot(0xfee00, false), -1);
+    CHECK_EQ(map_at_spot(0xfec00, true), -1);
     return test_finish();
 }

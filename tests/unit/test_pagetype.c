@@ -42,6 +42,7 @@ extern unsigned int host_last_flush_stamp;
 void free_hv_pages(void *va, unsigned order) { (void)va; (void)order; }
 long pv_set_user_base(struct vcpu *v, uint64_t mfn) { (void)v; (void)mfn; return -XEN_ENOSYS; }
 long pv_set_ldt(struct vcpu *v, unsigned long b, unsigned long n) { (void)v, (void)b, (void)n; return -XEN_ENOSYS; }
+bool pci_mmio_ro(uint64_t mfn) { (void)mfn; return false; }
 struct boot_module boot_modules[1];
 unsigned nr_boot_modules;
 /* No domain here holds MMIO (iomem permission): frames past the table are refused. */

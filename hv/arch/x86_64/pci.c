@@ -89,6 +89,13 @@ struct pci_dev {
     uint8_t sizing;              /* BARs the owner wrote all ones to (bit i) */
 };
 
+/* Frames of MSI-X tables and pending-bit arrays: never writable by a
+ * guest (interrupts are the hypervisor's to program), as Xen keeps them
+ * in mmio_ro_ranges.  Filled at boot, read without a lock. */
+#define MAX_RO_RANGES 64
+static struct { uint64_t first, last; } ro_ranges[MAX_RO_RANGES];
+static unsigned nr_ro_ranges;
+
 static spinlock_t pci_lock = SPINLOCK_INIT("pci", LOCK_ORDER_PCI);
 static struct pci_dev devs[PCI_MAX_DEVS];
 static unsigned nr_devs;
@@ -263,6 +270,40 @@ static void size_bars(struct pci_dev *p)
     cfg_write(p->bdf, CFG_COMMAND, 2, cmd);
 }
 
+static void add_ro(const struct pci_dev *p, uint32_t where, uint64_t bytes)
+{
+    unsigned bir = where & 7;
+    const struct pci_bar *b = bir < 6 ? &p->bar[bir] : NULL;
+    if (!b || (b->kind != BAR_MEM32 && b->kind != BAR_MEM64) || !bytes)
+        return;
+    uint64_t start = b->base + (where & ~7u);
+    if (nr_ro_ranges == MAX_RO_RANGES) {
+        printk("pci: too many MSI-X tables: %lx not protected\n", (unsigned long)start);
+        return;
+    }
+    ro_ranges[nr_ro_ranges].first = start >> PAGE_SHIFT;
+    ro_ranges[nr_ro_ranges].last = (start + bytes - 1) >> PAGE_SHIFT;
+    nr_ro_ranges++;
+}
+
+/* The MSI-X table and pending-bit array of p, from its capability. */
+static void protect_msix(const struct pci_dev *p)
+{
+    if (!p->msix)
+        return;
+    unsigned entries = (cfg_read(p->bdf, p->msix + 2, 2) & 0x7ff) + 1;
+    add_ro(p, cfg_read(p->bdf, p->msix + 4, 4), (uint64_t)entries * 16);
+    add_ro(p, cfg_read(p->bdf, p->msix + 8, 4), (uint64_t)(entries + 63) / 64 * 8);
+}
+
+bool pci_mmio_ro(uint64_t mfn)
+{
+    for (unsigned i = 0; i < nr_ro_ranges; i++)
+        if (ro_ranges[i].first <= mfn && mfn <= ro_ranges[i].last)
+            return true;
+    return false;
+}
+
 static void print_dev(const struct pci_dev *p)
 {
     char buf[200];
@@ -301,6 +342,7 @@ static void add_dev(uint16_t bdf)
     p->owner = DOMID_XEN;
     find_caps(p);
     size_bars(p);
+    protect_msix(p);
     print_dev(p);
 }
 
