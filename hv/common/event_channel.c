@@ -9,6 +9,7 @@
 #include "domain.h"
 #include "sched.h"
 #include "event.h"
+#include "pci.h"
 #include "timer.h"
 #include "time.h"
 #include "hypercall.h"
@@ -241,6 +242,12 @@ static long close_port_locked(struct domain *d, unsigned port)
         for (unsigned i = 0; i < d->nr_vcpus; i++)
             if (d->vcpu[i] && d->vcpu[i]->virq_to_evtchn[c->u] == port)
                 d->vcpu[i]->virq_to_evtchn[c->u] = 0;
+        break;
+    case EVTCHNSTAT_pirq:
+        if (c->u < NR_PIRQS && d->pirq_port[c->u] == port) {
+            d->pirq_port[c->u] = 0;
+            pci_pirq_mask(d, c->u, true);
+        }
         break;
     case EVTCHNSTAT_interdomain: {
         struct domain *rd = domain_by_id(c->remote_dom);
@@ -510,10 +517,47 @@ static long status_locked(struct domain *d, struct evtchn_status *st)
     case EVTCHNSTAT_virq:
         st->u.virq = c->u;
         break;
+    case EVTCHNSTAT_pirq:
+        st->u.pirq = c->u;
+        break;
     default:
         break;
     }
     return 0;
+}
+
+/* EVTCHNOP_bind_pirq: a PIRQ the domain mapped (PHYSDEVOP_map_pirq, for
+ * its own device's MSI or MSI-X vector) to a new port on vCPU 0, as Xen;
+ * one port per PIRQ (-EEXIST); a PIRQ it has not mapped -EPERM (Xen's
+ * pirq_access_permitted).  Binding unmasks an MSI-X vector. */
+static long bind_pirq_locked(struct evtchn_bind_pirq *b)
+{
+    struct domain *d = current_domain();
+    if (b->pirq >= NR_PIRQS || !pci_pirq_mapped(d, b->pirq))
+        return -XEN_EPERM;
+    if (d->pirq_port[b->pirq])
+        return -XEN_EEXIST;
+    long port = get_free_port(d);
+    if (port < 0)
+        return port;
+    d->evtchn[port] = (struct evtchn){ .state = EVTCHNSTAT_pirq, .notify_vcpu = 0,
+                                       .u = b->pirq };
+    d->pirq_port[b->pirq] = (uint16_t)port;
+    b->port = (evtchn_port_t)port;
+    pci_pirq_mask(d, b->pirq, false);
+    return 0;
+}
+
+bool send_guest_pirq(struct domain *d, unsigned pirq)
+{
+    if (pirq >= NR_PIRQS)
+        return false;
+    ev_lock(d);
+    unsigned port = d->pirq_port[pirq];
+    if (port && !d->shutdown)
+        evtchn_set_pending(d, port);
+    ev_unlock(d);
+    return port != 0;
 }
 
 static long bind_vcpu_locked(struct evtchn_bind_vcpu *b)
@@ -691,8 +735,18 @@ static long event_channel_op(unsigned long cmd, unsigned long arg)
             return -XEN_EINVAL;
         return evtchn_fifo_set_priority(d, sp.port, sp.priority);
     }
-    case EVTCHNOP_bind_pirq:
-        return -XEN_EPERM;       /* no physical IRQs for guests yet */
+    case EVTCHNOP_bind_pirq: {
+        struct evtchn_bind_pirq b;
+        if (copy_from_guest(&b, arg, sizeof(b)))
+            return -XEN_EFAULT;
+        struct domain *d = current_domain();
+        ev_lock(d);
+        long rc = bind_pirq_locked(&b);
+        ev_unlock(d);
+        if (!rc && copy_to_guest(arg, &b, sizeof(b)))
+            return -XEN_EFAULT;
+        return rc;
+    }
     default:
         return -XEN_ENOSYS;
     }

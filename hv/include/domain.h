@@ -107,6 +107,7 @@ struct domain {
                                     virq_to_evtchn (docs/locking.md) */
     unsigned max_evtchns, valid_evtchns;
     unsigned evtchn_order;
+    uint16_t pirq_port[64];      /* NR_PIRQS: the port a PIRQ is bound to (event lock) */
     struct evtchn_fifo *fifo;    /* FIFO ABI state (event_fifo.c); NULL: 2-level */
     /* Scheduling parameters (credit-style): share by weight, cap in % of
      * one pCPU (0 = none), budget consumed in the current cap period. */

@@ -23,6 +23,8 @@ long evtchn_close_port(struct domain *d, unsigned port);
 void evtchn_set_pending(struct domain *d, unsigned port);
 void send_guest_vcpu_virq(struct vcpu *v, unsigned virq);
 void send_guest_global_virq(struct domain *d, unsigned virq);
+/* Raises the port d bound pirq to; false if it is not bound. */
+bool send_guest_pirq(struct domain *d, unsigned pirq);
 void send_global_virq_privileged(unsigned virq);
 bool evtchn_port_pending(struct domain *d, unsigned port);
 bool evtchn_port_valid(struct domain *d, unsigned port);

@@ -19,6 +19,21 @@ bool pci_parse_bdf(const char *s, size_t n, uint16_t *bdf);
 /* Gives device bdf to d at build time; 0, or -1 with why filled. */
 int pci_assign(struct domain *d, uint16_t bdf, char *why, size_t n);
 
+/* PIRQs: a domain's handles for its devices' MSI and MSI-X vectors. */
+#define NR_PIRQS 64
+struct physdev_map_pirq;
+/* PHYSDEVOP_map_pirq / unmap_pirq for d itself (the owner). */
+long pci_map_pirq(struct domain *d, struct physdev_map_pirq *m);
+long pci_unmap_pirq(struct domain *d, int pirq);
+/* Whether d has pirq mapped (PHYSDEVOP_eoi, irq_status_query, bind). */
+bool pci_pirq_mapped(struct domain *d, unsigned pirq);
+/* The vector's MSI-X entry unmasked (bound) or masked (unbound). */
+void pci_pirq_mask(struct domain *d, unsigned pirq, bool mask);
+/* A device interrupt on a dynamic vector (trap_dispatch, EOI done). */
+void pci_msi_interrupt(unsigned vector);
+#define VEC_DYN_FIRST 0x40
+#define VEC_DYN_LAST  0xdf
+
 /* Whether MMIO frame mfn holds an MSI-X table or pending-bit array:
  * guests map it read-only only. */
 bool pci_mmio_ro(uint64_t mfn);

@@ -1160,8 +1160,9 @@ bool pv_emulate_gp(struct vcpu *v, struct cpu_user_regs *r)
 }
 
 /* ------------------------------------------------------------------ */
-/* physdev_op: the vCPU's I/O privilege and bitmap, as Xen; the PCI, IRQ
- * and MSI operations are not there (-ENOSYS). */
+/* physdev_op: the vCPU's I/O privilege and bitmap, as Xen; MSI and MSI-X
+ * vectors of the domain's own PCI devices as PIRQs (pci.c); the other PCI
+ * and IRQ operations are not there (-ENOSYS). */
 long do_physdev_op(unsigned long cmd, unsigned long arg, unsigned long a3,
                    unsigned long a4, unsigned long a5)
 {
@@ -1187,6 +1188,43 @@ long do_physdev_op(unsigned long cmd, unsigned long arg, unsigned long a3,
         v->arch.pv.iobmp = bm;
         v->arch.pv.iobmp_limit = s.nr_ports;
         return 0;
+    }
+    case PHYSDEVOP_map_pirq: {
+        struct physdev_map_pirq m;
+        if (copy_from_guest(&m, arg, sizeof(m)))
+            return -XEN_EFAULT;
+        long rc = pci_map_pirq(v->domain, &m);
+        if (!rc && copy_to_guest(arg, &m, sizeof(m))) {
+            pci_unmap_pirq(v->domain, m.pirq);
+            return -XEN_EFAULT;
+        }
+        return rc;
+    }
+    case PHYSDEVOP_unmap_pirq: {
+        struct physdev_unmap_pirq u;
+        if (copy_from_guest(&u, arg, sizeof(u)))
+            return -XEN_EFAULT;
+        if (!(v->domain->roles & ROLE_HARDWARE) ||
+            (u.domid != DOMID_SELF && u.domid != v->domain->id))
+            return -XEN_EPERM;
+        return pci_unmap_pirq(v->domain, u.pirq);
+    }
+    case PHYSDEVOP_eoi: {
+        /* MSI is edge-triggered: nothing to acknowledge (Xen's
+         * ACKTYPE_NONE); a PIRQ the domain has not mapped -EINVAL. */
+        struct physdev_eoi e;
+        if (copy_from_guest(&e, arg, sizeof(e)))
+            return -XEN_EFAULT;
+        return pci_pirq_mapped(v->domain, e.irq) ? 0 : -XEN_EINVAL;
+    }
+    case PHYSDEVOP_irq_status_query: {
+        struct physdev_irq_status_query q;
+        if (copy_from_guest(&q, arg, sizeof(q)))
+            return -XEN_EFAULT;
+        if (q.irq >= NR_PIRQS)   /* as Xen: any PIRQ in range answers */
+            return -XEN_EINVAL;
+        q.flags = 0;             /* no XENIRQSTAT_needs_eoi: MSI is edge */
+        return copy_to_guest(arg, &q, sizeof(q)) ? -XEN_EFAULT : 0;
     }
     default:
         return -XEN_ENOSYS;

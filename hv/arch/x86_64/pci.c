@@ -43,6 +43,10 @@
 #include "pci.h"
 #include "spinlock.h"
 #include "xsm.h"
+#include "event.h"
+#include "sched.h"
+#include "hypercall.h"
+#include <xen/physdev.h>
 
 #define PCI_MAX_DEVS 256
 
@@ -97,6 +101,18 @@ static struct { uint64_t first, last; } ro_ranges[MAX_RO_RANGES];
 static unsigned nr_ro_ranges;
 
 static spinlock_t pci_lock = SPINLOCK_INIT("pci", LOCK_ORDER_PCI);
+
+#define NR_MSI_MAPS 128
+
+struct msi_map {
+    bool used, msix;
+    domid_t dom;
+    uint16_t bdf, entry;
+    uint8_t pirq, vector;
+};
+
+static struct msi_map maps[NR_MSI_MAPS];   /* MSI and MSI-X vectors given as PIRQs */
+static uint8_t vec_map[256];               /* vector -> maps index + 1 */
 static struct pci_dev devs[PCI_MAX_DEVS];
 static unsigned nr_devs;
 static volatile uint8_t *ecam;   /* bus ecam_first's configuration space */
@@ -473,6 +489,11 @@ void pci_release_domain(struct domain *d)
         if (p->owner != d->id)
             continue;
         quiesce(p);
+        for (unsigned k = 0; k < NR_MSI_MAPS; k++)
+            if (maps[k].used && maps[k].bdf == p->bdf) {
+                vec_map[maps[k].vector] = 0;
+                maps[k] = (struct msi_map){ 0 };
+            }
         p->owner = DOMID_XEN;
         p->sizing = 0;
         if (back < PCI_MAX_ASSIGN)
@@ -588,4 +609,217 @@ void pci_guest_cfg_write(struct domain *d, uint32_t cf8, unsigned off, unsigned 
     }
 out:
     spin_unlock(&pci_lock);
+}
+
+/* ---- MSI and MSI-X through PIRQs (PHYSDEVOP_map_pirq, EVTCHNOP_bind_pirq).
+ *
+ * The owner of a device maps one of its MSI or MSI-X vectors to a PIRQ
+ * for itself (Xen lets a domain's device model or the control domain do
+ * it on its behalf, pciback for a PV driver domain; Keel has no dom0, so
+ * the owner does, and only for its own devices).  The hypervisor takes a
+ * free vector (VEC_DYN_FIRST..VEC_DYN_LAST), programs the device's MSI
+ * capability or MSI-X table entry to deliver it to the boot CPU (fixed,
+ * edge, physical destination) and enables MSI or MSI-X.  An MSI-X entry
+ * stays masked until the PIRQ is bound to an event channel.  Each
+ * interrupt is acknowledged at the local APIC at once and raises the
+ * bound port (edge: no guest EOI needed, as Xen's ACKTYPE_NONE); while
+ * the PIRQ is unbound it is dropped.  The guest cannot reprogram either
+ * (configuration writes to the capabilities are dropped, the MSI-X table
+ * is read-only to it). */
+
+static uint64_t msi_dropped;     /* interrupts with no bound port */
+
+static struct msi_map *find_map(domid_t dom, unsigned pirq)
+{
+    for (unsigned i = 0; i < NR_MSI_MAPS; i++)
+        if (maps[i].used && maps[i].dom == dom && maps[i].pirq == pirq)
+            return &maps[i];
+    return NULL;
+}
+
+/* The MSI-X table entry of a map, mapped by the hypervisor; NULL if the
+ * table's BAR is above 4 GiB (map_mmio's limit) or not a memory BAR. */
+static volatile uint32_t *msix_entry(const struct pci_dev *p, unsigned entry)
+{
+    uint32_t where = cfg_read(p->bdf, p->msix + 4, 4);
+    unsigned bir = where & 7;
+    if (bir >= 6 || (p->bar[bir].kind != BAR_MEM32 && p->bar[bir].kind != BAR_MEM64))
+        return NULL;
+    uint64_t pa = p->bar[bir].base + (where & ~7u) + (uint64_t)entry * 16;
+    if (pa + 16 > (1ULL << 32))
+        return NULL;
+    uint8_t *page = map_mmio(ROUNDDOWN(pa, PAGE_SIZE), PAGE_SIZE);
+    return (volatile uint32_t *)(page + (pa & (PAGE_SIZE - 1)));
+}
+
+static uint32_t msi_address(void)
+{
+    return 0xfee00000u | (pcpus[0]->apic_id & 0xff) << 12;
+}
+
+long pci_map_pirq(struct domain *d, struct physdev_map_pirq *m)
+{
+    /* Only a device owner, for itself (Xen: -EPERM to a plain domU, whose
+     * device model or dom0 maps for it; Keel has no dom0). */
+    if (!(d->roles & ROLE_HARDWARE) || (m->domid != DOMID_SELF && m->domid != d->id))
+        return -XEN_EPERM;
+    if (m->type != MAP_PIRQ_TYPE_MSI && m->type != MAP_PIRQ_TYPE_MSI_SEG)
+        return -XEN_EINVAL;      /* GSIs: no INTx routing yet */
+    if (m->type == MAP_PIRQ_TYPE_MSI_SEG ? (m->bus >> 16) != 0 : m->bus > 0xff)
+        return -XEN_ENODEV;      /* segment 0 only */
+    if (m->devfn > 0xff)
+        return -XEN_EINVAL;
+    uint16_t bdf = (uint16_t)((m->bus & 0xff) << 8 | m->devfn);
+    bool msix = m->table_base != 0;
+    spin_lock(&pci_lock);
+    long rc;
+    struct pci_dev *p = find_dev(bdf);
+    unsigned vec = 0;
+    struct msi_map *slot = NULL;
+    int pirq = m->pirq;
+    if (!p) {
+        rc = -XEN_ENODEV;
+        goto out;
+    }
+    if (p->owner != d->id) {
+        rc = -XEN_EPERM;
+        goto out;
+    }
+    if (msix ? !p->msix : !p->msi) {
+        rc = -XEN_ENODEV;        /* no such capability */
+        goto out;
+    }
+    unsigned entries = msix ? (cfg_read(bdf, p->msix + 2, 2) & 0x7ff) + 1 : 1;
+    if (m->entry_nr < 0 || (unsigned)m->entry_nr >= entries) {
+        rc = -XEN_EINVAL;
+        goto out;
+    }
+    for (unsigned i = 0; i < NR_MSI_MAPS; i++) {
+        struct msi_map *x = &maps[i];
+        if (x->used && x->bdf == bdf && (x->msix != msix || x->entry == m->entry_nr)) {
+            rc = -XEN_EBUSY;     /* mapped already, or the other kind is in use */
+            goto out;
+        }
+        if (!x->used && !slot)
+            slot = x;
+    }
+    if (pirq < 0) {              /* the highest free one, as Xen picks for MSI */
+        for (pirq = NR_PIRQS - 1; pirq >= 16 && find_map(d->id, (unsigned)pirq); pirq--)
+            ;
+        if (pirq < 16) {
+            rc = -XEN_ENOSPC;
+            goto out;
+        }
+    } else if (pirq >= NR_PIRQS) {
+        rc = -XEN_EINVAL;
+        goto out;
+    } else if (find_map(d->id, (unsigned)pirq)) {
+        rc = -XEN_EEXIST;
+        goto out;
+    }
+    for (vec = VEC_DYN_FIRST; vec <= VEC_DYN_LAST && vec_map[vec]; vec++)
+        ;
+    if (!slot || vec > VEC_DYN_LAST) {
+        rc = -XEN_ENOSPC;
+        goto out;
+    }
+    if (msix) {
+        volatile uint32_t *e = msix_entry(p, (unsigned)m->entry_nr);
+        if (!e) {
+            rc = -XEN_EOPNOTSUPP;
+            goto out;
+        }
+        /* Enabled with the whole function masked while the entry is set. */
+        uint32_t ctl = cfg_read(bdf, p->msix + 2, 2);
+        cfg_write(bdf, p->msix + 2, 2, ctl | 0xc000u);
+        e[3] = 1;                                /* masked until bound */
+        e[0] = msi_address();
+        e[1] = 0;
+        e[2] = vec;
+        cfg_write(bdf, p->msix + 2, 2, (ctl | 0x8000u) & ~0x4000u);
+    } else {
+        uint32_t ctl = cfg_read(bdf, p->msi + 2, 2);
+        bool is64 = ctl & 0x80;
+        cfg_write(bdf, p->msi + 4, 4, msi_address());
+        if (is64)
+            cfg_write(bdf, p->msi + 8, 4, 0);
+        cfg_write(bdf, p->msi + (is64 ? 0xc : 8), 2, vec);
+        cfg_write(bdf, p->msi + 2, 2, (ctl & ~0x70u) | 1u);   /* one vector, enabled */
+    }
+    *slot = (struct msi_map){ .used = true, .msix = msix, .dom = d->id, .bdf = bdf,
+                              .entry = (uint16_t)m->entry_nr, .pirq = (uint8_t)pirq,
+                              .vector = (uint8_t)vec };
+    vec_map[vec] = (uint8_t)(slot - maps + 1);
+    m->pirq = pirq;
+    rc = 0;
+out:
+    spin_unlock(&pci_lock);
+    return rc;
+}
+
+/* Undoes a map (pci_lock held): the vector masked or MSI off, freed. */
+static void unmap_locked(struct msi_map *x)
+{
+    struct pci_dev *p = find_dev(x->bdf);
+    if (p && x->msix) {
+        volatile uint32_t *e = msix_entry(p, x->entry);
+        if (e)
+            e[3] = 1;
+        bool any = false;
+        for (unsigned i = 0; i < NR_MSI_MAPS; i++)
+            any |= &maps[i] != x && maps[i].used && maps[i].bdf == x->bdf;
+        if (!any)
+            cfg_write(p->bdf, p->msix + 2, 2, cfg_read(p->bdf, p->msix + 2, 2) & ~0x8000u);
+    } else if (p) {
+        cfg_write(p->bdf, p->msi + 2, 2, cfg_read(p->bdf, p->msi + 2, 2) & ~1u);
+    }
+    vec_map[x->vector] = 0;
+    *x = (struct msi_map){ 0 };
+}
+
+long pci_unmap_pirq(struct domain *d, int pirq)
+{
+    if (pirq < 0 || pirq >= NR_PIRQS)
+        return -XEN_EINVAL;
+    spin_lock(&pci_lock);
+    struct msi_map *x = find_map(d->id, (unsigned)pirq);
+    if (x)
+        unmap_locked(x);
+    spin_unlock(&pci_lock);
+    return x ? 0 : -XEN_EINVAL;
+}
+
+bool pci_pirq_mapped(struct domain *d, unsigned pirq)
+{
+    spin_lock(&pci_lock);
+    bool ok = pirq < NR_PIRQS && find_map(d->id, pirq);
+    spin_unlock(&pci_lock);
+    return ok;
+}
+
+void pci_pirq_mask(struct domain *d, unsigned pirq, bool mask)
+{
+    spin_lock(&pci_lock);
+    struct msi_map *x = pirq < NR_PIRQS ? find_map(d->id, pirq) : NULL;
+    struct pci_dev *p = x ? find_dev(x->bdf) : NULL;
+    if (p && x->msix) {
+        volatile uint32_t *e = msix_entry(p, x->entry);
+        if (e)
+            e[3] = mask ? 1u : 0u;
+    }
+    spin_unlock(&pci_lock);
+}
+
+void pci_msi_interrupt(unsigned vector)
+{
+    spin_lock(&pci_lock);
+    unsigned i = vec_map[vector & 0xff];
+    domid_t dom = i ? maps[i - 1].dom : DOMID_INVALID;
+    unsigned pirq = i ? maps[i - 1].pirq : 0;
+    spin_unlock(&pci_lock);
+    struct domain *d = i ? domain_get(dom) : NULL;
+    if (!d || !send_guest_pirq(d, pirq))
+        __atomic_fetch_add(&msi_dropped, 1, __ATOMIC_RELAXED);
+    if (d)
+        domain_put(d);
 }

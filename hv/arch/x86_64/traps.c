@@ -6,6 +6,7 @@
 #include "mm.h"
 #include "sched.h"
 #include "apic.h"
+#include "pci.h"
 #include "hypercall.h"
 #include "pv.h"
 #include "timer.h"
@@ -237,6 +238,9 @@ void trap_dispatch(struct cpu_user_regs *r)
         timer_reprogram();
     } else if (v == VEC_SPURIOUS) {
         /* nothing */
+    } else if (v >= VEC_DYN_FIRST && v <= VEC_DYN_LAST) {
+        apic_eoi();              /* edge: acknowledged at once */
+        pci_msi_interrupt(v);
     } else if (v < 32) {
         pv_guest_exception(r, v);
     } else {
