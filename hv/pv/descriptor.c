@@ -468,14 +468,18 @@ void pv_segments_save(struct vcpu *v)
 {
     struct pv_vcpu *pv = &v->arch.pv;
     uint16_t s;
-    __asm__ volatile("movw %%ds, %0" : "=r"(s));
-    pv->sel[0] = s;
-    __asm__ volatile("movw %%es, %0" : "=r"(s));
-    pv->sel[1] = s;
-    __asm__ volatile("movw %%fs, %0" : "=r"(s));
-    pv->sel[2] = s;
-    __asm__ volatile("movw %%gs, %0" : "=r"(s));
-    pv->sel[3] = s;
+    /* With the failsafe callback still owed, sel[] keeps the selectors
+     * that failed (its frame shows them); they fail again at switch-in. */
+    if (!pv->failsafe_pending) {
+        __asm__ volatile("movw %%ds, %0" : "=r"(s));
+        pv->sel[0] = s;
+        __asm__ volatile("movw %%es, %0" : "=r"(s));
+        pv->sel[1] = s;
+        __asm__ volatile("movw %%fs, %0" : "=r"(s));
+        pv->sel[2] = s;
+        __asm__ volatile("movw %%gs, %0" : "=r"(s));
+        pv->sel[3] = s;
+    }
     pv->fs_base = rdmsr(MSR_FS_BASE);
     unsigned long gs = rdmsr(MSR_KERNEL_GS_BASE);     /* the guest's, in here */
     if (pv->user_mode)
@@ -485,9 +489,11 @@ void pv_segments_save(struct vcpu *v)
 }
 
 /* At switch-in (arch_switch.h, interrupts off): v's GDT entries and LDT,
- * then its data selectors (from those tables; one that no longer loads is
- * made null, where Xen enters the failsafe callback), or null ones after a
- * vCPU that had its own.  The bases are written after this. */
+ * then its data selectors (from those tables), or null ones after a vCPU
+ * that had its own.  A selector that no longer loads is loaded null and,
+ * as Xen's load_segments, the failsafe callback is owed (delivered on the
+ * way out, traps.c, where the guest's stack can be written).  The bases
+ * are written after this. */
 void pv_segments_load(struct vcpu *v)
 {
     unsigned cpu = this_cpu()->id;
@@ -499,10 +505,19 @@ void pv_segments_load(struct vcpu *v)
         const uint16_t *s = v->arch.pv.sel;
         bool own = v->arch.pv.own_segments;
         unsigned long hv_gs = rdmsr(MSR_GS_BASE);
-        sel_load_ds(own ? s[0] : 0);
-        sel_load_es(own ? s[1] : 0);
-        sel_load_fs(own ? s[2] : 0);
-        sel_load_gs(own ? s[3] : 0);
+        if (own) {
+            bool ok = sel_load_ds(s[0]) == s[0];
+            ok &= sel_load_es(s[1]) == s[1];
+            ok &= sel_load_fs(s[2]) == s[2];
+            ok &= sel_load_gs(s[3]) == s[3];
+            if (!ok)
+                v->arch.pv.failsafe_pending = true;
+        } else {
+            sel_load_ds(0);
+            sel_load_es(0);
+            sel_load_fs(0);
+            sel_load_gs(0);
+        }
         wrmsr(MSR_GS_BASE, hv_gs);
         pv_sels_loaded[cpu] = own;
     }

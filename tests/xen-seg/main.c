@@ -1,0 +1,276 @@
+/* Guest test: segments a vCPU is switched back in with, as Xen 4.17 loads
+ * them for a 64-bit PV guest (load_segments).  vCPU 1 spins on the same
+ * pCPU, so that whenever vCPU 0 blocks it is switched out and back in.
+ * Failsafe callback: vCPU 0 loads %ds and %es from an entry of its GDT,
+ * makes that entry not present with update_descriptor and blocks; when it
+ * is switched back in the selectors no longer load, and it must enter its
+ * failsafe callback with Xen's frame { rcx, r11, ds, es, fs, gs, rip,
+ * cs|mask<<32, rflags, rsp, ss } (the selectors as they were, cs with RPL
+ * 0, events masked only if it was registered so), the two selectors null.
+ * Three ways: registered with CALLBACKF_mask_events, without it, and
+ * none at all (address 0: the vCPU runs at 0 and takes a
+ * #PF there, on top of the same frame).  It runs on Keel and as dom0 of
+ * real Xen 4.17 (xen-seg-xen) with the same expectations. */
+#include <minios/events.h>
+#include <minios/hypercall.h>
+#include <minios/mm.h>
+#include <minios/startinfo.h>
+#include <minios/time.h>
+#include <minios/traps.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include "report.h"
+#include "vcpuctx.h"
+
+#define PTE_P 1UL
+#define PTE_A 0x20UL
+#define SEL   0x13UL                      /* GDT entry 2, RPL 3 */
+#define CS_KERNEL_FRAME 0xe030UL          /* the kernel CS as Xen shows it: RPL 0 */
+#define IRET_OFF (__HYPERVISOR_iret * 32)
+
+static bool on_keel;
+
+/* ------------------------------------------------------------------ */
+/* The failsafe callback: records the frame and what it finds, then
+ * returns to the interrupted code with iret (the stub pushes rcx, r11 and
+ * rax; flags 0 goes in the gs slot, just below rip). */
+volatile unsigned long fs_frame[11], fs_at, fs_count, fs_mask, fs_ds, fs_es;
+void fs_entry(void);
+void fs_c(unsigned long *frame);
+
+__asm__(
+    ".text\n"
+    ".globl fs_entry\n"
+    "fs_entry:\n"
+    "    pushq %rax\n    pushq %rdx\n    pushq %rsi\n    pushq %rdi\n    pushq %r8\n"
+    "    pushq %r9\n    pushq %r10\n    pushq %rbx\n"
+    "    leaq 64(%rsp), %rdi\n"
+    "    movq %rsp, %rbx\n"
+    "    andq $-16, %rsp\n"
+    "    call fs_c\n"
+    "    movq %rbx, %rsp\n"
+    "    popq %rbx\n    popq %r10\n    popq %r9\n    popq %r8\n    popq %rdi\n"
+    "    popq %rsi\n    popq %rdx\n    popq %rax\n"
+    "    popq %rcx\n"                  /* the interrupted rcx, r11 */
+    "    popq %r11\n"
+    "    addq $24, %rsp\n"              /* ds, es, fs */
+    "    movq $0, (%rsp)\n"             /* gs -> iret flags */
+    "    jmp hypercall_page + " "736" "\n");
+
+_Static_assert(IRET_OFF == 736, "iret stub offset");
+
+void fs_c(unsigned long *frame)
+{
+    unsigned long ds = 0, es = 0;
+    __asm__ volatile("movw %%ds, %w0\n\tmovw %%es, %w1" : "+r"(ds), "+r"(es));
+    for (int i = 0; i < 11; i++)
+        fs_frame[i] = frame[i];
+    fs_at = (unsigned long)frame;
+    vcpu_info_t *v = minios_vcpu_info();
+    fs_mask = v ? v->evtchn_upcall_mask : 0xff;
+    fs_ds = ds;
+    fs_es = es;
+    fs_count++;
+}
+
+/* With no failsafe callback the vCPU runs at address 0, where a page of
+ * ours is mapped for that round (the image's first page holds only
+ * _start): it counts and jumps on to fs_entry, the frame where the
+ * failsafe left it. */
+static volatile unsigned long zero_count;
+
+static void *zero_page_make(void)
+{
+    unsigned char *p = minios_alloc_pages(1);
+    if (!p)
+        return NULL;
+    memset(p, 0xcc, 4096);
+    unsigned long cnt = (unsigned long)&zero_count, target = (unsigned long)fs_entry;
+    if (cnt >> 31)
+        return NULL;
+    static const unsigned char code[14] = {
+        0x48, 0xff, 0x04, 0x25, 0, 0, 0, 0,     /* incq zero_count (absolute) */
+        0xff, 0x25, 0, 0, 0, 0,                 /* jmp *(the next 8 bytes) */
+    };
+    memcpy(p, code, sizeof(code));
+    uint32_t c32 = (uint32_t)cnt;
+    memcpy(p + 4, &c32, 4);
+    memcpy(p + 14, &target, 8);
+    return p;
+}
+
+/* ------------------------------------------------------------------ */
+static unsigned long mfn_of(const void *va)
+{
+    return ((const unsigned long *)minios_start_info->mfn_list)[(unsigned long)va >> 12];
+}
+
+static unsigned long data_desc(unsigned long base)
+{
+    return 0xffffUL | (base & 0xffff) << 16 | ((base >> 16) & 0xff) << 32 | 0xf2UL << 40 |
+           0xfUL << 48 | 0xcUL << 52 | ((base >> 24) & 0xff) << 56;
+}
+
+static unsigned long *gdt_page;
+static evtchn_port_t idle_port;
+static volatile int v1_running;
+static char v1_stack[16384] __attribute__((aligned(16)));
+
+static void vcpu1_spin(void)
+{
+    v1_running = 1;
+    for (;;)
+        __asm__ volatile("pause");
+}
+
+static unsigned long sel_now(int which)
+{
+    unsigned long s = 0;
+    if (which == 0)
+        __asm__ volatile("movw %%ds, %w0" : "+r"(s));
+    else if (which == 1)
+        __asm__ volatile("movw %%es, %w0" : "+r"(s));
+    else if (which == 2)
+        __asm__ volatile("movw %%fs, %w0" : "+r"(s));
+    else
+        __asm__ volatile("movw %%gs, %w0" : "+r"(s));
+    return s;
+}
+
+/* Blocks (SCHEDOP_poll on a port never signalled, 20 ms) until *count
+ * moves or 3 s pass: vCPU 1 runs meanwhile, vCPU 0 comes back. */
+static bool block_until(volatile unsigned long *count, unsigned long was)
+{
+    uint64_t t0 = minios_monotonic_ns();
+    while (*count == was && minios_monotonic_ns() < t0 + 3000000000ULL) {
+        evtchn_port_t p = idle_port;
+        struct sched_poll sp = { .nr_ports = 1, .timeout = minios_monotonic_ns() + 20000000ULL };
+        set_xen_guest_handle(sp.ports, &p);
+        HYPERVISOR_sched_op(SCHEDOP_poll, &sp);
+    }
+    return *count != was;
+}
+
+/* One round: %ds and %es from GDT entry 2, the entry made not present
+ * behind them, vCPU 0 switched out and in: the failsafe callback. */
+static void round(const char *what, bool want_mask, bool via_zero)
+{
+    unsigned long g = mfn_of(gdt_page);
+    CHECK_EQ(_hypercall2(__HYPERVISOR_update_descriptor, g << 12 | 16, data_desc(0)), 0);
+    unsigned long fs0 = sel_now(2), gs0 = sel_now(3);
+    __asm__ volatile("movw %w0, %%ds\n\tmovw %w0, %%es" : : "r"(SEL));
+    unsigned long ds1 = sel_now(0), es1 = sel_now(1);
+    CHECK_EQ(_hypercall2(__HYPERVISOR_update_descriptor, g << 12 | 16,
+                         data_desc(0) & ~(1UL << 47)), 0);
+    unsigned long was = fs_count, zero_was = zero_count;
+    bool came = block_until(&fs_count, was);
+    unsigned long ds2 = sel_now(0), es2 = sel_now(1);
+    printf("%s: ds/es %#lx/%#lx, after the switch %#lx/%#lx; failsafe frame rip %#lx cs %#lx "
+           "rflags %#lx rsp %#lx ss %#lx sel %#lx %#lx %#lx %#lx, mask %lu\n", what, ds1, es1,
+           ds2, es2, fs_frame[6], fs_frame[7], fs_frame[8], fs_frame[9], fs_frame[10],
+           fs_frame[2], fs_frame[3], fs_frame[4], fs_frame[5], fs_mask);
+    if (!came) {
+        test_fail("%s: no failsafe callback within 3 s", what);
+        return;
+    }
+    CHECK_EQ(ds1, SEL);
+    CHECK_EQ(es1, SEL);
+    CHECK_EQ(fs_count, was + 1);
+    /* The frame: the selectors as they were, the hypercall's return in
+     * the hypercall page (sched_op's stub), kernel CS with RPL 0 and the
+     * event mask (0) above it, IF set, the flat kernel SS. */
+    CHECK_EQ(fs_frame[2], SEL);
+    CHECK_EQ(fs_frame[3], SEL);
+    CHECK_EQ(fs_frame[4], fs0);
+    CHECK_EQ(fs_frame[5], gs0);
+    unsigned long stub = (unsigned long)hypercall_page + __HYPERVISOR_sched_op * 32;
+    if (fs_frame[6] <= stub || fs_frame[6] >= stub + 32)
+        test_fail("%s: frame rip %#lx not in sched_op's stub at %#lx", what, fs_frame[6], stub);
+    CHECK_EQ(fs_frame[7], CS_KERNEL_FRAME);
+    CHECK_EQ(fs_frame[8] & 0x200, 0x200);
+    CHECK_EQ(fs_frame[8] & 0x3000, 0);
+    CHECK_EQ(fs_frame[10], (unsigned long)FLAT_KERNEL_SS);
+    /* 16-byte aligned below the interrupted rsp (the #PF came on top). */
+    CHECK_EQ(fs_at, (fs_frame[9] & ~15UL) - 88);
+    CHECK_EQ(fs_mask, want_mask ? 1 : 0);
+    /* Loaded null, and so they stay. */
+    CHECK_EQ(fs_ds, 0);
+    CHECK_EQ(fs_es, 0);
+    CHECK_EQ(ds2, 0);
+    CHECK_EQ(es2, 0);
+    CHECK_EQ(zero_count, zero_was + (via_zero ? 1 : 0));
+}
+
+int main(void)
+{
+    xen_extraversion_t ev;
+    CHECK_EQ(HYPERVISOR_xen_version(XENVER_extraversion, ev), 0);
+    on_keel = strstr(ev, "keel") != NULL;
+    printf("xen-seg on %s\n", on_keel ? "Keel" : "Xen");
+    if (!minios_traps_available() || !minios_events_available()) {
+        test_error("no traps or events");
+        return test_finish();
+    }
+    if (HYPERVISOR_vcpu_op(VCPUOP_is_up, 1, NULL) < 0) {
+        test_error("needs two vCPUs (vcpus=2)");
+        return test_finish();
+    }
+    CHECK_EQ(minios_evtchn_alloc_unbound(minios_domid(), &idle_port), 0);
+    gdt_page = minios_alloc_pages(1);
+    if (!gdt_page) {
+        test_error("out of pages");
+        return test_finish();
+    }
+    memset(gdt_page, 0, 4096);
+    unsigned long g = mfn_of(gdt_page);
+    CHECK_EQ(_hypercall3(__HYPERVISOR_update_va_mapping, gdt_page, g << 12 | PTE_P | PTE_A,
+                         UVMF_INVLPG), 0);
+    CHECK_EQ(_hypercall2(__HYPERVISOR_set_gdt, &g, 4), 0);
+
+    struct vcpu_guest_context c;
+    vcpu_ctx_init(&c, vcpu1_spin, v1_stack, sizeof(v1_stack));
+    CHECK_EQ(HYPERVISOR_vcpu_op(VCPUOP_initialise, 1, &c), 0);
+    CHECK_EQ(HYPERVISOR_vcpu_op(VCPUOP_up, 1, NULL), 0);
+    uint64_t t0 = minios_monotonic_ns();
+    while (!v1_running && minios_monotonic_ns() < t0 + 3000000000ULL) {
+        struct sched_poll sp = { .nr_ports = 1, .timeout = minios_monotonic_ns() + 20000000ULL };
+        evtchn_port_t p = idle_port;
+        set_xen_guest_handle(sp.ports, &p);
+        HYPERVISOR_sched_op(SCHEDOP_poll, &sp);
+    }
+    if (!v1_running) {
+        test_error("vCPU 1 never ran");
+        return test_finish();
+    }
+
+    /* 1: CALLBACKOP_register with CALLBACKF_mask_events. */
+    struct callback_register cb = { .type = CALLBACKTYPE_failsafe,
+                                    .flags = CALLBACKF_mask_events,
+                                    .address = (unsigned long)fs_entry };
+    CHECK_EQ(HYPERVISOR_callback_op(CALLBACKOP_register, &cb), 0);
+    round("callback_op, mask_events", true, false);
+    /* 2: registered without the flag: events stay unmasked. */
+    cb.flags = 0;
+    CHECK_EQ(HYPERVISOR_callback_op(CALLBACKOP_register, &cb), 0);
+    round("callback_op, no mask", false, false);
+    /* 3: none: the vCPU runs at address 0. */
+    unsigned char *zp = zero_page_make();
+    if (!zp) {
+        test_error("no page for address 0");
+        return test_finish();
+    }
+    unsigned long m0 = mfn_of(NULL);
+    CHECK_EQ(_hypercall3(__HYPERVISOR_update_va_mapping, 0, mfn_of(zp) << 12 | PTE_P | PTE_A,
+                         UVMF_INVLPG), 0);
+    cb.address = 0;
+    CHECK_EQ(HYPERVISOR_callback_op(CALLBACKOP_register, &cb), 0);
+    round("no failsafe callback", false, true);
+    CHECK_EQ(_hypercall3(__HYPERVISOR_update_va_mapping, 0, m0 << 12 | PTE_P | PTE_A,
+                         UVMF_INVLPG), 0);
+    cb.address = (unsigned long)fs_entry;
+    CHECK_EQ(HYPERVISOR_callback_op(CALLBACKOP_register, &cb), 0);
+    CHECK_EQ(_hypercall2(__HYPERVISOR_set_gdt, NULL, 0), 0);
+    printf("xen-seg: %lu failsafe callbacks\n", fs_count);
+    return test_finish();
+}
