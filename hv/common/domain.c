@@ -944,9 +944,10 @@ bad_cpus:
  * - 4gb_segments, 4gb_segments_notify, pae_extended_cr3: no effect on a
  *   64-bit guest (as on Xen); pae_extended_cr3 adds
  *   XENFEAT_pae_pgdir_above_4gb to get_features, as Xen does;
- * - architectural_iopl, runstate_update_flag, m2p_strict: recorded; Keel
- *   has no physdev set_iopl, no runstate memory area and no guest user
- *   mode yet, which are what they change;
+ * - architectural_iopl: the I/O emulation's view of the kernel's ring
+ *   (hv/pv/emulate.c); runstate_update_flag: the runstate area
+ *   (common/vcpu.c); m2p_strict: the read-only M2P slot of user base
+ *   tables (pv_ro_m2p_fill/zap, hv/pv/mm.c);
  * - writable_pagetables: a guest kernel's writes to its own L1 tables,
  *   mapped read-only, are emulated (pv_ptwr_fault, hv/pv/mm.c).
  */

@@ -65,6 +65,10 @@ long do_mmu_update(unsigned long, unsigned long, unsigned long, unsigned long, u
 long do_memory_op(unsigned long, unsigned long, unsigned long, unsigned long, unsigned long);
 long do_mmuext_op(unsigned long, unsigned long, unsigned long, unsigned long, unsigned long);
 long pv_set_base(struct vcpu *v, uint64_t l4_mfn);
+/* The read-only M2P slot of a guest L4 (mm.c): filled for a kernel base
+ * without VMASST_TYPE_m2p_strict, cleared for a user base with it. */
+void pv_ro_m2p_fill(struct domain *d, uint64_t l4mfn);
+void pv_ro_m2p_zap(struct domain *d, uint64_t l4mfn);
 bool pv_zap_table(uint64_t mfn, unsigned level, uint64_t end);
 void pv_drop_bases(struct domain *d);
 void pv_unpin_any(struct domain *d, uint64_t mfn);
