@@ -951,14 +951,6 @@ bad_cpus:
  * - writable_pagetables: a guest kernel's writes to its own L1 tables,
  *   mapped read-only, are emulated (pv_ptwr_fault, hv/pv/mm.c).
  */
-#define PV64_VM_ASSIST_MASK ((1UL << VMASST_TYPE_4gb_segments) |        \
-                             (1UL << VMASST_TYPE_4gb_segments_notify) | \
-                             (1UL << VMASST_TYPE_writable_pagetables) | \
-                             (1UL << VMASST_TYPE_pae_extended_cr3) |    \
-                             (1UL << VMASST_TYPE_architectural_iopl) |  \
-                             (1UL << VMASST_TYPE_runstate_update_flag) | \
-                             (1UL << VMASST_TYPE_m2p_strict))
-
 long do_vm_assist(unsigned long cmd_arg, unsigned long type_arg, unsigned long a3,
                   unsigned long a4, unsigned long a5)
 {

@@ -228,7 +228,9 @@ int dombuild_build(const struct dombuild_layout *l, const struct dombuild_args *
     ctx->user_regs.rflags = START_RFLAGS;
     ctx->user_regs.cs = FLAT_KERNEL_CS;
     ctx->user_regs.ss = FLAT_KERNEL_SS;
-    ctx->user_regs.ds = ctx->user_regs.es = FLAT_KERNEL_DS;
+    /* ds, es, fs and gs null: Xen's builders name FLAT_KERNEL_DS, which
+     * 64-bit code never needs; a context naming data selectors makes the
+     * vCPU load and save them at every switch (docs/abi.md). */
     ctx->kernel_ss = FLAT_KERNEL_SS;
     ctx->kernel_sp = ctx->user_regs.rsp;
     ctx->ctrlreg[3] = a->p2m[l->pt_pfn] << DB_PAGE_SHIFT;   /* xen_pfn_to_cr3 on x86_64 */

@@ -9,6 +9,9 @@
  *             descriptor not present through update_descriptor on the
  *             shared frame and spins, so vCPU 1 is switched back in with
  *             its frame naming the dead segment
+ *   ctxseg    starts vCPU 1 from a context whose CS names a GDT entry it
+ *             does not have (no GDT at all): its first return to the
+ *             guest would fault
  *   witness   spins, reports progress, and reports the result */
 #include <minios/hypercall.h>
 #include <minios/mm.h>
@@ -109,6 +112,21 @@ static void staleseg(void)
     spin_forever();                /* vCPU 1 comes back: its return must not fault */
 }
 
+/* ctxseg */
+static char v1_ctx_stack[16384] __attribute__((aligned(16)));
+
+static void ctxseg(void)
+{
+    struct vcpu_guest_context ctxt;
+    vcpu_ctx_init(&ctxt, spin_forever, v1_ctx_stack, sizeof(v1_ctx_stack));
+    ctxt.user_regs.cs = 0x08;      /* RPL raised to 3: GDT entry 1, which it lacks */
+    CHECK_EQ(HYPERVISOR_vcpu_op(VCPUOP_initialise, 1, &ctxt), 0);
+    printf("ctxseg: vCPU 1 up on cs 0x0b\n");
+    fflush(stdout);
+    CHECK_EQ(HYPERVISOR_vcpu_op(VCPUOP_up, 1, NULL), 0);
+    spin_forever();                /* vCPU 1's first return must not fault */
+}
+
 int main(int argc, char **argv)
 {
     const char *op = "";
@@ -128,6 +146,9 @@ int main(int argc, char **argv)
     } else if (!strcmp(op, "iretsel")) {
         iret_to((unsigned long)spin_forever, 0x08);
         test_fail("survived an iret to a selector it has no descriptor for");
+    } else if (!strcmp(op, "ctxseg")) {
+        ctxseg();
+        test_fail("ctxseg ended");
     } else if (!strcmp(op, "staleseg")) {
         staleseg();
         test_fail("staleseg ended");

@@ -202,6 +202,132 @@ static void round(const char *what, bool want_mask, bool via_zero)
     CHECK_EQ(zero_count, zero_was + (via_zero ? 1 : 0));
 }
 
+/* ------------------------------------------------------------------ */
+/* New vCPUs started from a context naming segments (VCPUOP_initialise,
+ * as Xen's arch_set_info_guest): vCPU 2 on GDT code selector 0x08 (RPL 0,
+ * raised to 3) and SS 0xe028 (likewise), with %ds and %fs from GDT entry
+ * 2; vCPU 3 with %ds from entry 3, which is not present: its first run
+ * enters the failsafe callback the context names. */
+static volatile unsigned long v2_cs, v2_ss, v2_ds, v2_es, v2_fs, v2_done, v3_ds, v3_done;
+static char v2_stack[16384] __attribute__((aligned(16)));
+static char v3_stack[16384] __attribute__((aligned(16)));
+
+static void vcpu2_fn(void)
+{
+    unsigned long cs = 0, ss = 0;
+    __asm__ volatile("movw %%cs, %w0\n\tmovw %%ss, %w1" : "+r"(cs), "+r"(ss));
+    v2_cs = cs;
+    v2_ss = ss;
+    v2_ds = sel_now(0);
+    v2_es = sel_now(1);
+    v2_fs = sel_now(2);
+    v2_done = 1;
+    HYPERVISOR_vcpu_op(VCPUOP_down, 2, NULL);
+    for (;;)
+        __asm__ volatile("pause");
+}
+
+static void vcpu3_fn(void)
+{
+    v3_ds = sel_now(0);
+    v3_done = 1;
+    HYPERVISOR_vcpu_op(VCPUOP_down, 3, NULL);
+    for (;;)
+        __asm__ volatile("pause");
+}
+
+static bool wait_flag(volatile unsigned long *f)
+{
+    uint64_t t0 = minios_monotonic_ns();
+    while (!*f && minios_monotonic_ns() < t0 + 3000000000ULL) {
+        evtchn_port_t p = idle_port;
+        struct sched_poll sp = { .nr_ports = 1, .timeout = minios_monotonic_ns() + 20000000ULL };
+        set_xen_guest_handle(sp.ports, &p);
+        HYPERVISOR_sched_op(SCHEDOP_poll, &sp);
+    }
+    return *f != 0;
+}
+
+static void test_new_vcpus(void)
+{
+    unsigned long g = mfn_of(gdt_page);
+    struct vcpu_guest_context c;
+    /* Refusals, as Xen's: nothing is started. */
+    vcpu_ctx_init(&c, vcpu3_fn, v3_stack, sizeof(v3_stack));
+    c.user_regs.rip = 0x0000900000000000UL;                 /* not canonical */
+    CHECK_EQ(HYPERVISOR_vcpu_op(VCPUOP_initialise, 3, &c), -XEN_EINVAL);
+    vcpu_ctx_init(&c, vcpu3_fn, v3_stack, sizeof(v3_stack));
+    c.failsafe_callback_eip = 0x8000000000000000UL;         /* not canonical */
+    CHECK_EQ(HYPERVISOR_vcpu_op(VCPUOP_initialise, 3, &c), -XEN_EINVAL);
+    vcpu_ctx_init(&c, vcpu3_fn, v3_stack, sizeof(v3_stack));
+    c.trap_ctxt[0].vector = 3;
+    c.trap_ctxt[0].address = 0x0000800000000000UL;          /* not canonical */
+    CHECK_EQ(HYPERVISOR_vcpu_op(VCPUOP_initialise, 3, &c), -XEN_EINVAL);
+    vcpu_ctx_init(&c, vcpu3_fn, v3_stack, sizeof(v3_stack));
+    c.ldt_base = 0xFFFF830000000000UL;                      /* the hypervisor's, no entries */
+    CHECK_EQ(HYPERVISOR_vcpu_op(VCPUOP_initialise, 3, &c), -XEN_EINVAL);
+    vcpu_ctx_init(&c, vcpu3_fn, v3_stack, sizeof(v3_stack));
+    c.fs_base = 0x0000800000000000UL;                       /* not canonical */
+    CHECK_EQ(HYPERVISOR_vcpu_op(VCPUOP_initialise, 3, &c), -XEN_EINVAL);
+    vcpu_ctx_init(&c, vcpu3_fn, v3_stack, sizeof(v3_stack));
+    c.gdt_frames[0] = g;
+    c.gdt_ents = 17 * 512;                                  /* more than 16 frames */
+    CHECK_EQ(HYPERVISOR_vcpu_op(VCPUOP_initialise, 3, &c), -XEN_EINVAL);
+    CHECK_EQ(HYPERVISOR_vcpu_op(VCPUOP_is_up, 3, NULL), 0);
+
+    /* vCPU 2: the context's CS, SS and data selectors. */
+    vcpu_ctx_init(&c, vcpu2_fn, v2_stack, sizeof(v2_stack));
+    c.gdt_frames[0] = g;
+    c.gdt_ents = 4;
+    c.user_regs.cs = 0x08;
+    c.user_regs.ss = 0xe028;
+    c.user_regs.ds = SEL;
+    c.user_regs.fs = SEL;
+    CHECK_EQ(HYPERVISOR_vcpu_op(VCPUOP_initialise, 2, &c), 0);
+    CHECK_EQ(HYPERVISOR_vcpu_op(VCPUOP_up, 2, NULL), 0);
+    if (!wait_flag(&v2_done)) {
+        test_fail("vCPU 2 never ran");
+    } else {
+        printf("vCPU 2: cs %#lx ss %#lx ds %#lx es %#lx fs %#lx\n", v2_cs, v2_ss, v2_ds, v2_es,
+               v2_fs);
+        CHECK_EQ(v2_cs, 0x0b);
+        CHECK_EQ(v2_ss, 0xe02b);
+        CHECK_EQ(v2_ds, SEL);
+        CHECK_EQ(v2_es, 0);
+        CHECK_EQ(v2_fs, SEL);
+    }
+
+    /* vCPU 3: a data selector that does not load: the failsafe callback
+     * of its context, before its first instruction. */
+    unsigned long was = fs_count;
+    vcpu_ctx_init(&c, vcpu3_fn, v3_stack, sizeof(v3_stack));
+    c.gdt_frames[0] = g;
+    c.gdt_ents = 4;
+    c.user_regs.ds = 0x1b;
+    c.failsafe_callback_eip = (unsigned long)fs_entry;
+    CHECK_EQ(HYPERVISOR_vcpu_op(VCPUOP_initialise, 3, &c), 0);
+    CHECK_EQ(HYPERVISOR_vcpu_op(VCPUOP_up, 3, NULL), 0);
+    if (!wait_flag(&v3_done)) {
+        test_fail("vCPU 3 never ran");
+        return;
+    }
+    printf("vCPU 3: failsafe frame rip %#lx cs %#lx rsp %#lx ss %#lx sel %#lx %#lx %#lx %#lx; "
+           "then ds %#lx\n", fs_frame[6], fs_frame[7], fs_frame[9], fs_frame[10], fs_frame[2],
+           fs_frame[3], fs_frame[4], fs_frame[5], v3_ds);
+    CHECK_EQ(fs_count, was + 1);
+    CHECK_EQ(fs_frame[2], 0x1b);
+    CHECK_EQ(fs_frame[3], 0);
+    CHECK_EQ(fs_frame[6], (unsigned long)vcpu3_fn);
+    /* A new vCPU starts with events masked (the mask above CS, IF clear). */
+    CHECK_EQ(fs_frame[7], CS_KERNEL_FRAME | 1UL << 32);
+    CHECK_EQ(fs_frame[8] & 0x200, 0);
+    CHECK_EQ(fs_frame[9], c.user_regs.rsp);
+    CHECK_EQ(fs_frame[10], (unsigned long)FLAT_KERNEL_SS);
+    CHECK_EQ(fs_at, (c.user_regs.rsp & ~15UL) - 88);
+    CHECK_EQ(fs_ds, 0);
+    CHECK_EQ(v3_ds, 0);
+}
+
 int main(void)
 {
     xen_extraversion_t ev;
@@ -212,8 +338,8 @@ int main(void)
         test_error("no traps or events");
         return test_finish();
     }
-    if (HYPERVISOR_vcpu_op(VCPUOP_is_up, 1, NULL) < 0) {
-        test_error("needs two vCPUs (vcpus=2)");
+    if (HYPERVISOR_vcpu_op(VCPUOP_is_up, 3, NULL) < 0) {
+        test_error("needs four vCPUs (vcpus=4)");
         return test_finish();
     }
     CHECK_EQ(minios_evtchn_alloc_unbound(minios_domid(), &idle_port), 0);
@@ -223,6 +349,9 @@ int main(void)
         return test_finish();
     }
     memset(gdt_page, 0, 4096);
+    gdt_page[1] = 0x00209a0000000000UL;                     /* 64-bit code */
+    gdt_page[2] = data_desc(0);
+    gdt_page[3] = data_desc(0) & ~(1UL << 47);              /* not present */
     unsigned long g = mfn_of(gdt_page);
     CHECK_EQ(_hypercall3(__HYPERVISOR_update_va_mapping, gdt_page, g << 12 | PTE_P | PTE_A,
                          UVMF_INVLPG), 0);
@@ -244,6 +373,7 @@ int main(void)
         return test_finish();
     }
 
+    test_new_vcpus();
     /* 1: CALLBACKOP_register with CALLBACKF_mask_events. */
     struct callback_register cb = { .type = CALLBACKTYPE_failsafe,
                                     .flags = CALLBACKF_mask_events,
