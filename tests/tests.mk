@@ -102,3 +102,17 @@ unit-list:
 
 test: all
 	$(Q)bash ci/run-tests.sh
+
+# p2m-init: a freestanding guest (not minios, which runs at VIRT_BASE 0)
+# linked at 1 GiB with XEN_ELFNOTE_INIT_P2M below it (tests/p2m-init).
+P2M_INIT_CFLAGS := -target x86_64-unknown-elf -ffreestanding -nostdinc -isystem $(CLANG_RES)/include \
+	-I$(XENINC) -D__XEN_INTERFACE_VERSION__=__XEN_LATEST_INTERFACE_VERSION__ -fno-pic -fno-pie \
+	-mcmodel=small -mno-red-zone -mno-sse -mno-mmx -fno-stack-protector -fno-builtin -O2 -g \
+	-std=gnu11 $(WARN)
+$(B)/tests/p2m-init.elf: tests/p2m-init/guest.c tests/p2m-init/guest.ld tests/tests.mk | $(XENINC)/xen
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D) && $(CLANG) $(P2M_INIT_CFLAGS) -c -o $(@:.elf=.o) $<
+	$(Q)$(LLD) -nostdlib -static -z max-page-size=4096 -z norelro --no-dynamic-linker \
+		-T tests/p2m-init/guest.ld -o $@ $(@:.elf=.o)
+TEST_DEPS += $(B)/tests/p2m-init.elf
+all: $(B)/tests/p2m-init.elf
