@@ -12,7 +12,13 @@
  *   ctxseg    starts vCPU 1 from a context whose CS names a GDT entry it
  *             does not have (no GDT at all): its first return to the
  *             guest would fault
+ *   fsstack   vCPU 0 loads %ds from its GDT, makes that entry not present
+ *             and blocks with its rsp in the hypervisor's range (a raw
+ *             syscall, nothing pushed) while vCPU 1 spins: switched back
+ *             in, it owes the failsafe callback, whose frame cannot be
+ *             written there
  *   witness   spins, reports progress, and reports the result */
+#include <minios/events.h>
 #include <minios/hypercall.h>
 #include <minios/mm.h>
 #include <minios/startinfo.h>
@@ -127,6 +133,37 @@ static void ctxseg(void)
     spin_forever();                /* vCPU 1's first return must not fault */
 }
 
+/* fsstack */
+static void fsstack(void)
+{
+    unsigned long *gdt = minios_alloc_pages(1);
+    memset(gdt, 0, 4096);
+    gdt[2] = 0x00cff2000000ffffUL;           /* flat data, DPL 3 */
+    unsigned long g = minios_virt_to_mfn(gdt);
+    CHECK_EQ(_hypercall3(__HYPERVISOR_update_va_mapping, gdt, g << 12 | 0x21, UVMF_INVLPG), 0);
+    CHECK_EQ(_hypercall2(__HYPERVISOR_set_gdt, &g, 4), 0);
+    struct vcpu_guest_context ctxt;
+    vcpu_ctx_init(&ctxt, spin_forever, v1_stack, sizeof(v1_stack));
+    CHECK_EQ(HYPERVISOR_vcpu_op(VCPUOP_initialise, 1, &ctxt), 0);
+    CHECK_EQ(HYPERVISOR_vcpu_op(VCPUOP_up, 1, NULL), 0);
+    __asm__ volatile("movw %w0, %%ds" : : "r"(0x13));
+    CHECK_EQ(_hypercall2(__HYPERVISOR_update_descriptor, g << 12 | 16,
+                         0x00cff2000000ffffUL & ~(1UL << 47)), 0);
+    printf("fsstack: blocking with rsp in the hypervisor's range\n");
+    fflush(stdout);
+    minios_events_disable();                 /* no upcall on that stack first */
+    struct sched_poll sp = { .nr_ports = 0, .timeout = minios_monotonic_ns() + 50000000ULL };
+    for (int i = 0; i < 100; i++) {
+        sp.timeout = minios_monotonic_ns() + 20000000ULL;
+        __asm__ volatile("movq %%rsp, %%r12\n\t"
+                         "movabs $0xFFFF830000100000, %%rsp\n\t"
+                         "syscall\n\t"
+                         "movq %%r12, %%rsp"
+                         : : "a"(__HYPERVISOR_sched_op), "D"(SCHEDOP_poll), "S"(&sp)
+                         : "rcx", "r11", "r12", "memory");
+    }
+}
+
 int main(int argc, char **argv)
 {
     const char *op = "";
@@ -146,6 +183,9 @@ int main(int argc, char **argv)
     } else if (!strcmp(op, "iretsel")) {
         iret_to((unsigned long)spin_forever, 0x08);
         test_fail("survived an iret to a selector it has no descriptor for");
+    } else if (!strcmp(op, "fsstack")) {
+        fsstack();
+        test_fail("fsstack: no failsafe callback in 100 blocks");
     } else if (!strcmp(op, "ctxseg")) {
         ctxseg();
         test_fail("ctxseg ended");
