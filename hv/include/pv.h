@@ -50,6 +50,9 @@ extern bool pv_segs_loaded[];
 void pv_segments_load(struct vcpu *v);
 void pv_segments_save(struct vcpu *v);
 long pv_set_ldt(struct vcpu *v, unsigned long base, unsigned long ents);
+bool pv_ldt_fault(struct vcpu *v, uint32_t err);
+void pv_ldt_invalidate(struct vcpu *v);
+bool pv_segments_retry(struct vcpu *v);
 void pv_ldt_free(struct vcpu *v);
 
 long do_set_trap_table(unsigned long, unsigned long, unsigned long, unsigned long, unsigned long);

@@ -684,8 +684,10 @@ long pv_set_base(struct vcpu *v, uint64_t mfn)
         return rc;
     }
     uint64_t old = v->arch.pv.cr3 >> PAGE_SHIFT;
-    if (mfn != old)
+    if (mfn != old) {
         pv_ro_m2p_fill(d, mfn);      /* as Xen's new_guest_cr3 */
+        pv_ldt_invalidate(v);        /* its pages taken again through mfn */
+    }
     v->arch.pv.cr3 = mfn << PAGE_SHIFT;
     if (old) {
         put_page_type(old);

@@ -427,6 +427,8 @@ void pv_guest_exception(struct cpu_user_regs *r, unsigned vec)
         /* #NM from the virtual CR0.TS: clear it and let the guest know. */
         __asm__ volatile("clts");
         v->arch.pv.fpu_ts = false;
+    } else if (vec == 13 && (r->error_code & 4) && pv_ldt_fault(v, r->error_code)) {
+        return;                  /* an LDT page's first use (descriptor.c) */
     } else if (vec == 13 && pv_emulate_gp(v, r)) {
         return;                  /* int $n or a privileged instruction (emulate.c) */
     } else if (vec == 6 && pv_emulate_ud(v, r)) {
@@ -470,9 +472,11 @@ static bool failsafe_bounce(struct vcpu *v)
 {
     struct pv_vcpu *pv = &v->arch.pv;
     struct cpu_user_regs *r = v->arch.regs;
+    pv->failsafe_pending = false;
+    if (pv_segments_retry(v))
+        return true;             /* an LDT page's first use: they load now */
     uint8_t mask = v->vcpu_info->evtchn_upcall_mask;
     unsigned long sp = r->rsp, cs = r->cs & ~3UL;
-    pv->failsafe_pending = false;
     if (pv->user_mode) {
         pv_toggle_guest_mode(v);
         sp = pv->kernel_sp;

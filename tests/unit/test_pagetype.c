@@ -40,6 +40,7 @@ extern unsigned int host_last_flush_stamp;
 void free_hv_pages(void *va, unsigned order) { (void)va; (void)order; }
 long pv_set_user_base(struct vcpu *v, uint64_t mfn) { (void)v; (void)mfn; return -XEN_ENOSYS; }
 long pv_set_ldt(struct vcpu *v, unsigned long b, unsigned long n) { (void)v, (void)b, (void)n; return -XEN_ENOSYS; }
+void pv_ldt_invalidate(struct vcpu *v) { (void)v; }   /* no LDT in these vCPUs */
 
 #define P 1UL
 #define W 2UL

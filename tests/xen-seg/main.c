@@ -25,6 +25,8 @@
 
 #define PTE_P 1UL
 #define PTE_A 0x20UL
+#define PTE_W 2UL
+#define PTE_D 0x40UL
 #define SEL   0x13UL                      /* GDT entry 2, RPL 3 */
 #define CS_KERNEL_FRAME 0xe030UL          /* the kernel CS as Xen shows it: RPL 0 */
 #define IRET_OFF (__HYPERVISOR_iret * 32)
@@ -328,6 +330,133 @@ static void test_new_vcpus(void)
     CHECK_EQ(v3_ds, 0);
 }
 
+/* ------------------------------------------------------------------ */
+/* An LDT page is taken at its first use, as Xen maps it: MMUEXT_SET_LDT
+ * accepts a page still mapped writable; loading a selector from it then
+ * gets the guest a #PF at the entry's linear address (the page cannot be
+ * a descriptor page); once it is read-only the same load works, and from
+ * then on the page is held as a descriptor page. */
+extern char ldt_load_es[], ldt_load_es_end[];
+static volatile unsigned long lpf_count, lpf_cr2, lpf_err;
+
+static void ldt_pf(struct minios_trap_frame *f)
+{
+    if (f->rip != (unsigned long)ldt_load_es) {
+        test_fail("#PF at rip %#lx cr2 %#lx error %#lx", f->rip, f->cr2, f->error_code);
+        minios_set_trap_handler(14, NULL);
+        return;
+    }
+    lpf_count++;
+    lpf_cr2 = f->cr2;
+    lpf_err = f->error_code;
+    f->rip = (unsigned long)ldt_load_es_end;
+}
+
+__attribute__((noinline)) static unsigned long load_es(unsigned long sel)
+{
+    __asm__ volatile(".globl ldt_load_es, ldt_load_es_end\n"
+                     "ldt_load_es:\n\t"
+                     "movl %k0, %%es\n"
+                     "ldt_load_es_end:"
+                     : : "r"(sel) : "memory");
+    return sel_now(1);
+}
+
+static long set_ldt(unsigned long base, unsigned long ents)
+{
+    struct mmuext_op op = { .cmd = MMUEXT_SET_LDT };
+    op.arg1.linear_addr = base;
+    op.arg2.nr_ents = (unsigned)ents;
+    return _hypercall4(__HYPERVISOR_mmuext_op, &op, 1, NULL, DOMID_SELF);
+}
+
+static void test_ldt_lazy(void)
+{
+    unsigned long *pg = minios_alloc_pages(1);
+    if (!pg) {
+        test_error("out of pages");
+        return;
+    }
+    memset(pg, 0, 4096);
+    pg[1] = data_desc(0);
+    unsigned long m = mfn_of(pg), va = (unsigned long)pg;
+    long busy = on_keel ? -XEN_EINVAL : -XEN_EBUSY;
+    minios_set_trap_handler(14, ldt_pf);
+    CHECK_EQ(set_ldt(va, 2), 0);                 /* still writable: taken at first use */
+    unsigned long es0 = sel_now(1);
+    unsigned long es1 = load_es(0x0f);
+    printf("LDT page writable at first use: #PF %lu cr2 %#lx error %#lx, es %#lx\n", lpf_count,
+           lpf_cr2, lpf_err, es1);
+    CHECK_EQ(lpf_count, 1);
+    CHECK_EQ(lpf_cr2, va + 8);
+    CHECK_EQ(lpf_err, 0);
+    CHECK_EQ(es1, es0);
+    CHECK_EQ(_hypercall3(__HYPERVISOR_update_va_mapping, pg, m << 12 | PTE_P | PTE_A,
+                         UVMF_INVLPG), 0);
+    unsigned long es2 = load_es(0x0f);
+    printf("LDT page read-only: es %#lx\n", es2);
+    CHECK_EQ(es2, 0x0f);
+    CHECK_EQ(lpf_count, 1);
+    /* Now a descriptor page: no writable mapping while it is the LDT. */
+    CHECK_EQ(_hypercall3(__HYPERVISOR_update_va_mapping, pg, m << 12 | PTE_P | PTE_W | PTE_A |
+                         PTE_D, UVMF_INVLPG), busy);
+    /* NEW_BASEPTR lets the LDT's pages go (taken again through the new
+     * tables at their next use): vCPU 0 blocks with %es from the LDT on
+     * a copy of its L4 and comes back with it, no failsafe callback. */
+    const unsigned long *k4 = (const unsigned long *)minios_start_info->pt_base;
+    unsigned long *c4 = minios_alloc_pages(1);
+    if (!c4) {
+        test_error("out of pages");
+        return;
+    }
+    memset(c4, 0, 4096);
+    for (unsigned i = 0; i < 512; i++)
+        if (i < 256 || i > 271)
+            c4[i] = k4[i];
+    unsigned long km = mfn_of(k4), cm = mfn_of(c4);
+    CHECK_EQ(_hypercall3(__HYPERVISOR_update_va_mapping, c4, cm << 12 | PTE_P | PTE_A,
+                         UVMF_INVLPG), 0);
+    struct mmuext_op op = { .cmd = MMUEXT_PIN_L4_TABLE };
+    op.arg1.mfn = cm;
+    CHECK_EQ(_hypercall4(__HYPERVISOR_mmuext_op, &op, 1, NULL, DOMID_SELF), 0);
+    op.cmd = MMUEXT_NEW_BASEPTR;
+    CHECK_EQ(_hypercall4(__HYPERVISOR_mmuext_op, &op, 1, NULL, DOMID_SELF), 0);
+    /* The page is free of its descriptor-page hold until its next use. */
+    CHECK_EQ(_hypercall3(__HYPERVISOR_update_va_mapping, pg, m << 12 | PTE_P | PTE_W | PTE_A |
+                         PTE_D, UVMF_INVLPG), 0);
+    CHECK_EQ(_hypercall3(__HYPERVISOR_update_va_mapping, pg, m << 12 | PTE_P | PTE_A,
+                         UVMF_INVLPG), 0);
+    unsigned long was = fs_count;
+    uint64_t t0 = minios_monotonic_ns();
+    while (minios_monotonic_ns() < t0 + 100000000ULL) {
+        evtchn_port_t p = idle_port;
+        struct sched_poll sp = { .nr_ports = 1, .timeout = minios_monotonic_ns() + 20000000ULL };
+        set_xen_guest_handle(sp.ports, &p);
+        HYPERVISOR_sched_op(SCHEDOP_poll, &sp);
+    }
+    unsigned long es3 = sel_now(1);
+    printf("after NEW_BASEPTR and switches: es %#lx, failsafe callbacks %lu\n", es3,
+           fs_count - was);
+    CHECK_EQ(es3, 0x0f);
+    CHECK_EQ(fs_count, was);
+    CHECK_EQ(_hypercall3(__HYPERVISOR_update_va_mapping, pg, m << 12 | PTE_P | PTE_W | PTE_A |
+                         PTE_D, UVMF_INVLPG), busy);      /* taken again */
+    op.arg1.mfn = km;
+    CHECK_EQ(_hypercall4(__HYPERVISOR_mmuext_op, &op, 1, NULL, DOMID_SELF), 0);
+    op.cmd = MMUEXT_UNPIN_TABLE;
+    op.arg1.mfn = cm;
+    CHECK_EQ(_hypercall4(__HYPERVISOR_mmuext_op, &op, 1, NULL, DOMID_SELF), 0);
+    CHECK_EQ(_hypercall3(__HYPERVISOR_update_va_mapping, c4, cm << 12 | PTE_P | PTE_W | PTE_A |
+                         PTE_D, UVMF_INVLPG), 0);
+    minios_free_pages(c4, 1);
+    load_es(0);
+    CHECK_EQ(set_ldt(0, 0), 0);
+    CHECK_EQ(_hypercall3(__HYPERVISOR_update_va_mapping, pg, m << 12 | PTE_P | PTE_W | PTE_A |
+                         PTE_D, UVMF_INVLPG), 0);
+    minios_set_trap_handler(14, NULL);
+    minios_free_pages(pg, 1);
+}
+
 int main(void)
 {
     xen_extraversion_t ev;
@@ -374,6 +503,7 @@ int main(void)
     }
 
     test_new_vcpus();
+    test_ldt_lazy();
     /* 1: CALLBACKOP_register with CALLBACKF_mask_events. */
     struct callback_register cb = { .type = CALLBACKTYPE_failsafe,
                                     .flags = CALLBACKF_mask_events,
