@@ -12,11 +12,11 @@
  *   ctxseg    starts vCPU 1 from a context whose CS names a GDT entry it
  *             does not have (no GDT at all): its first return to the
  *             guest would fault
- *   fsstack   vCPU 0 loads %ds from its GDT, makes that entry not present
- *             and blocks with its rsp in the hypervisor's range (a raw
- *             syscall, nothing pushed) while vCPU 1 spins: switched back
- *             in, it owes the failsafe callback, whose frame cannot be
- *             written there
+ *   fsstack   vCPU 0 loads %ds from its GDT, then with its rsp in the
+ *             hypervisor's range (raw syscalls, nothing pushed) makes
+ *             that entry not present and yields while vCPU 1 spins:
+ *             switched back in, it owes the failsafe callback, whose
+ *             frame cannot be written there
  *   witness   spins, reports progress, and reports the result */
 #include <minios/events.h>
 #include <minios/hypercall.h>
@@ -147,21 +147,29 @@ static void fsstack(void)
     CHECK_EQ(HYPERVISOR_vcpu_op(VCPUOP_initialise, 1, &ctxt), 0);
     CHECK_EQ(HYPERVISOR_vcpu_op(VCPUOP_up, 1, NULL), 0);
     __asm__ volatile("movw %w0, %%ds" : : "r"(0x13));
-    CHECK_EQ(_hypercall2(__HYPERVISOR_update_descriptor, g << 12 | 16,
-                         0x00cff2000000ffffUL & ~(1UL << 47)), 0);
-    printf("fsstack: blocking with rsp in the hypervisor's range\n");
+    printf("fsstack: making the descriptor not present and yielding, rsp in the "
+           "hypervisor's range\n");
     fflush(stdout);
     minios_events_disable();                 /* no upcall on that stack first */
-    struct sched_poll sp = { .nr_ports = 0, .timeout = minios_monotonic_ns() + 50000000ULL };
-    for (int i = 0; i < 100; i++) {
-        sp.timeout = minios_monotonic_ns() + 20000000ULL;
-        __asm__ volatile("movq %%rsp, %%r12\n\t"
-                         "movabs $0xFFFF830000100000, %%rsp\n\t"
-                         "syscall\n\t"
-                         "movq %%r12, %%rsp"
-                         : : "a"(__HYPERVISOR_sched_op), "D"(SCHEDOP_poll), "S"(&sp)
-                         : "rcx", "r11", "r12", "memory");
-    }
+    /* From the update on, every return runs on the bad stack (raw
+     * syscalls, nothing pushed): whenever vCPU 0 is switched back in, the
+     * failsafe frame has nowhere to go. */
+    unsigned long maddr = g << 12 | 16, desc = 0x00cff2000000ffffUL & ~(1UL << 47);
+    __asm__ volatile("movq %%rsp, %%r12\n\t"
+                     "movabs $0xFFFF830000100000, %%rsp\n\t"
+                     "movl %[ud], %%eax\n\t"
+                     "syscall\n\t"
+                     "movl $1000, %%r13d\n"
+                     "1:\tmovl %[so], %%eax\n\t"
+                     "movl %[yield], %%edi\n\t"
+                     "syscall\n\t"
+                     "decl %%r13d\n\t"
+                     "jnz 1b\n\t"
+                     "movq %%r12, %%rsp"
+                     : "+D"(maddr), "+S"(desc)
+                     : [ud] "i"(__HYPERVISOR_update_descriptor), [so] "i"(__HYPERVISOR_sched_op),
+                       [yield] "i"(SCHEDOP_yield)
+                     : "rax", "rcx", "rdx", "r11", "r12", "r13", "memory");
 }
 
 int main(int argc, char **argv)
@@ -185,7 +193,7 @@ int main(int argc, char **argv)
         test_fail("survived an iret to a selector it has no descriptor for");
     } else if (!strcmp(op, "fsstack")) {
         fsstack();
-        test_fail("fsstack: no failsafe callback in 100 blocks");
+        test_fail("fsstack: no failsafe callback in 1000 yields");
     } else if (!strcmp(op, "ctxseg")) {
         ctxseg();
         test_fail("ctxseg ended");
