@@ -1,7 +1,7 @@
 # Tests: guest tests (tests/<name>/), host unit tests (tests/unit/), and
 # the tools they need.  `make test` runs everything via ci/run-tests.sh.
 
-TEST_GUESTS := pci-own pci-msi threads xenbus xs-hostile hypercall guest-access spin priv flood traps evtchn evtchn-fifo pvtime vcpu schedshare hostile debugreg gnttab gnttab-pair gnttab-v2 domctl sysctl xsm pvmmu mmufuzz sharing tlbflush xs-boot vcpu-down tlb-global mem-stale-tlb mem-stale-smp mem-gnt-free mem-devmap mem-vcpuinfo memfuzz preempt hcfuzz sharing-unmarked ramdisk xen-abi lock-stress xen-user hostile-user xen-priv privfuzz
+TEST_GUESTS := pci-own pci-msi threads xenbus xs-hostile hypercall guest-access spin priv flood traps evtchn evtchn-fifo pvtime vcpu schedshare hostile debugreg gnttab gnttab-pair gnttab-v2 domctl sysctl xsm pvmmu mmufuzz sharing tlbflush xs-boot vcpu-down tlb-global mem-stale-tlb mem-stale-smp mem-gnt-free mem-devmap mem-vcpuinfo memfuzz preempt hcfuzz sharing-unmarked ramdisk xen-abi lock-stress xen-user hostile-user xen-priv privfuzz xen-seg xen-m2p
 $(foreach t,$(TEST_GUESTS),$(eval $(call minios_elf,$(B)/tests/$(t).elf,tests/$(t)/main.c tests/common/report.c,-Itests/common)))
 
 # rtbuild: a control domain that builds apps/hello at run time with the
@@ -102,3 +102,17 @@ unit-list:
 
 test: all
 	$(Q)bash ci/run-tests.sh
+
+# p2m-init: a freestanding guest (not minios, which runs at VIRT_BASE 0)
+# linked at 1 GiB with XEN_ELFNOTE_INIT_P2M below it (tests/p2m-init).
+P2M_INIT_CFLAGS := -target x86_64-unknown-elf -ffreestanding -nostdinc -isystem $(CLANG_RES)/include \
+	-I$(XENINC) -D__XEN_INTERFACE_VERSION__=__XEN_LATEST_INTERFACE_VERSION__ -fno-pic -fno-pie \
+	-mcmodel=small -mno-red-zone -mno-sse -mno-mmx -fno-stack-protector -fno-builtin -O2 -g \
+	-std=gnu11 $(WARN)
+$(B)/tests/p2m-init.elf: tests/p2m-init/guest.c tests/p2m-init/guest.ld tests/tests.mk | $(XENINC)/xen
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D) && $(CLANG) $(P2M_INIT_CFLAGS) -c -o $(@:.elf=.o) $<
+	$(Q)$(LLD) -nostdlib -static -z max-page-size=4096 -z norelro --no-dynamic-linker \
+		-T tests/p2m-init/guest.ld -o $@ $(@:.elf=.o)
+TEST_DEPS += $(B)/tests/p2m-init.elf
+all: $(B)/tests/p2m-init.elf

@@ -965,20 +965,13 @@ bad_cpus:
  * - 4gb_segments, 4gb_segments_notify, pae_extended_cr3: no effect on a
  *   64-bit guest (as on Xen); pae_extended_cr3 adds
  *   XENFEAT_pae_pgdir_above_4gb to get_features, as Xen does;
- * - architectural_iopl, runstate_update_flag, m2p_strict: recorded; Keel
- *   has no physdev set_iopl, no runstate memory area and no guest user
- *   mode yet, which are what they change;
+ * - architectural_iopl: the I/O emulation's view of the kernel's ring
+ *   (hv/pv/emulate.c); runstate_update_flag: the runstate area
+ *   (common/vcpu.c); m2p_strict: the read-only M2P slot of user base
+ *   tables (pv_ro_m2p_fill/zap, hv/pv/mm.c);
  * - writable_pagetables: a guest kernel's writes to its own L1 tables,
  *   mapped read-only, are emulated (pv_ptwr_fault, hv/pv/mm.c).
  */
-#define PV64_VM_ASSIST_MASK ((1UL << VMASST_TYPE_4gb_segments) |        \
-                             (1UL << VMASST_TYPE_4gb_segments_notify) | \
-                             (1UL << VMASST_TYPE_writable_pagetables) | \
-                             (1UL << VMASST_TYPE_pae_extended_cr3) |    \
-                             (1UL << VMASST_TYPE_architectural_iopl) |  \
-                             (1UL << VMASST_TYPE_runstate_update_flag) | \
-                             (1UL << VMASST_TYPE_m2p_strict))
-
 long do_vm_assist(unsigned long cmd_arg, unsigned long type_arg, unsigned long a3,
                   unsigned long a4, unsigned long a5)
 {

@@ -48,6 +48,10 @@ struct pv_vcpu {
      * every vCPU. */
     bool own_segments;
     uint16_t sel[4];
+    /* A selector of sel[] did not load at switch-in (descriptor.c): the
+     * failsafe callback is owed, with sel[] as they were in its frame,
+     * on the way out (traps.c), as Xen's load_segments gives it. */
+    bool failsafe_pending;
     /* set_gdt (hv/pv/descriptor.c): the frames, referenced with the
      * descriptor-page type, and the number of entries. */
     unsigned long gdt_frames[14];

@@ -281,4 +281,14 @@ noreturn void hv_exit(unsigned status);
 
 void console_flush_domain(struct domain *d);
 
+/* The VMASST types Xen 4.17 lets a 64-bit PV guest use (vm_assist, and
+ * vCPU 0's vcpu_guest_context). */
+#define PV64_VM_ASSIST_MASK ((1UL << VMASST_TYPE_4gb_segments) |        \
+                             (1UL << VMASST_TYPE_4gb_segments_notify) | \
+                             (1UL << VMASST_TYPE_writable_pagetables) | \
+                             (1UL << VMASST_TYPE_pae_extended_cr3) |    \
+                             (1UL << VMASST_TYPE_architectural_iopl) |  \
+                             (1UL << VMASST_TYPE_runstate_update_flag) | \
+                             (1UL << VMASST_TYPE_m2p_strict))
+
 #endif

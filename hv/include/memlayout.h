@@ -23,6 +23,7 @@
 #define HV_VIRT_END        0xFFFF880000000000
 #define HV_L4_FIRST_SLOT   256
 #define HV_L4_LAST_SLOT    271
+#define M2P_L4_SLOT        256                  /* the read-only M2P for guests */
 #define DIRECTMAP_BASE     0xFFFF830000000000
 #define DIRECTMAP_L4_SLOT  262
 #define DIRECTMAP_MAX      0x0000008000000000   /* 512 GiB: one L4 slot */

@@ -50,6 +50,9 @@ extern bool pv_segs_loaded[];
 void pv_segments_load(struct vcpu *v);
 void pv_segments_save(struct vcpu *v);
 long pv_set_ldt(struct vcpu *v, unsigned long base, unsigned long ents);
+bool pv_ldt_fault(struct vcpu *v, uint32_t err);
+void pv_ldt_invalidate(struct vcpu *v);
+bool pv_segments_retry(struct vcpu *v);
 void pv_ldt_free(struct vcpu *v);
 
 long do_set_trap_table(unsigned long, unsigned long, unsigned long, unsigned long, unsigned long);
@@ -65,6 +68,10 @@ long do_mmu_update(unsigned long, unsigned long, unsigned long, unsigned long, u
 long do_memory_op(unsigned long, unsigned long, unsigned long, unsigned long, unsigned long);
 long do_mmuext_op(unsigned long, unsigned long, unsigned long, unsigned long, unsigned long);
 long pv_set_base(struct vcpu *v, uint64_t l4_mfn);
+/* The read-only M2P slot of a guest L4 (mm.c): filled for a kernel base
+ * without VMASST_TYPE_m2p_strict, cleared for a user base with it. */
+void pv_ro_m2p_fill(struct domain *d, uint64_t l4mfn);
+void pv_ro_m2p_zap(struct domain *d, uint64_t l4mfn);
 bool pv_zap_table(uint64_t mfn, unsigned level, uint64_t end);
 void pv_drop_bases(struct domain *d);
 void pv_unpin_any(struct domain *d, uint64_t mfn);

@@ -247,13 +247,16 @@ long do_update_descriptor(unsigned long maddr, unsigned long desc, unsigned long
 /* The descriptor of selector sel in the tables the CPU reads now: this
  * pCPU's GDT or the running vCPU's LDT copy (false for the null selector
  * or one past its table). */
+static bool ldt_take(struct vcpu *v, unsigned page);
+
 static bool gdt_desc(unsigned sel, uint64_t *d)
 {
     unsigned idx = sel >> 3;
     if (sel & 4) {
-        const struct vcpu *v = this_cpu()->curr;
+        struct vcpu *v = this_cpu()->curr;
         if (idx >= v->arch.pv.ldt_ents)
             return false;
+        ldt_take(v, idx / 512);      /* its first use (zero if it cannot be) */
         *d = v->arch.pv.ldt_shadow[idx];
         return true;
     }
@@ -350,6 +353,8 @@ long pv_set_gs_user_sel(struct vcpu *v, unsigned long arg)
     unsigned sel = (uint16_t)arg;
     if (sel > 3)
         sel |= 3;
+    if ((sel & 4) && (sel >> 3) < v->arch.pv.ldt_ents)
+        ldt_take(v, (sel >> 3) / 512);   /* its first use */
     unsigned long flags = irq_save();
     unsigned long own = rdmsr(MSR_GS_BASE);    /* the per-CPU area */
     unsigned long base = 0;
@@ -366,15 +371,15 @@ long pv_set_gs_user_sel(struct vcpu *v, unsigned long arg)
 /*
  * MMUEXT_SET_LDT, as Xen: the LDT at linear address base (page aligned,
  * outside the hypervisor's range, -EINVAL) of at most 8192 entries
- * (-EINVAL); 0 entries: none.  Xen maps the guest's LDT pages lazily, at
- * the first use of each, as descriptor pages found through the kernel's
- * page tables; a page that cannot be one (not mapped, writable, a bad
- * descriptor) makes that use fault.  Keel takes them at once: each page
- * mapped in the kernel's tables and usable as a descriptor page is held
- * so and copied (checked) into the vCPU's LDT copy, which the CPU reads;
- * any other page leaves its entries zero, so that using them faults.  A
- * guest that makes such a page usable later sets its LDT again (Linux
- * makes its LDT pages read-only before setting them).
+ * (-EINVAL); 0 entries: none.  As Xen, each page of it is taken at its
+ * first use (ldt_take): found through the kernel's page tables and held
+ * as a descriptor page, its checked descriptors copied into the vCPU's
+ * LDT copy, which the CPU reads; until then its entries there are zero.
+ * A first use is a selector load in the guest (the #GP the zero entry
+ * gives, pv_ldt_fault: a page that cannot be taken, not mapped or
+ * writable or holding a bad descriptor, gets the guest the #PF Xen gives,
+ * at the entry's linear address), an iret or switch-in that loads one,
+ * or SEGBASE_GS_USER_SEL.
  */
 static bool addr_ok(unsigned long a)
 {
@@ -468,14 +473,18 @@ void pv_segments_save(struct vcpu *v)
 {
     struct pv_vcpu *pv = &v->arch.pv;
     uint16_t s;
-    __asm__ volatile("movw %%ds, %0" : "=r"(s));
-    pv->sel[0] = s;
-    __asm__ volatile("movw %%es, %0" : "=r"(s));
-    pv->sel[1] = s;
-    __asm__ volatile("movw %%fs, %0" : "=r"(s));
-    pv->sel[2] = s;
-    __asm__ volatile("movw %%gs, %0" : "=r"(s));
-    pv->sel[3] = s;
+    /* With the failsafe callback still owed, sel[] keeps the selectors
+     * that failed (its frame shows them); they fail again at switch-in. */
+    if (!pv->failsafe_pending) {
+        __asm__ volatile("movw %%ds, %0" : "=r"(s));
+        pv->sel[0] = s;
+        __asm__ volatile("movw %%es, %0" : "=r"(s));
+        pv->sel[1] = s;
+        __asm__ volatile("movw %%fs, %0" : "=r"(s));
+        pv->sel[2] = s;
+        __asm__ volatile("movw %%gs, %0" : "=r"(s));
+        pv->sel[3] = s;
+    }
     pv->fs_base = rdmsr(MSR_FS_BASE);
     unsigned long gs = rdmsr(MSR_KERNEL_GS_BASE);     /* the guest's, in here */
     if (pv->user_mode)
@@ -485,9 +494,11 @@ void pv_segments_save(struct vcpu *v)
 }
 
 /* At switch-in (arch_switch.h, interrupts off): v's GDT entries and LDT,
- * then its data selectors (from those tables; one that no longer loads is
- * made null, where Xen enters the failsafe callback), or null ones after a
- * vCPU that had its own.  The bases are written after this. */
+ * then its data selectors (from those tables), or null ones after a vCPU
+ * that had its own.  A selector that no longer loads is loaded null and,
+ * as Xen's load_segments, the failsafe callback is owed (delivered on the
+ * way out, traps.c, where the guest's stack can be written).  The bases
+ * are written after this. */
 void pv_segments_load(struct vcpu *v)
 {
     unsigned cpu = this_cpu()->id;
@@ -499,10 +510,19 @@ void pv_segments_load(struct vcpu *v)
         const uint16_t *s = v->arch.pv.sel;
         bool own = v->arch.pv.own_segments;
         unsigned long hv_gs = rdmsr(MSR_GS_BASE);
-        sel_load_ds(own ? s[0] : 0);
-        sel_load_es(own ? s[1] : 0);
-        sel_load_fs(own ? s[2] : 0);
-        sel_load_gs(own ? s[3] : 0);
+        if (own) {
+            bool ok = sel_load_ds(s[0]) == s[0];
+            ok &= sel_load_es(s[1]) == s[1];
+            ok &= sel_load_fs(s[2]) == s[2];
+            ok &= sel_load_gs(s[3]) == s[3];
+            if (!ok)
+                v->arch.pv.failsafe_pending = true;
+        } else {
+            sel_load_ds(0);
+            sel_load_es(0);
+            sel_load_fs(0);
+            sel_load_gs(0);
+        }
         wrmsr(MSR_GS_BASE, hv_gs);
         pv_sels_loaded[cpu] = own;
     }
@@ -528,20 +548,103 @@ long pv_set_ldt(struct vcpu *v, unsigned long base, unsigned long nr)
         v->arch.pv.own_segments = true;
     v->arch.pv.ldt_base = base;
     v->arch.pv.ldt_ents = ents;
-    for (unsigned i = 0; i * 512 < ents; i++) {
-        uint64_t *copy = &v->arch.pv.ldt_shadow[i * 512];
-        uint64_t mfn = kernel_frame(v, base + i * PAGE_SIZE);
-        if (mfn && get_desc_page(mfn, v->domain)) {
-            v->arch.pv.ldt_frames[i] = mfn;
-            memcpy(copy, pfn_to_virt(mfn), PAGE_SIZE);
-        } else {
-            memset(copy, 0, PAGE_SIZE);
-        }
-    }
+    for (unsigned i = 0; i * 512 < ents; i++)
+        memset(&v->arch.pv.ldt_shadow[i * 512], 0, PAGE_SIZE);
     if (v == current_vcpu()) {
         unsigned long flags = irq_save();
         ldt_load(v);
         irq_restore(flags);
     }
     return 0;
+}
+
+/* Takes page `page` of v's LDT at its first use, as Xen maps it: the
+ * frame mapped there in v's kernel page tables (walked under d's lock, as
+ * SET_LDT walked them before), as a descriptor page; its checked
+ * descriptors copied into v's LDT copy.  True if the page is (or already
+ * was) taken.  Run by v itself, on the way out or in a hypercall or
+ * exception, with no lock held. */
+static bool ldt_take(struct vcpu *v, unsigned page)
+{
+    if (page >= 16 || page * 512 >= v->arch.pv.ldt_ents)
+        return false;
+    if (v->arch.pv.ldt_frames[page])
+        return true;
+    struct domain *d = v->domain;
+    domain_lock(d);
+    uint64_t mfn = kernel_frame(v, v->arch.pv.ldt_base + page * PAGE_SIZE);
+    bool ok = mfn && get_desc_page(mfn, d);
+    domain_unlock(d);
+    if (!ok)
+        return false;
+    v->arch.pv.ldt_frames[page] = mfn;
+    memcpy(&v->arch.pv.ldt_shadow[page * 512], pfn_to_virt(mfn), PAGE_SIZE);
+    return true;
+}
+
+/*
+ * A #GP the guest took with error code err: if it names an LDT entry
+ * (TI set, neither EXT nor IDT) within the LDT whose page is not taken
+ * yet, this is that page's first use, as the fault in Xen's LDT area is:
+ * the page is taken and the instruction runs again, or, if it cannot be,
+ * the guest gets the #PF Xen gives (cr2 the entry's linear address, error
+ * code 0, U for user mode).  False if the #GP is the guest's own.
+ */
+bool pv_ldt_fault(struct vcpu *v, uint32_t err)
+{
+    unsigned idx = (err & 0xffff) >> 3;
+    if ((err & 7) != 4 || idx >= v->arch.pv.ldt_ents || v->arch.pv.ldt_frames[idx / 512])
+        return false;
+    unsigned long la = v->arch.pv.ldt_base + idx * 8UL;
+    if (la >= (1UL << 47) && la < HV_VIRT_END)
+        return false;                   /* past the canonical half: the #GP, as Xen */
+    if (!ldt_take(v, idx / 512))
+        pv_inject_exception(v, 14, 0, la);
+    return true;
+}
+
+/* NEW_BASEPTR, as Xen's: the LDT pages taken through the old tables are
+ * let go, to be taken again through the new ones at their next use. */
+void pv_ldt_invalidate(struct vcpu *v)
+{
+    for (unsigned i = 0; i < 16; i++) {
+        if (v->arch.pv.ldt_frames[i]) {
+            put_page_and_type(v->arch.pv.ldt_frames[i], true);
+            v->arch.pv.ldt_frames[i] = 0;
+            memset(&v->arch.pv.ldt_shadow[i * 512], 0, PAGE_SIZE);
+        }
+    }
+}
+
+/*
+ * Before the failsafe callback a data selector's failed load owes (on the
+ * way out, no lock held): one from an LDT page not taken yet is its first
+ * use, as the fault in Xen's LDT area inside load_segments is.  Takes
+ * those pages and loads the selectors again; true if all load now (no
+ * failsafe callback).  v is running here.
+ */
+bool pv_segments_retry(struct vcpu *v)
+{
+    const uint16_t *s = v->arch.pv.sel;
+    bool any = false;
+    for (unsigned i = 0; i < 4; i++) {
+        unsigned idx = s[i] >> 3;
+        if ((s[i] & 4) && idx < v->arch.pv.ldt_ents && !v->arch.pv.ldt_frames[idx / 512])
+            any |= ldt_take(v, idx / 512);
+    }
+    if (!any)
+        return false;
+    unsigned long flags = irq_save();
+    unsigned long hv_gs = rdmsr(MSR_GS_BASE), guest_gs = rdmsr(MSR_KERNEL_GS_BASE);
+    unsigned long fs_base = v->arch.pv.fs_base;
+    bool ok = sel_load_ds(s[0]) == s[0];
+    ok &= sel_load_es(s[1]) == s[1];
+    ok &= sel_load_fs(s[2]) == s[2];
+    ok &= sel_load_gs(s[3]) == s[3];
+    /* The bases, as the switch-in writes them after the loads. */
+    wrmsr(MSR_GS_BASE, hv_gs);
+    wrmsr(MSR_FS_BASE, fs_base);
+    wrmsr(MSR_KERNEL_GS_BASE, guest_gs);
+    irq_restore(flags);
+    return ok;
 }

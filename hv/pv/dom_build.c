@@ -276,6 +276,10 @@ static int build(struct domain *d, const struct elf_image_info *in, const uint8_
                (unsigned long)mod_len, l.mod_unmapped ? "pfn" : "virtual address",
                (unsigned long)(l.mod_unmapped ? l.mod_pfn
                                : l.virt_base + (l.mod_pfn << PAGE_SHIFT)));
+    if (l.p2m_apart)
+        printk("d%u (%s): p2m list mapped at INIT_P2M %lx: pfns %lx-%lx with its %lu tables\n",
+               d->id, d->name, (unsigned long)l.p2m_va, (unsigned long)l.p2m_pfn,
+               (unsigned long)(l.p2m_pt_pfn + l.p2m_nr_pt - 1), (unsigned long)l.p2m_nr_pt);
     rc = 0;
 out:
     free_hv_pages(p2m, p2m_order);

@@ -31,13 +31,34 @@ static bool canonical(unsigned long a)
     return a < 0x0000800000000000UL || a >= 0xFFFF800000000000UL;
 }
 
-static bool code_ok(unsigned long a)
+/* Xen's __addr_ok: an address outside the hypervisor's range. */
+static bool addr_ok(unsigned long a)
 {
-    return canonical(a) && (a < HV_VIRT_START || a >= HV_VIRT_END);
+    return a < (1UL << 47) || a >= HV_VIRT_END;
 }
 
+/* Xen's fixup_guest_code/stack_selector for a 64-bit guest: an RPL below
+ * 3 (the guest kernel's) is raised to 3. */
+static uint16_t fixup_sel(uint16_t sel)
+{
+    return (sel & 3) == 3 ? sel : (uint16_t)(sel | 3);
+}
 
-/* Checks a vcpu_guest_context and loads it into v (which is not running). */
+/*
+ * Checks a vcpu_guest_context and loads it into v (which is not running),
+ * as Xen 4.17's arch_set_info_guest for a 64-bit PV vCPU: -EINVAL for a
+ * non-canonical rip, rsp, kernel_sp, FS/GS base, callback or trap-table
+ * address (any canonical one is taken: one in the hypervisor's range just
+ * faults in the guest), an LDT base in the hypervisor's range (with or
+ * without entries), not page aligned or with more than 8192 entries, more
+ * than 16 GDT frames, VMASST types a 64-bit guest may not have (vCPU 0),
+ * or user mode without a user base table; then the checks of set_gdt,
+ * SET_LDT and the base tables.  The vCPU starts on the context's CS and
+ * SS (RPL raised to 3) and with its ds, es, fs and gs: a pair the return
+ * cannot load gets the guest the fault its iretq would raise, a data
+ * selector that does not load the failsafe callback, both on its first
+ * way out (traps.c), as on Xen.
+ */
 long pv_set_info_guest(struct vcpu *v, const struct vcpu_guest_context *c)
 {
     struct domain *d = v->domain;
@@ -45,20 +66,21 @@ long pv_set_info_guest(struct vcpu *v, const struct vcpu_guest_context *c)
     if (l4 >= max_pfn || frame_table[l4].owner != d->id)
         return -XEN_EINVAL;      /* cr3 must be one of d's frames */
     const struct cpu_user_regs *u = &c->user_regs;
-    if (!code_ok(u->rip) || !canonical(u->rsp) || !canonical(c->kernel_sp) ||
-        (c->event_callback_eip && !code_ok(c->event_callback_eip)) ||
-        (c->failsafe_callback_eip && !code_ok(c->failsafe_callback_eip)) ||
-        (c->syscall_callback_eip && !code_ok(c->syscall_callback_eip)) ||
-        !canonical(c->fs_base) || !canonical(c->gs_base_kernel) ||
-        !canonical(c->gs_base_user))
+    if (!canonical(u->rip) || !canonical(u->rsp) || !canonical(c->kernel_sp) ||
+        (c->ldt_ents && !canonical(c->ldt_base)) || !canonical(c->fs_base) ||
+        !canonical(c->gs_base_kernel) || !canonical(c->gs_base_user) ||
+        !canonical(c->event_callback_eip) || !canonical(c->syscall_callback_eip) ||
+        !canonical(c->failsafe_callback_eip))
         return -XEN_EINVAL;
     for (unsigned i = 0; i < 256; i++)
-        if (c->trap_ctxt[i].address && !code_ok(c->trap_ctxt[i].address))
+        if (!canonical(c->trap_ctxt[i].address))
             return -XEN_EINVAL;
-    /* As Xen: the GDT at most its 16 frames, the LDT page aligned and at
-     * most 8192 entries (pv_set_gdt and pv_set_ldt check the rest). */
-    if ((c->gdt_ents + 511) / 512 > 16 || (c->ldt_base & (PAGE_SIZE - 1)) ||
-        c->ldt_ents > 8192)
+    if (!addr_ok(c->ldt_base) || (c->ldt_base & (PAGE_SIZE - 1)) || c->ldt_ents > 8192)
+        return -XEN_EINVAL;
+    if (v->id == 0 && (c->vm_assist & ~PV64_VM_ASSIST_MASK))
+        return -XEN_EINVAL;
+    /* As Xen: the GDT at most its 16 frames (pv_set_gdt checks the rest). */
+    if ((c->gdt_ents + 511) / 512 > 16)
         return -XEN_EINVAL;
     /* As Xen: a vCPU may start in guest user mode, on the user base table
      * in ctrlreg[1] (which it must then have). */
@@ -66,6 +88,9 @@ long pv_set_info_guest(struct vcpu *v, const struct vcpu_guest_context *c)
     uint64_t l4u = c->ctrlreg[1] ? xen_cr3_to_pfn(c->ctrlreg[1]) : 0;
     if (!in_kernel && !l4u)
         return -XEN_EINVAL;
+    /* As Xen: vCPU 0's first context sets the domain's VMASST types. */
+    if (v->id == 0 && !v->initialised)
+        __atomic_store_n(&d->vm_assist, c->vm_assist, __ATOMIC_RELEASE);
     long rc = pv_set_base(v, l4);   /* validates it as an L4, takes refs */
     if (rc)
         return rc;
@@ -88,8 +113,19 @@ long pv_set_info_guest(struct vcpu *v, const struct vcpu_guest_context *c)
     r->rip = u->rip;
     r->rsp = u->rsp;
     r->rflags = (u->rflags & ~0x3000UL) | X86_EFLAGS_IF | 2;
-    r->cs = SEL_GUEST_CS64;
-    r->ss = SEL_GUEST_DS;
+    r->cs = fixup_sel(u->cs);
+    r->ss = fixup_sel(u->ss);
+    /* The data selectors, loaded at its switch-in (descriptor.c): a vCPU
+     * that names any, or other segments than the flat ones, uses segments
+     * of its own from the start. */
+    v->arch.pv.sel[0] = u->ds;
+    v->arch.pv.sel[1] = u->es;
+    v->arch.pv.sel[2] = u->fs;
+    v->arch.pv.sel[3] = u->gs;
+    v->arch.pv.failsafe_pending = false;
+    if (((u->ds | u->es | u->fs | u->gs) & ~3) || r->cs != SEL_GUEST_CS64 ||
+        r->ss != SEL_GUEST_DS)
+        v->arch.pv.own_segments = true;
     memset(v->arch.pv.trap_ctxt, 0, PAGE_SIZE);
     for (unsigned i = 0; i < 256; i++) {
         if (c->trap_ctxt[i].address) {
@@ -103,7 +139,7 @@ long pv_set_info_guest(struct vcpu *v, const struct vcpu_guest_context *c)
     v->arch.pv.syscall_callback = c->syscall_callback_eip;
     v->arch.pv.failsafe_mask_events = c->flags & VGCF_failsafe_disables_events;
     v->arch.pv.syscall_mask_events = c->flags & VGCF_syscall_disables_events;
-    v->arch.pv.kernel_ss = c->kernel_ss;
+    v->arch.pv.kernel_ss = fixup_sel((uint16_t)c->kernel_ss);
     v->arch.pv.kernel_sp = c->kernel_sp;
     v->arch.pv.fs_base = c->fs_base;
     v->arch.pv.gs_base_kernel = c->gs_base_kernel;
@@ -130,6 +166,15 @@ void pv_get_info_guest(struct vcpu *v, struct vcpu_guest_context *c)
                (v->arch.pv.failsafe_mask_events ? VGCF_failsafe_disables_events : 0) |
                (v->arch.pv.syscall_mask_events ? VGCF_syscall_disables_events : 0);
     c->user_regs = *v->arch.regs;
+    if (v->arch.pv.own_segments) {   /* as saved at its switch-out */
+        c->user_regs.ds = v->arch.pv.sel[0];
+        c->user_regs.es = v->arch.pv.sel[1];
+        c->user_regs.fs = v->arch.pv.sel[2];
+        c->user_regs.gs = v->arch.pv.sel[3];
+    } else {
+        c->user_regs.ds = c->user_regs.es = c->user_regs.fs = c->user_regs.gs = 0;
+    }
+    c->vm_assist = __atomic_load_n(&d->vm_assist, __ATOMIC_ACQUIRE);
     memcpy(c->trap_ctxt, v->arch.pv.trap_ctxt, sizeof(c->trap_ctxt));
     c->kernel_ss = v->arch.pv.kernel_ss;
     c->kernel_sp = v->arch.pv.kernel_sp;

@@ -214,13 +214,46 @@ uint64_t pv_adjust_entry(uint64_t e, unsigned level)
     return e | PTE_U | (level == 4 ? PTE_A : 0);
 }
 
+static bool m2p_strict(const struct domain *d)
+{
+    return __atomic_load_n(&d->vm_assist, __ATOMIC_ACQUIRE) & (1UL << VMASST_TYPE_m2p_strict);
+}
+
+/*
+ * The read-only M2P slot of a guest L4 (L4 slot 256), as Xen 4.17 keeps
+ * it for a 64-bit PV guest (init_xen_l4_slots, fill_ro_mpt, zap_ro_mpt):
+ * an L4 is validated with the slot only under VMASST_TYPE_m2p_strict;
+ * without it the slot is filled when the table becomes a kernel base
+ * (pv_set_base); under it, the slot is cleared when the table becomes a
+ * user base (pv_set_user_base).  So guest user mode sees the M2P only
+ * without m2p_strict, through a user table that has been a kernel base.
+ * The other hypervisor slots are always there.  Called with the table's
+ * L4 type held, under d's lock.
+ */
+void pv_ro_m2p_fill(struct domain *d, uint64_t l4mfn)
+{
+    uint64_t *t = pfn_to_virt(l4mfn);
+    const uint64_t *idle = pfn_to_virt(idle_cr3 >> PAGE_SHIFT);
+    if (!m2p_strict(d) && !t[M2P_L4_SLOT])
+        __atomic_store_n(&t[M2P_L4_SLOT], idle[M2P_L4_SLOT], __ATOMIC_RELEASE);
+}
+
+void pv_ro_m2p_zap(struct domain *d, uint64_t l4mfn)
+{
+    uint64_t *t = pfn_to_virt(l4mfn);
+    if (m2p_strict(d))
+        __atomic_store_n(&t[M2P_L4_SLOT], 0, __ATOMIC_RELEASE);
+}
+
 static long validate(uint64_t mfn, unsigned level, struct domain *d)
 {
     uint64_t *t = pfn_to_virt(mfn);
     const uint64_t *idle = pfn_to_virt(idle_cr3 >> PAGE_SHIFT);
+    bool ro_m2p = level == 4 && m2p_strict(d);
     for (unsigned i = 0; i < 512; i++) {
         if (hv_slot(level, i)) {
-            t[i] = idle[i];      /* the hypervisor's slots are ours to set */
+            /* The hypervisor's slots are ours to set (the M2P: above). */
+            t[i] = i != M2P_L4_SLOT || ro_m2p ? idle[i] : 0;
             continue;
         }
         if (!(t[i] & PTE_P))
@@ -687,6 +720,10 @@ long pv_set_base(struct vcpu *v, uint64_t mfn)
         return rc;
     }
     uint64_t old = v->arch.pv.cr3 >> PAGE_SHIFT;
+    if (mfn != old) {
+        pv_ro_m2p_fill(d, mfn);      /* as Xen's new_guest_cr3 */
+        pv_ldt_invalidate(v);        /* its pages taken again through mfn */
+    }
     v->arch.pv.cr3 = mfn << PAGE_SHIFT;
     if (old) {
         put_page_type(old);

@@ -11,6 +11,7 @@
 #include "pv.h"
 #include "timer.h"
 #include <xen/callback.h>
+#include <xen/xen.h>
 
 static bool canonical(unsigned long a)
 {
@@ -426,6 +427,8 @@ void pv_guest_exception(struct cpu_user_regs *r, unsigned vec)
         /* #NM from the virtual CR0.TS: clear it and let the guest know. */
         __asm__ volatile("clts");
         v->arch.pv.fpu_ts = false;
+    } else if (vec == 13 && (r->error_code & 4) && pv_ldt_fault(v, r->error_code)) {
+        return;                  /* an LDT page's first use (descriptor.c) */
     } else if (vec == 13 && pv_emulate_gp(v, r)) {
         return;                  /* int $n or a privileged instruction (emulate.c) */
     } else if (vec == 6 && pv_emulate_ud(v, r)) {
@@ -449,6 +452,59 @@ static bool deliver_upcall(struct vcpu *v)
         return true;
     domain_crash(v->domain, "event upcall: guest stack %lx unusable", v->arch.regs->rsp);
     return false;
+}
+
+/*
+ * The failsafe callback, owed since a data selector of v's did not load at
+ * its switch-in (pv_segments_load), as Xen's load_segments delivers it for
+ * a 64-bit guest: v enters kernel mode if it was in user mode, and the
+ * frame { rcx, r11, ds, es, fs, gs, rip, cs|mask<<32, rflags, rsp, ss }
+ * (the selectors as they were before the failed loads; cs with RPL 0 from
+ * kernel mode; rflags.IF the inverse of the event mask, and the virtual
+ * IOPL under VMASST_TYPE_architectural_iopl) goes 16-byte aligned below
+ * the kernel's rsp, or below the stack_switch stack from user mode.  Then
+ * the vCPU runs the callback on the flat kernel CS and SS with AC, RF, NT,
+ * IOPL and TF cleared, events masked if it was registered so.  As on Xen,
+ * with no callback registered it "runs" at address 0; a frame the stack
+ * cannot take crashes the domain.  False if crashed.  No lock held.
+ */
+static bool failsafe_bounce(struct vcpu *v)
+{
+    struct pv_vcpu *pv = &v->arch.pv;
+    struct cpu_user_regs *r = v->arch.regs;
+    pv->failsafe_pending = false;
+    if (pv_segments_retry(v))
+        return true;             /* an LDT page's first use: they load now */
+    uint8_t mask = v->vcpu_info->evtchn_upcall_mask;
+    unsigned long sp = r->rsp, cs = r->cs & ~3UL;
+    if (pv->user_mode) {
+        pv_toggle_guest_mode(v);
+        sp = pv->kernel_sp;
+        cs = r->cs;
+    }
+    unsigned long rflags = (r->rflags & ~(X86_EFLAGS_IF | 0x3000UL)) | (mask ? 0 : X86_EFLAGS_IF);
+    if (__atomic_load_n(&v->domain->vm_assist, __ATOMIC_RELAXED) &
+        (1UL << VMASST_TYPE_architectural_iopl))
+        rflags |= (unsigned long)pv->iopl << 12;
+    unsigned long frame[11] = {
+        r->rcx, r->r11, pv->sel[0], pv->sel[1], pv->sel[2], pv->sel[3], r->rip,
+        (cs & 0xffff) | ((unsigned long)mask << 32), rflags, r->rsp, r->ss & 0xffff,
+    };
+    sp = (sp & ~0xfUL) - sizeof(frame);
+    if (copy_to_guest(sp, frame, sizeof(frame))) {
+        domain_crash(v->domain, "failsafe callback: guest stack %lx unusable for its frame",
+                     sp + sizeof(frame));
+        return false;
+    }
+    if (pv->failsafe_mask_events)
+        v->vcpu_info->evtchn_upcall_mask = 1;
+    /* AC, RF, NT, IOPL and TF. */
+    r->rflags &= ~((1UL << 18) | (1UL << 16) | (1UL << 14) | 0x3000UL | (1UL << 8));
+    r->rsp = sp;
+    r->rip = pv->failsafe_callback;
+    r->cs = SEL_GUEST_CS64;
+    r->ss = SEL_GUEST_DS;
+    return true;
 }
 
 /*
@@ -493,6 +549,11 @@ void pv_exit_to_guest(void)
             continue;            /* what woke us may want the CPU again */
         }
         struct vcpu *v = pc->curr;
+        /* Before the upcall, which then comes on top of its frame, as on
+         * Xen (its load_segments runs before the return path's event
+         * check). */
+        if (__builtin_expect(v->arch.pv.failsafe_pending, 0) && !failsafe_bounce(v))
+            continue;
         if (!deliver_upcall(v))
             continue;
         if ((v->runstate_pending | v->time_pending | v->arch.pv.own_segments) && !exit_slow(v))

@@ -41,6 +41,7 @@ long pv_set_user_base(struct vcpu *v, uint64_t mfn)
             put_page(mfn);
             return rc;
         }
+        pv_ro_m2p_zap(d, mfn);       /* under VMASST_TYPE_m2p_strict, as Xen */
     }
     v->arch.pv.cr3_user = mfn << PAGE_SHIFT;
     if (mfn)

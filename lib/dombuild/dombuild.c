@@ -36,9 +36,19 @@ int dombuild_plan(const struct elf_image_info *in, uint64_t nr_pages, uint64_t m
     l->mod_pages = DB_ROUNDUP(mod_len, DB_PAGE_SIZE) >> DB_PAGE_SHIFT;
     /* MOD_START_PFN: the module goes after the mapped region, unmapped. */
     l->mod_unmapped = in->mod_start_pfn && mod_len;
-    l->p2m_pfn = l->mod_pfn + (l->mod_unmapped ? 0 : l->mod_pages);
+    uint64_t next = l->mod_pfn + (l->mod_unmapped ? 0 : l->mod_pages);
     l->p2m_pages = DB_ROUNDUP(nr_pages * 8, DB_PAGE_SIZE) >> DB_PAGE_SHIFT;
-    l->si_pfn = l->p2m_pfn + l->p2m_pages;
+    /* INIT_P2M, as libxenguest takes it for a domU: only page aligned and
+     * below virt_base (else the list stays in the bootstrap region). */
+    l->p2m_apart = in->init_p2m != ELF_UNSET && !(in->init_p2m & (DB_PAGE_SIZE - 1)) &&
+                   in->init_p2m < vb;
+    if (l->p2m_apart) {
+        l->p2m_va = in->init_p2m;
+    } else {
+        l->p2m_pfn = next;
+        next += l->p2m_pages;
+    }
+    l->si_pfn = next;
     l->store_pfn = l->si_pfn + 1;
     l->console_pfn = l->store_pfn + 1;
     l->pt_pfn = l->console_pfn + 1;
@@ -55,10 +65,11 @@ int dombuild_plan(const struct elf_image_info *in, uint64_t nr_pages, uint64_t m
             break;
         l->nr_pt = need;
     }
-    uint64_t need = l->stack_pfn + 1;
+    uint64_t need = l->stack_pfn + 1, after = l->map_pages;
     if (l->mod_unmapped) {
         l->mod_pfn = l->map_pages;
-        need = DB_MAX(need, l->mod_pfn + l->mod_pages);
+        after = l->mod_pfn + l->mod_pages;
+        need = DB_MAX(need, after);
     }
     if (need > nr_pages && mod_len)
         return snprintf(err, errlen, "mem=%luK is too small: image, %s "
@@ -71,6 +82,26 @@ int dombuild_plan(const struct elf_image_info *in, uint64_t nr_pages, uint64_t m
         return snprintf(err, errlen, "mem=%luK is too small: image and start-of-day "
                         "structures need %luK", (unsigned long)(nr_pages * 4),
                         (unsigned long)((l->stack_pfn + 1) * 4)), -1;
+    if (l->p2m_apart) {
+        uint64_t pe = l->p2m_va + (l->p2m_pages << DB_PAGE_SHIFT);
+        if (pe > vb || pe < l->p2m_va)    /* libxenguest: overlapping mappings */
+            return snprintf(err, errlen, "INIT_P2M %lx: the p2m list (%lu pages) would "
+                            "overlap the initial mapping at %lx", (unsigned long)l->p2m_va,
+                            (unsigned long)l->p2m_pages, (unsigned long)vb), -1;
+        l->p2m_pfn = after;
+        l->p2m_pt_pfn = l->p2m_pfn + l->p2m_pages;
+        for (unsigned shift = 39; shift >= 21; shift -= 9) {
+            /* Tables of this level for the list's regions, but for the one
+             * that holds virt_base (the bootstrap tables have it). */
+            uint64_t a = l->p2m_va >> shift, b = (pe - 1) >> shift;
+            l->p2m_nr_pt += b - a + 1 - (b == vb >> shift ? 1 : 0);
+        }
+        if (l->p2m_pt_pfn + l->p2m_nr_pt > nr_pages)
+            return snprintf(err, errlen, "mem=%luK is too small: image, start-of-day "
+                            "structures and the p2m list mapped at INIT_P2M %lx need %luK",
+                            (unsigned long)(nr_pages * 4), (unsigned long)l->p2m_va,
+                            (unsigned long)((l->p2m_pt_pfn + l->p2m_nr_pt) * 4)), -1;
+    }
     return 0;
 }
 
@@ -147,6 +178,58 @@ static void write_tables(const struct dombuild_layout *l, const struct dombuild_
     }
 }
 
+/* The table of level lvl (3: an L3, covering 512 GiB; 2: an L2; 1: an
+ * L1) for region r (va >> (12 + 9 * lvl)) of the p2m mapping: the
+ * bootstrap one for the region holding virt_base, else one of the list's
+ * own, laid out as libxenguest does, L3s, then L2s, then L1s. */
+static uint64_t p2m_table(const struct dombuild_layout *l, unsigned lvl, uint64_t r)
+{
+    const uint64_t vb = l->virt_base, ve = vb + (l->map_pages << DB_PAGE_SHIFT);
+    const uint64_t pe = l->p2m_va + (l->p2m_pages << DB_PAGE_SHIFT);
+    unsigned shift = 12 + 9 * lvl;
+    if (r == vb >> shift) {
+        uint64_t pfn = l->pt_pfn + 1;          /* the first of the bootstrap level */
+        if (lvl <= 2)
+            pfn += span(vb, ve, 39);
+        if (lvl == 1)
+            pfn += span(vb, ve, 30);
+        return pfn;
+    }
+    uint64_t pfn = l->p2m_pt_pfn;
+    for (unsigned s = 39; s > shift; s -= 9) {
+        uint64_t a = l->p2m_va >> s, b = (pe - 1) >> s;
+        pfn += b - a + 1 - (b == vb >> s ? 1 : 0);
+    }
+    return pfn + r - (l->p2m_va >> shift);
+}
+
+/* INIT_P2M: maps the p2m list at p2m_va, writable, through the bootstrap
+ * L4 (and its first tables where the regions are shared) and the list's
+ * own tables, which are not mapped anywhere. */
+static void write_p2m_tables(const struct dombuild_layout *l, const struct dombuild_args *a,
+                             const struct dombuild_ops *ops)
+{
+    const uint64_t *p2m = a->p2m;
+    const uint64_t tflags = PTE_P | PTE_W | PTE_U | PTE_A | PTE_D;
+    const uint64_t ps = l->p2m_va, pe = ps + (l->p2m_pages << DB_PAGE_SHIFT);
+    for (uint64_t t = 0; t < l->p2m_nr_pt; t++)
+        memset(ops->map(ops->ctx, l->p2m_pt_pfn + t), 0, DB_PAGE_SIZE);
+    /* Each upper level: the entry for every child region of the list. */
+    for (unsigned lvl = 4; lvl >= 2; lvl--) {
+        unsigned cshift = 12 + 9 * (lvl - 1);
+        for (uint64_t r = ps >> cshift; r <= (pe - 1) >> cshift; r++) {
+            uint64_t parent = lvl == 4 ? l->pt_pfn : p2m_table(l, lvl, r >> 9);
+            uint64_t *t = ops->map(ops->ctx, parent);
+            t[r & 511] = (p2m[p2m_table(l, lvl - 1, r)] << DB_PAGE_SHIFT) | tflags;
+        }
+    }
+    for (uint64_t i = 0; i < l->p2m_pages; i++) {
+        uint64_t va = ps + (i << DB_PAGE_SHIFT);
+        uint64_t *t = ops->map(ops->ctx, p2m_table(l, 1, va >> 21));
+        t[(va >> 12) & 511] = (p2m[l->p2m_pfn + i] << DB_PAGE_SHIFT) | tflags;
+    }
+}
+
 int dombuild_build(const struct dombuild_layout *l, const struct dombuild_args *a,
                    const struct dombuild_ops *ops, struct vcpu_guest_context *ctx,
                    char *err, size_t errlen)
@@ -206,7 +289,13 @@ int dombuild_build(const struct dombuild_layout *l, const struct dombuild_args *
     si->console.domU.evtchn = a->console_evtchn;
     si->pt_base = vb + (l->pt_pfn << DB_PAGE_SHIFT);
     si->nr_pt_frames = l->nr_pt;
-    si->mfn_list = vb + (l->p2m_pfn << DB_PAGE_SHIFT);
+    if (l->p2m_apart) {
+        si->mfn_list = l->p2m_va;
+        si->first_p2m_pfn = l->p2m_pfn;
+        si->nr_p2m_frames = l->p2m_pages + l->p2m_nr_pt;
+    } else {
+        si->mfn_list = vb + (l->p2m_pfn << DB_PAGE_SHIFT);
+    }
     if (a->cmdline) {
         size_t n = strnlen(a->cmdline, sizeof(si->cmd_line) - 1);
         memcpy(si->cmd_line, a->cmdline, n);
@@ -215,6 +304,8 @@ int dombuild_build(const struct dombuild_layout *l, const struct dombuild_args *
 
     /* Bootstrap page tables. */
     write_tables(l, a, ops);
+    if (l->p2m_apart)
+        write_p2m_tables(l, a, ops);
     if (ops->unmap)
         ops->unmap(ops->ctx);
 
@@ -228,7 +319,9 @@ int dombuild_build(const struct dombuild_layout *l, const struct dombuild_args *
     ctx->user_regs.rflags = START_RFLAGS;
     ctx->user_regs.cs = FLAT_KERNEL_CS;
     ctx->user_regs.ss = FLAT_KERNEL_SS;
-    ctx->user_regs.ds = ctx->user_regs.es = FLAT_KERNEL_DS;
+    /* ds, es, fs and gs null: Xen's builders name FLAT_KERNEL_DS, which
+     * 64-bit code never needs; a context naming data selectors makes the
+     * vCPU load and save them at every switch (docs/abi.md). */
     ctx->kernel_ss = FLAT_KERNEL_SS;
     ctx->kernel_sp = ctx->user_regs.rsp;
     ctx->ctrlreg[3] = a->p2m[l->pt_pfn] << DB_PAGE_SHIFT;   /* xen_pfn_to_cr3 on x86_64 */

@@ -24,6 +24,9 @@
  *   v_end     +------------------------------+ 4 MiB aligned (or nr_pages)
  *             | boot module with the note     | mod_start = its pfn,
  *             |  MOD_START_PFN (not mapped)   | SIF_MOD_START_PFN
+ *             | p2m list with the note        | mapped at INIT_P2M only:
+ *             |  INIT_P2M, then the tables    | mfn_list, first_p2m_pfn,
+ *             |  that map it there            | nr_p2m_frames
  *
  * The whole bootstrap region is mapped read-write except the page
  * tables (and pages the environment asks to keep read-only).
@@ -42,6 +45,13 @@ struct dombuild_layout {
     uint64_t si_pfn, store_pfn, console_pfn;
     uint64_t pt_pfn, nr_pt, stack_pfn, map_pages;
     bool mod_unmapped;           /* module after map_pages (MOD_START_PFN) */
+    /* INIT_P2M honoured (as libxenguest for a domU: page aligned, below
+     * virt_base): the p2m list is not in the bootstrap region but after
+     * it (and after an unmapped module), at p2m_pfn, mapped at p2m_va by
+     * p2m_nr_pt tables of its own from p2m_pt_pfn (those the bootstrap
+     * tables do not provide; the L4 is the bootstrap one). */
+    bool p2m_apart;
+    uint64_t p2m_va, p2m_pt_pfn, p2m_nr_pt;
 };
 
 /* How the builder reaches the new domain's memory. */

@@ -379,7 +379,14 @@ static void test_vcpucontext(void)
     bad.ctrlreg[3] = 0;
     CHECK_EQ(vcpucontext(peer, XEN_DOMCTL_setvcpucontext, 0, &bad), -XEN_EINVAL);
     bad = ctx;
-    bad.user_regs.rip = 0xFFFF830000100000UL;   /* in the hypervisor */
+    bad.user_regs.rip = 0x0000900000000000UL;   /* not canonical (as Xen, any canonical rip
+                                                 * is taken, the hypervisor's range too) */
+    CHECK_EQ(vcpucontext(peer, XEN_DOMCTL_setvcpucontext, 0, &bad), -XEN_EINVAL);
+    bad = ctx;
+    bad.ldt_base = 0xFFFF830000000000UL;        /* in the hypervisor, even with no entries */
+    CHECK_EQ(vcpucontext(peer, XEN_DOMCTL_setvcpucontext, 0, &bad), -XEN_EINVAL);
+    bad = ctx;
+    bad.vm_assist = 1UL << 40;                  /* not a 64-bit PV VMASST type (vCPU 0) */
     CHECK_EQ(vcpucontext(peer, XEN_DOMCTL_setvcpucontext, 0, &bad), -XEN_EINVAL);
     CHECK_EQ(domctl_simple(XEN_DOMCTL_unpausedomain, peer), 0);
     wait_progress(peer, cpu_time(peer), "spinner did not run after setvcpucontext");

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Exactly the three hostile domains end crashed.
+# Exactly the five hostile domains end crashed.
 log=$1
 n=$(grep -c 'crashed: ' "$log")
-[ "$n" -eq 3 ] || { echo "$n domains crashed, expected 3"; exit 1; }
+[ "$n" -eq 5 ] || { echo "$n domains crashed, expected 5"; exit 1; }

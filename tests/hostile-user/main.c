@@ -9,7 +9,16 @@
  *             descriptor not present through update_descriptor on the
  *             shared frame and spins, so vCPU 1 is switched back in with
  *             its frame naming the dead segment
+ *   ctxseg    starts vCPU 1 from a context whose CS names a GDT entry it
+ *             does not have (no GDT at all): its first return to the
+ *             guest would fault
+ *   fsstack   vCPU 0 loads %ds from its GDT, then with its rsp in the
+ *             hypervisor's range (raw syscalls, nothing pushed) makes
+ *             that entry not present and yields while vCPU 1 spins:
+ *             switched back in, it owes the failsafe callback, whose
+ *             frame cannot be written there
  *   witness   spins, reports progress, and reports the result */
+#include <minios/events.h>
 #include <minios/hypercall.h>
 #include <minios/mm.h>
 #include <minios/startinfo.h>
@@ -109,6 +118,60 @@ static void staleseg(void)
     spin_forever();                /* vCPU 1 comes back: its return must not fault */
 }
 
+/* ctxseg */
+static char v1_ctx_stack[16384] __attribute__((aligned(16)));
+
+static void ctxseg(void)
+{
+    struct vcpu_guest_context ctxt;
+    vcpu_ctx_init(&ctxt, spin_forever, v1_ctx_stack, sizeof(v1_ctx_stack));
+    ctxt.user_regs.cs = 0x08;      /* RPL raised to 3: GDT entry 1, which it lacks */
+    CHECK_EQ(HYPERVISOR_vcpu_op(VCPUOP_initialise, 1, &ctxt), 0);
+    printf("ctxseg: vCPU 1 up on cs 0x0b\n");
+    fflush(stdout);
+    CHECK_EQ(HYPERVISOR_vcpu_op(VCPUOP_up, 1, NULL), 0);
+    spin_forever();                /* vCPU 1's first return must not fault */
+}
+
+/* fsstack */
+static void fsstack(void)
+{
+    unsigned long *gdt = minios_alloc_pages(1);
+    memset(gdt, 0, 4096);
+    gdt[2] = 0x00cff2000000ffffUL;           /* flat data, DPL 3 */
+    unsigned long g = minios_virt_to_mfn(gdt);
+    CHECK_EQ(_hypercall3(__HYPERVISOR_update_va_mapping, gdt, g << 12 | 0x21, UVMF_INVLPG), 0);
+    CHECK_EQ(_hypercall2(__HYPERVISOR_set_gdt, &g, 4), 0);
+    struct vcpu_guest_context ctxt;
+    vcpu_ctx_init(&ctxt, spin_forever, v1_stack, sizeof(v1_stack));
+    CHECK_EQ(HYPERVISOR_vcpu_op(VCPUOP_initialise, 1, &ctxt), 0);
+    CHECK_EQ(HYPERVISOR_vcpu_op(VCPUOP_up, 1, NULL), 0);
+    __asm__ volatile("movw %w0, %%ds" : : "r"(0x13));
+    printf("fsstack: making the descriptor not present and yielding, rsp in the "
+           "hypervisor's range\n");
+    fflush(stdout);
+    minios_events_disable();                 /* no upcall on that stack first */
+    /* From the update on, every return runs on the bad stack (raw
+     * syscalls, nothing pushed): whenever vCPU 0 is switched back in, the
+     * failsafe frame has nowhere to go. */
+    unsigned long maddr = g << 12 | 16, desc = 0x00cff2000000ffffUL & ~(1UL << 47);
+    __asm__ volatile("movq %%rsp, %%r12\n\t"
+                     "movabs $0xFFFF830000100000, %%rsp\n\t"
+                     "movl %[ud], %%eax\n\t"
+                     "syscall\n\t"
+                     "movl $1000, %%r13d\n"
+                     "1:\tmovl %[so], %%eax\n\t"
+                     "movl %[yield], %%edi\n\t"
+                     "syscall\n\t"
+                     "decl %%r13d\n\t"
+                     "jnz 1b\n\t"
+                     "movq %%r12, %%rsp"
+                     : "+D"(maddr), "+S"(desc)
+                     : [ud] "i"(__HYPERVISOR_update_descriptor), [so] "i"(__HYPERVISOR_sched_op),
+                       [yield] "i"(SCHEDOP_yield)
+                     : "rax", "rcx", "rdx", "r11", "r12", "r13", "memory");
+}
+
 int main(int argc, char **argv)
 {
     const char *op = "";
@@ -128,6 +191,12 @@ int main(int argc, char **argv)
     } else if (!strcmp(op, "iretsel")) {
         iret_to((unsigned long)spin_forever, 0x08);
         test_fail("survived an iret to a selector it has no descriptor for");
+    } else if (!strcmp(op, "fsstack")) {
+        fsstack();
+        test_fail("fsstack: no failsafe callback in 1000 yields");
+    } else if (!strcmp(op, "ctxseg")) {
+        ctxseg();
+        test_fail("ctxseg ended");
     } else if (!strcmp(op, "staleseg")) {
         staleseg();
         test_fail("staleseg ended");

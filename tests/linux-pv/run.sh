@@ -26,7 +26,7 @@ rm -f "$log" "$log.qemu"
 SMP=${LINUX_PV_SMP:-2} bash ci/qemu-boot.sh "$log" 240 1G "$M" ${LINUX_PV_QEMU:-}
 rc=$?
 sed -i 's/\r$//' "$log"
-grep -E '\(linux\) linux-pv: |\(linux\) .*(Linux version|Run /init|System halted)|d1 \(linux\) shut down|exit status' "$log"
+grep -E '\(linux\) linux-pv: |\(linux\) .*(Linux version|Run /init|System halted)|d1 \(linux\) (shut down|p2m list)|exit status' "$log"
 fail=0
 for pat in \
     '\(linux\) linux-pv: /init running, pid 1, kernel 6\.1\.' \
@@ -39,7 +39,8 @@ for pat in \
     '\(linux\) linux-pv: processors 2$' \
     '\(linux\) linux-pv: init done, powering off$' \
     'd1 \(linux\) shut down: poweroff$' \
-    '\(xenstore\) every domain has gone'; do
+    '\(xenstore\) every domain has gone' \
+    'd1 \(linux\): p2m list mapped at INIT_P2M 8000000000: pfns '; do
     grep -Eq -- "$pat" "$log" || { echo "linux-pv: no line matches: $pat"; fail=1; }
 done
 if grep -q 'PANIC\|hypervisor fault\|LEAK' "$log"; then

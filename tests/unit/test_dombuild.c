@@ -70,8 +70,10 @@ static uint64_t walk(uint64_t l4_mfn, uint64_t va, uint64_t tables[], unsigned *
     return 0;
 }
 
-/* The next one() builds an image with the MOD_START_PFN note. */
+/* The next one() builds an image with the MOD_START_PFN note; with the
+ * INIT_P2M note at this address (ELF_UNSET: none). */
 static bool unmapped_mod;
+static uint64_t init_p2m = ELF_UNSET;
 
 static void one(uint64_t virt_base, uint64_t nr_pages, uint64_t mod_len, bool ro)
 {
@@ -82,6 +84,7 @@ static void one(uint64_t virt_base, uint64_t nr_pages, uint64_t mod_len, bool ro
     memset(&in, 0, sizeof(in));
     in.virt_base = virt_base;
     in.mod_start_pfn = unmapped_mod;
+    in.init_p2m = init_p2m;
     in.vstart = virt_base;
     in.vend = virt_base + 40960 + 100;   /* 11 pages, last one partly bss */
     in.entry = virt_base + 0x40;
@@ -97,16 +100,21 @@ static void one(uint64_t virt_base, uint64_t nr_pages, uint64_t mod_len, bool ro
     char err[160];
     EXPECT(dombuild_plan(&in, nr_pages, mod_len, "ramdisk", &l, err, sizeof(err)) == 0);
     EXPECT(l.kernel_end_pfn == 11);
+    uint64_t first = 11 + (unmapped_mod ? 0 : (mod_len + 4095) / 4096);
     if (unmapped_mod && mod_len)
-        EXPECT(l.mod_unmapped && l.p2m_pfn == 11 && l.mod_pfn == l.map_pages &&
+        EXPECT(l.mod_unmapped && l.mod_pfn == l.map_pages &&
                l.mod_pfn + (mod_len + 4095) / 4096 <= nr_pages);
     else
-        EXPECT(!l.mod_unmapped && l.mod_pfn == 11 && l.p2m_pfn == 11 + (mod_len + 4095) / 4096);
-    EXPECT(l.si_pfn == l.p2m_pfn + (nr_pages * 8 + 4095) / 4096);
+        EXPECT(!l.mod_unmapped && l.mod_pfn == 11);
+    EXPECT(l.p2m_pages == (nr_pages * 8 + 4095) / 4096);
+    if (l.p2m_apart)     /* the list is not in the region: start_info follows */
+        EXPECT(l.si_pfn == first);
+    else
+        EXPECT(l.p2m_pfn == first && l.si_pfn == l.p2m_pfn + l.p2m_pages);
     EXPECT(l.store_pfn == l.si_pfn + 1 && l.console_pfn == l.si_pfn + 2);
     EXPECT(l.pt_pfn == l.si_pfn + 3 && l.stack_pfn == l.pt_pfn + l.nr_pt);
     EXPECT(l.map_pages <= nr_pages && l.map_pages > l.stack_pfn);
-    if (virt_base % (1ULL << 30))   /* the cases that cross a 1 GiB boundary */
+    if (virt_base % (1ULL << 30) && init_p2m == ELF_UNSET)   /* those crossing 1 GiB */
         EXPECT((virt_base >> 30) != ((virt_base + l.map_pages * 4096 - 1) >> 30));
     /* The region ends on a 4 MiB boundary with at least 512 KiB after the stack. */
     uint64_t v_end = virt_base + l.map_pages * 4096;
@@ -151,13 +159,38 @@ static void one(uint64_t virt_base, uint64_t nr_pages, uint64_t mod_len, bool ro
     for (unsigned i = 0; i < ntables; i++)
         EXPECT(tables[i] >= l.pt_pfn && tables[i] < l.pt_pfn + l.nr_pt);
     EXPECT(((uint64_t *)(mem + l.pt_pfn * 4096))[300] == 0xabc);
+    /* INIT_P2M honoured (page aligned, below virt_base): the list after
+     * the region (and an unmapped module), mapped writable at INIT_P2M by
+     * the bootstrap L4 and tables of its own after it. */
+    EXPECT(l.p2m_apart == (init_p2m != ELF_UNSET && !(init_p2m & 4095) && init_p2m < virt_base));
+    if (l.p2m_apart) {
+        EXPECT(l.p2m_va == init_p2m);
+        EXPECT(l.p2m_pfn == (l.mod_unmapped ? l.mod_pfn + l.mod_pages : l.map_pages));
+        EXPECT(l.p2m_pt_pfn == l.p2m_pfn + l.p2m_pages);
+        EXPECT(l.p2m_pt_pfn + l.p2m_nr_pt <= nr_pages);
+        for (uint64_t i = 0; i < l.p2m_pages; i++) {
+            uint64_t e = walk(l4_mfn, init_p2m + i * 4096, tables, &ntables);
+            EXPECT((e & 0x000FFFFFFFFFF000ULL) >> 12 == p2m[l.p2m_pfn + i]);
+            EXPECT((e & 0x67) == 0x67);
+        }
+        if (init_p2m + l.p2m_pages * 4096 != virt_base)
+            EXPECT(walk(l4_mfn, init_p2m + l.p2m_pages * 4096, tables, &ntables) == 0);
+        EXPECT(ntables == l.nr_pt + l.p2m_nr_pt);
+        for (unsigned i = l.nr_pt; i < ntables; i++)
+            EXPECT(tables[i] >= l.p2m_pt_pfn && tables[i] < l.p2m_pt_pfn + l.p2m_nr_pt);
+    } else {
+        EXPECT(l.p2m_nr_pt == 0);
+    }
     /* Nothing else: each table but the L4 is referenced once, each page once. */
     uint64_t present = 0;
     for (uint64_t t = l.pt_pfn; t < l.pt_pfn + l.nr_pt; t++)
         for (unsigned i = 0; i < 512; i++)
             if (!(t == l.pt_pfn && i == 300))
                 present += ((uint64_t *)(mem + t * 4096))[i] & 1;
-    EXPECT(present == l.nr_pt - 1 + l.map_pages);
+    for (uint64_t t = l.p2m_pt_pfn; t < l.p2m_pt_pfn + l.p2m_nr_pt; t++)
+        for (unsigned i = 0; i < 512; i++)
+            present += ((uint64_t *)(mem + t * 4096))[i] & 1;
+    EXPECT(present == l.nr_pt + l.p2m_nr_pt - 1 + l.map_pages + (l.p2m_apart ? l.p2m_pages : 0));
 
     /* Image, bss untouched (zero), hypercall page, module. */
     if (ro) {
@@ -183,7 +216,12 @@ static void one(uint64_t virt_base, uint64_t nr_pages, uint64_t mod_len, bool ro
     EXPECT(!strcmp(si->magic, "xen-3.0-x86_64"));
     EXPECT(si->nr_pages == nr && si->shared_info == 0x1234000);
     EXPECT(si->pt_base == virt_base + l.pt_pfn * 4096 && si->nr_pt_frames == l.nr_pt);
-    EXPECT(si->mfn_list == virt_base + l.p2m_pfn * 4096);
+    if (l.p2m_apart)
+        EXPECT(si->mfn_list == init_p2m && si->first_p2m_pfn == l.p2m_pfn &&
+               si->nr_p2m_frames == l.p2m_pages + l.p2m_nr_pt);
+    else
+        EXPECT(si->mfn_list == virt_base + l.p2m_pfn * 4096 && si->first_p2m_pfn == 0 &&
+               si->nr_p2m_frames == 0);
     EXPECT(si->store_mfn == p2m[l.store_pfn] && si->store_evtchn == 3);
     EXPECT(si->console.domU.mfn == p2m[l.console_pfn] && si->console.domU.evtchn == 4);
     if (l.mod_unmapped)
@@ -219,6 +257,23 @@ int main(void)
     one(0xffffffff80000000ULL, 4096, 4097, false);
     one(0, 512, 0, false);                       /* the note, no module */
     unmapped_mod = false;
+    /* INIT_P2M below virt_base: its own L4 slot, L3, L2 and L1s (as Linux) */
+    init_p2m = 0x8000000000ULL;
+    one(0xffffffff80000000ULL, 4096, 0, false);
+    unmapped_mod = true;
+    one(0xffffffff80000000ULL, 300000, 4097, false);     /* after the module; 586 p2m pages */
+    unmapped_mod = false;
+    init_p2m = 0x20000000ULL;                     /* sharing the bootstrap L3 */
+    one(0x40000000ULL, 2048, 0, false);
+    init_p2m = 0x200000ULL;                       /* sharing the L3 and L2 */
+    one(0x400000ULL, 2048, 5000, false);
+    init_p2m = 0x3fc000ULL;                       /* ending at virt_base, in its L1 */
+    one(0x400000ULL, 2048, 0, false);
+    init_p2m = 0x100000000ULL;                    /* above virt_base: ignored */
+    one(0, 512, 0, false);
+    init_p2m = 0x200800ULL;                       /* not page aligned: ignored */
+    one(0x400000ULL, 512, 0, false);
+    init_p2m = ELF_UNSET;
 
     /* Too small: says what it needs. */
     struct elf_image_info in;
@@ -236,5 +291,17 @@ int main(void)
     EXPECT(strstr(err, "mem=4096K is too small: image, ramdisk (4096 bytes, unmapped after "
                   "them as MOD_START_PFN asks) and start-of-day structures need 4100K") != NULL);
     EXPECT(dombuild_plan(&in, 1025, 4096, "ramdisk", &l, err, sizeof(err)) == 0 && l.mod_pfn == 1024);
+    /* INIT_P2M: the list must end by virt_base, and fit after the rest. */
+    in.mod_start_pfn = false;
+    in.virt_base = 0x400000;
+    in.vend = 0x400000 + 40960;
+    in.init_p2m = 0x3ff000;
+    EXPECT(dombuild_plan(&in, 2048, 0, NULL, &l, err, sizeof(err)) == -1);
+    EXPECT(strstr(err, "INIT_P2M 3ff000: the p2m list (4 pages) would overlap the initial "
+                  "mapping at 400000") != NULL);
+    in.init_p2m = 0x200000;
+    EXPECT(dombuild_plan(&in, 1024, 0, NULL, &l, err, sizeof(err)) == -1);
+    EXPECT(strstr(err, "mem=4096K is too small: image, start-of-day structures and the p2m "
+                  "list mapped at INIT_P2M 200000 need 4108K") != NULL);
     UNIT_DONE();
 }

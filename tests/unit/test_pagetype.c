@@ -51,6 +51,7 @@ bool xsm_io_allowed(struct domain *d, enum xsm_io kind, uint64_t first, uint64_t
     (void)d, (void)kind, (void)first, (void)last;
     return false;
 }
+void pv_ldt_invalidate(struct vcpu *v) { (void)v; }   /* no LDT in these vCPUs */
 
 #define P 1UL
 #define W 2UL

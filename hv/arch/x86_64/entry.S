@@ -173,9 +173,12 @@ raw_clear:
     .previous
 
 /* A new vCPU's first run: the switch "returns" here, holding the
- * scheduler lock that schedule() took. */
+ * scheduler lock that schedule() took.  Then the way out every return to
+ * a guest takes (its context's segments checked, a failsafe callback or
+ * an event upcall owed). */
     .text
     .globl vcpu_first_entry
 vcpu_first_entry:
     call sched_first_entry
+    call pv_exit_to_guest
     jmp ret_from_trap
