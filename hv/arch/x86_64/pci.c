@@ -421,6 +421,26 @@ bool pci_parse_bdf(const char *s, size_t n, uint16_t *bdf)
 
 /* ---- Ownership. */
 
+/* Whether every memory BAR of p lies where no RAM is: above the first MiB
+ * and, within the frame table, only on frames reserved for good (holes,
+ * firmware).  Granting a BAR at 0 (not assigned by the firmware) or over
+ * RAM would hand the owner memory that is not the device's. */
+static bool bars_clear_of_ram(const struct pci_dev *p)
+{
+    for (unsigned i = 0; i < 6; i++) {
+        const struct pci_bar *b = &p->bar[i];
+        if (b->kind != BAR_MEM32 && b->kind != BAR_MEM64)
+            continue;
+        if (b->base < 0x100000 || b->base + b->size < b->base)
+            return false;
+        for (uint64_t mfn = b->base >> PAGE_SHIFT;
+             mfn <= (b->base + b->size - 1) >> PAGE_SHIFT && mfn < max_pfn; mfn++)
+            if (frame_table[mfn].owner != OWNER_RESERVED)
+                return false;
+    }
+    return true;
+}
+
 int pci_assign(struct domain *d, uint16_t bdf, char *why, size_t n)
 {
     unsigned bus = bdf >> 8, dev = (bdf >> 3) & 31, fn = bdf & 7;
@@ -438,6 +458,9 @@ int pci_assign(struct domain *d, uint16_t bdf, char *why, size_t n)
                  fn, p->class);
     } else if (p->owner != DOMID_XEN) {
         snprintf(why, n, "pci=%02x:%02x.%x is already d%u's", bus, dev, fn, p->owner);
+    } else if (!bars_clear_of_ram(p)) {
+        snprintf(why, n, "pci=%02x:%02x.%x has a memory BAR that is unassigned or over RAM",
+                 bus, dev, fn);
     } else if (!iommu_off) {
         snprintf(why, n, "pci=%02x:%02x.%x: no IOMMU contains its DMA (Keel has no IOMMU "
                  "driver yet; iommu=off on the hypervisor's command line accepts the risk)",
