@@ -162,10 +162,13 @@ else
 fi
 
 # Debian's Linux as a PV guest (ci/bench-linux.sh, 2 vCPUs on one host
-# CPU): machine start -> /init's first instruction, in TSC ticks.
-lx=$(bash ci/bench-linux.sh | tail -1)
-lxv() { grep -o " $1=[0-9]*" <<<"$lx" | cut -d= -f2; }
-k_linux=$(lxv keel) x_linux=$(lxv xen)
+# CPU): machine start -> /init's first instruction, and inside the guest
+# the ticks of one getpid() and of one fork + execve(/bin/true) + wait4.
+lx=$(bash ci/bench-linux.sh)
+lxv() { grep "^$1 " <<<"$lx" | grep -o " $2=[0-9.]*" | cut -d= -f2; }
+k_linux=$(lxv linux_pv_start_to_init_tsc keel) x_linux=$(lxv linux_pv_start_to_init_tsc xen)
+k_lgetpid=$(lxv linux_pv_getpid_tsc keel) x_lgetpid=$(lxv linux_pv_getpid_tsc xen)
+k_lfork=$(lxv linux_pv_fork_exec_wait_tsc keel) x_lfork=$(lxv linux_pv_fork_exec_wait_tsc xen)
 
 j() { [ -n "$1" ] && echo "$1" || echo null; }
 cat > bench/results.json <<JSON
@@ -210,6 +213,8 @@ cat > bench/results.json <<JSON
     "destruction_of_a_4GiB_domain": $(j "$k_st_dst")
   },
   "linux_pv_machine_start_to_init_one_host_cpu": { "keel": $(j "$k_linux"), "xen-4.17": $(j "$x_linux") },
+  "linux_pv_getpid_round_trip": { "keel": $(j "$k_lgetpid"), "xen-4.17": $(j "$x_lgetpid") },
+  "linux_pv_fork_execve_true_wait4_round_trip": { "keel": $(j "$k_lfork"), "xen-4.17": $(j "$x_lfork") },
   "density_hello_stripped_host_1G_plain_tcg": {
     "per_mem": { $d_json },
     "hv_overhead_per_domain_kib": $(j "$d_over"),
@@ -247,6 +252,8 @@ printf '%-44s %14s %14s\n' "  grant copy 100,000, map+unmap 32,000" "${k_st_gnt:
 printf '%-44s %14s %14s\n' "  destruction of a 4 GiB domain" "${k_st_dst:-?}" "-"
 printf '%-44s %14s %14s\n' "Linux PV machine start -> /init" "${k_linux:-?}" "${x_linux:-n/a}"
 printf '    (%s)\n' "Debian 12 kernel, 2 vCPUs on one host CPU; Xen: as dom0"
+printf '%-44s %14s %14s\n' "Linux getpid() round trip (avg of 100k)" "${k_lgetpid:-?}" "${x_lgetpid:-n/a}"
+printf '%-44s %14s %14s\n' "Linux fork+execve(true)+wait4 (avg of 50)" "${k_lfork:-?}" "${x_lfork:-n/a}"
 for r in "${d_rows[@]}"; do
     IFS='|' read -r m best why <<< "$r"
     printf '%-44s %14s %14s\n' "hello appliances at once, -m 1G, mem=$m" "$best" "-"

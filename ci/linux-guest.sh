@@ -18,7 +18,7 @@
 # ELF that Xen would boot from the bzImage.  Nothing here is committed.
 #
 # The initramfs (cpio newc, gzip) holds Debian's busybox-static and
-# tests/linux-pv/init and /bin/tsc (tests/linux-pv/tsc.c, built with clang),
+# tests/linux-pv/init, /bin/tsc and /bin/procbench (tests/linux-pv/*.c, built with clang),
 # written by ci/mkinitramfs.py without root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -77,14 +77,20 @@ sys.stdout.buffer.write(d[start:start + length])' "$out/vmlinuz" | xz -dc --sing
     fi
     # tsc: prints the time-stamp counter (the bench's "machine start ->
     # /init" figure); a static program without libc.
-    if [ ! -f "$out/tsc" ] || [ tests/linux-pv/tsc.c -nt "$out/tsc" ]; then
-        clang --target=x86_64-linux-gnu -O2 -static -nostdlib -ffreestanding \
-            -fno-stack-protector -fno-pic -fuse-ld=lld -o "$out/tsc" tests/linux-pv/tsc.c
-    fi
+    # procbench: getpid and fork+exec+wait round trips (the bench's
+    # process figures; /init runs it when the command line says procbench).
+    local p
+    for p in tsc procbench; do
+        if [ ! -f "$out/$p" ] || [ tests/linux-pv/$p.c -nt "$out/$p" ]; then
+            clang --target=x86_64-linux-gnu -O2 -static -nostdlib -ffreestanding \
+                -fno-stack-protector -fno-pic -fuse-ld=lld -Wall -Wextra -Werror \
+                -o "$out/$p" tests/linux-pv/$p.c
+        fi
+    done
     if [ ! -f "$out/initrd.img" ] || [ tests/linux-pv/init -nt "$out/initrd.img" ] ||
-       [ "$out/tsc" -nt "$out/initrd.img" ] ||
+       [ "$out/tsc" -nt "$out/initrd.img" ] || [ "$out/procbench" -nt "$out/initrd.img" ] ||
        [ ci/mkinitramfs.py -nt "$out/initrd.img" ] || [ "$out/busybox" -nt "$out/initrd.img" ]; then
-        python3 ci/mkinitramfs.py "$out/initrd.img" "$out/busybox" tests/linux-pv/init "$out/tsc"
+        python3 ci/mkinitramfs.py "$out/initrd.img" "$out/busybox" tests/linux-pv/init "$out/tsc" "$out/procbench"
         echo "linux-guest: $out/initrd.img"
     fi
 }

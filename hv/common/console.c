@@ -7,6 +7,7 @@
 #include "time.h"
 #include "x86.h"
 #include "domain.h"
+#include "xsm.h"
 #include "hypercall.h"
 #include <xen/xen.h>
 
@@ -175,6 +176,15 @@ long do_console_io(unsigned long cmd, unsigned long count, unsigned long buf,
 {
     (void)a4, (void)a5;
     struct domain *d = current_domain();
+    /* Xen's dummy XSM lets no domain but a privileged one (on x86 none is
+     * is_console) use console_io; Keel lets every domain write, as a Xen
+     * built with CONFIG_VERBOSE_DEBUG does, and keeps the rest, reads and
+     * unknown commands, to the control role: -EPERM as Xen's domU gets. */
+    if (cmd != CONSOLEIO_write) {
+        long rc = xsm_default_action(XSM_PRIV, d, NULL);
+        if (rc)
+            return rc;
+    }
     switch (cmd) {
     case CONSOLEIO_write: {
         if (count > 0xffffffffUL)

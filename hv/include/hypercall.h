@@ -42,6 +42,16 @@ long do_domctl(unsigned long, unsigned long, unsigned long, unsigned long, unsig
 long do_sysctl(unsigned long, unsigned long, unsigned long, unsigned long, unsigned long);
 long do_multicall(unsigned long, unsigned long, unsigned long, unsigned long, unsigned long);
 long do_vm_assist(unsigned long, unsigned long, unsigned long, unsigned long, unsigned long);
+/* hv/common/refused.c: Xen's answers where Keel has nothing behind. */
+long do_platform_op(unsigned long, unsigned long, unsigned long, unsigned long, unsigned long);
+long do_kexec_op(unsigned long, unsigned long, unsigned long, unsigned long, unsigned long);
+long do_hypfs_op(unsigned long, unsigned long, unsigned long, unsigned long, unsigned long);
+long do_mca(unsigned long, unsigned long, unsigned long, unsigned long, unsigned long);
+long do_xenpmu_op(unsigned long, unsigned long, unsigned long, unsigned long, unsigned long);
+long do_xenoprof_op(unsigned long, unsigned long, unsigned long, unsigned long, unsigned long);
+long do_dm_op(unsigned long, unsigned long, unsigned long, unsigned long, unsigned long);
+long do_paging_domctl_cont(unsigned long, unsigned long, unsigned long, unsigned long,
+                           unsigned long);
 
 /* Hypercall nr with these arguments (hv/pv/hypercall.c; multicall's
  * entries): each family takes the locks it needs. */

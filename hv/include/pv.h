@@ -58,6 +58,7 @@ void pv_ldt_free(struct vcpu *v);
 long do_set_trap_table(unsigned long, unsigned long, unsigned long, unsigned long, unsigned long);
 long do_set_callbacks(unsigned long, unsigned long, unsigned long, unsigned long, unsigned long);
 long do_callback_op(unsigned long, unsigned long, unsigned long, unsigned long, unsigned long);
+long do_nmi_op(unsigned long, unsigned long, unsigned long, unsigned long, unsigned long);
 long do_stack_switch(unsigned long, unsigned long, unsigned long, unsigned long, unsigned long);
 long do_fpu_taskswitch(unsigned long, unsigned long, unsigned long, unsigned long, unsigned long);
 long do_set_segment_base(unsigned long, unsigned long, unsigned long, unsigned long, unsigned long);

@@ -34,7 +34,6 @@
 #define X86_EFLAGS_TF     (1UL << 8)
 #define X86_EFLAGS_DF     (1UL << 10)
 #define X86_EFLAGS_RF     (1UL << 16)
-#define X86_CR4_DE        (1UL << 3)
 #define X86_CR4_PAE       (1UL << 5)
 #define X86_CR4_MCE       (1UL << 6)
 #define DR6_BS            (1UL << 14)

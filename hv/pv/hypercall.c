@@ -1,5 +1,6 @@
-/* The PV hypercall entry: the table (one entry per implemented family;
- * everything else is -ENOSYS), the continuation that rewinds a PV guest
+/* The PV hypercall entry: the table (one entry per number Xen 4.17 gives
+ * a 64-bit PV guest, as its hypercall-defs.c with Debian's Kconfig, except
+ * hvm_op, which Keel leaves -ENOSYS; everything else is -ENOSYS), the continuation that rewinds a PV guest
  * onto its syscall, and the code written into each guest's hypercall
  * page. */
 #include "lib.h"
@@ -14,6 +15,11 @@
 #include <xen/sched.h>
 #include <xen/event_channel.h>
 #include <xen/physdev.h>
+#include <xen/arch-x86/xen-mca.h>
+
+/* Xen's name for __HYPERVISOR_arch_1 (xen/include/hypercall-defs.c); the
+ * public headers give it none. */
+#define __HYPERVISOR_paging_domctl_cont __HYPERVISOR_arch_1
 
 /*
  * The legacy hypercalls Xen 4.17 still gives a 64-bit PV guest
@@ -115,6 +121,16 @@ static const hypercall_fn hypercall_table[] = {
     [__HYPERVISOR_event_channel_op_compat] = do_event_channel_op_compat,
     [__HYPERVISOR_physdev_op_compat] = do_physdev_op_compat,
     [__HYPERVISOR_update_va_mapping_otherdomain] = do_update_va_mapping_otherdomain,
+    [__HYPERVISOR_nmi_op]            = do_nmi_op,
+    /* Nothing behind them: Xen's answers (hv/common/refused.c). */
+    [__HYPERVISOR_platform_op]       = do_platform_op,
+    [__HYPERVISOR_xenoprof_op]       = do_xenoprof_op,
+    [__HYPERVISOR_kexec_op]          = do_kexec_op,
+    [__HYPERVISOR_xenpmu_op]         = do_xenpmu_op,
+    [__HYPERVISOR_dm_op]             = do_dm_op,
+    [__HYPERVISOR_hypfs_op]          = do_hypfs_op,
+    [__HYPERVISOR_mca]               = do_mca,
+    [__HYPERVISOR_paging_domctl_cont] = do_paging_domctl_cont,
 };
 
 /* Calls hypercall nr (multicall's entries too).  Unknown: -ENOSYS. */

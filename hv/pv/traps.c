@@ -12,6 +12,7 @@
 #include "timer.h"
 #include <xen/callback.h>
 #include <xen/xen.h>
+#include <xen/nmi.h>
 
 static bool canonical(unsigned long a)
 {
@@ -106,9 +107,8 @@ long do_set_callbacks(unsigned long event, unsigned long failsafe,
 {
     (void)a4, (void)a5;
     struct vcpu *v = current_vcpu();
-    if ((event && !guest_code_ok(event)) || (failsafe && !guest_code_ok(failsafe)) ||
-        (syscall && !guest_code_ok(syscall)))
-        return -XEN_EINVAL;
+    /* As Xen's do_set_callbacks: each registered on its own, a refused one
+     * (not canonical) left as it was, and the call gives 0 whatever. */
     register_callback(v, CALLBACKTYPE_event, 0, event);
     register_callback(v, CALLBACKTYPE_failsafe, 0, failsafe);
     register_callback(v, CALLBACKTYPE_syscall, 0, syscall);
@@ -140,6 +140,27 @@ long do_callback_op(unsigned long cmd, unsigned long arg, unsigned long a3,
             return register_callback(v, CALLBACKTYPE_nmi, 0, 0);
         return -XEN_ENOSYS;
     }
+    default:
+        return -XEN_ENOSYS;
+    }
+}
+
+/* nmi_op, as Xen's do_nmi_op: the NMI callback of callback_op by its
+ * older name (register reads a struct xennmi_callback). */
+long do_nmi_op(unsigned long cmd, unsigned long arg, unsigned long a3, unsigned long a4,
+               unsigned long a5)
+{
+    (void)a3, (void)a4, (void)a5;
+    struct vcpu *v = current_vcpu();
+    switch ((unsigned)cmd) {
+    case XENNMI_register_callback: {
+        struct xennmi_callback cb;
+        if (copy_from_guest(&cb, arg, sizeof(cb)))
+            return -XEN_EFAULT;
+        return register_callback(v, CALLBACKTYPE_nmi, 0, cb.handler_address);
+    }
+    case XENNMI_unregister_callback:
+        return register_callback(v, CALLBACKTYPE_nmi, 0, 0);
     default:
         return -XEN_ENOSYS;
     }
@@ -205,6 +226,10 @@ long do_set_debugreg(unsigned long reg, unsigned long value, unsigned long a3,
 {
     (void)a3, (void)a4, (void)a5;
     struct vcpu *v = current_vcpu();
+    /* As Xen's set_debugreg: DR4 and DR5 are DR6 and DR7 while the guest's
+     * CR4.DE is clear, else -ENODEV, as is any other number. */
+    if ((reg == 4 || reg == 5) && !(v->arch.pv.cr4 & X86_CR4_DE))
+        reg += 2;
     switch (reg) {
     case 0: case 1: case 2: case 3:
         if (!guest_range_ok(value, 1))
@@ -224,7 +249,7 @@ long do_set_debugreg(unsigned long reg, unsigned long value, unsigned long a3,
         value = (value & ~0xd800UL) | 0x400;
         break;
     default:
-        return -XEN_EINVAL;
+        return -XEN_ENODEV;
     }
     v->arch.dr[reg] = value;
     load_debugregs(v);
@@ -235,9 +260,14 @@ long do_get_debugreg(unsigned long reg, unsigned long a2, unsigned long a3,
                      unsigned long a4, unsigned long a5)
 {
     (void)a2, (void)a3, (void)a4, (void)a5;
+    struct vcpu *v = current_vcpu();
+    /* As Xen's x86emul_read_dr: DR4/DR5 alias DR6/DR7 unless CR4.DE;
+     * otherwise, and past DR7, -ENODEV. */
+    if ((reg == 4 || reg == 5) && !(v->arch.pv.cr4 & X86_CR4_DE))
+        reg += 2;
     if (reg > 7 || reg == 4 || reg == 5)
-        return -XEN_EINVAL;
-    return (long)current_vcpu()->arch.dr[reg];
+        return -XEN_ENODEV;
+    return (long)v->arch.dr[reg];
 }
 
 void load_debugregs(struct vcpu *v)

@@ -2,7 +2,8 @@
 # linux-pv-xen: linux-pv's kernel and initramfs as dom0 of real Xen 4.17 in the same QEMU (2 vCPUs,
 # 256 MiB, console=hvc0 on Xen's console): the same /init lines, then Xen powers the machine off.
 # Debian's QEMU 7.2 TCG needs -cpu max,-smap for a Linux dom0 on Xen.  SKIP without Xen or the .debs.
-# LINUX_PV_QEMU replaces "-smp 2" (ci/bench-linux.sh: one host CPU and -icount).
+# LINUX_PV_QEMU replaces "-smp 2" (ci/bench-linux.sh: one host CPU and -icount); LINUX_PV_TIMEOUT
+# the seconds Xen is given (default 240), LINUX_PV_ARGS adds kernel words.
 set -u
 cd "$(dirname "$0")/../.."
 out=build/tests/linux-pv-xen
@@ -21,7 +22,7 @@ esac
 # again, once.
 for attempt in 1 2; do
     XEN_QEMU_EXTRA="${LINUX_PV_QEMU:--smp 2} -cpu max,-smap" XEN_APPEND_EXTRA="dom0_mem=256M,max:256M dom0_max_vcpus=2" \
-        bash ci/xen-conformance.sh -t 240 -l "$out/xen.log" -r build/linux/initrd.img \
+        bash ci/xen-conformance.sh -t "${LINUX_PV_TIMEOUT:-240}" -l "$out/xen.log" -r build/linux/initrd.img \
         build/linux/vmlinux console=hvc0 ${LINUX_PV_ARGS:-} >"$out/guest.out" 2>"$out/runner.err"
     rc=$?
     [ $rc -eq 2 ] && grep -q 'Segmentation fault\|QEMU exited early' "$out/runner.err" && [ $attempt -eq 1 ] || break

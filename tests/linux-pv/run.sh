@@ -4,7 +4,9 @@
 # /init (tests/linux-pv/init) mounts /proc and /sys, runs processes, prints /proc/cpuinfo and a
 # pipeline's output and powers off with poweroff -f: QEMU's status 33.  SKIP without the .debs.
 # LINUX_PV_KEEL_LOG names the console log (default build/tests/linux-pv/keel.log); LINUX_PV_SMP the
-# host CPUs (default 2), LINUX_PV_QEMU extra QEMU options (ci/bench-linux.sh: -icount).
+# host CPUs (default 2), LINUX_PV_QEMU extra QEMU options (ci/bench-linux.sh: -icount),
+# LINUX_PV_TIMEOUT QEMU's seconds (default 240), LINUX_PV_ARGS extra kernel words (ci/bench-linux.sh:
+# "procbench", with which /init runs tests/linux-pv/procbench.c and powers off: not this test's lines).
 set -u
 cd "$(dirname "$0")/../.."
 out=build/tests/linux-pv
@@ -23,7 +25,7 @@ M="$L/vmlinux name=linux mem=256M vcpus=2 console=hvc0 ${LINUX_PV_ARGS:-}"
 M+=",$L/initrd.img ramdisk"
 M+=",build/stubdoms/xenstore.elf name=xenstore role=xenstore mem=16M exit=idle"
 rm -f "$log" "$log.qemu"
-SMP=${LINUX_PV_SMP:-2} bash ci/qemu-boot.sh "$log" 240 1G "$M" ${LINUX_PV_QEMU:-}
+SMP=${LINUX_PV_SMP:-2} bash ci/qemu-boot.sh "$log" "${LINUX_PV_TIMEOUT:-240}" 1G "$M" ${LINUX_PV_QEMU:-}
 rc=$?
 sed -i 's/\r$//' "$log"
 grep -E '\(linux\) linux-pv: |\(linux\) .*(Linux version|Run /init|System halted)|d1 \(linux\) (shut down|p2m list)|exit status' "$log"

@@ -1,10 +1,12 @@
 /* Guest test: Xen 4.17's exact results for multicall, vm_assist,
  * XENMEM_machphys_mapping/_mfn_list, the PTE bits a 64-bit PV guest may
- * set and the ones Xen sets for it, and xen_version.  It runs on Keel
+ * set and the ones Xen sets for it, xen_version, and a table of every
+ * hypercall number as Xen answers an unprivileged domU.  It runs on Keel
  * (a domU without roles) and as dom0 of real Xen 4.17 (xen-abi-xen):
  * where Xen answers dom0 differently from a domU, the start_info flags
  * say which is expected; where Keel knowingly differs (docs/abi.md), the
  * extraversion says which. */
+#define __XEN_TOOLS__ 1            /* domctl, sysctl, platform_op, dm_op structures */
 #include <minios/hypercall.h>
 #include <minios/startinfo.h>
 #include <minios/mm.h>
@@ -17,6 +19,16 @@
 #include <xen/vcpu.h>
 #include <xen/event_channel.h>
 #include <xen/physdev.h>
+#include <xen/callback.h>
+#include <xen/nmi.h>
+#include <xen/xenoprof.h>
+#include <xen/kexec.h>
+#include <xen/hypfs.h>
+#include <xen/platform.h>
+#include <xen/sysctl.h>
+#include <xen/domctl.h>
+#include <xen/hvm/dm_op.h>
+#include <xen/arch-x86/xen-mca.h>
 #include <minios/time.h>
 #include <minios/traps.h>
 #include "report.h"
@@ -759,6 +771,219 @@ static void test_legacy(void)
                          0x7000), -XEN_ESRCH);
 }
 
+
+/*
+ * Every hypercall number, as Xen 4.17 answers an unprivileged 64-bit PV
+ * domU.  Xen's table for a 64-bit PV caller is xen/include/hypercall-defs.c
+ * (the pv64 column) built with Debian's Kconfig (/boot/xen-4.17-amd64.config:
+ * PV32, ARGO, XSM off; HVM, KEXEC, XENOPROF, IOREQ_SERVER, HYPFS, GRANT_TABLE
+ * on), so its dummy XSM policy (xen/include/xsm/dummy.h) decides privilege.
+ * Each row is one call with harmless or invalid arguments, through a bare
+ * `syscall` (numbers past the hypercall page's 128 too), and names the Xen
+ * function whose code gives the result.  dom0: what Xen gives its dom0
+ * where that differs (SAME where it does not); xen-abi-xen runs this as dom0
+ * and checks that column, Keel (a domU without roles) the domU one.
+ * Not called: iret (23), which does not return and crashes the domain
+ * given a bad frame (every event return of minios exercises it).
+ */
+#define SAME 0x5a5a5a5aL
+
+static long hc_raw(unsigned long nr, unsigned long a1, unsigned long a2, unsigned long a3,
+                   unsigned long a4, unsigned long a5)
+{
+    register unsigned long r10 __asm__("r10") = a4;
+    register unsigned long r8 __asm__("r8") = a5;
+    __asm__ __volatile__("syscall"
+                         : "+a"(nr), "+D"(a1), "+S"(a2), "+d"(a3), "+r"(r10), "+r"(r8)
+                         :
+                         : "rcx", "r11", "memory", "cc");
+    return (long)nr;
+}
+
+static struct xen_platform_op hc_pf;
+static struct xen_platform_op hc_pf_oldver;
+static struct xen_sysctl hc_sysctl;
+static struct xen_sysctl hc_sysctl_oldver;
+static struct xen_domctl hc_domctl_self;
+static struct xen_domctl hc_domctl_none;
+static struct xen_domctl hc_domctl_oldver;
+static struct xen_domctl hc_paging;
+static struct xennmi_callback hc_nmi_bad = { .handler_address = 0x8000000000000000UL };
+static struct xen_dm_op hc_dmop;
+static xen_dm_op_buf_t hc_dmbuf[1];
+static char hc_stack[512] __attribute__((aligned(16)));
+
+struct hc_case {
+    unsigned long nr, a[5];
+    long domu, dom0;
+    const char *xen;             /* where Xen 4.17 decides */
+};
+
+static void test_hypercall_table(void)
+{
+    domid_t self = on_keel ? 1 : 0;   /* see test_legacy */
+    hc_pf.interface_version = XENPF_INTERFACE_VERSION;
+    hc_pf.cmd = 0xffff;
+    hc_pf_oldver = hc_pf;
+    hc_pf_oldver.interface_version = XENPF_INTERFACE_VERSION - 1;
+    hc_sysctl.interface_version = XEN_SYSCTL_INTERFACE_VERSION;
+    hc_sysctl.cmd = 0xffff;
+    hc_sysctl_oldver = hc_sysctl;
+    hc_sysctl_oldver.interface_version = XEN_SYSCTL_INTERFACE_VERSION - 1;
+    hc_domctl_self.interface_version = XEN_DOMCTL_INTERFACE_VERSION;
+    hc_domctl_self.cmd = 0xffff;
+    hc_domctl_self.domain = self;
+    hc_domctl_none = hc_domctl_self;
+    hc_domctl_none.domain = 0x7000;
+    hc_domctl_oldver = hc_domctl_self;
+    hc_domctl_oldver.interface_version = XEN_DOMCTL_INTERFACE_VERSION - 1;
+    hc_paging.interface_version = XEN_DOMCTL_INTERFACE_VERSION;
+    hc_paging.cmd = XEN_DOMCTL_getdomaininfo;          /* not shadow_op */
+    hc_paging.domain = self;
+    hc_dmop.op = 0xffff;
+    set_xen_guest_handle(hc_dmbuf[0].h, &hc_dmop);
+    hc_dmbuf[0].size = sizeof(hc_dmop);
+    const unsigned long NC = 0x8000000000000000UL;       /* non-canonical */
+    const unsigned long stack_top = (unsigned long)(hc_stack + sizeof(hc_stack));
+#define P(x) ((unsigned long)(x))
+    const struct hc_case cases[] = {
+        { __HYPERVISOR_set_trap_table, { HV_ADDR }, -XEN_EFAULT, SAME,
+          "do_set_trap_table: copy_from_guest" },
+        { __HYPERVISOR_mmu_update, { HV_ADDR, 1, 0, DOMID_SELF }, -XEN_EFAULT, SAME,
+          "do_mmu_update: guest_handle_okay" },
+        { __HYPERVISOR_set_gdt, { HV_ADDR, 1 }, -XEN_EFAULT, SAME,
+          "do_set_gdt: copy_from_guest of the frame list" },
+        { __HYPERVISOR_set_gdt, { P(hc_stack), 7169 }, -XEN_EINVAL, SAME,
+          "do_set_gdt: entries > FIRST_RESERVED_GDT_ENTRY" },
+        /* Any value is stored; minios never enters user mode, where it is used. */
+        { __HYPERVISOR_stack_switch, { FLAT_KERNEL_SS, stack_top }, 0, SAME,
+          "do_stack_switch" },
+        /* Xen ignores each registration's result: non-canonical ones are skipped. */
+        { __HYPERVISOR_set_callbacks, { NC, NC, NC }, 0, SAME,
+          "do_set_callbacks: register_guest_callback's result ignored" },
+        { __HYPERVISOR_fpu_taskswitch, { 0 }, 0, SAME, "do_fpu_taskswitch" },
+        { __HYPERVISOR_sched_op_compat, { 99 }, -XEN_ENOSYS, SAME, "do_sched_op_compat" },
+        { __HYPERVISOR_platform_op, { HV_ADDR }, -XEN_EFAULT, SAME,
+          "do_platform_op: copy_from_guest" },
+        { __HYPERVISOR_platform_op, { P(&hc_pf_oldver) }, -XEN_EACCES, SAME,
+          "do_platform_op: interface_version" },
+        { __HYPERVISOR_platform_op, { P(&hc_pf) }, -XEN_EPERM, -XEN_ENOSYS,
+          "do_platform_op: xsm_platform_op (XSM_PRIV); dom0: unknown cmd" },
+        { __HYPERVISOR_set_debugreg, { 8, 0 }, -XEN_ENODEV, SAME, "set_debugreg: default" },
+        { __HYPERVISOR_get_debugreg, { 8 }, -XEN_ENODEV, SAME,
+          "do_get_debugreg: x86emul_read_dr fails" },
+        { __HYPERVISOR_update_descriptor, { 1, 0 }, -XEN_EINVAL, SAME,
+          "do_update_descriptor: address not 8-byte aligned" },
+        { 11, { 0 }, -XEN_ENOSYS, SAME, "no hypercall 11" },
+        { __HYPERVISOR_memory_op, { 63, 0 }, -XEN_ENOSYS, SAME,
+          "do_memory_op -> arch_memory_op -> subarch_memory_op: default" },
+        { __HYPERVISOR_multicall, { 0, 0 }, 0, SAME, "do_multicall: nothing to do" },
+        { __HYPERVISOR_update_va_mapping, { HV_ADDR, 0, 0 }, -XEN_EINVAL, SAME,
+          "__do_update_va_mapping: !access_ok(va)" },
+        { __HYPERVISOR_set_timer_op, { 0 }, 0, SAME, "do_set_timer_op: 0 stops the timer" },
+        { __HYPERVISOR_event_channel_op_compat, { HV_ADDR }, -XEN_EFAULT, SAME,
+          "do_event_channel_op_compat: copy_from_guest" },
+        { __HYPERVISOR_xen_version, { XENVER_version }, (4 << 16) | 17, SAME,
+          "do_xen_version" },
+        { __HYPERVISOR_console_io, { 99, 0, 0 }, -XEN_EPERM, -XEN_ENOSYS,
+          "do_console_io: xsm_console_io (XSM_PRIV, no domain is_console on x86)" },
+        { __HYPERVISOR_console_io, { CONSOLEIO_read, 0, 0 }, -XEN_EPERM, 0,
+          "do_console_io: xsm_console_io; dom0: no input" },
+        { __HYPERVISOR_physdev_op_compat, { HV_ADDR }, -XEN_EFAULT, SAME,
+          "do_physdev_op_compat: copy_from_guest" },
+        { __HYPERVISOR_grant_table_op, { 99, 0, 0 }, -XEN_ENOSYS, SAME,
+          "do_grant_table_op: default" },
+        { __HYPERVISOR_vm_assist, { 99, 0 }, -XEN_ENOSYS, SAME, "do_vm_assist: default" },
+        { __HYPERVISOR_update_va_mapping_otherdomain, { 0, 0, 0, 0x7000 }, -XEN_ESRCH, SAME,
+          "do_update_va_mapping_otherdomain: get_pg_owner" },
+        { __HYPERVISOR_vcpu_op, { 99, 0, 0 }, -XEN_ENOSYS, SAME,
+          "do_vcpu_op -> arch_do_vcpu_op: default" },
+        { __HYPERVISOR_vcpu_op, { VCPUOP_is_up, 9999, 0 }, -XEN_ENOENT, SAME,
+          "do_vcpu_op: domain_vcpu" },
+        { __HYPERVISOR_set_segment_base, { 99, 0 }, -XEN_EINVAL, SAME,
+          "do_set_segment_base: default" },
+        { __HYPERVISOR_mmuext_op, { HV_ADDR, 1, 0, DOMID_SELF }, -XEN_EFAULT, SAME,
+          "do_mmuext_op: guest_handle_okay" },
+        { __HYPERVISOR_xsm_op, { 0 }, -XEN_ENOSYS, SAME, "dummy xsm_do_xsm_op" },
+        { __HYPERVISOR_nmi_op, { 99, 0 }, -XEN_ENOSYS, SAME, "do_nmi_op: default" },
+        { __HYPERVISOR_nmi_op, { XENNMI_register_callback, HV_ADDR }, -XEN_EFAULT, SAME,
+          "do_nmi_op: copy_from_guest" },
+        { __HYPERVISOR_nmi_op, { XENNMI_register_callback, P(&hc_nmi_bad) }, -XEN_EINVAL, SAME,
+          "register_guest_nmi_callback: not canonical" },
+        { __HYPERVISOR_sched_op, { 99, 0 }, -XEN_ENOSYS, SAME, "do_sched_op: default" },
+        { __HYPERVISOR_callback_op, { 99, 0 }, -XEN_ENOSYS, SAME, "do_callback_op: default" },
+        { __HYPERVISOR_xenoprof_op, { 99, 0 }, -XEN_EINVAL, SAME,
+          "do_xenoprof_op: op > XENOPROF_last_op" },
+        { __HYPERVISOR_xenoprof_op, { 0xffffffffUL, 0 }, -XEN_EINVAL, SAME,
+          "do_xenoprof_op: op < 0" },
+        { __HYPERVISOR_xenoprof_op, { XENOPROF_reset_active_list, 0 }, -XEN_EPERM, SAME,
+          "do_xenoprof_op: not the primary profiler" },
+        { __HYPERVISOR_event_channel_op, { 99, 0 }, -XEN_ENOSYS, SAME,
+          "do_event_channel_op: default" },
+        { __HYPERVISOR_physdev_op, { 99, 0 }, -XEN_ENOSYS, SAME, "do_physdev_op: default" },
+        { __HYPERVISOR_hvm_op, { 99, 0 }, -XEN_ENOSYS, SAME, "do_hvm_op: default" },
+        { __HYPERVISOR_sysctl, { HV_ADDR }, -XEN_EFAULT, SAME, "do_sysctl: copy_from_guest" },
+        { __HYPERVISOR_sysctl, { P(&hc_sysctl_oldver) }, -XEN_EACCES, SAME,
+          "do_sysctl: interface_version" },
+        { __HYPERVISOR_sysctl, { P(&hc_sysctl) }, -XEN_EPERM, -XEN_ENOSYS,
+          "do_sysctl: xsm_sysctl (XSM_PRIV); dom0: arch_do_sysctl default" },
+        { __HYPERVISOR_domctl, { HV_ADDR }, -XEN_EFAULT, SAME, "do_domctl: copy_from_guest" },
+        { __HYPERVISOR_domctl, { P(&hc_domctl_oldver) }, -XEN_EACCES, SAME,
+          "do_domctl: interface_version" },
+        { __HYPERVISOR_domctl, { P(&hc_domctl_none) }, -XEN_ESRCH, SAME,
+          "do_domctl: rcu_lock_domain_by_id before xsm_domctl" },
+        { __HYPERVISOR_domctl, { P(&hc_domctl_self) }, -XEN_EPERM, -XEN_ENOSYS,
+          "do_domctl: xsm_domctl (XSM_PRIV); dom0: arch_do_domctl default" },
+        { __HYPERVISOR_kexec_op, { 99, 0 }, -XEN_EPERM, 0,
+          "do_kexec_op_internal: xsm_kexec (XSM_PRIV); dom0: no case, ret stays 0" },
+        { __HYPERVISOR_tmem_op, { 0 }, -XEN_ENOSYS, SAME, "tmem_op: '-' in every column" },
+        { __HYPERVISOR_argo_op, { 0 }, -XEN_ENOSYS, SAME, "argo_op: CONFIG_ARGO off" },
+        { __HYPERVISOR_xenpmu_op, { 99, 0 }, -XEN_EOPNOTSUPP, SAME,
+          "do_xenpmu_op: vpmu off (opt_vpmu_enabled 0)" },
+        { __HYPERVISOR_dm_op, { 0x7000, 3, 0 }, -XEN_E2BIG, SAME,
+          "do_dm_op: nr_bufs > ARRAY_SIZE(args.buf)" },
+        { __HYPERVISOR_dm_op, { 0x7000, 1, HV_ADDR }, -XEN_EFAULT, SAME,
+          "do_dm_op: copy_from_guest_offset of the buffers" },
+        { __HYPERVISOR_dm_op, { 0x7000, 1, P(hc_dmbuf) }, -XEN_ESRCH, SAME,
+          "dm_op: rcu_lock_remote_domain_by_id" },
+        { __HYPERVISOR_dm_op, { self, 1, P(hc_dmbuf) }, -XEN_EPERM, SAME,
+          "dm_op: rcu_lock_remote_domain_by_id (the caller itself)" },
+        { __HYPERVISOR_hypfs_op, { XEN_HYPFS_OP_get_version, 0, 0, 0, 0 }, -XEN_EPERM,
+          XEN_HYPFS_VERSION, "do_hypfs_op: xsm_hypfs_op (XSM_PRIV); dom0: the version" },
+        { 43, { 0 }, -XEN_ENOSYS, SAME, "no hypercall 43" },
+        { 44, { 0 }, -XEN_ENOSYS, SAME, "no hypercall 44" },
+        { 45, { 0 }, -XEN_ENOSYS, SAME, "no hypercall 45" },
+        { 46, { 0 }, -XEN_ENOSYS, SAME, "no hypercall 46" },
+        { 47, { 0 }, -XEN_ENOSYS, SAME, "no hypercall 47" },
+        { __HYPERVISOR_mca, { HV_ADDR }, -XEN_EPERM, -XEN_EFAULT,
+          "do_mca: xsm_do_mca (XSM_PRIV) before copy_from_guest" },
+        { __HYPERVISOR_arch_1, { HV_ADDR }, -XEN_EFAULT, SAME,
+          "do_paging_domctl_cont: copy_from_guest" },
+        { __HYPERVISOR_arch_1, { P(&hc_paging) }, -XEN_EOPNOTSUPP, SAME,
+          "do_paging_domctl_cont: cmd not shadow_op" },
+    };
+#undef P
+    for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const struct hc_case *c = &cases[i];
+        long want = dom0 && c->dom0 != SAME ? c->dom0 : c->domu;
+        long got = hc_raw(c->nr, c->a[0], c->a[1], c->a[2], c->a[3], c->a[4]);
+        if (got != want)
+            test_fail("hypercall %lu (%lx, %lx, ...): %ld, Xen 4.17 gives %s %ld (%s)", c->nr,
+                      c->a[0], c->a[1], got, dom0 ? "dom0" : "a domU", want, c->xen);
+    }
+    /* The arch numbers Xen's x86 table leaves empty, the rest to 63, and beyond. */
+    static const unsigned long none[] = { 50, 51, 52, 53, 54, 55, 56, 57, 58, 59, 60, 61, 62,
+                                          63, 64, 127, 128, 1000, 1UL << 32 | 17, ~0UL };
+    for (unsigned i = 0; i < sizeof(none) / sizeof(none[0]); i++) {
+        long got = hc_raw(none[i], 0, 0, 0, 0, 0);
+        if (got != -XEN_ENOSYS)
+            test_fail("hypercall %#lx: %ld, Xen 4.17 gives -ENOSYS", none[i], got);
+    }
+    printf("hypercall table: %u calls checked as Xen 4.17 answers %s\n",
+           (unsigned)(sizeof(cases) / sizeof(cases[0]) + sizeof(none) / sizeof(none[0])),
+           dom0 ? "dom0" : "a domU");
+}
+
 int main(void)
 {
     start_info_t *si = minios_start_info;
@@ -778,5 +1003,6 @@ int main(void)
     test_runstate_area();
     test_ptwr();
     test_legacy();
+    test_hypercall_table();
     return test_finish();
 }
