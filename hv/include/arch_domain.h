@@ -68,7 +68,8 @@ struct pv_vcpu {
 };
 
 struct arch_vcpu {
-    uint8_t fpu[512] __attribute__((aligned(16)));   /* fxsave image */
+    uint8_t *fpu;                  /* XSAVE area, one page (xstate.h): FXSAVE image first */
+    uint64_t xcr0;                 /* its XCR0 (XSETBV, emulate.c); 0 without XSAVE */
     unsigned long dr[8];
     void *stack;                   /* STACK_SIZE bytes */
     struct cpu_user_regs *regs;    /* guest frame at the top of the stack */

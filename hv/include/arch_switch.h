@@ -16,6 +16,7 @@
 #include "apic.h"
 #include "flushtlb.h"
 #include "pv.h"
+#include "xstate.h"
 
 extern uint64_t idle_cr3;
 
@@ -41,10 +42,27 @@ static inline void pv_ctxt_switch_to(struct vcpu *next)
                                                          next->arch.pv.gs_base_kernel);
 }
 
+/* XSAVE: whether XCR0 must be loaded for a vCPU with this one (and the
+ * pCPU's record of it updated). */
+static inline bool pc_xcr0_differs(uint64_t xcr0)
+{
+    struct pcpu *pc = this_cpu();
+    if (pc->xcr0 == xcr0)
+        return false;
+    pc->xcr0 = xcr0;
+    return true;
+}
+
 static inline void arch_ctxt_switch_from(struct vcpu *prev)
 {
     __asm__ volatile("clts");
-    __asm__ volatile("fxsave64 %0" : "=m"(prev->arch.fpu));
+    /* XSAVE of the components of prev's XCR0, which the hardware's is;
+     * FXSAVE without XSAVE (XCR0 0) or with x87 alone, so that the SSE
+     * registers are always kept, as Xen does. */
+    if (prev->arch.xcr0 & XSTATE_SSE)
+        xsave_mask(prev->arch.fpu, prev->arch.xcr0);
+    else
+        __asm__ volatile("fxsave64 (%0)" :: "r"(prev->arch.fpu) : "memory");
     if (prev->arch.dr[7] & 0xff)
         __asm__ volatile("mov %0, %%db7" :: "r"(0UL));
     pv_ctxt_switch_from(prev);
@@ -58,7 +76,13 @@ static inline void arch_ctxt_switch_to(struct vcpu *next)
     uint64_t flushes = pc->global_flushes;
 #endif
     __asm__ volatile("clts");
-    __asm__ volatile("fxrstor64 %0" :: "m"(next->arch.fpu));
+    uint64_t xcr0 = next->arch.xcr0;
+    if (xcr0 && pc_xcr0_differs(xcr0))
+        xsetbv0(xcr0);
+    if (xcr0 & XSTATE_SSE)          /* as it was saved (arch_ctxt_switch_from) */
+        xrstor_mask(next->arch.fpu, xcr0);
+    else
+        __asm__ volatile("fxrstor64 (%0)" :: "r"(next->arch.fpu) : "memory");
     if (next->arch.dr[7] & 0xff)
         load_debugregs(next);
     pv_ctxt_switch_to(next);

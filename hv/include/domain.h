@@ -182,6 +182,7 @@ struct pcpu {
     struct vcpu *timer_vcpu;     /* whose timer this pCPU handles (timer.c) */
     void (*volatile call_fn)(void *);   /* remote call (smp.c) */
     void *volatile call_arg;
+    uint64_t xcr0;               /* the hardware XCR0 (0: not known yet; xstate.h) */
 };
 
 extern struct pcpu *pcpus[NR_CPUS];

@@ -10,6 +10,7 @@
 #include "domain.h"
 #include "sched.h"
 #include "pv.h"
+#include "xstate.h"
 #include <xen/errno.h>
 #include <xen/vcpu.h>
 
@@ -113,8 +114,12 @@ long pv_set_info_guest(struct vcpu *v, const struct vcpu_guest_context *c)
     v->arch.pv.iopl = (u->rflags >> 12) & 3;
     v->arch.pv.cr2 = c->ctrlreg[2];
     v->arch.pv.cr4 = c->ctrlreg[4] & (X86_CR4_TSD | (1UL << 3) /* DE */);
-    if (c->flags & VGCF_i387_valid)
-        memcpy(v->arch.fpu, &c->fpu_ctxt, sizeof(v->arch.fpu));
+    if (c->flags & VGCF_i387_valid) {
+        /* As Xen: the FXSAVE image is the x87 and SSE state, every other
+         * component at its reset value. */
+        memcpy(v->arch.fpu, &c->fpu_ctxt, sizeof(c->fpu_ctxt));
+        *xstate_bv(v->arch.fpu) = XSTATE_FP_SSE;
+    }
     return 0;
 }
 
@@ -125,6 +130,20 @@ void pv_get_info_guest(struct vcpu *v, struct vcpu_guest_context *c)
     struct domain *d = v->domain;
     memset(c, 0, sizeof(*c));
     memcpy(&c->fpu_ctxt, v->arch.fpu, sizeof(c->fpu_ctxt));
+    if (v->arch.xcr0 & XSTATE_SSE) {
+        /* Saved with XSAVE (arch_switch.h): a component XSAVE found at its
+         * reset value may not have been written; give the reset value. */
+        uint64_t bv = *xstate_bv(v->arch.fpu);
+        uint8_t *f = (uint8_t *)&c->fpu_ctxt;
+        if (!(bv & XSTATE_FP)) {
+            memset(f, 0, 24);
+            memset(f + 32, 0, 128);
+            f[0] = 0x7f;
+            f[1] = 0x03;
+        }
+        if (!(bv & XSTATE_SSE))
+            memset(f + 160, 0, 256);
+    }
     c->flags = VGCF_i387_valid | (v->arch.pv.user_mode ? 0 : VGCF_in_kernel) |
                (vcpu_down(v) ? 0 : VGCF_online) |
                (v->arch.pv.failsafe_mask_events ? VGCF_failsafe_disables_events : 0) |

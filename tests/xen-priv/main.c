@@ -912,6 +912,149 @@ static void test_fetch_fault(void)
     CHECK_EQ(HYPERVISOR_update_va_mapping(va1, pte1, UVMF_INVLPG), 0);
 }
 
+/* ---- XSAVE ------------------------------------------------------------- */
+
+#define CR4_OSXSAVE (1UL << 18)
+
+static uint64_t xgetbv0(void)
+{
+    uint32_t lo, hi;
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    return ((uint64_t)hi << 32) | lo;
+}
+
+/* XSETBV: -1 after #GP(0), -6 after #UD, 0 if it went through. */
+static int xsetbv_try(uint32_t xcr, uint64_t val, bool opsize)
+{
+    arm();
+    if (opsize)
+        __asm__ volatile(ARM_RESUME ".byte 0x66\n\txsetbv\n1:"
+                         :: "c"(xcr), "a"((uint32_t)val), "d"((uint32_t)(val >> 32))
+                         : "r11", "memory");
+    else
+        __asm__ volatile(ARM_RESUME "xsetbv\n1:"
+                         :: "c"(xcr), "a"((uint32_t)val), "d"((uint32_t)(val >> 32))
+                         : "r11", "memory");
+    if (!seen.count)
+        return 0;
+    if (seen.vector == 6)
+        return -6;
+    return gp0("xsetbv") ? -1 : -99;
+}
+
+static void set_cr4(unsigned long v)
+{
+    arm();
+    __asm__ volatile(ARM_RESUME "mov %0, %%cr4\n1:" :: "r"(v) : "r11", "memory");
+    expect_ok("mov to cr4");
+}
+
+/* What Xen 4.17 offers a PV kernel on a host with XSAVE: leaf 0xd with
+ * the components its policy allows (x87, SSE, YMM with AVX, the AVX-512
+ * three with AVX512F; no PKRU or MPX), OSXSAVE shown to the kernel's
+ * forced CPUID, a virtual CR4.OSXSAVE the kernel sets itself, XSETBV
+ * emulated with do_xsetbv's checks, XGETBV native. */
+static void test_xsave(void)
+{
+    struct leaf l1 = xen_cpuid(1, 0);
+    if (!(l1.c & (1u << 26))) {
+        printf("xen-priv: no XSAVE on this CPU: XSAVE checks skipped\n");
+        CHECK_EQ(xen_cpuid(0xd, 0).a, 0);
+        return;
+    }
+    bool avx = l1.c & (1u << 28);
+    bit("1.ecx OSXSAVE (forced, kernel)", l1.c, 27, true);
+    unsigned long cr4_0 = cr4();
+    if (cr4_0 & CR4_OSXSAVE)
+        test_fail("CR4 %#lx: OSXSAVE set before the kernel set it", cr4_0);
+
+    /* Leaf 0xd: the allowed components, their sizes and offsets. */
+    struct leaf d0 = xen_cpuid(0xd, 0);
+    uint64_t max = d0.a | (uint64_t)d0.d << 32;
+    if ((max & 3) != 3)
+        test_fail("CPUID 0xd.0: XCR0 bits %#lx without x87 and SSE", max);
+    CHECK_EQ(!!(max & 4), avx);
+    CHECK_EQ(max & ~0xe7UL, 0);          /* x87, SSE, YMM, AVX-512 only */
+    CHECK_EQ(d0.b, 576);                 /* the size for XCR0 = x87|SSE */
+    uint32_t end = 576;
+    for (unsigned c = 2; c < 64; c++) {
+        struct leaf dc = xen_cpuid(0xd, c);
+        if (c < 63 && (max >> c & 1)) {
+            if (!dc.a || dc.b < 576)
+                test_fail("CPUID 0xd.%u: size %u offset %u", c, dc.a, dc.b);
+            if (dc.b + dc.a > end)
+                end = dc.b + dc.a;
+            CHECK_EQ(dc.c & ~2u, 0);
+            CHECK_EQ(dc.d, 0);
+        } else if (dc.a | dc.b | dc.c | dc.d) {
+            test_fail("CPUID 0xd.%u: %08x %08x %08x %08x, expected zeros (not offered)",
+                      c, dc.a, dc.b, dc.c, dc.d);
+        }
+    }
+    CHECK_EQ(d0.c, end);
+    if (avx) {
+        struct leaf d2 = xen_cpuid(0xd, 2);
+        CHECK_EQ(d2.a, 256);             /* YMM_Hi128: 16 x 16 bytes at 576 */
+        CHECK_EQ(d2.b, 576);
+    }
+    struct leaf d1 = xen_cpuid(0xd, 1);
+    CHECK_EQ(d1.a & ~0xfu, 0);           /* XSAVEOPT, XSAVEC, XGETBV1, XSAVES at most */
+    bit("0xd.1.eax XSAVES", d1.a, 3, false);   /* not a PV guest's */
+    CHECK_EQ(d1.c | d1.d, 0);
+
+    CHECK_EQ(xgetbv0(), 3);
+    minios_set_trap_handler(6, handler);
+    /* Not yet enabled by the kernel: #UD. */
+    CHECK_EQ(xsetbv_try(0, 3, false), -6);
+
+    set_cr4(cr4_0 | CR4_OSXSAVE);
+    if (!(cr4() & CR4_OSXSAVE))
+        test_fail("CR4 %#lx: OSXSAVE not kept", cr4());
+    bit("1.ecx OSXSAVE (CR4 set)", xen_cpuid(1, 0).c, 27, true);
+
+    /* Refused: x87 clear, YMM without SSE, bits not offered, XCR 1, an
+     * operand-size prefix (#UD).  XCR0 stays as it was. */
+    CHECK_EQ(xsetbv_try(0, 0, false), -1);
+    CHECK_EQ(xsetbv_try(0, 2, false), -1);
+    CHECK_EQ(xsetbv_try(0, 1 | 4, false), -1);
+    CHECK_EQ(xsetbv_try(0, 3 | (1UL << 9), false), -1);      /* PKRU */
+    CHECK_EQ(xsetbv_try(0, 3 | (1UL << 3) | (1UL << 4), false), -1);   /* MPX */
+    CHECK_EQ(xsetbv_try(0, 3 | (1UL << 63), false), -1);
+    CHECK_EQ(xsetbv_try(0, 3 | (1UL << 5), false), -1);      /* OPMASK alone */
+    CHECK_EQ(xsetbv_try(1, 3, false), -1);
+    CHECK_EQ(xsetbv_try(0, 3, true), -6);
+    CHECK_EQ(xgetbv0(), 3);
+
+    /* Accepted: x87 alone, then all that is offered. */
+    CHECK_EQ(xsetbv_try(0, 1, false), 0);
+    CHECK_EQ(xgetbv0(), 1);
+    CHECK_EQ(xsetbv_try(0, max, false), 0);
+    CHECK_EQ(xgetbv0(), max);
+    CHECK_EQ(xen_cpuid(0xd, 0).b, end);  /* the size for the XCR0 in force */
+
+    if (avx) {
+        /* YMM state kept across a yield (another vCPU may run). */
+        static uint8_t in[32] __attribute__((aligned(32))), out[32] __attribute__((aligned(32)));
+        for (unsigned k = 0; k < 32; k++)
+            in[k] = (uint8_t)(0x5a + 7 * k);
+        __asm__ volatile("vmovdqu %0, %%ymm7" :: "m"(in) : "xmm7");
+        for (int k = 0; k < 20; k++)
+            HYPERVISOR_sched_op(SCHEDOP_yield, NULL);
+        __asm__ volatile("vmovdqu %%ymm7, %0\n\tvzeroupper" : "=m"(out) :: "xmm7");
+        if (memcmp(in, out, 32))
+            test_fail("ymm7 changed across yields");
+    }
+
+    CHECK_EQ(xsetbv_try(0, 3, false), 0);
+    CHECK_EQ(xgetbv0(), 3);
+    CHECK_EQ(xen_cpuid(0xd, 0).b, 576);
+    set_cr4(cr4_0);
+    CHECK_EQ(cr4() & CR4_OSXSAVE, 0);
+    CHECK_EQ(xsetbv_try(0, 3, false), -6);
+    bit("1.ecx OSXSAVE (CR4 clear again, kernel)", xen_cpuid(1, 0).c, 27, true);
+    minios_set_trap_handler(6, NULL);
+}
+
 /* ---- XENVER_get_features ------------------------------------------------------- */
 
 static void test_features(void)
@@ -983,6 +1126,7 @@ int main(void)
     test_int();
     test_debug();
     test_fetch_fault();
+    test_xsave();
     test_features();
     measure();
     minios_set_trap_handler(13, NULL);

@@ -2,6 +2,7 @@
  * of all RAM, the frame table, then traps, the APIC and the domains. */
 #include "lib.h"
 #include "x86.h"
+#include "xstate.h"
 #include "mm.h"
 #include "apic.h"
 #include "time.h"
@@ -288,6 +289,7 @@ void cpu_features_init(void)
     if (b & (1u << 7))
         cr4 |= X86_CR4_SMEP;     /* never execute guest pages */
     write_cr4(cr4);
+    xstate_cpu_init();           /* CR4.OSXSAVE, XCR0 x87|SSE, if the CPU has XSAVE */
     uint64_t cr0 = read_cr0();
     cr0 |= X86_CR0_MP | X86_CR0_NE | X86_CR0_WP;
     cr0 &= ~(X86_CR0_EM | X86_CR0_TS);
