@@ -63,6 +63,7 @@ struct pv_vcpu {
     unsigned long cr2;             /* the last #PF address delivered (MOV from CR2) */
     unsigned long cr4;             /* the CR4 bits the guest set itself (TSD, DE) */
     unsigned iopl;                 /* PHYSDEVOP_set_iopl: 0-3 */
+    uint32_t tsc_aux;              /* MSR_TSC_AUX (RDTSCP, RDPID), loaded at switch-in */
     unsigned long iobmp;           /* PHYSDEVOP_set_iobitmap: its guest address ... */
     unsigned iobmp_limit;          /* ... and the number of ports it covers */
 };

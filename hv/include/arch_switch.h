@@ -37,6 +37,10 @@ static inline void pv_ctxt_switch_to(struct vcpu *next)
     switch_cr3(pv_active_cr3(next));   /* the user table in guest user mode */
     if (next->arch.pv.own_segments | pv_segs_loaded[this_cpu()->id])
         pv_segments_load(next);        /* GDT entries, LDT, selectors, or none */
+    if (cpu_has_tsc_aux && this_cpu()->tsc_aux != next->arch.pv.tsc_aux) {
+        this_cpu()->tsc_aux = next->arch.pv.tsc_aux;
+        wrmsr(MSR_TSC_AUX, next->arch.pv.tsc_aux);
+    }
     wrmsr(MSR_FS_BASE, next->arch.pv.fs_base);
     wrmsr(MSR_KERNEL_GS_BASE, next->arch.pv.user_mode ? next->arch.pv.gs_base_user :
                                                          next->arch.pv.gs_base_kernel);

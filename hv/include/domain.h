@@ -183,6 +183,7 @@ struct pcpu {
     void (*volatile call_fn)(void *);   /* remote call (smp.c) */
     void *volatile call_arg;
     uint64_t xcr0;               /* the hardware XCR0 (0: not known yet; xstate.h) */
+    uint32_t tsc_aux;            /* the hardware TSC_AUX (cpu_has_tsc_aux) */
 };
 
 extern struct pcpu *pcpus[NR_CPUS];

@@ -69,6 +69,11 @@ static inline void wrmsr(uint32_t msr, uint64_t v)
 {
     __asm__ volatile("wrmsr" :: "c"(msr), "a"((uint32_t)v), "d"((uint32_t)(v >> 32)));
 }
+/* RDTSCP or RDPID: the CPU has MSR_TSC_AUX (set in cpu_features_init;
+ * every CPU starts with it 0). */
+#define MSR_TSC_AUX 0xc0000103
+extern bool cpu_has_tsc_aux;
+
 static inline void cpuid(uint32_t leaf, uint32_t sub, uint32_t *a, uint32_t *b, uint32_t *c, uint32_t *d)
 {
     __asm__ volatile("cpuid" : "=a"(*a), "=b"(*b), "=c"(*c), "=d"(*d) : "a"(leaf), "c"(sub));

@@ -59,7 +59,6 @@
 #define MSR_IA32_ENERGY_PERF_BIAS 0x000001b0
 #define MSR_IA32_CR_PAT          0x00000277
 #define MSR_IA32_PERF_CAPABILITIES 0x00000345
-#define MSR_TSC_AUX              0xc0000103
 #define MSR_K8_HWCR              0xc0010015
 #define MSR_AMD64_NB_CFG         0xc001001f
 #define MSR_AMD64_DE_CFG         0xc0011029
@@ -245,9 +244,7 @@ static const uint32_t pv_def_mask[PV_DEF_FEATUREMASK_WORDS] = PV_DEF_FEATUREMASK
  * Features Xen gives a PV guest that Keel cannot: FSGSBASE (a guest's CR4
  * is not loaded), the speculation controls whose MSRs Keel does not
  * virtualise (SPEC_CTRL, PRED_CMD, FLUSH_CMD, ARCH_CAPABILITIES), MCE and
- * MCA (no virtual machine-check MSRs, Xen's vMCE), RDTSCP and RDPID
- * (TSC_AUX is not switched per vCPU, so every vCPU would read the same
- * one).
+ * MCA (no virtual machine-check MSRs, Xen's vMCE).
  */
 static const uint16_t keel_lacks[] = {
     XEN_X86_FEATURE_FSGSBASE,
@@ -257,7 +254,7 @@ static const uint16_t keel_lacks[] = {
     XEN_X86_FEATURE_AMD_SSBD, XEN_X86_FEATURE_VIRT_SSBD, XEN_X86_FEATURE_PSFD,
     XEN_X86_FEATURE_INTEL_PSFD, XEN_X86_FEATURE_IPRED_CTRL, XEN_X86_FEATURE_RRSBA_CTRL,
     XEN_X86_FEATURE_BHI_CTRL, XEN_X86_FEATURE_SBPB,
-    XEN_X86_FEATURE_MCE, XEN_X86_FEATURE_MCA, XEN_X86_FEATURE_RDTSCP, XEN_X86_FEATURE_RDPID,
+    XEN_X86_FEATURE_MCE, XEN_X86_FEATURE_MCA,
 };
 
 /* XSAVE and everything that needs it: hidden only on a host where Keel
@@ -652,6 +649,11 @@ static uint64_t guest_misc_enable(uint64_t v)
     return v | MISC_ENABLE_BTS_UNAVAIL | MISC_ENABLE_PEBS_UNAVAIL | MISC_ENABLE_XTPR_DISABLE;
 }
 
+static bool tsc_aux_offered(void)
+{
+    return has_feature(0x80000001, 0, EDX, 27) || has_feature(7, 0, ECX, 22);
+}
+
 static bool read_msr(struct vcpu *v, uint32_t m, uint64_t *val)
 {
     enum vendor vendor = host_vendor();
@@ -700,9 +702,9 @@ static bool read_msr(struct vcpu *v, uint32_t m, uint64_t *val)
     case MSR_AMD_PATCHLEVEL:
         return vendor != VENDOR_OTHER && rdmsr_safe(m, val);
     case MSR_TSC_AUX:                    /* #GP without RDTSCP and RDPID */
-        if (!has_feature(0x80000001, 0, EDX, 27) && !has_feature(7, 0, ECX, 22))
+        if (!tsc_aux_offered())
             return false;
-        *val = 0;
+        *val = v->arch.pv.tsc_aux;
         return true;
     case MSR_K8_HWCR:
         return vendor == VENDOR_AMD;
@@ -758,6 +760,13 @@ static bool write_msr(struct vcpu *v, uint32_t m, uint64_t val)
         return true;
     case MSR_EFER:                       /* only the value it has */
         return val == guest_efer();
+    case MSR_TSC_AUX:                    /* the vCPU's, 32 bits, loaded now */
+        if (!tsc_aux_offered() || val >> 32)
+            return false;
+        v->arch.pv.tsc_aux = (uint32_t)val;
+        this_cpu()->tsc_aux = (uint32_t)val;
+        wrmsr(MSR_TSC_AUX, val);
+        return true;
     case MSR_IA32_MISC_ENABLE:           /* a change is dropped, not refused */
         return rdmsr_safe(m, &tmp);
     case MSR_MISC_FEATURES_ENABLES:      /* no CPUID faulting: only 0 */
@@ -1274,7 +1283,7 @@ static bool privileged_op(struct vcpu *v, struct cpu_user_regs *r, struct insn *
             val = rdtsc();
             r->rax = (uint32_t)val;
             r->rdx = val >> 32;
-            r->rcx = 0;
+            r->rcx = v->arch.pv.tsc_aux;
             break;
         default:
             return false;

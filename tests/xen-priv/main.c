@@ -183,8 +183,8 @@ static void test_cpuid(void)
     bit("0x80000001.edx SYSCALL", l.d, 11, true);
     bit("0x80000001.edx NX", l.d, 20, true);
     bit("0x80000001.edx LM", l.d, 29, true);
-    /* Keel does not switch TSC_AUX per vCPU: no RDTSCP (Xen shows it). */
-    bit("0x80000001.edx RDTSCP", l.d, 27, !on_keel);
+    /* RDTSCP as the host has it (both keep TSC_AUX per vCPU). */
+    bit("0x80000001.edx RDTSCP", l.d, 27, native_cpuid(0x80000001, 0).d & (1u << 27));
 
     if (amd) {                           /* leaf 1's common features, repeated */
         struct leaf l1 = xen_cpuid(1, 0);
@@ -263,6 +263,48 @@ static unsigned long gs_word(void)
     return v;
 }
 
+static uint32_t rdtscp_aux(void)
+{
+    uint32_t lo, hi, aux;
+    __asm__ volatile("rdtscp" : "=a"(lo), "=d"(hi), "=c"(aux));
+    return aux;
+}
+
+static uint64_t rdpid(void)
+{
+    uint64_t v;
+    __asm__ volatile("rdpid %0" : "=r"(v));
+    return v;
+}
+
+/* TSC_AUX: the vCPU's own, 0 at first, 32 bits, what RDTSCP and RDPID
+ * read (across yields too); #GP where neither is offered. */
+static void test_tsc_aux(void)
+{
+    uint64_t v;
+    bool rdtscp = xen_cpuid(0x80000001, 0).d & (1u << 27);
+    bool has_rdpid = xen_cpuid(7, 0).c & (1u << 22);
+    if (!rdtscp && !has_rdpid) {
+        CHECK_EQ(rdmsr_try(0xc0000103, &v), -1);
+        CHECK_EQ(wrmsr_try(0xc0000103, 0), -1);
+        return;
+    }
+    CHECK_EQ(rdmsr_ok(0xc0000103), 0);
+    CHECK_EQ(wrmsr_try(0xc0000103, 0x8badf00dUL), 0);
+    CHECK_EQ(rdmsr_ok(0xc0000103), 0x8badf00dUL);
+    CHECK_EQ(wrmsr_try(0xc0000103, 1UL << 32), -1);
+    CHECK_EQ(rdmsr_ok(0xc0000103), 0x8badf00dUL);
+    for (int k = 0; k < 10; k++)
+        HYPERVISOR_sched_op(SCHEDOP_yield, NULL);
+    if (rdtscp)
+        CHECK_EQ(rdtscp_aux(), 0x8badf00dUL);
+    if (has_rdpid)
+        CHECK_EQ(rdpid(), 0x8badf00dUL);
+    CHECK_EQ(wrmsr_try(0xc0000103, 0), 0);
+    if (rdtscp)
+        CHECK_EQ(rdtscp_aux(), 0);
+}
+
 static void test_msrs(void)
 {
     static unsigned long fs_target = 0x1122334455667788UL, gs_target = 0x8877665544332211UL;
@@ -319,11 +361,7 @@ static void test_msrs(void)
     if (!t0 || t1 <= t0)
         test_fail("MSR_IA32_TSC %#lx then %#lx", t0, t1);
     CHECK_EQ(rdmsr_ok(0x345), 0);
-    /* TSC_AUX: 0 where RDTSCP is offered (Xen), #GP where not (Keel). */
-    if (on_keel)
-        CHECK_EQ(rdmsr_try(0xc0000103, &v), -1);
-    else
-        CHECK_EQ(rdmsr_ok(0xc0000103), 0);
+    test_tsc_aux();
 
     /* FEATURE_CONTROL: locked with nothing enabled on Intel, #GP on AMD. */
     if (amd)

@@ -1,4 +1,4 @@
-/* Guest test: extended state (XSAVE) survives preemption.  Two domains
+/* Guest test: extended state (XSAVE) and TSC_AUX survive preemption.  Two domains
  * that never yield each enable XSAVE (CR4.OSXSAVE, XSETBV), fill the
  * sixteen YMM registers (with AVX), the x87 stack top and MXCSR with
  * values of their own, spin in a loop that touches none of them while
@@ -6,7 +6,9 @@
  * check every value afterwards.  Domain b switches its XCR0 between
  * x87|SSE|YMM and x87|SSE (then only the SSE halves are checked) and, one
  * round in four, x87 alone (the XMM registers must survive that too), so
- * that switches between vCPUs with different XCR0s are exercised.  The
+ * that switches between vCPUs with different XCR0s are exercised.  With
+ * RDTSCP each also sets TSC_AUX to a value of its own and reads it back
+ * with RDTSCP after every round.  The
  * console check (check.sh) proves the two interleaved. */
 #include <stdbool.h>
 #include <stdio.h>
@@ -95,6 +97,10 @@ int main(int argc, char **argv)
     __asm__ volatile("mov %%cr4, %0" : "=r"(cr4));
     __asm__ volatile("mov %0, %%cr4" :: "r"(cr4 | (1UL << 18)));
     uint64_t full = avx ? 7 : 3;
+    bool rdtscp = xen_cpuid(0x80000001, 0).d & (1u << 27);
+    uint32_t aux = b ? 0xb0b : 0xa0a;
+    if (rdtscp)
+        __asm__ volatile("wrmsr" :: "c"(0xc0000103), "a"(aux), "d"(0));
     printf("%s: XCR0 %#lx, AVX %s\n", me, (unsigned long)xgetbv0(), avx ? "yes" : "no");
 
     for (int r = 0; r < ROUNDS; r++) {
@@ -139,6 +145,12 @@ int main(int argc, char **argv)
             test_fail("%s round %d: st0 changed across preemption", me, r);
         if (mxcsr_out != mxcsr_in)
             test_fail("%s round %d: MXCSR %#x, expected %#x", me, r, mxcsr_out, mxcsr_in);
+        if (rdtscp) {
+            uint32_t lo, hi, got;
+            __asm__ volatile("rdtscp" : "=a"(lo), "=d"(hi), "=c"(got));
+            if (got != aux)
+                test_fail("%s round %d: RDTSCP's TSC_AUX %#x, expected %#x", me, r, got, aux);
+        }
         printf("%s round %d\n", me, r);
     }
     xsetbv0(3);
