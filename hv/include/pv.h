@@ -6,6 +6,7 @@
 void pv_guest_exception(struct cpu_user_regs *r, unsigned vec);
 bool pv_inject_exception(struct vcpu *v, unsigned vec, uint32_t err, unsigned long cr2);
 bool pv_inject_softint(struct vcpu *v, unsigned vec);
+long pv_vcpu_send_nmi(struct vcpu *v, unsigned long arg);
 void pv_exit_to_guest(void);
 /* Emulation on the #GP and #UD paths (emulate.c): true if handled. */
 bool pv_emulate_gp(struct vcpu *v, struct cpu_user_regs *r);

@@ -25,6 +25,7 @@
 #include <xen/features.h>
 #include <xen/physdev.h>
 #include <xen/callback.h>
+#include <xen/vcpu.h>
 #include <xen/arch-x86/cpuid.h>
 #include "report.h"
 #include "ptwalk.h"
@@ -1093,6 +1094,70 @@ static void test_xsave(void)
     minios_set_trap_handler(6, NULL);
 }
 
+/* ---- VCPUOP_send_nmi ----------------------------------------------------- */
+
+static volatile struct {
+    unsigned long count, nested, rip;
+    bool resend;
+} nmi;
+
+/* Another NMI sent from the handler waits until it returns (iret). */
+static void nmi_handler(struct minios_trap_frame *f)
+{
+    unsigned long c = ++nmi.count;
+    nmi.rip = f->rip;
+    if (nmi.resend) {
+        nmi.resend = false;
+        CHECK_EQ(HYPERVISOR_vcpu_op(VCPUOP_send_nmi, 0, NULL), 0);
+        for (volatile int k = 0; k < 1000; k++)
+            ;
+        if (nmi.count != c)
+            nmi.nested++;
+    }
+}
+
+/* VCPUOP_send_nmi: no argument allowed, a vCPU of the caller's; the NMI
+ * is delivered through the NMI callback (trap-table entry 2) on the way
+ * out of the hypercall, not again until the handler's iret; with no
+ * callback it is dropped. */
+static void test_send_nmi(void)
+{
+    static int dummy;
+    memset((void *)&nmi, 0, sizeof(nmi));
+    CHECK_EQ(minios_set_trap_handler(2, nmi_handler), 0);
+    /* minios's entry for vector 2 as the NMI callback (test_debug took
+     * it away). */
+    struct callback_register r = { .type = CALLBACKTYPE_nmi, .address = minios_trap_entry(2) };
+    CHECK_EQ(HYPERVISOR_callback_op(CALLBACKOP_register, &r), 0);
+    CHECK_EQ(HYPERVISOR_vcpu_op(VCPUOP_send_nmi, 0, &dummy), -22);     /* -EINVAL */
+    CHECK_EQ(HYPERVISOR_vcpu_op(VCPUOP_send_nmi, 4096, NULL), -2);     /* -ENOENT */
+    CHECK_EQ(nmi.count, 0);
+
+    CHECK_EQ(HYPERVISOR_vcpu_op(VCPUOP_send_nmi, 0, NULL), 0);
+    CHECK_EQ(nmi.count, 1);
+    if (nmi.rip < (unsigned long)hypercall_page ||
+        nmi.rip >= (unsigned long)hypercall_page + 4096)
+        test_fail("NMI taken at %#lx, expected in the hypercall page (right after the call)",
+                  nmi.rip);
+
+    nmi.resend = true;
+    CHECK_EQ(HYPERVISOR_vcpu_op(VCPUOP_send_nmi, 0, NULL), 0);
+    CHECK_EQ(nmi.count, 3);              /* the second one after the first's iret */
+    CHECK_EQ(nmi.nested, 0);
+
+    /* No NMI callback: dropped, not kept for later. */
+    struct callback_unregister u = { .type = CALLBACKTYPE_nmi };
+    CHECK_EQ(HYPERVISOR_callback_op(CALLBACKOP_unregister, &u), 0);
+    CHECK_EQ(HYPERVISOR_vcpu_op(VCPUOP_send_nmi, 0, NULL), 0);
+    CHECK_EQ(nmi.count, 3);
+    CHECK_EQ(HYPERVISOR_callback_op(CALLBACKOP_register, &r), 0);
+    HYPERVISOR_sched_op(SCHEDOP_yield, NULL);
+    CHECK_EQ(nmi.count, 3);
+    CHECK_EQ(HYPERVISOR_vcpu_op(VCPUOP_send_nmi, 0, NULL), 0);
+    CHECK_EQ(nmi.count, 4);
+    minios_set_trap_handler(2, NULL);
+}
+
 /* ---- XENVER_get_features ------------------------------------------------------- */
 
 static void test_features(void)
@@ -1165,6 +1230,7 @@ int main(void)
     test_debug();
     test_fetch_fault();
     test_xsave();
+    test_send_nmi();
     test_features();
     measure();
     minios_set_trap_handler(13, NULL);
