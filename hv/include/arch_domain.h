@@ -69,6 +69,10 @@ struct pv_vcpu {
      * not left its handler with the iret hypercall yet. */
     bool nmi_pending;
     bool nmi_masked;
+    /* Virtual machine-check MSRs (pv/emulate.c), Xen's vMCE: MCG_STATUS
+     * and the two banks a guest sees.  Only the vCPU itself uses them. */
+    uint64_t mcg_status;
+    struct { uint64_t status, addr, misc, ctl2; } mc_bank[2];
     unsigned long iobmp;           /* PHYSDEVOP_set_iobitmap: its guest address ... */
     unsigned iobmp_limit;          /* ... and the number of ports it covers */
 };

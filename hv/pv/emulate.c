@@ -242,9 +242,9 @@ static const uint32_t pv_def_mask[PV_DEF_FEATUREMASK_WORDS] = PV_DEF_FEATUREMASK
 
 /*
  * Features Xen gives a PV guest that Keel cannot: FSGSBASE (a guest's CR4
- * is not loaded), the speculation controls whose MSRs Keel does not
- * virtualise (SPEC_CTRL, PRED_CMD, FLUSH_CMD, ARCH_CAPABILITIES), MCE and
- * MCA (no virtual machine-check MSRs, Xen's vMCE).
+ * is not loaded, and its FS/GS bases are not read back from the CPU), the
+ * speculation controls whose MSRs Keel does not virtualise (SPEC_CTRL,
+ * PRED_CMD, FLUSH_CMD, ARCH_CAPABILITIES).
  */
 static const uint16_t keel_lacks[] = {
     XEN_X86_FEATURE_FSGSBASE,
@@ -254,7 +254,6 @@ static const uint16_t keel_lacks[] = {
     XEN_X86_FEATURE_AMD_SSBD, XEN_X86_FEATURE_VIRT_SSBD, XEN_X86_FEATURE_PSFD,
     XEN_X86_FEATURE_INTEL_PSFD, XEN_X86_FEATURE_IPRED_CTRL, XEN_X86_FEATURE_RRSBA_CTRL,
     XEN_X86_FEATURE_BHI_CTRL, XEN_X86_FEATURE_SBPB,
-    XEN_X86_FEATURE_MCE, XEN_X86_FEATURE_MCA,
 };
 
 /* XSAVE and everything that needs it: hidden only on a host where Keel
@@ -649,6 +648,100 @@ static uint64_t guest_misc_enable(uint64_t v)
     return v | MISC_ENABLE_BTS_UNAVAIL | MISC_ENABLE_PEBS_UNAVAIL | MISC_ENABLE_XTPR_DISABLE;
 }
 
+/* ------------------------------------------------------------------ */
+/* Xen's vMCE for a PV guest: MCG_CAP with two banks (and, on Intel, SER,
+ * TES and CMCI; no MCG_CTL, no LMCE), MCG_STATUS the vCPU's, MCG_CTL 0,
+ * MCG_EXT_CTL #GP; bank 0 and 1: MCi_CTL all ones (writes ignored),
+ * STATUS/ADDR/MISC the vCPU's, 0 at first, only 0 written (else #GP),
+ * MCi_CTL2 the vCPU's on Intel; the other bank MSRs of Xen's ranges read
+ * 0 and ignore writes; the P5 MSRs 0 and 1 read bank 1's ADDR and STATUS
+ * on Intel (0 elsewhere) and #GP on write.  Keel never raises a guest
+ * machine check (nor does Xen without a host one).  Returns 1 if m is
+ * one of these MSRs, -1 for #GP, 0 if not one of them. */
+
+#define MSR_MCG_CAP      0x179
+#define MSR_MCG_STATUS   0x17a
+#define MSR_MCG_CTL      0x17b
+#define MSR_MCG_EXT_CTL  0x4d0
+#define MSR_MC0_CTL2     0x280
+#define MSR_MC0_CTL      0x400
+#define GUEST_MC_BANKS   2
+
+static bool vmce_msr(uint32_t m)
+{
+    return in_range(m, MSR_MCG_CAP, MSR_MCG_CTL) || in_range(m, 0x280, 0x29f) ||
+           in_range(m, 0x400, 0x47f) || m == MSR_MCG_EXT_CTL;
+}
+
+static int vmce_rdmsr(struct vcpu *v, uint32_t m, uint64_t *val, enum vendor vendor)
+{
+    struct pv_vcpu *p = &v->arch.pv;
+    *val = 0;
+    if (m == 0 || m == 1) {              /* P5_MC_ADDR, P5_MC_TYPE */
+        if (vendor == VENDOR_INTEL)
+            *val = m ? p->mc_bank[1].status : p->mc_bank[1].addr;
+        return 1;
+    }
+    if (!vmce_msr(m))
+        return 0;
+    switch (m) {
+    case MSR_MCG_CAP:
+        *val = GUEST_MC_BANKS |
+               (vendor == VENDOR_INTEL ? (1UL << 24) | (1UL << 11) | (1UL << 10) : 0);
+        return 1;
+    case MSR_MCG_STATUS:
+        *val = p->mcg_status;
+        return 1;
+    case MSR_MCG_EXT_CTL:                /* no LMCE */
+        return -1;
+    }
+    if (m >= MSR_MC0_CTL && m < MSR_MC0_CTL + 4 * GUEST_MC_BANKS) {
+        unsigned b = (m - MSR_MC0_CTL) / 4;
+        switch (m & 3) {
+        case 0: *val = ~0UL; break;
+        case 1: *val = p->mc_bank[b].status; break;
+        case 2: *val = p->mc_bank[b].addr; break;
+        default: *val = p->mc_bank[b].misc; break;
+        }
+    } else if (vendor == VENDOR_INTEL && m >= MSR_MC0_CTL2 && m < MSR_MC0_CTL2 + GUEST_MC_BANKS) {
+        *val = p->mc_bank[m - MSR_MC0_CTL2].ctl2;
+    }
+    return 1;                            /* MCG_CTL and the rest: 0 */
+}
+
+static int vmce_wrmsr(struct vcpu *v, uint32_t m, uint64_t val, enum vendor vendor)
+{
+    struct pv_vcpu *p = &v->arch.pv;
+    if (!vmce_msr(m))
+        return 0;
+    switch (m) {
+    case MSR_MCG_STATUS:
+        p->mcg_status = val;
+        return 1;
+    case MSR_MCG_CAP:                    /* read-only: ignored */
+    case MSR_MCG_CTL:
+        return 1;
+    case MSR_MCG_EXT_CTL:
+        return -1;
+    }
+    if (m >= MSR_MC0_CTL && m < MSR_MC0_CTL + 4 * GUEST_MC_BANKS) {
+        unsigned b = (m - MSR_MC0_CTL) / 4;
+        if ((m & 3) == 0)
+            return 1;                    /* MCi_CTL stays all ones */
+        if (val)
+            return -1;
+        if ((m & 3) == 1)
+            p->mc_bank[b].status = 0;
+        else if ((m & 3) == 2)
+            p->mc_bank[b].addr = 0;
+        else
+            p->mc_bank[b].misc = 0;
+    } else if (vendor == VENDOR_INTEL && m >= MSR_MC0_CTL2 && m < MSR_MC0_CTL2 + GUEST_MC_BANKS) {
+        p->mc_bank[m - MSR_MC0_CTL2].ctl2 = val;
+    }
+    return 1;
+}
+
 static bool tsc_aux_offered(void)
 {
     return has_feature(0x80000001, 0, EDX, 27) || has_feature(7, 0, ECX, 22);
@@ -720,6 +813,9 @@ static bool read_msr(struct vcpu *v, uint32_t m, uint64_t *val)
     default:
         if (pmu_msr(m, vendor) || (vendor == VENDOR_AMD && amd_pstate_msr(m)))
             return true;
+        int rc = vmce_rdmsr(v, m, val, vendor);
+        if (rc)
+            return rc > 0;
         break;
     }
     /* Xen fakes a read of an MSR the hardware has as 0 for a guest with no
@@ -794,8 +890,12 @@ static bool write_msr(struct vcpu *v, uint32_t m, uint64_t val)
     case MSR_IA32_THERM_CONTROL:
     case MSR_IA32_ENERGY_PERF_BIAS:
         return vendor == VENDOR_INTEL;
-    default:
+    default: {
+        int rc = vmce_wrmsr(v, m, val, vendor);
+        if (rc)
+            return rc > 0;
         return pmu_msr(m, vendor) || (vendor == VENDOR_AMD && amd_pstate_msr(m));
+    }
     }
 }
 

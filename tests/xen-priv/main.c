@@ -168,9 +168,9 @@ static void test_cpuid(void)
     bit("1.edx SSE", l.d, 25, true);
     bit("1.edx SSE2", l.d, 26, true);
     bit("1.edx SEP", l.d, 11, !amd);     /* no SYSENTER in long mode on AMD */
-    /* Keel has no vMCE: it hides MCE and MCA, which Xen shows. */
-    bit("1.edx MCE", l.d, 7, !on_keel);
-    bit("1.edx MCA", l.d, 14, !on_keel);
+    /* Machine checks as the host has them (the MSRs are Xen's vMCE). */
+    bit("1.edx MCE", l.d, 7, native_cpuid(1, 0).d & (1u << 7));
+    bit("1.edx MCA", l.d, 14, native_cpuid(1, 0).d & (1u << 14));
 
     l = xen_cpuid(7, 0);
     bit("7.ebx SMEP", l.b, 7, false);
@@ -306,6 +306,57 @@ static void test_tsc_aux(void)
         CHECK_EQ(rdtscp_aux(), 0);
 }
 
+/* Xen's vMCE: two banks, the vCPU's MCG_STATUS and bank registers, only
+ * 0 written to STATUS/ADDR/MISC, MCi_CTL all ones, no LMCE. */
+static void test_vmce(void)
+{
+    uint64_t v;
+    bool intel = !amd;
+    uint64_t cap = intel ? 0x1000c02UL : 2;
+    CHECK_EQ(rdmsr_ok(0x179), cap);                  /* MCG_CAP */
+    CHECK_EQ(wrmsr_try(0x179, 0x1ff), 0);            /* read-only: ignored */
+    CHECK_EQ(rdmsr_ok(0x179), cap);
+    CHECK_EQ(rdmsr_ok(0x17a), 0);                    /* MCG_STATUS */
+    CHECK_EQ(wrmsr_try(0x17a, 5), 0);
+    CHECK_EQ(rdmsr_ok(0x17a), 5);
+    CHECK_EQ(wrmsr_try(0x17a, 0), 0);
+    CHECK_EQ(rdmsr_ok(0x17b), 0);                    /* MCG_CTL: not present */
+    CHECK_EQ(wrmsr_try(0x17b, ~0UL), 0);
+    CHECK_EQ(rdmsr_ok(0x17b), 0);
+    CHECK_EQ(rdmsr_try(0x4d0, &v), -1);              /* MCG_EXT_CTL: no LMCE */
+    CHECK_EQ(wrmsr_try(0x4d0, 0), -1);
+    for (unsigned b = 0; b < 2; b++) {
+        uint32_t base = 0x400 + 4 * b;
+        CHECK_EQ(rdmsr_ok(base), ~0UL);               /* MCi_CTL */
+        CHECK_EQ(wrmsr_try(base, 0), 0);
+        CHECK_EQ(rdmsr_ok(base), ~0UL);
+        for (uint32_t m = base + 1; m < base + 4; m++) {
+            CHECK_EQ(rdmsr_ok(m), 0);
+            CHECK_EQ(wrmsr_try(m, 0), 0);
+            CHECK_EQ(wrmsr_try(m, 0x8000000000000001UL), -1);
+            CHECK_EQ(rdmsr_ok(m), 0);
+        }
+    }
+    CHECK_EQ(rdmsr_ok(0x408), 0);                    /* bank 2 and on: 0, writes ignored */
+    CHECK_EQ(wrmsr_try(0x408, 1), 0);
+    CHECK_EQ(rdmsr_ok(0x408), 0);
+    CHECK_EQ(rdmsr_ok(0x47f), 0);
+    CHECK_EQ(rdmsr_ok(0x29f), 0);                    /* MCi_CTL2 beyond the banks */
+    CHECK_EQ(wrmsr_try(0x29f, 1), 0);
+    CHECK_EQ(rdmsr_ok(0x29f), 0);
+    if (intel) {                                     /* MCi_CTL2 of banks 0, 1 */
+        CHECK_EQ(wrmsr_try(0x281, 0x4005), 0);
+        CHECK_EQ(rdmsr_ok(0x281), 0x4005);
+        CHECK_EQ(wrmsr_try(0x281, 0), 0);
+    } else {
+        CHECK_EQ(wrmsr_try(0x281, 0x4005), 0);
+        CHECK_EQ(rdmsr_ok(0x281), 0);
+    }
+    CHECK_EQ(rdmsr_ok(0), 0);                        /* P5_MC_ADDR, P5_MC_TYPE */
+    CHECK_EQ(rdmsr_ok(1), 0);
+    CHECK_EQ(wrmsr_try(0, 0), -1);
+}
+
 static void test_msrs(void)
 {
     static unsigned long fs_target = 0x1122334455667788UL, gs_target = 0x8877665544332211UL;
@@ -363,6 +414,7 @@ static void test_msrs(void)
         test_fail("MSR_IA32_TSC %#lx then %#lx", t0, t1);
     CHECK_EQ(rdmsr_ok(0x345), 0);
     test_tsc_aux();
+    test_vmce();
 
     /* FEATURE_CONTROL: locked with nothing enabled on Intel, #GP on AMD. */
     if (amd)
