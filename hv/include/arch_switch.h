@@ -28,12 +28,15 @@ static inline void pv_ctxt_switch_from(struct vcpu *prev)
 {
     if (prev->arch.pv.own_segments)
         pv_segments_save(prev);
+    else
+        pv_bases_sync(prev);             /* FSGSBASE: they may have changed */
 }
 
 static inline void pv_ctxt_switch_to(struct vcpu *next)
 {
     if (next->arch.pv.fpu_ts)
         write_cr0(read_cr0() | X86_CR0_TS);
+    pv_load_fsgsbase(next);
     switch_cr3(pv_active_cr3(next));   /* the user table in guest user mode */
     if (next->arch.pv.own_segments | pv_segs_loaded[this_cpu()->id])
         pv_segments_load(next);        /* GDT entries, LDT, selectors, or none */

@@ -184,6 +184,7 @@ struct pcpu {
     void *volatile call_arg;
     uint64_t xcr0;               /* the hardware XCR0 (0: not known yet; xstate.h) */
     uint32_t tsc_aux;            /* the hardware TSC_AUX (cpu_has_tsc_aux) */
+    bool fsgsbase;               /* the hardware CR4.FSGSBASE (pv.h) */
 };
 
 extern struct pcpu *pcpus[NR_CPUS];

@@ -2,6 +2,7 @@
 #ifndef KEEL_PV_H
 #define KEEL_PV_H
 #include "domain.h"
+#include "x86.h"
 
 void pv_guest_exception(struct cpu_user_regs *r, unsigned vec);
 bool pv_inject_exception(struct vcpu *v, unsigned vec, uint32_t err, unsigned long cr2);
@@ -24,6 +25,38 @@ void hypercall_page_fill(void *page);
  * kernel stack cannot take the frame. */
 bool pv_bounce(struct vcpu *v, unsigned long handler, bool has_err, uint32_t err,
                bool mask_events);
+
+/* FSGSBASE, as Xen: the CPU's CR4.FSGSBASE is set while a vCPU runs that
+ * set it in its own CR4 (emulate.c lets it with the policy's FSGSBASE),
+ * clear otherwise.  Such a vCPU may change its FS and active GS base
+ * without the hypervisor knowing: pv_bases_sync reads them back into the
+ * vCPU (on its own pCPU, in the hypervisor, where the guest's active GS
+ * base is MSR_KERNEL_GS_BASE) before anything uses them. */
+static inline void pv_load_fsgsbase(const struct vcpu *v)
+{
+    bool want = v->arch.pv.cr4 & X86_CR4_FSGSBASE;
+    struct pcpu *pc = this_cpu();
+    if (pc->fsgsbase != want) {
+        pc->fsgsbase = want;
+        write_cr4(want ? read_cr4() | X86_CR4_FSGSBASE : read_cr4() & ~X86_CR4_FSGSBASE);
+    }
+}
+
+static inline void pv_bases_sync(struct vcpu *v)
+{
+    if (!(v->arch.pv.cr4 & X86_CR4_FSGSBASE))
+        return;
+    v->arch.pv.fs_base = rdmsr(MSR_FS_BASE);
+    unsigned long gs = rdmsr(MSR_KERNEL_GS_BASE);
+    if (v->arch.pv.user_mode)
+        v->arch.pv.gs_base_user = gs;
+    else
+        v->arch.pv.gs_base_kernel = gs;
+}
+
+/* The CR4 bits a guest may set (emulate.c): TSD, DE, and OSXSAVE and
+ * FSGSBASE as the policy offers XSAVE and FSGSBASE. */
+unsigned long pv_cr4_guest_mask(void);
 
 /* Guest user mode (user.c). */
 static inline uint64_t pv_active_cr3(const struct vcpu *v)

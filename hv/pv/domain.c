@@ -113,7 +113,7 @@ long pv_set_info_guest(struct vcpu *v, const struct vcpu_guest_context *c)
      * bits in ctrlreg[] (emulate.c reads them). */
     v->arch.pv.iopl = (u->rflags >> 12) & 3;
     v->arch.pv.cr2 = c->ctrlreg[2];
-    v->arch.pv.cr4 = c->ctrlreg[4] & (X86_CR4_TSD | (1UL << 3) /* DE */);
+    v->arch.pv.cr4 = c->ctrlreg[4] & pv_cr4_guest_mask();
     if (c->flags & VGCF_i387_valid) {
         /* As Xen: the FXSAVE image is the x87 and SSE state, every other
          * component at its reset value. */
@@ -128,6 +128,8 @@ long pv_set_info_guest(struct vcpu *v, const struct vcpu_guest_context *c)
 void pv_get_info_guest(struct vcpu *v, struct vcpu_guest_context *c)
 {
     struct domain *d = v->domain;
+    if (v == current_vcpu())
+        pv_bases_sync(v);                /* FSGSBASE: the live ones */
     memset(c, 0, sizeof(*c));
     memcpy(&c->fpu_ctxt, v->arch.fpu, sizeof(c->fpu_ctxt));
     if (v->arch.xcr0 & XSTATE_SSE) {

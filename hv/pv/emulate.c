@@ -241,13 +241,11 @@ word_loc[PV_DEF_FEATUREMASK_WORDS] = {
 static const uint32_t pv_def_mask[PV_DEF_FEATUREMASK_WORDS] = PV_DEF_FEATUREMASK;
 
 /*
- * Features Xen gives a PV guest that Keel cannot: FSGSBASE (a guest's CR4
- * is not loaded, and its FS/GS bases are not read back from the CPU), the
- * speculation controls whose MSRs Keel does not virtualise (SPEC_CTRL,
- * PRED_CMD, FLUSH_CMD, ARCH_CAPABILITIES).
+ * Features Xen gives a PV guest that Keel cannot: the speculation controls
+ * whose MSRs Keel does not virtualise (SPEC_CTRL, PRED_CMD, FLUSH_CMD,
+ * ARCH_CAPABILITIES).
  */
 static const uint16_t keel_lacks[] = {
-    XEN_X86_FEATURE_FSGSBASE,
     XEN_X86_FEATURE_IBRSB, XEN_X86_FEATURE_STIBP, XEN_X86_FEATURE_SSBD,
     XEN_X86_FEATURE_L1D_FLUSH, XEN_X86_FEATURE_ARCH_CAPS, XEN_X86_FEATURE_CORE_CAPS,
     XEN_X86_FEATURE_IBPB, XEN_X86_FEATURE_IBRS, XEN_X86_FEATURE_AMD_STIBP,
@@ -316,6 +314,7 @@ static uint32_t *reg_of(struct leaf *l, unsigned reg)
  * XCR0 bits it allows (0: no XSAVE). */
 static uint32_t pv_mask[PV_DEF_FEATUREMASK_WORDS];
 static uint64_t pv_xcr0;
+static unsigned long pv_cr4_mask;
 static bool pv_mask_made;
 
 /* A feature in the host's CPUID and in pv_mask (while making it). */
@@ -362,6 +361,9 @@ static void make_pv_mask(void)
         }
     }
     pv_xcr0 = x;
+    pv_cr4_mask = X86_CR4_TSD | X86_CR4_DE | (x ? X86_CR4_OSXSAVE : 0) |
+                  (cpu_has_fsgsbase && policy_has(XEN_X86_FEATURE_FSGSBASE) ?
+                   X86_CR4_FSGSBASE : 0);
     __atomic_store_n(&pv_mask_made, true, __ATOMIC_RELEASE);   /* the same words on every CPU */
 }
 
@@ -369,6 +371,12 @@ static void pv_mask_ready(void)
 {
     if (!__atomic_load_n(&pv_mask_made, __ATOMIC_ACQUIRE))
         make_pv_mask();
+}
+
+unsigned long pv_cr4_guest_mask(void)
+{
+    pv_mask_ready();
+    return pv_cr4_mask;
 }
 
 /* The XCR0 bits a guest may set (0: the policy has no XSAVE). */
@@ -754,12 +762,15 @@ static bool read_msr(struct vcpu *v, uint32_t m, uint64_t *val)
     *val = 0;
     switch (m) {
     case MSR_FS_BASE:
+        pv_bases_sync(v);
         *val = v->arch.pv.fs_base;
         return true;
     case MSR_GS_BASE:
+        pv_bases_sync(v);
         *val = v->arch.pv.gs_base_kernel;
         return true;
     case MSR_KERNEL_GS_BASE:             /* the shadow: the user GS base */
+        pv_bases_sync(v);
         *val = v->arch.pv.gs_base_user;
         return true;
     case MSR_EFER:
@@ -1090,6 +1101,8 @@ static bool string_io(struct vcpu *v, struct cpu_user_regs *r, struct insn *i,
 
     if (!guest_io_okay(v, port, bytes))
         return false;
+    if (!in && i->seg >= 0)
+        pv_bases_sync(v);
     if (!in && i->seg == 4)
         base = v->arch.pv.fs_base;
     else if (!in && i->seg == 5)
@@ -1182,9 +1195,11 @@ static void read_cr(struct vcpu *v, unsigned cr, unsigned long *val)
 /* MOV to CR: CR0 may change TS only (fpu_taskswitch), CR2 is the guest's
  * (vcpu_info too), CR3 is a new base (NEW_BASEPTR's checks), CR4 keeps
  * the bits a PV guest may set that Keel's policy offers (TSD, DE,
- * OSXSAVE with XSAVE; not FSGSBASE) and drops the rest without a fault,
- * as Xen's pv_fixup_guest_cr4.  OSXSAVE is virtual: the hardware's is
- * always set with XSAVE (as on Xen), the guest's gates XSETBV.  TSD is recorded, not loaded: the kernel's own
+ * OSXSAVE with XSAVE, FSGSBASE with FSGSBASE) and drops the rest without
+ * a fault, as Xen's pv_fixup_guest_cr4.  OSXSAVE is virtual: the
+ * hardware's is always set with XSAVE (as on Xen), the guest's gates
+ * XSETBV; FSGSBASE is loaded into the CPU's CR4 (pv.h), as Xen's
+ * pv_make_cr4 does.  TSD is recorded, not loaded: the kernel's own
  * RDTSC gives the same value trapped or not, and there is no guest user
  * mode yet for it to refuse. */
 static bool write_cr(struct vcpu *v, unsigned cr, unsigned long val)
@@ -1200,8 +1215,9 @@ static bool write_cr(struct vcpu *v, unsigned cr, unsigned long val)
         v->vcpu_info->arch.cr2 = val;
         return true;
     case 4:
-        v->arch.pv.cr4 = val & (X86_CR4_TSD | X86_CR4_DE |
-                                (pv_xcr0_max() ? X86_CR4_OSXSAVE : 0));
+        pv_bases_sync(v);                /* before FSGSBASE may go */
+        v->arch.pv.cr4 = val & pv_cr4_guest_mask();
+        pv_load_fsgsbase(v);
         return true;
     case 3:                              /* as MMUEXT_NEW_BASEPTR */
         if (pv_set_base(v, val >> 12))

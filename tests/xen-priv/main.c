@@ -173,6 +173,7 @@ static void test_cpuid(void)
     bit("1.edx MCA", l.d, 14, native_cpuid(1, 0).d & (1u << 14));
 
     l = xen_cpuid(7, 0);
+    bit("7.ebx FSGSBASE", l.b, 0, native_cpuid(7, 0).b & 1);
     bit("7.ebx SMEP", l.b, 7, false);
     bit("7.ebx INVPCID", l.b, 10, false);
     bit("7.ebx SMAP", l.b, 20, false);
@@ -1146,6 +1147,70 @@ static void test_xsave(void)
     minios_set_trap_handler(6, NULL);
 }
 
+/* ---- FSGSBASE ------------------------------------------------------------ */
+
+#define CR4_FSGSBASE (1UL << 16)
+
+/* RDFSBASE: -6 after #UD, else 0 and the base. */
+static int rdfsbase_try(unsigned long *v)
+{
+    unsigned long x = 0;
+    arm();
+    __asm__ volatile(ARM_RESUME "rdfsbase %0\n1:" : "+r"(x) :: "r11", "memory");
+    *v = x;
+    if (!seen.count)
+        return 0;
+    return seen.vector == 6 ? -6 : -99;
+}
+
+/* As Xen: offered with the host's; usable once the kernel sets its
+ * CR4.FSGSBASE (#UD before and after); the bases it writes are what the
+ * MSRs read and survive yields; set_segment_base is seen by RDFSBASE. */
+static void test_fsgsbase(void)
+{
+    unsigned long v, c4 = cr4();
+    if (!(xen_cpuid(7, 0).b & 1)) {
+        printf("xen-priv: no FSGSBASE on this CPU: checks skipped\n");
+        return;
+    }
+    static unsigned long fs_target = 0x1234567890abcdefUL, gs_target = 0xfedcba0987654321UL;
+    uint64_t fs0 = rdmsr_ok(MSR_FS_BASE), gs0 = rdmsr_ok(MSR_GS_BASE);
+    minios_set_trap_handler(6, handler);
+    if (c4 & CR4_FSGSBASE)
+        test_fail("CR4 %#lx: FSGSBASE set before the kernel set it", c4);
+    CHECK_EQ(rdfsbase_try(&v), -6);
+    set_cr4(c4 | CR4_FSGSBASE);
+    if (!(cr4() & CR4_FSGSBASE))
+        test_fail("CR4 %#lx: FSGSBASE not kept", cr4());
+    CHECK_EQ(rdfsbase_try(&v), 0);
+    CHECK_EQ(v, fs0);
+    __asm__ volatile("wrfsbase %0" :: "r"((unsigned long)&fs_target) : "memory");
+    __asm__ volatile("wrgsbase %0" :: "r"((unsigned long)&gs_target) : "memory");
+    CHECK_EQ(fs_word(), fs_target);
+    CHECK_EQ(gs_word(), gs_target);
+    CHECK_EQ(rdmsr_ok(MSR_FS_BASE), (unsigned long)&fs_target);
+    CHECK_EQ(rdmsr_ok(MSR_GS_BASE), (unsigned long)&gs_target);
+    for (int k = 0; k < 10; k++)
+        HYPERVISOR_sched_op(SCHEDOP_yield, NULL);
+    unsigned long g;
+    CHECK_EQ(rdfsbase_try(&v), 0);
+    CHECK_EQ(v, (unsigned long)&fs_target);
+    __asm__ volatile("rdgsbase %0" : "=r"(g));
+    CHECK_EQ(g, (unsigned long)&gs_target);
+    CHECK_EQ(fs_word(), fs_target);
+    CHECK_EQ(HYPERVISOR_set_segment_base(SEGBASE_FS, 0x5000), 0);
+    CHECK_EQ(rdfsbase_try(&v), 0);
+    CHECK_EQ(v, 0x5000);
+    CHECK_EQ(wrmsr_try(MSR_FS_BASE, fs0), 0);
+    CHECK_EQ(wrmsr_try(MSR_GS_BASE, gs0), 0);
+    set_cr4(c4);
+    CHECK_EQ(cr4() & CR4_FSGSBASE, 0);
+    CHECK_EQ(rdfsbase_try(&v), -6);
+    CHECK_EQ(rdmsr_ok(MSR_FS_BASE), fs0);
+    CHECK_EQ(rdmsr_ok(MSR_GS_BASE), gs0);
+    minios_set_trap_handler(6, NULL);
+}
+
 /* ---- VCPUOP_send_nmi ----------------------------------------------------- */
 
 static volatile struct {
@@ -1283,6 +1348,7 @@ int main(void)
     test_fetch_fault();
     test_xsave();
     test_send_nmi();
+    test_fsgsbase();
     test_features();
     measure();
     minios_set_trap_handler(13, NULL);

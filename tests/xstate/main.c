@@ -8,7 +8,8 @@
  * round in four, x87 alone (the XMM registers must survive that too), so
  * that switches between vCPUs with different XCR0s are exercised.  With
  * RDTSCP each also sets TSC_AUX to a value of its own and reads it back
- * with RDTSCP after every round.  The
+ * with RDTSCP after every round; with FSGSBASE each enables it in its CR4
+ * and keeps an FS base of its own (WRFSBASE) through each spin.  The
  * console check (check.sh) proves the two interleaved. */
 #include <stdbool.h>
 #include <stdio.h>
@@ -98,6 +99,11 @@ int main(int argc, char **argv)
     __asm__ volatile("mov %0, %%cr4" :: "r"(cr4 | (1UL << 18)));
     uint64_t full = avx ? 7 : 3;
     bool rdtscp = xen_cpuid(0x80000001, 0).d & (1u << 27);
+    bool fsgsbase = xen_cpuid(7, 0).b & 1;
+    if (fsgsbase) {
+        __asm__ volatile("mov %%cr4, %0" : "=r"(cr4));
+        __asm__ volatile("mov %0, %%cr4" :: "r"(cr4 | (1UL << 16)));
+    }
     uint32_t aux = b ? 0xb0b : 0xa0a;
     if (rdtscp)
         __asm__ volatile("wrmsr" :: "c"(0xc0000103), "a"(aux), "d"(0));
@@ -117,25 +123,37 @@ int main(int argc, char **argv)
         double x87_in = 1.5 + r + (b ? 1000 : 0), x87_out = 0;
         uint32_t mxcsr_in = 0x1f80 | ((b ? 1u : 2u) << 13), mxcsr_out = 0, mxcsr_old;
         unsigned long n = SPINS;
+        unsigned long fs_in = (b ? 0x0000700000000000UL : 0x0000600000000000UL) + 0x1000UL * r;
+        unsigned long fs_out = fsgsbase ? fs_in : 0;
         __asm__ volatile("stmxcsr %0" : "=m"(mxcsr_old));
         if (ymm)
-            __asm__ volatile(YMM_ALL("vmovdqu", "3")
-                             "fldl %5\n\tldmxcsr %6\n\t"
+            __asm__ volatile(YMM_ALL("vmovdqu", "4")
+                             "fldl %6\n\tldmxcsr %7\n\t"
+                             "test %3, %3\n\tjz 2f\n\t"
+                             "rdfsbase %%r8\n\twrfsbase %3\n\t"
                              "1: dec %0\n\tjnz 1b\n\t"
-                             YMM_STORE("4")
+                             "rdfsbase %3\n\twrfsbase %%r8\n\tjmp 3f\n\t"
+                             "2: dec %0\n\tjnz 2b\n\t"
+                             "3:\n\t"
+                             YMM_STORE("5")
                              "fstpl %1\n\tstmxcsr %2\n\tvzeroupper"
-                             : "+r"(n), "=m"(x87_out), "=m"(mxcsr_out)
+                             : "+r"(n), "=m"(x87_out), "=m"(mxcsr_out), "+r"(fs_out)
                              : "r"(in), "r"(out), "m"(x87_in), "m"(mxcsr_in)
-                             : "memory", VCLOBBERS);
+                             : "memory", "r8", VCLOBBERS);
         else
-            __asm__ volatile(XMM_ALL("movdqu", "3")
-                             "fldl %5\n\tldmxcsr %6\n\t"
+            __asm__ volatile(XMM_ALL("movdqu", "4")
+                             "fldl %6\n\tldmxcsr %7\n\t"
+                             "test %3, %3\n\tjz 2f\n\t"
+                             "rdfsbase %%r8\n\twrfsbase %3\n\t"
                              "1: dec %0\n\tjnz 1b\n\t"
-                             XMM_STORE("4")
+                             "rdfsbase %3\n\twrfsbase %%r8\n\tjmp 3f\n\t"
+                             "2: dec %0\n\tjnz 2b\n\t"
+                             "3:\n\t"
+                             XMM_STORE("5")
                              "fstpl %1\n\tstmxcsr %2"
-                             : "+r"(n), "=m"(x87_out), "=m"(mxcsr_out)
+                             : "+r"(n), "=m"(x87_out), "=m"(mxcsr_out), "+r"(fs_out)
                              : "r"(in), "r"(out), "m"(x87_in), "m"(mxcsr_in)
-                             : "memory", VCLOBBERS);
+                             : "memory", "r8", VCLOBBERS);
         __asm__ volatile("ldmxcsr %0" :: "m"(mxcsr_old));
         for (unsigned i = 0; i < 16; i++)
             if (memcmp(in[i], out[i], ymm ? 32 : 16))
@@ -145,6 +163,8 @@ int main(int argc, char **argv)
             test_fail("%s round %d: st0 changed across preemption", me, r);
         if (mxcsr_out != mxcsr_in)
             test_fail("%s round %d: MXCSR %#x, expected %#x", me, r, mxcsr_out, mxcsr_in);
+        if (fsgsbase && fs_out != fs_in)
+            test_fail("%s round %d: FS base %#lx, expected %#lx", me, r, fs_out, fs_in);
         if (rdtscp) {
             uint32_t lo, hi, got;
             __asm__ volatile("rdtscp" : "=a"(lo), "=d"(hi), "=c"(got));

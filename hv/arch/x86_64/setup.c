@@ -282,6 +282,7 @@ noreturn void hv_exit(unsigned status)
 }
 
 bool cpu_has_tsc_aux;
+bool cpu_has_fsgsbase;
 
 void cpu_features_init(void)
 {
@@ -290,6 +291,8 @@ void cpu_features_init(void)
     cpuid(7, 0, &a, &b, &c, &d);
     if (b & (1u << 7))
         cr4 |= X86_CR4_SMEP;     /* never execute guest pages */
+    cpu_has_fsgsbase = b & 1u;   /* CR4.FSGSBASE stays clear until a guest's needs it */
+    cr4 &= ~X86_CR4_FSGSBASE;
     cpuid(0x80000001, 0, &a, &b, &e, &d);
     if ((d & (1u << 27)) || (c & (1u << 22))) {   /* RDTSCP, RDPID */
         cpu_has_tsc_aux = true;
