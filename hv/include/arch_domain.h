@@ -64,6 +64,7 @@ struct pv_vcpu {
     unsigned long cr4;             /* the CR4 bits the guest set itself (TSD, DE) */
     unsigned iopl;                 /* PHYSDEVOP_set_iopl: 0-3 */
     uint32_t tsc_aux;              /* MSR_TSC_AUX (RDTSCP, RDPID), loaded at switch-in */
+    bool extra;                    /* tsc_aux not 0 or CR4.FSGSBASE (pv_switch_extra) */
     /* VCPUOP_send_nmi (pv/traps.c): an NMI waits (set by any vCPU of the
      * domain, taken on the way out); one was delivered and the guest has
      * not left its handler with the iret hypercall yet. */

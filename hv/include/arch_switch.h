@@ -32,32 +32,18 @@ static inline void pv_ctxt_switch_from(struct vcpu *prev)
         pv_bases_sync(prev);             /* FSGSBASE: they may have changed */
 }
 
-static inline void pv_ctxt_switch_to(struct vcpu *next)
+static inline void pv_ctxt_switch_to(struct vcpu *next, struct pcpu *pc)
 {
     if (next->arch.pv.fpu_ts)
         write_cr0(read_cr0() | X86_CR0_TS);
-    pv_load_fsgsbase(next);
+    if (next->arch.pv.extra | pc->extra)
+        pv_switch_extra(next, pc);     /* TSC_AUX, CR4.FSGSBASE */
     switch_cr3(pv_active_cr3(next));   /* the user table in guest user mode */
     if (next->arch.pv.own_segments | pv_segs_loaded[this_cpu()->id])
         pv_segments_load(next);        /* GDT entries, LDT, selectors, or none */
-    if (cpu_has_tsc_aux && this_cpu()->tsc_aux != next->arch.pv.tsc_aux) {
-        this_cpu()->tsc_aux = next->arch.pv.tsc_aux;
-        wrmsr(MSR_TSC_AUX, next->arch.pv.tsc_aux);
-    }
     wrmsr(MSR_FS_BASE, next->arch.pv.fs_base);
     wrmsr(MSR_KERNEL_GS_BASE, next->arch.pv.user_mode ? next->arch.pv.gs_base_user :
                                                          next->arch.pv.gs_base_kernel);
-}
-
-/* XSAVE: whether XCR0 must be loaded for a vCPU with this one (and the
- * pCPU's record of it updated). */
-static inline bool pc_xcr0_differs(uint64_t xcr0)
-{
-    struct pcpu *pc = this_cpu();
-    if (pc->xcr0 == xcr0)
-        return false;
-    pc->xcr0 = xcr0;
-    return true;
 }
 
 static inline void arch_ctxt_switch_from(struct vcpu *prev)
@@ -77,22 +63,24 @@ static inline void arch_ctxt_switch_from(struct vcpu *prev)
 
 static inline void arch_ctxt_switch_to(struct vcpu *next)
 {
-#ifdef KEEL_DEBUG
     struct pcpu *pc = this_cpu();
+#ifdef KEEL_DEBUG
     struct domain *from = pc->curr->domain;
     uint64_t flushes = pc->global_flushes;
 #endif
     __asm__ volatile("clts");
     uint64_t xcr0 = next->arch.xcr0;
-    if (xcr0 && pc_xcr0_differs(xcr0))
+    if (xcr0 && pc->xcr0 != xcr0) {  /* XSAVE: load XCR0 only when it changes */
+        pc->xcr0 = xcr0;
         xsetbv0(xcr0);
+    }
     if (xcr0 & XSTATE_SSE)          /* as it was saved (arch_ctxt_switch_from) */
         xrstor_mask(next->arch.fpu, xcr0);
     else
         __asm__ volatile("fxrstor64 (%0)" :: "r"(next->arch.fpu) : "memory");
     if (next->arch.dr[7] & 0xff)
         load_debugregs(next);
-    pv_ctxt_switch_to(next);
+    pv_ctxt_switch_to(next, pc);
     set_guest_stack(next->arch.frame_top);
 #ifdef KEEL_DEBUG
     /* Self-check: a switch between domains drops every translation of

@@ -32,14 +32,16 @@ bool pv_bounce(struct vcpu *v, unsigned long handler, bool has_err, uint32_t err
  * without the hypervisor knowing: pv_bases_sync reads them back into the
  * vCPU (on its own pCPU, in the hypervisor, where the guest's active GS
  * base is MSR_KERNEL_GS_BASE) before anything uses them. */
-static inline void pv_load_fsgsbase(const struct vcpu *v)
+/* What is rarely not the default at switch-in, the vCPU's TSC_AUX and
+ * CR4.FSGSBASE, is loaded by pv_switch_extra (domain.c) only when the
+ * next vCPU or the CPU has something else than the default (one test on
+ * the hot path).  pv_extra_note keeps v's flag current when either
+ * changes (v running on this CPU: loaded at once too). */
+void pv_switch_extra(struct vcpu *next, struct pcpu *pc);
+
+static inline void pv_extra_note(struct vcpu *v)
 {
-    bool want = v->arch.pv.cr4 & X86_CR4_FSGSBASE;
-    struct pcpu *pc = this_cpu();
-    if (pc->fsgsbase != want) {
-        pc->fsgsbase = want;
-        write_cr4(want ? read_cr4() | X86_CR4_FSGSBASE : read_cr4() & ~X86_CR4_FSGSBASE);
-    }
+    v->arch.pv.extra = v->arch.pv.tsc_aux || (v->arch.pv.cr4 & X86_CR4_FSGSBASE);
 }
 
 static inline void pv_bases_sync(struct vcpu *v)

@@ -114,6 +114,7 @@ long pv_set_info_guest(struct vcpu *v, const struct vcpu_guest_context *c)
     v->arch.pv.iopl = (u->rflags >> 12) & 3;
     v->arch.pv.cr2 = c->ctrlreg[2];
     v->arch.pv.cr4 = c->ctrlreg[4] & pv_cr4_guest_mask();
+    pv_extra_note(v);                    /* loaded at its next switch-in */
     if (c->flags & VGCF_i387_valid) {
         /* As Xen: the FXSAVE image is the x87 and SSE state, every other
          * component at its reset value. */
@@ -123,6 +124,20 @@ long pv_set_info_guest(struct vcpu *v, const struct vcpu_guest_context *c)
     return 0;
 }
 
+
+void pv_switch_extra(struct vcpu *next, struct pcpu *pc)
+{
+    if (cpu_has_tsc_aux && pc->tsc_aux != next->arch.pv.tsc_aux) {
+        pc->tsc_aux = next->arch.pv.tsc_aux;
+        wrmsr(MSR_TSC_AUX, next->arch.pv.tsc_aux);
+    }
+    bool want = next->arch.pv.cr4 & X86_CR4_FSGSBASE;
+    if (pc->fsgsbase != want) {
+        pc->fsgsbase = want;
+        write_cr4(want ? read_cr4() | X86_CR4_FSGSBASE : read_cr4() & ~X86_CR4_FSGSBASE);
+    }
+    pc->extra = pc->tsc_aux || pc->fsgsbase;
+}
 
 /* Xen's arch_get_info_guest() for a 64-bit PV vCPU. */
 void pv_get_info_guest(struct vcpu *v, struct vcpu_guest_context *c)

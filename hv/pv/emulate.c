@@ -871,8 +871,8 @@ static bool write_msr(struct vcpu *v, uint32_t m, uint64_t val)
         if (!tsc_aux_offered() || val >> 32)
             return false;
         v->arch.pv.tsc_aux = (uint32_t)val;
-        this_cpu()->tsc_aux = (uint32_t)val;
-        wrmsr(MSR_TSC_AUX, val);
+        pv_extra_note(v);
+        pv_switch_extra(v, this_cpu());  /* into the CPU now */
         return true;
     case MSR_IA32_MISC_ENABLE:           /* a change is dropped, not refused */
         return rdmsr_safe(m, &tmp);
@@ -1217,7 +1217,8 @@ static bool write_cr(struct vcpu *v, unsigned cr, unsigned long val)
     case 4:
         pv_bases_sync(v);                /* before FSGSBASE may go */
         v->arch.pv.cr4 = val & pv_cr4_guest_mask();
-        pv_load_fsgsbase(v);
+        pv_extra_note(v);
+        pv_switch_extra(v, this_cpu());  /* the CPU's CR4.FSGSBASE now */
         return true;
     case 3:                              /* as MMUEXT_NEW_BASEPTR */
         if (pv_set_base(v, val >> 12))
