@@ -358,6 +358,39 @@ static void test_vmce(void)
     CHECK_EQ(wrmsr_try(0, 0), -1);
 }
 
+/* The speculation-control MSRs, as Xen's guest_rdmsr/guest_wrmsr: each
+ * #GPs unless CPUID offers it (SPEC_CTRL with IBRSB or IBRS, PRED_CMD
+ * with IBRSB or IBPB and write-only, FLUSH_CMD with L1D_FLUSH and
+ * write-only, ARCH_CAPABILITIES with ARCH_CAPS and read-only,
+ * VIRT_SPEC_CTRL with VIRT_SSBD).  Keel offers none of them; where Xen
+ * offers one its checks are skipped. */
+static void test_spec_ctrl(void)
+{
+    uint64_t v;
+    struct leaf l7 = xen_cpuid(7, 0), e8 = xen_cpuid(0x80000008, 0);
+    bool ibrsb = l7.d & (1u << 26), ibrs = e8.b & (1u << 14), ibpb = e8.b & (1u << 12);
+    bool l1d = l7.d & (1u << 28), caps = l7.d & (1u << 29), virt_ssbd = e8.b & (1u << 25);
+    if (on_keel && (ibrsb || ibrs || ibpb || l1d || caps || virt_ssbd))
+        test_fail("CPUID offers a speculation control Keel does not virtualise");
+    if (!ibrsb && !ibrs) {
+        CHECK_EQ(rdmsr_try(0x48, &v), -1);           /* SPEC_CTRL */
+        CHECK_EQ(wrmsr_try(0x48, 0), -1);
+    }
+    CHECK_EQ(rdmsr_try(0x49, &v), -1);               /* PRED_CMD: write-only */
+    if (!ibrsb && !ibpb)
+        CHECK_EQ(wrmsr_try(0x49, 1), -1);
+    CHECK_EQ(rdmsr_try(0x10b, &v), -1);              /* FLUSH_CMD: write-only */
+    if (!l1d)
+        CHECK_EQ(wrmsr_try(0x10b, 1), -1);
+    if (!caps)
+        CHECK_EQ(rdmsr_try(0x10a, &v), -1);          /* ARCH_CAPABILITIES */
+    CHECK_EQ(wrmsr_try(0x10a, 0), -1);               /* read-only */
+    if (!virt_ssbd) {
+        CHECK_EQ(rdmsr_try(0xc001011f, &v), -1);     /* VIRT_SPEC_CTRL */
+        CHECK_EQ(wrmsr_try(0xc001011f, 0), -1);
+    }
+}
+
 static void test_msrs(void)
 {
     static unsigned long fs_target = 0x1122334455667788UL, gs_target = 0x8877665544332211UL;
@@ -416,6 +449,7 @@ static void test_msrs(void)
     CHECK_EQ(rdmsr_ok(0x345), 0);
     test_tsc_aux();
     test_vmce();
+    test_spec_ctrl();
 
     /* FEATURE_CONTROL: locked with nothing enabled on Intel, #GP on AMD. */
     if (amd)
