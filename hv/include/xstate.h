@@ -37,6 +37,7 @@
 /* Set once on the boot CPU (xstate_cpu_init), read-only afterwards. */
 extern bool xstate_on;              /* the host has XSAVE: CR4.OSXSAVE is set */
 extern uint64_t xstate_host_xcr0;   /* the XCR0 bits the host supports */
+extern uint32_t xstate_mxcsr_mask;  /* the MXCSR bits the CPU accepts */
 
 /* Each CPU: CR4.OSXSAVE and XCR0 = x87|SSE (cpu_features_init). */
 void xstate_cpu_init(void);

@@ -120,6 +120,16 @@ long pv_set_info_guest(struct vcpu *v, const struct vcpu_guest_context *c)
          * component at its reset value. */
         memcpy(v->arch.fpu, &c->fpu_ctxt, sizeof(c->fpu_ctxt));
         *xstate_bv(v->arch.fpu) = XSTATE_FP_SSE;
+        /* An MXCSR the CPU refuses would make FXRSTOR/XRSTOR fault here:
+         * the state Xen falls back to when its restore faults instead,
+         * every component at reset and the MXCSR's valid bits. */
+        uint32_t mxcsr;
+        memcpy(&mxcsr, v->arch.fpu + 24, 4);
+        if (mxcsr & ~xstate_mxcsr_mask) {
+            xstate_area_init(v->arch.fpu);
+            mxcsr &= xstate_mxcsr_mask;
+            memcpy(v->arch.fpu + 24, &mxcsr, 4);
+        }
     }
     return 0;
 }

@@ -105,8 +105,13 @@ static volatile unsigned long vcpu1_runs;
 static char vcpu1_stack[16384] __attribute__((aligned(16)));
 static struct vcpu_guest_context ctxt;
 
+static volatile uint32_t vcpu1_mxcsr;
+
 static void vcpu1_main(void)
 {
+    uint32_t m;
+    __asm__ volatile("stmxcsr %0" : "=m"(m));
+    vcpu1_mxcsr = m;
     for (;;) {
         __atomic_fetch_add(&vcpu1_runs, 1, __ATOMIC_SEQ_CST);
         HYPERVISOR_vcpu_op(VCPUOP_down, 1, NULL);
@@ -144,12 +149,27 @@ static void test_vcpu1(int required)
     CHECK_EQ(HYPERVISOR_vcpu_op(VCPUOP_initialise, 1, (void *)HV_ADDR), -XEN_EFAULT);
     CHECK_EQ(HYPERVISOR_vcpu_op(VCPUOP_initialise, NO_VCPU, &ctxt), -XEN_ENOENT);
 
+    /* An FPU image whose MXCSR has reserved bits set: the CPU would not
+     * load it (FXRSTOR/XRSTOR #GP); the hypervisor must not try to. */
+    ctxt.flags |= VGCF_i387_valid;
+    memset(&ctxt.fpu_ctxt, 0, sizeof(ctxt.fpu_ctxt));
+    uint32_t bad_mxcsr = 0xffffffffu;
+    memcpy((char *)&ctxt.fpu_ctxt + 24, &bad_mxcsr, 4);
     CHECK_EQ(HYPERVISOR_vcpu_op(VCPUOP_initialise, 1, &ctxt), 0);
     CHECK_EQ(HYPERVISOR_vcpu_op(VCPUOP_initialise, 1, &ctxt), -XEN_EEXIST);
     CHECK_EQ(HYPERVISOR_vcpu_op(VCPUOP_is_up, 1, NULL), 0);
     CHECK_EQ(HYPERVISOR_vcpu_op(VCPUOP_up, 1, NULL), 0);
     if (!wait_for(&vcpu1_runs, 1))
         test_fail("vCPU 1 did not run after VCPUOP_up");
+    /* It started with what the CPU accepts of that MXCSR (its reset
+     * state otherwise, as Xen falls back to when a restore faults). */
+    static uint8_t img[512] __attribute__((aligned(16)));
+    __asm__ volatile("fxsave64 %0" : "=m"(img));
+    uint32_t mask;
+    memcpy(&mask, img + 28, 4);
+    if (!mask)
+        mask = 0xffbf;
+    CHECK_EQ(vcpu1_mxcsr, bad_mxcsr & mask);
     /* It took itself down: wait until it is. */
     uint64_t end = minios_monotonic_ns() + 2000 * MS;
     while (HYPERVISOR_vcpu_op(VCPUOP_is_up, 1, NULL) != 0 && minios_monotonic_ns() < end)

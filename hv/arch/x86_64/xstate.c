@@ -8,10 +8,16 @@
 
 bool xstate_on;
 uint64_t xstate_host_xcr0;
+uint32_t xstate_mxcsr_mask = 0xffbf;     /* what a CPU reporting 0 accepts */
 
 void xstate_cpu_init(void)
 {
-    uint32_t a, b, c, d;
+    static uint8_t img[512] __attribute__((aligned(16)));
+    uint32_t a, b, c, d, mask;
+    __asm__ volatile("fxsave64 %0" : "=m"(img));
+    memcpy(&mask, &img[28], 4);
+    if (mask)
+        xstate_mxcsr_mask = mask;        /* every CPU the same */
     cpuid(1, 0, &a, &b, &c, &d);
     if (!(c & (1u << 26))) {
         if (xstate_on)
