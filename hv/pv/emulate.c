@@ -317,8 +317,9 @@ static uint64_t pv_xcr0;
 static unsigned long pv_cr4_mask;
 static bool pv_mask_made;
 
-/* A feature in the host's CPUID and in pv_mask (while making it). */
-static bool policy_has(unsigned feat)
+/* A feature in the host's CPUID and in mask (pv_mask, or the words
+ * make_pv_mask is making). */
+static bool policy_has_in(const uint32_t *mask, unsigned feat)
 {
     const struct word_loc *wl = &word_loc[feat / 32];
     struct leaf l;
@@ -326,29 +327,37 @@ static bool policy_has(unsigned feat)
     if (wl->leaf < 0x80000000 ? wl->leaf > host.max_basic : wl->leaf > host.max_extd)
         return false;
     cpuid(wl->leaf, wl->sub, &l.a, &l.b, &l.c, &l.d);
-    return (*reg_of(&l, wl->reg) & pv_mask[feat / 32]) >> (feat % 32) & 1;
+    return (*reg_of(&l, wl->reg) & mask[feat / 32]) >> (feat % 32) & 1;
 }
 
+static bool policy_has(unsigned feat)
+{
+    return policy_has_in(pv_mask, feat);
+}
+
+/* Made in a local copy first: CPUs that race here only ever store the
+ * final words, so a reader never sees a half-made mask. */
 static void make_pv_mask(void)
 {
+    uint32_t m[PV_DEF_FEATUREMASK_WORDS];
     for (unsigned w = 0; w < PV_DEF_FEATUREMASK_WORDS; w++)
-        pv_mask[w] = pv_def_mask[w];
+        m[w] = pv_def_mask[w];
     for (unsigned k = 0; k < ARRAY_SIZE(keel_lacks); k++)
         if (keel_lacks[k] / 32 < PV_DEF_FEATUREMASK_WORDS)
-            pv_mask[keel_lacks[k] / 32] &= ~(1u << (keel_lacks[k] % 32));
+            m[keel_lacks[k] / 32] &= ~(1u << (keel_lacks[k] % 32));
     for (unsigned k = 0; !xstate_on && k < ARRAY_SIZE(needs_xsave); k++)
         if (needs_xsave[k] / 32 < PV_DEF_FEATUREMASK_WORDS)
-            pv_mask[needs_xsave[k] / 32] &= ~(1u << (needs_xsave[k] % 32));
+            m[needs_xsave[k] / 32] &= ~(1u << (needs_xsave[k] % 32));
     /* The XCR0 bits the policy allows, as Xen's recalculate_xstate: x87
      * and SSE with XSAVE, YMM with AVX, the three AVX-512 components with
      * AVX512F; MPX and PKRU are not a PV guest's (its policy has neither);
      * each only if the host has it. */
     uint64_t x = 0;
-    if (policy_has(XEN_X86_FEATURE_XSAVE)) {
+    if (policy_has_in(m, XEN_X86_FEATURE_XSAVE)) {
         x = XSTATE_FP_SSE;
-        if (policy_has(XEN_X86_FEATURE_AVX))
+        if (policy_has_in(m, XEN_X86_FEATURE_AVX))
             x |= XSTATE_YMM;
-        if (policy_has(XEN_X86_FEATURE_AVX512F))
+        if (policy_has_in(m, XEN_X86_FEATURE_AVX512F))
             x |= XSTATE_OPMASK | XSTATE_ZMM | XSTATE_HI_ZMM;
         x &= xstate_host_xcr0;
         /* The area is a page: leave out what would not fit (nothing does
@@ -360,9 +369,11 @@ static void make_pv_mask(void)
                 x &= ~(XSTATE_YMM | XSTATE_OPMASK | XSTATE_ZMM | XSTATE_HI_ZMM);
         }
     }
+    for (unsigned w = 0; w < PV_DEF_FEATUREMASK_WORDS; w++)
+        pv_mask[w] = m[w];
     pv_xcr0 = x;
     pv_cr4_mask = X86_CR4_TSD | X86_CR4_DE | (x ? X86_CR4_OSXSAVE : 0) |
-                  (cpu_has_fsgsbase && policy_has(XEN_X86_FEATURE_FSGSBASE) ?
+                  (cpu_has_fsgsbase && policy_has_in(m, XEN_X86_FEATURE_FSGSBASE) ?
                    X86_CR4_FSGSBASE : 0);
     __atomic_store_n(&pv_mask_made, true, __ATOMIC_RELEASE);   /* the same words on every CPU */
 }
