@@ -161,15 +161,22 @@ static void test_vcpu1(int required)
     CHECK_EQ(HYPERVISOR_vcpu_op(VCPUOP_up, 1, NULL), 0);
     if (!wait_for(&vcpu1_runs, 1))
         test_fail("vCPU 1 did not run after VCPUOP_up");
-    /* It started with what the CPU accepts of that MXCSR (its reset
-     * state otherwise, as Xen falls back to when a restore faults). */
-    static uint8_t img[512] __attribute__((aligned(16)));
-    __asm__ volatile("fxsave64 %0" : "=m"(img));
-    uint32_t mask;
-    memcpy(&mask, img + 28, 4);
-    if (!mask)
-        mask = 0xffbf;
-    CHECK_EQ(vcpu1_mxcsr, bad_mxcsr & mask);
+    /* On Keel it started with what the CPU accepts of that MXCSR (its
+     * reset state otherwise), as Xen falls back to when its restore
+     * faults.  Xen only finds out from the fault, which QEMU's TCG does
+     * not raise: there it keeps the value, so this is checked on Keel. */
+    xen_extraversion_t ev;
+    memset(ev, 0, sizeof(ev));
+    HYPERVISOR_xen_version(XENVER_extraversion, ev);
+    if (strstr(ev, "keel")) {
+        static uint8_t img[512] __attribute__((aligned(16)));
+        __asm__ volatile("fxsave64 %0" : "=m"(img));
+        uint32_t mask;
+        memcpy(&mask, img + 28, 4);
+        if (!mask)
+            mask = 0xffbf;
+        CHECK_EQ(vcpu1_mxcsr, bad_mxcsr & mask);
+    }
     /* It took itself down: wait until it is. */
     uint64_t end = minios_monotonic_ns() + 2000 * MS;
     while (HYPERVISOR_vcpu_op(VCPUOP_is_up, 1, NULL) != 0 && minios_monotonic_ns() < end)
