@@ -224,6 +224,8 @@ static long vcpu_op(unsigned long cmd, unsigned long vcpuid, unsigned long arg)
         domain_unlock(d);
         return rc;
     }
+    case VCPUOP_send_nmi:
+        return pv_vcpu_send_nmi(v, arg);
     default:
         return -XEN_ENOSYS;
     }

@@ -67,12 +67,24 @@ struct pv_vcpu {
     unsigned long cr2;             /* the last #PF address delivered (MOV from CR2) */
     unsigned long cr4;             /* the CR4 bits the guest set itself (TSD, DE) */
     unsigned iopl;                 /* PHYSDEVOP_set_iopl: 0-3 */
+    uint32_t tsc_aux;              /* MSR_TSC_AUX (RDTSCP, RDPID), loaded at switch-in */
+    bool extra;                    /* tsc_aux not 0 or CR4.FSGSBASE (pv_switch_extra) */
+    /* VCPUOP_send_nmi (pv/traps.c): an NMI waits (set by any vCPU of the
+     * domain, taken on the way out); one was delivered and the guest has
+     * not left its handler with the iret hypercall yet. */
+    bool nmi_pending;
+    bool nmi_masked;
+    /* Virtual machine-check MSRs (pv/emulate.c), Xen's vMCE: MCG_STATUS
+     * and the two banks a guest sees.  Only the vCPU itself uses them. */
+    uint64_t mcg_status;
+    struct { uint64_t status, addr, misc, ctl2; } mc_bank[2];
     unsigned long iobmp;           /* PHYSDEVOP_set_iobitmap: its guest address ... */
     unsigned iobmp_limit;          /* ... and the number of ports it covers */
 };
 
 struct arch_vcpu {
-    uint8_t fpu[512] __attribute__((aligned(16)));   /* fxsave image */
+    uint8_t *fpu;                  /* XSAVE area, one page (xstate.h): FXSAVE image first */
+    uint64_t xcr0;                 /* its XCR0 (XSETBV, emulate.c); 0 without XSAVE */
     unsigned long dr[8];
     void *stack;                   /* STACK_SIZE bytes */
     struct cpu_user_regs *regs;    /* guest frame at the top of the stack */

@@ -16,6 +16,7 @@
 #include "apic.h"
 #include "flushtlb.h"
 #include "pv.h"
+#include "xstate.h"
 
 extern uint64_t idle_cr3;
 
@@ -27,12 +28,16 @@ static inline void pv_ctxt_switch_from(struct vcpu *prev)
 {
     if (prev->arch.pv.own_segments)
         pv_segments_save(prev);
+    else
+        pv_bases_sync(prev);             /* FSGSBASE: they may have changed */
 }
 
-static inline void pv_ctxt_switch_to(struct vcpu *next)
+static inline void pv_ctxt_switch_to(struct vcpu *next, struct pcpu *pc)
 {
     if (next->arch.pv.fpu_ts)
         write_cr0(read_cr0() | X86_CR0_TS);
+    if (next->arch.pv.extra | pc->extra)
+        pv_switch_extra(next, pc);     /* TSC_AUX, CR4.FSGSBASE */
     switch_cr3(pv_active_cr3(next));   /* the user table in guest user mode */
     if (next->arch.pv.own_segments | pv_segs_loaded[this_cpu()->id])
         pv_segments_load(next);        /* GDT entries, LDT, selectors, or none */
@@ -44,7 +49,13 @@ static inline void pv_ctxt_switch_to(struct vcpu *next)
 static inline void arch_ctxt_switch_from(struct vcpu *prev)
 {
     __asm__ volatile("clts");
-    __asm__ volatile("fxsave64 %0" : "=m"(prev->arch.fpu));
+    /* XSAVE of the components of prev's XCR0, which the hardware's is;
+     * FXSAVE without XSAVE (XCR0 0) or with x87 alone, so that the SSE
+     * registers are always kept, as Xen does. */
+    if (prev->arch.xcr0 & XSTATE_SSE)
+        xsave_mask(prev->arch.fpu, prev->arch.xcr0);
+    else
+        __asm__ volatile("fxsave64 (%0)" :: "r"(prev->arch.fpu) : "memory");
     if (prev->arch.dr[7] & 0xff)
         __asm__ volatile("mov %0, %%db7" :: "r"(0UL));
     pv_ctxt_switch_from(prev);
@@ -52,16 +63,24 @@ static inline void arch_ctxt_switch_from(struct vcpu *prev)
 
 static inline void arch_ctxt_switch_to(struct vcpu *next)
 {
-#ifdef KEEL_DEBUG
     struct pcpu *pc = this_cpu();
+#ifdef KEEL_DEBUG
     struct domain *from = pc->curr->domain;
     uint64_t flushes = pc->global_flushes;
 #endif
     __asm__ volatile("clts");
-    __asm__ volatile("fxrstor64 %0" :: "m"(next->arch.fpu));
+    uint64_t xcr0 = next->arch.xcr0;
+    if (xcr0 && pc->xcr0 != xcr0) {  /* XSAVE: load XCR0 only when it changes */
+        pc->xcr0 = xcr0;
+        xsetbv0(xcr0);
+    }
+    if (xcr0 & XSTATE_SSE)          /* as it was saved (arch_ctxt_switch_from) */
+        xrstor_mask(next->arch.fpu, xcr0);
+    else
+        __asm__ volatile("fxrstor64 (%0)" :: "r"(next->arch.fpu) : "memory");
     if (next->arch.dr[7] & 0xff)
         load_debugregs(next);
-    pv_ctxt_switch_to(next);
+    pv_ctxt_switch_to(next, pc);
     set_guest_stack(next->arch.frame_top);
 #ifdef KEEL_DEBUG
     /* Self-check: a switch between domains drops every translation of

@@ -185,6 +185,10 @@ struct pcpu {
     struct vcpu *timer_vcpu;     /* whose timer this pCPU handles (timer.c) */
     void (*volatile call_fn)(void *);   /* remote call (smp.c) */
     void *volatile call_arg;
+    uint64_t xcr0;               /* the hardware XCR0 (0: not known yet; xstate.h) */
+    uint32_t tsc_aux;            /* the hardware TSC_AUX (cpu_has_tsc_aux) */
+    bool fsgsbase;               /* the hardware CR4.FSGSBASE (pv.h) */
+    bool extra;                  /* tsc_aux not 0 or fsgsbase set (pv_switch_extra) */
 };
 
 extern struct pcpu *pcpus[NR_CPUS];

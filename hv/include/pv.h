@@ -2,10 +2,12 @@
 #ifndef KEEL_PV_H
 #define KEEL_PV_H
 #include "domain.h"
+#include "x86.h"
 
 void pv_guest_exception(struct cpu_user_regs *r, unsigned vec);
 bool pv_inject_exception(struct vcpu *v, unsigned vec, uint32_t err, unsigned long cr2);
 bool pv_inject_softint(struct vcpu *v, unsigned vec);
+long pv_vcpu_send_nmi(struct vcpu *v, unsigned long arg);
 void pv_exit_to_guest(void);
 /* Emulation on the #GP and #UD paths (emulate.c): true if handled. */
 bool pv_emulate_gp(struct vcpu *v, struct cpu_user_regs *r);
@@ -23,6 +25,40 @@ void hypercall_page_fill(void *page);
  * kernel stack cannot take the frame. */
 bool pv_bounce(struct vcpu *v, unsigned long handler, bool has_err, uint32_t err,
                bool mask_events);
+
+/* FSGSBASE, as Xen: the CPU's CR4.FSGSBASE is set while a vCPU runs that
+ * set it in its own CR4 (emulate.c lets it with the policy's FSGSBASE),
+ * clear otherwise.  Such a vCPU may change its FS and active GS base
+ * without the hypervisor knowing: pv_bases_sync reads them back into the
+ * vCPU (on its own pCPU, in the hypervisor, where the guest's active GS
+ * base is MSR_KERNEL_GS_BASE) before anything uses them. */
+/* What is rarely not the default at switch-in, the vCPU's TSC_AUX and
+ * CR4.FSGSBASE, is loaded by pv_switch_extra (domain.c) only when the
+ * next vCPU or the CPU has something else than the default (one test on
+ * the hot path).  pv_extra_note keeps v's flag current when either
+ * changes (v running on this CPU: loaded at once too). */
+void pv_switch_extra(struct vcpu *next, struct pcpu *pc);
+
+static inline void pv_extra_note(struct vcpu *v)
+{
+    v->arch.pv.extra = v->arch.pv.tsc_aux || (v->arch.pv.cr4 & X86_CR4_FSGSBASE);
+}
+
+static inline void pv_bases_sync(struct vcpu *v)
+{
+    if (!(v->arch.pv.cr4 & X86_CR4_FSGSBASE))
+        return;
+    v->arch.pv.fs_base = rdmsr(MSR_FS_BASE);
+    unsigned long gs = rdmsr(MSR_KERNEL_GS_BASE);
+    if (v->arch.pv.user_mode)
+        v->arch.pv.gs_base_user = gs;
+    else
+        v->arch.pv.gs_base_kernel = gs;
+}
+
+/* The CR4 bits a guest may set (emulate.c): TSD, DE, and OSXSAVE and
+ * FSGSBASE as the policy offers XSAVE and FSGSBASE. */
+unsigned long pv_cr4_guest_mask(void);
 
 /* Guest user mode (user.c). */
 static inline uint64_t pv_active_cr3(const struct vcpu *v)

@@ -15,6 +15,7 @@
 #define X86_CR4_PGE  (1UL << 7)
 #define X86_CR4_OSFXSR (1UL << 9)
 #define X86_CR4_OSXMMEXCPT (1UL << 10)
+#define X86_CR4_FSGSBASE (1UL << 16)
 #define X86_CR4_SMEP (1UL << 20)
 #define X86_EFLAGS_IF (1UL << 9)
 #define X86_EFLAGS_ZF (1UL << 6)
@@ -70,6 +71,14 @@ static inline void wrmsr(uint32_t msr, uint64_t v)
 {
     __asm__ volatile("wrmsr" :: "c"(msr), "a"((uint32_t)v), "d"((uint32_t)(v >> 32)));
 }
+/* RDTSCP or RDPID: the CPU has MSR_TSC_AUX (set in cpu_features_init;
+ * every CPU starts with it 0). */
+#define MSR_TSC_AUX 0xc0000103
+extern bool cpu_has_tsc_aux;
+/* The CPU has {RD,WR}{FS,GS}BASE (CR4.FSGSBASE is set only while a PV
+ * vCPU that set it in its own CR4 runs: pv.h). */
+extern bool cpu_has_fsgsbase;
+
 static inline void cpuid(uint32_t leaf, uint32_t sub, uint32_t *a, uint32_t *b, uint32_t *c, uint32_t *d)
 {
     __asm__ volatile("cpuid" : "=a"(*a), "=b"(*b), "=c"(*c), "=d"(*d) : "a"(leaf), "c"(sub));

@@ -10,6 +10,7 @@
 #include "domain.h"
 #include "sched.h"
 #include "pv.h"
+#include "xstate.h"
 #include <xen/errno.h>
 #include <xen/vcpu.h>
 
@@ -148,19 +149,64 @@ long pv_set_info_guest(struct vcpu *v, const struct vcpu_guest_context *c)
      * bits in ctrlreg[] (emulate.c reads them). */
     v->arch.pv.iopl = (u->rflags >> 12) & 3;
     v->arch.pv.cr2 = c->ctrlreg[2];
-    v->arch.pv.cr4 = c->ctrlreg[4] & (X86_CR4_TSD | (1UL << 3) /* DE */);
-    if (c->flags & VGCF_i387_valid)
-        memcpy(v->arch.fpu, &c->fpu_ctxt, sizeof(v->arch.fpu));
+    v->arch.pv.cr4 = c->ctrlreg[4] & pv_cr4_guest_mask();
+    pv_extra_note(v);                    /* loaded at its next switch-in */
+    if (c->flags & VGCF_i387_valid) {
+        /* As Xen: the FXSAVE image is the x87 and SSE state, every other
+         * component at its reset value. */
+        memcpy(v->arch.fpu, &c->fpu_ctxt, sizeof(c->fpu_ctxt));
+        *xstate_bv(v->arch.fpu) = XSTATE_FP_SSE;
+        /* An MXCSR the CPU refuses would make FXRSTOR/XRSTOR fault here:
+         * the state Xen falls back to when its restore faults instead,
+         * every component at reset and the MXCSR's valid bits. */
+        uint32_t mxcsr;
+        memcpy(&mxcsr, v->arch.fpu + 24, 4);
+        if (mxcsr & ~xstate_mxcsr_mask) {
+            xstate_area_init(v->arch.fpu);
+            mxcsr &= xstate_mxcsr_mask;
+            memcpy(v->arch.fpu + 24, &mxcsr, 4);
+        }
+    }
     return 0;
 }
 
+
+void pv_switch_extra(struct vcpu *next, struct pcpu *pc)
+{
+    if (cpu_has_tsc_aux && pc->tsc_aux != next->arch.pv.tsc_aux) {
+        pc->tsc_aux = next->arch.pv.tsc_aux;
+        wrmsr(MSR_TSC_AUX, next->arch.pv.tsc_aux);
+    }
+    bool want = next->arch.pv.cr4 & X86_CR4_FSGSBASE;
+    if (pc->fsgsbase != want) {
+        pc->fsgsbase = want;
+        write_cr4(want ? read_cr4() | X86_CR4_FSGSBASE : read_cr4() & ~X86_CR4_FSGSBASE);
+    }
+    pc->extra = pc->tsc_aux || pc->fsgsbase;
+}
 
 /* Xen's arch_get_info_guest() for a 64-bit PV vCPU. */
 void pv_get_info_guest(struct vcpu *v, struct vcpu_guest_context *c)
 {
     struct domain *d = v->domain;
+    if (v == current_vcpu())
+        pv_bases_sync(v);                /* FSGSBASE: the live ones */
     memset(c, 0, sizeof(*c));
     memcpy(&c->fpu_ctxt, v->arch.fpu, sizeof(c->fpu_ctxt));
+    if (v->arch.xcr0 & XSTATE_SSE) {
+        /* Saved with XSAVE (arch_switch.h): a component XSAVE found at its
+         * reset value may not have been written; give the reset value. */
+        uint64_t bv = *xstate_bv(v->arch.fpu);
+        uint8_t *f = (uint8_t *)&c->fpu_ctxt;
+        if (!(bv & XSTATE_FP)) {
+            memset(f, 0, 24);
+            memset(f + 32, 0, 128);
+            f[0] = 0x7f;
+            f[1] = 0x03;
+        }
+        if (!(bv & XSTATE_SSE))
+            memset(f + 160, 0, 256);
+    }
     c->flags = VGCF_i387_valid | (v->arch.pv.user_mode ? 0 : VGCF_in_kernel) |
                (vcpu_down(v) ? 0 : VGCF_online) |
                (v->arch.pv.failsafe_mask_events ? VGCF_failsafe_disables_events : 0) |

@@ -30,6 +30,7 @@
 #include <xen/arch-x86/cpuid.h>
 #include <xen/arch-x86/cpufeatureset.h>
 #include "pv_featuremask.h"
+#include "xstate.h"
 
 #define X86_EFLAGS_TF     (1UL << 8)
 #define X86_EFLAGS_DF     (1UL << 10)
@@ -58,7 +59,6 @@
 #define MSR_IA32_ENERGY_PERF_BIAS 0x000001b0
 #define MSR_IA32_CR_PAT          0x00000277
 #define MSR_IA32_PERF_CAPABILITIES 0x00000345
-#define MSR_TSC_AUX              0xc0000103
 #define MSR_K8_HWCR              0xc0010015
 #define MSR_AMD64_NB_CFG         0xc001001f
 #define MSR_AMD64_DE_CFG         0xc0011029
@@ -241,18 +241,25 @@ word_loc[PV_DEF_FEATUREMASK_WORDS] = {
 static const uint32_t pv_def_mask[PV_DEF_FEATUREMASK_WORDS] = PV_DEF_FEATUREMASK;
 
 /*
- * Features Xen gives a PV guest that Keel cannot: XSAVE and everything
- * built on it (Keel runs with CR4.OSXSAVE clear and saves guest state
- * with FXSAVE), FSGSBASE (a guest's CR4 is not loaded), the speculation
- * controls whose MSRs Keel does not virtualise (SPEC_CTRL, PRED_CMD,
- * FLUSH_CMD, ARCH_CAPABILITIES), MCE and MCA (no virtual machine-check
- * MSRs, Xen's vMCE), RDTSCP and RDPID (TSC_AUX is not switched per vCPU,
- * so every vCPU would read the same one).
+ * Features Xen gives a PV guest that Keel cannot: the speculation controls
+ * whose MSRs Keel does not virtualise (SPEC_CTRL, PRED_CMD, FLUSH_CMD,
+ * ARCH_CAPABILITIES).
  */
 static const uint16_t keel_lacks[] = {
-    XEN_X86_FEATURE_XSAVE, XEN_X86_FEATURE_OSXSAVE, XEN_X86_FEATURE_AVX,
+    XEN_X86_FEATURE_IBRSB, XEN_X86_FEATURE_STIBP, XEN_X86_FEATURE_SSBD,
+    XEN_X86_FEATURE_L1D_FLUSH, XEN_X86_FEATURE_ARCH_CAPS, XEN_X86_FEATURE_CORE_CAPS,
+    XEN_X86_FEATURE_IBPB, XEN_X86_FEATURE_IBRS, XEN_X86_FEATURE_AMD_STIBP,
+    XEN_X86_FEATURE_AMD_SSBD, XEN_X86_FEATURE_VIRT_SSBD, XEN_X86_FEATURE_PSFD,
+    XEN_X86_FEATURE_INTEL_PSFD, XEN_X86_FEATURE_IPRED_CTRL, XEN_X86_FEATURE_RRSBA_CTRL,
+    XEN_X86_FEATURE_BHI_CTRL, XEN_X86_FEATURE_SBPB,
+};
+
+/* XSAVE and everything that needs it: hidden only on a host where Keel
+ * does not run with XSAVE (xstate.h), as Xen's policy hides them there. */
+static const uint16_t needs_xsave[] = {
+    XEN_X86_FEATURE_XSAVE, XEN_X86_FEATURE_AVX,
     XEN_X86_FEATURE_FMA, XEN_X86_FEATURE_F16C, XEN_X86_FEATURE_XOP,
-    XEN_X86_FEATURE_FMA4, XEN_X86_FEATURE_LWP, XEN_X86_FEATURE_TBM,
+    XEN_X86_FEATURE_FMA4, XEN_X86_FEATURE_LWP,
     XEN_X86_FEATURE_XSAVEOPT, XEN_X86_FEATURE_XSAVEC, XEN_X86_FEATURE_XGETBV1,
     XEN_X86_FEATURE_XSAVES, XEN_X86_FEATURE_AVX2, XEN_X86_FEATURE_MPX,
     XEN_X86_FEATURE_AVX512F, XEN_X86_FEATURE_AVX512DQ, XEN_X86_FEATURE_AVX512_IFMA,
@@ -263,14 +270,6 @@ static const uint16_t keel_lacks[] = {
     XEN_X86_FEATURE_AVX512_VPOPCNTDQ, XEN_X86_FEATURE_AVX512_4VNNIW,
     XEN_X86_FEATURE_AVX512_4FMAPS, XEN_X86_FEATURE_AVX512_VP2INTERSECT,
     XEN_X86_FEATURE_AVX512_FP16, XEN_X86_FEATURE_AVX_VNNI, XEN_X86_FEATURE_AVX512_BF16,
-    XEN_X86_FEATURE_FSGSBASE,
-    XEN_X86_FEATURE_IBRSB, XEN_X86_FEATURE_STIBP, XEN_X86_FEATURE_SSBD,
-    XEN_X86_FEATURE_L1D_FLUSH, XEN_X86_FEATURE_ARCH_CAPS, XEN_X86_FEATURE_CORE_CAPS,
-    XEN_X86_FEATURE_IBPB, XEN_X86_FEATURE_IBRS, XEN_X86_FEATURE_AMD_STIBP,
-    XEN_X86_FEATURE_AMD_SSBD, XEN_X86_FEATURE_VIRT_SSBD, XEN_X86_FEATURE_PSFD,
-    XEN_X86_FEATURE_INTEL_PSFD, XEN_X86_FEATURE_IPRED_CTRL, XEN_X86_FEATURE_RRSBA_CTRL,
-    XEN_X86_FEATURE_BHI_CTRL, XEN_X86_FEATURE_SBPB,
-    XEN_X86_FEATURE_MCE, XEN_X86_FEATURE_MCA, XEN_X86_FEATURE_RDTSCP, XEN_X86_FEATURE_RDPID,
 };
 
 enum vendor { VENDOR_OTHER, VENDOR_INTEL, VENDOR_AMD };
@@ -311,26 +310,131 @@ static uint32_t *reg_of(struct leaf *l, unsigned reg)
     return reg == EAX ? &l->a : reg == EBX ? &l->b : reg == ECX ? &l->c : &l->d;
 }
 
-/* Xen's PV default featureset less what Keel lacks, made once. */
+/* Xen's PV default featureset less what Keel lacks, made once, and the
+ * XCR0 bits it allows (0: no XSAVE). */
 static uint32_t pv_mask[PV_DEF_FEATUREMASK_WORDS];
+static uint64_t pv_xcr0;
+static unsigned long pv_cr4_mask;
 static bool pv_mask_made;
 
+/* A feature in the host's CPUID and in mask (pv_mask, or the words
+ * make_pv_mask is making). */
+static bool policy_has_in(const uint32_t *mask, unsigned feat)
+{
+    const struct word_loc *wl = &word_loc[feat / 32];
+    struct leaf l;
+    host_vendor();
+    if (wl->leaf < 0x80000000 ? wl->leaf > host.max_basic : wl->leaf > host.max_extd)
+        return false;
+    cpuid(wl->leaf, wl->sub, &l.a, &l.b, &l.c, &l.d);
+    return (*reg_of(&l, wl->reg) & mask[feat / 32]) >> (feat % 32) & 1;
+}
+
+static bool policy_has(unsigned feat)
+{
+    return policy_has_in(pv_mask, feat);
+}
+
+/* Made in a local copy first: CPUs that race here only ever store the
+ * final words, so a reader never sees a half-made mask. */
 static void make_pv_mask(void)
 {
+    uint32_t m[PV_DEF_FEATUREMASK_WORDS];
     for (unsigned w = 0; w < PV_DEF_FEATUREMASK_WORDS; w++)
-        pv_mask[w] = pv_def_mask[w];
+        m[w] = pv_def_mask[w];
     for (unsigned k = 0; k < ARRAY_SIZE(keel_lacks); k++)
         if (keel_lacks[k] / 32 < PV_DEF_FEATUREMASK_WORDS)
-            pv_mask[keel_lacks[k] / 32] &= ~(1u << (keel_lacks[k] % 32));
+            m[keel_lacks[k] / 32] &= ~(1u << (keel_lacks[k] % 32));
+    for (unsigned k = 0; !xstate_on && k < ARRAY_SIZE(needs_xsave); k++)
+        if (needs_xsave[k] / 32 < PV_DEF_FEATUREMASK_WORDS)
+            m[needs_xsave[k] / 32] &= ~(1u << (needs_xsave[k] % 32));
+    /* The XCR0 bits the policy allows, as Xen's recalculate_xstate: x87
+     * and SSE with XSAVE, YMM with AVX, the three AVX-512 components with
+     * AVX512F; MPX and PKRU are not a PV guest's (its policy has neither);
+     * each only if the host has it. */
+    uint64_t x = 0;
+    if (policy_has_in(m, XEN_X86_FEATURE_XSAVE)) {
+        x = XSTATE_FP_SSE;
+        if (policy_has_in(m, XEN_X86_FEATURE_AVX))
+            x |= XSTATE_YMM;
+        if (policy_has_in(m, XEN_X86_FEATURE_AVX512F))
+            x |= XSTATE_OPMASK | XSTATE_ZMM | XSTATE_HI_ZMM;
+        x &= xstate_host_xcr0;
+        /* The area is a page: leave out what would not fit (nothing does
+         * today; AVX-512 ends at 2.7 KiB). */
+        for (unsigned c = 2; c < 63; c++) {
+            uint32_t off, size;
+            xstate_component(c, &off, &size);
+            if ((x >> c & 1) && off + size > XSTATE_AREA_SIZE)
+                x &= ~(XSTATE_YMM | XSTATE_OPMASK | XSTATE_ZMM | XSTATE_HI_ZMM);
+        }
+    }
+    for (unsigned w = 0; w < PV_DEF_FEATUREMASK_WORDS; w++)
+        pv_mask[w] = m[w];
+    pv_xcr0 = x;
+    pv_cr4_mask = X86_CR4_TSD | X86_CR4_DE | (x ? X86_CR4_OSXSAVE : 0) |
+                  (cpu_has_fsgsbase && policy_has_in(m, XEN_X86_FEATURE_FSGSBASE) ?
+                   X86_CR4_FSGSBASE : 0);
     __atomic_store_n(&pv_mask_made, true, __ATOMIC_RELEASE);   /* the same words on every CPU */
+}
+
+static void pv_mask_ready(void)
+{
+    if (!__atomic_load_n(&pv_mask_made, __ATOMIC_ACQUIRE))
+        make_pv_mask();
+}
+
+unsigned long pv_cr4_guest_mask(void)
+{
+    pv_mask_ready();
+    return pv_cr4_mask;
+}
+
+/* The XCR0 bits a guest may set (0: the policy has no XSAVE). */
+static uint64_t pv_xcr0_max(void)
+{
+    pv_mask_ready();
+    return pv_xcr0;
+}
+
+/* Leaf 0xd as Xen's policy has it: the allowed components, their sizes
+ * and offsets from the host; subleaf 0's EBX (and subleaf 1's with
+ * XSAVEC) the hardware's for the XCR0 loaded, which is the vCPU's. */
+static void xstate_leaf(uint32_t sub, struct leaf *l)
+{
+    uint64_t max = pv_xcr0_max();
+    struct leaf h = *l;
+    memset(l, 0, sizeof(*l));
+    if (!max)
+        return;
+    if (sub == 0) {
+        uint32_t end = 512 + 64;         /* the legacy area and the header */
+        for (unsigned c = 2; c < 63; c++) {
+            uint32_t off, size;
+            xstate_component(c, &off, &size);
+            if ((max >> c & 1) && off + size > end)
+                end = off + size;
+        }
+        l->a = (uint32_t)max;
+        l->b = h.b;
+        l->c = end;
+        l->d = (uint32_t)(max >> 32);
+    } else if (sub == 1) {
+        l->a = h.a;                      /* XSAVEOPT, XSAVEC, ...: masked below */
+        if (policy_has(XEN_X86_FEATURE_XSAVEC) || policy_has(XEN_X86_FEATURE_XSAVES))
+            l->b = h.b;
+    } else if (sub < 63 && (max >> sub & 1)) {
+        l->a = h.a;
+        l->b = h.b;
+        l->c = h.c & 2;                  /* 64-byte aligned when compacted */
+    }
 }
 
 /* The feature words of the policy are the host's, masked by Xen's PV
  * default featureset and by what Keel lacks. */
 static void mask_features(uint32_t leaf, uint32_t sub, struct leaf *l)
 {
-    if (!__atomic_load_n(&pv_mask_made, __ATOMIC_ACQUIRE))
-        make_pv_mask();
+    pv_mask_ready();
     for (unsigned w = 0; w < PV_DEF_FEATUREMASK_WORDS; w++) {
         const struct word_loc *wl = &word_loc[w];
         if (!wl->valid || wl->leaf != leaf || wl->sub != sub)
@@ -432,8 +536,10 @@ static void pv_cpuid(struct vcpu *v, uint32_t leaf, uint32_t sub, struct leaf *l
         break;
     }
     case 3: case 5: case 6: case 8: case 9: case 0xa: case 0xb: case 0xc:
-    case 0xd:                            /* XSAVE: Keel does not offer it */
         memset(l, 0, sizeof(*l));
+        break;
+    case 0xd:
+        xstate_leaf(sub, l);
         break;
     case 0x80000000:
         l->a = max_extd;
@@ -466,6 +572,12 @@ static void pv_cpuid(struct vcpu *v, uint32_t leaf, uint32_t sub, struct leaf *l
         break;
     }
     mask_features(leaf, sub, l);
+    /* OSXSAVE (not in the policy itself): the guest's CR4.OSXSAVE; and,
+     * as Xen keeps for old Linux kernels, always to the guest kernel when
+     * XSAVE is offered (Xen's own CR4.OSXSAVE shows through). */
+    if (leaf == 1 && ((v->arch.pv.cr4 & X86_CR4_OSXSAVE) ||
+                      (pv_xcr0_max() && guest_kernel_mode(v))))
+        l->c |= 1u << (XEN_X86_FEATURE_OSXSAVE % 32);
     if (leaf == 0x80000001 && vendor == VENDOR_AMD) {
         /* AMD repeats leaf 1's common features here (FPU..PSE36, MMX,
          * FXSR): as Xen's policy, the masked leaf 1 values. */
@@ -555,6 +667,105 @@ static uint64_t guest_misc_enable(uint64_t v)
     return v | MISC_ENABLE_BTS_UNAVAIL | MISC_ENABLE_PEBS_UNAVAIL | MISC_ENABLE_XTPR_DISABLE;
 }
 
+/* ------------------------------------------------------------------ */
+/* Xen's vMCE for a PV guest: MCG_CAP with two banks (and, on Intel, SER,
+ * TES and CMCI; no MCG_CTL, no LMCE), MCG_STATUS the vCPU's, MCG_CTL 0,
+ * MCG_EXT_CTL #GP; bank 0 and 1: MCi_CTL all ones (writes ignored),
+ * STATUS/ADDR/MISC the vCPU's, 0 at first, only 0 written (else #GP),
+ * MCi_CTL2 the vCPU's on Intel; the other bank MSRs of Xen's ranges read
+ * 0 and ignore writes; the P5 MSRs 0 and 1 read bank 1's ADDR and STATUS
+ * on Intel (0 elsewhere) and #GP on write.  Keel never raises a guest
+ * machine check (nor does Xen without a host one).  Returns 1 if m is
+ * one of these MSRs, -1 for #GP, 0 if not one of them. */
+
+#define MSR_MCG_CAP      0x179
+#define MSR_MCG_STATUS   0x17a
+#define MSR_MCG_CTL      0x17b
+#define MSR_MCG_EXT_CTL  0x4d0
+#define MSR_MC0_CTL2     0x280
+#define MSR_MC0_CTL      0x400
+#define GUEST_MC_BANKS   2
+
+static bool vmce_msr(uint32_t m)
+{
+    return in_range(m, MSR_MCG_CAP, MSR_MCG_CTL) || in_range(m, 0x280, 0x29f) ||
+           in_range(m, 0x400, 0x47f) || m == MSR_MCG_EXT_CTL;
+}
+
+static int vmce_rdmsr(struct vcpu *v, uint32_t m, uint64_t *val, enum vendor vendor)
+{
+    struct pv_vcpu *p = &v->arch.pv;
+    *val = 0;
+    if (m == 0 || m == 1) {              /* P5_MC_ADDR, P5_MC_TYPE */
+        if (vendor == VENDOR_INTEL)
+            *val = m ? p->mc_bank[1].status : p->mc_bank[1].addr;
+        return 1;
+    }
+    if (!vmce_msr(m))
+        return 0;
+    switch (m) {
+    case MSR_MCG_CAP:
+        *val = GUEST_MC_BANKS |
+               (vendor == VENDOR_INTEL ? (1UL << 24) | (1UL << 11) | (1UL << 10) : 0);
+        return 1;
+    case MSR_MCG_STATUS:
+        *val = p->mcg_status;
+        return 1;
+    case MSR_MCG_EXT_CTL:                /* no LMCE */
+        return -1;
+    }
+    if (m >= MSR_MC0_CTL && m < MSR_MC0_CTL + 4 * GUEST_MC_BANKS) {
+        unsigned b = (m - MSR_MC0_CTL) / 4;
+        switch (m & 3) {
+        case 0: *val = ~0UL; break;
+        case 1: *val = p->mc_bank[b].status; break;
+        case 2: *val = p->mc_bank[b].addr; break;
+        default: *val = p->mc_bank[b].misc; break;
+        }
+    } else if (vendor == VENDOR_INTEL && m >= MSR_MC0_CTL2 && m < MSR_MC0_CTL2 + GUEST_MC_BANKS) {
+        *val = p->mc_bank[m - MSR_MC0_CTL2].ctl2;
+    }
+    return 1;                            /* MCG_CTL and the rest: 0 */
+}
+
+static int vmce_wrmsr(struct vcpu *v, uint32_t m, uint64_t val, enum vendor vendor)
+{
+    struct pv_vcpu *p = &v->arch.pv;
+    if (!vmce_msr(m))
+        return 0;
+    switch (m) {
+    case MSR_MCG_STATUS:
+        p->mcg_status = val;
+        return 1;
+    case MSR_MCG_CAP:                    /* read-only: ignored */
+    case MSR_MCG_CTL:
+        return 1;
+    case MSR_MCG_EXT_CTL:
+        return -1;
+    }
+    if (m >= MSR_MC0_CTL && m < MSR_MC0_CTL + 4 * GUEST_MC_BANKS) {
+        unsigned b = (m - MSR_MC0_CTL) / 4;
+        if ((m & 3) == 0)
+            return 1;                    /* MCi_CTL stays all ones */
+        if (val)
+            return -1;
+        if ((m & 3) == 1)
+            p->mc_bank[b].status = 0;
+        else if ((m & 3) == 2)
+            p->mc_bank[b].addr = 0;
+        else
+            p->mc_bank[b].misc = 0;
+    } else if (vendor == VENDOR_INTEL && m >= MSR_MC0_CTL2 && m < MSR_MC0_CTL2 + GUEST_MC_BANKS) {
+        p->mc_bank[m - MSR_MC0_CTL2].ctl2 = val;
+    }
+    return 1;
+}
+
+static bool tsc_aux_offered(void)
+{
+    return has_feature(0x80000001, 0, EDX, 27) || has_feature(7, 0, ECX, 22);
+}
+
 static bool read_msr(struct vcpu *v, uint32_t m, uint64_t *val)
 {
     enum vendor vendor = host_vendor();
@@ -562,12 +773,15 @@ static bool read_msr(struct vcpu *v, uint32_t m, uint64_t *val)
     *val = 0;
     switch (m) {
     case MSR_FS_BASE:
+        pv_bases_sync(v);
         *val = v->arch.pv.fs_base;
         return true;
     case MSR_GS_BASE:
+        pv_bases_sync(v);
         *val = v->arch.pv.gs_base_kernel;
         return true;
     case MSR_KERNEL_GS_BASE:             /* the shadow: the user GS base */
+        pv_bases_sync(v);
         *val = v->arch.pv.gs_base_user;
         return true;
     case MSR_EFER:
@@ -603,9 +817,9 @@ static bool read_msr(struct vcpu *v, uint32_t m, uint64_t *val)
     case MSR_AMD_PATCHLEVEL:
         return vendor != VENDOR_OTHER && rdmsr_safe(m, val);
     case MSR_TSC_AUX:                    /* #GP without RDTSCP and RDPID */
-        if (!has_feature(0x80000001, 0, EDX, 27) && !has_feature(7, 0, ECX, 22))
+        if (!tsc_aux_offered())
             return false;
-        *val = 0;
+        *val = v->arch.pv.tsc_aux;
         return true;
     case MSR_K8_HWCR:
         return vendor == VENDOR_AMD;
@@ -621,6 +835,9 @@ static bool read_msr(struct vcpu *v, uint32_t m, uint64_t *val)
     default:
         if (pmu_msr(m, vendor) || (vendor == VENDOR_AMD && amd_pstate_msr(m)))
             return true;
+        int rc = vmce_rdmsr(v, m, val, vendor);
+        if (rc)
+            return rc > 0;
         break;
     }
     /* Xen fakes a read of an MSR the hardware has as 0 for a guest with no
@@ -661,6 +878,13 @@ static bool write_msr(struct vcpu *v, uint32_t m, uint64_t val)
         return true;
     case MSR_EFER:                       /* only the value it has */
         return val == guest_efer();
+    case MSR_TSC_AUX:                    /* the vCPU's, 32 bits, loaded now */
+        if (!tsc_aux_offered() || val >> 32)
+            return false;
+        v->arch.pv.tsc_aux = (uint32_t)val;
+        pv_extra_note(v);
+        pv_switch_extra(v, this_cpu());  /* into the CPU now */
+        return true;
     case MSR_IA32_MISC_ENABLE:           /* a change is dropped, not refused */
         return rdmsr_safe(m, &tmp);
     case MSR_MISC_FEATURES_ENABLES:      /* no CPUID faulting: only 0 */
@@ -688,8 +912,12 @@ static bool write_msr(struct vcpu *v, uint32_t m, uint64_t val)
     case MSR_IA32_THERM_CONTROL:
     case MSR_IA32_ENERGY_PERF_BIAS:
         return vendor == VENDOR_INTEL;
-    default:
+    default: {
+        int rc = vmce_wrmsr(v, m, val, vendor);
+        if (rc)
+            return rc > 0;
         return pmu_msr(m, vendor) || (vendor == VENDOR_AMD && amd_pstate_msr(m));
+    }
     }
 }
 
@@ -887,6 +1115,8 @@ static bool string_io(struct vcpu *v, struct cpu_user_regs *r, struct insn *i,
 
     if (!guest_io_okay(v, port, bytes))
         return false;
+    if (!in && i->seg >= 0)
+        pv_bases_sync(v);
     if (!in && i->seg == 4)
         base = v->arch.pv.fs_base;
     else if (!in && i->seg == 5)
@@ -978,9 +1208,12 @@ static void read_cr(struct vcpu *v, unsigned cr, unsigned long *val)
 
 /* MOV to CR: CR0 may change TS only (fpu_taskswitch), CR2 is the guest's
  * (vcpu_info too), CR3 is a new base (NEW_BASEPTR's checks), CR4 keeps
- * the bits a PV guest may set that Keel's policy offers (TSD, DE; not
- * FSGSBASE or OSXSAVE) and drops the rest without a fault, as Xen's
- * pv_fixup_guest_cr4.  TSD is recorded, not loaded: the kernel's own
+ * the bits a PV guest may set that Keel's policy offers (TSD, DE,
+ * OSXSAVE with XSAVE, FSGSBASE with FSGSBASE) and drops the rest without
+ * a fault, as Xen's pv_fixup_guest_cr4.  OSXSAVE is virtual: the
+ * hardware's is always set with XSAVE (as on Xen), the guest's gates
+ * XSETBV; FSGSBASE is loaded into the CPU's CR4 (pv.h), as Xen's
+ * pv_make_cr4 does.  TSD is recorded, not loaded: the kernel's own
  * RDTSC gives the same value trapped or not, and there is no guest user
  * mode yet for it to refuse. */
 static bool write_cr(struct vcpu *v, unsigned cr, unsigned long val)
@@ -996,7 +1229,10 @@ static bool write_cr(struct vcpu *v, unsigned cr, unsigned long val)
         v->vcpu_info->arch.cr2 = val;
         return true;
     case 4:
-        v->arch.pv.cr4 = val & (X86_CR4_TSD | X86_CR4_DE);
+        pv_bases_sync(v);                /* before FSGSBASE may go */
+        v->arch.pv.cr4 = val & pv_cr4_guest_mask();
+        pv_extra_note(v);
+        pv_switch_extra(v, this_cpu());  /* the CPU's CR4.FSGSBASE now */
         return true;
     case 3:                              /* as MMUEXT_NEW_BASEPTR */
         if (pv_set_base(v, val >> 12))
@@ -1013,6 +1249,56 @@ static bool read_dr(struct vcpu *v, unsigned dr, unsigned long *val)
     if (dr == 4 || dr == 5)
         dr += 2;                         /* CR4.DE clear: aliases of 6, 7 */
     *val = v->arch.dr[dr];
+    return true;
+}
+
+/* Xen's valid_xcr0: x87 always; YMM needs SSE; the three AVX-512
+ * components all or none, and with YMM; MPX's two together. */
+static bool valid_xcr0(uint64_t x)
+{
+    uint64_t avx512 = XSTATE_OPMASK | XSTATE_ZMM | XSTATE_HI_ZMM;
+    if (!(x & XSTATE_FP))
+        return false;
+    if ((x & XSTATE_YMM) && !(x & XSTATE_SSE))
+        return false;
+    if ((x & avx512) && (!(x & XSTATE_YMM) || (x & avx512) != avx512))
+        return false;
+    if (!(x & XSTATE_BNDREGS) != !(x & XSTATE_BNDCSR))
+        return false;
+    return true;
+}
+
+/* XSETBV (0f 01 d1), as Xen emulates it: #UD with a 66/f2/f3 prefix or
+ * the guest's CR4.OSXSAVE clear; #GP(0) from user mode, for an XCR other
+ * than 0, or for an XCR0 the policy does not allow or that is not valid.
+ * The XCR0 is the vCPU's from now on (loaded here and at every switch-in,
+ * arch_switch.h).  False if the instruction is not XSETBV (i has fetched
+ * its ModRM byte then). */
+static bool xsetbv_op(struct vcpu *v, struct cpu_user_regs *r, struct insn *i)
+{
+    uint8_t modrm;
+    unsigned long save = i->len;
+    if (!fetch(i, &modrm) || modrm != 0xd1) {
+        i->len = save;
+        return false;
+    }
+    if (i->opsz || i->rep || !(v->arch.pv.cr4 & X86_CR4_OSXSAVE)) {
+        pv_inject_exception(v, 6, 0, 0);
+        return true;
+    }
+    uint64_t x = ((r->rdx & 0xffffffffUL) << 32) | (uint32_t)r->rax;
+    if (!guest_kernel_mode(v) || (uint32_t)r->rcx != 0 ||
+        (x & ~pv_xcr0_max()) || !valid_xcr0(x)) {
+        pv_inject_exception(v, 13, 0, 0);
+        return true;
+    }
+    xsetbv0(x);
+    this_cpu()->xcr0 = x;
+    v->arch.xcr0 = x;
+    /* The saved image may say a component now disabled is in use; XRSTOR
+     * would refuse that header (#GP in the hypervisor). */
+    *xstate_bv(v->arch.fpu) &= x;
+    retire(v, r, i->rip + i->len);
     return true;
 }
 
@@ -1061,8 +1347,12 @@ static bool privileged_op(struct vcpu *v, struct cpu_user_regs *r, struct insn *
             return false;
         break;
     case 0x0f:
+        if (!fetch(i, &op2))
+            return false;
+        if (op2 == 0x01 && xsetbv_op(v, r, i))
+            return true;                 /* done, or its fault injected */
         /* The rest is the kernel's: from user mode a #GP stays one. */
-        if (!guest_kernel_mode(v) || !fetch(i, &op2))
+        if (!guest_kernel_mode(v))
             return false;
         switch (op2) {
         case 0x06:                                   /* CLTS */
@@ -1124,7 +1414,7 @@ static bool privileged_op(struct vcpu *v, struct cpu_user_regs *r, struct insn *
             val = rdtsc();
             r->rax = (uint32_t)val;
             r->rdx = val >> 32;
-            r->rcx = 0;
+            r->rcx = v->arch.pv.tsc_aux;
             break;
         default:
             return false;

@@ -85,8 +85,8 @@ static long register_callback(struct vcpu *v, unsigned type, unsigned flags,
         return 0;
     case CALLBACKTYPE_nmi: {
         /* As Xen: trap-table entry 2, events masked on entry; address 0
-         * (unregister) clears it.  Nothing raises a guest NMI yet (no
-         * VCPUOP_send_nmi, and hardware NMIs are never a domU's). */
+         * (unregister) clears it.  VCPUOP_send_nmi raises a guest NMI
+         * (hardware NMIs are never a domU's). */
         struct trap_info *t = &v->arch.pv.trap_ctxt[2];
         memset(t, 0, sizeof(*t));
         if (address) {
@@ -328,6 +328,7 @@ long do_iret(unsigned long a1, unsigned long a2, unsigned long a3,
         r->r11 = r->rflags;
     }
     v->vcpu_info->evtchn_upcall_mask = !(c.rflags & X86_EFLAGS_IF);
+    v->arch.pv.nmi_masked = false;       /* as Xen: any iret ends the NMI handler */
     return (long)c.rax;
 }
 
@@ -468,6 +469,44 @@ void pv_guest_exception(struct cpu_user_regs *r, unsigned vec)
     pv_inject_exception(v, vec, r->error_code, cr2);
 }
 
+/* VCPUOP_send_nmi, as Xen: no argument (else -EINVAL); the NMI waits on
+ * v and v is woken or made to look at once.  Any vCPU of the domain may
+ * send one to any other (vcpu_op checked v is the caller's domain's). */
+long pv_vcpu_send_nmi(struct vcpu *v, unsigned long arg)
+{
+    if (arg)
+        return -XEN_EINVAL;
+    if (!__atomic_exchange_n(&v->arch.pv.nmi_pending, true, __ATOMIC_SEQ_CST)) {
+        if (v->state == VCPU_BLOCKED)
+            vcpu_wake(v);
+        else
+            vcpu_kick(v);
+    }
+    return 0;
+}
+
+/* A pending NMI, on the way out, before the event upcall (as Xen): taken
+ * unless the guest is still in its NMI handler; delivered through the NMI
+ * callback (trap-table entry 2, as an exception without error code), or
+ * dropped if there is none, as Xen drops it.  False if the bounce crashed
+ * the domain. */
+static bool deliver_nmi(struct vcpu *v)
+{
+    if (v->arch.pv.nmi_masked || !v->domain || v->state == VCPU_DEAD)
+        return true;
+    __atomic_store_n(&v->arch.pv.nmi_pending, false, __ATOMIC_SEQ_CST);
+    const struct trap_info *t = &v->arch.pv.trap_ctxt[2];
+    if (!t->address)
+        return true;
+    if (!pv_bounce(v, t->address, false, 0, TI_GET_IF(t))) {
+        domain_crash(v->domain, "NMI: guest stack %lx unusable for its handler",
+                     v->arch.regs->rsp);
+        return false;
+    }
+    v->arch.pv.nmi_masked = true;
+    return true;
+}
+
 /* Before returning to a guest: deliver a pending event upcall. */
 /* Delivers a pending event upcall; false if that crashed the domain (its
  * stack unusable: the bounce writes it as the guest would). */
@@ -583,6 +622,8 @@ void pv_exit_to_guest(void)
          * Xen (its load_segments runs before the return path's event
          * check). */
         if (__builtin_expect(v->arch.pv.failsafe_pending, 0) && !failsafe_bounce(v))
+            continue;
+        if (__builtin_expect(v->arch.pv.nmi_pending, 0) && !deliver_nmi(v))
             continue;
         if (!deliver_upcall(v))
             continue;

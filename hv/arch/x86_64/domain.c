@@ -11,6 +11,7 @@
 #include "domain.h"
 #include "sched.h"
 #include "pv.h"
+#include "xstate.h"
 #include <xen/errno.h>
 
 int arch_vcpu_create(struct vcpu *v)
@@ -31,14 +32,21 @@ int arch_vcpu_create(struct vcpu *v)
     for (int i = 0; i < 6; i++)
         *--sp = 0;
     a->ctx_rsp = (unsigned long)sp;
-    /* Clean FPU/SSE state: FCW 0x37f, MXCSR 0x1f80. */
-    a->fpu[0] = 0x7f;
-    a->fpu[1] = 0x03;
-    uint32_t mxcsr = 0x1f80;
-    memcpy(&a->fpu[24], &mxcsr, 4);
+    /* Clean FPU/SSE state (FCW 0x37f, MXCSR 0x1f80) in its own page,
+     * XCR0 x87|SSE as Xen starts a vCPU (0 on a host without XSAVE). */
+    a->fpu = alloc_hv_pages(0);
+    if (!a->fpu) {
+        free_hv_pages(a->stack, STACK_ORDER);
+        a->stack = NULL;
+        return -XEN_ENOMEM;
+    }
+    xstate_area_init(a->fpu);
+    a->xcr0 = xstate_on ? XSTATE_FP_SSE : 0;
     int rc = pv_vcpu_create(v);
     if (rc) {
+        free_hv_pages(a->fpu, 0);
         free_hv_pages(a->stack, STACK_ORDER);
+        a->fpu = NULL;
         a->stack = NULL;
     }
     return rc;
@@ -47,6 +55,7 @@ int arch_vcpu_create(struct vcpu *v)
 void arch_vcpu_destroy(struct vcpu *v)
 {
     pv_vcpu_destroy(v);
+    free_hv_pages(v->arch.fpu, 0);
     free_hv_pages(v->arch.stack, STACK_ORDER);
 }
 

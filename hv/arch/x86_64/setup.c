@@ -2,6 +2,7 @@
  * of all RAM, the frame table, then traps, the APIC and the domains. */
 #include "lib.h"
 #include "x86.h"
+#include "xstate.h"
 #include "mm.h"
 #include "apic.h"
 #include "pci.h"
@@ -281,14 +282,25 @@ noreturn void hv_exit(unsigned status)
         halt();
 }
 
+bool cpu_has_tsc_aux;
+bool cpu_has_fsgsbase;
+
 void cpu_features_init(void)
 {
-    uint32_t a, b, c, d;
+    uint32_t a, b, c, d, e;
     uint64_t cr4 = read_cr4() | X86_CR4_OSFXSR | X86_CR4_OSXMMEXCPT | X86_CR4_PGE;
     cpuid(7, 0, &a, &b, &c, &d);
     if (b & (1u << 7))
         cr4 |= X86_CR4_SMEP;     /* never execute guest pages */
+    cpu_has_fsgsbase = b & 1u;   /* CR4.FSGSBASE stays clear until a guest's needs it */
+    cr4 &= ~X86_CR4_FSGSBASE;
+    cpuid(0x80000001, 0, &a, &b, &e, &d);
+    if ((d & (1u << 27)) || (c & (1u << 22))) {   /* RDTSCP, RDPID */
+        cpu_has_tsc_aux = true;
+        wrmsr(MSR_TSC_AUX, 0);   /* as pcpu->tsc_aux says */
+    }
     write_cr4(cr4);
+    xstate_cpu_init();           /* CR4.OSXSAVE, XCR0 x87|SSE, if the CPU has XSAVE */
     uint64_t cr0 = read_cr0();
     cr0 |= X86_CR0_MP | X86_CR0_NE | X86_CR0_WP;
     cr0 &= ~(X86_CR0_EM | X86_CR0_TS);

@@ -48,6 +48,12 @@ int minios_set_trap_handler(unsigned vec, minios_trap_handler h)
     return 0;
 }
 
+unsigned long minios_trap_entry(unsigned vec)
+{
+    unsigned n = (unsigned)(minios_trap_stubs_end - minios_trap_stubs);
+    return vec < n && vec < MINIOS_NR_TRAPS ? minios_trap_stubs[vec] : 0;
+}
+
 int minios_traps_available(void)
 {
     return traps_ok;

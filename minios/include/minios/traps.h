@@ -40,6 +40,11 @@ typedef void (*minios_trap_handler)(struct minios_trap_frame *f);
  */
 int minios_set_trap_handler(unsigned vec, minios_trap_handler h);
 
+/* minios's entry point for vector vec (< MINIOS_NR_TRAPS; else 0): what
+ * its trap table names, for registering it again elsewhere (e.g. as the
+ * NMI callback with CALLBACKOP_register after an unregister). */
+unsigned long minios_trap_entry(unsigned vec);
+
 /* Whether the hypervisor accepted minios's trap table at start of day. */
 int minios_traps_available(void);
 
