@@ -59,6 +59,7 @@ static inline void pv_bases_sync(struct vcpu *v)
 /* The CR4 bits a guest may set (emulate.c): TSD, DE, and OSXSAVE and
  * FSGSBASE as the policy offers XSAVE and FSGSBASE. */
 unsigned long pv_cr4_guest_mask(void);
+void pv_policy_init(void);     /* the PV CPUID policy, made once at boot */
 
 /* Guest user mode (user.c). */
 static inline uint64_t pv_active_cr3(const struct vcpu *v)

@@ -47,6 +47,8 @@ void xstate_component(unsigned i, uint32_t *offset, uint32_t *size);
 
 /* A clean area: x87 and SSE at their reset values, an empty header. */
 void xstate_area_init(uint8_t *area);
+/* The same for an area known to be all zeroes (a fresh alloc_hv_pages page). */
+void xstate_area_init_zeroed(uint8_t *area);
 
 /* The XSAVE header's XSTATE_BV of an area. */
 static inline uint64_t *xstate_bv(uint8_t *area)

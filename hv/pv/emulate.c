@@ -384,6 +384,13 @@ static void pv_mask_ready(void)
         make_pv_mask();
 }
 
+/* At boot, before any domain is built: the policy once, so that no
+ * domain's build or first CPUID pays for it. */
+void pv_policy_init(void)
+{
+    pv_mask_ready();
+}
+
 unsigned long pv_cr4_guest_mask(void)
 {
     pv_mask_ready();

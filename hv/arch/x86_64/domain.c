@@ -40,7 +40,7 @@ int arch_vcpu_create(struct vcpu *v)
         a->stack = NULL;
         return -XEN_ENOMEM;
     }
-    xstate_area_init(a->fpu);
+    xstate_area_init_zeroed(a->fpu);       /* alloc_hv_pages zeroed it */
     a->xcr0 = xstate_on ? XSTATE_FP_SSE : 0;
     int rc = pv_vcpu_create(v);
     if (rc) {

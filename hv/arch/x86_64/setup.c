@@ -406,6 +406,7 @@ void hv_main(uint32_t magic, uint32_t mbi_pa)
     if (hv_option("sharing", &v, &n) && n == 3 && !memcmp(v, "off", 3))
         page_sharing = false;
     selftest();
+    pv_policy_init();
     build_boot_domains();
     idle_loop();
 }

@@ -58,6 +58,11 @@ void xstate_component(unsigned i, uint32_t *offset, uint32_t *size)
 void xstate_area_init(uint8_t *area)
 {
     memset(area, 0, XSTATE_AREA_SIZE);
+    xstate_area_init_zeroed(area);
+}
+
+void xstate_area_init_zeroed(uint8_t *area)
+{
     area[0] = 0x7f;                      /* FCW 0x37f */
     area[1] = 0x03;
     uint32_t mxcsr = 0x1f80;
