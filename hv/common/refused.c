@@ -12,6 +12,10 @@
 #include <xen/domctl.h>
 #include <xen/hvm/dm_op.h>
 #include <xen/xenoprof.h>
+#include <xen/hvm/hvm_op.h>
+#include <xen/hvm/params.h>
+#include <xen/trace.h>
+#include "time.h"
 
 /* Xen's platform_op (do_platform_op): the operation read and its
  * interface version checked, then XSM_PRIV; Keel implements no platform
@@ -133,4 +137,79 @@ long do_paging_domctl_cont(unsigned long arg, unsigned long a2, unsigned long a3
     long rc = xsm_domctl(current_domain(), d, op.cmd);
     domain_put(d);
     return rc ? rc : -XEN_EOPNOTSUPP;
+}
+
+/* hvm_op (do_hvm_op) as Xen 4.17 answers a PV caller: every domain Keel
+ * runs is PV, so each operation ends where Xen's finds no HVM domain,
+ * after the same argument checks.  get_time works for anyone; xentrace
+ * and guest_request_vm_event have nothing to record. */
+static struct domain *hvm_op_domain(domid_t id)
+{
+    return id == DOMID_SELF || id == current_domain()->id ? current_domain() : domain_get(id);
+}
+
+long do_hvm_op(unsigned long op, unsigned long arg, unsigned long a3, unsigned long a4,
+               unsigned long a5)
+{
+    (void)a3, (void)a4, (void)a5;
+    switch (op) {
+    case HVMOP_set_evtchn_upcall_vector:
+    case HVMOP_set_param:
+    case HVMOP_get_param: {
+        if (op == HVMOP_set_evtchn_upcall_vector)
+            return -XEN_EINVAL;  /* hvmop_set_evtchn_upcall_vector: not HVM */
+        struct xen_hvm_param p;  /* hvmop_set/get_param */
+        if (copy_from_guest(&p, arg, sizeof(p)))
+            return -XEN_EFAULT;
+        if (p.index >= HVM_NR_PARAMS)
+            return -XEN_EINVAL;
+        struct domain *d = hvm_op_domain(p.domid);
+        if (!d)
+            return -XEN_ESRCH;
+        domain_put_named(d);
+        return -XEN_EINVAL;      /* not an HVM domain */
+    }
+    case HVMOP_flush_tlbs:
+        return -XEN_EINVAL;      /* a non-null argument, or not HVM */
+    case HVMOP_get_mem_type: {
+        struct xen_hvm_get_mem_type m;
+        if (copy_from_guest(&m, arg, sizeof(m)))
+            return -XEN_EFAULT;
+        struct domain *d = hvm_op_domain(m.domid);
+        if (!d)
+            return -XEN_ESRCH;
+        long rc = xsm_default_action(XSM_TARGET, current_domain(), d);
+        domain_put_named(d);
+        return rc ? rc : -XEN_EINVAL;
+    }
+    case HVMOP_pagetable_dying: {
+        struct xen_hvm_pagetable_dying pd;
+        if (copy_from_guest(&pd, arg, sizeof(pd)))
+            return -XEN_EFAULT;
+        struct domain *d = hvm_op_domain(pd.domid);
+        if (!d)
+            return -XEN_ESRCH;
+        bool self = d == current_domain();
+        domain_put_named(d);
+        return self ? -XEN_EINVAL : -XEN_EOPNOTSUPP;
+    }
+    case HVMOP_get_time: {
+        xen_hvm_get_time_t t = { .now = now_ns() };
+        return copy_to_guest(arg, &t, sizeof(t)) ? -XEN_EFAULT : 0;
+    }
+    case HVMOP_xentrace: {
+        xen_hvm_xentrace_t tr;
+        if (copy_from_guest(&tr, arg, sizeof(tr)))
+            return -XEN_EFAULT;
+        if (tr.extra_bytes > sizeof(tr.extra) || (tr.event & ~((1u << TRC_SUBCLS_SHIFT) - 1)))
+            return -XEN_EINVAL;
+        return 0;                /* no trace buffers */
+    }
+    case HVMOP_guest_request_vm_event:
+        return arg ? -XEN_EINVAL : 0;   /* no monitor to tell */
+    case HVMOP_altp2m:
+        return -XEN_EOPNOTSUPP;  /* do_altp2m_op: no altp2m (hvm_altp2m_supported) */
+    default:
+        return -XEN_ENOSYS;
+    }
 }

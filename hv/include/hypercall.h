@@ -50,6 +50,7 @@ long do_mca(unsigned long, unsigned long, unsigned long, unsigned long, unsigned
 long do_xenpmu_op(unsigned long, unsigned long, unsigned long, unsigned long, unsigned long);
 long do_xenoprof_op(unsigned long, unsigned long, unsigned long, unsigned long, unsigned long);
 long do_dm_op(unsigned long, unsigned long, unsigned long, unsigned long, unsigned long);
+long do_hvm_op(unsigned long, unsigned long, unsigned long, unsigned long, unsigned long);
 long do_paging_domctl_cont(unsigned long, unsigned long, unsigned long, unsigned long,
                            unsigned long);
 

@@ -1,6 +1,6 @@
 /* The PV hypercall entry: the table (one entry per number Xen 4.17 gives
- * a 64-bit PV guest, as its hypercall-defs.c with Debian's Kconfig, except
- * hvm_op, which Keel leaves -ENOSYS; everything else is -ENOSYS), the continuation that rewinds a PV guest
+ * a 64-bit PV guest, as its hypercall-defs.c with Debian's Kconfig;
+ * everything else is -ENOSYS), the continuation that rewinds a PV guest
  * onto its syscall, and the code written into each guest's hypercall
  * page. */
 #include "lib.h"
@@ -128,6 +128,7 @@ static const hypercall_fn hypercall_table[] = {
     [__HYPERVISOR_kexec_op]          = do_kexec_op,
     [__HYPERVISOR_xenpmu_op]         = do_xenpmu_op,
     [__HYPERVISOR_dm_op]             = do_dm_op,
+    [__HYPERVISOR_hvm_op]            = do_hvm_op,
     [__HYPERVISOR_hypfs_op]          = do_hypfs_op,
     [__HYPERVISOR_mca]               = do_mca,
     [__HYPERVISOR_paging_domctl_cont] = do_paging_domctl_cont,

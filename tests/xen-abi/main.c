@@ -28,6 +28,9 @@
 #include <xen/sysctl.h>
 #include <xen/domctl.h>
 #include <xen/hvm/dm_op.h>
+#include <xen/hvm/hvm_op.h>
+#include <xen/hvm/params.h>
+#include <xen/trace.h>
 #include <xen/arch-x86/xen-mca.h>
 #include <minios/time.h>
 #include <minios/traps.h>
@@ -809,6 +812,18 @@ static struct xen_domctl hc_domctl_none;
 static struct xen_domctl hc_domctl_oldver;
 static struct xen_domctl hc_paging;
 static struct xennmi_callback hc_nmi_bad = { .handler_address = 0x8000000000000000UL };
+/* hvm_op's arguments (do_hvm_op: every Keel domain, and Xen's dom0, is PV). */
+static struct xen_hvm_param hc_hvm_param = { .domid = DOMID_SELF, .index = HVM_PARAM_CALLBACK_IRQ };
+static struct xen_hvm_param hc_hvm_param_big = { .domid = DOMID_SELF, .index = HVM_NR_PARAMS };
+static struct xen_hvm_param hc_hvm_param_none = { .domid = 999, .index = 0 };
+static struct xen_hvm_get_mem_type hc_hvm_memtype = { .domid = DOMID_SELF };
+static struct xen_hvm_get_mem_type hc_hvm_memtype_none = { .domid = 999 };
+static struct xen_hvm_pagetable_dying hc_hvm_ptdying = { .domid = DOMID_SELF };
+static struct xen_hvm_pagetable_dying hc_hvm_ptdying_none = { .domid = 999 };
+static xen_hvm_get_time_t hc_hvm_time;
+static xen_hvm_xentrace_t hc_hvm_trace = { .event = 1, .extra_bytes = 4 };
+static xen_hvm_xentrace_t hc_hvm_trace_big = { .event = 1, .extra_bytes = 100 };
+static xen_hvm_xentrace_t hc_hvm_trace_class = { .event = 1u << TRC_SUBCLS_SHIFT };
 static struct xen_dm_op hc_dmop;
 static xen_dm_op_buf_t hc_dmbuf[1];
 static char hc_stack[512] __attribute__((aligned(16)));
@@ -922,6 +937,48 @@ static void test_hypercall_table(void)
           "do_event_channel_op: default" },
         { __HYPERVISOR_physdev_op, { 99, 0 }, -XEN_ENOSYS, SAME, "do_physdev_op: default" },
         { __HYPERVISOR_hvm_op, { 99, 0 }, -XEN_ENOSYS, SAME, "do_hvm_op: default" },
+        { __HYPERVISOR_hvm_op, { HVMOP_set_param, HV_ADDR }, -XEN_EFAULT, SAME,
+          "hvmop_set_param: copy_from_guest" },
+        { __HYPERVISOR_hvm_op, { HVMOP_set_param, P(&hc_hvm_param_big) }, -XEN_EINVAL, SAME,
+          "hvmop_set_param: index >= HVM_NR_PARAMS" },
+        { __HYPERVISOR_hvm_op, { HVMOP_set_param, P(&hc_hvm_param_none) }, -XEN_ESRCH, SAME,
+          "hvmop_set_param: rcu_lock_domain_by_any_id" },
+        { __HYPERVISOR_hvm_op, { HVMOP_set_param, P(&hc_hvm_param) }, -XEN_EINVAL, SAME,
+          "hvmop_set_param: not is_hvm_domain" },
+        { __HYPERVISOR_hvm_op, { HVMOP_get_param, P(&hc_hvm_param_none) }, -XEN_ESRCH, SAME,
+          "hvmop_get_param: rcu_lock_domain_by_any_id" },
+        { __HYPERVISOR_hvm_op, { HVMOP_get_param, P(&hc_hvm_param) }, -XEN_EINVAL, SAME,
+          "hvmop_get_param: not is_hvm_domain" },
+        { __HYPERVISOR_hvm_op, { HVMOP_set_evtchn_upcall_vector, 0 }, -XEN_EINVAL, SAME,
+          "hvmop_set_evtchn_upcall_vector: not is_hvm_domain" },
+        { __HYPERVISOR_hvm_op, { HVMOP_flush_tlbs, 0 }, -XEN_EINVAL, SAME,
+          "hvmop_flush_tlb_all: not is_hvm_domain" },
+        { __HYPERVISOR_hvm_op, { HVMOP_flush_tlbs, P(&hc_hvm_time) }, -XEN_EINVAL, SAME,
+          "do_hvm_op: flush_tlbs with an argument" },
+        { __HYPERVISOR_hvm_op, { HVMOP_get_mem_type, P(&hc_hvm_memtype_none) }, -XEN_ESRCH, SAME,
+          "hvmop_get_mem_type: rcu_lock_domain_by_any_id" },
+        { __HYPERVISOR_hvm_op, { HVMOP_get_mem_type, P(&hc_hvm_memtype) }, -XEN_EINVAL, SAME,
+          "hvmop_get_mem_type: xsm_hvm_param (self), not is_hvm_domain" },
+        { __HYPERVISOR_hvm_op, { HVMOP_pagetable_dying, P(&hc_hvm_ptdying_none) }, -XEN_ESRCH,
+          SAME, "do_hvm_op pagetable_dying: rcu_lock_domain_by_any_id" },
+        { __HYPERVISOR_hvm_op, { HVMOP_pagetable_dying, P(&hc_hvm_ptdying) }, -XEN_EINVAL, SAME,
+          "do_hvm_op pagetable_dying: itself, not HVM" },
+        { __HYPERVISOR_hvm_op, { HVMOP_get_time, HV_ADDR }, -XEN_EFAULT, SAME,
+          "do_hvm_op get_time: copy_to_guest" },
+        { __HYPERVISOR_hvm_op, { HVMOP_get_time, P(&hc_hvm_time) }, 0, SAME,
+          "do_hvm_op get_time: NOW() for anyone" },
+        { __HYPERVISOR_hvm_op, { HVMOP_xentrace, P(&hc_hvm_trace_big) }, -XEN_EINVAL, SAME,
+          "do_hvm_op xentrace: extra_bytes" },
+        { __HYPERVISOR_hvm_op, { HVMOP_xentrace, P(&hc_hvm_trace_class) }, -XEN_EINVAL, SAME,
+          "do_hvm_op xentrace: event class bits" },
+        { __HYPERVISOR_hvm_op, { HVMOP_xentrace, P(&hc_hvm_trace) }, 0, SAME,
+          "do_hvm_op xentrace: trace_var" },
+        { __HYPERVISOR_hvm_op, { HVMOP_guest_request_vm_event, 0 }, 0, SAME,
+          "do_hvm_op: monitor_guest_request" },
+        { __HYPERVISOR_hvm_op, { HVMOP_guest_request_vm_event, P(&hc_hvm_time) }, -XEN_EINVAL,
+          SAME, "do_hvm_op guest_request_vm_event: an argument" },
+        { __HYPERVISOR_hvm_op, { HVMOP_altp2m, P(&hc_hvm_time) }, -XEN_EOPNOTSUPP, SAME,
+          "do_altp2m_op: hvm_altp2m_supported" },
         { __HYPERVISOR_sysctl, { HV_ADDR }, -XEN_EFAULT, SAME, "do_sysctl: copy_from_guest" },
         { __HYPERVISOR_sysctl, { P(&hc_sysctl_oldver) }, -XEN_EACCES, SAME,
           "do_sysctl: interface_version" },
