@@ -17,6 +17,15 @@
 #include <xen/trace.h>
 #include "time.h"
 
+/* What Keel answers where Xen's dummy policy wants XSM_PRIV before
+ * anything and Keel has nothing behind the call: -EPERM, or -ENOSYS for a
+ * control domain. */
+static long priv_else_enosys(void)
+{
+    long rc = xsm_default_action(XSM_PRIV, current_domain(), NULL);
+    return rc ? rc : -XEN_ENOSYS;
+}
+
 /* Xen's platform_op (do_platform_op): the operation read and its
  * interface version checked, then XSM_PRIV; Keel implements no platform
  * operation, so a control domain gets -ENOSYS as Xen's unknown cmd. */
@@ -29,8 +38,7 @@ long do_platform_op(unsigned long arg, unsigned long a2, unsigned long a3,
         return -XEN_EFAULT;
     if (op.interface_version != XENPF_INTERFACE_VERSION)
         return -XEN_EACCES;
-    long rc = xsm_default_action(XSM_PRIV, current_domain(), NULL);
-    return rc ? rc : -XEN_ENOSYS;
+    return priv_else_enosys();
 }
 
 /* kexec_op (do_kexec_op_internal): XSM_PRIV before anything; Keel cannot
@@ -39,8 +47,7 @@ long do_kexec_op(unsigned long op, unsigned long arg, unsigned long a3, unsigned
                  unsigned long a5)
 {
     (void)op, (void)arg, (void)a3, (void)a4, (void)a5;
-    long rc = xsm_default_action(XSM_PRIV, current_domain(), NULL);
-    return rc ? rc : -XEN_ENOSYS;
+    return priv_else_enosys();
 }
 
 /* hypfs_op (do_hypfs_op): XSM_PRIV first; Keel has no hypervisor file
@@ -49,8 +56,7 @@ long do_hypfs_op(unsigned long cmd, unsigned long a2, unsigned long a3, unsigned
                  unsigned long a5)
 {
     (void)cmd, (void)a2, (void)a3, (void)a4, (void)a5;
-    long rc = xsm_default_action(XSM_PRIV, current_domain(), NULL);
-    return rc ? rc : -XEN_ENOSYS;
+    return priv_else_enosys();
 }
 
 /* mca, __HYPERVISOR_arch_0 (do_mca): XSM_PRIV before the argument is
@@ -59,8 +65,7 @@ long do_mca(unsigned long arg, unsigned long a2, unsigned long a3, unsigned long
             unsigned long a5)
 {
     (void)arg, (void)a2, (void)a3, (void)a4, (void)a5;
-    long rc = xsm_default_action(XSM_PRIV, current_domain(), NULL);
-    return rc ? rc : -XEN_ENOSYS;
+    return priv_else_enosys();
 }
 
 /* xenpmu_op (do_xenpmu_op): -EOPNOTSUPP for every op while the vPMU is

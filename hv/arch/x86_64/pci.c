@@ -123,25 +123,6 @@ void *map_mmio(uint64_t pa, uint64_t size);
 
 /* ---- Raw configuration space (pci_lock held, or at boot). */
 
-static inline uint16_t inw16(uint16_t port)
-{
-    uint16_t v;
-    __asm__ volatile("inw %1, %0" : "=a"(v) : "Nd"(port));
-    return v;
-}
-
-static inline uint32_t inl32(uint16_t port)
-{
-    uint32_t v;
-    __asm__ volatile("inl %1, %0" : "=a"(v) : "Nd"(port));
-    return v;
-}
-
-static inline void outw16(uint16_t port, uint16_t v)
-{
-    __asm__ volatile("outw %0, %1" :: "a"(v), "Nd"(port));
-}
-
 static volatile uint8_t *ecam_at(uint16_t bdf, unsigned reg)
 {
     unsigned bus = bdf >> 8;
@@ -164,8 +145,8 @@ static uint32_t cfg_read(uint16_t bdf, unsigned reg, unsigned size)
     if (size == 1)
         return inb((uint16_t)(0xcfc + (reg & 3)));
     if (size == 2)
-        return inw16((uint16_t)(0xcfc + (reg & 2)));
-    return inl32(0xcfc);
+        return inw((uint16_t)(0xcfc + (reg & 2)));
+    return inl(0xcfc);
 }
 
 static void cfg_write(uint16_t bdf, unsigned reg, unsigned size, uint32_t v)
@@ -184,7 +165,7 @@ static void cfg_write(uint16_t bdf, unsigned reg, unsigned size, uint32_t v)
     if (size == 1)
         outb((uint16_t)(0xcfc + (reg & 3)), (uint8_t)v);
     else if (size == 2)
-        outw16((uint16_t)(0xcfc + (reg & 2)), (uint16_t)v);
+        outw((uint16_t)(0xcfc + (reg & 2)), (uint16_t)v);
     else
         outl(0xcfc, v);
 }
