@@ -96,6 +96,26 @@ unsigned nr_live_domains(void)
     return __atomic_load_n(&nr_live, __ATOMIC_ACQUIRE);
 }
 
+/* A dead domain that restart= builds again counts as live from its death
+ * until its next life is built (or the restart is given up): the
+ * hypervisor must not finish in between. */
+void domain_life_release(void)
+{
+    __atomic_fetch_sub(&nr_live, 1, __ATOMIC_RELEASE);
+}
+
+/* Whether d's restart= policy builds it again after this death (not
+ * after a destroy by the control domain). */
+static bool restart_wanted(const struct domain *d)
+{
+    if (d->killed || d->restart == RESTART_NEVER)
+        return false;
+    if (d->restart == RESTART_ALWAYS)
+        return true;
+    return d->crashed || d->shutdown_reason == SHUTDOWN_crash ||
+           d->shutdown_reason == SHUTDOWN_watchdog || d->shutdown_reason == SHUTDOWN_reboot;
+}
+
 static void add_summary(uint16_t id, const char *name, const char *what, bool clean)
 {
     spin_lock(&domlist_lock);
@@ -189,6 +209,7 @@ struct domain *domain_create(const struct boot_config *cfg)
     if (cpumask_empty(&d->affinity_default))
         cpumask_setall(&d->affinity_default);
     d->nr_vcpus = cfg->vcpus;
+    d->restart = (uint8_t)cfg->restart;
     d->con_tokens = CONSOLE_BURST;
     d->con_refill_ns = now_ns();
     if (d->nr_vcpus < 1 || d->nr_vcpus > MAX_VCPUS || vcpu_array_alloc(d)) {
@@ -554,6 +575,10 @@ static bool claim_death(struct domain *d)
 
 static void mark_dead(struct domain *d)
 {
+    if (restart_wanted(d)) {
+        d->restart_due = true;
+        __atomic_fetch_add(&nr_live, 1, __ATOMIC_ACQ_REL);   /* its next life */
+    }
     for (unsigned i = 0; i < d->nr_vcpus; i++)
         if (d->vcpu[i]) {
             vcpu_set_dead(d->vcpu[i]);
@@ -718,10 +743,14 @@ bool reap_dead_domains(void)
             d = next;
             continue;
         }
+        bool again = d->restart_due;
+        uint16_t id = d->id;
         if (!domain_destroy_step(d, end)) {
             more = true;
             break;
         }
+        if (again)
+            domain_restart_queue(id);   /* d is freed: by id */
         /* Gone: off the dying list (others only append to it). */
         spin_lock(&domlist_lock);
         struct domain **pp = prev ? &prev->dying_next : &dying_head;
@@ -922,6 +951,17 @@ bad_cpus:
                     return -1;
                 }
             cfg->pci[cfg->nr_pci++] = bdf;
+        } else if (word_is(w, n, "restart=", &v, &vl)) {
+            if (vl == 5 && !memcmp(v, "never", 5))
+                cfg->restart = RESTART_NEVER;
+            else if (vl == 5 && !memcmp(v, "crash", 5))
+                cfg->restart = RESTART_CRASH;
+            else if (vl == 6 && !memcmp(v, "always", 6))
+                cfg->restart = RESTART_ALWAYS;
+            else {
+                snprintf(err, errlen, "restart=%.*s: never, crash or always", (int)vl, v);
+                return -1;
+            }
         } else if (word_is(w, n, "role=", &v, &vl)) {
             while (vl) {
                 size_t l = 0;
@@ -952,6 +992,11 @@ bad_cpus:
     }
     if (cfg->target[0] && !(cfg->roles & ROLE_DM)) {
         snprintf(err, errlen, "target= is only for a domain with role=dm");
+        return -1;
+    }
+    if (cfg->restart != RESTART_NEVER && (cfg->roles & ROLE_XENSTORE)) {
+        snprintf(err, errlen, "restart= is not for the xenstore domain (the store "
+                 "would be lost with it)");
         return -1;
     }
     return 0;

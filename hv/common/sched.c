@@ -823,6 +823,13 @@ noreturn void idle_loop(void)
         bool more = false;
         if (reap_pending())
             more = reap_dead_domains();
+        if (restart_pending()) {
+            /* With interrupts off, as the reaper: an interrupt here would
+             * schedule under the control lock.  Waits for other CPUs
+             * (flushes, remote calls) poll, so they cannot deadlock. */
+            restart_domains();
+            continue;
+        }
         if (domains_booted && nr_live_domains() == 0) {
             static bool finishing;   /* one CPU prints the summary and exits */
             if (!__atomic_exchange_n(&finishing, true, __ATOMIC_ACQ_REL))

@@ -7,6 +7,7 @@
 struct boot_module {
     uint64_t start, end;         /* physical range of the image */
     const char *cmdline;         /* "PATH key=value ... words" (setup.c's copy) */
+    bool keep;                   /* kept after boot: a restart= domain's image or ramdisk */
 };
 
 extern struct boot_module boot_modules[];

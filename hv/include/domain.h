@@ -131,6 +131,8 @@ struct domain {
     char target_name[NAME_LEN];  /* boot target=NAME, resolved on first use */
     unsigned pause_count;        /* DOMCTL_pausedomain by a control domain */
     bool killed;                 /* DOMCTL_destroydomain */
+    uint8_t restart;             /* RESTART_*, from its boot configuration */
+    bool restart_due;            /* dead, and to be built again once gone */
     bool runtime_created;        /* by DOMCTL_createdomain, not from a boot module */
     bool has_run;                /* a vCPU of it was switched to */
     bool xs_held;                /* paused at boot until the xenstore domain
@@ -221,6 +223,15 @@ struct boot_config {
     char target[NAME_LEN];       /* role=dm: target=<domid or name> */
     uint16_t pci[8];             /* pci=BB:DD.F: devices it owns (PCI_MAX_ASSIGN) */
     unsigned nr_pci;
+    unsigned restart;            /* restart=: RESTART_* (boot domains only) */
+};
+
+/* restart= of a boot domain (docs/boot-config.md): when the hypervisor
+ * builds it again from its boot module after it is gone. */
+enum {
+    RESTART_NEVER = 0,
+    RESTART_CRASH,               /* after a crash or a reboot request */
+    RESTART_ALWAYS,              /* after any shutdown (not a destroy) */
 };
 
 /* A domain by id with a reference (domain_put drops it), or NULL if there
@@ -255,6 +266,12 @@ int parse_boot_config(const char *cmdline, struct boot_config *cfg,
                       char *err, size_t errlen);
 
 struct domain *domain_create(const struct boot_config *cfg);
+/* restart= (dom_build.c): domain id is gone and is to be built again from
+ * its boot module; the idle loop does it (restart_domains). */
+void domain_restart_queue(uint16_t id);
+bool restart_pending(void);
+void restart_domains(void);
+void domain_life_release(void);
 struct domain *domain_by_id(unsigned id);
 int domain_alloc_page(struct domain *d, uint64_t *mfn);
 uint64_t domain_alloc_frames(struct domain *d, uint64_t *mfns, uint64_t n, uint64_t skip_first,

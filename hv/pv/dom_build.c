@@ -17,6 +17,7 @@
 #include "timer.h"
 #include "boot.h"
 #include "pv.h"
+#include "event.h"
 #include <xen/xen.h>
 
 extern uint64_t idle_cr3;
@@ -404,6 +405,159 @@ static void build_xenstore(struct domain *xs, const struct boot_module *bm,
     report_built(xs, in, t0);
 }
 
+/*
+ * restart= (docs/boot-config.md): a boot domain whose policy says so is
+ * built again from its boot module (kept for it after boot, with its
+ * ramdisk) once its last life is gone, with the same id, configuration
+ * and devices, and connected to the xenstore domain as at boot: the same
+ * store and console ports (a fresh domain allocates them in the same
+ * order), held paused until the xenstore domain introduces it again
+ * (it learns of it from VIRQ_DOM_EXC).  At most RESTART_MAX lives within
+ * RESTART_WINDOW_NS; after that it stays dead.
+ */
+#define MAX_RESTART_SLOTS 16
+#define RESTART_MAX 5
+#define RESTART_WINDOW_NS 10000000000ull
+static struct restart_slot {
+    uint16_t id;
+    uint16_t module;
+    bool due;                    /* gone: to be built again */
+    unsigned lives;              /* restarts so far */
+    unsigned in_window;          /* restarts since window_ns */
+    uint64_t window_ns;
+} restart_slots[MAX_RESTART_SLOTS];
+static unsigned nr_restart_slots;
+static bool restart_any_due;
+
+static void restart_slot_add(struct domain *d, unsigned m, bool ramdisk)
+{
+    if (nr_restart_slots == MAX_RESTART_SLOTS) {
+        printk("d%u (%s): restart= ignored: at most %u boot domains may have it\n", d->id,
+               d->name, MAX_RESTART_SLOTS);
+        d->restart = RESTART_NEVER;
+        return;
+    }
+    restart_slots[nr_restart_slots++] = (struct restart_slot){ .id = d->id, .module = (uint16_t)m };
+    boot_modules[m].keep = true;
+    if (ramdisk)
+        boot_modules[m + 1].keep = true;
+}
+
+void domain_restart_queue(uint16_t id)
+{
+    for (unsigned i = 0; i < nr_restart_slots; i++)
+        if (restart_slots[i].id == id) {
+            __atomic_store_n(&restart_slots[i].due, true, __ATOMIC_RELEASE);
+            __atomic_store_n(&restart_any_due, true, __ATOMIC_RELEASE);
+            return;
+        }
+    domain_life_release();       /* no slot: nothing will build it */
+}
+
+bool restart_pending(void)
+{
+    return __atomic_load_n(&restart_any_due, __ATOMIC_ACQUIRE);
+}
+
+/* The live xenstore domain, with a reference, or NULL. */
+static struct domain *xenstore_domain(void)
+{
+    for (unsigned id = 1; id < DOMID_FIRST_RESERVED; id++) {
+        struct domain *d = domain_get(id);
+        if (!d)
+            continue;
+        if ((d->roles & ROLE_XENSTORE) && !d->shutdown)
+            return d;
+        domain_put(d);
+    }
+    return NULL;
+}
+
+/* Builds slot's domain again (under the control lock); whether the
+ * xenstore domain was given it. */
+static bool restart_one(struct restart_slot *slot)
+{
+    const struct boot_module *bm = &boot_modules[slot->module];
+    const struct boot_module *rd = slot->module + 1u < nr_boot_modules &&
+                                   boot_modules[slot->module + 1].keep &&
+                                   is_ramdisk(boot_modules[slot->module + 1].cmdline)
+                                   ? &boot_modules[slot->module + 1] : NULL;
+    struct boot_config cfg;
+    struct elf_image_info info;
+    char err[160];
+    uint64_t t0 = rdtsc();
+    uint64_t now = now_ns();
+    if (!slot->in_window || now - slot->window_ns > RESTART_WINDOW_NS) {
+        slot->window_ns = now;
+        slot->in_window = 0;
+    }
+    if (slot->in_window == RESTART_MAX) {
+        printk("d%u: restarted %u times within %lu s: not restarted again\n", slot->id,
+               RESTART_MAX, (unsigned long)(RESTART_WINDOW_NS / 1000000000ull));
+        return false;
+    }
+    slot->in_window++;
+    /* Parsed and built once already: only memory can be short now. */
+    if (parse_boot_config(bm->cmdline, &cfg, err, sizeof(err)) ||
+        elf_parse(VA(bm->start), bm->end - bm->start, &info, err, sizeof(err))) {
+        printk("d%u: cannot restart: %s\n", slot->id, err);
+        return false;
+    }
+    cfg.domid = slot->id;
+    struct domain *d = domain_create(&cfg);
+    if (!d) {
+        printk("d%u (%s): cannot restart: no memory for the domain\n", slot->id, cfg.name);
+        return false;
+    }
+    int rc = 0;
+    for (unsigned k = 0; k < cfg.nr_pci && !rc; k++)
+        rc = pci_assign(d, cfg.pci[k], err, sizeof(err));
+    if (!rc)
+        rc = build(d, &info, VA(bm->start), cfg.guest_cmdline, rd ? VA(rd->start) : NULL,
+                   rd ? rd->end - rd->start : 0, "ramdisk", err, sizeof(err));
+    struct domain *xs = rc ? NULL : xenstore_domain();
+    if (xs && xs_wire(d, xs, err, sizeof(err)))
+        rc = -1;
+    if (rc) {
+        if (xs)
+            domain_put(xs);
+        domain_destroy(d);
+        printk("d%u (%s): cannot restart: %s\n", slot->id, cfg.name, err);
+        return false;
+    }
+    slot->lives++;
+    report_built(d, &info, t0);
+    printk("d%u (%s): restarted (restart=%s), life %u\n", d->id, d->name,
+           cfg.restart == RESTART_ALWAYS ? "always" : "crash", slot->lives + 1);
+    if (xs) {
+        d->xs_held = true;
+        sched_pause_domain(d);
+        domain_put(xs);
+    }
+    start_domain(d);
+    return xs != NULL;
+}
+
+/* The idle loop's: builds the domains whose restart is due, holding no
+ * lock but the control lock, as the boot builder. */
+void restart_domains(void)
+{
+    if (!__atomic_exchange_n(&restart_any_due, false, __ATOMIC_ACQ_REL))
+        return;
+    bool tell_xs = false;
+    control_lock_acquire();
+    for (unsigned i = 0; i < nr_restart_slots; i++)
+        if (__atomic_exchange_n(&restart_slots[i].due, false, __ATOMIC_ACQ_REL)) {
+            tell_xs |= restart_one(&restart_slots[i]);
+            domain_life_release();   /* built (a live domain now) or given up */
+        }
+    control_lock_release();
+    /* As for a death: the xenstore domain looks at the domains again and
+     * introduces the new life. */
+    if (tell_xs)
+        send_global_virq_privileged(VIRQ_DOM_EXC);
+}
+
 void build_boot_domains(void)
 {
     uint64_t baseline = free_page_count();
@@ -478,6 +632,8 @@ void build_boot_domains(void)
             continue;
         }
         report_built(d, &info, t0);
+        if (cfg.restart != RESTART_NEVER)
+            restart_slot_add(d, m, rd != NULL);
         if (xs_m < 0)
             start_domain(d);
     }

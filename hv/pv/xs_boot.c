@@ -78,12 +78,13 @@ static int list_line(struct domain *d, char *buf, size_t size)
         if (d->roles & names[i].bit)
             rl += (size_t)snprintf(roles + rl, sizeof(roles) - rl, "%s%s", rl ? "," : "",
                                    names[i].name);
+    static const char *const restart[] = { "never", "crash", "always" };
     return snprintf(buf, size, "domain %u name=%s mem_kb=%lu vcpus=%u store_mfn=%lu "
-                    "store_port=%u console_mfn=%lu console_port=%u roles=%s\n",
+                    "store_port=%u console_mfn=%lu console_port=%u roles=%s restart=%s\n",
                     d->id, d->name, (unsigned long)(d->max_pages * (PAGE_SIZE / 1024)),
                     d->nr_vcpus, (unsigned long)si->store_mfn, si->store_evtchn,
                     (unsigned long)si->console.domU.mfn, si->console.domU.evtchn,
-                    rl ? roles : "-");
+                    rl ? roles : "-", restart[d->restart]);
 }
 
 /* The xenstore domain's boot module: one line per wired domain, in

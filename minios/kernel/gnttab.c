@@ -33,6 +33,7 @@ static unsigned nr_chunks;
 static grant_entry_v1_t *table;
 static uint32_t ref_used[MINIOS_GNTTAB_NR_REFS / 32];
 static int last_status;
+static unsigned long last_frame;
 
 unsigned long minios_gnttab_virt_to_mfn(const void *va)
 {
@@ -180,7 +181,13 @@ void *minios_gnttab_map(domid_t d, grant_ref_t ref, int readonly, grant_handle_t
         return NULL;
     }
     *h = op.handle;
+    last_frame = (unsigned long)(op.dev_bus_addr >> 12);
     return (void *)va;
+}
+
+unsigned long minios_gnttab_last_frame(void)
+{
+    return last_frame;
 }
 
 int minios_gnttab_unmap(void *p, grant_handle_t h)

@@ -14,6 +14,7 @@
 #include <minios/thread.h>
 #include <minios/time.h>
 #include <xen/domctl.h>
+#include <xen/event_channel.h>
 #include <xen/io/xs_wire.h>
 #include "console.h"
 #include "xs_store.h"
@@ -47,8 +48,20 @@ struct dom {
     bool boot;                   /* its nodes are ours to remove (we wrote them) */
 };
 
+/* The boot-domain list's lines, kept: a domain with restart= comes back
+ * with the same id after the hypervisor builds it again, and is
+ * introduced again from its line (docs/xenstore.md). */
+struct bootline {
+    struct bootline *next;
+    unsigned domid;
+    bool restartable;            /* restart=crash or restart=always */
+    uint64_t gone_ns;            /* when it was last seen gone (0: present) */
+    char *line;
+};
+
 static struct xs_store *store;
 static struct dom *doms;
+static struct bootline *bootlines;
 static struct minios_waitq service_wq = MINIOS_WAITQ_INIT;
 static volatile unsigned kicks, dom_exc;
 static bool exit_when_idle;
@@ -296,6 +309,20 @@ static void serve(struct dom *d)
         minios_evtchn_send(d->port);
 }
 
+/* Whether the domain at the other end of our store port went away: when
+ * a domain dies its ports close and ours is left unbound, as in Xen.  A
+ * restarted boot domain has the same id (getdomaininfo then finds the
+ * new life), so this is how the end of the old one shows. */
+static bool peer_closed(const struct dom *d)
+{
+    if (!d->port)
+        return false;
+    struct evtchn_status st = { .dom = DOMID_SELF, .port = d->port };
+    if (HYPERVISOR_event_channel_op(EVTCHNOP_status, &st))
+        return true;
+    return st.status != EVTCHNSTAT_interdomain || st.u.interdomain.dom != d->domid;
+}
+
 /* What VIRQ_DOM_EXC may mean: a domain shut down (@releaseDomain, once)
  * or died (its connection goes, its console is drained and dropped, and
  * we forget it). */
@@ -306,7 +333,8 @@ static void check_domains(void)
         struct dom *d = *pp;
         struct xen_domctl_getdomaininfo info;
         long rc = getdomaininfo(d->domid, &info);
-        bool gone = rc != 0 || info.domain != d->domid || (info.flags & XEN_DOMINF_dying);
+        bool gone = rc != 0 || info.domain != d->domid || (info.flags & XEN_DOMINF_dying) ||
+                    peer_closed(d);
         bool shut = !gone && (info.flags & XEN_DOMINF_shutdown);
         if (shut && !d->shutdown_seen && d->conn) {
             d->shutdown_seen = true;
@@ -372,12 +400,12 @@ static void put_node(unsigned domid, const char *rel, const char *value, bool rw
 }
 
 static void boot_domain_setup(struct dom *d, unsigned store_port, unsigned console_port,
-                              const char *name);
+                              const char *name, bool again);
 
 /* One line of the boot module:
  * domain <id> name=<n> mem_kb=<k> vcpus=<v> store_mfn=<m> store_port=<p>
  *        console_mfn=<m> console_port=<p> roles=<r> */
-static void boot_domain(char *line)
+static void boot_domain(char *line, bool again)
 {
     unsigned id = 0, vcpus = 0, store_port = 0, console_port = 0;
     unsigned long mem_kb = 0, store_mfn = 0, console_mfn = 0;
@@ -454,19 +482,30 @@ static void boot_domain(char *line)
     put_node(id, "device", "", true);
     put_node(id, "control", "", true);
 
-    boot_domain_setup(d, store_port, console_port, name);
+    boot_domain_setup(d, store_port, console_port, name, again);
     let_run(id);
 }
 
 /* Its console, its store connection, @introduceDomain. */
 static void boot_domain_setup(struct dom *d, unsigned store_port, unsigned console_port,
-                              const char *name)
+                              const char *name, bool again)
 {
-    if (console_port && xsc_console_add(d->domid, name, console_port) == 0)
+    char v[32];
+    if (console_port && xsc_console_add(d->domid, name, console_port) == 0) {
         d->console = true;
+        if (again) {
+            /* A new life has new frames: the line's are the first life's. */
+            snprintf(v, sizeof(v), "%lu", minios_gnttab_last_frame());
+            put_node(d->domid, "console/mfn", v, false);
+        }
+    }
     if (connect_dom(d, store_port)) {
         d->dead = true;
         return;
+    }
+    if (again) {
+        snprintf(v, sizeof(v), "%lu", minios_gnttab_last_frame());
+        put_node(d->domid, "store/ring-ref", v, false);
     }
     d->conn = xs_conn_new(store, d->domid, d->privileged);
     if (!d->conn) {
@@ -476,6 +515,65 @@ static void boot_domain_setup(struct dom *d, unsigned store_port, unsigned conso
     }
     had_domains = true;
     xs_store_fire_special(store, "@introduceDomain");
+}
+
+static void remember_line(const char *line)
+{
+    unsigned id;
+    struct bootline *b = calloc(1, sizeof(*b));
+    if (!b || sscanf(line, "domain %u", &id) != 1 || !(b->line = strdup(line))) {
+        free(b);
+        return;
+    }
+    b->domid = id;
+    b->restartable = strstr(line, " restart=crash") || strstr(line, " restart=always");
+    b->next = bootlines;
+    bootlines = b;
+}
+
+/* After VIRQ_DOM_EXC: a boot domain with restart= that was gone and is
+ * back (the hypervisor built it again, with the same id, and holds it
+ * paused for us) is introduced again, as at boot. */
+static void reintroduce_restarted(void)
+{
+    for (struct bootline *b = bootlines; b; b = b->next) {
+        if (!b->restartable || find_dom(b->domid))
+            continue;
+        struct xen_domctl_getdomaininfo info;
+        long rc = getdomaininfo(b->domid, &info);
+        bool back = rc == 0 && info.domain == b->domid &&
+                    !(info.flags & (XEN_DOMINF_dying | XEN_DOMINF_shutdown));
+        if (!back) {
+            if (!b->gone_ns)
+                b->gone_ns = minios_monotonic_ns();
+            continue;
+        }
+        b->gone_ns = 0;
+        char *line = strdup(b->line);
+        if (!line)
+            continue;
+        xlog("d%u: back after a restart: introducing it again", b->domid);
+        boot_domain(line, true);
+        free(line);
+    }
+}
+
+/* With exit=idle: a restartable boot domain gone less than this long ago
+ * may still come back, so it keeps us serving. */
+#define RESTART_GRACE_NS 3000000000ull
+
+static bool restart_may_come(uint64_t now, uint64_t *until)
+{
+    bool any = false;
+    for (struct bootline *b = bootlines; b; b = b->next)
+        if (b->restartable && b->gone_ns && !find_dom(b->domid) &&
+            now - b->gone_ns < RESTART_GRACE_NS) {
+            uint64_t end = b->gone_ns + RESTART_GRACE_NS;
+            if (!any || end < *until)
+                *until = end;
+            any = true;
+        }
+    return any;
 }
 
 static void boot_domains(void)
@@ -494,7 +592,8 @@ static void boot_domains(void)
     char *save;
     unsigned seen = kicks;
     for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-        boot_domain(line);
+        remember_line(line);
+        boot_domain(line, false);
         n++;
         /* The domains introduced so far already run: let the console
          * backend take their output, and answer their requests. */
@@ -550,6 +649,7 @@ int main(int argc, char **argv)
         if (dom_exc != seen_exc && now >= next_check) {
             seen_exc = dom_exc;
             check_domains();
+            reintroduce_restarted();
             next_check = now + CHECK_GAP_NS;
         }
         /* Requests may queue output for any connection (watch events):
@@ -560,12 +660,20 @@ int main(int argc, char **argv)
             if (d->conn && !d->dead && xs_conn_has_output(d->conn))
                 serve(d);
         reap_released();
-        if (exit_when_idle && had_domains && !anyone_left()) {
+        uint64_t grace_end = 0;
+        bool grace = exit_when_idle && restart_may_come(minios_monotonic_ns(), &grace_end);
+        if (exit_when_idle && had_domains && !anyone_left() && !grace) {
             xlog("every domain has gone: exiting (exit=idle)");
             return 0;
         }
         unsigned long f = minios_events_save();
         while (kicks == seen_kicks) {
+            if (grace && dom_exc == seen_exc) {
+                /* Wake when the grace ends, to exit if it did not come back. */
+                if (minios_waitq_wait(&service_wq, grace_end) < 0)
+                    break;
+                continue;
+            }
             if (dom_exc != seen_exc) {
                 /* Due now, or wait for the gap (kicks still end the wait). */
                 if (minios_monotonic_ns() >= next_check ||

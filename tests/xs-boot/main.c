@@ -172,7 +172,7 @@ static int guest(domid_t xs, domid_t other)
 struct peer {
     unsigned id, vcpus, store_port, console_port;
     unsigned long mem_kb, store_mfn, console_mfn;
-    char name[32], roles[40];
+    char name[32], roles[40], restart[8];
     struct xenstore_domain_interface *store;
     struct xencons_interface *cons;
     grant_handle_t hs, hc;
@@ -202,18 +202,18 @@ static void parse_module(const char *expect)
          nr_peers < MAX_PEERS && bootlist_next(text, len, &off, line, sizeof(line)); ) {
         struct peer *p = &peers[nr_peers++];
         if (sscanf(line, "domain %u name=%31s mem_kb=%lu vcpus=%u store_mfn=%lu store_port=%u "
-                   "console_mfn=%lu console_port=%u roles=%39s", &p->id, p->name, &p->mem_kb,
-                   &p->vcpus, &p->store_mfn, &p->store_port, &p->console_mfn,
-                   &p->console_port, p->roles) != 9) {
+                   "console_mfn=%lu console_port=%u roles=%39s restart=%7s", &p->id, p->name,
+                   &p->mem_kb, &p->vcpus, &p->store_mfn, &p->store_port, &p->console_mfn,
+                   &p->console_port, p->roles, p->restart) != 10) {
             test_fail("bad line '%s'", line);
             continue;
         }
         /* Exactly that, with nothing more. */
         char again[256];
         snprintf(again, sizeof(again), "domain %u name=%s mem_kb=%lu vcpus=%u store_mfn=%lu "
-                 "store_port=%u console_mfn=%lu console_port=%u roles=%s", p->id, p->name,
-                 p->mem_kb, p->vcpus, p->store_mfn, p->store_port, p->console_mfn,
-                 p->console_port, p->roles);
+                 "store_port=%u console_mfn=%lu console_port=%u roles=%s restart=%s", p->id,
+                 p->name, p->mem_kb, p->vcpus, p->store_mfn, p->store_port, p->console_mfn,
+                 p->console_port, p->roles, p->restart);
         if (strcmp(line, again))
             test_fail("line '%s' is not in the format", line);
         printf("xs: %s\n", line);

@@ -245,6 +245,8 @@ uint64_t release_boot_modules(void)
 {
     uint64_t n = 0;
     for (unsigned m = 0; m < nr_boot_modules; m++) {
+        if (boot_modules[m].keep)
+            continue;
         uint64_t s = ROUNDDOWN(boot_modules[m].start, PAGE_SIZE) >> PAGE_SHIFT;
         uint64_t e = ROUNDUP(boot_modules[m].end, PAGE_SIZE) >> PAGE_SHIFT;
         for (uint64_t pfn = s; pfn < e && pfn < max_pfn; pfn++) {

@@ -47,6 +47,9 @@ int minios_gnttab_end_access(grant_ref_t ref);
  * hypervisor's GNTST_*, or GNTST_no_device_space when no page was free).
  * *h gets the handle. */
 void *minios_gnttab_map(domid_t d, grant_ref_t ref, int readonly, grant_handle_t *h);
+/* The machine frame of the page the last successful minios_gnttab_map
+ * mapped (the hypervisor's dev_bus_addr >> 12). */
+unsigned long minios_gnttab_last_frame(void);
 /* Undoes minios_gnttab_map: 0, or -XEN_EINVAL (bad address or handle). */
 int minios_gnttab_unmap(void *va, grant_handle_t h);
 /* The GNTST_* status of the last map or unmap (GNTST_okay if it was
