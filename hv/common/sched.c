@@ -6,6 +6,7 @@
 #include "x86.h"
 #include "mm.h"
 #include "sched.h"
+#include "pci.h"
 #include "apic.h"
 #include "time.h"
 #include "hypercall.h"
@@ -823,6 +824,8 @@ noreturn void idle_loop(void)
         bool more = false;
         if (reap_pending())
             more = reap_dead_domains();
+        if (pci_resets_pending())
+            pci_resets_poll();   /* cheap: a look at the clock per device */
         if (restart_pending()) {
             /* With interrupts off, as the reaper: an interrupt here would
              * schedule under the control lock.  Waits for other CPUs
@@ -843,7 +846,7 @@ noreturn void idle_loop(void)
             schedule();
             continue;
         }
-        if (more) {              /* destruction goes on while idle */
+        if (more || pci_resets_pending()) {   /* destruction, or a reset to finish */
             sti();
             continue;
         }

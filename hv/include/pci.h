@@ -39,9 +39,14 @@ void pci_msi_interrupt(unsigned vector);
 bool pci_mmio_ro(uint64_t mfn);
 
 /* d is dying: each device it owns stops (no decoding, no bus mastering,
- * MSI and MSI-X off) and goes back to the hypervisor.  Before any of
+ * MSI and MSI-X off), is reset if it offers FLR, and goes back to the
+ * hypervisor.  Before any of
  * d's frames are freed. */
 void pci_release_domain(struct domain *d);
+/* Function-level resets started by pci_release_domain: whether any is
+ * under way, and finishing those whose time has come (the idle loop). */
+bool pci_resets_pending(void);
+void pci_resets_poll(void);
 
 /* A PV domain's access to ports 0xcfc-0xcff with address cf8 latched:
  * its own devices' configuration space, filtered; all ones and dropped

@@ -35,6 +35,7 @@
  * hypervisor.
  */
 #include "lib.h"
+#include "time.h"
 #include "x86.h"
 #include "mm.h"
 #include "acpi.h"
@@ -62,6 +63,10 @@
 #define CFG_ROM0     0x30        /* type 0 header */
 #define CFG_ROM1     0x38        /* type 1 header (bridge) */
 #define CFG_INTLINE  0x3c
+#define PCIE_DEVCAP  0x04        /* in the PCIe capability */
+#define PCIE_DEVCAP_FLR (1u << 28)
+#define PCIE_DEVCTL  0x08
+#define PCIE_DEVCTL_FLR 0x8000
 
 #define CMD_IO       (1u << 0)
 #define CMD_MEM      (1u << 1)
@@ -91,6 +96,9 @@ struct pci_dev {
     struct pci_bar bar[6];
     domid_t owner;               /* DOMID_XEN: the hypervisor's */
     uint8_t sizing;              /* BARs the owner wrote all ones to (bit i) */
+    bool flr;                    /* PCIe function-level reset offered */
+    uint64_t reset_until;        /* an FLR in progress ends then (ns), or 0 */
+    uint32_t saved[16];          /* the header (0x00-0x3f) before the reset */
 };
 
 /* Frames of MSI-X tables and pending-bit arrays: never writable by a
@@ -101,6 +109,8 @@ static struct { uint64_t first, last; } ro_ranges[MAX_RO_RANGES];
 static unsigned nr_ro_ranges;
 
 static spinlock_t pci_lock = SPINLOCK_INIT("pci", LOCK_ORDER_PCI);
+static void flr_wait(struct pci_dev *p);
+static void flr_wait_unlocked(uint16_t bdf);
 
 #define NR_MSI_MAPS 128
 
@@ -218,6 +228,8 @@ static void find_caps(struct pci_dev *p)
             p->pcie = (uint8_t)at;
         at = cfg_read(p->bdf, at + 1, 1) & 0xfc;
     }
+    if (p->pcie)
+        p->flr = cfg_read(p->bdf, p->pcie + PCIE_DEVCAP, 4) & PCIE_DEVCAP_FLR;
 }
 
 /* Sizes the BARs with memory and I/O decoding off, as firmware does. */
@@ -316,8 +328,8 @@ static void print_dev(const struct pci_dev *p)
                               (unsigned long)b->size);
     }
     if (o < sizeof(buf))
-        snprintf(buf + o, sizeof(buf) - o, "%s%s%s", p->msi ? " msi" : "",
-                 p->msix ? " msix" : "", p->pcie ? " pcie" : "");
+        snprintf(buf + o, sizeof(buf) - o, "%s%s%s%s", p->msi ? " msi" : "",
+                 p->msix ? " msix" : "", p->pcie ? " pcie" : "", p->flr ? " flr" : "");
     printk("%s\n", buf);
 }
 
@@ -429,9 +441,12 @@ int pci_assign(struct domain *d, uint16_t bdf, char *why, size_t n)
         snprintf(why, n, "pci=%02x:%02x.%x needs role=hardware", bus, dev, fn);
         return -1;
     }
+    flr_wait_unlocked(bdf);
     spin_lock(&pci_lock);
     struct pci_dev *p = find_dev(bdf);
     int rc = -1;
+    if (p)
+        flr_wait(p);             /* its last owner's reset, if under way */
     if (!p) {
         snprintf(why, n, "pci=%02x:%02x.%x: no such device", bus, dev, fn);
     } else if ((p->class >> 16) == 0x06) {
@@ -483,11 +498,90 @@ static void quiesce(struct pci_dev *p)
         cfg_write(p->bdf, p->msix + 2, 2, cfg_read(p->bdf, p->msix + 2, 2) & ~0x8000u);
 }
 
+/*
+ * Function-level reset when a device goes back to the hypervisor, as
+ * Xen's toolstack resets a device it takes from a domain (pciback's
+ * reset, which tries FLR first): the header is saved, FLR started
+ * (PCIe Device Control's Initiate FLR), and 100 ms later (the time the
+ * PCIe specification gives a function to finish) the header is put back
+ * with decoding and bus mastering still off: the BARs stay where the
+ * firmware put them.  The wait does not hold anyone up: the idle loop
+ * finishes resets that are due (pci_resets_poll), and an assignment of a
+ * device still in reset waits for it.  A device without FLR is only
+ * stopped (quiesce).
+ */
+#define FLR_WAIT_NS 100000000ull
+static unsigned resets_pending;
+
+static void flr_start(struct pci_dev *p)
+{
+    for (unsigned i = 0; i < 16; i++)
+        p->saved[i] = cfg_read(p->bdf, 4 * i, 4);
+    cfg_write(p->bdf, p->pcie + PCIE_DEVCTL, 2,
+              cfg_read(p->bdf, p->pcie + PCIE_DEVCTL, 2) | PCIE_DEVCTL_FLR);
+    p->reset_until = now_ns() + FLR_WAIT_NS;
+    __atomic_fetch_add(&resets_pending, 1, __ATOMIC_RELEASE);
+}
+
+/* pci_lock held; the reset's time has passed. */
+static void flr_finish(struct pci_dev *p)
+{
+    /* Cache line, latency, BARs, ROM, interrupt line: as before; the
+     * command register last, with decoding and bus mastering off. */
+    for (unsigned i = 3; i < 16; i++)
+        cfg_write(p->bdf, 4 * i, 4, p->saved[i]);
+    cfg_write(p->bdf, CFG_COMMAND, 2,
+              (p->saved[1] & ~(CMD_IO | CMD_MEM | CMD_MASTER)) | CMD_INTX_OFF);
+    bool alive = cfg_read(p->bdf, CFG_VENDOR, 4) == p->saved[0];
+    p->reset_until = 0;
+    __atomic_fetch_sub(&resets_pending, 1, __ATOMIC_RELEASE);
+    printk("pci: %02x:%02x.%x reset done: %s\n", p->bdf >> 8, (p->bdf >> 3) & 31, p->bdf & 7,
+           alive ? "BARs and header restored" : "the device does not answer as before");
+}
+
+/* pci_lock held: finishes p's reset if one is under way (the caller
+ * waited for its time without the lock: flr_wait_unlocked). */
+static void flr_wait(struct pci_dev *p)
+{
+    if (!p->reset_until)
+        return;
+    while (now_ns() < p->reset_until)
+        cpu_relax();
+    flr_finish(p);
+}
+
+/* Waits, holding no lock, until a reset of bdf under way may end. */
+static void flr_wait_unlocked(uint16_t bdf)
+{
+    spin_lock(&pci_lock);
+    struct pci_dev *p = find_dev(bdf);
+    uint64_t until = p ? p->reset_until : 0;
+    spin_unlock(&pci_lock);
+    while (until && now_ns() < until)
+        cpu_relax();
+}
+
+bool pci_resets_pending(void)
+{
+    return __atomic_load_n(&resets_pending, __ATOMIC_ACQUIRE) != 0;
+}
+
+void pci_resets_poll(void)
+{
+    spin_lock(&pci_lock);
+    uint64_t now = now_ns();
+    for (unsigned i = 0; i < nr_devs; i++)
+        if (devs[i].reset_until && now >= devs[i].reset_until)
+            flr_finish(&devs[i]);
+    spin_unlock(&pci_lock);
+}
+
 void pci_release_domain(struct domain *d)
 {
     spin_lock(&pci_lock);
     unsigned back = 0;
     uint16_t bdfs[PCI_MAX_ASSIGN];
+    bool flr[PCI_MAX_ASSIGN];
     for (unsigned i = 0; i < nr_devs; i++) {
         struct pci_dev *p = &devs[i];
         if (p->owner != d->id)
@@ -500,14 +594,19 @@ void pci_release_domain(struct domain *d)
             }
         p->owner = DOMID_XEN;
         p->sizing = 0;
-        if (back < PCI_MAX_ASSIGN)
+        if (p->flr)
+            flr_start(p);
+        if (back < PCI_MAX_ASSIGN) {
             bdfs[back] = p->bdf;
+            flr[back] = p->flr;
+        }
         back++;
     }
     spin_unlock(&pci_lock);
     for (unsigned i = 0; i < back && i < PCI_MAX_ASSIGN; i++)
         printk("pci: %02x:%02x.%x back with the hypervisor (d%u is gone): decoding, bus "
-               "mastering and MSI off\n", bdfs[i] >> 8, (bdfs[i] >> 3) & 31, bdfs[i] & 7, d->id);
+               "mastering and MSI off; %s\n", bdfs[i] >> 8, (bdfs[i] >> 3) & 31, bdfs[i] & 7,
+               d->id, flr[i] ? "function-level reset" : "no function-level reset (no FLR)");
 }
 
 /* ---- The owner's configuration accesses (ports 0xcf8/0xcfc). */
