@@ -1,7 +1,7 @@
 # Tests: guest tests (tests/<name>/), host unit tests (tests/unit/), and
 # the tools they need.  `make test` runs everything via ci/run-tests.sh.
 
-TEST_GUESTS := pci-own pci-msi pci-flr restart threads xenbus xs-hostile hypercall guest-access spin priv flood traps evtchn evtchn-fifo pvtime vcpu schedshare hostile debugreg gnttab gnttab-pair gnttab-v2 domctl sysctl xsm pvmmu mmufuzz sharing tlbflush xs-boot vcpu-down tlb-global mem-stale-tlb mem-stale-smp mem-gnt-free mem-devmap mem-vcpuinfo memfuzz preempt hcfuzz sharing-unmarked ramdisk xen-abi lock-stress xen-user hostile-user xen-priv privfuzz xen-seg xen-m2p xstate
+TEST_GUESTS := pci-own pci-msi pci-flr pci-storm restart threads xenbus xs-hostile hypercall guest-access spin priv flood traps evtchn evtchn-fifo pvtime vcpu schedshare hostile debugreg gnttab gnttab-pair gnttab-v2 domctl sysctl xsm pvmmu mmufuzz sharing tlbflush xs-boot vcpu-down tlb-global mem-stale-tlb mem-stale-smp mem-gnt-free mem-devmap mem-vcpuinfo memfuzz preempt hcfuzz sharing-unmarked ramdisk xen-abi lock-stress xen-user hostile-user xen-priv privfuzz xen-seg xen-m2p xstate
 $(foreach t,$(TEST_GUESTS),$(eval $(call minios_elf,$(B)/tests/$(t).elf,tests/$(t)/main.c tests/common/report.c,-Itests/common)))
 
 # rtbuild: a control domain that builds apps/hello at run time with the

@@ -824,8 +824,8 @@ noreturn void idle_loop(void)
         bool more = false;
         if (reap_pending())
             more = reap_dead_domains();
-        if (pci_resets_pending())
-            pci_resets_poll();   /* cheap: a look at the clock per device */
+        if (pci_work_pending())
+            pci_irq_poll();      /* resets and storm limits that are due */
         if (restart_pending()) {
             /* With interrupts off, as the reaper: an interrupt here would
              * schedule under the control lock.  Waits for other CPUs
@@ -846,7 +846,7 @@ noreturn void idle_loop(void)
             schedule();
             continue;
         }
-        if (more || pci_resets_pending()) {   /* destruction, or a reset to finish */
+        if (more || pci_work_pending()) {   /* destruction, or PCI work that comes due */
             sti();
             continue;
         }

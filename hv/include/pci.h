@@ -47,6 +47,10 @@ void pci_release_domain(struct domain *d);
  * under way, and finishing those whose time has come (the idle loop). */
 bool pci_resets_pending(void);
 void pci_resets_poll(void);
+/* Resets to finish or storm limits to lift (the idle loop, the scheduler
+ * tick): whether any, and doing those that are due. */
+bool pci_work_pending(void);
+void pci_irq_poll(void);
 
 /* A PV domain's access to ports 0xcfc-0xcff with address cf8 latched:
  * its own devices' configuration space, filtered; all ones and dropped

@@ -109,6 +109,11 @@ static struct { uint64_t first, last; } ro_ranges[MAX_RO_RANGES];
 static unsigned nr_ro_ranges;
 
 static spinlock_t pci_lock = SPINLOCK_INIT("pci", LOCK_ORDER_PCI);
+/* The interrupt storm limit (pci_msi_interrupt). */
+#define IRQ_WINDOW_NS 10000000ull
+#define IRQ_RATELIMIT 1000
+static uint32_t irq_ratelimit = IRQ_RATELIMIT;
+static unsigned limits_active;   /* vectors masked by it now */
 static void flr_wait(struct pci_dev *p);
 static void flr_wait_unlocked(uint16_t bdf);
 
@@ -119,6 +124,12 @@ struct msi_map {
     domid_t dom;
     uint16_t bdf, entry;
     uint8_t pirq, vector;
+    bool open;                   /* MSI-X: unmasked because its PIRQ is bound */
+    bool limited;                /* masked by the storm limit until limit_end */
+    uint32_t count;              /* interrupts since window */
+    uint64_t window, limit_end;  /* ns */
+    uint64_t storms;             /* windows cut short by the limit */
+    uint64_t taken;              /* interrupts taken */
 };
 
 static struct msi_map maps[NR_MSI_MAPS];   /* MSI and MSI-X vectors given as PIRQs */
@@ -360,6 +371,14 @@ void pci_init(void)
     const char *v;
     size_t n;
     iommu_off = hv_option("iommu", &v, &n) && n == 3 && !memcmp(v, "off", 3);
+    if (hv_option("irq_ratelimit", &v, &n)) {
+        uint32_t x = 0;
+        for (size_t k = 0; k < n && v[k] >= '0' && v[k] <= '9' && x < 100000000u; k++)
+            x = x * 10 + (uint32_t)(v[k] - '0');
+        irq_ratelimit = x;
+        printk("pci: interrupt storm limit %s%u per %lu ms\n", x ? "" : "off: ", x,
+               (unsigned long)(IRQ_WINDOW_NS / 1000000));
+    }
     find_ecam();
     for (unsigned bus = 0; bus < 256; bus++)
         for (unsigned dev = 0; dev < 32; dev++) {
@@ -589,7 +608,13 @@ void pci_release_domain(struct domain *d)
         quiesce(p);
         for (unsigned k = 0; k < NR_MSI_MAPS; k++)
             if (maps[k].used && maps[k].bdf == p->bdf) {
+                printk("pci: %02x:%02x.%x PIRQ %u of d%u: %lu interrupts taken, %lu storm "
+                       "windows cut short\n", p->bdf >> 8, (p->bdf >> 3) & 31, p->bdf & 7,
+                       maps[k].pirq, d->id, (unsigned long)maps[k].taken,
+                       (unsigned long)maps[k].storms);
                 vec_map[maps[k].vector] = 0;
+                if (maps[k].limited)
+                    __atomic_fetch_sub(&limits_active, 1, __ATOMIC_RELEASE);
                 maps[k] = (struct msi_map){ 0 };
             }
         p->owner = DOMID_XEN;
@@ -863,6 +888,8 @@ out:
 /* Undoes a map (pci_lock held): the vector masked or MSI off, freed. */
 static void unmap_locked(struct msi_map *x)
 {
+    if (x->limited)
+        __atomic_fetch_sub(&limits_active, 1, __ATOMIC_RELEASE);
     struct pci_dev *p = find_dev(x->bdf);
     if (p && x->msix) {
         volatile uint32_t *e = msix_entry(p, x->entry);
@@ -906,9 +933,73 @@ void pci_pirq_mask(struct domain *d, unsigned pirq, bool mask)
     struct msi_map *x = pirq < NR_PIRQS ? find_map(d->id, pirq) : NULL;
     struct pci_dev *p = x ? find_dev(x->bdf) : NULL;
     if (p && x->msix) {
+        x->open = !mask;
+        volatile uint32_t *e = msix_entry(p, x->entry);
+        if (e && !x->limited)
+            e[3] = mask ? 1u : 0u;
+    }
+    spin_unlock(&pci_lock);
+}
+
+/*
+ * Interrupt storms.  As Xen's irq_ratelimit does for guest interrupts, a
+ * vector that interrupts more than irq_ratelimit times (hypervisor
+ * command line; default IRQ_RATELIMIT, 0 turns the limit off) within
+ * one window of IRQ_WINDOW_NS is masked at the device until the window
+ * ends: its MSI-X entry's mask bit, MSI's per-vector mask bit, or, for
+ * MSI without one, MSI's enable bit.  Every interrupt costs a hypervisor
+ * entry on the CPU that takes it (the boot CPU), whoever runs there; the
+ * limit bounds what a device, or a driver domain that makes its device
+ * storm, can take from the others.  The default, 1,000 per 10 ms (100,000
+ * a second per vector), is ten times below Xen's because Keel's CI runs
+ * under TCG, where each interrupt costs some microseconds; a NIC with
+ * interrupt moderation stays far under it.  The idle loop and each
+ * scheduler tick lift limits that have ended (pci_irq_poll).
+ */
+
+/* The vector masked (limit) or not, at the device; pci_lock held. */
+static void storm_mask(struct msi_map *x, bool mask)
+{
+    struct pci_dev *p = find_dev(x->bdf);
+    if (!p)
+        return;
+    if (x->msix) {
         volatile uint32_t *e = msix_entry(p, x->entry);
         if (e)
-            e[3] = mask ? 1u : 0u;
+            e[3] = mask || !x->open ? 1u : 0u;
+        return;
+    }
+    uint32_t ctl = cfg_read(p->bdf, p->msi + 2, 2);
+    if (ctl & 0x100) {           /* per-vector masking */
+        unsigned at = p->msi + ((ctl & 0x80) ? 0x10 : 0x0c);
+        cfg_write(p->bdf, at, 4, mask ? 1u : 0u);
+    } else {
+        cfg_write(p->bdf, p->msi + 2, 2, mask ? ctl & ~1u : ctl | 1u);
+    }
+}
+
+bool pci_work_pending(void)
+{
+    return __atomic_load_n(&limits_active, __ATOMIC_ACQUIRE) != 0 || pci_resets_pending();
+}
+
+void pci_irq_poll(void)
+{
+    if (pci_resets_pending())
+        pci_resets_poll();
+    if (!__atomic_load_n(&limits_active, __ATOMIC_ACQUIRE))
+        return;
+    spin_lock(&pci_lock);
+    uint64_t now = now_ns();
+    for (unsigned i = 0; i < NR_MSI_MAPS; i++) {
+        struct msi_map *x = &maps[i];
+        if (x->used && x->limited && now >= x->limit_end) {
+            x->limited = false;
+            x->count = 0;
+            x->window = now;
+            storm_mask(x, false);
+            __atomic_fetch_sub(&limits_active, 1, __ATOMIC_RELEASE);
+        }
     }
     spin_unlock(&pci_lock);
 }
@@ -919,7 +1010,33 @@ void pci_msi_interrupt(unsigned vector)
     unsigned i = vec_map[vector & 0xff];
     domid_t dom = i ? maps[i - 1].dom : DOMID_INVALID;
     unsigned pirq = i ? maps[i - 1].pirq : 0;
+    uint64_t storm = 0;
+    uint16_t bdf = 0;
+    if (i)
+        maps[i - 1].taken++;
+    if (i && irq_ratelimit) {
+        struct msi_map *x = &maps[i - 1];
+        uint64_t now = now_ns();
+        if (now - x->window >= IRQ_WINDOW_NS) {
+            x->window = now;
+            x->count = 0;
+        }
+        if (++x->count > irq_ratelimit && !x->limited) {
+            x->limited = true;
+            x->limit_end = x->window + IRQ_WINDOW_NS;
+            storm_mask(x, true);
+            __atomic_fetch_add(&limits_active, 1, __ATOMIC_RELEASE);
+            storm = ++x->storms;
+            bdf = x->bdf;
+        }
+    }
     spin_unlock(&pci_lock);
+    /* The first storm of a vector, then every 100th. */
+    if (storm == 1 || (storm && storm % 100 == 0))
+        printk("pci: %02x:%02x.%x storms: more than %u interrupts in %lu ms on PIRQ %u of "
+               "d%u, masked for the rest of the window (%lu times so far)\n", bdf >> 8,
+               (bdf >> 3) & 31, bdf & 7, irq_ratelimit,
+               (unsigned long)(IRQ_WINDOW_NS / 1000000), pirq, dom, (unsigned long)storm);
     struct domain *d = i ? domain_get(dom) : NULL;
     if (!d || !send_guest_pirq(d, pirq))
         __atomic_fetch_add(&msi_dropped, 1, __ATOMIC_RELAXED);

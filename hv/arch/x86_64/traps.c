@@ -234,6 +234,8 @@ void trap_dispatch(struct cpu_user_regs *r)
         __atomic_fetch_add(&this_cpu()->apic_timer_irqs, 1, __ATOMIC_RELAXED);
         this_cpu()->apic_armed_for = 0;  /* it fired: timer_reprogram re-arms */
         timers_run();
+        if (pci_work_pending())
+            pci_irq_poll();      /* storm limits whose window ended */
         sched_tick();
         timer_reprogram();
     } else if (v == VEC_SPURIOUS) {
