@@ -1,4 +1,4 @@
-/* lwipopts.h: lwIP's configuration for minios appliances (threads, sockets, loopback, IPv4 and IPv6, TCP, UDP). */
+/* lwipopts.h: lwIP's configuration for minios appliances (threads, sockets, loopback and Ethernet netifs, DHCP, IPv4 and IPv6, TCP, UDP). */
 #ifndef MINIOS_LWIPOPTS_H
 #define MINIOS_LWIPOPTS_H
 
@@ -9,32 +9,32 @@
 #define TCPIP_THREAD_NAME               "tcpip"
 #define TCPIP_THREAD_STACKSIZE          (32 * 1024)
 #define TCPIP_THREAD_PRIO               0   /* minios threads have no priorities */
-#define TCPIP_MBOX_SIZE                 64
+#define TCPIP_MBOX_SIZE                 128
 #define DEFAULT_THREAD_STACKSIZE        (32 * 1024)
-#define DEFAULT_TCP_RECVMBOX_SIZE       32
+#define DEFAULT_TCP_RECVMBOX_SIZE       64
 #define DEFAULT_UDP_RECVMBOX_SIZE       16
 #define DEFAULT_RAW_RECVMBOX_SIZE       8
-#define DEFAULT_ACCEPTMBOX_SIZE         8
+#define DEFAULT_ACCEPTMBOX_SIZE         64
 
-/* ---- memory: lwIP's own heap and pools, all static (.bss), ~400 KiB ---- */
+/* ---- memory: lwIP's own heap and pools, all static (.bss), ~1.5 MiB ---- */
 #define MEM_LIBC_MALLOC                 0
 #define MEMP_MEM_MALLOC                 0
 #define MEM_ALIGNMENT                   8
-#define MEM_SIZE                        (192 * 1024)
-#define MEMP_NUM_PBUF                   64
+#define MEM_SIZE                        (512 * 1024)
+#define MEMP_NUM_PBUF                   256
 #define MEMP_NUM_RAW_PCB                4
-#define MEMP_NUM_UDP_PCB                8
-#define MEMP_NUM_TCP_PCB                16
-#define MEMP_NUM_TCP_PCB_LISTEN         8
-#define MEMP_NUM_TCP_SEG                128  /* >= TCP_SND_QUEUELEN, shared by all PCBs */
+#define MEMP_NUM_UDP_PCB                16
+#define MEMP_NUM_TCP_PCB                64
+#define MEMP_NUM_TCP_PCB_LISTEN         16
+#define MEMP_NUM_TCP_SEG                512  /* >= TCP_SND_QUEUELEN, shared by all PCBs */
 #define MEMP_NUM_REASSDATA              4
 #define MEMP_NUM_FRAG_PBUF              8
-#define MEMP_NUM_NETBUF                 16
-#define MEMP_NUM_NETCONN                16   /* = the number of sockets */
-#define MEMP_NUM_TCPIP_MSG_API          16
-#define MEMP_NUM_TCPIP_MSG_INPKT        64
-#define MEMP_NUM_SYS_TIMEOUT            (LWIP_NUM_SYS_TIMEOUT_INTERNAL + 4)
-#define PBUF_POOL_SIZE                  32
+#define MEMP_NUM_NETBUF                 64
+#define MEMP_NUM_NETCONN                61   /* = the number of sockets: + 3 = newlib's FD_SETSIZE */
+#define MEMP_NUM_TCPIP_MSG_API          64
+#define MEMP_NUM_TCPIP_MSG_INPKT        256
+#define MEMP_NUM_SYS_TIMEOUT            (LWIP_NUM_SYS_TIMEOUT_INTERNAL + 8)
+#define PBUF_POOL_SIZE                  256
 
 /* ---- protocols ---- */
 #define LWIP_IPV4                       1
@@ -45,7 +45,7 @@
 #define LWIP_RAW                        1
 #define LWIP_UDP                        1
 #define LWIP_TCP                        1
-#define LWIP_DHCP                       0
+#define LWIP_DHCP                       1
 #define LWIP_AUTOIP                     0
 #define LWIP_IGMP                       0
 #define LWIP_DNS                        0
@@ -59,12 +59,13 @@
 #define IPV6_FRAG_COPYHEADER            1
 
 #define TCP_MSS                         1460
-#define TCP_WND                         (8 * TCP_MSS)
-#define TCP_SND_BUF                     (8 * TCP_MSS)
+#define TCP_WND                         (44 * TCP_MSS)   /* 64240: the most without window scaling */
+#define TCP_SND_BUF                     (44 * TCP_MSS)
 #define TCP_SND_QUEUELEN                ((4 * TCP_SND_BUF + TCP_MSS - 1) / TCP_MSS)
 #define TCP_QUEUE_OOSEQ                 1
 #define LWIP_TCP_KEEPALIVE              1
 #define TCP_LISTEN_BACKLOG              1
+#define TCP_DEFAULT_LISTEN_BACKLOG      64
 #define SO_REUSE                        1
 
 /* ---- loopback: 127.0.0.1 and ::1 on "lo", and traffic to our own addresses ---- */
