@@ -200,6 +200,36 @@ static void kick_cpu(struct pcpu *pc)
         send_ipi(pc->id, VEC_EVENT_CHECK);
 }
 
+/* Whether another online pCPU has vCPUs waiting in its queue (read
+ * without locks: a hint for idle pCPUs, which check under the lock). */
+bool sched_queued_elsewhere(void)
+{
+    struct pcpu *pc = this_cpu();
+    for (unsigned i = 0; i < nr_cpus; i++) {
+        struct pcpu *o = pcpus[i];
+        if (o && o != pc && o->online && __atomic_load_n(&o->nr_queued, __ATOMIC_RELAXED))
+            return true;
+    }
+    return false;
+}
+
+/* v was queued behind another vCPU on pc: wake one idle pCPU it may run
+ * on to take it (Xen's credit scheduler tickles idlers the same way).
+ * The idle pCPU steals with a try-lock and, if pc's lock is still held
+ * by the switch, tries again at its balance tick (timer_reprogram). */
+static void tickle_idle(struct pcpu *pc, struct vcpu *v)
+{
+    for (unsigned i = 0; i < nr_cpus; i++) {
+        struct pcpu *o = pcpus[i];
+        if (o && o != pc && o->online && allowed(v, i) &&
+            !__atomic_load_n(&o->curr, __ATOMIC_ACQUIRE)->domain &&
+            !__atomic_load_n(&o->nr_queued, __ATOMIC_RELAXED)) {
+            kick_cpu(o);
+            return;
+        }
+    }
+}
+
 /* ---- vCPUs. */
 
 /* A vCPU: the generic part here, the stack, FPU and guest-type state in
@@ -727,9 +757,10 @@ void schedule(void)
         return;
     }
     if (prev->domain && prev->state == VCPU_RUNNABLE) {
-        if (allowed(prev, pc->id))
+        if (allowed(prev, pc->id)) {
             rq_insert(pc, prev);
-        else                     /* its hard affinity changed (domctl) */
+            tickle_idle(pc, prev);
+        } else                     /* its hard affinity changed (domctl) */
             pc->migrate = prev;  /* queued elsewhere once switched away */
     }
     if (pc->rq) {

@@ -228,6 +228,10 @@ void timer_reprogram(void)
     uint64_t next = __atomic_load_n(&head_expiry, __ATOMIC_RELAXED);
     if (pc->curr && pc->curr->domain)
         next = earliest(next, pc->slice_end);
+    else if (sched_queued_elsewhere())
+        /* Idle while vCPUs wait on another pCPU: look again soon (its
+         * lock may have been held when this pCPU tried to steal). */
+        next = earliest(next, now_ns() + IDLE_BALANCE_NS);
     pc->timer_deadline = next ? next : ~0ULL;
     /* Armed for that deadline already, or for an earlier one (not fired
      * since: the timer interrupt forgets it): leave the APIC alone.  An

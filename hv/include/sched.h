@@ -4,11 +4,13 @@
 #include "domain.h"
 
 #define SLICE_NS 10000000ULL    /* 10 ms */
+#define IDLE_BALANCE_NS 1000000ULL  /* 1 ms: an idle pCPU's look at busy queues */
 #define TIME_REFRESH_NS 100000000ULL   /* a vCPU's time record, rewritten at a switch to it when older */
 #define CAP_PERIOD_NS 30000000ULL   /* caps are enforced per 30 ms */
 
 void sched_init_cpu(struct pcpu *pc);
 bool sched_work_pending(void);
+bool sched_queued_elsewhere(void);   /* for idle pCPUs' balance tick */
 void vcpu_wake(struct vcpu *v);
 void vcpu_bring_up(struct vcpu *v);
 void vcpu_take_down(struct vcpu *v);
