@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# bench-net.sh: the network figures of make bench (issue 11), in plain TCG
+# (real clients need real time, so -icount cannot apply): Keel's net demo
+# (the xenstore stub, the netback driver domain owning a virtio-net NIC,
+# apps/httpd and apps/kv) and Debian's stock Linux running nginx and
+# redis-server (ci/linux-net.sh) are booted one after the other in the same
+# QEMU configuration (q35, one CPU, 512 MiB, virtio-net with user
+# networking and the same 127.0.0.1 port forwards), and measured by the same
+# host clients; the figures that matter are the ratios Keel / Linux.
+#
+#   bash ci/bench-net.sh KEEL_MODULES   prints "net: NAME=VALUE" lines and
+#                                       writes build/bench/net.json
+#                                       (KEEL_MODULES "-": the Linux side only)
+# Each side: machine start to the first HTTP 200 (s, wall clock), then
+#   wrk -t2 -c30 -d10s http://127.0.0.1:P/           (the 612-byte page)
+#   redis-benchmark -t get,set -c 50 -n 100000 -q    (and with -P 16)
+set -u
+cd "$(dirname "$0")/.."
+keel_modules=$1
+out=build/bench
+mkdir -p "$out"
+json=$out/net.json
+
+free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+qpid=""
+stop_qemu() {
+    [ -n "$qpid" ] && kill "$qpid" 2>/dev/null && wait "$qpid" 2>/dev/null
+    qpid=""
+}
+trap stop_qemu EXIT
+
+# side NAME LOG QEMU-ARGS...: boots, waits for HTTP 200, measures.
+side() {
+    local name=$1 log=$2
+    shift 2
+    local hp rp
+    hp=$(free_port) rp=$(free_port)
+    local t0 t1
+    t0=$(date +%s.%N)
+    timeout -k 5 900 qemu-system-x86_64 -M q35 -accel tcg -cpu max -m 512M -smp 1 \
+        -nodefaults -display none -no-reboot -serial "file:$log" \
+        -netdev "user,id=n0,hostfwd=tcp:127.0.0.1:$hp-:80,hostfwd=tcp:127.0.0.1:$rp-:6379" \
+        -device virtio-net-pci,netdev=n0,addr=3 "$@" </dev/null >/dev/null 2>"$log.qemu" &
+    qpid=$!
+    local code=""
+    for _ in $(seq 1 3000); do
+        code=$(curl -s -o /dev/null -m 2 -w '%{http_code}' "http://127.0.0.1:$hp/" 2>/dev/null)
+        [ "$code" = 200 ] && break
+        kill -0 "$qpid" 2>/dev/null || break
+        sleep 0.2
+    done
+    t1=$(date +%s.%N)
+    if [ "$code" != 200 ]; then
+        echo "net: $name never answered HTTP 200 (log: $log)" >&2
+        stop_qemu
+        return 1
+    fi
+    local boot rps get set getp setp
+    boot=$(echo "$t0 $t1" | awk '{ printf "%.2f", $2 - $1 }')
+    # Wait for kv as well (it may come up after httpd).
+    for _ in $(seq 1 300); do
+        redis-cli -p "$rp" ping 2>/dev/null | grep -q PONG && break
+        sleep 0.2
+    done
+    rps=$(wrk -t2 -c30 -d10s "http://127.0.0.1:$hp/" 2>&1 | awk '/^Requests\/sec:/ { print $2 }')
+    local rb
+    rb=$(redis-benchmark -p "$rp" -t get,set -c 50 -n 100000 -q 2>&1 | tr '\r' '\n')
+    set=$(echo "$rb" | awk '/^SET: [0-9]/ && /requests per second/ { print $2 }' | tail -1)
+    get=$(echo "$rb" | awk '/^GET: [0-9]/ && /requests per second/ { print $2 }' | tail -1)
+    rb=$(redis-benchmark -p "$rp" -t get,set -c 50 -n 100000 -P 16 -q 2>&1 | tr '\r' '\n')
+    setp=$(echo "$rb" | awk '/^SET: [0-9]/ && /requests per second/ { print $2 }' | tail -1)
+    getp=$(echo "$rb" | awk '/^GET: [0-9]/ && /requests per second/ { print $2 }' | tail -1)
+    stop_qemu
+    echo "net: ${name}_boot_to_http_200_s=$boot"
+    echo "net: ${name}_http_requests_per_s=${rps:-null}"
+    echo "net: ${name}_redis_set_per_s=${set:-null}"
+    echo "net: ${name}_redis_get_per_s=${get:-null}"
+    echo "net: ${name}_redis_set_p16_per_s=${setp:-null}"
+    echo "net: ${name}_redis_get_p16_per_s=${getp:-null}"
+}
+
+bash ci/linux-net.sh >/dev/null || { echo "net: no Linux side (ci/linux-net.sh failed)" >&2; exit 1; }
+res=$(
+    [ "$keel_modules" = - ] || side keel "$out/net-keel.log" -device isa-debug-exit,iobase=0xf4,iosize=4 \
+        -kernel build/hv.elf -initrd "$keel_modules" -append "iommu=off"
+    side linux "$out/net-linux.log" -kernel build/linux/vmlinuz \
+        -initrd build/linux-net/initrd.img -append "console=ttyS0 quiet panic=-1"
+)
+echo "$res"
+v() { echo "$res" | grep -o "net: $1=[0-9.a-z]*" | cut -d= -f2; }
+ratio() {
+    local k l
+    k=$(v "keel_$1") l=$(v "linux_$1")
+    if [ -n "$k" ] && [ -n "$l" ] && [ "$k" != null ] && [ "$l" != null ]; then
+        echo "$k $l" | awk '$2 > 0 { printf "%.2f", $1 / $2; exit } { print "null" }'
+    else
+        echo null
+    fi
+}
+{
+    echo "{"
+    for m in boot_to_http_200_s http_requests_per_s redis_set_per_s redis_get_per_s \
+             redis_set_p16_per_s redis_get_p16_per_s; do
+        k=$(v "keel_$m") l=$(v "linux_$m")
+        echo "  \"$m\": { \"keel\": ${k:-null}, \"linux\": ${l:-null}, \"keel_over_linux\": $(ratio "$m") },"
+    done
+    echo "  \"how\": \"plain TCG, -M q35 -smp 1 -m 512M, virtio-net + user net, hostfwd on 127.0.0.1; wrk -t2 -c30 -d10s; redis-benchmark -t get,set -c 50 -n 100000 [-P 16]\""
+    echo "}"
+} > "$json"
+for m in boot_to_http_200_s http_requests_per_s redis_set_per_s redis_get_per_s \
+         redis_set_p16_per_s redis_get_p16_per_s; do
+    printf 'net: %-24s keel %-10s linux %-10s keel/linux %s\n' "$m" \
+        "$(v "keel_$m")" "$(v "linux_$m")" "$(ratio "$m")"
+done
