@@ -5,6 +5,8 @@
 $(eval $(call minios_elf,$(B)/tests/virtio-blk.elf,tests/virtio-blk/main.c tests/common/report.c,-Itests/common))
 $(eval $(call minios_elf,$(B)/tests/virtio-net.elf,tests/virtio-net/main.c tests/common/report.c,-Itests/common $(LWIP_CFLAGS),$(LWIP_MINIOS)))
 $(B)/tests/virtio-net.elf: $(LWIP_MINIOS)
+$(eval $(call minios_elf,$(B)/tests/virtio-frames.elf,tests/virtio-frames/main.c tests/common/report.c,-Itests/common $(LWIP_CFLAGS),$(LWIP_MINIOS)))
+$(B)/tests/virtio-frames.elf: $(LWIP_MINIOS)
 
 UNIT_VIRTQ_BIN := $(B)/tests/unit/test_virtq
 $(UNIT_VIRTQ_BIN): tests/unit/test_virtq.c minios/drivers/virtq.c minios/drivers/virtq.h \
@@ -13,5 +15,5 @@ $(UNIT_VIRTQ_BIN): tests/unit/test_virtq.c minios/drivers/virtq.c minios/drivers
 	$(Q)mkdir -p $(@D) && $(HOSTCC) $(HOST_CFLAGS) -Iminios/drivers -o $@ \
 		tests/unit/test_virtq.c minios/drivers/virtq.c
 
-all: $(B)/tests/virtio-blk.elf $(B)/tests/virtio-net.elf $(UNIT_VIRTQ_BIN)
+all: $(B)/tests/virtio-blk.elf $(B)/tests/virtio-net.elf $(B)/tests/virtio-frames.elf $(UNIT_VIRTQ_BIN)
 ALL_UNIT_BINS += $(UNIT_VIRTQ_BIN)

@@ -115,16 +115,16 @@ int minios_vnetif_start(void)
     uint16_t bdf;
     if (minios_vnet_find(&bdf))
         return 0;                              /* no NIC: loopback only */
-    int rc = minios_vnet_open(bdf, &nic);
-    if (rc) {
-        minios_printk("net: the virtio-net device could not be opened (%d)\n", rc);
-        return rc;
-    }
     ip4_addr_t ip, mask, gw;
     int st = static_config(&ip, &mask, &gw);
     if (st < 0) {
         minios_printk("net: malformed ip= or gw= (ip=A.B.C.D/N gw=A.B.C.D)\n");
         return -XEN_EINVAL;
+    }
+    int rc = minios_vnet_open(bdf, &nic);
+    if (rc) {
+        minios_printk("net: the virtio-net device could not be opened (%d)\n", rc);
+        return rc;
     }
     if (st == 1) {
         ip4_addr_set_zero(&ip);

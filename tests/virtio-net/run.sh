@@ -4,7 +4,9 @@
 # pci=00:03.0), gets 10.0.2.15 by DHCP and serves TCP port 80; QEMU
 # forwards a host port, chosen free at run time (127.0.0.1 only), to it.
 # From the host: 1 MiB of random bytes echoed back byte-exact, then 256
-# KiB of the guest's pattern received byte-exact.
+# KiB of the guest's pattern received byte-exact.  Twice: with DHCP, and
+# with a static address from the command line (ip=10.0.2.20/24
+# gw=10.0.2.2, the port forwarded to that address).
 set -uo pipefail
 out=build/tests/virtio-net
 mkdir -p "$out"
@@ -16,35 +18,38 @@ fail() { echo "virtio-net: $*"; [ -f "$log" ] && tail -20 "$log"; echo "Test res
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
+# boot MODULE-ARGS GUEST-IP EXPECTED-LINE: one boot, both connections.
 # A port taken between the probe and QEMU's bind makes QEMU fail at
-# once: then try another.
-for attempt in 1 2 3; do
-    port=$(free_port)
-    rm -f "$log" "$log.qemu"
-    HV=$HV bash ci/qemu-boot.sh "$log" 180 128M "$X name=web role=hardware pci=00:03.0" \
-        -append iommu=off -M q35 \
-        -netdev "user,id=n0,hostfwd=tcp:127.0.0.1:$port-:80" -device virtio-net-pci,netdev=n0,addr=3 &
-    qpid=$!
-    for _ in $(seq 1 600); do
-        grep -q 'listening on port 80' "$log" 2>/dev/null && break
-        kill -0 $qpid 2>/dev/null || break
-        sleep 0.2
+# once: then another is tried.
+boot() {
+    local args=$1 gip=$2 want=$3
+    for attempt in 1 2 3; do
+        port=$(free_port)
+        rm -f "$log" "$log.qemu"
+        HV=$HV bash ci/qemu-boot.sh "$log" 180 128M "$X name=web role=hardware pci=00:03.0$args" \
+            -append iommu=off -M q35 \
+            -netdev "user,id=n0,hostfwd=tcp:127.0.0.1:$port-$gip:80" -device virtio-net-pci,netdev=n0,addr=3 &
+        qpid=$!
+        for _ in $(seq 1 600); do
+            grep -q 'listening on port 80' "$log" 2>/dev/null && break
+            kill -0 $qpid 2>/dev/null || break
+            sleep 0.2
+        done
+        if grep -q 'listening on port 80' "$log" 2>/dev/null; then
+            break
+        fi
+        if kill -0 $qpid 2>/dev/null; then
+            kill $qpid; wait $qpid
+            fail "the guest did not listen within 120 s"
+        fi
+        wait $qpid
+        grep -q 'Could not set up host forwarding\|hostfwd' "$log.qemu" 2>/dev/null || fail "QEMU ended early: $(cat "$log.qemu" 2>/dev/null)"
+        echo "virtio-net: port $port was taken; another"
     done
-    if grep -q 'listening on port 80' "$log" 2>/dev/null; then
-        break
-    fi
-    if kill -0 $qpid 2>/dev/null; then
-        kill $qpid; wait $qpid
-        fail "the guest did not listen within 120 s"
-    fi
-    wait $qpid
-    grep -q 'Could not set up host forwarding\|hostfwd' "$log.qemu" 2>/dev/null || fail "QEMU ended early: $(cat "$log.qemu" 2>/dev/null)"
-    echo "virtio-net: port $port was taken; another"
-done
-grep -q 'listening on port 80' "$log" || fail "no port could be forwarded"
-echo "virtio-net: forwarding 127.0.0.1:$port to the guest's port 80"
+    grep -q 'listening on port 80' "$log" || fail "no port could be forwarded"
+    echo "virtio-net: forwarding 127.0.0.1:$port to the guest's port 80"
 
-python3 - "$port" <<'PY'
+    python3 - "$port" <<'PY'
 import os, socket, sys
 port = int(sys.argv[1])
 def conn():
@@ -87,6 +92,7 @@ while True:
     if not b:
         break
     got += b
+s.sendall(b"k")
 s.close()
 want = bytes(((i * 7 + (i >> 8)) & 0xff) for i in range(256 * 1024))
 if bytes(got) != want:
@@ -94,18 +100,22 @@ if bytes(got) != want:
     sys.exit(1)
 print("virtio-net: 256 KiB pattern received byte-exact")
 PY
-prc=$?
-wait $qpid
-rc=$?
-sed -i 's/\r$//' "$log"
-[ $prc -eq 0 ] || fail "the host's client failed"
-[ "$rc" -eq 33 ] || fail "QEMU status $rc, not 33"
-grep -q 'PANIC\|hypervisor fault' "$log" && fail "hypervisor panic"
-for w in 'net: en1 up: 10.0.2.15 netmask 255.255.255.0 gateway 10.0.2.2 (DHCP)' \
-         '(web) virtio-net 00:03.0: MAC 52:54:00:12:34:56' \
-         '(web) echoed 1048576 bytes' '(web) sent 262144 bytes of the pattern' \
-         '(web) Test result: SUCCESS' 'all returned'; do
-    grep -qF "$w" "$log" || fail "missing \"$w\""
-done
-grep -E 'virtio-net|net:|\(web\)' "$log"
+    prc=$?
+    wait $qpid
+    rc=$?
+    sed -i 's/\r$//' "$log"
+    [ $prc -eq 0 ] || fail "the host's client failed"
+    [ "$rc" -eq 33 ] || fail "QEMU status $rc, not 33"
+    grep -q 'PANIC\|hypervisor fault' "$log" && fail "hypervisor panic"
+    for w in "$want" \
+             '(web) virtio-net 00:03.0: MAC 52:54:00:12:34:56' \
+             '(web) echoed 1048576 bytes' '(web) sent 262144 bytes of the pattern, receipt taken' \
+             '(web) Test result: SUCCESS' 'all returned'; do
+        grep -qF "$w" "$log" || fail "missing \"$w\""
+    done
+    grep -E 'virtio-net|net:|\(web\)' "$log"
+}
+boot "" "" 'net: en1 up: 10.0.2.15 netmask 255.255.255.0 gateway 10.0.2.2 (DHCP)'
+boot " ip=10.0.2.20/24 gw=10.0.2.2" 10.0.2.20 \
+    'net: en1 up: 10.0.2.20 netmask 255.255.255.0 gateway 10.0.2.2 (ip= on the command line)'
 echo "Test result: SUCCESS"
