@@ -210,7 +210,7 @@ volatile void *minios_pci_map(uint64_t maddr, size_t len)
     const unsigned long chunk = 2ul << 20;
     unsigned long off = maddr & 4095;
     unsigned long pages = (off + len + 4095) >> 12;
-    if (!len || off + len > chunk || maddr >> 52)
+    if (!len || len > chunk || off + len > chunk || maddr >> 52)
         return NULL;
     if (map_next + pages * 4096 > map_end) {
         unsigned long va = minios_area_alloc_chunk();

@@ -14,6 +14,7 @@ int virtq_init(struct virtq *q, unsigned size, void *desc, void *avail, void *us
     q->free_head = 0;
     q->avail_idx = 0;
     q->last_used = 0;
+    q->in_flight = 0;
     for (unsigned i = 0; i < size; i++) {
         q->next[i] = (uint16_t)((i + 1) % size);
         q->chain[i] = 0;
@@ -48,6 +49,7 @@ int virtq_add(struct virtq *q, const struct virtq_buf *b, unsigned n, void *cook
     q->num_free = (uint16_t)(q->num_free - n);
     q->chain[head] = (uint16_t)n;
     q->cookie[head] = cookie;
+    q->in_flight++;
     q->avail->ring[q->avail_idx & (q->size - 1)] = head;
     /* The descriptors and the ring entry before the index (2.7.13). */
     __atomic_thread_fence(__ATOMIC_RELEASE);
@@ -90,6 +92,7 @@ int virtq_get(struct virtq *q, void **cookie, uint32_t *len)
     q->free_head = head;
     q->num_free = (uint16_t)(q->num_free + n);
     q->chain[head] = 0;
+    q->in_flight--;
     *cookie = q->cookie[head];
     q->cookie[head] = NULL;
     *len = e.len;
@@ -99,8 +102,5 @@ int virtq_get(struct virtq *q, void **cookie, uint32_t *len)
 
 unsigned virtq_in_flight(const struct virtq *q)
 {
-    unsigned n = 0;
-    for (unsigned i = 0; i < q->size; i++)
-        n += q->chain[i] != 0;
-    return n;
+    return q->in_flight;
 }

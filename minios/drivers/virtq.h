@@ -47,6 +47,7 @@ struct virtq {
     uint16_t free_head;
     uint16_t avail_idx;                /* our copy: the device never writes it */
     uint16_t last_used;                /* next used entry to look at */
+    uint16_t in_flight;                /* chains given and not yet used */
     volatile struct virtq_desc *desc;
     volatile struct virtq_avail *avail;
     volatile struct virtq_used *used;
