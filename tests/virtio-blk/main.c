@@ -3,7 +3,7 @@
  * byte j: (s * 31 + j * 7 + 1) & 0xff); every sector reads back as that,
  * sectors 100-399 are rewritten with (s * 13 + j * 3 + 0x55) & 0xff from
  * an unaligned buffer, flushed and read back (run.sh checks the image
- * afterwards); requests past the end, empty or without a buffer are
+ * afterwards); three threads read the whole disk at once; requests past the end, empty or without a buffer are
  * refused with -EINVAL.  The read-only device at ro= with 4 KiB blocks
  * refuses writes (-EROFS) and requests not on its blocks (-EINVAL).
  * op=refuse: with a legacy-only virtio-net device (disable-modern=on) at
@@ -13,10 +13,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <minios/blk.h>
+#include <minios/thread.h>
+#include <minios/time.h>
 #include <minios/pci.h>
 #include <minios/virtio_net.h>
 #include "report.h"
 #include "args.h"
+
+#define CHECK(cond) do {                                                 \
+        if (!(cond))                                                     \
+            test_fail("%s:%d: %s", __FILE__, __LINE__, #cond);          \
+    } while (0)
 
 static uint8_t pat_a(uint64_t s, unsigned j) { return (uint8_t)(s * 31 + j * 7 + 1); }
 static uint8_t pat_b(uint64_t s, unsigned j) { return (uint8_t)(s * 13 + j * 3 + 0x55); }
@@ -28,6 +35,33 @@ static uint16_t bdf_arg(int argc, char **argv, const char *key)
     if (!s || minios_pci_parse_bdf(s, &bdf))
         test_error("needs %s=BB:DD.F", key);
     return bdf;
+}
+
+/* Three threads read the whole disk at once, each in pieces of its own
+ * size: requests take turns on the device, none sees another's data. */
+struct reader {
+    struct minios_blk *b;
+    unsigned piece;
+    unsigned bad;
+    int done;
+};
+
+static void reader(void *arg)
+{
+    struct reader *r = arg;
+    static uint8_t bufs[3][64 * 512];
+    uint8_t *buf = bufs[r->piece % 3];
+    uint64_t cap = minios_blk_sectors(r->b);
+    for (uint64_t s = 0; s < cap; s += r->piece) {
+        unsigned n = cap - s < r->piece ? (unsigned)(cap - s) : r->piece;
+        if (minios_blk_read(r->b, s, buf, n) != 0) {
+            r->bad++;
+            continue;
+        }
+        for (unsigned i = 0; i < n * 512; i++)
+            r->bad += buf[i] != pat_a(s + i / 512, i % 512);
+    }
+    r->done = 1;
 }
 
 static void op_blk(int argc, char **argv)
@@ -57,6 +91,16 @@ static void op_blk(int argc, char **argv)
     }
     CHECK_EQ(bad, 0);
     printf("read %llu sectors: the host's pattern, byte-exact\n", (unsigned long long)cap);
+
+    struct reader rd[3] = { { b, 7, 0, 0 }, { b, 33, 0, 0 }, { b, 64, 0, 0 } };
+    for (int i = 0; i < 3; i++)
+        CHECK(minios_thread_create("reader", reader, &rd[i], 0) != NULL);
+    uint64_t end = minios_monotonic_ns() + 120000000000ull;
+    while (!(rd[0].done && rd[1].done && rd[2].done) && minios_monotonic_ns() < end)
+        minios_sleep_ns(10000000);
+    CHECK(rd[0].done && rd[1].done && rd[2].done);
+    CHECK_EQ(rd[0].bad + rd[1].bad + rd[2].bad, 0);
+    printf("three threads read the disk at once: byte-exact\n");
 
     /* Sectors 100-399 rewritten from an odd address, flushed, read back. */
     uint8_t *odd = buf + 1;

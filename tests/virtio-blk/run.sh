@@ -37,6 +37,7 @@ grep -q 'PANIC\|hypervisor fault' "$log" && fail "hypervisor panic"
 for w in 'virtio-blk 00:04.0: 8192 sectors of 512 bytes, block size 512, flush, MSI-X' \
          'virtio-blk 00:05.0: 8192 sectors of 512 bytes, block size 4096, read-only' \
          '(blk) read 8192 sectors: the host'"'"'s pattern, byte-exact' \
+         '(blk) three threads read the disk at once: byte-exact' \
          '(blk) wrote sectors 100-399, flushed, read back byte-exact' \
          '(blk) Test result: SUCCESS'; do
     grep -qF "$w" "$log" || fail "missing \"$w\""
