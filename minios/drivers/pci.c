@@ -81,8 +81,13 @@ int minios_pci_owned(uint16_t *bdfs, int max)
             continue;
         char word[16];
         uint16_t bdf;
-        if (len - 4 >= sizeof(word) || (memcpy(word, w + 4, len - 4), word[len - 4] = 0,
-                                         minios_pci_parse_bdf(word, &bdf))) {
+        bool ok = len - 4 < sizeof(word);
+        if (ok) {
+            memcpy(word, w + 4, len - 4);
+            word[len - 4] = 0;
+            ok = minios_pci_parse_bdf(word, &bdf) == 0;
+        }
+        if (!ok) {
             minios_printk("pci: ignoring malformed %.*s\n", (int)(len > 40 ? 40 : len), w);
             continue;
         }
@@ -113,7 +118,7 @@ static bool reg_ok(unsigned reg, unsigned size)
 uint32_t minios_pci_read(uint16_t bdf, unsigned reg, unsigned size)
 {
     if (!reg_ok(reg, size) || !io_ok())
-        return size == 4 ? 0xffffffffu : size == 2 ? 0xffffu : 0xffu;
+        return size == 2 ? 0xffffu : size == 1 ? 0xffu : 0xffffffffu;
     unsigned long flags = minios_events_save();     /* 0xcf8 then 0xcfc, together */
     outl(0xcf8, 0x80000000u | (uint32_t)bdf << 8 | (reg & 0xfc));
     uint16_t port = (uint16_t)(0xcfc + (reg & 3));

@@ -8,7 +8,8 @@
  * refuses writes (-EROFS) and requests not on its blocks (-EINVAL).
  * op=refuse: with a legacy-only virtio-net device (disable-modern=on) at
  * legacy=, opening it is refused (-ENODEV, message), as is a device of
- * another type.  op=none (no pci=): no device is found, none opens. */
+ * another type.  op=none (no pci=): no device is found, none opens;
+ * malformed BDFs and bad configuration accesses are refused. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -173,6 +174,16 @@ static void op_none(int argc, char **argv)
     struct minios_blk *b;
     CHECK_EQ(minios_blk_open(dev, &b), -XEN_ENODEV);
     CHECK_EQ(minios_pci_read(dev, 0, 4), 0xffffffffu);   /* not its own: absent */
+    uint16_t x = 0x1234;
+    CHECK_EQ(minios_pci_parse_bdf("00:1f.7", &x), 0);
+    CHECK_EQ(x, 0x00ff);
+    const char *bad[] = { "0:3.0", "00:20.0", "00:03.8", "00:03.0x", "00-03.0", "g0:03.0", "" };
+    for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        CHECK_EQ(minios_pci_parse_bdf(bad[i], &x), -XEN_EINVAL);
+    CHECK_EQ(x, 0x00ff);
+    CHECK_EQ(minios_pci_read(dev, 1, 2), 0xffff);         /* misaligned */
+    CHECK_EQ(minios_pci_read(dev, 256, 4), 0xffffffffu);  /* past the legacy space */
+    CHECK_EQ(minios_pci_read(dev, 0, 3), 0xffffffffu);    /* no such size */
     printf("no pci=: no device found, none opened\n");
 }
 
