@@ -27,7 +27,9 @@ struct minios_vnet {
     struct minios_vnet_stats st;
 };
 
-static struct minios_vnet *opened;
+/* The devices opened so far (each once). */
+static uint16_t opened[MINIOS_PCI_MAX_OWNED];
+static unsigned nopened;
 
 int minios_vnet_find(uint16_t *bdf)
 {
@@ -94,8 +96,9 @@ static void rx_thread(void *arg)
 
 int minios_vnet_open(uint16_t bdf, struct minios_vnet **out)
 {
-    if (opened)
-        return -XEN_EBUSY;
+    for (unsigned i = 0; i < nopened; i++)
+        if (opened[i] == bdf)
+            return -XEN_EBUSY;
     struct minios_vnet *n = calloc(1, sizeof(*n));
     if (!n)
         return -XEN_ENOMEM;
@@ -131,7 +134,8 @@ int minios_vnet_open(uint16_t bdf, struct minios_vnet **out)
     minios_printk("%s: MAC %02x:%02x:%02x:%02x:%02x:%02x, %u receive and %u transmit buffers, "
                   "MSI-X\n", n->dev.name, n->mac[0], n->mac[1], n->mac[2], n->mac[3], n->mac[4],
                   n->mac[5], n->nrx, n->ntx);
-    opened = n;
+    if (nopened < MINIOS_PCI_MAX_OWNED)
+        opened[nopened++] = bdf;
     *out = n;
     return 0;
 fail_reset:

@@ -20,7 +20,8 @@ int minios_vnet_find(uint16_t *bdf);
 /* Opens the device at bdf: transport, receive and transmit queues,
  * receive buffers posted, the device live; frames received before
  * minios_vnet_set_rx are dropped.  -XEN_ENODEV (not owned, not a modern
- * virtio-net device), -XEN_EOPNOTSUPP, -XEN_ENOMEM, -XEN_EBUSY (open already). */
+ * virtio-net device), -XEN_EOPNOTSUPP, -XEN_ENOMEM, -XEN_EBUSY (this device is open already;
+ * several devices may be open at once). */
 int minios_vnet_open(uint16_t bdf, struct minios_vnet **out);
 /* The MAC address: the device's (VIRTIO_NET_F_MAC), else a fixed local one. */
 void minios_vnet_mac(const struct minios_vnet *n, uint8_t mac[6]);
