@@ -122,6 +122,12 @@ int minios_vnetif_start(void)
         return -XEN_EINVAL;
     }
     int rc = minios_vnet_open(bdf, &nic);
+    if (rc == -XEN_EBUSY) {
+        /* The application drives it itself (a switch port, say). */
+        minios_printk("net: virtio-net %02x:%02x.%x is open already: not used by lwIP\n",
+                      bdf >> 8, (bdf >> 3) & 31, bdf & 7);
+        return 0;
+    }
     if (rc) {
         minios_printk("net: the virtio-net device could not be opened (%d)\n", rc);
         return rc;
