@@ -54,25 +54,37 @@ import os, socket, sys
 port = int(sys.argv[1])
 def conn():
     return socket.create_connection(("127.0.0.1", port), timeout=60)
-# 1: echo.  Sent in pieces while reading, so neither side's window fills.
+# 1: echo.  Sending and receiving as each is possible (select), so
+# neither side can wait on the other with its window full.
+import select, time
 data = os.urandom(1 << 20)
 s = conn()
+s.setblocking(False)
 got = bytearray()
 off = 0
-s.setblocking(True)
+deadline = time.monotonic() + 120
 while off < len(data):
-    n = s.send(data[off:off + 65536])
-    off += n
-    s.settimeout(0.001)
-    try:
-        while True:
+    if time.monotonic() > deadline:
+        print("virtio-net: echo stalled: %d sent, %d back" % (off, len(got)))
+        sys.exit(1)
+    r, w, _ = select.select([s], [s], [], 1.0)
+    if w:
+        try:
+            off += s.send(data[off:off + 65536])
+        except BlockingIOError:
+            pass
+    if r:
+        try:
             b = s.recv(65536)
-            if not b:
-                break
+        except BlockingIOError:
+            b = None
+        if b == b"":
+            print("virtio-net: the guest closed the echo early")
+            sys.exit(1)
+        if b:
             got += b
-    except (socket.timeout, BlockingIOError):
-        pass
-    s.settimeout(60)
+s.setblocking(True)
+s.settimeout(60)
 s.shutdown(socket.SHUT_WR)
 while True:
     b = s.recv(65536)
@@ -101,6 +113,8 @@ if bytes(got) != want:
 print("virtio-net: 256 KiB pattern received byte-exact")
 PY
     prc=$?
+    # A failed client leaves the guest waiting: QEMU is stopped then.
+    [ $prc -eq 0 ] || kill $qpid 2>/dev/null
     wait $qpid
     rc=$?
     sed -i 's/\r$//' "$log"
