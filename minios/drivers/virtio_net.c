@@ -173,7 +173,22 @@ static int reclaim_tx(struct minios_vnet *n)
 
 int minios_vnet_send(struct minios_vnet *n, const void *frame, size_t len)
 {
-    if (len < 14 || len > MINIOS_VNET_MAX_FRAME)
+    struct minios_vnet_part part = { frame, len };
+    return minios_vnet_sendv(n, &part, 1);
+}
+
+int minios_vnet_sendv(struct minios_vnet *n, const struct minios_vnet_part *parts,
+                      unsigned nparts)
+{
+    size_t len = 0;
+    for (unsigned p = 0; p < nparts; p++) {
+        if (parts[p].len > MINIOS_VNET_MAX_FRAME || (parts[p].len && !parts[p].data))
+            return -XEN_EINVAL;
+        len += parts[p].len;
+        if (len > MINIOS_VNET_MAX_FRAME)
+            return -XEN_EINVAL;
+    }
+    if (len < 14)
         return -XEN_EINVAL;
     struct virtio_queue *q = &n->dev.q[TXQ];
     uint64_t deadline = minios_monotonic_ns() + 1000000000ull;
@@ -199,7 +214,8 @@ int minios_vnet_send(struct minios_vnet *n, const void *frame, size_t len)
     unsigned i = n->txfree[--n->ntxfree];
     uint8_t *b = n->txbuf + i * BUF_SIZE;
     memset(b, 0, HDR_LEN);                 /* no offloads, one buffer */
-    memcpy(b + HDR_LEN, frame, len);
+    for (unsigned p = 0, off = HDR_LEN; p < nparts; off += (unsigned)parts[p].len, p++)
+        memcpy(b + off, parts[p].data, parts[p].len);
     struct virtq_buf vb = { virtio_dma(b), (uint32_t)(HDR_LEN + len), false };
     virtq_add(&q->vq, &vb, 1, (void *)(uintptr_t)(i + 1));
     virtio_kick(q);

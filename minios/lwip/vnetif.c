@@ -1,4 +1,5 @@
 /* vnetif.c: lwIP's Ethernet interface "en" on the domain's virtio-net device (minios/drivers/virtio_net.c): frames copied between pbufs and the device, addresses by DHCP or from ip= and gw= on the command line. */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,7 +22,9 @@
 
 static struct netif en;
 static struct minios_vnet *nic;
-/* linkoutput runs under lwIP's core lock: one frame at a time. */
+/* A frame of more pieces than this is copied together first (linkoutput
+ * runs under lwIP's core lock: one frame at a time). */
+#define MAX_PARTS 16
 static uint8_t out_frame[MINIOS_VNET_MAX_FRAME];
 
 static err_t en_linkoutput(struct netif *nif, struct pbuf *p)
@@ -29,8 +32,23 @@ static err_t en_linkoutput(struct netif *nif, struct pbuf *p)
     (void)nif;
     if (p->tot_len > sizeof(out_frame))
         return ERR_IF;
-    pbuf_copy_partial(p, out_frame, p->tot_len, 0);
-    return minios_vnet_send(nic, out_frame, p->tot_len) ? ERR_IF : ERR_OK;
+    struct minios_vnet_part parts[MAX_PARTS];
+    unsigned n = 0;
+    bool fits = true;
+    for (struct pbuf *q = p; q && fits; q = q->next) {
+        if (!q->len)
+            continue;
+        if (n == MAX_PARTS)
+            fits = false;
+        else
+            parts[n++] = (struct minios_vnet_part){ q->payload, q->len };
+    }
+    if (!fits) {
+        pbuf_copy_partial(p, out_frame, p->tot_len, 0);
+        parts[0] = (struct minios_vnet_part){ out_frame, p->tot_len };
+        n = 1;
+    }
+    return minios_vnet_sendv(nic, parts, n) ? ERR_IF : ERR_OK;
 }
 
 /* From the driver's receive thread: into a pbuf, to the tcpip thread. */

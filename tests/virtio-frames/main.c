@@ -1,12 +1,13 @@
 /* Guest test: the frame-level API of minios's virtio-net driver
  * (<minios/virtio_net.h>), without lwIP.  op=frames: the domain's NIC on
  * QEMU's user network is opened by BDF; an ARP request for the gateway
- * 10.0.2.2 sent as a raw frame is answered, and the reply arrives through
- * the receive callback, byte-checked; frames shorter than 14 or longer
- * than 1518 bytes are refused (-EINVAL), a second open -EBUSY, a NULL
- * callback drops frames and counts them; minios_net_init() then leaves
- * the NIC to the application.  op=badip: minios_net_init()
- * with a malformed ip= is refused (-EINVAL). */
+ * 10.0.2.2, sent as a raw frame in three pieces, is answered, and the
+ * reply arrives through the receive callback, byte-checked.  Refused
+ * with -EINVAL: frames shorter than 14 or longer than 1518 bytes (whole
+ * or in pieces), a piece without data; a second open -EBUSY.  Without a
+ * callback frames are dropped and counted.  minios_net_init() then
+ * leaves the NIC to the application.  op=badip: minios_net_init() with a
+ * malformed ip= is refused (-EINVAL). */
 #include <stdio.h>
 #include <string.h>
 #include <minios/net.h>
@@ -88,10 +89,20 @@ static void op_frames(int argc, char **argv)
     CHECK(st.rx_dropped >= 1 && st.rx_frames >= 1);
     CHECK_EQ(got_reply, 0);
 
+    /* Frames in pieces: the same checks on the total. */
+    struct minios_vnet_part parts[3] = { { f, 14 }, { f + 14, 28 }, { f + 42, 18 } };
+    struct minios_vnet_part nulldata[2] = { { f, 14 }, { NULL, 46 } };
+    struct minios_vnet_part big[2] = { { f, 1000 }, { f, 519 } };
+    struct minios_vnet_part small[2] = { { f, 6 }, { f, 7 } };
+    CHECK_EQ(minios_vnet_sendv(n, nulldata, 2), -XEN_EINVAL);
+    CHECK_EQ(minios_vnet_sendv(n, big, 2), -XEN_EINVAL);
+    CHECK_EQ(minios_vnet_sendv(n, small, 2), -XEN_EINVAL);
+    CHECK_EQ(minios_vnet_sendv(n, parts, 0), -XEN_EINVAL);
+
     minios_vnet_set_rx(n, rx, NULL);
     end = minios_monotonic_ns() + 10000000000ull;
     while (!got_reply && minios_monotonic_ns() < end) {
-        CHECK_EQ(minios_vnet_send(n, f, 60), 0);
+        CHECK_EQ(minios_vnet_sendv(n, parts, 3), 0);
         minios_sleep_ns(100000000);
     }
     if (!got_reply) {

@@ -29,6 +29,14 @@ void minios_vnet_mac(const struct minios_vnet *n, uint8_t mac[6]);
  * buffer (-XEN_EAGAIN after that); -XEN_EINVAL for a bad length, -XEN_EIO
  * once the device is broken. Call from threads. */
 int minios_vnet_send(struct minios_vnet *n, const void *frame, size_t len);
+/* The same for a frame given in pieces (a pbuf chain, say), copied
+ * together into the transmit buffer; their total is the frame's length. */
+struct minios_vnet_part {
+    const void *data;
+    size_t len;
+};
+int minios_vnet_sendv(struct minios_vnet *n, const struct minios_vnet_part *parts,
+                      unsigned nparts);
 /* Sets the receive callback (NULL: drop frames). */
 void minios_vnet_set_rx(struct minios_vnet *n, minios_vnet_rx_fn fn, void *arg);
 /* Counters: frames and bytes each way, frames dropped on receive. */
