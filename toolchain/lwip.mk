@@ -47,7 +47,7 @@ LWIP_FILES := core/init core/def core/dns core/inet_chksum core/ip core/mem \
 LWIP_OBJS := $(patsubst %,$(LWIP_OUT)/obj/%.o,$(LWIP_FILES))
 
 # minios's port: our code, our warnings.
-LWIP_PORT_SRCS := minios/lwip/sys_arch.c minios/lwip/net.c
+LWIP_PORT_SRCS := minios/lwip/sys_arch.c minios/lwip/net.c minios/lwip/vnetif.c
 LWIP_PORT_OBJS := $(patsubst minios/lwip/%.c,$(LWIP_OUT)/port/%.o,$(LWIP_PORT_SRCS))
 LWIP_PORT_HDRS := minios/lwip/lwipopts.h minios/lwip/arch/cc.h minios/lwip/arch/sys_arch.h
 

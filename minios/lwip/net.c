@@ -9,6 +9,7 @@
 #include "lwip/netif.h"
 #include "lwip/sys.h"
 #include "lwip/tcpip.h"
+#include "vnetif.h"
 
 static int net_up;
 
@@ -31,7 +32,8 @@ int minios_net_init(void)
     sys_sem_wait(&ready);
     sys_sem_free(&ready);
     net_up = 1;
-    return 0;
+    /* The NIC, if the domain owns one (pci= with a virtio-net device). */
+    return minios_vnetif_start();
 }
 
 static int is_socket(int fd)

@@ -314,6 +314,16 @@ static void protect_msix(const struct pci_dev *p)
     unsigned entries = (cfg_read(p->bdf, p->msix + 2, 2) & 0x7ff) + 1;
     add_ro(p, cfg_read(p->bdf, p->msix + 4, 4), (uint64_t)entries * 16);
     add_ro(p, cfg_read(p->bdf, p->msix + 8, 4), (uint64_t)(entries + 63) / 64 * 8);
+    /* The hypervisor's own mapping of the table (msix_entry) is made now,
+     * so that its page tables are taken at boot, not while a domain maps
+     * a vector (they would count as frames that domain leaked). */
+    uint32_t where = cfg_read(p->bdf, p->msix + 4, 4);
+    unsigned bir = where & 7;
+    if (bir < 6 && (p->bar[bir].kind == BAR_MEM32 || p->bar[bir].kind == BAR_MEM64)) {
+        uint64_t pa = p->bar[bir].base + (where & ~7u), end = pa + (uint64_t)entries * 16;
+        if (end <= (1ULL << 32))
+            map_mmio(ROUNDDOWN(pa, PAGE_SIZE), ROUNDUP(end, PAGE_SIZE) - ROUNDDOWN(pa, PAGE_SIZE));
+    }
 }
 
 bool pci_mmio_ro(uint64_t mfn)
