@@ -8,3 +8,4 @@ $(eval $(call minios_app,netdemo,apps/netdemo/netdemo.c,$(LWIP_CFLAGS),$(LWIP_MI
 $(B)/apps/netdemo.elf: $(LWIP_MINIOS)
 
 all: $(B)/apps/hello.elf $(B)/apps/netdemo.elf
+include apps/httpd/httpd.mk
