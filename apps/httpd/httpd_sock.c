@@ -4,6 +4,8 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/time.h>
 #include "httpd.h"
 
@@ -28,6 +30,10 @@ void httpd_serve_fd(int fd, const struct httpd_file *files, size_t nfiles)
     struct timeval tv = { .tv_sec = HTTPD_IDLE_SECONDS };
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    /* A head and its body go as two sends: do not let Nagle hold the
+     * second until the client's delayed ACK of the first. */
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     struct httpd_conn *c = malloc(sizeof(*c));
     char *buf = malloc(4096);
     if (!c || !buf)
