@@ -9,3 +9,4 @@ $(B)/apps/netdemo.elf: $(LWIP_MINIOS)
 
 all: $(B)/apps/hello.elf $(B)/apps/netdemo.elf
 include apps/httpd/httpd.mk
+include apps/kv/kv.mk

@@ -1,0 +1,286 @@
+/* selftest.c: kv's self test: clients in the same image talk RESP to the
+ * server over lwIP's loopback: the scripted conversation (kv_script.c) one
+ * request at a time and all pipelined in one send, expiry, protocol errors
+ * that close the connection, maxmemory, and concurrent INCRs. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <minios/events.h>
+#include <minios/net.h>
+#include <minios/thread.h>
+#include <minios/time.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include "kv.h"
+#include "kv_script.h"
+#include "selftest.h"
+#include "report.h"
+
+static uint16_t port;
+
+static int conn(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port),
+                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a))) {
+        test_fail("connect to port %u failed", port);
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    struct timeval tv = { .tv_sec = 120 };
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    return fd;
+}
+
+static int send_all(int fd, const char *p, size_t len)
+{
+    while (len) {
+        ssize_t n = send(fd, p, len, 0);
+        if (n <= 0)
+            return -1;
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+static int recv_exact(int fd, char *p, size_t len)
+{
+    while (len) {
+        ssize_t n = recv(fd, p, len, 0);
+        if (n <= 0)
+            return -1;
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+/* Sends req; the reply must be want exactly. */
+static int expect(int fd, const char *req, size_t rlen, const char *want, const char *what)
+{
+    size_t wlen = strlen(want);
+    char *got = malloc(wlen + 1);
+    int ok = got && send_all(fd, req, rlen) == 0 && recv_exact(fd, got, wlen) == 0;
+    if (ok && memcmp(got, want, wlen)) {
+        got[wlen] = 0;
+        test_fail("%s: got '%.60s', expected '%.60s'", what, got, want);
+        ok = 0;
+    } else if (!ok)
+        test_fail("%s: no reply to '%.40s'", what, req);
+    free(got);
+    return ok ? 0 : -1;
+}
+
+static int expect_s(int fd, const char *req, const char *want)
+{
+    return expect(fd, req, strlen(req), want, req);
+}
+
+/* An integer reply in [lo, hi]. */
+static void expect_int_range(int fd, const char *req, long long lo, long long hi)
+{
+    char b[32];
+    size_t n = 0;
+    if (send_all(fd, req, strlen(req))) {
+        test_fail("%s: send failed", req);
+        return;
+    }
+    while (n < sizeof(b) - 1 && recv_exact(fd, b + n, 1) == 0 && b[n] != '\n')
+        n++;
+    b[n] = 0;
+    long long v;
+    if (b[0] != ':' || sscanf(b + 1, "%lld", &v) != 1 || v < lo || v > hi)
+        test_fail("%s: got '%s', expected :%lld..%lld", req, b, lo, hi);
+}
+
+static void expect_closed(int fd, const char *what)
+{
+    char ch;
+    if (recv(fd, &ch, 1, 0) != 0)
+        test_fail("%s: the connection stayed open", what);
+}
+
+static void check_script(void)
+{
+    int fd = conn();
+    if (fd < 0)
+        return;
+    size_t total = 0, wtotal = 0;
+    for (size_t i = 0; i < kv_script_len; i++) {
+        if (expect_s(fd, kv_script[i].req, kv_script[i].want))
+            break;
+        total += strlen(kv_script[i].req);
+        wtotal += strlen(kv_script[i].want);
+    }
+    close(fd);
+    /* The whole conversation again as one pipelined send. */
+    char *req = malloc(total + 1), *want = malloc(wtotal + 1);
+    if (!req || !want) {
+        test_error("no memory");
+        free(req);
+        free(want);
+        return;
+    }
+    req[0] = want[0] = 0;
+    for (size_t i = 0; i < kv_script_len; i++) {
+        strcat(req, kv_script[i].req);
+        strcat(want, kv_script[i].want);
+    }
+    if ((fd = conn()) >= 0) {
+        expect(fd, req, total, want, "the pipelined script");
+        close(fd);
+    }
+    free(req);
+    free(want);
+    printf("kv selftest: %zu scripted commands, one by one and pipelined\n", kv_script_len);
+}
+
+static void check_expiry(struct kv_store *s)
+{
+    int fd = conn();
+    if (fd < 0)
+        return;
+    expect_s(fd, "SET t v EX 100\r\n", "+OK\r\n");
+    expect_int_range(fd, "TTL t\r\n", 1, 100);
+    expect_int_range(fd, "PTTL t\r\n", 1, 100000);
+    expect_s(fd, "SET e1 v PX 50\r\n", "+OK\r\n");
+    expect_s(fd, "SET e2 v\r\n", "+OK\r\n");
+    expect_s(fd, "PEXPIRE e2 50\r\n", ":1\r\n");
+    expect_s(fd, "SET e3 v EX 1\r\n", "+OK\r\n");
+    expect_s(fd, "DBSIZE\r\n", ":4\r\n");
+    minios_sleep_ns(1100ull * 1000 * 1000);   /* PV time: all three are due */
+    expect_s(fd, "GET e1\r\n", "$-1\r\n");
+    expect_s(fd, "EXISTS e2 e3 t\r\n", ":1\r\n");
+    expect_s(fd, "TTL e3\r\n", ":-2\r\n");
+    expect_s(fd, "DBSIZE\r\n", ":1\r\n");
+    if (kv_store_size(s) != 1)
+        test_fail("the store holds %zu keys, expected 1", kv_store_size(s));
+    expect_s(fd, "FLUSHALL\r\n", "+OK\r\n");
+    expect_s(fd, "QUIT\r\n", "+OK\r\n");
+    expect_closed(fd, "QUIT");
+    close(fd);
+    printf("kv selftest: expiry by monotonic time, QUIT\n");
+}
+
+/* A request that must get the protocol error, then the close. */
+static void refused(const char *req, size_t len, const char *error)
+{
+    int fd = conn();
+    if (fd < 0)
+        return;
+    char want[128];
+    snprintf(want, sizeof(want), "-ERR Protocol error: %s\r\n", error);
+    if (expect(fd, req, len, want, error) == 0)
+        expect_closed(fd, error);
+    close(fd);
+}
+
+static void check_protocol_errors(void)
+{
+    refused("*1\r\n$x\r\n", 8, "invalid bulk length");
+    refused("*1\r\n$-1\r\n", 9, "invalid bulk length");
+    refused("*1\r\n$2000000\r\n", 14, "invalid bulk length");
+    refused("*99999\r\n", 8, "invalid multibulk length");
+    refused("*x\r\n", 4, "invalid multibulk length");
+    refused("*1\r\nfoo\r\n", 9, "expected '$', got 'f'");
+    refused("*1\r\n$3\r\nfooXY", 13, "bulk not followed by CRLF");
+    static char big[(64 << 10) + 16];
+    memset(big, 'a', sizeof(big));
+    refused(big, sizeof(big), "too big inline request");
+    big[0] = '*';
+    refused(big, sizeof(big), "too big mbulk count string");
+    printf("kv selftest: protocol errors close the connection\n");
+}
+
+static void check_maxmemory(struct kv_store *s)
+{
+    (void)s;
+    int fd = conn();
+    if (fd < 0)
+        return;
+    size_t vlen = 400 << 10;
+    char *req = malloc(vlen + 64);
+    if (!req) {
+        test_error("no memory");
+        close(fd);
+        return;
+    }
+    static const char oom[] = "-OOM command not allowed when used memory > 'maxmemory'.\r\n";
+    for (int i = 1; i <= 3; i++) {
+        int n = snprintf(req, 64, "*3\r\n$3\r\nSET\r\n$4\r\nbig%d\r\n$%zu\r\n", i, vlen);
+        memset(req + n, 'v', vlen);
+        memcpy(req + n + vlen, "\r\n", 2);
+        expect(fd, req, (size_t)n + vlen + 2, i < 3 ? "+OK\r\n" : oom, "SET of 400 KiB");
+    }
+    expect_s(fd, "EXISTS big1 big2 big3\r\n", ":2\r\n");
+    expect_s(fd, "FLUSHALL\r\n", "+OK\r\n");
+    close(fd);
+    free(req);
+    printf("kv selftest: maxmemory refuses the third 400 KiB value\n");
+}
+
+#define CLIENTS 20
+#define ROUNDS 50
+static int clients_left;
+static struct minios_waitq clients_done = MINIOS_WAITQ_INIT;
+
+static void client_thread(void *arg)
+{
+    (void)arg;
+    int fd = conn();
+    for (int i = 0; fd >= 0 && i < ROUNDS; i++) {
+        /* two commands in one send: pipelining under concurrency */
+        static const char req[] = "INCR ctr\r\nINCRBY ctr2 2\r\n";
+        if (send_all(fd, req, sizeof(req) - 1)) {
+            test_fail("INCR: send failed");
+            break;
+        }
+        char b[64];
+        size_t n = 0;
+        int lines = 0;
+        while (lines < 2 && n < sizeof(b) && recv(fd, b + n, 1, 0) == 1)
+            if (b[n++] == '\n')
+                lines++;
+        if (lines < 2 || b[0] != ':') {
+            test_fail("INCR: bad reply");
+            break;
+        }
+    }
+    if (fd >= 0)
+        close(fd);
+    clients_left--;
+    minios_waitq_wake_all(&clients_done);
+}
+
+static void check_concurrency(void)
+{
+    clients_left = CLIENTS;
+    for (int i = 0; i < CLIENTS; i++)
+        if (!minios_thread_create("client", client_thread, NULL, 0)) {
+            test_error("no memory for client threads");
+            clients_left--;
+        }
+    MINIOS_WAIT_EVENT(&clients_done, clients_left == 0);
+    int fd = conn();
+    if (fd < 0)
+        return;
+    char want[64];
+    snprintf(want, sizeof(want), "*2\r\n$4\r\n%d\r\n$4\r\n%d\r\n", CLIENTS * ROUNDS,
+             2 * CLIENTS * ROUNDS);
+    expect_s(fd, "MGET ctr ctr2\r\n", want);
+    close(fd);
+    printf("kv selftest: %d clients x %d pipelined INCR pairs\n", CLIENTS, ROUNDS);
+}
+
+void kv_selftest(uint16_t p, struct kv_store *s)
+{
+    port = p;
+    check_script();
+    check_expiry(s);
+    check_protocol_errors();
+    check_maxmemory(s);
+    check_concurrency();
+}
