@@ -309,6 +309,57 @@ static void test_limits_and_memory(void)
     kv_store_free(s);
 }
 
+/* Seeded fuzzing: the script's requests mutated and random bytes, fed in
+ * random pieces to one store; every reply must start with a RESP type
+ * byte and the core must stay within bounds (ASan, UBSan). */
+static uint64_t rng = 0x9e3779b97f4a7c15ull;
+static uint64_t next(void)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return rng;
+}
+
+static void test_fuzz(void)
+{
+    struct kv_store *s = kv_store_new(fake_now, 7, 1 << 20);
+    char buf[512];
+    for (int iter = 0; iter < 20000; iter++) {
+        size_t len;
+        if (iter % 5 == 4) {
+            len = next() % sizeof(buf);
+            for (size_t i = 0; i < len; i++)
+                buf[i] = (char)next();
+            if (len && next() % 2)
+                buf[0] = "*$+:-"[next() % 5];
+        } else {
+            const char *seed = kv_script[next() % kv_script_len].req;
+            len = strlen(seed);
+            if (len > sizeof(buf))
+                len = sizeof(buf);
+            memcpy(buf, seed, len);
+            for (int m = (int)(next() % 3); m >= 0 && len; m--) {
+                size_t at = next() % len;
+                switch (next() % 3) {
+                case 0: buf[at] = (char)next(); break;
+                case 1: buf[at] = "\r\n*$-0123456789 "[next() % 17]; break;
+                default: len = at + 1; break;
+                }
+            }
+        }
+        struct kv_conn c;
+        kv_conn_init(&c, s);
+        int closed;
+        clock_ms += next() % 50;
+        char *got = talk(&c, buf, len, 1 + next() % 64, &closed);
+        EXPECT(got[0] == 0 || strchr("+-:$*", got[0]) != NULL);
+        free(got);
+        kv_conn_free(&c);
+    }
+    kv_store_free(s);
+}
+
 int main(void)
 {
     test_script();
@@ -317,5 +368,6 @@ int main(void)
     test_ints();
     test_protocol_errors();
     test_limits_and_memory();
+    test_fuzz();
     UNIT_DONE();
 }

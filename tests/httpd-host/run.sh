@@ -2,7 +2,8 @@
 # httpd-host: httpd's protocol core as a host server (build/apps/httpd-host,
 # ASan/UBSan) against a real client, curl: files of 0 B, 1 KiB and 4 MiB
 # byte-exact, HEAD, ranges (206, 416), keep-alive with several URLs in one
-# curl, and the refusals (404, 405, 431, 501). SKIP without curl.
+# curl, and the refusals (404, 405, 431, 501, 413); then wrk with 30
+# connections (when installed). SKIP without curl.
 set -u
 cd "$(dirname "$0")/../.."
 bin=build/apps/httpd-host www=build/apps/httpd/www
@@ -77,6 +78,15 @@ expect_code 501 -X FROB "$url/1k.bin"
 expect_code 431 -H "X-Big: $(head -c 9000 /dev/zero | tr '\0' a)" "$url/1k.bin"
 expect_code 413 -X GET -H 'Content-Length: 100000' "$url/1k.bin"
 echo "refusals: 404 405 501 431 413"
+
+# 30 concurrent keep-alive connections for 2 s (wrk, if installed).
+if command -v wrk >/dev/null; then
+    timeout 60 wrk -t2 -c30 -d2s "$url/index.html" > "$tmp/wrk" 2>&1 || fail "wrk: $(tail -3 "$tmp/wrk")"
+    n=$(sed -n 's/^ *\([0-9]*\) requests in.*/\1/p' "$tmp/wrk")
+    [ "${n:-0}" -gt 0 ] || fail "wrk made no requests: $(cat "$tmp/wrk")"
+    ! grep -q 'Non-2xx\|Socket errors' "$tmp/wrk" || fail "wrk: $(grep 'Non-2xx\|Socket errors' "$tmp/wrk")"
+    echo "wrk -c30: $n requests, all 200: $(grep 'Requests/sec' "$tmp/wrk")"
+fi
 
 kill -0 $pid || fail "the server died: $(cat "$out")"
 grep -q 'ERROR: \(Address\|Undefined\)Sanitizer\|runtime error' "$out" && fail "sanitizer: $(cat "$out")"
