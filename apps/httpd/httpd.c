@@ -7,6 +7,9 @@
 
 enum { HDR_OTHER, HDR_RANGE, HDR_HOST };
 
+/* http-parser's own head limit is the core's (httpd.mk sets it). */
+_Static_assert(HTTP_MAX_HEADER_SIZE == HTTPD_MAX_HEAD, "HTTP_MAX_HEADER_SIZE != HTTPD_MAX_HEAD");
+
 static struct httpd_conn *conn_of(http_parser *p)
 {
     return (struct httpd_conn *)p->data;
@@ -26,7 +29,8 @@ static int on_message_begin(http_parser *p)
 {
     struct httpd_conn *c = conn_of(p);
     c->url_len = c->hname_len = c->range_len = 0;
-    c->in_value = c->range_bad = c->have_host = 0;
+    c->in_value = c->range_long = c->have_host = 0;
+    c->nranges = 0;
     c->want = HDR_OTHER;
     c->nheaders = 0;
     c->body_seen = 0;
@@ -43,17 +47,10 @@ static int on_url(http_parser *p, const char *at, size_t len)
     return 0;
 }
 
-static void end_value(struct httpd_conn *c)
-{
-    if (c->in_value && c->want == HDR_RANGE && c->range_bad == 0)
-        c->range_bad = -1;    /* one complete Range header seen */
-}
-
 static int on_header_field(http_parser *p, const char *at, size_t len)
 {
     struct httpd_conn *c = conn_of(p);
     if (c->in_value) {        /* a new header begins */
-        end_value(c);
         c->in_value = 0;
         c->hname_len = 0;
     }
@@ -77,17 +74,16 @@ static int on_header_value(http_parser *p, const char *at, size_t len)
         c->want = HDR_OTHER;
         if (c->hname_len == 5 && strncasecmp(c->hname, "range", 5) == 0) {
             c->want = HDR_RANGE;
-            if (c->range_bad)           /* a second Range header: ignore both */
-                c->range_bad = 1;
+            c->nranges++;
             c->range_len = 0;
         } else if (c->hname_len == 4 && strncasecmp(c->hname, "host", 4) == 0) {
             c->want = HDR_HOST;
             c->have_host = 1;
         }
     }
-    if (c->want == HDR_RANGE && c->range_bad != 1) {
+    if (c->want == HDR_RANGE && !c->range_long) {
         if (len > sizeof(c->range) - c->range_len)
-            c->range_bad = 1;
+            c->range_long = 1;
         else {
             memcpy(c->range + c->range_len, at, len);
             c->range_len += len;
@@ -99,7 +95,6 @@ static int on_header_value(http_parser *p, const char *at, size_t len)
 static int on_headers_complete(http_parser *p)
 {
     struct httpd_conn *c = conn_of(p);
-    end_value(c);
     c->in_value = 0;
     if (p->http_major != 1)
         return fail_early(p, 505);
@@ -327,7 +322,7 @@ static void file_resp(struct httpd_conn *c, struct httpd_resp *r, int close)
     }
     uint64_t first = 0, last = 0;
     enum httpd_range_result rr = HTTPD_RANGE_NONE;
-    if (c->range_bad == -1)
+    if (c->nranges == 1 && !c->range_long)   /* several: ignored, as RFC 7233 allows */
         rr = httpd_parse_range(c->range, c->range_len, f->len, &first, &last);
     if (rr == HTTPD_RANGE_UNSAT) {
         error_resp(r, 416, head_only, close, f->len);

@@ -53,7 +53,8 @@ struct httpd_conn {
     int want;                 /* which header the value belongs to (HDR_*) */
     char range[128];          /* the Range header's value */
     size_t range_len;
-    int range_bad;            /* Range too long or repeated: ignored */
+    unsigned nranges;         /* Range headers seen: used if exactly one */
+    int range_long;           /* longer than range[]: ignored */
     int have_host;
     unsigned nheaders;
     uint64_t body_seen;

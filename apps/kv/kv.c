@@ -1004,13 +1004,13 @@ static int protocol_error(struct kv_conn *c, const char *what)
     return -1;
 }
 
-/* A "<ch>N\r\n" header line at in[off]: 1 and *n, 0 if incomplete, -1 on
- * a protocol error (already replied). */
-static int number_line(struct kv_conn *c, size_t off, long long *n, size_t *next,
-                       const char *toobig, const char *invalid)
+/* A "<ch>N\r\n" header line at in[off] (of len bytes): 1 and *n, 0 if
+ * incomplete, -1 on a protocol error (already replied). */
+static int number_line(struct kv_conn *c, const char *in, size_t len, size_t off,
+                       long long *n, size_t *next, const char *toobig, const char *invalid)
 {
-    const char *p = c->in + off;
-    size_t avail = c->in_len - off;
+    const char *p = in + off;
+    size_t avail = len - off;
     const char *cr = memchr(p, '\r', avail > KV_MAX_INLINE ? KV_MAX_INLINE : avail);
     if (!cr)
         return avail > KV_MAX_INLINE ? protocol_error(c, toobig) : 0;
@@ -1022,13 +1022,15 @@ static int number_line(struct kv_conn *c, size_t off, long long *n, size_t *next
     return 1;
 }
 
-/* Parses one multibulk command at the start of in: its argument count,
- * 0 if incomplete, -1 on a protocol error. *used: its bytes. */
-static long long parse_multibulk(struct kv_conn *c, size_t *used)
+/* Parses the multibulk command at in (len bytes received) into c->argv:
+ * its argument count, 0 if incomplete, -1 on a protocol error (replied),
+ * -2 for an empty command. *used: its bytes. */
+static long long parse_multibulk(struct kv_conn *c, const char *in, size_t len,
+                                 size_t *used)
 {
     long long n;
     size_t off;
-    int r = number_line(c, 0, &n, &off, "too big mbulk count string",
+    int r = number_line(c, in, len, 0, &n, &off, "too big mbulk count string",
                         "invalid multibulk length");
     if (r <= 0)
         return r;
@@ -1043,56 +1045,58 @@ static long long parse_multibulk(struct kv_conn *c, size_t *used)
         return -1;
     }
     for (long long i = 0; i < n; i++) {
-        if (off >= c->in_len)
+        if (off >= len)
             return 0;
-        if (c->in[off] != '$') {
+        if (in[off] != '$') {
             char what[40];
-            unsigned char ch = (unsigned char)c->in[off];
+            unsigned char ch = (unsigned char)in[off];
             if (ch >= 32 && ch < 127 && ch != '\'')
                 snprintf(what, sizeof(what), "expected '$', got '%c'", ch);
             else
                 snprintf(what, sizeof(what), "expected '$', got byte %u", ch);
             return protocol_error(c, what);
         }
-        long long len;
-        r = number_line(c, off, &len, &off, "too big bulk count string", "invalid bulk length");
+        long long blen;
+        r = number_line(c, in, len, off, &blen, &off, "too big bulk count string",
+                        "invalid bulk length");
         if (r <= 0)
             return r;
-        if (len < 0 || len > (long long)KV_MAX_BULK)
+        if (blen < 0 || blen > (long long)KV_MAX_BULK)
             return protocol_error(c, "invalid bulk length");
-        if (off + (size_t)len > KV_MAX_QUERY)
+        size_t b = (size_t)blen;
+        if (off + b > KV_MAX_QUERY)
             return protocol_error(c, "too big request");
-        if (c->in_len - off < (size_t)len + 2)
+        if (len - off < b + 2)
             return 0;
-        if (c->in[off + (size_t)len] != '\r' || c->in[off + (size_t)len + 1] != '\n')
+        if (in[off + b] != '\r' || in[off + b + 1] != '\n')
             return protocol_error(c, "bulk not followed by CRLF");
-        c->argv[i] = c->in + off;
-        c->argl[i] = (size_t)len;
-        off += (size_t)len + 2;
+        c->argv[i] = in + off;
+        c->argl[i] = b;
+        off += b + 2;
     }
     *used = off;
     return n;
 }
 
-/* An inline command: one line of words separated by spaces or tabs. */
-static long long parse_inline(struct kv_conn *c, size_t *used)
+/* An inline command: one line of words separated by spaces or tabs.
+ * Returns as parse_multibulk. */
+static long long parse_inline(struct kv_conn *c, const char *in, size_t len, size_t *used)
 {
-    size_t avail = c->in_len;
-    const char *nl = memchr(c->in, '\n', avail > KV_MAX_INLINE ? KV_MAX_INLINE : avail);
+    const char *nl = memchr(in, '\n', len > KV_MAX_INLINE ? KV_MAX_INLINE : len);
     if (!nl)
-        return avail > KV_MAX_INLINE ? protocol_error(c, "too big inline request") : 0;
-    size_t end = (size_t)(nl - c->in);
+        return len > KV_MAX_INLINE ? protocol_error(c, "too big inline request") : 0;
+    size_t end = (size_t)(nl - in);
     *used = end + 1;
-    if (end && c->in[end - 1] == '\r')
+    if (end && in[end - 1] == '\r')
         end--;
     size_t n = 0;
     for (size_t i = 0; i < end;) {
-        while (i < end && (c->in[i] == ' ' || c->in[i] == '\t'))
+        while (i < end && (in[i] == ' ' || in[i] == '\t'))
             i++;
         if (i == end)
             break;
         size_t start = i;
-        while (i < end && c->in[i] != ' ' && c->in[i] != '\t')
+        while (i < end && in[i] != ' ' && in[i] != '\t')
             i++;
         if (n == KV_MAX_ARGS)
             return protocol_error(c, "too many arguments");
@@ -1100,7 +1104,7 @@ static long long parse_inline(struct kv_conn *c, size_t *used)
             c->oom = 1;
             return -1;
         }
-        c->argv[n] = c->in + start;
+        c->argv[n] = in + start;
         c->argl[n] = i - start;
         n++;
     }
@@ -1119,17 +1123,12 @@ int kv_run(struct kv_conn *c)
             ret = 1;
             break;
         }
-        /* parse from done: move the window */
-        char *save_in = c->in;
-        size_t save_len = c->in_len;
-        c->in += done;
-        c->in_len -= done;
-        size_t used = 0;
-        long long n = c->in[0] == '*' ? parse_multibulk(c, &used) : parse_inline(c, &used);
+        const char *in = c->in + done;
+        size_t len = c->in_len - done, used = 0;
+        long long n = in[0] == '*' ? parse_multibulk(c, in, len, &used)
+                                   : parse_inline(c, in, len, &used);
         if (n > 0)
             execute(c, (size_t)n);
-        c->in = save_in;
-        c->in_len = save_len;
         if (n == 0)
             break;            /* incomplete: wait for more */
         if (n == -1)
