@@ -10,8 +10,9 @@
 ifndef KEEL_KV_MK
 KEEL_KV_MK := 1
 
-KV_CORE := apps/kv/kv.c apps/kv/kv_sock.c
-KV_HDRS := apps/kv/kv.h apps/kv/kv_script.h apps/kv/selftest.h
+KV_LIB  := apps/kv/store.c apps/kv/resp.c apps/kv/commands.c
+KV_CORE := $(KV_LIB) apps/kv/kv_sock.c
+KV_HDRS := apps/kv/kv.h apps/kv/kv_impl.h apps/kv/kv_script.h apps/kv/selftest.h
 
 KV_CFLAGS := $(LWIP_CFLAGS) -Iapps/kv -Itests/common
 KV_SRCS := $(KV_CORE) apps/kv/main.c apps/kv/selftest.c apps/kv/kv_script.c tests/common/report.c
@@ -23,11 +24,11 @@ KV_HOST_FLAGS := $(HOST_CFLAGS) -D_GNU_SOURCE -Iapps/kv
 $(B)/apps/kv-host: apps/kv/kv_host.c $(KV_CORE) $(KV_HDRS) apps/kv/kv.mk
 	$(call msg,HOSTCC,$@)
 	$(Q)mkdir -p $(@D) && $(HOSTCC) $(KV_HOST_FLAGS) -pthread -o $@ apps/kv/kv_host.c $(KV_CORE)
-$(B)/tests/unit/test_kv: apps/kv/test_kv.c apps/kv/kv.c apps/kv/kv_script.c $(KV_HDRS) \
+$(B)/tests/unit/test_kv: apps/kv/test_kv.c $(KV_LIB) apps/kv/kv_script.c $(KV_HDRS) \
 		tests/unit/unit.h apps/kv/kv.mk
 	$(call msg,HOSTCC,$@)
 	$(Q)mkdir -p $(@D) && $(HOSTCC) $(KV_HOST_FLAGS) -Itests/unit -o $@ \
-		apps/kv/test_kv.c apps/kv/kv.c apps/kv/kv_script.c
+		apps/kv/test_kv.c $(KV_LIB) apps/kv/kv_script.c
 
 all: $(B)/apps/kv.elf $(B)/apps/kv-host $(B)/tests/unit/test_kv
 ALL_UNIT_BINS += $(B)/tests/unit/test_kv

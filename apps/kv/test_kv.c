@@ -1,4 +1,4 @@
-/* test_kv.c: host unit test of kv's core (apps/kv/kv.c) under ASan/UBSan:
+/* test_kv.c: host unit test of kv's core (apps/kv/store.c, resp.c, commands.c) under ASan/UBSan:
  * the scripted conversation (kv_script.c) whole, pipelined and split at
  * every byte; expiry on a fake clock; globs; integers; limits and protocol
  * errors; maxmemory; reply flushing; table growth. */
