@@ -10,6 +10,39 @@ enum { HDR_OTHER, HDR_RANGE, HDR_HOST };
 /* http-parser's own head limit is the core's (httpd.mk sets it). */
 _Static_assert(HTTP_MAX_HEADER_SIZE == HTTPD_MAX_HEAD, "HTTP_MAX_HEADER_SIZE != HTTPD_MAX_HEAD");
 
+int64_t (*httpd_clock)(void);
+
+int httpd_date(char out[30], int64_t t)
+{
+    static const char wd[7][4] = { "Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed" };
+    static const char mn[12][4] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                    "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
+    if (t < 0 || t > 253402300799LL)
+        return -1;
+    int64_t days = t / 86400, secs = t % 86400;
+    /* civil from days (days since 1970-01-01; 1970-01-01 was a Thursday) */
+    int64_t z = days + 719468, era = z / 146097;
+    int64_t doe = z - era * 146097;
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    int64_t mp = (5 * doy + 2) / 153;
+    int64_t d = doy - (153 * mp + 2) / 5 + 1;
+    int64_t m = mp < 10 ? mp + 3 : mp - 9;
+    int64_t y = yoe + era * 400 + (m <= 2);
+    snprintf(out, 30, "%s, %02d %s %04d %02d:%02d:%02d GMT", wd[days % 7], (int)d,
+             mn[m - 1], (int)y, (int)(secs / 3600), (int)(secs / 60 % 60), (int)(secs % 60));
+    return 0;
+}
+
+/* "Date: ...\r\n" if there is a clock, else "". */
+static void date_line(char out[40])
+{
+    char d[30];
+    out[0] = 0;
+    if (httpd_clock && httpd_date(d, httpd_clock()) == 0)
+        snprintf(out, 40, "Date: %s\r\n", d);
+}
+
 static struct httpd_conn *conn_of(http_parser *p)
 {
     return (struct httpd_conn *)p->data;
@@ -201,10 +234,12 @@ static void error_resp(struct httpd_resp *r, int status, int head_only, int clos
     else if (status == 416)
         snprintf(extra, sizeof(extra), "Content-Range: bytes */%llu\r\n",
                  (unsigned long long)file_len);
+    char date[40];
+    date_line(date);
     int n = snprintf(r->head, sizeof(r->head),
-                     "HTTP/1.1 %d %s\r\nServer: keel-httpd\r\n"
+                     "HTTP/1.1 %d %s\r\n%sServer: keel-httpd\r\n"
                      "Content-Type: text/plain\r\nContent-Length: %zu\r\n%s%s\r\n",
-                     status, reason(status), blen, extra,
+                     status, reason(status), date, blen, extra,
                      close ? "Connection: close\r\n" : "");
     r->status = status;
     r->head_len = (size_t)n;
@@ -329,15 +364,17 @@ static void file_resp(struct httpd_conn *c, struct httpd_resp *r, int close)
         return;
     }
     int n;
+    char date[40];
+    date_line(date);
     const char *conn = close ? "Connection: close\r\n"
                        : (c->p.http_minor == 0 ? "Connection: keep-alive\r\n" : "");
     if (rr == HTTPD_RANGE_OK) {
         r->status = 206;
         n = snprintf(r->head, sizeof(r->head),
-                     "HTTP/1.1 206 Partial Content\r\nServer: keel-httpd\r\n"
+                     "HTTP/1.1 206 Partial Content\r\n%sServer: keel-httpd\r\n"
                      "Content-Type: %s\r\nContent-Length: %llu\r\n"
                      "Content-Range: bytes %llu-%llu/%llu\r\nAccept-Ranges: bytes\r\n%s\r\n",
-                     f->type, (unsigned long long)(last - first + 1),
+                     date, f->type, (unsigned long long)(last - first + 1),
                      (unsigned long long)first, (unsigned long long)last,
                      (unsigned long long)f->len, conn);
         r->body = f->data + first;
@@ -345,9 +382,9 @@ static void file_resp(struct httpd_conn *c, struct httpd_resp *r, int close)
     } else {
         r->status = 200;
         n = snprintf(r->head, sizeof(r->head),
-                     "HTTP/1.1 200 OK\r\nServer: keel-httpd\r\n"
+                     "HTTP/1.1 200 OK\r\n%sServer: keel-httpd\r\n"
                      "Content-Type: %s\r\nContent-Length: %llu\r\nAccept-Ranges: bytes\r\n%s\r\n",
-                     f->type, (unsigned long long)f->len, conn);
+                     date, f->type, (unsigned long long)f->len, conn);
         r->body = f->data;
         r->body_len = head_only ? 0 : (size_t)f->len;
     }

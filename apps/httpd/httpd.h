@@ -64,6 +64,14 @@ struct httpd_conn {
     unsigned long requests;   /* responses produced */
 };
 
+/* The wall clock, seconds since the Unix epoch, for the Date header (RFC
+ * 9110: a server with a clock sends it); NULL (the default) or a negative
+ * result: no Date header. Set once before serving. */
+extern int64_t (*httpd_clock)(void);
+/* t as an IMF-fixdate, "Sun, 06 Nov 1994 08:49:37 GMT" (29 characters and
+ * a NUL); t must be 0..253402300799 (years 1970..9999), else -1. */
+int httpd_date(char out[30], int64_t t);
+
 /* Starts a connection serving the nfiles files. */
 void httpd_conn_init(struct httpd_conn *c, const struct httpd_file *files, size_t nfiles);
 

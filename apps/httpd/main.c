@@ -69,6 +69,16 @@ static int arg_uint(const char *a, const char *key, unsigned long max, unsigned 
     return 1;
 }
 
+/* The PV wall clock (shared_info's wallclock plus system time). */
+static int64_t wall_clock(void)
+{
+    uint64_t sec;
+    uint32_t nsec;
+    if (minios_wallclock(&sec, &nsec) || sec > INT64_MAX)
+        return -1;
+    return (int64_t)sec;
+}
+
 unsigned httpd_active_peak(void)
 {
     return peak;
@@ -94,6 +104,7 @@ int main(int argc, char **argv)
         return 2;
     }
     maxconn = (unsigned)mc;
+    httpd_clock = wall_clock;
     if (minios_net_init()) {
         printf("httpd: lwIP did not start\n");
         return 1;

@@ -28,6 +28,7 @@ struct reply {
     long long clen;           /* -1: no Content-Length */
     char crange[80];
     int close;                /* Connection: close */
+    char date[40];            /* the Date header's value */
 };
 
 static int client_open(struct client *c)
@@ -115,6 +116,9 @@ static int read_head(struct client *c, struct reply *r)
     v = header(c->buf, "Content-Range");
     if (v)
         snprintf(r->crange, sizeof(r->crange), "%.*s", (int)strcspn(v, "\r"), v);
+    v = header(c->buf, "Date");
+    if (v)
+        snprintf(r->date, sizeof(r->date), "%.*s", (int)strcspn(v, "\r"), v);
     v = header(c->buf, "Connection");
     r->close = v && strncasecmp(v, "close", 5) == 0;
     memmove(c->buf, c->buf + used, c->have - used);
@@ -238,6 +242,23 @@ static void check_files(void)
     else
         expect_closed(&c, "Connection: close");
     client_close(&c);
+    /* The Date header, from the PV wall clock. */
+    uint64_t sec;
+    uint32_t nsec;
+    if (minios_wallclock(&sec, &nsec) == 0 && client_open(&c) == 0) {
+        const char *req = "GET /empty HTTP/1.1\r\nHost: t\r\n\r\n";
+        char want[30], later[30];
+        uint64_t sec2 = 0;
+        if (client_send(&c, req, strlen(req)) || read_head(&c, &r))
+            test_fail("no response for the Date check");
+        else if (minios_wallclock(&sec2, &nsec) || httpd_date(want, (int64_t)sec) ||
+                 httpd_date(later, (int64_t)sec2) ||
+                 (strncmp(r.date, want, 16) && strncmp(r.date, later, 16)))
+            test_fail("Date '%s', expected the day of '%s'", r.date, want);
+        else
+            printf("httpd selftest: Date: %s\n", r.date);
+        client_close(&c);
+    }
     printf("httpd selftest: files, ranges, pipelining and keep-alive done\n");
 }
 

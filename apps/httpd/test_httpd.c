@@ -282,9 +282,33 @@ static void test_fuzz(void)
     EXPECT(responses > 10000);
 }
 
+static int64_t fixed_clock(void)
+{
+    return 784111777;         /* RFC 9110's example date */
+}
+
+static void test_date(void)
+{
+    char d[30];
+    EXPECT(httpd_date(d, 784111777) == 0 && strcmp(d, "Sun, 06 Nov 1994 08:49:37 GMT") == 0);
+    EXPECT(httpd_date(d, 0) == 0 && strcmp(d, "Thu, 01 Jan 1970 00:00:00 GMT") == 0);
+    EXPECT(httpd_date(d, 951782400) == 0 && strcmp(d, "Tue, 29 Feb 2000 00:00:00 GMT") == 0);
+    EXPECT(httpd_date(d, 1798761599) == 0 && strcmp(d, "Thu, 31 Dec 2026 23:59:59 GMT") == 0);
+    EXPECT(httpd_date(d, 253402300799LL) == 0 && strcmp(d, "Fri, 31 Dec 9999 23:59:59 GMT") == 0);
+    EXPECT(httpd_date(d, -1) == -1 && httpd_date(d, 253402300800LL) == -1);
+    httpd_clock = fixed_clock;
+    struct run o = run_s("GET /1k.bin HTTP/1.1\r\nHost: x\r\n\r\nGET /nope HTTP/1.1\r\nHost: x\r\n\r\n");
+    EXPECT(o.n == 2 && strstr(o.head[0], "\r\nDate: Sun, 06 Nov 1994 08:49:37 GMT\r\n") &&
+           strstr(o.head[1], "\r\nDate: Sun, 06 Nov 1994 08:49:37 GMT\r\n"));
+    httpd_clock = NULL;
+    o = run_s("GET /1k.bin HTTP/1.1\r\nHost: x\r\n\r\n");
+    EXPECT(o.n == 1 && !strstr(o.head[0], "Date:"));
+}
+
 int main(void)
 {
     test_ranges();
+    test_date();
     test_get();
     test_keepalive();
     test_refusals();
