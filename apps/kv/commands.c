@@ -473,11 +473,13 @@ static void cmd_config(struct kv_conn *c, size_t argc, const char **argv, const 
         kv_out_str(c, "-ERR wrong number of arguments for 'config|get' command\r\n");
         return;
     }
-    char mm[24];
+    char mm[24], mc[16], to[16];
     snprintf(mm, sizeof(mm), "%llu", (unsigned long long)c->s->maxmemory);
+    snprintf(mc, sizeof(mc), "%u", c->s->maxclients);
+    snprintf(to, sizeof(to), "%u", c->s->timeout);
     const char *params[][2] = {
         { "save", "" }, { "appendonly", "no" }, { "databases", "1" },
-        { "maxmemory", mm }, { "maxclients", "56" }, { "timeout", "0" },
+        { "maxmemory", mm }, { "maxclients", mc }, { "timeout", to },
     };
     size_t n = sizeof(params) / sizeof(params[0]), hits = 0;
     int hit[sizeof(params) / sizeof(params[0])] = { 0 };

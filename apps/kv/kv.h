@@ -25,6 +25,11 @@ void kv_store_free(struct kv_store *s);
 /* With several threads: lock(arg)/unlock(arg) bracket each kv_run. */
 void kv_store_set_lock(struct kv_store *s, void (*lock)(void *), void (*unlock)(void *),
                        void *arg);
+/* maxclients: what CONFIG GET reports; timeout: seconds a client may stay
+ * silent before kv_serve_fd closes its connection (0, the default: no
+ * limit, as Redis's "timeout 0"). Set before serving. */
+void kv_store_set_clients(struct kv_store *s, unsigned maxclients, unsigned timeout);
+unsigned kv_store_timeout(const struct kv_store *s);
 /* Keys stored now (expired ones removed first). */
 size_t kv_store_size(struct kv_store *s);
 

@@ -65,6 +65,7 @@ int main(int argc, char **argv)
     if (!store)
         return 1;
     kv_store_set_lock(store, do_lock, do_unlock, &store_lock);
+    kv_store_set_clients(store, maxconn, 0);
     int ls = socket(AF_INET, SOCK_STREAM, 0);
     int one = 1;
     setsockopt(ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));

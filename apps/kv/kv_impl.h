@@ -25,6 +25,7 @@ struct kv_store {
     void (*lock)(void *), (*unlock)(void *);
     void *lock_arg;
     uint64_t start_ms, commands, connections, clients;
+    unsigned maxclients, timeout;
 };
 
 /* store.c. Every operation removes the expired entries it meets. */

@@ -9,8 +9,9 @@
 #include <sys/time.h>
 #include "kv.h"
 
-/* A client that reads nothing for this long is dropped (Redis clients may
- * idle forever, so there is no receive timeout). */
+/* A client that reads nothing for this long is dropped; one that sends
+ * nothing, after the store's timeout (none by default: Redis clients may
+ * idle forever). */
 #define KV_SEND_SECONDS 30
 #define KV_RECV_CHUNK   16384
 
@@ -31,6 +32,10 @@ void kv_serve_fd(int fd, struct kv_store *s)
 {
     struct timeval tv = { .tv_sec = KV_SEND_SECONDS };
     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    if (kv_store_timeout(s)) {
+        struct timeval idle = { .tv_sec = kv_store_timeout(s) };
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &idle, sizeof(idle));
+    }
     int one = 1;              /* replies go out at once, as Redis sends them */
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     struct kv_conn *c = malloc(sizeof(*c));

@@ -6,6 +6,8 @@
  *   maxconn=N      connections served at once (default 56, the most)
  *   maxmemory=N    bytes of keys and values, K or M suffix (default: half
  *                  the domain's memory)
+ *   timeout=N      seconds a client may send nothing before it is dropped
+ *                  (default 0: never, as Redis)
  *   selftest=1     also run the client self test over loopback, print its
  *                  "Test result:" line and power off (tests/kv) */
 #include <stdint.h>
@@ -87,11 +89,12 @@ int main(int argc, char **argv)
 {
     unsigned long long port = 6379, mc = maxconn, selftest = 0;
     unsigned long long mem = (unsigned long long)minios_start_info->nr_pages << 12;
-    unsigned long long maxmem = mem / 2;
+    unsigned long long maxmem = mem / 2, timeout = 0;
     for (int i = 1; i < argc; i++) {
         if (arg_num(argv[i], "port", 65535, &port) ||
             arg_num(argv[i], "maxconn", MAXCONN_LIMIT, &mc) ||
             arg_num(argv[i], "maxmemory", mem, &maxmem) ||
+            arg_num(argv[i], "timeout", 1u << 30, &timeout) ||
             arg_num(argv[i], "selftest", 1, &selftest))
             continue;
         /* other words (name=, mem=, ...) are the boot configuration's */
@@ -110,6 +113,7 @@ int main(int argc, char **argv)
         printf("kv: no memory for the store\n");
         return 1;
     }
+    kv_store_set_clients(store, maxconn, (unsigned)timeout);
     if (minios_net_init()) {
         printf("kv: lwIP did not start\n");
         return 1;
@@ -121,8 +125,8 @@ int main(int argc, char **argv)
         printf("kv: cannot listen on port %llu\n", port);
         return 1;
     }
-    printf("kv: RESP2 on port %llu, at most %u connections, maxmemory %llu bytes\n",
-           port, maxconn, maxmem);
+    printf("kv: RESP2 on port %llu, at most %u connections, maxmemory %llu bytes, timeout %llu s\n",
+           port, maxconn, maxmem, timeout);
     if (!selftest) {
         accept_loop((void *)(intptr_t)ls);
         return 0;

@@ -275,6 +275,30 @@ static void check_concurrency(void)
     printf("kv selftest: %d clients x %d pipelined INCR pairs\n", CLIENTS, ROUNDS);
 }
 
+/* With timeout=N, a client that sends nothing is closed after N s of PV
+ * time: a blocking read sees the close, not before N s. */
+static void check_timeout(struct kv_store *s)
+{
+    unsigned t = kv_store_timeout(s);
+    if (!t) {
+        printf("kv selftest: idle timeout not checked (timeout=0)\n");
+        return;
+    }
+    int fd = conn();
+    if (fd < 0)
+        return;
+    expect_s(fd, "CONFIG GET timeout\r\n", "*2\r\n$7\r\ntimeout\r\n$1\r\n2\r\n");
+    uint64_t start = minios_monotonic_ns();
+    expect_closed(fd, "an idle client");
+    uint64_t waited_ms = (minios_monotonic_ns() - start) / 1000000;
+    if (waited_ms + 10 < t * 1000ull)     /* 10 ms: timer granularity */
+        test_fail("an idle client was closed after %llu ms, timeout is %u s",
+                  (unsigned long long)waited_ms, t);
+    close(fd);
+    printf("kv selftest: an idle client closed after %llu ms (timeout %u s)\n",
+           (unsigned long long)waited_ms, t);
+}
+
 void kv_selftest(uint16_t p, struct kv_store *s)
 {
     port = p;
@@ -283,4 +307,5 @@ void kv_selftest(uint16_t p, struct kv_store *s)
     check_protocol_errors();
     check_maxmemory(s);
     check_concurrency();
+    check_timeout(s);
 }

@@ -145,6 +145,17 @@ void kv_sweep_all(struct kv_store *s)
         sweep_bucket(s, b);
 }
 
+void kv_store_set_clients(struct kv_store *s, unsigned maxclients, unsigned timeout)
+{
+    s->maxclients = maxclients;
+    s->timeout = timeout;
+}
+
+unsigned kv_store_timeout(const struct kv_store *s)
+{
+    return s->timeout;
+}
+
 size_t kv_store_size(struct kv_store *s)
 {
     kv_sweep_all(s);
