@@ -242,7 +242,7 @@ static void error_resp(struct httpd_resp *r, int status, int head_only, int clos
                      status, reason(status), date, blen, extra,
                      close ? "Connection: close\r\n" : "");
     r->status = status;
-    r->head_len = (size_t)n;
+    r->head_len = n < (int)sizeof(r->head) ? (size_t)n : sizeof(r->head) - 1;   /* (never: heads are short) */
     r->body = (const unsigned char *)body;
     r->body_len = head_only ? 0 : blen;
     r->close = close;
@@ -388,7 +388,7 @@ static void file_resp(struct httpd_conn *c, struct httpd_resp *r, int close)
         r->body = f->data;
         r->body_len = head_only ? 0 : (size_t)f->len;
     }
-    r->head_len = (size_t)n;
+    r->head_len = n < (int)sizeof(r->head) ? (size_t)n : sizeof(r->head) - 1;   /* (never: heads are short) */
     r->close = close;
 }
 

@@ -459,7 +459,7 @@ static void cmd_info(struct kv_conn *c, size_t argc, const char **argv, const si
     if (s->count)
         n += snprintf(b + n, sizeof(b) - (size_t)n, "db0:keys=%llu,expires=%llu,avg_ttl=0\r\n",
                       (unsigned long long)s->count, (unsigned long long)s->expires);
-    kv_out_bulk(c, b, (size_t)n);
+    kv_out_bulk(c, b, n < (int)sizeof(b) ? (size_t)n : sizeof(b) - 1);
 }
 
 static void cmd_config(struct kv_conn *c, size_t argc, const char **argv, const size_t *argl)
