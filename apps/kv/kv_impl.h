@@ -20,7 +20,7 @@ struct kv_store {
     size_t count, expires;
     size_t used, maxmemory;
     size_t sweep;             /* next bucket the active expiry looks at */
-    uint64_t seed;
+    uint64_t seed, seed2;     /* the hash key */
     uint64_t (*now_ms)(void);
     void (*lock)(void *), (*unlock)(void *);
     void *lock_arg;
@@ -29,6 +29,9 @@ struct kv_store {
 };
 
 /* store.c. Every operation removes the expired entries it meets. */
+/* SipHash-2-4 of data with the key (k0, k1) (k0 from its first 8 bytes,
+ * little-endian). */
+uint64_t kv_siphash(uint64_t k0, uint64_t k1, const void *data, size_t len);
 size_t kv_entry_cost(size_t klen, size_t vlen);
 /* The live entry of key k, or NULL. */
 struct kv_entry *kv_lookup(struct kv_store *s, const char *k, size_t len);

@@ -1,4 +1,4 @@
-/* store.c: kv's store: a chained hash table of strings (per-run seed,
+/* store.c: kv's store: a chained hash table of strings (SipHash with a per-run key,
  * doubling as it fills), expiry by monotonic time (lazy on every access,
  * plus a sweep of a few buckets per command), and the maxmemory count. */
 #include <limits.h>
@@ -8,17 +8,54 @@
 #include <strings.h>
 #include "kv_impl.h"
 
+/* SipHash-2-4 (Aumasson and Bernstein, 2012): a keyed hash, so that a
+ * client who does not know the key cannot choose keys that collide. */
+#define ROTL(x, b) (((x) << (b)) | ((x) >> (64 - (b))))
+#define SIPROUND(v0, v1, v2, v3)                                              \
+    do {                                                                      \
+        v0 += v1; v1 = ROTL(v1, 13); v1 ^= v0; v0 = ROTL(v0, 32);             \
+        v2 += v3; v3 = ROTL(v3, 16); v3 ^= v2;                                \
+        v0 += v3; v3 = ROTL(v3, 21); v3 ^= v0;                                \
+        v2 += v1; v1 = ROTL(v1, 17); v1 ^= v2; v2 = ROTL(v2, 32);             \
+    } while (0)
+
+static uint64_t le64(const unsigned char *p)
+{
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+uint64_t kv_siphash(uint64_t k0, uint64_t k1, const void *data, size_t len)
+{
+    const unsigned char *p = data;
+    uint64_t v0 = k0 ^ 0x736f6d6570736575ull, v1 = k1 ^ 0x646f72616e646f6dull;
+    uint64_t v2 = k0 ^ 0x6c7967656e657261ull, v3 = k1 ^ 0x7465646279746573ull;
+    size_t whole = len & ~(size_t)7;
+    for (size_t i = 0; i < whole; i += 8) {
+        uint64_t m = le64(p + i);
+        v3 ^= m;
+        SIPROUND(v0, v1, v2, v3);
+        SIPROUND(v0, v1, v2, v3);
+        v0 ^= m;
+    }
+    uint64_t b = (uint64_t)len << 56;
+    for (size_t i = whole; i < len; i++)
+        b |= (uint64_t)p[i] << (8 * (i - whole));
+    v3 ^= b;
+    SIPROUND(v0, v1, v2, v3);
+    SIPROUND(v0, v1, v2, v3);
+    v0 ^= b;
+    v2 ^= 0xff;
+    for (int i = 0; i < 4; i++)
+        SIPROUND(v0, v1, v2, v3);
+    return v0 ^ v1 ^ v2 ^ v3;
+}
+
 static uint64_t hash(const struct kv_store *s, const char *k, size_t len)
 {
-    uint64_t h = s->seed ^ (len * 0x9e3779b97f4a7c15ull);
-    for (size_t i = 0; i < len; i++) {
-        h ^= (unsigned char)k[i];
-        h *= 0x100000001b3ull;
-        h ^= h >> 29;
-    }
-    h ^= h >> 32;
-    h *= 0xd6e8feb86659fd93ull;
-    return h ^ (h >> 32);
+    return kv_siphash(s->seed, s->seed2, k, len);
 }
 
 size_t kv_entry_cost(size_t klen, size_t vlen)
@@ -39,6 +76,7 @@ struct kv_store *kv_store_new(uint64_t (*now_ms)(void), uint64_t seed, size_t ma
     }
     s->now_ms = now_ms;
     s->seed = seed;
+    s->seed2 = kv_siphash(seed, ~seed, "keel-kv", 7);   /* the key's second half */
     s->maxmemory = maxmemory;
     s->start_ms = now_ms();
     return s;

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "kv.h"
+#include "kv_impl.h"
 #include "kv_script.h"
 #include "unit.h"
 
@@ -141,6 +142,19 @@ static void test_expiry(void)
     expect_reply(&c, "DBSIZE\r\n", ":0\r\n");
     kv_conn_free(&c);
     kv_store_free(s);
+}
+
+/* SipHash-2-4 against the paper's vector (key 00..0f, message 00..0e)
+ * and the empty message's (key 00..0f). */
+static void test_siphash(void)
+{
+    unsigned char msg[15];
+    for (int i = 0; i < 15; i++)
+        msg[i] = (unsigned char)i;
+    uint64_t k0 = 0x0706050403020100ull, k1 = 0x0f0e0d0c0b0a0908ull;
+    EXPECT(kv_siphash(k0, k1, msg, 15) == 0xa129ca6149be45e5ull);
+    EXPECT(kv_siphash(k0, k1, msg, 0) == 0x726fdb47dd0e0e31ull);
+    EXPECT(kv_siphash(k0, k1, msg, 8) == 0x93f5f5799a932462ull);
 }
 
 static void test_glob(void)
@@ -365,6 +379,7 @@ int main(void)
 {
     test_script();
     test_expiry();
+    test_siphash();
     test_glob();
     test_ints();
     test_protocol_errors();
