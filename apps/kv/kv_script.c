@@ -86,6 +86,14 @@ const struct kv_case kv_script[] = {
     { "*2\r\n$3\r\nF\rO\r\n$3\r\nx\ny\r\n",
       "-ERR unknown command 'F O', with args beginning with: 'x y' \r\n" },
     { "FLUSHALL NOW\r\n", "-ERR syntax error\r\n" },
+    /* inline quoting as Redis's */
+    { "SET q \"hello world\"\r\n", "+OK\r\n" },
+    { "GET q\r\n", "$11\r\nhello world\r\n" },
+    { "SET q 'it\\'s \\n'\r\n", "+OK\r\n" },
+    { "GET 'q'\r\n", "$7\r\nit's \\n\r\n" },
+    { "ECHO \"a\\x41\\n\\\"\\x4g\"\r\n", "$7\r\naA\n\"x4g\r\n" },
+    { "ECHO \"\"\r\n", "$0\r\n\r\n" },
+    { "DEL q\r\n", ":1\r\n" },
     /* empty commands are skipped; pipelining */
     { "\r\n*0\r\n  \r\n", "" },
     { "SET p 1\r\nINCR p\r\n*2\r\n$3\r\nGET\r\n$1\r\np\r\nDEL p\r\n",

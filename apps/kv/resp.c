@@ -236,9 +236,66 @@ static long long parse_multibulk(struct kv_conn *c, const char *in, size_t len,
     return n;
 }
 
-/* An inline command: one line of words separated by spaces or tabs.
- * Returns as parse_multibulk. */
-static long long parse_inline(struct kv_conn *c, const char *in, size_t len, size_t *used)
+static int hexdigit(char ch)
+{
+    if (ch >= '0' && ch <= '9') return ch - '0';
+    if (ch >= 'a' && ch <= 'f') return ch - 'a' + 10;
+    if (ch >= 'A' && ch <= 'F') return ch - 'A' + 10;
+    return -1;
+}
+
+/* One word of an inline command at in[*i] (before end), decoded in place
+ * (a decoded word is never longer): as Redis's inline syntax, "double
+ * quotes" with \n \r \t \b \a \xHH and \<any> escapes, 'single quotes'
+ * with \', and a closing quote must end the word. The word's length, or
+ * -1 for unbalanced quotes. */
+static long word(char *in, size_t end, size_t *i, char **start)
+{
+    size_t p = *i, o = p;
+    *start = in + p;
+    char q = in[p];
+    if (q != '"' && q != '\'') {
+        while (p < end && in[p] != ' ' && in[p] != '\t')
+            p++;
+        *i = p;
+        return (long)(p - o);
+    }
+    p++;
+    for (;;) {
+        if (p >= end)
+            return -1;                    /* no closing quote */
+        char ch = in[p];
+        if (ch == q) {
+            p++;
+            if (p < end && in[p] != ' ' && in[p] != '\t')
+                return -1;                /* the quote must end the word */
+            break;
+        }
+        if (ch == '\\' && p + 1 < end) {
+            char e = in[p + 1];
+            if (q == '\'') {
+                ch = e == '\'' ? '\'' : '\\';
+                p += e == '\'' ? 2 : 1;
+            } else if (e == 'x' && p + 3 < end && hexdigit(in[p + 2]) >= 0 &&
+                       hexdigit(in[p + 3]) >= 0) {
+                ch = (char)(hexdigit(in[p + 2]) * 16 + hexdigit(in[p + 3]));
+                p += 4;
+            } else {
+                ch = e == 'n' ? '\n' : e == 'r' ? '\r' : e == 't' ? '\t' :
+                     e == 'b' ? '\b' : e == 'a' ? '\a' : e;
+                p += 2;
+            }
+        } else
+            p++;
+        in[o++] = ch;
+    }
+    *i = p;
+    return (long)(o - (size_t)(*start - in));
+}
+
+/* An inline command: one line of words separated by spaces or tabs
+ * (quoted as word() says). Returns as parse_multibulk. */
+static long long parse_inline(struct kv_conn *c, char *in, size_t len, size_t *used)
 {
     const char *nl = memchr(in, '\n', len > KV_MAX_INLINE ? KV_MAX_INLINE : len);
     if (!nl)
@@ -253,17 +310,18 @@ static long long parse_inline(struct kv_conn *c, const char *in, size_t len, siz
             i++;
         if (i == end)
             break;
-        size_t start = i;
-        while (i < end && in[i] != ' ' && in[i] != '\t')
-            i++;
+        char *start;
+        long wl = word(in, end, &i, &start);
+        if (wl < 0)
+            return protocol_error(c, "unbalanced quotes in request");
         if (n == KV_MAX_ARGS)
             return protocol_error(c, "too many arguments");
         if (args_room(c, n + 1)) {
             c->oom = 1;
             return -1;
         }
-        c->argv[n] = in + start;
-        c->argl[n] = i - start;
+        c->argv[n] = start;
+        c->argl[n] = (size_t)wl;
         n++;
     }
     return n ? (long long)n : -2;
@@ -281,7 +339,7 @@ int kv_run(struct kv_conn *c)
             ret = 1;
             break;
         }
-        const char *in = c->in + done;
+        char *in = c->in + done;
         size_t len = c->in_len - done, used = 0;
         long long n = in[0] == '*' ? parse_multibulk(c, in, len, &used)
                                    : parse_inline(c, in, len, &used);

@@ -228,6 +228,10 @@ static void test_protocol_errors(void)
     PE("*1\r\n\x01oo\r\n", "expected '$', got byte 1");
     PE("*1\r\n$3\r\nfooXY", "bulk not followed by CRLF");
     PE("*1\r\n$3\rX", "invalid bulk length");
+    PE("SET k \"abc\r\n", "unbalanced quotes in request");
+    PE("SET k \"a\"b\r\n", "unbalanced quotes in request");
+    PE("SET k 'a\r\n", "unbalanced quotes in request");
+    PE("SET k \"a\\\r\n", "unbalanced quotes in request");
 #undef PE
     static char big[(64 << 10) + 16];
     memset(big, 'a', sizeof(big));
