@@ -2,6 +2,7 @@
  * server over lwIP's loopback: the scripted conversation (kv_script.c) one
  * request at a time and all pipelined in one send, expiry, protocol errors
  * that close the connection, maxmemory, and concurrent INCRs. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -255,15 +256,84 @@ static void client_thread(void *arg)
     minios_waitq_wake_all(&clients_done);
 }
 
+#define PLAUSIBLE "*3\r\n$3\r\nSET\r\n"
+/* Hostile clients alongside the good ones: seeded random bytes (half of
+ * them after a plausible start), sent in random pieces, then the write
+ * side shut. The server must answer and close, or just close; the good
+ * clients must all be served exactly as without them. */
+#define HOSTILE 3
+#define HOSTILE_CONNS 6
+static unsigned hostile_closed;
+
+static uint64_t xorshift(uint64_t *x)
+{
+    *x ^= *x << 13;
+    *x ^= *x >> 7;
+    *x ^= *x << 17;
+    return *x;
+}
+
+static void hostile_thread(void *arg)
+{
+    uint64_t x = 0x2545f4914f6cdd1dull * ((uint64_t)(uintptr_t)arg + 1);
+    char *buf = malloc(4096);
+    for (int k = 0; buf && k < HOSTILE_CONNS; k++) {
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port),
+                                 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+        if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a))) {
+            test_fail("hostile client: connect failed");
+            if (fd >= 0)
+                close(fd);
+            break;
+        }
+        struct timeval tv = { .tv_sec = 120 };
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+        size_t len = 1 + xorshift(&x) % 4096;
+        for (size_t i = 0; i < len; i++)
+            buf[i] = (char)xorshift(&x);
+        if (k % 2)
+            memcpy(buf, PLAUSIBLE, len < sizeof(PLAUSIBLE) - 1 ? len : sizeof(PLAUSIBLE) - 1);
+        for (size_t off = 0; off < len;) {
+            size_t piece = 1 + xorshift(&x) % 512;
+            if (piece > len - off)
+                piece = len - off;
+            if (send(fd, buf + off, piece, 0) <= 0)
+                break;        /* the server already closed: fine */
+            off += piece;
+        }
+        shutdown(fd, SHUT_WR);
+        char sink[256];
+        ssize_t n;
+        while ((n = recv(fd, sink, sizeof(sink), 0)) > 0)
+            ;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            test_fail("a hostile connection was still open after 120 s");
+        else
+            hostile_closed++;
+        close(fd);
+    }
+    free(buf);
+    clients_left--;
+    minios_waitq_wake_all(&clients_done);
+}
+
 static void check_concurrency(void)
 {
-    clients_left = CLIENTS;
+    clients_left = CLIENTS + HOSTILE;
     for (int i = 0; i < CLIENTS; i++)
         if (!minios_thread_create("client", client_thread, NULL, 0)) {
             test_error("no memory for client threads");
             clients_left--;
         }
+    for (int i = 0; i < HOSTILE; i++)
+        if (!minios_thread_create("hostile", hostile_thread, (void *)(uintptr_t)i, 0)) {
+            test_error("no memory for client threads");
+            clients_left--;
+        }
     MINIOS_WAIT_EVENT(&clients_done, clients_left == 0);
+    if (hostile_closed != HOSTILE * HOSTILE_CONNS)
+        test_fail("%u of %d hostile connections ended", hostile_closed, HOSTILE * HOSTILE_CONNS);
     int fd = conn();
     if (fd < 0)
         return;
@@ -271,8 +341,10 @@ static void check_concurrency(void)
     snprintf(want, sizeof(want), "*2\r\n$4\r\n%d\r\n$4\r\n%d\r\n", CLIENTS * ROUNDS,
              2 * CLIENTS * ROUNDS);
     expect_s(fd, "MGET ctr ctr2\r\n", want);
+    expect_s(fd, "FLUSHALL\r\n", "+OK\r\n");
     close(fd);
-    printf("kv selftest: %d clients x %d pipelined INCR pairs\n", CLIENTS, ROUNDS);
+    printf("kv selftest: %d clients x %d pipelined INCR pairs beside %u hostile connections\n",
+           CLIENTS, ROUNDS, hostile_closed);
 }
 
 /* With timeout=N, a client that sends nothing is closed after N s of PV
