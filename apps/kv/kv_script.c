@@ -73,7 +73,7 @@ const struct kv_case kv_script[] = {
     { "CONFIG GET save\r\n", "*2\r\n$4\r\nsave\r\n$0\r\n\r\n" },
     { "CONFIG GET appendonly\r\n", "*2\r\n$10\r\nappendonly\r\n$2\r\nno\r\n" },
     { "CONFIG GET nosuch\r\n", "*0\r\n" },
-    { "CONFIG GET max[c]*\r\n", "*2\r\n$10\r\nmaxclients\r\n$2\r\n56\r\n" },
+    { "CONFIG GET data[a-c]ases\r\n", "*2\r\n$9\r\ndatabases\r\n$1\r\n1\r\n" },
     { "CONFIG SET save x\r\n", "-ERR CONFIG subcommand 'SET' is not supported (only CONFIG GET)\r\n" },
     { "CONFIG\r\n", "-ERR wrong number of arguments for 'config' command\r\n" },
     { "COMMAND DOCS\r\n", "*0\r\n" },

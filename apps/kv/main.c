@@ -29,7 +29,7 @@
 #define MAXCONN_LIMIT 56
 
 static unsigned maxconn = MAXCONN_LIMIT;
-static unsigned active;
+static unsigned active, peak;
 static struct minios_waitq slots = MINIOS_WAITQ_INIT;
 static struct kv_store *store;
 
@@ -56,6 +56,8 @@ static void accept_loop(void *arg)
             continue;
         }
         active++;
+        if (active > peak)
+            peak = active;
         if (!minios_thread_create("kv", conn_thread, (void *)(intptr_t)fd, 0)) {
             printf("kv: no memory for a connection thread\n");
             close(fd);
@@ -83,6 +85,16 @@ static int arg_num(const char *a, const char *key, unsigned long long max,
     }
     *v = x;
     return 1;
+}
+
+unsigned kv_active_peak(void)
+{
+    return peak;
+}
+
+unsigned kv_maxconn(void)
+{
+    return maxconn;
 }
 
 int main(int argc, char **argv)

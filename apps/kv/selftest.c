@@ -359,7 +359,10 @@ static void check_timeout(struct kv_store *s)
     int fd = conn();
     if (fd < 0)
         return;
-    expect_s(fd, "CONFIG GET timeout\r\n", "*2\r\n$7\r\ntimeout\r\n$1\r\n2\r\n");
+    char want[64];
+    snprintf(want, sizeof(want), "*2\r\n$7\r\ntimeout\r\n$%d\r\n%u\r\n",
+             snprintf(NULL, 0, "%u", t), t);
+    expect_s(fd, "CONFIG GET timeout\r\n", want);
     uint64_t start = minios_monotonic_ns();
     expect_closed(fd, "an idle client");
     uint64_t waited_ms = (minios_monotonic_ns() - start) / 1000000;
@@ -371,6 +374,60 @@ static void check_timeout(struct kv_store *s)
            (unsigned long long)waited_ms, t);
 }
 
+/* The bound: with maxconn connections held open, one more gets no reply
+ * until one of them closes; CONFIG GET maxclients says the bound. */
+static void check_bound(void)
+{
+    unsigned m = kv_maxconn();
+    if (m > 8) {
+        printf("kv selftest: bound not checked (maxconn=%u; tests/kv uses 4)\n", m);
+        return;
+    }
+    int held[8], extra;
+    char want[64];
+    snprintf(want, sizeof(want), "*2\r\n$10\r\nmaxclients\r\n$1\r\n%u\r\n", m);
+    for (unsigned i = 0; i < m; i++) {
+        if ((held[i] = conn()) < 0)
+            return;
+        expect_s(held[i], "CONFIG GET maxclients\r\n", want);
+    }
+    if ((extra = conn()) < 0)
+        return;
+    send_all(extra, "PING\r\n", 6);
+    struct timeval tv = { .tv_sec = 1 };
+    setsockopt(extra, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    char b[8];
+    if (recv(extra, b, sizeof(b), 0) > 0) {
+        /* a violation only if all the held ones are still open (a host
+         * stall past the idle timeout could have dropped one) */
+        int all_open = 1;
+        for (unsigned i = 0; i < m; i++) {
+            char pong[7];
+            all_open &= send_all(held[i], "PING\r\n", 6) == 0 &&
+                        recv_exact(held[i], pong, 7) == 0 && memcmp(pong, "+PONG\r\n", 7) == 0;
+        }
+        if (all_open)
+            test_fail("connection %u was served while %u were open (maxconn)", m + 1, m);
+        else
+            printf("kv selftest: bound not proven: a held connection timed out meanwhile\n");
+        close(extra);
+        for (unsigned i = 0; i < m; i++)
+            close(held[i]);
+        return;
+    }
+    tv.tv_sec = 120;
+    setsockopt(extra, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    close(held[0]);
+    if (recv_exact(extra, b, 7) || memcmp(b, "+PONG\r\n", 7))
+        test_fail("the waiting connection was not served after one closed");
+    close(extra);
+    for (unsigned i = 1; i < m; i++)
+        close(held[i]);
+    if (kv_active_peak() > m)
+        test_fail("%u connections served at once, maxconn is %u", kv_active_peak(), m);
+    printf("kv selftest: connection bound %u held (peak %u)\n", m, kv_active_peak());
+}
+
 void kv_selftest(uint16_t p, struct kv_store *s)
 {
     port = p;
@@ -379,5 +436,6 @@ void kv_selftest(uint16_t p, struct kv_store *s)
     check_protocol_errors();
     check_maxmemory(s);
     check_concurrency();
+    check_bound();
     check_timeout(s);
 }

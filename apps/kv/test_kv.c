@@ -71,7 +71,6 @@ static void test_script(void)
     struct kv_store *s = kv_store_new(fake_now, 1, 0);
     struct kv_conn c;
     EXPECT(s && kv_conn_init(&c, s) == 0);
-    kv_store_set_clients(s, 56, 0);     /* as the script's CONFIG GET expects */
     size_t total = 0, wtotal = 0;
     for (size_t i = 0; i < kv_script_len; i++) {
         expect_reply(&c, kv_script[i].req, kv_script[i].want);
