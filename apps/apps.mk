@@ -8,3 +8,7 @@ $(eval $(call minios_app,netdemo,apps/netdemo/netdemo.c,$(LWIP_CFLAGS),$(LWIP_MI
 $(B)/apps/netdemo.elf: $(LWIP_MINIOS)
 
 all: $(B)/apps/hello.elf $(B)/apps/netdemo.elf
+
+# The network appliances (docs/appliances.md), each with its own fragment.
+include apps/httpd/httpd.mk
+include apps/kv/kv.mk

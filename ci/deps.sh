@@ -65,6 +65,39 @@ if [ $need_src -eq 1 ]; then
     fetch zlib zlib
     fetch mbedtls mbedtls
 fi
+# --- appliances (apps/httpd, apps/kv) ---
+# Host clients for their tests and benchmarks (curl, redis-cli,
+# redis-benchmark, wrk), and Debian's http-parser source, which httpd's
+# request parser is built from (apps/httpd/httpd.mk) into build/src/http-parser.
+app_pkgs=()
+for p in curl redis-tools wrk; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' \
+        || app_pkgs+=("$p")
+done
+if [ ${#app_pkgs[@]} -gt 0 ]; then
+    echo "deps: installing ${app_pkgs[*]}"
+    apt_update
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq \
+        --no-install-recommends "${app_pkgs[@]}" >/dev/null
+fi
+if [ ! -f "$top/build/src/http-parser/http_parser.c" ]; then
+    if ! grep -rqs '^Types:.*deb-src' /etc/apt/sources.list.d/ \
+       && ! grep -qs '^deb-src' /etc/apt/sources.list; then
+        printf 'Types: deb-src\nURIs: http://deb.debian.org/debian\nSuites: %s\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' \
+            "$(. /etc/os-release && echo "$VERSION_CODENAME")" \
+            | $SUDO tee /etc/apt/sources.list.d/keel-deb-src.sources >/dev/null
+        updated=0
+    fi
+    apt_update
+    rm -rf "$top/build/src/http-parser-pkg"
+    mkdir -p "$top/build/src/http-parser-pkg"
+    (cd "$top/build/src/http-parser-pkg" && apt-get source -qq http-parser >/dev/null)
+    d=$(find "$top/build/src/http-parser-pkg" -maxdepth 1 -mindepth 1 -type d -name 'http-parser-*' | head -1)
+    [ -n "$d" ] || { echo "deps: apt-get source http-parser produced no tree" >&2; exit 1; }
+    rm -rf "$top/build/src/http-parser"
+    mv "$d" "$top/build/src/http-parser"
+fi
+# --- end appliances ---
 # Debian 12's stock kernel and busybox-static for the linux-pv tests
 # (apt-get download into build/linux/deb once; vmlinux and the initramfs
 # built from them).  Not fatal: without them those tests SKIP.
