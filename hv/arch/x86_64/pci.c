@@ -47,6 +47,7 @@
 #include "event.h"
 #include "sched.h"
 #include "hypercall.h"
+#include "iommu.h"
 #include <xen/physdev.h>
 
 #define PCI_MAX_DEVS 256
@@ -394,6 +395,7 @@ void pci_init(void)
         }
     printk("pci: %u functions, configuration space through %s\n", nr_devs,
            ecam ? "ECAM" : "ports 0xcf8/0xcfc");
+    iommu_init();
 }
 
 static struct pci_dev *find_dev(uint16_t bdf)
@@ -476,10 +478,12 @@ int pci_assign(struct domain *d, uint16_t bdf, char *why, size_t n)
     } else if (!bars_clear_of_ram(p)) {
         snprintf(why, n, "pci=%02x:%02x.%x has a memory BAR that is unassigned or over RAM",
                  bus, dev, fn);
-    } else if (!iommu_off) {
-        snprintf(why, n, "pci=%02x:%02x.%x: no IOMMU contains its DMA (Keel has no IOMMU "
-                 "driver yet; iommu=off on the hypervisor's command line accepts the risk)",
-                 bus, dev, fn);
+    } else if (!iommu_off && !iommu_enabled()) {
+        snprintf(why, n, "pci=%02x:%02x.%x: no IOMMU contains its DMA (no DMA-remapping unit "
+                 "in the ACPI DMAR; iommu=off on the hypervisor's command line accepts the "
+                 "risk)", bus, dev, fn);
+    } else if (iommu_enabled() && iommu_assign(d, bdf, why, n)) {
+        /* why filled */
     } else {
         rc = 0;
         for (unsigned i = 0; i < 6 && !rc; i++) {
@@ -628,6 +632,8 @@ void pci_release_domain(struct domain *d)
         back++;
     }
     spin_unlock(&pci_lock);
+    /* Stopped: now out of the IOMMU, before any of d's frames is freed. */
+    iommu_release(d);
     for (unsigned i = 0; i < back && i < PCI_MAX_ASSIGN; i++)
         printk("pci: %02x:%02x.%x back with the hypervisor (d%u is gone): decoding, bus "
                "mastering and MSI off; %s\n", bdfs[i] >> 8, (bdfs[i] >> 3) & 31, bdfs[i] & 7,

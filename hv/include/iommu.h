@@ -1,0 +1,35 @@
+/* The IOMMU (Intel VT-d): DMA remapping for the devices domains own,
+ * each device reaching exactly its owner's writable RAM by machine
+ * address, and the fault report.  docs/iommu.md. */
+#ifndef KEEL_IOMMU_H
+#define KEEL_IOMMU_H
+#include "lib.h"
+
+struct domain;
+
+/* The DMA-remapping units' fault event interrupt (boot CPU). */
+#define VEC_IOMMU_FAULT 0xe0
+
+/* Finds the DMA-remapping units in the ACPI DMAR and turns translation
+ * on with no device reaching anything (unless iommu=off); after
+ * pci_init. */
+void iommu_init(void);
+/* Whether DMA remapping is on. */
+bool iommu_enabled(void);
+/* Lets device bdf reach d's frames (its context entry names d's
+ * second-level table); pci_lock held, before d has any memory.  0, or
+ * -1 with why filled. */
+int iommu_assign(struct domain *d, uint16_t bdf, char *why, size_t n);
+/* d is dying: each of its devices is detached (context entry cleared,
+ * context cache and IOTLB invalidated) and its tables freed, before any
+ * of its frames can be reused.  No lock held. */
+void iommu_release(struct domain *d);
+/* Frame mfn's type changed or it is being freed: a device of its owner
+ * may reach it exactly while it is the owner's writable RAM (type
+ * PGT_WRITABLE, not a hypervisor frame).  The caller made the change
+ * visible first; an unmapping is complete (IOTLB invalidated) on return. */
+void iommu_frame_sync(uint64_t mfn);
+/* The fault event interrupt (trap_dispatch, EOI done). */
+void iommu_fault_interrupt(void);
+
+#endif
