@@ -29,6 +29,14 @@ void iommu_release(struct domain *d);
  * PGT_WRITABLE, not a hypervisor frame).  The caller made the change
  * visible first; an unmapping is complete (IOTLB invalidated) on return. */
 void iommu_frame_sync(uint64_t mfn);
+/* Interrupt remapping: whether on; entry index (< 256) made to deliver
+ * vector to APIC dest for device bdf only (source-id verified), with the
+ * remappable-format MSI address and data the device is to be given (-1
+ * if off or index too large); the entry cleared.  pci_lock held. */
+bool iommu_intremap(void);
+int iommu_irte_set(unsigned index, uint16_t bdf, unsigned vector, uint32_t dest,
+                   uint32_t *addr, uint32_t *data);
+void iommu_irte_clear(unsigned index);
 /* The fault event interrupt (trap_dispatch, EOI done). */
 void iommu_fault_interrupt(void);
 

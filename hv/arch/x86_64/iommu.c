@@ -42,6 +42,7 @@
 #include "spinlock.h"
 #include "time.h"
 #include "x86.h"
+#include "apic.h"
 
 /* Registers. */
 #define R_CAP      0x08
@@ -58,11 +59,14 @@
 #define R_IQH      0x80
 #define R_IQT      0x88
 #define R_IQA      0x90
+#define R_IRTA     0xb8
 
 #define GCMD_TE    (1u << 31)
 #define GCMD_SRTP  (1u << 30)
 #define GCMD_WBF   (1u << 27)
 #define GCMD_QIE   (1u << 26)
+#define GCMD_IRE   (1u << 25)
+#define GCMD_SIRTP (1u << 24)
 /* Status bits that stay set (a command write must repeat them). */
 #define GSTS_PERSIST ((1u << 31) | (1u << 26) | (1u << 25) | (1u << 23))
 
@@ -74,6 +78,8 @@
 #define CAP_ND(c)  ((unsigned)((c) & 7))
 #define ECAP_C     (1ull << 0)
 #define ECAP_QI    (1ull << 1)
+#define ECAP_IR    (1ull << 3)
+#define ECAP_EIM   (1ull << 4)
 #define ECAP_IRO(e) ((unsigned)(((e) >> 8) & 0x3ff) * 16)
 
 #define FSTS_PPF   (1u << 1)
@@ -122,6 +128,10 @@ static unsigned levels;          /* 3 (39-bit) or 4 (48-bit) */
 static bool enabled, coherent = true, caching_mode;
 static struct iodom iodoms[MAX_IODOMS];
 static unsigned nr_iodoms;       /* used entries (read without the lock) */
+/* Interrupt remapping: one table (256 entries) for every unit. */
+#define IRT_ENTRIES 256
+static uint64_t *irt;
+static bool ir_on, ir_x2apic;
 static spinlock_t iommu_lock = SPINLOCK_INIT("iommu", LOCK_ORDER_PCI);
 #define IOMMU_KEY 1              /* after pci (key 0) */
 
@@ -236,6 +246,13 @@ static void inv_iotlb(struct unit *u, uint16_t did)
                   (unsigned long)u->base);
         cpu_relax();
     }
+}
+
+/* The unit's interrupt entry cache: entry index, or all (index < 0). */
+static void inv_iec(struct unit *u, int index)
+{
+    qi_submit(u, 4 | (index >= 0 ? 1u << 4 | (uint64_t)index << 32 : 0), 0);
+    qi_sync(u);
 }
 
 static void write_buffer_flush(struct unit *u)
@@ -357,6 +374,14 @@ static void unit_enable(struct unit *u)
             gcmd(u, GCMD_QIE, "turning queued invalidation on");
         }
     }
+    if (irt) {
+        /* Interrupt remapping (queued invalidation is on: the unit needs
+         * it for its entry cache). */
+        wr64(u, R_IRTA, PA(irt) | (ir_x2apic ? 1u << 11 : 0) | 7);   /* 2^(7+1) entries */
+        gcmd(u, GCMD_SIRTP, "setting the interrupt remapping table");
+        inv_iec(u, -1);
+        gcmd(u, GCMD_IRE, "turning interrupt remapping on");
+    }
     flush_cache(u->root, PAGE_SIZE);
     wr64(u, R_RTADDR, PA(u->root));
     gcmd(u, GCMD_SRTP, "setting the root table");
@@ -390,6 +415,16 @@ void iommu_init(void)
                "(SAGAW %x): no DMA remapping\n", sagaw);
         return;
     }
+    bool ir = true;
+    for (unsigned i = 0; i < nr_units; i++)
+        ir &= (units[i].ecap & ECAP_IR) && (units[i].ecap & ECAP_QI) &&
+              (!apic_x2apic_mode() || (units[i].ecap & ECAP_EIM));
+    if (ir) {
+        irt = alloc_hv_pages(0);
+        ir_x2apic = apic_x2apic_mode();
+        if (irt)
+            flush_cache(irt, PAGE_SIZE);
+    }
     for (unsigned i = 0; i < nr_units; i++) {
         struct unit *u = &units[i];
         unit_enable(u);
@@ -400,6 +435,57 @@ void iommu_init(void)
                coherent ? "" : ", not coherent", (u->cap & CAP_CM) ? ", caching mode" : "");
     }
     enabled = true;
+    ir_on = irt && !!(units[0].qi);
+    for (unsigned i = 0; i < nr_units; i++)
+        ir_on &= units[i].qi != NULL;
+    if (ir_on)
+        printk("iommu: interrupt remapping on (%s destinations): MSIs through table entries "
+               "that name their device as source-id\n", ir_x2apic ? "x2APIC" : "xAPIC");
+    else
+        printk("iommu: no interrupt remapping (the units %s)\n",
+               irt ? "have no queued invalidation" : "do not offer it");
+}
+
+bool iommu_intremap(void)
+{
+    return ir_on;
+}
+
+/* Interrupt remapping table entries (pci.c's MSI maps, pci_lock held). */
+int iommu_irte_set(unsigned index, uint16_t bdf, unsigned vector, uint32_t dest,
+                   uint32_t *addr, uint32_t *data)
+{
+    if (!ir_on || index >= IRT_ENTRIES)
+        return -1;
+    spin_lock_key(&iommu_lock, IOMMU_KEY);
+    uint64_t *e = &irt[2 * index];
+    uint64_t dst = ir_x2apic ? (uint64_t)dest << 32 : (uint64_t)(dest & 0xff) << 40;
+    e[1] = bdf | 1ull << 18;                   /* source-id, all 16 bits verified (SVT 1, SQ 0) */
+    /* Present, physical destination, fixed, edge, the vector. */
+    __atomic_store_n(&e[0], 1 | (uint64_t)(vector & 0xff) << 16 | dst, __ATOMIC_RELEASE);
+    flush_cache(e, 16);
+    for (unsigned i = 0; i < nr_units; i++)
+        inv_iec(&units[i], (int)index);
+    spin_unlock(&iommu_lock);
+    printk("iommu: interrupt remapping entry %u: vector %#x to APIC %u, from %02x:%02x.%x "
+           "only\n", index, vector, dest, bdf >> 8, (bdf >> 3) & 31, bdf & 7);
+    /* Remappable format: the handle, no subhandle. */
+    *addr = 0xfee00000u | (index & 0x7fff) << 5 | 1u << 4 | ((index >> 15) & 1) << 2;
+    *data = 0;
+    return 0;
+}
+
+void iommu_irte_clear(unsigned index)
+{
+    if (!ir_on || index >= IRT_ENTRIES)
+        return;
+    spin_lock_key(&iommu_lock, IOMMU_KEY);
+    __atomic_store_n(&irt[2 * index], 0, __ATOMIC_RELEASE);
+    irt[2 * index + 1] = 0;
+    flush_cache(&irt[2 * index], 16);
+    for (unsigned i = 0; i < nr_units; i++)
+        inv_iec(&units[i], (int)index);
+    spin_unlock(&iommu_lock);
 }
 
 /* ---- Second-level tables (iommu lock held). */

@@ -617,6 +617,7 @@ void pci_release_domain(struct domain *d)
                        maps[k].pirq, d->id, (unsigned long)maps[k].taken,
                        (unsigned long)maps[k].storms);
                 vec_map[maps[k].vector] = 0;
+                iommu_irte_clear(k);
                 if (maps[k].limited)
                     __atomic_fetch_sub(&limits_active, 1, __ATOMIC_RELEASE);
                 maps[k] = (struct msi_map){ 0 };
@@ -857,27 +858,36 @@ long pci_map_pirq(struct domain *d, struct physdev_map_pirq *m)
         rc = -XEN_ENOSPC;
         goto out;
     }
+    uint32_t msi_addr = msi_address(), msi_data = vec;
+    volatile uint32_t *e = msix ? msix_entry(p, (unsigned)m->entry_nr) : NULL;
+    if (msix && !e) {
+        rc = -XEN_EOPNOTSUPP;
+        goto out;
+    }
+    /* Through interrupt remapping when on: an entry per map, which only
+     * this device (its source-id) can use. */
+    if (iommu_intremap() &&
+        iommu_irte_set((unsigned)(slot - maps), bdf, vec, pcpus[0]->apic_id, &msi_addr,
+                       &msi_data)) {
+        rc = -XEN_ENOSPC;
+        goto out;
+    }
     if (msix) {
-        volatile uint32_t *e = msix_entry(p, (unsigned)m->entry_nr);
-        if (!e) {
-            rc = -XEN_EOPNOTSUPP;
-            goto out;
-        }
         /* Enabled with the whole function masked while the entry is set. */
         uint32_t ctl = cfg_read(bdf, p->msix + 2, 2);
         cfg_write(bdf, p->msix + 2, 2, ctl | 0xc000u);
         e[3] = 1;                                /* masked until bound */
-        e[0] = msi_address();
+        e[0] = msi_addr;
         e[1] = 0;
-        e[2] = vec;
+        e[2] = msi_data;
         cfg_write(bdf, p->msix + 2, 2, (ctl | 0x8000u) & ~0x4000u);
     } else {
         uint32_t ctl = cfg_read(bdf, p->msi + 2, 2);
         bool is64 = ctl & 0x80;
-        cfg_write(bdf, p->msi + 4, 4, msi_address());
+        cfg_write(bdf, p->msi + 4, 4, msi_addr);
         if (is64)
             cfg_write(bdf, p->msi + 8, 4, 0);
-        cfg_write(bdf, p->msi + (is64 ? 0xc : 8), 2, vec);
+        cfg_write(bdf, p->msi + (is64 ? 0xc : 8), 2, msi_data);
         cfg_write(bdf, p->msi + 2, 2, (ctl & ~0x70u) | 1u);   /* one vector, enabled */
     }
     *slot = (struct msi_map){ .used = true, .msix = msix, .dom = d->id, .bdf = bdf,
@@ -910,6 +920,7 @@ static void unmap_locked(struct msi_map *x)
         cfg_write(p->bdf, p->msi + 2, 2, cfg_read(p->bdf, p->msi + 2, 2) & ~1u);
     }
     vec_map[x->vector] = 0;
+    iommu_irte_clear((unsigned)(x - maps));
     *x = (struct msi_map){ 0 };
 }
 
