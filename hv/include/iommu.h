@@ -29,6 +29,14 @@ void iommu_release(struct domain *d);
  * PGT_WRITABLE, not a hypervisor frame).  The caller made the change
  * visible first; an unmapping is complete (IOTLB invalidated) on return. */
 void iommu_frame_sync(uint64_t mfn);
+/* ld grant-maps (or unmaps) another domain's frame mfn: while mapped,
+ * ld's devices may read it, and write it if any of ld's mappings of it is
+ * writable (as Xen maps grants in a PV domain's IOMMU).  Both domains'
+ * locks held; a map: 0, or -1 if ld's table cannot take it.  An unmap
+ * is complete (IOTLB invalidated) before the caller drops its frame
+ * reference. */
+int iommu_grant_map(struct domain *ld, uint64_t mfn, bool writable);
+void iommu_grant_unmap(struct domain *ld, uint64_t mfn, bool writable);
 /* Interrupt remapping: whether on; entry index (< 256) made to deliver
  * vector to APIC dest for device bdf only (source-id verified), with the
  * remappable-format MSI address and data the device is to be given (-1

@@ -118,7 +118,19 @@ struct iodom {
     unsigned nr_dev;
     uint16_t dev[PCI_MAX_ASSIGN];
     uint64_t mapped;             /* frames reachable now */
+    struct gmap *gmaps;          /* others' frames it has grant-mapped */
 };
+
+/* A frame of another domain that an owning domain has grant-mapped: how
+ * many of its mappings are writable and read-only.  Open addressing by
+ * frame; GMAP_SLOTS at most (a map beyond that is refused). */
+struct gmap {
+    uint64_t mfn;                /* 0: free slot; ~0: deleted */
+    uint32_t rw, ro;
+};
+#define GMAP_ORDER 3
+#define GMAP_SLOTS ((PAGE_SIZE << GMAP_ORDER) / sizeof(struct gmap))
+#define GMAP_DEL   (~0ull)
 
 static struct unit units[MAX_UNITS];
 static unsigned nr_units;
@@ -573,6 +585,96 @@ void iommu_frame_sync(uint64_t mfn)
     spin_unlock(&iommu_lock);
 }
 
+/* ---- Grant mappings (the grant table, both domains' locks held). */
+
+static struct gmap *gmap_find(struct iodom *io, uint64_t mfn, bool make)
+{
+    if (!io->gmaps) {
+        if (!make)
+            return NULL;
+        io->gmaps = alloc_hv_pages(GMAP_ORDER);
+        if (!io->gmaps)
+            return NULL;
+    }
+    struct gmap *spare = NULL;
+    for (unsigned i = 0, k = (unsigned)(mfn * 0x9e3779b1u) % GMAP_SLOTS; i < GMAP_SLOTS;
+         i++, k = (k + 1) % GMAP_SLOTS) {
+        struct gmap *g = &io->gmaps[k];
+        if (g->mfn == mfn)
+            return g;
+        if (g->mfn == GMAP_DEL && !spare)
+            spare = g;
+        if (!g->mfn) {
+            if (!spare)
+                spare = g;
+            break;
+        }
+    }
+    if (!make || !spare)
+        return NULL;
+    *spare = (struct gmap){ .mfn = mfn };
+    return spare;
+}
+
+/* The leaf entry for a grant-mapped frame as its counts say. */
+static void gmap_apply(struct iodom *io, struct gmap *g)
+{
+    uint64_t want = g->rw ? SL_R | SL_W : g->ro ? SL_R : 0;
+    uint64_t *e = sl_entry(io, g->mfn, want != 0);
+    if (!e)
+        return;
+    uint64_t old = *e & (SL_R | SL_W);
+    if (old == want)
+        return;
+    *e = want ? g->mfn << PAGE_SHIFT | want : 0;
+    flush_cache(e, 8);
+    if (old || caching_mode)
+        flush_domain(io->id);
+}
+
+int iommu_grant_map(struct domain *ld, uint64_t mfn, bool writable)
+{
+    if (!__atomic_load_n(&nr_iodoms, __ATOMIC_ACQUIRE) || mfn >= max_pfn)
+        return 0;
+    spin_lock_key(&iommu_lock, IOMMU_KEY);
+    struct iodom *io = iodom_of(ld->id);
+    int rc = 0;
+    if (io && frame_table[mfn].owner != ld->id) {
+        struct gmap *g = gmap_find(io, mfn, true);
+        uint64_t *e = g ? sl_entry(io, mfn, true) : NULL;
+        if (!g || !e) {
+            rc = -1;             /* no memory or no slot: the map is refused */
+        } else {
+            if (writable)
+                g->rw++;
+            else
+                g->ro++;
+            gmap_apply(io, g);
+        }
+    }
+    spin_unlock(&iommu_lock);
+    return rc;
+}
+
+void iommu_grant_unmap(struct domain *ld, uint64_t mfn, bool writable)
+{
+    if (!__atomic_load_n(&nr_iodoms, __ATOMIC_ACQUIRE) || mfn >= max_pfn)
+        return;
+    spin_lock_key(&iommu_lock, IOMMU_KEY);
+    struct iodom *io = iodom_of(ld->id);
+    struct gmap *g = io ? gmap_find(io, mfn, false) : NULL;
+    if (g) {
+        if (writable && g->rw)
+            g->rw--;
+        else if (!writable && g->ro)
+            g->ro--;
+        gmap_apply(io, g);
+        if (!g->rw && !g->ro)
+            g->mfn = GMAP_DEL;
+    }
+    spin_unlock(&iommu_lock);
+}
+
 /* ---- Devices. */
 
 static uint64_t *context_entry(struct unit *u, uint16_t bdf, bool make)
@@ -661,6 +763,7 @@ int iommu_assign(struct domain *d, uint16_t bdf, char *why, size_t n)
         io->id = d->id;
         io->nr_dev = 0;
         io->mapped = 0;
+        io->gmaps = NULL;
         __atomic_fetch_add(&nr_iodoms, 1, __ATOMIC_RELEASE);
     }
     if (io->nr_dev == PCI_MAX_ASSIGN) {
@@ -721,6 +824,9 @@ void iommu_release(struct domain *d)
     uint64_t pages = 0, mapped = io->mapped;
     unsigned nr = io->nr_dev;
     sl_free(io->top, levels, &pages);
+    if (io->gmaps)
+        free_hv_pages(io->gmaps, GMAP_ORDER);
+    io->gmaps = NULL;
     io->used = false;
     __atomic_fetch_sub(&nr_iodoms, 1, __ATOMIC_RELEASE);
     spin_unlock(&iommu_lock);
