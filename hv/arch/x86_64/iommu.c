@@ -104,6 +104,8 @@ struct unit {
     bool all;                    /* INCLUDE_PCI_ALL */
     uint16_t scope[MAX_SCOPES];  /* endpoints named (bus, device, function) */
     unsigned nr_scope;
+    uint16_t bridge[MAX_SCOPES]; /* bridges named: they and what is behind them */
+    unsigned nr_bridge;
     uint64_t *root;              /* root table (256 x 128 bits) */
     uint64_t *qi;                /* invalidation queue, or NULL */
     volatile uint32_t *qi_status;
@@ -117,6 +119,7 @@ struct iodom {
     uint64_t *top;
     unsigned nr_dev;
     uint16_t dev[PCI_MAX_ASSIGN];
+    struct unit *dev_unit[PCI_MAX_ASSIGN];
     uint64_t mapped;             /* frames reachable now */
     struct gmap *gmaps;          /* others' frames it has grant-mapped */
 };
@@ -275,6 +278,8 @@ static void write_buffer_flush(struct unit *u)
 
 /* ---- Units from the DMAR. */
 
+/* The unit that translates bdf's requests (pci_lock held: a bridge's
+ * bus numbers are read from its configuration space). */
 static struct unit *unit_for(uint16_t bdf)
 {
     for (unsigned i = 0; i < nr_units; i++)
@@ -282,22 +287,32 @@ static struct unit *unit_for(uint16_t bdf)
             if (units[i].scope[k] == bdf)
                 return &units[i];
     for (unsigned i = 0; i < nr_units; i++)
+        for (unsigned k = 0; k < units[i].nr_bridge; k++) {
+            unsigned sec, sub;
+            if (units[i].bridge[k] == bdf ||
+                (pci_bridge_buses(units[i].bridge[k], &sec, &sub) && (bdf >> 8) >= sec &&
+                 (bdf >> 8) <= sub))
+                return &units[i];
+        }
+    for (unsigned i = 0; i < nr_units; i++)
         if (units[i].all)
             return &units[i];
     return NULL;
 }
 
-/* Endpoints of the device scopes in [p, end) named directly on their
- * start bus (a path of one step); anything behind a bridge is logged and
- * left out (such a device then has no unit and is not assignable). */
-static unsigned parse_scopes(const uint8_t *p, const uint8_t *end, uint16_t *out, unsigned max)
+/* The device scopes of type `type` (1 endpoint, 2 bridge) in [p, end)
+ * named directly on their start bus (a path of one step); a path through
+ * bridges is logged and left out (such a device then has no unit and is
+ * not assignable). */
+static unsigned parse_scopes(const uint8_t *p, const uint8_t *end, unsigned type, uint16_t *out,
+                             unsigned max)
 {
     unsigned n = 0;
     while (p + 6 <= end && p[1] >= 6 && p + p[1] <= end) {
         unsigned len = p[1];
-        if (p[0] == 1 && len == 8 && n < max)
+        if (p[0] == type && len == 8 && n < max)
             out[n++] = PCI_BDF(p[5], p[6], p[7]);
-        else if (p[0] == 1 || p[0] == 2)
+        else if (p[0] == type)
             printk("iommu: DMAR device scope (type %u, %u path steps) not supported: left "
                    "out\n", p[0], (len - 6) / 2);
         p += len;
@@ -327,10 +342,11 @@ static bool parse_dmar(void)
                 struct unit *u = &units[nr_units++];
                 u->base = *(const uint64_t *)(p + 8);
                 u->all = p[4] & 1;
-                u->nr_scope = parse_scopes(p + 16, p + len, u->scope, MAX_SCOPES);
+                u->nr_scope = parse_scopes(p + 16, p + len, 1, u->scope, MAX_SCOPES);
+                u->nr_bridge = parse_scopes(p + 16, p + len, 2, u->bridge, MAX_SCOPES);
             }
         } else if (type == 1 && len >= 24) {                   /* RMRR */
-            nr_rmrr += parse_scopes(p + 24, p + len, rmrr_dev + nr_rmrr, MAX_RMRR - nr_rmrr);
+            nr_rmrr += parse_scopes(p + 24, p + len, 1, rmrr_dev + nr_rmrr, MAX_RMRR - nr_rmrr);
         }
         p += len;
     }
@@ -440,9 +456,10 @@ void iommu_init(void)
     for (unsigned i = 0; i < nr_units; i++) {
         struct unit *u = &units[i];
         unit_enable(u);
-        printk("iommu: VT-d unit at %lx (%s%u endpoints named): %u-level tables, %s invalidation, "
+        printk("iommu: VT-d unit at %lx (%s%u endpoints, %u bridges named): %u-level tables, %s invalidation, "
                "%u fault records%s%s; DMA remapping on, no device reaches memory\n",
-               (unsigned long)u->base, u->all ? "all devices, " : "", u->nr_scope, levels,
+               (unsigned long)u->base, u->all ? "all devices, " : "", u->nr_scope, u->nr_bridge,
+               levels,
                u->qi ? "queued" : "register-based", CAP_NFR(u->cap),
                coherent ? "" : ", not coherent", (u->cap & CAP_CM) ? ", caching mode" : "");
     }
@@ -782,6 +799,7 @@ int iommu_assign(struct domain *d, uint16_t bdf, char *why, size_t n)
     write_buffer_flush(u);
     inv_context(u);
     inv_iotlb(u, did_of(d->id));
+    io->dev_unit[io->nr_dev] = u;
     io->dev[io->nr_dev++] = bdf;
     rc = 0;
 out:
@@ -809,7 +827,7 @@ void iommu_release(struct domain *d)
         return;
     }
     for (unsigned k = 0; k < io->nr_dev; k++) {
-        struct unit *u = unit_for(io->dev[k]);
+        struct unit *u = io->dev_unit[k];
         uint64_t *c = context_entry(u, io->dev[k], false);
         if (c) {
             __atomic_store_n(&c[0], 0, __ATOMIC_RELEASE);

@@ -406,6 +406,17 @@ static struct pci_dev *find_dev(uint16_t bdf)
     return NULL;
 }
 
+bool pci_bridge_buses(uint16_t bdf, unsigned *secondary, unsigned *subordinate)
+{
+    struct pci_dev *p = find_dev(bdf);   /* the table is fixed after boot */
+    if (!p || p->header != 1)
+        return false;
+    uint32_t buses = cfg_read(bdf, 0x18, 4);
+    *secondary = (buses >> 8) & 0xff;
+    *subordinate = (buses >> 16) & 0xff;
+    return true;
+}
+
 static int hexval(char c)
 {
     if (c >= '0' && c <= '9')
