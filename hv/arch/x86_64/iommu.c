@@ -20,6 +20,14 @@
  * waited for) before the caller goes on: before a new table is validated,
  * before a freed frame is handed out again.
  *
+ * Frames of other domains that the owner grant-maps are in its table
+ * while mapped, read-only or writable as mapped (iommu_grant_map/unmap,
+ * counted per frame).
+ *
+ * Interrupt remapping, when every unit offers it: one table whose entries
+ * pci.c's MSI maps take (iommu_irte_set), each delivering one vector to
+ * the boot CPU for one device's source-id only.
+ *
  * When the owner dies (pci_release_domain, before its frames are freed)
  * each device's context entry is cleared, the context cache and IOTLB
  * invalidated, and the tables freed.
@@ -143,6 +151,16 @@ static unsigned levels;          /* 3 (39-bit) or 4 (48-bit) */
 static bool enabled, coherent = true, caching_mode;
 static struct iodom iodoms[MAX_IODOMS];
 static unsigned nr_iodoms;       /* used entries (read without the lock) */
+/* Domains with a DMA table, a bit each: read without the lock by the
+ * frame and grant hooks, so that other domains' page-type changes never
+ * take the lock.  Set before the domain has RAM, cleared at its death. */
+static uint64_t iodom_bits[DOMID_FIRST_RESERVED / 64];
+
+static bool has_iodom(uint16_t id)
+{
+    return id < DOMID_FIRST_RESERVED &&
+           (__atomic_load_n(&iodom_bits[id / 64], __ATOMIC_ACQUIRE) >> (id % 64) & 1);
+}
 /* Interrupt remapping: one table (256 entries) for every unit. */
 #define IRT_ENTRIES 256
 static uint64_t *irt;
@@ -573,7 +591,8 @@ static void flush_domain(domid_t id)
 
 void iommu_frame_sync(uint64_t mfn)
 {
-    if (!__atomic_load_n(&nr_iodoms, __ATOMIC_ACQUIRE) || mfn >= max_pfn)
+    if (!__atomic_load_n(&nr_iodoms, __ATOMIC_ACQUIRE) || mfn >= max_pfn ||
+        !has_iodom(__atomic_load_n(&frame_table[mfn].owner, __ATOMIC_ACQUIRE)))
         return;
     spin_lock_key(&iommu_lock, IOMMU_KEY);
     struct page_info *p = &frame_table[mfn];
@@ -651,7 +670,7 @@ static void gmap_apply(struct iodom *io, struct gmap *g)
 
 int iommu_grant_map(struct domain *ld, uint64_t mfn, bool writable)
 {
-    if (!__atomic_load_n(&nr_iodoms, __ATOMIC_ACQUIRE) || mfn >= max_pfn)
+    if (!__atomic_load_n(&nr_iodoms, __ATOMIC_ACQUIRE) || mfn >= max_pfn || !has_iodom(ld->id))
         return 0;
     spin_lock_key(&iommu_lock, IOMMU_KEY);
     struct iodom *io = iodom_of(ld->id);
@@ -675,7 +694,7 @@ int iommu_grant_map(struct domain *ld, uint64_t mfn, bool writable)
 
 void iommu_grant_unmap(struct domain *ld, uint64_t mfn, bool writable)
 {
-    if (!__atomic_load_n(&nr_iodoms, __ATOMIC_ACQUIRE) || mfn >= max_pfn)
+    if (!__atomic_load_n(&nr_iodoms, __ATOMIC_ACQUIRE) || mfn >= max_pfn || !has_iodom(ld->id))
         return;
     spin_lock_key(&iommu_lock, IOMMU_KEY);
     struct iodom *io = iodom_of(ld->id);
@@ -782,6 +801,7 @@ int iommu_assign(struct domain *d, uint16_t bdf, char *why, size_t n)
         io->mapped = 0;
         io->gmaps = NULL;
         __atomic_fetch_add(&nr_iodoms, 1, __ATOMIC_RELEASE);
+        __atomic_fetch_or(&iodom_bits[d->id / 64], 1ull << (d->id % 64), __ATOMIC_RELEASE);
     }
     if (io->nr_dev == PCI_MAX_ASSIGN) {
         snprintf(why, n, "pci=%02x:%02x.%x: d%u owns %u devices already", bus, dev, fn, d->id,
@@ -808,6 +828,7 @@ out:
         sl_free(io->top, levels, &pages);
         io->used = false;
         __atomic_fetch_sub(&nr_iodoms, 1, __ATOMIC_RELEASE);
+        __atomic_fetch_and(&iodom_bits[d->id / 64], ~(1ull << (d->id % 64)), __ATOMIC_RELEASE);
     }
     spin_unlock(&iommu_lock);
     if (!rc)
@@ -847,6 +868,7 @@ void iommu_release(struct domain *d)
     io->gmaps = NULL;
     io->used = false;
     __atomic_fetch_sub(&nr_iodoms, 1, __ATOMIC_RELEASE);
+    __atomic_fetch_and(&iodom_bits[d->id / 64], ~(1ull << (d->id % 64)), __ATOMIC_RELEASE);
     spin_unlock(&iommu_lock);
     printk("iommu: d%u's %u device(s) detached (context entries cleared, IOTLB invalidated); "
            "%lu frames were reachable, %lu table pages freed\n", d->id, nr,
