@@ -20,7 +20,9 @@
  *     hypervisor frame): blocked, both unchanged.
  * Each blocked transfer is printed as "DMA write to frame F (...)" or
  * "DMA read of frame F (...)"; check.sh matches them one to one with the
- * hypervisor's fault reports.  Arguments: op=, peer=, dev=. */
+ * hypervisor's fault reports.  op=flood (alone, test iommu-fault-log):
+ * eight blocked transfers for the fault log's rate limit.  Arguments:
+ * op=, peer= (victim, hostile), dev= (hostile, flood). */
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -255,6 +257,36 @@ static int hostile(unsigned dev)
     return test_finish();
 }
 
+/* op=flood: blocked DMA writes (into its own L1 page table) as fast as
+ * the device does them, six, then one more after 1.2 s and another after
+ * 1.2 s more, for the fault log's rate limit (test iommu-fault-log). */
+static int flood(unsigned dev)
+{
+    struct physdev_set_iopl io = { .iopl = 1 };
+    CHECK_EQ(physdev(PHYSDEVOP_set_iopl, &io), 0);
+    CHECK_EQ(rd32(dev, 0), 0x11e81234);
+    wr32(dev, 4, rd32(dev, 4) | 2 | 4);
+    uint32_t bar = rd32(dev, 0x10) & ~0xfu;
+    unsigned long orig = pte_of(spot);
+    CHECK_EQ(HYPERVISOR_update_va_mapping((unsigned long)spot,
+                                          (unsigned long)bar | 1 | 2 | 4 | 8 | 16 | (1UL << 63),
+                                          UVMF_INVLPG), 0);
+    unsigned long l1 = l1e_maddr((unsigned long)own_a) & ~4095UL;
+    unsigned n = 0;
+    for (unsigned i = 0; i < 8; i++) {
+        if (i >= 6) {
+            uint64_t until = minios_monotonic_ns() + 1200000000ULL;
+            while (minios_monotonic_ns() < until)
+                HYPERVISOR_sched_op(SCHEDOP_yield, NULL);
+        }
+        CHECK(edu_dma(l1, true));
+        n++;
+    }
+    printf("flood: %u blocked DMA writes to frame %lx\n", n, l1 >> 12);
+    CHECK_EQ(HYPERVISOR_update_va_mapping((unsigned long)spot, orig, UVMF_INVLPG), 0);
+    return test_finish();
+}
+
 static unsigned parse_bdf(const char *s)
 {
     unsigned b, d, f;
@@ -279,9 +311,9 @@ int main(int argc, char **argv)
     if (!strcmp(op, "victim"))
         return victim();
     unsigned dev = parse_bdf(test_arg(argc, argv, "dev"));
-    if (strcmp(op, "hostile") || dev == ~0u) {
-        test_error("op=victim, or op=hostile with dev=");
+    if ((strcmp(op, "hostile") && strcmp(op, "flood")) || dev == ~0u) {
+        test_error("op=victim, or op=hostile or op=flood with dev=");
         return test_finish();
     }
-    return hostile(dev);
+    return strcmp(op, "flood") ? hostile(dev) : flood(dev);
 }

@@ -34,7 +34,8 @@
  *
  * Faults: the fault event interrupt (VEC_IOMMU_FAULT, boot CPU) reads the
  * fault recording registers, logs source-id, address, access and reason
- * (at most FAULT_LOG_BURST lines a second; the number left out is told),
+ * (at most iommu_fault_log= lines a second, default 10; the number left
+ * out is told at the next fault after the second),
  * and clears each record.
  *
  * Lock: `iommu` (order 8 with key 1, after `pci`; docs/locking.md): the
@@ -165,6 +166,8 @@ static bool has_iodom(uint16_t id)
 #define IRT_ENTRIES 256
 static uint64_t *irt;
 static bool ir_on, ir_x2apic;
+#define FAULT_LOG_BURST 10       /* fault lines per second (iommu_fault_log=) */
+static unsigned fault_burst = FAULT_LOG_BURST;
 static spinlock_t iommu_lock = SPINLOCK_INIT("iommu", LOCK_ORDER_PCI);
 #define IOMMU_KEY 1              /* after pci (key 0) */
 
@@ -444,6 +447,12 @@ void iommu_init(void)
     if (hv_option("iommu", &v, &n) && n == 3 && !memcmp(v, "off", 3)) {
         printk("iommu: off (iommu=off on the command line): devices' DMA is not contained\n");
         return;
+    }
+    if (hv_option("iommu_fault_log", &v, &n)) {
+        unsigned x = 0;
+        for (size_t k = 0; k < n && v[k] >= '0' && v[k] <= '9' && x < 1000000; k++)
+            x = x * 10 + (unsigned)(v[k] - '0');
+        fault_burst = x;
     }
     if (!parse_dmar())
         return;
@@ -877,8 +886,6 @@ void iommu_release(struct domain *d)
 
 /* ---- Faults. */
 
-#define FAULT_LOG_BURST 10       /* lines per second */
-
 static uint64_t fault_window;
 static unsigned fault_logged;
 static uint64_t fault_dropped, faults_total;
@@ -908,7 +915,7 @@ static void fault_log(uint64_t lo, uint64_t hi)
         fault_logged = 0;
         fault_dropped = 0;
     }
-    if (fault_logged == FAULT_LOG_BURST) {
+    if (fault_logged >= fault_burst) {
         fault_dropped++;
         return;
     }
