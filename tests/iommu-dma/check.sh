@@ -6,7 +6,7 @@ log=$1
 want=$(sed -nE 's/.*\(hostile\) hostile: DMA (write|read) (to|of) frame ([0-9a-f]+) \(.*\)$/\1 \3000/p' "$log")
 got=$(sed -nE "s/.*iommu: DMA fault: 00:04.0 \(d2's\) (write|read) at ([0-9a-f]+) blocked.*/\1 \2/p" "$log")
 n=$(printf '%s\n' "$want" | grep -c .)
-[ "$n" -eq 6 ] || { echo "expected 6 blocked transfers, the guest names $n"; exit 1; }
+[ "$n" -eq 7 ] || { echo "expected 7 blocked transfers, the guest names $n"; exit 1; }
 [ "$want" = "$got" ] || { echo "tried: $(echo $want) / faults: $(echo $got)"; exit 1; }
 grep -q "iommu: DMA fault: .*the hypervisor's" "$log" && { echo "a device the hypervisor keeps faulted"; exit 1; }
 exit 0

@@ -16,6 +16,8 @@
  *     cannot read it any more;
  *   - the shared page grant-mapped writable: the device writes it;
  *     unmapped: blocked;
+ *   - into one of its own frames after giving it back
+ *     (decrease_reservation): blocked;
  *   - into its own L1 page-table frame and its shared_info frame (a
  *     hypervisor frame): blocked, both unchanged.
  * Each blocked transfer is printed as "DMA write to frame F (...)" or
@@ -33,6 +35,7 @@
 #include <minios/startinfo.h>
 #include <minios/time.h>
 #include <xen/physdev.h>
+#include <xen/memory.h>
 #include "report.h"
 #include "args.h"
 #include "peer.h"
@@ -61,6 +64,7 @@ static char shared[PG] __attribute__((aligned(PG)));
 static char own_a[PG] __attribute__((aligned(PG)));
 static char own_b[PG] __attribute__((aligned(PG)));
 static char spot[PG] __attribute__((aligned(PG)));
+static char gone[PG] __attribute__((aligned(PG)));
 static volatile uint32_t *edu = (volatile uint32_t *)spot;
 static domid_t peer;
 
@@ -220,6 +224,20 @@ static int hostile(unsigned dev)
     CHECK(minios_gnttab_unmap((void *)sh, hh) == 0);
     printf("hostile: DMA write to frame %lx (the victim's shared page, unmapped)\n", shm >> 12);
     CHECK(edu_dma(shm + DMA_LEN, true));
+
+    /* One of its own frames, given back (decrease_reservation): out of
+     * the IOMMU before the allocator can hand it to anyone. */
+    unsigned long gm = maddr_of(gone);
+    CHECK(edu_dma(gm, true));
+    CHECK(same_as_fill_n(gone, 11, DMA_LEN));     /* reachable while its own */
+    CHECK_EQ(HYPERVISOR_update_va_mapping((unsigned long)gone, 0, UVMF_INVLPG), 0);
+    xen_pfn_t ext = gm >> 12;
+    struct xen_memory_reservation r = { .nr_extents = 1, .extent_order = 0,
+                                        .domid = DOMID_SELF };
+    set_xen_guest_handle(r.extent_start, &ext);
+    CHECK_EQ(HYPERVISOR_memory_op(XENMEM_decrease_reservation, &r), 1);
+    printf("hostile: DMA write to frame %lx (its own, given back)\n", gm >> 12);
+    CHECK(edu_dma(gm, true));
 
     /* Its own L1 page table: a DMA write there would be a way out. */
     unsigned long l1 = l1e_maddr((unsigned long)own_a) & ~4095UL;
