@@ -1,6 +1,7 @@
 /* The IOMMU (Intel VT-d): DMA remapping for the devices domains own,
- * each device reaching exactly its owner's writable RAM by machine
- * address, and the fault report.  docs/iommu.md. */
+ * each device reaching exactly its owner's writable RAM (and the frames
+ * it grant-maps) by machine address, interrupt remapping for their MSIs,
+ * and the fault report.  docs/iommu.md. */
 #ifndef KEEL_IOMMU_H
 #define KEEL_IOMMU_H
 #include "lib.h"

@@ -39,7 +39,8 @@
  * and clears each record.
  *
  * Lock: `iommu` (order 8 with key 1, after `pci`; docs/locking.md): the
- * units' tables and invalidation queues and the per-domain tables.
+ * units' tables and invalidation queues, the interrupt remapping table,
+ * and the per-domain tables and grant counts.
  */
 #include "lib.h"
 #include "mm.h"
@@ -904,6 +905,9 @@ static const char *fault_reason(unsigned r)
     }
 }
 
+/* Boot CPU only (the fault interrupt's destination), so the rate state
+ * needs no lock; the owner is looked up without the iommu lock, for the
+ * log line only (a device detached meanwhile is named the hypervisor's). */
 static void fault_log(uint64_t lo, uint64_t hi)
 {
     faults_total++;
