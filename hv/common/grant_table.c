@@ -11,6 +11,7 @@
 #include "hypercall.h"
 #include "pv.h"
 #include "grant.h"
+#include "iommu.h"
 
 #define GNTTABOP_CMD_MASK 0xFFFu     /* Xen: the rest is a continuation arg */
 
@@ -298,6 +299,14 @@ static void map_one_locked(struct gnttab_map_grant_ref *op, struct domain *ld,
     }
     if (rc == GNTST_okay && !frame_of(rd, mfn))
         rc = GNTST_bad_page;
+    /* A device owner's devices reach what it maps, as in Xen. */
+    bool io_mapped = false;
+    if (rc == GNTST_okay && rd != ld) {
+        if (iommu_grant_map(ld, mfn, !ro))
+            rc = GNTST_no_device_space;
+        else
+            io_mapped = true;
+    }
     /* The host mapping's entry holds its own references, as any L1
      * entry (pv_map_grant; an entry it replaces gives its up).
      * A device mapping holds its own reference (and a writable type if
@@ -314,6 +323,8 @@ static void map_one_locked(struct gnttab_map_grant_ref *op, struct domain *ld,
         pv_map_grant(ld, op->host_addr, mfn, op->flags) < 0)
         rc = GNTST_general_error;
     if (rc != GNTST_okay) {
+        if (io_mapped)
+            iommu_grant_unmap(ld, mfn, !ro);
         if (dev_ref)
             put_page_and_type(mfn, !ro);
         for (uint32_t kind = GNTMAP_host_map; kind >= GNTMAP_device_map; kind >>= 1)
@@ -404,9 +415,21 @@ static void unmap_one_locked(struct unmap_req *op, struct domain *ld, struct dom
         op->status = GNTST_bad_dev_addr;
         return;
     }
-    uint16_t done = 0;
+    uint16_t done = 0, will = 0, kinds = m->flags & (GNTMAP_device_map | GNTMAP_host_map);
+    if (op->host_addr && (m->flags & GNTMAP_host_map))
+        will |= GNTMAP_host_map;
+    if (op->dev_bus_addr && (m->flags & GNTMAP_device_map))
+        will |= GNTMAP_device_map;
+    /* The mapping's last half goes: out of the IOMMU before its frame
+     * reference can go. */
+    bool wr = !(m->flags & GNTMAP_readonly), io_last = will && will == kinds && m->domid != ld->id;
+    if (io_last)
+        iommu_grant_unmap(ld, m->frame, wr);
     if (op->host_addr && (m->flags & GNTMAP_host_map)) {
         if (pv_unmap_grant(ld, op->host_addr, m->frame, m->flags, op->new_addr) < 0) {
+            if (io_last && iommu_grant_map(ld, m->frame, wr))
+                printk("grant: d%u's devices lost their mapping of frame %lx\n", ld->id,
+                       (unsigned long)m->frame);
             op->status = GNTST_general_error;
             return;
         }
@@ -840,6 +863,8 @@ void grant_table_destroy(struct domain *d)
         struct domain *rd = rid == DOMID_INVALID || rid == d->id ? NULL : domain_get(rid);
         domain_lock2(d, rd ? rd : d);
         if (m->flags) {
+            if (rid != d->id)
+                iommu_grant_unmap(d, m->frame, !(m->flags & GNTMAP_readonly));
             if (rd && m->domid == rid && rd->grant_table)
                 unpin_mapping(m, rd);
             else if (rid == d->id)

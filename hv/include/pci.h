@@ -16,6 +16,10 @@ void pci_init(void);
 /* Parses "BB:DD.F" (hex, as lspci prints it); false if malformed. */
 bool pci_parse_bdf(const char *s, size_t n, uint16_t *bdf);
 
+/* The bus range behind bridge bdf (the IOMMU's DMAR bridge scopes);
+ * false if bdf is no bridge. */
+bool pci_bridge_buses(uint16_t bdf, unsigned *secondary, unsigned *subordinate);
+
 /* Gives device bdf to d at build time; 0, or -1 with why filled. */
 int pci_assign(struct domain *d, uint16_t bdf, char *why, size_t n);
 

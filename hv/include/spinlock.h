@@ -30,7 +30,7 @@ enum lock_order {
     LOCK_ORDER_SCHED_DOM = 5,    /* a domain's cap accounting */
     LOCK_ORDER_TIMER = 6,        /* the vCPU timer list */
     LOCK_ORDER_DOMLIST = 7,      /* the domain table and list, dying list, references */
-    LOCK_ORDER_PCI = 8,          /* the PCI device table, owners, config space */
+    LOCK_ORDER_PCI = 8,          /* key 0: the PCI device table, owners, config space; key 1: iommu */
     LOCK_ORDER_PAGE_ALLOC = 9,   /* a domain's page list */
     LOCK_ORDER_HEAP = 10,        /* the frame allocator */
     LOCK_ORDER_CONSOLE = 11,     /* the console ring and serial port */

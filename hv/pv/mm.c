@@ -16,6 +16,7 @@
 #include "xsm.h"
 #include "boot.h"
 #include "pci.h"
+#include "iommu.h"
 #include <xen/memory.h>
 #include <xen/grant_table.h>
 
@@ -91,7 +92,9 @@ static void release_frame(uint64_t mfn)
     }
     if (m2p)
         m2p[mfn] = ~0ULL;
-    __atomic_store_n(&p->type_info, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&p->type_info, 0, __ATOMIC_RELEASE);
+    /* Out of its owner's IOMMU table before anyone else can have it. */
+    iommu_frame_sync(mfn);
     /* Guests may still cache translations to it: whoever gets it next
      * first flushes the CPUs that have not flushed since now. */
     p->tlbflush_timestamp = tlbflush_current_time();
@@ -307,9 +310,14 @@ long get_page_type(uint64_t mfn, unsigned type, struct domain *d)
             /* Take the type before validating, so that a table reaching
              * itself (directly or through others) meets a type conflict
              * instead of an endless recursion. */
+            uint32_t was = ti & PGT_TYPE_MASK;
             if (!__atomic_compare_exchange_n(&p->type_info, &ti, type | (1u << PGT_COUNT_SHIFT),
                                              false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
                 continue;
+            /* Its owner's devices reach it exactly while it is writable
+             * RAM: out of the IOMMU before it is validated as a table. */
+            if (was != type)
+                iommu_frame_sync(mfn);
             if (is_table_type(type)) {
                 long rc = validate(mfn, type, d);
                 if (rc) {

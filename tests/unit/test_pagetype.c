@@ -52,6 +52,18 @@ bool xsm_io_allowed(struct domain *d, enum xsm_io kind, uint64_t first, uint64_t
     return false;
 }
 void pv_ldt_invalidate(struct vcpu *v) { (void)v; }   /* no LDT in these vCPUs */
+/* The IOMMU (hv/arch/x86_64/iommu.c) as its rule says: a frame is
+ * reachable by its owner's devices exactly while it is writable RAM.
+ * Each call shows what the frame looks like when mm.c syncs it. */
+static bool dma_ok[FRAMES];
+static unsigned long syncs;
+void iommu_frame_sync(uint64_t mfn)
+{
+    const struct page_info *p = &table[mfn];
+    dma_ok[mfn] = (p->type_info & PGT_TYPE_MASK) == PGT_WRITABLE && p->count &&
+                  !(p->flags & PGF_HV_SHARED);
+    syncs++;
+}
 
 #define P 1UL
 #define W 2UL
@@ -122,6 +134,8 @@ int main(void)
     EXPECT((table[data].type_info & PGT_TYPE_MASK) == PGT_WRITABLE && table[data].count == 2);
     EXPECT(table[l1].count == 3);              /* allocated, from L2, own mapping */
     EXPECT(tab(l4)[262] == tab(idle)[262]);    /* hypervisor slot installed */
+    /* The IOMMU followed: tables unreachable by DMA, the data frame reachable. */
+    EXPECT(!dma_ok[l4] && !dma_ok[l3] && !dma_ok[l2] && !dma_ok[l1] && dma_ok[data]);
 
     /* Refusals, each leaving the entry as it was. */
     EXPECT(update(l1, 3, l2 << 12 | P | W) != 0);          /* writable page table */
@@ -160,11 +174,13 @@ int main(void)
     tlbflush_clock = 75;
     EXPECT(ext(MMUEXT_PIN_L1_TABLE, data) == 0);           /* now it can be a table */
     EXPECT(host_filtered_flushes == flushes + 1 && host_last_flush_stamp == 70);
+    EXPECT(!dma_ok[data]);                                 /* out of the IOMMU as a table */
     EXPECT(ext(MMUEXT_PIN_L1_TABLE, data) != 0);           /* not twice */
     EXPECT(update(l1, 0, data << 12 | P | W) != 0);        /* pinned table: no rw */
     EXPECT(ext(MMUEXT_UNPIN_TABLE, data) == 0);
     EXPECT(ext(MMUEXT_UNPIN_TABLE, data) != 0);
     EXPECT(update(l1, 0, data << 12 | P | W) == 0);
+    EXPECT(dma_ok[data]);                                  /* writable again: back in */
 
     /* A second L1 that maps the first writable cannot be linked. */
     uint64_t bad = new_frame(&dom1);
@@ -212,6 +228,7 @@ int main(void)
     for (unsigned i = 0; i < sizeof(frames) / sizeof(frames[0]); i++)
         put_page(frames[i]);
     EXPECT(free_page_count() == free0 + 5);     /* six freed, one (bad) taken since */
+    EXPECT(!dma_ok[data] && syncs > 0);          /* freed: out of the IOMMU first */
     free(mem);
     UNIT_DONE();
 }

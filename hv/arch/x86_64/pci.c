@@ -47,6 +47,7 @@
 #include "event.h"
 #include "sched.h"
 #include "hypercall.h"
+#include "iommu.h"
 #include <xen/physdev.h>
 
 #define PCI_MAX_DEVS 256
@@ -404,6 +405,7 @@ void pci_init(void)
         }
     printk("pci: %u functions, configuration space through %s\n", nr_devs,
            ecam ? "ECAM" : "ports 0xcf8/0xcfc");
+    iommu_init();
 }
 
 static struct pci_dev *find_dev(uint16_t bdf)
@@ -412,6 +414,17 @@ static struct pci_dev *find_dev(uint16_t bdf)
         if (devs[i].bdf == bdf)
             return &devs[i];
     return NULL;
+}
+
+bool pci_bridge_buses(uint16_t bdf, unsigned *secondary, unsigned *subordinate)
+{
+    struct pci_dev *p = find_dev(bdf);   /* the table is fixed after boot */
+    if (!p || p->header != 1)
+        return false;
+    uint32_t buses = cfg_read(bdf, 0x18, 4);
+    *secondary = (buses >> 8) & 0xff;
+    *subordinate = (buses >> 16) & 0xff;
+    return true;
 }
 
 static int hexval(char c)
@@ -486,10 +499,12 @@ int pci_assign(struct domain *d, uint16_t bdf, char *why, size_t n)
     } else if (!bars_clear_of_ram(p)) {
         snprintf(why, n, "pci=%02x:%02x.%x has a memory BAR that is unassigned or over RAM",
                  bus, dev, fn);
-    } else if (!iommu_off) {
-        snprintf(why, n, "pci=%02x:%02x.%x: no IOMMU contains its DMA (Keel has no IOMMU "
-                 "driver yet; iommu=off on the hypervisor's command line accepts the risk)",
-                 bus, dev, fn);
+    } else if (!iommu_off && !iommu_enabled()) {
+        snprintf(why, n, "pci=%02x:%02x.%x: no IOMMU contains its DMA (no DMA-remapping unit "
+                 "in the ACPI DMAR; iommu=off on the hypervisor's command line accepts the "
+                 "risk)", bus, dev, fn);
+    } else if (iommu_enabled() && iommu_assign(d, bdf, why, n)) {
+        /* why filled */
     } else {
         rc = 0;
         for (unsigned i = 0; i < 6 && !rc; i++) {
@@ -623,6 +638,7 @@ void pci_release_domain(struct domain *d)
                        maps[k].pirq, d->id, (unsigned long)maps[k].taken,
                        (unsigned long)maps[k].storms);
                 vec_map[maps[k].vector] = 0;
+                iommu_irte_clear(k);
                 if (maps[k].limited)
                     __atomic_fetch_sub(&limits_active, 1, __ATOMIC_RELEASE);
                 maps[k] = (struct msi_map){ 0 };
@@ -638,6 +654,8 @@ void pci_release_domain(struct domain *d)
         back++;
     }
     spin_unlock(&pci_lock);
+    /* Stopped: now out of the IOMMU, before any of d's frames is freed. */
+    iommu_release(d);
     for (unsigned i = 0; i < back && i < PCI_MAX_ASSIGN; i++)
         printk("pci: %02x:%02x.%x back with the hypervisor (d%u is gone): decoding, bus "
                "mastering and MSI off; %s\n", bdfs[i] >> 8, (bdfs[i] >> 3) & 31, bdfs[i] & 7,
@@ -861,27 +879,36 @@ long pci_map_pirq(struct domain *d, struct physdev_map_pirq *m)
         rc = -XEN_ENOSPC;
         goto out;
     }
+    uint32_t msi_addr = msi_address(), msi_data = vec;
+    volatile uint32_t *e = msix ? msix_entry(p, (unsigned)m->entry_nr) : NULL;
+    if (msix && !e) {
+        rc = -XEN_EOPNOTSUPP;
+        goto out;
+    }
+    /* Through interrupt remapping when on: an entry per map, which only
+     * this device (its source-id) can use. */
+    if (iommu_intremap() &&
+        iommu_irte_set((unsigned)(slot - maps), bdf, vec, pcpus[0]->apic_id, &msi_addr,
+                       &msi_data)) {
+        rc = -XEN_ENOSPC;
+        goto out;
+    }
     if (msix) {
-        volatile uint32_t *e = msix_entry(p, (unsigned)m->entry_nr);
-        if (!e) {
-            rc = -XEN_EOPNOTSUPP;
-            goto out;
-        }
         /* Enabled with the whole function masked while the entry is set. */
         uint32_t ctl = cfg_read(bdf, p->msix + 2, 2);
         cfg_write(bdf, p->msix + 2, 2, ctl | 0xc000u);
         e[3] = 1;                                /* masked until bound */
-        e[0] = msi_address();
+        e[0] = msi_addr;
         e[1] = 0;
-        e[2] = vec;
+        e[2] = msi_data;
         cfg_write(bdf, p->msix + 2, 2, (ctl | 0x8000u) & ~0x4000u);
     } else {
         uint32_t ctl = cfg_read(bdf, p->msi + 2, 2);
         bool is64 = ctl & 0x80;
-        cfg_write(bdf, p->msi + 4, 4, msi_address());
+        cfg_write(bdf, p->msi + 4, 4, msi_addr);
         if (is64)
             cfg_write(bdf, p->msi + 8, 4, 0);
-        cfg_write(bdf, p->msi + (is64 ? 0xc : 8), 2, vec);
+        cfg_write(bdf, p->msi + (is64 ? 0xc : 8), 2, msi_data);
         cfg_write(bdf, p->msi + 2, 2, (ctl & ~0x70u) | 1u);   /* one vector, enabled */
     }
     *slot = (struct msi_map){ .used = true, .msix = msix, .dom = d->id, .bdf = bdf,
@@ -914,6 +941,7 @@ static void unmap_locked(struct msi_map *x)
         cfg_write(p->bdf, p->msi + 2, 2, cfg_read(p->bdf, p->msi + 2, 2) & ~1u);
     }
     vec_map[x->vector] = 0;
+    iommu_irte_clear((unsigned)(x - maps));
     *x = (struct msi_map){ 0 };
 }
 

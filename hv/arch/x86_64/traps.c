@@ -10,6 +10,7 @@
 #include "hypercall.h"
 #include "pv.h"
 #include "timer.h"
+#include "iommu.h"
 
 static struct {
     uint64_t lo, hi;
@@ -240,6 +241,9 @@ void trap_dispatch(struct cpu_user_regs *r)
         timer_reprogram();
     } else if (v == VEC_SPURIOUS) {
         /* nothing */
+    } else if (v == VEC_IOMMU_FAULT) {
+        apic_eoi();
+        iommu_fault_interrupt();
     } else if (v >= VEC_DYN_FIRST && v <= VEC_DYN_LAST) {
         apic_eoi();              /* edge: acknowledged at once */
         pci_msi_interrupt(v);
