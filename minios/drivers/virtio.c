@@ -176,7 +176,12 @@ int virtio_open(struct virtio_dev *d, uint16_t bdf, uint16_t type, uint64_t want
         virtio_fail(d, "no VERSION_1");
         return -XEN_EOPNOTSUPP;
     }
-    d->features = offered & (want | 1ull << VIRTIO_F_VERSION_1);
+    /* ACCESS_PLATFORM: the device's DMA goes through the IOMMU, which the
+     * hypervisor programs to map this domain's frames at their machine
+     * addresses, the addresses the rings carry: accepted when offered
+     * (QEMU's iommu_platform=on); without it QEMU's device bypasses the
+     * IOMMU. */
+    d->features = offered & (want | 1ull << VIRTIO_F_VERSION_1 | 1ull << VIRTIO_F_ACCESS_PLATFORM);
     w32(d, C_GFSELECT, 0);
     w32(d, C_GF, (uint32_t)d->features);
     w32(d, C_GFSELECT, 1);

@@ -11,6 +11,7 @@
 #define VIRTIO_ID_BLOCK 2
 
 #define VIRTIO_F_VERSION_1 32
+#define VIRTIO_F_ACCESS_PLATFORM 33   /* DMA through the platform's IOMMU */
 
 #define VIRTIO_STATUS_ACKNOWLEDGE 1
 #define VIRTIO_STATUS_DRIVER 2

@@ -14,6 +14,14 @@ log=$out/guest.log
 X=build/tests/virtio-net.elf
 HV=${HV:-build/hv.elf}
 [ "${DEBUG:-0}" = 1 ] && HV=build/hv-debug.elf
+# VNET_IOMMU=1 (tests/virtio-net-iommu): behind QEMU's VT-d with interrupt
+# remapping, the device's DMA through it (iommu_platform=on) and its MSI-X
+# through remapping entries; no iommu=off.
+if [ "${VNET_IOMMU:-0}" = 1 ]; then
+    PLATFORM=(-M q35 -device intel-iommu,intremap=on) DEVOPT=,iommu_platform=on,disable-legacy=on
+else
+    PLATFORM=(-append iommu=off -M q35) DEVOPT=""
+fi
 fail() { echo "virtio-net: $*"; [ -f "$log" ] && tail -20 "$log"; echo "Test result: FAILURE"; exit 0; }
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
@@ -27,8 +35,8 @@ boot() {
         port=$(free_port)
         rm -f "$log" "$log.qemu"
         HV=$HV bash ci/qemu-boot.sh "$log" 180 128M "$X name=web role=hardware pci=00:03.0$args" \
-            -append iommu=off -M q35 \
-            -netdev "user,id=n0,hostfwd=tcp:127.0.0.1:$port-$gip:80" -device virtio-net-pci,netdev=n0,addr=3 &
+            "${PLATFORM[@]}" \
+            -netdev "user,id=n0,hostfwd=tcp:127.0.0.1:$port-$gip:80" -device "virtio-net-pci,netdev=n0,addr=3$DEVOPT" &
         qpid=$!
         for _ in $(seq 1 600); do
             grep -q 'listening on port 80' "$log" 2>/dev/null && break
