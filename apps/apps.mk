@@ -12,3 +12,9 @@ all: $(B)/apps/hello.elf $(B)/apps/netdemo.elf
 # The network appliances (docs/appliances.md), each with its own fragment.
 include apps/httpd/httpd.mk
 include apps/kv/kv.mk
+
+# iperf: lwIP's iperf 2 server and client (lwiperf), and the grant-copy
+# bound (make bench's guest-to-guest figure, docs/appliances.md).
+$(eval $(call minios_app,iperf,apps/iperf/iperf.c,$(LWIP_CFLAGS),$(LWIP_MINIOS)))
+$(B)/apps/iperf.elf: $(LWIP_MINIOS)
+all: $(B)/apps/iperf.elf

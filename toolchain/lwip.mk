@@ -43,7 +43,8 @@ LWIP_FILES := core/init core/def core/dns core/inet_chksum core/ip core/mem \
     core/ipv6/nd6 \
     api/api_lib api/api_msg api/err api/if_api api/netbuf api/netdb \
     api/netifapi api/sockets api/tcpip \
-    netif/ethernet
+    netif/ethernet \
+    apps/lwiperf/lwiperf
 LWIP_OBJS := $(patsubst %,$(LWIP_OUT)/obj/%.o,$(LWIP_FILES))
 
 # minios's port: our code, our warnings.
