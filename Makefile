@@ -48,6 +48,7 @@ include stubdoms/xenstore/xenstore.mk
 include tools/tools.mk
 include toolchain/libs.mk
 include toolchain/lwip.mk
+include stubdoms/netback/netback.mk
 include apps/apps.mk
 include tests/unit/grant.mk
 include tests/unit/xenstore.mk

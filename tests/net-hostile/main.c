@@ -1,0 +1,147 @@
+/* Guest test: a hostile netif frontend (raw rings, no lwIP) that connects to netback and then breaks the protocol one way (op=); netback must cut it off alone and say why (docs/network.md). */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <minios/events.h>
+#include <minios/gnttab.h>
+#include <minios/mm.h>
+#include <minios/thread.h>
+#include <minios/time.h>
+#include <minios/xenbus.h>
+
+#define xen_mb()  __atomic_thread_fence(__ATOMIC_SEQ_CST)
+#define xen_rmb() __asm__ volatile("" ::: "memory")
+#define xen_wmb() __asm__ volatile("" ::: "memory")
+#include <xen/io/netif.h>
+#include <xen/io/xenbus.h>
+
+#include "report.h"
+
+/*
+ *   op=badidx    tx req_prod 1000 ahead of what the backend consumed
+ *   op=badgref   a tx request whose grant reference was never granted
+ *   op=bigpkt    a tx request of 9000 bytes (no GSO was offered)
+ *   op=badring   tx-ring-ref names a reference that was never granted
+ * Each expects the backend to go Closed and write its cut-off reason.
+ */
+#define SEC 1000000000ull
+
+static char fe[64], be[96];
+static unsigned long be_id;
+
+static int read_ul(const char *path, unsigned long *out)
+{
+    char *v;
+    int rc = minios_xs_read(MINIOS_XBT_NIL, path, &v, NULL);
+    if (rc)
+        return rc;
+    *out = strtoul(v, NULL, 10);
+    free(v);
+    return 0;
+}
+
+static int be_state(void)
+{
+    char p[128];
+    unsigned long s;
+    snprintf(p, sizeof(p), "%s/state", be);
+    return read_ul(p, &s) ? -1 : (int)s;
+}
+
+static bool wait_be(int want, unsigned secs)
+{
+    uint64_t end = minios_monotonic_ns() + secs * SEC;
+    while (minios_monotonic_ns() < end) {
+        if (be_state() == want)
+            return true;
+        minios_sleep_ns(50000000);
+    }
+    return false;
+}
+
+static void put(const char *rel, unsigned long v)
+{
+    char p[128], val[24];
+    snprintf(p, sizeof(p), "%s/%s", fe, rel);
+    snprintf(val, sizeof(val), "%lu", v);
+    CHECK_EQ(minios_xs_write(MINIOS_XBT_NIL, p, val), 0);
+}
+
+int main(int argc, char **argv)
+{
+    const char *op = "badidx";
+    for (int i = 1; i < argc; i++)
+        if (!strncmp(argv[i], "op=", 3))
+            op = argv[i] + 3;
+    char *v, *id;
+    if (minios_gnttab_init() || minios_xs_read(MINIOS_XBT_NIL, "device/vif/0/backend", &v, NULL) ||
+        read_ul("device/vif/0/backend-id", &be_id) ||
+        minios_xs_read(MINIOS_XBT_NIL, "domid", &id, NULL)) {
+        test_error("no vif in the store");
+        return test_finish();
+    }
+    snprintf(be, sizeof(be), "%s", v);
+    snprintf(fe, sizeof(fe), "/local/domain/%s/device/vif/0", id);
+    free(v);
+    free(id);
+    if (!wait_be(XenbusStateInitWait, 30)) {
+        test_fail("backend never reached InitWait");
+        return test_finish();
+    }
+    netif_tx_sring_t *txs = minios_alloc_pages(1);
+    netif_rx_sring_t *rxs = minios_alloc_pages(1);
+    char *data = minios_alloc_pages(1);
+    memset(txs, 0, 4096);
+    memset(rxs, 0, 4096);
+    memset(data, 0xab, 4096);
+    SHARED_RING_INIT(txs);
+    SHARED_RING_INIT(rxs);
+    netif_tx_front_ring_t tx;
+    FRONT_RING_INIT(&tx, txs, 4096);
+    grant_ref_t txr = minios_gnttab_grant_access((domid_t)be_id, minios_virt_to_mfn(txs), 0);
+    grant_ref_t rxr = minios_gnttab_grant_access((domid_t)be_id, minios_virt_to_mfn(rxs), 0);
+    grant_ref_t dr = minios_gnttab_grant_access((domid_t)be_id, minios_virt_to_mfn(data), 1);
+    evtchn_port_t port;
+    CHECK_EQ(minios_evtchn_alloc_unbound((domid_t)be_id, &port), 0);
+    put("tx-ring-ref", strcmp(op, "badring") ? txr : 1999);
+    put("rx-ring-ref", rxr);
+    put("event-channel", port);
+    put("request-rx-copy", 1);
+    put("state", XenbusStateConnected);
+    if (strcmp(op, "badring")) {
+        if (!wait_be(XenbusStateConnected, 30)) {
+            test_fail("backend never connected");
+            return test_finish();
+        }
+        netif_tx_request_t *r = RING_GET_REQUEST(&tx, tx.req_prod_pvt);
+        tx.req_prod_pvt++;
+        r->gref = !strcmp(op, "badgref") ? 2000 : dr;
+        r->offset = 0;
+        r->flags = 0;
+        r->id = 1;
+        r->size = !strcmp(op, "bigpkt") ? 9000 : 60;
+        if (!strcmp(op, "badidx"))
+            tx.req_prod_pvt += 1000;
+        RING_PUSH_REQUESTS(&tx);
+        minios_evtchn_send(port);
+        printf("hostile (%s): request posted, req_prod %u\n", op, txs->req_prod);
+    }
+    if (!wait_be(XenbusStateClosed, 30)) {
+        test_fail("%s: the backend did not cut us off (state %d)", op, be_state());
+        return test_finish();
+    }
+    char p[128], *why = NULL;
+    snprintf(p, sizeof(p), "%s/cut-off", be);
+    if (minios_xs_read(MINIOS_XBT_NIL, p, &why, NULL))
+        test_fail("%s: Closed, but no cut-off reason", op);
+    else
+        printf("hostile (%s): cut off: %s\n", op, why);
+    free(why);
+    /* Our grants must be ours again: the backend unmapped the rings. */
+    CHECK_EQ(minios_gnttab_end_access(txr), 0);
+    CHECK_EQ(minios_gnttab_end_access(rxr), 0);
+    return test_finish();
+}
