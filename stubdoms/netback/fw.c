@@ -236,8 +236,8 @@ static struct fw_conn *lookup(struct fw *fw, uint8_t proto, uint32_t gip, uint16
     return NULL;
 }
 
-static void track(struct fw *fw, uint8_t proto, uint32_t gip, uint16_t gport, uint32_t pip,
-                  uint16_t pport, uint64_t now)
+static void track(struct fw *fw, int dir, uint8_t proto, uint32_t gip, uint16_t gport,
+                  uint32_t pip, uint16_t pport, uint64_t now)
 {
     struct fw_conn *slot = NULL;
     for (unsigned i = 0; i < FW_CONNS && !slot; i++)
@@ -257,6 +257,7 @@ static void track(struct fw *fw, uint8_t proto, uint32_t gip, uint16_t gport, ui
     slot->peer_ip = pip;
     slot->peer_port = pport;
     slot->last_ns = now;
+    slot->opener = (uint8_t)dir;
     fw->tracked++;
 }
 
@@ -291,8 +292,10 @@ bool fw_check(struct fw *fw, int dir, const uint8_t *frame, size_t len, uint64_t
     }
     uint32_t gip = dir == FW_IN ? k.dst : k.src, pip = dir == FW_IN ? k.src : k.dst;
     uint16_t gport = dir == FW_IN ? k.dport : k.sport, pport = dir == FW_IN ? k.sport : k.dport;
-    bool trackable = k.proto == 6 || k.proto == 17 || k.icmp_echo || k.icmp_reply;
+    bool trackable = k.proto == 6 || k.proto == 17 || k.icmp_reply;
     struct fw_conn *c = trackable ? lookup(fw, k.proto, gip, gport, pip, pport, now_ns) : NULL;
+    if (c && k.proto == 1 && c->opener == dir)
+        c = NULL;                     /* an echo reply must answer the other side */
     if (c) {
         c->last_ns = now_ns;
         if (k.proto == 6) {
@@ -314,7 +317,7 @@ bool fw_check(struct fw *fw, int dir, const uint8_t *frame, size_t len, uint64_t
     }
     bool opens = (k.proto == 6 && (k.tcp_flags & 0x16) == 0x02) || k.proto == 17 || k.icmp_echo;
     if (opens)
-        track(fw, k.proto, gip, gport, pip, pport, now_ns);
+        track(fw, dir, k.proto, gip, gport, pip, pport, now_ns);
     fw->passed++;
     return true;
 }

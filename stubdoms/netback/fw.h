@@ -19,7 +19,9 @@
  * Rules decide only the first packet of a connection.  A packet that
  * belongs to a connection the firewall saw begin (either way) passes
  * without consulting them: replies to what the guest opened pass even
- * under "drop:in:any".  Connections are TCP and UDP 5-tuples and ICMP
+ * under "drop:in:any".  (ICMP: only echo replies to a tracked echo
+ * request, in the other direction, pass so; every echo request is judged
+ * by the rules.)  Connections are TCP and UDP 5-tuples and ICMP
  * echo ids; a TCP connection ends 10 s after a RST or both FINs, others
  * after 120 s idle (TCP: 600 s).  Non-IPv4 frames (ARP, IPv6) pass.
  */
@@ -42,6 +44,7 @@ struct fw_conn {
     uint32_t guest_ip, peer_ip;     /* host order */
     uint16_t guest_port, peer_port; /* ICMP: the echo id in both */
     uint8_t fin;                    /* bit 0: guest sent FIN, bit 1: peer did */
+    uint8_t opener;                 /* FW_IN or FW_OUT: who began it */
     bool closing;
     uint64_t last_ns;
 };

@@ -25,7 +25,11 @@
  *   op=badgref   a tx request whose grant reference was never granted
  *   op=bigpkt    a tx request of 9000 bytes (no GSO was offered)
  *   op=badring   tx-ring-ref names a reference that was never granted
+ *   op=badfw     nothing: its fw= rules do not parse (netback refuses
+ *                the vif before InitWait)
  * Each expects the backend to go Closed and write its cut-off reason.
+ *   op=novif     its vif=/mac=/fw= were refused by the xenstore stub:
+ *                expects no device/vif/0 at all
  */
 #define SEC 1000000000ull
 
@@ -77,6 +81,14 @@ int main(int argc, char **argv)
         if (!strncmp(argv[i], "op=", 3))
             op = argv[i] + 3;
     char *v, *id;
+    if (!strcmp(op, "novif")) {
+        int rc = minios_xs_read(MINIOS_XBT_NIL, "device/vif/0/backend", &v, NULL);
+        if (rc == 0)
+            test_fail("novif: the toolstack wrote a vif (backend %s)", v);
+        else
+            printf("hostile (novif): no vif in the store (%d)\n", rc);
+        return test_finish();
+    }
     if (minios_gnttab_init() || minios_xs_read(MINIOS_XBT_NIL, "device/vif/0/backend", &v, NULL) ||
         read_ul("device/vif/0/backend-id", &be_id) ||
         minios_xs_read(MINIOS_XBT_NIL, "domid", &id, NULL)) {
@@ -87,6 +99,8 @@ int main(int argc, char **argv)
     snprintf(fe, sizeof(fe), "/local/domain/%s/device/vif/0", id);
     free(v);
     free(id);
+    if (!strcmp(op, "badfw"))
+        goto closed;
     if (!wait_be(XenbusStateInitWait, 30)) {
         test_fail("backend never reached InitWait");
         return test_finish();
@@ -129,6 +143,7 @@ int main(int argc, char **argv)
         minios_evtchn_send(port);
         printf("hostile (%s): request posted, req_prod %u\n", op, txs->req_prod);
     }
+closed:
     if (!wait_be(XenbusStateClosed, 30)) {
         test_fail("%s: the backend did not cut us off (state %d)", op, be_state());
         return test_finish();
@@ -140,6 +155,8 @@ int main(int argc, char **argv)
     else
         printf("hostile (%s): cut off: %s\n", op, why);
     free(why);
+    if (!strcmp(op, "badfw"))
+        return test_finish();
     /* Our grants must be ours again: the backend unmapped the rings. */
     CHECK_EQ(minios_gnttab_end_access(txr), 0);
     CHECK_EQ(minios_gnttab_end_access(rxr), 0);

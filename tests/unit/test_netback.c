@@ -202,6 +202,12 @@ static void test_fw_state(void)
     EXPECT(fw_check(&fw, FW_OUT, f, n, 1 * SEC));
     n = ip4(f, 1, P, G, 9, 9, 0, 0);
     EXPECT(fw_check(&fw, FW_IN, f, n, 1 * SEC));
+    /* The peer's echo request with the same id: still judged by the rules. */
+    n = ip4(f, 1, P, G, 9, 9, 0, 8);
+    EXPECT(!fw_check(&fw, FW_IN, f, n, 1 * SEC));
+    /* A reply out to the guest's own request: not a reply to anything. */
+    n = ip4(f, 1, G, P, 9, 9, 0, 0);
+    EXPECT(fw_check(&fw, FW_OUT, f, n, 1 * SEC));   /* allowed: no out rule */
     /* An echo reply nobody asked for: judged by the rules (dropped). */
     n = ip4(f, 1, P, G, 10, 10, 0, 0);
     EXPECT(!fw_check(&fw, FW_IN, f, n, 1 * SEC));
