@@ -433,7 +433,9 @@ static void netfront_thread(void *arg)
                        bs != XenbusStateInitWait) {
                 /* Closing, Closed, Initialising again, or its nodes gone
                  * (a backend that died): down, then ready for the next. */
-                teardown(bs == XenbusStateUnknown ? "backend gone" : "backend closed");
+                teardown(bs == XenbusStateUnknown        ? "backend gone"
+                         : bs == XenbusStateInitialising ? "backend started over"
+                                                         : "backend closed");
                 set_state(XenbusStateClosed);
                 set_state(XenbusStateInitialising);
                 seen_watch = ~0u;  /* look again: it may be back already */

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#define XS_STORE_INTERNAL
 #include "vif.h"
 
 /*
@@ -185,6 +186,32 @@ static bool resolve(const struct vifline *fe, unsigned *be, char mac[18], bool q
     return true;
 }
 
+/* A backend that died lost its read permission on every node that named
+ * it (xs_domain_gone drops such entries, where Xen's generation count
+ * would ignore them): its new life gets it back on the frontend's vif
+ * directory and everything below (nodes the frontend wrote itself). */
+static void regrant(struct xs_store *s, const char *path, unsigned reader, unsigned depth)
+{
+    struct node *n = htab_find(&s->tree, path, xs_hash(path));
+    if (!n || depth > 4)
+        return;
+    bool has = false;
+    for (uint32_t i = 0; i < n->nperms; i++)
+        has |= n->perms[i].id == reader;
+    if (!has && n->nperms < 8) {
+        struct xs_perm p[9];
+        memcpy(p, n->perms, n->nperms * sizeof(*p));
+        p[n->nperms].id = (uint16_t)reader;
+        p[n->nperms].p = XS_P_READ;
+        node_set_perms(n, p, n->nperms + 1);
+    }
+    for (uint32_t off = 0; off < n->kidslen; off += (uint32_t)strlen(n->kids + off) + 1) {
+        char child[256];
+        if ((size_t)snprintf(child, sizeof(child), "%s/%s", path, n->kids + off) < sizeof(child))
+            regrant(s, child, reader, depth + 1);
+    }
+}
+
 void xsv_domain_up(struct xs_store *s, unsigned domid)
 {
     char mac[18], dir[64], path[128], v[64];
@@ -217,6 +244,8 @@ void xsv_domain_up(struct xs_store *s, unsigned domid)
         if (xs_store_read_internal(s, path, tmp, 0) < 0)
             continue;            /* the frontend is not there (now) */
         write_backend(s, f, be, mac);
+        snprintf(path, sizeof(path), "/local/domain/%u/device/vif/0", f->domid);
+        regrant(s, path, be, 0);
     }
 }
 
