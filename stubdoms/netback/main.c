@@ -199,6 +199,19 @@ static void cut_off(struct vif *v, const char *fmt, ...)
     set_state(v, XenbusStateClosed);
 }
 
+/* A grant copy failed: the frontend's fault, unless the frontend domain is
+ * shutting down or gone (GNTST_bad_domain), which is no misbehaviour. */
+static void copy_failed(struct vif *v, const char *dir, grant_ref_t ref, int status)
+{
+    if (status == GNTST_bad_domain) {
+        nlog("vif %u/%u: the frontend domain is going: disconnected", v->fe, v->devid);
+        disconnect(v);
+        v->cut = true;
+        return;
+    }
+    cut_off(v, "%s: grant reference %u does not copy (status %d)", dir, ref, status);
+}
+
 static void notify(struct vif *v)
 {
     if (v->port)
@@ -253,9 +266,17 @@ static bool crash_trigger(const uint8_t *f, size_t len)
     return (udp[2] << 8 | udp[3]) == 57005 && !memcmp(udp + 8, magic, sizeof(magic) - 1);
 }
 
-/* Takes up to BATCH packets off v's tx ring.  false if v was cut off. */
+/* Takes up to BATCH packets off v's tx ring.  false if v was cut off.
+ * The rx ring's producer is checked too (on every pass, not only when a
+ * frame is to be delivered). */
 static bool service_tx(struct vif *v, uint64_t now)
 {
+    RING_IDX rxp = v->rx.sring->req_prod;
+    if (rxp - v->rx.req_cons > RX_N) {
+        cut_off(v, "rx ring: request producer %u is %u ahead of our consumer %u (ring of %u)",
+                rxp, rxp - v->rx.req_cons, v->rx.req_cons, (unsigned)RX_N);
+        return false;
+    }
     for (unsigned n = 0; n < BATCH; n++) {
         RING_IDX prod = v->tx.sring->req_prod;
         xen_rmb();
@@ -326,8 +347,7 @@ static bool service_tx(struct vif *v, uint64_t now)
         int rc = minios_gnttab_copy(ops, ns);
         for (unsigned i = 0; i < ns; i++)
             if (rc || ops[i].status != GNTST_okay) {
-                cut_off(v, "tx: grant reference %u does not copy (status %d)", slot[i].gref,
-                        rc ? rc : ops[i].status);
+                copy_failed(v, "tx", slot[i].gref, rc ? rc : ops[i].status);
                 return false;
             }
         v->tx.req_cons = cons + ns;
@@ -392,8 +412,7 @@ static int vif_transmit(struct sw_port *p, const uint8_t *frame, size_t len)
     c.len = (uint16_t)len;
     int rc = minios_gnttab_copy(&c, 1);
     if (rc || c.status != GNTST_okay) {
-        cut_off(v, "rx: grant reference %u does not copy (status %d)", req.gref,
-                rc ? rc : c.status);
+        copy_failed(v, "rx", req.gref, rc ? rc : c.status);
         return -1;
     }
     netif_rx_response_t *r = RING_GET_RESPONSE(&v->rx, v->rx.rsp_prod_pvt);

@@ -25,6 +25,10 @@
  *   op=badgref   a tx request whose grant reference was never granted
  *   op=bigpkt    a tx request of 9000 bytes (no GSO was offered)
  *   op=badring   tx-ring-ref names a reference that was never granted
+ *   op=badrxgref rx requests whose grant reference was never granted
+ *   op=badrxidx  rx req_prod 1000 ahead of what the backend consumed
+ *                (both then send broadcasts until cut off: two of them
+ *                in one test hit each other's rx ring)
  *   op=badfw     nothing: its fw= rules do not parse (netback refuses
  *                the vif before InitWait)
  * Each expects the backend to go Closed and write its cut-off reason.
@@ -125,7 +129,58 @@ int main(int argc, char **argv)
     put("event-channel", port);
     put("request-rx-copy", 1);
     put("state", XenbusStateConnected);
-    if (strcmp(op, "badring")) {
+    if (!strncmp(op, "badrx", 5)) {
+        if (!wait_be(XenbusStateConnected, 30)) {
+            test_fail("backend never connected");
+            return test_finish();
+        }
+        /* Receive buffers that are not: a reference never granted, or a
+         * producer index 1000 ahead. */
+        netif_rx_front_ring_t rx;
+        FRONT_RING_INIT(&rx, rxs, 4096);
+        for (int i = 0; i < 16; i++) {
+            netif_rx_request_t *q = RING_GET_REQUEST(&rx, rx.req_prod_pvt);
+            rx.req_prod_pvt++;
+            q->id = (uint16_t)i;
+            q->gref = 2001;
+        }
+        if (!strcmp(op, "badrxidx"))
+            rx.req_prod_pvt += 1000;
+        RING_PUSH_REQUESTS(&rx);
+        /* Then ARP requests (broadcasts) for the appliances' addresses,
+         * until cut off: their replies come back to us, and the other
+         * hostile rx frontend gets the broadcasts. */
+        unsigned char *d = (unsigned char *)data;
+        unsigned m[6] = { 2, 0, 0, 0, 0, 0x99 };
+        char *macs;
+        if (minios_xs_read(MINIOS_XBT_NIL, "device/vif/0/mac", &macs, NULL) == 0) {
+            sscanf(macs, "%x:%x:%x:%x:%x:%x", &m[0], &m[1], &m[2], &m[3], &m[4], &m[5]);
+            free(macs);
+        }
+        memset(d, 0, 60);
+        memset(d, 0xff, 6);
+        for (int i = 0; i < 6; i++)
+            d[6 + i] = d[22 + i] = (unsigned char)m[i];
+        static const unsigned char arp[] = { 0x08, 0x06, 0, 1, 0x08, 0, 6, 4, 0, 1 };
+        memcpy(d + 12, arp, sizeof(arp));
+        d[28] = 10, d[29] = 0, d[30] = 0, d[31] = (unsigned char)(90 + m[5] % 100);
+        d[38] = 10, d[39] = 0, d[40] = 0;
+        uint64_t end = minios_monotonic_ns() + 30 * SEC;
+        for (uint16_t id = 0; be_state() == XenbusStateConnected && minios_monotonic_ns() < end;
+             id++) {
+            d[41] = (unsigned char)(1 + id % 2);         /* 10.0.0.1, 10.0.0.2 */
+            netif_tx_request_t *r = RING_GET_REQUEST(&tx, tx.req_prod_pvt);
+            tx.req_prod_pvt++;
+            r->gref = dr;
+            r->offset = 0;
+            r->flags = 0;
+            r->id = id & 255;
+            r->size = 60;
+            RING_PUSH_REQUESTS(&tx);
+            minios_evtchn_send(port);
+            minios_sleep_ns(200000000);
+        }
+    } else if (strcmp(op, "badring")) {
         if (!wait_be(XenbusStateConnected, 30)) {
             test_fail("backend never connected");
             return test_finish();
