@@ -51,6 +51,8 @@ struct vif {
     bool cut, seen, watching;
     uint8_t mac[6];
     struct fw fw;
+    char rules[256];                /* the firewall node's text now applied */
+    char fw_seen[256];              /* the last text read (applied or refused) */
     netif_tx_back_ring_t tx;
     netif_rx_back_ring_t rx;
     void *tx_map, *rx_map;
@@ -513,12 +515,16 @@ static bool setup_vif(struct vif *v)
         v->mac[i] = (uint8_t)m[i];
     if (read_str(v->bdir, "firewall", &rules))
         rules = strdup("");
-    if (!rules || fw_parse(&v->fw, rules, err, sizeof(err))) {
-        cut_off(v, "firewall: %s", rules ? err : "out of memory");
+    if (!rules || strlen(rules) >= sizeof(v->rules) || fw_parse(&v->fw, rules, err, sizeof(err))) {
+        cut_off(v, "firewall: %s", !rules ? "out of memory" : strlen(rules) >= sizeof(v->rules)
+                                                              ? "longer than 255 bytes" : err);
         free(rules);
         return false;
     }
+    snprintf(v->rules, sizeof(v->rules), "%s", rules);
+    snprintf(v->fw_seen, sizeof(v->fw_seen), "%s", rules);
     free(rules);
+    write_be(v, "firewall-applied", v->rules);
     /* What we do, and only that (Xen's names). */
     write_be(v, "feature-rx-copy", "1");
     write_be(v, "feature-rx-flip", "0");
@@ -586,6 +592,38 @@ static void step(struct vif *v)
         }
         break;
     }
+}
+
+/* The firewall node may be rewritten at run time (by a privileged domain:
+ * the frontend can only read it): new rules apply to connections that
+ * begin from now on; tracked connections stay.  Rules that do not parse
+ * are refused and the old ones kept.  "firewall-applied" says which text
+ * is in force. */
+static void refresh_firewall(struct vif *v)
+{
+    char *rules, err[160];
+    if (v->cut || read_str(v->bdir, "firewall", &rules))
+        return;
+    if (!strncmp(rules, v->fw_seen, sizeof(v->fw_seen) - 1) && strlen(rules) < sizeof(v->fw_seen)) {
+        free(rules);
+        return;
+    }
+    snprintf(v->fw_seen, sizeof(v->fw_seen), "%.255s", rules);
+    static struct fw nf;            /* one at a time; the vif keeps its table */
+    if (strlen(rules) >= sizeof(v->rules) || fw_parse(&nf, rules, err, sizeof(err))) {
+        nlog("vif %u/%u: new firewall rules refused (%s); keeping '%s'", v->fe, v->devid,
+             strlen(rules) >= sizeof(v->rules) ? "longer than 255 bytes" : err, v->rules);
+        write_be(v, "firewall-refused", rules);
+        free(rules);
+        return;
+    }
+    memcpy(v->fw.rules, nf.rules, sizeof(nf.rules));
+    v->fw.nrules = nf.nrules;
+    snprintf(v->rules, sizeof(v->rules), "%s", rules);
+    free(rules);
+    nlog("vif %u/%u: firewall now '%s' (%u rule%s)", v->fe, v->devid, v->rules, v->fw.nrules,
+         v->fw.nrules == 1 ? "" : "s");
+    write_be(v, "firewall-applied", v->rules);
 }
 
 static void drop_vif(struct vif **pp)
@@ -665,8 +703,10 @@ static void scan(void)
         else
             pp = &(*pp)->next;
     }
-    for (struct vif *v = vifs; v; v = v->next)
+    for (struct vif *v = vifs; v; v = v->next) {
         step(v);
+        refresh_firewall(v);
+    }
 }
 
 int main(int argc, char **argv)

@@ -16,6 +16,7 @@
 #include <minios/netfront.h>
 #include <minios/thread.h>
 #include <minios/time.h>
+#include <minios/xenbus.h>
 
 #include "lwip/icmp.h"
 #include "lwip/inet_chksum.h"
@@ -37,6 +38,9 @@
  *                     crash                      the netback selftest
  *                                                trigger, then wait for
  *                                                the vif to reconnect
+ *                     setnode:REL=VAL            write our store node REL
+ *                     waitnode:REL=VAL           wait (60 s) until it says VAL
+ *                     nowrite:PATH=VAL           writing PATH must be refused (EACCES)
  *   quit=P          after the checks, "quit" to peer's TCP port P
  *   wait=N          before exiting, N quits received
  */
@@ -268,6 +272,54 @@ static void check(const char *spec)
         else
             test_fail("check crash: no reconnection within 60 s");
         return;
+    }
+    if (!strncmp(spec, "nowrite:", 8)) {
+        char path[128];
+        const char *eq = strchr(spec, '=');
+        if (!eq || (size_t)(eq - spec - 8) >= sizeof(path)) {
+            test_error("bad do=%s", spec);
+            return;
+        }
+        memcpy(path, spec + 8, (size_t)(eq - spec - 8));
+        path[eq - spec - 8] = 0;
+        int rc = minios_xs_write(MINIOS_XBT_NIL, path, eq + 1);
+        if (rc == -EACCES)
+            printf("check nowrite: %s refused (EACCES) as expected\n", path);
+        else
+            test_fail("check nowrite: writing %s gave %d, expected EACCES", path, rc);
+        return;
+    }
+    if (!strncmp(spec, "setnode:", 8) || !strncmp(spec, "waitnode:", 9)) {
+        bool set = spec[0] == 's';
+        char rel[64];
+        const char *eq = strchr(spec, '=');
+        const char *r = strchr(spec, ':') + 1;
+        if (!eq || (size_t)(eq - r) >= sizeof(rel)) {
+            test_error("bad do=%s", spec);
+            return;
+        }
+        memcpy(rel, r, (size_t)(eq - r));
+        rel[eq - r] = 0;
+        if (set) {
+            if (minios_xs_write(MINIOS_XBT_NIL, rel, eq + 1))
+                test_error("cannot write %s", rel);
+            return;
+        }
+        uint64_t end = minios_monotonic_ns() + 60 * SEC;
+        for (;;) {
+            char *v = NULL;
+            bool ok = minios_xs_read(MINIOS_XBT_NIL, rel, &v, NULL) == 0 && !strcmp(v, eq + 1);
+            free(v);
+            if (ok) {
+                printf("check %s: done\n", spec);
+                return;
+            }
+            if (minios_monotonic_ns() > end) {
+                test_fail("check %s: not within 60 s", spec);
+                return;
+            }
+            minios_sleep_ns(50 * MS);
+        }
     }
     if (sscanf(spec, "ping:%9s", want) == 1) {
         strcpy(kind, "ping");

@@ -34,6 +34,11 @@
  * Each expects the backend to go Closed and write its cut-off reason.
  *   op=novif     its vif=/mac=/fw= were refused by the xenstore stub:
  *                expects no device/vif/0 at all
+ *   op=setfw     (role=control) a firewall change at run time:
+ *                after=PATH=VAL waits for that node, then writes bad=TEXT
+ *                to vif=DIR/firewall and waits for DIR/firewall-refused,
+ *                then writes rules=TEXT and waits for DIR/firewall-applied,
+ *                then writes then=PATH=VAL
  */
 #define SEC 1000000000ull
 
@@ -78,6 +83,68 @@ static void put(const char *rel, unsigned long v)
     CHECK_EQ(minios_xs_write(MINIOS_XBT_NIL, p, val), 0);
 }
 
+static const char *arg(int argc, char **argv, const char *key)
+{
+    size_t k = strlen(key);
+    for (int i = 1; i < argc; i++)
+        if (!strncmp(argv[i], key, k))
+            return argv[i] + k;
+    return "";
+}
+
+static bool wait_node(const char *path, const char *val)
+{
+    uint64_t end = minios_monotonic_ns() + 60 * SEC;
+    while (minios_monotonic_ns() < end) {
+        char *v = NULL;
+        bool ok = minios_xs_read(MINIOS_XBT_NIL, path, &v, NULL) == 0 && !strcmp(v, val);
+        free(v);
+        if (ok)
+            return true;
+        minios_sleep_ns(50000000);
+    }
+    test_fail("%s never said '%s'", path, val);
+    return false;
+}
+
+/* PATH=VAL split in place. */
+static char *split(char *pv)
+{
+    char *eq = strchr(pv, '=');
+    if (!eq)
+        return NULL;
+    *eq = 0;
+    return eq + 1;
+}
+
+static int setfw(int argc, char **argv)
+{
+    char after[128], then[128], dir[128], path[160];
+    snprintf(after, sizeof(after), "%s", arg(argc, argv, "after="));
+    snprintf(then, sizeof(then), "%s", arg(argc, argv, "then="));
+    snprintf(dir, sizeof(dir), "%s", arg(argc, argv, "vif="));
+    const char *bad = arg(argc, argv, "bad="), *rules = arg(argc, argv, "rules=");
+    char *aval = split(after), *tval = split(then);
+    if (!aval || !tval || !dir[0]) {
+        test_error("setfw needs after=PATH=VAL then=PATH=VAL vif=DIR");
+        return test_finish();
+    }
+    if (!wait_node(after, aval))
+        return test_finish();
+    snprintf(path, sizeof(path), "%s/firewall", dir);
+    CHECK_EQ(minios_xs_write(MINIOS_XBT_NIL, path, bad), 0);
+    snprintf(path, sizeof(path), "%s/firewall-refused", dir);
+    if (wait_node(path, bad))
+        printf("setfw: '%s' refused by netback\n", bad);
+    snprintf(path, sizeof(path), "%s/firewall", dir);
+    CHECK_EQ(minios_xs_write(MINIOS_XBT_NIL, path, rules), 0);
+    snprintf(path, sizeof(path), "%s/firewall-applied", dir);
+    if (wait_node(path, rules))
+        printf("setfw: '%s' applied by netback\n", rules);
+    CHECK_EQ(minios_xs_write(MINIOS_XBT_NIL, then, tval), 0);
+    return test_finish();
+}
+
 int main(int argc, char **argv)
 {
     const char *op = "badidx";
@@ -85,6 +152,8 @@ int main(int argc, char **argv)
         if (!strncmp(argv[i], "op=", 3))
             op = argv[i] + 3;
     char *v, *id;
+    if (!strcmp(op, "setfw"))
+        return setfw(argc, argv);
     if (!strcmp(op, "novif")) {
         int rc = minios_xs_read(MINIOS_XBT_NIL, "device/vif/0/backend", &v, NULL);
         if (rc == 0)
