@@ -25,3 +25,16 @@ ALL_UNIT_BINS += $(UNIT_NETBACK_BIN)
 .PHONY: netback
 netback: $(NETBACK_ELF) $(B)/tests/net-app.elf $(B)/tests/net-hostile.elf $(UNIT_NETBACK_BIN)
 all: netback
+
+# Host unit test of the xenstore stub's vif wiring (stubdoms/xenstore/vif.c) on the
+# real store core, under ASan/UBSan.
+UNIT_XSVIF_BIN := $(B)/tests/unit/test_xsvif
+XSVIF_CORE_SRCS := $(filter-out stubdoms/xenstore/main.c,$(wildcard stubdoms/xenstore/xs_*.c))
+$(UNIT_XSVIF_BIN): tests/unit/test_xsvif.c stubdoms/xenstore/vif.c stubdoms/xenstore/vif.h \
+		$(XSVIF_CORE_SRCS) stubdoms/xenstore/xs_store.h tests/unit/unit.h stubdoms/netback/netback.mk
+	$(call msg,HOSTCC,$@)
+	$(Q)mkdir -p $(@D) && $(HOSTCC) $(HOST_CFLAGS) -Istubdoms/xenstore -Itests/unit \
+		-D__XEN_INTERFACE_VERSION__=__XEN_LATEST_INTERFACE_VERSION__ \
+		-o $@ tests/unit/test_xsvif.c stubdoms/xenstore/vif.c $(XSVIF_CORE_SRCS)
+ALL_UNIT_BINS += $(UNIT_XSVIF_BIN)
+netback: $(UNIT_XSVIF_BIN)
