@@ -40,6 +40,8 @@
  *                                                the vif to reconnect
  *                     setnode:REL=VAL            write our store node REL
  *                     waitnode:REL=VAL           wait (60 s) until it says VAL
+ *                     bulk:P:BYTES               BYTES echoed through TCP port P,
+ *                                                content checked; prints the rate
  *                     nowrite:PATH=VAL           writing PATH must be refused (EACCES)
  *   quit=P          after the checks, "quit" to peer's TCP port P
  *   wait=N          before exiting, N quits received
@@ -271,6 +273,51 @@ static void check(const char *spec)
             printf("check crash: the vif reconnected (connection %u)\n", st.connects);
         else
             test_fail("check crash: no reconnection within 60 s");
+        return;
+    }
+    unsigned long bytes;
+    if (sscanf(spec, "bulk:%u:%lu", &port, &bytes) == 2) {
+        int s = tcp_connect(port, 5000);
+        if (s < 0) {
+            test_fail("check %s: no connection", spec);
+            return;
+        }
+        static uint8_t out[8192], in[8192];
+        uint64_t t0 = minios_monotonic_ns();
+        unsigned long sent = 0, got = 0;
+        bool bad = false;
+        while (got < bytes && !bad) {
+            if (sent < bytes && sent - got < 256 * 1024) {
+                size_t n = bytes - sent < sizeof(out) ? bytes - sent : sizeof(out);
+                for (size_t i = 0; i < n; i++)
+                    out[i] = (uint8_t)((sent + i) * 131 + ((sent + i) >> 12));
+                ssize_t w = send(s, out, n, 0);
+                if (w <= 0)
+                    break;
+                sent += (unsigned long)w;
+            }
+            ssize_t r = recv(s, in, sizeof(in), sent < bytes && sent - got < 256 * 1024 ? MSG_DONTWAIT : 0);
+            if (r == 0)
+                break;
+            if (r < 0) {
+                if (errno == EWOULDBLOCK || errno == EAGAIN)
+                    continue;
+                break;
+            }
+            for (ssize_t i = 0; i < r; i++)
+                if (in[i] != (uint8_t)((got + (unsigned long)i) * 131 + ((got + (unsigned long)i) >> 12)))
+                    bad = true;
+            got += (unsigned long)r;
+        }
+        close(s);
+        uint64_t ns = minios_monotonic_ns() - t0;
+        if (got == bytes && !bad)
+            printf("check %s: passed as expected (%lu bytes each way in %lu ms, %lu KiB/s)\n", spec,
+                   bytes, (unsigned long)(ns / MS),
+                   (unsigned long)(ns ? bytes * 1000000000ull / 1024 / ns : 0));
+        else
+            test_fail("check %s: %lu of %lu bytes came back%s", spec, got, bytes,
+                      bad ? ", some wrong" : "");
         return;
     }
     if (!strncmp(spec, "nowrite:", 8)) {
