@@ -148,8 +148,9 @@ int fw_parse(struct fw *fw, const char *text, char *err, size_t errlen)
 
 /* The parts of an IPv4 packet the firewall looks at. */
 struct pkt {
-    uint8_t proto;
-    uint32_t src, dst;
+    uint8_t proto;                  /* ICMPv6 is 1 here too */
+    bool v6;
+    uint8_t src[16], dst[16];       /* IPv4 as ::ffff:a.b.c.d */
     uint16_t sport, dport;          /* ICMP echo: the id in both */
     uint8_t tcp_flags;
     bool icmp_echo, icmp_reply, icmp_error;
@@ -161,7 +162,38 @@ static uint32_t be32(const uint8_t *p)
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
-/* 1: an IPv4 packet parsed; 0: not IPv4; -1: malformed IPv4 (dropped). */
+static void v4mapped(uint8_t out[16], const uint8_t *a)
+{
+    memset(out, 0, 10);
+    out[10] = out[11] = 0xff;
+    memcpy(out + 12, a, 4);
+}
+
+/* The ports, flags or echo id of a TCP, UDP or ICMP(v6) header of l4l
+ * bytes; false if too short. */
+static bool parse_l4(struct pkt *k, const uint8_t *l4, size_t l4l, bool icmp6)
+{
+    if (k->proto == 6 || k->proto == 17) {
+        if (l4l < (k->proto == 6 ? 20u : 8u))
+            return false;
+        k->sport = be16(l4);
+        k->dport = be16(l4 + 2);
+        if (k->proto == 6)
+            k->tcp_flags = l4[13];
+    } else if (k->proto == 1) {
+        if (l4l < 8)
+            return false;
+        uint8_t echo = icmp6 ? 128 : 8, reply = icmp6 ? 129 : 0;
+        k->icmp_echo = l4[0] == echo;
+        k->icmp_reply = l4[0] == reply;
+        if (k->icmp_echo || k->icmp_reply)
+            k->sport = k->dport = be16(l4 + 4);
+    }
+    return true;
+}
+
+/* 1: an IPv4 or IPv6 packet parsed; 0: neither, or IPv6 neighbour
+ * discovery (not filtered); -1: malformed (dropped). */
 static int parse(const uint8_t *f, size_t len, struct pkt *k)
 {
     if (len < 14)
@@ -173,6 +205,22 @@ static int parse(const uint8_t *f, size_t len, struct pkt *k)
             return -1;
         type = be16(f + 16);
         off = 18;
+    }
+    if (type == 0x86dd) {
+        const uint8_t *ip = f + off;
+        size_t il = len - off;
+        if (il < 40 || (ip[0] >> 4) != 6 || (size_t)be16(ip + 4) + 40 > il)
+            return -1;
+        memset(k, 0, sizeof(*k));
+        k->v6 = true;
+        k->proto = ip[6] == 58 ? 1 : ip[6];
+        memcpy(k->src, ip + 8, 16);
+        memcpy(k->dst, ip + 24, 16);
+        const uint8_t *l4 = ip + 40;
+        size_t l4l = be16(ip + 4);
+        if (ip[6] == 58 && l4l >= 1 && l4[0] >= 133 && l4[0] <= 137)
+            return 0;                 /* neighbour discovery: as ARP */
+        return parse_l4(k, l4, l4l, true) ? 1 : -1;
     }
     if (type != 0x0800)
         return 0;
@@ -186,29 +234,11 @@ static int parse(const uint8_t *f, size_t len, struct pkt *k)
         return -1;
     memset(k, 0, sizeof(*k));
     k->proto = ip[9];
-    k->src = be32(ip + 12);
-    k->dst = be32(ip + 16);
+    v4mapped(k->src, ip + 12);
+    v4mapped(k->dst, ip + 16);
     if (be16(ip + 6) & 0x1fff)        /* a later fragment: no ports to see */
         return 1;
-    const uint8_t *l4 = ip + hl;
-    size_t l4l = tot - hl;
-    if (k->proto == 6 || k->proto == 17) {
-        if (l4l < (k->proto == 6 ? 20u : 8u))
-            return -1;
-        k->sport = be16(l4);
-        k->dport = be16(l4 + 2);
-        if (k->proto == 6)
-            k->tcp_flags = l4[13];
-    } else if (k->proto == 1) {
-        if (l4l < 8)
-            return -1;
-        k->icmp_echo = l4[0] == 8;
-        k->icmp_reply = l4[0] == 0;
-        k->icmp_error = l4[0] == 3 || l4[0] == 11 || l4[0] == 12;
-        if (k->icmp_echo || k->icmp_reply)
-            k->sport = k->dport = be16(l4 + 4);
-    }
-    return 1;
+    return parse_l4(k, ip + hl, tot - hl, false) ? 1 : -1;
 }
 
 static uint64_t timeout_of(const struct fw_conn *c)
@@ -218,8 +248,8 @@ static uint64_t timeout_of(const struct fw_conn *c)
     return c->proto == 6 ? 600 * SEC : 120 * SEC;
 }
 
-static struct fw_conn *lookup(struct fw *fw, uint8_t proto, uint32_t gip, uint16_t gport,
-                              uint32_t pip, uint16_t pport, uint64_t now)
+static struct fw_conn *lookup(struct fw *fw, uint8_t proto, const uint8_t *gip, uint16_t gport,
+                              const uint8_t *pip, uint16_t pport, uint64_t now)
 {
     for (unsigned i = 0; i < FW_CONNS; i++) {
         struct fw_conn *c = &fw->conns[i];
@@ -229,15 +259,15 @@ static struct fw_conn *lookup(struct fw *fw, uint8_t proto, uint32_t gip, uint16
             c->used = false;
             continue;
         }
-        if (c->proto == proto && c->guest_ip == gip && c->peer_ip == pip &&
+        if (c->proto == proto && !memcmp(c->guest_ip, gip, 16) && !memcmp(c->peer_ip, pip, 16) &&
             c->guest_port == gport && c->peer_port == pport)
             return c;
     }
     return NULL;
 }
 
-static void track(struct fw *fw, int dir, uint8_t proto, uint32_t gip, uint16_t gport,
-                  uint32_t pip, uint16_t pport, uint64_t now)
+static void track(struct fw *fw, int dir, uint8_t proto, const uint8_t *gip, uint16_t gport,
+                  const uint8_t *pip, uint16_t pport, uint64_t now)
 {
     struct fw_conn *slot = NULL;
     for (unsigned i = 0; i < FW_CONNS && !slot; i++)
@@ -252,9 +282,9 @@ static void track(struct fw *fw, int dir, uint8_t proto, uint32_t gip, uint16_t 
     memset(slot, 0, sizeof(*slot));
     slot->used = true;
     slot->proto = proto;
-    slot->guest_ip = gip;
+    memcpy(slot->guest_ip, gip, 16);
     slot->guest_port = gport;
-    slot->peer_ip = pip;
+    memcpy(slot->peer_ip, pip, 16);
     slot->peer_port = pport;
     slot->last_ns = now;
     slot->opener = (uint8_t)dir;
@@ -263,7 +293,8 @@ static void track(struct fw *fw, int dir, uint8_t proto, uint32_t gip, uint16_t 
 
 static bool rule_says_pass(const struct fw *fw, int dir, const struct pkt *k)
 {
-    uint32_t peer = dir == FW_IN ? k->src : k->dst;
+    const uint8_t *p = dir == FW_IN ? k->src : k->dst;
+    uint32_t peer = k->v6 ? 0 : be32(p + 12);
     for (unsigned i = 0; i < fw->nrules; i++) {
         const struct fw_rule *r = &fw->rules[i];
         if (r->dir != dir || (r->proto && r->proto != k->proto))
@@ -271,8 +302,8 @@ static bool rule_says_pass(const struct fw *fw, int dir, const struct pkt *k)
         if ((k->proto == 6 || k->proto == 17) &&
             (k->dport < r->port_lo || k->dport > r->port_hi))
             continue;
-        if ((peer & r->mask) != r->peer)
-            continue;
+        if (r->mask && (k->v6 || (peer & r->mask) != r->peer))
+            continue;                 /* PEER names an IPv4 address */
         return !r->drop;
     }
     return true;
@@ -290,7 +321,7 @@ bool fw_check(struct fw *fw, int dir, const uint8_t *frame, size_t len, uint64_t
         fw->dropped++;
         return false;
     }
-    uint32_t gip = dir == FW_IN ? k.dst : k.src, pip = dir == FW_IN ? k.src : k.dst;
+    const uint8_t *gip = dir == FW_IN ? k.dst : k.src, *pip = dir == FW_IN ? k.src : k.dst;
     uint16_t gport = dir == FW_IN ? k.dport : k.sport, pport = dir == FW_IN ? k.sport : k.dport;
     bool trackable = k.proto == 6 || k.proto == 17 || k.icmp_reply;
     struct fw_conn *c = trackable ? lookup(fw, k.proto, gip, gport, pip, pport, now_ns) : NULL;

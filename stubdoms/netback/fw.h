@@ -23,7 +23,10 @@
  * request, in the other direction, pass so; every echo request is judged
  * by the rules.)  Connections are TCP and UDP 5-tuples and ICMP
  * echo ids; a TCP connection ends 10 s after a RST or both FINs, others
- * after 120 s idle (TCP: 600 s).  Non-IPv4 frames (ARP, IPv6) pass.
+ * after 120 s idle (TCP: 600 s).  IPv6 is filtered the same way (PEER
+ * rules name IPv4 peers and never match it; "icmp" means ICMPv6 there;
+ * neighbour discovery, ICMPv6 133-137, always passes, as ARP does).
+ * Other frames (ARP) pass.
  */
 #define FW_MAX_RULES 32
 #define FW_CONNS     512
@@ -41,7 +44,7 @@ struct fw_rule {
 struct fw_conn {
     bool used;
     uint8_t proto;
-    uint32_t guest_ip, peer_ip;     /* host order */
+    uint8_t guest_ip[16], peer_ip[16]; /* IPv6, or IPv4 as ::ffff:a.b.c.d */
     uint16_t guest_port, peer_port; /* ICMP: the echo id in both */
     uint8_t fin;                    /* bit 0: guest sent FIN, bit 1: peer did */
     uint8_t opener;                 /* FW_IN or FW_OUT: who began it */

@@ -263,10 +263,91 @@ static void test_fw_state(void)
     }
 }
 
+/* An IPv6 frame: next header, last byte of src/dst (fe80::x), ports or echo id, flags, ICMPv6 type. */
+static size_t ip6(uint8_t *f, uint8_t nh, uint8_t src, uint8_t dst, uint16_t sp, uint16_t dp,
+                  uint8_t flags, uint8_t icmp_type)
+{
+    memset(f, 0, 100);
+    f[12] = 0x86;
+    f[13] = 0xdd;
+    uint8_t *ip = f + 14;
+    ip[0] = 0x60;
+    size_t l4 = nh == 6 ? 20 : 8;
+    ip[5] = (uint8_t)l4;
+    ip[6] = nh;
+    ip[7] = 64;
+    ip[8] = ip[24] = 0xfe;
+    ip[9] = ip[25] = 0x80;
+    ip[23] = src;
+    ip[39] = dst;
+    uint8_t *t = ip + 40;
+    if (nh == 58) {
+        t[0] = icmp_type;
+        t[4] = (uint8_t)(sp >> 8);
+        t[5] = (uint8_t)sp;
+    } else {
+        t[0] = (uint8_t)(sp >> 8);
+        t[1] = (uint8_t)sp;
+        t[2] = (uint8_t)(dp >> 8);
+        t[3] = (uint8_t)dp;
+        if (nh == 6)
+            t[13] = flags;
+    }
+    return 14 + 40 + l4;
+}
+
+static void test_fw_ipv6(void)
+{
+    static struct fw fw;
+    char err[200];
+    uint8_t f[100];
+    size_t n;
+    EXPECT(fw_parse(&fw, "drop:in:tcp:80:10.0.0.0/8+allow:in:tcp:22+drop:in:any", err,
+                    sizeof(err)) == 0);
+    /* A PEER rule names IPv4 peers: it does not match IPv6; the next rules do. */
+    n = ip6(f, 6, 1, 2, 40000, 22, 0x02, 0);
+    EXPECT(fw_check(&fw, FW_IN, f, n, 1 * SEC));
+    n = ip6(f, 6, 1, 2, 40000, 80, 0x02, 0);
+    EXPECT(!fw_check(&fw, FW_IN, f, n, 1 * SEC));
+    /* The guest's own connection out: replies pass; another peer's do not. */
+    n = ip6(f, 6, 2, 1, 50000, 80, 0x02, 0);
+    EXPECT(fw_check(&fw, FW_OUT, f, n, 2 * SEC));
+    n = ip6(f, 6, 1, 2, 80, 50000, 0x12, 0);
+    EXPECT(fw_check(&fw, FW_IN, f, n, 2 * SEC));
+    n = ip6(f, 6, 3, 2, 80, 50000, 0x12, 0);
+    EXPECT(!fw_check(&fw, FW_IN, f, n, 2 * SEC));
+    /* ICMPv6 echo in: dropped; the guest's echo out and its reply: pass. */
+    n = ip6(f, 58, 1, 2, 5, 5, 0, 128);
+    EXPECT(!fw_check(&fw, FW_IN, f, n, 3 * SEC));
+    n = ip6(f, 58, 2, 1, 6, 6, 0, 128);
+    EXPECT(fw_check(&fw, FW_OUT, f, n, 3 * SEC));
+    n = ip6(f, 58, 1, 2, 6, 6, 0, 129);
+    EXPECT(fw_check(&fw, FW_IN, f, n, 3 * SEC));
+    /* Neighbour discovery always passes (as ARP). */
+    for (uint8_t t = 133; t <= 137; t++) {
+        n = ip6(f, 58, 1, 2, 0, 0, 0, t);
+        EXPECT(fw_check(&fw, FW_IN, f, n, 4 * SEC));
+    }
+    /* An IPv4 connection does not open the same ports over IPv6. */
+    n = ip4(f, 6, G, P, 50001, 80, 0x02, 0);
+    EXPECT(fw_check(&fw, FW_OUT, f, n, 5 * SEC));
+    n = ip6(f, 6, 1, 2, 80, 50001, 0x12, 0);
+    EXPECT(!fw_check(&fw, FW_IN, f, n, 5 * SEC));
+    /* Malformed: payload longer than the frame, version not 6, short TCP. */
+    n = ip6(f, 6, 1, 2, 40000, 22, 0x02, 0);
+    EXPECT(!fw_check(&fw, FW_IN, f, n - 1, 6 * SEC));
+    f[14] = 0x40;
+    EXPECT(!fw_check(&fw, FW_IN, f, n, 6 * SEC));
+    n = ip6(f, 6, 1, 2, 40000, 22, 0x02, 0);
+    f[14 + 5] = 8;
+    EXPECT(!fw_check(&fw, FW_IN, f, n, 6 * SEC));
+}
+
 int main(void)
 {
     test_switch();
     test_fw_parse();
     test_fw_state();
+    test_fw_ipv6();
     UNIT_DONE();
 }
