@@ -43,6 +43,8 @@
  *                     bulk:P:BYTES               BYTES echoed through TCP port P,
  *                                                content checked; prints the rate
  *                     nowrite:PATH=VAL           writing PATH must be refused (EACCES)
+ *   dhcpd=A.B.C.D   a DHCP server (UDP 67) that offers A.B.C.D/24 to the
+ *                   first client, with us as server and router
  *   quit=P          after the checks, "quit" to peer's TCP port P
  *   wait=N          before exiting, N quits received
  */
@@ -129,6 +131,61 @@ static void udp_server(void *arg)
         ssize_t n = recvfrom(s, buf, sizeof(buf), 0, (struct sockaddr *)&from, &fl);
         if (n > 0)
             sendto(s, buf, (size_t)n, 0, (struct sockaddr *)&from, fl);
+    }
+}
+
+/* A minimal DHCP server (RFC 2131) for the net-dhcp test: DISCOVER ->
+ * OFFER, REQUEST -> ACK, for one address. */
+static struct in_addr dhcp_offer;
+
+static void dhcpd(void *arg)
+{
+    (void)arg;
+    int s = socket(AF_INET, SOCK_DGRAM, 0);
+    struct in_addr any = { .s_addr = INADDR_ANY };
+    struct sockaddr_in a = sa(any, 67);
+    int on = 1;
+    setsockopt(s, SOL_SOCKET, SO_BROADCAST, &on, sizeof(on));
+    if (s < 0 || bind(s, (struct sockaddr *)&a, sizeof(a))) {
+        test_error("dhcpd: cannot bind UDP 67: errno %d", errno);
+        minios_thread_exit();
+    }
+    for (;;) {
+        static uint8_t m[576];
+        ssize_t n = recv(s, m, sizeof(m), 0);
+        /* BOOTREQUEST, Ethernet, magic cookie, then options. */
+        if (n < 240 || m[0] != 1 || m[1] != 1 || m[2] != 6 ||
+            memcmp(m + 236, "\x63\x82\x53\x63", 4))
+            continue;
+        int type = 0;
+        for (ssize_t i = 240; i + 1 < n && m[i] != 255;) {
+            if (m[i] == 0) {
+                i++;
+                continue;
+            }
+            if (m[i] == 53 && m[i + 1] == 1 && i + 2 < n)
+                type = m[i + 2];
+            i += 2 + m[i + 1];
+        }
+        if (type != 1 && type != 3)
+            continue;
+        uint32_t me = minios_netfront_ipv4();
+        m[0] = 2;                                  /* BOOTREPLY */
+        memcpy(m + 16, &dhcp_offer.s_addr, 4);     /* yiaddr */
+        memcpy(m + 20, &me, 4);                    /* siaddr */
+        memset(m + 240, 0, sizeof(m) - 240);
+        uint8_t *o = m + 240;
+        uint32_t mask = htonl(0xffffff00u), lease = htonl(3600);
+        *o++ = 53, *o++ = 1, *o++ = type == 1 ? 2 : 5; /* OFFER / ACK */
+        *o++ = 54, *o++ = 4, memcpy(o, &me, 4), o += 4;
+        *o++ = 51, *o++ = 4, memcpy(o, &lease, 4), o += 4;
+        *o++ = 1, *o++ = 4, memcpy(o, &mask, 4), o += 4;
+        *o++ = 3, *o++ = 4, memcpy(o, &me, 4), o += 4;
+        *o++ = 255;
+        struct in_addr bc = { .s_addr = INADDR_BROADCAST };
+        struct sockaddr_in to = sa(bc, 68);
+        sendto(s, m, 300, 0, (struct sockaddr *)&to, sizeof(to));
+        printf("dhcpd: %s for %s\n", type == 1 ? "OFFER" : "ACK", inet_ntoa(dhcp_offer));
     }
 }
 
@@ -423,6 +480,9 @@ int main(int argc, char **argv)
             }
         } else if (!strncmp(a, "peer=", 5)) {
             inet_aton(a + 5, &peer);
+        } else if (!strncmp(a, "dhcpd=", 6)) {
+            inet_aton(a + 6, &dhcp_offer);
+            minios_thread_create("dhcpd", dhcpd, NULL, 32 << 10);
         }
     }
     if (minios_netfront_wait_up(minios_monotonic_ns() + 60 * SEC)) {
