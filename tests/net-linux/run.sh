@@ -4,6 +4,8 @@
 # netback, gets a link, pings a minios appliance over the switch and echoes TCP with it (a short
 # line, then 20,000 lines summed at both ends; Linux leaves TCP checksums to the backend:
 # NETTXF_csum_blank).  SKIP without the .debs.  docs/network.md.
+# ALONE=1
+# (run after the others: it shares build/linux with linux-pv, whose first run builds it)
 set -u
 cd "$(dirname "$0")/../.."
 out=build/tests/net-linux
