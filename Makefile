@@ -50,6 +50,7 @@ include tools/tools.mk
 include toolchain/libs.mk
 include toolchain/lwip.mk
 include minios/drivers/drivers.mk
+include stubdoms/netback/netback.mk
 include apps/apps.mk
 include tests/unit/grant.mk
 include tests/unit/xenstore.mk

@@ -66,6 +66,14 @@ $(LWIP_OUT)/port/%.o: minios/lwip/%.c $(LWIP_SRC)/src/include/lwip/init.h \
 	$(Q)mkdir -p $(@D) && $(MINIOS_CC) $(MINIOS_APP_CFLAGS) $(LWIP_CFLAGS) -MMD -MP -c -o $@ $<
 -include $(LWIP_PORT_OBJS:.o=.d)
 
+# The network frontend (docs/network.md): a driver of the lwIP side.
+LWIP_PORT_OBJS += $(LWIP_OUT)/port/netfront.o
+$(LWIP_OUT)/port/netfront.o: minios/drivers/netfront.c $(LWIP_SRC)/src/include/lwip/init.h \
+		$(MINIOS_CC) $(NEWLIB_STAMP) | $(XENINC)/xen
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D) && $(MINIOS_CC) $(MINIOS_APP_CFLAGS) $(LWIP_CFLAGS) -MMD -MP -c -o $@ $<
+-include $(LWIP_OUT)/port/netfront.d
+
 $(LWIP_MINIOS): $(LWIP_OBJS) $(LWIP_PORT_OBJS)
 	$(call msg,AR,$@)
 	$(Q)rm -f $@ && $(TARGET_AR) rcs $@ $^

@@ -64,6 +64,46 @@ bool xs_wired(struct domain *d)
     return si && si->store_evtchn;
 }
 
+/* The network words of a guest's command line (vif=, mac=, fw=;
+ * docs/network.md), appended to its line as " vif=... mac=... fw=...",
+ * each once (the first), at most 160 bytes, printable ASCII only: the
+ * xenstore domain checks their syntax. */
+static size_t net_words(struct domain *d, const start_info_t *si, char *out, size_t size)
+{
+    static const char *const keys[] = { "vif=", "mac=", "fw=" };
+    size_t len = 0;
+    out[0] = 0;
+    for (unsigned k = 0; k < ARRAY_SIZE(keys); k++) {
+        size_t kl = strlen(keys[k]);
+        const char *p = (const char *)si->cmd_line;
+        const char *end = p + strnlen(p, sizeof(si->cmd_line));
+        while (p < end) {
+            while (p < end && *p == ' ')
+                p++;
+            const char *w = p;
+            while (p < end && *p != ' ')
+                p++;
+            size_t n = (size_t)(p - w);
+            if (n <= kl || memcmp(w, keys[k], kl))
+                continue;
+            bool ok = n <= 160;
+            for (size_t i = 0; ok && i < n; i++)
+                ok = w[i] > ' ' && w[i] < 0x7f;
+            if (!ok || len + 1 + n >= size) {
+                printk("d%u (%s): '%.*s...' left out of the xenstore list: longer than "
+                       "160 bytes or not printable\n", d->id, d->name, (int)kl, w);
+                break;
+            }
+            out[len++] = ' ';
+            memcpy(out + len, w, n);
+            len += n;
+            out[len] = 0;
+            break;
+        }
+    }
+    return len;
+}
+
 /* One line of the list (without its end: the caller adds "\n"). */
 static int list_line(struct domain *d, char *buf, size_t size)
 {
@@ -79,12 +119,14 @@ static int list_line(struct domain *d, char *buf, size_t size)
             rl += (size_t)snprintf(roles + rl, sizeof(roles) - rl, "%s%s", rl ? "," : "",
                                    names[i].name);
     static const char *const restart[] = { "never", "crash", "always" };
+    char net[3 * 162];
+    net_words(d, si, net, sizeof(net));
     return snprintf(buf, size, "domain %u name=%s mem_kb=%lu vcpus=%u store_mfn=%lu "
-                    "store_port=%u console_mfn=%lu console_port=%u roles=%s restart=%s\n",
+                    "store_port=%u console_mfn=%lu console_port=%u roles=%s restart=%s%s\n",
                     d->id, d->name, (unsigned long)(d->max_pages * (PAGE_SIZE / 1024)),
                     d->nr_vcpus, (unsigned long)si->store_mfn, si->store_evtchn,
                     (unsigned long)si->console.domU.mfn, si->console.domU.evtchn,
-                    rl ? roles : "-", restart[d->restart]);
+                    rl ? roles : "-", restart[d->restart], net);
 }
 
 /* The xenstore domain's boot module: one line per wired domain, in
@@ -97,7 +139,7 @@ size_t xs_boot_list(char *buf, size_t size)
         struct domain *d = domain_by_id(id);
         if (!d || !xs_wired(d))
             continue;
-        char line[256];
+        char line[768];
         int n = list_line(d, line, sizeof(line));
         if (n >= (int)sizeof(line))
             panic("xenstore boot list: line of d%u too long", d->id);

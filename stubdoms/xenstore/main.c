@@ -17,6 +17,7 @@
 #include <xen/event_channel.h>
 #include <xen/io/xs_wire.h>
 #include "console.h"
+#include "vif.h"
 #include "xs_store.h"
 
 /*
@@ -351,6 +352,7 @@ static void check_domains(void)
             char path[32];
             snprintf(path, sizeof(path), "/local/domain/%u", d->domid);
             xs_store_rm_internal(store, path);
+            xsv_domain_gone(store, d->domid);
         }
         xs_domain_gone(store, d->domid);
         if (d->conn)
@@ -483,6 +485,7 @@ static void boot_domain(char *line, bool again)
     put_node(id, "control", "", true);
 
     boot_domain_setup(d, store_port, console_port, name, again);
+    xsv_domain_up(store, id);    /* its vif, and the vifs it serves (vif.c) */
     let_run(id);
 }
 
@@ -591,6 +594,12 @@ static void boot_domains(void)
     unsigned n = 0;
     char *save;
     unsigned seen = kicks;
+    /* Every line's name first: a vif= may name a later domain (vif.c). */
+    char *names = strdup(text);
+    for (char *line = names ? strtok_r(names, "\n", &save) : NULL; line;
+         line = strtok_r(NULL, "\n", &save))
+        xsv_note_line(line);
+    free(names);
     for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
         remember_line(line);
         boot_domain(line, false);
@@ -619,6 +628,7 @@ int main(int argc, char **argv)
         return 1;
     }
     xsc_console_init();
+    xsv_set_log(xlog);
 
     struct xs_config cfg;
     xs_config_default(&cfg);

@@ -172,7 +172,7 @@ static int guest(domid_t xs, domid_t other)
 struct peer {
     unsigned id, vcpus, store_port, console_port;
     unsigned long mem_kb, store_mfn, console_mfn;
-    char name[32], roles[40], restart[8];
+    char name[32], roles[40], restart[8], net[520];
     struct xenstore_domain_interface *store;
     struct xencons_interface *cons;
     grant_handle_t hs, hc;
@@ -197,23 +197,37 @@ static void parse_module(const char *expect)
     printf("xs: module at %p, %zu bytes\n", (void *)text, len);
     if (text[len - 1] != '\n')
         test_fail("the module does not end with a newline");
-    char line[256];
+    char line[768];
     for (size_t off = 0;
          nr_peers < MAX_PEERS && bootlist_next(text, len, &off, line, sizeof(line)); ) {
         struct peer *p = &peers[nr_peers++];
+        int end = 0;
         if (sscanf(line, "domain %u name=%31s mem_kb=%lu vcpus=%u store_mfn=%lu store_port=%u "
-                   "console_mfn=%lu console_port=%u roles=%39s restart=%7s", &p->id, p->name,
+                   "console_mfn=%lu console_port=%u roles=%39s restart=%7s%n", &p->id, p->name,
                    &p->mem_kb, &p->vcpus, &p->store_mfn, &p->store_port, &p->console_mfn,
-                   &p->console_port, p->roles, p->restart) != 10) {
+                   &p->console_port, p->roles, p->restart, &end) != 10) {
             test_fail("bad line '%s'", line);
             continue;
         }
+        /* Then only the network words, each at most once, in this order:
+         * " vif=..." " mac=..." " fw=..." (docs/network.md). */
+        snprintf(p->net, sizeof(p->net), "%s", line + end);
+        const char *q = p->net;
+        static const char *const keys[] = { " vif=", " mac=", " fw=" };
+        for (unsigned k = 0; k < 3; k++)
+            if (!strncmp(q, keys[k], strlen(keys[k]))) {
+                q += strlen(keys[k]);
+                while (*q > ' ')
+                    q++;
+            }
+        if (*q)
+            test_fail("line '%s': '%s' after restart= is not vif=/mac=/fw=", line, q);
         /* Exactly that, with nothing more. */
-        char again[256];
+        char again[768];
         snprintf(again, sizeof(again), "domain %u name=%s mem_kb=%lu vcpus=%u store_mfn=%lu "
-                 "store_port=%u console_mfn=%lu console_port=%u roles=%s restart=%s", p->id,
+                 "store_port=%u console_mfn=%lu console_port=%u roles=%s restart=%s%s", p->id,
                  p->name, p->mem_kb, p->vcpus, p->store_mfn, p->store_port, p->console_mfn,
-                 p->console_port, p->roles, p->restart);
+                 p->console_port, p->roles, p->restart, p->net);
         if (strcmp(line, again))
             test_fail("line '%s' is not in the format", line);
         printf("xs: %s\n", line);
