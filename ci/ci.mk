@@ -9,19 +9,52 @@ $(eval $(call minios_elf,$(B)/bench/stall.elf,bench/stall_bench.c))
 # once the appliances have, exit=idle) and three appliances.
 RUN_MODULES := $(B)/stubdoms/xenstore.elf name=xenstore role=xenstore mem=16M exit=idle,$(B)/apps/hello.elf name=alpha mem=2M hello from alpha,$(B)/apps/netdemo.elf name=netdemo mem=16M,$(B)/apps/hello.elf name=gamma mem=2M third appliance
 
-.PHONY: run-only run-modules bench-keel
+# The net demo that make run boots (docs/boot-config.md, "The net demo"):
+# the xenstore stub; netback, the network driver domain, owning the
+# virtio-net NIC at 00:03.0 behind QEMU's VT-d (restarted if it crashes);
+# httpd and kv with a vif each on netback's switch, static addresses on
+# QEMU's user network.  QEMU forwards 127.0.0.1:8080 to httpd's port 80 and
+# 127.0.0.1:6379 to kv's (RUN_HTTP_PORT=, RUN_KV_PORT= to change them).
+RUN_NET_MODULES := $(B)/stubdoms/xenstore.elf name=xenstore role=xenstore mem=16M,$(B)/stubdoms/netback.elf name=netback role=hardware pci=00:03.0 mem=32M restart=crash,$(B)/apps/httpd.elf name=web mem=32M vif=netback ip=10.0.2.15/24 gw=10.0.2.2,$(B)/apps/kv.elf name=kv mem=64M vif=netback ip=10.0.2.16/24 gw=10.0.2.2
+RUN_NET_QEMU := -M q35 -device intel-iommu,intremap=on -device virtio-net-pci,netdev=n0,addr=3,iommu_platform=on,disable-legacy=on
+RUN_HTTP_PORT ?= 8080
+RUN_KV_PORT ?= 6379
+
+.PHONY: run-only run-modules run-net-modules run-net-qemu run-demo bench-keel
 # The demo set's -initrd string (tests/demo boots exactly this).
 run-modules:
 	@echo '$(RUN_MODULES)'
+# The net demo's -initrd string and QEMU machine and NIC (tests/apps-net
+# boots exactly these, with its own host ports).
+run-net-modules:
+	@echo '$(RUN_NET_MODULES)'
+run-net-qemu:
+	@echo '$(RUN_NET_QEMU)'
 
-# Builds only what the demo boots (not mbedTLS, the tests or the benchmarks).
-RUN_DEPS := $(B)/hv.elf $(B)/stubdoms/xenstore.elf $(B)/apps/hello.elf $(B)/apps/netdemo.elf
+# Builds only what the net demo boots (not mbedTLS, the tests or the benchmarks).
+RUN_DEPS := $(B)/hv.elf $(B)/stubdoms/xenstore.elf $(B)/stubdoms/netback.elf $(B)/apps/httpd.elf \
+            $(B)/apps/kv.elf
 
 run: deps
 	$(Q)$(MAKE) --no-print-directory $(RUN_DEPS)
 	$(Q)$(MAKE) --no-print-directory run-only
 
 run-only:
+	@echo "Booting Keel: the xenstore stub, netback (owning QEMU's virtio-net behind VT-d), httpd and kv."
+	@echo "From the host, once they are up (a minute or so under TCG):"
+	@echo "    curl http://127.0.0.1:$(RUN_HTTP_PORT)/"
+	@echo "    redis-cli -p $(RUN_KV_PORT) ping"
+	@echo "Ctrl-A X stops QEMU."
+	$(Q)qemu-system-x86_64 -accel tcg -cpu max -m 512M -nodefaults -display none \
+		-serial mon:stdio -no-reboot -device isa-debug-exit,iobase=0xf4,iosize=4 \
+		-netdev user,id=n0,hostfwd=tcp:127.0.0.1:$(RUN_HTTP_PORT)-10.0.2.15:80,hostfwd=tcp:127.0.0.1:$(RUN_KV_PORT)-10.0.2.16:6379 \
+		$(RUN_NET_QEMU) -kernel $(B)/hv.elf -initrd "$(RUN_NET_MODULES)"; \
+	rc=$$?; [ $$rc -eq 33 ] || [ $$rc -eq 0 ] && echo "Keel: QEMU ended (status $$rc)" \
+		|| { echo "Keel: QEMU status $$rc"; exit 1; }
+
+# The earlier demo, which ends by itself: the xenstore stub and three
+# appliances that print and power off.
+run-demo: $(B)/hv.elf $(B)/stubdoms/xenstore.elf $(B)/apps/hello.elf $(B)/apps/netdemo.elf
 	@echo "Booting Keel with the xenstore stub domain and three appliances (QEMU exits when they have all shut down)"
 	$(Q)qemu-system-x86_64 -accel tcg -cpu max -m 256M -nodefaults -display none \
 		-serial stdio -no-reboot -device isa-debug-exit,iobase=0xf4,iosize=4 \

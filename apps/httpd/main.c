@@ -6,11 +6,13 @@
  *   selftest=1   also run the client self test over loopback, print its
  *                "Test result:" line and power off (tests/httpd) */
 #include <stdint.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <minios/events.h>
 #include <minios/net.h>
+#include <minios/netfront.h>
 #include <minios/thread.h>
 #include <minios/time.h>
 #include <netinet/in.h>
@@ -107,6 +109,12 @@ int main(int argc, char **argv)
     httpd_clock = wall_clock;
     if (minios_net_init()) {
         printf("httpd: lwIP did not start\n");
+        return 1;
+    }
+    /* A vif from the boot line (vif=): lwIP's xn0, ip=/gw= or DHCP. */
+    int nf = minios_netfront_start(argc, argv);
+    if (nf && nf != -ENODEV) {
+        printf("httpd: the vif did not start (%d)\n", nf);
         return 1;
     }
     int ls = socket(AF_INET, SOCK_STREAM, 0);

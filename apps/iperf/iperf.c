@@ -1,11 +1,13 @@
 /* iperf: TCP throughput between appliances with lwIP's iperf 2 code (lwiperf: server, and a client
  * that sends for 10 s), and the grant-copy bound a netback copy path cannot beat. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <minios/gnttab.h>
 #include <minios/mm.h>
 #include <minios/net.h>
+#include <minios/netfront.h>
 #include <minios/thread.h>
 #include <minios/time.h>
 #include <xen/grant_table.h>
@@ -121,6 +123,12 @@ int main(int argc, char **argv)
         copy_bound();
     if (minios_net_init()) {
         printf("iperf: lwIP did not start\n");
+        return 1;
+    }
+    /* A vif from the boot line (vif=): lwIP's xn0, ip=/gw= or DHCP. */
+    int nf = minios_netfront_start(argc, argv);
+    if (nf && nf != -ENODEV) {
+        printf("iperf: the vif did not start (%d)\n", nf);
         return 1;
     }
     if (!strcmp(mode, "server")) {

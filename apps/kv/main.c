@@ -11,11 +11,13 @@
  *   selftest=1     also run the client self test over loopback, print its
  *                  "Test result:" line and power off (tests/kv) */
 #include <stdint.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <minios/events.h>
 #include <minios/net.h>
+#include <minios/netfront.h>
 #include <minios/startinfo.h>
 #include <minios/thread.h>
 #include <minios/time.h>
@@ -128,6 +130,12 @@ int main(int argc, char **argv)
     kv_store_set_clients(store, maxconn, (unsigned)timeout);
     if (minios_net_init()) {
         printf("kv: lwIP did not start\n");
+        return 1;
+    }
+    /* A vif from the boot line (vif=): lwIP's xn0, ip=/gw= or DHCP. */
+    int nf = minios_netfront_start(argc, argv);
+    if (nf && nf != -ENODEV) {
+        printf("kv: the vif did not start (%d)\n", nf);
         return 1;
     }
     int ls = socket(AF_INET, SOCK_STREAM, 0);

@@ -21,6 +21,7 @@
 
 #include "fw.h"
 #include "switch.h"
+#include "nic.h"
 
 #define PAGE      4096
 #define TX_N      __CONST_RING_SIZE(netif_tx, PAGE)
@@ -88,6 +89,13 @@ static void kick(evtchn_port_t port, void *data)
 {
     (void)port;
     (void)data;
+    kicks++;
+    minios_waitq_wake_all(&wq);
+}
+
+/* From the NIC's receive thread: frames wait in its queue. */
+static void nic_wake(void)
+{
     kicks++;
     minios_waitq_wake_all(&wq);
 }
@@ -733,6 +741,8 @@ int main(int argc, char **argv)
         return 1;
     txbuf_mfn = minios_virt_to_mfn(txbuf);
     sw_init(&sw, 300ull * 1000000000ull);
+    if (nic_start(&sw, nic_wake))
+        return 1;
     char base[64];
     snprintf(base, sizeof(base), "/local/domain/%u/backend/vif", self);
     if (minios_xs_watch(base, "be", store_changed, NULL)) {
@@ -764,6 +774,11 @@ int main(int argc, char **argv)
                         again = true;
                 }
         }
+        if (nic_pending()) {
+            nic_poll(&sw, now);
+            if (nic_pending())
+                again = true;
+        }
         for (struct vif *v = vifs; v; v = v->next)
             if (v->rx_notify) {
                 v->rx_notify = false;
@@ -780,6 +795,7 @@ int main(int argc, char **argv)
             } else if (!idle_since) {
                 idle_since = now;
             } else if (now - idle_since > 2000000000ull) {
+                nic_report();
                 nlog("exit=idle: no vif left to serve: powering off");
                 return 0;
             }

@@ -3,7 +3,7 @@
 # net-* guest tests' appliance.
 
 NETBACK_ELF  := $(B)/stubdoms/netback.elf
-NETBACK_SRCS := stubdoms/netback/main.c stubdoms/netback/switch.c stubdoms/netback/fw.c
+NETBACK_SRCS := stubdoms/netback/main.c stubdoms/netback/switch.c stubdoms/netback/fw.c stubdoms/netback/nic.c
 
 $(eval $(call minios_elf,$(NETBACK_ELF),$(NETBACK_SRCS),-Istubdoms/netback))
 

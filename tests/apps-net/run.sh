@@ -25,8 +25,9 @@ done
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 hp=$(free_port) kp=$(free_port)
 [ "$hp" != "$kp" ] || kp=$(free_port)
-modules=${APPS_NET_MODULES:-"build/stubdoms/xenstore.elf name=xenstore mem=16M role=xenstore,build/stubdoms/netback.elf name=netback mem=32M role=hardware pci=00:03.0,build/apps/httpd.elf name=web mem=32M port=80,build/apps/kv.elf name=kv mem=64M port=6379"}
-nic=${APPS_NET_QEMU:-"-M q35 -device virtio-net-pci,netdev=n0,addr=3"}
+modules=${APPS_NET_MODULES:-"$(make -s --no-print-directory run-net-modules)"}
+nic=${APPS_NET_QEMU:-"$(make -s --no-print-directory run-net-qemu)"}
+WEB_IP=${WEB_IP:-10.0.2.15} KV_IP=${KV_IP:-10.0.2.16}
 tmp=$(mktemp -d)
 log=$tmp/boot.log
 # shellcheck disable=SC2086
@@ -39,12 +40,12 @@ trap 'kill $qpid 2>/dev/null; wait $qpid 2>/dev/null; rm -rf "$tmp"' EXIT
 url=http://127.0.0.1:$hp
 up=0
 for _ in $(seq 120); do
-    kill -0 $qpid 2>/dev/null || fail "QEMU ended: $(tail -5 "$log" "$tmp/qemu.err")"
+    kill -0 $qpid 2>/dev/null || fail "QEMU ended: $(tail -n 5 "$log" "$tmp/qemu.err")"
     if curl -s --max-time 5 -o /dev/null "$url/empty" &&
        [ "$(timeout 5 redis-cli -p "$kp" ping 2>/dev/null)" = PONG ]; then up=1; break; fi
     sleep 2
 done
-[ $up = 1 ] || fail "httpd or kv did not answer through the forward in 240 s: $(tail -5 "$log")"
+[ $up = 1 ] || fail "httpd or kv did not answer through the forward in 240 s: $(tail -n 5 "$log")"
 www=build/apps/httpd/www
 for f in empty 1k.bin 4m.bin; do
     curl -s --max-time 120 -o "$tmp/$f" "$url/$f" && cmp -s "$tmp/$f" "$www/$f" ||
