@@ -906,10 +906,25 @@ static long map_gsi(struct domain *d, struct physdev_map_pirq *m)
         goto out;
     }
     if (iommu_intremap()) {
-        rc = -XEN_EOPNOTSUPP;    /* not through interrupt remapping yet */
-        goto out;
+        /* Through a remapping entry only the line's I/O APIC may use
+         * (the source-id its DRHD names for it). */
+        uint16_t sid;
+        uint32_t a, dt;
+        unsigned index = (unsigned)(slot - maps);
+        if (!iommu_ioapic_sid(ioapic_id_of(gsi), &sid)) {
+            printk("pci: GSI %u refused to d%u: no DMA-remapping unit names I/O APIC id %u, "
+                   "so its interrupts cannot be remapped\n", gsi, d->id, ioapic_id_of(gsi));
+            rc = -XEN_EOPNOTSUPP;
+            goto out;
+        }
+        if (iommu_irte_set(index, sid, vec, pcpus[0]->apic_id, level, &a, &dt)) {
+            rc = -XEN_ENOSPC;
+            goto out;
+        }
+        ioapic_program_remapped(gsi, index, vec, level, low);
+    } else {
+        ioapic_program(gsi, vec, pcpus[0]->apic_id, level, low);
     }
-    ioapic_program(gsi, vec, pcpus[0]->apic_id, level, low);
     *slot = (struct msi_map){ .used = true, .intx = true, .level = level, .low = low,
                               .gsi = (uint8_t)gsi, .dom = d->id, .bdf = p->bdf,
                               .pirq = (uint8_t)pirq, .vector = (uint8_t)vec };
@@ -1002,7 +1017,7 @@ long pci_map_pirq(struct domain *d, struct physdev_map_pirq *m)
     /* Through interrupt remapping when on: an entry per map, which only
      * this device (its source-id) can use. */
     if (iommu_intremap() &&
-        iommu_irte_set((unsigned)(slot - maps), bdf, vec, pcpus[0]->apic_id, &msi_addr,
+        iommu_irte_set((unsigned)(slot - maps), bdf, vec, pcpus[0]->apic_id, false, &msi_addr,
                        &msi_data)) {
         rc = -XEN_ENOSPC;
         goto out;
