@@ -1457,8 +1457,9 @@ bool pv_emulate_gp(struct vcpu *v, struct cpu_user_regs *r)
 
 /* ------------------------------------------------------------------ */
 /* physdev_op: the vCPU's I/O privilege and bitmap, as Xen; MSI and MSI-X
- * vectors and INTx lines of the domain's own PCI devices as PIRQs (pci.c); the other PCI
- * and IRQ operations are not there (-ENOSYS). */
+ * vectors and INTx lines of the domain's own PCI devices as PIRQs
+ * (pci.c); the other PCI and IRQ operations (PHYSDEVOP_pirq_eoi_gmfn_v2
+ * among them: EOIs are hypercalls) are not there (-ENOSYS). */
 long do_physdev_op(unsigned long cmd, unsigned long arg, unsigned long a3,
                    unsigned long a4, unsigned long a5)
 {
@@ -1508,7 +1509,7 @@ long do_physdev_op(unsigned long cmd, unsigned long arg, unsigned long a3,
     case PHYSDEVOP_eoi: {
         /* MSI is edge-triggered: nothing to acknowledge (Xen's
          * ACKTYPE_NONE); a level INTx line is unmasked (ACKTYPE_UNMASK);
-         * a PIRQ the domain has not mapped -EINVAL. */
+         * a PIRQ the domain has not mapped and bound -EINVAL. */
         struct physdev_eoi e;
         if (copy_from_guest(&e, arg, sizeof(e)))
             return -XEN_EFAULT;

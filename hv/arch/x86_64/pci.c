@@ -30,6 +30,11 @@
  * device-specific space reads through and is not written.  Anything that
  * is not the domain's own device reads as absent (all ones).
  *
+ * Interrupts reach the owner as PIRQs on event channels: MSI and MSI-X
+ * vectors, and the legacy INTx line as a GSI of the I/O APIC (ioapic.c;
+ * its GSI from the firmware's interrupt line, docs/intx.md), masked from
+ * each level interrupt to the owner's EOI.
+ *
  * When the owner dies its devices stop (no decoding, no bus mastering,
  * MSI and MSI-X disabled) before its frames are freed, and return to the
  * hypervisor.
@@ -981,7 +986,8 @@ long pci_map_pirq(struct domain *d, struct physdev_map_pirq *m)
     }
     for (unsigned i = 0; i < NR_MSI_MAPS; i++) {
         struct msi_map *x = &maps[i];
-        if (x->used && x->bdf == bdf && (x->msix != msix || x->entry == m->entry_nr)) {
+        if (x->used && !x->intx && x->bdf == bdf &&
+            (x->msix != msix || x->entry == m->entry_nr)) {
             rc = -XEN_EBUSY;     /* mapped already, or the other kind is in use */
             goto out;
         }
@@ -1065,7 +1071,7 @@ static void unmap_locked(struct msi_map *x)
             e[3] = 1;
         bool any = false;
         for (unsigned i = 0; i < NR_MSI_MAPS; i++)
-            any |= &maps[i] != x && maps[i].used && maps[i].bdf == x->bdf;
+            any |= &maps[i] != x && maps[i].used && !maps[i].intx && maps[i].bdf == x->bdf;
         if (!any)
             cfg_write(p->bdf, p->msix + 2, 2, cfg_read(p->bdf, p->msix + 2, 2) & ~0x8000u);
     } else if (p) {
