@@ -9,7 +9,8 @@
  * again; then n interrupts, each acknowledged at the device and EOIed,
  * arrive as exactly n events.  Refused: another domain's map, a GSI of
  * no device of its own, a GSI that does not exist, a PIRQ out of range,
- * binding or EOI of a PIRQ not mapped (or not bound), a second map.
+ * binding or EOI of a PIRQ not mapped (or not bound), a second map, the
+ * GSI of a line the owner wrote into the interrupt line register itself.
  * Closed, the line stays masked; unmapped, it is free for the peer.  It
  * ends with the GSI mapped and bound: freed when the domain is gone.
  *
@@ -168,6 +169,12 @@ static int owner(unsigned dev, domid_t peer, unsigned n)
     CHECK_EQ(map_gsi(DOMID_SELF, gsi, 64), -XEN_EINVAL);     /* no such PIRQ */
     CHECK_EQ(bind_pirq((unsigned)gsi), -XEN_EPERM);         /* not mapped */
     CHECK_EQ(eoi((unsigned)gsi), -XEN_EINVAL);              /* not mapped */
+    /* The line register is the owner's to write, but the hypervisor keeps
+     * what the firmware wrote there: a line the owner names is not its. */
+    wr32(dev, 0x3c, (intr & ~0xffu) | 4);
+    CHECK_EQ(rd32(dev, 0x3c) & 0xff, 4);
+    CHECK_EQ(map_gsi(DOMID_SELF, 4, -1), -XEN_EPERM);
+    wr32(dev, 0x3c, intr);
 
     /* Mapped: PIRQ = GSI. */
     long pirq = map_gsi(DOMID_SELF, gsi, -1);
