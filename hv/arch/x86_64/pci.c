@@ -906,7 +906,7 @@ static long map_gsi(struct domain *d, struct physdev_map_pirq *m)
         rc = -XEN_ENOSPC;
         goto out;
     }
-    if (pcpus[0]->apic_id > 0xff) {
+    if (!iommu_intremap() && pcpus[0]->apic_id > 0xff) {
         rc = -XEN_EOPNOTSUPP;    /* an I/O APIC entry names an 8-bit APIC id */
         goto out;
     }
