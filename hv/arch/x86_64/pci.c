@@ -838,7 +838,8 @@ static uint32_t msi_address(void)
  * it from dom0: PHYSDEVOP_setup_gsi, or dom0's own I/O APIC writes); it
  * takes the interrupt line register the firmware programmed at boot (read
  * at enumeration, not what the owner may write there since) through the
- * MADT's overrides, as docs/pci.md explains with its limits.  Only the
+ * MADT's overrides, as docs/intx.md explains with its limits (a line of
+ * 0 or 255 is none: unknown or not connected).  Only the
  * GSI of a device the domain owns is its to map (else -EPERM, as Xen's
  * irq_access_permitted); a line another domain has mapped is refused
  * (-EBUSY: no sharing between owners).  The entry is programmed masked,
@@ -858,6 +859,7 @@ static long map_gsi(struct domain *d, struct physdev_map_pirq *m)
         unsigned g;
         bool lv, lo;
         if (devs[i].owner == d->id && devs[i].intx_pin >= 1 && devs[i].intx_pin <= 4 &&
+            devs[i].intx_line != 0 && devs[i].intx_line != 0xff &&
             ioapic_line_to_gsi(devs[i].intx_line, &g, &lv, &lo) && g == gsi) {
             p = &devs[i];
             level = lv;
