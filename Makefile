@@ -41,6 +41,7 @@ include lib/dombuild/dombuild.mk
 include hv/hv.mk
 include tests/tests.mk
 include tests/iommu-dma/iommu.mk
+include tests/pci-intx/intx.mk
 include ci/ci.mk
 # The disk image library and host tools (portable C, built for the host),
 # then the same library and its dependencies built for minios.

@@ -39,12 +39,15 @@ void iommu_frame_sync(uint64_t mfn);
 int iommu_grant_map(struct domain *ld, uint64_t mfn, bool writable);
 void iommu_grant_unmap(struct domain *ld, uint64_t mfn, bool writable);
 /* Interrupt remapping: whether on; entry index (< 256) made to deliver
- * vector to APIC dest for device bdf only (source-id verified), with the
- * remappable-format MSI address and data the device is to be given (-1
- * if off or index too large); the entry cleared.  pci_lock held. */
+ * vector to APIC dest, edge or level, for source-id bdf only (a device,
+ * or an I/O APIC), with the remappable-format MSI address and data a
+ * device is to be given (-1 if off or index too large); the entry
+ * cleared.  pci_lock held.  The source-id of I/O APIC id (its DRHD's
+ * device scope), false if no unit names it. */
 bool iommu_intremap(void);
-int iommu_irte_set(unsigned index, uint16_t bdf, unsigned vector, uint32_t dest,
+int iommu_irte_set(unsigned index, uint16_t bdf, unsigned vector, uint32_t dest, bool level,
                    uint32_t *addr, uint32_t *data);
+bool iommu_ioapic_sid(unsigned id, uint16_t *sid);
 void iommu_irte_clear(unsigned index);
 /* The fault event interrupt (trap_dispatch, EOI done). */
 void iommu_fault_interrupt(void);

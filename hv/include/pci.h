@@ -23,7 +23,8 @@ bool pci_bridge_buses(uint16_t bdf, unsigned *secondary, unsigned *subordinate);
 /* Gives device bdf to d at build time; 0, or -1 with why filled. */
 int pci_assign(struct domain *d, uint16_t bdf, char *why, size_t n);
 
-/* PIRQs: a domain's handles for its devices' MSI and MSI-X vectors. */
+/* PIRQs: a domain's handles for its devices' MSI and MSI-X vectors and
+ * INTx lines (GSIs). */
 #define NR_PIRQS 64
 struct physdev_map_pirq;
 /* PHYSDEVOP_map_pirq / unmap_pirq for d itself (the owner). */
@@ -31,9 +32,16 @@ long pci_map_pirq(struct domain *d, struct physdev_map_pirq *m);
 long pci_unmap_pirq(struct domain *d, int pirq);
 /* Whether d has pirq mapped (PHYSDEVOP_eoi, irq_status_query, bind). */
 bool pci_pirq_mapped(struct domain *d, unsigned pirq);
-/* The vector's MSI-X entry unmasked (bound) or masked (unbound). */
+/* PHYSDEVOP_eoi: an INTx line masked since it fired is unmasked; 0 for
+ * any PIRQ d mapped and bound, -EINVAL otherwise.  Whether pirq needs that EOI
+ * (a level-triggered INTx line: XENIRQSTAT_needs_eoi). */
+long pci_pirq_eoi(struct domain *d, unsigned pirq);
+bool pci_pirq_needs_eoi(struct domain *d, unsigned pirq);
+/* The vector's MSI-X entry (or INTx line) unmasked (bound) or masked
+ * (unbound). */
 void pci_pirq_mask(struct domain *d, unsigned pirq, bool mask);
-/* A device interrupt on a dynamic vector (trap_dispatch, EOI done). */
+/* A device interrupt on a dynamic vector (trap_dispatch; it sends the
+ * EOI). */
 void pci_msi_interrupt(unsigned vector);
 #define VEC_DYN_FIRST 0x40
 #define VEC_DYN_LAST  0xdf

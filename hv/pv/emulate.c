@@ -1457,8 +1457,9 @@ bool pv_emulate_gp(struct vcpu *v, struct cpu_user_regs *r)
 
 /* ------------------------------------------------------------------ */
 /* physdev_op: the vCPU's I/O privilege and bitmap, as Xen; MSI and MSI-X
- * vectors of the domain's own PCI devices as PIRQs (pci.c); the other PCI
- * and IRQ operations are not there (-ENOSYS). */
+ * vectors and INTx lines of the domain's own PCI devices as PIRQs
+ * (pci.c); the other PCI and IRQ operations (PHYSDEVOP_pirq_eoi_gmfn_v2
+ * among them: EOIs are hypercalls) are not there (-ENOSYS). */
 long do_physdev_op(unsigned long cmd, unsigned long arg, unsigned long a3,
                    unsigned long a4, unsigned long a5)
 {
@@ -1507,11 +1508,12 @@ long do_physdev_op(unsigned long cmd, unsigned long arg, unsigned long a3,
     }
     case PHYSDEVOP_eoi: {
         /* MSI is edge-triggered: nothing to acknowledge (Xen's
-         * ACKTYPE_NONE); a PIRQ the domain has not mapped -EINVAL. */
+         * ACKTYPE_NONE); a level INTx line is unmasked (ACKTYPE_UNMASK);
+         * a PIRQ the domain has not mapped and bound -EINVAL. */
         struct physdev_eoi e;
         if (copy_from_guest(&e, arg, sizeof(e)))
             return -XEN_EFAULT;
-        return pci_pirq_mapped(v->domain, e.irq) ? 0 : -XEN_EINVAL;
+        return pci_pirq_eoi(v->domain, e.irq);
     }
     case PHYSDEVOP_irq_status_query: {
         struct physdev_irq_status_query q;
@@ -1519,7 +1521,8 @@ long do_physdev_op(unsigned long cmd, unsigned long arg, unsigned long a3,
             return -XEN_EFAULT;
         if (q.irq >= NR_PIRQS)   /* as Xen: any PIRQ in range answers */
             return -XEN_EINVAL;
-        q.flags = 0;             /* no XENIRQSTAT_needs_eoi: MSI is edge */
+        /* XENIRQSTAT_needs_eoi for a level INTx line; MSI is edge. */
+        q.flags = pci_pirq_needs_eoi(v->domain, q.irq) ? XENIRQSTAT_needs_eoi : 0;
         return copy_to_guest(arg, &q, sizeof(q)) ? -XEN_EFAULT : 0;
     }
     default:

@@ -147,6 +147,10 @@ struct gmap {
 
 static struct unit units[MAX_UNITS];
 static unsigned nr_units;
+/* I/O APICs the DRHDs name (scope type 3): id and source-id. */
+#define MAX_IOAPIC_SCOPES 8
+static struct { uint8_t id; uint16_t sid; } ioapic_scope[MAX_IOAPIC_SCOPES];
+static unsigned nr_ioapic_scopes;
 static uint16_t rmrr_dev[MAX_RMRR];
 static unsigned nr_rmrr;
 static unsigned levels;          /* 3 (39-bit) or 4 (48-bit) */
@@ -366,6 +370,15 @@ static bool parse_dmar(void)
                 u->all = p[4] & 1;
                 u->nr_scope = parse_scopes(p + 16, p + len, 1, u->scope, MAX_SCOPES);
                 u->nr_bridge = parse_scopes(p + 16, p + len, 2, u->bridge, MAX_SCOPES);
+                /* I/O APICs (type 3, one path step): the source-id their
+                 * interrupts carry, by I/O APIC id. */
+                for (const uint8_t *s = p + 16; s + 8 <= p + len && s[1] >= 6 &&
+                     s + s[1] <= p + len; s += s[1])
+                    if (s[0] == 3 && s[1] == 8 && nr_ioapic_scopes < MAX_IOAPIC_SCOPES) {
+                        ioapic_scope[nr_ioapic_scopes].id = s[4];
+                        ioapic_scope[nr_ioapic_scopes].sid = PCI_BDF(s[5], s[6], s[7]);
+                        nr_ioapic_scopes++;
+                    }
             }
         } else if (type == 1 && len >= 24) {                   /* RMRR */
             nr_rmrr += parse_scopes(p + 24, p + len, 1, rmrr_dev + nr_rmrr, MAX_RMRR - nr_rmrr);
@@ -509,7 +522,17 @@ bool iommu_intremap(void)
 }
 
 /* Interrupt remapping table entries (pci.c's MSI maps, pci_lock held). */
-int iommu_irte_set(unsigned index, uint16_t bdf, unsigned vector, uint32_t dest,
+bool iommu_ioapic_sid(unsigned id, uint16_t *sid)
+{
+    for (unsigned i = 0; i < nr_ioapic_scopes; i++)
+        if (ioapic_scope[i].id == id) {
+            *sid = ioapic_scope[i].sid;
+            return true;
+        }
+    return false;
+}
+
+int iommu_irte_set(unsigned index, uint16_t bdf, unsigned vector, uint32_t dest, bool level,
                    uint32_t *addr, uint32_t *data)
 {
     if (!ir_on || index >= IRT_ENTRIES)
@@ -518,14 +541,17 @@ int iommu_irte_set(unsigned index, uint16_t bdf, unsigned vector, uint32_t dest,
     uint64_t *e = &irt[2 * index];
     uint64_t dst = ir_x2apic ? (uint64_t)dest << 32 : (uint64_t)(dest & 0xff) << 40;
     e[1] = bdf | 1ull << 18;                   /* source-id, all 16 bits verified (SVT 1, SQ 0) */
-    /* Present, physical destination, fixed, edge, the vector. */
-    __atomic_store_n(&e[0], 1 | (uint64_t)(vector & 0xff) << 16 | dst, __ATOMIC_RELEASE);
+    /* Present, physical destination, fixed, edge (MSI) or level (an
+     * I/O APIC's level line), the vector. */
+    __atomic_store_n(&e[0], 1 | (level ? 1ull << 4 : 0) | (uint64_t)(vector & 0xff) << 16 | dst,
+                     __ATOMIC_RELEASE);
     flush_cache(e, 16);
     for (unsigned i = 0; i < nr_units; i++)
         inv_iec(&units[i], (int)index);
     spin_unlock(&iommu_lock);
-    printk("iommu: interrupt remapping entry %u: vector %#x to APIC %u, from %02x:%02x.%x "
-           "only\n", index, vector, dest, bdf >> 8, (bdf >> 3) & 31, bdf & 7);
+    printk("iommu: interrupt remapping entry %u: vector %#x%s to APIC %u, from %02x:%02x.%x "
+           "only\n", index, vector, level ? " (level)" : "", dest, bdf >> 8, (bdf >> 3) & 31,
+           bdf & 7);
     /* Remappable format: the handle, no subhandle. */
     *addr = 0xfee00000u | (index & 0x7fff) << 5 | 1u << 4 | ((index >> 15) & 1) << 2;
     *data = 0;

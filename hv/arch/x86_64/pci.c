@@ -30,6 +30,11 @@
  * device-specific space reads through and is not written.  Anything that
  * is not the domain's own device reads as absent (all ones).
  *
+ * Interrupts reach the owner as PIRQs on event channels: MSI and MSI-X
+ * vectors, and the legacy INTx line as a GSI of the I/O APIC (ioapic.c;
+ * its GSI from the firmware's interrupt line, docs/intx.md), masked from
+ * each level interrupt to the owner's EOI.
+ *
  * When the owner dies its devices stop (no decoding, no bus mastering,
  * MSI and MSI-X disabled) before its frames are freed, and return to the
  * hypervisor.
@@ -48,6 +53,8 @@
 #include "sched.h"
 #include "hypercall.h"
 #include "iommu.h"
+#include "ioapic.h"
+#include "apic.h"
 #include <xen/physdev.h>
 
 #define PCI_MAX_DEVS 256
@@ -64,6 +71,7 @@
 #define CFG_ROM0     0x30        /* type 0 header */
 #define CFG_ROM1     0x38        /* type 1 header (bridge) */
 #define CFG_INTLINE  0x3c
+#define CFG_INTPIN   0x3d
 #define PCIE_DEVCAP  0x04        /* in the PCIe capability */
 #define PCIE_DEVCAP_FLR (1u << 28)
 #define PCIE_DEVCTL  0x08
@@ -100,6 +108,7 @@ struct pci_dev {
     bool flr;                    /* PCIe function-level reset offered */
     uint64_t reset_until;        /* an FLR in progress ends then (ns), or 0 */
     uint32_t saved[16];          /* the header (0x00-0x3f) before the reset */
+    uint8_t intx_pin, intx_line; /* INTx pin (1-4, 0 none) and the firmware's line */
 };
 
 /* Frames of MSI-X tables and pending-bit arrays: never writable by a
@@ -120,8 +129,13 @@ static void flr_wait_unlocked(uint16_t bdf);
 
 #define NR_MSI_MAPS 128
 
+/* A PIRQ: an MSI or MSI-X vector, or an INTx line (a GSI). */
 struct msi_map {
     bool used, msix;
+    bool intx;                   /* a GSI through the I/O APIC, level or edge */
+    bool level, low;             /* its trigger and polarity */
+    bool eoi_wait;               /* INTx: masked since it fired, until the owner's EOI */
+    uint8_t gsi;
     domid_t dom;
     uint16_t bdf, entry;
     uint8_t pirq, vector;
@@ -371,6 +385,8 @@ static void add_dev(uint16_t bdf)
     p->class = cfg_read(bdf, CFG_CLASS, 4) >> 8;
     p->header = cfg_read(bdf, CFG_HEADER, 1) & 0x7f;
     p->owner = DOMID_XEN;
+    p->intx_pin = (uint8_t)cfg_read(bdf, CFG_INTPIN, 1);
+    p->intx_line = (uint8_t)cfg_read(bdf, CFG_INTLINE, 1);
     find_caps(p);
     size_bars(p);
     protect_msix(p);
@@ -390,6 +406,7 @@ void pci_init(void)
         printk("pci: interrupt storm limit %s%u per %lu ms\n", x ? "" : "off: ", x,
                (unsigned long)(IRQ_WINDOW_NS / 1000000));
     }
+    ioapic_init();
     find_ecam();
     for (unsigned bus = 0; bus < 256; bus++)
         for (unsigned dev = 0; dev < 32; dev++) {
@@ -638,6 +655,8 @@ void pci_release_domain(struct domain *d)
                        maps[k].pirq, d->id, (unsigned long)maps[k].taken,
                        (unsigned long)maps[k].storms);
                 vec_map[maps[k].vector] = 0;
+                if (maps[k].intx)
+                    ioapic_clear(maps[k].gsi);
                 iommu_irte_clear(k);
                 if (maps[k].limited)
                     __atomic_fetch_sub(&limits_active, 1, __ATOMIC_RELEASE);
@@ -813,14 +832,131 @@ static uint32_t msi_address(void)
     return 0xfee00000u | (pcpus[0]->apic_id & 0xff) << 12;
 }
 
+/*
+ * INTx (PHYSDEVOP_map_pirq with MAP_PIRQ_TYPE_GSI, index = the GSI).  Keel
+ * has no dom0 to evaluate ACPI _PRT and tell it a device's GSI (Xen learns
+ * it from dom0: PHYSDEVOP_setup_gsi, or dom0's own I/O APIC writes); it
+ * takes the interrupt line register the firmware programmed at boot (read
+ * at enumeration, not what the owner may write there since) through the
+ * MADT's overrides, as docs/intx.md explains with its limits (a line of
+ * 0 or 255 is none: unknown or not connected).  Only the
+ * GSI of a device the domain owns is its to map (else -EPERM, as Xen's
+ * irq_access_permitted); a line another domain has mapped is refused
+ * (-EBUSY: no sharing between owners).  The entry is programmed masked,
+ * is unmasked when its PIRQ is bound, masked by the hypervisor whenever
+ * it fires (level) and unmasked by the owner's PHYSDEVOP_eoi.
+ */
+static long map_gsi(struct domain *d, struct physdev_map_pirq *m)
+{
+    if (m->index < 0 || m->index > 255 || !ioapic_gsi_exists((unsigned)m->index))
+        return -XEN_EINVAL;
+    unsigned gsi = (unsigned)m->index;
+    spin_lock(&pci_lock);
+    long rc;
+    struct pci_dev *p = NULL;
+    bool level = true, low = true;
+    for (unsigned i = 0; i < nr_devs && !p; i++) {
+        unsigned g;
+        bool lv, lo;
+        if (devs[i].owner == d->id && devs[i].intx_pin >= 1 && devs[i].intx_pin <= 4 &&
+            devs[i].intx_line != 0 && devs[i].intx_line != 0xff &&
+            ioapic_line_to_gsi(devs[i].intx_line, &g, &lv, &lo) && g == gsi) {
+            p = &devs[i];
+            level = lv;
+            low = lo;
+        }
+    }
+    struct msi_map *slot = NULL;
+    int pirq = m->pirq;
+    unsigned vec;
+    if (!p) {
+        rc = -XEN_EPERM;         /* no device of its own interrupts there */
+        goto out;
+    }
+    for (unsigned i = 0; i < NR_MSI_MAPS; i++) {
+        struct msi_map *x = &maps[i];
+        if (x->used && x->intx && x->gsi == gsi) {
+            rc = x->dom == d->id ? -XEN_EEXIST : -XEN_EBUSY;
+            if (x->dom != d->id)
+                printk("pci: GSI %u refused to d%u (for %02x:%02x.%x): d%u has it mapped; "
+                       "a line is not shared between owners\n", gsi, d->id, p->bdf >> 8,
+                       (p->bdf >> 3) & 31, p->bdf & 7, x->dom);
+            goto out;
+        }
+        if (!x->used && !slot)
+            slot = x;
+    }
+    if (pirq < 0) {              /* the GSI's own number if free, as Xen's dom0 has */
+        pirq = gsi < NR_PIRQS && !find_map(d->id, gsi) ? (int)gsi : -1;
+        for (int k = 16; pirq < 0 && k < NR_PIRQS; k++)
+            if (!find_map(d->id, (unsigned)k))
+                pirq = k;
+        if (pirq < 0) {
+            rc = -XEN_ENOSPC;
+            goto out;
+        }
+    } else if (pirq >= NR_PIRQS) {
+        rc = -XEN_EINVAL;
+        goto out;
+    } else if (find_map(d->id, (unsigned)pirq)) {
+        rc = -XEN_EEXIST;
+        goto out;
+    }
+    for (vec = VEC_DYN_FIRST; vec <= VEC_DYN_LAST && vec_map[vec]; vec++)
+        ;
+    if (!slot || vec > VEC_DYN_LAST) {
+        rc = -XEN_ENOSPC;
+        goto out;
+    }
+    if (!iommu_intremap() && pcpus[0]->apic_id > 0xff) {
+        rc = -XEN_EOPNOTSUPP;    /* an I/O APIC entry names an 8-bit APIC id */
+        goto out;
+    }
+    if (iommu_intremap()) {
+        /* Through a remapping entry only the line's I/O APIC may use
+         * (the source-id its DRHD names for it). */
+        uint16_t sid;
+        uint32_t a, dt;
+        unsigned index = (unsigned)(slot - maps);
+        if (!iommu_ioapic_sid(ioapic_id_of(gsi), &sid)) {
+            printk("pci: GSI %u refused to d%u: no DMA-remapping unit names I/O APIC id %u, "
+                   "so its interrupts cannot be remapped\n", gsi, d->id, ioapic_id_of(gsi));
+            rc = -XEN_EOPNOTSUPP;
+            goto out;
+        }
+        if (iommu_irte_set(index, sid, vec, pcpus[0]->apic_id, level, &a, &dt)) {
+            rc = -XEN_ENOSPC;
+            goto out;
+        }
+        ioapic_program_remapped(gsi, index, vec, level, low);
+    } else {
+        ioapic_program(gsi, vec, pcpus[0]->apic_id, level, low);
+    }
+    *slot = (struct msi_map){ .used = true, .intx = true, .level = level, .low = low,
+                              .gsi = (uint8_t)gsi, .dom = d->id, .bdf = p->bdf,
+                              .pirq = (uint8_t)pirq, .vector = (uint8_t)vec };
+    vec_map[vec] = (uint8_t)(slot - maps + 1);
+    m->pirq = pirq;
+    rc = 0;
+    printk("pci: %02x:%02x.%x INTx%c, interrupt line %u (the firmware's): GSI %u, %s, active "
+           "%s, vector %#x: PIRQ %d of d%u\n", p->bdf >> 8, (p->bdf >> 3) & 31, p->bdf & 7,
+           'A' + p->intx_pin - 1, p->intx_line, gsi, level ? "level" : "edge",
+           low ? "low" : "high", vec, pirq, d->id);
+out:
+    spin_unlock(&pci_lock);
+    return rc;
+}
+
 long pci_map_pirq(struct domain *d, struct physdev_map_pirq *m)
 {
     /* Only a device owner, for itself (Xen: -EPERM to a plain domU, whose
      * device model or dom0 maps for it; Keel has no dom0). */
     if (!(d->roles & ROLE_HARDWARE) || (m->domid != DOMID_SELF && m->domid != d->id))
         return -XEN_EPERM;
+    if (m->type == MAP_PIRQ_TYPE_GSI)
+        return map_gsi(d, m);
     if (m->type != MAP_PIRQ_TYPE_MSI && m->type != MAP_PIRQ_TYPE_MSI_SEG)
-        return -XEN_EINVAL;      /* GSIs: no INTx routing yet */
+        return -XEN_EINVAL;
     if (m->type == MAP_PIRQ_TYPE_MSI_SEG ? (m->bus >> 16) != 0 : m->bus > 0xff)
         return -XEN_ENODEV;      /* segment 0 only */
     if (m->devfn > 0xff)
@@ -852,7 +988,8 @@ long pci_map_pirq(struct domain *d, struct physdev_map_pirq *m)
     }
     for (unsigned i = 0; i < NR_MSI_MAPS; i++) {
         struct msi_map *x = &maps[i];
-        if (x->used && x->bdf == bdf && (x->msix != msix || x->entry == m->entry_nr)) {
+        if (x->used && !x->intx && x->bdf == bdf &&
+            (x->msix != msix || x->entry == m->entry_nr)) {
             rc = -XEN_EBUSY;     /* mapped already, or the other kind is in use */
             goto out;
         }
@@ -888,7 +1025,7 @@ long pci_map_pirq(struct domain *d, struct physdev_map_pirq *m)
     /* Through interrupt remapping when on: an entry per map, which only
      * this device (its source-id) can use. */
     if (iommu_intremap() &&
-        iommu_irte_set((unsigned)(slot - maps), bdf, vec, pcpus[0]->apic_id, &msi_addr,
+        iommu_irte_set((unsigned)(slot - maps), bdf, vec, pcpus[0]->apic_id, false, &msi_addr,
                        &msi_data)) {
         rc = -XEN_ENOSPC;
         goto out;
@@ -928,13 +1065,15 @@ static void unmap_locked(struct msi_map *x)
     if (x->limited)
         __atomic_fetch_sub(&limits_active, 1, __ATOMIC_RELEASE);
     struct pci_dev *p = find_dev(x->bdf);
-    if (p && x->msix) {
+    if (x->intx) {
+        ioapic_clear(x->gsi);
+    } else if (p && x->msix) {
         volatile uint32_t *e = msix_entry(p, x->entry);
         if (e)
             e[3] = 1;
         bool any = false;
         for (unsigned i = 0; i < NR_MSI_MAPS; i++)
-            any |= &maps[i] != x && maps[i].used && maps[i].bdf == x->bdf;
+            any |= &maps[i] != x && maps[i].used && !maps[i].intx && maps[i].bdf == x->bdf;
         if (!any)
             cfg_write(p->bdf, p->msix + 2, 2, cfg_read(p->bdf, p->msix + 2, 2) & ~0x8000u);
     } else if (p) {
@@ -965,12 +1104,42 @@ bool pci_pirq_mapped(struct domain *d, unsigned pirq)
     return ok;
 }
 
+long pci_pirq_eoi(struct domain *d, unsigned pirq)
+{
+    spin_lock(&pci_lock);
+    struct msi_map *x = pirq < NR_PIRQS ? find_map(d->id, pirq) : NULL;
+    if (x && x->intx && x->eoi_wait) {
+        x->eoi_wait = false;
+        if (x->open && !x->limited)
+            ioapic_mask(x->gsi, false);
+    }
+    spin_unlock(&pci_lock);
+    return x && x->open ? 0 : -XEN_EINVAL;
+}
+
+bool pci_pirq_needs_eoi(struct domain *d, unsigned pirq)
+{
+    spin_lock(&pci_lock);
+    struct msi_map *x = pirq < NR_PIRQS ? find_map(d->id, pirq) : NULL;
+    bool needs = x && x->intx && x->level;
+    spin_unlock(&pci_lock);
+    return needs;
+}
+
 void pci_pirq_mask(struct domain *d, unsigned pirq, bool mask)
 {
     spin_lock(&pci_lock);
     struct msi_map *x = pirq < NR_PIRQS ? find_map(d->id, pirq) : NULL;
     struct pci_dev *p = x ? find_dev(x->bdf) : NULL;
-    if (p && x->msix) {
+    if (x && x->intx) {
+        /* Bound: live unless it waits for an EOI or the storm limit;
+         * unbound: masked, and a new binding starts with no EOI owed. */
+        x->open = !mask;
+        x->eoi_wait = false;
+        ioapic_mask(x->gsi, mask || x->limited);
+    } else if (x && !x->msix) {
+        x->open = !mask;         /* MSI: nothing to mask here */
+    } else if (p && x->msix) {
         x->open = !mask;
         volatile uint32_t *e = msix_entry(p, x->entry);
         if (e && !x->limited)
@@ -998,6 +1167,10 @@ void pci_pirq_mask(struct domain *d, unsigned pirq, bool mask)
 /* The vector masked (limit) or not, at the device; pci_lock held. */
 static void storm_mask(struct msi_map *x, bool mask)
 {
+    if (x->intx) {
+        ioapic_mask(x->gsi, mask || !x->open || x->eoi_wait);
+        return;
+    }
     struct pci_dev *p = find_dev(x->bdf);
     if (!p)
         return;
@@ -1046,6 +1219,14 @@ void pci_msi_interrupt(unsigned vector)
 {
     spin_lock(&pci_lock);
     unsigned i = vec_map[vector & 0xff];
+    /* A level-triggered line is masked before the EOI (which lets the
+     * I/O APIC deliver it again) and stays masked until the owner's
+     * PHYSDEVOP_eoi; an edge (MSI) is acknowledged at once. */
+    if (i && maps[i - 1].intx && maps[i - 1].level) {
+        ioapic_mask(maps[i - 1].gsi, true);
+        maps[i - 1].eoi_wait = true;
+    }
+    apic_eoi();
     domid_t dom = i ? maps[i - 1].dom : DOMID_INVALID;
     unsigned pirq = i ? maps[i - 1].pirq : 0;
     uint64_t storm = 0;

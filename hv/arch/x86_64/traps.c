@@ -245,8 +245,7 @@ void trap_dispatch(struct cpu_user_regs *r)
         apic_eoi();
         iommu_fault_interrupt();
     } else if (v >= VEC_DYN_FIRST && v <= VEC_DYN_LAST) {
-        apic_eoi();              /* edge: acknowledged at once */
-        pci_msi_interrupt(v);
+        pci_msi_interrupt(v);    /* EOIs: at once for MSI, after masking for INTx */
     } else if (v < 32) {
         pv_guest_exception(r, v);
     } else {
