@@ -8,7 +8,7 @@
 set -uo pipefail
 out=$(VNET_IOMMU=1 bash tests/virtio-net/run.sh)
 echo "$out"
-log=build/tests/virtio-net/guest.log
+log=build/tests/virtio-net-iommu/guest.log
 for want in 'iommu: interrupt remapping on' 'iommu: 00:03.0 reaches only d[0-9]*.s writable RAM' \
             'iommu: interrupt remapping entry [0-9]*: vector .* from 00:03.0'; do
     grep -q "$want" "$log" || { echo "virtio-net-iommu: no line matches: $want"; echo "Test result: FAILURE"; exit 0; }

@@ -8,7 +8,7 @@
 # with a static address from the command line (ip=10.0.2.20/24
 # gw=10.0.2.2, the port forwarded to that address).
 set -uo pipefail
-out=build/tests/virtio-net
+out=build/tests/virtio-net${VNET_IOMMU:+-iommu}
 mkdir -p "$out"
 log=$out/guest.log
 X=build/tests/virtio-net.elf
