@@ -1,6 +1,6 @@
 # Keel: one non-recursive build of everything into build/.
 #   make          build the hypervisor, minios, apps, stub domains and tests
-#   make run      install what is missing, build, boot the demo set in QEMU
+#   make run      install what is missing, build, boot the net demo in QEMU (docs/boot-config.md)
 #   make test     host unit tests + guest tests under QEMU, "N passed, N failed, N skipped"
 #   make bench    deterministic benchmarks under QEMU -icount
 # V=1 shows full commands.
