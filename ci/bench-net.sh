@@ -8,11 +8,11 @@
 # networking and the same 127.0.0.1 port forwards), and measured by the same
 # host clients; the figures that matter are the ratios Keel / Linux.
 #
-#   bash ci/bench-net.sh KEEL_MODULES   prints "net: NAME=VALUE" lines and
+#   bash ci/bench-net.sh KEEL_MODULES   (make run-net-modules) prints "net: NAME=VALUE" lines and
 #                                       writes build/bench/net.json
 #                                       (KEEL_MODULES "-": the Linux side only)
 # Each side: machine start to the first HTTP 200 (s, wall clock), then
-#   wrk -t2 -c30 -d10s http://127.0.0.1:P/           (the 612-byte page)
+#   wrk -t2 -c30 -d10s http://127.0.0.1:P/bench.html (612 bytes: ci/bench-page.py)
 #   redis-benchmark -t get,set -c 50 -n 100000 -q    (and with -P 16)
 set -u
 cd "$(dirname "$0")/.."
@@ -32,22 +32,22 @@ stop_qemu() {
 }
 trap stop_qemu EXIT
 
-# side NAME LOG QEMU-ARGS...: boots, waits for HTTP 200, measures.
+# side NAME LOG WEB-IP KV-IP QEMU-ARGS...: boots, waits for HTTP 200, measures.
 side() {
-    local name=$1 log=$2
-    shift 2
+    local name=$1 log=$2 wip=$3 kip=$4
+    shift 4
     local hp rp
     hp=$(free_port) rp=$(free_port)
     local t0 t1
     t0=$(date +%s.%N)
     timeout -k 5 900 qemu-system-x86_64 -M q35 -accel tcg -cpu max -m 512M -smp 1 \
         -nodefaults -display none -no-reboot -serial "file:$log" \
-        -netdev "user,id=n0,hostfwd=tcp:127.0.0.1:$hp-:80,hostfwd=tcp:127.0.0.1:$rp-:6379" \
+        -netdev "user,id=n0,hostfwd=tcp:127.0.0.1:$hp-$wip:80,hostfwd=tcp:127.0.0.1:$rp-$kip:6379" \
         -device virtio-net-pci,netdev=n0,addr=3 "$@" </dev/null >/dev/null 2>"$log.qemu" &
     qpid=$!
     local code=""
     for _ in $(seq 1 3000); do
-        code=$(curl -s -o /dev/null -m 2 -w '%{http_code}' "http://127.0.0.1:$hp/" 2>/dev/null)
+        code=$(curl -s -o /dev/null -m 2 -w '%{http_code}' "http://127.0.0.1:$hp/bench.html" 2>/dev/null)
         [ "$code" = 200 ] && break
         kill -0 "$qpid" 2>/dev/null || break
         sleep 0.2
@@ -65,7 +65,7 @@ side() {
         redis-cli -p "$rp" ping 2>/dev/null | grep -q PONG && break
         sleep 0.2
     done
-    rps=$(wrk -t2 -c30 -d10s "http://127.0.0.1:$hp/" 2>&1 | awk '/^Requests\/sec:/ { print $2 }')
+    rps=$(wrk -t2 -c30 -d10s "http://127.0.0.1:$hp/bench.html" 2>&1 | awk '/^Requests\/sec:/ { print $2 }')
     local rb
     rb=$(redis-benchmark -p "$rp" -t get,set -c 50 -n 100000 -q 2>&1 | tr '\r' '\n')
     set=$(echo "$rb" | awk '/^SET: [0-9]/ && /requests per second/ { print $2 }' | tail -1)
@@ -84,9 +84,9 @@ side() {
 
 bash ci/linux-net.sh >/dev/null || { echo "net: no Linux side (ci/linux-net.sh failed)" >&2; exit 1; }
 res=$(
-    [ "$keel_modules" = - ] || side keel "$out/net-keel.log" -device isa-debug-exit,iobase=0xf4,iosize=4 \
+    [ "$keel_modules" = - ] || side keel "$out/net-keel.log" 10.0.2.15 10.0.2.16 -device isa-debug-exit,iobase=0xf4,iosize=4 \
         -kernel build/hv.elf -initrd "$keel_modules" -append "iommu=off"
-    side linux "$out/net-linux.log" -kernel build/linux/vmlinuz \
+    side linux "$out/net-linux.log" 10.0.2.15 10.0.2.15 -kernel build/linux/vmlinuz \
         -initrd build/linux-net/initrd.img -append "console=ttyS0 quiet panic=-1"
 )
 echo "$res"

@@ -11,7 +11,8 @@
 #
 # The kernel (build/linux/vmlinuz) and busybox come from ci/linux-guest.sh.  The
 # initramfs holds the kernel's virtio modules, nginx (one worker, access log off,
-# sendfile, serving /www with a 612-byte index.html like nginx's default page) and
+# sendfile, serving /www with bench.html and index.html, the 612-byte page of
+# ci/bench-page.py) and
 # redis-server (no persistence), each program with exactly the shared libraries
 # its ELF headers name, taken from the same Debian packages.  /init configures
 # eth0 statically for QEMU's user network (10.0.2.15/24, gateway 10.0.2.2),
@@ -60,7 +61,7 @@ build() {
     kdeb=$(ls build/linux/deb/linux-image-6.1.*-amd64_*.deb 2>/dev/null | sort -V | tail -1) || true
     [ -n "$kdeb" ] && [ -f build/linux/busybox ] && [ -f build/linux/vmlinuz ] ||
         { echo "linux-net: no kernel or busybox (run: bash ci/linux-guest.sh)" >&2; exit 77; }
-    if [ -f "$out/initrd.img" ] && [ "$out/initrd.img" -nt "$0" ] && [ "$out/initrd.img" -nt "$kdeb" ]; then
+    if [ -f "$out/initrd.img" ] && [ "$out/initrd.img" -nt "$0" ] && [ "$out/initrd.img" -nt ci/bench-page.py ] && [ "$out/initrd.img" -nt "$kdeb" ]; then
         return 0
     fi
     pkgroot=$out/pkgs root=$out/root
@@ -86,12 +87,8 @@ build() {
     printf 'root:x:0:0:root:/:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/sh\n' >"$root/etc/passwd"
     printf 'root:x:0:\nnogroup:x:65534:\n' >"$root/etc/group"
     # The page the benchmark fetches: 612 bytes, as nginx's default index.html.
-    python3 -c '
-body = b"<!DOCTYPE html>\n<html>\n<head>\n<title>Welcome</title>\n</head>\n<body>\n<h1>Welcome</h1>\n"
-tail = b"</p>\n</body>\n</html>\n"
-body += b"<p>" + b"x" * (612 - len(body) - 3 - len(tail)) + tail
-assert len(body) == 612
-open("'"$root"'/www/index.html", "wb").write(body)'
+    python3 ci/bench-page.py "$root/www/bench.html"
+    cp "$root/www/bench.html" "$root/www/index.html"
     cat >"$root/etc/nginx/nginx.conf" <<'CONF'
 user root;
 worker_processes 1;

@@ -35,7 +35,7 @@ $(HTTPP_MINIOS): $(B)/http-parser-minios/http_parser.o
 	$(call msg,AR,$@)
 	$(Q)rm -f $@ && $(TARGET_AR) rcs $@ $^
 
-$(HTTPD_WWW): apps/httpd/mkwww.sh $(wildcard apps/httpd/www/*)
+$(HTTPD_WWW): apps/httpd/mkwww.sh ci/bench-page.py $(wildcard apps/httpd/www/*)
 	$(call msg,GEN,$@)
 	$(Q)bash apps/httpd/mkwww.sh apps/httpd/www $(@D)
 

@@ -23,6 +23,7 @@ PY
 gen 1k.bin 1024
 gen 4m.bin 4194304
 : > "$out/www/empty"
+python3 ci/bench-page.py "$out/www/bench.html"   # make bench's 612-byte page
 
 type_of() {
     case $1 in

@@ -150,21 +150,23 @@ int main(int argc, char **argv)
         printf("iperf: server=%s is not an address\n", server);
         return 1;
     }
+    if (nf == 0 && minios_netfront_wait_up(minios_monotonic_ns() + 30000000000ULL)) {
+        printf("iperf: the vif did not come up in 30 s\n");
+        return 1;
+    }
     /* The server may still be starting: try for up to 30 s. */
     for (int tries = 0; tries < 30; tries++) {
         reports = 0;
         LOCK_TCPIP_CORE();
         void *c = lwiperf_start_tcp_client_default(&a, report, NULL);
         UNLOCK_TCPIP_CORE();
-        if (!c) {
-            printf("iperf: cannot start the client\n");
-            return 1;
+        if (c) {
+            while (!reports)
+                minios_thread_sleep_ns(100000000ULL);
+            if (!failed)
+                return 0;
+            failed = 0;
         }
-        while (!reports)
-            minios_thread_sleep_ns(100000000ULL);
-        if (!failed)
-            return 0;
-        failed = 0;
         minios_thread_sleep_ns(1000000000ULL);
     }
     printf("iperf: no test completed\n");
