@@ -64,7 +64,13 @@ run-demo: $(B)/hv.elf $(B)/stubdoms/xenstore.elf $(B)/apps/hello.elf $(B)/apps/n
 
 all: $(B)/bench/null.elf $(B)/bench/pv.elf $(B)/bench/mm.elf $(B)/bench/xs.elf $(B)/bench/stall.elf
 
-bench: bench-keel
+bench: bench-keel bench-net
+# The network figures (issue 11): guest to guest under -icount, and the net
+# demo against Debian's Linux with nginx and redis-server side by side in
+# plain TCG (ci/bench-net.sh); written to bench/net-results.json.
+.PHONY: bench-net
+bench-net: $(RUN_DEPS) $(B)/apps/iperf.elf
+	$(Q)bash ci/bench-net.sh "$(RUN_NET_MODULES)" && cp $(B)/bench/net.json bench/net-results.json
 bench-keel: $(B)/hv.elf $(B)/bench/null.elf $(B)/bench/pv.elf $(B)/bench/mm.elf $(B)/bench/xs.elf \
 		$(B)/bench/stall.elf $(RTBUILD_ELF) \
 		$(B)/apps/hello.elf $(XENSTORE_ELF)
