@@ -48,6 +48,7 @@ include stubdoms/tapdisk/tapdisk.mk
 include stubdoms/xenstore/xenstore.mk
 include tools/tools.mk
 include toolchain/libs.mk
+include toolchain/ext2fs.mk
 include toolchain/lwip.mk
 include minios/drivers/drivers.mk
 include apps/apps.mk

@@ -1,0 +1,56 @@
+/* store.h: the image store: an ext4 filesystem (libext2fs) on a block device this domain owns, its files as img_io devices. */
+#ifndef KEEL_STORE_H
+#define KEEL_STORE_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <keel/image.h>
+
+/*
+ * The store is read by Debian's libext2fs (e2fsprogs) through an
+ * io_manager over <minios/blk.h> (ext2io.c): no ext4 code of our own.
+ * Writes go through the library's allocation and ordering; a file's
+ * flush (img_io ops->flush) writes its buffered block, the inode, the
+ * bitmaps, group descriptors and superblock, then flushes the device
+ * (virtio-blk flush).  libext2fs keeps no journal: writes are not
+ * journalled, and a store whose journal needs recovery is refused (run
+ * e2fsck on it).  One thread at a time per store: the library has no
+ * locks (callers serialise).
+ *
+ * Errors are negative errnos (<errno.h>); err, if not NULL, receives a
+ * message of up to STORE_ERRLEN bytes naming what was wrong.
+ */
+#define STORE_ERRLEN 160
+
+struct minios_blk;
+struct store;
+
+/* The io_manager's name for dev ("minios-blk:N"): registers dev (up to 8
+ * devices).  0, or -ENOSPC (table full). */
+int store_blk_name(struct minios_blk *dev, char *name, size_t len);
+
+/* Opens the ext4 filesystem on dev, read-write if writable (-EROFS if
+ * the device is read-only).  -EINVAL: no ext2/3/4 filesystem or one the
+ * library cannot handle; -ENOTRECOVERABLE: its journal needs recovery. */
+int store_open(struct minios_blk *dev, bool writable, struct store **out, char *err);
+/* Writes everything back (bitmaps, descriptors, superblock), flushes the
+ * device and releases the store.  Every file must be closed first
+ * (-EBUSY otherwise, and nothing is released). */
+int store_close(struct store *s, char *err);
+
+/* Opens the regular file at path (absolute, '/'-separated, symbolic
+ * links followed inside the store) as an img_io device.  -EINVAL (not
+ * absolute, empty or too long), -ENOENT, -ENOTDIR, -EISDIR / -EINVAL
+ * (not a regular file), -EROFS (writable on a read-only store).  Reads
+ * past the end return zeros; writes past it grow the file; truncate
+ * sets the size; open_related opens a name relative to the file's
+ * directory (an absolute name from the store's root).  Writes to a file
+ * opened read-only: -EBADF. */
+int store_file_open(struct store *s, const char *path, bool writable,
+                    struct img_io **out, char *err);
+
+/* Bytes read from and written to the device since store_open. */
+void store_stats(const struct store *s, uint64_t *read, uint64_t *written);
+
+#endif /* KEEL_STORE_H */
