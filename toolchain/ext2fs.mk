@@ -6,6 +6,7 @@
 #   ext2fs-minios/libstore.a               stubdoms/tapdisk/store: an io_manager
 #                                          over <minios/blk.h> and file helpers
 #   tests/store-ext4.elf                   the guest test tests/store-ext4/
+#   tests/store-images.elf                 the guest test tests/store-images/
 #
 # The source is Debian's, unpacked by ci/deps.sh into $(B)/src/e2fsprogs
 # (apt-get source e2fsprogs); nothing enters the tree.  e2fsprogs' own
@@ -89,9 +90,14 @@ STORE_LINK := $(STORE_LIB) $(E2FS_LIB) $(E2FS_ET)
 $(eval $(call minios_elf,$(B)/tests/store-ext4.elf,tests/store-ext4/main.c tests/common/report.c,-Itests/common $(STORE_CFLAGS),$(STORE_LINK)))
 $(call minios_src_obj,$(B)/tests/store-ext4.elf,tests/store-ext4/main.c): $(E2FS_STAMP)
 $(B)/tests/store-ext4.elf: $(STORE_LINK)
+# tests/store-images: the image library (toolchain/libs.mk) on store files.
+STORE_IMG_LINK := $(STORE_LINK) $(TD_MINIOS) $(ZLIB_MINIOS) $(MBEDTLS_MINIOS)
+$(eval $(call minios_elf,$(B)/tests/store-images.elf,tests/store-images/main.c tests/common/report.c,-Itests/common $(STORE_CFLAGS),$(STORE_IMG_LINK)))
+$(call minios_src_obj,$(B)/tests/store-images.elf,tests/store-images/main.c): $(E2FS_STAMP)
+$(B)/tests/store-images.elf: $(STORE_IMG_LINK)
 
 .PHONY: ext2fs-minios
-ext2fs-minios: $(STORE_LINK) $(B)/tests/store-ext4.elf
+ext2fs-minios: $(STORE_LINK) $(B)/tests/store-ext4.elf $(B)/tests/store-images.elf
 all: ext2fs-minios
 
 endif
