@@ -49,6 +49,7 @@ include stubdoms/xenstore/xenstore.mk
 include tools/tools.mk
 include toolchain/libs.mk
 include toolchain/ext2fs.mk
+include stubdoms/tapdisk/blkback/blkback.mk
 include toolchain/lwip.mk
 include minios/drivers/drivers.mk
 include apps/apps.mk
