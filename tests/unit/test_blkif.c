@@ -4,6 +4,8 @@
 #include <string.h>
 
 #include "blkif_core.h"
+#include "blkif_exec.h"
+#include "io_host.h"
 #include "unit.h"
 
 static blkif_request_t rw(uint8_t op, uint64_t sector, unsigned nseg)
@@ -173,9 +175,121 @@ static void ring(void)
     free(page);
 }
 
+/* A fake grant table: NPAGES pages; grefs past them, and gref 13, are bad;
+ * gref 12 is granted read-only (a read request may not write it). */
+#define NPAGES 32
+static uint8_t pages[NPAGES][4096];
+
+static int fake_copy(void *ctx, grant_ref_t gref, uint16_t off, void *buf, uint16_t len,
+                     bool to_guest)
+{
+    (void)ctx;
+    if (gref >= NPAGES || gref == 13 || (to_guest && gref == 12))
+        return -EPERM;
+    if (off + len > 4096)
+        abort();
+    if (to_guest)
+        memcpy(&pages[gref][off], buf, len);
+    else
+        memcpy(buf, &pages[gref][off], len);
+    return 0;
+}
+
+static struct img *mem_image(const char *fmt, uint64_t size)
+{
+    struct img_io *io;
+    struct img *img;
+    char err[IMG_ERR_LEN];
+    EXPECT(img_io_mem_new(&io) == 0);
+    struct img_create_opts o = { .size = size };
+    EXPECT(img_create(io, fmt, &o, err) == 0);
+    EXPECT(img_open(io, fmt, IMG_OPEN_RDWR, NULL, &img, err) == 0);
+    return img;
+}
+
+static void exec_on(const char *fmt)
+{
+    struct img *img = mem_image(fmt, 1 << 20);
+    struct blkif_disk d = { .sectors = (1 << 20) / 512, .flush = true, .discard = true };
+    static uint8_t bounce[BLKIF_EXEC_BOUNCE];
+    char why[160];
+    struct blkif_req q;
+    blkif_request_t r;
+
+    /* Write 3 segments (pages 1-3, sectors 2-7, 0-7, 0-3 of them) at sector 40. */
+    for (unsigned p = 1; p < NPAGES; p++)
+        for (unsigned j = 0; j < 4096; j++)
+            pages[p][j] = (uint8_t)(p * 41 + j * 7 + 3);
+    r = rw(BLKIF_OP_WRITE, 40, 3);
+    for (unsigned i = 0; i < 3; i++)
+        r.seg[i].gref = 1 + i;
+    r.seg[0].first_sect = 2;
+    r.seg[2].last_sect = 3;
+    EXPECT(blkif_check(&d, &r, &q, why, sizeof(why)) == BLKIF_RSP_OKAY);
+    EXPECT(blkif_exec(img, &q, fake_copy, NULL, bounce, why, sizeof(why)) == BLKIF_RSP_OKAY);
+    uint8_t disk[18 * 512];
+    EXPECT(img_read(img, 40 * 512, disk, sizeof(disk)) == 0);
+    EXPECT(!memcmp(disk, &pages[1][1024], 3072));
+    EXPECT(!memcmp(disk + 3072, pages[2], 4096));
+    EXPECT(!memcmp(disk + 7168, pages[3], 2048));
+
+    /* Read them back into pages 20-22 at other offsets. */
+    memset(pages[20], 0, 3 * 4096);
+    r = rw(BLKIF_OP_READ, 40, 3);
+    r.seg[0] = (struct blkif_request_segment){ .gref = 20, .first_sect = 0, .last_sect = 5 };
+    r.seg[1] = (struct blkif_request_segment){ .gref = 21, .first_sect = 0, .last_sect = 7 };
+    r.seg[2] = (struct blkif_request_segment){ .gref = 22, .first_sect = 4, .last_sect = 7 };
+    EXPECT(blkif_check(&d, &r, &q, why, sizeof(why)) == BLKIF_RSP_OKAY);
+    EXPECT(blkif_exec(img, &q, fake_copy, NULL, bounce, why, sizeof(why)) == BLKIF_RSP_OKAY);
+    EXPECT(!memcmp(pages[20], disk, 3072));
+    EXPECT(!memcmp(pages[21], disk + 3072, 4096));
+    EXPECT(!memcmp(&pages[22][2048], disk + 7168, 2048));
+
+    /* A write with a bad grant in its last segment writes nothing. */
+    r = rw(BLKIF_OP_WRITE, 40, 3);
+    r.seg[0].gref = 5;
+    r.seg[1].gref = 6;
+    r.seg[2].gref = 13;
+    EXPECT(blkif_check(&d, &r, &q, why, sizeof(why)) == BLKIF_RSP_OKAY);
+    EXPECT(blkif_exec(img, &q, fake_copy, NULL, bounce, why, sizeof(why)) == BLKIF_RSP_ERROR);
+    EXPECT(strstr(why, "grant 13"));
+    uint8_t again[sizeof(disk)];
+    EXPECT(img_read(img, 40 * 512, again, sizeof(again)) == 0);
+    EXPECT(!memcmp(again, disk, sizeof(disk)));
+    r.seg[2].gref = 4000;
+    EXPECT(blkif_check(&d, &r, &q, why, sizeof(why)) == BLKIF_RSP_OKAY);
+    EXPECT(blkif_exec(img, &q, fake_copy, NULL, bounce, why, sizeof(why)) == BLKIF_RSP_ERROR);
+
+    /* A read into a page granted read-only: refused. */
+    r = rw(BLKIF_OP_READ, 0, 1);
+    r.seg[0].gref = 12;
+    EXPECT(blkif_check(&d, &r, &q, why, sizeof(why)) == BLKIF_RSP_OKAY);
+    EXPECT(blkif_exec(img, &q, fake_copy, NULL, bounce, why, sizeof(why)) == BLKIF_RSP_ERROR);
+
+    /* Flush with data, then without; discard. */
+    r = rw(BLKIF_OP_FLUSH_DISKCACHE, 100, 1);
+    r.seg[0].gref = 7;
+    EXPECT(blkif_check(&d, &r, &q, why, sizeof(why)) == BLKIF_RSP_OKAY);
+    EXPECT(blkif_exec(img, &q, fake_copy, NULL, bounce, why, sizeof(why)) == BLKIF_RSP_OKAY);
+    EXPECT(img_read(img, 100 * 512, disk, 4096) == 0 && !memcmp(disk, pages[7], 4096));
+    r = rw(BLKIF_OP_FLUSH_DISKCACHE, 0, 0);
+    EXPECT(blkif_check(&d, &r, &q, why, sizeof(why)) == BLKIF_RSP_OKAY);
+    EXPECT(blkif_exec(img, &q, fake_copy, NULL, bounce, why, sizeof(why)) == BLKIF_RSP_OKAY);
+    struct blkif_request_discard *dr = (void *)&r;
+    memset(&r, 0, sizeof(r));
+    dr->operation = BLKIF_OP_DISCARD;
+    dr->sector_number = 0;
+    dr->nr_sectors = 2048;
+    EXPECT(blkif_check(&d, &r, &q, why, sizeof(why)) == BLKIF_RSP_OKAY);
+    EXPECT(blkif_exec(img, &q, fake_copy, NULL, bounce, why, sizeof(why)) == BLKIF_RSP_OKAY);
+    img_close(img);
+}
+
 int main(void)
 {
     checks();
     ring();
+    exec_on("raw");
+    exec_on("qcow2");
     UNIT_DONE();
 }
