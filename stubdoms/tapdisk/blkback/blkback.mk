@@ -17,3 +17,11 @@ ALL_UNIT_BINS += $(UNIT_BLKIF_BIN)
 .PHONY: unit-blkif
 unit-blkif: $(UNIT_BLKIF_BIN)
 	$(Q)$(UNIT_BLKIF_BIN)
+
+# tests/blkif-pair: the backend (store, image library, blkback) and a
+# frontend driving the ring, two minios domains (toolchain/ext2fs.mk's store).
+BLKBACK_MINIOS_SRCS := stubdoms/tapdisk/blkback/blkback.c $(BLKIF_CORE_SRCS)
+$(eval $(call minios_elf,$(B)/tests/blkif-pair.elf,tests/blkif-pair/main.c $(BLKBACK_MINIOS_SRCS) tests/common/report.c,-Itests/common -Istubdoms/tapdisk/blkback $(STORE_CFLAGS),$(STORE_IMG_LINK)))
+$(call minios_src_obj,$(B)/tests/blkif-pair.elf,tests/blkif-pair/main.c): $(E2FS_STAMP)
+$(B)/tests/blkif-pair.elf: $(STORE_IMG_LINK)
+all: $(B)/tests/blkif-pair.elf

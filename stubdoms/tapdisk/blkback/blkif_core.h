@@ -12,6 +12,11 @@
 #define rmb() __asm__ volatile("" ::: "memory")
 #define wmb() __asm__ volatile("" ::: "memory")
 #endif
+#ifndef xen_mb
+#define xen_mb()  mb()
+#define xen_rmb() rmb()
+#define xen_wmb() wmb()
+#endif
 #include <xen/xen.h>
 #include <xen/grant_table.h>
 #include <xen/io/blkif.h>
