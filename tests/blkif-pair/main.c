@@ -21,11 +21,14 @@
 #include "report.h"
 
 /*
- * op=back (store=BB:DD.F peer=F): opens /images/disk.qcow2 on the store,
- * maps the frontend's control page (its first grant, REF_CTL), connects
- * blkback to the ring and port the page names, and serves until the
- * frontend is cut off or done; then closes the image and the store
- * (run.sh checks both).
+ * op=back (store=BB:DD.F peer=F peer2=G): opens /images/disk.qcow2 and
+ * /images/good.raw on the store, maps each frontend's control page (its
+ * first grant, REF_CTL), connects blkback to the ring and port the page
+ * names, serves F from the qcow2 and G from the raw image until F is cut
+ * off and G is done; then closes the images and the store (run.sh checks
+ * them).
+ * op=good (peer=B): the same I/O as op=front's first part, once, and
+ * once more (at sector 4096) after the backend cut op=front off.
  * op=front (peer=B): grants the control page, the ring page and
  * NDATA data pages, allocates the event channel, and then:
  *  - writes WR_REQS requests of 11 full pages at once (all in flight),
@@ -143,7 +146,7 @@ static void expect_status(uint64_t id, int16_t want, const char *what)
                want == BLKIF_RSP_ERROR ? "BLKIF_RSP_ERROR" : "BLKIF_RSP_EOPNOTSUPP");
 }
 
-static int frontend(void)
+static struct ctl *front_setup(void)
 {
     struct ctl *c = (struct ctl *)ctl_page;
     CHECK_EQ(minios_gnttab_grant_access(peer, minios_gnttab_virt_to_mfn(ctl_page), 0), REF_CTL);
@@ -162,16 +165,21 @@ static int frontend(void)
     c->state = 1;
     peer_wait_state(&c->state, 2, 100000000ul);
     printf("connected: %llu sectors\n", (unsigned long long)c->sectors);
+    return c;
+}
 
-    /* WR_REQS writes of 11 pages each, all in flight, then a flush. */
+/* WR_REQS writes of 11 pages each from sector base, all in flight, a
+ * flush, and as many reads back: byte-exact. */
+static void round_trip(uint64_t base)
+{
     for (unsigned q = 0; q < WR_REQS; q++)
         for (unsigned i = 0; i < SEGS; i++)
             for (unsigned j = 0; j < PG; j++) {
-                uint64_t sec = (uint64_t)(q * SEGS + i) * 8 + j / 512;
+                uint64_t sec = base + (uint64_t)(q * SEGS + i) * 8 + j / 512;
                 data[q * SEGS + i][j] = pat(sec, j % 512);
             }
     for (unsigned q = 0; q < WR_REQS; q++)
-        next_req(BLKIF_OP_WRITE, q, (uint64_t)q * SEGS * 8, SEGS, q * SEGS);
+        next_req(BLKIF_OP_WRITE, q, base + (uint64_t)q * SEGS * 8, SEGS, q * SEGS);
     push();
     collect(WR_REQS);
     for (unsigned q = 0; q < WR_REQS; q++)
@@ -184,7 +192,7 @@ static int frontend(void)
 
     memset(data, 0, sizeof(data));
     for (unsigned q = 0; q < WR_REQS; q++)
-        next_req(BLKIF_OP_READ, 30 + q, (uint64_t)q * SEGS * 8, SEGS, q * SEGS);
+        next_req(BLKIF_OP_READ, 30 + q, base + (uint64_t)q * SEGS * 8, SEGS, q * SEGS);
     push();
     collect(WR_REQS);
     unsigned bad = 0;
@@ -192,19 +200,42 @@ static int frontend(void)
         bad += status_of[30 + q] != BLKIF_RSP_OKAY;
         for (unsigned i = 0; i < SEGS; i++)
             for (unsigned j = 0; j < PG; j++) {
-                uint64_t sec = (uint64_t)(q * SEGS + i) * 8 + j / 512;
+                uint64_t sec = base + (uint64_t)(q * SEGS + i) * 8 + j / 512;
                 bad += data[q * SEGS + i][j] != pat(sec, j % 512);
             }
     }
     if (bad)
-        test_fail("read back: %u bad", bad);
+        test_fail("read back from sector %llu: %u bad", (unsigned long long)base, bad);
     else
-        printf("%u writes and %u reads of 11 pages each in flight at once, flushed: byte-exact\n",
-               WR_REQS, WR_REQS);
+        printf("%u writes and %u reads of 11 pages each in flight at once from sector %llu, "
+               "flushed: byte-exact\n", WR_REQS, WR_REQS, (unsigned long long)base);
+}
+
+/* op=good: a well-behaved frontend of another disk: a round, and one
+ * more after the hostile one was cut off. */
+static int good_frontend(void)
+{
+    struct ctl *c = front_setup();
+    round_trip(0);
+    c->state = 3;                   /* round one done */
+    peer_wait_state(&c->state, 5, 100000000ul);
+    printf("the other frontend was cut off; going on\n");
+    round_trip(4096);
+    c->state = 6;
+    return test_finish();
+}
+
+static int frontend(void)
+{
+    struct ctl *c = front_setup();
+    blkif_sring_t *s = (blkif_sring_t *)ring_page;
+    round_trip(0);
+    unsigned bad;
+    blkif_request_t *r;
 
     /* Hostile requests: each answered alone. */
     next_req(BLKIF_OP_READ, 50, c->sectors - 4, 1, 0);
-    blkif_request_t *r = next_req(BLKIF_OP_WRITE, 51, 0, 2, 0);
+    r = next_req(BLKIF_OP_WRITE, 51, 0, 2, 0);
     r->seg[1].gref = 5000;
     next_req(77, 52, 0, 1, 0);
     r = next_req(BLKIF_OP_READ, 53, 0, 1, 0);
@@ -237,73 +268,120 @@ static int frontend(void)
 
 /* ---- the backend ---- */
 
+static domid_t peer2;
+
+/* peer_wait_state, but letting the blkback threads run meanwhile. */
+static void back_wait_state(volatile uint32_t *s, uint32_t want)
+{
+    for (unsigned i = 0; *s < want; i++) {
+        if (i == 30000) {
+            test_error("timed out waiting for state %u (at %u)", want, *s);
+            exit(test_finish());
+        }
+        minios_thread_sleep_ns(1000000);
+    }
+}
+
+static struct img *open_image(struct store *st, const char *path)
+{
+    struct img_io *io;
+    struct img *img;
+    char err[IMG_ERR_LEN];
+    int rc = store_file_open(st, path, true, &io, err);
+    if (!rc)
+        rc = img_open(io, NULL, IMG_OPEN_RDWR, NULL, &img, err);
+    if (rc) {
+        test_fail("%s: %d: %s", path, rc, err);
+        exit(test_finish());
+    }
+    return img;
+}
+
+/* Maps frontend fe's control page, waits for its ring and serves img on it. */
+static struct blkback *serve_frontend(domid_t fe, struct img *img, struct ctl **cp,
+                                      grant_handle_t *h)
+{
+    struct ctl *c = NULL;
+    char err[BLKBACK_WHY_LEN];
+    for (unsigned i = 0; i < 1000 && !c; i++) {
+        c = minios_gnttab_map(fe, REF_CTL, 0, h);
+        if (!c)
+            minios_thread_sleep_ns(10000000);
+    }
+    if (!c) {
+        test_error("cannot map d%u's control page", fe);
+        exit(test_finish());
+    }
+    back_wait_state(&c->state, 1);
+    struct blkback_conf conf = {
+        .frontend = fe, .ring_ref = c->ring_ref, .port = c->port, .img = img, .flush = true,
+    };
+    struct blkback *b;
+    int rc = blkback_connect(&conf, &b, err);
+    if (rc) {
+        test_fail("blkback_connect d%u: %d: %s", fe, rc, err);
+        exit(test_finish());
+    }
+    c->sectors = img->size / 512;
+    wmb();
+    c->state = 2;
+    *cp = c;
+    return b;
+}
+
 static int backend(int argc, char **argv)
 {
     uint16_t bdf = 0xffff;
-    const char *sa = test_arg(argc, argv, "store");
+    const char *sa = test_arg(argc, argv, "store"), *p2 = test_arg(argc, argv, "peer2");
     struct minios_blk *dev;
     char err[IMG_ERR_LEN];
-    if (!sa || minios_pci_parse_bdf(sa, &bdf) || minios_blk_open(bdf, &dev)) {
-        test_error("needs store=BB:DD.F, a virtio-blk device of ours");
+    if (!sa || !p2 || minios_pci_parse_bdf(sa, &bdf) || minios_blk_open(bdf, &dev)) {
+        test_error("needs store=BB:DD.F (a virtio-blk device of ours) and peer2=");
         return test_finish();
     }
+    peer2 = (domid_t)atoi(p2);
     struct store *st;
     int rc = store_open(dev, true, &st, err);
     if (rc) {
         test_fail("store_open: %d: %s", rc, err);
         return test_finish();
     }
-    struct img_io *io;
-    struct img *img;
-    rc = store_file_open(st, "/images/disk.qcow2", true, &io, err);
-    if (!rc)
-        rc = img_open(io, NULL, IMG_OPEN_RDWR, NULL, &img, err);
-    if (rc) {
-        test_fail("/images/disk.qcow2: %d: %s", rc, err);
-        return test_finish();
-    }
-    grant_handle_t h;
-    struct ctl *c = NULL;
-    for (unsigned i = 0; i < 1000 && !c; i++) {
-        c = minios_gnttab_map(peer, REF_CTL, 0, &h);
-        if (!c)
-            minios_thread_sleep_ns(10000000);
-    }
-    if (!c) {
-        test_error("cannot map the frontend's control page");
-        return test_finish();
-    }
-    peer_wait_state(&c->state, 1, 100000000ul);
-    struct blkback_conf conf = {
-        .frontend = peer, .ring_ref = c->ring_ref, .port = c->port, .img = img,
-        .flush = true,
-    };
-    struct blkback *b;
-    rc = blkback_connect(&conf, &b, err);
-    if (rc) {
-        test_fail("blkback_connect: %d: %s", rc, err);
-        return test_finish();
-    }
-    c->sectors = img->size / 512;
-    wmb();
-    c->state = 2;
+    struct img *img = open_image(st, "/images/disk.qcow2");
+    struct img *img2 = open_image(st, "/images/good.raw");
+    struct ctl *c, *c2;
+    grant_handle_t h, h2;
+    struct blkback *b = serve_frontend(peer, img, &c, &h);
+    struct blkback *b2 = serve_frontend(peer2, img2, &c2, &h2);
+
     while (!blkback_cut_off(b, c->why))
         minios_thread_sleep_ns(10000000);
     wmb();
     c->state = 3;
-    uint64_t ok, failed;
+    /* The well-behaved frontend goes on after the other's cut-off. */
+    back_wait_state(&c2->state, 3);
+    c2->state = 5;
+    back_wait_state(&c2->state, 6);
+    back_wait_state(&c->state, 4);
+    if (blkback_cut_off(b2, NULL))
+        test_fail("the well-behaved frontend was cut off too");
+    uint64_t ok, failed, ok2, failed2;
     blkback_counts(b, &ok, &failed);
-    printf("served: %llu OKAY, %llu refused; %s\n", (unsigned long long)ok,
+    blkback_counts(b2, &ok2, &failed2);
+    printf("served d%u: %llu OKAY, %llu refused; %s\n", peer, (unsigned long long)ok,
            (unsigned long long)failed, c->why);
-    peer_wait_state(&c->state, 4, 100000000ul);
+    printf("served d%u: %llu OKAY, %llu refused; connected\n", peer2, (unsigned long long)ok2,
+           (unsigned long long)failed2);
     blkback_disconnect(b);
+    blkback_disconnect(b2);
     minios_gnttab_unmap(c, h);
+    minios_gnttab_unmap(c2, h2);
     img_close(img);
+    img_close(img2);
     rc = store_close(st, err);
     if (rc)
         test_fail("store_close: %d: %s", rc, err);
     else
-        printf("image and store closed\n");
+        printf("images and store closed\n");
     return test_finish();
 }
 
@@ -323,6 +401,8 @@ int main(int argc, char **argv)
         return backend(argc, argv);
     if (op && !strcmp(op, "front"))
         return frontend();
-    test_error("op=back|front");
+    if (op && !strcmp(op, "good"))
+        return good_frontend();
+    test_error("op=back|front|good");
     return test_finish();
 }

@@ -27,6 +27,24 @@ struct blkback {
     uint8_t *bounce;
 };
 
+/* The image library and the store below it are not reentrant, and a
+ * thread waiting for the disk lets the others run: one request at a time
+ * is carried out in this domain, whichever frontend it is from. */
+static struct minios_waitq exec_wq = MINIOS_WAITQ_INIT;
+static volatile bool exec_busy;
+
+static void exec_lock(void)
+{
+    MINIOS_WAIT_EVENT(&exec_wq, !exec_busy);
+    exec_busy = true;
+}
+
+static void exec_unlock(void)
+{
+    exec_busy = false;
+    minios_waitq_wake_all(&exec_wq);
+}
+
 static void on_event(evtchn_port_t port, void *data)
 {
     (void)port;
@@ -100,8 +118,11 @@ static void serve(void *arg)
             continue;
         }
         int st = blkif_check(&b->disk, &r, &q, why, sizeof(why));
-        if (st == BLKIF_RSP_OKAY)
+        if (st == BLKIF_RSP_OKAY) {
+            exec_lock();
             st = blkif_exec(b->c.img, &q, grant_copy, b, b->bounce, why, sizeof(why));
+            exec_unlock();
+        }
         if (st == BLKIF_RSP_OKAY)
             b->ok++;
         else {

@@ -29,6 +29,9 @@ struct blkback_conf {
  * out (blkif_exec, grant copies) and answered.  A frontend whose ring
  * indices are impossible is cut off: its ring is unmapped, its channel
  * closed, and nothing of it is served again; the reason is kept.
+ * Requests of all frontends are carried out one at a time (the image
+ * library and the store are not reentrant); the caller must not use the
+ * images or the store itself while frontends are connected.
  * 0, or a negative Xen errno with the reason in err.
  */
 int blkback_connect(const struct blkback_conf *c, struct blkback **out, char *err);
