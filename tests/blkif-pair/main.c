@@ -7,6 +7,7 @@
 #include <keel/image.h>
 #include <keel/store.h>
 #include <minios/blk.h>
+#include <minios/blkfront.h>
 #include <minios/events.h>
 #include <minios/gnttab.h>
 #include <minios/pci.h>
@@ -27,8 +28,11 @@
  * names, serves F from the qcow2 and G from the raw image until F is cut
  * off and G is done; then closes the images and the store (run.sh checks
  * them).
- * op=good (peer=B): the same I/O as op=front's first part, once, and
- * once more (at sector 4096) after the backend cut op=front off.
+ * op=good (peer=B): minios's blkfront (<minios/blkfront.h>) writes,
+ * flushes and reads back 704 KiB (requests in flight on all its slots),
+ * once, and once more (at sector 4096) after the backend cut op=front
+ * off; blkfront's own refusals (not connected, past the end, empty, no
+ * buffer) are checked first.
  * op=front (peer=B): grants the control page, the ring page and
  * NDATA data pages, allocates the event channel, and then:
  *  - writes WR_REQS requests of 11 full pages at once (all in flight),
@@ -211,16 +215,62 @@ static void round_trip(uint64_t base)
                "flushed: byte-exact\n", WR_REQS, WR_REQS, (unsigned long long)base);
 }
 
-/* op=good: a well-behaved frontend of another disk: a round, and one
- * more after the hostile one was cut off. */
+/* op=good: a well-behaved frontend of another disk, through minios's
+ * blkfront: a round, and one more after the hostile one was cut off. */
+static void blkfront_round(struct minios_blkfront *bf, uint64_t base)
+{
+    uint8_t *buf = (uint8_t *)data;
+    const size_t n = sizeof(data) / 512;
+    for (size_t i = 0; i < sizeof(data); i++)
+        buf[i] = pat(base + i / 512, i % 512);
+    CHECK_EQ(minios_blkfront_write(bf, base, buf, n), 0);
+    CHECK_EQ(minios_blkfront_flush(bf), 0);
+    memset(data, 0, sizeof(data));
+    CHECK_EQ(minios_blkfront_read(bf, base, buf, n), 0);
+    unsigned bad = 0;
+    for (size_t i = 0; i < sizeof(data); i++)
+        bad += buf[i] != pat(base + i / 512, i % 512);
+    if (bad)
+        test_fail("blkfront: read back from sector %llu: %u bad", (unsigned long long)base, bad);
+    else
+        printf("blkfront: wrote %zu sectors from sector %llu, flushed, read back: byte-exact\n",
+               n, (unsigned long long)base);
+}
+
 static int good_frontend(void)
 {
-    struct ctl *c = front_setup();
-    round_trip(0);
+    struct ctl *c = (struct ctl *)ctl_page;
+    CHECK_EQ(minios_gnttab_grant_access(peer, minios_gnttab_virt_to_mfn(ctl_page), 0), REF_CTL);
+    struct minios_blkfront *bf;
+    grant_ref_t rr;
+    evtchn_port_t port;
+    int rc = minios_blkfront_create(peer, &bf, &rr, &port);
+    if (rc) {
+        test_fail("minios_blkfront_create: %d", rc);
+        return test_finish();
+    }
+    c->ring_ref = rr;
+    c->port = port;
+    wmb();
+    c->state = 1;
+    peer_wait_state(&c->state, 2, 100000000ul);
+    printf("connected: %llu sectors\n", (unsigned long long)c->sectors);
+    uint8_t b[512];
+    CHECK_EQ(minios_blkfront_read(bf, 0, b, 1), -XEN_ENOTCONN);
+    minios_blkfront_connected(bf, c->sectors, false, true);
+    CHECK_EQ(minios_blkfront_read(bf, c->sectors - 1, b, 2), -XEN_EINVAL);
+    CHECK_EQ(minios_blkfront_read(bf, 0, b, 0), -XEN_EINVAL);
+    CHECK_EQ(minios_blkfront_read(bf, 0, NULL, 1), -XEN_EINVAL);
+    blkfront_round(bf, 0);
     c->state = 3;                   /* round one done */
     peer_wait_state(&c->state, 5, 100000000ul);
     printf("the other frontend was cut off; going on\n");
-    round_trip(4096);
+    blkfront_round(bf, 4096);
+    uint64_t done;
+    unsigned maxin;
+    minios_blkfront_stats(bf, &done, &maxin);
+    printf("blkfront: %llu requests answered, up to %u in flight at once\n",
+           (unsigned long long)done, maxin);
     c->state = 6;
     return test_finish();
 }
