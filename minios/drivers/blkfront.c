@@ -1,4 +1,8 @@
 /* blkfront.c: minios's Xen blkif frontend: a ring and granted data pages per request slot, requests from threads, responses from the event channel. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <minios/blkfront.h>
@@ -7,6 +11,7 @@
 #include <minios/mm.h>
 #include <minios/thread.h>
 #include <minios/time.h>
+#include <minios/xenbus.h>
 #include <xen/errno.h>
 
 #define mb()  __asm__ volatile("mfence" ::: "memory")
@@ -16,6 +21,8 @@
 #define xen_rmb() rmb()
 #define xen_wmb() wmb()
 #include <xen/io/blkif.h>
+#include <xen/io/protocols.h>
+#include <xen/io/xenbus.h>
 
 #define SEGS         BLKIF_MAX_SEGMENTS_PER_REQUEST
 #define SLOT_SECTORS (SEGS * 8u)
@@ -36,6 +43,7 @@ struct minios_blkfront {
     struct slot slots[MINIOS_BLKFRONT_SLOTS];
     struct minios_waitq wq;
     bool connected, read_only, flush, broken;
+    char node[128], backend_path[128];
     uint64_t sectors, done;
     unsigned inflight, max_inflight;
 };
@@ -314,4 +322,119 @@ int minios_blkfront_flush(struct minios_blkfront *f)
         return s;
     submit(f, (unsigned)s, BLKIF_OP_FLUSH_DISKCACHE, 0, 0);
     return finish(f, (unsigned)s, minios_monotonic_ns() + TIMEOUT_NS);
+}
+
+/* ---- the xenbus handshake ---- */
+
+static int xs_get(const char *dir, const char *name, char *buf, size_t len)
+{
+    char path[300];
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    char *v;
+    size_t n;
+    int rc = minios_xs_read(MINIOS_XBT_NIL, path, &v, &n);
+    if (rc)
+        return rc;
+    if (n >= len) {
+        free(v);
+        return -ENAMETOOLONG;
+    }
+    memcpy(buf, v, n);
+    buf[n] = 0;
+    free(v);
+    return 0;
+}
+
+static int xs_getu(const char *dir, const char *name, unsigned long long *out)
+{
+    char buf[32], *end;
+    int rc = xs_get(dir, name, buf, sizeof(buf));
+    if (rc)
+        return rc;
+    *out = strtoull(buf, &end, 10);
+    return end == buf || *end ? -EINVAL : 0;
+}
+
+static int xs_put(const char *dir, const char *name, unsigned long long v)
+{
+    char path[300], val[24];
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    snprintf(val, sizeof(val), "%llu", v);
+    return minios_xs_write(MINIOS_XBT_NIL, path, val);
+}
+
+static int ferr(char *err, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int ferr(char *err, int rc, const char *fmt, ...)
+{
+    if (err) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, MINIOS_BLKFRONT_ERRLEN, fmt, ap);
+        va_end(ap);
+    }
+    return rc;
+}
+
+static int wait_backend(const char *be, int want, uint64_t ns)
+{
+    uint64_t deadline = minios_monotonic_ns() + ns;
+    unsigned long long st = 0;
+    for (;;) {
+        if (!xs_getu(be, "state", &st) && (int)st == want)
+            return 0;
+        if (!xs_getu(be, "state", &st) && st == XenbusStateClosed && want != XenbusStateClosed)
+            return -ECONNREFUSED;
+        if (minios_monotonic_ns() > deadline)
+            return -ETIMEDOUT;
+        minios_thread_sleep_ns(5000000);
+    }
+}
+
+int minios_blkfront_attach(const char *node, struct minios_blkfront **out, char *err)
+{
+    char be[128];
+    unsigned long long beid, sectors, info = 0, flush = 0;
+    if (strlen(node) >= 128)
+        return ferr(err, -EINVAL, "%s: node name too long", node);
+    if (xs_get(node, "backend", be, sizeof(be)) || xs_getu(node, "backend-id", &beid) ||
+        beid >= DOMID_FIRST_RESERVED)
+        return ferr(err, -EINVAL, "%s: no backend or backend-id", node);
+    struct minios_blkfront *f;
+    grant_ref_t rr;
+    evtchn_port_t port;
+    int rc = minios_blkfront_create((domid_t)beid, &f, &rr, &port);
+    if (rc)
+        return ferr(err, -ENOMEM, "%s: cannot make the ring (%d)", node, rc);
+    snprintf(f->node, sizeof(f->node), "%s", node);
+    snprintf(f->backend_path, sizeof(f->backend_path), "%s", be);
+    char path[300];
+    snprintf(path, sizeof(path), "%s/protocol", node);
+    if (xs_put(node, "ring-ref", rr) || xs_put(node, "event-channel", port) ||
+        minios_xs_write(MINIOS_XBT_NIL, path, XEN_IO_PROTO_ABI_X86_64) ||
+        xs_put(node, "state", XenbusStateInitialised))
+        return ferr(err, -EIO, "%s: cannot write the frontend's nodes", node);
+    rc = wait_backend(be, XenbusStateConnected, 30000000000ull);
+    if (rc) {
+        xs_put(node, "state", XenbusStateClosed);
+        return ferr(err, rc, "%s: the backend %s did not connect", node, be);
+    }
+    if (xs_getu(be, "sectors", &sectors) || sectors == 0) {
+        xs_put(node, "state", XenbusStateClosed);
+        return ferr(err, -EINVAL, "%s: no sectors", be);
+    }
+    xs_getu(be, "info", &info);
+    xs_getu(be, "feature-flush-cache", &flush);
+    minios_blkfront_connected(f, sectors, info & VDISK_READONLY, flush != 0);
+    xs_put(node, "state", XenbusStateConnected);
+    *out = f;
+    return 0;
+}
+
+int minios_blkfront_detach(struct minios_blkfront *f)
+{
+    f->connected = false;
+    xs_put(f->node, "state", XenbusStateClosing);
+    int rc = wait_backend(f->backend_path, XenbusStateClosed, 5000000000ull);
+    xs_put(f->node, "state", XenbusStateClosed);
+    return rc;
 }

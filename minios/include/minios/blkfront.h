@@ -39,6 +39,21 @@ int minios_blkfront_create(domid_t backend, struct minios_blkfront **out,
                            grant_ref_t *ring_ref, evtchn_port_t *port);
 int minios_blkfront_connected(struct minios_blkfront *f, uint64_t sectors, bool read_only,
                               bool flush);
+/*
+ * The xenbus handshake, as Linux's xen-blkfront does it: node is the
+ * frontend's directory (e.g. "device/vbd/51712", relative to the
+ * domain's home, or absolute) that a toolstack made with backend and
+ * backend-id.  Creates the ring, writes ring-ref, event-channel and
+ * protocol, switches to Initialised, waits (up to 30 s) for the
+ * backend's Connected, reads sectors, info (read-only) and
+ * feature-flush-cache, and switches to Connected.  0, or a negative
+ * errno (<errno.h>) with the reason in err (MINIOS_BLKFRONT_ERRLEN).
+ * minios_blkfront_detach switches to Closing and waits (up to 5 s) for
+ * the backend's Closed; the frontend is unusable afterwards.
+ */
+#define MINIOS_BLKFRONT_ERRLEN 160
+int minios_blkfront_attach(const char *node, struct minios_blkfront **out, char *err);
+int minios_blkfront_detach(struct minios_blkfront *f);
 uint64_t minios_blkfront_sectors(const struct minios_blkfront *f);
 int minios_blkfront_read(struct minios_blkfront *f, uint64_t sector, void *buf, size_t count);
 int minios_blkfront_write(struct minios_blkfront *f, uint64_t sector, const void *buf,

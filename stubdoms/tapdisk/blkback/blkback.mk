@@ -25,3 +25,11 @@ $(eval $(call minios_elf,$(B)/tests/blkif-pair.elf,tests/blkif-pair/main.c $(BLK
 $(call minios_src_obj,$(B)/tests/blkif-pair.elf,tests/blkif-pair/main.c): $(E2FS_STAMP)
 $(B)/tests/blkif-pair.elf: $(STORE_IMG_LINK)
 all: $(B)/tests/blkif-pair.elf
+
+# tests/blkif-xenbus: the same over xenbus (vbd.c, blkfront's attach), with
+# the xenstore stub domain and a control domain as the toolstack.
+$(eval $(call minios_elf,$(B)/tests/blkif-xenbus.elf,tests/blkif-xenbus/main.c stubdoms/tapdisk/blkback/vbd.c $(BLKBACK_MINIOS_SRCS) tests/common/report.c,-Itests/common -Istubdoms/tapdisk/blkback $(STORE_CFLAGS),$(STORE_IMG_LINK)))
+$(call minios_src_obj,$(B)/tests/blkif-xenbus.elf,tests/blkif-xenbus/main.c): $(E2FS_STAMP)
+$(call minios_src_obj,$(B)/tests/blkif-xenbus.elf,stubdoms/tapdisk/blkback/vbd.c): $(E2FS_STAMP)
+$(B)/tests/blkif-xenbus.elf: $(STORE_IMG_LINK)
+all: $(B)/tests/blkif-xenbus.elf

@@ -1,0 +1,231 @@
+/* Guest test: a guest disk over xenbus: a control domain writes the nodes as a toolstack does, the tapdisk code serves a qcow2 overlay on the store, minios's blkfront attaches, reads, writes, flushes and detaches. */
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <keel/image.h>
+#include <keel/store.h>
+#include <minios/blk.h>
+#include <minios/blkfront.h>
+#include <minios/gnttab.h>
+#include <minios/pci.h>
+#include <minios/thread.h>
+#include <minios/xenbus.h>
+#include <xen/io/xenbus.h>
+
+#include "args.h"
+#include "report.h"
+#include "vbd.h"
+
+/*
+ * op=ctl back=B front=F: as libxl does for a disk xvda (51712) of F
+ * served by B: /local/domain/B/backend/vbd/F/51712 (frontend,
+ * frontend-id, params=/images/vm/disk.qcow2, mode=w, online, state=1;
+ * owned by B, readable by F) and /local/domain/F/device/vbd/51712
+ * (backend, backend-id, virtual-device, device-type, state=1; owned by
+ * F, readable by B).
+ * op=back store=BB:DD.F front=F: opens the store, waits for its backend
+ * directory, vbd_connect, serves until the frontend closes, vbd_close,
+ * closes the store.
+ * op=front: blkfront attaches to device/vbd/51712, reads the disk's
+ * first MiB (the backing file's pattern through the qcow2 overlay),
+ * writes 256 KiB, flushes, reads back, detaches.
+ */
+#define DEV "51712"
+#define IMG_PATH "/images/vm/disk.qcow2"
+#define WR_SECTOR 512u
+#define WR_SECTORS 512u
+
+static uint8_t pat_base(uint64_t i) { return (uint8_t)(i * 151 + (i >> 9) * 3 + 7); }
+static uint8_t pat_guest(uint64_t i) { return (uint8_t)(i * 29 + (i >> 10) * 5 + 0xa1); }
+
+static unsigned uarg(int argc, char **argv, const char *k)
+{
+    const char *v = test_arg(argc, argv, k);
+    if (!v) {
+        test_error("needs %s=", k);
+        exit(test_finish());
+    }
+    return (unsigned)atoi(v);
+}
+
+static void put(const char *dir, const char *name, const char *val)
+{
+    char p[256];
+    snprintf(p, sizeof(p), "%s/%s", dir, name);
+    if (minios_xs_write(MINIOS_XBT_NIL, p, val))
+        test_fail("write %s", p);
+}
+
+static void perms(const char *path, unsigned owner, unsigned reader)
+{
+    char o[16], r[16];
+    snprintf(o, sizeof(o), "n%u", owner);
+    snprintf(r, sizeof(r), "r%u", reader);
+    const char *pl[] = { o, r };
+    if (minios_xs_set_perms(MINIOS_XBT_NIL, path, pl, 2))
+        test_fail("set_perms %s", path);
+}
+
+static int ctl(unsigned back, unsigned front)
+{
+    char be[128], fe[128], v[128];
+    snprintf(be, sizeof(be), "/local/domain/%u/backend/vbd/%u/" DEV, back, front);
+    snprintf(fe, sizeof(fe), "/local/domain/%u/device/vbd/" DEV, front);
+    /* The parents, then each directory with its owner, then the nodes. */
+    char p[160];
+    snprintf(p, sizeof(p), "/local/domain/%u/backend", back);
+    CHECK_EQ(minios_xs_mkdir(MINIOS_XBT_NIL, p), 0);
+    perms(p, back, back);
+    snprintf(p, sizeof(p), "/local/domain/%u/backend/vbd/%u", back, front);
+    CHECK_EQ(minios_xs_mkdir(MINIOS_XBT_NIL, p), 0);
+    perms(p, back, back);
+    CHECK_EQ(minios_xs_mkdir(MINIOS_XBT_NIL, be), 0);
+    perms(be, back, front);
+    CHECK_EQ(minios_xs_mkdir(MINIOS_XBT_NIL, fe), 0);
+    perms(fe, front, back);
+    put(be, "frontend", fe);
+    snprintf(v, sizeof(v), "%u", front);
+    put(be, "frontend-id", v);
+    put(be, "params", IMG_PATH);
+    put(be, "mode", "w");
+    put(be, "online", "1");
+    put(be, "state", "1");
+    put(fe, "backend", be);
+    snprintf(v, sizeof(v), "%u", back);
+    put(fe, "backend-id", v);
+    put(fe, "virtual-device", DEV);
+    put(fe, "device-type", "disk");
+    put(fe, "state", "1");
+    /* Each node as its owner's. */
+    static const char *const bn[] = { "frontend", "frontend-id", "params", "mode", "online", "state" };
+    static const char *const fn[] = { "backend", "backend-id", "virtual-device", "device-type", "state" };
+    for (unsigned i = 0; i < sizeof(bn) / sizeof(bn[0]); i++) {
+        snprintf(p, sizeof(p), "%s/%s", be, bn[i]);
+        perms(p, back, front);
+    }
+    for (unsigned i = 0; i < sizeof(fn) / sizeof(fn[0]); i++) {
+        snprintf(p, sizeof(p), "%s/%s", fe, fn[i]);
+        perms(p, front, back);
+    }
+    printf("wrote the nodes of d%u's xvda, served by d%u\n", front, back);
+    return test_finish();
+}
+
+static int back(int argc, char **argv)
+{
+    unsigned front = uarg(argc, argv, "front");
+    uint16_t bdf = 0xffff;
+    const char *sa = test_arg(argc, argv, "store");
+    struct minios_blk *dev;
+    char err[VBD_ERRLEN];
+    if (!sa || minios_pci_parse_bdf(sa, &bdf) || minios_blk_open(bdf, &dev)) {
+        test_error("needs store=BB:DD.F, a virtio-blk device of ours");
+        return test_finish();
+    }
+    struct store *st;
+    int rc = store_open(dev, true, &st, err);
+    if (rc) {
+        test_fail("store_open: %d: %s", rc, err);
+        return test_finish();
+    }
+    char be[128], p[160], *val;
+    size_t n;
+    snprintf(be, sizeof(be), "/local/domain/%u/backend/vbd/%u/" DEV, minios_domid(), front);
+    snprintf(p, sizeof(p), "%s/state", be);
+    for (unsigned i = 0; minios_xs_read(MINIOS_XBT_NIL, p, &val, &n); i++) {
+        if (i == 6000) {
+            test_error("no backend directory %s", be);
+            return test_finish();
+        }
+        minios_thread_sleep_ns(5000000);
+    }
+    free(val);
+    struct vbd *v;
+    rc = vbd_connect(be, st, &v, err);
+    if (rc) {
+        test_fail("vbd_connect: %d: %s", rc, err);
+        return test_finish();
+    }
+    printf("%s: connected\n", be);
+    int fs;
+    while ((fs = vbd_frontend_state(v)) >= 0 && fs < XenbusStateClosing)
+        minios_thread_sleep_ns(5000000);
+    vbd_close(v);
+    rc = store_close(st, err);
+    if (rc)
+        test_fail("store_close: %d: %s", rc, err);
+    else
+        printf("frontend closed (state %d): image and store closed\n", fs);
+    return test_finish();
+}
+
+static uint8_t buf[1 << 20];
+
+static int front(void)
+{
+    struct minios_blkfront *f;
+    char err[MINIOS_BLKFRONT_ERRLEN], *val;
+    size_t n;
+    /* The toolstack (op=ctl) writes the device's nodes after we start. */
+    for (unsigned i = 0; minios_xs_read(MINIOS_XBT_NIL, "device/vbd/" DEV "/state", &val, &n); i++) {
+        if (i == 6000) {
+            test_error("no device/vbd/" DEV);
+            return test_finish();
+        }
+        minios_thread_sleep_ns(5000000);
+    }
+    free(val);
+    int rc = minios_blkfront_attach("device/vbd/" DEV, &f, err);
+    if (rc) {
+        test_fail("attach: %d: %s", rc, err);
+        return test_finish();
+    }
+    printf("attached: %llu sectors\n", (unsigned long long)minios_blkfront_sectors(f));
+    CHECK_EQ(minios_blkfront_read(f, 0, buf, sizeof(buf) / 512), 0);
+    unsigned bad = 0;
+    for (size_t i = 0; i < sizeof(buf); i++)
+        bad += buf[i] != pat_base(i);
+    if (bad)
+        test_fail("first MiB: %u bytes differ from the backing file", bad);
+    else
+        printf("read 1 MiB through the qcow2 overlay: the backing file's bytes\n");
+    for (size_t i = 0; i < WR_SECTORS * 512; i++)
+        buf[i] = pat_guest((uint64_t)WR_SECTOR * 512 + i);
+    CHECK_EQ(minios_blkfront_write(f, WR_SECTOR, buf, WR_SECTORS), 0);
+    CHECK_EQ(minios_blkfront_flush(f), 0);
+    memset(buf, 0, sizeof(buf));
+    CHECK_EQ(minios_blkfront_read(f, WR_SECTOR, buf, WR_SECTORS), 0);
+    bad = 0;
+    for (size_t i = 0; i < WR_SECTORS * 512; i++)
+        bad += buf[i] != pat_guest((uint64_t)WR_SECTOR * 512 + i);
+    if (bad)
+        test_fail("read back: %u bad", bad);
+    else
+        printf("wrote 256 KiB, flushed, read back: byte-exact\n");
+    rc = minios_blkfront_detach(f);
+    if (rc)
+        test_fail("detach: %d", rc);
+    else
+        printf("detached: the backend closed\n");
+    return test_finish();
+}
+
+int main(int argc, char **argv)
+{
+    const char *op = test_arg(argc, argv, "op");
+    if (minios_gnttab_init()) {
+        test_error("no grant table");
+        return test_finish();
+    }
+    if (op && !strcmp(op, "ctl"))
+        return ctl(uarg(argc, argv, "back"), uarg(argc, argv, "front"));
+    if (op && !strcmp(op, "back"))
+        return back(argc, argv);
+    if (op && !strcmp(op, "front"))
+        return front();
+    test_error("op=ctl|back|front");
+    return test_finish();
+}
