@@ -1,23 +1,18 @@
-/* Guest test: a guest disk over xenbus: a control domain writes the nodes as a toolstack does, the tapdisk code serves a qcow2 overlay on the store, minios's blkfront attaches, reads, writes, flushes and detaches. */
+/* Guest test: a guest disk over xenbus: a control domain writes the nodes as a toolstack does, the tapdisk stub domain serves a qcow2 overlay on its store, minios's blkfront attaches, reads, writes, flushes and detaches. */
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <keel/image.h>
-#include <keel/store.h>
-#include <minios/blk.h>
 #include <minios/blkfront.h>
 #include <minios/gnttab.h>
-#include <minios/pci.h>
 #include <minios/thread.h>
 #include <minios/xenbus.h>
 #include <xen/io/xenbus.h>
 
 #include "args.h"
 #include "report.h"
-#include "vbd.h"
 
 /*
  * op=ctl back=B front=F: as libxl does for a disk xvda (51712) of F
@@ -26,9 +21,6 @@
  * owned by B, readable by F) and /local/domain/F/device/vbd/51712
  * (backend, backend-id, virtual-device, device-type, state=1; owned by
  * F, readable by B).
- * op=back store=BB:DD.F front=F: opens the store, waits for its backend
- * directory, vbd_connect, serves until the frontend closes, vbd_close,
- * closes the store.
  * op=front: blkfront attaches to device/vbd/51712, reads the disk's
  * first MiB (the backing file's pattern through the qcow2 overlay),
  * writes 256 KiB, flushes, reads back, detaches.
@@ -114,54 +106,6 @@ static int ctl(unsigned back, unsigned front)
     return test_finish();
 }
 
-static int back(int argc, char **argv)
-{
-    unsigned front = uarg(argc, argv, "front");
-    uint16_t bdf = 0xffff;
-    const char *sa = test_arg(argc, argv, "store");
-    struct minios_blk *dev;
-    char err[VBD_ERRLEN];
-    if (!sa || minios_pci_parse_bdf(sa, &bdf) || minios_blk_open(bdf, &dev)) {
-        test_error("needs store=BB:DD.F, a virtio-blk device of ours");
-        return test_finish();
-    }
-    struct store *st;
-    int rc = store_open(dev, true, &st, err);
-    if (rc) {
-        test_fail("store_open: %d: %s", rc, err);
-        return test_finish();
-    }
-    char be[128], p[160], *val;
-    size_t n;
-    snprintf(be, sizeof(be), "/local/domain/%u/backend/vbd/%u/" DEV, minios_domid(), front);
-    snprintf(p, sizeof(p), "%s/state", be);
-    for (unsigned i = 0; minios_xs_read(MINIOS_XBT_NIL, p, &val, &n); i++) {
-        if (i == 6000) {
-            test_error("no backend directory %s", be);
-            return test_finish();
-        }
-        minios_thread_sleep_ns(5000000);
-    }
-    free(val);
-    struct vbd *v;
-    rc = vbd_connect(be, st, &v, err);
-    if (rc) {
-        test_fail("vbd_connect: %d: %s", rc, err);
-        return test_finish();
-    }
-    printf("%s: connected\n", be);
-    int fs;
-    while ((fs = vbd_frontend_state(v)) >= 0 && fs < XenbusStateClosing)
-        minios_thread_sleep_ns(5000000);
-    vbd_close(v);
-    rc = store_close(st, err);
-    if (rc)
-        test_fail("store_close: %d: %s", rc, err);
-    else
-        printf("frontend closed (state %d): image and store closed\n", fs);
-    return test_finish();
-}
-
 static uint8_t buf[1 << 20];
 
 static int front(void)
@@ -222,10 +166,8 @@ int main(int argc, char **argv)
     }
     if (op && !strcmp(op, "ctl"))
         return ctl(uarg(argc, argv, "back"), uarg(argc, argv, "front"));
-    if (op && !strcmp(op, "back"))
-        return back(argc, argv);
     if (op && !strcmp(op, "front"))
         return front();
-    test_error("op=ctl|back|front");
+    test_error("op=ctl|front");
     return test_finish();
 }

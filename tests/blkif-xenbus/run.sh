@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # run.sh: a guest disk over xenbus (main.c): the xenstore stub (d1), the
-# tapdisk code (d2, owning the store disk 00:04.0), a frontend (d3,
+# tapdisk stub domain (d2, build/stubdoms/tapdisk.elf exit=idle, owning
+# the store disk 00:04.0), a frontend (d3,
 # minios blkfront) and a control domain (d4) that writes the backend and
 # frontend nodes as libxl does.  The store (mkfs.ext4 -d) holds
 # /images/base.raw (2 MiB of a pattern) and /images/vm/disk.qcow2, an
@@ -37,7 +38,7 @@ XS="build/stubdoms/xenstore.elf name=xenstore role=xenstore mem=16M exit=idle"
 HV=${HV:-build/hv.elf}
 [ "${DEBUG:-0}" = 1 ] && HV=build/hv-debug.elf
 HV=$HV bash ci/qemu-boot.sh "$log" 150 256M \
-    "$XS,$X name=tapdisk mem=8M role=hardware pci=00:04.0 op=back store=00:04.0 front=3,$X name=guest mem=8M op=front,$X name=ctl role=control op=ctl back=2 front=3" \
+    "$XS,build/stubdoms/tapdisk.elf name=tapdisk mem=8M role=hardware pci=00:04.0 exit=idle,$X name=guest mem=8M op=front,$X name=ctl role=control op=ctl back=2 front=3" \
     -append iommu=off -M q35 \
     -drive "file=$store,if=none,id=d0,format=raw,cache=writeback" -device virtio-blk-pci,drive=d0,addr=4
 rc=$?
@@ -46,14 +47,15 @@ cat "$log"
 [ "$rc" -eq 33 ] || fail "QEMU status $rc, not 33"
 grep -q 'PANIC\|hypervisor fault' "$log" && fail "hypervisor panic"
 for w in '(ctl) wrote the nodes of d3'"'"'s xvda, served by d2' \
-         '(tapdisk) /local/domain/2/backend/vbd/3/51712: connected' \
+         '(tapdisk) tapdisk: store on 00:04.0: 64 MiB' \
+         '(tapdisk) tapdisk: /local/domain/2/backend/vbd/3/51712: connected' \
          '(guest) attached: 4096 sectors' \
          '(guest) read 1 MiB through the qcow2 overlay: the backing file'"'"'s bytes' \
          '(guest) wrote 256 KiB, flushed, read back: byte-exact' \
          '(guest) detached: the backend closed' \
          '(guest) Test result: SUCCESS' \
-         '(tapdisk) frontend closed (state 5): image and store closed' \
-         '(tapdisk) Test result: SUCCESS' \
+         '(tapdisk) tapdisk: /local/domain/2/backend/vbd/3/51712: closed (frontend state 5)' \
+         '(tapdisk) tapdisk: every disk closed (exit=idle): store closed' \
          '(ctl) Test result: SUCCESS'; do
     grep -qF "$w" "$log" || fail "missing \"$w\""
 done

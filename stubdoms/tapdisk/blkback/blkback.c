@@ -33,13 +33,13 @@ struct blkback {
 static struct minios_waitq exec_wq = MINIOS_WAITQ_INIT;
 static volatile bool exec_busy;
 
-static void exec_lock(void)
+void blkback_lock(void)
 {
     MINIOS_WAIT_EVENT(&exec_wq, !exec_busy);
     exec_busy = true;
 }
 
-static void exec_unlock(void)
+void blkback_unlock(void)
 {
     exec_busy = false;
     minios_waitq_wake_all(&exec_wq);
@@ -119,9 +119,9 @@ static void serve(void *arg)
         }
         int st = blkif_check(&b->disk, &r, &q, why, sizeof(why));
         if (st == BLKIF_RSP_OKAY) {
-            exec_lock();
+            blkback_lock();
             st = blkif_exec(b->c.img, &q, grant_copy, b, b->bounce, why, sizeof(why));
-            exec_unlock();
+            blkback_unlock();
         }
         if (st == BLKIF_RSP_OKAY)
             b->ok++;

@@ -30,8 +30,8 @@ struct blkback_conf {
  * indices are impossible is cut off: its ring is unmapped, its channel
  * closed, and nothing of it is served again; the reason is kept.
  * Requests of all frontends are carried out one at a time (the image
- * library and the store are not reentrant); the caller must not use the
- * images or the store itself while frontends are connected.
+ * library and the store are not reentrant); the caller takes
+ * blkback_lock to use the images or the store itself meanwhile.
  * 0, or a negative Xen errno with the reason in err.
  */
 int blkback_connect(const struct blkback_conf *c, struct blkback **out, char *err);
@@ -39,6 +39,10 @@ int blkback_connect(const struct blkback_conf *c, struct blkback **out, char *er
 bool blkback_cut_off(struct blkback *b, char *why);
 /* Requests answered OKAY / with an error (ERROR or EOPNOTSUPP). */
 void blkback_counts(struct blkback *b, uint64_t *ok, uint64_t *failed);
+/* The lock that serialises requests: held by whoever else uses the
+ * store or an image while frontends are connected (opening, closing). */
+void blkback_lock(void);
+void blkback_unlock(void);
 /* Stops the thread, unmaps the ring, closes the channel, frees b. */
 void blkback_disconnect(struct blkback *b);
 

@@ -26,10 +26,15 @@ $(call minios_src_obj,$(B)/tests/blkif-pair.elf,tests/blkif-pair/main.c): $(E2FS
 $(B)/tests/blkif-pair.elf: $(STORE_IMG_LINK)
 all: $(B)/tests/blkif-pair.elf
 
-# tests/blkif-xenbus: the same over xenbus (vbd.c, blkfront's attach), with
-# the xenstore stub domain and a control domain as the toolstack.
-$(eval $(call minios_elf,$(B)/tests/blkif-xenbus.elf,tests/blkif-xenbus/main.c stubdoms/tapdisk/blkback/vbd.c $(BLKBACK_MINIOS_SRCS) tests/common/report.c,-Itests/common -Istubdoms/tapdisk/blkback $(STORE_CFLAGS),$(STORE_IMG_LINK)))
-$(call minios_src_obj,$(B)/tests/blkif-xenbus.elf,tests/blkif-xenbus/main.c): $(E2FS_STAMP)
-$(call minios_src_obj,$(B)/tests/blkif-xenbus.elf,stubdoms/tapdisk/blkback/vbd.c): $(E2FS_STAMP)
-$(B)/tests/blkif-xenbus.elf: $(STORE_IMG_LINK)
+# tests/blkif-xenbus: the frontend and the toolstack of a guest disk
+# served by the tapdisk stub domain over xenbus.
+$(eval $(call minios_elf,$(B)/tests/blkif-xenbus.elf,tests/blkif-xenbus/main.c tests/common/report.c,-Itests/common))
 all: $(B)/tests/blkif-xenbus.elf
+
+# The tapdisk stub domain (stubdoms/tapdisk/main.c): build/stubdoms/tapdisk.elf.
+TAPDISK_ELF := $(B)/stubdoms/tapdisk.elf
+$(eval $(call minios_elf,$(TAPDISK_ELF),stubdoms/tapdisk/main.c stubdoms/tapdisk/blkback/vbd.c $(BLKBACK_MINIOS_SRCS),-Istubdoms/tapdisk/blkback $(STORE_CFLAGS),$(STORE_IMG_LINK)))
+$(call minios_src_obj,$(TAPDISK_ELF),stubdoms/tapdisk/main.c): $(E2FS_STAMP)
+$(call minios_src_obj,$(TAPDISK_ELF),stubdoms/tapdisk/blkback/vbd.c): $(E2FS_STAMP)
+$(TAPDISK_ELF): $(STORE_IMG_LINK)
+all: $(TAPDISK_ELF)

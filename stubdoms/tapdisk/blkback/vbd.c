@@ -106,9 +106,11 @@ int vbd_connect(const char *bepath, struct store *st, struct vbd **out, char *er
     bool ro = strcmp(mode, "w") != 0;
     struct img_io *io;
     char ierr[IMG_ERR_LEN];
+    blkback_lock();
     rc = store_file_open(st, params, !ro, &io, ierr);
     if (!rc)
         rc = img_open(io, NULL, ro ? 0 : IMG_OPEN_RDWR, NULL, &v->img, ierr);
+    blkback_unlock();
     if (rc) {
         rc = fail(err, rc, "%s: %s", params, ierr);
         goto out;
@@ -157,8 +159,11 @@ int vbd_connect(const char *bepath, struct store *st, struct vbd **out, char *er
     return 0;
 out:
     writen(bepath, "state", "%d", XenbusStateClosed);
-    if (v->img)
+    if (v->img) {
+        blkback_lock();
         img_close(v->img);
+        blkback_unlock();
+    }
     free(v);
     return rc;
 }
@@ -166,7 +171,9 @@ out:
 void vbd_close(struct vbd *v)
 {
     blkback_disconnect(v->bb);
+    blkback_lock();
     img_close(v->img);
+    blkback_unlock();
     writen(v->be, "state", "%d", XenbusStateClosed);
     free(v);
 }
