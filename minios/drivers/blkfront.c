@@ -411,16 +411,22 @@ int minios_blkfront_attach(const char *node, struct minios_blkfront **out, char 
     snprintf(path, sizeof(path), "%s/protocol", node);
     if (xs_put(node, "ring-ref", rr) || xs_put(node, "event-channel", port) ||
         minios_xs_write(MINIOS_XBT_NIL, path, XEN_IO_PROTO_ABI_X86_64) ||
-        xs_put(node, "state", XenbusStateInitialised))
+        xs_put(node, "state", XenbusStateInitialised)) {
+        destroy(f, rr);
         return ferr(err, -EIO, "%s: cannot write the frontend's nodes", node);
+    }
     rc = wait_backend(be, XenbusStateConnected, 30000000000ull);
     if (rc) {
         xs_put(node, "state", XenbusStateClosed);
-        return ferr(err, rc, "%s: the backend %s did not connect", node, be);
+        /* A backend that never connected mapped nothing of ours. */
+        if (rc == -ECONNREFUSED)
+            destroy(f, rr);
+        return ferr(err, rc, "%s: the backend %s did not connect (%s)", node, be,
+                    rc == -ECONNREFUSED ? "it closed" : "timed out");
     }
     if (xs_getu(be, "sectors", &sectors) || sectors == 0) {
         xs_put(node, "state", XenbusStateClosed);
-        return ferr(err, -EINVAL, "%s: no sectors", be);
+        return ferr(err, -EINVAL, "%s: no sectors", be);   /* the ring stays: it is mapped */
     }
     xs_getu(be, "info", &info);
     xs_getu(be, "feature-flush-cache", &flush);

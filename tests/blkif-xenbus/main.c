@@ -15,17 +15,20 @@
 #include "report.h"
 
 /*
- * op=ctl back=B front=F: as libxl does for a disk xvda (51712) of F
+ * op=ctl back=B front=F: as libxl does for disks xvda (51712) and xvdb
+ * (51728, whose image is missing) of F
  * served by B: /local/domain/B/backend/vbd/F/51712 (frontend,
  * frontend-id, params=/images/vm/disk.qcow2, mode=w, online, state=1;
  * owned by B, readable by F) and /local/domain/F/device/vbd/51712
  * (backend, backend-id, virtual-device, device-type, state=1; owned by
  * F, readable by B).
- * op=front: blkfront attaches to device/vbd/51712, reads the disk's
+ * op=front: blkfront's attach of xvdb is refused (the backend closes);
+ * it attaches to device/vbd/51712, reads the disk's
  * first MiB (the backing file's pattern through the qcow2 overlay),
  * writes 256 KiB, flushes, reads back, detaches.
  */
 #define DEV "51712"
+#define DEV_MISSING "51728"     /* xvdb: its image does not exist */
 #define IMG_PATH "/images/vm/disk.qcow2"
 #define WR_SECTOR 512u
 #define WR_SECTORS 512u
@@ -61,18 +64,19 @@ static void perms(const char *path, unsigned owner, unsigned reader)
         test_fail("set_perms %s", path);
 }
 
-static int ctl(unsigned back, unsigned front)
+/* The nodes of one disk (device dev, image params, mode), as libxl writes them. */
+static void ctl_disk(unsigned back, unsigned front, const char *dev, const char *params,
+                     const char *mode)
 {
-    char be[128], fe[128], v[128];
-    snprintf(be, sizeof(be), "/local/domain/%u/backend/vbd/%u/" DEV, back, front);
-    snprintf(fe, sizeof(fe), "/local/domain/%u/device/vbd/" DEV, front);
+    char be[128], fe[128], v[128], p[160];
+    snprintf(be, sizeof(be), "/local/domain/%u/backend/vbd/%u/%s", back, front, dev);
+    snprintf(fe, sizeof(fe), "/local/domain/%u/device/vbd/%s", front, dev);
     /* The parents, then each directory with its owner, then the nodes. */
-    char p[160];
     snprintf(p, sizeof(p), "/local/domain/%u/backend", back);
-    CHECK_EQ(minios_xs_mkdir(MINIOS_XBT_NIL, p), 0);
+    minios_xs_mkdir(MINIOS_XBT_NIL, p);
     perms(p, back, back);
     snprintf(p, sizeof(p), "/local/domain/%u/backend/vbd/%u", back, front);
-    CHECK_EQ(minios_xs_mkdir(MINIOS_XBT_NIL, p), 0);
+    minios_xs_mkdir(MINIOS_XBT_NIL, p);
     perms(p, back, back);
     CHECK_EQ(minios_xs_mkdir(MINIOS_XBT_NIL, be), 0);
     perms(be, back, front);
@@ -81,16 +85,16 @@ static int ctl(unsigned back, unsigned front)
     put(be, "frontend", fe);
     snprintf(v, sizeof(v), "%u", front);
     put(be, "frontend-id", v);
-    put(be, "params", IMG_PATH);
-    put(be, "mode", "w");
+    put(be, "params", params);
+    put(be, "mode", mode);
     put(be, "online", "1");
-    put(be, "state", "1");
     put(fe, "backend", be);
     snprintf(v, sizeof(v), "%u", back);
     put(fe, "backend-id", v);
-    put(fe, "virtual-device", DEV);
+    put(fe, "virtual-device", dev);
     put(fe, "device-type", "disk");
     put(fe, "state", "1");
+    put(be, "state", "1");          /* last: the backend starts on it */
     /* Each node as its owner's. */
     static const char *const bn[] = { "frontend", "frontend-id", "params", "mode", "online", "state" };
     static const char *const fn[] = { "backend", "backend-id", "virtual-device", "device-type", "state" };
@@ -102,7 +106,13 @@ static int ctl(unsigned back, unsigned front)
         snprintf(p, sizeof(p), "%s/%s", fe, fn[i]);
         perms(p, front, back);
     }
-    printf("wrote the nodes of d%u's xvda, served by d%u\n", front, back);
+}
+
+static int ctl(unsigned back, unsigned front)
+{
+    ctl_disk(back, front, DEV, IMG_PATH, "w");
+    ctl_disk(back, front, DEV_MISSING, "/images/missing.qcow2", "w");
+    printf("wrote the nodes of d%u's xvda and xvdb, served by d%u\n", front, back);
     return test_finish();
 }
 
@@ -128,6 +138,13 @@ static int front(void)
         return test_finish();
     }
     printf("attached: %llu sectors\n", (unsigned long long)minios_blkfront_sectors(f));
+    /* xvdb names an image the store does not have: the backend closes. */
+    struct minios_blkfront *f2;
+    rc = minios_blkfront_attach("device/vbd/" DEV_MISSING, &f2, err);
+    if (rc != -ECONNREFUSED)
+        test_fail("attaching xvdb: %d, expected -ECONNREFUSED", rc);
+    else
+        printf("refused: %s\n", err);
     CHECK_EQ(minios_blkfront_read(f, 0, buf, sizeof(buf) / 512), 0);
     unsigned bad = 0;
     for (size_t i = 0; i < sizeof(buf); i++)

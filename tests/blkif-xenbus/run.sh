@@ -11,7 +11,9 @@
 # (Closing -> the backend's Closed).  Afterwards the host extracts both
 # files with debugfs: qemu-img check passes on the overlay, qemu-img
 # compare finds the pattern with the guest's write, base.raw is
-# untouched, and e2fsck -fn finds the store clean.
+# untouched, and e2fsck -fn finds the store clean.  A second disk, xvdb,
+# names an image the store does not have: the backend closes it and the
+# frontend's attach is refused.
 set -uo pipefail
 out=build/tests/blkif-xenbus
 rm -rf "$out" && mkdir -p "$out/tree/images/vm" "$out/x/images/vm"
@@ -46,7 +48,9 @@ sed -i 's/\r$//' "$log"
 cat "$log"
 [ "$rc" -eq 33 ] || fail "QEMU status $rc, not 33"
 grep -q 'PANIC\|hypervisor fault' "$log" && fail "hypervisor panic"
-for w in '(ctl) wrote the nodes of d3'"'"'s xvda, served by d2' \
+for w in '(ctl) wrote the nodes of d3'"'"'s xvda and xvdb, served by d2' \
+         '(tapdisk) tapdisk: /local/domain/2/backend/vbd/3/51728: /images/missing.qcow2: File not found by ext2_lookup (-2)' \
+         '(guest) refused: device/vbd/51728: the backend /local/domain/2/backend/vbd/3/51728 did not connect (it closed)' \
          '(tapdisk) tapdisk: store on 00:04.0: 64 MiB' \
          '(tapdisk) tapdisk: /local/domain/2/backend/vbd/3/51712: connected' \
          '(guest) attached: 4096 sectors' \

@@ -108,8 +108,12 @@ int vbd_connect(const char *bepath, struct store *st, struct vbd **out, char *er
     char ierr[IMG_ERR_LEN];
     blkback_lock();
     rc = store_file_open(st, params, !ro, &io, ierr);
-    if (!rc)
-        rc = img_open(io, NULL, ro ? 0 : IMG_OPEN_RDWR, NULL, &v->img, ierr);
+    if (rc) {
+        blkback_unlock();
+        rc = fail(err, rc, "%s", ierr);     /* names the path */
+        goto out;
+    }
+    rc = img_open(io, NULL, ro ? 0 : IMG_OPEN_RDWR, NULL, &v->img, ierr);
     blkback_unlock();
     if (rc) {
         rc = fail(err, rc, "%s: %s", params, ierr);
