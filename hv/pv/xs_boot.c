@@ -64,7 +64,25 @@ bool xs_wired(struct domain *d)
     return si && si->store_evtchn;
 }
 
-/* One line of the list (without its end: the caller adds "\n"). */
+/* The disk= words of d's command line (checked by parse_boot_config:
+ * at most 4 of at most 210 characters), each with a leading space. */
+static int list_disks(struct domain *d, char *buf, size_t size)
+{
+    int n = 0;
+    for (const char *p = d->boot_cmdline; p && *p; ) {
+        while (*p == ' ')
+            p++;
+        const char *w = p;
+        while (*p && *p != ' ')
+            p++;
+        if (p - w > 5 && !memcmp(w, "disk=", 5))
+            n += snprintf(buf + MIN((size_t)n, size), size - MIN((size_t)n, size), " %.*s",
+                          (int)(p - w), w);
+    }
+    return n;
+}
+
+/* One line of the list, with its "\n". */
 static int list_line(struct domain *d, char *buf, size_t size)
 {
     const start_info_t *si = start_info_of(d);
@@ -79,12 +97,14 @@ static int list_line(struct domain *d, char *buf, size_t size)
             rl += (size_t)snprintf(roles + rl, sizeof(roles) - rl, "%s%s", rl ? "," : "",
                                    names[i].name);
     static const char *const restart[] = { "never", "crash", "always" };
-    return snprintf(buf, size, "domain %u name=%s mem_kb=%lu vcpus=%u store_mfn=%lu "
-                    "store_port=%u console_mfn=%lu console_port=%u roles=%s restart=%s\n",
-                    d->id, d->name, (unsigned long)(d->max_pages * (PAGE_SIZE / 1024)),
-                    d->nr_vcpus, (unsigned long)si->store_mfn, si->store_evtchn,
-                    (unsigned long)si->console.domU.mfn, si->console.domU.evtchn,
-                    rl ? roles : "-", restart[d->restart]);
+    int n = snprintf(buf, size, "domain %u name=%s mem_kb=%lu vcpus=%u store_mfn=%lu "
+                     "store_port=%u console_mfn=%lu console_port=%u roles=%s restart=%s",
+                     d->id, d->name, (unsigned long)(d->max_pages * (PAGE_SIZE / 1024)),
+                     d->nr_vcpus, (unsigned long)si->store_mfn, si->store_evtchn,
+                     (unsigned long)si->console.domU.mfn, si->console.domU.evtchn,
+                     rl ? roles : "-", restart[d->restart]);
+    n += list_disks(d, buf + MIN((size_t)n, size), size - MIN((size_t)n, size));
+    return n + snprintf(buf + MIN((size_t)n, size), size - MIN((size_t)n, size), "\n");
 }
 
 /* The xenstore domain's boot module: one line per wired domain, in
@@ -97,7 +117,7 @@ size_t xs_boot_list(char *buf, size_t size)
         struct domain *d = domain_by_id(id);
         if (!d || !xs_wired(d))
             continue;
-        char line[256];
+        static char line[1280];      /* boot time, one caller at a time; too big for the stack */
         int n = list_line(d, line, sizeof(line));
         if (n >= (int)sizeof(line))
             panic("xenstore boot list: line of d%u too long", d->id);

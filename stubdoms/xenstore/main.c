@@ -17,6 +17,7 @@
 #include <xen/event_channel.h>
 #include <xen/io/xs_wire.h>
 #include "console.h"
+#include "vbd.h"
 #include "xs_store.h"
 
 /*
@@ -62,6 +63,7 @@ struct bootline {
 static struct xs_store *store;
 static struct dom *doms;
 static struct bootline *bootlines;
+static unsigned vbd_backend;    /* the boot domain named tapdisk (disk= of others) */
 static struct minios_waitq service_wq = MINIOS_WAITQ_INIT;
 static volatile unsigned kicks, dom_exc;
 static bool exit_when_idle;
@@ -410,6 +412,8 @@ static void boot_domain(char *line, bool again)
     unsigned id = 0, vcpus = 0, store_port = 0, console_port = 0;
     unsigned long mem_kb = 0, store_mfn = 0, console_mfn = 0;
     char name[64] = "", roles[64] = "-";
+    char *disks[4];
+    unsigned ndisks = 0;
     char *save;
     char *w = strtok_r(line, " ", &save);
     if (!w || strcmp(w, "domain") || !(w = strtok_r(NULL, " ", &save))) {
@@ -438,6 +442,8 @@ static void boot_domain(char *line, bool again)
             console_port = (unsigned)strtoul(eq, NULL, 10);
         else if (!strcmp(w, "roles"))
             snprintf(roles, sizeof(roles), "%s", eq);
+        else if (!strcmp(w, "disk") && ndisks < 4)
+            disks[ndisks++] = eq;
     }
     if (!id || !store_port) {
         xlog("boot module: domain line without id or store port");
@@ -481,6 +487,7 @@ static void boot_domain(char *line, bool again)
     put_node(id, "data", "", true);
     put_node(id, "device", "", true);
     put_node(id, "control", "", true);
+    xsv_boot_disks(store, id, vbd_backend, disks, ndisks);
 
     boot_domain_setup(d, store_port, console_port, name, again);
     let_run(id);
@@ -591,6 +598,7 @@ static void boot_domains(void)
     unsigned n = 0;
     char *save;
     unsigned seen = kicks;
+    vbd_backend = xsv_find_backend(text);
     for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
         remember_line(line);
         boot_domain(line, false);

@@ -9,6 +9,7 @@
 #include <minios/gnttab.h>
 #include <minios/thread.h>
 #include <minios/xenbus.h>
+#include <xen/errno.h>
 #include <xen/io/xenbus.h>
 
 #include "args.h"
@@ -22,6 +23,9 @@
  * owned by B, readable by F) and /local/domain/F/device/vbd/51712
  * (backend, backend-id, virtual-device, device-type, state=1; owned by
  * F, readable by B).
+ * op=boot: the same with the disks the boot wiring made from
+ * disk=xvda:/images/vm/disk.qcow2 disk=xvdb:/images/base.raw:ro: xvdb
+ * reads as the base file, a write to it is refused.
  * op=front: blkfront's attach of xvdb is refused (the backend closes);
  * it attaches to device/vbd/51712, reads the disk's
  * first MiB (the backing file's pattern through the qcow2 overlay),
@@ -118,7 +122,7 @@ static int ctl(unsigned back, unsigned front)
 
 static uint8_t buf[1 << 20];
 
-static int front(void)
+static int front(bool boot)
 {
     struct minios_blkfront *f;
     char err[MINIOS_BLKFRONT_ERRLEN], *val;
@@ -138,13 +142,28 @@ static int front(void)
         return test_finish();
     }
     printf("attached: %llu sectors\n", (unsigned long long)minios_blkfront_sectors(f));
-    /* xvdb names an image the store does not have: the backend closes. */
     struct minios_blkfront *f2;
     rc = minios_blkfront_attach("device/vbd/" DEV_MISSING, &f2, err);
-    if (rc != -ECONNREFUSED)
-        test_fail("attaching xvdb: %d, expected -ECONNREFUSED", rc);
-    else
-        printf("refused: %s\n", err);
+    if (!boot) {
+        /* xvdb names an image the store does not have: the backend closes. */
+        if (rc != -ECONNREFUSED)
+            test_fail("attaching xvdb: %d, expected -ECONNREFUSED", rc);
+        else
+            printf("refused: %s\n", err);
+    } else if (rc) {
+        test_fail("attaching xvdb: %d: %s", rc, err);
+    } else {
+        /* disk=xvdb:/images/base.raw:ro: the backing file itself, read-only. */
+        CHECK_EQ(minios_blkfront_read(f2, 0, buf, 2048), 0);
+        unsigned bad2 = 0;
+        for (size_t i = 0; i < 2048 * 512; i++)
+            bad2 += buf[i] != pat_base(i);
+        CHECK_EQ(bad2, 0);
+        CHECK_EQ(minios_blkfront_write(f2, 0, buf, 1), -XEN_EROFS);
+        printf("xvdb: read-only, %llu sectors, the base file's bytes; a write refused\n",
+               (unsigned long long)minios_blkfront_sectors(f2));
+        CHECK_EQ(minios_blkfront_detach(f2), 0);
+    }
     CHECK_EQ(minios_blkfront_read(f, 0, buf, sizeof(buf) / 512), 0);
     unsigned bad = 0;
     for (size_t i = 0; i < sizeof(buf); i++)
@@ -184,7 +203,9 @@ int main(int argc, char **argv)
     if (op && !strcmp(op, "ctl"))
         return ctl(uarg(argc, argv, "back"), uarg(argc, argv, "front"));
     if (op && !strcmp(op, "front"))
-        return front();
-    test_error("op=ctl|front");
+        return front(false);
+    if (op && !strcmp(op, "boot"))
+        return front(true);
+    test_error("op=ctl|front|boot");
     return test_finish();
 }
