@@ -26,6 +26,7 @@
  * op=boot: the same with the disks the boot wiring made from
  * disk=xvda:/images/vm/disk.qcow2 disk=xvdb:/images/base.raw:ro: xvdb
  * reads as the base file, a write to it is refused.
+ * op=disks n=N salt=S: tests/disk-formats (see disks() below).
  * op=front: blkfront's attach of xvdb is refused (the backend closes);
  * it attaches to device/vbd/51712, reads the disk's
  * first MiB (the backing file's pattern through the qcow2 overlay),
@@ -193,6 +194,53 @@ static int front(bool boot)
     return test_finish();
 }
 
+/* op=disks n=N salt=S: for each of xvda.. (N disks from disk=): attach,
+ * read the first MiB (the base pattern), write 2 MiB of pat_disk from
+ * sector 2048, flush, read it back, detach. */
+static uint8_t pat_disk(uint64_t i, unsigned d, unsigned salt)
+{
+    return (uint8_t)(i * 13 + (i >> 11) * 7 + d * 31 + salt * 57 + 1);
+}
+
+static int disks(unsigned n, unsigned salt)
+{
+    for (unsigned d = 0; d < n; d++) {
+        char node[64], err[MINIOS_BLKFRONT_ERRLEN];
+        snprintf(node, sizeof(node), "device/vbd/%u", 51712 + 16 * d);
+        struct minios_blkfront *f;
+        int rc = minios_blkfront_attach(node, &f, err);
+        if (rc) {
+            test_fail("xvd%c: attach: %d: %s", 'a' + d, rc, err);
+            continue;
+        }
+        CHECK_EQ(minios_blkfront_read(f, 0, buf, 2048), 0);
+        unsigned bad = 0;
+        for (size_t i = 0; i < sizeof(buf); i++)
+            bad += buf[i] != pat_base(i);
+        for (unsigned half = 0; half < 2; half++) {
+            uint64_t base = (2048 + half * 2048ull) * 512;
+            for (size_t i = 0; i < sizeof(buf); i++)
+                buf[i] = pat_disk(base + i, d, salt);
+            CHECK_EQ(minios_blkfront_write(f, 2048 + half * 2048, buf, 2048), 0);
+        }
+        CHECK_EQ(minios_blkfront_flush(f), 0);
+        for (unsigned half = 0; half < 2; half++) {
+            uint64_t base = (2048 + half * 2048ull) * 512;
+            memset(buf, 0, sizeof(buf));
+            CHECK_EQ(minios_blkfront_read(f, 2048 + half * 2048, buf, 2048), 0);
+            for (size_t i = 0; i < sizeof(buf); i++)
+                bad += buf[i] != pat_disk(base + i, d, salt);
+        }
+        if (bad)
+            test_fail("xvd%c: %u bytes wrong", 'a' + d, bad);
+        else
+            printf("xvd%c: %llu sectors: base read, 2 MiB written, flushed, read back: byte-exact\n",
+                   'a' + d, (unsigned long long)minios_blkfront_sectors(f));
+        CHECK_EQ(minios_blkfront_detach(f), 0);
+    }
+    return test_finish();
+}
+
 int main(int argc, char **argv)
 {
     const char *op = test_arg(argc, argv, "op");
@@ -206,6 +254,8 @@ int main(int argc, char **argv)
         return front(false);
     if (op && !strcmp(op, "boot"))
         return front(true);
-    test_error("op=ctl|front|boot");
+    if (op && !strcmp(op, "disks"))
+        return disks(uarg(argc, argv, "n"), uarg(argc, argv, "salt"));
+    test_error("op=ctl|front|boot|disks");
     return test_finish();
 }

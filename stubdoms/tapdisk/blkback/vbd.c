@@ -6,7 +6,6 @@
 #include <string.h>
 
 #include <minios/thread.h>
-#include <minios/time.h>
 #include <minios/xenbus.h>
 #include <xen/io/xenbus.h>
 
@@ -127,12 +126,14 @@ int vbd_connect(const char *bepath, struct store *st, struct vbd **out, char *er
         rc = fail(err, -EIO, "%s: cannot write the backend's nodes", bepath);
         goto out;
     }
-    /* The frontend's Initialised (or Connected, as some frontends skip). */
-    uint64_t deadline = minios_monotonic_ns() + 30000000000ull;
+    /* The frontend's Initialised (or Connected, as some frontends skip),
+     * however long it takes, as Xen's blkback waits in InitWait; a
+     * frontend that closes or goes away instead ends the wait. */
     int fs;
     while ((fs = vbd_frontend_state(v)) != XenbusStateInitialised && fs != XenbusStateConnected) {
-        if (minios_monotonic_ns() > deadline) {
-            rc = fail(err, -ETIMEDOUT, "%s: the frontend did not initialise (state %d)", v->fe, fs);
+        if (fs < 0 || fs >= XenbusStateClosing) {
+            rc = fail(err, -ECONNABORTED, "%s: the frontend %s before connecting", v->fe,
+                      fs < 0 ? "went away" : "closed");
             goto out;
         }
         minios_thread_sleep_ns(5000000);

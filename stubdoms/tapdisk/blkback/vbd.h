@@ -15,7 +15,8 @@ struct vbd;
  * to its directory), writes sectors, info, sector-size and the features
  * (feature-flush-cache 1; no barrier, discard, persistent grants,
  * indirect descriptors: their nodes are absent), switches to InitWait,
- * waits (up to 30 s) for the frontend's Initialised with ring-ref,
+ * waits (as long as the frontend exists and has not closed) for the
+ * frontend's Initialised with ring-ref,
  * event-channel and protocol (absent or "x86_64-abi"), connects blkback
  * and switches to Connected.  0, or a negative errno with the reason in
  * err and the backend's state Closed.
