@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include <minios/blkfront.h>
+#include <minios/events.h>
 #include <minios/gnttab.h>
 #include <minios/thread.h>
 #include <minios/xenbus.h>
@@ -241,6 +242,67 @@ static int disks(unsigned n, unsigned salt)
     return test_finish();
 }
 
+/* op=hostile: two disks connected wrongly by hand: xvda with protocol
+ * x86_32-abi, xvdb with a ring-ref that grants nothing; tapdisk must
+ * close each (state 6) and serve the other guests on. */
+static int wait_backend_closed(const char *node)
+{
+    char p[160], be[128], *v;
+    size_t n;
+    snprintf(p, sizeof(p), "%s/backend", node);
+    if (minios_xs_read(MINIOS_XBT_NIL, p, &v, &n) || n >= sizeof(be))
+        return -1;
+    memcpy(be, v, n);
+    be[n] = 0;
+    free(v);
+    snprintf(p, sizeof(p), "%s/state", be);
+    for (unsigned i = 0; i < 6000; i++) {
+        if (!minios_xs_read(MINIOS_XBT_NIL, p, &v, &n)) {
+            bool closed = n == 1 && v[0] == '6';
+            free(v);
+            if (closed)
+                return 0;
+        }
+        minios_thread_sleep_ns(5000000);
+    }
+    return -1;
+}
+
+static int hostile(void)
+{
+    static const struct { const char *node, *ring, *proto, *what; } bad[] = {
+        { "device/vbd/51712", "8", "x86_32-abi", "protocol x86_32-abi" },
+        { "device/vbd/51728", "4000", "x86_64-abi", "a ring-ref that grants nothing" },
+    };
+    for (unsigned i = 0; i < 2; i++) {
+        char p[160], *v;
+        size_t n;
+        snprintf(p, sizeof(p), "%s/state", bad[i].node);
+        for (unsigned k = 0; minios_xs_read(MINIOS_XBT_NIL, p, &v, &n); k++) {
+            if (k == 6000) {
+                test_error("no %s", bad[i].node);
+                return test_finish();
+            }
+            minios_thread_sleep_ns(5000000);
+        }
+        free(v);
+        evtchn_port_t port;
+        CHECK_EQ(minios_evtchn_alloc_unbound(2, &port), 0);
+        char val[16];
+        snprintf(val, sizeof(val), "%u", port);
+        put(bad[i].node, "ring-ref", bad[i].ring);
+        put(bad[i].node, "event-channel", val);
+        put(bad[i].node, "protocol", bad[i].proto);
+        put(bad[i].node, "state", "3");
+        if (wait_backend_closed(bad[i].node))
+            test_fail("%s: the backend did not close", bad[i].what);
+        else
+            printf("refused: %s: the backend closed\n", bad[i].what);
+        put(bad[i].node, "state", "6");
+    }
+    return test_finish();
+}
+
 int main(int argc, char **argv)
 {
     const char *op = test_arg(argc, argv, "op");
@@ -254,8 +316,10 @@ int main(int argc, char **argv)
         return front(false);
     if (op && !strcmp(op, "boot"))
         return front(true);
+    if (op && !strcmp(op, "hostile"))
+        return hostile();
     if (op && !strcmp(op, "disks"))
         return disks(uarg(argc, argv, "n"), uarg(argc, argv, "salt"));
-    test_error("op=ctl|front|boot|disks");
+    test_error("op=ctl|front|boot|disks|hostile");
     return test_finish();
 }

@@ -8,7 +8,10 @@
 # guest (tests/blkif-xenbus/main.c op=boot, minios blkfront) attaches
 # both: it reads the qcow2 overlay's backing bytes, writes 256 KiB,
 # flushes and reads back on xvda, reads the base file on xvdb, whose
-# writes are refused (read-only), and detaches.  Two more modules have
+# writes are refused (read-only), and detaches.  Meanwhile guest "evil"
+# connects its two disks by hand with protocol x86_32-abi and with a
+# ring-ref that grants nothing: tapdisk closes each, the others go on.
+# Two more modules have
 # bad disk= words and are refused by the hypervisor with a reason.
 # Afterwards the host checks the overlay with qemu-img check/compare,
 # base.raw is untouched, and e2fsck -fn finds the store clean.
@@ -38,7 +41,7 @@ XS="build/stubdoms/xenstore.elf name=xenstore role=xenstore mem=16M exit=idle"
 HV=${HV:-build/hv.elf}
 [ "${DEBUG:-0}" = 1 ] && HV=build/hv-debug.elf
 HV=$HV bash ci/qemu-boot.sh "$log" 150 256M \
-    "$XS,build/stubdoms/tapdisk.elf name=tapdisk mem=8M role=hardware pci=00:04.0 exit=idle,$X name=guest mem=8M op=boot disk=xvda:/images/vm/disk.qcow2 disk=xvdb:/images/base.raw:ro,$X name=bad1 op=boot disk=hda:/images/base.raw,$X name=bad2 op=boot disk=xvdc:images/base.raw" \
+    "$XS,build/stubdoms/tapdisk.elf name=tapdisk mem=8M role=hardware pci=00:04.0 exit=idle,$X name=guest mem=8M op=boot disk=xvda:/images/vm/disk.qcow2 disk=xvdb:/images/base.raw:ro,$X name=evil op=hostile disk=xvda:/images/base.raw:ro disk=xvdb:/images/base.raw:ro,$X name=bad1 op=boot disk=hda:/images/base.raw,$X name=bad2 op=boot disk=xvdc:images/base.raw" \
     -append iommu=off -M q35 \
     -drive "file=$store,if=none,id=d0,format=raw,cache=writeback" -device virtio-blk-pci,drive=d0,addr=4
 rc=$?
@@ -59,6 +62,11 @@ for w in "module 'bad1' refused: disk=hda:/images/base.raw: xvd[a-z]:PATH[:ro]" 
          '(guest) wrote 256 KiB, flushed, read back: byte-exact' \
          '(guest) detached: the backend closed' \
          '(guest) Test result: SUCCESS' \
+         '(evil) refused: protocol x86_32-abi: the backend closed' \
+         '(evil) refused: a ring-ref that grants nothing: the backend closed' \
+         '(evil) Test result: SUCCESS' \
+         "(tapdisk) tapdisk: /local/domain/2/backend/vbd/4/51712: /local/domain/4/device/vbd/51712: protocol x86_32-abi (only x86_64-abi is served) (-" \
+         "(tapdisk) tapdisk: /local/domain/2/backend/vbd/4/51728: d4's ring grant 4000 cannot be mapped" \
          '(tapdisk) tapdisk: every disk closed (exit=idle): store closed'; do
     grep -qF "$w" "$log" || fail "missing \"$w\""
 done
