@@ -38,3 +38,9 @@ $(call minios_src_obj,$(TAPDISK_ELF),stubdoms/tapdisk/main.c): $(E2FS_STAMP)
 $(call minios_src_obj,$(TAPDISK_ELF),stubdoms/tapdisk/blkback/vbd.c): $(E2FS_STAMP)
 $(TAPDISK_ELF): $(STORE_IMG_LINK)
 all: $(TAPDISK_ELF)
+
+# tests/disk-fs: an appliance's own ext4 on its disk (libext2fs over blkfront).
+$(eval $(call minios_elf,$(B)/tests/disk-fs.elf,tests/disk-fs/main.c tests/common/report.c,-Itests/common $(STORE_CFLAGS),$(STORE_LINK)))
+$(call minios_src_obj,$(B)/tests/disk-fs.elf,tests/disk-fs/main.c): $(E2FS_STAMP)
+$(B)/tests/disk-fs.elf: $(STORE_LINK)
+all: $(B)/tests/disk-fs.elf

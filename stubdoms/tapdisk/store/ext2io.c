@@ -1,4 +1,4 @@
-/* ext2io.c: a libext2fs io_manager over <minios/blk.h>: the store's blocks read and written by the virtio-blk driver. */
+/* ext2io.c: a libext2fs io_manager over a block device (store_dev: minios's virtio-blk driver or blkfront): the filesystem's blocks read and written by the driver. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,33 +22,56 @@
 #define EXT2IO_PREFIX "minios-blk:"
 #define EXT2IO_MAX    8
 
-static struct minios_blk *devices[EXT2IO_MAX];
+static struct store_dev devices[EXT2IO_MAX];
+static bool used[EXT2IO_MAX];
 
 struct ext2io {
-    struct minios_blk *dev;
+    struct store_dev dev;
     uint64_t bytes;         /* capacity */
     uint32_t unit;          /* device block size */
     bool writable;
     struct struct_io_stats stats;
 };
 
-int store_blk_name(struct minios_blk *dev, char *name, size_t len)
+int store_dev_name(const struct store_dev *dev, char *name, size_t len)
 {
     int i, free_slot = -1;
     for (i = 0; i < EXT2IO_MAX; i++) {
-        if (devices[i] == dev)
+        if (used[i] && devices[i].ctx == dev->ctx)
             break;
-        if (!devices[i] && free_slot < 0)
+        if (!used[i] && free_slot < 0)
             free_slot = i;
     }
     if (i == EXT2IO_MAX) {
         if (free_slot < 0)
             return -ENOSPC;
         i = free_slot;
-        devices[i] = dev;
+        used[i] = true;
     }
+    devices[i] = *dev;
     snprintf(name, len, EXT2IO_PREFIX "%d", i);
     return 0;
+}
+
+/* virtio-blk (<minios/blk.h>) as a store_dev. */
+static int vb_read(void *c, uint64_t s, void *b, size_t n) { return minios_blk_read(c, s, b, n); }
+static int vb_write(void *c, uint64_t s, const void *b, size_t n) { return minios_blk_write(c, s, b, n); }
+static int vb_flush(void *c) { return minios_blk_flush(c); }
+
+void store_dev_virtio(struct minios_blk *b, struct store_dev *out)
+{
+    *out = (struct store_dev){
+        .ctx = b, .sectors = minios_blk_sectors(b), .block_size = minios_blk_block_size(b),
+        .read_only = minios_blk_read_only(b), .read = vb_read, .write = vb_write,
+        .flush = vb_flush,
+    };
+}
+
+int store_blk_name(struct minios_blk *dev, char *name, size_t len)
+{
+    struct store_dev d;
+    store_dev_virtio(dev, &d);
+    return store_dev_name(&d, name, len);
 }
 
 /* A minios_blk error as an errcode_t (plain errnos are valid ones). */
@@ -67,10 +90,10 @@ static errcode_t ext2io_open(const char *name, int flags, io_channel *out)
     if (!name || strncmp(name, EXT2IO_PREFIX, strlen(EXT2IO_PREFIX)))
         return EXT2_ET_BAD_DEVICE_NAME;
     const char *p = name + strlen(EXT2IO_PREFIX);
-    if (p[0] < '0' || p[0] >= '0' + EXT2IO_MAX || p[1] || !devices[p[0] - '0'])
+    if (p[0] < '0' || p[0] >= '0' + EXT2IO_MAX || p[1] || !used[p[0] - '0'])
         return EXT2_ET_BAD_DEVICE_NAME;
-    struct minios_blk *dev = devices[p[0] - '0'];
-    if ((flags & IO_FLAG_RW) && minios_blk_read_only(dev))
+    const struct store_dev *dev = &devices[p[0] - '0'];
+    if ((flags & IO_FLAG_RW) && dev->read_only)
         return EROFS;
 
     io_channel ch = calloc(1, sizeof(*ch));
@@ -82,9 +105,9 @@ static errcode_t ext2io_open(const char *name, int flags, io_channel *out)
         free(nm);
         return EXT2_ET_NO_MEMORY;
     }
-    d->dev = dev;
-    d->bytes = minios_blk_sectors(dev) * MINIOS_BLK_SECTOR;
-    d->unit = minios_blk_block_size(dev);
+    d->dev = *dev;
+    d->bytes = dev->sectors * MINIOS_BLK_SECTOR;
+    d->unit = dev->block_size ? dev->block_size : MINIOS_BLK_SECTOR;
     d->writable = flags & IO_FLAG_RW;
     d->stats.num_fields = 2;
     ch->magic = EXT2_ET_MAGIC_IO_CHANNEL;
@@ -140,12 +163,12 @@ static errcode_t dev_read(struct ext2io *d, uint64_t off, void *buf, size_t len)
     uint64_t u = d->unit, lo = off / u * u, hi = (off + len + u - 1) / u * u;
     int rc;
     if (lo == off && hi == off + len) {
-        rc = minios_blk_read(d->dev, off / MINIOS_BLK_SECTOR, buf, len / MINIOS_BLK_SECTOR);
+        rc = d->dev.read(d->dev.ctx, off / MINIOS_BLK_SECTOR, buf, len / MINIOS_BLK_SECTOR);
     } else {
         uint8_t *tmp = malloc(hi - lo);
         if (!tmp)
             return EXT2_ET_NO_MEMORY;
-        rc = minios_blk_read(d->dev, lo / MINIOS_BLK_SECTOR, tmp, (hi - lo) / MINIOS_BLK_SECTOR);
+        rc = d->dev.read(d->dev.ctx, lo / MINIOS_BLK_SECTOR, tmp, (hi - lo) / MINIOS_BLK_SECTOR);
         if (!rc)
             memcpy(buf, tmp + (off - lo), len);
         free(tmp);
@@ -166,18 +189,18 @@ static errcode_t dev_write(struct ext2io *d, uint64_t off, const void *buf, size
     uint64_t u = d->unit, lo = off / u * u, hi = (off + len + u - 1) / u * u;
     int rc;
     if (lo == off && hi == off + len) {
-        rc = minios_blk_write(d->dev, off / MINIOS_BLK_SECTOR, buf, len / MINIOS_BLK_SECTOR);
+        rc = d->dev.write(d->dev.ctx, off / MINIOS_BLK_SECTOR, buf, len / MINIOS_BLK_SECTOR);
     } else {
         uint8_t *tmp = malloc(hi - lo);
         if (!tmp)
             return EXT2_ET_NO_MEMORY;
-        rc = minios_blk_read(d->dev, lo / MINIOS_BLK_SECTOR, tmp, u / MINIOS_BLK_SECTOR);
+        rc = d->dev.read(d->dev.ctx, lo / MINIOS_BLK_SECTOR, tmp, u / MINIOS_BLK_SECTOR);
         if (!rc && hi - lo > u)
-            rc = minios_blk_read(d->dev, (hi - u) / MINIOS_BLK_SECTOR, tmp + (hi - u - lo),
+            rc = d->dev.read(d->dev.ctx, (hi - u) / MINIOS_BLK_SECTOR, tmp + (hi - u - lo),
                                  u / MINIOS_BLK_SECTOR);
         if (!rc) {
             memcpy(tmp + (off - lo), buf, len);
-            rc = minios_blk_write(d->dev, lo / MINIOS_BLK_SECTOR, tmp, (hi - lo) / MINIOS_BLK_SECTOR);
+            rc = d->dev.write(d->dev.ctx, lo / MINIOS_BLK_SECTOR, tmp, (hi - lo) / MINIOS_BLK_SECTOR);
         }
         free(tmp);
     }
@@ -233,7 +256,7 @@ static errcode_t ext2io_write_byte(io_channel ch, unsigned long offset, int size
 static errcode_t ext2io_flush(io_channel ch)
 {
     struct ext2io *d = ch->private_data;
-    int rc = d->writable ? minios_blk_flush(d->dev) : 0;
+    int rc = d->writable ? d->dev.flush(d->dev.ctx) : 0;
     return rc ? blk_err(rc) : 0;
 }
 

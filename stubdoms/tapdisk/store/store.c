@@ -70,17 +70,28 @@ static void init_messages(void)
 
 int store_open(struct minios_blk *dev, bool writable, struct store **out, char *err)
 {
+    if (!dev || !out) {
+        seterr(err, "no device");
+        return -EINVAL;
+    }
+    struct store_dev d;
+    store_dev_virtio(dev, &d);
+    return store_open_dev(&d, writable, out, err);
+}
+
+int store_open_dev(const struct store_dev *dev, bool writable, struct store **out, char *err)
+{
     char name[32];
     init_messages();
     if (!dev || !out) {
         seterr(err, "no device");
         return -EINVAL;
     }
-    if (writable && minios_blk_read_only(dev)) {
+    if (writable && dev->read_only) {
         seterr(err, "the store's device is read-only: cannot open it writable");
         return -EROFS;
     }
-    int rc = store_blk_name(dev, name, sizeof(name));
+    int rc = store_dev_name(dev, name, sizeof(name));
     if (rc) {
         seterr(err, "too many store devices");
         return rc;

@@ -26,14 +26,32 @@
 struct minios_blk;
 struct store;
 
-/* The io_manager's name for dev ("minios-blk:N"): registers dev (up to 8
- * devices).  0, or -ENOSPC (table full). */
+/* A block device under a store: 512-byte sectors, requests on whole
+ * block_size blocks, errors as negative Xen errnos (as <minios/blk.h>
+ * and <minios/blkfront.h> give them). */
+struct store_dev {
+    void *ctx;
+    uint64_t sectors;
+    uint32_t block_size;
+    bool read_only;
+    int (*read)(void *ctx, uint64_t sector, void *buf, size_t count);
+    int (*write)(void *ctx, uint64_t sector, const void *buf, size_t count);
+    int (*flush)(void *ctx);
+};
+/* A virtio-blk device as a store_dev. */
+void store_dev_virtio(struct minios_blk *b, struct store_dev *out);
+
+/* The io_manager's name for a device ("minios-blk:N"): registers it (up
+ * to 8 devices, by ctx).  0, or -ENOSPC (table full). */
+int store_dev_name(const struct store_dev *dev, char *name, size_t len);
 int store_blk_name(struct minios_blk *dev, char *name, size_t len);
 
 /* Opens the ext4 filesystem on dev, read-write if writable (-EROFS if
  * the device is read-only).  -EINVAL: no ext2/3/4 filesystem or one the
  * library cannot handle; -ENOTRECOVERABLE: its journal needs recovery. */
 int store_open(struct minios_blk *dev, bool writable, struct store **out, char *err);
+/* The same on any store_dev (e.g. a blkfront disk: an appliance's own). */
+int store_open_dev(const struct store_dev *dev, bool writable, struct store **out, char *err);
 /* Writes everything back (bitmaps, descriptors, superblock), flushes the
  * device and releases the store.  Every file must be closed first
  * (-EBUSY otherwise, and nothing is released). */
