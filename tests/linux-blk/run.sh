@@ -5,9 +5,11 @@
 # ../base.raw (4 MiB of a pattern) on tapdisk's store.  /init reads the
 # first MiB (md5 printed and compared here with the host's), writes it
 # again at 2 MiB with fsync, drops the caches and reads it back (same
-# md5).  Afterwards this script extracts the overlay with debugfs:
-# qemu-img check passes, qemu-img compare finds the pattern with its
-# first MiB copied at 2 MiB, base.raw is untouched, e2fsck -fn clean.
+# md5); then discards that MiB (blkdiscard: feature-discard, 64 KiB
+# qcow2 clusters, which become zero clusters over the backing file) and
+# reads zeros there.  Afterwards this script extracts the overlay with
+# debugfs: qemu-img check passes, qemu-img compare finds the pattern
+# with zeros at 2 MiB, base.raw is untouched, e2fsck -fn clean.
 # SKIPs without the Linux guest (ci/linux-guest.sh).
 set -uo pipefail
 out=build/tests/linux-blk
@@ -33,7 +35,7 @@ base = bytes((i * 151 + (i >> 9) * 3 + 7) & 0xff for i in range(n))
 open(sys.argv[1] + "/tree/images/base.raw", "wb").write(base)
 open(sys.argv[1] + "/base.raw", "wb").write(base)
 e = bytearray(base)
-e[2 << 20:3 << 20] = base[:1 << 20]
+e[2 << 20:3 << 20] = bytes(1 << 20)       # written, then discarded
 open(sys.argv[1] + "/expected.raw", "wb").write(e)
 open(sys.argv[1] + "/md5", "w").write(hashlib.md5(base[:1 << 20]).hexdigest())
 PY
@@ -56,6 +58,9 @@ for w in '(linux) linux-blk: /dev/xvda: 8192 sectors, read-only 0' \
          "(linux) linux-blk: first MiB md5 $md5" \
          '(linux) linux-blk: wrote the first MiB again at 2 MiB, fsync done' \
          "(linux) linux-blk: MiB at 2 MiB md5 $md5" \
+         '(linux) linux-blk: discard granularity 65536' \
+         '(linux) linux-blk: discarded the MiB at 2 MiB' \
+         '(linux) linux-blk: MiB at 2 MiB after discard md5 b6d81b360a5672d80c27430f39153e2c' \
          '(linux) linux-blk: done' \
          '(tapdisk) tapdisk: /local/domain/2/backend/vbd/3/51712: connected'; do
     grep -qF "$w" "$log" || fail "missing \"$w\""
@@ -65,8 +70,8 @@ for f in base.raw vm/disk.qcow2; do
 done
 qemu-img check -q -f qcow2 "$out/x/images/vm/disk.qcow2" || fail "qemu-img check"
 cmp -s "$out/x/images/base.raw" "$out/base.raw" || fail "the backing file was changed"
-qemu-img compare -q -f raw -F qcow2 "$out/expected.raw" "$out/x/images/vm/disk.qcow2" || fail "qemu-img compare: the overlay does not hold Linux's write"
-echo "linux-blk: qemu-img check and compare: the overlay holds Linux's write; base.raw untouched"
+qemu-img compare -q -f raw -F qcow2 "$out/expected.raw" "$out/x/images/vm/disk.qcow2" || fail "qemu-img compare: the overlay does not read as Linux left it"
+echo "linux-blk: qemu-img check and compare: the overlay reads as Linux left it (zeros where it discarded); base.raw untouched"
 e2fsck -fn "$store" > "$out/fsck.log" 2>&1 || { cat "$out/fsck.log"; fail "e2fsck -fn: the store is not clean"; }
 echo "linux-blk: e2fsck -fn: clean"
 echo "Test result: SUCCESS"

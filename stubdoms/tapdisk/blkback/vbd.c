@@ -118,10 +118,21 @@ int vbd_connect(const char *bepath, struct store *st, struct vbd **out, char *er
         rc = fail(err, rc, "%s: %s", params, ierr);
         goto out;
     }
+    /* Discard: advisory (img_discard): raw writes zeros, qcow2 drops
+     * whole clusters (zero clusters over a backing file), others ignore
+     * it; so discard-zeroes-data is not offered.  The granularity is the
+     * image's cluster where it has one. */
+    struct img_info info;
+    unsigned gran = 512;
+    if (!img_info(v->img, &info) && info.cluster_size >= 512)
+        gran = info.cluster_size;
     if (writen(bepath, "sectors", "%llu", (unsigned long long)(v->img->size / 512)) ||
         writen(bepath, "info", "%u", ro ? 4u /* VDISK_READONLY */ : 0u) ||
         writen(bepath, "sector-size", "512") ||
         writen(bepath, "feature-flush-cache", "1") ||
+        (!ro && (writen(bepath, "feature-discard", "1") ||
+                 writen(bepath, "discard-granularity", "%u", gran) ||
+                 writen(bepath, "discard-alignment", "0"))) ||
         writen(bepath, "state", "%d", XenbusStateInitWait)) {
         rc = fail(err, -EIO, "%s: cannot write the backend's nodes", bepath);
         goto out;
@@ -151,7 +162,7 @@ int vbd_connect(const char *bepath, struct store *st, struct vbd **out, char *er
     }
     struct blkback_conf conf = {
         .frontend = v->feid, .ring_ref = (grant_ref_t)ring_ref, .port = (evtchn_port_t)port,
-        .img = v->img, .read_only = ro, .flush = true,
+        .img = v->img, .read_only = ro, .flush = true, .discard = !ro,
     };
     char berr[BLKBACK_WHY_LEN];
     rc = blkback_connect(&conf, &v->bb, berr);

@@ -13,7 +13,8 @@ struct vbd;
  * frontend-id, params (the image's absolute path on the store) and mode
  * ("w" or "r").  Opens the image (format probed, backing files relative
  * to its directory), writes sectors, info, sector-size and the features
- * (feature-flush-cache 1; no barrier, discard, persistent grants,
+ * (feature-flush-cache 1, feature-discard 1 with discard-granularity and
+ * discard-alignment on writable disks; no barrier, persistent grants,
  * indirect descriptors: their nodes are absent), switches to InitWait,
  * waits (as long as the frontend exists and has not closed) for the
  * frontend's Initialised with ring-ref,
