@@ -46,6 +46,7 @@ sed -i 's/\r$//' "$log"
 cat "$log"
 [ "$rc" -eq 33 ] || fail "QEMU status $rc, not 33"
 grep -q 'PANIC\|hypervisor fault' "$log" && fail "hypervisor panic"
+grep -q 'LEAK' "$log" && fail "frames leaked"
 for w in '(front) connected: 8192 sectors' \
          '(front) 16 writes and 16 reads of 11 pages each in flight at once from sector 0, flushed: byte-exact' \
          '(good) blkfront: wrote 1408 sectors from sector 0, flushed, read back: byte-exact' \

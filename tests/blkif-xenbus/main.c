@@ -303,6 +303,31 @@ static int hostile(void)
     return test_finish();
 }
 
+/* op=crash: attaches xvda, reads from it, and crashes without closing:
+ * tapdisk must notice the frontend is gone and close the disk. */
+static int crash(void)
+{
+    struct minios_blkfront *f;
+    char err[MINIOS_BLKFRONT_ERRLEN], *val;
+    size_t n;
+    for (unsigned i = 0; minios_xs_read(MINIOS_XBT_NIL, "device/vbd/" DEV "/state", &val, &n); i++) {
+        if (i == 6000) {
+            test_error("no device/vbd/" DEV);
+            return test_finish();
+        }
+        minios_thread_sleep_ns(5000000);
+    }
+    free(val);
+    int rc = minios_blkfront_attach("device/vbd/" DEV, &f, err);
+    if (rc) {
+        test_fail("attach: %d: %s", rc, err);
+        return test_finish();
+    }
+    CHECK_EQ(minios_blkfront_read(f, 0, buf, 64), 0);
+    printf("attached and read; crashing without closing\n");
+    abort();
+}
+
 int main(int argc, char **argv)
 {
     const char *op = test_arg(argc, argv, "op");
@@ -316,10 +341,12 @@ int main(int argc, char **argv)
         return front(false);
     if (op && !strcmp(op, "boot"))
         return front(true);
+    if (op && !strcmp(op, "crash"))
+        return crash();
     if (op && !strcmp(op, "hostile"))
         return hostile();
     if (op && !strcmp(op, "disks"))
         return disks(uarg(argc, argv, "n"), uarg(argc, argv, "salt"));
-    test_error("op=ctl|front|boot|disks|hostile");
+    test_error("op=ctl|front|boot|disks|hostile|crash");
     return test_finish();
 }

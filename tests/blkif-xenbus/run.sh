@@ -48,6 +48,7 @@ sed -i 's/\r$//' "$log"
 cat "$log"
 [ "$rc" -eq 33 ] || fail "QEMU status $rc, not 33"
 grep -q 'PANIC\|hypervisor fault' "$log" && fail "hypervisor panic"
+grep -q 'LEAK' "$log" && fail "frames leaked"
 for w in '(ctl) wrote the nodes of d3'"'"'s xvda and xvdb, served by d2' \
          '(tapdisk) tapdisk: /local/domain/2/backend/vbd/3/51728: /images/missing.qcow2: File not found by ext2_lookup (-2)' \
          '(guest) refused: device/vbd/51728: the backend /local/domain/2/backend/vbd/3/51728 did not connect (it closed)' \

@@ -10,7 +10,9 @@
 # flushes and reads back on xvda, reads the base file on xvdb, whose
 # writes are refused (read-only), and detaches.  Meanwhile guest "evil"
 # connects its two disks by hand with protocol x86_32-abi and with a
-# ring-ref that grants nothing: tapdisk closes each, the others go on.
+# ring-ref that grants nothing: tapdisk closes each, the others go on;
+# guest "crasher" attaches a disk and crashes without closing it: tapdisk
+# notices its nodes are gone and closes the disk.
 # Two more modules have
 # bad disk= words and are refused by the hypervisor with a reason.
 # Afterwards the host checks the overlay with qemu-img check/compare,
@@ -41,7 +43,7 @@ XS="build/stubdoms/xenstore.elf name=xenstore role=xenstore mem=16M exit=idle"
 HV=${HV:-build/hv.elf}
 [ "${DEBUG:-0}" = 1 ] && HV=build/hv-debug.elf
 HV=$HV bash ci/qemu-boot.sh "$log" 150 256M \
-    "$XS,build/stubdoms/tapdisk.elf name=tapdisk mem=8M role=hardware pci=00:04.0 exit=idle,$X name=guest mem=8M op=boot disk=xvda:/images/vm/disk.qcow2 disk=xvdb:/images/base.raw:ro,$X name=evil op=hostile disk=xvda:/images/base.raw:ro disk=xvdb:/images/base.raw:ro,$X name=bad1 op=boot disk=hda:/images/base.raw,$X name=bad2 op=boot disk=xvdc:images/base.raw" \
+    "$XS,build/stubdoms/tapdisk.elf name=tapdisk mem=8M role=hardware pci=00:04.0 exit=idle,$X name=guest mem=8M op=boot disk=xvda:/images/vm/disk.qcow2 disk=xvdb:/images/base.raw:ro,$X name=evil op=hostile disk=xvda:/images/base.raw:ro disk=xvdb:/images/base.raw:ro,$X name=crasher op=crash disk=xvda:/images/base.raw:ro,$X name=bad1 op=boot disk=hda:/images/base.raw,$X name=bad2 op=boot disk=xvdc:images/base.raw" \
     -append iommu=off -M q35 \
     -drive "file=$store,if=none,id=d0,format=raw,cache=writeback" -device virtio-blk-pci,drive=d0,addr=4
 rc=$?
@@ -49,6 +51,7 @@ sed -i 's/\r$//' "$log"
 cat "$log"
 [ "$rc" -eq 35 ] || fail "QEMU status $rc, not 35 (two modules refused, the rest powered off)"
 grep -q 'PANIC\|hypervisor fault' "$log" && fail "hypervisor panic"
+grep -q 'LEAK' "$log" && fail "frames leaked"
 for w in "module 'bad1' refused: disk=hda:/images/base.raw: xvd[a-z]:PATH[:ro]" \
          "module 'bad2' refused: disk=xvdc:images/base.raw: the path must be absolute" \
          '(xenstore) d3: disk xvda (51712) = /images/vm/disk.qcow2, served by d2' \
@@ -67,6 +70,8 @@ for w in "module 'bad1' refused: disk=hda:/images/base.raw: xvd[a-z]:PATH[:ro]" 
          '(evil) Test result: SUCCESS' \
          "(tapdisk) tapdisk: /local/domain/2/backend/vbd/4/51712: /local/domain/4/device/vbd/51712: protocol x86_32-abi (only x86_64-abi is served) (-" \
          "(tapdisk) tapdisk: /local/domain/2/backend/vbd/4/51728: d4's ring grant 4000 cannot be mapped" \
+         '(crasher) attached and read; crashing without closing' \
+         '(tapdisk) tapdisk: /local/domain/2/backend/vbd/5/51712: closed (frontend state -1)' \
          '(tapdisk) tapdisk: every disk closed (exit=idle): store closed'; do
     grep -qF "$w" "$log" || fail "missing \"$w\""
 done

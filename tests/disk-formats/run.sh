@@ -57,6 +57,7 @@ sed -i 's/\r$//' "$log"
 cat "$log"
 [ "$rc" -eq 33 ] || fail "QEMU status $rc, not 33"
 grep -q 'PANIC\|hypervisor fault' "$log" && fail "hypervisor panic"
+grep -q 'LEAK' "$log" && fail "frames leaked"
 for w in '(fmt) xvda: 8192 sectors: base read, 2 MiB written, flushed, read back: byte-exact' \
          '(fmt) xvdb: 8192 sectors: base read, 2 MiB written, flushed, read back: byte-exact' \
          '(fmt) xvdc: 8192 sectors: base read, 2 MiB written, flushed, read back: byte-exact' \

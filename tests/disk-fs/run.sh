@@ -33,6 +33,7 @@ sed -i 's/\r$//' "$log"
 cat "$log"
 [ "$rc" -eq 33 ] || fail "QEMU status $rc, not 33"
 grep -q 'PANIC\|hypervisor fault' "$log" && fail "hypervisor panic"
+grep -q 'LEAK' "$log" && fail "frames leaked"
 for w in '(app) read /www/index.html from the ext4 on xvda: 120000 bytes, byte-exact' \
          '(app) rewrote 10000 bytes, appended 50000, flushed, read back: byte-exact' \
          '(app) filesystem closed, xvda detached' \

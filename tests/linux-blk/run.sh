@@ -53,6 +53,7 @@ sed -i 's/\r$//' "$log"
 grep -E 'linux-blk|tapdisk\)|exit status|shut down|refused' "$log"
 [ "$rc" -eq 124 ] && fail "timed out"
 grep -q 'PANIC\|hypervisor fault' "$log" && fail "hypervisor panic"
+grep -q 'LEAK' "$log" && fail "frames leaked"
 md5=$(cat "$out/md5")
 for w in '(linux) linux-blk: /dev/xvda: 8192 sectors, read-only 0' \
          "(linux) linux-blk: first MiB md5 $md5" \

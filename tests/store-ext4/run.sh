@@ -38,6 +38,7 @@ sed -i 's/\r$//' "$log"
 cat "$log"
 [ "$rc" -eq 33 ] || fail "QEMU status $rc, not 33"
 grep -q 'PANIC\|hypervisor fault' "$log" && fail "hypervisor panic"
+grep -q 'LEAK' "$log" && fail "frames leaked"
 for w in '(store) refused: junk disk: no ext2/3/4 filesystem that libext2fs can open on the store: ' \
          '(store) read /data/in.bin: 300000 bytes, byte-exact' \
          '(store) refused: data/in.bin: a store path is absolute' \

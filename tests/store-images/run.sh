@@ -46,6 +46,7 @@ sed -i 's/\r$//' "$log"
 cat "$log"
 [ "$rc" -eq 33 ] || fail "QEMU status $rc, not 33"
 grep -q 'PANIC\|hypervisor fault' "$log" && fail "hypervisor panic"
+grep -q 'LEAK' "$log" && fail "frames leaked"
 for w in '(images) /images/raw.img (raw): 2097152 bytes read, byte-exact' \
          '(images) /images/raw.img: wrote 196608 + 65536 bytes, flushed, reopened: byte-exact' \
          '(images) /images/vm1/disk.qcow2 (qcow2, backing ../base.raw): 2097152 bytes read, byte-exact' \
