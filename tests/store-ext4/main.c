@@ -100,6 +100,13 @@ static void refusals(struct store *s, struct img_io *in)
     CHECK_EQ(in->ops->truncate(in, 0), -EBADF);
     CHECK_EQ(store_close(s, err), -EBUSY);
     printf("refused: store_close: %s\n", err);
+    /* One writer or many readers. */
+    struct img_io *again;
+    CHECK_EQ(store_file_open(s, "/data/in.bin", true, &again, err), -EBUSY);
+    printf("refused: %s\n", err);
+    CHECK_EQ(store_file_open(s, "/data/in.bin", false, &again, err), 0);
+    again->ops->close(again);
+    printf("a second reader of /data/in.bin: opened\n");
 }
 
 int main(int argc, char **argv)
@@ -148,6 +155,10 @@ int main(int argc, char **argv)
         test_fail("open /data/out.bin writable: %d: %s", rc, err);
         return test_finish();
     }
+    CHECK_EQ(store_file_open(s, "/data/out.bin", false, &rel, err), -EBUSY);
+    printf("refused: %s\n", err);
+    CHECK_EQ(store_file_open(s, "/data/../data/out.bin", true, &rel, err), -EBUSY);
+    printf("refused: %s\n", err);
     static uint8_t buf[APPEND_LEN];
     for (uint32_t j = 0; j < OVER_LEN; j++)
         buf[j] = pat_guest(OVER_OFF + j);

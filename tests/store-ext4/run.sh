@@ -45,6 +45,10 @@ for w in '(store) refused: junk disk: no ext2/3/4 filesystem that libext2fs can 
          '(store) refused: /data/nope.img: File not found by ext2_lookup' \
          '(store) refused: /data: not a regular file' \
          '(store) refused: store_close: 1 files still open' \
+         '(store) refused: /data/in.bin: already open' \
+         '(store) a second reader of /data/in.bin: opened' \
+         '(store) refused: /data/out.bin: already open for writing' \
+         '(store) refused: /data/../data/out.bin: already open for writing' \
          '(store) opened out.bin relative to /data/in.bin' \
          '(store) wrote /data/out.bin: 20000 bytes rewritten, 70000 appended, flushed, read back byte-exact' \
          '(store) refused: /data/out.bin: the store is open read-only' \

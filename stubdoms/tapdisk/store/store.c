@@ -18,6 +18,7 @@ struct store {
     bool writable;
     bool was_valid;         /* the superblock said "cleanly unmounted" */
     unsigned files;         /* open files */
+    struct store_file *open_files;
 };
 
 struct store_file {
@@ -26,6 +27,8 @@ struct store_file {
     ext2_file_t f;
     bool writable;
     char *dir;              /* the file's directory, "/..." without the final '/' */
+    ext2_ino_t ino;
+    struct store_file *next;   /* the store's open files */
 };
 
 static void seterr(char *err, const char *fmt, ...)
@@ -298,6 +301,11 @@ static void file_close(struct img_io *io)
     file_sync(sf);
     ext2fs_file_close(sf->f);
     sf->s->files--;
+    for (struct store_file **pp = &sf->s->open_files; *pp; pp = &(*pp)->next)
+        if (*pp == sf) {
+            *pp = sf->next;
+            break;
+        }
     free(sf->dir);
     free(sf);
 }
@@ -340,6 +348,13 @@ int store_file_open(struct store *s, const char *path, bool writable,
         seterr(err, "%s: not a regular file", path);
         return LINUX_S_ISDIR(inode.i_mode) ? -EISDIR : -EINVAL;
     }
+    /* One writer and no readers, or readers only (backing files shared
+     * by several overlays): two guests never write one image. */
+    for (struct store_file *o = s->open_files; o; o = o->next)
+        if (o->ino == ino && (writable || o->writable)) {
+            seterr(err, "%s: already open%s", path, o->writable ? " for writing" : "");
+            return -EBUSY;
+        }
     struct store_file *sf = calloc(1, sizeof(*sf));
     const char *slash = strrchr(path, '/');
     char *dir = strndup(path, (size_t)(slash - path));
@@ -360,6 +375,9 @@ int store_file_open(struct store *s, const char *path, bool writable,
     sf->s = s;
     sf->writable = writable;
     sf->dir = dir;
+    sf->ino = ino;
+    sf->next = s->open_files;
+    s->open_files = sf;
     s->files++;
     *out = &sf->io;
     return 0;

@@ -60,7 +60,9 @@ int store_close(struct store *s, char *err);
 /* Opens the regular file at path (absolute, '/'-separated, symbolic
  * links followed inside the store) as an img_io device.  -EINVAL (not
  * absolute, empty or too long), -ENOENT, -ENOTDIR, -EISDIR / -EINVAL
- * (not a regular file), -EROFS (writable on a read-only store).  Reads
+ * (not a regular file), -EROFS (writable on a read-only store), -EBUSY
+ * (the file, by any name, is open for writing, or is open at all and
+ * writable is asked: one writer or any number of readers).  Reads
  * past the end return zeros; writes past it grow the file; truncate
  * sets the size; open_related opens a name relative to the file's
  * directory (an absolute name from the store's root).  Writes to a file
