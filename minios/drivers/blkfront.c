@@ -440,7 +440,7 @@ int minios_blkfront_detach(struct minios_blkfront *f)
 {
     f->connected = false;
     xs_put(f->node, "state", XenbusStateClosing);
-    int rc = wait_backend(f->backend_path, XenbusStateClosed, 5000000000ull);
+    int rc = wait_backend(f->backend_path, XenbusStateClosed, 30000000000ull);
     xs_put(f->node, "state", XenbusStateClosed);
     return rc;
 }

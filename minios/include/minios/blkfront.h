@@ -48,7 +48,7 @@ int minios_blkfront_connected(struct minios_blkfront *f, uint64_t sectors, bool 
  * backend's Connected, reads sectors, info (read-only) and
  * feature-flush-cache, and switches to Connected.  0, or a negative
  * errno (<errno.h>) with the reason in err (MINIOS_BLKFRONT_ERRLEN).
- * minios_blkfront_detach switches to Closing and waits (up to 5 s) for
+ * minios_blkfront_detach switches to Closing and waits (up to 30 s) for
  * the backend's Closed; the frontend is unusable afterwards.
  */
 #define MINIOS_BLKFRONT_ERRLEN 160

@@ -42,7 +42,11 @@ void blkback_lock(void)
 void blkback_unlock(void)
 {
     exec_busy = false;
-    minios_waitq_wake_all(&exec_wq);
+    /* Let a waiter take it now: otherwise this thread (threads are not
+     * preempted) takes it again for its next request, and a busy
+     * frontend starves the others and vbd_close. */
+    if (minios_waitq_wake_all(&exec_wq))
+        minios_thread_yield();
 }
 
 static void on_event(evtchn_port_t port, void *data)
