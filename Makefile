@@ -49,6 +49,8 @@ include stubdoms/tapdisk/tapdisk.mk
 include stubdoms/xenstore/xenstore.mk
 include tools/tools.mk
 include toolchain/libs.mk
+include toolchain/ext2fs.mk
+include stubdoms/tapdisk/blkback/blkback.mk
 include toolchain/lwip.mk
 include minios/drivers/drivers.mk
 include stubdoms/netback/netback.mk

@@ -98,6 +98,32 @@ if [ ! -f "$top/build/src/http-parser/http_parser.c" ]; then
     mv "$d" "$top/build/src/http-parser"
 fi
 # --- end appliances ---
+# --- disk path (toolchain/ext2fs.mk, tests/store-ext4) ---
+# Debian's e2fsprogs source, which libext2fs for minios is built from, into
+# build/src/e2fsprogs; the host's e2fsprogs (mkfs.ext4 -d, debugfs, e2fsck)
+# makes and checks the test stores.
+if ! dpkg-query -W -f='${Status}' e2fsprogs 2>/dev/null | grep -q 'install ok installed'; then
+    apt_update
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends e2fsprogs >/dev/null
+fi
+if [ ! -f "$top/build/src/e2fsprogs/lib/ext2fs/ext2fs.h" ]; then
+    if ! grep -rqs '^Types:.*deb-src' /etc/apt/sources.list.d/ \
+       && ! grep -qs '^deb-src' /etc/apt/sources.list; then
+        printf 'Types: deb-src\nURIs: http://deb.debian.org/debian\nSuites: %s\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' \
+            "$(. /etc/os-release && echo "$VERSION_CODENAME")" \
+            | $SUDO tee /etc/apt/sources.list.d/keel-deb-src.sources >/dev/null
+        updated=0
+    fi
+    apt_update
+    rm -rf "$top/build/src/e2fsprogs-pkg"
+    mkdir -p "$top/build/src/e2fsprogs-pkg"
+    (cd "$top/build/src/e2fsprogs-pkg" && apt-get source -qq e2fsprogs >/dev/null)
+    d=$(find "$top/build/src/e2fsprogs-pkg" -maxdepth 1 -mindepth 1 -type d -name 'e2fsprogs-*' | head -1)
+    [ -n "$d" ] || { echo "deps: apt-get source e2fsprogs produced no tree" >&2; exit 1; }
+    rm -rf "$top/build/src/e2fsprogs"
+    mv "$d" "$top/build/src/e2fsprogs"
+fi
+# --- end disk path ---
 # Debian 12's stock kernel and busybox-static for the linux-pv tests
 # (apt-get download into build/linux/deb once; vmlinux and the initramfs
 # built from them).  Not fatal: without them those tests SKIP.

@@ -22,7 +22,7 @@ MINIOS_LIB_SRCS   := minios/kernel/start.c minios/kernel/console.c \
                      minios/kernel/xenbus.c \
                      minios/drivers/pci.c minios/drivers/virtq.c \
                      minios/drivers/virtio.c minios/drivers/virtio_net.c \
-                     minios/drivers/virtio_blk.c \
+                     minios/drivers/virtio_blk.c minios/drivers/blkfront.c \
                      minios/arch/x86_64/switch.S \
                      minios/arch/x86_64/traps.c minios/arch/x86_64/trapentry.S \
                      minios/libc/syscalls.c minios/libc/time.c

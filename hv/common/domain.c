@@ -822,6 +822,35 @@ static bool word_is(const char *w, size_t n, const char *key, const char **val, 
     return true;
 }
 
+/* disk=xvdX:PATH[:ro] (docs/disk.md): a guest disk the tapdisk domain
+ * serves, PATH absolute on its store.  Only checked here; the xenstore
+ * domain gets the words in its boot list and writes the nodes. */
+#define DISK_PATH_MAX 200
+#define DISKS_MAX     4
+static bool disk_word_ok(const char *v, size_t vl, char *err, size_t errlen)
+{
+    if (vl < 6 || memcmp(v, "xvd", 3) || v[3] < 'a' || v[3] > 'z' || v[4] != ':') {
+        snprintf(err, errlen, "disk=%.*s: xvd[a-z]:PATH[:ro]", (int)MIN(vl, 64u), v);
+        return false;
+    }
+    const char *path = v + 5;
+    size_t pl = vl - 5;
+    if (pl >= 3 && !memcmp(path + pl - 3, ":ro", 3))
+        pl -= 3;
+    if (pl == 0 || path[0] != '/' || pl > DISK_PATH_MAX) {
+        snprintf(err, errlen, "disk=%.*s: the path must be absolute and at most %u characters",
+                 (int)MIN(vl, 64u), v, DISK_PATH_MAX);
+        return false;
+    }
+    for (size_t i = 0; i < pl; i++)
+        if (path[i] == ':' || (unsigned char)path[i] < 0x21 || (unsigned char)path[i] > 0x7e) {
+            snprintf(err, errlen, "disk=%.*s: a path of printable characters without ':'",
+                     (int)MIN(vl, 64u), v);
+            return false;
+        }
+    return true;
+}
+
 int parse_boot_config(const char *cmdline, struct boot_config *cfg,
                       char *err, size_t errlen)
 {
@@ -848,6 +877,7 @@ int parse_boot_config(const char *cmdline, struct boot_config *cfg,
     while (*p == ' ')
         p++;
     cfg->guest_cmdline = p;
+    unsigned disks = 0;
 
     while (*p) {
         const char *w = p;
@@ -951,6 +981,13 @@ bad_cpus:
                     return -1;
                 }
             cfg->pci[cfg->nr_pci++] = bdf;
+        } else if (word_is(w, n, "disk=", &v, &vl)) {
+            if (!disk_word_ok(v, vl, err, errlen))
+                return -1;
+            if (++disks > DISKS_MAX) {
+                snprintf(err, errlen, "more than %u disk= words", DISKS_MAX);
+                return -1;
+            }
         } else if (word_is(w, n, "restart=", &v, &vl)) {
             if (vl == 5 && !memcmp(v, "never", 5))
                 cfg->restart = RESTART_NEVER;

@@ -134,6 +134,8 @@ struct domain {
     uint8_t restart;             /* RESTART_*, from its boot configuration */
     bool restart_due;            /* dead, and to be built again once gone */
     bool runtime_created;        /* by DOMCTL_createdomain, not from a boot module */
+    const char *boot_cmdline;    /* boot domains: the words their guest sees (setup.c's
+                                    copy: disk= for the xenstore domain's list) */
     bool has_run;                /* a vCPU of it was switched to */
     bool xs_held;                /* paused at boot until the xenstore domain
                                     has introduced it (it unpauses it) */

@@ -509,6 +509,7 @@ static bool restart_one(struct restart_slot *slot)
         printk("d%u (%s): cannot restart: no memory for the domain\n", slot->id, cfg.name);
         return false;
     }
+    d->boot_cmdline = cfg.guest_cmdline;
     int rc = 0;
     for (unsigned k = 0; k < cfg.nr_pci && !rc; k++)
         rc = pci_assign(d, cfg.pci[k], err, sizeof(err));
@@ -610,6 +611,7 @@ void build_boot_domains(void)
             domain_note_refused(cfg.name, "cannot allocate the domain");
             continue;
         }
+        d->boot_cmdline = cfg.guest_cmdline;
         bool pci_ok = true;
         for (unsigned k = 0; k < cfg.nr_pci && pci_ok; k++)
             if (pci_assign(d, cfg.pci[k], err, sizeof(err))) {

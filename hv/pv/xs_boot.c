@@ -104,7 +104,25 @@ static size_t net_words(struct domain *d, const start_info_t *si, char *out, siz
     return len;
 }
 
-/* One line of the list (without its end: the caller adds "\n"). */
+/* The disk= words of d's command line (checked by parse_boot_config:
+ * at most 4 of at most 210 characters), each with a leading space. */
+static int list_disks(struct domain *d, char *buf, size_t size)
+{
+    int n = 0;
+    for (const char *p = d->boot_cmdline; p && *p; ) {
+        while (*p == ' ')
+            p++;
+        const char *w = p;
+        while (*p && *p != ' ')
+            p++;
+        if (p - w > 5 && !memcmp(w, "disk=", 5))
+            n += snprintf(buf + MIN((size_t)n, size), size - MIN((size_t)n, size), " %.*s",
+                          (int)(p - w), w);
+    }
+    return n;
+}
+
+/* One line of the list, with its "\n": disk= words, then the network's. */
 static int list_line(struct domain *d, char *buf, size_t size)
 {
     const start_info_t *si = start_info_of(d);
@@ -121,12 +139,14 @@ static int list_line(struct domain *d, char *buf, size_t size)
     static const char *const restart[] = { "never", "crash", "always" };
     char net[3 * 162];
     net_words(d, si, net, sizeof(net));
-    return snprintf(buf, size, "domain %u name=%s mem_kb=%lu vcpus=%u store_mfn=%lu "
-                    "store_port=%u console_mfn=%lu console_port=%u roles=%s restart=%s%s\n",
-                    d->id, d->name, (unsigned long)(d->max_pages * (PAGE_SIZE / 1024)),
-                    d->nr_vcpus, (unsigned long)si->store_mfn, si->store_evtchn,
-                    (unsigned long)si->console.domU.mfn, si->console.domU.evtchn,
-                    rl ? roles : "-", restart[d->restart], net);
+    int n = snprintf(buf, size, "domain %u name=%s mem_kb=%lu vcpus=%u store_mfn=%lu "
+                     "store_port=%u console_mfn=%lu console_port=%u roles=%s restart=%s",
+                     d->id, d->name, (unsigned long)(d->max_pages * (PAGE_SIZE / 1024)),
+                     d->nr_vcpus, (unsigned long)si->store_mfn, si->store_evtchn,
+                     (unsigned long)si->console.domU.mfn, si->console.domU.evtchn,
+                     rl ? roles : "-", restart[d->restart]);
+    n += list_disks(d, buf + MIN((size_t)n, size), size - MIN((size_t)n, size));
+    return n + snprintf(buf + MIN((size_t)n, size), size - MIN((size_t)n, size), "%s\n", net);
 }
 
 /* The xenstore domain's boot module: one line per wired domain, in
@@ -139,7 +159,7 @@ size_t xs_boot_list(char *buf, size_t size)
         struct domain *d = domain_by_id(id);
         if (!d || !xs_wired(d))
             continue;
-        char line[768];
+        static char line[1792];      /* boot time, one caller at a time; too big for the stack */
         int n = list_line(d, line, sizeof(line));
         if (n >= (int)sizeof(line))
             panic("xenstore boot list: line of d%u too long", d->id);

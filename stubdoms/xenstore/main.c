@@ -18,6 +18,7 @@
 #include <xen/io/xs_wire.h>
 #include "console.h"
 #include "vif.h"
+#include "vbd.h"
 #include "xs_store.h"
 
 /*
@@ -63,6 +64,7 @@ struct bootline {
 static struct xs_store *store;
 static struct dom *doms;
 static struct bootline *bootlines;
+static unsigned vbd_backend;    /* the boot domain named tapdisk (disk= of others) */
 static struct minios_waitq service_wq = MINIOS_WAITQ_INIT;
 static volatile unsigned kicks, dom_exc;
 static bool exit_when_idle;
@@ -412,6 +414,8 @@ static void boot_domain(char *line, bool again)
     unsigned id = 0, vcpus = 0, store_port = 0, console_port = 0;
     unsigned long mem_kb = 0, store_mfn = 0, console_mfn = 0;
     char name[64] = "", roles[64] = "-";
+    char *disks[4];
+    unsigned ndisks = 0;
     char *save;
     char *w = strtok_r(line, " ", &save);
     if (!w || strcmp(w, "domain") || !(w = strtok_r(NULL, " ", &save))) {
@@ -440,6 +444,8 @@ static void boot_domain(char *line, bool again)
             console_port = (unsigned)strtoul(eq, NULL, 10);
         else if (!strcmp(w, "roles"))
             snprintf(roles, sizeof(roles), "%s", eq);
+        else if (!strcmp(w, "disk") && ndisks < 4)
+            disks[ndisks++] = eq;
     }
     if (!id || !store_port) {
         xlog("boot module: domain line without id or store port");
@@ -483,6 +489,7 @@ static void boot_domain(char *line, bool again)
     put_node(id, "data", "", true);
     put_node(id, "device", "", true);
     put_node(id, "control", "", true);
+    xsv_boot_disks(store, id, vbd_backend, disks, ndisks);
 
     boot_domain_setup(d, store_port, console_port, name, again);
     xsv_domain_up(store, id);    /* its vif, and the vifs it serves (vif.c) */
@@ -600,6 +607,7 @@ static void boot_domains(void)
          line = strtok_r(NULL, "\n", &save))
         xsv_note_line(line);
     free(names);
+    vbd_backend = xsv_find_backend(text);
     for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
         remember_line(line);
         boot_domain(line, false);

@@ -4,6 +4,7 @@
 
 XENSTORE_ELF  := $(B)/stubdoms/xenstore.elf
 XENSTORE_SRCS := stubdoms/xenstore/main.c stubdoms/xenstore/console.c stubdoms/xenstore/vif.c \
+                 stubdoms/xenstore/vbd.c \
                  $(sort $(wildcard stubdoms/xenstore/xs_*.c))
 
 $(eval $(call minios_elf,$(XENSTORE_ELF),$(XENSTORE_SRCS),-Istubdoms/xenstore))

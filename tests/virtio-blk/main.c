@@ -1,5 +1,5 @@
 /* Guest test: minios's virtio drivers (minios/drivers/).  op=blk: the
- * virtio-blk device at disk= holds an image the host filled (sector s,
+ * virtio-blk device at blkdev= holds an image the host filled (sector s,
  * byte j: (s * 31 + j * 7 + 1) & 0xff); every sector reads back as that,
  * sectors 100-399 are rewritten with (s * 13 + j * 3 + 0x55) & 0xff from
  * an unaligned buffer, flushed and read back (run.sh checks the image
@@ -67,7 +67,7 @@ static void reader(void *arg)
 
 static void op_blk(int argc, char **argv)
 {
-    uint16_t disk = bdf_arg(argc, argv, "disk"), rodisk = bdf_arg(argc, argv, "ro"), found;
+    uint16_t disk = bdf_arg(argc, argv, "blkdev"), rodisk = bdf_arg(argc, argv, "ro"), found;
     CHECK_EQ(minios_blk_find(&found), 0);
     CHECK_EQ(found, disk);
     struct minios_blk *b;
@@ -153,7 +153,7 @@ static void op_blk(int argc, char **argv)
 
 static void op_refuse(int argc, char **argv)
 {
-    uint16_t legacy = bdf_arg(argc, argv, "legacy"), disk = bdf_arg(argc, argv, "disk"), found;
+    uint16_t legacy = bdf_arg(argc, argv, "legacy"), disk = bdf_arg(argc, argv, "blkdev"), found;
     CHECK_EQ(minios_vnet_find(&found), 0);              /* transitional IDs: virtio-net */
     CHECK_EQ(found, legacy);
     struct minios_vnet *n;

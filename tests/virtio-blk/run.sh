@@ -23,7 +23,7 @@ rm -f "$log" "$log.qemu"
 HV=${HV:-build/hv.elf}
 [ "${DEBUG:-0}" = 1 ] && HV=build/hv-debug.elf
 HV=$HV bash ci/qemu-boot.sh "$log" 120 128M \
-    "$X name=blk role=hardware pci=00:04.0 pci=00:05.0 op=blk disk=00:04.0 ro=00:05.0" \
+    "$X name=blk role=hardware pci=00:04.0 pci=00:05.0 op=blk blkdev=00:04.0 ro=00:05.0" \
     -append iommu=off -M q35 \
     -drive "file=$img,if=none,id=d0,format=raw,cache=writeback" -device virtio-blk-pci,drive=d0,addr=4 \
     -drive "file=$img,if=none,id=d1,format=raw,readonly=on,file.locking=off" \

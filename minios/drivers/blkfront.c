@@ -1,0 +1,446 @@
+/* blkfront.c: minios's Xen blkif frontend: a ring and granted data pages per request slot, requests from threads, responses from the event channel. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <minios/blkfront.h>
+#include <minios/events.h>
+#include <minios/gnttab.h>
+#include <minios/mm.h>
+#include <minios/thread.h>
+#include <minios/time.h>
+#include <minios/xenbus.h>
+#include <xen/errno.h>
+
+#define mb()  __asm__ volatile("mfence" ::: "memory")
+#define rmb() __asm__ volatile("" ::: "memory")
+#define wmb() __asm__ volatile("" ::: "memory")
+#define xen_mb()  mb()
+#define xen_rmb() rmb()
+#define xen_wmb() wmb()
+#include <xen/io/blkif.h>
+#include <xen/io/protocols.h>
+#include <xen/io/xenbus.h>
+
+#define SEGS         BLKIF_MAX_SEGMENTS_PER_REQUEST
+#define SLOT_SECTORS (SEGS * 8u)
+#define TIMEOUT_NS   30000000000ull
+
+struct slot {
+    bool busy, done;
+    int16_t status;
+    uint8_t *pages;                  /* SEGS pages, granted to the backend */
+    grant_ref_t gref[SEGS];
+};
+
+struct minios_blkfront {
+    domid_t backend;
+    blkif_front_ring_t ring;
+    void *ring_page;
+    evtchn_port_t port;
+    struct slot slots[MINIOS_BLKFRONT_SLOTS];
+    struct minios_waitq wq;
+    bool connected, read_only, flush, broken;
+    char node[128], backend_path[128];
+    uint64_t sectors, done;
+    unsigned inflight, max_inflight;
+};
+
+/* Responses, in event context (delivery masked). */
+static void on_event(evtchn_port_t port, void *data)
+{
+    (void)port;
+    struct minios_blkfront *f = data;
+    int more;
+    do {
+        RING_IDX rp = f->ring.sring->rsp_prod;
+        rmb();
+        if (rp - f->ring.rsp_cons > RING_SIZE(&f->ring)) {
+            f->broken = true;      /* an impossible index: stop trusting the ring */
+            break;
+        }
+        while (f->ring.rsp_cons != rp) {
+            blkif_response_t *r = RING_GET_RESPONSE(&f->ring, f->ring.rsp_cons++);
+            uint64_t id = r->id;
+            if (id >= MINIOS_BLKFRONT_SLOTS || !f->slots[id].busy || f->slots[id].done) {
+                f->broken = true;
+                continue;
+            }
+            f->slots[id].status = r->status;
+            f->slots[id].done = true;
+            f->inflight--;
+            f->done++;
+        }
+        RING_FINAL_CHECK_FOR_RESPONSES(&f->ring, more);
+    } while (more && !f->broken);
+    minios_waitq_wake_all(&f->wq);
+}
+
+/* Undoes a partly made frontend (never connected: the backend has nothing mapped). */
+static void destroy(struct minios_blkfront *f, grant_ref_t rr)
+{
+    if (f->port)
+        minios_evtchn_close(f->port);
+    for (unsigned i = 0; i < MINIOS_BLKFRONT_SLOTS; i++) {
+        struct slot *sl = &f->slots[i];
+        for (unsigned j = 0; j < SEGS; j++)
+            if (sl->gref[j] != MINIOS_GNTTAB_INVALID_REF)
+                minios_gnttab_end_access(sl->gref[j]);
+        if (sl->pages)
+            minios_free_pages(sl->pages, SEGS);
+    }
+    if (rr != MINIOS_GNTTAB_INVALID_REF)
+        minios_gnttab_end_access(rr);
+    if (f->ring_page)
+        minios_free_pages(f->ring_page, 1);
+    minios_free_pages(f, (sizeof(*f) + 4095) / 4096);
+}
+
+int minios_blkfront_create(domid_t backend, struct minios_blkfront **out,
+                           grant_ref_t *ring_ref, evtchn_port_t *port)
+{
+    struct minios_blkfront *f = minios_alloc_pages((sizeof(*f) + 4095) / 4096);
+    if (!f)
+        return -XEN_ENOMEM;
+    memset(f, 0, sizeof(*f));
+    f->backend = backend;
+    minios_waitq_init(&f->wq);
+    grant_ref_t rr = MINIOS_GNTTAB_INVALID_REF;
+    int rc = -XEN_ENOMEM;
+    f->ring_page = minios_alloc_pages(1);
+    if (!f->ring_page)
+        goto fail;
+    blkif_sring_t *s = f->ring_page;
+    SHARED_RING_INIT(s);
+    FRONT_RING_INIT(&f->ring, s, 4096);
+    rc = -XEN_ENOSPC;
+    rr = minios_gnttab_grant_access(backend, minios_virt_to_mfn(s), 0);
+    if (rr == MINIOS_GNTTAB_INVALID_REF)
+        goto fail;
+    for (unsigned i = 0; i < MINIOS_BLKFRONT_SLOTS; i++) {
+        struct slot *sl = &f->slots[i];
+        rc = -XEN_ENOMEM;
+        sl->pages = minios_alloc_pages(SEGS);
+        if (!sl->pages)
+            goto fail;
+        rc = -XEN_ENOSPC;
+        for (unsigned j = 0; j < SEGS; j++) {
+            sl->gref[j] = minios_gnttab_grant_access(backend,
+                                                     minios_virt_to_mfn(sl->pages + j * 4096), 0);
+            if (sl->gref[j] == MINIOS_GNTTAB_INVALID_REF)
+                goto fail;
+        }
+    }
+    rc = minios_evtchn_alloc_unbound(backend, &f->port);
+    if (!rc)
+        rc = minios_evtchn_bind(f->port, on_event, f);
+    if (rc)
+        goto fail;
+    *ring_ref = rr;
+    *port = f->port;
+    *out = f;
+    return 0;
+fail:
+    destroy(f, rr);
+    return rc;
+}
+
+int minios_blkfront_connected(struct minios_blkfront *f, uint64_t sectors, bool read_only,
+                              bool flush)
+{
+    f->sectors = sectors;
+    f->read_only = read_only;
+    f->flush = flush;
+    f->connected = true;
+    return 0;
+}
+
+uint64_t minios_blkfront_sectors(const struct minios_blkfront *f)
+{
+    return f->sectors;
+}
+
+void minios_blkfront_stats(const struct minios_blkfront *f, uint64_t *done, unsigned *max_inflight)
+{
+    *done = f->done;
+    *max_inflight = f->max_inflight;
+}
+
+/* A free slot (waiting for one), marked busy: its index, or a negative errno. */
+static int take_slot(struct minios_blkfront *f, uint64_t deadline)
+{
+    unsigned long fl = minios_events_save();
+    int got = -1;
+    while (!f->broken) {
+        for (unsigned i = 0; i < MINIOS_BLKFRONT_SLOTS && got < 0; i++)
+            if (!f->slots[i].busy)
+                got = (int)i;
+        if (got >= 0 || minios_waitq_wait(&f->wq, deadline) == -XEN_ETIMEDOUT)
+            break;
+    }
+    if (got >= 0) {
+        f->slots[got].busy = true;
+        f->slots[got].done = false;
+    }
+    minios_events_restore(fl);
+    return f->broken ? -XEN_EIO : got >= 0 ? got : -XEN_ETIMEDOUT;
+}
+
+/* Puts slot i's request (op, sector, n sectors from its first page) on the ring. */
+static void submit(struct minios_blkfront *f, unsigned i, uint8_t op, uint64_t sector, unsigned n)
+{
+    unsigned long fl = minios_events_save();
+    blkif_request_t *r = RING_GET_REQUEST(&f->ring, f->ring.req_prod_pvt++);
+    r->operation = op;
+    r->handle = 0;
+    r->id = i;
+    r->sector_number = sector;
+    r->nr_segments = (uint8_t)((n + 7) / 8);
+    for (unsigned s = 0; s < r->nr_segments; s++) {
+        unsigned here = n - s * 8 < 8 ? n - s * 8 : 8;
+        r->seg[s].gref = f->slots[i].gref[s];
+        r->seg[s].first_sect = 0;
+        r->seg[s].last_sect = (uint8_t)(here - 1);
+    }
+    if (++f->inflight > f->max_inflight)
+        f->max_inflight = f->inflight;
+    int notify;
+    RING_PUSH_REQUESTS_AND_CHECK_NOTIFY(&f->ring, notify);
+    minios_events_restore(fl);
+    if (notify)
+        minios_evtchn_send(f->port);
+}
+
+/* Waits for slot i's response, frees the slot: its status as an errno. */
+static int finish(struct minios_blkfront *f, unsigned i, uint64_t deadline)
+{
+    struct slot *sl = &f->slots[i];
+    unsigned long fl = minios_events_save();
+    int rc = 0;
+    while (!sl->done && !f->broken)
+        if (minios_waitq_wait(&f->wq, deadline) == -XEN_ETIMEDOUT) {
+            rc = -XEN_ETIMEDOUT;
+            break;
+        }
+    if (!rc)
+        rc = f->broken && !sl->done ? -XEN_EIO
+           : sl->status == BLKIF_RSP_OKAY ? 0
+           : sl->status == BLKIF_RSP_EOPNOTSUPP ? -XEN_EOPNOTSUPP : -XEN_EIO;
+    /* A slot whose request timed out stays busy: the backend may still use its pages. */
+    if (rc != -XEN_ETIMEDOUT)
+        sl->busy = false;
+    minios_waitq_wake_all(&f->wq);
+    minios_events_restore(fl);
+    return rc;
+}
+
+static int check(struct minios_blkfront *f, uint64_t sector, const void *buf, size_t count)
+{
+    if (!f->connected)
+        return -XEN_ENOTCONN;
+    if (f->broken)
+        return -XEN_EIO;
+    if (!buf || count == 0 || sector >= f->sectors || count > f->sectors - sector)
+        return -XEN_EINVAL;
+    return 0;
+}
+
+/* A read or write split into slot-sized requests, up to every slot in flight. */
+static int rw(struct minios_blkfront *f, uint8_t op, uint64_t sector, uint8_t *buf, size_t count)
+{
+    int rc = check(f, sector, buf, count);
+    if (rc)
+        return rc;
+    if (op == BLKIF_OP_WRITE && f->read_only)
+        return -XEN_EROFS;
+    uint64_t deadline = minios_monotonic_ns() + TIMEOUT_NS;
+    struct { int slot; uint8_t *buf; unsigned n; } pend[MINIOS_BLKFRONT_SLOTS];
+    unsigned head = 0, npend = 0;
+    size_t left = count;
+    while (left || npend) {
+        if (left && npend < MINIOS_BLKFRONT_SLOTS) {
+            /* Only wait for a slot when none of ours is pending. */
+            bool free_now = false;
+            for (unsigned i = 0; i < MINIOS_BLKFRONT_SLOTS; i++)
+                free_now |= !f->slots[i].busy;
+            if (free_now || !npend) {
+                int s = take_slot(f, deadline);
+                if (s < 0) {
+                    rc = rc ? rc : s;
+                    left = 0;
+                    continue;
+                }
+                unsigned n = left < SLOT_SECTORS ? (unsigned)left : SLOT_SECTORS;
+                if (op == BLKIF_OP_WRITE)
+                    memcpy(f->slots[s].pages, buf, (size_t)n * 512);
+                submit(f, (unsigned)s, op, sector, n);
+                pend[(head + npend) % MINIOS_BLKFRONT_SLOTS].slot = s;
+                pend[(head + npend) % MINIOS_BLKFRONT_SLOTS].buf = buf;
+                pend[(head + npend) % MINIOS_BLKFRONT_SLOTS].n = n;
+                npend++;
+                sector += n;
+                buf += (size_t)n * 512;
+                left -= n;
+                continue;
+            }
+        }
+        /* Complete our oldest request. */
+        int r = finish(f, (unsigned)pend[head].slot, deadline);
+        if (!r && op == BLKIF_OP_READ)
+            memcpy(pend[head].buf, f->slots[pend[head].slot].pages, (size_t)pend[head].n * 512);
+        if (r && !rc)
+            rc = r;
+        head = (head + 1) % MINIOS_BLKFRONT_SLOTS;
+        npend--;
+    }
+    return rc;
+}
+
+int minios_blkfront_read(struct minios_blkfront *f, uint64_t sector, void *buf, size_t count)
+{
+    return rw(f, BLKIF_OP_READ, sector, buf, count);
+}
+
+int minios_blkfront_write(struct minios_blkfront *f, uint64_t sector, const void *buf,
+                          size_t count)
+{
+    return rw(f, BLKIF_OP_WRITE, sector, (uint8_t *)(uintptr_t)buf, count);
+}
+
+int minios_blkfront_flush(struct minios_blkfront *f)
+{
+    if (!f->connected)
+        return -XEN_ENOTCONN;
+    if (!f->flush)
+        return -XEN_EOPNOTSUPP;
+    if (f->read_only)
+        return 0;
+    int s = take_slot(f, minios_monotonic_ns() + TIMEOUT_NS);
+    if (s < 0)
+        return s;
+    submit(f, (unsigned)s, BLKIF_OP_FLUSH_DISKCACHE, 0, 0);
+    return finish(f, (unsigned)s, minios_monotonic_ns() + TIMEOUT_NS);
+}
+
+/* ---- the xenbus handshake ---- */
+
+static int xs_get(const char *dir, const char *name, char *buf, size_t len)
+{
+    char path[300];
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    char *v;
+    size_t n;
+    int rc = minios_xs_read(MINIOS_XBT_NIL, path, &v, &n);
+    if (rc)
+        return rc;
+    if (n >= len) {
+        free(v);
+        return -ENAMETOOLONG;
+    }
+    memcpy(buf, v, n);
+    buf[n] = 0;
+    free(v);
+    return 0;
+}
+
+static int xs_getu(const char *dir, const char *name, unsigned long long *out)
+{
+    char buf[32], *end;
+    int rc = xs_get(dir, name, buf, sizeof(buf));
+    if (rc)
+        return rc;
+    *out = strtoull(buf, &end, 10);
+    return end == buf || *end ? -EINVAL : 0;
+}
+
+static int xs_put(const char *dir, const char *name, unsigned long long v)
+{
+    char path[300], val[24];
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    snprintf(val, sizeof(val), "%llu", v);
+    return minios_xs_write(MINIOS_XBT_NIL, path, val);
+}
+
+static int ferr(char *err, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int ferr(char *err, int rc, const char *fmt, ...)
+{
+    if (err) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, MINIOS_BLKFRONT_ERRLEN, fmt, ap);
+        va_end(ap);
+    }
+    return rc;
+}
+
+static int wait_backend(const char *be, int want, uint64_t ns)
+{
+    uint64_t deadline = minios_monotonic_ns() + ns;
+    unsigned long long st = 0;
+    for (;;) {
+        if (!xs_getu(be, "state", &st) && (int)st == want)
+            return 0;
+        if (!xs_getu(be, "state", &st) && st == XenbusStateClosed && want != XenbusStateClosed)
+            return -ECONNREFUSED;
+        if (minios_monotonic_ns() > deadline)
+            return -ETIMEDOUT;
+        minios_thread_sleep_ns(5000000);
+    }
+}
+
+int minios_blkfront_attach(const char *node, struct minios_blkfront **out, char *err)
+{
+    char be[128];
+    unsigned long long beid, sectors, info = 0, flush = 0;
+    if (strlen(node) >= 128)
+        return ferr(err, -EINVAL, "%s: node name too long", node);
+    if (xs_get(node, "backend", be, sizeof(be)) || xs_getu(node, "backend-id", &beid) ||
+        beid >= DOMID_FIRST_RESERVED)
+        return ferr(err, -EINVAL, "%s: no backend or backend-id", node);
+    struct minios_blkfront *f;
+    grant_ref_t rr;
+    evtchn_port_t port;
+    int rc = minios_blkfront_create((domid_t)beid, &f, &rr, &port);
+    if (rc)
+        return ferr(err, -ENOMEM, "%s: cannot make the ring (%d)", node, rc);
+    snprintf(f->node, sizeof(f->node), "%s", node);
+    snprintf(f->backend_path, sizeof(f->backend_path), "%s", be);
+    char path[300];
+    snprintf(path, sizeof(path), "%s/protocol", node);
+    if (xs_put(node, "ring-ref", rr) || xs_put(node, "event-channel", port) ||
+        minios_xs_write(MINIOS_XBT_NIL, path, XEN_IO_PROTO_ABI_X86_64) ||
+        xs_put(node, "state", XenbusStateInitialised)) {
+        destroy(f, rr);
+        return ferr(err, -EIO, "%s: cannot write the frontend's nodes", node);
+    }
+    rc = wait_backend(be, XenbusStateConnected, 30000000000ull);
+    if (rc) {
+        xs_put(node, "state", XenbusStateClosed);
+        /* A backend that never connected mapped nothing of ours. */
+        if (rc == -ECONNREFUSED)
+            destroy(f, rr);
+        return ferr(err, rc, "%s: the backend %s did not connect (%s)", node, be,
+                    rc == -ECONNREFUSED ? "it closed" : "timed out");
+    }
+    if (xs_getu(be, "sectors", &sectors) || sectors == 0) {
+        xs_put(node, "state", XenbusStateClosed);
+        return ferr(err, -EINVAL, "%s: no sectors", be);   /* the ring stays: it is mapped */
+    }
+    xs_getu(be, "info", &info);
+    xs_getu(be, "feature-flush-cache", &flush);
+    minios_blkfront_connected(f, sectors, info & VDISK_READONLY, flush != 0);
+    xs_put(node, "state", XenbusStateConnected);
+    *out = f;
+    return 0;
+}
+
+int minios_blkfront_detach(struct minios_blkfront *f)
+{
+    f->connected = false;
+    xs_put(f->node, "state", XenbusStateClosing);
+    int rc = wait_backend(f->backend_path, XenbusStateClosed, 30000000000ull);
+    xs_put(f->node, "state", XenbusStateClosed);
+    return rc;
+}

@@ -1,0 +1,65 @@
+/* blkfront.h: a Xen blkif disk served by a backend domain: its ring set up over grants and an event channel, synchronous reads, writes and flushes from threads, many requests in flight. */
+#ifndef MINIOS_BLKFRONT_H
+#define MINIOS_BLKFRONT_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <xen/xen.h>
+#include <xen/grant_table.h>
+#include <xen/event_channel.h>
+
+/*
+ * Sectors are 512 bytes (blkif's unit).  The frontend owns one ring page
+ * (64-bit layout, 32 requests) and MINIOS_BLKFRONT_SLOTS request slots,
+ * each with 11 data pages granted to the backend once, at creation (the
+ * frontend's half of persistent grants): callers' buffers need no
+ * alignment, data is copied through the slots.  A read or write longer
+ * than a slot's 88 sectors is split into requests that are all in
+ * flight at once; several threads' requests share the slots.
+ *
+ * Connecting: minios_blkfront_create makes the ring and the unbound
+ * event channel and returns what a frontend publishes (in Xen, the
+ * xenstore nodes ring-ref and event-channel of device/vbd/N); once the
+ * backend has connected, minios_blkfront_connected gives the disk's size
+ * and features (its nodes sectors, mode, feature-flush-cache).
+ *
+ * Errors are negative Xen errnos: -XEN_EINVAL (past the end, empty, no
+ * buffer), -XEN_EROFS (write to a read-only disk), -XEN_EOPNOTSUPP
+ * (flush without feature-flush-cache, or the backend's EOPNOTSUPP),
+ * -XEN_EIO (the backend's BLKIF_RSP_ERROR, or a response that matches no
+ * request: the frontend then stops using the ring), -XEN_ETIMEDOUT (no
+ * response in 30 s), -XEN_ENOTCONN (not connected).
+ */
+#define MINIOS_BLKFRONT_SECTOR 512
+#define MINIOS_BLKFRONT_SLOTS  8
+
+struct minios_blkfront;
+
+int minios_blkfront_create(domid_t backend, struct minios_blkfront **out,
+                           grant_ref_t *ring_ref, evtchn_port_t *port);
+int minios_blkfront_connected(struct minios_blkfront *f, uint64_t sectors, bool read_only,
+                              bool flush);
+/*
+ * The xenbus handshake, as Linux's xen-blkfront does it: node is the
+ * frontend's directory (e.g. "device/vbd/51712", relative to the
+ * domain's home, or absolute) that a toolstack made with backend and
+ * backend-id.  Creates the ring, writes ring-ref, event-channel and
+ * protocol, switches to Initialised, waits (up to 30 s) for the
+ * backend's Connected, reads sectors, info (read-only) and
+ * feature-flush-cache, and switches to Connected.  0, or a negative
+ * errno (<errno.h>) with the reason in err (MINIOS_BLKFRONT_ERRLEN).
+ * minios_blkfront_detach switches to Closing and waits (up to 30 s) for
+ * the backend's Closed; the frontend is unusable afterwards.
+ */
+#define MINIOS_BLKFRONT_ERRLEN 160
+int minios_blkfront_attach(const char *node, struct minios_blkfront **out, char *err);
+int minios_blkfront_detach(struct minios_blkfront *f);
+uint64_t minios_blkfront_sectors(const struct minios_blkfront *f);
+int minios_blkfront_read(struct minios_blkfront *f, uint64_t sector, void *buf, size_t count);
+int minios_blkfront_write(struct minios_blkfront *f, uint64_t sector, const void *buf,
+                          size_t count);
+int minios_blkfront_flush(struct minios_blkfront *f);
+/* Requests answered so far, and the most that were in flight at once. */
+void minios_blkfront_stats(const struct minios_blkfront *f, uint64_t *done, unsigned *max_inflight);
+
+#endif /* MINIOS_BLKFRONT_H */

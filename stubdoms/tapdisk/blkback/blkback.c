@@ -1,0 +1,228 @@
+/* blkback.c: serving one frontend's blkif ring from an image: the ring mapped through its grant, requests carried out through grant copies, an event channel each way. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <minios/events.h>
+#include <minios/gnttab.h>
+#include <minios/thread.h>
+#include <xen/errno.h>
+
+#include "blkback.h"
+#include "blkif_core.h"
+#include "blkif_exec.h"
+
+struct blkback {
+    struct blkback_conf c;
+    struct blkif_disk disk;
+    blkif_back_ring_t ring;
+    void *ring_va;
+    grant_handle_t ring_handle;
+    evtchn_port_t port;             /* ours */
+    struct minios_waitq wq;
+    struct minios_thread *thread;
+    volatile bool kick, stop, stopped, cut;
+    char why[BLKBACK_WHY_LEN];
+    uint64_t ok, failed;
+    uint8_t *bounce;
+};
+
+/* The image library and the store below it are not reentrant, and a
+ * thread waiting for the disk lets the others run: one request at a time
+ * is carried out in this domain, whichever frontend it is from. */
+static struct minios_waitq exec_wq = MINIOS_WAITQ_INIT;
+static volatile bool exec_busy;
+
+void blkback_lock(void)
+{
+    MINIOS_WAIT_EVENT(&exec_wq, !exec_busy);
+    exec_busy = true;
+}
+
+void blkback_unlock(void)
+{
+    exec_busy = false;
+    /* Let a waiter take it now: otherwise this thread (threads are not
+     * preempted) takes it again for its next request, and a busy
+     * frontend starves the others and vbd_close. */
+    if (minios_waitq_wake_all(&exec_wq))
+        minios_thread_yield();
+}
+
+static void on_event(evtchn_port_t port, void *data)
+{
+    (void)port;
+    struct blkback *b = data;
+    b->kick = true;
+    minios_waitq_wake_all(&b->wq);
+}
+
+/* One GNTTABOP_copy per page-contiguous piece of the local buffer. */
+static int grant_copy(void *ctx, grant_ref_t gref, uint16_t off, void *buf, uint16_t len,
+                      bool to_guest)
+{
+    struct blkback *b = ctx;
+    uint8_t *p = buf;
+    while (len) {
+        uint16_t in_page = (uint16_t)(4096 - ((uintptr_t)p & 4095));
+        uint16_t n = len < in_page ? len : in_page;
+        struct gnttab_copy op;
+        memset(&op, 0, sizeof(op));
+        struct gnttab_copy_ptr local = {
+            .u.gmfn = minios_gnttab_virt_to_mfn(p), .domid = DOMID_SELF,
+            .offset = (uint16_t)((uintptr_t)p & 4095),
+        };
+        struct gnttab_copy_ptr remote = { .u.ref = gref, .domid = b->c.frontend, .offset = off };
+        if (to_guest) {
+            op.source = local;
+            op.dest = remote;
+            op.flags = GNTCOPY_dest_gref;
+        } else {
+            op.source = remote;
+            op.dest = local;
+            op.flags = GNTCOPY_source_gref;
+        }
+        op.len = n;
+        int rc = minios_gnttab_copy(&op, 1);
+        if (rc)
+            return rc;
+        if (op.status != GNTST_okay)
+            return -XEN_EPERM;
+        p += n;
+        off = (uint16_t)(off + n);
+        len = (uint16_t)(len - n);
+    }
+    return 0;
+}
+
+static void cut_off(struct blkback *b, const char *why)
+{
+    snprintf(b->why, sizeof(b->why), "frontend d%u cut off: %s", b->c.frontend, why);
+    printf("blkback: %s\n", b->why);
+    b->cut = true;
+}
+
+static void serve(void *arg)
+{
+    struct blkback *b = arg;
+    blkif_request_t r;
+    struct blkif_req q;
+    char why[160];
+    while (!b->stop && !b->cut) {
+        int rc = blkif_ring_next(&b->ring, &r);
+        if (rc < 0) {
+            cut_off(b, "impossible request producer index");
+            break;
+        }
+        if (rc == 0) {
+            if (blkif_ring_final_check(&b->ring))
+                continue;
+            MINIOS_WAIT_EVENT(&b->wq, b->kick || b->stop);
+            b->kick = false;
+            continue;
+        }
+        int st = blkif_check(&b->disk, &r, &q, why, sizeof(why));
+        if (st == BLKIF_RSP_OKAY) {
+            blkback_lock();
+            st = blkif_exec(b->c.img, &q, grant_copy, b, b->bounce, why, sizeof(why));
+            blkback_unlock();
+        }
+        if (st == BLKIF_RSP_OKAY)
+            b->ok++;
+        else {
+            b->failed++;
+            printf("blkback: d%u request %llu (op %u): %s: %s\n", b->c.frontend,
+                   (unsigned long long)q.id, q.op,
+                   st == BLKIF_RSP_EOPNOTSUPP ? "not supported" : "error", why);
+        }
+        if (blkif_ring_respond(&b->ring, q.id, q.op, (int16_t)st))
+            minios_evtchn_send(b->port);
+    }
+    /* Cut off: nothing of this frontend is touched again. */
+    if (b->cut) {
+        minios_evtchn_close(b->port);
+        minios_gnttab_unmap(b->ring_va, b->ring_handle);
+        b->ring_va = NULL;
+    }
+    b->stopped = true;
+    minios_waitq_wake_all(&b->wq);
+    minios_thread_exit();
+}
+
+int blkback_connect(const struct blkback_conf *c, struct blkback **out, char *err)
+{
+    struct blkback *b = calloc(1, sizeof(*b));
+    uint8_t *bounce = malloc(BLKIF_EXEC_BOUNCE);   /* grant_copy splits at pages */
+    if (!b || !bounce) {
+        free(b);
+        free(bounce);
+        snprintf(err, BLKBACK_WHY_LEN, "out of memory");
+        return -XEN_ENOMEM;
+    }
+    b->c = *c;
+    b->bounce = bounce;
+    b->disk.sectors = c->img->size / 512;
+    b->disk.read_only = c->read_only;
+    b->disk.flush = c->flush;
+    b->disk.discard = c->discard;
+    minios_waitq_init(&b->wq);
+    b->ring_va = minios_gnttab_map(c->frontend, c->ring_ref, 0, &b->ring_handle);
+    if (!b->ring_va) {
+        snprintf(err, BLKBACK_WHY_LEN, "d%u's ring grant %u cannot be mapped (GNTST %d)",
+                 c->frontend, c->ring_ref, minios_gnttab_last_status());
+        free(bounce);
+        free(b);
+        return -XEN_EINVAL;
+    }
+    BACK_RING_INIT(&b->ring, (blkif_sring_t *)b->ring_va, 4096);
+    int rc = minios_evtchn_bind_interdomain(c->frontend, c->port, &b->port);
+    if (!rc)
+        rc = minios_evtchn_bind(b->port, on_event, b);
+    if (rc) {
+        snprintf(err, BLKBACK_WHY_LEN, "d%u's event channel %u cannot be bound (%d)",
+                 c->frontend, c->port, rc);
+        if (b->port)
+            minios_evtchn_close(b->port);
+        minios_gnttab_unmap(b->ring_va, b->ring_handle);
+        free(bounce);
+        free(b);
+        return rc;
+    }
+    b->thread = minios_thread_create("blkback", serve, b, 64 << 10);
+    if (!b->thread) {
+        snprintf(err, BLKBACK_WHY_LEN, "no thread");
+        minios_evtchn_close(b->port);
+        minios_gnttab_unmap(b->ring_va, b->ring_handle);
+        free(bounce);
+        free(b);
+        return -XEN_ENOMEM;
+    }
+    *out = b;
+    return 0;
+}
+
+bool blkback_cut_off(struct blkback *b, char *why)
+{
+    if (b->cut && why)
+        snprintf(why, BLKBACK_WHY_LEN, "%s", b->why);
+    return b->cut;
+}
+
+void blkback_counts(struct blkback *b, uint64_t *ok, uint64_t *failed)
+{
+    *ok = b->ok;
+    *failed = b->failed;
+}
+
+void blkback_disconnect(struct blkback *b)
+{
+    b->stop = true;
+    minios_waitq_wake_all(&b->wq);
+    MINIOS_WAIT_EVENT(&b->wq, b->stopped);
+    if (b->ring_va) {
+        minios_evtchn_close(b->port);
+        minios_gnttab_unmap(b->ring_va, b->ring_handle);
+    }
+    free(b->bounce);
+    free(b);
+}

@@ -1,0 +1,86 @@
+/* blkif_core.h: the blkif backend's ring handling and request checks, apart from grants and event channels (so the host can test them). */
+#ifndef KEEL_BLKIF_CORE_H
+#define KEEL_BLKIF_CORE_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Xen's ring macros need the memory barriers (x86_64: a compiler barrier
+ * orders stores against stores and loads against loads; mb() fences). */
+#ifndef mb
+#define mb()  __asm__ volatile("mfence" ::: "memory")
+#define rmb() __asm__ volatile("" ::: "memory")
+#define wmb() __asm__ volatile("" ::: "memory")
+#endif
+#ifndef xen_mb
+#define xen_mb()  mb()
+#define xen_rmb() rmb()
+#define xen_wmb() wmb()
+#endif
+#include <xen/xen.h>
+#include <xen/grant_table.h>
+#include <xen/io/blkif.h>
+
+/*
+ * The disk a frontend sees: its size in 512-byte sectors (blkif counts
+ * 512-byte sectors whatever "sector-size" says), whether it is
+ * read-only, and the features the backend advertised (a request for an
+ * unadvertised one is answered BLKIF_RSP_EOPNOTSUPP, as Linux's blkback
+ * does).  Only the 64-bit ring layout (x86_64's native one) is served.
+ */
+struct blkif_disk {
+    uint64_t sectors;
+    bool read_only;
+    bool flush;         /* feature-flush-cache */
+    bool discard;       /* feature-discard */
+};
+
+#define BLKIF_PAGE_SECTORS 8u       /* 4096 / 512 */
+
+/* One segment: bytes [off, off+len) of the page granted by gref. */
+struct blkif_seg {
+    grant_ref_t gref;
+    uint16_t off, len;
+};
+
+/* A checked request: op, the frontend's id, the disk range in bytes
+ * (sector * 512, total of the segments; discard: its range) and the
+ * segments, in disk order. */
+struct blkif_req {
+    uint64_t id;
+    uint8_t op;
+    unsigned nseg;
+    uint64_t off, bytes;
+    struct blkif_seg seg[BLKIF_MAX_SEGMENTS_PER_REQUEST];
+};
+
+/*
+ * Checks a request (a private copy: the frontend can change the ring
+ * under us) against the disk.  BLKIF_RSP_OKAY and *out, or
+ * BLKIF_RSP_ERROR / BLKIF_RSP_EOPNOTSUPP with the reason in why (out->id
+ * and out->op are set in every case, for the response).  Refused: an
+ * unknown or unadvertised operation (barrier, indirect, discard or
+ * flush without the feature), reads and writes with no segment or more
+ * than BLKIF_MAX_SEGMENTS_PER_REQUEST, a segment whose sectors are not
+ * 0 <= first <= last < 8, a range past the disk's end (or overflowing),
+ * writes, flushes and discards on a read-only disk.
+ */
+int blkif_check(const struct blkif_disk *d, const blkif_request_t *r,
+                struct blkif_req *out, char *why, size_t whylen);
+
+/*
+ * The next request from the ring into *out: 1, 0 if there is none (or
+ * the frontend already has a full ring of requests outstanding), or
+ * -EPROTO if the frontend's producer index is impossible (more requests
+ * than the ring holds): the caller cuts that frontend off.
+ */
+int blkif_ring_next(blkif_back_ring_t *ring, blkif_request_t *out);
+
+/* Queues a response; 1 if the frontend must be notified. */
+int blkif_ring_respond(blkif_back_ring_t *ring, uint64_t id, uint8_t op, int16_t status);
+
+/* After the ring looked empty: re-arms the frontend's notification and
+ * says (1) whether requests arrived meanwhile. */
+int blkif_ring_final_check(blkif_back_ring_t *ring);
+
+#endif /* KEEL_BLKIF_CORE_H */

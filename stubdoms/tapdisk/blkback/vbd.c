@@ -1,0 +1,195 @@
+/* vbd.c: a guest disk's xenbus side in the tapdisk domain: backend nodes, the image they name, the handshake with the frontend. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <minios/thread.h>
+#include <minios/xenbus.h>
+#include <xen/io/xenbus.h>
+
+#include "blkback.h"
+#include "blkif_core.h"
+#include "vbd.h"
+#include <xen/io/protocols.h>
+
+#define PATHLEN 256
+
+struct vbd {
+    char be[PATHLEN], fe[PATHLEN];
+    domid_t feid;
+    struct img *img;
+    struct blkback *bb;
+};
+
+static int fail(char *err, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail(char *err, int rc, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, VBD_ERRLEN, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+/* dir/name's value into buf (NUL-terminated, at most len-1 bytes). */
+static int readn(const char *dir, const char *name, char *buf, size_t len)
+{
+    char path[PATHLEN + 32];
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    char *v;
+    size_t n;
+    int rc = minios_xs_read(MINIOS_XBT_NIL, path, &v, &n);
+    if (rc)
+        return rc;
+    if (n >= len) {
+        free(v);
+        return -ENAMETOOLONG;
+    }
+    memcpy(buf, v, n);
+    buf[n] = 0;
+    free(v);
+    return 0;
+}
+
+static int readu(const char *dir, const char *name, unsigned long long *out)
+{
+    char buf[32], *end;
+    int rc = readn(dir, name, buf, sizeof(buf));
+    if (rc)
+        return rc;
+    *out = strtoull(buf, &end, 10);
+    return end == buf || *end ? -EINVAL : 0;
+}
+
+static int writen(const char *dir, const char *name, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int writen(const char *dir, const char *name, const char *fmt, ...)
+{
+    char path[PATHLEN + 32], val[64];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(val, sizeof(val), fmt, ap);
+    va_end(ap);
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    return minios_xs_write(MINIOS_XBT_NIL, path, val);
+}
+
+int vbd_frontend_state(struct vbd *v)
+{
+    unsigned long long s;
+    return readu(v->fe, "state", &s) ? -1 : (int)s;
+}
+
+int vbd_connect(const char *bepath, struct store *st, struct vbd **out, char *err)
+{
+    struct vbd *v = calloc(1, sizeof(*v));
+    if (!v)
+        return fail(err, -ENOMEM, "out of memory");
+    char params[1024], mode[8], proto[32];
+    unsigned long long feid, ring_ref, port;
+    int rc = -EINVAL;
+    if (strlen(bepath) >= PATHLEN) {
+        free(v);
+        return fail(err, -EINVAL, "backend path too long");
+    }
+    snprintf(v->be, sizeof(v->be), "%s", bepath);
+    if (readn(bepath, "frontend", v->fe, sizeof(v->fe)) || readu(bepath, "frontend-id", &feid) ||
+        feid >= DOMID_FIRST_RESERVED || readn(bepath, "params", params, sizeof(params)) ||
+        readn(bepath, "mode", mode, sizeof(mode))) {
+        rc = fail(err, -EINVAL, "%s: frontend, frontend-id, params or mode missing or bad", bepath);
+        goto out;
+    }
+    v->feid = (domid_t)feid;
+    bool ro = strcmp(mode, "w") != 0;
+    struct img_io *io;
+    char ierr[IMG_ERR_LEN];
+    blkback_lock();
+    rc = store_file_open(st, params, !ro, &io, ierr);
+    if (rc) {
+        blkback_unlock();
+        rc = fail(err, rc, "%s", ierr);     /* names the path */
+        goto out;
+    }
+    rc = img_open(io, NULL, ro ? 0 : IMG_OPEN_RDWR, NULL, &v->img, ierr);
+    blkback_unlock();
+    if (rc) {
+        rc = fail(err, rc, "%s: %s", params, ierr);
+        goto out;
+    }
+    /* Discard: advisory (img_discard): raw writes zeros, qcow2 drops
+     * whole clusters (zero clusters over a backing file), others ignore
+     * it; so discard-zeroes-data is not offered.  The granularity is the
+     * image's cluster where it has one. */
+    struct img_info info;
+    unsigned gran = 512;
+    if (!img_info(v->img, &info) && info.cluster_size >= 512)
+        gran = info.cluster_size;
+    if (writen(bepath, "sectors", "%llu", (unsigned long long)(v->img->size / 512)) ||
+        writen(bepath, "info", "%u", ro ? 4u /* VDISK_READONLY */ : 0u) ||
+        writen(bepath, "sector-size", "512") ||
+        writen(bepath, "feature-flush-cache", "1") ||
+        (!ro && (writen(bepath, "feature-discard", "1") ||
+                 writen(bepath, "discard-granularity", "%u", gran) ||
+                 writen(bepath, "discard-alignment", "0"))) ||
+        writen(bepath, "state", "%d", XenbusStateInitWait)) {
+        rc = fail(err, -EIO, "%s: cannot write the backend's nodes", bepath);
+        goto out;
+    }
+    /* The frontend's Initialised (or Connected, as some frontends skip),
+     * however long it takes, as Xen's blkback waits in InitWait; a
+     * frontend that closes or goes away instead ends the wait. */
+    int fs;
+    while ((fs = vbd_frontend_state(v)) != XenbusStateInitialised && fs != XenbusStateConnected) {
+        if (fs < 0 || fs >= XenbusStateClosing) {
+            rc = fail(err, -ECONNABORTED, "%s: the frontend %s before connecting", v->fe,
+                      fs < 0 ? "went away" : "closed");
+            goto out;
+        }
+        minios_thread_sleep_ns(5000000);
+    }
+    if (readu(v->fe, "ring-ref", &ring_ref) || readu(v->fe, "event-channel", &port) ||
+        ring_ref > UINT32_MAX || port > UINT32_MAX) {
+        rc = fail(err, -EINVAL, "%s: ring-ref or event-channel missing or bad", v->fe);
+        goto out;
+    }
+    if (readn(v->fe, "protocol", proto, sizeof(proto)) == 0 &&
+        strcmp(proto, XEN_IO_PROTO_ABI_X86_64)) {
+        rc = fail(err, -EPROTONOSUPPORT, "%s: protocol %s (only %s is served)", v->fe, proto,
+                  XEN_IO_PROTO_ABI_X86_64);
+        goto out;
+    }
+    struct blkback_conf conf = {
+        .frontend = v->feid, .ring_ref = (grant_ref_t)ring_ref, .port = (evtchn_port_t)port,
+        .img = v->img, .read_only = ro, .flush = true, .discard = !ro,
+    };
+    char berr[BLKBACK_WHY_LEN];
+    rc = blkback_connect(&conf, &v->bb, berr);
+    if (rc) {
+        rc = fail(err, rc, "%s", berr);
+        goto out;
+    }
+    writen(bepath, "state", "%d", XenbusStateConnected);
+    *out = v;
+    return 0;
+out:
+    writen(bepath, "state", "%d", XenbusStateClosed);
+    if (v->img) {
+        blkback_lock();
+        img_close(v->img);
+        blkback_unlock();
+    }
+    free(v);
+    return rc;
+}
+
+void vbd_close(struct vbd *v)
+{
+    blkback_disconnect(v->bb);
+    blkback_lock();
+    img_close(v->img);
+    blkback_unlock();
+    writen(v->be, "state", "%d", XenbusStateClosed);
+    free(v);
+}

@@ -1,0 +1,31 @@
+/* vbd.h: a guest disk's xenbus side in the tapdisk domain: the backend nodes a toolstack wrote, the image they name on the store, the handshake with the frontend as Xen's blkback runs it. */
+#ifndef KEEL_VBD_H
+#define KEEL_VBD_H
+#include <keel/store.h>
+
+#define VBD_ERRLEN 200
+
+struct vbd;
+
+/*
+ * bepath is the backend directory a toolstack made
+ * (/local/domain/<us>/backend/vbd/<frontend-id>/<device>) with frontend,
+ * frontend-id, params (the image's absolute path on the store) and mode
+ * ("w" or "r").  Opens the image (format probed, backing files relative
+ * to its directory), writes sectors, info, sector-size and the features
+ * (feature-flush-cache 1, feature-discard 1 with discard-granularity and
+ * discard-alignment on writable disks; no barrier, persistent grants,
+ * indirect descriptors: their nodes are absent), switches to InitWait,
+ * waits (as long as the frontend exists and has not closed) for the
+ * frontend's Initialised with ring-ref,
+ * event-channel and protocol (absent or "x86_64-abi"), connects blkback
+ * and switches to Connected.  0, or a negative errno with the reason in
+ * err and the backend's state Closed.
+ */
+int vbd_connect(const char *bepath, struct store *st, struct vbd **out, char *err);
+/* The frontend's state node (XenbusState*), or -1 if unreadable. */
+int vbd_frontend_state(struct vbd *v);
+/* Disconnects blkback, closes the image, switches to Closed, frees v. */
+void vbd_close(struct vbd *v);
+
+#endif /* KEEL_VBD_H */

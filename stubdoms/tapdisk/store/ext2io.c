@@ -1,0 +1,300 @@
+/* ext2io.c: a libext2fs io_manager over a block device (store_dev: minios's virtio-blk driver or blkfront): the filesystem's blocks read and written by the driver. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <ext2fs/ext2fs.h>
+#include <minios/blk.h>
+#include <xen/errno.h>
+
+#include "store_int.h"
+
+/*
+ * libext2fs names its device by a string; ours is "minios-blk:N", N an
+ * index into a small table that store_blk_name fills.  A channel reads
+ * and writes whole device blocks: a request that does not start and end
+ * on them (libext2fs's byte-counted superblock reads, write_byte) goes
+ * through a bounce buffer, read-modify-write for writes.  Nothing is
+ * cached here: libext2fs caches what it needs (bitmaps, descriptors,
+ * inode tables per block), and a flush reaches the device at once.
+ */
+#define EXT2IO_PREFIX "minios-blk:"
+#define EXT2IO_MAX    8
+
+static struct store_dev devices[EXT2IO_MAX];
+static bool used[EXT2IO_MAX];
+
+struct ext2io {
+    struct store_dev dev;
+    uint64_t bytes;         /* capacity */
+    uint32_t unit;          /* device block size */
+    bool writable;
+    struct struct_io_stats stats;
+};
+
+int store_dev_name(const struct store_dev *dev, char *name, size_t len)
+{
+    int i, free_slot = -1;
+    for (i = 0; i < EXT2IO_MAX; i++) {
+        if (used[i] && devices[i].ctx == dev->ctx)
+            break;
+        if (!used[i] && free_slot < 0)
+            free_slot = i;
+    }
+    if (i == EXT2IO_MAX) {
+        if (free_slot < 0)
+            return -ENOSPC;
+        i = free_slot;
+        used[i] = true;
+    }
+    devices[i] = *dev;
+    snprintf(name, len, EXT2IO_PREFIX "%d", i);
+    return 0;
+}
+
+/* virtio-blk (<minios/blk.h>) as a store_dev. */
+static int vb_read(void *c, uint64_t s, void *b, size_t n) { return minios_blk_read(c, s, b, n); }
+static int vb_write(void *c, uint64_t s, const void *b, size_t n) { return minios_blk_write(c, s, b, n); }
+static int vb_flush(void *c) { return minios_blk_flush(c); }
+
+void store_dev_virtio(struct minios_blk *b, struct store_dev *out)
+{
+    *out = (struct store_dev){
+        .ctx = b, .sectors = minios_blk_sectors(b), .block_size = minios_blk_block_size(b),
+        .read_only = minios_blk_read_only(b), .read = vb_read, .write = vb_write,
+        .flush = vb_flush,
+    };
+}
+
+int store_blk_name(struct minios_blk *dev, char *name, size_t len)
+{
+    struct store_dev d;
+    store_dev_virtio(dev, &d);
+    return store_dev_name(&d, name, len);
+}
+
+/* A minios_blk error as an errcode_t (plain errnos are valid ones). */
+static errcode_t blk_err(int rc)
+{
+    switch (rc) {
+    case -XEN_EROFS: return EROFS;
+    case -XEN_EINVAL: return EINVAL;
+    case -XEN_ETIMEDOUT: return ETIMEDOUT;
+    default: return EIO;
+    }
+}
+
+static errcode_t ext2io_open(const char *name, int flags, io_channel *out)
+{
+    if (!name || strncmp(name, EXT2IO_PREFIX, strlen(EXT2IO_PREFIX)))
+        return EXT2_ET_BAD_DEVICE_NAME;
+    const char *p = name + strlen(EXT2IO_PREFIX);
+    if (p[0] < '0' || p[0] >= '0' + EXT2IO_MAX || p[1] || !used[p[0] - '0'])
+        return EXT2_ET_BAD_DEVICE_NAME;
+    const struct store_dev *dev = &devices[p[0] - '0'];
+    if ((flags & IO_FLAG_RW) && dev->read_only)
+        return EROFS;
+
+    io_channel ch = calloc(1, sizeof(*ch));
+    struct ext2io *d = calloc(1, sizeof(*d));
+    char *nm = strdup(name);
+    if (!ch || !d || !nm) {
+        free(ch);
+        free(d);
+        free(nm);
+        return EXT2_ET_NO_MEMORY;
+    }
+    d->dev = *dev;
+    d->bytes = dev->sectors * MINIOS_BLK_SECTOR;
+    d->unit = dev->block_size ? dev->block_size : MINIOS_BLK_SECTOR;
+    d->writable = flags & IO_FLAG_RW;
+    d->stats.num_fields = 2;
+    ch->magic = EXT2_ET_MAGIC_IO_CHANNEL;
+    ch->manager = store_ext2io_manager;
+    ch->name = nm;
+    ch->block_size = 1024;
+    ch->refcount = 1;
+    ch->flags = CHANNEL_FLAGS_BLOCK_DEVICE;
+    ch->private_data = d;
+    *out = ch;
+    return 0;
+}
+
+static errcode_t ext2io_close(io_channel ch)
+{
+    if (--ch->refcount > 0)
+        return 0;
+    free(ch->private_data);
+    free(ch->name);
+    free(ch);
+    return 0;
+}
+
+static errcode_t ext2io_set_blksize(io_channel ch, int blksize)
+{
+    if (blksize <= 0 || blksize > 65536 || blksize % MINIOS_BLK_SECTOR)
+        return EXT2_ET_INVALID_ARGUMENT;
+    ch->block_size = blksize;
+    return 0;
+}
+
+/* The byte range of a request: count blocks, or -count bytes. */
+static errcode_t range(io_channel ch, unsigned long long block, int count,
+                       uint64_t *off, size_t *len)
+{
+    struct ext2io *d = ch->private_data;
+    uint64_t bs = (uint64_t)ch->block_size;
+    uint64_t n = count < 0 ? (uint64_t)-(int64_t)count : (uint64_t)count * bs;
+    if (block > d->bytes / bs)
+        return EXT2_ET_LLSEEK_FAILED;
+    *off = block * bs;
+    if (n > d->bytes - *off)
+        return EXT2_ET_LLSEEK_FAILED;
+    *len = n;
+    return 0;
+}
+
+/* Reads [off, off+len) of the device, any alignment. */
+static errcode_t dev_read(struct ext2io *d, uint64_t off, void *buf, size_t len)
+{
+    if (len == 0)
+        return 0;
+    uint64_t u = d->unit, lo = off / u * u, hi = (off + len + u - 1) / u * u;
+    int rc;
+    if (lo == off && hi == off + len) {
+        rc = d->dev.read(d->dev.ctx, off / MINIOS_BLK_SECTOR, buf, len / MINIOS_BLK_SECTOR);
+    } else {
+        uint8_t *tmp = malloc(hi - lo);
+        if (!tmp)
+            return EXT2_ET_NO_MEMORY;
+        rc = d->dev.read(d->dev.ctx, lo / MINIOS_BLK_SECTOR, tmp, (hi - lo) / MINIOS_BLK_SECTOR);
+        if (!rc)
+            memcpy(buf, tmp + (off - lo), len);
+        free(tmp);
+    }
+    if (rc)
+        return blk_err(rc);
+    d->stats.bytes_read += len;
+    return 0;
+}
+
+/* Writes [off, off+len), reading the partial device blocks at its ends first. */
+static errcode_t dev_write(struct ext2io *d, uint64_t off, const void *buf, size_t len)
+{
+    if (len == 0)
+        return 0;
+    if (!d->writable)
+        return EROFS;
+    uint64_t u = d->unit, lo = off / u * u, hi = (off + len + u - 1) / u * u;
+    int rc;
+    if (lo == off && hi == off + len) {
+        rc = d->dev.write(d->dev.ctx, off / MINIOS_BLK_SECTOR, buf, len / MINIOS_BLK_SECTOR);
+    } else {
+        uint8_t *tmp = malloc(hi - lo);
+        if (!tmp)
+            return EXT2_ET_NO_MEMORY;
+        rc = d->dev.read(d->dev.ctx, lo / MINIOS_BLK_SECTOR, tmp, u / MINIOS_BLK_SECTOR);
+        if (!rc && hi - lo > u)
+            rc = d->dev.read(d->dev.ctx, (hi - u) / MINIOS_BLK_SECTOR, tmp + (hi - u - lo),
+                                 u / MINIOS_BLK_SECTOR);
+        if (!rc) {
+            memcpy(tmp + (off - lo), buf, len);
+            rc = d->dev.write(d->dev.ctx, lo / MINIOS_BLK_SECTOR, tmp, (hi - lo) / MINIOS_BLK_SECTOR);
+        }
+        free(tmp);
+    }
+    if (rc)
+        return blk_err(rc);
+    d->stats.bytes_written += len;
+    return 0;
+}
+
+static errcode_t ext2io_read_blk64(io_channel ch, unsigned long long block, int count, void *data)
+{
+    uint64_t off;
+    size_t len = 0;
+    errcode_t e = range(ch, block, count, &off, &len);
+    if (!e)
+        e = dev_read(ch->private_data, off, data, len);
+    if (e && ch->read_error)
+        return ch->read_error(ch, block, count, data, len, 0, e);
+    return e;
+}
+
+static errcode_t ext2io_write_blk64(io_channel ch, unsigned long long block, int count,
+                                    const void *data)
+{
+    uint64_t off;
+    size_t len = 0;
+    errcode_t e = range(ch, block, count, &off, &len);
+    if (!e)
+        e = dev_write(ch->private_data, off, data, len);
+    if (e && ch->write_error)
+        return ch->write_error(ch, block, count, data, len, 0, e);
+    return e;
+}
+
+static errcode_t ext2io_read_blk(io_channel ch, unsigned long block, int count, void *data)
+{
+    return ext2io_read_blk64(ch, block, count, data);
+}
+
+static errcode_t ext2io_write_blk(io_channel ch, unsigned long block, int count, const void *data)
+{
+    return ext2io_write_blk64(ch, block, count, data);
+}
+
+static errcode_t ext2io_write_byte(io_channel ch, unsigned long offset, int size, const void *data)
+{
+    struct ext2io *d = ch->private_data;
+    if (size < 0 || offset > d->bytes || (uint64_t)size > d->bytes - offset)
+        return EXT2_ET_LLSEEK_FAILED;
+    return dev_write(d, offset, data, (size_t)size);
+}
+
+static errcode_t ext2io_flush(io_channel ch)
+{
+    struct ext2io *d = ch->private_data;
+    int rc = d->writable ? d->dev.flush(d->dev.ctx) : 0;
+    return rc ? blk_err(rc) : 0;
+}
+
+static errcode_t ext2io_set_option(io_channel ch, const char *option, const char *arg)
+{
+    (void)ch;
+    (void)option;
+    (void)arg;
+    return EXT2_ET_INVALID_ARGUMENT;
+}
+
+static errcode_t ext2io_get_stats(io_channel ch, io_stats *out)
+{
+    struct ext2io *d = ch->private_data;
+    *out = &d->stats;
+    return 0;
+}
+
+static struct struct_io_manager manager = {
+    .magic = EXT2_ET_MAGIC_IO_MANAGER,
+    .name = "Keel minios virtio-blk I/O manager",
+    .open = ext2io_open,
+    .close = ext2io_close,
+    .set_blksize = ext2io_set_blksize,
+    .read_blk = ext2io_read_blk,
+    .write_blk = ext2io_write_blk,
+    .flush = ext2io_flush,
+    .write_byte = ext2io_write_byte,
+    .set_option = ext2io_set_option,
+    .get_stats = ext2io_get_stats,
+    .read_blk64 = ext2io_read_blk64,
+    .write_blk64 = ext2io_write_blk64,
+};
+io_manager store_ext2io_manager = &manager;
+
+void store_io_stats(io_channel ch, uint64_t *read, uint64_t *written)
+{
+    struct ext2io *d = ch->private_data;
+    *read = d->stats.bytes_read;
+    *written = d->stats.bytes_written;
+}

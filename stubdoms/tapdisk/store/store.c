@@ -1,0 +1,384 @@
+/* store.c: the image store: the ext4 filesystem on a device this domain owns (libext2fs), its files as img_io devices. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <ext2fs/ext2_err.h>
+#include <minios/blk.h>
+
+#include "store_int.h"
+
+#define STORE_PATH_MAX 4096
+
+struct store {
+    ext2_filsys fs;
+    bool writable;
+    bool was_valid;         /* the superblock said "cleanly unmounted" */
+    unsigned files;         /* open files */
+    struct store_file *open_files;
+};
+
+struct store_file {
+    struct img_io io;       /* first: the img_io handed out */
+    struct store *s;
+    ext2_file_t f;
+    bool writable;
+    char *dir;              /* the file's directory, "/..." without the final '/' */
+    ext2_ino_t ino;
+    struct store_file *next;   /* the store's open files */
+};
+
+static void seterr(char *err, const char *fmt, ...)
+{
+    if (!err)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, STORE_ERRLEN, fmt, ap);
+    va_end(ap);
+}
+
+/* A libext2fs error code (an errno or one of its table's) as a negative errno. */
+static int to_errno(errcode_t e)
+{
+    if (e > 0 && e < 4096)
+        return -(int)e;
+    switch (e) {
+    case EXT2_ET_FILE_NOT_FOUND: return -ENOENT;
+    case EXT2_ET_NO_DIRECTORY: return -ENOTDIR;
+    case EXT2_ET_RO_FILSYS:
+    case EXT2_ET_FILE_RO: return -EROFS;
+    case EXT2_ET_NO_MEMORY: return -ENOMEM;
+    case EXT2_ET_BLOCK_ALLOC_FAIL:
+    case EXT2_ET_INODE_ALLOC_FAIL:
+    case EXT2_ET_DIR_NO_SPACE: return -ENOSPC;
+    case EXT2_ET_FILE_TOO_BIG: return -EFBIG;
+    case EXT2_ET_SYMLINK_LOOP: return -ELOOP;
+    case EXT2_ET_LLSEEK_FAILED: return -EINVAL;
+    default: return -EIO;
+    }
+}
+
+static void init_messages(void)
+{
+    static bool done;
+    if (!done) {
+        initialize_ext2_error_table();
+        done = true;
+    }
+}
+
+int store_open(struct minios_blk *dev, bool writable, struct store **out, char *err)
+{
+    if (!dev || !out) {
+        seterr(err, "no device");
+        return -EINVAL;
+    }
+    struct store_dev d;
+    store_dev_virtio(dev, &d);
+    return store_open_dev(&d, writable, out, err);
+}
+
+int store_open_dev(const struct store_dev *dev, bool writable, struct store **out, char *err)
+{
+    char name[32];
+    init_messages();
+    if (!dev || !out) {
+        seterr(err, "no device");
+        return -EINVAL;
+    }
+    if (writable && dev->read_only) {
+        seterr(err, "the store's device is read-only: cannot open it writable");
+        return -EROFS;
+    }
+    int rc = store_dev_name(dev, name, sizeof(name));
+    if (rc) {
+        seterr(err, "too many store devices");
+        return rc;
+    }
+    struct store *s = calloc(1, sizeof(*s));
+    if (!s)
+        return -ENOMEM;
+    int flags = EXT2_FLAG_64BITS | (writable ? EXT2_FLAG_RW : 0);
+    errcode_t e = ext2fs_open2(name, NULL, flags, 0, 0, store_ext2io_manager, &s->fs);
+    if (e) {
+        seterr(err, "no ext2/3/4 filesystem that libext2fs can open on the store: %s",
+               error_message(e));
+        free(s);
+        /* A device error is an errno; anything of the library's own
+         * table says the disk holds nothing it can open. */
+        return e > 0 && e < 4096 ? -(int)e : e == EXT2_ET_NO_MEMORY ? -ENOMEM : -EINVAL;
+    }
+    ext2_filsys fs = s->fs;
+    if (writable && ext2fs_has_feature_journal_needs_recovery(fs->super)) {
+        seterr(err, "the store's journal needs recovery (libext2fs does not replay it): run e2fsck");
+        ext2fs_close_free(&s->fs);
+        free(s);
+        return -ENOTRECOVERABLE;
+    }
+    if (writable && (fs->super->s_state & EXT2_ERROR_FS)) {
+        seterr(err, "the store's filesystem has errors recorded: run e2fsck");
+        ext2fs_close_free(&s->fs);
+        free(s);
+        return -ENOTRECOVERABLE;
+    }
+    s->writable = writable;
+    if (writable) {
+        e = ext2fs_read_bitmaps(fs);
+        if (e) {
+            seterr(err, "reading the store's bitmaps: %s", error_message(e));
+            ext2fs_close_free(&s->fs);
+            free(s);
+            return to_errno(e);
+        }
+        /* As a mount does: "not cleanly unmounted" until store_close, so
+         * that a crash leaves a store that fsck will check. */
+        s->was_valid = fs->super->s_state & EXT2_VALID_FS;
+        fs->super->s_state &= ~EXT2_VALID_FS;
+        fs->super->s_mnt_count++;
+        fs->super->s_mtime = (__u32)time(NULL);
+        ext2fs_mark_super_dirty(fs);
+        e = ext2fs_flush(fs);
+        if (e) {
+            seterr(err, "writing the store's superblock: %s", error_message(e));
+            ext2fs_close_free(&s->fs);
+            free(s);
+            return to_errno(e);
+        }
+    }
+    *out = s;
+    return 0;
+}
+
+int store_close(struct store *s, char *err)
+{
+    if (s->files) {
+        seterr(err, "%u files still open", s->files);
+        return -EBUSY;
+    }
+    if (s->writable) {
+        if (s->was_valid)
+            s->fs->super->s_state |= EXT2_VALID_FS;
+        ext2fs_mark_super_dirty(s->fs);
+    }
+    /* ext2fs_close writes what is dirty and flushes the device. */
+    errcode_t e = ext2fs_close_free(&s->fs);
+    free(s);
+    if (e) {
+        seterr(err, "closing the store: %s", error_message(e));
+        return to_errno(e);
+    }
+    return 0;
+}
+
+void store_stats(const struct store *s, uint64_t *read, uint64_t *written)
+{
+    store_io_stats(s->fs->io, read, written);
+}
+
+/* ---- files as img_io ---- */
+
+static int file_pread(struct img_io *io, void *buf, size_t len, uint64_t off)
+{
+    struct store_file *sf = (struct store_file *)io;
+    __u64 size;
+    errcode_t e = ext2fs_file_get_lsize(sf->f, &size);
+    if (e)
+        return to_errno(e);
+    uint8_t *p = buf;
+    size_t have = off >= size ? 0 : (size - off < len ? (size_t)(size - off) : len);
+    if (have) {
+        e = ext2fs_file_llseek(sf->f, off, EXT2_SEEK_SET, NULL);
+        if (e)
+            return to_errno(e);
+        size_t done = 0;
+        while (done < have) {
+            unsigned int want = have - done > (1u << 30) ? 1u << 30 : (unsigned int)(have - done);
+            unsigned int got = 0;
+            e = ext2fs_file_read(sf->f, p + done, want, &got);
+            if (e)
+                return to_errno(e);
+            if (got == 0)
+                break;
+            done += got;
+        }
+        have = done;
+    }
+    memset(p + have, 0, len - have);
+    return 0;
+}
+
+static int file_pwrite(struct img_io *io, const void *buf, size_t len, uint64_t off)
+{
+    struct store_file *sf = (struct store_file *)io;
+    if (!sf->writable)
+        return -EBADF;
+    if (len == 0)
+        return 0;
+    errcode_t e = ext2fs_file_llseek(sf->f, off, EXT2_SEEK_SET, NULL);
+    if (e)
+        return to_errno(e);
+    const uint8_t *p = buf;
+    size_t done = 0;
+    while (done < len) {
+        unsigned int want = len - done > (1u << 30) ? 1u << 30 : (unsigned int)(len - done);
+        unsigned int put = 0;
+        e = ext2fs_file_write(sf->f, p + done, want, &put);
+        if (e)
+            return to_errno(e);
+        if (put == 0)
+            return -EIO;
+        done += put;
+    }
+    return 0;
+}
+
+/* The file's buffered block and inode, then the filesystem's metadata,
+ * then a device flush. */
+static int file_sync(struct store_file *sf)
+{
+    if (!sf->writable)
+        return 0;
+    ext2_filsys fs = sf->s->fs;
+    errcode_t e = ext2fs_file_flush(sf->f);
+    if (!e)
+        e = ext2fs_write_inode(fs, ext2fs_file_get_inode_num(sf->f), ext2fs_file_get_inode(sf->f));
+    if (!e)
+        e = ext2fs_flush(fs);
+    return e ? to_errno(e) : 0;
+}
+
+static int file_flush(struct img_io *io)
+{
+    return file_sync((struct store_file *)io);
+}
+
+static int64_t file_size(struct img_io *io)
+{
+    struct store_file *sf = (struct store_file *)io;
+    __u64 size;
+    errcode_t e = ext2fs_file_get_lsize(sf->f, &size);
+    if (e)
+        return to_errno(e);
+    return size > INT64_MAX ? -EFBIG : (int64_t)size;
+}
+
+static int file_truncate(struct img_io *io, uint64_t size)
+{
+    struct store_file *sf = (struct store_file *)io;
+    if (!sf->writable)
+        return -EBADF;
+    errcode_t e = ext2fs_file_set_size2(sf->f, size);
+    return e ? to_errno(e) : 0;
+}
+
+static int file_open_related(struct img_io *io, const char *name, bool writable,
+                             struct img_io **out)
+{
+    struct store_file *sf = (struct store_file *)io;
+    if (!name || !*name)
+        return -EINVAL;
+    if (name[0] == '/')
+        return store_file_open(sf->s, name, writable, out, NULL);
+    size_t n = strlen(sf->dir) + 1 + strlen(name) + 1;
+    if (n > STORE_PATH_MAX)
+        return -ENAMETOOLONG;
+    char *path = malloc(n);
+    if (!path)
+        return -ENOMEM;
+    snprintf(path, n, "%s/%s", sf->dir, name);
+    int rc = store_file_open(sf->s, path, writable, out, NULL);
+    free(path);
+    return rc;
+}
+
+static void file_close(struct img_io *io)
+{
+    struct store_file *sf = (struct store_file *)io;
+    file_sync(sf);
+    ext2fs_file_close(sf->f);
+    sf->s->files--;
+    for (struct store_file **pp = &sf->s->open_files; *pp; pp = &(*pp)->next)
+        if (*pp == sf) {
+            *pp = sf->next;
+            break;
+        }
+    free(sf->dir);
+    free(sf);
+}
+
+static const struct img_io_ops file_ops = {
+    .pread = file_pread,
+    .pwrite = file_pwrite,
+    .flush = file_flush,
+    .size = file_size,
+    .truncate = file_truncate,
+    .open_related = file_open_related,
+    .close = file_close,
+};
+
+int store_file_open(struct store *s, const char *path, bool writable,
+                    struct img_io **out, char *err)
+{
+    if (!s || !path || path[0] != '/' || strnlen(path, STORE_PATH_MAX) >= STORE_PATH_MAX) {
+        seterr(err, "a store path is absolute and shorter than %d bytes", STORE_PATH_MAX);
+        return -EINVAL;
+    }
+    if (writable && !s->writable) {
+        seterr(err, "%s: the store is open read-only", path);
+        return -EROFS;
+    }
+    ext2_filsys fs = s->fs;
+    ext2_ino_t ino;
+    errcode_t e = ext2fs_namei_follow(fs, EXT2_ROOT_INO, EXT2_ROOT_INO, path, &ino);
+    if (e) {
+        seterr(err, "%s: %s", path, error_message(e));
+        return to_errno(e);
+    }
+    struct ext2_inode inode;
+    e = ext2fs_read_inode(fs, ino, &inode);
+    if (e) {
+        seterr(err, "%s: %s", path, error_message(e));
+        return to_errno(e);
+    }
+    if (!LINUX_S_ISREG(inode.i_mode)) {
+        seterr(err, "%s: not a regular file", path);
+        return LINUX_S_ISDIR(inode.i_mode) ? -EISDIR : -EINVAL;
+    }
+    /* One writer and no readers, or readers only (backing files shared
+     * by several overlays): two guests never write one image. */
+    for (struct store_file *o = s->open_files; o; o = o->next)
+        if (o->ino == ino && (writable || o->writable)) {
+            seterr(err, "%s: already open%s", path, o->writable ? " for writing" : "");
+            return -EBUSY;
+        }
+    struct store_file *sf = calloc(1, sizeof(*sf));
+    const char *slash = strrchr(path, '/');
+    char *dir = strndup(path, (size_t)(slash - path));
+    if (!sf || !dir) {
+        free(sf);
+        free(dir);
+        return -ENOMEM;
+    }
+    e = ext2fs_file_open(fs, ino, writable ? EXT2_FILE_WRITE : 0, &sf->f);
+    if (e) {
+        seterr(err, "%s: %s", path, error_message(e));
+        free(sf);
+        free(dir);
+        return to_errno(e);
+    }
+    sf->io.ops = &file_ops;
+    sf->io.priv = sf;
+    sf->s = s;
+    sf->writable = writable;
+    sf->dir = dir;
+    sf->ino = ino;
+    sf->next = s->open_files;
+    s->open_files = sf;
+    s->files++;
+    *out = &sf->io;
+    return 0;
+}

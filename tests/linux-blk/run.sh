@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# run.sh: Linux's xen-blkfront (Debian 12's stock kernel, its module in an
+# initramfs with busybox) against the tapdisk stub domain: the kernel's
+# module line has disk=xvda:/images/vm/disk.qcow2, a qcow2 overlay of
+# ../base.raw (4 MiB of a pattern) on tapdisk's store.  /init reads the
+# first MiB (md5 printed and compared here with the host's), writes it
+# again at 2 MiB with fsync, drops the caches and reads it back (same
+# md5); then discards that MiB (blkdiscard: feature-discard, 64 KiB
+# qcow2 clusters, which become zero clusters over the backing file) and
+# reads zeros there.  Afterwards this script extracts the overlay with
+# debugfs: qemu-img check passes, qemu-img compare finds the pattern
+# with zeros at 2 MiB, base.raw is untouched, e2fsck -fn clean.
+# SKIPs without the Linux guest (ci/linux-guest.sh).
+set -uo pipefail
+out=build/tests/linux-blk
+rm -rf "$out" && mkdir -p "$out/tree/images/vm" "$out/x/images/vm" "$out/mod"
+store=$out/store.img
+log=$out/guest.log
+fail() { echo "linux-blk: $*"; echo "Test result: FAILURE"; exit 0; }
+L=build/linux
+deb=$(ls $L/deb/linux-image-6.1.*-amd64_*.deb 2>/dev/null | head -1)
+if [ ! -f $L/vmlinux ] || [ ! -x $L/busybox ] || [ -z "$deb" ]; then
+    echo "no Linux guest (ci/linux-guest.sh)"; echo "Test result: SKIP"; exit 0
+fi
+dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$out/mod" --wildcards './lib/modules/*/kernel/drivers/block/xen-blkfront.ko' \
+    || fail "no xen-blkfront.ko in $deb"
+ko=$(find "$out/mod" -name xen-blkfront.ko | head -1)
+cp "$ko" "$out/xen-blkfront.ko"
+python3 ci/mkinitramfs.py "$out/initrd.img" $L/busybox tests/linux-blk/init "$out/xen-blkfront.ko" \
+    || fail "mkinitramfs"
+python3 - "$out" <<'PY'
+import sys, hashlib
+n = 4 << 20
+base = bytes((i * 151 + (i >> 9) * 3 + 7) & 0xff for i in range(n))
+open(sys.argv[1] + "/tree/images/base.raw", "wb").write(base)
+open(sys.argv[1] + "/base.raw", "wb").write(base)
+e = bytearray(base)
+e[2 << 20:3 << 20] = bytes(1 << 20)       # written, then discarded
+open(sys.argv[1] + "/expected.raw", "wb").write(e)
+open(sys.argv[1] + "/md5", "w").write(hashlib.md5(base[:1 << 20]).hexdigest())
+PY
+(cd "$out/tree/images/vm" && qemu-img create -q -f qcow2 -b ../base.raw -F raw disk.qcow2) || fail "qemu-img create"
+mkfs.ext4 -q -F -d "$out/tree" "$store" 64M || fail "mkfs.ext4 failed"
+XS="build/stubdoms/xenstore.elf name=xenstore role=xenstore mem=16M exit=idle"
+HV=${HV:-build/hv.elf}
+[ "${DEBUG:-0}" = 1 ] && HV=build/hv-debug.elf
+HV=$HV SMP=1 bash ci/qemu-boot.sh "$log" 280 1G \
+    "$XS,build/stubdoms/tapdisk.elf name=tapdisk mem=8M role=hardware pci=00:04.0 exit=idle,$L/vmlinux name=linux mem=256M vcpus=1 console=hvc0 disk=xvda:/images/vm/disk.qcow2,$out/initrd.img ramdisk" \
+    -append iommu=off -M q35 \
+    -drive "file=$store,if=none,id=d0,format=raw,cache=writeback" -device virtio-blk-pci,drive=d0,addr=4
+rc=$?
+sed -i 's/\r$//' "$log"
+grep -E 'linux-blk|tapdisk\)|exit status|shut down|refused' "$log"
+[ "$rc" -eq 124 ] && fail "timed out"
+grep -q 'PANIC\|hypervisor fault' "$log" && fail "hypervisor panic"
+grep -q 'LEAK' "$log" && fail "frames leaked"
+md5=$(cat "$out/md5")
+for w in '(linux) linux-blk: /dev/xvda: 8192 sectors, read-only 0' \
+         "(linux) linux-blk: first MiB md5 $md5" \
+         '(linux) linux-blk: wrote the first MiB again at 2 MiB, fsync done' \
+         "(linux) linux-blk: MiB at 2 MiB md5 $md5" \
+         '(linux) linux-blk: discard granularity 65536' \
+         '(linux) linux-blk: discarded the MiB at 2 MiB' \
+         '(linux) linux-blk: MiB at 2 MiB after discard md5 b6d81b360a5672d80c27430f39153e2c' \
+         '(linux) linux-blk: done' \
+         '(tapdisk) tapdisk: /local/domain/2/backend/vbd/3/51712: connected'; do
+    grep -qF "$w" "$log" || fail "missing \"$w\""
+done
+for f in base.raw vm/disk.qcow2; do
+    debugfs -R "dump /images/$f $out/x/images/$f" "$store" >/dev/null 2>&1 || fail "debugfs dump /images/$f"
+done
+qemu-img check -q -f qcow2 "$out/x/images/vm/disk.qcow2" || fail "qemu-img check"
+cmp -s "$out/x/images/base.raw" "$out/base.raw" || fail "the backing file was changed"
+qemu-img compare -q -f raw -F qcow2 "$out/expected.raw" "$out/x/images/vm/disk.qcow2" || fail "qemu-img compare: the overlay does not read as Linux left it"
+echo "linux-blk: qemu-img check and compare: the overlay reads as Linux left it (zeros where it discarded); base.raw untouched"
+e2fsck -fn "$store" > "$out/fsck.log" 2>&1 || { cat "$out/fsck.log"; fail "e2fsck -fn: the store is not clean"; }
+echo "linux-blk: e2fsck -fn: clean"
+echo "Test result: SUCCESS"
