@@ -10,6 +10,14 @@ RTBUILD_ELF := $(B)/tests/rtbuild.elf
 $(eval $(call minios_elf,$(RTBUILD_ELF),tests/rtbuild/main.c tests/rtbuild/image.S tests/common/report.c $(DOMBUILD_SRCS),-Itests/common $(DOMBUILD_CFLAGS)))
 $(call minios_src_obj,$(RTBUILD_ELF),tests/rtbuild/image.S): $(B)/apps/hello.elf
 
+# apps/hello without its debug information, for the tests that boot
+# hundreds of it (QEMU loads every module into guest RAM: at 1,000 copies
+# the debug sections alone took 500 MB of accounting-1000's 1 GiB).
+$(B)/tests/hello-stripped.elf: $(B)/apps/hello.elf
+	$(call msg,STRIP,$@)
+	$(Q)mkdir -p $(@D) && llvm-strip -o $@ $<
+all: $(B)/tests/hello-stripped.elf
+
 HOST_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 HOST_CFLAGS := -g -O1 -std=gnu11 $(WARN) $(HOST_SAN)
 
