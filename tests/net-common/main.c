@@ -40,6 +40,10 @@
  *                                                the vif to reconnect
  *                     setnode:REL=VAL            write our store node REL
  *                     waitnode:REL=VAL           wait (60 s) until it says VAL
+ *                     share:REL                  create our store node REL
+ *                                                readable and writable by
+ *                                                every domain (others report
+ *                                                to us below it)
  *                     bulk:P:BYTES               BYTES echoed through TCP port P,
  *                                                content checked; prints the rate
  *                     nowrite:PATH=VAL           writing PATH must be refused (EACCES)
@@ -391,6 +395,17 @@ static void check(const char *spec)
             printf("check nowrite: %s refused (EACCES) as expected\n", path);
         else
             test_fail("check nowrite: writing %s gave %d, expected EACCES", path, rc);
+        return;
+    }
+    if (!strncmp(spec, "share:", 6)) {
+        char perm[16];
+        const char *perms[] = { perm };
+        snprintf(perm, sizeof(perm), "b%u", (unsigned)minios_domid());
+        if (minios_xs_write(MINIOS_XBT_NIL, spec + 6, "") ||
+            minios_xs_set_perms(MINIOS_XBT_NIL, spec + 6, perms, 1))
+            test_error("cannot share %s", spec + 6);
+        else
+            printf("check %s: done\n", spec);
         return;
     }
     if (!strncmp(spec, "setnode:", 8) || !strncmp(spec, "waitnode:", 9)) {

@@ -31,7 +31,9 @@
  *                in one test hit each other's rx ring)
  *   op=badfw     nothing: its fw= rules do not parse (netback refuses
  *                the vif before InitWait)
- * Each expects the backend to go Closed and write its cut-off reason.
+ * Each expects the backend to go Closed and write its cut-off reason;
+ * with tell=PATH it then writes PATH/<op> = 1 (a node an appliance shared
+ * with do=share:, so that it can check the switch after the cut-offs).
  *   op=novif     its vif=/mac=/fw= were refused by the xenstore stub:
  *                expects no device/vif/0 at all
  *   op=setfw     (role=control) a firewall change at run time:
@@ -147,10 +149,12 @@ static int setfw(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-    const char *op = "badidx";
+    const char *op = "badidx", *tell = NULL;
     for (int i = 1; i < argc; i++)
         if (!strncmp(argv[i], "op=", 3))
             op = argv[i] + 3;
+        else if (!strncmp(argv[i], "tell=", 5))
+            tell = argv[i] + 5;
     char *v, *id;
     if (!strcmp(op, "setfw"))
         return setfw(argc, argv);
@@ -279,6 +283,17 @@ closed:
     else
         printf("hostile (%s): cut off: %s\n", op, why);
     free(why);
+    if (tell) {
+        /* Tell the appliance that waits for the cut-offs (its do=share:
+         * node); it may not have made the node yet. */
+        snprintf(p, sizeof(p), "%s/%s", tell, op);
+        uint64_t end = minios_monotonic_ns() + 60 * SEC;
+        int rc;
+        while ((rc = minios_xs_write(MINIOS_XBT_NIL, p, "1")) && minios_monotonic_ns() < end)
+            minios_sleep_ns(50000000);
+        if (rc)
+            test_fail("%s: cannot write %s (%d)", op, p, rc);
+    }
     if (!strcmp(op, "badfw"))
         return test_finish();
     /* Our grants must be ours again: the backend unmapped the rings. */
