@@ -409,8 +409,10 @@ int minios_blkfront_attach(const char *node, struct minios_blkfront **out, char 
     snprintf(f->backend_path, sizeof(f->backend_path), "%s", be);
     char path[300];
     snprintf(path, sizeof(path), "%s/protocol", node);
+    /* feature-persistent 1: the slot pages are granted once, for good. */
     if (xs_put(node, "ring-ref", rr) || xs_put(node, "event-channel", port) ||
         minios_xs_write(MINIOS_XBT_NIL, path, XEN_IO_PROTO_ABI_X86_64) ||
+        xs_put(node, "feature-persistent", 1) ||
         xs_put(node, "state", XenbusStateInitialised)) {
         destroy(f, rr);
         return ferr(err, -EIO, "%s: cannot write the frontend's nodes", node);

@@ -111,6 +111,8 @@ int main(int argc, char **argv)
     for (int i = 1; i < argc; i++)
         if (!strcmp(argv[i], "exit=idle"))
             exit_idle = true;
+        else if (!strcmp(argv[i], "persistent=0"))
+            vbd_offer_persistent = false;
     uint16_t bdf;
     struct minios_blk *dev;
     char err[STORE_ERRLEN];

@@ -63,9 +63,13 @@ for w in '(linux) linux-blk: /dev/xvda: 8192 sectors, read-only 0' \
          '(linux) linux-blk: discarded the MiB at 2 MiB' \
          '(linux) linux-blk: MiB at 2 MiB after discard md5 b6d81b360a5672d80c27430f39153e2c' \
          '(linux) linux-blk: done' \
-         '(tapdisk) tapdisk: /local/domain/2/backend/vbd/3/51712: connected'; do
+         '(tapdisk) tapdisk: /local/domain/2/backend/vbd/3/51712: connected' \
+         '(tapdisk) tapdisk: /local/domain/2/backend/vbd/3/51712: persistent grants on'; do
     grep -qF "$w" "$log" || fail "missing \"$w\""
 done
+grep -qE 'blkfront: xvda: .*persistent grants: enabled' "$log" || fail "Linux did not enable persistent grants"
+grep -qE '\(tapdisk\) blkback: d3: persistent grants: [1-9][0-9]* mapped, [1-9][0-9]* reused' "$log" \
+    || fail "Linux's persistent grants were not kept mapped and reused"
 for f in base.raw vm/disk.qcow2; do
     debugfs -R "dump /images/$f $out/x/images/$f" "$store" >/dev/null 2>&1 || fail "debugfs dump /images/$f"
 done

@@ -5,6 +5,7 @@
 
 #include "blkif_core.h"
 #include "blkif_exec.h"
+#include "blkif_pgrant.h"
 #include "io_host.h"
 #include "unit.h"
 
@@ -285,8 +286,73 @@ static void exec_on(const char *fmt)
     img_close(img);
 }
 
+/* Persistent grants: a fake map over pages[], counting live mappings. */
+static int live_maps;
+static grant_ref_t last_unmapped;
+static int fake_map(void *ctx, grant_ref_t gref, void **va, uint32_t *handle)
+{
+    (void)ctx;
+    if (gref >= NPAGES || gref == 12 || gref == 13)     /* bad, or read-only */
+        return -EPERM;
+    *va = pages[gref];
+    *handle = 1000 + gref;
+    live_maps++;
+    return 0;
+}
+static void fake_unmap(void *ctx, void *va, uint32_t handle)
+{
+    (void)ctx;
+    EXPECT(va == pages[handle - 1000]);
+    last_unmapped = handle - 1000;
+    live_maps--;
+}
+
+static void pgrants(void)
+{
+    struct blkif_pgrants t;
+    void *va;
+    EXPECT(blkif_pgrants_init(&t, 0, fake_map, fake_unmap, NULL) == -EINVAL);
+    EXPECT(blkif_pgrants_init(&t, BLKIF_PGRANTS_MAX + 1, fake_map, fake_unmap, NULL) == -EINVAL);
+    EXPECT(blkif_pgrants_init(&t, 3, fake_map, fake_unmap, NULL) == 0);
+
+    /* Mapped once, kept: the second use is a hit. */
+    blkif_pgrants_begin(&t);
+    EXPECT(blkif_pgrants_get(&t, 1, &va) == 0 && va == pages[1]);
+    EXPECT(blkif_pgrants_get(&t, 2, &va) == 0 && va == pages[2]);
+    blkif_pgrants_begin(&t);
+    EXPECT(blkif_pgrants_get(&t, 1, &va) == 0 && va == pages[1]);
+    EXPECT(t.maps == 2 && t.hits == 1 && live_maps == 2);
+
+    /* A grant that does not map (bad, or granted read-only): nothing kept. */
+    EXPECT(blkif_pgrants_get(&t, 13, &va) == -EPERM);
+    EXPECT(blkif_pgrants_get(&t, 12, &va) == -EPERM);
+    EXPECT(blkif_pgrants_get(&t, 4000, &va) == -EPERM);
+    EXPECT(t.n == 2 && live_maps == 2);
+
+    /* Full: the least recently used grant (2, not 1 or 3) is unmapped. */
+    EXPECT(blkif_pgrants_get(&t, 3, &va) == 0);
+    blkif_pgrants_begin(&t);
+    EXPECT(blkif_pgrants_get(&t, 1, &va) == 0);
+    EXPECT(blkif_pgrants_get(&t, 3, &va) == 0);
+    EXPECT(blkif_pgrants_get(&t, 4, &va) == 0 && va == pages[4]);
+    EXPECT(last_unmapped == 2 && t.purged == 1 && live_maps == 3);
+
+    /* Full with every mapping pinned by this request: -ENOSPC, nothing unmapped. */
+    EXPECT(blkif_pgrants_get(&t, 5, &va) == -ENOSPC);
+    EXPECT(live_maps == 3 && t.purged == 1);
+    /* The next request may purge again. */
+    blkif_pgrants_begin(&t);
+    EXPECT(blkif_pgrants_get(&t, 5, &va) == 0 && va == pages[5]);
+    EXPECT(last_unmapped == 1 && live_maps == 3);
+
+    /* Disconnect unmaps them all. */
+    blkif_pgrants_fini(&t);
+    EXPECT(live_maps == 0);
+}
+
 int main(void)
 {
+    pgrants();
     checks();
     ring();
     exec_on("raw");

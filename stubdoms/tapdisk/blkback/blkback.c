@@ -11,6 +11,7 @@
 #include "blkback.h"
 #include "blkif_core.h"
 #include "blkif_exec.h"
+#include "blkif_pgrant.h"
 
 struct blkback {
     struct blkback_conf c;
@@ -25,6 +26,7 @@ struct blkback {
     char why[BLKBACK_WHY_LEN];
     uint64_t ok, failed;
     uint8_t *bounce;
+    struct blkif_pgrants pg;        /* c.persistent: the frontend's pages kept mapped */
 };
 
 /* The image library and the store below it are not reentrant, and a
@@ -58,7 +60,7 @@ static void on_event(evtchn_port_t port, void *data)
 }
 
 /* One GNTTABOP_copy per page-contiguous piece of the local buffer. */
-static int grant_copy(void *ctx, grant_ref_t gref, uint16_t off, void *buf, uint16_t len,
+static int grant_copy_op(void *ctx, grant_ref_t gref, uint16_t off, void *buf, uint16_t len,
                       bool to_guest)
 {
     struct blkback *b = ctx;
@@ -95,6 +97,43 @@ static int grant_copy(void *ctx, grant_ref_t gref, uint16_t off, void *buf, uint
     return 0;
 }
 
+static int pg_map(void *ctx, grant_ref_t gref, void **va, uint32_t *handle)
+{
+    struct blkback *b = ctx;
+    grant_handle_t h;
+    void *p = minios_gnttab_map(b->c.frontend, gref, 0, &h);
+    if (!p)
+        return -XEN_EPERM;      /* bad, or granted read-only: copied instead */
+    *va = p;
+    *handle = h;
+    return 0;
+}
+
+static void pg_unmap(void *ctx, void *va, uint32_t handle)
+{
+    (void)ctx;
+    minios_gnttab_unmap(va, (grant_handle_t)handle);
+}
+
+/* With persistent grants the page stays mapped and the data is a
+ * memcpy; a grant that does not map writable, or a full table, falls
+ * back to a grant copy (which checks the grant's own permissions). */
+static int grant_copy(void *ctx, grant_ref_t gref, uint16_t off, void *buf, uint16_t len,
+                      bool to_guest)
+{
+    struct blkback *b = ctx;
+    void *va;
+    if (b->c.persistent && (uint32_t)off + len <= 4096 &&
+        blkif_pgrants_get(&b->pg, gref, &va) == 0) {
+        if (to_guest)
+            memcpy((uint8_t *)va + off, buf, len);
+        else
+            memcpy(buf, (uint8_t *)va + off, len);
+        return 0;
+    }
+    return grant_copy_op(ctx, gref, off, buf, len, to_guest);
+}
+
 static void cut_off(struct blkback *b, const char *why)
 {
     snprintf(b->why, sizeof(b->why), "frontend d%u cut off: %s", b->c.frontend, why);
@@ -124,6 +163,8 @@ static void serve(void *arg)
         int st = blkif_check(&b->disk, &r, &q, why, sizeof(why));
         if (st == BLKIF_RSP_OKAY) {
             blkback_lock();
+            if (b->c.persistent)
+                blkif_pgrants_begin(&b->pg);
             st = blkif_exec(b->c.img, &q, grant_copy, b, b->bounce, why, sizeof(why));
             blkback_unlock();
         }
@@ -137,6 +178,13 @@ static void serve(void *arg)
         }
         if (blkif_ring_respond(&b->ring, q.id, q.op, (int16_t)st))
             minios_evtchn_send(b->port);
+    }
+    /* Disconnected or cut off: the persistent grants are unmapped. */
+    if (b->c.persistent) {
+        printf("blkback: d%u: persistent grants: %llu mapped, %llu reused, %llu purged\n",
+               b->c.frontend, (unsigned long long)b->pg.maps, (unsigned long long)b->pg.hits,
+               (unsigned long long)b->pg.purged);
+        blkif_pgrants_fini(&b->pg);
     }
     /* Cut off: nothing of this frontend is touched again. */
     if (b->cut) {
@@ -166,10 +214,18 @@ int blkback_connect(const struct blkback_conf *c, struct blkback **out, char *er
     b->disk.flush = c->flush;
     b->disk.discard = c->discard;
     minios_waitq_init(&b->wq);
+    if (c->persistent && blkif_pgrants_init(&b->pg, BLKIF_PGRANTS_MAX, pg_map, pg_unmap, b)) {
+        snprintf(err, BLKBACK_WHY_LEN, "out of memory");
+        free(bounce);
+        free(b);
+        return -XEN_ENOMEM;
+    }
     b->ring_va = minios_gnttab_map(c->frontend, c->ring_ref, 0, &b->ring_handle);
     if (!b->ring_va) {
         snprintf(err, BLKBACK_WHY_LEN, "d%u's ring grant %u cannot be mapped (GNTST %d)",
                  c->frontend, c->ring_ref, minios_gnttab_last_status());
+        if (c->persistent)
+            blkif_pgrants_fini(&b->pg);
         free(bounce);
         free(b);
         return -XEN_EINVAL;
@@ -184,6 +240,8 @@ int blkback_connect(const struct blkback_conf *c, struct blkback **out, char *er
         if (b->port)
             minios_evtchn_close(b->port);
         minios_gnttab_unmap(b->ring_va, b->ring_handle);
+        if (c->persistent)
+            blkif_pgrants_fini(&b->pg);
         free(bounce);
         free(b);
         return rc;
@@ -193,6 +251,8 @@ int blkback_connect(const struct blkback_conf *c, struct blkback **out, char *er
         snprintf(err, BLKBACK_WHY_LEN, "no thread");
         minios_evtchn_close(b->port);
         minios_gnttab_unmap(b->ring_va, b->ring_handle);
+        if (c->persistent)
+            blkif_pgrants_fini(&b->pg);
         free(bounce);
         free(b);
         return -XEN_ENOMEM;

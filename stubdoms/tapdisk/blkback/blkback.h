@@ -21,6 +21,9 @@ struct blkback_conf {
     struct img *img;                /* not owned: the caller closes it */
     bool read_only;
     bool flush, discard;            /* the features advertised */
+    bool persistent;                /* feature-persistent, offered and taken: the
+                                     * frontend's pages stay mapped (up to
+                                     * BLKIF_PGRANTS_MAX) until disconnect */
 };
 
 /*

@@ -1,11 +1,12 @@
 # blkback.mk: the blkif backend's core (ring handling, request checks, carrying requests out on an image) and its host unit test under ASan/UBSan (with the host image library and its memory img_io).
 # Included by the top Makefile; alone: make build/tests/unit/test_blkif
 
-BLKIF_CORE_SRCS := stubdoms/tapdisk/blkback/blkif_core.c stubdoms/tapdisk/blkback/blkif_exec.c
+BLKIF_CORE_SRCS := stubdoms/tapdisk/blkback/blkif_core.c stubdoms/tapdisk/blkback/blkif_exec.c \
+	stubdoms/tapdisk/blkback/blkif_pgrant.c
 UNIT_BLKIF_BIN := $(B)/tests/unit/test_blkif
 
 $(UNIT_BLKIF_BIN): tests/unit/test_blkif.c $(BLKIF_CORE_SRCS) stubdoms/tapdisk/blkback/blkif_core.h \
-		stubdoms/tapdisk/blkback/blkif_exec.h tests/unit/unit.h stubdoms/tapdisk/blkback/blkback.mk \
+		stubdoms/tapdisk/blkback/blkif_exec.h stubdoms/tapdisk/blkback/blkif_pgrant.h tests/unit/unit.h stubdoms/tapdisk/blkback/blkback.mk \
 		$(TD_LIB) $(TD_LIB_HOST)
 	$(call msg,HOSTCC,$@)
 	$(Q)mkdir -p $(@D) && $(HOSTCC) $(HOST_CFLAGS) -Istubdoms/tapdisk/blkback -Itests/unit $(TD_INC) \

@@ -16,6 +16,8 @@
 
 #define PATHLEN 256
 
+bool vbd_offer_persistent = true;
+
 struct vbd {
     char be[PATHLEN], fe[PATHLEN];
     domid_t feid;
@@ -130,6 +132,7 @@ int vbd_connect(const char *bepath, struct store *st, struct vbd **out, char *er
         writen(bepath, "info", "%u", ro ? 4u /* VDISK_READONLY */ : 0u) ||
         writen(bepath, "sector-size", "512") ||
         writen(bepath, "feature-flush-cache", "1") ||
+        writen(bepath, "feature-persistent", "%d", vbd_offer_persistent ? 1 : 0) ||
         (!ro && (writen(bepath, "feature-discard", "1") ||
                  writen(bepath, "discard-granularity", "%u", gran) ||
                  writen(bepath, "discard-alignment", "0"))) ||
@@ -160,9 +163,15 @@ int vbd_connect(const char *bepath, struct store *st, struct vbd **out, char *er
                   XEN_IO_PROTO_ABI_X86_64);
         goto out;
     }
+    /* Persistent grants when both sides say 1 (absent or anything else: no). */
+    unsigned long long fe_persistent = 0;
+    if (readu(v->fe, "feature-persistent", &fe_persistent))
+        fe_persistent = 0;
+    bool persistent = vbd_offer_persistent && fe_persistent == 1;
     struct blkback_conf conf = {
         .frontend = v->feid, .ring_ref = (grant_ref_t)ring_ref, .port = (evtchn_port_t)port,
         .img = v->img, .read_only = ro, .flush = true, .discard = !ro,
+        .persistent = persistent,
     };
     char berr[BLKBACK_WHY_LEN];
     rc = blkback_connect(&conf, &v->bb, berr);
@@ -171,6 +180,9 @@ int vbd_connect(const char *bepath, struct store *st, struct vbd **out, char *er
         goto out;
     }
     writen(bepath, "state", "%d", XenbusStateConnected);
+    printf("tapdisk: %s: persistent grants %s\n", bepath,
+           persistent ? "on" : vbd_offer_persistent ? "off (the frontend did not take them)"
+                                                    : "off (persistent=0)");
     *out = v;
     return 0;
 out:

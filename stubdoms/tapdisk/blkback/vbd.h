@@ -1,11 +1,16 @@
 /* vbd.h: a guest disk's xenbus side in the tapdisk domain: the backend nodes a toolstack wrote, the image they name on the store, the handshake with the frontend as Xen's blkback runs it. */
 #ifndef KEEL_VBD_H
 #define KEEL_VBD_H
+#include <stdbool.h>
 #include <keel/store.h>
 
 #define VBD_ERRLEN 200
 
 struct vbd;
+
+/* Whether feature-persistent is offered (tapdisk's persistent=0 turns it
+ * off, for comparison); read when a disk connects. */
+extern bool vbd_offer_persistent;
 
 /*
  * bepath is the backend directory a toolstack made
@@ -14,11 +19,13 @@ struct vbd;
  * ("w" or "r").  Opens the image (format probed, backing files relative
  * to its directory), writes sectors, info, sector-size and the features
  * (feature-flush-cache 1, feature-discard 1 with discard-granularity and
- * discard-alignment on writable disks; no barrier, persistent grants,
- * indirect descriptors: their nodes are absent), switches to InitWait,
+ * discard-alignment on writable disks; feature-persistent 1 unless
+ * vbd_offer_persistent is false; no barrier, indirect descriptors: their
+ * nodes are absent), switches to InitWait,
  * waits (as long as the frontend exists and has not closed) for the
  * frontend's Initialised with ring-ref,
- * event-channel and protocol (absent or "x86_64-abi"), connects blkback
+ * event-channel, protocol (absent or "x86_64-abi") and feature-persistent
+ * (persistent grants are used when both sides say 1), connects blkback
  * and switches to Connected.  0, or a negative errno with the reason in
  * err and the backend's state Closed.
  */
