@@ -10,6 +10,8 @@
 # reads zeros there.  Afterwards this script extracts the overlay with
 # debugfs: qemu-img check passes, qemu-img compare finds the pattern
 # with zeros at 2 MiB, base.raw is untouched, e2fsck -fn clean.
+# Linux must take persistent grants and indirect descriptors (32 segments)
+# and tapdisk must serve indirect requests.
 # SKIPs without the Linux guest (ci/linux-guest.sh).
 set -uo pipefail
 out=build/tests/linux-blk
@@ -68,6 +70,9 @@ for w in '(linux) linux-blk: /dev/xvda: 8192 sectors, read-only 0' \
     grep -qF "$w" "$log" || fail "missing \"$w\""
 done
 grep -qE 'blkfront: xvda: .*persistent grants: enabled' "$log" || fail "Linux did not enable persistent grants"
+grep -qE 'blkfront: xvda: .*indirect descriptors: enabled' "$log" || fail "Linux did not enable indirect descriptors"
+grep -qE '\(tapdisk\) blkback: d3: [0-9]+ requests answered OKAY \([1-9][0-9]* indirect\), 0 refused' "$log" \
+    || fail "Linux's indirect requests were not served"
 grep -qE '\(tapdisk\) blkback: d3: persistent grants: [1-9][0-9]* mapped, [1-9][0-9]* reused' "$log" \
     || fail "Linux's persistent grants were not kept mapped and reused"
 for f in base.raw vm/disk.qcow2; do

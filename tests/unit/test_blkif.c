@@ -286,6 +286,128 @@ static void exec_on(const char *fmt)
     img_close(img);
 }
 
+/* Indirect requests: the header checked by blkif_check, the segment
+ * descriptors read from the indirect page (a fake grant, pages[]) and
+ * checked by blkif_fetch_indirect, then carried out. */
+static blkif_request_t ind(uint8_t op, uint64_t sector, unsigned nseg, grant_ref_t page)
+{
+    blkif_request_t r;
+    memset(&r, 0, sizeof(r));
+    struct blkif_request_indirect *ir = (void *)&r;
+    ir->operation = BLKIF_OP_INDIRECT;
+    ir->indirect_op = op;
+    ir->nr_segments = (uint16_t)nseg;
+    ir->id = 77;
+    ir->sector_number = sector;
+    ir->indirect_grefs[0] = page;
+    return r;
+}
+
+static void indirect(void)
+{
+    struct img *img = mem_image("raw", 1 << 20);
+    struct blkif_disk d = { .sectors = (1 << 20) / 512, .flush = true, .max_indirect = 32 };
+    struct blkif_disk ro = d, none = d;
+    ro.read_only = true;
+    none.max_indirect = 0;
+    static uint8_t bounce[BLKIF_EXEC_BOUNCE];
+    char why[160];
+    struct blkif_req q;
+    blkif_request_t r;
+    /* Page 0 holds the descriptors: 29 segments, pages 1-11 and 14-31
+     * (fake_copy refuses 12 and 13). */
+    struct blkif_request_segment *segs = (void *)pages[0];
+    for (unsigned i = 0; i < 29; i++)
+        segs[i] = (struct blkif_request_segment){ .gref = i < 11 ? 1 + i : 3 + i,
+                                                  .first_sect = 0, .last_sect = 7 };
+    for (unsigned p = 1; p < NPAGES; p++)
+        for (unsigned j = 0; j < 4096; j++)
+            pages[p][j] = (uint8_t)(p * 13 + j * 5 + 1);
+    uint8_t want[29 * 4096];
+    for (unsigned i = 0; i < 29; i++)
+        memcpy(want + i * 4096, pages[segs[i].gref], 4096);
+
+    /* Not advertised: EOPNOTSUPP. */
+    r = ind(BLKIF_OP_WRITE, 64, 29, 0);
+    EXPECT(blkif_check(&none, &r, &q, why, sizeof(why)) == BLKIF_RSP_EOPNOTSUPP);
+    /* A good write of 29 segments, answered as a WRITE. */
+    EXPECT(blkif_check(&d, &r, &q, why, sizeof(why)) == BLKIF_RSP_OKAY);
+    EXPECT(q.op == BLKIF_OP_WRITE && q.id == 77 && q.nseg == 29 && q.nind == 1);
+    EXPECT(blkif_exec(img, &q, fake_copy, NULL, bounce, why, sizeof(why)) == BLKIF_RSP_ERROR);
+    EXPECT(strstr(why, "not read"));
+    EXPECT(blkif_fetch_indirect(&d, &q, fake_copy, NULL, why, sizeof(why)) == BLKIF_RSP_OKAY);
+    EXPECT(q.nind == 0 && q.bytes == 29 * 4096 && q.off == 64 * 512 && q.seg[11].gref == 14);
+    EXPECT(blkif_exec(img, &q, fake_copy, NULL, bounce, why, sizeof(why)) == BLKIF_RSP_OKAY);
+    uint8_t got[29 * 4096];
+    EXPECT(img_read(img, 64 * 512, got, sizeof(got)) == 0 && !memcmp(got, want, sizeof(got)));
+    /* Read back into pages 1..29 cleared. */
+    for (unsigned p = 1; p < NPAGES; p++)
+        memset(pages[p], 0, 4096);
+    r = ind(BLKIF_OP_READ, 64, 29, 0);
+    EXPECT(blkif_check(&d, &r, &q, why, sizeof(why)) == BLKIF_RSP_OKAY && q.op == BLKIF_OP_READ);
+    EXPECT(blkif_fetch_indirect(&d, &q, fake_copy, NULL, why, sizeof(why)) == BLKIF_RSP_OKAY);
+    EXPECT(blkif_exec(img, &q, fake_copy, NULL, bounce, why, sizeof(why)) == BLKIF_RSP_OKAY);
+    for (unsigned i = 0; i < 29; i++)
+        EXPECT(!memcmp(pages[segs[i].gref], want + i * 4096, 4096));
+
+    /* Refused: an indirect flush, discard or unknown op; 0, 33, 65535 segments. */
+    unsigned bad_ops[] = { BLKIF_OP_FLUSH_DISKCACHE, BLKIF_OP_DISCARD, BLKIF_OP_INDIRECT, 200 };
+    for (unsigned i = 0; i < 4; i++) {
+        r = ind((uint8_t)bad_ops[i], 0, 1, 0);
+        EXPECT(blkif_check(&d, &r, &q, why, sizeof(why)) == BLKIF_RSP_ERROR);
+        EXPECT(strstr(why, "indirect request with operation"));
+    }
+    unsigned bad_n[] = { 0, 33, 65535 };
+    for (unsigned i = 0; i < 3; i++) {
+        r = ind(BLKIF_OP_READ, 0, bad_n[i], 0);
+        EXPECT(blkif_check(&d, &r, &q, why, sizeof(why)) == BLKIF_RSP_ERROR);
+        EXPECT(strstr(why, "segments"));
+    }
+    /* A write on a read-only disk. */
+    r = ind(BLKIF_OP_WRITE, 0, 1, 0);
+    EXPECT(blkif_check(&ro, &r, &q, why, sizeof(why)) == BLKIF_RSP_ERROR);
+    /* An indirect page whose grant does not map (13, 4000): refused, disk unchanged. */
+    r = ind(BLKIF_OP_WRITE, 0, 2, 13);
+    EXPECT(blkif_check(&d, &r, &q, why, sizeof(why)) == BLKIF_RSP_OKAY);
+    EXPECT(blkif_fetch_indirect(&d, &q, fake_copy, NULL, why, sizeof(why)) == BLKIF_RSP_ERROR);
+    EXPECT(strstr(why, "indirect page 0: grant 13"));
+    r = ind(BLKIF_OP_READ, 0, 2, 4000);
+    EXPECT(blkif_check(&d, &r, &q, why, sizeof(why)) == BLKIF_RSP_OKAY);
+    EXPECT(blkif_fetch_indirect(&d, &q, fake_copy, NULL, why, sizeof(why)) == BLKIF_RSP_ERROR);
+    /* A segment past its page (last_sect 8), or backwards. */
+    segs[5].last_sect = 8;
+    r = ind(BLKIF_OP_READ, 0, 29, 0);
+    EXPECT(blkif_check(&d, &r, &q, why, sizeof(why)) == BLKIF_RSP_OKAY);
+    EXPECT(blkif_fetch_indirect(&d, &q, fake_copy, NULL, why, sizeof(why)) == BLKIF_RSP_ERROR);
+    EXPECT(strstr(why, "segment 5"));
+    segs[5].first_sect = 6;
+    segs[5].last_sect = 2;
+    EXPECT(blkif_check(&d, &r, &q, why, sizeof(why)) == BLKIF_RSP_OKAY);
+    EXPECT(blkif_fetch_indirect(&d, &q, fake_copy, NULL, why, sizeof(why)) == BLKIF_RSP_ERROR);
+    segs[5].first_sect = 0;
+    segs[5].last_sect = 7;
+    /* Past the end of the disk: the last 29 pages fit, one sector later does not. */
+    r = ind(BLKIF_OP_READ, 2048 - 232, 29, 0);
+    EXPECT(blkif_check(&d, &r, &q, why, sizeof(why)) == BLKIF_RSP_OKAY);
+    EXPECT(blkif_fetch_indirect(&d, &q, fake_copy, NULL, why, sizeof(why)) == BLKIF_RSP_OKAY);
+    r = ind(BLKIF_OP_READ, 2048 - 231, 29, 0);
+    EXPECT(blkif_check(&d, &r, &q, why, sizeof(why)) == BLKIF_RSP_OKAY);
+    EXPECT(blkif_fetch_indirect(&d, &q, fake_copy, NULL, why, sizeof(why)) == BLKIF_RSP_ERROR);
+    EXPECT(strstr(why, "past the end"));
+    r = ind(BLKIF_OP_READ, ~0ull - 8, 29, 0);
+    EXPECT(blkif_check(&d, &r, &q, why, sizeof(why)) == BLKIF_RSP_OKAY);
+    EXPECT(blkif_fetch_indirect(&d, &q, fake_copy, NULL, why, sizeof(why)) == BLKIF_RSP_ERROR);
+    /* A frontend that changes the descriptors after the check cannot
+     * change what was checked: the copy is private. */
+    r = ind(BLKIF_OP_READ, 0, 29, 0);
+    EXPECT(blkif_check(&d, &r, &q, why, sizeof(why)) == BLKIF_RSP_OKAY);
+    EXPECT(blkif_fetch_indirect(&d, &q, fake_copy, NULL, why, sizeof(why)) == BLKIF_RSP_OKAY);
+    segs[0].last_sect = 200;
+    EXPECT(q.seg[0].len == 4096);
+    segs[0].last_sect = 7;
+    img_close(img);
+}
+
 /* Persistent grants: a fake map over pages[], counting live mappings. */
 static int live_maps;
 static grant_ref_t last_unmapped;
@@ -353,6 +475,7 @@ static void pgrants(void)
 int main(void)
 {
     pgrants();
+    indirect();
     checks();
     ring();
     exec_on("raw");

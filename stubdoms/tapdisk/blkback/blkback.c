@@ -24,8 +24,7 @@ struct blkback {
     struct minios_thread *thread;
     volatile bool kick, stop, stopped, cut;
     char why[BLKBACK_WHY_LEN];
-    uint64_t ok, failed;
-    uint8_t *bounce;
+    uint64_t ok, failed, indirect;
     struct blkif_pgrants pg;        /* c.persistent: the frontend's pages kept mapped */
 };
 
@@ -34,6 +33,9 @@ struct blkback {
  * is carried out in this domain, whichever frontend it is from. */
 static struct minios_waitq exec_wq = MINIOS_WAITQ_INIT;
 static volatile bool exec_busy;
+/* One request's data (BLKIF_MAX_SEGS pages), used under the lock by
+ * whichever frontend's request is being carried out. */
+static uint8_t *bounce;
 
 void blkback_lock(void)
 {
@@ -165,7 +167,11 @@ static void serve(void *arg)
             blkback_lock();
             if (b->c.persistent)
                 blkif_pgrants_begin(&b->pg);
-            st = blkif_exec(b->c.img, &q, grant_copy, b, b->bounce, why, sizeof(why));
+            if (q.nind)
+                b->indirect++;
+            st = blkif_fetch_indirect(&b->disk, &q, grant_copy, b, why, sizeof(why));
+            if (st == BLKIF_RSP_OKAY)
+                st = blkif_exec(b->c.img, &q, grant_copy, b, bounce, why, sizeof(why));
             blkback_unlock();
         }
         if (st == BLKIF_RSP_OKAY)
@@ -179,6 +185,9 @@ static void serve(void *arg)
         if (blkif_ring_respond(&b->ring, q.id, q.op, (int16_t)st))
             minios_evtchn_send(b->port);
     }
+    printf("blkback: d%u: %llu requests answered OKAY (%llu indirect), %llu refused\n",
+           b->c.frontend, (unsigned long long)b->ok, (unsigned long long)b->indirect,
+           (unsigned long long)b->failed);
     /* Disconnected or cut off: the persistent grants are unmapped. */
     if (b->c.persistent) {
         printf("blkback: d%u: persistent grants: %llu mapped, %llu reused, %llu purged\n",
@@ -200,15 +209,20 @@ static void serve(void *arg)
 int blkback_connect(const struct blkback_conf *c, struct blkback **out, char *err)
 {
     struct blkback *b = calloc(1, sizeof(*b));
-    uint8_t *bounce = malloc(BLKIF_EXEC_BOUNCE);   /* grant_copy splits at pages */
+    if (!bounce)
+        bounce = malloc(BLKIF_EXEC_BOUNCE);        /* grant_copy splits at pages */
     if (!b || !bounce) {
         free(b);
-        free(bounce);
         snprintf(err, BLKBACK_WHY_LEN, "out of memory");
         return -XEN_ENOMEM;
     }
+    if (c->max_indirect > BLKIF_MAX_SEGS) {
+        free(b);
+        snprintf(err, BLKBACK_WHY_LEN, "at most %u indirect segments", BLKIF_MAX_SEGS);
+        return -XEN_EINVAL;
+    }
     b->c = *c;
-    b->bounce = bounce;
+    b->disk.max_indirect = c->max_indirect;
     b->disk.sectors = c->img->size / 512;
     b->disk.read_only = c->read_only;
     b->disk.flush = c->flush;
@@ -216,7 +230,6 @@ int blkback_connect(const struct blkback_conf *c, struct blkback **out, char *er
     minios_waitq_init(&b->wq);
     if (c->persistent && blkif_pgrants_init(&b->pg, BLKIF_PGRANTS_MAX, pg_map, pg_unmap, b)) {
         snprintf(err, BLKBACK_WHY_LEN, "out of memory");
-        free(bounce);
         free(b);
         return -XEN_ENOMEM;
     }
@@ -226,7 +239,6 @@ int blkback_connect(const struct blkback_conf *c, struct blkback **out, char *er
                  c->frontend, c->ring_ref, minios_gnttab_last_status());
         if (c->persistent)
             blkif_pgrants_fini(&b->pg);
-        free(bounce);
         free(b);
         return -XEN_EINVAL;
     }
@@ -242,7 +254,6 @@ int blkback_connect(const struct blkback_conf *c, struct blkback **out, char *er
         minios_gnttab_unmap(b->ring_va, b->ring_handle);
         if (c->persistent)
             blkif_pgrants_fini(&b->pg);
-        free(bounce);
         free(b);
         return rc;
     }
@@ -253,7 +264,6 @@ int blkback_connect(const struct blkback_conf *c, struct blkback **out, char *er
         minios_gnttab_unmap(b->ring_va, b->ring_handle);
         if (c->persistent)
             blkif_pgrants_fini(&b->pg);
-        free(bounce);
         free(b);
         return -XEN_ENOMEM;
     }
@@ -283,6 +293,5 @@ void blkback_disconnect(struct blkback *b)
         minios_evtchn_close(b->port);
         minios_gnttab_unmap(b->ring_va, b->ring_handle);
     }
-    free(b->bounce);
     free(b);
 }

@@ -21,6 +21,8 @@ struct blkback_conf {
     struct img *img;                /* not owned: the caller closes it */
     bool read_only;
     bool flush, discard;            /* the features advertised */
+    unsigned max_indirect;          /* feature-max-indirect-segments offered
+                                     * (0: none; at most BLKIF_MAX_SEGS) */
     bool persistent;                /* feature-persistent, offered and taken: the
                                      * frontend's pages stay mapped (up to
                                      * BLKIF_PGRANTS_MAX) until disconnect */

@@ -26,6 +26,70 @@ static bool in_disk(const struct blkif_disk *d, uint64_t sector, uint64_t n)
     return sector <= d->sectors && n <= d->sectors - sector;
 }
 
+/* nseg segments and the range they cover from sector, into q. */
+static int check_segs(const struct blkif_disk *d, struct blkif_req *q, uint64_t sector,
+                      const struct blkif_request_segment *segs, unsigned nseg, char *why,
+                      size_t whylen)
+{
+    uint64_t sectors = 0;
+    for (unsigned i = 0; i < nseg; i++) {
+        const struct blkif_request_segment *s = &segs[i];
+        if (s->first_sect > s->last_sect || s->last_sect >= BLKIF_PAGE_SECTORS)
+            return refuse(why, whylen, BLKIF_RSP_ERROR, "segment %u: sectors %u-%u of a page",
+                          i, s->first_sect, s->last_sect);
+        q->seg[i].gref = s->gref;
+        q->seg[i].off = (uint16_t)(s->first_sect * 512u);
+        q->seg[i].len = (uint16_t)((s->last_sect - s->first_sect + 1u) * 512u);
+        sectors += s->last_sect - s->first_sect + 1u;
+    }
+    if (nseg && !in_disk(d, sector, sectors))
+        return refuse(why, whylen, BLKIF_RSP_ERROR,
+                      "sectors %llu+%llu past the end (%llu)",
+                      (unsigned long long)sector, (unsigned long long)sectors,
+                      (unsigned long long)d->sectors);
+    q->nseg = nseg;
+    q->off = nseg ? sector * 512 : 0;
+    q->bytes = sectors * 512;
+    return BLKIF_RSP_OKAY;
+}
+
+/* An indirect request's header: its segments come later. */
+static int check_indirect_head(const struct blkif_disk *d, const blkif_request_t *r,
+                               struct blkif_req *out, char *why, size_t whylen)
+{
+    const struct blkif_request_indirect *ir = (const void *)r;
+    if (!d->max_indirect)
+        return refuse(why, whylen, BLKIF_RSP_EOPNOTSUPP, "indirect descriptors: not advertised");
+    out->id = ir->id;
+    if (ir->indirect_op != BLKIF_OP_READ && ir->indirect_op != BLKIF_OP_WRITE)
+        return refuse(why, whylen, BLKIF_RSP_ERROR, "indirect request with operation %u",
+                      ir->indirect_op);
+    out->op = ir->indirect_op;
+    if (ir->indirect_op == BLKIF_OP_WRITE && d->read_only)
+        return refuse(why, whylen, BLKIF_RSP_ERROR, "write on a read-only disk");
+    unsigned nseg = ir->nr_segments;
+    if (nseg == 0 || nseg > d->max_indirect || nseg > BLKIF_MAX_SEGS)
+        return refuse(why, whylen, BLKIF_RSP_ERROR, "indirect request of %u segments (1-%u)",
+                      nseg, d->max_indirect);
+    out->nseg = nseg;
+    out->sector = ir->sector_number;
+    out->nind = (nseg + BLKIF_SEGS_PER_INDIRECT_PAGE - 1) / BLKIF_SEGS_PER_INDIRECT_PAGE;
+    for (unsigned i = 0; i < out->nind; i++)
+        out->ind[i] = ir->indirect_grefs[i];
+    return BLKIF_RSP_OKAY;
+}
+
+int blkif_check_indirect(const struct blkif_disk *d, struct blkif_req *q,
+                         const struct blkif_request_segment *segs, char *why, size_t whylen)
+{
+    if (q->nseg == 0 || q->nseg > BLKIF_MAX_SEGS)
+        return refuse(why, whylen, BLKIF_RSP_ERROR, "%u segments", q->nseg);
+    int st = check_segs(d, q, q->sector, segs, q->nseg, why, whylen);
+    if (st == BLKIF_RSP_OKAY)
+        q->nind = 0;
+    return st;
+}
+
 int blkif_check(const struct blkif_disk *d, const blkif_request_t *r,
                 struct blkif_req *out, char *why, size_t whylen)
 {
@@ -58,7 +122,7 @@ int blkif_check(const struct blkif_disk *d, const blkif_request_t *r,
     case BLKIF_OP_WRITE_BARRIER:
         return refuse(why, whylen, BLKIF_RSP_EOPNOTSUPP, "write barrier: not advertised");
     case BLKIF_OP_INDIRECT:
-        return refuse(why, whylen, BLKIF_RSP_EOPNOTSUPP, "indirect descriptors: not advertised");
+        return check_indirect_head(d, r, out, why, whylen);
     default:
         return refuse(why, whylen, BLKIF_RSP_ERROR, "unknown operation %u", r->operation);
     }
@@ -73,26 +137,7 @@ int blkif_check(const struct blkif_disk *d, const blkif_request_t *r,
     if ((nseg == 0 && r->operation != BLKIF_OP_FLUSH_DISKCACHE) ||
         nseg > BLKIF_MAX_SEGMENTS_PER_REQUEST)
         return refuse(why, whylen, BLKIF_RSP_ERROR, "%u segments", nseg);
-    uint64_t sectors = 0;
-    for (unsigned i = 0; i < nseg; i++) {
-        const struct blkif_request_segment *s = &r->seg[i];
-        if (s->first_sect > s->last_sect || s->last_sect >= BLKIF_PAGE_SECTORS)
-            return refuse(why, whylen, BLKIF_RSP_ERROR, "segment %u: sectors %u-%u of a page",
-                          i, s->first_sect, s->last_sect);
-        out->seg[i].gref = s->gref;
-        out->seg[i].off = (uint16_t)(s->first_sect * 512u);
-        out->seg[i].len = (uint16_t)((s->last_sect - s->first_sect + 1u) * 512u);
-        sectors += s->last_sect - s->first_sect + 1u;
-    }
-    if (nseg && !in_disk(d, r->sector_number, sectors))
-        return refuse(why, whylen, BLKIF_RSP_ERROR,
-                      "sectors %llu+%llu past the end (%llu)",
-                      (unsigned long long)r->sector_number, (unsigned long long)sectors,
-                      (unsigned long long)d->sectors);
-    out->nseg = nseg;
-    out->off = nseg ? r->sector_number * 512 : 0;
-    out->bytes = sectors * 512;
-    return BLKIF_RSP_OKAY;
+    return check_segs(d, out, r->sector_number, r->seg, nseg, why, whylen);
 }
 
 int blkif_ring_next(blkif_back_ring_t *ring, blkif_request_t *out)

@@ -33,7 +33,15 @@ struct blkif_disk {
     bool read_only;
     bool flush;         /* feature-flush-cache */
     bool discard;       /* feature-discard */
+    unsigned max_indirect;  /* feature-max-indirect-segments (0: not offered;
+                             * at most BLKIF_MAX_SEGS) */
 };
+
+/* The most segments one request can carry: an indirect request's
+ * (feature-max-indirect-segments, as Linux's xen-blkfront's default). */
+#define BLKIF_MAX_SEGS 32u
+/* Segment descriptors in one indirect page. */
+#define BLKIF_SEGS_PER_INDIRECT_PAGE (4096u / sizeof(struct blkif_request_segment))
 
 #define BLKIF_PAGE_SECTORS 8u       /* 4096 / 512 */
 
@@ -45,13 +53,19 @@ struct blkif_seg {
 
 /* A checked request: op, the frontend's id, the disk range in bytes
  * (sector * 512, total of the segments; discard: its range) and the
- * segments, in disk order. */
+ * segments, in disk order.  An indirect request's op is its
+ * indirect_op (what the response names, as Xen's blkback answers);
+ * until blkif_check_indirect has read its segment descriptors from the
+ * nind pages granted as ind[], nind is not 0 and seg[] is empty. */
 struct blkif_req {
     uint64_t id;
     uint8_t op;
     unsigned nseg;
     uint64_t off, bytes;
-    struct blkif_seg seg[BLKIF_MAX_SEGMENTS_PER_REQUEST];
+    uint64_t sector;
+    unsigned nind;
+    grant_ref_t ind[BLKIF_MAX_INDIRECT_PAGES_PER_REQUEST];
+    struct blkif_seg seg[BLKIF_MAX_SEGS];
 };
 
 /*
@@ -63,10 +77,22 @@ struct blkif_req {
  * flush without the feature), reads and writes with no segment or more
  * than BLKIF_MAX_SEGMENTS_PER_REQUEST, a segment whose sectors are not
  * 0 <= first <= last < 8, a range past the disk's end (or overflowing),
- * writes, flushes and discards on a read-only disk.
+ * writes, flushes and discards on a read-only disk.  An indirect
+ * request (when offered) is checked here as far as its header goes:
+ * indirect_op READ or WRITE, 1..max_indirect segments; its segments are
+ * checked by blkif_check_indirect once read from its pages.
  */
 int blkif_check(const struct blkif_disk *d, const blkif_request_t *r,
                 struct blkif_req *out, char *why, size_t whylen);
+
+/*
+ * The second half of an indirect request's check: segs are its nseg
+ * descriptors (a private copy of the frontend's indirect pages); each
+ * must be 0 <= first <= last < 8 and the whole range inside the disk.
+ * BLKIF_RSP_OKAY with q's segments and range filled, or BLKIF_RSP_ERROR.
+ */
+int blkif_check_indirect(const struct blkif_disk *d, struct blkif_req *q,
+                         const struct blkif_request_segment *segs, char *why, size_t whylen);
 
 /*
  * The next request from the ring into *out: 1, 0 if there is none (or

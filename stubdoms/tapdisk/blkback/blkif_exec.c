@@ -33,10 +33,34 @@ static int copy_segs(const struct blkif_req *q, blkif_copy_fn copy, void *ctx, u
     return BLKIF_RSP_OKAY;
 }
 
+int blkif_fetch_indirect(const struct blkif_disk *d, struct blkif_req *q, blkif_copy_fn copy,
+                         void *ctx, char *why, size_t whylen)
+{
+    if (q->nind == 0)
+        return BLKIF_RSP_OKAY;
+    struct blkif_request_segment segs[BLKIF_MAX_SEGS];
+    if (q->nseg == 0 || q->nseg > BLKIF_MAX_SEGS ||
+        q->nind != (q->nseg + BLKIF_SEGS_PER_INDIRECT_PAGE - 1) / BLKIF_SEGS_PER_INDIRECT_PAGE)
+        return fail(why, whylen, "indirect request of %u segments in %u pages", q->nseg, q->nind);
+    for (unsigned i = 0, done = 0; i < q->nind; i++) {
+        unsigned n = q->nseg - done;
+        if (n > BLKIF_SEGS_PER_INDIRECT_PAGE)
+            n = BLKIF_SEGS_PER_INDIRECT_PAGE;
+        int rc = copy(ctx, q->ind[i], 0, &segs[done], (uint16_t)(n * sizeof(segs[0])), false);
+        if (rc)
+            return fail(why, whylen, "indirect page %u: grant %u: cannot read the guest's page (%d)",
+                        i, q->ind[i], rc);
+        done += n;
+    }
+    return blkif_check_indirect(d, q, segs, why, whylen);
+}
+
 int blkif_exec(struct img *img, const struct blkif_req *q, blkif_copy_fn copy, void *ctx,
                uint8_t *bounce, char *why, size_t whylen)
 {
     int rc;
+    if (q->nind)
+        return fail(why, whylen, "indirect segments not read");
     if (q->bytes > BLKIF_EXEC_BOUNCE && q->op != BLKIF_OP_DISCARD)
         return fail(why, whylen, "request of %llu bytes", (unsigned long long)q->bytes);
     switch (q->op) {

@@ -133,6 +133,7 @@ int vbd_connect(const char *bepath, struct store *st, struct vbd **out, char *er
         writen(bepath, "sector-size", "512") ||
         writen(bepath, "feature-flush-cache", "1") ||
         writen(bepath, "feature-persistent", "%d", vbd_offer_persistent ? 1 : 0) ||
+        writen(bepath, "feature-max-indirect-segments", "%u", BLKIF_MAX_SEGS) ||
         (!ro && (writen(bepath, "feature-discard", "1") ||
                  writen(bepath, "discard-granularity", "%u", gran) ||
                  writen(bepath, "discard-alignment", "0"))) ||
@@ -171,7 +172,7 @@ int vbd_connect(const char *bepath, struct store *st, struct vbd **out, char *er
     struct blkback_conf conf = {
         .frontend = v->feid, .ring_ref = (grant_ref_t)ring_ref, .port = (evtchn_port_t)port,
         .img = v->img, .read_only = ro, .flush = true, .discard = !ro,
-        .persistent = persistent,
+        .persistent = persistent, .max_indirect = BLKIF_MAX_SEGS,
     };
     char berr[BLKBACK_WHY_LEN];
     rc = blkback_connect(&conf, &v->bb, berr);

@@ -20,8 +20,8 @@ extern bool vbd_offer_persistent;
  * to its directory), writes sectors, info, sector-size and the features
  * (feature-flush-cache 1, feature-discard 1 with discard-granularity and
  * discard-alignment on writable disks; feature-persistent 1 unless
- * vbd_offer_persistent is false; no barrier, indirect descriptors: their
- * nodes are absent), switches to InitWait,
+ * vbd_offer_persistent is false; feature-max-indirect-segments
+ * BLKIF_MAX_SEGS; no barrier: its node is absent), switches to InitWait,
  * waits (as long as the frontend exists and has not closed) for the
  * frontend's Initialised with ring-ref,
  * event-channel, protocol (absent or "x86_64-abi") and feature-persistent
