@@ -134,6 +134,39 @@ static unsigned long take_slot(void)
     return va;
 }
 
+/* n (1..64) consecutive free pages of one map area, marked used; 0 if
+ * none can be had. */
+static unsigned long take_slots(unsigned n)
+{
+    unsigned long f = minios_events_save(), va = 0;
+
+    for (unsigned c = 0; c <= nr_chunks && c < MAP_CHUNKS && !va; c++) {
+        if (c == nr_chunks) {
+            struct chunk *ch = calloc(1, sizeof(*ch));
+            if (!ch)
+                break;
+            ch->va = minios_area_alloc_chunk();
+            if (!ch->va) {
+                free(ch);
+                break;
+            }
+            chunks[nr_chunks++] = ch;
+        }
+        struct chunk *ch = chunks[c];
+        unsigned run = 0;
+        for (unsigned i = 0; i < CHUNK_PAGES && !va; i++) {
+            run = (ch->used[i / 64] >> (i % 64)) & 1 ? 0 : run + 1;
+            if (run < n)
+                continue;
+            for (unsigned j = i + 1 - n; j <= i; j++)
+                ch->used[j / 64] |= 1ull << (j % 64);
+            va = ch->va + (unsigned long)(i + 1 - n) * PAGE_SIZE;
+        }
+    }
+    minios_events_restore(f);
+    return va;
+}
+
 /* The slot's bit for va, or NULL if va is not a map-area page. */
 static uint64_t *slot_bit(unsigned long va, uint64_t *mask)
 {
@@ -182,6 +215,51 @@ void *minios_gnttab_map(domid_t d, grant_ref_t ref, int readonly, grant_handle_t
     }
     *h = op.handle;
     last_frame = (unsigned long)(op.dev_bus_addr >> 12);
+    return (void *)va;
+}
+
+void *minios_gnttab_map_n(domid_t d, const grant_ref_t *refs, unsigned n, int readonly,
+                          grant_handle_t *h)
+{
+    last_status = GNTST_okay;
+    if (n == 0 || n > MINIOS_GNTTAB_MAP_N_MAX) {
+        last_status = GNTST_general_error;
+        return NULL;
+    }
+    unsigned long va = take_slots(n);
+    if (!va) {
+        last_status = GNTST_no_device_space;
+        return NULL;
+    }
+    struct gnttab_map_grant_ref op[MINIOS_GNTTAB_MAP_N_MAX];
+    for (unsigned i = 0; i < n; i++)
+        op[i] = (struct gnttab_map_grant_ref){
+            .host_addr = va + (unsigned long)i * PAGE_SIZE,
+            .flags = GNTMAP_host_map | (readonly ? GNTMAP_readonly : 0),
+            .ref = refs[i],
+            .dom = d,
+        };
+    long rc = HYPERVISOR_grant_table_op(GNTTABOP_map_grant_ref, op, n);
+    int bad = rc < 0 ? GNTST_general_error : GNTST_okay;
+    for (unsigned i = 0; i < n && bad == GNTST_okay; i++)
+        if (op[i].status != GNTST_okay)
+            bad = op[i].status;
+    if (bad != GNTST_okay) {
+        /* Undo the pages that did map; every slot goes back. */
+        for (unsigned i = 0; i < n; i++) {
+            if (rc >= 0 && op[i].status == GNTST_okay) {
+                struct gnttab_unmap_grant_ref u = {
+                    .host_addr = op[i].host_addr, .dev_bus_addr = 0, .handle = op[i].handle,
+                };
+                HYPERVISOR_grant_table_op(GNTTABOP_unmap_grant_ref, &u, 1);
+            }
+            put_slot(va + (unsigned long)i * PAGE_SIZE);
+        }
+        last_status = bad;
+        return NULL;
+    }
+    for (unsigned i = 0; i < n; i++)
+        h[i] = op[i].handle;
     return (void *)va;
 }
 

@@ -54,7 +54,7 @@ for w in '(ctl) wrote the nodes of d3'"'"'s xvda and xvdb, served by d2' \
          '(guest) refused: device/vbd/51728: the backend /local/domain/2/backend/vbd/3/51728 did not connect (it closed)' \
          '(tapdisk) tapdisk: store on 00:04.0: 64 MiB' \
          '(tapdisk) tapdisk: /local/domain/2/backend/vbd/3/51712: connected' \
-         '(tapdisk) tapdisk: /local/domain/2/backend/vbd/3/51712: persistent grants on' \
+         '(tapdisk) tapdisk: /local/domain/2/backend/vbd/3/51712: ring of 1 page, persistent grants on' \
          '(guest) attached: 4096 sectors' \
          '(guest) read 1 MiB through the qcow2 overlay: the backing file'"'"'s bytes' \
          '(guest) wrote 256 KiB, flushed, read back: byte-exact' \

@@ -66,7 +66,7 @@ for w in '(linux) linux-blk: /dev/xvda: 8192 sectors, read-only 0' \
          '(linux) linux-blk: MiB at 2 MiB after discard md5 b6d81b360a5672d80c27430f39153e2c' \
          '(linux) linux-blk: done' \
          '(tapdisk) tapdisk: /local/domain/2/backend/vbd/3/51712: connected' \
-         '(tapdisk) tapdisk: /local/domain/2/backend/vbd/3/51712: persistent grants on'; do
+         '(tapdisk) tapdisk: /local/domain/2/backend/vbd/3/51712: ring of 4 pages, persistent grants on'; do
     grep -qF "$w" "$log" || fail "missing \"$w\""
 done
 grep -qE 'blkfront: xvda: .*persistent grants: enabled' "$log" || fail "Linux did not enable persistent grants"

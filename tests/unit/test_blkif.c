@@ -176,6 +176,55 @@ static void ring(void)
     free(page);
 }
 
+/* Multi-page rings: the frontend's ring-page-order against the offered
+ * order, and a ring of 4 pages (128 requests) with hostile indices. */
+static void ring_pages(void)
+{
+    char why[96];
+    EXPECT(blkif_ring_pages(NULL, 4, why, sizeof(why)) == 1);
+    EXPECT(blkif_ring_pages("0", 4, why, sizeof(why)) == 1);
+    EXPECT(blkif_ring_pages("2", 4, why, sizeof(why)) == 4);
+    EXPECT(blkif_ring_pages("4", 4, why, sizeof(why)) == 16);
+    EXPECT(blkif_ring_pages("5", 4, why, sizeof(why)) == -EINVAL);
+    EXPECT(strstr(why, "above max-ring-page-order 4"));
+    EXPECT(blkif_ring_pages("3", 2, why, sizeof(why)) == -EINVAL);
+    EXPECT(blkif_ring_pages("4", 5, why, sizeof(why)) == -EINVAL);     /* more than we map */
+    EXPECT(blkif_ring_pages("", 4, why, sizeof(why)) == -EINVAL);
+    EXPECT(blkif_ring_pages("-1", 4, why, sizeof(why)) == -EINVAL);
+    EXPECT(blkif_ring_pages("2x", 4, why, sizeof(why)) == -EINVAL);
+    EXPECT(strstr(why, "not a number"));
+    EXPECT(blkif_ring_pages("4294967297", 4, why, sizeof(why)) == -EINVAL);
+    EXPECT(blkif_ring_pages("99999999999999999999999", 4, why, sizeof(why)) == -EINVAL);
+
+    void *mem = aligned_alloc(4096, 4 * 4096);
+    blkif_sring_t *s = mem;
+    SHARED_RING_INIT(s);
+    blkif_front_ring_t front;
+    blkif_back_ring_t back;
+    FRONT_RING_INIT(&front, s, 4 * 4096);
+    BACK_RING_INIT(&back, s, 4 * 4096);
+    EXPECT(RING_SIZE(&back) == 128);
+    blkif_request_t got;
+    for (unsigned i = 0; i < 128; i++) {
+        blkif_request_t *r = RING_GET_REQUEST(&front, front.req_prod_pvt++);
+        *r = rw(BLKIF_OP_READ, i, 1);
+        r->id = i;
+    }
+    RING_PUSH_REQUESTS(&front);
+    unsigned taken = 0;
+    while (blkif_ring_next(&back, &got) == 1) {
+        EXPECT(got.id == taken);
+        taken++;
+    }
+    EXPECT(taken == 128);
+    for (unsigned i = 0; i < 128; i++)
+        blkif_ring_respond(&back, i, BLKIF_OP_READ, BLKIF_RSP_OKAY);
+    EXPECT(RING_GET_RESPONSE(&front, 127)->id == 127);
+    s->req_prod = back.rsp_prod_pvt + 129;
+    EXPECT(blkif_ring_next(&back, &got) == -EPROTO);
+    free(mem);
+}
+
 /* A fake grant table: NPAGES pages; grefs past them, and gref 13, are bad;
  * gref 12 is granted read-only (a read request may not write it). */
 #define NPAGES 32
@@ -476,6 +525,7 @@ int main(void)
 {
     pgrants();
     indirect();
+    ring_pages();
     checks();
     ring();
     exec_on("raw");

@@ -47,6 +47,14 @@ int minios_gnttab_end_access(grant_ref_t ref);
  * hypervisor's GNTST_*, or GNTST_no_device_space when no page was free).
  * *h gets the handle. */
 void *minios_gnttab_map(domid_t d, grant_ref_t ref, int readonly, grant_handle_t *h);
+/* Maps n (1..MINIOS_GNTTAB_MAP_N_MAX) of domain d's grants at n
+ * consecutive pages (a multi-page ring), all or none; h[i] gets each
+ * page's handle.  The address, or NULL (minios_gnttab_last_status(): the
+ * first page's failure, GNTST_no_device_space, or GNTST_general_error
+ * for a bad n).  Each page is unmapped with minios_gnttab_unmap. */
+#define MINIOS_GNTTAB_MAP_N_MAX 16
+void *minios_gnttab_map_n(domid_t d, const grant_ref_t *refs, unsigned n, int readonly,
+                          grant_handle_t *h);
 /* The machine frame of the page the last successful minios_gnttab_map
  * mapped (the hypervisor's dev_bus_addr >> 12). */
 unsigned long minios_gnttab_last_frame(void);

@@ -18,7 +18,8 @@ struct blkback {
     struct blkif_disk disk;
     blkif_back_ring_t ring;
     void *ring_va;
-    grant_handle_t ring_handle;
+    unsigned ring_pages;
+    grant_handle_t ring_handle[BLKIF_MAX_RING_PAGES];
     evtchn_port_t port;             /* ours */
     struct minios_waitq wq;
     struct minios_thread *thread;
@@ -51,6 +52,13 @@ void blkback_unlock(void)
      * frontend starves the others and vbd_close. */
     if (minios_waitq_wake_all(&exec_wq))
         minios_thread_yield();
+}
+
+static void unmap_ring(struct blkback *b)
+{
+    for (unsigned i = 0; i < b->ring_pages; i++)
+        minios_gnttab_unmap((uint8_t *)b->ring_va + i * 4096, b->ring_handle[i]);
+    b->ring_va = NULL;
 }
 
 static void on_event(evtchn_port_t port, void *data)
@@ -198,8 +206,7 @@ static void serve(void *arg)
     /* Cut off: nothing of this frontend is touched again. */
     if (b->cut) {
         minios_evtchn_close(b->port);
-        minios_gnttab_unmap(b->ring_va, b->ring_handle);
-        b->ring_va = NULL;
+        unmap_ring(b);
     }
     b->stopped = true;
     minios_waitq_wake_all(&b->wq);
@@ -233,16 +240,30 @@ int blkback_connect(const struct blkback_conf *c, struct blkback **out, char *er
         free(b);
         return -XEN_ENOMEM;
     }
-    b->ring_va = minios_gnttab_map(c->frontend, c->ring_ref, 0, &b->ring_handle);
-    if (!b->ring_va) {
-        snprintf(err, BLKBACK_WHY_LEN, "d%u's ring grant %u cannot be mapped (GNTST %d)",
-                 c->frontend, c->ring_ref, minios_gnttab_last_status());
+    b->ring_pages = c->ring_pages > 1 ? c->ring_pages : 1;
+    if (b->ring_pages > BLKIF_MAX_RING_PAGES || (b->ring_pages & (b->ring_pages - 1))) {
+        snprintf(err, BLKBACK_WHY_LEN, "a ring of %u pages", c->ring_pages);
         if (c->persistent)
             blkif_pgrants_fini(&b->pg);
         free(b);
         return -XEN_EINVAL;
     }
-    BACK_RING_INIT(&b->ring, (blkif_sring_t *)b->ring_va, 4096);
+    if (b->ring_pages == 1)
+        b->ring_va = minios_gnttab_map(c->frontend, c->ring_ref, 0, &b->ring_handle[0]);
+    else
+        b->ring_va = minios_gnttab_map_n(c->frontend, c->ring_refs, b->ring_pages, 0,
+                                         b->ring_handle);
+    if (!b->ring_va) {
+        snprintf(err, BLKBACK_WHY_LEN, "d%u's ring grant%s %u%s cannot be mapped (GNTST %d)",
+                 c->frontend, b->ring_pages > 1 ? "s" : "",
+                 b->ring_pages > 1 ? c->ring_refs[0] : c->ring_ref,
+                 b->ring_pages > 1 ? "..." : "", minios_gnttab_last_status());
+        if (c->persistent)
+            blkif_pgrants_fini(&b->pg);
+        free(b);
+        return -XEN_EINVAL;
+    }
+    BACK_RING_INIT(&b->ring, (blkif_sring_t *)b->ring_va, 4096 * b->ring_pages);
     int rc = minios_evtchn_bind_interdomain(c->frontend, c->port, &b->port);
     if (!rc)
         rc = minios_evtchn_bind(b->port, on_event, b);
@@ -251,7 +272,7 @@ int blkback_connect(const struct blkback_conf *c, struct blkback **out, char *er
                  c->frontend, c->port, rc);
         if (b->port)
             minios_evtchn_close(b->port);
-        minios_gnttab_unmap(b->ring_va, b->ring_handle);
+        unmap_ring(b);
         if (c->persistent)
             blkif_pgrants_fini(&b->pg);
         free(b);
@@ -261,7 +282,7 @@ int blkback_connect(const struct blkback_conf *c, struct blkback **out, char *er
     if (!b->thread) {
         snprintf(err, BLKBACK_WHY_LEN, "no thread");
         minios_evtchn_close(b->port);
-        minios_gnttab_unmap(b->ring_va, b->ring_handle);
+        unmap_ring(b);
         if (c->persistent)
             blkif_pgrants_fini(&b->pg);
         free(b);
@@ -291,7 +312,7 @@ void blkback_disconnect(struct blkback *b)
     MINIOS_WAIT_EVENT(&b->wq, b->stopped);
     if (b->ring_va) {
         minios_evtchn_close(b->port);
-        minios_gnttab_unmap(b->ring_va, b->ring_handle);
+        unmap_ring(b);
     }
     free(b);
 }

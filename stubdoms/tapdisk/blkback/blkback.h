@@ -17,6 +17,9 @@ struct blkback;
 struct blkback_conf {
     domid_t frontend;
     grant_ref_t ring_ref;           /* one page: a blkif_sring_t, 64-bit layout */
+    unsigned ring_pages;            /* 0 or 1: ring_ref; 2..BLKIF_MAX_RING_PAGES
+                                     * (a power of 2): ring_refs[], one ring */
+    grant_ref_t ring_refs[16];
     evtchn_port_t port;             /* the frontend's unbound port */
     struct img *img;                /* not owned: the caller closes it */
     bool read_only;

@@ -140,6 +140,27 @@ int blkif_check(const struct blkif_disk *d, const blkif_request_t *r,
     return check_segs(d, out, r->sector_number, r->seg, nseg, why, whylen);
 }
 
+int blkif_ring_pages(const char *order, unsigned max_order, char *why, size_t whylen)
+{
+    if (why && whylen)
+        why[0] = 0;
+    if (!order)
+        return 1;
+    unsigned long v = 0;
+    const char *p = order;
+    if (!*p)
+        return refuse(why, whylen, -EINVAL, "ring-page-order is empty");
+    for (; *p; p++) {
+        if (*p < '0' || *p > '9' || v > 1000)
+            return refuse(why, whylen, -EINVAL, "ring-page-order \"%.20s\" is not a number", order);
+        v = v * 10 + (unsigned long)(*p - '0');
+    }
+    if (v > max_order || max_order > BLKIF_MAX_RING_ORDER)
+        return refuse(why, whylen, -EINVAL, "ring-page-order %lu above max-ring-page-order %u",
+                      v, max_order);
+    return 1 << v;
+}
+
 int blkif_ring_next(blkif_back_ring_t *ring, blkif_request_t *out)
 {
     RING_IDX rp = ring->sring->req_prod;

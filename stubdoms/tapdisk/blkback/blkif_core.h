@@ -94,6 +94,19 @@ int blkif_check(const struct blkif_disk *d, const blkif_request_t *r,
 int blkif_check_indirect(const struct blkif_disk *d, struct blkif_req *q,
                          const struct blkif_request_segment *segs, char *why, size_t whylen);
 
+/* Multi-page rings: the backend offers max-ring-page-order
+ * BLKIF_MAX_RING_ORDER (Xen's XENBUS_MAX_RING_GRANT_ORDER). */
+#define BLKIF_MAX_RING_ORDER 4u
+#define BLKIF_MAX_RING_PAGES (1u << BLKIF_MAX_RING_ORDER)
+
+/*
+ * The frontend's ring-page-order (its text, NULL if the node is absent:
+ * a one-page ring) against the max-ring-page-order offered: the number
+ * of pages (then ring-ref0..N-1 name them), or -EINVAL with the reason
+ * (not a number, above the offered order).
+ */
+int blkif_ring_pages(const char *order, unsigned max_order, char *why, size_t whylen);
+
 /*
  * The next request from the ring into *out: 1, 0 if there is none (or
  * the frontend already has a full ring of requests outstanding), or

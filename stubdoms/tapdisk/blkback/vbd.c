@@ -134,6 +134,7 @@ int vbd_connect(const char *bepath, struct store *st, struct vbd **out, char *er
         writen(bepath, "feature-flush-cache", "1") ||
         writen(bepath, "feature-persistent", "%d", vbd_offer_persistent ? 1 : 0) ||
         writen(bepath, "feature-max-indirect-segments", "%u", BLKIF_MAX_SEGS) ||
+        writen(bepath, "max-ring-page-order", "%u", BLKIF_MAX_RING_ORDER) ||
         (!ro && (writen(bepath, "feature-discard", "1") ||
                  writen(bepath, "discard-granularity", "%u", gran) ||
                  writen(bepath, "discard-alignment", "0"))) ||
@@ -153,9 +154,31 @@ int vbd_connect(const char *bepath, struct store *st, struct vbd **out, char *er
         }
         minios_thread_sleep_ns(5000000);
     }
-    if (readu(v->fe, "ring-ref", &ring_ref) || readu(v->fe, "event-channel", &port) ||
-        ring_ref > UINT32_MAX || port > UINT32_MAX) {
-        rc = fail(err, -EINVAL, "%s: ring-ref or event-channel missing or bad", v->fe);
+    /* A multi-page ring: ring-page-order (at most what we offered) and
+     * ring-ref0..N-1; else one page, ring-ref. */
+    char order[16], rerr[96];
+    int pages = readn(v->fe, "ring-page-order", order, sizeof(order)) == 0
+                    ? blkif_ring_pages(order, BLKIF_MAX_RING_ORDER, rerr, sizeof(rerr))
+                    : 1;
+    if (pages < 0) {
+        rc = fail(err, -EINVAL, "%s: %s", v->fe, rerr);
+        goto out;
+    }
+    grant_ref_t refs[BLKIF_MAX_RING_PAGES];
+    for (int i = 0; i < pages; i++) {
+        char name[16];
+        if (pages == 1)
+            snprintf(name, sizeof(name), "ring-ref");
+        else
+            snprintf(name, sizeof(name), "ring-ref%d", i);
+        if (readu(v->fe, name, &ring_ref) || ring_ref > UINT32_MAX) {
+            rc = fail(err, -EINVAL, "%s: %s missing or bad", v->fe, name);
+            goto out;
+        }
+        refs[i] = (grant_ref_t)ring_ref;
+    }
+    if (readu(v->fe, "event-channel", &port) || port > UINT32_MAX) {
+        rc = fail(err, -EINVAL, "%s: event-channel missing or bad", v->fe);
         goto out;
     }
     if (readn(v->fe, "protocol", proto, sizeof(proto)) == 0 &&
@@ -169,11 +192,15 @@ int vbd_connect(const char *bepath, struct store *st, struct vbd **out, char *er
     if (readu(v->fe, "feature-persistent", &fe_persistent))
         fe_persistent = 0;
     bool persistent = vbd_offer_persistent && fe_persistent == 1;
+    _Static_assert(BLKIF_MAX_RING_PAGES <= sizeof(((struct blkback_conf *)0)->ring_refs) /
+                                               sizeof(grant_ref_t), "ring_refs");
     struct blkback_conf conf = {
-        .frontend = v->feid, .ring_ref = (grant_ref_t)ring_ref, .port = (evtchn_port_t)port,
+        .frontend = v->feid, .ring_ref = refs[0], .ring_pages = (unsigned)pages,
+        .port = (evtchn_port_t)port,
         .img = v->img, .read_only = ro, .flush = true, .discard = !ro,
         .persistent = persistent, .max_indirect = BLKIF_MAX_SEGS,
     };
+    memcpy(conf.ring_refs, refs, sizeof(refs[0]) * (size_t)pages);
     char berr[BLKBACK_WHY_LEN];
     rc = blkback_connect(&conf, &v->bb, berr);
     if (rc) {
@@ -181,7 +208,8 @@ int vbd_connect(const char *bepath, struct store *st, struct vbd **out, char *er
         goto out;
     }
     writen(bepath, "state", "%d", XenbusStateConnected);
-    printf("tapdisk: %s: persistent grants %s\n", bepath,
+    printf("tapdisk: %s: ring of %d page%s, persistent grants %s\n", bepath, pages,
+           pages > 1 ? "s" : "",
            persistent ? "on" : vbd_offer_persistent ? "off (the frontend did not take them)"
                                                     : "off (persistent=0)");
     *out = v;
