@@ -242,8 +242,9 @@ static int disks(unsigned n, unsigned salt)
     return test_finish();
 }
 
-/* op=hostile: two disks connected wrongly by hand: xvda with protocol
- * x86_32-abi, xvdb with a ring-ref that grants nothing; tapdisk must
+/* op=hostile: three disks connected wrongly by hand: xvda with protocol
+ * x86_32-abi, xvdb with a ring-ref that grants nothing, xvdc with a
+ * ring-page-order (5) above tapdisk's max-ring-page-order; tapdisk must
  * close each (state 6) and serve the other guests on. */
 static int wait_backend_closed(const char *node)
 {
@@ -270,11 +271,12 @@ static int wait_backend_closed(const char *node)
 
 static int hostile(void)
 {
-    static const struct { const char *node, *ring, *proto, *what; } bad[] = {
-        { "device/vbd/51712", "8", "x86_32-abi", "protocol x86_32-abi" },
-        { "device/vbd/51728", "4000", "x86_64-abi", "a ring-ref that grants nothing" },
+    static const struct { const char *node, *ring, *proto, *order, *what; } bad[] = {
+        { "device/vbd/51712", "8", "x86_32-abi", NULL, "protocol x86_32-abi" },
+        { "device/vbd/51728", "4000", "x86_64-abi", NULL, "a ring-ref that grants nothing" },
+        { "device/vbd/51744", "8", "x86_64-abi", "5", "ring-page-order 5" },
     };
-    for (unsigned i = 0; i < 2; i++) {
+    for (unsigned i = 0; i < 3; i++) {
         char p[160], *v;
         size_t n;
         snprintf(p, sizeof(p), "%s/state", bad[i].node);
@@ -291,6 +293,14 @@ static int hostile(void)
         char val[16];
         snprintf(val, sizeof(val), "%u", port);
         put(bad[i].node, "ring-ref", bad[i].ring);
+        if (bad[i].order) {
+            put(bad[i].node, "ring-page-order", bad[i].order);
+            for (unsigned r = 0; r < 32; r++) {
+                char name[16];
+                snprintf(name, sizeof(name), "ring-ref%u", r);
+                put(bad[i].node, name, bad[i].ring);
+            }
+        }
         put(bad[i].node, "event-channel", val);
         put(bad[i].node, "protocol", bad[i].proto);
         put(bad[i].node, "state", "3");

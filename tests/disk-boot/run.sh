@@ -9,7 +9,8 @@
 # both: it reads the qcow2 overlay's backing bytes, writes 256 KiB,
 # flushes and reads back on xvda, reads the base file on xvdb, whose
 # writes are refused (read-only), and detaches.  Meanwhile guest "evil"
-# connects its two disks by hand with protocol x86_32-abi and with a
+# connects its three disks by hand with protocol x86_32-abi, with
+# ring-page-order 5 (tapdisk offers 4) and with a
 # ring-ref that grants nothing: tapdisk closes each, the others go on;
 # guest "crasher" attaches a disk and crashes without closing it: tapdisk
 # notices its nodes are gone and closes the disk.
@@ -43,7 +44,7 @@ XS="build/stubdoms/xenstore.elf name=xenstore role=xenstore mem=16M exit=idle"
 HV=${HV:-build/hv.elf}
 [ "${DEBUG:-0}" = 1 ] && HV=build/hv-debug.elf
 HV=$HV bash ci/qemu-boot.sh "$log" 150 256M \
-    "$XS,build/stubdoms/tapdisk.elf name=tapdisk mem=8M role=hardware pci=00:04.0 exit=idle,$X name=guest mem=8M op=boot disk=xvda:/images/vm/disk.qcow2 disk=xvdb:/images/base.raw:ro,$X name=evil op=hostile disk=xvda:/images/base.raw:ro disk=xvdb:/images/base.raw:ro,$X name=crasher op=crash disk=xvda:/images/base.raw:ro,$X name=bad1 op=boot disk=hda:/images/base.raw,$X name=bad2 op=boot disk=xvdc:images/base.raw" \
+    "$XS,build/stubdoms/tapdisk.elf name=tapdisk mem=8M role=hardware pci=00:04.0 exit=idle,$X name=guest mem=8M op=boot disk=xvda:/images/vm/disk.qcow2 disk=xvdb:/images/base.raw:ro,$X name=evil op=hostile disk=xvda:/images/base.raw:ro disk=xvdb:/images/base.raw:ro disk=xvdc:/images/base.raw:ro,$X name=crasher op=crash disk=xvda:/images/base.raw:ro,$X name=bad1 op=boot disk=hda:/images/base.raw,$X name=bad2 op=boot disk=xvdc:images/base.raw" \
     -append iommu=off -M q35 \
     -drive "file=$store,if=none,id=d0,format=raw,cache=writeback" -device virtio-blk-pci,drive=d0,addr=4
 rc=$?
@@ -67,6 +68,8 @@ for w in "module 'bad1' refused: disk=hda:/images/base.raw: xvd[a-z]:PATH[:ro]" 
          '(guest) Test result: SUCCESS' \
          '(evil) refused: protocol x86_32-abi: the backend closed' \
          '(evil) refused: a ring-ref that grants nothing: the backend closed' \
+         '(evil) refused: ring-page-order 5: the backend closed' \
+         '(tapdisk) tapdisk: /local/domain/2/backend/vbd/4/51744: /local/domain/4/device/vbd/51744: ring-page-order 5 above max-ring-page-order 4' \
          '(evil) Test result: SUCCESS' \
          "(tapdisk) tapdisk: /local/domain/2/backend/vbd/4/51712: /local/domain/4/device/vbd/51712: protocol x86_32-abi (only x86_64-abi is served) (-" \
          "(tapdisk) tapdisk: /local/domain/2/backend/vbd/4/51728: d4's ring grant 4000 cannot be mapped" \
