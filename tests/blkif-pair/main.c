@@ -38,8 +38,12 @@
  *  - writes WR_REQS requests of 11 full pages at once (all in flight),
  *    flushes, reads them back with as many reads in flight: byte-exact;
  *  - hostile requests, each answered alone: past the end, a bad grant,
- *    an unknown operation, a segment past its page (ERROR), barrier and
- *    indirect (EOPNOTSUPP, not advertised); a good read still works;
+ *    an unknown operation, a segment past its page (ERROR), barrier
+ *    (EOPNOTSUPP, not advertised); a good read still works;
+ *  - indirect requests: a good read of 20 segments (byte-exact,
+ *    answered as a read); refused (ERROR): an indirect flush, 33
+ *    segments, an indirect page that grants nothing, a segment past its
+ *    page, a range past the end;
  *  - an impossible producer index: the backend cuts it off.
  */
 #define PG       4096
@@ -291,21 +295,68 @@ static int frontend(void)
     r = next_req(BLKIF_OP_READ, 53, 0, 1, 0);
     r->seg[0].last_sect = 8;
     next_req(BLKIF_OP_WRITE_BARRIER, 54, 0, 1, 0);
-    next_req(BLKIF_OP_INDIRECT, 55, 0, 1, 0);
     next_req(BLKIF_OP_READ, 56, 8, 1, 0);
     push();
-    collect(7);
+    collect(6);
     expect_status(50, BLKIF_RSP_ERROR, "refused: read past the end");
     expect_status(51, BLKIF_RSP_ERROR, "refused: write with a bad grant");
     expect_status(52, BLKIF_RSP_ERROR, "refused: unknown operation 77");
     expect_status(53, BLKIF_RSP_ERROR, "refused: segment past its page");
     expect_status(54, BLKIF_RSP_EOPNOTSUPP, "refused: write barrier (not advertised)");
-    expect_status(55, BLKIF_RSP_EOPNOTSUPP, "refused: indirect (not advertised)");
     expect_status(56, BLKIF_RSP_OKAY, "a good read after them");
     bad = 0;
     for (unsigned j = 0; j < PG; j++)
         bad += data[0][j] != pat(8 + j / 512, j % 512);
     CHECK_EQ(bad, 0);
+
+    /* Indirect requests (the backend offers 32 segments): descriptors in
+     * data page NDATA-1 (20 segments: pages 1-20), a bad copy of them in
+     * NDATA-2 (segment 3 past its page). */
+    struct blkif_request_segment *good = (void *)data[NDATA - 1], *badseg = (void *)data[NDATA - 2];
+    memset(data[1], 0, 20 * PG);
+    for (unsigned i = 0; i < 20; i++)
+        good[i] = (struct blkif_request_segment){ .gref = REF_DATA + 1 + i, .first_sect = 0,
+                                                  .last_sect = 7 };
+    memcpy(badseg, good, 20 * sizeof(*good));
+    badseg[3].last_sect = 8;
+    const struct { uint8_t op; uint16_t nseg; grant_ref_t page; uint64_t sector;
+                          int16_t want; const char *what; } ind[] = {
+        { BLKIF_OP_READ, 20, REF_DATA + NDATA - 1, 8, BLKIF_RSP_OKAY, "indirect read of 20 segments" },
+        { BLKIF_OP_FLUSH_DISKCACHE, 1, REF_DATA + NDATA - 1, 8, BLKIF_RSP_ERROR,
+          "refused: indirect flush" },
+        { BLKIF_OP_READ, 33, REF_DATA + NDATA - 1, 8, BLKIF_RSP_ERROR,
+          "refused: indirect of 33 segments" },
+        { BLKIF_OP_READ, 20, 5000, 8, BLKIF_RSP_ERROR,
+          "refused: indirect page that grants nothing" },
+        { BLKIF_OP_READ, 20, REF_DATA + NDATA - 2, 8, BLKIF_RSP_ERROR,
+          "refused: indirect segment past its page" },
+        { BLKIF_OP_READ, 20, REF_DATA + NDATA - 1, c->sectors - 159, BLKIF_RSP_ERROR,
+          "refused: indirect read past the end" },
+    };
+    for (unsigned k = 0; k < 6; k++) {
+        blkif_request_indirect_t *ir = (void *)RING_GET_REQUEST(&front, front.req_prod_pvt++);
+        memset(ir, 0, sizeof(*ir));
+        ir->operation = BLKIF_OP_INDIRECT;
+        ir->indirect_op = ind[k].op;
+        ir->nr_segments = ind[k].nseg;
+        ir->id = 60 + k;
+        ir->sector_number = ind[k].sector;
+        ir->indirect_grefs[0] = ind[k].page;
+    }
+    push();
+    collect(6);
+    for (unsigned k = 0; k < 6; k++)
+        expect_status(60 + k, ind[k].want, ind[k].what);
+    if (op_of[60] != BLKIF_OP_READ)
+        test_fail("the indirect read was answered as operation %u", op_of[60]);
+    bad = 0;
+    for (unsigned i = 0; i < 20; i++)
+        for (unsigned j = 0; j < PG; j++)
+            bad += data[1 + i][j] != pat(8 + i * 8 + j / 512, j % 512);
+    if (bad)
+        test_fail("indirect read: %u bytes differ", bad);
+    else
+        printf("indirect read of 20 segments: byte-exact, answered as a read\n");
 
     /* An impossible producer index: cut off. */
     s->req_prod = front.req_prod_pvt + 1000;
@@ -365,6 +416,7 @@ static struct blkback *serve_frontend(domid_t fe, struct img *img, struct ctl **
     back_wait_state(&c->state, 1);
     struct blkback_conf conf = {
         .frontend = fe, .ring_ref = c->ring_ref, .port = c->port, .img = img, .flush = true,
+        .max_indirect = BLKIF_MAX_SEGS,
     };
     struct blkback *b;
     int rc = blkback_connect(&conf, &b, err);

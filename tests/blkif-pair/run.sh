@@ -59,10 +59,16 @@ for w in '(front) connected: 8192 sectors' \
          '(front) refused: unknown operation 77: BLKIF_RSP_ERROR' \
          '(front) refused: segment past its page: BLKIF_RSP_ERROR' \
          '(front) refused: write barrier (not advertised): BLKIF_RSP_EOPNOTSUPP' \
-         '(front) refused: indirect (not advertised): BLKIF_RSP_EOPNOTSUPP' \
+         '(front) indirect read of 20 segments: OKAY' \
+         '(front) indirect read of 20 segments: byte-exact, answered as a read' \
+         '(front) refused: indirect flush: BLKIF_RSP_ERROR' \
+         '(front) refused: indirect of 33 segments: BLKIF_RSP_ERROR' \
+         '(front) refused: indirect page that grants nothing: BLKIF_RSP_ERROR' \
+         '(front) refused: indirect segment past its page: BLKIF_RSP_ERROR' \
+         '(front) refused: indirect read past the end: BLKIF_RSP_ERROR' \
          '(front) a good read after them: OKAY' \
          '(front) backend says: frontend d2 cut off: impossible request producer index' \
-         '(tapdisk) served d2: 34 OKAY, 6 refused; frontend d2 cut off' \
+         '(tapdisk) served d2: 35 OKAY, 10 refused; frontend d2 cut off' \
          '(tapdisk) served d3: 66 OKAY, 0 refused; connected' \
          '(good) blkfront: 66 requests answered, up to ' \
          '(tapdisk) images and store closed' \
