@@ -52,7 +52,7 @@ XS="build/stubdoms/xenstore.elf name=xenstore role=xenstore mem=16M exit=idle"
 HV=${HV:-build/hv.elf}
 [ "${DEBUG:-0}" = 1 ] && HV=build/hv-debug.elf
 HV=$HV bash ci/qemu-boot.sh "$log" 240 256M \
-    "$XS,build/stubdoms/tapdisk.elf name=tapdisk mem=8M role=hardware pci=00:04.0 exit=idle,$X name=fmt mem=8M op=disks n=4 salt=1 disk=xvda:/images/raw.img disk=xvdb:/images/vm1/disk.qcow2 disk=xvdc:/images/d.vhd disk=xvdd:/images/d.vmdk,$X name=share mem=8M op=disks n=1 salt=2 disk=xvda:/images/vm2/disk.qcow2,$X name=comp mem=8M op=disks n=1 salt=3 disk=xvda:/images/comp.qcow2" \
+    "$XS,build/stubdoms/tapdisk.elf name=tapdisk mem=8M role=hardware pci=00:04.0 exit=idle persistent=0,$X name=fmt mem=8M op=disks n=4 salt=1 disk=xvda:/images/raw.img disk=xvdb:/images/vm1/disk.qcow2 disk=xvdc:/images/d.vhd disk=xvdd:/images/d.vmdk,$X name=share mem=8M op=disks n=1 salt=2 disk=xvda:/images/vm2/disk.qcow2,$X name=comp mem=8M op=disks n=1 salt=3 disk=xvda:/images/comp.qcow2" \
     -append iommu=off -M q35 \
     -drive "file=$store,if=none,id=d0,format=raw,cache=writeback" -device virtio-blk-pci,drive=d0,addr=4
 rc=$?
@@ -61,6 +61,10 @@ cat "$log"
 [ "$rc" -eq 33 ] || fail "QEMU status $rc, not 33"
 grep -q 'PANIC\|hypervisor fault' "$log" && fail "hypervisor panic"
 grep -q 'LEAK' "$log" && fail "frames leaked"
+# tapdisk runs with persistent=0: every disk's data goes by grant copy.
+[ "$(grep -c 'persistent grants off (persistent=0)' "$log")" -eq 6 ] \
+    || fail "not every disk says persistent grants off (persistent=0)"
+grep -qE 'persistent grants on|persistent grants: ' "$log" && fail "persistent grants used with persistent=0"
 for w in '(fmt) xvda: 8192 sectors: base read, 2 MiB written, flushed, read back: byte-exact' \
          '(fmt) xvdb: 8192 sectors: base read, 2 MiB written, flushed, read back: byte-exact' \
          '(fmt) xvdc: 8192 sectors: base read, 2 MiB written, flushed, read back: byte-exact' \
