@@ -417,7 +417,12 @@ static int wait_backend_until(const char *be, int want, uint64_t deadline, uint6
 {
     unsigned long long st = 0;
     for (;;) {
-        if (!xs_getu(be, "state", &st) && (int)st == want)
+        int rc = xs_getu(be, "state", &st);
+        if (!rc && (int)st == want)
+            return 0;
+        /* Waiting for Closed: a backend whose nodes went (its domain
+         * ended after closing, or died) has nothing of ours mapped. */
+        if (rc && want == XenbusStateClosed)
             return 0;
         if (!xs_getu(be, "state", &st) && st == XenbusStateClosed && want != XenbusStateClosed)
             return -ECONNREFUSED;
