@@ -31,13 +31,21 @@ for i in range(2048 * 512, (2048 + 256 * rounds) * 512):
     base[i] = (i * 7 + (i >> 9) * 11 + 0x35) & 0xff
 open(sys.argv[1] + "/expected.raw", "wb").write(base)
 PY
+qemu-img create -q -f qcow2 "$out/tree/images/disk.qcow2" 8M || fail "qemu-img create"
+python3 - "$out" "$ROUNDS" <<'PY'
+import sys
+e = bytearray(8 << 20)
+for i in range(2048 * 512, (2048 + 256 * int(sys.argv[2])) * 512):
+    e[i] = (i * 7 + (i >> 9) * 11 + 0x35) & 0xff
+open(sys.argv[1] + "/expected-qcow2.raw", "wb").write(e)
+PY
 mkfs.ext4 -q -F -d "$out/tree" "$store" 32M || fail "mkfs.ext4 failed"
 X=build/tests/disk-restart.elf
 XS="build/stubdoms/xenstore.elf name=xenstore role=xenstore mem=16M exit=idle"
 HV=${HV:-build/hv.elf}
 [ "${DEBUG:-0}" = 1 ] && HV=build/hv-debug.elf
 HV=$HV bash ci/qemu-boot.sh "$log" 240 256M \
-    "$XS,build/stubdoms/tapdisk.elf name=tapdisk mem=8M role=hardware pci=00:04.0 exit=idle restart=crash selftest=crash-after-writes=60,$X name=guest mem=8M op=loop rounds=$ROUNDS disk=xvda:/images/disk.raw" \
+    "$XS,build/stubdoms/tapdisk.elf name=tapdisk mem=8M role=hardware pci=00:04.0 exit=idle restart=crash selftest=crash-after-writes=120,$X name=guest mem=8M op=loop rounds=$ROUNDS disk=xvda:/images/disk.raw,$X name=guest2 mem=8M op=loop rounds=$ROUNDS disk=xvda:/images/disk.qcow2" \
     -append iommu=off -M q35 \
     -drive "file=$store,if=none,id=d0,format=raw,cache=writeback" -device virtio-blk-pci,drive=d0,addr=4
 rc=$?
@@ -47,27 +55,40 @@ cat "$log"
 [ "$rc" -eq 35 ] || fail "QEMU status $rc, not 35"
 grep -q 'PANIC\|hypervisor fault' "$log" && fail "hypervisor panic"
 grep -q 'LEAK' "$log" && fail "frames leaked"
-for w in '(tapdisk) tapdisk: selftest=crash-after-writes=60: d' \
+for w in '(tapdisk) tapdisk: selftest=crash-after-writes=120: d' \
          "(guest) $ROUNDS writes and $ROUNDS flushes acknowledged, 2 connections, longest stall" \
          "(guest) $ROUNDS rounds read back: byte-exact" \
          '(guest) Test result: SUCCESS' \
+         "(guest2) $ROUNDS writes and $ROUNDS flushes acknowledged, 2 connections, longest stall" \
+         "(guest2) $ROUNDS rounds read back: byte-exact" \
+         '(guest2) Test result: SUCCESS' \
          '(tapdisk) tapdisk: every disk closed (exit=idle): store closed'; do
     grep -qF "$w" "$log" || fail "missing \"$w\""
 done
 grep -qE '^\[ *[0-9.]+\] d[0-9]+ \(tapdisk\): restarted \(restart=crash\), life 2$' "$log" ||
     fail "tapdisk was not restarted"
-grep -qE '\(xenstore\) d[0-9]+: disk xvda \(51712\): backend d[0-9]+ restarted: its nodes written again' "$log" ||
-    fail "the xenstore stub did not write the backend nodes again"
+[ "$(grep -cE '\(xenstore\) d[0-9]+: disk xvda \(51712\): backend d[0-9]+ restarted: its nodes written again' "$log")" = 2 ] ||
+    fail "the xenstore stub did not write both guests' backend nodes again"
 grep -qE 'mm: free frames before domains ([0-9]+), after \1: all returned' "$log" || fail "frames not all returned"
-grep -qE '\(guest\) blkfront: device/vbd/51712: backend .* \((gone|started over)\): reconnecting, [1-9][0-9]* requests? outstanding' "$log" ||
-    fail "blkfront did not see the backend go with requests outstanding"
-grep -qE '\(guest\) blkfront: device/vbd/51712: reconnected \(connection 2\) after [0-9]+ ms: [1-9][0-9]* requests? issued again' "$log" ||
-    fail "blkfront did not reconnect and issue requests again"
-grep -E '\(guest\) .*longest stall' "$log" | sed 's/^/disk-restart: /'
-debugfs -R "dump /images/disk.raw $out/x/disk.raw" "$store" >/dev/null 2>&1 || fail "debugfs dump /images/disk.raw"
+for g in guest guest2; do
+    grep -qE "\\($g\\) blkfront: device/vbd/51712: backend .* \\((gone|started over)\\): reconnecting, [0-9]+ requests? outstanding" "$log" ||
+        fail "$g's blkfront did not see the backend go"
+    grep -qE "\\($g\\) blkfront: device/vbd/51712: reconnected \\(connection 2\\) after [0-9]+ ms: [0-9]+ requests? issued again" "$log" ||
+        fail "$g's blkfront did not reconnect"
+done
+# The write tapdisk carried out and never answered was issued again.
+grep -qE '\((guest|guest2)\) blkfront: device/vbd/51712: reconnected \(connection 2\) after [0-9]+ ms: [1-9][0-9]* requests? issued again' "$log" ||
+    fail "no request was issued again"
+grep -E '\((guest|guest2)\) .*longest stall' "$log" | sed 's/^/disk-restart: /'
+for f in disk.raw disk.qcow2; do
+    debugfs -R "dump /images/$f $out/x/$f" "$store" >/dev/null 2>&1 || fail "debugfs dump /images/$f"
+done
+qemu-img check -q -f qcow2 "$out/x/disk.qcow2" || fail "qemu-img check: disk.qcow2 is damaged"
 qemu-img compare -q -f raw -F raw "$out/expected.raw" "$out/x/disk.raw" ||
-    fail "qemu-img compare: the image is not what the guest's acknowledged, flushed writes made"
-echo "disk-restart: qemu-img compare: every acknowledged and flushed round is in the image"
+    fail "qemu-img compare: disk.raw is not what the guest's acknowledged, flushed writes made"
+qemu-img compare -q -f raw -F qcow2 "$out/expected-qcow2.raw" "$out/x/disk.qcow2" ||
+    fail "qemu-img compare: disk.qcow2 is not what guest2's acknowledged, flushed writes made"
+echo "disk-restart: qemu-img check (qcow2) and compare (raw, qcow2): every acknowledged and flushed round is in the images"
 e2fsck -fn "$store" > "$out/fsck.log" 2>&1 || { cat "$out/fsck.log"; fail "e2fsck -fn: the store is not clean"; }
 echo "disk-restart: e2fsck -fn: clean"
 echo "Test result: SUCCESS"
