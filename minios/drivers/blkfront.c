@@ -58,7 +58,23 @@ struct minios_blkfront {
     volatile bool watch_stop, watch_done;
     uint64_t seq;
     unsigned connections, reissued;
+    /* Progress: the last response (or the submission that found nothing
+     * in flight), and the longest wait for a response with requests out. */
+    uint64_t last_progress_ns, longest_stall_ns;
+    /* Writes answered OKAY so far; how many of them a completed flush
+     * covers; lost: a backend went with writes it answered but no flush
+     * covered (the next flush reports it). */
+    uint64_t writes_acked, writes_durable;
+    bool lost;
 };
+
+static void progress(struct minios_blkfront *f)
+{
+    uint64_t now = minios_monotonic_ns();
+    if (f->inflight && now - f->last_progress_ns > f->longest_stall_ns)
+        f->longest_stall_ns = now - f->last_progress_ns;
+    f->last_progress_ns = now;
+}
 
 /* Responses, in event context (delivery masked). */
 static void on_event(evtchn_port_t port, void *data)
@@ -80,6 +96,9 @@ static void on_event(evtchn_port_t port, void *data)
                 f->broken = true;
                 continue;
             }
+            progress(f);
+            if (f->slots[id].op == BLKIF_OP_WRITE && r->status == BLKIF_RSP_OKAY)
+                f->writes_acked++;
             f->slots[id].status = r->status;
             f->slots[id].done = true;
             f->inflight--;
@@ -236,6 +255,8 @@ static void submit(struct minios_blkfront *f, unsigned i, uint8_t op, uint64_t s
     sl->sector = sector;
     sl->nsect = n;
     sl->seq = ++f->seq;
+    if (!f->inflight)
+        f->last_progress_ns = minios_monotonic_ns();
     if (++f->inflight > f->max_inflight)
         f->max_inflight = f->inflight;
     int notify = 0;
@@ -358,8 +379,22 @@ int minios_blkfront_flush(struct minios_blkfront *f)
     int s = take_slot(f, minios_monotonic_ns() + TIMEOUT_NS);
     if (s < 0)
         return s;
+    uint64_t covers = f->writes_acked;
     submit(f, (unsigned)s, BLKIF_OP_FLUSH_DISKCACHE, 0, 0);
-    return finish(f, (unsigned)s, minios_monotonic_ns() + TIMEOUT_NS);
+    int rc = finish(f, (unsigned)s, minios_monotonic_ns() + TIMEOUT_NS);
+    if (rc)
+        return rc;
+    if (f->lost) {
+        /* Writes a dead backend answered but never flushed may be gone:
+         * this flush cannot vouch for them (reported once, as fsync). */
+        f->lost = false;
+        if (covers > f->writes_durable)
+            f->writes_durable = covers;
+        return -XEN_EIO;
+    }
+    if (covers > f->writes_durable)
+        f->writes_durable = covers;
+    return 0;
 }
 
 /* ---- the xenbus handshake ---- */
@@ -631,6 +666,8 @@ static void watch(void *arg)
          * started over: new requests wait in their slots from now on. */
         unsigned long fl = minios_events_save();
         f->reconnecting = true;
+        if (f->writes_acked > f->writes_durable && f->flush && !f->read_only)
+            f->lost = true;
         for (unsigned i = 0; i < MINIOS_BLKFRONT_SLOTS; i++)
             if (f->slots[i].busy && !f->slots[i].done && !f->slots[i].seq)
                 f->slots[i].seq = ++f->seq;     /* issued on the old ring: again */
@@ -640,6 +677,11 @@ static void watch(void *arg)
                !readable ? "gone"
                : st == XenbusStateInitialising || st == XenbusStateInitWait ? "started over"
                : "closing", f->inflight, f->inflight == 1 ? "" : "s");
+        if (f->lost)
+            printf("blkfront: %s: %llu answered write%s not flushed may be lost: the next flush "
+                   "fails with EIO\n", f->node,
+                   (unsigned long long)(f->writes_acked - f->writes_durable),
+                   f->writes_acked - f->writes_durable == 1 ? "" : "s");
         xs_put(f->node, "state", XenbusStateInitialising);
         uint64_t t0 = minios_monotonic_ns();
         char why[MINIOS_BLKFRONT_ERRLEN];
@@ -674,4 +716,9 @@ static void start_watch(struct minios_blkfront *f)
 unsigned minios_blkfront_connections(const struct minios_blkfront *f)
 {
     return f->connections;
+}
+
+uint64_t minios_blkfront_longest_stall_ns(const struct minios_blkfront *f)
+{
+    return f->longest_stall_ns;
 }

@@ -71,6 +71,9 @@ int minios_blkfront_flush(struct minios_blkfront *f);
  * then Closed).  The number of connections so far (1 after attach):
  */
 unsigned minios_blkfront_connections(const struct minios_blkfront *f);
+/* The longest time (monotonic ns) that requests were outstanding with no
+ * response coming: the stall a backend restart causes. */
+uint64_t minios_blkfront_longest_stall_ns(const struct minios_blkfront *f);
 /* Requests answered so far, and the most that were in flight at once. */
 void minios_blkfront_stats(const struct minios_blkfront *f, uint64_t *done, unsigned *max_inflight);
 
