@@ -27,10 +27,16 @@
 #define SEGS         BLKIF_MAX_SEGMENTS_PER_REQUEST
 #define SLOT_SECTORS (SEGS * 8u)
 #define TIMEOUT_NS   30000000000ull
+#define RECONNECT_NS 10000000000ull   /* a backend gone this long is given up */
+#define POLL_NS      2000000ull       /* the backend's state, while connected */
 
 struct slot {
     bool busy, done;
+    bool abandoned;                  /* timed out: freed by its response or a reconnection */
     int16_t status;
+    uint8_t op;                      /* the request, kept to re-issue it on a new ring */
+    unsigned nsect;
+    uint64_t sector, seq;
     uint8_t *pages;                  /* SEGS pages, granted to the backend */
     grant_ref_t gref[SEGS];
 };
@@ -46,7 +52,29 @@ struct minios_blkfront {
     char node[128], backend_path[128];
     uint64_t sectors, done;
     unsigned inflight, max_inflight;
+    /* Reconnection (attached frontends): a thread watches the backend. */
+    grant_ref_t ring_ref;
+    bool reconnecting, gone;         /* gone: the backend did not come back */
+    volatile bool watch_stop, watch_done;
+    uint64_t seq;
+    unsigned connections, reissued;
+    /* Progress: the last response (or the submission that found nothing
+     * in flight), and the longest wait for a response with requests out. */
+    uint64_t last_progress_ns, longest_stall_ns;
+    /* Writes answered OKAY so far; how many of them a completed flush
+     * covers; lost: a backend went with writes it answered but no flush
+     * covered (the next flush reports it). */
+    uint64_t writes_acked, writes_durable;
+    bool lost;
 };
+
+static void progress(struct minios_blkfront *f)
+{
+    uint64_t now = minios_monotonic_ns();
+    if (f->inflight && now - f->last_progress_ns > f->longest_stall_ns)
+        f->longest_stall_ns = now - f->last_progress_ns;
+    f->last_progress_ns = now;
+}
 
 /* Responses, in event context (delivery masked). */
 static void on_event(evtchn_port_t port, void *data)
@@ -68,10 +96,15 @@ static void on_event(evtchn_port_t port, void *data)
                 f->broken = true;
                 continue;
             }
+            progress(f);
+            if (f->slots[id].op == BLKIF_OP_WRITE && r->status == BLKIF_RSP_OKAY)
+                f->writes_acked++;
             f->slots[id].status = r->status;
             f->slots[id].done = true;
             f->inflight--;
             f->done++;
+            if (f->slots[id].abandoned)
+                f->slots[id].busy = f->slots[id].abandoned = false;
         }
         RING_FINAL_CHECK_FOR_RESPONSES(&f->ring, more);
     } while (more && !f->broken);
@@ -138,6 +171,7 @@ int minios_blkfront_create(domid_t backend, struct minios_blkfront **out,
         rc = minios_evtchn_bind(f->port, on_event, f);
     if (rc)
         goto fail;
+    f->ring_ref = rr;
     *ring_ref = rr;
     *port = f->port;
     *out = f;
@@ -173,7 +207,7 @@ static int take_slot(struct minios_blkfront *f, uint64_t deadline)
 {
     unsigned long fl = minios_events_save();
     int got = -1;
-    while (!f->broken) {
+    while (!f->broken && !f->gone) {
         for (unsigned i = 0; i < MINIOS_BLKFRONT_SLOTS && got < 0; i++)
             if (!f->slots[i].busy)
                 got = (int)i;
@@ -185,29 +219,51 @@ static int take_slot(struct minios_blkfront *f, uint64_t deadline)
         f->slots[got].done = false;
     }
     minios_events_restore(fl);
-    return f->broken ? -XEN_EIO : got >= 0 ? got : -XEN_ETIMEDOUT;
+    if (got >= 0 && (f->broken || f->gone)) {
+        f->slots[got].busy = false;
+        got = -1;
+    }
+    return f->broken ? -XEN_EIO : f->gone ? -XEN_ENOTCONN : got >= 0 ? got : -XEN_ETIMEDOUT;
 }
 
-/* Puts slot i's request (op, sector, n sectors from its first page) on the ring. */
-static void submit(struct minios_blkfront *f, unsigned i, uint8_t op, uint64_t sector, unsigned n)
+/* Writes slot i's request (as recorded in the slot) into the ring's next entry. */
+static void ring_put(struct minios_blkfront *f, unsigned i)
 {
-    unsigned long fl = minios_events_save();
+    const struct slot *sl = &f->slots[i];
     blkif_request_t *r = RING_GET_REQUEST(&f->ring, f->ring.req_prod_pvt++);
-    r->operation = op;
+    r->operation = sl->op;
     r->handle = 0;
     r->id = i;
-    r->sector_number = sector;
-    r->nr_segments = (uint8_t)((n + 7) / 8);
+    r->sector_number = sl->sector;
+    r->nr_segments = (uint8_t)((sl->nsect + 7) / 8);
     for (unsigned s = 0; s < r->nr_segments; s++) {
-        unsigned here = n - s * 8 < 8 ? n - s * 8 : 8;
-        r->seg[s].gref = f->slots[i].gref[s];
+        unsigned here = sl->nsect - s * 8 < 8 ? sl->nsect - s * 8 : 8;
+        r->seg[s].gref = sl->gref[s];
         r->seg[s].first_sect = 0;
         r->seg[s].last_sect = (uint8_t)(here - 1);
     }
+}
+
+/* Puts slot i's request (op, sector, n sectors from its first page) on
+ * the ring; while the frontend reconnects it waits in its slot, and the
+ * reconnection issues it on the new ring. */
+static void submit(struct minios_blkfront *f, unsigned i, uint8_t op, uint64_t sector, unsigned n)
+{
+    unsigned long fl = minios_events_save();
+    struct slot *sl = &f->slots[i];
+    sl->op = op;
+    sl->sector = sector;
+    sl->nsect = n;
+    sl->seq = ++f->seq;
+    if (!f->inflight)
+        f->last_progress_ns = minios_monotonic_ns();
     if (++f->inflight > f->max_inflight)
         f->max_inflight = f->inflight;
-    int notify;
-    RING_PUSH_REQUESTS_AND_CHECK_NOTIFY(&f->ring, notify);
+    int notify = 0;
+    if (!f->reconnecting) {
+        ring_put(f, i);
+        RING_PUSH_REQUESTS_AND_CHECK_NOTIFY(&f->ring, notify);
+    }
     minios_events_restore(fl);
     if (notify)
         minios_evtchn_send(f->port);
@@ -219,18 +275,21 @@ static int finish(struct minios_blkfront *f, unsigned i, uint64_t deadline)
     struct slot *sl = &f->slots[i];
     unsigned long fl = minios_events_save();
     int rc = 0;
-    while (!sl->done && !f->broken)
+    while (!sl->done && !f->broken && !f->gone)
         if (minios_waitq_wait(&f->wq, deadline) == -XEN_ETIMEDOUT) {
             rc = -XEN_ETIMEDOUT;
             break;
         }
     if (!rc)
         rc = f->broken && !sl->done ? -XEN_EIO
+           : f->gone && !sl->done ? -XEN_ENOTCONN
            : sl->status == BLKIF_RSP_OKAY ? 0
            : sl->status == BLKIF_RSP_EOPNOTSUPP ? -XEN_EOPNOTSUPP : -XEN_EIO;
     /* A slot whose request timed out stays busy: the backend may still use its pages. */
     if (rc != -XEN_ETIMEDOUT)
         sl->busy = false;
+    else
+        sl->abandoned = true;
     minios_waitq_wake_all(&f->wq);
     minios_events_restore(fl);
     return rc;
@@ -238,7 +297,7 @@ static int finish(struct minios_blkfront *f, unsigned i, uint64_t deadline)
 
 static int check(struct minios_blkfront *f, uint64_t sector, const void *buf, size_t count)
 {
-    if (!f->connected)
+    if (!f->connected || f->gone)
         return -XEN_ENOTCONN;
     if (f->broken)
         return -XEN_EIO;
@@ -311,7 +370,7 @@ int minios_blkfront_write(struct minios_blkfront *f, uint64_t sector, const void
 
 int minios_blkfront_flush(struct minios_blkfront *f)
 {
-    if (!f->connected)
+    if (!f->connected || f->gone)
         return -XEN_ENOTCONN;
     if (!f->flush)
         return -XEN_EOPNOTSUPP;
@@ -320,8 +379,22 @@ int minios_blkfront_flush(struct minios_blkfront *f)
     int s = take_slot(f, minios_monotonic_ns() + TIMEOUT_NS);
     if (s < 0)
         return s;
+    uint64_t covers = f->writes_acked;
     submit(f, (unsigned)s, BLKIF_OP_FLUSH_DISKCACHE, 0, 0);
-    return finish(f, (unsigned)s, minios_monotonic_ns() + TIMEOUT_NS);
+    int rc = finish(f, (unsigned)s, minios_monotonic_ns() + TIMEOUT_NS);
+    if (rc)
+        return rc;
+    if (f->lost) {
+        /* Writes a dead backend answered but never flushed may be gone:
+         * this flush cannot vouch for them (reported once, as fsync). */
+        f->lost = false;
+        if (covers > f->writes_durable)
+            f->writes_durable = covers;
+        return -XEN_EIO;
+    }
+    if (covers > f->writes_durable)
+        f->writes_durable = covers;
+    return 0;
 }
 
 /* ---- the xenbus handshake ---- */
@@ -375,20 +448,31 @@ static int ferr(char *err, int rc, const char *fmt, ...)
     return rc;
 }
 
-static int wait_backend(const char *be, int want, uint64_t ns)
+static int wait_backend_until(const char *be, int want, uint64_t deadline, uint64_t poll_ns)
 {
-    uint64_t deadline = minios_monotonic_ns() + ns;
     unsigned long long st = 0;
     for (;;) {
-        if (!xs_getu(be, "state", &st) && (int)st == want)
+        int rc = xs_getu(be, "state", &st);
+        if (!rc && (int)st == want)
+            return 0;
+        /* Waiting for Closed: a backend whose nodes went (its domain
+         * ended after closing, or died) has nothing of ours mapped. */
+        if (rc && want == XenbusStateClosed)
             return 0;
         if (!xs_getu(be, "state", &st) && st == XenbusStateClosed && want != XenbusStateClosed)
             return -ECONNREFUSED;
         if (minios_monotonic_ns() > deadline)
             return -ETIMEDOUT;
-        minios_thread_sleep_ns(5000000);
+        minios_thread_sleep_ns(poll_ns);
     }
 }
+
+static int wait_backend(const char *be, int want, uint64_t ns)
+{
+    return wait_backend_until(be, want, minios_monotonic_ns() + ns, 5000000);
+}
+
+static void start_watch(struct minios_blkfront *f);
 
 int minios_blkfront_attach(const char *node, struct minios_blkfront **out, char *err)
 {
@@ -434,15 +518,209 @@ int minios_blkfront_attach(const char *node, struct minios_blkfront **out, char 
     xs_getu(be, "feature-flush-cache", &flush);
     minios_blkfront_connected(f, sectors, info & VDISK_READONLY, flush != 0);
     xs_put(node, "state", XenbusStateConnected);
+    f->connections = 1;
+    start_watch(f);
     *out = f;
     return 0;
 }
 
 int minios_blkfront_detach(struct minios_blkfront *f)
 {
+    if (f->connections) {
+        f->watch_stop = true;
+        while (!f->watch_done)
+            minios_thread_sleep_ns(POLL_NS);
+    }
     f->connected = false;
+    if (f->gone) {
+        xs_put(f->node, "state", XenbusStateClosed);
+        return -ENOTCONN;
+    }
     xs_put(f->node, "state", XenbusStateClosing);
     int rc = wait_backend(f->backend_path, XenbusStateClosed, 30000000000ull);
     xs_put(f->node, "state", XenbusStateClosed);
     return rc;
+}
+
+/* ---- reconnection: the backend restarted ---- */
+
+/*
+ * As Linux's blkfront_resume/blkif_recover: a new ring page and event
+ * channel for the new backend (the data slots stay granted: the backend
+ * domain has the same id), then every request that had no response is
+ * issued again, oldest first.  Callers blocked in read/write/flush only
+ * wait longer.  0, or a negative errno with the reason in why.
+ */
+static int reconnect(struct minios_blkfront *f, uint64_t deadline, char *why, size_t len)
+{
+    int rc = wait_backend_until(f->backend_path, XenbusStateInitWait, deadline, POLL_NS);
+    if (rc) {
+        snprintf(why, len, "it did not come back to InitWait (%s)",
+                 rc == -ETIMEDOUT ? "timed out" : "it closed");
+        return rc;
+    }
+    void *page = minios_alloc_pages(1);
+    if (!page) {
+        snprintf(why, len, "no memory for a new ring");
+        return -ENOMEM;
+    }
+    blkif_sring_t *sr = page;
+    SHARED_RING_INIT(sr);
+    grant_ref_t rr = minios_gnttab_grant_access(f->backend, minios_virt_to_mfn(sr), 0);
+    evtchn_port_t port = 0;
+    if (rr == MINIOS_GNTTAB_INVALID_REF || minios_evtchn_alloc_unbound(f->backend, &port) ||
+        minios_evtchn_bind(port, on_event, f)) {
+        if (port)
+            minios_evtchn_close(port);
+        if (rr != MINIOS_GNTTAB_INVALID_REF)
+            minios_gnttab_end_access(rr);
+        minios_free_pages(page, 1);
+        snprintf(why, len, "no grant or event channel for a new ring");
+        return -ENOMEM;
+    }
+    /* The old ring: its backend is gone, so nothing maps it any more
+     * (if something still does, the page is left to it). */
+    unsigned long fl = minios_events_save();
+    evtchn_port_t old_port = f->port;
+    void *old_page = f->ring_page;
+    grant_ref_t old_rr = f->ring_ref;
+    f->port = port;
+    f->ring_page = page;
+    f->ring_ref = rr;
+    FRONT_RING_INIT(&f->ring, sr, 4096);
+    minios_events_restore(fl);
+    minios_evtchn_close(old_port);
+    if (minios_gnttab_end_access(old_rr) == 0)
+        minios_free_pages(old_page, 1);
+    else
+        printf("blkfront: %s: the old ring is still mapped: its page is left\n", f->node);
+
+    char path[300];
+    snprintf(path, sizeof(path), "%s/protocol", f->node);
+    if (xs_put(f->node, "ring-ref", rr) || xs_put(f->node, "event-channel", port) ||
+        minios_xs_write(MINIOS_XBT_NIL, path, XEN_IO_PROTO_ABI_X86_64) ||
+        xs_put(f->node, "state", XenbusStateInitialised)) {
+        snprintf(why, len, "cannot write the frontend's nodes");
+        return -EIO;
+    }
+    rc = wait_backend_until(f->backend_path, XenbusStateConnected, deadline, POLL_NS);
+    if (rc) {
+        snprintf(why, len, "it did not connect (%s)", rc == -ETIMEDOUT ? "timed out" : "it closed");
+        return rc;
+    }
+    unsigned long long sectors = 0, info = 0, flush = 0;
+    xs_getu(f->backend_path, "info", &info);
+    xs_getu(f->backend_path, "feature-flush-cache", &flush);
+    if (xs_getu(f->backend_path, "sectors", &sectors) || sectors != f->sectors ||
+        !(info & VDISK_READONLY) != !f->read_only || !flush != !f->flush) {
+        snprintf(why, len, "the disk it serves now is not the same (sectors %llu, info %llu)",
+                 sectors, info);
+        return -EINVAL;
+    }
+
+    /* Every request without a response, oldest first, on the new ring. */
+    fl = minios_events_save();
+    unsigned n = 0;
+    for (unsigned i = 0; i < MINIOS_BLKFRONT_SLOTS; i++) {
+        struct slot *sl = &f->slots[i];
+        if (sl->busy && !sl->done && sl->abandoned) {
+            sl->busy = sl->abandoned = false;   /* its caller gave up on it */
+            f->inflight--;
+        }
+    }
+    for (;;) {
+        int next = -1;
+        for (unsigned i = 0; i < MINIOS_BLKFRONT_SLOTS; i++) {
+            const struct slot *sl = &f->slots[i];
+            if (sl->busy && !sl->done && sl->seq && (next < 0 || sl->seq < f->slots[next].seq))
+                next = (int)i;
+        }
+        if (next < 0)
+            break;
+        ring_put(f, (unsigned)next);
+        f->slots[next].seq = 0;    /* issued again */
+        n++;
+    }
+    f->reissued += n;
+    f->reconnecting = false;
+    int notify = 0;
+    RING_PUSH_REQUESTS_AND_CHECK_NOTIFY(&f->ring, notify);
+    minios_events_restore(fl);
+    if (notify || n)
+        minios_evtchn_send(f->port);
+    xs_put(f->node, "state", XenbusStateConnected);
+    snprintf(why, len, "%u request%s issued again", n, n == 1 ? "" : "s");
+    return 0;
+}
+
+/* The watcher: polls the backend's state while connected. */
+static void watch(void *arg)
+{
+    struct minios_blkfront *f = arg;
+    while (!f->watch_stop && !f->gone && !f->broken) {
+        unsigned long long st = 0;
+        bool readable = !xs_getu(f->backend_path, "state", &st);
+        if (readable && st == XenbusStateConnected) {
+            minios_thread_sleep_ns(POLL_NS);
+            continue;
+        }
+        /* Gone (its domain died and its nodes went), closing, or
+         * started over: new requests wait in their slots from now on. */
+        unsigned long fl = minios_events_save();
+        f->reconnecting = true;
+        if (f->writes_acked > f->writes_durable && f->flush && !f->read_only)
+            f->lost = true;
+        for (unsigned i = 0; i < MINIOS_BLKFRONT_SLOTS; i++)
+            if (f->slots[i].busy && !f->slots[i].done && !f->slots[i].seq)
+                f->slots[i].seq = ++f->seq;     /* issued on the old ring: again */
+        minios_events_restore(fl);
+        printf("blkfront: %s: backend %s (%s): reconnecting, %u request%s outstanding\n",
+               f->node, f->backend_path,
+               !readable ? "gone"
+               : st == XenbusStateInitialising || st == XenbusStateInitWait ? "started over"
+               : "closing", f->inflight, f->inflight == 1 ? "" : "s");
+        if (f->lost)
+            printf("blkfront: %s: %llu answered write%s not flushed may be lost: the next flush "
+                   "fails with EIO\n", f->node,
+                   (unsigned long long)(f->writes_acked - f->writes_durable),
+                   f->writes_acked - f->writes_durable == 1 ? "" : "s");
+        xs_put(f->node, "state", XenbusStateInitialising);
+        uint64_t t0 = minios_monotonic_ns();
+        char why[MINIOS_BLKFRONT_ERRLEN];
+        int rc = reconnect(f, t0 + RECONNECT_NS, why, sizeof(why));
+        if (rc) {
+            printf("blkfront: %s: backend %s: %s: giving up, I/O fails with ENOTCONN\n",
+                   f->node, f->backend_path, why);
+            fl = minios_events_save();
+            f->gone = true;
+            f->reconnecting = false;
+            minios_waitq_wake_all(&f->wq);
+            minios_events_restore(fl);
+            xs_put(f->node, "state", XenbusStateClosed);
+            break;
+        }
+        f->connections++;
+        printf("blkfront: %s: reconnected (connection %u) after %llu ms: %s\n", f->node,
+               f->connections, (unsigned long long)((minios_monotonic_ns() - t0) / 1000000), why);
+    }
+    f->watch_done = true;
+    minios_thread_exit();
+}
+
+static void start_watch(struct minios_blkfront *f)
+{
+    if (!minios_thread_create("blkfront", watch, f, 16 << 10)) {
+        printf("blkfront: %s: no thread to watch the backend: no reconnection\n", f->node);
+        f->watch_done = true;
+    }
+}
+
+unsigned minios_blkfront_connections(const struct minios_blkfront *f)
+{
+    return f->connections;
+}
+
+uint64_t minios_blkfront_longest_stall_ns(const struct minios_blkfront *f)
+{
+    return f->longest_stall_ns;
 }

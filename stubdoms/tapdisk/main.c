@@ -22,6 +22,8 @@
  * Initialising (1) is served by its own thread (vbd.c) until the
  * frontend closes, fails or goes.  exit=idle: once at least one disk was
  * served and none is left, close the store and power off (for tests).
+ * selftest=crash-after-writes=N: abort after carrying out the N-th write
+ * request of this life, before answering it (test disk-restart).
  */
 #define MAX_VBDS 64
 
@@ -108,11 +110,20 @@ static void scan(void)
 
 int main(int argc, char **argv)
 {
-    for (int i = 1; i < argc; i++)
+    for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "exit=idle"))
             exit_idle = true;
         else if (!strcmp(argv[i], "persistent=0"))
             vbd_offer_persistent = false;
+        else if (!strncmp(argv[i], "selftest=crash-after-writes=", 28)) {
+            char *end;
+            unsigned long n = strtoul(argv[i] + 28, &end, 10);
+            if (end == argv[i] + 28 || *end || !n)
+                printf("tapdisk: %s: not a positive number: ignored\n", argv[i]);
+            else
+                blkback_selftest_crash_after_writes(n);
+        }
+    }
     uint16_t bdf;
     struct minios_blk *dev;
     char err[STORE_ERRLEN];

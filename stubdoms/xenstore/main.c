@@ -405,6 +405,7 @@ static void put_node(unsigned domid, const char *rel, const char *value, bool rw
 
 static void boot_domain_setup(struct dom *d, unsigned store_port, unsigned console_port,
                               const char *name, bool again);
+static void vbd_backend_back(unsigned backend);
 
 /* One line of the boot module:
  * domain <id> name=<n> mem_kb=<k> vcpus=<v> store_mfn=<m> store_port=<p>
@@ -493,7 +494,29 @@ static void boot_domain(char *line, bool again)
 
     boot_domain_setup(d, store_port, console_port, name, again);
     xsv_domain_up(store, id);    /* its vif, and the vifs it serves (vif.c) */
+    if (again && id == vbd_backend)
+        vbd_backend_back(id);
     let_run(id);
+}
+
+/* The tapdisk domain came back after a restart: each present boot
+ * domain's disk= words get their backend directories again (vbd.c). */
+static void vbd_backend_back(unsigned backend)
+{
+    for (struct bootline *b = bootlines; b; b = b->next) {
+        if (b->domid == backend || !find_dom(b->domid) || !strstr(b->line, " disk="))
+            continue;
+        char *line = strdup(b->line), *save, *w;
+        char *disks[4];
+        unsigned n = 0;
+        if (!line)
+            continue;
+        for (w = strtok_r(line, " ", &save); w; w = strtok_r(NULL, " ", &save))
+            if (!strncmp(w, "disk=", 5) && n < 4)
+                disks[n++] = w + 5;
+        xsv_vbd_backend_back(store, b->domid, backend, disks, n);
+        free(line);
+    }
 }
 
 /* Its console, its store connection, @introduceDomain. */

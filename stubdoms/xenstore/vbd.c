@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "vbd.h"
+#include "vif.h"
 
 #define xlog(...) do { printf("(xenstore) "); printf(__VA_ARGS__); printf("\n"); } while (0)
 
@@ -34,8 +35,25 @@ static void node(struct xs_store *s, const char *dir, const char *name, const ch
         xlog("cannot write %s: %d", path, rc);
 }
 
+static void write_disks(struct xs_store *s, unsigned domid, unsigned backend,
+                        char *const *disks, unsigned n, bool again);
+
 void xsv_boot_disks(struct xs_store *s, unsigned domid, unsigned backend,
                     char *const *disks, unsigned n)
+{
+    write_disks(s, domid, backend, disks, n, false);
+}
+
+void xsv_vbd_backend_back(struct xs_store *s, unsigned domid, unsigned backend,
+                          char *const *disks, unsigned n)
+{
+    write_disks(s, domid, backend, disks, n, true);
+}
+
+/* again: the backend's half only (its old life's went with its home),
+ * and the backend's read access to the frontend's directory back. */
+static void write_disks(struct xs_store *s, unsigned domid, unsigned backend,
+                        char *const *disks, unsigned n, bool again)
 {
     for (unsigned i = 0; i < n; i++) {
         const char *w = disks[i];
@@ -65,7 +83,8 @@ void xsv_boot_disks(struct xs_store *s, unsigned domid, unsigned backend,
         node(s, bdir, NULL, "", backend, backend);
         node(s, bvbd, NULL, "", backend, backend);
         node(s, be, NULL, "", backend, domid);
-        node(s, fe, NULL, "", domid, backend);
+        if (!again)
+            node(s, fe, NULL, "", domid, backend);
         node(s, be, "frontend", fe, backend, domid);
         snprintf(v, sizeof(v), "%u", domid);
         node(s, be, "frontend-id", v, backend, domid);
@@ -73,6 +92,13 @@ void xsv_boot_disks(struct xs_store *s, unsigned domid, unsigned backend,
         node(s, be, "mode", ro ? "r" : "w", backend, domid);
         node(s, be, "online", "1", backend, domid);
         node(s, be, "type", "tapdisk", backend, domid);
+        if (again) {
+            xsv_regrant(s, fe, backend);
+            node(s, be, "state", "1", backend, domid);     /* last: tapdisk starts on it */
+            xlog("d%u: disk %.4s (%u): backend d%u restarted: its nodes written again", domid,
+                 w, dev, backend);
+            continue;
+        }
         node(s, fe, "backend", be, domid, backend);
         snprintf(v, sizeof(v), "%u", backend);
         node(s, fe, "backend-id", v, domid, backend);

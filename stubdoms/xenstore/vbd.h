@@ -18,4 +18,14 @@ unsigned xsv_find_backend(const char *list);
 void xsv_boot_disks(struct xs_store *s, unsigned domid, unsigned backend,
                     char *const *disks, unsigned n);
 
+/*
+ * The backend domain came back after a restart (its whole home went with
+ * its old life): the backend directories of domid's disks are written
+ * again (state=1), and the backend gets read access back to the
+ * frontend's device/vbd/<dev> and everything below it.  The frontend's
+ * nodes are left as they are: its blkfront reconnects (docs/disk.md).
+ */
+void xsv_vbd_backend_back(struct xs_store *s, unsigned domid, unsigned backend,
+                          char *const *disks, unsigned n);
+
 #endif /* KEEL_XS_VBD_H */

@@ -212,6 +212,11 @@ static void regrant(struct xs_store *s, const char *path, unsigned reader, unsig
     }
 }
 
+void xsv_regrant(struct xs_store *s, const char *path, unsigned reader)
+{
+    regrant(s, path, reader, 0);
+}
+
 void xsv_domain_up(struct xs_store *s, unsigned domid)
 {
     char mac[18], dir[64], path[128], v[64];

@@ -15,6 +15,9 @@ void xsv_note_line(const char *line);
 void xsv_domain_up(struct xs_store *s, unsigned domid);
 /* domid is gone: the backend half of its vif is removed. */
 void xsv_domain_gone(struct xs_store *s, unsigned domid);
+/* Gives reader back read access to path and the nodes below it (a
+ * restarted backend lost its entries when its old life died). */
+void xsv_regrant(struct xs_store *s, const char *path, unsigned reader);
 /* The MAC a domain of this name gets without mac=; syntax check of mac=. */
 void xsv_default_mac(const char *name, char out[18]);
 bool xsv_mac_ok(const char *mac);

@@ -59,6 +59,24 @@ int minios_blkfront_read(struct minios_blkfront *f, uint64_t sector, void *buf, 
 int minios_blkfront_write(struct minios_blkfront *f, uint64_t sector, const void *buf,
                           size_t count);
 int minios_blkfront_flush(struct minios_blkfront *f);
+/*
+ * Reconnection (attached frontends, docs/disk-restart.md): a thread
+ * polls the backend's state; when the backend goes (its domain died and
+ * its nodes went), closes or starts over, the frontend goes Initialising,
+ * waits up to 10 s for the backend's InitWait, sets up a new ring and
+ * event channel, and, once the backend is Connected again to the same
+ * disk, issues again every request that had no response.  Callers just
+ * wait longer.  If the backend does not come back in time, every
+ * waiting and later request fails with -XEN_ENOTCONN (the frontend is
+ * then Closed).  If the backend went with writes it had answered that no
+ * completed flush covered, the next flush returns -XEN_EIO once (they
+ * may be lost; write them again).  The number of connections so far (1
+ * after attach):
+ */
+unsigned minios_blkfront_connections(const struct minios_blkfront *f);
+/* The longest time (monotonic ns) that requests were outstanding with no
+ * response coming: the stall a backend restart causes. */
+uint64_t minios_blkfront_longest_stall_ns(const struct minios_blkfront *f);
 /* Requests answered so far, and the most that were in flight at once. */
 void minios_blkfront_stats(const struct minios_blkfront *f, uint64_t *done, unsigned *max_inflight);
 

@@ -144,6 +144,27 @@ static int grant_copy(void *ctx, grant_ref_t gref, uint16_t off, void *buf, uint
     return grant_copy_op(ctx, gref, off, buf, len, to_guest);
 }
 
+/* selftest=crash-after-writes=N (tests only, docs/disk-restart.md). */
+static unsigned long crash_after, writes_done;
+
+void blkback_selftest_crash_after_writes(unsigned long n)
+{
+    crash_after = n;
+}
+
+/* After a write was carried out, before it is answered: the frontend
+ * must issue it again to the next life, which writes it again. */
+static void selftest_after(const struct blkback *b, const struct blkif_req *q, int st)
+{
+    if (!crash_after || q->op != BLKIF_OP_WRITE || st != BLKIF_RSP_OKAY ||
+        ++writes_done < crash_after)
+        return;
+    printf("tapdisk: selftest=crash-after-writes=%lu: d%u's write at sector %llu carried out, "
+           "not answered: crashing\n", crash_after, b->c.frontend,
+           (unsigned long long)(q->off / 512));
+    abort();
+}
+
 static void cut_off(struct blkback *b, const char *why)
 {
     snprintf(b->why, sizeof(b->why), "frontend d%u cut off: %s", b->c.frontend, why);
@@ -181,6 +202,7 @@ static void serve(void *arg)
             if (st == BLKIF_RSP_OKAY)
                 st = blkif_exec(b->c.img, &q, grant_copy, b, bounce, why, sizeof(why));
             blkback_unlock();
+            selftest_after(b, &q, st);
         }
         if (st == BLKIF_RSP_OKAY)
             b->ok++;

@@ -51,6 +51,9 @@ void blkback_counts(struct blkback *b, uint64_t *ok, uint64_t *failed);
  * store or an image while frontends are connected (opening, closing). */
 void blkback_lock(void);
 void blkback_unlock(void);
+/* Tests only: the domain aborts after carrying out its n-th write
+ * request (of any frontend) and before answering it (0: never). */
+void blkback_selftest_crash_after_writes(unsigned long n);
 /* Stops the thread, unmaps the ring, closes the channel, frees b. */
 void blkback_disconnect(struct blkback *b);
 
