@@ -51,6 +51,7 @@ include tools/tools.mk
 include toolchain/libs.mk
 include toolchain/ext2fs.mk
 include stubdoms/tapdisk/blkback/blkback.mk
+include lib/diskfs/diskfs.mk
 include toolchain/lwip.mk
 include minios/drivers/drivers.mk
 include stubdoms/netback/netback.mk
