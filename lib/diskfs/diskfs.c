@@ -1,6 +1,7 @@
 /* diskfs.c: an appliance's own ext4 disk as minios's mounted filesystem: newlib's file calls over the store (libext2fs) over blkfront. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -354,6 +355,16 @@ static void do_closedir(void *dir)
     free(d);
 }
 
+static void seterr(char *err, const char *fmt, ...)
+{
+    if (!err)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, DISKFS_ERRLEN, fmt, ap);
+    va_end(ap);
+}
+
 static const struct minios_fs_ops ops = {
     .open = do_open, .read = do_read, .write = do_write, .lseek = do_lseek,
     .fstat = do_fstat, .fsync = do_fsync, .ftruncate = do_ftruncate, .close = do_close,
@@ -370,25 +381,25 @@ int diskfs_mount(const char *node, bool writable, const char *prefix, char *err)
     char e[MINIOS_BLKFRONT_ERRLEN > STORE_ERRLEN ? MINIOS_BLKFRONT_ERRLEN : STORE_ERRLEN];
     e[0] = 0;
     if (fs.st) {
-        snprintf(err, DISKFS_ERRLEN, "a disk is mounted already (at %s)", fs.prefix);
+        seterr(err, "a disk is mounted already (at %s)", fs.prefix);
         return -EBUSY;
     }
     if (!prefix || strlen(prefix) >= sizeof(fs.prefix)) {
-        snprintf(err, DISKFS_ERRLEN, "bad mount point");
+        seterr(err, "bad mount point");
         return -EINVAL;
     }
     static bool gnt;
     if (!gnt) {
         int rc = minios_gnttab_init();
         if (rc) {
-            snprintf(err, DISKFS_ERRLEN, "no grant table: %d", rc);
+            seterr(err, "no grant table: %d", rc);
             return -ENODEV;
         }
         gnt = true;
     }
     int rc = minios_blkfront_attach(node, &fs.bf, e);
     if (rc) {
-        snprintf(err, DISKFS_ERRLEN, "%s: %s", node, e);
+        seterr(err, "%s: %s", node, e);
         return rc;
     }
     /* The store keeps a pointer to its device description. */
@@ -399,14 +410,14 @@ int diskfs_mount(const char *node, bool writable, const char *prefix, char *err)
     };
     rc = store_open_dev(&dev, writable, &fs.st, e);
     if (rc) {
-        snprintf(err, DISKFS_ERRLEN, "%s: %s", node, e);
+        seterr(err, "%s: %s", node, e);
         minios_blkfront_detach(fs.bf);
         fs.st = NULL;
         return rc;
     }
     rc = minios_fs_mount(prefix, &ops, NULL);
     if (rc) {
-        snprintf(err, DISKFS_ERRLEN, "cannot mount at %s: %d", prefix, rc);
+        seterr(err, "cannot mount at %s: %d", prefix, rc);
         store_close(fs.st, NULL);
         minios_blkfront_detach(fs.bf);
         fs.st = NULL;
@@ -426,7 +437,7 @@ int diskfs_mount_boot(int argc, char **argv, const char *prefix, char *err)
         w += 5;
         /* xvdX:PATH[:ro], as the hypervisor checked it. */
         if (strncmp(w, "xvd", 3) || w[3] < 'a' || w[3] > 'z' || w[4] != ':') {
-            snprintf(err, DISKFS_ERRLEN, "disk=%s: not xvd[a-z]:PATH[:ro]", w);
+            seterr(err, "disk=%s: not xvd[a-z]:PATH[:ro]", w);
             return -EINVAL;
         }
         size_t n = strlen(w);
@@ -435,7 +446,7 @@ int diskfs_mount_boot(int argc, char **argv, const char *prefix, char *err)
         snprintf(node, sizeof(node), "device/vbd/%u", 202u * 256u + 16u * (unsigned)(w[3] - 'a'));
         return diskfs_mount(node, !ro, prefix, err);
     }
-    snprintf(err, DISKFS_ERRLEN, "no disk= on the boot line");
+    seterr(err, "no disk= on the boot line");
     return -ENODEV;
 }
 
@@ -443,26 +454,26 @@ int diskfs_umount(char *err)
 {
     char e[STORE_ERRLEN];
     if (!fs.st) {
-        snprintf(err, DISKFS_ERRLEN, "nothing mounted");
+        seterr(err, "nothing mounted");
         return -ENOENT;
     }
     int rc = minios_fs_umount(fs.prefix);
     if (rc) {
-        snprintf(err, DISKFS_ERRLEN, "%s: files or directories still open", fs.prefix);
+        seterr(err, "%s: files or directories still open", fs.prefix);
         return rc;
     }
     lock();
     rc = store_close(fs.st, e);
     unlock();
     if (rc) {
-        snprintf(err, DISKFS_ERRLEN, "%s", e);
+        seterr(err, "%s", e);
         minios_fs_mount(fs.prefix, &ops, NULL);
         return rc;
     }
     fs.st = NULL;
     rc = minios_blkfront_detach(fs.bf);
     if (rc) {
-        snprintf(err, DISKFS_ERRLEN, "detaching the disk: %d", rc);
+        seterr(err, "detaching the disk: %d", rc);
         return rc;
     }
     return 0;
