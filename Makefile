@@ -52,6 +52,7 @@ include toolchain/libs.mk
 include toolchain/ext2fs.mk
 include stubdoms/tapdisk/blkback/blkback.mk
 include tests/disk-restart/disk-restart.mk
+include lib/diskfs/diskfs.mk
 include toolchain/lwip.mk
 include minios/drivers/drivers.mk
 include stubdoms/netback/netback.mk

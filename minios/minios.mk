@@ -25,7 +25,7 @@ MINIOS_LIB_SRCS   := minios/kernel/start.c minios/kernel/console.c \
                      minios/drivers/virtio_blk.c minios/drivers/blkfront.c \
                      minios/arch/x86_64/switch.S \
                      minios/arch/x86_64/traps.c minios/arch/x86_64/trapentry.S \
-                     minios/libc/syscalls.c minios/libc/time.c
+                     minios/libc/syscalls.c minios/libc/fs.c minios/libc/time.c
 
 minios_obj = $(patsubst minios/%,$(MINIOS_OUT)/%.o,$(basename $(1)))
 MINIOS_START_OBJS := $(call minios_obj,$(MINIOS_START_SRCS))

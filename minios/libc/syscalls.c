@@ -12,9 +12,12 @@
 #include <minios/sched.h>
 #include <minios/startinfo.h>
 
+#include "fs_int.h"
+
 /*
- * There are no files yet: fds 0, 1 and 2 are the console (reading gives
- * end of file; writing goes to console_io), every other fd is EBADF.
+ * fds 0, 1 and 2 are the console (reading gives end of file; writing goes
+ * to console_io); MINIOS_FS_FD_BASE and up are files of the mounted
+ * filesystem (fs.c); every other fd is EBADF.
  * newlib declares read() and write() to return _READ_WRITE_RETURN_TYPE.
  */
 #define MINIOS_PID 1
@@ -26,6 +29,8 @@ static int is_console(int fd)
 
 _READ_WRITE_RETURN_TYPE write(int fd, const void *buf, size_t n)
 {
+    if (minios_fs_fd_valid(fd))
+        return minios_fs_fd_write(fd, buf, n);
     if (fd != 1 && fd != 2) {
         errno = EBADF;
         return -1;
@@ -39,6 +44,8 @@ _READ_WRITE_RETURN_TYPE write(int fd, const void *buf, size_t n)
 
 _READ_WRITE_RETURN_TYPE read(int fd, void *buf, size_t n)
 {
+    if (minios_fs_fd_valid(fd))
+        return minios_fs_fd_read(fd, buf, n);
     (void)buf;
     (void)n;
     if (!is_console(fd)) {
@@ -55,6 +62,8 @@ void *sbrk(ptrdiff_t incr)
 
 int close(int fd)
 {
+    if (minios_fs_fd_valid(fd))
+        return minios_fs_fd_close(fd);
     if (!is_console(fd)) {
         errno = EBADF;
         return -1;
@@ -64,6 +73,8 @@ int close(int fd)
 
 int fstat(int fd, struct stat *st)
 {
+    if (minios_fs_fd_valid(fd))
+        return minios_fs_fd_fstat(fd, st);
     if (!is_console(fd)) {
         errno = EBADF;
         return -1;
@@ -74,6 +85,10 @@ int fstat(int fd, struct stat *st)
 
 int isatty(int fd)
 {
+    if (minios_fs_fd_valid(fd)) {
+        errno = ENOTTY;
+        return 0;
+    }
     if (!is_console(fd)) {
         errno = EBADF;
         return 0;
@@ -83,34 +98,15 @@ int isatty(int fd)
 
 off_t lseek(int fd, off_t off, int whence)
 {
+    if (minios_fs_fd_valid(fd))
+        return minios_fs_fd_lseek(fd, off, whence);
     (void)off;
     (void)whence;
     errno = is_console(fd) ? ESPIPE : EBADF;
     return -1;
 }
 
-int open(const char *path, int flags, ...)
-{
-    (void)path;
-    (void)flags;
-    errno = ENOENT;
-    return -1;
-}
-
-int stat(const char *path, struct stat *st)
-{
-    (void)path;
-    (void)st;
-    errno = ENOENT;
-    return -1;
-}
-
-int unlink(const char *path)
-{
-    (void)path;
-    errno = ENOENT;
-    return -1;
-}
+/* open, stat, unlink and the other calls on names: fs.c. */
 
 int getpid(void)
 {

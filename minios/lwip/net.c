@@ -38,7 +38,8 @@ int minios_net_init(void)
 
 static int is_socket(int fd)
 {
-    return fd >= LWIP_SOCKET_OFFSET;
+    /* Above lwIP's sockets: files (minios/fs.h, MINIOS_FS_FD_BASE). */
+    return fd >= LWIP_SOCKET_OFFSET && fd < LWIP_SOCKET_OFFSET + MEMP_NUM_NETCONN;
 }
 
 ssize_t minios_net_read(int fd, void *buf, size_t len)

@@ -382,3 +382,38 @@ int store_file_open(struct store *s, const char *path, bool writable,
     *out = &sf->io;
     return 0;
 }
+
+/* ---- for store_fs.c (names: create, remove, list) ---- */
+
+ext2_filsys store_ext2fs(struct store *s)
+{
+    return s->fs;
+}
+
+bool store_writable(const struct store *s)
+{
+    return s->writable;
+}
+
+bool store_ino_open(const struct store *s, ext2_ino_t ino)
+{
+    for (const struct store_file *o = s->open_files; o; o = o->next)
+        if (o->ino == ino)
+            return true;
+    return false;
+}
+
+ext2_ino_t store_file_ino(struct img_io *io)
+{
+    return ((struct store_file *)io)->ino;
+}
+
+struct store *store_file_store(struct img_io *io)
+{
+    return ((struct store_file *)io)->s;
+}
+
+int store_errno(errcode_t e)
+{
+    return to_errno(e);
+}

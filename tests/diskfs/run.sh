@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# run.sh: newlib's file calls on an appliance's own ext4 disk (main.c).
+# The host makes fs.img (8 MiB ext4 with /www/hello.txt) and ro.img
+# (with /ro.txt) with mkfs.ext4 -d and puts them on the tapdisk
+# domain's store; the guest works on fs.img through /disk and proves
+# the refusals, then mounts ro.img read-only.  Afterwards debugfs reads
+# what the guest left in fs.img, and e2fsck -fn finds every filesystem clean.
+set -uo pipefail
+out=build/tests/diskfs
+rm -rf "$out" && mkdir -p "$out/fs/www" "$out/ro" "$out/tree/images"
+store=$out/store.img
+log=$out/guest.log
+fail() { echo "diskfs: $*"; echo "Test result: FAILURE"; exit 0; }
+echo "hello from the host" > "$out/fs/www/hello.txt"
+printf 'read only!!\n' > "$out/ro/ro.txt"
+mkfs.ext4 -q -F -d "$out/fs" "$out/tree/images/fs.img" 8M || fail "mkfs.ext4 fs.img"
+mkfs.ext4 -q -F -d "$out/ro" "$out/tree/images/ro.img" 4M || fail "mkfs.ext4 ro.img"
+mkfs.ext4 -q -F -d "$out/tree" "$store" 64M || fail "mkfs.ext4 (store)"
+XS="build/stubdoms/xenstore.elf name=xenstore role=xenstore mem=16M exit=idle"
+HV=${HV:-build/hv.elf}
+[ "${DEBUG:-0}" = 1 ] && HV=build/hv-debug.elf
+HV=$HV bash ci/qemu-boot.sh "$log" 300 256M \
+    "$XS,build/stubdoms/tapdisk.elf name=tapdisk mem=8M role=hardware pci=00:04.0 exit=idle,build/tests/diskfs.elf name=app mem=8M disk=xvda:/images/fs.img disk=xvdb:/images/ro.img:ro" \
+    -append iommu=off -M q35 \
+    -drive "file=$store,if=none,id=d0,format=raw,cache=writeback" -device virtio-blk-pci,drive=d0,addr=4
+rc=$?
+sed -i 's/\r$//' "$log"
+cat "$log"
+[ "$rc" -eq 33 ] || fail "QEMU status $rc, not 33"
+grep -q 'PANIC\|hypervisor fault' "$log" && fail "hypervisor panic"
+for w in '(app) mounted xvda' '(app) readdir /disk/d: . .. a.bin b.bin c.txt stdio.txt sub t.bin' \
+         '(app) xvdb mounted read-only' '(app) Test result: SUCCESS'; do
+    grep -qF "$w" "$log" || fail "missing \"$w\""
+done
+debugfs -R "dump /images/fs.img $out/fs.img" "$store" >/dev/null 2>&1 || fail "debugfs dump"
+for f in a.bin e.txt stdio.txt t.bin; do
+    debugfs -R "dump /d/$f $out/$f" "$out/fs.img" >/dev/null 2>&1 || fail "debugfs dump /d/$f"
+done
+python3 - "$out" <<'PY' || fail "the files in fs.img do not hold what the guest wrote"
+import sys, os
+o = sys.argv[1]
+pat = lambda k, i: (i * (13 + 2 * k) + (i >> 9) + k) & 0xff
+assert open(o + "/a.bin", "rb").read() == bytes(pat(1, i) for i in range(3000))
+assert open(o + "/t.bin", "rb").read() == bytes(pat(2, i) for i in range(1000))
+assert open(o + "/e.txt", "rb").read() == b"renamed\n"
+assert open(o + "/stdio.txt", "rb").read() == b"fprintf 42 through newlib\n"
+print("diskfs: debugfs: /d/a.bin, t.bin, e.txt, stdio.txt hold the guest's bytes")
+PY
+ls=$(debugfs -R 'ls /d' "$out/fs.img" 2>/dev/null)
+echo "$ls" | grep -qE 'b\.bin|c\.txt|sub' && fail "removed names still in /d: $ls"
+for i in fs.img store.img; do
+    p=$out/$i; [ $i = store.img ] && p=$store
+    e2fsck -fn "$p" > "$out/fsck-$i.log" 2>&1 || { cat "$out/fsck-$i.log"; fail "e2fsck -fn $i not clean"; }
+done
+echo "diskfs: e2fsck -fn: fs.img and the store clean"
+echo "Test result: SUCCESS"
