@@ -18,7 +18,9 @@
 #   ALONE=1       run after the others, one at a time: the test measures
 #                 shares of CPU time, which another QEMU competing for the
 #                 host's cores would distort
-# and tests/<name>/check.sh LOG, if present, must exit 0.
+# and tests/<name>/check.sh LOG, if present, must exit 0.  A script test
+# (tests/<name>/run.sh) may say "# ALONE=1" and "# TIMEOUT=N" (seconds,
+# default 300) in lines of its own.
 set -u
 cd "$(dirname "$0")/.."
 R=${RESULTS:-build/tests/results}
@@ -75,9 +77,12 @@ run_guest() {
 }
 
 run_script() {
-    local name=$1 log=$R/$1.log
-    timeout -k 5 300 bash "tests/$name/run.sh" > "$log" 2>&1
-    if [ $? -eq 124 ]; then verdict "$name" FAIL "timed out after 300s"; return; fi
+    local name=$1 log=$R/$1.log limit
+    # A script may ask for more than 300 s with a "# TIMEOUT=N" line.
+    limit=$(sed -n 's/^# TIMEOUT=\([0-9]*\).*/\1/p' "tests/$name/run.sh" | head -1)
+    limit=${limit:-300}
+    timeout -k 5 "$limit" bash "tests/$name/run.sh" > "$log" 2>&1
+    if [ $? -eq 124 ]; then verdict "$name" FAIL "timed out after ${limit}s"; return; fi
     local res
     res=$(grep -o 'Test result: [A-Z]*' "$log" | tail -1 | awk '{print $3}')
     case "$res" in
