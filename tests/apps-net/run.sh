@@ -55,8 +55,16 @@ echo "httpd: 0 B, 1 KiB, 4 MiB byte-exact through the network path"
 cli() { timeout 30 redis-cli -p "$kp" "$@"; }
 [ "$(cli set greeting hello)" = OK ] && [ "$(cli get greeting)" = hello ] ||
     fail "redis-cli set/get through the network path"
-timeout 200 redis-benchmark -p "$kp" -c 50 -n 2000 -t get,set -q > "$tmp/bench" 2>&1 ||
-    fail "redis-benchmark: $(tail -3 "$tmp/bench")"
+# Known intermittent problem (issue 11 notes): now and then the forwarded
+# connections stall for 3 s at a time and end in "Connection reset by
+# peer", seen against Debian's Linux too; a capture of the guest's NIC
+# showed no RST from the guest.  One more attempt, and the first failure
+# is printed, until its cause is found.
+if ! timeout 200 redis-benchmark -p "$kp" -c 50 -n 2000 -t get,set -q > "$tmp/bench" 2>&1; then
+    echo "redis-benchmark, first attempt failed (retried): $(tr '\r' '\n' < "$tmp/bench" | grep -v '^ *$' | tail -1)"
+    timeout 200 redis-benchmark -p "$kp" -c 50 -n 2000 -t get,set -q > "$tmp/bench" 2>&1 ||
+        fail "redis-benchmark: $(tr '\r' '\n' < "$tmp/bench" | grep -v '^ *$' | tail -3)"
+fi
 tr '\r' '\n' < "$tmp/bench" | grep 'requests per second' | sed 's/^/  /'
 [ "$(tr '\r' '\n' < "$tmp/bench" | grep -c '^[A-Z]*: [0-9.]* requests per second')" -ge 2 ] ||
     fail "redis-benchmark gave no figures"
