@@ -13,6 +13,7 @@
 # it wrote it and zeros elsewhere, and e2fsck -fn must find the store
 # clean.
 set -uo pipefail
+. tests/common/store-boot.sh
 out=build/tests/blkif-pair
 rm -rf "$out" && mkdir -p "$out/tree/images"
 store=$out/store.img
@@ -35,15 +36,8 @@ open(sys.argv[1] + "/expected.raw", "wb").write(image([0]))
 open(sys.argv[1] + "/expected-good.raw", "wb").write(image([0, 4096]))
 PY
 X=build/tests/blkif-pair.elf
-HV=${HV:-build/hv.elf}
-[ "${DEBUG:-0}" = 1 ] && HV=build/hv-debug.elf
-HV=$HV bash ci/qemu-boot.sh "$log" 120 128M \
-    "$X name=tapdisk role=hardware pci=00:04.0 op=back store=00:04.0 peer=2 peer2=3,$X name=front op=front peer=1,$X name=good op=good peer=1" \
-    -append iommu=off -M q35 \
-    -drive "file=$store,if=none,id=d0,format=raw,cache=writeback" -device virtio-blk-pci,drive=d0,addr=4
-rc=$?
-sed -i 's/\r$//' "$log"
-cat "$log"
+store_boot "$log" 120 128M \
+    "$X name=tapdisk role=hardware pci=00:04.0 op=back store=00:04.0 peer=2 peer2=3,$X name=front op=front peer=1,$X name=good op=good peer=1"
 [ "$rc" -eq 33 ] || fail "QEMU status $rc, not 33"
 grep -q 'PANIC\|hypervisor fault' "$log" && fail "hypervisor panic"
 grep -q 'LEAK' "$log" && fail "frames leaked"

@@ -15,6 +15,7 @@
 # names an image the store does not have: the backend closes it and the
 # frontend's attach is refused.
 set -uo pipefail
+. tests/common/store-boot.sh
 out=build/tests/blkif-xenbus
 rm -rf "$out" && mkdir -p "$out/tree/images/vm" "$out/x/images/vm"
 store=$out/store.img
@@ -36,16 +37,8 @@ PY
 (cd "$out/tree/images/vm" && qemu-img create -q -f qcow2 -b ../base.raw -F raw disk.qcow2) || fail "qemu-img create"
 mkfs.ext4 -q -F -d "$out/tree" "$store" 64M || fail "mkfs.ext4 failed"
 X=build/tests/blkif-xenbus.elf
-XS="build/stubdoms/xenstore.elf name=xenstore role=xenstore mem=16M exit=idle"
-HV=${HV:-build/hv.elf}
-[ "${DEBUG:-0}" = 1 ] && HV=build/hv-debug.elf
-HV=$HV bash ci/qemu-boot.sh "$log" 150 256M \
-    "$XS,build/stubdoms/tapdisk.elf name=tapdisk mem=8M role=hardware pci=00:04.0 exit=idle,$X name=guest mem=8M op=front,$X name=ctl role=control op=ctl back=2 front=3" \
-    -append iommu=off -M q35 \
-    -drive "file=$store,if=none,id=d0,format=raw,cache=writeback" -device virtio-blk-pci,drive=d0,addr=4
-rc=$?
-sed -i 's/\r$//' "$log"
-cat "$log"
+store_boot "$log" 150 256M \
+    "$XS,build/stubdoms/tapdisk.elf name=tapdisk mem=8M role=hardware pci=00:04.0 exit=idle,$X name=guest mem=8M op=front,$X name=ctl role=control op=ctl back=2 front=3"
 [ "$rc" -eq 33 ] || fail "QEMU status $rc, not 33"
 grep -q 'PANIC\|hypervisor fault' "$log" && fail "hypervisor panic"
 grep -q 'LEAK' "$log" && fail "frames leaked"

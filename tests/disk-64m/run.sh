@@ -11,6 +11,7 @@
 # raw image built here from the same pattern, and e2fsck -fn finds the
 # store clean.
 set -uo pipefail
+. tests/common/store-boot.sh
 out=build/tests/disk-64m
 rm -rf "$out" && mkdir -p "$out/tree/images" "$out/x/images"
 t=$out/tree/images
@@ -35,17 +36,9 @@ q create -q -f vpc -o subformat=dynamic,force_size=on "$t/d.vhd" ${MB}M
 q create -q -f vmdk -o subformat=monolithicSparse "$t/d.vmdk" ${MB}M
 mkfs.ext4 -q -F -d "$out/tree" "$store" 512M || fail "mkfs.ext4 failed"
 G=build/tests/disk-64m.elf
-XS="build/stubdoms/xenstore.elf name=xenstore role=xenstore mem=16M exit=idle"
-HV=${HV:-build/hv.elf}
-[ "${DEBUG:-0}" = 1 ] && HV=build/hv-debug.elf
 start=$(date +%s)
-HV=$HV bash ci/qemu-boot.sh "$log" 560 256M \
-    "$XS,build/stubdoms/tapdisk.elf name=tapdisk mem=8M role=hardware pci=00:04.0 exit=idle,$G name=big mem=16M n=4 MB=$MB disk=xvda:/images/d.raw disk=xvdb:/images/d.qcow2 disk=xvdc:/images/d.vhd disk=xvdd:/images/d.vmdk" \
-    -append iommu=off -M q35 \
-    -drive "file=$store,if=none,id=d0,format=raw,cache=writeback" -device virtio-blk-pci,drive=d0,addr=4
-rc=$?
-sed -i 's/\r$//' "$log"
-cat "$log"
+store_boot "$log" 560 256M \
+    "$XS,build/stubdoms/tapdisk.elf name=tapdisk mem=8M role=hardware pci=00:04.0 exit=idle,$G name=big mem=16M n=4 MB=$MB disk=xvda:/images/d.raw disk=xvdb:/images/d.qcow2 disk=xvdc:/images/d.vhd disk=xvdd:/images/d.vmdk"
 echo "disk-64m: QEMU ran $(( $(date +%s) - start )) s"
 [ "$rc" -eq 33 ] || fail "QEMU status $rc, not 33"
 grep -q 'PANIC\|hypervisor fault' "$log" && fail "hypervisor panic"

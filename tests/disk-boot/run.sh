@@ -19,6 +19,7 @@
 # Afterwards the host checks the overlay with qemu-img check/compare,
 # base.raw is untouched, and e2fsck -fn finds the store clean.
 set -uo pipefail
+. tests/common/store-boot.sh
 out=build/tests/disk-boot
 rm -rf "$out" && mkdir -p "$out/tree/images/vm" "$out/x/images/vm"
 store=$out/store.img
@@ -40,16 +41,8 @@ PY
 (cd "$out/tree/images/vm" && qemu-img create -q -f qcow2 -b ../base.raw -F raw disk.qcow2) || fail "qemu-img create"
 mkfs.ext4 -q -F -d "$out/tree" "$store" 64M || fail "mkfs.ext4 failed"
 X=build/tests/blkif-xenbus.elf
-XS="build/stubdoms/xenstore.elf name=xenstore role=xenstore mem=16M exit=idle"
-HV=${HV:-build/hv.elf}
-[ "${DEBUG:-0}" = 1 ] && HV=build/hv-debug.elf
-HV=$HV bash ci/qemu-boot.sh "$log" 150 256M \
-    "$XS,build/stubdoms/tapdisk.elf name=tapdisk mem=8M role=hardware pci=00:04.0 exit=idle,$X name=guest mem=8M op=boot disk=xvda:/images/vm/disk.qcow2 disk=xvdb:/images/base.raw:ro,$X name=evil op=hostile disk=xvda:/images/base.raw:ro disk=xvdb:/images/base.raw:ro disk=xvdc:/images/base.raw:ro,$X name=crasher op=crash disk=xvda:/images/base.raw:ro,$X name=bad1 op=boot disk=hda:/images/base.raw,$X name=bad2 op=boot disk=xvdc:images/base.raw" \
-    -append iommu=off -M q35 \
-    -drive "file=$store,if=none,id=d0,format=raw,cache=writeback" -device virtio-blk-pci,drive=d0,addr=4
-rc=$?
-sed -i 's/\r$//' "$log"
-cat "$log"
+store_boot "$log" 150 256M \
+    "$XS,build/stubdoms/tapdisk.elf name=tapdisk mem=8M role=hardware pci=00:04.0 exit=idle,$X name=guest mem=8M op=boot disk=xvda:/images/vm/disk.qcow2 disk=xvdb:/images/base.raw:ro,$X name=evil op=hostile disk=xvda:/images/base.raw:ro disk=xvdb:/images/base.raw:ro disk=xvdc:/images/base.raw:ro,$X name=crasher op=crash disk=xvda:/images/base.raw:ro,$X name=bad1 op=boot disk=hda:/images/base.raw,$X name=bad2 op=boot disk=xvdc:images/base.raw"
 [ "$rc" -eq 35 ] || fail "QEMU status $rc, not 35 (two modules refused, the rest powered off)"
 grep -q 'PANIC\|hypervisor fault' "$log" && fail "hypervisor panic"
 grep -q 'LEAK' "$log" && fail "frames leaked"

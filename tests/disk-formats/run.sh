@@ -15,6 +15,7 @@
 # finds exactly what each guest wrote over the pattern, the shared
 # backing file is untouched, and e2fsck -fn finds the store clean.
 set -uo pipefail
+. tests/common/store-boot.sh
 out=build/tests/disk-formats
 rm -rf "$out" && mkdir -p "$out/tree/images/vm1" "$out/tree/images/vm2" "$out/x/images/vm1" "$out/x/images/vm2"
 t=$out/tree/images
@@ -48,16 +49,8 @@ for v in vm1 vm2; do
 done
 mkfs.ext4 -q -F -d "$out/tree" "$store" 64M || fail "mkfs.ext4 failed"
 X=build/tests/blkif-xenbus.elf
-XS="build/stubdoms/xenstore.elf name=xenstore role=xenstore mem=16M exit=idle"
-HV=${HV:-build/hv.elf}
-[ "${DEBUG:-0}" = 1 ] && HV=build/hv-debug.elf
-HV=$HV bash ci/qemu-boot.sh "$log" 240 256M \
-    "$XS,build/stubdoms/tapdisk.elf name=tapdisk mem=8M role=hardware pci=00:04.0 exit=idle persistent=0,$X name=fmt mem=8M op=disks n=4 salt=1 disk=xvda:/images/raw.img disk=xvdb:/images/vm1/disk.qcow2 disk=xvdc:/images/d.vhd disk=xvdd:/images/d.vmdk,$X name=share mem=8M op=disks n=1 salt=2 disk=xvda:/images/vm2/disk.qcow2,$X name=comp mem=8M op=disks n=1 salt=3 disk=xvda:/images/comp.qcow2" \
-    -append iommu=off -M q35 \
-    -drive "file=$store,if=none,id=d0,format=raw,cache=writeback" -device virtio-blk-pci,drive=d0,addr=4
-rc=$?
-sed -i 's/\r$//' "$log"
-cat "$log"
+store_boot "$log" 240 256M \
+    "$XS,build/stubdoms/tapdisk.elf name=tapdisk mem=8M role=hardware pci=00:04.0 exit=idle persistent=0,$X name=fmt mem=8M op=disks n=4 salt=1 disk=xvda:/images/raw.img disk=xvdb:/images/vm1/disk.qcow2 disk=xvdc:/images/d.vhd disk=xvdd:/images/d.vmdk,$X name=share mem=8M op=disks n=1 salt=2 disk=xvda:/images/vm2/disk.qcow2,$X name=comp mem=8M op=disks n=1 salt=3 disk=xvda:/images/comp.qcow2"
 [ "$rc" -eq 33 ] || fail "QEMU status $rc, not 33"
 grep -q 'PANIC\|hypervisor fault' "$log" && fail "hypervisor panic"
 grep -q 'LEAK' "$log" && fail "frames leaked"

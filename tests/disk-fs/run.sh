@@ -10,6 +10,7 @@
 # file inside it with debugfs, compares it byte for byte, and e2fsck -fn
 # must find both filesystems clean.
 set -uo pipefail
+. tests/common/store-boot.sh
 out=build/tests/disk-fs
 rm -rf "$out" && mkdir -p "$out/fs/www" "$out/tree/images"
 store=$out/store.img
@@ -21,16 +22,8 @@ open(sys.argv[1], "wb").write(bytes((i * 71 + (i >> 10) * 3 + 5) & 0xff for i in
 PY
 mkfs.ext4 -q -F -d "$out/fs" "$out/tree/images/fs.img" 8M || fail "mkfs.ext4 (inner) failed"
 mkfs.ext4 -q -F -d "$out/tree" "$store" 64M || fail "mkfs.ext4 (store) failed"
-XS="build/stubdoms/xenstore.elf name=xenstore role=xenstore mem=16M exit=idle"
-HV=${HV:-build/hv.elf}
-[ "${DEBUG:-0}" = 1 ] && HV=build/hv-debug.elf
-HV=$HV bash ci/qemu-boot.sh "$log" 150 256M \
-    "$XS,build/stubdoms/tapdisk.elf name=tapdisk mem=8M role=hardware pci=00:04.0 exit=idle,build/tests/disk-fs.elf name=app mem=8M disk=xvda:/images/fs.img" \
-    -append iommu=off -M q35 \
-    -drive "file=$store,if=none,id=d0,format=raw,cache=writeback" -device virtio-blk-pci,drive=d0,addr=4
-rc=$?
-sed -i 's/\r$//' "$log"
-cat "$log"
+store_boot "$log" 150 256M \
+    "$XS,build/stubdoms/tapdisk.elf name=tapdisk mem=8M role=hardware pci=00:04.0 exit=idle,build/tests/disk-fs.elf name=app mem=8M disk=xvda:/images/fs.img"
 [ "$rc" -eq 33 ] || fail "QEMU status $rc, not 33"
 grep -q 'PANIC\|hypervisor fault' "$log" && fail "hypervisor panic"
 grep -q 'LEAK' "$log" && fail "frames leaked"

@@ -8,6 +8,7 @@
 # read, write and flush fail with ENOTCONN (no hang), detach too.  The
 # host then checks e2fsck -fn on the store.
 set -uo pipefail
+. tests/common/store-boot.sh
 out=build/tests/disk-restart-limit
 rm -rf "$out" && mkdir -p "$out/tree/images"
 store=$out/store.img
@@ -16,16 +17,8 @@ fail() { echo "disk-restart-limit: $*"; echo "Test result: FAILURE"; exit 0; }
 head -c $((1 << 20)) /dev/zero | tr '\0' '\132' > "$out/tree/images/disk.raw"
 mkfs.ext4 -q -F -d "$out/tree" "$store" 32M || fail "mkfs.ext4 failed"
 X=build/tests/disk-restart.elf
-XS="build/stubdoms/xenstore.elf name=xenstore role=xenstore mem=16M exit=idle"
-HV=${HV:-build/hv.elf}
-[ "${DEBUG:-0}" = 1 ] && HV=build/hv-debug.elf
-HV=$HV bash ci/qemu-boot.sh "$log" 240 256M \
-    "$XS,build/stubdoms/tapdisk.elf name=tapdisk mem=8M role=hardware pci=00:04.0 exit=idle restart=crash selftest=crash-after-writes=1,$X name=guest mem=8M op=limit disk=xvda:/images/disk.raw" \
-    -append iommu=off -M q35 \
-    -drive "file=$store,if=none,id=d0,format=raw,cache=writeback" -device virtio-blk-pci,drive=d0,addr=4
-rc=$?
-sed -i 's/\r$//' "$log"
-cat "$log"
+store_boot "$log" 240 256M \
+    "$XS,build/stubdoms/tapdisk.elf name=tapdisk mem=8M role=hardware pci=00:04.0 exit=idle restart=crash selftest=crash-after-writes=1,$X name=guest mem=8M op=limit disk=xvda:/images/disk.raw"
 # 35: every domain ended, tapdisk by crashes.
 [ "$rc" -eq 35 ] || fail "QEMU status $rc, not 35"
 grep -q 'PANIC\|hypervisor fault' "$log" && fail "hypervisor panic"

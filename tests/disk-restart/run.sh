@@ -21,6 +21,7 @@
 # QEMU runs with -icount shift=0: guest time counts instructions, so the
 # stall measured (and asserted) does not depend on the host's load.
 set -uo pipefail
+. tests/common/store-boot.sh
 out=build/tests/disk-restart
 rm -rf "$out" && mkdir -p "$out/tree/images" "$out/x"
 store=$out/store.img
@@ -48,16 +49,9 @@ open(sys.argv[1] + "/expected-qcow2.raw", "wb").write(e)
 PY
 mkfs.ext4 -q -F -d "$out/tree" "$store" 32M || fail "mkfs.ext4 failed"
 X=build/tests/disk-restart.elf
-XS="build/stubdoms/xenstore.elf name=xenstore role=xenstore mem=16M exit=idle"
-HV=${HV:-build/hv.elf}
-[ "${DEBUG:-0}" = 1 ] && HV=build/hv-debug.elf
-HV=$HV bash ci/qemu-boot.sh "$log" 240 256M \
+store_boot "$log" 240 256M \
     "$XS,build/stubdoms/tapdisk.elf name=tapdisk mem=8M role=hardware pci=00:04.0 exit=idle restart=crash selftest=crash-after-writes=150,$X name=guest mem=8M op=loop rounds=$ROUNDS disk=xvda:/images/disk.raw,$X name=guest2 mem=8M op=loop rounds=$ROUNDS disk=xvda:/images/disk.qcow2" \
-    -append iommu=off -M q35 -icount shift=0 \
-    -drive "file=$store,if=none,id=d0,format=raw,cache=writeback" -device virtio-blk-pci,drive=d0,addr=4
-rc=$?
-sed -i 's/\r$//' "$log"
-cat "$log"
+    -icount shift=0
 # 35: every domain ended, one of them (tapdisk's first life) by a crash.
 [ "$rc" -eq 35 ] || fail "QEMU status $rc, not 35"
 grep -q 'PANIC\|hypervisor fault' "$log" && fail "hypervisor panic"

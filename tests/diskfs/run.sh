@@ -6,6 +6,7 @@
 # the refusals, then mounts ro.img read-only.  Afterwards debugfs reads
 # what the guest left in fs.img, and e2fsck -fn finds every filesystem clean.
 set -uo pipefail
+. tests/common/store-boot.sh
 out=build/tests/diskfs
 rm -rf "$out" && mkdir -p "$out/fs/www" "$out/ro" "$out/tree/images"
 store=$out/store.img
@@ -16,16 +17,8 @@ printf 'read only!!\n' > "$out/ro/ro.txt"
 mkfs.ext4 -q -F -d "$out/fs" "$out/tree/images/fs.img" 8M || fail "mkfs.ext4 fs.img"
 mkfs.ext4 -q -F -d "$out/ro" "$out/tree/images/ro.img" 4M || fail "mkfs.ext4 ro.img"
 mkfs.ext4 -q -F -d "$out/tree" "$store" 64M || fail "mkfs.ext4 (store)"
-XS="build/stubdoms/xenstore.elf name=xenstore role=xenstore mem=16M exit=idle"
-HV=${HV:-build/hv.elf}
-[ "${DEBUG:-0}" = 1 ] && HV=build/hv-debug.elf
-HV=$HV bash ci/qemu-boot.sh "$log" 300 256M \
-    "$XS,build/stubdoms/tapdisk.elf name=tapdisk mem=8M role=hardware pci=00:04.0 exit=idle,build/tests/diskfs.elf name=app mem=8M disk=xvda:/images/fs.img disk=xvdb:/images/ro.img:ro" \
-    -append iommu=off -M q35 \
-    -drive "file=$store,if=none,id=d0,format=raw,cache=writeback" -device virtio-blk-pci,drive=d0,addr=4
-rc=$?
-sed -i 's/\r$//' "$log"
-cat "$log"
+store_boot "$log" 300 256M \
+    "$XS,build/stubdoms/tapdisk.elf name=tapdisk mem=8M role=hardware pci=00:04.0 exit=idle,build/tests/diskfs.elf name=app mem=8M disk=xvda:/images/fs.img disk=xvdb:/images/ro.img:ro"
 [ "$rc" -eq 33 ] || fail "QEMU status $rc, not 33"
 grep -q 'PANIC\|hypervisor fault' "$log" && fail "hypervisor panic"
 for w in '(app) mounted xvda' '(app) readdir /disk/d: . .. a.bin b.bin c.txt stdio.txt sub t.bin' \

@@ -10,6 +10,7 @@
 # byte with what the guest wrote, and `e2fsck -fn` must find the store
 # clean.
 set -uo pipefail
+. tests/common/store-boot.sh
 out=build/tests/store-ext4
 rm -rf "$out" && mkdir -p "$out/tree/data"
 store=$out/store.img
@@ -26,16 +27,9 @@ mkfs.ext4 -q -F -d "$out/tree" "$store" 64M || fail "mkfs.ext4 failed"
 e2fsck -fn "$store" >/dev/null 2>&1 || fail "the fresh store is not clean"
 truncate -s 1M "$junk"
 X=build/tests/store-ext4.elf
-HV=${HV:-build/hv.elf}
-[ "${DEBUG:-0}" = 1 ] && HV=build/hv-debug.elf
-HV=$HV bash ci/qemu-boot.sh "$log" 120 128M \
+store_boot "$log" 120 128M \
     "$X name=store role=hardware pci=00:04.0 pci=00:05.0 store=00:04.0 junk=00:05.0" \
-    -append iommu=off -M q35 \
-    -drive "file=$store,if=none,id=d0,format=raw,cache=writeback" -device virtio-blk-pci,drive=d0,addr=4 \
     -drive "file=$junk,if=none,id=d1,format=raw" -device virtio-blk-pci,drive=d1,addr=5
-rc=$?
-sed -i 's/\r$//' "$log"
-cat "$log"
 [ "$rc" -eq 33 ] || fail "QEMU status $rc, not 33"
 grep -q 'PANIC\|hypervisor fault' "$log" && fail "hypervisor panic"
 grep -q 'LEAK' "$log" && fail "frames leaked"

@@ -10,6 +10,7 @@
 # qemu-img compare against the expected content, checks that the shared
 # backing file is untouched, and that e2fsck -fn finds the store clean.
 set -uo pipefail
+. tests/common/store-boot.sh
 out=build/tests/store-images
 rm -rf "$out" && mkdir -p "$out/tree/images/vm1" "$out/x/images/vm1"
 t=$out/tree/images
@@ -35,15 +36,8 @@ q convert -q -f raw -O vmdk -o subformat=monolithicSparse "$out/pattern.raw" "$t
 q create -q -f qcow2 -u -b missing.raw -F raw "$t/orphan.qcow2" 2M
 mkfs.ext4 -q -F -d "$out/tree" "$store" 64M || fail "mkfs.ext4 failed"
 X=build/tests/store-images.elf
-HV=${HV:-build/hv.elf}
-[ "${DEBUG:-0}" = 1 ] && HV=build/hv-debug.elf
-HV=$HV bash ci/qemu-boot.sh "$log" 120 128M \
-    "$X name=images role=hardware pci=00:04.0 store=00:04.0" \
-    -append iommu=off -M q35 \
-    -drive "file=$store,if=none,id=d0,format=raw,cache=writeback" -device virtio-blk-pci,drive=d0,addr=4
-rc=$?
-sed -i 's/\r$//' "$log"
-cat "$log"
+store_boot "$log" 120 128M \
+    "$X name=images role=hardware pci=00:04.0 store=00:04.0"
 [ "$rc" -eq 33 ] || fail "QEMU status $rc, not 33"
 grep -q 'PANIC\|hypervisor fault' "$log" && fail "hypervisor panic"
 grep -q 'LEAK' "$log" && fail "frames leaked"
