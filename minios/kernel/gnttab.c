@@ -104,24 +104,33 @@ int minios_gnttab_end_access(grant_ref_t ref)
     return 0;
 }
 
+/* Map area c: an existing one, or (c == nr_chunks) a new one; NULL if
+ * none can be had.  With events off. */
+static struct chunk *chunk_at(unsigned c)
+{
+    if (c < nr_chunks)
+        return chunks[c];
+    struct chunk *ch = calloc(1, sizeof(*ch));
+    if (!ch)
+        return NULL;
+    ch->va = minios_area_alloc_chunk();
+    if (!ch->va) {
+        free(ch);
+        return NULL;
+    }
+    chunks[nr_chunks++] = ch;
+    return ch;
+}
+
 /* A free page of the map areas, marked used; 0 if none can be had. */
 static unsigned long take_slot(void)
 {
     unsigned long f = minios_events_save(), va = 0;
 
     for (unsigned c = 0; c <= nr_chunks && c < MAP_CHUNKS && !va; c++) {
-        if (c == nr_chunks) {
-            struct chunk *ch = calloc(1, sizeof(*ch));
-            if (!ch)
-                break;
-            ch->va = minios_area_alloc_chunk();
-            if (!ch->va) {
-                free(ch);
-                break;
-            }
-            chunks[nr_chunks++] = ch;
-        }
-        struct chunk *ch = chunks[c];
+        struct chunk *ch = chunk_at(c);
+        if (!ch)
+            break;
         for (unsigned w = 0; w < CHUNK_PAGES / 64 && !va; w++) {
             if (ch->used[w] == ~0ull)
                 continue;
@@ -141,18 +150,9 @@ static unsigned long take_slots(unsigned n)
     unsigned long f = minios_events_save(), va = 0;
 
     for (unsigned c = 0; c <= nr_chunks && c < MAP_CHUNKS && !va; c++) {
-        if (c == nr_chunks) {
-            struct chunk *ch = calloc(1, sizeof(*ch));
-            if (!ch)
-                break;
-            ch->va = minios_area_alloc_chunk();
-            if (!ch->va) {
-                free(ch);
-                break;
-            }
-            chunks[nr_chunks++] = ch;
-        }
-        struct chunk *ch = chunks[c];
+        struct chunk *ch = chunk_at(c);
+        if (!ch)
+            break;
         unsigned run = 0;
         for (unsigned i = 0; i < CHUNK_PAGES && !va; i++) {
             run = (ch->used[i / 64] >> (i % 64)) & 1 ? 0 : run + 1;

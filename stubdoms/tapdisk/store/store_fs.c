@@ -191,21 +191,31 @@ static errcode_t release(ext2_filsys fs, ext2_ino_t ino, struct ext2_inode *in, 
     return 0;
 }
 
+/* The existing entry path names: its directory, last name, inode number
+ * and inode; 0 or a negative errno. */
+static int find_entry(struct store *s, const char *path, ext2_ino_t *dir, char *name,
+                      ext2_ino_t *ino, struct ext2_inode *in)
+{
+    int rc = prepare(s, path, dir, name);
+    if (rc)
+        return rc;
+    ext2_filsys fs = store_ext2fs(s);
+    errcode_t e = ext2fs_lookup(fs, *dir, name, (int)strlen(name), NULL, ino);
+    if (!e)
+        e = ext2fs_read_inode(fs, *ino, in);
+    return e ? store_errno(e) : 0;
+}
+
 int store_unlink(struct store *s, const char *path)
 {
     ext2_ino_t dir, ino;
     char name[NAME_MAX_ + 1];
-    int rc = prepare(s, path, &dir, name);
+    struct ext2_inode in;
+    int rc = find_entry(s, path, &dir, name, &ino, &in);
     if (rc)
         return rc;
     ext2_filsys fs = store_ext2fs(s);
-    errcode_t e = ext2fs_lookup(fs, dir, name, (int)strlen(name), NULL, &ino);
-    if (e)
-        return store_errno(e);
-    struct ext2_inode in;
-    e = ext2fs_read_inode(fs, ino, &in);
-    if (e)
-        return store_errno(e);
+    errcode_t e;
     if (LINUX_S_ISDIR(in.i_mode))
         return -EISDIR;
     if (path[strlen(path) - 1] == '/')
@@ -269,17 +279,12 @@ int store_rmdir(struct store *s, const char *path)
 {
     ext2_ino_t dir, ino;
     char name[NAME_MAX_ + 1];
-    int rc = prepare(s, path, &dir, name);
+    struct ext2_inode in;
+    int rc = find_entry(s, path, &dir, name, &ino, &in);
     if (rc)
         return rc;
     ext2_filsys fs = store_ext2fs(s);
-    errcode_t e = ext2fs_lookup(fs, dir, name, (int)strlen(name), NULL, &ino);
-    if (e)
-        return store_errno(e);
-    struct ext2_inode in;
-    e = ext2fs_read_inode(fs, ino, &in);
-    if (e)
-        return store_errno(e);
+    errcode_t e;
     if (!LINUX_S_ISDIR(in.i_mode))
         return -ENOTDIR;
     int nonempty = 0;
