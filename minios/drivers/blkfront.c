@@ -28,7 +28,8 @@
 #define SLOT_SECTORS (SEGS * 8u)
 #define TIMEOUT_NS   30000000000ull
 #define RECONNECT_NS 10000000000ull   /* a backend gone this long is given up */
-#define POLL_NS      2000000ull       /* the backend's state, while connected */
+#define POLL_NS      2000000ull       /* the backend's state, during a handshake */
+#define RECHECK_NS   1000000000ull    /* connected: the state watch, and a look this often */
 
 struct slot {
     bool busy, done;
@@ -49,13 +50,17 @@ struct minios_blkfront {
     struct slot slots[MINIOS_BLKFRONT_SLOTS];
     struct minios_waitq wq;
     bool connected, read_only, flush, broken;
-    char node[128], backend_path[128];
+    char node[128], backend_path[128], state_path[136];
     uint64_t sectors, done;
     unsigned inflight, max_inflight;
     /* Reconnection (attached frontends): a thread watches the backend. */
     grant_ref_t ring_ref;
     bool reconnecting, gone;         /* gone: the backend did not come back */
     volatile bool watch_stop, watch_done;
+    /* The watch on the backend's state node wakes the watcher. */
+    struct minios_waitq state_wq;
+    volatile unsigned state_fires;
+    bool state_watched;
     uint64_t seq;
     unsigned connections, reissued;
     /* Progress: the last response (or the submission that found nothing
@@ -140,6 +145,7 @@ int minios_blkfront_create(domid_t backend, struct minios_blkfront **out,
     memset(f, 0, sizeof(*f));
     f->backend = backend;
     minios_waitq_init(&f->wq);
+    minios_waitq_init(&f->state_wq);
     grant_ref_t rr = MINIOS_GNTTAB_INVALID_REF;
     int rc = -XEN_ENOMEM;
     f->ring_page = minios_alloc_pages(1);
@@ -528,6 +534,7 @@ int minios_blkfront_detach(struct minios_blkfront *f)
 {
     if (f->connections) {
         f->watch_stop = true;
+        minios_waitq_wake_all(&f->state_wq);
         while (!f->watch_done)
             minios_thread_sleep_ns(POLL_NS);
     }
@@ -653,15 +660,31 @@ static int reconnect(struct minios_blkfront *f, uint64_t deadline, char *why, si
     return 0;
 }
 
-/* The watcher: polls the backend's state while connected. */
+static void state_changed(const char *path, const char *token, void *data)
+{
+    (void)path, (void)token;
+    struct minios_blkfront *f = data;
+    f->state_fires++;
+    minios_waitq_wake_all(&f->state_wq);
+}
+
+/* The watcher: looks at the backend's state whenever its xenstore watch
+ * fires (the node changes, or goes with the backend's domain), and every
+ * RECHECK_NS as well. */
 static void watch(void *arg)
 {
     struct minios_blkfront *f = arg;
     while (!f->watch_stop && !f->gone && !f->broken) {
+        unsigned seen = f->state_fires;
         unsigned long long st = 0;
         bool readable = !xs_getu(f->backend_path, "state", &st);
         if (readable && st == XenbusStateConnected) {
-            minios_thread_sleep_ns(POLL_NS);
+            uint64_t until = minios_monotonic_ns() + (f->state_watched ? RECHECK_NS : POLL_NS);
+            unsigned long fl = minios_events_save();
+            while (f->state_fires == seen && !f->watch_stop &&
+                   minios_waitq_wait(&f->state_wq, until) >= 0)
+                ;
+            minios_events_restore(fl);
             continue;
         }
         /* Gone (its domain died and its nodes went), closing, or
@@ -703,14 +726,21 @@ static void watch(void *arg)
         printf("blkfront: %s: reconnected (connection %u) after %llu ms: %s\n", f->node,
                f->connections, (unsigned long long)((minios_monotonic_ns() - t0) / 1000000), why);
     }
+    if (f->state_watched)
+        minios_xs_unwatch(f->state_path, f->node);
     f->watch_done = true;
     minios_thread_exit();
 }
 
 static void start_watch(struct minios_blkfront *f)
 {
+    snprintf(f->state_path, sizeof(f->state_path), "%s/state", f->backend_path);
+    /* Without the watch, the watcher looks every POLL_NS instead. */
+    f->state_watched = minios_xs_watch(f->state_path, f->node, state_changed, f) == 0;
     if (!minios_thread_create("blkfront", watch, f, 16 << 10)) {
         printf("blkfront: %s: no thread to watch the backend: no reconnection\n", f->node);
+        if (f->state_watched)
+            minios_xs_unwatch(f->state_path, f->node);
         f->watch_done = true;
     }
 }
