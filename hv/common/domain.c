@@ -20,6 +20,12 @@
 static spinlock_t domlist_lock = SPINLOCK_INIT("domlist", LOCK_ORDER_DOMLIST);
 static struct domain *domain_list;
 bool domains_booted;   /* the boot modules have all been built */
+
+/* The list without its lock: for the NMI state dump only. */
+struct domain *domain_list_unlocked(void)
+{
+    return __atomic_load_n(&domain_list, __ATOMIC_ACQUIRE);
+}
 static struct domain *domain_table[DOMID_FIRST_RESERVED];
 
 /* Without a reference: for callers that know d stays (it is their own, a

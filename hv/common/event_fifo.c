@@ -364,3 +364,29 @@ void evtchn_fifo_destroy(struct domain *d)
         drop_frame(virt_to_pfn(f->array[s]));
     fifo_free(f);
 }
+
+/* For the NMI state dump (nmi_dump.c), without the lock: v's ready bits,
+ * the heads the guest sees and the tails kept here, for queues not empty,
+ * and each pending unmasked port that is not linked (an event that can
+ * never be delivered). */
+int evtchn_fifo_describe(struct domain *d, struct vcpu *v, char *buf, size_t n)
+{
+    struct evtchn_fifo *f = __atomic_load_n(&d->fifo, __ATOMIC_ACQUIRE);
+    if (!f || v->id >= f->nr_vcpus || !f->vcpu[v->id].cb)
+        return snprintf(buf, n, " fifo: no control block");
+    struct fifo_vcpu *fv = &f->vcpu[v->id];
+    int len = snprintf(buf, n, " fifo: ready %#x", fv->cb->ready);
+    for (unsigned q = 0; q < EVTCHN_FIFO_MAX_QUEUES && (size_t)len < n; q++)
+        if (fv->cb->head[q] || fv->tail[q])
+            len += snprintf(buf + len, n - (size_t)len, " q%u head %u tail %u", q,
+                            fv->cb->head[q], fv->tail[q]);
+    unsigned stuck = 0;
+    for (unsigned p = 1; p < f->nr_words && p < f->nr_ports && (size_t)len < n; p++) {
+        event_word_t *w = word(f, p);
+        uint32_t x = w ? w_load(w) : 0;
+        if ((x & W_PENDING) && !(x & W_MASKED) && !(x & W_LINKED) &&
+            f->port[p].last_vcpu == v->id && stuck++ < 8)
+            len += snprintf(buf + len, n - (size_t)len, " unlinked:%u", p);
+    }
+    return len;
+}

@@ -29,6 +29,12 @@ static void head_changed(void)
     __atomic_store_n(&head_expiry, timer_head ? timer_head->timer_expiry : 0,
                      __ATOMIC_RELAXED);
 }
+/* For the NMI state dump: the earliest vCPU timer (0: none). */
+uint64_t timer_head_expiry(void)
+{
+    return __atomic_load_n(&head_expiry, __ATOMIC_RELAXED);
+}
+
 uint32_t tsc_mul;
 int8_t tsc_shift;
 static uint64_t boot_wallclock_sec;      /* Unix time at system time 0 */

@@ -9,6 +9,7 @@ void apic_oneshot_ns(uint64_t ns);
 uint32_t apic_id(void);
 bool apic_x2apic_mode(void);
 void apic_send_ipi(uint32_t dest, unsigned vector);
+void apic_send_nmi(uint32_t dest);
 void apic_send_init(uint32_t dest);
 void apic_send_sipi(uint32_t dest, unsigned page);
 void apic_init_ap(void);

@@ -41,6 +41,7 @@ void evtchn_fifo_clear_pending(struct domain *d, unsigned port);
 void evtchn_fifo_unmask(struct domain *d, unsigned port);
 bool evtchn_fifo_is_pending(struct domain *d, unsigned port);
 bool evtchn_fifo_is_busy(struct domain *d, unsigned port);
+int evtchn_fifo_describe(struct domain *d, struct vcpu *v, char *buf, size_t n);
 void evtchn_fifo_port_init(struct domain *d, unsigned port);
 
 #endif

@@ -93,6 +93,12 @@ void apic_send_ipi(uint32_t dest, unsigned vector)
     icr(dest, vector | (1 << 14));
 }
 
+/* An NMI to one CPU (the NMI state dump's, nmi_dump.c). */
+void apic_send_nmi(uint32_t dest)
+{
+    icr(dest, 0x4400);
+}
+
 void apic_send_init(uint32_t dest)
 {
     icr(dest, 0x4500);

@@ -184,6 +184,7 @@ static noreturn void fatal_trap(struct cpu_user_regs *r)
 }
 
 static volatile unsigned long nmis_seen;
+void nmi_dump(void);
 
 static bool fixup(struct cpu_user_regs *r)
 {
@@ -209,8 +210,10 @@ void trap_dispatch(struct cpu_user_regs *r)
     }
     if (v == 2) {
         /* NMI: the hypervisor's, never a guest's (Xen forwards none to a
-         * domU); counted and otherwise ignored, in any context. */
+         * domU); counted, and otherwise ignored in any context unless the
+         * command line says nmi=dump (nmi_dump.c). */
         nmis_seen++;
+        nmi_dump();
         return;
     }
     if (!from_guest && v == 1) {
