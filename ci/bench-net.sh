@@ -62,6 +62,8 @@ side() {
     hp=$(free_port) rp=$(free_port)
     local t0 t1
     t0=$(date +%s.%N)
+    # Both sides with hostfwd's listen backlog raised (ci/listen-backlog.c).
+    LD_PRELOAD=$PWD/build/host/listen-backlog.so \
     timeout -k 5 900 qemu-system-x86_64 -M q35 -accel tcg -cpu max -m 512M -smp 1 \
         -nodefaults -display none -no-reboot -serial "file:$log" \
         -netdev "user,id=n0,hostfwd=tcp:127.0.0.1:$hp-$wip:80,hostfwd=tcp:127.0.0.1:$rp-$kip:6379" \
