@@ -3,7 +3,9 @@
 # The host makes fs.img (8 MiB ext4 with /www/hello.txt) and ro.img
 # (with /ro.txt) with mkfs.ext4 -d and puts them on the tapdisk
 # domain's store; the guest works on fs.img through /disk and proves
-# the refusals, then mounts ro.img read-only.  Afterwards debugfs reads
+# the refusals, fills the disk until a write gets ENOSPC, unlinks that
+# file (that unlink failed with EIO before: docs/diskfs.md) and writes
+# again, then mounts ro.img read-only.  Afterwards debugfs reads
 # what the guest left in fs.img, and e2fsck -fn finds every filesystem clean.
 set -uo pipefail
 . tests/common/store-boot.sh
@@ -22,11 +24,13 @@ store_boot "$log" 300 256M \
 [ "$rc" -eq 33 ] || fail "QEMU status $rc, not 33"
 grep -q 'PANIC\|hypervisor fault' "$log" && fail "hypervisor panic"
 for w in '(app) mounted xvda' '(app) readdir /disk/d: . .. a.bin b.bin c.txt stdio.txt sub t.bin' \
+         '(app) unlinked the full file, wrote and read back 200000 bytes after it' \
          '(app) xvdb mounted read-only' '(app) Test result: SUCCESS'; do
     grep -qF "$w" "$log" || fail "missing \"$w\""
 done
 debugfs -R "dump /images/fs.img $out/fs.img" "$store" >/dev/null 2>&1 || fail "debugfs dump"
-for f in a.bin e.txt stdio.txt t.bin; do
+grep -qE '\(app\) filled the disk: [0-9]+ bytes written, then ENOSPC' "$log" || fail "the disk was not filled"
+for f in a.bin e.txt stdio.txt t.bin after.bin; do
     debugfs -R "dump /d/$f $out/$f" "$out/fs.img" >/dev/null 2>&1 || fail "debugfs dump /d/$f"
 done
 python3 - "$out" <<'PY' || fail "the files in fs.img do not hold what the guest wrote"
@@ -35,12 +39,13 @@ o = sys.argv[1]
 pat = lambda k, i: (i * (13 + 2 * k) + (i >> 9) + k) & 0xff
 assert open(o + "/a.bin", "rb").read() == bytes(pat(1, i) for i in range(3000))
 assert open(o + "/t.bin", "rb").read() == bytes(pat(2, i) for i in range(1000))
+assert open(o + "/after.bin", "rb").read() == bytes(pat(4, i) for i in range(200000))
 assert open(o + "/e.txt", "rb").read() == b"renamed\n"
 assert open(o + "/stdio.txt", "rb").read() == b"fprintf 42 through newlib\n"
-print("diskfs: debugfs: /d/a.bin, t.bin, e.txt, stdio.txt hold the guest's bytes")
+print("diskfs: debugfs: /d/a.bin, t.bin, e.txt, stdio.txt, after.bin hold the guest's bytes")
 PY
 ls=$(debugfs -R 'ls /d' "$out/fs.img" 2>/dev/null)
-echo "$ls" | grep -qE 'b\.bin|c\.txt|sub' && fail "removed names still in /d: $ls"
+echo "$ls" | grep -qE 'b\.bin|c\.txt|sub|fill\.bin' && fail "removed names still in /d: $ls"
 for i in fs.img store.img; do
     p=$out/$i; [ $i = store.img ] && p=$store
     e2fsck -fn "$p" > "$out/fsck-$i.log" 2>&1 || { cat "$out/fsck-$i.log"; fail "e2fsck -fn $i not clean"; }

@@ -174,12 +174,49 @@ int store_create(struct store *s, const char *path, uint16_t perm)
     return e ? store_errno(e) : 0;
 }
 
-/* Frees an inode that lost its last name: its blocks, then itself. */
+struct freeing {
+    blk64_t cluster;        /* the last cluster freed (bigalloc: one per cluster) */
+    int any;
+    int bad;                /* a block number outside the filesystem */
+};
+
+static int free_block(ext2_filsys fs, blk64_t *blk, e2_blkcnt_t cnt, blk64_t ref, int off,
+                      void *arg)
+{
+    (void)cnt; (void)ref; (void)off;
+    struct freeing *f = arg;
+    if (*blk < fs->super->s_first_data_block || *blk >= ext2fs_blocks_count(fs->super)) {
+        f->bad = 1;
+        return BLOCK_ABORT;
+    }
+    blk64_t c = EXT2FS_B2C(fs, *blk);
+    if (f->any && c == f->cluster)
+        return 0;
+    ext2fs_block_alloc_stats2(fs, *blk, -1);
+    f->cluster = c;
+    f->any = 1;
+    return 0;
+}
+
+/*
+ * Frees an inode that lost its last name: its blocks (data, and the
+ * extent tree's or indirect blocks), then itself.  Not with ext2fs_punch:
+ * libext2fs 1.47.0 (Debian 12) refuses, as "Illegal block number", to
+ * free an extent that ends at the filesystem's last block (an off-by-one
+ * in punch_extent_blocks, fixed upstream in 2025), and a file that
+ * filled the disk to ENOSPC holds that block: its unlink failed with EIO.
+ * The blocks are walked read-only and released, as debugfs's kill_file
+ * does; the inode keeps its stale block map, with dtime set.
+ */
 static errcode_t release(ext2_filsys fs, ext2_ino_t ino, struct ext2_inode *in, int isdir)
 {
     errcode_t e = 0;
-    if (ext2fs_inode_has_valid_blocks2(fs, in))
-        e = ext2fs_punch(fs, ino, in, NULL, 0, ~0ULL);
+    if (ext2fs_inode_has_valid_blocks2(fs, in)) {
+        struct freeing f = { 0 };
+        e = ext2fs_block_iterate3(fs, ino, BLOCK_FLAG_READ_ONLY, NULL, free_block, &f);
+        if (!e && f.bad)
+            e = EXT2_ET_BAD_BLOCK_NUM;
+    }
     if (e)
         return e;
     in->i_links_count = 0;
