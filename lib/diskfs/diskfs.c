@@ -534,6 +534,8 @@ int diskfs_mount(const char *node, bool writable, const char *prefix, char *err)
         fs.st = NULL;
         return rc ? rc : -EINVAL;
     }
+    /* A file that fills the disk can then be truncated (store_fs.h). */
+    store_keep_last_block(fs.st);
     rc = minios_fs_mount(prefix, &ops, NULL);
     if (rc) {
         seterr(err, "cannot mount at %s: %d", prefix, rc);

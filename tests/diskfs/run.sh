@@ -24,6 +24,7 @@ store_boot "$log" 300 256M \
 [ "$rc" -eq 33 ] || fail "QEMU status $rc, not 33"
 grep -q 'PANIC\|hypervisor fault' "$log" && fail "hypervisor panic"
 for w in '(app) mounted xvda' '(app) readdir /disk/d: . .. a.bin b.bin c.txt stdio.txt sub t.bin' \
+         '(app) truncated the full file to 3000 bytes' \
          '(app) unlinked the full file, wrote and read back 200000 bytes after it' \
          '(app) xvdb mounted read-only' '(app) Test result: SUCCESS'; do
     grep -qF "$w" "$log" || fail "missing \"$w\""

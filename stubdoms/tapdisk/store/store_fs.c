@@ -174,6 +174,33 @@ int store_create(struct store *s, const char *path, uint16_t perm)
     return e ? store_errno(e) : 0;
 }
 
+/* A free block for libext2fs to allocate, never the filesystem's last
+ * (store_keep_last_block). */
+static errcode_t alloc_not_last(ext2_filsys fs, blk64_t goal, blk64_t *ret)
+{
+    blk64_t last = ext2fs_blocks_count(fs->super) - 1, b;
+    if (!fs->block_map) {
+        errcode_t e = ext2fs_read_block_bitmap(fs);
+        if (e)
+            return e;
+    }
+    errcode_t e = ext2fs_new_block2(fs, goal, fs->block_map, &b);
+    if (!e && b == last)      /* again from the start: any other free block */
+        e = ext2fs_new_block2(fs, fs->super->s_first_data_block, fs->block_map, &b);
+    if (!e && b == last)
+        e = EXT2_ET_BLOCK_ALLOC_FAIL;
+    if (!e)
+        *ret = b;
+    return e;
+}
+
+void store_keep_last_block(struct store *s)
+{
+    ext2_filsys fs = store_ext2fs(s);
+    if (store_writable(s) && EXT2FS_CLUSTER_RATIO(fs) == 1)
+        ext2fs_set_alloc_block_callback(fs, alloc_not_last, NULL);
+}
+
 struct freeing {
     blk64_t cluster;        /* the last cluster freed (bigalloc: one per cluster) */
     int any;

@@ -40,6 +40,17 @@ int store_rmdir(struct store *s, const char *path);
 /* A second name for a non-directory (-EPERM for a directory). */
 int store_link(struct store *s, const char *oldpath, const char *newpath);
 
+/*
+ * From now on libext2fs never allocates the filesystem's last block (a
+ * writable store without bigalloc; one block of capacity).  libext2fs
+ * 1.47.0 (Debian 12) cannot free an extent that ends at that block
+ * (punch_extent_blocks, an off-by-one fixed upstream in 2025): a file
+ * holding it could not be truncated (EIO, half done).  store_unlink frees
+ * such files by other means; files the host placed there still cannot be
+ * truncated.
+ */
+void store_keep_last_block(struct store *s);
+
 /* DT_* values, as <dirent.h> names them. */
 enum { STORE_DT_UNKNOWN = 0, STORE_DT_REG = 8, STORE_DT_DIR = 4, STORE_DT_LNK = 10 };
 /* Calls fn for each entry of the directory ("." and ".." too) until fn
