@@ -25,7 +25,8 @@
  *   /d/after.bin 200000 bytes of pat(4, i)    (written after filling the disk,
  *                                             getting ENOSPC and unlinking)
  * and no /d/b.bin, /d/sub, /d/fill.bin.  Then it unmounts, mounts xvdb
- * read-only at / and proves the refusals there.
+ * read-only at / and proves the refusals there, then xvdc
+ * (disk=xvdc:/images/full.img, host_full).
  */
 #define A_LEN 3000u
 
@@ -364,6 +365,32 @@ static void readonly(void)
     printf("xvdb mounted read-only at /: read /ro.txt, writes refused (EROFS)\n");
 }
 
+/*
+ * xvdc: full.img, which the host filled with debugfs: /full.bin holds
+ * every free block up to the filesystem's last.  Unlinking it frees them
+ * all (ext2fs_punch refused that last block: EIO), then a new file fits.
+ */
+static void host_full(void)
+{
+    char err[DISKFS_ERRLEN];
+    int rc = diskfs_mount("device/vbd/51744", true, "/full", err);
+    if (rc) {
+        test_fail("mount xvdc: %d: %s", rc, err);
+        return;
+    }
+    /* Full: a new file takes no block. */
+    int fd = open("/full/new.bin", O_WRONLY | O_CREAT | O_EXCL, 0644);
+    REFUSED(write(fd, buf, 4096), ENOSPC);
+    CHECK_EQ(close(fd), 0);
+    errno = 0;
+    if (unlink("/full/full.bin"))
+        test_fail("unlink /full/full.bin (it holds the filesystem's last block): errno %d", errno);
+    write_pat("/full/new.bin", O_WRONLY | O_TRUNC, 5, 0, 1 << 20);
+    check_pat("/full/new.bin", 5, 1 << 20);
+    CHECK_EQ(diskfs_umount(err), 0);
+    printf("xvdc: unlinked the host's full.bin (to the last block), wrote 1 MiB after it\n");
+}
+
 int main(int argc, char **argv)
 {
     char err[DISKFS_ERRLEN];
@@ -381,6 +408,7 @@ int main(int argc, char **argv)
         test_fail("umount: %d: %s", rc, err);
     REFUSED(open("/disk/d/a.bin", O_RDONLY), ENOENT);
     readonly();
+    host_full();
     printf("%u refusals, each with its errno\n", refusals);
     return test_finish();
 }
