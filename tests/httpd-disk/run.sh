@@ -13,7 +13,9 @@
 # HEAD, a range, content types, directory -> index.html, keep-alive (two
 # files on one connection), 404, and every way out of the root: "..",
 # "%2e%2e", encoded '/', "//", the symbolic links (403 or 404, never the
-# secret's bytes).
+# secret's bytes).  Beside it a second httpd, "bad", whose disk has a
+# zeroed superblock magic: it says why the disk did not mount, keeps
+# running and answers 503.
 # TIMEOUT=600
 set -uo pipefail
 . tests/common/store-boot.sh
@@ -48,6 +50,9 @@ ln -s ../secret.txt "$www/out"
 ln -s /secret.txt "$www/abs"
 ln -s .. "$www/up"
 mkfs.ext4 -q -F -d "$out/fs" "$out/tree/images/www.img" 64M || fail "mkfs.ext4 www.img"
+mkdir -p "$out/badfs/www" && echo "never served" > "$out/badfs/www/index.html"
+mkfs.ext4 -q -F -d "$out/badfs" "$out/tree/images/bad.img" 4M || fail "mkfs.ext4 bad.img"
+printf '\0\0' | dd of="$out/tree/images/bad.img" bs=1 seek=1080 conv=notrunc status=none
 mkfs.ext4 -q -F -d "$out/tree" "$store" 112M || fail "mkfs.ext4 (store)"
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
@@ -55,16 +60,19 @@ modules="$XS,build/stubdoms/tapdisk.elf name=tapdisk mem=8M role=hardware pci=00
 modules+=",build/stubdoms/netback.elf name=netback role=hardware pci=00:03.0 mem=32M"
 modules+=",build/apps/httpd.elf name=web mem=32M vif=netback ip=10.0.2.15/24 gw=10.0.2.2"
 modules+=" disk=xvda:/images/www.img root=/disk/www"
+modules+=",build/apps/httpd.elf name=bad mem=16M vif=netback ip=10.0.2.16/24 gw=10.0.2.2"
+modules+=" disk=xvda:/images/bad.img:ro root=/disk/www"
 up=0
 for attempt in 1 2 3; do
-    port=$(free_port)
+    port=$(free_port) port2=$(free_port)
+    [ "$port" != "$port2" ] || port2=$(free_port)
     rm -f "$log" "$log.qemu"
     store_boot "$log" 500 512M "$modules" \
-        -netdev "user,id=n0,hostfwd=tcp:127.0.0.1:$port-10.0.2.15:80" \
+        -netdev "user,id=n0,hostfwd=tcp:127.0.0.1:$port-10.0.2.15:80,hostfwd=tcp:127.0.0.1:$port2-10.0.2.16:80" \
         -device virtio-net-pci,netdev=n0,addr=3 >/dev/null &
     qpid=$!
     for _ in $(seq 1 900); do
-        grep -q 'httpd: serving /disk/www on port 80' "$log" 2>/dev/null && { up=1; break; }
+        [ "$(grep -c 'httpd: serving /disk/www on port 80' "$log" 2>/dev/null)" = 2 ] && { up=1; break; }
         kill -0 $qpid 2>/dev/null || break
         sleep 0.2
     done
@@ -144,9 +152,24 @@ done
 for p in "${pids[@]}"; do wait "$p"; done
 for i in 1 2 3; do cmp -s "$out/par$i" "$www/five.bin" || fail "parallel download $i of /five.bin differs"; done
 echo "httpd-disk: three parallel downloads of /five.bin byte-exact"
+# The appliance whose disk is corrupt: 503, and its reason in the log.
+ok=0
+for _ in $(seq 1 30); do
+    r=$(curl -s --max-time 5 -o "$out/got" -w '%{http_code}' "http://127.0.0.1:$port2/index.html") &&
+        [ "$r" != 000 ] && { ok=1; break; }
+    sleep 2
+done
+[ $ok = 1 ] || fail "no answer from the bad disk's httpd"
+[ "$r" = 503 ] || fail "bad disk's httpd: /index.html gave $r, want 503"
+grep -q 'never served' "$out/got" && fail "bad disk's httpd served from its corrupt disk"
+r=$(curl -s --max-time 5 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port2/../x")
+[ "$r" = 503 ] || fail "bad disk's httpd: second request gave $r, want 503"
+echo "httpd-disk: the httpd whose disk has a bad superblock magic answers 503"
 kill $qpid 2>/dev/null; wait $qpid 2>/dev/null; qpid=
 sed -i 's/\r$//' "$log"
 grep -q 'PANIC\|hypervisor fault' "$log" && fail "hypervisor panic"
 grep -qF '(web) httpd: root=/disk/www: serving the files of the disk' "$log" || fail "no root= line from httpd"
-grep -E '\((web|tapdisk)\)' "$log" | head -20
+grep -qF '(bad) httpd: root=/disk/www: the disk did not mount: device/vbd/51712: bad superblock magic 0x0000' "$log" ||
+    fail "the bad disk's httpd did not say why its disk did not mount"
+grep -E '\((web|bad|tapdisk)\)' "$log" | head -24
 echo "Test result: SUCCESS"
