@@ -16,6 +16,7 @@
 # secret's bytes).  Beside it a second httpd, "bad", whose disk has a
 # zeroed superblock magic: it says why the disk did not mount, keeps
 # running and answers 503.
+# ALONE=1 (two QEMU-heavy appliances, curl downloads with timeouts)
 # TIMEOUT=600
 set -uo pipefail
 . tests/common/store-boot.sh
