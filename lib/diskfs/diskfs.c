@@ -515,24 +515,16 @@ int diskfs_mount(const char *node, bool writable, const char *prefix, char *err)
         fs.st = NULL;
         return rc;
     }
-    /* The root directory's inode, as every path starts there: a corrupt
-     * inode table block (a checksum or a field that does not hold) is
-     * refused here rather than at the first open. */
-    struct store_stat rs;
-    rc = store_stat(fs.st, "/", true, &rs);
-    if (rc || (rs.mode & S_IFMT) != S_IFDIR) {
-        if (rc)
-            seterr(err, "%s: the root directory's inode (inode 2) cannot be read: %s "
-                   "(its inode table block is corrupt or unreadable; run e2fsck)",
-                   node, strerror(-rc));
-        else
-            seterr(err, "%s: the root directory's inode (inode 2) is not a directory "
-                   "(mode 0%o): its inode table block is corrupt; run e2fsck",
-                   node, (unsigned)rs.mode);
+    /* The group descriptors and the root directory's inode (every path
+     * starts there): a corrupt inode table block is refused here rather
+     * than at the first open. */
+    rc = store_check(fs.st, e, sizeof(e));
+    if (rc) {
+        seterr(err, "%s: %s; run e2fsck", node, e);
         store_close(fs.st, NULL);
         minios_blkfront_detach(fs.bf);
         fs.st = NULL;
-        return rc ? rc : -EINVAL;
+        return rc;
     }
     /* A file that fills the disk can then be truncated (store_fs.h). */
     store_keep_last_block(fs.st);

@@ -29,7 +29,7 @@ struct bad {
 static const struct bad bads[] = {
     { "device/vbd/51712", "xvda (superblock magic overwritten)", "bad superblock magic 0x0000" },
     { "device/vbd/51728", "xvdb (root directory's inode table block overwritten)",
-      "the root directory's inode (inode 2)" },
+      "the root directory's inode (inode 2, in inode table block" },
     { "device/vbd/51744", "xvdc (image cut to half its size)", "truncated: the superblock counts" },
 };
 

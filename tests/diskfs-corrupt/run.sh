@@ -33,6 +33,7 @@ imap() {
 }
 read -r blk _ <<<"$(imap '<2>' "$img/inode.img")"
 [ -n "$blk" ] || fail "debugfs imap <2> found no block"
+rootblk=$blk
 head -c 4096 /dev/zero | tr '\0' '\132' |
     dd of="$img/inode.img" bs=4096 seek="$blk" conv=notrunc status=none
 read -r blk off <<<"$(imap /bad.txt "$img/good.img")"
@@ -50,7 +51,7 @@ store_boot "$log" 200 256M \
 [ "$rc" -eq 33 ] || fail "QEMU status $rc, not 33"
 grep -q 'PANIC\|hypervisor fault' "$log" && fail "hypervisor panic"
 for w in '(app) xvda (superblock magic overwritten): mount refused: -22: device/vbd/51712: bad superblock magic 0x0000' \
-         "(app) xvdb (root directory's inode table block overwritten): mount refused: -5: device/vbd/51728: the root directory's inode (inode 2) cannot be read" \
+         "(app) xvdb (root directory's inode table block overwritten): mount refused: -5: device/vbd/51728: the root directory's inode (inode 2, in inode table block $rootblk): Inode checksum does not match inode" \
          '(app) xvdc (image cut to half its size): mount refused: -22: device/vbd/51744: truncated: the superblock counts 2048 blocks of 4096 bytes (8388608 bytes) but the disk holds 4194304 bytes' \
          '(app) xvdd: /disk/bad.txt, whose inode is overwritten: EIO' \
          '(app) still running: xvdd mounted, /disk/ok.txt read whole, unmounted' \

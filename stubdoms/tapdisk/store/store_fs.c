@@ -1,5 +1,6 @@
 /* store_fs.c: names on a store (keel/store_fs.h): stat, create, unlink, mkdir, rmdir, link and listings with libext2fs. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -172,6 +173,31 @@ int store_create(struct store *s, const char *path, uint16_t perm)
     }
     e = ext2fs_write_new_inode(fs, ino, &in);
     return e ? store_errno(e) : 0;
+}
+
+int store_check(struct store *s, char *err, size_t len)
+{
+    ext2_filsys fs = store_ext2fs(s);
+    errcode_t e = ext2fs_check_desc(fs);
+    if (e) {
+        snprintf(err, len, "the block group descriptors: %s", error_message(e));
+        return -EINVAL;
+    }
+    struct ext2_inode in;
+    unsigned long long blk = ext2fs_inode_table_loc(fs, 0) +
+        (unsigned long long)(EXT2_ROOT_INO - 1) * EXT2_INODE_SIZE(fs->super) / fs->blocksize;
+    e = ext2fs_read_inode(fs, EXT2_ROOT_INO, &in);
+    if (e) {
+        snprintf(err, len, "the root directory's inode (inode 2, in inode table block %llu): %s",
+                 blk, error_message(e));
+        return store_errno(e);
+    }
+    if (!LINUX_S_ISDIR(in.i_mode)) {
+        snprintf(err, len, "the root directory's inode (inode 2, in inode table block %llu) "
+                 "is not a directory (mode 0%o)", blk, (unsigned)in.i_mode);
+        return -EINVAL;
+    }
+    return 0;
 }
 
 /* A free block for libext2fs to allocate, never the filesystem's last
