@@ -11,7 +11,8 @@
 # forwards a free host port to httpd's port 80.  From the host, curl
 # fetches every file and compares its sha256 with the host's copy, checks
 # HEAD, a range, content types, directory -> index.html, keep-alive (two
-# files on one connection), 404, and every way out of the root: "..",
+# files on one connection), 404, 500 for a file whose inode the host
+# overwrote, and every way out of the root: "..",
 # "%2e%2e", encoded '/', "//", the symbolic links (403 or 404, never the
 # secret's bytes).  Beside it a second httpd, "bad", whose disk has a
 # zeroed superblock magic: it says why the disk did not mount, keeps
@@ -50,7 +51,15 @@ printf 'the secret beside /www\n' > "$out/fs/secret.txt"
 ln -s ../secret.txt "$www/out"
 ln -s /secret.txt "$www/abs"
 ln -s .. "$www/up"
+printf 'this inode gets overwritten\n' > "$www/broken.txt"
 mkfs.ext4 -q -F -d "$out/fs" "$out/tree/images/www.img" 64M || fail "mkfs.ext4 www.img"
+# /www/broken.txt's inode: 64 bytes overwritten (its checksum fails).
+loc=$(debugfs -R "imap /www/broken.txt" "$out/tree/images/www.img" 2>/dev/null |
+      sed -n 's/.*located at block \([0-9]*\), offset 0x\([0-9a-f]*\).*/\1 \2/p')
+bs=$(dumpe2fs -h "$out/tree/images/www.img" 2>/dev/null | sed -n 's/^Block size: *//p')
+[ -n "$loc" ] && [ -n "$bs" ] || fail "debugfs imap /www/broken.txt"
+head -c 64 /dev/zero | tr '\0' '\245' |
+    dd of="$out/tree/images/www.img" bs=1 seek=$(( ${loc% *} * bs + 0x${loc#* } )) conv=notrunc status=none
 mkdir -p "$out/badfs/www" && echo "never served" > "$out/badfs/www/index.html"
 mkfs.ext4 -q -F -d "$out/badfs" "$out/tree/images/bad.img" 4M || fail "mkfs.ext4 bad.img"
 printf '\0\0' | dd of="$out/tree/images/bad.img" bs=1 seek=1080 conv=notrunc status=none
@@ -129,6 +138,9 @@ n=$(curl -s --max-time 60 -o /dev/null -o /dev/null -w '%{num_connects}\n' "$url
 [ "$n" = 1 ] || fail "keep-alive: $n connections for two files, want 1"
 echo "httpd-disk: keep-alive: /five.bin and /small.txt over one connection"
 r=$(get /missing "$out/got"); [ "${r%% *}" = 404 ] || fail "/missing: $r"
+r=$(get /broken.txt "$out/got"); [ "${r%% *}" = 500 ] || fail "/broken.txt (its inode overwritten): $r, want 500"
+grep -q 'overwritten' "$out/got" && fail "/broken.txt was served from a corrupt inode"
+echo "httpd-disk: /broken.txt, whose inode is corrupt: 500"
 r=$(get /sub/missing.html "$out/got"); [ "${r%% *}" = 404 ] || fail "/sub/missing.html: $r"
 secret=$(cat "$out/fs/secret.txt")
 for p in /../secret.txt /sub/../../secret.txt /%2e%2e/secret.txt /%2E%2E%2Fsecret.txt \
