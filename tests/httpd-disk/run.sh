@@ -145,7 +145,7 @@ r=$(get /sub/missing.html "$out/got"); [ "${r%% *}" = 404 ] || fail "/sub/missin
 secret=$(cat "$out/fs/secret.txt")
 for p in /../secret.txt /sub/../../secret.txt /%2e%2e/secret.txt /%2E%2E%2Fsecret.txt \
          /sub/%2e%2e/%2e%2e/secret.txt //secret.txt /./small.txt /out /abs /up/secret.txt \
-         http://x/../secret.txt; do
+         /secret.txt /etc/passwd http://x/../secret.txt; do
     if [ "${p:0:4}" = http ]; then
         # an absolute-form target, sent as is
         r=$(curl -s --max-time 30 --request-target "$p" -o "$out/got" -w '%{http_code}' "$url/") ||
