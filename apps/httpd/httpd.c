@@ -1,9 +1,19 @@
 /* httpd.c: the HTTP/1.1 protocol core (see httpd.h): http-parser callbacks,
  * request checks, file lookup, byte ranges and response heads. */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
+#include <sys/stat.h>
 #include "httpd.h"
+
+#ifdef __minios__
+/* newlib's <sys/stat.h> declares lstat for a few targets only; minios's
+ * libc has it (minios/libc/fs.c). */
+int lstat(const char *path, struct stat *st);
+#endif
 
 enum { HDR_OTHER, HDR_RANGE, HDR_HOST };
 
@@ -11,6 +21,8 @@ enum { HDR_OTHER, HDR_RANGE, HDR_HOST };
 _Static_assert(HTTP_MAX_HEADER_SIZE == HTTPD_MAX_HEAD, "HTTP_MAX_HEADER_SIZE != HTTPD_MAX_HEAD");
 
 int64_t (*httpd_clock)(void);
+const char *httpd_root;
+const char *httpd_root_error;
 
 int httpd_date(char out[30], int64_t t)
 {
@@ -193,6 +205,7 @@ static const char *reason(int status)
     case 200: return "OK";
     case 206: return "Partial Content";
     case 400: return "Bad Request";
+    case 403: return "Forbidden";
     case 404: return "Not Found";
     case 405: return "Method Not Allowed";
     case 413: return "Content Too Large";
@@ -200,6 +213,7 @@ static const char *reason(int status)
     case 416: return "Range Not Satisfiable";
     case 431: return "Request Header Fields Too Large";
     case 501: return "Not Implemented";
+    case 503: return "Service Unavailable";
     case 505: return "HTTP Version Not Supported";
     default:  return "Internal Server Error";
     }
@@ -210,6 +224,7 @@ static const char *error_body(int status)
 {
     switch (status) {
     case 400: return "400 Bad Request\n";
+    case 403: return "403 Forbidden\n";
     case 404: return "404 Not Found\n";
     case 405: return "405 Method Not Allowed\n";
     case 413: return "413 Content Too Large\n";
@@ -217,6 +232,7 @@ static const char *error_body(int status)
     case 416: return "416 Range Not Satisfiable\n";
     case 431: return "431 Request Header Fields Too Large\n";
     case 501: return "501 Not Implemented\n";
+    case 503: return "503 Service Unavailable\n";
     case 505: return "505 HTTP Version Not Supported\n";
     default:  return "500 Internal Server Error\n";
     }
@@ -245,6 +261,7 @@ static void error_resp(struct httpd_resp *r, int status, int head_only, int clos
     r->head_len = n < (int)sizeof(r->head) ? (size_t)n : sizeof(r->head) - 1;   /* (never: heads are short) */
     r->body = (const unsigned char *)body;
     r->body_len = head_only ? 0 : blen;
+    r->body_fd = -1;
     r->close = close;
 }
 
@@ -322,15 +339,112 @@ enum httpd_range_result httpd_parse_range(const char *v, size_t len, uint64_t si
     return HTTPD_RANGE_OK;
 }
 
+const char *httpd_type(const char *name, size_t len)
+{
+    static const struct { const char *ext, *type; } types[] = {
+        { "html", "text/html" }, { "htm", "text/html" }, { "txt", "text/plain" },
+        { "css", "text/css" }, { "js", "text/javascript" }, { "json", "application/json" },
+        { "xml", "application/xml" }, { "svg", "image/svg+xml" }, { "png", "image/png" },
+        { "jpg", "image/jpeg" }, { "jpeg", "image/jpeg" }, { "gif", "image/gif" },
+        { "ico", "image/vnd.microsoft.icon" }, { "wasm", "application/wasm" },
+        { "pdf", "application/pdf" },
+    };
+    size_t dot = len;
+    while (dot > 0 && name[dot - 1] != '.' && name[dot - 1] != '/')
+        dot--;
+    if (dot == 0 || name[dot - 1] != '.')
+        return "application/octet-stream";
+    for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
+        if (strlen(types[i].ext) == len - dot && strncasecmp(types[i].ext, name + dot, len - dot) == 0)
+            return types[i].type;
+    return "application/octet-stream";
+}
+
+/* The status for an lstat or open that failed with e. */
+static int errno_status(int e)
+{
+    return e == ENOENT || e == ENOTDIR || e == ENAMETOOLONG ? 404 : e == EACCES ? 403 : 500;
+}
+
+/*
+ * Opens the file a decoded request path names under httpd_root: 0 with
+ * *fd (open, read-only), its size and type, or the status refusing it.
+ * Every name on the way is looked at with lstat before it is used, so a
+ * symbolic link is refused, never followed out of the root.
+ */
+static int disk_open(const char *path, size_t plen, int *fd, uint64_t *size, const char **type)
+{
+    if (httpd_root_error)
+        return 503;
+    if (plen == 0 || path[0] != '/')
+        return 400;
+    /* The names: no ".", "..", or empty name except a final '/'. */
+    for (size_t i = 1; i < plen;) {
+        size_t j = i;
+        while (j < plen && path[j] != '/')
+            j++;
+        size_t n = j - i;
+        if (n == 0 || (n == 1 && path[i] == '.') || (n == 2 && path[i] == '.' && path[i + 1] == '.'))
+            return 403;
+        i = j + 1;
+    }
+    char full[HTTPD_ROOT_MAX + HTTPD_MAX_URL + 16];
+    size_t rl = strlen(httpd_root);
+    if (rl >= HTTPD_ROOT_MAX)
+        return 500;
+    memcpy(full, httpd_root, rl + 1);
+    size_t n = rl;
+    struct stat st;
+    if (stat(full, &st))
+        return 500;
+    for (size_t i = 1; i < plen;) {
+        size_t j = i;
+        while (j < plen && path[j] != '/')
+            j++;
+        full[n++] = '/';
+        memcpy(full + n, path + i, j - i);
+        n += j - i;
+        full[n] = 0;
+        if (lstat(full, &st))
+            return errno_status(errno);
+        if (S_ISLNK(st.st_mode))
+            return 403;
+        if (j < plen && !S_ISDIR(st.st_mode))
+            return 404;           /* "/file/..." or "/file/" */
+        i = j + 1;
+    }
+    if (S_ISDIR(st.st_mode)) {
+        memcpy(full + n, "/index.html", 12);
+        n += 11;
+        if (lstat(full, &st))
+            return errno_status(errno);
+        if (S_ISLNK(st.st_mode))
+            return 403;
+    }
+    if (!S_ISREG(st.st_mode))
+        return 403;
+    int f = open(full, O_RDONLY);
+    if (f < 0)
+        return errno == EBUSY ? 503 : errno_status(errno);
+    if (fstat(f, &st) || !S_ISREG(st.st_mode) || st.st_size < 0) {
+        close(f);
+        return 500;
+    }
+    *fd = f;
+    *size = (uint64_t)st.st_size;
+    *type = httpd_type(full, n);
+    return 0;
+}
+
 /* The response to a complete, well-formed GET or HEAD. */
-static void file_resp(struct httpd_conn *c, struct httpd_resp *r, int close)
+static void file_resp(struct httpd_conn *c, struct httpd_resp *r, int closing)
 {
     int head_only = c->p.method == HTTP_HEAD;
     struct http_parser_url u;
     http_parser_url_init(&u);
     if (c->url_len == 0 || http_parser_parse_url(c->url, c->url_len, 0, &u) ||
         !(u.field_set & (1 << UF_PATH))) {
-        error_resp(r, 400, head_only, close, 0);
+        error_resp(r, 400, head_only, closing, 0);
         return;
     }
     const char *raw = c->url + u.field_data[UF_PATH].off;
@@ -342,7 +456,7 @@ static void file_resp(struct httpd_conn *c, struct httpd_resp *r, int close)
             int h = i + 2 < rlen ? hexval(raw[i + 1]) : -1;
             int l = i + 2 < rlen ? hexval(raw[i + 2]) : -1;
             if (h < 0 || l < 0 || (h == 0 && l == 0)) {
-                error_resp(r, 400, head_only, close, 0);
+                error_resp(r, 400, head_only, closing, 0);
                 return;
             }
             path[plen++] = (char)(h * 16 + l);
@@ -350,23 +464,50 @@ static void file_resp(struct httpd_conn *c, struct httpd_resp *r, int close)
         } else
             path[plen++] = raw[i];
     }
-    const struct httpd_file *f = httpd_lookup(c->files, c->nfiles, path, plen);
-    if (!f) {
-        error_resp(r, 404, head_only, close, 0);
-        return;
+    const unsigned char *data = NULL;
+    uint64_t flen;
+    const char *type;
+    int fd = -1;
+    if (httpd_root) {
+        int st = disk_open(path, plen, &fd, &flen, &type);
+        if (st) {
+            error_resp(r, st, head_only, closing, 0);
+            return;
+        }
+    } else {
+        const struct httpd_file *f = httpd_lookup(c->files, c->nfiles, path, plen);
+        if (!f) {
+            error_resp(r, 404, head_only, closing, 0);
+            return;
+        }
+        data = f->data, flen = f->len, type = f->type;
     }
     uint64_t first = 0, last = 0;
     enum httpd_range_result rr = HTTPD_RANGE_NONE;
     if (c->nranges == 1 && !c->range_long)   /* several: ignored, as RFC 7233 allows */
-        rr = httpd_parse_range(c->range, c->range_len, f->len, &first, &last);
+        rr = httpd_parse_range(c->range, c->range_len, flen, &first, &last);
     if (rr == HTTPD_RANGE_UNSAT) {
-        error_resp(r, 416, head_only, close, f->len);
+        if (fd >= 0)
+            close(fd);
+        error_resp(r, 416, head_only, closing, flen);
         return;
+    }
+    if (rr != HTTPD_RANGE_OK)
+        first = 0, last = flen - 1;       /* (unused for an empty file) */
+    if (fd >= 0 && !head_only && flen && first &&
+        lseek(fd, (off_t)first, SEEK_SET) != (off_t)first) {
+        close(fd);
+        error_resp(r, 500, head_only, closing, 0);
+        return;
+    }
+    if (fd >= 0 && (head_only || flen == 0)) {
+        close(fd);
+        fd = -1;
     }
     int n;
     char date[40];
     date_line(date);
-    const char *conn = close ? "Connection: close\r\n"
+    const char *conn = closing ? "Connection: close\r\n"
                        : (c->p.http_minor == 0 ? "Connection: keep-alive\r\n" : "");
     if (rr == HTTPD_RANGE_OK) {
         r->status = 206;
@@ -374,22 +515,22 @@ static void file_resp(struct httpd_conn *c, struct httpd_resp *r, int close)
                      "HTTP/1.1 206 Partial Content\r\n%sServer: keel-httpd\r\n"
                      "Content-Type: %s\r\nContent-Length: %llu\r\n"
                      "Content-Range: bytes %llu-%llu/%llu\r\nAccept-Ranges: bytes\r\n%s\r\n",
-                     date, f->type, (unsigned long long)(last - first + 1),
+                     date, type, (unsigned long long)(last - first + 1),
                      (unsigned long long)first, (unsigned long long)last,
-                     (unsigned long long)f->len, conn);
-        r->body = f->data + first;
+                     (unsigned long long)flen, conn);
         r->body_len = head_only ? 0 : (size_t)(last - first + 1);
     } else {
         r->status = 200;
         n = snprintf(r->head, sizeof(r->head),
                      "HTTP/1.1 200 OK\r\n%sServer: keel-httpd\r\n"
                      "Content-Type: %s\r\nContent-Length: %llu\r\nAccept-Ranges: bytes\r\n%s\r\n",
-                     date, f->type, (unsigned long long)f->len, conn);
-        r->body = f->data;
-        r->body_len = head_only ? 0 : (size_t)f->len;
+                     date, type, (unsigned long long)flen, conn);
+        r->body_len = head_only ? 0 : (size_t)flen;
     }
+    r->body = data ? data + first : NULL;
+    r->body_fd = fd;
     r->head_len = n < (int)sizeof(r->head) ? (size_t)n : sizeof(r->head) - 1;   /* (never: heads are short) */
-    r->close = close;
+    r->close = closing;
 }
 
 size_t httpd_feed(struct httpd_conn *c, const char *buf, size_t len,

@@ -29,17 +29,41 @@ extern const uint64_t httpd_www_count;
 #define HTTPD_MAX_URL     2048
 #define HTTPD_MAX_BODY    65536
 
-/* A response: the status line and headers, then body_len bytes of body
- * (a slice of a file or a static error text). close: the connection
- * ends after it. */
+/* A response: the status line and headers, then body_len bytes of body:
+ * a slice of a compiled-in file or a static error text at body, or, when
+ * body_fd >= 0, read from that open file (positioned at the first byte;
+ * the caller reads body_len bytes from it in pieces and closes it).
+ * close: the connection ends after it. */
 struct httpd_resp {
     int status;
     char head[512];
     size_t head_len;
     const unsigned char *body;
     size_t body_len;
+    int body_fd;
     int close;
 };
+
+/*
+ * Serving from a directory instead of the compiled-in table: httpd_root
+ * (NULL, the default: the table) is an absolute path without a trailing
+ * '/' ("/disk/www"), set once before serving.  A request path is
+ * percent-decoded and then served from under it: a directory (by its
+ * name, with or without a final '/') serves its index.html; a name of
+ * "." or "..", an empty name ("//") or a symbolic link anywhere on the
+ * way gets 403, so that nothing outside the root is ever opened; a
+ * missing name 404; anything but a regular file 403.  The content type
+ * comes from the name's extension (httpd_type).  httpd_root_error: if
+ * not NULL, the root could not be made ready (e.g. its disk did not
+ * mount) and every request gets 503.
+ */
+extern const char *httpd_root;
+extern const char *httpd_root_error;
+#define HTTPD_ROOT_MAX 1024
+/* The MIME type for a file name, by its extension (case-insensitive):
+ * html, htm, txt, css, js, json, xml, svg, png, jpg, jpeg, gif, ico,
+ * wasm, pdf; anything else application/octet-stream. */
+const char *httpd_type(const char *name, size_t len);
 
 struct httpd_conn {
     http_parser p;

@@ -39,9 +39,11 @@ $(HTTPD_WWW): apps/httpd/mkwww.sh ci/bench-page.py $(wildcard apps/httpd/www/*)
 	$(call msg,GEN,$@)
 	$(Q)bash apps/httpd/mkwww.sh apps/httpd/www $(@D)
 
-HTTPD_CFLAGS := $(LWIP_CFLAGS) -Iapps/httpd -I$(HTTPP_SRC) -Itests/common $(HTTPP_DEFS)
-$(eval $(call minios_app,httpd,$(HTTPD_CORE) apps/httpd/main.c apps/httpd/selftest.c tests/common/report.c $(HTTPD_WWW),$(HTTPD_CFLAGS),$(LWIP_MINIOS) $(HTTPP_MINIOS)))
-$(B)/apps/httpd.elf: $(LWIP_MINIOS) $(HTTPP_MINIOS)
+# root= (serving from the appliance's own disk) links diskfs (lib/diskfs).
+HTTPD_CFLAGS := $(LWIP_CFLAGS) -Iapps/httpd -I$(HTTPP_SRC) -Itests/common $(HTTPP_DEFS) $(DISKFS_CFLAGS)
+$(eval $(call minios_app,httpd,$(HTTPD_CORE) apps/httpd/main.c apps/httpd/selftest.c tests/common/report.c $(HTTPD_WWW),$(HTTPD_CFLAGS),$(LWIP_MINIOS) $(HTTPP_MINIOS) $(DISKFS_LINK)))
+$(B)/apps/httpd.elf: $(LWIP_MINIOS) $(HTTPP_MINIOS) $(DISKFS_LINK)
+$(call minios_src_obj,$(B)/apps/httpd.elf,apps/httpd/main.c): $(E2FS_STAMP) lib/diskfs/include/keel/diskfs.h
 $(call minios_src_obj,$(B)/apps/httpd.elf,$(HTTPD_WWW)): $(HTTPD_WWW)
 $(foreach s,$(HTTPD_CORE) apps/httpd/main.c apps/httpd/selftest.c,$(call minios_src_obj,$(B)/apps/httpd.elf,$(s))): $(HTTPD_HDRS) apps/httpd/httpd.mk
 

@@ -1,6 +1,7 @@
 /* httpd_host.c: httpd as a host program (for tests with real clients):
  * the same protocol core and socket loop, a POSIX thread per connection.
- *   httpd-host [PORT [MAXCONN]]   PORT 0 (default): a free port
+ *   httpd-host [PORT [MAXCONN [ROOT]]]   PORT 0 (default): a free port;
+ *                 ROOT: serve that directory (httpd_root), not the table
  * Prints "httpd: listening on port N" once it accepts. */
 #include <pthread.h>
 #include <stdio.h>
@@ -38,8 +39,15 @@ int main(int argc, char **argv)
     int port = argc > 1 ? atoi(argv[1]) : 0;
     if (argc > 2)
         maxconn = (unsigned)atoi(argv[2]);
-    if (port < 0 || port > 65535 || maxconn == 0) {
-        fprintf(stderr, "usage: %s [PORT [MAXCONN]]\n", argv[0]);
+    if (argc > 3) {
+        size_t n = strlen(argv[3]);
+        while (n > 1 && argv[3][n - 1] == '/')
+            argv[3][--n] = 0;
+        httpd_root = argv[3];
+    }
+    if (port < 0 || port > 65535 || maxconn == 0 || argc > 4 ||
+        (httpd_root && (httpd_root[0] != '/' || strlen(httpd_root) >= HTTPD_ROOT_MAX))) {
+        fprintf(stderr, "usage: %s [PORT [MAXCONN [ROOT]]]  (ROOT absolute)\n", argv[0]);
         return 2;
     }
     signal(SIGPIPE, SIG_IGN);

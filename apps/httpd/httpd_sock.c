@@ -25,6 +25,29 @@ static int send_all(int fd, const void *p, size_t len)
     return 0;
 }
 
+/* Large files go out in pieces of this size, read as they are sent. */
+#define HTTPD_PIECE (16u << 10)
+
+/* Sends len bytes read from fd (then closes it); -1 if the file ends
+ * early or cannot be read, or the client is gone. */
+static int send_file(int sock, int fd, uint64_t len, char **piece)
+{
+    int rc = 0;
+    if (!*piece)
+        *piece = malloc(HTTPD_PIECE);
+    if (!*piece)
+        rc = -1;
+    while (rc == 0 && len) {
+        ssize_t n = read(fd, *piece, len > HTTPD_PIECE ? HTTPD_PIECE : (size_t)len);
+        if (n <= 0 || send_all(sock, *piece, (size_t)n))
+            rc = -1;
+        else
+            len -= (uint64_t)n;
+    }
+    close(fd);
+    return rc;
+}
+
 void httpd_serve_fd(int fd, const struct httpd_file *files, size_t nfiles)
 {
     struct timeval tv = { .tv_sec = HTTPD_IDLE_SECONDS };
@@ -35,7 +58,7 @@ void httpd_serve_fd(int fd, const struct httpd_file *files, size_t nfiles)
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     struct httpd_conn *c = malloc(sizeof(*c));
-    char *buf = malloc(4096);
+    char *buf = malloc(4096), *piece = NULL;
     if (!c || !buf)
         goto out;
     httpd_conn_init(c, files, nfiles);
@@ -54,7 +77,13 @@ void httpd_serve_fd(int fd, const struct httpd_file *files, size_t nfiles)
                     goto out;
                 continue;
             }
-            if (send_all(fd, r.head, r.head_len) || send_all(fd, r.body, r.body_len))
+            if (send_all(fd, r.head, r.head_len)) {
+                if (r.body_fd >= 0)
+                    close(r.body_fd);
+                goto out;
+            }
+            if (r.body_fd >= 0 ? send_file(fd, r.body_fd, r.body_len, &piece)
+                               : send_all(fd, r.body, r.body_len))
                 goto out;
             if (r.close) {
                 /* Let the response arrive before the close: stop sending,
@@ -72,6 +101,7 @@ void httpd_serve_fd(int fd, const struct httpd_file *files, size_t nfiles)
         }
     }
 out:
+    free(piece);
     free(buf);
     free(c);
     close(fd);

@@ -4,7 +4,12 @@
  *   port=N       TCP port (default 80)
  *   maxconn=N    connections served at once (default 32, at most 56)
  *   selftest=1   also run the client self test over loopback, print its
- *                "Test result:" line and power off (tests/httpd) */
+ *                "Test result:" line and power off (tests/httpd)
+ *   root=PATH    serve the files under PATH (/disk or below it) of the
+ *                ext4 filesystem on the first disk= of the boot line,
+ *                mounted read-only at /disk (keel/diskfs.h), instead of
+ *                the compiled-in site.  A disk that does not mount is
+ *                reported and every request gets 503 (httpd.h). */
 #include <stdint.h>
 #include <errno.h>
 #include <stdio.h>
@@ -17,6 +22,8 @@
 #include <minios/time.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <keel/diskfs.h>
 #include "httpd.h"
 #include "selftest.h"
 #include "report.h"
@@ -27,6 +34,34 @@
 static unsigned maxconn = 32;
 static unsigned active, peak;
 static struct minios_waitq slots = MINIOS_WAITQ_INIT;
+
+static char root[HTTPD_ROOT_MAX];
+static char root_error[DISKFS_ERRLEN + 64];
+
+/* root=PATH: mounts the disk at /disk and checks PATH there; on failure
+ * the reason is printed and kept for the 503s. */
+static void root_setup(int argc, char **argv)
+{
+    char err[DISKFS_ERRLEN];
+    httpd_root = root;
+    int rc = diskfs_mount_boot_ro(argc, argv, "/disk", err);
+    if (rc) {
+        snprintf(root_error, sizeof(root_error), "the disk did not mount: %s", err);
+    } else {
+        struct stat st;
+        if (stat(root, &st))
+            snprintf(root_error, sizeof(root_error), "%s: not found on the disk (errno %d)",
+                     root, errno);
+        else if (!S_ISDIR(st.st_mode))
+            snprintf(root_error, sizeof(root_error), "%s: not a directory", root);
+    }
+    if (root_error[0]) {
+        httpd_root_error = root_error;
+        printf("httpd: root=%s: %s; every request gets 503\n", root, root_error);
+    } else {
+        printf("httpd: root=%s: serving the files of the disk's filesystem (read-only)\n", root);
+    }
+}
 
 static void conn_thread(void *arg)
 {
@@ -99,6 +134,19 @@ int main(int argc, char **argv)
             arg_uint(argv[i], "maxconn", MAXCONN_LIMIT, &mc) ||
             arg_uint(argv[i], "selftest", 1, &selftest))
             continue;
+        if (!strncmp(argv[i], "root=", 5)) {
+            const char *r = argv[i] + 5;
+            size_t n = strlen(r);
+            while (n > 1 && r[n - 1] == '/')
+                n--;
+            if (n >= sizeof(root) || strncmp(r, "/disk", 5) || (n > 5 && r[5] != '/')) {
+                printf("httpd: bad %s (/disk or a directory below it, shorter than %zu bytes)\n",
+                       argv[i], sizeof(root));
+                return 2;
+            }
+            memcpy(root, r, n);
+            root[n] = 0;
+        }
         /* other words (name=, mem=, ...) are the boot configuration's */
     }
     if (mc == 0 || port == 0) {
@@ -107,6 +155,8 @@ int main(int argc, char **argv)
     }
     maxconn = (unsigned)mc;
     httpd_clock = wall_clock;
+    if (root[0])
+        root_setup(argc, argv);
     if (minios_net_init()) {
         printf("httpd: lwIP did not start\n");
         return 1;
@@ -124,8 +174,11 @@ int main(int argc, char **argv)
         printf("httpd: cannot listen on port %lu\n", port);
         return 1;
     }
-    printf("httpd: serving %llu files on port %lu, at most %u connections\n",
-           (unsigned long long)httpd_www_count, port, maxconn);
+    if (root[0])
+        printf("httpd: serving %s on port %lu, at most %u connections\n", root, port, maxconn);
+    else
+        printf("httpd: serving %llu files on port %lu, at most %u connections\n",
+               (unsigned long long)httpd_www_count, port, maxconn);
     if (!selftest) {
         accept_loop((void *)(intptr_t)ls);
         return 0;

@@ -1,9 +1,12 @@
 /* test_httpd.c: host unit test of httpd's protocol core (apps/httpd/httpd.c)
  * with Debian's http-parser, under ASan/UBSan: ranges, requests split at
- * every byte, pipelining, keep-alive and every refusal. */
+ * every byte, pipelining, keep-alive and every refusal; and serving from a
+ * directory (httpd_root): files, ranges, index.html, every way out refused. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
 #include "httpd.h"
 #include "unit.h"
 
@@ -305,6 +308,111 @@ static void test_date(void)
     EXPECT(o.n == 1 && !strstr(o.head[0], "Date:"));
 }
 
+/* One request against httpd_root: the status, the body (read from the
+ * response's file, which is closed) into body (up to cap), its length. */
+static int root_get(const char *req, char *body, size_t cap, size_t *blen, char *head)
+{
+    struct httpd_conn *c = malloc(sizeof(*c));
+    httpd_conn_init(c, httpd_www, (size_t)httpd_www_count);
+    struct httpd_resp r;
+    int ready = 0;
+    httpd_feed(c, req, strlen(req), &r, &ready);
+    free(c);
+    if (!ready)
+        return -1;
+    if (head) {
+        memcpy(head, r.head, r.head_len);
+        head[r.head_len] = 0;
+    }
+    *blen = 0;
+    if (r.body_fd >= 0) {
+        ssize_t n;
+        size_t want = r.body_len < cap ? r.body_len : cap;
+        while (*blen < want && (n = read(r.body_fd, body + *blen, want - *blen)) > 0)
+            *blen += (size_t)n;
+        close(r.body_fd);
+        if (*blen != r.body_len)
+            return -2;
+    } else {
+        *blen = r.body_len < cap ? r.body_len : cap;
+        if (r.body_len)
+            memcpy(body, r.body, *blen);
+    }
+    return r.status;
+}
+
+/* httpd_root: files from a directory, and every way out of it refused. */
+static void test_root(void)
+{
+    char dir[] = "/tmp/test_httpd.XXXXXX";
+    if (!mkdtemp(dir)) {
+        EXPECT(!"mkdtemp");
+        return;
+    }
+    char p[256], q[256];
+    static char big[300000], got[300000];
+    for (size_t i = 0; i < sizeof(big); i++)
+        big[i] = (char)(i * 7 + (i >> 9));
+#define W(name, data, len) do { snprintf(p, sizeof(p), "%s/%s", dir, name);       \
+        FILE *f_ = fopen(p, "wb"); EXPECT(f_ && fwrite(data, 1, len, f_) == (size_t)(len)); \
+        if (f_) fclose(f_); } while (0)
+    snprintf(p, sizeof(p), "%s/www", dir); EXPECT(mkdir(p, 0755) == 0);
+    snprintf(p, sizeof(p), "%s/www/sub", dir); EXPECT(mkdir(p, 0755) == 0);
+    snprintf(p, sizeof(p), "%s/www/noindex", dir); EXPECT(mkdir(p, 0755) == 0);
+    W("www/big.bin", big, sizeof(big));
+    W("www/index.html", "<p>root</p>\n", 12);
+    W("www/sub/index.html", "<p>sub</p>\n", 11);
+    W("www/a.CSS", "b{}", 3);
+    W("secret.txt", "secret\n", 7);
+    snprintf(p, sizeof(p), "%s/www/out", dir); EXPECT(symlink("../secret.txt", p) == 0);
+    snprintf(p, sizeof(p), "%s/www/updir", dir); EXPECT(symlink("..", p) == 0);
+    snprintf(q, sizeof(q), "%s/www", dir);
+    httpd_root = q;
+    size_t n;
+    char head[512];
+#define G(path) "GET " path " HTTP/1.1\r\nHost: x\r\n\r\n"
+    EXPECT(root_get(G("/big.bin"), got, sizeof(got), &n, head) == 200 && n == sizeof(big) &&
+           memcmp(got, big, n) == 0 && strstr(head, "Content-Length: 300000\r\n") &&
+           strstr(head, "Content-Type: application/octet-stream\r\n"));
+    EXPECT(root_get("GET /big.bin HTTP/1.1\r\nHost: x\r\nRange: bytes=1000-1999\r\n\r\n",
+                    got, sizeof(got), &n, head) == 206 && n == 1000 &&
+           memcmp(got, big + 1000, 1000) == 0);
+    EXPECT(root_get("HEAD /big.bin HTTP/1.1\r\nHost: x\r\n\r\n", got, sizeof(got), &n, head) == 200 &&
+           n == 0 && strstr(head, "Content-Length: 300000\r\n"));
+    EXPECT(root_get(G("/"), got, sizeof(got), &n, head) == 200 && n == 12 &&
+           memcmp(got, "<p>root</p>\n", 12) == 0 && strstr(head, "Content-Type: text/html\r\n"));
+    EXPECT(root_get(G("/sub"), got, sizeof(got), &n, NULL) == 200 && n == 11);
+    EXPECT(root_get(G("/sub/"), got, sizeof(got), &n, NULL) == 200 && n == 11);
+    EXPECT(root_get(G("/%73ub/index.html"), got, sizeof(got), &n, NULL) == 200 && n == 11);
+    EXPECT(root_get(G("/a.CSS"), got, sizeof(got), &n, head) == 200 &&
+           strstr(head, "Content-Type: text/css\r\n"));
+    EXPECT(root_get(G("/missing"), got, sizeof(got), &n, NULL) == 404);
+    EXPECT(root_get(G("/noindex"), got, sizeof(got), &n, NULL) == 404);
+    EXPECT(root_get(G("/big.bin/"), got, sizeof(got), &n, NULL) == 404);
+    EXPECT(root_get(G("/big.bin/x"), got, sizeof(got), &n, NULL) == 404);
+    EXPECT(root_get(G("/../secret.txt"), got, sizeof(got), &n, NULL) == 403);
+    EXPECT(root_get(G("/sub/../../secret.txt"), got, sizeof(got), &n, NULL) == 403);
+    EXPECT(root_get(G("/%2e%2e/secret.txt"), got, sizeof(got), &n, NULL) == 403);
+    EXPECT(root_get(G("/%2E%2E%2Fsecret.txt"), got, sizeof(got), &n, NULL) == 403);
+    EXPECT(root_get(G("/sub/%2e/index.html"), got, sizeof(got), &n, NULL) == 403);
+    EXPECT(root_get(G("//etc/passwd"), got, sizeof(got), &n, NULL) == 403);
+    EXPECT(root_get(G("/out"), got, sizeof(got), &n, NULL) == 403);
+    EXPECT(root_get(G("/updir/secret.txt"), got, sizeof(got), &n, NULL) == 403);
+    EXPECT(root_get(G("http://x/../secret.txt"), got, sizeof(got), &n, NULL) == 403);
+    EXPECT(root_get(G("secret.txt"), got, sizeof(got), &n, NULL) == 400);
+    EXPECT(root_get(G("/%00"), got, sizeof(got), &n, NULL) == 400);
+    httpd_root_error = "the disk did not mount";
+    EXPECT(root_get(G("/big.bin"), got, sizeof(got), &n, NULL) == 503);
+    httpd_root_error = NULL;
+    httpd_root = NULL;
+    EXPECT(root_get(G("/1k.bin"), got, sizeof(got), &n, NULL) == 200 && n == 1024);
+#undef G
+#undef W
+    char cmd[300];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    EXPECT(system(cmd) == 0);
+}
+
 int main(void)
 {
     test_ranges();
@@ -313,5 +421,6 @@ int main(void)
     test_keepalive();
     test_refusals();
     test_fuzz();
+    test_root();
     UNIT_DONE();
 }

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <ext2fs/ext2_fs.h>
 #include <keel/diskfs.h>
 #include <keel/store.h>
 #include <keel/store_fs.h>
@@ -45,6 +46,7 @@ struct dfile {
     struct img_io *io;
     uint64_t off;
     int flags;
+    char *path;             /* as opened (for reopen) */
 };
 
 static void to_stat(const struct store_stat *s, struct stat *st)
@@ -114,6 +116,15 @@ static int do_open(void *ctx, const char *path, int flags, mode_t mode, void **o
         }
     }
     f->flags = flags;
+    if (wr) {
+        f->path = strdup(path);
+        if (!f->path) {
+            f->io->ops->close(f->io);
+            free(f);
+            rc = -ENOMEM;
+            goto out;
+        }
+    }
     *out = f;
 out:
     unlock();
@@ -128,7 +139,7 @@ static ssize_t do_read(void *file, void *buf, size_t n)
     if ((f->flags & O_ACCMODE) == O_WRONLY)
         return -EBADF;
     lock();
-    int64_t size = f->io->ops->size(f->io);
+    int64_t size = f->io ? f->io->ops->size(f->io) : -EIO;
     ssize_t r;
     if (size < 0) {
         r = size;
@@ -149,6 +160,23 @@ static ssize_t do_read(void *file, void *buf, size_t n)
     return r;
 }
 
+/*
+ * After a failed write libext2fs keeps the block it could not place
+ * (ENOSPC) as a dirty buffer without a disk block: every later read,
+ * write or flush of that open file tries to place it again and fails, and
+ * once space is free it would land past the end of the file.  Closing the
+ * store's file drops that buffer; the file is opened again by its path
+ * (it cannot have been unlinked or renamed while open: EBUSY).  On
+ * failure the descriptor is left without a file: its calls give EIO.
+ */
+static void reopen(struct dfile *f)
+{
+    f->io->ops->close(f->io);
+    f->io = NULL;
+    if (store_file_open(fs.st, f->path, true, &f->io, NULL))
+        f->io = NULL;
+}
+
 static ssize_t do_write(void *file, const void *buf, size_t n)
 {
     struct dfile *f = file;
@@ -157,24 +185,40 @@ static ssize_t do_write(void *file, const void *buf, size_t n)
     size_t want = n > MAX_IO ? MAX_IO : n;
     ssize_t r;
     lock();
-    if (f->flags & O_APPEND) {
-        int64_t size = f->io->ops->size(f->io);
-        if (size < 0) {
-            r = size;
-            goto out;
-        }
-        f->off = (uint64_t)size;
+    if (!f->io) {
+        r = -EIO;
+        goto out;
     }
+    int64_t before = f->io->ops->size(f->io);
+    if (before < 0) {
+        r = before;
+        goto out;
+    }
+    if (f->flags & O_APPEND)
+        f->off = (uint64_t)before;
     if (f->off + want < f->off || f->off + want > (uint64_t)INT64_MAX) {
         r = -EFBIG;
         goto out;
     }
     int rc = want ? f->io->ops->pwrite(f->io, buf, want, f->off) : 0;
-    if (rc) {
-        r = rc;
-    } else {
+    if (!rc) {
         f->off += want;
         r = (ssize_t)want;
+        goto out;
+    }
+    r = rc;
+    reopen(f);
+    /* A write that extended the file and stopped part way (the disk is
+     * full) counts what it wrote, as write(2) does; the next one gets
+     * the error.  libext2fs sets the size to the end of the last block
+     * it placed. */
+    int64_t after = f->io ? f->io->ops->size(f->io) : -1;
+    if ((uint64_t)before <= f->off && after > (int64_t)f->off) {
+        uint64_t done = (uint64_t)after - f->off;
+        if (done > want)
+            done = want;
+        f->off += done;
+        r = (ssize_t)done;
     }
 out:
     unlock();
@@ -189,7 +233,7 @@ static off_t do_lseek(void *file, off_t off, int whence)
     switch (whence) {
     case SEEK_SET: base = 0; break;
     case SEEK_CUR: base = (int64_t)f->off; break;
-    case SEEK_END: base = f->io->ops->size(f->io); break;
+    case SEEK_END: base = f->io ? f->io->ops->size(f->io) : -EIO; break;
     default: base = -EINVAL; break;
     }
     unlock();
@@ -206,7 +250,7 @@ static int do_fstat(void *file, struct stat *st)
     struct dfile *f = file;
     struct store_stat ss;
     lock();
-    int rc = store_file_stat(f->io, &ss);
+    int rc = f->io ? store_file_stat(f->io, &ss) : -EIO;
     unlock();
     if (!rc)
         to_stat(&ss, st);
@@ -217,7 +261,7 @@ static int do_fsync(void *file)
 {
     struct dfile *f = file;
     lock();
-    int rc = f->io->ops->flush(f->io);
+    int rc = f->io ? f->io->ops->flush(f->io) : -EIO;
     unlock();
     return rc;
 }
@@ -228,7 +272,7 @@ static int do_ftruncate(void *file, off_t len)
     if ((f->flags & O_ACCMODE) == O_RDONLY)
         return -EINVAL;
     lock();
-    int rc = f->io->ops->truncate(f->io, (uint64_t)len);
+    int rc = f->io ? f->io->ops->truncate(f->io, (uint64_t)len) : -EIO;
     unlock();
     return rc;
 }
@@ -238,8 +282,10 @@ static int do_close(void *file)
     struct dfile *f = file;
     lock();
     /* The store's close writes the file's block, inode and metadata back. */
-    f->io->ops->close(f->io);
+    if (f->io)
+        f->io->ops->close(f->io);
     unlock();
+    free(f->path);
     free(f);
     return 0;
 }
@@ -376,6 +422,54 @@ static int bf_read(void *c, uint64_t s, void *b, size_t n) { return minios_blkfr
 static int bf_write(void *c, uint64_t s, const void *b, size_t n) { return minios_blkfront_write(c, s, b, n); }
 static int bf_flush(void *c) { return minios_blkfront_flush(c); }
 
+/*
+ * Before libext2fs opens the filesystem: its superblock (bytes 1024 to
+ * 2047) must have ext2/3/4's magic and a sane block size, and the disk
+ * must hold every block the superblock counts (an image cut short would
+ * otherwise mount and fail, or read zeros, only where it ends).  0, or a
+ * negative errno with the reason in e.
+ */
+static int check_super(struct minios_blkfront *bf, char *e, size_t elen)
+{
+    uint64_t sectors = minios_blkfront_sectors(bf);
+    if (sectors < 4) {
+        snprintf(e, elen, "the disk has %llu sectors: too small to hold an ext2/3/4 superblock",
+                 (unsigned long long)sectors);
+        return -EINVAL;
+    }
+    static struct ext2_super_block sb;
+    _Static_assert(sizeof(sb) == 1024, "ext2_super_block is 1024 bytes");
+    int rc = minios_blkfront_read(bf, 2, &sb, 2);
+    if (rc) {
+        snprintf(e, elen, "reading the superblock (bytes 1024..2047) failed: %d", rc);
+        return -EIO;
+    }
+    if (sb.s_magic != EXT2_SUPER_MAGIC) {
+        snprintf(e, elen, "bad superblock magic 0x%04x (ext2/3/4: 0x%04x): "
+                 "no ext2/3/4 filesystem, or its superblock is corrupt",
+                 (unsigned)sb.s_magic, (unsigned)EXT2_SUPER_MAGIC);
+        return -EINVAL;
+    }
+    if (sb.s_log_block_size > EXT2_MAX_BLOCK_LOG_SIZE - EXT2_MIN_BLOCK_LOG_SIZE) {
+        snprintf(e, elen, "corrupt superblock: block size 2^%u is not one of ext4's",
+                 (unsigned)sb.s_log_block_size + EXT2_MIN_BLOCK_LOG_SIZE);
+        return -EINVAL;
+    }
+    uint64_t bsize = (uint64_t)EXT2_MIN_BLOCK_SIZE << sb.s_log_block_size;
+    uint64_t blocks = sb.s_blocks_count;
+    if (sb.s_feature_incompat & EXT4_FEATURE_INCOMPAT_64BIT)
+        blocks |= (uint64_t)sb.s_blocks_count_hi << 32;
+    uint64_t have = sectors * 512 / bsize;
+    if (blocks > have) {
+        snprintf(e, elen, "truncated: the superblock counts %llu blocks of %llu bytes "
+                 "(%llu bytes) but the disk holds %llu bytes",
+                 (unsigned long long)blocks, (unsigned long long)bsize,
+                 (unsigned long long)(blocks * bsize), (unsigned long long)(sectors * 512));
+        return -EINVAL;
+    }
+    return 0;
+}
+
 int diskfs_mount(const char *node, bool writable, const char *prefix, char *err)
 {
     char e[MINIOS_BLKFRONT_ERRLEN > STORE_ERRLEN ? MINIOS_BLKFRONT_ERRLEN : STORE_ERRLEN];
@@ -402,6 +496,12 @@ int diskfs_mount(const char *node, bool writable, const char *prefix, char *err)
         seterr(err, "%s: %s", node, e);
         return rc;
     }
+    rc = check_super(fs.bf, e, sizeof(e));
+    if (rc) {
+        seterr(err, "%s: %s", node, e);
+        minios_blkfront_detach(fs.bf);
+        return rc;
+    }
     /* The store keeps a pointer to its device description. */
     static struct store_dev dev;
     dev = (struct store_dev){
@@ -415,6 +515,19 @@ int diskfs_mount(const char *node, bool writable, const char *prefix, char *err)
         fs.st = NULL;
         return rc;
     }
+    /* The group descriptors and the root directory's inode (every path
+     * starts there): a corrupt inode table block is refused here rather
+     * than at the first open. */
+    rc = store_check(fs.st, e, sizeof(e));
+    if (rc) {
+        seterr(err, "%s: %s; run e2fsck", node, e);
+        store_close(fs.st, NULL);
+        minios_blkfront_detach(fs.bf);
+        fs.st = NULL;
+        return rc;
+    }
+    /* A file that fills the disk can then be truncated (store_fs.h). */
+    store_keep_last_block(fs.st);
     rc = minios_fs_mount(prefix, &ops, NULL);
     if (rc) {
         seterr(err, "cannot mount at %s: %d", prefix, rc);
@@ -428,7 +541,19 @@ int diskfs_mount(const char *node, bool writable, const char *prefix, char *err)
     return 0;
 }
 
+static int mount_boot(int argc, char **argv, const char *prefix, bool force_ro, char *err);
+
 int diskfs_mount_boot(int argc, char **argv, const char *prefix, char *err)
+{
+    return mount_boot(argc, argv, prefix, false, err);
+}
+
+int diskfs_mount_boot_ro(int argc, char **argv, const char *prefix, char *err)
+{
+    return mount_boot(argc, argv, prefix, true, err);
+}
+
+static int mount_boot(int argc, char **argv, const char *prefix, bool force_ro, char *err)
 {
     for (int i = 1; i < argc; i++) {
         const char *w = argv[i];
@@ -444,7 +569,7 @@ int diskfs_mount_boot(int argc, char **argv, const char *prefix, char *err)
         bool ro = n >= 3 && !strcmp(w + n - 3, ":ro");
         char node[32];
         snprintf(node, sizeof(node), "device/vbd/%u", 202u * 256u + 16u * (unsigned)(w[3] - 'a'));
-        return diskfs_mount(node, !ro, prefix, err);
+        return diskfs_mount(node, !ro && !force_ro, prefix, err);
     }
     seterr(err, "no disk= on the boot line");
     return -ENODEV;

@@ -3,6 +3,7 @@
 # Outputs (under $(B)/):
 #   diskfs/libdiskfs.a      lib/diskfs/diskfs.c (link with $(DISKFS_LINK))
 #   tests/diskfs.elf        the guest test tests/diskfs/ (run.sh)
+#   tests/diskfs-corrupt.elf  the guest test tests/diskfs-corrupt/ (run.sh)
 
 ifndef KEEL_DISKFS_MK
 KEEL_DISKFS_MK := 1
@@ -23,6 +24,11 @@ $(eval $(call minios_elf,$(B)/tests/diskfs.elf,tests/diskfs/main.c tests/common/
 $(call minios_src_obj,$(B)/tests/diskfs.elf,tests/diskfs/main.c): $(E2FS_STAMP)
 $(B)/tests/diskfs.elf: $(DISKFS_LINK)
 
-all: $(DISKFS_LIB) $(B)/tests/diskfs.elf
+# tests/diskfs-corrupt: corrupt disks refused at mount.
+$(eval $(call minios_elf,$(B)/tests/diskfs-corrupt.elf,tests/diskfs-corrupt/main.c tests/common/report.c,-Itests/common $(DISKFS_CFLAGS),$(DISKFS_LINK)))
+$(call minios_src_obj,$(B)/tests/diskfs-corrupt.elf,tests/diskfs-corrupt/main.c): $(E2FS_STAMP)
+$(B)/tests/diskfs-corrupt.elf: $(DISKFS_LINK)
+
+all: $(DISKFS_LIB) $(B)/tests/diskfs.elf $(B)/tests/diskfs-corrupt.elf
 
 endif

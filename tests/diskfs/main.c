@@ -22,8 +22,11 @@
  *   /d/e.txt     "renamed\n"                  (made as c.txt, renamed)
  *   /d/stdio.txt "fprintf 42 through newlib\n"
  *   /d/t.bin     1000 bytes of pat(2, i)      (ftruncate from 5000)
- * and no /d/b.bin, /d/sub.  Then it unmounts, mounts xvdb
- * read-only at / and proves the refusals there.
+ *   /d/after.bin 200000 bytes of pat(4, i)    (written after filling the disk,
+ *                                             getting ENOSPC and unlinking)
+ * and no /d/b.bin, /d/sub, /d/fill.bin.  Then it unmounts, mounts xvdb
+ * read-only at / and proves the refusals there, then xvdc
+ * (disk=xvdc:/images/full.img, host_full).
  */
 #define A_LEN 3000u
 
@@ -256,8 +259,82 @@ static void refusals_rw(void)
     fd = open("/disk/d/t.bin", O_WRONLY);
     REFUSED(read(fd, buf, 1), EBADF);
     CHECK_EQ(close(fd), 0);
-    /* ENOSPC is not proven yet: after a write that hit it, unlinking the
-     * file failed with EIO (docs/diskfs.md, "Not done yet"). */
+}
+
+/* Fills the disk: writes 64 KiB pieces until one gets ENOSPC, then
+ * unlinks the file (its blocks come back) and writes a new file. */
+static void fill(void)
+{
+    struct stat st;
+    int fd = open("/disk/d/fill.bin", O_RDWR | O_CREAT | O_EXCL, 0644);
+    if (fd < 0) {
+        test_fail("open /disk/d/fill.bin: errno %d", errno);
+        return;
+    }
+    memset(buf, 0xa5, 1 << 16);
+    uint64_t total = 0;
+    ssize_t w;
+    for (;;) {
+        errno = 0;
+        w = write(fd, buf, 1 << 16);
+        if (w <= 0)
+            break;
+        total += (uint64_t)w;
+        if (total > (64u << 20))
+            break;
+    }
+    if (w != -1 || errno != ENOSPC)
+        test_fail("filling the disk: write gave %zd errno %d after %llu bytes, want ENOSPC",
+                  w, errno, (unsigned long long)total);
+    else
+        refusals++;
+    /* The open file still works: another write is ENOSPC again (not
+     * EIO), and what it holds reads back. */
+    REFUSED(write(fd, buf, 4096), ENOSPC);
+    CHECK_EQ(lseek(fd, (off_t)total - 1000, SEEK_SET), (off_t)total - 1000);
+    memset(buf, 0, 4096);
+    CHECK_EQ(read(fd, buf, 4096), 1000);
+    unsigned bad = 0;
+    for (unsigned i = 0; i < 1000; i++)
+        bad += buf[i] != 0xa5;
+    if (bad)
+        test_fail("fill.bin: the last 1000 bytes read back with %u differences", bad);
+    int crc = close(fd);
+    printf("filled the disk: %llu bytes written, then ENOSPC; read back; close %d errno %d\n",
+           (unsigned long long)total, crc, crc ? errno : 0);
+    /* A full file can be truncated (it failed with EIO while files could
+     * take the filesystem's last block: docs/diskfs.md). */
+    fd = open("/disk/d/fill.bin", O_RDWR);
+    errno = 0;
+    if (ftruncate(fd, 3000))
+        test_fail("ftruncate of the full file to 3000: errno %d", errno);
+    CHECK_EQ(fstat(fd, &st), 0);
+    CHECK_EQ(st.st_size, 3000);
+    CHECK_EQ(close(fd), 0);
+    printf("truncated the full file to 3000 bytes\n");
+    /* Fill it again, then unlink it full. */
+    fd = open("/disk/d/fill.bin", O_WRONLY | O_APPEND);
+    memset(buf, 0xa5, 1 << 16);
+    uint64_t again = 3000;
+    while ((w = write(fd, buf, 1 << 16)) > 0 && again < (64u << 20))
+        again += (uint64_t)w;
+    if (w != -1 || errno != ENOSPC)
+        test_fail("filling the disk again: write gave %zd errno %d", w, errno);
+    CHECK_EQ(close(fd), 0);
+    printf("filled the disk again: %llu bytes\n", (unsigned long long)again);
+    CHECK_EQ(stat("/disk/d/fill.bin", &st), 0);
+    if ((uint64_t)st.st_size != again)
+        test_fail("fill.bin: size %ld, want the %llu bytes written", (long)st.st_size,
+                  (unsigned long long)again);
+    errno = 0;
+    int rc = unlink("/disk/d/fill.bin");
+    if (rc)
+        test_fail("unlink /disk/d/fill.bin after ENOSPC: errno %d", errno);
+    REFUSED(stat("/disk/d/fill.bin", &st), ENOENT);
+    /* The space is back: a 200000-byte file. */
+    write_pat("/disk/d/after.bin", O_WRONLY | O_CREAT | O_EXCL, 4, 0, 200000);
+    check_pat("/disk/d/after.bin", 4, 200000);
+    printf("unlinked the full file, wrote and read back 200000 bytes after it\n");
 }
 
 static void readonly(void)
@@ -288,6 +365,32 @@ static void readonly(void)
     printf("xvdb mounted read-only at /: read /ro.txt, writes refused (EROFS)\n");
 }
 
+/*
+ * xvdc: full.img, which the host filled with debugfs: /full.bin holds
+ * every free block up to the filesystem's last.  Unlinking it frees them
+ * all (ext2fs_punch refused that last block: EIO), then a new file fits.
+ */
+static void host_full(void)
+{
+    char err[DISKFS_ERRLEN];
+    int rc = diskfs_mount("device/vbd/51744", true, "/full", err);
+    if (rc) {
+        test_fail("mount xvdc: %d: %s", rc, err);
+        return;
+    }
+    /* Full: a new file takes no block. */
+    int fd = open("/full/new.bin", O_WRONLY | O_CREAT | O_EXCL, 0644);
+    REFUSED(write(fd, buf, 4096), ENOSPC);
+    CHECK_EQ(close(fd), 0);
+    errno = 0;
+    if (unlink("/full/full.bin"))
+        test_fail("unlink /full/full.bin (it holds the filesystem's last block): errno %d", errno);
+    write_pat("/full/new.bin", O_WRONLY | O_TRUNC, 5, 0, 1 << 20);
+    check_pat("/full/new.bin", 5, 1 << 20);
+    CHECK_EQ(diskfs_umount(err), 0);
+    printf("xvdc: unlinked the host's full.bin (to the last block), wrote 1 MiB after it\n");
+}
+
 int main(int argc, char **argv)
 {
     char err[DISKFS_ERRLEN];
@@ -299,11 +402,13 @@ int main(int argc, char **argv)
     printf("mounted xvda's ext4 at /disk\n");
     workout();
     refusals_rw();
+    fill();
     rc = diskfs_umount(err);
     if (rc)
         test_fail("umount: %d: %s", rc, err);
     REFUSED(open("/disk/d/a.bin", O_RDONLY), ENOENT);
     readonly();
+    host_full();
     printf("%u refusals, each with its errno\n", refusals);
     return test_finish();
 }

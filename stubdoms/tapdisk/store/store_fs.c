@@ -1,5 +1,6 @@
 /* store_fs.c: names on a store (keel/store_fs.h): stat, create, unlink, mkdir, rmdir, link and listings with libext2fs. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -174,12 +175,101 @@ int store_create(struct store *s, const char *path, uint16_t perm)
     return e ? store_errno(e) : 0;
 }
 
-/* Frees an inode that lost its last name: its blocks, then itself. */
+int store_check(struct store *s, char *err, size_t len)
+{
+    ext2_filsys fs = store_ext2fs(s);
+    errcode_t e = ext2fs_check_desc(fs);
+    if (e) {
+        snprintf(err, len, "the block group descriptors: %s", error_message(e));
+        return -EINVAL;
+    }
+    struct ext2_inode in;
+    unsigned long long blk = ext2fs_inode_table_loc(fs, 0) +
+        (unsigned long long)(EXT2_ROOT_INO - 1) * EXT2_INODE_SIZE(fs->super) / fs->blocksize;
+    e = ext2fs_read_inode(fs, EXT2_ROOT_INO, &in);
+    if (e) {
+        snprintf(err, len, "the root directory's inode (inode 2, in inode table block %llu): %s",
+                 blk, error_message(e));
+        return store_errno(e);
+    }
+    if (!LINUX_S_ISDIR(in.i_mode)) {
+        snprintf(err, len, "the root directory's inode (inode 2, in inode table block %llu) "
+                 "is not a directory (mode 0%o)", blk, (unsigned)in.i_mode);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+/* A free block for libext2fs to allocate, never the filesystem's last
+ * (store_keep_last_block). */
+static errcode_t alloc_not_last(ext2_filsys fs, blk64_t goal, blk64_t *ret)
+{
+    blk64_t last = ext2fs_blocks_count(fs->super) - 1, b;
+    if (!fs->block_map) {
+        errcode_t e = ext2fs_read_block_bitmap(fs);
+        if (e)
+            return e;
+    }
+    errcode_t e = ext2fs_new_block2(fs, goal, fs->block_map, &b);
+    if (!e && b == last)      /* again from the start: any other free block */
+        e = ext2fs_new_block2(fs, fs->super->s_first_data_block, fs->block_map, &b);
+    if (!e && b == last)
+        e = EXT2_ET_BLOCK_ALLOC_FAIL;
+    if (!e)
+        *ret = b;
+    return e;
+}
+
+void store_keep_last_block(struct store *s)
+{
+    ext2_filsys fs = store_ext2fs(s);
+    if (store_writable(s) && EXT2FS_CLUSTER_RATIO(fs) == 1)
+        ext2fs_set_alloc_block_callback(fs, alloc_not_last, NULL);
+}
+
+struct freeing {
+    blk64_t cluster;        /* the last cluster freed (bigalloc: one per cluster) */
+    int any;
+    int bad;                /* a block number outside the filesystem */
+};
+
+static int free_block(ext2_filsys fs, blk64_t *blk, e2_blkcnt_t cnt, blk64_t ref, int off,
+                      void *arg)
+{
+    (void)cnt; (void)ref; (void)off;
+    struct freeing *f = arg;
+    if (*blk < fs->super->s_first_data_block || *blk >= ext2fs_blocks_count(fs->super)) {
+        f->bad = 1;
+        return BLOCK_ABORT;
+    }
+    blk64_t c = EXT2FS_B2C(fs, *blk);
+    if (f->any && c == f->cluster)
+        return 0;
+    ext2fs_block_alloc_stats2(fs, *blk, -1);
+    f->cluster = c;
+    f->any = 1;
+    return 0;
+}
+
+/*
+ * Frees an inode that lost its last name: its blocks (data, and the
+ * extent tree's or indirect blocks), then itself.  Not with ext2fs_punch:
+ * libext2fs 1.47.0 (Debian 12) refuses, as "Illegal block number", to
+ * free an extent that ends at the filesystem's last block (an off-by-one
+ * in punch_extent_blocks, fixed upstream in 2025), and a file that
+ * filled the disk to ENOSPC holds that block: its unlink failed with EIO.
+ * The blocks are walked read-only and released, as debugfs's kill_file
+ * does; the inode keeps its stale block map, with dtime set.
+ */
 static errcode_t release(ext2_filsys fs, ext2_ino_t ino, struct ext2_inode *in, int isdir)
 {
     errcode_t e = 0;
-    if (ext2fs_inode_has_valid_blocks2(fs, in))
-        e = ext2fs_punch(fs, ino, in, NULL, 0, ~0ULL);
+    if (ext2fs_inode_has_valid_blocks2(fs, in)) {
+        struct freeing f = { 0 };
+        e = ext2fs_block_iterate3(fs, ino, BLOCK_FLAG_READ_ONLY, NULL, free_block, &f);
+        if (!e && f.bad)
+            e = EXT2_ET_BAD_BLOCK_NUM;
+    }
     if (e)
         return e;
     in->i_links_count = 0;

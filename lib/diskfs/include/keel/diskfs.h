@@ -24,6 +24,8 @@ int diskfs_mount(const char *node, bool writable, const char *prefix, char *err)
 /* The first disk=xvdX:PATH[:ro] word of argv (the boot line): its
  * frontend device/vbd/N, read-only with :ro.  -ENODEV: no disk= word. */
 int diskfs_mount_boot(int argc, char **argv, const char *prefix, char *err);
+/* The same, read-only whatever the word says (a server that only reads). */
+int diskfs_mount_boot_ro(int argc, char **argv, const char *prefix, char *err);
 /* Writes everything back, marks the filesystem clean, detaches the
  * disk.  -EBUSY while files or directories are open. */
 int diskfs_umount(char *err);

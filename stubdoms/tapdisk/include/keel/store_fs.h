@@ -2,6 +2,7 @@
 #ifndef KEEL_STORE_FS_H
 #define KEEL_STORE_FS_H
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include <keel/store.h>
@@ -39,6 +40,26 @@ int store_mkdir(struct store *s, const char *path, uint16_t perm);
 int store_rmdir(struct store *s, const char *path);
 /* A second name for a non-directory (-EPERM for a directory). */
 int store_link(struct store *s, const char *oldpath, const char *newpath);
+
+/*
+ * What a mount checks beyond libext2fs's open: the block group
+ * descriptors (ext2fs_check_desc: bitmaps and inode tables inside their
+ * groups) and the root directory's inode (it reads, its checksum holds,
+ * it is a directory).  0, or a negative errno and the reason in err
+ * (len bytes), naming the inode table block for a bad root inode.
+ */
+int store_check(struct store *s, char *err, size_t len);
+
+/*
+ * From now on libext2fs never allocates the filesystem's last block (a
+ * writable store without bigalloc; one block of capacity).  libext2fs
+ * 1.47.0 (Debian 12) cannot free an extent that ends at that block
+ * (punch_extent_blocks, an off-by-one fixed upstream in 2025): a file
+ * holding it could not be truncated (EIO, half done).  store_unlink frees
+ * such files by other means; files the host placed there still cannot be
+ * truncated.
+ */
+void store_keep_last_block(struct store *s);
 
 /* DT_* values, as <dirent.h> names them. */
 enum { STORE_DT_UNKNOWN = 0, STORE_DT_REG = 8, STORE_DT_DIR = 4, STORE_DT_LNK = 10 };
