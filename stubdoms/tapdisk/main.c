@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include <keel/store.h>
+#include <keel/store_fs.h>
 #include <minios/blk.h>
 #include <minios/events.h>
 #include <minios/thread.h>
@@ -137,6 +138,10 @@ int main(int argc, char **argv)
                err, rc);
         return 1;
     }
+    /* Debian 12's libext2fs (1.47.0) cannot free a range that ends at the
+     * filesystem's last block (EIO: docs/diskfs.md): a growing image
+     * file never gets it, so truncating or deleting one always works. */
+    store_keep_last_block(store);
     printf("tapdisk: store on %02x:%02x.%x: %llu MiB\n", bdf >> 8, (bdf >> 3) & 31, bdf & 7,
            (unsigned long long)(minios_blk_sectors(dev) >> 11));
     snprintf(home, sizeof(home), "/local/domain/%u", minios_domid());
