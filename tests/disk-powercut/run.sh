@@ -5,8 +5,9 @@
 # monolithicSparse); guest "pc" (disk-powercut.elf) has them as
 # xvda..xvdd and, one thread per disk, writes stamped pseudo-random
 # extents and flushes in a loop.  CUTS times (default 20, about 4 s
-# each on the shared machine) the machine boots on the same store (left unclean
-# by the cut before: the realistic case), and QEMU gets SIGKILL a
+# each) the machine boots on the same store (left unclean by the cut
+# before: the realistic case; STORE=fresh: a new store each time holding
+# the images the cut left), and QEMU gets SIGKILL a
 # seeded random 0-3 s after every disk acknowledged its first flush.
 # After each cut: e2fsck -fn finds the store clean, qemu-img check
 # passes on the qcow2 (leaked clusters alone allowed: status 3) and vmdk
