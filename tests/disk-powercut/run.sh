@@ -41,6 +41,26 @@ q create -q -f vmdk -o subformat=monolithicSparse "$t/d.vmdk" 8M
 STORE=${STORE:-reuse}
 case $STORE in reuse|fresh) ;; *) fail "STORE=$STORE: reuse or fresh" ;; esac
 mkfs.ext4 -q -F -d "$out/tree" "$store" 64M || fail "mkfs.ext4 failed"
+# Refusal first: a store left unclean whose file names a block outside
+# the filesystem is more than a crash of tapdisk leaves; tapdisk must
+# not write to it (store.c, mark_named_blocks) and says to run e2fsck.
+bad=$out/bad-store.img
+mkdir -p "$out/bad/images" && head -c 65536 /dev/urandom > "$out/bad/images/b.raw"
+mkfs.ext4 -q -F -d "$out/bad" "$bad" 16M || fail "mkfs.ext4 failed"
+debugfs -w -R "sif /images/b.raw flags 0" "$bad" >/dev/null 2>&1 &&
+    debugfs -w -R "sif /images/b.raw block[0] 99999999" "$bad" >/dev/null 2>&1 &&
+    debugfs -w -R "ssv state 0" "$bad" >/dev/null 2>&1 || fail "debugfs could not damage the bad store"
+rlog=$out/refuse.log
+store=$bad store_boot "$rlog" 60 128M \
+    "$XS,build/stubdoms/tapdisk.elf name=tapdisk mem=8M role=hardware pci=00:04.0" -pidfile "$out/qemu.pid" > /dev/null &
+boot=$!
+want='\(tapdisk\) tapdisk: store on 00:04.0: inode [0-9]+ of a store left unclean: a block outside the store: run e2fsck \(-[0-9]+\)'
+until grep -qE "$want" "$rlog" 2>/dev/null || ! kill -0 "$boot" 2>/dev/null; do sleep 0.1; done
+[ -s "$out/qemu.pid" ] && kill -9 "$(cat "$out/qemu.pid")" 2>/dev/null
+wait "$boot"
+grep -qE "$want" "$rlog" || { tail -20 "$rlog"; fail "tapdisk did not refuse a damaged unclean store"; }
+e2fsck -fn "$bad" >/dev/null 2>&1 && fail "the damaged store passes e2fsck: the refusal proves nothing"
+echo "powercut: $(grep -oE 'store on 00:04.0: .*' "$rlog")"
 names=(d.raw d.qcow2 d.vhd d.vmdk) fmts=(raw qcow2 vpc vmdk)
 for i in 0 1 2 3; do truncate -s $((SECTORS * 512)) "$out/x/prev-$i.raw"; done
 G=build/tests/disk-powercut.elf
@@ -108,6 +128,7 @@ for k in $(seq 1 "$CUTS"); do
     fi
     [ ${#problems[@]} -gt 0 ] && [ "${KEEP_GOING:-0}" != 1 ] && break
 done
+echo "powercut: tapdisk opened the store left unclean by a cut $((k - 1)) times; $(cat "$out"/cut-*.log | grep -c '(tapdisk) store: not closed cleanly: [0-9]* blocks that files use were free in the bitmap: marked in use') times it found blocks files use marked free, and marked them"
 echo "powercut: $k of $CUTS cuts per format (raw, qcow2, vhd, vmdk) in $(( $(date +%s) - start )) s"
 if [ ${#problems[@]} -gt 0 ]; then
     printf 'disk-powercut: %s\n' "${problems[@]}"
