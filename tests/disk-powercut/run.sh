@@ -24,7 +24,7 @@ store=$out/store.img
 CUTS=${CUTS:-20}
 SEED=${SEED:-$(( $(od -An -N4 -tu4 /dev/urandom) ))}
 SECTORS=16384   # 8 MiB
-fail() { echo "disk-powercut: $*"; echo "disk-powercut: replay with SEED=$SEED CUTS=$CUTS"; echo "Test result: FAILURE"; exit 0; }
+fail() { echo "disk-powercut: replay with SEED=$SEED CUTS=$CUTS"; echo "disk-powercut: $*"; echo "Test result: FAILURE"; exit 0; }
 problems=()
 problem() { echo "disk-powercut: PROBLEM: $*"; problems+=("$*"); }
 command -v qemu-img >/dev/null || { echo "no qemu-img"; echo "Test result: SKIP"; exit 0; }
@@ -128,11 +128,11 @@ for k in $(seq 1 "$CUTS"); do
     fi
     [ ${#problems[@]} -gt 0 ] && [ "${KEEP_GOING:-0}" != 1 ] && break
 done
-echo "powercut: tapdisk opened the store left unclean by a cut $((k - 1)) times; $(cat "$out"/cut-*.log | grep -c '(tapdisk) store: not closed cleanly: [0-9]* blocks that files use were free in the bitmap: marked in use') times it found blocks files use marked free, and marked them"
+[ "$STORE" = reuse ] && echo "powercut: tapdisk opened the store left unclean by a cut $((k - 1)) times; $(cat "$out"/cut-*.log | grep -c '(tapdisk) store: not closed cleanly: [0-9]* blocks that files use were free in the bitmap: marked in use') times it found blocks files use marked free, and marked them"
 echo "powercut: $k of $CUTS cuts per format (raw, qcow2, vhd, vmdk) in $(( $(date +%s) - start )) s"
 if [ ${#problems[@]} -gt 0 ]; then
     printf 'disk-powercut: %s\n' "${problems[@]}"
-    fail "${#problems[@]} problems (above)"
+    fail "${#problems[@]} problem(s), the first: ${problems[0]}"
 fi
 echo "powercut: after every cut: store fsck-clean, qemu-img check passed, every flushed write there"
 echo "Test result: SUCCESS"
