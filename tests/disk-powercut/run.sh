@@ -17,7 +17,7 @@
 # made and every problem listed; the verdict is the same).
 set -uo pipefail
 . tests/common/store-boot.sh
-out=build/tests/disk-powercut
+out=build/tests/disk-powercut; [ "${IMAGES:-empty}" = full ] && out=build/tests/disk-powercut-full
 rm -rf "$out" && mkdir -p "$out/tree/images" "$out/x"
 t=$out/tree/images
 store=$out/store.img
@@ -28,13 +28,31 @@ fail() { echo "disk-powercut: replay with SEED=$SEED CUTS=$CUTS"; echo "disk-pow
 problems=()
 problem() { echo "disk-powercut: PROBLEM: $*"; problems+=("$*"); }
 command -v qemu-img >/dev/null || { echo "no qemu-img"; echo "Test result: SKIP"; exit 0; }
-echo "powercut: seed=$SEED cuts=$CUTS store=${STORE:-reuse}"
+echo "powercut: seed=$SEED cuts=$CUTS store=${STORE:-reuse} images=${IMAGES:-empty}"
 RANDOM=$SEED   # the cut delays come from bash's generator, seeded
 q() { qemu-img "$@" || fail "qemu-img $* failed"; }
-q create -q -f raw "$t/d.raw" 8M
-q create -q -f qcow2 "$t/d.qcow2" 8M
-q create -q -f vpc -o subformat=dynamic,force_size=on "$t/d.vhd" 8M
-q create -q -f vmdk -o subformat=monolithicSparse "$t/d.vmdk" 8M
+# IMAGES=empty (default): new images, which grow (and allocate store
+# blocks) as they are written.  IMAGES=full: every sector written
+# beforehand (no zero block, so mkfs.ext4 -d leaves no hole): the
+# guest's writes allocate nothing in the images or the store, and only
+# data changes (docs/disk-tests.md: the store is then fsck-clean).
+IMAGES=${IMAGES:-empty}
+case $IMAGES in
+empty)
+    q create -q -f raw "$t/d.raw" 8M
+    q create -q -f qcow2 "$t/d.qcow2" 8M
+    q create -q -f vpc -o subformat=dynamic,force_size=on "$t/d.vhd" 8M
+    q create -q -f vmdk -o subformat=monolithicSparse "$t/d.vmdk" 8M
+    for i in 0 1 2 3; do truncate -s $((SECTORS * 512)) "$out/x/prev-$i.raw"; done ;;
+full)
+    python3 -c 'import sys; sys.stdout.buffer.write(bytes((i * 131 + (i >> 9) * 7) % 255 + 1 for i in range(8 << 20)))' > "$out/full.raw"
+    cp "$out/full.raw" "$t/d.raw"
+    q convert -q -f raw -O qcow2 "$out/full.raw" "$t/d.qcow2"
+    q convert -q -f raw -O vpc -o subformat=dynamic,force_size=on "$out/full.raw" "$t/d.vhd"
+    q convert -q -f raw -O vmdk -o subformat=monolithicSparse "$out/full.raw" "$t/d.vmdk"
+    for i in 0 1 2 3; do cp "$out/full.raw" "$out/x/prev-$i.raw"; done ;;
+*) fail "IMAGES=$IMAGES: empty or full" ;;
+esac
 # STORE=reuse (default): every boot opens the store the cut before left
 # unclean; STORE=fresh: each boot gets a new store (mkfs.ext4 -d) holding
 # the images as the cut before left them.
@@ -62,7 +80,6 @@ grep -qE "$want" "$rlog" || { tail -20 "$rlog"; fail "tapdisk did not refuse a d
 e2fsck -fn "$bad" >/dev/null 2>&1 && fail "the damaged store passes e2fsck: the refusal proves nothing"
 echo "powercut: $(grep -oE 'store on 00:04.0: .*' "$rlog")"
 names=(d.raw d.qcow2 d.vhd d.vmdk) fmts=(raw qcow2 vpc vmdk)
-for i in 0 1 2 3; do truncate -s $((SECTORS * 512)) "$out/x/prev-$i.raw"; done
 G=build/tests/disk-powercut.elf
 start=$(date +%s)
 for k in $(seq 1 "$CUTS"); do
