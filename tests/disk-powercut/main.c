@@ -32,7 +32,7 @@
 struct disk {
     unsigned d;
     struct minios_blkfront *f;
-    uint64_t key, sectors;
+    uint64_t key, gen, sectors;
     unsigned rounds, done;
     int failed;
 };
@@ -55,7 +55,6 @@ static void writer(void *arg)
 {
     struct disk *k = arg;
     uint8_t *buf = bufs[k->d];
-    uint64_t gen = k->key >> 32 & 0xffff;
     for (unsigned r = 1; r <= k->rounds && !k->failed; r++) {
         uint64_t s = rng_seed_for(k->key, r);
         for (unsigned e = 0; e < EXTENTS; e++) {
@@ -64,7 +63,7 @@ static void writer(void *arg)
             if (len > k->sectors - first)
                 len = k->sectors - first;
             for (uint64_t i = 0; i < len; i++)
-                stamp(buf + i * 512, gen, k->d, r, first + i);
+                stamp(buf + i * 512, k->gen, k->d, r, first + i);
             int rc = minios_blkfront_write(k->f, first, buf, len);
             if (rc) {
                 test_fail("xvd%c: round %u: write of %llu sectors at %llu: %d", 'a' + k->d,
@@ -116,6 +115,7 @@ int main(int argc, char **argv)
         struct disk *k = &disks[d];
         k->d = d;
         k->key = seed ^ gen << 32 ^ (uint64_t)d << 48;
+        k->gen = gen;
         k->rounds = rounds;
         int rc = minios_blkfront_attach(node, &k->f, err);
         if (rc) {
