@@ -71,6 +71,100 @@ static void init_messages(void)
     }
 }
 
+/*
+ * A store that was not closed cleanly (a crash, a power cut) may hold
+ * files whose extent trees name blocks that its bitmap on disk still
+ * calls free: libext2fs writes a file's extents and inode as it
+ * allocates, the bitmaps and group descriptors at the next flush.
+ * Allocating from that bitmap would hand those blocks out again and
+ * two files would share them (seen: one image's flushed sectors
+ * overwritten by another's).  So before writing to such a store, every
+ * block an in-use inode names (data, extent tree, extended attributes)
+ * is marked in use.  Nothing is unmarked: a block marked but named by
+ * no inode stays allocated (leaked space, not shared data).  A block
+ * number outside the filesystem or an unreadable inode or extent tree
+ * means more damage than a crash of this writer leaves: -ENOTRECOVERABLE
+ * (run e2fsck).
+ */
+struct mark_ctx {
+    blk64_t first, end;     /* the filesystem's block range */
+    unsigned long marked;
+    bool bad;
+};
+
+static int mark_block(ext2_filsys fs, blk64_t *blocknr, e2_blkcnt_t blockcnt,
+                      blk64_t ref_blk, int ref_offset, void *priv)
+{
+    struct mark_ctx *c = priv;
+    (void)blockcnt, (void)ref_blk, (void)ref_offset;
+    if (*blocknr < c->first || *blocknr >= c->end) {
+        c->bad = true;
+        return BLOCK_ABORT;
+    }
+    if (!ext2fs_test_block_bitmap2(fs->block_map, *blocknr)) {
+        ext2fs_block_alloc_stats2(fs, *blocknr, +1);
+        c->marked++;
+    }
+    return 0;
+}
+
+static int mark_named_blocks(ext2_filsys fs, char *err)
+{
+    struct mark_ctx c = { fs->super->s_first_data_block, ext2fs_blocks_count(fs->super), 0, false };
+    int isize = EXT2_INODE_SIZE(fs->super);
+    struct ext2_inode *inode = malloc(isize);
+    ext2_inode_scan scan;
+    if (!inode)
+        return -ENOMEM;
+    errcode_t e = ext2fs_open_inode_scan(fs, 0, &scan);
+    if (e) {
+        free(inode);
+        seterr(err, "scanning the store's inodes: %s", error_message(e));
+        return to_errno(e);
+    }
+    for (;;) {
+        ext2_ino_t ino;
+        e = ext2fs_get_next_inode_full(scan, &ino, inode, isize);
+        if (!e && !ino)
+            break;
+        if (e && (!ino || ino > fs->super->s_inodes_count)) {
+            seterr(err, "scanning the store's inodes: %s", error_message(e));
+            break;
+        }
+        if (!ext2fs_test_inode_bitmap2(fs->inode_map, ino))
+            continue;
+        if (e) {
+            seterr(err, "inode %u of a store left unclean: %s: run e2fsck", ino, error_message(e));
+            e = EXT2_ET_INODE_CORRUPTED;
+            break;
+        }
+        blk64_t acl = ext2fs_file_acl_block(fs, inode);
+        if (acl && mark_block(fs, &acl, BLOCK_COUNT_TRANSLATOR, 0, 0, &c)) {
+            seterr(err, "inode %u names block %llu, outside the store: run e2fsck", ino,
+                    (unsigned long long)acl);
+            e = EXT2_ET_INODE_CORRUPTED;
+            break;
+        }
+        if (!ext2fs_inode_has_valid_blocks2(fs, inode))
+            continue;
+        e = ext2fs_block_iterate3(fs, ino, BLOCK_FLAG_READ_ONLY, NULL, mark_block, &c);
+        if (e || c.bad) {
+            seterr(err, "inode %u of a store left unclean: %s: run e2fsck", ino,
+                   c.bad ? "a block outside the store" : error_message(e));
+            e = EXT2_ET_INODE_CORRUPTED;
+            break;
+        }
+    }
+    ext2fs_close_inode_scan(scan);
+    free(inode);
+    if (e)
+        return e == EXT2_ET_INODE_CORRUPTED ? -ENOTRECOVERABLE : to_errno(e);
+    if (c.marked)
+        printf("store: not closed cleanly: %lu blocks that files use were free in the bitmap: "
+               "marked in use\n", c.marked);
+    return 0;
+}
+
 int store_open(struct minios_blk *dev, bool writable, struct store **out, char *err)
 {
     if (!dev || !out) {
@@ -137,6 +231,12 @@ int store_open_dev(const struct store_dev *dev, bool writable, struct store **ou
         /* As a mount does: "not cleanly unmounted" until store_close, so
          * that a crash leaves a store that fsck will check. */
         s->was_valid = fs->super->s_state & EXT2_VALID_FS;
+        rc = s->was_valid ? 0 : mark_named_blocks(fs, err);
+        if (rc) {
+            ext2fs_close_free(&s->fs);
+            free(s);
+            return rc;
+        }
         fs->super->s_state &= ~EXT2_VALID_FS;
         fs->super->s_mnt_count++;
         fs->super->s_mtime = (__u32)time(NULL);
