@@ -115,6 +115,9 @@ done
 for d in tests/*/; do
     n=$(basename "$d")
     [ -n "${ONLY:-}" ] && ! grep -Eqx "$ONLY" <<<"$n" && continue
+    # "# MANUAL=1": a test known to fail on an open problem, run only when
+    # ONLY names it (its make target says which; docs/testing.md).
+    [ -z "${ONLY:-}" ] && [ -f "$d/run.sh" ] && grep -q '^# MANUAL=1' "$d/run.sh" && continue
     if [ -f "$d/test.cfg" ] && grep -q '^ALONE=1' "$d/test.cfg"; then alone+=("guest $n")
     elif [ -f "$d/test.cfg" ]; then list+=("guest $n")
     elif [ -f "$d/run.sh" ] && grep -q '^# ALONE=1' "$d/run.sh"; then alone+=("script $n")
