@@ -25,7 +25,7 @@
 #include <xen/io/xenbus.h>
 
 #define SEGS         BLKIF_MAX_SEGMENTS_PER_REQUEST
-#define SLOT_SECTORS (SEGS * 8u)
+#define MAX_SEGS     MINIOS_BLKFRONT_MAX_INDIRECT_SEGS   /* with indirect descriptors */
 #define TIMEOUT_NS   30000000000ull
 #define RECONNECT_NS 10000000000ull   /* a backend gone this long is given up */
 #define POLL_NS      2000000ull       /* the backend's state, during a handshake */
@@ -41,8 +41,12 @@ struct slot {
     uint8_t op;                      /* the request, kept to re-issue it on a new ring */
     unsigned nsect;
     uint64_t sector, seq;
-    uint8_t *pages;                  /* SEGS pages, granted to the backend (on first use) */
-    grant_ref_t gref[SEGS];
+    uint8_t *pages;                  /* f->segs pages, granted to the backend (on first use) */
+    grant_ref_t gref[MAX_SEGS];
+    /* With indirect descriptors: the page of segment descriptors of a
+     * request of more than SEGS segments, granted read-only. */
+    struct blkif_request_segment *ind;
+    grant_ref_t ind_ref;
 };
 
 struct minios_blkfront {
@@ -50,6 +54,7 @@ struct minios_blkfront {
     blkif_front_ring_t ring;
     void *ring_page;                 /* 2^order pages */
     unsigned order, nslots;          /* nslots: the ring's size */
+    unsigned segs;                   /* data pages per slot: SEGS, or the indirect segments */
     bool no_mem;                     /* a slot's pages could not be allocated: use the others */
     evtchn_port_t port;
     struct slot slots[MAX_SLOTS];
@@ -168,9 +173,13 @@ static void destroy(struct minios_blkfront *f)
         struct slot *sl = &f->slots[i];
         if (!sl->pages)
             continue;
-        for (unsigned j = 0; j < SEGS; j++)
+        for (unsigned j = 0; j < f->segs; j++)
             minios_gnttab_end_access(sl->gref[j]);
-        minios_free_pages(sl->pages, SEGS);
+        minios_free_pages(sl->pages, f->segs);
+        if (sl->ind) {
+            minios_gnttab_end_access(sl->ind_ref);
+            minios_free_pages(sl->ind, 1);
+        }
     }
     if (f->ring_page)
         ring_free(f->ring_page, f->order, f->ring_ref);
@@ -182,24 +191,44 @@ static void destroy(struct minios_blkfront *f)
  * them): 0, or a negative errno. */
 static int slot_pages(struct minios_blkfront *f, struct slot *sl)
 {
-    uint8_t *pages = minios_alloc_pages(SEGS);
+    unsigned n = f->segs;
+    uint8_t *pages = minios_alloc_pages(n);
     if (!pages)
         return -XEN_ENOMEM;
-    for (unsigned j = 0; j < SEGS; j++) {
+    struct blkif_request_segment *ind = NULL;
+    grant_ref_t ind_ref = MINIOS_GNTTAB_INVALID_REF;
+    if (n > SEGS) {
+        ind = minios_alloc_pages(1);
+        if (ind)
+            ind_ref = minios_gnttab_grant_access(f->backend, minios_virt_to_mfn(ind), 1);
+        if (ind_ref == MINIOS_GNTTAB_INVALID_REF) {
+            if (ind)
+                minios_free_pages(ind, 1);
+            minios_free_pages(pages, n);
+            return ind ? -XEN_ENOSPC : -XEN_ENOMEM;
+        }
+    }
+    for (unsigned j = 0; j < n; j++) {
         sl->gref[j] = minios_gnttab_grant_access(f->backend,
                                                  minios_virt_to_mfn(pages + j * 4096), 0);
         if (sl->gref[j] == MINIOS_GNTTAB_INVALID_REF) {
             for (unsigned k = 0; k < j; k++)
                 minios_gnttab_end_access(sl->gref[k]);
-            minios_free_pages(pages, SEGS);
+            if (ind) {
+                minios_gnttab_end_access(ind_ref);
+                minios_free_pages(ind, 1);
+            }
+            minios_free_pages(pages, n);
             return -XEN_ENOSPC;
         }
     }
+    sl->ind = ind;
+    sl->ind_ref = ind_ref;
     sl->pages = pages;
     return 0;
 }
 
-static int create(domid_t backend, unsigned order, struct minios_blkfront **out)
+static int create(domid_t backend, unsigned order, unsigned segs, struct minios_blkfront **out)
 {
     struct minios_blkfront *f = minios_alloc_pages((sizeof(*f) + 4095) / 4096);
     if (!f)
@@ -207,6 +236,7 @@ static int create(domid_t backend, unsigned order, struct minios_blkfront **out)
     memset(f, 0, sizeof(*f));
     f->backend = backend;
     f->order = order;
+    f->segs = segs;
     f->nslots = 32u << order;
     minios_waitq_init(&f->wq);
     minios_waitq_init(&f->state_wq);
@@ -235,7 +265,7 @@ fail:
 int minios_blkfront_create(domid_t backend, struct minios_blkfront **out,
                            grant_ref_t *ring_ref, evtchn_port_t *port)
 {
-    int rc = create(backend, 0, out);
+    int rc = create(backend, 0, SEGS, out);
     if (rc)
         return rc;
     *ring_ref = (*out)->ring_ref[0];
@@ -326,6 +356,25 @@ static void ring_put(struct minios_blkfront *f, unsigned i)
 {
     const struct slot *sl = &f->slots[i];
     blkif_request_t *r = RING_GET_REQUEST(&f->ring, f->ring.req_prod_pvt++);
+    unsigned nseg = (sl->nsect + 7) / 8;
+    if (nseg > SEGS) {
+        /* Indirect: the segments in the slot's descriptor page. */
+        blkif_request_indirect_t *ri = (blkif_request_indirect_t *)r;
+        for (unsigned s = 0; s < nseg; s++) {
+            unsigned here = sl->nsect - s * 8 < 8 ? sl->nsect - s * 8 : 8;
+            sl->ind[s].gref = sl->gref[s];
+            sl->ind[s].first_sect = 0;
+            sl->ind[s].last_sect = (uint8_t)(here - 1);
+        }
+        ri->operation = BLKIF_OP_INDIRECT;
+        ri->indirect_op = sl->op;
+        ri->nr_segments = (uint16_t)nseg;
+        ri->id = i;
+        ri->sector_number = sl->sector;
+        ri->handle = 0;
+        ri->indirect_grefs[0] = sl->ind_ref;
+        return;
+    }
     r->operation = sl->op;
     r->handle = 0;
     r->id = i;
@@ -426,7 +475,7 @@ static int rw(struct minios_blkfront *f, uint8_t op, uint64_t sector, uint8_t *b
                     left = 0;
                     continue;
                 }
-                unsigned n = left < SLOT_SECTORS ? (unsigned)left : SLOT_SECTORS;
+                unsigned n = left < f->segs * 8u ? (unsigned)left : f->segs * 8u;
                 if (op == BLKIF_OP_WRITE)
                     memcpy(f->slots[s].pages, buf, (size_t)n * 512);
                 submit(f, (unsigned)s, op, sector, n);
@@ -590,6 +639,16 @@ static unsigned ring_order(const char *be)
     return max < MAX_ORDER ? (unsigned)max : MAX_ORDER;
 }
 
+/* Data pages per request: the backend's feature-max-indirect-segments,
+ * at most MAX_SEGS, if that is more than a plain request's SEGS. */
+static unsigned indirect_segs(const char *be)
+{
+    unsigned long long n = 0;
+    if (xs_getu(be, "feature-max-indirect-segments", &n) || n <= SEGS)
+        return SEGS;
+    return n < MAX_SEGS ? (unsigned)n : MAX_SEGS;
+}
+
 /* Writes the ring's nodes: ring-ref for one page, else ring-page-order
  * and ring-ref0..ring-ref<2^order-1> (blkif.h's multi-page ring). */
 static int put_ring_nodes(const char *node, unsigned order, const grant_ref_t *refs)
@@ -630,7 +689,7 @@ int minios_blkfront_attach(const char *node, struct minios_blkfront **out, char 
         return ferr(err, rc, "%s: the backend %s did not connect (%s)", node, be,
                     rc == -ECONNREFUSED ? "it closed" : "timed out");
     struct minios_blkfront *f;
-    rc = create((domid_t)beid, ring_order(be), &f);
+    rc = create((domid_t)beid, ring_order(be), indirect_segs(be), &f);
     if (rc)
         return ferr(err, -ENOMEM, "%s: cannot make the ring (%d)", node, rc);
     snprintf(f->node, sizeof(f->node), "%s", node);
@@ -708,6 +767,11 @@ static int reconnect(struct minios_blkfront *f, uint64_t deadline, char *why, si
     unsigned long long max = 0;
     if (f->order && (xs_getu(f->backend_path, "max-ring-page-order", &max) || max < f->order)) {
         snprintf(why, len, "it no longer offers a ring of %u pages", 1u << f->order);
+        return -EINVAL;
+    }
+    /* Requests of more than SEGS segments need the indirect segments again. */
+    if (f->segs > SEGS && indirect_segs(f->backend_path) < f->segs) {
+        snprintf(why, len, "it no longer offers %u indirect segments", f->segs);
         return -EINVAL;
     }
     void *page;

@@ -58,9 +58,13 @@ for w in '(ctl) wrote the nodes of d3'"'"'s xvda and xvdb, served by d2' \
          '(ctl) Test result: SUCCESS'; do
     grep -qF "$w" "$log" || fail "missing \"$w\""
 done
+# blkfront uses tapdisk's indirect descriptors (32 segments): its 1 MiB
+# read goes as requests of 256 sectors.
+grep -qE '\(tapdisk\) blkback: d3: [0-9]+ requests answered OKAY \([1-9][0-9]* indirect\), 0 refused' "$log" \
+    || fail "blkfront sent no indirect request"
 # Persistent grants: blkfront's slot pages mapped once each (one reader:
-# 8 slots of 11 pages at most), reused by later requests, unmapped at disconnect.
-grep -qE '\(tapdisk\) blkback: d3: persistent grants: ([1-9]|[1-8][0-9]) mapped, [1-9][0-9]* reused, 0 purged' "$log" \
+# 8 slots of 32 pages at most), reused by later requests, unmapped at disconnect.
+grep -qE '\(tapdisk\) blkback: d3: persistent grants: ([1-9]|[1-9][0-9]|1[0-9][0-9]|2[0-4][0-9]|25[0-6]) mapped, [1-9][0-9]* reused, 0 purged' "$log" \
     || fail "persistent grants were not mapped once and reused"
 for f in base.raw vm/disk.qcow2; do
     debugfs -R "dump /images/$f $out/x/images/$f" "$store" >/dev/null 2>&1 || fail "debugfs dump /images/$f"

@@ -20,7 +20,10 @@
  * 32 requests in flight.  minios_blkfront_create makes a one-page ring;
  * minios_blkfront_attach negotiates the order: the backend's
  * max-ring-page-order, at most MINIOS_BLKFRONT_MAX_RING_ORDER (4 pages,
- * 128 requests), as Linux's xen-blkfront does.
+ * 128 requests), as Linux's xen-blkfront does, and, if the backend
+ * offers feature-max-indirect-segments, slots of that many pages (at
+ * most MINIOS_BLKFRONT_MAX_INDIRECT_SEGS: 128 KiB) whose requests of
+ * more than 11 segments go as BLKIF_OP_INDIRECT with a descriptor page.
  *
  * Connecting: minios_blkfront_create makes the ring and the unbound
  * event channel and returns what a frontend publishes (in Xen, the
@@ -37,6 +40,8 @@
  */
 #define MINIOS_BLKFRONT_SECTOR 512
 #define MINIOS_BLKFRONT_MAX_RING_ORDER 2
+/* Data pages of one request with indirect descriptors, at most. */
+#define MINIOS_BLKFRONT_MAX_INDIRECT_SEGS 32
 
 struct minios_blkfront;
 
