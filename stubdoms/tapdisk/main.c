@@ -27,6 +27,9 @@
  * served and none is left, close the store and power off (for tests).
  * selftest=crash-after-writes=N: abort after carrying out the N-th write
  * request of this life, before answering it (test disk-restart).
+ * max-ring-page-order=N (0..4), max-indirect-segments=N (0..32): offer
+ * frontends less (0: the node is not written, as by a backend without
+ * the feature; test blkfront-offers).
  * blk-poll-ns=N: look at the store disk's used ring every N ns while a
  * request is out (make bench-disk under -icount sleep=off).
  * selftest=bench-read=PATH (up to 8; with exit=idle): once every disk is
@@ -196,6 +199,19 @@ int main(int argc, char **argv)
                 printf("tapdisk: %s: not a positive number: ignored\n", argv[i]);
             else
                 blkback_selftest_crash_after_writes(n);
+        } else if (!strncmp(argv[i], "max-ring-page-order=", 20) ||
+                   !strncmp(argv[i], "max-indirect-segments=", 22)) {
+            bool ring = argv[i][4] == 'r';
+            const char *v = argv[i] + (ring ? 20 : 22);
+            char *end;
+            unsigned long n = strtoul(v, &end, 10);
+            unsigned long max = ring ? vbd_max_ring_order : vbd_max_indirect;
+            if (end == v || *end || n > max)
+                printf("tapdisk: %s: not 0..%lu: ignored\n", argv[i], max);
+            else if (ring)
+                vbd_max_ring_order = (unsigned)n;
+            else
+                vbd_max_indirect = (unsigned)n;
         } else if (!strncmp(argv[i], "blk-poll-ns=", 12)) {
             char *end;
             unsigned long n = strtoul(argv[i] + 12, &end, 10);
