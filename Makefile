@@ -44,6 +44,7 @@ include tests/iommu-dma/iommu.mk
 include tests/pci-intx/intx.mk
 include tests/disk-64m/disk-64m.mk
 include tests/disk-powercut/disk-powercut.mk
+include bench/disk/bench-disk.mk
 include ci/ci.mk
 # The disk image library and host tools (portable C, built for the host),
 # then the same library and its dependencies built for minios.

@@ -71,7 +71,7 @@ all: $(LISTEN_BACKLOG_SO)
 
 all: $(B)/bench/null.elf $(B)/bench/pv.elf $(B)/bench/mm.elf $(B)/bench/xs.elf $(B)/bench/stall.elf
 
-bench: bench-keel bench-net
+bench: bench-keel bench-net bench-disk
 # The network figures (issue 11): guest to guest under -icount, and the net
 # demo against Debian's Linux with nginx and redis-server side by side in
 # plain TCG (ci/bench-net.sh); written to bench/net-results.json.

@@ -25,11 +25,14 @@
 #include <xen/io/xenbus.h>
 
 #define SEGS         BLKIF_MAX_SEGMENTS_PER_REQUEST
-#define SLOT_SECTORS (SEGS * 8u)
+#define MAX_SEGS     MINIOS_BLKFRONT_MAX_INDIRECT_SEGS   /* with indirect descriptors */
 #define TIMEOUT_NS   30000000000ull
 #define RECONNECT_NS 10000000000ull   /* a backend gone this long is given up */
 #define POLL_NS      2000000ull       /* the backend's state, during a handshake */
 #define RECHECK_NS   1000000000ull    /* connected: the state watch, and a look this often */
+#define MAX_ORDER    MINIOS_BLKFRONT_MAX_RING_ORDER
+#define MAX_SLOTS    (32u << MAX_ORDER)  /* a ring of 2^order pages holds 32 << order requests */
+#define RW_DEPTH     8u               /* one read or write call keeps at most this many in flight */
 
 struct slot {
     bool busy, done;
@@ -38,23 +41,30 @@ struct slot {
     uint8_t op;                      /* the request, kept to re-issue it on a new ring */
     unsigned nsect;
     uint64_t sector, seq;
-    uint8_t *pages;                  /* SEGS pages, granted to the backend */
-    grant_ref_t gref[SEGS];
+    uint8_t *pages;                  /* f->segs pages, granted to the backend (on first use) */
+    grant_ref_t gref[MAX_SEGS];
+    /* With indirect descriptors: the page of segment descriptors of a
+     * request of more than SEGS segments, granted read-only. */
+    struct blkif_request_segment *ind;
+    grant_ref_t ind_ref;
 };
 
 struct minios_blkfront {
     domid_t backend;
     blkif_front_ring_t ring;
-    void *ring_page;
+    void *ring_page;                 /* 2^order pages */
+    unsigned order, nslots;          /* nslots: the ring's size */
+    unsigned segs;                   /* data pages per slot: SEGS, or the indirect segments */
+    bool no_mem;                     /* a slot's pages could not be allocated: use the others */
     evtchn_port_t port;
-    struct slot slots[MINIOS_BLKFRONT_SLOTS];
+    struct slot slots[MAX_SLOTS];
     struct minios_waitq wq;
     bool connected, read_only, flush, broken;
     char node[128], backend_path[128], state_path[136];
     uint64_t sectors, done;
     unsigned inflight, max_inflight;
     /* Reconnection (attached frontends): a thread watches the backend. */
-    grant_ref_t ring_ref;
+    grant_ref_t ring_ref[1u << MAX_ORDER];
     bool reconnecting, gone;         /* gone: the backend did not come back */
     volatile bool watch_stop, watch_done;
     /* The watch on the backend's state node wakes the watcher. */
@@ -97,7 +107,7 @@ static void on_event(evtchn_port_t port, void *data)
         while (f->ring.rsp_cons != rp) {
             blkif_response_t *r = RING_GET_RESPONSE(&f->ring, f->ring.rsp_cons++);
             uint64_t id = r->id;
-            if (id >= MINIOS_BLKFRONT_SLOTS || !f->slots[id].busy || f->slots[id].done) {
+            if (id >= f->nslots || !f->slots[id].busy || f->slots[id].done) {
                 f->broken = true;
                 continue;
             }
@@ -116,75 +126,151 @@ static void on_event(evtchn_port_t port, void *data)
     minios_waitq_wake_all(&f->wq);
 }
 
+/* The ring's 2^order pages, allocated, initialised and granted: 0, or -XEN_ENOMEM/-XEN_ENOSPC. */
+static int ring_make(domid_t backend, unsigned order, void **page, grant_ref_t *refs)
+{
+    unsigned n = 1u << order;
+    *page = minios_alloc_pages(n);
+    if (!*page)
+        return -XEN_ENOMEM;
+    for (unsigned i = 0; i < n; i++)
+        refs[i] = MINIOS_GNTTAB_INVALID_REF;
+    for (unsigned i = 0; i < n; i++) {
+        refs[i] = minios_gnttab_grant_access(backend,
+                                             minios_virt_to_mfn((uint8_t *)*page + i * 4096), 0);
+        if (refs[i] == MINIOS_GNTTAB_INVALID_REF) {
+            for (unsigned j = 0; j < i; j++)
+                minios_gnttab_end_access(refs[j]);
+            minios_free_pages(*page, n);
+            *page = NULL;
+            return -XEN_ENOSPC;
+        }
+    }
+    blkif_sring_t *s = *page;
+    SHARED_RING_INIT(s);
+    return 0;
+}
+
+/* Ends the ring's grants and frees its pages, unless the backend still
+ * maps one of them (then the pages are left to it): 0, or -1 if left. */
+static int ring_free(void *page, unsigned order, const grant_ref_t *refs)
+{
+    int left = 0;
+    for (unsigned i = 0; i < 1u << order; i++)
+        if (refs[i] != MINIOS_GNTTAB_INVALID_REF && minios_gnttab_end_access(refs[i]) != 0)
+            left = -1;
+    if (!left && page)
+        minios_free_pages(page, 1u << order);
+    return left;
+}
+
 /* Undoes a partly made frontend (never connected: the backend has nothing mapped). */
-static void destroy(struct minios_blkfront *f, grant_ref_t rr)
+static void destroy(struct minios_blkfront *f)
 {
     if (f->port)
         minios_evtchn_close(f->port);
-    for (unsigned i = 0; i < MINIOS_BLKFRONT_SLOTS; i++) {
+    for (unsigned i = 0; i < f->nslots; i++) {
         struct slot *sl = &f->slots[i];
-        for (unsigned j = 0; j < SEGS; j++)
-            if (sl->gref[j] != MINIOS_GNTTAB_INVALID_REF)
-                minios_gnttab_end_access(sl->gref[j]);
-        if (sl->pages)
-            minios_free_pages(sl->pages, SEGS);
+        if (!sl->pages)
+            continue;
+        for (unsigned j = 0; j < f->segs; j++)
+            minios_gnttab_end_access(sl->gref[j]);
+        minios_free_pages(sl->pages, f->segs);
+        if (sl->ind) {
+            minios_gnttab_end_access(sl->ind_ref);
+            minios_free_pages(sl->ind, 1);
+        }
     }
-    if (rr != MINIOS_GNTTAB_INVALID_REF)
-        minios_gnttab_end_access(rr);
     if (f->ring_page)
-        minios_free_pages(f->ring_page, 1);
+        ring_free(f->ring_page, f->order, f->ring_ref);
     minios_free_pages(f, (sizeof(*f) + 4095) / 4096);
 }
 
-int minios_blkfront_create(domid_t backend, struct minios_blkfront **out,
-                           grant_ref_t *ring_ref, evtchn_port_t *port)
+/* A slot's data pages, allocated and granted the first time it is used
+ * (so a frontend that never has many requests in flight never pays for
+ * them): 0, or a negative errno. */
+static int slot_pages(struct minios_blkfront *f, struct slot *sl)
+{
+    unsigned n = f->segs;
+    uint8_t *pages = minios_alloc_pages(n);
+    if (!pages)
+        return -XEN_ENOMEM;
+    struct blkif_request_segment *ind = NULL;
+    grant_ref_t ind_ref = MINIOS_GNTTAB_INVALID_REF;
+    if (n > SEGS) {
+        ind = minios_alloc_pages(1);
+        if (ind)
+            ind_ref = minios_gnttab_grant_access(f->backend, minios_virt_to_mfn(ind), 1);
+        if (ind_ref == MINIOS_GNTTAB_INVALID_REF) {
+            if (ind)
+                minios_free_pages(ind, 1);
+            minios_free_pages(pages, n);
+            return ind ? -XEN_ENOSPC : -XEN_ENOMEM;
+        }
+    }
+    for (unsigned j = 0; j < n; j++) {
+        sl->gref[j] = minios_gnttab_grant_access(f->backend,
+                                                 minios_virt_to_mfn(pages + j * 4096), 0);
+        if (sl->gref[j] == MINIOS_GNTTAB_INVALID_REF) {
+            for (unsigned k = 0; k < j; k++)
+                minios_gnttab_end_access(sl->gref[k]);
+            if (ind) {
+                minios_gnttab_end_access(ind_ref);
+                minios_free_pages(ind, 1);
+            }
+            minios_free_pages(pages, n);
+            return -XEN_ENOSPC;
+        }
+    }
+    sl->ind = ind;
+    sl->ind_ref = ind_ref;
+    sl->pages = pages;
+    return 0;
+}
+
+static int create(domid_t backend, unsigned order, unsigned segs, struct minios_blkfront **out)
 {
     struct minios_blkfront *f = minios_alloc_pages((sizeof(*f) + 4095) / 4096);
     if (!f)
         return -XEN_ENOMEM;
     memset(f, 0, sizeof(*f));
     f->backend = backend;
+    f->order = order;
+    f->segs = segs;
+    f->nslots = 32u << order;
     minios_waitq_init(&f->wq);
     minios_waitq_init(&f->state_wq);
-    grant_ref_t rr = MINIOS_GNTTAB_INVALID_REF;
-    int rc = -XEN_ENOMEM;
-    f->ring_page = minios_alloc_pages(1);
-    if (!f->ring_page)
+    int rc = ring_make(backend, order, &f->ring_page, f->ring_ref);
+    if (rc)
         goto fail;
-    blkif_sring_t *s = f->ring_page;
-    SHARED_RING_INIT(s);
-    FRONT_RING_INIT(&f->ring, s, 4096);
-    rc = -XEN_ENOSPC;
-    rr = minios_gnttab_grant_access(backend, minios_virt_to_mfn(s), 0);
-    if (rr == MINIOS_GNTTAB_INVALID_REF)
+    FRONT_RING_INIT(&f->ring, (blkif_sring_t *)f->ring_page, 4096u << order);
+    if (RING_SIZE(&f->ring) < f->nslots)
+        f->nslots = RING_SIZE(&f->ring);
+    /* The first slot's pages now: a frontend that cannot have one request fails here. */
+    rc = slot_pages(f, &f->slots[0]);
+    if (rc)
         goto fail;
-    for (unsigned i = 0; i < MINIOS_BLKFRONT_SLOTS; i++) {
-        struct slot *sl = &f->slots[i];
-        rc = -XEN_ENOMEM;
-        sl->pages = minios_alloc_pages(SEGS);
-        if (!sl->pages)
-            goto fail;
-        rc = -XEN_ENOSPC;
-        for (unsigned j = 0; j < SEGS; j++) {
-            sl->gref[j] = minios_gnttab_grant_access(backend,
-                                                     minios_virt_to_mfn(sl->pages + j * 4096), 0);
-            if (sl->gref[j] == MINIOS_GNTTAB_INVALID_REF)
-                goto fail;
-        }
-    }
     rc = minios_evtchn_alloc_unbound(backend, &f->port);
     if (!rc)
         rc = minios_evtchn_bind(f->port, on_event, f);
     if (rc)
         goto fail;
-    f->ring_ref = rr;
-    *ring_ref = rr;
-    *port = f->port;
     *out = f;
     return 0;
 fail:
-    destroy(f, rr);
+    destroy(f);
     return rc;
+}
+
+int minios_blkfront_create(domid_t backend, struct minios_blkfront **out,
+                           grant_ref_t *ring_ref, evtchn_port_t *port)
+{
+    int rc = create(backend, 0, SEGS, out);
+    if (rc)
+        return rc;
+    *ring_ref = (*out)->ring_ref[0];
+    *port = (*out)->port;
+    return 0;
 }
 
 int minios_blkfront_connected(struct minios_blkfront *f, uint64_t sectors, bool read_only,
@@ -208,28 +294,61 @@ void minios_blkfront_stats(const struct minios_blkfront *f, uint64_t *done, unsi
     *max_inflight = f->max_inflight;
 }
 
-/* A free slot (waiting for one), marked busy: its index, or a negative errno. */
+unsigned minios_blkfront_ring_pages(const struct minios_blkfront *f)
+{
+    return 1u << f->order;
+}
+
+unsigned minios_blkfront_slots(const struct minios_blkfront *f)
+{
+    return f->nslots;
+}
+
+/* A free slot (waiting for one), marked busy: its index, or a negative
+ * errno.  Slots whose pages exist are taken first; a slot without pages
+ * gets them now, unless an allocation failed before (then only the
+ * others are used). */
 static int take_slot(struct minios_blkfront *f, uint64_t deadline)
 {
-    unsigned long fl = minios_events_save();
-    int got = -1;
-    while (!f->broken && !f->gone) {
-        for (unsigned i = 0; i < MINIOS_BLKFRONT_SLOTS && got < 0; i++)
-            if (!f->slots[i].busy)
-                got = (int)i;
-        if (got >= 0 || minios_waitq_wait(&f->wq, deadline) == -XEN_ETIMEDOUT)
-            break;
+    for (;;) {
+        unsigned long fl = minios_events_save();
+        int got = -1, fresh = -1;
+        while (!f->broken && !f->gone) {
+            for (unsigned i = 0; i < f->nslots && got < 0; i++)
+                if (!f->slots[i].busy) {
+                    if (f->slots[i].pages)
+                        got = (int)i;
+                    else if (fresh < 0 && !f->no_mem)
+                        fresh = (int)i;
+                }
+            if (got < 0)
+                got = fresh;
+            if (got >= 0 || minios_waitq_wait(&f->wq, deadline) == -XEN_ETIMEDOUT)
+                break;
+        }
+        if (got >= 0) {
+            f->slots[got].busy = true;
+            f->slots[got].done = false;
+        }
+        minios_events_restore(fl);
+        if (got >= 0 && (f->broken || f->gone)) {
+            f->slots[got].busy = false;
+            got = -1;
+        }
+        if (got >= 0 && !f->slots[got].pages) {
+            int rc = slot_pages(f, &f->slots[got]);
+            if (rc) {
+                printf("blkfront: %s: no memory for request slot %d (%d): using the slots "
+                       "that have pages\n", f->node, got, rc);
+                fl = minios_events_save();
+                f->no_mem = true;
+                f->slots[got].busy = false;
+                minios_events_restore(fl);
+                continue;       /* slot 0 always has pages: wait for one that has */
+            }
+        }
+        return f->broken ? -XEN_EIO : f->gone ? -XEN_ENOTCONN : got >= 0 ? got : -XEN_ETIMEDOUT;
     }
-    if (got >= 0) {
-        f->slots[got].busy = true;
-        f->slots[got].done = false;
-    }
-    minios_events_restore(fl);
-    if (got >= 0 && (f->broken || f->gone)) {
-        f->slots[got].busy = false;
-        got = -1;
-    }
-    return f->broken ? -XEN_EIO : f->gone ? -XEN_ENOTCONN : got >= 0 ? got : -XEN_ETIMEDOUT;
 }
 
 /* Writes slot i's request (as recorded in the slot) into the ring's next entry. */
@@ -237,6 +356,25 @@ static void ring_put(struct minios_blkfront *f, unsigned i)
 {
     const struct slot *sl = &f->slots[i];
     blkif_request_t *r = RING_GET_REQUEST(&f->ring, f->ring.req_prod_pvt++);
+    unsigned nseg = (sl->nsect + 7) / 8;
+    if (nseg > SEGS) {
+        /* Indirect: the segments in the slot's descriptor page. */
+        blkif_request_indirect_t *ri = (blkif_request_indirect_t *)r;
+        for (unsigned s = 0; s < nseg; s++) {
+            unsigned here = sl->nsect - s * 8 < 8 ? sl->nsect - s * 8 : 8;
+            sl->ind[s].gref = sl->gref[s];
+            sl->ind[s].first_sect = 0;
+            sl->ind[s].last_sect = (uint8_t)(here - 1);
+        }
+        ri->operation = BLKIF_OP_INDIRECT;
+        ri->indirect_op = sl->op;
+        ri->nr_segments = (uint16_t)nseg;
+        ri->id = i;
+        ri->sector_number = sl->sector;
+        ri->handle = 0;
+        ri->indirect_grefs[0] = sl->ind_ref;
+        return;
+    }
     r->operation = sl->op;
     r->handle = 0;
     r->id = i;
@@ -321,15 +459,15 @@ static int rw(struct minios_blkfront *f, uint8_t op, uint64_t sector, uint8_t *b
     if (op == BLKIF_OP_WRITE && f->read_only)
         return -XEN_EROFS;
     uint64_t deadline = minios_monotonic_ns() + TIMEOUT_NS;
-    struct { int slot; uint8_t *buf; unsigned n; } pend[MINIOS_BLKFRONT_SLOTS];
+    struct { int slot; uint8_t *buf; unsigned n; } pend[RW_DEPTH];
     unsigned head = 0, npend = 0;
     size_t left = count;
     while (left || npend) {
-        if (left && npend < MINIOS_BLKFRONT_SLOTS) {
+        if (left && npend < RW_DEPTH) {
             /* Only wait for a slot when none of ours is pending. */
             bool free_now = false;
-            for (unsigned i = 0; i < MINIOS_BLKFRONT_SLOTS; i++)
-                free_now |= !f->slots[i].busy;
+            for (unsigned i = 0; i < f->nslots && !free_now; i++)
+                free_now |= !f->slots[i].busy && (f->slots[i].pages || !f->no_mem);
             if (free_now || !npend) {
                 int s = take_slot(f, deadline);
                 if (s < 0) {
@@ -337,13 +475,13 @@ static int rw(struct minios_blkfront *f, uint8_t op, uint64_t sector, uint8_t *b
                     left = 0;
                     continue;
                 }
-                unsigned n = left < SLOT_SECTORS ? (unsigned)left : SLOT_SECTORS;
+                unsigned n = left < f->segs * 8u ? (unsigned)left : f->segs * 8u;
                 if (op == BLKIF_OP_WRITE)
                     memcpy(f->slots[s].pages, buf, (size_t)n * 512);
                 submit(f, (unsigned)s, op, sector, n);
-                pend[(head + npend) % MINIOS_BLKFRONT_SLOTS].slot = s;
-                pend[(head + npend) % MINIOS_BLKFRONT_SLOTS].buf = buf;
-                pend[(head + npend) % MINIOS_BLKFRONT_SLOTS].n = n;
+                pend[(head + npend) % RW_DEPTH].slot = s;
+                pend[(head + npend) % RW_DEPTH].buf = buf;
+                pend[(head + npend) % RW_DEPTH].n = n;
                 npend++;
                 sector += n;
                 buf += (size_t)n * 512;
@@ -357,7 +495,7 @@ static int rw(struct minios_blkfront *f, uint8_t op, uint64_t sector, uint8_t *b
             memcpy(pend[head].buf, f->slots[pend[head].slot].pages, (size_t)pend[head].n * 512);
         if (r && !rc)
             rc = r;
-        head = (head + 1) % MINIOS_BLKFRONT_SLOTS;
+        head = (head + 1) % RW_DEPTH;
         npend--;
     }
     return rc;
@@ -473,6 +611,61 @@ static int wait_backend_until(const char *be, int want, uint64_t deadline, uint6
     }
 }
 
+/* Waits for the backend to be ready for a frontend (InitWait, or
+ * beyond but not closing): 0, -ECONNREFUSED (it closed) or -ETIMEDOUT. */
+static int wait_backend_ready(const char *be, uint64_t deadline)
+{
+    for (;;) {
+        unsigned long long st = 0;
+        if (!xs_getu(be, "state", &st)) {
+            if (st >= XenbusStateInitWait && st <= XenbusStateConnected)
+                return 0;
+            if (st == XenbusStateClosed)
+                return -ECONNREFUSED;
+        }
+        if (minios_monotonic_ns() > deadline)
+            return -ETIMEDOUT;
+        minios_thread_sleep_ns(5000000);
+    }
+}
+
+/* The ring order for a backend: its max-ring-page-order (absent: 0), at
+ * most ours, as Linux's xen-blkfront chooses. */
+static unsigned ring_order(const char *be)
+{
+    unsigned long long max = 0;
+    if (xs_getu(be, "max-ring-page-order", &max))
+        return 0;
+    return max < MAX_ORDER ? (unsigned)max : MAX_ORDER;
+}
+
+/* Data pages per request: the backend's feature-max-indirect-segments,
+ * at most MAX_SEGS, if that is more than a plain request's SEGS. */
+static unsigned indirect_segs(const char *be)
+{
+    unsigned long long n = 0;
+    if (xs_getu(be, "feature-max-indirect-segments", &n) || n <= SEGS)
+        return SEGS;
+    return n < MAX_SEGS ? (unsigned)n : MAX_SEGS;
+}
+
+/* Writes the ring's nodes: ring-ref for one page, else ring-page-order
+ * and ring-ref0..ring-ref<2^order-1> (blkif.h's multi-page ring). */
+static int put_ring_nodes(const char *node, unsigned order, const grant_ref_t *refs)
+{
+    if (order == 0)
+        return xs_put(node, "ring-ref", refs[0]);
+    if (xs_put(node, "ring-page-order", order))
+        return -EIO;
+    for (unsigned i = 0; i < 1u << order; i++) {
+        char name[16];
+        snprintf(name, sizeof(name), "ring-ref%u", i);
+        if (xs_put(node, name, refs[i]))
+            return -EIO;
+    }
+    return 0;
+}
+
 static int wait_backend(const char *be, int want, uint64_t ns)
 {
     return wait_backend_until(be, want, minios_monotonic_ns() + ns, 5000000);
@@ -489,10 +682,14 @@ int minios_blkfront_attach(const char *node, struct minios_blkfront **out, char 
     if (xs_get(node, "backend", be, sizeof(be)) || xs_getu(node, "backend-id", &beid) ||
         beid >= DOMID_FIRST_RESERVED)
         return ferr(err, -EINVAL, "%s: no backend or backend-id", node);
+    /* The backend offers its features (max-ring-page-order) by InitWait. */
+    uint64_t deadline = minios_monotonic_ns() + 30000000000ull;
+    int rc = wait_backend_ready(be, deadline);
+    if (rc)
+        return ferr(err, rc, "%s: the backend %s did not connect (%s)", node, be,
+                    rc == -ECONNREFUSED ? "it closed" : "timed out");
     struct minios_blkfront *f;
-    grant_ref_t rr;
-    evtchn_port_t port;
-    int rc = minios_blkfront_create((domid_t)beid, &f, &rr, &port);
+    rc = create((domid_t)beid, ring_order(be), indirect_segs(be), &f);
     if (rc)
         return ferr(err, -ENOMEM, "%s: cannot make the ring (%d)", node, rc);
     snprintf(f->node, sizeof(f->node), "%s", node);
@@ -500,19 +697,19 @@ int minios_blkfront_attach(const char *node, struct minios_blkfront **out, char 
     char path[300];
     snprintf(path, sizeof(path), "%s/protocol", node);
     /* feature-persistent 1: the slot pages are granted once, for good. */
-    if (xs_put(node, "ring-ref", rr) || xs_put(node, "event-channel", port) ||
+    if (put_ring_nodes(node, f->order, f->ring_ref) || xs_put(node, "event-channel", f->port) ||
         minios_xs_write(MINIOS_XBT_NIL, path, XEN_IO_PROTO_ABI_X86_64) ||
         xs_put(node, "feature-persistent", 1) ||
         xs_put(node, "state", XenbusStateInitialised)) {
-        destroy(f, rr);
+        destroy(f);
         return ferr(err, -EIO, "%s: cannot write the frontend's nodes", node);
     }
-    rc = wait_backend(be, XenbusStateConnected, 30000000000ull);
+    rc = wait_backend_until(be, XenbusStateConnected, deadline, 5000000);
     if (rc) {
         xs_put(node, "state", XenbusStateClosed);
         /* A backend that never connected mapped nothing of ours. */
         if (rc == -ECONNREFUSED)
-            destroy(f, rr);
+            destroy(f);
         return ferr(err, rc, "%s: the backend %s did not connect (%s)", node, be,
                     rc == -ECONNREFUSED ? "it closed" : "timed out");
     }
@@ -566,45 +763,50 @@ static int reconnect(struct minios_blkfront *f, uint64_t deadline, char *why, si
                  rc == -ETIMEDOUT ? "timed out" : "it closed");
         return rc;
     }
-    void *page = minios_alloc_pages(1);
-    if (!page) {
-        snprintf(why, len, "no memory for a new ring");
+    /* The same ring size as before: the slots are numbered for it. */
+    unsigned long long max = 0;
+    if (f->order && (xs_getu(f->backend_path, "max-ring-page-order", &max) || max < f->order)) {
+        snprintf(why, len, "it no longer offers a ring of %u pages", 1u << f->order);
+        return -EINVAL;
+    }
+    /* Requests of more than SEGS segments need the indirect segments again. */
+    if (f->segs > SEGS && indirect_segs(f->backend_path) < f->segs) {
+        snprintf(why, len, "it no longer offers %u indirect segments", f->segs);
+        return -EINVAL;
+    }
+    void *page;
+    grant_ref_t refs[1u << MAX_ORDER];
+    evtchn_port_t port = 0;
+    if (ring_make(f->backend, f->order, &page, refs)) {
+        snprintf(why, len, "no memory or grants for a new ring");
         return -ENOMEM;
     }
-    blkif_sring_t *sr = page;
-    SHARED_RING_INIT(sr);
-    grant_ref_t rr = minios_gnttab_grant_access(f->backend, minios_virt_to_mfn(sr), 0);
-    evtchn_port_t port = 0;
-    if (rr == MINIOS_GNTTAB_INVALID_REF || minios_evtchn_alloc_unbound(f->backend, &port) ||
-        minios_evtchn_bind(port, on_event, f)) {
+    if (minios_evtchn_alloc_unbound(f->backend, &port) || minios_evtchn_bind(port, on_event, f)) {
         if (port)
             minios_evtchn_close(port);
-        if (rr != MINIOS_GNTTAB_INVALID_REF)
-            minios_gnttab_end_access(rr);
-        minios_free_pages(page, 1);
-        snprintf(why, len, "no grant or event channel for a new ring");
+        ring_free(page, f->order, refs);
+        snprintf(why, len, "no event channel for a new ring");
         return -ENOMEM;
     }
     /* The old ring: its backend is gone, so nothing maps it any more
-     * (if something still does, the page is left to it). */
+     * (if something still does, the pages are left to it). */
     unsigned long fl = minios_events_save();
     evtchn_port_t old_port = f->port;
     void *old_page = f->ring_page;
-    grant_ref_t old_rr = f->ring_ref;
+    grant_ref_t old_refs[1u << MAX_ORDER];
+    memcpy(old_refs, f->ring_ref, sizeof(old_refs));
     f->port = port;
     f->ring_page = page;
-    f->ring_ref = rr;
-    FRONT_RING_INIT(&f->ring, sr, 4096);
+    memcpy(f->ring_ref, refs, sizeof(refs));
+    FRONT_RING_INIT(&f->ring, (blkif_sring_t *)page, 4096u << f->order);
     minios_events_restore(fl);
     minios_evtchn_close(old_port);
-    if (minios_gnttab_end_access(old_rr) == 0)
-        minios_free_pages(old_page, 1);
-    else
-        printf("blkfront: %s: the old ring is still mapped: its page is left\n", f->node);
+    if (ring_free(old_page, f->order, old_refs))
+        printf("blkfront: %s: the old ring is still mapped: its pages are left\n", f->node);
 
     char path[300];
     snprintf(path, sizeof(path), "%s/protocol", f->node);
-    if (xs_put(f->node, "ring-ref", rr) || xs_put(f->node, "event-channel", port) ||
+    if (put_ring_nodes(f->node, f->order, refs) || xs_put(f->node, "event-channel", port) ||
         minios_xs_write(MINIOS_XBT_NIL, path, XEN_IO_PROTO_ABI_X86_64) ||
         xs_put(f->node, "state", XenbusStateInitialised)) {
         snprintf(why, len, "cannot write the frontend's nodes");
@@ -628,7 +830,7 @@ static int reconnect(struct minios_blkfront *f, uint64_t deadline, char *why, si
     /* Every request without a response, oldest first, on the new ring. */
     fl = minios_events_save();
     unsigned n = 0;
-    for (unsigned i = 0; i < MINIOS_BLKFRONT_SLOTS; i++) {
+    for (unsigned i = 0; i < f->nslots; i++) {
         struct slot *sl = &f->slots[i];
         if (sl->busy && !sl->done && sl->abandoned) {
             sl->busy = sl->abandoned = false;   /* its caller gave up on it */
@@ -637,7 +839,7 @@ static int reconnect(struct minios_blkfront *f, uint64_t deadline, char *why, si
     }
     for (;;) {
         int next = -1;
-        for (unsigned i = 0; i < MINIOS_BLKFRONT_SLOTS; i++) {
+        for (unsigned i = 0; i < f->nslots; i++) {
             const struct slot *sl = &f->slots[i];
             if (sl->busy && !sl->done && sl->seq && (next < 0 || sl->seq < f->slots[next].seq))
                 next = (int)i;
@@ -693,7 +895,7 @@ static void watch(void *arg)
         f->reconnecting = true;
         if (f->writes_acked > f->writes_durable && f->flush && !f->read_only)
             f->lost = true;
-        for (unsigned i = 0; i < MINIOS_BLKFRONT_SLOTS; i++)
+        for (unsigned i = 0; i < f->nslots; i++)
             if (f->slots[i].busy && !f->slots[i].done && !f->slots[i].seq)
                 f->slots[i].seq = ++f->seq;     /* issued on the old ring: again */
         minios_events_restore(fl);

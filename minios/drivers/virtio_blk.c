@@ -38,6 +38,7 @@ struct minios_blk {
     uint32_t block;                /* logical block size, bytes */
     uint32_t seg_max;              /* data segments per request */
     bool busy;
+    uint64_t poll_ns;              /* 0, or look at the used ring this often */
     struct minios_waitq idle;
     struct req_hdr *hdr;           /* in one page with the status byte */
     volatile uint8_t *status;
@@ -161,8 +162,12 @@ static int one_request(struct minios_blk *b, uint32_t type, uint64_t sector, siz
     uint64_t deadline = minios_monotonic_ns() + TIMEOUT_NS;
     unsigned long f = minios_events_save();
     virtio_kick(q);
-    while (!virtq_has_used(&q->vq) && minios_monotonic_ns() < deadline)
-        minios_waitq_wait(&q->wait, deadline);
+    while (!virtq_has_used(&q->vq) && minios_monotonic_ns() < deadline) {
+        uint64_t until = deadline;
+        if (b->poll_ns && minios_monotonic_ns() + b->poll_ns < deadline)
+            until = minios_monotonic_ns() + b->poll_ns;
+        minios_waitq_wait(&q->wait, until);
+    }
     minios_events_restore(f);
     void *cookie;
     uint32_t len;
@@ -262,4 +267,9 @@ int minios_blk_flush(struct minios_blk *b)
     int rc = one_request(b, T_FLUSH, 0, 0);
     give(b);
     return rc;
+}
+
+void minios_blk_set_poll_ns(struct minios_blk *b, uint64_t ns)
+{
+    b->poll_ns = ns;
 }

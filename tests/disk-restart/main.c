@@ -14,7 +14,7 @@
 
 /*
  * op=loop rounds=R: xvda (disk=, a raw image of pat_base): each round
- * writes 352 KiB (704 sectors: all eight slots in flight) of pat_round at
+ * writes 352 KiB (704 sectors: three requests in flight, indirect ones of up to 256 sectors) of pat_round at
  * sector 2048 + 704 * round, then flushes.  tapdisk crashes part-way
  * (selftest=crash-after-writes=) and is restarted; every write and flush
  * must still succeed, and requests may go without any response for less

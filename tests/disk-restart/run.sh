@@ -3,10 +3,11 @@
 # The host makes an 8 MiB raw image of a pattern (no zero blocks, so
 # mkfs.ext4 -d allocates every block: writes to it change no metadata)
 # and an empty 8 MiB qcow2 (clusters allocated as it is written) on an
-# ext4 store.  tapdisk.elf (restart=crash selftest=crash-after-writes=150)
+# ext4 store.  tapdisk.elf (restart=crash selftest=crash-after-writes=56)
 # serves them to guest (raw) and guest2 (qcow2), which each write 16
-# rounds of 352 KiB (eight requests in flight) and flush after each.
-# tapdisk carries out the 150th write and crashes before answering it;
+# rounds of 352 KiB (three requests in flight) and flush after each.
+# tapdisk carries out the 56th write (of 96: blkfront sends a round as
+# three indirect requests of up to 128 KiB) and crashes before answering it;
 # the hypervisor builds it again, the xenstore stub writes its backend
 # nodes again, the new life reopens the store (left "not clean") and
 # serves the disks; each blkfront reconnects (new ring and channel) and
@@ -50,13 +51,13 @@ PY
 mkfs.ext4 -q -F -d "$out/tree" "$store" 32M || fail "mkfs.ext4 failed"
 X=build/tests/disk-restart.elf
 store_boot "$log" 240 256M \
-    "$XS,build/stubdoms/tapdisk.elf name=tapdisk mem=8M role=hardware pci=00:04.0 exit=idle restart=crash selftest=crash-after-writes=150,$X name=guest mem=8M op=loop rounds=$ROUNDS disk=xvda:/images/disk.raw,$X name=guest2 mem=8M op=loop rounds=$ROUNDS disk=xvda:/images/disk.qcow2" \
+    "$XS,build/stubdoms/tapdisk.elf name=tapdisk mem=8M role=hardware pci=00:04.0 exit=idle restart=crash selftest=crash-after-writes=56,$X name=guest mem=8M op=loop rounds=$ROUNDS disk=xvda:/images/disk.raw,$X name=guest2 mem=8M op=loop rounds=$ROUNDS disk=xvda:/images/disk.qcow2" \
     -icount shift=0
 # 35: every domain ended, one of them (tapdisk's first life) by a crash.
 [ "$rc" -eq 35 ] || fail "QEMU status $rc, not 35"
 grep -q 'PANIC\|hypervisor fault' "$log" && fail "hypervisor panic"
 grep -q 'LEAK' "$log" && fail "frames leaked"
-for w in '(tapdisk) tapdisk: selftest=crash-after-writes=150: d' \
+for w in '(tapdisk) tapdisk: selftest=crash-after-writes=56: d' \
          "(guest) $ROUNDS rounds read back: byte-exact" \
          '(guest) Test result: SUCCESS' \
          "(guest2) $ROUNDS rounds read back: byte-exact" \

@@ -33,4 +33,10 @@ int minios_blk_write(struct minios_blk *b, uint64_t sector, const void *buf, siz
 /* Everything written so far on stable storage (0 at once without
  * VIRTIO_BLK_F_FLUSH: the device then writes through). */
 int minios_blk_flush(struct minios_blk *b);
+/* While a request is outstanding, look at the device's used ring every
+ * ns of PV time as well as on its interrupt (0: only on the interrupt,
+ * the default).  For make bench-disk under QEMU -icount sleep=off, where
+ * an idle machine's clock jumps to its next timer: a short poll bounds
+ * what one wait for the disk costs in guest time (ci/bench-disk.sh). */
+void minios_blk_set_poll_ns(struct minios_blk *b, uint64_t ns);
 #endif /* MINIOS_BLK_H */

@@ -9,13 +9,21 @@
 #include <xen/event_channel.h>
 
 /*
- * Sectors are 512 bytes (blkif's unit).  The frontend owns one ring page
- * (64-bit layout, 32 requests) and MINIOS_BLKFRONT_SLOTS request slots,
- * each with 11 data pages granted to the backend once, at creation (the
- * frontend's half of persistent grants): callers' buffers need no
- * alignment, data is copied through the slots.  A read or write longer
- * than a slot's 88 sectors is split into requests that are all in
- * flight at once; several threads' requests share the slots.
+ * Sectors are 512 bytes (blkif's unit).  The frontend owns a ring of
+ * 2^order pages (64-bit layout, 32 << order requests) and one request
+ * slot per ring entry, each with 11 data pages granted to the backend
+ * once, when the slot is first used (the frontend's half of persistent
+ * grants): callers' buffers need no alignment, data is copied through
+ * the slots.  A read or write longer than a slot's 88 sectors is split
+ * into requests of which up to 8 are in flight at once; several
+ * threads' requests share the slots, so 32 threads reading at once keep
+ * 32 requests in flight.  minios_blkfront_create makes a one-page ring;
+ * minios_blkfront_attach negotiates the order: the backend's
+ * max-ring-page-order, at most MINIOS_BLKFRONT_MAX_RING_ORDER (4 pages,
+ * 128 requests), as Linux's xen-blkfront does, and, if the backend
+ * offers feature-max-indirect-segments, slots of that many pages (at
+ * most MINIOS_BLKFRONT_MAX_INDIRECT_SEGS: 128 KiB) whose requests of
+ * more than 11 segments go as BLKIF_OP_INDIRECT with a descriptor page.
  *
  * Connecting: minios_blkfront_create makes the ring and the unbound
  * event channel and returns what a frontend publishes (in Xen, the
@@ -31,7 +39,9 @@
  * response in 30 s), -XEN_ENOTCONN (not connected).
  */
 #define MINIOS_BLKFRONT_SECTOR 512
-#define MINIOS_BLKFRONT_SLOTS  8
+#define MINIOS_BLKFRONT_MAX_RING_ORDER 2
+/* Data pages of one request with indirect descriptors, at most. */
+#define MINIOS_BLKFRONT_MAX_INDIRECT_SEGS 32
 
 struct minios_blkfront;
 
@@ -43,8 +53,10 @@ int minios_blkfront_connected(struct minios_blkfront *f, uint64_t sectors, bool 
  * The xenbus handshake, as Linux's xen-blkfront does it: node is the
  * frontend's directory (e.g. "device/vbd/51712", relative to the
  * domain's home, or absolute) that a toolstack made with backend and
- * backend-id.  Creates the ring, writes ring-ref, event-channel and
- * protocol, switches to Initialised, waits (up to 30 s) for the
+ * backend-id.  Waits for the backend's InitWait, reads its
+ * max-ring-page-order, creates the ring, writes ring-ref (one page) or
+ * ring-page-order and ring-ref0..N, event-channel and protocol,
+ * switches to Initialised, waits (up to 30 s in all) for the
  * backend's Connected, reads sectors, info (read-only) and
  * feature-flush-cache, and switches to Connected.  0, or a negative
  * errno (<errno.h>) with the reason in err (MINIOS_BLKFRONT_ERRLEN).
@@ -79,5 +91,8 @@ unsigned minios_blkfront_connections(const struct minios_blkfront *f);
 uint64_t minios_blkfront_longest_stall_ns(const struct minios_blkfront *f);
 /* Requests answered so far, and the most that were in flight at once. */
 void minios_blkfront_stats(const struct minios_blkfront *f, uint64_t *done, unsigned *max_inflight);
+/* The ring's pages (1 << order) and request slots (its size). */
+unsigned minios_blkfront_ring_pages(const struct minios_blkfront *f);
+unsigned minios_blkfront_slots(const struct minios_blkfront *f);
 
 #endif /* MINIOS_BLKFRONT_H */

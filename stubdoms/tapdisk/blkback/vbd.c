@@ -17,6 +17,8 @@
 #define PATHLEN 256
 
 bool vbd_offer_persistent = true;
+unsigned vbd_max_ring_order = BLKIF_MAX_RING_ORDER;
+unsigned vbd_max_indirect = BLKIF_MAX_SEGS;
 
 struct vbd {
     char be[PATHLEN], fe[PATHLEN];
@@ -133,8 +135,10 @@ int vbd_connect(const char *bepath, struct store *st, struct vbd **out, char *er
         writen(bepath, "sector-size", "512") ||
         writen(bepath, "feature-flush-cache", "1") ||
         writen(bepath, "feature-persistent", "%d", vbd_offer_persistent ? 1 : 0) ||
-        writen(bepath, "feature-max-indirect-segments", "%u", BLKIF_MAX_SEGS) ||
-        writen(bepath, "max-ring-page-order", "%u", BLKIF_MAX_RING_ORDER) ||
+        (vbd_max_indirect &&
+         writen(bepath, "feature-max-indirect-segments", "%u", vbd_max_indirect)) ||
+        (vbd_max_ring_order &&
+         writen(bepath, "max-ring-page-order", "%u", vbd_max_ring_order)) ||
         (!ro && (writen(bepath, "feature-discard", "1") ||
                  writen(bepath, "discard-granularity", "%u", gran) ||
                  writen(bepath, "discard-alignment", "0"))) ||
@@ -158,7 +162,7 @@ int vbd_connect(const char *bepath, struct store *st, struct vbd **out, char *er
      * ring-ref0..N-1; else one page, ring-ref. */
     char order[16], rerr[96];
     int pages = readn(v->fe, "ring-page-order", order, sizeof(order)) == 0
-                    ? blkif_ring_pages(order, BLKIF_MAX_RING_ORDER, rerr, sizeof(rerr))
+                    ? blkif_ring_pages(order, vbd_max_ring_order, rerr, sizeof(rerr))
                     : 1;
     if (pages < 0) {
         rc = fail(err, -EINVAL, "%s: %s", v->fe, rerr);
@@ -198,7 +202,7 @@ int vbd_connect(const char *bepath, struct store *st, struct vbd **out, char *er
         .frontend = v->feid, .ring_ref = refs[0], .ring_pages = (unsigned)pages,
         .port = (evtchn_port_t)port,
         .img = v->img, .read_only = ro, .flush = true, .discard = !ro,
-        .persistent = persistent, .max_indirect = BLKIF_MAX_SEGS,
+        .persistent = persistent, .max_indirect = vbd_max_indirect,
     };
     memcpy(conf.ring_refs, refs, sizeof(refs[0]) * (size_t)pages);
     char berr[BLKBACK_WHY_LEN];

@@ -11,6 +11,11 @@ struct vbd;
 /* Whether feature-persistent is offered (tapdisk's persistent=0 turns it
  * off, for comparison); read when a disk connects. */
 extern bool vbd_offer_persistent;
+/* What the backend offers: max-ring-page-order (0: the node is not
+ * written, one-page rings only) and feature-max-indirect-segments (0:
+ * not written, no indirect requests); BLKIF_MAX_RING_ORDER and
+ * BLKIF_MAX_SEGS unless tapdisk's command line says less. */
+extern unsigned vbd_max_ring_order, vbd_max_indirect;
 
 /*
  * bepath is the backend directory a toolstack made

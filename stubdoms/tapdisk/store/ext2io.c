@@ -15,9 +15,15 @@
  * index into a small table that store_blk_name fills.  A channel reads
  * and writes whole device blocks: a request that does not start and end
  * on them (libext2fs's byte-counted superblock reads, write_byte) goes
- * through a bounce buffer, read-modify-write for writes.  Nothing is
- * cached here: libext2fs caches what it needs (bitmaps, descriptors,
- * inode tables per block), and a flush reaches the device at once.
+ * through a bounce buffer, read-modify-write for writes.  libext2fs
+ * caches bitmaps and descriptors itself, but not the blocks it reads
+ * to map a file's offsets: an extent tree block (a file of more than
+ * four extents, e.g. a sparse qcow2) was read from the disk for every
+ * block of the file read.  So the last CACHE_N single-block reads are
+ * kept (least recently used replaced), as unix_io's cache does; writes
+ * go to the device first (write-through) and drop the cached blocks
+ * they touch, so a flush still reaches the device at once and nothing
+ * cached is ever newer than the disk.
  */
 #define EXT2IO_PREFIX "minios-blk:"
 #define EXT2IO_MAX    8
@@ -25,13 +31,47 @@
 static struct store_dev devices[EXT2IO_MAX];
 static bool used[EXT2IO_MAX];
 
+#define CACHE_N 8
+
+struct cached {
+    bool valid;
+    unsigned long long block;
+    uint64_t used;          /* the tick of its last use */
+    uint8_t *data;          /* one block of cache_bs bytes */
+};
+
 struct ext2io {
     struct store_dev dev;
     uint64_t bytes;         /* capacity */
     uint32_t unit;          /* device block size */
     bool writable;
-    struct struct_io_stats stats;
+    struct struct_io_stats stats;   /* bytes to and from the device */
+    struct cached cache[CACHE_N];
+    uint32_t cache_bs;      /* the block size the entries hold */
+    uint64_t tick, gen;     /* gen: writes so far (a read racing one is not cached) */
+    uint64_t hits;
 };
+
+static void cache_drop_all(struct ext2io *d)
+{
+    for (unsigned i = 0; i < CACHE_N; i++) {
+        free(d->cache[i].data);
+        d->cache[i].data = NULL;
+        d->cache[i].valid = false;
+    }
+}
+
+/* Forgets the cached blocks that [off, off+len) touches. */
+static void cache_drop(struct ext2io *d, uint64_t off, uint64_t len)
+{
+    d->gen++;
+    for (unsigned i = 0; i < CACHE_N; i++) {
+        struct cached *c = &d->cache[i];
+        uint64_t lo = (uint64_t)c->block * d->cache_bs;
+        if (c->valid && lo < off + len && off < lo + d->cache_bs)
+            c->valid = false;
+    }
+}
 
 int store_dev_name(const struct store_dev *dev, char *name, size_t len)
 {
@@ -125,6 +165,7 @@ static errcode_t ext2io_close(io_channel ch)
 {
     if (--ch->refcount > 0)
         return 0;
+    cache_drop_all(ch->private_data);
     free(ch->private_data);
     free(ch->name);
     free(ch);
@@ -136,6 +177,7 @@ static errcode_t ext2io_set_blksize(io_channel ch, int blksize)
     if (blksize <= 0 || blksize > 65536 || blksize % MINIOS_BLK_SECTOR)
         return EXT2_ET_INVALID_ARGUMENT;
     ch->block_size = blksize;
+    cache_drop_all(ch->private_data);
     return 0;
 }
 
@@ -210,13 +252,48 @@ static errcode_t dev_write(struct ext2io *d, uint64_t off, const void *buf, size
     return 0;
 }
 
+/* A single-block read from the cache, or from the device into it. */
+static errcode_t cached_read(io_channel ch, unsigned long long block, uint64_t off, void *data)
+{
+    struct ext2io *d = ch->private_data;
+    uint32_t bs = (uint32_t)ch->block_size;
+    if (d->cache_bs != bs) {
+        cache_drop_all(d);
+        d->cache_bs = bs;
+    }
+    struct cached *victim = &d->cache[0];
+    for (unsigned i = 0; i < CACHE_N; i++) {
+        struct cached *c = &d->cache[i];
+        if (c->valid && c->block == block) {
+            c->used = ++d->tick;
+            d->hits++;
+            memcpy(data, c->data, bs);
+            return 0;
+        }
+        if (!c->valid || (victim->valid && c->used < victim->used))
+            victim = c;
+    }
+    uint64_t gen = d->gen;
+    errcode_t e = dev_read(d, off, data, bs);
+    if (e || gen != d->gen)
+        return e;           /* a write came in while the device read: not cached */
+    if (!victim->data && !(victim->data = malloc(bs)))
+        return 0;           /* no memory for the cache: uncached, still correct */
+    memcpy(victim->data, data, bs);
+    victim->block = block;
+    victim->used = ++d->tick;
+    victim->valid = true;
+    return 0;
+}
+
 static errcode_t ext2io_read_blk64(io_channel ch, unsigned long long block, int count, void *data)
 {
     uint64_t off;
     size_t len = 0;
     errcode_t e = range(ch, block, count, &off, &len);
     if (!e)
-        e = dev_read(ch->private_data, off, data, len);
+        e = count == 1 ? cached_read(ch, block, off, data)
+                       : dev_read(ch->private_data, off, data, len);
     if (e && ch->read_error)
         return ch->read_error(ch, block, count, data, len, 0, e);
     return e;
@@ -228,8 +305,10 @@ static errcode_t ext2io_write_blk64(io_channel ch, unsigned long long block, int
     uint64_t off;
     size_t len = 0;
     errcode_t e = range(ch, block, count, &off, &len);
-    if (!e)
+    if (!e) {
+        cache_drop(ch->private_data, off, len);
         e = dev_write(ch->private_data, off, data, len);
+    }
     if (e && ch->write_error)
         return ch->write_error(ch, block, count, data, len, 0, e);
     return e;
@@ -250,6 +329,7 @@ static errcode_t ext2io_write_byte(io_channel ch, unsigned long offset, int size
     struct ext2io *d = ch->private_data;
     if (size < 0 || offset > d->bytes || (uint64_t)size > d->bytes - offset)
         return EXT2_ET_LLSEEK_FAILED;
+    cache_drop(d, offset, (uint64_t)size);
     return dev_write(d, offset, data, (size_t)size);
 }
 
