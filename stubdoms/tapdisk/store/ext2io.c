@@ -8,6 +8,7 @@
 #include <minios/blk.h>
 #include <xen/errno.h>
 
+#include "journal.h"
 #include "store_int.h"
 
 /*
@@ -31,6 +32,7 @@ struct ext2io {
     uint32_t unit;          /* device block size */
     bool writable;
     struct struct_io_stats stats;
+    struct sj *j;           /* the metadata journal, when the store has one (store_io_set_journal) */
 };
 
 int store_dev_name(const struct store_dev *dev, char *name, size_t len)
@@ -210,13 +212,45 @@ static errcode_t dev_write(struct ext2io *d, uint64_t off, const void *buf, size
     return 0;
 }
 
+/*
+ * With a journal (journal.c), everything libext2fs writes is metadata:
+ * image data goes below it (store_io_data_write, from store_data.c).
+ * Metadata waits in the journal until the next flush, which commits it
+ * as one jbd2 transaction and then writes it in place; reads see it.
+ */
+static errcode_t sj_err(int rc)
+{
+    return rc == 0 ? 0 : rc == -ENOMEM ? EXT2_ET_NO_MEMORY : rc == -EROFS ? EROFS
+         : rc == -ENOSPC ? EXT2_ET_BLOCK_ALLOC_FAIL : rc < 0 && rc > -4096 ? (errcode_t)-rc : EIO;
+}
+
+static errcode_t meta_read(struct ext2io *d, uint64_t off, void *buf, size_t len)
+{
+    if (!d->j)
+        return dev_read(d, off, buf, len);
+    errcode_t e = sj_err(sj_read(d->j, off, buf, len));
+    return e;
+}
+
+static errcode_t meta_write(struct ext2io *d, uint64_t off, const void *buf, size_t len)
+{
+    if (!d->j)
+        return dev_write(d, off, buf, len);
+    if (!d->writable)
+        return EROFS;
+    errcode_t e = sj_err(sj_write(d->j, off, buf, len));
+    if (!e)
+        d->stats.bytes_written += len;
+    return e;
+}
+
 static errcode_t ext2io_read_blk64(io_channel ch, unsigned long long block, int count, void *data)
 {
     uint64_t off;
     size_t len = 0;
     errcode_t e = range(ch, block, count, &off, &len);
     if (!e)
-        e = dev_read(ch->private_data, off, data, len);
+        e = meta_read(ch->private_data, off, data, len);
     if (e && ch->read_error)
         return ch->read_error(ch, block, count, data, len, 0, e);
     return e;
@@ -229,7 +263,7 @@ static errcode_t ext2io_write_blk64(io_channel ch, unsigned long long block, int
     size_t len = 0;
     errcode_t e = range(ch, block, count, &off, &len);
     if (!e)
-        e = dev_write(ch->private_data, off, data, len);
+        e = meta_write(ch->private_data, off, data, len);
     if (e && ch->write_error)
         return ch->write_error(ch, block, count, data, len, 0, e);
     return e;
@@ -250,12 +284,14 @@ static errcode_t ext2io_write_byte(io_channel ch, unsigned long offset, int size
     struct ext2io *d = ch->private_data;
     if (size < 0 || offset > d->bytes || (uint64_t)size > d->bytes - offset)
         return EXT2_ET_LLSEEK_FAILED;
-    return dev_write(d, offset, data, (size_t)size);
+    return meta_write(d, offset, data, (size_t)size);
 }
 
 static errcode_t ext2io_flush(io_channel ch)
 {
     struct ext2io *d = ch->private_data;
+    if (d->j)
+        return sj_err(sj_commit(d->j));
     int rc = d->writable ? d->dev.flush(d->dev.ctx) : 0;
     return rc ? blk_err(rc) : 0;
 }
@@ -297,4 +333,60 @@ void store_io_stats(io_channel ch, uint64_t *read, uint64_t *written)
     struct ext2io *d = ch->private_data;
     *read = d->stats.bytes_read;
     *written = d->stats.bytes_written;
+}
+
+/* ---- for the journal (journal.c) and the data path (store_data.c) ---- */
+
+static int raw_read(void *c, uint64_t off, void *buf, size_t len)
+{
+    errcode_t e = dev_read(c, off, buf, len);
+    return e ? -(int)(e < 4096 ? e : EIO) : 0;
+}
+
+static int raw_write(void *c, uint64_t off, const void *buf, size_t len)
+{
+    errcode_t e = dev_write(c, off, buf, len);
+    return e ? -(int)(e < 4096 ? e : EIO) : 0;
+}
+
+static int raw_flush(void *c)
+{
+    struct ext2io *d = c;
+    int rc = d->writable ? d->dev.flush(d->dev.ctx) : 0;
+    return rc ? -(int)blk_err(rc) : 0;
+}
+
+void store_io_sjdev(io_channel ch, struct sj_dev *out)
+{
+    *out = (struct sj_dev){ ch->private_data, raw_read, raw_write, raw_flush };
+}
+
+void store_io_set_journal(io_channel ch, struct sj *j)
+{
+    ((struct ext2io *)ch->private_data)->j = j;
+}
+
+struct sj *store_io_journal(io_channel ch)
+{
+    return ((struct ext2io *)ch->private_data)->j;
+}
+
+errcode_t store_io_data_read(io_channel ch, uint64_t off, void *buf, size_t len)
+{
+    struct ext2io *d = ch->private_data;
+    if (off > d->bytes || len > d->bytes - off)
+        return EXT2_ET_LLSEEK_FAILED;
+    return meta_read(d, off, buf, len);
+}
+
+errcode_t store_io_data_write(io_channel ch, uint64_t off, const void *buf, size_t len)
+{
+    struct ext2io *d = ch->private_data;
+    if (off > d->bytes || len > d->bytes - off)
+        return EXT2_ET_LLSEEK_FAILED;
+    /* A block the journal holds (libext2fs wrote it since the last commit)
+     * stays there, or its checkpoint would overwrite this. */
+    if (d->j && sj_holds(d->j, off, len))
+        return meta_write(d, off, buf, len);
+    return dev_write(d, off, buf, len);
 }

@@ -325,6 +325,16 @@ static int grow(struct sj *j)
     return 0;
 }
 
+bool sj_holds(const struct sj *j, uint64_t off, size_t len)
+{
+    if (!j->npend || !len)
+        return false;
+    for (uint64_t b = off / j->bs; b <= (off + len - 1) / j->bs; b++)
+        if (find(j, b))
+            return true;
+    return false;
+}
+
 size_t sj_pending(const struct sj *j)
 {
     return j->npend;

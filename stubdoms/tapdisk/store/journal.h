@@ -47,6 +47,7 @@ int sj_replay(struct sj *j, unsigned *trans, unsigned *blocks, char *err, size_t
 /* Metadata between two commits: kept in memory, read back over the device. */
 int sj_write(struct sj *j, uint64_t off, const void *buf, size_t len);
 int sj_read(struct sj *j, uint64_t off, void *buf, size_t len);
+bool sj_holds(const struct sj *j, uint64_t off, size_t len);   /* any of these bytes' blocks pending */
 size_t sj_pending(const struct sj *j);     /* blocks waiting for the next commit */
 size_t sj_capacity(const struct sj *j);    /* the most one transaction may hold */
 
