@@ -33,6 +33,7 @@ struct ext2io {
     bool writable;
     struct struct_io_stats stats;
     struct sj *j;           /* the metadata journal, when the store has one (store_io_set_journal) */
+    bool allocating;        /* store_io_allocating */
 };
 
 int store_dev_name(const struct store_dev *dev, char *name, size_t len)
@@ -224,6 +225,15 @@ static errcode_t sj_err(int rc)
          : rc == -ENOSPC ? EXT2_ET_BLOCK_ALLOC_FAIL : rc < 0 && rc > -4096 ? (errcode_t)-rc : EIO;
 }
 
+static bool all_zero(const void *buf, size_t len)
+{
+    const uint8_t *p = buf;
+    for (size_t i = 0; i < len; i++)
+        if (p[i])
+            return false;
+    return true;
+}
+
 static errcode_t meta_read(struct ext2io *d, uint64_t off, void *buf, size_t len)
 {
     if (!d->j)
@@ -238,6 +248,8 @@ static errcode_t meta_write(struct ext2io *d, uint64_t off, const void *buf, siz
         return dev_write(d, off, buf, len);
     if (!d->writable)
         return EROFS;
+    if (d->allocating && all_zero(buf, len))
+        return 0;
     errcode_t e = sj_err(sj_write(d->j, off, buf, len));
     if (!e)
         d->stats.bytes_written += len;
@@ -364,6 +376,21 @@ void store_io_sjdev(io_channel ch, struct sj_dev *out)
 void store_io_set_journal(io_channel ch, struct sj *j)
 {
     ((struct ext2io *)ch->private_data)->j = j;
+}
+
+/*
+ * libext2fs zeroes every block it allocates (ext2fs_alloc_block3) with a
+ * write through the io_manager: for an image's data block that would
+ * put it in the journal, and its data after it, and the checkpoint
+ * would write it twice more.  While store_data.c allocates, all-zero
+ * writes are dropped: such a block is new (nothing libext2fs keeps in
+ * a block it allocates is all zeros: an extent block has a header),
+ * an extent block gets its content written next, and a data block is
+ * written whole by store_data.c (zeros around the caller's bytes).
+ */
+void store_io_allocating(io_channel ch, bool on)
+{
+    ((struct ext2io *)ch->private_data)->allocating = on;
 }
 
 struct sj *store_io_journal(io_channel ch)

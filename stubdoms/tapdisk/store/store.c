@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include <ext2fs/ext2_err.h>
+#include <keel/store_fs.h>
 #include <minios/blk.h>
 
 #include "journal.h"
@@ -266,7 +267,12 @@ int store_open_dev(const struct store_dev *dev, bool writable, struct store **ou
         return e > 0 && e < 4096 ? -(int)e : e == EXT2_ET_NO_MEMORY ? -ENOMEM : -EINVAL;
     }
     if (writable) {
-        rc = open_journal(s, name, flags, err);
+        /* The journal's inode is found through the group descriptors and
+         * shares an inode table block with the root's: both checked
+         * first, with store_check's words. */
+        rc = ext2fs_has_feature_journal(s->fs->super) ? store_check(s, err, STORE_ERRLEN) : 0;
+        if (!rc)
+            rc = open_journal(s, name, flags, err);
         if (rc) {
             if (s->fs)
                 ext2fs_close_free(&s->fs);

@@ -93,17 +93,16 @@ int store_data_pwrite(ext2_filsys fs, ext2_ino_t ino, struct ext2_inode *inode, 
         bool fresh = false;
         if (!pblk) {
             /* Allocated now: the extent tree and the inode (i_blocks)
-             * through the journal; i_size covers it before any commit. */
+             * through the journal; i_size is set below, before any
+             * commit (commits come between two calls). */
             e = flush_run(fs, &r);
-            if (!e && (uint64_t)(lblk + 1) * bs > size) {
-                uint64_t ns = off + n;
-                if (ns > size) {
-                    e = ext2fs_inode_size_set(fs, inode, ns);
-                    size = ns;
-                }
-            }
-            if (!e)
+            if (!e) {
+                store_io_allocating(fs->io, true);
                 e = ext2fs_bmap2(fs, ino, inode, NULL, BMAP_ALLOC, lblk, NULL, &pblk);
+                store_io_allocating(fs->io, false);
+            }
+            if (!e && !pblk)
+                e = EXT2_ET_BLOCK_ALLOC_FAIL;
             if (e)
                 break;
             fresh = true;
@@ -141,12 +140,17 @@ int store_data_pwrite(ext2_filsys fs, ext2_ino_t ino, struct ext2_inode *inode, 
         }
         p += n, off += n, len -= n;
     }
+    errcode_t e2 = flush_run(fs, &r);
     if (!e)
-        e = flush_run(fs, &r);
+        e = e2;
     free(whole);
-    if (!e && end > EXT2_I_SIZE(inode))
-        e = ext2fs_inode_size_set(fs, inode, end);
+    /* The size: the end of the write, or on failure (ENOSPC) the end of
+     * what was placed before it, as write(2) counts a short write. */
+    uint64_t placed = e ? off : end;
+    e2 = placed > size ? ext2fs_inode_size_set(fs, inode, placed) : 0;
+    if (!e2)
+        e2 = ext2fs_write_inode(fs, ino, inode);
     if (!e)
-        e = ext2fs_write_inode(fs, ino, inode);
+        e = e2;
     return e ? store_errno(e) : 0;
 }

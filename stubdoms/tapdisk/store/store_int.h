@@ -14,6 +14,7 @@ struct sj_dev;
 void store_io_sjdev(io_channel ch, struct sj_dev *out);    /* the device, below the journal */
 void store_io_set_journal(io_channel ch, struct sj *j);
 struct sj *store_io_journal(io_channel ch);
+void store_io_allocating(io_channel ch, bool on);           /* all-zero writes dropped (ext2io.c) */
 /* Image data, below libext2fs and the journal (store_data.c). */
 errcode_t store_io_data_read(io_channel ch, uint64_t off, void *buf, size_t len);
 errcode_t store_io_data_write(io_channel ch, uint64_t off, const void *buf, size_t len);
