@@ -1,5 +1,6 @@
 /* test_store_journal.c: the store's jbd2 journal (stubdoms/tapdisk/store/journal.c): transactions written, replayed onto a copy, torn ones ignored, escaping, refusals; and e2fsprogs agreeing (e2fsck replays ours, we replay debugfs's). */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -379,7 +380,9 @@ static uint32_t journal_map(const char *img, uint64_t *map, uint32_t max)
     return n;
 }
 
-static void e2fsprogs(unsigned bs)
+/* bs: the block size; csum: the journal given csum v3 first (debugfs "jo -c", as Linux's
+ * journal_checksum does; mkfs.ext4 1.47 makes journals without checksums). */
+static void e2fsprogs(unsigned bs, bool csum)
 {
     if (sh("command -v mkfs.ext4 >/dev/null && command -v e2fsck >/dev/null && command -v debugfs >/dev/null")) {
         printf("e2fsprogs: not installed: skipped\n");
@@ -391,6 +394,11 @@ static void e2fsprogs(unsigned bs)
     close(fd);
     snprintf(cmd, sizeof(cmd), "mkfs.ext4 -q -F -b %u %s 16M", bs, img);
     EXPECT(sh(cmd) == 0);
+    if (csum) {
+        snprintf(cmd, sizeof(cmd), "printf 'jo -c\\njc\\n' | debugfs -w -f - %s >/dev/null 2>&1 && "
+                 "dumpe2fs -h %s 2>/dev/null | grep -q '^Journal features:.*journal_checksum_v3'", img, img);
+        EXPECT(sh(cmd) == 0);
+    }
     static uint64_t map[8192];
     uint32_t n = journal_map(img, map, 8192);
     EXPECT(n >= 1024);
@@ -458,8 +466,8 @@ static void e2fsprogs(unsigned bs)
     EXPECT(f_read(f, b3 * bs, got, bs) == 0 && memcmp(got, e, bs) == 0);
     sj_close(j);
     fclose(f);
-    printf("e2fsprogs %u-byte blocks: e2fsck replayed ours, we replayed debugfs's (%u transaction(s), %u block(s))\n",
-           bs, t, nb);
+    printf("e2fsprogs %u-byte blocks%s: e2fsck replayed ours, we replayed debugfs's (%u transaction(s), %u block(s))\n",
+           bs, csum ? ", csum v3" : "", t, nb);
     unlink(data);
     snprintf(cmd, sizeof(cmd), "%s.log", img);
     unlink(cmd);
@@ -478,7 +486,9 @@ int main(void)
     torn();
     wraps();
     refusals();
-    e2fsprogs(1024);
-    e2fsprogs(4096);
+    e2fsprogs(1024, false);
+    e2fsprogs(4096, false);
+    e2fsprogs(1024, true);
+    e2fsprogs(4096, true);
     UNIT_DONE();
 }
