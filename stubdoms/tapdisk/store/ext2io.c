@@ -239,6 +239,8 @@ static errcode_t meta_read(struct ext2io *d, uint64_t off, void *buf, size_t len
     if (!d->j)
         return dev_read(d, off, buf, len);
     errcode_t e = sj_err(sj_read(d->j, off, buf, len));
+    if (!e)
+        d->stats.bytes_read += len;
     return e;
 }
 

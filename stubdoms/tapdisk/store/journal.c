@@ -61,9 +61,8 @@
 #define SB_SIZE       0x400
 #define CSUM_CRC32C   4
 
-/* Commit block field offsets. */
-#define CB_CSUM_TYPE  12
-#define CB_CSUM_SIZE  13
+/* Commit block field offsets (h_chksum_type and _size, at 12 and 13, stay
+ * 0: they describe v1 checksums, which are refused). */
 #define CB_CHKSUM     16
 #define CB_SEC        48
 #define CB_NSEC       56
@@ -502,7 +501,6 @@ int sj_commit_stop(struct sj *j, int stop)
     put32(cb + CB_NSEC, (uint32_t)ts.tv_nsec);
     if (j->csum)
         put32(cb + CB_CHKSUM, sj_crc32c(j->seed, cb, j->bs));
-    (void)CB_CSUM_TYPE, (void)CB_CSUM_SIZE;   /* 0 with csum v2/v3 and without checksums */
 
     /* Log, flush (with the data before it: ordered), commit + superblock, flush. */
     uint32_t start = j->head;

@@ -208,7 +208,7 @@ static int mark_mounted(struct store *s, char *err)
     return 0;
 }
 
-/* store_open gave up on a writable store: nothing more written. */
+/* store_open gave up: nothing more written (ext2fs_free, not ext2fs_close). */
 static void close_failed(struct store *s)
 {
     store_io_set_journal(s->fs->io, NULL);
@@ -283,14 +283,12 @@ int store_open_dev(const struct store_dev *dev, bool writable, struct store **ou
     ext2_filsys fs = s->fs;
     if (writable && ext2fs_has_feature_journal_needs_recovery(fs->super) && !s->j) {
         seterr(err, "the store's journal needs recovery (libext2fs does not replay it): run e2fsck");
-        ext2fs_close_free(&s->fs);
-        free(s);
+        close_failed(s);
         return -ENOTRECOVERABLE;
     }
     if (writable && (fs->super->s_state & EXT2_ERROR_FS)) {
         seterr(err, "the store's filesystem has errors recorded: run e2fsck");
-        ext2fs_close_free(&s->fs);
-        free(s);
+        close_failed(s);
         return -ENOTRECOVERABLE;
     }
     s->writable = writable;
@@ -298,8 +296,7 @@ int store_open_dev(const struct store_dev *dev, bool writable, struct store **ou
         e = ext2fs_read_bitmaps(fs);
         if (e) {
             seterr(err, "reading the store's bitmaps: %s", error_message(e));
-            ext2fs_close_free(&s->fs);
-            free(s);
+            close_failed(s);
             return to_errno(e);
         }
         /* As a mount does: "not cleanly unmounted" until store_close, so
@@ -323,7 +320,14 @@ int store_open_dev(const struct store_dev *dev, bool writable, struct store **ou
             close_failed(s);
             return rc;
         }
-        rc = mark_mounted(s, err);
+        if (s->j) {
+            e = ext2fs_flush(fs);   /* what mark_named_blocks marked: a commit */
+            if (e)
+                seterr(err, "writing the store's bitmaps: %s", error_message(e));
+            rc = e ? to_errno(e) : 0;
+        } else {
+            rc = mark_mounted(s, err);
+        }
         if (rc) {
             close_failed(s);
             return rc;
