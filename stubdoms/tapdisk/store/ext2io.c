@@ -238,10 +238,7 @@ static errcode_t meta_read(struct ext2io *d, uint64_t off, void *buf, size_t len
 {
     if (!d->j)
         return dev_read(d, off, buf, len);
-    errcode_t e = sj_err(sj_read(d->j, off, buf, len));
-    if (!e)
-        d->stats.bytes_read += len;
-    return e;
+    return sj_err(sj_read(d->j, off, buf, len));   /* counted by dev_read below it */
 }
 
 static errcode_t meta_write(struct ext2io *d, uint64_t off, const void *buf, size_t len)
@@ -252,10 +249,8 @@ static errcode_t meta_write(struct ext2io *d, uint64_t off, const void *buf, siz
         return EROFS;
     if (d->allocating && all_zero(buf, len))
         return 0;
-    errcode_t e = sj_err(sj_write(d->j, off, buf, len));
-    if (!e)
-        d->stats.bytes_written += len;
-    return e;
+    /* Counted when the commit writes it (log and checkpoint: device I/O). */
+    return sj_err(sj_write(d->j, off, buf, len));
 }
 
 static errcode_t ext2io_read_blk64(io_channel ch, unsigned long long block, int count, void *data)
