@@ -54,6 +54,7 @@ include tools/tools.mk
 include toolchain/libs.mk
 include toolchain/ext2fs.mk
 include stubdoms/tapdisk/blkback/blkback.mk
+include stubdoms/tapdisk/store/journal.mk
 include tests/disk-restart/disk-restart.mk
 include lib/diskfs/diskfs.mk
 include toolchain/lwip.mk

@@ -73,7 +73,8 @@ $(E2FS_LIB) $(E2FS_ET): $(E2FS_STAMP)
 
 # The store library: our code, our warnings.
 STORE_SRCS := stubdoms/tapdisk/store/ext2io.c stubdoms/tapdisk/store/store.c \
-              stubdoms/tapdisk/store/store_fs.c
+              stubdoms/tapdisk/store/store_fs.c stubdoms/tapdisk/store/journal.c \
+              stubdoms/tapdisk/store/store_journal.c stubdoms/tapdisk/store/store_data.c
 STORE_OBJS := $(patsubst %.c,$(E2FS_OUT)/obj/%.o,$(STORE_SRCS))
 STORE_LIB  := $(E2FS_OUT)/libstore.a
 STORE_CFLAGS := -Istubdoms/tapdisk/include $(E2FS_INC:-I%=-isystem %)

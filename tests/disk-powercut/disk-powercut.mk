@@ -1,8 +1,7 @@
 # disk-powercut's guest and `make test-powercut` (docs/disk-tests.md).
 # make test runs tests/disk-powercut-full/run.sh (20 cuts per image
-# format on fully written images); tests/disk-powercut/run.sh (the same
-# on empty images that grow) is MANUAL=1 while it fails (the store is
-# not fsck-clean after such cuts) and runs only here;
+# format on fully written images) and tests/disk-powercut/run.sh (the
+# same on empty images that grow);
 # test-powercut makes all 20 cuts of both whatever happens, lists every
 # problem (KEEP_GOING=1) and fails if either found one.
 $(eval $(call minios_elf,$(B)/tests/disk-powercut.elf,tests/disk-powercut/main.c tests/common/report.c,-Itests/common))

@@ -8,6 +8,7 @@
 #include <minios/blk.h>
 #include <xen/errno.h>
 
+#include "journal.h"
 #include "store_int.h"
 
 /*
@@ -50,6 +51,8 @@ struct ext2io {
     uint32_t cache_bs;      /* the block size the entries hold */
     uint64_t tick, gen;     /* gen: writes so far (a read racing one is not cached) */
     uint64_t hits;
+    struct sj *j;           /* the metadata journal, when the store has one (store_io_set_journal) */
+    bool allocating;        /* store_io_allocating */
 };
 
 static void cache_drop_all(struct ext2io *d)
@@ -286,14 +289,55 @@ static errcode_t cached_read(io_channel ch, unsigned long long block, uint64_t o
     return 0;
 }
 
+/*
+ * With a journal (journal.c), everything libext2fs writes is metadata:
+ * image data goes below it (store_io_data_write, from store_data.c).
+ * Metadata waits in the journal until the next flush, which commits it
+ * as one jbd2 transaction and then writes it in place; reads see it.
+ */
+static errcode_t sj_err(int rc)
+{
+    return rc == 0 ? 0 : rc == -ENOMEM ? EXT2_ET_NO_MEMORY : rc == -EROFS ? EROFS
+         : rc == -ENOSPC ? EXT2_ET_BLOCK_ALLOC_FAIL : rc < 0 && rc > -4096 ? (errcode_t)-rc : EIO;
+}
+
+static bool all_zero(const void *buf, size_t len)
+{
+    const uint8_t *p = buf;
+    for (size_t i = 0; i < len; i++)
+        if (p[i])
+            return false;
+    return true;
+}
+
+static errcode_t meta_read(struct ext2io *d, uint64_t off, void *buf, size_t len)
+{
+    if (!d->j)
+        return dev_read(d, off, buf, len);
+    return sj_err(sj_read(d->j, off, buf, len));   /* counted by dev_read below it */
+}
+
+static errcode_t meta_write(struct ext2io *d, uint64_t off, const void *buf, size_t len)
+{
+    if (!d->j)
+        return dev_write(d, off, buf, len);
+    if (!d->writable)
+        return EROFS;
+    if (d->allocating && all_zero(buf, len))
+        return 0;
+    /* Counted when the commit writes it (log and checkpoint: device I/O). */
+    return sj_err(sj_write(d->j, off, buf, len));
+}
+
 static errcode_t ext2io_read_blk64(io_channel ch, unsigned long long block, int count, void *data)
 {
     uint64_t off;
     size_t len = 0;
     errcode_t e = range(ch, block, count, &off, &len);
     if (!e)
-        e = count == 1 ? cached_read(ch, block, off, data)
-                       : dev_read(ch->private_data, off, data, len);
+        e = count == 1 && !((struct ext2io *)ch->private_data)->j
+                ? cached_read(ch, block, off, data)     /* no journal: the cache */
+                : meta_read(ch->private_data, off, data, len);
     if (e && ch->read_error)
         return ch->read_error(ch, block, count, data, len, 0, e);
     return e;
@@ -307,7 +351,7 @@ static errcode_t ext2io_write_blk64(io_channel ch, unsigned long long block, int
     errcode_t e = range(ch, block, count, &off, &len);
     if (!e) {
         cache_drop(ch->private_data, off, len);
-        e = dev_write(ch->private_data, off, data, len);
+        e = meta_write(ch->private_data, off, data, len);
     }
     if (e && ch->write_error)
         return ch->write_error(ch, block, count, data, len, 0, e);
@@ -330,12 +374,14 @@ static errcode_t ext2io_write_byte(io_channel ch, unsigned long offset, int size
     if (size < 0 || offset > d->bytes || (uint64_t)size > d->bytes - offset)
         return EXT2_ET_LLSEEK_FAILED;
     cache_drop(d, offset, (uint64_t)size);
-    return dev_write(d, offset, data, (size_t)size);
+    return meta_write(d, offset, data, (size_t)size);
 }
 
 static errcode_t ext2io_flush(io_channel ch)
 {
     struct ext2io *d = ch->private_data;
+    if (d->j)
+        return sj_err(sj_commit(d->j));
     int rc = d->writable ? d->dev.flush(d->dev.ctx) : 0;
     return rc ? blk_err(rc) : 0;
 }
@@ -377,4 +423,76 @@ void store_io_stats(io_channel ch, uint64_t *read, uint64_t *written)
     struct ext2io *d = ch->private_data;
     *read = d->stats.bytes_read;
     *written = d->stats.bytes_written;
+}
+
+/* ---- for the journal (journal.c) and the data path (store_data.c) ---- */
+
+static int raw_read(void *c, uint64_t off, void *buf, size_t len)
+{
+    errcode_t e = dev_read(c, off, buf, len);
+    return e ? -(int)(e < 4096 ? e : EIO) : 0;
+}
+
+static int raw_write(void *c, uint64_t off, const void *buf, size_t len)
+{
+    errcode_t e = dev_write(c, off, buf, len);
+    return e ? -(int)(e < 4096 ? e : EIO) : 0;
+}
+
+static int raw_flush(void *c)
+{
+    struct ext2io *d = c;
+    int rc = d->writable ? d->dev.flush(d->dev.ctx) : 0;
+    return rc ? -(int)blk_err(rc) : 0;
+}
+
+void store_io_sjdev(io_channel ch, struct sj_dev *out)
+{
+    *out = (struct sj_dev){ ch->private_data, raw_read, raw_write, raw_flush };
+}
+
+void store_io_set_journal(io_channel ch, struct sj *j)
+{
+    ((struct ext2io *)ch->private_data)->j = j;
+}
+
+/*
+ * libext2fs zeroes every block it allocates (ext2fs_alloc_block3) with a
+ * write through the io_manager: for an image's data block that would
+ * put it in the journal, and its data after it, and the checkpoint
+ * would write it twice more.  While store_data.c allocates, all-zero
+ * writes are dropped: such a block is new (nothing libext2fs keeps in
+ * a block it allocates is all zeros: an extent block has a header),
+ * an extent block gets its content written next, and a data block is
+ * written whole by store_data.c (zeros around the caller's bytes).
+ */
+void store_io_allocating(io_channel ch, bool on)
+{
+    ((struct ext2io *)ch->private_data)->allocating = on;
+}
+
+struct sj *store_io_journal(io_channel ch)
+{
+    return ((struct ext2io *)ch->private_data)->j;
+}
+
+errcode_t store_io_data_read(io_channel ch, uint64_t off, void *buf, size_t len)
+{
+    struct ext2io *d = ch->private_data;
+    if (off > d->bytes || len > d->bytes - off)
+        return EXT2_ET_LLSEEK_FAILED;
+    return meta_read(d, off, buf, len);
+}
+
+errcode_t store_io_data_write(io_channel ch, uint64_t off, const void *buf, size_t len)
+{
+    struct ext2io *d = ch->private_data;
+    if (off > d->bytes || len > d->bytes - off)
+        return EXT2_ET_LLSEEK_FAILED;
+    cache_drop(d, off, len);
+    /* A block the journal holds (libext2fs wrote it since the last commit)
+     * stays there, or its checkpoint would overwrite this. */
+    if (d->j && sj_holds(d->j, off, len))
+        return meta_write(d, off, buf, len);
+    return dev_write(d, off, buf, len);
 }

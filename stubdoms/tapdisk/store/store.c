@@ -7,8 +7,10 @@
 #include <time.h>
 
 #include <ext2fs/ext2_err.h>
+#include <keel/store_fs.h>
 #include <minios/blk.h>
 
+#include "journal.h"
 #include "store_int.h"
 
 #define STORE_PATH_MAX 4096
@@ -19,6 +21,7 @@ struct store {
     bool was_valid;         /* the superblock said "cleanly unmounted" */
     unsigned files;         /* open files */
     struct store_file *open_files;
+    struct sj *j;           /* the metadata journal (store_journal.c), if the store has one */
 };
 
 struct store_file {
@@ -172,6 +175,63 @@ static int mark_named_blocks(ext2_filsys fs, char *err)
     return 0;
 }
 
+/* The journal opened; a crash's transactions replayed first, then the
+ * filesystem read again (what libext2fs read before is stale). */
+static int open_journal(struct store *s, const char *name, int flags, char *err)
+{
+    bool replayed;
+    int rc = store_journal_open(s->fs, &s->j, &replayed, err);
+    if (rc || !replayed)
+        return rc;
+    ext2fs_free(s->fs);     /* nothing written: the replay went below it */
+    s->fs = NULL;
+    errcode_t e = ext2fs_open2(name, NULL, flags, 0, 0, store_ext2io_manager, &s->fs);
+    if (e) {
+        s->fs = NULL;
+        seterr(err, "reopening the store after its journal's replay: %s", error_message(e));
+        return to_errno(e);
+    }
+    rc = store_journal_open(s->fs, &s->j, &replayed, err);
+    if (!rc && replayed) {
+        seterr(err, "the store's journal still needs recovery after its replay");
+        rc = -EIO;
+    }
+    return rc;
+}
+
+/* The superblock as a mount leaves it, written (through the journal once it is attached). */
+static int mark_mounted(struct store *s, char *err)
+{
+    ext2_filsys fs = s->fs;
+    fs->super->s_state &= ~EXT2_VALID_FS;
+    fs->super->s_mnt_count++;
+    fs->super->s_mtime = (__u32)time(NULL);
+    ext2fs_mark_super_dirty(fs);
+    errcode_t e = ext2fs_flush(fs);
+    if (e) {
+        seterr(err, "writing the store's superblock: %s", error_message(e));
+        return to_errno(e);
+    }
+    return 0;
+}
+
+/* store_open gave up: nothing more written (ext2fs_free, not ext2fs_close). */
+static void close_failed(struct store *s)
+{
+    store_io_set_journal(s->fs->io, NULL);
+    sj_close(s->j);
+    ext2fs_free(s->fs);
+    free(s);
+}
+
+int store_commit(struct store *s)
+{
+    if (!s->writable)
+        return 0;
+    errcode_t e = ext2fs_flush(s->fs);
+    return e ? to_errno(e) : 0;
+}
+
 int store_open(struct minios_blk *dev, bool writable, struct store **out, char *err)
 {
     if (!dev || !out) {
@@ -213,17 +273,29 @@ int store_open_dev(const struct store_dev *dev, bool writable, struct store **ou
          * table says the disk holds nothing it can open. */
         return e > 0 && e < 4096 ? -(int)e : e == EXT2_ET_NO_MEMORY ? -ENOMEM : -EINVAL;
     }
+    if (writable) {
+        /* The journal's inode is found through the group descriptors and
+         * shares an inode table block with the root's: both checked
+         * first, with store_check's words. */
+        rc = ext2fs_has_feature_journal(s->fs->super) ? store_check(s, err, STORE_ERRLEN) : 0;
+        if (!rc)
+            rc = open_journal(s, name, flags, err);
+        if (rc) {
+            if (s->fs)
+                ext2fs_close_free(&s->fs);
+            free(s);
+            return rc;
+        }
+    }
     ext2_filsys fs = s->fs;
-    if (writable && ext2fs_has_feature_journal_needs_recovery(fs->super)) {
+    if (writable && ext2fs_has_feature_journal_needs_recovery(fs->super) && !s->j) {
         seterr(err, "the store's journal needs recovery (libext2fs does not replay it): run e2fsck");
-        ext2fs_close_free(&s->fs);
-        free(s);
+        close_failed(s);
         return -ENOTRECOVERABLE;
     }
     if (writable && (fs->super->s_state & EXT2_ERROR_FS)) {
         seterr(err, "the store's filesystem has errors recorded: run e2fsck");
-        ext2fs_close_free(&s->fs);
-        free(s);
+        close_failed(s);
         return -ENOTRECOVERABLE;
     }
     s->writable = writable;
@@ -231,29 +303,41 @@ int store_open_dev(const struct store_dev *dev, bool writable, struct store **ou
         e = ext2fs_read_bitmaps(fs);
         if (e) {
             seterr(err, "reading the store's bitmaps: %s", error_message(e));
-            ext2fs_close_free(&s->fs);
-            free(s);
+            close_failed(s);
             return to_errno(e);
         }
         /* As a mount does: "not cleanly unmounted" until store_close, so
-         * that a crash leaves a store that fsck will check. */
+         * that a crash leaves a store that fsck will check; with a
+         * journal, "needs recovery" from now on (the journal superblock
+         * says whether there is anything to replay), written in place
+         * before the journal is used. */
         s->was_valid = fs->super->s_state & EXT2_VALID_FS;
+        if (s->j) {
+            fs->super->s_state &= ~EXT2_VALID_FS;
+            ext2fs_set_feature_journal_needs_recovery(fs->super);
+            rc = mark_mounted(s, err);
+            if (rc) {
+                close_failed(s);
+                return rc;
+            }
+            store_io_set_journal(fs->io, s->j);
+        }
         rc = s->was_valid ? 0 : mark_named_blocks(fs, err);
         if (rc) {
-            ext2fs_close_free(&s->fs);
-            free(s);
+            close_failed(s);
             return rc;
         }
-        fs->super->s_state &= ~EXT2_VALID_FS;
-        fs->super->s_mnt_count++;
-        fs->super->s_mtime = (__u32)time(NULL);
-        ext2fs_mark_super_dirty(fs);
-        e = ext2fs_flush(fs);
-        if (e) {
-            seterr(err, "writing the store's superblock: %s", error_message(e));
-            ext2fs_close_free(&s->fs);
-            free(s);
-            return to_errno(e);
+        if (s->j) {
+            e = ext2fs_flush(fs);   /* what mark_named_blocks marked: a commit */
+            if (e)
+                seterr(err, "writing the store's bitmaps: %s", error_message(e));
+            rc = e ? to_errno(e) : 0;
+        } else {
+            rc = mark_mounted(s, err);
+        }
+        if (rc) {
+            close_failed(s);
+            return rc;
         }
     }
     *out = s;
@@ -269,6 +353,23 @@ int store_close(struct store *s, char *err)
     if (s->writable) {
         if (s->was_valid)
             s->fs->super->s_state |= EXT2_VALID_FS;
+        ext2fs_mark_super_dirty(s->fs);
+    }
+    if (s->j) {
+        /* The last transaction, checkpointed; the journal empty; then
+         * "needs recovery" cleared in place, as an unmount does. */
+        errcode_t e = ext2fs_flush(s->fs);
+        int rc = e ? to_errno(e) : sj_empty(s->j);
+        store_io_set_journal(s->fs->io, NULL);
+        sj_close(s->j);
+        s->j = NULL;
+        if (rc) {
+            seterr(err, "closing the store: committing its journal: %d", rc);
+            ext2fs_free(s->fs);
+            free(s);
+            return rc;
+        }
+        ext2fs_clear_feature_journal_needs_recovery(s->fs->super);
         ext2fs_mark_super_dirty(s->fs);
     }
     /* ext2fs_close writes what is dirty and flushes the device. */
@@ -362,23 +463,37 @@ static int file_pread(struct img_io *io, void *buf, size_t len, uint64_t off)
         return 0;
     sf->map_valid = false;
     if (have) {
-        e = ext2fs_file_llseek(sf->f, off, EXT2_SEEK_SET, NULL);
-        if (e)
-            return to_errno(e);
-        size_t done = 0;
-        while (done < have) {
-            unsigned int want = have - done > (1u << 30) ? 1u << 30 : (unsigned int)(have - done);
-            unsigned int got = 0;
-            e = ext2fs_file_read(sf->f, p + done, want, &got);
-            if (e)
-                return to_errno(e);
-            if (got == 0)
-                break;
-            done += got;
-        }
-        have = done;
+        int rc = store_data_pread(sf->s->fs, sf->ino, ext2fs_file_get_inode(sf->f), p, have, off);
+        if (rc)
+            return rc;
     }
     memset(p + have, 0, len - have);
+    return 0;
+}
+
+/*
+ * A file write in pieces: between two, the inode is written and the
+ * metadata is consistent, so when the journal holds more than half of
+ * what one transaction may, that is a commit point (a guest writing
+ * gigabytes without a flush never outgrows the journal).
+ */
+static int store_file_write(struct store *s, ext2_ino_t ino, struct ext2_inode *inode,
+                            const void *buf, size_t len, uint64_t off)
+{
+    const size_t piece = 1u << 20;
+    const uint8_t *p = buf;
+    while (len) {
+        size_t n = len < piece ? len : piece;
+        int rc = store_data_pwrite(s->fs, ino, inode, p, n, off);
+        if (rc)
+            return rc;
+        if (s->j && sj_pending(s->j) > sj_capacity(s->j) / 2) {
+            rc = store_commit(s);
+            if (rc)
+                return rc;
+        }
+        p += n, off += n, len -= n;
+    }
     return 0;
 }
 
@@ -389,23 +504,8 @@ static int file_pwrite(struct img_io *io, const void *buf, size_t len, uint64_t 
         return -EBADF;
     if (len == 0)
         return 0;
-    sf->map_valid = false;
-    errcode_t e = ext2fs_file_llseek(sf->f, off, EXT2_SEEK_SET, NULL);
-    if (e)
-        return to_errno(e);
-    const uint8_t *p = buf;
-    size_t done = 0;
-    while (done < len) {
-        unsigned int want = len - done > (1u << 30) ? 1u << 30 : (unsigned int)(len - done);
-        unsigned int put = 0;
-        e = ext2fs_file_write(sf->f, p + done, want, &put);
-        if (e)
-            return to_errno(e);
-        if (put == 0)
-            return -EIO;
-        done += put;
-    }
-    return 0;
+    sf->map_valid = false;      /* the direct-read extent may change */
+    return store_file_write(sf->s, sf->ino, ext2fs_file_get_inode(sf->f), buf, len, off);
 }
 
 /* The file's buffered block and inode, then the filesystem's metadata,
@@ -445,7 +545,11 @@ static int file_truncate(struct img_io *io, uint64_t size)
         return -EBADF;
     sf->map_valid = false;
     errcode_t e = ext2fs_file_set_size2(sf->f, size);
-    return e ? to_errno(e) : 0;
+    if (e)
+        return to_errno(e);
+    /* Blocks freed are never reused before the free is committed: a
+     * crash would leave them the old file's, holding another's data. */
+    return sf->s->j ? store_commit(sf->s) : 0;
 }
 
 static int file_open_related(struct img_io *io, const char *name, bool writable,

@@ -321,6 +321,9 @@ int store_unlink(struct store *s, const char *path)
         e = ext2fs_write_inode(fs, ino, &in);
     } else {
         e = release(fs, ino, &in, 0);
+        /* Freed blocks committed before reuse (store_commit). */
+        if (!e)
+            return store_commit(s);
     }
     return e ? store_errno(e) : 0;
 }
@@ -395,7 +398,7 @@ int store_rmdir(struct store *s, const char *path)
         pin.i_links_count--;
         e = ext2fs_write_inode(fs, dir, &pin);
     }
-    return e ? store_errno(e) : 0;
+    return e ? store_errno(e) : store_commit(s);   /* freed blocks committed before reuse */
 }
 
 int store_link(struct store *s, const char *oldpath, const char *newpath)

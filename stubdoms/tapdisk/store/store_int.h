@@ -8,6 +8,24 @@
 extern io_manager store_ext2io_manager;
 void store_io_stats(io_channel ch, uint64_t *read, uint64_t *written);
 
+/* The journal under the io_manager (journal.h; store_journal.c). */
+struct sj;
+struct sj_dev;
+void store_io_sjdev(io_channel ch, struct sj_dev *out);    /* the device, below the journal */
+void store_io_set_journal(io_channel ch, struct sj *j);
+struct sj *store_io_journal(io_channel ch);
+void store_io_allocating(io_channel ch, bool on);           /* all-zero writes dropped (ext2io.c) */
+/* Image data, below libext2fs and the journal (store_data.c). */
+errcode_t store_io_data_read(io_channel ch, uint64_t off, void *buf, size_t len);
+errcode_t store_io_data_write(io_channel ch, uint64_t off, const void *buf, size_t len);
+int store_data_pread(ext2_filsys fs, ext2_ino_t ino, struct ext2_inode *inode, void *buf,
+                     size_t len, uint64_t off);
+int store_data_pwrite(ext2_filsys fs, ext2_ino_t ino, struct ext2_inode *inode, const void *buf,
+                      size_t len, uint64_t off);
+/* The store's journal: opened (replayed first if a crash left it), closed. */
+int store_journal_open(ext2_filsys fs, struct sj **out, bool *replayed, char *err);
+int store_commit(struct store *s);                             /* ext2fs_flush: a commit point */
+
 /* store.c's internals for store_fs.c. */
 ext2_filsys store_ext2fs(struct store *s);
 bool store_writable(const struct store *s);
