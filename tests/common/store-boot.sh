@@ -17,3 +17,14 @@ store_boot() {
     sed -i 's/\r$//' "$log"
     cat "$log"
 }
+
+# After store_boot: the machine ended with every domain powered off
+# (status 33), no hypervisor panic or fault, no frame leaked.  Prints why
+# not and returns 1 (the caller's fail() ends the test).
+store_boot_clean() {
+    local log=$1
+    [ "$rc" -eq 33 ] || { echo "QEMU status $rc, not 33"; return 1; }
+    grep -q 'PANIC\|hypervisor fault' "$log" && { echo "hypervisor panic"; return 1; }
+    grep -q 'LEAK' "$log" && { echo "frames leaked"; return 1; }
+    return 0
+}

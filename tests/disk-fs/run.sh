@@ -24,9 +24,7 @@ mkfs.ext4 -q -F -d "$out/fs" "$out/tree/images/fs.img" 8M || fail "mkfs.ext4 (in
 mkfs.ext4 -q -F -d "$out/tree" "$store" 64M || fail "mkfs.ext4 (store) failed"
 store_boot "$log" 150 256M \
     "$XS,build/stubdoms/tapdisk.elf name=tapdisk mem=8M role=hardware pci=00:04.0 exit=idle,build/tests/disk-fs.elf name=app mem=8M disk=xvda:/images/fs.img"
-[ "$rc" -eq 33 ] || fail "QEMU status $rc, not 33"
-grep -q 'PANIC\|hypervisor fault' "$log" && fail "hypervisor panic"
-grep -q 'LEAK' "$log" && fail "frames leaked"
+why=$(store_boot_clean "$log") || fail "$why"
 for w in '(app) read /www/index.html from the ext4 on xvda: 120000 bytes, byte-exact' \
          '(app) rewrote 10000 bytes, appended 50000, flushed, read back: byte-exact' \
          '(app) filesystem closed, xvda detached' \

@@ -38,9 +38,7 @@ mkfs.ext4 -q -F -d "$out/tree" "$store" 64M || fail "mkfs.ext4 failed"
 X=build/tests/store-images.elf
 store_boot "$log" 120 128M \
     "$X name=images role=hardware pci=00:04.0 store=00:04.0"
-[ "$rc" -eq 33 ] || fail "QEMU status $rc, not 33"
-grep -q 'PANIC\|hypervisor fault' "$log" && fail "hypervisor panic"
-grep -q 'LEAK' "$log" && fail "frames leaked"
+why=$(store_boot_clean "$log") || fail "$why"
 for w in '(images) /images/raw.img (raw): 2097152 bytes read, byte-exact' \
          '(images) /images/raw.img: wrote 196608 + 65536 bytes, flushed, reopened: byte-exact' \
          '(images) /images/vm1/disk.qcow2 (qcow2, backing ../base.raw): 2097152 bytes read, byte-exact' \
