@@ -2,7 +2,7 @@
  * a minios thread per connection, at most maxconn at once (the others wait
  * in the listen backlog).
  *   port=N       TCP port (default 80)
- *   maxconn=N    connections served at once (default 32, at most 56)
+ *   maxconn=N    connections served at once (default 32, at most 248)
  *   selftest=1   also run the client self test over loopback, print its
  *                "Test result:" line and power off (tests/httpd)
  *   root=PATH    serve the files under PATH (/disk or below it) of the
@@ -22,14 +22,16 @@
 #include <minios/time.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include "lwip/opt.h"
 #include <sys/stat.h>
 #include <keel/diskfs.h>
 #include "httpd.h"
 #include "selftest.h"
 #include "report.h"
 
-/* lwIP has 61 sockets: keep some for the listener and the self test. */
-#define MAXCONN_LIMIT 56
+/* lwIP has MEMP_NUM_NETCONN sockets (253): keep some for the listener and
+ * the self test. */
+#define MAXCONN_LIMIT (MEMP_NUM_NETCONN - 5)
 
 static unsigned maxconn = 32;
 static unsigned active, peak;

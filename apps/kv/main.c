@@ -3,7 +3,7 @@
  * the listen backlog). Threads are cooperative and kv_run never blocks, so
  * the store needs no lock.
  *   port=N         TCP port (default 6379)
- *   maxconn=N      connections served at once (default 56, the most)
+ *   maxconn=N      connections served at once (default 128, at most 248)
  *   maxmemory=N    bytes of keys and values, K or M suffix (default: half
  *                  the domain's memory)
  *   timeout=N      seconds a client may send nothing before it is dropped
@@ -23,14 +23,16 @@
 #include <minios/time.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include "lwip/opt.h"
 #include "kv.h"
 #include "selftest.h"
 #include "report.h"
 
-/* lwIP has 61 sockets: keep some for the listener and the self test. */
-#define MAXCONN_LIMIT 56
+/* lwIP has MEMP_NUM_NETCONN sockets (253): keep some for the listener and
+ * the self test. */
+#define MAXCONN_LIMIT (MEMP_NUM_NETCONN - 5)
 
-static unsigned maxconn = MAXCONN_LIMIT;
+static unsigned maxconn = 128;
 static unsigned active, peak;
 static struct minios_waitq slots = MINIOS_WAITQ_INIT;
 static struct kv_store *store;

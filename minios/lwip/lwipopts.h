@@ -24,13 +24,13 @@
 #define MEMP_NUM_PBUF                   256
 #define MEMP_NUM_RAW_PCB                4
 #define MEMP_NUM_UDP_PCB                16
-#define MEMP_NUM_TCP_PCB                64
+#define MEMP_NUM_TCP_PCB                128  /* a burst of new connections while others close: see lwip.md */
 #define MEMP_NUM_TCP_PCB_LISTEN         16
 #define MEMP_NUM_TCP_SEG                512  /* >= TCP_SND_QUEUELEN, shared by all PCBs */
 #define MEMP_NUM_REASSDATA              4
 #define MEMP_NUM_FRAG_PBUF              8
 #define MEMP_NUM_NETBUF                 64
-#define MEMP_NUM_NETCONN                61   /* = the number of sockets: + 3 = newlib's FD_SETSIZE */
+#define MEMP_NUM_NETCONN                253  /* = the number of sockets: + 3 = FD_SETSIZE (the minios cc) */
 #define MEMP_NUM_TCPIP_MSG_API          64
 #define MEMP_NUM_TCPIP_MSG_INPKT        256
 #define MEMP_NUM_SYS_TIMEOUT            (LWIP_NUM_SYS_TIMEOUT_INTERNAL + 8)

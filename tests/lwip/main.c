@@ -1,4 +1,4 @@
-/* Guest test: lwIP on minios threads — TCP echo (1 MiB, concurrent connections, IPv6), UDP, select/poll, timeouts, refused connects, leaks. */
+/* Guest test: lwIP on minios threads — TCP echo (1 MiB, concurrent connections, 60 at once, IPv6), UDP, select/poll, timeouts, refused connects, leaks. */
 #include <errno.h>
 #include <malloc.h>
 #include <stdint.h>
@@ -412,6 +412,55 @@ static void test_refused(void)
     close(s);
 }
 
+/* ---- many sockets at once ---- */
+
+/* MANY connections over loopback at once: 2 * MANY sockets, more than the
+ * 61 newlib's default FD_SETSIZE allowed.  Each echoes a byte; select()
+ * sees the highest descriptor readable; all close cleanly. */
+static void test_many(void)
+{
+    enum { MANY = 60 };
+    static int fd[MANY];
+    int n = 0, hi = -1;
+
+    if (FD_SETSIZE < LWIP_SOCKET_OFFSET + MEMP_NUM_NETCONN)
+        test_fail("FD_SETSIZE %d below the %d sockets", FD_SETSIZE, MEMP_NUM_NETCONN);
+    for (; n < MANY; n++) {
+        if ((fd[n] = tcp_connect4(ECHO_PORT)) < 0)
+            break;
+        if (fd[n] > hi)
+            hi = fd[n];
+    }
+    for (int i = 0; i < n; i++) {
+        char c = (char)('a' + i % 26), in = 0;
+        if (send_all(fd[i], (const uint8_t *)&c, 1) != 0 || recv(fd[i], &in, 1, 0) != 1 || in != c)
+            test_fail("many: connection %d (fd %d): echo failed (errno %d)", i, fd[i], errno);
+    }
+    /* select() on the highest descriptor, beyond newlib's default 64. */
+    for (int i = 0; i < n; i++) {
+        if (fd[i] != hi)
+            continue;
+        fd_set rd;
+        struct timeval tv = { 2, 0 };
+        FD_ZERO(&rd);
+        FD_SET(hi, &rd);
+        if (send_all(hi, (const uint8_t *)"z", 1) != 0)
+            test_fail("many: send on fd %d: errno %d", hi, errno);
+        int r = select(hi + 1, &rd, NULL, NULL, &tv);
+        char in;
+        if (r != 1 || !FD_ISSET(hi, &rd))
+            test_fail("many: select on fd %d: %d (errno %d), expected it readable", hi, r, errno);
+        else if (recv(hi, &in, 1, 0) != 1 || in != 'z')
+            test_fail("many: recv on fd %d after select", hi);
+    }
+    for (int i = 0; i < n; i++)
+        if (close(fd[i]) != 0)
+            test_fail("many: close fd %d: errno %d", fd[i], errno);
+    if (n == MANY && hi < 2 * MANY)
+        test_fail("many: highest descriptor %d with %d connections open", hi, MANY);
+    printf("lwip: %d connections open at once, highest descriptor %d\n", n, hi);
+}
+
 /* ---- UDP, select, poll, receive timeouts ---- */
 
 static int udp_socket(uint16_t port)
@@ -603,6 +652,7 @@ int main(void)
 
     test_tcp_echo();
     test_tcp_concurrent();
+    test_many();
     test_read_write();
     test_refused();
     test_udp();

@@ -16,7 +16,7 @@
  * a count) or a negative <errno.h> value, which the system call sets
  * as errno.  Ops run in the calling thread and may block.
  */
-#define MINIOS_FS_FD_BASE 64
+#define MINIOS_FS_FD_BASE 256   /* = FD_SETSIZE: lwIP's sockets are 3..255 */
 #define MINIOS_FS_MAX_FILES 64
 #define MINIOS_FS_PREFIX_MAX 64
 
