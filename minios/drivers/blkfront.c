@@ -28,7 +28,7 @@
 #define MAX_SEGS     MINIOS_BLKFRONT_MAX_INDIRECT_SEGS   /* with indirect descriptors */
 #define TIMEOUT_NS   30000000000ull
 #define RECONNECT_NS 10000000000ull   /* a backend gone this long is given up */
-#define POLL_NS      2000000ull       /* the backend's state, during a handshake */
+#define POLL_NS      2000000ull       /* the backend's state, when no watch could be set */
 #define RECHECK_NS   1000000000ull    /* connected: the state watch, and a look this often */
 #define MAX_ORDER    MINIOS_BLKFRONT_MAX_RING_ORDER
 #define MAX_SLOTS    (32u << MAX_ORDER)  /* a ring of 2^order pages holds 32 << order requests */
@@ -592,41 +592,95 @@ static int ferr(char *err, int rc, const char *fmt, ...)
     return rc;
 }
 
-static int wait_backend_until(const char *be, int want, uint64_t deadline, uint64_t poll_ns)
+/* Waiting for the backend's state: a watch on BACKEND/state wakes the
+ * waiter (xenstored fires it once when it is set, then at each change,
+ * and when the node goes with the backend's domain); it also looks every
+ * RECHECK_NS, and every POLL_NS if the watch could not be set. */
+struct state_wait {
+    unsigned fires;
+    struct minios_waitq wq;
+};
+
+static void state_wait_fired(const char *path, const char *token, void *data)
 {
-    unsigned long long st = 0;
+    (void)path, (void)token;
+    struct state_wait *w = data;
+    w->fires++;
+    minios_waitq_wake_all(&w->wq);
+}
+
+/* judge(rc, state, want): rc is xs_getu's (the node unreadable: its
+ * nodes went); returns 1 to go on waiting, else the result. */
+typedef int state_judge_fn(int rc, unsigned long long st, int want);
+
+static int wait_state(const char *be, state_judge_fn *judge, int want, uint64_t deadline)
+{
+    struct state_wait w = { 0, MINIOS_WAITQ_INIT };
+    char path[160], token[32];
+    snprintf(path, sizeof(path), "%s/state", be);
+    snprintf(token, sizeof(token), "blkfront-wait-%p", (void *)&w);
+    /* Forgotten by minios_xs_unwatch before w goes: no callback after. */
+    bool watched = minios_xs_watch(path, token, state_wait_fired, &w) == 0;
+    int r;
     for (;;) {
+        unsigned seen = w.fires;
+        unsigned long long st = 0;
         int rc = xs_getu(be, "state", &st);
-        if (!rc && (int)st == want)
-            return 0;
-        /* Waiting for Closed: a backend whose nodes went (its domain
-         * ended after closing, or died) has nothing of ours mapped. */
-        if (rc && want == XenbusStateClosed)
-            return 0;
-        if (!xs_getu(be, "state", &st) && st == XenbusStateClosed && want != XenbusStateClosed)
-            return -ECONNREFUSED;
-        if (minios_monotonic_ns() > deadline)
-            return -ETIMEDOUT;
-        minios_thread_sleep_ns(poll_ns);
+        if ((r = judge(rc, st, want)) != 1)
+            break;
+        uint64_t now = minios_monotonic_ns();
+        if (now > deadline) {
+            r = -ETIMEDOUT;
+            break;
+        }
+        uint64_t until = now + (watched ? RECHECK_NS : POLL_NS);
+        if (until > deadline + 1)
+            until = deadline + 1;
+        unsigned long fl = minios_events_save();
+        while (w.fires == seen && minios_waitq_wait(&w.wq, until) >= 0)
+            ;
+        minios_events_restore(fl);
     }
+    if (watched)
+        minios_xs_unwatch(path, token);
+    return r;
+}
+
+static int judge_exact(int rc, unsigned long long st, int want)
+{
+    if (!rc && (int)st == want)
+        return 0;
+    /* Waiting for Closed: a backend whose nodes went (its domain
+     * ended after closing, or died) has nothing of ours mapped. */
+    if (rc && want == XenbusStateClosed)
+        return 0;
+    if (!rc && st == XenbusStateClosed && want != XenbusStateClosed)
+        return -ECONNREFUSED;
+    return 1;
+}
+
+static int judge_ready(int rc, unsigned long long st, int want)
+{
+    (void)want;
+    if (!rc && st >= XenbusStateInitWait && st <= XenbusStateConnected)
+        return 0;
+    if (!rc && st == XenbusStateClosed)
+        return -ECONNREFUSED;
+    return 1;
+}
+
+/* Waits for the backend's state to be want: 0, -ECONNREFUSED (it closed)
+ * or -ETIMEDOUT. */
+static int wait_backend_until(const char *be, int want, uint64_t deadline)
+{
+    return wait_state(be, judge_exact, want, deadline);
 }
 
 /* Waits for the backend to be ready for a frontend (InitWait, or
  * beyond but not closing): 0, -ECONNREFUSED (it closed) or -ETIMEDOUT. */
 static int wait_backend_ready(const char *be, uint64_t deadline)
 {
-    for (;;) {
-        unsigned long long st = 0;
-        if (!xs_getu(be, "state", &st)) {
-            if (st >= XenbusStateInitWait && st <= XenbusStateConnected)
-                return 0;
-            if (st == XenbusStateClosed)
-                return -ECONNREFUSED;
-        }
-        if (minios_monotonic_ns() > deadline)
-            return -ETIMEDOUT;
-        minios_thread_sleep_ns(5000000);
-    }
+    return wait_state(be, judge_ready, 0, deadline);
 }
 
 /* The ring order for a backend: its max-ring-page-order (absent: 0), at
@@ -668,7 +722,7 @@ static int put_ring_nodes(const char *node, unsigned order, const grant_ref_t *r
 
 static int wait_backend(const char *be, int want, uint64_t ns)
 {
-    return wait_backend_until(be, want, minios_monotonic_ns() + ns, 5000000);
+    return wait_backend_until(be, want, minios_monotonic_ns() + ns);
 }
 
 static void start_watch(struct minios_blkfront *f);
@@ -704,7 +758,7 @@ int minios_blkfront_attach(const char *node, struct minios_blkfront **out, char 
         destroy(f);
         return ferr(err, -EIO, "%s: cannot write the frontend's nodes", node);
     }
-    rc = wait_backend_until(be, XenbusStateConnected, deadline, 5000000);
+    rc = wait_backend_until(be, XenbusStateConnected, deadline);
     if (rc) {
         xs_put(node, "state", XenbusStateClosed);
         /* A backend that never connected mapped nothing of ours. */
@@ -757,7 +811,7 @@ int minios_blkfront_detach(struct minios_blkfront *f)
  */
 static int reconnect(struct minios_blkfront *f, uint64_t deadline, char *why, size_t len)
 {
-    int rc = wait_backend_until(f->backend_path, XenbusStateInitWait, deadline, POLL_NS);
+    int rc = wait_backend_until(f->backend_path, XenbusStateInitWait, deadline);
     if (rc) {
         snprintf(why, len, "it did not come back to InitWait (%s)",
                  rc == -ETIMEDOUT ? "timed out" : "it closed");
@@ -812,7 +866,7 @@ static int reconnect(struct minios_blkfront *f, uint64_t deadline, char *why, si
         snprintf(why, len, "cannot write the frontend's nodes");
         return -EIO;
     }
-    rc = wait_backend_until(f->backend_path, XenbusStateConnected, deadline, POLL_NS);
+    rc = wait_backend_until(f->backend_path, XenbusStateConnected, deadline);
     if (rc) {
         snprintf(why, len, "it did not connect (%s)", rc == -ETIMEDOUT ? "timed out" : "it closed");
         return rc;

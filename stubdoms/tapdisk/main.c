@@ -114,6 +114,19 @@ static void bench_read(const char *path)
     img_close(img);
 }
 
+/* A watch on our backend/vbd directory (set by main) wakes main's scan
+ * whenever a node below it is written or removed; so does a vbd thread's
+ * end. */
+static unsigned backend_fires;
+static struct minios_waitq backend_wq = MINIOS_WAITQ_INIT;
+
+static void backends_changed(const char *path, const char *token, void *data)
+{
+    (void)path, (void)token, (void)data;
+    backend_fires++;
+    minios_waitq_wake_all(&backend_wq);
+}
+
 static void serve_vbd(void *arg)
 {
     unsigned i = (unsigned)(uintptr_t)arg;
@@ -124,14 +137,13 @@ static void serve_vbd(void *arg)
         printf("tapdisk: %s: %s (%d)\n", vbds[i].path, err, rc);
     } else {
         printf("tapdisk: %s: connected\n", vbds[i].path);
-        int fs;
-        while ((fs = vbd_frontend_state(v)) >= 0 && fs < XenbusStateClosing)
-            minios_thread_sleep_ns(10000000);
+        int fs = vbd_wait_frontend_closing(v);
         vbd_close(v);
         printf("tapdisk: %s: closed (frontend state %d)\n", vbds[i].path, fs);
     }
     served++;
     active--;
+    backends_changed(NULL, NULL, NULL);     /* exit=idle: main looks again */
     minios_thread_exit();
 }
 
@@ -251,14 +263,29 @@ int main(int argc, char **argv)
     printf("tapdisk: store on %02x:%02x.%x: %llu MiB\n", bdf >> 8, (bdf >> 3) & 31, bdf & 7,
            (unsigned long long)(minios_blk_sectors(dev) >> 11));
     snprintf(home, sizeof(home), "/local/domain/%u", minios_domid());
-    /* New backend directories are found by a scan every 20 ms (a watch
-     * on backend/vbd would do it without polling: not yet). */
+    /* New backend directories are found by a scan whenever the watch on
+     * backend/vbd fires (xenstored fires it once when it is set, then for
+     * every change below it), and once a second as well (an event the
+     * xenbus thread had no memory for is lost); every 20 ms if the watch
+     * cannot be set. */
+    char bdir[96];
+    snprintf(bdir, sizeof(bdir), "%s/backend/vbd", home);
+    bool watched = minios_xs_watch(bdir, "tapdisk", backends_changed, NULL) == 0;
+    if (!watched)
+        printf("tapdisk: cannot watch %s: looking every 20 ms instead\n", bdir);
     for (;;) {
+        unsigned seen = backend_fires;
         scan();
         if (exit_idle && served && !active)
             break;
-        minios_thread_sleep_ns(20000000);
+        uint64_t until = minios_monotonic_ns() + (watched ? 1000000000ull : 20000000ull);
+        unsigned long fl = minios_events_save();
+        while (backend_fires == seen && minios_waitq_wait(&backend_wq, until) >= 0)
+            ;
+        minios_events_restore(fl);
     }
+    if (watched)
+        minios_xs_unwatch(bdir, "tapdisk");
     for (unsigned i = 0; i < nbench; i++)
         bench_read(bench_paths[i]);
     rc = store_close(store, err);

@@ -5,7 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <minios/events.h>
 #include <minios/thread.h>
+#include <minios/time.h>
 #include <minios/xenbus.h>
 #include <xen/io/xenbus.h>
 
@@ -25,7 +27,18 @@ struct vbd {
     domid_t feid;
     struct img *img;
     struct blkback *bb;
+    /* A watch on the frontend's state node (token: our backend path)
+     * wakes whoever waits for the frontend; set for v's whole life. */
+    char fe_state[PATHLEN + 8];
+    bool fe_watched;
+    unsigned fe_fires;
+    struct minios_waitq fe_wq;
 };
+
+/* Without the watch, a look this often; with it, a look this often as
+ * well (a lost event: the xenbus thread drops one it has no memory for). */
+#define FE_POLL_NS    5000000ull
+#define FE_RECHECK_NS 1000000000ull
 
 static int fail(char *err, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static int fail(char *err, int rc, const char *fmt, ...)
@@ -86,6 +99,51 @@ int vbd_frontend_state(struct vbd *v)
     return readu(v->fe, "state", &s) ? -1 : (int)s;
 }
 
+static void fe_changed(const char *path, const char *token, void *data)
+{
+    (void)path, (void)token;
+    struct vbd *v = data;
+    v->fe_fires++;
+    minios_waitq_wake_all(&v->fe_wq);
+}
+
+static void fe_watch(struct vbd *v)
+{
+    minios_waitq_init(&v->fe_wq);
+    snprintf(v->fe_state, sizeof(v->fe_state), "%s/state", v->fe);
+    v->fe_watched = minios_xs_watch(v->fe_state, v->be, fe_changed, v) == 0;
+}
+
+static void fe_unwatch(struct vbd *v)
+{
+    /* No callback runs for it once minios_xs_unwatch returns. */
+    if (v->fe_watched)
+        minios_xs_unwatch(v->fe_state, v->be);
+    v->fe_watched = false;
+}
+
+/* Waits until the frontend's state node has changed since fires was
+ * `seen` (or the next look is due). */
+static void fe_wait(struct vbd *v, unsigned seen)
+{
+    uint64_t until = minios_monotonic_ns() + (v->fe_watched ? FE_RECHECK_NS : FE_POLL_NS);
+    unsigned long fl = minios_events_save();
+    while (v->fe_fires == seen && minios_waitq_wait(&v->fe_wq, until) >= 0)
+        ;
+    minios_events_restore(fl);
+}
+
+int vbd_wait_frontend_closing(struct vbd *v)
+{
+    for (;;) {
+        unsigned seen = v->fe_fires;
+        int fs = vbd_frontend_state(v);
+        if (fs < 0 || fs >= XenbusStateClosing)
+            return fs;
+        fe_wait(v, seen);
+    }
+}
+
 int vbd_connect(const char *bepath, struct store *st, struct vbd **out, char *err)
 {
     struct vbd *v = calloc(1, sizeof(*v));
@@ -106,6 +164,7 @@ int vbd_connect(const char *bepath, struct store *st, struct vbd **out, char *er
         goto out;
     }
     v->feid = (domid_t)feid;
+    fe_watch(v);
     bool ro = strcmp(mode, "w") != 0;
     struct img_io *io;
     char ierr[IMG_ERR_LEN];
@@ -150,13 +209,17 @@ int vbd_connect(const char *bepath, struct store *st, struct vbd **out, char *er
      * however long it takes, as Xen's blkback waits in InitWait; a
      * frontend that closes or goes away instead ends the wait. */
     int fs;
-    while ((fs = vbd_frontend_state(v)) != XenbusStateInitialised && fs != XenbusStateConnected) {
+    for (;;) {
+        unsigned seen = v->fe_fires;
+        fs = vbd_frontend_state(v);
+        if (fs == XenbusStateInitialised || fs == XenbusStateConnected)
+            break;
         if (fs < 0 || fs >= XenbusStateClosing) {
             rc = fail(err, -ECONNABORTED, "%s: the frontend %s before connecting", v->fe,
                       fs < 0 ? "went away" : "closed");
             goto out;
         }
-        minios_thread_sleep_ns(5000000);
+        fe_wait(v, seen);
     }
     /* A multi-page ring: ring-page-order (at most what we offered) and
      * ring-ref0..N-1; else one page, ring-ref. */
@@ -219,6 +282,7 @@ int vbd_connect(const char *bepath, struct store *st, struct vbd **out, char *er
     *out = v;
     return 0;
 out:
+    fe_unwatch(v);
     writen(bepath, "state", "%d", XenbusStateClosed);
     if (v->img) {
         blkback_lock();
@@ -231,6 +295,7 @@ out:
 
 void vbd_close(struct vbd *v)
 {
+    fe_unwatch(v);
     blkback_disconnect(v->bb);
     blkback_lock();
     img_close(v->img);

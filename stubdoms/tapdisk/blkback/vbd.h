@@ -37,6 +37,10 @@ extern unsigned vbd_max_ring_order, vbd_max_indirect;
 int vbd_connect(const char *bepath, struct store *st, struct vbd **out, char *err);
 /* The frontend's state node (XenbusState*), or -1 if unreadable. */
 int vbd_frontend_state(struct vbd *v);
+/* Waits, woken by a watch on the frontend's state node, until the
+ * frontend closes (Closing or beyond) or its node goes (-1); returns
+ * that state. */
+int vbd_wait_frontend_closing(struct vbd *v);
 /* Disconnects blkback, closes the image, switches to Closed, frees v. */
 void vbd_close(struct vbd *v);
 
