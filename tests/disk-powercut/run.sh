@@ -85,8 +85,9 @@ e2fsck -fn "$bad" >/dev/null 2>&1 && fail "the damaged store passes e2fsck: the 
 echo "powercut: $(grep -oE 'store on 00:04.0: .*' "$rlog")"
 # The store's journal (docs/disk.md): tapdisk replays a transaction
 # e2fsprogs wrote (debugfs journal_write) before it writes, and refuses
-# a journal it must not replay: transactions in it while the store does
-# not say needs_recovery, and revoke records (only Linux writes them).
+# a journal it must not replay (transactions in it while the store does
+# not say needs_recovery); and it honours revoke records as jbd2 and
+# e2fsck do (two blocks logged, one revoked by a later transaction).
 # Each boot runs until tapdisk says WANT, then is cut.
 jboot() {   # STORE WANT NAME
     local l=$out/journal-$3.log
@@ -101,9 +102,13 @@ jboot() {   # STORE WANT NAME
     echo "powercut: journal: $3: $(grep -oE "$2" "$l" | head -1)"
 }
 head -c 1024 /dev/urandom > "$out/jblock"
+head -c 2048 /dev/urandom > "$out/jblock2"
 for v in ok norecover revoke; do
     mkfs.ext4 -q -F -b 1024 "$out/j-$v.img" 16M || fail "mkfs.ext4 failed"
-    case $v in revoke) jw="jw -r 16000" ;; *) jw="jw -b 16000 $out/jblock" ;; esac
+    case $v in
+    revoke) jw="jw -b 16000,16001 $out/jblock2"$'\n'"jc"$'\n'"jo"$'\n'"jw -r 16000" ;;
+    *) jw="jw -b 16000 $out/jblock" ;;
+    esac
     printf 'jo\n%s\njc\n' "$jw" | debugfs -w -f - "$out/j-$v.img" >/dev/null 2>&1 &&
         dumpe2fs -h "$out/j-$v.img" 2>/dev/null | grep -q '^Journal start: *[1-9]' || fail "debugfs wrote no transaction"
 done
@@ -117,11 +122,23 @@ cmp -s -n 1024 "$out/jblock" <(dd if="$out/j-ok.img" bs=1024 skip=16000 count=1 
     fail "journal: after tapdisk's replay block 16000 does not hold what debugfs logged"
 echo "powercut: journal: tapdisk replayed debugfs's transaction: block 16000 holds what it logged"
 jboot "$out/j-norecover.img" "\(tapdisk\) tapdisk: store on 00:04.0: the store's journal holds transactions but the store does not say it needs recovery: run e2fsck \(-[0-9]+\)" norecover
-jboot "$out/j-revoke.img" '\(tapdisk\) tapdisk: store on 00:04.0: the journal holds revoke records \(written by Linux\): run e2fsck \(-[0-9]+\)' revoke
-for v in norecover revoke; do   # refused: the journal left as it was
-    dumpe2fs -h "$out/j-$v.img" 2>/dev/null | grep -q '^Journal start: *[1-9]' ||
-        fail "journal: $v: tapdisk refused the store but emptied its journal"
-done
+dumpe2fs -h "$out/j-norecover.img" 2>/dev/null | grep -q '^Journal start: *[1-9]' ||
+    fail "journal: norecover: tapdisk refused the store but emptied its journal"
+# Revoked: e2fsck replays a copy; tapdisk must leave the same bytes.
+dd if="$out/j-revoke.img" bs=1024 skip=16000 count=2 2>/dev/null > "$out/jrev-before"
+cp "$out/j-revoke.img" "$out/j-revoke-e2.img"
+e2fsck -fy -E journal_only "$out/j-revoke-e2.img" >/dev/null 2>&1
+jboot "$out/j-revoke.img" '\(tapdisk\) tapdisk: store on 00:04.0: 16 MiB' revoke
+grep -q '(tapdisk) store: journal replayed: 2 transaction(s), 1 block(s)' "$out/journal-revoke.log" ||
+    fail "journal: revoke: tapdisk did not replay 2 transactions and 1 block"
+cmp -s <(dd if="$out/j-revoke.img" bs=1024 skip=16000 count=1 2>/dev/null) <(head -c 1024 "$out/jrev-before") ||
+    fail "journal: revoke: tapdisk wrote the revoked block 16000"
+cmp -s <(dd if="$out/j-revoke.img" bs=1024 skip=16001 count=1 2>/dev/null) <(tail -c 1024 "$out/jblock2") ||
+    fail "journal: revoke: block 16001 does not hold what debugfs logged"
+cmp -s <(dd if="$out/j-revoke.img" bs=1024 skip=16000 count=2 2>/dev/null) \
+       <(dd if="$out/j-revoke-e2.img" bs=1024 skip=16000 count=2 2>/dev/null) ||
+    fail "journal: revoke: tapdisk's replay differs from e2fsck's"
+echo "powercut: journal: tapdisk honoured debugfs's revoke record as e2fsck did"
 names=(d.raw d.qcow2 d.vhd d.vmdk) fmts=(raw qcow2 vpc vmdk)
 G=build/tests/disk-powercut.elf
 start=$(date +%s)

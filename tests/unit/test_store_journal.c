@@ -1,5 +1,6 @@
 /* test_store_journal.c: the store's jbd2 journal (stubdoms/tapdisk/store/journal.c): transactions written, replayed onto a copy, torn ones ignored, escaping, refusals; and e2fsprogs agreeing (e2fsck replays ours, we replay debugfs's). */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -109,6 +110,12 @@ static struct sj *open_j(struct mem *m)
 static uint8_t *blk(struct mem *m, uint64_t b)
 {
     return m->b + b * BS;
+}
+
+/* The journal's checksum seed: crc32c(~0, its UUID). */
+static uint32_t jseed(struct mem *m)
+{
+    return sj_crc32c(~0u, blk(m, JSTART) + 0x30, 16);
 }
 
 static void fill(uint8_t *p, uint8_t v)
@@ -277,7 +284,7 @@ static void wraps(void)
     free(m.b);
 }
 
-/* What is refused: damaged superblocks, unknown features, a damaged logged block, revoke records. */
+/* What is refused: damaged superblocks, unknown features, a damaged logged block, a bad revoke block. */
 static void refusals(void)
 {
     char err[200];
@@ -316,13 +323,17 @@ static void refusals(void)
     EXPECT(blk(&c, 70)[0] == 70);
     sj_close(j);
     free(c.b);
-    /* A revoke block in the transaction. */
+    /* A revoke block whose r_count is past the block (its checksum made right): refused. */
     c = copy_mem(&m);
     uint8_t *r = blk(&c, JSTART + 1);                    /* the descriptor becomes a revoke block */
     put32(r + 4, 5);
+    put32(r + 12, BS);
+    put32(r + BS - 4, 0);
+    put32(r + BS - 4, sj_crc32c(jseed(&c), r, BS));
     j = open_j(&c);
     EXPECT(j && sj_replay(j, &t, &n, err, sizeof(err)) == -ENOTRECOVERABLE);
     EXPECT(strstr(err, "revoke"));
+    EXPECT(blk(&c, 70)[0] == 70);
     sj_close(j);
     free(c.b);
     /* A damaged descriptor: the transaction is not there (as a torn one). */
@@ -466,8 +477,51 @@ static void e2fsprogs(unsigned bs, bool csum)
     EXPECT(f_read(f, b3 * bs, got, bs) == 0 && memcmp(got, e, bs) == 0);
     sj_close(j);
     fclose(f);
-    printf("e2fsprogs %u-byte blocks%s: e2fsck replayed ours, we replayed debugfs's (%u transaction(s), %u block(s))\n",
-           bs, csum ? ", csum v3" : "", t, nb);
+    /* Theirs with a revoke record: debugfs logs b4 and b5, then revokes b4 in a later
+     * transaction; e2fsck replays a copy, we replay the image: the same bytes, b4 left
+     * as it was, b5 replayed. */
+    uint8_t *two = malloc(2 * bs), *before = malloc(bs), *theirs = malloc(2 * bs);
+    memset(two, 0x6e, 2 * bs);
+    memset(two + bs, 0x91, bs);
+    fd = open(data, O_WRONLY | O_TRUNC);
+    EXPECT(fd >= 0 && write(fd, two, 2 * bs) == (ssize_t)(2 * bs));
+    close(fd);
+    uint64_t b4 = fsblocks - 40, b5 = fsblocks - 39;
+    f = fopen(img, "rb");
+    EXPECT(f_read(f, b4 * bs, before, bs) == 0);
+    fclose(f);
+    snprintf(cmd, sizeof(cmd), "printf 'jo\\njw -b %llu,%llu %s\\njc\\njo\\njw -r %llu\\njc\\n' | "
+             "debugfs -w -f - %s >/dev/null 2>&1 && debugfs -R logdump %s 2>/dev/null | grep -q 'revoke table'",
+             (unsigned long long)b4, (unsigned long long)b5, data, (unsigned long long)b4, img, img);
+    EXPECT(sh(cmd) == 0);
+    snprintf(cmd, sizeof(cmd), "cp %s %s.e2 && e2fsck -fy -E journal_only %s.e2 >/dev/null 2>&1; "
+             "e2fsck -fn %s.e2 >/dev/null 2>&1", img, img, img, img);
+    EXPECT(sh(cmd) == 0);
+    snprintf(cmd, sizeof(cmd), "%s.e2", img);
+    f = fopen(cmd, "rb");
+    EXPECT(f && f_read(f, b4 * bs, theirs, bs) == 0 && f_read(f, b5 * bs, theirs + bs, bs) == 0);
+    if (f)
+        fclose(f);
+    unlink(cmd);
+    f = fopen(img, "r+b");
+    n = journal_map(img, map, 8192);
+    d.ctx = f;
+    j = NULL;
+    unsigned t2 = 0, nb2 = 0;
+    EXPECT(sj_open(&d, bs, fsblocks, map, n, &j, err, sizeof(err)) == 0);
+    EXPECT(j && sj_replay(j, &t2, &nb2, err, sizeof(err)) == 0);
+    EXPECT(t2 == 2 && nb2 == 1);
+    EXPECT(f_read(f, b4 * bs, got, bs) == 0 && memcmp(got, before, bs) == 0);      /* revoked */
+    EXPECT(memcmp(got, theirs, bs) == 0);
+    EXPECT(f_read(f, b5 * bs, got, bs) == 0 && memcmp(got, two + bs, bs) == 0);    /* replayed */
+    EXPECT(memcmp(got, theirs + bs, bs) == 0);
+    if (j)
+        sj_close(j);
+    fclose(f);
+    free(two), free(before), free(theirs);
+    printf("e2fsprogs %u-byte blocks%s: e2fsck replayed ours, we replayed debugfs's (%u transaction(s), "
+           "%u block(s)), and with a revoke record as e2fsck did (%u transactions, %u block)\n",
+           bs, csum ? ", csum v3" : "", t, nb, t2, nb2);
     unlink(data);
     snprintf(cmd, sizeof(cmd), "%s.log", img);
     unlink(cmd);

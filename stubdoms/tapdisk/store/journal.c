@@ -564,83 +564,151 @@ int sj_empty(struct sj *j)
 
 /* ---- replay ---- */
 
+/*
+ * As jbd2's recovery (Linux fs/jbd2/recovery.c) and e2fsck's: a scan
+ * finds the committed transactions, from the superblock's start and
+ * sequence up to the first block that does not continue the log (no
+ * magic, another sequence, a bad descriptor or commit checksum, no
+ * commit); then their revoke records are collected; then every block
+ * they log is written in place unless a revoke record in the same or a
+ * later committed transaction names it.  A revoke block is the 12-byte
+ * header, r_count (the bytes used, header included) and 4- or 8-byte
+ * (64bit) block numbers, with csum v2/v3 a 4-byte checksum at the end.
+ */
 struct tag {
     uint64_t blk;
     uint32_t pos;           /* its block in the log */
     uint32_t flags;
     uint32_t csum;
+    uint32_t seq;           /* its transaction */
 };
+
+struct revoke {
+    uint64_t blk;
+    uint32_t seq;
+};
+
+/* jbd2's tid_geq: sequence numbers wrap. */
+static bool seq_geq(uint32_t a, uint32_t b)
+{
+    return (int32_t)(a - b) >= 0;
+}
+
+static int cmp_revoke(const void *x, const void *y)
+{
+    const struct revoke *a = x, *b = y;
+    return a->blk < b->blk ? -1 : a->blk > b->blk;
+}
+
+/* Whether a committed revoke record names blk in transaction seq or a later one. */
+static bool revoked(const struct revoke *rv, size_t n, uint64_t blk, uint32_t seq)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (rv[mid].blk < blk)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    for (; lo < n && rv[lo].blk == blk; lo++)
+        if (seq_geq(rv[lo].seq, seq))
+            return true;
+    return false;
+}
+
+static int grow_array(void **p, size_t *cap, size_t n, size_t size)
+{
+    if (n < *cap)
+        return 0;
+    size_t nc = *cap ? *cap * 2 : 64;
+    void *q = realloc(*p, nc * size);
+    if (!q)
+        return -ENOMEM;
+    *p = q, *cap = nc;
+    return 0;
+}
 
 int sj_replay(struct sj *j, unsigned *trans, unsigned *blocks, char *err, size_t errlen)
 {
     *trans = *blocks = 0;
     if (!j->dirty)
         return 0;
-    uint32_t p = be32(j->sb + SB_START), seq = be32(j->sb + SB_SEQUENCE);
+    uint32_t p = be32(j->sb + SB_START), seq = be32(j->sb + SB_SEQUENCE), seq0 = seq;
     uint8_t *b = malloc(j->bs), *d = malloc(j->bs);
     struct tag *tags = NULL;
-    size_t ntags = 0, captags = 0;
+    struct revoke *rv = NULL;
+    size_t ntags = 0, captags = 0, nrv = 0, caprv = 0;
     uint32_t scanned = 0, loglen = j->maxlen - j->first;
     int rc = -ENOMEM;
     if (!b || !d)
         goto out;
+    /* Scan: the committed transactions' tags and revoke records. */
     for (;;) {
-        /* One transaction: descriptors and their blocks up to a commit block. */
-        ntags = 0;
+        /* One transaction: descriptors and their blocks, revoke blocks, up to a commit block. */
+        size_t tag0 = ntags, rv0 = nrv;
         bool committed = false;
         for (;;) {
             if (scanned++ > loglen)
-                goto done;      /* went all the way round: no commit */
+                break;          /* went all the way round: no commit */
             rc = log_rw(j, p, b, false);
             if (rc) {
                 seterr(err, errlen, "reading journal block %u: error %d", p, rc);
                 goto out;
             }
             if (be32(b) != JMAGIC || be32(b + 8) != seq)
-                goto done;
+                break;
             uint32_t type = be32(b + 4);
-            if (type == JT_REVOKE) {
-                seterr(err, errlen, "the journal holds revoke records (written by Linux): run e2fsck");
-                rc = -ENOTRECOVERABLE;
-                goto out;
-            }
             if (type == JT_COMMIT) {
                 if (j->csum) {
                     uint32_t want = be32(b + CB_CHKSUM);
                     put32(b + CB_CHKSUM, 0);
                     if (sj_crc32c(j->seed, b, j->bs) != want)
-                        goto done;
+                        break;
                 }
                 p = wrap(j, p + 1);
                 committed = true;
                 break;
             }
-            if (type != JT_DESC)
-                goto done;
+            if (type != JT_DESC && type != JT_REVOKE)
+                break;
             if (j->csum) {
                 uint32_t want = be32(b + j->bs - 4);
                 put32(b + j->bs - 4, 0);
                 if (sj_crc32c(j->seed, b, j->bs) != want)
-                    goto done;
+                    break;
             }
             p = wrap(j, p + 1);
             size_t limit = j->bs - (j->csum ? 4 : 0);
+            if (type == JT_REVOKE) {
+                uint32_t used = be32(b + 12), rsize = j->incompat & JI_64BIT ? 8 : 4;
+                if (used < 16 || used > limit) {
+                    seterr(err, errlen, "transaction %u: a revoke block says it uses %u bytes: run e2fsck",
+                           seq, used);
+                    rc = -ENOTRECOVERABLE;
+                    goto out;
+                }
+                for (uint32_t o = 16; o + rsize <= used; o += rsize) {
+                    if (grow_array((void **)&rv, &caprv, nrv, sizeof(*rv))) {
+                        rc = -ENOMEM;
+                        goto out;
+                    }
+                    rv[nrv++] = (struct revoke){ rsize == 8 ? (uint64_t)be32(b + o) << 32 | be32(b + o + 4)
+                                                            : be32(b + o), seq };
+                }
+                continue;
+            }
             for (size_t t = 12; t + j->tagb <= limit;) {
                 const uint8_t *tg = b + t;
                 uint32_t flags = be16(tg + 6);
                 uint64_t blk = be32(tg);
                 if (j->incompat & JI_64BIT)
                     blk |= (uint64_t)be32(tg + 8) << 32;
-                if (ntags == captags) {
-                    size_t nc = captags ? captags * 2 : 64;
-                    struct tag *nt = realloc(tags, nc * sizeof(*nt));
-                    if (!nt) {
-                        rc = -ENOMEM;
-                        goto out;
-                    }
-                    tags = nt, captags = nc;
+                if (grow_array((void **)&tags, &captags, ntags, sizeof(*tags))) {
+                    rc = -ENOMEM;
+                    goto out;
                 }
-                tags[ntags++] = (struct tag){ blk, p, flags, j->csum3 ? be32(tg + 12) : be16(tg + 4) };
+                tags[ntags++] = (struct tag){ blk, p, flags, j->csum3 ? be32(tg + 12) : be16(tg + 4), seq };
                 p = wrap(j, p + 1);
                 scanned++;
                 t += j->tagb + (flags & TF_SAME_UUID ? 0 : 16);
@@ -648,45 +716,51 @@ int sj_replay(struct sj *j, unsigned *trans, unsigned *blocks, char *err, size_t
                     break;
             }
         }
-        if (!committed)
-            goto done;
-        /* Committed: its blocks in place. */
-        uint8_t seqbe[4];
-        put32(seqbe, seq);
-        for (size_t i = 0; i < ntags; i++) {
-            if (tags[i].blk >= j->fs_blocks) {
-                seterr(err, errlen, "transaction %u logs block %llu, outside the filesystem: run e2fsck",
-                       seq, (unsigned long long)tags[i].blk);
+        if (!committed) {
+            ntags = tag0, nrv = rv0;    /* torn: not there */
+            break;
+        }
+        seq++;
+    }
+    if (nrv)
+        qsort(rv, nrv, sizeof(*rv), cmp_revoke);
+    /* Replay: the committed transactions' blocks in place, oldest first,
+     * but for those a revoke record names. */
+    for (size_t i = 0; i < ntags; i++) {
+        if (revoked(rv, nrv, tags[i].blk, tags[i].seq))
+            continue;
+        if (tags[i].blk >= j->fs_blocks) {
+            seterr(err, errlen, "transaction %u logs block %llu, outside the filesystem: run e2fsck",
+                   tags[i].seq, (unsigned long long)tags[i].blk);
+            rc = -ENOTRECOVERABLE;
+            goto out;
+        }
+        rc = log_rw(j, tags[i].pos, d, false);
+        if (rc) {
+            seterr(err, errlen, "reading journal block %u: error %d", tags[i].pos, rc);
+            goto out;
+        }
+        if (j->csum) {
+            uint8_t seqbe[4];
+            put32(seqbe, tags[i].seq);
+            uint32_t c = sj_crc32c(sj_crc32c(j->seed, seqbe, 4), d, j->bs);
+            if ((j->csum3 ? c : (c & 0xffff)) != tags[i].csum) {
+                seterr(err, errlen, "transaction %u: block %llu's checksum is wrong: run e2fsck",
+                       tags[i].seq, (unsigned long long)tags[i].blk);
                 rc = -ENOTRECOVERABLE;
                 goto out;
             }
-            rc = log_rw(j, tags[i].pos, d, false);
-            if (rc) {
-                seterr(err, errlen, "reading journal block %u: error %d", tags[i].pos, rc);
-                goto out;
-            }
-            if (j->csum) {
-                uint32_t c = sj_crc32c(sj_crc32c(j->seed, seqbe, 4), d, j->bs);
-                if ((j->csum3 ? c : (c & 0xffff)) != tags[i].csum) {
-                    seterr(err, errlen, "transaction %u: block %llu's checksum is wrong: run e2fsck", seq,
-                           (unsigned long long)tags[i].blk);
-                    rc = -ENOTRECOVERABLE;
-                    goto out;
-                }
-            }
-            if (tags[i].flags & TF_ESCAPE)
-                put32(d, JMAGIC);
-            rc = j->dev.write(j->dev.ctx, tags[i].blk * j->bs, d, j->bs);
-            if (rc) {
-                seterr(err, errlen, "writing block %llu: error %d", (unsigned long long)tags[i].blk, rc);
-                goto out;
-            }
-            (*blocks)++;
         }
-        (*trans)++;
-        seq++;
+        if (tags[i].flags & TF_ESCAPE)
+            put32(d, JMAGIC);
+        rc = j->dev.write(j->dev.ctx, tags[i].blk * j->bs, d, j->bs);
+        if (rc) {
+            seterr(err, errlen, "writing block %llu: error %d", (unsigned long long)tags[i].blk, rc);
+            goto out;
+        }
+        (*blocks)++;
     }
-done:
+    *trans = seq - seq0;
     j->seq = seq;
     j->unreplayed = false;
     rc = j->dev.flush(j->dev.ctx);
@@ -698,6 +772,6 @@ done:
         seterr(err, errlen, "marking the replayed journal empty: error %d", rc);
     j->head = j->first;
 out:
-    free(b), free(d), free(tags);
+    free(b), free(d), free(tags), free(rv);
     return rc;
 }
