@@ -506,7 +506,7 @@ int diskfs_mount(const char *node, bool writable, const char *prefix, char *err)
     static struct store_dev dev;
     dev = (struct store_dev){
         .ctx = fs.bf, .sectors = minios_blkfront_sectors(fs.bf), .block_size = 512,
-        .read_only = !writable, .read = bf_read, .write = bf_write, .flush = bf_flush,
+        .read_only = minios_blkfront_read_only(fs.bf), .read = bf_read, .write = bf_write, .flush = bf_flush,
     };
     rc = store_open_dev(&dev, writable, &fs.st, e);
     if (rc) {

@@ -283,6 +283,11 @@ int minios_blkfront_connected(struct minios_blkfront *f, uint64_t sectors, bool 
     return 0;
 }
 
+bool minios_blkfront_read_only(const struct minios_blkfront *f)
+{
+    return f->read_only;
+}
+
 uint64_t minios_blkfront_sectors(const struct minios_blkfront *f)
 {
     return f->sectors;

@@ -7,8 +7,10 @@
 # /bad.txt (its bytes in the inode table overwritten).  All four go on the
 # tapdisk domain's store.  The guest must see each of the three mounts
 # refused with a reason naming the damage (and nothing mounted), then
-# mount the fourth, get EIO for /bad.txt, read /ok.txt whole and exit
-# cleanly: no crash, no hang, no silent misread.
+# mount the fourth, get EIO for /bad.txt, read /ok.txt whole; then mount
+# read-only a disk whose journal holds a transaction (replayed first, as
+# Linux's read-only mount does) and refuse the same attached read-only;
+# and exit cleanly: no crash, no hang, no silent misread.
 set -uo pipefail
 . tests/common/store-boot.sh
 out=build/tests/diskfs-corrupt
@@ -45,9 +47,22 @@ truncate -s 4M "$img/trunc.img"
 dumpe2fs -h "$img/magic.img" >/dev/null 2>&1 && fail "dumpe2fs still reads magic.img"
 e2fsck -fn "$img/inode.img" >/dev/null 2>&1 && fail "e2fsck finds inode.img clean"
 e2fsck -fn "$img/good.img" >/dev/null 2>&1 && fail "e2fsck finds good.img clean"
+# jr.img: a transaction in its journal (debugfs journal_write, which
+# also sets needs_recovery) logging /j.txt's block with new contents,
+# not in place yet; jro.img the same, attached read-only.
+mkdir -p "$out/jfs"
+printf "before the journal's replay\n" > "$out/jfs/j.txt"
+mkfs.ext4 -q -F -b 4096 -d "$out/jfs" "$img/jr.img" 8M || fail "mkfs.ext4 jr.img"
+jblk=$(debugfs -R "bmap /j.txt 0" "$img/jr.img" 2>/dev/null)
+[ -n "$jblk" ] && [ "$jblk" -gt 0 ] || fail "debugfs bmap /j.txt found no block"
+{ printf "after the journal's replay!\n"; head -c $((4096 - 28)) /dev/zero; } > "$out/jblock"
+printf 'jo\njw -b %s %s\njc\n' "$jblk" "$out/jblock" | debugfs -w -f - "$img/jr.img" >/dev/null 2>&1
+dumpe2fs -h "$img/jr.img" 2>/dev/null | grep -q '^Journal start: *[1-9]' || fail "debugfs left no transaction in jr.img"
+debugfs -R "cat /j.txt" "$img/jr.img" 2>/dev/null | grep -q "^before" || fail "jr.img: /j.txt replayed already"
+cp "$img/jr.img" "$img/jro.img"
 mkfs.ext4 -q -F -d "$out/tree" "$store" 64M || fail "mkfs.ext4 (store)"
 store_boot "$log" 200 256M \
-    "$XS,build/stubdoms/tapdisk.elf name=tapdisk mem=8M role=hardware pci=00:04.0 exit=idle,build/tests/diskfs-corrupt.elf name=app mem=8M disk=xvda:/images/magic.img disk=xvdb:/images/inode.img disk=xvdc:/images/trunc.img disk=xvdd:/images/good.img:ro"
+    "$XS,build/stubdoms/tapdisk.elf name=tapdisk mem=8M role=hardware pci=00:04.0 exit=idle,build/tests/diskfs-corrupt.elf name=app mem=8M disk=xvda:/images/magic.img disk=xvdb:/images/inode.img disk=xvdc:/images/trunc.img disk=xvdd:/images/good.img:ro,build/tests/diskfs-corrupt.elf name=japp mem=8M part=journal disk=xvda:/images/jr.img disk=xvdb:/images/jro.img:ro"
 [ "$rc" -eq 33 ] || fail "QEMU status $rc, not 33"
 grep -q 'PANIC\|hypervisor fault' "$log" && fail "hypervisor panic"
 for w in '(app) xvda (superblock magic overwritten): mount refused: -22: device/vbd/51712: bad superblock magic 0x0000' \
@@ -55,9 +70,20 @@ for w in '(app) xvda (superblock magic overwritten): mount refused: -22: device/
          '(app) xvdc (image cut to half its size): mount refused: -22: device/vbd/51744: truncated: the superblock counts 2048 blocks of 4096 bytes (8388608 bytes) but the disk holds 4194304 bytes' \
          '(app) xvdd: /disk/bad.txt, whose inode is overwritten: EIO' \
          '(app) still running: xvdd mounted, /disk/ok.txt read whole, unmounted' \
+         '(japp) store: journal replayed: 1 transaction(s), 1 block(s)' \
+         "(japp) xvda: mounted read-only after its journal's replay: /disk/j.txt holds the logged contents" \
+         "(japp) xvdb (read-only, its journal needs recovery): mount refused: -30: device/vbd/51728: the store's journal needs recovery and its device is read-only" \
+         '(japp) Test result: SUCCESS' \
          '(app) Test result: SUCCESS'; do
     grep -qF "$w" "$log" || fail "missing \"$w\""
 done
 e2fsck -fn "$store" > "$out/fsck.log" 2>&1 || { cat "$out/fsck.log"; fail "e2fsck -fn: the store is not clean"; }
 echo "diskfs-corrupt: e2fsck -fn: the store clean"
+# jr.img as the guest left it: replayed in place, clean; jro.img untouched.
+debugfs -R "dump /images/jr.img $out/jr.out" "$store" >/dev/null 2>&1 &&
+    debugfs -R "dump /images/jro.img $out/jro.out" "$store" >/dev/null 2>&1 || fail "debugfs dump jr/jro.img"
+e2fsck -fn "$out/jr.out" >/dev/null 2>&1 || fail "jr.img: not clean after the guest's replay"
+debugfs -R "cat /j.txt" "$out/jr.out" 2>/dev/null | grep -q "^after the journal's replay" || fail "jr.img: /j.txt not replayed in place"
+cmp -s "$out/jro.out" "$img/jro.img" || fail "jro.img (read-only) changed"
+echo "diskfs-corrupt: jr.img replayed in place and clean; jro.img untouched"
 echo "Test result: SUCCESS"

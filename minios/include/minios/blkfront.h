@@ -67,6 +67,8 @@ int minios_blkfront_connected(struct minios_blkfront *f, uint64_t sectors, bool 
 int minios_blkfront_attach(const char *node, struct minios_blkfront **out, char *err);
 int minios_blkfront_detach(struct minios_blkfront *f);
 uint64_t minios_blkfront_sectors(const struct minios_blkfront *f);
+/* Whether the backend serves the disk read-only (info's VDISK_READONLY). */
+bool minios_blkfront_read_only(const struct minios_blkfront *f);
 int minios_blkfront_read(struct minios_blkfront *f, uint64_t sector, void *buf, size_t count);
 int minios_blkfront_write(struct minios_blkfront *f, uint64_t sector, const void *buf,
                           size_t count);

@@ -243,7 +243,22 @@ int store_open(struct minios_blk *dev, bool writable, struct store **out, char *
     return store_open_dev(&d, writable, out, err);
 }
 
+static int open_dev(const struct store_dev *dev, bool writable, bool journal_checked,
+                    struct store **out, char *err);
+
 int store_open_dev(const struct store_dev *dev, bool writable, struct store **out, char *err)
+{
+    return open_dev(dev, writable, false, out, err);
+}
+
+/* Read-only, once the journal is known to need no replay. */
+static int open_after_check(const struct store_dev *dev, struct store **out, char *err)
+{
+    return open_dev(dev, false, true, out, err);
+}
+
+static int open_dev(const struct store_dev *dev, bool writable, bool journal_checked,
+                    struct store **out, char *err)
 {
     char name[32];
     init_messages();
@@ -272,6 +287,33 @@ int store_open_dev(const struct store_dev *dev, bool writable, struct store **ou
         /* A device error is an errno; anything of the library's own
          * table says the disk holds nothing it can open. */
         return e > 0 && e < 4096 ? -(int)e : e == EXT2_ET_NO_MEMORY ? -ENOMEM : -EINVAL;
+    }
+    if (!writable && !journal_checked && ext2fs_has_feature_journal_needs_recovery(s->fs->super)) {
+        /* Read-only, but a crash left transactions in the journal: the
+         * filesystem in place is older than its last commit.  As Linux's
+         * read-only mount does, replay first if the device can be
+         * written (a writable open replays, a close leaves it clean),
+         * and refuse if it cannot. */
+        bool pending = false;
+        rc = ext2fs_has_feature_journal(s->fs->super) ? store_check(s, err, STORE_ERRLEN) : 0;
+        if (!rc)
+            rc = store_journal_pending(s->fs, &pending, err);
+        ext2fs_free(s->fs);
+        free(s);
+        if (rc || !pending)
+            return rc ? rc : open_after_check(dev, out, err);
+        if (dev->read_only) {
+            seterr(err, "the store's journal needs recovery and its device is read-only: run e2fsck");
+            return -EROFS;
+        }
+        struct store *w;
+        rc = store_open_dev(dev, true, &w, err);
+        if (!rc)
+            rc = store_close(w, err);
+        if (rc)
+            return rc;
+        printf("store: %s: replayed its journal before opening it read-only, as a mount does\n", name);
+        return open_after_check(dev, out, err);
     }
     if (writable) {
         /* The journal's inode is found through the group descriptors and

@@ -24,6 +24,8 @@ int store_data_pwrite(ext2_filsys fs, ext2_ino_t ino, struct ext2_inode *inode, 
                       size_t len, uint64_t off);
 /* The store's journal: opened (replayed first if a crash left it), closed. */
 int store_journal_open(ext2_filsys fs, struct sj **out, bool *replayed, char *err);
+/* Whether the store's journal holds transactions (read only: nothing written). */
+int store_journal_pending(ext2_filsys fs, bool *pending, char *err);
 int store_commit(struct store *s);                             /* ext2fs_flush: a commit point */
 
 /* store.c's internals for store_fs.c. */

@@ -31,18 +31,12 @@ static int map_block(ext2_filsys fs, blk64_t *blocknr, e2_blkcnt_t blockcnt, blk
     return 0;
 }
 
-/*
- * The journal file's blocks in order; then journal.c opens it and, if
- * the superblock says the store was in use (needs_recovery) and the log
- * holds transactions, replays them and reports it (*replayed): the
- * caller reopens the filesystem, whose metadata just changed under
- * libext2fs.  An internal journal only (s_journal_inum; no external
- * journal device).
- */
-int store_journal_open(ext2_filsys fs, struct sj **out, bool *replayed, char *err)
+/* The journal file's blocks in order, and journal.c's view of it opened
+ * (*out NULL: the store has none).  An internal journal only
+ * (s_journal_inum; no external journal device). */
+static int journal_find(ext2_filsys fs, struct sj **out, char *err)
 {
     *out = NULL;
-    *replayed = false;
     struct ext2_super_block *sb = fs->super;
     if (!ext2fs_has_feature_journal(sb))
         return 0;
@@ -76,11 +70,26 @@ int store_journal_open(ext2_filsys fs, struct sj **out, bool *replayed, char *er
     }
     struct sj_dev dev;
     store_io_sjdev(fs->io, &dev);
-    struct sj *j;
-    int rc = sj_open(&dev, fs->blocksize, ext2fs_blocks_count(sb), m.map, m.n, &j, err, STORE_ERRLEN);
+    int rc = sj_open(&dev, fs->blocksize, ext2fs_blocks_count(sb), m.map, m.n, out, err, STORE_ERRLEN);
     free(m.map);
-    if (rc)
+    return rc;
+}
+
+/*
+ * The journal opened; if the superblock says the store was in use
+ * (needs_recovery) and the log holds transactions, they are replayed and
+ * reported (*replayed): the caller reopens the filesystem, whose metadata
+ * just changed under libext2fs.
+ */
+int store_journal_open(ext2_filsys fs, struct sj **out, bool *replayed, char *err)
+{
+    *replayed = false;
+    struct sj *j;
+    int rc = journal_find(fs, &j, err);
+    *out = NULL;
+    if (rc || !j)
         return rc;
+    struct ext2_super_block *sb = fs->super;
     if (sj_dirty(j)) {
         if (!ext2fs_has_feature_journal_needs_recovery(sb)) {
             snprintf(err, STORE_ERRLEN, "the store's journal holds transactions but the store does not "
@@ -101,4 +110,16 @@ int store_journal_open(ext2_filsys fs, struct sj **out, bool *replayed, char *er
     }
     *out = j;
     return 0;
+}
+
+int store_journal_pending(ext2_filsys fs, bool *pending, char *err)
+{
+    struct sj *j;
+    *pending = false;
+    int rc = journal_find(fs, &j, err);
+    if (!rc && j) {
+        *pending = sj_dirty(j);
+        sj_close(j);
+    }
+    return rc;
 }
