@@ -34,18 +34,16 @@ X=build/tests/blkif-xenbus.elf
 store_boot "$log" 150 256M \
     "$XS,build/stubdoms/tapdisk.elf name=tapdisk mem=8M role=hardware pci=00:04.0 exit=idle max-ring-page-order=9 max-ring-page-order=0 max-indirect-segments=0,$X name=plain mem=8M op=disks n=1 salt=1 disk=xvda:/images/raw.img"
 why=$(store_boot_clean "$log") || fail "$why"
-for w in '(tapdisk) tapdisk: max-ring-page-order=9: not 0..4: ignored' \
-         '(tapdisk) tapdisk: /local/domain/2/backend/vbd/3/51712: ring of 1 page, persistent grants on' \
-         '(plain) xvda: 8192 sectors: base read, 2 MiB written, flushed, read back: byte-exact' \
-         '(plain) Test result: SUCCESS' \
-         '(tapdisk) tapdisk: every disk closed (exit=idle): store closed'; do
-    grep -qF "$w" "$log" || fail "missing \"$w\""
-done
+why=$(store_require "$log" '(tapdisk) tapdisk: max-ring-page-order=9: not 0..4: ignored' \
+                           '(tapdisk) tapdisk: /local/domain/2/backend/vbd/3/51712: ring of 1 page, persistent grants on' \
+                           '(plain) xvda: 8192 sectors: base read, 2 MiB written, flushed, read back: byte-exact' \
+                           '(plain) Test result: SUCCESS' \
+                           '(tapdisk) tapdisk: every disk closed (exit=idle): store closed') || fail "$why"
 grep -qE '\(tapdisk\) blkback: d3: [1-9][0-9]* requests answered OKAY \(0 indirect\), 0 refused' "$log" ||
     fail "tapdisk did not answer plain requests only"
 debugfs -R "dump /images/raw.img $out/x/raw.img" "$store" >/dev/null 2>&1 || fail "debugfs dump"
 qemu-img compare -q -f raw -F raw "$out/expected.raw" "$out/x/raw.img" ||
     fail "qemu-img compare: the image does not hold what the guest wrote"
-e2fsck -fn "$store" > "$out/fsck.log" 2>&1 || { cat "$out/fsck.log"; fail "e2fsck -fn: the store is not clean"; }
+store_fsck "$store" "$out/fsck.log" || fail "e2fsck -fn: the store is not clean"
 echo "blkfront-offers: one-page ring, no indirect requests; qemu-img compare and e2fsck -fn clean"
 echo "Test result: SUCCESS"

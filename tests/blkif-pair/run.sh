@@ -39,41 +39,39 @@ X=build/tests/blkif-pair.elf
 store_boot "$log" 120 128M \
     "$X name=tapdisk role=hardware pci=00:04.0 op=back store=00:04.0 peer=2 peer2=3,$X name=front op=front peer=1,$X name=good op=good peer=1"
 why=$(store_boot_clean "$log") || fail "$why"
-for w in '(front) connected: 8192 sectors' \
-         '(front) 16 writes and 16 reads of 11 pages each in flight at once from sector 0, flushed: byte-exact' \
-         '(good) blkfront: wrote 1408 sectors from sector 0, flushed, read back: byte-exact' \
-         '(good) the other frontend was cut off; going on' \
-         '(good) blkfront: wrote 1408 sectors from sector 4096, flushed, read back: byte-exact' \
-         '(good) Test result: SUCCESS' \
-         '(front) flush: OKAY' \
-         '(front) refused: read past the end: BLKIF_RSP_ERROR' \
-         '(front) refused: write with a bad grant: BLKIF_RSP_ERROR' \
-         '(front) refused: unknown operation 77: BLKIF_RSP_ERROR' \
-         '(front) refused: segment past its page: BLKIF_RSP_ERROR' \
-         '(front) refused: write barrier (not advertised): BLKIF_RSP_EOPNOTSUPP' \
-         '(front) indirect read of 20 segments: OKAY' \
-         '(front) indirect read of 20 segments: byte-exact, answered as a read' \
-         '(front) refused: indirect flush: BLKIF_RSP_ERROR' \
-         '(front) refused: indirect of 33 segments: BLKIF_RSP_ERROR' \
-         '(front) refused: indirect page that grants nothing: BLKIF_RSP_ERROR' \
-         '(front) refused: indirect segment past its page: BLKIF_RSP_ERROR' \
-         '(front) refused: indirect read past the end: BLKIF_RSP_ERROR' \
-         '(front) a good read after them: OKAY' \
-         '(front) backend says: frontend d2 cut off: impossible request producer index' \
-         '(tapdisk) served d2: 35 OKAY, 10 refused; frontend d2 cut off' \
-         '(tapdisk) served d3: 66 OKAY, 0 refused; connected' \
-         '(good) blkfront: 66 requests answered, up to ' \
-         '(tapdisk) images and store closed' \
-         '(tapdisk) Test result: SUCCESS' \
-         '(front) Test result: SUCCESS'; do
-    grep -qF "$w" "$log" || fail "missing \"$w\""
-done
+why=$(store_require "$log" '(front) connected: 8192 sectors' \
+                           '(front) 16 writes and 16 reads of 11 pages each in flight at once from sector 0, flushed: byte-exact' \
+                           '(good) blkfront: wrote 1408 sectors from sector 0, flushed, read back: byte-exact' \
+                           '(good) the other frontend was cut off; going on' \
+                           '(good) blkfront: wrote 1408 sectors from sector 4096, flushed, read back: byte-exact' \
+                           '(good) Test result: SUCCESS' \
+                           '(front) flush: OKAY' \
+                           '(front) refused: read past the end: BLKIF_RSP_ERROR' \
+                           '(front) refused: write with a bad grant: BLKIF_RSP_ERROR' \
+                           '(front) refused: unknown operation 77: BLKIF_RSP_ERROR' \
+                           '(front) refused: segment past its page: BLKIF_RSP_ERROR' \
+                           '(front) refused: write barrier (not advertised): BLKIF_RSP_EOPNOTSUPP' \
+                           '(front) indirect read of 20 segments: OKAY' \
+                           '(front) indirect read of 20 segments: byte-exact, answered as a read' \
+                           '(front) refused: indirect flush: BLKIF_RSP_ERROR' \
+                           '(front) refused: indirect of 33 segments: BLKIF_RSP_ERROR' \
+                           '(front) refused: indirect page that grants nothing: BLKIF_RSP_ERROR' \
+                           '(front) refused: indirect segment past its page: BLKIF_RSP_ERROR' \
+                           '(front) refused: indirect read past the end: BLKIF_RSP_ERROR' \
+                           '(front) a good read after them: OKAY' \
+                           '(front) backend says: frontend d2 cut off: impossible request producer index' \
+                           '(tapdisk) served d2: 35 OKAY, 10 refused; frontend d2 cut off' \
+                           '(tapdisk) served d3: 66 OKAY, 0 refused; connected' \
+                           '(good) blkfront: 66 requests answered, up to ' \
+                           '(tapdisk) images and store closed' \
+                           '(tapdisk) Test result: SUCCESS' \
+                           '(front) Test result: SUCCESS') || fail "$why"
 debugfs -R "dump /images/disk.qcow2 $out/disk.qcow2" "$store" >/dev/null 2>&1 || fail "debugfs dump"
 debugfs -R "dump /images/good.raw $out/good.raw" "$store" >/dev/null 2>&1 || fail "debugfs dump"
 qemu-img check -q -f qcow2 "$out/disk.qcow2" || fail "qemu-img check"
 qemu-img compare -q -f raw -F qcow2 "$out/expected.raw" "$out/disk.qcow2" || fail "qemu-img compare: disk.qcow2 does not hold what d2 wrote"
 qemu-img compare -q -f raw -F raw "$out/expected-good.raw" "$out/good.raw" || fail "qemu-img compare: good.raw does not hold what d3 wrote"
 echo "blkif-pair: qemu-img check and compare: each image holds its frontend's writes"
-e2fsck -fn "$store" > "$out/fsck.log" 2>&1 || { cat "$out/fsck.log"; fail "e2fsck -fn: the store is not clean"; }
+store_fsck "$store" "$out/fsck.log" || fail "e2fsck -fn: the store is not clean"
 echo "blkif-pair: e2fsck -fn: clean"
 echo "Test result: SUCCESS"

@@ -22,40 +22,26 @@ store=$out/store.img
 log=$out/guest.log
 fail() { echo "blkif-xenbus: $*"; echo "Test result: FAILURE"; exit 0; }
 command -v qemu-img >/dev/null || { echo "no qemu-img"; echo "Test result: SKIP"; exit 0; }
-python3 - "$out" <<'PY'
-import sys
-n = 2 << 20
-base = bytes((i * 151 + (i >> 9) * 3 + 7) & 0xff for i in range(n))
-open(sys.argv[1] + "/tree/images/base.raw", "wb").write(base)
-open(sys.argv[1] + "/base.raw", "wb").write(base)
-e = bytearray(base)
-off = 512 * 512
-for i in range(off, off + 512 * 512):
-    e[i] = (i * 29 + (i >> 10) * 5 + 0xa1) & 0xff
-open(sys.argv[1] + "/expected.raw", "wb").write(e)
-PY
-(cd "$out/tree/images/vm" && qemu-img create -q -f qcow2 -b ../base.raw -F raw disk.qcow2) || fail "qemu-img create"
+why=$(store_base_overlay "$out") || fail "$why"
 mkfs.ext4 -q -F -d "$out/tree" "$store" 64M || fail "mkfs.ext4 failed"
 X=build/tests/blkif-xenbus.elf
 store_boot "$log" 150 256M \
     "$XS,build/stubdoms/tapdisk.elf name=tapdisk mem=8M role=hardware pci=00:04.0 exit=idle,$X name=guest mem=8M op=front,$X name=ctl role=control op=ctl back=2 front=3"
 why=$(store_boot_clean "$log") || fail "$why"
-for w in '(ctl) wrote the nodes of d3'"'"'s xvda and xvdb, served by d2' \
-         '(tapdisk) tapdisk: /local/domain/2/backend/vbd/3/51728: /images/missing.qcow2: File not found by ext2_lookup (-2)' \
-         '(guest) refused: device/vbd/51728: the backend /local/domain/2/backend/vbd/3/51728 did not connect (it closed)' \
-         '(tapdisk) tapdisk: store on 00:04.0: 64 MiB' \
-         '(tapdisk) tapdisk: /local/domain/2/backend/vbd/3/51712: connected' \
-         '(tapdisk) tapdisk: /local/domain/2/backend/vbd/3/51712: ring of 4 pages, persistent grants on' \
-         '(guest) attached: 4096 sectors' \
-         '(guest) read 1 MiB through the qcow2 overlay: the backing file'"'"'s bytes' \
-         '(guest) wrote 256 KiB, flushed, read back: byte-exact' \
-         '(guest) detached: the backend closed' \
-         '(guest) Test result: SUCCESS' \
-         '(tapdisk) tapdisk: /local/domain/2/backend/vbd/3/51712: closed (frontend state 5)' \
-         '(tapdisk) tapdisk: every disk closed (exit=idle): store closed' \
-         '(ctl) Test result: SUCCESS'; do
-    grep -qF "$w" "$log" || fail "missing \"$w\""
-done
+why=$(store_require "$log" '(ctl) wrote the nodes of d3'"'"'s xvda and xvdb, served by d2' \
+                           '(tapdisk) tapdisk: /local/domain/2/backend/vbd/3/51728: /images/missing.qcow2: File not found by ext2_lookup (-2)' \
+                           '(guest) refused: device/vbd/51728: the backend /local/domain/2/backend/vbd/3/51728 did not connect (it closed)' \
+                           '(tapdisk) tapdisk: store on 00:04.0: 64 MiB' \
+                           '(tapdisk) tapdisk: /local/domain/2/backend/vbd/3/51712: connected' \
+                           '(tapdisk) tapdisk: /local/domain/2/backend/vbd/3/51712: ring of 4 pages, persistent grants on' \
+                           '(guest) attached: 4096 sectors' \
+                           '(guest) read 1 MiB through the qcow2 overlay: the backing file'"'"'s bytes' \
+                           '(guest) wrote 256 KiB, flushed, read back: byte-exact' \
+                           '(guest) detached: the backend closed' \
+                           '(guest) Test result: SUCCESS' \
+                           '(tapdisk) tapdisk: /local/domain/2/backend/vbd/3/51712: closed (frontend state 5)' \
+                           '(tapdisk) tapdisk: every disk closed (exit=idle): store closed' \
+                           '(ctl) Test result: SUCCESS') || fail "$why"
 # blkfront uses tapdisk's indirect descriptors (32 segments): its 1 MiB
 # read goes as requests of 256 sectors.
 grep -qE '\(tapdisk\) blkback: d3: [0-9]+ requests answered OKAY \([1-9][0-9]* indirect\), 0 refused' "$log" \
@@ -64,13 +50,11 @@ grep -qE '\(tapdisk\) blkback: d3: [0-9]+ requests answered OKAY \([1-9][0-9]* i
 # 8 slots of 32 pages at most), reused by later requests, unmapped at disconnect.
 grep -qE '\(tapdisk\) blkback: d3: persistent grants: ([1-9]|[1-9][0-9]|1[0-9][0-9]|2[0-4][0-9]|25[0-6]) mapped, [1-9][0-9]* reused, 0 purged' "$log" \
     || fail "persistent grants were not mapped once and reused"
-for f in base.raw vm/disk.qcow2; do
-    debugfs -R "dump /images/$f $out/x/images/$f" "$store" >/dev/null 2>&1 || fail "debugfs dump /images/$f"
-done
+why=$(store_dump "$store" "$out/x/images" base.raw vm/disk.qcow2) || fail "$why"
 qemu-img check -q -f qcow2 "$out/x/images/vm/disk.qcow2" || fail "qemu-img check"
 cmp -s "$out/x/images/base.raw" "$out/base.raw" || fail "the backing file was changed"
 qemu-img compare -q -f raw -F qcow2 "$out/expected.raw" "$out/x/images/vm/disk.qcow2" || fail "qemu-img compare: the overlay does not read as expected"
 echo "blkif-xenbus: qemu-img check and compare: the overlay holds the guest's write over the backing file; base.raw untouched"
-e2fsck -fn "$store" > "$out/fsck.log" 2>&1 || { cat "$out/fsck.log"; fail "e2fsck -fn: the store is not clean"; }
+store_fsck "$store" "$out/fsck.log" || fail "e2fsck -fn: the store is not clean"
 echo "blkif-xenbus: e2fsck -fn: clean"
 echo "Test result: SUCCESS"

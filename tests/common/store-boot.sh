@@ -28,3 +28,53 @@ store_boot_clean() {
     grep -q 'LEAK' "$log" && { echo "frames leaked"; return 1; }
     return 0
 }
+
+# store_require LOG LINE...: every LINE is in LOG (grep -F); otherwise
+# prints `missing "LINE"` for the first one that is not and returns 1:
+#   why=$(store_require "$log" 'line' ...) || fail "$why"
+store_require() {
+    local log=$1 w
+    shift
+    for w in "$@"; do
+        grep -qF "$w" "$log" || { echo "missing \"$w\""; return 1; }
+    done
+    return 0
+}
+
+# store_dump STORE DIR NAME...: extracts /images/NAME from the store
+# image to DIR/NAME with debugfs; prints what failed and returns 1.
+store_dump() {
+    local st=$1 dir=$2 f
+    shift 2
+    for f in "$@"; do
+        debugfs -R "dump /images/$f $dir/$f" "$st" >/dev/null 2>&1 || { echo "debugfs dump /images/$f"; return 1; }
+    done
+    return 0
+}
+
+# store_fsck STORE LOGFILE: e2fsck -fn finds the store clean; otherwise
+# prints its report and returns 1.
+store_fsck() {
+    e2fsck -fn "$1" > "$2" 2>&1 || { cat "$2"; return 1; }
+}
+
+# store_base_overlay OUT: OUT/tree/images/base.raw (2 MiB of a pattern,
+# also kept as OUT/base.raw), the qcow2 overlay OUT/tree/images/vm/disk.qcow2
+# over it, and OUT/expected.raw: the base with 256 KiB at sector 512
+# written as the guests of blkif-xenbus and disk-boot write it.
+store_base_overlay() {
+    local out=$1
+    python3 - "$out" <<'PY' || { echo "making base.raw"; return 1; }
+import sys
+n = 2 << 20
+base = bytes((i * 151 + (i >> 9) * 3 + 7) & 0xff for i in range(n))
+open(sys.argv[1] + "/tree/images/base.raw", "wb").write(base)
+open(sys.argv[1] + "/base.raw", "wb").write(base)
+e = bytearray(base)
+off = 512 * 512
+for i in range(off, off + 512 * 512):
+    e[i] = (i * 29 + (i >> 10) * 5 + 0xa1) & 0xff
+open(sys.argv[1] + "/expected.raw", "wb").write(e)
+PY
+    (cd "$out/tree/images/vm" && qemu-img create -q -f qcow2 -b ../base.raw -F raw disk.qcow2) || { echo "qemu-img create"; return 1; }
+}

@@ -45,9 +45,7 @@ for d in a b c d; do
     w="(big) xvd$d: $MB MiB written, flushed, read back: byte-exact"
     grep -qF "$w" "$log" || fail "missing \"$w\""
 done
-for w in '(big) Test result: SUCCESS' '(tapdisk) tapdisk: every disk closed (exit=idle): store closed'; do
-    grep -qF "$w" "$log" || fail "missing \"$w\""
-done
+why=$(store_require "$log" '(big) Test result: SUCCESS' '(tapdisk) tapdisk: every disk closed (exit=idle): store closed') || fail "$why"
 i=0
 for f in d.raw:raw d.qcow2:qcow2 d.vhd:vpc d.vmdk:vmdk; do
     name=${f%%:*} fmt=${f##*:}
@@ -57,6 +55,6 @@ for f in d.raw:raw d.qcow2:qcow2 d.vhd:vpc d.vmdk:vmdk; do
     i=$((i + 1))
 done
 echo "disk-64m: qemu-img check (qcow2, vmdk) and compare (all four): the 64 MiB the guest wrote"
-e2fsck -fn "$store" > "$out/fsck.log" 2>&1 || { cat "$out/fsck.log"; fail "e2fsck -fn: the store is not clean"; }
+store_fsck "$store" "$out/fsck.log" || fail "e2fsck -fn: the store is not clean"
 echo "disk-64m: e2fsck -fn: clean"
 echo "Test result: SUCCESS"

@@ -26,19 +26,7 @@ store=$out/store.img
 log=$out/guest.log
 fail() { echo "disk-boot: $*"; echo "Test result: FAILURE"; exit 0; }
 command -v qemu-img >/dev/null || { echo "no qemu-img"; echo "Test result: SKIP"; exit 0; }
-python3 - "$out" <<'PY'
-import sys
-n = 2 << 20
-base = bytes((i * 151 + (i >> 9) * 3 + 7) & 0xff for i in range(n))
-open(sys.argv[1] + "/tree/images/base.raw", "wb").write(base)
-open(sys.argv[1] + "/base.raw", "wb").write(base)
-e = bytearray(base)
-off = 512 * 512
-for i in range(off, off + 512 * 512):
-    e[i] = (i * 29 + (i >> 10) * 5 + 0xa1) & 0xff
-open(sys.argv[1] + "/expected.raw", "wb").write(e)
-PY
-(cd "$out/tree/images/vm" && qemu-img create -q -f qcow2 -b ../base.raw -F raw disk.qcow2) || fail "qemu-img create"
+why=$(store_base_overlay "$out") || fail "$why"
 mkfs.ext4 -q -F -d "$out/tree" "$store" 64M || fail "mkfs.ext4 failed"
 X=build/tests/blkif-xenbus.elf
 store_boot "$log" 150 256M \
@@ -46,38 +34,34 @@ store_boot "$log" 150 256M \
 [ "$rc" -eq 35 ] || fail "QEMU status $rc, not 35 (two modules refused, the rest powered off)"
 grep -q 'PANIC\|hypervisor fault' "$log" && fail "hypervisor panic"
 grep -q 'LEAK' "$log" && fail "frames leaked"
-for w in "module 'bad1' refused: disk=hda:/images/base.raw: xvd[a-z]:PATH[:ro]" \
-         "module 'bad2' refused: disk=xvdc:images/base.raw: the path must be absolute" \
-         '(xenstore) d3: disk xvda (51712) = /images/vm/disk.qcow2, served by d2' \
-         '(xenstore) d3: disk xvdb (51728) = /images/base.raw (read-only), served by d2' \
-         '(tapdisk) tapdisk: store on 00:04.0: 64 MiB' \
-         '(tapdisk) tapdisk: /local/domain/2/backend/vbd/3/51712: connected' \
-         '(tapdisk) tapdisk: /local/domain/2/backend/vbd/3/51728: connected' \
-         '(guest) attached: 4096 sectors' \
-         '(guest) xvdb: read-only, 4096 sectors, the base file'"'"'s bytes; a write refused' \
-         '(guest) read 1 MiB through the qcow2 overlay: the backing file'"'"'s bytes' \
-         '(guest) wrote 256 KiB, flushed, read back: byte-exact' \
-         '(guest) detached: the backend closed' \
-         '(guest) Test result: SUCCESS' \
-         '(evil) refused: protocol x86_32-abi: the backend closed' \
-         '(evil) refused: a ring-ref that grants nothing: the backend closed' \
-         '(evil) refused: ring-page-order 5: the backend closed' \
-         '(tapdisk) tapdisk: /local/domain/2/backend/vbd/4/51744: /local/domain/4/device/vbd/51744: ring-page-order 5 above max-ring-page-order 4' \
-         '(evil) Test result: SUCCESS' \
-         "(tapdisk) tapdisk: /local/domain/2/backend/vbd/4/51712: /local/domain/4/device/vbd/51712: protocol x86_32-abi (only x86_64-abi is served) (-" \
-         "(tapdisk) tapdisk: /local/domain/2/backend/vbd/4/51728: d4's ring grant 4000 cannot be mapped" \
-         '(crasher) attached and read; crashing without closing' \
-         '(tapdisk) tapdisk: /local/domain/2/backend/vbd/5/51712: closed (frontend state -1)' \
-         '(tapdisk) tapdisk: every disk closed (exit=idle): store closed'; do
-    grep -qF "$w" "$log" || fail "missing \"$w\""
-done
-for f in base.raw vm/disk.qcow2; do
-    debugfs -R "dump /images/$f $out/x/images/$f" "$store" >/dev/null 2>&1 || fail "debugfs dump /images/$f"
-done
+why=$(store_require "$log" "module 'bad1' refused: disk=hda:/images/base.raw: xvd[a-z]:PATH[:ro]" \
+                           "module 'bad2' refused: disk=xvdc:images/base.raw: the path must be absolute" \
+                           '(xenstore) d3: disk xvda (51712) = /images/vm/disk.qcow2, served by d2' \
+                           '(xenstore) d3: disk xvdb (51728) = /images/base.raw (read-only), served by d2' \
+                           '(tapdisk) tapdisk: store on 00:04.0: 64 MiB' \
+                           '(tapdisk) tapdisk: /local/domain/2/backend/vbd/3/51712: connected' \
+                           '(tapdisk) tapdisk: /local/domain/2/backend/vbd/3/51728: connected' \
+                           '(guest) attached: 4096 sectors' \
+                           '(guest) xvdb: read-only, 4096 sectors, the base file'"'"'s bytes; a write refused' \
+                           '(guest) read 1 MiB through the qcow2 overlay: the backing file'"'"'s bytes' \
+                           '(guest) wrote 256 KiB, flushed, read back: byte-exact' \
+                           '(guest) detached: the backend closed' \
+                           '(guest) Test result: SUCCESS' \
+                           '(evil) refused: protocol x86_32-abi: the backend closed' \
+                           '(evil) refused: a ring-ref that grants nothing: the backend closed' \
+                           '(evil) refused: ring-page-order 5: the backend closed' \
+                           '(tapdisk) tapdisk: /local/domain/2/backend/vbd/4/51744: /local/domain/4/device/vbd/51744: ring-page-order 5 above max-ring-page-order 4' \
+                           '(evil) Test result: SUCCESS' \
+                           "(tapdisk) tapdisk: /local/domain/2/backend/vbd/4/51712: /local/domain/4/device/vbd/51712: protocol x86_32-abi (only x86_64-abi is served) (-" \
+                           "(tapdisk) tapdisk: /local/domain/2/backend/vbd/4/51728: d4's ring grant 4000 cannot be mapped" \
+                           '(crasher) attached and read; crashing without closing' \
+                           '(tapdisk) tapdisk: /local/domain/2/backend/vbd/5/51712: closed (frontend state -1)' \
+                           '(tapdisk) tapdisk: every disk closed (exit=idle): store closed') || fail "$why"
+why=$(store_dump "$store" "$out/x/images" base.raw vm/disk.qcow2) || fail "$why"
 qemu-img check -q -f qcow2 "$out/x/images/vm/disk.qcow2" || fail "qemu-img check"
 cmp -s "$out/x/images/base.raw" "$out/base.raw" || fail "the backing file was changed"
 qemu-img compare -q -f raw -F qcow2 "$out/expected.raw" "$out/x/images/vm/disk.qcow2" || fail "qemu-img compare: the overlay does not read as expected"
 echo "disk-boot: qemu-img check and compare: the overlay holds the guest's write over the backing file; base.raw untouched"
-e2fsck -fn "$store" > "$out/fsck.log" 2>&1 || { cat "$out/fsck.log"; fail "e2fsck -fn: the store is not clean"; }
+store_fsck "$store" "$out/fsck.log" || fail "e2fsck -fn: the store is not clean"
 echo "disk-boot: e2fsck -fn: clean"
 echo "Test result: SUCCESS"

@@ -56,21 +56,17 @@ why=$(store_boot_clean "$log") || fail "$why"
 [ "$(grep -c 'persistent grants off (persistent=0)' "$log")" -eq 6 ] \
     || fail "not every disk says persistent grants off (persistent=0)"
 grep -qE 'persistent grants on|persistent grants: ' "$log" && fail "persistent grants used with persistent=0"
-for w in '(fmt) xvda: 8192 sectors: base read, 2 MiB written, flushed, read back: byte-exact' \
-         '(fmt) xvdb: 8192 sectors: base read, 2 MiB written, flushed, read back: byte-exact' \
-         '(fmt) xvdc: 8192 sectors: base read, 2 MiB written, flushed, read back: byte-exact' \
-         '(fmt) xvdd: 8192 sectors: base read, 2 MiB written, flushed, read back: byte-exact' \
-         '(share) xvda: 8192 sectors: base read, 2 MiB written, flushed, read back: byte-exact' \
-         '(fmt) Test result: SUCCESS' \
-         '(share) Test result: SUCCESS' \
-         '(comp) xvda: 8192 sectors: base read, 2 MiB written, flushed, read back: byte-exact' \
-         '(comp) Test result: SUCCESS' \
-         '(tapdisk) tapdisk: every disk closed (exit=idle): store closed'; do
-    grep -qF "$w" "$log" || fail "missing \"$w\""
-done
-for f in raw.img base.raw d.vhd d.vmdk vm1/disk.qcow2 vm2/disk.qcow2 comp.qcow2; do
-    debugfs -R "dump /images/$f $out/x/images/$f" "$store" >/dev/null 2>&1 || fail "debugfs dump /images/$f"
-done
+why=$(store_require "$log" '(fmt) xvda: 8192 sectors: base read, 2 MiB written, flushed, read back: byte-exact' \
+                           '(fmt) xvdb: 8192 sectors: base read, 2 MiB written, flushed, read back: byte-exact' \
+                           '(fmt) xvdc: 8192 sectors: base read, 2 MiB written, flushed, read back: byte-exact' \
+                           '(fmt) xvdd: 8192 sectors: base read, 2 MiB written, flushed, read back: byte-exact' \
+                           '(share) xvda: 8192 sectors: base read, 2 MiB written, flushed, read back: byte-exact' \
+                           '(fmt) Test result: SUCCESS' \
+                           '(share) Test result: SUCCESS' \
+                           '(comp) xvda: 8192 sectors: base read, 2 MiB written, flushed, read back: byte-exact' \
+                           '(comp) Test result: SUCCESS' \
+                           '(tapdisk) tapdisk: every disk closed (exit=idle): store closed') || fail "$why"
+why=$(store_dump "$store" "$out/x/images" raw.img base.raw d.vhd d.vmdk vm1/disk.qcow2 vm2/disk.qcow2 comp.qcow2) || fail "$why"
 x=$out/x/images
 q check -q -f qcow2 "$x/vm1/disk.qcow2"
 q check -q -f qcow2 "$x/vm2/disk.qcow2"
@@ -84,6 +80,6 @@ q compare -q -f raw -F vmdk "$out/expected-vmdk.raw" "$x/d.vmdk"
 q compare -q -f raw -F qcow2 "$out/expected-vm2.raw" "$x/vm2/disk.qcow2"
 q compare -q -f raw -F qcow2 "$out/expected-comp.raw" "$x/comp.qcow2"
 echo "disk-formats: qemu-img check (qcow2 x3, vmdk) and compare (all six): as the guests wrote them; the shared base.raw untouched"
-e2fsck -fn "$store" > "$out/fsck.log" 2>&1 || { cat "$out/fsck.log"; fail "e2fsck -fn: the store is not clean"; }
+store_fsck "$store" "$out/fsck.log" || fail "e2fsck -fn: the store is not clean"
 echo "disk-formats: e2fsck -fn: clean"
 echo "Test result: SUCCESS"

@@ -25,13 +25,11 @@ mkfs.ext4 -q -F -d "$out/tree" "$store" 64M || fail "mkfs.ext4 (store) failed"
 store_boot "$log" 150 256M \
     "$XS,build/stubdoms/tapdisk.elf name=tapdisk mem=8M role=hardware pci=00:04.0 exit=idle,build/tests/disk-fs.elf name=app mem=8M disk=xvda:/images/fs.img"
 why=$(store_boot_clean "$log") || fail "$why"
-for w in '(app) read /www/index.html from the ext4 on xvda: 120000 bytes, byte-exact' \
-         '(app) rewrote 10000 bytes, appended 50000, flushed, read back: byte-exact' \
-         '(app) filesystem closed, xvda detached' \
-         '(app) Test result: SUCCESS' \
-         '(tapdisk) tapdisk: every disk closed (exit=idle): store closed'; do
-    grep -qF "$w" "$log" || fail "missing \"$w\""
-done
+why=$(store_require "$log" '(app) read /www/index.html from the ext4 on xvda: 120000 bytes, byte-exact' \
+                           '(app) rewrote 10000 bytes, appended 50000, flushed, read back: byte-exact' \
+                           '(app) filesystem closed, xvda detached' \
+                           '(app) Test result: SUCCESS' \
+                           '(tapdisk) tapdisk: every disk closed (exit=idle): store closed') || fail "$why"
 debugfs -R "dump /images/fs.img $out/fs.img" "$store" >/dev/null 2>&1 || fail "debugfs dump /images/fs.img"
 debugfs -R 'cat /www/index.html' "$out/fs.img" > "$out/index.html" 2>/dev/null || fail "debugfs cat"
 python3 - "$out/index.html" <<'PY' || fail "/www/index.html does not hold what the guest wrote"
@@ -45,6 +43,6 @@ assert d == w
 print("disk-fs: debugfs: /www/index.html in fs.img holds the guest's writes, byte for byte")
 PY
 e2fsck -fn "$out/fs.img" > "$out/fsck-inner.log" 2>&1 || { cat "$out/fsck-inner.log"; fail "e2fsck -fn: fs.img is not clean"; }
-e2fsck -fn "$store" > "$out/fsck.log" 2>&1 || { cat "$out/fsck.log"; fail "e2fsck -fn: the store is not clean"; }
+store_fsck "$store" "$out/fsck.log" || fail "e2fsck -fn: the store is not clean"
 echo "disk-fs: e2fsck -fn: fs.img and the store clean"
 echo "Test result: SUCCESS"

@@ -29,11 +29,9 @@ grep -qE 'd[0-9]+: restarted 5 times within 10 s: not restarted again' "$log" ||
     fail "the hypervisor did not stop restarting tapdisk"
 grep -qE '\(guest\) blkfront: device/vbd/51712: backend .*: it did not come back to InitWait \(timed out\): giving up, I/O fails with ENOTCONN' "$log" ||
     fail "blkfront did not give up"
-for w in '(guest) gave up cleanly: the blocked write, then read, flush and write refused with ENOTCONN, detach' \
-         '(guest) Test result: SUCCESS'; do
-    grep -qF "$w" "$log" || fail "missing \"$w\""
-done
+why=$(store_require "$log" '(guest) gave up cleanly: the blocked write, then read, flush and write refused with ENOTCONN, detach' \
+                           '(guest) Test result: SUCCESS') || fail "$why"
 grep -qE 'mm: free frames before domains ([0-9]+), after \1: all returned' "$log" || fail "frames not all returned"
-e2fsck -fn "$store" > "$out/fsck.log" 2>&1 || { cat "$out/fsck.log"; fail "e2fsck -fn: the store is not clean"; }
+store_fsck "$store" "$out/fsck.log" || fail "e2fsck -fn: the store is not clean"
 echo "disk-restart-limit: e2fsck -fn: clean"
 echo "Test result: SUCCESS"

@@ -34,13 +34,11 @@ store_boot "$log" 300 256M \
     "$XS,build/stubdoms/tapdisk.elf name=tapdisk mem=8M role=hardware pci=00:04.0 exit=idle,build/tests/diskfs.elf name=app mem=8M disk=xvda:/images/fs.img disk=xvdb:/images/ro.img:ro disk=xvdc:/images/full.img"
 [ "$rc" -eq 33 ] || fail "QEMU status $rc, not 33"
 grep -q 'PANIC\|hypervisor fault' "$log" && fail "hypervisor panic"
-for w in '(app) mounted xvda' '(app) readdir /disk/d: . .. a.bin b.bin c.txt stdio.txt sub t.bin' \
-         '(app) truncated the full file to 3000 bytes' \
-         '(app) unlinked the full file, wrote and read back 200000 bytes after it' \
-         '(app) xvdb mounted read-only' '(app) Test result: SUCCESS' \
-         "(app) xvdc: unlinked the host's full.bin (to the last block), wrote 1 MiB after it"; do
-    grep -qF "$w" "$log" || fail "missing \"$w\""
-done
+why=$(store_require "$log" '(app) mounted xvda' '(app) readdir /disk/d: . .. a.bin b.bin c.txt stdio.txt sub t.bin' \
+                           '(app) truncated the full file to 3000 bytes' \
+                           '(app) unlinked the full file, wrote and read back 200000 bytes after it' \
+                           '(app) xvdb mounted read-only' '(app) Test result: SUCCESS' \
+                           "(app) xvdc: unlinked the host's full.bin (to the last block), wrote 1 MiB after it") || fail "$why"
 debugfs -R "dump /images/fs.img $out/fs.img" "$store" >/dev/null 2>&1 || fail "debugfs dump"
 grep -qE '\(app\) filled the disk: [0-9]+ bytes written, then ENOSPC' "$log" || fail "the disk was not filled"
 for f in a.bin e.txt stdio.txt t.bin after.bin; do

@@ -31,23 +31,21 @@ store_boot "$log" 120 128M \
     "$X name=store role=hardware pci=00:04.0 pci=00:05.0 store=00:04.0 junk=00:05.0" \
     -drive "file=$junk,if=none,id=d1,format=raw" -device virtio-blk-pci,drive=d1,addr=5
 why=$(store_boot_clean "$log") || fail "$why"
-for w in '(store) refused: junk disk: no ext2/3/4 filesystem that libext2fs can open on the store: ' \
-         '(store) read /data/in.bin: 300000 bytes, byte-exact' \
-         '(store) refused: data/in.bin: a store path is absolute' \
-         '(store) refused: /data/nope.img: File not found by ext2_lookup' \
-         '(store) refused: /data: not a regular file' \
-         '(store) refused: store_close: 1 files still open' \
-         '(store) refused: /data/in.bin: already open' \
-         '(store) a second reader of /data/in.bin: opened' \
-         '(store) refused: /data/out.bin: already open for writing' \
-         '(store) refused: /data/../data/out.bin: already open for writing' \
-         '(store) opened out.bin relative to /data/in.bin' \
-         '(store) wrote /data/out.bin: 20000 bytes rewritten, 70000 appended, flushed, read back byte-exact' \
-         '(store) refused: /data/out.bin: the store is open read-only' \
-         '(store) store reopened read-only: /data/out.bin byte-exact' \
-         '(store) Test result: SUCCESS'; do
-    grep -qF "$w" "$log" || fail "missing \"$w\""
-done
+why=$(store_require "$log" '(store) refused: junk disk: no ext2/3/4 filesystem that libext2fs can open on the store: ' \
+                           '(store) read /data/in.bin: 300000 bytes, byte-exact' \
+                           '(store) refused: data/in.bin: a store path is absolute' \
+                           '(store) refused: /data/nope.img: File not found by ext2_lookup' \
+                           '(store) refused: /data: not a regular file' \
+                           '(store) refused: store_close: 1 files still open' \
+                           '(store) refused: /data/in.bin: already open' \
+                           '(store) a second reader of /data/in.bin: opened' \
+                           '(store) refused: /data/out.bin: already open for writing' \
+                           '(store) refused: /data/../data/out.bin: already open for writing' \
+                           '(store) opened out.bin relative to /data/in.bin' \
+                           '(store) wrote /data/out.bin: 20000 bytes rewritten, 70000 appended, flushed, read back byte-exact' \
+                           '(store) refused: /data/out.bin: the store is open read-only' \
+                           '(store) store reopened read-only: /data/out.bin byte-exact' \
+                           '(store) Test result: SUCCESS') || fail "$why"
 debugfs -R 'cat /data/out.bin' "$store" > "$out/out.bin" 2>"$out/debugfs.err" || fail "debugfs failed"
 python3 - "$out/out.bin" <<'PY' || fail "/data/out.bin does not hold what the guest wrote"
 import sys
@@ -61,6 +59,6 @@ if data != want:
     print("byte", i, "differs"); sys.exit(1)
 print("store-ext4: debugfs: /data/out.bin holds the guest's writes, byte for byte")
 PY
-e2fsck -fn "$store" > "$out/fsck.log" 2>&1 || { cat "$out/fsck.log"; fail "e2fsck -fn: the store is not clean"; }
+store_fsck "$store" "$out/fsck.log" || fail "e2fsck -fn: the store is not clean"
 echo "store-ext4: e2fsck -fn: clean"
 echo "Test result: SUCCESS"

@@ -39,18 +39,16 @@ X=build/tests/store-images.elf
 store_boot "$log" 120 128M \
     "$X name=images role=hardware pci=00:04.0 store=00:04.0"
 why=$(store_boot_clean "$log") || fail "$why"
-for w in '(images) /images/raw.img (raw): 2097152 bytes read, byte-exact' \
-         '(images) /images/raw.img: wrote 196608 + 65536 bytes, flushed, reopened: byte-exact' \
-         '(images) /images/vm1/disk.qcow2 (qcow2, backing ../base.raw): 2097152 bytes read, byte-exact' \
-         '(images) /images/vm1/disk.qcow2: wrote 196608 + 65536 bytes, flushed, reopened: byte-exact' \
-         '(images) /images/d.vhd (vhd): 2097152 bytes read, byte-exact' \
-         '(images) /images/d.vhd: wrote 196608 + 65536 bytes, flushed, reopened: byte-exact' \
-         '(images) /images/d.vmdk (vmdk): 2097152 bytes read, byte-exact' \
-         '(images) /images/d.vmdk: wrote 196608 + 65536 bytes, flushed, reopened: byte-exact' \
-         '(images) refused: /images/orphan.qcow2: ' \
-         '(images) Test result: SUCCESS'; do
-    grep -qF "$w" "$log" || fail "missing \"$w\""
-done
+why=$(store_require "$log" '(images) /images/raw.img (raw): 2097152 bytes read, byte-exact' \
+                           '(images) /images/raw.img: wrote 196608 + 65536 bytes, flushed, reopened: byte-exact' \
+                           '(images) /images/vm1/disk.qcow2 (qcow2, backing ../base.raw): 2097152 bytes read, byte-exact' \
+                           '(images) /images/vm1/disk.qcow2: wrote 196608 + 65536 bytes, flushed, reopened: byte-exact' \
+                           '(images) /images/d.vhd (vhd): 2097152 bytes read, byte-exact' \
+                           '(images) /images/d.vhd: wrote 196608 + 65536 bytes, flushed, reopened: byte-exact' \
+                           '(images) /images/d.vmdk (vmdk): 2097152 bytes read, byte-exact' \
+                           '(images) /images/d.vmdk: wrote 196608 + 65536 bytes, flushed, reopened: byte-exact' \
+                           '(images) refused: /images/orphan.qcow2: ' \
+                           '(images) Test result: SUCCESS') || fail "$why"
 for f in raw.img base.raw d.vhd d.vmdk vm1/disk.qcow2; do
     debugfs -R "dump /images/$f $out/x/images/$f" "$store" >/dev/null 2>&1 || fail "debugfs dump /images/$f"
     [ -s "$out/x/images/$f" ] || fail "debugfs: /images/$f is empty"
@@ -64,6 +62,6 @@ q compare -q -f raw -F qcow2 "$out/expected.raw" "$x/vm1/disk.qcow2"
 q compare -q -f raw -F vpc "$out/expected.raw" "$x/d.vhd"
 q compare -q -f raw -F vmdk "$out/expected.raw" "$x/d.vmdk"
 echo "store-images: qemu-img check (qcow2, vmdk) and compare (all four): as the guest wrote them; base.raw untouched"
-e2fsck -fn "$store" > "$out/fsck.log" 2>&1 || { cat "$out/fsck.log"; fail "e2fsck -fn: the store is not clean"; }
+store_fsck "$store" "$out/fsck.log" || fail "e2fsck -fn: the store is not clean"
 echo "store-images: e2fsck -fn: clean"
 echo "Test result: SUCCESS"
