@@ -367,8 +367,9 @@ static void readonly(void)
 
 /*
  * xvdc: full.img, which the host filled with debugfs: /full.bin holds
- * every free block up to the filesystem's last.  Unlinking it frees them
- * all (ext2fs_punch refused that last block: EIO), then a new file fits.
+ * every free block up to the filesystem's last.  Truncating it to 100000
+ * bytes and then unlinking it free them (ext2fs_punch refused that last
+ * block: EIO, for both); then a new file fits.
  */
 static void host_full(void)
 {
@@ -382,6 +383,31 @@ static void host_full(void)
     int fd = open("/full/new.bin", O_WRONLY | O_CREAT | O_EXCL, 0644);
     REFUSED(write(fd, buf, 4096), ENOSPC);
     CHECK_EQ(close(fd), 0);
+    /* Truncated: its last block (the filesystem's) is freed first
+     * (store.c's release_last_block); the 100000 bytes kept are intact. */
+    fd = open("/full/full.bin", O_RDWR);
+    CHECK_EQ(fd >= 0, 1);
+    if (fd >= 0) {
+        if (ftruncate(fd, 100000))
+            test_fail("ftruncate /full/full.bin (it holds the filesystem's last block): errno %d", errno);
+        struct stat st;
+        CHECK_EQ(fstat(fd, &st), 0);
+        CHECK_EQ(st.st_size, 100000);
+        uint32_t got = 0, bad = 0;
+        ssize_t n;
+        while ((n = read(fd, buf, sizeof(buf))) > 0) {
+            for (ssize_t i = 0; i < n; i++)
+                bad += buf[i] != 'x';
+            got += (uint32_t)n;
+        }
+        CHECK_EQ(got, 100000);
+        CHECK_EQ(bad, 0);
+        CHECK_EQ(close(fd), 0);
+    }
+    /* The blocks freed take a new file's 64 KiB. */
+    write_pat("/full/new.bin", O_WRONLY | O_TRUNC, 5, 0, 1 << 16);
+    check_pat("/full/new.bin", 5, 1 << 16);
+    printf("xvdc: truncated the host's full.bin (to the last block) to 100000 bytes, wrote 64 KiB after it\n");
     errno = 0;
     if (unlink("/full/full.bin"))
         test_fail("unlink /full/full.bin (it holds the filesystem's last block): errno %d", errno);

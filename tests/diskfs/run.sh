@@ -38,6 +38,7 @@ why=$(store_require "$log" '(app) mounted xvda' '(app) readdir /disk/d: . .. a.b
                            '(app) truncated the full file to 3000 bytes' \
                            '(app) unlinked the full file, wrote and read back 200000 bytes after it' \
                            '(app) xvdb mounted read-only' '(app) Test result: SUCCESS' \
+                           "(app) xvdc: truncated the host's full.bin (to the last block) to 100000 bytes, wrote 64 KiB after it" \
                            "(app) xvdc: unlinked the host's full.bin (to the last block), wrote 1 MiB after it") || fail "$why"
 debugfs -R "dump /images/fs.img $out/fs.img" "$store" >/dev/null 2>&1 || fail "debugfs dump"
 grep -qE '\(app\) filled the disk: [0-9]+ bytes written, then ENOSPC' "$log" || fail "the disk was not filled"

@@ -580,13 +580,66 @@ static int64_t file_size(struct img_io *io)
     return size > INT64_MAX ? -EFBIG : (int64_t)size;
 }
 
+/*
+ * Debian 12's libext2fs (1.47.0) cannot free a range of an extent-mapped
+ * file that ends at the filesystem's last block (punch_extent_blocks'
+ * off-by-one: "Illegal block number", docs/diskfs.md), so truncating a
+ * file that holds that block (one placed by other tools: we never
+ * allocate it, store_keep_last_block) failed with EIO.  Before such a
+ * truncation the last block, if the file maps it at or past logical
+ * block `keep`, is unmapped and freed here; the library then frees the
+ * rest, none of which ends at the last block.
+ */
+static errcode_t release_last_block(ext2_filsys fs, ext2_file_t f, blk64_t keep)
+{
+    struct ext2_inode *in = ext2fs_file_get_inode(f);
+    ext2_ino_t ino = ext2fs_file_get_inode_num(f);
+    blk64_t last = ext2fs_blocks_count(fs->super) - 1;
+    if (!(in->i_flags & EXT4_EXTENTS_FL))
+        return 0;
+    errcode_t e = ext2fs_file_flush(f);     /* its buffered block first */
+    if (e)
+        return e;
+    ext2_extent_handle_t h;
+    e = ext2fs_extent_open2(fs, ino, in, &h);
+    if (e)
+        return e;
+    struct ext2fs_extent x;
+    blk64_t lblk = 0;
+    int found = 0;
+    for (e = ext2fs_extent_get(h, EXT2_EXTENT_ROOT, &x); !e;
+         e = ext2fs_extent_get(h, EXT2_EXTENT_NEXT_LEAF, &x)) {
+        if ((x.e_flags & EXT2_EXTENT_FLAGS_LEAF) && x.e_pblk <= last && last - x.e_pblk < x.e_len) {
+            lblk = x.e_lblk + (last - x.e_pblk);
+            found = 1;
+            break;
+        }
+    }
+    if (e == EXT2_ET_EXTENT_NO_NEXT || e == EXT2_ET_NO_CURRENT_NODE)
+        e = 0;
+    if (!e && found && lblk >= keep) {
+        e = ext2fs_extent_set_bmap(h, lblk, 0, 0);     /* unmapped (the tree may shrink) */
+        if (!e) {
+            ext2fs_block_alloc_stats2(fs, last, -1);
+            e = ext2fs_iblk_sub_blocks(fs, in, 1);
+        }
+        if (!e)
+            e = ext2fs_write_inode(fs, ino, in);
+    }
+    ext2fs_extent_free(h);
+    return e;
+}
+
 static int file_truncate(struct img_io *io, uint64_t size)
 {
     struct store_file *sf = (struct store_file *)io;
     if (!sf->writable)
         return -EBADF;
     sf->map_valid = false;
-    errcode_t e = ext2fs_file_set_size2(sf->f, size);
+    ext2_filsys fs = sf->s->fs;
+    errcode_t e = release_last_block(fs, sf->f, (size + fs->blocksize - 1) / fs->blocksize);
+    if (!e)
+        e = ext2fs_file_set_size2(sf->f, size);
     if (e)
         return to_errno(e);
     /* Blocks freed are never reused before the free is committed: a
