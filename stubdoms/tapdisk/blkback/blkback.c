@@ -257,8 +257,10 @@ static void serve(void *arg)
                    (unsigned long long)q.id, q.op,
                    st == BLKIF_RSP_EOPNOTSUPP ? "not supported" : "error", why);
         }
-        if (st == BLKIF_RSP_OKAY && (q.op == BLKIF_OP_WRITE || q.op == BLKIF_OP_DISCARD) &&
-            b->nheld < RING_SIZE(&b->ring)) {
+        if (st == BLKIF_RSP_OKAY && (q.op == BLKIF_OP_WRITE || q.op == BLKIF_OP_DISCARD)) {
+            /* At most one per ring entry are outstanding: never full. */
+            if (b->nheld == RING_SIZE(&b->ring))
+                release_held(b);
             b->held[b->nheld++] = (struct held){ q.id, q.op, (int16_t)st };
             continue;
         }
