@@ -26,6 +26,10 @@
 #        afterwards tapdisk reads each image itself with
 #        the guest's random pattern (selftest=bench-read).
 #   off: tapdisk persistent=0: queue depth 1 and 32 on raw only.
+#   grow: four empty 16 MiB images (a sparse raw, qcow2, vhd, vmdk made
+#        by qemu-img create) on a store of their own; the guest's first
+#        4 KiB sequential writes on each (op=grow: one pass, the store
+#        and the image allocate) and the flush after them.
 set -u
 cd "$(dirname "$0")/.."
 . tests/common/store-boot.sh
@@ -49,6 +53,12 @@ qemu-img convert -q -f raw -O vpc -o subformat=dynamic,force_size=on "$t/raw.img
 qemu-img convert -q -f raw -O vmdk -o subformat=monolithicSparse "$t/raw.img" "$t/disk.vmdk" ||
     { echo "bench-disk: qemu-img convert failed"; exit 1; }
 mkfs.ext4 -q -F -b 4096 -d "$out/tree" "$out/store0.img" 128M || { echo "bench-disk: mkfs.ext4 failed"; exit 1; }
+g=$out/grow/images
+mkdir -p "$g" && truncate -s ${MB}M "$g/raw.img" &&
+qemu-img create -q -f qcow2 "$g/disk.qcow2" ${MB}M &&
+qemu-img create -q -f vpc -o subformat=dynamic,force_size=on "$g/disk.vhd" ${MB}M &&
+qemu-img create -q -f vmdk -o subformat=monolithicSparse "$g/disk.vmdk" ${MB}M &&
+mkfs.ext4 -q -F -b 4096 -d "$out/grow" "$out/grow0.img" 128M || { echo "bench-disk: making the grow store failed"; exit 1; }
 
 FORMATS="raw qcow2 vhd vmdk"
 GUEST_FORMATS=$FORMATS
@@ -62,10 +72,10 @@ reads=""
 disks_on="disk=xvda:$(path raw) disk=xvdb:$(path qcow2) disk=xvdc:$(path vhd) disk=xvdd:$(path vmdk)"
 for f in $FORMATS; do reads="$reads selftest=bench-read=$(path "$f")"; done
 
-boot() {   # NAME RUN MODULES
+boot() {   # NAME RUN MODULES [STORE0]
     local log=$out/$1-$2.log
     store=$out/store-$1-$2.img
-    cp "$out/store0.img" "$store"
+    cp "${4:-$out/store0.img}" "$store"
     local t0=$SECONDS
     SMP=1 TCG_SINGLE=1 store_boot "$log" 240 256M "$3" $ICOUNT >/dev/null
     echo "bench-disk: boot $1 run $2: QEMU status $rc, $((SECONDS - t0)) s" >&2
@@ -76,6 +86,7 @@ start=$SECONDS
 for run in 1 2; do
     boot on $run "$XS,$TD$reads,$G name=bench mem=16M names=raw+qcow2+vhd+vmdk op=all $disks_on"
     boot off $run "$XS,$TD persistent=0,$G name=bench mem=16M names=raw op=qd disk=xvda:$(path raw)"
+    boot grow $run "$XS,$TD,$G name=bench mem=16M names=raw+qcow2+vhd+vmdk op=grow $disks_on" "$out/grow0.img"
 done
 total=$((SECONDS - start))
 
@@ -87,7 +98,7 @@ spread() {
     python3 - "$out" <<'PY'
 import re, sys
 worst = 0.0
-for b in ("on", "off"):
+for b in ("on", "off", "grow"):
     runs = []
     for r in (1, 2):
         try:
@@ -104,7 +115,7 @@ print(f"{worst:.1f}")
 PY
 }
 same=true
-for b in on off; do
+for b in on off grow; do
     if ! diff <(figs "$b-1") <(figs "$b-2") > "$out/$b.diff"; then
         same=false
         echo "bench-disk: the two '$b' runs differ:" >&2
@@ -112,6 +123,7 @@ for b in on off; do
     fi
 done
 L1=$out/on-1.log L2=$out/off-1.log L1b=$out/on-2.log L2b=$out/off-2.log
+L3=$out/grow-1.log L3b=$out/grow-2.log
 val() {   # LOG LINE-REGEX KEY
     grep -o "$2.*" "$1" | head -1 | grep -o " $3=[0-9]*" | cut -d= -f2
 }
@@ -139,6 +151,10 @@ hv_first=$(grep -o 'bench: hv_entry_to_first_guest_tsc=[0-9]*' "$L1" | head -1 |
             echo -n "$s2 \"$p\": { \"iops\": $(j "$i"), \"mb_s\": $(mbs "$k"), \"iops_run2\": $(j "$i2") }"
             s2=","
         done
+        i=$(val "$L3" "bench-disk: $f grow_write " iops) i2=$(val "$L3b" "bench-disk: $f grow_write " iops)
+        echo -n ", \"grow_write\": { \"iops\": $(j "$i"), \"iops_run2\": $(j "$i2") }"
+        i=$(val "$L3" "bench-disk: $f grow_flush " ns) i2=$(val "$L3b" "bench-disk: $f grow_flush " ns)
+        echo -n ", \"grow_flush_ns\": $(j "$i"), \"grow_flush_ns_run2\": $(j "$i2")"
         tr=$(val "$L1" "tapdisk: bench-read $(path "$f"): " iops)
         tb=$(val "$L1" "tapdisk: bench-read $(path "$f"): " store_bytes_per_op)
         [ -n "$s2" ] && echo -n ","
@@ -178,12 +194,14 @@ for f in $GUEST_FORMATS; do
         printf '%-8s %-11s %10s %10s\n' "$f" "$p" "$(val "$L1" "bench-disk: $f $p " iops)" \
             "$(mbs "$(val "$L1" "bench-disk: $f $p " kib_s)")"
     done
+    printf '%-8s %-11s %10s %10s\n' "$f" grow_write "$(val "$L3" "bench-disk: $f grow_write " iops)" \
+        "$(mbs "$(val "$L3" "bench-disk: $f grow_write " kib_s)")"
 done
 echo "bench-disk: two runs of each boot agree: $same; $total s in all; wrote $json"
 # Success: every boot finished its figures and the JSON parses (the two
 # runs are compared above, not required to agree: disk waits are host time).
 ok=true
-for b in on off; do
+for b in on off grow; do
     for run in 1 2; do
         grep -q 'bench-disk: done' "$out/$b-$run.log" || ok=false
     done

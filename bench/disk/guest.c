@@ -16,7 +16,11 @@
  * most 8); op=all runs, on each disk, BENCH_DISK_OPS 4 KiB sequential
  * reads, random reads, sequential writes, random writes (then a flush,
  * not timed), and on xvda random reads at queue depth 1 and 32; op=qd
- * only the queue-depth runs on xvda.  Every 4 KiB block of the host's
+ * only the queue-depth runs on xvda; op=grow, on each disk (empty
+ * images that grow as they are written), BENCH_DISK_OPS 4 KiB
+ * sequential writes from block 0, timed once (every write is a first
+ * one: the store and the image allocate), then a flush, also timed
+ * (PATTERN grow_write and grow_flush).  Every 4 KiB block of the host's
  * images starts with its block number (64-bit little-endian), and every
  * write here keeps it so: each read is checked against it.  Lines:
  *   bench-disk: first_read tsc=T ns=N      (machine start / hypervisor entry)
@@ -171,6 +175,22 @@ static void queue_depth(unsigned depth)
                maxin, minios_blkfront_ring_pages(disk[0]));
 }
 
+/* op=grow: the first writes of an empty image, one pass (a second
+ * would overwrite what the first allocated). */
+static void grow(unsigned d)
+{
+    uint64_t ns = pattern_once(d, "grow_write", true, false);
+    if (failed)
+        return;
+    print_rate(names[d], "grow_write", BENCH_DISK_OPS, ns);
+    uint64_t t0 = minios_monotonic_ns();
+    int rc = minios_blkfront_flush(disk[d]);
+    if (rc)
+        fail("flush", rc);
+    else
+        print_rate(names[d], "grow_flush", 1, minios_monotonic_ns() - t0);
+}
+
 int main(int argc, char **argv)
 {
     const char *op = "all", *list = NULL;
@@ -180,8 +200,8 @@ int main(int argc, char **argv)
         else if (!strncmp(argv[i], "names=", 6))
             list = argv[i] + 6;
     }
-    if (!list || (strcmp(op, "all") && strcmp(op, "qd"))) {
-        printf("bench-disk: FAILED usage: names=A+B+... [op=all|qd]\n");
+    if (!list || (strcmp(op, "all") && strcmp(op, "qd") && strcmp(op, "grow"))) {
+        printf("bench-disk: FAILED usage: names=A+B+... [op=all|qd|grow]\n");
         return 1;
     }
     for (const char *p = list; *p && ndisks < MAX_DISKS;) {
@@ -230,9 +250,12 @@ int main(int argc, char **argv)
             pattern(d, "seq_write", true, false);
             pattern(d, "rand_write", true, true);
         }
-    if (!failed)
+    if (!strcmp(op, "grow"))
+        for (unsigned d = 0; d < ndisks && !failed; d++)
+            grow(d);
+    if (!failed && strcmp(op, "grow"))
         queue_depth(1);
-    if (!failed)
+    if (!failed && strcmp(op, "grow"))
         queue_depth(QD_MAX);
     for (unsigned d = 0; d < ndisks; d++)
         if (disk[d])

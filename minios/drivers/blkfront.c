@@ -76,11 +76,10 @@ struct minios_blkfront {
     /* Progress: the last response (or the submission that found nothing
      * in flight), and the longest wait for a response with requests out. */
     uint64_t last_progress_ns, longest_stall_ns;
-    /* Writes answered OKAY so far; how many of them a completed flush
-     * covers; lost: a backend went with writes it answered but no flush
-     * covered (the next flush reports it). */
-    uint64_t writes_acked, writes_durable;
-    bool lost;
+    /* Writes answered OKAY so far, and how many of them a completed flush
+     * covers (the difference is logged at a reconnection: the backend
+     * answered them, so they survive its crash and are not issued again). */
+    uint64_t writes_acked, writes_flushed;
 };
 
 static void progress(struct minios_blkfront *f)
@@ -531,19 +530,9 @@ int minios_blkfront_flush(struct minios_blkfront *f)
     uint64_t covers = f->writes_acked;
     submit(f, (unsigned)s, BLKIF_OP_FLUSH_DISKCACHE, 0, 0);
     int rc = finish(f, (unsigned)s, minios_monotonic_ns() + TIMEOUT_NS);
-    if (rc)
-        return rc;
-    if (f->lost) {
-        /* Writes a dead backend answered but never flushed may be gone:
-         * this flush cannot vouch for them (reported once, as fsync). */
-        f->lost = false;
-        if (covers > f->writes_durable)
-            f->writes_durable = covers;
-        return -XEN_EIO;
-    }
-    if (covers > f->writes_durable)
-        f->writes_durable = covers;
-    return 0;
+    if (!rc && covers > f->writes_flushed)
+        f->writes_flushed = covers;
+    return rc;
 }
 
 /* ---- the xenbus handshake ---- */
@@ -952,22 +941,18 @@ static void watch(void *arg)
          * started over: new requests wait in their slots from now on. */
         unsigned long fl = minios_events_save();
         f->reconnecting = true;
-        if (f->writes_acked > f->writes_durable && f->flush && !f->read_only)
-            f->lost = true;
         for (unsigned i = 0; i < f->nslots; i++)
             if (f->slots[i].busy && !f->slots[i].done && !f->slots[i].seq)
                 f->slots[i].seq = ++f->seq;     /* issued on the old ring: again */
         minios_events_restore(fl);
-        printf("blkfront: %s: backend %s (%s): reconnecting, %u request%s outstanding\n",
+        printf("blkfront: %s: backend %s (%s): reconnecting, %u request%s outstanding, "
+               "%llu answered write%s not flushed yet (kept: not issued again)\n",
                f->node, f->backend_path,
                !readable ? "gone"
                : st == XenbusStateInitialising || st == XenbusStateInitWait ? "started over"
-               : "closing", f->inflight, f->inflight == 1 ? "" : "s");
-        if (f->lost)
-            printf("blkfront: %s: %llu answered write%s not flushed may be lost: the next flush "
-                   "fails with EIO\n", f->node,
-                   (unsigned long long)(f->writes_acked - f->writes_durable),
-                   f->writes_acked - f->writes_durable == 1 ? "" : "s");
+               : "closing", f->inflight, f->inflight == 1 ? "" : "s",
+               (unsigned long long)(f->writes_acked - f->writes_flushed),
+               f->writes_acked - f->writes_flushed == 1 ? "" : "s");
         xs_put(f->node, "state", XenbusStateInitialising);
         uint64_t t0 = minios_monotonic_ns();
         char why[MINIOS_BLKFRONT_ERRLEN];

@@ -17,8 +17,9 @@
  * /data/out.bin, IN_SIZE bytes each of pat_host.  The store is the
  * device at store=, a disk of zeros is at junk=.  The guest reads
  * in.bin byte-exact, rewrites out.bin's bytes [OVER_OFF, OVER_OFF +
- * OVER_LEN) and appends APPEND_LEN bytes, both with pat_guest, flushes,
- * closes the store, opens it again read-only and reads out.bin back;
+ * OVER_LEN) and appends APPEND_LEN bytes, both with pat_guest (the
+ * file's persist holds nothing after the rewrite, commits once after
+ * the append), flushes, closes the store, opens it again read-only and reads out.bin back;
  * run.sh then checks out.bin with debugfs and the store with e2fsck -fn.
  * Refused: relative, missing and non-file paths, writes to a file or a
  * store opened read-only, closing a store with files open, and a disk
@@ -163,9 +164,20 @@ int main(int argc, char **argv)
     for (uint32_t j = 0; j < OVER_LEN; j++)
         buf[j] = pat_guest(OVER_OFF + j);
     CHECK_EQ(out->ops->pwrite(out, buf, OVER_LEN, OVER_OFF), 0);
+    /* persist (what tapdisk calls before answering writes): an
+     * overwrite of the file's blocks holds nothing back; an append
+     * (blocks allocated, the size grown) needs a commit, once. */
+    int p1 = out->ops->persist(out);
     for (uint32_t j = 0; j < APPEND_LEN; j++)
         buf[j] = pat_guest(IN_SIZE + j);
     CHECK_EQ(out->ops->pwrite(out, buf, APPEND_LEN, IN_SIZE), 0);
+    int p2 = out->ops->persist(out), p3 = out->ops->persist(out);
+    if (p1 != 0 || p2 != 1 || p3 != 0)
+        test_fail("persist after an overwrite %d (want 0), after an append %d (want 1), "
+                  "again %d (want 0)", p1, p2, p3);
+    else
+        printf("persist: nothing held after an overwrite, a commit after an append, then "
+               "nothing\n");
     CHECK_EQ(out->ops->flush(out), 0);
     if (!check_file(out, IN_SIZE + APPEND_LEN, want_out, "/data/out.bin"))
         printf("wrote /data/out.bin: %u bytes rewritten, %u appended, flushed, read back byte-exact\n",

@@ -42,6 +42,7 @@ why=$(store_require "$log" '(store) refused: junk disk: no ext2/3/4 filesystem t
                            '(store) refused: /data/out.bin: already open for writing' \
                            '(store) refused: /data/../data/out.bin: already open for writing' \
                            '(store) opened out.bin relative to /data/in.bin' \
+                           '(store) persist: nothing held after an overwrite, a commit after an append, then nothing' \
                            '(store) wrote /data/out.bin: 20000 bytes rewritten, 70000 appended, flushed, read back byte-exact' \
                            '(store) refused: /data/out.bin: the store is open read-only' \
                            '(store) store reopened read-only: /data/out.bin byte-exact' \

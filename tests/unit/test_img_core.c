@@ -198,6 +198,63 @@ static void test_file_io(void)
     rmdir(dir);
 }
 
+/* An io that holds writes back until persist (counts the calls). */
+struct pio {
+    struct img_io io;
+    struct img_io *in;
+    int persists, ret;
+};
+static struct img_io *pin(struct img_io *io) { return ((struct pio *)io)->in; }
+static int p_pread(struct img_io *io, void *b, size_t l, uint64_t o) { return pin(io)->ops->pread(pin(io), b, l, o); }
+static int p_pwrite(struct img_io *io, const void *b, size_t l, uint64_t o) { return pin(io)->ops->pwrite(pin(io), b, l, o); }
+static int p_flush(struct img_io *io) { return pin(io)->ops->flush(pin(io)); }
+static int64_t p_size(struct img_io *io) { return pin(io)->ops->size(pin(io)); }
+static int p_trunc(struct img_io *io, uint64_t s) { return pin(io)->ops->truncate(pin(io), s); }
+static void p_close(struct img_io *io) { pin(io)->ops->close(pin(io)); free(io); }
+static int p_persist(struct img_io *io)
+{
+    struct pio *p = (struct pio *)io;
+    p->persists++;
+    return p->ret;
+}
+static const struct img_io_ops pio_ops = {
+    .pread = p_pread, .pwrite = p_pwrite, .flush = p_flush, .size = p_size,
+    .truncate = p_trunc, .close = p_close, .persist = p_persist,
+};
+
+/* img_persist: the device's persist on a writable image, its result
+ * passed on; nothing on a read-only one or a device without persist. */
+static void test_persist(void)
+{
+    char err[IMG_ERR_LEN];
+    struct img *img;
+    uint8_t buf[512];
+    for (int rw = 0; rw < 2; rw++) {
+        struct pio *p = calloc(1, sizeof(*p));
+        EXPECT(p && img_io_mem_new(&p->in) == 0 && p->in->ops->truncate(p->in, 65536) == 0);
+        p->io.ops = &pio_ops;
+        p->ret = 1;
+        EXPECT(img_open(&p->io, "raw", rw ? IMG_OPEN_RDWR : 0, NULL, &img, err) == 0);
+        if (rw) {
+            memset(buf, 0x3c, sizeof buf);
+            EXPECT(img_write(img, 512, buf, sizeof buf) == 0);
+            EXPECT(img_persist(img) == 1 && p->persists == 1);
+            p->ret = 0;
+            EXPECT(img_persist(img) == 0 && p->persists == 2);
+            p->ret = -EIO;
+            EXPECT(img_persist(img) == -EIO && p->persists == 3);
+        } else {
+            EXPECT(img_persist(img) == 0 && p->persists == 0);
+        }
+        img_close(img);
+    }
+    struct img_io *io;
+    EXPECT(img_io_mem_new(&io) == 0 && io->ops->truncate(io, 65536) == 0);
+    EXPECT(img_open(io, "raw", IMG_OPEN_RDWR, NULL, &img, err) == 0);
+    EXPECT(img_persist(img) == 0);          /* no persist: nothing is held */
+    img_close(img);
+}
+
 int main(void)
 {
     test_mem_io();
@@ -205,5 +262,6 @@ int main(void)
     test_readonly_and_fmt();
     test_backing();
     test_file_io();
+    test_persist();
     UNIT_DONE();
 }

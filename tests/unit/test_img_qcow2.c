@@ -99,7 +99,7 @@ static void s_close(struct img_io *io)
     c->in->ops->close(c->in);
     free(c);
 }
-static const struct img_io_ops sio_ops = { s_pread, s_pwrite, s_flush, s_size, s_trunc, s_related, s_close };
+static const struct img_io_ops sio_ops = { s_pread, s_pwrite, s_flush, s_size, s_trunc, s_related, s_close, NULL };
 static struct img_io *inner(struct img_io *io) { return ((struct sio *)io->priv)->in; }
 
 /* Opens a copy of b; an image opened for writing is saved back into b
@@ -445,7 +445,7 @@ static int64_t c_size(struct img_io *io)
 static int c_trunc(struct img_io *io, uint64_t s)
 { struct cio *c = io->priv; return c->in->ops->truncate(c->in, s); }
 static void c_close(struct img_io *io) { (void)io; }
-static const struct img_io_ops cio_ops = { c_pread, c_pwrite, c_flush, c_size, c_trunc, NULL, c_close };
+static const struct img_io_ops cio_ops = { c_pread, c_pwrite, c_flush, c_size, c_trunc, NULL, c_close, NULL };
 
 static void test_crash(unsigned cs, bool ext, unsigned rbits, uint64_t stride, size_t wlen, long step)
 {

@@ -82,10 +82,10 @@ int minios_blkfront_flush(struct minios_blkfront *f);
  * disk, issues again every request that had no response.  Callers just
  * wait longer.  If the backend does not come back in time, every
  * waiting and later request fails with -XEN_ENOTCONN (the frontend is
- * then Closed).  If the backend went with writes it had answered that no
- * completed flush covered, the next flush returns -XEN_EIO once (they
- * may be lost; write them again).  The number of connections so far (1
- * after attach):
+ * then Closed).  A write the old backend answered is not issued again:
+ * as Xen's tapdisk, Keel's answers a write only once it survives the
+ * backend's crash (docs/disk-restart.md), so a reconnection never fails
+ * a flush.  The number of connections so far (1 after attach):
  */
 unsigned minios_blkfront_connections(const struct minios_blkfront *f);
 /* The longest time (monotonic ns) that requests were outstanding with no

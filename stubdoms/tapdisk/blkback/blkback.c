@@ -27,6 +27,12 @@ struct blkback {
     char why[BLKBACK_WHY_LEN];
     uint64_t ok, failed, indirect;
     struct blkif_pgrants pg;        /* c.persistent: the frontend's pages kept mapped */
+    /* Answers to writes and discards carried out, held until what finds
+     * their data survives this domain's crash (release_held, when the
+     * ring is drained); at most one per ring entry. */
+    struct held { uint64_t id; uint8_t op; int16_t st; } *held;
+    unsigned nheld;
+    uint64_t held_total, commits;
 };
 
 /* The image library and the store below it are not reentrant, and a
@@ -165,6 +171,41 @@ static void selftest_after(const struct blkback *b, const struct blkif_req *q, i
     abort();
 }
 
+/*
+ * The ring is drained (or the frontend goes): the writes carried out
+ * since the last drain are made to survive this domain's crash, then
+ * answered.  One commit covers every request of the drain (and every
+ * other frontend's before it: a later drain that finds nothing held
+ * costs nothing); an overwrite that changed no metadata holds nothing.
+ * If the commit fails the writes are answered with an error: they may
+ * not survive.
+ */
+static void release_held(struct blkback *b)
+{
+    blkback_lock();
+    int rc = img_persist(b->c.img);
+    blkback_unlock();
+    if (rc > 0)
+        b->commits++;
+    if (rc < 0)
+        printf("blkback: d%u: making %u answered write%s survive a crash failed (%d): "
+               "answered with an error\n", b->c.frontend, b->nheld, b->nheld == 1 ? "" : "s", rc);
+    bool notify = false;
+    for (unsigned i = 0; i < b->nheld; i++) {
+        const struct held *h = &b->held[i];
+        int16_t st = rc < 0 ? BLKIF_RSP_ERROR : h->st;
+        if (rc < 0 && h->st == BLKIF_RSP_OKAY) {
+            b->ok--;
+            b->failed++;
+        }
+        notify |= blkif_ring_respond(&b->ring, h->id, h->op, st) != 0;
+    }
+    b->held_total += b->nheld;
+    b->nheld = 0;
+    if (notify)
+        minios_evtchn_send(b->port);
+}
+
 static void cut_off(struct blkback *b, const char *why)
 {
     snprintf(b->why, sizeof(b->why), "frontend d%u cut off: %s", b->c.frontend, why);
@@ -185,6 +226,10 @@ static void serve(void *arg)
             break;
         }
         if (rc == 0) {
+            if (b->nheld) {
+                release_held(b);
+                continue;
+            }
             if (blkif_ring_final_check(&b->ring))
                 continue;
             MINIOS_WAIT_EVENT(&b->wq, b->kick || b->stop);
@@ -212,12 +257,24 @@ static void serve(void *arg)
                    (unsigned long long)q.id, q.op,
                    st == BLKIF_RSP_EOPNOTSUPP ? "not supported" : "error", why);
         }
+        if (st == BLKIF_RSP_OKAY && (q.op == BLKIF_OP_WRITE || q.op == BLKIF_OP_DISCARD)) {
+            /* At most one per ring entry are outstanding: never full. */
+            if (b->nheld == RING_SIZE(&b->ring))
+                release_held(b);
+            b->held[b->nheld++] = (struct held){ q.id, q.op, (int16_t)st };
+            continue;
+        }
         if (blkif_ring_respond(&b->ring, q.id, q.op, (int16_t)st))
             minios_evtchn_send(b->port);
     }
-    printf("blkback: d%u: %llu requests answered OKAY (%llu indirect), %llu refused\n",
+    /* Going (disconnect): what was carried out is still answered. */
+    if (!b->cut && b->nheld)
+        release_held(b);
+    printf("blkback: d%u: %llu requests answered OKAY (%llu indirect), %llu refused; "
+           "%llu write answers held for %llu store commit%s\n",
            b->c.frontend, (unsigned long long)b->ok, (unsigned long long)b->indirect,
-           (unsigned long long)b->failed);
+           (unsigned long long)b->failed, (unsigned long long)b->held_total,
+           (unsigned long long)b->commits, b->commits == 1 ? "" : "s");
     /* Disconnected or cut off: the persistent grants are unmapped. */
     if (b->c.persistent) {
         printf("blkback: d%u: persistent grants: %llu mapped, %llu reused, %llu purged\n",
@@ -286,17 +343,23 @@ int blkback_connect(const struct blkback_conf *c, struct blkback **out, char *er
         return -XEN_EINVAL;
     }
     BACK_RING_INIT(&b->ring, (blkif_sring_t *)b->ring_va, 4096 * b->ring_pages);
-    int rc = minios_evtchn_bind_interdomain(c->frontend, c->port, &b->port);
+    b->held = calloc(RING_SIZE(&b->ring), sizeof(*b->held));
+    int rc = b->held ? minios_evtchn_bind_interdomain(c->frontend, c->port, &b->port)
+                     : -XEN_ENOMEM;
     if (!rc)
         rc = minios_evtchn_bind(b->port, on_event, b);
     if (rc) {
-        snprintf(err, BLKBACK_WHY_LEN, "d%u's event channel %u cannot be bound (%d)",
-                 c->frontend, c->port, rc);
+        if (b->held)
+            snprintf(err, BLKBACK_WHY_LEN, "d%u's event channel %u cannot be bound (%d)",
+                     c->frontend, c->port, rc);
+        else
+            snprintf(err, BLKBACK_WHY_LEN, "out of memory");
         if (b->port)
             minios_evtchn_close(b->port);
         unmap_ring(b);
         if (c->persistent)
             blkif_pgrants_fini(&b->pg);
+        free(b->held);
         free(b);
         return rc;
     }
@@ -307,6 +370,7 @@ int blkback_connect(const struct blkback_conf *c, struct blkback **out, char *er
         unmap_ring(b);
         if (c->persistent)
             blkif_pgrants_fini(&b->pg);
+        free(b->held);
         free(b);
         return -XEN_ENOMEM;
     }
@@ -336,5 +400,6 @@ void blkback_disconnect(struct blkback *b)
         minios_evtchn_close(b->port);
         unmap_ring(b);
     }
+    free(b->held);
     free(b);
 }

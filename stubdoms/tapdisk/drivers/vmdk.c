@@ -802,6 +802,19 @@ static int vmdk_flush(struct img *img)
     return r;
 }
 
+/* The descriptor's device and every extent's: each may hold metadata back. */
+static int vmdk_persist(struct img *img)
+{
+    struct vmdk *v = img->priv;
+    int r = img->io->ops->persist ? img->io->ops->persist(img->io) : 0, any = r > 0;
+
+    for (unsigned i = 0; r >= 0 && i < v->nr_ext; i++)
+        if (v->ext[i].io && v->ext[i].io->ops->persist &&
+            (r = v->ext[i].io->ops->persist(v->ext[i].io)) > 0)
+            any = 1;
+    return r < 0 ? r : any;
+}
+
 /* ---- Info and check ---------------------------------------------------- */
 
 static int vmdk_info(struct img *img, struct img_info *info)
@@ -999,6 +1012,7 @@ const struct img_driver img_driver_vmdk = {
     .read = vmdk_read,
     .write = vmdk_write,
     .flush = vmdk_flush,
+    .persist = vmdk_persist,
     .info = vmdk_info,
     .check = vmdk_check,
     .create = vmdk_create,

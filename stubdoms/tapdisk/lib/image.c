@@ -20,6 +20,10 @@
  *    closes img->backing and the io, and frees img.
  *  - read/write are called only for in-bounds ranges with len > 0; write
  *    only on an image opened IMG_OPEN_RDWR.
+ *  - write keeps no metadata back: before it returns, every table entry
+ *    that finds the data it wrote (qcow2 L2/refcounts, vhd BAT/bitmap,
+ *    vmdk GT) has been written to the io, in the driver's safe order
+ *    with io flushes between.  So img_persist needs only the io's.
  */
 
 static void __attribute__((format(printf, 2, 3)))
@@ -250,6 +254,15 @@ int img_flush(struct img *img)
     if (img->drv->flush)
         return img->drv->flush(img);
     return img->io->ops->flush(img->io);
+}
+
+int img_persist(struct img *img)
+{
+    if (!(img->flags & IMG_OPEN_RDWR))
+        return 0;
+    if (img->drv->persist)
+        return img->drv->persist(img);
+    return img->io->ops->persist ? img->io->ops->persist(img->io) : 0;
 }
 
 int img_discard(struct img *img, uint64_t off, uint64_t len)

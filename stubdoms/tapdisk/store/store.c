@@ -232,6 +232,27 @@ int store_commit(struct store *s)
     return e ? to_errno(e) : 0;
 }
 
+/*
+ * With a journal, the metadata libext2fs wrote since the last commit (a
+ * file's new extents and size, bitmaps, group descriptors, superblock)
+ * waits in memory (journal.c): a crash of this domain loses it, and with
+ * it the blocks a write placed in a hole or past the end.  A commit
+ * makes it survive.  Without a journal, libext2fs writes inodes and
+ * extent blocks in place as it goes, and a crash's free-looking blocks
+ * are marked in use at the next open (mark_named_blocks): nothing is
+ * held back.
+ */
+int store_persist(struct store *s)
+{
+    if (!s->writable || !s->j)
+        return 0;
+    if (!sj_pending(s->j) &&
+        !(s->fs->flags & (EXT2_FLAG_DIRTY | EXT2_FLAG_BB_DIRTY | EXT2_FLAG_IB_DIRTY)))
+        return 0;
+    int rc = store_commit(s);
+    return rc ? rc : 1;
+}
+
 int store_open(struct minios_blk *dev, bool writable, struct store **out, char *err)
 {
     if (!dev || !out) {
@@ -570,6 +591,16 @@ static int file_flush(struct img_io *io)
     return file_sync((struct store_file *)io);
 }
 
+/* img_io's persist: the file's writes survive tapdisk's crash. */
+static int file_persist(struct img_io *io)
+{
+    struct store_file *sf = (struct store_file *)io;
+    if (!sf->writable)
+        return 0;
+    errcode_t e = ext2fs_file_flush(sf->f);
+    return e ? to_errno(e) : store_persist(sf->s);
+}
+
 static int64_t file_size(struct img_io *io)
 {
     struct store_file *sf = (struct store_file *)io;
@@ -686,6 +717,7 @@ static const struct img_io_ops file_ops = {
     .pread = file_pread,
     .pwrite = file_pwrite,
     .flush = file_flush,
+    .persist = file_persist,
     .size = file_size,
     .truncate = file_truncate,
     .open_related = file_open_related,

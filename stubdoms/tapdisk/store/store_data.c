@@ -81,6 +81,7 @@ int store_data_pwrite(ext2_filsys fs, ext2_ino_t ino, struct ext2_inode *inode, 
     struct run r = { 0, 0, NULL };
     uint8_t *whole = NULL;
     errcode_t e = 0;
+    bool changed = false;       /* a block allocated or converted */
     if (end < off)
         return -EFBIG;
     while (len) {
@@ -105,14 +106,14 @@ int store_data_pwrite(ext2_filsys fs, ext2_ino_t ino, struct ext2_inode *inode, 
                 e = EXT2_ET_BLOCK_ALLOC_FAIL;
             if (e)
                 break;
-            fresh = true;
+            fresh = changed = true;
         } else if (flags & BMAP_RET_UNINIT) {
             e = flush_run(fs, &r);
             if (!e)
                 e = ext2fs_bmap2(fs, ino, inode, NULL, BMAP_SET, lblk, NULL, &pblk);
             if (e)
                 break;
-            fresh = true;
+            fresh = changed = true;
         }
         uint64_t at = (uint64_t)pblk * bs + in;
         if (fresh && n < bs) {
@@ -148,7 +149,9 @@ int store_data_pwrite(ext2_filsys fs, ext2_ino_t ino, struct ext2_inode *inode, 
      * what was placed before it, as write(2) counts a short write. */
     uint64_t placed = e ? off : end;
     e2 = placed > size ? ext2fs_inode_size_set(fs, inode, placed) : 0;
-    if (!e2)
+    /* An overwrite of blocks the file has changes no metadata: nothing
+     * for the journal, so nothing for the next commit (img_persist). */
+    if (!e2 && (changed || placed > size))
         e2 = ext2fs_write_inode(fs, ino, inode);
     if (!e)
         e = e2;

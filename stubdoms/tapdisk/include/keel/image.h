@@ -32,6 +32,14 @@ struct img_io_ops {
                         struct img_io **out);
     /* Releases the device. */
     void (*close)(struct img_io *io);
+    /* Optional (NULL: nothing is ever held back).  Makes every completed
+     * write survive a crash of this program while the device below lives
+     * on (not a power cut: that is flush's): writes out what this layer
+     * still holds in memory about the writes (a filesystem's allocation
+     * metadata: the store commits its journal transaction).  1 when it
+     * wrote something out, 0 when nothing was held (and it costs
+     * nothing), or a negative errno. */
+    int (*persist)(struct img_io *io);
 };
 
 struct img_io {
@@ -111,6 +119,9 @@ struct img_driver {
      * and compare skip holes without reading them. */
     int (*block_status)(struct img *img, uint64_t off, uint64_t len,
                         uint64_t *pnum);
+    /* Optional: img_persist for an image on several devices (vmdk's
+     * extents); NULL: img->io's persist. */
+    int (*persist)(struct img *img);
 };
 
 #define IMG_BS_DATA 1
@@ -145,6 +156,13 @@ void img_close(struct img *img);
 int img_read(struct img *img, uint64_t off, void *buf, size_t len);
 int img_write(struct img *img, uint64_t off, const void *buf, size_t len);
 int img_flush(struct img *img);
+/* Every completed write survives a crash of this program (the device
+ * lives on; no device flush implied): the drivers write their metadata
+ * through to the device before a write returns, so this is the
+ * device's persist (io_ops), or each device's for an image on several
+ * (the driver's persist).  1 if something was written out, 0 if
+ * nothing was held, or a negative errno. */
+int img_persist(struct img *img);
 int img_discard(struct img *img, uint64_t off, uint64_t len);
 int img_info(struct img *img, struct img_info *info);
 int img_check(struct img *img, struct img_check *res, bool repair);

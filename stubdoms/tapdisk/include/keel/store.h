@@ -70,6 +70,13 @@ int store_close(struct store *s, char *err);
 int store_file_open(struct store *s, const char *path, bool writable,
                     struct img_io **out, char *err);
 
+/* Every completed write to the store's files survives a crash of this
+ * domain (the device lives on): the metadata held since the last commit
+ * is committed (the journal's commit, with its device flushes).  1 if
+ * there was something to commit, 0 if nothing was held (no I/O), or a
+ * negative errno.  A file's img_io persist is this. */
+int store_persist(struct store *s);
+
 /* Bytes read from and written to the device since store_open. */
 void store_stats(const struct store *s, uint64_t *read, uint64_t *written);
 
