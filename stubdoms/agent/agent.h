@@ -22,7 +22,25 @@ struct agent_dom {
     uint64_t tot_pages, max_pages;
     unsigned max_vcpus, online_vcpus;
     uint64_t cpu_time_ns;
+    int vmdef;                 /* the VM defined through the API it runs, or -1 */
+    int defined_only;          /* a defined VM with no domain (Halted) */
 };
+
+/* A VM defined with VM.create (in the agent's memory only, for now). */
+#define AGENT_KERNEL_MAX 32
+#define AGENT_ARGS_MAX   1024
+struct agent_vmdef {
+    int used;
+    uint8_t uuid[16];
+    char name[32];
+    uint64_t mem_bytes;
+    unsigned vcpus;
+    char kernel[AGENT_KERNEL_MAX];
+    char args[AGENT_ARGS_MAX];
+};
+#define AGENT_MAX_VMDEFS 64
+/* The most memory VM.create accepts (build.h's BUILD_MAX_PAGES). */
+#define AGENT_VM_MAX_MEM (64ull << 20)
 
 struct agent_hostinfo {
     unsigned nr_cpus;
@@ -43,6 +61,13 @@ struct agent_hv {
     int (*pause)(void *ctx, uint32_t domid);
     int (*unpause)(void *ctx, uint32_t domid);
     int (*destroy)(void *ctx, uint32_t domid);
+    /* VM.start: builds and starts (or leaves paused) a domain for vm with
+     * vm->uuid as its handle; 0 with *domid, or -1 with the reason. */
+    int (*start)(void *ctx, const struct agent_vmdef *vm, int paused, uint32_t *domid,
+                 char *err, size_t errlen);
+    /* 1 if name is a kernel image start can build; names: their list. */
+    int (*kernel_known)(const char *name);
+    const char *kernel_names;
 };
 
 /* ---- credentials and sessions (session.c) ---- */
@@ -95,6 +120,7 @@ struct agent_api {
     char host_uuid[37];
     char hostname[64];
     char address[48];          /* the management address, or "" */
+    struct agent_vmdef vms[AGENT_MAX_VMDEFS];
 };
 
 /* Sets up the host's identity (uuid derived from hostname, docs/agent.md). */

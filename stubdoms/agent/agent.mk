@@ -52,11 +52,14 @@ AGENT_CORE  := stubdoms/agent/http.c stubdoms/agent/rpc.c stubdoms/agent/api.c \
                stubdoms/agent/session.c
 AGENT_HDRS  := $(wildcard stubdoms/agent/*.h) $(wildcard $(AGENT_CONF)/*.h)
 AGENT_CFLAGS := $(LWIP_CFLAGS) -Istubdoms/agent $(AGENT_LIB_CFLAGS) -I$(HTTPP_SRC) $(HTTPP_DEFS) \
-                $(MBEDTLS_CONFIG_FLAGS) -Itests/domctl
+                $(MBEDTLS_CONFIG_FLAGS) -Itests/domctl -Itests/common $(DOMBUILD_CFLAGS)
 AGENT_LIBS  := $(LWIP_MINIOS) $(HTTPP_MINIOS) $(JANSSON_MINIOS) $(EXPAT_MINIOS) $(MBEDTLS_MINIOS)
-$(eval $(call minios_elf,$(AGENT_ELF),$(AGENT_CORE) stubdoms/agent/main.c,$(AGENT_CFLAGS),$(AGENT_LIBS)))
+# VM.start builds the images embedded by images.S with the shared builder.
+AGENT_MINIOS := stubdoms/agent/main.c stubdoms/agent/build.c $(DOMBUILD_SRCS)
+$(eval $(call minios_elf,$(AGENT_ELF),$(AGENT_CORE) $(AGENT_MINIOS) stubdoms/agent/images.S,$(AGENT_CFLAGS),$(AGENT_LIBS)))
 $(AGENT_ELF): $(AGENT_LIBS)
-$(foreach s,$(AGENT_CORE) stubdoms/agent/main.c,$(call minios_src_obj,$(AGENT_ELF),$(s))): \
+$(call minios_src_obj,$(AGENT_ELF),stubdoms/agent/images.S): $(B)/apps/hello.elf
+$(foreach s,$(AGENT_CORE) $(AGENT_MINIOS),$(call minios_src_obj,$(AGENT_ELF),$(s))): \
 	$(AGENT_HDRS) stubdoms/agent/agent.mk $(JANSSON_SRC)/jansson.h $(EXPAT_SRC)/expat.h \
 	$(HTTPP_SRC)/http_parser.h $(MBEDTLS_SRC)/include/mbedtls/aes.h
 

@@ -118,6 +118,32 @@ static int load_doms(struct call *c)
         c->ndoms = 0;
         return -1;
     }
+    /* Domains started for defined VMs carry the VM's uuid as handle. */
+    struct agent_api *api = c->api;
+    int matched[AGENT_MAX_VMDEFS] = { 0 };
+    for (int i = 0; i < c->ndoms; i++) {
+        c->doms[i].vmdef = -1;
+        for (int v = 0; v < AGENT_MAX_VMDEFS; v++)
+            if (api->vms[v].used && !memcmp(api->vms[v].uuid, c->doms[i].handle, 16)) {
+                c->doms[i].vmdef = v;
+                matched[v] = 1;
+                memcpy(c->doms[i].name, api->vms[v].name, sizeof(c->doms[i].name));
+            }
+    }
+    /* The defined VMs with no domain: Halted. */
+    for (int v = 0; v < AGENT_MAX_VMDEFS && c->ndoms < AGENT_MAX_DOMS; v++) {
+        if (!api->vms[v].used || matched[v])
+            continue;
+        struct agent_dom *d = &c->doms[c->ndoms++];
+        memset(d, 0, sizeof(*d));
+        d->domid = UINT32_MAX;
+        d->defined_only = 1;
+        d->vmdef = v;
+        memcpy(d->handle, api->vms[v].uuid, 16);
+        memcpy(d->name, api->vms[v].name, sizeof(d->name));
+        d->max_pages = api->vms[v].mem_bytes / 4096;
+        d->max_vcpus = api->vms[v].vcpus;
+    }
     return 0;
 }
 
@@ -136,7 +162,7 @@ static const char *str_param(struct call *c, size_t i, const char *what)
 
 static const char *power_state(const struct agent_dom *d)
 {
-    if (d->dying)
+    if (d->dying || d->defined_only)
         return "Halted";
     if (d->shutdown)
         return d->shutdown_code == 2 /* SHUTDOWN_suspend */ ? "Suspended" : "Halted";
@@ -183,6 +209,9 @@ static json_t *vm_ops(const struct call *c, const struct agent_dom *d)
         json_array_append_new(a, json_string("hard_shutdown"));
     } else if (!strcmp(ps, "Suspended")) {
         json_array_append_new(a, json_string("hard_shutdown"));
+    } else if (d->defined_only) {
+        json_array_append_new(a, json_string("start"));
+        json_array_append_new(a, json_string("destroy"));
     }
     return a;
 }
@@ -198,7 +227,8 @@ static json_t *vm_record(struct call *c, const struct agent_dom *d)
     int live = strcmp(ps, "Halted") != 0;
     json_int_t maxb = (json_int_t)(d->max_pages > (uint64_t)INT64_MAX / 4096 ? INT64_MAX / 4096 : d->max_pages) * 4096;
     json_int_t totb = (json_int_t)d->tot_pages * 4096;
-    char pv_args[8] = "";
+    const struct agent_vmdef *def = d->vmdef >= 0 ? &c->api->vms[d->vmdef] : NULL;
+    const char *pv_kernel = def ? def->kernel : "", *pv_args = def ? def->args : "";
     return json_pack("{s:s, s:s, s:s, s:s, s:I, s:b, s:b, s:b, s:b, s:s, s:s,"
                      " s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I,"
                      " s:o, s:{}, s:{}, s:{}, s:[], s:[], s:[], s:[], s:[],"
@@ -218,7 +248,7 @@ static json_t *vm_record(struct call *c, const struct agent_dom *d)
                      "current_operations", "other_config", "blocked_operations",
                      "VBDs", "VIFs", "consoles", "tags", "crash_dumps",
                      "actions_after_shutdown", "destroy", "actions_after_reboot", "restart",
-                     "actions_after_crash", "destroy", "PV_kernel", "", "PV_args", pv_args,
+                     "actions_after_crash", "destroy", "PV_kernel", pv_kernel, "PV_args", pv_args,
                      "HVM_boot_policy", "", "domarch", live ? "x64" : "",
                      "user_version", (json_int_t)1,
                      "metrics", NULL_REF, "guest_metrics", NULL_REF,
@@ -373,6 +403,182 @@ static json_t *vm_hard_shutdown(struct call *c)
     if (!d || vm_act_check(c, ref, d, want))
         return NULL;
     return hv_result(c, c->api->hv->destroy(c->api->hv->ctx, d->domid), "destroydomain");
+}
+
+/* An integer field of VM.create's record: a number, or a decimal string
+ * (XML-RPC carries XenAPI's ints as strings).  1 if absent. */
+static int int_field(struct call *c, json_t *rec, const char *field, json_int_t *v)
+{
+    json_t *f = json_object_get(rec, field);
+    if (!f)
+        return 1;
+    if (json_is_integer(f)) {
+        *v = json_integer_value(f);
+        return 0;
+    }
+    if (json_is_string(f)) {
+        const char *s = json_string_value(f);
+        char *end;
+        long long x = strtoll(s, &end, 10);
+        if (*s && !*end && x >= 0 && x < INT64_MAX) {
+            *v = x;
+            return 0;
+        }
+        failf(c, api_failure("INVALID_VALUE", field, s, NULL));
+        return -1;
+    }
+    failf(c, api_failure("FIELD_TYPE_ERROR", field, NULL));
+    return -1;
+}
+
+static int invalid_int(struct call *c, const char *field, json_int_t v)
+{
+    char t[32];
+    snprintf(t, sizeof(t), "%lld", (long long)v);
+    failf(c, api_failure("INVALID_VALUE", field, t, NULL));
+    return -1;
+}
+
+/* VM.create(session, args): a Halted VM that VM.start can build.  Of
+ * xapi's record it reads name_label, memory_static_max, VCPUs_max,
+ * PV_kernel (an image embedded in the agent) and PV_args; the other
+ * fields are accepted and not used (docs/agent.md). */
+static json_t *vm_create(struct call *c)
+{
+    json_t *rec = json_array_get(c->params, 1);
+    if (!json_is_object(rec)) {
+        failf(c, api_failure("FIELD_TYPE_ERROR", "args", NULL));
+        return NULL;
+    }
+    json_t *name = json_object_get(rec, "name_label"), *kernel = json_object_get(rec, "PV_kernel");
+    json_t *args = json_object_get(rec, "PV_args");
+    json_int_t mem = 0, vcpus = 1;
+    if (!json_is_string(name)) {
+        failf(c, api_failure("FIELD_TYPE_ERROR", "name_label", NULL));
+        return NULL;
+    }
+    if (json_string_length(name) < 1 || json_string_length(name) > 31 ||
+        strlen(json_string_value(name)) != json_string_length(name)) {
+        failf(c, api_failure("INVALID_VALUE", "name_label", json_string_value(name), NULL));
+        return NULL;
+    }
+    int rc = int_field(c, rec, "memory_static_max", &mem);
+    if (rc == 1)
+        failf(c, api_failure("FIELD_TYPE_ERROR", "memory_static_max", NULL));
+    if (rc)
+        return NULL;
+    if (mem < (1 << 20) || (uint64_t)mem > AGENT_VM_MAX_MEM || mem % 4096) {
+        invalid_int(c, "memory_static_max", mem);
+        return NULL;
+    }
+    if (int_field(c, rec, "VCPUs_max", &vcpus) < 0)
+        return NULL;
+    if (vcpus < 1 || vcpus > 32) {
+        invalid_int(c, "VCPUs_max", vcpus);
+        return NULL;
+    }
+    if (!json_is_string(kernel)) {
+        failf(c, api_failure("FIELD_TYPE_ERROR", "PV_kernel", NULL));
+        return NULL;
+    }
+    if (!c->api->hv->kernel_known(json_string_value(kernel))) {
+        char why[128];
+        snprintf(why, sizeof(why), "the agent starts only the images embedded in it: %s",
+                 c->api->hv->kernel_names);
+        failf(c, api_failure("VALUE_NOT_SUPPORTED", "PV_kernel", json_string_value(kernel), why, NULL));
+        return NULL;
+    }
+    if (args && (!json_is_string(args) || json_string_length(args) >= AGENT_ARGS_MAX ||
+                 strlen(json_string_value(args)) != json_string_length(args))) {
+        failf(c, api_failure(json_is_string(args) ? "INVALID_VALUE" : "FIELD_TYPE_ERROR", "PV_args",
+                             json_is_string(args) ? "(too long)" : NULL, NULL));
+        return NULL;
+    }
+    struct agent_vmdef *v = NULL;
+    for (int i = 0; i < AGENT_MAX_VMDEFS && !v; i++)
+        if (!c->api->vms[i].used)
+            v = &c->api->vms[i];
+    if (!v) {
+        failf(c, api_failure("INTERNAL_ERROR", "the agent holds at most 64 defined VMs", NULL));
+        return NULL;
+    }
+    memset(v, 0, sizeof(*v));
+    if (auth_random(c->api->auth, v->uuid, 16)) {
+        failf(c, api_failure("INTERNAL_ERROR", "no random uuid", NULL));
+        return NULL;
+    }
+    v->uuid[6] = (uint8_t)((v->uuid[6] & 0x0f) | 0x40);
+    v->uuid[8] = (uint8_t)((v->uuid[8] & 0x3f) | 0x80);
+    snprintf(v->name, sizeof(v->name), "%s", json_string_value(name));
+    snprintf(v->kernel, sizeof(v->kernel), "%s", json_string_value(kernel));
+    snprintf(v->args, sizeof(v->args), "%s", args ? json_string_value(args) : "");
+    v->mem_bytes = (uint64_t)mem;
+    v->vcpus = (unsigned)vcpus;
+    v->used = 1;
+    struct agent_dom d = { .vmdef = (int)(v - c->api->vms), .defined_only = 1 };
+    memcpy(d.handle, v->uuid, 16);
+    memcpy(d.name, v->name, sizeof(d.name));
+    char u[37], r[48];
+    vm_uuid(&d, u);
+    ref_of(u, r);
+    return json_string(r);
+}
+
+/* The defined VM ref names, Halted with no domain; NULL (failure set) if
+ * it is not one. */
+static struct agent_dom *halted_def(struct call *c, const char *ref)
+{
+    struct agent_dom *d = vm_by_ref(c, ref);
+    if (!d)
+        return NULL;
+    if (d->defined_only)
+        return d;
+    const char *ps = power_state(d);
+    if (strcmp(ps, "Halted")) {
+        char a[16];
+        lower(ps, a, sizeof(a));
+        failf(c, api_failure("VM_BAD_POWER_STATE", ref, "halted", a, NULL));
+    } else {
+        failf(c, api_failure("OPERATION_NOT_ALLOWED",
+                             d->vmdef >= 0 ? "the VM's last domain is still being torn down"
+                                           : "the VM is a boot domain that is going away", NULL));
+    }
+    return NULL;
+}
+
+/* VM.start(session, vm, start_paused, force) */
+static json_t *vm_start(struct call *c)
+{
+    const char *ref = str_param(c, 1, "vm");
+    json_t *paused = json_array_get(c->params, 2), *force = json_array_get(c->params, 3);
+    if (!ref)
+        return NULL;
+    if (!json_is_boolean(paused) || !json_is_boolean(force)) {
+        failf(c, api_failure("FIELD_TYPE_ERROR", json_is_boolean(paused) ? "force" : "start_paused", NULL));
+        return NULL;
+    }
+    struct agent_dom *d = halted_def(c, ref);
+    if (!d)
+        return NULL;
+    char err[160];
+    uint32_t domid;
+    if (c->api->hv->start(c->api->hv->ctx, &c->api->vms[d->vmdef], json_is_true(paused), &domid,
+                          err, sizeof(err))) {
+        failf(c, api_failure("INTERNAL_ERROR", err, NULL));
+        return NULL;
+    }
+    return json_string("");
+}
+
+/* VM.destroy(session, self): forgets a Halted defined VM. */
+static json_t *vm_destroy(struct call *c)
+{
+    const char *ref = str_param(c, 1, "self");
+    struct agent_dom *d = ref ? halted_def(c, ref) : NULL;
+    if (!d)
+        return NULL;
+    memset(&c->api->vms[d->vmdef], 0, sizeof(c->api->vms[0]));
+    return json_string("");
 }
 
 /* ---- host and pool ---- */
@@ -650,6 +856,11 @@ static const struct method methods[] = {
     { "VM.pause", 2, 2, SESSION, vm_pause },
     { "VM.unpause", 2, 2, SESSION, vm_unpause },
     { "VM.hard_shutdown", 2, 2, SESSION, vm_hard_shutdown },
+    { "VM.create", 2, 2, SESSION, vm_create },
+    { "VM.start", 4, 4, SESSION, vm_start },
+    { "VM.destroy", 2, 2, SESSION, vm_destroy },
+    { "VM.get_PV_kernel", 2, 2, SESSION, vm_get_field },
+    { "VM.get_PV_args", 2, 2, SESSION, vm_get_field },
 };
 
 size_t api_method_count(void)

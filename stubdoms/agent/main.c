@@ -27,6 +27,7 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 #include "agent.h"
+#include "build.h"
 
 #define MAXCONN_LIMIT 48
 #define IDLE_SECONDS 60
@@ -146,9 +147,26 @@ static int hv_destroy(void *ctx, uint32_t domid)
     return (int)domctl_simple(XEN_DOMCTL_destroydomain, (domid_t)domid);
 }
 
+static int hv_start(void *ctx, const struct agent_vmdef *vm, int paused, uint32_t *domid,
+                    char *err, size_t errlen)
+{
+    (void)ctx;
+    struct build_cfg cfg = { .kernel = vm->kernel, .mem_bytes = vm->mem_bytes, .vcpus = vm->vcpus,
+                             .args = vm->args, .paused = paused };
+    memcpy(cfg.handle, vm->uuid, 16);
+    int rc = build_start(&cfg, domid, err, errlen);
+    if (rc == 0)
+        printf("agent: VM %s started as d%u (%s, %llu KiB%s)\n", vm->name, *domid, vm->kernel,
+               (unsigned long long)(vm->mem_bytes >> 10), paused ? ", paused" : "");
+    else
+        printf("agent: VM %s did not start: %s\n", vm->name, err);
+    return rc;
+}
+
 static struct agent_hv hv = {
     .list = hv_list, .physinfo = hv_physinfo,
     .pause = hv_pause, .unpause = hv_unpause, .destroy = hv_destroy,
+    .start = hv_start, .kernel_known = build_image_known,
 };
 
 /* ---- time and entropy ---- */
@@ -352,6 +370,7 @@ int main(int argc, char **argv)
     printf("agent: password for %s hashed (PBKDF2-HMAC-SHA256, %lu iterations, %llu ms) and wiped\n",
            user, iter, (unsigned long long)((minios_monotonic_ns() - t0) / 1000000));
     hv.self = minios_domid();
+    hv.kernel_names = build_image_names;
     api_init(&api, &hv, auth, now_s, hostname, address);
     rpc_salt = xml_salt;
     unsigned long seed;

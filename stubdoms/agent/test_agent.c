@@ -64,8 +64,34 @@ static int f_destroy(void *ctx, uint32_t id)
     return 0;
 }
 
+static int start_fails;
+static int f_start(void *ctx, const struct agent_vmdef *vm, int paused, uint32_t *domid,
+                   char *err, size_t errlen)
+{
+    (void)ctx;
+    if (start_fails || ndoms == 4) {
+        snprintf(err, errlen, "populate_physmap gave 0 of 512 frames");
+        return -1;
+    }
+    struct agent_dom *d = &doms[ndoms];
+    *d = (struct agent_dom){ .domid = 7, .paused = paused, .max_pages = vm->mem_bytes / 4096,
+                             .tot_pages = vm->mem_bytes / 4096, .max_vcpus = vm->vcpus,
+                             .online_vcpus = 1 };
+    memcpy(d->handle, vm->uuid, 16);
+    snprintf(d->name, sizeof(d->name), "d7");
+    ndoms++;
+    *domid = 7;
+    return 0;
+}
+
+static int f_known(const char *name)
+{
+    return !strcmp(name, "hello");
+}
+
 static struct agent_hv hv = { .self = 1, .list = f_list, .physinfo = f_phys, .pause = f_pause,
-                              .unpause = f_unpause, .destroy = f_destroy };
+                              .unpause = f_unpause, .destroy = f_destroy, .start = f_start,
+                              .kernel_known = f_known, .kernel_names = "hello" };
 
 static uint64_t clock_s = 1000;
 static uint64_t now(void)
@@ -302,6 +328,98 @@ static void test_vms(void)
     json_decref(r);
     EXPECT(!strcmp(call("system.listMethods", json_pack("[]"), &r), ""));
     EXPECT(json_array_size(r) == api_method_count());
+    json_decref(r);
+}
+
+static void test_create(void)
+{
+    json_t *r;
+    /* Refusals: types, values, kernels. */
+    EXPECT(!strcmp(call("VM.create", json_pack("[s,s]", session, "x"), NULL), "FIELD_TYPE_ERROR"));
+    EXPECT(!strcmp(call("VM.create", json_pack("[s,{s:i}]", session, "memory_static_max", 2 << 20), NULL),
+                   "FIELD_TYPE_ERROR"));
+    EXPECT(!strcmp(call("VM.create", json_pack("[s,{s:s,s:s}]", session, "name_label", "h", "PV_kernel", "hello"), NULL),
+                   "FIELD_TYPE_ERROR"));
+    EXPECT(!strcmp(call("VM.create", json_pack("[s,{s:s,s:I,s:s}]", session, "name_label", "h",
+                                               "memory_static_max", (json_int_t)1 << 40, "PV_kernel", "hello"), &r),
+                   "INVALID_VALUE"));
+    EXPECT(!strcmp(json_string_value(json_array_get(r, 2)), "1099511627776"));
+    json_decref(r);
+    EXPECT(!strcmp(call("VM.create", json_pack("[s,{s:s,s:s,s:s}]", session, "name_label", "h",
+                                               "memory_static_max", "12x", "PV_kernel", "hello"), NULL),
+                   "INVALID_VALUE"));
+    EXPECT(!strcmp(call("VM.create", json_pack("[s,{s:s,s:i,s:i,s:s}]", session, "name_label", "h",
+                                               "memory_static_max", 2 << 20, "VCPUs_max", 0, "PV_kernel", "hello"), NULL),
+                   "INVALID_VALUE"));
+    EXPECT(!strcmp(call("VM.create", json_pack("[s,{s:s,s:i,s:s}]", session, "name_label", "h",
+                                               "memory_static_max", 2 << 20, "PV_kernel", "/boot/vmlinuz"), &r),
+                   "VALUE_NOT_SUPPORTED"));
+    EXPECT(json_array_size(r) == 4);
+    json_decref(r);
+    EXPECT(!strcmp(call("VM.create", json_pack("[s,{s:s,s:i,s:s}]", session, "name_label",
+                                               "a name that is longer than thirty-one bytes",
+                                               "memory_static_max", 2 << 20, "PV_kernel", "hello"), NULL),
+                   "INVALID_VALUE"));
+    /* A good one: Halted, with its configuration; memory as an XML-RPC string. */
+    EXPECT(!strcmp(call("VM.create", json_pack("[s,{s:s,s:s,s:s,s:s,s:b}]", session, "name_label", "h1",
+                                               "memory_static_max", "2097152", "PV_kernel", "hello",
+                                               "PV_args", "x=1", "is_a_template", 0), &r), ""));
+    char ref[64];
+    snprintf(ref, sizeof(ref), "%s", json_string_value(r));
+    json_decref(r);
+    EXPECT(!strcmp(refof("h1"), ref));
+    EXPECT(!strcmp(call("VM.get_record", json_pack("[s,s]", session, ref), &r), ""));
+    EXPECT(!strcmp(json_string_value(json_object_get(r, "power_state")), "Halted"));
+    EXPECT(json_integer_value(json_object_get(r, "domid")) == -1);
+    EXPECT(json_integer_value(json_object_get(r, "memory_static_max")) == 2097152);
+    EXPECT(!strcmp(json_string_value(json_object_get(r, "PV_args")), "x=1"));
+    EXPECT(json_array_size(json_object_get(r, "allowed_operations")) == 2);
+    json_decref(r);
+    EXPECT(!strcmp(call("VM.pause", json_pack("[s,s]", session, ref), NULL), "VM_BAD_POWER_STATE"));
+    EXPECT(!strcmp(call("VM.hard_shutdown", json_pack("[s,s]", session, ref), NULL), "VM_BAD_POWER_STATE"));
+    EXPECT(!strcmp(call("VM.start", json_pack("[s,s,s,b]", session, ref, "no", 0), NULL), "FIELD_TYPE_ERROR"));
+    EXPECT(!strcmp(call("VM.start", json_pack("[s,s,b]", session, ref, 0), NULL),
+                   "MESSAGE_PARAMETER_COUNT_MISMATCH"));
+    start_fails = 1;
+    EXPECT(!strcmp(call("VM.start", json_pack("[s,s,b,b]", session, ref, 0, 0), &r), "INTERNAL_ERROR"));
+    EXPECT(strstr(json_string_value(json_array_get(r, 1)), "populate_physmap") != NULL);
+    json_decref(r);
+    start_fails = 0;
+    /* Started paused: the domain carries the VM's uuid, so it is the VM. */
+    EXPECT(!strcmp(call("VM.start", json_pack("[s,s,b,b]", session, ref, 1, 0), NULL), ""));
+    EXPECT(!strcmp(call("VM.get_record", json_pack("[s,s]", session, ref), &r), ""));
+    EXPECT(!strcmp(json_string_value(json_object_get(r, "power_state")), "Paused"));
+    EXPECT(json_integer_value(json_object_get(r, "domid")) == 7);
+    EXPECT(!strcmp(json_string_value(json_object_get(r, "name_label")), "h1"));
+    json_decref(r);
+    EXPECT(!strcmp(call("VM.start", json_pack("[s,s,b,b]", session, ref, 0, 0), &r), "VM_BAD_POWER_STATE"));
+    EXPECT(!strcmp(json_string_value(json_array_get(r, 2)), "halted"));
+    EXPECT(!strcmp(json_string_value(json_array_get(r, 3)), "paused"));
+    json_decref(r);
+    EXPECT(!strcmp(call("VM.destroy", json_pack("[s,s]", session, ref), NULL), "VM_BAD_POWER_STATE"));
+    /* Its domain destroyed and dying: not startable yet; gone: Halted again. */
+    EXPECT(!strcmp(call("VM.hard_shutdown", json_pack("[s,s]", session, ref), NULL), ""));
+    EXPECT(!strcmp(call("VM.start", json_pack("[s,s,b,b]", session, ref, 0, 0), NULL), "OPERATION_NOT_ALLOWED"));
+    ndoms = 3;
+    EXPECT(!strcmp(call("VM.get_power_state", json_pack("[s,s]", session, ref), &r), ""));
+    EXPECT(!strcmp(json_string_value(r), "Halted"));
+    json_decref(r);
+    /* A boot domain cannot be started nor destroyed. */
+    EXPECT(!strcmp(call("VM.start", json_pack("[s,s,b,b]", session, refof("web"), 0, 0), NULL), "VM_BAD_POWER_STATE"));
+    EXPECT(!strcmp(call("VM.destroy", json_pack("[s,s]", session, refof("web")), NULL), "VM_BAD_POWER_STATE"));
+    /* VM.destroy forgets it. */
+    EXPECT(!strcmp(call("VM.destroy", json_pack("[s,s]", session, ref), NULL), ""));
+    EXPECT(!strcmp(call("VM.get_record", json_pack("[s,s]", session, ref), NULL), "HANDLE_INVALID"));
+    /* At most AGENT_MAX_VMDEFS. */
+    int made = 0;
+    for (int i = 0; i < AGENT_MAX_VMDEFS + 1; i++)
+        made += !strcmp(call("VM.create", json_pack("[s,{s:s,s:i,s:s}]", session, "name_label", "many",
+                                                   "memory_static_max", 1 << 20, "PV_kernel", "hello"), NULL), "");
+    EXPECT(made == AGENT_MAX_VMDEFS);
+    EXPECT(!strcmp(call("VM.get_by_name_label", json_pack("[s,s]", session, "many"), &r), ""));
+    EXPECT(json_array_size(r) == AGENT_MAX_VMDEFS);
+    for (size_t i = 0; i < json_array_size(r); i++)
+        EXPECT(!strcmp(call("VM.destroy", json_pack("[s,O]", session, json_array_get(r, i)), NULL), ""));
     json_decref(r);
 }
 
@@ -587,6 +705,7 @@ int main(void)
     api_init(&api, &hv, auth, now, "keel", "10.0.2.15");
     test_sessions();
     test_vms();
+    test_create();
     test_jsonrpc();
     test_xmlrpc();
     test_http();

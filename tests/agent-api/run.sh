@@ -11,7 +11,9 @@
 # MESSAGE_PARAMETER_COUNT_MISMATCH, SESSION_INVALID without a session and
 # after logout), malformed JSON and XML, an oversized body (413) and head
 # (431); the npm xen-api client (ci/deps.sh installs it into build/npm)
-# logging in and listing VMs; and last VM.hard_shutdown of web.
+# logging in and listing VMs; VM.create and VM.start (paused, then not) of
+# the hello image embedded in the agent, which runs and halts, then
+# VM.destroy; and last VM.hard_shutdown of web.
 # ALONE=1
 # TIMEOUT=420
 set -u
@@ -207,6 +209,39 @@ EOF
 else
     echo "the npm xen-api client is not installed (ci/deps.sh): its check skipped"
 fi
+
+# VM.create (over XML-RPC, memory as a string) and VM.start of the hello
+# image embedded in the agent: started paused, unpaused, it prints and
+# powers off, and the VM is Halted again; started a second time; destroyed.
+x=$(xcall VM.create "$xs_s" "<struct><member><name>name_label</name><value>hello1</value></member><member><name>memory_static_max</name><value>2097152</value></member><member><name>PV_kernel</name><value>hello</value></member><member><name>PV_args</name><value>greeting=1</value></member></struct>")
+h1=$(sed -n 's/.*<name>Value<\/name><value>\(OpaqueRef:[0-9a-f-]*\)<\/value>.*/\1/p' <<<"$x")
+[ -n "$h1" ] || fail "VM.create: $x"
+[ "$(state "$h1")" = Halted ] || fail "hello1 is $(state "$h1") after VM.create"
+expect_err VALUE_NOT_SUPPORTED '["PV_kernel","/boot/vmlinuz","the agent starts only the images embedded in it: hello"]' \
+    VM.create "[\"$s\",{\"name_label\":\"h2\",\"memory_static_max\":2097152,\"PV_kernel\":\"/boot/vmlinuz\"}]"
+expect_err INVALID_VALUE '["memory_static_max","4096"]' \
+    VM.create "[\"$s\",{\"name_label\":\"h2\",\"memory_static_max\":4096,\"PV_kernel\":\"hello\"}]"
+expect_err VM_BAD_POWER_STATE "[\"$web\",\"halted\",\"running\"]" VM.start "[\"$s\",\"$web\",false,false]"
+[ "$(jrpc VM.start "[\"$s\",\"$h1\",true,false]" | jq -c .result)" = '""' ] || fail "VM.start hello1 paused"
+[ "$(state "$h1")" = Paused ] || fail "hello1 is $(state "$h1") after a paused start"
+d1=$(jrpc VM.get_domid "[\"$s\",\"$h1\"]" | jq -r .result)
+[[ "$d1" =~ ^[0-9]+$ ]] && grep -q "agent: VM hello1 started as d$d1 (hello, 2048 KiB, paused)" "$log" ||
+    fail "hello1's domid $d1 is not the one the agent started"
+! grep -q "(d$d1) Hello, world" "$log" || fail "hello1 ran while paused"
+[ "$(jrpc VM.unpause "[\"$s\",\"$h1\"]" | jq -c .result)" = '""' ] || fail "VM.unpause hello1"
+wait_halted() {
+    for _ in $(seq 60); do [ "$(state "$1")" = Halted ] && return 0; sleep 1; done
+    fail "$1 did not come back to Halted: $(state "$1")"
+}
+wait_halted "$h1"
+grep -q "(d$d1) Hello, world" "$log" || fail "d$d1 did not say hello"
+[ "$(jrpc VM.start "[\"$s\",\"$h1\",false,false]" | jq -c .result)" = '""' ] || fail "VM.start hello1 again"
+wait_halted "$h1"
+d2=$(grep -o 'agent: VM hello1 started as d[0-9]*' "$log" | tail -1 | sed 's/.*as d//')
+[ "$d2" != "$d1" ] && grep -q "(d$d2) Hello, world" "$log" || fail "the second start (d$d2) did not say hello"
+[ "$(jrpc VM.destroy "[\"$s\",\"$h1\"]" | jq -c .result)" = '""' ] || fail "VM.destroy hello1"
+expect_err HANDLE_INVALID "[\"VM\",\"$h1\"]" VM.get_record "[\"$s\",\"$h1\"]"
+echo "VM.create + VM.start of hello: paused d$d1, unpaused, said hello, Halted; again as d$d2; destroyed"
 
 # Logout ends the session; hard_shutdown of web.
 [ "$(jrpc session.logout "[\"$s2\"]" | jq -c .result)" = '""' ] || fail "logout"
