@@ -10,7 +10,9 @@
 # xenstore domain, HANDLE_INVALID, MESSAGE_METHOD_UNKNOWN,
 # MESSAGE_PARAMETER_COUNT_MISMATCH, SESSION_INVALID without a session and
 # after logout), malformed JSON and XML, an oversized body (413) and head
-# (431); the npm xen-api client (ci/deps.sh installs it into build/npm)
+# (431); Python's xmlrpc.client; keep-alive; the connection limit
+# (maxconn=4: a fifth connection waits until one of four idle ones
+# closes); the npm xen-api client (ci/deps.sh installs it into build/npm)
 # logging in and listing VMs; VM.create and VM.start (paused, then not) of
 # the hello image embedded in the agent, which runs and halts, then
 # VM.destroy; and last VM.hard_shutdown of web.
@@ -29,7 +31,7 @@ HV=build/hv.elf
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 modules="build/stubdoms/xenstore.elf name=xenstore role=xenstore mem=16M"
 modules+=",build/stubdoms/netback.elf name=netback role=hardware pci=00:03.0 mem=32M"
-modules+=",build/stubdoms/agent.elf name=agent role=control mem=32M vif=netback ip=10.0.2.15/24 gw=10.0.2.2 user=root password=keel-demo"
+modules+=",build/stubdoms/agent.elf name=agent role=control mem=32M vif=netback ip=10.0.2.15/24 gw=10.0.2.2 user=root password=keel-demo maxconn=4"
 modules+=",build/apps/httpd.elf name=web mem=16M"
 nic=$(make -s --no-print-directory run-net-qemu)
 tmp=$(mktemp -d)
@@ -190,6 +192,46 @@ grep -q "<name>Value</name><value>$wid</value>" <<<"$x" || fail "XML-RPC domid i
 x=$(xcall VM.pause "$xs_s" "$agent")
 grep -q '<value>OPERATION_NOT_ALLOWED</value>' <<<"$x" && grep -q 'ErrorDescription' <<<"$x" || fail "XML-RPC refusal: $x"
 echo "XML-RPC: login refused and granted, VM.get_all, domid as a string, Failure with ErrorDescription"
+
+# Python's own XML-RPC client (the one XenAPI.py is built on) reads our answers.
+py=$(timeout 60 python3 - "$url" "$web" <<'PY'
+import sys, xmlrpc.client
+p = xmlrpc.client.ServerProxy(sys.argv[1] + "/xmlrpc")
+r = p.session.login_with_password("root", "keel-demo", "1.0", "agent-api")
+assert r["Status"] == "Success", r
+s = r["Value"]
+recs = p.VM.get_all_records(s)["Value"]
+web = recs[sys.argv[2]]
+assert web["name_label"] == "web" and web["power_state"] == "Running", web
+assert isinstance(web["domid"], str) and web["domid"].isdigit(), web["domid"]
+f = p.VM.pause(s, "OpaqueRef:nope")
+assert f == {"Status": "Failure", "ErrorDescription": ["HANDLE_INVALID", "VM", "OpaqueRef:nope"]}, f
+print("python xmlrpc.client: %d VMs, web is d%s, HANDLE_INVALID as a Failure struct" % (len(recs), web["domid"]))
+PY
+) || fail "python xmlrpc.client: $py"
+echo "$py"
+
+# Keep-alive: two calls in one curl share one connection.
+$C -v -o /dev/null -o /dev/null -H 'Content-Type: application/json' \
+    --data-binary '{"jsonrpc":"2.0","id":1,"method":"system.listMethods","params":[]}' \
+    "$url/jsonrpc" "$url/jsonrpc" 2> "$tmp/v" || fail "keep-alive curl"
+[ "$(grep -c 'Connected to' "$tmp/v")" = 1 ] && grep -q 'Re-using existing connection' "$tmp/v" ||
+    fail "keep-alive: $(grep -c 'Connected to' "$tmp/v") connections for 2 calls"
+echo "keep-alive: 2 calls over 1 connection"
+
+# The connection limit (maxconn=4 on the boot line): with four idle
+# connections held, a fifth is not served; once one closes, it is.
+for fd in 5 6 7 8; do eval "exec $fd<>/dev/tcp/127.0.0.1/$port" || fail "idle connection $fd"; done
+sleep 2
+$C -o "$tmp/fifth" --max-time 120 "$url/" &
+cpid=$!
+sleep 5
+kill -0 $cpid 2>/dev/null || fail "a fifth connection was served while four were held: $(cat "$tmp/fifth")"
+exec 5>&- 5<&-
+wait $cpid || fail "the fifth connection was not served after one closed"
+grep -q 'Keel management agent' "$tmp/fifth" || fail "the fifth got $(cat "$tmp/fifth")"
+for fd in 6 7 8; do eval "exec $fd>&- $fd<&-"; done
+echo "connection limit: a fifth connection waited while four were held, served once one closed"
 
 # The npm xen-api client, unmodified.
 if [ -f build/npm/node_modules/xen-api/package.json ] && command -v node >/dev/null; then
