@@ -129,11 +129,15 @@ fi
 # and for the host unit test by stubdoms/agent/agent.mk, into build/src/jansson
 # and build/src/expat; the npm xen-api client for tests/agent-api, into
 # build/npm (npm's registry).  Not fatal for npm: without it that check SKIPs.
-# jq reads the JSON-RPC answers in tests/agent-api.
-if ! dpkg-query -W -f='${Status}' jq 2>/dev/null | grep -q 'install ok installed'; then
-    apt_update
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends jq >/dev/null
-fi
+# jq reads the JSON-RPC answers in tests/agent-api; XenAPI.py (from
+# python3-os-xenapi) is one of its clients.
+for p in jq python3-os-xenapi; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+        apt_update
+        DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "$p" >/dev/null \
+            || echo "deps: $p could not be installed (agent-api skips what needs it)" >&2
+    fi
+done
 for s in jansson expat; do
     [ -d "$top/build/src/$s" ] && continue
     if ! grep -rqs '^Types:.*deb-src' /etc/apt/sources.list.d/ \

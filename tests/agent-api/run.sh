@@ -10,7 +10,7 @@
 # xenstore domain, HANDLE_INVALID, MESSAGE_METHOD_UNKNOWN,
 # MESSAGE_PARAMETER_COUNT_MISMATCH, SESSION_INVALID without a session and
 # after logout), malformed JSON and XML, an oversized body (413) and head
-# (431); Python's xmlrpc.client; keep-alive; the connection limit
+# (431); Python's xmlrpc.client and XenAPI.py (python3-os-xenapi); keep-alive; the connection limit
 # (maxconn=4: a fifth connection waits until one of four idle ones
 # closes); the npm xen-api client (ci/deps.sh installs it into build/npm)
 # logging in and listing VMs; VM.create and VM.start (paused, then not) of
@@ -210,6 +210,41 @@ print("python xmlrpc.client: %d VMs, web is d%s, HANDLE_INVALID as a Failure str
 PY
 ) || fail "python xmlrpc.client: $py"
 echo "$py"
+
+# XenAPI.py (Debian's python3-os-xenapi), unmodified, over XML-RPC.
+xenapi=/usr/lib/python3/dist-packages/os_xenapi/client/XenAPI.py
+if [ -f $xenapi ] && [ -x /usr/bin/python3 ]; then
+    py=$(timeout 120 /usr/bin/python3 - "$url" "$(dirname $xenapi)" <<'PY'
+import sys
+sys.path.insert(0, sys.argv[2])
+import XenAPI
+s = XenAPI.Session(sys.argv[1] + "/xmlrpc")
+try:
+    s.xenapi.login_with_password("root", "nope")
+    raise SystemExit("a wrong password was accepted")
+except XenAPI.Failure as e:
+    assert e.details == ["SESSION_AUTHENTICATION_FAILED"], e.details
+s.xenapi.login_with_password("root", "keel-demo", "1.0", "agent-api")
+version = s.API_version
+assert version == "2.21", version
+vms = s.xenapi.VM.get_all_records()
+names = sorted(v["name_label"] for v in vms.values())
+agent = [r for r, v in vms.items() if v["is_control_domain"]][0]
+try:
+    s.xenapi.VM.pause(agent)
+    raise SystemExit("the agent paused itself")
+except XenAPI.Failure as e:
+    assert e.details[0] == "OPERATION_NOT_ALLOWED", e.details
+web = s.xenapi.VM.get_by_name_label("web")[0]
+assert s.xenapi.VM.get_power_state(web) == "Running"
+s.xenapi.session.logout()
+print("XenAPI.py: API %s, VMs %s, OPERATION_NOT_ALLOWED raised as a Failure, logged out" % (version, " ".join(names)))
+PY
+) || fail "XenAPI.py: $py"
+    echo "$py"
+else
+    echo "XenAPI.py (python3-os-xenapi) is not installed (ci/deps.sh): its check skipped"
+fi
 
 # Keep-alive: two calls in one curl share one connection.
 $C -v -o /dev/null -o /dev/null -H 'Content-Type: application/json' \
