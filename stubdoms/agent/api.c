@@ -337,8 +337,8 @@ static json_t *vm_get_field(struct call *c)
     return v;
 }
 
-/* Checks that d may be acted on and is in state want; NULL if not (the
- * failure is set). */
+/* Checks that d may be acted on and is in one of the states want; 0, or
+ * -1 with the failure set. */
 static int vm_act_check(struct call *c, const char *ref, struct agent_dom *d, const char *const *want)
 {
     /* xapi refuses operations on the control domain with
