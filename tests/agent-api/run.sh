@@ -13,7 +13,7 @@
 # (431); Python's xmlrpc.client and XenAPI.py (python3-os-xenapi); keep-alive; the connection limit
 # (maxconn=4: a fifth connection waits until one of four idle ones
 # closes); the npm xen-api client (ci/deps.sh installs it into build/npm)
-# logging in and listing VMs; VM.create and VM.start (paused, then not) of
+# logging in and listing VMs, and tools/keel/keel.mjs on it; VM.create and VM.start (paused, then not) of
 # the hello image embedded in the agent, which runs and halts, then
 # VM.destroy; and last VM.hard_shutdown of web.
 # ALONE=1
@@ -283,8 +283,32 @@ EOF
     grep -q "^npm: agent:Running d$xsid:Running netback:Running web:Running$" <<<"$out" ||
         fail "npm xen-api client: $out"
     echo "$out"
+    # tools/keel/keel.mjs, the xe-like CLI on the same client.
+    K="timeout 120 node tools/keel/keel.mjs --url $url --password keel-demo"
+    out=$($K vm-list) || fail "keel vm-list: $out"
+    grep -Eq "^[0-9a-f-]{36} +$wid +Running +16M +web$" <<<"$out" || fail "keel vm-list: $out"
+    out=$(timeout 120 node tools/keel/keel.mjs --url "$url" --password wrong vm-list 2>&1) &&
+        fail "keel with a wrong password succeeded: $out"
+    grep -q '^keel: SESSION_AUTHENTICATION_FAILED()$' <<<"$out" || fail "keel with a wrong password: $out"
+    out=$($K vm-pause agent 2>&1) && fail "keel vm-pause agent succeeded"
+    grep -q '^keel: OPERATION_NOT_ALLOWED(Operations on the control domain' <<<"$out" || fail "keel vm-pause agent: $out"
+    u=$($K vm-create hello2 2 hello 2>&1) && [[ "$u" =~ ^[0-9a-f-]{36}$ ]] || fail "keel vm-create: $u"
+    out=$($K vm-start "$u" --paused 2>&1) || fail "keel vm-start: $out"
+    grep -q "starting $u... Paused, domain [0-9]*" <<<"$out" || fail "keel vm-start: $out"
+    $K vm-list | grep -Eq "^$u +[0-9]+ +Paused +2M +hello2$" || fail "keel vm-list after the start: $($K vm-list)"
+    out=$($K vm-unpause hello2 2>&1) || fail "keel vm-unpause: $out"
+    h2=$(jrpc VM.get_by_uuid "[\"$s\",\"$u\"]" | jq -r .result)
+    wait_halted() {
+        for _ in $(seq 60); do [ "$(state "$1")" = Halted ] && return 0; sleep 1; done
+        fail "$1 did not come back to Halted: $(state "$1")"
+    }
+    wait_halted "$h2"
+    out=$($K vm-destroy hello2 2>&1) || fail "keel vm-destroy: $out"
+    out=$($K vm-destroy hello2 2>&1) && fail "keel vm-destroy twice succeeded"
+    grep -q '^keel: 0 VMs are named hello2' <<<"$out" || fail "keel vm-destroy twice: $out"
+    echo "keel CLI: vm-list, wrong password and vm-pause agent refused, vm-create, vm-start --paused, vm-unpause (it ran and halted), vm-destroy"
 else
-    echo "the npm xen-api client is not installed (ci/deps.sh): its check skipped"
+    echo "the npm xen-api client is not installed (ci/deps.sh): its checks skipped"
 fi
 
 # VM.create (over XML-RPC, memory as a string) and VM.start of the hello
