@@ -65,6 +65,9 @@ struct agent_hv {
      * vm->uuid as its handle; 0 with *domid, or -1 with the reason. */
     int (*start)(void *ctx, const struct agent_vmdef *vm, int paused, uint32_t *domid,
                  char *err, size_t errlen);
+    /* Waits (letting other threads run) until domain domid is gone, at
+     * most seconds; 0, or -1 if it is still there. */
+    int (*wait_gone)(void *ctx, uint32_t domid, unsigned seconds);
     /* 1 if name is a kernel image start can build; names: their list. */
     int (*kernel_known)(const char *name);
     const char *kernel_names;

@@ -198,21 +198,22 @@ static json_t *vm_ops(const struct call *c, const struct agent_dom *d)
 {
     json_t *a = json_array();
     const char *ps = power_state(d);
-    int special = d->domid == c->api->hv->self || d->xs_domain;
-    if (special)
+    if (d->domid == c->api->hv->self || d->xs_domain)
         return a;
-    if (!strcmp(ps, "Running")) {
-        json_array_append_new(a, json_string("pause"));
-        json_array_append_new(a, json_string("hard_shutdown"));
-    } else if (!strcmp(ps, "Paused")) {
-        json_array_append_new(a, json_string("unpause"));
-        json_array_append_new(a, json_string("hard_shutdown"));
-    } else if (!strcmp(ps, "Suspended")) {
-        json_array_append_new(a, json_string("hard_shutdown"));
-    } else if (d->defined_only) {
-        json_array_append_new(a, json_string("start"));
-        json_array_append_new(a, json_string("destroy"));
-    }
+    const char *ops[3] = { NULL, NULL, NULL };
+    if (!strcmp(ps, "Running"))
+        ops[0] = "pause", ops[1] = "hard_shutdown";
+    else if (!strcmp(ps, "Paused"))
+        ops[0] = "unpause", ops[1] = "hard_shutdown";
+    else if (!strcmp(ps, "Suspended"))
+        ops[0] = "hard_shutdown";
+    else if (d->defined_only)
+        ops[0] = "start", ops[1] = "destroy";
+    if (d->vmdef >= 0 && (!strcmp(ps, "Running") || !strcmp(ps, "Paused")))
+        ops[2] = "hard_reboot";
+    for (int i = 0; i < 3; i++)
+        if (ops[i])
+            json_array_append_new(a, json_string(ops[i]));
     return a;
 }
 
@@ -570,6 +571,45 @@ static json_t *vm_start(struct call *c)
     return json_string("");
 }
 
+/* VM.hard_reboot(session, vm): a defined VM's domain destroyed, gone,
+ * and the VM started again (a boot domain restarts by its restart=
+ * policy, not through the API). */
+static json_t *vm_hard_reboot(struct call *c)
+{
+    static const char *const want[] = { "Running", "Paused", NULL };
+    const char *ref = str_param(c, 1, "vm");
+    struct agent_dom *d = ref ? vm_by_ref(c, ref) : NULL;
+    if (!d || vm_act_check(c, ref, d, want))
+        return NULL;
+    if (d->vmdef < 0) {
+        failf(c, api_failure("OPERATION_NOT_ALLOWED",
+                             "a boot domain restarts by its restart= policy, not through the API", NULL));
+        return NULL;
+    }
+    int v = d->vmdef;
+    uint8_t uuid[16];
+    memcpy(uuid, c->api->vms[v].uuid, 16);
+    uint32_t old = d->domid, domid;
+    int rc = c->api->hv->destroy(c->api->hv->ctx, old);
+    if (rc)
+        return hv_result(c, rc, "destroydomain");
+    /* Other calls run meanwhile: the VM may be destroyed or redefined. */
+    if (c->api->hv->wait_gone(c->api->hv->ctx, old, 10)) {
+        failf(c, api_failure("INTERNAL_ERROR", "the old domain did not go away in 10 s", NULL));
+        return NULL;
+    }
+    if (!c->api->vms[v].used || memcmp(c->api->vms[v].uuid, uuid, 16)) {
+        failf(c, api_failure("HANDLE_INVALID", "VM", ref, NULL));
+        return NULL;
+    }
+    char err[160];
+    if (c->api->hv->start(c->api->hv->ctx, &c->api->vms[v], 0, &domid, err, sizeof(err))) {
+        failf(c, api_failure("INTERNAL_ERROR", err, NULL));
+        return NULL;
+    }
+    return json_string("");
+}
+
 /* VM.destroy(session, self): forgets a Halted defined VM. */
 static json_t *vm_destroy(struct call *c)
 {
@@ -859,6 +899,7 @@ static const struct method methods[] = {
     { "VM.create", 2, 2, SESSION, vm_create },
     { "VM.start", 4, 4, SESSION, vm_start },
     { "VM.destroy", 2, 2, SESSION, vm_destroy },
+    { "VM.hard_reboot", 2, 2, SESSION, vm_hard_reboot },
     { "VM.get_PV_kernel", 2, 2, SESSION, vm_get_field },
     { "VM.get_PV_args", 2, 2, SESSION, vm_get_field },
 };

@@ -147,6 +147,20 @@ static int hv_destroy(void *ctx, uint32_t domid)
     return (int)domctl_simple(XEN_DOMCTL_destroydomain, (domid_t)domid);
 }
 
+static int hv_wait_gone(void *ctx, uint32_t domid, unsigned seconds)
+{
+    (void)ctx;
+    uint64_t end = minios_monotonic_ns() + (uint64_t)seconds * 1000000000ull;
+    for (;;) {
+        struct xen_domctl_getdomaininfo gi;
+        if (getdomaininfo((domid_t)domid, &gi) || gi.domain != domid)
+            return 0;
+        if (minios_monotonic_ns() > end)
+            return -1;
+        minios_sleep_ns(5 * 1000 * 1000);
+    }
+}
+
 static int hv_start(void *ctx, const struct agent_vmdef *vm, int paused, uint32_t *domid,
                     char *err, size_t errlen)
 {
@@ -166,7 +180,7 @@ static int hv_start(void *ctx, const struct agent_vmdef *vm, int paused, uint32_
 static struct agent_hv hv = {
     .list = hv_list, .physinfo = hv_physinfo,
     .pause = hv_pause, .unpause = hv_unpause, .destroy = hv_destroy,
-    .start = hv_start, .kernel_known = build_image_known,
+    .start = hv_start, .wait_gone = hv_wait_gone, .kernel_known = build_image_known,
 };
 
 /* ---- time and entropy ---- */

@@ -84,6 +84,19 @@ static int f_start(void *ctx, const struct agent_vmdef *vm, int paused, uint32_t
     return 0;
 }
 
+static int f_wait_gone(void *ctx, uint32_t id, unsigned seconds)
+{
+    (void)ctx;
+    (void)seconds;
+    for (int i = 0; i < ndoms; i++)
+        if (doms[i].domid == id) {
+            if (!doms[i].dying)
+                return -1;
+            doms[i] = doms[--ndoms];
+        }
+    return 0;
+}
+
 static int f_known(const char *name)
 {
     return !strcmp(name, "hello");
@@ -91,6 +104,7 @@ static int f_known(const char *name)
 
 static struct agent_hv hv = { .self = 1, .list = f_list, .physinfo = f_phys, .pause = f_pause,
                               .unpause = f_unpause, .destroy = f_destroy, .start = f_start,
+                              .wait_gone = f_wait_gone,
                               .kernel_known = f_known, .kernel_names = "hello" };
 
 static uint64_t clock_s = 1000;
@@ -397,6 +411,17 @@ static void test_create(void)
     EXPECT(!strcmp(json_string_value(json_array_get(r, 3)), "paused"));
     json_decref(r);
     EXPECT(!strcmp(call("VM.destroy", json_pack("[s,s]", session, ref), NULL), "VM_BAD_POWER_STATE"));
+    /* hard_reboot: the paused domain goes, a new one runs (unpaused). */
+    EXPECT(!strcmp(call("VM.get_allowed_operations", json_pack("[s,s]", session, ref), &r), ""));
+    EXPECT(json_array_size(r) == 3 && !strcmp(json_string_value(json_array_get(r, 2)), "hard_reboot"));
+    json_decref(r);
+    EXPECT(!strcmp(call("VM.hard_reboot", json_pack("[s,s]", session, ref), NULL), ""));
+    EXPECT(ndoms == 4 && !doms[3].paused && !doms[3].dying);
+    EXPECT(!strcmp(call("VM.get_power_state", json_pack("[s,s]", session, ref), &r), ""));
+    EXPECT(!strcmp(json_string_value(r), "Running"));
+    json_decref(r);
+    EXPECT(!strcmp(call("VM.hard_reboot", json_pack("[s,s]", session, refof("web")), NULL), "OPERATION_NOT_ALLOWED"));
+    EXPECT(!strcmp(call("VM.hard_reboot", json_pack("[s,s]", session, refof("agent")), NULL), "OPERATION_NOT_ALLOWED"));
     /* Its domain destroyed and dying: not startable yet; gone: Halted again. */
     EXPECT(!strcmp(call("VM.hard_shutdown", json_pack("[s,s]", session, ref), NULL), ""));
     EXPECT(!strcmp(call("VM.start", json_pack("[s,s,b,b]", session, ref, 0, 0), NULL), "OPERATION_NOT_ALLOWED"));

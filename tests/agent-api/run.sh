@@ -340,9 +340,18 @@ grep -q "(d$d1) Hello, world" "$log" || fail "d$d1 did not say hello"
 wait_halted "$h1"
 d2=$(grep -o 'agent: VM hello1 started as d[0-9]*' "$log" | tail -1 | sed 's/.*as d//')
 [ "$d2" != "$d1" ] && grep -q "(d$d2) Hello, world" "$log" || fail "the second start (d$d2) did not say hello"
+# hard_reboot of a paused start: that domain goes without running, a new one runs.
+[ "$(jrpc VM.start "[\"$s\",\"$h1\",true,false]" | jq -c .result)" = '""' ] || fail "VM.start hello1 paused again"
+d3=$(jrpc VM.get_domid "[\"$s\",\"$h1\"]" | jq -r .result)
+[ "$(jrpc VM.hard_reboot "[\"$s\",\"$h1\"]" | jq -c .result)" = '""' ] || fail "VM.hard_reboot hello1"
+wait_halted "$h1"
+d4=$(grep -o 'agent: VM hello1 started as d[0-9]*' "$log" | tail -1 | sed 's/.*as d//')
+[ "$d4" != "$d3" ] && grep -q "(d$d4) Hello, world" "$log" && ! grep -q "(d$d3) Hello, world" "$log" ||
+    fail "hard_reboot: paused d$d3 should be gone unheard and d$d4 should say hello"
+expect_err OPERATION_NOT_ALLOWED '["a boot domain restarts by its restart= policy, not through the API"]' VM.hard_reboot "[\"$s\",\"$web\"]"
 [ "$(jrpc VM.destroy "[\"$s\",\"$h1\"]" | jq -c .result)" = '""' ] || fail "VM.destroy hello1"
 expect_err HANDLE_INVALID "[\"VM\",\"$h1\"]" VM.get_record "[\"$s\",\"$h1\"]"
-echo "VM.create + VM.start of hello: paused d$d1, unpaused, said hello, Halted; again as d$d2; destroyed"
+echo "VM.create + VM.start of hello: paused d$d1, unpaused, said hello, Halted; again as d$d2; hard_reboot of paused d$d3 ran d$d4; destroyed"
 
 # Logout ends the session; hard_shutdown of web.
 [ "$(jrpc session.logout "[\"$s2\"]" | jq -c .result)" = '""' ] || fail "logout"
