@@ -61,6 +61,7 @@ include toolchain/lwip.mk
 include minios/drivers/drivers.mk
 include stubdoms/netback/netback.mk
 include apps/apps.mk
+include stubdoms/agent/agent.mk
 include tests/unit/grant.mk
 include tests/unit/xenstore.mk
 

@@ -124,6 +124,44 @@ if [ ! -f "$top/build/src/e2fsprogs/lib/ext2fs/ext2fs.h" ]; then
     mv "$d" "$top/build/src/e2fsprogs"
 fi
 # --- end disk path ---
+# --- management agent (stubdoms/agent) ---
+# Debian's jansson (JSON-RPC) and expat (XML-RPC) sources, built for minios
+# and for the host unit test by stubdoms/agent/agent.mk, into build/src/jansson
+# and build/src/expat; the npm xen-api client for tests/agent-api, into
+# build/npm (npm's registry).  Not fatal for npm: without it that check SKIPs.
+# jq reads the JSON-RPC answers in tests/agent-api; XenAPI.py (from
+# python3-os-xenapi) is one of its clients.
+for p in jq python3-os-xenapi; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+        apt_update
+        DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "$p" >/dev/null \
+            || echo "deps: $p could not be installed (agent-api skips what needs it)" >&2
+    fi
+done
+for s in jansson expat; do
+    [ -d "$top/build/src/$s" ] && continue
+    if ! grep -rqs '^Types:.*deb-src' /etc/apt/sources.list.d/ \
+       && ! grep -qs '^deb-src' /etc/apt/sources.list; then
+        printf 'Types: deb-src\nURIs: http://deb.debian.org/debian\nSuites: %s\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' \
+            "$(. /etc/os-release && echo "$VERSION_CODENAME")" \
+            | $SUDO tee /etc/apt/sources.list.d/keel-deb-src.sources >/dev/null
+        updated=0
+    fi
+    apt_update
+    rm -rf "$top/build/src/$s-pkg"
+    mkdir -p "$top/build/src/$s-pkg"
+    (cd "$top/build/src/$s-pkg" && apt-get source -qq "$s" >/dev/null)
+    d=$(find "$top/build/src/$s-pkg" -maxdepth 1 -mindepth 1 -type d -name "$s-*" | head -1)
+    [ -n "$d" ] || { echo "deps: apt-get source $s produced no tree" >&2; exit 1; }
+    mv "$d" "$top/build/src/$s"
+done
+if command -v npm >/dev/null 2>&1 || { apt_update && DEBIAN_FRONTEND=noninteractive \
+        $SUDO apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null; }; then
+    [ -f "$top/build/npm/node_modules/xen-api/package.json" ] \
+        || npm install --silent --no-audit --no-fund --prefix "$top/build/npm" xen-api >/dev/null \
+        || echo "deps: npm install xen-api failed (agent-api will SKIP its npm check)" >&2
+fi
+# --- end management agent ---
 # Debian 12's stock kernel and busybox-static for the linux-pv tests
 # (apt-get download into build/linux/deb once; vmlinux and the initramfs
 # built from them).  Not fatal: without them those tests SKIP.

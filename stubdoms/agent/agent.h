@@ -1,0 +1,204 @@
+/* agent.h: the management agent's portable core (docs/agent.md): the
+ * hypervisor as the XenAPI classes see it, sessions, the XenAPI dispatcher,
+ * the JSON-RPC and XML-RPC codecs and the HTTP connection.  No minios
+ * specifics: main.c supplies the hypervisor, the clock and the entropy; the
+ * host unit test (test_agent.c) supplies fakes. */
+#ifndef KEEL_AGENT_H
+#define KEEL_AGENT_H
+#include <stddef.h>
+#include <stdint.h>
+#include <jansson.h>
+#include "http_parser.h"
+
+/* ---- the hypervisor, as getdomaininfo and physinfo show it ---- */
+
+/* One domain (sysctl getdomaininfolist + its name from the store). */
+struct agent_dom {
+    uint32_t domid;
+    char name[32];             /* /local/domain/<id>/name, else "d<id>" */
+    uint8_t handle[16];        /* the domain handle; all zero: none set */
+    int paused, shutdown, dying, running, blocked, xs_domain;
+    unsigned shutdown_code;    /* SHUTDOWN_* when shutdown */
+    uint64_t tot_pages, max_pages;
+    unsigned max_vcpus, online_vcpus;
+    uint64_t cpu_time_ns;
+    int vmdef;                 /* the VM defined through the API it runs, or -1 */
+    int defined_only;          /* a defined VM with no domain (Halted) */
+};
+
+/* A VM defined with VM.create (in the agent's memory only, for now). */
+#define AGENT_KERNEL_MAX 32
+#define AGENT_ARGS_MAX   1024
+struct agent_vmdef {
+    int used;
+    uint8_t uuid[16];
+    char name[32];
+    uint64_t mem_bytes;
+    unsigned vcpus;
+    char kernel[AGENT_KERNEL_MAX];
+    char args[AGENT_ARGS_MAX];
+};
+#define AGENT_MAX_VMDEFS 64
+/* The most memory VM.create accepts (build.h's BUILD_MAX_PAGES). */
+#define AGENT_VM_MAX_MEM (64ull << 20)
+
+struct agent_hostinfo {
+    unsigned nr_cpus;
+    uint32_t cpu_khz;
+    uint64_t total_pages, free_pages;
+};
+
+/* The domain list holds at most this many domains. */
+#define AGENT_MAX_DOMS 1024
+
+struct agent_hv {
+    void *ctx;
+    uint32_t self;             /* the agent's own domid */
+    /* Fills out[0..max) in domid order; the count or a negative Xen errno. */
+    int (*list)(void *ctx, struct agent_dom *out, unsigned max);
+    int (*physinfo)(void *ctx, struct agent_hostinfo *h);
+    /* 0 or a negative Xen errno. */
+    int (*pause)(void *ctx, uint32_t domid);
+    int (*unpause)(void *ctx, uint32_t domid);
+    int (*destroy)(void *ctx, uint32_t domid);
+    /* VM.start: builds and starts (or leaves paused) a domain for vm with
+     * vm->uuid as its handle; 0 with *domid, or -1 with the reason. */
+    int (*start)(void *ctx, const struct agent_vmdef *vm, int paused, uint32_t *domid,
+                 char *err, size_t errlen);
+    /* Waits (letting other threads run) until domain domid is gone, at
+     * most seconds; 0, or -1 if it is still there. */
+    int (*wait_gone)(void *ctx, uint32_t domid, unsigned seconds);
+    /* 1 if name is a kernel image start can build; names: their list. */
+    int (*kernel_known)(const char *name);
+    const char *kernel_names;
+};
+
+/* ---- credentials and sessions (session.c) ---- */
+
+#define AUTH_SALT_LEN   16
+#define AUTH_HASH_LEN   32
+#define AUTH_USER_MAX   64
+#define AUTH_PASS_MAX   128
+/* The default PBKDF2-HMAC-SHA256 iteration count (docs/agent.md). */
+#define AUTH_DEFAULT_ITER 20000
+#define SESSION_MAX     64
+/* "OpaqueRef:" and a UUID. */
+#define SESSION_REF_LEN 46
+/* A session unused for this long is gone (seconds; session_idle=). */
+#define SESSION_DEFAULT_IDLE 1800
+
+/* Entropy for the DRBG: fills len bytes, 0 or -1 (mbedTLS's f_source
+ * shape, as mbedtls_entropy_add_source wants it). */
+typedef int (*agent_entropy_fn)(void *ctx, unsigned char *out, size_t len, size_t *olen);
+
+struct agent_auth;   /* opaque: holds the DRBG, the hash and the sessions */
+
+/* Seeds the DRBG from entropy, draws a salt, hashes password with
+ * iterations rounds and wipes password (its whole buffer up to its NUL).
+ * NULL with a reason in err on failure. */
+struct agent_auth *auth_create(const char *user, char *password, unsigned iterations,
+                               uint64_t idle_seconds, agent_entropy_fn entropy, void *ectx,
+                               char *err, size_t errlen);
+void auth_free(struct agent_auth *a);
+/* Random bytes from the DRBG: 0, or -1. */
+int auth_random(struct agent_auth *a, void *buf, size_t len);
+/* 1 if user and password match (constant time in the password), else 0. */
+int auth_check(struct agent_auth *a, const char *user, size_t ulen, const char *pass, size_t plen);
+/* A new session (the least recently used one makes room when all are
+ * taken): writes its ref (NUL-terminated) to out; 0, or -1. */
+int session_new(struct agent_auth *a, uint64_t now, char out[SESSION_REF_LEN + 1]);
+/* 1 if ref names a live session (its idle time restarts), else 0; an
+ * expired one is dropped. */
+int session_check(struct agent_auth *a, const char *ref, uint64_t now);
+/* Ends the session ref: 1 if it was live, else 0. */
+int session_end(struct agent_auth *a, const char *ref, uint64_t now);
+unsigned auth_iterations(const struct agent_auth *a);
+
+/* ---- the XenAPI classes (api.c) ---- */
+
+struct agent_api {
+    struct agent_hv *hv;
+    struct agent_auth *auth;
+    uint64_t (*now)(void);     /* monotonic seconds */
+    char host_uuid[37];
+    char hostname[64];
+    char address[48];          /* the management address, or "" */
+    struct agent_vmdef vms[AGENT_MAX_VMDEFS];
+};
+
+/* Sets up the host's identity (uuid derived from hostname, docs/agent.md). */
+void api_init(struct agent_api *api, struct agent_hv *hv, struct agent_auth *auth,
+              uint64_t (*now)(void), const char *hostname, const char *address);
+
+/* Calls method with params (a JSON array; values as jansson holds them).
+ * On success *result is the value (a new reference) and the return is 0;
+ * on a XenAPI failure *result is the array [code, params...] of strings
+ * (a new reference) and the return is 1. */
+int api_call(struct agent_api *api, const char *method, json_t *params, json_t **result);
+
+/* The methods, in system.listMethods order. */
+size_t api_method_count(void);
+const char *api_method_name(size_t i);
+
+/* A XenAPI failure [code, params...] (helper for the codecs). */
+json_t *api_failure(const char *code, ...);   /* NULL-terminated string params */
+
+/* ---- the transports (rpc.c) ---- */
+
+/* The XML-RPC parser's hash salt comes from here (expat: XML_SetHashSalt). */
+extern unsigned long (*rpc_salt)(void);
+
+/* Handles one JSON-RPC 2.0 request body; *out is a malloc'd response
+ * body of *outlen bytes (always set: errors are JSON-RPC errors). */
+void rpc_jsonrpc(struct agent_api *api, const char *body, size_t len, char **out, size_t *outlen);
+/* Handles one XML-RPC methodCall; *out as above (a fault for bad XML). */
+void rpc_xmlrpc(struct agent_api *api, const char *body, size_t len, char **out, size_t *outlen);
+
+/* Parses an XML-RPC methodCall into the method name (malloc'd) and its
+ * params (a JSON array); 0, or -1 with a reason in err. */
+int rpc_xml_parse(const char *body, size_t len, char **method, json_t **params,
+                  char *err, size_t errlen);
+/* The XML-RPC text of a value (malloc'd), ints as strings. */
+char *rpc_xml_value(json_t *v);
+
+/* ---- HTTP/1.1 (http.c) ---- */
+
+/* Limits: a head over AGENT_MAX_HEAD bytes (http-parser's
+ * HTTP_MAX_HEADER_SIZE) 431; a target over AGENT_MAX_URL 414; a body over
+ * AGENT_MAX_BODY 413. */
+#define AGENT_MAX_HEAD 8192
+#define AGENT_MAX_URL  256
+#define AGENT_MAX_BODY (256u << 10)
+
+struct agent_http_resp {
+    int status;
+    char head[256];
+    size_t head_len;
+    char *body;                /* malloc'd, or NULL */
+    size_t body_len;
+    int close;                 /* the connection ends after it */
+};
+
+struct agent_http {
+    http_parser p;
+    struct agent_api *api;
+    char url[AGENT_MAX_URL];
+    size_t url_len;
+    int url_long;
+    char *body;
+    size_t body_len, body_cap;
+    int early;                 /* an error status decided before the end */
+    int done;
+    int dead;
+    unsigned long requests;
+};
+
+void http_conn_init(struct agent_http *c, struct agent_api *api);
+void http_conn_free(struct agent_http *c);
+/* Feeds len bytes from the client; returns how many were used.  When
+ * *ready is set, r holds a response to send (then free r->body) before
+ * feeding the rest; after one with r->close, feed nothing more. */
+size_t http_conn_feed(struct agent_http *c, const char *buf, size_t len,
+                      struct agent_http_resp *r, int *ready);
+
+#endif

@@ -1,0 +1,178 @@
+/* build.c: VM.start on minios: builds a domain from a kernel image
+ * embedded in the agent (images.S) with the shared builder (lib/dombuild),
+ * as tests/rtbuild does: createdomain (the VM's uuid as its handle),
+ * max_mem, populate_physmap, the builder writing through a one-page
+ * foreign window, hypercall_init, setvcpucontext, unpause. */
+#include "ctl.h"
+#include <stdio.h>
+#include <string.h>
+#include <minios/startinfo.h>
+#include <xen/memory.h>
+#include "dombuild.h"
+#include "ptwalk.h"
+#include "agent.h"
+#include "build.h"
+
+extern const char hello_image[], hello_image_end[];
+
+static const struct { const char *name; const char *start, *end; } images[] = {
+    { "hello", hello_image, hello_image_end },
+};
+
+const char *build_image_names = "hello";
+
+int build_image_known(const char *name)
+{
+    for (size_t i = 0; i < sizeof(images) / sizeof(images[0]); i++)
+        if (!strcmp(images[i].name, name))
+            return 1;
+    return 0;
+}
+
+/* The window: one page of ours that shows a frame of the domain built. */
+static char window[4096] __attribute__((aligned(4096)));
+static struct {
+    domid_t dom;
+    uint64_t shown, own;
+    const xen_pfn_t *p2m;
+    long err;
+} view;
+
+static long show(uint64_t mfn, domid_t dom)
+{
+    struct mmu_update u = { .ptr = l1e_maddr((unsigned long)window) | MMU_NORMAL_PT_UPDATE,
+                            .val = mfn << 12 | 0x67 };
+    long rc = mmu_update_foreign(&u, 1, dom);
+    struct mmuext_op f = { .cmd = MMUEXT_INVLPG_LOCAL };
+    f.arg1.linear_addr = (unsigned long)window;
+    if (!rc)
+        rc = HYPERVISOR_mmuext_op(&f, 1, NULL, DOMID_SELF);
+    return rc;
+}
+
+static void *b_map(void *ctx, uint64_t pfn)
+{
+    (void)ctx;
+    uint64_t mfn = view.p2m[pfn];
+    if (view.shown != mfn) {
+        long rc = show(mfn, view.dom);
+        if (rc && !view.err)
+            view.err = rc;
+        view.shown = mfn;
+    }
+    return window;
+}
+
+static void b_unmap(void *ctx)
+{
+    (void)ctx;
+    if (view.shown) {
+        long rc = show(view.own, DOMID_SELF);
+        if (rc && !view.err)
+            view.err = rc;
+        view.shown = 0;
+    }
+}
+
+static int b_hypercall_page(void *ctx, uint64_t pfn)
+{
+    (void)ctx;
+    struct xen_domctl op;
+    domctl_init(&op, XEN_DOMCTL_hypercall_init, view.dom);
+    op.u.hypercall_init.gmfn = view.p2m[pfn];
+    return (int)do_domctl(&op);
+}
+
+static const struct dombuild_ops ops = {
+    .map = b_map, .unmap = b_unmap, .hypercall_page = b_hypercall_page,
+};
+
+static xen_pfn_t p2m[BUILD_MAX_PAGES];
+static struct vcpu_guest_context vctx;
+
+int build_start(const struct build_cfg *cfg, uint32_t *domid, char *err, size_t errlen)
+{
+    const char *img = NULL, *img_end = NULL;
+    for (size_t i = 0; i < sizeof(images) / sizeof(images[0]); i++)
+        if (!strcmp(images[i].name, cfg->kernel)) {
+            img = images[i].start;
+            img_end = images[i].end;
+        }
+    uint64_t nr_pages = cfg->mem_bytes / 4096;
+    if (!img || nr_pages == 0 || nr_pages > BUILD_MAX_PAGES || cfg->vcpus < 1 || cfg->vcpus > 32) {
+        snprintf(err, errlen, "bad configuration");
+        return -1;
+    }
+    if (!view.own)
+        view.own = ((unsigned long *)minios_start_info->mfn_list)[(unsigned long)window >> 12];
+    struct xen_domctl op;
+    domctl_init(&op, XEN_DOMCTL_createdomain, 0);
+    op.u.createdomain.max_vcpus = cfg->vcpus;
+    op.u.createdomain.max_evtchn_port = 1023;
+    op.u.createdomain.grant_opts = XEN_DOMCTL_GRANT_version(1);
+    memcpy(op.u.createdomain.handle, cfg->handle, 16);
+    long rc = do_domctl(&op);
+    if (rc) {
+        snprintf(err, errlen, "createdomain: Xen errno %ld", -rc);
+        return -1;
+    }
+    domid_t d = op.domain;
+    const char *step = "max_mem";
+    domctl_init(&op, XEN_DOMCTL_max_mem, d);
+    op.u.max_mem.max_memkb = nr_pages * 4;
+    if ((rc = do_domctl(&op)))
+        goto fail_rc;
+    struct elf_image_info info;
+    struct dombuild_layout l;
+    char berr[120];
+    if (elf_parse(img, (size_t)(img_end - img), &info, berr, sizeof(berr)) ||
+        dombuild_plan(&info, nr_pages, 0, NULL, &l, berr, sizeof(berr))) {
+        snprintf(err, errlen, "%s: %s", cfg->kernel, berr);
+        goto destroy;
+    }
+    for (uint64_t pfn = 0; pfn < nr_pages; pfn++)
+        p2m[pfn] = pfn;
+    struct xen_memory_reservation r = { .nr_extents = nr_pages, .domid = d };
+    set_xen_guest_handle(r.extent_start, p2m);
+    rc = _hypercall2(__HYPERVISOR_memory_op, XENMEM_populate_physmap, &r);
+    if (rc != (long)nr_pages) {
+        snprintf(err, errlen, "populate_physmap gave %ld of %llu frames", rc,
+                 (unsigned long long)nr_pages);
+        goto destroy;
+    }
+    struct xen_domctl_getdomaininfo di;
+    step = "getdomaininfo";
+    if ((rc = getdomaininfo(d, &di)))
+        goto fail_rc;
+    view.dom = d;
+    view.p2m = p2m;
+    view.err = 0;
+    struct dombuild_args a = {
+        .info = &info, .image = img, .p2m = (const uint64_t *)p2m,
+        .cmdline = cfg->args, .shared_info_maddr = (uint64_t)di.shared_info_frame << 12,
+    };
+    int brc = dombuild_build(&l, &a, &ops, &vctx, berr, sizeof(berr));
+    b_unmap(NULL);
+    if (brc || view.err) {
+        snprintf(err, errlen, "build: %s", view.err ? "a foreign mapping failed" : berr);
+        goto destroy;
+    }
+    step = "setvcpucontext";
+    domctl_init(&op, XEN_DOMCTL_setvcpucontext, d);
+    op.u.vcpucontext.vcpu = 0;
+    set_xen_guest_handle(op.u.vcpucontext.ctxt, &vctx);
+    if ((rc = do_domctl(&op)))
+        goto fail_rc;
+    /* Created paused once by its creator (as Xen): unpause unless asked
+     * to start paused. */
+    step = "unpausedomain";
+    if (!cfg->paused && (rc = domctl_simple(XEN_DOMCTL_unpausedomain, d)))
+        goto fail_rc;
+    *domid = d;
+    return 0;
+fail_rc:
+    snprintf(err, errlen, "%s: Xen errno %ld", step, -rc);
+destroy:
+    domctl_simple(XEN_DOMCTL_destroydomain, d);
+    return -1;
+}

@@ -1,0 +1,422 @@
+/* main.c: the management agent stub domain on minios (role=control): the
+ * hypervisor through sysctl/domctl, domain names from the store, entropy
+ * from the CPU, and the HTTP server on lwIP (a thread per connection, at
+ * most maxconn at once).  Boot line (docs/agent.md):
+ *   user=NAME password=PW   the credentials (required; PW is hashed and wiped)
+ *   port=N                  TCP port of the API (default 80)
+ *   maxconn=N               connections served at once (default 16, at most 48)
+ *   session_idle=S          seconds before an unused session ends (default 1800)
+ *   kdf_iter=N              PBKDF2 iterations (default 20000, at least 1000)
+ *   hostname=NAME           the host's name_label (default "keel")
+ *   vif=, ip=, gw=          its network interface (netfront, docs/network.md) */
+#include "ctl.h"
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <minios/events.h>
+#include <minios/net.h>
+#include <minios/netfront.h>
+#include <minios/startinfo.h>
+#include <minios/thread.h>
+#include <minios/time.h>
+#include <minios/xenbus.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include "agent.h"
+#include "build.h"
+
+#define MAXCONN_LIMIT 48
+#define IDLE_SECONDS 60
+
+static unsigned maxconn = 16, active;
+static struct minios_waitq slots = MINIOS_WAITQ_INIT;
+static struct agent_api api;
+
+/* ---- the hypervisor ---- */
+
+/* Names read from the store, kept: a domain's name does not change and
+ * domids are not reused while the hypervisor runs. */
+#define NAME_CACHE 1024
+static struct { uint32_t domid; char name[32]; } names[NAME_CACHE];
+static unsigned nnames;
+
+static void dom_name(uint32_t domid, char out[32])
+{
+    for (unsigned i = 0; i < nnames; i++)
+        if (names[i].domid == domid) {
+            memcpy(out, names[i].name, 32);
+            return;
+        }
+    char path[48], *v = NULL;
+    size_t len = 0;
+    snprintf(path, sizeof(path), "/local/domain/%u/name", domid);
+    if (minios_xs_read(MINIOS_XBT_NIL, path, &v, &len) == 0 && len > 0 && len < 32 &&
+        strlen(v) == len) {
+        memcpy(out, v, len + 1);
+        if (nnames < NAME_CACHE) {
+            names[nnames].domid = domid;
+            memcpy(names[nnames].name, out, 32);
+            nnames++;
+        }
+    } else {
+        snprintf(out, 32, "d%u", domid);
+    }
+    free(v);
+}
+
+static xen_domctl_getdomaininfo_t batch[64];
+
+static int hv_list(void *ctx, struct agent_dom *out, unsigned max)
+{
+    (void)ctx;
+    unsigned n = 0;
+    domid_t first = 0;
+    for (;;) {
+        struct xen_sysctl op;
+        sysctl_init(&op, XEN_SYSCTL_getdomaininfolist);
+        op.u.getdomaininfolist.first_domain = first;
+        op.u.getdomaininfolist.max_domains = 64;
+        set_xen_guest_handle(op.u.getdomaininfolist.buffer, batch);
+        long rc = do_sysctl(&op);
+        if (rc)
+            return (int)rc;
+        uint32_t got = op.u.getdomaininfolist.num_domains;
+        if (got > 64)
+            return -XEN_EIO;
+        for (uint32_t i = 0; i < got && n < max; i++) {
+            const xen_domctl_getdomaininfo_t *g = &batch[i];
+            struct agent_dom *d = &out[n++];
+            memset(d, 0, sizeof(*d));
+            d->domid = g->domain;
+            memcpy(d->handle, g->handle, 16);
+            d->dying = !!(g->flags & XEN_DOMINF_dying);
+            d->shutdown = !!(g->flags & XEN_DOMINF_shutdown);
+            d->paused = !!(g->flags & XEN_DOMINF_paused);
+            d->blocked = !!(g->flags & XEN_DOMINF_blocked);
+            d->running = !!(g->flags & XEN_DOMINF_running);
+            d->xs_domain = !!(g->flags & XEN_DOMINF_xs_domain);
+            d->shutdown_code = (g->flags >> XEN_DOMINF_shutdownshift) & XEN_DOMINF_shutdownmask;
+            d->tot_pages = g->tot_pages;
+            d->max_pages = g->max_pages;
+            d->max_vcpus = g->max_vcpu_id + 1;
+            d->online_vcpus = g->nr_online_vcpus;
+            d->cpu_time_ns = g->cpu_time;
+            dom_name(d->domid, d->name);
+        }
+        if (got < 64 || n >= max)
+            break;
+        first = (domid_t)(batch[got - 1].domain + 1);
+    }
+    return (int)n;
+}
+
+static int hv_physinfo(void *ctx, struct agent_hostinfo *h)
+{
+    (void)ctx;
+    struct xen_sysctl op;
+    sysctl_init(&op, XEN_SYSCTL_physinfo);
+    long rc = do_sysctl(&op);
+    if (rc)
+        return (int)rc;
+    h->nr_cpus = op.u.physinfo.nr_cpus;
+    h->cpu_khz = op.u.physinfo.cpu_khz;
+    h->total_pages = op.u.physinfo.total_pages;
+    h->free_pages = op.u.physinfo.free_pages;
+    return 0;
+}
+
+static int hv_pause(void *ctx, uint32_t domid)
+{
+    (void)ctx;
+    return (int)domctl_simple(XEN_DOMCTL_pausedomain, (domid_t)domid);
+}
+
+static int hv_unpause(void *ctx, uint32_t domid)
+{
+    (void)ctx;
+    return (int)domctl_simple(XEN_DOMCTL_unpausedomain, (domid_t)domid);
+}
+
+static int hv_destroy(void *ctx, uint32_t domid)
+{
+    (void)ctx;
+    return (int)domctl_simple(XEN_DOMCTL_destroydomain, (domid_t)domid);
+}
+
+static int hv_wait_gone(void *ctx, uint32_t domid, unsigned seconds)
+{
+    (void)ctx;
+    uint64_t end = minios_monotonic_ns() + (uint64_t)seconds * 1000000000ull;
+    for (;;) {
+        struct xen_domctl_getdomaininfo gi;
+        if (getdomaininfo((domid_t)domid, &gi) || gi.domain != domid)
+            return 0;
+        if (minios_monotonic_ns() > end)
+            return -1;
+        minios_sleep_ns(5 * 1000 * 1000);
+    }
+}
+
+static int hv_start(void *ctx, const struct agent_vmdef *vm, int paused, uint32_t *domid,
+                    char *err, size_t errlen)
+{
+    (void)ctx;
+    struct build_cfg cfg = { .kernel = vm->kernel, .mem_bytes = vm->mem_bytes, .vcpus = vm->vcpus,
+                             .args = vm->args, .paused = paused };
+    memcpy(cfg.handle, vm->uuid, 16);
+    int rc = build_start(&cfg, domid, err, errlen);
+    if (rc == 0)
+        printf("agent: VM %s started as d%u (%s, %llu KiB%s)\n", vm->name, *domid, vm->kernel,
+               (unsigned long long)(vm->mem_bytes >> 10), paused ? ", paused" : "");
+    else
+        printf("agent: VM %s did not start: %s\n", vm->name, err);
+    return rc;
+}
+
+static struct agent_hv hv = {
+    .list = hv_list, .physinfo = hv_physinfo,
+    .pause = hv_pause, .unpause = hv_unpause, .destroy = hv_destroy,
+    .start = hv_start, .wait_gone = hv_wait_gone, .kernel_known = build_image_known,
+};
+
+/* ---- time and entropy ---- */
+
+static uint64_t now_s(void)
+{
+    return minios_monotonic_ns() / 1000000000ull;
+}
+
+static int have_rdrand(void)
+{
+    uint32_t a, b, c, d;
+    __asm__ volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(1), "c"(0));
+    return !!(c & (1u << 30));
+}
+
+/* The CPU's RDRAND (the only entropy source minios has); -1 if it fails. */
+static int entropy(void *ctx, unsigned char *out, size_t len, size_t *olen)
+{
+    (void)ctx;
+    size_t done = 0;
+    while (done < len) {
+        uint64_t v = 0;
+        unsigned char ok = 0;
+        for (int tries = 0; tries < 10 && !ok; tries++)
+            __asm__ volatile("rdrand %0; setc %1" : "=r"(v), "=qm"(ok));
+        if (!ok)
+            return -1;
+        size_t n = len - done < 8 ? len - done : 8;
+        memcpy(out + done, &v, n);
+        done += n;
+    }
+    *olen = len;
+    return 0;
+}
+
+static unsigned long xml_salt(void)
+{
+    unsigned long s = 0;
+    if (auth_random(api.auth, &s, sizeof(s)))
+        s = (unsigned long)minios_monotonic_ns();
+    return s;
+}
+
+/* ---- HTTP ---- */
+
+static int send_all(int fd, const void *p, size_t len)
+{
+    const char *b = p;
+    while (len) {
+        ssize_t n = send(fd, b, len > 65536 ? 65536 : len, 0);
+        if (n <= 0)
+            return -1;
+        b += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+static void conn_thread(void *arg)
+{
+    int fd = (int)(intptr_t)arg;
+    struct timeval tv = { .tv_sec = IDLE_SECONDS };
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    struct agent_http *c = malloc(sizeof(*c));
+    char *buf = malloc(4096);
+    if (!c || !buf)
+        goto out;
+    http_conn_init(c, &api);
+    for (int open = 1; open;) {
+        ssize_t got = recv(fd, buf, 4096, 0);
+        if (got <= 0)
+            break;
+        size_t off = 0;
+        while (open && off < (size_t)got) {
+            struct agent_http_resp r;
+            int ready;
+            size_t used = http_conn_feed(c, buf + off, (size_t)got - off, &r, &ready);
+            off += used;
+            if (!ready) {
+                if (used == 0)
+                    open = 0;
+                continue;
+            }
+            if (send_all(fd, r.head, r.head_len) || (r.body_len && send_all(fd, r.body, r.body_len)))
+                open = 0;
+            free(r.body);
+            if (r.close)
+                open = 0;
+        }
+    }
+    http_conn_free(c);
+out:
+    free(c);
+    free(buf);
+    close(fd);
+    active--;
+    minios_waitq_wake_one(&slots);
+}
+
+static void accept_loop(int ls)
+{
+    for (;;) {
+        MINIOS_WAIT_EVENT(&slots, active < maxconn);
+        int fd = accept(ls, NULL, NULL);
+        if (fd < 0) {
+            minios_sleep_ns(10 * 1000 * 1000);
+            continue;
+        }
+        active++;
+        if (!minios_thread_create("api", conn_thread, (void *)(intptr_t)fd, 64 << 10)) {
+            printf("agent: no memory for a connection thread\n");
+            close(fd);
+            active--;
+        }
+    }
+}
+
+/* ---- start ---- */
+
+static int arg_uint(const char *a, const char *key, unsigned long min, unsigned long max,
+                    unsigned long *v)
+{
+    size_t k = strlen(key);
+    if (strncmp(a, key, k) != 0 || a[k] != '=')
+        return 0;
+    char *end;
+    unsigned long x = strtoul(a + k + 1, &end, 10);
+    if (a[k + 1] == 0 || *end || x < min || x > max) {
+        printf("agent: bad %s (%lu..%lu)\n", a, min, max);
+        exit(2);
+    }
+    *v = x;
+    return 1;
+}
+
+/* Overwrites every copy of the password we can reach: argv's and the
+ * command line in start_info. */
+static void wipe_password(char *pw, size_t len)
+{
+    char *cl = (char *)minios_start_info->cmd_line;
+    size_t cn = strnlen(cl, MAX_GUEST_CMDLINE);
+    for (size_t i = 0; i + 9 <= cn; i++)
+        if (!strncmp(cl + i, "password=", 9) && (i == 0 || cl[i - 1] == ' '))
+            for (size_t j = i + 9; j < cn && cl[j] != ' '; j++)
+                cl[j] = 'x';
+    volatile char *p = pw;
+    for (size_t i = 0; i < len; i++)
+        p[i] = 0;
+}
+
+int main(int argc, char **argv)
+{
+    unsigned long port = 80, mc = maxconn, idle = SESSION_DEFAULT_IDLE, iter = AUTH_DEFAULT_ITER;
+    const char *user = NULL, *hostname = "keel";
+    char *password = NULL;
+    char address[48] = "";
+    for (int i = 1; i < argc; i++) {
+        if (arg_uint(argv[i], "port", 1, 65535, &port) ||
+            arg_uint(argv[i], "maxconn", 1, MAXCONN_LIMIT, &mc) ||
+            arg_uint(argv[i], "session_idle", 1, 30ul * 86400, &idle) ||
+            arg_uint(argv[i], "kdf_iter", 1000, 10000000, &iter))
+            continue;
+        if (!strncmp(argv[i], "user=", 5))
+            user = argv[i] + 5;
+        else if (!strncmp(argv[i], "password=", 9))
+            password = argv[i] + 9;
+        else if (!strncmp(argv[i], "hostname=", 9))
+            hostname = argv[i] + 9;
+        else if (!strncmp(argv[i], "ip=", 3))
+            snprintf(address, sizeof(address), "%.*s", (int)strcspn(argv[i] + 3, "/"), argv[i] + 3);
+        /* other words (name=, mem=, role=, vif=, gw= ...) are the boot
+         * configuration's or netfront's */
+    }
+    maxconn = (unsigned)mc;
+    if (!user || !password) {
+        printf("agent: user= and password= are required on the boot line\n");
+        return 2;
+    }
+    if (!*hostname || strlen(hostname) >= sizeof(api.hostname)) {
+        printf("agent: hostname= must be 1 to %zu bytes\n", sizeof(api.hostname) - 1);
+        return 2;
+    }
+    if (!have_rdrand()) {
+        printf("agent: the CPU has no RDRAND: no entropy for sessions (refusing to start)\n");
+        return 1;
+    }
+    char err[120];
+    size_t plen = strlen(password);
+    uint64_t t0 = minios_monotonic_ns();
+    struct agent_auth *auth = auth_create(user, password, (unsigned)iter, idle, entropy, NULL,
+                                          err, sizeof(err));
+    wipe_password(password, plen);
+    if (!auth) {
+        printf("agent: credentials: %s\n", err);
+        return 1;
+    }
+    printf("agent: password for %s hashed (PBKDF2-HMAC-SHA256, %lu iterations, %llu ms) and wiped\n",
+           user, iter, (unsigned long long)((minios_monotonic_ns() - t0) / 1000000));
+    hv.self = minios_domid();
+    hv.kernel_names = build_image_names;
+    api_init(&api, &hv, auth, now_s, hostname, address);
+    rpc_salt = xml_salt;
+    unsigned long seed;
+    auth_random(auth, &seed, sizeof(seed));
+    json_object_seed((size_t)seed);
+
+    struct xen_sysctl probe;
+    sysctl_init(&probe, XEN_SYSCTL_physinfo);
+    long prc = do_sysctl(&probe);
+    if (prc) {
+        printf("agent: sysctl refused (%ld): the agent needs role=control\n", prc);
+        return 1;
+    }
+    if (minios_net_init()) {
+        printf("agent: lwIP did not start\n");
+        return 1;
+    }
+    int nf = minios_netfront_start(argc, argv);
+    if (nf && nf != -ENODEV) {
+        printf("agent: the vif did not start (%d)\n", nf);
+        return 1;
+    }
+    int ls = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+                             .sin_addr.s_addr = htonl(INADDR_ANY) };
+    if (ls < 0 || bind(ls, (struct sockaddr *)&a, sizeof(a)) || listen(ls, 16)) {
+        printf("agent: cannot listen on port %lu\n", port);
+        return 1;
+    }
+    printf("agent: XenAPI (JSON-RPC /jsonrpc, XML-RPC /xmlrpc) on port %lu, host %s (%s), "
+           "at most %u connections, %zu methods\n",
+           port, hostname, api.host_uuid, maxconn, api_method_count());
+    accept_loop(ls);
+    return 0;
+}

@@ -1,0 +1,101 @@
+#!/usr/bin/env node
+// keel: an xe-like host CLI for the management agent (docs/agent.md), on the
+// npm xen-api client that ci/deps.sh installs into build/npm (unmodified).
+//
+//   keel [--url URL] [--user U] [--password P] VERB [ARGS]
+//     vm-list                          uuid, domid, power state, memory, name
+//     vm-create NAME MEM_MIB KERNEL [ARGS...]   prints the new VM's uuid
+//     vm-start VM [--paused]
+//     vm-pause VM | vm-unpause VM
+//     vm-shutdown VM --force           hard shutdown (clean shutdown: later)
+//     vm-destroy VM                    forgets a halted VM
+//   VM is a name label (it must be unique) or a uuid.  The URL, user and
+//   password also come from KEEL_URL, KEEL_USER, KEEL_PASSWORD (defaults
+//   http://127.0.0.1:8081, root, none).  A XenAPI failure is printed as
+//   "keel: CODE(params)" and the exit status is 1; a usage error exits 2.
+import { dirname, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+const top = resolve(dirname(fileURLToPath(import.meta.url)), '../..')
+const { Xapi } = await import(resolve(top, 'build/npm/node_modules/xen-api/index.mjs'))
+
+function usage(msg) {
+  console.error(`keel: ${msg}\nusage: keel [--url URL] [--user U] [--password P] ` +
+    'vm-list | vm-create NAME MEM_MIB KERNEL [ARGS...] | vm-start VM [--paused] | ' +
+    'vm-pause VM | vm-unpause VM | vm-shutdown VM --force | vm-destroy VM')
+  process.exit(2)
+}
+
+const argv = process.argv.slice(2)
+const opt = { url: process.env.KEEL_URL ?? 'http://127.0.0.1:8081',
+  user: process.env.KEEL_USER ?? 'root', password: process.env.KEEL_PASSWORD }
+while (argv.length && argv[0].startsWith('--')) {
+  const k = argv.shift().slice(2)
+  if (!['url', 'user', 'password'].includes(k) || !argv.length) usage(`bad option --${k}`)
+  opt[k] = argv.shift()
+}
+const verb = argv.shift()
+if (!verb) usage('no verb')
+if (opt.password === undefined) usage('no password (--password or KEEL_PASSWORD)')
+
+const xapi = new Xapi({ url: opt.url, auth: { user: opt.user, password: opt.password },
+  watchEvents: false })
+
+// A VM's ref from a uuid or a unique name label.
+async function vmRef(which) {
+  if (!which) usage('no VM named')
+  if (/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(which))
+    return xapi.call('VM.get_by_uuid', which)
+  const refs = await xapi.call('VM.get_by_name_label', which)
+  if (refs.length !== 1) {
+    console.error(`keel: ${refs.length} VMs are named ${which}: give a uuid`)
+    process.exit(1)
+  }
+  return refs[0]
+}
+
+const verbs = {
+  async 'vm-list'() {
+    const vms = Object.values(await xapi.call('VM.get_all_records'))
+    vms.sort((a, b) => a.domid - b.domid)
+    console.log('uuid                                  domid  power_state  memory  name')
+    for (const v of vms) {
+      const mib = Math.round(v.memory_static_max / 1048576)
+      console.log(`${v.uuid}  ${String(v.domid).padStart(5)}  ${v.power_state.padEnd(11)}  ` +
+        `${String(mib).padStart(4)}M  ${v.name_label}`)
+    }
+  },
+  async 'vm-create'(name, mem, kernel, ...args) {
+    if (!name || !mem || !kernel || !/^[0-9]+$/.test(mem)) usage('vm-create NAME MEM_MIB KERNEL [ARGS...]')
+    const ref = await xapi.call('VM.create', { name_label: name,
+      memory_static_max: String(Number(mem) * 1048576), PV_kernel: kernel, PV_args: args.join(' ') })
+    console.log(await xapi.call('VM.get_uuid', ref))
+  },
+  async 'vm-start'(vm, flag) {
+    if (flag !== undefined && flag !== '--paused') usage(`vm-start: bad ${flag}`)
+    const ref = await vmRef(vm)
+    process.stderr.write(`starting ${vm}... `)
+    await xapi.call('VM.start', ref, flag === '--paused', false)
+    console.error(`${await xapi.call('VM.get_power_state', ref)}, domain ${await xapi.call('VM.get_domid', ref)}`)
+  },
+  async 'vm-pause'(vm) { await xapi.call('VM.pause', await vmRef(vm)) },
+  async 'vm-unpause'(vm) { await xapi.call('VM.unpause', await vmRef(vm)) },
+  async 'vm-shutdown'(vm, flag) {
+    if (flag !== '--force') usage('vm-shutdown VM --force (only hard shutdown exists yet)')
+    await xapi.call('VM.hard_shutdown', await vmRef(vm))
+  },
+  async 'vm-destroy'(vm) { await xapi.call('VM.destroy', await vmRef(vm)) },
+}
+if (!verbs[verb]) usage(`unknown verb ${verb}`)
+
+let status = 0
+try {
+  await xapi.connect()
+  await verbs[verb](...argv)
+} catch (e) {
+  console.error(e.code !== undefined && Array.isArray(e.params)
+    ? `keel: ${e.code}(${e.params.join(', ')})` : `keel: ${e.message}`)
+  status = 1
+}
+try { await xapi.disconnect() } catch { /* the session may be gone already */ }
+process.exit(status)
