@@ -19,6 +19,11 @@ RUN_NET_MODULES := $(B)/stubdoms/xenstore.elf name=xenstore role=xenstore mem=16
 RUN_NET_QEMU := -M q35 -device intel-iommu,intremap=on -device virtio-net-pci,netdev=n0,addr=3,iommu_platform=on,disable-legacy=on
 RUN_HTTP_PORT ?= 8080
 RUN_KV_PORT ?= 6379
+# make run adds the management agent (docs/agent.md): the XenAPI over HTTP
+# at 10.0.2.17:80, forwarded from 127.0.0.1:8081 (RUN_API_PORT=); the
+# demo's first-boot credentials are root / keel-demo (stored hashed).
+RUN_AGENT_MODULE := $(B)/stubdoms/agent.elf name=agent role=control mem=32M vif=netback ip=10.0.2.17/24 gw=10.0.2.2 user=root password=keel-demo
+RUN_API_PORT ?= 8081
 
 .PHONY: run-only run-modules run-net-modules run-net-qemu run-demo bench-keel
 # The demo set's -initrd string (tests/demo boots exactly this).
@@ -36,19 +41,20 @@ RUN_DEPS := $(B)/host/listen-backlog.so $(B)/hv.elf $(B)/stubdoms/xenstore.elf $
             $(B)/apps/kv.elf
 
 run: deps
-	$(Q)$(MAKE) --no-print-directory $(RUN_DEPS)
+	$(Q)$(MAKE) --no-print-directory $(RUN_DEPS) $(B)/stubdoms/agent.elf
 	$(Q)$(MAKE) --no-print-directory run-only
 
 run-only:
-	@echo "Booting Keel: the xenstore stub, netback (owning QEMU's virtio-net behind VT-d), httpd and kv."
+	@echo "Booting Keel: the xenstore stub, netback (owning QEMU's virtio-net behind VT-d), httpd, kv and the management agent."
 	@echo "From the host, once they are up (a minute or so under TCG):"
 	@echo "    curl http://127.0.0.1:$(RUN_HTTP_PORT)/"
 	@echo "    redis-cli -p $(RUN_KV_PORT) ping"
+	@echo "    node tools/keel/keel.mjs --url http://127.0.0.1:$(RUN_API_PORT) --password keel-demo vm-list   (XenAPI, user root)"
 	@echo "Ctrl-A X stops QEMU."
 	$(Q)LD_PRELOAD=$(abspath $(LISTEN_BACKLOG_SO)) qemu-system-x86_64 -accel tcg -cpu max -m 512M -nodefaults -display none \
 		-serial mon:stdio -no-reboot -device isa-debug-exit,iobase=0xf4,iosize=4 \
-		-netdev user,id=n0,hostfwd=tcp:127.0.0.1:$(RUN_HTTP_PORT)-10.0.2.15:80,hostfwd=tcp:127.0.0.1:$(RUN_KV_PORT)-10.0.2.16:6379 \
-		$(RUN_NET_QEMU) -kernel $(B)/hv.elf -initrd "$(RUN_NET_MODULES)"; \
+		-netdev user,id=n0,hostfwd=tcp:127.0.0.1:$(RUN_HTTP_PORT)-10.0.2.15:80,hostfwd=tcp:127.0.0.1:$(RUN_KV_PORT)-10.0.2.16:6379,hostfwd=tcp:127.0.0.1:$(RUN_API_PORT)-10.0.2.17:80 \
+		$(RUN_NET_QEMU) -kernel $(B)/hv.elf -initrd "$(RUN_NET_MODULES),$(RUN_AGENT_MODULE)"; \
 	rc=$$?; [ $$rc -eq 33 ] || [ $$rc -eq 0 ] && echo "Keel: QEMU ended (status $$rc)" \
 		|| { echo "Keel: QEMU status $$rc"; exit 1; }
 

@@ -671,6 +671,17 @@ int main(int argc, char **argv)
     }
     xs_store_write_internal(store, "/local/domain", "", 0, 0, NULL, 0);
     xs_store_write_internal(store, "/tool/xenstored", "", 0, 0, NULL, 0);
+    /* Our own name and domid, as a toolstack writes a xenstore stub
+     * domain's, so that readers of the domain list (the management
+     * agent) name us too. */
+    const char *self_name = "xenstore";
+    for (int i = 1; i < argc; i++)
+        if (!strncmp(argv[i], "name=", 5) && argv[i][5])
+            self_name = argv[i] + 5;
+    char idbuf[16];
+    snprintf(idbuf, sizeof(idbuf), "%u", minios_domid());
+    put_node(minios_domid(), "name", self_name, false);
+    put_node(minios_domid(), "domid", idbuf, false);
 
     evtchn_port_t virq;
     if (minios_evtchn_bind_virq(VIRQ_DOM_EXC, 0, &virq) || minios_evtchn_bind(virq, on_dom_exc, NULL))
