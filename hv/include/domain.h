@@ -226,6 +226,7 @@ struct boot_config {
     uint16_t pci[8];             /* pci=BB:DD.F: devices it owns (PCI_MAX_ASSIGN) */
     unsigned nr_pci;
     unsigned restart;            /* restart=: RESTART_* (boot domains only) */
+    unsigned type;               /* type=pv|pvh: enum guest_type (docs/hvm.md) */
 };
 
 /* restart= of a boot domain (docs/boot-config.md): when the hypervisor
