@@ -1,0 +1,213 @@
+/*
+ * A tiny PVH guest (docs/hvm.md), in long mode on its own page tables
+ * (head.S).  pvh-hello: checks its hvm_start_info (magic, command line,
+ * memory map), CPUID 0x40000000's signature and the hypercall MSR of
+ * 0x40000002, installs the hypercall page through that MSR, prints with
+ * console_io and with port 0xe9, sees an unknown MSR refused with #GP,
+ * sleeps once in HLT until its periodic timer's event, and powers off
+ * with sched_op.  With mode=npf on its command line it then reads a
+ * guest-physical address above its RAM, with mode=insn it executes INVD:
+ * either must crash it alone.
+ */
+#include <stdint.h>
+#include <stddef.h>
+#include <xen/xen.h>
+#include <xen/sched.h>
+#include <xen/vcpu.h>
+#include <xen/version.h>
+#include <xen/event_channel.h>
+#include <xen/arch-x86/hvm/start_info.h>
+#include <xen/arch-x86/cpuid.h>
+
+extern uint32_t start_info_pa, gp_count;
+extern char gp_entry[];
+
+static uint8_t hypercall_page[4096] __attribute__((aligned(4096)));
+
+static long hcall(unsigned nr, unsigned long a1, unsigned long a2, unsigned long a3)
+{
+    long ret;
+    __asm__ volatile("call *%[f]"
+                     : "=a"(ret), "+D"(a1), "+S"(a2), "+d"(a3)
+                     : [f] "r"(hypercall_page + nr * 32)
+                     : "memory", "rcx", "r8", "r9", "r10", "r11");
+    return ret;
+}
+
+static size_t slen(const char *s)
+{
+    size_t n = 0;
+    while (s[n])
+        n++;
+    return n;
+}
+
+static void puts_con(const char *s)
+{
+    hcall(__HYPERVISOR_console_io, CONSOLEIO_write, slen(s), (unsigned long)s);
+}
+
+/* "text" followed by a hex number and a newline. */
+static void put_hex(const char *s, uint64_t v)
+{
+    char buf[128];
+    size_t n = 0;
+    while (*s && n < 100)
+        buf[n++] = *s++;
+    buf[n++] = '0';
+    buf[n++] = 'x';
+    int started = 0;
+    for (int i = 60; i >= 0; i -= 4) {
+        unsigned d = (v >> i) & 15;
+        if (d || started || i == 0) {
+            buf[n++] = "0123456789abcdef"[d];
+            started = 1;
+        }
+    }
+    buf[n++] = '\n';
+    buf[n] = 0;
+    puts_con(buf);
+}
+
+static void poweroff(unsigned reason)
+{
+    struct sched_shutdown s = { .reason = reason };
+    hcall(__HYPERVISOR_sched_op, SCHEDOP_shutdown, (unsigned long)&s, 0);
+}
+
+static void fail(const char *what)
+{
+    puts_con("pvh-hello: FAIL ");
+    puts_con(what);
+    puts_con("\n");
+    poweroff(SHUTDOWN_crash);
+    for (;;)
+        ;
+}
+
+static int contains(const char *s, const char *w)
+{
+    size_t n = slen(w);
+    for (; *s; s++) {
+        size_t i = 0;
+        while (i < n && s[i] == w[i])
+            i++;
+        if (i == n)
+            return 1;
+    }
+    return 0;
+}
+
+static void cpuid(uint32_t leaf, uint32_t r[4])
+{
+    __asm__ volatile("cpuid" : "=a"(r[0]), "=b"(r[1]), "=c"(r[2]), "=d"(r[3]) : "a"(leaf), "c"(0));
+}
+
+static void outb_e9(const char *s)
+{
+    for (; *s; s++)
+        __asm__ volatile("outb %0, $0xe9" :: "a"(*s));
+}
+
+/* An IDT with vector 13 only: gp_entry (head.S). */
+static uint64_t idt[2 * 32] __attribute__((aligned(16)));
+
+static void idt_init(void)
+{
+    uint64_t a = (uint64_t)gp_entry;
+    idt[2 * 13] = (a & 0xffff) | (0x08ULL << 16) | (0x8eULL << 40) | (((a >> 16) & 0xffff) << 48);
+    idt[2 * 13 + 1] = a >> 32;
+    struct { uint16_t limit; uint64_t base; } __attribute__((packed)) d = { sizeof(idt) - 1,
+                                                                          (uint64_t)idt };
+    __asm__ volatile("lidt %0" :: "m"(d));
+}
+
+void main(uint32_t si_pa)
+{
+    const struct hvm_start_info *si = (const void *)(uintptr_t)si_pa;
+    uint32_t r[4];
+
+    /* Before the hypercall page: CPUID and the MSR it names. */
+    cpuid(0x40000000, r);
+    if (r[1] != XEN_CPUID_SIGNATURE_EBX || r[2] != XEN_CPUID_SIGNATURE_ECX ||
+        r[3] != XEN_CPUID_SIGNATURE_EDX || r[0] < 0x40000002) {
+        outb_e9("pvh-hello: FAIL no XenVMMXenVMM signature\n");
+        return;
+    }
+    cpuid(0x40000002, r);
+    uint32_t msr = r[1];
+    if (r[0] != 1) {
+        outb_e9("pvh-hello: FAIL leaf 0x40000002 offers no hypercall page\n");
+        return;
+    }
+    uint64_t gpa = (uint64_t)hypercall_page;
+    __asm__ volatile("wrmsr" :: "c"(msr), "a"((uint32_t)gpa), "d"((uint32_t)(gpa >> 32)));
+    puts_con("pvh-hello: hypercall page installed, CPUID 0x40000000 says XenVMMXenVMM\n");
+
+    if (si->magic != XEN_HVM_START_MAGIC_VALUE)
+        fail("start info magic");
+    put_hex("pvh-hello: start info at ", si_pa);
+    const char *cmdline = (const char *)(uintptr_t)si->cmdline_paddr;
+    puts_con("pvh-hello: cmdline '");
+    puts_con(cmdline);
+    puts_con("'\n");
+    if (!contains(cmdline, "greeting=hi"))
+        fail("cmdline has no greeting=hi");
+    const struct hvm_memmap_table_entry *mm = (const void *)(uintptr_t)si->memmap_paddr;
+    if (si->version < 1 || si->memmap_entries != 2)
+        fail("memmap: version 1 with two entries expected");
+    if (mm[0].addr != 0 || mm[0].size != si_pa || mm[0].type != XEN_HVM_MEMMAP_TYPE_RAM)
+        fail("memmap[0] is not the RAM below the start info");
+    if (mm[1].addr != si_pa || mm[1].size != 4096 || mm[1].type != XEN_HVM_MEMMAP_TYPE_RESERVED)
+        fail("memmap[1] is not the reserved start-info page");
+    put_hex("pvh-hello: memmap RAM 0 size ", mm[0].size);
+
+    long v = hcall(__HYPERVISOR_xen_version, XENVER_version, 0, 0);
+    put_hex("pvh-hello: xen_version ", (uint64_t)v);
+    if ((v >> 16) != 4)
+        fail("xen_version major is not 4");
+
+    outb_e9("pvh-hello: via port e9\n");
+
+    /* An MSR the policy does not know: #GP. */
+    idt_init();
+    uint32_t lo, hi;
+    __asm__ volatile("rdmsr" : "=a"(lo), "=d"(hi) : "c"(0x1234u));
+    if (gp_count != 1)
+        fail("rdmsr 0x1234 did not raise #GP");
+    puts_con("pvh-hello: rdmsr of an unknown MSR raised #GP\n");
+
+    if (contains(cmdline, "mode=npf")) {
+        puts_con("pvh-hello: reading GPA 0x3ff00000, above its RAM\n");
+        volatile uint32_t *p = (volatile uint32_t *)0x3ff00000UL;
+        (void)*p;
+        fail("survived a read above its RAM");
+    }
+    if (contains(cmdline, "mode=insn")) {
+        puts_con("pvh-hello: executing INVD\n");
+        __asm__ volatile("invd" ::: "memory");
+        fail("survived INVD");
+    }
+
+    /* HLT until the periodic timer's event. */
+    struct evtchn_bind_virq bv = { .virq = VIRQ_TIMER, .vcpu = 0 };
+    if (hcall(__HYPERVISOR_event_channel_op, EVTCHNOP_bind_virq, (unsigned long)&bv, 0))
+        fail("bind_virq");
+    struct vcpu_set_periodic_timer pt = { .period_ns = 10000000 };
+    if (hcall(__HYPERVISOR_vcpu_op, VCPUOP_set_periodic_timer, 0, (unsigned long)&pt))
+        fail("set_periodic_timer");
+    puts_con("pvh-hello: halting until the timer\n");
+    __asm__ volatile("sti; hlt; cli" ::: "memory");
+    puts_con("pvh-hello: woken from HLT by the timer event\n");
+    if (hcall(__HYPERVISOR_vcpu_op, VCPUOP_stop_periodic_timer, 0, 0))
+        fail("stop_periodic_timer");
+
+    /* A bad pointer is refused, not a crash. */
+    if (hcall(__HYPERVISOR_console_io, CONSOLEIO_write, 8, 0x3ff00000UL) != -14)
+        fail("console_io of a buffer above its RAM was not -EFAULT");
+    puts_con("pvh-hello: console_io of a buffer above its RAM: -EFAULT\n");
+
+    puts_con("pvh-hello: all checks passed\n");
+    poweroff(SHUTDOWN_poweroff);
+    fail("still running after poweroff");
+}
