@@ -22,9 +22,6 @@
 #define SI_CMDLINE  256
 #define SI_CMDLINE_MAX (PAGE_SIZE - SI_CMDLINE)
 
-/* Below the PCI hole, as the entry is 32-bit. */
-#define PVH_MAX_MEM (3ULL << 30)
-
 /* Copies len bytes to guest-physical gpa of the domain being built. */
 static void put_phys(const uint64_t *mfns, uint64_t gpa, const void *src, uint64_t len)
 {
@@ -77,7 +74,7 @@ int pvh_build(struct domain *d, const struct elf_image_info *in, const uint8_t *
     if (in->phys32_entry == ELF_UNSET)
         return snprintf(err, errlen, "type=pvh: the image has no XEN_ELFNOTE_PHYS32_ENTRY"), -1;
     uint64_t nr = d->max_pages;
-    if (nr < 16 || ((uint64_t)nr << PAGE_SHIFT) > PVH_MAX_MEM)
+    if ((nr << PAGE_SHIFT) < PVH_MIN_MEM || (nr << PAGE_SHIFT) > PVH_MAX_MEM)
         return snprintf(err, errlen, "type=pvh: mem=%luK: between 64K and %luM",
                         (unsigned long)(nr * 4), (unsigned long)(PVH_MAX_MEM >> 20)), -1;
     uint64_t si_gpa = (nr - 1) << PAGE_SHIFT;

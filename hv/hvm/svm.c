@@ -43,13 +43,15 @@ static uint64_t iopm_pa, msrpm_pa;
 
 static const char *svm_probe(void)
 {
-    uint32_t a, b, c, d;
-    cpuid(0x80000000, 0, &a, &b, &c, &d);
-    if (a < 0x8000000a)
-        return "no CPUID leaf 0x8000000a";
+    uint32_t a, b, c, d, max;
+    cpuid(0x80000000, 0, &max, &b, &c, &d);
+    if (max < 0x80000001)
+        return "the CPU has no SVM (no CPUID leaf 0x80000001)";
     cpuid(0x80000001, 0, &a, &b, &c, &d);
     if (!(c & (1u << 2)))
         return "the CPU has no SVM (CPUID 0x80000001 ECX.SVM clear)";
+    if (max < 0x8000000a)
+        return "the CPU has SVM but no CPUID leaf 0x8000000a";
     cpuid(0x8000000a, 0, &a, &b, &c, &d);
     if (!(d & 1))
         return "the CPU has SVM but no nested paging (CPUID 0x8000000a EDX.NP clear)";

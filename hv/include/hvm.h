@@ -37,6 +37,11 @@ long hvm_copy_from_guest(void *dst, unsigned long src, size_t n);
 long hvm_copy_to_guest(unsigned long dst, const void *src, size_t n);
 long hvm_clear_guest(unsigned long dst, size_t n);
 
+/* A PVH domain's RAM: its 32-bit entry reaches all of it, below the PCI
+ * hole. */
+#define PVH_MIN_MEM (64ULL << 10)
+#define PVH_MAX_MEM (3ULL << 30)
+
 /* Builds a type=pvh boot domain (pvh_build.c); -1 with the reason. */
 int pvh_build(struct domain *d, const struct elf_image_info *in, const uint8_t *img,
               const char *cmdline, const void *mod, uint64_t mod_len,

@@ -325,6 +325,10 @@ static bool pvh_config_ok(const struct boot_config *cfg, const struct elf_image_
     if (in->phys32_entry == ELF_UNSET)
         return snprintf(err, errlen, "type=pvh: the image has no XEN_ELFNOTE_PHYS32_ENTRY"),
                false;
+    if (cfg->mem < PVH_MIN_MEM || cfg->mem > PVH_MAX_MEM)
+        return snprintf(err, errlen, "type=pvh: mem=%luK: between 64K and %luM",
+                        (unsigned long)(cfg->mem >> 10), (unsigned long)(PVH_MAX_MEM >> 20)),
+               false;
     if (cfg->vcpus != 1)
         return snprintf(err, errlen, "type=pvh: one vCPU for now (vcpus=%u)", cfg->vcpus),
                false;

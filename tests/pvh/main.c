@@ -6,7 +6,7 @@
  * console_io and with port 0xe9, sees an unknown MSR refused with #GP,
  * sleeps once in HLT until its periodic timer's event, and powers off
  * with sched_op.  With mode=npf on its command line it then reads a
- * guest-physical address above its RAM, with mode=insn it executes INVD:
+ * guest-physical address above its RAM, with mode=insn it executes RDPMC:
  * either must crash it alone.
  */
 #include <stdint.h>
@@ -184,9 +184,9 @@ void main(uint32_t si_pa)
         fail("survived a read above its RAM");
     }
     if (contains(cmdline, "mode=insn")) {
-        puts_con("pvh-hello: executing INVD\n");
-        __asm__ volatile("invd" ::: "memory");
-        fail("survived INVD");
+        puts_con("pvh-hello: executing RDPMC\n");
+        __asm__ volatile("rdpmc" : "=a"(lo), "=d"(hi) : "c"(0) : "memory");
+        fail("survived RDPMC");
     }
 
     /* HLT until the periodic timer's event. */
