@@ -194,6 +194,8 @@ static void asid_assign(struct vcpu *v, unsigned cpu)
         asid_gen[cpu]++;
         asid_next[cpu] = 1;
         flush = 1;                            /* TLB_CONTROL: flush all ASIDs */
+        if (asid_gen[cpu] == 2)
+            printk("svm: CPU%u: ASIDs used up: generation 2, TLB flushed\n", cpu);
     }
     h->asid = asid_next[cpu]++;
     h->asid_gen = asid_gen[cpu];
