@@ -118,6 +118,8 @@ int pvh_build(struct domain *d, const struct elf_image_info *in, const uint8_t *
         goto out;
     }
     d->nr_pages = nr;
+    for (uint64_t gfn = 0; gfn < nr; gfn++)
+        m2p[mfns[gfn]] = gfn;          /* as Xen keeps the M2P for HVM frames */
     for (unsigned i = 0; i < in->nr_loads; i++) {
         const struct elf_segment *s = &in->load[i];
         put_phys(mfns, s->vaddr - virt_offset, img + s->offset, s->filesz);

@@ -60,9 +60,16 @@ static inline void arch_ctxt_switch_from(struct vcpu *prev)
         __asm__ volatile("fxsave64 (%0)" :: "r"(prev->arch.fpu) : "memory");
     if (prev->arch.dr[7] & 0xff)
         __asm__ volatile("mov %0, %%db7" :: "r"(0UL));
-    if (prev->domain->arch.type == GUEST_PV)
+    if (prev->domain->arch.type == GUEST_PV) {
         pv_ctxt_switch_from(prev);
-    /* PVH: VMSAVE after each run already holds its segment state. */
+    } else {
+        /* PVH: VMSAVE after each run holds its segment state and the
+         * VMCB its DR6/DR7; DR0-3 are the CPU's, which it writes itself. */
+        __asm__ volatile("mov %%db0, %0" : "=r"(prev->arch.dr[0]));
+        __asm__ volatile("mov %%db1, %0" : "=r"(prev->arch.dr[1]));
+        __asm__ volatile("mov %%db2, %0" : "=r"(prev->arch.dr[2]));
+        __asm__ volatile("mov %%db3, %0" : "=r"(prev->arch.dr[3]));
+    }
 }
 
 static inline void arch_ctxt_switch_to(struct vcpu *next)
@@ -84,10 +91,15 @@ static inline void arch_ctxt_switch_to(struct vcpu *next)
         __asm__ volatile("fxrstor64 (%0)" :: "r"(next->arch.fpu) : "memory");
     if (next->arch.dr[7] & 0xff)
         load_debugregs(next);
-    if (next->domain->arch.type == GUEST_PV)
+    if (next->domain->arch.type == GUEST_PV) {
         pv_ctxt_switch_to(next, pc);
-    else
+    } else {
         switch_cr3(idle_cr3);          /* PVH: the hypervisor's own tables; the guest's are in its VMCB */
+        __asm__ volatile("mov %0, %%db0" :: "r"(next->arch.dr[0]));
+        __asm__ volatile("mov %0, %%db1" :: "r"(next->arch.dr[1]));
+        __asm__ volatile("mov %0, %%db2" :: "r"(next->arch.dr[2]));
+        __asm__ volatile("mov %0, %%db3" :: "r"(next->arch.dr[3]));
+    }
     set_guest_stack(next->arch.frame_top);
 #ifdef KEEL_DEBUG
     /* Self-check: a switch between domains drops every translation of

@@ -196,9 +196,23 @@ void main(uint32_t si_pa)
     struct vcpu_set_periodic_timer pt = { .period_ns = 10000000 };
     if (hcall(__HYPERVISOR_vcpu_op, VCPUOP_set_periodic_timer, 0, (unsigned long)&pt))
         fail("set_periodic_timer");
+    /* DR0 is the CPU's, not the VMCB's: its own value must survive the
+     * other vCPUs that run while it sleeps (pvh-smp runs 34). */
+    uint64_t dr0 = 0x1000;
+    for (const char *c = cmdline; *c; c++)
+        dr0 = dr0 * 31 + (uint8_t)*c;
+    dr0 &= 0x7ffffffff000ULL;
+    __asm__ volatile("mov %0, %%db0" :: "r"(dr0));
     puts_con("pvh-hello: halting until the timer\n");
     __asm__ volatile("sti; hlt; cli" ::: "memory");
     puts_con("pvh-hello: woken from HLT by the timer event\n");
+    for (int i = 0; i < 20; i++)
+        hcall(__HYPERVISOR_sched_op, SCHEDOP_yield, 0, 0);
+    uint64_t dr0_now;
+    __asm__ volatile("mov %%db0, %0" : "=r"(dr0_now));
+    if (dr0_now != dr0)
+        fail("DR0 changed while other vCPUs ran");
+    puts_con("pvh-hello: DR0 kept across switches\n");
     if (hcall(__HYPERVISOR_vcpu_op, VCPUOP_stop_periodic_timer, 0, 0))
         fail("stop_periodic_timer");
 
