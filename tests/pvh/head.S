@@ -30,6 +30,11 @@
 _start32:
     movl %ebx, start_info_pa
     movl $stack_top, %esp
+    /* A hypercall from 32-bit mode: refused (-ENOSYS) for now. */
+    movl $17, %eax              /* __HYPERVISOR_xen_version */
+    xorl %ecx, %ecx
+    vmmcall
+    movl %eax, vmmcall32_result
     /* pml4[0] -> pdpt, pdpt[0] -> pd, pd[i] = i * 2 MiB, present+write+large */
     movl $pdpt, %eax
     orl $3, %eax
@@ -92,9 +97,10 @@ gdt_desc:
     .long gdt
 
     .data
-    .globl start_info_pa, gp_count
+    .globl start_info_pa, gp_count, vmmcall32_result
 start_info_pa: .long 0
 gp_count: .long 0
+vmmcall32_result: .long 0
 
     .bss
     .p2align 12

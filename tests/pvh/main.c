@@ -19,7 +19,7 @@
 #include <xen/arch-x86/hvm/start_info.h>
 #include <xen/arch-x86/cpuid.h>
 
-extern uint32_t start_info_pa, gp_count;
+extern uint32_t start_info_pa, gp_count, vmmcall32_result;
 extern char gp_entry[];
 
 static uint8_t hypercall_page[4096] __attribute__((aligned(4096)));
@@ -176,6 +176,48 @@ void main(uint32_t si_pa)
     if (gp_count != 1)
         fail("rdmsr 0x1234 did not raise #GP");
     puts_con("pvh-hello: rdmsr of an unknown MSR raised #GP\n");
+
+    /* What the MSR policy refuses: #GP, the value unchanged. */
+    static const struct { uint32_t msr; uint64_t val; const char *what; } bad[] = {
+        { 0x40000000, 0x200001, "hypercall MSR with page index 1" },
+        { 0x40000000, 0x3ff00000, "hypercall MSR outside its RAM" },
+        { 0xc0000080, 0xd01 | (1u << 14), "EFER with a bit it may not set" },
+        { 0xc0000080, 0xd01 & ~0x100u, "EFER.LME cleared with paging on" },
+        { 0x277, 0x0007040600070402ULL, "PAT with memory type 2" },
+        { 0x10, 0, "TSC write" },
+    };
+    for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        uint32_t before = gp_count;
+        __asm__ volatile("wrmsr" :: "c"(bad[i].msr), "a"((uint32_t)bad[i].val),
+                         "d"((uint32_t)(bad[i].val >> 32)) : "memory");
+        if (gp_count != before + 1)
+            fail(bad[i].what);
+    }
+    __asm__ volatile("rdmsr" : "=a"(lo), "=d"(hi) : "c"(0xc0000080u));
+    put_hex("pvh-hello: EFER ", lo);
+    if ((lo & 0x500) != 0x500 || (lo & (1u << 12)))
+        fail("EFER: LME|LMA expected, SVME hidden");
+    puts_con("pvh-hello: bad MSR writes raised #GP\n");
+
+    /* Hypercalls it may not make. */
+    if ((int32_t)vmmcall32_result != -38)
+        fail("a hypercall from 32-bit mode was not -ENOSYS");
+    if (hcall(__HYPERVISOR_mmu_update, 0, 0, 0) != -38 ||
+        hcall(__HYPERVISOR_grant_table_op, 0, 0, 0) != -38 ||
+        hcall(__HYPERVISOR_vcpu_op, VCPUOP_initialise, 0, 0) != -38 ||
+        hcall(63, 0, 0, 0) != -38)
+        fail("a PV-only or unknown hypercall was not -ENOSYS");
+    puts_con("pvh-hello: 32-bit, PV-only and unknown hypercalls: -ENOSYS\n");
+
+    /* No device model: an unclaimed port reads all ones, writes vanish. */
+    uint8_t b;
+    __asm__ volatile("outb %0, $0x80" :: "a"((uint8_t)0x55));
+    __asm__ volatile("inb $0x80, %0" : "=a"(b));
+    uint32_t l;
+    __asm__ volatile("inl %w1, %0" : "=a"(l) : "d"((uint16_t)0xcfc));
+    if (b != 0xff || l != 0xffffffffu)
+        fail("an unclaimed port did not read all ones");
+    puts_con("pvh-hello: unclaimed ports read all ones\n");
 
     if (contains(cmdline, "mode=npf")) {
         puts_con("pvh-hello: reading GPA 0x3ff00000, above its RAM\n");
