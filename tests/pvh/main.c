@@ -6,8 +6,10 @@
  * console_io and with port 0xe9, sees an unknown MSR refused with #GP,
  * sleeps once in HLT until its periodic timer's event, and powers off
  * with sched_op.  With mode=npf on its command line it then reads a
- * guest-physical address above its RAM, with mode=insn it executes RDPMC:
- * either must crash it alone.
+ * guest-physical address above its RAM, with mode=insn it executes RDPMC,
+ * with mode=triple it triple-faults, with mode=outs it makes string I/O:
+ * each must crash it alone; with mode=clihlt it halts with interrupts
+ * off, which powers it off as on Xen.
  */
 #include <stdint.h>
 #include <stddef.h>
@@ -229,6 +231,24 @@ void main(uint32_t si_pa)
         puts_con("pvh-hello: executing RDPMC\n");
         __asm__ volatile("rdpmc" : "=a"(lo), "=d"(hi) : "c"(0) : "memory");
         fail("survived RDPMC");
+    }
+
+    if (contains(cmdline, "mode=triple")) {
+        puts_con("pvh-hello: an empty IDT and int3: a triple fault\n");
+        struct { uint16_t limit; uint64_t base; } __attribute__((packed)) z = { 0, 0 };
+        __asm__ volatile("lidt %0; int3" :: "m"(z) : "memory");
+        fail("survived a triple fault");
+    }
+    if (contains(cmdline, "mode=outs")) {
+        puts_con("pvh-hello: outsb to port 0xe9\n");
+        static const char msg[] = "x";
+        __asm__ volatile("rep outsb" :: "S"(msg), "c"(1UL), "d"((uint16_t)0xe9) : "memory");
+        fail("survived string I/O");
+    }
+    if (contains(cmdline, "mode=clihlt")) {
+        puts_con("pvh-hello: HLT with interrupts off\n");
+        __asm__ volatile("cli; hlt" ::: "memory");
+        fail("ran on after HLT with interrupts off");
     }
 
     /* HLT until the periodic timer's event. */
