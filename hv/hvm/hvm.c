@@ -284,20 +284,25 @@ static bool msr_write(struct vcpu *v, uint32_t msr, uint64_t val)
 
 /* ---- port I/O -------------------------------------------------------- */
 
-/* Port 0xe9, Xen's hvm_print_line: bytes up to a newline, then one log
- * line "(dN) ...". */
+/* Port 0xe9, Xen's hvm_print_line: printable bytes up to a newline (or a
+ * full buffer), then one log line "(dN) ..."; other bytes are skipped, as
+ * Xen skips what is not console-printable.  A wider OUT is its bytes in
+ * order. */
 static void print_byte(struct domain *d, char c)
 {
     struct hvm_domain *h = &d->arch.hvm;
-    if (c != '\n' && c != 0 && h->dbg_len < sizeof(h->dbg_line) - 1) {
+    if (c != '\n') {
         if ((c >= ' ' && c < 0x7f) || c == '\t')
             h->dbg_line[h->dbg_len++] = c;
-        return;
+        if (h->dbg_len < sizeof(h->dbg_line) - 1)
+            return;                                  /* full: the line ends here */
     }
-    if (c != '\n' && c != 0)
-        h->dbg_line[h->dbg_len++] = c;               /* full: the line ends here */
     h->dbg_line[h->dbg_len] = 0;
-    printk("(d%u) %s\n", d->id, h->dbg_line);
+    /* Rate-limited with its console_io (a port storm fills no log). */
+    if (console_guest_line_allowed(d, h->dbg_len + 1))
+        printk("(d%u) %s\n", d->id, h->dbg_line);
+    else if (!__atomic_exchange_n(&d->con_drop_noted, true, __ATOMIC_RELAXED))
+        printk("d%u (%s): console output rate-limited, dropping\n", d->id, d->name);
     h->dbg_len = 0;
 }
 
