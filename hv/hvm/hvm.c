@@ -419,6 +419,16 @@ void hvm_exit(struct vcpu *v, struct cpu_user_regs *r)
     case VMEXIT_IOIO:
         ioio(v, r);
         return;
+    case VMEXIT_XSETBV:
+        /* The hardware XCR0 is switched per vCPU (arch_switch.h): the
+         * policy's checks, from its kernel only. */
+        if (vmcb[VMCB_CPL] != 0 ||
+            !guest_xsetbv(v, (uint32_t)r->rcx, (r->rdx << 32) | (uint32_t)r->rax)) {
+            inject_gp(vmcb);
+            return;
+        }
+        r->rip += 3;                                 /* 0f 01 d1 */
+        return;
     case VMEXIT_NPF:
         /* No MMIO emulation yet: a guest-physical address that is not its
          * RAM ends this guest only. */

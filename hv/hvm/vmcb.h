@@ -95,6 +95,7 @@
 #define VMEXIT_MSR       0x7c
 #define VMEXIT_SHUTDOWN  0x7f
 #define VMEXIT_VMMCALL   0x81
+#define VMEXIT_XSETBV    0x8d
 #define VMEXIT_NPF       0x400
 #define VMEXIT_INVALID   ((uint64_t)-1)
 

@@ -52,5 +52,7 @@ uint64_t hvm_guest_cr4(struct vcpu *v);
 
 /* The CPUID policy (pv/emulate.c), shared by PV and HVM vCPUs. */
 void guest_cpuid(struct vcpu *v, uint32_t leaf, uint32_t sub, uint32_t out[4]);
+/* XSETBV by the policy's XCR0 (pv/emulate.c): false for #GP. */
+bool guest_xsetbv(struct vcpu *v, uint32_t xcr, uint64_t x);
 
 #endif

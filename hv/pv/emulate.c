@@ -1550,3 +1550,17 @@ long do_physdev_op(unsigned long cmd, unsigned long arg, unsigned long a3,
         return -XEN_ENOSYS;
     }
 }
+
+/* XSETBV from an HVM/PVH vCPU's kernel (hv/hvm/hvm.c; the CPU checked
+ * CR4.OSXSAVE and the prefixes before the intercept): the same checks
+ * and load as xsetbv_op below.  False for #GP. */
+bool guest_xsetbv(struct vcpu *v, uint32_t xcr, uint64_t x)
+{
+    if (xcr != 0 || (x & ~pv_xcr0_max()) || !valid_xcr0(x))
+        return false;
+    xsetbv0(x);
+    this_cpu()->xcr0 = x;
+    v->arch.xcr0 = x;
+    *xstate_bv(v->arch.fpu) &= x;
+    return true;
+}

@@ -78,12 +78,16 @@ long64:
     hlt
     jmp 2b
 
-/* #GP: counted, and the faulting 2-byte instruction (rdmsr/wrmsr) skipped. */
+/* #GP: counted, and the faulting instruction (gp_skip bytes: 2 for
+ * rdmsr/wrmsr, 3 for xsetbv) skipped. */
     .globl gp_entry
 gp_entry:
     incl gp_count(%rip)
     addq $8, %rsp               /* the error code */
-    addq $2, (%rsp)
+    pushq %rax
+    movl gp_skip(%rip), %eax
+    addq %rax, 8(%rsp)
+    popq %rax
     iretq
 
     .section .rodata
@@ -97,9 +101,10 @@ gdt_desc:
     .long gdt
 
     .data
-    .globl start_info_pa, gp_count, vmmcall32_result
+    .globl start_info_pa, gp_count, vmmcall32_result, gp_skip
 start_info_pa: .long 0
 gp_count: .long 0
+gp_skip: .long 2
 vmmcall32_result: .long 0
 
     .bss

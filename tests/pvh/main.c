@@ -22,7 +22,7 @@
 #include <xen/arch-x86/hvm/start_info.h>
 #include <xen/arch-x86/cpuid.h>
 
-extern uint32_t start_info_pa, gp_count, vmmcall32_result;
+extern uint32_t start_info_pa, gp_count, vmmcall32_result, gp_skip;
 extern char gp_entry[];
 
 static uint8_t hypercall_page[4096] __attribute__((aligned(4096)));
@@ -214,6 +214,33 @@ void main(uint32_t si_pa)
         fail("EFER: LME|LMA expected, SVME hidden");
     puts_con("pvh-hello: bad MSR writes raised #GP\n");
 
+    /* XSETBV: what the policy allows (x87, SSE, AVX if offered) is set
+     * and reads back; an invalid XCR0 and XCR1 raise #GP. */
+    uint64_t xcr0 = 0;
+    cpuid(1, r);
+    if (r[2] & (1u << 26)) {
+        uint64_t cr4;
+        __asm__ volatile("mov %%cr4, %0" : "=r"(cr4));
+        __asm__ volatile("mov %0, %%cr4" :: "r"(cr4 | (1u << 18)));   /* OSXSAVE */
+        uint32_t d[4];
+        __asm__ volatile("cpuid" : "=a"(d[0]), "=b"(d[1]), "=c"(d[2]), "=d"(d[3]) : "a"(0xd), "c"(0));
+        xcr0 = d[0] & 7;
+        __asm__ volatile("xsetbv" :: "c"(0), "a"((uint32_t)xcr0), "d"(0));
+        __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+        if (lo != xcr0)
+            fail("XCR0 does not read back what XSETBV set");
+        gp_skip = 3;
+        uint32_t before = gp_count;
+        __asm__ volatile("xsetbv" :: "c"(0), "a"(0u), "d"(0) : "memory");   /* no x87 */
+        __asm__ volatile("xsetbv" :: "c"(1), "a"(1u), "d"(0) : "memory");   /* XCR1 */
+        gp_skip = 2;
+        if (gp_count != before + 2)
+            fail("a bad XSETBV did not raise #GP");
+        put_hex("pvh-hello: XSETBV set XCR0 ", xcr0);
+    } else {
+        puts_con("pvh-hello: no XSAVE offered\n");
+    }
+
     /* Hypercalls it may not make. */
     if ((int32_t)vmmcall32_result != -38)
         fail("a hypercall from 32-bit mode was not -ENOSYS");
@@ -297,6 +324,11 @@ void main(uint32_t si_pa)
     __asm__ volatile("mov %%db0, %0" : "=r"(dr0_now));
     if (dr0_now != dr0)
         fail("DR0 changed while other vCPUs ran");
+    if (xcr0) {
+        __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+        if (lo != xcr0)
+            fail("XCR0 changed while other vCPUs ran");
+    }
     puts_con("pvh-hello: DR0 kept across switches\n");
     if (hcall(__HYPERVISOR_vcpu_op, VCPUOP_stop_periodic_timer, 0, 0))
         fail("stop_periodic_timer");
