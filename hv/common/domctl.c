@@ -188,6 +188,8 @@ static long setvcpucontext(struct domain *d, struct xen_domctl_vcpucontext *vc)
  * writable: not a page table, not shared with other domains. */
 static long hypercall_init(struct domain *d, uint64_t gmfn)
 {
+    if (d->arch.type != GUEST_PV)   /* a PVH guest sets its own (docs/hvm.md) */
+        return -XEN_EOPNOTSUPP;
     if (gmfn >= max_pfn || !get_page(gmfn, d))
         return -XEN_EINVAL;
     long rc = get_page_type(gmfn, PGT_WRITABLE, d);

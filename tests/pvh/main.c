@@ -10,7 +10,7 @@
  * with mode=triple it triple-faults, with mode=outs it makes string I/O:
  * each must crash it alone; with mode=clihlt it halts with interrupts
  * off, which powers it off as on Xen; with mode=storm it floods port
- * 0xe9 and powers off.
+ * 0xe9 and powers off; with mode=spin it yields until it is destroyed.
  */
 #include <stdint.h>
 #include <stddef.h>
@@ -294,6 +294,12 @@ void main(uint32_t si_pa)
                     "0123456789abcdef0123456789abcdef0123456789abcdef0123456\n");
         puts_con("pvh-hello: storm over\n");
         poweroff(SHUTDOWN_poweroff);
+    }
+    if (contains(cmdline, "mode=spin")) {
+        /* Until a control domain destroys it (pvh-ctl). */
+        puts_con("pvh-hello: spinning\n");
+        for (;;)
+            hcall(__HYPERVISOR_sched_op, SCHEDOP_yield, 0, 0);
     }
     if (contains(cmdline, "mode=clihlt")) {
         puts_con("pvh-hello: HLT with interrupts off\n");

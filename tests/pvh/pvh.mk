@@ -17,3 +17,7 @@ $(B)/tests/pvh-test.elf: $(B)/tests/pvh/head.S.o $(B)/tests/pvh/main.c.o tests/p
 		-T tests/pvh/pvh.lds -o $@ $(B)/tests/pvh/head.S.o $(B)/tests/pvh/main.c.o
 
 all: $(B)/tests/pvh-test.elf
+
+# pvh-ctl's control domain (a minios test guest).
+$(eval $(call minios_elf,$(B)/tests/pvh-ctl.elf,tests/pvh-ctl/main.c tests/common/report.c,-Itests/common -Itests/domctl))
+all: $(B)/tests/pvh-ctl.elf
