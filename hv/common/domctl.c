@@ -58,6 +58,7 @@ void domctl_getdomaininfo(struct domain *d, struct xen_domctl_getdomaininfo *inf
                   (d->killed ? XEN_DOMINF_dying : 0) |
                   (shut ? XEN_DOMINF_shutdown : 0) |
                   (d->pause_count ? XEN_DOMINF_paused : 0) |
+                  (d->arch.type != GUEST_PV ? XEN_DOMINF_hvm_guest : 0) |   /* PVH too, as Xen */
                   ((d->roles & ROLE_XENSTORE) ? XEN_DOMINF_xs_domain : 0) |
                   code << XEN_DOMINF_shutdownshift;
     info->tot_pages = d->nr_pages;

@@ -1,6 +1,6 @@
 /* Guest test: a control domain on a running PVH domain (peer=, docs/hvm.md).
- * What works on any domain works on it (getdomaininfo, pause, unpause,
- * destroy); what names PV state or its memory by frame is refused until a
+ * What works on any domain works on it (getdomaininfo, with
+ * XEN_DOMINF_hvm_guest as Xen sets it for PVH; pause, unpause, destroy); what names PV state or its memory by frame is refused until a
  * later slice: setvcpucontext and hypercall_init -EOPNOTSUPP, foreign
  * mappings and reservation changes -EOPNOTSUPP (xsm_map_foreign). */
 #include <stdio.h>
@@ -33,6 +33,10 @@ int main(int argc, char **argv)
     CHECK_EQ(getdomaininfo(peer, &info), 0);
     CHECK_EQ(info.domain, peer);
     CHECK_EQ(info.max_vcpu_id, 0);
+    CHECK_EQ(!!(info.flags & XEN_DOMINF_hvm_guest), 1);   /* PVH is HVM to Xen's tools */
+    struct xen_domctl_getdomaininfo self_info;
+    CHECK_EQ(getdomaininfo(self_domid(), &self_info), 0);
+    CHECK_EQ(self_info.flags & XEN_DOMINF_hvm_guest, 0);
     printf("peer d%u: %lu pages, cpu_time %lu\n", peer, (unsigned long)info.tot_pages,
            (unsigned long)info.cpu_time);
 
