@@ -95,6 +95,11 @@ static inline void arch_ctxt_switch_to(struct vcpu *next)
         pv_ctxt_switch_to(next, pc);
     } else {
         switch_cr3(idle_cr3);          /* PVH: the hypervisor's own tables; the guest's are in its VMCB */
+        if (pc->tsc_aux) {             /* RDPID is not intercepted: no PV vCPU's TSC_AUX */
+            wrmsr(MSR_TSC_AUX, 0);
+            pc->tsc_aux = 0;
+            pc->extra = pc->fsgsbase;
+        }
         __asm__ volatile("mov %0, %%db0" :: "r"(next->arch.dr[0]));
         __asm__ volatile("mov %0, %%db1" :: "r"(next->arch.dr[1]));
         __asm__ volatile("mov %0, %%db2" :: "r"(next->arch.dr[2]));
