@@ -177,6 +177,25 @@ void main(uint32_t si_pa)
         fail("memmap[1] is not the reserved start-info page");
     put_hex("pvh-hello: memmap RAM 0 size ", mm[0].size);
 
+    /* A ramdisk is module 0 (pvh-ramdisk boots it with tests/pvh/pvh.lds). */
+    if (si->nr_modules) {
+        const struct hvm_modlist_entry *me = (const void *)(uintptr_t)si->modlist_paddr;
+        const char *m = (const char *)(uintptr_t)me->paddr;
+        if (si->nr_modules != 1 || (me->paddr & 4095) || me->paddr + me->size > si_pa ||
+            me->size < 16)
+            fail("module list");
+        char head[16];
+        for (int i = 0; i < 15; i++)
+            head[i] = m[i];
+        head[15] = 0;
+        put_hex("pvh-hello: module 0 of size ", me->size);
+        puts_con("pvh-hello: module 0 starts '");
+        puts_con(head);
+        puts_con("'\n");
+    } else {
+        puts_con("pvh-hello: no modules\n");
+    }
+
     long v = hcall(__HYPERVISOR_xen_version, XENVER_version, 0, 0);
     put_hex("pvh-hello: xen_version ", (uint64_t)v);
     if ((v >> 16) != 4)
