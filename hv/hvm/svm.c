@@ -232,7 +232,10 @@ noreturn void svm_loop(void)
         r->rip = vmcb_rd(vmcb, VMCB_RIP);
         r->rsp = vmcb_rd(vmcb, VMCB_RSP);
         r->rflags = vmcb_rd(vmcb, VMCB_RFLAGS);
+        unsigned long rip = r->rip;
         hvm_exit(v, r);
+        if (r->rip != rip)       /* an instruction completed: its STI/MOV SS shadow is over */
+            vmcb_wr(vmcb, VMCB_INT_SHADOW, 0);
         /* Host interrupts held while the guest ran (or since): taken here. */
         __asm__ volatile("sti; nop; cli" ::: "memory");
     }
