@@ -101,7 +101,8 @@ int pvh_build(struct domain *d, const struct elf_image_info *in, const uint8_t *
                         "kernel in mem=%luK", (unsigned long)mod_len,
                         (unsigned long)(nr * 4)), -1;
     if (nr + 64 > free_page_count())
-        return snprintf(err, errlen, "mem=%luK exceeds the free host memory", (unsigned long)(nr * 4)), -1;
+        return snprintf(err, errlen, "mem=%luK exceeds the free host memory",
+                        (unsigned long)(nr * 4)), -1;
 
     unsigned order = 0;
     while (((uint64_t)PAGE_SIZE << order) < nr * 8)

@@ -242,7 +242,8 @@ void main(uint32_t si_pa)
         __asm__ volatile("mov %%cr4, %0" : "=r"(cr4));
         __asm__ volatile("mov %0, %%cr4" :: "r"(cr4 | (1u << 18)));   /* OSXSAVE */
         uint32_t d[4];
-        __asm__ volatile("cpuid" : "=a"(d[0]), "=b"(d[1]), "=c"(d[2]), "=d"(d[3]) : "a"(0xd), "c"(0));
+        __asm__ volatile("cpuid" : "=a"(d[0]), "=b"(d[1]), "=c"(d[2]), "=d"(d[3])
+                         : "a"(0xd), "c"(0));
         xcr0 = d[0] & 7;
         __asm__ volatile("xsetbv" :: "c"(0), "a"((uint32_t)xcr0), "d"(0));
         __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
