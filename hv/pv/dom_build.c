@@ -332,8 +332,8 @@ static bool pvh_config_ok(const struct boot_config *cfg, const struct elf_image_
     if (cfg->vcpus != 1)
         return snprintf(err, errlen, "type=pvh: one vCPU for now (vcpus=%u)", cfg->vcpus),
                false;
-    if (cfg->restart != RESTART_NEVER || cfg->roles || cfg->nr_pci)
-        return snprintf(err, errlen, "type=pvh: no restart=, role= or pci= yet"), false;
+    if (cfg->roles || cfg->nr_pci)
+        return snprintf(err, errlen, "type=pvh: no role= or pci= yet"), false;
     return true;
 }
 
@@ -538,6 +538,21 @@ static bool restart_one(struct restart_slot *slot)
     int rc = 0;
     for (unsigned k = 0; k < cfg.nr_pci && !rc; k++)
         rc = pci_assign(d, cfg.pci[k], err, sizeof(err));
+    if (!rc && cfg.type == GUEST_PVH) {
+        /* Not offered to the store (docs/hvm.md): built and started. */
+        if (pvh_build(d, &info, VA(bm->start), cfg.guest_cmdline, rd ? VA(rd->start) : NULL,
+                      rd ? rd->end - rd->start : 0, err, sizeof(err))) {
+            domain_destroy(d);
+            printk("d%u (%s): cannot restart: %s\n", slot->id, cfg.name, err);
+            return false;
+        }
+        slot->lives++;
+        printk("d%u (%s): restarted (restart=%s), life %u\n", d->id, d->name,
+               cfg.restart == RESTART_ALWAYS ? "always" : "crash", slot->lives + 1);
+        d->vcpu[0]->initialised = true;
+        vcpu_bring_up(d->vcpu[0]);
+        return false;
+    }
     if (!rc)
         rc = build(d, &info, VA(bm->start), cfg.guest_cmdline, rd ? VA(rd->start) : NULL,
                    rd ? rd->end - rd->start : 0, "ramdisk", err, sizeof(err));
@@ -665,6 +680,8 @@ void build_boot_domains(void)
                 domain_note_refused(cfg.name, err);
                 continue;
             }
+            if (cfg.restart != RESTART_NEVER)
+                restart_slot_add(d, m, rd != NULL);
             d->vcpu[0]->initialised = true;
             vcpu_bring_up(d->vcpu[0]);
             continue;
