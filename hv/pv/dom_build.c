@@ -672,7 +672,7 @@ void build_boot_domains(void)
             continue;
         }
         if (cfg.type == GUEST_PVH) {
-            /* docs/hvm.md: no xenstore connection or restart yet. */
+            /* docs/hvm.md: no xenstore connection yet. */
             if (pvh_build(d, &info, VA(bm->start), cfg.guest_cmdline,
                           rd ? VA(rd->start) : NULL, rd ? rd->end - rd->start : 0,
                           err, sizeof(err))) {
