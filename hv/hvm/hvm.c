@@ -128,6 +128,61 @@ uint64_t hvm_guest_cr4(struct vcpu *v)
     return vmcb_rd(v->arch.hvm.vmcb, VMCB_CR4);
 }
 
+/* ---- instruction lengths ---------------------------------------------- */
+
+/*
+ * QEMU's TCG gives no next RIP (no NRIP-save): the length of the
+ * intercepted instruction at RIP is its legacy and REX prefixes, then the
+ * opcode bytes the exit implies (op, n).  0 if the bytes there cannot be
+ * read or are not that instruction (code changed under the exit).
+ */
+static unsigned insn_len(struct vcpu *v, const struct cpu_user_regs *r, const uint8_t *op,
+                         unsigned n)
+{
+    const uint8_t *vmcb = v->arch.hvm.vmcb;
+    uint16_t cs_attr;
+    memcpy(&cs_attr, vmcb + VMCB_CS + 2, 2);
+    bool lm64 = (vmcb_rd(vmcb, VMCB_EFER) & EFER_LMA) && (cs_attr & (1u << 9));
+    uint64_t lin = lm64 ? r->rip : (vmcb_rd(vmcb, VMCB_CS + 8) + r->rip) & 0xffffffffULL;
+    uint8_t b[15];
+    unsigned have = 0;
+    while (have < sizeof(b)) {
+        unsigned c = (unsigned)MIN(sizeof(b) - have, PAGE_SIZE - ((lin + have) & (PAGE_SIZE - 1)));
+        if (hvm_copy_from_guest(b + have, lin + have, c))
+            break;
+        have += c;
+    }
+    unsigned i = 0;
+    while (i < have && (b[i] == 0x66 || b[i] == 0x67 || b[i] == 0xf2 || b[i] == 0xf3 ||
+                        b[i] == 0x2e || b[i] == 0x3e || b[i] == 0x26 || b[i] == 0x36 ||
+                        b[i] == 0x64 || b[i] == 0x65 || b[i] == 0xf0))
+        i++;
+    if (lm64 && i < have && (b[i] & 0xf0) == 0x40)
+        i++;
+    if (i + n > have || memcmp(b + i, op, n))
+        return 0;
+    return i + n;
+}
+
+/* Moves RIP past the intercepted instruction; false (the guest crashed)
+ * if it is not there. */
+static bool skip_insn(struct vcpu *v, struct cpu_user_regs *r, const char *name,
+                      const uint8_t *op, unsigned n)
+{
+    unsigned len = insn_len(v, r, op, n);
+    if (!len) {
+        domain_crash(v->domain, "%s exit, but no %s at rip %lx (unreadable or changed)",
+                     name, name, (unsigned long)r->rip);
+        return false;
+    }
+    r->rip += len;
+    return true;
+}
+
+static const uint8_t OP_CPUID[] = { 0x0f, 0xa2 }, OP_RDMSR[] = { 0x0f, 0x32 },
+                     OP_WRMSR[] = { 0x0f, 0x30 }, OP_HLT[] = { 0xf4 },
+                     OP_VMMCALL[] = { 0x0f, 0x01, 0xd9 }, OP_XSETBV[] = { 0x0f, 0x01, 0xd1 };
+
 /* ---- events into the guest ------------------------------------------ */
 
 static void inject_gp(uint8_t *vmcb)
@@ -195,7 +250,8 @@ static long hvm_hypercall_call(struct vcpu *v, unsigned long nr, unsigned long a
 static void hvm_hypercall(struct vcpu *v, struct cpu_user_regs *r)
 {
     uint8_t *vmcb = v->arch.hvm.vmcb;
-    r->rip += 3;                                    /* vmmcall: 0f 01 d9 */
+    if (!skip_insn(v, r, "VMMCALL", OP_VMMCALL, sizeof(OP_VMMCALL)))
+        return;
     if (vmcb[VMCB_CPL] != 0) {                      /* as Xen: kernel only */
         r->rax = (unsigned long)-XEN_EPERM;
         return;
@@ -345,7 +401,8 @@ static void ioio(struct vcpu *v, struct cpu_user_regs *r)
 
 static void hlt_exit(struct vcpu *v, struct cpu_user_regs *r)
 {
-    r->rip += 1;                                     /* f4 */
+    if (!skip_insn(v, r, "HLT", OP_HLT, sizeof(OP_HLT)))
+        return;
     if (!(r->rflags & (1u << 9))) {
         /* As Xen's hvm_hlt: with interrupts off, the vCPU is down; when
          * every vCPU is, the domain powers off. */
@@ -386,11 +443,12 @@ void hvm_exit(struct vcpu *v, struct cpu_user_regs *r)
     case VMEXIT_CPUID: {
         uint32_t out[4];
         guest_cpuid(v, (uint32_t)r->rax, (uint32_t)r->rcx, out);
+        if (!skip_insn(v, r, "CPUID", OP_CPUID, sizeof(OP_CPUID)))
+            return;
         r->rax = out[0];
         r->rbx = out[1];
         r->rcx = out[2];
         r->rdx = out[3];
-        r->rip += 2;                                 /* 0f a2 */
         return;
     }
     case VMEXIT_HLT:
@@ -401,6 +459,11 @@ void hvm_exit(struct vcpu *v, struct cpu_user_regs *r)
         return;
     case VMEXIT_MSR: {
         uint32_t msr = (uint32_t)r->rcx;
+        if (!insn_len(v, r, i1 ? OP_WRMSR : OP_RDMSR, 2)) {
+            domain_crash(d, "MSR exit, but no %s at rip %lx (unreadable or changed)",
+                         i1 ? "WRMSR" : "RDMSR", (unsigned long)r->rip);
+            return;
+        }
         if (i1 == 0) {
             uint64_t val;
             if (!msr_read(v, msr, &val)) {
@@ -413,7 +476,7 @@ void hvm_exit(struct vcpu *v, struct cpu_user_regs *r)
             inject_gp(vmcb);
             return;
         }
-        r->rip += 2;                                 /* 0f 32 / 0f 30 */
+        r->rip += insn_len(v, r, i1 ? OP_WRMSR : OP_RDMSR, 2);
         return;
     }
     case VMEXIT_IOIO:
@@ -427,7 +490,7 @@ void hvm_exit(struct vcpu *v, struct cpu_user_regs *r)
             inject_gp(vmcb);
             return;
         }
-        r->rip += 3;                                 /* 0f 01 d1 */
+        skip_insn(v, r, "XSETBV", OP_XSETBV, sizeof(OP_XSETBV));
         return;
     case VMEXIT_NPF:
         /* No MMIO emulation yet: a guest-physical address that is not its

@@ -159,6 +159,27 @@ void main(uint32_t si_pa)
     __asm__ volatile("wrmsr" :: "c"(msr), "a"((uint32_t)gpa), "d"((uint32_t)(gpa >> 32)));
     puts_con("pvh-hello: hypercall page installed, CPUID 0x40000000 says XenVMMXenVMM\n");
 
+    /* Prefixed forms: their length is the hypervisor's to decode (QEMU
+     * gives no next RIP); a wrong length would land inside them. */
+    uint32_t pa, pb, pc, pd;
+    __asm__ volatile(".byte 0x48; cpuid" : "=a"(pa), "=b"(pb), "=c"(pc), "=d"(pd)
+                     : "a"(0x40000000), "c"(0));
+    if (pb != XEN_CPUID_SIGNATURE_EBX)
+        fail("rex.W cpuid");
+    __asm__ volatile(".byte 0x66, 0x2e; cpuid" : "=a"(pa), "=b"(pb), "=c"(pc), "=d"(pd)
+                     : "a"(0x40000000), "c"(0));
+    if (pc != XEN_CPUID_SIGNATURE_ECX)
+        fail("66 2e cpuid");
+    __asm__ volatile(".byte 0x48; rdmsr" : "=a"(pa), "=d"(pd) : "c"(0xc0000080u));
+    if (!(pa & 0x400))
+        fail("rex.W rdmsr of EFER");
+    long pv = 0;
+    __asm__ volatile("call 1f; jmp 2f\n1: mov $17, %%eax\n .byte 0x48, 0x0f, 0x01, 0xd9\n ret\n2:"
+                     : "=a"(pv) : "D"(0UL), "S"(0UL) : "memory", "rcx", "rdx", "r8", "r9", "r10", "r11");
+    if ((pv >> 16) != 4)
+        fail("rex.W vmmcall");
+    puts_con("pvh-hello: prefixed CPUID, RDMSR and VMMCALL decoded\n");
+
     if (si->magic != XEN_HVM_START_MAGIC_VALUE)
         fail("start info magic");
     put_hex("pvh-hello: start info at ", si_pa);
