@@ -143,6 +143,8 @@ static unsigned insn_len(struct vcpu *v, const struct cpu_user_regs *r, const ui
     uint16_t cs_attr;
     memcpy(&cs_attr, vmcb + VMCB_CS + 2, 2);
     bool lm64 = (vmcb_rd(vmcb, VMCB_EFER) & EFER_LMA) && (cs_attr & (1u << 9));
+    if ((vmcb_rd(vmcb, VMCB_CR0) & CR0_PG) && !(vmcb_rd(vmcb, VMCB_EFER) & EFER_LMA))
+        return n;            /* 32-bit paging is not walked yet: the bare opcode's length */
     uint64_t lin = lm64 ? r->rip : (vmcb_rd(vmcb, VMCB_CS + 8) + r->rip) & 0xffffffffULL;
     uint8_t b[15];
     unsigned have = 0;
