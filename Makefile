@@ -42,6 +42,7 @@ include hv/hv.mk
 include tests/tests.mk
 include tests/iommu-dma/iommu.mk
 include tests/pci-intx/intx.mk
+include tests/pvh/pvh.mk
 include tests/disk-64m/disk-64m.mk
 include tests/disk-powercut/disk-powercut.mk
 include bench/disk/bench-disk.mk

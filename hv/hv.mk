@@ -1,5 +1,6 @@
 # The hypervisor: build/hv.elf, loaded by QEMU -kernel (multiboot 1).
-HV_SRCS := $(wildcard hv/arch/x86_64/*.S hv/arch/x86_64/*.c hv/common/*.c hv/mm/*.c hv/pv/*.c)
+HV_SRCS := $(wildcard hv/arch/x86_64/*.S hv/arch/x86_64/*.c hv/common/*.c hv/mm/*.c hv/pv/*.c \
+	hv/hvm/*.c hv/hvm/*.S)
 # The domain builder library (lib/dombuild), shared with control domains.
 HV_LIB_SRCS := $(DOMBUILD_SRCS)
 HV_OBJS := $(patsubst %,$(B)/%.o,$(HV_SRCS)) $(patsubst lib/%,$(B)/hv/lib/%.o,$(HV_LIB_SRCS))

@@ -231,6 +231,22 @@ long do_console_io(unsigned long cmd, unsigned long count, unsigned long buf,
     }
 }
 
+/* The debug port of an HVM/PVH guest (hv/hvm/hvm.c, Xen's hvm_print_line):
+ * one line of it, charged to the same token bucket as console_io; false
+ * if it was dropped. */
+bool console_guest_line_allowed(struct domain *d, size_t n)
+{
+    unsigned long f = irq_save();
+    spin_lock(&console_lock);
+    uint64_t allowed = console_allow(d, n);
+    bool ok = allowed == n;
+    if (!ok)
+        d->con_dropped += n;
+    spin_unlock(&console_lock);
+    irq_restore(f);
+    return ok;
+}
+
 void console_unlock_for_panic(void)
 {
     spin_lock_break(&console_lock);

@@ -9,6 +9,7 @@
 #include "event.h"
 #include "timer.h"
 #include "pv.h"
+#include "hvm.h"
 #include "time.h"
 #include "grant.h"
 #include "xsm.h"
@@ -215,6 +216,7 @@ struct domain *domain_create(const struct boot_config *cfg)
     if (cpumask_empty(&d->affinity_default))
         cpumask_setall(&d->affinity_default);
     d->nr_vcpus = cfg->vcpus;
+    d->arch.type = (enum guest_type)cfg->type;   /* before its vCPUs: they depend on it */
     d->restart = (uint8_t)cfg->restart;
     d->con_tokens = CONSOLE_BURST;
     d->con_refill_ns = now_ns();
@@ -479,6 +481,12 @@ static bool domain_destroy_step(struct domain *d, uint64_t end)
 /* Phases 1-6, under d's lock; whether they are done. */
 static bool destroy_frames_step(struct domain *d, uint64_t end)
 {
+    if (d->arch.type != GUEST_PV && d->destroy_phase < DESTROY_FRAMES) {
+        /* PVH: no PV page tables or pins; its nested page tables go, then
+         * its frames as a PV domain's (hv/hvm/p2m.c). */
+        hvm_p2m_free(d);
+        d->destroy_phase = DESTROY_FRAMES;
+    }
     while (d->destroy_phase < DESTROY_PINS) {
         unsigned level = d->destroy_phase;
         while (d->destroy_cursor != PFN_NONE) {
@@ -992,6 +1000,16 @@ bad_cpus:
                 return -1;
             if (++disks > DISKS_MAX) {
                 snprintf(err, errlen, "more than %u disk= words", DISKS_MAX);
+                return -1;
+            }
+        } else if (word_is(w, n, "type=", &v, &vl)) {
+            if (vl == 2 && !memcmp(v, "pv", 2))
+                cfg->type = GUEST_PV;
+            else if (vl == 3 && !memcmp(v, "pvh", 3))
+                cfg->type = GUEST_PVH;
+            else {
+                snprintf(err, errlen, "type=%.*s: pv or pvh (hvm is not there yet)",
+                         (int)MIN(vl, 16), v);
                 return -1;
             }
         } else if (word_is(w, n, "restart=", &v, &vl)) {

@@ -58,6 +58,7 @@ void domctl_getdomaininfo(struct domain *d, struct xen_domctl_getdomaininfo *inf
                   (d->killed ? XEN_DOMINF_dying : 0) |
                   (shut ? XEN_DOMINF_shutdown : 0) |
                   (d->pause_count ? XEN_DOMINF_paused : 0) |
+                  (d->arch.type != GUEST_PV ? XEN_DOMINF_hvm_guest : 0) |   /* PVH too, as Xen */
                   ((d->roles & ROLE_XENSTORE) ? XEN_DOMINF_xs_domain : 0) |
                   code << XEN_DOMINF_shutdownshift;
     info->tot_pages = d->nr_pages;
@@ -188,6 +189,8 @@ static long setvcpucontext(struct domain *d, struct xen_domctl_vcpucontext *vc)
  * writable: not a page table, not shared with other domains. */
 static long hypercall_init(struct domain *d, uint64_t gmfn)
 {
+    if (d->arch.type != GUEST_PV)   /* a PVH guest sets its own (docs/hvm.md) */
+        return -XEN_EOPNOTSUPP;
     if (gmfn >= max_pfn || !get_page(gmfn, d))
         return -XEN_EINVAL;
     long rc = get_page_type(gmfn, PGT_WRITABLE, d);

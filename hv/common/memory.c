@@ -27,9 +27,10 @@ static struct domain *memop_domain(domid_t id, long *err)
         *err = -XEN_ESRCH;
         return NULL;
     }
-    if (xsm_map_foreign(cd, d)) {
+    long rc = xsm_map_foreign(cd, d);   /* -EPERM, or -EOPNOTSUPP for a PVH domain */
+    if (rc) {
         domain_put(d);
-        *err = -XEN_EPERM;
+        *err = rc;
         return NULL;
     }
     return d;

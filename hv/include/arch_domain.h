@@ -2,8 +2,8 @@
  * The x86 part of vCPUs and domains, as Xen splits them
  * (xen/arch/x86/include/asm/domain.h): what every x86 vCPU has (FPU
  * image, debug registers, its hypervisor stack and saved frame), and a
- * union by guest type.  Only PV exists today; the HVM/PVH member (VMCB,
- * ASID, p2m) joins the unions when SVM does.
+ * union by guest type: PV, and PVH on AMD SVM (its VMCB, ASID and p2m;
+ * docs/hvm.md).
  *
  * Common code never reads what is in here: it calls the arch hooks at
  * the end of this file (hv/arch/x86_64/domain.c), which call the PV ones
@@ -19,7 +19,7 @@ struct vcpu;
 struct domain;
 struct vcpu_guest_context;
 
-enum guest_type { GUEST_PV };
+enum guest_type { GUEST_PV, GUEST_PVH };
 
 /* A PV vCPU: what the guest registered through the PV interface. */
 struct pv_vcpu {
@@ -82,6 +82,17 @@ struct pv_vcpu {
     unsigned iobmp_limit;          /* ... and the number of ports it covers */
 };
 
+/* An HVM/PVH vCPU on AMD SVM (hv/hvm/svm.c): its VMCB, the GPRs the
+ * VMCB does not hold (in arch.regs, as a PV frame), its ASID on the pCPU
+ * it last ran on. */
+struct hvm_vcpu {
+    uint8_t *vmcb;                 /* one page, hypervisor-owned */
+    uint64_t vmcb_pa;
+    uint32_t asid;                 /* 0: none yet */
+    uint64_t asid_gen;             /* the pCPU generation it was taken in */
+    int asid_cpu;                  /* the pCPU it was taken on (-1: none) */
+};
+
 struct arch_vcpu {
     uint8_t *fpu;                  /* XSAVE area, one page (xstate.h): FXSAVE image first */
     uint64_t xcr0;                 /* its XCR0 (XSETBV, emulate.c); 0 without XSAVE */
@@ -92,6 +103,7 @@ struct arch_vcpu {
     unsigned long ctx_rsp;         /* saved by arch_switch_stack */
     union {
         struct pv_vcpu pv;
+        struct hvm_vcpu hvm;       /* GUEST_PVH (hv/hvm/, docs/hvm.md) */
     };
 };
 
@@ -104,10 +116,22 @@ struct pv_domain {
     uint32_t pci_cf8;              /* PCI address latched by an emulated OUT to 0xcf8 */
 };
 
+/* An HVM/PVH domain: its nested page tables (hv/hvm/p2m.c), built from
+ * its own frames, and the hypercall page it asked for. */
+struct hvm_domain {
+    uint64_t p2m_root;             /* machine address of the NPT L4 (0: none) */
+    uint64_t nr_gfns;              /* guest frames 0..nr_gfns-1 are RAM */
+    unsigned p2m_tables;           /* hypervisor pages holding the NPT */
+    uint64_t start_info_gpa;       /* the hvm_start_info page */
+    char dbg_line[120];            /* port 0xe9 output (hvm.c), up to a newline */
+    unsigned dbg_len;
+};
+
 struct arch_domain {
     enum guest_type type;
     union {
         struct pv_domain pv;
+        struct hvm_domain hvm;     /* GUEST_PVH */
     };
 };
 

@@ -5,7 +5,9 @@
  * arch_ctxt_switch_to_idle(), then arch_switch_stack(prev, next), with
  * interrupts off.  The x86 part saves and loads what every x86 vCPU has
  * (FPU, debug registers, the TSS stack); the PV part its segment bases,
- * virtual CR0.TS and page tables.
+ * virtual CR0.TS and page tables.  A PVH vCPU (hv/hvm/) has its segments,
+ * control registers and page tables in its VMCB (VMLOAD/VMSAVE around
+ * each VMRUN): the hypervisor runs on the idle tables meanwhile.
  */
 #ifndef KEEL_ARCH_SWITCH_H
 #define KEEL_ARCH_SWITCH_H
@@ -58,7 +60,16 @@ static inline void arch_ctxt_switch_from(struct vcpu *prev)
         __asm__ volatile("fxsave64 (%0)" :: "r"(prev->arch.fpu) : "memory");
     if (prev->arch.dr[7] & 0xff)
         __asm__ volatile("mov %0, %%db7" :: "r"(0UL));
-    pv_ctxt_switch_from(prev);
+    if (prev->domain->arch.type == GUEST_PV) {
+        pv_ctxt_switch_from(prev);
+    } else {
+        /* PVH: VMSAVE after each run holds its segment state and the
+         * VMCB its DR6/DR7; DR0-3 are the CPU's, which it writes itself. */
+        __asm__ volatile("mov %%db0, %0" : "=r"(prev->arch.dr[0]));
+        __asm__ volatile("mov %%db1, %0" : "=r"(prev->arch.dr[1]));
+        __asm__ volatile("mov %%db2, %0" : "=r"(prev->arch.dr[2]));
+        __asm__ volatile("mov %%db3, %0" : "=r"(prev->arch.dr[3]));
+    }
 }
 
 static inline void arch_ctxt_switch_to(struct vcpu *next)
@@ -80,7 +91,20 @@ static inline void arch_ctxt_switch_to(struct vcpu *next)
         __asm__ volatile("fxrstor64 (%0)" :: "r"(next->arch.fpu) : "memory");
     if (next->arch.dr[7] & 0xff)
         load_debugregs(next);
-    pv_ctxt_switch_to(next, pc);
+    if (next->domain->arch.type == GUEST_PV) {
+        pv_ctxt_switch_to(next, pc);
+    } else {
+        switch_cr3(idle_cr3);          /* PVH: the hypervisor's own tables; the guest's are in its VMCB */
+        if (pc->tsc_aux) {             /* RDPID is not intercepted: no PV vCPU's TSC_AUX */
+            wrmsr(MSR_TSC_AUX, 0);
+            pc->tsc_aux = 0;
+            pc->extra = pc->fsgsbase;
+        }
+        __asm__ volatile("mov %0, %%db0" :: "r"(next->arch.dr[0]));
+        __asm__ volatile("mov %0, %%db1" :: "r"(next->arch.dr[1]));
+        __asm__ volatile("mov %0, %%db2" :: "r"(next->arch.dr[2]));
+        __asm__ volatile("mov %0, %%db3" :: "r"(next->arch.dr[3]));
+    }
     set_guest_stack(next->arch.frame_top);
 #ifdef KEEL_DEBUG
     /* Self-check: a switch between domains drops every translation of

@@ -226,6 +226,7 @@ struct boot_config {
     uint16_t pci[8];             /* pci=BB:DD.F: devices it owns (PCI_MAX_ASSIGN) */
     unsigned nr_pci;
     unsigned restart;            /* restart=: RESTART_* (boot domains only) */
+    unsigned type;               /* type=pv|pvh: enum guest_type (docs/hvm.md) */
 };
 
 /* restart= of a boot domain (docs/boot-config.md): when the hypervisor
@@ -303,6 +304,7 @@ unsigned nr_live_domains(void);
 noreturn void hv_exit(unsigned status);
 
 void console_flush_domain(struct domain *d);
+bool console_guest_line_allowed(struct domain *d, size_t n);
 
 /* The VMASST types Xen 4.17 lets a 64-bit PV guest use (vm_assist, and
  * vCPU 0's vcpu_guest_context). */

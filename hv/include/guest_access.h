@@ -9,8 +9,8 @@
  * makes read-only guest mappings fault for the hypervisor too.
  *
  * An HVM/PVH vCPU's pointers are guest-virtual addresses behind its own
- * page tables and the p2m; that walk joins the switch below with the
- * HVM vCPU type (it does not exist yet, so there is no case for it).
+ * page tables and the p2m (hv/hvm/hvm.c): a guest-physical address that
+ * is not its RAM is -XEN_EFAULT.
  */
 #ifndef KEEL_GUEST_ACCESS_H
 #define KEEL_GUEST_ACCESS_H
@@ -18,6 +18,7 @@
 #include "lib.h"
 #include "memlayout.h"
 #include "domain.h"
+#include "hvm.h"
 #include <xen/errno.h>
 
 long raw_copy(void *dst, const void *src, size_t n);
@@ -62,6 +63,12 @@ static inline long copy_from_guest(void *dst, unsigned long src, size_t n)
         if (!guest_range_ok(src, n))
             return -XEN_EFAULT;
         return raw_copy(dst, (const void *)src, n) ? -XEN_EFAULT : 0;
+    case GUEST_PVH:
+#ifndef KEEL_HOST_TEST             /* host unit tests have PV domains only */
+        return hvm_copy_from_guest(dst, src, n);
+#else
+        break;
+#endif
     }
     return -XEN_EFAULT;
 }
@@ -73,6 +80,12 @@ static inline long copy_to_guest(unsigned long dst, const void *src, size_t n)
         if (!guest_range_ok(dst, n))
             return -XEN_EFAULT;
         return raw_copy((void *)dst, src, n) ? -XEN_EFAULT : 0;
+    case GUEST_PVH:
+#ifndef KEEL_HOST_TEST             /* host unit tests have PV domains only */
+        return hvm_copy_to_guest(dst, src, n);
+#else
+        break;
+#endif
     }
     return -XEN_EFAULT;
 }
@@ -84,6 +97,12 @@ static inline long clear_guest(unsigned long dst, size_t n)
         if (!guest_range_ok(dst, n))
             return -XEN_EFAULT;
         return raw_clear((void *)dst, n) ? -XEN_EFAULT : 0;
+    case GUEST_PVH:
+#ifndef KEEL_HOST_TEST             /* host unit tests have PV domains only */
+        return hvm_clear_guest(dst, n);
+#else
+        break;
+#endif
     }
     return -XEN_EFAULT;
 }

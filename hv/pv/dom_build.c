@@ -17,6 +17,7 @@
 #include "timer.h"
 #include "boot.h"
 #include "pv.h"
+#include "hvm.h"
 #include "event.h"
 #include <xen/xen.h>
 
@@ -312,6 +313,30 @@ static void report_built(struct domain *d, const struct elf_image_info *in, uint
            d->arch.pv.shared_image ? "shared" : "own (not shared)");
 }
 
+/* What refuses a type=pvh module before its domain is made: no SVM with
+ * nested paging (why, as svm.c found it), no PHYS32 entry, and what PVH
+ * domains do not have yet (docs/hvm.md). */
+static bool pvh_config_ok(const struct boot_config *cfg, const struct elf_image_info *in,
+                          char *err, size_t errlen)
+{
+    if (!svm_usable)
+        return snprintf(err, errlen, "type=pvh needs AMD SVM with nested paging: %s",
+                        svm_missing), false;
+    if (in->phys32_entry == ELF_UNSET)
+        return snprintf(err, errlen, "type=pvh: the image has no XEN_ELFNOTE_PHYS32_ENTRY"),
+               false;
+    if (cfg->mem < PVH_MIN_MEM || cfg->mem > PVH_MAX_MEM)
+        return snprintf(err, errlen, "type=pvh: mem=%luK: between 64K and %luM",
+                        (unsigned long)(cfg->mem >> 10), (unsigned long)(PVH_MAX_MEM >> 20)),
+               false;
+    if (cfg->vcpus != 1)
+        return snprintf(err, errlen, "type=pvh: one vCPU for now (vcpus=%u)", cfg->vcpus),
+               false;
+    if (cfg->roles || cfg->nr_pci)
+        return snprintf(err, errlen, "type=pvh: no role= or pci= yet"), false;
+    return true;
+}
+
 /* Each boot module's configuration, parsed once from its command line. */
 struct module_config {
     struct boot_config cfg;
@@ -374,7 +399,7 @@ static void build_xenstore(struct domain *xs, const struct boot_module *bm,
     int rc = 0;
     for (unsigned id = 1; id < DOMID_FIRST_RESERVED && !rc; id++) {
         struct domain *d = domain_by_id(id);
-        if (d && d != xs && d->arch.pv.si_mfn)
+        if (d && d != xs && d->arch.type == GUEST_PV && d->arch.pv.si_mfn)
             rc = xs_wire(d, xs, err, sizeof(err));
     }
     size_t len = rc ? 0 : xs_boot_list(NULL, 0);
@@ -513,6 +538,21 @@ static bool restart_one(struct restart_slot *slot)
     int rc = 0;
     for (unsigned k = 0; k < cfg.nr_pci && !rc; k++)
         rc = pci_assign(d, cfg.pci[k], err, sizeof(err));
+    if (!rc && cfg.type == GUEST_PVH) {
+        /* Not offered to the store (docs/hvm.md): built and started. */
+        if (pvh_build(d, &info, VA(bm->start), cfg.guest_cmdline, rd ? VA(rd->start) : NULL,
+                      rd ? rd->end - rd->start : 0, err, sizeof(err))) {
+            domain_destroy(d);
+            printk("d%u (%s): cannot restart: %s\n", slot->id, cfg.name, err);
+            return false;
+        }
+        slot->lives++;
+        printk("d%u (%s): restarted (restart=%s), life %u\n", d->id, d->name,
+               cfg.restart == RESTART_ALWAYS ? "always" : "crash", slot->lives + 1);
+        d->vcpu[0]->initialised = true;
+        vcpu_bring_up(d->vcpu[0]);
+        return false;
+    }
     if (!rc)
         rc = build(d, &info, VA(bm->start), cfg.guest_cmdline, rd ? VA(rd->start) : NULL,
                    rd ? rd->end - rd->start : 0, "ramdisk", err, sizeof(err));
@@ -606,6 +646,10 @@ void build_boot_domains(void)
             domain_note_refused(cfg.name, err);
             continue;
         }
+        if (cfg.type == GUEST_PVH && !pvh_config_ok(&cfg, &info, err, sizeof(err))) {
+            domain_note_refused(cfg.name, err);
+            continue;
+        }
         struct domain *d = domain_create(&cfg);
         if (!d) {
             domain_note_refused(cfg.name, "cannot allocate the domain");
@@ -625,6 +669,21 @@ void build_boot_domains(void)
             xs = d;              /* its id in module order; built last */
             xs_cfg = cfg;
             xs_info = info;
+            continue;
+        }
+        if (cfg.type == GUEST_PVH) {
+            /* docs/hvm.md: no xenstore connection yet. */
+            if (pvh_build(d, &info, VA(bm->start), cfg.guest_cmdline,
+                          rd ? VA(rd->start) : NULL, rd ? rd->end - rd->start : 0,
+                          err, sizeof(err))) {
+                domain_destroy(d);
+                domain_note_refused(cfg.name, err);
+                continue;
+            }
+            if (cfg.restart != RESTART_NEVER)
+                restart_slot_add(d, m, rd != NULL);
+            d->vcpu[0]->initialised = true;
+            vcpu_bring_up(d->vcpu[0]);
             continue;
         }
         if (build(d, &info, VA(bm->start), cfg.guest_cmdline, rd ? VA(rd->start) : NULL,
@@ -647,7 +706,8 @@ void build_boot_domains(void)
     if (xs_m >= 0)
         for (unsigned id = 1; id < DOMID_FIRST_RESERVED; id++) {
             struct domain *d = domain_by_id(id);
-            if (d && d->arch.pv.si_mfn && d->vcpu[0]->state == VCPU_OFFLINE) {
+            if (d && d->arch.type == GUEST_PV && d->arch.pv.si_mfn &&
+                d->vcpu[0]->state == VCPU_OFFLINE) {
                 if (xs && d != xs && xs_wired(d)) {
                     d->xs_held = true;
                     sched_pause_domain(d);

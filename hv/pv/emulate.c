@@ -24,6 +24,7 @@
 #include "mm.h"
 #include "xsm.h"
 #include "pci.h"
+#include "hvm.h"
 #include "flushtlb.h"
 #include "pv.h"
 #include <xen/physdev.h>
@@ -582,8 +583,8 @@ static void pv_cpuid(struct vcpu *v, uint32_t leaf, uint32_t sub, struct leaf *l
     /* OSXSAVE (not in the policy itself): the guest's CR4.OSXSAVE; and,
      * as Xen keeps for old Linux kernels, always to the guest kernel when
      * XSAVE is offered (Xen's own CR4.OSXSAVE shows through). */
-    if (leaf == 1 && ((v->arch.pv.cr4 & X86_CR4_OSXSAVE) ||
-                      (pv_xcr0_max() && guest_kernel_mode(v))))
+    if (leaf == 1 && v->domain->arch.type == GUEST_PV &&
+        ((v->arch.pv.cr4 & X86_CR4_OSXSAVE) || (pv_xcr0_max() && guest_kernel_mode(v))))
         l->c |= 1u << (XEN_X86_FEATURE_OSXSAVE % 32);
     if (leaf == 0x80000001 && vendor == VENDOR_AMD) {
         /* AMD repeats leaf 1's common features here (FPU..PSE36, MMX,
@@ -592,6 +593,26 @@ static void pv_cpuid(struct vcpu *v, uint32_t leaf, uint32_t sub, struct leaf *l
         pv_cpuid(v, 1, 0, &l1);
         l->d |= l1.d & 0x0183f3ffu;
     }
+}
+
+/*
+ * The policy for an HVM/PVH vCPU (hv/hvm/hvm.c): the same object as PV's
+ * (the host's leaves masked by Xen's PV default featureset, Xen's leaves
+ * 0x40000000.. with "XenVMMXenVMM" and the hypercall MSR 0x40000000), so
+ * that both kinds of guest see one documented set (docs/hvm.md); OSXSAVE
+ * is the guest's own CR4.OSXSAVE, which it sets in its VMCB.
+ */
+void guest_cpuid(struct vcpu *v, uint32_t leaf, uint32_t sub, uint32_t out[4])
+{
+    struct leaf l;
+    pv_cpuid(v, leaf, sub, &l);
+    if (v->domain->arch.type == GUEST_PVH && leaf == 1 &&
+        (hvm_guest_cr4(v) & X86_CR4_OSXSAVE))
+        l.c |= 1u << (XEN_X86_FEATURE_OSXSAVE % 32);
+    out[0] = l.a;
+    out[1] = l.b;
+    out[2] = l.c;
+    out[3] = l.d;
 }
 
 /* #UD: "ud2; .ascii \"xen\"; cpuid" is emulated; anything else is not ours. */
@@ -1528,4 +1549,18 @@ long do_physdev_op(unsigned long cmd, unsigned long arg, unsigned long a3,
     default:
         return -XEN_ENOSYS;
     }
+}
+
+/* XSETBV from an HVM/PVH vCPU's kernel (hv/hvm/hvm.c; the CPU checked
+ * CR4.OSXSAVE and the prefixes before the intercept): the same checks
+ * and load as xsetbv_op below.  False for #GP. */
+bool guest_xsetbv(struct vcpu *v, uint32_t xcr, uint64_t x)
+{
+    if (xcr != 0 || (x & ~pv_xcr0_max()) || !valid_xcr0(x))
+        return false;
+    xsetbv0(x);
+    this_cpu()->xcr0 = x;
+    v->arch.xcr0 = x;
+    *xstate_bv(v->arch.fpu) &= x;
+    return true;
 }

@@ -176,7 +176,8 @@ long hypercall_create_continuation(unsigned nr, unsigned long a1, unsigned long 
         return nr;
     }
     struct cpu_user_regs *r = v->arch.regs;
-    r->rip -= 2;                 /* back onto the syscall instruction */
+    /* back onto the syscall (PV) or vmmcall (PVH: hv/hvm/hvm.c) */
+    r->rip -= v->domain->arch.type == GUEST_PV ? 2 : 3;
     r->rax = nr;
     r->rdi = a1;
     r->rsi = a2;

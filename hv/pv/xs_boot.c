@@ -13,6 +13,8 @@
 
 static start_info_t *start_info_of(struct domain *d)
 {
+    if (d->arch.type != GUEST_PV)   /* PVH: no store connection yet (docs/hvm.md) */
+        return NULL;
     return d->arch.pv.si_mfn ? pfn_to_virt(d->arch.pv.si_mfn) : NULL;
 }
 

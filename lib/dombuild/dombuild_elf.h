@@ -39,6 +39,7 @@ struct elf_image_info {
     bool suspend_cancel;        /* XEN_ELFNOTE_SUSPEND_CANCEL nonzero */
     bool l1_mfn_valid;          /* XEN_ELFNOTE_L1_MFN_VALID present */
     bool ro_shareable;          /* Keel's KEEL_ELFNOTE_RO_SHAREABLE */
+    uint64_t phys32_entry;      /* XEN_ELFNOTE_PHYS32_ENTRY: the PVH entry (ELF_UNSET) */
 };
 
 /* Validates an image and its Xen notes; on failure returns -1 with a

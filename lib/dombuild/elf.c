@@ -188,6 +188,9 @@ static int parse_xen_note(struct parms *pm, uint32_t type, const uint8_t *d, uin
     case XEN_ELFNOTE_SUSPEND_CANCEL:
         in->suspend_cancel = note_num(d, descsz, &ok) != 0;
         break;
+    case XEN_ELFNOTE_PHYS32_ENTRY:
+        in->phys32_entry = note_num(d, descsz, &ok);
+        break;
     case XEN_ELFNOTE_L1_MFN_VALID:
         in->l1_mfn_valid = true;      /* only its presence is read */
         break;
@@ -215,7 +218,7 @@ static int parse_xen_note(struct parms *pm, uint32_t type, const uint8_t *d, uin
         }
         break;
     default:
-        break;               /* GUEST_VERSION, PAE_MODE, PHYS32_*: not for a 64-bit PV domain */
+        break;               /* GUEST_VERSION, PAE_MODE: not for a 64-bit domain */
     }
     if (!ok)
         return fail(err, errlen, "malformed Xen ELF note type %u (size %u)", type, descsz);
@@ -408,7 +411,7 @@ int elf_parse(const void *img, size_t len, struct elf_image_info *in,
     const uint8_t *p = img;
     struct elf64_ehdr eh;
     memset(in, 0, sizeof(*in));
-    in->init_p2m = in->hv_start_low = UNSET;
+    in->init_p2m = in->hv_start_low = in->phys32_entry = UNSET;
     if (len < sizeof(eh))
         return fail(err, errlen, "truncated ELF header (%zu bytes)", len);
     memcpy(&eh, p, sizeof(eh));

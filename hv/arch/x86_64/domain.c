@@ -12,6 +12,7 @@
 #include "sched.h"
 #include "pv.h"
 #include "xstate.h"
+#include "hvm.h"
 #include <xen/errno.h>
 
 int arch_vcpu_create(struct vcpu *v)
@@ -42,7 +43,14 @@ int arch_vcpu_create(struct vcpu *v)
     }
     xstate_area_init_zeroed(a->fpu);       /* alloc_hv_pages zeroed it */
     a->xcr0 = xstate_on ? XSTATE_FP_SSE : 0;
-    int rc = pv_vcpu_create(v);
+    int rc;
+    if (v->domain->arch.type == GUEST_PVH) {
+        /* Its hypervisor stack runs the VMRUN loop (hv/hvm/svm.c). */
+        sp[6] = (unsigned long)hvm_first_entry;
+        rc = hvm_vcpu_create(v);
+    } else {
+        rc = pv_vcpu_create(v);
+    }
     if (rc) {
         free_hv_pages(a->fpu, 0);
         free_hv_pages(a->stack, STACK_ORDER);
@@ -54,17 +62,28 @@ int arch_vcpu_create(struct vcpu *v)
 
 void arch_vcpu_destroy(struct vcpu *v)
 {
-    pv_vcpu_destroy(v);
+    if (v->domain->arch.type == GUEST_PVH)
+        hvm_vcpu_destroy(v);
+    else
+        pv_vcpu_destroy(v);
     free_hv_pages(v->arch.fpu, 0);
     free_hv_pages(v->arch.stack, STACK_ORDER);
 }
 
+/* A PVH vCPU's state is its VMCB: the PV context does not describe it
+ * (Xen uses the HVM context records for it; not here yet). */
 long arch_set_info_guest(struct vcpu *v, const struct vcpu_guest_context *c)
 {
+    if (v->domain->arch.type == GUEST_PVH)
+        return -XEN_EOPNOTSUPP;
     return pv_set_info_guest(v, c);
 }
 
 void arch_get_info_guest(struct vcpu *v, struct vcpu_guest_context *c)
 {
+    if (v->domain->arch.type == GUEST_PVH) {
+        memset(c, 0, sizeof(*c));
+        return;
+    }
     pv_get_info_guest(v, c);
 }

@@ -11,6 +11,7 @@
 #include "sched.h"
 #include "timer.h"
 #include "pv.h"
+#include "hvm.h"
 #include "boot.h"
 
 void serial_init(void);
@@ -396,6 +397,7 @@ void hv_main(uint32_t magic, uint32_t mbi_pa)
     cpu_features_init();
     m2p_init();
     traps_init();
+    svm_cpu_init(this_cpu());    /* SVM and NPT for HVM/PVH (hv/hvm/svm.c) */
     sched_init_cpu(this_cpu());
     apic_init();
     pvtime_init();

@@ -10,6 +10,7 @@
 #include "domain.h"
 #include "sched.h"
 #include "flushtlb.h"
+#include "hvm.h"
 
 #define TRAMP_BASE 0x8000
 
@@ -230,6 +231,7 @@ static noreturn void ap_entry(struct pcpu *pc)
     wrmsr(MSR_GS_BASE, (uint64_t)pc);
     cpu_features_init();
     cpu_traps_init(pc);
+    svm_cpu_init(pc);            /* HVM/PVH vCPUs may run here (hv/hvm/svm.c) */
     apic_init_ap();
     sched_init_cpu(pc);
     __atomic_store_n(&pc->online, true, __ATOMIC_RELEASE);

@@ -1,0 +1,516 @@
+/*
+ * What an HVM/PVH vCPU's exits mean (docs/hvm.md): CPUID through the
+ * policy PV guests get, MSRs through a per-domain policy (unknown: #GP),
+ * port I/O as Xen handles it with no device model, HLT, and hypercalls
+ * through the HVM hypercall page (vmmcall).  Anything else crashes the
+ * guest with a line naming the exit; never the hypervisor.
+ *
+ * Also the guest-memory access of guest_access.h for such a vCPU: guest
+ * virtual addresses through its own page tables, then the p2m.
+ */
+#include "lib.h"
+#include "x86.h"
+#include "mm.h"
+#include "domain.h"
+#include "sched.h"
+#include "event.h"
+#include "hypercall.h"
+#include "guest_access.h"
+#include "hvm.h"
+#include "vmcb.h"
+#include "hvm_internal.h"
+#include <xen/errno.h>
+#include <xen/xen.h>
+#include <xen/sched.h>
+#include <xen/vcpu.h>
+#include <xen/event_channel.h>
+
+#define EFER_SCE          (1ULL << 0)
+#define EFER_LME          (1ULL << 8)
+#define EFER_LMA          (1ULL << 10)
+#define EFER_NXE          (1ULL << 11)
+#define EFER_SVME         (1ULL << 12)
+#define MSR_PAT           0x277
+#define MSR_TSC           0x10
+#define MSR_XEN_HYPERCALL 0x40000000   /* CPUID 0x40000002 EBX */
+
+#define CR0_PG (1ULL << 31)
+#define CR0_WP (1ULL << 16)
+
+/* ---- guest memory ---------------------------------------------------- */
+
+/* gva -> gpa for the current vCPU: paging off, identity (below 4 GiB);
+ * long mode, its 4-level tables (each read through the p2m).  32-bit
+ * paging is not walked yet (-EFAULT): hypercalls come from 64-bit mode. */
+static int gva_to_gpa(struct vcpu *v, uint64_t gva, bool write, uint64_t *gpa)
+{
+    const uint8_t *vmcb = v->arch.hvm.vmcb;
+    uint64_t cr0 = vmcb_rd(vmcb, VMCB_CR0);
+    if (!(cr0 & CR0_PG)) {
+        if (gva >> 32)
+            return -1;
+        *gpa = gva;
+        return 0;
+    }
+    if (!(vmcb_rd(vmcb, VMCB_EFER) & EFER_LMA))
+        return -1;
+    if ((uint64_t)((int64_t)(gva << 16) >> 16) != gva)
+        return -1;                                   /* not canonical */
+    uint64_t table = vmcb_rd(vmcb, VMCB_CR3) & 0x000ffffffffff000ULL;
+    for (int level = 4; level >= 1; level--) {
+        uint64_t mfn = hvm_p2m_lookup(v->domain, table >> PAGE_SHIFT);
+        if (mfn == ~0ULL)
+            return -1;
+        unsigned idx = (gva >> (12 + 9 * (level - 1))) & 511;
+        uint64_t e = __atomic_load_n((uint64_t *)pfn_to_virt(mfn) + idx, __ATOMIC_RELAXED);
+        if (!(e & 1))
+            return -1;
+        if (write && !(e & 2) && (cr0 & CR0_WP))
+            return -1;
+        uint64_t addr = e & 0x000ffffffffff000ULL;
+        if (level == 1 || ((level == 2 || level == 3) && (e & 0x80))) {
+            uint64_t size = 1ULL << (12 + 9 * (level - 1));
+            addr &= ~(size - 1) & 0x000fffffffffffffULL;
+            *gpa = addr | (gva & (size - 1));
+            return 0;
+        }
+        table = addr;
+    }
+    return -1;
+}
+
+/* mode 0: from guest, 1: to guest, 2: clear guest. */
+static long hvm_copy(void *buf, unsigned long gva, size_t n, int mode)
+{
+    struct vcpu *v = current_vcpu();
+    uint8_t *b = buf;
+    while (n) {
+        uint64_t gpa;
+        if (gva_to_gpa(v, gva, mode != 0, &gpa))
+            return -XEN_EFAULT;
+        uint64_t mfn = hvm_p2m_lookup(v->domain, gpa >> PAGE_SHIFT);
+        if (mfn == ~0ULL)
+            return -XEN_EFAULT;
+        size_t off = gpa & (PAGE_SIZE - 1);
+        size_t c = MIN(n, PAGE_SIZE - off);
+        uint8_t *p = (uint8_t *)pfn_to_virt(mfn) + off;
+        if (mode == 0)
+            memcpy(b, p, c);
+        else if (mode == 1)
+            memcpy(p, b, c);
+        else
+            memset(p, 0, c);
+        if (b)
+            b += c;
+        gva += c;
+        n -= c;
+    }
+    return 0;
+}
+
+long hvm_copy_from_guest(void *dst, unsigned long src, size_t n)
+{
+    return hvm_copy(dst, src, n, 0);
+}
+
+long hvm_copy_to_guest(unsigned long dst, const void *src, size_t n)
+{
+    return hvm_copy((void *)src, dst, n, 1);
+}
+
+long hvm_clear_guest(unsigned long dst, size_t n)
+{
+    return hvm_copy(NULL, dst, n, 2);
+}
+
+uint64_t hvm_guest_cr4(struct vcpu *v)
+{
+    return vmcb_rd(v->arch.hvm.vmcb, VMCB_CR4);
+}
+
+/* ---- instruction lengths ---------------------------------------------- */
+
+/*
+ * QEMU's TCG gives no next RIP (no NRIP-save): the length of the
+ * intercepted instruction at RIP is its legacy and REX prefixes, then the
+ * opcode bytes the exit implies (op, n).  0 if the bytes there cannot be
+ * read or are not that instruction (code changed under the exit).
+ */
+static unsigned insn_len(struct vcpu *v, const struct cpu_user_regs *r, const uint8_t *op,
+                         unsigned n)
+{
+    const uint8_t *vmcb = v->arch.hvm.vmcb;
+    uint16_t cs_attr;
+    memcpy(&cs_attr, vmcb + VMCB_CS + 2, 2);
+    bool lm64 = (vmcb_rd(vmcb, VMCB_EFER) & EFER_LMA) && (cs_attr & (1u << 9));
+    if ((vmcb_rd(vmcb, VMCB_CR0) & CR0_PG) && !(vmcb_rd(vmcb, VMCB_EFER) & EFER_LMA))
+        return n;            /* 32-bit paging is not walked yet: the bare opcode's length */
+    uint64_t lin = lm64 ? r->rip : (vmcb_rd(vmcb, VMCB_CS + 8) + r->rip) & 0xffffffffULL;
+    uint8_t b[15];
+    unsigned have = 0;
+    while (have < sizeof(b)) {
+        unsigned c = (unsigned)MIN(sizeof(b) - have, PAGE_SIZE - ((lin + have) & (PAGE_SIZE - 1)));
+        if (hvm_copy_from_guest(b + have, lin + have, c))
+            break;
+        have += c;
+    }
+    unsigned i = 0;
+    while (i < have && (b[i] == 0x66 || b[i] == 0x67 || b[i] == 0xf2 || b[i] == 0xf3 ||
+                        b[i] == 0x2e || b[i] == 0x3e || b[i] == 0x26 || b[i] == 0x36 ||
+                        b[i] == 0x64 || b[i] == 0x65 || b[i] == 0xf0))
+        i++;
+    if (lm64 && i < have && (b[i] & 0xf0) == 0x40)
+        i++;
+    if (i + n > have || memcmp(b + i, op, n))
+        return 0;
+    return i + n;
+}
+
+/* Moves RIP past the intercepted instruction; false (the guest crashed)
+ * if it is not there. */
+static bool skip_insn(struct vcpu *v, struct cpu_user_regs *r, const char *name,
+                      const uint8_t *op, unsigned n)
+{
+    unsigned len = insn_len(v, r, op, n);
+    if (!len) {
+        domain_crash(v->domain, "%s exit, but no %s at rip %lx (unreadable or changed)",
+                     name, name, (unsigned long)r->rip);
+        return false;
+    }
+    r->rip += len;
+    return true;
+}
+
+static const uint8_t OP_CPUID[] = { 0x0f, 0xa2 }, OP_RDMSR[] = { 0x0f, 0x32 },
+                     OP_WRMSR[] = { 0x0f, 0x30 }, OP_HLT[] = { 0xf4 },
+                     OP_VMMCALL[] = { 0x0f, 0x01, 0xd9 }, OP_XSETBV[] = { 0x0f, 0x01, 0xd1 };
+
+/* ---- events into the guest ------------------------------------------ */
+
+static void inject_gp(uint8_t *vmcb)
+{
+    vmcb_wr(vmcb, VMCB_EVENTINJ, 13 | EVENTINJ_EXC | EVENTINJ_EV | EVENTINJ_V);
+}
+
+/* ---- hypercalls ------------------------------------------------------ */
+
+/*
+ * The HVM hypercall page, as Xen fills it for an AMD guest: entry nr at
+ * nr * 32 is "mov $nr, %eax; vmmcall; ret"; __HYPERVISOR_iret (a PV
+ * call) is ud2.
+ */
+static void hvm_hypercall_page_fill(uint8_t *p)
+{
+    memset(p, 0xcc, PAGE_SIZE);
+    for (unsigned nr = 0; nr < PAGE_SIZE / 32; nr++) {
+        uint8_t *e = p + nr * 32;
+        if (nr == __HYPERVISOR_iret) {
+            e[0] = 0x0f; e[1] = 0x0b;
+            continue;
+        }
+        e[0] = 0xb8;
+        e[1] = (uint8_t)nr; e[2] = 0; e[3] = 0; e[4] = 0;
+        e[5] = 0x0f; e[6] = 0x01; e[7] = 0xd9;
+        e[8] = 0xc3;
+    }
+}
+
+/* The calls an HVM/PVH guest has so far (docs/hvm.md); the rest
+ * -ENOSYS.  Sub-operations that name PV state are refused here too. */
+static long hvm_hypercall_call(struct vcpu *v, unsigned long nr, unsigned long a1,
+                               unsigned long a2, unsigned long a3, unsigned long a4,
+                               unsigned long a5)
+{
+    switch (nr) {
+    case __HYPERVISOR_console_io:
+    case __HYPERVISOR_xen_version:
+        break;
+    case __HYPERVISOR_sched_op:
+        if (a1 != SCHEDOP_yield && a1 != SCHEDOP_block && a1 != SCHEDOP_shutdown &&
+            a1 != SCHEDOP_poll)
+            return -XEN_ENOSYS;
+        break;
+    case __HYPERVISOR_vcpu_op:
+        if (a1 != VCPUOP_set_periodic_timer && a1 != VCPUOP_stop_periodic_timer &&
+            a1 != VCPUOP_set_singleshot_timer && a1 != VCPUOP_stop_singleshot_timer &&
+            a1 != VCPUOP_is_up)
+            return -XEN_ENOSYS;
+        break;
+    case __HYPERVISOR_event_channel_op:
+        if (a1 != EVTCHNOP_bind_virq && a1 != EVTCHNOP_close && a1 != EVTCHNOP_send &&
+            a1 != EVTCHNOP_status && a1 != EVTCHNOP_alloc_unbound &&
+            a1 != EVTCHNOP_bind_interdomain)
+            return -XEN_ENOSYS;
+        break;
+    default:
+        return -XEN_ENOSYS;
+    }
+    (void)v;
+    return hypercall_call(nr, a1, a2, a3, a4, a5);
+}
+
+static void hvm_hypercall(struct vcpu *v, struct cpu_user_regs *r)
+{
+    uint8_t *vmcb = v->arch.hvm.vmcb;
+    if (!skip_insn(v, r, "VMMCALL", OP_VMMCALL, sizeof(OP_VMMCALL)))
+        return;
+    if (vmcb[VMCB_CPL] != 0) {                      /* as Xen: kernel only */
+        r->rax = (unsigned long)-XEN_EPERM;
+        return;
+    }
+    uint16_t cs_attr;
+    memcpy(&cs_attr, vmcb + VMCB_CS + 2, 2);
+    if (!(vmcb_rd(vmcb, VMCB_EFER) & EFER_LMA) || !(cs_attr & (1u << 9))) {
+        /* 32-bit callers (compat structures): a later slice. */
+        r->rax = (unsigned long)-XEN_ENOSYS;
+        return;
+    }
+    r->rax = (unsigned long)hvm_hypercall_call(v, r->rax, r->rdi, r->rsi, r->rdx, r->r10,
+                                               r->r8);
+}
+
+/* ---- MSRs ------------------------------------------------------------ */
+
+static bool pat_ok(uint64_t v)
+{
+    for (unsigned i = 0; i < 8; i++) {
+        uint8_t t = (uint8_t)(v >> (i * 8));
+        if (t == 2 || t == 3 || t > 7)
+            return false;
+    }
+    return true;
+}
+
+/* The per-domain MSR policy (every PVH domain has this one so far): true
+ * if the access is allowed, with *val read or written. */
+static bool msr_read(struct vcpu *v, uint32_t msr, uint64_t *val)
+{
+    uint8_t *vmcb = v->arch.hvm.vmcb;
+    switch (msr) {
+    case MSR_EFER:
+        *val = vmcb_rd(vmcb, VMCB_EFER) & ~EFER_SVME;
+        return true;
+    case MSR_PAT:
+        *val = vmcb_rd(vmcb, VMCB_G_PAT);
+        return true;
+    case MSR_TSC:
+        *val = rdtsc() + vmcb_rd(vmcb, VMCB_TSC_OFFSET);
+        return true;
+    default:
+        return false;
+    }
+}
+
+static bool msr_write(struct vcpu *v, uint32_t msr, uint64_t val)
+{
+    uint8_t *vmcb = v->arch.hvm.vmcb;
+    struct domain *d = v->domain;
+    switch (msr) {
+    case MSR_EFER: {
+        uint64_t old = vmcb_rd(vmcb, VMCB_EFER);
+        uint32_t a, b, c, dx;
+        cpuid(0x80000001, 0, &a, &b, &c, &dx);
+        uint64_t allowed = EFER_SCE | EFER_LME | EFER_LMA | ((dx >> 20) & 1 ? EFER_NXE : 0);
+        if (val & ~allowed)
+            return false;
+        /* LME may not change while paging is on (as the CPU's #GP). */
+        if (((val ^ old) & EFER_LME) && (vmcb_rd(vmcb, VMCB_CR0) & CR0_PG))
+            return false;
+        vmcb_wr(vmcb, VMCB_EFER, (val & ~EFER_LMA) | (old & EFER_LMA) | EFER_SVME);
+        return true;
+    }
+    case MSR_PAT:
+        if (!pat_ok(val))
+            return false;
+        vmcb_wr(vmcb, VMCB_G_PAT, val);
+        return true;
+    case MSR_XEN_HYPERCALL: {
+        /* As Xen: the low 12 bits are the page index (one page: 0), the
+         * rest the guest frame, which must be its RAM. */
+        if (val & 0xfff)
+            return false;
+        uint64_t mfn = hvm_p2m_lookup(d, val >> PAGE_SHIFT);
+        if (mfn == ~0ULL)
+            return false;
+        hvm_hypercall_page_fill(pfn_to_virt(mfn));
+        return true;
+    }
+    default:
+        return false;
+    }
+}
+
+/* ---- port I/O -------------------------------------------------------- */
+
+/* Port 0xe9, Xen's hvm_print_line: printable bytes up to a newline (or a
+ * full buffer), then one log line "(dN) ..."; other bytes are skipped, as
+ * Xen skips what is not console-printable.  A wider OUT is its bytes in
+ * order. */
+static void print_byte(struct domain *d, char c)
+{
+    struct hvm_domain *h = &d->arch.hvm;
+    if (c != '\n') {
+        if ((c >= ' ' && c < 0x7f) || c == '\t')
+            h->dbg_line[h->dbg_len++] = c;
+        if (h->dbg_len < sizeof(h->dbg_line) - 1)
+            return;                                  /* full: the line ends here */
+    }
+    h->dbg_line[h->dbg_len] = 0;
+    /* Rate-limited with its console_io (a port storm fills no log). */
+    if (console_guest_line_allowed(d, h->dbg_len + 1))
+        printk("(d%u) %s\n", d->id, h->dbg_line);
+    else if (!__atomic_exchange_n(&d->con_drop_noted, true, __ATOMIC_RELAXED))
+        printk("d%u (%s): console output rate-limited, dropping\n", d->id, d->name);
+    h->dbg_len = 0;
+}
+
+static void ioio(struct vcpu *v, struct cpu_user_regs *r)
+{
+    uint8_t *vmcb = v->arch.hvm.vmcb;
+    uint64_t info = vmcb_rd(vmcb, VMCB_EXITINFO1);
+    uint64_t next = vmcb_rd(vmcb, VMCB_EXITINFO2);
+    unsigned port = (unsigned)(info >> 16) & 0xffff;
+    unsigned size = (info & (1u << 4)) ? 1 : (info & (1u << 5)) ? 2 : 4;
+    bool in = info & 1;
+    if (next <= r->rip || next - r->rip > 15) {
+        domain_crash(v->domain, "I/O exit with a next RIP %lx not after RIP %lx",
+                     (unsigned long)next, (unsigned long)r->rip);
+        return;
+    }
+    if (info & (1u << 2)) {
+        /* INS/OUTS need the instruction emulator (a later slice). */
+        domain_crash(v->domain, "string I/O (%s port %#x) at rip %lx is not emulated yet",
+                     in ? "ins from" : "outs to", port, (unsigned long)r->rip);
+        return;
+    }
+    if (in) {
+        /* Nothing claims any port without a device model: all ones, as
+         * Xen's null handler reads. */
+        uint64_t mask = size == 4 ? 0xffffffffULL : (1ULL << (size * 8)) - 1;
+        if (size == 4)
+            r->rax = mask;                            /* 32-bit writes zero-extend */
+        else
+            r->rax = (r->rax & ~mask) | mask;
+    } else if (port == 0xe9) {
+        for (unsigned i = 0; i < size; i++)
+            print_byte(v->domain, (char)(r->rax >> (8 * i)));
+    }
+    /* Other writes: dropped, as Xen's null handler does. */
+    r->rip = next;
+}
+
+/* ---- HLT ------------------------------------------------------------- */
+
+static void hlt_exit(struct vcpu *v, struct cpu_user_regs *r)
+{
+    if (!skip_insn(v, r, "HLT", OP_HLT, sizeof(OP_HLT)))
+        return;
+    if (!(r->rflags & (1u << 9))) {
+        /* As Xen's hvm_hlt: with interrupts off, the vCPU is down; when
+         * every vCPU is, the domain powers off. */
+        struct domain *d = v->domain;
+        vcpu_take_down(v);
+        for (unsigned i = 0; i < d->nr_vcpus; i++)
+            if (d->vcpu[i] && !vcpu_down(d->vcpu[i]))
+                return;
+        printk("d%u (%s): every vCPU halted with interrupts off: powering off, as Xen\n",
+               d->id, d->name);
+        domain_shutdown(d, SHUTDOWN_poweroff);
+        return;
+    }
+    /* No LAPIC or callback vector yet: it sleeps until an event upcall is
+     * pending (as SCHEDOP_block: blocked first, then the flag looked at). */
+    sched_block(v);
+    if (__atomic_load_n(&v->vcpu_info->evtchn_upcall_pending, __ATOMIC_SEQ_CST))
+        vcpu_wake(v);
+}
+
+/* ---- the dispatch ---------------------------------------------------- */
+
+void hvm_exit(struct vcpu *v, struct cpu_user_regs *r)
+{
+    uint8_t *vmcb = v->arch.hvm.vmcb;
+    struct domain *d = v->domain;
+    uint64_t code = vmcb_rd(vmcb, VMCB_EXITCODE);
+    uint64_t i1 = vmcb_rd(vmcb, VMCB_EXITINFO1), i2 = vmcb_rd(vmcb, VMCB_EXITINFO2);
+    /* An event the exit interrupted is delivered again at the next VMRUN. */
+    uint64_t ii = vmcb_rd(vmcb, VMCB_EXITINTINFO);
+    vmcb_wr(vmcb, VMCB_EVENTINJ, (ii & EVENTINJ_V) ? ii : 0);
+    switch (code) {
+    case VMEXIT_INTR:
+    case VMEXIT_NMI:
+    case VMEXIT_SMI:
+    case VMEXIT_INIT:
+        return;                                      /* the host's: taken after the exit */
+    case VMEXIT_CPUID: {
+        uint32_t out[4];
+        guest_cpuid(v, (uint32_t)r->rax, (uint32_t)r->rcx, out);
+        if (!skip_insn(v, r, "CPUID", OP_CPUID, sizeof(OP_CPUID)))
+            return;
+        r->rax = out[0];
+        r->rbx = out[1];
+        r->rcx = out[2];
+        r->rdx = out[3];
+        return;
+    }
+    case VMEXIT_HLT:
+        hlt_exit(v, r);
+        return;
+    case VMEXIT_VMMCALL:
+        hvm_hypercall(v, r);
+        return;
+    case VMEXIT_MSR: {
+        uint32_t msr = (uint32_t)r->rcx;
+        if (!insn_len(v, r, i1 ? OP_WRMSR : OP_RDMSR, 2)) {
+            domain_crash(d, "MSR exit, but no %s at rip %lx (unreadable or changed)",
+                         i1 ? "WRMSR" : "RDMSR", (unsigned long)r->rip);
+            return;
+        }
+        if (i1 == 0) {
+            uint64_t val;
+            if (!msr_read(v, msr, &val)) {
+                inject_gp(vmcb);
+                return;
+            }
+            r->rax = (uint32_t)val;
+            r->rdx = val >> 32;
+        } else if (!msr_write(v, msr, (r->rdx << 32) | (uint32_t)r->rax)) {
+            inject_gp(vmcb);
+            return;
+        }
+        r->rip += insn_len(v, r, i1 ? OP_WRMSR : OP_RDMSR, 2);
+        return;
+    }
+    case VMEXIT_IOIO:
+        ioio(v, r);
+        return;
+    case VMEXIT_XSETBV:
+        /* The hardware XCR0 is switched per vCPU (arch_switch.h): the
+         * policy's checks, from its kernel only. */
+        if (vmcb[VMCB_CPL] != 0 ||
+            !guest_xsetbv(v, (uint32_t)r->rcx, (r->rdx << 32) | (uint32_t)r->rax)) {
+            inject_gp(vmcb);
+            return;
+        }
+        skip_insn(v, r, "XSETBV", OP_XSETBV, sizeof(OP_XSETBV));
+        return;
+    case VMEXIT_NPF:
+        /* No MMIO emulation yet: a guest-physical address that is not its
+         * RAM ends this guest only. */
+        domain_crash(d, "nested page fault at GPA %lx (error %lx), rip %lx",
+                     (unsigned long)i2, (unsigned long)i1, (unsigned long)r->rip);
+        return;
+    case VMEXIT_SHUTDOWN:
+        domain_crash(d, "triple fault (shutdown intercept), rip %lx", (unsigned long)r->rip);
+        return;
+    case VMEXIT_INVALID:
+        domain_crash(d, "VMRUN refused its state (VMEXIT_INVALID), rip %lx",
+                     (unsigned long)r->rip);
+        return;
+    default:
+        domain_crash(d, "unhandled #VMEXIT %#lx (info %lx %lx), rip %lx",
+                     (unsigned long)code, (unsigned long)i1, (unsigned long)i2,
+                     (unsigned long)r->rip);
+        return;
+    }
+}

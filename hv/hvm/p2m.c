@@ -1,0 +1,101 @@
+/*
+ * The p2m of an HVM/PVH domain (docs/hvm.md): 4-level nested page
+ * tables, in hypervisor pages (counted in p2m_tables, freed with the
+ * domain), mapping guest frame i to the i-th frame the builder allocated
+ * for the domain, read-write-execute, write-back (the guest's PAT and
+ * MTRR-free default decide the rest).  It maps nothing else: a guest
+ * address beyond its RAM is a nested page fault.
+ *
+ * Built once before the domain first runs and never changed while it
+ * lives, so readers (the exit handlers, guest_access) take no lock; freed
+ * only by the reaper, when no pCPU runs the domain.
+ */
+#include "lib.h"
+#include "mm.h"
+#include "domain.h"
+#include "hvm.h"
+#include <xen/errno.h>
+
+#define NPT_P   1ULL
+#define NPT_RW  2ULL
+#define NPT_US  4ULL                /* nested walks are user accesses */
+#define NPT_A   (1ULL << 5)
+#define NPT_D   (1ULL << 6)
+#define NPT_ADDR 0x000ffffffffff000ULL
+#define NPT_TABLE (NPT_P | NPT_RW | NPT_US | NPT_A)
+#define NPT_LEAF  (NPT_P | NPT_RW | NPT_US | NPT_A | NPT_D)
+
+/* The entry for gfn at level 1, the tables on the way made if make. */
+static uint64_t *leaf_slot(struct domain *d, uint64_t gfn, bool make)
+{
+    uint64_t *t = VA(d->arch.hvm.p2m_root);
+    for (int level = 4; level > 1; level--) {
+        unsigned idx = (gfn >> (9 * (level - 1))) & 511;
+        if (!(t[idx] & NPT_P)) {
+            if (!make)
+                return NULL;
+            uint64_t *n = alloc_hv_pages(0);
+            if (!n)
+                return NULL;
+            d->arch.hvm.p2m_tables++;
+            t[idx] = PA(n) | NPT_TABLE;
+        }
+        t = VA(t[idx] & NPT_ADDR);
+    }
+    return &t[gfn & 511];
+}
+
+int hvm_p2m_build(struct domain *d, const uint64_t *mfns, uint64_t nr)
+{
+    if (nr > (1ULL << 36))
+        return -XEN_EINVAL;
+    uint64_t *root = alloc_hv_pages(0);
+    if (!root)
+        return -XEN_ENOMEM;
+    d->arch.hvm.p2m_root = PA(root);
+    d->arch.hvm.p2m_tables = 1;
+    for (uint64_t gfn = 0; gfn < nr; gfn++) {
+        const struct page_info *pg = &frame_table[mfns[gfn]];
+        if (pg->owner != d->id)         /* never a frame it does not own */
+            return -XEN_EINVAL;
+        uint64_t *e = leaf_slot(d, gfn, true);
+        if (!e)
+            return -XEN_ENOMEM;         /* what was made goes with the domain */
+        *e = (mfns[gfn] << PAGE_SHIFT) | NPT_LEAF;
+    }
+    d->arch.hvm.nr_gfns = nr;
+    return 0;
+}
+
+uint64_t hvm_p2m_lookup(struct domain *d, uint64_t gfn)
+{
+    if (gfn >= d->arch.hvm.nr_gfns || !d->arch.hvm.p2m_root)
+        return ~0ULL;
+    uint64_t *e = leaf_slot(d, gfn, false);
+    if (!e || !(*e & NPT_P))
+        return ~0ULL;
+    return (*e & NPT_ADDR) >> PAGE_SHIFT;
+}
+
+static void free_level(uint64_t *t, int level, unsigned *count)
+{
+    if (level > 1)
+        for (unsigned i = 0; i < 512; i++)
+            if (t[i] & NPT_P)
+                free_level(VA(t[i] & NPT_ADDR), level - 1, count);
+    free_hv_pages(t, 0);
+    (*count)++;
+}
+
+void hvm_p2m_free(struct domain *d)
+{
+    if (!d->arch.hvm.p2m_root)
+        return;
+    unsigned freed = 0;
+    free_level(VA(d->arch.hvm.p2m_root), 4, &freed);
+    if (freed != d->arch.hvm.p2m_tables)
+        panic("d%u: p2m had %u tables, %u freed", d->id, d->arch.hvm.p2m_tables, freed);
+    d->arch.hvm.p2m_root = 0;
+    d->arch.hvm.p2m_tables = 0;
+    d->arch.hvm.nr_gfns = 0;
+}

@@ -1,0 +1,163 @@
+/*
+ * Building a PVH boot domain (type=pvh, docs/hvm.md), as Xen 4.17 starts
+ * a PVH domU (docs/misc/pvh.pandoc): the ELF's loadable segments at their
+ * physical addresses in the domain's own RAM (guest frames 0..mem), an
+ * hvm_start_info page at the top of it (the memory map, the command line
+ * and the ramdisk's module entry beside it, the page itself reserved in
+ * the map), the p2m, and vCPU 0 in 32-bit flat protected mode, paging
+ * off, at XEN_ELFNOTE_PHYS32_ENTRY with EBX the start-info address.
+ */
+#include "lib.h"
+#include "mm.h"
+#include "domain.h"
+#include "hvm.h"
+#include "vmcb.h"
+#include "dombuild_elf.h"
+#include <xen/errno.h>
+#include <xen/arch-x86/hvm/start_info.h>
+
+/* In the start-info page. */
+#define SI_MODLIST  64
+#define SI_MEMMAP   128
+#define SI_CMDLINE  256
+#define SI_CMDLINE_MAX (PAGE_SIZE - SI_CMDLINE)
+
+/* Copies len bytes to guest-physical gpa of the domain being built. */
+static void put_phys(const uint64_t *mfns, uint64_t gpa, const void *src, uint64_t len)
+{
+    const uint8_t *s = src;
+    while (len) {
+        uint64_t off = gpa & (PAGE_SIZE - 1);
+        uint64_t c = MIN(len, PAGE_SIZE - off);
+        memcpy((uint8_t *)pfn_to_virt(mfns[gpa >> PAGE_SHIFT]) + off, s, c);
+        s += c;
+        gpa += c;
+        len -= c;
+    }
+}
+
+static void start_state(struct vcpu *v, uint64_t entry, uint64_t si_gpa)
+{
+    uint8_t *vmcb = v->arch.hvm.vmcb;
+    /* Flat 4 GiB segments, 32-bit: code (execute/read, accessed) and data
+     * (read/write, accessed); a 32-bit busy TSS as the CPU wants one. */
+    const uint16_t code = 0xc9b, data = 0xc93;
+    vmcb_seg(vmcb, VMCB_CS, 0x08, code, 0xffffffff, 0);
+    vmcb_seg(vmcb, VMCB_DS, 0x10, data, 0xffffffff, 0);
+    vmcb_seg(vmcb, VMCB_ES, 0x10, data, 0xffffffff, 0);
+    vmcb_seg(vmcb, VMCB_SS, 0x10, data, 0xffffffff, 0);
+    vmcb_seg(vmcb, VMCB_FS, 0x10, data, 0xffffffff, 0);
+    vmcb_seg(vmcb, VMCB_GS, 0x10, data, 0xffffffff, 0);
+    vmcb_seg(vmcb, VMCB_TR, 0x18, 0x8b, 0x67, 0);
+    vmcb_seg(vmcb, VMCB_LDTR, 0, 0x82, 0xffff, 0);
+    vmcb_seg(vmcb, VMCB_GDTR, 0, 0, 0, 0);
+    vmcb_seg(vmcb, VMCB_IDTR, 0, 0, 0, 0);
+    vmcb[VMCB_CPL] = 0;
+    vmcb_wr(vmcb, VMCB_CR0, 0x11);                   /* PE, ET */
+    vmcb_wr(vmcb, VMCB_CR3, 0);
+    vmcb_wr(vmcb, VMCB_CR4, 0);
+    vmcb_wr(vmcb, VMCB_N_CR3, v->domain->arch.hvm.p2m_root);
+    struct cpu_user_regs *r = v->arch.regs;
+    memset(r, 0, sizeof(*r));
+    r->rip = entry;
+    r->rbx = si_gpa;
+    r->rflags = 2;
+}
+
+int pvh_build(struct domain *d, const struct elf_image_info *in, const uint8_t *img,
+              const char *cmdline, const void *mod, uint64_t mod_len,
+              char *err, size_t errlen)
+{
+    if (!svm_usable)
+        return snprintf(err, errlen, "type=pvh needs AMD SVM with nested paging: %s",
+                        svm_missing), -1;
+    if (in->phys32_entry == ELF_UNSET)
+        return snprintf(err, errlen, "type=pvh: the image has no XEN_ELFNOTE_PHYS32_ENTRY"), -1;
+    uint64_t nr = d->max_pages;
+    if ((nr << PAGE_SHIFT) < PVH_MIN_MEM || (nr << PAGE_SHIFT) > PVH_MAX_MEM)
+        return snprintf(err, errlen, "type=pvh: mem=%luK: between 64K and %luM",
+                        (unsigned long)(nr * 4), (unsigned long)(PVH_MAX_MEM >> 20)), -1;
+    uint64_t si_gpa = (nr - 1) << PAGE_SHIFT;
+    size_t cl = strlen(cmdline);
+    if (cl >= SI_CMDLINE_MAX)
+        return snprintf(err, errlen, "type=pvh: command line of %lu bytes (at most %lu)",
+                        (unsigned long)cl, (unsigned long)SI_CMDLINE_MAX - 1), -1;
+    /* The segments at their physical addresses, below the start-info page. */
+    uint64_t virt_offset = in->virt_base - in->paddr_offset, kend = 0;
+    for (unsigned i = 0; i < in->nr_loads; i++) {
+        uint64_t pa = in->load[i].vaddr - virt_offset;
+        if (pa >= si_gpa || in->load[i].memsz > si_gpa - pa)
+            return snprintf(err, errlen, "type=pvh: segment %u at %lx-%lx does not fit in "
+                            "its RAM below %lx", i, (unsigned long)pa,
+                            (unsigned long)(pa + in->load[i].memsz), (unsigned long)si_gpa), -1;
+        kend = MAX(kend, pa + in->load[i].memsz);
+    }
+    if (in->phys32_entry >= si_gpa)
+        return snprintf(err, errlen, "type=pvh: PHYS32_ENTRY %lx outside its RAM",
+                        (unsigned long)in->phys32_entry), -1;
+    uint64_t mod_gpa = (kend + PAGE_SIZE - 1) & ~(uint64_t)(PAGE_SIZE - 1);
+    if (mod_len && (mod_gpa >= si_gpa || mod_len > si_gpa - mod_gpa))
+        return snprintf(err, errlen, "type=pvh: ramdisk of %lu bytes does not fit above the "
+                        "kernel in mem=%luK", (unsigned long)mod_len,
+                        (unsigned long)(nr * 4)), -1;
+    if (nr + 64 > free_page_count())
+        return snprintf(err, errlen, "mem=%luK exceeds the free host memory",
+                        (unsigned long)(nr * 4)), -1;
+
+    unsigned order = 0;
+    while (((uint64_t)PAGE_SIZE << order) < nr * 8)
+        order++;
+    uint64_t *mfns = alloc_hv_pages(order);
+    if (!mfns)
+        return snprintf(err, errlen, "no memory for the frame list of %lu pages",
+                        (unsigned long)nr), -1;
+    int rc = -1;
+    uint64_t got = domain_alloc_frames(d, mfns, nr, 0, 0);
+    if (got < nr) {
+        snprintf(err, errlen, "out of host memory after %lu of %lu pages", (unsigned long)got,
+                 (unsigned long)nr);
+        goto out;
+    }
+    d->nr_pages = nr;
+    for (uint64_t gfn = 0; gfn < nr; gfn++)
+        m2p[mfns[gfn]] = gfn;          /* as Xen keeps the M2P for HVM frames */
+    for (unsigned i = 0; i < in->nr_loads; i++) {
+        const struct elf_segment *s = &in->load[i];
+        put_phys(mfns, s->vaddr - virt_offset, img + s->offset, s->filesz);
+    }
+    struct hvm_start_info si = {
+        .magic = XEN_HVM_START_MAGIC_VALUE,
+        .version = 1,
+        .cmdline_paddr = si_gpa + SI_CMDLINE,
+        .memmap_paddr = si_gpa + SI_MEMMAP,
+        .memmap_entries = 2,
+    };
+    struct hvm_memmap_table_entry mm[2] = {
+        { .addr = 0, .size = si_gpa, .type = XEN_HVM_MEMMAP_TYPE_RAM },
+        { .addr = si_gpa, .size = PAGE_SIZE, .type = XEN_HVM_MEMMAP_TYPE_RESERVED },
+    };
+    if (mod_len) {
+        struct hvm_modlist_entry me = { .paddr = mod_gpa, .size = mod_len };
+        put_phys(mfns, mod_gpa, mod, mod_len);
+        put_phys(mfns, si_gpa + SI_MODLIST, &me, sizeof(me));
+        si.nr_modules = 1;
+        si.modlist_paddr = si_gpa + SI_MODLIST;
+    }
+    put_phys(mfns, si_gpa, &si, sizeof(si));
+    put_phys(mfns, si_gpa + SI_MEMMAP, mm, sizeof(mm));
+    put_phys(mfns, si_gpa + SI_CMDLINE, cmdline, cl + 1);
+    long e = hvm_p2m_build(d, mfns, nr);
+    if (e) {
+        snprintf(err, errlen, "cannot build the p2m (%ld)", e);
+        goto out;
+    }
+    d->arch.hvm.start_info_gpa = si_gpa;
+    start_state(d->vcpu[0], in->phys32_entry, si_gpa);
+    printk("d%u (%s): PVH, %luK of RAM, p2m in %u tables, start info at %lx, "
+           "entry %lx (32-bit, paging off)\n", d->id, d->name, (unsigned long)(nr * 4),
+           d->arch.hvm.p2m_tables, (unsigned long)si_gpa, (unsigned long)in->phys32_entry);
+    rc = 0;
+out:
+    free_hv_pages(mfns, order);
+    return rc;
+}

@@ -1,0 +1,58 @@
+/*
+ * HVM/PVH guests on AMD SVM with nested paging (hv/hvm/, docs/hvm.md):
+ * what the rest of the hypervisor calls.
+ */
+#ifndef KEEL_HVM_H
+#define KEEL_HVM_H
+#include "lib.h"
+#include "domain.h"
+
+struct elf_image_info;
+
+/* SVM and NPT on every pCPU brought up so far (svm_cpu_init); why not, if
+ * not. */
+extern bool svm_usable;
+extern const char *svm_missing;
+/* Per pCPU, at boot (setup.c for CPU0, smp.c for the others): detects
+ * SVM and NPT and enables them (EFER.SVME, VM_HSAVE_PA). */
+void svm_cpu_init(struct pcpu *pc);
+
+/* vCPU life (arch_vcpu_create/destroy for a GUEST_PVH domain). */
+int hvm_vcpu_create(struct vcpu *v);
+void hvm_vcpu_destroy(struct vcpu *v);
+/* A new HVM vCPU's first run (svm_entry.S): the scheduler's lock, then
+ * the VMRUN loop, which never returns. */
+void hvm_first_entry(void);
+noreturn void svm_loop(void);
+
+/* The nested page tables (p2m.c): gfn i maps mfns[i] for i < nr; the
+ * lookup gives the mfn of a guest frame or ~0 if it is not RAM. */
+int hvm_p2m_build(struct domain *d, const uint64_t *mfns, uint64_t nr);
+uint64_t hvm_p2m_lookup(struct domain *d, uint64_t gfn);
+void hvm_p2m_free(struct domain *d);
+
+/* Guest-memory access for the running HVM vCPU (guest_access.h): guest
+ * virtual through its own page tables, then the p2m.  0 or -XEN_EFAULT. */
+long hvm_copy_from_guest(void *dst, unsigned long src, size_t n);
+long hvm_copy_to_guest(unsigned long dst, const void *src, size_t n);
+long hvm_clear_guest(unsigned long dst, size_t n);
+
+/* A PVH domain's RAM: its 32-bit entry reaches all of it, below the PCI
+ * hole. */
+#define PVH_MIN_MEM (64ULL << 10)
+#define PVH_MAX_MEM (3ULL << 30)
+
+/* Builds a type=pvh boot domain (pvh_build.c); -1 with the reason. */
+int pvh_build(struct domain *d, const struct elf_image_info *in, const uint8_t *img,
+              const char *cmdline, const void *mod, uint64_t mod_len,
+              char *err, size_t errlen);
+
+/* v's own CR4, from its VMCB. */
+uint64_t hvm_guest_cr4(struct vcpu *v);
+
+/* The CPUID policy (pv/emulate.c), shared by PV and HVM vCPUs. */
+void guest_cpuid(struct vcpu *v, uint32_t leaf, uint32_t sub, uint32_t out[4]);
+/* XSETBV by the policy's XCR0 (pv/emulate.c): false for #GP. */
+bool guest_xsetbv(struct vcpu *v, uint32_t xcr, uint64_t x);
+
+#endif

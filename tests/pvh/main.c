@@ -1,0 +1,391 @@
+/*
+ * A tiny PVH guest (docs/hvm.md), in long mode on its own page tables
+ * (head.S).  pvh-hello: checks its hvm_start_info (magic, command line,
+ * memory map), CPUID 0x40000000's signature and the hypercall MSR of
+ * 0x40000002, installs the hypercall page through that MSR, prints with
+ * console_io and with port 0xe9, sees an unknown MSR refused with #GP,
+ * sleeps once in HLT until its periodic timer's event, and powers off
+ * with sched_op.  With mode=npf on its command line it then reads a
+ * guest-physical address above its RAM, with mode=insn it executes RDPMC,
+ * with mode=triple it triple-faults, with mode=outs it makes string I/O:
+ * each must crash it alone; with mode=clihlt it halts with interrupts
+ * off, which powers it off as on Xen; with mode=storm it floods port
+ * 0xe9 and powers off; with mode=spin it yields until it is destroyed.
+ */
+#include <stdint.h>
+#include <stddef.h>
+#include <xen/xen.h>
+#include <xen/sched.h>
+#include <xen/vcpu.h>
+#include <xen/version.h>
+#include <xen/event_channel.h>
+#include <xen/arch-x86/hvm/start_info.h>
+#include <xen/arch-x86/cpuid.h>
+
+extern uint32_t start_info_pa, gp_count, vmmcall32_result, gp_skip;
+extern char gp_entry[];
+
+static uint8_t hypercall_page[4096] __attribute__((aligned(4096)));
+
+static long hcall(unsigned nr, unsigned long a1, unsigned long a2, unsigned long a3)
+{
+    long ret;
+    __asm__ volatile("call *%[f]"
+                     : "=a"(ret), "+D"(a1), "+S"(a2), "+d"(a3)
+                     : [f] "r"(hypercall_page + nr * 32)
+                     : "memory", "rcx", "r8", "r9", "r10", "r11");
+    return ret;
+}
+
+static size_t slen(const char *s)
+{
+    size_t n = 0;
+    while (s[n])
+        n++;
+    return n;
+}
+
+static void puts_con(const char *s)
+{
+    hcall(__HYPERVISOR_console_io, CONSOLEIO_write, slen(s), (unsigned long)s);
+}
+
+/* "text" followed by a hex number and a newline. */
+static void put_hex(const char *s, uint64_t v)
+{
+    char buf[128];
+    size_t n = 0;
+    while (*s && n < 100)
+        buf[n++] = *s++;
+    buf[n++] = '0';
+    buf[n++] = 'x';
+    int started = 0;
+    for (int i = 60; i >= 0; i -= 4) {
+        unsigned d = (v >> i) & 15;
+        if (d || started || i == 0) {
+            buf[n++] = "0123456789abcdef"[d];
+            started = 1;
+        }
+    }
+    buf[n++] = '\n';
+    buf[n] = 0;
+    puts_con(buf);
+}
+
+static void poweroff(unsigned reason)
+{
+    struct sched_shutdown s = { .reason = reason };
+    hcall(__HYPERVISOR_sched_op, SCHEDOP_shutdown, (unsigned long)&s, 0);
+}
+
+static void fail(const char *what)
+{
+    puts_con("pvh-hello: FAIL ");
+    puts_con(what);
+    puts_con("\n");
+    poweroff(SHUTDOWN_crash);
+    for (;;)
+        ;
+}
+
+static int contains(const char *s, const char *w)
+{
+    size_t n = slen(w);
+    for (; *s; s++) {
+        size_t i = 0;
+        while (i < n && s[i] == w[i])
+            i++;
+        if (i == n)
+            return 1;
+    }
+    return 0;
+}
+
+static void cpuid(uint32_t leaf, uint32_t r[4])
+{
+    __asm__ volatile("cpuid" : "=a"(r[0]), "=b"(r[1]), "=c"(r[2]), "=d"(r[3]) : "a"(leaf), "c"(0));
+}
+
+static void outb_e9(const char *s)
+{
+    for (; *s; s++)
+        __asm__ volatile("outb %0, $0xe9" :: "a"(*s));
+}
+
+/* Four bytes per OUT (a 32-bit OUT to port 0xe9 is four characters). */
+static void outl_e9(const char *s)
+{
+    size_t n = slen(s);
+    for (size_t i = 0; i < n; i += 4) {
+        uint32_t w = 0;
+        for (size_t k = 0; k < 4 && i + k < n; k++)
+            w |= (uint32_t)(uint8_t)s[i + k] << (8 * k);
+        __asm__ volatile("outl %0, $0xe9" :: "a"(w));
+    }
+}
+
+/* An IDT with vector 13 only: gp_entry (head.S). */
+static uint64_t idt[2 * 32] __attribute__((aligned(16)));
+
+static void idt_init(void)
+{
+    uint64_t a = (uint64_t)gp_entry;
+    idt[2 * 13] = (a & 0xffff) | (0x08ULL << 16) | (0x8eULL << 40) | (((a >> 16) & 0xffff) << 48);
+    idt[2 * 13 + 1] = a >> 32;
+    struct { uint16_t limit; uint64_t base; } __attribute__((packed)) d = { sizeof(idt) - 1,
+                                                                          (uint64_t)idt };
+    __asm__ volatile("lidt %0" :: "m"(d));
+}
+
+void main(uint32_t si_pa)
+{
+    const struct hvm_start_info *si = (const void *)(uintptr_t)si_pa;
+    uint32_t r[4];
+
+    /* Before the hypercall page: CPUID and the MSR it names. */
+    cpuid(0x40000000, r);
+    if (r[1] != XEN_CPUID_SIGNATURE_EBX || r[2] != XEN_CPUID_SIGNATURE_ECX ||
+        r[3] != XEN_CPUID_SIGNATURE_EDX || r[0] < 0x40000002) {
+        outb_e9("pvh-hello: FAIL no XenVMMXenVMM signature\n");
+        return;
+    }
+    cpuid(0x40000002, r);
+    uint32_t msr = r[1];
+    if (r[0] != 1) {
+        outb_e9("pvh-hello: FAIL leaf 0x40000002 offers no hypercall page\n");
+        return;
+    }
+    uint64_t gpa = (uint64_t)hypercall_page;
+    __asm__ volatile("wrmsr" :: "c"(msr), "a"((uint32_t)gpa), "d"((uint32_t)(gpa >> 32)));
+    puts_con("pvh-hello: hypercall page installed, CPUID 0x40000000 says XenVMMXenVMM\n");
+
+    /* Prefixed forms: their length is the hypervisor's to decode (QEMU
+     * gives no next RIP); a wrong length would land inside them. */
+    uint32_t pa, pb, pc, pd;
+    __asm__ volatile(".byte 0x48; cpuid" : "=a"(pa), "=b"(pb), "=c"(pc), "=d"(pd)
+                     : "a"(0x40000000), "c"(0));
+    if (pb != XEN_CPUID_SIGNATURE_EBX)
+        fail("rex.W cpuid");
+    __asm__ volatile(".byte 0x66, 0x2e; cpuid" : "=a"(pa), "=b"(pb), "=c"(pc), "=d"(pd)
+                     : "a"(0x40000000), "c"(0));
+    if (pc != XEN_CPUID_SIGNATURE_ECX)
+        fail("66 2e cpuid");
+    __asm__ volatile(".byte 0x48; rdmsr" : "=a"(pa), "=d"(pd) : "c"(0xc0000080u));
+    if (!(pa & 0x400))
+        fail("rex.W rdmsr of EFER");
+    long pv = 0;
+    __asm__ volatile("call 1f; jmp 2f\n1: mov $17, %%eax\n .byte 0x48, 0x0f, 0x01, 0xd9\n ret\n2:"
+                     : "=a"(pv) : "D"(0UL), "S"(0UL) : "memory", "rcx", "rdx", "r8", "r9", "r10", "r11");
+    if ((pv >> 16) != 4)
+        fail("rex.W vmmcall");
+    puts_con("pvh-hello: prefixed CPUID, RDMSR and VMMCALL decoded\n");
+
+    if (si->magic != XEN_HVM_START_MAGIC_VALUE)
+        fail("start info magic");
+    put_hex("pvh-hello: start info at ", si_pa);
+    const char *cmdline = (const char *)(uintptr_t)si->cmdline_paddr;
+    puts_con("pvh-hello: cmdline '");
+    puts_con(cmdline);
+    puts_con("'\n");
+    if (!contains(cmdline, "greeting=hi"))
+        fail("cmdline has no greeting=hi");
+    const struct hvm_memmap_table_entry *mm = (const void *)(uintptr_t)si->memmap_paddr;
+    if (si->version < 1 || si->memmap_entries != 2)
+        fail("memmap: version 1 with two entries expected");
+    if (mm[0].addr != 0 || mm[0].size != si_pa || mm[0].type != XEN_HVM_MEMMAP_TYPE_RAM)
+        fail("memmap[0] is not the RAM below the start info");
+    if (mm[1].addr != si_pa || mm[1].size != 4096 || mm[1].type != XEN_HVM_MEMMAP_TYPE_RESERVED)
+        fail("memmap[1] is not the reserved start-info page");
+    put_hex("pvh-hello: memmap RAM 0 size ", mm[0].size);
+
+    /* A ramdisk is module 0 (pvh-ramdisk boots it with tests/pvh/pvh.lds). */
+    if (si->nr_modules) {
+        const struct hvm_modlist_entry *me = (const void *)(uintptr_t)si->modlist_paddr;
+        const char *m = (const char *)(uintptr_t)me->paddr;
+        if (si->nr_modules != 1 || (me->paddr & 4095) || me->paddr + me->size > si_pa ||
+            me->size < 16)
+            fail("module list");
+        char head[16];
+        for (int i = 0; i < 15; i++)
+            head[i] = m[i];
+        head[15] = 0;
+        put_hex("pvh-hello: module 0 of size ", me->size);
+        puts_con("pvh-hello: module 0 starts '");
+        puts_con(head);
+        puts_con("'\n");
+    } else {
+        puts_con("pvh-hello: no modules\n");
+    }
+
+    long v = hcall(__HYPERVISOR_xen_version, XENVER_version, 0, 0);
+    put_hex("pvh-hello: xen_version ", (uint64_t)v);
+    if ((v >> 16) != 4)
+        fail("xen_version major is not 4");
+
+    outb_e9("pvh-hello: via port e9\n");
+
+    /* An MSR the policy does not know: #GP. */
+    idt_init();
+    uint32_t lo, hi;
+    __asm__ volatile("rdmsr" : "=a"(lo), "=d"(hi) : "c"(0x1234u));
+    if (gp_count != 1)
+        fail("rdmsr 0x1234 did not raise #GP");
+    puts_con("pvh-hello: rdmsr of an unknown MSR raised #GP\n");
+
+    /* What the MSR policy refuses: #GP, the value unchanged. */
+    static const struct { uint32_t msr; uint64_t val; const char *what; } bad[] = {
+        { 0x40000000, 0x200001, "hypercall MSR with page index 1" },
+        { 0x40000000, 0x3ff00000, "hypercall MSR outside its RAM" },
+        { 0xc0000080, 0xd01 | (1u << 14), "EFER with a bit it may not set" },
+        { 0xc0000080, 0xd01 & ~0x100u, "EFER.LME cleared with paging on" },
+        { 0x277, 0x0007040600070402ULL, "PAT with memory type 2" },
+        { 0x10, 0, "TSC write" },
+    };
+    for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        uint32_t before = gp_count;
+        __asm__ volatile("wrmsr" :: "c"(bad[i].msr), "a"((uint32_t)bad[i].val),
+                         "d"((uint32_t)(bad[i].val >> 32)) : "memory");
+        if (gp_count != before + 1)
+            fail(bad[i].what);
+    }
+    __asm__ volatile("rdmsr" : "=a"(lo), "=d"(hi) : "c"(0xc0000080u));
+    put_hex("pvh-hello: EFER ", lo);
+    if ((lo & 0x500) != 0x500 || (lo & (1u << 12)))
+        fail("EFER: LME|LMA expected, SVME hidden");
+    puts_con("pvh-hello: bad MSR writes raised #GP\n");
+
+    /* XSETBV: what the policy allows (x87, SSE, AVX if offered) is set
+     * and reads back; an invalid XCR0 and XCR1 raise #GP. */
+    uint64_t xcr0 = 0;
+    cpuid(1, r);
+    if (r[2] & (1u << 26)) {
+        uint64_t cr4;
+        __asm__ volatile("mov %%cr4, %0" : "=r"(cr4));
+        __asm__ volatile("mov %0, %%cr4" :: "r"(cr4 | (1u << 18)));   /* OSXSAVE */
+        uint32_t d[4];
+        __asm__ volatile("cpuid" : "=a"(d[0]), "=b"(d[1]), "=c"(d[2]), "=d"(d[3])
+                         : "a"(0xd), "c"(0));
+        xcr0 = d[0] & 7;
+        __asm__ volatile("xsetbv" :: "c"(0), "a"((uint32_t)xcr0), "d"(0));
+        __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+        if (lo != xcr0)
+            fail("XCR0 does not read back what XSETBV set");
+        gp_skip = 3;
+        uint32_t before = gp_count;
+        __asm__ volatile("xsetbv" :: "c"(0), "a"(0u), "d"(0) : "memory");   /* no x87 */
+        __asm__ volatile("xsetbv" :: "c"(1), "a"(1u), "d"(0) : "memory");   /* XCR1 */
+        gp_skip = 2;
+        if (gp_count != before + 2)
+            fail("a bad XSETBV did not raise #GP");
+        put_hex("pvh-hello: XSETBV set XCR0 ", xcr0);
+    } else {
+        puts_con("pvh-hello: no XSAVE offered\n");
+    }
+
+    /* Hypercalls it may not make. */
+    if ((int32_t)vmmcall32_result != -38)
+        fail("a hypercall from 32-bit mode was not -ENOSYS");
+    if (hcall(__HYPERVISOR_mmu_update, 0, 0, 0) != -38 ||
+        hcall(__HYPERVISOR_grant_table_op, 0, 0, 0) != -38 ||
+        hcall(__HYPERVISOR_vcpu_op, VCPUOP_initialise, 0, 0) != -38 ||
+        hcall(63, 0, 0, 0) != -38)
+        fail("a PV-only or unknown hypercall was not -ENOSYS");
+    puts_con("pvh-hello: 32-bit, PV-only and unknown hypercalls: -ENOSYS\n");
+
+    /* No device model: an unclaimed port reads all ones, writes vanish. */
+    uint8_t b;
+    __asm__ volatile("outb %0, $0x80" :: "a"((uint8_t)0x55));
+    __asm__ volatile("inb $0x80, %0" : "=a"(b));
+    uint32_t l;
+    __asm__ volatile("inl %w1, %0" : "=a"(l) : "d"((uint16_t)0xcfc));
+    if (b != 0xff || l != 0xffffffffu)
+        fail("an unclaimed port did not read all ones");
+    puts_con("pvh-hello: unclaimed ports read all ones\n");
+
+    if (contains(cmdline, "mode=npf")) {
+        puts_con("pvh-hello: reading GPA 0x3ff00000, above its RAM\n");
+        volatile uint32_t *p = (volatile uint32_t *)0x3ff00000UL;
+        (void)*p;
+        fail("survived a read above its RAM");
+    }
+    if (contains(cmdline, "mode=insn")) {
+        puts_con("pvh-hello: executing RDPMC\n");
+        __asm__ volatile("rdpmc" : "=a"(lo), "=d"(hi) : "c"(0) : "memory");
+        fail("survived RDPMC");
+    }
+
+    if (contains(cmdline, "mode=triple")) {
+        puts_con("pvh-hello: an empty IDT and int3: a triple fault\n");
+        struct { uint16_t limit; uint64_t base; } __attribute__((packed)) z = { 0, 0 };
+        __asm__ volatile("lidt %0; int3" :: "m"(z) : "memory");
+        fail("survived a triple fault");
+    }
+    if (contains(cmdline, "mode=outs")) {
+        puts_con("pvh-hello: outsb to port 0xe9\n");
+        static const char msg[] = "x";
+        __asm__ volatile("rep outsb" :: "S"(msg), "c"(1UL), "d"((uint16_t)0xe9) : "memory");
+        fail("survived string I/O");
+    }
+    if (contains(cmdline, "mode=storm")) {
+        /* 2000 lines of 118 bytes on port 0xe9: far more than the
+         * console's 32 KiB burst and its 16 KiB/s, so the hypervisor
+         * drops the rest. */
+        for (int i = 0; i < 2000; i++)
+            outl_e9("pvh-hello: storm line 0123456789abcdef0123456789abcdef"
+                    "0123456789abcdef0123456789abcdef0123456789abcdef0123456\n");
+        puts_con("pvh-hello: storm over\n");
+        poweroff(SHUTDOWN_poweroff);
+    }
+    if (contains(cmdline, "mode=spin")) {
+        /* Until a control domain destroys it (pvh-ctl). */
+        puts_con("pvh-hello: spinning\n");
+        for (;;)
+            hcall(__HYPERVISOR_sched_op, SCHEDOP_yield, 0, 0);
+    }
+    if (contains(cmdline, "mode=clihlt")) {
+        puts_con("pvh-hello: HLT with interrupts off\n");
+        __asm__ volatile("cli; hlt" ::: "memory");
+        fail("ran on after HLT with interrupts off");
+    }
+
+    /* HLT until the periodic timer's event. */
+    struct evtchn_bind_virq bv = { .virq = VIRQ_TIMER, .vcpu = 0 };
+    if (hcall(__HYPERVISOR_event_channel_op, EVTCHNOP_bind_virq, (unsigned long)&bv, 0))
+        fail("bind_virq");
+    struct vcpu_set_periodic_timer pt = { .period_ns = 10000000 };
+    if (hcall(__HYPERVISOR_vcpu_op, VCPUOP_set_periodic_timer, 0, (unsigned long)&pt))
+        fail("set_periodic_timer");
+    /* DR0 is the CPU's, not the VMCB's: its own value must survive the
+     * other vCPUs that run while it sleeps (pvh-smp runs 34). */
+    uint64_t dr0 = 0x1000;
+    for (const char *c = cmdline; *c; c++)
+        dr0 = dr0 * 31 + (uint8_t)*c;
+    dr0 &= 0x7ffffffff000ULL;
+    __asm__ volatile("mov %0, %%db0" :: "r"(dr0));
+    puts_con("pvh-hello: halting until the timer\n");
+    __asm__ volatile("sti; hlt; cli" ::: "memory");
+    puts_con("pvh-hello: woken from HLT by the timer event\n");
+    for (int i = 0; i < 20; i++)
+        hcall(__HYPERVISOR_sched_op, SCHEDOP_yield, 0, 0);
+    uint64_t dr0_now;
+    __asm__ volatile("mov %%db0, %0" : "=r"(dr0_now));
+    if (dr0_now != dr0)
+        fail("DR0 changed while other vCPUs ran");
+    if (xcr0) {
+        __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+        if (lo != xcr0)
+            fail("XCR0 changed while other vCPUs ran");
+    }
+    puts_con("pvh-hello: DR0 kept across switches\n");
+    if (hcall(__HYPERVISOR_vcpu_op, VCPUOP_stop_periodic_timer, 0, 0))
+        fail("stop_periodic_timer");
+
+    /* A bad pointer is refused, not a crash. */
+    if (hcall(__HYPERVISOR_console_io, CONSOLEIO_write, 8, 0x3ff00000UL) != -14)
+        fail("console_io of a buffer above its RAM was not -EFAULT");
+    puts_con("pvh-hello: console_io of a buffer above its RAM: -EFAULT\n");
+
+    puts_con("pvh-hello: all checks passed\n");
+    poweroff(SHUTDOWN_poweroff);
+    fail("still running after poweroff");
+}
