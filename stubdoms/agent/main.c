@@ -8,7 +8,11 @@
  *   session_idle=S          seconds before an unused session ends (default 1800)
  *   kdf_iter=N              PBKDF2 iterations (default 20000, at least 1000)
  *   hostname=NAME           the host's name_label (default "keel")
- *   vif=, ip=, gw=          its network interface (netfront, docs/network.md) */
+ *   vif=, ip=, gw=          its network interface (netfront, docs/network.md)
+ *   disk=xvda:PATH          its own ext4 disk, mounted at /var: VM records
+ *                           persist in /var/vms (persist.c); none: memory only
+ *   selftest=crash-on-udp   a UDP datagram to port 57005 saying "agent: crash"
+ *                           aborts the agent (test agent-persist, restart=crash) */
 #include "ctl.h"
 #include <errno.h>
 #include <stdint.h>
@@ -26,6 +30,9 @@
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <keel/diskfs.h>
 #include "agent.h"
 #include "build.h"
 
@@ -335,6 +342,77 @@ static void wipe_password(char *pw, size_t len)
         p[i] = 0;
 }
 
+/* ---- VM records on the agent's own disk ---- */
+
+static void persist_log(const char *msg)
+{
+    printf("agent: record %s\n", msg);
+}
+
+/* Mounts the disk= of the boot line at /var and loads /var/vms; 1 with
+ * the records on the disk, 0 without a disk (memory only), -1 if the
+ * disk named cannot serve (the agent stops: it would forget its VMs). */
+static int persist_start(int argc, char **argv)
+{
+    int has_disk = 0;
+    for (int i = 1; i < argc; i++)
+        has_disk |= !strncmp(argv[i], "disk=", 5);
+    if (!has_disk) {
+        printf("agent: no disk= on the boot line: VM records are kept in memory only\n");
+        return 0;
+    }
+    char err[DISKFS_ERRLEN];
+    int rc = diskfs_mount_boot(argc, argv, "/var", err);
+    if (rc) {
+        printf("agent: its disk did not mount at /var (%d): %s\n", rc, err);
+        return -1;
+    }
+    if (mkdir("/var/vms", 0700) && errno != EEXIST) {
+        printf("agent: mkdir /var/vms: %s\n", strerror(errno));
+        return -1;
+    }
+    snprintf(api.store_dir, sizeof(api.store_dir), "/var/vms");
+    int n = persist_load(api.store_dir, api.vms, AGENT_MAX_VMDEFS, build_image_known, persist_log);
+    if (n < 0)
+        return -1;
+    printf("agent: %d VM records loaded from /var/vms (its disk)\n", n);
+    return 1;
+}
+
+/* Starts the defined VMs marked other_config:auto_poweron. */
+static void autostart(void)
+{
+    for (int i = 0; i < AGENT_MAX_VMDEFS; i++) {
+        if (!api.vms[i].used || !api.vms[i].auto_poweron)
+            continue;
+        char err[160];
+        uint32_t domid;
+        printf("agent: autostart of VM %s (other_config:auto_poweron)\n", api.vms[i].name);
+        hv_start(NULL, &api.vms[i], 0, &domid, err, sizeof(err));
+    }
+}
+
+/* selftest=crash-on-udp: a datagram to 57005 starting "agent: crash". */
+static void crash_listener(void *arg)
+{
+    (void)arg;
+    int s = socket(AF_INET, SOCK_DGRAM, 0);
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(57005),
+                             .sin_addr.s_addr = htonl(INADDR_ANY) };
+    if (s < 0 || bind(s, (struct sockaddr *)&a, sizeof(a))) {
+        printf("agent: selftest=crash-on-udp: cannot bind UDP port 57005\n");
+        return;
+    }
+    for (;;) {
+        char buf[64];
+        ssize_t n = recv(s, buf, sizeof(buf), 0);
+        if (n >= 12 && !memcmp(buf, "agent: crash", 12)) {
+            printf("agent: selftest=crash-on-udp: the trigger came: crashing\n");
+            abort();
+        }
+    }
+}
+
 int main(int argc, char **argv)
 {
     unsigned long port = 80, mc = maxconn, idle = SESSION_DEFAULT_IDLE, iter = AUTH_DEFAULT_ITER;
@@ -398,6 +476,12 @@ int main(int argc, char **argv)
         printf("agent: sysctl refused (%ld): the agent needs role=control\n", prc);
         return 1;
     }
+    int crash_on_udp = 0;
+    for (int i = 1; i < argc; i++)
+        crash_on_udp |= !strcmp(argv[i], "selftest=crash-on-udp");
+    int persisted = persist_start(argc, argv);
+    if (persisted < 0)
+        return 1;
     if (minios_net_init()) {
         printf("agent: lwIP did not start\n");
         return 1;
@@ -417,6 +501,9 @@ int main(int argc, char **argv)
     printf("agent: XenAPI (JSON-RPC /jsonrpc, XML-RPC /xmlrpc) on port %lu, host %s (%s), "
            "at most %u connections, %zu methods\n",
            port, hostname, api.host_uuid, maxconn, api_method_count());
+    if (crash_on_udp && !minios_thread_create("agent-crash", crash_listener, NULL, 16 << 10))
+        printf("agent: selftest=crash-on-udp: no thread\n");
+    autostart();
     accept_loop(ls);
     return 0;
 }
