@@ -208,6 +208,10 @@ int persist_save(const char *dir, const struct agent_vmdef *v, char *err, size_t
         snprintf(err, errlen, "rename %s: %s", tmp, strerror(errno));
         return -1;
     }
+    /* The rename is not made durable here: diskfs's fsync commits a
+     * file, not the directory entries link and unlink changed (test
+     * agent-persist saw a crash leave the .new); persist_load takes a
+     * whole .new as the record. */
     return 0;
 }
 
