@@ -22,8 +22,19 @@ RUN_KV_PORT ?= 6379
 # make run adds the management agent (docs/agent.md): the XenAPI over HTTP
 # at 10.0.2.17:80, forwarded from 127.0.0.1:8081 (RUN_API_PORT=); the
 # demo's first-boot credentials are root / keel-demo (stored hashed).
-RUN_AGENT_MODULE := $(B)/stubdoms/agent.elf name=agent role=control mem=32M vif=netback ip=10.0.2.17/24 gw=10.0.2.2 user=root password=keel-demo
+# Its VM records persist on its own disk, /agent.img on the store that the
+# tapdisk domain serves (QEMU's virtio-blk at 00:04.0): build/run/store.img,
+# made once (mkfs.ext4, an empty 16 MiB agent.img inside) and kept, so VMs
+# defined in one make run are there in the next (docs/agent.md).
+RUN_AGENT_MODULE := $(B)/stubdoms/tapdisk.elf name=tapdisk mem=8M role=hardware pci=00:04.0,$(B)/stubdoms/agent.elf name=agent role=control mem=32M vif=netback ip=10.0.2.17/24 gw=10.0.2.2 user=root password=keel-demo disk=xvda:/agent.img restart=crash
 RUN_API_PORT ?= 8081
+RUN_STORE := $(B)/run/store.img
+RUN_STORE_QEMU := -drive file=$(RUN_STORE),if=none,id=d0,format=raw,cache=writeback \
+                  -device virtio-blk-pci,drive=d0,addr=4,iommu_platform=on,disable-legacy=on
+$(RUN_STORE):
+	$(call msg,GEN,$@)
+	$(Q)rm -rf $(@D)/tree && mkdir -p $(@D)/tree && mkfs.ext4 -q -F $(@D)/tree/agent.img 16M && \
+		mkfs.ext4 -q -F -d $(@D)/tree $@.tmp 64M && rm -rf $(@D)/tree && mv $@.tmp $@
 
 .PHONY: run-only run-modules run-net-modules run-net-qemu run-demo bench-keel
 # The demo set's -initrd string (tests/demo boots exactly this).
@@ -41,10 +52,10 @@ RUN_DEPS := $(B)/host/listen-backlog.so $(B)/hv.elf $(B)/stubdoms/xenstore.elf $
             $(B)/apps/kv.elf
 
 run: deps
-	$(Q)$(MAKE) --no-print-directory $(RUN_DEPS) $(B)/stubdoms/agent.elf
+	$(Q)$(MAKE) --no-print-directory $(RUN_DEPS) $(B)/stubdoms/agent.elf $(B)/stubdoms/tapdisk.elf
 	$(Q)$(MAKE) --no-print-directory run-only
 
-run-only:
+run-only: $(RUN_STORE)
 	@echo "Booting Keel: the xenstore stub, netback (owning QEMU's virtio-net behind VT-d), httpd, kv and the management agent."
 	@echo "From the host, once they are up (a minute or so under TCG):"
 	@echo "    curl http://127.0.0.1:$(RUN_HTTP_PORT)/"
@@ -54,7 +65,7 @@ run-only:
 	$(Q)LD_PRELOAD=$(abspath $(LISTEN_BACKLOG_SO)) qemu-system-x86_64 -accel tcg -cpu max -m 512M -nodefaults -display none \
 		-serial mon:stdio -no-reboot -device isa-debug-exit,iobase=0xf4,iosize=4 \
 		-netdev user,id=n0,hostfwd=tcp:127.0.0.1:$(RUN_HTTP_PORT)-10.0.2.15:80,hostfwd=tcp:127.0.0.1:$(RUN_KV_PORT)-10.0.2.16:6379,hostfwd=tcp:127.0.0.1:$(RUN_API_PORT)-10.0.2.17:80 \
-		$(RUN_NET_QEMU) -kernel $(B)/hv.elf -initrd "$(RUN_NET_MODULES),$(RUN_AGENT_MODULE)"; \
+		$(RUN_NET_QEMU) $(RUN_STORE_QEMU) -kernel $(B)/hv.elf -initrd "$(RUN_NET_MODULES),$(RUN_AGENT_MODULE)"; \
 	rc=$$?; [ $$rc -eq 33 ] || [ $$rc -eq 0 ] && echo "Keel: QEMU ended (status $$rc)" \
 		|| { echo "Keel: QEMU status $$rc"; exit 1; }
 

@@ -379,17 +379,32 @@ static int persist_start(int argc, char **argv)
     return 1;
 }
 
-/* Starts the defined VMs marked other_config:auto_poweron. */
+/* Starts the defined VMs marked other_config:auto_poweron, but not one
+ * whose domain (its handle the VM's uuid) outlived the agent's crash. */
 static void autostart(void)
 {
-    for (int i = 0; i < AGENT_MAX_VMDEFS; i++) {
+    struct agent_dom *doms = malloc(AGENT_MAX_DOMS * sizeof(*doms));
+    int nd = doms ? hv_list(NULL, doms, AGENT_MAX_DOMS) : -1;
+    if (nd < 0)
+        printf("agent: autostart: the domain list failed (%d): no autostart\n", nd);
+    for (int i = 0; i < AGENT_MAX_VMDEFS && nd >= 0; i++) {
         if (!api.vms[i].used || !api.vms[i].auto_poweron)
             continue;
+        int live = -1;
+        for (int k = 0; k < nd && live < 0; k++)
+            if (!memcmp(doms[k].handle, api.vms[i].uuid, 16))
+                live = k;
+        if (live >= 0) {
+            printf("agent: autostart: VM %s already has domain d%u\n", api.vms[i].name,
+                   doms[live].domid);
+            continue;
+        }
         char err[160];
         uint32_t domid;
         printf("agent: autostart of VM %s (other_config:auto_poweron)\n", api.vms[i].name);
         hv_start(NULL, &api.vms[i], 0, &domid, err, sizeof(err));
     }
+    free(doms);
 }
 
 /* selftest=crash-on-udp: a datagram to 57005 starting "agent: crash". */

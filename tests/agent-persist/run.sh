@@ -7,8 +7,9 @@
 # "auto" (other_config:auto_poweron "true", the hello image) and
 # "manual"; a UDP datagram "agent: crash" through QEMU's forward crashes
 # the agent, the hypervisor builds it again (restart=crash), it loads the
-# two records, starts "auto" (hello prints and halts) and the API lists
-# both with their uuids.  The host then reads both records from the
+# two records, leaves "auto" alone (started paused before the crash, its
+# domain lives on: not started twice), "auto" unpaused prints hello, and
+# the API lists both with their uuids.  The host then reads both records from the
 # store with debugfs (JSON, auto_poweron as created) and adds a corrupt
 # record file.  Boot 2 (a new QEMU on the same store, a host reboot): the
 # corrupt file is skipped with its log line, the two VMs are found
@@ -93,15 +94,22 @@ a=$(mk auto '{"auto_poweron":"true"}') m=$(mk manual '{}')
 before=$(vms)
 echo "boot 1: created $before"
 [[ "$before" =~ ^auto:Halted:true:.*\ manual:Halted:-: ]] || fail "records after create: $before"
+# auto started paused: its domain outlives the agent's crash and is not
+# started twice.
+[ "$(jrpc VM.start "[\"$s\",\"$a\",true,false]" | jq -c .result)" = '""' ] || fail "VM.start auto paused"
 python3 -c 'import socket,sys; socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b"agent: crash", ("127.0.0.1", int(sys.argv[1])))' "$uport"
 wait_log 1 'agent: selftest=crash-on-udp: the trigger came: crashing'
 wait_log 1 'agent: 2 VM records loaded from /var/vms (its disk)'
 wait_api "after the crash"
-wait_log 1 'agent: autostart of VM auto (other_config:auto_poweron)'
+wait_log 1 'agent: autostart: VM auto already has domain d'
+grep -qF 'agent: autostart of VM auto' "$log" && fail "auto started twice"
+[ "$(jrpc VM.get_power_state "[\"$s\",\"$a\"]" | jq -r .result)" = Paused ] || fail "auto is not Paused after the crash"
+[ "$(jrpc VM.unpause "[\"$s\",\"$a\"]" | jq -c .result)" = '""' ] || fail "VM.unpause auto"
 wait_log 1 'Hello, world'
 after=$(vms)
 echo "boot 1, after the agent's crash: $after"
-[ "${after//Running/Halted}" = "$before" ] || fail "after the crash: $after, before: $before"
+after=${after//Running/Halted}
+[ "${after//Paused/Halted}" = "$before" ] || fail "after the crash: $after, before: $before"
 stop
 grep -q 'PANIC\|hypervisor fault' "$log" && fail "boot 1: hypervisor panic"
 
