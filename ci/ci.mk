@@ -19,15 +19,18 @@ RUN_NET_MODULES := $(B)/stubdoms/xenstore.elf name=xenstore role=xenstore mem=16
 RUN_NET_QEMU := -M q35 -device intel-iommu,intremap=on -device virtio-net-pci,netdev=n0,addr=3,iommu_platform=on,disable-legacy=on
 RUN_HTTP_PORT ?= 8080
 RUN_KV_PORT ?= 6379
-# make run adds the management agent (docs/agent.md): the XenAPI over HTTP
-# at 10.0.2.17:80, forwarded from 127.0.0.1:8081 (RUN_API_PORT=); the
+# make run adds the management agent (docs/agent.md): the XenAPI over HTTPS
+# at 10.0.2.17:443, forwarded from 127.0.0.1:8443 (RUN_API_TLS_PORT=), and
+# over plain HTTP (http=1) at :80, from 127.0.0.1:8081 (RUN_API_PORT=); the
 # demo's first-boot credentials are root / keel-demo (stored hashed).
 # Its VM records persist on its own disk, /agent.img on the store that the
 # tapdisk domain serves (QEMU's virtio-blk at 00:04.0): build/run/store.img,
 # made once (mkfs.ext4, an empty 16 MiB agent.img inside) and kept, so VMs
 # defined in one make run are there in the next (docs/agent.md).
-RUN_AGENT_MODULE := $(B)/stubdoms/tapdisk.elf name=tapdisk mem=8M role=hardware pci=00:04.0,$(B)/stubdoms/agent.elf name=agent role=control mem=32M vif=netback ip=10.0.2.17/24 gw=10.0.2.2 user=root password=keel-demo disk=xvda:/agent.img restart=crash
+RUN_AGENT_MODULE := $(B)/stubdoms/tapdisk.elf name=tapdisk mem=8M role=hardware pci=00:04.0,$(B)/stubdoms/agent.elf name=agent role=control mem=32M vif=netback ip=10.0.2.17/24 gw=10.0.2.2 user=root password=keel-demo disk=xvda:/agent.img restart=crash http=1
 RUN_API_PORT ?= 8081
+# Its HTTPS port (443: a certificate it made on first boot, kept on its disk).
+RUN_API_TLS_PORT ?= 8443
 RUN_STORE := $(B)/run/store.img
 RUN_STORE_QEMU := -drive file=$(RUN_STORE),if=none,id=d0,format=raw,cache=writeback \
                   -device virtio-blk-pci,drive=d0,addr=4,iommu_platform=on,disable-legacy=on
@@ -61,10 +64,11 @@ run-only: $(RUN_STORE)
 	@echo "    curl http://127.0.0.1:$(RUN_HTTP_PORT)/"
 	@echo "    redis-cli -p $(RUN_KV_PORT) ping"
 	@echo "    node tools/keel/keel.mjs --url http://127.0.0.1:$(RUN_API_PORT) --password keel-demo vm-list   (XenAPI, user root)"
+	@echo "    curl -k https://127.0.0.1:$(RUN_API_TLS_PORT)/   (XenAPI over HTTPS: the agent's self-signed certificate)"
 	@echo "Ctrl-A X stops QEMU."
 	$(Q)LD_PRELOAD=$(abspath $(LISTEN_BACKLOG_SO)) qemu-system-x86_64 -accel tcg -cpu max -m 512M -nodefaults -display none \
 		-serial mon:stdio -no-reboot -device isa-debug-exit,iobase=0xf4,iosize=4 \
-		-netdev user,id=n0,hostfwd=tcp:127.0.0.1:$(RUN_HTTP_PORT)-10.0.2.15:80,hostfwd=tcp:127.0.0.1:$(RUN_KV_PORT)-10.0.2.16:6379,hostfwd=tcp:127.0.0.1:$(RUN_API_PORT)-10.0.2.17:80 \
+		-netdev user,id=n0,hostfwd=tcp:127.0.0.1:$(RUN_HTTP_PORT)-10.0.2.15:80,hostfwd=tcp:127.0.0.1:$(RUN_KV_PORT)-10.0.2.16:6379,hostfwd=tcp:127.0.0.1:$(RUN_API_PORT)-10.0.2.17:80,hostfwd=tcp:127.0.0.1:$(RUN_API_TLS_PORT)-10.0.2.17:443 \
 		$(RUN_NET_QEMU) $(RUN_STORE_QEMU) -kernel $(B)/hv.elf -initrd "$(RUN_NET_MODULES),$(RUN_AGENT_MODULE)"; \
 	rc=$$?; [ $$rc -eq 33 ] || [ $$rc -eq 0 ] && echo "Keel: QEMU ended (status $$rc)" \
 		|| { echo "Keel: QEMU status $$rc"; exit 1; }

@@ -52,17 +52,20 @@ AGENT_CORE  := stubdoms/agent/http.c stubdoms/agent/rpc.c stubdoms/agent/api.c s
                stubdoms/agent/session.c
 AGENT_HDRS  := $(wildcard stubdoms/agent/*.h) $(wildcard $(AGENT_CONF)/*.h)
 AGENT_CFLAGS := $(LWIP_CFLAGS) -Istubdoms/agent $(AGENT_LIB_CFLAGS) -I$(HTTPP_SRC) $(HTTPP_DEFS) \
-                $(MBEDTLS_CONFIG_FLAGS) -Itests/domctl -Itests/common $(DOMBUILD_CFLAGS) $(DISKFS_CFLAGS)
+                $(MBEDTLS_TLS_FLAGS) -Itests/domctl -Itests/common $(DOMBUILD_CFLAGS) $(DISKFS_CFLAGS)
 # Its own disk (disk=, VM records in /var/vms) is read with diskfs.
-AGENT_LIBS  := $(LWIP_MINIOS) $(HTTPP_MINIOS) $(JANSSON_MINIOS) $(EXPAT_MINIOS) $(MBEDTLS_MINIOS) $(DISKFS_LINK)
+# HTTPS (tls.c): mbedTLS with TLS and X.509 (toolchain/mbedtls-tls.mk), whose
+# crypto also serves session.c: the crypto-only build is not linked.
+AGENT_LIBS  := $(LWIP_MINIOS) $(HTTPP_MINIOS) $(JANSSON_MINIOS) $(EXPAT_MINIOS) $(MBEDTLS_TLS_MINIOS) $(DISKFS_LINK)
 # VM.start builds the images embedded by images.S with the shared builder.
-AGENT_MINIOS := stubdoms/agent/main.c stubdoms/agent/build.c $(DOMBUILD_SRCS)
+AGENT_MINIOS := stubdoms/agent/main.c stubdoms/agent/build.c stubdoms/agent/tls.c $(DOMBUILD_SRCS)
 $(eval $(call minios_elf,$(AGENT_ELF),$(AGENT_CORE) $(AGENT_MINIOS) stubdoms/agent/images.S,$(AGENT_CFLAGS),$(AGENT_LIBS)))
 $(AGENT_ELF): $(AGENT_LIBS)
 $(call minios_src_obj,$(AGENT_ELF),stubdoms/agent/images.S): $(B)/apps/hello.elf
 $(foreach s,$(AGENT_CORE) $(AGENT_MINIOS),$(call minios_src_obj,$(AGENT_ELF),$(s))): \
 	$(AGENT_HDRS) stubdoms/agent/agent.mk $(JANSSON_SRC)/jansson.h $(EXPAT_SRC)/expat.h \
-	$(HTTPP_SRC)/http_parser.h $(MBEDTLS_SRC)/include/mbedtls/aes.h $(E2FS_STAMP) lib/diskfs/include/keel/diskfs.h
+	$(HTTPP_SRC)/http_parser.h $(MBEDTLS_SRC)/include/mbedtls/aes.h $(E2FS_STAMP) lib/diskfs/include/keel/diskfs.h \
+	toolchain/mbedtls-tls-config.h
 
 # The host unit test: our core with jansson, expat and http-parser compiled
 # from the same sources, and the host's mbedTLS (libmbedtls-dev, 2.28 as

@@ -35,6 +35,7 @@
 #include <keel/diskfs.h>
 #include "agent.h"
 #include "build.h"
+#include "tls.h"
 
 #define MAXCONN_LIMIT 48
 #define IDLE_SECONDS 60
@@ -247,21 +248,41 @@ static int send_all(int fd, const void *p, size_t len)
     return 0;
 }
 
+/* HTTPS: a handshake must end within this many seconds; failed ones are
+ * counted and the first few logged. */
+#define HANDSHAKE_SECONDS 10
+static unsigned long handshakes_failed;
+
+/* arg: the socket << 1, | 1 for TLS. */
 static void conn_thread(void *arg)
 {
-    int fd = (int)(intptr_t)arg;
-    struct timeval tv = { .tv_sec = IDLE_SECONDS };
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    int fd = (int)((intptr_t)arg >> 1), tls = (int)((intptr_t)arg & 1);
+    struct timeval tv = { .tv_sec = IDLE_SECONDS }, hs = { .tv_sec = HANDSHAKE_SECONDS };
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, tls ? &hs : &tv, sizeof(tv));
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, tls ? &hs : &tv, sizeof(tv));
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    struct agent_http *c = malloc(sizeof(*c));
-    char *buf = malloc(4096);
+    struct tls_conn *t = NULL;
+    struct agent_http *c = NULL;
+    char *buf = NULL;
+    if (tls) {
+        char err[160];
+        t = tls_accept(fd, err, sizeof(err));
+        if (!t) {
+            if (++handshakes_failed <= 10 || handshakes_failed % 1000 == 0)
+                printf("agent: HTTPS: %s (%lu failed handshakes)\n", err, handshakes_failed);
+            goto out;
+        }
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    }
+    c = malloc(sizeof(*c));
+    buf = malloc(4096);
     if (!c || !buf)
         goto out;
     http_conn_init(c, &api);
     for (int open = 1; open;) {
-        ssize_t got = recv(fd, buf, 4096, 0);
+        ssize_t got = t ? tls_read(t, buf, 4096) : recv(fd, buf, 4096, 0);
         if (got <= 0)
             break;
         size_t off = 0;
@@ -275,7 +296,8 @@ static void conn_thread(void *arg)
                     open = 0;
                 continue;
             }
-            if (send_all(fd, r.head, r.head_len) || (r.body_len && send_all(fd, r.body, r.body_len)))
+            if (t ? tls_write_all(t, r.head, r.head_len) || (r.body_len && tls_write_all(t, r.body, r.body_len))
+                  : send_all(fd, r.head, r.head_len) || (r.body_len && send_all(fd, r.body, r.body_len)))
                 open = 0;
             free(r.body);
             if (r.close)
@@ -284,6 +306,8 @@ static void conn_thread(void *arg)
     }
     http_conn_free(c);
 out:
+    if (t)
+        tls_close(t);
     free(c);
     free(buf);
     close(fd);
@@ -291,7 +315,7 @@ out:
     minios_waitq_wake_one(&slots);
 }
 
-static void accept_loop(int ls)
+static void accept_loop(int ls, int tls)
 {
     for (;;) {
         MINIOS_WAIT_EVENT(&slots, active < maxconn);
@@ -301,12 +325,32 @@ static void accept_loop(int ls)
             continue;
         }
         active++;
-        if (!minios_thread_create("api", conn_thread, (void *)(intptr_t)fd, 64 << 10)) {
+        if (!minios_thread_create(tls ? "api-tls" : "api", conn_thread,
+                                  (void *)(((intptr_t)fd << 1) | (tls != 0)), 64 << 10)) {
             printf("agent: no memory for a connection thread\n");
             close(fd);
             active--;
         }
     }
+}
+
+static int plain_listener = -1;
+static void plain_thread(void *arg)
+{
+    (void)arg;
+    accept_loop(plain_listener, 0);
+}
+
+static int listen_on(unsigned long port)
+{
+    int ls = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+                             .sin_addr.s_addr = htonl(INADDR_ANY) };
+    if (ls < 0 || bind(ls, (struct sockaddr *)&a, sizeof(a)) || listen(ls, 16)) {
+        printf("agent: cannot listen on port %lu\n", port);
+        return -1;
+    }
+    return ls;
 }
 
 /* ---- start ---- */
@@ -431,6 +475,7 @@ static void crash_listener(void *arg)
 int main(int argc, char **argv)
 {
     unsigned long port = 80, mc = maxconn, idle = SESSION_DEFAULT_IDLE, iter = AUTH_DEFAULT_ITER;
+    unsigned long https_port = 443, http = 0;
     const char *user = NULL, *hostname = "keel";
     char *password = NULL;
     char address[48] = "";
@@ -438,7 +483,9 @@ int main(int argc, char **argv)
         if (arg_uint(argv[i], "port", 1, 65535, &port) ||
             arg_uint(argv[i], "maxconn", 1, MAXCONN_LIMIT, &mc) ||
             arg_uint(argv[i], "session_idle", 1, 30ul * 86400, &idle) ||
-            arg_uint(argv[i], "kdf_iter", 1000, 10000000, &iter))
+            arg_uint(argv[i], "kdf_iter", 1000, 10000000, &iter) ||
+            arg_uint(argv[i], "https_port", 1, 65535, &https_port) ||
+            arg_uint(argv[i], "http", 0, 1, &http))
             continue;
         if (!strncmp(argv[i], "user=", 5))
             user = argv[i] + 5;
@@ -506,19 +553,28 @@ int main(int argc, char **argv)
         printf("agent: the vif did not start (%d)\n", nf);
         return 1;
     }
-    int ls = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
-                             .sin_addr.s_addr = htonl(INADDR_ANY) };
-    if (ls < 0 || bind(ls, (struct sockaddr *)&a, sizeof(a)) || listen(ls, 16)) {
-        printf("agent: cannot listen on port %lu\n", port);
+    char terr[200];
+    if (tls_init(auth, persisted ? "/var/tls" : NULL, hostname, terr, sizeof(terr))) {
+        printf("agent: HTTPS: %s\n", terr);
         return 1;
     }
-    printf("agent: XenAPI (JSON-RPC /jsonrpc, XML-RPC /xmlrpc) on port %lu, host %s (%s), "
+    int ls = listen_on(https_port);
+    if (ls < 0)
+        return 1;
+    if (http) {
+        plain_listener = listen_on(port);
+        if (plain_listener < 0 || !minios_thread_create("api-listen", plain_thread, NULL, 16 << 10))
+            return 1;
+    }
+    printf("agent: XenAPI (JSON-RPC /jsonrpc, XML-RPC /xmlrpc) over HTTPS on port %lu%s, host %s (%s), "
            "at most %u connections, %zu methods\n",
-           port, hostname, api.host_uuid, maxconn, api_method_count());
+           https_port, http ? ", plain HTTP too (http=1)" : " (plain HTTP off: no http=1)", hostname,
+           api.host_uuid, maxconn, api_method_count());
+    if (http)
+        printf("agent: plain HTTP on port %lu (http=1)\n", port);
     if (crash_on_udp && !minios_thread_create("agent-crash", crash_listener, NULL, 16 << 10))
         printf("agent: selftest=crash-on-udp: no thread\n");
     autostart();
-    accept_loop(ls);
+    accept_loop(ls, 1);
     return 0;
 }

@@ -34,7 +34,7 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 modules="$XS,build/stubdoms/tapdisk.elf name=tapdisk mem=8M role=hardware pci=00:04.0"
 modules+=",build/stubdoms/netback.elf name=netback role=hardware pci=00:03.0 mem=32M"
 modules+=",build/stubdoms/agent.elf name=agent role=control mem=32M vif=netback ip=10.0.2.15/24 gw=10.0.2.2"
-modules+=" user=root password=keel-demo kdf_iter=1000 disk=xvda:/agent.img restart=crash selftest=crash-on-udp"
+modules+=" user=root password=keel-demo kdf_iter=1000 http=1 disk=xvda:/agent.img restart=crash selftest=crash-on-udp"
 qpid=
 trap '[ -n "$qpid" ] && pkill -TERM -P $qpid 2>/dev/null; wait 2>/dev/null' EXIT
 C="curl -s --max-time 60"
