@@ -92,7 +92,12 @@ all: $(LISTEN_BACKLOG_SO)
 
 all: $(B)/bench/null.elf $(B)/bench/pv.elf $(B)/bench/mm.elf $(B)/bench/xs.elf $(B)/bench/stall.elf
 
-bench: bench-keel bench-net bench-disk
+bench: bench-keel bench-net bench-disk bench-agent
+# The management agent's figures (ci/bench-agent.sh, docs/agent.md
+# "Figures"): written to bench/agent-results.json.
+.PHONY: bench-agent
+bench-agent: $(B)/hv.elf $(B)/stubdoms/xenstore.elf $(B)/stubdoms/netback.elf $(B)/stubdoms/agent.elf
+	$(Q)bash ci/bench-agent.sh && cp $(B)/bench/agent.json bench/agent-results.json
 # The network figures (issue 11): guest to guest under -icount, and the net
 # demo against Debian's Linux with nginx and redis-server side by side in
 # plain TCG (ci/bench-net.sh); written to bench/net-results.json.

@@ -31,6 +31,7 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <fcntl.h>
+#include <unistd.h>
 #include <sys/stat.h>
 #include <keel/diskfs.h>
 #include "agent.h"
@@ -169,14 +170,26 @@ static int hv_wait_gone(void *ctx, uint32_t domid, unsigned seconds)
     }
 }
 
+/* bench=1 (ci/bench-agent.sh): each VM.start logs the TSC at its call
+ * and the heap's top (newlib's malloc grows it with sbrk and never lowers
+ * it below its high-water mark). */
+static int bench_log;
+static char *heap_base;
+
 static int hv_start(void *ctx, const struct agent_vmdef *vm, int paused, uint32_t *domid,
                     char *err, size_t errlen)
 {
     (void)ctx;
+    uint32_t lo, hi;
+    __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+    uint64_t t0 = ((uint64_t)hi << 32) | lo;
     struct build_cfg cfg = { .kernel = vm->kernel, .mem_bytes = vm->mem_bytes, .vcpus = vm->vcpus,
                              .args = vm->args, .paused = paused };
     memcpy(cfg.handle, vm->uuid, 16);
     int rc = build_start(&cfg, domid, err, errlen);
+    if (rc == 0 && bench_log)
+        printf("bench: agent VM.start d%u request_tsc=%llu heap_bytes=%lu\n", *domid,
+               (unsigned long long)t0, (unsigned long)((char *)sbrk(0) - heap_base));
     if (rc == 0)
         printf("agent: VM %s started as d%u (%s, %llu KiB%s)\n", vm->name, *domid, vm->kernel,
                (unsigned long long)(vm->mem_bytes >> 10), paused ? ", paused" : "");
@@ -475,7 +488,8 @@ static void crash_listener(void *arg)
 int main(int argc, char **argv)
 {
     unsigned long port = 80, mc = maxconn, idle = SESSION_DEFAULT_IDLE, iter = AUTH_DEFAULT_ITER;
-    unsigned long https_port = 443, http = 0;
+    unsigned long https_port = 443, http = 0, bench = 0;
+    heap_base = sbrk(0);
     const char *user = NULL, *hostname = "keel";
     char *password = NULL;
     char address[48] = "";
@@ -485,7 +499,8 @@ int main(int argc, char **argv)
             arg_uint(argv[i], "session_idle", 1, 30ul * 86400, &idle) ||
             arg_uint(argv[i], "kdf_iter", 1000, 10000000, &iter) ||
             arg_uint(argv[i], "https_port", 1, 65535, &https_port) ||
-            arg_uint(argv[i], "http", 0, 1, &http))
+            arg_uint(argv[i], "http", 0, 1, &http) ||
+            arg_uint(argv[i], "bench", 0, 1, &bench))
             continue;
         if (!strncmp(argv[i], "user=", 5))
             user = argv[i] + 5;
@@ -499,6 +514,7 @@ int main(int argc, char **argv)
          * configuration's or netfront's */
     }
     maxconn = (unsigned)mc;
+    bench_log = (int)bench;
     if (!user || !password) {
         printf("agent: user= and password= are required on the boot line\n");
         return 2;
