@@ -53,6 +53,7 @@ include stubdoms/tapdisk/tapdisk.mk
 include stubdoms/xenstore/xenstore.mk
 include tools/tools.mk
 include toolchain/libs.mk
+include toolchain/mbedtls-tls.mk
 include toolchain/ext2fs.mk
 include stubdoms/tapdisk/blkback/blkback.mk
 include stubdoms/tapdisk/store/journal.mk

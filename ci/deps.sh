@@ -162,6 +162,13 @@ if command -v npm >/dev/null 2>&1 || { apt_update && DEBIAN_FRONTEND=noninteract
         || echo "deps: npm install xen-api failed (agent-api will SKIP its npm check)" >&2
 fi
 # --- end management agent ---
+# --- agent HTTPS (tests/agent-https) ---
+# The openssl command line fetches and checks the agent's certificate.
+if ! command -v openssl >/dev/null; then
+    apt_update
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends openssl >/dev/null
+fi
+# --- end agent HTTPS ---
 # Debian 12's stock kernel and busybox-static for the linux-pv tests
 # (apt-get download into build/linux/deb once; vmlinux and the initramfs
 # built from them).  Not fatal: without them those tests SKIP.

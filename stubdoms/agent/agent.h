@@ -37,6 +37,7 @@ struct agent_vmdef {
     unsigned vcpus;
     char kernel[AGENT_KERNEL_MAX];
     char args[AGENT_ARGS_MAX];
+    int auto_poweron;          /* other_config:auto_poweron "true" */
 };
 #define AGENT_MAX_VMDEFS 64
 /* The most memory VM.create accepts (build.h's BUILD_MAX_PAGES). */
@@ -124,6 +125,7 @@ struct agent_api {
     char hostname[64];
     char address[48];          /* the management address, or "" */
     struct agent_vmdef vms[AGENT_MAX_VMDEFS];
+    char store_dir[32];        /* where VM records persist (persist.c); "": memory only */
 };
 
 /* Sets up the host's identity (uuid derived from hostname, docs/agent.md). */
@@ -142,6 +144,28 @@ const char *api_method_name(size_t i);
 
 /* A XenAPI failure [code, params...] (helper for the codecs). */
 json_t *api_failure(const char *code, ...);   /* NULL-terminated string params */
+
+/* ---- VM records on the agent's disk (persist.c) ---- */
+
+/* A record file holds at most this many bytes. */
+#define PERSIST_MAX 4096
+
+/* The record of v as JSON text (malloc'd), or NULL. */
+char *persist_encode(const struct agent_vmdef *v);
+/* Decodes a record (hostile: every field checked, a kernel_known refusal
+ * too); 0 with *out used, or -1 with the reason in err. */
+int persist_decode(const char *buf, size_t len, int (*kernel_known)(const char *),
+                   struct agent_vmdef *out, char *err, size_t errlen);
+/* Writes v's record to DIR/<uuid>.json atomically (.new, fsync, rename);
+ * 0, or -1 with the reason in err. */
+int persist_save(const char *dir, const struct agent_vmdef *v, char *err, size_t errlen);
+/* Removes the record of uuid; 0, or -1 with the reason. */
+int persist_remove(const char *dir, const uint8_t uuid[16], char *err, size_t errlen);
+/* Loads every record of dir into free slots of vms[0..max); a file that
+ * does not decode is logged (log) and skipped.  The count, or -1 if dir
+ * cannot be read. */
+int persist_load(const char *dir, struct agent_vmdef *vms, unsigned max,
+                 int (*kernel_known)(const char *), void (*log)(const char *msg));
 
 /* ---- the transports (rpc.c) ---- */
 

@@ -48,20 +48,24 @@ $(EXPAT_MINIOS): $(patsubst %,$(B)/expat-minios/obj/%.o,$(EXPAT_FILES))
 
 # The portable core (HTTP, RPC codecs, XenAPI classes, sessions) and the
 # minios part (main.c: sockets, domctl, entropy).
-AGENT_CORE  := stubdoms/agent/http.c stubdoms/agent/rpc.c stubdoms/agent/api.c \
+AGENT_CORE  := stubdoms/agent/http.c stubdoms/agent/rpc.c stubdoms/agent/api.c stubdoms/agent/persist.c \
                stubdoms/agent/session.c
 AGENT_HDRS  := $(wildcard stubdoms/agent/*.h) $(wildcard $(AGENT_CONF)/*.h)
 AGENT_CFLAGS := $(LWIP_CFLAGS) -Istubdoms/agent $(AGENT_LIB_CFLAGS) -I$(HTTPP_SRC) $(HTTPP_DEFS) \
-                $(MBEDTLS_CONFIG_FLAGS) -Itests/domctl -Itests/common $(DOMBUILD_CFLAGS)
-AGENT_LIBS  := $(LWIP_MINIOS) $(HTTPP_MINIOS) $(JANSSON_MINIOS) $(EXPAT_MINIOS) $(MBEDTLS_MINIOS)
+                $(MBEDTLS_TLS_FLAGS) -Itests/domctl -Itests/common $(DOMBUILD_CFLAGS) $(DISKFS_CFLAGS)
+# Its own disk (disk=, VM records in /var/vms) is read with diskfs.
+# HTTPS (tls.c): mbedTLS with TLS and X.509 (toolchain/mbedtls-tls.mk), whose
+# crypto also serves session.c: the crypto-only build is not linked.
+AGENT_LIBS  := $(LWIP_MINIOS) $(HTTPP_MINIOS) $(JANSSON_MINIOS) $(EXPAT_MINIOS) $(MBEDTLS_TLS_MINIOS) $(DISKFS_LINK)
 # VM.start builds the images embedded by images.S with the shared builder.
-AGENT_MINIOS := stubdoms/agent/main.c stubdoms/agent/build.c $(DOMBUILD_SRCS)
+AGENT_MINIOS := stubdoms/agent/main.c stubdoms/agent/build.c stubdoms/agent/tls.c $(DOMBUILD_SRCS)
 $(eval $(call minios_elf,$(AGENT_ELF),$(AGENT_CORE) $(AGENT_MINIOS) stubdoms/agent/images.S,$(AGENT_CFLAGS),$(AGENT_LIBS)))
 $(AGENT_ELF): $(AGENT_LIBS)
 $(call minios_src_obj,$(AGENT_ELF),stubdoms/agent/images.S): $(B)/apps/hello.elf
 $(foreach s,$(AGENT_CORE) $(AGENT_MINIOS),$(call minios_src_obj,$(AGENT_ELF),$(s))): \
 	$(AGENT_HDRS) stubdoms/agent/agent.mk $(JANSSON_SRC)/jansson.h $(EXPAT_SRC)/expat.h \
-	$(HTTPP_SRC)/http_parser.h $(MBEDTLS_SRC)/include/mbedtls/aes.h
+	$(HTTPP_SRC)/http_parser.h $(MBEDTLS_SRC)/include/mbedtls/aes.h $(E2FS_STAMP) lib/diskfs/include/keel/diskfs.h \
+	toolchain/mbedtls-tls-config.h
 
 # The host unit test: our core with jansson, expat and http-parser compiled
 # from the same sources, and the host's mbedTLS (libmbedtls-dev, 2.28 as
@@ -83,8 +87,19 @@ $(UNIT_AGENT_BIN): stubdoms/agent/test_agent.c $(AGENT_CORE) $(AGENT_HDRS) $(UNI
 		$(AGENT_CORE) $(UNIT_AGENT_3P_OBJS) -lmbedcrypto
 ALL_UNIT_BINS += $(UNIT_AGENT_BIN)
 
+# The record codec and the record files (persist.c) alone.
+UNIT_PERSIST_BIN := $(B)/tests/unit/test_persist
+UNIT_PERSIST_OBJS := $(patsubst %,$(B)/tests/unit/agent-3p/%.o,$(JANSSON_FILES))
+$(UNIT_PERSIST_BIN): stubdoms/agent/test_persist.c stubdoms/agent/persist.c $(AGENT_HDRS) \
+		$(UNIT_PERSIST_OBJS) tests/unit/unit.h stubdoms/agent/agent.mk
+	$(call msg,HOSTCC,$@)
+	$(Q)mkdir -p $(@D) && $(HOSTCC) $(HOST_CFLAGS) -D_GNU_SOURCE -Istubdoms/agent -Itests/unit \
+		$(AGENT_LIB_CFLAGS) -I$(HTTPP_SRC) $(HTTPP_DEFS) -o $@ stubdoms/agent/test_persist.c \
+		stubdoms/agent/persist.c $(UNIT_PERSIST_OBJS)
+ALL_UNIT_BINS += $(UNIT_PERSIST_BIN)
+
 .PHONY: agent
-agent: $(AGENT_ELF) $(UNIT_AGENT_BIN)
+agent: $(AGENT_ELF) $(UNIT_AGENT_BIN) $(UNIT_PERSIST_BIN)
 all: agent
 
 endif

@@ -219,6 +219,12 @@ static json_t *vm_ops(const struct call *c, const struct agent_dom *d)
 
 /* The record of a domain: the fields of xapi's VM class this agent knows
  * honestly; the rest of the model's fields at their empty values. */
+/* A defined VM's other_config: its auto_poweron flag. */
+static json_t *vm_other_config(const struct agent_vmdef *def)
+{
+    return def && def->auto_poweron ? json_pack("{s:s}", "auto_poweron", "true") : json_object();
+}
+
 static json_t *vm_record(struct call *c, const struct agent_dom *d)
 {
     char u[37], host_ref[48];
@@ -232,7 +238,7 @@ static json_t *vm_record(struct call *c, const struct agent_dom *d)
     const char *pv_kernel = def ? def->kernel : "", *pv_args = def ? def->args : "";
     return json_pack("{s:s, s:s, s:s, s:s, s:I, s:b, s:b, s:b, s:b, s:s, s:s,"
                      " s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I,"
-                     " s:o, s:{}, s:{}, s:{}, s:[], s:[], s:[], s:[], s:[],"
+                     " s:o, s:{}, s:o, s:{}, s:[], s:[], s:[], s:[], s:[],"
                      " s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:s, s:s, s:s, s:s}",
                      "uuid", u, "name_label", d->name, "name_description", "",
                      "power_state", ps, "domid", (json_int_t)(live ? (json_int_t)d->domid : -1),
@@ -246,7 +252,7 @@ static json_t *vm_record(struct call *c, const struct agent_dom *d)
                      "VCPUs_max", (json_int_t)d->max_vcpus,
                      "VCPUs_at_startup", (json_int_t)d->online_vcpus,
                      "allowed_operations", vm_ops(c, d),
-                     "current_operations", "other_config", "blocked_operations",
+                     "current_operations", "other_config", vm_other_config(def), "blocked_operations",
                      "VBDs", "VIFs", "consoles", "tags", "crash_dumps",
                      "actions_after_shutdown", "destroy", "actions_after_reboot", "restart",
                      "actions_after_crash", "destroy", "PV_kernel", pv_kernel, "PV_args", pv_args,
@@ -495,6 +501,13 @@ static json_t *vm_create(struct call *c)
                              json_is_string(args) ? "(too long)" : NULL, NULL));
         return NULL;
     }
+    /* other_config:auto_poweron "true": started when the agent starts. */
+    json_t *oc = json_object_get(rec, "other_config");
+    json_t *ap = json_is_object(oc) ? json_object_get(oc, "auto_poweron") : NULL;
+    if ((oc && !json_is_object(oc)) || (ap && !json_is_string(ap))) {
+        failf(c, api_failure("FIELD_TYPE_ERROR", ap ? "other_config:auto_poweron" : "other_config", NULL));
+        return NULL;
+    }
     struct agent_vmdef *v = NULL;
     for (int i = 0; i < AGENT_MAX_VMDEFS && !v; i++)
         if (!c->api->vms[i].used)
@@ -515,6 +528,13 @@ static json_t *vm_create(struct call *c)
     snprintf(v->args, sizeof(v->args), "%s", args ? json_string_value(args) : "");
     v->mem_bytes = (uint64_t)mem;
     v->vcpus = (unsigned)vcpus;
+    v->auto_poweron = ap && !strcmp(json_string_value(ap), "true");
+    char perr[200];
+    if (c->api->store_dir[0] && persist_save(c->api->store_dir, v, perr, sizeof(perr))) {
+        memset(v, 0, sizeof(*v));
+        failf(c, api_failure("INTERNAL_ERROR", perr, NULL));
+        return NULL;
+    }
     v->used = 1;
     struct agent_dom d = { .vmdef = (int)(v - c->api->vms), .defined_only = 1 };
     memcpy(d.handle, v->uuid, 16);
@@ -617,6 +637,12 @@ static json_t *vm_destroy(struct call *c)
     struct agent_dom *d = ref ? halted_def(c, ref) : NULL;
     if (!d)
         return NULL;
+    char perr[200];
+    if (c->api->store_dir[0] &&
+        persist_remove(c->api->store_dir, c->api->vms[d->vmdef].uuid, perr, sizeof(perr))) {
+        failf(c, api_failure("INTERNAL_ERROR", perr, NULL));
+        return NULL;
+    }
     memset(&c->api->vms[d->vmdef], 0, sizeof(c->api->vms[0]));
     return json_string("");
 }

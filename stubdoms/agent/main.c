@@ -8,7 +8,11 @@
  *   session_idle=S          seconds before an unused session ends (default 1800)
  *   kdf_iter=N              PBKDF2 iterations (default 20000, at least 1000)
  *   hostname=NAME           the host's name_label (default "keel")
- *   vif=, ip=, gw=          its network interface (netfront, docs/network.md) */
+ *   vif=, ip=, gw=          its network interface (netfront, docs/network.md)
+ *   disk=xvda:PATH          its own ext4 disk, mounted at /var: VM records
+ *                           persist in /var/vms (persist.c); none: memory only
+ *   selftest=crash-on-udp   a UDP datagram to port 57005 saying "agent: crash"
+ *                           aborts the agent (test agent-persist, restart=crash) */
 #include "ctl.h"
 #include <errno.h>
 #include <stdint.h>
@@ -26,8 +30,13 @@
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <fcntl.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#include <keel/diskfs.h>
 #include "agent.h"
 #include "build.h"
+#include "tls.h"
 
 #define MAXCONN_LIMIT 48
 #define IDLE_SECONDS 60
@@ -161,14 +170,26 @@ static int hv_wait_gone(void *ctx, uint32_t domid, unsigned seconds)
     }
 }
 
+/* bench=1 (ci/bench-agent.sh): each VM.start logs the TSC at its call
+ * and the heap's top (newlib's malloc grows it with sbrk and never lowers
+ * it below its high-water mark). */
+static int bench_log;
+static char *heap_base;
+
 static int hv_start(void *ctx, const struct agent_vmdef *vm, int paused, uint32_t *domid,
                     char *err, size_t errlen)
 {
     (void)ctx;
+    uint32_t lo, hi;
+    __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+    uint64_t t0 = ((uint64_t)hi << 32) | lo;
     struct build_cfg cfg = { .kernel = vm->kernel, .mem_bytes = vm->mem_bytes, .vcpus = vm->vcpus,
                              .args = vm->args, .paused = paused };
     memcpy(cfg.handle, vm->uuid, 16);
     int rc = build_start(&cfg, domid, err, errlen);
+    if (rc == 0 && bench_log)
+        printf("bench: agent VM.start d%u request_tsc=%llu heap_bytes=%lu\n", *domid,
+               (unsigned long long)t0, (unsigned long)((char *)sbrk(0) - heap_base));
     if (rc == 0)
         printf("agent: VM %s started as d%u (%s, %llu KiB%s)\n", vm->name, *domid, vm->kernel,
                (unsigned long long)(vm->mem_bytes >> 10), paused ? ", paused" : "");
@@ -240,21 +261,41 @@ static int send_all(int fd, const void *p, size_t len)
     return 0;
 }
 
+/* HTTPS: a handshake must end within this many seconds; failed ones are
+ * counted and the first few logged. */
+#define HANDSHAKE_SECONDS 10
+static unsigned long handshakes_failed;
+
+/* arg: the socket << 1, | 1 for TLS. */
 static void conn_thread(void *arg)
 {
-    int fd = (int)(intptr_t)arg;
-    struct timeval tv = { .tv_sec = IDLE_SECONDS };
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    int fd = (int)((intptr_t)arg >> 1), tls = (int)((intptr_t)arg & 1);
+    struct timeval tv = { .tv_sec = IDLE_SECONDS }, hs = { .tv_sec = HANDSHAKE_SECONDS };
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, tls ? &hs : &tv, sizeof(tv));
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, tls ? &hs : &tv, sizeof(tv));
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    struct agent_http *c = malloc(sizeof(*c));
-    char *buf = malloc(4096);
+    struct tls_conn *t = NULL;
+    struct agent_http *c = NULL;
+    char *buf = NULL;
+    if (tls) {
+        char err[160];
+        t = tls_accept(fd, err, sizeof(err));
+        if (!t) {
+            if (++handshakes_failed <= 10 || handshakes_failed % 1000 == 0)
+                printf("agent: HTTPS: %s (%lu failed handshakes)\n", err, handshakes_failed);
+            goto out;
+        }
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    }
+    c = malloc(sizeof(*c));
+    buf = malloc(4096);
     if (!c || !buf)
         goto out;
     http_conn_init(c, &api);
     for (int open = 1; open;) {
-        ssize_t got = recv(fd, buf, 4096, 0);
+        ssize_t got = t ? tls_read(t, buf, 4096) : recv(fd, buf, 4096, 0);
         if (got <= 0)
             break;
         size_t off = 0;
@@ -268,7 +309,8 @@ static void conn_thread(void *arg)
                     open = 0;
                 continue;
             }
-            if (send_all(fd, r.head, r.head_len) || (r.body_len && send_all(fd, r.body, r.body_len)))
+            if (t ? tls_write_all(t, r.head, r.head_len) || (r.body_len && tls_write_all(t, r.body, r.body_len))
+                  : send_all(fd, r.head, r.head_len) || (r.body_len && send_all(fd, r.body, r.body_len)))
                 open = 0;
             free(r.body);
             if (r.close)
@@ -277,6 +319,8 @@ static void conn_thread(void *arg)
     }
     http_conn_free(c);
 out:
+    if (t)
+        tls_close(t);
     free(c);
     free(buf);
     close(fd);
@@ -284,7 +328,7 @@ out:
     minios_waitq_wake_one(&slots);
 }
 
-static void accept_loop(int ls)
+static void accept_loop(int ls, int tls)
 {
     for (;;) {
         MINIOS_WAIT_EVENT(&slots, active < maxconn);
@@ -294,12 +338,32 @@ static void accept_loop(int ls)
             continue;
         }
         active++;
-        if (!minios_thread_create("api", conn_thread, (void *)(intptr_t)fd, 64 << 10)) {
+        if (!minios_thread_create(tls ? "api-tls" : "api", conn_thread,
+                                  (void *)(((intptr_t)fd << 1) | (tls != 0)), 64 << 10)) {
             printf("agent: no memory for a connection thread\n");
             close(fd);
             active--;
         }
     }
+}
+
+static int plain_listener = -1;
+static void plain_thread(void *arg)
+{
+    (void)arg;
+    accept_loop(plain_listener, 0);
+}
+
+static int listen_on(unsigned long port)
+{
+    int ls = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+                             .sin_addr.s_addr = htonl(INADDR_ANY) };
+    if (ls < 0 || bind(ls, (struct sockaddr *)&a, sizeof(a)) || listen(ls, 16)) {
+        printf("agent: cannot listen on port %lu\n", port);
+        return -1;
+    }
+    return ls;
 }
 
 /* ---- start ---- */
@@ -335,9 +399,97 @@ static void wipe_password(char *pw, size_t len)
         p[i] = 0;
 }
 
+/* ---- VM records on the agent's own disk ---- */
+
+static void persist_log(const char *msg)
+{
+    printf("agent: record %s\n", msg);
+}
+
+/* Mounts the disk= of the boot line at /var and loads /var/vms; 1 with
+ * the records on the disk, 0 without a disk (memory only), -1 if the
+ * disk named cannot serve (the agent stops: it would forget its VMs). */
+static int persist_start(int argc, char **argv)
+{
+    int has_disk = 0;
+    for (int i = 1; i < argc; i++)
+        has_disk |= !strncmp(argv[i], "disk=", 5);
+    if (!has_disk) {
+        printf("agent: no disk= on the boot line: VM records are kept in memory only\n");
+        return 0;
+    }
+    char err[DISKFS_ERRLEN];
+    int rc = diskfs_mount_boot(argc, argv, "/var", err);
+    if (rc) {
+        printf("agent: its disk did not mount at /var (%d): %s\n", rc, err);
+        return -1;
+    }
+    if (mkdir("/var/vms", 0700) && errno != EEXIST) {
+        printf("agent: mkdir /var/vms: %s\n", strerror(errno));
+        return -1;
+    }
+    snprintf(api.store_dir, sizeof(api.store_dir), "/var/vms");
+    int n = persist_load(api.store_dir, api.vms, AGENT_MAX_VMDEFS, build_image_known, persist_log);
+    if (n < 0)
+        return -1;
+    printf("agent: %d VM records loaded from /var/vms (its disk)\n", n);
+    return 1;
+}
+
+/* Starts the defined VMs marked other_config:auto_poweron, but not one
+ * whose domain (its handle the VM's uuid) outlived the agent's crash. */
+static void autostart(void)
+{
+    struct agent_dom *doms = malloc(AGENT_MAX_DOMS * sizeof(*doms));
+    int nd = doms ? hv_list(NULL, doms, AGENT_MAX_DOMS) : -1;
+    if (nd < 0)
+        printf("agent: autostart: the domain list failed (%d): no autostart\n", nd);
+    for (int i = 0; i < AGENT_MAX_VMDEFS && nd >= 0; i++) {
+        if (!api.vms[i].used || !api.vms[i].auto_poweron)
+            continue;
+        int live = -1;
+        for (int k = 0; k < nd && live < 0; k++)
+            if (!memcmp(doms[k].handle, api.vms[i].uuid, 16))
+                live = k;
+        if (live >= 0) {
+            printf("agent: autostart: VM %s already has domain d%u\n", api.vms[i].name,
+                   doms[live].domid);
+            continue;
+        }
+        char err[160];
+        uint32_t domid;
+        printf("agent: autostart of VM %s (other_config:auto_poweron)\n", api.vms[i].name);
+        hv_start(NULL, &api.vms[i], 0, &domid, err, sizeof(err));
+    }
+    free(doms);
+}
+
+/* selftest=crash-on-udp: a datagram to 57005 starting "agent: crash". */
+static void crash_listener(void *arg)
+{
+    (void)arg;
+    int s = socket(AF_INET, SOCK_DGRAM, 0);
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(57005),
+                             .sin_addr.s_addr = htonl(INADDR_ANY) };
+    if (s < 0 || bind(s, (struct sockaddr *)&a, sizeof(a))) {
+        printf("agent: selftest=crash-on-udp: cannot bind UDP port 57005\n");
+        return;
+    }
+    for (;;) {
+        char buf[64];
+        ssize_t n = recv(s, buf, sizeof(buf), 0);
+        if (n >= 12 && !memcmp(buf, "agent: crash", 12)) {
+            printf("agent: selftest=crash-on-udp: the trigger came: crashing\n");
+            abort();
+        }
+    }
+}
+
 int main(int argc, char **argv)
 {
     unsigned long port = 80, mc = maxconn, idle = SESSION_DEFAULT_IDLE, iter = AUTH_DEFAULT_ITER;
+    unsigned long https_port = 443, http = 0, bench = 0;
+    heap_base = sbrk(0);
     const char *user = NULL, *hostname = "keel";
     char *password = NULL;
     char address[48] = "";
@@ -345,7 +497,10 @@ int main(int argc, char **argv)
         if (arg_uint(argv[i], "port", 1, 65535, &port) ||
             arg_uint(argv[i], "maxconn", 1, MAXCONN_LIMIT, &mc) ||
             arg_uint(argv[i], "session_idle", 1, 30ul * 86400, &idle) ||
-            arg_uint(argv[i], "kdf_iter", 1000, 10000000, &iter))
+            arg_uint(argv[i], "kdf_iter", 1000, 10000000, &iter) ||
+            arg_uint(argv[i], "https_port", 1, 65535, &https_port) ||
+            arg_uint(argv[i], "http", 0, 1, &http) ||
+            arg_uint(argv[i], "bench", 0, 1, &bench))
             continue;
         if (!strncmp(argv[i], "user=", 5))
             user = argv[i] + 5;
@@ -359,6 +514,7 @@ int main(int argc, char **argv)
          * configuration's or netfront's */
     }
     maxconn = (unsigned)mc;
+    bench_log = (int)bench;
     if (!user || !password) {
         printf("agent: user= and password= are required on the boot line\n");
         return 2;
@@ -398,6 +554,12 @@ int main(int argc, char **argv)
         printf("agent: sysctl refused (%ld): the agent needs role=control\n", prc);
         return 1;
     }
+    int crash_on_udp = 0;
+    for (int i = 1; i < argc; i++)
+        crash_on_udp |= !strcmp(argv[i], "selftest=crash-on-udp");
+    int persisted = persist_start(argc, argv);
+    if (persisted < 0)
+        return 1;
     if (minios_net_init()) {
         printf("agent: lwIP did not start\n");
         return 1;
@@ -407,16 +569,28 @@ int main(int argc, char **argv)
         printf("agent: the vif did not start (%d)\n", nf);
         return 1;
     }
-    int ls = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
-                             .sin_addr.s_addr = htonl(INADDR_ANY) };
-    if (ls < 0 || bind(ls, (struct sockaddr *)&a, sizeof(a)) || listen(ls, 16)) {
-        printf("agent: cannot listen on port %lu\n", port);
+    char terr[200];
+    if (tls_init(auth, persisted ? "/var/tls" : NULL, hostname, terr, sizeof(terr))) {
+        printf("agent: HTTPS: %s\n", terr);
         return 1;
     }
-    printf("agent: XenAPI (JSON-RPC /jsonrpc, XML-RPC /xmlrpc) on port %lu, host %s (%s), "
+    int ls = listen_on(https_port);
+    if (ls < 0)
+        return 1;
+    if (http) {
+        plain_listener = listen_on(port);
+        if (plain_listener < 0 || !minios_thread_create("api-listen", plain_thread, NULL, 16 << 10))
+            return 1;
+    }
+    printf("agent: XenAPI (JSON-RPC /jsonrpc, XML-RPC /xmlrpc) over HTTPS on port %lu%s, host %s (%s), "
            "at most %u connections, %zu methods\n",
-           port, hostname, api.host_uuid, maxconn, api_method_count());
-    accept_loop(ls);
+           https_port, http ? ", plain HTTP too (http=1)" : " (plain HTTP off: no http=1)", hostname,
+           api.host_uuid, maxconn, api_method_count());
+    if (http)
+        printf("agent: plain HTTP on port %lu (http=1)\n", port);
+    if (crash_on_udp && !minios_thread_create("agent-crash", crash_listener, NULL, 16 << 10))
+        printf("agent: selftest=crash-on-udp: no thread\n");
+    autostart();
+    accept_loop(ls, 1);
     return 0;
 }

@@ -143,6 +143,7 @@ static void serve_vbd(void *arg)
     }
     served++;
     active--;
+    vbds[i].active = false;                 /* a restarted frontend is served again */
     backends_changed(NULL, NULL, NULL);     /* exit=idle: main looks again */
     minios_thread_exit();
 }

@@ -31,7 +31,7 @@ HV=build/hv.elf
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 modules="build/stubdoms/xenstore.elf name=xenstore role=xenstore mem=16M"
 modules+=",build/stubdoms/netback.elf name=netback role=hardware pci=00:03.0 mem=32M"
-modules+=",build/stubdoms/agent.elf name=agent role=control mem=32M vif=netback ip=10.0.2.15/24 gw=10.0.2.2 user=root password=keel-demo maxconn=4"
+modules+=",build/stubdoms/agent.elf name=agent role=control mem=32M vif=netback ip=10.0.2.15/24 gw=10.0.2.2 user=root password=keel-demo maxconn=4 http=1"
 modules+=",build/apps/httpd.elf name=web mem=16M"
 nic=$(make -s --no-print-directory run-net-qemu)
 tmp=$(mktemp -d)

@@ -300,6 +300,12 @@ void vbd_close(struct vbd *v)
     blkback_lock();
     img_close(v->img);
     blkback_unlock();
-    writen(v->be, "state", "%d", XenbusStateClosed);
+    /* A frontend domain that crashed and was built again (restart=crash)
+     * has had its backend directory written afresh, state Initialising,
+     * before this thread saw the old one go: that state is the new
+     * frontend's, not ours to close (main's scan serves it next). */
+    unsigned long long st;
+    if (readu(v->be, "state", &st) || st != XenbusStateInitialising)
+        writen(v->be, "state", "%d", XenbusStateClosed);
     free(v);
 }
