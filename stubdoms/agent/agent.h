@@ -71,6 +71,12 @@ struct agent_hv {
     /* 1 if name is a kernel image start can build; names: their list. */
     int (*kernel_known)(const char *name);
     const char *kernel_names;
+    /* events and tasks (events.c): sleep_ms lets other threads run for
+     * about ms milliseconds (NULL: event.from and event.next never wait);
+     * spawn runs fn(arg) in a new thread, 0 or -1 (NULL: Async calls run
+     * before they return). */
+    void (*sleep_ms)(void *ctx, unsigned ms);
+    int (*spawn)(void (*fn)(void *), void *arg);
 };
 
 /* ---- credentials and sessions (session.c) ---- */
@@ -124,6 +130,8 @@ struct agent_api {
     char hostname[64];
     char address[48];          /* the management address, or "" */
     struct agent_vmdef vms[AGENT_MAX_VMDEFS];
+    /* events and tasks (events.c) */
+    struct agent_events *ev;
 };
 
 /* Sets up the host's identity (uuid derived from hostname, docs/agent.md). */
@@ -142,6 +150,32 @@ const char *api_method_name(size_t i);
 
 /* A XenAPI failure [code, params...] (helper for the codecs). */
 json_t *api_failure(const char *code, ...);   /* NULL-terminated string params */
+
+/* ---- events and tasks (events.c) ---- */
+
+/* Events kept for event.from / event.next (older tokens: EVENTS_LOST). */
+#define AGENT_EVENTS_KEPT 256
+#define AGENT_MAX_TASKS 64
+/* The longest event.from / event.next wait (seconds). */
+#define AGENT_EVENT_MAX_WAIT 120
+
+/* Allocates api->ev; 0, or -1. */
+int events_init(struct agent_api *api);
+void events_free(struct agent_api *api);
+/* The current records of class cls ("VM", "host", "pool"; api.c) as
+ * {ref: record}, or NULL. */
+json_t *api_class_records(struct agent_api *api, const char *cls);
+/* Handles an event.* or task.* method, or an Async.* call, after api.c
+ * checked the session; as api_call.  Returns -2 if method is none of them. */
+int events_call(struct agent_api *api, const char *method, json_t *params, json_t **result);
+/* api.c's checks of a call (method known, parameter count, session): 0,
+ * or -1 with the failure in *fail. */
+int api_check(struct agent_api *api, const char *method, json_t *params, json_t **fail);
+/* After a call of api.c's that succeeded: logs what it changed. */
+void events_after(struct agent_api *api, const char *method);
+/* Their names, for system.listMethods. */
+size_t events_method_count(void);
+const char *events_method_name(size_t i);
 
 /* ---- the transports (rpc.c) ---- */
 

@@ -73,6 +73,7 @@ void api_init(struct agent_api *api, struct agent_hv *hv, struct agent_auth *aut
     char t[80];
     int n = snprintf(t, sizeof(t), "keel-host:%s", api->hostname);
     uuid_derive(t, (size_t)n, api->host_uuid);
+    events_init(api);   /* without it, event.* and task.* fail INTERNAL_ERROR */
 }
 
 static void pool_uuid(const struct agent_api *api, char out[37])
@@ -904,39 +905,76 @@ static const struct method methods[] = {
     { "VM.get_PV_args", 2, 2, SESSION, vm_get_field },
 };
 
+/* ---- events and tasks (events.c) ---- */
+
+json_t *api_class_records(struct agent_api *api, const char *cls)
+{
+    struct call c = { .api = api, .method = "", .params = NULL };
+    json_t *v = NULL;
+    if (!strcmp(cls, "VM"))
+        v = vm_get_all_records(&c);
+    else if (!strcmp(cls, "host"))
+        v = host_get_all_records(&c);
+    else if (!strcmp(cls, "pool"))
+        v = pool_get_all_records(&c);
+    free(c.doms);
+    json_decref(c.fail);
+    return v;
+}
+
 size_t api_method_count(void)
 {
-    return sizeof(methods) / sizeof(methods[0]);
+    return sizeof(methods) / sizeof(methods[0]) + events_method_count();
 }
 
 const char *api_method_name(size_t i)
 {
-    return i < api_method_count() ? methods[i].name : NULL;
+    size_t n = sizeof(methods) / sizeof(methods[0]);
+    return i < n ? methods[i].name : events_method_name(i - n);
+}
+
+/* The method's entry, its parameter count and its session checked: the
+ * entry, or NULL with the failure in c. */
+static const struct method *check_call(struct call *c)
+{
+    const struct method *m = NULL;
+    for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
+        if (!strcmp(methods[i].name, c->method))
+            m = &methods[i];
+    size_t n = json_array_size(c->params);
+    if (!m) {
+        failf(c, api_failure("MESSAGE_METHOD_UNKNOWN", c->method, NULL));
+    } else if (!json_is_array(c->params) || n < m->min || n > m->max) {
+        char e[16], r[16];
+        snprintf(e, sizeof(e), "%u", m->max);
+        snprintf(r, sizeof(r), "%zu", n);
+        failf(c, api_failure("MESSAGE_PARAMETER_COUNT_MISMATCH", c->method, e, r, NULL));
+    } else if (m->session == SESSION || (m->session == OPT_SESSION && n > 0)) {
+        json_t *s = json_array_get(c->params, 0);
+        const char *ref = json_is_string(s) ? json_string_value(s) : "";
+        if (!session_check(c->api->auth, ref, c->api->now()))
+            failf(c, api_failure("SESSION_INVALID", ref, NULL));
+    }
+    return c->fail ? NULL : m;
+}
+
+int api_check(struct agent_api *api, const char *method, json_t *params, json_t **fail)
+{
+    struct call c = { .api = api, .method = method, .params = params };
+    check_call(&c);
+    *fail = c.fail;
+    return c.fail ? -1 : 0;
 }
 
 int api_call(struct agent_api *api, const char *method, json_t *params, json_t **result)
 {
     struct call c = { .api = api, .method = method, .params = params };
-    const struct method *m = NULL;
-    for (size_t i = 0; i < api_method_count(); i++)
-        if (!strcmp(methods[i].name, method))
-            m = &methods[i];
-    size_t n = json_array_size(params);
+    int r = events_call(api, method, params, result);
+    if (r != -2)
+        return r;
+    const struct method *m = check_call(&c);
     json_t *v = NULL;
-    if (!m) {
-        failf(&c, api_failure("MESSAGE_METHOD_UNKNOWN", method, NULL));
-    } else if (!json_is_array(params) || n < m->min || n > m->max) {
-        char e[16], r[16];
-        snprintf(e, sizeof(e), "%u", m->max);
-        snprintf(r, sizeof(r), "%zu", n);
-        failf(&c, api_failure("MESSAGE_PARAMETER_COUNT_MISMATCH", method, e, r, NULL));
-    } else if (m->session == SESSION || (m->session == OPT_SESSION && n > 0)) {
-        json_t *s = json_array_get(params, 0);
-        const char *ref = json_is_string(s) ? json_string_value(s) : "";
-        if (!session_check(api->auth, ref, api->now()))
-            failf(&c, api_failure("SESSION_INVALID", ref, NULL));
-    }
-    if (!c.fail) {
+    if (m) {
         v = m->fn(&c);
         if (!v && !c.fail)
             failf(&c, api_failure("INTERNAL_ERROR", "no result", NULL));
@@ -948,5 +986,6 @@ int api_call(struct agent_api *api, const char *method, json_t *params, json_t *
         return 1;
     }
     *result = v;
+    events_after(api, method);
     return 0;
 }

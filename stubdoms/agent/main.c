@@ -177,7 +177,20 @@ static int hv_start(void *ctx, const struct agent_vmdef *vm, int paused, uint32_
     return rc;
 }
 
+static void hv_sleep_ms(void *ctx, unsigned ms)
+{
+    (void)ctx;
+    minios_sleep_ns((uint64_t)ms * 1000 * 1000);
+}
+
+/* Async.* calls run in a thread of their own (events.c). */
+static int hv_spawn(void (*fn)(void *), void *arg)
+{
+    return minios_thread_create("task", fn, arg, 64 << 10) ? 0 : -1;
+}
+
 static struct agent_hv hv = {
+    .sleep_ms = hv_sleep_ms, .spawn = hv_spawn,
     .list = hv_list, .physinfo = hv_physinfo,
     .pause = hv_pause, .unpause = hv_unpause, .destroy = hv_destroy,
     .start = hv_start, .wait_gone = hv_wait_gone, .kernel_known = build_image_known,
