@@ -304,6 +304,50 @@ EOF
     out=$($K vm-destroy hello2 2>&1) && fail "keel vm-destroy twice succeeded"
     grep -q '^keel: 0 VMs are named hello2' <<<"$out" || fail "keel vm-destroy twice: $out"
     echo "keel CLI: vm-list, wrong password and vm-pause agent refused, vm-create, vm-start --paused, vm-unpause (it ran and halted), vm-destroy"
+    # The same client WITH its event watch (its default): event.inject,
+    # event.from with tokens, the task class.  A VM is started with
+    # callAsync (Async.VM.start: the client waits for its task's record to
+    # reach success through events), and its power state in the client's
+    # cache (fed by events only) goes Halted, Paused, Halted, then gone.
+    cat > "$tmp/events.mjs" <<EOF
+import { Xapi } from '$PWD/build/npm/node_modules/xen-api/index.mjs'
+const xapi = new Xapi({ url: 'http://127.0.0.1:$port', auth: { user: 'root', password: 'keel-demo' } })
+await xapi.connect()
+await xapi.objectsFetched
+const sleep = ms => new Promise(r => setTimeout(r, ms))
+const ref = await xapi.call('VM.create', { name_label: 'ev1', memory_static_max: 2097152, PV_kernel: 'hello' })
+const until = async (what, f) => {
+  for (let i = 0; i < 600; i++) { const o = xapi.getObject(ref, undefined); if (o && f(o)) return o; await sleep(100) }
+  throw new Error('timed out waiting for ' + what + ': ' + xapi.getObject(ref, undefined)?.power_state)
+}
+await until('ev1 added', o => o.power_state === 'Halted')
+console.log('events: ev1 added (Halted)')
+const res = await xapi.callAsync('VM.start', ref, true, false)
+if (res !== '') throw new Error('Async.VM.start result ' + JSON.stringify(res))
+const o = await until('ev1 Paused', o => o.power_state === 'Paused')
+console.log('events: Async.VM.start task succeeded; ev1 Paused as d' + o.domid)
+await xapi.callAsync('VM.unpause', ref)
+await until('ev1 Halted', o => o.power_state === 'Halted')
+console.log('events: ev1 ran and is Halted')
+let failed = ''
+try { await xapi.callAsync('VM.unpause', ref) } catch (e) { failed = e.code }
+if (failed !== 'VM_BAD_POWER_STATE') throw new Error('a failing task gave ' + failed)
+console.log('events: a failed task rejected with ' + failed)
+await xapi.call('VM.destroy', ref)
+for (let i = 0; i < 100 && xapi.getObject(ref, undefined); i++) await sleep(100)
+if (xapi.getObject(ref, undefined)) throw new Error('ev1 still cached after VM.destroy')
+await sleep(1000)
+const tasks = await xapi.call('task.get_all')
+console.log('events: ev1 gone from the cache (del); tasks left: ' + tasks.length)
+await xapi.disconnect()
+process.exit(0)
+EOF
+    out=$(cd "$tmp" && timeout 200 node events.mjs 2>&1) || fail "npm xen-api client with events: $out"
+    grep -q "^events: ev1 ran and is Halted$" <<<"$out" && grep -q "tasks left: 0$" <<<"$out" ||
+        fail "npm xen-api client with events: $out"
+    echo "$out"
+    dev=$(grep -o 'agent: VM ev1 started as d[0-9]*' "$log" | tail -1 | sed 's/.*as d//')
+    [ -n "$dev" ] && grep -q "(d$dev) Hello, world" "$log" || fail "ev1 (d$dev) did not say hello"
 else
     echo "the npm xen-api client is not installed (ci/deps.sh): its checks skipped"
 fi
