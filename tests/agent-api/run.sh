@@ -234,8 +234,37 @@ except XenAPI.Failure as e:
     assert e.details[0] == "OPERATION_NOT_ALLOWED", e.details
 web = s.xenapi.VM.get_by_name_label("web")[0]
 assert s.xenapi.VM.get_power_state(web) == "Running"
+# Events and tasks over XML-RPC: a token from event.inject, Async.VM.pause
+# and unpause as tasks, the pause seen by event.from (a double timeout),
+# a failing Async call's task carrying the error.
+import time
+tok = s.xenapi.event.inject("pool", s.xenapi.pool.get_all()[0])
+def run(task):
+    for _ in range(600):
+        st = s.xenapi.task.get_status(task)
+        if st != "pending":
+            break
+        time.sleep(0.1)
+    rec = s.xenapi.task.get_record(task)
+    s.xenapi.task.destroy(task)
+    return st, rec
+st, rec = run(s.xenapi.Async.VM.pause(web))
+assert st == "success" and rec["result"] == "", rec
+ev = getattr(s.xenapi.event, "from")(["VM"], tok, 5.0)
+mods = [e for e in ev["events"] if e["ref"] == web and e["class"] == "vm"]
+assert mods and mods[-1]["snapshot"]["power_state"] == "Paused", ev
+st, rec = run(s.xenapi.Async.VM.unpause(web))
+assert st == "success", rec
+st, rec = run(s.xenapi.Async.VM.unpause(web))
+assert st == "failure" and rec["error_info"][0] == "VM_BAD_POWER_STATE", rec
+try:
+    getattr(s.xenapi.event, "from")(["VM"], "nonsense", 1.0)
+    raise SystemExit("a bad token was accepted")
+except XenAPI.Failure as e:
+    assert e.details[0] == "EVENT_FROM_TOKEN_PARSE_FAILURE", e.details
+assert s.xenapi.VM.get_power_state(web) == "Running"
 s.xenapi.session.logout()
-print("XenAPI.py: API %s, VMs %s, OPERATION_NOT_ALLOWED raised as a Failure, logged out" % (version, " ".join(names)))
+print("XenAPI.py: API %s, VMs %s, OPERATION_NOT_ALLOWED raised as a Failure, Async pause/unpause tasks, the pause seen by event.from, a failed task, logged out" % (version, " ".join(names)))
 PY
 ) || fail "XenAPI.py: $py"
     echo "$py"
