@@ -76,6 +76,13 @@ struct agent_hv {
      * spawn runs fn(arg) in a new thread, 0 or -1 (NULL: Async calls run
      * before they return). */
     void (*sleep_ms)(void *ctx, unsigned ms);
+    /* VM.clean_shutdown: writes req to the domain's control/shutdown in
+     * the store; 0, -ENOENT (2) negated if the domain has no control node,
+     * or another negative errno. */
+    int (*control)(void *ctx, uint32_t domid, const char *req);
+    /* Waits (letting other threads run) until domid has shut down or is
+     * gone, at most seconds; 0, or -1 if it still runs. */
+    int (*wait_shutdown)(void *ctx, uint32_t domid, unsigned seconds);
     int (*spawn)(void (*fn)(void *), void *arg);
 };
 
@@ -158,6 +165,8 @@ json_t *api_failure(const char *code, ...);   /* NULL-terminated string params *
 #define AGENT_MAX_TASKS 64
 /* The longest event.from / event.next wait (seconds). */
 #define AGENT_EVENT_MAX_WAIT 120
+/* How long VM.clean_shutdown waits before it destroys the domain (s). */
+#define AGENT_CLEAN_TIMEOUT 30
 
 /* Allocates api->ev; 0, or -1. */
 int events_init(struct agent_api *api);

@@ -201,9 +201,9 @@ static json_t *vm_ops(const struct call *c, const struct agent_dom *d)
     const char *ps = power_state(d);
     if (d->domid == c->api->hv->self || d->xs_domain)
         return a;
-    const char *ops[3] = { NULL, NULL, NULL };
+    const char *ops[4] = { NULL, NULL, NULL, NULL };
     if (!strcmp(ps, "Running"))
-        ops[0] = "pause", ops[1] = "hard_shutdown";
+        ops[0] = "pause", ops[1] = "hard_shutdown", ops[3] = "clean_shutdown";
     else if (!strcmp(ps, "Paused"))
         ops[0] = "unpause", ops[1] = "hard_shutdown";
     else if (!strcmp(ps, "Suspended"))
@@ -212,7 +212,7 @@ static json_t *vm_ops(const struct call *c, const struct agent_dom *d)
         ops[0] = "start", ops[1] = "destroy";
     if (d->vmdef >= 0 && (!strcmp(ps, "Running") || !strcmp(ps, "Paused")))
         ops[2] = "hard_reboot";
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < 4; i++)
         if (ops[i])
             json_array_append_new(a, json_string(ops[i]));
     return a;
@@ -405,6 +405,32 @@ static json_t *vm_hard_shutdown(struct call *c)
     if (!d || vm_act_check(c, ref, d, want))
         return NULL;
     return hv_result(c, c->api->hv->destroy(c->api->hv->ctx, d->domid), "destroydomain");
+}
+
+/* VM.clean_shutdown(session, vm): "poweroff" written to the domain's
+ * control/shutdown, as xl shutdown does; the domain has
+ * AGENT_CLEAN_TIMEOUT seconds to shut down (other calls are served
+ * meanwhile), then it is destroyed (xl shutdown -F's fallback). */
+static json_t *vm_clean_shutdown(struct call *c)
+{
+    static const char *const want[] = { "Running", NULL };
+    const char *ref = str_param(c, 1, "vm");
+    struct agent_dom *d = ref ? vm_by_ref(c, ref) : NULL;
+    if (!d || vm_act_check(c, ref, d, want))
+        return NULL;
+    struct agent_hv *hv = c->api->hv;
+    uint32_t domid = d->domid;
+    int rc = hv->control ? hv->control(hv->ctx, domid, "poweroff") : -2;
+    if (rc == -2) {
+        failf(c, api_failure("OPERATION_NOT_ALLOWED",
+                             "the VM's domain has no control node in the store: use hard_shutdown", NULL));
+        return NULL;
+    }
+    if (rc)
+        return hv_result(c, rc, "writing control/shutdown");
+    if (!hv->wait_shutdown(hv->ctx, domid, AGENT_CLEAN_TIMEOUT))
+        return json_string("");
+    return hv_result(c, hv->destroy(hv->ctx, domid), "destroydomain after the clean shutdown timed out");
 }
 
 /* An integer field of VM.create's record: a number, or a decimal string
@@ -903,6 +929,8 @@ static const struct method methods[] = {
     { "VM.hard_reboot", 2, 2, SESSION, vm_hard_reboot },
     { "VM.get_PV_kernel", 2, 2, SESSION, vm_get_field },
     { "VM.get_PV_args", 2, 2, SESSION, vm_get_field },
+    /* issue 13, second slice (lifecycle) */
+    { "VM.clean_shutdown", 2, 2, SESSION, vm_clean_shutdown },
 };
 
 /* ---- events and tasks (events.c) ---- */

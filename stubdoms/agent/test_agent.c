@@ -1037,6 +1037,81 @@ static void test_tasks(void)
     json_decref(r);
 }
 
+/* ---- VM.clean_shutdown ---- */
+
+static int control_rc, control_obeys;
+static char control_req[16];
+static int f_control(void *ctx, uint32_t id, const char *req)
+{
+    (void)ctx;
+    if (control_rc)
+        return control_rc;
+    snprintf(control_req, sizeof(control_req), "%s", req);
+    if (control_obeys)
+        find(id)->shutdown = 1, find(id)->shutdown_code = 0;
+    return 0;
+}
+
+static int f_wait_shutdown(void *ctx, uint32_t id, unsigned seconds)
+{
+    (void)ctx;
+    EXPECT(seconds == AGENT_CLEAN_TIMEOUT);
+    struct agent_dom *d = find(id);
+    return !d || d->shutdown || d->dying ? 0 : -1;
+}
+
+static void test_clean_shutdown(void)
+{
+    json_t *r;
+    char web[64], agent[64];
+    snprintf(web, sizeof(web), "%s", refof("web"));
+    snprintf(agent, sizeof(agent), "%s", refof("agent"));
+    struct agent_dom *w = find(2);
+    EXPECT(w && !w->paused && !w->shutdown && !w->dying);
+    EXPECT(!strcmp(call("VM.get_allowed_operations", json_pack("[s,s]", session, web), &r), ""));
+    int have = 0;
+    for (size_t i = 0; i < json_array_size(r); i++)
+        have |= !strcmp(json_string_value(json_array_get(r, i)), "clean_shutdown");
+    EXPECT(have);
+    json_decref(r);
+    /* No control hook, no control node, a store error. */
+    EXPECT(!strcmp(call("VM.clean_shutdown", json_pack("[s,s]", session, web), NULL), "OPERATION_NOT_ALLOWED"));
+    hv.control = f_control;
+    hv.wait_shutdown = f_wait_shutdown;
+    control_rc = -2;
+    EXPECT(!strcmp(call("VM.clean_shutdown", json_pack("[s,s]", session, web), &r), "OPERATION_NOT_ALLOWED"));
+    EXPECT(strstr(json_string_value(json_array_get(r, 1)), "no control node") != NULL);
+    json_decref(r);
+    control_rc = -13;
+    EXPECT(!strcmp(call("VM.clean_shutdown", json_pack("[s,s]", session, web), NULL), "INTERNAL_ERROR"));
+    control_rc = 0;
+    /* Not on the agent, not when paused, not with a bad ref. */
+    EXPECT(!strcmp(call("VM.clean_shutdown", json_pack("[s,s]", session, agent), NULL), "OPERATION_NOT_ALLOWED"));
+    w->paused = 1;
+    EXPECT(!strcmp(call("VM.clean_shutdown", json_pack("[s,s]", session, web), &r), "VM_BAD_POWER_STATE"));
+    EXPECT(!strcmp(json_string_value(json_array_get(r, 2)), "running"));
+    json_decref(r);
+    w->paused = 0;
+    EXPECT(!strcmp(call("VM.clean_shutdown", json_pack("[s,s]", session, "OpaqueRef:x"), NULL), "HANDLE_INVALID"));
+    EXPECT(!strcmp(call("VM.clean_shutdown", json_pack("[s,i]", session, 1), NULL), "FIELD_TYPE_ERROR"));
+    EXPECT(control_req[0] == 0);
+    /* The domain obeys: poweroff asked, it shuts down, Halted. */
+    control_obeys = 1;
+    EXPECT(!strcmp(call("VM.clean_shutdown", json_pack("[s,s]", session, web), NULL), ""));
+    EXPECT(!strcmp(control_req, "poweroff") && w->shutdown && !w->dying);
+    EXPECT(!strcmp(call("VM.get_power_state", json_pack("[s,s]", session, web), &r), ""));
+    EXPECT(!strcmp(json_string_value(r), "Halted"));
+    json_decref(r);
+    w->shutdown = 0;
+    /* It does not: destroyed after the timeout. */
+    control_obeys = 0;
+    EXPECT(!strcmp(call("VM.clean_shutdown", json_pack("[s,s]", session, web), NULL), ""));
+    EXPECT(w->dying && !w->shutdown);
+    w->dying = 0;
+    hv.control = NULL;
+    hv.wait_shutdown = NULL;
+}
+
 int main(void)
 {
     doms[0] = (struct agent_dom){ .domid = 0, .name = "xenstore", .xs_domain = 1, .max_pages = 4096,
@@ -1062,6 +1137,7 @@ int main(void)
     test_create();
     test_events();
     test_tasks();
+    test_clean_shutdown();
     test_jsonrpc();
     test_xmlrpc();
     test_http();

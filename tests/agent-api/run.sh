@@ -421,17 +421,33 @@ d4=$(grep -o 'agent: VM hello1 started as d[0-9]*' "$log" | tail -1 | sed 's/.*a
 expect_err OPERATION_NOT_ALLOWED '["a boot domain restarts by its restart= policy, not through the API"]' VM.hard_reboot "[\"$s\",\"$web\"]"
 [ "$(jrpc VM.destroy "[\"$s\",\"$h1\"]" | jq -c .result)" = '""' ] || fail "VM.destroy hello1"
 expect_err HANDLE_INVALID "[\"VM\",\"$h1\"]" VM.get_record "[\"$s\",\"$h1\"]"
+# A Halted VM for the clean_shutdown refusal below (VM_BAD_POWER_STATE).
+x=$(jrpc VM.create "[\"$s\",{\"name_label\":\"h1x\",\"memory_static_max\":2097152,\"PV_kernel\":\"hello\"}]")
+h1x=$(jq -r .result <<<"$x")
+[[ "$h1x" =~ ^OpaqueRef: ]] || fail "VM.create h1x: $x"
 echo "VM.create + VM.start of hello: paused d$d1, unpaused, said hello, Halted; again as d$d2; hard_reboot of paused d$d3 ran d$d4; destroyed"
 
-# Logout ends the session; hard_shutdown of web.
+# Logout ends the session; clean shutdown of web (keel vm-shutdown without
+# --force: VM.clean_shutdown writes "poweroff" to its control/shutdown,
+# minios acknowledges and powers off by itself).  A Halted VM is refused.
 [ "$(jrpc session.logout "[\"$s2\"]" | jq -c .result)" = '""' ] || fail "logout"
 expect_err SESSION_INVALID "[\"$s2\"]" VM.get_all "[\"$s2\"]"
-[ "$(jrpc VM.hard_shutdown "[\"$s\",\"$web\"]" | jq -c .result)" = '""' ] || fail "VM.hard_shutdown web"
+expect_err VM_BAD_POWER_STATE "[\"$h1x\",\"running\",\"halted\"]" VM.clean_shutdown "[\"$s\",\"$h1x\"]"
+jrpc VM.destroy "[\"$s\",\"$h1x\"]" >/dev/null
+if [ -f build/npm/node_modules/xen-api/package.json ] && command -v node >/dev/null; then
+    out=$(timeout 120 node tools/keel/keel.mjs --url "$url" --password keel-demo vm-shutdown web 2>&1) ||
+        fail "keel vm-shutdown web: $out"
+else
+    [ "$(jrpc VM.clean_shutdown "[\"$s\",\"$web\"]" | jq -c .result)" = '""' ] || fail "VM.clean_shutdown web"
+fi
+grep -q "agent: asked d$wid to poweroff through control/shutdown" "$log" || fail "the agent did not write control/shutdown"
+grep -q "(web) minios: control/shutdown asks for poweroff" "$log" && grep -q "d$wid (web) shut down: poweroff" "$log" || fail "web did not power off on control/shutdown"
+! grep -q "d$wid did not shut down" "$log" || fail "web had to be destroyed"
 st=$(jrpc VM.get_power_state "[\"$s\",\"$web\"]")
 [ "$(jq -r .result <<<"$st")" = Halted ] || [ "$(jq -r .error.message <<<"$st")" = HANDLE_INVALID ] ||
-    fail "web after hard_shutdown: $st"
+    fail "web after clean_shutdown: $st"
 n=$(jrpc VM.get_all "[\"$s\"]" | jq '.result | length')
-echo "logout: session gone; hard_shutdown of web: $(jq -c '.result // .error.message' <<<"$st"), $n VMs listed"
+echo "logout: session gone; clean shutdown of web (it powered off by itself): $(jq -c '.result // .error.message' <<<"$st"), $n VMs listed"
 grep -q "d$wid (web)" "$log" || fail "boot log lost"
 kill -0 $qpid 2>/dev/null || fail "QEMU ended"
 ! grep -q 'keel-demo' "$log" || fail "the password appears on the console: $(grep -m1 keel-demo "$log")"
