@@ -4,13 +4,14 @@
  * acknowledges by writing "" back and shuts down with that reason, its
  * output flushed.  Anything else written there is said on the console
  * and ignored.  Set up at start (an init_array entry, after the store
- * client) in every application that has a store. */
+ * client) in every application that has a store, by a short-lived thread. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <xen/sched.h>
 #include <minios/console.h>
 #include <minios/sched.h>
+#include <minios/thread.h>
 #include <minios/xenbus.h>
 
 static void control_shutdown(const char *path, const char *token, void *data)
@@ -40,8 +41,16 @@ static void control_shutdown(const char *path, const char *token, void *data)
     minios_shutdown(reason);
 }
 
+static void set_watch(void *arg)
+{
+    (void)arg;
+    minios_xs_watch("control/shutdown", "minios-shutdown", control_shutdown, NULL);
+}
+
+/* In a thread of its own: a store that never answers (a test's fake
+ * xenstore) must not hold up main(). */
 __attribute__((constructor)) static void control_watch(void)
 {
-    if (minios_xenbus_available())
-        minios_xs_watch("control/shutdown", "minios-shutdown", control_shutdown, NULL);
+    if (minios_xenbus_available() && !minios_thread_create("control", set_watch, NULL, 16 << 10))
+        minios_printk("minios: no memory for the control/shutdown watch\n");
 }
