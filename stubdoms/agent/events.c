@@ -472,8 +472,14 @@ static json_t *ev_register(struct agent_api *api, json_t *p, json_t **fail)
         return NULL;
     poll(api);
     struct reg *r = reg_of(e, session);
+    /* A free slot, else one whose session has ended (probing a live one
+     * restarts its idle time: only when no slot is free). */
+    int any_free = 0;
+    for (int i = 0; i < SESSION_MAX; i++)
+        any_free |= !e->regs[i].used;
     for (int i = 0; i < SESSION_MAX && !r; i++)
-        if (!e->regs[i].used || !session_check(api->auth, e->regs[i].session, api->now())) {
+        if (!e->regs[i].used ||
+            (!any_free && !session_check(api->auth, e->regs[i].session, api->now()))) {
             r = &e->regs[i];
             json_decref(r->classes);
             memset(r, 0, sizeof(*r));

@@ -920,6 +920,17 @@ static void test_events(void)
     EXPECT(!strcmp(call("VM.unpause", json_pack("[s,s]", session, web), NULL), ""));
     EXPECT(!strcmp(call("event.unregister", json_pack("[s,[s]]", session, "vm"), NULL), ""));
     EXPECT(!strcmp(call("event.next", json_pack("[s]", session), NULL), "SESSION_NOT_REGISTERED"));
+    /* More registrations than sessions can live: an ended session's slot
+     * is taken again, and the newest registrations work. */
+    for (int i = 0; i < SESSION_MAX + 3; i++) {
+        clock_s++;
+        call("session.login_with_password", json_pack("[s,s]", "root", "keel-demo"), &r);
+        snprintf(session, sizeof(session), "%s", json_string_value(r));
+        json_decref(r);
+        EXPECT(!strcmp(call("event.register", json_pack("[s,[s]]", session, "*"), NULL), ""));
+    }
+    EXPECT(!strcmp(call("event.next", json_pack("[s]", session), &r), ""));
+    json_decref(r);
 }
 
 static void test_tasks(void)
