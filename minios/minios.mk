@@ -19,7 +19,7 @@ MINIOS_LIB_SRCS   := minios/kernel/start.c minios/kernel/console.c \
                      minios/kernel/mm.c minios/kernel/sched.c \
                      minios/kernel/events.c minios/kernel/time.c \
                      minios/kernel/gnttab.c minios/kernel/thread.c \
-                     minios/kernel/xenbus.c \
+                     minios/kernel/xenbus.c minios/kernel/shutdown.c \
                      minios/drivers/pci.c minios/drivers/virtq.c \
                      minios/drivers/virtio.c minios/drivers/virtio_net.c \
                      minios/drivers/virtio_blk.c minios/drivers/blkfront.c \

@@ -72,6 +72,19 @@ struct agent_hv {
     /* 1 if name is a kernel image start can build; names: their list. */
     int (*kernel_known)(const char *name);
     const char *kernel_names;
+    /* events and tasks (events.c): sleep_ms lets other threads run for
+     * about ms milliseconds (NULL: event.from and event.next never wait);
+     * spawn runs fn(arg) in a new thread, 0 or -1 (NULL: Async calls run
+     * before they return). */
+    void (*sleep_ms)(void *ctx, unsigned ms);
+    /* VM.clean_shutdown: writes req to the domain's control/shutdown in
+     * the store; 0, -ENOENT (2) negated if the domain has no control node,
+     * or another negative errno. */
+    int (*control)(void *ctx, uint32_t domid, const char *req);
+    /* Waits (letting other threads run) until domid has shut down or is
+     * gone, at most seconds; 0, or -1 if it still runs. */
+    int (*wait_shutdown)(void *ctx, uint32_t domid, unsigned seconds);
+    int (*spawn)(void (*fn)(void *), void *arg);
 };
 
 /* ---- credentials and sessions (session.c) ---- */
@@ -126,6 +139,9 @@ struct agent_api {
     char address[48];          /* the management address, or "" */
     struct agent_vmdef vms[AGENT_MAX_VMDEFS];
     char store_dir[32];        /* where VM records persist (persist.c); "": memory only */
+
+    /* events and tasks (events.c) */
+    struct agent_events *ev;
 };
 
 /* Sets up the host's identity (uuid derived from hostname, docs/agent.md). */
@@ -166,6 +182,34 @@ int persist_remove(const char *dir, const uint8_t uuid[16], char *err, size_t er
  * cannot be read. */
 int persist_load(const char *dir, struct agent_vmdef *vms, unsigned max,
                  int (*kernel_known)(const char *), void (*log)(const char *msg));
+
+/* ---- events and tasks (events.c) ---- */
+
+/* Events kept for event.from / event.next (older tokens: EVENTS_LOST). */
+#define AGENT_EVENTS_KEPT 256
+#define AGENT_MAX_TASKS 64
+/* The longest event.from / event.next wait (seconds). */
+#define AGENT_EVENT_MAX_WAIT 120
+/* How long VM.clean_shutdown waits before it destroys the domain (s). */
+#define AGENT_CLEAN_TIMEOUT 30
+
+/* Allocates api->ev; 0, or -1. */
+int events_init(struct agent_api *api);
+void events_free(struct agent_api *api);
+/* The current records of class cls ("VM", "host", "pool"; api.c) as
+ * {ref: record}, or NULL. */
+json_t *api_class_records(struct agent_api *api, const char *cls);
+/* Handles an event.* or task.* method, or an Async.* call, after api.c
+ * checked the session; as api_call.  Returns -2 if method is none of them. */
+int events_call(struct agent_api *api, const char *method, json_t *params, json_t **result);
+/* api.c's checks of a call (method known, parameter count, session): 0,
+ * or -1 with the failure in *fail. */
+int api_check(struct agent_api *api, const char *method, json_t *params, json_t **fail);
+/* After a call of api.c's that succeeded: logs what it changed. */
+void events_after(struct agent_api *api, const char *method);
+/* Their names, for system.listMethods. */
+size_t events_method_count(void);
+const char *events_method_name(size_t i);
 
 /* ---- the transports (rpc.c) ---- */
 

@@ -49,7 +49,7 @@ $(EXPAT_MINIOS): $(patsubst %,$(B)/expat-minios/obj/%.o,$(EXPAT_FILES))
 # The portable core (HTTP, RPC codecs, XenAPI classes, sessions) and the
 # minios part (main.c: sockets, domctl, entropy).
 AGENT_CORE  := stubdoms/agent/http.c stubdoms/agent/rpc.c stubdoms/agent/api.c stubdoms/agent/persist.c \
-               stubdoms/agent/session.c
+               stubdoms/agent/session.c stubdoms/agent/events.c
 AGENT_HDRS  := $(wildcard stubdoms/agent/*.h) $(wildcard $(AGENT_CONF)/*.h)
 AGENT_CFLAGS := $(LWIP_CFLAGS) -Istubdoms/agent $(AGENT_LIB_CFLAGS) -I$(HTTPP_SRC) $(HTTPP_DEFS) \
                 $(MBEDTLS_TLS_FLAGS) -Itests/domctl -Itests/common $(DOMBUILD_CFLAGS) $(DISKFS_CFLAGS)

@@ -73,6 +73,7 @@ void api_init(struct agent_api *api, struct agent_hv *hv, struct agent_auth *aut
     char t[80];
     int n = snprintf(t, sizeof(t), "keel-host:%s", api->hostname);
     uuid_derive(t, (size_t)n, api->host_uuid);
+    events_init(api);   /* without it, event.* and task.* fail INTERNAL_ERROR */
 }
 
 static void pool_uuid(const struct agent_api *api, char out[37])
@@ -200,9 +201,9 @@ static json_t *vm_ops(const struct call *c, const struct agent_dom *d)
     const char *ps = power_state(d);
     if (d->domid == c->api->hv->self || d->xs_domain)
         return a;
-    const char *ops[3] = { NULL, NULL, NULL };
+    const char *ops[4] = { NULL, NULL, NULL, NULL };
     if (!strcmp(ps, "Running"))
-        ops[0] = "pause", ops[1] = "hard_shutdown";
+        ops[0] = "pause", ops[1] = "hard_shutdown", ops[3] = "clean_shutdown";
     else if (!strcmp(ps, "Paused"))
         ops[0] = "unpause", ops[1] = "hard_shutdown";
     else if (!strcmp(ps, "Suspended"))
@@ -211,7 +212,7 @@ static json_t *vm_ops(const struct call *c, const struct agent_dom *d)
         ops[0] = "start", ops[1] = "destroy";
     if (d->vmdef >= 0 && (!strcmp(ps, "Running") || !strcmp(ps, "Paused")))
         ops[2] = "hard_reboot";
-    for (int i = 0; i < 3; i++)
+    for (int i = 0; i < 4; i++)
         if (ops[i])
             json_array_append_new(a, json_string(ops[i]));
     return a;
@@ -410,6 +411,32 @@ static json_t *vm_hard_shutdown(struct call *c)
     if (!d || vm_act_check(c, ref, d, want))
         return NULL;
     return hv_result(c, c->api->hv->destroy(c->api->hv->ctx, d->domid), "destroydomain");
+}
+
+/* VM.clean_shutdown(session, vm): "poweroff" written to the domain's
+ * control/shutdown, as xl shutdown does; the domain has
+ * AGENT_CLEAN_TIMEOUT seconds to shut down (other calls are served
+ * meanwhile), then it is destroyed (xl shutdown -F's fallback). */
+static json_t *vm_clean_shutdown(struct call *c)
+{
+    static const char *const want[] = { "Running", NULL };
+    const char *ref = str_param(c, 1, "vm");
+    struct agent_dom *d = ref ? vm_by_ref(c, ref) : NULL;
+    if (!d || vm_act_check(c, ref, d, want))
+        return NULL;
+    struct agent_hv *hv = c->api->hv;
+    uint32_t domid = d->domid;
+    int rc = hv->control ? hv->control(hv->ctx, domid, "poweroff") : -2;
+    if (rc == -2) {
+        failf(c, api_failure("OPERATION_NOT_ALLOWED",
+                             "the VM's domain has no control node in the store: use hard_shutdown", NULL));
+        return NULL;
+    }
+    if (rc)
+        return hv_result(c, rc, "writing control/shutdown");
+    if (!hv->wait_shutdown(hv->ctx, domid, AGENT_CLEAN_TIMEOUT))
+        return json_string("");
+    return hv_result(c, hv->destroy(hv->ctx, domid), "destroydomain after the clean shutdown timed out");
 }
 
 /* An integer field of VM.create's record: a number, or a decimal string
@@ -928,41 +955,80 @@ static const struct method methods[] = {
     { "VM.hard_reboot", 2, 2, SESSION, vm_hard_reboot },
     { "VM.get_PV_kernel", 2, 2, SESSION, vm_get_field },
     { "VM.get_PV_args", 2, 2, SESSION, vm_get_field },
+    /* issue 13, second slice (lifecycle) */
+    { "VM.clean_shutdown", 2, 2, SESSION, vm_clean_shutdown },
 };
+
+/* ---- events and tasks (events.c) ---- */
+
+json_t *api_class_records(struct agent_api *api, const char *cls)
+{
+    struct call c = { .api = api, .method = "", .params = NULL };
+    json_t *v = NULL;
+    if (!strcmp(cls, "VM"))
+        v = vm_get_all_records(&c);
+    else if (!strcmp(cls, "host"))
+        v = host_get_all_records(&c);
+    else if (!strcmp(cls, "pool"))
+        v = pool_get_all_records(&c);
+    free(c.doms);
+    json_decref(c.fail);
+    return v;
+}
 
 size_t api_method_count(void)
 {
-    return sizeof(methods) / sizeof(methods[0]);
+    return sizeof(methods) / sizeof(methods[0]) + events_method_count();
 }
 
 const char *api_method_name(size_t i)
 {
-    return i < api_method_count() ? methods[i].name : NULL;
+    size_t n = sizeof(methods) / sizeof(methods[0]);
+    return i < n ? methods[i].name : events_method_name(i - n);
+}
+
+/* The method's entry, its parameter count and its session checked: the
+ * entry, or NULL with the failure in c. */
+static const struct method *check_call(struct call *c)
+{
+    const struct method *m = NULL;
+    for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
+        if (!strcmp(methods[i].name, c->method))
+            m = &methods[i];
+    size_t n = json_array_size(c->params);
+    if (!m) {
+        failf(c, api_failure("MESSAGE_METHOD_UNKNOWN", c->method, NULL));
+    } else if (!json_is_array(c->params) || n < m->min || n > m->max) {
+        char e[16], r[16];
+        snprintf(e, sizeof(e), "%u", m->max);
+        snprintf(r, sizeof(r), "%zu", n);
+        failf(c, api_failure("MESSAGE_PARAMETER_COUNT_MISMATCH", c->method, e, r, NULL));
+    } else if (m->session == SESSION || (m->session == OPT_SESSION && n > 0)) {
+        json_t *s = json_array_get(c->params, 0);
+        const char *ref = json_is_string(s) ? json_string_value(s) : "";
+        if (!session_check(c->api->auth, ref, c->api->now()))
+            failf(c, api_failure("SESSION_INVALID", ref, NULL));
+    }
+    return c->fail ? NULL : m;
+}
+
+int api_check(struct agent_api *api, const char *method, json_t *params, json_t **fail)
+{
+    struct call c = { .api = api, .method = method, .params = params };
+    check_call(&c);
+    *fail = c.fail;
+    return c.fail ? -1 : 0;
 }
 
 int api_call(struct agent_api *api, const char *method, json_t *params, json_t **result)
 {
     struct call c = { .api = api, .method = method, .params = params };
-    const struct method *m = NULL;
-    for (size_t i = 0; i < api_method_count(); i++)
-        if (!strcmp(methods[i].name, method))
-            m = &methods[i];
-    size_t n = json_array_size(params);
+    int r = events_call(api, method, params, result);
+    if (r != -2)
+        return r;
+    const struct method *m = check_call(&c);
     json_t *v = NULL;
-    if (!m) {
-        failf(&c, api_failure("MESSAGE_METHOD_UNKNOWN", method, NULL));
-    } else if (!json_is_array(params) || n < m->min || n > m->max) {
-        char e[16], r[16];
-        snprintf(e, sizeof(e), "%u", m->max);
-        snprintf(r, sizeof(r), "%zu", n);
-        failf(&c, api_failure("MESSAGE_PARAMETER_COUNT_MISMATCH", method, e, r, NULL));
-    } else if (m->session == SESSION || (m->session == OPT_SESSION && n > 0)) {
-        json_t *s = json_array_get(params, 0);
-        const char *ref = json_is_string(s) ? json_string_value(s) : "";
-        if (!session_check(api->auth, ref, api->now()))
-            failf(&c, api_failure("SESSION_INVALID", ref, NULL));
-    }
-    if (!c.fail) {
+    if (m) {
         v = m->fn(&c);
         if (!v && !c.fail)
             failf(&c, api_failure("INTERNAL_ERROR", "no result", NULL));
@@ -974,5 +1040,6 @@ int api_call(struct agent_api *api, const char *method, json_t *params, json_t *
         return 1;
     }
     *result = v;
+    events_after(api, method);
     return 0;
 }

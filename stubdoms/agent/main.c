@@ -198,7 +198,56 @@ static int hv_start(void *ctx, const struct agent_vmdef *vm, int paused, uint32_
     return rc;
 }
 
+/* VM.clean_shutdown: the request written where the domain watches
+ * (minios: minios/kernel/shutdown.c), if it has a control node. */
+static int hv_control(void *ctx, uint32_t domid, const char *req)
+{
+    (void)ctx;
+    char path[64], *v = NULL;
+    snprintf(path, sizeof(path), "/local/domain/%u/control", domid);
+    int rc = minios_xs_read(MINIOS_XBT_NIL, path, &v, NULL);
+    free(v);
+    if (rc)
+        return rc == -ENOENT ? -2 : rc;
+    snprintf(path, sizeof(path), "/local/domain/%u/control/shutdown", domid);
+    rc = minios_xs_write(MINIOS_XBT_NIL, path, req);
+    if (rc == 0)
+        printf("agent: asked d%u to %s through control/shutdown\n", domid, req);
+    return rc;
+}
+
+static int hv_wait_shutdown(void *ctx, uint32_t domid, unsigned seconds)
+{
+    (void)ctx;
+    uint64_t end = minios_monotonic_ns() + (uint64_t)seconds * 1000000000ull;
+    for (;;) {
+        struct xen_domctl_getdomaininfo gi;
+        if (getdomaininfo((domid_t)domid, &gi) || gi.domain != domid ||
+            (gi.flags & (XEN_DOMINF_shutdown | XEN_DOMINF_dying)))
+            return 0;
+        if (minios_monotonic_ns() > end) {
+            printf("agent: d%u did not shut down in %u s: destroying it\n", domid, seconds);
+            return -1;
+        }
+        minios_sleep_ns(20 * 1000 * 1000);
+    }
+}
+
+static void hv_sleep_ms(void *ctx, unsigned ms)
+{
+    (void)ctx;
+    minios_sleep_ns((uint64_t)ms * 1000 * 1000);
+}
+
+/* Async.* calls run in a thread of their own (events.c). */
+static int hv_spawn(void (*fn)(void *), void *arg)
+{
+    return minios_thread_create("task", fn, arg, 64 << 10) ? 0 : -1;
+}
+
 static struct agent_hv hv = {
+    .sleep_ms = hv_sleep_ms, .spawn = hv_spawn,
+    .control = hv_control, .wait_shutdown = hv_wait_shutdown,
     .list = hv_list, .physinfo = hv_physinfo,
     .pause = hv_pause, .unpause = hv_unpause, .destroy = hv_destroy,
     .start = hv_start, .wait_gone = hv_wait_gone, .kernel_known = build_image_known,

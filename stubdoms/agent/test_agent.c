@@ -759,6 +759,370 @@ static void test_fuzz(void)
     printf("fuzz: 20000 mutated requests, %u answered\n", answered);
 }
 
+/* ---- events and tasks (events.c) ---- */
+
+static int sleeps, unpause_at, sleep_ticks;
+static char logout_ref[64];
+static void f_sleep(void *ctx, unsigned ms)
+{
+    (void)ctx;
+    (void)ms;
+    if (sleep_ticks && sleeps + 1 == sleep_ticks)
+        session_end(api.auth, logout_ref, clock_s);   /* logged out meanwhile */
+    /* A change made by "another thread" while the caller waits. */
+    if (++sleeps == unpause_at && find(2))
+        find(2)->paused = 0;
+}
+
+static void (*spawned_fn)(void *);
+static void *spawned_arg;
+static int spawn_fails;
+static int f_spawn(void (*fn)(void *), void *arg)
+{
+    if (spawn_fails)
+        return -1;
+    spawned_fn = fn;
+    spawned_arg = arg;
+    return 0;
+}
+
+static const char *token_of(json_t *r)
+{
+    static char t[32];
+    snprintf(t, sizeof(t), "%s", json_string_value(json_object_get(r, "token")));
+    return t;
+}
+
+static json_t *task_rec(const char *ref)
+{
+    json_t *r;
+    EXPECT(!strcmp(call("task.get_record", json_pack("[s,s]", session, ref), &r), ""));
+    return r;
+}
+
+static void test_events(void)
+{
+    json_t *r;
+    char web[64], pool[64], tok[32];
+    snprintf(web, sizeof(web), "%s", refof("web"));
+    EXPECT(web[0] != 0);
+    call("pool.get_all", json_pack("[s]", session), &r);
+    snprintf(pool, sizeof(pool), "%s", json_string_value(json_array_get(r, 0)));
+    json_decref(r);
+
+    /* inject gives a token; nothing happened since: no events, counts. */
+    EXPECT(!strcmp(call("event.inject", json_pack("[s,s,s]", session, "pool", pool), &r), ""));
+    EXPECT(json_is_string(r));
+    snprintf(tok, sizeof(tok), "%s", json_string_value(r));
+    json_decref(r);
+    EXPECT(!strcmp(call("event.from", json_pack("[s,[s,s],s,f]", session, "VM", "task", tok, 0.0), &r), ""));
+    EXPECT(json_array_size(json_object_get(r, "events")) == 0);
+    json_t *counts = json_object_get(r, "valid_ref_counts");
+    EXPECT(json_integer_value(json_object_get(counts, "vm")) >= 3);
+    EXPECT(json_integer_value(json_object_get(counts, "task")) == 0 && json_object_get(counts, "task"));
+    EXPECT(!json_object_get(counts, "host"));
+    EXPECT(!strcmp(token_of(r), tok));
+    json_decref(r);
+
+    /* A pause is one mod event of class vm with the new record. */
+    EXPECT(!strcmp(call("VM.pause", json_pack("[s,s]", session, web), NULL), ""));
+    EXPECT(!strcmp(call("event.from", json_pack("[s,[s],s,i]", session, "vm", tok, 0), &r), ""));
+    json_t *evs = json_object_get(r, "events"), *e0 = json_array_get(evs, 0);
+    EXPECT(json_array_size(evs) == 1);
+    EXPECT(!strcmp(json_string_value(json_object_get(e0, "class")), "vm"));
+    EXPECT(!strcmp(json_string_value(json_object_get(e0, "operation")), "mod"));
+    EXPECT(!strcmp(json_string_value(json_object_get(e0, "ref")), web));
+    EXPECT(!strcmp(json_string_value(json_object_get(json_object_get(e0, "snapshot"), "power_state")), "Paused"));
+    EXPECT(strcmp(token_of(r), tok) != 0);
+    snprintf(tok, sizeof(tok), "%s", token_of(r));
+    json_decref(r);
+
+    /* Without a sleep hook event.from does not wait; with one it waits
+     * (250 ms steps) until a change: the unpause made at the third step. */
+    hv.sleep_ms = f_sleep;
+    sleeps = 0;
+    unpause_at = 3;
+    EXPECT(!strcmp(call("event.from", json_pack("[s,[s],s,f]", session, "*", tok, 30.0), &r), ""));
+    EXPECT(sleeps == 3);
+    e0 = json_array_get(json_object_get(r, "events"), 0);
+    EXPECT(!strcmp(json_string_value(json_object_get(json_object_get(e0, "snapshot"), "power_state")), "Running"));
+    snprintf(tok, sizeof(tok), "%s", token_of(r));
+    EXPECT(json_object_size(json_object_get(r, "valid_ref_counts")) == 4);
+    json_decref(r);
+    /* Nothing changes: the timeout (1.1 s: 5 steps) ends the wait, empty. */
+    sleeps = 0;
+    unpause_at = 0;
+    EXPECT(!strcmp(call("event.from", json_pack("[s,[s],s,f]", session, "vm", tok, 1.1), &r), ""));
+    EXPECT(sleeps == 5 && json_array_size(json_object_get(r, "events")) == 0);
+    json_decref(r);
+    /* A session that ends while the call waits: SESSION_INVALID. */
+    char s2[64];
+    call("session.login_with_password", json_pack("[s,s]", "root", "keel-demo"), &r);
+    snprintf(s2, sizeof(s2), "%s", json_string_value(r));
+    json_decref(r);
+    sleeps = 0;
+    sleep_ticks = 7;
+    snprintf(logout_ref, sizeof(logout_ref), "%s", s2);
+    EXPECT(!strcmp(call("event.from", json_pack("[s,[s],s,i]", s2, "vm", tok, 200), NULL), "SESSION_INVALID"));
+    EXPECT(sleeps == 7);
+    sleep_ticks = 0;
+    hv.sleep_ms = NULL;
+
+    /* An empty token: every object of the classes as add. */
+    EXPECT(!strcmp(call("event.from", json_pack("[s,[s,s],s,i]", session, "pool", "host", "", 0), &r), ""));
+    EXPECT(json_array_size(json_object_get(r, "events")) == 2);
+    EXPECT(!strcmp(json_string_value(json_object_get(json_array_get(json_object_get(r, "events"), 0), "operation")), "add"));
+    json_decref(r);
+    /* class/ref: only that object. */
+    char one[120];
+    snprintf(one, sizeof(one), "vm/%s", web);
+    EXPECT(!strcmp(call("event.from", json_pack("[s,[s],s,i]", session, one, "", 0), &r), ""));
+    EXPECT(json_array_size(json_object_get(r, "events")) == 1);
+    json_decref(r);
+
+    /* Refusals. */
+    EXPECT(!strcmp(call("event.from", json_pack("[s,[s],s,i]", session, "vm", "abc", 0), NULL),
+                   "EVENT_FROM_TOKEN_PARSE_FAILURE"));
+    EXPECT(!strcmp(call("event.from", json_pack("[s,[s],s,i]", session, "vm", "-1", 0), NULL),
+                   "EVENT_FROM_TOKEN_PARSE_FAILURE"));
+    EXPECT(!strcmp(call("event.from", json_pack("[s,[s],s,i]", session, "vm", "999999999999999999999", 0), NULL),
+                   "EVENT_FROM_TOKEN_PARSE_FAILURE"));
+    EXPECT(!strcmp(call("event.from", json_pack("[s,[s],s,i]", session, "vm", "99999", 0), NULL), "EVENTS_LOST"));
+    EXPECT(!strcmp(call("event.from", json_pack("[s,s,s,i]", session, "vm", tok, 0), NULL), "FIELD_TYPE_ERROR"));
+    EXPECT(!strcmp(call("event.from", json_pack("[s,[i],s,i]", session, 5, tok, 0), NULL), "FIELD_TYPE_ERROR"));
+    EXPECT(!strcmp(call("event.from", json_pack("[s,[s],i,i]", session, "vm", 5, 0), NULL), "FIELD_TYPE_ERROR"));
+    EXPECT(!strcmp(call("event.from", json_pack("[s,[s],s,i]", session, "vm", tok, -1), NULL), "INVALID_VALUE"));
+    EXPECT(!strcmp(call("event.from", json_pack("[s,[s],s,s]", session, "vm", tok, "x"), NULL), "INVALID_VALUE"));
+    EXPECT(!strcmp(call("event.from", json_pack("[s,[s],s,b]", session, "vm", tok, 1), NULL), "FIELD_TYPE_ERROR"));
+    EXPECT(!strcmp(call("event.from", json_pack("[s,[s],s]", session, "vm", tok), NULL),
+                   "MESSAGE_PARAMETER_COUNT_MISMATCH"));
+    EXPECT(!strcmp(call("event.from", json_pack("[s,[s],s,i]", "OpaqueRef:x", "vm", tok, 0), NULL), "SESSION_INVALID"));
+    EXPECT(!strcmp(call("event.inject", json_pack("[s,s,s]", session, "VM", "OpaqueRef:nope"), NULL), "HANDLE_INVALID"));
+    EXPECT(!strcmp(call("event.inject", json_pack("[s,s,s]", session, "SR", "OpaqueRef:nope"), NULL), "VALUE_NOT_SUPPORTED"));
+    EXPECT(!strcmp(call("event.inject", json_pack("[s,i,s]", session, 1, pool), NULL), "FIELD_TYPE_ERROR"));
+    /* More events than are kept: an old token is EVENTS_LOST. */
+    for (int i = 0; i < AGENT_EVENTS_KEPT + 1; i++)
+        call("event.inject", json_pack("[s,s,s]", session, "pool", pool), NULL);
+    EXPECT(!strcmp(call("event.from", json_pack("[s,[s],s,i]", session, "vm", tok, 0), NULL), "EVENTS_LOST"));
+
+    /* register / next / unregister */
+    EXPECT(!strcmp(call("event.next", json_pack("[s]", session), NULL), "SESSION_NOT_REGISTERED"));
+    EXPECT(!strcmp(call("event.register", json_pack("[s,[s]]", session, "VM"), NULL), ""));
+    EXPECT(!strcmp(call("event.register", json_pack("[s,s]", session, "VM"), NULL), "FIELD_TYPE_ERROR"));
+    EXPECT(!strcmp(call("VM.pause", json_pack("[s,s]", session, web), NULL), ""));
+    EXPECT(!strcmp(call("event.next", json_pack("[s]", session), &r), ""));
+    EXPECT(json_array_size(r) == 1);
+    EXPECT(!strcmp(json_string_value(json_object_get(json_array_get(r, 0), "ref")), web));
+    json_decref(r);
+    EXPECT(!strcmp(call("event.next", json_pack("[s]", session), &r), ""));   /* no sleep hook: [] */
+    EXPECT(json_array_size(r) == 0);
+    json_decref(r);
+    EXPECT(!strcmp(call("VM.unpause", json_pack("[s,s]", session, web), NULL), ""));
+    EXPECT(!strcmp(call("event.unregister", json_pack("[s,[s]]", session, "vm"), NULL), ""));
+    EXPECT(!strcmp(call("event.next", json_pack("[s]", session), NULL), "SESSION_NOT_REGISTERED"));
+    /* More registrations than sessions can live: an ended session's slot
+     * is taken again, and the newest registrations work. */
+    for (int i = 0; i < SESSION_MAX + 3; i++) {
+        clock_s++;
+        call("session.login_with_password", json_pack("[s,s]", "root", "keel-demo"), &r);
+        snprintf(session, sizeof(session), "%s", json_string_value(r));
+        json_decref(r);
+        EXPECT(!strcmp(call("event.register", json_pack("[s,[s]]", session, "*"), NULL), ""));
+    }
+    EXPECT(!strcmp(call("event.next", json_pack("[s]", session), &r), ""));
+    json_decref(r);
+}
+
+static void test_tasks(void)
+{
+    json_t *r;
+    char t1[64], web[64], tok[32];
+    snprintf(web, sizeof(web), "%s", refof("web"));
+    EXPECT(!strcmp(call("event.from", json_pack("[s,[s],s,i]", session, "task", "", 0), &r), ""));
+    snprintf(tok, sizeof(tok), "%s", token_of(r));
+    json_decref(r);
+
+    /* task.create: pending, cancellable; cancel; destroy. */
+    EXPECT(!strcmp(call("task.create", json_pack("[s,s,s]", session, "mine", "d"), &r), ""));
+    snprintf(t1, sizeof(t1), "%s", json_string_value(r));
+    json_decref(r);
+    r = task_rec(t1);
+    EXPECT(!strcmp(json_string_value(json_object_get(r, "status")), "pending"));
+    EXPECT(!strcmp(json_string_value(json_array_get(json_object_get(r, "allowed_operations"), 0)), "cancel"));
+    EXPECT(!strcmp(json_string_value(json_object_get(r, "name_label")), "mine"));
+    json_decref(r);
+    EXPECT(!strcmp(call("event.from", json_pack("[s,[s],s,i]", session, "task", tok, 0), &r), ""));
+    EXPECT(!strcmp(json_string_value(json_object_get(json_array_get(json_object_get(r, "events"), 0), "operation")), "add"));
+    EXPECT(json_integer_value(json_object_get(json_object_get(r, "valid_ref_counts"), "task")) == 1);
+    json_decref(r);
+    EXPECT(!strcmp(call("task.cancel", json_pack("[s,s]", session, t1), NULL), ""));
+    EXPECT(!strcmp(call("task.get_status", json_pack("[s,s]", session, t1), &r), ""));
+    EXPECT(!strcmp(json_string_value(r), "cancelled"));
+    json_decref(r);
+    EXPECT(!strcmp(call("task.cancel", json_pack("[s,s]", session, t1), NULL), "OPERATION_NOT_ALLOWED"));
+    EXPECT(!strcmp(call("task.destroy", json_pack("[s,s]", session, t1), NULL), ""));
+    EXPECT(!strcmp(call("task.get_record", json_pack("[s,s]", session, t1), NULL), "HANDLE_INVALID"));
+    EXPECT(!strcmp(call("task.get_by_uuid", json_pack("[s,s]", session, t1 + 10), NULL), "UUID_INVALID"));
+    EXPECT(!strcmp(call("task.create", json_pack("[s,i,s]", session, 1, "d"), NULL), "FIELD_TYPE_ERROR"));
+    EXPECT(!strcmp(call("task.destroy", json_pack("[s,i]", session, 1), NULL), "FIELD_TYPE_ERROR"));
+
+    /* Async without a spawn hook runs at once: success, result "". */
+    EXPECT(!strcmp(call("Async.VM.pause", json_pack("[s,s]", session, web), &r), ""));
+    snprintf(t1, sizeof(t1), "%s", json_string_value(r));
+    json_decref(r);
+    r = task_rec(t1);
+    EXPECT(!strcmp(json_string_value(json_object_get(r, "status")), "success"));
+    EXPECT(!strcmp(json_string_value(json_object_get(r, "result")), ""));
+    EXPECT(json_real_value(json_object_get(r, "progress")) == 1.0);
+    json_decref(r);
+    EXPECT(find(2)->paused);
+    EXPECT(!strcmp(call("task.destroy", json_pack("[s,s]", session, t1), NULL), ""));
+    /* The call fails: the task fails with the call's error. */
+    EXPECT(!strcmp(call("Async.VM.pause", json_pack("[s,s]", session, web), &r), ""));
+    snprintf(t1, sizeof(t1), "%s", json_string_value(r));
+    json_decref(r);
+    r = task_rec(t1);
+    EXPECT(!strcmp(json_string_value(json_object_get(r, "status")), "failure"));
+    EXPECT(!strcmp(json_string_value(json_array_get(json_object_get(r, "error_info"), 0)), "VM_BAD_POWER_STATE"));
+    json_decref(r);
+    call("task.destroy", json_pack("[s,s]", session, t1), NULL);
+    /* A ref result is XML-RPC text. */
+    EXPECT(!strcmp(call("Async.VM.create", json_pack("[s,{s:s,s:i,s:s}]", session, "name_label", "asy",
+                                                        "memory_static_max", 4 << 20, "PV_kernel", "hello"), &r), ""));
+    snprintf(t1, sizeof(t1), "%s", json_string_value(r));
+    json_decref(r);
+    r = task_rec(t1);
+    const char *res = json_string_value(json_object_get(r, "result"));
+    EXPECT(!strncmp(res, "<value>OpaqueRef:", 17) && strstr(res, "</value>"));
+    json_decref(r);
+    call("task.destroy", json_pack("[s,s]", session, t1), NULL);
+    EXPECT(!strcmp(call("VM.destroy", json_pack("[s,s]", session, refof("asy")), NULL), ""));
+
+    /* Refused before any task: unknown, not async-able, bad session, count. */
+    EXPECT(!strcmp(call("Async.VM.nope", json_pack("[s,s]", session, web), NULL), "MESSAGE_METHOD_UNKNOWN"));
+    EXPECT(!strcmp(call("Async.session.logout", json_pack("[s]", session), NULL), "MESSAGE_METHOD_UNKNOWN"));
+    EXPECT(!strcmp(call("Async.VM.unpause", json_pack("[s,s]", "OpaqueRef:x", web), NULL), "SESSION_INVALID"));
+    EXPECT(!strcmp(call("Async.VM.unpause", json_pack("[s]", session), NULL), "MESSAGE_PARAMETER_COUNT_MISMATCH"));
+    EXPECT(!strcmp(call("task.get_all", json_pack("[s]", session), &r), ""));
+    EXPECT(json_array_size(r) == 0);
+    json_decref(r);
+
+    /* In a thread: pending until it runs; destroy refused meanwhile;
+     * cancelled before it runs, it never runs. */
+    hv.spawn = f_spawn;
+    spawn_fails = 1;
+    EXPECT(!strcmp(call("Async.VM.unpause", json_pack("[s,s]", session, web), NULL), "INTERNAL_ERROR"));
+    spawn_fails = 0;
+    EXPECT(!strcmp(call("Async.VM.unpause", json_pack("[s,s]", session, web), &r), ""));
+    snprintf(t1, sizeof(t1), "%s", json_string_value(r));
+    json_decref(r);
+    EXPECT(!strcmp(call("task.get_status", json_pack("[s,s]", session, t1), &r), ""));
+    EXPECT(!strcmp(json_string_value(r), "pending"));
+    json_decref(r);
+    EXPECT(!strcmp(call("task.destroy", json_pack("[s,s]", session, t1), NULL), "OPERATION_NOT_ALLOWED"));
+    EXPECT(!strcmp(call("task.cancel", json_pack("[s,s]", session, t1), NULL), ""));
+    spawned_fn(spawned_arg);
+    EXPECT(find(2)->paused);   /* it did not run */
+    EXPECT(!strcmp(call("task.destroy", json_pack("[s,s]", session, t1), NULL), ""));
+    EXPECT(!strcmp(call("Async.VM.unpause", json_pack("[s,s]", session, web), &r), ""));
+    snprintf(t1, sizeof(t1), "%s", json_string_value(r));
+    json_decref(r);
+    spawned_fn(spawned_arg);
+    EXPECT(!find(2)->paused);
+    EXPECT(!strcmp(call("task.get_status", json_pack("[s,s]", session, t1), &r), ""));
+    EXPECT(!strcmp(json_string_value(r), "success"));
+    json_decref(r);
+    EXPECT(!strcmp(call("task.cancel", json_pack("[s,s]", session, t1), NULL), "OPERATION_NOT_ALLOWED"));
+    call("task.destroy", json_pack("[s,s]", session, t1), NULL);
+    hv.spawn = NULL;
+
+    /* At most AGENT_MAX_TASKS tasks. */
+    for (int i = 0; i < AGENT_MAX_TASKS; i++)
+        EXPECT(!strcmp(call("task.create", json_pack("[s,s,s]", session, "n", ""), NULL), ""));
+    EXPECT(!strcmp(call("task.create", json_pack("[s,s,s]", session, "n", ""), NULL), "INTERNAL_ERROR"));
+    EXPECT(!strcmp(call("task.get_all_records", json_pack("[s]", session), &r), ""));
+    EXPECT(json_object_size(r) == AGENT_MAX_TASKS);
+    const char *k;
+    json_t *v;
+    json_object_foreach(r, k, v) call("task.destroy", json_pack("[s,s]", session, k), NULL);
+    json_decref(r);
+}
+
+/* ---- VM.clean_shutdown ---- */
+
+static int control_rc, control_obeys;
+static char control_req[16];
+static int f_control(void *ctx, uint32_t id, const char *req)
+{
+    (void)ctx;
+    if (control_rc)
+        return control_rc;
+    snprintf(control_req, sizeof(control_req), "%s", req);
+    if (control_obeys)
+        find(id)->shutdown = 1, find(id)->shutdown_code = 0;
+    return 0;
+}
+
+static int f_wait_shutdown(void *ctx, uint32_t id, unsigned seconds)
+{
+    (void)ctx;
+    EXPECT(seconds == AGENT_CLEAN_TIMEOUT);
+    struct agent_dom *d = find(id);
+    return !d || d->shutdown || d->dying ? 0 : -1;
+}
+
+static void test_clean_shutdown(void)
+{
+    json_t *r;
+    char web[64], agent[64];
+    snprintf(web, sizeof(web), "%s", refof("web"));
+    snprintf(agent, sizeof(agent), "%s", refof("agent"));
+    struct agent_dom *w = find(2);
+    EXPECT(w && !w->paused && !w->shutdown && !w->dying);
+    EXPECT(!strcmp(call("VM.get_allowed_operations", json_pack("[s,s]", session, web), &r), ""));
+    int have = 0;
+    for (size_t i = 0; i < json_array_size(r); i++)
+        have |= !strcmp(json_string_value(json_array_get(r, i)), "clean_shutdown");
+    EXPECT(have);
+    json_decref(r);
+    /* No control hook, no control node, a store error. */
+    EXPECT(!strcmp(call("VM.clean_shutdown", json_pack("[s,s]", session, web), NULL), "OPERATION_NOT_ALLOWED"));
+    hv.control = f_control;
+    hv.wait_shutdown = f_wait_shutdown;
+    control_rc = -2;
+    EXPECT(!strcmp(call("VM.clean_shutdown", json_pack("[s,s]", session, web), &r), "OPERATION_NOT_ALLOWED"));
+    EXPECT(strstr(json_string_value(json_array_get(r, 1)), "no control node") != NULL);
+    json_decref(r);
+    control_rc = -13;
+    EXPECT(!strcmp(call("VM.clean_shutdown", json_pack("[s,s]", session, web), NULL), "INTERNAL_ERROR"));
+    control_rc = 0;
+    /* Not on the agent, not when paused, not with a bad ref. */
+    EXPECT(!strcmp(call("VM.clean_shutdown", json_pack("[s,s]", session, agent), NULL), "OPERATION_NOT_ALLOWED"));
+    w->paused = 1;
+    EXPECT(!strcmp(call("VM.clean_shutdown", json_pack("[s,s]", session, web), &r), "VM_BAD_POWER_STATE"));
+    EXPECT(!strcmp(json_string_value(json_array_get(r, 2)), "running"));
+    json_decref(r);
+    w->paused = 0;
+    EXPECT(!strcmp(call("VM.clean_shutdown", json_pack("[s,s]", session, "OpaqueRef:x"), NULL), "HANDLE_INVALID"));
+    EXPECT(!strcmp(call("VM.clean_shutdown", json_pack("[s,i]", session, 1), NULL), "FIELD_TYPE_ERROR"));
+    EXPECT(control_req[0] == 0);
+    /* The domain obeys: poweroff asked, it shuts down, Halted. */
+    control_obeys = 1;
+    EXPECT(!strcmp(call("VM.clean_shutdown", json_pack("[s,s]", session, web), NULL), ""));
+    EXPECT(!strcmp(control_req, "poweroff") && w->shutdown && !w->dying);
+    EXPECT(!strcmp(call("VM.get_power_state", json_pack("[s,s]", session, web), &r), ""));
+    EXPECT(!strcmp(json_string_value(r), "Halted"));
+    json_decref(r);
+    w->shutdown = 0;
+    /* It does not: destroyed after the timeout. */
+    control_obeys = 0;
+    EXPECT(!strcmp(call("VM.clean_shutdown", json_pack("[s,s]", session, web), NULL), ""));
+    EXPECT(w->dying && !w->shutdown);
+    w->dying = 0;
+    hv.control = NULL;
+    hv.wait_shutdown = NULL;
+}
+
 int main(void)
 {
     doms[0] = (struct agent_dom){ .domid = 0, .name = "xenstore", .xs_domain = 1, .max_pages = 4096,
@@ -782,10 +1146,14 @@ int main(void)
     test_sessions();
     test_vms();
     test_create();
+    test_events();
+    test_tasks();
+    test_clean_shutdown();
     test_jsonrpc();
     test_xmlrpc();
     test_http();
     test_fuzz();
+    events_free(&api);
     auth_free(auth);
     UNIT_DONE();
 }

@@ -234,8 +234,37 @@ except XenAPI.Failure as e:
     assert e.details[0] == "OPERATION_NOT_ALLOWED", e.details
 web = s.xenapi.VM.get_by_name_label("web")[0]
 assert s.xenapi.VM.get_power_state(web) == "Running"
+# Events and tasks over XML-RPC: a token from event.inject, Async.VM.pause
+# and unpause as tasks, the pause seen by event.from (a double timeout),
+# a failing Async call's task carrying the error.
+import time
+tok = s.xenapi.event.inject("pool", s.xenapi.pool.get_all()[0])
+def run(task):
+    for _ in range(600):
+        st = s.xenapi.task.get_status(task)
+        if st != "pending":
+            break
+        time.sleep(0.1)
+    rec = s.xenapi.task.get_record(task)
+    s.xenapi.task.destroy(task)
+    return st, rec
+st, rec = run(s.xenapi.Async.VM.pause(web))
+assert st == "success" and rec["result"] == "", rec
+ev = getattr(s.xenapi.event, "from")(["VM"], tok, 5.0)
+mods = [e for e in ev["events"] if e["ref"] == web and e["class"] == "vm"]
+assert mods and mods[-1]["snapshot"]["power_state"] == "Paused", ev
+st, rec = run(s.xenapi.Async.VM.unpause(web))
+assert st == "success", rec
+st, rec = run(s.xenapi.Async.VM.unpause(web))
+assert st == "failure" and rec["error_info"][0] == "VM_BAD_POWER_STATE", rec
+try:
+    getattr(s.xenapi.event, "from")(["VM"], "nonsense", 1.0)
+    raise SystemExit("a bad token was accepted")
+except XenAPI.Failure as e:
+    assert e.details[0] == "EVENT_FROM_TOKEN_PARSE_FAILURE", e.details
+assert s.xenapi.VM.get_power_state(web) == "Running"
 s.xenapi.session.logout()
-print("XenAPI.py: API %s, VMs %s, OPERATION_NOT_ALLOWED raised as a Failure, logged out" % (version, " ".join(names)))
+print("XenAPI.py: API %s, VMs %s, OPERATION_NOT_ALLOWED raised as a Failure, Async pause/unpause tasks, the pause seen by event.from, a failed task, logged out" % (version, " ".join(names)))
 PY
 ) || fail "XenAPI.py: $py"
     echo "$py"
@@ -304,6 +333,50 @@ EOF
     out=$($K vm-destroy hello2 2>&1) && fail "keel vm-destroy twice succeeded"
     grep -q '^keel: 0 VMs are named hello2' <<<"$out" || fail "keel vm-destroy twice: $out"
     echo "keel CLI: vm-list, wrong password and vm-pause agent refused, vm-create, vm-start --paused, vm-unpause (it ran and halted), vm-destroy"
+    # The same client WITH its event watch (its default): event.inject,
+    # event.from with tokens, the task class.  A VM is started with
+    # callAsync (Async.VM.start: the client waits for its task's record to
+    # reach success through events), and its power state in the client's
+    # cache (fed by events only) goes Halted, Paused, Halted, then gone.
+    cat > "$tmp/events.mjs" <<EOF
+import { Xapi } from '$PWD/build/npm/node_modules/xen-api/index.mjs'
+const xapi = new Xapi({ url: 'http://127.0.0.1:$port', auth: { user: 'root', password: 'keel-demo' } })
+await xapi.connect()
+await xapi.objectsFetched
+const sleep = ms => new Promise(r => setTimeout(r, ms))
+const ref = await xapi.call('VM.create', { name_label: 'ev1', memory_static_max: 2097152, PV_kernel: 'hello' })
+const until = async (what, f) => {
+  for (let i = 0; i < 600; i++) { const o = xapi.getObject(ref, undefined); if (o && f(o)) return o; await sleep(100) }
+  throw new Error('timed out waiting for ' + what + ': ' + xapi.getObject(ref, undefined)?.power_state)
+}
+await until('ev1 added', o => o.power_state === 'Halted')
+console.log('events: ev1 added (Halted)')
+const res = await xapi.callAsync('VM.start', ref, true, false)
+if (res !== '') throw new Error('Async.VM.start result ' + JSON.stringify(res))
+const o = await until('ev1 Paused', o => o.power_state === 'Paused')
+console.log('events: Async.VM.start task succeeded; ev1 Paused as d' + o.domid)
+await xapi.callAsync('VM.unpause', ref)
+await until('ev1 Halted', o => o.power_state === 'Halted')
+console.log('events: ev1 ran and is Halted')
+let failed = ''
+try { await xapi.callAsync('VM.unpause', ref) } catch (e) { failed = e.code }
+if (failed !== 'VM_BAD_POWER_STATE') throw new Error('a failing task gave ' + failed)
+console.log('events: a failed task rejected with ' + failed)
+await xapi.call('VM.destroy', ref)
+for (let i = 0; i < 100 && xapi.getObject(ref, undefined); i++) await sleep(100)
+if (xapi.getObject(ref, undefined)) throw new Error('ev1 still cached after VM.destroy')
+await sleep(1000)
+const tasks = await xapi.call('task.get_all')
+console.log('events: ev1 gone from the cache (del); tasks left: ' + tasks.length)
+await xapi.disconnect()
+process.exit(0)
+EOF
+    out=$(cd "$tmp" && timeout 200 node events.mjs 2>&1) || fail "npm xen-api client with events: $out"
+    grep -q "^events: ev1 ran and is Halted$" <<<"$out" && grep -q "tasks left: 0$" <<<"$out" ||
+        fail "npm xen-api client with events: $out"
+    echo "$out"
+    dev=$(grep -o 'agent: VM ev1 started as d[0-9]*' "$log" | tail -1 | sed 's/.*as d//')
+    [ -n "$dev" ] && grep -q "(d$dev) Hello, world" "$log" || fail "ev1 (d$dev) did not say hello"
 else
     echo "the npm xen-api client is not installed (ci/deps.sh): its checks skipped"
 fi
@@ -348,17 +421,33 @@ d4=$(grep -o 'agent: VM hello1 started as d[0-9]*' "$log" | tail -1 | sed 's/.*a
 expect_err OPERATION_NOT_ALLOWED '["a boot domain restarts by its restart= policy, not through the API"]' VM.hard_reboot "[\"$s\",\"$web\"]"
 [ "$(jrpc VM.destroy "[\"$s\",\"$h1\"]" | jq -c .result)" = '""' ] || fail "VM.destroy hello1"
 expect_err HANDLE_INVALID "[\"VM\",\"$h1\"]" VM.get_record "[\"$s\",\"$h1\"]"
+# A Halted VM for the clean_shutdown refusal below (VM_BAD_POWER_STATE).
+x=$(jrpc VM.create "[\"$s\",{\"name_label\":\"h1x\",\"memory_static_max\":2097152,\"PV_kernel\":\"hello\"}]")
+h1x=$(jq -r .result <<<"$x")
+[[ "$h1x" =~ ^OpaqueRef: ]] || fail "VM.create h1x: $x"
 echo "VM.create + VM.start of hello: paused d$d1, unpaused, said hello, Halted; again as d$d2; hard_reboot of paused d$d3 ran d$d4; destroyed"
 
-# Logout ends the session; hard_shutdown of web.
+# Logout ends the session; clean shutdown of web (keel vm-shutdown without
+# --force: VM.clean_shutdown writes "poweroff" to its control/shutdown,
+# minios acknowledges and powers off by itself).  A Halted VM is refused.
 [ "$(jrpc session.logout "[\"$s2\"]" | jq -c .result)" = '""' ] || fail "logout"
 expect_err SESSION_INVALID "[\"$s2\"]" VM.get_all "[\"$s2\"]"
-[ "$(jrpc VM.hard_shutdown "[\"$s\",\"$web\"]" | jq -c .result)" = '""' ] || fail "VM.hard_shutdown web"
+expect_err VM_BAD_POWER_STATE "[\"$h1x\",\"running\",\"halted\"]" VM.clean_shutdown "[\"$s\",\"$h1x\"]"
+jrpc VM.destroy "[\"$s\",\"$h1x\"]" >/dev/null
+if [ -f build/npm/node_modules/xen-api/package.json ] && command -v node >/dev/null; then
+    out=$(timeout 120 node tools/keel/keel.mjs --url "$url" --password keel-demo vm-shutdown web 2>&1) ||
+        fail "keel vm-shutdown web: $out"
+else
+    [ "$(jrpc VM.clean_shutdown "[\"$s\",\"$web\"]" | jq -c .result)" = '""' ] || fail "VM.clean_shutdown web"
+fi
+grep -q "agent: asked d$wid to poweroff through control/shutdown" "$log" || fail "the agent did not write control/shutdown"
+grep -q "(web) minios: control/shutdown asks for poweroff" "$log" && grep -q "d$wid (web) shut down: poweroff" "$log" || fail "web did not power off on control/shutdown"
+! grep -q "d$wid did not shut down" "$log" || fail "web had to be destroyed"
 st=$(jrpc VM.get_power_state "[\"$s\",\"$web\"]")
 [ "$(jq -r .result <<<"$st")" = Halted ] || [ "$(jq -r .error.message <<<"$st")" = HANDLE_INVALID ] ||
-    fail "web after hard_shutdown: $st"
+    fail "web after clean_shutdown: $st"
 n=$(jrpc VM.get_all "[\"$s\"]" | jq '.result | length')
-echo "logout: session gone; hard_shutdown of web: $(jq -c '.result // .error.message' <<<"$st"), $n VMs listed"
+echo "logout: session gone; clean shutdown of web (it powered off by itself): $(jq -c '.result // .error.message' <<<"$st"), $n VMs listed"
 grep -q "d$wid (web)" "$log" || fail "boot log lost"
 kill -0 $qpid 2>/dev/null || fail "QEMU ended"
 ! grep -q 'keel-demo' "$log" || fail "the password appears on the console: $(grep -m1 keel-demo "$log")"

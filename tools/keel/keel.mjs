@@ -7,7 +7,7 @@
 //     vm-create NAME MEM_MIB KERNEL [ARGS...]   prints the new VM's uuid
 //     vm-start VM [--paused]
 //     vm-pause VM | vm-unpause VM
-//     vm-shutdown VM --force           hard shutdown (clean shutdown: later)
+//     vm-shutdown VM [--force]         clean shutdown (control/shutdown), or hard
 //     vm-destroy VM                    forgets a halted VM
 //   VM is a name label (it must be unique) or a uuid.  The URL, user and
 //   password also come from KEEL_URL, KEEL_USER, KEEL_PASSWORD (defaults
@@ -22,7 +22,7 @@ const { Xapi } = await import(resolve(top, 'build/npm/node_modules/xen-api/index
 function usage(msg) {
   console.error(`keel: ${msg}\nusage: keel [--url URL] [--user U] [--password P] ` +
     'vm-list | vm-create NAME MEM_MIB KERNEL [ARGS...] | vm-start VM [--paused] | ' +
-    'vm-pause VM | vm-unpause VM | vm-shutdown VM --force | vm-destroy VM')
+    'vm-pause VM | vm-unpause VM | vm-shutdown VM [--force] | vm-destroy VM')
   process.exit(2)
 }
 
@@ -81,8 +81,8 @@ const verbs = {
   async 'vm-pause'(vm) { await xapi.call('VM.pause', await vmRef(vm)) },
   async 'vm-unpause'(vm) { await xapi.call('VM.unpause', await vmRef(vm)) },
   async 'vm-shutdown'(vm, flag) {
-    if (flag !== '--force') usage('vm-shutdown VM --force (only hard shutdown exists yet)')
-    await xapi.call('VM.hard_shutdown', await vmRef(vm))
+    if (flag !== undefined && flag !== '--force') usage(`vm-shutdown: bad ${flag}`)
+    await xapi.call(flag === '--force' ? 'VM.hard_shutdown' : 'VM.clean_shutdown', await vmRef(vm))
   },
   async 'vm-destroy'(vm) { await xapi.call('VM.destroy', await vmRef(vm)) },
 }
