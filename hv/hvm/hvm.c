@@ -24,6 +24,8 @@
 #include <xen/sched.h>
 #include <xen/vcpu.h>
 #include <xen/event_channel.h>
+#include <xen/hvm/hvm_op.h>
+#include <xen/hvm/params.h>
 
 #define EFER_SCE          (1ULL << 0)
 #define EFER_LME          (1ULL << 8)
@@ -215,6 +217,68 @@ static void hvm_hypercall_page_fill(uint8_t *p)
     }
 }
 
+/* ---- hvm_op: HVM params --------------------------------------------- */
+
+_Static_assert(HVM_NR_PARAMS == sizeof(((struct hvm_domain *)0)->params) / sizeof(uint64_t),
+               "hvm_domain.params is HVM_NR_PARAMS long");
+
+/*
+ * HVMOP_set_param / HVMOP_get_param on itself (DOMID_SELF or its own id;
+ * another domain is -EPERM: there is no device model to ask for it).  As
+ * Xen: an index past HVM_NR_PARAMS is -EINVAL; the guest may set only
+ * the callback (HVM_PARAM_CALLBACK_IRQ); the xenstore and console pages
+ * and channels the builder sets, and every other param, are -EPERM to
+ * set.  The callback must be the "vector" type (no IOAPIC or PCI INTx to
+ * route a GSI through): vectors 0x10..0xff; 0 turns it off; anything
+ * else is -EINVAL.  Delivery: hvm_inject_callback.
+ */
+static long hvm_op_param(struct vcpu *v, unsigned long op, unsigned long arg)
+{
+    struct xen_hvm_param p;
+    if (hvm_copy_from_guest(&p, arg, sizeof(p)))
+        return -XEN_EFAULT;
+    struct domain *d = v->domain;
+    if (p.domid != DOMID_SELF && p.domid != d->id)
+        return -XEN_EPERM;
+    if (p.index >= HVM_NR_PARAMS)
+        return -XEN_EINVAL;
+    if (op == HVMOP_get_param) {
+        p.value = __atomic_load_n(&d->arch.hvm.params[p.index], __ATOMIC_ACQUIRE);
+        if (hvm_copy_to_guest(arg, &p, sizeof(p)))
+            return -XEN_EFAULT;
+        return 0;
+    }
+    if (p.index != HVM_PARAM_CALLBACK_IRQ)
+        return -XEN_EPERM;
+    if (p.value != 0) {
+        if ((p.value >> 56) != HVM_PARAM_CALLBACK_TYPE_VECTOR ||
+            (p.value & ~((uint64_t)0xff << 56)) > 0xff || (p.value & 0xff) < 0x10)
+            return -XEN_EINVAL;
+    }
+    __atomic_store_n(&d->arch.hvm.params[p.index], p.value, __ATOMIC_RELEASE);
+    return 0;
+}
+
+/*
+ * Before each VMRUN: while its event upcall is pending and the domain
+ * has a callback vector, vCPU 0 has that vector as a virtual interrupt
+ * (V_IRQ), which the CPU delivers through the guest's IDT as soon as its
+ * interrupts are on, as Xen's "vector" callback is asserted while
+ * evtchn_upcall_pending is set; cleared when it is not.
+ */
+void hvm_inject_callback(struct vcpu *v)
+{
+    uint8_t *vmcb = v->arch.hvm.vmcb;
+    uint64_t cb = __atomic_load_n(&v->domain->arch.hvm.params[HVM_PARAM_CALLBACK_IRQ],
+                                  __ATOMIC_ACQUIRE);
+    uint64_t vintr = vmcb_rd(vmcb, VMCB_VINTR);
+    vintr &= ~(VINTR_V_IRQ | VINTR_PRIO_MASK | VINTR_IGN_TPR | VINTR_VECTOR_MASK);
+    if (v->id == 0 && (cb >> 56) == HVM_PARAM_CALLBACK_TYPE_VECTOR &&
+        __atomic_load_n(&v->vcpu_info->evtchn_upcall_pending, __ATOMIC_ACQUIRE))
+        vintr |= VINTR_V_IRQ | VINTR_PRIO_MASK | VINTR_IGN_TPR | ((cb & 0xff) << 32);
+    vmcb_wr(vmcb, VMCB_VINTR, vintr);
+}
+
 /* The calls an HVM/PVH guest has so far (docs/hvm.md); the rest
  * -ENOSYS.  Sub-operations that name PV state are refused here too. */
 static long hvm_hypercall_call(struct vcpu *v, unsigned long nr, unsigned long a1,
@@ -236,6 +300,10 @@ static long hvm_hypercall_call(struct vcpu *v, unsigned long nr, unsigned long a
             a1 != VCPUOP_is_up)
             return -XEN_ENOSYS;
         break;
+    case __HYPERVISOR_hvm_op:
+        if (a1 == HVMOP_set_param || a1 == HVMOP_get_param)
+            return hvm_op_param(v, a1, a2);
+        return -XEN_ENOSYS;
     case __HYPERVISOR_event_channel_op:
         if (a1 != EVTCHNOP_bind_virq && a1 != EVTCHNOP_close && a1 != EVTCHNOP_send &&
             a1 != EVTCHNOP_status && a1 != EVTCHNOP_alloc_unbound &&

@@ -223,6 +223,7 @@ noreturn void svm_loop(void)
         struct cpu_user_regs *r = v->arch.regs;
         uint8_t *vmcb = v->arch.hvm.vmcb;
         asid_assign(v, pc->id);
+        hvm_inject_callback(v);
         vmcb_wr(vmcb, VMCB_RAX, r->rax);
         vmcb_wr(vmcb, VMCB_RIP, r->rip);
         vmcb_wr(vmcb, VMCB_RSP, r->rsp);

@@ -18,6 +18,10 @@
 #define VMCB_ASID               0x058   /* u32 */
 #define VMCB_TLB_CONTROL        0x05c   /* u8 */
 #define VMCB_VINTR              0x060   /* u64: V_TPR, V_IRQ, ..., V_INTR_MASKING (24) */
+#define VINTR_V_IRQ        (1ULL << 8)
+#define VINTR_PRIO_MASK    (0xfULL << 16)
+#define VINTR_IGN_TPR      (1ULL << 20)
+#define VINTR_VECTOR_MASK  (0xffULL << 32)
 #define VMCB_INT_SHADOW         0x068
 #define VMCB_EXITCODE           0x070
 #define VMCB_EXITINFO1          0x078

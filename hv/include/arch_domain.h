@@ -125,6 +125,7 @@ struct hvm_domain {
     uint64_t start_info_gpa;       /* the hvm_start_info page */
     char dbg_line[120];            /* port 0xe9 output (hvm.c), up to a newline */
     unsigned dbg_len;
+    uint64_t params[39];           /* HVM_PARAM_* (HVM_NR_PARAMS, hvm_op in hvm.c) */
 };
 
 struct arch_domain {

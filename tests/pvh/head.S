@@ -90,6 +90,31 @@ gp_entry:
     popq %rax
     iretq
 
+/* The event callback vector (HVM_PARAM_CALLBACK_IRQ): cb_handler
+ * (main.c) with the caller-saved registers kept. */
+    .globl cb_entry
+cb_entry:
+    pushq %rax
+    pushq %rcx
+    pushq %rdx
+    pushq %rsi
+    pushq %rdi
+    pushq %r8
+    pushq %r9
+    pushq %r10
+    pushq %r11
+    call cb_handler
+    popq %r11
+    popq %r10
+    popq %r9
+    popq %r8
+    popq %rdi
+    popq %rsi
+    popq %rdx
+    popq %rcx
+    popq %rax
+    iretq
+
     .section .rodata
     .p2align 3
 gdt:

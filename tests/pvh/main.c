@@ -19,11 +19,13 @@
 #include <xen/vcpu.h>
 #include <xen/version.h>
 #include <xen/event_channel.h>
+#include <xen/hvm/hvm_op.h>
+#include <xen/hvm/params.h>
 #include <xen/arch-x86/hvm/start_info.h>
 #include <xen/arch-x86/cpuid.h>
 
 extern uint32_t start_info_pa, gp_count, vmmcall32_result, gp_skip;
-extern char gp_entry[];
+extern char gp_entry[], cb_entry[];
 
 static uint8_t hypercall_page[4096] __attribute__((aligned(4096)));
 
@@ -124,17 +126,45 @@ static void outl_e9(const char *s)
     }
 }
 
-/* An IDT with vector 13 only: gp_entry (head.S). */
-static uint64_t idt[2 * 32] __attribute__((aligned(16)));
+/* An IDT with vector 13 (gp_entry) and the callback vector CB_VECTOR
+ * (cb_entry), both in head.S. */
+#define CB_VECTOR 0xf3
+static uint64_t idt[2 * 256] __attribute__((aligned(16)));
+
+static void idt_set(unsigned vec, const char *entry)
+{
+    uint64_t a = (uint64_t)entry;
+    idt[2 * vec] = (a & 0xffff) | (0x08ULL << 16) | (0x8eULL << 40) | (((a >> 16) & 0xffff) << 48);
+    idt[2 * vec + 1] = a >> 32;
+}
 
 static void idt_init(void)
 {
-    uint64_t a = (uint64_t)gp_entry;
-    idt[2 * 13] = (a & 0xffff) | (0x08ULL << 16) | (0x8eULL << 40) | (((a >> 16) & 0xffff) << 48);
-    idt[2 * 13 + 1] = a >> 32;
+    idt_set(13, gp_entry);
+    idt_set(CB_VECTOR, cb_entry);
     struct { uint16_t limit; uint64_t base; } __attribute__((packed)) d = { sizeof(idt) - 1,
                                                                           (uint64_t)idt };
     __asm__ volatile("lidt %0" :: "m"(d));
+}
+
+static long hvm_param(unsigned op, uint16_t domid, uint32_t index, uint64_t *value)
+{
+    struct xen_hvm_param p = { .domid = domid, .index = index, .value = *value };
+    long rc = hcall(__HYPERVISOR_hvm_op, op, (unsigned long)&p, 0);
+    *value = p.value;
+    return rc;
+}
+
+/* The callback vector's handler (cb_entry): counted; it cannot clear its
+ * evtchn_upcall_pending (no shared_info mapped), so it turns the
+ * callback off, or the level-triggered vector would come again. */
+static volatile unsigned cb_count;
+
+void cb_handler(void)
+{
+    cb_count++;
+    uint64_t off = 0;
+    hvm_param(HVMOP_set_param, DOMID_SELF, HVM_PARAM_CALLBACK_IRQ, &off);
 }
 
 void main(uint32_t si_pa)
@@ -377,6 +407,57 @@ void main(uint32_t si_pa)
             fail("XCR0 changed while other vCPUs ran");
     }
     puts_con("pvh-hello: DR0 kept across switches\n");
+
+    /* hvm_op params: what a guest may not set, and bad values. */
+    uint64_t val = 0x1234;
+    if (hvm_param(HVMOP_set_param, DOMID_SELF, HVM_PARAM_STORE_PFN, &val) != -1 ||
+        hvm_param(HVMOP_set_param, DOMID_SELF, HVM_PARAM_CONSOLE_EVTCHN, &val) != -1 ||
+        hvm_param(HVMOP_set_param, DOMID_SELF, HVM_PARAM_TIMER_MODE, &val) != -1)
+        fail("setting a builder's or an unknown param was not -EPERM");
+    val = 0;
+    if (hvm_param(HVMOP_get_param, DOMID_IO, HVM_PARAM_STORE_PFN, &val) != -1)
+        fail("get_param of another domain (DOMID_IO) was not -EPERM");
+    if (hvm_param(HVMOP_get_param, DOMID_SELF, HVM_NR_PARAMS, &val) != -22 ||
+        hvm_param(HVMOP_set_param, DOMID_SELF, 1000000, &val) != -22)
+        fail("a param past HVM_NR_PARAMS was not -EINVAL");
+    static const uint64_t bad_cb[] = {
+        5,                                                    /* GSI 5 */
+        (1ULL << 56) | 0x1234,                                /* PCI INTx */
+        (2ULL << 56) | 0x0f,                                  /* an exception's vector */
+        (2ULL << 56) | 0x1f3,                                 /* bits past the vector */
+        (9ULL << 56) | 0xf3,                                  /* no such type */
+    };
+    for (unsigned i = 0; i < sizeof(bad_cb) / sizeof(bad_cb[0]); i++) {
+        val = bad_cb[i];
+        if (hvm_param(HVMOP_set_param, DOMID_SELF, HVM_PARAM_CALLBACK_IRQ, &val) != -22)
+            fail("a bad callback was not -EINVAL");
+    }
+    val = 1;
+    if (hvm_param(HVMOP_get_param, DOMID_SELF, HVM_PARAM_CALLBACK_IRQ, &val) || val != 0)
+        fail("a refused callback was kept");
+    if (hcall(__HYPERVISOR_hvm_op, HVMOP_set_param, 0x3ff00000UL, 0) != -14)
+        fail("hvm_op with its argument above its RAM was not -EFAULT");
+    puts_con("pvh-hello: hvm_op refused the builder's params, bad indices and bad callbacks\n");
+
+    /* The callback vector: its upcall is still pending from the timer
+     * event (nothing clears it without shared_info), so the vector is
+     * asserted; with interrupts off it waits, at STI it comes once
+     * (the handler turns the callback off). */
+    val = (2ULL << 56) | CB_VECTOR;
+    if (hvm_param(HVMOP_set_param, DOMID_SELF, HVM_PARAM_CALLBACK_IRQ, &val))
+        fail("set_param of the callback vector");
+    val = 0;
+    if (hvm_param(HVMOP_get_param, DOMID_SELF, HVM_PARAM_CALLBACK_IRQ, &val) ||
+        val != ((2ULL << 56) | CB_VECTOR))
+        fail("get_param of the callback vector");
+    for (int i = 0; i < 5; i++)
+        hcall(__HYPERVISOR_sched_op, SCHEDOP_yield, 0, 0);
+    if (cb_count != 0)
+        fail("the callback vector came with interrupts off");
+    __asm__ volatile("sti; nop; nop; cli" ::: "memory");
+    if (cb_count != 1)
+        fail("the callback vector did not come once at STI");
+    puts_con("pvh-hello: callback vector delivered once interrupts were on\n");
     if (hcall(__HYPERVISOR_vcpu_op, VCPUOP_stop_periodic_timer, 0, 0))
         fail("stop_periodic_timer");
 
