@@ -25,6 +25,7 @@
 #include <xen/vcpu.h>
 #include <xen/event_channel.h>
 #include <xen/hvm/hvm_op.h>
+#include <xen/memory.h>
 #include <xen/hvm/params.h>
 
 #define EFER_SCE          (1ULL << 0)
@@ -261,10 +262,13 @@ static long hvm_op_param(struct vcpu *v, unsigned long op, unsigned long arg)
 
 /*
  * Before each VMRUN: while its event upcall is pending and the domain
- * has a callback vector, vCPU 0 has that vector as a virtual interrupt
- * (V_IRQ), which the CPU delivers through the guest's IDT as soon as its
- * interrupts are on, as Xen's "vector" callback is asserted while
- * evtchn_upcall_pending is set; cleared when it is not.
+ * has a callback vector, vCPU 0's callback is asserted, as Xen's
+ * "vector" callback is while evtchn_upcall_pending is set.  As Xen's
+ * svm_intr_assist: if the guest can take it now (IF set, no interrupt
+ * shadow, no other event being injected) it is injected as an external
+ * interrupt (EVENTINJ); otherwise a V_IRQ with the VINTR intercept asks
+ * for an exit as soon as it can, and the next VMRUN decides again (so a
+ * callback whose upcall the guest cleared meanwhile never comes late).
  */
 void hvm_inject_callback(struct vcpu *v)
 {
@@ -272,11 +276,44 @@ void hvm_inject_callback(struct vcpu *v)
     uint64_t cb = __atomic_load_n(&v->domain->arch.hvm.params[HVM_PARAM_CALLBACK_IRQ],
                                   __ATOMIC_ACQUIRE);
     uint64_t vintr = vmcb_rd(vmcb, VMCB_VINTR);
+    uint32_t misc1 = vmcb_rd32(vmcb, VMCB_MISC1_INTERCEPTS);
     vintr &= ~(VINTR_V_IRQ | VINTR_PRIO_MASK | VINTR_IGN_TPR | VINTR_VECTOR_MASK);
+    misc1 &= ~ICPT_VINTR;
     if (v->id == 0 && (cb >> 56) == HVM_PARAM_CALLBACK_TYPE_VECTOR &&
-        __atomic_load_n(&v->vcpu_info->evtchn_upcall_pending, __ATOMIC_ACQUIRE))
-        vintr |= VINTR_V_IRQ | VINTR_PRIO_MASK | VINTR_IGN_TPR | ((cb & 0xff) << 32);
+        __atomic_load_n(&v->vcpu_info->evtchn_upcall_pending, __ATOMIC_ACQUIRE)) {
+        if ((v->arch.regs->rflags & (1u << 9)) && !(vmcb_rd(vmcb, VMCB_INT_SHADOW) & 1) &&
+            !(vmcb_rd(vmcb, VMCB_EVENTINJ) & EVENTINJ_V)) {
+            vmcb_wr(vmcb, VMCB_EVENTINJ, (cb & 0xff) | EVENTINJ_V);  /* type 0: INTR */
+        } else {
+            vintr |= VINTR_V_IRQ | VINTR_PRIO_MASK | VINTR_IGN_TPR;
+            misc1 |= ICPT_VINTR;
+        }
+    }
     vmcb_wr(vmcb, VMCB_VINTR, vintr);
+    vmcb_wr32(vmcb, VMCB_MISC1_INTERCEPTS, misc1);
+}
+
+/*
+ * memory_op for a PVH guest: XENMEM_add_to_physmap of its shared_info
+ * (idx 0) at a frame of its RAM, on itself only (another domain -EPERM);
+ * a bad idx or gfn -EINVAL; other spaces (the grant table: later)
+ * -EOPNOTSUPP; other sub-ops -ENOSYS.
+ */
+static long hvm_memory_op(struct vcpu *v, unsigned long cmd, unsigned long arg)
+{
+    if (cmd != XENMEM_add_to_physmap)
+        return -XEN_ENOSYS;
+    struct xen_add_to_physmap x;
+    if (hvm_copy_from_guest(&x, arg, sizeof(x)))
+        return -XEN_EFAULT;
+    struct domain *d = v->domain;
+    if (x.domid != DOMID_SELF && x.domid != d->id)
+        return -XEN_EPERM;
+    if (x.space != XENMAPSPACE_shared_info)
+        return -XEN_EOPNOTSUPP;
+    if (x.idx != 0)
+        return -XEN_EINVAL;
+    return hvm_p2m_map_shared_info(d, x.gpfn);
 }
 
 /* The calls an HVM/PVH guest has so far (docs/hvm.md); the rest
@@ -300,6 +337,8 @@ static long hvm_hypercall_call(struct vcpu *v, unsigned long nr, unsigned long a
             a1 != VCPUOP_is_up)
             return -XEN_ENOSYS;
         break;
+    case __HYPERVISOR_memory_op:
+        return hvm_memory_op(v, a1, a2);
     case __HYPERVISOR_hvm_op:
         if (a1 == HVMOP_set_param || a1 == HVMOP_get_param)
             return hvm_op_param(v, a1, a2);
@@ -510,6 +549,8 @@ void hvm_exit(struct vcpu *v, struct cpu_user_regs *r)
     case VMEXIT_SMI:
     case VMEXIT_INIT:
         return;                                      /* the host's: taken after the exit */
+    case VMEXIT_VINTR:
+        return;                                      /* a window: hvm_inject_callback */
     case VMEXIT_CPUID: {
         uint32_t out[4];
         guest_cpuid(v, (uint32_t)r->rax, (uint32_t)r->rcx, out);

@@ -179,6 +179,11 @@ void hvm_vcpu_destroy(struct vcpu *v)
     v->arch.hvm.vmcb = NULL;
 }
 
+void hvm_vcpu_tlb_flush(struct vcpu *v)
+{
+    __atomic_store_n(&v->arch.hvm.asid_cpu, -1, __ATOMIC_RELEASE);
+}
+
 /* v's ASID on this pCPU: a new one when it comes from another pCPU or an
  * older generation; when they run out, a new generation, and the whole
  * TLB of this pCPU (every ASID's) flushed at the next VMRUN. */

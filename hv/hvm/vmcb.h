@@ -62,6 +62,7 @@
 #define ICPT_NMI         (1u << 1)
 #define ICPT_SMI         (1u << 2)
 #define ICPT_INIT        (1u << 3)
+#define ICPT_VINTR       (1u << 4)
 #define ICPT_RDPMC       (1u << 15)
 #define ICPT_CPUID       (1u << 18)
 #define ICPT_RSM         (1u << 19)
@@ -93,6 +94,7 @@
 #define VMEXIT_NMI       0x61
 #define VMEXIT_SMI       0x62
 #define VMEXIT_INIT      0x63
+#define VMEXIT_VINTR     0x64
 #define VMEXIT_CPUID     0x72
 #define VMEXIT_HLT       0x78
 #define VMEXIT_IOIO      0x7b

@@ -126,6 +126,8 @@ struct hvm_domain {
     char dbg_line[120];            /* port 0xe9 output (hvm.c), up to a newline */
     unsigned dbg_len;
     uint64_t params[39];           /* HVM_PARAM_* (HVM_NR_PARAMS, hvm_op in hvm.c) */
+    uint64_t si_gfn;               /* where shared_info is mapped (add_to_physmap) ... */
+    uint64_t si_ram_mfn;           /* ... and the RAM frame it hides there (0: none) */
 };
 
 struct arch_domain {

@@ -21,6 +21,7 @@
 #include <xen/event_channel.h>
 #include <xen/hvm/hvm_op.h>
 #include <xen/hvm/params.h>
+#include <xen/memory.h>
 #include <xen/arch-x86/hvm/start_info.h>
 #include <xen/arch-x86/cpuid.h>
 
@@ -155,16 +156,21 @@ static long hvm_param(unsigned op, uint16_t domid, uint32_t index, uint64_t *val
     return rc;
 }
 
-/* The callback vector's handler (cb_entry): counted; it cannot clear its
- * evtchn_upcall_pending (no shared_info mapped), so it turns the
- * callback off, or the level-triggered vector would come again. */
+/* shared_info, mapped over this page of its RAM by add_to_physmap. */
+static volatile shared_info_t shinfo __attribute__((aligned(4096)));
+
+/* The callback vector's handler (cb_entry): counted; it clears the
+ * upcall and the pending ports as a guest's event handler does, or the
+ * vector, asserted while the upcall is pending, would come again. */
 static volatile unsigned cb_count;
 
 void cb_handler(void)
 {
     cb_count++;
-    uint64_t off = 0;
-    hvm_param(HVMOP_set_param, DOMID_SELF, HVM_PARAM_CALLBACK_IRQ, &off);
+    shinfo.vcpu_info[0].evtchn_upcall_pending = 0;
+    __atomic_store_n(&shinfo.vcpu_info[0].evtchn_pending_sel, 0, __ATOMIC_SEQ_CST);
+    for (unsigned i = 0; i < 8; i++)
+        __atomic_store_n(&shinfo.evtchn_pending[i], 0, __ATOMIC_SEQ_CST);
 }
 
 void main(uint32_t si_pa)
@@ -439,10 +445,51 @@ void main(uint32_t si_pa)
         fail("hvm_op with its argument above its RAM was not -EFAULT");
     puts_con("pvh-hello: hvm_op refused the builder's params, bad indices and bad callbacks\n");
 
-    /* The callback vector: its upcall is still pending from the timer
-     * event (nothing clears it without shared_info), so the vector is
-     * asserted; with interrupts off it waits, at STI it comes once
-     * (the handler turns the callback off). */
+    /* shared_info by add_to_physmap: first the refusals, then over the
+     * page of shinfo, where the timer's event is found still pending. */
+    if (hcall(__HYPERVISOR_vcpu_op, VCPUOP_stop_periodic_timer, 0, 0))
+        fail("stop_periodic_timer");
+    uint64_t ram_pages = (si_pa >> 12) + 1;
+    static const struct { uint16_t domid; unsigned space; uint64_t idx, gpfn; long rc; } bad_x[] = {
+        { DOMID_SELF, XENMAPSPACE_shared_info, 0, 0, -22 },          /* gpfn set below */
+        { DOMID_SELF, XENMAPSPACE_shared_info, 0, 1ULL << 40, -22 }, /* far outside */
+        { DOMID_SELF, XENMAPSPACE_shared_info, 1, 0x100, -22 },      /* no second page */
+        { DOMID_SELF, XENMAPSPACE_gmfn, 0x101, 0x100, -95 },         /* not offered */
+        { DOMID_IO, XENMAPSPACE_shared_info, 0, 0x100, -1 },         /* another domain */
+    };
+    for (unsigned i = 0; i < sizeof(bad_x) / sizeof(bad_x[0]); i++) {
+        struct xen_add_to_physmap x = { .domid = bad_x[i].domid, .space = bad_x[i].space,
+                                        .idx = bad_x[i].idx,
+                                        .gpfn = i == 0 ? ram_pages : bad_x[i].gpfn };
+        if (hcall(__HYPERVISOR_memory_op, XENMEM_add_to_physmap, (unsigned long)&x, 0) !=
+            bad_x[i].rc)
+            fail("a bad add_to_physmap was not refused as expected");
+    }
+    if (hcall(__HYPERVISOR_memory_op, XENMEM_add_to_physmap, 0x3ff00000UL, 0) != -14)
+        fail("add_to_physmap with its argument above its RAM was not -EFAULT");
+    puts_con("pvh-hello: add_to_physmap refused a GFN past its RAM, a bad idx, space and domain\n");
+    /* First at another page (then moved: that page's RAM comes back). */
+    static volatile uint8_t spare[4096] __attribute__((aligned(4096)));
+    spare[0] = 0x5a;
+    struct xen_add_to_physmap xs = { .domid = DOMID_SELF, .space = XENMAPSPACE_shared_info,
+                                     .idx = 0, .gpfn = (uint64_t)spare >> 12 };
+    if (hcall(__HYPERVISOR_memory_op, XENMEM_add_to_physmap, (unsigned long)&xs, 0))
+        fail("add_to_physmap of shared_info");
+    if (spare[0] != 1)          /* vcpu_info[0].evtchn_upcall_pending */
+        fail("the spare page was not replaced by shared_info");
+    xs.gpfn = (uint64_t)&shinfo >> 12;
+    if (hcall(__HYPERVISOR_memory_op, XENMEM_add_to_physmap, (unsigned long)&xs, 0))
+        fail("add_to_physmap of shared_info moved");
+    if (spare[0] != 0x5a)
+        fail("the spare page's RAM did not come back");
+    if (!shinfo.vcpu_info[0].evtchn_upcall_pending ||
+        !(shinfo.evtchn_pending[0] & (1UL << bv.port)))
+        fail("shared_info does not show the timer's pending event");
+    puts_con("pvh-hello: shared_info mapped: the timer's event is pending there\n");
+
+    /* The callback vector: the upcall is still pending, so the vector is
+     * asserted; with interrupts off it waits, at STI it comes once (the
+     * handler clears the upcall). */
     val = (2ULL << 56) | CB_VECTOR;
     if (hvm_param(HVMOP_set_param, DOMID_SELF, HVM_PARAM_CALLBACK_IRQ, &val))
         fail("set_param of the callback vector");
@@ -454,9 +501,35 @@ void main(uint32_t si_pa)
         hcall(__HYPERVISOR_sched_op, SCHEDOP_yield, 0, 0);
     if (cb_count != 0)
         fail("the callback vector came with interrupts off");
-    __asm__ volatile("sti; nop; nop; cli" ::: "memory");
-    if (cb_count != 1)
+    /* STI, then a hypercall with interrupts on: whether the CPU takes the
+     * pending V_IRQ at once or the next VMRUN injects it, it has come by
+     * the time the hypercall returns. */
+    __asm__ volatile("sti; nop; nop" ::: "memory");
+    hcall(__HYPERVISOR_sched_op, SCHEDOP_yield, 0, 0);
+    __asm__ volatile("cli" ::: "memory");
+    if (cb_count != 1 || shinfo.vcpu_info[0].evtchn_upcall_pending)
         fail("the callback vector did not come once at STI");
+    /* A single-shot timer: HLT sleeps until its event, whose vector wakes
+     * it and runs the handler. */
+    struct vcpu_set_singleshot_timer st = { .timeout_abs_ns = 0, .flags = 0 };
+    st.timeout_abs_ns = shinfo.vcpu_info[0].time.system_time + 5000000;
+    if (hcall(__HYPERVISOR_vcpu_op, VCPUOP_set_singleshot_timer, 0, (unsigned long)&st))
+        fail("set_singleshot_timer");
+    for (unsigned n = 0; cb_count == 1; n++) {
+        __asm__ volatile("sti; hlt; cli" ::: "memory");
+        if (n == 1000) {
+            put_hex("pvh-hello: HLT loop: upcall/sel/pending0 ",
+                    ((uint64_t)shinfo.vcpu_info[0].evtchn_upcall_pending << 32) |
+                    ((uint64_t)(shinfo.vcpu_info[0].evtchn_pending_sel & 0xff) << 16) |
+                    (shinfo.evtchn_pending[0] & 0xffff));
+            fail("the timer's vector did not come in 1000 HLTs");
+        }
+    }
+    /* The PV clock in shared_info is kept for it: past the timeout now. */
+    if (shinfo.vcpu_info[0].time.system_time < st.timeout_abs_ns)
+        fail("vcpu_time_info's system time is behind the timer that fired");
+    if (cb_count != 2)
+        fail("the timer's vector did not wake HLT once");
     puts_con("pvh-hello: callback vector delivered once interrupts were on\n");
     if (hcall(__HYPERVISOR_vcpu_op, VCPUOP_stop_periodic_timer, 0, 0))
         fail("stop_periodic_timer");
