@@ -346,7 +346,7 @@ static long hvm_hypercall_call(struct vcpu *v, unsigned long nr, unsigned long a
     case __HYPERVISOR_event_channel_op:
         if (a1 != EVTCHNOP_bind_virq && a1 != EVTCHNOP_close && a1 != EVTCHNOP_send &&
             a1 != EVTCHNOP_status && a1 != EVTCHNOP_alloc_unbound &&
-            a1 != EVTCHNOP_bind_interdomain)
+            a1 != EVTCHNOP_bind_interdomain && a1 != EVTCHNOP_unmask)
             return -XEN_ENOSYS;
         break;
     default:

@@ -530,6 +530,35 @@ void main(uint32_t si_pa)
         fail("vcpu_time_info's system time is behind the timer that fired");
     if (cb_count != 2)
         fail("the timer's vector did not wake HLT once");
+    /* A masked port: its event is pending in shared_info but raises no
+     * upcall; EVTCHNOP_unmask then raises it and the vector comes. */
+    struct evtchn_unmask um = { .port = 5000 };
+    if (hcall(__HYPERVISOR_event_channel_op, EVTCHNOP_unmask, (unsigned long)&um, 0) != -22)
+        fail("unmask of a port it does not have was not -EINVAL");
+    __atomic_or_fetch(&shinfo.evtchn_mask[0], 1UL << bv.port, __ATOMIC_SEQ_CST);
+    st.timeout_abs_ns = shinfo.vcpu_info[0].time.system_time;   /* now or past: at once */
+    if (hcall(__HYPERVISOR_vcpu_op, VCPUOP_set_singleshot_timer, 0, (unsigned long)&st))
+        fail("set_singleshot_timer (masked)");
+    for (unsigned n = 0; !(shinfo.evtchn_pending[0] & (1UL << bv.port)); n++) {
+        __asm__ volatile("sti; nop; nop; cli" ::: "memory");
+        hcall(__HYPERVISOR_sched_op, SCHEDOP_yield, 0, 0);
+        if (n == 1000000)
+            fail("the masked timer's event never became pending");
+    }
+    __asm__ volatile("sti; nop; nop" ::: "memory");
+    hcall(__HYPERVISOR_sched_op, SCHEDOP_yield, 0, 0);
+    __asm__ volatile("cli" ::: "memory");
+    if (cb_count != 2 || shinfo.vcpu_info[0].evtchn_upcall_pending)
+        fail("a masked port raised the upcall");
+    um.port = bv.port;
+    if (hcall(__HYPERVISOR_event_channel_op, EVTCHNOP_unmask, (unsigned long)&um, 0))
+        fail("unmask");
+    __asm__ volatile("sti; nop; nop" ::: "memory");
+    hcall(__HYPERVISOR_sched_op, SCHEDOP_yield, 0, 0);
+    __asm__ volatile("cli" ::: "memory");
+    if (cb_count != 3 || (shinfo.evtchn_mask[0] & (1UL << bv.port)))
+        fail("unmask of a pending port did not bring the vector once");
+    puts_con("pvh-hello: a masked port raised no upcall; EVTCHNOP_unmask brought the vector\n");
     puts_con("pvh-hello: callback vector delivered once interrupts were on\n");
     if (hcall(__HYPERVISOR_vcpu_op, VCPUOP_stop_periodic_timer, 0, 0))
         fail("stop_periodic_timer");
