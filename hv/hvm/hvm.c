@@ -261,9 +261,29 @@ static long hvm_op_param(struct vcpu *v, unsigned long op, unsigned long arg)
 }
 
 /*
- * Before each VMRUN: while its event upcall is pending and the domain
- * has a callback vector, vCPU 0's callback is asserted, as Xen's
- * "vector" callback is while evtchn_upcall_pending is set.  As Xen's
+ * HVMOP_set_evtchn_upcall_vector: this vCPU's own callback vector, used
+ * before the domain's HVM_PARAM_CALLBACK_IRQ, as Xen: below 0x10
+ * -EINVAL, a vCPU it does not have -ENOENT.
+ */
+static long hvm_op_upcall_vector(struct vcpu *v, unsigned long arg)
+{
+    struct xen_hvm_evtchn_upcall_vector u;
+    if (hvm_copy_from_guest(&u, arg, sizeof(u)))
+        return -XEN_EFAULT;
+    if (u.vector < 0x10)
+        return -XEN_EINVAL;
+    struct domain *d = v->domain;
+    if (u.vcpu >= d->nr_vcpus || !d->vcpu[u.vcpu])
+        return -XEN_ENOENT;
+    __atomic_store_n(&d->vcpu[u.vcpu]->arch.hvm.upcall_vector, u.vector, __ATOMIC_RELEASE);
+    return 0;
+}
+
+/*
+ * Before each VMRUN: while its event upcall is pending and it has a
+ * vector (its own from HVMOP_set_evtchn_upcall_vector, else for vCPU 0
+ * the domain's "vector" callback), the callback is asserted, as Xen's
+ * is while evtchn_upcall_pending is set.  As Xen's
  * svm_intr_assist: if the guest can take it now (IF set, no interrupt
  * shadow, no other event being injected) it is injected as an external
  * interrupt (EVENTINJ); otherwise a V_IRQ with the VINTR intercept asks
@@ -279,11 +299,13 @@ void hvm_inject_callback(struct vcpu *v)
     uint32_t misc1 = vmcb_rd32(vmcb, VMCB_MISC1_INTERCEPTS);
     vintr &= ~(VINTR_V_IRQ | VINTR_PRIO_MASK | VINTR_IGN_TPR | VINTR_VECTOR_MASK);
     misc1 &= ~ICPT_VINTR;
-    if (v->id == 0 && (cb >> 56) == HVM_PARAM_CALLBACK_TYPE_VECTOR &&
-        __atomic_load_n(&v->vcpu_info->evtchn_upcall_pending, __ATOMIC_ACQUIRE)) {
+    uint8_t vec = __atomic_load_n(&v->arch.hvm.upcall_vector, __ATOMIC_ACQUIRE);
+    if (!vec && v->id == 0 && (cb >> 56) == HVM_PARAM_CALLBACK_TYPE_VECTOR)
+        vec = (uint8_t)cb;
+    if (vec && __atomic_load_n(&v->vcpu_info->evtchn_upcall_pending, __ATOMIC_ACQUIRE)) {
         if ((v->arch.regs->rflags & (1u << 9)) && !(vmcb_rd(vmcb, VMCB_INT_SHADOW) & 1) &&
             !(vmcb_rd(vmcb, VMCB_EVENTINJ) & EVENTINJ_V)) {
-            vmcb_wr(vmcb, VMCB_EVENTINJ, (cb & 0xff) | EVENTINJ_V);  /* type 0: INTR */
+            vmcb_wr(vmcb, VMCB_EVENTINJ, vec | EVENTINJ_V);  /* type 0: INTR */
         } else {
             vintr |= VINTR_V_IRQ | VINTR_PRIO_MASK | VINTR_IGN_TPR;
             misc1 |= ICPT_VINTR;
@@ -342,6 +364,8 @@ static long hvm_hypercall_call(struct vcpu *v, unsigned long nr, unsigned long a
     case __HYPERVISOR_hvm_op:
         if (a1 == HVMOP_set_param || a1 == HVMOP_get_param)
             return hvm_op_param(v, a1, a2);
+        if (a1 == HVMOP_set_evtchn_upcall_vector)
+            return hvm_op_upcall_vector(v, a2);
         return -XEN_ENOSYS;
     case __HYPERVISOR_event_channel_op:
         if (a1 != EVTCHNOP_bind_virq && a1 != EVTCHNOP_close && a1 != EVTCHNOP_send &&

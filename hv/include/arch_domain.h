@@ -91,6 +91,7 @@ struct hvm_vcpu {
     uint32_t asid;                 /* 0: none yet */
     uint64_t asid_gen;             /* the pCPU generation it was taken in */
     int asid_cpu;                  /* the pCPU it was taken on (-1: none) */
+    uint8_t upcall_vector;         /* HVMOP_set_evtchn_upcall_vector (0: none) */
 };
 
 struct arch_vcpu {

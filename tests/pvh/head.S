@@ -92,9 +92,13 @@ gp_entry:
 
 /* The event callback vector (HVM_PARAM_CALLBACK_IRQ): cb_handler
  * (main.c) with the caller-saved registers kept. */
-    .globl cb_entry
+    .globl cb_entry, cb_entry_f4
+cb_entry_f4:
+    movl $0xf4, cb_vector(%rip)
+    jmp 1f
 cb_entry:
-    pushq %rax
+    movl $0xf3, cb_vector(%rip)
+1:  pushq %rax
     pushq %rcx
     pushq %rdx
     pushq %rsi
@@ -126,7 +130,8 @@ gdt_desc:
     .long gdt
 
     .data
-    .globl start_info_pa, gp_count, vmmcall32_result, gp_skip
+    .globl start_info_pa, gp_count, vmmcall32_result, gp_skip, cb_vector
+cb_vector: .long 0
 start_info_pa: .long 0
 gp_count: .long 0
 gp_skip: .long 2

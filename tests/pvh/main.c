@@ -26,7 +26,8 @@
 #include <xen/arch-x86/cpuid.h>
 
 extern uint32_t start_info_pa, gp_count, vmmcall32_result, gp_skip;
-extern char gp_entry[], cb_entry[];
+extern char gp_entry[], cb_entry[], cb_entry_f4[];
+extern volatile uint32_t cb_vector;
 
 static uint8_t hypercall_page[4096] __attribute__((aligned(4096)));
 
@@ -143,6 +144,7 @@ static void idt_init(void)
 {
     idt_set(13, gp_entry);
     idt_set(CB_VECTOR, cb_entry);
+    idt_set(0xf4, cb_entry_f4);
     struct { uint16_t limit; uint64_t base; } __attribute__((packed)) d = { sizeof(idt) - 1,
                                                                           (uint64_t)idt };
     __asm__ volatile("lidt %0" :: "m"(d));
@@ -559,6 +561,33 @@ void main(uint32_t si_pa)
     if (cb_count != 3 || (shinfo.evtchn_mask[0] & (1UL << bv.port)))
         fail("unmask of a pending port did not bring the vector once");
     puts_con("pvh-hello: a masked port raised no upcall; EVTCHNOP_unmask brought the vector\n");
+
+    /* HVMOP_set_evtchn_upcall_vector: vCPU 0's own vector (0xf4) before
+     * the domain's callback (0xf3); a low vector and a vCPU it does not
+     * have are refused. */
+    struct xen_hvm_evtchn_upcall_vector uv = { .vcpu = 0, .vector = 0x0f };
+    if (hcall(__HYPERVISOR_hvm_op, HVMOP_set_evtchn_upcall_vector, (unsigned long)&uv, 0) != -22)
+        fail("an upcall vector below 0x10 was not -EINVAL");
+    uv.vcpu = 1;
+    uv.vector = 0xf4;
+    if (hcall(__HYPERVISOR_hvm_op, HVMOP_set_evtchn_upcall_vector, (unsigned long)&uv, 0) != -2)
+        fail("an upcall vector for a vCPU it does not have was not -ENOENT");
+    uv.vcpu = 0;
+    if (hcall(__HYPERVISOR_hvm_op, HVMOP_set_evtchn_upcall_vector, (unsigned long)&uv, 0))
+        fail("set_evtchn_upcall_vector");
+    if (cb_vector != CB_VECTOR)
+        fail("the domain's callback did not come on its vector");
+    st.timeout_abs_ns = shinfo.vcpu_info[0].time.system_time;
+    if (hcall(__HYPERVISOR_vcpu_op, VCPUOP_set_singleshot_timer, 0, (unsigned long)&st))
+        fail("set_singleshot_timer (per-vCPU vector)");
+    for (unsigned n = 0; cb_count == 3; n++) {
+        __asm__ volatile("sti; hlt; cli" ::: "memory");
+        if (n == 1000)
+            fail("the per-vCPU vector did not come in 1000 HLTs");
+    }
+    if (cb_count != 4 || cb_vector != 0xf4)
+        fail("the event did not come once on the per-vCPU vector");
+    puts_con("pvh-hello: the per-vCPU upcall vector is used before the callback\n");
     puts_con("pvh-hello: callback vector delivered once interrupts were on\n");
     if (hcall(__HYPERVISOR_vcpu_op, VCPUOP_stop_periodic_timer, 0, 0))
         fail("stop_periodic_timer");
