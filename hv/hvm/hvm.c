@@ -24,6 +24,9 @@
 #include <xen/sched.h>
 #include <xen/vcpu.h>
 #include <xen/event_channel.h>
+#include <xen/hvm/hvm_op.h>
+#include <xen/memory.h>
+#include <xen/hvm/params.h>
 
 #define EFER_SCE          (1ULL << 0)
 #define EFER_LME          (1ULL << 8)
@@ -215,6 +218,126 @@ static void hvm_hypercall_page_fill(uint8_t *p)
     }
 }
 
+/* ---- hvm_op: HVM params --------------------------------------------- */
+
+_Static_assert(HVM_NR_PARAMS == sizeof(((struct hvm_domain *)0)->params) / sizeof(uint64_t),
+               "hvm_domain.params is HVM_NR_PARAMS long");
+
+/*
+ * HVMOP_set_param / HVMOP_get_param on itself (DOMID_SELF or its own id;
+ * another domain is -EPERM: there is no device model to ask for it).  As
+ * Xen: an index past HVM_NR_PARAMS is -EINVAL; the guest may set only
+ * the callback (HVM_PARAM_CALLBACK_IRQ); the xenstore and console pages
+ * and channels the builder sets, and every other param, are -EPERM to
+ * set.  The callback must be the "vector" type (no IOAPIC or PCI INTx to
+ * route a GSI through): vectors 0x10..0xff; 0 turns it off; anything
+ * else is -EINVAL.  Delivery: hvm_inject_callback.
+ */
+static long hvm_op_param(struct vcpu *v, unsigned long op, unsigned long arg)
+{
+    struct xen_hvm_param p;
+    if (hvm_copy_from_guest(&p, arg, sizeof(p)))
+        return -XEN_EFAULT;
+    struct domain *d = v->domain;
+    if (p.domid != DOMID_SELF && p.domid != d->id)
+        return -XEN_EPERM;
+    if (p.index >= HVM_NR_PARAMS)
+        return -XEN_EINVAL;
+    if (op == HVMOP_get_param) {
+        p.value = __atomic_load_n(&d->arch.hvm.params[p.index], __ATOMIC_ACQUIRE);
+        if (hvm_copy_to_guest(arg, &p, sizeof(p)))
+            return -XEN_EFAULT;
+        return 0;
+    }
+    if (p.index != HVM_PARAM_CALLBACK_IRQ)
+        return -XEN_EPERM;
+    if (p.value != 0) {
+        if ((p.value >> 56) != HVM_PARAM_CALLBACK_TYPE_VECTOR ||
+            (p.value & ~((uint64_t)0xff << 56)) > 0xff || (p.value & 0xff) < 0x10)
+            return -XEN_EINVAL;
+    }
+    __atomic_store_n(&d->arch.hvm.params[p.index], p.value, __ATOMIC_RELEASE);
+    return 0;
+}
+
+/*
+ * HVMOP_set_evtchn_upcall_vector: this vCPU's own callback vector, used
+ * before the domain's HVM_PARAM_CALLBACK_IRQ, as Xen: below 0x10
+ * -EINVAL, a vCPU it does not have -ENOENT.
+ */
+static long hvm_op_upcall_vector(struct vcpu *v, unsigned long arg)
+{
+    struct xen_hvm_evtchn_upcall_vector u;
+    if (hvm_copy_from_guest(&u, arg, sizeof(u)))
+        return -XEN_EFAULT;
+    if (u.vector < 0x10)
+        return -XEN_EINVAL;
+    struct domain *d = v->domain;
+    if (u.vcpu >= d->nr_vcpus || !d->vcpu[u.vcpu])
+        return -XEN_ENOENT;
+    __atomic_store_n(&d->vcpu[u.vcpu]->arch.hvm.upcall_vector, u.vector, __ATOMIC_RELEASE);
+    return 0;
+}
+
+/*
+ * Before each VMRUN: while its event upcall is pending and it has a
+ * vector (its own from HVMOP_set_evtchn_upcall_vector, else for vCPU 0
+ * the domain's "vector" callback), the callback is asserted, as Xen's
+ * is while evtchn_upcall_pending is set.  As Xen's
+ * svm_intr_assist: if the guest can take it now (IF set, no interrupt
+ * shadow, no other event being injected) it is injected as an external
+ * interrupt (EVENTINJ); otherwise a V_IRQ with the VINTR intercept asks
+ * for an exit as soon as it can, and the next VMRUN decides again (so a
+ * callback whose upcall the guest cleared meanwhile never comes late).
+ */
+void hvm_inject_callback(struct vcpu *v)
+{
+    uint8_t *vmcb = v->arch.hvm.vmcb;
+    uint64_t cb = __atomic_load_n(&v->domain->arch.hvm.params[HVM_PARAM_CALLBACK_IRQ],
+                                  __ATOMIC_ACQUIRE);
+    uint64_t vintr = vmcb_rd(vmcb, VMCB_VINTR);
+    uint32_t misc1 = vmcb_rd32(vmcb, VMCB_MISC1_INTERCEPTS);
+    vintr &= ~(VINTR_V_IRQ | VINTR_PRIO_MASK | VINTR_IGN_TPR | VINTR_VECTOR_MASK);
+    misc1 &= ~ICPT_VINTR;
+    uint8_t vec = __atomic_load_n(&v->arch.hvm.upcall_vector, __ATOMIC_ACQUIRE);
+    if (!vec && v->id == 0 && (cb >> 56) == HVM_PARAM_CALLBACK_TYPE_VECTOR)
+        vec = (uint8_t)cb;
+    if (vec && __atomic_load_n(&v->vcpu_info->evtchn_upcall_pending, __ATOMIC_ACQUIRE)) {
+        if ((v->arch.regs->rflags & (1u << 9)) && !(vmcb_rd(vmcb, VMCB_INT_SHADOW) & 1) &&
+            !(vmcb_rd(vmcb, VMCB_EVENTINJ) & EVENTINJ_V)) {
+            vmcb_wr(vmcb, VMCB_EVENTINJ, vec | EVENTINJ_V);  /* type 0: INTR */
+        } else {
+            vintr |= VINTR_V_IRQ | VINTR_PRIO_MASK | VINTR_IGN_TPR;
+            misc1 |= ICPT_VINTR;
+        }
+    }
+    vmcb_wr(vmcb, VMCB_VINTR, vintr);
+    vmcb_wr32(vmcb, VMCB_MISC1_INTERCEPTS, misc1);
+}
+
+/*
+ * memory_op for a PVH guest: XENMEM_add_to_physmap of its shared_info
+ * (idx 0) at a frame of its RAM, on itself only (another domain -EPERM);
+ * a bad idx or gfn -EINVAL; other spaces (the grant table: later)
+ * -EOPNOTSUPP; other sub-ops -ENOSYS.
+ */
+static long hvm_memory_op(struct vcpu *v, unsigned long cmd, unsigned long arg)
+{
+    if (cmd != XENMEM_add_to_physmap)
+        return -XEN_ENOSYS;
+    struct xen_add_to_physmap x;
+    if (hvm_copy_from_guest(&x, arg, sizeof(x)))
+        return -XEN_EFAULT;
+    struct domain *d = v->domain;
+    if (x.domid != DOMID_SELF && x.domid != d->id)
+        return -XEN_EPERM;
+    if (x.space != XENMAPSPACE_shared_info)
+        return -XEN_EOPNOTSUPP;
+    if (x.idx != 0)
+        return -XEN_EINVAL;
+    return hvm_p2m_map_shared_info(d, x.gpfn);
+}
+
 /* The calls an HVM/PVH guest has so far (docs/hvm.md); the rest
  * -ENOSYS.  Sub-operations that name PV state are refused here too. */
 static long hvm_hypercall_call(struct vcpu *v, unsigned long nr, unsigned long a1,
@@ -236,10 +359,18 @@ static long hvm_hypercall_call(struct vcpu *v, unsigned long nr, unsigned long a
             a1 != VCPUOP_is_up)
             return -XEN_ENOSYS;
         break;
+    case __HYPERVISOR_memory_op:
+        return hvm_memory_op(v, a1, a2);
+    case __HYPERVISOR_hvm_op:
+        if (a1 == HVMOP_set_param || a1 == HVMOP_get_param)
+            return hvm_op_param(v, a1, a2);
+        if (a1 == HVMOP_set_evtchn_upcall_vector)
+            return hvm_op_upcall_vector(v, a2);
+        return -XEN_ENOSYS;
     case __HYPERVISOR_event_channel_op:
         if (a1 != EVTCHNOP_bind_virq && a1 != EVTCHNOP_close && a1 != EVTCHNOP_send &&
             a1 != EVTCHNOP_status && a1 != EVTCHNOP_alloc_unbound &&
-            a1 != EVTCHNOP_bind_interdomain)
+            a1 != EVTCHNOP_bind_interdomain && a1 != EVTCHNOP_unmask)
             return -XEN_ENOSYS;
         break;
     default:
@@ -442,6 +573,8 @@ void hvm_exit(struct vcpu *v, struct cpu_user_regs *r)
     case VMEXIT_SMI:
     case VMEXIT_INIT:
         return;                                      /* the host's: taken after the exit */
+    case VMEXIT_VINTR:
+        return;                                      /* a window: hvm_inject_callback */
     case VMEXIT_CPUID: {
         uint32_t out[4];
         guest_cpuid(v, (uint32_t)r->rax, (uint32_t)r->rcx, out);

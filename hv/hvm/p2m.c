@@ -6,9 +6,12 @@
  * MTRR-free default decide the rest).  It maps nothing else: a guest
  * address beyond its RAM is a nested page fault.
  *
- * Built once before the domain first runs and never changed while it
- * lives, so readers (the exit handlers, guest_access) take no lock; freed
- * only by the reaper, when no pCPU runs the domain.
+ * Built once before the domain first runs; while it lives only
+ * XENMEM_add_to_physmap of shared_info changes one leaf (one 64-bit
+ * store, made by its only vCPU), and both the old and the new frame are
+ * the domain's until it dies, so readers (the exit handlers,
+ * guest_access) take no lock; freed only by the reaper, when no pCPU
+ * runs the domain.
  */
 #include "lib.h"
 #include "mm.h"
@@ -75,6 +78,42 @@ uint64_t hvm_p2m_lookup(struct domain *d, uint64_t gfn)
     if (!e || !(*e & NPT_P))
         return ~0ULL;
     return (*e & NPT_ADDR) >> PAGE_SHIFT;
+}
+
+/*
+ * XENMEM_add_to_physmap(XENMAPSPACE_shared_info) at gfn, inside its RAM
+ * (else -EINVAL).  The RAM frame there stays the domain's (freed with
+ * it), hidden while shared_info is mapped over it; mapping shared_info
+ * again elsewhere puts that frame back at the old gfn (Xen would leave a
+ * hole there and free the frame).  Then every vCPU takes a fresh ASID,
+ * so no stale guest TLB entry names the old frame.  The caller is the
+ * domain's only vCPU (a PVH domain has one), so no two run this at once.
+ */
+int hvm_p2m_map_shared_info(struct domain *d, uint64_t gfn)
+{
+    if (gfn >= d->arch.hvm.nr_gfns)
+        return -XEN_EINVAL;
+    uint64_t si_mfn = PA(d->shared_info) >> PAGE_SHIFT;
+    if (d->arch.hvm.si_ram_mfn) {
+        if (gfn == d->arch.hvm.si_gfn)
+            return 0;
+        uint64_t *old = leaf_slot(d, d->arch.hvm.si_gfn, false);
+        if (!old)
+            return -XEN_EINVAL;
+        __atomic_store_n(old, (d->arch.hvm.si_ram_mfn << PAGE_SHIFT) | NPT_LEAF,
+                         __ATOMIC_RELEASE);
+        d->arch.hvm.si_ram_mfn = 0;
+    }
+    uint64_t *e = leaf_slot(d, gfn, false);
+    if (!e || !(*e & NPT_P))
+        return -XEN_EINVAL;
+    d->arch.hvm.si_ram_mfn = (*e & NPT_ADDR) >> PAGE_SHIFT;
+    d->arch.hvm.si_gfn = gfn;
+    __atomic_store_n(e, (si_mfn << PAGE_SHIFT) | NPT_LEAF, __ATOMIC_RELEASE);
+    for (unsigned i = 0; i < d->nr_vcpus; i++)
+        if (d->vcpu[i])
+            hvm_vcpu_tlb_flush(d->vcpu[i]);
+    return 0;
 }
 
 static void free_level(uint64_t *t, int level, unsigned *count)

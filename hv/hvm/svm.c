@@ -179,6 +179,11 @@ void hvm_vcpu_destroy(struct vcpu *v)
     v->arch.hvm.vmcb = NULL;
 }
 
+void hvm_vcpu_tlb_flush(struct vcpu *v)
+{
+    __atomic_store_n(&v->arch.hvm.asid_cpu, -1, __ATOMIC_RELEASE);
+}
+
 /* v's ASID on this pCPU: a new one when it comes from another pCPU or an
  * older generation; when they run out, a new generation, and the whole
  * TLB of this pCPU (every ASID's) flushed at the next VMRUN. */
@@ -223,6 +228,7 @@ noreturn void svm_loop(void)
         struct cpu_user_regs *r = v->arch.regs;
         uint8_t *vmcb = v->arch.hvm.vmcb;
         asid_assign(v, pc->id);
+        hvm_inject_callback(v);
         vmcb_wr(vmcb, VMCB_RAX, r->rax);
         vmcb_wr(vmcb, VMCB_RIP, r->rip);
         vmcb_wr(vmcb, VMCB_RSP, r->rsp);

@@ -18,6 +18,10 @@
 #define VMCB_ASID               0x058   /* u32 */
 #define VMCB_TLB_CONTROL        0x05c   /* u8 */
 #define VMCB_VINTR              0x060   /* u64: V_TPR, V_IRQ, ..., V_INTR_MASKING (24) */
+#define VINTR_V_IRQ        (1ULL << 8)
+#define VINTR_PRIO_MASK    (0xfULL << 16)
+#define VINTR_IGN_TPR      (1ULL << 20)
+#define VINTR_VECTOR_MASK  (0xffULL << 32)
 #define VMCB_INT_SHADOW         0x068
 #define VMCB_EXITCODE           0x070
 #define VMCB_EXITINFO1          0x078
@@ -58,6 +62,7 @@
 #define ICPT_NMI         (1u << 1)
 #define ICPT_SMI         (1u << 2)
 #define ICPT_INIT        (1u << 3)
+#define ICPT_VINTR       (1u << 4)
 #define ICPT_RDPMC       (1u << 15)
 #define ICPT_CPUID       (1u << 18)
 #define ICPT_RSM         (1u << 19)
@@ -89,6 +94,7 @@
 #define VMEXIT_NMI       0x61
 #define VMEXIT_SMI       0x62
 #define VMEXIT_INIT      0x63
+#define VMEXIT_VINTR     0x64
 #define VMEXIT_CPUID     0x72
 #define VMEXIT_HLT       0x78
 #define VMEXIT_IOIO      0x7b

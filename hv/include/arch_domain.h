@@ -91,6 +91,7 @@ struct hvm_vcpu {
     uint32_t asid;                 /* 0: none yet */
     uint64_t asid_gen;             /* the pCPU generation it was taken in */
     int asid_cpu;                  /* the pCPU it was taken on (-1: none) */
+    uint8_t upcall_vector;         /* HVMOP_set_evtchn_upcall_vector (0: none) */
 };
 
 struct arch_vcpu {
@@ -125,6 +126,9 @@ struct hvm_domain {
     uint64_t start_info_gpa;       /* the hvm_start_info page */
     char dbg_line[120];            /* port 0xe9 output (hvm.c), up to a newline */
     unsigned dbg_len;
+    uint64_t params[39];           /* HVM_PARAM_* (HVM_NR_PARAMS, hvm_op in hvm.c) */
+    uint64_t si_gfn;               /* where shared_info is mapped (add_to_physmap) ... */
+    uint64_t si_ram_mfn;           /* ... and the RAM frame it hides there (0: none) */
 };
 
 struct arch_domain {

@@ -30,6 +30,10 @@ noreturn void svm_loop(void);
 int hvm_p2m_build(struct domain *d, const uint64_t *mfns, uint64_t nr);
 uint64_t hvm_p2m_lookup(struct domain *d, uint64_t gfn);
 void hvm_p2m_free(struct domain *d);
+/* XENMEM_add_to_physmap of shared_info at gfn (p2m.c). */
+int hvm_p2m_map_shared_info(struct domain *d, uint64_t gfn);
+/* v takes a fresh ASID (no stale TLB entries) at its next VMRUN (svm.c). */
+void hvm_vcpu_tlb_flush(struct vcpu *v);
 
 /* Guest-memory access for the running HVM vCPU (guest_access.h): guest
  * virtual through its own page tables, then the p2m.  0 or -XEN_EFAULT. */

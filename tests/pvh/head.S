@@ -90,6 +90,35 @@ gp_entry:
     popq %rax
     iretq
 
+/* The event callback vector (HVM_PARAM_CALLBACK_IRQ): cb_handler
+ * (main.c) with the caller-saved registers kept. */
+    .globl cb_entry, cb_entry_f4
+cb_entry_f4:
+    movl $0xf4, cb_vector(%rip)
+    jmp 1f
+cb_entry:
+    movl $0xf3, cb_vector(%rip)
+1:  pushq %rax
+    pushq %rcx
+    pushq %rdx
+    pushq %rsi
+    pushq %rdi
+    pushq %r8
+    pushq %r9
+    pushq %r10
+    pushq %r11
+    call cb_handler
+    popq %r11
+    popq %r10
+    popq %r9
+    popq %r8
+    popq %rdi
+    popq %rsi
+    popq %rdx
+    popq %rcx
+    popq %rax
+    iretq
+
     .section .rodata
     .p2align 3
 gdt:
@@ -101,7 +130,8 @@ gdt_desc:
     .long gdt
 
     .data
-    .globl start_info_pa, gp_count, vmmcall32_result, gp_skip
+    .globl start_info_pa, gp_count, vmmcall32_result, gp_skip, cb_vector
+cb_vector: .long 0
 start_info_pa: .long 0
 gp_count: .long 0
 gp_skip: .long 2

@@ -19,11 +19,15 @@
 #include <xen/vcpu.h>
 #include <xen/version.h>
 #include <xen/event_channel.h>
+#include <xen/hvm/hvm_op.h>
+#include <xen/hvm/params.h>
+#include <xen/memory.h>
 #include <xen/arch-x86/hvm/start_info.h>
 #include <xen/arch-x86/cpuid.h>
 
 extern uint32_t start_info_pa, gp_count, vmmcall32_result, gp_skip;
-extern char gp_entry[];
+extern char gp_entry[], cb_entry[], cb_entry_f4[];
+extern volatile uint32_t cb_vector;
 
 static uint8_t hypercall_page[4096] __attribute__((aligned(4096)));
 
@@ -124,17 +128,51 @@ static void outl_e9(const char *s)
     }
 }
 
-/* An IDT with vector 13 only: gp_entry (head.S). */
-static uint64_t idt[2 * 32] __attribute__((aligned(16)));
+/* An IDT with vector 13 (gp_entry) and the callback vector CB_VECTOR
+ * (cb_entry), both in head.S. */
+#define CB_VECTOR 0xf3
+static uint64_t idt[2 * 256] __attribute__((aligned(16)));
+
+static void idt_set(unsigned vec, const char *entry)
+{
+    uint64_t a = (uint64_t)entry;
+    idt[2 * vec] = (a & 0xffff) | (0x08ULL << 16) | (0x8eULL << 40) | (((a >> 16) & 0xffff) << 48);
+    idt[2 * vec + 1] = a >> 32;
+}
 
 static void idt_init(void)
 {
-    uint64_t a = (uint64_t)gp_entry;
-    idt[2 * 13] = (a & 0xffff) | (0x08ULL << 16) | (0x8eULL << 40) | (((a >> 16) & 0xffff) << 48);
-    idt[2 * 13 + 1] = a >> 32;
+    idt_set(13, gp_entry);
+    idt_set(CB_VECTOR, cb_entry);
+    idt_set(0xf4, cb_entry_f4);
     struct { uint16_t limit; uint64_t base; } __attribute__((packed)) d = { sizeof(idt) - 1,
                                                                           (uint64_t)idt };
     __asm__ volatile("lidt %0" :: "m"(d));
+}
+
+static long hvm_param(unsigned op, uint16_t domid, uint32_t index, uint64_t *value)
+{
+    struct xen_hvm_param p = { .domid = domid, .index = index, .value = *value };
+    long rc = hcall(__HYPERVISOR_hvm_op, op, (unsigned long)&p, 0);
+    *value = p.value;
+    return rc;
+}
+
+/* shared_info, mapped over this page of its RAM by add_to_physmap. */
+static volatile shared_info_t shinfo __attribute__((aligned(4096)));
+
+/* The callback vector's handler (cb_entry): counted; it clears the
+ * upcall and the pending ports as a guest's event handler does, or the
+ * vector, asserted while the upcall is pending, would come again. */
+static volatile unsigned cb_count;
+
+void cb_handler(void)
+{
+    cb_count++;
+    shinfo.vcpu_info[0].evtchn_upcall_pending = 0;
+    __atomic_store_n(&shinfo.vcpu_info[0].evtchn_pending_sel, 0, __ATOMIC_SEQ_CST);
+    for (unsigned i = 0; i < 8; i++)
+        __atomic_store_n(&shinfo.evtchn_pending[i], 0, __ATOMIC_SEQ_CST);
 }
 
 void main(uint32_t si_pa)
@@ -377,6 +415,180 @@ void main(uint32_t si_pa)
             fail("XCR0 changed while other vCPUs ran");
     }
     puts_con("pvh-hello: DR0 kept across switches\n");
+
+    /* hvm_op params: what a guest may not set, and bad values. */
+    uint64_t val = 0x1234;
+    if (hvm_param(HVMOP_set_param, DOMID_SELF, HVM_PARAM_STORE_PFN, &val) != -1 ||
+        hvm_param(HVMOP_set_param, DOMID_SELF, HVM_PARAM_CONSOLE_EVTCHN, &val) != -1 ||
+        hvm_param(HVMOP_set_param, DOMID_SELF, HVM_PARAM_TIMER_MODE, &val) != -1)
+        fail("setting a builder's or an unknown param was not -EPERM");
+    val = 0;
+    if (hvm_param(HVMOP_get_param, DOMID_IO, HVM_PARAM_STORE_PFN, &val) != -1)
+        fail("get_param of another domain (DOMID_IO) was not -EPERM");
+    if (hvm_param(HVMOP_get_param, DOMID_SELF, HVM_NR_PARAMS, &val) != -22 ||
+        hvm_param(HVMOP_set_param, DOMID_SELF, 1000000, &val) != -22)
+        fail("a param past HVM_NR_PARAMS was not -EINVAL");
+    static const uint64_t bad_cb[] = {
+        5,                                                    /* GSI 5 */
+        (1ULL << 56) | 0x1234,                                /* PCI INTx */
+        (2ULL << 56) | 0x0f,                                  /* an exception's vector */
+        (2ULL << 56) | 0x1f3,                                 /* bits past the vector */
+        (9ULL << 56) | 0xf3,                                  /* no such type */
+    };
+    for (unsigned i = 0; i < sizeof(bad_cb) / sizeof(bad_cb[0]); i++) {
+        val = bad_cb[i];
+        if (hvm_param(HVMOP_set_param, DOMID_SELF, HVM_PARAM_CALLBACK_IRQ, &val) != -22)
+            fail("a bad callback was not -EINVAL");
+    }
+    val = 1;
+    if (hvm_param(HVMOP_get_param, DOMID_SELF, HVM_PARAM_CALLBACK_IRQ, &val) || val != 0)
+        fail("a refused callback was kept");
+    if (hcall(__HYPERVISOR_hvm_op, HVMOP_set_param, 0x3ff00000UL, 0) != -14)
+        fail("hvm_op with its argument above its RAM was not -EFAULT");
+    puts_con("pvh-hello: hvm_op refused the builder's params, bad indices and bad callbacks\n");
+
+    /* shared_info by add_to_physmap: first the refusals, then over the
+     * page of shinfo, where the timer's event is found still pending. */
+    if (hcall(__HYPERVISOR_vcpu_op, VCPUOP_stop_periodic_timer, 0, 0))
+        fail("stop_periodic_timer");
+    uint64_t ram_pages = (si_pa >> 12) + 1;
+    static const struct { uint16_t domid; unsigned space; uint64_t idx, gpfn; long rc; } bad_x[] = {
+        { DOMID_SELF, XENMAPSPACE_shared_info, 0, 0, -22 },          /* gpfn set below */
+        { DOMID_SELF, XENMAPSPACE_shared_info, 0, 1ULL << 40, -22 }, /* far outside */
+        { DOMID_SELF, XENMAPSPACE_shared_info, 1, 0x100, -22 },      /* no second page */
+        { DOMID_SELF, XENMAPSPACE_gmfn, 0x101, 0x100, -95 },         /* not offered */
+        { DOMID_IO, XENMAPSPACE_shared_info, 0, 0x100, -1 },         /* another domain */
+    };
+    for (unsigned i = 0; i < sizeof(bad_x) / sizeof(bad_x[0]); i++) {
+        struct xen_add_to_physmap x = { .domid = bad_x[i].domid, .space = bad_x[i].space,
+                                        .idx = bad_x[i].idx,
+                                        .gpfn = i == 0 ? ram_pages : bad_x[i].gpfn };
+        if (hcall(__HYPERVISOR_memory_op, XENMEM_add_to_physmap, (unsigned long)&x, 0) !=
+            bad_x[i].rc)
+            fail("a bad add_to_physmap was not refused as expected");
+    }
+    if (hcall(__HYPERVISOR_memory_op, XENMEM_add_to_physmap, 0x3ff00000UL, 0) != -14)
+        fail("add_to_physmap with its argument above its RAM was not -EFAULT");
+    puts_con("pvh-hello: add_to_physmap refused a GFN past its RAM, a bad idx, space and domain\n");
+    /* First at another page (then moved: that page's RAM comes back). */
+    static volatile uint8_t spare[4096] __attribute__((aligned(4096)));
+    spare[0] = 0x5a;
+    struct xen_add_to_physmap xs = { .domid = DOMID_SELF, .space = XENMAPSPACE_shared_info,
+                                     .idx = 0, .gpfn = (uint64_t)spare >> 12 };
+    if (hcall(__HYPERVISOR_memory_op, XENMEM_add_to_physmap, (unsigned long)&xs, 0))
+        fail("add_to_physmap of shared_info");
+    if (spare[0] != 1)          /* vcpu_info[0].evtchn_upcall_pending */
+        fail("the spare page was not replaced by shared_info");
+    xs.gpfn = (uint64_t)&shinfo >> 12;
+    if (hcall(__HYPERVISOR_memory_op, XENMEM_add_to_physmap, (unsigned long)&xs, 0))
+        fail("add_to_physmap of shared_info moved");
+    if (spare[0] != 0x5a)
+        fail("the spare page's RAM did not come back");
+    if (!shinfo.vcpu_info[0].evtchn_upcall_pending ||
+        !(shinfo.evtchn_pending[0] & (1UL << bv.port)))
+        fail("shared_info does not show the timer's pending event");
+    puts_con("pvh-hello: shared_info mapped: the timer's event is pending there\n");
+
+    /* The callback vector: the upcall is still pending, so the vector is
+     * asserted; with interrupts off it waits, at STI it comes once (the
+     * handler clears the upcall). */
+    val = (2ULL << 56) | CB_VECTOR;
+    if (hvm_param(HVMOP_set_param, DOMID_SELF, HVM_PARAM_CALLBACK_IRQ, &val))
+        fail("set_param of the callback vector");
+    val = 0;
+    if (hvm_param(HVMOP_get_param, DOMID_SELF, HVM_PARAM_CALLBACK_IRQ, &val) ||
+        val != ((2ULL << 56) | CB_VECTOR))
+        fail("get_param of the callback vector");
+    for (int i = 0; i < 5; i++)
+        hcall(__HYPERVISOR_sched_op, SCHEDOP_yield, 0, 0);
+    if (cb_count != 0)
+        fail("the callback vector came with interrupts off");
+    /* STI, then a hypercall with interrupts on: whether the CPU takes the
+     * pending V_IRQ at once or the next VMRUN injects it, it has come by
+     * the time the hypercall returns. */
+    __asm__ volatile("sti; nop; nop" ::: "memory");
+    hcall(__HYPERVISOR_sched_op, SCHEDOP_yield, 0, 0);
+    __asm__ volatile("cli" ::: "memory");
+    if (cb_count != 1 || shinfo.vcpu_info[0].evtchn_upcall_pending)
+        fail("the callback vector did not come once at STI");
+    /* A single-shot timer: HLT sleeps until its event, whose vector wakes
+     * it and runs the handler. */
+    struct vcpu_set_singleshot_timer st = { .timeout_abs_ns = 0, .flags = 0 };
+    st.timeout_abs_ns = shinfo.vcpu_info[0].time.system_time + 5000000;
+    if (hcall(__HYPERVISOR_vcpu_op, VCPUOP_set_singleshot_timer, 0, (unsigned long)&st))
+        fail("set_singleshot_timer");
+    for (unsigned n = 0; cb_count == 1; n++) {
+        __asm__ volatile("sti; hlt; cli" ::: "memory");
+        if (n == 1000) {
+            put_hex("pvh-hello: HLT loop: upcall/sel/pending0 ",
+                    ((uint64_t)shinfo.vcpu_info[0].evtchn_upcall_pending << 32) |
+                    ((uint64_t)(shinfo.vcpu_info[0].evtchn_pending_sel & 0xff) << 16) |
+                    (shinfo.evtchn_pending[0] & 0xffff));
+            fail("the timer's vector did not come in 1000 HLTs");
+        }
+    }
+    /* The PV clock in shared_info is kept for it: past the timeout now. */
+    if (shinfo.vcpu_info[0].time.system_time < st.timeout_abs_ns)
+        fail("vcpu_time_info's system time is behind the timer that fired");
+    if (cb_count != 2)
+        fail("the timer's vector did not wake HLT once");
+    /* A masked port: its event is pending in shared_info but raises no
+     * upcall; EVTCHNOP_unmask then raises it and the vector comes. */
+    struct evtchn_unmask um = { .port = 5000 };
+    if (hcall(__HYPERVISOR_event_channel_op, EVTCHNOP_unmask, (unsigned long)&um, 0) != -22)
+        fail("unmask of a port it does not have was not -EINVAL");
+    __atomic_or_fetch(&shinfo.evtchn_mask[0], 1UL << bv.port, __ATOMIC_SEQ_CST);
+    st.timeout_abs_ns = shinfo.vcpu_info[0].time.system_time;   /* now or past: at once */
+    if (hcall(__HYPERVISOR_vcpu_op, VCPUOP_set_singleshot_timer, 0, (unsigned long)&st))
+        fail("set_singleshot_timer (masked)");
+    for (unsigned n = 0; !(shinfo.evtchn_pending[0] & (1UL << bv.port)); n++) {
+        __asm__ volatile("sti; nop; nop; cli" ::: "memory");
+        hcall(__HYPERVISOR_sched_op, SCHEDOP_yield, 0, 0);
+        if (n == 1000000)
+            fail("the masked timer's event never became pending");
+    }
+    __asm__ volatile("sti; nop; nop" ::: "memory");
+    hcall(__HYPERVISOR_sched_op, SCHEDOP_yield, 0, 0);
+    __asm__ volatile("cli" ::: "memory");
+    if (cb_count != 2 || shinfo.vcpu_info[0].evtchn_upcall_pending)
+        fail("a masked port raised the upcall");
+    um.port = bv.port;
+    if (hcall(__HYPERVISOR_event_channel_op, EVTCHNOP_unmask, (unsigned long)&um, 0))
+        fail("unmask");
+    __asm__ volatile("sti; nop; nop" ::: "memory");
+    hcall(__HYPERVISOR_sched_op, SCHEDOP_yield, 0, 0);
+    __asm__ volatile("cli" ::: "memory");
+    if (cb_count != 3 || (shinfo.evtchn_mask[0] & (1UL << bv.port)))
+        fail("unmask of a pending port did not bring the vector once");
+    puts_con("pvh-hello: a masked port raised no upcall; EVTCHNOP_unmask brought the vector\n");
+
+    /* HVMOP_set_evtchn_upcall_vector: vCPU 0's own vector (0xf4) before
+     * the domain's callback (0xf3); a low vector and a vCPU it does not
+     * have are refused. */
+    struct xen_hvm_evtchn_upcall_vector uv = { .vcpu = 0, .vector = 0x0f };
+    if (hcall(__HYPERVISOR_hvm_op, HVMOP_set_evtchn_upcall_vector, (unsigned long)&uv, 0) != -22)
+        fail("an upcall vector below 0x10 was not -EINVAL");
+    uv.vcpu = 1;
+    uv.vector = 0xf4;
+    if (hcall(__HYPERVISOR_hvm_op, HVMOP_set_evtchn_upcall_vector, (unsigned long)&uv, 0) != -2)
+        fail("an upcall vector for a vCPU it does not have was not -ENOENT");
+    uv.vcpu = 0;
+    if (hcall(__HYPERVISOR_hvm_op, HVMOP_set_evtchn_upcall_vector, (unsigned long)&uv, 0))
+        fail("set_evtchn_upcall_vector");
+    if (cb_vector != CB_VECTOR)
+        fail("the domain's callback did not come on its vector");
+    st.timeout_abs_ns = shinfo.vcpu_info[0].time.system_time;
+    if (hcall(__HYPERVISOR_vcpu_op, VCPUOP_set_singleshot_timer, 0, (unsigned long)&st))
+        fail("set_singleshot_timer (per-vCPU vector)");
+    for (unsigned n = 0; cb_count == 3; n++) {
+        __asm__ volatile("sti; hlt; cli" ::: "memory");
+        if (n == 1000)
+            fail("the per-vCPU vector did not come in 1000 HLTs");
+    }
+    if (cb_count != 4 || cb_vector != 0xf4)
+        fail("the event did not come once on the per-vCPU vector");
+    puts_con("pvh-hello: the per-vCPU upcall vector is used before the callback\n");
+    puts_con("pvh-hello: callback vector delivered once interrupts were on\n");
     if (hcall(__HYPERVISOR_vcpu_op, VCPUOP_stop_periodic_timer, 0, 0))
         fail("stop_periodic_timer");
 
