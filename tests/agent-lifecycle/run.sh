@@ -2,6 +2,8 @@
 # agent-lifecycle: domains the agent starts are full members of the store.
 # Boots the xenstore stub, netback and the agent (http=1); through the API
 # it creates and starts httpd (embedded in the agent, no vif) and hello:
+# VM.clean_reboot of the httpd VM (it reboots itself and is started again
+# as a new domain), then VM.clean_shutdown;
 # each is introduced to the store before it runs (its nodes written as
 # libxl does, XS_INTRODUCE), so VM.clean_shutdown of the httpd VM is
 # obeyed by the domain itself (minios's control/shutdown watch) and hello
@@ -79,6 +81,24 @@ grep -Eq "agent: d$d introduced to the store \(ring mfn [0-9]+, port [0-9]+\)" "
 wait_log "\(d$d\) .*httpd" 60 || fail "d$d (web2) said nothing of httpd"
 sleep 3
 echo "web2 (httpd) started as d$d and introduced: $(grep -o "agent: d$d introduced.*" "$log")"
+
+# Clean reboot: "reboot" written, the domain reboots itself (minios's
+# watch), the agent destroys it and starts the VM again as a new domain.
+r=$(jrpc VM.clean_reboot "[\"$s\",\"$w\"]")
+[ "$(jq -c .result <<<"$r")" = '""' ] || fail "VM.clean_reboot web2: $r"
+grep -q "agent: asked d$d to reboot through control/shutdown" "$log" || fail "reboot not written"
+grep -q "(d$d) minios: control/shutdown asks for reboot" "$log" || fail "d$d did not see the reboot request"
+! grep -q "d$d did not shut down" "$log" || fail "d$d had to be destroyed"
+d0=$d
+d=$(grep -o 'agent: VM web2 started as d[0-9]*' "$log" | tail -1 | sed 's/.*as d//')
+[ "$d" != "$d0" ] || fail "no new domain after clean_reboot"
+grep -q "agent: d$d introduced to the store" "$log" || fail "the rebooted d$d was not introduced"
+[ "$(state "$w")" = Running ] || fail "web2 is $(state "$w") after clean_reboot"
+wait_log "agent: d$d0 is gone: released from the store \((done|already)\), its nodes removed" 20 ||
+    fail "d$d0's store nodes after the reboot: $(grep "agent: d$d0 is gone" "$log")"
+wait_log "\(d$d\) .*httpd" 60 || fail "the rebooted d$d said nothing of httpd"
+sleep 3
+echo "clean_reboot of web2: d$d0 rebooted itself, released; web2 runs again as d$d"
 
 # Clean shutdown: the agent writes control/shutdown, the domain powers off.
 r=$(jrpc VM.clean_shutdown "[\"$s\",\"$w\"]")
