@@ -95,12 +95,13 @@ static const struct dombuild_ops ops = {
  * it: an unbound port of the new domain that the xenstore domain may bind,
  * and grant entry GNTTAB_RESERVED_XENSTORE of its table naming its store
  * ring frame for the xenstore domain (the xenstore stub maps rings by
- * that grant only, docs/xenstore.md).  The table's first frame is found
+ * that grant only, docs/xenstore.md); the same for the console ring, in
+ * entry GNTTAB_RESERVED_CONSOLE (the xenstore stub is its backend).  The table's first frame is found
  * with setup_table on the domain (a control domain may) and written
  * through the window.  0 or a negative Xen errno. */
-static long seed_store(domid_t d, domid_t xs, uint64_t ring_mfn)
+static long seed_store(domid_t d, domid_t xs, uint64_t ring_mfn, uint64_t console_mfn)
 {
-    if ((uint32_t)ring_mfn != ring_mfn)
+    if ((uint32_t)ring_mfn != ring_mfn || (uint32_t)console_mfn != console_mfn)
         return -XEN_EINVAL;
     xen_pfn_t frame = 0;
     struct gnttab_setup_table st = { .dom = d, .nr_frames = 1 };
@@ -115,6 +116,10 @@ static long seed_store(domid_t d, domid_t xs, uint64_t ring_mfn)
     view.shown = frame;
     grant_entry_v1_t *e = (grant_entry_v1_t *)window + GNTTAB_RESERVED_XENSTORE;
     e->frame = (uint32_t)ring_mfn;
+    e->domid = xs;
+    __atomic_store_n(&e->flags, (uint16_t)GTF_permit_access, __ATOMIC_RELEASE);
+    e = (grant_entry_v1_t *)window + GNTTAB_RESERVED_CONSOLE;
+    e->frame = (uint32_t)console_mfn;
     e->domid = xs;
     __atomic_store_n(&e->flags, (uint16_t)GTF_permit_access, __ATOMIC_RELEASE);
     b_unmap(NULL);
@@ -181,18 +186,21 @@ int build_start(const struct build_cfg *cfg, struct build_out *out, char *err, s
     view.dom = d;
     view.p2m = p2m;
     view.err = 0;
-    uint32_t store_port = 0;
+    uint32_t store_port = 0, console_port = 0;
     if (cfg->store_domid >= 0) {
         struct evtchn_alloc_unbound au = { .dom = d, .remote_dom = (domid_t)cfg->store_domid };
         step = "evtchn_alloc_unbound";
         if ((rc = _hypercall2(__HYPERVISOR_event_channel_op, EVTCHNOP_alloc_unbound, &au)))
             goto fail_rc;
         store_port = au.port;
+        if ((rc = _hypercall2(__HYPERVISOR_event_channel_op, EVTCHNOP_alloc_unbound, &au)))
+            goto fail_rc;
+        console_port = au.port;
     }
     struct dombuild_args a = {
         .info = &info, .image = img, .p2m = (const uint64_t *)p2m,
         .cmdline = cfg->args, .shared_info_maddr = (uint64_t)di.shared_info_frame << 12,
-        .store_evtchn = store_port,
+        .store_evtchn = store_port, .console_evtchn = console_port,
     };
     int brc = dombuild_build(&l, &a, &ops, &vctx, berr, sizeof(berr));
     b_unmap(NULL);
@@ -202,10 +210,13 @@ int build_start(const struct build_cfg *cfg, struct build_out *out, char *err, s
     }
     if (cfg->store_domid >= 0) {
         step = "grant table seed";
-        if ((rc = seed_store(d, (domid_t)cfg->store_domid, p2m[l.store_pfn])))
+        if ((rc = seed_store(d, (domid_t)cfg->store_domid, p2m[l.store_pfn],
+                             p2m[l.console_pfn])))
             goto fail_rc;
         out->store_mfn = p2m[l.store_pfn];
         out->store_port = store_port;
+        out->console_mfn = p2m[l.console_pfn];
+        out->console_port = console_port;
     }
     step = "setvcpucontext";
     domctl_init(&op, XEN_DOMCTL_setvcpucontext, d);

@@ -23,6 +23,8 @@ struct build_out {
     uint32_t domid;
     uint64_t store_mfn;        /* its store ring (with store_domid) */
     uint32_t store_port;       /* its end of the store channel */
+    uint64_t console_mfn;      /* its console ring (with store_domid) */
+    uint32_t console_port;     /* its end of the console channel */
 };
 
 /* The embedded images' names, ", "-separated (for error messages). */

@@ -145,6 +145,14 @@ int store_introduce(uint32_t self, const struct agent_vmdef *vm, const struct bu
     RO("store/ring-ref", v);
     snprintf(v, sizeof(v), "%u", o->store_port);
     RO("store/port", v);
+    /* The console: the xenstore stub serves it once introduced. */
+    snprintf(v, sizeof(v), "%llu", (unsigned long long)o->console_mfn);
+    RO("console", NULL);
+    RO("console/ring-ref", v);
+    RO("console/mfn", v);
+    snprintf(v, sizeof(v), "%u", o->console_port);
+    RO("console/port", v);
+    RO("console/type", "xenconsoled");
 #undef RO
 #undef RW
     if (rc) {

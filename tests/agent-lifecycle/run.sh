@@ -7,7 +7,9 @@
 # each is introduced to the store before it runs (its nodes written as
 # libxl does, XS_INTRODUCE), so VM.clean_shutdown of the httpd VM is
 # obeyed by the domain itself (minios's control/shutdown watch) and hello
-# runs with a store; once each domain is gone the agent releases it
+# runs with a store; each one's console ring is served by the xenstore
+# stub (its lines print as "(dN) ...", never falling back to console_io);
+# once each domain is gone the agent releases it
 # (XS_RELEASE) and its /local/domain/N and /vm/UUID nodes are read back
 # absent.  Refusals: clean_shutdown of a Halted VM, an unknown kernel.
 # ALONE=1
@@ -76,6 +78,8 @@ d=$(grep -o 'agent: VM web2 started as d[0-9]*' "$log" | sed 's/.*as d//')
 [[ "$d" =~ ^[0-9]+$ ]] || fail "no start line for web2"
 grep -Eq "agent: d$d introduced to the store \(ring mfn [0-9]+, port [0-9]+\)" "$log" || fail "d$d was not introduced"
 [ "$(state "$w")" = Running ] || fail "web2 is $(state "$w")"
+# Its console ring is served by the xenstore stub (no fallback to console_io).
+wait_log "d$d: introduced with a console: served on its port [0-9]+" 10 || fail "d$d's console is not served"
 [ "$(jrpc VM.get_domid "[\"$s\",\"$w\"]" | jq -r .result)" = "$d" ] || fail "web2's domid is not $d"
 # Let httpd get going (its minios sets the control/shutdown watch at start).
 wait_log "\(d$d\) .*httpd" 60 || fail "d$d (web2) said nothing of httpd"
@@ -119,6 +123,7 @@ h=$(jrpc VM.create "[\"$s\",{\"name_label\":\"hi\",\"memory_static_max\":2097152
 [ "$(jrpc VM.start "[\"$s\",\"$h\",false,false]" | jq -c .result)" = '""' ] || fail "VM.start hi"
 dh=$(grep -o 'agent: VM hi started as d[0-9]*' "$log" | sed 's/.*as d//')
 grep -q "agent: d$dh introduced to the store" "$log" || fail "hi (d$dh) not introduced"
+grep -Eq "d$dh: introduced with a console: served on its port [0-9]+" "$log" || fail "d$dh's console is not served"
 wait_log "\(d$dh\) Hello, world" 30 || fail "d$dh did not say hello"
 for _ in $(seq 30); do [ "$(state "$h")" = Halted ] && break; sleep 1; done
 [ "$(state "$h")" = Halted ] || fail "hi is $(state "$h")"
@@ -127,6 +132,7 @@ wait_log "agent: d$dh is gone: released from the store \((done|already)\), its n
     fail "d$dh's store nodes: $(grep "agent: d$dh is gone" "$log")"
 echo "hello as d$dh: introduced, said hello, Halted, released"
 
+! grep -Eq "\(d[0-9]+\) minios: console:" "$log" || fail "a console fell back: $(grep -E -m1 "\(d[0-9]+\) minios: console:" "$log")"
 kill -0 $qpid 2>/dev/null || fail "QEMU ended"
 ! grep -qi 'panic\|assert' "$log" || fail "$(grep -i -m1 'panic\|assert' "$log")"
 echo "Test result: SUCCESS"
