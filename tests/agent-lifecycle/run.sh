@@ -88,8 +88,18 @@ echo "web2 (httpd) started as d$d and introduced: $(grep -o "agent: d$d introduc
 
 # Clean reboot: "reboot" written, the domain reboots itself (minios's
 # watch), the agent destroys it and starts the VM again as a new domain.
-r=$(jrpc VM.clean_reboot "[\"$s\",\"$w\"]")
-[ "$(jq -c .result <<<"$r")" = '""' ] || fail "VM.clean_reboot web2: $r"
+# Through tools/keel (keel vm-reboot, on the npm xen-api client) when
+# ci/deps.sh installed it, else JSON-RPC.
+if command -v node >/dev/null && [ -d build/npm/node_modules/xen-api ]; then
+    out=$(timeout 120 node tools/keel/keel.mjs --url "$url" --password keel-demo vm-reboot web2 2>&1) ||
+        fail "keel vm-reboot web2: $out"
+    grep -Eq "^web2: Running, domain [0-9]+$" <<<"$out" || fail "keel vm-reboot web2 said: $out"
+    out=$(timeout 60 node tools/keel/keel.mjs --url "$url" --password keel-demo vm-reboot web2 --now 2>&1)
+    [ $? = 2 ] && grep -q "vm-reboot: bad --now" <<<"$out" || fail "keel vm-reboot --now: $out"
+else
+    r=$(jrpc VM.clean_reboot "[\"$s\",\"$w\"]")
+    [ "$(jq -c .result <<<"$r")" = '""' ] || fail "VM.clean_reboot web2: $r"
+fi
 grep -q "agent: asked d$d to reboot through control/shutdown" "$log" || fail "reboot not written"
 grep -q "(d$d) minios: control/shutdown asks for reboot" "$log" || fail "d$d did not see the reboot request"
 ! grep -q "d$d did not shut down" "$log" || fail "d$d had to be destroyed"
