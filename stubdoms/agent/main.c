@@ -659,6 +659,8 @@ int main(int argc, char **argv)
         printf("agent: plain HTTP on port %lu (http=1)\n", port);
     if (crash_on_udp && !minios_thread_create("agent-crash", crash_listener, NULL, 16 << 10))
         printf("agent: selftest=crash-on-udp: no thread\n");
+    store_adopt(minios_domid());
+    store_reap();
     autostart();
     accept_loop(ls, 1);
     return 0;

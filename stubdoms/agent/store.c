@@ -93,6 +93,21 @@ static int request(unsigned type, const char *body, size_t len)
     return rc;
 }
 
+static int track(uint32_t domid, const char *vm)
+{
+    for (unsigned i = 0; i < TRACKED; i++)
+        if (tracked[i].used && tracked[i].domid == domid)
+            return 0;
+    for (unsigned i = 0; i < TRACKED; i++)
+        if (!tracked[i].used) {
+            tracked[i].used = 1;
+            tracked[i].domid = domid;
+            snprintf(tracked[i].vm, sizeof(tracked[i].vm), "%s", vm);
+            return 0;
+        }
+    return -1;
+}
+
 int store_introduce(uint32_t self, const struct agent_vmdef *vm, const struct build_out *o,
                     char *err, size_t errlen)
 {
@@ -170,16 +185,35 @@ int store_introduce(uint32_t self, const struct agent_vmdef *vm, const struct bu
         remove_nodes(o->domid, vmp);
         return -1;
     }
-    for (unsigned i = 0; i < TRACKED; i++)
-        if (!tracked[i].used) {
-            tracked[i].used = 1;
-            tracked[i].domid = o->domid;
-            snprintf(tracked[i].vm, sizeof(tracked[i].vm), "%s", vmp);
-            break;
-        }
+    if (track(o->domid, vmp))
+        printf("agent: d%u: more than %u introduced domains: its nodes will stay when it goes\n",
+               o->domid, TRACKED);
     printf("agent: d%u introduced to the store (ring mfn %llu, port %u)\n", o->domid,
            (unsigned long long)o->store_mfn, o->store_port);
     return 0;
+}
+
+void store_adopt(uint32_t self)
+{
+    char **names = NULL;
+    unsigned n = 0;
+    if (minios_xs_directory(MINIOS_XBT_NIL, "/local/domain", &names, &n))
+        return;
+    for (unsigned i = 0; i < n; i++) {
+        char *end, path[64], *vm = NULL;
+        unsigned long id = strtoul(names[i], &end, 10);
+        if (*end || id >= 0x7ff0 || id == self)
+            continue;
+        /* Only the trees the agent wrote: they name a /vm/ path (the
+         * xenstore stub writes none for boot domains).  Their owner is
+         * no help: the store gave the dead agent's nodes to domain 0. */
+        snprintf(path, sizeof(path), "/local/domain/%lu/vm", id);
+        if (!minios_xs_read(MINIOS_XBT_NIL, path, &vm, NULL) && !strncmp(vm, "/vm/", 4) &&
+            strlen(vm) < 48 && !track((uint32_t)id, vm))
+            printf("agent: d%lu's store nodes (written before a restart) are followed again\n", id);
+        free(vm);
+    }
+    free(names);
 }
 
 void store_reap(void)
