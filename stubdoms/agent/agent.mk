@@ -58,10 +58,13 @@ AGENT_CFLAGS := $(LWIP_CFLAGS) -Istubdoms/agent $(AGENT_LIB_CFLAGS) -I$(HTTPP_SR
 # crypto also serves session.c: the crypto-only build is not linked.
 AGENT_LIBS  := $(LWIP_MINIOS) $(HTTPP_MINIOS) $(JANSSON_MINIOS) $(EXPAT_MINIOS) $(MBEDTLS_TLS_MINIOS) $(DISKFS_LINK)
 # VM.start builds the images embedded by images.S with the shared builder.
-AGENT_MINIOS := stubdoms/agent/main.c stubdoms/agent/build.c stubdoms/agent/tls.c $(DOMBUILD_SRCS)
+AGENT_MINIOS := stubdoms/agent/main.c stubdoms/agent/build.c stubdoms/agent/store.c stubdoms/agent/tls.c $(DOMBUILD_SRCS)
 $(eval $(call minios_elf,$(AGENT_ELF),$(AGENT_CORE) $(AGENT_MINIOS) stubdoms/agent/images.S,$(AGENT_CFLAGS),$(AGENT_LIBS)))
 $(AGENT_ELF): $(AGENT_LIBS)
-$(call minios_src_obj,$(AGENT_ELF),stubdoms/agent/images.S): $(B)/apps/hello.elf
+$(call minios_src_obj,$(AGENT_ELF),stubdoms/agent/images.S): $(B)/apps/hello.elf $(B)/stubdoms/agent-httpd.elf
+$(B)/stubdoms/agent-httpd.elf: $(B)/apps/httpd.elf
+	@mkdir -p $(@D)
+	$(OBJCOPY) --strip-all $< $@
 $(foreach s,$(AGENT_CORE) $(AGENT_MINIOS),$(call minios_src_obj,$(AGENT_ELF),$(s))): \
 	$(AGENT_HDRS) stubdoms/agent/agent.mk $(JANSSON_SRC)/jansson.h $(EXPAT_SRC)/expat.h \
 	$(HTTPP_SRC)/http_parser.h $(MBEDTLS_SRC)/include/mbedtls/aes.h $(E2FS_STAMP) lib/diskfs/include/keel/diskfs.h \

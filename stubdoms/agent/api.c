@@ -201,7 +201,7 @@ static json_t *vm_ops(const struct call *c, const struct agent_dom *d)
     const char *ps = power_state(d);
     if (d->domid == c->api->hv->self || d->xs_domain)
         return a;
-    const char *ops[4] = { NULL, NULL, NULL, NULL };
+    const char *ops[5] = { NULL, NULL, NULL, NULL, NULL };
     if (!strcmp(ps, "Running"))
         ops[0] = "pause", ops[1] = "hard_shutdown", ops[3] = "clean_shutdown";
     else if (!strcmp(ps, "Paused"))
@@ -212,7 +212,9 @@ static json_t *vm_ops(const struct call *c, const struct agent_dom *d)
         ops[0] = "start", ops[1] = "destroy";
     if (d->vmdef >= 0 && (!strcmp(ps, "Running") || !strcmp(ps, "Paused")))
         ops[2] = "hard_reboot";
-    for (int i = 0; i < 4; i++)
+    if (d->vmdef >= 0 && !strcmp(ps, "Running"))
+        ops[4] = "clean_reboot";
+    for (int i = 0; i < 5; i++)
         if (ops[i])
             json_array_append_new(a, json_string(ops[i]));
     return a;
@@ -618,28 +620,13 @@ static json_t *vm_start(struct call *c)
     return json_string("");
 }
 
-/* VM.hard_reboot(session, vm): a defined VM's domain destroyed, gone,
- * and the VM started again (a boot domain restarts by its restart=
- * policy, not through the API). */
-static json_t *vm_hard_reboot(struct call *c)
+/* The rest of a reboot of defined VM v (ref): its old domain, already
+ * destroyed, gone, and the VM started again, unpaused. */
+static json_t *restart(struct call *c, const char *ref, int v, uint32_t old)
 {
-    static const char *const want[] = { "Running", "Paused", NULL };
-    const char *ref = str_param(c, 1, "vm");
-    struct agent_dom *d = ref ? vm_by_ref(c, ref) : NULL;
-    if (!d || vm_act_check(c, ref, d, want))
-        return NULL;
-    if (d->vmdef < 0) {
-        failf(c, api_failure("OPERATION_NOT_ALLOWED",
-                             "a boot domain restarts by its restart= policy, not through the API", NULL));
-        return NULL;
-    }
-    int v = d->vmdef;
     uint8_t uuid[16];
+    uint32_t domid;
     memcpy(uuid, c->api->vms[v].uuid, 16);
-    uint32_t old = d->domid, domid;
-    int rc = c->api->hv->destroy(c->api->hv->ctx, old);
-    if (rc)
-        return hv_result(c, rc, "destroydomain");
     /* Other calls run meanwhile: the VM may be destroyed or redefined. */
     if (c->api->hv->wait_gone(c->api->hv->ctx, old, 10)) {
         failf(c, api_failure("INTERNAL_ERROR", "the old domain did not go away in 10 s", NULL));
@@ -655,6 +642,61 @@ static json_t *vm_hard_reboot(struct call *c)
         return NULL;
     }
     return json_string("");
+}
+
+/* VM.hard_reboot(session, vm): a defined VM's domain destroyed, gone,
+ * and the VM started again (a boot domain restarts by its restart=
+ * policy, not through the API). */
+static json_t *vm_hard_reboot(struct call *c)
+{
+    static const char *const want[] = { "Running", "Paused", NULL };
+    const char *ref = str_param(c, 1, "vm");
+    struct agent_dom *d = ref ? vm_by_ref(c, ref) : NULL;
+    if (!d || vm_act_check(c, ref, d, want))
+        return NULL;
+    if (d->vmdef < 0) {
+        failf(c, api_failure("OPERATION_NOT_ALLOWED",
+                             "a boot domain restarts by its restart= policy, not through the API", NULL));
+        return NULL;
+    }
+    int rc = c->api->hv->destroy(c->api->hv->ctx, d->domid);
+    if (rc)
+        return hv_result(c, rc, "destroydomain");
+    return restart(c, ref, d->vmdef, d->domid);
+}
+
+/* VM.clean_reboot(session, vm): "reboot" written to a defined VM's
+ * control/shutdown, as xl reboot does; once its domain has shut down (or
+ * after AGENT_CLEAN_TIMEOUT seconds, xl reboot -F's fallback) it is
+ * destroyed, gone, and the VM started again. */
+static json_t *vm_clean_reboot(struct call *c)
+{
+    static const char *const want[] = { "Running", NULL };
+    const char *ref = str_param(c, 1, "vm");
+    struct agent_dom *d = ref ? vm_by_ref(c, ref) : NULL;
+    if (!d || vm_act_check(c, ref, d, want))
+        return NULL;
+    if (d->vmdef < 0) {
+        failf(c, api_failure("OPERATION_NOT_ALLOWED",
+                             "a boot domain restarts by its restart= policy, not through the API", NULL));
+        return NULL;
+    }
+    struct agent_hv *hv = c->api->hv;
+    uint32_t domid = d->domid;
+    int v = d->vmdef;
+    int rc = hv->control ? hv->control(hv->ctx, domid, "reboot") : -2;
+    if (rc == -2) {
+        failf(c, api_failure("OPERATION_NOT_ALLOWED",
+                             "the VM's domain has no control node in the store: use hard_reboot", NULL));
+        return NULL;
+    }
+    if (rc)
+        return hv_result(c, rc, "writing control/shutdown");
+    hv->wait_shutdown(hv->ctx, domid, AGENT_CLEAN_TIMEOUT);
+    /* Shut down (or not in time): destroyed either way; one already gone
+     * is not an error. */
+    hv->destroy(hv->ctx, domid);
+    return restart(c, ref, v, domid);
 }
 
 /* VM.destroy(session, self): forgets a Halted defined VM. */
@@ -957,6 +999,7 @@ static const struct method methods[] = {
     { "VM.get_PV_args", 2, 2, SESSION, vm_get_field },
     /* issue 13, second slice (lifecycle) */
     { "VM.clean_shutdown", 2, 2, SESSION, vm_clean_shutdown },
+    { "VM.clean_reboot", 2, 2, SESSION, vm_clean_reboot },
 };
 
 /* ---- events and tasks (events.c) ---- */

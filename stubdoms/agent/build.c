@@ -8,18 +8,22 @@
 #include <string.h>
 #include <minios/startinfo.h>
 #include <xen/memory.h>
+#include <xen/grant_table.h>
+#include <xen/event_channel.h>
 #include "dombuild.h"
 #include "ptwalk.h"
 #include "agent.h"
 #include "build.h"
 
 extern const char hello_image[], hello_image_end[];
+extern const char httpd_image[], httpd_image_end[];
 
 static const struct { const char *name; const char *start, *end; } images[] = {
     { "hello", hello_image, hello_image_end },
+    { "httpd", httpd_image, httpd_image_end },
 };
 
-const char *build_image_names = "hello";
+const char *build_image_names = "hello, httpd";
 
 int build_image_known(const char *name)
 {
@@ -87,10 +91,45 @@ static const struct dombuild_ops ops = {
     .map = b_map, .unmap = b_unmap, .hypercall_page = b_hypercall_page,
 };
 
+/* The store connection, as libxc's builder and xc_dom_gnttab_seed make
+ * it: an unbound port of the new domain that the xenstore domain may bind,
+ * and grant entry GNTTAB_RESERVED_XENSTORE of its table naming its store
+ * ring frame for the xenstore domain (the xenstore stub maps rings by
+ * that grant only, docs/xenstore.md); the same for the console ring, in
+ * entry GNTTAB_RESERVED_CONSOLE (the xenstore stub is its backend).  The table's first frame is found
+ * with setup_table on the domain (a control domain may) and written
+ * through the window.  0 or a negative Xen errno. */
+static long seed_store(domid_t d, domid_t xs, uint64_t ring_mfn, uint64_t console_mfn)
+{
+    if ((uint32_t)ring_mfn != ring_mfn || (uint32_t)console_mfn != console_mfn)
+        return -XEN_EINVAL;
+    xen_pfn_t frame = 0;
+    struct gnttab_setup_table st = { .dom = d, .nr_frames = 1 };
+    set_xen_guest_handle(st.frame_list, &frame);
+    long rc = _hypercall3(__HYPERVISOR_grant_table_op, GNTTABOP_setup_table, &st, 1);
+    if (rc)
+        return rc;
+    if (st.status != GNTST_okay || !frame)
+        return -XEN_EINVAL;
+    if ((rc = show(frame, d)))
+        return rc;
+    view.shown = frame;
+    grant_entry_v1_t *e = (grant_entry_v1_t *)window + GNTTAB_RESERVED_XENSTORE;
+    e->frame = (uint32_t)ring_mfn;
+    e->domid = xs;
+    __atomic_store_n(&e->flags, (uint16_t)GTF_permit_access, __ATOMIC_RELEASE);
+    e = (grant_entry_v1_t *)window + GNTTAB_RESERVED_CONSOLE;
+    e->frame = (uint32_t)console_mfn;
+    e->domid = xs;
+    __atomic_store_n(&e->flags, (uint16_t)GTF_permit_access, __ATOMIC_RELEASE);
+    b_unmap(NULL);
+    return view.err;
+}
+
 static xen_pfn_t p2m[BUILD_MAX_PAGES];
 static struct vcpu_guest_context vctx;
 
-int build_start(const struct build_cfg *cfg, uint32_t *domid, char *err, size_t errlen)
+int build_start(const struct build_cfg *cfg, struct build_out *out, char *err, size_t errlen)
 {
     const char *img = NULL, *img_end = NULL;
     for (size_t i = 0; i < sizeof(images) / sizeof(images[0]); i++)
@@ -147,15 +186,37 @@ int build_start(const struct build_cfg *cfg, uint32_t *domid, char *err, size_t 
     view.dom = d;
     view.p2m = p2m;
     view.err = 0;
+    uint32_t store_port = 0, console_port = 0;
+    if (cfg->store_domid >= 0) {
+        struct evtchn_alloc_unbound au = { .dom = d, .remote_dom = (domid_t)cfg->store_domid };
+        step = "evtchn_alloc_unbound";
+        if ((rc = _hypercall2(__HYPERVISOR_event_channel_op, EVTCHNOP_alloc_unbound, &au)))
+            goto fail_rc;
+        store_port = au.port;
+        if ((rc = _hypercall2(__HYPERVISOR_event_channel_op, EVTCHNOP_alloc_unbound, &au)))
+            goto fail_rc;
+        console_port = au.port;
+    }
     struct dombuild_args a = {
         .info = &info, .image = img, .p2m = (const uint64_t *)p2m,
         .cmdline = cfg->args, .shared_info_maddr = (uint64_t)di.shared_info_frame << 12,
+        .store_evtchn = store_port, .console_evtchn = console_port,
     };
     int brc = dombuild_build(&l, &a, &ops, &vctx, berr, sizeof(berr));
     b_unmap(NULL);
     if (brc || view.err) {
         snprintf(err, errlen, "build: %s", view.err ? "a foreign mapping failed" : berr);
         goto destroy;
+    }
+    if (cfg->store_domid >= 0) {
+        step = "grant table seed";
+        if ((rc = seed_store(d, (domid_t)cfg->store_domid, p2m[l.store_pfn],
+                             p2m[l.console_pfn])))
+            goto fail_rc;
+        out->store_mfn = p2m[l.store_pfn];
+        out->store_port = store_port;
+        out->console_mfn = p2m[l.console_pfn];
+        out->console_port = console_port;
     }
     step = "setvcpucontext";
     domctl_init(&op, XEN_DOMCTL_setvcpucontext, d);
@@ -168,7 +229,7 @@ int build_start(const struct build_cfg *cfg, uint32_t *domid, char *err, size_t 
     step = "unpausedomain";
     if (!cfg->paused && (rc = domctl_simple(XEN_DOMCTL_unpausedomain, d)))
         goto fail_rc;
-    *domid = d;
+    out->domid = d;
     return 0;
 fail_rc:
     snprintf(err, errlen, "%s: Xen errno %ld", step, -rc);

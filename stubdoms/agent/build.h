@@ -14,11 +14,22 @@ struct build_cfg {
     const char *args;          /* its command line */
     uint8_t handle[16];        /* the VM's uuid */
     int paused;                /* leave it paused */
+    int store_domid;           /* the xenstore domain, offered the store
+                                * ring and port; -1: none */
+};
+
+/* What build_start made. */
+struct build_out {
+    uint32_t domid;
+    uint64_t store_mfn;        /* its store ring (with store_domid) */
+    uint32_t store_port;       /* its end of the store channel */
+    uint64_t console_mfn;      /* its console ring (with store_domid) */
+    uint32_t console_port;     /* its end of the console channel */
 };
 
 /* The embedded images' names, ", "-separated (for error messages). */
 extern const char *build_image_names;
 int build_image_known(const char *name);
-/* Builds and starts the domain; 0 with *domid, or -1 with the reason. */
-int build_start(const struct build_cfg *cfg, uint32_t *domid, char *err, size_t errlen);
+/* Builds and starts the domain; 0 with *out, or -1 with the reason. */
+int build_start(const struct build_cfg *cfg, struct build_out *out, char *err, size_t errlen);
 #endif

@@ -679,7 +679,7 @@ static json_t *task_cancel(struct agent_api *api, json_t *p, json_t **fail)
 /* The calls Async.* runs as tasks. */
 static const char *const async_ok[] = {
     "VM.start", "VM.hard_shutdown", "VM.hard_reboot", "VM.pause", "VM.unpause",
-    "VM.create", "VM.destroy", "VM.clean_shutdown",
+    "VM.create", "VM.destroy", "VM.clean_shutdown", "VM.clean_reboot",
 };
 
 struct job {

@@ -36,6 +36,7 @@
 #include <keel/diskfs.h>
 #include "agent.h"
 #include "build.h"
+#include "store.h"
 #include "tls.h"
 
 #define MAXCONN_LIMIT 48
@@ -82,6 +83,7 @@ static xen_domctl_getdomaininfo_t batch[64];
 static int hv_list(void *ctx, struct agent_dom *out, unsigned max)
 {
     (void)ctx;
+    store_reap();
     unsigned n = 0;
     domid_t first = 0;
     for (;;) {
@@ -162,8 +164,10 @@ static int hv_wait_gone(void *ctx, uint32_t domid, unsigned seconds)
     uint64_t end = minios_monotonic_ns() + (uint64_t)seconds * 1000000000ull;
     for (;;) {
         struct xen_domctl_getdomaininfo gi;
-        if (getdomaininfo((domid_t)domid, &gi) || gi.domain != domid)
+        if (getdomaininfo((domid_t)domid, &gi) || gi.domain != domid) {
+            store_reap();
             return 0;
+        }
         if (minios_monotonic_ns() > end)
             return -1;
         minios_sleep_ns(5 * 1000 * 1000);
@@ -183,10 +187,26 @@ static int hv_start(void *ctx, const struct agent_vmdef *vm, int paused, uint32_
     uint32_t lo, hi;
     __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
     uint64_t t0 = ((uint64_t)hi << 32) | lo;
+    store_reap();
+    /* Built paused, introduced to the store, then let run (unless asked
+     * to stay paused): it finds its nodes from its first instruction. */
     struct build_cfg cfg = { .kernel = vm->kernel, .mem_bytes = vm->mem_bytes, .vcpus = vm->vcpus,
-                             .args = vm->args, .paused = paused };
+                             .args = vm->args, .paused = 1, .store_domid = store_domid() };
     memcpy(cfg.handle, vm->uuid, 16);
-    int rc = build_start(&cfg, domid, err, errlen);
+    struct build_out out = { 0 };
+    int rc = build_start(&cfg, &out, err, errlen);
+    if (rc == 0 && cfg.store_domid >= 0 &&
+        store_introduce(minios_domid(), vm, &out, err, errlen)) {
+        domctl_simple(XEN_DOMCTL_destroydomain, (domid_t)out.domid);
+        rc = -1;
+    }
+    if (rc == 0 && !paused && domctl_simple(XEN_DOMCTL_unpausedomain, (domid_t)out.domid)) {
+        snprintf(err, errlen, "unpausedomain d%u failed", out.domid);
+        domctl_simple(XEN_DOMCTL_destroydomain, (domid_t)out.domid);
+        rc = -1;
+    }
+    if (rc == 0)
+        *domid = out.domid;
     if (rc == 0 && bench_log)
         printf("bench: agent VM.start d%u request_tsc=%llu heap_bytes=%lu\n", *domid,
                (unsigned long long)t0, (unsigned long)((char *)sbrk(0) - heap_base));
@@ -639,6 +659,8 @@ int main(int argc, char **argv)
         printf("agent: plain HTTP on port %lu (http=1)\n", port);
     if (crash_on_udp && !minios_thread_create("agent-crash", crash_listener, NULL, 16 << 10))
         printf("agent: selftest=crash-on-udp: no thread\n");
+    store_adopt(minios_domid());
+    store_reap();
     autostart();
     accept_loop(ls, 1);
     return 0;

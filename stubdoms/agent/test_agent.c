@@ -1123,6 +1123,71 @@ static void test_clean_shutdown(void)
     hv.wait_shutdown = NULL;
 }
 
+/* VM.clean_reboot: "reboot" through control/shutdown, then the VM started
+ * again; refused for boot domains, without a control node, unless Running. */
+static void test_clean_reboot(void)
+{
+    json_t *r;
+    char web[64], ref[64];
+    snprintf(web, sizeof(web), "%s", refof("web"));
+    int n0 = ndoms;
+    EXPECT(n0 < 4);
+    EXPECT(!strcmp(call("VM.create", json_pack("[s,{s:s,s:i,s:s}]", session, "name_label", "rb",
+                                                  "memory_static_max", 1 << 20, "PV_kernel", "hello"),
+                        &r), ""));
+    snprintf(ref, sizeof(ref), "%s", json_string_value(r));
+    json_decref(r);
+    EXPECT(!strcmp(call("VM.clean_reboot", json_pack("[s,s]", session, ref), &r), "VM_BAD_POWER_STATE"));
+    json_decref(r);
+    EXPECT(!strcmp(call("VM.start", json_pack("[s,s,b,b]", session, ref, 0, 0), NULL), ""));
+    EXPECT(ndoms == n0 + 1);
+    struct agent_dom *d = &doms[n0];
+    EXPECT(!strcmp(call("VM.get_allowed_operations", json_pack("[s,s]", session, ref), &r), ""));
+    int have = 0;
+    for (size_t i = 0; i < json_array_size(r); i++)
+        have |= !strcmp(json_string_value(json_array_get(r, i)), "clean_reboot");
+    EXPECT(have);
+    json_decref(r);
+    /* No control hook (no node); a boot domain; paused; a bad ref. */
+    EXPECT(!strcmp(call("VM.clean_reboot", json_pack("[s,s]", session, ref), &r), "OPERATION_NOT_ALLOWED"));
+    EXPECT(strstr(json_string_value(json_array_get(r, 1)), "hard_reboot") != NULL);
+    json_decref(r);
+    hv.control = f_control;
+    hv.wait_shutdown = f_wait_shutdown;
+    EXPECT(!strcmp(call("VM.clean_reboot", json_pack("[s,s]", session, web), NULL), "OPERATION_NOT_ALLOWED"));
+    d->paused = 1;
+    EXPECT(!strcmp(call("VM.clean_reboot", json_pack("[s,s]", session, ref), &r), "VM_BAD_POWER_STATE"));
+    EXPECT(!strcmp(json_string_value(json_array_get(r, 2)), "running"));
+    json_decref(r);
+    d->paused = 0;
+    EXPECT(!strcmp(call("VM.clean_reboot", json_pack("[s,s]", session, "OpaqueRef:x"), NULL), "HANDLE_INVALID"));
+    control_rc = -13;
+    EXPECT(!strcmp(call("VM.clean_reboot", json_pack("[s,s]", session, ref), NULL), "INTERNAL_ERROR"));
+    control_rc = 0;
+    /* Obeyed: the old domain shut down, destroyed, gone; a new one runs. */
+    control_req[0] = 0;
+    control_obeys = 1;
+    EXPECT(!strcmp(call("VM.clean_reboot", json_pack("[s,s]", session, ref), NULL), ""));
+    EXPECT(!strcmp(control_req, "reboot"));
+    EXPECT(ndoms == n0 + 1 && !doms[n0].shutdown && !doms[n0].dying && !doms[n0].paused);
+    EXPECT(!strcmp(call("VM.get_power_state", json_pack("[s,s]", session, ref), &r), ""));
+    EXPECT(!strcmp(json_string_value(r), "Running"));
+    json_decref(r);
+    /* Not obeyed: destroyed after the timeout, started again all the same. */
+    control_obeys = 0;
+    EXPECT(!strcmp(call("VM.clean_reboot", json_pack("[s,s]", session, ref), NULL), ""));
+    EXPECT(ndoms == n0 + 1 && !doms[n0].dying && !doms[n0].shutdown);
+    /* A start that fails after the old domain went: INTERNAL_ERROR, Halted. */
+    start_fails = 1;
+    EXPECT(!strcmp(call("VM.clean_reboot", json_pack("[s,s]", session, ref), NULL), "INTERNAL_ERROR"));
+    start_fails = 0;
+    EXPECT(ndoms == n0);
+    EXPECT(!strcmp(call("VM.destroy", json_pack("[s,s]", session, ref), NULL), ""));
+    control_obeys = 0;
+    hv.control = NULL;
+    hv.wait_shutdown = NULL;
+}
+
 int main(void)
 {
     doms[0] = (struct agent_dom){ .domid = 0, .name = "xenstore", .xs_domain = 1, .max_pages = 4096,
@@ -1149,6 +1214,7 @@ int main(void)
     test_events();
     test_tasks();
     test_clean_shutdown();
+    test_clean_reboot();
     test_jsonrpc();
     test_xmlrpc();
     test_http();

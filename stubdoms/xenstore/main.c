@@ -170,6 +170,30 @@ static void disconnect_dom(struct dom *d)
     d->ring = NULL;
 }
 
+/* A domain a toolstack introduces (not a boot domain) gets its console
+ * served as xenconsoled serves one: if the toolstack wrote console/port
+ * (its ring granted to us in entry GNTTAB_RESERVED_CONSOLE), its lines
+ * are printed as "(dN) ..." (docs/console.md). */
+static void console_of_introduced(struct dom *d)
+{
+    char path[48], v[16];
+    snprintf(path, sizeof(path), "/local/domain/%u/console/port", d->domid);
+    long n = xs_store_read_internal(store, path, v, sizeof(v) - 1);
+    if (n <= 0 || n >= (long)sizeof(v))
+        return;
+    v[n] = 0;
+    char *end;
+    unsigned long port = strtoul(v, &end, 10);
+    if (*end || port == 0 || port > 0xffff) {
+        xlog("d%u: console/port \"%s\" is not a port: no console", d->domid, v);
+        return;
+    }
+    if (xsc_console_add(d->domid, d->name, (unsigned)port) == 0) {
+        d->console = true;
+        xlog("d%u: introduced with a console: served on its port %lu", d->domid, port);
+    }
+}
+
 /* XS_INTRODUCE (from a privileged connection): the core calls this. */
 static int introduce_cb(void *opaque, struct xs_store *s, unsigned domid, unsigned long mfn,
                         unsigned port, bool reintroduce)
@@ -219,6 +243,8 @@ static int introduce_cb(void *opaque, struct xs_store *s, unsigned domid, unsign
     }
     had_domains = true;
     kicks++;
+    if (!d->boot && !d->console)
+        console_of_introduced(d);
     return 0;
 }
 

@@ -388,7 +388,7 @@ x=$(xcall VM.create "$xs_s" "<struct><member><name>name_label</name><value>hello
 h1=$(sed -n 's/.*<name>Value<\/name><value>\(OpaqueRef:[0-9a-f-]*\)<\/value>.*/\1/p' <<<"$x")
 [ -n "$h1" ] || fail "VM.create: $x"
 [ "$(state "$h1")" = Halted ] || fail "hello1 is $(state "$h1") after VM.create"
-expect_err VALUE_NOT_SUPPORTED '["PV_kernel","/boot/vmlinuz","the agent starts only the images embedded in it: hello"]' \
+expect_err VALUE_NOT_SUPPORTED '["PV_kernel","/boot/vmlinuz","the agent starts only the images embedded in it: hello, httpd"]' \
     VM.create "[\"$s\",{\"name_label\":\"h2\",\"memory_static_max\":2097152,\"PV_kernel\":\"/boot/vmlinuz\"}]"
 expect_err INVALID_VALUE '["memory_static_max","4096"]' \
     VM.create "[\"$s\",{\"name_label\":\"h2\",\"memory_static_max\":4096,\"PV_kernel\":\"hello\"}]"

@@ -102,12 +102,21 @@ wait_log 1 'agent: selftest=crash-on-udp: the trigger came: crashing'
 wait_log 1 'agent: 2 VM records loaded from /var/vms (its disk)'
 wait_api "after the crash"
 wait_log 1 'agent: autostart: VM auto already has domain d'
+# Its store nodes, written by the agent's first life, are followed again.
+ad=$(grep -o 'agent: autostart: VM auto already has domain d[0-9]*' "$log" | head -1 | sed 's/.*domain d//')
+wait_log 1 "agent: d$ad's store nodes (written before a restart) are followed again"
 grep -qF 'agent: autostart of VM auto' "$log" && fail "auto started twice"
 [ "$(jrpc VM.get_power_state "[\"$s\",\"$a\"]" | jq -r .result)" = Paused ] || fail "auto is not Paused after the crash"
 [ "$(jrpc VM.unpause "[\"$s\",\"$a\"]" | jq -c .result)" = '""' ] || fail "VM.unpause auto"
 wait_log 1 'Hello, world'
 after=$(vms)
 echo "boot 1, after the agent's crash: $after"
+for _ in $(seq 20); do
+    grep -q "agent: d$ad is gone: released from the store (.*), its nodes removed" "$log" && break
+    sleep 1; vms >/dev/null
+done
+grep -q "agent: d$ad is gone: released from the store (.*), its nodes removed" "$log" ||
+    fail "d$ad's nodes after the crash: $(grep "agent: d$ad is gone" "$log")"
 after=${after//Running/Halted}
 [ "${after//Paused/Halted}" = "$before" ] || fail "after the crash: $after, before: $before"
 stop

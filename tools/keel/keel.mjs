@@ -8,6 +8,7 @@
 //     vm-start VM [--paused]
 //     vm-pause VM | vm-unpause VM
 //     vm-shutdown VM [--force]         clean shutdown (control/shutdown), or hard
+//     vm-reboot VM [--force]           clean reboot (control/shutdown), or hard
 //     vm-destroy VM                    forgets a halted VM
 //   VM is a name label (it must be unique) or a uuid.  The URL, user and
 //   password also come from KEEL_URL, KEEL_USER, KEEL_PASSWORD (defaults
@@ -22,7 +23,8 @@ const { Xapi } = await import(resolve(top, 'build/npm/node_modules/xen-api/index
 function usage(msg) {
   console.error(`keel: ${msg}\nusage: keel [--url URL] [--user U] [--password P] ` +
     'vm-list | vm-create NAME MEM_MIB KERNEL [ARGS...] | vm-start VM [--paused] | ' +
-    'vm-pause VM | vm-unpause VM | vm-shutdown VM [--force] | vm-destroy VM')
+    'vm-pause VM | vm-unpause VM | vm-shutdown VM [--force] | vm-reboot VM [--force] | ' +
+    'vm-destroy VM')
   process.exit(2)
 }
 
@@ -83,6 +85,12 @@ const verbs = {
   async 'vm-shutdown'(vm, flag) {
     if (flag !== undefined && flag !== '--force') usage(`vm-shutdown: bad ${flag}`)
     await xapi.call(flag === '--force' ? 'VM.hard_shutdown' : 'VM.clean_shutdown', await vmRef(vm))
+  },
+  async 'vm-reboot'(vm, flag) {
+    if (flag !== undefined && flag !== '--force') usage(`vm-reboot: bad ${flag}`)
+    const ref = await vmRef(vm)
+    await xapi.call(flag === '--force' ? 'VM.hard_reboot' : 'VM.clean_reboot', ref)
+    console.error(`${vm}: ${await xapi.call('VM.get_power_state', ref)}, domain ${await xapi.call('VM.get_domid', ref)}`)
   },
   async 'vm-destroy'(vm) { await xapi.call('VM.destroy', await vmRef(vm)) },
 }
