@@ -8,6 +8,7 @@
 #include "lib.h"
 #include "mm.h"
 #include "domain.h"
+#include "hvm.h"
 #include "hypercall.h"
 #include "pv.h"
 #include "grant.h"
@@ -219,6 +220,15 @@ static bool frame_of(const struct domain *rd, uint64_t mfn)
     return mfn < max_pfn && frame_table[mfn].owner == rd->id;
 }
 
+/* The machine frame behind the frame number a grant entry (or a copy's
+ * gmfn) of rd names: itself for PV; for a PVH (translated) domain a
+ * guest frame looked up in its p2m, as Xen's get_paged_frame does
+ * (~0, refused by frame_of, if the p2m maps nothing there). */
+static uint64_t granted_mfn(struct domain *rd, uint64_t frame)
+{
+    return rd->arch.type == GUEST_PV ? frame : hvm_p2m_lookup(rd, frame);
+}
+
 static uint32_t pin_kind(uint32_t flags)
 {
     bool ro = flags & GNTMAP_readonly;
@@ -297,6 +307,8 @@ static void map_one_locked(struct gnttab_map_grant_ref *op, struct domain *ld,
             break;
         pinned |= kind;
     }
+    if (rc == GNTST_okay)
+        mfn = granted_mfn(rd, mfn);
     if (rc == GNTST_okay && !frame_of(rd, mfn))
         rc = GNTST_bad_page;
     /* A device owner's devices reach what it maps, as in Xen. */
@@ -513,10 +525,11 @@ static int16_t copy_claim_locked(const struct gnttab_copy_ptr *p, bool by_gref, 
         const struct gnt_active *act = gnt_act(gt, p->u.ref);
         b->start = act->start;
         b->len = act->length;
+        b->mfn = granted_mfn(b->d, b->mfn);
         if (!frame_of(b->d, b->mfn))
             return GNTST_bad_page;
     } else {
-        b->mfn = p->u.gmfn;      /* PV: the frame number is the mfn */
+        b->mfn = granted_mfn(b->d, p->u.gmfn);   /* PV: the frame number is the mfn */
         b->start = 0;
         b->len = PAGE_SIZE;
         if (!frame_of(b->d, b->mfn))

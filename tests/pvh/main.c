@@ -24,6 +24,8 @@
 #include <xen/memory.h>
 #include <xen/arch-x86/hvm/start_info.h>
 #include <xen/arch-x86/cpuid.h>
+#include <xen/io/console.h>
+#include <xen/io/xs_wire.h>
 
 extern uint32_t start_info_pa, gp_count, vmmcall32_result, gp_skip;
 extern char gp_entry[], cb_entry[], cb_entry_f4[];
@@ -175,6 +177,69 @@ void cb_handler(void)
         __atomic_store_n(&shinfo.evtchn_pending[i], 0, __ATOMIC_SEQ_CST);
 }
 
+/* Waits (yielding) until *a == *b, or fails after many tries. */
+static void wait_equal(volatile uint32_t *a, volatile uint32_t *b, const char *what)
+{
+    for (unsigned long i = 0; *a != *b; i++) {
+        if (i > 2000000)
+            fail(what);
+        hcall(__HYPERVISOR_sched_op, SCHEDOP_yield, 0, 0);
+    }
+    __atomic_thread_fence(__ATOMIC_ACQUIRE);
+}
+
+static void notify(uint32_t port)
+{
+    struct evtchn_send send = { .port = port };
+    if (hcall(__HYPERVISOR_event_channel_op, EVTCHNOP_send, (unsigned long)&send, 0))
+        fail("EVTCHNOP_send to the xenstore domain");
+}
+
+/* One xenstore request over the store ring (docs/xenstore.md): the
+ * header and payload in, the answer's header and up to max-1 bytes of
+ * its payload (NUL-terminated) out. */
+static uint32_t store_port;
+static uint64_t xs_ring_gpa;
+static struct xsd_sockmsg xs_request(uint32_t type, uint32_t id, const char *p1, size_t l1,
+                                     const char *p2, size_t l2, char *out, size_t max)
+{
+    volatile struct xenstore_domain_interface *x = (void *)(uintptr_t)xs_ring_gpa;
+    struct xsd_sockmsg h = { .type = type, .req_id = id, .tx_id = 0, .len = (uint32_t)(l1 + l2) };
+    const char *parts[3] = { (const char *)&h, p1, p2 };
+    size_t lens[3] = { sizeof(h), l1, l2 };
+    XENSTORE_RING_IDX prod = x->req_prod;
+    for (int k = 0; k < 3; k++)
+        for (size_t i = 0; i < lens[k]; i++)
+            x->req[MASK_XENSTORE_IDX(prod++)] = parts[k][i];
+    __atomic_thread_fence(__ATOMIC_RELEASE);
+    x->req_prod = prod;
+    notify(store_port);
+    struct xsd_sockmsg r = { 0 };
+    char *rp = (char *)&r;
+    for (size_t i = 0; i < sizeof(r) + r.len || i < sizeof(r); i++) {
+        for (unsigned long t = 0; x->rsp_cons == x->rsp_prod; t++) {
+            if (t > 2000000)
+                fail("no xenstore answer");
+            hcall(__HYPERVISOR_sched_op, SCHEDOP_yield, 0, 0);
+        }
+        __atomic_thread_fence(__ATOMIC_ACQUIRE);
+        char c = x->rsp[MASK_XENSTORE_IDX(x->rsp_cons)];
+        __atomic_thread_fence(__ATOMIC_RELEASE);
+        x->rsp_cons = x->rsp_cons + 1;
+        if (i < sizeof(r)) {
+            rp[i] = c;
+            if (i == sizeof(r) - 1 && r.len > XENSTORE_PAYLOAD_MAX)
+                fail("xenstore answer longer than a payload");
+        } else if (i - sizeof(r) < max - 1) {
+            out[i - sizeof(r)] = c;
+        }
+    }
+    size_t n = r.len < max - 1 ? r.len : max - 1;
+    out[n] = 0;
+    notify(store_port);
+    return r;
+}
+
 void main(uint32_t si_pa)
 {
     const struct hvm_start_info *si = (const void *)(uintptr_t)si_pa;
@@ -230,10 +295,13 @@ void main(uint32_t si_pa)
     const struct hvm_memmap_table_entry *mm = (const void *)(uintptr_t)si->memmap_paddr;
     if (si->version < 1 || si->memmap_entries != 2)
         fail("memmap: version 1 with two entries expected");
-    if (mm[0].addr != 0 || mm[0].size != si_pa || mm[0].type != XEN_HVM_MEMMAP_TYPE_RAM)
-        fail("memmap[0] is not the RAM below the start info");
-    if (mm[1].addr != si_pa || mm[1].size != 4096 || mm[1].type != XEN_HVM_MEMMAP_TYPE_RESERVED)
-        fail("memmap[1] is not the reserved start-info page");
+    /* The special pages: xenstore ring, console ring, start info. */
+    uint64_t sp_pa = si_pa - 2 * 4096;
+    if (mm[0].addr != 0 || mm[0].size != sp_pa || mm[0].type != XEN_HVM_MEMMAP_TYPE_RAM)
+        fail("memmap[0] is not the RAM below the special pages");
+    if (mm[1].addr != sp_pa || mm[1].size != 3 * 4096 ||
+        mm[1].type != XEN_HVM_MEMMAP_TYPE_RESERVED)
+        fail("memmap[1] is not the reserved special pages");
     put_hex("pvh-hello: memmap RAM 0 size ", mm[0].size);
 
     /* A ramdisk is module 0 (pvh-ramdisk boots it with tests/pvh/pvh.lds). */
@@ -596,6 +664,52 @@ void main(uint32_t si_pa)
     if (hcall(__HYPERVISOR_console_io, CONSOLEIO_write, 8, 0x3ff00000UL) != -14)
         fail("console_io of a buffer above its RAM was not -EFAULT");
     puts_con("pvh-hello: console_io of a buffer above its RAM: -EFAULT\n");
+
+    /* The builder's rings (docs/hvm.md): the special pages below the
+     * start info, in params the guest cannot set (checked above). */
+    uint64_t store_pfn, con_pfn, sport, cport;
+    if (hvm_param(HVMOP_get_param, DOMID_SELF, HVM_PARAM_STORE_PFN, &store_pfn) ||
+        hvm_param(HVMOP_get_param, DOMID_SELF, HVM_PARAM_CONSOLE_PFN, &con_pfn) ||
+        hvm_param(HVMOP_get_param, DOMID_SELF, HVM_PARAM_STORE_EVTCHN, &sport) ||
+        hvm_param(HVMOP_get_param, DOMID_SELF, HVM_PARAM_CONSOLE_EVTCHN, &cport))
+        fail("get_param of the ring params");
+    if (store_pfn != (si_pa >> 12) - 2 || con_pfn != (si_pa >> 12) - 1)
+        fail("store and console pfns are not the special pages");
+    put_hex("pvh-hello: store ring at pfn ", store_pfn);
+    if (contains(cmdline, "mode=xs")) {
+        /* Introduced by the xenstore domain before it ran. */
+        if (!sport || !cport || sport == cport)
+            fail("no store or console event channel");
+        volatile struct xencons_interface *c = (void *)(uintptr_t)(con_pfn << 12);
+        static const char line[] = "pvh-hello: this line came through the console ring\n";
+        XENCONS_RING_IDX prod = c->out_prod;
+        for (size_t i = 0; i < sizeof(line) - 1; i++)
+            c->out[MASK_XENCONS_IDX(prod++, c->out)] = line[i];
+        __atomic_thread_fence(__ATOMIC_RELEASE);
+        c->out_prod = prod;
+        notify((uint32_t)cport);
+        wait_equal(&c->out_cons, &c->out_prod, "the console ring was not read");
+
+        store_port = (uint32_t)sport;
+        xs_ring_gpa = store_pfn << 12;
+        char ans[64];
+        static const char path[] = "data/pvh";   /* relative: our own node */
+        static const char val[] = "written by a PVH guest";
+        struct xsd_sockmsg r = xs_request(XS_WRITE, 7, path, sizeof(path), val, sizeof(val) - 1,
+                                          ans, sizeof(ans));
+        if (r.type != XS_WRITE || r.req_id != 7 || !contains(ans, "OK"))
+            fail("xenstore write of data/pvh");
+        r = xs_request(XS_READ, 8, path, sizeof(path), NULL, 0, ans, sizeof(ans));
+        if (r.type != XS_READ || r.req_id != 8 || r.len != sizeof(val) - 1 ||
+            !contains(ans, val))
+            fail("xenstore read of data/pvh");
+        static const char other[] = "/local/domain/2/data/x";
+        r = xs_request(XS_WRITE, 9, other, sizeof(other), "no", 2, ans, sizeof(ans));
+        if (r.type != XS_ERROR || !contains(ans, "EACCES"))
+            fail("xenstore write into another domain's node was not EACCES");
+        puts_con("pvh-hello: xenstore: wrote and read data/pvh over the store ring, "
+                 "another domain's node EACCES\n");
+    }
 
     puts_con("pvh-hello: all checks passed\n");
     poweroff(SHUTDOWN_poweroff);
