@@ -105,6 +105,23 @@ int grant_table_seed(struct domain *d, domid_t be, uint64_t console_mfn, uint64_
     return 0;
 }
 
+/* The machine frame of d's grant-table frame idx (v1/v2 shared entries),
+ * the table grown to idx + 1 frames if need be, as Xen's
+ * gnttab_map_frame does for XENMAPSPACE_grant_table: 0, or -EINVAL past
+ * its max_frames or with no memory. */
+int grant_table_frame(struct domain *d, unsigned idx, uint64_t *mfn)
+{
+    struct grant_table *gt = table_of(d);
+    if (!gt)
+        return -XEN_EINVAL;
+    domain_lock(d);
+    int rc = idx >= gt->max_frames || grow_table(d, gt, idx + 1) ? -XEN_EINVAL : 0;
+    if (!rc)
+        *mfn = virt_to_pfn(gt->shared[idx]);
+    domain_unlock(d);
+    return rc;
+}
+
 /* Undoes grant_table_seed before the guest ran (the table stays). */
 void grant_table_unseed(struct domain *d)
 {

@@ -25,6 +25,7 @@
 #include <xen/arch-x86/hvm/start_info.h>
 #include <xen/arch-x86/cpuid.h>
 #include <xen/io/console.h>
+#include <xen/grant_table.h>
 #include <xen/io/xs_wire.h>
 
 extern uint32_t start_info_pa, gp_count, vmmcall32_result, gp_skip;
@@ -676,6 +677,56 @@ void main(uint32_t si_pa)
     if (store_pfn != (si_pa >> 12) - 2 || con_pfn != (si_pa >> 12) - 1)
         fail("store and console pfns are not the special pages");
     put_hex("pvh-hello: store ring at pfn ", store_pfn);
+
+    /* Its grant table: query_size, then frame 0 by add_to_physmap over a
+     * page of its own (refused: frame 4 and past, a status frame, a GFN
+     * past its RAM, shared_info's GFN; then moved, the first page's RAM
+     * back); the xenstore domain's reserved entries are seen there. */
+    struct gnttab_query_size qs = { .dom = DOMID_SELF };
+    if (hcall(__HYPERVISOR_grant_table_op, GNTTABOP_query_size, (unsigned long)&qs, 1) ||
+        qs.status != GNTST_okay || qs.max_nr_frames != 64)
+        fail("GNTTABOP_query_size");
+    if (hcall(__HYPERVISOR_grant_table_op, GNTTABOP_setup_table, (unsigned long)&qs, 1) != -38)
+        fail("GNTTABOP_setup_table was not -ENOSYS");
+    static volatile grant_entry_v1_t gframe[512] __attribute__((aligned(4096)));
+    static volatile uint8_t gspare[4096] __attribute__((aligned(4096)));
+    gspare[0] = 0x77;
+    static const struct { uint64_t idx, gpfn; } bad_g[] = {
+        { 4, 0 }, { 63, 0 }, { XENMAPIDX_grant_table_status, 0 }, { 0, 1ULL << 40 }, { 0, 1 },
+    };
+    for (unsigned i = 0; i < sizeof(bad_g) / sizeof(bad_g[0]); i++) {
+        struct xen_add_to_physmap x = { .domid = DOMID_SELF, .space = XENMAPSPACE_grant_table,
+                                        .idx = bad_g[i].idx,
+                                        .gpfn = i == 4 ? (uint64_t)&shinfo >> 12 :
+                                                bad_g[i].gpfn ? bad_g[i].gpfn :
+                                                (uint64_t)gframe >> 12 };
+        if (hcall(__HYPERVISOR_memory_op, XENMEM_add_to_physmap, (unsigned long)&x, 0) != -22)
+            fail("a bad grant-table add_to_physmap was not -EINVAL");
+    }
+    struct xen_add_to_physmap xg = { .domid = DOMID_SELF, .space = XENMAPSPACE_grant_table,
+                                     .idx = 0, .gpfn = (uint64_t)gspare >> 12 };
+    if (hcall(__HYPERVISOR_memory_op, XENMEM_add_to_physmap, (unsigned long)&xg, 0))
+        fail("add_to_physmap of grant frame 0");
+    xg.gpfn = (uint64_t)gframe >> 12;
+    if (hcall(__HYPERVISOR_memory_op, XENMEM_add_to_physmap, (unsigned long)&xg, 0))
+        fail("add_to_physmap of grant frame 0, moved");
+    if (gspare[0] != 0x77)
+        fail("the page under grant frame 0 did not come back");
+    if (hcall(__HYPERVISOR_grant_table_op, GNTTABOP_query_size, (unsigned long)&qs, 1) ||
+        qs.nr_frames < 1)
+        fail("GNTTABOP_query_size after the mapping");
+    if (sport) {
+        if (gframe[GNTTAB_RESERVED_XENSTORE].frame != store_pfn ||
+            gframe[GNTTAB_RESERVED_CONSOLE].frame != con_pfn ||
+            (gframe[GNTTAB_RESERVED_XENSTORE].flags & GTF_type_mask) != GTF_permit_access ||
+            gframe[GNTTAB_RESERVED_XENSTORE].domid == 0)
+            fail("the reserved grant entries do not name the rings by GFN");
+        puts_con("pvh-hello: grant frame 0 mapped: the reserved entries name the rings\n");
+    } else {
+        if (gframe[GNTTAB_RESERVED_XENSTORE].flags || gframe[GNTTAB_RESERVED_CONSOLE].flags)
+            fail("reserved grant entries without a xenstore domain");
+        puts_con("pvh-hello: grant frame 0 mapped (empty table), refusals checked\n");
+    }
     if (contains(cmdline, "mode=xs")) {
         /* Introduced by the xenstore domain before it ran. */
         if (!sport || !cport || sport == cport)
