@@ -727,6 +727,38 @@ void main(uint32_t si_pa)
             fail("reserved grant entries without a xenstore domain");
         puts_con("pvh-hello: grant frame 0 mapped (empty table), refusals checked\n");
     }
+    if (contains(cmdline, "mode=gnt")) {
+        /* pvh-gnt: the PV peer d2 maps grant 8 (a page of ours, by GFN),
+         * is refused 9 (a GFN past our RAM) and 10 (granted to d7), and
+         * writes 0xee at the start of the page before it unmaps. */
+        static volatile uint8_t gpage[4096] __attribute__((aligned(4096)));
+        for (unsigned i = 0; i < 4096; i++)
+            gpage[i] = (uint8_t)(i * 7 + 1);
+        static const struct { unsigned ref; uint16_t domid; int past; } g[] = {
+            { 8, 2, 0 }, { 9, 2, 1 }, { 10, 7, 0 },
+        };
+        for (unsigned i = 0; i < 3; i++) {
+            gframe[g[i].ref].frame = g[i].past ? (si_pa >> 12) + 100 : (uint64_t)gpage >> 12;
+            gframe[g[i].ref].domid = g[i].domid;
+            __atomic_store_n(&gframe[g[i].ref].flags, (uint16_t)GTF_permit_access,
+                             __ATOMIC_RELEASE);
+        }
+        for (unsigned long t = 0; gpage[0] != 0xee; t++) {
+            if (t > 5000000)
+                fail("the PV peer did not write through its mapping of grant 8");
+            hcall(__HYPERVISOR_sched_op, SCHEDOP_yield, 0, 0);
+        }
+        for (unsigned long t = 0; gframe[8].flags & (GTF_reading | GTF_writing); t++) {
+            if (t > 5000000)
+                fail("the PV peer's mapping of grant 8 did not go");
+            hcall(__HYPERVISOR_sched_op, SCHEDOP_yield, 0, 0);
+        }
+        if (gpage[1] != 8)
+            fail("the rest of the granted page changed");
+        for (unsigned i = 0; i < 3; i++)
+            __atomic_store_n(&gframe[g[i].ref].flags, (uint16_t)0, __ATOMIC_RELEASE);
+        puts_con("pvh-hello: a PV peer mapped our grant 8 and wrote through it, then unmapped\n");
+    }
     if (contains(cmdline, "mode=xs")) {
         /* Introduced by the xenstore domain before it ran. */
         if (!sport || !cport || sport == cport)
