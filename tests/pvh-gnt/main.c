@@ -3,13 +3,25 @@
  * of its own named by GFN, filled with i*7+1; entry 9 names a GFN past
  * its RAM; entry 10 is granted to d7.  We map 8 (retrying until it has
  * written the entry), see its bytes, are refused 9 (GNTST_bad_page) and
- * 10 (GNTST_general_error, as Xen's _set_status for another domid), write 0xee at its start and unmap. */
+ * 10 (GNTST_general_error, as Xen's _set_status for another domid), copy
+ * from 8 into our page by GNTTABOP_copy (9 GNTST_bad_page there too),
+ * write 0xee at its start and unmap. */
 #include <stdio.h>
 #include <minios/time.h>
 #include <minios/gnttab.h>
+#include <minios/mm.h>
 #include "report.h"
 
 #define MS 1000000ULL
+
+static char local[4096] __attribute__((aligned(4096)));
+
+static int16_t copy_status(struct gnttab_copy c)
+{
+    c.status = 99;
+    CHECK_EQ(minios_gnttab_copy(&c, 1), 0);
+    return c.status;
+}
 
 int main(void)
 {
@@ -31,6 +43,19 @@ int main(void)
     for (unsigned i = 0; i < 4096; i++)
         same &= p[i] == (uint8_t)(i * 7 + 1);
     CHECK_EQ(same, 1);
+    /* GNTTABOP_copy by reference: from its page (by GFN) into ours, and
+     * the GFN past its RAM refused. */
+    struct gnttab_copy in = { .flags = GNTCOPY_source_gref, .len = 100 };
+    in.source.u.ref = 8;
+    in.source.domid = 1;
+    in.source.offset = 10;
+    in.dest.u.gmfn = minios_virt_to_mfn(local);
+    in.dest.domid = DOMID_SELF;
+    CHECK_EQ(copy_status(in), GNTST_okay);
+    CHECK_EQ((unsigned char)local[0], (uint8_t)(10 * 7 + 1));
+    CHECK_EQ((unsigned char)local[99], (uint8_t)(109 * 7 + 1));
+    in.source.u.ref = 9;
+    CHECK_EQ(copy_status(in), GNTST_bad_page);
     CHECK_EQ(minios_gnttab_map(1, 9, 1, &h2) == NULL, 1);
     CHECK_EQ(minios_gnttab_last_status(), GNTST_bad_page);
     CHECK_EQ(minios_gnttab_map(1, 10, 1, &h2) == NULL, 1);

@@ -755,6 +755,8 @@ void main(uint32_t si_pa)
         }
         if (gpage[1] != 8)
             fail("the rest of the granted page changed");
+        if ((gframe[9].flags | gframe[10].flags) & (GTF_reading | GTF_writing))
+            fail("a refused map or copy left grant 9 or 10 in use");
         for (unsigned i = 0; i < 3; i++)
             __atomic_store_n(&gframe[g[i].ref].flags, (uint16_t)0, __ATOMIC_RELEASE);
         puts_con("pvh-hello: a PV peer mapped our grant 8 and wrote through it, then unmapped\n");
