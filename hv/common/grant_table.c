@@ -8,6 +8,7 @@
 #include "lib.h"
 #include "mm.h"
 #include "domain.h"
+#include "hvm.h"
 #include "hypercall.h"
 #include "pv.h"
 #include "grant.h"
@@ -102,6 +103,23 @@ int grant_table_seed(struct domain *d, domid_t be, uint64_t console_mfn, uint64_
         __atomic_store_n(&e->flags, (uint16_t)GTF_permit_access, __ATOMIC_RELEASE);
     }
     return 0;
+}
+
+/* The machine frame of d's grant-table frame idx (v1/v2 shared entries),
+ * the table grown to idx + 1 frames if need be, as Xen's
+ * gnttab_map_frame does for XENMAPSPACE_grant_table: 0, or -EINVAL past
+ * its max_frames or with no memory. */
+int grant_table_frame(struct domain *d, unsigned idx, uint64_t *mfn)
+{
+    struct grant_table *gt = table_of(d);
+    if (!gt)
+        return -XEN_EINVAL;
+    domain_lock(d);
+    int rc = idx >= gt->max_frames || grow_table(d, gt, idx + 1) ? -XEN_EINVAL : 0;
+    if (!rc)
+        *mfn = virt_to_pfn(gt->shared[idx]);
+    domain_unlock(d);
+    return rc;
 }
 
 /* Undoes grant_table_seed before the guest ran (the table stays). */
@@ -219,6 +237,15 @@ static bool frame_of(const struct domain *rd, uint64_t mfn)
     return mfn < max_pfn && frame_table[mfn].owner == rd->id;
 }
 
+/* The machine frame behind the frame number a grant entry (or a copy's
+ * gmfn) of rd names: itself for PV; for a PVH (translated) domain a
+ * guest frame looked up in its p2m, as Xen's get_paged_frame does
+ * (~0, refused by frame_of, if the p2m maps nothing there). */
+static uint64_t granted_mfn(struct domain *rd, uint64_t frame)
+{
+    return rd->arch.type == GUEST_PV ? frame : hvm_p2m_lookup(rd, frame);
+}
+
 static uint32_t pin_kind(uint32_t flags)
 {
     bool ro = flags & GNTMAP_readonly;
@@ -297,6 +324,8 @@ static void map_one_locked(struct gnttab_map_grant_ref *op, struct domain *ld,
             break;
         pinned |= kind;
     }
+    if (rc == GNTST_okay)
+        mfn = granted_mfn(rd, mfn);
     if (rc == GNTST_okay && !frame_of(rd, mfn))
         rc = GNTST_bad_page;
     /* A device owner's devices reach what it maps, as in Xen. */
@@ -513,10 +542,11 @@ static int16_t copy_claim_locked(const struct gnttab_copy_ptr *p, bool by_gref, 
         const struct gnt_active *act = gnt_act(gt, p->u.ref);
         b->start = act->start;
         b->len = act->length;
+        b->mfn = granted_mfn(b->d, b->mfn);
         if (!frame_of(b->d, b->mfn))
             return GNTST_bad_page;
     } else {
-        b->mfn = p->u.gmfn;      /* PV: the frame number is the mfn */
+        b->mfn = granted_mfn(b->d, p->u.gmfn);   /* PV: the frame number is the mfn */
         b->start = 0;
         b->len = PAGE_SIZE;
         if (!frame_of(b->d, b->mfn))

@@ -87,13 +87,9 @@ int xsm_map_foreign(struct domain *cur, struct domain *tgt)
 {
     if (cur == tgt)
         return 0;
-    int rc = xsm_default_action(XSM_DM_PRIV, cur, tgt);
-    /* A PVH domain's memory is named by guest frame through its p2m,
-     * which foreign mapping and reservation changes do not do yet
-     * (docs/hvm.md): refused to the privileged too. */
-    if (!rc && tgt->arch.type != GUEST_PV)
-        rc = -XEN_EOPNOTSUPP;
-    return rc;
+    /* A PVH domain's memory is mapped by guest frame through its p2m
+     * (hv/pv/mm.c); its reservation is refused in memory.c. */
+    return xsm_default_action(XSM_DM_PRIV, cur, tgt);
 }
 
 int xsm_evtchn_target(struct domain *cur, struct domain *tgt)

@@ -19,6 +19,7 @@
 #include "hvm.h"
 #include "vmcb.h"
 #include "hvm_internal.h"
+#include "grant.h"
 #include <xen/errno.h>
 #include <xen/xen.h>
 #include <xen/sched.h>
@@ -331,6 +332,15 @@ static long hvm_memory_op(struct vcpu *v, unsigned long cmd, unsigned long arg)
     struct domain *d = v->domain;
     if (x.domid != DOMID_SELF && x.domid != d->id)
         return -XEN_EPERM;
+    if (x.space == XENMAPSPACE_grant_table) {
+        /* Shared frames only (v2 status frames: not offered); the first
+         * HVM_GT_FRAMES of the table (docs/hvm.md). */
+        uint64_t mfn;
+        if (x.idx >= HVM_GT_FRAMES || x.gpfn >= d->arch.hvm.nr_gfns)
+            return -XEN_EINVAL;
+        long rc = grant_table_frame(d, (unsigned)x.idx, &mfn);
+        return rc ? rc : hvm_p2m_map_grant_frame(d, (unsigned)x.idx, x.gpfn, mfn);
+    }
     if (x.space != XENMAPSPACE_shared_info)
         return -XEN_EOPNOTSUPP;
     if (x.idx != 0)
@@ -367,6 +377,11 @@ static long hvm_hypercall_call(struct vcpu *v, unsigned long nr, unsigned long a
         if (a1 == HVMOP_set_evtchn_upcall_vector)
             return hvm_op_upcall_vector(v, a2);
         return -XEN_ENOSYS;
+    case __HYPERVISOR_grant_table_op:
+        /* query_size only so far (the frames: add_to_physmap). */
+        if (a1 != GNTTABOP_query_size)
+            return -XEN_ENOSYS;
+        break;
     case __HYPERVISOR_event_channel_op:
         if (a1 != EVTCHNOP_bind_virq && a1 != EVTCHNOP_close && a1 != EVTCHNOP_send &&
             a1 != EVTCHNOP_status && a1 != EVTCHNOP_alloc_unbound &&

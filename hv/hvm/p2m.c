@@ -89,10 +89,18 @@ uint64_t hvm_p2m_lookup(struct domain *d, uint64_t gfn)
  * so no stale guest TLB entry names the old frame.  The caller is the
  * domain's only vCPU (a PVH domain has one), so no two run this at once.
  */
+static bool grant_gfn(struct domain *d, uint64_t gfn)
+{
+    for (unsigned i = 0; i < HVM_GT_FRAMES; i++)
+        if (d->arch.hvm.gt_ram_mfn[i] && d->arch.hvm.gt_gfn[i] == gfn)
+            return true;
+    return false;
+}
+
 int hvm_p2m_map_shared_info(struct domain *d, uint64_t gfn)
 {
-    if (gfn >= d->arch.hvm.nr_gfns)
-        return -XEN_EINVAL;
+    if (gfn >= d->arch.hvm.nr_gfns || grant_gfn(d, gfn))
+        return -XEN_EINVAL;      /* not over a grant-table frame */
     uint64_t si_mfn = PA(d->shared_info) >> PAGE_SHIFT;
     if (d->arch.hvm.si_ram_mfn) {
         if (gfn == d->arch.hvm.si_gfn)
@@ -110,6 +118,48 @@ int hvm_p2m_map_shared_info(struct domain *d, uint64_t gfn)
     d->arch.hvm.si_ram_mfn = (*e & NPT_ADDR) >> PAGE_SHIFT;
     d->arch.hvm.si_gfn = gfn;
     __atomic_store_n(e, (si_mfn << PAGE_SHIFT) | NPT_LEAF, __ATOMIC_RELEASE);
+    for (unsigned i = 0; i < d->nr_vcpus; i++)
+        if (d->vcpu[i])
+            hvm_vcpu_tlb_flush(d->vcpu[i]);
+    return 0;
+}
+
+/* Whether gfn holds one of the frames add_to_physmap put there. */
+static bool special_gfn(struct domain *d, uint64_t gfn)
+{
+    return (d->arch.hvm.si_ram_mfn && d->arch.hvm.si_gfn == gfn) || grant_gfn(d, gfn);
+}
+
+/*
+ * XENMEM_add_to_physmap(XENMAPSPACE_grant_table) of frame idx (< 4, the
+ * table's frame mfn, the hypervisor's) at gfn, as shared_info above:
+ * inside its RAM, the RAM frame hidden there kept and given back when
+ * frame idx moves; a gfn that already holds shared_info or another
+ * grant frame is -EINVAL (Xen would replace it).  Same caller rule (the
+ * domain's only vCPU) and fresh ASIDs after.
+ */
+int hvm_p2m_map_grant_frame(struct domain *d, unsigned idx, uint64_t gfn, uint64_t mfn)
+{
+    if (idx >= HVM_GT_FRAMES || gfn >= d->arch.hvm.nr_gfns)
+        return -XEN_EINVAL;
+    struct hvm_domain *h = &d->arch.hvm;
+    if (h->gt_ram_mfn[idx] && h->gt_gfn[idx] == gfn)
+        return 0;
+    if (special_gfn(d, gfn))
+        return -XEN_EINVAL;
+    uint64_t *e = leaf_slot(d, gfn, false);
+    if (!e || !(*e & NPT_P))
+        return -XEN_EINVAL;
+    if (h->gt_ram_mfn[idx]) {
+        uint64_t *old = leaf_slot(d, h->gt_gfn[idx], false);
+        if (!old)
+            return -XEN_EINVAL;
+        __atomic_store_n(old, (h->gt_ram_mfn[idx] << PAGE_SHIFT) | NPT_LEAF, __ATOMIC_RELEASE);
+        h->gt_ram_mfn[idx] = 0;
+    }
+    h->gt_ram_mfn[idx] = (*e & NPT_ADDR) >> PAGE_SHIFT;
+    h->gt_gfn[idx] = gfn;
+    __atomic_store_n(e, (mfn << PAGE_SHIFT) | NPT_LEAF, __ATOMIC_RELEASE);
     for (unsigned i = 0; i < d->nr_vcpus; i++)
         if (d->vcpu[i])
             hvm_vcpu_tlb_flush(d->vcpu[i]);

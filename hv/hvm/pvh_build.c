@@ -15,6 +15,7 @@
 #include "dombuild_elf.h"
 #include <xen/errno.h>
 #include <xen/arch-x86/hvm/start_info.h>
+#include <xen/hvm/params.h>
 
 /* In the start-info page. */
 #define SI_MODLIST  64
@@ -77,26 +78,31 @@ int pvh_build(struct domain *d, const struct elf_image_info *in, const uint8_t *
     if ((nr << PAGE_SHIFT) < PVH_MIN_MEM || (nr << PAGE_SHIFT) > PVH_MAX_MEM)
         return snprintf(err, errlen, "type=pvh: mem=%luK: between 64K and %luM",
                         (unsigned long)(nr * 4), (unsigned long)(PVH_MAX_MEM >> 20)), -1;
+    /* The special pages at the top of its RAM, reserved in its memory
+     * map (as Xen's special pages are): the xenstore ring, the console
+     * ring, the start info.  The kernel and ramdisk go below them. */
     uint64_t si_gpa = (nr - 1) << PAGE_SHIFT;
+    uint64_t store_gfn = nr - 3, console_gfn = nr - 2;
+    uint64_t sp_gpa = store_gfn << PAGE_SHIFT;
     size_t cl = strlen(cmdline);
     if (cl >= SI_CMDLINE_MAX)
         return snprintf(err, errlen, "type=pvh: command line of %lu bytes (at most %lu)",
                         (unsigned long)cl, (unsigned long)SI_CMDLINE_MAX - 1), -1;
-    /* The segments at their physical addresses, below the start-info page. */
+    /* The segments at their physical addresses, below the special pages. */
     uint64_t virt_offset = in->virt_base - in->paddr_offset, kend = 0;
     for (unsigned i = 0; i < in->nr_loads; i++) {
         uint64_t pa = in->load[i].vaddr - virt_offset;
-        if (pa >= si_gpa || in->load[i].memsz > si_gpa - pa)
+        if (pa >= sp_gpa || in->load[i].memsz > sp_gpa - pa)
             return snprintf(err, errlen, "type=pvh: segment %u at %lx-%lx does not fit in "
                             "its RAM below %lx", i, (unsigned long)pa,
-                            (unsigned long)(pa + in->load[i].memsz), (unsigned long)si_gpa), -1;
+                            (unsigned long)(pa + in->load[i].memsz), (unsigned long)sp_gpa), -1;
         kend = MAX(kend, pa + in->load[i].memsz);
     }
-    if (in->phys32_entry >= si_gpa)
+    if (in->phys32_entry >= sp_gpa)
         return snprintf(err, errlen, "type=pvh: PHYS32_ENTRY %lx outside its RAM",
                         (unsigned long)in->phys32_entry), -1;
     uint64_t mod_gpa = (kend + PAGE_SIZE - 1) & ~(uint64_t)(PAGE_SIZE - 1);
-    if (mod_len && (mod_gpa >= si_gpa || mod_len > si_gpa - mod_gpa))
+    if (mod_len && (mod_gpa >= sp_gpa || mod_len > sp_gpa - mod_gpa))
         return snprintf(err, errlen, "type=pvh: ramdisk of %lu bytes does not fit above the "
                         "kernel in mem=%luK", (unsigned long)mod_len,
                         (unsigned long)(nr * 4)), -1;
@@ -133,8 +139,8 @@ int pvh_build(struct domain *d, const struct elf_image_info *in, const uint8_t *
         .memmap_entries = 2,
     };
     struct hvm_memmap_table_entry mm[2] = {
-        { .addr = 0, .size = si_gpa, .type = XEN_HVM_MEMMAP_TYPE_RAM },
-        { .addr = si_gpa, .size = PAGE_SIZE, .type = XEN_HVM_MEMMAP_TYPE_RESERVED },
+        { .addr = 0, .size = sp_gpa, .type = XEN_HVM_MEMMAP_TYPE_RAM },
+        { .addr = sp_gpa, .size = 3 * PAGE_SIZE, .type = XEN_HVM_MEMMAP_TYPE_RESERVED },
     };
     if (mod_len) {
         struct hvm_modlist_entry me = { .paddr = mod_gpa, .size = mod_len };
@@ -152,6 +158,9 @@ int pvh_build(struct domain *d, const struct elf_image_info *in, const uint8_t *
         goto out;
     }
     d->arch.hvm.start_info_gpa = si_gpa;
+    /* Read-only to the guest (hvm_op); the ports are xs_wire's. */
+    d->arch.hvm.params[HVM_PARAM_STORE_PFN] = store_gfn;
+    d->arch.hvm.params[HVM_PARAM_CONSOLE_PFN] = console_gfn;
     start_state(d->vcpu[0], in->phys32_entry, si_gpa);
     printk("d%u (%s): PVH, %luK of RAM, p2m in %u tables, start info at %lx, "
            "entry %lx (32-bit, paging off)\n", d->id, d->name, (unsigned long)(nr * 4),

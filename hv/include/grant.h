@@ -144,4 +144,6 @@ void grant_table_destroy(struct domain *d);
 int grant_table_seed(struct domain *d, domid_t be, uint64_t console_mfn, uint64_t store_mfn);
 void grant_table_unseed(struct domain *d);
 
+int grant_table_frame(struct domain *d, unsigned idx, uint64_t *mfn);
+
 #endif

@@ -29,6 +29,7 @@ noreturn void svm_loop(void);
  * lookup gives the mfn of a guest frame or ~0 if it is not RAM. */
 int hvm_p2m_build(struct domain *d, const uint64_t *mfns, uint64_t nr);
 uint64_t hvm_p2m_lookup(struct domain *d, uint64_t gfn);
+int hvm_p2m_map_grant_frame(struct domain *d, unsigned idx, uint64_t gfn, uint64_t mfn);
 void hvm_p2m_free(struct domain *d);
 /* XENMEM_add_to_physmap of shared_info at gfn (p2m.c). */
 int hvm_p2m_map_shared_info(struct domain *d, uint64_t gfn);

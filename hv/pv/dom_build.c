@@ -293,7 +293,15 @@ static void start_domain(struct domain *d)
     struct vcpu *v0 = d->vcpu[0];
     v0->initialised = true;
     vcpu_bring_up(v0);
-    vcpu_restart_periodic(v0);
+    if (d->arch.type == GUEST_PV)
+        vcpu_restart_periodic(v0);
+}
+
+/* A boot domain the xenstore domain may be told of: a PV domain with its
+ * start_info, or a PVH domain (its rings in HVM params, docs/hvm.md). */
+static bool store_client(struct domain *d)
+{
+    return d->arch.type == GUEST_PVH || d->arch.pv.si_mfn;
 }
 
 static void report_built(struct domain *d, const struct elf_image_info *in, uint64_t t0)
@@ -399,7 +407,7 @@ static void build_xenstore(struct domain *xs, const struct boot_module *bm,
     int rc = 0;
     for (unsigned id = 1; id < DOMID_FIRST_RESERVED && !rc; id++) {
         struct domain *d = domain_by_id(id);
-        if (d && d != xs && d->arch.type == GUEST_PV && d->arch.pv.si_mfn)
+        if (d && d != xs && store_client(d))
             rc = xs_wire(d, xs, err, sizeof(err));
     }
     size_t len = rc ? 0 : xs_boot_list(NULL, 0);
@@ -539,21 +547,10 @@ static bool restart_one(struct restart_slot *slot)
     for (unsigned k = 0; k < cfg.nr_pci && !rc; k++)
         rc = pci_assign(d, cfg.pci[k], err, sizeof(err));
     if (!rc && cfg.type == GUEST_PVH) {
-        /* Not offered to the store (docs/hvm.md): built and started. */
-        if (pvh_build(d, &info, VA(bm->start), cfg.guest_cmdline, rd ? VA(rd->start) : NULL,
-                      rd ? rd->end - rd->start : 0, err, sizeof(err))) {
-            domain_destroy(d);
-            printk("d%u (%s): cannot restart: %s\n", slot->id, cfg.name, err);
-            return false;
-        }
-        slot->lives++;
-        printk("d%u (%s): restarted (restart=%s), life %u\n", d->id, d->name,
-               cfg.restart == RESTART_ALWAYS ? "always" : "crash", slot->lives + 1);
-        d->vcpu[0]->initialised = true;
-        vcpu_bring_up(d->vcpu[0]);
-        return false;
-    }
-    if (!rc)
+        /* Offered to the store below, as a PV domain. */
+        rc = pvh_build(d, &info, VA(bm->start), cfg.guest_cmdline, rd ? VA(rd->start) : NULL,
+                       rd ? rd->end - rd->start : 0, err, sizeof(err));
+    } else if (!rc)
         rc = build(d, &info, VA(bm->start), cfg.guest_cmdline, rd ? VA(rd->start) : NULL,
                    rd ? rd->end - rd->start : 0, "ramdisk", err, sizeof(err));
     struct domain *xs = rc ? NULL : xenstore_domain();
@@ -567,7 +564,8 @@ static bool restart_one(struct restart_slot *slot)
         return false;
     }
     slot->lives++;
-    report_built(d, &info, t0);
+    if (d->arch.type == GUEST_PV)
+        report_built(d, &info, t0);     /* pvh_build reported its own */
     printk("d%u (%s): restarted (restart=%s), life %u\n", d->id, d->name,
            cfg.restart == RESTART_ALWAYS ? "always" : "crash", slot->lives + 1);
     if (xs) {
@@ -672,7 +670,7 @@ void build_boot_domains(void)
             continue;
         }
         if (cfg.type == GUEST_PVH) {
-            /* docs/hvm.md: no xenstore connection yet. */
+            /* Offered to the xenstore domain as a PV one is (docs/hvm.md). */
             if (pvh_build(d, &info, VA(bm->start), cfg.guest_cmdline,
                           rd ? VA(rd->start) : NULL, rd ? rd->end - rd->start : 0,
                           err, sizeof(err))) {
@@ -682,8 +680,8 @@ void build_boot_domains(void)
             }
             if (cfg.restart != RESTART_NEVER)
                 restart_slot_add(d, m, rd != NULL);
-            d->vcpu[0]->initialised = true;
-            vcpu_bring_up(d->vcpu[0]);
+            if (xs_m < 0)
+                start_domain(d);
             continue;
         }
         if (build(d, &info, VA(bm->start), cfg.guest_cmdline, rd ? VA(rd->start) : NULL,
@@ -706,8 +704,7 @@ void build_boot_domains(void)
     if (xs_m >= 0)
         for (unsigned id = 1; id < DOMID_FIRST_RESERVED; id++) {
             struct domain *d = domain_by_id(id);
-            if (d && d->arch.type == GUEST_PV && d->arch.pv.si_mfn &&
-                d->vcpu[0]->state == VCPU_OFFLINE) {
+            if (d && store_client(d) && d->vcpu[0]->state == VCPU_OFFLINE) {
                 if (xs && d != xs && xs_wired(d)) {
                     d->xs_held = true;
                     sched_pause_domain(d);

@@ -17,6 +17,7 @@
 #include "boot.h"
 #include "pci.h"
 #include "iommu.h"
+#include "hvm.h"
 #include <xen/memory.h>
 #include <xen/grant_table.h>
 
@@ -438,6 +439,22 @@ static void put_entry(uint64_t e, unsigned level)
     put_page(mfn);
 }
 
+/* A foreign PVH (translated) domain's memory is named by guest frame, as
+ * Xen's mmu_update does for a translated page owner (get_page_from_gfn):
+ * the frame an L1 entry names is looked up in fd's p2m, and the entry
+ * holds the machine frame found there (higher levels name the caller's
+ * own tables, as before).  Only RAM the p2m maps (a GFN past it, or the
+ * hidden RAM frame under shared_info, is -EINVAL); get_entry then takes
+ * fd's reference on it as for a PV foreign frame. */
+static long foreign_gfn_entry(uint64_t *val, struct domain *fd)
+{
+    uint64_t mfn = hvm_p2m_lookup(fd, (*val & PTE_ADDR) >> PAGE_SHIFT);
+    if (mfn == ~0ULL || mfn >= max_pfn || pg(mfn)->owner != fd->id)
+        return -XEN_EINVAL;
+    *val = (*val & ~PTE_ADDR) | (mfn << PAGE_SHIFT);
+    return 0;
+}
+
 /* Changes entry idx of validated table mfn (a level-`level` table). */
 static long mod_entry(uint64_t tmfn, unsigned idx, unsigned level, uint64_t val,
                       struct domain *d, struct domain *fd)
@@ -446,6 +463,11 @@ static long mod_entry(uint64_t tmfn, unsigned idx, unsigned level, uint64_t val,
         return -XEN_EPERM;
     uint64_t *t = pfn_to_virt(tmfn);
     uint64_t old = t[idx];
+    if ((val & PTE_P) && level == 1 && fd && fd->arch.type != GUEST_PV) {
+        long rc = foreign_gfn_entry(&val, fd);
+        if (rc)
+            return rc;
+    }
     if (val & PTE_P) {
         long rc = get_entry(val, level, d, fd);
         if (rc)
@@ -638,7 +660,8 @@ long do_mmu_update(unsigned long reqs, unsigned long count, unsigned long done_p
         uint64_t mfn = ma >> PAGE_SHIFT;
         if (cmd == MMU_MACHPHYS_UPDATE) {
             struct domain *owner = fd ? fd : d;
-            if (mfn >= max_pfn || pg(mfn)->owner != owner->id || u.val >= (1ULL << 40)) {
+            /* A translated (PVH) owner has no M2P entries (Xen: -EINVAL). */
+            if (owner->arch.type != GUEST_PV || mfn >= max_pfn || pg(mfn)->owner != owner->id || u.val >= (1ULL << 40)) {
                 rc = -XEN_EINVAL;
                 break;
             }
@@ -655,7 +678,10 @@ long do_mmu_update(unsigned long reqs, unsigned long count, unsigned long done_p
         }
         /* The table may be the caller's, or (building) the foreign one's. */
         struct page_info *p = pg(mfn);
-        struct domain *td = p->owner == d->id ? d : (fd && p->owner == fd->id) ? fd : NULL;
+        /* A PVH foreign domain's frames are never written by machine
+         * address (its memory is named by GFN, in the value only). */
+        struct domain *td = p->owner == d->id ? d :
+                            (fd && fd->arch.type == GUEST_PV && p->owner == fd->id) ? fd : NULL;
         if (!td) {
             rc = -XEN_EINVAL;
             break;

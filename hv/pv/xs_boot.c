@@ -10,26 +10,67 @@
 #include "grant.h"
 #include "pv.h"
 #include <xen/xen.h>
+#include <xen/hvm/params.h>
 
 static start_info_t *start_info_of(struct domain *d)
 {
-    if (d->arch.type != GUEST_PV)   /* PVH: no store connection yet (docs/hvm.md) */
+    if (d->arch.type != GUEST_PV)
         return NULL;
     return d->arch.pv.si_mfn ? pfn_to_virt(d->arch.pv.si_mfn) : NULL;
+}
+
+/* Where d's rings and their ports are: start_info for PV; for PVH the
+ * HVM params the builder set (the frames are guest frames, as a
+ * translated guest's grants and xenstore introduction name them). */
+struct rings {
+    uint64_t store, console;
+    uint32_t store_port, console_port;
+};
+
+static bool rings_of(struct domain *d, struct rings *r)
+{
+    if (d->arch.type == GUEST_PVH) {
+        const uint64_t *p = d->arch.hvm.params;
+        r->store = p[HVM_PARAM_STORE_PFN];
+        r->console = p[HVM_PARAM_CONSOLE_PFN];
+        r->store_port = (uint32_t)p[HVM_PARAM_STORE_EVTCHN];
+        r->console_port = (uint32_t)p[HVM_PARAM_CONSOLE_EVTCHN];
+        return r->store && r->console;
+    }
+    start_info_t *si = start_info_of(d);
+    if (!si)
+        return false;
+    r->store = si->store_mfn;
+    r->console = si->console.domU.mfn;
+    r->store_port = si->store_evtchn;
+    r->console_port = si->console.domU.evtchn;
+    return true;
+}
+
+static void set_ports(struct domain *d, uint32_t store, uint32_t console)
+{
+    if (d->arch.type == GUEST_PVH) {
+        __atomic_store_n(&d->arch.hvm.params[HVM_PARAM_STORE_EVTCHN], store, __ATOMIC_RELEASE);
+        __atomic_store_n(&d->arch.hvm.params[HVM_PARAM_CONSOLE_EVTCHN], console,
+                         __ATOMIC_RELEASE);
+        return;
+    }
+    start_info_t *si = start_info_of(d);
+    si->store_evtchn = store;
+    si->console.domU.evtchn = console;
 }
 
 /* Undoes xs_wire (before d ever ran). */
 void xs_unwire(struct domain *d)
 {
-    start_info_t *si = start_info_of(d);
-    if (!si)
+    struct rings r;
+    if (!rings_of(d, &r))
         return;
-    if (si->store_evtchn)
-        evtchn_close_port(d, si->store_evtchn);
-    if (si->console.domU.evtchn)
-        evtchn_close_port(d, si->console.domU.evtchn);
-    si->store_evtchn = 0;
-    si->console.domU.evtchn = 0;
+    if (r.store_port)
+        evtchn_close_port(d, r.store_port);
+    if (r.console_port)
+        evtchn_close_port(d, r.console_port);
+    set_ports(d, 0, 0);
     grant_table_unseed(d);
 }
 
@@ -39,21 +80,18 @@ void xs_unwire(struct domain *d)
  * reason in err (and nothing left behind). */
 int xs_wire(struct domain *d, struct domain *xs, char *err, size_t errlen)
 {
-    start_info_t *si = start_info_of(d);
-    if (!si)
-        return snprintf(err, errlen, "d%u has no start_info", d->id), -1;
+    struct rings r;
+    if (!rings_of(d, &r))
+        return snprintf(err, errlen, "d%u has no store and console rings", d->id), -1;
     long store = evtchn_alloc_unbound_port(d, xs->id);
     long console = store < 0 ? store : evtchn_alloc_unbound_port(d, xs->id);
-    if (store > 0)
-        si->store_evtchn = (uint32_t)store;
-    if (console > 0)
-        si->console.domU.evtchn = (uint32_t)console;
+    set_ports(d, store > 0 ? (uint32_t)store : 0, console > 0 ? (uint32_t)console : 0);
     if (store < 0 || console < 0) {
         xs_unwire(d);
         return snprintf(err, errlen, "no event channel for d%u (%ld)", d->id,
                         store < 0 ? store : console), -1;
     }
-    if (grant_table_seed(d, xs->id, si->console.domU.mfn, si->store_mfn)) {
+    if (grant_table_seed(d, xs->id, r.console, r.store)) {
         xs_unwire(d);
         return snprintf(err, errlen, "cannot seed the grant table of d%u", d->id), -1;
     }
@@ -62,23 +100,23 @@ int xs_wire(struct domain *d, struct domain *xs, char *err, size_t errlen)
 
 bool xs_wired(struct domain *d)
 {
-    start_info_t *si = start_info_of(d);
-    return si && si->store_evtchn;
+    struct rings r;
+    return rings_of(d, &r) && r.store_port;
 }
 
 /* The network words of a guest's command line (vif=, mac=, fw=;
  * docs/network.md), appended to its line as " vif=... mac=... fw=...",
  * each once (the first), at most 160 bytes, printable ASCII only: the
  * xenstore domain checks their syntax. */
-static size_t net_words(struct domain *d, const start_info_t *si, char *out, size_t size)
+static size_t net_words(struct domain *d, const char *line, size_t max, char *out, size_t size)
 {
     static const char *const keys[] = { "vif=", "mac=", "fw=" };
     size_t len = 0;
     out[0] = 0;
     for (unsigned k = 0; k < ARRAY_SIZE(keys); k++) {
         size_t kl = strlen(keys[k]);
-        const char *p = (const char *)si->cmd_line;
-        const char *end = p + strnlen(p, sizeof(si->cmd_line));
+        const char *p = line;
+        const char *end = p + strnlen(p, max);
         while (p < end) {
             while (p < end && *p == ' ')
                 p++;
@@ -128,6 +166,8 @@ static int list_disks(struct domain *d, char *buf, size_t size)
 static int list_line(struct domain *d, char *buf, size_t size)
 {
     const start_info_t *si = start_info_of(d);
+    struct rings r = { 0 };
+    rings_of(d, &r);
     char roles[40] = "";
     static const struct { unsigned bit; const char *name; } names[] = {
         { ROLE_CONTROL, "control" }, { ROLE_XENSTORE, "xenstore" },
@@ -140,12 +180,15 @@ static int list_line(struct domain *d, char *buf, size_t size)
                                    names[i].name);
     static const char *const restart[] = { "never", "crash", "always" };
     char net[3 * 162];
-    net_words(d, si, net, sizeof(net));
+    if (si)
+        net_words(d, (const char *)si->cmd_line, sizeof(si->cmd_line), net, sizeof(net));
+    else
+        net_words(d, d->boot_cmdline ? d->boot_cmdline : "", 1024, net, sizeof(net));
     int n = snprintf(buf, size, "domain %u name=%s mem_kb=%lu vcpus=%u store_mfn=%lu "
                      "store_port=%u console_mfn=%lu console_port=%u roles=%s restart=%s",
                      d->id, d->name, (unsigned long)(d->max_pages * (PAGE_SIZE / 1024)),
-                     d->nr_vcpus, (unsigned long)si->store_mfn, si->store_evtchn,
-                     (unsigned long)si->console.domU.mfn, si->console.domU.evtchn,
+                     d->nr_vcpus, (unsigned long)r.store, r.store_port,
+                     (unsigned long)r.console, r.console_port,
                      rl ? roles : "-", restart[d->restart]);
     n += list_disks(d, buf + MIN((size_t)n, size), size - MIN((size_t)n, size));
     return n + snprintf(buf + MIN((size_t)n, size), size - MIN((size_t)n, size), "%s\n", net);

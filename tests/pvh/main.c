@@ -24,6 +24,9 @@
 #include <xen/memory.h>
 #include <xen/arch-x86/hvm/start_info.h>
 #include <xen/arch-x86/cpuid.h>
+#include <xen/io/console.h>
+#include <xen/grant_table.h>
+#include <xen/io/xs_wire.h>
 
 extern uint32_t start_info_pa, gp_count, vmmcall32_result, gp_skip;
 extern char gp_entry[], cb_entry[], cb_entry_f4[];
@@ -165,14 +168,85 @@ static volatile shared_info_t shinfo __attribute__((aligned(4096)));
  * upcall and the pending ports as a guest's event handler does, or the
  * vector, asserted while the upcall is pending, would come again. */
 static volatile unsigned cb_count;
+static volatile uint64_t cb_seen;      /* ports 0..63 found pending by it */
 
 void cb_handler(void)
 {
     cb_count++;
+    cb_seen |= shinfo.evtchn_pending[0];
     shinfo.vcpu_info[0].evtchn_upcall_pending = 0;
     __atomic_store_n(&shinfo.vcpu_info[0].evtchn_pending_sel, 0, __ATOMIC_SEQ_CST);
     for (unsigned i = 0; i < 8; i++)
         __atomic_store_n(&shinfo.evtchn_pending[i], 0, __ATOMIC_SEQ_CST);
+}
+
+/* Waits (yielding) until *a == *b, or fails after many tries. */
+static void wait_equal(volatile uint32_t *a, volatile uint32_t *b, const char *what)
+{
+    for (unsigned long i = 0; *a != *b; i++) {
+        if (i > 2000000)
+            fail(what);
+        hcall(__HYPERVISOR_sched_op, SCHEDOP_yield, 0, 0);
+    }
+    __atomic_thread_fence(__ATOMIC_ACQUIRE);
+}
+
+static void notify(uint32_t port)
+{
+    struct evtchn_send send = { .port = port };
+    if (hcall(__HYPERVISOR_event_channel_op, EVTCHNOP_send, (unsigned long)&send, 0))
+        fail("EVTCHNOP_send to the xenstore domain");
+}
+
+/* One xenstore request over the store ring (docs/xenstore.md): the
+ * header and payload in, the answer's header and up to max-1 bytes of
+ * its payload (NUL-terminated) out. */
+static uint32_t store_port;
+static uint64_t xs_ring_gpa;
+static struct xsd_sockmsg xs_request(uint32_t type, uint32_t id, const char *p1, size_t l1,
+                                     const char *p2, size_t l2, char *out, size_t max)
+{
+    volatile struct xenstore_domain_interface *x = (void *)(uintptr_t)xs_ring_gpa;
+    struct xsd_sockmsg h = { .type = type, .req_id = id, .tx_id = 0, .len = (uint32_t)(l1 + l2) };
+    const char *parts[3] = { (const char *)&h, p1, p2 };
+    size_t lens[3] = { sizeof(h), l1, l2 };
+    XENSTORE_RING_IDX prod = x->req_prod;
+    for (int k = 0; k < 3; k++)
+        for (size_t i = 0; i < lens[k]; i++)
+            x->req[MASK_XENSTORE_IDX(prod++)] = parts[k][i];
+    __atomic_thread_fence(__ATOMIC_RELEASE);
+    x->req_prod = prod;
+    notify(store_port);
+    struct xsd_sockmsg r = { 0 };
+    char *rp = (char *)&r;
+    for (size_t i = 0; i < sizeof(r) + r.len || i < sizeof(r); i++) {
+        for (unsigned long t = 0; x->rsp_cons == x->rsp_prod; t++) {
+            if (t > 200000)
+                fail("no xenstore answer");
+            /* Sleep until an event's vector (the store port's, or a
+             * fallback single-shot timer's so a lost event cannot hang). */
+            struct vcpu_set_singleshot_timer st = {
+                .timeout_abs_ns = shinfo.vcpu_info[0].time.system_time + 20000000ULL };
+            hcall(__HYPERVISOR_vcpu_op, VCPUOP_set_singleshot_timer, 0, (unsigned long)&st);
+            if (x->rsp_cons == x->rsp_prod)
+                __asm__ volatile("sti; hlt; cli" ::: "memory");
+        }
+        __atomic_thread_fence(__ATOMIC_ACQUIRE);
+        char c = x->rsp[MASK_XENSTORE_IDX(x->rsp_cons)];
+        __atomic_thread_fence(__ATOMIC_RELEASE);
+        x->rsp_cons = x->rsp_cons + 1;
+        if (i < sizeof(r)) {
+            rp[i] = c;
+            if (i == sizeof(r) - 1 && r.len > XENSTORE_PAYLOAD_MAX)
+                fail("xenstore answer longer than a payload");
+        } else if (i - sizeof(r) < max - 1) {
+            out[i - sizeof(r)] = c;
+        }
+    }
+    size_t n = r.len < max - 1 ? r.len : max - 1;
+    out[n] = 0;
+    notify(store_port);
+    return r;
 }
 
 void main(uint32_t si_pa)
@@ -230,10 +304,13 @@ void main(uint32_t si_pa)
     const struct hvm_memmap_table_entry *mm = (const void *)(uintptr_t)si->memmap_paddr;
     if (si->version < 1 || si->memmap_entries != 2)
         fail("memmap: version 1 with two entries expected");
-    if (mm[0].addr != 0 || mm[0].size != si_pa || mm[0].type != XEN_HVM_MEMMAP_TYPE_RAM)
-        fail("memmap[0] is not the RAM below the start info");
-    if (mm[1].addr != si_pa || mm[1].size != 4096 || mm[1].type != XEN_HVM_MEMMAP_TYPE_RESERVED)
-        fail("memmap[1] is not the reserved start-info page");
+    /* The special pages: xenstore ring, console ring, start info. */
+    uint64_t sp_pa = si_pa - 2 * 4096;
+    if (mm[0].addr != 0 || mm[0].size != sp_pa || mm[0].type != XEN_HVM_MEMMAP_TYPE_RAM)
+        fail("memmap[0] is not the RAM below the special pages");
+    if (mm[1].addr != sp_pa || mm[1].size != 3 * 4096 ||
+        mm[1].type != XEN_HVM_MEMMAP_TYPE_RESERVED)
+        fail("memmap[1] is not the reserved special pages");
     put_hex("pvh-hello: memmap RAM 0 size ", mm[0].size);
 
     /* A ramdisk is module 0 (pvh-ramdisk boots it with tests/pvh/pvh.lds). */
@@ -596,6 +673,144 @@ void main(uint32_t si_pa)
     if (hcall(__HYPERVISOR_console_io, CONSOLEIO_write, 8, 0x3ff00000UL) != -14)
         fail("console_io of a buffer above its RAM was not -EFAULT");
     puts_con("pvh-hello: console_io of a buffer above its RAM: -EFAULT\n");
+
+    /* The builder's rings (docs/hvm.md): the special pages below the
+     * start info, in params the guest cannot set (checked above). */
+    uint64_t store_pfn, con_pfn, sport, cport;
+    if (hvm_param(HVMOP_get_param, DOMID_SELF, HVM_PARAM_STORE_PFN, &store_pfn) ||
+        hvm_param(HVMOP_get_param, DOMID_SELF, HVM_PARAM_CONSOLE_PFN, &con_pfn) ||
+        hvm_param(HVMOP_get_param, DOMID_SELF, HVM_PARAM_STORE_EVTCHN, &sport) ||
+        hvm_param(HVMOP_get_param, DOMID_SELF, HVM_PARAM_CONSOLE_EVTCHN, &cport))
+        fail("get_param of the ring params");
+    if (store_pfn != (si_pa >> 12) - 2 || con_pfn != (si_pa >> 12) - 1)
+        fail("store and console pfns are not the special pages");
+    put_hex("pvh-hello: store ring at pfn ", store_pfn);
+
+    /* Its grant table: query_size, then frame 0 by add_to_physmap over a
+     * page of its own (refused: frame 4 and past, a status frame, a GFN
+     * past its RAM, shared_info's GFN; then moved, the first page's RAM
+     * back); the xenstore domain's reserved entries are seen there. */
+    struct gnttab_query_size qs = { .dom = DOMID_SELF };
+    if (hcall(__HYPERVISOR_grant_table_op, GNTTABOP_query_size, (unsigned long)&qs, 1) ||
+        qs.status != GNTST_okay || qs.max_nr_frames != 64)
+        fail("GNTTABOP_query_size");
+    if (hcall(__HYPERVISOR_grant_table_op, GNTTABOP_setup_table, (unsigned long)&qs, 1) != -38)
+        fail("GNTTABOP_setup_table was not -ENOSYS");
+    static volatile grant_entry_v1_t gframe[512] __attribute__((aligned(4096)));
+    static volatile uint8_t gspare[4096] __attribute__((aligned(4096)));
+    gspare[0] = 0x77;
+    static const struct { uint64_t idx, gpfn; } bad_g[] = {
+        { 4, 0 }, { 63, 0 }, { XENMAPIDX_grant_table_status, 0 }, { 0, 1ULL << 40 }, { 0, 1 },
+    };
+    for (unsigned i = 0; i < sizeof(bad_g) / sizeof(bad_g[0]); i++) {
+        struct xen_add_to_physmap x = { .domid = DOMID_SELF, .space = XENMAPSPACE_grant_table,
+                                        .idx = bad_g[i].idx,
+                                        .gpfn = i == 4 ? (uint64_t)&shinfo >> 12 :
+                                                bad_g[i].gpfn ? bad_g[i].gpfn :
+                                                (uint64_t)gframe >> 12 };
+        if (hcall(__HYPERVISOR_memory_op, XENMEM_add_to_physmap, (unsigned long)&x, 0) != -22)
+            fail("a bad grant-table add_to_physmap was not -EINVAL");
+    }
+    struct xen_add_to_physmap xg = { .domid = DOMID_SELF, .space = XENMAPSPACE_grant_table,
+                                     .idx = 0, .gpfn = (uint64_t)gspare >> 12 };
+    if (hcall(__HYPERVISOR_memory_op, XENMEM_add_to_physmap, (unsigned long)&xg, 0))
+        fail("add_to_physmap of grant frame 0");
+    xg.gpfn = (uint64_t)gframe >> 12;
+    if (hcall(__HYPERVISOR_memory_op, XENMEM_add_to_physmap, (unsigned long)&xg, 0))
+        fail("add_to_physmap of grant frame 0, moved");
+    if (gspare[0] != 0x77)
+        fail("the page under grant frame 0 did not come back");
+    if (hcall(__HYPERVISOR_grant_table_op, GNTTABOP_query_size, (unsigned long)&qs, 1) ||
+        qs.nr_frames < 1)
+        fail("GNTTABOP_query_size after the mapping");
+    if (sport) {
+        if (gframe[GNTTAB_RESERVED_XENSTORE].frame != store_pfn ||
+            gframe[GNTTAB_RESERVED_CONSOLE].frame != con_pfn ||
+            (gframe[GNTTAB_RESERVED_XENSTORE].flags & GTF_type_mask) != GTF_permit_access ||
+            gframe[GNTTAB_RESERVED_XENSTORE].domid == 0)
+            fail("the reserved grant entries do not name the rings by GFN");
+        puts_con("pvh-hello: grant frame 0 mapped: the reserved entries name the rings\n");
+    } else {
+        if (gframe[GNTTAB_RESERVED_XENSTORE].flags || gframe[GNTTAB_RESERVED_CONSOLE].flags)
+            fail("reserved grant entries without a xenstore domain");
+        puts_con("pvh-hello: grant frame 0 mapped (empty table), refusals checked\n");
+    }
+    if (contains(cmdline, "mode=gnt")) {
+        /* pvh-gnt: the PV peer d2 maps grant 8 (a page of ours, by GFN),
+         * is refused 9 (a GFN past our RAM) and 10 (granted to d7), and
+         * writes 0xee at the start of the page before it unmaps. */
+        static volatile uint8_t gpage[4096] __attribute__((aligned(4096)));
+        for (unsigned i = 0; i < 4096; i++)
+            gpage[i] = (uint8_t)(i * 7 + 1);
+        static const struct { unsigned ref; uint16_t domid; int past; } g[] = {
+            { 8, 2, 0 }, { 9, 2, 1 }, { 10, 7, 0 },
+        };
+        for (unsigned i = 0; i < 3; i++) {
+            gframe[g[i].ref].frame = g[i].past ? (si_pa >> 12) + 100 : (uint64_t)gpage >> 12;
+            gframe[g[i].ref].domid = g[i].domid;
+            __atomic_store_n(&gframe[g[i].ref].flags, (uint16_t)GTF_permit_access,
+                             __ATOMIC_RELEASE);
+        }
+        for (unsigned long t = 0; gpage[0] != 0xee; t++) {
+            if (t > 5000000)
+                fail("the PV peer did not write through its mapping of grant 8");
+            hcall(__HYPERVISOR_sched_op, SCHEDOP_yield, 0, 0);
+        }
+        for (unsigned long t = 0; gframe[8].flags & (GTF_reading | GTF_writing); t++) {
+            if (t > 5000000)
+                fail("the PV peer's mapping of grant 8 did not go");
+            hcall(__HYPERVISOR_sched_op, SCHEDOP_yield, 0, 0);
+        }
+        if (gpage[1] != 8)
+            fail("the rest of the granted page changed");
+        if ((gframe[9].flags | gframe[10].flags) & (GTF_reading | GTF_writing))
+            fail("a refused map or copy left grant 9 or 10 in use");
+        for (unsigned i = 0; i < 3; i++)
+            __atomic_store_n(&gframe[g[i].ref].flags, (uint16_t)0, __ATOMIC_RELEASE);
+        puts_con("pvh-hello: a PV peer mapped our grant 8 and wrote through it, then unmapped\n");
+    }
+    if (contains(cmdline, "mode=xs")) {
+        /* Introduced by the xenstore domain before it ran. */
+        if (!sport || !cport || sport == cport)
+            fail("no store or console event channel");
+        volatile struct xencons_interface *c = (void *)(uintptr_t)(con_pfn << 12);
+        static const char line[] = "pvh-hello: this line came through the console ring\n";
+        XENCONS_RING_IDX prod = c->out_prod;
+        for (size_t i = 0; i < sizeof(line) - 1; i++)
+            c->out[MASK_XENCONS_IDX(prod++, c->out)] = line[i];
+        __atomic_thread_fence(__ATOMIC_RELEASE);
+        c->out_prod = prod;
+        notify((uint32_t)cport);
+        wait_equal(&c->out_cons, &c->out_prod, "the console ring was not read");
+
+        store_port = (uint32_t)sport;
+        xs_ring_gpa = store_pfn << 12;
+        char ans[64];
+        cb_seen = 0;
+        static const char path[] = "data/pvh";   /* relative: our own node */
+        static const char val[] = "written by a PVH guest";
+        struct xsd_sockmsg r = xs_request(XS_WRITE, 7, path, sizeof(path), val, sizeof(val) - 1,
+                                          ans, sizeof(ans));
+        if (r.type != XS_WRITE || r.req_id != 7 || !contains(ans, "OK"))
+            fail("xenstore write of data/pvh");
+        r = xs_request(XS_READ, 8, path, sizeof(path), NULL, 0, ans, sizeof(ans));
+        if (r.type != XS_READ || r.req_id != 8 || r.len != sizeof(val) - 1 ||
+            !contains(ans, val))
+            fail("xenstore read of data/pvh");
+        static const char other[] = "/local/domain/2/data/x";
+        r = xs_request(XS_WRITE, 9, other, sizeof(other), "no", 2, ans, sizeof(ans));
+        if (r.type != XS_ERROR || !contains(ans, "EACCES"))
+            fail("xenstore write into another domain's node was not EACCES");
+        /* Its answers' events came through the vector while it slept,
+         * or (answered before it slept) are pending and come now. */
+        __asm__ volatile("sti; nop; nop" ::: "memory");
+        hcall(__HYPERVISOR_sched_op, SCHEDOP_yield, 0, 0);
+        __asm__ volatile("cli" ::: "memory");
+        if (!(cb_seen & (1ULL << sport)))
+            fail("the store port's event never came through the callback vector");
+        puts_con("pvh-hello: xenstore: wrote and read data/pvh over the store ring, "
+                 "another domain's node EACCES\n");
+    }
 
     puts_con("pvh-hello: all checks passed\n");
     poweroff(SHUTDOWN_poweroff);

@@ -21,3 +21,7 @@ all: $(B)/tests/pvh-test.elf
 # pvh-ctl's control domain (a minios test guest).
 $(eval $(call minios_elf,$(B)/tests/pvh-ctl.elf,tests/pvh-ctl/main.c tests/common/report.c,-Itests/common -Itests/domctl))
 all: $(B)/tests/pvh-ctl.elf
+
+# pvh-gnt's PV peer (a minios test guest).
+$(eval $(call minios_elf,$(B)/tests/pvh-gnt.elf,tests/pvh-gnt/main.c tests/common/report.c,-Itests/common))
+all: $(B)/tests/pvh-gnt.elf

@@ -51,6 +51,8 @@ bool xsm_io_allowed(struct domain *d, enum xsm_io kind, uint64_t first, uint64_t
     (void)d, (void)kind, (void)first, (void)last;
     return false;
 }
+/* The domains here are PV: no p2m (a PVH foreign domain's GFN lookup). */
+uint64_t hvm_p2m_lookup(struct domain *d, uint64_t gfn) { (void)d, (void)gfn; return ~0ULL; }
 void pv_ldt_invalidate(struct vcpu *v) { (void)v; }   /* no LDT in these vCPUs */
 /* The IOMMU (hv/arch/x86_64/iommu.c) as its rule says: a frame is
  * reachable by its owner's devices exactly while it is writable RAM.
