@@ -140,6 +140,15 @@ static int wait_for(volatile unsigned long *v, unsigned long want)
     return *v >= want;
 }
 
+/* Waits (2 s at most) until vCPU 1 has asked to go down. */
+static void wait_down(void)
+{
+    uint64_t end = minios_monotonic_ns() + 2000 * MS;
+    while (HYPERVISOR_vcpu_op(VCPUOP_is_up, 1, NULL) != 0 && minios_monotonic_ns() < end)
+        minios_yield();
+    CHECK_EQ(HYPERVISOR_vcpu_op(VCPUOP_is_up, 1, NULL), 0);
+}
+
 static void test_vcpu1(int required)
 {
     long up = HYPERVISOR_vcpu_op(VCPUOP_is_up, 1, NULL);
@@ -213,8 +222,12 @@ static void test_vcpu1(int required)
     if (rs.time[RUNSTATE_running] == 0)
         test_fail("vCPU 1's runstate shows no running time");
 
-    /* Up again: it returns from its VCPUOP_down and runs once more. */
+    /* Up again: it returns from its VCPUOP_down and runs once more.  Each
+     * up waits until the last run has gone down: an up that comes
+     * between its count and its VCPUOP_down finds it still up and does
+     * nothing (Xen: up only clears _VPF_down), and it then stays down. */
     for (unsigned long i = 2; i <= 5; i++) {
+        wait_down();
         CHECK_EQ(HYPERVISOR_vcpu_op(VCPUOP_up, 1, NULL), 0);
         if (!wait_for(&vcpu1_runs, i)) {
             test_fail("vCPU 1 did not run after up number %lu", i);
@@ -228,6 +241,7 @@ static void test_vcpu1(int required)
     minios_set_trap_handler(2, vcpu1_nmi);
     unsigned long runs = vcpu1_runs;
     vcpu1_block = true;
+    wait_down();
     CHECK_EQ(HYPERVISOR_vcpu_op(VCPUOP_up, 1, NULL), 0);
     if (!wait_for(&vcpu1_runs, runs + 1))
         test_fail("vCPU 1 did not run after up (block mode)");
