@@ -259,6 +259,18 @@ static void test_vcpu1(int required)
         test_fail("vCPU 1 took no NMI");
     if (!wait_for(&vcpu1_runs, runs + 2))
         test_fail("vCPU 1 was not woken from SCHEDOP_block by the NMI");
+    /* Still in block mode, it blocks again; only then is it told to go
+     * down and sent the second NMI, which must wake it.  (Told first, it
+     * could go down before the NMI came: an NMI to a down vCPU waits for
+     * its next up, on Xen as here.) */
+    end = minios_monotonic_ns() + 2000 * MS;
+    do {
+        CHECK_EQ(HYPERVISOR_vcpu_op(VCPUOP_get_runstate_info, 1, &rs), 0);
+        if (rs.state == RUNSTATE_blocked)
+            break;
+        minios_yield();
+    } while (minios_monotonic_ns() < end);
+    CHECK_EQ(rs.state, RUNSTATE_blocked);
     vcpu1_block = false;
     CHECK_EQ(HYPERVISOR_vcpu_op(VCPUOP_send_nmi, 1, NULL), 0);
     if (!wait_for(&vcpu1_nmis, 2))
