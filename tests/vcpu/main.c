@@ -149,6 +149,19 @@ static void wait_down(void)
     CHECK_EQ(HYPERVISOR_vcpu_op(VCPUOP_is_up, 1, NULL), 0);
 }
 
+/* Waits (2 s at most) until vCPU 1's runstate is state; *rs is the last read. */
+static void wait_runstate(int state, struct vcpu_runstate_info *rs)
+{
+    uint64_t end = minios_monotonic_ns() + 2000 * MS;
+    do {
+        CHECK_EQ(HYPERVISOR_vcpu_op(VCPUOP_get_runstate_info, 1, rs), 0);
+        if (rs->state == state)
+            break;
+        minios_yield();
+    } while (minios_monotonic_ns() < end);
+    CHECK_EQ(rs->state, state);
+}
+
 static void test_vcpu1(int required)
 {
     long up = HYPERVISOR_vcpu_op(VCPUOP_is_up, 1, NULL);
@@ -203,22 +216,12 @@ static void test_vcpu1(int required)
         CHECK_EQ(vcpu1_mxcsr, bad_mxcsr & mask);
     }
     /* It took itself down: wait until it is. */
-    uint64_t end = minios_monotonic_ns() + 2000 * MS;
-    while (HYPERVISOR_vcpu_op(VCPUOP_is_up, 1, NULL) != 0 && minios_monotonic_ns() < end)
-        minios_yield();
-    CHECK_EQ(HYPERVISOR_vcpu_op(VCPUOP_is_up, 1, NULL), 0);
+    wait_down();
 
     /* is_up says 0 as soon as it asked to go down; it is offline once the
      * hypervisor has taken it off its pCPU. */
     struct vcpu_runstate_info rs;
-    end = minios_monotonic_ns() + 2000 * MS;
-    do {
-        CHECK_EQ(HYPERVISOR_vcpu_op(VCPUOP_get_runstate_info, 1, &rs), 0);
-        if (rs.state == RUNSTATE_offline)
-            break;
-        minios_yield();
-    } while (minios_monotonic_ns() < end);
-    CHECK_EQ(rs.state, RUNSTATE_offline);
+    wait_runstate(RUNSTATE_offline, &rs);
     if (rs.time[RUNSTATE_running] == 0)
         test_fail("vCPU 1's runstate shows no running time");
 
@@ -245,14 +248,7 @@ static void test_vcpu1(int required)
     CHECK_EQ(HYPERVISOR_vcpu_op(VCPUOP_up, 1, NULL), 0);
     if (!wait_for(&vcpu1_runs, runs + 1))
         test_fail("vCPU 1 did not run after up (block mode)");
-    end = minios_monotonic_ns() + 2000 * MS;
-    do {
-        CHECK_EQ(HYPERVISOR_vcpu_op(VCPUOP_get_runstate_info, 1, &rs), 0);
-        if (rs.state == RUNSTATE_blocked)
-            break;
-        minios_yield();
-    } while (minios_monotonic_ns() < end);
-    CHECK_EQ(rs.state, RUNSTATE_blocked);
+    wait_runstate(RUNSTATE_blocked, &rs);
     CHECK_EQ(vcpu1_nmis, 0);
     CHECK_EQ(HYPERVISOR_vcpu_op(VCPUOP_send_nmi, 1, NULL), 0);
     if (!wait_for(&vcpu1_nmis, 1))
@@ -263,22 +259,12 @@ static void test_vcpu1(int required)
      * down and sent the second NMI, which must wake it.  (Told first, it
      * could go down before the NMI came: an NMI to a down vCPU waits for
      * its next up, on Xen as here.) */
-    end = minios_monotonic_ns() + 2000 * MS;
-    do {
-        CHECK_EQ(HYPERVISOR_vcpu_op(VCPUOP_get_runstate_info, 1, &rs), 0);
-        if (rs.state == RUNSTATE_blocked)
-            break;
-        minios_yield();
-    } while (minios_monotonic_ns() < end);
-    CHECK_EQ(rs.state, RUNSTATE_blocked);
+    wait_runstate(RUNSTATE_blocked, &rs);
     vcpu1_block = false;
     CHECK_EQ(HYPERVISOR_vcpu_op(VCPUOP_send_nmi, 1, NULL), 0);
     if (!wait_for(&vcpu1_nmis, 2))
         test_fail("vCPU 1 took no second NMI");
-    end = minios_monotonic_ns() + 2000 * MS;
-    while (HYPERVISOR_vcpu_op(VCPUOP_is_up, 1, NULL) != 0 && minios_monotonic_ns() < end)
-        minios_yield();
-    CHECK_EQ(HYPERVISOR_vcpu_op(VCPUOP_is_up, 1, NULL), 0);
+    wait_down();
     CHECK_EQ(vcpu1_nmis, 2);
     minios_set_trap_handler(2, NULL);
 }
