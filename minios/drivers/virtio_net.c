@@ -61,9 +61,16 @@ static void rx_thread(void *arg)
     struct minios_vnet *n = arg;
     struct virtio_queue *q = &n->dev.q[RXQ];
     while (!n->dev.broken) {
+        /* As Linux's NAPI: the receive interrupt is on only while this
+         * thread sleeps; frames that come while it works are taken in
+         * the same pass, without an interrupt each. */
         unsigned long f = minios_events_save();
-        while (!virtq_has_used(&q->vq))
-            minios_waitq_wait(&q->wait, 0);
+        if (!virtq_has_used(&q->vq)) {
+            virtq_interrupts(&q->vq, true);
+            while (!virtq_has_used(&q->vq))
+                minios_waitq_wait(&q->wait, 0);
+        }
+        virtq_interrupts(&q->vq, false);
         minios_events_restore(f);
         void *cookie;
         uint32_t len;
@@ -123,6 +130,10 @@ int minios_vnet_open(uint16_t bdf, struct minios_vnet **out)
         const uint8_t local[6] = { 0x02, 0x4b, 0x65, 0x65, 0x6c, (uint8_t)bdf };
         memcpy(n->mac, local, 6);
     }
+    /* Sent frames are taken back by the next send, or by a send that
+     * finds the ring full (which turns the interrupt on while it waits):
+     * an interrupt per frame sent would wake this vCPU for nothing. */
+    virtq_interrupts(&n->dev.q[TXQ].vq, false);
     for (unsigned i = 0; i < n->nrx; i++)
         post_rx(n, i);
     virtio_ready(&n->dev);
@@ -206,11 +217,18 @@ int minios_vnet_sendv(struct minios_vnet *n, const struct minios_vnet_part *part
         if (n->ntxfree)
             break;
         if (minios_monotonic_ns() >= deadline) {
+            virtq_interrupts(&q->vq, false);
             minios_events_restore(f);
             return -XEN_EAGAIN;
         }
+        /* Full: the device's interrupt for a sent frame is wanted now.
+         * Turned on before the check, so one used in between is seen. */
+        virtq_interrupts(&q->vq, true);
+        if (virtq_has_used(&q->vq))
+            continue;
         minios_waitq_wait(&q->wait, deadline);
     }
+    virtq_interrupts(&q->vq, false);
     unsigned i = n->txfree[--n->ntxfree];
     uint8_t *b = n->txbuf + i * BUF_SIZE;
     memset(b, 0, HDR_LEN);                 /* no offloads, one buffer */

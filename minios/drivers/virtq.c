@@ -65,6 +65,13 @@ bool virtq_kick_needed(const struct virtq *q)
     return !(q->used->flags & VIRTQ_USED_F_NO_NOTIFY);
 }
 
+void virtq_interrupts(struct virtq *q, bool on)
+{
+    q->avail->flags = on ? 0 : VIRTQ_AVAIL_F_NO_INTERRUPT;
+    if (on)
+        __atomic_thread_fence(__ATOMIC_SEQ_CST);
+}
+
 bool virtq_has_used(const struct virtq *q)
 {
     return q->used->idx != q->last_used;

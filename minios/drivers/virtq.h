@@ -19,6 +19,7 @@ struct virtq_avail {
     uint16_t idx;
     uint16_t ring[];
 };
+#define VIRTQ_AVAIL_F_NO_INTERRUPT 1
 
 struct virtq_used_elem {
     uint32_t id;
@@ -68,6 +69,11 @@ int virtq_init(struct virtq *q, unsigned size, void *desc, void *avail, void *us
 int virtq_add(struct virtq *q, const struct virtq_buf *b, unsigned n, void *cookie);
 /* Whether the device asked to be notified (after virtq_add). */
 bool virtq_kick_needed(const struct virtq *q);
+/* Asks the device for interrupts when it uses a chain (on), or not (2.7.7:
+ * a hint it may ignore).  Turning them on is followed by a full fence, so
+ * that a caller that checks virtq_has_used next and then sleeps cannot
+ * miss a chain used in between. */
+void virtq_interrupts(struct virtq *q, bool on);
 /* 1 if the device has used a chain we have not taken yet. */
 bool virtq_has_used(const struct virtq *q);
 /* Takes the next used chain: 1 with *cookie and *len (bytes the device

@@ -4,7 +4,8 @@
  * chains of every length fill the table exactly; what a hostile device
  * writes (an id not in flight, an id out of range, a used index that ran
  * ahead) is refused without touching the driver's state; the free list
- * survives a million random operations. */
+ * survives a million random operations; the driver's interrupt
+ * suppression flag. */
 #include <stdint.h>
 #include <string.h>
 #include "unit.h"
@@ -130,6 +131,18 @@ int main(void)
     reset(SIZE);
     ((struct virtq_used *)used_mem)->flags = VIRTQ_USED_F_NO_NOTIFY;
     EXPECT(!virtq_kick_needed(&q));
+
+    /* Interrupt suppression is the driver's flag, in the available ring
+     * the device reads; it leaves the ring's state alone. */
+    reset(SIZE);
+    struct virtq_avail *av = (struct virtq_avail *)avail_mem;
+    EXPECT(av->flags == 0);
+    virtq_interrupts(&q, false);
+    EXPECT(av->flags == VIRTQ_AVAIL_F_NO_INTERRUPT);
+    EXPECT(virtq_add(&q, b, 1, (void *)6) == 0);
+    EXPECT(av->flags == VIRTQ_AVAIL_F_NO_INTERRUPT && av->idx == 1);
+    virtq_interrupts(&q, true);
+    EXPECT(av->flags == 0 && av->idx == 1 && virtq_in_flight(&q) == 1);
 
     /* A million random operations, answered out of order: every cookie
      * comes back once with its length, no descriptor is lost. */
