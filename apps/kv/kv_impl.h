@@ -53,7 +53,7 @@ void kv_sweep_all(struct kv_store *s);
  * the connection closes). */
 void kv_out_add(struct kv_conn *c, const char *p, size_t len);
 void kv_out_str(struct kv_conn *c, const char *s);
-void kv_out_fmt(struct kv_conn *c, const char *fmt, long long v);
+void kv_out_num(struct kv_conn *c, char type, long long v);
 void kv_out_int(struct kv_conn *c, long long v);
 void kv_out_bulk(struct kv_conn *c, const char *p, size_t len);
 void kv_out_null(struct kv_conn *c);

@@ -32,21 +32,34 @@ void kv_out_str(struct kv_conn *c, const char *s)
     kv_out_add(c, s, strlen(s));
 }
 
-void kv_out_fmt(struct kv_conn *c, const char *fmt, long long v)
+/* A RESP2 number line: the type byte, v in decimal, CRLF.  By hand, not
+ * snprintf: it is in every bulk, integer and array reply, and newlib's
+ * formatter is a long way round for a number. */
+void kv_out_num(struct kv_conn *c, char type, long long v)
 {
-    char b[32];
-    int n = snprintf(b, sizeof(b), fmt, v);
-    kv_out_add(c, b, (size_t)n);
+    char b[24];
+    size_t i = sizeof(b);
+    b[--i] = '\n';
+    b[--i] = '\r';
+    unsigned long long u = v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v;
+    do {
+        b[--i] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        b[--i] = '-';
+    b[--i] = type;
+    kv_out_add(c, b + i, sizeof(b) - i);
 }
 
 void kv_out_int(struct kv_conn *c, long long v)
 {
-    kv_out_fmt(c, ":%lld\r\n", v);
+    kv_out_num(c, ':', v);
 }
 
 void kv_out_bulk(struct kv_conn *c, const char *p, size_t len)
 {
-    kv_out_fmt(c, "$%lld\r\n", (long long)len);
+    kv_out_num(c, '$', (long long)len);
     kv_out_add(c, p, len);
     kv_out_add(c, "\r\n", 2);
 }
@@ -58,7 +71,7 @@ void kv_out_null(struct kv_conn *c)
 
 void kv_out_array(struct kv_conn *c, size_t n)
 {
-    kv_out_fmt(c, "*%lld\r\n", (long long)n);
+    kv_out_num(c, '*', (long long)n);
 }
 
 /* An error naming client bytes: CR and LF become spaces (the reply is one

@@ -123,6 +123,14 @@ static void test_expiry(void)
     clock_ms += 1000;
     expect_reply(&c, "DBSIZE\r\n", ":1\r\n");
     expect_reply(&c, "KEYS *\r\n", "*1\r\n$1\r\na\r\n");
+    /* Number lines at the extremes (kv_out_num). */
+    expect_reply(&c, "SET n -9223372036854775807\r\n", "+OK\r\n");
+    expect_reply(&c, "DECR n\r\n", ":-9223372036854775808\r\n");
+    expect_reply(&c, "SET n 9223372036854775806\r\n", "+OK\r\n");
+    expect_reply(&c, "INCR n\r\n", ":9223372036854775807\r\n");
+    expect_reply(&c, "SET n 0\r\n", "+OK\r\n");
+    expect_reply(&c, "INCRBY n 0\r\n", ":0\r\n");
+    expect_reply(&c, "DEL n\r\n", ":1\r\n");
     expect_reply(&c, "PEXPIRE a -5\r\n", ":1\r\n");
     expect_reply(&c, "EXISTS a\r\n", ":0\r\n");
     /* keys nobody reads again go by the active sweep */
