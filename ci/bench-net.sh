@@ -3,7 +3,7 @@
 # (real clients need real time, so -icount cannot apply): Keel's net demo
 # (the xenstore stub, the netback driver domain owning a virtio-net NIC,
 # apps/httpd and apps/kv) and Debian's stock Linux running nginx and
-# redis-server (ci/linux-net.sh) are booted one after the other in the same
+# redis-server (ci/linux-net.sh) are booted side by side in the same
 # QEMU configuration (q35, one CPU, 512 MiB, virtio-net with user
 # networking and the same 127.0.0.1 port forwards), and measured by the same
 # host clients; the figures that matter are the ratios Keel / Linux.
@@ -28,10 +28,12 @@ free_port() {
     python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
-qpid=""
+pids=""
 stop_qemu() {
-    [ -n "$qpid" ] && kill "$qpid" 2>/dev/null && wait "$qpid" 2>/dev/null
-    qpid=""
+    for p in $pids; do
+        kill "$p" 2>/dev/null && wait "$p" 2>/dev/null
+    done
+    pids=""
 }
 trap stop_qemu EXIT
 
@@ -54,8 +56,10 @@ rbench() {
     done
 }
 
-# side NAME LOG WEB-IP KV-IP QEMU-ARGS...: boots, waits for HTTP 200, measures.
-side() {
+# boot_side NAME LOG WEB-IP KV-IP QEMU-ARGS...: boots NAME in the
+# background and waits for its HTTP 200 and its PONG; prints
+# "net: NAME_boot_to_http_200_s=S" and records its ports in NAME_hp/NAME_rp.
+boot_side() {
     local name=$1 log=$2 wip=$3 kip=$4
     shift 4
     local hp rp
@@ -64,11 +68,12 @@ side() {
     t0=$(date +%s.%N)
     # Both sides with hostfwd's listen backlog raised (ci/listen-backlog.c).
     LD_PRELOAD=$PWD/build/host/listen-backlog.so \
-    timeout -k 5 900 qemu-system-x86_64 -M q35 -accel tcg -cpu max -m 512M -smp 1 \
+    timeout -k 5 1800 qemu-system-x86_64 -M q35 -accel tcg -cpu max -m 512M -smp 1 \
         -nodefaults -display none -no-reboot -serial "file:$log" \
         -netdev "user,id=n0,hostfwd=tcp:127.0.0.1:$hp-$wip:80,hostfwd=tcp:127.0.0.1:$rp-$kip:6379" \
         -device virtio-net-pci,netdev=n0,addr=3 "$@" </dev/null >/dev/null 2>"$log.qemu" &
-    qpid=$!
+    local qpid=$!
+    pids="$pids $qpid"
     local code=""
     for _ in $(seq 1 3000); do
         code=$(curl -s -o /dev/null -m 2 -w '%{http_code}' "http://127.0.0.1:$hp/bench.html" 2>/dev/null)
@@ -79,26 +84,38 @@ side() {
     t1=$(date +%s.%N)
     if [ "$code" != 200 ]; then
         echo "net: $name never answered HTTP 200 (log: $log)" >&2
-        stop_qemu
         return 1
     fi
-    local boot rps get set getp setp
-    boot=$(echo "$t0 $t1" | awk '{ printf "%.2f", $2 - $1 }')
     # Wait for kv as well (it may come up after httpd).
     for _ in $(seq 1 300); do
         redis-cli -p "$rp" ping 2>/dev/null | grep -q PONG && break
         sleep 0.2
     done
-    rps=$(wrk -t2 -c30 -d10s "http://127.0.0.1:$hp/bench.html" 2>&1 | awk '/^Requests\/sec:/ { print $2 }')
-    set=$(rbench "$rp" set) get=$(rbench "$rp" get)
-    setp=$(rbench "$rp" set -P 16) getp=$(rbench "$rp" get -P 16)
-    stop_qemu
-    echo "net: ${name}_boot_to_http_200_s=$boot"
-    echo "net: ${name}_http_requests_per_s=${rps:-null}"
-    echo "net: ${name}_redis_set_per_s=${set:-null}"
-    echo "net: ${name}_redis_get_per_s=${get:-null}"
-    echo "net: ${name}_redis_set_p16_per_s=${setp:-null}"
-    echo "net: ${name}_redis_get_p16_per_s=${getp:-null}"
+    eval "${name}_hp=$hp ${name}_rp=$rp"
+    echo "net: ${name}_boot_to_http_200_s=$(echo "$t0 $t1" | awk '{ printf "%.2f", $2 - $1 }')"
+}
+
+# measure NAME TEST: one run of one test against NAME, appended to
+# $rounds/NAME_TEST (one figure per line; nothing if the run failed).
+measure() {
+    local name=$1 test=$2 hp rp v
+    eval "hp=\$${name}_hp rp=\$${name}_rp"
+    case $test in
+    http_requests_per_s)
+        v=$(wrk -t2 -c30 -d10s "http://127.0.0.1:$hp/bench.html" 2>&1 | awk '/^Requests\/sec:/ { print $2 }') ;;
+    redis_set_per_s) v=$(rbench "$rp" set) ;;
+    redis_get_per_s) v=$(rbench "$rp" get) ;;
+    redis_set_p16_per_s) v=$(rbench "$rp" set -P 16) ;;
+    redis_get_p16_per_s) v=$(rbench "$rp" get -P 16) ;;
+    esac
+    [ -n "$v" ] && echo "$v" >> "$rounds/${name}_$test"
+    echo "net: round $round $name $test ${v:-failed}" >&2
+}
+
+# median FILE: the median of its lines (the lower middle one of an even count).
+median() {
+    [ -s "$1" ] || { echo null; return; }
+    sort -g "$1" | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'
 }
 
 # Guest to guest over netback's switch, deterministic under -icount (all
@@ -119,12 +136,39 @@ fi
 echo "net: guest_to_guest_tcp_mbit_s=$g2g_mbit grant_copy_bound_mbit_s=${g2g_bound:-null} ratio=$g2g_ratio"
 
 bash ci/linux-net.sh >/dev/null || { echo "net: no Linux side (ci/linux-net.sh failed)" >&2; exit 1; }
-res=$(
-    [ "$keel_modules" = - ] || side keel "$out/net-keel.log" 10.0.2.15 10.0.2.16 -device isa-debug-exit,iobase=0xf4,iosize=4 \
-        -kernel build/hv.elf -initrd "$keel_modules" -append "iommu=off"
-    side linux "$out/net-linux.log" 10.0.2.15 10.0.2.15 -kernel build/linux/vmlinuz \
-        -initrd build/linux-net/initrd.img -append "console=ttyS0 quiet panic=-1"
-)
+# Both machines stay up; the runs alternate between them, test by test,
+# for NET_ROUNDS rounds (default 3, who goes first swapping each round),
+# so that a change in the host's load falls on both sides alike; each
+# figure is the median of its rounds.
+tests="http_requests_per_s redis_set_per_s redis_get_per_s redis_set_p16_per_s redis_get_p16_per_s"
+rounds=$out/net-rounds
+rm -rf "$rounds" && mkdir -p "$rounds"
+boots=$out/net-boots
+: > "$boots"
+sides=""
+if [ "$keel_modules" != - ]; then
+    boot_side keel "$out/net-keel.log" 10.0.2.15 10.0.2.16 -device isa-debug-exit,iobase=0xf4,iosize=4 \
+        -kernel build/hv.elf -initrd "$keel_modules" -append "iommu=off" >> "$boots" && sides="keel"
+fi
+boot_side linux "$out/net-linux.log" 10.0.2.15 10.0.2.15 -kernel build/linux/vmlinuz \
+    -initrd build/linux-net/initrd.img -append "console=ttyS0 quiet panic=-1" >> "$boots" &&
+    sides="$sides linux"
+for round in $(seq 1 "${NET_ROUNDS:-3}"); do
+    order=$sides
+    [ $((round % 2)) = 0 ] && order=$(echo "$sides" | awk '{ for (i = NF; i > 0; i--) printf "%s ", $i }')
+    for t in $tests; do
+        for s in $order; do
+            measure "$s" "$t"
+        done
+    done
+done
+stop_qemu
+res=$(cat "$boots"
+      for s in $sides; do
+          for t in $tests; do
+              echo "net: ${s}_$t=$(median "$rounds/${s}_$t")"
+          done
+      done)
 echo "$res"
 v() { echo "$res" | grep -o "net: $1=[0-9.a-z]*" | cut -d= -f2; }
 ratio() {
@@ -144,7 +188,7 @@ ratio() {
         echo "  \"$m\": { \"keel\": ${k:-null}, \"linux\": ${l:-null}, \"keel_over_linux\": $(ratio "$m") },"
     done
     echo "  \"guest_to_guest_tcp_mbit_s\": $g2g_mbit, \"grant_copy_bound_mbit_s\": ${g2g_bound:-null}, \"guest_to_guest_over_bound\": $g2g_ratio,"
-    echo "  \"how\": \"guest to guest: -icount, 10 s of PV time, iperf 2 (lwiperf) over netback, bound = GNTTABOP_copy of 1514-byte frames x 1460 payload bytes; Keel vs Linux: plain TCG, -M q35 -smp 1 -m 512M, virtio-net + user net, hostfwd on 127.0.0.1; wrk -t2 -c30 -d10s; redis-benchmark -t get,set -c 50 -n 100000 [-P 16]\""
+    echo "  \"how\": \"guest to guest: -icount, 10 s of PV time, iperf 2 (lwiperf) over netback, bound = GNTTABOP_copy of 1514-byte frames x 1460 payload bytes; Keel vs Linux: plain TCG, -M q35 -smp 1 -m 512M, virtio-net + user net, hostfwd on 127.0.0.1; wrk -t2 -c30 -d10s; redis-benchmark -t get,set -c 50 -n 100000 [-P 16]; both machines up at once, runs alternating between them test by test, each figure the median of ${NET_ROUNDS:-3} rounds\""
     echo "}"
 } > "$json"
 for m in boot_to_http_200_s http_requests_per_s redis_set_per_s redis_get_per_s \
