@@ -442,9 +442,9 @@ static void next_rip(struct x86_emul *e)
         e->rip &= e->mode == 16 ? 0xffff : 0xffffffffULL;
 }
 
-int x86_emulate(struct x86_emul *e)
+static int emulate(struct dec *dp)
 {
-    struct dec d = { .e = e, .seg_ovr = -1 };
+    struct x86_emul *e = dp->e;
     e->insn_have = 0;
     e->len = 0;
     e->why = 0;
@@ -456,51 +456,51 @@ int x86_emulate(struct x86_emul *e)
     int rc;
     /* Prefixes; a REX counts only right before the opcode. */
     for (;;) {
-        if ((rc = fetch_byte(&d, &b)))
+        if ((rc = fetch_byte(dp, &b)))
             return rc;
         if (e->mode == 64 && (b & 0xf0) == 0x40) {
-            d.rex = b;
-            d.rex_present = true;
+            dp->rex = b;
+            dp->rex_present = true;
             continue;
         }
         bool legacy = true;
         switch (b) {
         case 0x66: opsz = true; break;
         case 0x67: adsz = true; break;
-        case 0xf0: d.lock = true; break;
-        case 0xf2: d.repne = true; d.rep = false; break;
-        case 0xf3: d.rep = true; d.repne = false; break;
-        case 0x26: d.seg_ovr = X86_SEG_ES; break;
-        case 0x2e: d.seg_ovr = X86_SEG_CS; break;
-        case 0x36: d.seg_ovr = X86_SEG_SS; break;
-        case 0x3e: d.seg_ovr = X86_SEG_DS; break;
-        case 0x64: d.seg_ovr = X86_SEG_FS; break;
-        case 0x65: d.seg_ovr = X86_SEG_GS; break;
+        case 0xf0: dp->lock = true; break;
+        case 0xf2: dp->repne = true; dp->rep = false; break;
+        case 0xf3: dp->rep = true; dp->repne = false; break;
+        case 0x26: dp->seg_ovr = X86_SEG_ES; break;
+        case 0x2e: dp->seg_ovr = X86_SEG_CS; break;
+        case 0x36: dp->seg_ovr = X86_SEG_SS; break;
+        case 0x3e: dp->seg_ovr = X86_SEG_DS; break;
+        case 0x64: dp->seg_ovr = X86_SEG_FS; break;
+        case 0x65: dp->seg_ovr = X86_SEG_GS; break;
         default: legacy = false; break;
         }
         if (!legacy)
             break;
-        d.rex = 0;
-        d.rex_present = false;
+        dp->rex = 0;
+        dp->rex_present = false;
     }
     if (e->mode == 64) {
         /* ES/CS/SS/DS overrides are ignored in 64-bit mode. */
-        if (d.seg_ovr >= 0 && d.seg_ovr != X86_SEG_FS && d.seg_ovr != X86_SEG_GS)
-            d.seg_ovr = -1;
-        d.opbytes = (d.rex & 8) ? 8 : opsz ? 2 : 4;
-        d.adbytes = adsz ? 4 : 8;
+        if (dp->seg_ovr >= 0 && dp->seg_ovr != X86_SEG_FS && dp->seg_ovr != X86_SEG_GS)
+            dp->seg_ovr = -1;
+        dp->opbytes = (dp->rex & 8) ? 8 : opsz ? 2 : 4;
+        dp->adbytes = adsz ? 4 : 8;
     } else {
-        d.opbytes = opsz ? 6 - def : def;
-        d.adbytes = adsz ? 6 - def : def;
+        dp->opbytes = opsz ? 6 - def : def;
+        dp->adbytes = adsz ? 6 - def : def;
     }
     uint8_t op = b;
     bool two = false;
     if (op == 0x0f) {
         two = true;
-        if ((rc = fetch_byte(&d, &op)))
+        if ((rc = fetch_byte(dp, &op)))
             return rc;
     }
-    unsigned ob = d.opbytes;
+    unsigned ob = dp->opbytes;
 
     if (!two) {
         /* ALU r/m,r and r,r/m and AL/eAX,imm: 00-3d except the column 6/7 ones. */
@@ -509,29 +509,29 @@ int x86_emulate(struct x86_emul *e)
             unsigned bytes = (form & 1) ? ob : 1;
             struct opnd dst, src;
             if (form < 4) {
-                if ((rc = decode_modrm(&d)))
+                if ((rc = decode_modrm(dp)))
                     return rc;
-                finish(&d);
-                struct opnd r = reg_opnd(&d, d.modrm_reg, bytes);
-                struct opnd m = rm_opnd(&d, bytes);
+                finish(dp);
+                struct opnd r = reg_opnd(dp, dp->modrm_reg, bytes);
+                struct opnd m = rm_opnd(dp, bytes);
                 dst = form < 2 ? m : r;
                 src = form < 2 ? r : m;
             } else {
                 uint64_t imm;
-                if ((rc = fetch_imm(&d, bytes == 8 ? 4 : bytes, &imm)))
+                if ((rc = fetch_imm(dp, bytes == 8 ? 4 : bytes, &imm)))
                     return rc;
-                finish(&d);
-                dst = reg_opnd(&d, X86_RAX, bytes);
+                finish(dp);
+                dst = reg_opnd(dp, X86_RAX, bytes);
                 src = (struct opnd){ .kind = OP_IMM, .val = sext(imm, bytes == 8 ? 4 : bytes) };
             }
-            if (d.lock && (dst.kind != OP_MEM || aop == ALU_CMP))
+            if (dp->lock && (dst.kind != OP_MEM || aop == ALU_CMP))
                 return refuse(e, "LOCK on an instruction without a memory destination");
             uint64_t a, s;
-            if ((rc = opnd_read(&d, &dst, bytes, &a)) || (rc = opnd_read(&d, &src, bytes, &s)))
+            if ((rc = opnd_read(dp, &dst, bytes, &a)) || (rc = opnd_read(dp, &src, bytes, &s)))
                 return rc;
             uint64_t fl = e->rflags;
             uint64_t r = alu(aop, a, s, bytes, &fl);
-            if (aop != ALU_CMP && (rc = opnd_write(&d, &dst, bytes, r)))
+            if (aop != ALU_CMP && (rc = opnd_write(dp, &dst, bytes, r)))
                 return rc;
             e->rflags = fl;
             next_rip(e);
@@ -540,23 +540,23 @@ int x86_emulate(struct x86_emul *e)
         switch (op) {
         case 0x80: case 0x81: case 0x83: {           /* group 1: r/m, imm */
             unsigned bytes = op == 0x80 ? 1 : ob;
-            if ((rc = decode_modrm(&d)))
+            if ((rc = decode_modrm(dp)))
                 return rc;
             unsigned isz = op == 0x81 ? (bytes == 8 ? 4 : bytes) : 1;
             uint64_t imm;
-            if ((rc = fetch_imm(&d, isz, &imm)))
+            if ((rc = fetch_imm(dp, isz, &imm)))
                 return rc;
-            unsigned aop = d.modrm_reg & 7;
-            finish(&d);
-            struct opnd dst = rm_opnd(&d, bytes);
-            if (d.lock && (dst.kind != OP_MEM || aop == ALU_CMP))
+            unsigned aop = dp->modrm_reg & 7;
+            finish(dp);
+            struct opnd dst = rm_opnd(dp, bytes);
+            if (dp->lock && (dst.kind != OP_MEM || aop == ALU_CMP))
                 return refuse(e, "LOCK on an instruction without a memory destination");
             uint64_t a;
-            if ((rc = opnd_read(&d, &dst, bytes, &a)))
+            if ((rc = opnd_read(dp, &dst, bytes, &a)))
                 return rc;
             uint64_t fl = e->rflags;
             uint64_t r = alu(aop, a, sext(imm, isz), bytes, &fl);
-            if (aop != ALU_CMP && (rc = opnd_write(&d, &dst, bytes, r)))
+            if (aop != ALU_CMP && (rc = opnd_write(dp, &dst, bytes, r)))
                 return rc;
             e->rflags = fl;
             next_rip(e);
@@ -564,14 +564,14 @@ int x86_emulate(struct x86_emul *e)
         }
         case 0x84: case 0x85: {                      /* TEST r/m, r */
             unsigned bytes = op == 0x84 ? 1 : ob;
-            if (d.lock)
+            if (dp->lock)
                 return refuse(e, "LOCK TEST");
-            if ((rc = decode_modrm(&d)))
+            if ((rc = decode_modrm(dp)))
                 return rc;
-            finish(&d);
-            struct opnd m = rm_opnd(&d, bytes), r = reg_opnd(&d, d.modrm_reg, bytes);
+            finish(dp);
+            struct opnd m = rm_opnd(dp, bytes), r = reg_opnd(dp, dp->modrm_reg, bytes);
             uint64_t a, s;
-            if ((rc = opnd_read(&d, &m, bytes, &a)) || (rc = opnd_read(&d, &r, bytes, &s)))
+            if ((rc = opnd_read(dp, &m, bytes, &a)) || (rc = opnd_read(dp, &r, bytes, &s)))
                 return rc;
             alu(ALU_AND, a, s, bytes, &e->rflags);
             next_rip(e);
@@ -579,61 +579,61 @@ int x86_emulate(struct x86_emul *e)
         }
         case 0x86: case 0x87: {                      /* XCHG r/m, r (locked anyway) */
             unsigned bytes = op == 0x86 ? 1 : ob;
-            if ((rc = decode_modrm(&d)))
+            if ((rc = decode_modrm(dp)))
                 return rc;
-            finish(&d);
-            struct opnd m = rm_opnd(&d, bytes), r = reg_opnd(&d, d.modrm_reg, bytes);
-            if (d.lock && m.kind != OP_MEM)
+            finish(dp);
+            struct opnd m = rm_opnd(dp, bytes), r = reg_opnd(dp, dp->modrm_reg, bytes);
+            if (dp->lock && m.kind != OP_MEM)
                 return refuse(e, "LOCK XCHG between registers");
             uint64_t a, s;
-            if ((rc = opnd_read(&d, &m, bytes, &a)) || (rc = opnd_read(&d, &r, bytes, &s)))
+            if ((rc = opnd_read(dp, &m, bytes, &a)) || (rc = opnd_read(dp, &r, bytes, &s)))
                 return rc;
-            if ((rc = opnd_write(&d, &m, bytes, s)))
+            if ((rc = opnd_write(dp, &m, bytes, s)))
                 return rc;
-            opnd_write(&d, &r, bytes, a);
+            opnd_write(dp, &r, bytes, a);
             next_rip(e);
             return X86EMUL_OK;
         }
         case 0x88: case 0x89: case 0x8a: case 0x8b: {   /* MOV */
             unsigned bytes = (op & 1) ? ob : 1;
-            if (d.lock)
+            if (dp->lock)
                 return refuse(e, "LOCK MOV");
-            if ((rc = decode_modrm(&d)))
+            if ((rc = decode_modrm(dp)))
                 return rc;
-            finish(&d);
-            struct opnd m = rm_opnd(&d, bytes), r = reg_opnd(&d, d.modrm_reg, bytes);
+            finish(dp);
+            struct opnd m = rm_opnd(dp, bytes), r = reg_opnd(dp, dp->modrm_reg, bytes);
             const struct opnd *src = op < 0x8a ? &r : &m, *dst = op < 0x8a ? &m : &r;
             uint64_t v;
-            if ((rc = opnd_read(&d, src, bytes, &v)) || (rc = opnd_write(&d, dst, bytes, v)))
+            if ((rc = opnd_read(dp, src, bytes, &v)) || (rc = opnd_write(dp, dst, bytes, v)))
                 return rc;
             next_rip(e);
             return X86EMUL_OK;
         }
         case 0x8f: {                                 /* POP r/m */
-            if (d.lock)
+            if (dp->lock)
                 return refuse(e, "LOCK POP");
-            if ((rc = decode_modrm(&d)))
+            if ((rc = decode_modrm(dp)))
                 return rc;
-            if ((d.modrm_reg & 7) != 0)
+            if ((dp->modrm_reg & 7) != 0)
                 return refuse(e, "8f with reg != 0 (XOP)");
             unsigned bytes = e->mode == 64 ? (opsz ? 2 : 8) : ob;
             unsigned sb = e->mode == 64 ? 8 : e->mode == 32 ? 4 : 2;  /* SS.B as the mode's */
-            finish(&d);
+            finish(dp);
             uint64_t sp = e->gpr[X86_RSP] & mask_of(sb), v;
             struct opnd s = { .kind = OP_MEM, .seg = X86_SEG_SS, .ea = sp };
-            unsigned save = d.adbytes;
-            d.adbytes = sb;
-            rc = opnd_read(&d, &s, bytes, &v);
-            d.adbytes = save;
+            unsigned save = dp->adbytes;
+            dp->adbytes = sb;
+            rc = opnd_read(dp, &s, bytes, &v);
+            dp->adbytes = save;
             if (rc)
                 return rc;
             /* The address of a POP's memory operand uses the RSP after it. */
             uint64_t old = e->gpr[X86_RSP];
             e->gpr[X86_RSP] = (old & ~mask_of(sb)) | ((sp + bytes) & mask_of(sb));
-            struct opnd dst = rm_opnd(&d, bytes);
-            if (dst.kind == OP_MEM && d.base_rsp)
+            struct opnd dst = rm_opnd(dp, bytes);
+            if (dst.kind == OP_MEM && dp->base_rsp)
                 dst.ea += bytes;
-            if ((rc = opnd_write(&d, &dst, bytes, v))) {
+            if ((rc = opnd_write(dp, &dst, bytes, v))) {
                 e->gpr[X86_RSP] = old;
                 return rc;
             }
@@ -642,19 +642,19 @@ int x86_emulate(struct x86_emul *e)
         }
         case 0xa0: case 0xa1: case 0xa2: case 0xa3: {   /* MOV AL/eAX <-> moffs */
             unsigned bytes = (op & 1) ? ob : 1;
-            if (d.lock)
+            if (dp->lock)
                 return refuse(e, "LOCK MOV");
             uint64_t off;
-            if ((rc = fetch_imm(&d, d.adbytes, &off)))
+            if ((rc = fetch_imm(dp, dp->adbytes, &off)))
                 return rc;
-            finish(&d);
-            struct opnd m = { .kind = OP_MEM, .seg = d.seg_ovr >= 0 ? d.seg_ovr : X86_SEG_DS, .ea = off };
+            finish(dp);
+            struct opnd m = { .kind = OP_MEM, .seg = dp->seg_ovr >= 0 ? dp->seg_ovr : X86_SEG_DS, .ea = off };
             struct opnd r = { .kind = OP_REG, .reg = X86_RAX };
             uint64_t v;
             if (op < 0xa2)
-                rc = opnd_read(&d, &m, bytes, &v) ?: opnd_write(&d, &r, bytes, v);
+                rc = opnd_read(dp, &m, bytes, &v) ?: opnd_write(dp, &r, bytes, v);
             else
-                rc = opnd_read(&d, &r, bytes, &v) ?: opnd_write(&d, &m, bytes, v);
+                rc = opnd_read(dp, &r, bytes, &v) ?: opnd_write(dp, &m, bytes, v);
             if (rc)
                 return rc;
             next_rip(e);
@@ -662,48 +662,48 @@ int x86_emulate(struct x86_emul *e)
         }
         case 0xa4: case 0xa5: case 0xaa: case 0xab: case 0xac: case 0xad:
         case 0x6c: case 0x6d: case 0x6e: case 0x6f:
-            if (d.lock)
+            if (dp->lock)
                 return refuse(e, "LOCK on a string instruction");
-            finish(&d);
-            rc = string_op(&d, op);
+            finish(dp);
+            rc = string_op(dp, op);
             if (!rc && e->mode != 64)
                 e->rip &= e->mode == 16 ? 0xffff : 0xffffffffULL;
             return rc;
         case 0xc6: case 0xc7: {                      /* MOV r/m, imm */
             unsigned bytes = op == 0xc6 ? 1 : ob;
-            if (d.lock)
+            if (dp->lock)
                 return refuse(e, "LOCK MOV");
-            if ((rc = decode_modrm(&d)))
+            if ((rc = decode_modrm(dp)))
                 return rc;
-            if ((d.modrm_reg & 7) != 0)
+            if ((dp->modrm_reg & 7) != 0)
                 return refuse(e, "c6/c7 with reg != 0 (XABORT/XBEGIN)");
             unsigned isz = bytes == 8 ? 4 : bytes;
             uint64_t imm;
-            if ((rc = fetch_imm(&d, isz, &imm)))
+            if ((rc = fetch_imm(dp, isz, &imm)))
                 return rc;
-            finish(&d);
-            struct opnd m = rm_opnd(&d, bytes);
-            if ((rc = opnd_write(&d, &m, bytes, sext(imm, isz))))
+            finish(dp);
+            struct opnd m = rm_opnd(dp, bytes);
+            if ((rc = opnd_write(dp, &m, bytes, sext(imm, isz))))
                 return rc;
             next_rip(e);
             return X86EMUL_OK;
         }
         case 0xf6: case 0xf7: {                      /* TEST r/m, imm (group 3 /0 and /1) */
             unsigned bytes = op == 0xf6 ? 1 : ob;
-            if ((rc = decode_modrm(&d)))
+            if ((rc = decode_modrm(dp)))
                 return rc;
-            if ((d.modrm_reg & 7) > 1)
+            if ((dp->modrm_reg & 7) > 1)
                 return refuse(e, "group 3 other than TEST");
-            if (d.lock)
+            if (dp->lock)
                 return refuse(e, "LOCK TEST");
             unsigned isz = bytes == 8 ? 4 : bytes;
             uint64_t imm;
-            if ((rc = fetch_imm(&d, isz, &imm)))
+            if ((rc = fetch_imm(dp, isz, &imm)))
                 return rc;
-            finish(&d);
-            struct opnd m = rm_opnd(&d, bytes);
+            finish(dp);
+            struct opnd m = rm_opnd(dp, bytes);
             uint64_t a;
-            if ((rc = opnd_read(&d, &m, bytes, &a)))
+            if ((rc = opnd_read(dp, &m, bytes, &a)))
                 return rc;
             alu(ALU_AND, a, sext(imm, isz), bytes, &e->rflags);
             next_rip(e);
@@ -711,40 +711,40 @@ int x86_emulate(struct x86_emul *e)
         }
         case 0xfe: case 0xff: {                      /* INC, DEC, PUSH r/m */
             unsigned bytes = op == 0xfe ? 1 : ob;
-            if ((rc = decode_modrm(&d)))
+            if ((rc = decode_modrm(dp)))
                 return rc;
-            unsigned sub = d.modrm_reg & 7;
+            unsigned sub = dp->modrm_reg & 7;
             if (sub <= 1) {
-                finish(&d);
-                struct opnd m = rm_opnd(&d, bytes);
-                if (d.lock && m.kind != OP_MEM)
+                finish(dp);
+                struct opnd m = rm_opnd(dp, bytes);
+                if (dp->lock && m.kind != OP_MEM)
                     return refuse(e, "LOCK INC/DEC of a register");
                 uint64_t a, fl = e->rflags;
-                if ((rc = opnd_read(&d, &m, bytes, &a)))
+                if ((rc = opnd_read(dp, &m, bytes, &a)))
                     return rc;
                 uint64_t r = alu(sub ? ALU_SUB : ALU_ADD, a, 1, bytes, &fl);
-                if ((rc = opnd_write(&d, &m, bytes, r)))
+                if ((rc = opnd_write(dp, &m, bytes, r)))
                     return rc;
                 e->rflags = (fl & ~(uint64_t)X86_FL_CF) | (e->rflags & X86_FL_CF);
                 next_rip(e);
                 return X86EMUL_OK;
             }
             if (op == 0xff && sub == 6) {
-                if (d.lock)
+                if (dp->lock)
                     return refuse(e, "LOCK PUSH");
                 bytes = e->mode == 64 ? (opsz ? 2 : 8) : ob;
                 unsigned sb = e->mode == 64 ? 8 : e->mode == 32 ? 4 : 2;
-                finish(&d);
-                struct opnd m = rm_opnd(&d, bytes);
+                finish(dp);
+                struct opnd m = rm_opnd(dp, bytes);
                 uint64_t v;
-                if ((rc = opnd_read(&d, &m, bytes, &v)))
+                if ((rc = opnd_read(dp, &m, bytes, &v)))
                     return rc;
                 uint64_t sp = (e->gpr[X86_RSP] - bytes) & mask_of(sb);
                 struct opnd s = { .kind = OP_MEM, .seg = X86_SEG_SS, .ea = sp };
-                unsigned save = d.adbytes;
-                d.adbytes = sb;
-                rc = opnd_write(&d, &s, bytes, v);
-                d.adbytes = save;
+                unsigned save = dp->adbytes;
+                dp->adbytes = sb;
+                rc = opnd_write(dp, &s, bytes, v);
+                dp->adbytes = save;
                 if (rc)
                     return rc;
                 e->gpr[X86_RSP] = (e->gpr[X86_RSP] & ~mask_of(sb)) | sp;
@@ -761,41 +761,41 @@ int x86_emulate(struct x86_emul *e)
     switch (op) {
     case 0xb6: case 0xb7: case 0xbe: case 0xbf: {   /* MOVZX, MOVSX */
         unsigned sbytes = (op & 1) ? 2 : 1;
-        if (d.lock)
+        if (dp->lock)
             return refuse(e, "LOCK MOVZX/MOVSX");
-        if ((rc = decode_modrm(&d)))
+        if ((rc = decode_modrm(dp)))
             return rc;
-        finish(&d);
-        struct opnd m = rm_opnd(&d, sbytes);
-        struct opnd r = reg_opnd(&d, d.modrm_reg, ob);
+        finish(dp);
+        struct opnd m = rm_opnd(dp, sbytes);
+        struct opnd r = reg_opnd(dp, dp->modrm_reg, ob);
         uint64_t v;
-        if ((rc = opnd_read(&d, &m, sbytes, &v)))
+        if ((rc = opnd_read(dp, &m, sbytes, &v)))
             return rc;
         if (op >= 0xbe)
             v = sext(v, sbytes);
-        opnd_write(&d, &r, ob, v);
+        opnd_write(dp, &r, ob, v);
         next_rip(e);
         return X86EMUL_OK;
     }
     case 0xa3: case 0xab: case 0xb3: case 0xbb: case 0xba: {   /* BT, BTS, BTR, BTC */
-        if ((rc = decode_modrm(&d)))
+        if ((rc = decode_modrm(dp)))
             return rc;
         unsigned kind;                               /* 0 BT, 1 BTS, 2 BTR, 3 BTC */
         uint64_t bit;
         bool imm_form = op == 0xba;
         if (imm_form) {
-            if ((d.modrm_reg & 7) < 4)
+            if ((dp->modrm_reg & 7) < 4)
                 return refuse(e, "0f ba with reg < 4");
-            kind = (d.modrm_reg & 7) - 4;
-            if ((rc = fetch_imm(&d, 1, &bit)))
+            kind = (dp->modrm_reg & 7) - 4;
+            if ((rc = fetch_imm(dp, 1, &bit)))
                 return rc;
         } else {
             kind = op == 0xa3 ? 0 : op == 0xab ? 1 : op == 0xb3 ? 2 : 3;
-            bit = reg_get(e, d.modrm_reg, false, ob);
+            bit = reg_get(e, dp->modrm_reg, false, ob);
         }
-        finish(&d);
-        struct opnd m = rm_opnd(&d, ob);
-        if (d.lock && (kind == 0 || m.kind != OP_MEM))
+        finish(dp);
+        struct opnd m = rm_opnd(dp, ob);
+        if (dp->lock && (kind == 0 || m.kind != OP_MEM))
             return refuse(e, "LOCK BT, or of a register");
         unsigned bits = ob * 8;
         if (m.kind == OP_MEM && !imm_form) {
@@ -808,12 +808,12 @@ int x86_emulate(struct x86_emul *e)
             bit &= bits - 1;
         }
         uint64_t v;
-        if ((rc = opnd_read(&d, &m, ob, &v)))
+        if ((rc = opnd_read(dp, &m, ob, &v)))
             return rc;
         bool cf = (v >> bit) & 1;
         if (kind) {
             uint64_t nv = kind == 1 ? v | (1ULL << bit) : kind == 2 ? v & ~(1ULL << bit) : v ^ (1ULL << bit);
-            if ((rc = opnd_write(&d, &m, ob, nv)))
+            if ((rc = opnd_write(dp, &m, ob, nv)))
                 return rc;
         }
         e->rflags = (e->rflags & ~(uint64_t)X86_FL_CF) | (cf ? X86_FL_CF : 0);
@@ -822,4 +822,13 @@ int x86_emulate(struct x86_emul *e)
     }
     }
     return refuse(e, "two-byte opcode not emulated");
+}
+
+int x86_emulate(struct x86_emul *e)
+{
+    struct dec d = { .e = e, .seg_ovr = -1 };
+    int rc = emulate(&d);
+    if (rc == X86EMUL_UNHANDLED)
+        e->len = d.pos;                              /* the bytes it looked at */
+    return rc;
 }

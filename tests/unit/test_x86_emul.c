@@ -246,7 +246,8 @@ static void test_refusals(void)
     EXPECT(RUN(0xf0, 0x89, 0x03) == X86EMUL_UNHANDLED);              /* lock mov */
     EXPECT(RUN(0xf0, 0x39, 0x03) == X86EMUL_UNHANDLED);              /* lock cmp */
     EXPECT(RUN(0xf0, 0x01, 0xc3) == X86EMUL_UNHANDLED);              /* lock add reg,reg */
-    EXPECT(RUN(0xf7, 0x13) == X86EMUL_UNHANDLED);                    /* not: not emulated */
+    EXPECT(RUN(0xf7, 0x13) == X86EMUL_UNHANDLED && E.len == 2);      /* not: not emulated */
+    EXPECT(RUN(0xd9, 0x00) == X86EMUL_UNHANDLED && E.len == 1);      /* fld */
     EXPECT(RUN(0xc7, 0xf8, 0, 0, 0, 0) == X86EMUL_UNHANDLED);        /* xbegin */
     unsigned r = V.mmio_reads, w = V.mmio_writes;
     /* 15 prefixes and an opcode: 16 bytes, #GP(0). */
