@@ -5,10 +5,11 @@
  * 0x40000002, installs the hypercall page through that MSR, prints with
  * console_io and with port 0xe9, sees an unknown MSR refused with #GP,
  * sleeps once in HLT until its periodic timer's event, and powers off
- * with sched_op.  With mode=npf on its command line it then reads a
+ * with sched_op.  With mode=npf on its command line it then jumps to a
  * guest-physical address above its RAM, with mode=insn it executes RDPMC,
- * with mode=triple it triple-faults, with mode=outs it makes string I/O:
- * each must crash it alone; with mode=clihlt it halts with interrupts
+ * with mode=triple it triple-faults: each must crash it alone; with
+ * mode=outs it makes string I/O (emulated) and powers off; with mode=mmio
+ * it runs mmio.c's checks on MMIO above its RAM; with mode=clihlt it halts with interrupts
  * off, which powers it off as on Xen; with mode=storm it floods port
  * 0xe9 and powers off; with mode=spin it yields until it is destroyed.
  */
