@@ -5,7 +5,8 @@
  * device there (all ones; writes dropped): MOV of each width, MOVZX/MOVSX,
  * REP MOVS/STOS forwards and backwards, LODS, AND/OR/XOR/CMP/TEST with
  * their flags, XCHG, a SIB address; REP OUTS/INS on ports; and an
- * instruction the emulator does not know there (NOT, FLD) gets #UD.
+ * instruction the emulator does not know there (NOT, FLD) gets #UD; a
+ * copy from it to an address its page tables do not map gets #PF.
  */
 #include <stdint.h>
 #include <stddef.h>
@@ -22,6 +23,25 @@ __asm__(".globl ud_entry\n"
         "    movl ud_skip(%rip), %eax\n"
         "    addq %rax, 8(%rsp)\n"
         "    popq %rax\n"
+        "    iretq\n");
+
+uint32_t pf_count, pf_skip;
+uint64_t pf_cr2, pf_err;
+extern char pf_entry[];
+/* #PF: CR2 and the error code kept, the instruction (pf_skip bytes)
+ * skipped. */
+__asm__(".globl pf_entry\n"
+        "pf_entry:\n"
+        "    incl pf_count(%rip)\n"
+        "    pushq %rax\n"
+        "    movq 8(%rsp), %rax\n"
+        "    movq %rax, pf_err(%rip)\n"
+        "    movq %cr2, %rax\n"
+        "    movq %rax, pf_cr2(%rip)\n"
+        "    movl pf_skip(%rip), %eax\n"
+        "    addq %rax, 16(%rsp)\n"
+        "    popq %rax\n"
+        "    addq $8, %rsp\n"
         "    iretq\n");
 
 static void (*say)(const char *);
@@ -43,6 +63,9 @@ void mmio_test(void (*puts_fn)(const char *), void (*fail_fn)(const char *))
     uint64_t *idt = (uint64_t *)d.base, a = (uint64_t)ud_entry;
     idt[12] = (a & 0xffff) | (0x08ULL << 16) | (0x8eULL << 40) | (((a >> 16) & 0xffff) << 48);
     idt[13] = a >> 32;
+    a = (uint64_t)pf_entry;
+    idt[28] = (a & 0xffff) | (0x08ULL << 16) | (0x8eULL << 40) | (((a >> 16) & 0xffff) << 48);
+    idt[29] = a >> 32;
 
     volatile uint8_t *m = (volatile uint8_t *)MMIO;
     uint64_t q;
@@ -112,6 +135,21 @@ void mmio_test(void (*puts_fn)(const char *), void (*fail_fn)(const char *))
     ud_skip = 0;
     check(ud_count == 2, "mmio: an instruction not emulated did not get #UD");
     say("pvh-hello: mmio: not and fld on MMIO got #UD\n");
+
+    /* REP MOVSB from MMIO to a linear address its page tables do not map
+     * (above the 1 GiB head.S maps): #PF with that address, nothing
+     * copied (RCX, RSI, RDI as before). */
+    src = (void *)(MMIO + 0x300);
+    dst = (void *)0x40000000UL;
+    cnt = 4;
+    pf_skip = 2;                                              /* f3 a4 */
+    __asm__ volatile("rep movsb" : "+S"(src), "+D"(dst), "+c"(cnt) :: "memory");
+    pf_skip = 0;
+    check(pf_count == 1 && pf_cr2 == 0x40000000UL && (pf_err & 2) && !(pf_err & 1),
+          "mmio: a write to an unmapped address did not get #PF with its CR2");
+    check(cnt == 4 && src == (void *)(MMIO + 0x300) && dst == (void *)0x40000000UL,
+          "mmio: a faulting rep movsb moved its registers");
+    say("pvh-hello: mmio: rep movsb to an unmapped address got #PF, CR2 0x40000000\n");
 
     /* String I/O. */
     static const char line[] = "pvh-hello: rep outsb through the emulator\n";
