@@ -7,7 +7,8 @@
  * sleeps once in HLT until its periodic timer's event, and powers off
  * with sched_op.  With mode=npf on its command line it then jumps to a
  * guest-physical address above its RAM, with mode=insn it executes RDPMC,
- * with mode=triple it triple-faults: each must crash it alone; with
+ * with mode=triple it triple-faults, with mode=ptmmio it points CR3 above
+ * its RAM: each must crash it alone; with
  * mode=outs it makes string I/O (emulated) and powers off; with mode=mmio
  * it runs mmio.c's checks on MMIO above its RAM; with mode=clihlt it halts with interrupts
  * off, which powers it off as on Xen; with mode=storm it floods port
@@ -430,6 +431,12 @@ void main(uint32_t si_pa)
         puts_con("pvh-hello: jumping to GPA 0x3ff00000, above its RAM\n");
         ((void (*)(void))0x3ff00000UL)();
         fail("survived executing above its RAM");
+    }
+    if (contains(cmdline, "mode=ptmmio")) {
+        /* Page tables in MMIO: the walk itself faults. */
+        puts_con("pvh-hello: CR3 at GPA 0x3ff00000, above its RAM\n");
+        __asm__ volatile("mov %0, %%cr3; nop" :: "r"(0x3ff00000UL) : "memory");
+        fail("survived page tables in MMIO");
     }
     if (contains(cmdline, "mode=insn")) {
         puts_con("pvh-hello: executing RDPMC\n");
