@@ -19,6 +19,7 @@
 #include "vmcb.h"
 #include "hvm_internal.h"
 #include "x86_emul.h"
+#include "mmio_table.h"
 #include <xen/errno.h>
 
 #define CR0_PE   (1ULL << 0)
@@ -28,27 +29,13 @@
 
 /* ---- the dispatcher --------------------------------------------------- */
 
-#define MMIO_RANGES 8
-static struct {
-    uint64_t start, end;                 /* [start, end) */
-    const struct hvm_mmio_ops *ops;
-} ranges[MMIO_RANGES];
-static unsigned nr_ranges;
+static struct mmio_table ranges;
 
 int hvm_mmio_register(uint64_t start, uint64_t len, const struct hvm_mmio_ops *ops)
 {
-    if (!len || start + len < start || !ops || !ops->read || !ops->write)
+    if (!ops || !ops->read || !ops->write)
         return -XEN_EINVAL;
-    for (unsigned i = 0; i < nr_ranges; i++)
-        if (start < ranges[i].end && ranges[i].start < start + len)
-            return -XEN_EINVAL;
-    if (nr_ranges == MMIO_RANGES)
-        return -XEN_ENOSPC;
-    ranges[nr_ranges].start = start;
-    ranges[nr_ranges].end = start + len;
-    ranges[nr_ranges].ops = ops;
-    __atomic_store_n(&nr_ranges, nr_ranges + 1, __ATOMIC_RELEASE);
-    return 0;
+    return mmio_table_add(&ranges, start, len, ops);
 }
 
 /* At most LOG_BURST log lines per second for unclaimed MMIO writes, and
@@ -77,15 +64,13 @@ static bool log_allowed(struct log_bucket *b)
 
 void hvm_mmio_access(struct vcpu *v, uint64_t gpa, unsigned size, bool write, uint64_t *val)
 {
-    unsigned n = __atomic_load_n(&nr_ranges, __ATOMIC_ACQUIRE);
-    for (unsigned i = 0; i < n; i++) {
-        if (gpa >= ranges[i].start && gpa + size <= ranges[i].end) {
-            if (write)
-                ranges[i].ops->write(v, gpa, size, *val);
-            else
-                ranges[i].ops->read(v, gpa, size, val);
-            return;
-        }
+    const struct hvm_mmio_ops *ops = mmio_table_find(&ranges, gpa, size);
+    if (ops) {
+        if (write)
+            ops->write(v, gpa, size, *val);
+        else
+            ops->read(v, gpa, size, val);
+        return;
     }
     /* Unclaimed, as on a PC and as Xen's null handler: all ones; a write
      * is dropped. */

@@ -26,9 +26,17 @@ $(X86EMUL_FUZZ): $(X86EMUL_FUZZ).bin
 	$(Q)printf '#!/bin/sh\nexec "%s" -seed=1 -runs=%s -max_len=512 -artifact_prefix=%s/ "$$@"\n' \
 		"$(abspath $<)" "$(X86EMUL_FUZZ_RUNS)" "$(abspath $(@D))" > $@ && chmod +x $@
 
-all: $(X86EMUL_UNIT) $(X86EMUL_FUZZ)
-ALL_UNIT_BINS += $(X86EMUL_UNIT) $(X86EMUL_FUZZ)
+# The MMIO dispatcher's range table (hv/hvm/mmio_table.c).
+MMIO_TABLE_UNIT := $(B)/tests/unit/test_mmio_table
+$(MMIO_TABLE_UNIT): tests/unit/test_mmio_table.c hv/hvm/mmio_table.c hv/hvm/mmio_table.h \
+		tests/unit/unit.h tests/unit/x86_emul.mk
+	$(call msg,HOSTCC,$@)
+	$(Q)mkdir -p $(@D) && $(HOSTCC) $(HOST_CFLAGS) -Itests/unit \
+		-D__XEN_INTERFACE_VERSION__=__XEN_LATEST_INTERFACE_VERSION__ -o $@ $< hv/hvm/mmio_table.c
+
+all: $(X86EMUL_UNIT) $(X86EMUL_FUZZ) $(MMIO_TABLE_UNIT)
+ALL_UNIT_BINS += $(X86EMUL_UNIT) $(X86EMUL_FUZZ) $(MMIO_TABLE_UNIT)
 
 .PHONY: unit-x86-emul
-unit-x86-emul: $(X86EMUL_UNIT) $(X86EMUL_FUZZ)
-	$(Q)$(X86EMUL_UNIT) && $(X86EMUL_FUZZ)
+unit-x86-emul: $(X86EMUL_UNIT) $(X86EMUL_FUZZ) $(MMIO_TABLE_UNIT)
+	$(Q)$(X86EMUL_UNIT) && $(MMIO_TABLE_UNIT) && $(X86EMUL_FUZZ)
