@@ -104,6 +104,8 @@ static int translate(struct x86_emul *e, uint64_t lin, bool write, bool fetch, u
     const uint8_t *vmcb = c->v->arch.hvm.vmcb;
     if ((vmcb_rd(vmcb, VMCB_CR0) & CR0_PG) && !(vmcb_rd(vmcb, VMCB_EFER) & EFER_LMA))
         return failed(e, "32-bit paging is not walked by the emulator");
+    if ((vmcb_rd(vmcb, VMCB_EFER) & EFER_LMA) && (uint64_t)((int64_t)(lin << 16) >> 16) != lin)
+        return x86_emul_raise(e, 13, true, 0, 0);      /* not canonical: #GP(0) */
     if (hvm_gva_to_gpa(c->v, lin, write, gpa) == 0)
         return X86EMUL_OK;
     uint32_t err = (write ? 2 : 0) | (fetch ? 0x10 : 0) | (vmcb[VMCB_CPL] == 3 ? 4 : 0);

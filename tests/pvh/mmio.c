@@ -6,7 +6,8 @@
  * REP MOVS/STOS forwards and backwards, LODS, AND/OR/XOR/CMP/TEST with
  * their flags, XCHG, a SIB address; REP OUTS/INS on ports; and an
  * instruction the emulator does not know there (NOT, FLD) gets #UD; a
- * copy from it to an address its page tables do not map gets #PF.
+ * copy from it to an address its page tables do not map gets #PF, to a
+ * non-canonical one #GP.
  */
 #include <stdint.h>
 #include <stddef.h>
@@ -25,6 +26,7 @@ __asm__(".globl ud_entry\n"
         "    popq %rax\n"
         "    iretq\n");
 
+extern uint32_t gp_count, gp_skip;   /* head.S's #GP handler */
 uint32_t pf_count, pf_skip;
 uint64_t pf_cr2, pf_err;
 extern char pf_entry[];
@@ -150,6 +152,17 @@ void mmio_test(void (*puts_fn)(const char *), void (*fail_fn)(const char *))
     check(cnt == 4 && src == (void *)(MMIO + 0x300) && dst == (void *)0x40000000UL,
           "mmio: a faulting rep movsb moved its registers");
     say("pvh-hello: mmio: rep movsb to an unmapped address got #PF, CR2 0x40000000\n");
+    /* ... and to a non-canonical address: #GP(0). */
+    uint32_t gps = gp_count, skip = gp_skip;
+    src = (void *)(MMIO + 0x300);
+    dst = (void *)0x8000000000000000UL;
+    cnt = 4;
+    gp_skip = 2;
+    __asm__ volatile("rep movsb" : "+S"(src), "+D"(dst), "+c"(cnt) :: "memory");
+    gp_skip = skip;
+    check(gp_count == gps + 1 && pf_count == 1 && cnt == 4,
+          "mmio: a write to a non-canonical address did not get #GP");
+    say("pvh-hello: mmio: rep movsb to a non-canonical address got #GP\n");
 
     /* String I/O. */
     static const char line[] = "pvh-hello: rep outsb through the emulator\n";
