@@ -27,6 +27,8 @@ __asm__(".globl ud_entry\n"
         "    iretq\n");
 
 extern uint32_t gp_count, gp_skip;   /* head.S's #GP handler */
+/* What head.S read from MMIO in 32-bit protected mode. */
+uint32_t mmio32_read, mmio32_cmp, mmio32_movzw;
 uint32_t pf_count, pf_skip;
 uint64_t pf_cr2, pf_err;
 extern char pf_entry[];
@@ -68,6 +70,10 @@ void mmio_test(void (*puts_fn)(const char *), void (*fail_fn)(const char *))
     a = (uint64_t)pf_entry;
     idt[28] = (a & 0xffff) | (0x08ULL << 16) | (0x8eULL << 40) | (((a >> 16) & 0xffff) << 48);
     idt[29] = a >> 32;
+
+    check(mmio32_read == 0xffffffffu && mmio32_cmp == 1 && mmio32_movzw == 0xffff,
+          "mmio: 32-bit protected mode mov/cmp/movzx");
+    say("pvh-hello: mmio: in 32-bit protected mode mov, cmp and movzx read all ones\n");
 
     volatile uint8_t *m = (volatile uint8_t *)MMIO;
     uint64_t q;
