@@ -66,6 +66,7 @@ include apps/apps.mk
 include stubdoms/agent/agent.mk
 include tests/unit/grant.mk
 include tests/unit/xenstore.mk
+include tests/unit/x86_emul.mk
 
 deps:
 	$(Q)bash ci/deps.sh

@@ -112,6 +112,11 @@ static long hvm_copy(void *buf, unsigned long gva, size_t n, int mode)
     return 0;
 }
 
+int hvm_gva_to_gpa(struct vcpu *v, uint64_t gva, bool write, uint64_t *gpa)
+{
+    return gva_to_gpa(v, gva, write, gpa);
+}
+
 long hvm_copy_from_guest(void *dst, unsigned long src, size_t n)
 {
     return hvm_copy(dst, src, n, 0);
@@ -510,6 +515,23 @@ static void print_byte(struct domain *d, char c)
     h->dbg_len = 0;
 }
 
+/* A port read with no device model: all ones, as Xen's null handler. */
+uint32_t hvm_port_in(struct vcpu *v, unsigned port, unsigned size)
+{
+    (void)v;
+    (void)port;
+    return size == 4 ? 0xffffffffu : (1u << (size * 8)) - 1;
+}
+
+/* A port write: 0xe9 is the debug console, others are dropped as Xen's
+ * null handler does. */
+void hvm_port_out(struct vcpu *v, unsigned port, unsigned size, uint32_t val)
+{
+    if (port == 0xe9)
+        for (unsigned i = 0; i < size; i++)
+            print_byte(v->domain, (char)(val >> (8 * i)));
+}
+
 static void ioio(struct vcpu *v, struct cpu_user_regs *r)
 {
     uint8_t *vmcb = v->arch.hvm.vmcb;
@@ -524,24 +546,20 @@ static void ioio(struct vcpu *v, struct cpu_user_regs *r)
         return;
     }
     if (info & (1u << 2)) {
-        /* INS/OUTS need the instruction emulator (a later slice). */
-        domain_crash(v->domain, "string I/O (%s port %#x) at rip %lx is not emulated yet",
-                     in ? "ins from" : "outs to", port, (unsigned long)r->rip);
+        /* INS/OUTS: the instruction emulator (mmio.c). */
+        hvm_emulate_insn(v, r, in ? "ins" : "outs");
         return;
     }
     if (in) {
-        /* Nothing claims any port without a device model: all ones, as
-         * Xen's null handler reads. */
         uint64_t mask = size == 4 ? 0xffffffffULL : (1ULL << (size * 8)) - 1;
+        uint32_t val = hvm_port_in(v, port, size);
         if (size == 4)
-            r->rax = mask;                            /* 32-bit writes zero-extend */
+            r->rax = val;                             /* 32-bit writes zero-extend */
         else
-            r->rax = (r->rax & ~mask) | mask;
-    } else if (port == 0xe9) {
-        for (unsigned i = 0; i < size; i++)
-            print_byte(v->domain, (char)(r->rax >> (8 * i)));
+            r->rax = (r->rax & ~mask) | val;
+    } else {
+        hvm_port_out(v, port, size, (uint32_t)r->rax);
     }
-    /* Other writes: dropped, as Xen's null handler does. */
     r->rip = next;
 }
 
@@ -643,10 +661,7 @@ void hvm_exit(struct vcpu *v, struct cpu_user_regs *r)
         skip_insn(v, r, "XSETBV", OP_XSETBV, sizeof(OP_XSETBV));
         return;
     case VMEXIT_NPF:
-        /* No MMIO emulation yet: a guest-physical address that is not its
-         * RAM ends this guest only. */
-        domain_crash(d, "nested page fault at GPA %lx (error %lx), rip %lx",
-                     (unsigned long)i2, (unsigned long)i1, (unsigned long)r->rip);
+        hvm_npf(v, r, i1, i2);                       /* mmio.c */
         return;
     case VMEXIT_SHUTDOWN:
         domain_crash(d, "triple fault (shutdown intercept), rip %lx", (unsigned long)r->rip);

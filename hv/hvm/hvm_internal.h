@@ -10,4 +10,20 @@ void hvm_exit(struct vcpu *v, struct cpu_user_regs *r);
  * upcall is pending (hvm.c). */
 void hvm_inject_callback(struct vcpu *v);
 
+/* guest virtual -> guest physical through v's page tables (hvm.c); 0 or
+ * -1 (not mapped, or a paging mode not walked). */
+int hvm_gva_to_gpa(struct vcpu *v, uint64_t gva, bool write, uint64_t *gpa);
+
+/* Ports with no device model (hvm.c): reads all ones, 0xe9 the debug
+ * console, other writes dropped. */
+uint32_t hvm_port_in(struct vcpu *v, unsigned port, unsigned size);
+void hvm_port_out(struct vcpu *v, unsigned port, unsigned size, uint32_t val);
+
+/* The instruction emulator on an exit (mmio.c): emulates the instruction
+ * at RIP; #UD/#GP/#PF into the guest, or crashes it.  what names the exit. */
+void hvm_emulate_insn(struct vcpu *v, struct cpu_user_regs *r, const char *what);
+
+/* A nested page fault (mmio.c): MMIO through the emulator, else a crash. */
+void hvm_npf(struct vcpu *v, struct cpu_user_regs *r, uint64_t info1, uint64_t gpa);
+
 #endif

@@ -35,6 +35,17 @@ _start32:
     xorl %ecx, %ecx
     vmmcall
     movl %eax, vmmcall32_result
+    /* MMIO above its RAM in 32-bit protected mode, paging off: moffs32,
+     * an absolute disp32 and MOVZX through the emulator's 32-bit path
+     * (mmio.c checks the answers: all ones). */
+    movl 0x3ff00000, %eax
+    movl %eax, mmio32_read
+    xorl %eax, %eax
+    cmpl $-1, 0x3ff00004
+    sete %al
+    movl %eax, mmio32_cmp
+    movzwl 0x3ff00008, %eax
+    movl %eax, mmio32_movzw
     /* pml4[0] -> pdpt, pdpt[0] -> pd, pd[i] = i * 2 MiB, present+write+large */
     movl $pdpt, %eax
     orl $3, %eax

@@ -5,10 +5,12 @@
  * 0x40000002, installs the hypercall page through that MSR, prints with
  * console_io and with port 0xe9, sees an unknown MSR refused with #GP,
  * sleeps once in HLT until its periodic timer's event, and powers off
- * with sched_op.  With mode=npf on its command line it then reads a
+ * with sched_op.  With mode=npf on its command line it then jumps to a
  * guest-physical address above its RAM, with mode=insn it executes RDPMC,
- * with mode=triple it triple-faults, with mode=outs it makes string I/O:
- * each must crash it alone; with mode=clihlt it halts with interrupts
+ * with mode=triple it triple-faults, with mode=ptmmio it points CR3 above
+ * its RAM: each must crash it alone; with
+ * mode=outs it makes string I/O (emulated) and powers off; with mode=mmio
+ * it runs mmio.c's checks on MMIO above its RAM; with mode=clihlt it halts with interrupts
  * off, which powers it off as on Xen; with mode=storm it floods port
  * 0xe9 and powers off; with mode=spin it yields until it is destroyed.
  */
@@ -31,6 +33,7 @@
 extern uint32_t start_info_pa, gp_count, vmmcall32_result, gp_skip;
 extern char gp_entry[], cb_entry[], cb_entry_f4[];
 extern volatile uint32_t cb_vector;
+void mmio_test(void (*puts_fn)(const char *), void (*fail_fn)(const char *));   /* mmio.c */
 
 static uint8_t hypercall_page[4096] __attribute__((aligned(4096)));
 
@@ -417,11 +420,23 @@ void main(uint32_t si_pa)
         fail("an unclaimed port did not read all ones");
     puts_con("pvh-hello: unclaimed ports read all ones\n");
 
+    if (contains(cmdline, "mode=mmio")) {
+        mmio_test(puts_con, fail);
+        puts_con("pvh-hello: mmio: all answers as expected\n");
+        poweroff(SHUTDOWN_poweroff);
+    }
     if (contains(cmdline, "mode=npf")) {
-        puts_con("pvh-hello: reading GPA 0x3ff00000, above its RAM\n");
-        volatile uint32_t *p = (volatile uint32_t *)0x3ff00000UL;
-        (void)*p;
-        fail("survived a read above its RAM");
+        /* Above its RAM is unclaimed MMIO (reads all ones, as Xen); but
+         * code there cannot run. */
+        puts_con("pvh-hello: jumping to GPA 0x3ff00000, above its RAM\n");
+        ((void (*)(void))0x3ff00000UL)();
+        fail("survived executing above its RAM");
+    }
+    if (contains(cmdline, "mode=ptmmio")) {
+        /* Page tables in MMIO: the walk itself faults. */
+        puts_con("pvh-hello: CR3 at GPA 0x3ff00000, above its RAM\n");
+        __asm__ volatile("mov %0, %%cr3; nop" :: "r"(0x3ff00000UL) : "memory");
+        fail("survived page tables in MMIO");
     }
     if (contains(cmdline, "mode=insn")) {
         puts_con("pvh-hello: executing RDPMC\n");
@@ -437,9 +452,9 @@ void main(uint32_t si_pa)
     }
     if (contains(cmdline, "mode=outs")) {
         puts_con("pvh-hello: outsb to port 0xe9\n");
-        static const char msg[] = "x";
-        __asm__ volatile("rep outsb" :: "S"(msg), "c"(1UL), "d"((uint16_t)0xe9) : "memory");
-        fail("survived string I/O");
+        static const char msg[] = "pvh-hello: outs ok\n";
+        __asm__ volatile("rep outsb" :: "S"(msg), "c"(sizeof(msg) - 1), "d"((uint16_t)0xe9) : "memory");
+        poweroff(SHUTDOWN_poweroff);
     }
     if (contains(cmdline, "mode=storm")) {
         /* 2000 lines of 118 bytes on port 0xe9: far more than the

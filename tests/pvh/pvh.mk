@@ -11,10 +11,10 @@ $(B)/tests/pvh/%.o: tests/pvh/% tests/pvh/pvh.mk | $(XENINC)/xen
 	$(call msg,CC,$<)
 	$(Q)mkdir -p $(@D) && $(CLANG) $(PVH_TEST_CFLAGS) -c $< -o $@
 
-$(B)/tests/pvh-test.elf: $(B)/tests/pvh/head.S.o $(B)/tests/pvh/main.c.o tests/pvh/pvh.lds
+$(B)/tests/pvh-test.elf: $(B)/tests/pvh/head.S.o $(B)/tests/pvh/main.c.o $(B)/tests/pvh/mmio.c.o tests/pvh/pvh.lds
 	$(call msg,LD,$@)
 	$(Q)$(LLD) -nostdlib -static -z max-page-size=4096 -z norelro --no-dynamic-linker \
-		-T tests/pvh/pvh.lds -o $@ $(B)/tests/pvh/head.S.o $(B)/tests/pvh/main.c.o
+		-T tests/pvh/pvh.lds -o $@ $(B)/tests/pvh/head.S.o $(B)/tests/pvh/main.c.o $(B)/tests/pvh/mmio.c.o
 
 all: $(B)/tests/pvh-test.elf
 
