@@ -163,6 +163,18 @@ static struct domain *any_domain(domid_t dom, int16_t *status)
 }
 
 
+/* The number setup_table gives for d's shared frame i: its machine
+ * frame for PV; for a PVH (translated) domain the GFN where the guest
+ * mapped it with add_to_physmap, or ~0 if it has not, as Xen's
+ * gnttab_shared_gfn (the M2P of an unmapped frame is INVALID_GFN). */
+static xen_pfn_t shared_frame_number(struct domain *d, const struct grant_table *gt, unsigned i)
+{
+    BUILD_BUG_ON(HVM_GT_FRAMES != GNT_MAX_FRAMES);
+    if (d->arch.type == GUEST_PV)
+        return virt_to_pfn(gt->shared[i]);
+    return (xen_pfn_t)hvm_p2m_grant_gfn(d, i);
+}
+
 static long setup_table(unsigned long arg, unsigned count)
 {
     struct gnttab_setup_table op;
@@ -187,7 +199,7 @@ static long setup_table(unsigned long arg, unsigned count)
             st = GNTST_general_error;
         } else {
             for (unsigned i = 0; i < op.nr_frames; i++) {
-                xen_pfn_t f = virt_to_pfn(gt->shared[i]);
+                xen_pfn_t f = shared_frame_number(d, gt, i);
                 if (copy_to_guest(list + i * sizeof(f), &f, sizeof(f)))
                     st = GNTST_bad_virt_addr;
             }

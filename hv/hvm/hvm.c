@@ -348,6 +348,34 @@ static long hvm_memory_op(struct vcpu *v, unsigned long cmd, unsigned long arg)
     return hvm_p2m_map_shared_info(d, x.gpfn);
 }
 
+/*
+ * grant_table_op for a PVH guest (docs/hvm.md): the common code, whose
+ * frame numbers are GFNs for a translated domain (setup_table gives where
+ * each frame is mapped, copy's gmfn and the grants' frames go through
+ * the p2m).  Mapping a grant into its own p2m (map_grant_ref with a GFN
+ * as host_addr, unmap, unmap_and_replace) is not made yet, nor are the
+ * v2 status frames mappable: -EOPNOTSUPP, so a guest can tell it from
+ * an unknown op.  A continuation (copy batches) keeps the same command.
+ */
+static long hvm_grant_table_op(unsigned long cmd, unsigned long arg, unsigned long count)
+{
+    switch (cmd) {
+    case GNTTABOP_setup_table:
+    case GNTTABOP_query_size:
+    case GNTTABOP_copy:
+    case GNTTABOP_set_version:
+    case GNTTABOP_get_version:
+        return hypercall_call(__HYPERVISOR_grant_table_op, cmd, arg, count, 0, 0);
+    case GNTTABOP_map_grant_ref:
+    case GNTTABOP_unmap_grant_ref:
+    case GNTTABOP_unmap_and_replace:
+    case GNTTABOP_get_status_frames:
+        return -XEN_EOPNOTSUPP;
+    default:
+        return -XEN_ENOSYS;
+    }
+}
+
 /* The calls an HVM/PVH guest has so far (docs/hvm.md); the rest
  * -ENOSYS.  Sub-operations that name PV state are refused here too. */
 static long hvm_hypercall_call(struct vcpu *v, unsigned long nr, unsigned long a1,
@@ -378,10 +406,7 @@ static long hvm_hypercall_call(struct vcpu *v, unsigned long nr, unsigned long a
             return hvm_op_upcall_vector(v, a2);
         return -XEN_ENOSYS;
     case __HYPERVISOR_grant_table_op:
-        /* query_size only so far (the frames: add_to_physmap). */
-        if (a1 != GNTTABOP_query_size)
-            return -XEN_ENOSYS;
-        break;
+        return hvm_grant_table_op(a1, a2, a3);
     case __HYPERVISOR_event_channel_op:
         if (a1 != EVTCHNOP_bind_virq && a1 != EVTCHNOP_close && a1 != EVTCHNOP_send &&
             a1 != EVTCHNOP_status && a1 != EVTCHNOP_alloc_unbound &&

@@ -166,6 +166,20 @@ int hvm_p2m_map_grant_frame(struct domain *d, unsigned idx, uint64_t gfn, uint64
     return 0;
 }
 
+uint64_t hvm_p2m_grant_gfn(struct domain *d, unsigned idx)
+{
+    if (idx >= HVM_GT_FRAMES || !d->arch.hvm.gt_ram_mfn[idx])
+        return ~0ULL;
+    return d->arch.hvm.gt_gfn[idx];
+}
+
+uint64_t hvm_p2m_ram(struct domain *d, uint64_t gfn)
+{
+    if (special_gfn(d, gfn))
+        return ~0ULL;
+    return hvm_p2m_lookup(d, gfn);
+}
+
 static void free_level(uint64_t *t, int level, unsigned *count)
 {
     if (level > 1)

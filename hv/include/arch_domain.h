@@ -129,10 +129,12 @@ struct hvm_domain {
     uint64_t params[39];           /* HVM_PARAM_* (HVM_NR_PARAMS, hvm_op in hvm.c) */
     uint64_t si_gfn;               /* where shared_info is mapped (add_to_physmap) ... */
     uint64_t si_ram_mfn;           /* ... and the RAM frame it hides there (0: none) */
-    uint64_t gt_gfn[4];            /* grant-table frame i mapped there (HVM_GT_FRAMES) */
-    uint64_t gt_ram_mfn[4];        /* ... and the RAM frame it hides (0: not mapped) */
+    uint64_t gt_gfn[64];           /* grant-table frame i mapped there (HVM_GT_FRAMES) */
+    uint64_t gt_ram_mfn[64];       /* ... and the RAM frame it hides (0: not mapped) */
 };
-#define HVM_GT_FRAMES 4            /* grant-table frames a PVH guest may map (docs/hvm.md) */
+/* Grant-table frames a PVH guest may map (docs/hvm.md): all of a table,
+ * GNT_MAX_FRAMES (checked in grant_table.c). */
+#define HVM_GT_FRAMES 64
 
 struct arch_domain {
     enum guest_type type;

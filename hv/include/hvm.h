@@ -31,6 +31,12 @@ int hvm_p2m_build(struct domain *d, const uint64_t *mfns, uint64_t nr);
 uint64_t hvm_p2m_lookup(struct domain *d, uint64_t gfn);
 int hvm_p2m_map_grant_frame(struct domain *d, unsigned idx, uint64_t gfn, uint64_t mfn);
 void hvm_p2m_free(struct domain *d);
+/* The GFN where d's grant-table frame idx is mapped by add_to_physmap,
+ * or ~0 (Xen's INVALID_GFN) if it is not (setup_table, p2m.c). */
+uint64_t hvm_p2m_grant_gfn(struct domain *d, unsigned idx);
+/* The mfn of a RAM frame of d at gfn, ~0 if gfn is not RAM or holds a
+ * frame add_to_physmap put there (shared_info, a grant frame: p2m.c). */
+uint64_t hvm_p2m_ram(struct domain *d, uint64_t gfn);
 /* XENMEM_add_to_physmap of shared_info at gfn (p2m.c). */
 int hvm_p2m_map_shared_info(struct domain *d, uint64_t gfn);
 /* v takes a fresh ASID (no stale TLB entries) at its next VMRUN (svm.c). */

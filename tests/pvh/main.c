@@ -14,6 +14,7 @@
  */
 #include <stdint.h>
 #include <stddef.h>
+#include <stdbool.h>
 #include <xen/xen.h>
 #include <xen/sched.h>
 #include <xen/vcpu.h>
@@ -249,6 +250,134 @@ static struct xsd_sockmsg xs_request(uint32_t type, uint32_t id, const char *p1,
     return r;
 }
 
+#define GT_FRAMES_MAX 64           /* Xen 4.17's default max_nr_frames */
+
+/* Grant frames past the first four: 5 and the last (63) mapped over
+ * pages of ours; setup_table names each where it is (or ~0), query_size
+ * counts the table grown to 64 frames; the frame is shared with the
+ * hypervisor (an entry written there reads back through setup_table's
+ * GFN). */
+static void gnt_more_frames(volatile grant_entry_v1_t *f0, volatile uint8_t *p5,
+                            volatile uint8_t *p63, struct gnttab_setup_table *st,
+                            xen_pfn_t *gfl, struct gnttab_query_size *qs)
+{
+    static const unsigned idx[] = { 5, GT_FRAMES_MAX - 1 };
+    volatile uint8_t *pg[] = { p5, p63 };
+    for (unsigned i = 0; i < 2; i++) {
+        pg[i][0] = 0x55;
+        struct xen_add_to_physmap x = { .domid = DOMID_SELF, .space = XENMAPSPACE_grant_table,
+                                        .idx = idx[i], .gpfn = (uint64_t)pg[i] >> 12 };
+        if (hcall(__HYPERVISOR_memory_op, XENMEM_add_to_physmap, (unsigned long)&x, 0))
+            fail("add_to_physmap of grant frame 5 or 63");
+        if (pg[i][0] != 0)
+            fail("a new grant frame mapped over a page was not zeroed");
+    }
+    st->nr_frames = GT_FRAMES_MAX;
+    for (unsigned i = 0; i < GT_FRAMES_MAX; i++)
+        gfl[i] = 0x1234;
+    if (hcall(__HYPERVISOR_grant_table_op, GNTTABOP_setup_table, (unsigned long)st, 1) ||
+        st->status != GNTST_okay)
+        fail("GNTTABOP_setup_table of 64 frames");
+    for (unsigned i = 0; i < GT_FRAMES_MAX; i++) {
+        xen_pfn_t want = i == 0 ? (uint64_t)f0 >> 12 : i == 5 ? (uint64_t)p5 >> 12 :
+                         i == GT_FRAMES_MAX - 1 ? (uint64_t)p63 >> 12 : ~(xen_pfn_t)0;
+        if (gfl[i] != want)
+            fail("GNTTABOP_setup_table did not name each frame by its GFN (or ~0)");
+    }
+    if (hcall(__HYPERVISOR_grant_table_op, GNTTABOP_query_size, (unsigned long)qs, 1) ||
+        qs->nr_frames != GT_FRAMES_MAX)
+        fail("query_size after mapping frame 63 did not count 64 frames");
+    puts_con("pvh-hello: grant frames 5 and 63 mapped, setup_table names them by GFN\n");
+}
+
+/* GNTTABOP_copy with GFN operands: a page of ours to another by gmfn,
+ * then (with self=d1 on the command line: a guest cannot ask its own
+ * id) from grant 12 (ours, to ourselves) by reference; a GFN past its
+ * RAM is GNTST_bad_page, a copy past the page GNTST_bad_copy_arg. */
+static void gnt_copy_self(uint32_t si_pa, volatile grant_entry_v1_t *gframe, bool self_d1)
+{
+    static volatile uint8_t a[4096] __attribute__((aligned(4096)));
+    static volatile uint8_t b[4096] __attribute__((aligned(4096)));
+    for (unsigned i = 0; i < 4096; i++) {
+        a[i] = (uint8_t)(i * 3 + 5);
+        b[i] = 0;
+    }
+    struct gnttab_copy c[4] = {
+        { .source = { .u.gmfn = (uint64_t)a >> 12, .domid = DOMID_SELF, .offset = 16 },
+          .dest = { .u.gmfn = (uint64_t)b >> 12, .domid = DOMID_SELF, .offset = 32 },
+          .len = 100 },
+        { .source = { .u.gmfn = (uint64_t)a >> 12, .domid = DOMID_SELF },
+          .dest = { .u.gmfn = (si_pa >> 12) + 100, .domid = DOMID_SELF }, .len = 8 },
+        { .source = { .u.gmfn = (1ULL << 40), .domid = DOMID_SELF },
+          .dest = { .u.gmfn = (uint64_t)b >> 12, .domid = DOMID_SELF }, .len = 8 },
+        { .source = { .u.gmfn = (uint64_t)a >> 12, .domid = DOMID_SELF, .offset = 4000 },
+          .dest = { .u.gmfn = (uint64_t)b >> 12, .domid = DOMID_SELF }, .len = 200 },
+    };
+    if (hcall(__HYPERVISOR_grant_table_op, GNTTABOP_copy, (unsigned long)c, 4))
+        fail("GNTTABOP_copy batch");
+    if (c[0].status != GNTST_okay || c[1].status != GNTST_bad_page ||
+        c[2].status != GNTST_bad_page || c[3].status != GNTST_bad_copy_arg)
+        fail("GNTTABOP_copy statuses by GFN");
+    for (unsigned i = 0; i < 4096; i++)
+        if (b[i] != (i >= 32 && i < 132 ? (uint8_t)((i - 16) * 3 + 5) : 0))
+            fail("GNTTABOP_copy by GFN copied the wrong bytes");
+    if (!self_d1) {
+        puts_con("pvh-hello: GNTTABOP_copy by GFN; bad GFNs GNTST_bad_page\n");
+        return;
+    }
+    gframe[12].frame = (uint32_t)((uint64_t)b >> 12);
+    gframe[12].domid = 1;
+    __atomic_store_n(&gframe[12].flags, (uint16_t)GTF_permit_access, __ATOMIC_RELEASE);
+    struct gnttab_copy g = {
+        .source = { .u.ref = 12, .domid = DOMID_SELF, .offset = 32 },
+        .dest = { .u.gmfn = (uint64_t)a >> 12, .domid = DOMID_SELF }, .len = 4,
+        .flags = GNTCOPY_source_gref };
+    if (hcall(__HYPERVISOR_grant_table_op, GNTTABOP_copy, (unsigned long)&g, 1) ||
+        g.status != GNTST_okay || a[0] != b[32] || a[3] != b[35])
+        fail("GNTTABOP_copy from our own grant 12");
+    if (gframe[12].flags & (GTF_reading | GTF_writing))
+        fail("the copy left grant 12 in use");
+    gframe[12].frame = (uint32_t)((si_pa >> 12) + 100);
+    g.status = 0;
+    if (hcall(__HYPERVISOR_grant_table_op, GNTTABOP_copy, (unsigned long)&g, 1) ||
+        g.status != GNTST_bad_page)
+        fail("GNTTABOP_copy from a grant naming a GFN past our RAM was not GNTST_bad_page");
+    __atomic_store_n(&gframe[12].flags, (uint16_t)0, __ATOMIC_RELEASE);
+    puts_con("pvh-hello: GNTTABOP_copy by GFN and by our own grant; bad GFNs GNTST_bad_page\n");
+}
+
+/* set_version 2 and back: the reserved entries (the rings' GFNs when a
+ * xenstore domain seeded them) carried over in each format; a bad
+ * version -EINVAL. */
+static void gnt_versions(volatile grant_entry_v1_t *gframe, uint64_t store_pfn,
+                         uint64_t con_pfn, bool seeded)
+{
+    struct gnttab_set_version sv = { .version = 2 };
+    struct gnttab_get_version gv = { .dom = DOMID_SELF };
+    if (hcall(__HYPERVISOR_grant_table_op, GNTTABOP_set_version, (unsigned long)&sv, 1) ||
+        hcall(__HYPERVISOR_grant_table_op, GNTTABOP_get_version, (unsigned long)&gv, 1) ||
+        gv.version != 2)
+        fail("GNTTABOP_set_version 2");
+    volatile grant_entry_v2_t *v2 = (volatile grant_entry_v2_t *)gframe;
+    if (seeded && (v2[GNTTAB_RESERVED_XENSTORE].full_page.frame != store_pfn ||
+                   v2[GNTTAB_RESERVED_CONSOLE].full_page.frame != con_pfn ||
+                   (v2[GNTTAB_RESERVED_XENSTORE].hdr.flags & GTF_type_mask) != GTF_permit_access))
+        fail("the reserved entries were not carried into v2");
+    sv.version = 3;
+    if (hcall(__HYPERVISOR_grant_table_op, GNTTABOP_set_version, (unsigned long)&sv, 1) != -22 ||
+        sv.version != 2)
+        fail("GNTTABOP_set_version 3 was not -EINVAL");
+    sv.version = 1;
+    if (hcall(__HYPERVISOR_grant_table_op, GNTTABOP_set_version, (unsigned long)&sv, 1) ||
+        hcall(__HYPERVISOR_grant_table_op, GNTTABOP_get_version, (unsigned long)&gv, 1) ||
+        gv.version != 1)
+        fail("GNTTABOP_set_version 1");
+    if (seeded && (gframe[GNTTAB_RESERVED_XENSTORE].frame != store_pfn ||
+                   gframe[GNTTAB_RESERVED_CONSOLE].frame != con_pfn))
+        fail("the reserved entries were not carried back into v1");
+    puts_con("pvh-hello: grant table v2 and back, reserved entries kept\n");
+}
+
 void main(uint32_t si_pa)
 {
     const struct hvm_start_info *si = (const void *)(uintptr_t)si_pa;
@@ -401,7 +530,7 @@ void main(uint32_t si_pa)
     if ((int32_t)vmmcall32_result != -38)
         fail("a hypercall from 32-bit mode was not -ENOSYS");
     if (hcall(__HYPERVISOR_mmu_update, 0, 0, 0) != -38 ||
-        hcall(__HYPERVISOR_grant_table_op, 0, 0, 0) != -38 ||
+        hcall(__HYPERVISOR_grant_table_op, GNTTABOP_transfer, 0, 0) != -38 ||
         hcall(__HYPERVISOR_vcpu_op, VCPUOP_initialise, 0, 0) != -38 ||
         hcall(63, 0, 0, 0) != -38)
         fail("a PV-only or unknown hypercall was not -ENOSYS");
@@ -694,13 +823,38 @@ void main(uint32_t si_pa)
     if (hcall(__HYPERVISOR_grant_table_op, GNTTABOP_query_size, (unsigned long)&qs, 1) ||
         qs.status != GNTST_okay || qs.max_nr_frames != 64)
         fail("GNTTABOP_query_size");
-    if (hcall(__HYPERVISOR_grant_table_op, GNTTABOP_setup_table, (unsigned long)&qs, 1) != -38)
-        fail("GNTTABOP_setup_table was not -ENOSYS");
+    /* Mapping a grant into its own p2m is not offered yet (docs/hvm.md):
+     * -EOPNOTSUPP, as the v2 status frames. */
+    if (hcall(__HYPERVISOR_grant_table_op, GNTTABOP_map_grant_ref, 0, 1) != -95 ||
+        hcall(__HYPERVISOR_grant_table_op, GNTTABOP_unmap_grant_ref, 0, 1) != -95 ||
+        hcall(__HYPERVISOR_grant_table_op, GNTTABOP_get_status_frames, 0, 1) != -95)
+        fail("grant map, unmap or get_status_frames was not -EOPNOTSUPP");
+    /* setup_table: frame numbers are GFNs, ~0 for a frame not mapped. */
+    static xen_pfn_t gfl[GT_FRAMES_MAX + 2];
+    struct gnttab_setup_table gst = { .dom = DOMID_SELF, .nr_frames = 1 };
+    set_xen_guest_handle(gst.frame_list, gfl);
+    gfl[0] = 0;
+    if (hcall(__HYPERVISOR_grant_table_op, GNTTABOP_setup_table, (unsigned long)&gst, 1) ||
+        gst.status != GNTST_okay || gfl[0] != ~(xen_pfn_t)0)
+        fail("GNTTABOP_setup_table of an unmapped frame did not give ~0");
+    gst.nr_frames = GT_FRAMES_MAX + 1;
+    if (hcall(__HYPERVISOR_grant_table_op, GNTTABOP_setup_table, (unsigned long)&gst, 1) ||
+        gst.status != GNTST_general_error)
+        fail("GNTTABOP_setup_table past max_nr_frames was not GNTST_general_error");
+    gst.nr_frames = 1;
+    set_xen_guest_handle(gst.frame_list, (xen_pfn_t *)((si_pa + 100 * 4096ULL)));
+    if (hcall(__HYPERVISOR_grant_table_op, GNTTABOP_setup_table, (unsigned long)&gst, 1) ||
+        gst.status != GNTST_bad_virt_addr)      /* as Xen: per frame */
+        fail("GNTTABOP_setup_table with a list above its RAM was not GNTST_bad_virt_addr");
+    set_xen_guest_handle(gst.frame_list, gfl);
     static volatile grant_entry_v1_t gframe[512] __attribute__((aligned(4096)));
     static volatile uint8_t gspare[4096] __attribute__((aligned(4096)));
+    static volatile uint8_t gspare5[4096] __attribute__((aligned(4096)));
+    static volatile uint8_t gspare63[4096] __attribute__((aligned(4096)));
     gspare[0] = 0x77;
     static const struct { uint64_t idx, gpfn; } bad_g[] = {
-        { 4, 0 }, { 63, 0 }, { XENMAPIDX_grant_table_status, 0 }, { 0, 1ULL << 40 }, { 0, 1 },
+        { GT_FRAMES_MAX, 0 }, { 1000, 0 }, { XENMAPIDX_grant_table_status, 0 },
+        { 0, 1ULL << 40 }, { 0, 1 },
     };
     for (unsigned i = 0; i < sizeof(bad_g) / sizeof(bad_g[0]); i++) {
         struct xen_add_to_physmap x = { .domid = DOMID_SELF, .space = XENMAPSPACE_grant_table,
@@ -723,6 +877,9 @@ void main(uint32_t si_pa)
     if (hcall(__HYPERVISOR_grant_table_op, GNTTABOP_query_size, (unsigned long)&qs, 1) ||
         qs.nr_frames < 1)
         fail("GNTTABOP_query_size after the mapping");
+    gnt_more_frames(gframe, gspare5, gspare63, &gst, gfl, &qs);
+    gnt_copy_self(si_pa, gframe, contains(cmdline, "self=d1"));
+    gnt_versions(gframe, store_pfn, con_pfn, sport != 0);
     if (sport) {
         if (gframe[GNTTAB_RESERVED_XENSTORE].frame != store_pfn ||
             gframe[GNTTAB_RESERVED_CONSOLE].frame != con_pfn ||
