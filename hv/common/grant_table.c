@@ -255,7 +255,7 @@ static bool frame_of(const struct domain *rd, uint64_t mfn)
  * (~0, refused by frame_of, if the p2m maps nothing there). */
 static uint64_t granted_mfn(struct domain *rd, uint64_t frame)
 {
-    return rd->arch.type == GUEST_PV ? frame : hvm_p2m_lookup(rd, frame);
+    return rd->arch.type == GUEST_PV ? frame : hvm_p2m_ram(rd, frame);
 }
 
 static uint32_t pin_kind(uint32_t flags)

@@ -410,7 +410,9 @@ static long hvm_hypercall_call(struct vcpu *v, unsigned long nr, unsigned long a
     case __HYPERVISOR_event_channel_op:
         if (a1 != EVTCHNOP_bind_virq && a1 != EVTCHNOP_close && a1 != EVTCHNOP_send &&
             a1 != EVTCHNOP_status && a1 != EVTCHNOP_alloc_unbound &&
-            a1 != EVTCHNOP_bind_interdomain && a1 != EVTCHNOP_unmask)
+            a1 != EVTCHNOP_bind_interdomain && a1 != EVTCHNOP_unmask &&
+            a1 != EVTCHNOP_init_control && a1 != EVTCHNOP_expand_array &&
+            a1 != EVTCHNOP_set_priority)
             return -XEN_ENOSYS;
         break;
     default:

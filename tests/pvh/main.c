@@ -378,6 +378,110 @@ static void gnt_versions(volatile grant_entry_v1_t *gframe, uint64_t store_pfn,
     puts_con("pvh-hello: grant table v2 and back, reserved entries kept\n");
 }
 
+/* mode=fifo: the FIFO event ABI with its pages named by GFN (docs/hvm.md).
+ * Refused: a control block past its RAM, on shared_info or a grant frame,
+ * crossing the page, for a vCPU it does not have, twice; an array page
+ * before the control block, past its RAM or on shared_info.  Then a port
+ * bound to itself, at priority 3, is linked on queue 3 by a send (ready
+ * bit, head, word bits) and its event comes through the callback vector;
+ * masked in its word, a send leaves it pending and unlinked, and
+ * EVTCHNOP_unmask links it and brings the vector again. */
+static void fifo_checks(uint32_t si_pa, volatile grant_entry_v1_t *gframe)
+{
+    static volatile uint8_t cbpage[4096] __attribute__((aligned(4096)));
+    static volatile event_word_t words[1024] __attribute__((aligned(4096)));
+    volatile evtchn_fifo_control_block_t *fcb = (volatile void *)(cbpage + 64);
+    const unsigned long ev = __HYPERVISOR_event_channel_op;
+    struct evtchn_expand_array ea = { .array_gfn = (uint64_t)words >> 12 };
+    if (hcall(ev, EVTCHNOP_expand_array, (unsigned long)&ea, 0) != -95)
+        fail("expand_array before init_control was not -EOPNOTSUPP");
+    static const struct { uint64_t gfn; uint32_t off, vcpu; long rc; } bad[] = {
+        { 0, 0, 0, -22 }, { 1, 0, 0, -22 }, { 2, 0, 0, -22 }, { 3, 4095, 0, -22 },
+        { 3, 4, 0, -22 }, { 3, 64, 1, -2 }, { 4, 0, 0, -22 },
+    };
+    for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        uint64_t g = bad[i].gfn == 0 ? (si_pa >> 12) + 100 :
+                     bad[i].gfn == 1 ? (uint64_t)&shinfo >> 12 :
+                     bad[i].gfn == 2 ? (uint64_t)gframe >> 12 :
+                     bad[i].gfn == 3 ? (uint64_t)cbpage >> 12 : 1ULL << 40;
+        struct evtchn_init_control ic = { .control_gfn = g, .offset = bad[i].off,
+                                          .vcpu = bad[i].vcpu };
+        if (hcall(ev, EVTCHNOP_init_control, (unsigned long)&ic, 0) != bad[i].rc)
+            fail("a bad EVTCHNOP_init_control was not refused");
+    }
+    struct evtchn_init_control ic = { .control_gfn = (uint64_t)cbpage >> 12, .offset = 64 };
+    if (hcall(ev, EVTCHNOP_init_control, (unsigned long)&ic, 0) ||
+        ic.link_bits != EVTCHN_FIFO_LINK_BITS)
+        fail("EVTCHNOP_init_control by GFN");
+    if (hcall(ev, EVTCHNOP_init_control, (unsigned long)&ic, 0) != -22)
+        fail("a second control block for vCPU 0 was not -EINVAL");
+    uint64_t bad_arr[] = { (si_pa >> 12) + 100, (uint64_t)&shinfo >> 12 };
+    for (unsigned i = 0; i < 2; i++) {
+        struct evtchn_expand_array b = { .array_gfn = bad_arr[i] };
+        if (hcall(ev, EVTCHNOP_expand_array, (unsigned long)&b, 0) != -22)
+            fail("a bad EVTCHNOP_expand_array was not -EINVAL");
+    }
+    if (hcall(ev, EVTCHNOP_expand_array, (unsigned long)&ea, 0))
+        fail("EVTCHNOP_expand_array by GFN");
+    struct evtchn_alloc_unbound au = { .dom = DOMID_SELF, .remote_dom = DOMID_SELF };
+    if (hcall(ev, EVTCHNOP_alloc_unbound, (unsigned long)&au, 0))
+        fail("alloc_unbound to ourselves");
+    struct evtchn_bind_interdomain bi = { .remote_dom = DOMID_SELF, .remote_port = au.port };
+    if (hcall(ev, EVTCHNOP_bind_interdomain, (unsigned long)&bi, 0))
+        fail("bind_interdomain to ourselves");
+    uint32_t a = au.port;
+    if (a >= 1024)
+        fail("our port is past the first array page");
+    struct evtchn_set_priority sp = { .port = a, .priority = EVTCHN_FIFO_PRIORITY_MIN + 1 };
+    if (hcall(ev, EVTCHNOP_set_priority, (unsigned long)&sp, 0) != -22)
+        fail("a priority past the lowest was not -EINVAL");
+    sp.priority = 3;
+    if (hcall(ev, EVTCHNOP_set_priority, (unsigned long)&sp, 0))
+        fail("EVTCHNOP_set_priority");
+    for (int round = 0; round < 2; round++) {
+        unsigned before = cb_count;
+        if (round == 1)
+            __atomic_or_fetch(&words[a], 1u << EVTCHN_FIFO_MASKED, __ATOMIC_SEQ_CST);
+        struct evtchn_send snd = { .port = bi.local_port };
+        if (hcall(ev, EVTCHNOP_send, (unsigned long)&snd, 0))
+            fail("EVTCHNOP_send to ourselves");
+        uint32_t w = words[a];
+        if (round == 1) {
+            if (!(w & (1u << EVTCHN_FIFO_PENDING)) || (w & (1u << EVTCHN_FIFO_LINKED)) ||
+                (fcb->ready & (1u << 3)))
+                fail("a masked FIFO port was linked, or not left pending");
+            __atomic_and_fetch(&words[a], ~(1u << EVTCHN_FIFO_MASKED), __ATOMIC_SEQ_CST);
+            struct evtchn_unmask um = { .port = a };
+            if (hcall(ev, EVTCHNOP_unmask, (unsigned long)&um, 0))
+                fail("EVTCHNOP_unmask of a FIFO port");
+            w = words[a];
+        }
+        if (!(w & (1u << EVTCHN_FIFO_PENDING)) || !(w & (1u << EVTCHN_FIFO_LINKED)) ||
+            !(fcb->ready & (1u << 3)) || fcb->head[3] != a)
+            fail("the sent FIFO event is not linked at the head of queue 3");
+        for (unsigned n = 0; cb_count == before; n++) {
+            __asm__ volatile("sti; hlt; cli" ::: "memory");
+            if (n == 1000)
+                fail("the FIFO event did not bring the callback vector");
+        }
+        /* Consumed as a guest does: head taken, word's bits cleared. */
+        __atomic_and_fetch(&fcb->ready, ~(1u << 3), __ATOMIC_SEQ_CST);
+        fcb->head[3] = words[a] & EVTCHN_FIFO_LINK_MASK;
+        __atomic_and_fetch(&words[a], ~((1u << EVTCHN_FIFO_PENDING) | (1u << EVTCHN_FIFO_LINKED)),
+                           __ATOMIC_SEQ_CST);
+        if (fcb->head[3] != 0)
+            fail("queue 3 held more than our port");
+    }
+    struct evtchn_close cl = { .port = bi.local_port };
+    if (hcall(ev, EVTCHNOP_close, (unsigned long)&cl, 0))
+        fail("close");
+    cl.port = a;
+    if (hcall(ev, EVTCHNOP_close, (unsigned long)&cl, 0))
+        fail("close");
+    puts_con("pvh-hello: FIFO events by GFN: linked on queue 3, vector taken, masked and "
+             "unmasked, refusals checked\n");
+}
+
 void main(uint32_t si_pa)
 {
     const struct hvm_start_info *si = (const void *)(uintptr_t)si_pa;
@@ -969,6 +1073,8 @@ void main(uint32_t si_pa)
                  "another domain's node EACCES\n");
     }
 
+    if (contains(cmdline, "mode=fifo"))
+        fifo_checks(si_pa, gframe);
     puts_con("pvh-hello: all checks passed\n");
     poweroff(SHUTDOWN_poweroff);
     fail("still running after poweroff");
