@@ -281,11 +281,69 @@ static void unpin_mapping(const struct gnt_mapping *m, struct domain *rd)
 static void map_one_locked(struct gnttab_map_grant_ref *op, struct domain *ld,
                            struct domain *rd);
 
+/*
+ * A PVH (translated) mapper, as Xen's grant mapping for a translated
+ * guest: host_addr is a guest physical address, and the granted frame
+ * goes into the mapper's p2m there (read-only if the map is), hiding the
+ * RAM frame until the unmap (hv/hvm/p2m.c).  The p2m leaf holds a frame
+ * reference (and a writable type unless read-only) as a PV L1 entry
+ * would; the unmap or the mapper's death gives them back.
+ */
+static long pvh_map_grant(struct domain *ld, struct domain *rd, uint64_t addr, uint64_t mfn,
+                          uint32_t flags)
+{
+    bool ro = flags & GNTMAP_readonly;
+    if (!get_page_and_type_any(mfn, !ro, rd))
+        return -1;
+    if (hvm_p2m_map_grant(ld, addr >> PAGE_SHIFT, mfn, ro)) {
+        put_page_and_type(mfn, !ro);
+        return -1;
+    }
+    return 0;
+}
+
+/* The unmap: addr's frame must map the grant's frame as the handle's
+ * mapping did (read-only or not), as Xen checks only the frame there,
+ * so the references given back are the ones taken; unmap_and_replace
+ * (a new_addr) has no meaning in a p2m (Xen refuses it for translated
+ * guests too). */
+static long pvh_unmap_grant(struct domain *ld, uint64_t addr, uint64_t mfn, uint32_t flags,
+                            uint64_t new_addr)
+{
+    bool ro = flags & GNTMAP_readonly;
+    if (new_addr || hvm_p2m_unmap_grant(ld, addr >> PAGE_SHIFT, mfn, ro))
+        return -1;
+    put_page_and_type(mfn, !ro);
+    return 0;
+}
+
+static long host_map_grant(struct domain *ld, struct domain *rd, uint64_t addr, uint64_t mfn,
+                           uint32_t flags)
+{
+    return ld->arch.type == GUEST_PV ? pv_map_grant(ld, addr, mfn, flags)
+                                     : pvh_map_grant(ld, rd, addr, mfn, flags);
+}
+
+static long host_unmap_grant(struct domain *ld, uint64_t addr, uint64_t mfn, uint32_t flags,
+                             uint64_t new_addr)
+{
+    return ld->arch.type == GUEST_PV ? pv_unmap_grant(ld, addr, mfn, flags, new_addr)
+                                     : pvh_unmap_grant(ld, addr, mfn, flags, new_addr);
+}
+
 static void map_one(struct gnttab_map_grant_ref *op)
 {
     struct domain *ld = current_domain();
     if (!(op->flags & (GNTMAP_device_map | GNTMAP_host_map))) {
         op->status = GNTST_bad_gntref;
+        return;
+    }
+    /* A PVH mapper has only host mappings by guest physical address
+     * (no device mappings: no IOMMU for it; no PTE addresses). */
+    if (ld->arch.type != GUEST_PV &&
+        (op->flags & (GNTMAP_device_map | GNTMAP_contains_pte) ||
+         !(op->flags & GNTMAP_host_map))) {
+        op->status = GNTST_general_error;
         return;
     }
     struct domain *rd = domain_get(op->dom);
@@ -361,7 +419,7 @@ static void map_one_locked(struct gnttab_map_grant_ref *op, struct domain *ld,
             rc = GNTST_general_error;
     }
     if (rc == GNTST_okay && (flags & GNTMAP_host_map) &&
-        pv_map_grant(ld, op->host_addr, mfn, op->flags) < 0)
+        host_map_grant(ld, rd, op->host_addr, mfn, op->flags) < 0)
         rc = GNTST_general_error;
     if (rc != GNTST_okay) {
         if (io_mapped)
@@ -467,7 +525,7 @@ static void unmap_one_locked(struct unmap_req *op, struct domain *ld, struct dom
     if (io_last)
         iommu_grant_unmap(ld, m->frame, wr);
     if (op->host_addr && (m->flags & GNTMAP_host_map)) {
-        if (pv_unmap_grant(ld, op->host_addr, m->frame, m->flags, op->new_addr) < 0) {
+        if (host_unmap_grant(ld, op->host_addr, m->frame, m->flags, op->new_addr) < 0) {
             if (io_last && iommu_grant_map(ld, m->frame, wr))
                 printk("grant: d%u's devices lost their mapping of frame %lx\n", ld->id,
                        (unsigned long)m->frame);

@@ -92,7 +92,9 @@ static long hvm_copy(void *buf, unsigned long gva, size_t n, int mode)
         uint64_t gpa;
         if (gva_to_gpa(v, gva, mode != 0, &gpa))
             return -XEN_EFAULT;
-        uint64_t mfn = hvm_p2m_lookup(v->domain, gpa >> PAGE_SHIFT);
+        /* A write needs a writable p2m leaf (not a read-only grant). */
+        uint64_t mfn = mode ? hvm_p2m_lookup_write(v->domain, gpa >> PAGE_SHIFT)
+                            : hvm_p2m_lookup(v->domain, gpa >> PAGE_SHIFT);
         if (mfn == ~0ULL)
             return -XEN_EFAULT;
         size_t off = gpa & (PAGE_SIZE - 1);
@@ -352,10 +354,10 @@ static long hvm_memory_op(struct vcpu *v, unsigned long cmd, unsigned long arg)
  * grant_table_op for a PVH guest (docs/hvm.md): the common code, whose
  * frame numbers are GFNs for a translated domain (setup_table gives where
  * each frame is mapped, copy's gmfn and the grants' frames go through
- * the p2m).  Mapping a grant into its own p2m (map_grant_ref with a GFN
- * as host_addr, unmap, unmap_and_replace) is not made yet, nor are the
- * v2 status frames mappable: -EOPNOTSUPP, so a guest can tell it from
- * an unknown op.  A continuation (copy batches) keeps the same command.
+ * the p2m); map_grant_ref puts the grant into its own p2m at host_addr,
+ * a guest physical address (grant_table.c's pvh_map_grant).  The v2
+ * status frames are not mappable: get_status_frames -EOPNOTSUPP, so a
+ * guest can tell it from an unknown op.  A continuation (copy batches) keeps the same command.
  */
 static long hvm_grant_table_op(unsigned long cmd, unsigned long arg, unsigned long count)
 {
@@ -365,10 +367,10 @@ static long hvm_grant_table_op(unsigned long cmd, unsigned long arg, unsigned lo
     case GNTTABOP_copy:
     case GNTTABOP_set_version:
     case GNTTABOP_get_version:
-        return hypercall_call(__HYPERVISOR_grant_table_op, cmd, arg, count, 0, 0);
     case GNTTABOP_map_grant_ref:
     case GNTTABOP_unmap_grant_ref:
     case GNTTABOP_unmap_and_replace:
+        return hypercall_call(__HYPERVISOR_grant_table_op, cmd, arg, count, 0, 0);
     case GNTTABOP_get_status_frames:
         return -XEN_EOPNOTSUPP;
     default:

@@ -124,10 +124,21 @@ int hvm_p2m_map_shared_info(struct domain *d, uint64_t gfn)
     return 0;
 }
 
-/* Whether gfn holds one of the frames add_to_physmap put there. */
+/* The slot of the grant mapped at gfn, or -1. */
+static int gnt_map_slot(struct domain *d, uint64_t gfn)
+{
+    for (unsigned i = 0; i < HVM_GNT_MAPS; i++)
+        if (d->arch.hvm.gnt_map[i].ram_mfn && d->arch.hvm.gnt_map[i].gfn == gfn)
+            return (int)i;
+    return -1;
+}
+
+/* Whether gfn holds one of the frames add_to_physmap or a grant mapping
+ * put there. */
 static bool special_gfn(struct domain *d, uint64_t gfn)
 {
-    return (d->arch.hvm.si_ram_mfn && d->arch.hvm.si_gfn == gfn) || grant_gfn(d, gfn);
+    return (d->arch.hvm.si_ram_mfn && d->arch.hvm.si_gfn == gfn) || grant_gfn(d, gfn) ||
+           gnt_map_slot(d, gfn) >= 0;
 }
 
 /*
@@ -180,6 +191,62 @@ uint64_t hvm_p2m_ram(struct domain *d, uint64_t gfn)
     return hvm_p2m_lookup(d, gfn);
 }
 
+static void flush_all(struct domain *d)
+{
+    for (unsigned i = 0; i < d->nr_vcpus; i++)
+        if (d->vcpu[i])
+            hvm_vcpu_tlb_flush(d->vcpu[i]);
+}
+
+int hvm_p2m_map_grant(struct domain *d, uint64_t gfn, uint64_t mfn, bool ro)
+{
+    if (gfn >= d->arch.hvm.nr_gfns || special_gfn(d, gfn))
+        return -XEN_EINVAL;
+    int slot = -1;
+    for (unsigned i = 0; i < HVM_GNT_MAPS && slot < 0; i++)
+        if (!d->arch.hvm.gnt_map[i].ram_mfn)
+            slot = (int)i;
+    if (slot < 0)
+        return -XEN_ENOSPC;
+    uint64_t *e = leaf_slot(d, gfn, false);
+    if (!e || !(*e & NPT_P))
+        return -XEN_EINVAL;
+    struct hvm_gnt_map *m = &d->arch.hvm.gnt_map[slot];
+    m->gfn = gfn;
+    m->mfn = mfn;
+    m->ro = ro;
+    m->ram_mfn = (*e & NPT_ADDR) >> PAGE_SHIFT;
+    __atomic_store_n(e, (mfn << PAGE_SHIFT) | (ro ? NPT_LEAF & ~NPT_RW : NPT_LEAF),
+                     __ATOMIC_RELEASE);
+    flush_all(d);
+    return 0;
+}
+
+int hvm_p2m_unmap_grant(struct domain *d, uint64_t gfn, uint64_t mfn, bool ro)
+{
+    int slot = gnt_map_slot(d, gfn);
+    if (slot < 0 || d->arch.hvm.gnt_map[slot].mfn != mfn || d->arch.hvm.gnt_map[slot].ro != ro)
+        return -XEN_EINVAL;
+    struct hvm_gnt_map *m = &d->arch.hvm.gnt_map[slot];
+    uint64_t *e = leaf_slot(d, gfn, false);
+    if (!e)
+        return -XEN_EINVAL;
+    __atomic_store_n(e, (m->ram_mfn << PAGE_SHIFT) | NPT_LEAF, __ATOMIC_RELEASE);
+    m->ram_mfn = 0;
+    flush_all(d);
+    return 0;
+}
+
+uint64_t hvm_p2m_lookup_write(struct domain *d, uint64_t gfn)
+{
+    if (gfn >= d->arch.hvm.nr_gfns || !d->arch.hvm.p2m_root)
+        return ~0ULL;
+    uint64_t *e = leaf_slot(d, gfn, false);
+    if (!e || (*e & (NPT_P | NPT_RW)) != (NPT_P | NPT_RW))
+        return ~0ULL;
+    return (*e & NPT_ADDR) >> PAGE_SHIFT;
+}
+
 static void free_level(uint64_t *t, int level, unsigned *count)
 {
     if (level > 1)
@@ -194,6 +261,14 @@ void hvm_p2m_free(struct domain *d)
 {
     if (!d->arch.hvm.p2m_root)
         return;
+    /* Grants still mapped: their frames' references go (the mapper's
+     * maptrack entries were unpinned by grant_table_destroy). */
+    for (unsigned i = 0; i < HVM_GNT_MAPS; i++) {
+        struct hvm_gnt_map *m = &d->arch.hvm.gnt_map[i];
+        if (m->ram_mfn)
+            put_page_and_type(m->mfn, !m->ro);
+        m->ram_mfn = 0;
+    }
     unsigned freed = 0;
     free_level(VA(d->arch.hvm.p2m_root), 4, &freed);
     if (freed != d->arch.hvm.p2m_tables)

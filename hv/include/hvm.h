@@ -31,6 +31,16 @@ int hvm_p2m_build(struct domain *d, const uint64_t *mfns, uint64_t nr);
 uint64_t hvm_p2m_lookup(struct domain *d, uint64_t gfn);
 int hvm_p2m_map_grant_frame(struct domain *d, unsigned idx, uint64_t gfn, uint64_t mfn);
 void hvm_p2m_free(struct domain *d);
+/* Another domain's granted frame mfn into d's p2m at gfn (a RAM gfn
+ * that holds nothing add_to_physmap or another grant put there),
+ * read-only if ro; the caller holds the frame's references, which the
+ * unmap (0 if gfn maps mfn by a grant as ro, else -EINVAL: the
+ * references match) or hvm_p2m_free gives
+ * back as put_page_and_type(mfn, !ro).  Only d's own vCPU calls these. */
+int hvm_p2m_map_grant(struct domain *d, uint64_t gfn, uint64_t mfn, bool ro);
+int hvm_p2m_unmap_grant(struct domain *d, uint64_t gfn, uint64_t mfn, bool ro);
+/* The mfn at gfn for a write (~0 where the p2m maps it read-only). */
+uint64_t hvm_p2m_lookup_write(struct domain *d, uint64_t gfn);
 /* The GFN where d's grant-table frame idx is mapped by add_to_physmap,
  * or ~0 (Xen's INVALID_GFN) if it is not (setup_table, p2m.c). */
 uint64_t hvm_p2m_grant_gfn(struct domain *d, unsigned idx);

@@ -482,6 +482,93 @@ static void fifo_checks(uint32_t si_pa, volatile grant_entry_v1_t *gframe)
              "unmasked, refusals checked\n");
 }
 
+/* One map_grant_ref from d2; its status (and handle). */
+static int16_t map_peer(uint32_t ref, uint64_t gpa, uint32_t flags, grant_handle_t *h)
+{
+    struct gnttab_map_grant_ref m = { .host_addr = gpa, .flags = flags, .ref = ref, .dom = 2,
+                                      .status = 99 };
+    if (hcall(__HYPERVISOR_grant_table_op, GNTTABOP_map_grant_ref, (unsigned long)&m, 1))
+        fail("GNTTABOP_map_grant_ref");
+    *h = m.handle;
+    return m.status;
+}
+
+static int16_t unmap_peer(uint64_t gpa, grant_handle_t h, uint64_t new_addr)
+{
+    if (new_addr) {
+        struct gnttab_unmap_and_replace u = { .host_addr = gpa, .new_addr = new_addr,
+                                              .handle = h, .status = 99 };
+        if (hcall(__HYPERVISOR_grant_table_op, GNTTABOP_unmap_and_replace, (unsigned long)&u, 1))
+            fail("GNTTABOP_unmap_and_replace");
+        return u.status;
+    }
+    struct gnttab_unmap_grant_ref u = { .host_addr = gpa, .handle = h, .status = 99 };
+    if (hcall(__HYPERVISOR_grant_table_op, GNTTABOP_unmap_grant_ref, (unsigned long)&u, 1))
+        fail("GNTTABOP_unmap_grant_ref");
+    return u.status;
+}
+
+/* pvh-gnt, the other way: d2's grant ref (its page, i*5+3) mapped into
+ * our p2m by GPA, as a translated guest maps grants (docs/hvm.md).
+ * Refused (GNTST_general_error): a GPA past our RAM, shared_info's GPA,
+ * a device mapping, GNTMAP_contains_pte; a ref past d2's table
+ * GNTST_bad_gntref.  Mapped writable over one page (its bytes seen) and read-only over another (a hypercall writing there is
+ * -EFAULT); an unmap at a GPA with no grant, at the other mapping (rw,
+ * the handle's is ro) and unmap_and_replace refused, the
+ * right ones bring our pages back; a second unmap GNTST_bad_handle.  A
+ * last mapping, through which 0x5a is written, is left for our death to
+ * undo (d2's grant ends only then). */
+static void gnt_map_peer(uint32_t si_pa, uint32_t ref)
+{
+    static volatile uint8_t mp[4096] __attribute__((aligned(4096)));
+    static volatile uint8_t mp2[4096] __attribute__((aligned(4096)));
+    for (unsigned i = 0; i < 4096; i++)
+        mp[i] = mp2[i] = 0x11;
+    uint64_t a1 = (uint64_t)mp, a2 = (uint64_t)mp2;
+    grant_handle_t h1, h2, hx;
+    if (map_peer(ref, ((uint64_t)si_pa + 100 * 4096), GNTMAP_host_map, &hx) != GNTST_general_error ||
+        map_peer(ref, (uint64_t)&shinfo, GNTMAP_host_map, &hx) != GNTST_general_error ||
+        map_peer(ref, a1, GNTMAP_host_map | GNTMAP_device_map, &hx) != GNTST_general_error ||
+        map_peer(ref, a1, GNTMAP_host_map | GNTMAP_contains_pte, &hx) != GNTST_general_error ||
+        map_peer(100000, a1, GNTMAP_host_map, &hx) != GNTST_bad_gntref)
+        fail("a bad grant map into the p2m was not refused");
+    if (mp[0] != 0x11)
+        fail("a refused grant map changed our page");
+    if (map_peer(ref, a1, GNTMAP_host_map, &h1) != GNTST_okay)
+        fail("mapping d2's grant into our p2m");
+    for (unsigned i = 0; i < 4096; i++)
+        if (mp[i] != (uint8_t)(i * 5 + 3))
+            fail("the grant mapped into our p2m does not show d2's page");
+    if (map_peer(ref, a1, GNTMAP_host_map, &hx) != GNTST_general_error)
+        fail("a second grant over the same GPA was not refused");
+    if (map_peer(ref, a2, GNTMAP_host_map | GNTMAP_readonly, &h2) != GNTST_okay ||
+        mp2[7] != (uint8_t)(7 * 5 + 3))
+        fail("mapping d2's grant read-only");
+    struct gnttab_query_size *qs = (void *)(mp2 + 64);
+    if (hcall(__HYPERVISOR_grant_table_op, GNTTABOP_query_size, (unsigned long)qs, 1) != -14)
+        fail("a hypercall writing into a read-only grant mapping was not -EFAULT");
+    static volatile uint8_t mp3[4096] __attribute__((aligned(4096)));
+    mp3[0] = 0x33;
+    if (unmap_peer((uint64_t)mp3, h2, 0) != GNTST_general_error ||
+        unmap_peer(a1, h2, 0) != GNTST_general_error ||      /* rw there, h2 is ro */
+        unmap_peer(a2, h2, a1) != GNTST_general_error || mp3[0] != 0x33 ||
+        mp[3] != (uint8_t)(3 * 5 + 3))
+        fail("an unmap at the wrong GPA or unmap_and_replace was not refused");
+    if (unmap_peer(a2, h2, 0) != GNTST_okay || mp2[7] != 0x11)
+        fail("the read-only unmap did not bring our page back");
+    if (unmap_peer(a1, h1, 0) != GNTST_okay || mp[0] != 0x11 || mp[1] != 0x11)
+        fail("the unmap did not bring our page back");
+    if (unmap_peer(a1, h1, 0) != GNTST_bad_handle)
+        fail("a second unmap was not GNTST_bad_handle");
+    /* Left mapped when we power off: our death gives it back. */
+    if (map_peer(ref, (uint64_t)mp3, GNTMAP_host_map, &hx) != GNTST_okay ||
+        mp3[1] != (uint8_t)(1 * 5 + 3))
+        fail("mapping d2's grant to leave it mapped");
+    mp3[0] = 0x5a;          /* d2 waits for this, then for our death */
+    puts_con("pvh-hello: mapped d2's grant into our p2m (rw and ro), refusals checked, "
+             "unmapped\n");
+}
+
 void main(uint32_t si_pa)
 {
     const struct hvm_start_info *si = (const void *)(uintptr_t)si_pa;
@@ -927,12 +1014,9 @@ void main(uint32_t si_pa)
     if (hcall(__HYPERVISOR_grant_table_op, GNTTABOP_query_size, (unsigned long)&qs, 1) ||
         qs.status != GNTST_okay || qs.max_nr_frames != 64)
         fail("GNTTABOP_query_size");
-    /* Mapping a grant into its own p2m is not offered yet (docs/hvm.md):
-     * -EOPNOTSUPP, as the v2 status frames. */
-    if (hcall(__HYPERVISOR_grant_table_op, GNTTABOP_map_grant_ref, 0, 1) != -95 ||
-        hcall(__HYPERVISOR_grant_table_op, GNTTABOP_unmap_grant_ref, 0, 1) != -95 ||
-        hcall(__HYPERVISOR_grant_table_op, GNTTABOP_get_status_frames, 0, 1) != -95)
-        fail("grant map, unmap or get_status_frames was not -EOPNOTSUPP");
+    /* The v2 status frames are not offered to a PVH guest (docs/hvm.md). */
+    if (hcall(__HYPERVISOR_grant_table_op, GNTTABOP_get_status_frames, 0, 1) != -95)
+        fail("get_status_frames was not -EOPNOTSUPP");
     /* setup_table: frame numbers are GFNs, ~0 for a frame not mapped. */
     static xen_pfn_t gfl[GT_FRAMES_MAX + 2];
     struct gnttab_setup_table gst = { .dom = DOMID_SELF, .nr_frames = 1 };
@@ -1029,6 +1113,9 @@ void main(uint32_t si_pa)
         for (unsigned i = 0; i < 3; i++)
             __atomic_store_n(&gframe[g[i].ref].flags, (uint16_t)0, __ATOMIC_RELEASE);
         puts_con("pvh-hello: a PV peer mapped our grant 8 and wrote through it, then unmapped\n");
+        uint32_t ref = gpage[2] | gpage[3] << 8 | (uint32_t)gpage[4] << 16 |
+                       (uint32_t)gpage[5] << 24;
+        gnt_map_peer(si_pa, ref);
     }
     if (contains(cmdline, "mode=xs")) {
         /* Introduced by the xenstore domain before it ran. */
