@@ -515,7 +515,8 @@ static int16_t unmap_peer(uint64_t gpa, grant_handle_t h, uint64_t new_addr)
  * GNTST_bad_gntref.  Mapped writable over one page (its bytes seen) and read-only over another (a hypercall writing there is
  * -EFAULT); an unmap at a GPA with no grant, at the other mapping (rw,
  * the handle's is ro) and unmap_and_replace refused, the
- * right ones bring our pages back; a second unmap GNTST_bad_handle.  A
+ * right ones bring our pages back; a second unmap GNTST_bad_handle;
+ * 16 mappings at once are the most (the 17th GNTST_general_error).  A
  * last mapping, through which 0x5a is written, is left for our death to
  * undo (d2's grant ends only then). */
 static void gnt_map_peer(uint32_t si_pa, uint32_t ref)
@@ -564,6 +565,19 @@ static void gnt_map_peer(uint32_t si_pa, uint32_t ref)
     if (map_peer(ref, (uint64_t)mp3, GNTMAP_host_map, &hx) != GNTST_okay ||
         mp3[1] != (uint8_t)(1 * 5 + 3))
         fail("mapping d2's grant to leave it mapped");
+    /* 16 grant mappings at once (HVM_GNT_MAPS): the 17th is refused. */
+    static volatile uint8_t many[16][4096] __attribute__((aligned(4096)));
+    grant_handle_t hm[16];
+    for (unsigned i = 0; i < 15; i++)
+        if (map_peer(ref, (uint64_t)many[i], GNTMAP_host_map | GNTMAP_readonly, &hm[i]) !=
+            GNTST_okay)
+            fail("mapping d2's grant 16 times");
+    if (map_peer(ref, (uint64_t)many[15], GNTMAP_host_map, &hx) != GNTST_general_error)
+        fail("a 17th grant mapping into the p2m was not refused");
+    for (unsigned i = 0; i < 15; i++)
+        if (many[i][9] != (uint8_t)(9 * 5 + 3) ||
+            unmap_peer((uint64_t)many[i], hm[i], 0) != GNTST_okay)
+            fail("the 15 extra grant mappings");
     mp3[0] = 0x5a;          /* d2 waits for this, then for our death */
     puts_con("pvh-hello: mapped d2's grant into our p2m (rw and ro), refusals checked, "
              "unmapped\n");
