@@ -501,10 +501,11 @@ static bool msr_write(struct vcpu *v, uint32_t msr, uint64_t val)
         return true;
     case MSR_XEN_HYPERCALL: {
         /* As Xen: the low 12 bits are the page index (one page: 0), the
-         * rest the guest frame, which must be its RAM. */
+         * rest the guest frame, which must be its RAM (not shared_info,
+         * a grant frame or a grant mapped there, which may be read-only). */
         if (val & 0xfff)
             return false;
-        uint64_t mfn = hvm_p2m_lookup(d, val >> PAGE_SHIFT);
+        uint64_t mfn = hvm_p2m_ram(d, val >> PAGE_SHIFT);
         if (mfn == ~0ULL)
             return false;
         hvm_hypercall_page_fill(pfn_to_virt(mfn));

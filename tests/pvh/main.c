@@ -513,7 +513,7 @@ static int16_t unmap_peer(uint64_t gpa, grant_handle_t h, uint64_t new_addr)
  * Refused (GNTST_general_error): a GPA past our RAM, shared_info's GPA,
  * a device mapping, GNTMAP_contains_pte; a ref past d2's table
  * GNTST_bad_gntref.  Mapped writable over one page (its bytes seen) and read-only over another (a hypercall writing there is
- * -EFAULT); an unmap at a GPA with no grant, at the other mapping (rw,
+ * -EFAULT, the hypercall MSR naming it #GP); an unmap at a GPA with no grant, at the other mapping (rw,
  * the handle's is ro) and unmap_and_replace refused, the
  * right ones bring our pages back; a second unmap GNTST_bad_handle;
  * 16 mappings at once are the most (the 17th GNTST_general_error).  A
@@ -545,6 +545,11 @@ static void gnt_map_peer(uint32_t si_pa, uint32_t ref)
     if (map_peer(ref, a2, GNTMAP_host_map | GNTMAP_readonly, &h2) != GNTST_okay ||
         mp2[7] != (uint8_t)(7 * 5 + 3))
         fail("mapping d2's grant read-only");
+    uint32_t gp_before = gp_count;     /* no hypercall page over a grant */
+    __asm__ volatile("wrmsr" :: "c"(0x40000000u), "a"((uint32_t)a2), "d"((uint32_t)(a2 >> 32))
+                     : "memory");
+    if (gp_count != gp_before + 1 || mp2[0] != (uint8_t)3)
+        fail("the hypercall MSR on a read-only grant mapping did not raise #GP");
     struct gnttab_query_size *qs = (void *)(mp2 + 64);
     if (hcall(__HYPERVISOR_grant_table_op, GNTTABOP_query_size, (unsigned long)qs, 1) != -14)
         fail("a hypercall writing into a read-only grant mapping was not -EFAULT");
