@@ -122,6 +122,17 @@ int grant_table_frame(struct domain *d, unsigned idx, uint64_t *mfn)
     return rc;
 }
 
+int grant_table_status_frame(struct domain *d, unsigned idx, uint64_t *mfn)
+{
+    domain_lock(d);
+    struct grant_table *gt = d->grant_table;
+    int rc = gt && gt->version == 2 && idx < gt->nr_status_frames ? 0 : -XEN_EINVAL;
+    if (!rc)
+        *mfn = virt_to_pfn(gt->status[idx]);
+    domain_unlock(d);
+    return rc;
+}
+
 /* Undoes grant_table_seed before the guest ran (the table stays). */
 void grant_table_unseed(struct domain *d)
 {
@@ -170,6 +181,7 @@ static struct domain *any_domain(domid_t dom, int16_t *status)
 static xen_pfn_t shared_frame_number(struct domain *d, const struct grant_table *gt, unsigned i)
 {
     BUILD_BUG_ON(HVM_GT_FRAMES != GNT_MAX_FRAMES);
+    BUILD_BUG_ON(HVM_GT_STATUS_FRAMES != GNT_MAX_STATUS_FRAMES);
     if (d->arch.type == GUEST_PV)
         return virt_to_pfn(gt->shared[i]);
     return (xen_pfn_t)hvm_p2m_grant_gfn(d, i);
@@ -741,6 +753,10 @@ static long set_version_locked(struct domain *d, struct grant_table *gt, unsigne
         long rc = status_frames_retire(gt);
         if (rc)
             return rc;
+        /* A PVH guest (d is the caller) loses the ones in its p2m, as
+         * Xen takes them out of a translated guest's. */
+        if (d->arch.type != GUEST_PV)
+            hvm_p2m_unmap_status_frames(d);
     }
     for (unsigned i = 0; i < gt->nr_frames; i++)
         memset(gt->shared[i], 0, PAGE_SIZE);
@@ -819,7 +835,9 @@ static long get_status_frames(unsigned long arg, unsigned count)
             st = GNTST_general_error;
         } else {
             for (unsigned i = 0; i < op.nr_frames; i++) {
-                uint64_t f = virt_to_pfn(gt->status[i]);
+                /* PVH: the GFN it mapped the frame at, or ~0, as setup_table. */
+                uint64_t f = d->arch.type == GUEST_PV ? virt_to_pfn(gt->status[i])
+                                                      : hvm_p2m_status_gfn(d, i);
                 if (copy_to_guest(list + i * sizeof(f), &f, sizeof(f)))
                     st = GNTST_bad_virt_addr;
             }

@@ -335,10 +335,20 @@ static long hvm_memory_op(struct vcpu *v, unsigned long cmd, unsigned long arg)
     if (x.domid != DOMID_SELF && x.domid != d->id)
         return -XEN_EPERM;
     if (x.space == XENMAPSPACE_grant_table) {
-        /* Shared frames only (v2 status frames: not offered); the first
-         * HVM_GT_FRAMES of the table (docs/hvm.md). */
+        /* Shared frames up to the table's max, or (v2) its status
+         * frames (docs/hvm.md). */
         uint64_t mfn;
-        if (x.idx >= HVM_GT_FRAMES || x.gpfn >= d->arch.hvm.nr_gfns)
+        if (x.gpfn >= d->arch.hvm.nr_gfns)
+            return -XEN_EINVAL;
+        if (x.idx & XENMAPIDX_grant_table_status) {
+            /* A v2 status frame, read-only in the p2m. */
+            unsigned sidx = (unsigned)(x.idx & ~(xen_ulong_t)XENMAPIDX_grant_table_status);
+            if (x.idx >> 32 || sidx >= HVM_GT_STATUS_FRAMES)
+                return -XEN_EINVAL;
+            long rc = grant_table_status_frame(d, sidx, &mfn);
+            return rc ? rc : hvm_p2m_map_status_frame(d, sidx, x.gpfn, mfn);
+        }
+        if (x.idx >= HVM_GT_FRAMES)
             return -XEN_EINVAL;
         long rc = grant_table_frame(d, (unsigned)x.idx, &mfn);
         return rc ? rc : hvm_p2m_map_grant_frame(d, (unsigned)x.idx, x.gpfn, mfn);
@@ -355,9 +365,8 @@ static long hvm_memory_op(struct vcpu *v, unsigned long cmd, unsigned long arg)
  * frame numbers are GFNs for a translated domain (setup_table gives where
  * each frame is mapped, copy's gmfn and the grants' frames go through
  * the p2m); map_grant_ref puts the grant into its own p2m at host_addr,
- * a guest physical address (grant_table.c's pvh_map_grant).  The v2
- * status frames are not mappable: get_status_frames -EOPNOTSUPP, so a
- * guest can tell it from an unknown op.  A continuation (copy batches) keeps the same command.
+ * a guest physical address (grant_table.c's pvh_map_grant);
+ * get_status_frames gives the GFNs its v2 status frames are mapped at.  A continuation (copy batches) keeps the same command.
  */
 static long hvm_grant_table_op(unsigned long cmd, unsigned long arg, unsigned long count)
 {
@@ -370,9 +379,8 @@ static long hvm_grant_table_op(unsigned long cmd, unsigned long arg, unsigned lo
     case GNTTABOP_map_grant_ref:
     case GNTTABOP_unmap_grant_ref:
     case GNTTABOP_unmap_and_replace:
-        return hypercall_call(__HYPERVISOR_grant_table_op, cmd, arg, count, 0, 0);
     case GNTTABOP_get_status_frames:
-        return -XEN_EOPNOTSUPP;
+        return hypercall_call(__HYPERVISOR_grant_table_op, cmd, arg, count, 0, 0);
     default:
         return -XEN_ENOSYS;
     }

@@ -94,6 +94,9 @@ static bool grant_gfn(struct domain *d, uint64_t gfn)
     for (unsigned i = 0; i < HVM_GT_FRAMES; i++)
         if (d->arch.hvm.gt_ram_mfn[i] && d->arch.hvm.gt_gfn[i] == gfn)
             return true;
+    for (unsigned i = 0; i < HVM_GT_STATUS_FRAMES; i++)
+        if (d->arch.hvm.st_ram_mfn[i] && d->arch.hvm.st_gfn[i] == gfn)
+            return true;
     return false;
 }
 
@@ -149,32 +152,75 @@ static bool special_gfn(struct domain *d, uint64_t gfn)
  * grant frame is -EINVAL (Xen would replace it).  Same caller rule (the
  * domain's only vCPU) and fresh ASIDs after.
  */
-int hvm_p2m_map_grant_frame(struct domain *d, unsigned idx, uint64_t gfn, uint64_t mfn)
+/* Frame idx of a set (grant frames, status frames: gfns and the RAM
+ * frames they hide) mapped at gfn; writable or not. */
+static int map_table_frame(struct domain *d, uint64_t *gfns, uint64_t *ram_mfns, unsigned idx,
+                           uint64_t gfn, uint64_t mfn, bool rw)
 {
-    if (idx >= HVM_GT_FRAMES || gfn >= d->arch.hvm.nr_gfns)
+    if (gfn >= d->arch.hvm.nr_gfns)
         return -XEN_EINVAL;
-    struct hvm_domain *h = &d->arch.hvm;
-    if (h->gt_ram_mfn[idx] && h->gt_gfn[idx] == gfn)
+    if (ram_mfns[idx] && gfns[idx] == gfn)
         return 0;
     if (special_gfn(d, gfn))
         return -XEN_EINVAL;
     uint64_t *e = leaf_slot(d, gfn, false);
     if (!e || !(*e & NPT_P))
         return -XEN_EINVAL;
-    if (h->gt_ram_mfn[idx]) {
-        uint64_t *old = leaf_slot(d, h->gt_gfn[idx], false);
+    if (ram_mfns[idx]) {
+        uint64_t *old = leaf_slot(d, gfns[idx], false);
         if (!old)
             return -XEN_EINVAL;
-        __atomic_store_n(old, (h->gt_ram_mfn[idx] << PAGE_SHIFT) | NPT_LEAF, __ATOMIC_RELEASE);
-        h->gt_ram_mfn[idx] = 0;
+        __atomic_store_n(old, (ram_mfns[idx] << PAGE_SHIFT) | NPT_LEAF, __ATOMIC_RELEASE);
+        ram_mfns[idx] = 0;
     }
-    h->gt_ram_mfn[idx] = (*e & NPT_ADDR) >> PAGE_SHIFT;
-    h->gt_gfn[idx] = gfn;
-    __atomic_store_n(e, (mfn << PAGE_SHIFT) | NPT_LEAF, __ATOMIC_RELEASE);
+    ram_mfns[idx] = (*e & NPT_ADDR) >> PAGE_SHIFT;
+    gfns[idx] = gfn;
+    __atomic_store_n(e, (mfn << PAGE_SHIFT) | (rw ? NPT_LEAF : NPT_LEAF & ~NPT_RW),
+                     __ATOMIC_RELEASE);
     for (unsigned i = 0; i < d->nr_vcpus; i++)
         if (d->vcpu[i])
             hvm_vcpu_tlb_flush(d->vcpu[i]);
     return 0;
+}
+
+int hvm_p2m_map_grant_frame(struct domain *d, unsigned idx, uint64_t gfn, uint64_t mfn)
+{
+    if (idx >= HVM_GT_FRAMES)
+        return -XEN_EINVAL;
+    return map_table_frame(d, d->arch.hvm.gt_gfn, d->arch.hvm.gt_ram_mfn, idx, gfn, mfn, true);
+}
+
+/* A v2 status frame, as the grant frames but read-only: the guest reads
+ * its grants' status there and cannot forge it. */
+int hvm_p2m_map_status_frame(struct domain *d, unsigned idx, uint64_t gfn, uint64_t mfn)
+{
+    if (idx >= HVM_GT_STATUS_FRAMES)
+        return -XEN_EINVAL;
+    return map_table_frame(d, d->arch.hvm.st_gfn, d->arch.hvm.st_ram_mfn, idx, gfn, mfn, false);
+}
+
+/* Back to v1: every status frame out of the p2m, its RAM frame back. */
+void hvm_p2m_unmap_status_frames(struct domain *d)
+{
+    struct hvm_domain *h = &d->arch.hvm;
+    for (unsigned i = 0; i < HVM_GT_STATUS_FRAMES; i++) {
+        if (!h->st_ram_mfn[i])
+            continue;
+        uint64_t *e = leaf_slot(d, h->st_gfn[i], false);
+        if (e)
+            __atomic_store_n(e, (h->st_ram_mfn[i] << PAGE_SHIFT) | NPT_LEAF, __ATOMIC_RELEASE);
+        h->st_ram_mfn[i] = 0;
+    }
+    for (unsigned i = 0; i < d->nr_vcpus; i++)
+        if (d->vcpu[i])
+            hvm_vcpu_tlb_flush(d->vcpu[i]);
+}
+
+uint64_t hvm_p2m_status_gfn(struct domain *d, unsigned idx)
+{
+    if (idx >= HVM_GT_STATUS_FRAMES || !d->arch.hvm.st_ram_mfn[idx])
+        return ~0ULL;
+    return d->arch.hvm.st_gfn[idx];
 }
 
 uint64_t hvm_p2m_grant_gfn(struct domain *d, unsigned idx)

@@ -142,11 +142,14 @@ struct hvm_domain {
     uint64_t gt_gfn[64];           /* grant-table frame i mapped there (HVM_GT_FRAMES) */
     uint64_t gt_ram_mfn[64];       /* ... and the RAM frame it hides (0: not mapped) */
     struct hvm_gnt_map gnt_map[16]; /* others' grants in its p2m (HVM_GNT_MAPS) */
+    uint64_t st_gfn[8];            /* v2 status frame i mapped there (HVM_GT_STATUS_FRAMES) */
+    uint64_t st_ram_mfn[8];        /* ... and the RAM frame it hides (0: not mapped) */
 };
 
 /* Grant-table frames a PVH guest may map (docs/hvm.md): all of a table,
  * GNT_MAX_FRAMES (checked in grant_table.c). */
 #define HVM_GT_FRAMES 64
+#define HVM_GT_STATUS_FRAMES 8     /* GNT_MAX_STATUS_FRAMES (grant_table.c checks) */
 
 struct arch_domain {
     enum guest_type type;

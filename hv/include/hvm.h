@@ -41,6 +41,12 @@ int hvm_p2m_map_grant(struct domain *d, uint64_t gfn, uint64_t mfn, bool ro);
 int hvm_p2m_unmap_grant(struct domain *d, uint64_t gfn, uint64_t mfn, bool ro);
 /* The mfn at gfn for a write (~0 where the p2m maps it read-only). */
 uint64_t hvm_p2m_lookup_write(struct domain *d, uint64_t gfn);
+/* v2 status frame idx (read-only) at gfn, as the grant frames; all of
+ * them out again at the switch back to v1; the GFN of frame idx or ~0
+ * (get_status_frames).  p2m.c. */
+int hvm_p2m_map_status_frame(struct domain *d, unsigned idx, uint64_t gfn, uint64_t mfn);
+void hvm_p2m_unmap_status_frames(struct domain *d);
+uint64_t hvm_p2m_status_gfn(struct domain *d, unsigned idx);
 /* The GFN where d's grant-table frame idx is mapped by add_to_physmap,
  * or ~0 (Xen's INVALID_GFN) if it is not (setup_table, p2m.c). */
 uint64_t hvm_p2m_grant_gfn(struct domain *d, unsigned idx);

@@ -348,7 +348,9 @@ static void gnt_copy_self(uint32_t si_pa, volatile grant_entry_v1_t *gframe, boo
 
 /* set_version 2 and back: the reserved entries (the rings' GFNs when a
  * xenstore domain seeded them) carried over in each format; a bad
- * version -EINVAL. */
+ * version -EINVAL; in v2 its status frame 0 mapped by add_to_physmap
+ * (the store ring's mapping by the xenstore domain seen there), gone
+ * from the p2m again in v1. */
 static void gnt_versions(volatile grant_entry_v1_t *gframe, uint64_t store_pfn,
                          uint64_t con_pfn, bool seeded)
 {
@@ -363,6 +365,30 @@ static void gnt_versions(volatile grant_entry_v1_t *gframe, uint64_t store_pfn,
                    v2[GNTTAB_RESERVED_CONSOLE].full_page.frame != con_pfn ||
                    (v2[GNTTAB_RESERVED_XENSTORE].hdr.flags & GTF_type_mask) != GTF_permit_access))
         fail("the reserved entries were not carried into v2");
+    /* Its status frame 0 read-only over a page of ours: get_status_frames
+     * names it by GFN; frame 8 (past the 8 of 64 grant frames) and a
+     * hypercall writing there refused. */
+    static volatile uint16_t spage[2048] __attribute__((aligned(4096)));
+    spage[0] = 0x4444;
+    struct xen_add_to_physmap xs = { .domid = DOMID_SELF, .space = XENMAPSPACE_grant_table,
+                                     .idx = XENMAPIDX_grant_table_status | 8,
+                                     .gpfn = (uint64_t)spage >> 12 };
+    if (hcall(__HYPERVISOR_memory_op, XENMEM_add_to_physmap, (unsigned long)&xs, 0) != -22)
+        fail("add_to_physmap of status frame 8 was not -EINVAL");
+    xs.idx = XENMAPIDX_grant_table_status | 0;
+    if (hcall(__HYPERVISOR_memory_op, XENMEM_add_to_physmap, (unsigned long)&xs, 0))
+        fail("add_to_physmap of status frame 0");
+    static uint64_t sfl[2];
+    struct gnttab_get_status_frames gsf = { .nr_frames = 1, .dom = DOMID_SELF };
+    set_xen_guest_handle(gsf.frame_list, sfl);
+    if (hcall(__HYPERVISOR_grant_table_op, GNTTABOP_get_status_frames, (unsigned long)&gsf, 1) ||
+        gsf.status != GNTST_okay || sfl[0] != (uint64_t)spage >> 12)
+        fail("get_status_frames did not name status frame 0 by GFN");
+    if (seeded ? !(spage[GNTTAB_RESERVED_XENSTORE] & GTF_reading) : spage[0] != 0)
+        fail("the status frame does not show the store ring's mapping (or is not empty)");
+    if (hcall(__HYPERVISOR_grant_table_op, GNTTABOP_query_size, (unsigned long)(spage + 64),
+              1) != -14)
+        fail("a hypercall writing into the status frame was not -EFAULT");
     sv.version = 3;
     if (hcall(__HYPERVISOR_grant_table_op, GNTTABOP_set_version, (unsigned long)&sv, 1) != -22 ||
         sv.version != 2)
@@ -375,7 +401,13 @@ static void gnt_versions(volatile grant_entry_v1_t *gframe, uint64_t store_pfn,
     if (seeded && (gframe[GNTTAB_RESERVED_XENSTORE].frame != store_pfn ||
                    gframe[GNTTAB_RESERVED_CONSOLE].frame != con_pfn))
         fail("the reserved entries were not carried back into v1");
-    puts_con("pvh-hello: grant table v2 and back, reserved entries kept\n");
+    /* Back in v1 the status frame left our p2m: our page is back. */
+    if (spage[0] != 0x4444 ||
+        hcall(__HYPERVISOR_grant_table_op, GNTTABOP_get_status_frames, (unsigned long)&gsf, 1) ||
+        gsf.status != GNTST_general_error ||
+        hcall(__HYPERVISOR_memory_op, XENMEM_add_to_physmap, (unsigned long)&xs, 0) != -22)
+        fail("the status frame was still there after the switch back to v1");
+    puts_con("pvh-hello: grant table v2 (status frame by GFN) and back, reserved entries kept\n");
 }
 
 /* mode=fifo: the FIFO event ABI with its pages named by GFN (docs/hvm.md).
@@ -1033,9 +1065,13 @@ void main(uint32_t si_pa)
     if (hcall(__HYPERVISOR_grant_table_op, GNTTABOP_query_size, (unsigned long)&qs, 1) ||
         qs.status != GNTST_okay || qs.max_nr_frames != 64)
         fail("GNTTABOP_query_size");
-    /* The v2 status frames are not offered to a PVH guest (docs/hvm.md). */
-    if (hcall(__HYPERVISOR_grant_table_op, GNTTABOP_get_status_frames, 0, 1) != -95)
-        fail("get_status_frames was not -EOPNOTSUPP");
+    /* No status frames in v1. */
+    static uint64_t sfl[2];
+    struct gnttab_get_status_frames gsf = { .nr_frames = 1, .dom = DOMID_SELF };
+    set_xen_guest_handle(gsf.frame_list, sfl);
+    if (hcall(__HYPERVISOR_grant_table_op, GNTTABOP_get_status_frames, (unsigned long)&gsf, 1) ||
+        gsf.status != GNTST_general_error)
+        fail("get_status_frames in v1 was not GNTST_general_error");
     /* setup_table: frame numbers are GFNs, ~0 for a frame not mapped. */
     static xen_pfn_t gfl[GT_FRAMES_MAX + 2];
     struct gnttab_setup_table gst = { .dom = DOMID_SELF, .nr_frames = 1 };
