@@ -6,12 +6,15 @@
  * MTRR-free default decide the rest).  It maps nothing else: a guest
  * address beyond its RAM is a nested page fault.
  *
- * Built once before the domain first runs; while it lives only
- * XENMEM_add_to_physmap of shared_info changes one leaf (one 64-bit
- * store, made by its only vCPU), and both the old and the new frame are
- * the domain's until it dies, so readers (the exit handlers,
- * guest_access) take no lock; freed only by the reaper, when no pCPU
- * runs the domain.
+ * Built once before the domain first runs; while it lives only its own
+ * (only) vCPU changes leaves, each by one 64-bit store: add_to_physmap
+ * of shared_info, grant and status frames, and grants it maps
+ * (map_grant_ref).  The RAM frame a leaf hid stays the domain's until it
+ * dies, and a granted frame holds its references while mapped, so every
+ * frame a reader can see stays allocated; readers that hand a frame on
+ * (grants, foreign mappings, the FIFO pages) check its owner or take RAM
+ * leaves only (hvm_p2m_ram).  Readers (the exit handlers, guest_access)
+ * take no lock; freed only by the reaper, when no pCPU runs the domain.
  */
 #include "lib.h"
 #include "mm.h"
