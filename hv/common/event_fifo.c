@@ -9,6 +9,7 @@
 #include "domain.h"
 #include "event.h"
 #include "hypercall.h"
+#include "hvm.h"
 #include <xen/event_channel.h>
 
 #define WORDS_PER_PAGE  (PAGE_SIZE / sizeof(event_word_t))                 /* 1024 */
@@ -93,17 +94,29 @@ static uint32_t w_and(event_word_t *w, uint32_t m)
     return __atomic_fetch_and(w, m, __ATOMIC_SEQ_CST);
 }
 
+/* The machine frame behind a PVH (translated) domain's gfn: RAM of its
+ * p2m only, as Xen's map_guest_page takes only p2m_ram_rw pages; a gfn
+ * past its RAM, or holding shared_info or a grant frame, is ~0. */
+static uint64_t pvh_frame(struct domain *d, uint64_t gfn)
+{
+    return hvm_p2m_ram(d, gfn);
+}
+
 /* A guest frame the hypervisor writes: a general and a writable type
  * reference, so it can neither become a page table nor be freed while
- * registered (as vcpu_info).  PV: the gfn is the mfn. */
-static long take_frame(struct domain *d, uint64_t gfn)
+ * registered (as vcpu_info).  PV: the gfn is the mfn; PVH: through the
+ * p2m (the reference is on the machine frame, which stays the domain's
+ * until it dies even if the guest maps something else over the gfn). */
+static long take_frame(struct domain *d, uint64_t gfn, uint64_t *mfn)
 {
-    if (gfn >= max_pfn || !get_page(gfn, d))
+    uint64_t m = d->arch.type == GUEST_PV ? gfn : pvh_frame(d, gfn);
+    if (m >= max_pfn || !get_page(m, d))
         return -XEN_EINVAL;
-    if (get_page_type(gfn, PGT_WRITABLE, d)) {
-        put_page(gfn);
+    if (get_page_type(m, PGT_WRITABLE, d)) {
+        put_page(m);
         return -XEN_EINVAL;
     }
+    *mfn = m;
     return 0;
 }
 
@@ -300,15 +313,16 @@ long evtchn_fifo_init_control(struct domain *d, struct evtchn_init_control *ic)
     if (fresh && !(f = fifo_alloc(d)))
         return -XEN_ENOMEM;
     struct fifo_vcpu *fv = &f->vcpu[ic->vcpu];
-    long rc = fv->cb ? -XEN_EINVAL : take_frame(d, ic->control_gfn);
+    uint64_t mfn = 0;
+    long rc = fv->cb ? -XEN_EINVAL : take_frame(d, ic->control_gfn, &mfn);
     if (rc) {
         if (fresh)
             fifo_free(f);
         return rc;
     }
-    fv->cb_mfn = ic->control_gfn;
+    fv->cb_mfn = mfn;
     q_lock(d, f);                /* a send to this vCPU sees it, or drops the event */
-    fv->cb = (evtchn_fifo_control_block_t *)((char *)pfn_to_virt(ic->control_gfn) + ic->offset);
+    fv->cb = (evtchn_fifo_control_block_t *)((char *)pfn_to_virt(mfn) + ic->offset);
     spin_unlock(&f->lock);
     if (fresh) {
         for (unsigned p = 1; p < d->valid_evtchns && p < f->nr_ports; p++) {
@@ -331,10 +345,11 @@ long evtchn_fifo_expand_array(struct domain *d, const struct evtchn_expand_array
     unsigned slot = f->nr_words / WORDS_PER_PAGE;
     if (slot >= MAX_ARRAY_PAGES)
         return -XEN_ENOSPC;
-    long rc = take_frame(d, ea->array_gfn);
+    uint64_t mfn = 0;
+    long rc = take_frame(d, ea->array_gfn, &mfn);
     if (rc)
         return rc;
-    f->array[slot] = pfn_to_virt(ea->array_gfn);
+    f->array[slot] = pfn_to_virt(mfn);
     unsigned first = f->nr_words;
     q_lock(d, f);                /* a send either saw no word and noted it, or sees this one */
     __atomic_store_n(&f->nr_words, first + WORDS_PER_PAGE, __ATOMIC_RELEASE);

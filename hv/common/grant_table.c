@@ -122,6 +122,17 @@ int grant_table_frame(struct domain *d, unsigned idx, uint64_t *mfn)
     return rc;
 }
 
+int grant_table_status_frame(struct domain *d, unsigned idx, uint64_t *mfn)
+{
+    domain_lock(d);
+    struct grant_table *gt = d->grant_table;
+    int rc = gt && gt->version == 2 && idx < gt->nr_status_frames ? 0 : -XEN_EINVAL;
+    if (!rc)
+        *mfn = virt_to_pfn(gt->status[idx]);
+    domain_unlock(d);
+    return rc;
+}
+
 /* Undoes grant_table_seed before the guest ran (the table stays). */
 void grant_table_unseed(struct domain *d)
 {
@@ -163,6 +174,19 @@ static struct domain *any_domain(domid_t dom, int16_t *status)
 }
 
 
+/* The number setup_table gives for d's shared frame i: its machine
+ * frame for PV; for a PVH (translated) domain the GFN where the guest
+ * mapped it with add_to_physmap, or ~0 if it has not, as Xen's
+ * gnttab_shared_gfn (the M2P of an unmapped frame is INVALID_GFN). */
+static xen_pfn_t shared_frame_number(struct domain *d, const struct grant_table *gt, unsigned i)
+{
+    BUILD_BUG_ON(HVM_GT_FRAMES != GNT_MAX_FRAMES);
+    BUILD_BUG_ON(HVM_GT_STATUS_FRAMES != GNT_MAX_STATUS_FRAMES);
+    if (d->arch.type == GUEST_PV)
+        return virt_to_pfn(gt->shared[i]);
+    return (xen_pfn_t)hvm_p2m_grant_gfn(d, i);
+}
+
 static long setup_table(unsigned long arg, unsigned count)
 {
     struct gnttab_setup_table op;
@@ -187,7 +211,7 @@ static long setup_table(unsigned long arg, unsigned count)
             st = GNTST_general_error;
         } else {
             for (unsigned i = 0; i < op.nr_frames; i++) {
-                xen_pfn_t f = virt_to_pfn(gt->shared[i]);
+                xen_pfn_t f = shared_frame_number(d, gt, i);
                 if (copy_to_guest(list + i * sizeof(f), &f, sizeof(f)))
                     st = GNTST_bad_virt_addr;
             }
@@ -243,7 +267,7 @@ static bool frame_of(const struct domain *rd, uint64_t mfn)
  * (~0, refused by frame_of, if the p2m maps nothing there). */
 static uint64_t granted_mfn(struct domain *rd, uint64_t frame)
 {
-    return rd->arch.type == GUEST_PV ? frame : hvm_p2m_lookup(rd, frame);
+    return rd->arch.type == GUEST_PV ? frame : hvm_p2m_ram(rd, frame);
 }
 
 static uint32_t pin_kind(uint32_t flags)
@@ -269,11 +293,69 @@ static void unpin_mapping(const struct gnt_mapping *m, struct domain *rd)
 static void map_one_locked(struct gnttab_map_grant_ref *op, struct domain *ld,
                            struct domain *rd);
 
+/*
+ * A PVH (translated) mapper, as Xen's grant mapping for a translated
+ * guest: host_addr is a guest physical address, and the granted frame
+ * goes into the mapper's p2m there (read-only if the map is), hiding the
+ * RAM frame until the unmap (hv/hvm/p2m.c).  The p2m leaf holds a frame
+ * reference (and a writable type unless read-only) as a PV L1 entry
+ * would; the unmap or the mapper's death gives them back.
+ */
+static long pvh_map_grant(struct domain *ld, struct domain *rd, uint64_t addr, uint64_t mfn,
+                          uint32_t flags)
+{
+    bool ro = flags & GNTMAP_readonly;
+    if (!get_page_and_type_any(mfn, !ro, rd))
+        return -1;
+    if (hvm_p2m_map_grant(ld, addr >> PAGE_SHIFT, mfn, ro)) {
+        put_page_and_type(mfn, !ro);
+        return -1;
+    }
+    return 0;
+}
+
+/* The unmap: addr's frame must map the grant's frame as the handle's
+ * mapping did (read-only or not), as Xen checks only the frame there,
+ * so the references given back are the ones taken; unmap_and_replace
+ * (a new_addr) has no meaning in a p2m (Xen refuses it for translated
+ * guests too). */
+static long pvh_unmap_grant(struct domain *ld, uint64_t addr, uint64_t mfn, uint32_t flags,
+                            uint64_t new_addr)
+{
+    bool ro = flags & GNTMAP_readonly;
+    if (new_addr || hvm_p2m_unmap_grant(ld, addr >> PAGE_SHIFT, mfn, ro))
+        return -1;
+    put_page_and_type(mfn, !ro);
+    return 0;
+}
+
+static long host_map_grant(struct domain *ld, struct domain *rd, uint64_t addr, uint64_t mfn,
+                           uint32_t flags)
+{
+    return ld->arch.type == GUEST_PV ? pv_map_grant(ld, addr, mfn, flags)
+                                     : pvh_map_grant(ld, rd, addr, mfn, flags);
+}
+
+static long host_unmap_grant(struct domain *ld, uint64_t addr, uint64_t mfn, uint32_t flags,
+                             uint64_t new_addr)
+{
+    return ld->arch.type == GUEST_PV ? pv_unmap_grant(ld, addr, mfn, flags, new_addr)
+                                     : pvh_unmap_grant(ld, addr, mfn, flags, new_addr);
+}
+
 static void map_one(struct gnttab_map_grant_ref *op)
 {
     struct domain *ld = current_domain();
     if (!(op->flags & (GNTMAP_device_map | GNTMAP_host_map))) {
         op->status = GNTST_bad_gntref;
+        return;
+    }
+    /* A PVH mapper has only host mappings by guest physical address
+     * (no device mappings: no IOMMU for it; no PTE addresses). */
+    if (ld->arch.type != GUEST_PV &&
+        (op->flags & (GNTMAP_device_map | GNTMAP_contains_pte) ||
+         !(op->flags & GNTMAP_host_map))) {
+        op->status = GNTST_general_error;
         return;
     }
     struct domain *rd = domain_get(op->dom);
@@ -349,7 +431,7 @@ static void map_one_locked(struct gnttab_map_grant_ref *op, struct domain *ld,
             rc = GNTST_general_error;
     }
     if (rc == GNTST_okay && (flags & GNTMAP_host_map) &&
-        pv_map_grant(ld, op->host_addr, mfn, op->flags) < 0)
+        host_map_grant(ld, rd, op->host_addr, mfn, op->flags) < 0)
         rc = GNTST_general_error;
     if (rc != GNTST_okay) {
         if (io_mapped)
@@ -455,7 +537,7 @@ static void unmap_one_locked(struct unmap_req *op, struct domain *ld, struct dom
     if (io_last)
         iommu_grant_unmap(ld, m->frame, wr);
     if (op->host_addr && (m->flags & GNTMAP_host_map)) {
-        if (pv_unmap_grant(ld, op->host_addr, m->frame, m->flags, op->new_addr) < 0) {
+        if (host_unmap_grant(ld, op->host_addr, m->frame, m->flags, op->new_addr) < 0) {
             if (io_last && iommu_grant_map(ld, m->frame, wr))
                 printk("grant: d%u's devices lost their mapping of frame %lx\n", ld->id,
                        (unsigned long)m->frame);
@@ -671,6 +753,10 @@ static long set_version_locked(struct domain *d, struct grant_table *gt, unsigne
         long rc = status_frames_retire(gt);
         if (rc)
             return rc;
+        /* A PVH guest (d is the caller) loses the ones in its p2m, as
+         * Xen takes them out of a translated guest's. */
+        if (d->arch.type != GUEST_PV)
+            hvm_p2m_unmap_status_frames(d);
     }
     for (unsigned i = 0; i < gt->nr_frames; i++)
         memset(gt->shared[i], 0, PAGE_SIZE);
@@ -749,7 +835,9 @@ static long get_status_frames(unsigned long arg, unsigned count)
             st = GNTST_general_error;
         } else {
             for (unsigned i = 0; i < op.nr_frames; i++) {
-                uint64_t f = virt_to_pfn(gt->status[i]);
+                /* PVH: the GFN it mapped the frame at, or ~0, as setup_table. */
+                uint64_t f = d->arch.type == GUEST_PV ? virt_to_pfn(gt->status[i])
+                                                      : hvm_p2m_status_gfn(d, i);
                 if (copy_to_guest(list + i * sizeof(f), &f, sizeof(f)))
                     st = GNTST_bad_virt_addr;
             }

@@ -92,7 +92,9 @@ static long hvm_copy(void *buf, unsigned long gva, size_t n, int mode)
         uint64_t gpa;
         if (gva_to_gpa(v, gva, mode != 0, &gpa))
             return -XEN_EFAULT;
-        uint64_t mfn = hvm_p2m_lookup(v->domain, gpa >> PAGE_SHIFT);
+        /* A write needs a writable p2m leaf (not a read-only grant). */
+        uint64_t mfn = mode ? hvm_p2m_lookup_write(v->domain, gpa >> PAGE_SHIFT)
+                            : hvm_p2m_lookup(v->domain, gpa >> PAGE_SHIFT);
         if (mfn == ~0ULL)
             return -XEN_EFAULT;
         size_t off = gpa & (PAGE_SIZE - 1);
@@ -338,10 +340,20 @@ static long hvm_memory_op(struct vcpu *v, unsigned long cmd, unsigned long arg)
     if (x.domid != DOMID_SELF && x.domid != d->id)
         return -XEN_EPERM;
     if (x.space == XENMAPSPACE_grant_table) {
-        /* Shared frames only (v2 status frames: not offered); the first
-         * HVM_GT_FRAMES of the table (docs/hvm.md). */
+        /* Shared frames up to the table's max, or (v2) its status
+         * frames (docs/hvm.md). */
         uint64_t mfn;
-        if (x.idx >= HVM_GT_FRAMES || x.gpfn >= d->arch.hvm.nr_gfns)
+        if (x.gpfn >= d->arch.hvm.nr_gfns)
+            return -XEN_EINVAL;
+        if (x.idx & XENMAPIDX_grant_table_status) {
+            /* A v2 status frame, read-only in the p2m. */
+            unsigned sidx = (unsigned)(x.idx & ~(xen_ulong_t)XENMAPIDX_grant_table_status);
+            if (x.idx >> 32 || sidx >= HVM_GT_STATUS_FRAMES)
+                return -XEN_EINVAL;
+            long rc = grant_table_status_frame(d, sidx, &mfn);
+            return rc ? rc : hvm_p2m_map_status_frame(d, sidx, x.gpfn, mfn);
+        }
+        if (x.idx >= HVM_GT_FRAMES)
             return -XEN_EINVAL;
         long rc = grant_table_frame(d, (unsigned)x.idx, &mfn);
         return rc ? rc : hvm_p2m_map_grant_frame(d, (unsigned)x.idx, x.gpfn, mfn);
@@ -351,6 +363,32 @@ static long hvm_memory_op(struct vcpu *v, unsigned long cmd, unsigned long arg)
     if (x.idx != 0)
         return -XEN_EINVAL;
     return hvm_p2m_map_shared_info(d, x.gpfn);
+}
+
+/*
+ * grant_table_op for a PVH guest (docs/hvm.md): the common code, whose
+ * frame numbers are GFNs for a translated domain (setup_table gives where
+ * each frame is mapped, copy's gmfn and the grants' frames go through
+ * the p2m); map_grant_ref puts the grant into its own p2m at host_addr,
+ * a guest physical address (grant_table.c's pvh_map_grant);
+ * get_status_frames gives the GFNs its v2 status frames are mapped at.  A continuation (copy batches) keeps the same command.
+ */
+static long hvm_grant_table_op(unsigned long cmd, unsigned long arg, unsigned long count)
+{
+    switch (cmd) {
+    case GNTTABOP_setup_table:
+    case GNTTABOP_query_size:
+    case GNTTABOP_copy:
+    case GNTTABOP_set_version:
+    case GNTTABOP_get_version:
+    case GNTTABOP_map_grant_ref:
+    case GNTTABOP_unmap_grant_ref:
+    case GNTTABOP_unmap_and_replace:
+    case GNTTABOP_get_status_frames:
+        return hypercall_call(__HYPERVISOR_grant_table_op, cmd, arg, count, 0, 0);
+    default:
+        return -XEN_ENOSYS;
+    }
 }
 
 /* The calls an HVM/PVH guest has so far (docs/hvm.md); the rest
@@ -383,14 +421,13 @@ static long hvm_hypercall_call(struct vcpu *v, unsigned long nr, unsigned long a
             return hvm_op_upcall_vector(v, a2);
         return -XEN_ENOSYS;
     case __HYPERVISOR_grant_table_op:
-        /* query_size only so far (the frames: add_to_physmap). */
-        if (a1 != GNTTABOP_query_size)
-            return -XEN_ENOSYS;
-        break;
+        return hvm_grant_table_op(a1, a2, a3);
     case __HYPERVISOR_event_channel_op:
         if (a1 != EVTCHNOP_bind_virq && a1 != EVTCHNOP_close && a1 != EVTCHNOP_send &&
             a1 != EVTCHNOP_status && a1 != EVTCHNOP_alloc_unbound &&
-            a1 != EVTCHNOP_bind_interdomain && a1 != EVTCHNOP_unmask)
+            a1 != EVTCHNOP_bind_interdomain && a1 != EVTCHNOP_unmask &&
+            a1 != EVTCHNOP_init_control && a1 != EVTCHNOP_expand_array &&
+            a1 != EVTCHNOP_set_priority)
             return -XEN_ENOSYS;
         break;
     default:
@@ -477,10 +514,11 @@ static bool msr_write(struct vcpu *v, uint32_t msr, uint64_t val)
         return true;
     case MSR_XEN_HYPERCALL: {
         /* As Xen: the low 12 bits are the page index (one page: 0), the
-         * rest the guest frame, which must be its RAM. */
+         * rest the guest frame, which must be its RAM (not shared_info,
+         * a grant frame or a grant mapped there, which may be read-only). */
         if (val & 0xfff)
             return false;
-        uint64_t mfn = hvm_p2m_lookup(d, val >> PAGE_SHIFT);
+        uint64_t mfn = hvm_p2m_ram(d, val >> PAGE_SHIFT);
         if (mfn == ~0ULL)
             return false;
         hvm_hypercall_page_fill(pfn_to_virt(mfn));

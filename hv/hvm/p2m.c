@@ -6,12 +6,15 @@
  * MTRR-free default decide the rest).  It maps nothing else: a guest
  * address beyond its RAM is a nested page fault.
  *
- * Built once before the domain first runs; while it lives only
- * XENMEM_add_to_physmap of shared_info changes one leaf (one 64-bit
- * store, made by its only vCPU), and both the old and the new frame are
- * the domain's until it dies, so readers (the exit handlers,
- * guest_access) take no lock; freed only by the reaper, when no pCPU
- * runs the domain.
+ * Built once before the domain first runs; while it lives only its own
+ * (only) vCPU changes leaves, each by one 64-bit store: add_to_physmap
+ * of shared_info, grant and status frames, and grants it maps
+ * (map_grant_ref).  The RAM frame a leaf hid stays the domain's until it
+ * dies, and a granted frame holds its references while mapped, so every
+ * frame a reader can see stays allocated; readers that hand a frame on
+ * (grants, foreign mappings, the FIFO pages) check its owner or take RAM
+ * leaves only (hvm_p2m_ram).  Readers (the exit handlers, guest_access)
+ * take no lock; freed only by the reaper, when no pCPU runs the domain.
  */
 #include "lib.h"
 #include "mm.h"
@@ -94,6 +97,9 @@ static bool grant_gfn(struct domain *d, uint64_t gfn)
     for (unsigned i = 0; i < HVM_GT_FRAMES; i++)
         if (d->arch.hvm.gt_ram_mfn[i] && d->arch.hvm.gt_gfn[i] == gfn)
             return true;
+    for (unsigned i = 0; i < HVM_GT_STATUS_FRAMES; i++)
+        if (d->arch.hvm.st_ram_mfn[i] && d->arch.hvm.st_gfn[i] == gfn)
+            return true;
     return false;
 }
 
@@ -124,10 +130,21 @@ int hvm_p2m_map_shared_info(struct domain *d, uint64_t gfn)
     return 0;
 }
 
-/* Whether gfn holds one of the frames add_to_physmap put there. */
+/* The slot of the grant mapped at gfn, or -1. */
+static int gnt_map_slot(struct domain *d, uint64_t gfn)
+{
+    for (unsigned i = 0; i < HVM_GNT_MAPS; i++)
+        if (d->arch.hvm.gnt_map[i].ram_mfn && d->arch.hvm.gnt_map[i].gfn == gfn)
+            return (int)i;
+    return -1;
+}
+
+/* Whether gfn holds one of the frames add_to_physmap or a grant mapping
+ * put there. */
 static bool special_gfn(struct domain *d, uint64_t gfn)
 {
-    return (d->arch.hvm.si_ram_mfn && d->arch.hvm.si_gfn == gfn) || grant_gfn(d, gfn);
+    return (d->arch.hvm.si_ram_mfn && d->arch.hvm.si_gfn == gfn) || grant_gfn(d, gfn) ||
+           gnt_map_slot(d, gfn) >= 0;
 }
 
 /*
@@ -138,32 +155,145 @@ static bool special_gfn(struct domain *d, uint64_t gfn)
  * grant frame is -EINVAL (Xen would replace it).  Same caller rule (the
  * domain's only vCPU) and fresh ASIDs after.
  */
-int hvm_p2m_map_grant_frame(struct domain *d, unsigned idx, uint64_t gfn, uint64_t mfn)
+/* Frame idx of a set (grant frames, status frames: gfns and the RAM
+ * frames they hide) mapped at gfn; writable or not. */
+static int map_table_frame(struct domain *d, uint64_t *gfns, uint64_t *ram_mfns, unsigned idx,
+                           uint64_t gfn, uint64_t mfn, bool rw)
 {
-    if (idx >= HVM_GT_FRAMES || gfn >= d->arch.hvm.nr_gfns)
+    if (gfn >= d->arch.hvm.nr_gfns)
         return -XEN_EINVAL;
-    struct hvm_domain *h = &d->arch.hvm;
-    if (h->gt_ram_mfn[idx] && h->gt_gfn[idx] == gfn)
+    if (ram_mfns[idx] && gfns[idx] == gfn)
         return 0;
     if (special_gfn(d, gfn))
         return -XEN_EINVAL;
     uint64_t *e = leaf_slot(d, gfn, false);
     if (!e || !(*e & NPT_P))
         return -XEN_EINVAL;
-    if (h->gt_ram_mfn[idx]) {
-        uint64_t *old = leaf_slot(d, h->gt_gfn[idx], false);
+    if (ram_mfns[idx]) {
+        uint64_t *old = leaf_slot(d, gfns[idx], false);
         if (!old)
             return -XEN_EINVAL;
-        __atomic_store_n(old, (h->gt_ram_mfn[idx] << PAGE_SHIFT) | NPT_LEAF, __ATOMIC_RELEASE);
-        h->gt_ram_mfn[idx] = 0;
+        __atomic_store_n(old, (ram_mfns[idx] << PAGE_SHIFT) | NPT_LEAF, __ATOMIC_RELEASE);
+        ram_mfns[idx] = 0;
     }
-    h->gt_ram_mfn[idx] = (*e & NPT_ADDR) >> PAGE_SHIFT;
-    h->gt_gfn[idx] = gfn;
-    __atomic_store_n(e, (mfn << PAGE_SHIFT) | NPT_LEAF, __ATOMIC_RELEASE);
+    ram_mfns[idx] = (*e & NPT_ADDR) >> PAGE_SHIFT;
+    gfns[idx] = gfn;
+    __atomic_store_n(e, (mfn << PAGE_SHIFT) | (rw ? NPT_LEAF : NPT_LEAF & ~NPT_RW),
+                     __ATOMIC_RELEASE);
     for (unsigned i = 0; i < d->nr_vcpus; i++)
         if (d->vcpu[i])
             hvm_vcpu_tlb_flush(d->vcpu[i]);
     return 0;
+}
+
+int hvm_p2m_map_grant_frame(struct domain *d, unsigned idx, uint64_t gfn, uint64_t mfn)
+{
+    if (idx >= HVM_GT_FRAMES)
+        return -XEN_EINVAL;
+    return map_table_frame(d, d->arch.hvm.gt_gfn, d->arch.hvm.gt_ram_mfn, idx, gfn, mfn, true);
+}
+
+/* A v2 status frame, as the grant frames but read-only: the guest reads
+ * its grants' status there and cannot forge it. */
+int hvm_p2m_map_status_frame(struct domain *d, unsigned idx, uint64_t gfn, uint64_t mfn)
+{
+    if (idx >= HVM_GT_STATUS_FRAMES)
+        return -XEN_EINVAL;
+    return map_table_frame(d, d->arch.hvm.st_gfn, d->arch.hvm.st_ram_mfn, idx, gfn, mfn, false);
+}
+
+/* Back to v1: every status frame out of the p2m, its RAM frame back. */
+void hvm_p2m_unmap_status_frames(struct domain *d)
+{
+    struct hvm_domain *h = &d->arch.hvm;
+    for (unsigned i = 0; i < HVM_GT_STATUS_FRAMES; i++) {
+        if (!h->st_ram_mfn[i])
+            continue;
+        uint64_t *e = leaf_slot(d, h->st_gfn[i], false);
+        if (e)
+            __atomic_store_n(e, (h->st_ram_mfn[i] << PAGE_SHIFT) | NPT_LEAF, __ATOMIC_RELEASE);
+        h->st_ram_mfn[i] = 0;
+    }
+    for (unsigned i = 0; i < d->nr_vcpus; i++)
+        if (d->vcpu[i])
+            hvm_vcpu_tlb_flush(d->vcpu[i]);
+}
+
+uint64_t hvm_p2m_status_gfn(struct domain *d, unsigned idx)
+{
+    if (idx >= HVM_GT_STATUS_FRAMES || !d->arch.hvm.st_ram_mfn[idx])
+        return ~0ULL;
+    return d->arch.hvm.st_gfn[idx];
+}
+
+uint64_t hvm_p2m_grant_gfn(struct domain *d, unsigned idx)
+{
+    if (idx >= HVM_GT_FRAMES || !d->arch.hvm.gt_ram_mfn[idx])
+        return ~0ULL;
+    return d->arch.hvm.gt_gfn[idx];
+}
+
+uint64_t hvm_p2m_ram(struct domain *d, uint64_t gfn)
+{
+    if (special_gfn(d, gfn))
+        return ~0ULL;
+    return hvm_p2m_lookup(d, gfn);
+}
+
+static void flush_all(struct domain *d)
+{
+    for (unsigned i = 0; i < d->nr_vcpus; i++)
+        if (d->vcpu[i])
+            hvm_vcpu_tlb_flush(d->vcpu[i]);
+}
+
+int hvm_p2m_map_grant(struct domain *d, uint64_t gfn, uint64_t mfn, bool ro)
+{
+    if (gfn >= d->arch.hvm.nr_gfns || special_gfn(d, gfn))
+        return -XEN_EINVAL;
+    int slot = -1;
+    for (unsigned i = 0; i < HVM_GNT_MAPS && slot < 0; i++)
+        if (!d->arch.hvm.gnt_map[i].ram_mfn)
+            slot = (int)i;
+    if (slot < 0)
+        return -XEN_ENOSPC;
+    uint64_t *e = leaf_slot(d, gfn, false);
+    if (!e || !(*e & NPT_P))
+        return -XEN_EINVAL;
+    struct hvm_gnt_map *m = &d->arch.hvm.gnt_map[slot];
+    m->gfn = gfn;
+    m->mfn = mfn;
+    m->ro = ro;
+    m->ram_mfn = (*e & NPT_ADDR) >> PAGE_SHIFT;
+    __atomic_store_n(e, (mfn << PAGE_SHIFT) | (ro ? NPT_LEAF & ~NPT_RW : NPT_LEAF),
+                     __ATOMIC_RELEASE);
+    flush_all(d);
+    return 0;
+}
+
+int hvm_p2m_unmap_grant(struct domain *d, uint64_t gfn, uint64_t mfn, bool ro)
+{
+    int slot = gnt_map_slot(d, gfn);
+    if (slot < 0 || d->arch.hvm.gnt_map[slot].mfn != mfn || d->arch.hvm.gnt_map[slot].ro != ro)
+        return -XEN_EINVAL;
+    struct hvm_gnt_map *m = &d->arch.hvm.gnt_map[slot];
+    uint64_t *e = leaf_slot(d, gfn, false);
+    if (!e)
+        return -XEN_EINVAL;
+    __atomic_store_n(e, (m->ram_mfn << PAGE_SHIFT) | NPT_LEAF, __ATOMIC_RELEASE);
+    m->ram_mfn = 0;
+    flush_all(d);
+    return 0;
+}
+
+uint64_t hvm_p2m_lookup_write(struct domain *d, uint64_t gfn)
+{
+    if (gfn >= d->arch.hvm.nr_gfns || !d->arch.hvm.p2m_root)
+        return ~0ULL;
+    uint64_t *e = leaf_slot(d, gfn, false);
+    if (!e || (*e & (NPT_P | NPT_RW)) != (NPT_P | NPT_RW))
+        return ~0ULL;
+    return (*e & NPT_ADDR) >> PAGE_SHIFT;
 }
 
 static void free_level(uint64_t *t, int level, unsigned *count)
@@ -180,6 +310,14 @@ void hvm_p2m_free(struct domain *d)
 {
     if (!d->arch.hvm.p2m_root)
         return;
+    /* Grants still mapped: their frames' references go (the mapper's
+     * maptrack entries were unpinned by grant_table_destroy). */
+    for (unsigned i = 0; i < HVM_GNT_MAPS; i++) {
+        struct hvm_gnt_map *m = &d->arch.hvm.gnt_map[i];
+        if (m->ram_mfn)
+            put_page_and_type(m->mfn, !m->ro);
+        m->ram_mfn = 0;
+    }
     unsigned freed = 0;
     free_level(VA(d->arch.hvm.p2m_root), 4, &freed);
     if (freed != d->arch.hvm.p2m_tables)

@@ -117,6 +117,16 @@ struct pv_domain {
     uint32_t pci_cf8;              /* PCI address latched by an emulated OUT to 0xcf8 */
 };
 
+/* A grant of another domain mapped into a PVH domain's p2m at gfn by
+ * map_grant_ref (hv/hvm/p2m.c): the granted frame mfn (a frame
+ * reference, and a writable type unless ro, held until the unmap or the
+ * p2m's end) hides the RAM frame ram_mfn there (0: the slot is free). */
+struct hvm_gnt_map {
+    uint64_t gfn, ram_mfn, mfn;
+    uint32_t ro;
+};
+#define HVM_GNT_MAPS 16            /* grants a PVH domain may map at once */
+
 /* An HVM/PVH domain: its nested page tables (hv/hvm/p2m.c), built from
  * its own frames, and the hypercall page it asked for. */
 struct hvm_domain {
@@ -129,10 +139,17 @@ struct hvm_domain {
     uint64_t params[39];           /* HVM_PARAM_* (HVM_NR_PARAMS, hvm_op in hvm.c) */
     uint64_t si_gfn;               /* where shared_info is mapped (add_to_physmap) ... */
     uint64_t si_ram_mfn;           /* ... and the RAM frame it hides there (0: none) */
-    uint64_t gt_gfn[4];            /* grant-table frame i mapped there (HVM_GT_FRAMES) */
-    uint64_t gt_ram_mfn[4];        /* ... and the RAM frame it hides (0: not mapped) */
+    uint64_t gt_gfn[64];           /* grant-table frame i mapped there (HVM_GT_FRAMES) */
+    uint64_t gt_ram_mfn[64];       /* ... and the RAM frame it hides (0: not mapped) */
+    struct hvm_gnt_map gnt_map[16]; /* others' grants in its p2m (HVM_GNT_MAPS) */
+    uint64_t st_gfn[8];            /* v2 status frame i mapped there (HVM_GT_STATUS_FRAMES) */
+    uint64_t st_ram_mfn[8];        /* ... and the RAM frame it hides (0: not mapped) */
 };
-#define HVM_GT_FRAMES 4            /* grant-table frames a PVH guest may map (docs/hvm.md) */
+
+/* Grant-table frames a PVH guest may map (docs/hvm.md): all of a table,
+ * GNT_MAX_FRAMES (checked in grant_table.c). */
+#define HVM_GT_FRAMES 64
+#define HVM_GT_STATUS_FRAMES 8     /* GNT_MAX_STATUS_FRAMES (grant_table.c checks) */
 
 struct arch_domain {
     enum guest_type type;

@@ -145,5 +145,8 @@ int grant_table_seed(struct domain *d, domid_t be, uint64_t console_mfn, uint64_
 void grant_table_unseed(struct domain *d);
 
 int grant_table_frame(struct domain *d, unsigned idx, uint64_t *mfn);
+/* The machine frame of d's v2 status frame idx: 0, or -EINVAL if d's
+ * table is not v2 or has no such frame (XENMAPIDX_grant_table_status). */
+int grant_table_status_frame(struct domain *d, unsigned idx, uint64_t *mfn);
 
 #endif

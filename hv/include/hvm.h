@@ -31,6 +31,28 @@ int hvm_p2m_build(struct domain *d, const uint64_t *mfns, uint64_t nr);
 uint64_t hvm_p2m_lookup(struct domain *d, uint64_t gfn);
 int hvm_p2m_map_grant_frame(struct domain *d, unsigned idx, uint64_t gfn, uint64_t mfn);
 void hvm_p2m_free(struct domain *d);
+/* Another domain's granted frame mfn into d's p2m at gfn (a RAM gfn
+ * that holds nothing add_to_physmap or another grant put there),
+ * read-only if ro; the caller holds the frame's references, which the
+ * unmap (0 if gfn maps mfn by a grant as ro, else -EINVAL: the
+ * references match) or hvm_p2m_free gives
+ * back as put_page_and_type(mfn, !ro).  Only d's own vCPU calls these. */
+int hvm_p2m_map_grant(struct domain *d, uint64_t gfn, uint64_t mfn, bool ro);
+int hvm_p2m_unmap_grant(struct domain *d, uint64_t gfn, uint64_t mfn, bool ro);
+/* The mfn at gfn for a write (~0 where the p2m maps it read-only). */
+uint64_t hvm_p2m_lookup_write(struct domain *d, uint64_t gfn);
+/* v2 status frame idx (read-only) at gfn, as the grant frames; all of
+ * them out again at the switch back to v1; the GFN of frame idx or ~0
+ * (get_status_frames).  p2m.c. */
+int hvm_p2m_map_status_frame(struct domain *d, unsigned idx, uint64_t gfn, uint64_t mfn);
+void hvm_p2m_unmap_status_frames(struct domain *d);
+uint64_t hvm_p2m_status_gfn(struct domain *d, unsigned idx);
+/* The GFN where d's grant-table frame idx is mapped by add_to_physmap,
+ * or ~0 (Xen's INVALID_GFN) if it is not (setup_table, p2m.c). */
+uint64_t hvm_p2m_grant_gfn(struct domain *d, unsigned idx);
+/* The mfn of a RAM frame of d at gfn, ~0 if gfn is not RAM or holds a
+ * frame add_to_physmap put there (shared_info, a grant frame: p2m.c). */
+uint64_t hvm_p2m_ram(struct domain *d, uint64_t gfn);
 /* XENMEM_add_to_physmap of shared_info at gfn (p2m.c). */
 int hvm_p2m_map_shared_info(struct domain *d, uint64_t gfn);
 /* v takes a fresh ASID (no stale TLB entries) at its next VMRUN (svm.c). */

@@ -16,6 +16,7 @@
  */
 #include <stdint.h>
 #include <stddef.h>
+#include <stdbool.h>
 #include <xen/xen.h>
 #include <xen/sched.h>
 #include <xen/vcpu.h>
@@ -252,6 +253,376 @@ static struct xsd_sockmsg xs_request(uint32_t type, uint32_t id, const char *p1,
     return r;
 }
 
+#define GT_FRAMES_MAX 64           /* Xen 4.17's default max_nr_frames */
+
+/* Grant frames past the first four: 5 and the last (63) mapped over
+ * pages of ours; setup_table names each where it is (or ~0), query_size
+ * counts the table grown to 64 frames; the frame is shared with the
+ * hypervisor (an entry written there reads back through setup_table's
+ * GFN). */
+static void gnt_more_frames(volatile grant_entry_v1_t *f0, volatile uint8_t *p5,
+                            volatile uint8_t *p63, struct gnttab_setup_table *st,
+                            xen_pfn_t *gfl, struct gnttab_query_size *qs)
+{
+    static const unsigned idx[] = { 5, GT_FRAMES_MAX - 1 };
+    volatile uint8_t *pg[] = { p5, p63 };
+    for (unsigned i = 0; i < 2; i++) {
+        pg[i][0] = 0x55;
+        struct xen_add_to_physmap x = { .domid = DOMID_SELF, .space = XENMAPSPACE_grant_table,
+                                        .idx = idx[i], .gpfn = (uint64_t)pg[i] >> 12 };
+        if (hcall(__HYPERVISOR_memory_op, XENMEM_add_to_physmap, (unsigned long)&x, 0))
+            fail("add_to_physmap of grant frame 5 or 63");
+        if (pg[i][0] != 0)
+            fail("a new grant frame mapped over a page was not zeroed");
+    }
+    st->nr_frames = GT_FRAMES_MAX;
+    for (unsigned i = 0; i < GT_FRAMES_MAX; i++)
+        gfl[i] = 0x1234;
+    if (hcall(__HYPERVISOR_grant_table_op, GNTTABOP_setup_table, (unsigned long)st, 1) ||
+        st->status != GNTST_okay)
+        fail("GNTTABOP_setup_table of 64 frames");
+    for (unsigned i = 0; i < GT_FRAMES_MAX; i++) {
+        xen_pfn_t want = i == 0 ? (uint64_t)f0 >> 12 : i == 5 ? (uint64_t)p5 >> 12 :
+                         i == GT_FRAMES_MAX - 1 ? (uint64_t)p63 >> 12 : ~(xen_pfn_t)0;
+        if (gfl[i] != want)
+            fail("GNTTABOP_setup_table did not name each frame by its GFN (or ~0)");
+    }
+    if (hcall(__HYPERVISOR_grant_table_op, GNTTABOP_query_size, (unsigned long)qs, 1) ||
+        qs->nr_frames != GT_FRAMES_MAX)
+        fail("query_size after mapping frame 63 did not count 64 frames");
+    puts_con("pvh-hello: grant frames 5 and 63 mapped, setup_table names them by GFN\n");
+}
+
+/* GNTTABOP_copy with GFN operands: a page of ours to another by gmfn,
+ * then (with self=d1 on the command line: a guest cannot ask its own
+ * id) from grant 12 (ours, to ourselves) by reference; a GFN past its
+ * RAM is GNTST_bad_page, a copy past the page GNTST_bad_copy_arg. */
+static void gnt_copy_self(uint32_t si_pa, volatile grant_entry_v1_t *gframe, bool self_d1)
+{
+    static volatile uint8_t a[4096] __attribute__((aligned(4096)));
+    static volatile uint8_t b[4096] __attribute__((aligned(4096)));
+    for (unsigned i = 0; i < 4096; i++) {
+        a[i] = (uint8_t)(i * 3 + 5);
+        b[i] = 0;
+    }
+    struct gnttab_copy c[4] = {
+        { .source = { .u.gmfn = (uint64_t)a >> 12, .domid = DOMID_SELF, .offset = 16 },
+          .dest = { .u.gmfn = (uint64_t)b >> 12, .domid = DOMID_SELF, .offset = 32 },
+          .len = 100 },
+        { .source = { .u.gmfn = (uint64_t)a >> 12, .domid = DOMID_SELF },
+          .dest = { .u.gmfn = (si_pa >> 12) + 100, .domid = DOMID_SELF }, .len = 8 },
+        { .source = { .u.gmfn = (1ULL << 40), .domid = DOMID_SELF },
+          .dest = { .u.gmfn = (uint64_t)b >> 12, .domid = DOMID_SELF }, .len = 8 },
+        { .source = { .u.gmfn = (uint64_t)a >> 12, .domid = DOMID_SELF, .offset = 4000 },
+          .dest = { .u.gmfn = (uint64_t)b >> 12, .domid = DOMID_SELF }, .len = 200 },
+    };
+    if (hcall(__HYPERVISOR_grant_table_op, GNTTABOP_copy, (unsigned long)c, 4))
+        fail("GNTTABOP_copy batch");
+    if (c[0].status != GNTST_okay || c[1].status != GNTST_bad_page ||
+        c[2].status != GNTST_bad_page || c[3].status != GNTST_bad_copy_arg)
+        fail("GNTTABOP_copy statuses by GFN");
+    for (unsigned i = 0; i < 4096; i++)
+        if (b[i] != (i >= 32 && i < 132 ? (uint8_t)((i - 16) * 3 + 5) : 0))
+            fail("GNTTABOP_copy by GFN copied the wrong bytes");
+    if (!self_d1) {
+        puts_con("pvh-hello: GNTTABOP_copy by GFN; bad GFNs GNTST_bad_page\n");
+        return;
+    }
+    gframe[12].frame = (uint32_t)((uint64_t)b >> 12);
+    gframe[12].domid = 1;
+    __atomic_store_n(&gframe[12].flags, (uint16_t)GTF_permit_access, __ATOMIC_RELEASE);
+    struct gnttab_copy g = {
+        .source = { .u.ref = 12, .domid = DOMID_SELF, .offset = 32 },
+        .dest = { .u.gmfn = (uint64_t)a >> 12, .domid = DOMID_SELF }, .len = 4,
+        .flags = GNTCOPY_source_gref };
+    if (hcall(__HYPERVISOR_grant_table_op, GNTTABOP_copy, (unsigned long)&g, 1) ||
+        g.status != GNTST_okay || a[0] != b[32] || a[3] != b[35])
+        fail("GNTTABOP_copy from our own grant 12");
+    if (gframe[12].flags & (GTF_reading | GTF_writing))
+        fail("the copy left grant 12 in use");
+    gframe[12].frame = (uint32_t)((si_pa >> 12) + 100);
+    g.status = 0;
+    if (hcall(__HYPERVISOR_grant_table_op, GNTTABOP_copy, (unsigned long)&g, 1) ||
+        g.status != GNTST_bad_page)
+        fail("GNTTABOP_copy from a grant naming a GFN past our RAM was not GNTST_bad_page");
+    __atomic_store_n(&gframe[12].flags, (uint16_t)0, __ATOMIC_RELEASE);
+    puts_con("pvh-hello: GNTTABOP_copy by GFN and by our own grant; bad GFNs GNTST_bad_page\n");
+}
+
+/* set_version 2 and back: the reserved entries (the rings' GFNs when a
+ * xenstore domain seeded them) carried over in each format; a bad
+ * version -EINVAL; in v2 its status frame 0 mapped by add_to_physmap
+ * (the store ring's mapping by the xenstore domain seen there), gone
+ * from the p2m again in v1. */
+static void gnt_versions(volatile grant_entry_v1_t *gframe, uint64_t store_pfn,
+                         uint64_t con_pfn, bool seeded)
+{
+    struct gnttab_set_version sv = { .version = 2 };
+    struct gnttab_get_version gv = { .dom = DOMID_SELF };
+    if (hcall(__HYPERVISOR_grant_table_op, GNTTABOP_set_version, (unsigned long)&sv, 1) ||
+        hcall(__HYPERVISOR_grant_table_op, GNTTABOP_get_version, (unsigned long)&gv, 1) ||
+        gv.version != 2)
+        fail("GNTTABOP_set_version 2");
+    volatile grant_entry_v2_t *v2 = (volatile grant_entry_v2_t *)gframe;
+    if (seeded && (v2[GNTTAB_RESERVED_XENSTORE].full_page.frame != store_pfn ||
+                   v2[GNTTAB_RESERVED_CONSOLE].full_page.frame != con_pfn ||
+                   (v2[GNTTAB_RESERVED_XENSTORE].hdr.flags & GTF_type_mask) != GTF_permit_access))
+        fail("the reserved entries were not carried into v2");
+    /* Its status frame 0 read-only over a page of ours: get_status_frames
+     * names it by GFN; frame 8 (past the 8 of 64 grant frames) and a
+     * hypercall writing there refused. */
+    static volatile uint16_t spage[2048] __attribute__((aligned(4096)));
+    spage[0] = 0x4444;
+    struct xen_add_to_physmap xs = { .domid = DOMID_SELF, .space = XENMAPSPACE_grant_table,
+                                     .idx = XENMAPIDX_grant_table_status | 8,
+                                     .gpfn = (uint64_t)spage >> 12 };
+    if (hcall(__HYPERVISOR_memory_op, XENMEM_add_to_physmap, (unsigned long)&xs, 0) != -22)
+        fail("add_to_physmap of status frame 8 was not -EINVAL");
+    xs.idx = XENMAPIDX_grant_table_status | 0;
+    if (hcall(__HYPERVISOR_memory_op, XENMEM_add_to_physmap, (unsigned long)&xs, 0))
+        fail("add_to_physmap of status frame 0");
+    static uint64_t sfl[2];
+    struct gnttab_get_status_frames gsf = { .nr_frames = 1, .dom = DOMID_SELF };
+    set_xen_guest_handle(gsf.frame_list, sfl);
+    if (hcall(__HYPERVISOR_grant_table_op, GNTTABOP_get_status_frames, (unsigned long)&gsf, 1) ||
+        gsf.status != GNTST_okay || sfl[0] != (uint64_t)spage >> 12)
+        fail("get_status_frames did not name status frame 0 by GFN");
+    if (seeded ? !(spage[GNTTAB_RESERVED_XENSTORE] & GTF_reading) : spage[0] != 0)
+        fail("the status frame does not show the store ring's mapping (or is not empty)");
+    if (hcall(__HYPERVISOR_grant_table_op, GNTTABOP_query_size, (unsigned long)(spage + 64),
+              1) != -14)
+        fail("a hypercall writing into the status frame was not -EFAULT");
+    sv.version = 3;
+    if (hcall(__HYPERVISOR_grant_table_op, GNTTABOP_set_version, (unsigned long)&sv, 1) != -22 ||
+        sv.version != 2)
+        fail("GNTTABOP_set_version 3 was not -EINVAL");
+    sv.version = 1;
+    if (hcall(__HYPERVISOR_grant_table_op, GNTTABOP_set_version, (unsigned long)&sv, 1) ||
+        hcall(__HYPERVISOR_grant_table_op, GNTTABOP_get_version, (unsigned long)&gv, 1) ||
+        gv.version != 1)
+        fail("GNTTABOP_set_version 1");
+    if (seeded && (gframe[GNTTAB_RESERVED_XENSTORE].frame != store_pfn ||
+                   gframe[GNTTAB_RESERVED_CONSOLE].frame != con_pfn))
+        fail("the reserved entries were not carried back into v1");
+    /* Back in v1 the status frame left our p2m: our page is back. */
+    if (spage[0] != 0x4444 ||
+        hcall(__HYPERVISOR_grant_table_op, GNTTABOP_get_status_frames, (unsigned long)&gsf, 1) ||
+        gsf.status != GNTST_general_error ||
+        hcall(__HYPERVISOR_memory_op, XENMEM_add_to_physmap, (unsigned long)&xs, 0) != -22)
+        fail("the status frame was still there after the switch back to v1");
+    puts_con("pvh-hello: grant table v2 (status frame by GFN) and back, reserved entries kept\n");
+}
+
+/* mode=fifo: the FIFO event ABI with its pages named by GFN (docs/hvm.md).
+ * Refused: a control block past its RAM, on shared_info or a grant frame,
+ * crossing the page, for a vCPU it does not have, twice; an array page
+ * before the control block, past its RAM or on shared_info.  Then a port
+ * bound to itself, at priority 3, is linked on queue 3 by a send (ready
+ * bit, head, word bits) and its event comes through the callback vector;
+ * masked in its word, a send leaves it pending and unlinked, and
+ * EVTCHNOP_unmask links it and brings the vector again. */
+static void fifo_checks(uint32_t si_pa, volatile grant_entry_v1_t *gframe)
+{
+    static volatile uint8_t cbpage[4096] __attribute__((aligned(4096)));
+    static volatile event_word_t words[1024] __attribute__((aligned(4096)));
+    volatile evtchn_fifo_control_block_t *fcb = (volatile void *)(cbpage + 64);
+    const unsigned long ev = __HYPERVISOR_event_channel_op;
+    struct evtchn_expand_array ea = { .array_gfn = (uint64_t)words >> 12 };
+    if (hcall(ev, EVTCHNOP_expand_array, (unsigned long)&ea, 0) != -95)
+        fail("expand_array before init_control was not -EOPNOTSUPP");
+    static const struct { uint64_t gfn; uint32_t off, vcpu; long rc; } bad[] = {
+        { 0, 0, 0, -22 }, { 1, 0, 0, -22 }, { 2, 0, 0, -22 }, { 3, 4095, 0, -22 },
+        { 3, 4, 0, -22 }, { 3, 64, 1, -2 }, { 4, 0, 0, -22 },
+    };
+    for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        uint64_t g = bad[i].gfn == 0 ? (si_pa >> 12) + 100 :
+                     bad[i].gfn == 1 ? (uint64_t)&shinfo >> 12 :
+                     bad[i].gfn == 2 ? (uint64_t)gframe >> 12 :
+                     bad[i].gfn == 3 ? (uint64_t)cbpage >> 12 : 1ULL << 40;
+        struct evtchn_init_control ic = { .control_gfn = g, .offset = bad[i].off,
+                                          .vcpu = bad[i].vcpu };
+        if (hcall(ev, EVTCHNOP_init_control, (unsigned long)&ic, 0) != bad[i].rc)
+            fail("a bad EVTCHNOP_init_control was not refused");
+    }
+    struct evtchn_init_control ic = { .control_gfn = (uint64_t)cbpage >> 12, .offset = 64 };
+    if (hcall(ev, EVTCHNOP_init_control, (unsigned long)&ic, 0) ||
+        ic.link_bits != EVTCHN_FIFO_LINK_BITS)
+        fail("EVTCHNOP_init_control by GFN");
+    if (hcall(ev, EVTCHNOP_init_control, (unsigned long)&ic, 0) != -22)
+        fail("a second control block for vCPU 0 was not -EINVAL");
+    uint64_t bad_arr[] = { (si_pa >> 12) + 100, (uint64_t)&shinfo >> 12 };
+    for (unsigned i = 0; i < 2; i++) {
+        struct evtchn_expand_array b = { .array_gfn = bad_arr[i] };
+        if (hcall(ev, EVTCHNOP_expand_array, (unsigned long)&b, 0) != -22)
+            fail("a bad EVTCHNOP_expand_array was not -EINVAL");
+    }
+    if (hcall(ev, EVTCHNOP_expand_array, (unsigned long)&ea, 0))
+        fail("EVTCHNOP_expand_array by GFN");
+    struct evtchn_alloc_unbound au = { .dom = DOMID_SELF, .remote_dom = DOMID_SELF };
+    if (hcall(ev, EVTCHNOP_alloc_unbound, (unsigned long)&au, 0))
+        fail("alloc_unbound to ourselves");
+    struct evtchn_bind_interdomain bi = { .remote_dom = DOMID_SELF, .remote_port = au.port };
+    if (hcall(ev, EVTCHNOP_bind_interdomain, (unsigned long)&bi, 0))
+        fail("bind_interdomain to ourselves");
+    uint32_t a = au.port;
+    if (a >= 1024)
+        fail("our port is past the first array page");
+    struct evtchn_set_priority sp = { .port = a, .priority = EVTCHN_FIFO_PRIORITY_MIN + 1 };
+    if (hcall(ev, EVTCHNOP_set_priority, (unsigned long)&sp, 0) != -22)
+        fail("a priority past the lowest was not -EINVAL");
+    sp.priority = 3;
+    if (hcall(ev, EVTCHNOP_set_priority, (unsigned long)&sp, 0))
+        fail("EVTCHNOP_set_priority");
+    for (int round = 0; round < 2; round++) {
+        unsigned before = cb_count;
+        if (round == 1)
+            __atomic_or_fetch(&words[a], 1u << EVTCHN_FIFO_MASKED, __ATOMIC_SEQ_CST);
+        struct evtchn_send snd = { .port = bi.local_port };
+        if (hcall(ev, EVTCHNOP_send, (unsigned long)&snd, 0))
+            fail("EVTCHNOP_send to ourselves");
+        uint32_t w = words[a];
+        if (round == 1) {
+            if (!(w & (1u << EVTCHN_FIFO_PENDING)) || (w & (1u << EVTCHN_FIFO_LINKED)) ||
+                (fcb->ready & (1u << 3)))
+                fail("a masked FIFO port was linked, or not left pending");
+            __atomic_and_fetch(&words[a], ~(1u << EVTCHN_FIFO_MASKED), __ATOMIC_SEQ_CST);
+            struct evtchn_unmask um = { .port = a };
+            if (hcall(ev, EVTCHNOP_unmask, (unsigned long)&um, 0))
+                fail("EVTCHNOP_unmask of a FIFO port");
+            w = words[a];
+        }
+        if (!(w & (1u << EVTCHN_FIFO_PENDING)) || !(w & (1u << EVTCHN_FIFO_LINKED)) ||
+            !(fcb->ready & (1u << 3)) || fcb->head[3] != a)
+            fail("the sent FIFO event is not linked at the head of queue 3");
+        for (unsigned n = 0; cb_count == before; n++) {
+            __asm__ volatile("sti; hlt; cli" ::: "memory");
+            if (n == 1000)
+                fail("the FIFO event did not bring the callback vector");
+        }
+        /* Consumed as a guest does: head taken, word's bits cleared. */
+        __atomic_and_fetch(&fcb->ready, ~(1u << 3), __ATOMIC_SEQ_CST);
+        fcb->head[3] = words[a] & EVTCHN_FIFO_LINK_MASK;
+        __atomic_and_fetch(&words[a], ~((1u << EVTCHN_FIFO_PENDING) | (1u << EVTCHN_FIFO_LINKED)),
+                           __ATOMIC_SEQ_CST);
+        if (fcb->head[3] != 0)
+            fail("queue 3 held more than our port");
+    }
+    struct evtchn_close cl = { .port = bi.local_port };
+    if (hcall(ev, EVTCHNOP_close, (unsigned long)&cl, 0))
+        fail("close");
+    cl.port = a;
+    if (hcall(ev, EVTCHNOP_close, (unsigned long)&cl, 0))
+        fail("close");
+    puts_con("pvh-hello: FIFO events by GFN: linked on queue 3, vector taken, masked and "
+             "unmasked, refusals checked\n");
+}
+
+/* One map_grant_ref from d2; its status (and handle). */
+static int16_t map_peer(uint32_t ref, uint64_t gpa, uint32_t flags, grant_handle_t *h)
+{
+    struct gnttab_map_grant_ref m = { .host_addr = gpa, .flags = flags, .ref = ref, .dom = 2,
+                                      .status = 99 };
+    if (hcall(__HYPERVISOR_grant_table_op, GNTTABOP_map_grant_ref, (unsigned long)&m, 1))
+        fail("GNTTABOP_map_grant_ref");
+    *h = m.handle;
+    return m.status;
+}
+
+static int16_t unmap_peer(uint64_t gpa, grant_handle_t h, uint64_t new_addr)
+{
+    if (new_addr) {
+        struct gnttab_unmap_and_replace u = { .host_addr = gpa, .new_addr = new_addr,
+                                              .handle = h, .status = 99 };
+        if (hcall(__HYPERVISOR_grant_table_op, GNTTABOP_unmap_and_replace, (unsigned long)&u, 1))
+            fail("GNTTABOP_unmap_and_replace");
+        return u.status;
+    }
+    struct gnttab_unmap_grant_ref u = { .host_addr = gpa, .handle = h, .status = 99 };
+    if (hcall(__HYPERVISOR_grant_table_op, GNTTABOP_unmap_grant_ref, (unsigned long)&u, 1))
+        fail("GNTTABOP_unmap_grant_ref");
+    return u.status;
+}
+
+/* pvh-gnt, the other way: d2's grant ref (its page, i*5+3) mapped into
+ * our p2m by GPA, as a translated guest maps grants (docs/hvm.md).
+ * Refused (GNTST_general_error): a GPA past our RAM, shared_info's GPA,
+ * a device mapping, GNTMAP_contains_pte; a ref past d2's table
+ * GNTST_bad_gntref.  Mapped writable over one page (its bytes seen) and read-only over another (a hypercall writing there is
+ * -EFAULT, the hypercall MSR naming it #GP); an unmap at a GPA with no grant, at the other mapping (rw,
+ * the handle's is ro) and unmap_and_replace refused, the
+ * right ones bring our pages back; a second unmap GNTST_bad_handle;
+ * 16 mappings at once are the most (the 17th GNTST_general_error).  A
+ * last mapping, through which 0x5a is written, is left for our death to
+ * undo (d2's grant ends only then). */
+static void gnt_map_peer(uint32_t si_pa, uint32_t ref)
+{
+    static volatile uint8_t mp[4096] __attribute__((aligned(4096)));
+    static volatile uint8_t mp2[4096] __attribute__((aligned(4096)));
+    for (unsigned i = 0; i < 4096; i++)
+        mp[i] = mp2[i] = 0x11;
+    uint64_t a1 = (uint64_t)mp, a2 = (uint64_t)mp2;
+    grant_handle_t h1, h2, hx;
+    if (map_peer(ref, ((uint64_t)si_pa + 100 * 4096), GNTMAP_host_map, &hx) != GNTST_general_error ||
+        map_peer(ref, (uint64_t)&shinfo, GNTMAP_host_map, &hx) != GNTST_general_error ||
+        map_peer(ref, a1, GNTMAP_host_map | GNTMAP_device_map, &hx) != GNTST_general_error ||
+        map_peer(ref, a1, GNTMAP_host_map | GNTMAP_contains_pte, &hx) != GNTST_general_error ||
+        map_peer(100000, a1, GNTMAP_host_map, &hx) != GNTST_bad_gntref)
+        fail("a bad grant map into the p2m was not refused");
+    if (mp[0] != 0x11)
+        fail("a refused grant map changed our page");
+    if (map_peer(ref, a1, GNTMAP_host_map, &h1) != GNTST_okay)
+        fail("mapping d2's grant into our p2m");
+    for (unsigned i = 0; i < 4096; i++)
+        if (mp[i] != (uint8_t)(i * 5 + 3))
+            fail("the grant mapped into our p2m does not show d2's page");
+    if (map_peer(ref, a1, GNTMAP_host_map, &hx) != GNTST_general_error)
+        fail("a second grant over the same GPA was not refused");
+    if (map_peer(ref, a2, GNTMAP_host_map | GNTMAP_readonly, &h2) != GNTST_okay ||
+        mp2[7] != (uint8_t)(7 * 5 + 3))
+        fail("mapping d2's grant read-only");
+    uint32_t gp_before = gp_count;     /* no hypercall page over a grant */
+    __asm__ volatile("wrmsr" :: "c"(0x40000000u), "a"((uint32_t)a2), "d"((uint32_t)(a2 >> 32))
+                     : "memory");
+    if (gp_count != gp_before + 1 || mp2[0] != (uint8_t)3)
+        fail("the hypercall MSR on a read-only grant mapping did not raise #GP");
+    struct gnttab_query_size *qs = (void *)(mp2 + 64);
+    if (hcall(__HYPERVISOR_grant_table_op, GNTTABOP_query_size, (unsigned long)qs, 1) != -14)
+        fail("a hypercall writing into a read-only grant mapping was not -EFAULT");
+    static volatile uint8_t mp3[4096] __attribute__((aligned(4096)));
+    mp3[0] = 0x33;
+    if (unmap_peer((uint64_t)mp3, h2, 0) != GNTST_general_error ||
+        unmap_peer(a1, h2, 0) != GNTST_general_error ||      /* rw there, h2 is ro */
+        unmap_peer(a2, h2, a1) != GNTST_general_error || mp3[0] != 0x33 ||
+        mp[3] != (uint8_t)(3 * 5 + 3))
+        fail("an unmap at the wrong GPA or unmap_and_replace was not refused");
+    if (unmap_peer(a2, h2, 0) != GNTST_okay || mp2[7] != 0x11)
+        fail("the read-only unmap did not bring our page back");
+    if (unmap_peer(a1, h1, 0) != GNTST_okay || mp[0] != 0x11 || mp[1] != 0x11)
+        fail("the unmap did not bring our page back");
+    if (unmap_peer(a1, h1, 0) != GNTST_bad_handle)
+        fail("a second unmap was not GNTST_bad_handle");
+    /* Left mapped when we power off: our death gives it back. */
+    if (map_peer(ref, (uint64_t)mp3, GNTMAP_host_map, &hx) != GNTST_okay ||
+        mp3[1] != (uint8_t)(1 * 5 + 3))
+        fail("mapping d2's grant to leave it mapped");
+    /* 16 grant mappings at once (HVM_GNT_MAPS): the 17th is refused. */
+    static volatile uint8_t many[16][4096] __attribute__((aligned(4096)));
+    grant_handle_t hm[16];
+    for (unsigned i = 0; i < 15; i++)
+        if (map_peer(ref, (uint64_t)many[i], GNTMAP_host_map | GNTMAP_readonly, &hm[i]) !=
+            GNTST_okay)
+            fail("mapping d2's grant 16 times");
+    if (map_peer(ref, (uint64_t)many[15], GNTMAP_host_map, &hx) != GNTST_general_error)
+        fail("a 17th grant mapping into the p2m was not refused");
+    for (unsigned i = 0; i < 15; i++)
+        if (many[i][9] != (uint8_t)(9 * 5 + 3) ||
+            unmap_peer((uint64_t)many[i], hm[i], 0) != GNTST_okay)
+            fail("the 15 extra grant mappings");
+    mp3[0] = 0x5a;          /* d2 waits for this, then for our death */
+    puts_con("pvh-hello: mapped d2's grant into our p2m (rw and ro), refusals checked, "
+             "unmapped\n");
+}
+
 void main(uint32_t si_pa)
 {
     const struct hvm_start_info *si = (const void *)(uintptr_t)si_pa;
@@ -404,7 +775,7 @@ void main(uint32_t si_pa)
     if ((int32_t)vmmcall32_result != -38)
         fail("a hypercall from 32-bit mode was not -ENOSYS");
     if (hcall(__HYPERVISOR_mmu_update, 0, 0, 0) != -38 ||
-        hcall(__HYPERVISOR_grant_table_op, 0, 0, 0) != -38 ||
+        hcall(__HYPERVISOR_grant_table_op, GNTTABOP_transfer, 0, 0) != -38 ||
         hcall(__HYPERVISOR_vcpu_op, VCPUOP_initialise, 0, 0) != -38 ||
         hcall(63, 0, 0, 0) != -38)
         fail("a PV-only or unknown hypercall was not -ENOSYS");
@@ -709,13 +1080,39 @@ void main(uint32_t si_pa)
     if (hcall(__HYPERVISOR_grant_table_op, GNTTABOP_query_size, (unsigned long)&qs, 1) ||
         qs.status != GNTST_okay || qs.max_nr_frames != 64)
         fail("GNTTABOP_query_size");
-    if (hcall(__HYPERVISOR_grant_table_op, GNTTABOP_setup_table, (unsigned long)&qs, 1) != -38)
-        fail("GNTTABOP_setup_table was not -ENOSYS");
+    /* No status frames in v1. */
+    static uint64_t sfl[2];
+    struct gnttab_get_status_frames gsf = { .nr_frames = 1, .dom = DOMID_SELF };
+    set_xen_guest_handle(gsf.frame_list, sfl);
+    if (hcall(__HYPERVISOR_grant_table_op, GNTTABOP_get_status_frames, (unsigned long)&gsf, 1) ||
+        gsf.status != GNTST_general_error)
+        fail("get_status_frames in v1 was not GNTST_general_error");
+    /* setup_table: frame numbers are GFNs, ~0 for a frame not mapped. */
+    static xen_pfn_t gfl[GT_FRAMES_MAX + 2];
+    struct gnttab_setup_table gst = { .dom = DOMID_SELF, .nr_frames = 1 };
+    set_xen_guest_handle(gst.frame_list, gfl);
+    gfl[0] = 0;
+    if (hcall(__HYPERVISOR_grant_table_op, GNTTABOP_setup_table, (unsigned long)&gst, 1) ||
+        gst.status != GNTST_okay || gfl[0] != ~(xen_pfn_t)0)
+        fail("GNTTABOP_setup_table of an unmapped frame did not give ~0");
+    gst.nr_frames = GT_FRAMES_MAX + 1;
+    if (hcall(__HYPERVISOR_grant_table_op, GNTTABOP_setup_table, (unsigned long)&gst, 1) ||
+        gst.status != GNTST_general_error)
+        fail("GNTTABOP_setup_table past max_nr_frames was not GNTST_general_error");
+    gst.nr_frames = 1;
+    set_xen_guest_handle(gst.frame_list, (xen_pfn_t *)((si_pa + 100 * 4096ULL)));
+    if (hcall(__HYPERVISOR_grant_table_op, GNTTABOP_setup_table, (unsigned long)&gst, 1) ||
+        gst.status != GNTST_bad_virt_addr)      /* as Xen: per frame */
+        fail("GNTTABOP_setup_table with a list above its RAM was not GNTST_bad_virt_addr");
+    set_xen_guest_handle(gst.frame_list, gfl);
     static volatile grant_entry_v1_t gframe[512] __attribute__((aligned(4096)));
     static volatile uint8_t gspare[4096] __attribute__((aligned(4096)));
+    static volatile uint8_t gspare5[4096] __attribute__((aligned(4096)));
+    static volatile uint8_t gspare63[4096] __attribute__((aligned(4096)));
     gspare[0] = 0x77;
     static const struct { uint64_t idx, gpfn; } bad_g[] = {
-        { 4, 0 }, { 63, 0 }, { XENMAPIDX_grant_table_status, 0 }, { 0, 1ULL << 40 }, { 0, 1 },
+        { GT_FRAMES_MAX, 0 }, { 1000, 0 }, { XENMAPIDX_grant_table_status, 0 },
+        { 0, 1ULL << 40 }, { 0, 1 },
     };
     for (unsigned i = 0; i < sizeof(bad_g) / sizeof(bad_g[0]); i++) {
         struct xen_add_to_physmap x = { .domid = DOMID_SELF, .space = XENMAPSPACE_grant_table,
@@ -738,6 +1135,9 @@ void main(uint32_t si_pa)
     if (hcall(__HYPERVISOR_grant_table_op, GNTTABOP_query_size, (unsigned long)&qs, 1) ||
         qs.nr_frames < 1)
         fail("GNTTABOP_query_size after the mapping");
+    gnt_more_frames(gframe, gspare5, gspare63, &gst, gfl, &qs);
+    gnt_copy_self(si_pa, gframe, contains(cmdline, "self=d1"));
+    gnt_versions(gframe, store_pfn, con_pfn, sport != 0);
     if (sport) {
         if (gframe[GNTTAB_RESERVED_XENSTORE].frame != store_pfn ||
             gframe[GNTTAB_RESERVED_CONSOLE].frame != con_pfn ||
@@ -783,6 +1183,9 @@ void main(uint32_t si_pa)
         for (unsigned i = 0; i < 3; i++)
             __atomic_store_n(&gframe[g[i].ref].flags, (uint16_t)0, __ATOMIC_RELEASE);
         puts_con("pvh-hello: a PV peer mapped our grant 8 and wrote through it, then unmapped\n");
+        uint32_t ref = gpage[2] | gpage[3] << 8 | (uint32_t)gpage[4] << 16 |
+                       (uint32_t)gpage[5] << 24;
+        gnt_map_peer(si_pa, ref);
     }
     if (contains(cmdline, "mode=xs")) {
         /* Introduced by the xenstore domain before it ran. */
@@ -827,6 +1230,8 @@ void main(uint32_t si_pa)
                  "another domain's node EACCES\n");
     }
 
+    if (contains(cmdline, "mode=fifo"))
+        fifo_checks(si_pa, gframe);
     puts_con("pvh-hello: all checks passed\n");
     poweroff(SHUTDOWN_poweroff);
     fail("still running after poweroff");
