@@ -183,6 +183,21 @@ static int opnd_write(struct dec *d, const struct opnd *o, unsigned bytes, uint6
 
 /* ---- ModRM ---------------------------------------------------------- */
 
+/* The displacement that ModRM's mod field asks for after the address
+ * registers: none (mod 0), 8 bits (mod 1) or 'wide' bytes (mod 2: 2 with
+ * 16-bit addressing, else 4), sign-extended (a 16-bit address is
+ * truncated to 16 bits after the sum anyway). */
+static int fetch_disp(struct dec *d, unsigned wide, uint64_t *disp)
+{
+    unsigned n = d->modrm_mod == 1 ? 1 : d->modrm_mod == 2 ? wide : 0;
+    if (!n)
+        return X86EMUL_OK;
+    int rc = fetch_imm(d, n, disp);
+    if (!rc)
+        *disp = sext(*disp, n);
+    return rc;
+}
+
 static int decode_modrm(struct dec *d)
 {
     struct x86_emul *e = d->e;
@@ -216,14 +231,8 @@ static int decode_modrm(struct dec *d)
                 ea += e->gpr[idx16[rm]] & 0xffff;
             if (base16[rm] == X86_RBP)
                 o->seg = X86_SEG_SS;
-            if (d->modrm_mod == 1) {
-                if ((rc = fetch_imm(d, 1, &disp)))
-                    return rc;
-                disp = sext(disp, 1);
-            } else if (d->modrm_mod == 2) {
-                if ((rc = fetch_imm(d, 2, &disp)))
-                    return rc;
-            }
+            if ((rc = fetch_disp(d, 2, &disp)))
+                return rc;
         }
         o->ea = (ea + disp) & 0xffff;
         return X86EMUL_OK;
@@ -260,15 +269,8 @@ static int decode_modrm(struct dec *d)
         if (rm == 5)
             o->seg = X86_SEG_SS;
     }
-    if (d->modrm_mod == 1) {
-        if ((rc = fetch_imm(d, 1, &disp)))
-            return rc;
-        disp = sext(disp, 1);
-    } else if (d->modrm_mod == 2) {
-        if ((rc = fetch_imm(d, 4, &disp)))
-            return rc;
-        disp = sext(disp, 4);
-    }
+    if ((rc = fetch_disp(d, 4, &disp)))
+        return rc;
     o->ea = ea + disp;
     return X86EMUL_OK;
 }
