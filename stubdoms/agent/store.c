@@ -16,6 +16,7 @@
 #include "agent.h"
 #include "build.h"
 #include "store.h"
+#include "devices_xs.h"
 
 /* The xenstore domain (XEN_DOMINF_xs_domain), or -1 if there is none. */
 int store_domid(void)
@@ -233,6 +234,7 @@ void store_reap(void)
         int n = snprintf(body, sizeof(body), "%u", domid);
         int rc = request(XS_RELEASE, body, (size_t)n + 1);
         int gone = remove_nodes(domid, vm);
+        devices_xs_remove(domid);   /* its backend directories (devices_xs.c) */
         printf("agent: d%u is gone: released from the store (%s), %s\n", domid,
                rc == 0 ? "done" : rc == -ENOENT ? "already" : "failed",
                gone ? "its nodes removed" : "its nodes could not all be removed");
