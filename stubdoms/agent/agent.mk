@@ -101,8 +101,18 @@ $(UNIT_PERSIST_BIN): stubdoms/agent/test_persist.c stubdoms/agent/persist.c stub
 		stubdoms/agent/persist.c stubdoms/agent/vifrec.c $(UNIT_PERSIST_OBJS)
 ALL_UNIT_BINS += $(UNIT_PERSIST_BIN)
 
+# The VIFs of a record (vifrec.c through persist.c).
+UNIT_VIFREC_BIN := $(B)/tests/unit/test_vifrec
+$(UNIT_VIFREC_BIN): stubdoms/agent/test_vifrec.c stubdoms/agent/persist.c stubdoms/agent/vifrec.c \
+		$(AGENT_HDRS) $(UNIT_PERSIST_OBJS) tests/unit/unit.h stubdoms/agent/agent.mk
+	$(call msg,HOSTCC,$@)
+	$(Q)mkdir -p $(@D) && $(HOSTCC) $(HOST_CFLAGS) -D_GNU_SOURCE -Istubdoms/agent -Itests/unit \
+		$(AGENT_LIB_CFLAGS) -I$(HTTPP_SRC) $(HTTPP_DEFS) -o $@ stubdoms/agent/test_vifrec.c \
+		stubdoms/agent/persist.c stubdoms/agent/vifrec.c $(UNIT_PERSIST_OBJS)
+ALL_UNIT_BINS += $(UNIT_VIFREC_BIN)
+
 .PHONY: agent
-agent: $(AGENT_ELF) $(UNIT_AGENT_BIN) $(UNIT_PERSIST_BIN)
+agent: $(AGENT_ELF) $(UNIT_AGENT_BIN) $(UNIT_PERSIST_BIN) $(UNIT_VIFREC_BIN)
 all: agent
 
 endif
