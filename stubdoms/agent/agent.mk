@@ -111,8 +111,18 @@ $(UNIT_VIFREC_BIN): stubdoms/agent/test_vifrec.c stubdoms/agent/persist.c stubdo
 		stubdoms/agent/persist.c stubdoms/agent/vifrec.c $(UNIT_PERSIST_OBJS)
 ALL_UNIT_BINS += $(UNIT_VIFREC_BIN)
 
+# The network and VIF classes (devices.c) on a fake hypervisor.
+UNIT_DEVICES_BIN := $(B)/tests/unit/test_devices
+$(UNIT_DEVICES_BIN): stubdoms/agent/test_devices.c $(AGENT_CORE) $(AGENT_HDRS) $(UNIT_AGENT_3P_OBJS) \
+		tests/unit/unit.h stubdoms/agent/agent.mk
+	$(call msg,HOSTCC,$@)
+	$(Q)mkdir -p $(@D) && $(HOSTCC) $(HOST_CFLAGS) -D_GNU_SOURCE -Istubdoms/agent -Itests/unit \
+		$(AGENT_LIB_CFLAGS) -I$(HTTPP_SRC) $(HTTPP_DEFS) -o $@ stubdoms/agent/test_devices.c \
+		$(AGENT_CORE) $(UNIT_AGENT_3P_OBJS) -lmbedcrypto
+ALL_UNIT_BINS += $(UNIT_DEVICES_BIN)
+
 .PHONY: agent
-agent: $(AGENT_ELF) $(UNIT_AGENT_BIN) $(UNIT_PERSIST_BIN) $(UNIT_VIFREC_BIN)
+agent: $(AGENT_ELF) $(UNIT_AGENT_BIN) $(UNIT_PERSIST_BIN) $(UNIT_VIFREC_BIN) $(UNIT_DEVICES_BIN)
 all: agent
 
 endif
