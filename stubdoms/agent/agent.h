@@ -241,6 +241,9 @@ const char *events_method_name(size_t i);
  * (-1 for a boot domain) and power state ("Halted", "Running"...), or -1
  * with the failure (HANDLE_INVALID) in *fail. */
 int api_vm_lookup(struct agent_api *api, const char *ref, int *vmdef, char power[16], json_t **fail);
+/* out[v] = 1 for each defined VM v whose domain is Running or Paused
+ * (one domain list for all). */
+void api_vm_attached(struct agent_api *api, unsigned char out[AGENT_MAX_VMDEFS]);
 /* Handles a network.* or VIF.* method, as api_call; -2 if none of them. */
 int devices_call(struct agent_api *api, const char *method, json_t *params, json_t **result);
 size_t devices_method_count(void);

@@ -1072,6 +1072,20 @@ int api_vm_lookup(struct agent_api *api, const char *ref, int *vmdef, char power
     return d ? 0 : -1;
 }
 
+void api_vm_attached(struct agent_api *api, unsigned char out[AGENT_MAX_VMDEFS])
+{
+    struct call c = { .api = api, .method = "", .params = NULL };
+    memset(out, 0, AGENT_MAX_VMDEFS);
+    if (!load_doms(&c))
+        for (int i = 0; i < c.ndoms; i++) {
+            const char *ps = power_state(&c.doms[i]);
+            if (c.doms[i].vmdef >= 0 && (!strcmp(ps, "Running") || !strcmp(ps, "Paused")))
+                out[c.doms[i].vmdef] = 1;
+        }
+    free(c.doms);
+    json_decref(c.fail);
+}
+
 int api_check(struct agent_api *api, const char *method, json_t *params, json_t **fail)
 {
     struct call c = { .api = api, .method = method, .params = params };

@@ -61,6 +61,8 @@ struct dcall {
     const char *method;
     json_t *params;
     json_t *fail;
+    int attached_read;          /* attached[] filled (one domain list per call) */
+    unsigned char attached[AGENT_MAX_VMDEFS];
 };
 
 static void dfail(struct dcall *c, json_t *f)
@@ -132,16 +134,16 @@ static json_t *vif_record(struct dcall *c, struct vifpos p)
 {
     const struct agent_vmdef *vm = &c->api->vms[p.vm];
     const struct agent_vif *f = &vm->vifs[p.i];
-    char u[37], vmr[48], nr[48], dev[12], ps[16] = "Halted";
-    int vd;
+    char u[37], vmr[48], nr[48], dev[12];
     fmt_uuid(f->uuid, u);
     ref_of_bytes(vm->uuid, vmr);
     net_ref(f->network, nr);
     snprintf(dev, sizeof(dev), "%u", f->device);
-    json_t *fail = NULL;
-    if (api_vm_lookup(c->api, vmr, &vd, ps, &fail))
-        json_decref(fail);
-    int attached = !strcmp(ps, "Running") || !strcmp(ps, "Paused");
+    if (!c->attached_read) {
+        api_vm_attached(c->api, c->attached);
+        c->attached_read = 1;
+    }
+    int attached = c->attached[p.vm];
     return json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:b, s:b, s:{}, s:I, s:s, s:{}, s:s, s:{},"
                      " s:[], s:s, s:s, s:[], s:[], s:[], s:{}}",
                      "uuid", u, "device", dev, "network", nr, "VM", vmr, "MAC", f->mac,
