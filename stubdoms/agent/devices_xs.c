@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <minios/time.h>
 #include <minios/xenbus.h>
 #include "agent.h"
 #include "devices_xs.h"
@@ -209,11 +210,19 @@ void devices_xs_remove(uint32_t fe)
         if (*end || id >= 0x7ff0 || id == fe)
             continue;
         snprintf(path, sizeof(path), "/local/domain/%lu/backend/vif/%u", id, fe);
-        if (exists(path)) {
+        if (!exists(path))
+            continue;
+        /* The backend may write its state once more as it notices the
+         * frontend gone, creating the directory again (the store makes
+         * missing parents): removed again until it stays gone (at most
+         * 40 times 50 ms). */
+        int left = 1;
+        for (int tries = 0; tries < 40 && left; tries++) {
             minios_xs_rm(MINIOS_XBT_NIL, path);
-            printf("agent: d%u is gone: %s removed%s\n", fe, path,
-                   exists(path) ? " (but it is still there)" : "");
+            minios_sleep_ns(50 * 1000 * 1000);   /* gone, and still gone 50 ms later */
+            left = exists(path);
         }
+        printf("agent: d%u is gone: %s removed%s\n", fe, path, left ? " (but it is still there)" : "");
     }
     free(names);
 }

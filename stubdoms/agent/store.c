@@ -233,8 +233,10 @@ void store_reap(void)
         char body[16];
         int n = snprintf(body, sizeof(body), "%u", domid);
         int rc = request(XS_RELEASE, body, (size_t)n + 1);
+        /* Its backend directories first (devices_xs.c): the backends
+         * then see their directory go, not the frontend's. */
+        devices_xs_remove(domid);
         int gone = remove_nodes(domid, vm);
-        devices_xs_remove(domid);   /* its backend directories (devices_xs.c) */
         printf("agent: d%u is gone: released from the store (%s), %s\n", domid,
                rc == 0 ? "done" : rc == -ENOENT ? "already" : "failed",
                gone ? "its nodes removed" : "its nodes could not all be removed");
