@@ -1,0 +1,131 @@
+#!/bin/bash
+# agent-devices-persist: a VM's VIFs persist with its record on the
+# agent's disk (docs/agent-devices.md).  The agent with
+# disk=xvda:/agent.img restart=crash selftest=crash-on-udp beside tapdisk,
+# netback and the xenstore stub.  VM.create of an httpd VM, VIF 0 (derived
+# MAC) and VIF 1 (given MAC, MTU 1400); the agent crashed by the UDP
+# trigger and rebuilt: both VIFs listed again with the same uuids, MACs
+# and MTUs; the record on the disk (debugfs, after the journals are
+# replayed) holds them; the VM started by the new agent is wired (vif 0
+# connected by netback with its MAC) and its page fetched from the host.
+# ALONE=1
+# TIMEOUT=600
+set -u
+cd "$(dirname "$0")/../.."
+. tests/common/store-boot.sh
+skip() { echo "$*"; echo "Test result: SKIP"; exit 0; }
+fail() { echo "FAIL: $*"; [ -n "${log:-}" ] && [ -f "$log" ] && tail -n 25 "$log"; echo "Test result: FAILURE"; exit 1; }
+for t in curl jq debugfs mkfs.ext4 e2fsck; do command -v $t >/dev/null || skip "$t is not installed (ci/deps.sh)"; done
+for f in build/stubdoms/agent.elf build/stubdoms/netback.elf build/stubdoms/xenstore.elf build/stubdoms/tapdisk.elf; do
+    [ -f $f ] || fail "$f not built"
+done
+out=build/tests/agent-devices-persist
+rm -rf "$out" && mkdir -p "$out/tree"
+store=$out/store.img
+mkfs.ext4 -q -F "$out/tree/agent.img" 16M || fail "mkfs.ext4 agent.img"
+mkfs.ext4 -q -F -d "$out/tree" "$store" 64M || fail "mkfs.ext4 (store)"
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+modules="$XS,build/stubdoms/tapdisk.elf name=tapdisk mem=8M role=hardware pci=00:04.0"
+modules+=",build/stubdoms/netback.elf name=netback role=hardware pci=00:03.0 mem=32M"
+modules+=",build/stubdoms/agent.elf name=agent role=control mem=32M vif=netback ip=10.0.2.15/24 gw=10.0.2.2"
+modules+=" user=root password=keel-demo kdf_iter=1000 http=1 disk=xvda:/agent.img restart=crash selftest=crash-on-udp"
+qpid=
+trap '[ -n "$qpid" ] && pkill -TERM -P $qpid 2>/dev/null; wait 2>/dev/null' EXIT
+C="curl -s --max-time 60"
+jrpc() {
+    $C -H 'Content-Type: application/json' --data-binary \
+        "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"$1\",\"params\":$2}" "$url/jsonrpc"
+}
+res() { jrpc "$1" "$2" | jq -c .result; }
+log=$out/boot.log
+port=$(free_port) uport=$(free_port) wport=$(free_port)
+store_boot "$log" 500 512M "$modules" \
+    -netdev "user,id=n0,hostfwd=tcp:127.0.0.1:$port-10.0.2.15:80,hostfwd=udp:127.0.0.1:$uport-10.0.2.15:57005,hostfwd=tcp:127.0.0.1:$wport-10.0.2.20:80" \
+    -device virtio-net-pci,netdev=n0,addr=3 >/dev/null &
+qpid=$!
+url=http://127.0.0.1:$port
+# wait_api WHAT: the API answers a login; s is the session.
+wait_api() {
+    for _ in $(seq 150); do
+        kill -0 $qpid 2>/dev/null || fail "QEMU ended: $(cat "$log.qemu" 2>/dev/null)"
+        s=$(jrpc session.login_with_password '["root","keel-demo"]' 2>/dev/null | jq -r '.result // empty' 2>/dev/null)
+        [[ "$s" =~ ^OpaqueRef: ]] && return 0
+        sleep 2
+    done
+    fail "$1: the agent did not answer in 300 s"
+}
+# wait_log N TEXT: TEXT appears N times in the log (up to 120 s).
+wait_log() {
+    for _ in $(seq 240); do
+        [ "$(grep -acF "$2" "$log")" -ge "$1" ] && return 0
+        sleep 0.5
+    done
+    fail "\"$2\" not seen $1 times"
+}
+# The VIFs, as "device:MAC:MTU:network-name:uuid", sorted.
+vifs() {
+    local n
+    n=$(jrpc network.get_all_records "[\"$s\"]")
+    jrpc VIF.get_all_records "[\"$s\"]" | jq -r --argjson n "$(jq -c .result <<<"$n")" \
+        '.result | to_entries | map("\(.value.device):\(.value.MAC):\(.value.MTU):\($n[.value.network].name_label):\(.value.uuid)") | sort | join(" ")'
+}
+
+wait_api "boot"
+w=$(res VM.create "[\"$s\",{\"name_label\":\"web\",\"memory_static_max\":\"16777216\",\"PV_kernel\":\"httpd\",\"PV_args\":\"ip=10.0.2.20/24 gw=10.0.2.2\"}]" | jq -r .)
+[[ "$w" =~ ^OpaqueRef: ]] || fail "VM.create web: $w"
+n=$(res network.get_by_name_label "[\"$s\",\"netback\"]" | jq -r '.[0]')
+[[ "$n" =~ ^OpaqueRef: ]] || fail "no network netback"
+v0=$(res VIF.create "[\"$s\",{\"VM\":\"$w\",\"network\":\"$n\",\"device\":\"0\"}]" | jq -r .)
+v1=$(res VIF.create "[\"$s\",{\"VM\":\"$w\",\"network\":\"$n\",\"device\":\"1\",\"MAC\":\"00:16:3e:aa:bb:01\",\"MTU\":1400}]" | jq -r .)
+[[ "$v0" =~ ^OpaqueRef: && "$v1" =~ ^OpaqueRef: ]] || fail "VIF.create: $v0 $v1"
+before=$(vifs)
+[[ "$before" =~ ^0:00:16:3e:[0-9a-f:]{8}:1500:netback:[0-9a-f-]{36}\ 1:00:16:3e:aa:bb:01:1400:netback:[0-9a-f-]{36}$ ]] ||
+    fail "VIFs: $before"
+echo "created: $before"
+
+# The agent crashes; the new one loads the record with its VIFs.
+python3 -c 'import socket,sys; socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b"agent: crash", ("127.0.0.1", int(sys.argv[1])))' "$uport"
+wait_log 1 'agent: selftest=crash-on-udp: the trigger came: crashing'
+sleep 2
+wait_api "after the crash"
+wait_log 1 'agent: 1 VM records loaded from /var/vms (its disk)'
+after=$(vifs)
+[ "$after" = "$before" ] || fail "after the crash: $after, before: $before"
+[ "$(res VM.get_VIFs "[\"$s\",\"$w\"]" | jq -c sort)" = "$(jq -cn --arg a "$v0" --arg b "$v1" '[$a,$b]|sort')" ] ||
+    fail "web's VIFs after the crash"
+echo "after the agent's crash: the same VIFs ($after)"
+
+# Started by the new agent: wired and reachable.
+[ "$(res VM.start "[\"$s\",\"$w\",false,false]")" = '""' ] || fail "VM.start web"
+d=$(grep -ao 'agent: VM web started as d[0-9]*' "$log" | sed 's/.*as d//')
+[[ "$d" =~ ^[0-9]+$ ]] || fail "no start line for web"
+mac=$(cut -d: -f2-7 <<<"${before%% *}")
+wait_log 1 "vif $d/0: connected (mac $mac"
+# vif 1's nodes written too (minios's netfront drives vif 0 only).
+grep -aEq "agent: d$d: vif 1 on network netback \(d[0-9]+\), mac 00:16:3e:aa:bb:01" "$log" || fail "d$d's vif 1 not written"
+got=""
+for _ in $(seq 60); do
+    got=$(curl -s --max-time 5 "http://127.0.0.1:$wport/" || true)
+    [ -n "$got" ] && break
+    sleep 2
+done
+[ -n "$got" ] || fail "web (d$d) did not answer through netback"
+echo "web started by the new agent as d$d: vif 0 ($mac) connected, vif 1 written, its page fetched"
+
+# The record on the disk (read with the journals replayed, as the agent does).
+pkill -TERM -P $qpid 2>/dev/null; wait $qpid 2>/dev/null; qpid=
+e2fsck -fy "$store" >/dev/null 2>&1
+debugfs -R "dump /agent.img $out/agent.img" "$store" >/dev/null 2>&1 || fail "debugfs dump /agent.img"
+e2fsck -fy "$out/agent.img" >/dev/null 2>&1
+u=$(debugfs -R "ls -l /vms" "$out/agent.img" 2>/dev/null | grep -o '[0-9a-f-]\{36\}\.json' | head -1)
+u=${u%.json}
+[ -n "$u" ] || fail "no record in /vms"
+# The record, or its .new if the crash came before the rename was on the
+# disk (docs/agent.md: the new agent loads it so).
+debugfs -R "cat /vms/$u.json" "$out/agent.img" 2>/dev/null > "$out/rec.json"
+[ -s "$out/rec.json" ] || debugfs -R "cat /vms/$u.json.new" "$out/agent.img" 2>/dev/null > "$out/rec.json"
+[ "$(jq -c '.VIFs | map([.device, .MAC, .MTU, .network, .MAC_autogenerated]) | sort' "$out/rec.json")" = \
+  "[[0,\"$mac\",1500,\"netback\",true],[1,\"00:16:3e:aa:bb:01\",1400,\"netback\",false]]" ] ||
+    fail "the record on the disk: $(cat "$out/rec.json")"
+echo "the record on the disk: $(jq -c .VIFs "$out/rec.json")"
+echo "Test result: SUCCESS"
