@@ -109,6 +109,8 @@ struct agent_hv {
     /* The networks (netback domains): fills out[0..max), the count
      * (NULL: none). */
     int (*networks)(void *ctx, struct agent_net *out, unsigned max);
+    /* The SR: the domain named tapdisk now, or -1 (NULL: none). */
+    long (*disk_backend)(void *ctx);
 };
 
 /* ---- credentials and sessions (session.c) ---- */
@@ -255,6 +257,17 @@ json_t *devices_vm_vifs(const struct agent_vmdef *v);
 void devices_default_mac(const uint8_t vm_uuid[16], unsigned device, char out[18]);
 /* 1 if m is six hex bytes separated by ':' of a unicast address. */
 int devices_mac_ok(const char *m);
+/* A VBD as VM.start wires it (devices.c keeps VDIs and VBDs in memory). */
+#define AGENT_VDI_LOC_MAX 128
+struct agent_vbd_wire {
+    unsigned userdevice;       /* 0..15: xvda..xvdp, device 202*256+16*N */
+    int ro;
+    char location[AGENT_VDI_LOC_MAX];   /* the image's path on tapdisk's store */
+};
+/* The VBDs of the VM with uuid vm_uuid: fills out[0..max), the count. */
+unsigned devices_vbds_of(const uint8_t vm_uuid[16], struct agent_vbd_wire *out, unsigned max);
+/* The VBD refs of a defined VM, for its record. */
+json_t *devices_vm_vbds(const struct agent_vmdef *v);
 /* The VIFs of a record: encode into rec ("VIFs": [...]), decode from it
  * (hostile: each checked; no "VIFs": none); 0, or -1 with the reason. */
 int devices_encode(const struct agent_vmdef *v, json_t *rec);

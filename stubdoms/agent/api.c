@@ -241,7 +241,7 @@ static json_t *vm_record(struct call *c, const struct agent_dom *d)
     const char *pv_kernel = def ? def->kernel : "", *pv_args = def ? def->args : "";
     return json_pack("{s:s, s:s, s:s, s:s, s:I, s:b, s:b, s:b, s:b, s:s, s:s,"
                      " s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I,"
-                     " s:o, s:{}, s:o, s:{}, s:[], s:o, s:[], s:[], s:[],"
+                     " s:o, s:{}, s:o, s:{}, s:o, s:o, s:[], s:[], s:[],"
                      " s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:s, s:s, s:s, s:s}",
                      "uuid", u, "name_label", d->name, "name_description", "",
                      "power_state", ps, "domid", (json_int_t)(live ? (json_int_t)d->domid : -1),
@@ -256,7 +256,7 @@ static json_t *vm_record(struct call *c, const struct agent_dom *d)
                      "VCPUs_at_startup", (json_int_t)d->online_vcpus,
                      "allowed_operations", vm_ops(c, d),
                      "current_operations", "other_config", vm_other_config(def), "blocked_operations",
-                     "VBDs", "VIFs", devices_vm_vifs(def), "consoles", "tags", "crash_dumps",
+                     "VBDs", devices_vm_vbds(def), "VIFs", devices_vm_vifs(def), "consoles", "tags", "crash_dumps",
                      "actions_after_shutdown", "destroy", "actions_after_reboot", "restart",
                      "actions_after_crash", "destroy", "PV_kernel", pv_kernel, "PV_args", pv_args,
                      "HVM_boot_policy", "", "domarch", live ? "x64" : "",
@@ -998,6 +998,7 @@ static const struct method methods[] = {
     { "VM.get_PV_kernel", 2, 2, SESSION, vm_get_field },
     { "VM.get_PV_args", 2, 2, SESSION, vm_get_field },
     { "VM.get_VIFs", 2, 2, SESSION, vm_get_field },   /* devices.c */
+    { "VM.get_VBDs", 2, 2, SESSION, vm_get_field },
     /* issue 13, second slice (lifecycle) */
     { "VM.clean_shutdown", 2, 2, SESSION, vm_clean_shutdown },
     { "VM.clean_reboot", 2, 2, SESSION, vm_clean_reboot },

@@ -505,6 +505,525 @@ static json_t *net_get_field(struct dcall *c)
     return get_field(c, net_get_record);
 }
 
+/* ---- SR, VDI, VBD (in the agent's memory) ---- */
+
+/* The one SR: the tapdisk domain's store.  Its uuid: SHA-256 of
+ * "keel-sr:tapdisk", version 8. */
+static void sr_ref(char out[48])
+{
+    unsigned char h[32];
+    static const char t[] = "keel-sr:tapdisk";
+    mbedtls_sha256_ret((const unsigned char *)t, sizeof(t) - 1, h, 0);
+    h[6] = (unsigned char)((h[6] & 0x0f) | 0x80);
+    h[8] = (unsigned char)((h[8] & 0x3f) | 0x80);
+    ref_of_bytes(h, out);
+}
+
+static long sr_domid(struct agent_api *api)
+{
+    return api->hv->disk_backend ? api->hv->disk_backend(api->hv->ctx) : -1;
+}
+
+#define MAX_VDIS 64
+#define MAX_VBDS 256
+static struct vdi {
+    int used;
+    uint8_t uuid[16];
+    char name[64];
+    char location[AGENT_VDI_LOC_MAX];
+    int read_only;
+} vdis[MAX_VDIS];
+static struct vbd {
+    int used;
+    uint8_t uuid[16], vm[16], vdi[16];
+    unsigned userdevice;
+    int ro;
+} vbds[MAX_VBDS];
+
+/* A VBD whose VM was destroyed is gone with it. */
+static int vbd_live(struct agent_api *api, const struct vbd *b)
+{
+    if (!b->used)
+        return 0;
+    for (int v = 0; v < AGENT_MAX_VMDEFS; v++)
+        if (api->vms[v].used && !memcmp(api->vms[v].uuid, b->vm, 16))
+            return 1;
+    return 0;
+}
+
+static struct vdi *vdi_by_uuid(const uint8_t u[16])
+{
+    for (int i = 0; i < MAX_VDIS; i++)
+        if (vdis[i].used && !memcmp(vdis[i].uuid, u, 16))
+            return &vdis[i];
+    return NULL;
+}
+
+static struct vdi *vdi_by_ref(struct dcall *c, const char *ref)
+{
+    for (int i = 0; i < MAX_VDIS; i++) {
+        char r[48];
+        if (!vdis[i].used)
+            continue;
+        ref_of_bytes(vdis[i].uuid, r);
+        if (!strcmp(r, ref))
+            return &vdis[i];
+    }
+    dfail(c, api_failure("HANDLE_INVALID", "VDI", ref, NULL));
+    return NULL;
+}
+
+static struct vbd *vbd_by_ref(struct dcall *c, const char *ref)
+{
+    for (int i = 0; i < MAX_VBDS; i++) {
+        char r[48];
+        if (!vbd_live(c->api, &vbds[i]))
+            continue;
+        ref_of_bytes(vbds[i].uuid, r);
+        if (!strcmp(r, ref))
+            return &vbds[i];
+    }
+    dfail(c, api_failure("HANDLE_INVALID", "VBD", ref, NULL));
+    return NULL;
+}
+
+unsigned devices_vbds_of(const uint8_t vm_uuid[16], struct agent_vbd_wire *out, unsigned max)
+{
+    unsigned n = 0;
+    for (int i = 0; i < MAX_VBDS && n < max; i++) {
+        const struct vdi *d = vbds[i].used && !memcmp(vbds[i].vm, vm_uuid, 16) ? vdi_by_uuid(vbds[i].vdi) : NULL;
+        if (!d)
+            continue;
+        out[n].userdevice = vbds[i].userdevice;
+        out[n].ro = vbds[i].ro;
+        memcpy(out[n].location, d->location, sizeof(out[n].location));
+        n++;
+    }
+    return n;
+}
+
+json_t *devices_vm_vbds(const struct agent_vmdef *v)
+{
+    json_t *a = json_array();
+    for (int i = 0; v && i < MAX_VBDS; i++)
+        if (vbds[i].used && !memcmp(vbds[i].vm, v->uuid, 16)) {
+            char r[48];
+            ref_of_bytes(vbds[i].uuid, r);
+            json_array_append_new(a, json_string(r));
+        }
+    return a;
+}
+
+static json_t *vdi_vbds(struct dcall *c, const struct vdi *d)
+{
+    json_t *a = json_array();
+    for (int i = 0; i < MAX_VBDS; i++)
+        if (vbd_live(c->api, &vbds[i]) && !memcmp(vbds[i].vdi, d->uuid, 16)) {
+            char r[48];
+            ref_of_bytes(vbds[i].uuid, r);
+            json_array_append_new(a, json_string(r));
+        }
+    return a;
+}
+
+/* SR */
+static json_t *sr_record(struct dcall *c)
+{
+    char r[48], u[37];
+    sr_ref(r);
+    snprintf(u, sizeof(u), "%s", r + 10);
+    json_t *v = json_array();
+    for (int i = 0; i < MAX_VDIS; i++)
+        if (vdis[i].used) {
+            char vr[48];
+            ref_of_bytes(vdis[i].uuid, vr);
+            json_array_append_new(v, json_string(vr));
+        }
+    char desc[64];
+    snprintf(desc, sizeof(desc), "the image store of tapdisk domain d%ld", sr_domid(c->api));
+    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:[], s:b, s:I, s:I, s:I, s:{}, s:{}, s:[], s:[], s:{}}",
+                     "uuid", u, "name_label", "tapdisk", "name_description", desc, "type", "tapdisk",
+                     "content_type", "", "VDIs", v, "PBDs", "shared", 0,
+                     "physical_size", (json_int_t)-1, "physical_utilisation", (json_int_t)-1,
+                     "virtual_allocation", (json_int_t)-1, "other_config", "sm_config", "tags",
+                     "allowed_operations", "current_operations");
+}
+
+static int sr_check(struct dcall *c, const char *ref)
+{
+    char r[48];
+    sr_ref(r);
+    if (sr_domid(c->api) < 0 || strcmp(r, ref)) {
+        dfail(c, api_failure("HANDLE_INVALID", "SR", ref, NULL));
+        return -1;
+    }
+    return 0;
+}
+
+static json_t *sr_get_all(struct dcall *c)
+{
+    char r[48];
+    sr_ref(r);
+    return sr_domid(c->api) < 0 ? json_array() : json_pack("[s]", r);
+}
+
+static json_t *sr_get_all_records(struct dcall *c)
+{
+    char r[48];
+    sr_ref(r);
+    return sr_domid(c->api) < 0 ? json_object() : json_pack("{s:o}", r, sr_record(c));
+}
+
+static json_t *sr_get_record(struct dcall *c)
+{
+    const char *ref = dstr(c, 1, "self");
+    return ref && !sr_check(c, ref) ? sr_record(c) : NULL;
+}
+
+static json_t *sr_get_by_name_label(struct dcall *c)
+{
+    const char *l = dstr(c, 1, "label");
+    if (!l)
+        return NULL;
+    return strcmp(l, "tapdisk") ? json_array() : sr_get_all(c);
+}
+
+static json_t *sr_get_field(struct dcall *c)
+{
+    return get_field(c, sr_get_record);
+}
+
+/* VDI */
+static json_t *vdi_record(struct dcall *c, const struct vdi *d)
+{
+    char u[37], sr[48];
+    fmt_uuid(d->uuid, u);
+    sr_ref(sr);
+    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:s, s:b, s:b, s:b, s:b, s:I, s:I, s:{}, s:{},"
+                     " s:{}, s:[], s:[], s:{}, s:[], s:b}",
+                     "uuid", u, "name_label", d->name, "name_description", "", "SR", sr,
+                     "location", d->location, "VBDs", vdi_vbds(c, d), "type", "user",
+                     "sharable", 0, "read_only", d->read_only, "managed", 1, "missing", 0,
+                     "virtual_size", (json_int_t)0, "physical_utilisation", (json_int_t)0,
+                     "other_config", "xenstore_data", "sm_config", "tags", "allowed_operations",
+                     "current_operations", "crash_dumps", "is_a_snapshot", 0);
+}
+
+static json_t *vdi_get_all(struct dcall *c)
+{
+    (void)c;
+    json_t *a = json_array();
+    for (int i = 0; i < MAX_VDIS; i++)
+        if (vdis[i].used) {
+            char r[48];
+            ref_of_bytes(vdis[i].uuid, r);
+            json_array_append_new(a, json_string(r));
+        }
+    return a;
+}
+
+static json_t *vdi_get_all_records(struct dcall *c)
+{
+    json_t *o = json_object();
+    for (int i = 0; i < MAX_VDIS; i++)
+        if (vdis[i].used) {
+            char r[48];
+            ref_of_bytes(vdis[i].uuid, r);
+            json_object_set_new(o, r, vdi_record(c, &vdis[i]));
+        }
+    return o;
+}
+
+static json_t *vdi_get_record(struct dcall *c)
+{
+    const char *ref = dstr(c, 1, "self");
+    struct vdi *d = ref ? vdi_by_ref(c, ref) : NULL;
+    return d ? vdi_record(c, d) : NULL;
+}
+
+static json_t *vdi_get_by_name_label(struct dcall *c)
+{
+    const char *l = dstr(c, 1, "label");
+    if (!l)
+        return NULL;
+    json_t *a = json_array();
+    for (int i = 0; i < MAX_VDIS; i++)
+        if (vdis[i].used && !strcmp(vdis[i].name, l)) {
+            char r[48];
+            ref_of_bytes(vdis[i].uuid, r);
+            json_array_append_new(a, json_string(r));
+        }
+    return a;
+}
+
+static json_t *vdi_get_field(struct dcall *c)
+{
+    return get_field(c, vdi_get_record);
+}
+
+/* A path on the store: /, then 1-127 bytes of A-Z a-z 0-9 _ . - /, no
+ * "..", no "//". */
+static int location_ok(const char *s, size_t len)
+{
+    if (len < 2 || len >= AGENT_VDI_LOC_MAX || strlen(s) != len || s[0] != '/' ||
+        strstr(s, "..") || strstr(s, "//"))
+        return 0;
+    for (; *s; s++)
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
+              *s == '_' || *s == '.' || *s == '-' || *s == '/'))
+            return 0;
+    return 1;
+}
+
+/* VDI.introduce(session, uuid, name_label, name_description, SR, type,
+ * sharable, read_only, other_config, location, xenstore_data, sm_config
+ * [, managed, virtual_size, physical_utilisation, metadata_of_pool,
+ * is_a_snapshot, snapshot_time, snapshot_of]): a record for an image
+ * file already on the store (the agent cannot make or list files there). */
+static json_t *vdi_introduce(struct dcall *c)
+{
+    static const char *const names[] = { "uuid", "name_label", "name_description", "SR", "type",
+                                          "sharable", "read_only", "other_config", "location",
+                                          "xenstore_data", "sm_config" };
+    static const char types[] = "sssssbbmsmm";
+    for (int i = 0; i < 11; i++) {
+        json_t *v = json_array_get(c->params, (size_t)i + 1);
+        int ok = types[i] == 's' ? json_is_string(v) : types[i] == 'b' ? json_is_boolean(v) : json_is_object(v);
+        if (!ok) {
+            dfail(c, api_failure("FIELD_TYPE_ERROR", names[i], NULL));
+            return NULL;
+        }
+    }
+    const char *uuid = json_string_value(json_array_get(c->params, 1));
+    json_t *jname = json_array_get(c->params, 2), *jloc = json_array_get(c->params, 9);
+    if (sr_check(c, json_string_value(json_array_get(c->params, 4))))
+        return NULL;
+    if (json_string_length(jname) > 63 || strlen(json_string_value(jname)) != json_string_length(jname)) {
+        dfail(c, api_failure("INVALID_VALUE", "name_label", json_string_value(jname), NULL));
+        return NULL;
+    }
+    const char *loc = json_string_value(jloc);
+    if (!location_ok(loc, json_string_length(jloc))) {
+        dfail(c, api_failure("INVALID_VALUE", "location", loc, NULL));
+        return NULL;
+    }
+    struct vdi *d = NULL;
+    for (int i = 0; i < MAX_VDIS; i++) {
+        if (vdis[i].used && !strcmp(vdis[i].location, loc)) {
+            char r[48];
+            ref_of_bytes(vdis[i].uuid, r);
+            dfail(c, api_failure("VDI_IN_USE", r, "introduce", NULL));
+            return NULL;
+        }
+        if (!vdis[i].used && !d)
+            d = &vdis[i];
+    }
+    if (!d) {
+        dfail(c, api_failure("INTERNAL_ERROR", "the agent holds at most 64 VDIs", NULL));
+        return NULL;
+    }
+    struct vdi nv = { .used = 1, .read_only = json_is_true(json_array_get(c->params, 7)) };
+    if (*uuid) {
+        char r[48];
+        snprintf(r, sizeof(r), "OpaqueRef:%s", uuid);
+        int bad = strlen(uuid) != 36;
+        for (int i = 0; i < 36 && !bad; i++)
+            bad = (i == 8 || i == 13 || i == 18 || i == 23) ? uuid[i] != '-'
+                  : !((uuid[i] >= '0' && uuid[i] <= '9') || (uuid[i] >= 'a' && uuid[i] <= 'f'));
+        for (int i = 0; i < 16 && !bad; i++) {
+            const char *h = uuid + i * 2 + (i >= 4) + (i >= 6) + (i >= 8) + (i >= 10);
+            nv.uuid[i] = (uint8_t)((h[0] <= '9' ? h[0] - '0' : h[0] - 'a' + 10) << 4 |
+                                   (h[1] <= '9' ? h[1] - '0' : h[1] - 'a' + 10));
+        }
+        if (bad || vdi_by_uuid(nv.uuid)) {
+            dfail(c, api_failure("UUID_INVALID", "VDI", uuid, NULL));
+            return NULL;
+        }
+    } else {
+        if (auth_random(c->api->auth, nv.uuid, 16)) {
+            dfail(c, api_failure("INTERNAL_ERROR", "no random uuid", NULL));
+            return NULL;
+        }
+        nv.uuid[6] = (uint8_t)((nv.uuid[6] & 0x0f) | 0x40);
+        nv.uuid[8] = (uint8_t)((nv.uuid[8] & 0x3f) | 0x80);
+    }
+    snprintf(nv.name, sizeof(nv.name), "%s", json_string_value(jname));
+    snprintf(nv.location, sizeof(nv.location), "%s", loc);
+    *d = nv;
+    char r[48];
+    ref_of_bytes(nv.uuid, r);
+    return json_string(r);
+}
+
+/* VDI.forget(session, vdi): the record goes, the file stays. */
+static json_t *vdi_forget(struct dcall *c)
+{
+    const char *ref = dstr(c, 1, "vdi");
+    struct vdi *d = ref ? vdi_by_ref(c, ref) : NULL;
+    if (!d)
+        return NULL;
+    for (int i = 0; i < MAX_VBDS; i++)
+        if (vbd_live(c->api, &vbds[i]) && !memcmp(vbds[i].vdi, d->uuid, 16)) {
+            dfail(c, api_failure("VDI_IN_USE", ref, "forget", NULL));
+            return NULL;
+        }
+    memset(d, 0, sizeof(*d));
+    return json_string("");
+}
+
+/* VBD */
+static json_t *vbd_record(struct dcall *c, const struct vbd *b)
+{
+    char u[37], vm[48], vd[48], ud[12], dev[8];
+    fmt_uuid(b->uuid, u);
+    ref_of_bytes(b->vm, vm);
+    ref_of_bytes(b->vdi, vd);
+    snprintf(ud, sizeof(ud), "%u", b->userdevice);
+    snprintf(dev, sizeof(dev), "xvd%c", 'a' + b->userdevice);
+    int vi = -1;
+    for (int v = 0; v < AGENT_MAX_VMDEFS; v++)
+        if (c->api->vms[v].used && !memcmp(c->api->vms[v].uuid, b->vm, 16))
+            vi = v;
+    if (!c->attached_read) {
+        api_vm_attached(c->api, c->attached);
+        c->attached_read = 1;
+    }
+    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:b, s:b, s:b, s:b, s:{}, s:[], s:{}, s:s, s:{}, s:[]}",
+                     "uuid", u, "VM", vm, "VDI", vd, "userdevice", ud, "device", dev,
+                     "mode", b->ro ? "RO" : "RW", "type", "Disk", "bootable", 0, "empty", 0,
+                     "unpluggable", 0, "currently_attached", vi >= 0 && c->attached[vi],
+                     "other_config", "allowed_operations", "current_operations",
+                     "metrics", NULL_REF, "qos_algorithm_params", "qos_supported_algorithms");
+}
+
+static json_t *vbd_get_all(struct dcall *c)
+{
+    json_t *a = json_array();
+    for (int i = 0; i < MAX_VBDS; i++)
+        if (vbd_live(c->api, &vbds[i])) {
+            char r[48];
+            ref_of_bytes(vbds[i].uuid, r);
+            json_array_append_new(a, json_string(r));
+        }
+    return a;
+}
+
+static json_t *vbd_get_all_records(struct dcall *c)
+{
+    json_t *o = json_object();
+    for (int i = 0; i < MAX_VBDS; i++)
+        if (vbd_live(c->api, &vbds[i])) {
+            char r[48];
+            ref_of_bytes(vbds[i].uuid, r);
+            json_object_set_new(o, r, vbd_record(c, &vbds[i]));
+        }
+    return o;
+}
+
+static json_t *vbd_get_record(struct dcall *c)
+{
+    const char *ref = dstr(c, 1, "self");
+    struct vbd *b = ref ? vbd_by_ref(c, ref) : NULL;
+    return b ? vbd_record(c, b) : NULL;
+}
+
+static json_t *vbd_get_field(struct dcall *c)
+{
+    return get_field(c, vbd_get_record);
+}
+
+/* VBD.create(session, args): of xapi's VBD record it reads VM, VDI,
+ * userdevice ("0".."15": xvda..xvdp), mode ("RO"/"RW"), type ("Disk");
+ * the other fields are accepted and not used.  Only a Halted defined VM. */
+static json_t *vbd_create(struct dcall *c)
+{
+    json_t *rec = json_array_get(c->params, 1);
+    if (!json_is_object(rec)) {
+        dfail(c, api_failure("FIELD_TYPE_ERROR", "args", NULL));
+        return NULL;
+    }
+    json_t *jvm = json_object_get(rec, "VM"), *jvdi = json_object_get(rec, "VDI");
+    json_t *jud = json_object_get(rec, "userdevice"), *jmode = json_object_get(rec, "mode");
+    json_t *jtype = json_object_get(rec, "type");
+    const char *bad = !json_is_string(jvm) ? "VM" : !json_is_string(jvdi) ? "VDI"
+                    : !json_is_string(jud) ? "userdevice" : !json_is_string(jmode) ? "mode"
+                    : jtype && !json_is_string(jtype) ? "type" : NULL;
+    if (bad) {
+        dfail(c, api_failure("FIELD_TYPE_ERROR", bad, NULL));
+        return NULL;
+    }
+    int vd;
+    if (halted_vm(c, json_string_value(jvm), &vd))
+        return NULL;
+    struct vdi *d = vdi_by_ref(c, json_string_value(jvdi));
+    if (!d)
+        return NULL;
+    const char *ud = json_string_value(jud), *mode = json_string_value(jmode);
+    char *end;
+    unsigned long u = strtoul(ud, &end, 10);
+    if (!*ud || *end || ud[0] < '0' || ud[0] > '9' || (ud[0] == '0' && ud[1]) || u > 15) {
+        dfail(c, api_failure("INVALID_DEVICE", ud, NULL));
+        return NULL;
+    }
+    if (strcmp(mode, "RO") && strcmp(mode, "RW")) {
+        dfail(c, api_failure("INVALID_VALUE", "mode", mode, NULL));
+        return NULL;
+    }
+    if (jtype && strcmp(json_string_value(jtype), "Disk")) {
+        dfail(c, api_failure("VALUE_NOT_SUPPORTED", "type", json_string_value(jtype),
+                             "only Disk: tapdisk serves images", NULL));
+        return NULL;
+    }
+    if (!strcmp(mode, "RW") && d->read_only) {
+        char r[48];
+        ref_of_bytes(d->uuid, r);
+        dfail(c, api_failure("VDI_READONLY", r, NULL));
+        return NULL;
+    }
+    struct vbd *slot = NULL;
+    for (int i = 0; i < MAX_VBDS; i++) {
+        if (vbd_live(c->api, &vbds[i]) && !memcmp(vbds[i].vm, c->api->vms[vd].uuid, 16) &&
+            vbds[i].userdevice == u) {
+            dfail(c, api_failure("DEVICE_ALREADY_EXISTS", ud, NULL));
+            return NULL;
+        }
+        if (!vbd_live(c->api, &vbds[i]) && !slot)
+            slot = &vbds[i];
+    }
+    if (!slot) {
+        dfail(c, api_failure("INTERNAL_ERROR", "the agent holds at most 256 VBDs", NULL));
+        return NULL;
+    }
+    struct vbd nb = { .used = 1, .userdevice = (unsigned)u, .ro = !strcmp(mode, "RO") };
+    if (auth_random(c->api->auth, nb.uuid, 16)) {
+        dfail(c, api_failure("INTERNAL_ERROR", "no random uuid", NULL));
+        return NULL;
+    }
+    nb.uuid[6] = (uint8_t)((nb.uuid[6] & 0x0f) | 0x40);
+    nb.uuid[8] = (uint8_t)((nb.uuid[8] & 0x3f) | 0x80);
+    memcpy(nb.vm, c->api->vms[vd].uuid, 16);
+    memcpy(nb.vdi, d->uuid, 16);
+    *slot = nb;
+    char r[48];
+    ref_of_bytes(nb.uuid, r);
+    return json_string(r);
+}
+
+static json_t *vbd_destroy(struct dcall *c)
+{
+    const char *ref = dstr(c, 1, "self");
+    struct vbd *b = ref ? vbd_by_ref(c, ref) : NULL;
+    if (!b)
+        return NULL;
+    char vmr[48];
+    int vd;
+    ref_of_bytes(b->vm, vmr);
+    if (halted_vm(c, vmr, &vd))
+        return NULL;
+    memset(b, 0, sizeof(*b));
+    return json_string("");
+}
+
 /* ---- the table ---- */
 
 struct dmethod {
@@ -541,6 +1060,38 @@ static const struct dmethod dmethods[] = {
     { "VIF.get_other_config", 2, 2, vif_get_field },
     { "VIF.create", 2, 2, vif_create },
     { "VIF.destroy", 2, 2, vif_destroy },
+    { "SR.get_all", 1, 1, sr_get_all },
+    { "SR.get_all_records", 1, 1, sr_get_all_records },
+    { "SR.get_record", 2, 2, sr_get_record },
+    { "SR.get_by_name_label", 2, 2, sr_get_by_name_label },
+    { "SR.get_uuid", 2, 2, sr_get_field },
+    { "SR.get_name_label", 2, 2, sr_get_field },
+    { "SR.get_type", 2, 2, sr_get_field },
+    { "SR.get_VDIs", 2, 2, sr_get_field },
+    { "VDI.get_all", 1, 1, vdi_get_all },
+    { "VDI.get_all_records", 1, 1, vdi_get_all_records },
+    { "VDI.get_record", 2, 2, vdi_get_record },
+    { "VDI.get_by_name_label", 2, 2, vdi_get_by_name_label },
+    { "VDI.get_uuid", 2, 2, vdi_get_field },
+    { "VDI.get_name_label", 2, 2, vdi_get_field },
+    { "VDI.get_SR", 2, 2, vdi_get_field },
+    { "VDI.get_location", 2, 2, vdi_get_field },
+    { "VDI.get_read_only", 2, 2, vdi_get_field },
+    { "VDI.get_VBDs", 2, 2, vdi_get_field },
+    { "VDI.introduce", 12, 19, vdi_introduce },
+    { "VDI.forget", 2, 2, vdi_forget },
+    { "VBD.get_all", 1, 1, vbd_get_all },
+    { "VBD.get_all_records", 1, 1, vbd_get_all_records },
+    { "VBD.get_record", 2, 2, vbd_get_record },
+    { "VBD.get_uuid", 2, 2, vbd_get_field },
+    { "VBD.get_VM", 2, 2, vbd_get_field },
+    { "VBD.get_VDI", 2, 2, vbd_get_field },
+    { "VBD.get_userdevice", 2, 2, vbd_get_field },
+    { "VBD.get_device", 2, 2, vbd_get_field },
+    { "VBD.get_mode", 2, 2, vbd_get_field },
+    { "VBD.get_currently_attached", 2, 2, vbd_get_field },
+    { "VBD.create", 2, 2, vbd_create },
+    { "VBD.destroy", 2, 2, vbd_destroy },
 };
 #define NDMETHODS (sizeof(dmethods) / sizeof(dmethods[0]))
 

@@ -198,6 +198,99 @@ int devices_xs_write(const struct agent_vmdef *vm, uint32_t fe, char *err, size_
     return 0;
 }
 
+long devices_xs_disk_backend(void *ctx)
+{
+    (void)ctx;
+    char **names = NULL;
+    unsigned cnt = 0;
+    long found = -1;
+    if (minios_xs_directory(MINIOS_XBT_NIL, "/local/domain", &names, &cnt))
+        return -1;
+    for (unsigned i = 0; i < cnt && found < 0; i++) {
+        char *end, name[AGENT_NET_NAME_MAX];
+        unsigned long id = strtoul(names[i], &end, 10);
+        if (!*end && id < 0x7ff0 && !read_name((uint32_t)id, name) && !strcmp(name, "tapdisk"))
+            found = (long)id;
+    }
+    free(names);
+    return found;
+}
+
+/* One VBD's nodes as libxl (and the xenstore stub's vbd.c) write them,
+ * in one transaction: tapdisk starts on the backend's state 1. */
+struct vbdw {
+    const struct agent_vbd_wire *b;
+    uint32_t fe, be;
+};
+
+static int write_vbd(minios_xbt_t t, void *arg)
+{
+    struct vbdw *w = arg;
+    uint32_t fe = w->fe, be = w->be;
+    unsigned dev = 202 * 256 + 16 * w->b->userdevice;
+    char fdir[96], bdir[96], v[96];
+    snprintf(fdir, sizeof(fdir), "/local/domain/%u/device/vbd/%u", fe, dev);
+    snprintf(bdir, sizeof(bdir), "/local/domain/%u/backend/vbd/%u/%u", be, fe, dev);
+    int rc = 0;
+    snprintf(v, sizeof(v), "/local/domain/%u/backend", be);
+    if (!exists(v))
+        rc = put(t, v, NULL, NULL, be, be);
+    snprintf(v, sizeof(v), "/local/domain/%u/backend/vbd", be);
+    if (!rc && !exists(v))
+        rc = put(t, v, NULL, NULL, be, be);
+    snprintf(v, sizeof(v), "/local/domain/%u/backend/vbd/%u", be, fe);
+    if (!rc)
+        rc = put(t, v, NULL, NULL, be, fe);
+#define FE(rel, val) if (!rc) rc = put(t, fdir, rel, val, fe, be)
+#define BE(rel, val) if (!rc) rc = put(t, bdir, rel, val, be, fe)
+    FE(NULL, NULL);
+    FE("backend", bdir);
+    snprintf(v, sizeof(v), "%u", be);
+    FE("backend-id", v);
+    snprintf(v, sizeof(v), "%u", dev);
+    FE("virtual-device", v);
+    FE("device-type", "disk");
+    FE("state", "1");
+    BE(NULL, NULL);
+    BE("frontend", fdir);
+    snprintf(v, sizeof(v), "%u", fe);
+    BE("frontend-id", v);
+    BE("params", w->b->location);
+    BE("mode", w->b->ro ? "r" : "w");
+    BE("online", "1");
+    BE("type", "tapdisk");
+    BE("state", "1");
+#undef FE
+#undef BE
+    return rc;
+}
+
+int devices_xs_write_vbds(const struct agent_vmdef *vm, uint32_t fe, char *err, size_t errlen)
+{
+    struct agent_vbd_wire b[16];
+    unsigned n = devices_vbds_of(vm->uuid, b, 16);
+    if (!n)
+        return 0;
+    long be = devices_xs_disk_backend(NULL);
+    if (be < 0 || (uint32_t)be == fe) {
+        snprintf(err, errlen, "its disks: no tapdisk domain runs");
+        return -1;
+    }
+    for (unsigned i = 0; i < n; i++) {
+        struct vbdw w = { .b = &b[i], .fe = fe, .be = (uint32_t)be };
+        int rc = minios_xs_transaction_run(write_vbd, &w, 0);
+        if (rc) {
+            snprintf(err, errlen, "VBD xvd%c: writing its nodes in the store: errno %d",
+                     'a' + b[i].userdevice, -rc);
+            devices_xs_remove(fe);
+            return -1;
+        }
+        printf("agent: d%u: disk xvd%c (%u) = %s%s on tapdisk (d%ld)\n", fe, 'a' + b[i].userdevice,
+               202 * 256 + 16 * b[i].userdevice, b[i].location, b[i].ro ? " (read-only)" : "", be);
+    }
+    return 0;
+}
+
 void devices_xs_remove(uint32_t fe)
 {
     char **names = NULL;
@@ -205,24 +298,28 @@ void devices_xs_remove(uint32_t fe)
     if (minios_xs_directory(MINIOS_XBT_NIL, "/local/domain", &names, &cnt))
         return;
     for (unsigned i = 0; i < cnt; i++) {
-        char *end, path[80];
+        char *end;
         unsigned long id = strtoul(names[i], &end, 10);
         if (*end || id >= 0x7ff0 || id == fe)
             continue;
-        snprintf(path, sizeof(path), "/local/domain/%lu/backend/vif/%u", id, fe);
-        if (!exists(path))
-            continue;
-        /* The backend may write its state once more as it notices the
-         * frontend gone, creating the directory again (the store makes
-         * missing parents): removed again until it stays gone (at most
-         * 40 times 50 ms). */
-        int left = 1;
-        for (int tries = 0; tries < 40 && left; tries++) {
-            minios_xs_rm(MINIOS_XBT_NIL, path);
-            minios_sleep_ns(50 * 1000 * 1000);   /* gone, and still gone 50 ms later */
-            left = exists(path);
+        for (int k = 0; k < 2; k++) {
+            char path[80];
+            snprintf(path, sizeof(path), "/local/domain/%lu/backend/%s/%u", id, k ? "vbd" : "vif", fe);
+            if (!exists(path))
+                continue;
+            /* The backend may write its state once more as it notices the
+             * frontend gone, creating the directory again (the store makes
+             * missing parents): removed again until it stays gone (at most
+             * 40 times 50 ms). */
+            int left = 1;
+            for (int tries = 0; tries < 40 && left; tries++) {
+                minios_xs_rm(MINIOS_XBT_NIL, path);
+                minios_sleep_ns(50 * 1000 * 1000);   /* gone, and still gone 50 ms later */
+                left = exists(path);
+            }
+            printf("agent: d%u is gone: %s removed%s\n", fe, path,
+                   left ? " (but it is still there)" : "");
         }
-        printf("agent: d%u is gone: %s removed%s\n", fe, path, left ? " (but it is still there)" : "");
     }
     free(names);
 }

@@ -23,6 +23,10 @@ out=build/tests/agent-devices-persist
 rm -rf "$out" && mkdir -p "$out/tree"
 store=$out/store.img
 mkfs.ext4 -q -F "$out/tree/agent.img" 16M || fail "mkfs.ext4 agent.img"
+# web.img: the disk the agent-started httpd serves (root=/disk).
+mkdir -p "$out/site"
+echo "served from the VDI web.img" > "$out/site/hello.txt"
+mkfs.ext4 -q -F -d "$out/site" "$out/tree/web.img" 4M || fail "mkfs.ext4 web.img"
 mkfs.ext4 -q -F -d "$out/tree" "$store" 64M || fail "mkfs.ext4 (store)"
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 modules="$XS,build/stubdoms/tapdisk.elf name=tapdisk mem=8M role=hardware pci=00:04.0"
@@ -71,7 +75,7 @@ vifs() {
 }
 
 wait_api "boot"
-w=$(res VM.create "[\"$s\",{\"name_label\":\"web\",\"memory_static_max\":\"16777216\",\"PV_kernel\":\"httpd\",\"PV_args\":\"ip=10.0.2.20/24 gw=10.0.2.2\"}]" | jq -r .)
+w=$(res VM.create "[\"$s\",{\"name_label\":\"web\",\"memory_static_max\":\"16777216\",\"PV_kernel\":\"httpd\",\"PV_args\":\"ip=10.0.2.20/24 gw=10.0.2.2 root=/disk disk=xvda:/web.img\"}]" | jq -r .)
 [[ "$w" =~ ^OpaqueRef: ]] || fail "VM.create web: $w"
 n=$(res network.get_by_name_label "[\"$s\",\"netback\"]" | jq -r '.[0]')
 [[ "$n" =~ ^OpaqueRef: ]] || fail "no network netback"
@@ -95,6 +99,41 @@ after=$(vifs)
     fail "web's VIFs after the crash"
 echo "after the agent's crash: the same VIFs ($after)"
 
+# The SR, a VDI for web.img (introduced: the file is on the store), a VBD.
+expect_err() {
+    local want=$1 data=$2 r
+    r=$(jrpc "$3" "$4")
+    [ "$(jq -c '[.error.message, .error.data]' <<<"$r")" = "[\"$want\",$data]" ] ||
+        fail "$3 $4: expected $want $data, got $r"
+}
+sr=$(res SR.get_all "[\"$s\"]" | jq -r '.[0]')
+[[ "$sr" =~ ^OpaqueRef: ]] || fail "no SR"
+[ "$(res SR.get_type "[\"$s\",\"$sr\"]")" = '"tapdisk"' ] || fail "SR type"
+bogus=OpaqueRef:00000000-0000-4000-8000-000000000000
+intro() { echo "[\"$s\",\"\",\"web\",\"\",\"$1\",\"user\",false,$3,{},\"$2\",{},{}]"; }
+expect_err HANDLE_INVALID "[\"SR\",\"$bogus\"]" VDI.introduce "$(intro $bogus /web.img true)"
+expect_err INVALID_VALUE '["location","/../web.img"]' VDI.introduce "$(intro "$sr" /../web.img true)"
+expect_err INVALID_VALUE '["location","web.img"]' VDI.introduce "$(intro "$sr" web.img true)"
+expect_err FIELD_TYPE_ERROR '["read_only"]' VDI.introduce "$(intro "$sr" /web.img 1)"
+vdi=$(res VDI.introduce "$(intro "$sr" /web.img true)" | jq -r .)
+[[ "$vdi" =~ ^OpaqueRef: ]] || fail "VDI.introduce: $vdi"
+expect_err VDI_IN_USE "[\"$vdi\",\"introduce\"]" VDI.introduce "$(intro "$sr" /web.img true)"
+[ "$(res SR.get_VDIs "[\"$s\",\"$sr\"]")" = "[\"$vdi\"]" ] || fail "the SR's VDIs"
+vbd() { echo "[\"$s\",{\"VM\":\"$1\",\"VDI\":\"$2\",\"userdevice\":\"$3\",\"mode\":\"$4\",\"type\":\"$5\"}]"; }
+expect_err VDI_READONLY "[\"$vdi\"]" VBD.create "$(vbd "$w" "$vdi" 0 RW Disk)"
+expect_err INVALID_DEVICE '["16"]' VBD.create "$(vbd "$w" "$vdi" 16 RO Disk)"
+expect_err INVALID_VALUE '["mode","rw"]' VBD.create "$(vbd "$w" "$vdi" 0 rw Disk)"
+expect_err VALUE_NOT_SUPPORTED '["type","CD","only Disk: tapdisk serves images"]' VBD.create "$(vbd "$w" "$vdi" 0 RO CD)"
+expect_err HANDLE_INVALID "[\"VDI\",\"$bogus\"]" VBD.create "$(vbd "$w" $bogus 0 RO Disk)"
+expect_err HANDLE_INVALID "[\"VM\",\"$bogus\"]" VBD.create "$(vbd $bogus "$vdi" 0 RO Disk)"
+b=$(res VBD.create "$(vbd "$w" "$vdi" 0 RO Disk)" | jq -r .)
+[[ "$b" =~ ^OpaqueRef: ]] || fail "VBD.create: $b"
+expect_err DEVICE_ALREADY_EXISTS '["0"]' VBD.create "$(vbd "$w" "$vdi" 0 RO Disk)"
+expect_err VDI_IN_USE "[\"$vdi\",\"forget\"]" VDI.forget "[\"$s\",\"$vdi\"]"
+[ "$(res VM.get_VBDs "[\"$s\",\"$w\"]")" = "[\"$b\"]" ] || fail "web's VBDs"
+[ "$(res VBD.get_device "[\"$s\",\"$b\"]")" = '"xvda"' ] || fail "VBD device"
+echo "SR tapdisk, VDI web.img introduced, VBD xvda (RO) of web; refusals HANDLE_INVALID, INVALID_VALUE, VDI_IN_USE, VDI_READONLY, INVALID_DEVICE, VALUE_NOT_SUPPORTED, DEVICE_ALREADY_EXISTS"
+
 # Started by the new agent: wired and reachable.
 [ "$(res VM.start "[\"$s\",\"$w\",false,false]")" = '""' ] || fail "VM.start web"
 d=$(grep -ao 'agent: VM web started as d[0-9]*' "$log" | sed 's/.*as d//')
@@ -111,6 +150,21 @@ for _ in $(seq 60); do
 done
 [ -n "$got" ] || fail "web (d$d) did not answer through netback"
 echo "web started by the new agent as d$d: vif 0 ($mac) connected, vif 1 written, its page fetched"
+grep -aEq "agent: d$d: disk xvda \(51712\) = /web.img \(read-only\) on tapdisk \(d[0-9]+\)" "$log" || fail "d$d's disk not written"
+got=$(curl -s --max-time 10 "http://127.0.0.1:$wport/hello.txt")
+[ "$got" = "served from the VDI web.img" ] || fail "hello.txt from web's disk: $got"
+[ "$(res VBD.get_currently_attached "[\"$s\",\"$b\"]")" = true ] || fail "the VBD is not attached"
+echo "web read its disk (the VDI): hello.txt = $got"
+[ "$(res VM.hard_shutdown "[\"$s\",\"$w\"]")" = '""' ] || fail "VM.hard_shutdown web"
+ok=0
+for _ in $(seq 30); do
+    jrpc VM.get_all_records "[\"$s\"]" >/dev/null
+    grep -aEq "agent: d$d is gone: /local/domain/[0-9]+/backend/vbd/$d removed" "$log" && { ok=1; break; }
+    sleep 1
+done
+[ $ok = 1 ] || fail "d$d's vbd backend directory: $(grep -a "agent: d$d is gone" "$log")"
+! grep -aq "backend/vbd/$d removed (but it is still there)" "$log" || fail "d$d's vbd backend directory is still there"
+grep -ao "agent: d$d is gone: /local/domain/[0-9]*/backend/vbd/$d removed" "$log"
 
 # The record on the disk (read with the journals replayed, as the agent does).
 pkill -TERM -P $qpid 2>/dev/null; wait $qpid 2>/dev/null; qpid=
