@@ -132,10 +132,17 @@ expect_err DEVICE_ALREADY_EXISTS '["0"]' VBD.create "$(vbd "$w" "$vdi" 0 RO Disk
 expect_err VDI_IN_USE "[\"$vdi\",\"forget\"]" VDI.forget "[\"$s\",\"$vdi\"]"
 [ "$(res VM.get_VBDs "[\"$s\",\"$w\"]")" = "[\"$b\"]" ] || fail "web's VBDs"
 [ "$(res VBD.get_device "[\"$s\",\"$b\"]")" = '"xvda"' ] || fail "VBD device"
+if command -v node >/dev/null && [ -d build/npm/node_modules/xen-api ]; then
+    kout=$(timeout 60 node tools/keel/keel.mjs --url "$url" --password keel-demo vdi-list 2>&1) ||
+        fail "keel vdi-list: $kout"
+    grep -Eq "^[0-9a-f-]{36}  /web.img +ro  web  web$" <<<"$kout" || fail "keel vdi-list said: $kout"
+    echo "keel vdi-list: $(tail -1 <<<"$kout")"
+fi
 echo "SR tapdisk, VDI web.img introduced, VBD xvda (RO) of web; refusals HANDLE_INVALID, INVALID_VALUE, VDI_IN_USE, VDI_READONLY, INVALID_DEVICE, VALUE_NOT_SUPPORTED, DEVICE_ALREADY_EXISTS"
 
 # Started by the new agent: wired and reachable.
 [ "$(res VM.start "[\"$s\",\"$w\",false,false]")" = '""' ] || fail "VM.start web"
+wait_log 1 'agent: VM web started as d'   # the console may lag the answer
 d=$(grep -ao 'agent: VM web started as d[0-9]*' "$log" | sed 's/.*as d//')
 [[ "$d" =~ ^[0-9]+$ ]] || fail "no start line for web"
 mac=$(cut -d: -f2-7 <<<"${before%% *}")
@@ -168,8 +175,11 @@ grep -ao "agent: d$d is gone: /local/domain/[0-9]*/backend/vbd/$d removed" "$log
 
 # The record on the disk (read with the journals replayed, as the agent does).
 pkill -TERM -P $qpid 2>/dev/null; wait $qpid 2>/dev/null; qpid=
+# QEMU (under timeout, a grandchild) may still be closing the store.
+for _ in $(seq 40); do pgrep -f "file=$store," >/dev/null || break; sleep 0.5; done
 e2fsck -fy "$store" >/dev/null 2>&1
-debugfs -R "dump /agent.img $out/agent.img" "$store" >/dev/null 2>&1 || fail "debugfs dump /agent.img"
+debugfs -R "dump /agent.img $out/agent.img" "$store" >"$out/dump.err" 2>&1
+[ -s "$out/agent.img" ] || fail "debugfs dump /agent.img: $(cat "$out/dump.err")"
 e2fsck -fy "$out/agent.img" >/dev/null 2>&1
 u=$(debugfs -R "ls -l /vms" "$out/agent.img" 2>/dev/null | grep -o '[0-9a-f-]\{36\}\.json' | head -1)
 u=${u%.json}

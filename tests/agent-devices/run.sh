@@ -148,6 +148,7 @@ fi
 
 # Start: wired, connected, reachable from the host.
 [ "$(res VM.start "[\"$s\",\"$w\",false,false]")" = '""' ] || fail "VM.start web"
+wait_log 'agent: VM web started as d' 10   # the console may lag the answer
 d=$(grep -o 'agent: VM web started as d[0-9]*' "$log" | sed 's/.*as d//')
 [[ "$d" =~ ^[0-9]+$ ]] || fail "no start line for web"
 grep -Eq "agent: d$d: vif 0 on network netback \(d[0-9]+\), mac $mac" "$log" || fail "d$d's vif not written"
@@ -183,6 +184,7 @@ echo "$(grep -Eo "agent: d$d is gone: /local.*" "$log" | tr -d "\r")"
 
 # Again: the same MAC, served again.
 [ "$(res VM.start "[\"$s\",\"$w\",false,false]")" = '""' ] || fail "VM.start web again"
+for _ in $(seq 10); do [ "$(grep -c 'agent: VM web started as d' "$log")" -ge 2 ] && break; sleep 1; done
 d2=$(grep -o 'agent: VM web started as d[0-9]*' "$log" | tail -1 | sed 's/.*as d//')
 [ "$d2" != "$d" ] || fail "no new domain"
 grep -Eq "agent: d$d2: vif 0 on network netback \(d[0-9]+\), mac $mac" "$log" || fail "d$d2's MAC is not $mac"

@@ -14,6 +14,7 @@
 //     vif-list                         VM, device, MAC, network, MTU, attached
 //     vif-create VM NETWORK DEVICE [MAC]   a VIF of a halted VM (prints its uuid)
 //     vif-destroy VM DEVICE            removes a halted VM's VIF
+//     vdi-list                         uuid, location, read-only, VMs using it, name
 //   VM is a name label (it must be unique) or a uuid.  The URL, user and
 //   password also come from KEEL_URL, KEEL_USER, KEEL_PASSWORD (defaults
 //   http://127.0.0.1:8081, root, none).  A XenAPI failure is printed as
@@ -29,7 +30,7 @@ function usage(msg) {
     'vm-list | vm-create NAME MEM_MIB KERNEL [ARGS...] | vm-start VM [--paused] | ' +
     'vm-pause VM | vm-unpause VM | vm-shutdown VM [--force] | vm-reboot VM [--force] | ' +
     'vm-destroy VM | network-list | vif-list | vif-create VM NETWORK DEVICE [MAC] | ' +
-    'vif-destroy VM DEVICE')
+    'vif-destroy VM DEVICE | vdi-list')
   process.exit(2)
 }
 
@@ -126,6 +127,16 @@ const verbs = {
     const ref = await xapi.call('VIF.create', { VM: vmr, network: nets[0], device,
       MAC: mac ?? '', MTU: '1500', other_config: {}, qos_algorithm_type: '', qos_algorithm_params: {} })
     console.log(await xapi.call('VIF.get_uuid', ref))
+  },
+  async 'vdi-list'() {
+    const vdis = Object.values(await xapi.call('VDI.get_all_records'))
+    const vbds = await xapi.call('VBD.get_all_records')
+    const vms = await xapi.call('VM.get_all_records')
+    console.log('uuid                                  location              ro  vms  name')
+    for (const d of vdis) {
+      const users = d.VBDs.map(b => vms[vbds[b]?.VM]?.name_label ?? '?').join(',') || '-'
+      console.log(`${d.uuid}  ${d.location.padEnd(20)}  ${d.read_only ? 'ro' : 'rw'}  ${users}  ${d.name_label}`)
+    }
   },
   async 'vif-destroy'(vm, device) {
     if (!vm || device === undefined) usage('vif-destroy VM DEVICE')
