@@ -63,10 +63,16 @@ static int f_nets(void *ctx, struct agent_net *out, unsigned max)
     out[1].domid = 3;
     return nnets;
 }
+static long sr_dom = 4;
+static long f_disk(void *ctx)
+{
+    (void)ctx;
+    return sr_dom;
+}
 static struct agent_hv hv = { .self = 1, .list = f_list, .physinfo = f_phys, .pause = f_nop,
                               .unpause = f_nop, .destroy = f_nop, .start = f_start,
                               .kernel_known = f_known, .kernel_names = "httpd",
-                              .networks = f_nets };
+                              .networks = f_nets, .disk_backend = f_disk };
 static uint64_t now(void)
 {
     return 1000;
@@ -135,6 +141,146 @@ static void unq(char *s)
     size_t n = strlen(s);
     memmove(s, s + 1, n - 2);
     s[n - 2] = 0;
+}
+
+/* SR, VDI and VBD: records, refusals, the wiring handed to VM.start. */
+static void test_disks(const char *vm)
+{
+    char p[1024], sr[64], vdi[64], vbd[64], w[256];
+    int f;
+    char *r = ok("SR.get_all", "[\"S\"]");
+    EXPECT(sscanf(r, "[\"%63[^\"]\"]", sr) == 1);
+    free(r);
+    sr_dom = -1;
+    r = ok("SR.get_all", "[\"S\"]");
+    EXPECT(!strcmp(r, "[]"));
+    free(r);
+    snprintf(p, sizeof(p), "[\"S\",\"%s\"]", sr);
+    snprintf(w, sizeof(w), "[\"HANDLE_INVALID\",\"SR\",\"%s\"]", sr);
+    refused("SR.get_record", p, w);
+    sr_dom = 4;
+    r = ok("SR.get_record", p);
+    EXPECT(strstr(r, "\"type\":\"tapdisk\"") && strstr(r, "\"VDIs\":[]"));
+    free(r);
+#define INTRO(uuid, srr, loc, ro) (snprintf(p, sizeof(p), \
+    "[\"S\",\"%s\",\"disk\",\"\",\"%s\",\"user\",false,%s,{},\"%s\",{},{}]", uuid, srr, ro, loc), p)
+    refused("VDI.introduce", "[\"S\",\"\",\"d\",\"\",\"x\",\"user\",false,true,{},\"/a\",{}]",
+            "[\"MESSAGE_PARAMETER_COUNT_MISMATCH\",\"VDI.introduce\",\"19\",\"11\"]");
+    refused("VDI.introduce", INTRO("", "OpaqueRef:q", "/a.img", "true"), "[\"HANDLE_INVALID\",\"SR\",\"OpaqueRef:q\"]");
+    refused("VDI.introduce", INTRO("", sr, "/a.img", "0"), "[\"FIELD_TYPE_ERROR\",\"read_only\"]");
+    const char *bad[] = { "a.img", "/", "/a/../b", "//a", "/a b", "/a\\u0001" };
+    for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        json_t *res = call("VDI.introduce", INTRO("", sr, bad[i], "true"), &f);
+        EXPECT(f && !strcmp(json_string_value(json_array_get(res, 0)), "INVALID_VALUE"));
+        json_decref(res);
+    }
+    char longloc[200];
+    memset(longloc, 'a', sizeof(longloc));
+    longloc[0] = '/';
+    longloc[AGENT_VDI_LOC_MAX] = 0;
+    json_t *res = call("VDI.introduce", INTRO("", sr, longloc, "true"), &f);
+    EXPECT(f && !strcmp(json_string_value(json_array_get(res, 0)), "INVALID_VALUE"));
+    json_decref(res);
+    refused("VDI.introduce", INTRO("ABCDEF00-0000-4000-8000-000000000000", sr, "/a.img", "true"),
+            "[\"UUID_INVALID\",\"VDI\",\"ABCDEF00-0000-4000-8000-000000000000\"]");
+    r = ok("VDI.introduce", INTRO("abcdef00-0000-4000-8000-000000000001", sr, "/imgs/a.img", "true"));
+    EXPECT(!strcmp(r, "\"OpaqueRef:abcdef00-0000-4000-8000-000000000001\""));
+    snprintf(vdi, sizeof(vdi), "%s", r);
+    unq(vdi);
+    free(r);
+    refused("VDI.introduce", INTRO("abcdef00-0000-4000-8000-000000000001", sr, "/b.img", "true"),
+            "[\"UUID_INVALID\",\"VDI\",\"abcdef00-0000-4000-8000-000000000001\"]");
+    snprintf(w, sizeof(w), "[\"VDI_IN_USE\",\"%s\",\"introduce\"]", vdi);
+    refused("VDI.introduce", INTRO("", sr, "/imgs/a.img", "false"), w);
+    /* With the seven later parameters too. */
+    snprintf(p, sizeof(p), "[\"S\",\"\",\"rw\",\"\",\"%s\",\"user\",false,false,{},\"/rw.img\",{},{},"
+             "true,\"0\",\"0\",\"OpaqueRef:NULL\",false,\"\",\"OpaqueRef:NULL\"]", sr);
+    char *rw = ok("VDI.introduce", p);
+    unq(rw);
+
+#define VBD(vmr, vdir, ud, mode, type) (snprintf(p, sizeof(p), \
+    "[\"S\",{\"VM\":\"%s\",\"VDI\":\"%s\",\"userdevice\":\"%s\",\"mode\":\"%s\"%s}]", vmr, vdir, ud, mode, type), p)
+    snprintf(w, sizeof(w), "[\"VDI_READONLY\",\"%s\"]", vdi);
+    refused("VBD.create", VBD(vm, vdi, "0", "RW", ""), w);
+    refused("VBD.create", VBD(vm, vdi, "16", "RO", ""), "[\"INVALID_DEVICE\",\"16\"]");
+    refused("VBD.create", VBD(vm, vdi, "01", "RO", ""), "[\"INVALID_DEVICE\",\"01\"]");
+    refused("VBD.create", VBD(vm, vdi, "-1", "RO", ""), "[\"INVALID_DEVICE\",\"-1\"]");
+    refused("VBD.create", VBD(vm, vdi, "0", "ro", ""), "[\"INVALID_VALUE\",\"mode\",\"ro\"]");
+    refused("VBD.create", VBD(vm, vdi, "0", "RO", ",\"type\":\"CD\""),
+            "[\"VALUE_NOT_SUPPORTED\",\"type\",\"CD\",\"only Disk: tapdisk serves images\"]");
+    refused("VBD.create", VBD(vm, vdi, "0", "RO", ",\"type\":1"), "[\"FIELD_TYPE_ERROR\",\"type\"]");
+    refused("VBD.create", VBD(vm, "OpaqueRef:v", "0", "RO", ""), "[\"HANDLE_INVALID\",\"VDI\",\"OpaqueRef:v\"]");
+    refused("VBD.create", VBD("OpaqueRef:m", vdi, "0", "RO", ""), "[\"HANDLE_INVALID\",\"VM\",\"OpaqueRef:m\"]");
+    refused("VBD.create", "[\"S\",{\"VM\":\"x\"}]", "[\"FIELD_TYPE_ERROR\",\"VDI\"]");
+    r = ok("VBD.create", VBD(vm, vdi, "0", "RO", ",\"type\":\"Disk\",\"bootable\":false"));
+    snprintf(vbd, sizeof(vbd), "%s", r);
+    unq(vbd);
+    free(r);
+    free(ok("VBD.create", VBD(vm, rw, "2", "RW", "")));
+    refused("VBD.create", VBD(vm, rw, "0", "RW", ""), "[\"DEVICE_ALREADY_EXISTS\",\"0\"]");
+    snprintf(w, sizeof(w), "[\"VDI_IN_USE\",\"%s\",\"forget\"]", vdi);
+    snprintf(p, sizeof(p), "[\"S\",\"%s\"]", vdi);
+    refused("VDI.forget", p, w);
+    snprintf(p, sizeof(p), "[\"S\",\"%s\"]", vbd);
+    r = ok("VBD.get_record", p);
+    EXPECT(strstr(r, "\"device\":\"xvda\"") && strstr(r, "\"mode\":\"RO\"") &&
+           strstr(r, "\"currently_attached\":false"));
+    free(r);
+    /* What VM.start wires. */
+    struct agent_vmdef *def = NULL;
+    for (int i = 0; i < AGENT_MAX_VMDEFS; i++)
+        if (api.vms[i].used)
+            def = &api.vms[i];
+    struct agent_vbd_wire wire[4];
+    EXPECT(devices_vbds_of(def->uuid, wire, 4) == 2);
+    EXPECT(wire[0].userdevice == 0 && wire[0].ro && !strcmp(wire[0].location, "/imgs/a.img"));
+    EXPECT(wire[1].userdevice == 2 && !wire[1].ro && !strcmp(wire[1].location, "/rw.img"));
+    EXPECT(devices_vbds_of(def->uuid, wire, 1) == 1);
+    snprintf(p, sizeof(p), "[\"S\",\"%s\"]", vm);
+    r = ok("VM.get_VBDs", p);
+    EXPECT(strstr(r, vbd) != NULL);
+    free(r);
+    r = ok("VDI.get_VBDs", (snprintf(p, sizeof(p), "[\"S\",\"%s\"]", vdi), p));
+    EXPECT(strstr(r, vbd) != NULL);
+    free(r);
+    /* Mutated VBD.create records. */
+    const char *keys[] = { "VM", "VDI", "userdevice", "mode", "type", "x" };
+    const char *vals[] = { "\"0\"", "\"15\"", "\"RO\"", "\"RW\"", "\"Disk\"", "null", "[]", "7", "\"\"" };
+    srand(17);
+    for (int i = 0; i < 2000; i++) {
+        char b[1024];
+        int n = snprintf(b, sizeof(b), "[\"S\",{");
+        int k = rand() % 6;
+        for (int j = 0; j < k; j++) {
+            const char *key = keys[rand() % 6];
+            int pick = rand() % 4;
+            const char *val = pick == 0 ? vm : pick == 1 ? rw : vals[rand() % 9];
+            int q = pick < 2;
+            if (!strstr(b, key))
+                n += snprintf(b + n, sizeof(b) - (size_t)n, "%s\"%s\":%s%s%s", j ? "," : "", key,
+                              q ? "\"" : "", val, q ? "\"" : "");
+        }
+        snprintf(b + n, sizeof(b) - (size_t)n, "}]");
+        json_t *res2 = call("VBD.create", b, &f);
+        EXPECT(res2 != NULL);
+        if (!f) {
+            char d[128];
+            snprintf(d, sizeof(d), "[\"S\",\"%s\"]", json_string_value(res2));
+            free(ok("VBD.destroy", d));
+        }
+        json_decref(res2);
+    }
+    /* VM.destroy takes its VBDs: the VDIs can be forgotten. */
+    snprintf(p, sizeof(p), "[\"S\",\"%s\"]", vm);
+    free(ok("VM.destroy", p));
+    snprintf(w, sizeof(w), "[\"HANDLE_INVALID\",\"VBD\",\"%s\"]", vbd);
+    refused("VBD.get_record", (snprintf(p, sizeof(p), "[\"S\",\"%s\"]", vbd), p), w);
+    free(ok("VDI.forget", (snprintf(p, sizeof(p), "[\"S\",\"%s\"]", vdi), p)));
+    free(ok("VDI.forget", (snprintf(p, sizeof(p), "[\"S\",\"%s\"]", rw), p)));
+    free(rw);
+    r = ok("VDI.get_all", "[\"S\"]");
+    EXPECT(!strcmp(r, "[]"));
+    free(r);
 }
 
 int main(void)
@@ -302,6 +448,7 @@ int main(void)
         }
         json_decref(res);
     }
+    test_disks(vm);
     events_free(&api);
     auth_free(a);
     UNIT_DONE();
