@@ -26,6 +26,19 @@ struct agent_dom {
     int defined_only;          /* a defined VM with no domain (Halted) */
 };
 
+/* A VIF of a defined VM (VIF.create; devices.c, docs/agent-devices.md). */
+#define AGENT_VM_VIFS 4
+#define AGENT_NET_NAME_MAX 32
+struct agent_vif {
+    int used;
+    uint8_t uuid[16];
+    unsigned device;           /* "0".."3": device/vif/<device> */
+    char network[AGENT_NET_NAME_MAX]; /* the netback domain's name (the network's bridge) */
+    char mac[18];              /* xx:xx:xx:xx:xx:xx, unicast */
+    int mac_auto;              /* derived from the VM's uuid and the device */
+    unsigned mtu;
+};
+
 /* A VM defined with VM.create (in the agent's memory only, for now). */
 #define AGENT_KERNEL_MAX 32
 #define AGENT_ARGS_MAX   1024
@@ -38,6 +51,7 @@ struct agent_vmdef {
     char kernel[AGENT_KERNEL_MAX];
     char args[AGENT_ARGS_MAX];
     int auto_poweron;          /* other_config:auto_poweron "true" */
+    struct agent_vif vifs[AGENT_VM_VIFS];
 };
 #define AGENT_MAX_VMDEFS 64
 /* The most memory VM.create accepts (build.h's BUILD_MAX_PAGES). */
@@ -48,6 +62,13 @@ struct agent_hostinfo {
     uint32_t cpu_khz;
     uint64_t total_pages, free_pages;
 };
+
+/* A network: a netback domain, by its name (devices.c). */
+struct agent_net {
+    char name[AGENT_NET_NAME_MAX];
+    uint32_t domid;
+};
+#define AGENT_MAX_NETS 8
 
 /* The domain list holds at most this many domains. */
 #define AGENT_MAX_DOMS 1024
@@ -85,6 +106,11 @@ struct agent_hv {
      * gone, at most seconds; 0, or -1 if it still runs. */
     int (*wait_shutdown)(void *ctx, uint32_t domid, unsigned seconds);
     int (*spawn)(void (*fn)(void *), void *arg);
+    /* The networks (netback domains): fills out[0..max), the count
+     * (NULL: none). */
+    int (*networks)(void *ctx, struct agent_net *out, unsigned max);
+    /* The SR: the domain named tapdisk now, or -1 (NULL: none). */
+    long (*disk_backend)(void *ctx);
 };
 
 /* ---- credentials and sessions (session.c) ---- */
@@ -210,6 +236,42 @@ void events_after(struct agent_api *api, const char *method);
 /* Their names, for system.listMethods. */
 size_t events_method_count(void);
 const char *events_method_name(size_t i);
+
+/* ---- VIF and network classes (devices.c) ---- */
+
+/* A VM by ref for devices.c (api.c): 0 with its defined VM's index
+ * (-1 for a boot domain) and power state ("Halted", "Running"...), or -1
+ * with the failure (HANDLE_INVALID) in *fail. */
+int api_vm_lookup(struct agent_api *api, const char *ref, int *vmdef, char power[16], json_t **fail);
+/* out[v] = 1 for each defined VM v whose domain is Running or Paused
+ * (one domain list for all). */
+void api_vm_attached(struct agent_api *api, unsigned char out[AGENT_MAX_VMDEFS]);
+/* Handles a network.* or VIF.* method, as api_call; -2 if none of them. */
+int devices_call(struct agent_api *api, const char *method, json_t *params, json_t **result);
+size_t devices_method_count(void);
+const char *devices_method_name(size_t i);
+/* The VIF refs of a defined VM (NULL: none), for its record. */
+json_t *devices_vm_vifs(const struct agent_vmdef *v);
+/* The default MAC of a VIF: 00:16:3e and three bytes of SHA-256 of
+ * "keel-vif:<vm uuid>:<device>", stable per VM and device. */
+void devices_default_mac(const uint8_t vm_uuid[16], unsigned device, char out[18]);
+/* 1 if m is six hex bytes separated by ':' of a unicast address. */
+int devices_mac_ok(const char *m);
+/* A VBD as VM.start wires it (devices.c keeps VDIs and VBDs in memory). */
+#define AGENT_VDI_LOC_MAX 128
+struct agent_vbd_wire {
+    unsigned userdevice;       /* 0..15: xvda..xvdp, device 202*256+16*N */
+    int ro;
+    char location[AGENT_VDI_LOC_MAX];   /* the image's path on tapdisk's store */
+};
+/* The VBDs of the VM with uuid vm_uuid: fills out[0..max), the count. */
+unsigned devices_vbds_of(const uint8_t vm_uuid[16], struct agent_vbd_wire *out, unsigned max);
+/* The VBD refs of a defined VM, for its record. */
+json_t *devices_vm_vbds(const struct agent_vmdef *v);
+/* The VIFs of a record: encode into rec ("VIFs": [...]), decode from it
+ * (hostile: each checked; no "VIFs": none); 0, or -1 with the reason. */
+int devices_encode(const struct agent_vmdef *v, json_t *rec);
+int devices_decode(json_t *rec, struct agent_vmdef *v, char *err, size_t errlen);
 
 /* ---- the transports (rpc.c) ---- */
 

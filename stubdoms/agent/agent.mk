@@ -49,7 +49,7 @@ $(EXPAT_MINIOS): $(patsubst %,$(B)/expat-minios/obj/%.o,$(EXPAT_FILES))
 # The portable core (HTTP, RPC codecs, XenAPI classes, sessions) and the
 # minios part (main.c: sockets, domctl, entropy).
 AGENT_CORE  := stubdoms/agent/http.c stubdoms/agent/rpc.c stubdoms/agent/api.c stubdoms/agent/persist.c \
-               stubdoms/agent/session.c stubdoms/agent/events.c
+               stubdoms/agent/session.c stubdoms/agent/events.c stubdoms/agent/devices.c stubdoms/agent/vifrec.c
 AGENT_HDRS  := $(wildcard stubdoms/agent/*.h) $(wildcard $(AGENT_CONF)/*.h)
 AGENT_CFLAGS := $(LWIP_CFLAGS) -Istubdoms/agent $(AGENT_LIB_CFLAGS) -I$(HTTPP_SRC) $(HTTPP_DEFS) \
                 $(MBEDTLS_TLS_FLAGS) -Itests/domctl -Itests/common $(DOMBUILD_CFLAGS) $(DISKFS_CFLAGS)
@@ -58,7 +58,7 @@ AGENT_CFLAGS := $(LWIP_CFLAGS) -Istubdoms/agent $(AGENT_LIB_CFLAGS) -I$(HTTPP_SR
 # crypto also serves session.c: the crypto-only build is not linked.
 AGENT_LIBS  := $(LWIP_MINIOS) $(HTTPP_MINIOS) $(JANSSON_MINIOS) $(EXPAT_MINIOS) $(MBEDTLS_TLS_MINIOS) $(DISKFS_LINK)
 # VM.start builds the images embedded by images.S with the shared builder.
-AGENT_MINIOS := stubdoms/agent/main.c stubdoms/agent/build.c stubdoms/agent/store.c stubdoms/agent/tls.c $(DOMBUILD_SRCS)
+AGENT_MINIOS := stubdoms/agent/main.c stubdoms/agent/build.c stubdoms/agent/store.c stubdoms/agent/tls.c stubdoms/agent/devices_xs.c $(DOMBUILD_SRCS)
 $(eval $(call minios_elf,$(AGENT_ELF),$(AGENT_CORE) $(AGENT_MINIOS) stubdoms/agent/images.S,$(AGENT_CFLAGS),$(AGENT_LIBS)))
 $(AGENT_ELF): $(AGENT_LIBS)
 $(call minios_src_obj,$(AGENT_ELF),stubdoms/agent/images.S): $(B)/apps/hello.elf $(B)/stubdoms/agent-httpd.elf
@@ -93,16 +93,36 @@ ALL_UNIT_BINS += $(UNIT_AGENT_BIN)
 # The record codec and the record files (persist.c) alone.
 UNIT_PERSIST_BIN := $(B)/tests/unit/test_persist
 UNIT_PERSIST_OBJS := $(patsubst %,$(B)/tests/unit/agent-3p/%.o,$(JANSSON_FILES))
-$(UNIT_PERSIST_BIN): stubdoms/agent/test_persist.c stubdoms/agent/persist.c $(AGENT_HDRS) \
+$(UNIT_PERSIST_BIN): stubdoms/agent/test_persist.c stubdoms/agent/persist.c stubdoms/agent/vifrec.c $(AGENT_HDRS) \
 		$(UNIT_PERSIST_OBJS) tests/unit/unit.h stubdoms/agent/agent.mk
 	$(call msg,HOSTCC,$@)
 	$(Q)mkdir -p $(@D) && $(HOSTCC) $(HOST_CFLAGS) -D_GNU_SOURCE -Istubdoms/agent -Itests/unit \
 		$(AGENT_LIB_CFLAGS) -I$(HTTPP_SRC) $(HTTPP_DEFS) -o $@ stubdoms/agent/test_persist.c \
-		stubdoms/agent/persist.c $(UNIT_PERSIST_OBJS)
+		stubdoms/agent/persist.c stubdoms/agent/vifrec.c $(UNIT_PERSIST_OBJS)
 ALL_UNIT_BINS += $(UNIT_PERSIST_BIN)
 
+# The VIFs of a record (vifrec.c through persist.c).
+UNIT_VIFREC_BIN := $(B)/tests/unit/test_vifrec
+$(UNIT_VIFREC_BIN): stubdoms/agent/test_vifrec.c stubdoms/agent/persist.c stubdoms/agent/vifrec.c \
+		$(AGENT_HDRS) $(UNIT_PERSIST_OBJS) tests/unit/unit.h stubdoms/agent/agent.mk
+	$(call msg,HOSTCC,$@)
+	$(Q)mkdir -p $(@D) && $(HOSTCC) $(HOST_CFLAGS) -D_GNU_SOURCE -Istubdoms/agent -Itests/unit \
+		$(AGENT_LIB_CFLAGS) -I$(HTTPP_SRC) $(HTTPP_DEFS) -o $@ stubdoms/agent/test_vifrec.c \
+		stubdoms/agent/persist.c stubdoms/agent/vifrec.c $(UNIT_PERSIST_OBJS)
+ALL_UNIT_BINS += $(UNIT_VIFREC_BIN)
+
+# The network and VIF classes (devices.c) on a fake hypervisor.
+UNIT_DEVICES_BIN := $(B)/tests/unit/test_devices
+$(UNIT_DEVICES_BIN): stubdoms/agent/test_devices.c $(AGENT_CORE) $(AGENT_HDRS) $(UNIT_AGENT_3P_OBJS) \
+		tests/unit/unit.h stubdoms/agent/agent.mk
+	$(call msg,HOSTCC,$@)
+	$(Q)mkdir -p $(@D) && $(HOSTCC) $(HOST_CFLAGS) -D_GNU_SOURCE -Istubdoms/agent -Itests/unit \
+		$(AGENT_LIB_CFLAGS) -I$(HTTPP_SRC) $(HTTPP_DEFS) -o $@ stubdoms/agent/test_devices.c \
+		$(AGENT_CORE) $(UNIT_AGENT_3P_OBJS) -lmbedcrypto
+ALL_UNIT_BINS += $(UNIT_DEVICES_BIN)
+
 .PHONY: agent
-agent: $(AGENT_ELF) $(UNIT_AGENT_BIN) $(UNIT_PERSIST_BIN)
+agent: $(AGENT_ELF) $(UNIT_AGENT_BIN) $(UNIT_PERSIST_BIN) $(UNIT_VIFREC_BIN) $(UNIT_DEVICES_BIN)
 all: agent
 
 endif

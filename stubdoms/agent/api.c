@@ -241,7 +241,7 @@ static json_t *vm_record(struct call *c, const struct agent_dom *d)
     const char *pv_kernel = def ? def->kernel : "", *pv_args = def ? def->args : "";
     return json_pack("{s:s, s:s, s:s, s:s, s:I, s:b, s:b, s:b, s:b, s:s, s:s,"
                      " s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I,"
-                     " s:o, s:{}, s:o, s:{}, s:[], s:[], s:[], s:[], s:[],"
+                     " s:o, s:{}, s:o, s:{}, s:o, s:o, s:[], s:[], s:[],"
                      " s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:s, s:s, s:s, s:s}",
                      "uuid", u, "name_label", d->name, "name_description", "",
                      "power_state", ps, "domid", (json_int_t)(live ? (json_int_t)d->domid : -1),
@@ -256,7 +256,7 @@ static json_t *vm_record(struct call *c, const struct agent_dom *d)
                      "VCPUs_at_startup", (json_int_t)d->online_vcpus,
                      "allowed_operations", vm_ops(c, d),
                      "current_operations", "other_config", vm_other_config(def), "blocked_operations",
-                     "VBDs", "VIFs", "consoles", "tags", "crash_dumps",
+                     "VBDs", devices_vm_vbds(def), "VIFs", devices_vm_vifs(def), "consoles", "tags", "crash_dumps",
                      "actions_after_shutdown", "destroy", "actions_after_reboot", "restart",
                      "actions_after_crash", "destroy", "PV_kernel", pv_kernel, "PV_args", pv_args,
                      "HVM_boot_policy", "", "domarch", live ? "x64" : "",
@@ -997,6 +997,8 @@ static const struct method methods[] = {
     { "VM.hard_reboot", 2, 2, SESSION, vm_hard_reboot },
     { "VM.get_PV_kernel", 2, 2, SESSION, vm_get_field },
     { "VM.get_PV_args", 2, 2, SESSION, vm_get_field },
+    { "VM.get_VIFs", 2, 2, SESSION, vm_get_field },   /* devices.c */
+    { "VM.get_VBDs", 2, 2, SESSION, vm_get_field },
     /* issue 13, second slice (lifecycle) */
     { "VM.clean_shutdown", 2, 2, SESSION, vm_clean_shutdown },
     { "VM.clean_reboot", 2, 2, SESSION, vm_clean_reboot },
@@ -1021,13 +1023,16 @@ json_t *api_class_records(struct agent_api *api, const char *cls)
 
 size_t api_method_count(void)
 {
-    return sizeof(methods) / sizeof(methods[0]) + events_method_count();
+    return sizeof(methods) / sizeof(methods[0]) + events_method_count() + devices_method_count();
 }
 
 const char *api_method_name(size_t i)
 {
     size_t n = sizeof(methods) / sizeof(methods[0]);
-    return i < n ? methods[i].name : events_method_name(i - n);
+    if (i < n)
+        return methods[i].name;
+    return i - n < events_method_count() ? events_method_name(i - n)
+                                          : devices_method_name(i - n - events_method_count());
 }
 
 /* The method's entry, its parameter count and its session checked: the
@@ -1055,6 +1060,33 @@ static const struct method *check_call(struct call *c)
     return c->fail ? NULL : m;
 }
 
+int api_vm_lookup(struct agent_api *api, const char *ref, int *vmdef, char power[16], json_t **fail)
+{
+    struct call c = { .api = api, .method = "", .params = NULL };
+    struct agent_dom *d = vm_by_ref(&c, ref);
+    if (d) {
+        *vmdef = d->vmdef;
+        snprintf(power, 16, "%s", power_state(d));
+    }
+    free(c.doms);
+    *fail = c.fail;
+    return d ? 0 : -1;
+}
+
+void api_vm_attached(struct agent_api *api, unsigned char out[AGENT_MAX_VMDEFS])
+{
+    struct call c = { .api = api, .method = "", .params = NULL };
+    memset(out, 0, AGENT_MAX_VMDEFS);
+    if (!load_doms(&c))
+        for (int i = 0; i < c.ndoms; i++) {
+            const char *ps = power_state(&c.doms[i]);
+            if (c.doms[i].vmdef >= 0 && (!strcmp(ps, "Running") || !strcmp(ps, "Paused")))
+                out[c.doms[i].vmdef] = 1;
+        }
+    free(c.doms);
+    json_decref(c.fail);
+}
+
 int api_check(struct agent_api *api, const char *method, json_t *params, json_t **fail)
 {
     struct call c = { .api = api, .method = method, .params = params };
@@ -1067,6 +1099,8 @@ int api_call(struct agent_api *api, const char *method, json_t *params, json_t *
 {
     struct call c = { .api = api, .method = method, .params = params };
     int r = events_call(api, method, params, result);
+    if (r == -2 && (r = devices_call(api, method, params, result)) == 0)
+        events_after(api, method);
     if (r != -2)
         return r;
     const struct method *m = check_call(&c);

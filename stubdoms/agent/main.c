@@ -38,6 +38,7 @@
 #include "build.h"
 #include "store.h"
 #include "tls.h"
+#include "devices_xs.h"
 
 #define MAXCONN_LIMIT 48
 #define IDLE_SECONDS 60
@@ -200,6 +201,12 @@ static int hv_start(void *ctx, const struct agent_vmdef *vm, int paused, uint32_
         domctl_simple(XEN_DOMCTL_destroydomain, (domid_t)out.domid);
         rc = -1;
     }
+    /* Its VIFs' frontend and backend nodes (devices_xs.c), before it runs. */
+    if (rc == 0 && (devices_xs_write(vm, out.domid, err, errlen) ||
+                    devices_xs_write_vbds(vm, out.domid, err, errlen))) {
+        domctl_simple(XEN_DOMCTL_destroydomain, (domid_t)out.domid);
+        rc = -1;
+    }
     if (rc == 0 && !paused && domctl_simple(XEN_DOMCTL_unpausedomain, (domid_t)out.domid)) {
         snprintf(err, errlen, "unpausedomain d%u failed", out.domid);
         domctl_simple(XEN_DOMCTL_destroydomain, (domid_t)out.domid);
@@ -271,6 +278,7 @@ static struct agent_hv hv = {
     .list = hv_list, .physinfo = hv_physinfo,
     .pause = hv_pause, .unpause = hv_unpause, .destroy = hv_destroy,
     .start = hv_start, .wait_gone = hv_wait_gone, .kernel_known = build_image_known,
+    .networks = devices_xs_networks, .disk_backend = devices_xs_disk_backend,
 };
 
 /* ---- time and entropy ---- */

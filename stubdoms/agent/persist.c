@@ -67,8 +67,10 @@ char *persist_encode(const struct agent_vmdef *v)
                           "memory_static_max", mem, "VCPUs_max", (json_int_t)v->vcpus,
                           "PV_kernel", v->kernel, "PV_args", v->args,
                           "other_config", "auto_poweron", v->auto_poweron ? "true" : "false");
-    if (!o)
+    if (!o || devices_encode(v, o)) {   /* its VIFs (vifrec.c) */
+        json_decref(o);
         return NULL;
+    }
     char *s = json_dumps(o, JSON_SORT_KEYS | JSON_COMPACT);
     json_decref(o);
     return s;
@@ -147,6 +149,8 @@ int persist_decode(const char *buf, size_t len, int (*kernel_known)(const char *
     if (strcmp(s, "true") && strcmp(s, "false"))
         REFUSE("other_config.auto_poweron: not \"true\" or \"false\"");
     out->auto_poweron = !strcmp(s, "true");
+    if (devices_decode(o, out, err, errlen))   /* its VIFs (vifrec.c) */
+        goto bad;
     json_decref(o);
     out->used = 1;
     return 0;

@@ -16,6 +16,7 @@
 #include "agent.h"
 #include "build.h"
 #include "store.h"
+#include "devices_xs.h"
 
 /* The xenstore domain (XEN_DOMINF_xs_domain), or -1 if there is none. */
 int store_domid(void)
@@ -232,6 +233,9 @@ void store_reap(void)
         char body[16];
         int n = snprintf(body, sizeof(body), "%u", domid);
         int rc = request(XS_RELEASE, body, (size_t)n + 1);
+        /* Its backend directories first (devices_xs.c): the backends
+         * then see their directory go, not the frontend's. */
+        devices_xs_remove(domid);
         int gone = remove_nodes(domid, vm);
         printf("agent: d%u is gone: released from the store (%s), %s\n", domid,
                rc == 0 ? "done" : rc == -ENOENT ? "already" : "failed",

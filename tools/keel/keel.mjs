@@ -10,6 +10,11 @@
 //     vm-shutdown VM [--force]         clean shutdown (control/shutdown), or hard
 //     vm-reboot VM [--force]           clean reboot (control/shutdown), or hard
 //     vm-destroy VM                    forgets a halted VM
+//     network-list                     uuid, bridge, name of each network
+//     vif-list                         VM, device, MAC, network, MTU, attached
+//     vif-create VM NETWORK DEVICE [MAC]   a VIF of a halted VM (prints its uuid)
+//     vif-destroy VM DEVICE            removes a halted VM's VIF
+//     vdi-list                         uuid, location, read-only, VMs using it, name
 //   VM is a name label (it must be unique) or a uuid.  The URL, user and
 //   password also come from KEEL_URL, KEEL_USER, KEEL_PASSWORD (defaults
 //   http://127.0.0.1:8081, root, none).  A XenAPI failure is printed as
@@ -24,7 +29,8 @@ function usage(msg) {
   console.error(`keel: ${msg}\nusage: keel [--url URL] [--user U] [--password P] ` +
     'vm-list | vm-create NAME MEM_MIB KERNEL [ARGS...] | vm-start VM [--paused] | ' +
     'vm-pause VM | vm-unpause VM | vm-shutdown VM [--force] | vm-reboot VM [--force] | ' +
-    'vm-destroy VM')
+    'vm-destroy VM | network-list | vif-list | vif-create VM NETWORK DEVICE [MAC] | ' +
+    'vif-destroy VM DEVICE | vdi-list')
   process.exit(2)
 }
 
@@ -93,6 +99,53 @@ const verbs = {
     console.error(`${vm}: ${await xapi.call('VM.get_power_state', ref)}, domain ${await xapi.call('VM.get_domid', ref)}`)
   },
   async 'vm-destroy'(vm) { await xapi.call('VM.destroy', await vmRef(vm)) },
+  async 'network-list'() {
+    const nets = Object.values(await xapi.call('network.get_all_records'))
+    console.log('uuid                                  bridge      name')
+    for (const n of nets) console.log(`${n.uuid}  ${n.bridge.padEnd(10)}  ${n.name_label}`)
+  },
+  async 'vif-list'() {
+    const vifs = Object.values(await xapi.call('VIF.get_all_records'))
+    const vms = await xapi.call('VM.get_all_records')
+    const nets = await xapi.call('network.get_all_records')
+    const rows = vifs.map(v => [vms[v.VM]?.name_label ?? v.VM, v.device, v.MAC,
+      nets[v.network]?.name_label ?? '(gone)', String(v.MTU),
+      v.currently_attached ? 'attached' : 'detached'])
+    rows.sort((a, b) => a[0].localeCompare(b[0]) || a[1].localeCompare(b[1]))
+    console.log('vm                device  mac                network     mtu   state')
+    for (const r of rows)
+      console.log(`${r[0].padEnd(16)}  ${r[1].padEnd(6)}  ${r[2]}  ${r[3].padEnd(10)}  ${r[4].padEnd(4)}  ${r[5]}`)
+  },
+  async 'vif-create'(vm, net, device, mac) {
+    if (!vm || !net || !device) usage('vif-create VM NETWORK DEVICE [MAC]')
+    const vmr = await vmRef(vm)
+    const nets = await xapi.call('network.get_by_name_label', net)
+    if (nets.length !== 1) {
+      console.error(`keel: ${nets.length} networks are named ${net}`)
+      process.exit(1)
+    }
+    const ref = await xapi.call('VIF.create', { VM: vmr, network: nets[0], device,
+      MAC: mac ?? '', MTU: '1500', other_config: {}, qos_algorithm_type: '', qos_algorithm_params: {} })
+    console.log(await xapi.call('VIF.get_uuid', ref))
+  },
+  async 'vdi-list'() {
+    const vdis = Object.values(await xapi.call('VDI.get_all_records'))
+    const vbds = await xapi.call('VBD.get_all_records')
+    const vms = await xapi.call('VM.get_all_records')
+    console.log('uuid                                  location              ro  vms  name')
+    for (const d of vdis) {
+      const users = d.VBDs.map(b => vms[vbds[b]?.VM]?.name_label ?? '?').join(',') || '-'
+      console.log(`${d.uuid}  ${d.location.padEnd(20)}  ${d.read_only ? 'ro' : 'rw'}  ${users}  ${d.name_label}`)
+    }
+  },
+  async 'vif-destroy'(vm, device) {
+    if (!vm || device === undefined) usage('vif-destroy VM DEVICE')
+    const vmr = await vmRef(vm)
+    for (const v of await xapi.call('VM.get_VIFs', vmr))
+      if (await xapi.call('VIF.get_device', v) === device) return xapi.call('VIF.destroy', v)
+    console.error(`keel: ${vm} has no VIF ${device}`)
+    process.exit(1)
+  },
 }
 if (!verbs[verb]) usage(`unknown verb ${verb}`)
 
