@@ -30,7 +30,7 @@ struct agent_dom {
 #define AGENT_KERNEL_MAX 32
 #define AGENT_ARGS_MAX   1024
 struct agent_vmdef {
-    int used;
+    int used;                  /* 1: defined; 2: being defined (its save runs) */
     uint8_t uuid[16];
     char name[32];
     uint64_t mem_bytes;
@@ -39,7 +39,9 @@ struct agent_vmdef {
     char args[AGENT_ARGS_MAX];
     int auto_poweron;          /* other_config:auto_poweron "true" */
 };
-#define AGENT_MAX_VMDEFS 64
+/* At most this many; each is allocated when first needed (api_vm_slot)
+ * and reused after VM.destroy, so memory follows the VMs defined. */
+#define AGENT_MAX_VMDEFS 1024
 /* The most memory VM.create accepts (build.h's BUILD_MAX_PAGES). */
 #define AGENT_VM_MAX_MEM (64ull << 20)
 
@@ -137,12 +139,21 @@ struct agent_api {
     char host_uuid[37];
     char hostname[64];
     char address[48];          /* the management address, or "" */
-    struct agent_vmdef vms[AGENT_MAX_VMDEFS];
+    struct agent_vmdef *vms[AGENT_MAX_VMDEFS];   /* NULL: never used */
     char store_dir[32];        /* where VM records persist (persist.c); "": memory only */
 
     /* events and tasks (events.c) */
     struct agent_events *ev;
 };
+
+/* Defined VM i, or NULL. */
+static inline struct agent_vmdef *api_vm(const struct agent_api *api, int i)
+{
+    return i >= 0 && i < AGENT_MAX_VMDEFS && api->vms[i] && api->vms[i]->used == 1 ? api->vms[i] : NULL;
+}
+/* A free slot (zeroed, allocated if need be), or NULL when all
+ * AGENT_MAX_VMDEFS are defined or memory is short. */
+struct agent_vmdef *api_vm_slot(struct agent_api *api);
 
 /* Sets up the host's identity (uuid derived from hostname, docs/agent.md). */
 void api_init(struct agent_api *api, struct agent_hv *hv, struct agent_auth *auth,
@@ -177,10 +188,11 @@ int persist_decode(const char *buf, size_t len, int (*kernel_known)(const char *
 int persist_save(const char *dir, const struct agent_vmdef *v, char *err, size_t errlen);
 /* Removes the record of uuid; 0, or -1 with the reason. */
 int persist_remove(const char *dir, const uint8_t uuid[16], char *err, size_t errlen);
-/* Loads every record of dir into free slots of vms[0..max); a file that
+/* Loads every record of dir into free slots of vms[0..max) (a NULL
+ * slot is allocated, a slot with used set is taken); a file that
  * does not decode is logged (log) and skipped.  The count, or -1 if dir
  * cannot be read. */
-int persist_load(const char *dir, struct agent_vmdef *vms, unsigned max,
+int persist_load(const char *dir, struct agent_vmdef **vms, unsigned max,
                  int (*kernel_known)(const char *), void (*log)(const char *msg));
 
 /* ---- events and tasks (events.c) ---- */

@@ -514,21 +514,22 @@ static void autostart(void)
     if (nd < 0)
         printf("agent: autostart: the domain list failed (%d): no autostart\n", nd);
     for (int i = 0; i < AGENT_MAX_VMDEFS && nd >= 0; i++) {
-        if (!api.vms[i].used || !api.vms[i].auto_poweron)
+        struct agent_vmdef *vm = api_vm(&api, i);
+        if (!vm || !vm->auto_poweron)
             continue;
         int live = -1;
         for (int k = 0; k < nd && live < 0; k++)
-            if (!memcmp(doms[k].handle, api.vms[i].uuid, 16))
+            if (!memcmp(doms[k].handle, vm->uuid, 16))
                 live = k;
         if (live >= 0) {
-            printf("agent: autostart: VM %s already has domain d%u\n", api.vms[i].name,
+            printf("agent: autostart: VM %s already has domain d%u\n", vm->name,
                    doms[live].domid);
             continue;
         }
         char err[160];
         uint32_t domid;
-        printf("agent: autostart of VM %s (other_config:auto_poweron)\n", api.vms[i].name);
-        hv_start(NULL, &api.vms[i], 0, &domid, err, sizeof(err));
+        printf("agent: autostart of VM %s (other_config:auto_poweron)\n", vm->name);
+        hv_start(NULL, vm, 0, &domid, err, sizeof(err));
     }
     free(doms);
 }

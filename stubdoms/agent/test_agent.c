@@ -1220,6 +1220,8 @@ int main(void)
     test_http();
     test_fuzz();
     events_free(&api);
+    for (int i = 0; i < AGENT_MAX_VMDEFS; i++)
+        free(api.vms[i]);
     auth_free(auth);
     UNIT_DONE();
 }
