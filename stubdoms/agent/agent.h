@@ -38,6 +38,9 @@ struct agent_vmdef {
     char kernel[AGENT_KERNEL_MAX];
     char args[AGENT_ARGS_MAX];
     int auto_poweron;          /* other_config:auto_poweron "true" */
+    /* Its record while it has no domain (api.c builds it once and shares
+     * it with every answer and event snapshot); NULL: not built yet. */
+    json_t *halted_rec;
 };
 /* At most this many; each is allocated when first needed (api_vm_slot)
  * and reused after VM.destroy, so memory follows the VMs defined. */

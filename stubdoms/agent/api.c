@@ -233,7 +233,23 @@ static json_t *vm_other_config(const struct agent_vmdef *def)
     return def && def->auto_poweron ? json_pack("{s:s}", "auto_poweron", "true") : json_object();
 }
 
+static json_t *vm_record_build(struct call *c, const struct agent_dom *d);
+
+/* A defined VM with no domain has a record that only its definition
+ * decides: built once, then shared (1,000 of them make every
+ * get_all_records and every event poll, docs/agent.md "Figures"). */
 static json_t *vm_record(struct call *c, const struct agent_dom *d)
+{
+    struct agent_vmdef *def = d->defined_only ? api_vm(c->api, d->vmdef) : NULL;
+    if (def && def->halted_rec)
+        return json_incref(def->halted_rec);
+    json_t *r = vm_record_build(c, d);
+    if (def && r)
+        def->halted_rec = json_incref(r);
+    return r;
+}
+
+static json_t *vm_record_build(struct call *c, const struct agent_dom *d)
 {
     char u[37], host_ref[48];
     vm_uuid(d, u);
@@ -732,6 +748,7 @@ static json_t *vm_destroy(struct call *c)
     }
     /* The slot stays allocated for the next VM.create: a start still
      * running in another thread may hold it. */
+    json_decref(c->api->vms[d->vmdef]->halted_rec);
     memset(c->api->vms[d->vmdef], 0, sizeof(*c->api->vms[0]));
     return json_string("");
 }

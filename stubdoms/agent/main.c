@@ -180,6 +180,23 @@ static int hv_wait_gone(void *ctx, uint32_t domid, unsigned seconds)
 static int bench_log;
 static char *heap_base;
 
+static uint64_t tsc(void)
+{
+    uint32_t lo, hi;
+    __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+    return ((uint64_t)hi << 32) | lo;
+}
+
+/* bench=1: a large answer's ticks in the call (parse, dispatch, records,
+ * serialisation: http_conn_feed) and in its socket writes, every 16th. */
+static void bench_request(uint64_t work, uint64_t send, size_t bytes)
+{
+    static unsigned long n;
+    if (n++ % 16 == 0)
+        printf("bench: agent answer of %zu bytes: call_tsc=%llu send_tsc=%llu\n", bytes,
+               (unsigned long long)work, (unsigned long long)send);
+}
+
 static int hv_start(void *ctx, const struct agent_vmdef *vm, int paused, uint32_t *domid,
                     char *err, size_t errlen)
 {
@@ -371,6 +388,7 @@ static void conn_thread(void *arg)
         while (open && off < (size_t)got) {
             struct agent_http_resp r;
             int ready;
+            uint64_t t0 = bench_log ? tsc() : 0;
             size_t used = http_conn_feed(c, buf + off, (size_t)got - off, &r, &ready);
             off += used;
             if (!ready) {
@@ -378,9 +396,12 @@ static void conn_thread(void *arg)
                     open = 0;
                 continue;
             }
+            uint64_t t1 = bench_log ? tsc() : 0;
             if (t ? tls_write_all(t, r.head, r.head_len) || (r.body_len && tls_write_all(t, r.body, r.body_len))
                   : send_all(fd, r.head, r.head_len) || (r.body_len && send_all(fd, r.body, r.body_len)))
                 open = 0;
+            if (bench_log && r.body_len > 65536)
+                bench_request(t1 - t0, tsc() - t1, r.body_len);
             free(r.body);
             if (r.close)
                 open = 0;

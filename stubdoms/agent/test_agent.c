@@ -443,9 +443,26 @@ static void test_create(void)
     EXPECT(made == AGENT_MAX_VMDEFS);
     EXPECT(!strcmp(call("VM.get_by_name_label", json_pack("[s,s]", session, "many"), &r), ""));
     EXPECT(json_array_size(r) == AGENT_MAX_VMDEFS);
+    /* Their records (shared while Halted) read twice. */
+    json_t *all1, *all2;
+    EXPECT(!strcmp(call("VM.get_all_records", json_pack("[s]", session), &all1), ""));
+    EXPECT(!strcmp(call("VM.get_all_records", json_pack("[s]", session), &all2), ""));
+    EXPECT(json_object_size(all1) == AGENT_MAX_VMDEFS + 3 && json_equal(all1, all2));
+    json_decref(all1);
+    json_decref(all2);
     for (size_t i = 0; i < json_array_size(r); i++)
         EXPECT(!strcmp(call("VM.destroy", json_pack("[s,O]", session, json_array_get(r, i)), NULL), ""));
     json_decref(r);
+    /* A slot reused: the new VM's record, not the shared one of the old. */
+    json_t *again;
+    EXPECT(!strcmp(call("VM.create", json_pack("[s,{s:s,s:i,s:s}]", session, "name_label", "again",
+                                               "memory_static_max", 2 << 20, "PV_kernel", "hello"), &again), ""));
+    EXPECT(!strcmp(call("VM.get_record", json_pack("[s,O]", session, again), &r), ""));
+    EXPECT(!strcmp(json_string_value(json_object_get(r, "name_label")), "again"));
+    EXPECT(json_integer_value(json_object_get(r, "memory_static_max")) == 2 << 20);
+    json_decref(r);
+    EXPECT(!strcmp(call("VM.destroy", json_pack("[s,O]", session, again), NULL), ""));
+    json_decref(again);
 }
 
 static void test_jsonrpc(void)
@@ -1220,8 +1237,11 @@ int main(void)
     test_http();
     test_fuzz();
     events_free(&api);
-    for (int i = 0; i < AGENT_MAX_VMDEFS; i++)
+    for (int i = 0; i < AGENT_MAX_VMDEFS; i++) {
+        if (api.vms[i])
+            json_decref(api.vms[i]->halted_rec);
         free(api.vms[i]);
+    }
     auth_free(auth);
     UNIT_DONE();
 }
