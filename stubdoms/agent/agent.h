@@ -41,6 +41,8 @@ struct agent_vmdef {
     /* Its record while it has no domain (api.c builds it once and shares
      * it with every answer and event snapshot); NULL: not built yet. */
     json_t *halted_rec;
+    char *halted_text;         /* its compact JSON text, made on first need */
+    size_t halted_text_len;
 };
 /* At most this many; each is allocated when first needed (api_vm_slot)
  * and reused after VM.destroy, so memory follows the VMs defined. */
@@ -157,6 +159,10 @@ static inline struct agent_vmdef *api_vm(const struct agent_api *api, int i)
 /* A free slot (zeroed, allocated if need be), or NULL when all
  * AGENT_MAX_VMDEFS are defined or memory is short. */
 struct agent_vmdef *api_vm_slot(struct agent_api *api);
+
+/* The compact JSON text of rec if it is a defined VM's shared Halted
+ * record (made once, kept with it), else NULL (rpc.c). */
+const char *api_record_text(struct agent_api *api, json_t *rec, size_t *len);
 
 /* Sets up the host's identity (uuid derived from hostname, docs/agent.md). */
 void api_init(struct agent_api *api, struct agent_hv *hv, struct agent_auth *auth,

@@ -249,6 +249,27 @@ static json_t *vm_record(struct call *c, const struct agent_dom *d)
     return r;
 }
 
+const char *api_record_text(struct agent_api *api, json_t *rec, size_t *len)
+{
+    /* Records come in slot order (get_all_records): look from the last. */
+    static int hint;
+    for (int k = 0; k < AGENT_MAX_VMDEFS; k++) {
+        int i = (hint + k) % AGENT_MAX_VMDEFS;
+        struct agent_vmdef *v = api_vm(api, i);
+        if (!v || v->halted_rec != rec)
+            continue;
+        hint = i + 1;
+        if (!v->halted_text) {
+            if (!(v->halted_text = json_dumps(rec, JSON_COMPACT)))
+                return NULL;
+            v->halted_text_len = strlen(v->halted_text);
+        }
+        *len = v->halted_text_len;
+        return v->halted_text;
+    }
+    return NULL;
+}
+
 static json_t *vm_record_build(struct call *c, const struct agent_dom *d)
 {
     char u[37], host_ref[48];
@@ -749,6 +770,7 @@ static json_t *vm_destroy(struct call *c)
     /* The slot stays allocated for the next VM.create: a start still
      * running in another thread may hold it. */
     json_decref(c->api->vms[d->vmdef]->halted_rec);
+    free(c->api->vms[d->vmdef]->halted_text);
     memset(c->api->vms[d->vmdef], 0, sizeof(*c->api->vms[0]));
     return json_string("");
 }

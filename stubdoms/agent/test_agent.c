@@ -448,6 +448,15 @@ static void test_create(void)
     EXPECT(!strcmp(call("VM.get_all_records", json_pack("[s]", session), &all1), ""));
     EXPECT(!strcmp(call("VM.get_all_records", json_pack("[s]", session), &all2), ""));
     EXPECT(json_object_size(all1) == AGENT_MAX_VMDEFS + 3 && json_equal(all1, all2));
+    /* Through JSON-RPC (the records' kept texts spliced in): the same, twice. */
+    for (int k = 0; k < 2; k++) {
+        char body[256];
+        snprintf(body, sizeof(body), "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"VM.get_all_records\",\"params\":[\"%s\"]}", session);
+        json_t *jr = jcall(body);
+        EXPECT(json_equal(json_object_get(jr, "result"), all1));
+        EXPECT(json_integer_value(json_object_get(jr, "id")) == 7 && json_object_size(jr) == 3);
+        json_decref(jr);
+    }
     json_decref(all1);
     json_decref(all2);
     for (size_t i = 0; i < json_array_size(r); i++)
@@ -1238,8 +1247,10 @@ int main(void)
     test_fuzz();
     events_free(&api);
     for (int i = 0; i < AGENT_MAX_VMDEFS; i++) {
-        if (api.vms[i])
+        if (api.vms[i]) {
             json_decref(api.vms[i]->halted_rec);
+            free(api.vms[i]->halted_text);
+        }
         free(api.vms[i]);
     }
     auth_free(auth);
