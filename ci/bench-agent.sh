@@ -57,9 +57,20 @@ def conn():
     raise SystemExit("the agent did not answer")
 c = conn()
 def call(m, *p):
-    c.request("POST", "/jsonrpc", json.dumps({"jsonrpc": "2.0", "id": 1, "method": m, "params": list(p)}),
-              {"Content-Type": "application/json"})
-    r = json.loads(c.getresponse().read())
+    global c
+    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": m, "params": list(p)})
+    try:
+        c.request("POST", "/jsonrpc", body, {"Content-Type": "application/json"})
+        r = json.loads(c.getresponse().read())
+    except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+        # Under -icount sleep=off an idle guest's clock leaps to its next
+        # timer: the agent's 60 s idle limit can close the connection
+        # while the (loaded) host is slow.  The request was not read:
+        # again on a new connection.
+        print("bench-agent: the agent closed the idle connection: reconnecting", flush=True)
+        c = conn()
+        c.request("POST", "/jsonrpc", body, {"Content-Type": "application/json"})
+        r = json.loads(c.getresponse().read())
     if "error" in r:
         raise SystemExit(f"{m}: {r['error']}")
     return r["result"]
