@@ -43,6 +43,8 @@ struct agent_vmdef {
     json_t *halted_rec;
     char *halted_text;         /* its compact JSON text, made on first need */
     size_t halted_text_len;
+    char *halted_xml;          /* its XML-RPC <value>, made on first need */
+    size_t halted_xml_len;
 };
 /* At most this many; each is allocated when first needed (api_vm_slot)
  * and reused after VM.destroy, so memory follows the VMs defined. */
@@ -160,9 +162,10 @@ static inline struct agent_vmdef *api_vm(const struct agent_api *api, int i)
  * AGENT_MAX_VMDEFS are defined or memory is short. */
 struct agent_vmdef *api_vm_slot(struct agent_api *api);
 
-/* The compact JSON text of rec if it is a defined VM's shared Halted
- * record (made once, kept with it), else NULL (rpc.c). */
-const char *api_record_text(struct agent_api *api, json_t *rec, size_t *len);
+/* The compact JSON text (xml: its XML-RPC <value>) of rec if it is a
+ * defined VM's shared Halted record (made once, kept with it), else NULL
+ * (rpc.c). */
+const char *api_record_text(struct agent_api *api, json_t *rec, int xml, size_t *len);
 
 /* Sets up the host's identity (uuid derived from hostname, docs/agent.md). */
 void api_init(struct agent_api *api, struct agent_hv *hv, struct agent_auth *auth,

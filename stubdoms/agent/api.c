@@ -249,7 +249,7 @@ static json_t *vm_record(struct call *c, const struct agent_dom *d)
     return r;
 }
 
-const char *api_record_text(struct agent_api *api, json_t *rec, size_t *len)
+const char *api_record_text(struct agent_api *api, json_t *rec, int xml, size_t *len)
 {
     /* Records come in slot order (get_all_records): look from the last. */
     static int hint;
@@ -259,13 +259,15 @@ const char *api_record_text(struct agent_api *api, json_t *rec, size_t *len)
         if (!v || v->halted_rec != rec)
             continue;
         hint = i + 1;
-        if (!v->halted_text) {
-            if (!(v->halted_text = json_dumps(rec, JSON_COMPACT)))
+        char **t = xml ? &v->halted_xml : &v->halted_text;
+        size_t *n = xml ? &v->halted_xml_len : &v->halted_text_len;
+        if (!*t) {
+            if (!(*t = xml ? rpc_xml_value(rec) : json_dumps(rec, JSON_COMPACT)))
                 return NULL;
-            v->halted_text_len = strlen(v->halted_text);
+            *n = strlen(*t);
         }
-        *len = v->halted_text_len;
-        return v->halted_text;
+        *len = *n;
+        return *t;
     }
     return NULL;
 }
@@ -771,6 +773,7 @@ static json_t *vm_destroy(struct call *c)
      * running in another thread may hold it. */
     json_decref(c->api->vms[d->vmdef]->halted_rec);
     free(c->api->vms[d->vmdef]->halted_text);
+    free(c->api->vms[d->vmdef]->halted_xml);
     memset(c->api->vms[d->vmdef], 0, sizeof(*c->api->vms[0]));
     return json_string("");
 }

@@ -94,7 +94,7 @@ static int splice_result(struct agent_api *api, json_t *result, json_t *id, char
         json_decref(k);
         sb_put(&b, ":", 1);
         size_t n;
-        const char *t = api_record_text(api, v, &n);
+        const char *t = api_record_text(api, v, 0, &n);
         if (t)
             sb_put(&b, t, n);
         else
@@ -504,6 +504,9 @@ struct buf {
     char *p;
     size_t len, cap;
     int oom;
+    /* When set, a defined VM's shared record is written as the XML text
+     * kept with it (api_record_text) */
+    struct agent_api *api;
 };
 
 static void put(struct buf *b, const char *s, size_t n)
@@ -546,6 +549,12 @@ static void put_escaped(struct buf *b, const char *s, size_t n)
 static void put_value(struct buf *b, json_t *v)
 {
     char num[40];
+    size_t kept;
+    const char *t = b->api && json_is_object(v) ? api_record_text(b->api, v, 1, &kept) : NULL;
+    if (t) {
+        put(b, t, kept);
+        return;
+    }
     puts_(b, "<value>");
     switch (json_typeof(v)) {
     case JSON_STRING:
@@ -606,9 +615,9 @@ char *rpc_xml_value(json_t *v)
     return b.p;
 }
 
-static void xml_reply(json_t *status, char **out, size_t *outlen)
+static void xml_reply(struct agent_api *api, json_t *status, char **out, size_t *outlen)
 {
-    struct buf b = { 0 };
+    struct buf b = { .api = api };
     puts_(&b, "<?xml version=\"1.0\"?>\n<methodResponse><params><param>");
     put_value(&b, status);
     puts_(&b, "</param></params></methodResponse>\n");
@@ -646,8 +655,8 @@ void rpc_xmlrpc(struct agent_api *api, const char *body, size_t len, char **out,
     free(method);
     json_decref(params);
     if (!failed)
-        xml_reply(json_pack("{s:s, s:o}", "Status", "Success", "Value", result), out, outlen);
+        xml_reply(api, json_pack("{s:s, s:o}", "Status", "Success", "Value", result), out, outlen);
     else
-        xml_reply(json_pack("{s:s, s:o}", "Status", "Failure", "ErrorDescription", result),
+        xml_reply(api, json_pack("{s:s, s:o}", "Status", "Failure", "ErrorDescription", result),
                   out, outlen);
 }

@@ -457,6 +457,21 @@ static void test_create(void)
         EXPECT(json_integer_value(json_object_get(jr, "id")) == 7 && json_object_size(jr) == 3);
         json_decref(jr);
     }
+    /* Through XML-RPC (kept <value> texts): the same text as written whole. */
+    {
+        char body[512];
+        snprintf(body, sizeof(body), "<methodCall><methodName>VM.get_all_records</methodName><params>"
+                 "<param><value>%s</value></param></params></methodCall>", session);
+        char *x1 = xcall(body), *x2 = xcall(body);
+        json_t *st = json_pack("{s:s, s:O}", "Status", "Success", "Value", all1);
+        char *whole = rpc_xml_value(st);
+        json_decref(st);
+        EXPECT(x1 && x2 && whole && !strcmp(x1, x2) && strstr(x1, whole));
+        EXPECT(strstr(x1, "<member><name>name_label</name><value>many</value></member>") != NULL);
+        free(x1);
+        free(x2);
+        free(whole);
+    }
     json_decref(all1);
     json_decref(all2);
     for (size_t i = 0; i < json_array_size(r); i++)
@@ -1250,6 +1265,7 @@ int main(void)
         if (api.vms[i]) {
             json_decref(api.vms[i]->halted_rec);
             free(api.vms[i]->halted_text);
+            free(api.vms[i]->halted_xml);
         }
         free(api.vms[i]);
     }
