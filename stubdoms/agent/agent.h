@@ -43,7 +43,7 @@ struct agent_vif {
 #define AGENT_KERNEL_MAX 32
 #define AGENT_ARGS_MAX   1024
 struct agent_vmdef {
-    int used;
+    int used;                  /* 1: defined; 2: being defined (its save runs) */
     uint8_t uuid[16];
     char name[32];
     uint64_t mem_bytes;
@@ -52,8 +52,17 @@ struct agent_vmdef {
     char args[AGENT_ARGS_MAX];
     int auto_poweron;          /* other_config:auto_poweron "true" */
     struct agent_vif vifs[AGENT_VM_VIFS];
+    /* Its record while it has no domain (api.c builds it once and shares
+     * it with every answer and event snapshot); NULL: not built yet. */
+    json_t *halted_rec;
+    char *halted_text;         /* its compact JSON text, made on first need */
+    size_t halted_text_len;
+    char *halted_xml;          /* its XML-RPC <value>, made on first need */
+    size_t halted_xml_len;
 };
-#define AGENT_MAX_VMDEFS 64
+/* At most this many; each is allocated when first needed (api_vm_slot)
+ * and reused after VM.destroy, so memory follows the VMs defined. */
+#define AGENT_MAX_VMDEFS 1024
 /* The most memory VM.create accepts (build.h's BUILD_MAX_PAGES). */
 #define AGENT_VM_MAX_MEM (64ull << 20)
 
@@ -163,12 +172,29 @@ struct agent_api {
     char host_uuid[37];
     char hostname[64];
     char address[48];          /* the management address, or "" */
-    struct agent_vmdef vms[AGENT_MAX_VMDEFS];
+    struct agent_vmdef *vms[AGENT_MAX_VMDEFS];   /* NULL: never used */
     char store_dir[32];        /* where VM records persist (persist.c); "": memory only */
 
     /* events and tasks (events.c) */
     struct agent_events *ev;
 };
+
+/* Defined VM i, or NULL. */
+static inline struct agent_vmdef *api_vm(const struct agent_api *api, int i)
+{
+    return i >= 0 && i < AGENT_MAX_VMDEFS && api->vms[i] && api->vms[i]->used == 1 ? api->vms[i] : NULL;
+}
+/* Drops the record kept for a defined VM with no domain (and its texts):
+ * whatever changes its definition or its devices calls it. */
+void api_vm_changed(struct agent_vmdef *v);
+/* A free slot (zeroed, allocated if need be), or NULL when all
+ * AGENT_MAX_VMDEFS are defined or memory is short. */
+struct agent_vmdef *api_vm_slot(struct agent_api *api);
+
+/* The compact JSON text (xml: its XML-RPC <value>) of rec if it is a
+ * defined VM's shared Halted record (made once, kept with it), else NULL
+ * (rpc.c). */
+const char *api_record_text(struct agent_api *api, json_t *rec, int xml, size_t *len);
 
 /* Sets up the host's identity (uuid derived from hostname, docs/agent.md). */
 void api_init(struct agent_api *api, struct agent_hv *hv, struct agent_auth *auth,
@@ -203,10 +229,11 @@ int persist_decode(const char *buf, size_t len, int (*kernel_known)(const char *
 int persist_save(const char *dir, const struct agent_vmdef *v, char *err, size_t errlen);
 /* Removes the record of uuid; 0, or -1 with the reason. */
 int persist_remove(const char *dir, const uint8_t uuid[16], char *err, size_t errlen);
-/* Loads every record of dir into free slots of vms[0..max); a file that
+/* Loads every record of dir into free slots of vms[0..max) (a NULL
+ * slot is allocated, a slot with used set is taken); a file that
  * does not decode is logged (log) and skipped.  The count, or -1 if dir
  * cannot be read. */
-int persist_load(const char *dir, struct agent_vmdef *vms, unsigned max,
+int persist_load(const char *dir, struct agent_vmdef **vms, unsigned max,
                  int (*kernel_known)(const char *), void (*log)(const char *msg));
 
 /* ---- events and tasks (events.c) ---- */

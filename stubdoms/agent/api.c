@@ -106,7 +106,8 @@ static int load_doms(struct call *c)
 {
     if (c->doms)
         return 0;
-    c->doms = calloc(AGENT_MAX_DOMS, sizeof(*c->doms));
+    /* The hypervisor's domains, then the defined VMs without one. */
+    c->doms = calloc(AGENT_MAX_DOMS + AGENT_MAX_VMDEFS, sizeof(*c->doms));
     if (!c->doms) {
         failf(c, api_failure("INTERNAL_ERROR", "out of memory", NULL));
         return -1;
@@ -121,29 +122,33 @@ static int load_doms(struct call *c)
     }
     /* Domains started for defined VMs carry the VM's uuid as handle. */
     struct agent_api *api = c->api;
-    int matched[AGENT_MAX_VMDEFS] = { 0 };
+    unsigned char matched[AGENT_MAX_VMDEFS] = { 0 };
     for (int i = 0; i < c->ndoms; i++) {
         c->doms[i].vmdef = -1;
+        /* Only a domain with a handle can be a defined VM's. */
+        static const uint8_t zero[16];
+        if (!memcmp(c->doms[i].handle, zero, 16))
+            continue;
         for (int v = 0; v < AGENT_MAX_VMDEFS; v++)
-            if (api->vms[v].used && !memcmp(api->vms[v].uuid, c->doms[i].handle, 16)) {
+            if (api_vm(api, v) && !memcmp(api->vms[v]->uuid, c->doms[i].handle, 16)) {
                 c->doms[i].vmdef = v;
                 matched[v] = 1;
-                memcpy(c->doms[i].name, api->vms[v].name, sizeof(c->doms[i].name));
+                memcpy(c->doms[i].name, api->vms[v]->name, sizeof(c->doms[i].name));
             }
     }
     /* The defined VMs with no domain: Halted. */
-    for (int v = 0; v < AGENT_MAX_VMDEFS && c->ndoms < AGENT_MAX_DOMS; v++) {
-        if (!api->vms[v].used || matched[v])
+    for (int v = 0; v < AGENT_MAX_VMDEFS; v++) {
+        if (!api_vm(api, v) || matched[v])
             continue;
         struct agent_dom *d = &c->doms[c->ndoms++];
         memset(d, 0, sizeof(*d));
         d->domid = UINT32_MAX;
         d->defined_only = 1;
         d->vmdef = v;
-        memcpy(d->handle, api->vms[v].uuid, 16);
-        memcpy(d->name, api->vms[v].name, sizeof(d->name));
-        d->max_pages = api->vms[v].mem_bytes / 4096;
-        d->max_vcpus = api->vms[v].vcpus;
+        memcpy(d->handle, api->vms[v]->uuid, 16);
+        memcpy(d->name, api->vms[v]->name, sizeof(d->name));
+        d->max_pages = api->vms[v]->mem_bytes / 4096;
+        d->max_vcpus = api->vms[v]->vcpus;
     }
     return 0;
 }
@@ -228,7 +233,58 @@ static json_t *vm_other_config(const struct agent_vmdef *def)
     return def && def->auto_poweron ? json_pack("{s:s}", "auto_poweron", "true") : json_object();
 }
 
+static json_t *vm_record_build(struct call *c, const struct agent_dom *d);
+
+/* A defined VM with no domain has a record that only its definition
+ * decides: built once, then shared (1,000 of them make every
+ * get_all_records and every event poll, docs/agent.md "Figures"). */
 static json_t *vm_record(struct call *c, const struct agent_dom *d)
+{
+    struct agent_vmdef *def = d->defined_only ? api_vm(c->api, d->vmdef) : NULL;
+    if (def && def->halted_rec)
+        return json_incref(def->halted_rec);
+    json_t *r = vm_record_build(c, d);
+    if (def && r)
+        def->halted_rec = json_incref(r);
+    return r;
+}
+
+void api_vm_changed(struct agent_vmdef *v)
+{
+    if (!v)
+        return;
+    json_decref(v->halted_rec);
+    free(v->halted_text);
+    free(v->halted_xml);
+    v->halted_rec = NULL;
+    v->halted_text = v->halted_xml = NULL;
+    v->halted_text_len = v->halted_xml_len = 0;
+}
+
+const char *api_record_text(struct agent_api *api, json_t *rec, int xml, size_t *len)
+{
+    /* Records come in slot order (get_all_records): look from the last. */
+    static int hint;
+    for (int k = 0; k < AGENT_MAX_VMDEFS; k++) {
+        int i = (hint + k) % AGENT_MAX_VMDEFS;
+        struct agent_vmdef *v = api_vm(api, i);
+        if (!v || v->halted_rec != rec)
+            continue;
+        hint = i + 1;
+        char **t = xml ? &v->halted_xml : &v->halted_text;
+        size_t *n = xml ? &v->halted_xml_len : &v->halted_text_len;
+        if (!*t) {
+            if (!(*t = xml ? rpc_xml_value(rec) : json_dumps(rec, JSON_COMPACT)))
+                return NULL;
+            *n = strlen(*t);
+        }
+        *len = *n;
+        return *t;
+    }
+    return NULL;
+}
+
+static json_t *vm_record_build(struct call *c, const struct agent_dom *d)
 {
     char u[37], host_ref[48];
     vm_uuid(d, u);
@@ -237,7 +293,7 @@ static json_t *vm_record(struct call *c, const struct agent_dom *d)
     int live = strcmp(ps, "Halted") != 0;
     json_int_t maxb = (json_int_t)(d->max_pages > (uint64_t)INT64_MAX / 4096 ? INT64_MAX / 4096 : d->max_pages) * 4096;
     json_int_t totb = (json_int_t)d->tot_pages * 4096;
-    const struct agent_vmdef *def = d->vmdef >= 0 ? &c->api->vms[d->vmdef] : NULL;
+    const struct agent_vmdef *def = d->vmdef >= 0 ? c->api->vms[d->vmdef] : NULL;
     const char *pv_kernel = def ? def->kernel : "", *pv_args = def ? def->args : "";
     return json_pack("{s:s, s:s, s:s, s:s, s:I, s:b, s:b, s:b, s:b, s:s, s:s,"
                      " s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I,"
@@ -479,6 +535,20 @@ static int invalid_int(struct call *c, const char *field, json_int_t v)
  * xapi's record it reads name_label, memory_static_max, VCPUs_max,
  * PV_kernel (an image embedded in the agent) and PV_args; the other
  * fields are accepted and not used (docs/agent.md). */
+struct agent_vmdef *api_vm_slot(struct agent_api *api)
+{
+    int nul = -1;
+    for (int i = 0; i < AGENT_MAX_VMDEFS; i++) {
+        if (api->vms[i] && !api->vms[i]->used)
+            return api->vms[i];
+        if (!api->vms[i] && nul < 0)
+            nul = i;
+    }
+    if (nul < 0 || !(api->vms[nul] = calloc(1, sizeof(*api->vms[nul]))))
+        return NULL;
+    return api->vms[nul];
+}
+
 static json_t *vm_create(struct call *c)
 {
     json_t *rec = json_array_get(c->params, 1);
@@ -537,16 +607,15 @@ static json_t *vm_create(struct call *c)
         failf(c, api_failure("FIELD_TYPE_ERROR", ap ? "other_config:auto_poweron" : "other_config", NULL));
         return NULL;
     }
-    struct agent_vmdef *v = NULL;
-    for (int i = 0; i < AGENT_MAX_VMDEFS && !v; i++)
-        if (!c->api->vms[i].used)
-            v = &c->api->vms[i];
+    struct agent_vmdef *v = api_vm_slot(c->api);
     if (!v) {
-        failf(c, api_failure("INTERNAL_ERROR", "the agent holds at most 64 defined VMs", NULL));
+        failf(c, api_failure("INTERNAL_ERROR", "the agent holds at most 1024 defined VMs (or is out of memory)", NULL));
         return NULL;
     }
     memset(v, 0, sizeof(*v));
+    v->used = 2;   /* taken while its save runs (other calls run then) */
     if (auth_random(c->api->auth, v->uuid, 16)) {
+        v->used = 0;
         failf(c, api_failure("INTERNAL_ERROR", "no random uuid", NULL));
         return NULL;
     }
@@ -565,7 +634,7 @@ static json_t *vm_create(struct call *c)
         return NULL;
     }
     v->used = 1;
-    struct agent_dom d = { .vmdef = (int)(v - c->api->vms), .defined_only = 1 };
+    struct agent_dom d = { .vmdef = -1, .defined_only = 1 };
     memcpy(d.handle, v->uuid, 16);
     memcpy(d.name, v->name, sizeof(d.name));
     char u[37], r[48];
@@ -612,7 +681,7 @@ static json_t *vm_start(struct call *c)
         return NULL;
     char err[160];
     uint32_t domid;
-    if (c->api->hv->start(c->api->hv->ctx, &c->api->vms[d->vmdef], json_is_true(paused), &domid,
+    if (c->api->hv->start(c->api->hv->ctx, c->api->vms[d->vmdef], json_is_true(paused), &domid,
                           err, sizeof(err))) {
         failf(c, api_failure("INTERNAL_ERROR", err, NULL));
         return NULL;
@@ -626,18 +695,18 @@ static json_t *restart(struct call *c, const char *ref, int v, uint32_t old)
 {
     uint8_t uuid[16];
     uint32_t domid;
-    memcpy(uuid, c->api->vms[v].uuid, 16);
+    memcpy(uuid, c->api->vms[v]->uuid, 16);
     /* Other calls run meanwhile: the VM may be destroyed or redefined. */
     if (c->api->hv->wait_gone(c->api->hv->ctx, old, 10)) {
         failf(c, api_failure("INTERNAL_ERROR", "the old domain did not go away in 10 s", NULL));
         return NULL;
     }
-    if (!c->api->vms[v].used || memcmp(c->api->vms[v].uuid, uuid, 16)) {
+    if (!api_vm(c->api, v) || memcmp(c->api->vms[v]->uuid, uuid, 16)) {
         failf(c, api_failure("HANDLE_INVALID", "VM", ref, NULL));
         return NULL;
     }
     char err[160];
-    if (c->api->hv->start(c->api->hv->ctx, &c->api->vms[v], 0, &domid, err, sizeof(err))) {
+    if (c->api->hv->start(c->api->hv->ctx, c->api->vms[v], 0, &domid, err, sizeof(err))) {
         failf(c, api_failure("INTERNAL_ERROR", err, NULL));
         return NULL;
     }
@@ -708,11 +777,14 @@ static json_t *vm_destroy(struct call *c)
         return NULL;
     char perr[200];
     if (c->api->store_dir[0] &&
-        persist_remove(c->api->store_dir, c->api->vms[d->vmdef].uuid, perr, sizeof(perr))) {
+        persist_remove(c->api->store_dir, c->api->vms[d->vmdef]->uuid, perr, sizeof(perr))) {
         failf(c, api_failure("INTERNAL_ERROR", perr, NULL));
         return NULL;
     }
-    memset(&c->api->vms[d->vmdef], 0, sizeof(c->api->vms[0]));
+    /* The slot stays allocated for the next VM.create: a start still
+     * running in another thread may hold it. */
+    api_vm_changed(c->api->vms[d->vmdef]);
+    memset(c->api->vms[d->vmdef], 0, sizeof(*c->api->vms[0]));
     return json_string("");
 }
 

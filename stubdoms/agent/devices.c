@@ -101,13 +101,13 @@ struct vifpos {
 static int vif_by_ref(struct dcall *c, const char *ref, struct vifpos *p)
 {
     for (int v = 0; v < AGENT_MAX_VMDEFS; v++) {
-        if (!c->api->vms[v].used)
+        if (!api_vm(c->api, v))
             continue;
         for (int i = 0; i < AGENT_VM_VIFS; i++) {
             char r[48];
-            if (!c->api->vms[v].vifs[i].used)
+            if (!api_vm(c->api, v)->vifs[i].used)
                 continue;
-            ref_of_bytes(c->api->vms[v].vifs[i].uuid, r);
+            ref_of_bytes(api_vm(c->api, v)->vifs[i].uuid, r);
             if (!strcmp(r, ref)) {
                 p->vm = v, p->i = i;
                 return 0;
@@ -132,7 +132,7 @@ json_t *devices_vm_vifs(const struct agent_vmdef *v)
 
 static json_t *vif_record(struct dcall *c, struct vifpos p)
 {
-    const struct agent_vmdef *vm = &c->api->vms[p.vm];
+    const struct agent_vmdef *vm = api_vm(c->api, p.vm);
     const struct agent_vif *f = &vm->vifs[p.i];
     char u[37], vmr[48], nr[48], dev[12];
     fmt_uuid(f->uuid, u);
@@ -160,8 +160,8 @@ static json_t *vif_get_all(struct dcall *c)
 {
     json_t *a = json_array();
     for (int v = 0; v < AGENT_MAX_VMDEFS; v++)
-        if (c->api->vms[v].used) {
-            json_t *l = devices_vm_vifs(&c->api->vms[v]);
+        if (api_vm(c->api, v)) {
+            json_t *l = devices_vm_vifs(api_vm(c->api, v));
             json_array_extend(a, l);
             json_decref(l);
         }
@@ -172,10 +172,10 @@ static json_t *vif_get_all_records(struct dcall *c)
 {
     json_t *o = json_object();
     for (int v = 0; v < AGENT_MAX_VMDEFS; v++)
-        for (int i = 0; c->api->vms[v].used && i < AGENT_VM_VIFS; i++)
-            if (c->api->vms[v].vifs[i].used) {
+        for (int i = 0; api_vm(c->api, v) && i < AGENT_VM_VIFS; i++)
+            if (api_vm(c->api, v)->vifs[i].used) {
                 char r[48];
-                ref_of_bytes(c->api->vms[v].vifs[i].uuid, r);
+                ref_of_bytes(api_vm(c->api, v)->vifs[i].uuid, r);
                 json_object_set_new(o, r, vif_record(c, (struct vifpos){ v, i }));
             }
     return o;
@@ -242,13 +242,22 @@ int devices_mac_ok(const char *m)
     return !(strtoul(m, NULL, 16) & 1);
 }
 
+/* Saves VM vd's changed definition (its VIFs) and drops its kept record;
+ * the caller undoes its change on -1, then calls changed() again. */
+static void changed(struct dcall *c, int vd)
+{
+    api_vm_changed(api_vm(c->api, vd));
+}
+
 static int save(struct dcall *c, int vd)
 {
     char perr[200];
-    if (c->api->store_dir[0] && persist_save(c->api->store_dir, &c->api->vms[vd], perr, sizeof(perr))) {
+    changed(c, vd);
+    if (c->api->store_dir[0] && persist_save(c->api->store_dir, api_vm(c->api, vd), perr, sizeof(perr))) {
         dfail(c, api_failure("INTERNAL_ERROR", perr, NULL));
         return -1;
     }
+    changed(c, vd);            /* a record built while the save ran */
     return 0;
 }
 
@@ -294,7 +303,7 @@ static json_t *vif_create(struct dcall *c)
         return NULL;
     }
     unsigned d = (unsigned)(dev[0] - '0');
-    struct agent_vmdef *vm = &c->api->vms[vd];
+    struct agent_vmdef *vm = api_vm(c->api, vd);
     struct agent_vif *f = NULL;
     for (int i = 0; i < AGENT_VM_VIFS; i++) {
         if (vm->vifs[i].used && vm->vifs[i].device == d) {
@@ -348,6 +357,7 @@ static json_t *vif_create(struct dcall *c)
     *f = nv;
     if (save(c, vd)) {
         memset(f, 0, sizeof(*f));
+        changed(c, vd);
         return NULL;
     }
     char r[48];
@@ -364,13 +374,14 @@ static json_t *vif_destroy(struct dcall *c)
         return NULL;
     char vmr[48];
     int vd;
-    ref_of_bytes(c->api->vms[p.vm].uuid, vmr);
+    ref_of_bytes(api_vm(c->api, p.vm)->uuid, vmr);
     if (halted_vm(c, vmr, &vd))
         return NULL;
-    struct agent_vif old = c->api->vms[p.vm].vifs[p.i];
-    memset(&c->api->vms[p.vm].vifs[p.i], 0, sizeof(old));
+    struct agent_vif old = api_vm(c->api, p.vm)->vifs[p.i];
+    memset(&api_vm(c->api, p.vm)->vifs[p.i], 0, sizeof(old));
     if (save(c, p.vm)) {
-        c->api->vms[p.vm].vifs[p.i] = old;
+        api_vm(c->api, p.vm)->vifs[p.i] = old;
+        changed(c, p.vm);
         return NULL;
     }
     return json_string("");
@@ -385,10 +396,10 @@ static json_t *net_record(struct dcall *c, const struct agent_net *n)
     snprintf(desc, sizeof(desc), "the switch of netback domain d%u", n->domid);
     json_t *vifs = json_array();
     for (int v = 0; v < AGENT_MAX_VMDEFS; v++)
-        for (int i = 0; c->api->vms[v].used && i < AGENT_VM_VIFS; i++)
-            if (c->api->vms[v].vifs[i].used && !strcmp(c->api->vms[v].vifs[i].network, n->name)) {
+        for (int i = 0; api_vm(c->api, v) && i < AGENT_VM_VIFS; i++)
+            if (api_vm(c->api, v)->vifs[i].used && !strcmp(api_vm(c->api, v)->vifs[i].network, n->name)) {
                 char r[48];
-                ref_of_bytes(c->api->vms[v].vifs[i].uuid, r);
+                ref_of_bytes(api_vm(c->api, v)->vifs[i].uuid, r);
                 json_array_append_new(vifs, json_string(r));
             }
     return json_pack("{s:s, s:s, s:s, s:s, s:I, s:o, s:[], s:{}, s:b, s:[], s:{}, s:[], s:{},"
@@ -546,7 +557,7 @@ static int vbd_live(struct agent_api *api, const struct vbd *b)
     if (!b->used)
         return 0;
     for (int v = 0; v < AGENT_MAX_VMDEFS; v++)
-        if (api->vms[v].used && !memcmp(api->vms[v].uuid, b->vm, 16))
+        if (api_vm(api, v) && !memcmp(api_vm(api, v)->uuid, b->vm, 16))
             return 1;
     return 0;
 }
@@ -882,7 +893,7 @@ static json_t *vbd_record(struct dcall *c, const struct vbd *b)
     snprintf(dev, sizeof(dev), "xvd%c", 'a' + b->userdevice);
     int vi = -1;
     for (int v = 0; v < AGENT_MAX_VMDEFS; v++)
-        if (c->api->vms[v].used && !memcmp(c->api->vms[v].uuid, b->vm, 16))
+        if (api_vm(c->api, v) && !memcmp(api_vm(c->api, v)->uuid, b->vm, 16))
             vi = v;
     if (!c->attached_read) {
         api_vm_attached(c->api, c->attached);
@@ -982,7 +993,7 @@ static json_t *vbd_create(struct dcall *c)
     }
     struct vbd *slot = NULL;
     for (int i = 0; i < MAX_VBDS; i++) {
-        if (vbd_live(c->api, &vbds[i]) && !memcmp(vbds[i].vm, c->api->vms[vd].uuid, 16) &&
+        if (vbd_live(c->api, &vbds[i]) && !memcmp(vbds[i].vm, api_vm(c->api, vd)->uuid, 16) &&
             vbds[i].userdevice == u) {
             dfail(c, api_failure("DEVICE_ALREADY_EXISTS", ud, NULL));
             return NULL;
@@ -1001,9 +1012,10 @@ static json_t *vbd_create(struct dcall *c)
     }
     nb.uuid[6] = (uint8_t)((nb.uuid[6] & 0x0f) | 0x40);
     nb.uuid[8] = (uint8_t)((nb.uuid[8] & 0x3f) | 0x80);
-    memcpy(nb.vm, c->api->vms[vd].uuid, 16);
+    memcpy(nb.vm, api_vm(c->api, vd)->uuid, 16);
     memcpy(nb.vdi, d->uuid, 16);
     *slot = nb;
+    changed(c, vd);            /* its record lists its VBDs */
     char r[48];
     ref_of_bytes(nb.uuid, r);
     return json_string(r);
@@ -1021,6 +1033,7 @@ static json_t *vbd_destroy(struct dcall *c)
     if (halted_vm(c, vmr, &vd))
         return NULL;
     memset(b, 0, sizeof(*b));
+    changed(c, vd);
     return json_string("");
 }
 

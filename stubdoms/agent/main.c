@@ -181,6 +181,23 @@ static int hv_wait_gone(void *ctx, uint32_t domid, unsigned seconds)
 static int bench_log;
 static char *heap_base;
 
+static uint64_t tsc(void)
+{
+    uint32_t lo, hi;
+    __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
+    return ((uint64_t)hi << 32) | lo;
+}
+
+/* bench=1: a large answer's ticks in the call (parse, dispatch, records,
+ * serialisation: http_conn_feed) and in its socket writes, every 16th. */
+static void bench_request(uint64_t work, uint64_t send, size_t bytes)
+{
+    static unsigned long n;
+    if (n++ % 16 == 0)
+        printf("bench: agent answer of %zu bytes: call_tsc=%llu send_tsc=%llu\n", bytes,
+               (unsigned long long)work, (unsigned long long)send);
+}
+
 static int hv_start(void *ctx, const struct agent_vmdef *vm, int paused, uint32_t *domid,
                     char *err, size_t errlen)
 {
@@ -379,6 +396,7 @@ static void conn_thread(void *arg)
         while (open && off < (size_t)got) {
             struct agent_http_resp r;
             int ready;
+            uint64_t t0 = bench_log ? tsc() : 0;
             size_t used = http_conn_feed(c, buf + off, (size_t)got - off, &r, &ready);
             off += used;
             if (!ready) {
@@ -386,9 +404,12 @@ static void conn_thread(void *arg)
                     open = 0;
                 continue;
             }
+            uint64_t t1 = bench_log ? tsc() : 0;
             if (t ? tls_write_all(t, r.head, r.head_len) || (r.body_len && tls_write_all(t, r.body, r.body_len))
                   : send_all(fd, r.head, r.head_len) || (r.body_len && send_all(fd, r.body, r.body_len)))
                 open = 0;
+            if (bench_log && r.body_len > 65536)
+                bench_request(t1 - t0, tsc() - t1, r.body_len);
             free(r.body);
             if (r.close)
                 open = 0;
@@ -522,21 +543,22 @@ static void autostart(void)
     if (nd < 0)
         printf("agent: autostart: the domain list failed (%d): no autostart\n", nd);
     for (int i = 0; i < AGENT_MAX_VMDEFS && nd >= 0; i++) {
-        if (!api.vms[i].used || !api.vms[i].auto_poweron)
+        struct agent_vmdef *vm = api_vm(&api, i);
+        if (!vm || !vm->auto_poweron)
             continue;
         int live = -1;
         for (int k = 0; k < nd && live < 0; k++)
-            if (!memcmp(doms[k].handle, api.vms[i].uuid, 16))
+            if (!memcmp(doms[k].handle, vm->uuid, 16))
                 live = k;
         if (live >= 0) {
-            printf("agent: autostart: VM %s already has domain d%u\n", api.vms[i].name,
+            printf("agent: autostart: VM %s already has domain d%u\n", vm->name,
                    doms[live].domid);
             continue;
         }
         char err[160];
         uint32_t domid;
-        printf("agent: autostart of VM %s (other_config:auto_poweron)\n", api.vms[i].name);
-        hv_start(NULL, &api.vms[i], 0, &domid, err, sizeof(err));
+        printf("agent: autostart of VM %s (other_config:auto_poweron)\n", vm->name);
+        hv_start(NULL, vm, 0, &domid, err, sizeof(err));
     }
     free(doms);
 }

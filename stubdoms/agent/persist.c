@@ -263,7 +263,7 @@ static int load_one(const char *path, int (*kernel_known)(const char *), struct 
     return rc;
 }
 
-int persist_load(const char *dir, struct agent_vmdef *vms, unsigned max,
+int persist_load(const char *dir, struct agent_vmdef **vms, unsigned max,
                  int (*kernel_known)(const char *), void (*log)(const char *msg))
 {
     char msg[400], err[200];
@@ -333,18 +333,25 @@ int persist_load(const char *dir, struct agent_vmdef *vms, unsigned max,
         }
         int dup = 0;
         for (unsigned k = 0; k < max; k++)
-            dup |= vms[k].used && !memcmp(vms[k].uuid, v.uuid, 16);
+            dup |= vms[k] && vms[k]->used && !memcmp(vms[k]->uuid, v.uuid, 16);
         if (dup)
             continue;
         unsigned k = 0;
-        while (k < max && vms[k].used)
+        while (k < max && vms[k] && vms[k]->used)
             k++;
+        if (k < max && !vms[k])
+            vms[k] = malloc(sizeof(*vms[k]));
+        if (k < max && !vms[k]) {
+            snprintf(msg, sizeof(msg), "%s: no memory for it (skipped)", path);
+            log(msg);
+            continue;
+        }
         if (k == max) {
             snprintf(msg, sizeof(msg), "%s: the agent holds at most %u VMs (skipped)", path, max);
             log(msg);
             continue;
         }
-        vms[k] = v;
+        *vms[k] = v;
         loaded++;
     }
     free(names);

@@ -443,9 +443,50 @@ static void test_create(void)
     EXPECT(made == AGENT_MAX_VMDEFS);
     EXPECT(!strcmp(call("VM.get_by_name_label", json_pack("[s,s]", session, "many"), &r), ""));
     EXPECT(json_array_size(r) == AGENT_MAX_VMDEFS);
+    /* Their records (shared while Halted) read twice. */
+    json_t *all1, *all2;
+    EXPECT(!strcmp(call("VM.get_all_records", json_pack("[s]", session), &all1), ""));
+    EXPECT(!strcmp(call("VM.get_all_records", json_pack("[s]", session), &all2), ""));
+    EXPECT(json_object_size(all1) == AGENT_MAX_VMDEFS + 3 && json_equal(all1, all2));
+    /* Through JSON-RPC (the records' kept texts spliced in): the same, twice. */
+    for (int k = 0; k < 2; k++) {
+        char body[256];
+        snprintf(body, sizeof(body), "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"VM.get_all_records\",\"params\":[\"%s\"]}", session);
+        json_t *jr = jcall(body);
+        EXPECT(json_equal(json_object_get(jr, "result"), all1));
+        EXPECT(json_integer_value(json_object_get(jr, "id")) == 7 && json_object_size(jr) == 3);
+        json_decref(jr);
+    }
+    /* Through XML-RPC (kept <value> texts): the same text as written whole. */
+    {
+        char body[512];
+        snprintf(body, sizeof(body), "<methodCall><methodName>VM.get_all_records</methodName><params>"
+                 "<param><value>%s</value></param></params></methodCall>", session);
+        char *x1 = xcall(body), *x2 = xcall(body);
+        json_t *st = json_pack("{s:s, s:O}", "Status", "Success", "Value", all1);
+        char *whole = rpc_xml_value(st);
+        json_decref(st);
+        EXPECT(x1 && x2 && whole && !strcmp(x1, x2) && strstr(x1, whole));
+        EXPECT(strstr(x1, "<member><name>name_label</name><value>many</value></member>") != NULL);
+        free(x1);
+        free(x2);
+        free(whole);
+    }
+    json_decref(all1);
+    json_decref(all2);
     for (size_t i = 0; i < json_array_size(r); i++)
         EXPECT(!strcmp(call("VM.destroy", json_pack("[s,O]", session, json_array_get(r, i)), NULL), ""));
     json_decref(r);
+    /* A slot reused: the new VM's record, not the shared one of the old. */
+    json_t *again;
+    EXPECT(!strcmp(call("VM.create", json_pack("[s,{s:s,s:i,s:s}]", session, "name_label", "again",
+                                               "memory_static_max", 2 << 20, "PV_kernel", "hello"), &again), ""));
+    EXPECT(!strcmp(call("VM.get_record", json_pack("[s,O]", session, again), &r), ""));
+    EXPECT(!strcmp(json_string_value(json_object_get(r, "name_label")), "again"));
+    EXPECT(json_integer_value(json_object_get(r, "memory_static_max")) == 2 << 20);
+    json_decref(r);
+    EXPECT(!strcmp(call("VM.destroy", json_pack("[s,O]", session, again), NULL), ""));
+    json_decref(again);
 }
 
 static void test_jsonrpc(void)
@@ -1220,6 +1261,14 @@ int main(void)
     test_http();
     test_fuzz();
     events_free(&api);
+    for (int i = 0; i < AGENT_MAX_VMDEFS; i++) {
+        if (api.vms[i]) {
+            json_decref(api.vms[i]->halted_rec);
+            free(api.vms[i]->halted_text);
+            free(api.vms[i]->halted_xml);
+        }
+        free(api.vms[i]);
+    }
     auth_free(auth);
     UNIT_DONE();
 }

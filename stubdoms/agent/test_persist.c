@@ -145,9 +145,11 @@ static void test_files(void)
 {
     char dir[] = "/tmp/keel-persist-XXXXXX";
     EXPECT(mkdtemp(dir) != NULL);
-    struct agent_vmdef vms[4], v;
+    struct agent_vmdef slots[4], *vms[4], v;
     char err[200];
-    memset(vms, 0, sizeof(vms));
+    for (int i = 0; i < 4; i++)
+        vms[i] = &slots[i];
+    memset(slots, 0, sizeof(slots));
     /* An empty directory: nothing. */
     EXPECT(persist_load(dir, vms, 4, known, logf_) == 0 && nlogs == 0);
     /* Save two, load them back. */
@@ -164,34 +166,34 @@ static void test_files(void)
     snprintf(v2.args, sizeof(v2.args), "second");
     EXPECT(persist_save(dir, &v2, err, sizeof(err)) == 0);
     EXPECT(persist_load(dir, vms, 4, known, logf_) == 2 && nlogs == 0);
-    int web = !strcmp(vms[0].name, "web") ? 0 : 1;
-    EXPECT(!memcmp(&vms[web], &v, sizeof(v)));
-    EXPECT(!memcmp(&vms[1 - web], &v2, sizeof(v2)) && !strcmp(vms[1 - web].args, "second"));
+    int web = !strcmp(vms[0]->name, "web") ? 0 : 1;
+    EXPECT(!memcmp(vms[web], &v, sizeof(v)));
+    EXPECT(!memcmp(vms[1 - web], &v2, sizeof(v2)) && !strcmp(vms[1 - web]->args, "second"));
     /* Loading again adds nothing (already held). */
     EXPECT(persist_load(dir, vms, 4, known, logf_) == 0);
 
     /* A crash after the .new was written, before the old was unlinked:
      * the whole .new wins. */
-    memset(vms, 0, sizeof(vms));
+    memset(slots, 0, sizeof(slots));
     v2.auto_poweron = 1;
     char *s = persist_encode(&v2);
     write_file(dir, "0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f1.json.new", s);
     free(s);
     EXPECT(persist_load(dir, vms, 4, known, logf_) == 2 && nlogs == 0);
-    int db = !strcmp(vms[0].name, "db") ? 0 : 1;
-    EXPECT(vms[db].auto_poweron == 1);
+    int db = !strcmp(vms[0]->name, "db") ? 0 : 1;
+    EXPECT(vms[db]->auto_poweron == 1);
     /* A crash in the middle of writing the .new: the old record. */
-    memset(vms, 0, sizeof(vms));
+    memset(slots, 0, sizeof(slots));
     write_file(dir, "0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f1.json.new", "{\"version\":1,\"uu");
     EXPECT(persist_load(dir, vms, 4, known, logf_) == 2 && nlogs == 1);
-    db = !strcmp(vms[0].name, "db") ? 0 : 1;
-    EXPECT(vms[db].auto_poweron == 0 && strstr(logbuf, ".json.new: not JSON"));
+    db = !strcmp(vms[0]->name, "db") ? 0 : 1;
+    EXPECT(vms[db]->auto_poweron == 0 && strstr(logbuf, ".json.new: not JSON"));
     /* The next save cleans it up. */
-    EXPECT(persist_save(dir, &vms[db], err, sizeof(err)) == 0);
+    EXPECT(persist_save(dir, vms[db], err, sizeof(err)) == 0);
     EXPECT(!exists(dir, "0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f1.json.new"));
 
     /* Corrupt, foreign, misnamed files: logged and skipped. */
-    memset(vms, 0, sizeof(vms));
+    memset(slots, 0, sizeof(slots));
     nlogs = 0;
     logbuf[0] = 0;
     write_file(dir, "11111111-2222-4333-8444-555555555555.json", "garbage\x01\xff");
@@ -203,10 +205,19 @@ static void test_files(void)
     EXPECT(strstr(logbuf, "holds the record of 0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f0") != NULL);
     EXPECT(strstr(logbuf, "notes.txt: not a VM record") != NULL);
     /* More records than slots: logged. */
-    memset(vms, 0, sizeof(vms));
+    memset(slots, 0, sizeof(slots));
     nlogs = 0;
     logbuf[0] = 0;
     EXPECT(persist_load(dir, vms, 1, known, logf_) == 1 && strstr(logbuf, "at most 1 VMs"));
+    /* Slots never used (NULL) are allocated as records need them: two
+     * records fill the first two of three, the third stays NULL. */
+    struct agent_vmdef *fresh[3] = { NULL, NULL, NULL };
+    nlogs = 0;
+    EXPECT(persist_load(dir, fresh, 3, known, logf_) == 2 && nlogs == 3);   /* the 3 bad files */
+    EXPECT(fresh[0] && fresh[1] && !fresh[2] && fresh[0]->used && fresh[1]->used);
+    EXPECT(persist_load(dir, fresh, 3, known, logf_) == 0 && !fresh[2]);   /* held already */
+    free(fresh[0]);
+    free(fresh[1]);
 
     /* Remove: gone, and removing again is fine. */
     EXPECT(persist_remove(dir, v.uuid, err, sizeof(err)) == 0);
@@ -216,7 +227,7 @@ static void test_files(void)
     char gone[300];
     snprintf(gone, sizeof(gone), "%s/missing", dir);
     EXPECT(persist_save(gone, &v, err, sizeof(err)) == -1 && strstr(err, "create"));
-    memset(vms, 0, sizeof(vms));
+    memset(slots, 0, sizeof(slots));
     nlogs = 0;
     EXPECT(persist_load(gone, vms, 4, known, logf_) == -1 && nlogs == 1);
 
