@@ -95,6 +95,67 @@ static void fail(const char *what)
         ;
 }
 
+static int same(const uint8_t *p, const char *w, unsigned n)
+{
+    for (unsigned i = 0; i < n; i++)
+        if (p[i] != (uint8_t)w[i])
+            return 0;
+    return 1;
+}
+
+static uint64_t rd64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--)
+        v = v << 8 | p[i];
+    return v;
+}
+
+static uint32_t rd32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static uint8_t acpi_sum(const uint8_t *p, unsigned len)
+{
+    uint8_t v = 0;
+    while (len--)
+        v = (uint8_t)(v + *p++);
+    return v;
+}
+
+/* The ACPI tables (docs/hvm.md): an RSDP at rsdp, in the ACPI page, whose
+ * XSDT names a hardware-reduced FADT and a MADT with one enabled LAPIC
+ * (APIC ID 0), each with a correct checksum. */
+static void check_acpi(uint64_t rsdp, uint64_t page)
+{
+    const uint8_t *r = (const uint8_t *)(uintptr_t)rsdp;
+    if (rsdp != page || !same(r, "RSD PTR ", 8) || r[15] != 2 || acpi_sum(r, 20) ||
+        acpi_sum(r, 36))
+        fail("ACPI: no valid revision-2 RSDP at the start of the ACPI page");
+    uint64_t xa;
+    xa = rd64(r + 24);
+    const uint8_t *x = (const uint8_t *)(uintptr_t)xa;
+    uint32_t xl;
+    xl = rd32(x + 4);
+    if (xa < page || xa >= page + 4096 || !same(x, "XSDT", 4) || xl != 52 || acpi_sum(x, xl))
+        fail("ACPI: bad XSDT");
+    uint64_t fa, ma;
+    fa = rd64(x + 36);
+    ma = rd64(x + 44);
+    const uint8_t *f = (const uint8_t *)(uintptr_t)fa, *m = (const uint8_t *)(uintptr_t)ma;
+    uint32_t fl, ml, flags;
+    fl = rd32(f + 4);
+    ml = rd32(m + 4);
+    flags = rd32(f + 112);
+    if (!same(f, "FACP", 4) || fl != 268 || acpi_sum(f, fl) || !(flags & (1u << 20)))
+        fail("ACPI: bad FADT (or not hardware-reduced)");
+    if (!same(m, "APIC", 4) || ml != 52 || acpi_sum(m, ml) || m[44] != 0 || m[45] != 8 ||
+        m[47] != 0 || !(m[48] & 1))
+        fail("ACPI: bad MADT (one enabled LAPIC, ID 0, expected)");
+    puts_con("pvh-hello: ACPI RSDP, XSDT, FADT (hardware-reduced), MADT (1 LAPIC) valid\n");
+}
+
 static int contains(const char *s, const char *w)
 {
     size_t n = slen(w);
@@ -302,15 +363,19 @@ void main(uint32_t si_pa)
     if (!contains(cmdline, "greeting=hi"))
         fail("cmdline has no greeting=hi");
     const struct hvm_memmap_table_entry *mm = (const void *)(uintptr_t)si->memmap_paddr;
-    if (si->version < 1 || si->memmap_entries != 2)
-        fail("memmap: version 1 with two entries expected");
-    /* The special pages: xenstore ring, console ring, start info. */
-    uint64_t sp_pa = si_pa - 2 * 4096;
-    if (mm[0].addr != 0 || mm[0].size != sp_pa || mm[0].type != XEN_HVM_MEMMAP_TYPE_RAM)
-        fail("memmap[0] is not the RAM below the special pages");
-    if (mm[1].addr != sp_pa || mm[1].size != 3 * 4096 ||
-        mm[1].type != XEN_HVM_MEMMAP_TYPE_RESERVED)
-        fail("memmap[1] is not the reserved special pages");
+    if (si->version < 1 || si->memmap_entries != 3)
+        fail("memmap: version 1 with three entries expected");
+    /* The ACPI page, then the special pages: xenstore ring, console ring,
+     * start info. */
+    uint64_t sp_pa = si_pa - 2 * 4096, acpi_pa = sp_pa - 4096;
+    if (mm[0].addr != 0 || mm[0].size != acpi_pa || mm[0].type != XEN_HVM_MEMMAP_TYPE_RAM)
+        fail("memmap[0] is not the RAM below the ACPI page");
+    if (mm[1].addr != acpi_pa || mm[1].size != 4096 || mm[1].type != XEN_HVM_MEMMAP_TYPE_ACPI)
+        fail("memmap[1] is not the ACPI page");
+    if (mm[2].addr != sp_pa || mm[2].size != 3 * 4096 ||
+        mm[2].type != XEN_HVM_MEMMAP_TYPE_RESERVED)
+        fail("memmap[2] is not the reserved special pages");
+    check_acpi(si->rsdp_paddr, acpi_pa);
     put_hex("pvh-hello: memmap RAM 0 size ", mm[0].size);
 
     /* A ramdisk is module 0 (pvh-ramdisk boots it with tests/pvh/pvh.lds). */
