@@ -28,6 +28,14 @@ long hvm_register_vcpu_info(struct vcpu *curr, unsigned long vcpuid, unsigned lo
         return -XEN_EFAULT;
     if (r.mfn >= d->arch.hvm.nr_gfns)
         return -XEN_EINVAL;
+    /* Its RAM only: not where add_to_physmap put shared_info or a grant
+     * frame (as Xen wants a writable RAM page there). */
+    const struct hvm_domain *h = &d->arch.hvm;
+    if (h->si_ram_mfn && h->si_gfn == r.mfn)
+        return -XEN_EINVAL;
+    for (unsigned i = 0; i < HVM_GT_FRAMES; i++)
+        if (h->gt_ram_mfn[i] && h->gt_gfn[i] == r.mfn)
+            return -XEN_EINVAL;
     uint64_t mfn = hvm_p2m_lookup(d, r.mfn);
     if (mfn == ~0ULL)
         return -XEN_EINVAL;

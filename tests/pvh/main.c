@@ -725,6 +725,32 @@ void main(uint32_t si_pa)
         fail("shared_info does not show the timer's pending event");
     puts_con("pvh-hello: shared_info mapped: the timer's event is pending there\n");
 
+    /* VCPUOP_register_vcpu_info names a GFN: past its RAM, shared_info's
+     * (not its RAM frame), an offset that crosses the page and a vCPU it
+     * does not have are refused (linux-pvh proves a registration). */
+    {
+        static const struct { unsigned vcpu; uint64_t gfn; uint32_t off; long rc; } rv[] = {
+            { 0, 0x3ff00, 0, -22 },            /* past its RAM (-EINVAL) */
+            { 0, 1ULL << 40, 0, -22 },         /* far past */
+            { 0, 0x100, 4090, -6 },            /* crosses the page (-ENXIO) */
+            { 5, 0x100, 0, -2 },               /* no vCPU 5 (-ENOENT) */
+            { 0, 0, 0, -22 },                  /* shared_info's GFN (set below) */
+        };
+        for (unsigned i = 0; i < sizeof(rv) / sizeof(rv[0]); i++) {
+            struct vcpu_register_vcpu_info r = { .mfn = rv[i].gfn, .offset = rv[i].off };
+            if (i == 4)
+                r.mfn = (uint64_t)&shinfo >> 12;
+            long rc = hcall(__HYPERVISOR_vcpu_op, VCPUOP_register_vcpu_info, rv[i].vcpu,
+                            (unsigned long)&r);
+            if (rc != rv[i].rc) {
+                put_hex("pvh-hello: register_vcpu_info case ", i);
+                put_hex("pvh-hello: returned ", (uint64_t)rc);
+                fail("a bad VCPUOP_register_vcpu_info was not refused as expected");
+            }
+        }
+    }
+    puts_con("pvh-hello: register_vcpu_info refused bad GFNs, offset and vCPU\n");
+
     /* The callback vector: the upcall is still pending, so the vector is
      * asserted; with interrupts off it waits, at STI it comes once (the
      * handler clears the upcall). */
