@@ -5,13 +5,16 @@
 # domU finds on Xen: the ACPI tables (MADT, hardware-reduced FADT), its x2APIC, the callback
 # vector, the Xen clocksource and single-shot timer, vcpu_info placement; /init (linux-pv's) runs
 # processes and powers off; the domain powers off, every frame comes back, QEMU's status 33.
-# SKIP without the .debs.  LINUX_PVH_TIMEOUT: QEMU's seconds (default 360).
+# SKIP without the .debs.  LINUX_PVH_TIMEOUT: QEMU's seconds (default 360); LINUX_PVH_KEEL_LOG the
+# console log (default build/tests/linux-pvh/keel.log); LINUX_PVH_QEMU extra QEMU options and
+# LINUX_PVH_ARGS extra kernel words (ci/bench-linux.sh: -icount and "procbench", with which /init
+# runs tests/linux-pv/procbench.c and powers off: not this test's lines).
 # TIMEOUT=420
 set -u
 cd "$(dirname "$0")/../.."
 out=build/tests/linux-pvh
 mkdir -p "$out"
-log=$out/keel.log
+log=${LINUX_PVH_KEEL_LOG:-$out/keel.log}
 [ "${DEBUG:-0}" = 1 ] && export HV=build/hv-debug.elf
 bash ci/linux-guest.sh build >"$out/build.log" 2>&1
 case $? in
@@ -20,11 +23,11 @@ case $? in
 *) cat "$out/build.log"; echo "Test result: ERROR"; exit 0 ;;
 esac
 L=build/linux
-M="$L/vmlinux name=linux type=pvh mem=256M console=hvc0"
+M="$L/vmlinux name=linux type=pvh mem=256M console=hvc0 ${LINUX_PVH_ARGS:-}"
 M+=",$L/initrd.img ramdisk"
 M+=",build/stubdoms/xenstore.elf name=xenstore role=xenstore mem=16M exit=idle"
 rm -f "$log" "$log.qemu"
-SMP=1 bash ci/qemu-boot.sh "$log" "${LINUX_PVH_TIMEOUT:-360}" 1G "$M"
+SMP=1 bash ci/qemu-boot.sh "$log" "${LINUX_PVH_TIMEOUT:-360}" 1G "$M" ${LINUX_PVH_QEMU:-}
 rc=$?
 sed -i 's/\r$//' "$log"
 grep -E '\(linux\) linux-pv: |\(linux\) .*(Linux version|Booting kernel|ACPI: (APIC|FACP)|x2apic|callback vector|installing Xen timer|clocksource: Switched|Run /init|System halted|Kernel panic)|d1 \(linux\)|exit status' "$log"
