@@ -217,18 +217,26 @@ static long vcpu_op(unsigned long cmd, unsigned long vcpuid, unsigned long arg)
         struct vcpu_register_vcpu_info r;
         if (copy_from_guest(&r, arg, sizeof(r)))
             return -XEN_EFAULT;
-        if (r.offset > PAGE_SIZE - sizeof(vcpu_info_t))
-            return -XEN_ENXIO;   /* as Xen: it would cross the page */
-        domain_lock(d);
-        long rc = register_vcpu_info_locked(v, curr, &r);
-        domain_unlock(d);
-        return rc;
+        return vcpu_register_vcpu_info(v, &r);
     }
     case VCPUOP_send_nmi:
         return pv_vcpu_send_nmi(v, arg);
     default:
         return -XEN_ENOSYS;
     }
+}
+
+/* VCPUOP_register_vcpu_info with r->mfn a machine frame (a PVH guest's
+ * GFN is looked up in its p2m first: hv/hvm/vcpu_areas.c). */
+long vcpu_register_vcpu_info(struct vcpu *v, const struct vcpu_register_vcpu_info *r)
+{
+    if (r->offset > PAGE_SIZE - sizeof(vcpu_info_t))
+        return -XEN_ENXIO;   /* as Xen: it would cross the page */
+    struct domain *d = v->domain;
+    domain_lock(d);
+    long rc = register_vcpu_info_locked(v, current_vcpu(), r);
+    domain_unlock(d);
+    return rc;
 }
 
 static long register_vcpu_info_locked(struct vcpu *v, struct vcpu *curr,

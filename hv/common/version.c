@@ -18,6 +18,15 @@ static const char denied[] = "<denied>";     /* Xen's xen_deny() */
  * with VMASST_TYPE_pae_extended_cr3; docs/abi.md says which Keel lacks). */
 static uint32_t features(const struct domain *d)
 {
+    if (d->arch.type == GUEST_PVH)
+        /* As Xen 4.17 gives a PVH domU (its translated paging and vector
+         * callback; no PIRQs, no direct map). */
+        return (1u << XENFEAT_writable_page_tables) |
+               (1u << XENFEAT_auto_translated_physmap) |
+               (1u << XENFEAT_hvm_callback_vector) |
+               (1u << XENFEAT_hvm_safe_pvclock) |
+               (1u << XENFEAT_linux_rsdp_unrestricted) |
+               (1u << XENFEAT_not_direct_mapped);
     uint32_t f = (1u << XENFEAT_mmu_pt_update_preserve_ad) |
                  (1u << XENFEAT_highmem_assist) |
                  (1u << XENFEAT_gnttab_map_avail_bits) |

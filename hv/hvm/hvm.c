@@ -407,7 +407,10 @@ static long hvm_hypercall_call(struct vcpu *v, unsigned long nr, unsigned long a
             return -XEN_ENOSYS;
         break;
     case __HYPERVISOR_vcpu_op:
-        if (a1 != VCPUOP_set_periodic_timer && a1 != VCPUOP_stop_periodic_timer &&
+        if (a1 == VCPUOP_register_vcpu_info)
+            return hvm_register_vcpu_info(v, a2, a3);
+        if (a1 != VCPUOP_register_runstate_memory_area &&
+            a1 != VCPUOP_register_vcpu_time_memory_area && a1 != VCPUOP_set_periodic_timer && a1 != VCPUOP_stop_periodic_timer &&
             a1 != VCPUOP_set_singleshot_timer && a1 != VCPUOP_stop_singleshot_timer &&
             a1 != VCPUOP_is_up)
             return -XEN_ENOSYS;
@@ -427,7 +430,8 @@ static long hvm_hypercall_call(struct vcpu *v, unsigned long nr, unsigned long a
             a1 != EVTCHNOP_status && a1 != EVTCHNOP_alloc_unbound &&
             a1 != EVTCHNOP_bind_interdomain && a1 != EVTCHNOP_unmask &&
             a1 != EVTCHNOP_init_control && a1 != EVTCHNOP_expand_array &&
-            a1 != EVTCHNOP_set_priority)
+            a1 != EVTCHNOP_set_priority && a1 != EVTCHNOP_bind_ipi &&
+            a1 != EVTCHNOP_bind_vcpu)
             return -XEN_ENOSYS;
         break;
     default:
@@ -485,7 +489,8 @@ static bool msr_read(struct vcpu *v, uint32_t msr, uint64_t *val)
         *val = rdtsc() + vmcb_rd(vmcb, VMCB_TSC_OFFSET);
         return true;
     default:
-        return false;
+        return (msr == MSR_APIC_BASE || (msr >= 0x800 && msr <= 0x8ff)) &&
+               vlapic_msr_read(v, msr, val);
     }
 }
 
@@ -525,7 +530,8 @@ static bool msr_write(struct vcpu *v, uint32_t msr, uint64_t val)
         return true;
     }
     default:
-        return false;
+        return (msr == MSR_APIC_BASE || (msr >= 0x800 && msr <= 0x8ff)) &&
+               vlapic_msr_write(v, msr, val);
     }
 }
 
@@ -622,6 +628,8 @@ static void hlt_exit(struct vcpu *v, struct cpu_user_regs *r)
     }
     /* No LAPIC or callback vector yet: it sleeps until an event upcall is
      * pending (as SCHEDOP_block: blocked first, then the flag looked at). */
+    if (vlapic_pending(v) >= 0)
+        return;                                      /* a LAPIC interrupt: taken at once */
     sched_block(v);
     if (__atomic_load_n(&v->vcpu_info->evtchn_upcall_pending, __ATOMIC_SEQ_CST))
         vcpu_wake(v);

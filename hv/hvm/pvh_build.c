@@ -12,6 +12,7 @@
 #include "domain.h"
 #include "hvm.h"
 #include "vmcb.h"
+#include "hvm_internal.h"
 #include "dombuild_elf.h"
 #include <xen/errno.h>
 #include <xen/arch-x86/hvm/start_info.h>
@@ -63,6 +64,7 @@ static void start_state(struct vcpu *v, uint64_t entry, uint64_t si_gpa)
     r->rip = entry;
     r->rbx = si_gpa;
     r->rflags = 2;
+    vlapic_reset(v);
 }
 
 int pvh_build(struct domain *d, const struct elf_image_info *in, const uint8_t *img,
@@ -84,6 +86,8 @@ int pvh_build(struct domain *d, const struct elf_image_info *in, const uint8_t *
     uint64_t si_gpa = (nr - 1) << PAGE_SHIFT;
     uint64_t store_gfn = nr - 3, console_gfn = nr - 2;
     uint64_t sp_gpa = store_gfn << PAGE_SHIFT;
+    /* Below them, the page of its ACPI tables (acpi.c), ACPI in its map. */
+    uint64_t acpi_gpa = sp_gpa - PAGE_SIZE;
     size_t cl = strlen(cmdline);
     if (cl >= SI_CMDLINE_MAX)
         return snprintf(err, errlen, "type=pvh: command line of %lu bytes (at most %lu)",
@@ -92,17 +96,17 @@ int pvh_build(struct domain *d, const struct elf_image_info *in, const uint8_t *
     uint64_t virt_offset = in->virt_base - in->paddr_offset, kend = 0;
     for (unsigned i = 0; i < in->nr_loads; i++) {
         uint64_t pa = in->load[i].vaddr - virt_offset;
-        if (pa >= sp_gpa || in->load[i].memsz > sp_gpa - pa)
+        if (pa >= acpi_gpa || in->load[i].memsz > acpi_gpa - pa)
             return snprintf(err, errlen, "type=pvh: segment %u at %lx-%lx does not fit in "
                             "its RAM below %lx", i, (unsigned long)pa,
-                            (unsigned long)(pa + in->load[i].memsz), (unsigned long)sp_gpa), -1;
+                            (unsigned long)(pa + in->load[i].memsz), (unsigned long)acpi_gpa), -1;
         kend = MAX(kend, pa + in->load[i].memsz);
     }
-    if (in->phys32_entry >= sp_gpa)
+    if (in->phys32_entry >= acpi_gpa)
         return snprintf(err, errlen, "type=pvh: PHYS32_ENTRY %lx outside its RAM",
                         (unsigned long)in->phys32_entry), -1;
     uint64_t mod_gpa = (kend + PAGE_SIZE - 1) & ~(uint64_t)(PAGE_SIZE - 1);
-    if (mod_len && (mod_gpa >= sp_gpa || mod_len > sp_gpa - mod_gpa))
+    if (mod_len && (mod_gpa >= acpi_gpa || mod_len > acpi_gpa - mod_gpa))
         return snprintf(err, errlen, "type=pvh: ramdisk of %lu bytes does not fit above the "
                         "kernel in mem=%luK", (unsigned long)mod_len,
                         (unsigned long)(nr * 4)), -1;
@@ -136,10 +140,11 @@ int pvh_build(struct domain *d, const struct elf_image_info *in, const uint8_t *
         .version = 1,
         .cmdline_paddr = si_gpa + SI_CMDLINE,
         .memmap_paddr = si_gpa + SI_MEMMAP,
-        .memmap_entries = 2,
+        .memmap_entries = 3,
     };
-    struct hvm_memmap_table_entry mm[2] = {
-        { .addr = 0, .size = sp_gpa, .type = XEN_HVM_MEMMAP_TYPE_RAM },
+    struct hvm_memmap_table_entry mm[3] = {
+        { .addr = 0, .size = acpi_gpa, .type = XEN_HVM_MEMMAP_TYPE_RAM },
+        { .addr = acpi_gpa, .size = PAGE_SIZE, .type = XEN_HVM_MEMMAP_TYPE_ACPI },
         { .addr = sp_gpa, .size = 3 * PAGE_SIZE, .type = XEN_HVM_MEMMAP_TYPE_RESERVED },
     };
     if (mod_len) {
@@ -148,6 +153,16 @@ int pvh_build(struct domain *d, const struct elf_image_info *in, const uint8_t *
         put_phys(mfns, si_gpa + SI_MODLIST, &me, sizeof(me));
         si.nr_modules = 1;
         si.modlist_paddr = si_gpa + SI_MODLIST;
+    }
+    {
+        uint8_t *acpi = alloc_hv_pages(0);
+        if (!acpi) {
+            snprintf(err, errlen, "no memory for the ACPI tables");
+            goto out;
+        }
+        si.rsdp_paddr = pvh_acpi_build(acpi, acpi_gpa, d->nr_vcpus);
+        put_phys(mfns, acpi_gpa, acpi, PAGE_SIZE);
+        free_hv_pages(acpi, 0);
     }
     put_phys(mfns, si_gpa, &si, sizeof(si));
     put_phys(mfns, si_gpa + SI_MEMMAP, mm, sizeof(mm));

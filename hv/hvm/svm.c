@@ -229,6 +229,8 @@ noreturn void svm_loop(void)
         uint8_t *vmcb = v->arch.hvm.vmcb;
         asid_assign(v, pc->id);
         hvm_inject_callback(v);
+        vlapic_inject(v);
+        hvm_guest_areas(v);
         vmcb_wr(vmcb, VMCB_RAX, r->rax);
         vmcb_wr(vmcb, VMCB_RIP, r->rip);
         vmcb_wr(vmcb, VMCB_RSP, r->rsp);

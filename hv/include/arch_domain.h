@@ -92,6 +92,11 @@ struct hvm_vcpu {
     uint64_t asid_gen;             /* the pCPU generation it was taken in */
     int asid_cpu;                  /* the pCPU it was taken on (-1: none) */
     uint8_t upcall_vector;         /* HVMOP_set_evtchn_upcall_vector (0: none) */
+    struct hvm_vlapic {            /* its x2APIC (hv/hvm/vlapic.c) */
+        uint32_t tpr, svr, esr, tdcr, lvt[6];
+        uint32_t irr[8], isr[8];
+        uint64_t icr;
+    } lapic;
 };
 
 struct arch_vcpu {

@@ -76,6 +76,12 @@ int pvh_build(struct domain *d, const struct elf_image_info *in, const uint8_t *
 
 /* v's own CR4, from its VMCB. */
 uint64_t hvm_guest_cr4(struct vcpu *v);
+/* What a PVH vCPU's CPUID adds to the common policy (hv/hvm/vlapic.c):
+ * its x2APIC (leaf 1) and Xen's HVM leaf 0x40000004. */
+/* The ACPI tables of a PVH domain with nr_vcpus in one page that will be
+ * at gpa (hv/hvm/acpi.c); returns the RSDP's address. */
+uint64_t pvh_acpi_build(uint8_t page[4096], uint64_t gpa, unsigned nr_vcpus);
+void hvm_cpuid_adjust(struct vcpu *v, uint32_t leaf, uint32_t sub, uint32_t out[4]);
 
 /* The CPUID policy (pv/emulate.c), shared by PV and HVM vCPUs. */
 void guest_cpuid(struct vcpu *v, uint32_t leaf, uint32_t sub, uint32_t out[4]);

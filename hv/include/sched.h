@@ -22,6 +22,9 @@ void vcpu_get_runstate(struct vcpu *v, struct vcpu_runstate_info *ri);
 void vcpu_note_runstate(struct vcpu *v);
 /* Writes the noted runstate into v's area (vcpu.c; v is current). */
 void runstate_area_update(struct vcpu *v);
+/* VCPUOP_register_vcpu_info for v, r->mfn a machine frame (vcpu.c). */
+struct vcpu_register_vcpu_info;
+long vcpu_register_vcpu_info(struct vcpu *v, const struct vcpu_register_vcpu_info *r);
 bool domain_off_cpus(struct domain *d);
 void schedule(void);
 void sched_first_entry(void);

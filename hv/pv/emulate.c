@@ -613,6 +613,8 @@ void guest_cpuid(struct vcpu *v, uint32_t leaf, uint32_t sub, uint32_t out[4])
     out[1] = l.b;
     out[2] = l.c;
     out[3] = l.d;
+    if (v->domain->arch.type == GUEST_PVH)
+        hvm_cpuid_adjust(v, leaf, sub, out);
 }
 
 /* #UD: "ud2; .ascii \"xen\"; cpuid" is emulated; anything else is not ours. */

@@ -101,6 +101,27 @@ gp_entry:
     popq %rax
     iretq
 
+/* A LAPIC interrupt (vectors 0x40, 0x41): counted, its vector noted,
+ * then an x2APIC EOI (MSR 0x80b, value 0). */
+    .globl lapic_entry_40, lapic_entry_41
+lapic_entry_40:
+    movl $0x40, lapic_vector(%rip)
+    jmp 2f
+lapic_entry_41:
+    movl $0x41, lapic_vector(%rip)
+2:  incl lapic_count(%rip)
+    pushq %rax
+    pushq %rcx
+    pushq %rdx
+    movl $0x80b, %ecx
+    xorl %eax, %eax
+    xorl %edx, %edx
+    wrmsr
+    popq %rdx
+    popq %rcx
+    popq %rax
+    iretq
+
 /* The event callback vector (HVM_PARAM_CALLBACK_IRQ): cb_handler
  * (main.c) with the caller-saved registers kept. */
     .globl cb_entry, cb_entry_f4

@@ -35,6 +35,8 @@ extern uint32_t start_info_pa, gp_count, vmmcall32_result, gp_skip;
 extern char gp_entry[], cb_entry[], cb_entry_f4[];
 extern volatile uint32_t cb_vector;
 void mmio_test(void (*puts_fn)(const char *), void (*fail_fn)(const char *));   /* mmio.c */
+extern char lapic_entry_40[], lapic_entry_41[];
+volatile uint32_t lapic_count, lapic_vector;
 
 static uint8_t hypercall_page[4096] __attribute__((aligned(4096)));
 
@@ -99,6 +101,146 @@ static void fail(const char *what)
         ;
 }
 
+static int same(const uint8_t *p, const char *w, unsigned n)
+{
+    for (unsigned i = 0; i < n; i++)
+        if (p[i] != (uint8_t)w[i])
+            return 0;
+    return 1;
+}
+
+static uint64_t rd64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--)
+        v = v << 8 | p[i];
+    return v;
+}
+
+static uint32_t rd32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static uint8_t acpi_sum(const uint8_t *p, unsigned len)
+{
+    uint8_t v = 0;
+    while (len--)
+        v = (uint8_t)(v + *p++);
+    return v;
+}
+
+/* The ACPI tables (docs/hvm.md): an RSDP at rsdp, in the ACPI page, whose
+ * XSDT names a hardware-reduced FADT and a MADT with one enabled LAPIC
+ * (APIC ID 0), each with a correct checksum. */
+static uint64_t rdmsr64(uint32_t msr)
+{
+    uint32_t lo, hi;
+    __asm__ volatile("rdmsr" : "=a"(lo), "=d"(hi) : "c"(msr) : "memory");
+    return (uint64_t)hi << 32 | lo;
+}
+
+static void wrmsr64(uint32_t msr, uint64_t v)
+{
+    __asm__ volatile("wrmsr" :: "c"(msr), "a"((uint32_t)v), "d"((uint32_t)(v >> 32)) : "memory");
+}
+
+/*
+ * The x2APIC (docs/hvm.md): in x2APIC mode from the start, ID 0, Xen's
+ * version; a self-IPI (SELF_IPI and a fixed ICR to itself) comes once its
+ * interrupts are on, held back while TPR's class is not below it, and its
+ * EOI empties ISR; what the CPU refuses raises #GP and changes nothing.
+ */
+static void check_x2apic(void)
+{
+    uint32_t a, b, c, d;
+    __asm__ volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(1), "c"(0));
+    if (!(c & (1u << 21)) || !(d & (1u << 9)) || (b >> 24) != 0 || (d & (1u << 14)))
+        fail("CPUID 1: APIC and x2APIC, APIC ID 0, no MCA expected");
+    __asm__ volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(0x40000004), "c"(0));
+    if (!(a & XEN_HVM_CPUID_X2APIC_VIRT) || !(a & XEN_HVM_CPUID_VCPU_ID_PRESENT) || b != 0)
+        fail("CPUID 0x40000004: x2APIC virtualized, vCPU id 0 expected");
+    if (rdmsr64(0x1b) != 0xfee00d00ULL)
+        fail("IA32_APIC_BASE is not 0xfee00d00 (enabled, x2APIC, BSP)");
+    if (rdmsr64(0x802) != 0 || rdmsr64(0x803) != 0x50014 || rdmsr64(0x80d) != 1)
+        fail("x2APIC ID 0, version 0x50014, LDR 1 expected");
+    wrmsr64(0x80f, 0x1ff);                       /* software-enabled, spurious 0xff */
+    wrmsr64(0x808, 0);
+    uint32_t n = lapic_count;
+    __asm__ volatile("cli" ::: "memory");
+    wrmsr64(0x83f, 0x40);                        /* SELF_IPI */
+    if (lapic_count != n || !(rdmsr64(0x822) & 1))
+        fail("a self-IPI came with interrupts off, or is not in IRR");
+    __asm__ volatile("sti; nop; nop; cli" ::: "memory");
+    if (lapic_count != n + 1 || lapic_vector != 0x40 || rdmsr64(0x822) || rdmsr64(0x812))
+        fail("the self-IPI did not come once, or IRR/ISR not empty after its EOI");
+    wrmsr64(0x808, 0x50);                        /* TPR class 5 holds back 0x41 */
+    wrmsr64(0x830, 0x41);                        /* ICR: fixed, physical, to APIC ID 0 */
+    __asm__ volatile("sti; nop; nop; cli" ::: "memory");
+    if (lapic_count != n + 1 || rdmsr64(0x80a) != 0x50)
+        fail("an IPI below TPR's class came (or PPR is not TPR)");
+    wrmsr64(0x808, 0);
+    __asm__ volatile("sti; nop; nop; cli" ::: "memory");
+    if (lapic_count != n + 2 || lapic_vector != 0x41)
+        fail("the IPI held back by TPR did not come when TPR went down");
+    wrmsr64(0x830, 0xc0041);                     /* all but itself: nobody else */
+    __asm__ volatile("sti; nop; nop; cli" ::: "memory");
+    if (lapic_count != n + 2)
+        fail("an all-but-self IPI reached itself");
+    puts_con("pvh-hello: x2APIC self-IPIs, TPR and EOI work\n");
+    static const struct { uint32_t msr; uint64_t val; const char *what; } bad[] = {
+        { 0x80b, 1, "a non-zero EOI" },
+        { 0x802, 5, "a write to the x2APIC ID" },
+        { 0x1b, 0xfee00900ULL, "leaving x2APIC mode" },
+        { 0x808, 0x100, "TPR with reserved bits" },
+        { 0x830, 0x41ULL | (1ULL << 13), "ICR with a reserved bit" },
+        { 0x832, 1u << 18, "the TSC-deadline timer mode" },
+        { 0x82f, 0, "the CMCI LVT (not offered)" },
+        { 0x828, 1, "a non-zero ESR write" },
+    };
+    for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        uint32_t before = gp_count;
+        wrmsr64(bad[i].msr, bad[i].val);
+        if (gp_count != before + 1)
+            fail(bad[i].what);
+    }
+    uint32_t before = gp_count;
+    (void)rdmsr64(0x80b);                        /* EOI is write-only */
+    (void)rdmsr64(0x83f);                        /* SELF_IPI too */
+    if (gp_count != before + 2 || rdmsr64(0x1b) != 0xfee00d00ULL || rdmsr64(0x808))
+        fail("a read of EOI/SELF_IPI did not #GP, or a refused write changed a register");
+    puts_con("pvh-hello: bad x2APIC accesses raised #GP\n");
+}
+
+static void check_acpi(uint64_t rsdp, uint64_t page)
+{
+    const uint8_t *r = (const uint8_t *)(uintptr_t)rsdp;
+    if (rsdp != page || !same(r, "RSD PTR ", 8) || r[15] != 2 || acpi_sum(r, 20) ||
+        acpi_sum(r, 36))
+        fail("ACPI: no valid revision-2 RSDP at the start of the ACPI page");
+    uint64_t xa;
+    xa = rd64(r + 24);
+    const uint8_t *x = (const uint8_t *)(uintptr_t)xa;
+    uint32_t xl;
+    xl = rd32(x + 4);
+    if (xa < page || xa >= page + 4096 || !same(x, "XSDT", 4) || xl != 52 || acpi_sum(x, xl))
+        fail("ACPI: bad XSDT");
+    uint64_t fa, ma;
+    fa = rd64(x + 36);
+    ma = rd64(x + 44);
+    const uint8_t *f = (const uint8_t *)(uintptr_t)fa, *m = (const uint8_t *)(uintptr_t)ma;
+    uint32_t fl, ml, flags;
+    fl = rd32(f + 4);
+    ml = rd32(m + 4);
+    flags = rd32(f + 112);
+    if (!same(f, "FACP", 4) || fl != 268 || acpi_sum(f, fl) || !(flags & (1u << 20)))
+        fail("ACPI: bad FADT (or not hardware-reduced)");
+    if (!same(m, "APIC", 4) || ml != 52 || acpi_sum(m, ml) || m[44] != 0 || m[45] != 8 ||
+        m[47] != 0 || !(m[48] & 1))
+        fail("ACPI: bad MADT (one enabled LAPIC, ID 0, expected)");
+    puts_con("pvh-hello: ACPI RSDP, XSDT, FADT (hardware-reduced), MADT (1 LAPIC) valid\n");
+}
+
 static int contains(const char *s, const char *w)
 {
     size_t n = slen(w);
@@ -152,6 +294,8 @@ static void idt_init(void)
     idt_set(13, gp_entry);
     idt_set(CB_VECTOR, cb_entry);
     idt_set(0xf4, cb_entry_f4);
+    idt_set(0x40, lapic_entry_40);
+    idt_set(0x41, lapic_entry_41);
     struct { uint16_t limit; uint64_t base; } __attribute__((packed)) d = { sizeof(idt) - 1,
                                                                           (uint64_t)idt };
     __asm__ volatile("lidt %0" :: "m"(d));
@@ -676,15 +820,19 @@ void main(uint32_t si_pa)
     if (!contains(cmdline, "greeting=hi"))
         fail("cmdline has no greeting=hi");
     const struct hvm_memmap_table_entry *mm = (const void *)(uintptr_t)si->memmap_paddr;
-    if (si->version < 1 || si->memmap_entries != 2)
-        fail("memmap: version 1 with two entries expected");
-    /* The special pages: xenstore ring, console ring, start info. */
-    uint64_t sp_pa = si_pa - 2 * 4096;
-    if (mm[0].addr != 0 || mm[0].size != sp_pa || mm[0].type != XEN_HVM_MEMMAP_TYPE_RAM)
-        fail("memmap[0] is not the RAM below the special pages");
-    if (mm[1].addr != sp_pa || mm[1].size != 3 * 4096 ||
-        mm[1].type != XEN_HVM_MEMMAP_TYPE_RESERVED)
-        fail("memmap[1] is not the reserved special pages");
+    if (si->version < 1 || si->memmap_entries != 3)
+        fail("memmap: version 1 with three entries expected");
+    /* The ACPI page, then the special pages: xenstore ring, console ring,
+     * start info. */
+    uint64_t sp_pa = si_pa - 2 * 4096, acpi_pa = sp_pa - 4096;
+    if (mm[0].addr != 0 || mm[0].size != acpi_pa || mm[0].type != XEN_HVM_MEMMAP_TYPE_RAM)
+        fail("memmap[0] is not the RAM below the ACPI page");
+    if (mm[1].addr != acpi_pa || mm[1].size != 4096 || mm[1].type != XEN_HVM_MEMMAP_TYPE_ACPI)
+        fail("memmap[1] is not the ACPI page");
+    if (mm[2].addr != sp_pa || mm[2].size != 3 * 4096 ||
+        mm[2].type != XEN_HVM_MEMMAP_TYPE_RESERVED)
+        fail("memmap[2] is not the reserved special pages");
+    check_acpi(si->rsdp_paddr, acpi_pa);
     put_hex("pvh-hello: memmap RAM 0 size ", mm[0].size);
 
     /* A ramdisk is module 0 (pvh-ramdisk boots it with tests/pvh/pvh.lds). */
@@ -742,6 +890,7 @@ void main(uint32_t si_pa)
     if ((lo & 0x500) != 0x500 || (lo & (1u << 12)))
         fail("EFER: LME|LMA expected, SVME hidden");
     puts_con("pvh-hello: bad MSR writes raised #GP\n");
+    check_x2apic();
 
     /* XSETBV: what the policy allows (x87, SSE, AVX if offered) is set
      * and reads back; an invalid XCR0 and XCR1 raise #GP. */
@@ -815,6 +964,16 @@ void main(uint32_t si_pa)
         fail("survived RDPMC");
     }
 
+    if (contains(cmdline, "mode=lapictimer")) {
+        puts_con("pvh-hello: starting the LAPIC timer\n");
+        wrmsr64(0x838, 100000);
+        fail("survived starting the LAPIC timer");
+    }
+    if (contains(cmdline, "mode=lapicnmi")) {
+        puts_con("pvh-hello: an NMI IPI to itself\n");
+        wrmsr64(0x830, 0x40400);
+        fail("survived an NMI IPI to itself");
+    }
     if (contains(cmdline, "mode=triple")) {
         puts_con("pvh-hello: an empty IDT and int3: a triple fault\n");
         struct { uint16_t limit; uint64_t base; } __attribute__((packed)) z = { 0, 0 };
@@ -951,6 +1110,32 @@ void main(uint32_t si_pa)
         !(shinfo.evtchn_pending[0] & (1UL << bv.port)))
         fail("shared_info does not show the timer's pending event");
     puts_con("pvh-hello: shared_info mapped: the timer's event is pending there\n");
+
+    /* VCPUOP_register_vcpu_info names a GFN: past its RAM, shared_info's
+     * (not its RAM frame), an offset that crosses the page and a vCPU it
+     * does not have are refused (linux-pvh proves a registration). */
+    {
+        static const struct { unsigned vcpu; uint64_t gfn; uint32_t off; long rc; } rv[] = {
+            { 0, 0x3ff00, 0, -22 },            /* past its RAM (-EINVAL) */
+            { 0, 1ULL << 40, 0, -22 },         /* far past */
+            { 0, 0x100, 4090, -6 },            /* crosses the page (-ENXIO) */
+            { 5, 0x100, 0, -2 },               /* no vCPU 5 (-ENOENT) */
+            { 0, 0, 0, -22 },                  /* shared_info's GFN (set below) */
+        };
+        for (unsigned i = 0; i < sizeof(rv) / sizeof(rv[0]); i++) {
+            struct vcpu_register_vcpu_info r = { .mfn = rv[i].gfn, .offset = rv[i].off };
+            if (i == 4)
+                r.mfn = (uint64_t)&shinfo >> 12;
+            long rc = hcall(__HYPERVISOR_vcpu_op, VCPUOP_register_vcpu_info, rv[i].vcpu,
+                            (unsigned long)&r);
+            if (rc != rv[i].rc) {
+                put_hex("pvh-hello: register_vcpu_info case ", i);
+                put_hex("pvh-hello: returned ", (uint64_t)rc);
+                fail("a bad VCPUOP_register_vcpu_info was not refused as expected");
+            }
+        }
+    }
+    puts_con("pvh-hello: register_vcpu_info refused bad GFNs, offset and vCPU\n");
 
     /* The callback vector: the upcall is still pending, so the vector is
      * asserted; with interrupts off it waits, at STI it comes once (the

@@ -1,0 +1,315 @@
+/*
+ * The local APIC of a PVH vCPU, in x2APIC mode only (docs/hvm.md,
+ * "Local APIC"): its registers are MSRs 0x800-0x8ff, so no MMIO has to be
+ * decoded.  The vCPU starts with IA32_APIC_BASE enabled and EXTD set, as
+ * firmware may hand over a CPU already in x2APIC mode, and CPUID offers
+ * x2APIC (and Xen's leaf 0x40000004 X2APIC_VIRT), so a Linux kernel
+ * finds it "enabled by BIOS" and never touches the xAPIC page.
+ *
+ * What is emulated, as Xen's vlapic.c for these registers: ID, version,
+ * LDR (derived from the ID, as x2APIC defines it), TPR, PPR, EOI, SVR,
+ * ISR/TMR/IRR, ESR, the six LVTs, ICR and SELF_IPI for fixed interrupts
+ * to itself (IRR -> ISR at injection, EOI clears the highest ISR bit),
+ * the divide configuration.  Refused: the LAPIC timer with a non-zero
+ * count (the guest is crashed with a line saying so: a PVH Linux uses
+ * the Xen single-shot timer instead), IPIs that are not fixed-mode to
+ * itself when they would reach it (NMI, INIT, SIPI, lowest priority to
+ * itself: crash), leaving x2APIC mode (#GP), reserved bits and unknown
+ * registers (#GP, as the CPU).  IPIs to other APIC IDs go nowhere: the
+ * domain has one vCPU.
+ */
+#include "lib.h"
+#include "domain.h"
+#include "hvm_internal.h"
+#include "vmcb.h"
+#include "hvm.h"
+#include "x86.h"
+#include <xen/arch-x86/cpuid.h>
+
+#define APIC_BASE_ADDR   0xfee00000ULL
+#define APIC_BASE_BSP    (1ULL << 8)
+#define APIC_BASE_EXTD   (1ULL << 10)
+#define APIC_BASE_EN     (1ULL << 11)
+#define VLAPIC_VERSION   0x00050014u     /* as Xen: version 0x14, 6 LVTs */
+
+/* x2APIC MSR index of each register (0x800 + MMIO offset / 16). */
+enum {
+    X2_ID = 0x802, X2_VER = 0x803, X2_TPR = 0x808, X2_PPR = 0x80a, X2_EOI = 0x80b,
+    X2_LDR = 0x80d, X2_SVR = 0x80f, X2_ISR = 0x810, X2_TMR = 0x818, X2_IRR = 0x820,
+    X2_ESR = 0x828, X2_ICR = 0x830, X2_LVTT = 0x832, X2_LVTTHMR = 0x833,
+    X2_LVTPC = 0x834, X2_LVT0 = 0x835, X2_LVT1 = 0x836, X2_LVTERR = 0x837,
+    X2_TMICT = 0x838, X2_TMCCT = 0x839, X2_TDCR = 0x83e, X2_SELF_IPI = 0x83f,
+};
+
+#define SVR_ENABLED      (1u << 8)
+#define LVT_MASKED       (1u << 16)
+
+/* The writable bits of each LVT, as Xen's vlapic_lvt_mask. */
+static const uint32_t lvt_mask[6] = {
+    0x000310ff,    /* timer: vector, status, mask, mode (one-shot/periodic; no TSC deadline) */
+    0x000117ff,    /* thermal: vector, delivery mode, status, mask */
+    0x000117ff,    /* performance counters */
+    0x0001f7ff,    /* LINT0: + polarity, remote IRR, trigger */
+    0x0001f7ff,    /* LINT1 */
+    0x000110ff,    /* error: vector, status, mask */
+};
+
+static struct hvm_vlapic *lapic(struct vcpu *v)
+{
+    return &v->arch.hvm.lapic;
+}
+
+void vlapic_reset(struct vcpu *v)
+{
+    struct hvm_vlapic *l = lapic(v);
+    memset(l, 0, sizeof(*l));
+    for (unsigned i = 0; i < 6; i++)
+        l->lvt[i] = LVT_MASKED;
+    l->svr = 0xff;
+}
+
+static int highest_bit(const uint32_t bits[8])
+{
+    for (int w = 7; w >= 0; w--)
+        if (bits[w])
+            return w * 32 + 31 - __builtin_clz(bits[w]);
+    return -1;
+}
+
+static uint32_t ppr(const struct hvm_vlapic *l)
+{
+    int isr = highest_bit(l->isr);
+    uint32_t isrv = isr < 0 ? 0 : (uint32_t)isr;
+    return (l->tpr & 0xf0) >= (isrv & 0xf0) ? l->tpr & 0xff : isrv & 0xf0;
+}
+
+/* The vector the vCPU would take now (IRR above PPR's class), or -1. */
+int vlapic_pending(struct vcpu *v)
+{
+    struct hvm_vlapic *l = lapic(v);
+    if (!(l->svr & SVR_ENABLED))
+        return -1;
+    int irr = highest_bit(l->irr);
+    if (irr < 0 || ((uint32_t)irr & 0xf0) <= (ppr(l) & 0xf0))
+        return -1;
+    return irr;
+}
+
+/* The vector is being injected: from IRR to ISR. */
+void vlapic_accept(struct vcpu *v, int vec)
+{
+    struct hvm_vlapic *l = lapic(v);
+    l->irr[vec / 32] &= ~(1u << (vec % 32));
+    l->isr[vec / 32] |= 1u << (vec % 32);
+}
+
+/* A fixed interrupt to this vCPU: its IRR bit; vectors 0-15 are illegal
+ * (the "received illegal vector" error, as the CPU). */
+static void set_irr(struct vcpu *v, uint32_t vec)
+{
+    struct hvm_vlapic *l = lapic(v);
+    if (vec < 16) {
+        l->esr |= 1u << 6;
+        return;
+    }
+    l->irr[vec / 32] |= 1u << (vec % 32);
+}
+
+static bool icr_write(struct vcpu *v, uint64_t val)
+{
+    /* Reserved: bits 13, 16-17, 20-31 (x2APIC: no delivery status). */
+    if (val & 0xfff32000ULL)
+        return false;
+    struct hvm_vlapic *l = lapic(v);
+    l->icr = val;
+    uint32_t vec = val & 0xff, mode = (val >> 8) & 7, shorthand = (val >> 18) & 3;
+    uint32_t dest = (uint32_t)(val >> 32);
+    bool logical = val & (1u << 11);
+    bool to_self;
+    switch (shorthand) {
+    case 1: case 2: to_self = true; break;   /* self; all including self */
+    case 3: to_self = false; break;          /* all but self: no other vCPU */
+    default:
+        if (logical) {
+            uint32_t ldr = ((v->id & ~0xfu) << 12) | (1u << (v->id & 0xf));
+            to_self = (dest >> 16) == (ldr >> 16) && (dest & ldr & 0xffff);
+        } else {
+            to_self = dest == v->id || dest == 0xffffffffu;
+        }
+        break;
+    }
+    if (!to_self)
+        return true;                         /* no such APIC: nobody takes it */
+    if (mode != 0) {
+        domain_crash(v->domain, "LAPIC: ICR %#lx (delivery mode %u to itself) is not emulated",
+                     (unsigned long)val, mode);
+        return true;
+    }
+    set_irr(v, vec);
+    return true;
+}
+
+bool vlapic_msr_read(struct vcpu *v, uint32_t msr, uint64_t *val)
+{
+    struct hvm_vlapic *l = lapic(v);
+    if (msr == MSR_APIC_BASE) {
+        *val = APIC_BASE_ADDR | APIC_BASE_EN | APIC_BASE_EXTD | (v->id == 0 ? APIC_BASE_BSP : 0);
+        return true;
+    }
+    switch (msr) {
+    case X2_ID:    *val = v->id; return true;
+    case X2_VER:   *val = VLAPIC_VERSION; return true;
+    case X2_TPR:   *val = l->tpr; return true;
+    case X2_PPR:   *val = ppr(l); return true;
+    case X2_LDR:   *val = ((v->id & ~0xfu) << 12) | (1u << (v->id & 0xf)); return true;
+    case X2_SVR:   *val = l->svr; return true;
+    case X2_ESR:   *val = l->esr; return true;
+    case X2_ICR:   *val = l->icr; return true;
+    case X2_TMICT: *val = 0; return true;    /* a non-zero count is refused */
+    case X2_TMCCT: *val = 0; return true;
+    case X2_TDCR:  *val = l->tdcr; return true;
+    default:
+        break;
+    }
+    if (msr >= X2_ISR && msr < X2_ISR + 8) {
+        *val = l->isr[msr - X2_ISR];
+        return true;
+    }
+    if (msr >= X2_TMR && msr < X2_TMR + 8) {
+        *val = 0;                            /* every interrupt is edge */
+        return true;
+    }
+    if (msr >= X2_IRR && msr < X2_IRR + 8) {
+        *val = l->irr[msr - X2_IRR];
+        return true;
+    }
+    if (msr >= X2_LVTT && msr <= X2_LVTERR) {
+        *val = l->lvt[msr - X2_LVTT];
+        return true;
+    }
+    return false;                            /* EOI, SELF_IPI (write-only), the rest: #GP */
+}
+
+bool vlapic_msr_write(struct vcpu *v, uint32_t msr, uint64_t val)
+{
+    struct hvm_vlapic *l = lapic(v);
+    if (msr == MSR_APIC_BASE) {
+        /* x2APIC mode for good: only the value it reads is accepted. */
+        uint64_t cur;
+        vlapic_msr_read(v, msr, &cur);
+        return val == cur;
+    }
+    if (msr != X2_ICR && (val >> 32))
+        return false;
+    uint32_t v32 = (uint32_t)val;
+    switch (msr) {
+    case X2_TPR:
+        if (v32 & ~0xffu)
+            return false;
+        l->tpr = v32;
+        return true;
+    case X2_EOI: {
+        if (v32)
+            return false;                    /* x2APIC: a non-zero EOI is #GP */
+        int isr = highest_bit(l->isr);
+        if (isr >= 0)
+            l->isr[isr / 32] &= ~(1u << (isr % 32));
+        return true;
+    }
+    case X2_SVR:
+        if (v32 & ~0x11ffu)
+            return false;
+        l->svr = v32 & 0x1ff;                /* no EOI-broadcast suppression */
+        if (!(l->svr & SVR_ENABLED))
+            for (unsigned i = 0; i < 6; i++)
+                l->lvt[i] |= LVT_MASKED;
+        return true;
+    case X2_ESR:
+        if (v32)
+            return false;
+        l->esr = 0;                          /* as the CPU: a write latches, here clears */
+        return true;
+    case X2_ICR:
+        return icr_write(v, val);
+    case X2_TMICT:
+        if (v32) {
+            domain_crash(v->domain, "LAPIC timer (initial count %#x) is not emulated: "
+                         "use the Xen single-shot timer", v32);
+        }
+        return true;
+    case X2_TDCR:
+        if (v32 & ~0xbu)
+            return false;
+        l->tdcr = v32;
+        return true;
+    case X2_SELF_IPI:
+        if (v32 & ~0xffu)
+            return false;
+        set_irr(v, v32);
+        return true;
+    default:
+        break;
+    }
+    if (msr >= X2_LVTT && msr <= X2_LVTERR) {
+        unsigned i = msr - X2_LVTT;
+        if (v32 & ~lvt_mask[i])
+            return false;
+        if (!(l->svr & SVR_ENABLED))
+            v32 |= LVT_MASKED;
+        l->lvt[i] = v32;
+        return true;
+    }
+    return false;
+}
+
+/*
+ * Before each VMRUN, after hvm_inject_callback: the highest deliverable
+ * LAPIC vector is injected if the guest can take an interrupt and no
+ * other event is being injected; otherwise, a V_IRQ window is asked for
+ * and the next VMRUN decides again.
+ */
+void vlapic_inject(struct vcpu *v)
+{
+    int vec = vlapic_pending(v);
+    if (vec < 0)
+        return;
+    uint8_t *vmcb = v->arch.hvm.vmcb;
+    if ((v->arch.regs->rflags & (1u << 9)) && !(vmcb_rd(vmcb, VMCB_INT_SHADOW) & 1) &&
+        !(vmcb_rd(vmcb, VMCB_EVENTINJ) & EVENTINJ_V)) {
+        vlapic_accept(v, vec);
+        vmcb_wr(vmcb, VMCB_EVENTINJ, (uint64_t)vec | EVENTINJ_V);
+        return;
+    }
+    vmcb_wr(vmcb, VMCB_VINTR,
+            vmcb_rd(vmcb, VMCB_VINTR) | VINTR_V_IRQ | VINTR_PRIO_MASK | VINTR_IGN_TPR);
+    vmcb_wr32(vmcb, VMCB_MISC1_INTERCEPTS,
+              vmcb_rd32(vmcb, VMCB_MISC1_INTERCEPTS) | ICPT_VINTR);
+}
+
+/*
+ * CPUID of a PVH vCPU over the common policy: leaf 1 offers the APIC and
+ * x2APIC with its APIC ID in EBX[31:24], and hides MCE/MCA (no machine
+ * check MSRs); 0x80000001 hides RDTSCP (no TSC_AUX); Xen's leaf 0x40000004 (HVM only)
+ * says the x2APIC is virtualized and gives the vCPU and domain ids, as
+ * Xen 4.17 (no APIC-access page: there is no xAPIC page).
+ */
+void hvm_cpuid_adjust(struct vcpu *v, uint32_t leaf, uint32_t sub, uint32_t out[4])
+{
+    if (leaf == 1) {
+        out[1] = (out[1] & 0x00ffffffu) | (v->id << 24);
+        out[2] |= 1u << 21;                          /* x2APIC */
+        out[3] |= 1u << 9;                           /* APIC */
+        /* No machine-check architecture (no vMCE MSRs for PVH yet). */
+        out[3] &= ~((1u << 7) | (1u << 14));
+    } else if (leaf == 0x80000001) {
+        /* RDTSCP is intercepted and not emulated, and there is no
+         * TSC_AUX for it: not offered (nor MCE/MCA, repeated here). */
+        out[3] &= ~((1u << 27) | (1u << 7) | (1u << 14));
+    } else if (leaf == 0x40000004 && sub == 0) {
+        out[0] = XEN_HVM_CPUID_X2APIC_VIRT | XEN_HVM_CPUID_VCPU_ID_PRESENT |
+                 XEN_HVM_CPUID_DOMID_PRESENT;
+        out[1] = v->id;
+        out[2] = v->domain->id;
+        out[3] = 0;
+    }
+}
