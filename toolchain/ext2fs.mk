@@ -52,8 +52,10 @@ E2FS_MAKE = MAKEFLAGS='$(filter -j% --jobserver%,$(MAKEFLAGS))' $(MAKE) -s
 $(E2FS_SRC)/configure:
 	@echo "missing $@: run ci/deps.sh (it unpacks Debian's e2fsprogs source)" >&2; exit 1
 
+# configure links test programs with the minios wrapper, which links start.o
+# and libminios.a: they must exist first (order-only, as they change often).
 $(E2FS_STAMP): $(E2FS_SRC)/configure $(MINIOS_CC) $(NEWLIB_STAMP) toolchain/ext2fs.mk \
-		$(wildcard toolchain/ext2fs-shim/*/*.h)
+		$(wildcard toolchain/ext2fs-shim/*/*.h) | $(MINIOS_START) $(MINIOS_LIB) $(MINIOS_LDS)
 	$(call msg,E2FS,$(E2FS_OUT))
 	$(Q)rm -rf $(E2FS_OUT) && mkdir -p $(E2FS_OUT)
 	$(Q)cd $(E2FS_OUT) && $(TOP)/$(E2FS_SRC)/configure $(E2FS_CONFIG) \
