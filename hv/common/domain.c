@@ -397,8 +397,9 @@ void domain_unlink_page(struct domain *d, uint64_t mfn)
  *      when its last reference goes;
  *   7  the accounting check;
  *   8  once no reference but the table's is left (domain_get), the
- *      domain leaves the list and the table, and its vCPUs (up to 8,192)
- *      and structure go in the same step.
+ *      domain leaves the list and the table; its caller then frees its
+ *      vCPUs (up to 8,192) and structure (domain_free), the reaper
+ *      once it has taken it off the dying list.
  * The frames of a dead domain keep their allocation reference until
  * phase 6, so the page list cannot change under the cursor before it.
  * Phases 1-6 hold the domain's lock: a foreign mapper or a control
@@ -416,7 +417,8 @@ static bool over_budget(uint64_t end)
 
 static bool destroy_frames_step(struct domain *d, uint64_t end);
 
-/* Returns true when d is gone. */
+/* Returns true when d is out of the list and the table and only its
+ * structure is left (domain_free). */
 static bool domain_destroy_step(struct domain *d, uint64_t end)
 {
     if (d->destroy_phase == 0) {
@@ -469,13 +471,20 @@ static bool domain_destroy_step(struct domain *d, uint64_t end)
         if (!last)
             return false;        /* a lookup still uses it: next time */
     }
+    return true;
+}
+
+/* The last of a destruction, once domain_destroy_step said it was done:
+ * its vCPUs and structure go.  The reaper takes d off the dying list
+ * first (an append there writes the tail's dying_next). */
+static void domain_free(struct domain *d)
+{
     for (unsigned i = d->nr_vcpus; i--; )
         if (d->vcpu[i])
             vcpu_free(d->vcpu[i]);
     vcpu_array_free(d);
     free_hv_pages(d, 0);
     __atomic_fetch_sub(&nr_live, 1, __ATOMIC_RELEASE);   /* gone only once its last frame is back */
-    return true;
 }
 
 /* Phases 1-6, under d's lock; whether they are done. */
@@ -559,6 +568,7 @@ void domain_destroy(struct domain *d)
 {
     while (!domain_destroy_step(d, 0))
         ;
+    domain_free(d);
 }
 
 /* The dead domains (shut down, not yet destroyed), in the order they
@@ -763,15 +773,19 @@ bool reap_dead_domains(void)
             more = true;
             break;
         }
-        if (again)
-            domain_restart_queue(id);   /* d is freed: by id */
-        /* Gone: off the dying list (others only append to it). */
+        /* Gone: off the dying list (others only append to it), before
+         * its structure is freed: an append after d, or a new domain
+         * reusing its memory, must not be lost with it (the restart
+         * test hung with a dead domain left off the list). */
         spin_lock(&domlist_lock);
         struct domain **pp = prev ? &prev->dying_next : &dying_head;
         *pp = next = d->dying_next;
         if (!next)
             dying_tail = pp;
         spin_unlock(&domlist_lock);
+        domain_free(d);
+        if (again)
+            domain_restart_queue(id);   /* d is freed: by id */
         /* As Xen's domain_kill once the domain is dead: the xenstore
          * domain releases what it holds of a domain that is gone. */
         send_global_virq_privileged(VIRQ_DOM_EXC);

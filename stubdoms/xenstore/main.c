@@ -760,10 +760,12 @@ int main(int argc, char **argv)
                 continue;
             }
             if (exit_when_idle) {
-                /* Look at the domains again every second as well: a death
-                 * whose VIRQ_DOM_EXC this loop missed (seen: the restart
-                 * test hung about once in 16 runs with every domain gone)
-                 * must not keep an exit=idle stub alive for ever. */
+                /* Look at the domains again every second as well, so
+                 * that a death whose VIRQ_DOM_EXC never comes cannot keep
+                 * an exit=idle stub alive for ever.  (The restart test's
+                 * hang, once in 16 runs, that this was added for was the
+                 * hypervisor's reaper losing a dead domain off its dying
+                 * list; that is fixed in hv/common/domain.c.) */
                 if (minios_waitq_wait(&service_wq, minios_monotonic_ns() + 1000000000ull) < 0) {
                     dom_exc++;
                     break;
