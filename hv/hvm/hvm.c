@@ -20,6 +20,7 @@
 #include "vmcb.h"
 #include "hvm_internal.h"
 #include "grant.h"
+#include "xstate.h"
 #include <xen/errno.h>
 #include <xen/xen.h>
 #include <xen/sched.h>
@@ -324,10 +325,35 @@ void hvm_inject_callback(struct vcpu *v)
 }
 
 /*
+ * XCR0 is not in the VMCB: on hardware a guest's XSETBV exits
+ * (ICPT_XSETBV, VMEXIT_XSETBV below), but QEMU's TCG does not check that
+ * intercept and runs the instruction, so the hardware's XCR0 becomes the
+ * guest's with no exit.  After every exit (svm_loop, host interrupts
+ * still off) a value other than the one this pCPU was given is taken as
+ * that XSETBV, with the same checks (the CPU has refused what it cannot
+ * hold): adopted as the vCPU's, which the switch code saves and loads
+ * (arch_switch.h); one the CPUID policy does not offer crashes the
+ * domain, the hardware's value put back.  Without it a vCPU moved to the
+ * other pCPU ran with that pCPU's XCR0 (AVX instructions #UD).
+ */
+void hvm_xcr0_sync(struct vcpu *v)
+{
+    if (!xstate_on)
+        return;
+    uint64_t x = xgetbv0();
+    struct pcpu *pc = this_cpu();
+    if (x == pc->xcr0 || guest_xsetbv(v, 0, x))
+        return;
+    xsetbv0(pc->xcr0);
+    domain_crash(v->domain, "XCR0 %lx set without an exit: not in its CPUID policy",
+                 (unsigned long)x);
+}
+
+/*
  * memory_op for a PVH guest: XENMEM_add_to_physmap of its shared_info
- * (idx 0) at a frame of its RAM, on itself only (another domain -EPERM);
- * a bad idx or gfn -EINVAL; other spaces (the grant table: later)
- * -EOPNOTSUPP; other sub-ops -ENOSYS.
+ * (idx 0) or its grant-table frames at a GFN of its RAM or above it
+ * (hv/hvm/p2m.c), on itself only (another domain -EPERM); a bad idx or
+ * gfn -EINVAL; other spaces -EOPNOTSUPP; other sub-ops -ENOSYS.
  */
 static long hvm_memory_op(struct vcpu *v, unsigned long cmd, unsigned long arg)
 {
@@ -343,8 +369,8 @@ static long hvm_memory_op(struct vcpu *v, unsigned long cmd, unsigned long arg)
         /* Shared frames up to the table's max, or (v2) its status
          * frames (docs/hvm.md). */
         uint64_t mfn;
-        if (x.gpfn >= d->arch.hvm.nr_gfns)
-            return -XEN_EINVAL;
+        if (x.gpfn >= d->arch.hvm.gfn_limit)
+            return -XEN_EINVAL;      /* before the table grows */
         if (x.idx & XENMAPIDX_grant_table_status) {
             /* A v2 status frame, read-only in the p2m. */
             unsigned sidx = (unsigned)(x.idx & ~(xen_ulong_t)XENMAPIDX_grant_table_status);

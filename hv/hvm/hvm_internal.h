@@ -4,6 +4,8 @@
 #include "domain.h"
 
 /* One #VMEXIT of v (current), its registers synced from the VMCB. */
+/* After each #VMEXIT: a guest XSETBV the CPU ran without an exit (hvm.c). */
+void hvm_xcr0_sync(struct vcpu *v);
 void hvm_exit(struct vcpu *v, struct cpu_user_regs *r);
 
 /* Before each VMRUN of v: its callback vector as V_IRQ while its event

@@ -3,8 +3,10 @@
  * tables, in hypervisor pages (counted in p2m_tables, freed with the
  * domain), mapping guest frame i to the i-th frame the builder allocated
  * for the domain, read-write-execute, write-back (the guest's PAT and
- * MTRR-free default decide the rest).  It maps nothing else: a guest
- * address beyond its RAM is a nested page fault.
+ * MTRR-free default decide the rest).  Beyond its RAM it maps only the
+ * frames add_to_physmap places there (shared_info, grant and status
+ * frames: Linux puts its grant table above 4G), below the physical
+ * width; any other guest address there is a nested page fault.
  *
  * Built once before the domain first runs; while it lives only its own
  * (only) vCPU changes leaves, each by one 64-bit store: add_to_physmap
@@ -20,6 +22,7 @@
 #include "mm.h"
 #include "domain.h"
 #include "hvm.h"
+#include "x86.h"
 #include <xen/errno.h>
 
 #define NPT_P   1ULL
@@ -31,29 +34,85 @@
 #define NPT_TABLE (NPT_P | NPT_RW | NPT_US | NPT_A)
 #define NPT_LEAF  (NPT_P | NPT_RW | NPT_US | NPT_A | NPT_D)
 
-/* The entry for gfn at level 1, the tables on the way made if make. */
+/* The entry for gfn at level 1, the tables on the way made if make
+ * (after the build, HVM_P2M_EXTRA_TABLES at most); NULL past the
+ * physical width.  A new table is zeroed before it is linked, so a
+ * reader on another pCPU sees either nothing or an empty table. */
 static uint64_t *leaf_slot(struct domain *d, uint64_t gfn, bool make)
 {
-    uint64_t *t = VA(d->arch.hvm.p2m_root);
+    struct hvm_domain *h = &d->arch.hvm;
+    if (gfn >= h->gfn_limit)
+        return NULL;
+    uint64_t *t = VA(h->p2m_root);
     for (int level = 4; level > 1; level--) {
         unsigned idx = (gfn >> (9 * (level - 1))) & 511;
-        if (!(t[idx] & NPT_P)) {
+        uint64_t e = __atomic_load_n(&t[idx], __ATOMIC_ACQUIRE);
+        if (!(e & NPT_P)) {
             if (!make)
+                return NULL;
+            if (h->nr_gfns && h->p2m_tables - h->p2m_built >= HVM_P2M_EXTRA_TABLES)
                 return NULL;
             uint64_t *n = alloc_hv_pages(0);
             if (!n)
                 return NULL;
-            d->arch.hvm.p2m_tables++;
-            t[idx] = PA(n) | NPT_TABLE;
+            h->p2m_tables++;
+            e = PA(n) | NPT_TABLE;
+            __atomic_store_n(&t[idx], e, __ATOMIC_RELEASE);
         }
-        t = VA(t[idx] & NPT_ADDR);
+        t = VA(e & NPT_ADDR);
     }
     return &t[gfn & 511];
 }
 
+/*
+ * Where add_to_physmap puts a frame at gfn, and what that hides: inside
+ * its RAM the RAM frame there (kept, given back when the frame moves);
+ * above it, where nothing is mapped, HVM_P2M_HOLE (the tables on the
+ * way made: -ENOMEM past HVM_P2M_EXTRA_TABLES).  Past the physical width,
+ * or above RAM where a frame already is, -EINVAL (callers refuse the
+ * GFNs of their other frames first).
+ */
+static int place_slot(struct domain *d, uint64_t gfn, uint64_t **slot, uint64_t *hidden)
+{
+    struct hvm_domain *h = &d->arch.hvm;
+    if (gfn >= h->gfn_limit)
+        return -XEN_EINVAL;
+    uint64_t *e = leaf_slot(d, gfn, gfn >= h->nr_gfns);
+    if (!e)
+        return gfn < h->nr_gfns ? -XEN_EINVAL : -XEN_ENOMEM;
+    if (gfn < h->nr_gfns) {
+        if (!(*e & NPT_P))
+            return -XEN_EINVAL;
+        *hidden = (*e & NPT_ADDR) >> PAGE_SHIFT;
+    } else {
+        if (*e & NPT_P)
+            return -XEN_EINVAL;
+        *hidden = HVM_P2M_HOLE;
+    }
+    *slot = e;
+    return 0;
+}
+
+/* A frame leaves gfn: what it hid comes back (a hole: not present). */
+static void restore_leaf(struct domain *d, uint64_t gfn, uint64_t hidden)
+{
+    uint64_t *e = leaf_slot(d, gfn, false);
+    if (e)
+        __atomic_store_n(e, hidden == HVM_P2M_HOLE ? 0 : (hidden << PAGE_SHIFT) | NPT_LEAF,
+                         __ATOMIC_RELEASE);
+}
+
 int hvm_p2m_build(struct domain *d, const uint64_t *mfns, uint64_t nr)
 {
-    if (nr > (1ULL << 36))
+    /* The guest sees the host's physical width (the CPUID policy's
+     * 0x80000008); the NPT reaches 48 bits. */
+    uint32_t a, b, c, x;
+    cpuid(0x80000008, 0, &a, &b, &c, &x);
+    unsigned width = a & 0xff;
+    if (width < 32 || width > 48)
+        width = 36;
+    d->arch.hvm.gfn_limit = 1ULL << (width - PAGE_SHIFT);
+    if (nr > d->arch.hvm.gfn_limit)
         return -XEN_EINVAL;
     uint64_t *root = alloc_hv_pages(0);
     if (!root)
@@ -69,13 +128,14 @@ int hvm_p2m_build(struct domain *d, const uint64_t *mfns, uint64_t nr)
             return -XEN_ENOMEM;         /* what was made goes with the domain */
         *e = (mfns[gfn] << PAGE_SHIFT) | NPT_LEAF;
     }
+    d->arch.hvm.p2m_built = d->arch.hvm.p2m_tables;
     d->arch.hvm.nr_gfns = nr;
     return 0;
 }
 
 uint64_t hvm_p2m_lookup(struct domain *d, uint64_t gfn)
 {
-    if (gfn >= d->arch.hvm.nr_gfns || !d->arch.hvm.p2m_root)
+    if (!d->arch.hvm.p2m_root)
         return ~0ULL;
     uint64_t *e = leaf_slot(d, gfn, false);
     if (!e || !(*e & NPT_P))
@@ -84,14 +144,16 @@ uint64_t hvm_p2m_lookup(struct domain *d, uint64_t gfn)
 }
 
 /*
- * XENMEM_add_to_physmap(XENMAPSPACE_shared_info) at gfn, inside its RAM
- * (else -EINVAL).  The RAM frame there stays the domain's (freed with
- * it), hidden while shared_info is mapped over it; mapping shared_info
- * again elsewhere puts that frame back at the old gfn (Xen would leave a
- * hole there and free the frame).  Then every vCPU takes a fresh ASID,
+ * XENMEM_add_to_physmap(XENMAPSPACE_shared_info) at gfn (place_slot).
+ * The RAM frame there stays the domain's (freed with it), hidden while
+ * shared_info is mapped over it; mapping shared_info again elsewhere
+ * puts that frame back at the old gfn (Xen would leave a hole there and
+ * free the frame), or the hole.  Then every vCPU takes a fresh ASID,
  * so no stale guest TLB entry names the old frame.  The caller is the
  * domain's only vCPU (a PVH domain has one), so no two run this at once.
  */
+static int gnt_map_slot(struct domain *d, uint64_t gfn);
+
 static bool grant_gfn(struct domain *d, uint64_t gfn)
 {
     for (unsigned i = 0; i < HVM_GT_FRAMES; i++)
@@ -105,24 +167,20 @@ static bool grant_gfn(struct domain *d, uint64_t gfn)
 
 int hvm_p2m_map_shared_info(struct domain *d, uint64_t gfn)
 {
-    if (gfn >= d->arch.hvm.nr_gfns || grant_gfn(d, gfn))
-        return -XEN_EINVAL;      /* not over a grant-table frame */
+    struct hvm_domain *h = &d->arch.hvm;
+    if (grant_gfn(d, gfn) || gnt_map_slot(d, gfn) >= 0)
+        return -XEN_EINVAL;      /* not over a grant-table frame or a grant */
     uint64_t si_mfn = PA(d->shared_info) >> PAGE_SHIFT;
-    if (d->arch.hvm.si_ram_mfn) {
-        if (gfn == d->arch.hvm.si_gfn)
-            return 0;
-        uint64_t *old = leaf_slot(d, d->arch.hvm.si_gfn, false);
-        if (!old)
-            return -XEN_EINVAL;
-        __atomic_store_n(old, (d->arch.hvm.si_ram_mfn << PAGE_SHIFT) | NPT_LEAF,
-                         __ATOMIC_RELEASE);
-        d->arch.hvm.si_ram_mfn = 0;
-    }
-    uint64_t *e = leaf_slot(d, gfn, false);
-    if (!e || !(*e & NPT_P))
-        return -XEN_EINVAL;
-    d->arch.hvm.si_ram_mfn = (*e & NPT_ADDR) >> PAGE_SHIFT;
-    d->arch.hvm.si_gfn = gfn;
+    if (h->si_ram_mfn && gfn == h->si_gfn)
+        return 0;
+    uint64_t *e, hidden;
+    int rc = place_slot(d, gfn, &e, &hidden);
+    if (rc)
+        return rc;
+    if (h->si_ram_mfn)
+        restore_leaf(d, h->si_gfn, h->si_ram_mfn);
+    h->si_ram_mfn = hidden;
+    h->si_gfn = gfn;
     __atomic_store_n(e, (si_mfn << PAGE_SHIFT) | NPT_LEAF, __ATOMIC_RELEASE);
     for (unsigned i = 0; i < d->nr_vcpus; i++)
         if (d->vcpu[i])
@@ -148,35 +206,29 @@ static bool special_gfn(struct domain *d, uint64_t gfn)
 }
 
 /*
- * XENMEM_add_to_physmap(XENMAPSPACE_grant_table) of frame idx (< 4, the
+ * XENMEM_add_to_physmap(XENMAPSPACE_grant_table) of frame idx (the
  * table's frame mfn, the hypervisor's) at gfn, as shared_info above:
- * inside its RAM, the RAM frame hidden there kept and given back when
- * frame idx moves; a gfn that already holds shared_info or another
- * grant frame is -EINVAL (Xen would replace it).  Same caller rule (the
- * domain's only vCPU) and fresh ASIDs after.
+ * inside its RAM or above it (place_slot), what it hides given back
+ * when frame idx moves; a gfn that already holds shared_info, another
+ * grant frame or a grant mapping is -EINVAL (Xen would replace it).
+ * Same caller rule (the domain's only vCPU) and fresh ASIDs after.
  */
 /* Frame idx of a set (grant frames, status frames: gfns and the RAM
  * frames they hide) mapped at gfn; writable or not. */
 static int map_table_frame(struct domain *d, uint64_t *gfns, uint64_t *ram_mfns, unsigned idx,
                            uint64_t gfn, uint64_t mfn, bool rw)
 {
-    if (gfn >= d->arch.hvm.nr_gfns)
-        return -XEN_EINVAL;
     if (ram_mfns[idx] && gfns[idx] == gfn)
         return 0;
     if (special_gfn(d, gfn))
         return -XEN_EINVAL;
-    uint64_t *e = leaf_slot(d, gfn, false);
-    if (!e || !(*e & NPT_P))
-        return -XEN_EINVAL;
-    if (ram_mfns[idx]) {
-        uint64_t *old = leaf_slot(d, gfns[idx], false);
-        if (!old)
-            return -XEN_EINVAL;
-        __atomic_store_n(old, (ram_mfns[idx] << PAGE_SHIFT) | NPT_LEAF, __ATOMIC_RELEASE);
-        ram_mfns[idx] = 0;
-    }
-    ram_mfns[idx] = (*e & NPT_ADDR) >> PAGE_SHIFT;
+    uint64_t *e, hidden;
+    int rc = place_slot(d, gfn, &e, &hidden);
+    if (rc)
+        return rc;
+    if (ram_mfns[idx])
+        restore_leaf(d, gfns[idx], ram_mfns[idx]);
+    ram_mfns[idx] = hidden;
     gfns[idx] = gfn;
     __atomic_store_n(e, (mfn << PAGE_SHIFT) | (rw ? NPT_LEAF : NPT_LEAF & ~NPT_RW),
                      __ATOMIC_RELEASE);
@@ -209,9 +261,7 @@ void hvm_p2m_unmap_status_frames(struct domain *d)
     for (unsigned i = 0; i < HVM_GT_STATUS_FRAMES; i++) {
         if (!h->st_ram_mfn[i])
             continue;
-        uint64_t *e = leaf_slot(d, h->st_gfn[i], false);
-        if (e)
-            __atomic_store_n(e, (h->st_ram_mfn[i] << PAGE_SHIFT) | NPT_LEAF, __ATOMIC_RELEASE);
+        restore_leaf(d, h->st_gfn[i], h->st_ram_mfn[i]);
         h->st_ram_mfn[i] = 0;
     }
     for (unsigned i = 0; i < d->nr_vcpus; i++)
@@ -288,7 +338,7 @@ int hvm_p2m_unmap_grant(struct domain *d, uint64_t gfn, uint64_t mfn, bool ro)
 
 uint64_t hvm_p2m_lookup_write(struct domain *d, uint64_t gfn)
 {
-    if (gfn >= d->arch.hvm.nr_gfns || !d->arch.hvm.p2m_root)
+    if (!d->arch.hvm.p2m_root)
         return ~0ULL;
     uint64_t *e = leaf_slot(d, gfn, false);
     if (!e || (*e & (NPT_P | NPT_RW)) != (NPT_P | NPT_RW))
@@ -324,5 +374,7 @@ void hvm_p2m_free(struct domain *d)
         panic("d%u: p2m had %u tables, %u freed", d->id, d->arch.hvm.p2m_tables, freed);
     d->arch.hvm.p2m_root = 0;
     d->arch.hvm.p2m_tables = 0;
+    d->arch.hvm.p2m_built = 0;
     d->arch.hvm.nr_gfns = 0;
+    d->arch.hvm.gfn_limit = 0;
 }

@@ -240,6 +240,7 @@ noreturn void svm_loop(void)
         r->rip = vmcb_rd(vmcb, VMCB_RIP);
         r->rsp = vmcb_rd(vmcb, VMCB_RSP);
         r->rflags = vmcb_rd(vmcb, VMCB_RFLAGS);
+        hvm_xcr0_sync(v);
         unsigned long rip = r->rip;
         hvm_exit(v, r);
         if (r->rip != rip)       /* an instruction completed: its STI/MOV SS shadow is over */

@@ -137,19 +137,31 @@ struct hvm_gnt_map {
 struct hvm_domain {
     uint64_t p2m_root;             /* machine address of the NPT L4 (0: none) */
     uint64_t nr_gfns;              /* guest frames 0..nr_gfns-1 are RAM */
+    uint64_t gfn_limit;            /* no leaf at or above (the physical width) */
     unsigned p2m_tables;           /* hypervisor pages holding the NPT */
+    unsigned p2m_built;            /* ... of which the builder made (the rest: */
+                                   /* frames placed above RAM, HVM_P2M_EXTRA_TABLES) */
     uint64_t start_info_gpa;       /* the hvm_start_info page */
     char dbg_line[120];            /* port 0xe9 output (hvm.c), up to a newline */
     unsigned dbg_len;
     uint64_t params[39];           /* HVM_PARAM_* (HVM_NR_PARAMS, hvm_op in hvm.c) */
     uint64_t si_gfn;               /* where shared_info is mapped (add_to_physmap) ... */
-    uint64_t si_ram_mfn;           /* ... and the RAM frame it hides there (0: none) */
+    uint64_t si_ram_mfn;           /* ... and the RAM frame it hides there (0: none, */
+                                   /* HVM_P2M_HOLE: placed above RAM) */
     uint64_t gt_gfn[64];           /* grant-table frame i mapped there (HVM_GT_FRAMES) */
     uint64_t gt_ram_mfn[64];       /* ... and the RAM frame it hides (0: not mapped) */
     struct hvm_gnt_map gnt_map[16]; /* others' grants in its p2m (HVM_GNT_MAPS) */
     uint64_t st_gfn[8];            /* v2 status frame i mapped there (HVM_GT_STATUS_FRAMES) */
     uint64_t st_ram_mfn[8];        /* ... and the RAM frame it hides (0: not mapped) */
 };
+
+/* The hidden frame of a frame placed above its RAM (add_to_physmap of
+ * shared_info, a grant or status frame where the p2m maps nothing): when
+ * it moves, the leaf goes back to not present. */
+#define HVM_P2M_HOLE (~0ULL)
+/* NPT pages made for such frames while the domain lives, at most (the
+ * 73 frames need no more than 3 each; kept until the domain dies). */
+#define HVM_P2M_EXTRA_TABLES 64
 
 /* Grant-table frames a PVH guest may map (docs/hvm.md): all of a table,
  * GNT_MAX_FRAMES (checked in grant_table.c). */

@@ -12,9 +12,10 @@
 # with zeros at 2 MiB, base.raw is untouched, e2fsck -fn clean.
 # Linux must take persistent grants and indirect descriptors (32 segments)
 # and tapdisk must serve indirect requests.
-# SKIPs without the Linux guest (ci/linux-guest.sh).
+# SKIPs without the Linux guest (ci/linux-guest.sh).  LINUX_BLK_TYPE=pvh boots the same
+# kernel as a PVH guest (tests/linux-blk-pvh); LINUX_BLK_OUT the output directory.
 set -uo pipefail
-out=build/tests/linux-blk
+out=${LINUX_BLK_OUT:-build/tests/linux-blk}
 rm -rf "$out" && mkdir -p "$out/tree/images/vm" "$out/x/images/vm" "$out/mod"
 store=$out/store.img
 log=$out/guest.log
@@ -47,7 +48,7 @@ XS="build/stubdoms/xenstore.elf name=xenstore role=xenstore mem=16M exit=idle"
 HV=${HV:-build/hv.elf}
 [ "${DEBUG:-0}" = 1 ] && HV=build/hv-debug.elf
 HV=$HV SMP=1 bash ci/qemu-boot.sh "$log" 280 1G \
-    "$XS,build/stubdoms/tapdisk.elf name=tapdisk mem=8M role=hardware pci=00:04.0 exit=idle,$L/vmlinux name=linux mem=256M vcpus=1 console=hvc0 disk=xvda:/images/vm/disk.qcow2,$out/initrd.img ramdisk" \
+    "$XS,build/stubdoms/tapdisk.elf name=tapdisk mem=8M role=hardware pci=00:04.0 exit=idle,$L/vmlinux name=linux ${LINUX_BLK_TYPE:+type=$LINUX_BLK_TYPE }mem=256M vcpus=1 console=hvc0 disk=xvda:/images/vm/disk.qcow2,$out/initrd.img ramdisk" \
     -append iommu=off -M q35 \
     -drive "file=$store,if=none,id=d0,format=raw,cache=writeback" -device virtio-blk-pci,drive=d0,addr=4
 rc=$?
@@ -69,6 +70,10 @@ for w in '(linux) linux-blk: /dev/xvda: 8192 sectors, read-only 0' \
          '(tapdisk) tapdisk: /local/domain/2/backend/vbd/3/51712: ring of 4 pages, persistent grants on'; do
     grep -qF "$w" "$log" || fail "missing \"$w\""
 done
+if [ "${LINUX_BLK_TYPE:-pv}" = pvh ]; then
+    grep -qE '\(linux\) .*Booting kernel on Xen PVH$' "$log" || fail "Linux did not boot as PVH"
+    grep -qE '\(linux\) .*Grant tables using version 1 layout' "$log" || fail "Linux has no grant table"
+fi
 grep -qE 'blkfront: xvda: .*persistent grants: enabled' "$log" || fail "Linux did not enable persistent grants"
 grep -qE 'blkfront: xvda: .*indirect descriptors: enabled' "$log" || fail "Linux did not enable indirect descriptors"
 grep -qE '\(tapdisk\) blkback: d3: [0-9]+ requests answered OKAY \([1-9][0-9]* indirect\), 0 refused' "$log" \

@@ -40,6 +40,7 @@ for pat in \
     '\(linux\) .*xen:events: Xen HVM callback vector for event delivery is enabled$' \
     '\(linux\) .*installing Xen timer for CPU 0$' \
     '\(linux\) .*clocksource: Switched to clocksource xen$' \
+    '\(linux\) .*xen:grant_table: Grant tables using version 1 layout$' \
     '\(linux\) linux-pv: /init running, pid 1, kernel 6\.1\.' \
     '\(linux\) linux-pv: child A counted to 2000$' \
     '\(linux\) linux-pv: child B counted to 3000$' \
@@ -54,6 +55,9 @@ for pat in \
 done
 if grep -q 'PANIC\|hypervisor fault\|LEAK\|crashed' "$log"; then
     echo "linux-pvh: the hypervisor reported a fault, a leak or a crashed domain"; fail=1
+fi
+if grep -q 'add_to_physmap failed' "$log"; then
+    echo "linux-pvh: Linux could not map its grant table"; fail=1
 fi
 if grep -Eq '\(linux\) .*(Kernel panic|BUG:|Oops)' "$log"; then
     echo "linux-pvh: the kernel panicked or oopsed"; fail=1

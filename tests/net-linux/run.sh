@@ -3,12 +3,14 @@
 # own xen-netfront module (from the same .deb, loaded by tests/net-linux/init) connects to Keel's
 # netback, gets a link, pings a minios appliance over the switch and echoes TCP with it (a short
 # line, then 20,000 lines summed at both ends; Linux leaves TCP checksums to the backend:
-# NETTXF_csum_blank).  SKIP without the .debs.  docs/network.md.
+# NETTXF_csum_blank).  SKIP without the .debs.  docs/network.md.  NET_LINUX_TYPE=pvh boots the
+# same kernel as a PVH guest (tests/net-linux-pvh), NET_LINUX_SMP the pCPUs (default 2),
+# NET_LINUX_OUT the output directory.
 # ALONE=1
 # (run after the others: it shares build/linux with linux-pv, whose first run builds it)
 set -u
 cd "$(dirname "$0")/../.."
-out=build/tests/net-linux
+out=${NET_LINUX_OUT:-build/tests/net-linux}
 mkdir -p "$out"
 log=$out/keel.log
 [ "${DEBUG:-0}" = 1 ] && export HV=build/hv-debug.elf
@@ -26,11 +28,11 @@ python3 ci/mkinitramfs.py "$out/initrd.img" build/linux/busybox tests/net-linux/
 L=build/linux
 M="build/stubdoms/netback.elf name=netback mem=16M exit=idle"
 M+=",build/tests/net-app.elf name=alpha mem=32M vif=netback ip=10.0.0.1/24 listen=7 wait=1"
-M+=",$L/vmlinux name=linux mem=256M vcpus=1 console=hvc0 vif=netback"
+M+=",$L/vmlinux name=linux ${NET_LINUX_TYPE:+type=$NET_LINUX_TYPE }mem=256M vcpus=1 console=hvc0 vif=netback"
 M+=",$out/initrd.img ramdisk"
 M+=",build/stubdoms/xenstore.elf name=xenstore role=xenstore mem=16M exit=idle"
 rm -f "$log" "$log.qemu"
-SMP=2 bash ci/qemu-boot.sh "$log" 300 1G "$M"
+SMP=${NET_LINUX_SMP:-2} bash ci/qemu-boot.sh "$log" 300 1G "$M"
 rc=$?
 sed -i 's/\r$//' "$log"
 grep -E '\(linux\) net-linux: |\(netback\) |\(alpha\) (xn0|Test)|exit status' "$log"
@@ -47,6 +49,10 @@ for pat in \
     'd3 \(linux\) shut down: poweroff$'; do
     grep -Eq -- "$pat" "$log" || { echo "net-linux: no line matches: $pat"; fail=1; }
 done
+if [ "${NET_LINUX_TYPE:-pv}" = pvh ]; then
+    grep -Eq '\(linux\) .*Booting kernel on Xen PVH$' "$log" || { echo "net-linux: Linux did not boot as PVH"; fail=1; }
+    grep -Eq '\(linux\) .*(invalid opcode|Bad FPU state|Oops|BUG:)' "$log" && { echo "net-linux: the kernel reported a fault"; fail=1; }
+fi
 if grep -q 'PANIC\|hypervisor fault\|LEAK' "$log"; then
     echo "net-linux: the hypervisor reported a fault or a leak"; fail=1
 fi

@@ -437,6 +437,74 @@ static void gnt_more_frames(volatile grant_entry_v1_t *f0, volatile uint8_t *p5,
     puts_con("pvh-hello: grant frames 5 and 63 mapped, setup_table names them by GFN\n");
 }
 
+/* A GFN this far up is where Linux puts its grant table: above its RAM,
+ * inside head.S's identity-mapped first GiB, clear of mmio.c's page. */
+#define ABOVE_GFN 0x30000UL
+
+static volatile uint64_t *gfn_va(uint64_t gfn)
+{
+    return (volatile uint64_t *)(gfn << 12);
+}
+
+/*
+ * Grant frame 1 placed above its RAM, where the p2m maps nothing (as
+ * Linux does): it reads as a zeroed frame, holds what is written, and
+ * setup_table names it there; moved one page up, its contents go with
+ * it and the first GFN is a hole again (reads all ones, as unclaimed
+ * MMIO).  Then moved a GiB at a time: each move needs new NPT pages,
+ * which the hypervisor bounds (HVM_P2M_EXTRA_TABLES, 64): -ENOMEM
+ * within 40 moves, the frame left where it was, which still works;
+ * past the physical width -EINVAL.  Back at ABOVE_GFN for the rest.
+ */
+static void gnt_above_ram(struct gnttab_setup_table *st, xen_pfn_t *gfl)
+{
+    struct xen_add_to_physmap x = { .domid = DOMID_SELF, .space = XENMAPSPACE_grant_table,
+                                    .idx = 1, .gpfn = ABOVE_GFN };
+    if (gfn_va(ABOVE_GFN)[0] != ~0ULL)
+        fail("the GFN above its RAM did not read all ones before the mapping");
+    if (hcall(__HYPERVISOR_memory_op, XENMEM_add_to_physmap, (unsigned long)&x, 0))
+        fail("add_to_physmap of grant frame 1 above its RAM");
+    if (gfn_va(ABOVE_GFN)[0] != 0)
+        fail("grant frame 1 above its RAM does not read as a zeroed frame");
+    gfn_va(ABOVE_GFN)[1] = 0x1122334455667788ULL;
+    st->nr_frames = 2;
+    if (hcall(__HYPERVISOR_grant_table_op, GNTTABOP_setup_table, (unsigned long)st, 1) ||
+        st->status != GNTST_okay || gfl[1] != ABOVE_GFN)
+        fail("setup_table did not name grant frame 1 at its GFN above its RAM");
+    x.gpfn = ABOVE_GFN + 1;
+    if (hcall(__HYPERVISOR_memory_op, XENMEM_add_to_physmap, (unsigned long)&x, 0))
+        fail("add_to_physmap of grant frame 1, moved up a page");
+    if (gfn_va(ABOVE_GFN + 1)[1] != 0x1122334455667788ULL)
+        fail("grant frame 1 moved without its contents");
+    if (gfn_va(ABOVE_GFN)[1] != ~0ULL)
+        fail("the GFN grant frame 1 left is not a hole again");
+    puts_con("pvh-hello: grant frame 1 above its RAM: mapped, moved, its old GFN a hole again\n");
+    long rc = 0;
+    unsigned moves = 0;
+    for (uint64_t g = 1; g <= 40 && !rc; g++, moves++) {
+        x.gpfn = g << 18;                      /* g GiB */
+        rc = hcall(__HYPERVISOR_memory_op, XENMEM_add_to_physmap, (unsigned long)&x, 0);
+    }
+    put_hex("pvh-hello: moves a GiB apart before a refusal: ", moves);
+    if (rc != -12)
+        fail("moving grant frame 1 a GiB at a time was never refused with -ENOMEM");
+    st->nr_frames = 2;
+    if (hcall(__HYPERVISOR_grant_table_op, GNTTABOP_setup_table, (unsigned long)st, 1) ||
+        st->status != GNTST_okay || gfl[1] != (uint64_t)(moves - 1) << 18)
+        fail("the refused move did not leave grant frame 1 where it was");
+    uint32_t r[4];
+    cpuid(0x80000008, r);
+    x.gpfn = 1ULL << ((r[0] & 0xff) - 12);
+    if (hcall(__HYPERVISOR_memory_op, XENMEM_add_to_physmap, (unsigned long)&x, 0) != -22)
+        fail("grant frame 1 past the physical width was not -EINVAL");
+    x.gpfn = ABOVE_GFN;
+    if (hcall(__HYPERVISOR_memory_op, XENMEM_add_to_physmap, (unsigned long)&x, 0) ||
+        gfn_va(ABOVE_GFN)[1] != 0x1122334455667788ULL)
+        fail("grant frame 1 did not come back above its RAM with its contents");
+    puts_con("pvh-hello: NPT pages for frames above its RAM bounded (-ENOMEM), "
+             "the physical width too (-EINVAL)\n");
+}
+
 /* GNTTABOP_copy with GFN operands: a page of ours to another by gmfn,
  * then (with self=d1 on the command line: a guest cannot ask its own
  * id) from grant 12 (ours, to ourselves) by reference; a GFN past its
@@ -1073,7 +1141,9 @@ void main(uint32_t si_pa)
      * page of shinfo, where the timer's event is found still pending. */
     if (hcall(__HYPERVISOR_vcpu_op, VCPUOP_stop_periodic_timer, 0, 0))
         fail("stop_periodic_timer");
-    uint64_t ram_pages = (si_pa >> 12) + 1;
+    uint32_t pw[4];
+    cpuid(0x80000008, pw);
+    uint64_t past_width = 1ULL << ((pw[0] & 0xff) - 12);
     static const struct { uint16_t domid; unsigned space; uint64_t idx, gpfn; long rc; } bad_x[] = {
         { DOMID_SELF, XENMAPSPACE_shared_info, 0, 0, -22 },          /* gpfn set below */
         { DOMID_SELF, XENMAPSPACE_shared_info, 0, 1ULL << 40, -22 }, /* far outside */
@@ -1084,14 +1154,14 @@ void main(uint32_t si_pa)
     for (unsigned i = 0; i < sizeof(bad_x) / sizeof(bad_x[0]); i++) {
         struct xen_add_to_physmap x = { .domid = bad_x[i].domid, .space = bad_x[i].space,
                                         .idx = bad_x[i].idx,
-                                        .gpfn = i == 0 ? ram_pages : bad_x[i].gpfn };
+                                        .gpfn = i == 0 ? past_width : bad_x[i].gpfn };
         if (hcall(__HYPERVISOR_memory_op, XENMEM_add_to_physmap, (unsigned long)&x, 0) !=
             bad_x[i].rc)
             fail("a bad add_to_physmap was not refused as expected");
     }
     if (hcall(__HYPERVISOR_memory_op, XENMEM_add_to_physmap, 0x3ff00000UL, 0) != -14)
         fail("add_to_physmap with its argument above its RAM was not -EFAULT");
-    puts_con("pvh-hello: add_to_physmap refused a GFN past its RAM, a bad idx, space and domain\n");
+    puts_con("pvh-hello: add_to_physmap refused a GFN past the physical width, a bad idx, space and domain\n");
     /* First at another page (then moved: that page's RAM comes back). */
     static volatile uint8_t spare[4096] __attribute__((aligned(4096)));
     spare[0] = 0x5a;
@@ -1321,6 +1391,7 @@ void main(uint32_t si_pa)
         qs.nr_frames < 1)
         fail("GNTTABOP_query_size after the mapping");
     gnt_more_frames(gframe, gspare5, gspare63, &gst, gfl, &qs);
+    gnt_above_ram(&gst, gfl);
     gnt_copy_self(si_pa, gframe, contains(cmdline, "self=d1"));
     gnt_versions(gframe, store_pfn, con_pfn, sport != 0);
     if (sport) {
