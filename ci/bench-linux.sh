@@ -10,10 +10,15 @@
 #     tests/linux-pv/procbench.c (100,000 getpid, 50 fork+exec+wait), which /init runs because this
 #     script adds "procbench" to the kernel's command line, and then powers off (the functional
 #     tests linux-pv and linux-pv-xen leave it out; their verdicts here are FAILURE, unread).
+# Then the same kernel on Keel with one vCPU twice, as a PV guest and as a PVH guest (linux-pvh,
+# type=pvh; PVH has one vCPU so far), for the same three figures side by side.
 # Prints one line per figure:
 #   linux_pv_start_to_init_tsc keel=N xen=N
 #   linux_pv_getpid_tsc keel=N xen=N
 #   linux_pv_fork_exec_wait_tsc keel=N xen=N
+#   linux_pvh_start_to_init_tsc pvh=N pv=N
+#   linux_pvh_getpid_tsc pvh=N pv=N
+#   linux_pvh_fork_exec_wait_tsc pvh=N pv=N
 # (an empty value where a run gave no figure; Xen's are empty without /boot/xen-4.17-amd64.gz).
 set -u
 cd "$(dirname "$0")/.."
@@ -39,6 +44,22 @@ val() {   # sed-pattern-after-"linux-pv: " -> the first \1 on Keel's log, then o
 echo "linux_pv_start_to_init_tsc $(val '\/init running.*, tsc \([0-9]*\)$')"
 echo "linux_pv_getpid_tsc $(val 'bench getpid n=[0-9]* ticks_per_op=\([0-9.]*\)$')"
 echo "linux_pv_fork_exec_wait_tsc $(val 'bench fork_exec_wait n=[0-9]* ticks_per_op=\([0-9.]*\)$')"
+# One vCPU: PV and PVH.
+k1log=build/bench/linux-keel-1vcpu.log
+hlog=build/bench/linux-pvh.log
+LINUX_PV_VCPUS=1 LINUX_PV_SMP=1 LINUX_PV_QEMU="$ICOUNT" LINUX_PV_KEEL_LOG=$k1log \
+    bash tests/linux-pv/run.sh >build/bench/linux-keel-1vcpu.out 2>&1
+LINUX_PVH_ARGS=procbench LINUX_PVH_TIMEOUT=900 LINUX_PVH_QEMU="$ICOUNT" LINUX_PVH_KEEL_LOG=$hlog \
+    bash tests/linux-pvh/run.sh >build/bench/linux-pvh.out 2>&1
+val1() {  # the same, from the PVH log and the 1-vCPU PV log
+    local h p
+    h=$(sed -n "s/.*(linux) linux-pv: $1/\1/p" "$hlog" 2>/dev/null | head -1)
+    p=$(sed -n "s/.*(linux) linux-pv: $1/\1/p" "$k1log" 2>/dev/null | head -1)
+    echo "pvh=${h:-} pv=${p:-}"
+}
+echo "linux_pvh_start_to_init_tsc $(val1 '\/init running.*, tsc \([0-9]*\)$')"
+echo "linux_pvh_getpid_tsc $(val1 'bench getpid n=[0-9]* ticks_per_op=\([0-9.]*\)$')"
+echo "linux_pvh_fork_exec_wait_tsc $(val1 'bench fork_exec_wait n=[0-9]* ticks_per_op=\([0-9.]*\)$')"
 # A bench line that says "failed" is reported, and no figure is taken from it.
-grep -h 'linux-pv: bench .* failed' "$klog" "$xout" 2>/dev/null | sed 's/^/bench-linux: /' >&2
+grep -h 'linux-pv: bench .* failed' "$klog" "$xout" "$k1log" "$hlog" 2>/dev/null | sed 's/^/bench-linux: /' >&2
 exit 0

@@ -29,6 +29,16 @@ rt1=$(tr -d '\r' < "$rtl" | grep -o 'bench: d2 first_instruction_tsc=[0-9]*' | c
 k_rtbuild=""
 [ -n "$rt0" ] && [ -n "$rt1" ] && k_rtbuild=$((rt1 - rt0))
 
+# PVH exits handled in the hypervisor (tests/pvh mode=bench): CPUID, a
+# read of unclaimed MMIO (nested page fault + decode + emulation), an IN
+# from an unclaimed port, a hypercall (VMMCALL through the hypercall page).
+pvhl=build/bench/pvh-exits.log
+SMP=1 TCG_SINGLE=1 bash ci/qemu-boot.sh "$pvhl" 600 256M \
+    "build/tests/pvh-test.elf name=pvh mem=4M type=pvh greeting=hi mode=bench" $ICOUNT
+pvhv() { tr -d '\r' < "$pvhl" | grep -o "bench: $1=[0-9]*" | head -1 | cut -d= -f2; }
+h_cpuid=$(pvhv pvh_cpuid_exit_tsc) h_mmio=$(pvhv pvh_mmio_read_exit_tsc)
+h_pio=$(pvhv pvh_port_in_exit_tsc) h_hcall=$(pvhv pvh_hypercall_tsc)
+
 # PV core: event-channel round trips (one pCPU, two pCPUs), yield switch,
 # timer deadline to upcall.
 pv() {   # smp metric modules
@@ -169,6 +179,9 @@ lxv() { grep "^$1 " <<<"$lx" | grep -o " $2=[0-9.]*" | cut -d= -f2; }
 k_linux=$(lxv linux_pv_start_to_init_tsc keel) x_linux=$(lxv linux_pv_start_to_init_tsc xen)
 k_lgetpid=$(lxv linux_pv_getpid_tsc keel) x_lgetpid=$(lxv linux_pv_getpid_tsc xen)
 k_lfork=$(lxv linux_pv_fork_exec_wait_tsc keel) x_lfork=$(lxv linux_pv_fork_exec_wait_tsc xen)
+h_linux=$(lxv linux_pvh_start_to_init_tsc pvh) p1_linux=$(lxv linux_pvh_start_to_init_tsc pv)
+h_lgetpid=$(lxv linux_pvh_getpid_tsc pvh) p1_lgetpid=$(lxv linux_pvh_getpid_tsc pv)
+h_lfork=$(lxv linux_pvh_fork_exec_wait_tsc pvh) p1_lfork=$(lxv linux_pvh_fork_exec_wait_tsc pv)
 
 j() { [ -n "$1" ] && echo "$1" || echo null; }
 cat > bench/results.json <<JSON
@@ -178,6 +191,8 @@ cat > bench/results.json <<JSON
   "domain_build_hello_2M": $(j "$k_build"),
   "runtime_build_hello_2M_create_to_first_instruction": $(j "$k_rtbuild"),
   "null_hypercall_round_trip": { "keel": $(j "$k_null"), "xen-4.17": $(j "$x_null") },
+  "pvh_exit_round_trip": { "cpuid": $(j "$h_cpuid"), "mmio_read_unclaimed": $(j "$h_mmio"),
+                           "port_in_unclaimed": $(j "$h_pio"), "hypercall_xen_version": $(j "$h_hcall") },
   "evtchn_round_trip_one_pcpu": $(j "$k_evt1"),
   "evtchn_round_trip_two_pcpus": $(j "$k_evt2"),
   "domain_switch_by_yield": $(j "$k_yield"),
@@ -215,6 +230,9 @@ cat > bench/results.json <<JSON
   "linux_pv_machine_start_to_init_one_host_cpu": { "keel": $(j "$k_linux"), "xen-4.17": $(j "$x_linux") },
   "linux_pv_getpid_round_trip": { "keel": $(j "$k_lgetpid"), "xen-4.17": $(j "$x_lgetpid") },
   "linux_pv_fork_execve_true_wait4_round_trip": { "keel": $(j "$k_lfork"), "xen-4.17": $(j "$x_lfork") },
+  "linux_one_vcpu_machine_start_to_init_on_keel": { "pvh": $(j "$h_linux"), "pv": $(j "$p1_linux") },
+  "linux_one_vcpu_getpid_round_trip_on_keel": { "pvh": $(j "$h_lgetpid"), "pv": $(j "$p1_lgetpid") },
+  "linux_one_vcpu_fork_execve_true_wait4_round_trip_on_keel": { "pvh": $(j "$h_lfork"), "pv": $(j "$p1_lfork") },
   "density_hello_stripped_host_1G_plain_tcg": {
     "per_mem": { $d_json },
     "hv_overhead_per_domain_kib": $(j "$d_over"),
@@ -250,10 +268,18 @@ printf '%-44s %14s %14s\n' "witness timer lateness (ns) beside:" "" ""
 printf '%-44s %14s %14s\n' "  mmu_update of 1,000,000" "${k_st_mmu:-?}" "-"
 printf '%-44s %14s %14s\n' "  grant copy 100,000, map+unmap 32,000" "${k_st_gnt:-?}" "-"
 printf '%-44s %14s %14s\n' "  destruction of a 4 GiB domain" "${k_st_dst:-?}" "-"
+printf '%-44s %14s %14s\n' "PVH exit: CPUID" "${h_cpuid:-?}" "-"
+printf '%-44s %14s %14s\n' "PVH exit: MMIO read (NPF, decode, emulate)" "${h_mmio:-?}" "-"
+printf '%-44s %14s %14s\n' "PVH exit: IN from a port" "${h_pio:-?}" "-"
+printf '%-44s %14s %14s\n' "PVH hypercall (VMMCALL, xen_version)" "${h_hcall:-?}" "-"
 printf '%-44s %14s %14s\n' "Linux PV machine start -> /init" "${k_linux:-?}" "${x_linux:-n/a}"
 printf '    (%s)\n' "Debian 12 kernel, 2 vCPUs on one host CPU; Xen: as dom0"
 printf '%-44s %14s %14s\n' "Linux getpid() round trip (avg of 100k)" "${k_lgetpid:-?}" "${x_lgetpid:-n/a}"
 printf '%-44s %14s %14s\n' "Linux fork+execve(true)+wait4 (avg of 50)" "${k_lfork:-?}" "${x_lfork:-n/a}"
+printf '%-44s %14s %14s\n' "Keel, 1 vCPU:" "PVH" "PV"
+printf '%-44s %14s %14s\n' "  Linux machine start -> /init" "${h_linux:-?}" "${p1_linux:-?}"
+printf '%-44s %14s %14s\n' "  Linux getpid() round trip" "${h_lgetpid:-?}" "${p1_lgetpid:-?}"
+printf '%-44s %14s %14s\n' "  Linux fork+execve(true)+wait4" "${h_lfork:-?}" "${p1_lfork:-?}"
 for r in "${d_rows[@]}"; do
     IFS='|' read -r m best why <<< "$r"
     printf '%-44s %14s %14s\n' "hello appliances at once, -m 1G, mem=$m" "$best" "-"

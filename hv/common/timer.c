@@ -232,8 +232,16 @@ void timer_reprogram(void)
 {
     struct pcpu *pc = this_cpu();
     uint64_t next = __atomic_load_n(&head_expiry, __ATOMIC_RELAXED);
-    if (pc->curr && pc->curr->domain)
-        next = earliest(next, pc->slice_end);
+    if (pc->curr && pc->curr->domain) {
+        /* A slice whose end set need_resched is over: schedule() gives
+         * the next one.  Arming for that past end meant an interrupt
+         * 1 ns after each return from the last until the pCPU reached
+         * schedule(); under -icount, where 1 ns is one instruction, it
+         * never got there from svm_loop (the interrupt came again on
+         * IRET, millions of times, before the CLI after it). */
+        if (!pc->need_resched)
+            next = earliest(next, pc->slice_end);
+    }
     else if (sched_queued_elsewhere())
         /* Idle while vCPUs wait on another pCPU: look again soon (its
          * lock may have been held when this pCPU tried to steal). */

@@ -5,7 +5,7 @@
 # pipeline's output and powers off with poweroff -f: QEMU's status 33.  SKIP without the .debs.
 # LINUX_PV_KEEL_LOG names the console log (default build/tests/linux-pv/keel.log); LINUX_PV_SMP the
 # host CPUs (default 2), LINUX_PV_QEMU extra QEMU options (ci/bench-linux.sh: -icount),
-# LINUX_PV_TIMEOUT QEMU's seconds (default 240), LINUX_PV_ARGS extra kernel words (ci/bench-linux.sh:
+# LINUX_PV_VCPUS the guest's vCPUs (default 2; ci/bench-linux.sh: 1 beside PVH), LINUX_PV_TIMEOUT QEMU's seconds (default 240), LINUX_PV_ARGS extra kernel words (ci/bench-linux.sh:
 # "procbench", with which /init runs tests/linux-pv/procbench.c and powers off: not this test's lines).
 set -u
 cd "$(dirname "$0")/../.."
@@ -21,7 +21,7 @@ case $? in
 *) cat "$out/build.log"; echo "Test result: ERROR"; exit 0 ;;
 esac
 L=build/linux
-M="$L/vmlinux name=linux mem=256M vcpus=2 console=hvc0 ${LINUX_PV_ARGS:-}"
+M="$L/vmlinux name=linux mem=256M vcpus=${LINUX_PV_VCPUS:-2} console=hvc0 ${LINUX_PV_ARGS:-}"
 M+=",$L/initrd.img ramdisk"
 M+=",build/stubdoms/xenstore.elf name=xenstore role=xenstore mem=16M exit=idle"
 rm -f "$log" "$log.qemu"

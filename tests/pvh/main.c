@@ -10,7 +10,8 @@
  * with mode=triple it triple-faults, with mode=ptmmio it points CR3 above
  * its RAM: each must crash it alone; with
  * mode=outs it makes string I/O (emulated) and powers off; with mode=mmio
- * it runs mmio.c's checks on MMIO above its RAM; with mode=clihlt it halts with interrupts
+ * it runs mmio.c's checks on MMIO above its RAM; with mode=bench it
+ * times the exits the hypervisor handles (ci/bench.sh); with mode=clihlt it halts with interrupts
  * off, which powers it off as on Xen; with mode=storm it floods port
  * 0xe9 and powers off; with mode=spin it yields until it is destroyed.
  */
@@ -61,6 +62,65 @@ static size_t slen(const char *s)
 static void puts_con(const char *s)
 {
     hcall(__HYPERVISOR_console_io, CONSOLEIO_write, slen(s), (unsigned long)s);
+}
+
+/* "text" followed by a decimal number and a newline. */
+static void put_dec(const char *s, uint64_t v)
+{
+    char buf[128], d[24];
+    size_t n = 0, k = 0;
+    while (*s && n < 100)
+        buf[n++] = *s++;
+    do {
+        d[k++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    while (k)
+        buf[n++] = d[--k];
+    buf[n++] = '\n';
+    buf[n] = 0;
+    puts_con(buf);
+}
+
+static uint64_t rdtsc_ordered(void)
+{
+    uint32_t lo, hi;
+    __asm__ volatile("lfence; rdtsc" : "=a"(lo), "=d"(hi) :: "memory");
+    return ((uint64_t)hi << 32) | lo;
+}
+
+/*
+ * mode=bench (ci/bench.sh, under -icount: a tick is an instruction): the
+ * average ticks of 10,000 of each exit the hypervisor handles itself:
+ * CPUID, a 32-bit read of unclaimed MMIO above its RAM (nested page
+ * fault, instruction decode and emulation: all ones), an IN from an
+ * unclaimed port, and a hypercall through the hypercall page (VMMCALL,
+ * xen_version), to set beside a PV guest's null hypercall.
+ */
+static void bench_exits(void)
+{
+    enum { N = 10000 };
+    uint64_t t0 = rdtsc_ordered();
+    for (unsigned i = 0; i < N; i++) {
+        uint32_t a = 0, b, c = 0, d;
+        __asm__ volatile("cpuid" : "+a"(a), "=b"(b), "+c"(c), "=d"(d) :: "memory");
+    }
+    uint64_t t1 = rdtsc_ordered();
+    for (unsigned i = 0; i < N; i++)
+        (void)*(volatile uint32_t *)0x3ff00000UL;
+    uint64_t t2 = rdtsc_ordered();
+    for (unsigned i = 0; i < N; i++) {
+        uint8_t v;
+        __asm__ volatile("inb $0x80, %0" : "=a"(v) :: "memory");
+    }
+    uint64_t t3 = rdtsc_ordered();
+    for (unsigned i = 0; i < N; i++)
+        hcall(__HYPERVISOR_xen_version, XENVER_version, 0, 0);
+    uint64_t t4 = rdtsc_ordered();
+    put_dec("bench: pvh_cpuid_exit_tsc=", (t1 - t0) / N);
+    put_dec("bench: pvh_mmio_read_exit_tsc=", (t2 - t1) / N);
+    put_dec("bench: pvh_port_in_exit_tsc=", (t3 - t2) / N);
+    put_dec("bench: pvh_hypercall_tsc=", (t4 - t3) / N);
 }
 
 /* "text" followed by a hex number and a newline. */
@@ -1008,6 +1068,10 @@ void main(uint32_t si_pa)
         fail("an unclaimed port did not read all ones");
     puts_con("pvh-hello: unclaimed ports read all ones\n");
 
+    if (contains(cmdline, "mode=bench")) {
+        bench_exits();
+        poweroff(SHUTDOWN_poweroff);
+    }
     if (contains(cmdline, "mode=mmio")) {
         mmio_test(puts_con, fail);
         puts_con("pvh-hello: mmio: all answers as expected\n");
