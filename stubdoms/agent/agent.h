@@ -40,7 +40,7 @@ struct agent_vif {
 };
 
 /* A VM defined with VM.create (in the agent's memory only, for now). */
-#define AGENT_KERNEL_MAX 32
+#define AGENT_KERNEL_MAX 64      /* an embedded image or /var/kernels/NAME */
 #define AGENT_ARGS_MAX   1024
 struct agent_vmdef {
     int used;                  /* 1: defined; 2: being defined (its save runs) */

@@ -589,8 +589,7 @@ static json_t *vm_create(struct call *c)
     }
     if (!c->api->hv->kernel_known(json_string_value(kernel))) {
         char why[128];
-        snprintf(why, sizeof(why), "the agent starts only the images embedded in it: %s",
-                 c->api->hv->kernel_names);
+        snprintf(why, sizeof(why), "the agent starts %s", c->api->hv->kernel_names);
         failf(c, api_failure("VALUE_NOT_SUPPORTED", "PV_kernel", json_string_value(kernel), why, NULL));
         return NULL;
     }

@@ -1,11 +1,17 @@
 /* build.c: VM.start on minios: builds a domain from a kernel image
- * embedded in the agent (images.S) with the shared builder (lib/dombuild),
+ * embedded in the agent (images.S), or an ELF file in /var/kernels on
+ * its disk, with the shared builder (lib/dombuild),
  * as tests/rtbuild does: createdomain (the VM's uuid as its handle),
  * max_mem, populate_physmap, the builder writing through a one-page
  * foreign window, hypercall_init, setvcpucontext, unpause. */
 #include "ctl.h"
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
+#include <sys/stat.h>
 #include <minios/startinfo.h>
 #include <xen/memory.h>
 #include <xen/grant_table.h>
@@ -31,6 +37,66 @@ int build_image_known(const char *name)
         if (!strcmp(images[i].name, name))
             return 1;
     return 0;
+}
+
+int build_kernel_path_ok(const char *name)
+{
+    size_t dl = strlen(BUILD_KERNEL_DIR);
+    if (strncmp(name, BUILD_KERNEL_DIR, dl))
+        return 0;
+    const char *f = name + dl;
+    size_t n = strlen(f);
+    if (n < 1 || n > 40 || f[0] == '.')
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = f[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == '-'))
+            return 0;
+    }
+    return 1;
+}
+
+/* The kernel file path (build_kernel_path_ok) read whole into a buffer
+ * the caller frees; NULL with the reason (naming the file). */
+static char *read_kernel(const char *path, size_t *len, char *err, size_t errlen)
+{
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) {
+        snprintf(err, errlen, "PV_kernel %s: %s", path, strerror(errno));
+        return NULL;
+    }
+    struct stat st;
+    char *buf = NULL;
+    if (fstat(fd, &st)) {
+        snprintf(err, errlen, "PV_kernel %s: %s", path, strerror(errno));
+        goto out;
+    }
+    if (!S_ISREG(st.st_mode) || st.st_size <= 0 || (uint64_t)st.st_size > BUILD_KERNEL_FILE_MAX) {
+        snprintf(err, errlen, "PV_kernel %s: %s", path,
+                 !S_ISREG(st.st_mode) ? "not a regular file" :
+                 st.st_size <= 0 ? "empty" : "larger than 16 MiB");
+        goto out;
+    }
+    size_t n = (size_t)st.st_size, have = 0;
+    if (!(buf = malloc(n))) {
+        snprintf(err, errlen, "PV_kernel %s: no memory for %zu bytes", path, n);
+        goto out;
+    }
+    while (have < n) {
+        ssize_t r = read(fd, buf + have, n - have);
+        if (r <= 0) {
+            snprintf(err, errlen, "PV_kernel %s: %s", path, r < 0 ? strerror(errno) : "short read");
+            free(buf);
+            buf = NULL;
+            goto out;
+        }
+        have += (size_t)r;
+    }
+    *len = n;
+out:
+    close(fd);
+    return buf;
 }
 
 /* The window: one page of ours that shows a frame of the domain built. */
@@ -129,16 +195,32 @@ static long seed_store(domid_t d, domid_t xs, uint64_t ring_mfn, uint64_t consol
 static xen_pfn_t p2m[BUILD_MAX_PAGES];
 static struct vcpu_guest_context vctx;
 
+static int build_image(const struct build_cfg *cfg, const char *img, const char *img_end,
+                       struct build_out *out, char *err, size_t errlen);
+
 int build_start(const struct build_cfg *cfg, struct build_out *out, char *err, size_t errlen)
 {
-    const char *img = NULL, *img_end = NULL;
     for (size_t i = 0; i < sizeof(images) / sizeof(images[0]); i++)
-        if (!strcmp(images[i].name, cfg->kernel)) {
-            img = images[i].start;
-            img_end = images[i].end;
-        }
+        if (!strcmp(images[i].name, cfg->kernel))
+            return build_image(cfg, images[i].start, images[i].end, out, err, errlen);
+    if (!build_kernel_path_ok(cfg->kernel)) {
+        snprintf(err, errlen, "bad configuration");
+        return -1;
+    }
+    size_t len;
+    char *img = read_kernel(cfg->kernel, &len, err, errlen);
+    if (!img)
+        return -1;
+    int rc = build_image(cfg, img, img + len, out, err, errlen);
+    free(img);                   /* the domain's frames hold what it needs */
+    return rc;
+}
+
+static int build_image(const struct build_cfg *cfg, const char *img, const char *img_end,
+                       struct build_out *out, char *err, size_t errlen)
+{
     uint64_t nr_pages = cfg->mem_bytes / 4096;
-    if (!img || nr_pages == 0 || nr_pages > BUILD_MAX_PAGES || cfg->vcpus < 1 || cfg->vcpus > 32) {
+    if (nr_pages == 0 || nr_pages > BUILD_MAX_PAGES || cfg->vcpus < 1 || cfg->vcpus > 32) {
         snprintf(err, errlen, "bad configuration");
         return -1;
     }

@@ -8,7 +8,8 @@
 #define BUILD_MAX_PAGES 16384
 
 struct build_cfg {
-    const char *kernel;        /* an image embedded in the agent (images.S) */
+    const char *kernel;        /* an image embedded in the agent (images.S),
+                                * or an ELF file /var/kernels/NAME on its disk */
     uint64_t mem_bytes;
     unsigned vcpus;
     const char *args;          /* its command line */
@@ -30,6 +31,13 @@ struct build_out {
 /* The embedded images' names, ", "-separated (for error messages). */
 extern const char *build_image_names;
 int build_image_known(const char *name);
+/* Whether name is a kernel path the agent takes from its disk:
+ * BUILD_KERNEL_DIR then 1 to 40 of [A-Za-z0-9._-], not starting with a
+ * dot (no "..", no other directory).  The file is read at VM.start. */
+#define BUILD_KERNEL_DIR "/var/kernels/"
+int build_kernel_path_ok(const char *name);
+/* The largest kernel file VM.start reads. */
+#define BUILD_KERNEL_FILE_MAX (16u << 20)
 /* Builds and starts the domain; 0 with *out, or -1 with the reason. */
 int build_start(const struct build_cfg *cfg, struct build_out *out, char *err, size_t errlen);
 #endif

@@ -289,12 +289,21 @@ static int hv_spawn(void (*fn)(void *), void *arg)
     return minios_thread_create("task", fn, arg, 64 << 10) ? 0 : -1;
 }
 
+/* PV_kernel: an image embedded in the agent, or (with its disk) an ELF
+ * file /var/kernels/NAME there, read when the VM starts (build.c). */
+static int kernels_on_disk;
+
+static int kernel_known(const char *name)
+{
+    return build_image_known(name) || (kernels_on_disk && build_kernel_path_ok(name));
+}
+
 static struct agent_hv hv = {
     .sleep_ms = hv_sleep_ms, .spawn = hv_spawn,
     .control = hv_control, .wait_shutdown = hv_wait_shutdown,
     .list = hv_list, .physinfo = hv_physinfo,
     .pause = hv_pause, .unpause = hv_unpause, .destroy = hv_destroy,
-    .start = hv_start, .wait_gone = hv_wait_gone, .kernel_known = build_image_known,
+    .start = hv_start, .wait_gone = hv_wait_gone, .kernel_known = kernel_known,
     .networks = devices_xs_networks, .disk_backend = devices_xs_disk_backend,
 };
 
@@ -527,7 +536,8 @@ static int persist_start(int argc, char **argv)
         return -1;
     }
     snprintf(api.store_dir, sizeof(api.store_dir), "/var/vms");
-    int n = persist_load(api.store_dir, api.vms, AGENT_MAX_VMDEFS, build_image_known, persist_log);
+    kernels_on_disk = 1;
+    int n = persist_load(api.store_dir, api.vms, AGENT_MAX_VMDEFS, kernel_known, persist_log);
     if (n < 0)
         return -1;
     printf("agent: %d VM records loaded from /var/vms (its disk)\n", n);
@@ -639,7 +649,8 @@ int main(int argc, char **argv)
     printf("agent: password for %s hashed (PBKDF2-HMAC-SHA256, %lu iterations, %llu ms) and wiped\n",
            user, iter, (unsigned long long)((minios_monotonic_ns() - t0) / 1000000));
     hv.self = minios_domid();
-    hv.kernel_names = build_image_names;
+    static char knames[160];     /* what PV_kernel may name: set once the disk is known */
+    hv.kernel_names = knames;
     api_init(&api, &hv, auth, now_s, hostname, address);
     rpc_salt = xml_salt;
     unsigned long seed;
@@ -659,6 +670,11 @@ int main(int argc, char **argv)
     int persisted = persist_start(argc, argv);
     if (persisted < 0)
         return 1;
+    snprintf(knames, sizeof(knames),
+             kernels_on_disk ? "the images embedded in it (%s) and the ELF files " BUILD_KERNEL_DIR
+                               "NAME on its disk"
+                             : "only the images embedded in it: %s",
+             build_image_names);
     if (minios_net_init()) {
         printf("agent: lwIP did not start\n");
         return 1;
