@@ -57,6 +57,46 @@ static void check(int ok, const char *what)
         bad(what);
 }
 
+/*
+ * Self-modifying code at an MMIO access: a function in RAM is rewritten
+ * between calls, each time to an instruction that reads MMIO (the
+ * emulator decodes the bytes at RIP when the access exits, so it must see
+ * the new ones): a 32-bit MOV (all ones), then MOVZX of a byte (0xff),
+ * then a 16-bit MOV into AX with the upper bytes kept, then NOT on MMIO
+ * (not emulated: #UD, and the guest goes on).
+ */
+static uint8_t smc_code[64] __attribute__((aligned(64)));
+
+static uint64_t smc_call(const uint8_t *bytes, unsigned n, uint64_t rax)
+{
+    for (unsigned i = 0; i < n; i++)
+        ((volatile uint8_t *)smc_code)[i] = bytes[i];
+    ((volatile uint8_t *)smc_code)[n] = 0xc3;                  /* ret */
+    __asm__ volatile("call *%[f]" : "+a"(rax) : [f] "r"(smc_code), "D"(MMIO + 0x40)
+                     : "memory", "cc");
+    return rax;
+}
+
+static void smc_test(void)
+{
+    static const uint8_t mov32[] = { 0x8b, 0x07 },             /* mov (%rdi), %eax */
+                         movzb[] = { 0x0f, 0xb6, 0x07 },       /* movzbl (%rdi), %eax */
+                         mov16[] = { 0x66, 0x8b, 0x07 },       /* mov (%rdi), %ax */
+                         notm[] = { 0xf7, 0x17 };              /* notl (%rdi) */
+    check(smc_call(mov32, sizeof(mov32), 0x1234) == 0xffffffffULL,
+          "smc: the first instruction did not read all ones");
+    check(smc_call(movzb, sizeof(movzb), 0x1234) == 0xff,
+          "smc: the rewritten instruction (movzbl) was not the one emulated");
+    check(smc_call(mov16, sizeof(mov16), 0x1122334455667788ULL) == 0x112233445566ffffULL,
+          "smc: the 16-bit mov rewritten in did not keep the upper bytes");
+    uint32_t uds = ud_count;
+    ud_skip = 2;
+    smc_call(notm, sizeof(notm), 0);
+    ud_skip = 0;
+    check(ud_count == uds + 1, "smc: NOT rewritten in did not get #UD");
+    say("pvh-hello: mmio: code rewritten between MMIO accesses: each new instruction emulated\n");
+}
+
 void mmio_test(void (*puts_fn)(const char *), void (*fail_fn)(const char *))
 {
     say = puts_fn;
@@ -182,4 +222,5 @@ void mmio_test(void (*puts_fn)(const char *), void (*fail_fn)(const char *))
     __asm__ volatile("rep insw" : "+D"(dst), "+c"(cnt) : "d"((uint16_t)0x80) : "memory");
     check(cnt == 0 && in[0] == 0xffff && in[3] == 0xffff && dst == in + 4, "ins: rep insw");
     say("pvh-hello: rep insw read all ones\n");
+    smc_test();
 }
