@@ -51,6 +51,7 @@ struct agent_vmdef {
     char kernel[AGENT_KERNEL_MAX];
     char args[AGENT_ARGS_MAX];
     int auto_poweron;          /* other_config:auto_poweron "true" */
+    int is_template;           /* is_a_template: clone, provision, destroy only */
     struct agent_vif vifs[AGENT_VM_VIFS];
     /* Its record while it has no domain (api.c builds it once and shares
      * it with every answer and event snapshot); NULL: not built yet. */

@@ -206,20 +206,23 @@ static json_t *vm_ops(const struct call *c, const struct agent_dom *d)
     const char *ps = power_state(d);
     if (d->domid == c->api->hv->self || d->xs_domain)
         return a;
-    const char *ops[5] = { NULL, NULL, NULL, NULL, NULL };
-    if (!strcmp(ps, "Running"))
+    const char *ops[6] = { NULL, NULL, NULL, NULL, NULL, NULL };
+    const struct agent_vmdef *def = d->defined_only ? api_vm(c->api, d->vmdef) : NULL;
+    if (def && def->is_template)       /* xapi's check_template */
+        ops[0] = "clone", ops[1] = "provision", ops[2] = "destroy";
+    else if (!strcmp(ps, "Running"))
         ops[0] = "pause", ops[1] = "hard_shutdown", ops[3] = "clean_shutdown";
     else if (!strcmp(ps, "Paused"))
         ops[0] = "unpause", ops[1] = "hard_shutdown";
     else if (!strcmp(ps, "Suspended"))
         ops[0] = "hard_shutdown";
     else if (d->defined_only)
-        ops[0] = "start", ops[1] = "destroy";
+        ops[0] = "start", ops[1] = "destroy", ops[5] = "clone";
     if (d->vmdef >= 0 && (!strcmp(ps, "Running") || !strcmp(ps, "Paused")))
         ops[2] = "hard_reboot";
     if (d->vmdef >= 0 && !strcmp(ps, "Running"))
         ops[4] = "clean_reboot";
-    for (int i = 0; i < 5; i++)
+    for (int i = 0; i < 6; i++)
         if (ops[i])
             json_array_append_new(a, json_string(ops[i]));
     return a;
@@ -301,7 +304,7 @@ static json_t *vm_record_build(struct call *c, const struct agent_dom *d)
                      " s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:s, s:s, s:s, s:s}",
                      "uuid", u, "name_label", d->name, "name_description", "",
                      "power_state", ps, "domid", (json_int_t)(live ? (json_int_t)d->domid : -1),
-                     "is_a_template", 0, "is_default_template", 0,
+                     "is_a_template", def ? def->is_template : 0, "is_default_template", 0,
                      "is_control_domain", d->domid == c->api->hv->self, "is_a_snapshot", 0,
                      "resident_on", live ? host_ref : NULL_REF,
                      "affinity", NULL_REF,
@@ -599,6 +602,11 @@ static json_t *vm_create(struct call *c)
                              json_is_string(args) ? "(too long)" : NULL, NULL));
         return NULL;
     }
+    json_t *tmpl = json_object_get(rec, "is_a_template");
+    if (tmpl && !json_is_boolean(tmpl)) {
+        failf(c, api_failure("FIELD_TYPE_ERROR", "is_a_template", NULL));
+        return NULL;
+    }
     /* other_config:auto_poweron "true": started when the agent starts. */
     json_t *oc = json_object_get(rec, "other_config");
     json_t *ap = json_is_object(oc) ? json_object_get(oc, "auto_poweron") : NULL;
@@ -626,6 +634,7 @@ static json_t *vm_create(struct call *c)
     v->mem_bytes = (uint64_t)mem;
     v->vcpus = (unsigned)vcpus;
     v->auto_poweron = ap && !strcmp(json_string_value(ap), "true");
+    v->is_template = json_is_true(tmpl);
     char perr[200];
     if (c->api->store_dir[0] && persist_save(c->api->store_dir, v, perr, sizeof(perr))) {
         memset(v, 0, sizeof(*v));
@@ -678,6 +687,10 @@ static json_t *vm_start(struct call *c)
     struct agent_dom *d = halted_def(c, ref);
     if (!d)
         return NULL;
+    if (c->api->vms[d->vmdef]->is_template) {
+        failf(c, api_failure("VM_IS_TEMPLATE", ref, "start", NULL));
+        return NULL;
+    }
     char err[160];
     uint32_t domid;
     if (c->api->hv->start(c->api->hv->ctx, c->api->vms[d->vmdef], json_is_true(paused), &domid,
@@ -785,6 +798,146 @@ static json_t *vm_destroy(struct call *c)
     api_vm_changed(c->api->vms[d->vmdef]);
     memset(c->api->vms[d->vmdef], 0, sizeof(*c->api->vms[0]));
     return json_string("");
+}
+
+/* ---- templates (docs/agent.md "Templates") ---- */
+
+/* Saves defined VM v after a change; on failure the failure is set and
+ * the caller puts the old value back. */
+static int vm_save(struct call *c, struct agent_vmdef *v)
+{
+    char perr[200];
+    if (c->api->store_dir[0] && persist_save(c->api->store_dir, v, perr, sizeof(perr))) {
+        failf(c, api_failure("INTERNAL_ERROR", perr, NULL));
+        return -1;
+    }
+    api_vm_changed(v);
+    return 0;
+}
+
+/* VM.set_is_a_template(session, self, value): a Halted defined VM. */
+static json_t *vm_set_is_a_template(struct call *c)
+{
+    const char *ref = str_param(c, 1, "self");
+    json_t *value = json_array_get(c->params, 2);
+    if (!ref)
+        return NULL;
+    if (!json_is_boolean(value)) {
+        failf(c, api_failure("FIELD_TYPE_ERROR", "value", NULL));
+        return NULL;
+    }
+    struct agent_dom *d = halted_def(c, ref);
+    if (!d)
+        return NULL;
+    struct agent_vmdef *v = c->api->vms[d->vmdef];
+    int old = v->is_template;
+    v->is_template = json_is_true(value);
+    if (vm_save(c, v)) {
+        v->is_template = old;
+        return NULL;
+    }
+    return json_string("");
+}
+
+/* VM.provision(session, vm): as xapi's, the VM stops being a template;
+ * xapi then installs the disks its other_config:disks describes, which
+ * this agent does not keep (only auto_poweron), so there is nothing more. */
+static json_t *vm_provision(struct call *c)
+{
+    const char *ref = str_param(c, 1, "vm");
+    struct agent_dom *d = ref ? halted_def(c, ref) : NULL;
+    if (!d)
+        return NULL;
+    struct agent_vmdef *v = c->api->vms[d->vmdef];
+    int old = v->is_template;
+    v->is_template = 0;
+    if (vm_save(c, v)) {
+        v->is_template = old;
+        return NULL;
+    }
+    return json_string("");
+}
+
+/* VM.clone(session, vm, new_name): a new defined VM with vm's
+ * configuration (a template's clone is a template, as in xapi), a new
+ * uuid, and its VIFs copied with new uuids (an autogenerated MAC made
+ * again from the new uuid, as xapi regenerates it).  A VM with VBDs:
+ * OPERATION_NOT_ALLOWED (their VDIs are introduced files: no VDI.clone). */
+static json_t *vm_clone(struct call *c)
+{
+    const char *ref = str_param(c, 1, "vm");
+    const char *name = ref ? str_param(c, 2, "new_name") : NULL;
+    if (!name)
+        return NULL;
+    size_t nl = strlen(name);
+    if (nl == 0 || nl >= sizeof(((struct agent_vmdef *)0)->name)) {
+        failf(c, api_failure("INVALID_VALUE", "new_name", name, NULL));
+        return NULL;
+    }
+    struct agent_dom *d = halted_def(c, ref);
+    if (!d)
+        return NULL;
+    const struct agent_vmdef *src = c->api->vms[d->vmdef];
+    json_t *vbds = devices_vm_vbds(src);
+    size_t nvbd = json_array_size(vbds);
+    json_decref(vbds);
+    if (nvbd) {
+        failf(c, api_failure("OPERATION_NOT_ALLOWED",
+                             "the VM has VBDs, whose VDIs cannot be cloned (VDI.clone is not offered)",
+                             NULL));
+        return NULL;
+    }
+    int si = d->vmdef;
+    struct agent_vmdef *v = api_vm_slot(c->api);
+    if (!v) {
+        failf(c, api_failure("INTERNAL_ERROR", "the agent holds at most 1024 defined VMs (or is out of memory)", NULL));
+        return NULL;
+    }
+    src = c->api->vms[si];         /* the slot table may have grown */
+    memset(v, 0, sizeof(*v));
+    v->used = 2;
+    int bad = auth_random(c->api->auth, v->uuid, 16);
+    for (unsigned i = 0; i < AGENT_VM_VIFS && !bad; i++) {
+        v->vifs[i] = src->vifs[i];
+        if (src->vifs[i].used)
+            bad = auth_random(c->api->auth, v->vifs[i].uuid, 16);
+    }
+    if (bad) {
+        memset(v, 0, sizeof(*v));
+        failf(c, api_failure("INTERNAL_ERROR", "no random uuid", NULL));
+        return NULL;
+    }
+    v->uuid[6] = (uint8_t)((v->uuid[6] & 0x0f) | 0x40);
+    v->uuid[8] = (uint8_t)((v->uuid[8] & 0x3f) | 0x80);
+    for (unsigned i = 0; i < AGENT_VM_VIFS; i++) {
+        struct agent_vif *f = &v->vifs[i];
+        if (!f->used)
+            continue;
+        f->uuid[6] = (uint8_t)((f->uuid[6] & 0x0f) | 0x40);
+        f->uuid[8] = (uint8_t)((f->uuid[8] & 0x3f) | 0x80);
+        if (f->mac_auto)
+            devices_default_mac(v->uuid, f->device, f->mac);
+    }
+    snprintf(v->name, sizeof(v->name), "%s", name);
+    memcpy(v->kernel, src->kernel, sizeof(v->kernel));
+    memcpy(v->args, src->args, sizeof(v->args));
+    v->mem_bytes = src->mem_bytes;
+    v->vcpus = src->vcpus;
+    v->auto_poweron = src->auto_poweron;
+    v->is_template = src->is_template;
+    char perr[200];
+    if (c->api->store_dir[0] && persist_save(c->api->store_dir, v, perr, sizeof(perr))) {
+        memset(v, 0, sizeof(*v));
+        failf(c, api_failure("INTERNAL_ERROR", perr, NULL));
+        return NULL;
+    }
+    v->used = 1;
+    char u[37], r[48];
+    struct agent_dom nd = { .vmdef = -1, .defined_only = 1 };
+    memcpy(nd.handle, v->uuid, 16);
+    vm_uuid(&nd, u);
+    ref_of(u, r);
+    return json_string(r);
 }
 
 /* ---- host and pool ---- */
@@ -1065,6 +1218,9 @@ static const struct method methods[] = {
     { "VM.create", 2, 2, SESSION, vm_create },
     { "VM.start", 4, 4, SESSION, vm_start },
     { "VM.destroy", 2, 2, SESSION, vm_destroy },
+    { "VM.clone", 3, 3, SESSION, vm_clone },
+    { "VM.provision", 2, 2, SESSION, vm_provision },
+    { "VM.set_is_a_template", 3, 3, SESSION, vm_set_is_a_template },
     { "VM.hard_reboot", 2, 2, SESSION, vm_hard_reboot },
     { "VM.get_PV_kernel", 2, 2, SESSION, vm_get_field },
     { "VM.get_PV_args", 2, 2, SESSION, vm_get_field },

@@ -680,6 +680,7 @@ static json_t *task_cancel(struct agent_api *api, json_t *p, json_t **fail)
 static const char *const async_ok[] = {
     "VM.start", "VM.hard_shutdown", "VM.hard_reboot", "VM.pause", "VM.unpause",
     "VM.create", "VM.destroy", "VM.clean_shutdown", "VM.clean_reboot",
+    "VM.clone", "VM.provision",
 };
 
 struct job {

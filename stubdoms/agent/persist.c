@@ -62,11 +62,12 @@ char *persist_encode(const struct agent_vmdef *v)
     char u[37], mem[24];
     fmt_uuid(v->uuid, u);
     snprintf(mem, sizeof(mem), "%llu", (unsigned long long)v->mem_bytes);
-    json_t *o = json_pack("{s:i, s:s, s:s, s:s, s:I, s:s, s:s, s:{s:s}}",
+    json_t *o = json_pack("{s:i, s:s, s:s, s:s, s:I, s:s, s:s, s:{s:s}, s:b}",
                           "version", PERSIST_VERSION, "uuid", u, "name_label", v->name,
                           "memory_static_max", mem, "VCPUs_max", (json_int_t)v->vcpus,
                           "PV_kernel", v->kernel, "PV_args", v->args,
-                          "other_config", "auto_poweron", v->auto_poweron ? "true" : "false");
+                          "other_config", "auto_poweron", v->auto_poweron ? "true" : "false",
+                          "is_a_template", v->is_template);
     if (!o || devices_encode(v, o)) {   /* its VIFs (vifrec.c) */
         json_decref(o);
         return NULL;
@@ -149,6 +150,10 @@ int persist_decode(const char *buf, size_t len, int (*kernel_known)(const char *
     if (strcmp(s, "true") && strcmp(s, "false"))
         REFUSE("other_config.auto_poweron: not \"true\" or \"false\"");
     out->auto_poweron = !strcmp(s, "true");
+    json_t *tm = json_object_get(o, "is_a_template");   /* absent in older records: false */
+    if (tm && !json_is_boolean(tm))
+        REFUSE("is_a_template: not a boolean");
+    out->is_template = json_is_true(tm);
     if (devices_decode(o, out, err, errlen))   /* its VIFs (vifrec.c) */
         goto bad;
     json_decref(o);

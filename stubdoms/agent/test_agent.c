@@ -387,7 +387,7 @@ static void test_create(void)
     EXPECT(json_integer_value(json_object_get(r, "domid")) == -1);
     EXPECT(json_integer_value(json_object_get(r, "memory_static_max")) == 2097152);
     EXPECT(!strcmp(json_string_value(json_object_get(r, "PV_args")), "x=1"));
-    EXPECT(json_array_size(json_object_get(r, "allowed_operations")) == 2);
+    EXPECT(json_array_size(json_object_get(r, "allowed_operations")) == 3);   /* start, destroy, clone */
     json_decref(r);
     EXPECT(!strcmp(call("VM.pause", json_pack("[s,s]", session, ref), NULL), "VM_BAD_POWER_STATE"));
     EXPECT(!strcmp(call("VM.hard_shutdown", json_pack("[s,s]", session, ref), NULL), "VM_BAD_POWER_STATE"));
@@ -487,6 +487,78 @@ static void test_create(void)
     json_decref(r);
     EXPECT(!strcmp(call("VM.destroy", json_pack("[s,O]", session, again), NULL), ""));
     json_decref(again);
+}
+
+/* Templates: VM.create with is_a_template, VM.start refused
+ * (VM_IS_TEMPLATE with the ref and "start"), VM.clone (a template's clone
+ * is a template, new uuid, same configuration), VM.provision (no longer a
+ * template: it starts), VM.set_is_a_template, and the refusals. */
+static void test_templates(void)
+{
+    json_t *t, *r, *c;
+    EXPECT(!strcmp(call("VM.create", json_pack("[s,{s:s,s:i,s:s,s:s,s:i}]", session, "name_label", "t",
+                                               "memory_static_max", 4 << 20, "PV_kernel", "hello",
+                                               "PV_args", "a b", "is_a_template", 1), NULL),
+                   "FIELD_TYPE_ERROR"));
+    EXPECT(!strcmp(call("VM.create", json_pack("[s,{s:s,s:i,s:s,s:s,s:b}]", session, "name_label", "tmpl",
+                                               "memory_static_max", 4 << 20, "PV_kernel", "hello",
+                                               "PV_args", "a b", "is_a_template", 1), &t), ""));
+    EXPECT(!strcmp(call("VM.get_record", json_pack("[s,O]", session, t), &r), ""));
+    EXPECT(json_is_true(json_object_get(r, "is_a_template")));
+    json_t *ops = json_object_get(r, "allowed_operations");
+    EXPECT(json_array_size(ops) == 3 && !strcmp(json_string_value(json_array_get(ops, 0)), "clone") &&
+           !strcmp(json_string_value(json_array_get(ops, 1)), "provision") &&
+           !strcmp(json_string_value(json_array_get(ops, 2)), "destroy"));
+    json_decref(r);
+    EXPECT(!strcmp(call("VM.start", json_pack("[s,O,b,b]", session, t, 0, 0), &r), "VM_IS_TEMPLATE"));
+    EXPECT(json_array_size(r) == 3 && !strcmp(json_string_value(json_array_get(r, 1)), json_string_value(t)) &&
+           !strcmp(json_string_value(json_array_get(r, 2)), "start"));
+    json_decref(r);
+    /* Clones: bad names, then one. */
+    EXPECT(!strcmp(call("VM.clone", json_pack("[s,O,s]", session, t, ""), NULL), "INVALID_VALUE"));
+    EXPECT(!strcmp(call("VM.clone", json_pack("[s,O,s]", session, t,
+                                              "a name that is longer than thirty-one bytes"), NULL),
+                   "INVALID_VALUE"));
+    EXPECT(!strcmp(call("VM.clone", json_pack("[s,O,i]", session, t, 3), NULL), "FIELD_TYPE_ERROR"));
+    EXPECT(!strcmp(call("VM.clone", json_pack("[s,s,s]", session, "OpaqueRef:nope", "x"), NULL),
+                   "HANDLE_INVALID"));
+    EXPECT(!strcmp(call("VM.clone", json_pack("[s,O,s]", session, t, "vm1"), &c), ""));
+    EXPECT(strcmp(json_string_value(c), json_string_value(t)) != 0);
+    EXPECT(!strcmp(call("VM.get_record", json_pack("[s,O]", session, c), &r), ""));
+    EXPECT(!strcmp(json_string_value(json_object_get(r, "name_label")), "vm1"));
+    EXPECT(json_is_true(json_object_get(r, "is_a_template")));
+    EXPECT(!strcmp(json_string_value(json_object_get(r, "PV_args")), "a b"));
+    EXPECT(!strcmp(json_string_value(json_object_get(r, "PV_kernel")), "hello"));
+    EXPECT(json_integer_value(json_object_get(r, "memory_static_max")) == 4 << 20);
+    json_decref(r);
+    /* Provision: no longer a template; it starts. */
+    EXPECT(!strcmp(call("VM.provision", json_pack("[s,O]", session, c), NULL), ""));
+    EXPECT(!strcmp(call("VM.get_is_a_template", json_pack("[s,O]", session, c), &r), ""));
+    EXPECT(json_is_false(r));
+    json_decref(r);
+    EXPECT(!strcmp(call("VM.get_is_a_template", json_pack("[s,O]", session, t), &r), ""));
+    EXPECT(json_is_true(r));                   /* the template is untouched */
+    json_decref(r);
+    EXPECT(!strcmp(call("VM.start", json_pack("[s,O,b,b]", session, c, 1, 0), NULL), ""));
+    EXPECT(!strcmp(call("VM.provision", json_pack("[s,O]", session, c), NULL), "VM_BAD_POWER_STATE"));
+    EXPECT(!strcmp(call("VM.clone", json_pack("[s,O,s]", session, c, "vm2"), NULL), "VM_BAD_POWER_STATE"));
+    EXPECT(!strcmp(call("VM.set_is_a_template", json_pack("[s,O,b]", session, c, 1), NULL),
+                   "VM_BAD_POWER_STATE"));
+    EXPECT(!strcmp(call("VM.hard_shutdown", json_pack("[s,O]", session, c), NULL), ""));
+    f_wait_gone(NULL, 7, 0);                   /* the fake hypervisor reaps it */
+    EXPECT(ndoms == 3);
+    EXPECT(!strcmp(call("VM.destroy", json_pack("[s,O]", session, c), NULL), ""));
+    /* set_is_a_template both ways on a Halted VM; a bad value refused. */
+    EXPECT(!strcmp(call("VM.set_is_a_template", json_pack("[s,O,s]", session, t, "no"), NULL),
+                   "FIELD_TYPE_ERROR"));
+    EXPECT(!strcmp(call("VM.set_is_a_template", json_pack("[s,O,b]", session, t, 0), NULL), ""));
+    EXPECT(!strcmp(call("VM.get_allowed_operations", json_pack("[s,O]", session, t), &r), ""));
+    EXPECT(json_array_size(r) == 3 && !strcmp(json_string_value(json_array_get(r, 0)), "start"));
+    json_decref(r);
+    EXPECT(!strcmp(call("VM.set_is_a_template", json_pack("[s,O,b]", session, t, 1), NULL), ""));
+    EXPECT(!strcmp(call("VM.destroy", json_pack("[s,O]", session, t), NULL), ""));
+    json_decref(t);
+    json_decref(c);
 }
 
 static void test_jsonrpc(void)
@@ -1252,6 +1324,7 @@ int main(void)
     test_sessions();
     test_vms();
     test_create();
+    test_templates();
     test_events();
     test_tasks();
     test_clean_shutdown();

@@ -128,6 +128,40 @@ wait_log "agent: d$d is gone: released from the store \((done|already)\), its no
 expect_err VM_BAD_POWER_STATE "[\"$w\",\"running\",\"halted\"]" VM.clean_shutdown "[\"$s\",\"$w\"]"
 echo "clean_shutdown of web2: it powered off by itself; $(grep -o "agent: d$d is gone.*" "$log")"
 
+# A VM from a template, through tools/keel on the npm xen-api client
+# (template-create: VM.create with is_a_template; vm-install: VM.clone +
+# VM.provision, as xe vm-install): the template refuses to start
+# (VM_IS_TEMPLATE), the installed VM starts, runs, is shut down and
+# destroyed.  JSON-RPC without the client.
+keel() { timeout 60 node tools/keel/keel.mjs --url "$url" --password keel-demo "$@" 2>&1; }
+if command -v node >/dev/null && [ -d build/npm/node_modules/xen-api ]; then
+    tu=$(keel template-create tpl 16 httpd) || fail "keel template-create: $tu"
+    out=$(keel vm-start tpl)
+    [ $? = 1 ] && grep -q "VM_IS_TEMPLATE" <<<"$out" || fail "keel vm-start of a template: $out"
+    vu=$(keel vm-install tpl web3) || fail "keel vm-install: $vu"
+    [[ "$vu" =~ ^[0-9a-f-]{36}$ && "$vu" != "$tu" ]] || fail "keel vm-install printed: $vu"
+    out=$(keel vm-start web3) || fail "keel vm-start web3: $out"
+    grep -Eq "Running, domain [0-9]+$" <<<"$out" || fail "keel vm-start web3 said: $out"
+    keel vm-list | grep -Eq "^$vu +[0-9]+ +Running +16M +web3$" || fail "vm-list: $(keel vm-list)"
+    out=$(keel vm-shutdown web3 --force) || fail "keel vm-shutdown web3 --force: $out"
+    for _ in $(seq 30); do keel vm-list | grep -Eq "^$vu +-1 +Halted" && break; sleep 1; done
+    out=$(keel vm-destroy web3) || fail "keel vm-destroy web3: $out"
+    out=$(keel vm-destroy tpl) || fail "keel vm-destroy tpl: $out"
+    keel vm-list | grep -q "web3\|tpl" && fail "web3 or tpl left: $(keel vm-list)"
+    echo "template tpl -> keel vm-install web3: started, Running, shut down, destroyed; the template refused to start"
+else
+    t=$(jrpc VM.create "[\"$s\",{\"name_label\":\"tpl\",\"memory_static_max\":16777216,\"PV_kernel\":\"httpd\",\"is_a_template\":true}]" | jq -r .result)
+    expect_err VM_IS_TEMPLATE "[\"$t\",\"start\"]" VM.start "[\"$s\",\"$t\",false,false]"
+    v=$(jrpc VM.clone "[\"$s\",\"$t\",\"web3\"]" | jq -r .result)
+    [ "$(jrpc VM.provision "[\"$s\",\"$v\"]" | jq -c .result)" = '""' ] || fail "VM.provision"
+    [ "$(jrpc VM.start "[\"$s\",\"$v\",false,false]" | jq -c .result)" = '""' ] || fail "VM.start web3"
+    [ "$(state "$v")" = Running ] || fail "web3 is $(state "$v")"
+    jrpc VM.hard_shutdown "[\"$s\",\"$v\"]" >/dev/null
+    for _ in $(seq 30); do [ "$(state "$v")" = Halted ] && break; sleep 1; done
+    jrpc VM.destroy "[\"$s\",\"$v\"]" >/dev/null; jrpc VM.destroy "[\"$s\",\"$t\"]" >/dev/null
+    echo "template tpl -> VM.clone + VM.provision web3 (JSON-RPC): started, shut down, destroyed"
+fi
+
 # hello with a store: introduced, says hello, halts, released.
 h=$(jrpc VM.create "[\"$s\",{\"name_label\":\"hi\",\"memory_static_max\":2097152,\"PV_kernel\":\"hello\"}]" | jq -r .result)
 [ "$(jrpc VM.start "[\"$s\",\"$h\",false,false]" | jq -c .result)" = '""' ] || fail "VM.start hi"

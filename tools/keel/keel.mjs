@@ -5,6 +5,8 @@
 //   keel [--url URL] [--user U] [--password P] VERB [ARGS]
 //     vm-list                          uuid, domid, power state, memory, name
 //     vm-create NAME MEM_MIB KERNEL [ARGS...]   prints the new VM's uuid
+//     template-create NAME MEM_MIB KERNEL [ARGS...]   the same, as a template
+//     vm-install TEMPLATE NAME         VM.clone + VM.provision, as xe vm-install (prints the uuid)
 //     vm-start VM [--paused]
 //     vm-pause VM | vm-unpause VM
 //     vm-shutdown VM [--force]         clean shutdown (control/shutdown), or hard
@@ -27,7 +29,8 @@ const { Xapi } = await import(resolve(top, 'build/npm/node_modules/xen-api/index
 
 function usage(msg) {
   console.error(`keel: ${msg}\nusage: keel [--url URL] [--user U] [--password P] ` +
-    'vm-list | vm-create NAME MEM_MIB KERNEL [ARGS...] | vm-start VM [--paused] | ' +
+    'vm-list | vm-create NAME MEM_MIB KERNEL [ARGS...] | template-create NAME MEM_MIB KERNEL [ARGS...] | ' +
+    'vm-install TEMPLATE NAME | vm-start VM [--paused] | ' +
     'vm-pause VM | vm-unpause VM | vm-shutdown VM [--force] | vm-reboot VM [--force] | ' +
     'vm-destroy VM | network-list | vif-list | vif-create VM NETWORK DEVICE [MAC] | ' +
     'vif-destroy VM DEVICE | vdi-list')
@@ -77,6 +80,20 @@ const verbs = {
     if (!name || !mem || !kernel || !/^[0-9]+$/.test(mem)) usage('vm-create NAME MEM_MIB KERNEL [ARGS...]')
     const ref = await xapi.call('VM.create', { name_label: name,
       memory_static_max: String(Number(mem) * 1048576), PV_kernel: kernel, PV_args: args.join(' ') })
+    console.log(await xapi.call('VM.get_uuid', ref))
+  },
+  async 'template-create'(name, mem, kernel, ...args) {
+    if (!name || !mem || !kernel || !/^[0-9]+$/.test(mem)) usage('template-create NAME MEM_MIB KERNEL [ARGS...]')
+    const ref = await xapi.call('VM.create', { name_label: name, is_a_template: true,
+      memory_static_max: String(Number(mem) * 1048576), PV_kernel: kernel, PV_args: args.join(' ') })
+    console.log(await xapi.call('VM.get_uuid', ref))
+  },
+  async 'vm-install'(template, name) {
+    if (!template || !name) usage('vm-install TEMPLATE NAME')
+    const t = await vmRef(template)
+    if (!(await xapi.call('VM.get_is_a_template', t))) usage(`vm-install: ${template} is not a template`)
+    const ref = await xapi.call('VM.clone', t, name)
+    await xapi.call('VM.provision', ref)
     console.log(await xapi.call('VM.get_uuid', ref))
   },
   async 'vm-start'(vm, flag) {
