@@ -175,6 +175,7 @@ struct agent_api {
     char address[48];          /* the management address, or "" */
     struct agent_vmdef *vms[AGENT_MAX_VMDEFS];   /* NULL: never used */
     char store_dir[32];        /* where VM records persist (persist.c); "": memory only */
+    char devices_path[40];     /* VDIs and VBDs (devices.c); "": memory only */
 
     /* events and tasks (events.c) */
     struct agent_events *ev;
@@ -228,6 +229,13 @@ int persist_decode(const char *buf, size_t len, int (*kernel_known)(const char *
 /* Writes v's record to DIR/<uuid>.json atomically (.new, fsync, rename);
  * 0, or -1 with the reason in err. */
 int persist_save(const char *dir, const struct agent_vmdef *v, char *err, size_t errlen);
+/* text (a line is added) to path, as persist_save writes a record: whole
+ * to path.new, fsync, then renamed over path; 0, or -1 with the reason. */
+int persist_write_file(const char *path, const char *text, char *err, size_t errlen);
+/* path's contents (at most max + 1 bytes read: a longer file shows as
+ * max + 1), malloc'd, or NULL with the reason. */
+char *persist_read_file(const char *path, size_t max, size_t *len, char *err, size_t errlen);
+int persist_parse_uuid(const char *s, uint8_t u[16]);
 /* Removes the record of uuid; 0, or -1 with the reason. */
 int persist_remove(const char *dir, const uint8_t uuid[16], char *err, size_t errlen);
 /* Loads every record of dir into free slots of vms[0..max) (a NULL
@@ -299,6 +307,12 @@ json_t *devices_vm_vbds(const struct agent_vmdef *v);
 /* The VIFs of a record: encode into rec ("VIFs": [...]), decode from it
  * (hostile: each checked; no "VIFs": none); 0, or -1 with the reason. */
 int devices_encode(const struct agent_vmdef *v, json_t *rec);
+/* VDIs and VBDs on the agent's disk (api->devices_path; "": none): saved
+ * whole after each change (0, or -1 with the reason), loaded once at
+ * start after the VM records (each entry checked, bad ones logged and
+ * skipped; the number taken). */
+int devices_save(struct agent_api *api, char *err, size_t errlen);
+int devices_load(struct agent_api *api, void (*log)(const char *msg));
 int devices_decode(json_t *rec, struct agent_vmdef *v, char *err, size_t errlen);
 
 /* ---- the transports (rpc.c) ---- */

@@ -797,6 +797,9 @@ static json_t *vm_destroy(struct call *c)
      * running in another thread may hold it. */
     api_vm_changed(c->api->vms[d->vmdef]);
     memset(c->api->vms[d->vmdef], 0, sizeof(*c->api->vms[0]));
+    /* Its VBDs went with it: the table on the disk without them (if that
+     * save fails, the next load skips them: their VM is not defined). */
+    devices_save(c->api, perr, sizeof(perr));
     return json_string("");
 }
 

@@ -786,6 +786,232 @@ static int location_ok(const char *s, size_t len)
     return 1;
 }
 
+/* ---- VDIs and VBDs on the agent's disk (docs/agent-devices.md) ---- */
+
+#define DEVICES_VERSION 1
+#define DEVICES_FILE_MAX (128 << 10)
+
+/* The whole table as one JSON text (malloc'd): every VDI, and the VBDs
+ * of defined VMs. */
+static char *devices_text(struct agent_api *api)
+{
+    json_t *o = json_pack("{s:i, s:[], s:[]}", "version", DEVICES_VERSION, "VDIs", "VBDs");
+    if (!o)
+        return NULL;
+    json_t *jd = json_object_get(o, "VDIs"), *jb = json_object_get(o, "VBDs");
+    for (int i = 0; i < MAX_VDIS; i++) {
+        if (!vdis[i].used)
+            continue;
+        char u[37];
+        fmt_uuid(vdis[i].uuid, u);
+        json_array_append_new(jd, json_pack("{s:s, s:s, s:s, s:b}", "uuid", u, "name_label",
+                                            vdis[i].name, "location", vdis[i].location,
+                                            "read_only", vdis[i].read_only));
+    }
+    for (int i = 0; i < MAX_VBDS; i++) {
+        if (!vbd_live(api, &vbds[i]))
+            continue;
+        char u[37], vm[37], vdi[37];
+        fmt_uuid(vbds[i].uuid, u);
+        fmt_uuid(vbds[i].vm, vm);
+        fmt_uuid(vbds[i].vdi, vdi);
+        json_array_append_new(jb, json_pack("{s:s, s:s, s:s, s:i, s:s}", "uuid", u, "VM", vm,
+                                            "VDI", vdi, "userdevice", (int)vbds[i].userdevice,
+                                            "mode", vbds[i].ro ? "RO" : "RW"));
+    }
+    char *s = json_dumps(o, JSON_SORT_KEYS | JSON_COMPACT);
+    json_decref(o);
+    return s;
+}
+
+int devices_save(struct agent_api *api, char *err, size_t errlen)
+{
+    if (!api->devices_path[0])
+        return 0;
+    char *s = devices_text(api);
+    if (!s) {
+        snprintf(err, errlen, "cannot encode the VDIs and VBDs");
+        return -1;
+    }
+    int rc = persist_write_file(api->devices_path, s, err, errlen);
+    free(s);
+    return rc;
+}
+
+/* A save after a change; on failure the call fails (the caller undoes
+ * the change). */
+static int dsave(struct dcall *c)
+{
+    char err[200];
+    if (devices_save(c->api, err, sizeof(err))) {
+        dfail(c, api_failure("INTERNAL_ERROR", err, NULL));
+        return -1;
+    }
+    return 0;
+}
+
+static int location_ok(const char *s, size_t len);
+
+/* One VDI or VBD of a loaded table: hostile, each field checked; the
+ * reason in why, or NULL if taken. */
+static const char *load_vdi(json_t *e, struct vdi *out)
+{
+    json_t *u = json_object_get(e, "uuid"), *n = json_object_get(e, "name_label");
+    json_t *l = json_object_get(e, "location"), *ro = json_object_get(e, "read_only");
+    memset(out, 0, sizeof(*out));
+    if (!json_is_object(e))
+        return "not an object";
+    if (!json_is_string(u) || persist_parse_uuid(json_string_value(u), out->uuid))
+        return "uuid: not a uuid";
+    if (!json_is_string(n) || json_string_length(n) > 63 ||
+        strlen(json_string_value(n)) != json_string_length(n))
+        return "name_label: not a string of at most 63 bytes";
+    if (!json_is_string(l) || !location_ok(json_string_value(l), json_string_length(l)))
+        return "location: not a store path";
+    if (!json_is_boolean(ro))
+        return "read_only: not a boolean";
+    if (vdi_by_uuid(out->uuid))
+        return "uuid: a second VDI with it";
+    for (int i = 0; i < MAX_VDIS; i++)
+        if (vdis[i].used && !strcmp(vdis[i].location, json_string_value(l)))
+            return "location: a second VDI with it";
+    out->used = 1;
+    snprintf(out->name, sizeof(out->name), "%s", json_string_value(n));
+    snprintf(out->location, sizeof(out->location), "%s", json_string_value(l));
+    out->read_only = json_is_true(ro);
+    return NULL;
+}
+
+static const char *load_vbd(struct agent_api *api, json_t *e, struct vbd *out)
+{
+    json_t *u = json_object_get(e, "uuid"), *vm = json_object_get(e, "VM");
+    json_t *vdi = json_object_get(e, "VDI"), *ud = json_object_get(e, "userdevice");
+    json_t *mode = json_object_get(e, "mode");
+    memset(out, 0, sizeof(*out));
+    if (!json_is_object(e))
+        return "not an object";
+    if (!json_is_string(u) || persist_parse_uuid(json_string_value(u), out->uuid))
+        return "uuid: not a uuid";
+    if (!json_is_string(vm) || persist_parse_uuid(json_string_value(vm), out->vm))
+        return "VM: not a uuid";
+    if (!json_is_string(vdi) || persist_parse_uuid(json_string_value(vdi), out->vdi))
+        return "VDI: not a uuid";
+    if (!json_is_integer(ud) || json_integer_value(ud) < 0 || json_integer_value(ud) > 15)
+        return "userdevice: not 0..15";
+    if (!json_is_string(mode) || (strcmp(json_string_value(mode), "RO") &&
+                                  strcmp(json_string_value(mode), "RW")))
+        return "mode: not RO or RW";
+    out->used = 1;
+    out->userdevice = (unsigned)json_integer_value(ud);
+    out->ro = !strcmp(json_string_value(mode), "RO");
+    if (!vbd_live(api, out))
+        return "VM: no such defined VM";
+    const struct vdi *d = vdi_by_uuid(out->vdi);
+    if (!d)
+        return "VDI: no such VDI";
+    if (!out->ro && d->read_only)
+        return "mode: RW on a read-only VDI";
+    for (int i = 0; i < MAX_VBDS; i++) {
+        if (!vbds[i].used)
+            continue;
+        if (!memcmp(vbds[i].uuid, out->uuid, 16))
+            return "uuid: a second VBD with it";
+        if (!memcmp(vbds[i].vm, out->vm, 16) && vbds[i].userdevice == out->userdevice)
+            return "userdevice: the VM has a VBD there already";
+    }
+    return NULL;
+}
+
+int devices_load(struct agent_api *api, void (*log)(const char *msg))
+{
+    char msg[300], err[200], newp[64];
+    if (!api->devices_path[0])
+        return 0;
+    /* A whole .new is the table (the save got as far as its fsync), as
+     * for VM records. */
+    snprintf(newp, sizeof(newp), "%s.new", api->devices_path);
+    json_t *o = NULL;
+    const char *from = NULL;
+    const char *paths[2] = { newp, api->devices_path };
+    for (int p = 0; p < 2 && !o; p++) {
+        size_t len;
+        char *buf = persist_read_file(paths[p], DEVICES_FILE_MAX, &len, err, sizeof(err));
+        if (!buf) {
+            if (p == 1 && strcmp(err, "open: No such file or directory")) {
+                snprintf(msg, sizeof(msg), "%s: %s", paths[p], err);
+                log(msg);
+            }
+            continue;
+        }
+        json_error_t je;
+        if (len > DEVICES_FILE_MAX) {
+            snprintf(msg, sizeof(msg), "%s: more than %d bytes (not read)", paths[p], DEVICES_FILE_MAX);
+            log(msg);
+        } else if (!(o = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &je))) {
+            snprintf(msg, sizeof(msg), "%s: not JSON: %s (line %d)", paths[p], je.text, je.line);
+            log(msg);
+        } else if (!json_is_object(o) || !json_is_integer(json_object_get(o, "version")) ||
+                   json_integer_value(json_object_get(o, "version")) != DEVICES_VERSION ||
+                   !json_is_array(json_object_get(o, "VDIs")) ||
+                   !json_is_array(json_object_get(o, "VBDs"))) {
+            snprintf(msg, sizeof(msg), "%s: not a version %d table of VDIs and VBDs", paths[p],
+                     DEVICES_VERSION);
+            log(msg);
+            json_decref(o);
+            o = NULL;
+        } else {
+            from = paths[p];
+        }
+        free(buf);
+    }
+    if (!o)
+        return 0;
+    int nd = 0, nb = 0;
+    json_t *a = json_object_get(o, "VDIs");
+    for (size_t i = 0; i < json_array_size(a); i++) {
+        struct vdi d;
+        const char *why = load_vdi(json_array_get(a, i), &d);
+        struct vdi *slot = NULL;
+        for (int k = 0; k < MAX_VDIS && !slot && !why; k++)
+            if (!vdis[k].used)
+                slot = &vdis[k];
+        if (!why && !slot)
+            why = "more than 64 VDIs";
+        if (why) {
+            snprintf(msg, sizeof(msg), "%s: VDI %zu: %s (skipped)", from, i, why);
+            log(msg);
+            continue;
+        }
+        *slot = d;
+        nd++;
+    }
+    a = json_object_get(o, "VBDs");
+    for (size_t i = 0; i < json_array_size(a); i++) {
+        struct vbd b;
+        const char *why = load_vbd(api, json_array_get(a, i), &b);
+        struct vbd *slot = NULL;
+        for (int k = 0; k < MAX_VBDS && !slot && !why; k++)
+            if (!vbd_live(api, &vbds[k]))
+                slot = &vbds[k];
+        if (!why && !slot)
+            why = "more than 256 VBDs";
+        if (why) {
+            snprintf(msg, sizeof(msg), "%s: VBD %zu: %s (skipped)", from, i, why);
+            log(msg);
+            continue;
+        }
+        *slot = b;
+        nb++;
+        for (int v = 0; v < AGENT_MAX_VMDEFS; v++)   /* its VM's record lists it */
+            if (api_vm(api, v) && !memcmp(api_vm(api, v)->uuid, b.vm, 16))
+                api_vm_changed(api_vm(api, v));
+    }
+    json_decref(o);
+    snprintf(msg, sizeof(msg), "%d VDIs and %d VBDs loaded from %s", nd, nb, from);
+    log(msg);
+    return nd + nb;
+}
+
 /* VDI.introduce(session, uuid, name_label, name_description, SR, type,
  * sharable, read_only, other_config, location, xenstore_data, sm_config
  * [, managed, virtual_size, physical_utilisation, metadata_of_pool,
@@ -861,6 +1087,10 @@ static json_t *vdi_introduce(struct dcall *c)
     snprintf(nv.name, sizeof(nv.name), "%s", json_string_value(jname));
     snprintf(nv.location, sizeof(nv.location), "%s", loc);
     *d = nv;
+    if (dsave(c)) {
+        memset(d, 0, sizeof(*d));
+        return NULL;
+    }
     char r[48];
     ref_of_bytes(nv.uuid, r);
     return json_string(r);
@@ -878,7 +1108,12 @@ static json_t *vdi_forget(struct dcall *c)
             dfail(c, api_failure("VDI_IN_USE", ref, "forget", NULL));
             return NULL;
         }
+    struct vdi old = *d;
     memset(d, 0, sizeof(*d));
+    if (dsave(c)) {
+        *d = old;
+        return NULL;
+    }
     return json_string("");
 }
 
@@ -1015,6 +1250,10 @@ static json_t *vbd_create(struct dcall *c)
     memcpy(nb.vm, api_vm(c->api, vd)->uuid, 16);
     memcpy(nb.vdi, d->uuid, 16);
     *slot = nb;
+    if (dsave(c)) {
+        memset(slot, 0, sizeof(*slot));
+        return NULL;
+    }
     changed(c, vd);            /* its record lists its VBDs */
     char r[48];
     ref_of_bytes(nb.uuid, r);
@@ -1032,7 +1271,12 @@ static json_t *vbd_destroy(struct dcall *c)
     ref_of_bytes(b->vm, vmr);
     if (halted_vm(c, vmr, &vd))
         return NULL;
+    struct vbd old = *b;
     memset(b, 0, sizeof(*b));
+    if (dsave(c)) {
+        *b = old;
+        return NULL;
+    }
     changed(c, vd);
     return json_string("");
 }

@@ -513,6 +513,11 @@ static void persist_log(const char *msg)
     printf("agent: record %s\n", msg);
 }
 
+static void devices_log(const char *msg)
+{
+    printf("agent: devices: %s\n", msg);
+}
+
 /* Mounts the disk= of the boot line at /var and loads /var/vms; 1 with
  * the records on the disk, 0 without a disk (memory only), -1 if the
  * disk named cannot serve (the agent stops: it would forget its VMs). */
@@ -541,6 +546,8 @@ static int persist_start(int argc, char **argv)
     if (n < 0)
         return -1;
     printf("agent: %d VM records loaded from /var/vms (its disk)\n", n);
+    snprintf(api.devices_path, sizeof(api.devices_path), "/var/devices.json");
+    devices_load(&api, devices_log);
     return 1;
 }
 

@@ -32,7 +32,7 @@ static void fmt_uuid(const uint8_t u[16], char out[37])
 }
 
 /* 0 if s is exactly a lower- or upper-case 8-4-4-4-12 uuid. */
-static int parse_uuid(const char *s, uint8_t u[16])
+int persist_parse_uuid(const char *s, uint8_t u[16])
 {
     if (strlen(s) != 36)
         return -1;
@@ -115,7 +115,7 @@ int persist_decode(const char *buf, size_t len, int (*kernel_known)(const char *
         REFUSE("version: not %d", PERSIST_VERSION);
     if (!(s = str_field(o, "uuid", 37, 0, err, errlen)))
         goto bad;
-    if (parse_uuid(s, out->uuid))
+    if (persist_parse_uuid(s, out->uuid))
         REFUSE("uuid: not a uuid");
     if (!(s = str_field(o, "name_label", sizeof(out->name), 0, err, errlen)))
         goto bad;
@@ -179,26 +179,32 @@ static int write_all(int fd, const char *p, size_t n)
 
 int persist_save(const char *dir, const struct agent_vmdef *v, char *err, size_t errlen)
 {
-    char u[37], path[160], tmp[170];
+    char u[37], path[160];
     fmt_uuid(v->uuid, u);
     snprintf(path, sizeof(path), "%s/%s.json", dir, u);
-    snprintf(tmp, sizeof(tmp), "%s.new", path);
     char *s = persist_encode(v);
     if (!s) {
         snprintf(err, errlen, "cannot encode the record of %s", u);
         return -1;
     }
+    int rc = persist_write_file(path, s, err, errlen);
+    free(s);
+    return rc;
+}
+
+int persist_write_file(const char *path, const char *s, char *err, size_t errlen)
+{
+    char tmp[200];
+    snprintf(tmp, sizeof(tmp), "%s.new", path);
     unlink(tmp);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_TRUNC, 0600);
     if (fd < 0) {
         snprintf(err, errlen, "create %s: %s", tmp, strerror(errno));
-        free(s);
         return -1;
     }
     size_t n = strlen(s);
     int rc = write_all(fd, s, n) || write_all(fd, "\n", 1) ? -1 : fsync(fd);
     int e = errno;
-    free(s);
     if (close(fd) && !rc) {
         rc = -1;
         e = errno;
@@ -241,28 +247,38 @@ int persist_remove(const char *dir, const uint8_t uuid[16], char *err, size_t er
     return 0;
 }
 
-/* Reads path (at most PERSIST_MAX + 1 bytes) and decodes it; 0, or -1
- * with the reason in err. */
-static int load_one(const char *path, int (*kernel_known)(const char *), struct agent_vmdef *out,
-                    char *err, size_t errlen)
+char *persist_read_file(const char *path, size_t max, size_t *len, char *err, size_t errlen)
 {
     int fd = open(path, O_RDONLY);
     if (fd < 0) {
         snprintf(err, errlen, "open: %s", strerror(errno));
-        return -1;
+        return NULL;
     }
-    char *buf = malloc(PERSIST_MAX + 1);
-    size_t len = 0;
+    char *buf = malloc(max + 1);
+    size_t n = 0;
     ssize_t r = 0;
-    while (buf && len <= PERSIST_MAX && (r = read(fd, buf + len, PERSIST_MAX + 1 - len)) > 0)
-        len += (size_t)r;
+    while (buf && n <= max && (r = read(fd, buf + n, max + 1 - n)) > 0)
+        n += (size_t)r;
     int e = errno;
     close(fd);
     if (!buf || r < 0) {
         snprintf(err, errlen, "read: %s", buf ? strerror(e) : "no memory");
         free(buf);
-        return -1;
+        return NULL;
     }
+    *len = n;
+    return buf;
+}
+
+/* Reads path (at most PERSIST_MAX + 1 bytes) and decodes it; 0, or -1
+ * with the reason in err. */
+static int load_one(const char *path, int (*kernel_known)(const char *), struct agent_vmdef *out,
+                    char *err, size_t errlen)
+{
+    size_t len;
+    char *buf = persist_read_file(path, PERSIST_MAX, &len, err, errlen);
+    if (!buf)
+        return -1;
     int rc = persist_decode(buf, len, kernel_known, out, err, errlen);
     free(buf);
     return rc;

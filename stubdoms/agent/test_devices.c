@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "agent.h"
 #include "unit.h"
 
@@ -283,6 +284,167 @@ static void test_disks(const char *vm)
     free(r);
 }
 
+/* The VDIs and VBDs on the agent's disk (devices_save/devices_load):
+ * saved after each change, loaded back whole; a hostile table's bad
+ * entries skipped with their reasons, the good ones taken; a whole .new
+ * wins, a broken one does not. */
+static int nlog;
+static char lastlog[512];
+static void dlog(const char *m)
+{
+    nlog++;
+    snprintf(lastlog, sizeof(lastlog), "%s", m);
+    fprintf(stderr, "devices: %s\n", m);
+}
+
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return NULL;
+    static char b[65536];
+    size_t n = fread(b, 1, sizeof(b) - 1, f);
+    fclose(f);
+    b[n] = 0;
+    return strdup(b);
+}
+
+static void spit(const char *path, const char *s)
+{
+    FILE *f = fopen(path, "w");
+    EXPECT(f != NULL);
+    if (f) {
+        fputs(s, f);
+        fclose(f);
+    }
+}
+
+static unsigned count(const char *method, const char *params)
+{
+    char *r = ok(method, params);
+    json_t *j = json_loads(r, 0, NULL);
+    unsigned n = (unsigned)json_array_size(j);
+    json_decref(j);
+    free(r);
+    return n;
+}
+
+static void test_disk_table(void)
+{
+    char dir[] = "/tmp/test_devices.XXXXXX", p[1024], sr[64];
+    EXPECT(mkdtemp(dir) != NULL);
+    snprintf(api.devices_path, sizeof(api.devices_path), "%s/devices.json", dir);
+    sr_dom = 4;
+    char *r = ok("SR.get_all", "[\"S\"]");
+    EXPECT(sscanf(r, "[\"%63[^\"]\"]", sr) == 1);
+    free(r);
+    char *vm = ok("VM.create", "[\"S\",{\"name_label\":\"dt\",\"memory_static_max\":16777216,"
+                               "\"PV_kernel\":\"httpd\"}]");
+    char vmref[64];
+    EXPECT(sscanf(vm, "\"%63[^\"]\"", vmref) == 1);
+    char *rw = ok("VDI.introduce", INTRO("", sr, "/t/rw.img", "false"));
+    char *ro = ok("VDI.introduce", INTRO("", sr, "/t/ro.img", "true"));
+    snprintf(p, sizeof(p), "[\"S\",{\"VM\":\"%s\",\"VDI\":%s,\"userdevice\":\"0\",\"mode\":\"RW\"}]",
+             vmref, rw);
+    char *b0 = ok("VBD.create", p);
+    snprintf(p, sizeof(p), "[\"S\",{\"VM\":\"%s\",\"VDI\":%s,\"userdevice\":\"1\",\"mode\":\"RO\"}]",
+             vmref, ro);
+    char *b1 = ok("VBD.create", p);
+    char *saved = slurp(api.devices_path);
+    EXPECT(saved && strstr(saved, "\"location\":\"/t/rw.img\"") && strstr(saved, "\"mode\":\"RO\""));
+    /* Emptied through the API: the file follows. */
+    free(ok("VBD.destroy", (snprintf(p, sizeof(p), "[\"S\",%s]", b0), p)));
+    free(ok("VBD.destroy", (snprintf(p, sizeof(p), "[\"S\",%s]", b1), p)));
+    free(ok("VDI.forget", (snprintf(p, sizeof(p), "[\"S\",%s]", rw), p)));
+    free(ok("VDI.forget", (snprintf(p, sizeof(p), "[\"S\",%s]", ro), p)));
+    char *empty = slurp(api.devices_path);
+    EXPECT(empty && strstr(empty, "\"VBDs\":[]") && strstr(empty, "\"VDIs\":[]"));
+    free(empty);
+    /* The saved table loaded back: both VDIs, both VBDs, same refs. */
+    spit(api.devices_path, saved);
+    nlog = 0;
+    EXPECT(devices_load(&api, dlog) == 4);
+    EXPECT(nlog == 1 && strstr(lastlog, "2 VDIs and 2 VBDs loaded"));
+    EXPECT(count("VDI.get_all", "[\"S\"]") == 2);
+    EXPECT(count("VM.get_VBDs", (snprintf(p, sizeof(p), "[\"S\",%s]", vm), p)) == 2);
+    r = ok("VBD.get_mode", (snprintf(p, sizeof(p), "[\"S\",%s]", b1), p));
+    EXPECT(!strcmp(r, "\"RO\""));
+    free(r);
+    free(ok("VBD.destroy", (snprintf(p, sizeof(p), "[\"S\",%s]", b0), p)));
+    free(ok("VBD.destroy", (snprintf(p, sizeof(p), "[\"S\",%s]", b1), p)));
+    free(ok("VDI.forget", (snprintf(p, sizeof(p), "[\"S\",%s]", rw), p)));
+    free(ok("VDI.forget", (snprintf(p, sizeof(p), "[\"S\",%s]", ro), p)));
+    /* A hostile table: only the two good entries are taken. */
+    char vmu[37];
+    snprintf(vmu, sizeof(vmu), "%.36s", vmref + 10);
+    static const char A[] = "aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa", B[] = "bbbbbbbb-bbbb-4bbb-8bbb-bbbbbbbbbbbb";
+    static char big[4096];
+    snprintf(big, sizeof(big),
+             "{\"version\":1,\"VDIs\":["
+             "{\"uuid\":\"%s\",\"name_label\":\"a\",\"location\":\"/a.img\",\"read_only\":true},"
+             "{\"uuid\":\"nope\",\"name_label\":\"x\",\"location\":\"/x.img\",\"read_only\":true},"
+             "{\"uuid\":\"%s\",\"name_label\":\"b\",\"location\":\"/../b.img\",\"read_only\":true},"
+             "{\"uuid\":\"%s\",\"name_label\":\"b\",\"location\":\"/a.img\",\"read_only\":true},"
+             "{\"uuid\":\"%s\",\"name_label\":\"a2\",\"location\":\"/a2.img\",\"read_only\":true},"
+             "7],\"VBDs\":["
+             "{\"uuid\":\"%s\",\"VM\":\"%s\",\"VDI\":\"%s\",\"userdevice\":3,\"mode\":\"RO\"},"
+             "{\"uuid\":\"%s\",\"VM\":\"%s\",\"VDI\":\"%s\",\"userdevice\":3,\"mode\":\"RO\"},"
+             "{\"uuid\":\"%s\",\"VM\":\"%s\",\"VDI\":\"%s\",\"userdevice\":4,\"mode\":\"RW\"},"
+             "{\"uuid\":\"%s\",\"VM\":\"%s\",\"VDI\":\"%s\",\"userdevice\":16,\"mode\":\"RO\"},"
+             "{\"uuid\":\"%s\",\"VM\":\"%s\",\"VDI\":\"%s\",\"userdevice\":5,\"mode\":\"RO\"}]}",
+             A, B, B, "cccccccc-cccc-4ccc-8ccc-cccccccccccc",
+             B, vmu, A,
+             "dddddddd-dddd-4ddd-8ddd-dddddddddddd", vmu, A,       /* the same userdevice */
+             "eeeeeeee-eeee-4eee-8eee-eeeeeeeeeeee", vmu, A,       /* RW on a read-only VDI */
+             "ffffffff-ffff-4fff-8fff-ffffffffffff", vmu, A,       /* userdevice 16 */
+             "99999999-9999-4999-8999-999999999999", A, A);        /* no such VM */
+    spit(api.devices_path, big);
+    nlog = 0;
+    EXPECT(devices_load(&api, dlog) == 3);                   /* VDIs a, a2; VBD 3 */
+    EXPECT(nlog == 9 && strstr(lastlog, "2 VDIs and 1 VBDs loaded"));
+    EXPECT(count("VDI.get_all", "[\"S\"]") == 2);
+    EXPECT(count("VM.get_VBDs", (snprintf(p, sizeof(p), "[\"S\",%s]", vm), p)) == 1);
+    /* A whole .new wins; then an empty table saved by the API. */
+    char newp[80];
+    snprintf(newp, sizeof(newp), "%s.new", api.devices_path);
+    free(ok("VM.destroy", (snprintf(p, sizeof(p), "[\"S\",%s]", vm), p)));   /* its VBD goes */
+    r = ok("VDI.get_all", "[\"S\"]");
+    json_t *all = json_loads(r, 0, NULL);
+    free(r);
+    for (size_t i = 0; i < json_array_size(all); i++)
+        free(ok("VDI.forget", (snprintf(p, sizeof(p), "[\"S\",\"%s\"]",
+                                        json_string_value(json_array_get(all, i))), p)));
+    json_decref(all);
+    spit(newp, saved);
+    spit(api.devices_path, "{\"version\":1,\"VDIs\":[],\"VBDs\":[]}");
+    nlog = 0;
+    EXPECT(devices_load(&api, dlog) == 2);     /* the two VDIs; the VBDs' VM is gone */
+    EXPECT(nlog == 3 && strstr(lastlog, ".new") != NULL);
+    r = ok("VDI.get_all", "[\"S\"]");
+    all = json_loads(r, 0, NULL);
+    free(r);
+    for (size_t i = 0; i < json_array_size(all); i++)
+        free(ok("VDI.forget", (snprintf(p, sizeof(p), "[\"S\",\"%s\"]",
+                                        json_string_value(json_array_get(all, i))), p)));
+    json_decref(all);
+    spit(newp, "{\"version\":1,\"VDIs\":[");          /* a torn .new: the .json */
+    spit(api.devices_path, "{\"version\":1,\"VDIs\":[],\"VBDs\":[]}");
+    nlog = 0;
+    EXPECT(devices_load(&api, dlog) == 0);
+    EXPECT(nlog == 2 && strstr(lastlog, "0 VDIs and 0 VBDs loaded from") &&
+           !strstr(lastlog, ".new"));
+    unlink(newp);
+    unlink(api.devices_path);
+    rmdir(dir);
+    api.devices_path[0] = 0;
+    free(saved);
+    free(vm);
+    free(rw);
+    free(ro);
+    free(b0);
+    free(b1);
+}
+
 int main(void)
 {
     char err[200];
@@ -462,6 +624,7 @@ int main(void)
         json_decref(res);
     }
     test_disks(vm);
+    test_disk_table();
     events_free(&api);
     auth_free(a);
     UNIT_DONE();

@@ -8,6 +8,8 @@
 # and MTUs; the record on the disk (debugfs, after the journals are
 # replayed) holds them; the VM started by the new agent is wired (vif 0
 # connected by netback with its MAC) and its page fetched from the host.
+# A VDI and a VBD made then survive a second crash (/var/devices.json),
+# and devices.json on the disk holds them.
 # ALONE=1
 # TIMEOUT=600
 set -u
@@ -173,6 +175,19 @@ done
 ! grep -aq "backend/vbd/$d removed (but it is still there)" "$log" || fail "d$d's vbd backend directory is still there"
 grep -ao "agent: d$d is gone: /local/domain/[0-9]*/backend/vbd/$d removed" "$log"
 
+# A second crash: the VDI and the VBD come back from /var/devices.json
+# with the same refs (docs/agent-devices.md).
+python3 -c 'import socket,sys; socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b"agent: crash", ("127.0.0.1", int(sys.argv[1])))' "$uport"
+wait_log 2 'agent: selftest=crash-on-udp: the trigger came: crashing'
+sleep 2
+wait_api "after the second crash"
+wait_log 1 'agent: devices: 1 VDIs and 1 VBDs loaded from /var/devices.json'
+[ "$(res VDI.get_all "[\"$s\"]")" = "[\"$vdi\"]" ] || fail "the VDIs after the second crash: $(res VDI.get_all "[\"$s\"]")"
+[ "$(res VM.get_VBDs "[\"$s\",\"$w\"]")" = "[\"$b\"]" ] || fail "web's VBDs after the second crash"
+[ "$(res VBD.get_mode "[\"$s\",\"$b\"]")" = '"RO"' ] && [ "$(res VDI.get_location "[\"$s\",\"$vdi\"]")" = '"/web.img"' ] ||
+    fail "the VBD's mode or the VDI's location after the second crash"
+echo "after a second crash: VDI $vdi (/web.img) and VBD $b (xvda, RO) loaded again"
+
 # The record on the disk (read with the journals replayed, as the agent does).
 pkill -TERM -P $qpid 2>/dev/null; wait $qpid 2>/dev/null; qpid=
 # QEMU (under timeout, a grandchild) may still be closing the store.
@@ -192,4 +207,9 @@ debugfs -R "cat /vms/$u.json" "$out/agent.img" 2>/dev/null > "$out/rec.json"
   "[[0,\"$mac\",1500,\"netback\",true],[1,\"00:16:3e:aa:bb:01\",1400,\"netback\",false]]" ] ||
     fail "the record on the disk: $(cat "$out/rec.json")"
 echo "the record on the disk: $(jq -c .VIFs "$out/rec.json")"
+debugfs -R "cat /devices.json" "$out/agent.img" 2>/dev/null > "$out/devices.json"
+[ -s "$out/devices.json" ] || debugfs -R "cat /devices.json.new" "$out/agent.img" 2>/dev/null > "$out/devices.json"
+[ "$(jq -c '[(.VDIs | map([.location, .read_only])), (.VBDs | map([.userdevice, .mode]))]' "$out/devices.json")" = \
+  '[[["/web.img",true]],[[0,"RO"]]]' ] || fail "devices.json on the disk: $(cat "$out/devices.json")"
+echo "devices.json on the disk: $(cat "$out/devices.json")"
 echo "Test result: SUCCESS"
