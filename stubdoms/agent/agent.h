@@ -163,6 +163,18 @@ int session_check(struct agent_auth *a, const char *ref, uint64_t now);
 /* Ends the session ref: 1 if it was live, else 0. */
 int session_end(struct agent_auth *a, const char *ref, uint64_t now);
 unsigned auth_iterations(const struct agent_auth *a);
+/* The password replaced: a new salt from the DRBG, the same iterations;
+ * 0, or -1 with the reason (a password of 0 or more than AUTH_PASS_MAX
+ * bytes; nothing changed then). */
+int auth_change_password(struct agent_auth *a, const char *pass, size_t plen, char *err,
+                         size_t errlen);
+/* The credentials as JSON text (user, iterations, salt, hash; malloc'd),
+ * and back: auth_import checks every field (hostile: a file on the disk)
+ * and replaces the user, salt, hash and iterations; 0, or -1 with the
+ * reason and nothing changed. */
+char *auth_export(const struct agent_auth *a);
+int auth_import(struct agent_auth *a, const char *text, size_t len, char *err, size_t errlen);
+const char *auth_user(const struct agent_auth *a);
 
 /* ---- the XenAPI classes (api.c) ---- */
 
@@ -176,6 +188,7 @@ struct agent_api {
     struct agent_vmdef *vms[AGENT_MAX_VMDEFS];   /* NULL: never used */
     char store_dir[32];        /* where VM records persist (persist.c); "": memory only */
     char devices_path[40];     /* VDIs and VBDs (devices.c); "": memory only */
+    char auth_path[40];        /* the credentials, once changed (session.change_password) */
 
     /* events and tasks (events.c) */
     struct agent_events *ev;

@@ -1140,6 +1140,54 @@ static json_t *login(struct call *c)
     return json_string(ref);
 }
 
+/* session.change_password(session, old_pwd, new_pwd): the one account's
+ * password, checked against old_pwd first (xapi skips that check for its
+ * root account; a wrong one here is SESSION_AUTHENTICATION_FAILED); a new
+ * password of 0 or more than 128 bytes CHANGE_PASSWORD_REJECTED.  With
+ * the agent's disk the new credentials (salt and hash) are saved to
+ * /var/auth.json before the call answers, and used from the next start
+ * on instead of the boot line's; a save that fails keeps the old ones. */
+static json_t *change_password(struct call *c)
+{
+    const char *o = str_param(c, 1, "old_pwd");
+    const char *n = o ? str_param(c, 2, "new_pwd") : NULL;
+    if (!n)
+        return NULL;
+    json_t *jo = json_array_get(c->params, 1), *jn = json_array_get(c->params, 2);
+    const char *user = auth_user(c->api->auth);
+    if (!auth_check(c->api->auth, user, strlen(user), o, json_string_length(jo))) {
+        failf(c, api_failure("SESSION_AUTHENTICATION_FAILED", NULL));
+        return NULL;
+    }
+    char *old = auth_export(c->api->auth), err[200];
+    if (!old) {
+        failf(c, api_failure("INTERNAL_ERROR", "cannot keep the old credentials", NULL));
+        return NULL;
+    }
+    if (auth_change_password(c->api->auth, n, json_string_length(jn), err, sizeof(err))) {
+        free(old);
+        failf(c, api_failure("CHANGE_PASSWORD_REJECTED", err, NULL));
+        return NULL;
+    }
+    if (c->api->auth_path[0]) {
+        char *text = auth_export(c->api->auth), ierr[80];
+        int rc = -1;
+        if (!text)
+            snprintf(err, sizeof(err), "cannot encode the credentials");
+        else
+            rc = persist_write_file(c->api->auth_path, text, err, sizeof(err));
+        free(text);
+        if (rc) {
+            auth_import(c->api->auth, old, strlen(old), ierr, sizeof(ierr));   /* the old ones back */
+            free(old);
+            failf(c, api_failure("INTERNAL_ERROR", err, NULL));
+            return NULL;
+        }
+    }
+    free(old);
+    return json_string("");
+}
+
 static json_t *logout(struct call *c)
 {
     const char *ref = json_string_value(json_array_get(c->params, 0));
@@ -1170,6 +1218,7 @@ struct method {
 static const struct method methods[] = {
     { "session.login_with_password", 2, 4, NO_SESSION, login },
     { "session.logout", 1, 1, SESSION, logout },
+    { "session.change_password", 3, 3, SESSION, change_password },
     { "system.listMethods", 0, 1, OPT_SESSION, list_methods },
     { "host.get_all", 1, 1, SESSION, host_get_all },
     { "host.get_all_records", 1, 1, SESSION, host_get_all_records },

@@ -513,6 +513,32 @@ static void persist_log(const char *msg)
     printf("agent: record %s\n", msg);
 }
 
+/* The credentials session.change_password saved (api.auth_path): a whole
+ * .new first, as for the records (the rename may not have reached the
+ * disk), then the file; neither: the boot line's stay. */
+static void load_credentials(void)
+{
+    char paths[2][48], aerr[120];
+    snprintf(paths[0], sizeof(paths[0]), "%s.new", api.auth_path);
+    snprintf(paths[1], sizeof(paths[1]), "%s", api.auth_path);
+    for (int i = 0; i < 2; i++) {
+        size_t alen;
+        char *atext = persist_read_file(paths[i], 4096, &alen, aerr, sizeof(aerr));
+        if (!atext) {
+            if (strcmp(aerr, "open: No such file or directory"))
+                printf("agent: %s: %s\n", paths[i], aerr);
+            continue;
+        }
+        int rc = alen > 4096 ? -1 : auth_import(api.auth, atext, alen, aerr, sizeof(aerr));
+        free(atext);
+        if (!rc) {
+            printf("agent: credentials from %s (set by session.change_password)\n", paths[i]);
+            return;
+        }
+        printf("agent: %s: %s (not used)\n", paths[i], alen > 4096 ? "more than 4096 bytes" : aerr);
+    }
+}
+
 static void devices_log(const char *msg)
 {
     printf("agent: devices: %s\n", msg);
@@ -548,6 +574,10 @@ static int persist_start(int argc, char **argv)
     printf("agent: %d VM records loaded from /var/vms (its disk)\n", n);
     snprintf(api.devices_path, sizeof(api.devices_path), "/var/devices.json");
     devices_load(&api, devices_log);
+    /* Credentials changed by session.change_password win over the boot
+     * line's (whose password was hashed and wiped all the same). */
+    snprintf(api.auth_path, sizeof(api.auth_path), "/var/auth.json");
+    load_credentials();
     return 1;
 }
 

@@ -127,6 +127,110 @@ unsigned auth_iterations(const struct agent_auth *a)
     return a->iter;
 }
 
+const char *auth_user(const struct agent_auth *a)
+{
+    return a->user;
+}
+
+int auth_change_password(struct agent_auth *a, const char *pass, size_t plen, char *err,
+                         size_t errlen)
+{
+    if (plen == 0 || plen > AUTH_PASS_MAX || memchr(pass, 0, plen)) {
+        snprintf(err, errlen, "the password must be 1 to %d bytes, without NUL", AUTH_PASS_MAX);
+        return -1;
+    }
+    unsigned char old_salt[AUTH_SALT_LEN], h[AUTH_HASH_LEN];
+    memcpy(old_salt, a->salt, sizeof(old_salt));
+    if (mbedtls_ctr_drbg_random(&a->drbg, a->salt, sizeof(a->salt)) || kdf(a, pass, plen, h)) {
+        memcpy(a->salt, old_salt, sizeof(old_salt));
+        snprintf(err, errlen, "no salt or PBKDF2 failed");
+        return -1;
+    }
+    memcpy(a->hash, h, sizeof(h));
+    wipe(h, sizeof(h));
+    return 0;
+}
+
+static void hex(const unsigned char *b, size_t n, char *out)
+{
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = "0123456789abcdef"[b[i] >> 4];
+        out[2 * i + 1] = "0123456789abcdef"[b[i] & 15];
+    }
+    out[2 * n] = 0;
+}
+
+static int unhex(const char *s, unsigned char *out, size_t n)
+{
+    if (strlen(s) != 2 * n)
+        return -1;
+    for (size_t i = 0; i < 2 * n; i++) {
+        char c = s[i];
+        int v = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+        if (v < 0)
+            return -1;
+        if (i % 2 == 0)
+            out[i / 2] = (unsigned char)(v << 4);
+        else
+            out[i / 2] |= (unsigned char)v;
+    }
+    return 0;
+}
+
+char *auth_export(const struct agent_auth *a)
+{
+    char salt[2 * AUTH_SALT_LEN + 1], hash[2 * AUTH_HASH_LEN + 1];
+    hex(a->salt, AUTH_SALT_LEN, salt);
+    hex(a->hash, AUTH_HASH_LEN, hash);
+    json_t *o = json_pack("{s:i, s:s, s:s, s:I, s:s, s:s}", "version", 1, "kdf",
+                          "PBKDF2-HMAC-SHA256", "user", a->user, "iterations",
+                          (json_int_t)a->iter, "salt", salt, "hash", hash);
+    char *s = o ? json_dumps(o, JSON_SORT_KEYS | JSON_COMPACT) : NULL;
+    json_decref(o);
+    wipe(hash, sizeof(hash));
+    return s;
+}
+
+int auth_import(struct agent_auth *a, const char *text, size_t len, char *err, size_t errlen)
+{
+    json_error_t je;
+    json_t *o = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
+    const char *why = NULL;
+    unsigned char salt[AUTH_SALT_LEN], hash[AUTH_HASH_LEN];
+    json_t *v = json_object_get(o, "version"), *k = json_object_get(o, "kdf");
+    json_t *u = json_object_get(o, "user"), *it = json_object_get(o, "iterations");
+    json_t *sa = json_object_get(o, "salt"), *ha = json_object_get(o, "hash");
+    if (!json_is_object(o))
+        why = "not a JSON object";
+    else if (!json_is_integer(v) || json_integer_value(v) != 1)
+        why = "version: not 1";
+    else if (!json_is_string(k) || strcmp(json_string_value(k), "PBKDF2-HMAC-SHA256"))
+        why = "kdf: not PBKDF2-HMAC-SHA256";
+    else if (!json_is_string(u) || json_string_length(u) < 1 || json_string_length(u) > AUTH_USER_MAX ||
+             strlen(json_string_value(u)) != json_string_length(u))
+        why = "user: not 1 to 64 bytes";
+    else if (!json_is_integer(it) || json_integer_value(it) < 1000 || json_integer_value(it) > 10000000)
+        why = "iterations: not 1000 to 10000000";
+    else if (!json_is_string(sa) || unhex(json_string_value(sa), salt, sizeof(salt)))
+        why = "salt: not 16 bytes in hex";
+    else if (!json_is_string(ha) || unhex(json_string_value(ha), hash, sizeof(hash)))
+        why = "hash: not 32 bytes in hex";
+    if (why) {
+        snprintf(err, errlen, "%s", why);
+        json_decref(o);
+        return -1;
+    }
+    memset(a->user, 0, sizeof(a->user));
+    a->ulen = json_string_length(u);
+    memcpy(a->user, json_string_value(u), a->ulen);
+    a->iter = (unsigned)json_integer_value(it);
+    memcpy(a->salt, salt, sizeof(salt));
+    memcpy(a->hash, hash, sizeof(hash));
+    wipe(hash, sizeof(hash));
+    json_decref(o);
+    return 0;
+}
+
 int auth_random(struct agent_auth *a, void *buf, size_t len)
 {
     return mbedtls_ctr_drbg_random(&a->drbg, buf, len) ? -1 : 0;

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "agent.h"
 #include "unit.h"
 
@@ -559,6 +560,73 @@ static void test_templates(void)
     EXPECT(!strcmp(call("VM.destroy", json_pack("[s,O]", session, t), NULL), ""));
     json_decref(t);
     json_decref(c);
+}
+
+/* session.change_password: the old password checked, the new one's
+ * length, the credentials saved (auth_path) and read back by
+ * auth_import, a failed save keeping the old ones, hostile files refused. */
+static void test_change_password(void)
+{
+    json_t *r;
+    char dir[] = "/tmp/test_agent.XXXXXX", err[120];
+    EXPECT(mkdtemp(dir) != NULL);
+    snprintf(api.auth_path, sizeof(api.auth_path), "%s/auth.json", dir);
+    EXPECT(!strcmp(call("session.change_password", json_pack("[s,s,s]", session, "wrong", "n3w"), &r),
+                   "SESSION_AUTHENTICATION_FAILED"));
+    json_decref(r);
+    EXPECT(!strcmp(call("session.change_password", json_pack("[s,s,s]", session, "keel-demo", ""), &r),
+                   "CHANGE_PASSWORD_REJECTED"));
+    json_decref(r);
+    EXPECT(!strcmp(call("session.change_password", json_pack("[s,s,i]", session, "keel-demo", 5), NULL),
+                   "FIELD_TYPE_ERROR"));
+    EXPECT(!strcmp(call("session.change_password", json_pack("[s,s,s]", session, "keel-demo", "n3w pw"), NULL),
+                   ""));
+    EXPECT(!strcmp(call("session.login_with_password", json_pack("[s,s]", "root", "keel-demo"), NULL),
+                   "SESSION_AUTHENTICATION_FAILED"));
+    EXPECT(!strcmp(call("session.login_with_password", json_pack("[s,s]", "root", "n3w pw"), &r), ""));
+    json_decref(r);
+    /* The file holds what a new agent takes. */
+    FILE *f = fopen(api.auth_path, "r");
+    char text[1024] = "";
+    size_t n = f ? fread(text, 1, sizeof(text) - 1, f) : 0;
+    if (f)
+        fclose(f);
+    text[n] = 0;
+    EXPECT(strstr(text, "\"user\":\"root\"") && strstr(text, "\"kdf\":\"PBKDF2-HMAC-SHA256\"") &&
+           !strstr(text, "n3w"));
+    char pw[] = "other";
+    struct agent_auth *b = auth_create("x", pw, 1000, 60, ent, NULL, err, sizeof(err));
+    EXPECT(b && auth_import(b, text, n, err, sizeof(err)) == 0);
+    EXPECT(b && auth_check(b, "root", 4, "n3w pw", 6) && !auth_check(b, "x", 1, "other", 5));
+    static const char *bad[] = {
+        "[]", "{\"version\":2}",
+        "{\"version\":1,\"kdf\":\"md5\",\"user\":\"r\",\"iterations\":1000,\"salt\":\"\",\"hash\":\"\"}",
+        "{\"version\":1,\"kdf\":\"PBKDF2-HMAC-SHA256\",\"user\":\"\",\"iterations\":1000,\"salt\":\"\",\"hash\":\"\"}",
+        "{\"version\":1,\"kdf\":\"PBKDF2-HMAC-SHA256\",\"user\":\"r\",\"iterations\":5,\"salt\":\"\",\"hash\":\"\"}",
+        "{\"version\":1,\"kdf\":\"PBKDF2-HMAC-SHA256\",\"user\":\"r\",\"iterations\":1000,"
+        "\"salt\":\"00112233445566778899aabbccddeeff\",\"hash\":\"00\"}",
+        "{\"version\":1,\"kdf\":\"PBKDF2-HMAC-SHA256\",\"user\":\"r\",\"iterations\":1000,"
+        "\"salt\":\"0011223344556677889XaabbccddeeFF\",\"hash\":\"00\"}",
+    };
+    for (size_t i = 0; b && i < sizeof(bad) / sizeof(bad[0]); i++)
+        EXPECT(auth_import(b, bad[i], strlen(bad[i]), err, sizeof(err)) == -1);
+    EXPECT(b && auth_check(b, "root", 4, "n3w pw", 6));      /* the refusals changed nothing */
+    auth_free(b);
+    /* A save that fails: INTERNAL_ERROR, the old password still the one. */
+    snprintf(api.auth_path, sizeof(api.auth_path), "%s/no/such/dir/auth.json", dir);
+    EXPECT(!strcmp(call("session.change_password", json_pack("[s,s,s]", session, "n3w pw", "third"), &r),
+                   "INTERNAL_ERROR"));
+    json_decref(r);
+    EXPECT(!strcmp(call("session.login_with_password", json_pack("[s,s]", "root", "third"), NULL),
+                   "SESSION_AUTHENTICATION_FAILED"));
+    api.auth_path[0] = 0;
+    EXPECT(!strcmp(call("session.change_password", json_pack("[s,s,s]", session, "n3w pw", "keel-demo"), NULL),
+                   ""));
+    EXPECT(!strcmp(call("session.login_with_password", json_pack("[s,s]", "root", "keel-demo"), &r), ""));
+    json_decref(r);
+    snprintf(text, sizeof(text), "%s/auth.json", dir);
+    unlink(text);
+    rmdir(dir);
 }
 
 static void test_jsonrpc(void)
@@ -1325,6 +1393,7 @@ int main(void)
     test_vms();
     test_create();
     test_templates();
+    test_change_password();
     test_events();
     test_tasks();
     test_clean_shutdown();

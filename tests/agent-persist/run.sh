@@ -35,6 +35,7 @@ modules="$XS,build/stubdoms/tapdisk.elf name=tapdisk mem=8M role=hardware pci=00
 modules+=",build/stubdoms/netback.elf name=netback role=hardware pci=00:03.0 mem=32M"
 modules+=",build/stubdoms/agent.elf name=agent role=control mem=32M vif=netback ip=10.0.2.15/24 gw=10.0.2.2"
 modules+=" user=root password=keel-demo kdf_iter=1000 http=1 disk=xvda:/agent.img restart=crash selftest=crash-on-udp"
+PW=keel-demo
 qpid=
 trap '[ -n "$qpid" ] && pkill -TERM -P $qpid 2>/dev/null; wait 2>/dev/null' EXIT
 C="curl -s --max-time 60"
@@ -58,7 +59,7 @@ boot() {
 wait_api() {
     for _ in $(seq 150); do
         kill -0 $qpid 2>/dev/null || fail "QEMU ended: $(cat "$log.qemu" 2>/dev/null)"
-        s=$(jrpc session.login_with_password '["root","keel-demo"]' 2>/dev/null | jq -r '.result // empty' 2>/dev/null)
+        s=$(jrpc session.login_with_password "[\"root\",\"$PW\"]" 2>/dev/null | jq -r '.result // empty' 2>/dev/null)
         [[ "$s" =~ ^OpaqueRef: ]] && return 0
         sleep 2
     done
@@ -119,6 +120,12 @@ grep -q "agent: d$ad is gone: released from the store (.*), its nodes removed" "
     fail "d$ad's nodes after the crash: $(grep "agent: d$ad is gone" "$log")"
 after=${after//Running/Halted}
 [ "${after//Paused/Halted}" = "$before" ] || fail "after the crash: $after, before: $before"
+# The password changed (session.change_password): saved hashed on the disk.
+[ "$(jrpc session.change_password "[\"$s\",\"wrong\",\"keel-other\"]" | jq -r .error.message)" = SESSION_AUTHENTICATION_FAILED ] ||
+    fail "change_password with a wrong old password"
+[ "$(jrpc session.change_password "[\"$s\",\"keel-demo\",\"keel-other\"]" | jq -c .result)" = '""' ] ||
+    fail "session.change_password"
+PW=keel-other
 stop
 grep -q 'PANIC\|hypervisor fault' "$log" && fail "boot 1: hypervisor panic"
 
@@ -149,13 +156,22 @@ debugfs -w -R "write $out/bad.json /vms/11111111-2222-4333-8444-555555555555.jso
     fail "debugfs write the corrupt record"
 printf 'rm /agent.img\nwrite %s /agent.img\n' "$out/agent.img" > "$out/cmds"
 debugfs -w -f "$out/cmds" "$store" >/dev/null 2>&1 || fail "debugfs: agent.img back on the store"
-echo "the host read both records from the disk and added a corrupt one"
+debugfs -R "cat /auth.json" "$out/agent.img" 2>/dev/null > "$out/auth.json"
+[ -s "$out/auth.json" ] || debugfs -R "cat /auth.json.new" "$out/agent.img" 2>/dev/null > "$out/auth.json"
+jq -e '.user == "root" and .kdf == "PBKDF2-HMAC-SHA256" and .iterations == 1000 and (.hash | length) == 64' \
+    "$out/auth.json" >/dev/null || fail "auth.json on the disk: $(cat "$out/auth.json")"
+grep -q 'keel-other' "$out/auth.json" && fail "the new password is on the disk in plain text"
+echo "the host read both records from the disk and added a corrupt one; auth.json holds the new hash"
 
 # ---- boot 2: a host reboot ----
 boot "$out/boot2.log"
 grep -qF 'agent: record /var/vms/11111111-2222-4333-8444-555555555555.json: not JSON' "$log" ||
     fail "boot 2: no log line for the corrupt record"
 grep -qF 'agent: 2 VM records loaded from /var/vms (its disk)' "$log" || fail "boot 2: not 2 records"
+grep -qE 'agent: credentials from /var/auth.json(\.new)? \(set by session.change_password\)' "$log" ||
+    fail "boot 2: the changed credentials were not taken"
+[ "$(jrpc session.login_with_password '["root","keel-demo"]' | jq -r .error.message)" = SESSION_AUTHENTICATION_FAILED ] ||
+    fail "boot 2: the boot line's password still logs in"
 wait_log 1 'agent: autostart of VM auto (other_config:auto_poweron)'
 wait_log 1 'Hello, world'
 again=$(vms)
