@@ -552,6 +552,26 @@ struct agent_vmdef *api_vm_slot(struct agent_api *api)
     return api->vms[nul];
 }
 
+/* The new VM v (its slot taken: used 2) saved and defined: its ref, or
+ * NULL (the slot given back) if the save fails. */
+static json_t *vm_defined(struct call *c, struct agent_vmdef *v)
+{
+    char perr[200];
+    if (c->api->store_dir[0] && persist_save(c->api->store_dir, v, perr, sizeof(perr))) {
+        memset(v, 0, sizeof(*v));
+        failf(c, api_failure("INTERNAL_ERROR", perr, NULL));
+        return NULL;
+    }
+    v->used = 1;
+    struct agent_dom d = { .vmdef = -1, .defined_only = 1 };
+    memcpy(d.handle, v->uuid, 16);
+    memcpy(d.name, v->name, sizeof(d.name));
+    char u[37], r[48];
+    vm_uuid(&d, u);
+    ref_of(u, r);
+    return json_string(r);
+}
+
 static json_t *vm_create(struct call *c)
 {
     json_t *rec = json_array_get(c->params, 1);
@@ -635,20 +655,7 @@ static json_t *vm_create(struct call *c)
     v->vcpus = (unsigned)vcpus;
     v->auto_poweron = ap && !strcmp(json_string_value(ap), "true");
     v->is_template = json_is_true(tmpl);
-    char perr[200];
-    if (c->api->store_dir[0] && persist_save(c->api->store_dir, v, perr, sizeof(perr))) {
-        memset(v, 0, sizeof(*v));
-        failf(c, api_failure("INTERNAL_ERROR", perr, NULL));
-        return NULL;
-    }
-    v->used = 1;
-    struct agent_dom d = { .vmdef = -1, .defined_only = 1 };
-    memcpy(d.handle, v->uuid, 16);
-    memcpy(d.name, v->name, sizeof(d.name));
-    char u[37], r[48];
-    vm_uuid(&d, u);
-    ref_of(u, r);
-    return json_string(r);
+    return vm_defined(c, v);
 }
 
 /* The defined VM ref names, Halted with no domain; NULL (failure set) if
@@ -818,6 +825,23 @@ static int vm_save(struct call *c, struct agent_vmdef *v)
     return 0;
 }
 
+/* The Halted defined VM ref made a template or not, and saved (the old
+ * value back if the save fails). */
+static json_t *set_template(struct call *c, const char *ref, int value)
+{
+    struct agent_dom *d = halted_def(c, ref);
+    if (!d)
+        return NULL;
+    struct agent_vmdef *v = c->api->vms[d->vmdef];
+    int old = v->is_template;
+    v->is_template = value;
+    if (vm_save(c, v)) {
+        v->is_template = old;
+        return NULL;
+    }
+    return json_string("");
+}
+
 /* VM.set_is_a_template(session, self, value): a Halted defined VM. */
 static json_t *vm_set_is_a_template(struct call *c)
 {
@@ -829,17 +853,7 @@ static json_t *vm_set_is_a_template(struct call *c)
         failf(c, api_failure("FIELD_TYPE_ERROR", "value", NULL));
         return NULL;
     }
-    struct agent_dom *d = halted_def(c, ref);
-    if (!d)
-        return NULL;
-    struct agent_vmdef *v = c->api->vms[d->vmdef];
-    int old = v->is_template;
-    v->is_template = json_is_true(value);
-    if (vm_save(c, v)) {
-        v->is_template = old;
-        return NULL;
-    }
-    return json_string("");
+    return set_template(c, ref, json_is_true(value));
 }
 
 /* VM.provision(session, vm): as xapi's, the VM stops being a template;
@@ -848,17 +862,7 @@ static json_t *vm_set_is_a_template(struct call *c)
 static json_t *vm_provision(struct call *c)
 {
     const char *ref = str_param(c, 1, "vm");
-    struct agent_dom *d = ref ? halted_def(c, ref) : NULL;
-    if (!d)
-        return NULL;
-    struct agent_vmdef *v = c->api->vms[d->vmdef];
-    int old = v->is_template;
-    v->is_template = 0;
-    if (vm_save(c, v)) {
-        v->is_template = old;
-        return NULL;
-    }
-    return json_string("");
+    return ref ? set_template(c, ref, 0) : NULL;
 }
 
 /* VM.clone(session, vm, new_name): a new defined VM with vm's
@@ -928,19 +932,7 @@ static json_t *vm_clone(struct call *c)
     v->vcpus = src->vcpus;
     v->auto_poweron = src->auto_poweron;
     v->is_template = src->is_template;
-    char perr[200];
-    if (c->api->store_dir[0] && persist_save(c->api->store_dir, v, perr, sizeof(perr))) {
-        memset(v, 0, sizeof(*v));
-        failf(c, api_failure("INTERNAL_ERROR", perr, NULL));
-        return NULL;
-    }
-    v->used = 1;
-    char u[37], r[48];
-    struct agent_dom nd = { .vmdef = -1, .defined_only = 1 };
-    memcpy(nd.handle, v->uuid, 16);
-    vm_uuid(&nd, u);
-    ref_of(u, r);
-    return json_string(r);
+    return vm_defined(c, v);
 }
 
 /* ---- host and pool ---- */

@@ -922,6 +922,18 @@ static const char *load_vbd(struct agent_api *api, json_t *e, struct vbd *out)
     return NULL;
 }
 
+/* 1 (after a line naming entry i of kind and why) if why, else 0. */
+static int skip_entry(void (*log)(const char *msg), const char *from, const char *kind, size_t i,
+                      const char *why)
+{
+    if (!why)
+        return 0;
+    char msg[300];
+    snprintf(msg, sizeof(msg), "%s: %s %zu: %s (skipped)", from, kind, i, why);
+    log(msg);
+    return 1;
+}
+
 int devices_load(struct agent_api *api, void (*log)(const char *msg))
 {
     char msg[300], err[200], newp[64];
@@ -975,13 +987,8 @@ int devices_load(struct agent_api *api, void (*log)(const char *msg))
         for (int k = 0; k < MAX_VDIS && !slot && !why; k++)
             if (!vdis[k].used)
                 slot = &vdis[k];
-        if (!why && !slot)
-            why = "more than 64 VDIs";
-        if (why) {
-            snprintf(msg, sizeof(msg), "%s: VDI %zu: %s (skipped)", from, i, why);
-            log(msg);
+        if (skip_entry(log, from, "VDI", i, why ? why : slot ? NULL : "more than 64 VDIs"))
             continue;
-        }
         *slot = d;
         nd++;
     }
@@ -993,13 +1000,8 @@ int devices_load(struct agent_api *api, void (*log)(const char *msg))
         for (int k = 0; k < MAX_VBDS && !slot && !why; k++)
             if (!vbd_live(api, &vbds[k]))
                 slot = &vbds[k];
-        if (!why && !slot)
-            why = "more than 256 VBDs";
-        if (why) {
-            snprintf(msg, sizeof(msg), "%s: VBD %zu: %s (skipped)", from, i, why);
-            log(msg);
+        if (skip_entry(log, from, "VBD", i, why ? why : slot ? NULL : "more than 256 VBDs"))
             continue;
-        }
         *slot = b;
         nb++;
         for (int v = 0; v < AGENT_MAX_VMDEFS; v++)   /* its VM's record lists it */
