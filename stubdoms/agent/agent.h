@@ -249,6 +249,15 @@ int persist_write_file(const char *path, const char *text, char *err, size_t err
  * max + 1), malloc'd, or NULL with the reason. */
 char *persist_read_file(const char *path, size_t max, size_t *len, char *err, size_t errlen);
 int persist_parse_uuid(const char *s, uint8_t u[16]);
+/* The newest whole one of path.new and path, as the records are read (a
+ * whole .new wins: its rename may not have reached the disk): each read
+ * (at most max bytes) and offered to take, which returns 0 if it takes
+ * the text, else -1 with why; each refusal and each read error but a
+ * missing file is logged as "PATH: why (not used)".  0 with the path
+ * taken in from, or -1 if neither was. */
+int persist_read_newest(const char *path, size_t max,
+                        int (*take)(const char *text, size_t len, void *ctx, char *err, size_t errlen),
+                        void *ctx, void (*log)(const char *msg), char *from, size_t fromlen);
 /* Removes the record of uuid; 0, or -1 with the reason. */
 int persist_remove(const char *dir, const uint8_t uuid[16], char *err, size_t errlen);
 /* Loads every record of dir into free slots of vms[0..max) (a NULL

@@ -934,49 +934,35 @@ static int skip_entry(void (*log)(const char *msg), const char *from, const char
     return 1;
 }
 
+/* A table's text taken if it is a version DEVICES_VERSION object with
+ * its two arrays (the entries are checked one by one after). */
+static int take_table(const char *text, size_t len, void *ctx, char *err, size_t errlen)
+{
+    json_error_t je;
+    json_t *o = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
+    if (!o) {
+        snprintf(err, errlen, "not JSON: %s (line %d)", je.text, je.line);
+        return -1;
+    }
+    if (!json_is_object(o) || !json_is_integer(json_object_get(o, "version")) ||
+        json_integer_value(json_object_get(o, "version")) != DEVICES_VERSION ||
+        !json_is_array(json_object_get(o, "VDIs")) || !json_is_array(json_object_get(o, "VBDs"))) {
+        snprintf(err, errlen, "not a version %d table of VDIs and VBDs", DEVICES_VERSION);
+        json_decref(o);
+        return -1;
+    }
+    *(json_t **)ctx = o;
+    return 0;
+}
+
 int devices_load(struct agent_api *api, void (*log)(const char *msg))
 {
-    char msg[300], err[200], newp[64];
+    char msg[300], from[200];
     if (!api->devices_path[0])
         return 0;
-    /* A whole .new is the table (the save got as far as its fsync), as
-     * for VM records. */
-    snprintf(newp, sizeof(newp), "%s.new", api->devices_path);
     json_t *o = NULL;
-    const char *from = NULL;
-    const char *paths[2] = { newp, api->devices_path };
-    for (int p = 0; p < 2 && !o; p++) {
-        size_t len;
-        char *buf = persist_read_file(paths[p], DEVICES_FILE_MAX, &len, err, sizeof(err));
-        if (!buf) {
-            if (p == 1 && strcmp(err, "open: No such file or directory")) {
-                snprintf(msg, sizeof(msg), "%s: %s", paths[p], err);
-                log(msg);
-            }
-            continue;
-        }
-        json_error_t je;
-        if (len > DEVICES_FILE_MAX) {
-            snprintf(msg, sizeof(msg), "%s: more than %d bytes (not read)", paths[p], DEVICES_FILE_MAX);
-            log(msg);
-        } else if (!(o = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &je))) {
-            snprintf(msg, sizeof(msg), "%s: not JSON: %s (line %d)", paths[p], je.text, je.line);
-            log(msg);
-        } else if (!json_is_object(o) || !json_is_integer(json_object_get(o, "version")) ||
-                   json_integer_value(json_object_get(o, "version")) != DEVICES_VERSION ||
-                   !json_is_array(json_object_get(o, "VDIs")) ||
-                   !json_is_array(json_object_get(o, "VBDs"))) {
-            snprintf(msg, sizeof(msg), "%s: not a version %d table of VDIs and VBDs", paths[p],
-                     DEVICES_VERSION);
-            log(msg);
-            json_decref(o);
-            o = NULL;
-        } else {
-            from = paths[p];
-        }
-        free(buf);
-    }
-    if (!o)
+    if (persist_read_newest(api->devices_path, DEVICES_FILE_MAX, take_table, &o, log, from,
+                            sizeof(from)))
         return 0;
     int nd = 0, nb = 0;
     json_t *a = json_object_get(o, "VDIs");

@@ -513,30 +513,25 @@ static void persist_log(const char *msg)
     printf("agent: record %s\n", msg);
 }
 
-/* The credentials session.change_password saved (api.auth_path): a whole
- * .new first, as for the records (the rename may not have reached the
- * disk), then the file; neither: the boot line's stay. */
+/* The credentials session.change_password saved (api.auth_path), the
+ * newest whole copy (persist_read_newest); none: the boot line's stay. */
+static int take_credentials(const char *text, size_t len, void *ctx, char *err, size_t errlen)
+{
+    (void)ctx;
+    return auth_import(api.auth, text, len, err, errlen);
+}
+
+static void credentials_log(const char *msg)
+{
+    printf("agent: %s\n", msg);
+}
+
 static void load_credentials(void)
 {
-    char paths[2][48], aerr[120];
-    snprintf(paths[0], sizeof(paths[0]), "%s.new", api.auth_path);
-    snprintf(paths[1], sizeof(paths[1]), "%s", api.auth_path);
-    for (int i = 0; i < 2; i++) {
-        size_t alen;
-        char *atext = persist_read_file(paths[i], 4096, &alen, aerr, sizeof(aerr));
-        if (!atext) {
-            if (strcmp(aerr, "open: No such file or directory"))
-                printf("agent: %s: %s\n", paths[i], aerr);
-            continue;
-        }
-        int rc = alen > 4096 ? -1 : auth_import(api.auth, atext, alen, aerr, sizeof(aerr));
-        free(atext);
-        if (!rc) {
-            printf("agent: credentials from %s (set by session.change_password)\n", paths[i]);
-            return;
-        }
-        printf("agent: %s: %s (not used)\n", paths[i], alen > 4096 ? "more than 4096 bytes" : aerr);
-    }
+    char from[200];
+    if (!persist_read_newest(api.auth_path, 4096, take_credentials, NULL, credentials_log, from,
+                             sizeof(from)))
+        printf("agent: credentials from %s (set by session.change_password)\n", from);
 }
 
 static void devices_log(const char *msg)

@@ -270,6 +270,39 @@ char *persist_read_file(const char *path, size_t max, size_t *len, char *err, si
     return buf;
 }
 
+int persist_read_newest(const char *path, size_t max,
+                        int (*take)(const char *text, size_t len, void *ctx, char *err, size_t errlen),
+                        void *ctx, void (*log)(const char *msg), char *from, size_t fromlen)
+{
+    char paths[2][200], err[200], msg[460];
+    snprintf(paths[0], sizeof(paths[0]), "%s.new", path);
+    snprintf(paths[1], sizeof(paths[1]), "%s", path);
+    for (int i = 0; i < 2; i++) {
+        size_t len;
+        char *text = persist_read_file(paths[i], max, &len, err, sizeof(err));
+        if (!text) {
+            if (strcmp(err, "open: No such file or directory")) {
+                snprintf(msg, sizeof(msg), "%s: %s", paths[i], err);
+                log(msg);
+            }
+            continue;
+        }
+        int rc = -1;
+        if (len > max)
+            snprintf(err, sizeof(err), "more than %zu bytes", max);
+        else
+            rc = take(text, len, ctx, err, sizeof(err));
+        free(text);
+        if (!rc) {
+            snprintf(from, fromlen, "%s", paths[i]);
+            return 0;
+        }
+        snprintf(msg, sizeof(msg), "%s: %s (not used)", paths[i], err);
+        log(msg);
+    }
+    return -1;
+}
+
 /* Reads path (at most PERSIST_MAX + 1 bytes) and decodes it; 0, or -1
  * with the reason in err. */
 static int load_one(const char *path, int (*kernel_known)(const char *), struct agent_vmdef *out,
