@@ -62,6 +62,7 @@ include lib/diskfs/diskfs.mk
 include toolchain/lwip.mk
 include minios/drivers/drivers.mk
 include stubdoms/netback/netback.mk
+include stubdoms/dm/dm.mk
 include apps/apps.mk
 include stubdoms/agent/agent.mk
 include tests/unit/grant.mk

@@ -494,6 +494,7 @@ static bool destroy_frames_step(struct domain *d, uint64_t end)
         /* PVH: no PV page tables or pins; its nested page tables go, then
          * its frames as a PV domain's (hv/hvm/p2m.c). */
         hvm_p2m_free(d);
+        hvm_ioreq_free(d);
         d->destroy_phase = DESTROY_FRAMES;
     }
     while (d->destroy_phase < DESTROY_PINS) {
@@ -579,7 +580,7 @@ static struct domain *dying_head, **dying_tail = &dying_head;
  * if it was the xenstore domain, the boot domains it held run.  Done by
  * the reaper (reap_dead_domains), which holds no lock, so that a domain
  * may die wherever its death is found (with its own or another lock). */
-static bool dom_exc_pending, xs_gone_pending;
+static bool dom_exc_pending, xs_gone_pending, dm_gone_pending;
 static spinlock_t reap_lock = SPINLOCK_INIT("reap", LOCK_ORDER_REAP);
 
 static void add_dying(struct domain *d)
@@ -615,6 +616,8 @@ static void mark_dead(struct domain *d)
                (unsigned long)d->con_dropped);
     if (d->roles & ROLE_XENSTORE)
         __atomic_store_n(&xs_gone_pending, true, __ATOMIC_RELEASE);
+    if (d->roles & ROLE_DM)
+        __atomic_store_n(&dm_gone_pending, true, __ATOMIC_RELEASE);
     __atomic_store_n(&dom_exc_pending, true, __ATOMIC_RELEASE);
     add_dying(d);                /* last: the reaper may take it from here */
 }
@@ -749,6 +752,8 @@ bool reap_dead_domains(void)
         return false;
     if (__atomic_exchange_n(&xs_gone_pending, false, __ATOMIC_ACQ_REL))
         release_xs_holds();
+    if (__atomic_exchange_n(&dm_gone_pending, false, __ATOMIC_ACQ_REL))
+        hvm_ioreq_emulators_check();
     if (__atomic_exchange_n(&dom_exc_pending, false, __ATOMIC_ACQ_REL))
         send_global_virq_privileged(VIRQ_DOM_EXC);
     uint64_t end = rdtsc() + REAP_BUDGET_US * tsc_khz / 1000;

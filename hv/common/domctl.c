@@ -442,7 +442,11 @@ static long domctl_locked(struct xen_domctl *opp, unsigned long arg, struct doma
         }
         break;
     case XEN_DOMCTL_unpausedomain:
-        if (__atomic_exchange_n(&d->xs_held, false, __ATOMIC_ACQ_REL)) {
+        if (d->dm_held && (cur->roles & ROLE_DM) &&
+            __atomic_exchange_n(&d->dm_held, false, __ATOMIC_ACQ_REL)) {
+            /* the boot hold for its device model (xsm.c) */
+            sched_unpause_domain(d);
+        } else if (__atomic_exchange_n(&d->xs_held, false, __ATOMIC_ACQ_REL)) {
             /* the boot hold (xsm.c) */
             sched_unpause_domain(d);
         } else if (!d->pause_count) {

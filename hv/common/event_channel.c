@@ -14,6 +14,7 @@
 #include "time.h"
 #include "hypercall.h"
 #include "xsm.h"
+#include "hvm.h"
 #include <xen/event_channel.h>
 
 #define BITS_PER_WORD (sizeof(xen_ulong_t) * 8)
@@ -364,6 +365,36 @@ long evtchn_close_port(struct domain *d, unsigned port)
     return close_port(d, port);
 }
 
+long evtchn_alloc_xen_port(struct domain *d, unsigned vcpu, domid_t remote)
+{
+    ev_lock(d);
+    long port = d->shutdown ? -XEN_ESRCH : get_free_port(d);
+    if (port >= 0)
+        d->evtchn[port] = (struct evtchn){ .state = EVTCHNSTAT_unbound, .remote_dom = remote,
+                                           .notify_vcpu = (uint16_t)vcpu, .xen = 1 };
+    ev_unlock(d);
+    return port;
+}
+
+void evtchn_send_xen(struct domain *d, unsigned port)
+{
+    ev_lock(d);
+    if (evtchn_port_valid(d, port) && chn(d, port)->xen &&
+        chn(d, port)->state == EVTCHNSTAT_interdomain) {
+        struct domain *rd = domain_by_id(chn(d, port)->remote_dom);
+        if (rd && rd->evtchn)
+            evtchn_set_pending(rd, chn(d, port)->u);
+    }
+    ev_unlock(d);
+}
+
+/* The guest's own operations on a port the hypervisor consumes: refused
+ * (Xen: consumer_is_xen, -EINVAL). */
+static bool xen_port(struct domain *d, unsigned port)
+{
+    return evtchn_port_valid(d, port) && chn(d, port)->xen;
+}
+
 static long evtchn_alloc_unbound(struct evtchn_alloc_unbound *a)
 {
     long err = 0;
@@ -468,16 +499,22 @@ static long send_locked(unsigned port)
     struct evtchn *c = chn(d, port);
     switch (c->state) {
     case EVTCHNSTAT_interdomain: {
+        if (c->xen)
+            return -XEN_EINVAL;
         struct domain *rd = domain_by_id(c->remote_dom);
-        if (rd && rd->evtchn)
-            evtchn_set_pending(rd, c->u);
+        if (rd && rd->evtchn && evtchn_port_valid(rd, c->u)) {
+            if (__builtin_expect(rd->evtchn[c->u].xen, 0))
+                hvm_ioreq_notify(rd, c->u);      /* an ioreq server's (hv/hvm/ioreq.c) */
+            else
+                evtchn_set_pending(rd, c->u);
+        }
         return 0;
     }
     case EVTCHNSTAT_ipi:
         evtchn_set_pending(d, port);
         return 0;
     case EVTCHNSTAT_unbound:
-        return 0;                /* silently dropped, as in Xen */
+        return c->xen ? -XEN_EINVAL : 0;   /* silently dropped, as in Xen */
     default:
         return -XEN_EINVAL;
     }
@@ -565,7 +602,7 @@ static long bind_vcpu_locked(struct evtchn_bind_vcpu *b)
     struct domain *d = current_domain();
     if (b->vcpu >= d->nr_vcpus || !d->vcpu[b->vcpu])
         return -XEN_ENOENT;
-    if (!evtchn_port_valid(d, b->port))
+    if (!evtchn_port_valid(d, b->port) || xen_port(d, b->port))
         return -XEN_EINVAL;
     struct evtchn *c = chn(d, b->port);
     switch (c->state) {
@@ -588,7 +625,7 @@ static long bind_vcpu_locked(struct evtchn_bind_vcpu *b)
 static long unmask_locked(unsigned port)
 {
     struct domain *d = current_domain();
-    if (!evtchn_port_valid(d, port))
+    if (!evtchn_port_valid(d, port) || xen_port(d, port))
         return -XEN_EINVAL;
     if (__builtin_expect(d->fifo != NULL, 0)) {
         evtchn_fifo_unmask(d, port);
@@ -613,8 +650,13 @@ static long evtchn_reset(domid_t dom)
     struct domain *d = target_domain(dom, &err);
     if (!d)
         return err;
-    for (unsigned p = 1; p < d->max_evtchns; p++)
-        close_port(d, p);        /* a closed port: -EINVAL, ignored */
+    for (unsigned p = 1; p < d->max_evtchns; p++) {
+        ev_lock(d);
+        bool xen = xen_port(d, p);
+        ev_unlock(d);
+        if (!xen)                /* the hypervisor's stay, as Xen's */
+            close_port(d, p);    /* a closed port: -EINVAL, ignored */
+    }
     /* As Xen: a FIFO domain goes back to the 2-level ABI, unless a port
      * was bound again meanwhile (-EAGAIN). */
     long rc = 0;
@@ -709,7 +751,11 @@ static long event_channel_op(unsigned long cmd, unsigned long arg)
         struct evtchn_close c;
         if (copy_from_guest(&c, arg, sizeof(c)))
             return -XEN_EFAULT;
-        return close_port(current_domain(), c.port);
+        struct domain *d = current_domain();
+        ev_lock(d);
+        bool xen = xen_port(d, c.port);
+        ev_unlock(d);
+        return xen ? -XEN_EINVAL : close_port(d, c.port);
     }
     case EVTCHNOP_reset: {
         struct evtchn_reset r;

@@ -4,6 +4,7 @@
 #include "lib.h"
 #include "mm.h"
 #include "domain.h"
+#include "hvm.h"
 #include "hypercall.h"
 #include "pv.h"
 #include <xen/memory.h>
@@ -189,6 +190,8 @@ long do_memory_op(unsigned long cmd, unsigned long arg, unsigned long a3,
     case XENMEM_add_to_physmap:
     case XENMEM_add_to_physmap_batch:
         return -XEN_EACCES;      /* as Xen: only for translated guests */
+    case XENMEM_acquire_resource:
+        return hvm_acquire_resource(arg);   /* ioreq servers (hv/hvm/ioreq.c) */
     default:
         return -XEN_ENOSYS;
     }

@@ -100,28 +100,6 @@ long do_xenoprof_op(unsigned long op, unsigned long arg, unsigned long a3, unsig
     }
 }
 
-/* dm_op (do_dm_op, dm_op): at most two buffers (-E2BIG), the buffer
- * list read (-EFAULT), the target another existing domain (-ESRCH, the
- * caller itself -EPERM); every Keel domain is PV, so then -EINVAL as
- * Xen's !is_hvm_domain. */
-long do_dm_op(unsigned long domid, unsigned long nr_bufs, unsigned long bufs,
-              unsigned long a4, unsigned long a5)
-{
-    (void)a4, (void)a5;
-    xen_dm_op_buf_t b[2];
-    unsigned n = (unsigned)nr_bufs;
-    if (n > ARRAY_SIZE(b))
-        return -XEN_E2BIG;
-    if (copy_from_guest(b, bufs, n * sizeof(b[0])))
-        return -XEN_EFAULT;
-    struct domain *d = domain_get((domid_t)domid);
-    if (!d)
-        return -XEN_ESRCH;
-    long rc = d == current_domain() ? -XEN_EPERM : -XEN_EINVAL;
-    domain_put(d);
-    return rc;
-}
-
 /* paging_domctl_cont, __HYPERVISOR_arch_1 (do_paging_domctl_cont): Xen's
  * continuation of XEN_DOMCTL_shadow_op.  The domctl read (-EFAULT), the
  * interface version and the cmd shadow_op (else -EOPNOTSUPP), the domain

@@ -71,6 +71,9 @@ int xsm_domctl(struct domain *cur, struct domain *tgt, unsigned cmd)
          * introduced it (docs/roles.md); nothing else. */
         if (tgt && tgt->xs_held && (cur->roles & ROLE_XENSTORE))
             return 0;
+        /* ... and a device model its target, held at boot for it. */
+        if (tgt && tgt->dm_held && (cur->roles & ROLE_DM) && xsm_dm_target(cur) == tgt)
+            return 0;
         return xsm_default_action(XSM_PRIV, cur, tgt);
     default:
         return xsm_default_action(XSM_PRIV, cur, tgt);

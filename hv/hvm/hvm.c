@@ -620,6 +620,10 @@ static void ioio(struct vcpu *v, struct cpu_user_regs *r)
         hvm_emulate_insn(v, r, in ? "ins" : "outs");
         return;
     }
+    /* A port an ioreq server claims: its device model answers (ioreq.c);
+     * the vCPU goes on at `next` once it has. */
+    if (port != 0xe9 && hvm_ioreq_pio(v, port, size, in, (uint32_t)r->rax, next))
+        return;
     if (in) {
         uint64_t mask = size == 4 ? 0xffffffffULL : (1ULL << (size * 8)) - 1;
         uint32_t val = hvm_port_in(v, port, size);

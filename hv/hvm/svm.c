@@ -227,6 +227,12 @@ noreturn void svm_loop(void)
         struct vcpu *v = pc->curr;
         struct cpu_user_regs *r = v->arch.regs;
         uint8_t *vmcb = v->arch.hvm.vmcb;
+        /* An I/O its device model has not answered: it waits (ioreq.c). */
+        if (__builtin_expect(v->arch.hvm.io.wait, 0)) {
+            if (!hvm_ioreq_complete(v, r))
+                continue;
+            vmcb_wr(vmcb, VMCB_INT_SHADOW, 0);    /* the instruction completed */
+        }
         asid_assign(v, pc->id);
         hvm_inject_callback(v);
         vlapic_inject(v);

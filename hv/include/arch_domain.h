@@ -92,6 +92,11 @@ struct hvm_vcpu {
     uint64_t asid_gen;             /* the pCPU generation it was taken in */
     int asid_cpu;                  /* the pCPU it was taken on (-1: none) */
     uint8_t upcall_vector;         /* HVMOP_set_evtchn_upcall_vector (0: none) */
+    struct hvm_io_wait {           /* an I/O sent to an ioreq server (ioreq.c) */
+        bool wait;                 /* its answer not taken yet: the vCPU does not run */
+        uint8_t srv, size, dir;    /* the server; the access (IOREQ_READ/WRITE) */
+        uint64_t next_rip;         /* where the guest goes on once it is answered */
+    } io;
     struct hvm_vlapic {            /* its x2APIC (hv/hvm/vlapic.c) */
         uint32_t tpr, svr, esr, tdcr, lvt[6];
         uint32_t irr[8], isr[8];
@@ -153,6 +158,7 @@ struct hvm_domain {
     struct hvm_gnt_map gnt_map[16]; /* others' grants in its p2m (HVM_GNT_MAPS) */
     uint64_t st_gfn[8];            /* v2 status frame i mapped there (HVM_GT_STATUS_FRAMES) */
     uint64_t st_ram_mfn[8];        /* ... and the RAM frame it hides (0: not mapped) */
+    struct hvm_ioreq *ioreq;       /* its ioreq servers (ioreq.c; NULL: none made yet) */
 };
 
 /* The hidden frame of a frame placed above its RAM (add_to_physmap of

@@ -139,6 +139,8 @@ struct domain {
     bool has_run;                /* a vCPU of it was switched to */
     bool xs_held;                /* paused at boot until the xenstore domain
                                     has introduced it (it unpauses it) */
+    bool dm_held;                /* paused at boot until its device model (a
+                                    role=dm boot domain) unpauses it */
     xen_domain_handle_t handle;  /* from DOMCTL_createdomain */
     struct xsm_rangeset { unsigned nr; struct { uint64_t s, e; } r[12]; }
         io_ports, io_mem, io_irqs;       /* granted with DOMCTL_*_permission */

@@ -8,7 +8,9 @@ struct evtchn {
     uint16_t state : 3;          /* EVTCHNSTAT_* (0 to 5) */
     uint16_t notify_vcpu : 13;   /* 0 to MAX_VCPUS - 1 */
     uint16_t remote_dom;         /* unbound: who may bind; interdomain: peer */
-    uint32_t u;                  /* interdomain: peer port; virq: the virq */
+    uint32_t u : 31;             /* interdomain: peer port; virq: the virq */
+    uint32_t xen : 1;            /* the hypervisor's end of a channel (an ioreq */
+                                 /* server's: Xen's consumer_is_xen), not the guest's */
 };
 
 _Static_assert(MAX_VCPUS <= (1 << 13) && EVTCHNSTAT_pirq < 8, "struct evtchn fields");
@@ -20,6 +22,15 @@ void evtchn_destroy(struct domain *d);
  * behalf (boot-time wiring to the xenstore domain). */
 long evtchn_alloc_unbound_port(struct domain *d, domid_t remote);
 long evtchn_close_port(struct domain *d, unsigned port);
+/* A port of d that the hypervisor consumes (an ioreq server's, Xen's
+ * alloc_unbound_xen_event_channel): unbound for remote, sends to it from
+ * remote call hvm_ioreq_notify(d, port) instead of raising it in d, and
+ * d itself may not close, send on, rebind or unmask it (-EINVAL).  The
+ * port or a negative errno. */
+long evtchn_alloc_xen_port(struct domain *d, unsigned vcpu, domid_t remote);
+/* The hypervisor sends on such a port: the remote end is raised if it is
+ * bound, else nothing happens. */
+void evtchn_send_xen(struct domain *d, unsigned port);
 void evtchn_set_pending(struct domain *d, unsigned port);
 void send_guest_vcpu_virq(struct vcpu *v, unsigned virq);
 void send_guest_global_virq(struct domain *d, unsigned virq);

@@ -74,6 +74,19 @@ int pvh_build(struct domain *d, const struct elf_image_info *in, const uint8_t *
               const char *cmdline, const void *mod, uint64_t mod_len,
               char *err, size_t errlen);
 
+/* ioreq servers (ioreq.c, docs/hvm.md): dm_op is in hypercall.h. */
+long hvm_acquire_resource(unsigned long arg);
+/* A port access sent to the server claiming it (v then waits: true). */
+bool hvm_ioreq_pio(struct vcpu *v, unsigned port, unsigned size, bool in, uint32_t val,
+                   uint64_t next_rip);
+/* Before v runs with an I/O outstanding: its answer taken, or v waits. */
+bool hvm_ioreq_complete(struct vcpu *v, struct cpu_user_regs *r);
+/* The device model sent on its end of d's port (event_channel.c). */
+void hvm_ioreq_notify(struct domain *d, unsigned port);
+void hvm_ioreq_free(struct domain *d);
+/* A role=dm domain died: the domains it served die (the reaper). */
+void hvm_ioreq_emulators_check(void);
+
 /* v's own CR4, from its VMCB. */
 uint64_t hvm_guest_cr4(struct vcpu *v);
 /* What a PVH vCPU's CPUID adds to the common policy (hv/hvm/vlapic.c):

@@ -597,6 +597,20 @@ void restart_domains(void)
         send_global_virq_privileged(VIRQ_DOM_EXC);
 }
 
+/* Whether a role=dm boot module names d as its target (by name or id):
+ * then d is held paused until that device model unpauses it (domctl.c),
+ * as a toolstack starts an HVM guest once its device model is up. */
+static bool dm_wanted(const struct module_config *mc, const struct domain *d)
+{
+    char id[8];
+    snprintf(id, sizeof(id), "%u", d->id);
+    for (unsigned k = 0; k < nr_boot_modules; k++)
+        if (!mc[k].rc && !mc[k].ramdisk && (mc[k].cfg.roles & ROLE_DM) &&
+            (!strcmp(mc[k].cfg.target, d->name) || !strcmp(mc[k].cfg.target, id)))
+            return true;
+    return false;
+}
+
 void build_boot_domains(void)
 {
     uint64_t baseline = free_page_count();
@@ -680,6 +694,11 @@ void build_boot_domains(void)
             }
             if (cfg.restart != RESTART_NEVER)
                 restart_slot_add(d, m, rd != NULL);
+            if (dm_wanted(mc, d)) {
+                d->dm_held = true;
+                sched_pause_domain(d);
+                printk("d%u (%s): held until its device model lets it run\n", d->id, d->name);
+            }
             if (xs_m < 0)
                 start_domain(d);
             continue;

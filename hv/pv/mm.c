@@ -457,13 +457,13 @@ static long foreign_gfn_entry(uint64_t *val, struct domain *fd)
 
 /* Changes entry idx of validated table mfn (a level-`level` table). */
 static long mod_entry(uint64_t tmfn, unsigned idx, unsigned level, uint64_t val,
-                      struct domain *d, struct domain *fd)
+                      struct domain *d, struct domain *fd, bool no_translate)
 {
     if (hv_slot(level, idx))
         return -XEN_EPERM;
     uint64_t *t = pfn_to_virt(tmfn);
     uint64_t old = t[idx];
-    if ((val & PTE_P) && level == 1 && fd && fd->arch.type != GUEST_PV) {
+    if ((val & PTE_P) && level == 1 && fd && fd->arch.type != GUEST_PV && !no_translate) {
         long rc = foreign_gfn_entry(&val, fd);
         if (rc)
             return rc;
@@ -561,7 +561,7 @@ static long update_va(unsigned long va, unsigned long val, unsigned long flags,
         return -XEN_EINVAL;
     domain_lock2(d, fd ? fd : d);
     long rc = fd && fd->shutdown ? -XEN_ESRCH :
-              find_l1(v, va, &l1, &idx) ? mod_entry(l1, idx, 1, val, d, fd) : -XEN_EINVAL;
+              find_l1(v, va, &l1, &idx) ? mod_entry(l1, idx, 1, val, d, fd, false) : -XEN_EINVAL;
     domain_unlock2(d, fd ? fd : d);
     if (rc)
         return rc;
@@ -668,7 +668,8 @@ long do_mmu_update(unsigned long reqs, unsigned long count, unsigned long done_p
             m2p[mfn] = u.val;
             continue;
         }
-        if (cmd != MMU_NORMAL_PT_UPDATE && cmd != MMU_PT_UPDATE_PRESERVE_AD) {
+        if (cmd != MMU_NORMAL_PT_UPDATE && cmd != MMU_PT_UPDATE_PRESERVE_AD &&
+            cmd != MMU_PT_UPDATE_NO_TRANSLATE) {
             rc = -XEN_ENOSYS;
             break;
         }
@@ -693,7 +694,10 @@ long do_mmu_update(unsigned long reqs, unsigned long count, unsigned long done_p
         if (PGT_COUNT(ti) && is_table_type(t)) {
             if (cmd == MMU_PT_UPDATE_PRESERVE_AD)
                 val |= ((uint64_t *)pfn_to_virt(mfn))[idx] & (PTE_A | PTE_D);
-            rc = mod_entry(mfn, idx, t, val, td, td == d ? fd : NULL);
+            /* NO_TRANSLATE: a translated foreign domain's frame by machine
+             * address (its ioreq page: hv/hvm/ioreq.c), as Xen. */
+            rc = mod_entry(mfn, idx, t, val, td, td == d ? fd : NULL,
+                           cmd == MMU_PT_UPDATE_NO_TRANSLATE);
             if (rc)
                 break;
         } else if (PGT_COUNT(ti) == 0 || t == PGT_WRITABLE) {
@@ -1127,7 +1131,7 @@ static bool ptwr_emulate(struct vcpu *v, struct cpu_user_regs *r, unsigned long 
     }
     uint64_t nval = (cur & ~mask) | ((res << shift) & mask);
     mfn = tmfn;
-    if (nval != cur && mod_entry(mfn, e, 1, nval, d, NULL))
+    if (nval != cur && mod_entry(mfn, e, 1, nval, d, NULL, false))
         return false;
     if (op == PTWR_XCHG)
         reg_put(r, reg, old, bytes, rex);

@@ -334,3 +334,37 @@ unsigned long minios_area_alloc_chunk(void)
     area_chunks++;
     return va;
 }
+
+void *minios_map_foreign(domid_t dom, const unsigned long *frames, unsigned n, int no_translate,
+                         long *err)
+{
+    if (n == 0 || n > 512) {
+        *err = -XEN_EINVAL;
+        return NULL;
+    }
+    unsigned long va = minios_area_alloc_chunk();
+    uint64_t l1 = va ? l1_for(va, alloc_pt_pfn) : 0;
+    if (!l1) {
+        *err = -XEN_ENOMEM;
+        return NULL;
+    }
+    struct mmu_update u[16];
+    for (unsigned i = 0; i < n;) {
+        unsigned k = 0;
+        for (; k < 16 && i + k < n; k++) {
+            u[k].ptr = (l1 + (i + k) * 8) |
+                       (no_translate ? MMU_PT_UPDATE_NO_TRANSLATE : MMU_NORMAL_PT_UPDATE);
+            u[k].val = ((uint64_t)frames[i + k] << PAGE_SHIFT) | PTE_PAGE;
+        }
+        unsigned done = 0;
+        long rc = HYPERVISOR_mmu_update(u, k, &done, dom);
+        if (rc < 0) {
+            /* what was mapped stays mapped in the (abandoned) chunk */
+            *err = rc;
+            return NULL;
+        }
+        i += k;
+    }
+    *err = 0;
+    return (void *)va;
+}

@@ -3,6 +3,7 @@
 #define MINIOS_MM_H
 
 #include <stddef.h>
+#include <minios/hypercall.h>
 
 /*
  * At start minios maps all of its reservation at virtual = pseudo-physical
@@ -38,5 +39,13 @@ unsigned long minios_virt_to_mfn(const void *va);
  * with its page table in place, for grant and foreign mappings; its
  * address, or 0 when out of memory or areas. */
 unsigned long minios_area_alloc_chunk(void);
+
+/* Maps n (at most 512) frames of domain dom writable at consecutive
+ * addresses of a new area (mmu_update with dom as the foreign domain;
+ * with no_translate, MMU_PT_UPDATE_NO_TRANSLATE: machine frames of a
+ * translated domain, e.g. an ioreq page from XENMEM_acquire_resource).
+ * The address, or NULL with the hypervisor's errno in *err. */
+void *minios_map_foreign(domid_t dom, const unsigned long *frames, unsigned n, int no_translate,
+                         long *err);
 
 #endif /* MINIOS_MM_H */

@@ -1,0 +1,259 @@
+/*
+ * The device model stub domain (docs/hvm.md, "The device model and ioreq
+ * servers"): a PV minios domain with role=dm for exactly one target, an
+ * HVM/PVH domain.  As QEMU does under Xen, it makes an ioreq server for
+ * its target (dm_op), maps the server's ioreq page (XENMEM_acquire_resource,
+ * then mmu_update with MMU_PT_UPDATE_NO_TRANSLATE), binds each vCPU's
+ * event channel, claims the ports of its devices, enables the server and
+ * lets the target run (the hypervisor holds it paused until then).  Each
+ * ioreq is answered from the event handler.
+ *
+ * Devices so far: the 16550A UART at 0x3f8 (COM1), whose lines are printed
+ * as "dm: dN serial: ...".
+ *
+ * Boot line: target=ID (required); selftest=crash-after:N crashes this
+ * domain after N answers (the test of a device model's death).
+ */
+#define __XEN_TOOLS__ 1
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <minios/console.h>
+#include <minios/events.h>
+#include <minios/mm.h>
+#include <minios/sched.h>
+#include <minios/thread.h>
+#include <minios/time.h>
+#include <xen/domctl.h>
+#include <xen/memory.h>
+#include <xen/hvm/dm_op.h>
+#include <xen/hvm/ioreq.h>
+#include <xen/hvm/hvm_op.h>
+#include "uart.h"
+
+#define COM1 0x3f8
+#define MAX_VCPUS 128                   /* one ioreq page */
+#define LOG_LINES 32
+
+static domid_t target;
+static ioservid_t server;
+static shared_iopage_t *iopage;
+static unsigned nr_vcpus;
+static evtchn_port_t local_port[MAX_VCPUS];
+static struct uart com1;
+static unsigned long answered, refused, crash_after;
+
+/* Lines the handler produced, printed by the main thread. */
+static char lines[LOG_LINES][UART_LINE_MAX + 1];
+static unsigned line_head, line_tail;
+static unsigned long lines_dropped;
+static struct minios_waitq wq = MINIOS_WAITQ_INIT;
+
+static void dlog(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void dlog(const char *fmt, ...)
+{
+    char buf[200];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof(buf), fmt, ap);
+    va_end(ap);
+    printf("dm: %s\n", buf);
+    fflush(stdout);
+}
+
+static long dm_op(void *arg, size_t size)
+{
+    xen_dm_op_buf_t b = { .size = size };
+    set_xen_guest_handle(b.h, arg);
+    return _hypercall3(__HYPERVISOR_dm_op, target, 1, &b);
+}
+
+static long domctl(unsigned cmd, struct xen_domctl *op)
+{
+    memset(op, 0, sizeof(*op));
+    op->cmd = cmd;
+    op->interface_version = XEN_DOMCTL_INTERFACE_VERSION;
+    op->domain = target;
+    return _hypercall1(__HYPERVISOR_domctl, op);
+}
+
+/* From the UART, in the handler: queued for the main thread. */
+static void serial_line(void *ctx, const char *line)
+{
+    (void)ctx;
+    if (line_head - line_tail == LOG_LINES) {
+        lines_dropped++;
+        return;
+    }
+    char *d = lines[line_head % LOG_LINES];
+    size_t i = 0;
+    for (; line[i] && i < UART_LINE_MAX; i++)
+        d[i] = (line[i] >= 0x20 && line[i] < 0x7f) ? line[i] : '?';
+    d[i] = 0;
+    line_head++;
+    minios_waitq_wake_all(&wq);
+}
+
+/* One request, as QEMU's cpu_ioreq_pio: a port access of 1, 2 or 4 bytes
+ * in a claimed range; anything else is refused (a read gets all ones) and
+ * counted, and the server goes on. */
+static void serve(ioreq_t *p)
+{
+    bool read = p->dir == IOREQ_READ;
+    if (p->type != IOREQ_TYPE_PIO || p->data_is_ptr || p->count != 1 ||
+        (p->size != 1 && p->size != 2 && p->size != 4) || p->addr < COM1 ||
+        p->addr + p->size - 1 > COM1 + 7) {
+        refused++;
+        if (read)
+            p->data = ~0ULL;
+        return;
+    }
+    unsigned off = (unsigned)(p->addr - COM1);
+    if (read)
+        p->data = uart_read(&com1, off, p->size);
+    else
+        uart_write(&com1, off, p->size, (uint32_t)p->data);
+}
+
+static void on_ioreq(evtchn_port_t port, void *data)
+{
+    (void)port;
+    unsigned i = (unsigned)(uintptr_t)data;
+    ioreq_t *p = &iopage->vcpu_ioreq[i];
+    if (__atomic_load_n((uint8_t *)p + 30, __ATOMIC_ACQUIRE) % 16 != STATE_IOREQ_READY)
+        return;
+    p->state = STATE_IOREQ_INPROCESS;
+    serve(p);
+    if (crash_after && ++answered >= crash_after) {
+        dlog("selftest: crashing after %lu answers", answered);
+        minios_shutdown(SHUTDOWN_crash);
+    }
+    __atomic_thread_fence(__ATOMIC_RELEASE);
+    p->state = STATE_IORESP_READY;
+    minios_evtchn_send(local_port[i]);
+}
+
+static int setup(void)
+{
+    struct xen_domctl dc;
+    long rc = domctl(XEN_DOMCTL_getdomaininfo, &dc);
+    if (rc) {
+        dlog("target d%u: getdomaininfo: %ld", target, rc);
+        return -1;
+    }
+    nr_vcpus = dc.u.getdomaininfo.max_vcpu_id + 1;
+    if (nr_vcpus > MAX_VCPUS) {
+        dlog("target d%u: %u vCPUs, at most %u served", target, nr_vcpus, MAX_VCPUS);
+        return -1;
+    }
+    struct xen_dm_op op = { .op = XEN_DMOP_create_ioreq_server };
+    op.u.create_ioreq_server.handle_bufioreq = HVM_IOREQSRV_BUFIOREQ_OFF;
+    if ((rc = dm_op(&op, sizeof(op)))) {
+        dlog("target d%u: create_ioreq_server: %ld", target, rc);
+        return -1;
+    }
+    server = op.u.create_ioreq_server.id;
+    memset(&op, 0, sizeof(op));
+    op.op = XEN_DMOP_get_ioreq_server_info;
+    op.u.get_ioreq_server_info.id = server;
+    op.u.get_ioreq_server_info.flags = XEN_DMOP_no_gfns;
+    if ((rc = dm_op(&op, sizeof(op)))) {
+        dlog("get_ioreq_server_info: %ld", rc);
+        return -1;
+    }
+    xen_pfn_t mfn;
+    struct xen_mem_acquire_resource ar = {
+        .domid = target, .type = XENMEM_resource_ioreq_server, .id = server,
+        .nr_frames = 1, .frame = XENMEM_resource_ioreq_server_frame_ioreq(0) };
+    set_xen_guest_handle(ar.frame_list, &mfn);
+    if ((rc = HYPERVISOR_memory_op(XENMEM_acquire_resource, &ar))) {
+        dlog("acquire_resource: %ld", rc);
+        return -1;
+    }
+    unsigned long f = mfn;
+    iopage = minios_map_foreign(target, &f, 1, 1, &rc);
+    if (!iopage) {
+        dlog("cannot map the ioreq page: %ld", rc);
+        return -1;
+    }
+    for (unsigned i = 0; i < nr_vcpus; i++) {
+        evtchn_port_t rport = iopage->vcpu_ioreq[i].vp_eport;
+        if ((rc = minios_evtchn_bind_interdomain(target, rport, &local_port[i])) ||
+            (rc = minios_evtchn_bind(local_port[i], on_ioreq, (void *)(uintptr_t)i))) {
+            dlog("vCPU %u: cannot bind port %u: %ld", i, rport, rc);
+            return -1;
+        }
+    }
+    uart_init(&com1, serial_line, NULL);
+    memset(&op, 0, sizeof(op));
+    op.op = XEN_DMOP_map_io_range_to_ioreq_server;
+    op.u.map_io_range_to_ioreq_server = (struct xen_dm_op_ioreq_server_range){
+        .id = server, .type = XEN_DMOP_IO_RANGE_PORT, .start = COM1, .end = COM1 + 7 };
+    if ((rc = dm_op(&op, sizeof(op)))) {
+        dlog("map_io_range 0x%x-0x%x: %ld", COM1, COM1 + 7, rc);
+        return -1;
+    }
+    memset(&op, 0, sizeof(op));
+    op.op = XEN_DMOP_set_ioreq_server_state;
+    op.u.set_ioreq_server_state.id = server;
+    op.u.set_ioreq_server_state.enabled = 1;
+    if ((rc = dm_op(&op, sizeof(op)))) {
+        dlog("set_ioreq_server_state: %ld", rc);
+        return -1;
+    }
+    rc = domctl(XEN_DOMCTL_unpausedomain, &dc);
+    dlog("serving d%u: ioreq server %u, %u vCPU(s), COM1 at 0x%x%s", target, server,
+         nr_vcpus, COM1, rc ? " (it was not held)" : "");
+    return 0;
+}
+
+/* Whether the target is still there (not shut down). */
+static bool target_alive(void)
+{
+    struct xen_domctl dc;
+    if (domctl(XEN_DOMCTL_getdomaininfo, &dc) || dc.u.getdomaininfo.domain != target)
+        return false;
+    return !(dc.u.getdomaininfo.flags & (XEN_DOMINF_shutdown | XEN_DOMINF_dying));
+}
+
+int main(int argc, char **argv)
+{
+    bool have_target = false;
+    for (int i = 1; i < argc; i++) {
+        unsigned long v;
+        if (sscanf(argv[i], "target=%lu", &v) == 1 && v < DOMID_FIRST_RESERVED) {
+            target = (domid_t)v;
+            have_target = true;
+        } else if (sscanf(argv[i], "selftest=crash-after:%lu", &v) == 1) {
+            crash_after = v;
+        }
+    }
+    if (!have_target) {
+        dlog("no target=ID on the boot line: nothing to serve");
+        return 1;
+    }
+    if (setup())
+        return 1;
+    for (;;) {
+        unsigned long f = minios_events_save();
+        if (line_head == line_tail)
+            minios_waitq_wait(&wq, minios_monotonic_ns() + 500000000ull);
+        while (line_tail != line_head) {
+            char l[UART_LINE_MAX + 1];
+            memcpy(l, lines[line_tail % LOG_LINES], sizeof(l));
+            line_tail++;
+            minios_events_restore(f);
+            dlog("d%u serial: %s", target, l);
+            f = minios_events_save();
+        }
+        minios_events_restore(f);
+        if (!target_alive())
+            break;
+    }
+    dlog("d%u is gone: %lu lines dropped, %lu requests refused, %lu bad UART accesses",
+         target, lines_dropped, refused, com1.bad);
+    return 0;
+}
