@@ -39,6 +39,15 @@ pvhv() { tr -d '\r' < "$pvhl" | grep -o "bench: $1=[0-9]*" | head -1 | cut -d= -
 h_cpuid=$(pvhv pvh_cpuid_exit_tsc) h_mmio=$(pvhv pvh_mmio_read_exit_tsc)
 h_pio=$(pvhv pvh_port_in_exit_tsc) h_hcall=$(pvhv pvh_hypercall_tsc)
 
+# An ioreq round trip through the device model stub domain (stubdoms/dm):
+# the PVH guest (mode=dm) reads COM1's scratch register 1,000 times, each
+# an IN exit, an ioreq, the device model's answer and the vCPU resumed; on
+# one pCPU, beside the PV event-channel round trip (goal: at most 2x).
+dml=build/bench/pvh-ioreq.log
+SMP=1 TCG_SINGLE=1 bash ci/qemu-boot.sh "$dml" 600 256M \
+    "build/tests/pvh-test.elf name=hvm mem=4M type=pvh greeting=hi mode=dm,build/stubdoms/dm.elf name=dm mem=8M role=dm target=1" $ICOUNT
+h_ioreq=$(tr -d '\r' < "$dml" | grep -o "bench: pvh_ioreq_round_trip_tsc=[0-9]*" | head -1 | cut -d= -f2)
+
 # PV core: event-channel round trips (one pCPU, two pCPUs), yield switch,
 # timer deadline to upcall.
 pv() {   # smp metric modules
@@ -193,6 +202,7 @@ cat > bench/results.json <<JSON
   "null_hypercall_round_trip": { "keel": $(j "$k_null"), "xen-4.17": $(j "$x_null") },
   "pvh_exit_round_trip": { "cpuid": $(j "$h_cpuid"), "mmio_read_unclaimed": $(j "$h_mmio"),
                            "port_in_unclaimed": $(j "$h_pio"), "hypercall_xen_version": $(j "$h_hcall") },
+  "pvh_ioreq_round_trip_one_pcpu": $(j "$h_ioreq"),
   "evtchn_round_trip_one_pcpu": $(j "$k_evt1"),
   "evtchn_round_trip_two_pcpus": $(j "$k_evt2"),
   "domain_switch_by_yield": $(j "$k_yield"),

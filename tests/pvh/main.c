@@ -180,6 +180,25 @@ static void dm_checks(bool loop)
     __asm__ volatile("inw %w1, %0" : "=a"(w) : "d"((uint16_t)0x3ff));
     if (w != 0xffff || inb(0x2f8) != 0xff)
         fail("dm: a port outside the claimed range did not read all ones");
+    /* Its end of the channel to the device model is the hypervisor's:
+     * status shows it, but close, send and unmask are refused. */
+    uint32_t xp = 0;
+    for (uint32_t p = 1; p < 16 && !xp; p++) {
+        struct evtchn_status st = { .dom = DOMID_SELF, .port = p };
+        if (hcall(__HYPERVISOR_event_channel_op, EVTCHNOP_status, (unsigned long)&st, 0) == 0 &&
+            st.status == EVTCHNSTAT_interdomain && st.u.interdomain.dom == 2)
+            xp = p;
+    }
+    struct evtchn_close ec = { .port = xp };
+    struct evtchn_send es = { .port = xp };
+    struct evtchn_unmask eu = { .port = xp };
+    if (!xp)
+        fail("dm: no channel bound by the device model");
+    if (hcall(__HYPERVISOR_event_channel_op, EVTCHNOP_close, (unsigned long)&ec, 0) != -22 ||
+        hcall(__HYPERVISOR_event_channel_op, EVTCHNOP_send, (unsigned long)&es, 0) != -22 ||
+        hcall(__HYPERVISOR_event_channel_op, EVTCHNOP_unmask, (unsigned long)&eu, 0) != -22)
+        fail("dm: the ioreq channel was not refused to the guest");
+    puts_con("pvh-hello: dm: its ioreq channel refused to it (close, send, unmask)\n");
     outb_e9("pvh-hello: port 0xe9 is still the hypervisor's\n");
     puts_con("pvh-hello: dm: COM1 answers as a 16550A\n");
     enum { N = 1000 };
