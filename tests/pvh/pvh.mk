@@ -25,3 +25,7 @@ all: $(B)/tests/pvh-ctl.elf
 # pvh-gnt's PV peer (a minios test guest).
 $(eval $(call minios_elf,$(B)/tests/pvh-gnt.elf,tests/pvh-gnt/main.c tests/common/report.c,-Itests/common))
 all: $(B)/tests/pvh-gnt.elf
+
+# dm-refuse: the refusals around ioreq servers (a minios test guest).
+$(eval $(call minios_elf,$(B)/tests/dm-refuse.elf,tests/dm-refuse/main.c tests/common/report.c,-Itests/common -Itests/domctl))
+all: $(B)/tests/dm-refuse.elf
