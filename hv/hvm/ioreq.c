@@ -18,6 +18,7 @@
 #include "xsm.h"
 #include "hvm.h"
 #include "guest_access.h"
+#include "hvm_internal.h"
 #include <xen/errno.h>
 #include <xen/memory.h>
 #include <xen/hvm/dm_op.h>
@@ -170,8 +171,9 @@ static long map_range(struct hvm_ioreq_server *s, const struct xen_dm_op_ioreq_s
             return -XEN_EINVAL;
         break;
     case XEN_DMOP_IO_RANGE_MEMORY:
+        break;
     case XEN_DMOP_IO_RANGE_PCI:
-        return -XEN_EOPNOTSUPP;          /* later: MMIO and config space */
+        return -XEN_EOPNOTSUPP;          /* later: config space by device */
     default:
         return -XEN_EINVAL;
     }
@@ -389,6 +391,59 @@ long hvm_acquire_resource(unsigned long arg)
 
 /* ---- the guest's side ------------------------------------------------- */
 
+/* The enabled server claiming [addr, addr + size - 1] of a type, under
+ * d's lock; its index, or -1. */
+static int claim(struct hvm_ioreq *st, uint32_t rtype, uint64_t addr, unsigned size)
+{
+    for (unsigned id = 0; id < HVM_IOREQ_SERVERS; id++) {
+        struct hvm_ioreq_server *c = &st->s[id];
+        if (!c->used || !c->enabled)
+            continue;
+        for (unsigned i = 0; i < c->nr_ranges; i++)
+            if (c->r[i].type == rtype && c->r[i].s <= addr && addr + size - 1 <= c->r[i].e)
+                return (int)id;
+    }
+    return -1;
+}
+
+/* Sends one access to server id for v, which then waits; under d's lock,
+ * which it drops.  The access is written into v's slot, the state last. */
+static void send(struct vcpu *v, unsigned id, uint8_t type, uint64_t addr, unsigned size,
+                 bool read, uint64_t data, bool emul, uint64_t next_rip)
+{
+    struct domain *d = v->domain;
+    struct hvm_ioreq_server *s = &d->arch.hvm.ioreq->s[id];
+    ioreq_t *p = slot(s, v->id);
+    unsigned state = slot_state(p);
+    if (state != STATE_IOREQ_NONE) {
+        domain_unlock(d);
+        domain_crash(d, "its device model d%u left the ioreq slot of vCPU %u in state %u",
+                     s->emulator, v->id, state);
+        return;
+    }
+    p->addr = addr;
+    p->data = read ? 0 : data;
+    p->count = 1;
+    p->size = size;
+    p->vp_eport = s->port[v->id];
+    p->type = type;
+    struct hvm_io_wait *io = &v->arch.hvm.io;
+    io->emul = emul;
+    io->srv = (uint8_t)id;
+    io->size = (uint8_t)size;
+    io->dir = read ? IOREQ_READ : IOREQ_WRITE;
+    io->type = type;
+    io->addr = addr;
+    io->next_rip = next_rip;
+    __atomic_store_n(&io->wait, true, __ATOMIC_RELEASE);
+    /* state READY, data_is_ptr 0, dir, df 0: one release store. */
+    __atomic_store_n(state_byte(p), (uint8_t)(STATE_IOREQ_READY | (io->dir << 5)),
+                     __ATOMIC_RELEASE);
+    unsigned port = s->port[v->id];
+    domain_unlock(d);
+    evtchn_send_xen(d, port);
+}
+
 /* A port access of v (not a string one): sent to the enabled server that
  * claims [port, port + size - 1], if any; then true, and v waits. */
 bool hvm_ioreq_pio(struct vcpu *v, unsigned port, unsigned size, bool in, uint32_t val,
@@ -399,54 +454,74 @@ bool hvm_ioreq_pio(struct vcpu *v, unsigned port, unsigned size, bool in, uint32
     if (!st || v->id >= HVM_IOREQ_VCPUS)
         return false;
     domain_lock(d);
-    struct hvm_ioreq_server *s = NULL;
-    unsigned id;
-    for (id = 0; id < HVM_IOREQ_SERVERS && !s; id++) {
-        struct hvm_ioreq_server *c = &st->s[id];
-        if (!c->used || !c->enabled)
-            continue;
-        for (unsigned i = 0; i < c->nr_ranges; i++)
-            if (c->r[i].type == XEN_DMOP_IO_RANGE_PORT && c->r[i].s <= port &&
-                port + size - 1 <= c->r[i].e) {
-                s = c;
-                break;
-            }
-    }
-    if (!s) {
+    int id = claim(st, XEN_DMOP_IO_RANGE_PORT, port, size);
+    if (id < 0) {
         domain_unlock(d);
         return false;
     }
-    id--;
-    ioreq_t *p = slot(s, v->id);
-    unsigned state = slot_state(p);
-    if (state != STATE_IOREQ_NONE) {
-        domain_unlock(d);
-        domain_crash(d, "its device model d%u left the ioreq slot of vCPU %u in state %u",
-                     s->emulator, v->id, state);
-        return true;
-    }
-    p->addr = port;
-    p->data = in ? 0 : val;
-    p->count = 1;
-    p->size = size;
-    p->vp_eport = s->port[v->id];
-    p->type = IOREQ_TYPE_PIO;
-    /* state READY, data_is_ptr 0, dir, df 0: one release store. */
-    uint8_t byte = STATE_IOREQ_READY | ((in ? IOREQ_READ : IOREQ_WRITE) << 5);
-    v->arch.hvm.io = (struct hvm_io_wait){ .srv = (uint8_t)id, .size = (uint8_t)size,
-                                           .dir = in ? IOREQ_READ : IOREQ_WRITE,
-                                           .next_rip = next_rip };
-    __atomic_store_n(&v->arch.hvm.io.wait, true, __ATOMIC_RELEASE);
-    __atomic_store_n(state_byte(p), byte, __ATOMIC_RELEASE);
-    unsigned port_nr = s->port[v->id];
-    domain_unlock(d);
-    evtchn_send_xen(d, port_nr);
+    send(v, (unsigned)id, IOREQ_TYPE_PIO, port, size, in, val, false, next_rip);
     return true;
 }
 
-/* Before v runs again with an I/O outstanding: true once the answer is
- * taken (RAX for a read, RIP past the instruction); false when v must
- * wait (it is blocked, to be woken by hvm_ioreq_notify) or was crashed. */
+/*
+ * An access the instruction emulator makes (mmio.c): a port (IOREQ_TYPE_PIO)
+ * or a guest-physical address that is not RAM (IOREQ_TYPE_COPY).  As Xen's
+ * hvmemul cache: the instruction runs again after each answer, so its
+ * accesses up to the one sent come back in the same order and are taken
+ * from the answers kept (a different one crashes the guest); the answers
+ * go when the instruction (or a REP iteration) is done.
+ */
+int hvm_ioreq_emul(struct vcpu *v, uint8_t type, uint64_t addr, unsigned size, bool write,
+                   uint64_t *val)
+{
+    struct hvm_io_wait *io = &v->arch.hvm.io;
+    uint8_t dir = write ? IOREQ_WRITE : IOREQ_READ;
+    if (io->pos < io->nr_done) {
+        struct hvm_io_done *a = &io->done[io->pos];
+        if (a->type != type || a->addr != addr || a->size != size || a->dir != dir) {
+            domain_crash(v->domain, "an emulated instruction's I/O changed between runs "
+                         "(%s %lx/%u, was %s %lx/%u)", write ? "write" : "read",
+                         (unsigned long)addr, size, a->dir == IOREQ_WRITE ? "write" : "read",
+                         (unsigned long)a->addr, a->size);
+            return HVM_IO_FAILED;
+        }
+        io->pos++;
+        if (!write)
+            *val = a->data;
+        return HVM_IO_DONE;
+    }
+    struct domain *d = v->domain;
+    struct hvm_ioreq *st = __atomic_load_n(&d->arch.hvm.ioreq, __ATOMIC_ACQUIRE);
+    if (!st || v->id >= HVM_IOREQ_VCPUS)
+        return HVM_IO_UNCLAIMED;
+    domain_lock(d);
+    int id = claim(st, type == IOREQ_TYPE_PIO ? XEN_DMOP_IO_RANGE_PORT : XEN_DMOP_IO_RANGE_MEMORY,
+                   addr, size);
+    if (id < 0) {
+        domain_unlock(d);
+        return HVM_IO_UNCLAIMED;
+    }
+    if (io->nr_done == ARRAY_SIZE(io->done)) {
+        domain_unlock(d);
+        domain_crash(d, "an emulated instruction made more than %u device accesses",
+                     (unsigned)ARRAY_SIZE(io->done));
+        return HVM_IO_FAILED;
+    }
+    send(v, (unsigned)id, type, addr, size, !write, write ? *val : 0, true, 0);
+    return HVM_IO_SENT;
+}
+
+/* The emulator finished a run (not a retry) or a REP iteration. */
+void hvm_ioreq_emul_done(struct vcpu *v)
+{
+    v->arch.hvm.io.nr_done = v->arch.hvm.io.pos = 0;
+}
+
+/* Before v runs with an I/O outstanding: true once the answer is taken
+ * (IN/OUT: RAX for a read, RIP past the instruction; the emulator's: the
+ * instruction run again, which may send the next access); false when v
+ * must wait (it is blocked, to be woken by hvm_ioreq_notify) or was
+ * crashed. */
 bool hvm_ioreq_complete(struct vcpu *v, struct cpu_user_regs *r)
 {
     struct domain *d = v->domain;
@@ -476,13 +551,19 @@ bool hvm_ioreq_complete(struct vcpu *v, struct cpu_user_regs *r)
     }
     __atomic_store_n(&io->wait, false, __ATOMIC_RELEASE);
     domain_unlock(d);
+    uint64_t mask = io->size >= 8 ? ~0ULL : (1ULL << (io->size * 8)) - 1;
+    if (io->emul) {
+        io->done[io->nr_done++] = (struct hvm_io_done){ .addr = io->addr, .data = data & mask,
+                                                        .type = io->type, .size = io->size,
+                                                        .dir = io->dir };
+        hvm_emulate_insn(v, r, io->type == IOREQ_TYPE_PIO ? "string I/O" : "MMIO");
+        return true;
+    }
     if (io->dir == IOREQ_READ) {
         if (io->size == 4)
             r->rax = (uint32_t)data;                  /* 32-bit writes zero-extend */
-        else {
-            uint64_t mask = (1ULL << (io->size * 8)) - 1;
+        else
             r->rax = (r->rax & ~mask) | (data & mask);
-        }
     }
     r->rip = io->next_rip;
     return true;

@@ -21,6 +21,7 @@
 #include "x86_emul.h"
 #include "mmio_table.h"
 #include <xen/errno.h>
+#include <xen/hvm/ioreq.h>
 
 #define CR0_PE   (1ULL << 0)
 #define CR0_PG   (1ULL << 31)
@@ -89,6 +90,8 @@ struct emul_ctx {
     struct x86_emul e;
     struct vcpu *v;
     const char *fail;          /* why X86EMUL_FAILED */
+    bool snap;                 /* a REP iteration is done: its registers */
+    uint64_t sgpr[16], srip, srflags;
 };
 
 static int failed(struct x86_emul *e, const char *why)
@@ -136,6 +139,19 @@ static int access(struct x86_emul *e, uint64_t lin, uint64_t *val, unsigned len,
         return rc;
     uint64_t mfn = hvm_p2m_lookup(c->v->domain, gpa >> PAGE_SHIFT);
     if (mfn == ~0ULL) {
+        /* The hypervisor's devices first, then an ioreq server's range. */
+        if (!mmio_table_find(&ranges, gpa, len)) {
+            switch (hvm_ioreq_emul(c->v, IOREQ_TYPE_COPY, gpa, len, write, val)) {
+            case HVM_IO_DONE:
+                return X86EMUL_OK;
+            case HVM_IO_SENT:
+                return X86EMUL_RETRY;
+            case HVM_IO_FAILED:
+                return failed(e, "device model access");
+            default:
+                break;
+            }
+        }
         hvm_mmio_access(c->v, gpa, len, write, val);
         return X86EMUL_OK;
     }
@@ -186,10 +202,36 @@ static bool io_allowed(struct x86_emul *e)
     return c->v->arch.hvm.vmcb[VMCB_CPL] <= iopl && !(e->rflags & RFLAGS_VM);
 }
 
+/* A port an ioreq server claims (not 0xe9): X86EMUL_OK with *val, or
+ * RETRY/FAILED; -1 when no server claims it. */
+static int em_port_ioreq(struct x86_emul *e, uint16_t port, unsigned size, bool write,
+                         uint64_t *val)
+{
+    if (port == 0xe9)
+        return -1;
+    switch (hvm_ioreq_emul(((struct emul_ctx *)e->priv)->v, IOREQ_TYPE_PIO, port, size, write,
+                           val)) {
+    case HVM_IO_DONE:
+        return X86EMUL_OK;
+    case HVM_IO_SENT:
+        return X86EMUL_RETRY;
+    case HVM_IO_FAILED:
+        return failed(e, "device model access");
+    default:
+        return -1;
+    }
+}
+
 static int em_in(struct x86_emul *e, uint16_t port, unsigned size, uint32_t *val)
 {
     if (!io_allowed(e))
         return x86_emul_raise(e, 13, true, 0, 0);
+    uint64_t v = 0;
+    int rc = em_port_ioreq(e, port, size, false, &v);
+    if (rc >= 0) {
+        *val = (uint32_t)v;
+        return rc;
+    }
     *val = hvm_port_in(((struct emul_ctx *)e->priv)->v, port, size);
     return X86EMUL_OK;
 }
@@ -198,12 +240,29 @@ static int em_out(struct x86_emul *e, uint16_t port, unsigned size, uint32_t val
 {
     if (!io_allowed(e))
         return x86_emul_raise(e, 13, true, 0, 0);
+    uint64_t v = val;
+    int rc = em_port_ioreq(e, port, size, true, &v);
+    if (rc >= 0)
+        return rc;
     hvm_port_out(((struct emul_ctx *)e->priv)->v, port, size, val);
     return X86EMUL_OK;
 }
 
+/* A REP iteration is done: what a retry keeps, and the device answers it
+ * used are spent. */
+static void em_iter_done(struct x86_emul *e)
+{
+    struct emul_ctx *c = e->priv;
+    memcpy(c->sgpr, e->gpr, sizeof(c->sgpr));
+    c->srip = e->rip;
+    c->srflags = e->rflags;
+    c->snap = true;
+    hvm_ioreq_emul_done(c->v);
+}
+
 static const struct x86_emul_ops emul_ops = {
     .fetch = em_fetch, .read = em_read, .write = em_write, .in = em_in, .out = em_out,
+    .iter_done = em_iter_done,
 };
 
 /* ---- on an exit ----------------------------------------------------------- */
@@ -243,7 +302,22 @@ void hvm_emulate_insn(struct vcpu *v, struct cpu_user_regs *r, const char *what)
     g[12] = r->r12; g[13] = r->r13; g[14] = r->r14; g[15] = r->r15;
     e->rip = r->rip;
     e->rflags = r->rflags;
+    v->arch.hvm.io.pos = 0;              /* device answers replay from the start */
     int rc = x86_emulate(e);
+    if (rc == X86EMUL_RETRY) {
+        /* An access went to a device model: the instruction runs again
+         * once it is answered (ioreq.c), from before it, or from after the
+         * last REP iteration done. */
+        if (c.snap) {
+            memcpy(g, c.sgpr, sizeof(c.sgpr));
+            e->rip = c.srip;
+            e->rflags = c.srflags;
+        } else {
+            return;
+        }
+    } else {
+        hvm_ioreq_emul_done(v);
+    }
     if (rc == X86EMUL_FAILED) {
         domain_crash(d, "%s emulation at rip %lx: %s", what, (unsigned long)r->rip,
                      c.fail ? c.fail : "a callback failed");

@@ -229,9 +229,13 @@ noreturn void svm_loop(void)
         uint8_t *vmcb = v->arch.hvm.vmcb;
         /* An I/O its device model has not answered: it waits (ioreq.c). */
         if (__builtin_expect(v->arch.hvm.io.wait, 0)) {
+            unsigned long rip0 = r->rip;
             if (!hvm_ioreq_complete(v, r))
                 continue;
-            vmcb_wr(vmcb, VMCB_INT_SHADOW, 0);    /* the instruction completed */
+            if (r->rip != rip0)
+                vmcb_wr(vmcb, VMCB_INT_SHADOW, 0);    /* the instruction completed */
+            if (v->arch.hvm.io.wait)
+                continue;                          /* run again: its next access went out */
         }
         asid_assign(v, pc->id);
         hvm_inject_callback(v);

@@ -421,6 +421,8 @@ static int string_op(struct dec *d, uint8_t op)
             break;
         uint64_t cx = ((e->gpr[X86_RCX] & am) - 1) & am;
         e->gpr[X86_RCX] = d->adbytes == 4 ? cx : (e->gpr[X86_RCX] & ~am) | cx;
+        if (e->ops->iter_done)
+            e->ops->iter_done(e);
     }
     e->rip += e->len;
     return X86EMUL_OK;

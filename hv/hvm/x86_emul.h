@@ -15,6 +15,9 @@
 #define X86EMUL_UNHANDLED  1   /* not an instruction it knows, or illegal: #UD */
 #define X86EMUL_EXCEPTION  2   /* e->exn_* says which exception to inject */
 #define X86EMUL_FAILED     3   /* a callback could not do it: the caller decides (crash) */
+#define X86EMUL_RETRY      4   /* a callback's access is away (an ioreq): the caller runs the
+                                  instruction again once it is answered; the registers are as
+                                  before it, or as after the last iter_done of a REP */
 
 /* Segment registers, in the encoding's order. */
 enum { X86_SEG_ES, X86_SEG_CS, X86_SEG_SS, X86_SEG_DS, X86_SEG_FS, X86_SEG_GS };
@@ -48,6 +51,9 @@ struct x86_emul_ops {
     /* Ports, size 1, 2 or 4. */
     int (*in)(struct x86_emul *e, uint16_t port, unsigned size, uint32_t *val);
     int (*out)(struct x86_emul *e, uint16_t port, unsigned size, uint32_t val);
+    /* Optional: a string instruction finished one iteration (its registers
+     * in e are as after it). */
+    void (*iter_done)(struct x86_emul *e);
 };
 
 struct x86_emul {

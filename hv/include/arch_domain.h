@@ -94,8 +94,15 @@ struct hvm_vcpu {
     uint8_t upcall_vector;         /* HVMOP_set_evtchn_upcall_vector (0: none) */
     struct hvm_io_wait {           /* an I/O sent to an ioreq server (ioreq.c) */
         bool wait;                 /* its answer not taken yet: the vCPU does not run */
+        bool emul;                 /* from the emulator: it runs again once answered */
         uint8_t srv, size, dir;    /* the server; the access (IOREQ_READ/WRITE) */
-        uint64_t next_rip;         /* where the guest goes on once it is answered */
+        uint8_t type;              /* IOREQ_TYPE_PIO, _COPY (MMIO), _PCI_CONFIG */
+        uint64_t addr;
+        uint64_t next_rip;         /* IN/OUT: where the guest goes on once answered */
+        /* The emulator's answered accesses of the instruction (or REP
+         * iteration) being emulated, replayed in order on each run. */
+        unsigned nr_done, pos;
+        struct hvm_io_done { uint64_t addr, data; uint8_t type, size, dir; } done[4];
     } io;
     struct hvm_vlapic {            /* its x2APIC (hv/hvm/vlapic.c) */
         uint32_t tpr, svr, esr, tdcr, lvt[6];

@@ -79,6 +79,13 @@ long hvm_acquire_resource(unsigned long arg);
 /* A port access sent to the server claiming it (v then waits: true). */
 bool hvm_ioreq_pio(struct vcpu *v, unsigned port, unsigned size, bool in, uint32_t val,
                    uint64_t next_rip);
+/* An access of the instruction emulator (mmio.c): a server's answer kept
+ * from an earlier run (DONE), sent to a server (SENT: the emulator stops
+ * with X86EMUL_RETRY), no server's (UNCLAIMED), or the guest crashed. */
+enum { HVM_IO_UNCLAIMED, HVM_IO_DONE, HVM_IO_SENT, HVM_IO_FAILED };
+int hvm_ioreq_emul(struct vcpu *v, uint8_t type, uint64_t addr, unsigned size, bool write,
+                   uint64_t *val);
+void hvm_ioreq_emul_done(struct vcpu *v);
 /* Before v runs with an I/O outstanding: its answer taken, or v waits. */
 bool hvm_ioreq_complete(struct vcpu *v, struct cpu_user_regs *r);
 /* The device model sent on its end of d's port (event_channel.c). */

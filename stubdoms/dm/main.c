@@ -9,10 +9,13 @@
  * ioreq is answered from the event handler.
  *
  * Devices so far: the 16550A UART at 0x3f8 (COM1), whose lines are printed
- * as "dm: dN serial: ...".
+ * as "dm: dN serial: ...", and with uart-mmio=ADDR a second 16550A whose
+ * registers are the bytes ADDR..ADDR+7 of guest-physical MMIO (as boards
+ * map a memory-mapped UART), printed as "dm: dN mmio serial: ...".
  *
- * Boot line: target=ID (required); selftest=crash-after:N crashes this
- * domain after N answers (the test of a device model's death).
+ * Boot line: target=ID (required); uart-mmio=ADDR (hex, page-aligned,
+ * outside the guest's RAM); selftest=crash-after:N crashes this domain
+ * after N answers (the test of a device model's death).
  */
 #define __XEN_TOOLS__ 1
 #include <stdarg.h>
@@ -43,11 +46,12 @@ static ioservid_t server;
 static shared_iopage_t *iopage;
 static unsigned nr_vcpus;
 static evtchn_port_t local_port[MAX_VCPUS];
-static struct uart com1;
+static struct uart com1, mmio_uart;
+static uint64_t mmio_base;                /* 0: no MMIO UART */
 static unsigned long answered, refused, crash_after;
 
 /* Lines the handler produced, printed by the main thread. */
-static char lines[LOG_LINES][UART_LINE_MAX + 1];
+static char lines[LOG_LINES][UART_LINE_MAX + 18];
 static unsigned line_head, line_tail;
 static unsigned long lines_dropped;
 static struct minios_waitq wq = MINIOS_WAITQ_INIT;
@@ -80,42 +84,57 @@ static long domctl(unsigned cmd, struct xen_domctl *op)
     return _hypercall1(__HYPERVISOR_domctl, op);
 }
 
-/* From the UART, in the handler: queued for the main thread. */
+/* From a UART, in the handler: queued for the main thread, with the
+ * UART's name (ctx) before it. */
 static void serial_line(void *ctx, const char *line)
 {
-    (void)ctx;
     if (line_head - line_tail == LOG_LINES) {
         lines_dropped++;
         return;
     }
     char *d = lines[line_head % LOG_LINES];
     size_t i = 0;
-    for (; line[i] && i < UART_LINE_MAX; i++)
-        d[i] = (line[i] >= 0x20 && line[i] < 0x7f) ? line[i] : '?';
+    for (const char *t = ctx; *t && i < 16; t++)
+        d[i++] = *t;
+    for (const char *c = line; *c && i < sizeof(lines[0]) - 1; c++)
+        d[i++] = (*c >= 0x20 && *c < 0x7f) ? *c : '?';
     d[i] = 0;
     line_head++;
     minios_waitq_wake_all(&wq);
 }
 
-/* One request, as QEMU's cpu_ioreq_pio: a port access of 1, 2 or 4 bytes
- * in a claimed range; anything else is refused (a read gets all ones) and
- * counted, and the server goes on. */
+/* One request, as QEMU's cpu_ioreq_pio and cpu_ioreq_move: a port access
+ * of 1, 2 or 4 bytes, or an MMIO one of 1 to 8, inside a device; anything
+ * else (another type, data by pointer, a count, a range we did not claim)
+ * is refused (a read gets all ones) and counted, and the server goes on. */
 static void serve(ioreq_t *p)
 {
     bool read = p->dir == IOREQ_READ;
-    if (p->type != IOREQ_TYPE_PIO || p->data_is_ptr || p->count != 1 ||
-        (p->size != 1 && p->size != 2 && p->size != 4) || p->addr < COM1 ||
-        p->addr + p->size - 1 > COM1 + 7) {
+    struct uart *u = NULL;
+    uint64_t base = 0;
+    if (p->data_is_ptr || p->count != 1 || !p->size || p->size > 8 ||
+        (p->size & (p->size - 1)))
+        u = NULL;
+    else if (p->type == IOREQ_TYPE_PIO && p->size <= 4 && p->addr >= COM1 &&
+             p->addr + p->size - 1 <= COM1 + 7)
+        u = &com1, base = COM1;
+    else if (p->type == IOREQ_TYPE_COPY && mmio_base && p->addr >= mmio_base &&
+             p->addr + p->size - 1 <= mmio_base + 7)
+        u = &mmio_uart, base = mmio_base;
+    if (!u) {
         refused++;
         if (read)
             p->data = ~0ULL;
         return;
     }
-    unsigned off = (unsigned)(p->addr - COM1);
-    if (read)
-        p->data = uart_read(&com1, off, p->size);
+    unsigned off = (unsigned)(p->addr - base);
+    if (read && p->size == 8) {
+        u->bad++;                        /* wider than any register */
+        p->data = ~0ULL;
+    } else if (read)
+        p->data = uart_read(u, off, p->size);
     else
-        uart_write(&com1, off, p->size, (uint32_t)p->data);
+        uart_write(u, off, p->size, (uint32_t)p->data);
 }
 
 static void on_ioreq(evtchn_port_t port, void *data)
@@ -187,7 +206,8 @@ static int setup(void)
             return -1;
         }
     }
-    uart_init(&com1, serial_line, NULL);
+    uart_init(&com1, serial_line, "serial: ");
+    uart_init(&mmio_uart, serial_line, "mmio serial: ");
     memset(&op, 0, sizeof(op));
     op.op = XEN_DMOP_map_io_range_to_ioreq_server;
     op.u.map_io_range_to_ioreq_server = (struct xen_dm_op_ioreq_server_range){
@@ -195,6 +215,17 @@ static int setup(void)
     if ((rc = dm_op(&op, sizeof(op)))) {
         dlog("map_io_range 0x%x-0x%x: %ld", COM1, COM1 + 7, rc);
         return -1;
+    }
+    if (mmio_base) {
+        memset(&op, 0, sizeof(op));
+        op.op = XEN_DMOP_map_io_range_to_ioreq_server;
+        op.u.map_io_range_to_ioreq_server = (struct xen_dm_op_ioreq_server_range){
+            .id = server, .type = XEN_DMOP_IO_RANGE_MEMORY, .start = mmio_base,
+            .end = mmio_base + 7 };
+        if ((rc = dm_op(&op, sizeof(op)))) {
+            dlog("map_io_range MMIO %lx: %ld", (unsigned long)mmio_base, rc);
+            return -1;
+        }
     }
     memset(&op, 0, sizeof(op));
     op.op = XEN_DMOP_set_ioreq_server_state;
@@ -207,6 +238,8 @@ static int setup(void)
     rc = domctl(XEN_DOMCTL_unpausedomain, &dc);
     dlog("serving d%u: ioreq server %u, %u vCPU(s), COM1 at 0x%x%s", target, server,
          nr_vcpus, COM1, rc ? " (it was not held)" : "");
+    if (mmio_base)
+        dlog("a 16550A at MMIO %lx", (unsigned long)mmio_base);
     return 0;
 }
 
@@ -227,6 +260,8 @@ int main(int argc, char **argv)
         if (sscanf(argv[i], "target=%lu", &v) == 1 && v < DOMID_FIRST_RESERVED) {
             target = (domid_t)v;
             have_target = true;
+        } else if (sscanf(argv[i], "uart-mmio=%lx", &v) == 1 && v && !(v & 4095)) {
+            mmio_base = v;
         } else if (sscanf(argv[i], "selftest=crash-after:%lu", &v) == 1) {
             crash_after = v;
         }
@@ -242,11 +277,11 @@ int main(int argc, char **argv)
         if (line_head == line_tail)
             minios_waitq_wait(&wq, minios_monotonic_ns() + 500000000ull);
         while (line_tail != line_head) {
-            char l[UART_LINE_MAX + 1];
+            char l[sizeof(lines[0])];
             memcpy(l, lines[line_tail % LOG_LINES], sizeof(l));
             line_tail++;
             minios_events_restore(f);
-            dlog("d%u serial: %s", target, l);
+            dlog("d%u %s", target, l);
             f = minios_events_save();
         }
         minios_events_restore(f);
@@ -254,6 +289,6 @@ int main(int argc, char **argv)
             break;
     }
     dlog("d%u is gone: %lu lines dropped, %lu requests refused, %lu bad UART accesses",
-         target, lines_dropped, refused, com1.bad);
+         target, lines_dropped, refused, com1.bad + mmio_uart.bad);
     return 0;
 }

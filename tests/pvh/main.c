@@ -200,6 +200,16 @@ static void dm_checks(bool loop)
         fail("dm: the ioreq channel was not refused to the guest");
     puts_con("pvh-hello: dm: its ioreq channel refused to it (close, send, unmask)\n");
     outb_e9("pvh-hello: port 0xe9 is still the hypervisor's\n");
+    /* String I/O through the emulator: each element an ioreq, REP
+     * iterations kept across the round trips. */
+    static const char sline[] = "pvh-hello: a line by rep outsb\n";
+    __asm__ volatile("rep outsb" :: "S"(sline), "c"(sizeof(sline) - 1), "d"((uint16_t)0x3f8)
+                     : "memory");
+    uint8_t ib[4] = { 0 };
+    __asm__ volatile("rep insb" :: "D"(ib), "c"(4), "d"((uint16_t)0x3ff) : "memory");
+    if (ib[0] != 0xa5 || ib[1] != 0xa5 || ib[2] != 0xa5 || ib[3] != 0xa5)
+        fail("dm: rep insb from the scratch register read wrong");
+    puts_con("pvh-hello: dm: rep outsb and rep insb through the device model\n");
     puts_con("pvh-hello: dm: COM1 answers as a 16550A\n");
     enum { N = 1000 };
     uint64_t t0 = rdtsc_ordered();
@@ -210,6 +220,42 @@ static void dm_checks(bool loop)
     put_dec("bench: pvh_ioreq_round_trip_tsc=", (t1 - t0) / N);
     while (loop)
         (void)inb(0x3ff);
+}
+
+/*
+ * mode=dm with dmmmio: the device model's second 16550A is MMIO at
+ * 0x3fe00000 (uart-mmio=); each access the instruction emulator makes
+ * there is an ioreq: MOV, an OR and an XCHG (read, then write), MOVSB from
+ * MMIO to MMIO (two ioreqs in one instruction), REP MOVSB reading three
+ * registers into RAM; 2- and 8-byte reads are refused by the UART.
+ */
+static void dm_mmio_checks(void)
+{
+    volatile uint8_t *u = (volatile uint8_t *)0x3fe00000UL;
+    if (u[5] != 0x60)
+        fail("dm: the MMIO UART's LSR read wrong");
+    static const char line[] = "pvh-hello: a line through the MMIO UART\n";
+    for (const char *c = line; *c; c++)
+        u[0] = (uint8_t)*c;
+    u[7] = 0x3c;
+    if (u[7] != 0x3c)
+        fail("dm: the MMIO scratch register did not keep its value");
+    __asm__ volatile("orb $0x03, %0" : "+m"(u[7]) :: "memory");
+    uint8_t x = 0x11;
+    __asm__ volatile("xchgb %0, %1" : "+q"(x), "+m"(u[7]) :: "memory");
+    if (x != 0x3f || u[7] != 0x11)
+        fail("dm: OR or XCHG on the MMIO UART went wrong");
+    u[3] = 0x03;                                   /* LCR */
+    __asm__ volatile("movsb" :: "S"(u + 3), "D"(u + 7) : "memory");
+    if (u[7] != 0x03)
+        fail("dm: MOVSB from MMIO to MMIO went wrong");
+    uint8_t regs[3] = { 0 };
+    __asm__ volatile("rep movsb" :: "S"(u + 5), "D"(regs), "c"(3) : "memory");
+    if (regs[0] != 0x60 || regs[1] != 0xb0 || regs[2] != 0x03)
+        fail("dm: REP MOVSB from the MMIO UART read wrong");
+    if (*(volatile uint16_t *)(u + 6) != 0xffff || *(volatile uint64_t *)u != ~0ULL)
+        fail("dm: a 2- or 8-byte MMIO UART read was not refused");
+    puts_con("pvh-hello: dm: the MMIO UART answers mov, or, xchg, movsb, rep movsb\n");
 }
 
 /* "text" followed by a hex number and a newline. */
@@ -1158,6 +1204,8 @@ void main(uint32_t si_pa)
     puts_con("pvh-hello: unclaimed ports read all ones\n");
 
     if (contains(cmdline, "mode=dm")) {
+        if (contains(cmdline, "dmmmio"))
+            dm_mmio_checks();
         dm_checks(contains(cmdline, "dmloop"));
         poweroff(SHUTDOWN_poweroff);
     }
