@@ -190,6 +190,9 @@ static void test_string(void)
     E.gpr[X86_RDX] = 0xe9;
     E.gpr[X86_RCX] = 2;
     EXPECT(RUN(0xf3, 0x6e) == X86EMUL_OK && V.io_outs == 2 && V.last_out == 0x56 && V.last_port == 0xe9);
+    EXPECT(V.iters == 2);                       /* iter_done after each REP iteration */
+    V.iters = 0;
+    EXPECT(RUN(0x6e) == X86EMUL_OK && V.iters == 0);   /* none without REP */
     E.gpr[X86_RSI] = ENV_RAM - 2;
     E.gpr[X86_RDI] = MM;
     E.gpr[X86_RCX] = 4;

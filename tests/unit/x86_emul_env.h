@@ -16,7 +16,7 @@ struct env {
     struct x86_emul e;
     uint8_t ram[ENV_RAM];
     uint8_t mmio[4096];
-    unsigned mmio_reads, mmio_writes, io_ins, io_outs;
+    unsigned mmio_reads, mmio_writes, io_ins, io_outs, iters;
     uint16_t last_port;
     uint32_t last_out;
     unsigned last_width;
@@ -102,8 +102,15 @@ static int env_out(struct x86_emul *e, uint16_t port, unsigned size, uint32_t va
     return X86EMUL_OK;
 }
 
+/* A REP iteration done: counted (the caller's point to keep its state). */
+static void env_iter_done(struct x86_emul *e)
+{
+    ((struct env *)e->priv)->iters++;
+}
+
 static const struct x86_emul_ops env_ops = {
     .fetch = env_fetch, .read = env_read, .write = env_write, .in = env_in, .out = env_out,
+    .iter_done = env_iter_done,
 };
 
 static void env_init(struct env *v, unsigned mode)
