@@ -173,7 +173,9 @@ static long map_range(struct hvm_ioreq_server *s, const struct xen_dm_op_ioreq_s
     case XEN_DMOP_IO_RANGE_MEMORY:
         break;
     case XEN_DMOP_IO_RANGE_PCI:
-        return -XEN_EOPNOTSUPP;          /* later: config space by device */
+        if (r->end > 0xffffffffULL)
+            return -XEN_EINVAL;          /* an SBDF is 32 bits (XEN_DMOP_PCI_SBDF) */
+        break;
     default:
         return -XEN_EINVAL;
     }
@@ -444,8 +446,34 @@ static void send(struct vcpu *v, unsigned id, uint8_t type, uint64_t addr, unsig
     evtchn_send_xen(d, port);
 }
 
+/*
+ * Where a port access goes, as Xen's arch_ioreq_server_get_type_addr: a
+ * 32-bit write to 0xcf8 is latched (and goes on as a port access); an
+ * access to 0xcfc-0xcff while the latch has its enable bit is a config
+ * cycle of the device it names, claimed by SBDF (XEN_DMOP_IO_RANGE_PCI)
+ * and sent as IOREQ_TYPE_PCI_CONFIG with addr = SBDF << 32 | register;
+ * anything else is a port.  Under d's lock; the server or -1.
+ */
+static int claim_port(struct domain *d, struct hvm_ioreq *st, unsigned port, unsigned size,
+                      bool write, uint32_t val, uint8_t *type, uint64_t *addr)
+{
+    if (port == 0xcf8 && size == 4 && write)
+        d->arch.hvm.pci_cf8 = val;
+    uint32_t cf8 = d->arch.hvm.pci_cf8;
+    if ((port & ~3u) == 0xcfc && (cf8 & 0x80000000u)) {
+        uint32_t sbdf = (cf8 >> 8) & 0xffff;                 /* segment 0, bus, dev, fn */
+        uint32_t reg = (cf8 & 0xfc) | (port & 3);
+        *type = IOREQ_TYPE_PCI_CONFIG;
+        *addr = ((uint64_t)sbdf << 32) | reg;
+        return claim(st, XEN_DMOP_IO_RANGE_PCI, sbdf, 1);
+    }
+    *type = IOREQ_TYPE_PIO;
+    *addr = port;
+    return claim(st, XEN_DMOP_IO_RANGE_PORT, port, size);
+}
+
 /* A port access of v (not a string one): sent to the enabled server that
- * claims [port, port + size - 1], if any; then true, and v waits. */
+ * claims it (claim_port), if any; then true, and v waits. */
 bool hvm_ioreq_pio(struct vcpu *v, unsigned port, unsigned size, bool in, uint32_t val,
                    uint64_t next_rip)
 {
@@ -454,12 +482,14 @@ bool hvm_ioreq_pio(struct vcpu *v, unsigned port, unsigned size, bool in, uint32
     if (!st || v->id >= HVM_IOREQ_VCPUS)
         return false;
     domain_lock(d);
-    int id = claim(st, XEN_DMOP_IO_RANGE_PORT, port, size);
+    uint8_t type;
+    uint64_t addr;
+    int id = claim_port(d, st, port, size, !in, val, &type, &addr);
     if (id < 0) {
         domain_unlock(d);
         return false;
     }
-    send(v, (unsigned)id, IOREQ_TYPE_PIO, port, size, in, val, false, next_rip);
+    send(v, (unsigned)id, type, addr, size, in, val, false, next_rip);
     return true;
 }
 
@@ -495,8 +525,13 @@ int hvm_ioreq_emul(struct vcpu *v, uint8_t type, uint64_t addr, unsigned size, b
     if (!st || v->id >= HVM_IOREQ_VCPUS)
         return HVM_IO_UNCLAIMED;
     domain_lock(d);
-    int id = claim(st, type == IOREQ_TYPE_PIO ? XEN_DMOP_IO_RANGE_PORT : XEN_DMOP_IO_RANGE_MEMORY,
-                   addr, size);
+    uint8_t orig_type = type;
+    uint64_t orig_addr = addr;
+    int id;
+    if (type == IOREQ_TYPE_PIO)
+        id = claim_port(d, st, (unsigned)addr, size, write, (uint32_t)*val, &type, &addr);
+    else
+        id = claim(st, XEN_DMOP_IO_RANGE_MEMORY, addr, size);
     if (id < 0) {
         domain_unlock(d);
         return HVM_IO_UNCLAIMED;
@@ -508,6 +543,9 @@ int hvm_ioreq_emul(struct vcpu *v, uint8_t type, uint64_t addr, unsigned size, b
         return HVM_IO_FAILED;
     }
     send(v, (unsigned)id, type, addr, size, !write, write ? *val : 0, true, 0);
+    /* The answer is kept under the access as the emulator named it. */
+    io->type = orig_type;
+    io->addr = orig_addr;
     return HVM_IO_SENT;
 }
 
@@ -556,7 +594,7 @@ bool hvm_ioreq_complete(struct vcpu *v, struct cpu_user_regs *r)
         io->done[io->nr_done++] = (struct hvm_io_done){ .addr = io->addr, .data = data & mask,
                                                         .type = io->type, .size = io->size,
                                                         .dir = io->dir };
-        hvm_emulate_insn(v, r, io->type == IOREQ_TYPE_PIO ? "string I/O" : "MMIO");
+        hvm_emulate_insn(v, r, io->type == IOREQ_TYPE_COPY ? "MMIO" : "string I/O");
         return true;
     }
     if (io->dir == IOREQ_READ) {

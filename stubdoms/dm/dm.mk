@@ -2,7 +2,7 @@
 # 16550A UART; docs/hvm.md) and the host unit test of its UART.
 
 DM_ELF  := $(B)/stubdoms/dm.elf
-DM_SRCS := stubdoms/dm/main.c stubdoms/dm/uart.c
+DM_SRCS := stubdoms/dm/main.c stubdoms/dm/uart.c stubdoms/dm/pci.c
 
 $(eval $(call minios_elf,$(DM_ELF),$(DM_SRCS),-Istubdoms/dm))
 
@@ -17,3 +17,12 @@ ALL_UNIT_BINS += $(UNIT_DM_UART_BIN)
 .PHONY: dm
 dm: $(DM_ELF) $(UNIT_DM_UART_BIN)
 all: dm
+
+UNIT_DM_PCI_BIN := $(B)/tests/unit/test_dm_pci
+$(UNIT_DM_PCI_BIN): tests/unit/test_dm_pci.c stubdoms/dm/pci.c stubdoms/dm/pci.h \
+		tests/unit/unit.h stubdoms/dm/dm.mk
+	$(call msg,HOSTCC,$@)
+	$(Q)mkdir -p $(@D) && $(HOSTCC) $(HOST_CFLAGS) -Istubdoms/dm -Itests/unit \
+		-o $@ tests/unit/test_dm_pci.c stubdoms/dm/pci.c
+ALL_UNIT_BINS += $(UNIT_DM_PCI_BIN)
+dm: $(UNIT_DM_PCI_BIN)

@@ -8,7 +8,9 @@
  * lets the target run (the hypervisor holds it paused until then).  Each
  * ioreq is answered from the event handler.
  *
- * Devices so far: the 16550A UART at 0x3f8 (COM1), whose lines are printed
+ * Devices so far: the PCI host (configuration mechanism #1 at 0xcf8/0xcfc:
+ * the i440FX host bridge at 00:00.0 and the PIIX3 ISA bridge at 00:01.0,
+ * stubdoms/dm/pci.c), the 16550A UART at 0x3f8 (COM1), whose lines are printed
  * as "dm: dN serial: ...", and with uart-mmio=ADDR a second 16550A whose
  * registers are the bytes ADDR..ADDR+7 of guest-physical MMIO (as boards
  * map a memory-mapped UART), printed as "dm: dN mmio serial: ...".
@@ -36,6 +38,7 @@
 #include <xen/hvm/ioreq.h>
 #include <xen/hvm/hvm_op.h>
 #include "uart.h"
+#include "pci.h"
 
 #define COM1 0x3f8
 #define MAX_VCPUS 128                   /* one ioreq page */
@@ -48,6 +51,8 @@ static unsigned nr_vcpus;
 static evtchn_port_t local_port[MAX_VCPUS];
 static struct uart com1, mmio_uart;
 static uint64_t mmio_base;                /* 0: no MMIO UART */
+static struct pci_bus pci;
+static uint32_t pci_cf8;                  /* the guest's config address register */
 static unsigned long answered, refused, crash_after;
 
 /* Lines the handler produced, printed by the main thread. */
@@ -121,6 +126,23 @@ static void serve(ioreq_t *p)
     else if (p->type == IOREQ_TYPE_COPY && mmio_base && p->addr >= mmio_base &&
              p->addr + p->size - 1 <= mmio_base + 7)
         u = &mmio_uart, base = mmio_base;
+    if (!u && !p->data_is_ptr && p->count == 1 && p->type == IOREQ_TYPE_PIO &&
+        p->addr == 0xcf8 && p->size == 4) {
+        if (read)                        /* configuration mechanism #1's address */
+            p->data = pci_cf8;
+        else
+            pci_cf8 = (uint32_t)p->data & 0x80fffffcu;
+        return;
+    }
+    if (!u && !p->data_is_ptr && p->count == 1 && p->type == IOREQ_TYPE_PCI_CONFIG) {
+        uint32_t sbdf = (uint32_t)(p->addr >> 32);
+        unsigned reg = (unsigned)(p->addr & 0xfff);
+        if (read)
+            p->data = pci_cfg_read(&pci, sbdf, reg, p->size);
+        else
+            pci_cfg_write(&pci, sbdf, reg, p->size, (uint32_t)p->data);
+        return;
+    }
     if (!u) {
         refused++;
         if (read)
@@ -216,6 +238,24 @@ static int setup(void)
         dlog("map_io_range 0x%x-0x%x: %ld", COM1, COM1 + 7, rc);
         return -1;
     }
+    /* The PCI host: the config address port, and the functions' SBDFs
+     * (config cycles come as IOREQ_TYPE_PCI_CONFIG). */
+    pci_bus_init_i440fx(&pci);
+    memset(&op, 0, sizeof(op));
+    op.op = XEN_DMOP_map_io_range_to_ioreq_server;
+    op.u.map_io_range_to_ioreq_server = (struct xen_dm_op_ioreq_server_range){
+        .id = server, .type = XEN_DMOP_IO_RANGE_PORT, .start = 0xcf8, .end = 0xcfb };
+    if ((rc = dm_op(&op, sizeof(op)))) {
+        dlog("map_io_range 0xcf8: %ld", rc);
+        return -1;
+    }
+    op.u.map_io_range_to_ioreq_server = (struct xen_dm_op_ioreq_server_range){
+        .id = server, .type = XEN_DMOP_IO_RANGE_PCI, .start = XEN_DMOP_PCI_SBDF(0, 0, 0, 0),
+        .end = XEN_DMOP_PCI_SBDF(0, 0, 1, 0) };
+    if ((rc = dm_op(&op, sizeof(op)))) {
+        dlog("map_io_range PCI 00:00.0-00:01.0: %ld", rc);
+        return -1;
+    }
     if (mmio_base) {
         memset(&op, 0, sizeof(op));
         op.op = XEN_DMOP_map_io_range_to_ioreq_server;
@@ -288,7 +328,8 @@ int main(int argc, char **argv)
         if (!target_alive())
             break;
     }
-    dlog("d%u is gone: %lu lines dropped, %lu requests refused, %lu bad UART accesses",
-         target, lines_dropped, refused, com1.bad + mmio_uart.bad);
+    dlog("d%u is gone: %lu lines dropped, %lu requests refused, %lu bad UART accesses, "
+         "%lu bad PCI config accesses", target, lines_dropped, refused,
+         com1.bad + mmio_uart.bad, pci.bad);
     return 0;
 }

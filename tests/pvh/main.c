@@ -138,6 +138,66 @@ static uint8_t inb(uint16_t port)
 static void fail(const char *what);
 static void outb_e9(const char *s);
 
+static void outl(uint16_t port, uint32_t v)
+{
+    __asm__ volatile("outl %0, %1" :: "a"(v), "Nd"(port) : "memory");
+}
+
+static uint32_t inl(uint16_t port)
+{
+    uint32_t v;
+    __asm__ volatile("inl %1, %0" : "=a"(v) : "Nd"(port) : "memory");
+    return v;
+}
+
+static uint16_t inw(uint16_t port)
+{
+    uint16_t v;
+    __asm__ volatile("inw %1, %0" : "=a"(v) : "Nd"(port) : "memory");
+    return v;
+}
+
+static void outw(uint16_t port, uint16_t v)
+{
+    __asm__ volatile("outw %0, %1" :: "a"(v), "Nd"(port) : "memory");
+}
+
+/* The device model's PCI host through configuration mechanism #1: the
+ * address register reads back, config cycles of 00:00.0 and 00:01.0 are
+ * its i440FX and PIIX3 (IDs, header type, a writable command register,
+ * a read-only vendor ID, byte and word cycles at 0xcfd-0xcff), 00:02.0
+ * is absent (all ones), and with the enable bit clear 0xcfc is a plain
+ * port nobody claims. */
+static void dm_pci_checks(void)
+{
+    outl(0xcf8, 0x80000000u);
+    if (inl(0xcf8) != 0x80000000u)
+        fail("dm: the PCI config address did not read back");
+    uint32_t id0 = inl(0xcfc);
+    outl(0xcf8, 0x80000800u);
+    uint32_t id1 = inl(0xcfc);
+    outl(0xcf8, 0x8000080cu);
+    uint8_t hdr1 = inb(0xcfe);
+    outl(0xcf8, 0x80001000u);
+    uint32_t id2 = inl(0xcfc);
+    if (id0 != 0x12378086u || id1 != 0x70008086u || hdr1 != 0x80 || id2 != 0xffffffffu)
+        fail("dm: PCI IDs or header type read wrong");
+    outl(0xcf8, 0x80000004u);
+    outw(0xcfc, 0x0107);
+    uint16_t cmd = inw(0xcfc);
+    uint16_t status = inw(0xcfe);
+    outl(0xcf8, 0x80000000u);
+    outw(0xcfc, 0xdead);
+    uint16_t vendor = inw(0xcfc);
+    uint8_t dev_hi = inb(0xcff);
+    if (cmd != 0x0107 || status != 0x0280 || vendor != 0x8086 || dev_hi != 0x12)
+        fail("dm: PCI command, status or vendor ID wrong after writes");
+    outl(0xcf8, 0x00000000u);
+    if (inl(0xcfc) != 0xffffffffu)
+        fail("dm: 0xcfc with config cycles off was not all ones");
+    puts_con("pvh-hello: dm: PCI 00:00.0 8086:1237 and 00:01.0 8086:7000 through config cycles\n");
+}
+
 /*
  * mode=dm: COM1 belongs to the device model stub domain (stubdoms/dm,
  * docs/hvm.md): each access is an ioreq it answers.  A line goes out
@@ -171,6 +231,7 @@ static void dm_checks(bool loop)
     outb(0x3fb, 0x03);
     if (dll != 0x01 || inb(0x3fb) != 0x03 || inb(0x3fa) != 0x01)
         fail("dm: the divisor latch, LCR or IIR read wrong");
+    dm_pci_checks();
     uint16_t w;
     uint32_t l;
     __asm__ volatile("inw %w1, %0" : "=a"(w) : "d"((uint16_t)0x3fe));

@@ -189,6 +189,7 @@ static void test_string(void)
     E.gpr[X86_RSI] = 0x5000;
     E.gpr[X86_RDX] = 0xe9;
     E.gpr[X86_RCX] = 2;
+    V.iters = 0;
     EXPECT(RUN(0xf3, 0x6e) == X86EMUL_OK && V.io_outs == 2 && V.last_out == 0x56 && V.last_port == 0xe9);
     EXPECT(V.iters == 2);                       /* iter_done after each REP iteration */
     V.iters = 0;
