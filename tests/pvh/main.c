@@ -1265,11 +1265,11 @@ void main(uint32_t si_pa)
     puts_con("pvh-hello: unclaimed ports read all ones\n");
 
     if (contains(cmdline, "mode=dmstorm")) {
-        /* An ioreq flood: 3,000 lines through the device model's COM1,
+        /* An ioreq flood: 1,000 lines through the device model's COM1,
          * far more than it queues for printing; it drops the rest and
          * goes on serving. */
         static const char l[] = "pvh-hello: storm line 0123456789abcdef0123456789abcdef\n";
-        for (int i = 0; i < 3000; i++)
+        for (int i = 0; i < 1000; i++)
             for (const char *c = l; *c; c++)
                 outb(0x3f8, (uint8_t)*c);
         outb(0x3ff, 0x42);
