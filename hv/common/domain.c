@@ -1026,9 +1026,11 @@ bad_cpus:
                 cfg->type = GUEST_PV;
             else if (vl == 3 && !memcmp(v, "pvh", 3))
                 cfg->type = GUEST_PVH;
-            else {
-                snprintf(err, errlen, "type=%.*s: pv or pvh (hvm is not there yet)",
-                         (int)MIN(vl, 16), v);
+            else if (vl == 3 && !memcmp(v, "hvm", 3)) {
+                cfg->type = GUEST_PVH;   /* the same container, from firmware */
+                cfg->firmware = true;
+            } else {
+                snprintf(err, errlen, "type=%.*s: pv, pvh or hvm", (int)MIN(vl, 16), v);
                 return -1;
             }
         } else if (word_is(w, n, "restart=", &v, &vl)) {

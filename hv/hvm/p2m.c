@@ -133,6 +133,23 @@ int hvm_p2m_build(struct domain *d, const uint64_t *mfns, uint64_t nr)
     return 0;
 }
 
+/* At build, after hvm_p2m_build: n of d's frames at gfn.. above its RAM,
+ * where nothing is mapped (a firmware's alias below 4G); the tables they
+ * need count as the builder's. */
+int hvm_p2m_build_extra(struct domain *d, uint64_t gfn, const uint64_t *mfns, uint64_t n)
+{
+    for (uint64_t i = 0; i < n; i++) {
+        if (gfn + i < d->arch.hvm.nr_gfns || frame_table[mfns[i]].owner != d->id)
+            return -XEN_EINVAL;
+        uint64_t *e = leaf_slot(d, gfn + i, true);
+        if (!e || (*e & NPT_P))
+            return e ? -XEN_EINVAL : -XEN_ENOMEM;
+        *e = (mfns[i] << PAGE_SHIFT) | NPT_LEAF;
+        d->arch.hvm.p2m_built = d->arch.hvm.p2m_tables;
+    }
+    return 0;
+}
+
 uint64_t hvm_p2m_lookup(struct domain *d, uint64_t gfn)
 {
     if (!d->arch.hvm.p2m_root)

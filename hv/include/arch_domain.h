@@ -167,6 +167,7 @@ struct hvm_domain {
     uint64_t st_ram_mfn[8];        /* ... and the RAM frame it hides (0: not mapped) */
     struct hvm_ioreq *ioreq;       /* its ioreq servers (ioreq.c; NULL: none made yet) */
     uint32_t pci_cf8;              /* the last 32-bit write to port 0xcf8 (ioreq.c) */
+    bool firmware;                 /* type=hvm: started at its firmware's reset vector */
 };
 
 /* The hidden frame of a frame placed above its RAM (add_to_physmap of

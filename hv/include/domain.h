@@ -229,6 +229,8 @@ struct boot_config {
     unsigned nr_pci;
     unsigned restart;            /* restart=: RESTART_* (boot domains only) */
     unsigned type;               /* type=pv|pvh: enum guest_type (docs/hvm.md) */
+    bool firmware;               /* type=hvm: GUEST_PVH started at the reset vector of
+                                    its module, a firmware image (docs/hvm.md) */
 };
 
 /* restart= of a boot domain (docs/boot-config.md): when the hypervisor

@@ -94,6 +94,13 @@ void hvm_ioreq_free(struct domain *d);
 /* A role=dm domain died: the domains it served die (the reaper). */
 void hvm_ioreq_emulators_check(void);
 
+/* Builds a type=hvm boot domain from its firmware image (hvm_build.c);
+ * -1 with the reason.  fw_config_ok checks the boot line first. */
+int hvm_fw_build(struct domain *d, const uint8_t *img, uint64_t len, char *err, size_t errlen);
+bool hvm_fw_config_ok(uint64_t mem, unsigned vcpus, uint64_t len, char *err, size_t errlen);
+/* At build: frames mapped above its RAM (the firmware's alias below 4G). */
+int hvm_p2m_build_extra(struct domain *d, uint64_t gfn, const uint64_t *mfns, uint64_t n);
+
 /* v's own CR4, from its VMCB. */
 uint64_t hvm_guest_cr4(struct vcpu *v);
 /* What a PVH vCPU's CPUID adds to the common policy (hv/hvm/vlapic.c):

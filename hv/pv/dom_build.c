@@ -301,7 +301,9 @@ static void start_domain(struct domain *d)
  * start_info, or a PVH domain (its rings in HVM params, docs/hvm.md). */
 static bool store_client(struct domain *d)
 {
-    return d->arch.type == GUEST_PVH || d->arch.pv.si_mfn;
+    if (d->arch.type == GUEST_PVH)
+        return !d->arch.hvm.firmware;   /* type=hvm: no rings from the builder yet */
+    return d->arch.pv.si_mfn;
 }
 
 static void report_built(struct domain *d, const struct elf_image_info *in, uint64_t t0)
@@ -654,11 +656,23 @@ void build_boot_domains(void)
             domain_note_refused(cfg.name, err);
             continue;
         }
-        if (elf_parse(VA(bm->start), bm->end - bm->start, &info, err, sizeof(err))) {
+        if (cfg.firmware) {
+            /* type=hvm: the module is a firmware image, not an ELF. */
+            if (!hvm_fw_config_ok(cfg.mem, cfg.vcpus, bm->end - bm->start, err, sizeof(err))) {
+                domain_note_refused(cfg.name, err);
+                continue;
+            }
+            if (rd || cfg.roles || cfg.nr_pci || cfg.restart != RESTART_NEVER) {
+                domain_note_refused(cfg.name, "type=hvm: no ramdisk, role=, pci= or restart= "
+                                    "yet");
+                continue;
+            }
+        } else if (elf_parse(VA(bm->start), bm->end - bm->start, &info, err, sizeof(err))) {
             domain_note_refused(cfg.name, err);
             continue;
         }
-        if (cfg.type == GUEST_PVH && !pvh_config_ok(&cfg, &info, err, sizeof(err))) {
+        if (cfg.type == GUEST_PVH && !cfg.firmware &&
+            !pvh_config_ok(&cfg, &info, err, sizeof(err))) {
             domain_note_refused(cfg.name, err);
             continue;
         }
@@ -684,10 +698,13 @@ void build_boot_domains(void)
             continue;
         }
         if (cfg.type == GUEST_PVH) {
-            /* Offered to the xenstore domain as a PV one is (docs/hvm.md). */
-            if (pvh_build(d, &info, VA(bm->start), cfg.guest_cmdline,
-                          rd ? VA(rd->start) : NULL, rd ? rd->end - rd->start : 0,
-                          err, sizeof(err))) {
+            /* Offered to the xenstore domain as a PV one is (docs/hvm.md);
+             * a type=hvm one starts from its firmware. */
+            if (cfg.firmware ? hvm_fw_build(d, VA(bm->start), bm->end - bm->start, err,
+                                            sizeof(err))
+                             : pvh_build(d, &info, VA(bm->start), cfg.guest_cmdline,
+                                         rd ? VA(rd->start) : NULL, rd ? rd->end - rd->start : 0,
+                                         err, sizeof(err))) {
                 domain_destroy(d);
                 domain_note_refused(cfg.name, err);
                 continue;

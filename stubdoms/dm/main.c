@@ -10,7 +10,9 @@
  *
  * Devices so far: the PCI host (configuration mechanism #1 at 0xcf8/0xcfc:
  * the i440FX host bridge at 00:00.0 and the PIIX3 ISA bridge at 00:01.0,
- * stubdoms/dm/pci.c), the 16550A UART at 0x3f8 (COM1), whose lines are printed
+ * stubdoms/dm/pci.c), QEMU's debug console at 0x402 (reads 0xe9; SeaBIOS
+ * writes its log there: "dm: dN debugcon: ..."), the 16550A UART at 0x3f8
+ * (COM1), whose lines are printed
  * as "dm: dN serial: ...", and with uart-mmio=ADDR a second 16550A whose
  * registers are the bytes ADDR..ADDR+7 of guest-physical MMIO (as boards
  * map a memory-mapped UART), printed as "dm: dN mmio serial: ...".
@@ -41,6 +43,7 @@
 #include "pci.h"
 
 #define COM1 0x3f8
+#define DEBUGCON 0x402                  /* QEMU's isa-debugcon, SeaBIOS's debug port */
 #define MAX_VCPUS 128                   /* one ioreq page */
 #define LOG_LINES 32
 
@@ -49,7 +52,7 @@ static ioservid_t server;
 static shared_iopage_t *iopage;
 static unsigned nr_vcpus;
 static evtchn_port_t local_port[MAX_VCPUS];
-static struct uart com1, mmio_uart;
+static struct uart com1, mmio_uart, debugcon;
 static uint64_t mmio_base;                /* 0: no MMIO UART */
 static struct pci_bus pci;
 static uint32_t pci_cf8;                  /* the guest's config address register */
@@ -126,6 +129,14 @@ static void serve(ioreq_t *p)
     else if (p->type == IOREQ_TYPE_COPY && mmio_base && p->addr >= mmio_base &&
              p->addr + p->size - 1 <= mmio_base + 7)
         u = &mmio_uart, base = mmio_base;
+    if (!u && !p->data_is_ptr && p->count == 1 && p->type == IOREQ_TYPE_PIO &&
+        p->addr == DEBUGCON && p->size == 1) {
+        if (read)                        /* QEMU's debugcon reads back 0xe9 */
+            p->data = 0xe9;
+        else
+            uart_write(&debugcon, 0, 1, (uint32_t)p->data);
+        return;
+    }
     if (!u && !p->data_is_ptr && p->count == 1 && p->type == IOREQ_TYPE_PIO &&
         p->addr == 0xcf8 && p->size == 4) {
         if (read)                        /* configuration mechanism #1's address */
@@ -230,12 +241,21 @@ static int setup(void)
     }
     uart_init(&com1, serial_line, "serial: ");
     uart_init(&mmio_uart, serial_line, "mmio serial: ");
+    uart_init(&debugcon, serial_line, "debugcon: ");
     memset(&op, 0, sizeof(op));
     op.op = XEN_DMOP_map_io_range_to_ioreq_server;
     op.u.map_io_range_to_ioreq_server = (struct xen_dm_op_ioreq_server_range){
         .id = server, .type = XEN_DMOP_IO_RANGE_PORT, .start = COM1, .end = COM1 + 7 };
     if ((rc = dm_op(&op, sizeof(op)))) {
         dlog("map_io_range 0x%x-0x%x: %ld", COM1, COM1 + 7, rc);
+        return -1;
+    }
+    memset(&op, 0, sizeof(op));
+    op.op = XEN_DMOP_map_io_range_to_ioreq_server;
+    op.u.map_io_range_to_ioreq_server = (struct xen_dm_op_ioreq_server_range){
+        .id = server, .type = XEN_DMOP_IO_RANGE_PORT, .start = DEBUGCON, .end = DEBUGCON };
+    if ((rc = dm_op(&op, sizeof(op)))) {
+        dlog("map_io_range 0x%x: %ld", DEBUGCON, rc);
         return -1;
     }
     /* The PCI host: the config address port, and the functions' SBDFs
