@@ -390,6 +390,11 @@ static uint64_t write_time(struct vcpu_time_info *t)
     return sys;
 }
 
+uint64_t wallclock_now_sec(void)
+{
+    return boot_wallclock_sec + now_ns() / 1000000000ULL;
+}
+
 void domain_init_wallclock(struct domain *d)
 {
     shared_info_t *s = d->shared_info;

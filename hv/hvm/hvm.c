@@ -501,6 +501,87 @@ static bool pat_ok(uint64_t v)
 
 /* The per-domain MSR policy (every PVH domain has this one so far): true
  * if the access is allowed, with *val read or written. */
+/*
+ * The MTRRs (Intel SDM vol. 3 11.11, as AMD has them), which CPUID 1
+ * offers: IA32_MTRRCAP (8 variable ranges, fixed ranges, WC), the default
+ * type, the 11 fixed-range registers and 8 base/mask pairs, kept per vCPU
+ * with the CPU's #GP checks (a type other than UC, WC, WT, WP, WB, a
+ * reserved bit, an address bit past the physical width).  With nested
+ * paging the guest's MTRRs decide nothing (its memory is write-back in
+ * the p2m, its PAT rules), as Xen keeps them for an AMD HVM guest;
+ * firmware (SeaBIOS's mtrr_setup) and kernels read and write them.
+ */
+#define MSR_MTRRCAP     0xfe
+#define MSR_MTRR_BASE0  0x200
+#define MSR_MTRR_DEF    0x2ff
+static const uint32_t mtrr_fixed_msr[11] = {
+    0x250, 0x258, 0x259, 0x268, 0x269, 0x26a, 0x26b, 0x26c, 0x26d, 0x26e, 0x26f };
+
+static bool mtrr_type_ok(unsigned t)
+{
+    return t == 0 || t == 1 || t == 4 || t == 5 || t == 6;
+}
+
+static int mtrr_fixed_index(uint32_t msr)
+{
+    for (int i = 0; i < 11; i++)
+        if (mtrr_fixed_msr[i] == msr)
+            return i;
+    return -1;
+}
+
+static uint64_t phys_addr_mask(void)
+{
+    uint32_t a, b, c, x;
+    cpuid(0x80000008, 0, &a, &b, &c, &x);
+    unsigned width = a & 0xff;
+    if (width < 32 || width > 52)
+        width = 36;
+    return ((1ULL << width) - 1) & ~0xfffULL;
+}
+
+static bool mtrr_read(struct vcpu *v, uint32_t msr, uint64_t *val)
+{
+    struct hvm_mtrr *m = &v->arch.hvm.mtrr;
+    int f = mtrr_fixed_index(msr);
+    if (msr == MSR_MTRRCAP)
+        *val = (1u << 10) | (1u << 8) | 8;            /* WC, FIX, VCNT 8 */
+    else if (msr == MSR_MTRR_DEF)
+        *val = m->def;
+    else if (f >= 0)
+        *val = m->fixed[f];
+    else if (msr >= MSR_MTRR_BASE0 && msr < MSR_MTRR_BASE0 + 16)
+        *val = m->var[msr - MSR_MTRR_BASE0];
+    else
+        return false;
+    return true;
+}
+
+static bool mtrr_write(struct vcpu *v, uint32_t msr, uint64_t val)
+{
+    struct hvm_mtrr *m = &v->arch.hvm.mtrr;
+    int f = mtrr_fixed_index(msr);
+    if (msr == MSR_MTRR_DEF) {
+        if ((val & ~0xcffULL) || !mtrr_type_ok(val & 0xff))
+            return false;                              /* E (11), FE (10), type */
+        m->def = val;
+    } else if (f >= 0) {
+        for (unsigned i = 0; i < 8; i++)
+            if (!mtrr_type_ok((val >> (8 * i)) & 0xff))
+                return false;
+        m->fixed[f] = val;
+    } else if (msr >= MSR_MTRR_BASE0 && msr < MSR_MTRR_BASE0 + 16) {
+        bool base = !((msr - MSR_MTRR_BASE0) & 1);
+        uint64_t keep = phys_addr_mask() | (base ? 0xff : 0x800);
+        if ((val & ~keep) || (base && !mtrr_type_ok(val & 0xff)))
+            return false;
+        m->var[msr - MSR_MTRR_BASE0] = val;
+    } else {
+        return false;                                  /* MTRRCAP is read-only */
+    }
+    return true;
+}
+
 static bool msr_read(struct vcpu *v, uint32_t msr, uint64_t *val)
 {
     uint8_t *vmcb = v->arch.hvm.vmcb;
@@ -515,6 +596,8 @@ static bool msr_read(struct vcpu *v, uint32_t msr, uint64_t *val)
         *val = rdtsc() + vmcb_rd(vmcb, VMCB_TSC_OFFSET);
         return true;
     default:
+        if (mtrr_read(v, msr, val))
+            return true;
         return (msr == MSR_APIC_BASE || (msr >= 0x800 && msr <= 0x8ff)) &&
                vlapic_msr_read(v, msr, val);
     }
@@ -556,6 +639,9 @@ static bool msr_write(struct vcpu *v, uint32_t msr, uint64_t val)
         return true;
     }
     default:
+        if (msr == MSR_MTRRCAP || msr == MSR_MTRR_DEF || mtrr_fixed_index(msr) >= 0 ||
+            (msr >= MSR_MTRR_BASE0 && msr < MSR_MTRR_BASE0 + 16))
+            return mtrr_write(v, msr, val);
         return (msr == MSR_APIC_BASE || (msr >= 0x800 && msr <= 0x8ff)) &&
                vlapic_msr_write(v, msr, val);
     }
@@ -620,8 +706,16 @@ static void ioio(struct vcpu *v, struct cpu_user_regs *r)
         hvm_emulate_insn(v, r, in ? "ins" : "outs");
         return;
     }
-    /* A port an ioreq server claims: its device model answers (ioreq.c);
-     * the vCPU goes on at `next` once it has. */
+    /* The hypervisor's own devices first (the RTC of a type=hvm domain),
+     * then a port an ioreq server claims: its device model answers
+     * (ioreq.c); the vCPU goes on at `next` once it has. */
+    uint32_t hv_val = (uint32_t)r->rax;
+    if (hvm_rtc_port(v, port, size, in, &hv_val)) {
+        if (in)
+            r->rax = (r->rax & ~0xffULL) | (hv_val & 0xff);
+        r->rip = next;
+        return;
+    }
     if (port != 0xe9 && hvm_ioreq_pio(v, port, size, in, (uint32_t)r->rax, next))
         return;
     if (in) {

@@ -21,6 +21,10 @@ int hvm_gva_to_gpa(struct vcpu *v, uint64_t gva, bool write, uint64_t *gpa);
 uint32_t hvm_port_in(struct vcpu *v, unsigned port, unsigned size);
 void hvm_port_out(struct vcpu *v, unsigned port, unsigned size, uint32_t val);
 
+/* Ports the hypervisor emulates for a type=hvm domain (rtc.c: 0x70/0x71),
+ * before any ioreq server: true if handled (*val in and out). */
+bool hvm_rtc_port(struct vcpu *v, unsigned port, unsigned size, bool in, uint32_t *val);
+
 /* The instruction emulator on an exit (mmio.c): emulates the instruction
  * at RIP; #UD/#GP/#PF into the guest, or crashes it.  what names the exit. */
 void hvm_emulate_insn(struct vcpu *v, struct cpu_user_regs *r, const char *what);

@@ -209,6 +209,11 @@ static int em_port_ioreq(struct x86_emul *e, uint16_t port, unsigned size, bool 
 {
     if (port == 0xe9)
         return -1;
+    uint32_t hv_val = (uint32_t)*val;
+    if (hvm_rtc_port(((struct emul_ctx *)e->priv)->v, port, size, !write, &hv_val)) {
+        *val = hv_val;
+        return X86EMUL_OK;
+    }
     switch (hvm_ioreq_emul(((struct emul_ctx *)e->priv)->v, IOREQ_TYPE_PIO, port, size, write,
                            val)) {
     case HVM_IO_DONE:

@@ -92,6 +92,9 @@ struct hvm_vcpu {
     uint64_t asid_gen;             /* the pCPU generation it was taken in */
     int asid_cpu;                  /* the pCPU it was taken on (-1: none) */
     uint8_t upcall_vector;         /* HVMOP_set_evtchn_upcall_vector (0: none) */
+    struct hvm_mtrr {              /* its MTRRs, kept (hvm.c): no effect under NPT */
+        uint64_t def, fixed[11], var[16];
+    } mtrr;
     struct hvm_io_wait {           /* an I/O sent to an ioreq server (ioreq.c) */
         bool wait;                 /* its answer not taken yet: the vCPU does not run */
         bool emul;                 /* from the emulator: it runs again once answered */
@@ -168,6 +171,10 @@ struct hvm_domain {
     struct hvm_ioreq *ioreq;       /* its ioreq servers (ioreq.c; NULL: none made yet) */
     uint32_t pci_cf8;              /* the last 32-bit write to port 0xcf8 (ioreq.c) */
     bool firmware;                 /* type=hvm: started at its firmware's reset vector */
+    struct hvm_rtc {               /* type=hvm: its RTC and CMOS (rtc.c) */
+        uint8_t index;
+        uint8_t nvram[128];
+    } rtc;
 };
 
 /* The hidden frame of a frame placed above its RAM (add_to_physmap of

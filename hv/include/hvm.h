@@ -98,6 +98,8 @@ void hvm_ioreq_emulators_check(void);
  * -1 with the reason.  fw_config_ok checks the boot line first. */
 int hvm_fw_build(struct domain *d, const uint8_t *img, uint64_t len, char *err, size_t errlen);
 bool hvm_fw_config_ok(uint64_t mem, unsigned vcpus, uint64_t len, char *err, size_t errlen);
+/* Its CMOS as QEMU's pc machine fills it (rtc.c). */
+void hvm_rtc_init(struct domain *d, uint64_t ram_bytes, unsigned nr_vcpus);
 /* At build: frames mapped above its RAM (the firmware's alias below 4G). */
 int hvm_p2m_build_extra(struct domain *d, uint64_t gfn, const uint64_t *mfns, uint64_t n);
 

@@ -21,5 +21,7 @@ void update_vcpu_time(struct vcpu *v);
 /* Writes v's secondary time area (VCPUOP_register_vcpu_time_memory_area). */
 void time_area_update(struct vcpu *v);
 void domain_init_wallclock(struct domain *d);
+/* Unix time now (the boot wallclock plus system time), in seconds. */
+uint64_t wallclock_now_sec(void);
 long do_set_timer_op(unsigned long, unsigned long, unsigned long, unsigned long, unsigned long);
 #endif

@@ -19,7 +19,9 @@
  *
  * Boot line: target=ID (required); uart-mmio=ADDR (hex, page-aligned,
  * outside the guest's RAM); selftest=crash-after:N crashes this domain
- * after N answers (the test of a device model's death).
+ * after N answers (the test of a device model's death); selftest=exit-on:TEXT
+ * ('_' for spaces) powers it off once a line of the guest's contains TEXT
+ * (tests of firmware that never ends: its guest dies with it).
  */
 #define __XEN_TOOLS__ 1
 #include <stdarg.h>
@@ -57,6 +59,7 @@ static uint64_t mmio_base;                /* 0: no MMIO UART */
 static struct pci_bus pci;
 static uint32_t pci_cf8;                  /* the guest's config address register */
 static unsigned long answered, refused, crash_after;
+static char exit_on[64];                  /* selftest=exit-on:TEXT ('_' for spaces) */
 
 /* Lines the handler produced, printed by the main thread. */
 static char lines[LOG_LINES][UART_LINE_MAX + 18];
@@ -322,6 +325,11 @@ int main(int argc, char **argv)
             have_target = true;
         } else if (sscanf(argv[i], "uart-mmio=%lx", &v) == 1 && v && !(v & 4095)) {
             mmio_base = v;
+        } else if (!strncmp(argv[i], "selftest=exit-on:", 17)) {
+            snprintf(exit_on, sizeof(exit_on), "%s", argv[i] + 17);
+            for (char *c = exit_on; *c; c++)
+                if (*c == '_')
+                    *c = ' ';
         } else if (sscanf(argv[i], "selftest=crash-after:%lu", &v) == 1) {
             crash_after = v;
         }
@@ -342,6 +350,10 @@ int main(int argc, char **argv)
             line_tail++;
             minios_events_restore(f);
             dlog("d%u %s", target, l);
+            if (exit_on[0] && strstr(l, exit_on)) {
+                dlog("selftest: \"%s\" seen: powering off", exit_on);
+                minios_shutdown(SHUTDOWN_poweroff);
+            }
             f = minios_events_save();
         }
         minios_events_restore(f);
