@@ -113,6 +113,7 @@ static bool update_locked(struct vcpu *v)
     bool ticking = v->periodic_period && v->virq_to_evtchn[VIRQ_TIMER];
     uint64_t e = earliest(v->singleshot, ticking ? v->periodic_next : 0);
     e = earliest(e, v->unpark_at);
+    e = earliest(e, v->hvm_timer_at);
     if (v->polling)
         e = earliest(e, v->poll_deadline);
     /* Unchanged (a poll without a timeout, say): the list and the APIC
@@ -142,7 +143,7 @@ void vcpu_timer_update(struct vcpu *v)
         timer_reprogram();
 }
 
-enum { T_SINGLESHOT, T_PERIOD, T_PERIODIC_RESTART, T_POLL, T_UNPARK };
+enum { T_SINGLESHOT, T_PERIOD, T_PERIODIC_RESTART, T_POLL, T_UNPARK, T_HVM };
 
 static void timer_set(struct vcpu *v, unsigned which, uint64_t val)
 {
@@ -164,6 +165,9 @@ static void timer_set(struct vcpu *v, unsigned which, uint64_t val)
     case T_UNPARK:
         v->unpark_at = val;
         break;
+    case T_HVM:
+        v->hvm_timer_at = val;
+        break;
     }
     bool changed = update_locked(v);
     spin_unlock(&timer_lock);
@@ -179,6 +183,7 @@ void vcpu_set_periodic(struct vcpu *v, uint64_t period) { timer_set(v, T_PERIOD,
 void vcpu_restart_periodic(struct vcpu *v) { timer_set(v, T_PERIODIC_RESTART, 0); }
 void vcpu_set_poll_deadline(struct vcpu *v, uint64_t t) { timer_set(v, T_POLL, t); }
 void vcpu_set_unpark(struct vcpu *v, uint64_t t) { timer_set(v, T_UNPARK, t); }
+void vcpu_set_hvm_timer(struct vcpu *v, uint64_t t) { timer_set(v, T_HVM, t); }
 
 /* Runs the expired vCPU timers; takes no lock on entry (the timer
  * interrupt, set_timer_op). */
@@ -208,6 +213,10 @@ void timers_run(void)
         }
         if (v->unpark_at && v->unpark_at <= now)
             unpark = true;
+        if (v->hvm_timer_at && v->hvm_timer_at <= now) {
+            v->hvm_timer_at = 0;
+            wake = true;             /* the emulated timer's tick: isa.c raises it */
+        }
         if (v->polling && v->poll_deadline && v->poll_deadline <= now) {
             v->poll_deadline = 0;
             wake = true;

@@ -710,7 +710,7 @@ static void ioio(struct vcpu *v, struct cpu_user_regs *r)
      * then a port an ioreq server claims: its device model answers
      * (ioreq.c); the vCPU goes on at `next` once it has. */
     uint32_t hv_val = (uint32_t)r->rax;
-    if (hvm_rtc_port(v, port, size, in, &hv_val)) {
+    if (hvm_rtc_port(v, port, size, in, &hv_val) || hvm_isa_port(v, port, size, in, &hv_val)) {
         if (in)
             r->rax = (r->rax & ~0xffULL) | (hv_val & 0xff);
         r->rip = next;
@@ -752,10 +752,11 @@ static void hlt_exit(struct vcpu *v, struct cpu_user_regs *r)
     }
     /* No LAPIC or callback vector yet: it sleeps until an event upcall is
      * pending (as SCHEDOP_block: blocked first, then the flag looked at). */
-    if (vlapic_pending(v) >= 0)
-        return;                                      /* a LAPIC interrupt: taken at once */
+    if (vlapic_pending(v) >= 0 || hvm_isa_pending(v))
+        return;                                      /* a LAPIC or PIC interrupt: at once */
     sched_block(v);
-    if (__atomic_load_n(&v->vcpu_info->evtchn_upcall_pending, __ATOMIC_SEQ_CST))
+    if (__atomic_load_n(&v->vcpu_info->evtchn_upcall_pending, __ATOMIC_SEQ_CST) ||
+        hvm_isa_pending(v))
         vcpu_wake(v);
 }
 
@@ -834,6 +835,14 @@ void hvm_exit(struct vcpu *v, struct cpu_user_regs *r)
         hvm_npf(v, r, i1, i2);                       /* mmio.c */
         return;
     case VMEXIT_SHUTDOWN:
+        if (d->arch.hvm.firmware) {
+            /* A PC resets on a triple fault (firmware's last way to
+             * reboot): as Xen's hvm_triple_fault, a reboot. */
+            printk("d%u (%s): triple fault, rip %lx: a reset\n", d->id, d->name,
+                   (unsigned long)r->rip);
+            domain_shutdown(d, SHUTDOWN_reboot);
+            return;
+        }
         domain_crash(d, "triple fault (shutdown intercept), rip %lx", (unsigned long)r->rip);
         return;
     case VMEXIT_INVALID:

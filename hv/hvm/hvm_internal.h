@@ -24,6 +24,12 @@ void hvm_port_out(struct vcpu *v, unsigned port, unsigned size, uint32_t val);
 /* Ports the hypervisor emulates for a type=hvm domain (rtc.c: 0x70/0x71),
  * before any ioreq server: true if handled (*val in and out). */
 bool hvm_rtc_port(struct vcpu *v, unsigned port, unsigned size, bool in, uint32_t *val);
+/* isa.c: the PICs (0x20/0x21, 0xa0/0xa1, ELCR 0x4d0/0x4d1), the PIT
+ * (0x40-0x43) and port 0x61 of a type=hvm domain; an interrupt from them
+ * waiting (HLT), and its injection before VMRUN. */
+bool hvm_isa_port(struct vcpu *v, unsigned port, unsigned size, bool in, uint32_t *val);
+bool hvm_isa_pending(struct vcpu *v);
+void hvm_isa_inject(struct vcpu *v);
 
 /* The instruction emulator on an exit (mmio.c): emulates the instruction
  * at RIP; #UD/#GP/#PF into the guest, or crashes it.  what names the exit. */

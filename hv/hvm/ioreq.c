@@ -21,6 +21,7 @@
 #include "hvm_internal.h"
 #include <xen/errno.h>
 #include <xen/memory.h>
+#include <xen/sched.h>
 #include <xen/hvm/dm_op.h>
 #include <xen/hvm/ioreq.h>
 #include <xen/hvm/hvm_op.h>
@@ -267,6 +268,8 @@ static size_t op_size(uint32_t op)
         return sizeof(struct xen_dm_op_set_ioreq_server_state);
     case XEN_DMOP_destroy_ioreq_server:
         return sizeof(struct xen_dm_op_destroy_ioreq_server);
+    case XEN_DMOP_remote_shutdown:
+        return sizeof(struct xen_dm_op_remote_shutdown);
     default:
         return 0;
     }
@@ -318,7 +321,14 @@ long do_dm_op(unsigned long domid, unsigned long nr_bufs, unsigned long bufs,
             rc = -XEN_EOPNOTSUPP;
         else if (b[0].size < head + op_size(op.op))
             rc = -XEN_EFAULT;
-        else {
+        else if (op.op == XEN_DMOP_remote_shutdown) {
+            /* As SCHEDOP_remote_shutdown (the machine's reset or power
+             * register): a known reason only (Xen passes any on). */
+            if (op.u.remote_shutdown.reason > SHUTDOWN_MAX)
+                rc = -XEN_EINVAL;
+            else
+                domain_shutdown(d, op.u.remote_shutdown.reason);
+        } else {
             domain_lock(d);
             rc = d->shutdown ? -XEN_ESRCH : dm_op_locked(d, cur, &op);
             domain_unlock(d);

@@ -210,7 +210,9 @@ static int em_port_ioreq(struct x86_emul *e, uint16_t port, unsigned size, bool 
     if (port == 0xe9)
         return -1;
     uint32_t hv_val = (uint32_t)*val;
-    if (hvm_rtc_port(((struct emul_ctx *)e->priv)->v, port, size, !write, &hv_val)) {
+    struct vcpu *v = ((struct emul_ctx *)e->priv)->v;
+    if (hvm_rtc_port(v, port, size, !write, &hv_val) ||
+        hvm_isa_port(v, port, size, !write, &hv_val)) {
         *val = hv_val;
         return X86EMUL_OK;
     }

@@ -240,6 +240,7 @@ noreturn void svm_loop(void)
         asid_assign(v, pc->id);
         hvm_inject_callback(v);
         vlapic_inject(v);
+        hvm_isa_inject(v);
         hvm_guest_areas(v);
         vmcb_wr(vmcb, VMCB_RAX, r->rax);
         vmcb_wr(vmcb, VMCB_RIP, r->rip);

@@ -175,6 +175,20 @@ struct hvm_domain {
         uint8_t index;
         uint8_t nvram[128];
     } rtc;
+    struct hvm_isa {               /* type=hvm: its PICs and PIT (isa.c) */
+        struct hvm_pic {
+            uint8_t irr, isr, imr, base, init_step;
+            bool icw4, single, read_isr, auto_eoi;
+        } pic[2];
+        uint8_t elcr[2], port61;
+        struct hvm_pit_ch {
+            uint16_t reload, latch;
+            uint8_t rw, mode;
+            bool loaded, latched, read_msb, write_msb;
+            uint64_t start;        /* system time it was loaded (or its gate rose) */
+        } ch[3];
+        uint64_t irq0_at;          /* counter 0's next IRQ0 (0: none) */
+    } isa;
 };
 
 /* The hidden frame of a frame placed above its RAM (add_to_physmap of

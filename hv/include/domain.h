@@ -72,6 +72,8 @@ struct vcpu {
     cpumask_t soft_affinity;     /* recorded only; no soft scheduling */
     uint64_t vruntime;           /* weighted virtual run time */
     uint64_t unpark_at;          /* cap: when its domain's budget refills */
+    uint64_t hvm_timer_at;       /* an HVM vCPU's emulated timer (the PIT) is due:
+                                    it is woken if blocked (hv/hvm/isa.c) */
     uint64_t runtime_ns, slice_start_ns;
     vcpu_info_t *vcpu_info;      /* in shared_info, registered, or dummy_info */
     vcpu_info_t dummy_info;      /* for ids past shared_info's array */

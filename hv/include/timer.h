@@ -13,6 +13,8 @@ void vcpu_set_periodic(struct vcpu *v, uint64_t period);
 void vcpu_restart_periodic(struct vcpu *v);
 void vcpu_set_poll_deadline(struct vcpu *v, uint64_t t);
 void vcpu_set_unpark(struct vcpu *v, uint64_t t);
+/* An HVM vCPU is woken at t (0: never) if blocked: its PIT's next tick. */
+void vcpu_set_hvm_timer(struct vcpu *v, uint64_t t);
 void timers_run(void);
 void timer_reprogram(void);
 void apic_oneshot_ns(uint64_t ns);          /* 0: stop */

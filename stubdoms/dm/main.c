@@ -58,6 +58,9 @@ static struct uart com1, mmio_uart, debugcon;
 static uint64_t mmio_base;                /* 0: no MMIO UART */
 static struct pci_bus pci;
 static uint32_t pci_cf8;                  /* the guest's config address register */
+static uint8_t rcr;                       /* 0xcf9, the PIIX3's reset control */
+static bool reset_asked;
+static long reset_rc;
 static unsigned long answered, refused, crash_after;
 static char exit_on[64];                  /* selftest=exit-on:TEXT ('_' for spaces) */
 
@@ -138,6 +141,23 @@ static void serve(ioreq_t *p)
             p->data = 0xe9;
         else
             uart_write(&debugcon, 0, 1, (uint32_t)p->data);
+        return;
+    }
+    if (!u && !p->data_is_ptr && p->count == 1 && p->type == IOREQ_TYPE_PIO &&
+        p->addr == 0xcf9 && p->size == 1) {
+        /* The PIIX3's reset control register: a reset (bit 2) reboots
+         * the guest, as QEMU asks Xen with DMOP_remote_shutdown. */
+        if (read)
+            p->data = rcr;
+        else {
+            rcr = (uint8_t)p->data & 0x0e;
+            if (p->data & 4) {
+                struct xen_dm_op sd = { .op = XEN_DMOP_remote_shutdown };
+                sd.u.remote_shutdown.reason = SHUTDOWN_reboot;
+                reset_rc = dm_op(&sd, sizeof(sd));
+                reset_asked = true;
+            }
+        }
         return;
     }
     if (!u && !p->data_is_ptr && p->count == 1 && p->type == IOREQ_TYPE_PIO &&
@@ -268,6 +288,7 @@ static int setup(void)
     op.op = XEN_DMOP_map_io_range_to_ioreq_server;
     op.u.map_io_range_to_ioreq_server = (struct xen_dm_op_ioreq_server_range){
         .id = server, .type = XEN_DMOP_IO_RANGE_PORT, .start = 0xcf8, .end = 0xcfb };
+    /* (0xcf9, inside it: the reset control register, 1-byte accesses) */
     if ((rc = dm_op(&op, sizeof(op)))) {
         dlog("map_io_range 0xcf8: %ld", rc);
         return -1;
@@ -357,6 +378,10 @@ int main(int argc, char **argv)
             f = minios_events_save();
         }
         minios_events_restore(f);
+        if (reset_asked) {
+            reset_asked = false;
+            dlog("d%u reset through 0xcf9: remote_shutdown(reboot) %ld", target, reset_rc);
+        }
         if (!target_alive())
             break;
     }

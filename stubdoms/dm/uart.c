@@ -54,8 +54,16 @@ uint32_t uart_read(struct uart *u, unsigned off, unsigned size)
         return dlab ? u->dll : 0;       /* nothing is ever received */
     case IER:
         return dlab ? u->dlm : u->ier;
-    case IIR_FCR:
-        return 0x01 | ((u->fcr & 1) ? 0xc0 : 0);   /* no interrupt pending */
+    case IIR_FCR: {
+        /* THR empty (it always is) is the only source: pending once the
+         * guest enables it or writes THR, gone when IIR shows it. */
+        uint8_t fifo = (u->fcr & 1) ? 0xc0 : 0;
+        if ((u->ier & 0x02) && u->thre) {
+            u->thre = false;
+            return 0x02 | fifo;
+        }
+        return 0x01 | fifo;                      /* no interrupt pending */
+    }
     case LCR:
         return u->lcr;
     case MCR:
@@ -84,14 +92,20 @@ void uart_write(struct uart *u, unsigned off, unsigned size, uint32_t val)
     case RBR_THR:
         if (dlab)
             u->dll = v;
-        else if (!(u->mcr & MCR_LOOP))   /* in loopback nothing leaves */
-            tx(u, v);
+        else {
+            if (!(u->mcr & MCR_LOOP))    /* in loopback nothing leaves */
+                tx(u, v);
+            u->thre = true;              /* sent at once: empty again */
+        }
         return;
     case IER:
         if (dlab)
             u->dlm = v;
-        else
+        else {
+            if ((v & 0x02) && !(u->ier & 0x02))
+                u->thre = true;          /* enabled while THR is empty */
             u->ier = v & 0x0f;
+        }
         return;
     case IIR_FCR:
         u->fcr = v & 0xc9;               /* clear bits (1, 2) self-clear */

@@ -1,7 +1,8 @@
 /* uart.h: a 16550A UART as the device model presents it to its guest
  * (stubdoms/dm, docs/hvm.md): the eight registers at a port base, DLAB,
- * scratch, loopback MSR; what the guest transmits is handed on a line at
- * a time.  No receive path and no interrupt line yet (no PIC/IOAPIC). */
+ * scratch, loopback MSR, the THR-empty interrupt as IIR shows it; what
+ * the guest transmits is handed on a line at a time.  No receive path and
+ * no interrupt line to the guest yet. */
 #ifndef KEEL_DM_UART_H
 #define KEEL_DM_UART_H
 #include <stdint.h>
@@ -12,6 +13,7 @@
 
 struct uart {
     uint8_t ier, lcr, mcr, scr, fcr, dll, dlm;
+    bool thre;                      /* the THR-empty interrupt is pending */
     char line[UART_LINE_MAX + 1];
     size_t len;
     unsigned long bad;              /* accesses refused (width, offset) */

@@ -47,6 +47,18 @@ int main(void)
     EXPECT(uart_read(&u, 0, 1) == 0x01 && uart_read(&u, 1, 1) == 0x02);
     uart_write(&u, 3, 1, 0x03);
     EXPECT(uart_read(&u, 1, 1) == 0x0f && nlines == 0);   /* the divisor sent nothing */
+    /* THR empty: pending once enabled (as SeaBIOS's detect_serial sees
+     * it), gone when IIR shows it, back after a THR write */
+    uart_write(&u, 1, 1, 0x02);
+    EXPECT(uart_read(&u, 1, 1) == 0x02 && uart_read(&u, 2, 1) == 0x02);
+    EXPECT(uart_read(&u, 2, 1) == 0x01);
+    uart_write(&u, 0, 1, '!');
+    uart_write(&u, 0, 1, '\n');
+    EXPECT(uart_read(&u, 2, 1) == 0x02 && uart_read(&u, 2, 1) == 0x01);
+    uart_write(&u, 1, 1, 0x00);
+    uart_write(&u, 0, 1, '\n');
+    EXPECT(uart_read(&u, 2, 1) == 0x01);
+    nlines = 0;
     /* FIFO enable shows in IIR; clear bits do not stick */
     uart_write(&u, 2, 1, 0x07);
     EXPECT(uart_read(&u, 2, 1) == 0xc1);
