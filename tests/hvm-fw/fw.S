@@ -1,0 +1,261 @@
+/*
+ * A 64 KiB test firmware for a type=hvm domain (docs/hvm.md, "HVM from
+ * firmware"): the hypervisor's RTC/CMOS, PICs and PIT as firmware meets
+ * them, in real mode from the reset vector.  It prints on port 0xe9 and
+ * checks: the CMOS bytes the builder filled for mem=32M (base and
+ * extended memory, memory above 16 MiB, one CPU, register D), a BCD clock,
+ * NVRAM kept and register D read-only; the PICs initialised (ICW1-4) with
+ * the mask read back; the PIT's counter 0 in mode 2 at 1 kHz with its
+ * latched count in range, 20 IRQ0s through the PIC into its handler while
+ * it sleeps in HLT, each ended with an EOI (ISR empty after); IRQ0
+ * masked: no interrupt for a while; counter 2 in mode 0 behind port
+ * 0x61's gate, its output (bit 5) low, then high; then a triple fault,
+ * which resets (reboots) the domain.  A failed check prints its line and
+ * halts with interrupts off (the domain powers off).
+ */
+        .code16
+        .section .text, "ax"
+        .globl _start
+_start:
+        cli
+        xorw    %ax, %ax
+        movw    %ax, %ds
+        movw    %ax, %ss
+        movw    $0x7000, %sp
+        movw    $msg_hello, %si
+        call    puts
+
+        /* ---- CMOS, as the builder filled it for mem=32M */
+        movb    $0x15, %al              /* base memory 640 KiB = 0x0280 */
+        call    cmos_rd
+        cmpb    $0x80, %al
+        jne     fail_cmos
+        movb    $0x16, %al
+        call    cmos_rd
+        cmpb    $0x02, %al
+        jne     fail_cmos
+        movb    $0x30, %al              /* extended: 31 MiB = 0x7c00 KiB */
+        call    cmos_rd
+        cmpb    $0x00, %al
+        jne     fail_cmos
+        movb    $0x31, %al
+        call    cmos_rd
+        cmpb    $0x7c, %al
+        jne     fail_cmos
+        movb    $0x34, %al              /* above 16 MiB: 16 MiB = 0x100 x 64 KiB */
+        call    cmos_rd
+        cmpb    $0x00, %al
+        jne     fail_cmos
+        movb    $0x35, %al
+        call    cmos_rd
+        cmpb    $0x01, %al
+        jne     fail_cmos
+        movb    $0x5f, %al              /* CPUs - 1 */
+        call    cmos_rd
+        cmpb    $0x00, %al
+        jne     fail_cmos
+        movb    $0x0d, %al              /* register D: valid */
+        call    cmos_rd
+        cmpb    $0x80, %al
+        jne     fail_cmos
+        movb    $0x00, %al              /* seconds: BCD 00-59 */
+        call    cmos_rd
+        movb    %al, %ah
+        andb    $0x0f, %ah
+        cmpb    $9, %ah
+        ja      fail_cmos
+        cmpb    $0x59, %al
+        ja      fail_cmos
+        movb    $0x40, %al              /* NVRAM keeps a byte */
+        outb    %al, $0x70
+        movb    $0xa5, %al
+        outb    %al, $0x71
+        movb    $0x40, %al
+        call    cmos_rd
+        cmpb    $0xa5, %al
+        jne     fail_cmos
+        movb    $0x0d, %al              /* register D is read-only */
+        outb    %al, $0x70
+        xorb    %al, %al
+        outb    %al, $0x71
+        movb    $0x0d, %al
+        call    cmos_rd
+        cmpb    $0x80, %al
+        jne     fail_cmos
+        movw    $msg_cmos, %si
+        call    puts
+
+        /* ---- the PICs: vectors 0x08 and 0x70, only IRQ0 unmasked */
+        movb    $0x11, %al
+        outb    %al, $0x20
+        outb    %al, $0xa0
+        movb    $0x08, %al
+        outb    %al, $0x21
+        movb    $0x70, %al
+        outb    %al, $0xa1
+        movb    $0x04, %al
+        outb    %al, $0x21
+        movb    $0x02, %al
+        outb    %al, $0xa1
+        movb    $0x01, %al
+        outb    %al, $0x21
+        outb    %al, $0xa1
+        movb    $0xfe, %al
+        outb    %al, $0x21
+        movb    $0xff, %al
+        outb    %al, $0xa1
+        inb     $0x21, %al
+        cmpb    $0xfe, %al
+        jne     fail_pic
+        /* IVT entry 8: irq0 at F000:irq0 */
+        movw    $irq0, 0x20
+        movw    $0xf000, 0x22
+        movw    $0, 0x500               /* the tick count */
+
+        /* ---- PIT counter 0, mode 2, 1193 (1 ms) */
+        movb    $0x34, %al
+        outb    %al, $0x43
+        movb    $0xa9, %al
+        outb    %al, $0x40
+        movb    $0x04, %al
+        outb    %al, $0x40
+        movb    $0x00, %al              /* latch counter 0 */
+        outb    %al, $0x43
+        inb     $0x40, %al
+        movb    %al, %bl
+        inb     $0x40, %al
+        movb    %al, %bh
+        cmpw    $1193, %bx
+        ja      fail_pit
+        cmpw    $0, %bx
+        je      fail_pit
+        movw    $msg_pit, %si
+        call    puts
+
+        /* ---- 20 IRQ0s in HLT */
+        sti
+1:      hlt
+        cmpw    $20, 0x500
+        jb      1b
+        cli
+        movb    $0x0b, %al              /* OCW3: read ISR */
+        outb    %al, $0x20
+        inb     $0x20, %al
+        cmpb    $0, %al
+        jne     fail_pic
+        movb    $0x0a, %al              /* back to IRR */
+        outb    %al, $0x20
+        movw    $msg_ticks, %si
+        call    puts
+
+        /* ---- IRQ0 masked: no interrupt while it spins 3 ms and more */
+        movb    $0xff, %al
+        outb    %al, $0x21
+        movw    0x500, %dx
+        sti
+        movw    $0x4000, %cx
+2:      inb     $0x61, %al              /* each IN is an exit: time passes */
+        loop    2b
+        cli
+        cmpw    0x500, %dx
+        jne     fail_mask
+        movw    $msg_masked, %si
+        call    puts
+
+        /* ---- counter 2, mode 0, behind port 0x61's gate */
+        inb     $0x61, %al
+        andb    $0xfc, %al
+        orb     $0x01, %al              /* gate on, speaker off */
+        outb    %al, $0x61
+        movb    $0xb0, %al              /* counter 2, LSB then MSB, mode 0 */
+        outb    %al, $0x43
+        movb    $0x00, %al
+        outb    %al, $0x42
+        movb    $0x10, %al              /* 0x1000: about 3.4 ms */
+        outb    %al, $0x42
+        inb     $0x61, %al
+        testb   $0x20, %al
+        jnz     fail_pit2               /* not there yet */
+        movw    $0xffff, %cx
+3:      inb     $0x61, %al
+        testb   $0x20, %al
+        jnz     4f
+        loop    3b
+        jmp     fail_pit2
+4:      movw    $msg_pit2, %si
+        call    puts
+
+        /* ---- a triple fault: a reset */
+        movw    $msg_triple, %si
+        call    puts
+        lidt    %cs:idt_none
+        int3
+        jmp     fail_triple
+
+irq0:
+        pushw   %ax
+        incw    %ss:0x500
+        movb    $0x20, %al              /* non-specific EOI */
+        outb    %al, $0x20
+        popw    %ax
+        iret
+
+/* CMOS register %al -> %al */
+cmos_rd:
+        outb    %al, $0x70
+        inb     $0x71, %al
+        ret
+
+/* the string at %cs:%si to port 0xe9 */
+puts:
+        movb    %cs:(%si), %al
+        testb   %al, %al
+        jz      1f
+        outb    %al, $0xe9
+        incw    %si
+        jmp     puts
+1:      ret
+
+fail_cmos:
+        movw    $msg_fail_cmos, %si
+        jmp     fail
+fail_pic:
+        movw    $msg_fail_pic, %si
+        jmp     fail
+fail_pit:
+        movw    $msg_fail_pit, %si
+        jmp     fail
+fail_mask:
+        movw    $msg_fail_mask, %si
+        jmp     fail
+fail_pit2:
+        movw    $msg_fail_pit2, %si
+        jmp     fail
+fail_triple:
+        movw    $msg_fail_triple, %si
+fail:
+        call    puts
+        cli
+        hlt
+
+idt_none:
+        .word   0
+        .long   0
+
+msg_hello:       .asciz "hvm-fw: real mode at the reset vector\n"
+msg_cmos:        .asciz "hvm-fw: CMOS: memory, CPUs, clock and NVRAM as expected\n"
+msg_pit:         .asciz "hvm-fw: PIT counter 0 counts down from 1193\n"
+msg_ticks:       .asciz "hvm-fw: 20 timer interrupts through the PIC, ISR empty after EOI\n"
+msg_masked:      .asciz "hvm-fw: IRQ0 masked: no interrupt\n"
+msg_pit2:        .asciz "hvm-fw: PIT counter 2 reached 0 behind port 0x61\n"
+msg_triple:      .asciz "hvm-fw: a triple fault now\n"
+msg_fail_cmos:   .asciz "hvm-fw: FAIL a CMOS byte\n"
+msg_fail_pic:    .asciz "hvm-fw: FAIL the PIC\n"
+msg_fail_pit:    .asciz "hvm-fw: FAIL the PIT counter 0 latch\n"
+msg_fail_mask:   .asciz "hvm-fw: FAIL an interrupt while IRQ0 was masked\n"
+msg_fail_pit2:   .asciz "hvm-fw: FAIL the PIT counter 2 output\n"
+msg_fail_triple: .asciz "hvm-fw: FAIL survived a triple fault\n"
+
+        .section .reset, "ax"
+        ljmp    $0xf000, $_start
+        .fill   11, 1, 0xf4
