@@ -270,6 +270,8 @@ static size_t op_size(uint32_t op)
         return sizeof(struct xen_dm_op_destroy_ioreq_server);
     case XEN_DMOP_remote_shutdown:
         return sizeof(struct xen_dm_op_remote_shutdown);
+    case XEN_DMOP_set_isa_irq_level:
+        return sizeof(struct xen_dm_op_set_isa_irq_level);
     default:
         return 0;
     }
@@ -328,6 +330,16 @@ long do_dm_op(unsigned long domid, unsigned long nr_bufs, unsigned long bufs,
                 rc = -XEN_EINVAL;
             else
                 domain_shutdown(d, op.u.remote_shutdown.reason);
+        } else if (op.op == XEN_DMOP_set_isa_irq_level) {
+            /* As Xen: IRQ 0-15, level 0 or 1; only where the PICs are
+             * (a type=hvm domain; PVH has none, as on Xen). */
+            struct xen_dm_op_set_isa_irq_level *l = &op.u.set_isa_irq_level;
+            if (l->isa_irq > 15 || l->level > 1)
+                rc = -XEN_EINVAL;
+            else if (!d->arch.hvm.firmware)
+                rc = -XEN_EOPNOTSUPP;
+            else
+                hvm_isa_irq_level(d, l->isa_irq, l->level);
         } else {
             domain_lock(d);
             rc = d->shutdown ? -XEN_ESRCH : dm_op_locked(d, cur, &op);

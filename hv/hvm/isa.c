@@ -22,8 +22,10 @@
  *   are port 0x61's bits 0 and 5 (bit 4: the refresh toggle, every 15 us),
  *   as firmware calibrating its TSC needs them.
  *
- * Each domain's state is its own; only its vCPU 0 touches it (the exits
- * and the injection before each VMRUN), so no lock is taken.
+ * Each domain's state is its own; its vCPU 0 touches it (the exits and the
+ * injection before each VMRUN), and a device model's
+ * XEN_DMOP_set_isa_irq_level sets request bits (atomically) from another
+ * pCPU, so no lock is taken.
  */
 #include "lib.h"
 #include "domain.h"
@@ -63,9 +65,11 @@ static int pic_output(struct hvm_pic *pics, unsigned which)
     return req;
 }
 
+/* An edge on IRQ irq: from the PIT (vCPU 0) or a device model's dm_op on
+ * another pCPU, so the request bits change atomically. */
 static void pic_raise(struct hvm_isa *isa, unsigned irq)
 {
-    isa->pic[irq >> 3].irr |= (uint8_t)(1u << (irq & 7));
+    __atomic_fetch_or(&isa->pic[irq >> 3].irr, (uint8_t)(1u << (irq & 7)), __ATOMIC_ACQ_REL);
 }
 
 /* The interrupt the PICs would deliver: its vector, or -1. */
@@ -90,11 +94,11 @@ static void pic_ack(struct hvm_isa *isa)
         return;
     if (m == 2 && !(ma->irr & 4)) {
         int s = pic_output(isa->pic, 1);
-        sl->irr &= (uint8_t)~(1u << s);
+        __atomic_fetch_and(&sl->irr, (uint8_t)~(1u << s), __ATOMIC_ACQ_REL);
         if (!sl->auto_eoi)
             sl->isr |= (uint8_t)(1u << s);
     } else {
-        ma->irr &= (uint8_t)~(1u << m);
+        __atomic_fetch_and(&ma->irr, (uint8_t)~(1u << m), __ATOMIC_ACQ_REL);
     }
     if (!ma->auto_eoi)
         ma->isr |= (uint8_t)(1u << m);
@@ -397,4 +401,26 @@ void hvm_isa_inject(struct vcpu *v)
             vmcb_rd(vmcb, VMCB_VINTR) | VINTR_V_IRQ | VINTR_PRIO_MASK | VINTR_IGN_TPR);
     vmcb_wr32(vmcb, VMCB_MISC1_INTERCEPTS,
               vmcb_rd32(vmcb, VMCB_MISC1_INTERCEPTS) | ICPT_VINTR);
+}
+
+/*
+ * XEN_DMOP_set_isa_irq_level from d's device model: ISA IRQ irq (0-15)
+ * asserted or not.  The PICs are edge-triggered here: a rising line makes
+ * a request (a line held high makes no second one until it falls), and
+ * the vCPU is woken from HLT or made to look at once.
+ */
+void hvm_isa_irq_level(struct domain *d, unsigned irq, bool level)
+{
+    struct hvm_isa *isa = &d->arch.hvm.isa;
+    uint16_t bit = (uint16_t)(1u << irq);
+    uint16_t was = level ? __atomic_fetch_or(&isa->lines, bit, __ATOMIC_ACQ_REL)
+                         : __atomic_fetch_and(&isa->lines, (uint16_t)~bit, __ATOMIC_ACQ_REL);
+    if (!level || (was & bit))
+        return;
+    pic_raise(isa, irq);
+    struct vcpu *v = d->vcpu[0];
+    if (v->state == VCPU_BLOCKED)
+        vcpu_wake(v);
+    else
+        vcpu_kick(v);
 }

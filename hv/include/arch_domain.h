@@ -188,6 +188,7 @@ struct hvm_domain {
             uint64_t start;        /* system time it was loaded (or its gate rose) */
         } ch[3];
         uint64_t irq0_at;          /* counter 0's next IRQ0 (0: none) */
+        uint16_t lines;            /* ISA lines a device model holds asserted */
     } isa;
 };
 

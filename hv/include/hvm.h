@@ -98,6 +98,8 @@ void hvm_ioreq_emulators_check(void);
  * -1 with the reason.  fw_config_ok checks the boot line first. */
 int hvm_fw_build(struct domain *d, const uint8_t *img, uint64_t len, char *err, size_t errlen);
 bool hvm_fw_config_ok(uint64_t mem, unsigned vcpus, uint64_t len, char *err, size_t errlen);
+/* XEN_DMOP_set_isa_irq_level on a type=hvm domain (isa.c). */
+void hvm_isa_irq_level(struct domain *d, unsigned irq, bool level);
 /* Its CMOS as QEMU's pc machine fills it (rtc.c). */
 void hvm_rtc_init(struct domain *d, uint64_t ram_bytes, unsigned nr_vcpus);
 /* At build: frames mapped above its RAM (the firmware's alias below 4G). */

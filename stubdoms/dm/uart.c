@@ -123,3 +123,8 @@ void uart_write(struct uart *u, unsigned off, unsigned size, uint32_t val)
         return;                          /* LSR and MSR: read-only */
     }
 }
+
+bool uart_irq(const struct uart *u)
+{
+    return (u->ier & 0x02) && u->thre && (u->mcr & 0x08);
+}

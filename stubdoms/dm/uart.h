@@ -27,5 +27,8 @@ void uart_init(struct uart *u, void (*emit)(void *ctx, const char *line), void *
  * (all ones for a width other than 1, counted in bad), or a write. */
 uint32_t uart_read(struct uart *u, unsigned off, unsigned size);
 void uart_write(struct uart *u, unsigned off, unsigned size, uint32_t val);
+/* Its interrupt line: an enabled source pending (THR empty) and OUT2 set,
+ * which gates the line on a PC. */
+bool uart_irq(const struct uart *u);
 
 #endif

@@ -2,7 +2,9 @@
  * (docs/hvm.md, "The device model and ioreq servers").
  *
  * As the device model of d1 (role=dm target=1): dm_op's buffers, ops and
- * targets (self, another domain, none); create_ioreq_server's arguments
+ * targets (self, another domain, none); ISA IRQ levels (bad IRQ, bad
+ * level, a PVH target without PICs) and a remote shutdown with an unknown
+ * reason or of another domain; create_ioreq_server's arguments
  * and its limit of 8; get_ioreq_server_info without no_gfns; ranges that
  * are empty, past 0xffff, of another type, overlapping or unmapped
  * differently; XENMEM_acquire_resource's frames, types, servers and
@@ -140,6 +142,21 @@ int main(int argc, char **argv)
     CHECK_EQ(dm_op(self_domid(), &op, sizeof(op)), -XEN_EPERM);
     CHECK_EQ(dm_op(other, &op, sizeof(op)), -XEN_EPERM);       /* not its target */
     CHECK_EQ(dm_op(1000, &op, sizeof(op)), -XEN_ESRCH);
+    /* ISA IRQ levels: bad IRQ or level; a PVH target has no PICs.  A
+     * remote shutdown with an unknown reason. */
+    struct xen_dm_op il = { .op = XEN_DMOP_set_isa_irq_level };
+    il.u.set_isa_irq_level.isa_irq = 16;
+    il.u.set_isa_irq_level.level = 1;
+    CHECK_EQ(dm_op(peer, &il, sizeof(il)), -XEN_EINVAL);
+    il.u.set_isa_irq_level.isa_irq = 4;
+    il.u.set_isa_irq_level.level = 2;
+    CHECK_EQ(dm_op(peer, &il, sizeof(il)), -XEN_EINVAL);
+    il.u.set_isa_irq_level.level = 1;
+    CHECK_EQ(dm_op(peer, &il, sizeof(il)), -XEN_EOPNOTSUPP);
+    struct xen_dm_op rs = { .op = XEN_DMOP_remote_shutdown };
+    rs.u.remote_shutdown.reason = 99;
+    CHECK_EQ(dm_op(peer, &rs, sizeof(rs)), -XEN_EINVAL);
+    CHECK_EQ(dm_op(other, &rs, sizeof(rs)), -XEN_EPERM);
     printf("dm_op: buffers, ops and targets refused\n");
 
     /* create: arguments and the limit. */

@@ -9,8 +9,10 @@
  * latched count in range, 20 IRQ0s through the PIC into its handler while
  * it sleeps in HLT, each ended with an EOI (ISR empty after); IRQ0
  * masked: no interrupt for a while; counter 2 in mode 0 behind port
- * 0x61's gate, its output (bit 5) low, then high; then a triple fault,
- * which resets (reboots) the domain.  A failed check prints its line and
+ * 0x61's gate, its output (bit 5) low, then high; with a device model
+ * (COM1 answers), three THR-empty interrupts of COM1 on IRQ4, which the
+ * device model raises with XEN_DMOP_set_isa_irq_level; then a triple
+ * fault, which resets (reboots) the domain.  A failed check prints its line and
  * halts with interrupts off (the domain powers off).
  */
         .code16
@@ -185,6 +187,37 @@ _start:
 4:      movw    $msg_pit2, %si
         call    puts
 
+        /* ---- with a device model: COM1's THR-empty interrupt on IRQ4
+         * (vector 0x0c), raised by the device model with
+         * XEN_DMOP_set_isa_irq_level: three of them, each ended by
+         * reading IIR (the source goes) and an EOI, then a THR write
+         * (empty again: the next). */
+        movw    $0x3fd, %dx
+        inb     %dx, %al
+        cmpb    $0x60, %al
+        jne     5f                      /* no UART: no device model */
+        movw    $irq4, 0x30
+        movw    $0xf000, 0x32
+        movw    $0, 0x502
+        movb    $0xef, %al              /* unmask IRQ4 only */
+        outb    %al, $0x21
+        movw    $0x3fc, %dx             /* MCR: OUT2 (the IRQ gate) */
+        movb    $0x08, %al
+        outb    %al, %dx
+        movw    $0x3f9, %dx             /* IER: THR empty */
+        movb    $0x02, %al
+        sti
+        outb    %al, %dx
+6:      hlt
+        cmpw    $3, 0x502
+        jb      6b
+        cli
+        movw    $0x3f9, %dx
+        xorb    %al, %al
+        outb    %al, %dx
+        movw    $msg_irq4, %si
+        call    puts
+5:
         /* ---- a triple fault: a reset */
         movw    $msg_triple, %si
         call    puts
@@ -197,6 +230,25 @@ irq0:
         incw    %ss:0x500
         movb    $0x20, %al              /* non-specific EOI */
         outb    %al, $0x20
+        popw    %ax
+        iret
+
+irq4:
+        pushw   %ax
+        pushw   %dx
+        movw    $0x3fa, %dx             /* IIR: THR empty, and it goes */
+        inb     %dx, %al
+        cmpb    $0x02, %al
+        jne     fail_irq4
+        incw    %ss:0x502
+        movb    $0x20, %al
+        outb    %al, $0x20
+        cmpw    $3, %ss:0x502
+        jae     1f
+        movw    $0x3f8, %dx             /* a THR write: empty again, the next one */
+        movb    $0x2e, %al
+        outb    %al, %dx
+1:      popw    %dx
         popw    %ax
         iret
 
@@ -231,6 +283,9 @@ fail_mask:
 fail_pit2:
         movw    $msg_fail_pit2, %si
         jmp     fail
+fail_irq4:
+        movw    $msg_fail_irq4, %si
+        jmp     fail
 fail_triple:
         movw    $msg_fail_triple, %si
 fail:
@@ -248,12 +303,14 @@ msg_pit:         .asciz "hvm-fw: PIT counter 0 counts down from 1193\n"
 msg_ticks:       .asciz "hvm-fw: 20 timer interrupts through the PIC, ISR empty after EOI\n"
 msg_masked:      .asciz "hvm-fw: IRQ0 masked: no interrupt\n"
 msg_pit2:        .asciz "hvm-fw: PIT counter 2 reached 0 behind port 0x61\n"
+msg_irq4:        .asciz "hvm-fw: 3 COM1 interrupts from the device model on IRQ4\n"
 msg_triple:      .asciz "hvm-fw: a triple fault now\n"
 msg_fail_cmos:   .asciz "hvm-fw: FAIL a CMOS byte\n"
 msg_fail_pic:    .asciz "hvm-fw: FAIL the PIC\n"
 msg_fail_pit:    .asciz "hvm-fw: FAIL the PIT counter 0 latch\n"
 msg_fail_mask:   .asciz "hvm-fw: FAIL an interrupt while IRQ0 was masked\n"
 msg_fail_pit2:   .asciz "hvm-fw: FAIL the PIT counter 2 output\n"
+msg_fail_irq4:   .asciz "hvm-fw: FAIL IIR in the IRQ4 handler\n"
 msg_fail_triple: .asciz "hvm-fw: FAIL survived a triple fault\n"
 
         .section .reset, "ax"
