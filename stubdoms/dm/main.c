@@ -10,7 +10,9 @@
  *
  * Devices so far: the PCI host (configuration mechanism #1 at 0xcf8/0xcfc:
  * the i440FX host bridge at 00:00.0 and the PIIX3 ISA bridge at 00:01.0,
- * stubdoms/dm/pci.c), QEMU's debug console at 0x402 (reads 0xe9; SeaBIOS
+ * stubdoms/dm/pci.c), QEMU's fw_cfg at 0x510/0x511 (stubdoms/dm/fwcfg.c:
+ * the e820 map, CPU counts, no boot menu, boot-fail-wait=MS), QEMU's debug
+ * console at 0x402 (reads 0xe9; SeaBIOS
  * writes its log there: "dm: dN debugcon: ..."), the 16550A UART at 0x3f8
  * (COM1), whose lines are printed
  * as "dm: dN serial: ...", and with uart-mmio=ADDR a second 16550A whose
@@ -43,6 +45,7 @@
 #include <xen/hvm/hvm_op.h>
 #include "uart.h"
 #include "pci.h"
+#include "fwcfg.h"
 
 #define COM1 0x3f8
 #define DEBUGCON 0x402                  /* QEMU's isa-debugcon, SeaBIOS's debug port */
@@ -59,6 +62,8 @@ static uint64_t mmio_base;                /* 0: no MMIO UART */
 static struct pci_bus pci;
 static uint32_t pci_cf8;                  /* the guest's config address register */
 static uint8_t rcr;                       /* 0xcf9, the PIIX3's reset control */
+static struct fwcfg fwcfg;
+static unsigned long boot_fail_wait = 60000;   /* ms, as SeaBIOS's default */
 static bool com1_access, com1_line, irq_offered = true;
 static unsigned long irq_changes;
 static bool reset_asked;
@@ -143,6 +148,14 @@ static void serve(ioreq_t *p)
             p->data = 0xe9;
         else
             uart_write(&debugcon, 0, 1, (uint32_t)p->data);
+        return;
+    }
+    if (!u && !p->data_is_ptr && p->count == 1 && p->type == IOREQ_TYPE_PIO &&
+        (p->addr == 0x510 || p->addr == 0x511)) {
+        if (read)
+            p->data = fwcfg_read(&fwcfg, (unsigned)p->addr, p->size);
+        else
+            fwcfg_write(&fwcfg, (unsigned)p->addr, p->size, (uint32_t)p->data);
         return;
     }
     if (!u && !p->data_is_ptr && p->count == 1 && p->type == IOREQ_TYPE_PIO &&
@@ -237,6 +250,8 @@ static int setup(void)
         return -1;
     }
     nr_vcpus = dc.u.getdomaininfo.max_vcpu_id + 1;
+    fwcfg_init(&fwcfg, (uint64_t)dc.u.getdomaininfo.max_pages << 12, nr_vcpus,
+               (uint32_t)boot_fail_wait);
     if (nr_vcpus > MAX_VCPUS) {
         dlog("target d%u: %u vCPUs, at most %u served", target, nr_vcpus, MAX_VCPUS);
         return -1;
@@ -296,6 +311,12 @@ static int setup(void)
         .id = server, .type = XEN_DMOP_IO_RANGE_PORT, .start = DEBUGCON, .end = DEBUGCON };
     if ((rc = dm_op(&op, sizeof(op)))) {
         dlog("map_io_range 0x%x: %ld", DEBUGCON, rc);
+        return -1;
+    }
+    op.u.map_io_range_to_ioreq_server = (struct xen_dm_op_ioreq_server_range){
+        .id = server, .type = XEN_DMOP_IO_RANGE_PORT, .start = 0x510, .end = 0x511 };
+    if ((rc = dm_op(&op, sizeof(op)))) {
+        dlog("map_io_range 0x510: %ld", rc);
         return -1;
     }
     /* The PCI host: the config address port, and the functions' SBDFs
@@ -363,6 +384,8 @@ int main(int argc, char **argv)
             have_target = true;
         } else if (sscanf(argv[i], "uart-mmio=%lx", &v) == 1 && v && !(v & 4095)) {
             mmio_base = v;
+        } else if (sscanf(argv[i], "boot-fail-wait=%lu", &v) == 1 && v <= 3600000) {
+            boot_fail_wait = v;
         } else if (!strncmp(argv[i], "selftest=exit-on:", 17)) {
             snprintf(exit_on, sizeof(exit_on), "%s", argv[i] + 17);
             for (char *c = exit_on; *c; c++)
