@@ -299,6 +299,22 @@ static long hvm_op_upcall_vector(struct vcpu *v, unsigned long arg)
  * for an exit as soon as it can, and the next VMRUN decides again (so a
  * callback whose upcall the guest cleared meanwhile never comes late).
  */
+bool hvm_intr_ready(struct vcpu *v)
+{
+    const uint8_t *vmcb = v->arch.hvm.vmcb;
+    return (v->arch.regs->rflags & (1u << 9)) && !(vmcb_rd(vmcb, VMCB_INT_SHADOW) & 1) &&
+           !(vmcb_rd(vmcb, VMCB_EVENTINJ) & EVENTINJ_V);
+}
+
+void hvm_intr_window(struct vcpu *v)
+{
+    uint8_t *vmcb = v->arch.hvm.vmcb;
+    vmcb_wr(vmcb, VMCB_VINTR,
+            vmcb_rd(vmcb, VMCB_VINTR) | VINTR_V_IRQ | VINTR_PRIO_MASK | VINTR_IGN_TPR);
+    vmcb_wr32(vmcb, VMCB_MISC1_INTERCEPTS,
+              vmcb_rd32(vmcb, VMCB_MISC1_INTERCEPTS) | ICPT_VINTR);
+}
+
 void hvm_inject_callback(struct vcpu *v)
 {
     uint8_t *vmcb = v->arch.hvm.vmcb;
@@ -312,8 +328,7 @@ void hvm_inject_callback(struct vcpu *v)
     if (!vec && v->id == 0 && (cb >> 56) == HVM_PARAM_CALLBACK_TYPE_VECTOR)
         vec = (uint8_t)cb;
     if (vec && __atomic_load_n(&v->vcpu_info->evtchn_upcall_pending, __ATOMIC_ACQUIRE)) {
-        if ((v->arch.regs->rflags & (1u << 9)) && !(vmcb_rd(vmcb, VMCB_INT_SHADOW) & 1) &&
-            !(vmcb_rd(vmcb, VMCB_EVENTINJ) & EVENTINJ_V)) {
+        if (hvm_intr_ready(v)) {
             vmcb_wr(vmcb, VMCB_EVENTINJ, vec | EVENTINJ_V);  /* type 0: INTR */
         } else {
             vintr |= VINTR_V_IRQ | VINTR_PRIO_MASK | VINTR_IGN_TPR;

@@ -45,31 +45,13 @@ bool hvm_fw_config_ok(uint64_t mem, unsigned vcpus, uint64_t len, char *err, siz
  * family/model/stepping (CPUID 1's EAX). */
 static void reset_state(struct vcpu *v)
 {
-    uint8_t *vmcb = v->arch.hvm.vmcb;
-    const uint16_t code = 0x09b, data = 0x093;
-    vmcb_seg(vmcb, VMCB_CS, 0xf000, code, 0xffff, 0xffff0000);
-    vmcb_seg(vmcb, VMCB_DS, 0, data, 0xffff, 0);
-    vmcb_seg(vmcb, VMCB_ES, 0, data, 0xffff, 0);
-    vmcb_seg(vmcb, VMCB_SS, 0, data, 0xffff, 0);
-    vmcb_seg(vmcb, VMCB_FS, 0, data, 0xffff, 0);
-    vmcb_seg(vmcb, VMCB_GS, 0, data, 0xffff, 0);
-    vmcb_seg(vmcb, VMCB_TR, 0, 0x8b, 0xffff, 0);
-    vmcb_seg(vmcb, VMCB_LDTR, 0, 0x82, 0xffff, 0);
-    vmcb_seg(vmcb, VMCB_GDTR, 0, 0, 0xffff, 0);
-    vmcb_seg(vmcb, VMCB_IDTR, 0, 0, 0xffff, 0);
-    vmcb[VMCB_CPL] = 0;
-    vmcb_wr(vmcb, VMCB_CR0, 0x60000010);
-    vmcb_wr(vmcb, VMCB_CR3, 0);
-    vmcb_wr(vmcb, VMCB_CR4, 0);
-    vmcb_wr(vmcb, VMCB_N_CR3, v->domain->arch.hvm.p2m_root);
-    struct cpu_user_regs *r = v->arch.regs;
-    memset(r, 0, sizeof(*r));
+    const struct hvm_boot_segs s = { .cs = 0xf000, .code = 0x09b, .ds = 0, .data = 0x093,
+                                     .limit = 0xffff, .cs_base = 0xffff0000, .tr = 0,
+                                     .tr_limit = 0xffff, .dt_limit = 0xffff };
+    hvm_boot_state(v, &s, 0x60000010, 0xfff0);
     uint32_t id[4];
     guest_cpuid(v, 1, 0, id);
-    r->rdx = id[0];
-    r->rip = 0xfff0;
-    r->rflags = 2;
-    vlapic_reset(v);
+    v->arch.regs->rdx = id[0];
 }
 
 int hvm_fw_build(struct domain *d, const uint8_t *img, uint64_t len, char *err, size_t errlen)

@@ -21,6 +21,20 @@ int hvm_gva_to_gpa(struct vcpu *v, uint64_t gva, bool write, uint64_t *gpa);
 uint32_t hvm_port_in(struct vcpu *v, unsigned port, unsigned size);
 void hvm_port_out(struct vcpu *v, unsigned port, unsigned size, uint32_t val);
 
+/* A vCPU's first state (pvh_build.c): segments, CR0, RIP. */
+struct hvm_boot_segs {
+    uint16_t cs, code, ds, data, tr;      /* selectors and VMCB attributes */
+    uint32_t limit, tr_limit, dt_limit;
+    uint64_t cs_base;
+};
+void hvm_boot_state(struct vcpu *v, const struct hvm_boot_segs *s, uint64_t cr0, uint64_t rip);
+
+/* External interrupts (hvm.c): whether v can take one now (RFLAGS.IF, no
+ * STI/MOV SS shadow, no other event being injected); else ask for an exit
+ * as soon as it can (V_IRQ with the VINTR intercept). */
+bool hvm_intr_ready(struct vcpu *v);
+void hvm_intr_window(struct vcpu *v);
+
 /* Ports the hypervisor emulates for a type=hvm domain (rtc.c: 0x70/0x71),
  * before any ioreq server: true if handled (*val in and out). */
 bool hvm_rtc_port(struct vcpu *v, unsigned port, unsigned size, bool in, uint32_t *val);

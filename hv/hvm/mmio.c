@@ -129,6 +129,23 @@ static int em_fetch(struct x86_emul *e, uint64_t lin, uint8_t *buf, unsigned len
     return X86EMUL_OK;
 }
 
+/* What an access sent toward an ioreq server gives the emulator:
+ * X86EMUL_OK (answered), RETRY (sent), FAILED (the guest crashed), or -1
+ * when no server claims it. */
+static int ioreq_rc(struct x86_emul *e, int r)
+{
+    switch (r) {
+    case HVM_IO_DONE:
+        return X86EMUL_OK;
+    case HVM_IO_SENT:
+        return X86EMUL_RETRY;
+    case HVM_IO_FAILED:
+        return failed(e, "device model access");
+    default:
+        return -1;
+    }
+}
+
 /* One access within a page: RAM in place, else the dispatcher. */
 static int access(struct x86_emul *e, uint64_t lin, uint64_t *val, unsigned len, bool write)
 {
@@ -141,16 +158,9 @@ static int access(struct x86_emul *e, uint64_t lin, uint64_t *val, unsigned len,
     if (mfn == ~0ULL) {
         /* The hypervisor's devices first, then an ioreq server's range. */
         if (!mmio_table_find(&ranges, gpa, len)) {
-            switch (hvm_ioreq_emul(c->v, IOREQ_TYPE_COPY, gpa, len, write, val)) {
-            case HVM_IO_DONE:
-                return X86EMUL_OK;
-            case HVM_IO_SENT:
-                return X86EMUL_RETRY;
-            case HVM_IO_FAILED:
-                return failed(e, "device model access");
-            default:
-                break;
-            }
+            int r = ioreq_rc(e, hvm_ioreq_emul(c->v, IOREQ_TYPE_COPY, gpa, len, write, val));
+            if (r >= 0)
+                return r;
         }
         hvm_mmio_access(c->v, gpa, len, write, val);
         return X86EMUL_OK;
@@ -216,17 +226,7 @@ static int em_port_ioreq(struct x86_emul *e, uint16_t port, unsigned size, bool 
         *val = hv_val;
         return X86EMUL_OK;
     }
-    switch (hvm_ioreq_emul(((struct emul_ctx *)e->priv)->v, IOREQ_TYPE_PIO, port, size, write,
-                           val)) {
-    case HVM_IO_DONE:
-        return X86EMUL_OK;
-    case HVM_IO_SENT:
-        return X86EMUL_RETRY;
-    case HVM_IO_FAILED:
-        return failed(e, "device model access");
-    default:
-        return -1;
-    }
+    return ioreq_rc(e, hvm_ioreq_emul(v, IOREQ_TYPE_PIO, port, size, write, val));
 }
 
 static int em_in(struct x86_emul *e, uint16_t port, unsigned size, uint32_t *val)

@@ -38,33 +38,42 @@ static void put_phys(const uint64_t *mfns, uint64_t gpa, const void *src, uint64
     }
 }
 
-static void start_state(struct vcpu *v, uint64_t entry, uint64_t si_gpa)
+/* The state a vCPU starts in (pvh_build, hvm_build.c): CS, five data
+ * segments alike, TR, LDTR, empty GDTR/IDTR of dt_limit; CPL 0, CR0 as
+ * given, CR3 and CR4 0, paging off, its nested tables; the registers 0
+ * but RIP and RFLAGS 2; a reset x2APIC. */
+void hvm_boot_state(struct vcpu *v, const struct hvm_boot_segs *s, uint64_t cr0, uint64_t rip)
 {
     uint8_t *vmcb = v->arch.hvm.vmcb;
-    /* Flat 4 GiB segments, 32-bit: code (execute/read, accessed) and data
-     * (read/write, accessed); a 32-bit busy TSS as the CPU wants one. */
-    const uint16_t code = 0xc9b, data = 0xc93;
-    vmcb_seg(vmcb, VMCB_CS, 0x08, code, 0xffffffff, 0);
-    vmcb_seg(vmcb, VMCB_DS, 0x10, data, 0xffffffff, 0);
-    vmcb_seg(vmcb, VMCB_ES, 0x10, data, 0xffffffff, 0);
-    vmcb_seg(vmcb, VMCB_SS, 0x10, data, 0xffffffff, 0);
-    vmcb_seg(vmcb, VMCB_FS, 0x10, data, 0xffffffff, 0);
-    vmcb_seg(vmcb, VMCB_GS, 0x10, data, 0xffffffff, 0);
-    vmcb_seg(vmcb, VMCB_TR, 0x18, 0x8b, 0x67, 0);
+    vmcb_seg(vmcb, VMCB_CS, s->cs, s->code, s->limit, s->cs_base);
+    static const unsigned data_segs[] = { VMCB_DS, VMCB_ES, VMCB_SS, VMCB_FS, VMCB_GS };
+    for (unsigned i = 0; i < ARRAY_SIZE(data_segs); i++)
+        vmcb_seg(vmcb, data_segs[i], s->ds, s->data, s->limit, 0);
+    vmcb_seg(vmcb, VMCB_TR, s->tr, 0x8b, s->tr_limit, 0);
     vmcb_seg(vmcb, VMCB_LDTR, 0, 0x82, 0xffff, 0);
-    vmcb_seg(vmcb, VMCB_GDTR, 0, 0, 0, 0);
-    vmcb_seg(vmcb, VMCB_IDTR, 0, 0, 0, 0);
+    vmcb_seg(vmcb, VMCB_GDTR, 0, 0, s->dt_limit, 0);
+    vmcb_seg(vmcb, VMCB_IDTR, 0, 0, s->dt_limit, 0);
     vmcb[VMCB_CPL] = 0;
-    vmcb_wr(vmcb, VMCB_CR0, 0x11);                   /* PE, ET */
+    vmcb_wr(vmcb, VMCB_CR0, cr0);
     vmcb_wr(vmcb, VMCB_CR3, 0);
     vmcb_wr(vmcb, VMCB_CR4, 0);
     vmcb_wr(vmcb, VMCB_N_CR3, v->domain->arch.hvm.p2m_root);
     struct cpu_user_regs *r = v->arch.regs;
     memset(r, 0, sizeof(*r));
-    r->rip = entry;
-    r->rbx = si_gpa;
+    r->rip = rip;
     r->rflags = 2;
     vlapic_reset(v);
+}
+
+/* Flat 4 GiB segments, 32-bit: code (execute/read, accessed) and data
+ * (read/write, accessed); a 32-bit busy TSS as the CPU wants one; CR0
+ * PE|ET; EBX the start info. */
+static void start_state(struct vcpu *v, uint64_t entry, uint64_t si_gpa)
+{
+    const struct hvm_boot_segs s = { .cs = 0x08, .code = 0xc9b, .ds = 0x10, .data = 0xc93,
+                                     .limit = 0xffffffff, .tr = 0x18, .tr_limit = 0x67 };
+    hvm_boot_state(v, &s, 0x11, entry);
+    v->arch.regs->rbx = si_gpa;
 }
 
 int pvh_build(struct domain *d, const struct elf_image_info *in, const uint8_t *img,

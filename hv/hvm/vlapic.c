@@ -273,17 +273,12 @@ void vlapic_inject(struct vcpu *v)
     int vec = vlapic_pending(v);
     if (vec < 0)
         return;
-    uint8_t *vmcb = v->arch.hvm.vmcb;
-    if ((v->arch.regs->rflags & (1u << 9)) && !(vmcb_rd(vmcb, VMCB_INT_SHADOW) & 1) &&
-        !(vmcb_rd(vmcb, VMCB_EVENTINJ) & EVENTINJ_V)) {
-        vlapic_accept(v, vec);
-        vmcb_wr(vmcb, VMCB_EVENTINJ, (uint64_t)vec | EVENTINJ_V);
+    if (!hvm_intr_ready(v)) {
+        hvm_intr_window(v);
         return;
     }
-    vmcb_wr(vmcb, VMCB_VINTR,
-            vmcb_rd(vmcb, VMCB_VINTR) | VINTR_V_IRQ | VINTR_PRIO_MASK | VINTR_IGN_TPR);
-    vmcb_wr32(vmcb, VMCB_MISC1_INTERCEPTS,
-              vmcb_rd32(vmcb, VMCB_MISC1_INTERCEPTS) | ICPT_VINTR);
+    vlapic_accept(v, vec);
+    vmcb_wr(v->arch.hvm.vmcb, VMCB_EVENTINJ, (uint64_t)vec | EVENTINJ_V);
 }
 
 /*
