@@ -57,23 +57,11 @@ static void reset_state(struct vcpu *v)
 int hvm_fw_build(struct domain *d, const uint8_t *img, uint64_t len, char *err, size_t errlen)
 {
     uint64_t nr = d->max_pages, nfw = len >> PAGE_SHIFT;
-    if (nr + nfw + 64 > free_page_count())
-        return snprintf(err, errlen, "mem=%luK exceeds the free host memory",
-                        (unsigned long)(nr * 4)), -1;
-    unsigned order = 0;
-    while (((uint64_t)PAGE_SIZE << order) < (nr + nfw) * 8)
-        order++;
-    uint64_t *mfns = alloc_hv_pages(order);
+    unsigned order;
+    uint64_t *mfns = hvm_alloc_frames(d, nr + nfw, &order, err, errlen);
     if (!mfns)
-        return snprintf(err, errlen, "no memory for the frame list of %lu pages",
-                        (unsigned long)nr), -1;
+        return -1;
     int rc = -1;
-    uint64_t got = domain_alloc_frames(d, mfns, nr + nfw, 0, 0);
-    if (got < nr + nfw) {
-        snprintf(err, errlen, "out of host memory after %lu of %lu pages", (unsigned long)got,
-                 (unsigned long)(nr + nfw));
-        goto out;
-    }
     d->nr_pages = nr;
     uint64_t fw_gfn = (1ULL << (32 - PAGE_SHIFT)) - nfw;
     for (uint64_t gfn = 0; gfn < nr; gfn++)

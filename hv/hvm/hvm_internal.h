@@ -28,6 +28,9 @@ struct hvm_boot_segs {
     uint64_t cs_base;
 };
 void hvm_boot_state(struct vcpu *v, const struct hvm_boot_segs *s, uint64_t cr0, uint64_t rip);
+/* A new domain's n frames and their list (pvh_build.c). */
+uint64_t *hvm_alloc_frames(struct domain *d, uint64_t n, unsigned *order, char *err,
+                           size_t errlen);
 
 /* External interrupts (hvm.c): whether v can take one now (RFLAGS.IF, no
  * STI/MOV SS shadow, no other event being injected); else ask for an exit

@@ -65,6 +65,32 @@ void hvm_boot_state(struct vcpu *v, const struct hvm_boot_segs *s, uint64_t cr0,
     vlapic_reset(v);
 }
 
+/* n frames for d (memory checked first, with 64 to spare for its tables)
+ * and their list (alloc_hv_pages of *order, the caller frees it); NULL
+ * with the reason, the frames allocated so far d's (freed with it). */
+uint64_t *hvm_alloc_frames(struct domain *d, uint64_t n, unsigned *order, char *err,
+                           size_t errlen)
+{
+    if (n + 64 > free_page_count())
+        return snprintf(err, errlen, "mem=%luK exceeds the free host memory",
+                        (unsigned long)(d->max_pages * 4)), NULL;
+    *order = 0;
+    while (((uint64_t)PAGE_SIZE << *order) < n * 8)
+        (*order)++;
+    uint64_t *mfns = alloc_hv_pages(*order);
+    if (!mfns)
+        return snprintf(err, errlen, "no memory for the frame list of %lu pages",
+                        (unsigned long)n), NULL;
+    uint64_t got = domain_alloc_frames(d, mfns, n, 0, 0);
+    if (got < n) {
+        snprintf(err, errlen, "out of host memory after %lu of %lu pages", (unsigned long)got,
+                 (unsigned long)n);
+        free_hv_pages(mfns, *order);
+        return NULL;
+    }
+    return mfns;
+}
+
 /* Flat 4 GiB segments, 32-bit: code (execute/read, accessed) and data
  * (read/write, accessed); a 32-bit busy TSS as the CPU wants one; CR0
  * PE|ET; EBX the start info. */
@@ -119,24 +145,11 @@ int pvh_build(struct domain *d, const struct elf_image_info *in, const uint8_t *
         return snprintf(err, errlen, "type=pvh: ramdisk of %lu bytes does not fit above the "
                         "kernel in mem=%luK", (unsigned long)mod_len,
                         (unsigned long)(nr * 4)), -1;
-    if (nr + 64 > free_page_count())
-        return snprintf(err, errlen, "mem=%luK exceeds the free host memory",
-                        (unsigned long)(nr * 4)), -1;
-
-    unsigned order = 0;
-    while (((uint64_t)PAGE_SIZE << order) < nr * 8)
-        order++;
-    uint64_t *mfns = alloc_hv_pages(order);
+    unsigned order;
+    uint64_t *mfns = hvm_alloc_frames(d, nr, &order, err, errlen);
     if (!mfns)
-        return snprintf(err, errlen, "no memory for the frame list of %lu pages",
-                        (unsigned long)nr), -1;
+        return -1;
     int rc = -1;
-    uint64_t got = domain_alloc_frames(d, mfns, nr, 0, 0);
-    if (got < nr) {
-        snprintf(err, errlen, "out of host memory after %lu of %lu pages", (unsigned long)got,
-                 (unsigned long)nr);
-        goto out;
-    }
     d->nr_pages = nr;
     for (uint64_t gfn = 0; gfn < nr; gfn++)
         m2p[mfns[gfn]] = gfn;          /* as Xen keeps the M2P for HVM frames */
