@@ -3,7 +3,7 @@
 # of its devices.
 
 DM_ELF  := $(B)/stubdoms/dm.elf
-DM_SRCS := stubdoms/dm/main.c stubdoms/dm/uart.c stubdoms/dm/pci.c stubdoms/dm/fwcfg.c
+DM_SRCS := stubdoms/dm/main.c stubdoms/dm/uart.c stubdoms/dm/pci.c stubdoms/dm/fwcfg.c stubdoms/dm/ide.c
 
 $(eval $(call minios_elf,$(DM_ELF),$(DM_SRCS),-Istubdoms/dm))
 

@@ -46,6 +46,8 @@
 #include "uart.h"
 #include "pci.h"
 #include "fwcfg.h"
+#include "ide.h"
+#include <minios/startinfo.h>
 
 #define COM1 0x3f8
 #define DEBUGCON 0x402                  /* QEMU's isa-debugcon, SeaBIOS's debug port */
@@ -63,6 +65,7 @@ static struct pci_bus pci;
 static uint32_t pci_cf8;                  /* the guest's config address register */
 static uint8_t rcr;                       /* 0xcf9, the PIIX3's reset control */
 static struct fwcfg fwcfg;
+static struct ide ide;                    /* the primary channel: a disk if we have a ramdisk */
 static unsigned long boot_fail_wait = 60000;   /* ms, as SeaBIOS's default */
 static bool com1_access, com1_line, irq_offered = true;
 static unsigned long irq_changes;
@@ -148,6 +151,15 @@ static void serve(ioreq_t *p)
             p->data = 0xe9;
         else
             uart_write(&debugcon, 0, 1, (uint32_t)p->data);
+        return;
+    }
+    if (!u && !p->data_is_ptr && p->count == 1 && p->type == IOREQ_TYPE_PIO &&
+        ((p->addr >= 0x1f0 && p->addr <= 0x1f7) || p->addr == 0x3f6)) {
+        unsigned off = (unsigned)(p->addr - 0x1f0);
+        if (read)
+            p->data = ide_read(&ide, off, p->size);
+        else
+            ide_write(&ide, off, p->size, (uint32_t)p->data);
         return;
     }
     if (!u && !p->data_is_ptr && p->count == 1 && p->type == IOREQ_TYPE_PIO &&
@@ -333,11 +345,30 @@ static int setup(void)
     }
     op.u.map_io_range_to_ioreq_server = (struct xen_dm_op_ioreq_server_range){
         .id = server, .type = XEN_DMOP_IO_RANGE_PCI, .start = XEN_DMOP_PCI_SBDF(0, 0, 0, 0),
-        .end = XEN_DMOP_PCI_SBDF(0, 0, 1, 0) };
+        .end = XEN_DMOP_PCI_SBDF(0, 0, 1, 1) };
     if ((rc = dm_op(&op, sizeof(op)))) {
-        dlog("map_io_range PCI 00:00.0-00:01.0: %ld", rc);
+        dlog("map_io_range PCI 00:00.0-00:01.1: %ld", rc);
         return -1;
     }
+    /* The IDE primary channel: its command block and control port; the
+     * disk is our ramdisk module, if we have one. */
+    const start_info_t *si = minios_start_info;
+    if (si->mod_start && si->mod_len >= 512)
+        ide_init(&ide, (uint8_t *)si->mod_start, si->mod_len, false);
+    else
+        ide_init(&ide, NULL, 0, true);
+    op.u.map_io_range_to_ioreq_server = (struct xen_dm_op_ioreq_server_range){
+        .id = server, .type = XEN_DMOP_IO_RANGE_PORT, .start = 0x1f0, .end = 0x1f7 };
+    long rc2 = dm_op(&op, sizeof(op));
+    op.u.map_io_range_to_ioreq_server = (struct xen_dm_op_ioreq_server_range){
+        .id = server, .type = XEN_DMOP_IO_RANGE_PORT, .start = 0x3f6, .end = 0x3f6 };
+    if (rc2 || (rc2 = dm_op(&op, sizeof(op)))) {
+        dlog("map_io_range IDE: %ld", rc2);
+        return -1;
+    }
+    if (ide.disk)
+        dlog("IDE primary master: %lu sectors from the ramdisk module",
+             (unsigned long)ide.sectors);
     if (mmio_base) {
         memset(&op, 0, sizeof(op));
         op.op = XEN_DMOP_map_io_range_to_ioreq_server;
@@ -428,5 +459,8 @@ int main(int argc, char **argv)
     dlog("d%u is gone: %lu lines dropped, %lu requests refused, %lu bad UART accesses, "
          "%lu bad PCI config accesses, %lu IRQ4 changes", target, lines_dropped, refused,
          com1.bad + mmio_uart.bad, pci.bad, irq_changes);
+    if (ide.disk)
+        dlog("IDE: %lu sectors read, %lu written, %lu bad accesses", ide.sectors_read,
+             ide.sectors_written, ide.bad);
     return 0;
 }

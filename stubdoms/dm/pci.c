@@ -43,6 +43,12 @@ void pci_bus_init_i440fx(struct pci_bus *b)
     memset(b, 0, sizeof(*b));
     add(b, 0x0000, 0x8086, 0x1237, 0x02, 0x060000, 0x00, 0x0006, 0x0280);
     add(b, 0x0008, 0x8086, 0x7000, 0x00, 0x060100, 0x80, 0x0007, 0x0200);
+    /* 00:01.1, the PIIX3's IDE function: legacy ports (programming
+     * interface 0x80: bus-master capable, both channels in compatibility
+     * mode), I/O decode on, the primary channel's timing register with
+     * its decode enable (bit 15 of 0x40). */
+    struct pci_func *ide = add(b, 0x0009, 0x8086, 0x7010, 0x00, 0x010180, 0x00, 0x0001, 0x0280);
+    put16(ide->cfg, 0x40, 0x8000);
 }
 
 static struct pci_func *find(struct pci_bus *b, uint32_t sbdf)

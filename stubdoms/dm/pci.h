@@ -21,8 +21,9 @@ struct pci_bus {
 };
 
 /* The PC's fixed functions, as on QEMU's "pc" machine: 00:00.0 the
- * i440FX host bridge (8086:1237) and 00:01.0 the PIIX3 ISA bridge
- * (8086:7000, multi-function). */
+ * i440FX host bridge (8086:1237), 00:01.0 the PIIX3 ISA bridge
+ * (8086:7000, multi-function) and 00:01.1 its IDE function (8086:7010,
+ * legacy ports). */
 void pci_bus_init_i440fx(struct pci_bus *b);
 /* All ones for a function that is not there or a bad access. */
 uint32_t pci_cfg_read(struct pci_bus *b, uint32_t sbdf, unsigned reg, unsigned size);
