@@ -22,4 +22,4 @@ endef
 .PHONY: dm
 dm: $(DM_ELF)
 all: dm
-$(foreach u,uart pci fwcfg,$(eval $(call dm_unit,$(u))))
+$(foreach u,uart pci fwcfg ide,$(eval $(call dm_unit,$(u))))
