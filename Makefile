@@ -45,6 +45,7 @@ include tests/pci-intx/intx.mk
 include tests/pvh/pvh.mk
 include tests/hvm-fw/fw.mk
 include tests/hvm-disk/disk.mk
+include tests/hvm-grub/grub.mk
 include tests/disk-64m/disk-64m.mk
 include tests/disk-powercut/disk-powercut.mk
 include bench/disk/bench-disk.mk

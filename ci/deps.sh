@@ -2,7 +2,8 @@
 # Installs, idempotently and only what is missing, everything Keel builds and
 # tests with: the LLVM toolchain, QEMU, Xen's public headers, real Xen 4.17
 # for the conformance test, the newlib and lwIP source packages, and Debian's
-# kernel and busybox-static for the linux-pv tests (ci/linux-guest.sh).
+# kernel and busybox-static for the linux-pv tests (ci/linux-guest.sh), and
+# SeaBIOS and GRUB (grub-pc-bin) for the HVM tests.
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -11,7 +12,7 @@ SUDO=
 
 pkgs=(clang lld llvm make qemu-system-x86 qemu-utils libxen-dev
       newlib-source xen-hypervisor-4.17-amd64 dpkg-dev xz-utils
-      zlib1g-dev libmbedtls-dev bc python3)
+      zlib1g-dev libmbedtls-dev bc python3 seabios grub-pc-bin)
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' \
