@@ -368,3 +368,11 @@ void *minios_map_foreign(domid_t dom, const unsigned long *frames, unsigned n, i
     *err = 0;
     return (void *)va;
 }
+
+long minios_map_foreign_at(unsigned long va, domid_t dom, unsigned long frame)
+{
+    if (va < AREA_BASE || va >= AREA_BASE + area_chunks * AREA_CHUNK || va % PAGE_SIZE)
+        return -XEN_EINVAL;
+    return _hypercall4(__HYPERVISOR_update_va_mapping_otherdomain, va,
+                       ((uint64_t)frame << PAGE_SHIFT) | PTE_PAGE, UVMF_INVLPG | UVMF_LOCAL, dom);
+}

@@ -3,7 +3,8 @@
 # of its devices.
 
 DM_ELF  := $(B)/stubdoms/dm.elf
-DM_SRCS := stubdoms/dm/main.c stubdoms/dm/uart.c stubdoms/dm/pci.c stubdoms/dm/fwcfg.c stubdoms/dm/ide.c
+DM_SRCS := stubdoms/dm/main.c stubdoms/dm/serve.c stubdoms/dm/uart.c stubdoms/dm/pci.c stubdoms/dm/fwcfg.c \
+           stubdoms/dm/ide.c
 
 $(eval $(call minios_elf,$(DM_ELF),$(DM_SRCS),-Istubdoms/dm))
 
@@ -22,4 +23,4 @@ endef
 .PHONY: dm
 dm: $(DM_ELF)
 all: dm
-$(foreach u,uart pci fwcfg ide,$(eval $(call dm_unit,$(u))))
+$(foreach u,uart pci fwcfg ide serve,$(eval $(call dm_unit,$(u))))

@@ -47,12 +47,14 @@
 #include "pci.h"
 #include "fwcfg.h"
 #include "ide.h"
+#include "serve.h"
 #include <minios/startinfo.h>
 
 #define COM1 0x3f8
 #define DEBUGCON 0x402                  /* QEMU's isa-debugcon, SeaBIOS's debug port */
 #define MAX_VCPUS 128                   /* one ioreq page */
 #define LOG_LINES 32
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 static domid_t target;
 static ioservid_t server;
@@ -71,7 +73,8 @@ static bool com1_access, com1_line, irq_offered = true;
 static unsigned long irq_changes;
 static bool reset_asked;
 static long reset_rc;
-static unsigned long answered, refused, crash_after;
+static unsigned long answered, crash_after;
+static struct dm_serve_stats stats;
 static char exit_on[64];                  /* selftest=exit-on:TEXT ('_' for spaces) */
 
 /* Lines the handler produced, printed by the main thread. */
@@ -127,100 +130,188 @@ static void serial_line(void *ctx, const char *line)
     minios_waitq_wake_all(&wq);
 }
 
-/* One request, as QEMU's cpu_ioreq_pio and cpu_ioreq_move: a port access
- * of 1, 2 or 4 bytes, or an MMIO one of 1 to 8, inside a device; anything
- * else (another type, data by pointer, a count, a range we did not claim)
- * is refused (a read gets all ones) and counted, and the server goes on. */
-static void serve(ioreq_t *p)
+/* ---- the guest's memory, for requests by pointer ---- */
+
+/* A direct-mapped cache of the target's pages, mapped into one area of
+ * ours (update_va_mapping_otherdomain names them by guest frame). */
+#define MAPC_SLOTS 512
+static unsigned long mapc_va;
+static uint64_t mapc_tag[MAPC_SLOTS];     /* gfn + 1 mapped in each slot; 0: none */
+static unsigned long mapc_maps;
+
+static uint8_t *guest_page(uint64_t gfn)
 {
-    bool read = p->dir == IOREQ_READ;
-    struct uart *u = NULL;
-    uint64_t base = 0;
-    if (p->data_is_ptr || p->count != 1 || !p->size || p->size > 8 ||
-        (p->size & (p->size - 1)))
-        u = NULL;
-    else if (p->type == IOREQ_TYPE_PIO && p->size <= 4 && p->addr >= COM1 &&
-             p->addr + p->size - 1 <= COM1 + 7)
-        u = &com1, base = COM1;
-    else if (p->type == IOREQ_TYPE_COPY && mmio_base && p->addr >= mmio_base &&
-             p->addr + p->size - 1 <= mmio_base + 7)
-        u = &mmio_uart, base = mmio_base;
-    if (!u && !p->data_is_ptr && p->count == 1 && p->type == IOREQ_TYPE_PIO &&
-        p->addr == DEBUGCON && p->size == 1) {
-        if (read)                        /* QEMU's debugcon reads back 0xe9 */
-            p->data = 0xe9;
-        else
-            uart_write(&debugcon, 0, 1, (uint32_t)p->data);
-        return;
+    unsigned s = (unsigned)(gfn % MAPC_SLOTS);
+    unsigned long va = mapc_va + (unsigned long)s * 4096;
+    if (mapc_tag[s] != gfn + 1) {
+        mapc_tag[s] = 0;
+        if (minios_map_foreign_at(va, target, gfn))
+            return NULL;
+        mapc_tag[s] = gfn + 1;
+        mapc_maps++;
     }
-    if (!u && !p->data_is_ptr && p->count == 1 && p->type == IOREQ_TYPE_PIO &&
-        ((p->addr >= 0x1f0 && p->addr <= 0x1f7) || p->addr == 0x3f6)) {
-        unsigned off = (unsigned)(p->addr - 0x1f0);
-        if (read)
-            p->data = ide_read(&ide, off, p->size);
-        else
-            ide_write(&ide, off, p->size, (uint32_t)p->data);
-        return;
-    }
-    if (!u && !p->data_is_ptr && p->count == 1 && p->type == IOREQ_TYPE_PIO &&
-        (p->addr == 0x510 || p->addr == 0x511)) {
-        if (read)
-            p->data = fwcfg_read(&fwcfg, (unsigned)p->addr, p->size);
-        else
-            fwcfg_write(&fwcfg, (unsigned)p->addr, p->size, (uint32_t)p->data);
-        return;
-    }
-    if (!u && !p->data_is_ptr && p->count == 1 && p->type == IOREQ_TYPE_PIO &&
-        p->addr == 0xcf9 && p->size == 1) {
-        /* The PIIX3's reset control register: a reset (bit 2) reboots
-         * the guest, as QEMU asks Xen with DMOP_remote_shutdown. */
-        if (read)
-            p->data = rcr;
-        else {
-            rcr = (uint8_t)p->data & 0x0e;
-            if (p->data & 4) {
-                struct xen_dm_op sd = { .op = XEN_DMOP_remote_shutdown };
-                sd.u.remote_shutdown.reason = SHUTDOWN_reboot;
-                reset_rc = dm_op(&sd, sizeof(sd));
-                reset_asked = true;
-            }
-        }
-        return;
-    }
-    if (!u && !p->data_is_ptr && p->count == 1 && p->type == IOREQ_TYPE_PIO &&
-        p->addr == 0xcf8 && p->size == 4) {
-        if (read)                        /* configuration mechanism #1's address */
-            p->data = pci_cf8;
-        else
-            pci_cf8 = (uint32_t)p->data & 0x80fffffcu;
-        return;
-    }
-    if (!u && !p->data_is_ptr && p->count == 1 && p->type == IOREQ_TYPE_PCI_CONFIG) {
-        uint32_t sbdf = (uint32_t)(p->addr >> 32);
-        unsigned reg = (unsigned)(p->addr & 0xfff);
-        if (read)
-            p->data = pci_cfg_read(&pci, sbdf, reg, p->size);
-        else
-            pci_cfg_write(&pci, sbdf, reg, p->size, (uint32_t)p->data);
-        return;
-    }
-    if (!u) {
-        refused++;
-        if (read)
-            p->data = ~0ULL;
-        return;
-    }
-    unsigned off = (unsigned)(p->addr - base);
-    if (u == &com1)
-        com1_access = true;
-    if (read && p->size == 8) {
-        u->bad++;                        /* wider than any register */
-        p->data = ~0ULL;
-    } else if (read)
-        p->data = uart_read(u, off, p->size);
-    else
-        uart_write(u, off, p->size, (uint32_t)p->data);
+    return (uint8_t *)va;
 }
+
+static int guest_copy(void *ctx, uint64_t gpa, void *buf, unsigned len, bool to_guest)
+{
+    (void)ctx;
+    uint8_t *b = buf;
+    while (len) {
+        unsigned in_page = 4096 - (unsigned)(gpa & 4095);
+        unsigned n = len < in_page ? len : in_page;
+        uint8_t *pg = guest_page(gpa >> 12);
+        if (!pg)
+            return -1;
+        if (to_guest)
+            memcpy(pg + (gpa & 4095), b, n);
+        else
+            memcpy(b, pg + (gpa & 4095), n);
+        gpa += n, b += n, len -= n;
+    }
+    return 0;
+}
+
+static const struct dm_guest guest_mem = { guest_copy, NULL };
+
+/* ---- the devices' regions (serve.c answers each request from them) ---- */
+
+static uint64_t com1_read(void *ctx, uint64_t off, unsigned size)
+{
+    com1_access = true;
+    return uart_read(ctx, (unsigned)off, size);
+}
+
+static void com1_write(void *ctx, uint64_t off, unsigned size, uint64_t val)
+{
+    com1_access = true;
+    uart_write(ctx, (unsigned)off, size, (uint32_t)val);
+}
+
+/* The MMIO UART also sees 8-byte accesses: wider than any register. */
+static uint64_t uart_read8(void *ctx, uint64_t off, unsigned size)
+{
+    struct uart *u = ctx;
+    if (size == 8) {
+        u->bad++;
+        return ~0ULL;
+    }
+    return uart_read(u, (unsigned)off, size);
+}
+
+static void uart_write8(void *ctx, uint64_t off, unsigned size, uint64_t val)
+{
+    uart_write(ctx, (unsigned)off, size, (uint32_t)val);
+}
+
+static uint64_t debugcon_read(void *ctx, uint64_t off, unsigned size)
+{
+    (void)ctx, (void)off, (void)size;
+    return 0xe9;                         /* QEMU's debugcon reads back 0xe9 */
+}
+
+static void debugcon_write(void *ctx, uint64_t off, unsigned size, uint64_t val)
+{
+    (void)off;
+    uart_write(ctx, 0, size, (uint32_t)val);
+}
+
+/* The IDE command block (0x1f0-0x1f7) and control port (0x3f6 = 0x1f0 + 0x206). */
+static uint64_t ide_cmd_read(void *ctx, uint64_t off, unsigned size)
+{
+    return ide_read(ctx, (unsigned)off, size);
+}
+
+static void ide_cmd_write(void *ctx, uint64_t off, unsigned size, uint64_t val)
+{
+    ide_write(ctx, (unsigned)off, size, (uint32_t)val);
+}
+
+static uint64_t ide_ctl_read(void *ctx, uint64_t off, unsigned size)
+{
+    return ide_read(ctx, (unsigned)off + 0x206, size);
+}
+
+static void ide_ctl_write(void *ctx, uint64_t off, unsigned size, uint64_t val)
+{
+    ide_write(ctx, (unsigned)off + 0x206, size, (uint32_t)val);
+}
+
+static uint64_t fwcfg_rd(void *ctx, uint64_t off, unsigned size)
+{
+    return fwcfg_read(ctx, 0x510 + (unsigned)off, size);
+}
+
+static void fwcfg_wr(void *ctx, uint64_t off, unsigned size, uint64_t val)
+{
+    fwcfg_write(ctx, 0x510 + (unsigned)off, size, (uint32_t)val);
+}
+
+/* The PIIX3's reset control register (0xcf9): a reset (bit 2) reboots the
+ * guest, as QEMU asks Xen with DMOP_remote_shutdown. */
+static uint64_t rcr_read(void *ctx, uint64_t off, unsigned size)
+{
+    (void)ctx, (void)off, (void)size;
+    return rcr;
+}
+
+static void rcr_write(void *ctx, uint64_t off, unsigned size, uint64_t val)
+{
+    (void)ctx, (void)off, (void)size;
+    rcr = (uint8_t)val & 0x0e;
+    if (val & 4) {
+        struct xen_dm_op sd = { .op = XEN_DMOP_remote_shutdown };
+        sd.u.remote_shutdown.reason = SHUTDOWN_reboot;
+        reset_rc = dm_op(&sd, sizeof(sd));
+        reset_asked = true;
+    }
+}
+
+/* Configuration mechanism #1's address register (0xcf8, 32 bits). */
+static uint64_t cf8_read(void *ctx, uint64_t off, unsigned size)
+{
+    (void)ctx, (void)off, (void)size;
+    return pci_cf8;
+}
+
+static void cf8_write(void *ctx, uint64_t off, unsigned size, uint64_t val)
+{
+    (void)ctx, (void)off, (void)size;
+    pci_cf8 = (uint32_t)val & 0x80fffffcu;
+}
+
+static uint64_t pci_read(void *ctx, uint64_t addr, unsigned size)
+{
+    return pci_cfg_read(ctx, (uint32_t)(addr >> 32), (unsigned)(addr & 0xfff), size);
+}
+
+static void pci_write(void *ctx, uint64_t addr, unsigned size, uint64_t val)
+{
+    pci_cfg_write(ctx, (uint32_t)(addr >> 32), (unsigned)(addr & 0xfff), size, (uint32_t)val);
+}
+
+#define SZ(n) (1u << (n))
+#define SZ_ANY (SZ(1) | SZ(2) | SZ(4) | SZ(8))
+
+/* The regions, in the order they are looked up (0xcf9 before 0xcf8-0xcfb,
+ * which holds it); the MMIO UART's only with uart-mmio=. */
+static struct dm_region regions[] = {
+    { "COM1", IOREQ_TYPE_PIO, COM1, COM1 + 7, SZ(1) | SZ(2) | SZ(4), false, &com1,
+      com1_read, com1_write },
+    { "debugcon", IOREQ_TYPE_PIO, DEBUGCON, DEBUGCON, SZ(1), false, &debugcon, debugcon_read,
+      debugcon_write },
+    { "IDE", IOREQ_TYPE_PIO, 0x1f0, 0x1f7, SZ_ANY, false, &ide, ide_cmd_read, ide_cmd_write },
+    { "IDE control", IOREQ_TYPE_PIO, 0x3f6, 0x3f6, SZ_ANY, false, &ide, ide_ctl_read,
+      ide_ctl_write },
+    { "fw_cfg", IOREQ_TYPE_PIO, 0x510, 0x511, SZ_ANY, false, &fwcfg, fwcfg_rd, fwcfg_wr },
+    { "reset control", IOREQ_TYPE_PIO, 0xcf9, 0xcf9, SZ(1), true, NULL, rcr_read, rcr_write },
+    { "PCI config address", IOREQ_TYPE_PIO, 0xcf8, 0xcfb, SZ(4), false, NULL, cf8_read,
+      cf8_write },
+    { "PCI 00:00.0-00:01.1", IOREQ_TYPE_PCI_CONFIG, XEN_DMOP_PCI_SBDF(0, 0, 0, 0),
+      XEN_DMOP_PCI_SBDF(0, 0, 1, 1), SZ_ANY, false, &pci, pci_read, pci_write },
+    { "MMIO UART", IOREQ_TYPE_COPY, 0, 0, SZ_ANY, false, &mmio_uart, uart_read8, uart_write8 },
+};
+static unsigned nr_regions = ARRAY_SIZE(regions) - 1;     /* the MMIO UART: with uart-mmio= */
 
 static void on_ioreq(evtchn_port_t port, void *data)
 {
@@ -231,7 +322,7 @@ static void on_ioreq(evtchn_port_t port, void *data)
         return;
     p->state = STATE_IOREQ_INPROCESS;
     com1_access = false;
-    serve(p);
+    dm_serve(regions, nr_regions, p, &guest_mem, &stats);
     /* COM1's interrupt is ISA IRQ4: its line follows the UART (an HVM
      * guest's PICs; a PVH guest has none: -EOPNOTSUPP once, then left). */
     if (com1_access && irq_offered && uart_irq(&com1) != com1_line) {
@@ -309,76 +400,43 @@ static int setup(void)
     uart_init(&com1, serial_line, "serial: ");
     uart_init(&mmio_uart, serial_line, "mmio serial: ");
     uart_init(&debugcon, serial_line, "debugcon: ");
-    memset(&op, 0, sizeof(op));
-    op.op = XEN_DMOP_map_io_range_to_ioreq_server;
-    op.u.map_io_range_to_ioreq_server = (struct xen_dm_op_ioreq_server_range){
-        .id = server, .type = XEN_DMOP_IO_RANGE_PORT, .start = COM1, .end = COM1 + 7 };
-    if ((rc = dm_op(&op, sizeof(op)))) {
-        dlog("map_io_range 0x%x-0x%x: %ld", COM1, COM1 + 7, rc);
-        return -1;
-    }
-    memset(&op, 0, sizeof(op));
-    op.op = XEN_DMOP_map_io_range_to_ioreq_server;
-    op.u.map_io_range_to_ioreq_server = (struct xen_dm_op_ioreq_server_range){
-        .id = server, .type = XEN_DMOP_IO_RANGE_PORT, .start = DEBUGCON, .end = DEBUGCON };
-    if ((rc = dm_op(&op, sizeof(op)))) {
-        dlog("map_io_range 0x%x: %ld", DEBUGCON, rc);
-        return -1;
-    }
-    op.u.map_io_range_to_ioreq_server = (struct xen_dm_op_ioreq_server_range){
-        .id = server, .type = XEN_DMOP_IO_RANGE_PORT, .start = 0x510, .end = 0x511 };
-    if ((rc = dm_op(&op, sizeof(op)))) {
-        dlog("map_io_range 0x510: %ld", rc);
-        return -1;
-    }
-    /* The PCI host: the config address port, and the functions' SBDFs
-     * (config cycles come as IOREQ_TYPE_PCI_CONFIG). */
     pci_bus_init_i440fx(&pci);
-    memset(&op, 0, sizeof(op));
-    op.op = XEN_DMOP_map_io_range_to_ioreq_server;
-    op.u.map_io_range_to_ioreq_server = (struct xen_dm_op_ioreq_server_range){
-        .id = server, .type = XEN_DMOP_IO_RANGE_PORT, .start = 0xcf8, .end = 0xcfb };
-    /* (0xcf9, inside it: the reset control register, 1-byte accesses) */
-    if ((rc = dm_op(&op, sizeof(op)))) {
-        dlog("map_io_range 0xcf8: %ld", rc);
-        return -1;
-    }
-    op.u.map_io_range_to_ioreq_server = (struct xen_dm_op_ioreq_server_range){
-        .id = server, .type = XEN_DMOP_IO_RANGE_PCI, .start = XEN_DMOP_PCI_SBDF(0, 0, 0, 0),
-        .end = XEN_DMOP_PCI_SBDF(0, 0, 1, 1) };
-    if ((rc = dm_op(&op, sizeof(op)))) {
-        dlog("map_io_range PCI 00:00.0-00:01.1: %ld", rc);
-        return -1;
-    }
-    /* The IDE primary channel: its command block and control port; the
-     * disk is our ramdisk module, if we have one. */
+    /* The IDE primary channel's disk is our ramdisk module, if we have one. */
     const start_info_t *si = minios_start_info;
     if (si->mod_start && si->mod_len >= 512)
         ide_init(&ide, (uint8_t *)si->mod_start, si->mod_len, false);
     else
         ide_init(&ide, NULL, 0, true);
-    op.u.map_io_range_to_ioreq_server = (struct xen_dm_op_ioreq_server_range){
-        .id = server, .type = XEN_DMOP_IO_RANGE_PORT, .start = 0x1f0, .end = 0x1f7 };
-    long rc2 = dm_op(&op, sizeof(op));
-    op.u.map_io_range_to_ioreq_server = (struct xen_dm_op_ioreq_server_range){
-        .id = server, .type = XEN_DMOP_IO_RANGE_PORT, .start = 0x3f6, .end = 0x3f6 };
-    if (rc2 || (rc2 = dm_op(&op, sizeof(op)))) {
-        dlog("map_io_range IDE: %ld", rc2);
-        return -1;
+    if (mmio_base) {
+        regions[nr_regions].start = mmio_base;
+        regions[nr_regions].end = mmio_base + 7;
+        nr_regions++;
+    }
+    /* Each region's range is claimed (PCI functions by SBDF: their config
+     * cycles come as IOREQ_TYPE_PCI_CONFIG). */
+    for (unsigned i = 0; i < nr_regions; i++) {
+        const struct dm_region *r = &regions[i];
+        if (r->nested)
+            continue;
+        memset(&op, 0, sizeof(op));
+        op.op = XEN_DMOP_map_io_range_to_ioreq_server;
+        op.u.map_io_range_to_ioreq_server = (struct xen_dm_op_ioreq_server_range){
+            .id = server, .start = r->start, .end = r->end,
+            .type = r->type == IOREQ_TYPE_PIO    ? XEN_DMOP_IO_RANGE_PORT
+                    : r->type == IOREQ_TYPE_COPY ? XEN_DMOP_IO_RANGE_MEMORY
+                                                 : XEN_DMOP_IO_RANGE_PCI };
+        if ((rc = dm_op(&op, sizeof(op)))) {
+            dlog("map_io_range %s %lx-%lx: %ld", r->name, (unsigned long)r->start,
+                 (unsigned long)r->end, rc);
+            return -1;
+        }
     }
     if (ide.disk)
         dlog("IDE primary master: %lu sectors from the ramdisk module",
              (unsigned long)ide.sectors);
-    if (mmio_base) {
-        memset(&op, 0, sizeof(op));
-        op.op = XEN_DMOP_map_io_range_to_ioreq_server;
-        op.u.map_io_range_to_ioreq_server = (struct xen_dm_op_ioreq_server_range){
-            .id = server, .type = XEN_DMOP_IO_RANGE_MEMORY, .start = mmio_base,
-            .end = mmio_base + 7 };
-        if ((rc = dm_op(&op, sizeof(op)))) {
-            dlog("map_io_range MMIO %lx: %ld", (unsigned long)mmio_base, rc);
-            return -1;
-        }
+    if (!(mapc_va = minios_area_alloc_chunk())) {
+        dlog("no room to map the guest's memory");
+        return -1;
     }
     memset(&op, 0, sizeof(op));
     op.op = XEN_DMOP_set_ioreq_server_state;
@@ -457,8 +515,10 @@ int main(int argc, char **argv)
             break;
     }
     dlog("d%u is gone: %lu lines dropped, %lu requests refused, %lu bad UART accesses, "
-         "%lu bad PCI config accesses, %lu IRQ4 changes", target, lines_dropped, refused,
+         "%lu bad PCI config accesses, %lu IRQ4 changes", target, lines_dropped, stats.refused,
          com1.bad + mmio_uart.bad, pci.bad, irq_changes);
+    dlog("d%u: %lu requests by pointer (%lu stopped at memory it could not map), "
+         "%lu guest pages mapped", target, stats.by_ptr, stats.ptr_bad, mapc_maps);
     if (ide.disk)
         dlog("IDE: %lu sectors read, %lu written, %lu bad accesses", ide.sectors_read,
              ide.sectors_written, ide.bad);

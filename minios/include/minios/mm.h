@@ -48,4 +48,10 @@ unsigned long minios_area_alloc_chunk(void);
 void *minios_map_foreign(domid_t dom, const unsigned long *frames, unsigned n, int no_translate,
                          long *err);
 
+/* Maps frame of domain dom (a guest frame of a translated domain) at va,
+ * a page of an area from minios_area_alloc_chunk, in place of what was
+ * there (update_va_mapping_otherdomain, the TLB entry flushed): 0, or the
+ * hypervisor's errno. */
+long minios_map_foreign_at(unsigned long va, domid_t dom, unsigned long frame);
+
 #endif /* MINIOS_MM_H */
