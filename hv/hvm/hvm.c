@@ -725,7 +725,7 @@ static void ioio(struct vcpu *v, struct cpu_user_regs *r)
      * then a port an ioreq server claims: its device model answers
      * (ioreq.c); the vCPU goes on at `next` once it has. */
     uint32_t hv_val = (uint32_t)r->rax;
-    if (hvm_rtc_port(v, port, size, in, &hv_val) || hvm_isa_port(v, port, size, in, &hv_val)) {
+    if (hvm_hv_port(v, port, size, in, &hv_val)) {
         if (in)
             r->rax = (r->rax & ~0xffULL) | (hv_val & 0xff);
         r->rip = next;

@@ -45,6 +45,8 @@ bool hvm_rtc_port(struct vcpu *v, unsigned port, unsigned size, bool in, uint32_
  * (0x40-0x43) and port 0x61 of a type=hvm domain; an interrupt from them
  * waiting (HLT), and its injection before VMRUN. */
 bool hvm_isa_port(struct vcpu *v, unsigned port, unsigned size, bool in, uint32_t *val);
+bool hvm_hv_port(struct vcpu *v, unsigned port, unsigned size, bool in, uint32_t *val);
+bool hvm_hv_port_owned(struct domain *d, unsigned port, unsigned size);
 bool hvm_isa_pending(struct vcpu *v);
 void hvm_isa_inject(struct vcpu *v);
 
@@ -55,12 +57,14 @@ void hvm_emulate_insn(struct vcpu *v, struct cpu_user_regs *r, const char *what)
 /* A nested page fault (mmio.c): MMIO through the emulator, else a crash. */
 void hvm_npf(struct vcpu *v, struct cpu_user_regs *r, uint64_t info1, uint64_t gpa);
 
-/* The x2APIC (vlapic.c): reset at build; its MSRs (and IA32_APIC_BASE),
+/* The local APIC (vlapic.c): reset at build; its MSRs (and IA32_APIC_BASE),
  * false for #GP; the vector it would deliver now (-1: none); injection
- * before each VMRUN, after the callback's. */
+ * before each VMRUN, after the callback's; its xAPIC page (vlapic_mmio: true
+ * if it took the access). */
 void vlapic_reset(struct vcpu *v);
 bool vlapic_msr_read(struct vcpu *v, uint32_t msr, uint64_t *val);
 bool vlapic_msr_write(struct vcpu *v, uint32_t msr, uint64_t val);
+bool vlapic_mmio(struct vcpu *v, uint64_t gpa, unsigned size, bool write, uint64_t *val);
 int vlapic_pending(struct vcpu *v);
 void vlapic_inject(struct vcpu *v);
 

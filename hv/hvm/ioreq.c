@@ -430,10 +430,21 @@ static int claim(struct hvm_ioreq *st, uint32_t rtype, uint64_t addr, unsigned s
     return -1;
 }
 
+/* One access as it is sent: a single one carries its data (a write's), one
+ * by pointer (a REP INS/OUTS) count elements at guest-physical gpa. */
+struct io_acc {
+    uint8_t type;
+    uint64_t addr;
+    unsigned size;
+    bool write, ptr, df;
+    uint32_t count;
+    uint64_t gpa;
+};
+
 /* Sends one access to server id for v, which then waits; under d's lock,
  * which it drops.  The access is written into v's slot, the state last. */
-static void send(struct vcpu *v, unsigned id, uint8_t type, uint64_t addr, unsigned size,
-                 bool read, uint64_t data, bool emul, uint64_t next_rip)
+static void send(struct vcpu *v, unsigned id, const struct io_acc *a, uint64_t data, bool emul,
+                 uint64_t next_rip)
 {
     struct domain *d = v->domain;
     struct hvm_ioreq_server *s = &d->arch.hvm.ioreq->s[id];
@@ -445,23 +456,28 @@ static void send(struct vcpu *v, unsigned id, uint8_t type, uint64_t addr, unsig
                      s->emulator, v->id, state);
         return;
     }
-    p->addr = addr;
-    p->data = read ? 0 : data;
-    p->count = 1;
-    p->size = size;
+    p->addr = a->addr;
+    p->data = a->ptr ? a->gpa : a->write ? data : 0;
+    p->count = a->ptr ? a->count : 1;
+    p->size = a->size;
     p->vp_eport = s->port[v->id];
-    p->type = type;
+    p->type = a->type;
     struct hvm_io_wait *io = &v->arch.hvm.io;
     io->emul = emul;
     io->srv = (uint8_t)id;
-    io->size = (uint8_t)size;
-    io->dir = read ? IOREQ_READ : IOREQ_WRITE;
-    io->type = type;
-    io->addr = addr;
+    io->size = (uint8_t)a->size;
+    io->dir = a->write ? IOREQ_WRITE : IOREQ_READ;
+    io->type = a->type;
+    io->addr = a->addr;
+    io->ptr = a->ptr;
+    io->df = a->ptr && a->df;
+    io->count = a->ptr ? a->count : 1;
+    io->gpa = a->ptr ? a->gpa : 0;
     io->next_rip = next_rip;
     __atomic_store_n(&io->wait, true, __ATOMIC_RELEASE);
-    /* state READY, data_is_ptr 0, dir, df 0: one release store. */
-    __atomic_store_n(state_byte(p), (uint8_t)(STATE_IOREQ_READY | (io->dir << 5)),
+    /* state READY, data_is_ptr, dir, df: one release store. */
+    __atomic_store_n(state_byte(p),
+                     (uint8_t)(STATE_IOREQ_READY | (io->ptr << 4) | (io->dir << 5) | (io->df << 6)),
                      __ATOMIC_RELEASE);
     unsigned port = s->port[v->id];
     domain_unlock(d);
@@ -511,34 +527,37 @@ bool hvm_ioreq_pio(struct vcpu *v, unsigned port, unsigned size, bool in, uint32
         domain_unlock(d);
         return false;
     }
-    send(v, (unsigned)id, type, addr, size, in, val, false, next_rip);
+    struct io_acc a = { .type = type, .addr = addr, .size = size, .write = !in };
+    send(v, (unsigned)id, &a, val, false, next_rip);
     return true;
 }
 
 /*
- * An access the instruction emulator makes (mmio.c): a port (IOREQ_TYPE_PIO)
- * or a guest-physical address that is not RAM (IOREQ_TYPE_COPY).  As Xen's
- * hvmemul cache: the instruction runs again after each answer, so its
- * accesses up to the one sent come back in the same order and are taken
- * from the answers kept (a different one crashes the guest); the answers
- * go when the instruction (or a REP iteration) is done.
+ * An access the instruction emulator makes (mmio.c).  As Xen's hvmemul
+ * cache: the instruction runs again after each answer, so its accesses up
+ * to the one sent come back in the same order and are taken from the
+ * answers kept (a different one crashes the guest); the answers go when
+ * the instruction (or a REP iteration) is done.
  */
-int hvm_ioreq_emul(struct vcpu *v, uint8_t type, uint64_t addr, unsigned size, bool write,
-                   uint64_t *val)
+static int emul_access(struct vcpu *v, const struct io_acc *acc, uint64_t *val)
 {
     struct hvm_io_wait *io = &v->arch.hvm.io;
-    uint8_t dir = write ? IOREQ_WRITE : IOREQ_READ;
+    uint8_t dir = acc->write ? IOREQ_WRITE : IOREQ_READ;
+    uint32_t count = acc->ptr ? acc->count : 1;
     if (io->pos < io->nr_done) {
         struct hvm_io_done *a = &io->done[io->pos];
-        if (a->type != type || a->addr != addr || a->size != size || a->dir != dir) {
+        if (a->type != acc->type || a->addr != acc->addr || a->size != acc->size ||
+            a->dir != dir || a->ptr != acc->ptr || a->count != count ||
+            (acc->ptr && (a->data != acc->gpa || a->df != acc->df))) {
             domain_crash(v->domain, "an emulated instruction's I/O changed between runs "
-                         "(%s %lx/%u, was %s %lx/%u)", write ? "write" : "read",
-                         (unsigned long)addr, size, a->dir == IOREQ_WRITE ? "write" : "read",
-                         (unsigned long)a->addr, a->size);
+                         "(%s %lx/%u x%u, was %s %lx/%u x%u)", acc->write ? "write" : "read",
+                         (unsigned long)acc->addr, acc->size, count,
+                         a->dir == IOREQ_WRITE ? "write" : "read", (unsigned long)a->addr,
+                         a->size, a->count);
             return HVM_IO_FAILED;
         }
         io->pos++;
-        if (!write)
+        if (!acc->write && !acc->ptr)
             *val = a->data;
         return HVM_IO_DONE;
     }
@@ -547,15 +566,15 @@ int hvm_ioreq_emul(struct vcpu *v, uint8_t type, uint64_t addr, unsigned size, b
     if (!st || v->id >= HVM_IOREQ_VCPUS)
         return HVM_IO_UNCLAIMED;
     domain_lock(d);
-    uint8_t orig_type = type;
-    uint64_t orig_addr = addr;
+    struct io_acc sent = *acc;
     int id;
-    if (type == IOREQ_TYPE_PIO)
-        id = claim_port(d, st, (unsigned)addr, size, write, (uint32_t)*val, &type, &addr);
+    if (acc->type == IOREQ_TYPE_PIO)
+        id = claim_port(d, st, (unsigned)acc->addr, acc->size, acc->write,
+                        acc->write ? (uint32_t)*val : 0, &sent.type, &sent.addr);
     else
-        id = claim(st, XEN_DMOP_IO_RANGE_MEMORY, addr, size);
-    if (id < 0) {
-        domain_unlock(d);
+        id = claim(st, XEN_DMOP_IO_RANGE_MEMORY, acc->addr, acc->size);
+    if (id < 0 || (acc->ptr && sent.type != IOREQ_TYPE_PIO)) {
+        domain_unlock(d);                /* (config cycles go one by one) */
         return HVM_IO_UNCLAIMED;
     }
     if (io->nr_done == ARRAY_SIZE(io->done)) {
@@ -564,11 +583,33 @@ int hvm_ioreq_emul(struct vcpu *v, uint8_t type, uint64_t addr, unsigned size, b
                      (unsigned)ARRAY_SIZE(io->done));
         return HVM_IO_FAILED;
     }
-    send(v, (unsigned)id, type, addr, size, !write, write ? *val : 0, true, 0);
+    send(v, (unsigned)id, &sent, acc->write ? *val : 0, true, 0);
     /* The answer is kept under the access as the emulator named it. */
-    io->type = orig_type;
-    io->addr = orig_addr;
+    io->type = acc->type;
+    io->addr = acc->addr;
     return HVM_IO_SENT;
+}
+
+int hvm_ioreq_emul(struct vcpu *v, uint8_t type, uint64_t addr, unsigned size, bool write,
+                   uint64_t *val)
+{
+    struct io_acc a = { .type = type, .addr = addr, .size = size, .write = write };
+    return emul_access(v, &a, val);
+}
+
+/* A REP INS (in) or OUTS of count elements of size bytes at port, by
+ * pointer: the device model moves them between the port and the guest's
+ * RAM at gpa (down from it with df) in one ioreq, as Xen sends a REP
+ * string I/O whose memory is RAM (hvmemul_do_pio_addr).  The caller has
+ * checked that the elements are RAM of one page; a port the device model
+ * does not claim, or a PCI config cycle, is HVM_IO_UNCLAIMED. */
+int hvm_ioreq_emul_rep(struct vcpu *v, unsigned port, unsigned size, bool in, uint64_t gpa,
+                       uint32_t count, bool df)
+{
+    struct io_acc a = { .type = IOREQ_TYPE_PIO, .addr = port, .size = size, .write = !in,
+                        .ptr = true, .df = df, .count = count, .gpa = gpa };
+    uint64_t unused = 0;
+    return emul_access(v, &a, &unused);
 }
 
 /* The emulator finished a run (not a retry) or a REP iteration. */
@@ -613,9 +654,9 @@ bool hvm_ioreq_complete(struct vcpu *v, struct cpu_user_regs *r)
     domain_unlock(d);
     uint64_t mask = io->size >= 8 ? ~0ULL : (1ULL << (io->size * 8)) - 1;
     if (io->emul) {
-        io->done[io->nr_done++] = (struct hvm_io_done){ .addr = io->addr, .data = data & mask,
-                                                        .type = io->type, .size = io->size,
-                                                        .dir = io->dir };
+        io->done[io->nr_done++] = (struct hvm_io_done){
+            .addr = io->addr, .data = io->ptr ? io->gpa : data & mask, .count = io->count,
+            .type = io->type, .size = io->size, .dir = io->dir, .ptr = io->ptr, .df = io->df };
         hvm_emulate_insn(v, r, io->type == IOREQ_TYPE_COPY ? "MMIO" : "string I/O");
         return true;
     }

@@ -369,6 +369,24 @@ bool hvm_isa_port(struct vcpu *v, unsigned port, unsigned size, bool in, uint32_
     }
 }
 
+/* Whether a port access is one of the hypervisor's own devices of a
+ * type=hvm domain (hvm_hv_port takes it), without making it. */
+bool hvm_hv_port_owned(struct domain *d, unsigned port, unsigned size)
+{
+    if (!d->arch.hvm.firmware || size != 1)
+        return false;
+    return port == 0x20 || port == 0x21 || port == 0xa0 || port == 0xa1 || port == 0x4d0 ||
+           port == 0x4d1 || (port >= 0x40 && port <= 0x43) || port == 0x61 || port == 0x70 ||
+           port == 0x71;
+}
+
+/* A port access to the hypervisor's own devices (RTC, PICs, PIT, port
+ * 0x61, ELCR): true once made; they come before any ioreq server's. */
+bool hvm_hv_port(struct vcpu *v, unsigned port, unsigned size, bool in, uint32_t *val)
+{
+    return hvm_rtc_port(v, port, size, in, val) || hvm_isa_port(v, port, size, in, val);
+}
+
 /* Whether an interrupt from the PICs waits (HLT does not sleep then). */
 bool hvm_isa_pending(struct vcpu *v)
 {

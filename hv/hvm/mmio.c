@@ -156,7 +156,10 @@ static int access(struct x86_emul *e, uint64_t lin, uint64_t *val, unsigned len,
         return rc;
     uint64_t mfn = hvm_p2m_lookup(c->v->domain, gpa >> PAGE_SHIFT);
     if (mfn == ~0ULL) {
-        /* The hypervisor's devices first, then an ioreq server's range. */
+        /* The hypervisor's devices first (the xAPIC page, the table), then
+         * an ioreq server's range. */
+        if (vlapic_mmio(c->v, gpa, len, write, val))
+            return X86EMUL_OK;
         if (!mmio_table_find(&ranges, gpa, len)) {
             int r = ioreq_rc(e, hvm_ioreq_emul(c->v, IOREQ_TYPE_COPY, gpa, len, write, val));
             if (r >= 0)
@@ -221,8 +224,7 @@ static int em_port_ioreq(struct x86_emul *e, uint16_t port, unsigned size, bool 
         return -1;
     uint32_t hv_val = (uint32_t)*val;
     struct vcpu *v = ((struct emul_ctx *)e->priv)->v;
-    if (hvm_rtc_port(v, port, size, !write, &hv_val) ||
-        hvm_isa_port(v, port, size, !write, &hv_val)) {
+    if (hvm_hv_port(v, port, size, !write, &hv_val)) {
         *val = hv_val;
         return X86EMUL_OK;
     }
@@ -267,9 +269,54 @@ static void em_iter_done(struct x86_emul *e)
     hvm_ioreq_emul_done(c->v);
 }
 
+/*
+ * REP INS/OUTS whose memory is RAM and whose port a device model claims:
+ * the elements within the page at lin go in one ioreq by pointer (the
+ * device model copies them to or from the guest's memory), as Xen sends
+ * them, instead of one exit and one ioreq per element.  Anything else
+ * (the hypervisor's ports, 0xe9, PCI config, MMIO, an element across a
+ * page, a single element) is left to the element-by-element path.
+ */
+static int em_rep_io(struct x86_emul *e, uint16_t port, unsigned size, bool in, int seg,
+                     uint64_t lin, uint64_t count, bool df, uint64_t *done)
+{
+    (void)seg;
+    struct vcpu *v = ((struct emul_ctx *)e->priv)->v;
+    *done = 0;
+    if (!io_allowed(e))
+        return x86_emul_raise(e, 13, true, 0, 0);
+    if (port == 0xe9 || (port & ~7u) == 0xcf8 || hvm_hv_port_owned(v->domain, port, size))
+        return X86EMUL_OK;
+    unsigned off = (unsigned)(lin & (PAGE_SIZE - 1));
+    if (off + size > PAGE_SIZE)
+        return X86EMUL_OK;
+    uint64_t fit = df ? off / size + 1 : (PAGE_SIZE - off) / size;
+    if (count > fit)
+        count = fit;
+    if (count < 2)
+        return X86EMUL_OK;
+    uint64_t gpa;
+    int rc = translate(e, lin, in, false, &gpa);
+    if (rc)
+        return rc;
+    if (hvm_p2m_ram(v->domain, gpa >> PAGE_SHIFT) == ~0ULL)
+        return X86EMUL_OK;
+    switch (hvm_ioreq_emul_rep(v, port, size, in, gpa, (uint32_t)count, df)) {
+    case HVM_IO_DONE:
+        *done = count;
+        return X86EMUL_OK;
+    case HVM_IO_SENT:
+        return X86EMUL_RETRY;
+    case HVM_IO_FAILED:
+        return failed(e, "device model access");
+    default:
+        return X86EMUL_OK;
+    }
+}
+
 static const struct x86_emul_ops emul_ops = {
     .fetch = em_fetch, .read = em_read, .write = em_write, .in = em_in, .out = em_out,
-    .iter_done = em_iter_done,
+    .iter_done = em_iter_done, .rep_io = em_rep_io,
 };
 
 /* ---- on an exit ----------------------------------------------------------- */

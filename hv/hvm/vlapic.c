@@ -1,22 +1,27 @@
 /*
- * The local APIC of a PVH vCPU, in x2APIC mode only (docs/hvm.md,
- * "Local APIC"): its registers are MSRs 0x800-0x8ff, so no MMIO has to be
- * decoded.  The vCPU starts with IA32_APIC_BASE enabled and EXTD set, as
- * firmware may hand over a CPU already in x2APIC mode, and CPUID offers
- * x2APIC (and Xen's leaf 0x40000004 X2APIC_VIRT), so a Linux kernel
- * finds it "enabled by BIOS" and never touches the xAPIC page.
+ * The local APIC of an HVM/PVH vCPU (docs/hvm.md, "Local APIC").  A PVH
+ * vCPU's starts with IA32_APIC_BASE enabled and EXTD set, as firmware may
+ * hand over a CPU already in x2APIC mode, and CPUID offers x2APIC (and
+ * Xen's leaf 0x40000004 X2APIC_VIRT), so a Linux kernel finds it "enabled
+ * by BIOS" and never touches the xAPIC page.  A type=hvm vCPU starts as a
+ * PC's does after reset, in xAPIC mode: its registers are the page at
+ * 0xfee00000 (MMIO, emulated here before any device model's range), until
+ * the guest switches it to x2APIC mode through IA32_APIC_BASE.
  *
  * What is emulated, as Xen's vlapic.c for these registers: ID, version,
- * LDR (derived from the ID, as x2APIC defines it), TPR, PPR, EOI, SVR,
- * ISR/TMR/IRR, ESR, the six LVTs, ICR and SELF_IPI for fixed interrupts
- * to itself (IRR -> ISR at injection, EOI clears the highest ISR bit),
- * the divide configuration.  Refused: the LAPIC timer with a non-zero
- * count (the guest is crashed with a line saying so: a PVH Linux uses
- * the Xen single-shot timer instead), IPIs that are not fixed-mode to
- * itself when they would reach it (NMI, INIT, SIPI, lowest priority to
- * itself: crash), leaving x2APIC mode (#GP), reserved bits and unknown
- * registers (#GP, as the CPU).  IPIs to other APIC IDs go nowhere: the
- * domain has one vCPU.
+ * LDR (derived from the ID in x2APIC mode, as x2APIC defines it; written
+ * by the guest with DFR in xAPIC mode), TPR, PPR, EOI, SVR, ISR/TMR/IRR,
+ * ESR, the six LVTs, ICR and SELF_IPI for fixed interrupts to itself
+ * (IRR -> ISR at injection, EOI clears the highest ISR bit), the divide
+ * configuration; IA32_APIC_BASE's legal transitions (xAPIC to x2APIC,
+ * either to disabled, disabled to xAPIC; others and a moved base #GP).
+ * Refused: the LAPIC timer with a non-zero count (the guest is crashed
+ * with a line saying so: Linux on Keel uses the Xen single-shot timer
+ * instead), IPIs that are not fixed-mode to itself when they would reach
+ * it (NMI, INIT, SIPI, lowest priority to itself: crash), reserved bits
+ * and unknown registers (#GP in x2APIC mode, as the CPU; in xAPIC mode an
+ * access that is not a 32-bit aligned register reads 0 and is dropped).
+ * IPIs to other APIC IDs go nowhere: the domain has one vCPU.
  */
 #include "lib.h"
 #include "domain.h"
@@ -59,10 +64,30 @@ static struct hvm_vlapic *lapic(struct vcpu *v)
     return &v->arch.hvm.lapic;
 }
 
+static bool x2apic_mode(const struct hvm_vlapic *l)
+{
+    return (l->apic_base & (APIC_BASE_EN | APIC_BASE_EXTD)) == (APIC_BASE_EN | APIC_BASE_EXTD);
+}
+
+static bool xapic_mode(const struct hvm_vlapic *l)
+{
+    return (l->apic_base & (APIC_BASE_EN | APIC_BASE_EXTD)) == APIC_BASE_EN;
+}
+
+/* The x2APIC mode's LDR, of its ID. */
+static uint32_t x2_ldr(const struct vcpu *v)
+{
+    return ((v->id & ~0xfu) << 12) | (1u << (v->id & 0xf));
+}
+
 void vlapic_reset(struct vcpu *v)
 {
     struct hvm_vlapic *l = lapic(v);
     memset(l, 0, sizeof(*l));
+    l->apic_base = APIC_BASE_ADDR | APIC_BASE_EN | (v->id == 0 ? APIC_BASE_BSP : 0);
+    if (!v->domain->arch.hvm.firmware)
+        l->apic_base |= APIC_BASE_EXTD;
+    l->dfr = 0xffffffffu;
     for (unsigned i = 0; i < 6; i++)
         l->lvt[i] = LVT_MASKED;
     l->svr = 0xff;
@@ -115,6 +140,20 @@ static void set_irr(struct vcpu *v, uint32_t vec)
     l->irr[vec / 32] |= 1u << (vec % 32);
 }
 
+/* An IPI its ICR names, to_self when its destination includes this vCPU. */
+static void icr_send(struct vcpu *v, uint32_t low, bool to_self)
+{
+    uint32_t vec = low & 0xff, mode = (low >> 8) & 7;
+    if (!to_self)
+        return;                              /* no such APIC: nobody takes it */
+    if (mode != 0) {
+        domain_crash(v->domain, "LAPIC: ICR %#x (delivery mode %u to itself) is not emulated",
+                     low, mode);
+        return;
+    }
+    set_irr(v, vec);
+}
+
 static bool icr_write(struct vcpu *v, uint64_t val)
 {
     /* Reserved: bits 13, 16-17, 20-31 (x2APIC: no delivery status). */
@@ -122,7 +161,7 @@ static bool icr_write(struct vcpu *v, uint64_t val)
         return false;
     struct hvm_vlapic *l = lapic(v);
     l->icr = val;
-    uint32_t vec = val & 0xff, mode = (val >> 8) & 7, shorthand = (val >> 18) & 3;
+    uint32_t shorthand = (val >> 18) & 3;
     uint32_t dest = (uint32_t)(val >> 32);
     bool logical = val & (1u << 11);
     bool to_self;
@@ -131,21 +170,69 @@ static bool icr_write(struct vcpu *v, uint64_t val)
     case 3: to_self = false; break;          /* all but self: no other vCPU */
     default:
         if (logical) {
-            uint32_t ldr = ((v->id & ~0xfu) << 12) | (1u << (v->id & 0xf));
+            uint32_t ldr = x2_ldr(v);
             to_self = (dest >> 16) == (ldr >> 16) && (dest & ldr & 0xffff);
         } else {
             to_self = dest == v->id || dest == 0xffffffffu;
         }
         break;
     }
-    if (!to_self)
-        return true;                         /* no such APIC: nobody takes it */
-    if (mode != 0) {
-        domain_crash(v->domain, "LAPIC: ICR %#lx (delivery mode %u to itself) is not emulated",
-                     (unsigned long)val, mode);
+    icr_send(v, (uint32_t)val, to_self);
+    return true;
+}
+
+/* xAPIC mode: a write of the ICR's low half sends, to the 8-bit
+ * destination in the high half (flat or cluster logical, or physical). */
+static void xapic_icr_write(struct vcpu *v, uint32_t low)
+{
+    struct hvm_vlapic *l = lapic(v);
+    low &= 0x000ccfffu;                      /* delivery status reads 0: done at once */
+    l->icr = ((uint64_t)l->icr_hi << 32) | low;
+    uint32_t dest = l->icr_hi >> 24, ldr = l->ldr >> 24;
+    bool to_self;
+    switch ((low >> 18) & 3) {
+    case 1: case 2: to_self = true; break;
+    case 3: to_self = false; break;
+    default:
+        if (!(low & (1u << 11)))
+            to_self = dest == v->id || dest == 0xff;
+        else if ((l->dfr >> 28) == 0xf)       /* flat */
+            to_self = (dest & ldr) != 0;
+        else                                  /* cluster */
+            to_self = (dest >> 4) == (ldr >> 4) && (dest & ldr & 0xf);
+        break;
+    }
+    icr_send(v, low, to_self);
+}
+
+static bool reg_write(struct vcpu *v, uint32_t msr, uint32_t v32, uint64_t val);
+static bool reg_read(struct vcpu *v, uint32_t msr, uint64_t *val);
+
+/* IA32_APIC_BASE, as the SDM's state diagram: xAPIC -> x2APIC, either ->
+ * disabled, disabled -> xAPIC; x2APIC -> xAPIC, disabled -> x2APIC, EXTD
+ * without EN, a moved base and reserved bits #GP; BSP reads as it was. */
+static bool apic_base_write(struct vcpu *v, uint64_t val)
+{
+    struct hvm_vlapic *l = lapic(v);
+    uint64_t mode = val & (APIC_BASE_EN | APIC_BASE_EXTD);
+    uint64_t was = l->apic_base & (APIC_BASE_EN | APIC_BASE_EXTD);
+    if ((val & ~(APIC_BASE_EN | APIC_BASE_EXTD | APIC_BASE_BSP)) != APIC_BASE_ADDR ||
+        (val & APIC_BASE_BSP) != (l->apic_base & APIC_BASE_BSP) || mode == APIC_BASE_EXTD)
+        return false;
+    if (mode == (APIC_BASE_EN | APIC_BASE_EXTD) && was == 0)
+        return false;
+    if (mode == APIC_BASE_EN && was == (APIC_BASE_EN | APIC_BASE_EXTD))
+        return false;
+    if (mode == was)
+        return true;
+    if (!mode) {
+        /* Disabled: as after reset, but kept so (LVTs masked, SVR off). */
+        uint64_t base = l->apic_base & ~(APIC_BASE_EN | APIC_BASE_EXTD);
+        vlapic_reset(v);
+        l->apic_base = base;
         return true;
     }
-    set_irr(v, vec);
+    l->apic_base = (l->apic_base & ~(APIC_BASE_EN | APIC_BASE_EXTD)) | mode;
     return true;
 }
 
@@ -153,15 +240,24 @@ bool vlapic_msr_read(struct vcpu *v, uint32_t msr, uint64_t *val)
 {
     struct hvm_vlapic *l = lapic(v);
     if (msr == MSR_APIC_BASE) {
-        *val = APIC_BASE_ADDR | APIC_BASE_EN | APIC_BASE_EXTD | (v->id == 0 ? APIC_BASE_BSP : 0);
+        *val = l->apic_base;
         return true;
     }
+    if (!x2apic_mode(l))
+        return false;                        /* the x2APIC MSRs #GP outside x2APIC mode */
+    return reg_read(v, msr, val);
+}
+
+/* One register read by its x2APIC MSR index, of what both modes share. */
+static bool reg_read(struct vcpu *v, uint32_t msr, uint64_t *val)
+{
+    struct hvm_vlapic *l = lapic(v);
     switch (msr) {
     case X2_ID:    *val = v->id; return true;
     case X2_VER:   *val = VLAPIC_VERSION; return true;
     case X2_TPR:   *val = l->tpr; return true;
     case X2_PPR:   *val = ppr(l); return true;
-    case X2_LDR:   *val = ((v->id & ~0xfu) << 12) | (1u << (v->id & 0xf)); return true;
+    case X2_LDR:   *val = x2_ldr(v); return true;
     case X2_SVR:   *val = l->svr; return true;
     case X2_ESR:   *val = l->esr; return true;
     case X2_ICR:   *val = l->icr; return true;
@@ -193,15 +289,18 @@ bool vlapic_msr_read(struct vcpu *v, uint32_t msr, uint64_t *val)
 bool vlapic_msr_write(struct vcpu *v, uint32_t msr, uint64_t val)
 {
     struct hvm_vlapic *l = lapic(v);
-    if (msr == MSR_APIC_BASE) {
-        /* x2APIC mode for good: only the value it reads is accepted. */
-        uint64_t cur;
-        vlapic_msr_read(v, msr, &cur);
-        return val == cur;
-    }
-    if (msr != X2_ICR && (val >> 32))
+    if (msr == MSR_APIC_BASE)
+        return apic_base_write(v, val);
+    if (!x2apic_mode(l) || (msr != X2_ICR && (val >> 32)))
         return false;
-    uint32_t v32 = (uint32_t)val;
+    return reg_write(v, msr, (uint32_t)val, val);
+}
+
+/* One register write, by its x2APIC MSR index (xAPIC mode: the page
+ * offset / 16 + 0x800), of the checks both modes share. */
+static bool reg_write(struct vcpu *v, uint32_t msr, uint32_t v32, uint64_t val)
+{
+    struct hvm_vlapic *l = lapic(v);
     switch (msr) {
     case X2_TPR:
         if (v32 & ~0xffu)
@@ -209,7 +308,7 @@ bool vlapic_msr_write(struct vcpu *v, uint32_t msr, uint64_t val)
         l->tpr = v32;
         return true;
     case X2_EOI: {
-        if (v32)
+        if (v32 && x2apic_mode(l))
             return false;                    /* x2APIC: a non-zero EOI is #GP */
         int isr = highest_bit(l->isr);
         if (isr >= 0)
@@ -225,7 +324,7 @@ bool vlapic_msr_write(struct vcpu *v, uint32_t msr, uint64_t val)
                 l->lvt[i] |= LVT_MASKED;
         return true;
     case X2_ESR:
-        if (v32)
+        if (v32 && x2apic_mode(l))
             return false;
         l->esr = 0;                          /* as the CPU: a write latches, here clears */
         return true;
@@ -260,6 +359,69 @@ bool vlapic_msr_write(struct vcpu *v, uint32_t msr, uint64_t val)
         return true;
     }
     return false;
+}
+
+/*
+ * xAPIC mode: an access to the APIC page at 0xfee00000 (the register at
+ * offset X is x2APIC MSR 0x800 + X / 16, with xAPIC's own ID, LDR, DFR
+ * and two-part ICR).  False when it is not this vCPU's page (x2APIC mode,
+ * disabled, another address): then it is any other MMIO.
+ */
+#define XA_DFR     0x80e
+#define XA_ICR_HI  0x831
+
+bool vlapic_mmio(struct vcpu *v, uint64_t gpa, unsigned size, bool write, uint64_t *val)
+{
+    struct hvm_vlapic *l = lapic(v);
+    if (!xapic_mode(l) || (gpa & ~0xfffULL) != APIC_BASE_ADDR)
+        return false;
+    unsigned off = (unsigned)(gpa & 0xfff);
+    uint32_t msr = 0x800 + off / 16;
+    if (size != 4 || (off & 0xf)) {
+        if (!write)
+            *val = 0;                        /* not a register: reads 0, writes dropped */
+        return true;
+    }
+    if (!write) {
+        uint64_t x = 0;
+        switch (msr) {
+        case X2_ID:      x = (uint64_t)v->id << 24; break;
+        case X2_LDR:     x = l->ldr; break;
+        case XA_DFR:     x = l->dfr; break;
+        case X2_ICR:     x = (uint32_t)l->icr; break;
+        case XA_ICR_HI:  x = l->icr_hi; break;
+        case X2_SELF_IPI: break;
+        default:
+            if (!reg_read(v, msr, &x))
+                x = 0;
+            break;
+        }
+        *val = (uint32_t)x;
+        return true;
+    }
+    uint32_t v32 = (uint32_t)*val;
+    switch (msr) {
+    case X2_ID:
+    case X2_SELF_IPI:
+        break;                               /* the ID stays; no SELF_IPI in xAPIC mode */
+    case X2_LDR:
+        l->ldr = v32 & 0xff000000u;
+        break;
+    case XA_DFR:
+        l->dfr = v32 | 0x0fffffffu;
+        break;
+    case X2_ICR:
+        xapic_icr_write(v, v32);
+        break;
+    case XA_ICR_HI:
+        l->icr_hi = v32 & 0xff000000u;
+        break;
+    default:
+        if (!reg_write(v, msr, v32, v32))
+            l->esr |= 1u << 7;               /* illegal register address */
+        break;
+    }
+    return true;
 }
 
 /*

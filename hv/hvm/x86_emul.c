@@ -368,12 +368,42 @@ static int string_op(struct dec *d, uint8_t op)
     for (unsigned n = 0; ; n++) {
         if (rep && !(e->gpr[X86_RCX] & am))
             break;                                   /* a REP with count 0 does nothing */
-        if (rep && n == X86EMUL_REP_MAX)
+        if (rep && n >= X86EMUL_REP_MAX)
             return X86EMUL_OK;                       /* more later: RIP stays */
         uint64_t si = e->gpr[X86_RSI] & am, di = e->gpr[X86_RDI] & am, v = 0;
         uint32_t v32 = 0;
         int rc = X86EMUL_OK;
         bool uses_si = false, uses_di = false;
+        if (rep && op >= 0x6c && op <= 0x6f && e->ops->rep_io) {
+            /* REP INS/OUTS: as many iterations as the callback makes at once */
+            bool in = op <= 0x6d, df = e->rflags & X86_FL_DF;
+            int seg = in ? X86_SEG_ES : src_seg;
+            uint64_t idx = in ? di : si, cnt = e->gpr[X86_RCX] & am;
+            uint64_t room = (df ? idx : am - idx) / bytes + 1;     /* before the index wraps */
+            if (cnt > X86EMUL_REP_MAX)
+                cnt = X86EMUL_REP_MAX;           /* (of the registers alone: a rerun asks the same) */
+            if (cnt > room)
+                cnt = room;
+            uint64_t done = 0;
+            rc = e->ops->rep_io(e, (uint16_t)e->gpr[X86_RDX], bytes, in, seg,
+                                lin_of(d, seg, idx), cnt, df, &done);
+            if (rc)
+                return rc;
+            if (done > cnt)
+                return X86EMUL_FAILED;
+            if (done) {
+                uint64_t moved = done * bytes;
+                uint64_t nidx = (df ? idx - moved : idx + moved) & am;
+                int r = in ? X86_RDI : X86_RSI;
+                e->gpr[r] = d->adbytes == 4 ? nidx : (e->gpr[r] & ~am) | nidx;
+                uint64_t cx = ((e->gpr[X86_RCX] & am) - done) & am;
+                e->gpr[X86_RCX] = d->adbytes == 4 ? cx : (e->gpr[X86_RCX] & ~am) | cx;
+                n += (unsigned)done - 1;
+                if (e->ops->iter_done)
+                    e->ops->iter_done(e);
+                continue;
+            }
+        }
         switch (op) {
         case 0xa4: case 0xa5:                        /* MOVS */
             rc = e->ops->read(e, src_seg, lin_of(d, src_seg, si), &v, bytes);

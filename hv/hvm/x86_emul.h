@@ -54,6 +54,13 @@ struct x86_emul_ops {
     /* Optional: a string instruction finished one iteration (its registers
      * in e are as after it). */
     void (*iter_done)(struct x86_emul *e);
+    /* Optional: up to count iterations of a REP INS (in) or REP OUTS at
+     * once, elements of size bytes between port and the memory at linear
+     * lin of segment seg, going down with df; *done the iterations made
+     * (0: the emulator makes them one by one).  The emulator bounds count
+     * so the index register does not wrap. */
+    int (*rep_io)(struct x86_emul *e, uint16_t port, unsigned size, bool in, int seg,
+                  uint64_t lin, uint64_t count, bool df, uint64_t *done);
 };
 
 struct x86_emul {

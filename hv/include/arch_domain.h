@@ -100,14 +100,24 @@ struct hvm_vcpu {
         bool emul;                 /* from the emulator: it runs again once answered */
         uint8_t srv, size, dir;    /* the server; the access (IOREQ_READ/WRITE) */
         uint8_t type;              /* IOREQ_TYPE_PIO, _COPY (MMIO), _PCI_CONFIG */
-        uint64_t addr;
+        bool ptr, df;              /* a REP INS/OUTS by pointer (ioreq.c) */
+        uint32_t count;
+        uint64_t addr, gpa;
         uint64_t next_rip;         /* IN/OUT: where the guest goes on once answered */
         /* The emulator's answered accesses of the instruction (or REP
          * iteration) being emulated, replayed in order on each run. */
         unsigned nr_done, pos;
-        struct hvm_io_done { uint64_t addr, data; uint8_t type, size, dir; } done[4];
+        struct hvm_io_done {
+            uint64_t addr, data;       /* data: by pointer, the guest-physical address */
+            uint32_t count;            /* elements: above 1 only by pointer */
+            uint8_t type, size, dir;
+            bool ptr, df;              /* data_is_ptr, and its direction */
+        } done[4];
     } io;
-    struct hvm_vlapic {            /* its x2APIC (hv/hvm/vlapic.c) */
+    struct hvm_vlapic {            /* its local APIC (hv/hvm/vlapic.c) */
+        uint64_t apic_base;        /* IA32_APIC_BASE: enabled, x2APIC mode (EXTD) */
+        uint32_t ldr, dfr;         /* xAPIC mode's logical destination */
+        uint32_t icr_hi;           /* xAPIC mode's ICR destination half */
         uint32_t tpr, svr, esr, tdcr, lvt[6];
         uint32_t irr[8], isr[8];
         uint64_t icr;

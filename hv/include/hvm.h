@@ -85,6 +85,8 @@ bool hvm_ioreq_pio(struct vcpu *v, unsigned port, unsigned size, bool in, uint32
 enum { HVM_IO_UNCLAIMED, HVM_IO_DONE, HVM_IO_SENT, HVM_IO_FAILED };
 int hvm_ioreq_emul(struct vcpu *v, uint8_t type, uint64_t addr, unsigned size, bool write,
                    uint64_t *val);
+int hvm_ioreq_emul_rep(struct vcpu *v, unsigned port, unsigned size, bool in, uint64_t gpa,
+                       uint32_t count, bool df);
 void hvm_ioreq_emul_done(struct vcpu *v);
 /* Before v runs with an I/O outstanding: its answer taken, or v waits. */
 bool hvm_ioreq_complete(struct vcpu *v, struct cpu_user_regs *r);

@@ -274,12 +274,78 @@ static void test_refusals(void)
     EXPECT(RUN(0x8b, 0x03) == X86EMUL_UNHANDLED);
 }
 
+/* REP INS/OUTS in batches (rep_io): the count asked depends on the
+ * registers alone, stops short of the index wrapping, and a batch of 0
+ * falls back to one by one; a RETRY comes back to the caller. */
+static struct { unsigned calls, limit; int rc; uint64_t lin, count, first; bool in, df; } B;
+
+static int batch_io(struct x86_emul *e, uint16_t port, unsigned size, bool in, int seg,
+                    uint64_t lin, uint64_t count, bool df, uint64_t *done)
+{
+    (void)e, (void)port, (void)size, (void)seg;
+    if (!B.calls++)
+        B.first = count;
+    B.lin = lin, B.count = count, B.in = in, B.df = df;
+    *done = count < B.limit ? count : B.limit;
+    return B.rc;
+}
+
+static void test_rep_io(void)
+{
+    static struct x86_emul_ops ops;
+    env_init(&V, 64);
+    ops = *E.ops;
+    ops.rep_io = batch_io;
+    E.ops = &ops;
+    memset(&B, 0, sizeof(B));
+    B.limit = 100;
+    E.gpr[X86_RDX] = 0x1f0;
+    E.gpr[X86_RDI] = 0x5000;
+    E.gpr[X86_RCX] = 300;
+    EXPECT(RUN(0xf3, 0x66, 0x6d) == X86EMUL_OK);                  /* rep insw */
+    EXPECT(B.calls == 3 && B.in && !B.df && B.lin == 0x5000 + 400 && B.count == 100);
+    EXPECT(E.gpr[X86_RCX] == 0 && E.gpr[X86_RDI] == 0x5000 + 600 && E.rip == CODE + 3);
+    EXPECT(V.iters == 3 && V.io_ins == 0);
+    /* the first batch asks at most X86EMUL_REP_MAX; past it RIP stays */
+    B.calls = 0;
+    B.limit = 1000;
+    E.gpr[X86_RSI] = 0x6000;
+    E.gpr[X86_RCX] = 1000;
+    EXPECT(RUN(0xf3, 0x6f) == X86EMUL_OK && B.calls == 1 && !B.in);  /* rep outsd */
+    EXPECT(B.count == X86EMUL_REP_MAX && E.gpr[X86_RCX] == 1000 - X86EMUL_REP_MAX);
+    EXPECT(E.rip == CODE && E.gpr[X86_RSI] == 0x6000 + 4 * X86EMUL_REP_MAX);
+    /* 16-bit addresses going down: no more than reach 0 */
+    env_init(&V, 16);
+    E.ops = &ops;
+    B.calls = 0;
+    E.rflags |= X86_FL_DF;
+    E.gpr[X86_RDI] = 4;
+    E.gpr[X86_RCX] = 10;
+    E.gpr[X86_RDX] = 0x1f0;
+    EXPECT(RUN(0xf3, 0x6d) == X86EMUL_OK && B.first == 3 && B.df);   /* rep insw */
+    EXPECT(B.calls == 2 && B.count == 7 && B.lin == 0xfffe);         /* then from the top */
+    EXPECT((E.gpr[X86_RDI] & 0xffff) == 0xfff0 && (E.gpr[X86_RCX] & 0xffff) == 0);
+    /* done 0: element by element through in() */
+    env_init(&V, 64);
+    E.ops = &ops;
+    B.limit = 0;
+    E.gpr[X86_RDI] = 0x5000;
+    E.gpr[X86_RCX] = 3;
+    EXPECT(RUN(0xf3, 0x6c) == X86EMUL_OK && V.io_ins == 3 && E.gpr[X86_RCX] == 0);
+    /* RETRY from the batch: nothing moves */
+    B.limit = 5;
+    B.rc = X86EMUL_RETRY;
+    E.gpr[X86_RCX] = 8;
+    EXPECT(RUN(0xf3, 0x6c) == X86EMUL_RETRY && E.gpr[X86_RCX] == 8 && E.gpr[X86_RDI] == 0x5003);
+}
+
 int main(void)
 {
     test_mov64();
     test_alu();
     test_stack();
     test_string();
+    test_rep_io();
     test_modes();
     test_refusals();
     UNIT_DONE();
