@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# hvm-linux: an unmodified PC boot on an HVM guest (docs/hvm.md, "HVM from firmware"): Debian's
+# SeaBIOS from the reset vector, Debian's GRUB 2 from the device model's IDE disk
+# (tests/hvm-linux/mkdisk.sh: MBR, core.img, an ext2 partition), which loads Debian's stock kernel
+# (the bzImage as shipped) and the busybox initramfs of linux-pv (ci/linux-guest.sh) from the file
+# system and boots it with console=ttyS0: the device model's COM1.  The kernel finds Xen HVM, its
+# xAPIC (and switches it to x2APIC mode), the callback vector and the Xen clocksource; /init
+# (linux-pv's) runs processes and powers off; the device model powers off; every frame comes back.
+# The disk's sectors move by REP INSW in one ioreq each (requests by pointer).  SKIP without the
+# .debs.  HVM_LINUX_TIMEOUT: QEMU's seconds (default 240); HVM_LINUX_QEMU extra QEMU options.
+# TIMEOUT=300
+set -u
+cd "$(dirname "$0")/../.."
+out=build/tests/hvm-linux
+mkdir -p "$out"
+log=${HVM_LINUX_LOG:-$out/keel.log}
+bash ci/linux-guest.sh build >"$out/build.log" 2>&1
+case $? in
+0) ;;
+77) cat "$out/build.log"; echo "Test result: SKIP"; exit 0 ;;
+*) cat "$out/build.log"; echo "Test result: ERROR"; exit 0 ;;
+esac
+if ! bash tests/hvm-linux/mkdisk.sh build/linux/vmlinuz build/linux/initrd.img "$out/disk.img" \
+        "console=ttyS0 ${HVM_LINUX_ARGS:-}" >"$out/mkdisk.log" 2>&1; then
+    cat "$out/mkdisk.log"; echo "Test result: ERROR"; exit 0
+fi
+M="/usr/share/seabios/bios.bin name=hvm mem=256M type=hvm"
+M+=",build/stubdoms/dm.elf name=dm mem=32M role=dm target=1 boot-fail-wait=1000"
+M+=",$out/disk.img ramdisk"
+rm -f "$log" "$log.qemu"
+bash ci/qemu-boot.sh "$log" "${HVM_LINUX_TIMEOUT:-240}" 512M "$M" ${HVM_LINUX_QEMU:-}
+rc=$?
+sed -i 's/\r$//' "$log"
+grep -E 'serial: (hvm-linux|linux-pv): |serial: .*(Linux version|Hypervisor detected|x2apic enabled|callback vector|Switched to clocksource|Run /init|Kernel panic)|d1 \(hvm\)|requests by pointer|IDE:|exit status' "$log"
+fail=0
+for pat in \
+    'dm: d1 debugcon: Booting from Hard Disk\.\.\.$' \
+    'dm: d1 serial: .*hvm-linux: GRUB 2 loading Linux from \(hd0,msdos1\)$' \
+    'dm: d1 serial: hvm-linux: booting it$' \
+    'dm: d1 serial: \[ *[0-9.]+\] Linux version 6\.1\.' \
+    'dm: d1 serial: \[ *[0-9.]+\] Command line: BOOT_IMAGE=\(hd0,msdos1\)/vmlinuz console=ttyS0' \
+    'dm: d1 serial: \[ *[0-9.]+\] Hypervisor detected: Xen HVM$' \
+    'dm: d1 serial: \[ *[0-9.]+\] Booting paravirtualized kernel on Xen HVM$' \
+    'dm: d1 serial: \[ *[0-9.]+\] x2apic enabled$' \
+    'dm: d1 serial: \[ *[0-9.]+\] xen:events: Xen HVM callback vector for event delivery is enabled$' \
+    'dm: d1 serial: \[ *[0-9.]+\] clocksource: Switched to clocksource xen$' \
+    'dm: d1 serial: linux-pv: /init running, pid 1, kernel 6\.1\.' \
+    'dm: d1 serial: linux-pv: 200 processes run, sort says 20000$' \
+    'dm: d1 serial: linux-pv: pipeline: sum=5050$' \
+    'dm: d1 serial: linux-pv: init done, powering off$' \
+    'd1 \(hvm\) shut down: poweroff$' \
+    'dm: d1: [0-9]{4,} requests by pointer \(0 stopped at memory it could not map\)' \
+    'd2 \(dm\) shut down: poweroff$' \
+    'mm: free frames before domains ([0-9]+), after \1: all returned'; do
+    grep -Eq -- "$pat" "$log" || { echo "hvm-linux: no line matches: $pat"; fail=1; }
+done
+if grep -q 'PANIC\|hypervisor fault\|LEAK\|crashed' "$log"; then
+    echo "hvm-linux: the hypervisor reported a fault, a leak or a crashed domain"; fail=1
+fi
+if grep -Eq 'serial: .*(Kernel panic|BUG:|Oops)' "$log"; then
+    echo "hvm-linux: the kernel panicked or oopsed"; fail=1
+fi
+if [ "$rc" -ne 33 ]; then
+    echo "hvm-linux: QEMU exit $rc, expected 33 (log: $log)"; fail=1
+fi
+if [ $fail -eq 0 ]; then
+    t=$(sed -n 's/^\[ *\([0-9.]*\)\] (dm) dm: d1 serial: linux-pv: \/init running.*/\1/p' "$log" | head -1)
+    echo "hvm-linux: machine start -> /init marker: ${t}s (Keel's console clock)"
+    echo "Test result: SUCCESS"
+else
+    echo "Test result: FAILURE"
+fi
