@@ -12,6 +12,9 @@
 #     tests linux-pv and linux-pv-xen leave it out; their verdicts here are FAILURE, unread).
 # Then the same kernel on Keel with one vCPU twice, as a PV guest and as a PVH guest (linux-pvh,
 # type=pvh; PVH has one vCPU so far), for the same three figures side by side.
+# And the same kernel as an HVM guest from firmware (hvm-linux: SeaBIOS's reset vector -> GRUB 2
+# from the device model's IDE disk -> the bzImage from an ext2 partition -> /init), its console
+# COM1 in the device model stub domain, for the same three figures.
 # Prints one line per figure:
 #   linux_pv_start_to_init_tsc keel=N xen=N
 #   linux_pv_getpid_tsc keel=N xen=N
@@ -19,6 +22,7 @@
 #   linux_pvh_start_to_init_tsc pvh=N pv=N
 #   linux_pvh_getpid_tsc pvh=N pv=N
 #   linux_pvh_fork_exec_wait_tsc pvh=N pv=N
+#   linux_hvm_start_to_init_tsc hvm=N (and _getpid_tsc, _fork_exec_wait_tsc)
 # (an empty value where a run gave no figure; Xen's are empty without /boot/xen-4.17-amd64.gz).
 set -u
 cd "$(dirname "$0")/.."
@@ -60,6 +64,14 @@ val1() {  # the same, from the PVH log and the 1-vCPU PV log
 echo "linux_pvh_start_to_init_tsc $(val1 '\/init running.*, tsc \([0-9]*\)$')"
 echo "linux_pvh_getpid_tsc $(val1 'bench getpid n=[0-9]* ticks_per_op=\([0-9.]*\)$')"
 echo "linux_pvh_fork_exec_wait_tsc $(val1 'bench fork_exec_wait n=[0-9]* ticks_per_op=\([0-9.]*\)$')"
+# HVM from firmware, one vCPU.
+vlog=build/bench/linux-hvm.log
+HVM_LINUX_ARGS=procbench HVM_LINUX_TIMEOUT=900 HVM_LINUX_QEMU="$ICOUNT" HVM_LINUX_LOG=$vlog \
+    bash tests/hvm-linux/run.sh >build/bench/linux-hvm.out 2>&1
+valh() { sed -n "s/.*(dm) dm: d1 serial: linux-pv: $1/\1/p" "$vlog" 2>/dev/null | head -1; }
+echo "linux_hvm_start_to_init_tsc hvm=$(valh '\/init running.*, tsc \([0-9]*\)$')"
+echo "linux_hvm_getpid_tsc hvm=$(valh 'bench getpid n=[0-9]* ticks_per_op=\([0-9.]*\)$')"
+echo "linux_hvm_fork_exec_wait_tsc hvm=$(valh 'bench fork_exec_wait n=[0-9]* ticks_per_op=\([0-9.]*\)$')"
 # A bench line that says "failed" is reported, and no figure is taken from it.
-grep -h 'linux-pv: bench .* failed' "$klog" "$xout" "$k1log" "$hlog" 2>/dev/null | sed 's/^/bench-linux: /' >&2
+grep -h 'linux-pv: bench .* failed' "$klog" "$xout" "$k1log" "$hlog" "$vlog" 2>/dev/null | sed 's/^/bench-linux: /' >&2
 exit 0

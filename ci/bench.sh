@@ -205,6 +205,8 @@ k_lfork=$(lxv linux_pv_fork_exec_wait_tsc keel) x_lfork=$(lxv linux_pv_fork_exec
 h_linux=$(lxv linux_pvh_start_to_init_tsc pvh) p1_linux=$(lxv linux_pvh_start_to_init_tsc pv)
 h_lgetpid=$(lxv linux_pvh_getpid_tsc pvh) p1_lgetpid=$(lxv linux_pvh_getpid_tsc pv)
 h_lfork=$(lxv linux_pvh_fork_exec_wait_tsc pvh) p1_lfork=$(lxv linux_pvh_fork_exec_wait_tsc pv)
+v_linux=$(lxv linux_hvm_start_to_init_tsc hvm) v_lgetpid=$(lxv linux_hvm_getpid_tsc hvm)
+v_lfork=$(lxv linux_hvm_fork_exec_wait_tsc hvm)
 
 j() { [ -n "$1" ] && echo "$1" || echo null; }
 cat > bench/results.json <<JSON
@@ -255,9 +257,9 @@ cat > bench/results.json <<JSON
   "linux_pv_machine_start_to_init_one_host_cpu": { "keel": $(j "$k_linux"), "xen-4.17": $(j "$x_linux") },
   "linux_pv_getpid_round_trip": { "keel": $(j "$k_lgetpid"), "xen-4.17": $(j "$x_lgetpid") },
   "linux_pv_fork_execve_true_wait4_round_trip": { "keel": $(j "$k_lfork"), "xen-4.17": $(j "$x_lfork") },
-  "linux_one_vcpu_machine_start_to_init_on_keel": { "pvh": $(j "$h_linux"), "pv": $(j "$p1_linux") },
-  "linux_one_vcpu_getpid_round_trip_on_keel": { "pvh": $(j "$h_lgetpid"), "pv": $(j "$p1_lgetpid") },
-  "linux_one_vcpu_fork_execve_true_wait4_round_trip_on_keel": { "pvh": $(j "$h_lfork"), "pv": $(j "$p1_lfork") },
+  "linux_one_vcpu_machine_start_to_init_on_keel": { "pvh": $(j "$h_linux"), "pv": $(j "$p1_linux"), "hvm_seabios_grub": $(j "$v_linux") },
+  "linux_one_vcpu_getpid_round_trip_on_keel": { "pvh": $(j "$h_lgetpid"), "pv": $(j "$p1_lgetpid"), "hvm": $(j "$v_lgetpid") },
+  "linux_one_vcpu_fork_execve_true_wait4_round_trip_on_keel": { "pvh": $(j "$h_lfork"), "pv": $(j "$p1_lfork"), "hvm": $(j "$v_lfork") },
   "density_hello_stripped_host_1G_plain_tcg": {
     "per_mem": { $d_json },
     "hv_overhead_per_domain_kib": $(j "$d_over"),
@@ -305,6 +307,10 @@ printf '%-44s %14s %14s\n' "Keel, 1 vCPU:" "PVH" "PV"
 printf '%-44s %14s %14s\n' "  Linux machine start -> /init" "${h_linux:-?}" "${p1_linux:-?}"
 printf '%-44s %14s %14s\n' "  Linux getpid() round trip" "${h_lgetpid:-?}" "${p1_lgetpid:-?}"
 printf '%-44s %14s %14s\n' "  Linux fork+execve(true)+wait4" "${h_lfork:-?}" "${p1_lfork:-?}"
+printf '%-44s %14s %14s\n' "Keel, 1 vCPU, HVM (SeaBIOS -> GRUB -> Linux):" "HVM" "-"
+printf '%-44s %14s %14s\n' "  Linux machine start -> /init" "${v_linux:-?}" "-"
+printf '%-44s %14s %14s\n' "  Linux getpid() round trip" "${v_lgetpid:-?}" "-"
+printf '%-44s %14s %14s\n' "  Linux fork+execve(true)+wait4" "${v_lfork:-?}" "-"
 for r in "${d_rows[@]}"; do
     IFS='|' read -r m best why <<< "$r"
     printf '%-44s %14s %14s\n' "hello appliances at once, -m 1G, mem=$m" "$best" "-"
