@@ -122,9 +122,10 @@ long do_paging_domctl_cont(unsigned long arg, unsigned long a2, unsigned long a3
     return rc ? rc : -XEN_EOPNOTSUPP;
 }
 
-/* hvm_op (do_hvm_op) as Xen 4.17 answers a PV caller: every domain Keel
- * runs is PV, so each operation ends where Xen's finds no HVM domain,
- * after the same argument checks.  get_time works for anyone; xentrace
+/* hvm_op (do_hvm_op) as Xen 4.17 answers a PV caller: each operation on
+ * a PV domain ends where Xen's finds no HVM domain, after the same
+ * argument checks; an HVM/PVH domain's params may be read by its device
+ * model.  get_time works for anyone; xentrace
  * and guest_request_vm_event have nothing to record. */
 static struct domain *hvm_op_domain(domid_t id)
 {
@@ -149,8 +150,23 @@ long do_hvm_op(unsigned long op, unsigned long arg, unsigned long a3, unsigned l
         struct domain *d = hvm_op_domain(p.domid);
         if (!d)
             return -XEN_ESRCH;
+        long rc = -XEN_EINVAL;   /* not an HVM domain */
+        if (d->arch.type == GUEST_PVH && d != current_domain()) {
+            /* An HVM/PVH domain's params, to its device model (dm for
+             * that target) or control, as Xen's hvmop_get_param
+             * (XSM_TARGET); setting them from outside: -EPERM (the
+             * builder sets what Keel's guests need). */
+            rc = xsm_default_action(XSM_TARGET, current_domain(), d);
+            if (!rc && op == HVMOP_set_param)
+                rc = -XEN_EPERM;
+            if (!rc) {
+                p.value = __atomic_load_n(&d->arch.hvm.params[p.index], __ATOMIC_ACQUIRE);
+                if (copy_to_guest(arg, &p, sizeof(p)))
+                    rc = -XEN_EFAULT;
+            }
+        }
         domain_put_named(d);
-        return -XEN_EINVAL;      /* not an HVM domain */
+        return rc;
     }
     case HVMOP_flush_tlbs:
         return -XEN_EINVAL;      /* a non-null argument, or not HVM */

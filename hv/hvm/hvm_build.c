@@ -17,6 +17,7 @@
 #include "vmcb.h"
 #include "hvm_internal.h"
 #include <xen/errno.h>
+#include <xen/hvm/params.h>
 
 #define FW_MAX (256u << 10)
 #define FW_LOW_MAX (128u << 10)          /* the alias below 1 MiB: 0xe0000-0xfffff */
@@ -84,6 +85,13 @@ int hvm_fw_build(struct domain *d, const uint8_t *img, uint64_t len, char *err, 
         snprintf(err, errlen, "cannot build the p2m (%ld)", e);
         goto out;
     }
+    /* The xenstore and console rings at the top of its RAM, as a PVH
+     * domain's (the device model reads them with HVMOP_get_param and
+     * marks them reserved in the e820 map it gives the firmware). */
+    for (uint64_t gfn = nr - 2; gfn < nr; gfn++)
+        memset(pfn_to_virt(mfns[gfn]), 0, PAGE_SIZE);
+    d->arch.hvm.params[HVM_PARAM_STORE_PFN] = nr - 2;
+    d->arch.hvm.params[HVM_PARAM_CONSOLE_PFN] = nr - 1;
     d->arch.hvm.firmware = true;
     hvm_rtc_init(d, nr << PAGE_SHIFT, d->nr_vcpus);
     reset_state(d->vcpu[0]);

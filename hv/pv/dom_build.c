@@ -20,6 +20,7 @@
 #include "hvm.h"
 #include "event.h"
 #include <xen/xen.h>
+#include <xen/hvm/params.h>
 
 extern uint64_t idle_cr3;
 
@@ -298,11 +299,11 @@ static void start_domain(struct domain *d)
 }
 
 /* A boot domain the xenstore domain may be told of: a PV domain with its
- * start_info, or a PVH domain (its rings in HVM params, docs/hvm.md). */
+ * start_info, or a PVH or HVM domain (its rings in HVM params, docs/hvm.md). */
 static bool store_client(struct domain *d)
 {
     if (d->arch.type == GUEST_PVH)
-        return !d->arch.hvm.firmware;   /* type=hvm: no rings from the builder yet */
+        return true;
     return d->arch.pv.si_mfn;
 }
 
@@ -748,6 +749,16 @@ void build_boot_domains(void)
                 start_domain(d);
             }
         }
+    /* A type=hvm domain no xenstore domain took keeps its ring pages but
+     * is not told of them: a PV-on-HVM kernel finding a store page with
+     * no channel would wait on it for ever (a PVH one is always told). */
+    for (unsigned id = 1; id < DOMID_FIRST_RESERVED; id++) {
+        struct domain *d = domain_by_id(id);
+        if (d && d->arch.type == GUEST_PVH && d->arch.hvm.firmware && !xs_wired(d)) {
+            d->arch.hvm.params[HVM_PARAM_STORE_PFN] = 0;
+            d->arch.hvm.params[HVM_PARAM_CONSOLE_PFN] = 0;
+        }
+    }
     free_hv_pages(mc, mc_order);
     uint64_t shared = 0, used = baseline - free_page_count();
     for (int i = 0; i < MAX_SHARED_IMAGES; i++)

@@ -75,7 +75,8 @@ int fwcfg_add_file(struct fwcfg *f, const char *name, const void *data, uint32_t
     return 0;
 }
 
-void fwcfg_init(struct fwcfg *f, uint64_t ram, unsigned cpus, uint32_t fail_wait_ms)
+void fwcfg_init(struct fwcfg *f, uint64_t ram, uint64_t reserved, unsigned cpus,
+                uint32_t fail_wait_ms)
 {
     memset(f, 0, sizeof(*f));
     uint8_t b[24];
@@ -91,12 +92,19 @@ void fwcfg_init(struct fwcfg *f, uint64_t ram, unsigned cpus, uint32_t fail_wait
     add(f, KEY_BOOT_MENU, b, 2);
     add(f, KEY_FILE_DIR, b, 4);          /* filled by update_dir */
     update_dir(f);
-    /* etc/e820: its RAM as one entry (QEMU's e820 table format: addr,
-     * length, type 1), below the PCI hole. */
-    le(b, 0, 8);
-    le(b + 8, ram, 8);
-    le(b + 16, 1, 4);
-    fwcfg_add_file(f, "etc/e820", b, 20);
+    /* etc/e820: its RAM (QEMU's e820 table format: addr, length, type 1),
+     * below the PCI hole, and the top `reserved` bytes of it as reserved
+     * (type 2: the builder's xenstore and console rings). */
+    if (reserved > ram)
+        reserved = ram;
+    uint8_t e[40];
+    le(e, 0, 8);
+    le(e + 8, ram - reserved, 8);
+    le(e + 16, 1, 4);
+    le(e + 20, ram - reserved, 8);
+    le(e + 28, reserved, 8);
+    le(e + 36, 2, 4);
+    fwcfg_add_file(f, "etc/e820", e, reserved ? 40 : 20);
     le(b, 0, 8);
     fwcfg_add_file(f, "etc/show-boot-menu", b, 8);
     le(b, fail_wait_ms, 8);

@@ -29,10 +29,11 @@ struct fwcfg {
     unsigned long bad;                  /* accesses refused (width) */
 };
 
-/* The fixed items for a guest of ram bytes (below 3 GiB) and cpus vCPUs,
- * booting at once (no menu) and retrying a failed boot after
- * fail_wait_ms. */
-void fwcfg_init(struct fwcfg *f, uint64_t ram, unsigned cpus, uint32_t fail_wait_ms);
+/* The fixed items for a guest of ram bytes (below 3 GiB), whose top
+ * reserved bytes the e820 map says are reserved, and cpus vCPUs, booting
+ * at once (no menu) and retrying a failed boot after fail_wait_ms. */
+void fwcfg_init(struct fwcfg *f, uint64_t ram, uint64_t reserved, unsigned cpus,
+                uint32_t fail_wait_ms);
 /* A named file; 0, or -1 when full or too big. */
 int fwcfg_add_file(struct fwcfg *f, const char *name, const void *data, uint32_t len);
 /* Port accesses: 0x510 selector (2 bytes), 0x511 data (1 byte). */

@@ -43,6 +43,7 @@
 #include <xen/hvm/dm_op.h>
 #include <xen/hvm/ioreq.h>
 #include <xen/hvm/hvm_op.h>
+#include <xen/hvm/params.h>
 #include "uart.h"
 #include "pci.h"
 #include "fwcfg.h"
@@ -76,6 +77,9 @@ static long reset_rc;
 static unsigned long answered, crash_after;
 static struct dm_serve_stats stats;
 static char exit_on[64];                  /* selftest=exit-on:TEXT ('_' for spaces) */
+static uint16_t unplug_mask, pv_product;  /* the Xen platform device's unplug protocol */
+static uint32_t pv_build;
+static bool unplug_asked;
 
 /* Lines the handler produced, printed by the main thread. */
 static char lines[LOG_LINES][UART_LINE_MAX + 18];
@@ -100,6 +104,13 @@ static long dm_op(void *arg, size_t size)
     xen_dm_op_buf_t b = { .size = size };
     set_xen_guest_handle(b.h, arg);
     return _hypercall3(__HYPERVISOR_dm_op, target, 1, &b);
+}
+
+/* One of the target's HVM params (HVMOP_get_param); 0 if it cannot be read. */
+static uint64_t hvm_param(unsigned idx)
+{
+    struct xen_hvm_param p = { .domid = target, .index = idx };
+    return _hypercall2(__HYPERVISOR_hvm_op, HVMOP_get_param, &p) ? 0 : p.value;
 }
 
 static long domctl(unsigned cmd, struct xen_domctl *op)
@@ -290,6 +301,40 @@ static void pci_write(void *ctx, uint64_t addr, unsigned size, uint64_t val)
     pci_cfg_write(ctx, (uint32_t)(addr >> 32), (unsigned)(addr & 0xfff), size, (uint32_t)val);
 }
 
+/* The Xen platform device's fixed ports 0x10-0x1f, the emulated-device
+ * unplug protocol (Xen's docs/misc/hvm-emulated-unplug.pandoc, as QEMU's
+ * xen-platform): 0x10 reads the magic 0x49d2 (2 bytes) and the flags (1
+ * byte, 0), 0x12 the protocol version 1; a 2-byte write to 0x12 names the
+ * drivers' product, a 4-byte one to 0x10 their build, a 2-byte one to
+ * 0x10 the devices to unplug: bit 0 all IDE disks (ours goes: the guest
+ * uses blkfront). */
+static uint64_t platform_read(void *ctx, uint64_t off, unsigned size)
+{
+    (void)ctx;
+    if (off == 0 && size == 2)
+        return 0x49d2;
+    if (off == 0 && size == 1)
+        return 0;
+    if (off == 2 && size == 1)
+        return 1;
+    return size == 4 ? 0xffffffffu : (1u << (size * 8)) - 1;
+}
+
+static void platform_write(void *ctx, uint64_t off, unsigned size, uint64_t val)
+{
+    (void)ctx;
+    if (off == 0 && size == 2) {
+        unplug_mask |= (uint16_t)val;
+        unplug_asked = true;
+        if ((val & 1) && ide.disk)
+            ide_init(&ide, NULL, 0, true);
+    } else if (off == 2 && size == 2) {
+        pv_product = (uint16_t)val;
+    } else if (off == 0 && size == 4) {
+        pv_build = (uint32_t)val;
+    }
+}
+
 #define SZ(n) (1u << (n))
 #define SZ_ANY (SZ(1) | SZ(2) | SZ(4) | SZ(8))
 
@@ -307,8 +352,10 @@ static struct dm_region regions[] = {
     { "reset control", IOREQ_TYPE_PIO, 0xcf9, 0xcf9, SZ(1), true, NULL, rcr_read, rcr_write },
     { "PCI config address", IOREQ_TYPE_PIO, 0xcf8, 0xcfb, SZ(4), false, NULL, cf8_read,
       cf8_write },
-    { "PCI 00:00.0-00:01.1", IOREQ_TYPE_PCI_CONFIG, XEN_DMOP_PCI_SBDF(0, 0, 0, 0),
-      XEN_DMOP_PCI_SBDF(0, 0, 1, 1), SZ_ANY, false, &pci, pci_read, pci_write },
+    { "PCI 00:00.0-00:02.0", IOREQ_TYPE_PCI_CONFIG, XEN_DMOP_PCI_SBDF(0, 0, 0, 0),
+      XEN_DMOP_PCI_SBDF(0, 0, 2, 0), SZ_ANY, false, &pci, pci_read, pci_write },
+    { "Xen platform", IOREQ_TYPE_PIO, 0x10, 0x1f, SZ(1) | SZ(2) | SZ(4), false, NULL,
+      platform_read, platform_write },
     { "MMIO UART", IOREQ_TYPE_COPY, 0, 0, SZ_ANY, false, &mmio_uart, uart_read8, uart_write8 },
 };
 static unsigned nr_regions = ARRAY_SIZE(regions) - 1;     /* the MMIO UART: with uart-mmio= */
@@ -353,8 +400,14 @@ static int setup(void)
         return -1;
     }
     nr_vcpus = dc.u.getdomaininfo.max_vcpu_id + 1;
-    fwcfg_init(&fwcfg, (uint64_t)dc.u.getdomaininfo.max_pages << 12, nr_vcpus,
-               (uint32_t)boot_fail_wait);
+    /* The builder's xenstore and console rings at the top of its RAM:
+     * reserved in the e820 map (as Xen's special pages are). */
+    uint64_t ram = (uint64_t)dc.u.getdomaininfo.max_pages << 12, reserved = 0;
+    uint64_t store = hvm_param(HVM_PARAM_STORE_PFN), console = hvm_param(HVM_PARAM_CONSOLE_PFN);
+    uint64_t low = store && console ? (store < console ? store : console) << 12 : ram;
+    if (low < ram)
+        reserved = ram - low;
+    fwcfg_init(&fwcfg, ram, reserved, nr_vcpus, (uint32_t)boot_fail_wait);
     if (nr_vcpus > MAX_VCPUS) {
         dlog("target d%u: %u vCPUs, at most %u served", target, nr_vcpus, MAX_VCPUS);
         return -1;
@@ -401,6 +454,7 @@ static int setup(void)
     uart_init(&mmio_uart, serial_line, "mmio serial: ");
     uart_init(&debugcon, serial_line, "debugcon: ");
     pci_bus_init_i440fx(&pci);
+    pci_bus_add_xen_platform(&pci);
     /* The IDE primary channel's disk is our ramdisk module, if we have one. */
     const start_info_t *si = minios_start_info;
     if (si->mod_start && si->mod_len >= 512)
@@ -507,6 +561,12 @@ int main(int argc, char **argv)
             f = minios_events_save();
         }
         minios_events_restore(f);
+        if (unplug_asked) {
+            unplug_asked = false;
+            dlog("d%u unplugs emulated devices %#x (PV drivers: product %u, build %u)%s", target,
+                 unplug_mask, pv_product, pv_build,
+                 (unplug_mask & 1) ? ": the IDE disk is gone" : "");
+        }
         if (reset_asked) {
             reset_asked = false;
             dlog("d%u reset through 0xcf9: remote_shutdown(reboot) %ld", target, reset_rc);

@@ -90,3 +90,22 @@ void pci_cfg_write(struct pci_bus *b, uint32_t sbdf, unsigned reg, unsigned size
         f->cfg[reg + i] = (uint8_t)((f->cfg[reg + i] & ~m) | (v & m));
     }
 }
+
+void pci_bus_add_xen_platform(struct pci_bus *b)
+{
+    if (b->n == PCI_MAX_FUNCS)
+        return;
+    /* 00:02.0: vendor 5853 (XenSource), device 0001, revision 1, class
+     * ff80, subsystem 5853:0001, INTA; BAR0 256 bytes of I/O, BAR1
+     * 16 MiB of prefetchable 32-bit memory (the sizes are the bits a
+     * write of all ones leaves clear). */
+    struct pci_func *f = add(b, 0x0010, 0x5853, 0x0001, 0x01, 0xff8000, 0x00, 0x0000, 0x0000);
+    f->cfg[0x10] = 0x01;
+    memset(f->wmask + 0x11, 0xff, 3);        /* (all 32 bits decoded, as QEMU's) */
+    f->cfg[0x14] = 0x08;
+    f->wmask[0x17] = 0xff;
+    put16(f->cfg, 0x2c, 0x5853);
+    put16(f->cfg, 0x2e, 0x0001);
+    f->cfg[0x3d] = 1;
+}
+

@@ -25,6 +25,10 @@ struct pci_bus {
  * (8086:7000, multi-function) and 00:01.1 its IDE function (8086:7010,
  * legacy ports). */
 void pci_bus_init_i440fx(struct pci_bus *b);
+/* 00:02.0, the Xen platform device (5853:0001) as QEMU's xen-platform:
+ * a PV-on-HVM guest's drivers find it and map grant frames into its
+ * memory BAR (BAR1, 16 MiB), which nothing else decodes. */
+void pci_bus_add_xen_platform(struct pci_bus *b);
 /* All ones for a function that is not there or a bad access. */
 uint32_t pci_cfg_read(struct pci_bus *b, uint32_t sbdf, unsigned reg, unsigned size);
 void pci_cfg_write(struct pci_bus *b, uint32_t sbdf, unsigned reg, unsigned size, uint32_t val);

@@ -28,6 +28,7 @@
 #include <xen/hvm/dm_op.h>
 #include <xen/hvm/ioreq.h>
 #include <xen/hvm/hvm_op.h>
+#include <xen/hvm/params.h>
 
 #define MS 1000000ULL
 #define BAD_VA 0x00007f0000000000UL   /* canonical, mapped by nothing */
@@ -90,13 +91,25 @@ static long acquire(domid_t dom, uint16_t type, uint32_t id, uint64_t frame, uin
     return rc;
 }
 
+/* HVMOP_get_param / set_param on another domain's params (value out). */
+static long param(unsigned op, domid_t dom, unsigned idx, uint64_t *val)
+{
+    struct xen_hvm_param p = { .domid = dom, .index = idx, .value = val ? *val : 0 };
+    long rc = _hypercall2(__HYPERVISOR_hvm_op, op, &p);
+    if (val)
+        *val = p.value;
+    return rc;
+}
+
 static int plain(domid_t peer)
 {
+    uint64_t v = 0;
+    CHECK_EQ(param(HVMOP_get_param, peer, HVM_PARAM_STORE_PFN, &v), -XEN_EPERM);
     CHECK_EQ(create(peer, 0, NULL), -XEN_EPERM);
     xen_pfn_t f;
     CHECK_EQ(acquire(peer, XENMEM_resource_ioreq_server, 0, 1, 1, &f, NULL), -XEN_EPERM);
     CHECK_EQ(info(peer, 0, XEN_DMOP_no_gfns), -XEN_EPERM);
-    printf("plain: dm_op and acquire_resource on d%u refused\n", peer);
+    printf("plain: dm_op, acquire_resource and HVM params of d%u refused\n", peer);
     return test_finish();
 }
 
@@ -197,6 +210,19 @@ int main(int argc, char **argv)
     CHECK_EQ(range(peer, map, id, XEN_DMOP_IO_RANGE_PORT, 0x2f8, 0x2ff), 0);
     CHECK_EQ(range(peer, unmap, id, XEN_DMOP_IO_RANGE_PORT, 0x2f8, 0x2ff), 0);
     printf("ranges: empty, past 0xffff, unknown, overlapping, unmapped differently: refused\n");
+
+    /* HVM params: its target's readable (the builder's store ring at the
+     * top of its 4 MiB), not writable; a bad index; a PV domain's none. */
+    uint64_t pv = 0;
+    CHECK_EQ(param(HVMOP_get_param, peer, HVM_PARAM_STORE_PFN, &pv), 0);
+    CHECK_EQ(pv, 1021);
+    pv = 5;
+    CHECK_EQ(param(HVMOP_set_param, peer, HVM_PARAM_STORE_PFN, &pv), -XEN_EPERM);
+    CHECK_EQ(param(HVMOP_get_param, peer, HVM_NR_PARAMS, &pv), -XEN_EINVAL);
+    CHECK_EQ(param(HVMOP_get_param, other, HVM_PARAM_STORE_PFN, &pv), -XEN_EINVAL);
+    CHECK_EQ(param(HVMOP_get_param, peer, HVM_PARAM_STORE_PFN, &pv), 0);
+    CHECK_EQ(pv, 1021);
+    printf("hvm params: the target's read, set refused\n");
 
     /* acquire_resource */
     xen_pfn_t f[4];

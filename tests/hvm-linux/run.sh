@@ -4,7 +4,9 @@
 # (tests/hvm-linux/mkdisk.sh: MBR, core.img, an ext2 partition), which loads Debian's stock kernel
 # (the bzImage as shipped) and the busybox initramfs of linux-pv (ci/linux-guest.sh) from the file
 # system and boots it with console=ttyS0: the device model's COM1.  The kernel finds Xen HVM, its
-# xAPIC (and switches it to x2APIC mode), the callback vector and the Xen clocksource; /init
+# xAPIC (and switches it to x2APIC mode), the callback vector and the Xen clocksource, the Xen
+# platform device (00:02.0): it unplugs the emulated disk and NICs through the platform ports and
+# maps its grant table into the device's memory BAR; /init
 # (linux-pv's) runs processes and powers off; the device model powers off; every frame comes back.
 # The disk's sectors move by REP INSW in one ioreq each (requests by pointer).  SKIP without the
 # .debs.  HVM_LINUX_TIMEOUT: QEMU's seconds (default 240); HVM_LINUX_QEMU extra QEMU options.
@@ -44,6 +46,8 @@ for pat in \
     'dm: d1 serial: \[ *[0-9.]+\] x2apic enabled$' \
     'dm: d1 serial: \[ *[0-9.]+\] xen:events: Xen HVM callback vector for event delivery is enabled$' \
     'dm: d1 serial: \[ *[0-9.]+\] clocksource: Switched to clocksource xen$' \
+    'dm: d1 unplugs emulated devices 0x3 \(PV drivers: product 3, build 1\): the IDE disk is gone$' \
+    'dm: d1 serial: \[ *[0-9.]+\] xen:grant_table: Grant tables using version 1 layout$' \
     'dm: d1 serial: linux-pv: /init running, pid 1, kernel 6\.1\.' \
     'dm: d1 serial: linux-pv: 200 processes run, sort says 20000$' \
     'dm: d1 serial: linux-pv: pipeline: sum=5050$' \

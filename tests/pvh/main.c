@@ -166,7 +166,8 @@ static void outw(uint16_t port, uint16_t v)
  * address register reads back, config cycles of 00:00.0 and 00:01.0 are
  * its i440FX and PIIX3 (IDs, header type, a writable command register,
  * a read-only vendor ID, byte and word cycles at 0xcfd-0xcff), 00:02.0
- * is absent (all ones), and with the enable bit clear 0xcfc is a plain
+ * is the Xen platform device (5853:0001), 00:03.0 is absent (all ones,
+ * no server claims it), and with the enable bit clear 0xcfc is a plain
  * port nobody claims. */
 static void dm_pci_checks(void)
 {
@@ -180,7 +181,10 @@ static void dm_pci_checks(void)
     uint8_t hdr1 = inb(0xcfe);
     outl(0xcf8, 0x80001000u);
     uint32_t id2 = inl(0xcfc);
-    if (id0 != 0x12378086u || id1 != 0x70008086u || hdr1 != 0x80 || id2 != 0xffffffffu)
+    outl(0xcf8, 0x80001800u);
+    uint32_t id3 = inl(0xcfc);
+    if (id0 != 0x12378086u || id1 != 0x70008086u || hdr1 != 0x80 || id2 != 0x00015853u ||
+        id3 != 0xffffffffu)
         fail("dm: PCI IDs or header type read wrong");
     outl(0xcf8, 0x80000004u);
     outw(0xcfc, 0x0107);
@@ -195,7 +199,8 @@ static void dm_pci_checks(void)
     outl(0xcf8, 0x00000000u);
     if (inl(0xcfc) != 0xffffffffu)
         fail("dm: 0xcfc with config cycles off was not all ones");
-    puts_con("pvh-hello: dm: PCI 00:00.0 8086:1237 and 00:01.0 8086:7000 through config cycles\n");
+    puts_con("pvh-hello: dm: PCI 00:00.0 8086:1237, 00:01.0 8086:7000 and 00:02.0 5853:0001 "
+             "through config cycles\n");
 }
 
 /*

@@ -25,7 +25,7 @@ static uint32_t be32(const uint8_t *p)
 int main(void)
 {
     static struct fwcfg f;
-    fwcfg_init(&f, 32 << 20, 2, 5000);
+    fwcfg_init(&f, 32 << 20, 0, 2, 5000);
     char sig[5] = { 0 };
     sel(&f, 0);
     rd(&f, sig, 4);
@@ -57,6 +57,19 @@ int main(void)
     uint64_t len;
     memcpy(&len, b + 8, 8);
     EXPECT(len == 32 << 20 && b[16] == 1);
+    /* with pages reserved at the top: two entries, RAM then reserved */
+    static struct fwcfg g;
+    fwcfg_init(&g, 32 << 20, 8192, 1, 0);
+    sel(&g, e820_key);
+    uint8_t e[40];
+    rd(&g, e, 40);
+    uint64_t a1, l1, a2, l2;
+    memcpy(&l1, e + 8, 8);
+    memcpy(&a2, e + 20, 8);
+    memcpy(&l2, e + 28, 8);
+    memcpy(&a1, e, 8);
+    EXPECT(a1 == 0 && l1 == (32 << 20) - 8192 && e[16] == 1);
+    EXPECT(a2 == (32 << 20) - 8192 && l2 == 8192 && e[36] == 2);
     /* the selector rewinds */
     sel(&f, 0);
     rd(&f, sig, 1);

@@ -36,5 +36,19 @@ int main(void)
     pci_cfg_write(&b, 0, 0x300, 1, 0);
     EXPECT(pci_cfg_read(&b, 0, 0x59, 1) == 0x30);
     EXPECT(b.bad == 6);
+    /* the Xen platform device at 00:02.0: IDs, class, and its BARs' sizes
+     * as firmware probes them (all ones written, the mask read back) */
+    pci_bus_add_xen_platform(&b);
+    EXPECT(pci_cfg_read(&b, 0x10, 0, 4) == 0x00015853);
+    EXPECT(pci_cfg_read(&b, 0x10, 8, 4) == 0xff800001);
+    EXPECT(pci_cfg_read(&b, 0x10, 0x2c, 4) == 0x00015853 && pci_cfg_read(&b, 0x10, 0x3d, 1) == 1);
+    pci_cfg_write(&b, 0x10, 0x10, 4, 0xffffffff);
+    EXPECT(pci_cfg_read(&b, 0x10, 0x10, 4) == 0xffffff01);         /* 256 bytes of I/O */
+    pci_cfg_write(&b, 0x10, 0x14, 4, 0xffffffff);
+    EXPECT(pci_cfg_read(&b, 0x10, 0x14, 4) == 0xff000008);         /* 16 MiB, prefetchable */
+    pci_cfg_write(&b, 0x10, 0x14, 4, 0xf0000000);
+    EXPECT(pci_cfg_read(&b, 0x10, 0x14, 4) == 0xf0000008);
+    pci_cfg_write(&b, 0x10, 0x00, 4, 0);                            /* IDs read-only */
+    EXPECT(pci_cfg_read(&b, 0x10, 0, 4) == 0x00015853);
     UNIT_DONE();
 }
