@@ -13,7 +13,8 @@
 # Linux must take persistent grants and indirect descriptors (32 segments)
 # and tapdisk must serve indirect requests.
 # SKIPs without the Linux guest (ci/linux-guest.sh).  LINUX_BLK_TYPE=pvh boots the same
-# kernel as a PVH guest (tests/linux-blk-pvh); LINUX_BLK_OUT the output directory.
+# kernel as a PVH guest (tests/linux-blk-pvh), =hvm as an HVM guest from SeaBIOS and GRUB
+# (tests/linux-blk-hvm); LINUX_BLK_OUT the output directory.
 set -uo pipefail
 out=${LINUX_BLK_OUT:-build/tests/linux-blk}
 rm -rf "$out" && mkdir -p "$out/tree/images/vm" "$out/x/images/vm" "$out/mod"
@@ -45,10 +46,21 @@ PY
 (cd "$out/tree/images/vm" && qemu-img create -q -f qcow2 -b ../base.raw -F raw disk.qcow2) || fail "qemu-img create"
 mkfs.ext4 -q -F -d "$out/tree" "$store" 64M || fail "mkfs.ext4 failed"
 XS="build/stubdoms/xenstore.elf name=xenstore role=xenstore mem=16M exit=idle"
+G="$L/vmlinux name=linux ${LINUX_BLK_TYPE:+type=$LINUX_BLK_TYPE }mem=256M vcpus=1 console=hvc0 disk=xvda:/images/vm/disk.qcow2,$out/initrd.img ramdisk"
+limit=280
+if [ "${LINUX_BLK_TYPE:-pv}" = hvm ]; then
+    # From firmware: GRUB loads the bzImage and the initramfs from the
+    # device model's IDE disk; the kernel's console is hvc0 (COM1 too).
+    bash tests/hvm-linux/mkdisk.sh $L/vmlinuz "$out/initrd.img" "$out/boot.img" \
+        "console=ttyS0 console=hvc0" >"$out/mkdisk.log" 2>&1 || fail "mkdisk: $(cat "$out/mkdisk.log")"
+    G="/usr/share/seabios/bios.bin name=linux type=hvm mem=256M disk=xvda:/images/vm/disk.qcow2"
+    G+=",build/stubdoms/dm.elf name=dm mem=32M role=dm target=3 boot-fail-wait=1000,$out/boot.img ramdisk"
+    limit=420
+fi
 HV=${HV:-build/hv.elf}
 [ "${DEBUG:-0}" = 1 ] && HV=build/hv-debug.elf
-HV=$HV SMP=1 bash ci/qemu-boot.sh "$log" 280 1G \
-    "$XS,build/stubdoms/tapdisk.elf name=tapdisk mem=8M role=hardware pci=00:04.0 exit=idle,$L/vmlinux name=linux ${LINUX_BLK_TYPE:+type=$LINUX_BLK_TYPE }mem=256M vcpus=1 console=hvc0 disk=xvda:/images/vm/disk.qcow2,$out/initrd.img ramdisk" \
+HV=$HV SMP=1 bash ci/qemu-boot.sh "$log" $limit 1G \
+    "$XS,build/stubdoms/tapdisk.elf name=tapdisk mem=8M role=hardware pci=00:04.0 exit=idle,$G" \
     -append iommu=off -M q35 \
     -drive "file=$store,if=none,id=d0,format=raw,cache=writeback" -device virtio-blk-pci,drive=d0,addr=4
 rc=$?
@@ -70,6 +82,11 @@ for w in '(linux) linux-blk: /dev/xvda: 8192 sectors, read-only 0' \
          '(tapdisk) tapdisk: /local/domain/2/backend/vbd/3/51712: ring of 4 pages, persistent grants on'; do
     grep -qF "$w" "$log" || fail "missing \"$w\""
 done
+if [ "${LINUX_BLK_TYPE:-pv}" = hvm ]; then
+    grep -qE 'dm: d3 serial: .*Booting paravirtualized kernel on Xen HVM$' "$log" || fail "Linux did not boot as HVM"
+    grep -qE 'dm: d3 unplugs emulated devices 0x3 ' "$log" || fail "Linux did not unplug the emulated disk"
+    grep -qE '\(linux\) .*Grant tables using version 1 layout' "$log" || fail "Linux has no grant table"
+fi
 if [ "${LINUX_BLK_TYPE:-pv}" = pvh ]; then
     grep -qE '\(linux\) .*Booting kernel on Xen PVH$' "$log" || fail "Linux did not boot as PVH"
     grep -qE '\(linux\) .*Grant tables using version 1 layout' "$log" || fail "Linux has no grant table"
