@@ -301,17 +301,12 @@ static int em_rep_io(struct x86_emul *e, uint16_t port, unsigned size, bool in, 
         return rc;
     if (hvm_p2m_ram(v->domain, gpa >> PAGE_SHIFT) == ~0ULL)
         return X86EMUL_OK;
-    switch (hvm_ioreq_emul_rep(v, port, size, in, gpa, (uint32_t)count, df)) {
-    case HVM_IO_DONE:
+    int r = ioreq_rc(e, hvm_ioreq_emul_rep(v, port, size, in, gpa, (uint32_t)count, df));
+    if (r < 0)
+        return X86EMUL_OK;                   /* unclaimed: one by one */
+    if (r == X86EMUL_OK)
         *done = count;
-        return X86EMUL_OK;
-    case HVM_IO_SENT:
-        return X86EMUL_RETRY;
-    case HVM_IO_FAILED:
-        return failed(e, "device model access");
-    default:
-        return X86EMUL_OK;
-    }
+    return r;
 }
 
 static const struct x86_emul_ops emul_ops = {
