@@ -9,6 +9,7 @@
 #include "event.h"
 #include "grant.h"
 #include "pv.h"
+#include "xsm.h"
 #include <xen/xen.h>
 #include <xen/hvm/params.h>
 
@@ -190,7 +191,12 @@ static int list_line(struct domain *d, char *buf, size_t size)
                      d->nr_vcpus, (unsigned long)r.store, r.store_port,
                      (unsigned long)r.console, r.console_port,
                      rl ? roles : "-", restart[d->restart]);
-    n += list_disks(d, buf + MIN((size_t)n, size), size - MIN((size_t)n, size));
+    /* A device model's disks are its type=hvm target's (as libxl gives a
+     * stub domain its guest's disks): it is their frontend for the
+     * emulated disk until the guest's PV drivers unplug it. */
+    struct domain *t = (d->roles & ROLE_DM) ? xsm_dm_target(d) : NULL;
+    bool emul = t && t->arch.type == GUEST_PVH && t->arch.hvm.firmware;
+    n += list_disks(emul ? t : d, buf + MIN((size_t)n, size), size - MIN((size_t)n, size));
     return n + snprintf(buf + MIN((size_t)n, size), size - MIN((size_t)n, size), "%s\n", net);
 }
 

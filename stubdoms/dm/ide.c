@@ -11,6 +11,7 @@
 #define ST_BSY  0x80
 #define ER_ABRT 0x04
 #define ER_IDNF 0x10
+#define ER_UNC  0x40
 #define DEV_SLAVE 0x10
 #define DEV_LBA   0x40
 #define CTL_SRST  0x04
@@ -38,13 +39,54 @@ static void signature(struct ide *c)
     c->cmd = 0;
 }
 
-void ide_init(struct ide *c, uint8_t *disk, uint64_t bytes, bool read_only)
+static int mem_read(void *ctx, uint64_t sector, void *buf, unsigned count)
+{
+    memcpy(buf, (uint8_t *)ctx + sector * 512, (size_t)count * 512);
+    return 0;
+}
+
+static int mem_write(void *ctx, uint64_t sector, const void *buf, unsigned count)
+{
+    memcpy((uint8_t *)ctx + sector * 512, buf, (size_t)count * 512);
+    return 0;
+}
+
+static int mem_flush(void *ctx)
+{
+    (void)ctx;
+    return 0;
+}
+
+const struct ide_backing ide_mem_ops = { mem_read, mem_write, mem_flush, NULL };
+
+void ide_init(struct ide *c, const struct ide_backing *be, uint64_t sectors, bool read_only)
 {
     memset(c, 0, sizeof(*c));
-    c->disk = disk;
-    c->sectors = bytes / 512;
+    if (be && sectors) {
+        c->be = *be;
+        c->sectors = sectors;
+    }
     c->read_only = read_only;
     signature(c);
+}
+
+bool ide_present(const struct ide *c)
+{
+    return c->be.read != NULL;
+}
+
+bool ide_may_wait(const struct ide *c, unsigned port, unsigned size, bool write, uint32_t count)
+{
+    if (!ide_present(c))
+        return false;
+    if (port == 7)
+        return write;                   /* a command: it may start a transfer */
+    if (port != 0 || !c->cmd || c->cmd == 0xec || !(c->status & ST_DRQ))
+        return false;
+    /* The words this access moves reach the end of the chunk. */
+    uint64_t words = (uint64_t)count * (size == 4 ? 2 : 1);
+    uint64_t in_chunk = (uint64_t)(c->chunk - c->at) * 256 - c->pos;
+    return words >= in_chunk;
 }
 
 static void put_string(uint16_t *w, unsigned words, const char *s)
@@ -61,7 +103,7 @@ static void put_string(uint16_t *w, unsigned words, const char *s)
 static void identify(struct ide *c)
 {
     uint16_t *w = c->buf;
-    memset(w, 0, sizeof(c->buf));
+    memset(w, 0, 512);
     uint64_t n = c->sectors;
     uint32_t cyl = (uint32_t)(n / (16 * 63));
     if (cyl > 16383)
@@ -103,7 +145,18 @@ static void abort_cmd(struct ide *c)
     c->cmd = 0;
 }
 
-/* The next sector of a read into buf, or the end of the command. */
+/* A failed transfer ends the command: ERR with UNC for a read (a medium
+ * error), ABRT for a write or flush. */
+static void io_error(struct ide *c, bool read)
+{
+    c->io_errors++;
+    c->error = read ? ER_UNC : ER_ABRT;
+    c->status = ST_DRDY | ST_ERR;
+    c->cmd = 0;
+}
+
+/* The next chunk of a read (from c->lba) into buf, or the end of the
+ * command. */
 static void next_read(struct ide *c)
 {
     if (!c->left) {
@@ -111,10 +164,16 @@ static void next_read(struct ide *c)
         c->status = ST_DRDY | ST_DSC;
         return;
     }
-    memcpy(c->buf, c->disk + c->lba * 512, 512);
+    unsigned n = c->left < IDE_CHUNK ? c->left : IDE_CHUNK;
+    if (c->be.read(c->be.ctx, c->lba, c->buf, n)) {
+        io_error(c, true);
+        return;
+    }
+    c->chunk = n;
+    c->at = 0;
     c->pos = 0;
     c->status = ST_DRDY | ST_DSC | ST_DRQ;
-    c->sectors_read++;
+    c->sectors_read += n;
 }
 
 static uint64_t lba_of(const struct ide *c, bool ext)
@@ -136,7 +195,7 @@ static uint64_t lba_of(const struct ide *c, bool ext)
 
 static void command(struct ide *c, uint8_t cmd)
 {
-    if (!master(c) || !c->disk) {
+    if (!master(c) || !ide_present(c)) {
         c->bad++;                       /* no device there: nothing answers */
         return;
     }
@@ -144,6 +203,8 @@ static void command(struct ide *c, uint8_t cmd)
     switch (cmd) {
     case 0xec:                          /* IDENTIFY DEVICE */
         identify(c);
+        c->chunk = 1;
+        c->at = 0;
         c->pos = 0;
         c->left = 0;
         c->cmd = cmd;
@@ -170,16 +231,26 @@ static void command(struct ide *c, uint8_t cmd)
         c->cmd = cmd;
         c->lba = lba;
         c->left = n;
+        c->at = 0;
         c->pos = 0;
-        if (write)
+        if (write) {
+            c->chunk = n < IDE_CHUNK ? n : IDE_CHUNK;
             c->status = ST_DRDY | ST_DSC | ST_DRQ;
-        else
+        } else {
             next_read(c);
+        }
         return;
     }
+    case 0xe7: case 0xea:               /* FLUSH CACHE (EXT) */
+        if (c->be.flush(c->be.ctx)) {
+            io_error(c, false);
+            return;
+        }
+        c->status = ST_DRDY | ST_DSC;
+        c->cmd = 0;
+        return;
     case 0xef:                          /* SET FEATURES: taken, no effect */
     case 0x91:                          /* INITIALIZE DEVICE PARAMETERS */
-    case 0xe7: case 0xea:               /* FLUSH CACHE (EXT): the disk is memory */
     case 0x10: case 0x70:               /* RECALIBRATE, SEEK */
         c->status = ST_DRDY | ST_DSC;
         c->cmd = 0;
@@ -196,14 +267,15 @@ static uint16_t data_in(struct ide *c)
         c->bad++;
         return 0xffff;
     }
-    uint16_t v = c->buf[c->pos++];
+    uint16_t v = c->buf[c->at * 256 + c->pos++];
     if (c->pos == 256) {
+        c->pos = 0;
         if (c->cmd == 0xec) {
             c->cmd = 0;
             c->status = ST_DRDY | ST_DSC;
-        } else {
-            c->lba++;
-            c->left--;
+        } else if (++c->at == c->chunk) {
+            c->lba += c->chunk;
+            c->left -= c->chunk;
             next_read(c);
         }
     }
@@ -216,13 +288,21 @@ static void data_out(struct ide *c, uint16_t v)
         c->bad++;
         return;
     }
-    c->buf[c->pos++] = v;
+    c->buf[c->at * 256 + c->pos++] = v;
     if (c->pos == 256) {
-        memcpy(c->disk + c->lba * 512, c->buf, 512);
-        c->sectors_written++;
-        c->lba++;
         c->pos = 0;
-        if (!--c->left) {
+        if (++c->at < c->chunk)
+            return;
+        if (c->be.write(c->be.ctx, c->lba, c->buf, c->chunk)) {
+            io_error(c, false);
+            return;
+        }
+        c->sectors_written += c->chunk;
+        c->lba += c->chunk;
+        c->left -= c->chunk;
+        c->at = 0;
+        c->chunk = c->left < IDE_CHUNK ? c->left : IDE_CHUNK;
+        if (!c->left) {
             c->cmd = 0;
             c->status = ST_DRDY | ST_DSC;
         }
@@ -255,7 +335,7 @@ uint32_t ide_read(struct ide *c, unsigned port, unsigned size)
     case 6: return c->select | 0xa0;
     case 7:
     case 0x206:                          /* alternate status */
-        return master(c) && c->disk ? c->status : 0;
+        return master(c) && ide_present(c) ? c->status : 0;
     default:
         c->bad++;
         return 0xff;

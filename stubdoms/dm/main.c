@@ -32,12 +32,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <minios/blkfront.h>
 #include <minios/console.h>
 #include <minios/events.h>
+#include <minios/gnttab.h>
 #include <minios/mm.h>
 #include <minios/sched.h>
 #include <minios/thread.h>
 #include <minios/time.h>
+#include <minios/xenbus.h>
 #include <xen/domctl.h>
 #include <xen/memory.h>
 #include <xen/hvm/dm_op.h>
@@ -68,7 +71,10 @@ static struct pci_bus pci;
 static uint32_t pci_cf8;                  /* the guest's config address register */
 static uint8_t rcr;                       /* 0xcf9, the PIIX3's reset control */
 static struct fwcfg fwcfg;
-static struct ide ide;                    /* the primary channel: a disk if we have a ramdisk */
+static struct ide ide;                    /* the primary channel: xvda or the ramdisk module */
+static struct minios_blkfront *disk_front; /* xvda's frontend while the IDE disk is its */
+static const char *disk_from = "";
+static unsigned long ide_read_n, ide_written_n, ide_errors_n;   /* before the unplug */
 static unsigned long boot_fail_wait = 60000;   /* ms, as SeaBIOS's default */
 static bool com1_access, com1_line, irq_offered = true;
 static unsigned long irq_changes;
@@ -326,8 +332,20 @@ static void platform_write(void *ctx, uint64_t off, unsigned size, uint64_t val)
     if (off == 0 && size == 2) {
         unplug_mask |= (uint16_t)val;
         unplug_asked = true;
-        if ((val & 1) && ide.disk)
+        if ((val & 1) && ide_present(&ide)) {
+            ide_read_n = ide.sectors_read;
+            ide_written_n = ide.sectors_written;
+            ide_errors_n = ide.io_errors;
             ide_init(&ide, NULL, 0, true);
+            /* The disk goes back to the tapdisk domain, which serves it
+             * to the guest's blkfront next (from the disk thread: this
+             * waits for the backend). */
+            if (disk_front) {
+                minios_blkfront_flush(disk_front);
+                minios_blkfront_detach(disk_front);
+                disk_front = NULL;
+            }
+        }
     } else if (off == 2 && size == 2) {
         pv_product = (uint16_t)val;
     } else if (off == 0 && size == 4) {
@@ -360,14 +378,10 @@ static struct dm_region regions[] = {
 };
 static unsigned nr_regions = ARRAY_SIZE(regions) - 1;     /* the MMIO UART: with uart-mmio= */
 
-static void on_ioreq(evtchn_port_t port, void *data)
+/* Answers vCPU i's request (in the handler, or in the disk thread). */
+static void serve(unsigned i)
 {
-    (void)port;
-    unsigned i = (unsigned)(uintptr_t)data;
     ioreq_t *p = &iopage->vcpu_ioreq[i];
-    if (__atomic_load_n((uint8_t *)p + 30, __ATOMIC_ACQUIRE) % 16 != STATE_IOREQ_READY)
-        return;
-    p->state = STATE_IOREQ_INPROCESS;
     com1_access = false;
     dm_serve(regions, nr_regions, p, &guest_mem, &stats);
     /* COM1's interrupt is ISA IRQ4: its line follows the UART (an HVM
@@ -389,6 +403,122 @@ static void on_ioreq(evtchn_port_t port, void *data)
     __atomic_thread_fence(__ATOMIC_RELEASE);
     p->state = STATE_IORESP_READY;
     minios_evtchn_send(local_port[i]);
+}
+
+/*
+ * Requests that may wait for the disk (while xvda's blkfront is the IDE
+ * disk's backing: IDE commands, data accesses that end a chunk, and the
+ * platform's unplug) cannot be answered in the event handler: they go
+ * to the disk thread, and while it works every
+ * other request queues behind them (one at a time, in order: the map
+ * cache and the devices are never used from two places at once).
+ */
+static unsigned slow_q[MAX_VCPUS], slow_head, slow_tail;
+static bool slow_busy;
+static struct minios_waitq slow_wq = MINIOS_WAITQ_INIT;
+
+static bool may_wait(const struct dm_region *r, const ioreq_t *p)
+{
+    if (!disk_front || !r)
+        return false;
+    if (r->write == platform_write)
+        return p->dir == IOREQ_WRITE;
+    if (r->write == ide_cmd_write)
+        return ide_may_wait(&ide, (unsigned)(p->addr - r->start), p->size,
+                            p->dir == IOREQ_WRITE, p->count);
+    return false;
+}
+
+static void on_ioreq(evtchn_port_t port, void *data)
+{
+    (void)port;
+    unsigned i = (unsigned)(uintptr_t)data;
+    ioreq_t *p = &iopage->vcpu_ioreq[i];
+    if (__atomic_load_n((uint8_t *)p + 30, __ATOMIC_ACQUIRE) % 16 != STATE_IOREQ_READY)
+        return;
+    p->state = STATE_IOREQ_INPROCESS;
+    if (slow_busy || may_wait(dm_find(regions, nr_regions, p, true), p)) {
+        slow_busy = true;
+        slow_q[slow_head++ % MAX_VCPUS] = i;    /* one request per vCPU at a time */
+        minios_waitq_wake_all(&slow_wq);
+        return;
+    }
+    serve(i);
+}
+
+static void disk_thread(void *arg)
+{
+    (void)arg;
+    for (;;) {
+        unsigned long f = minios_events_save();
+        while (slow_tail == slow_head) {
+            slow_busy = false;
+            minios_waitq_wait(&slow_wq, 0);
+        }
+        unsigned i = slow_q[slow_tail++ % MAX_VCPUS];
+        minios_events_restore(f);
+        serve(i);
+    }
+}
+
+static int bf_read(void *ctx, uint64_t s, void *buf, unsigned n)
+{
+    return minios_blkfront_read(ctx, s, buf, n);
+}
+
+static int bf_write(void *ctx, uint64_t s, const void *buf, unsigned n)
+{
+    return minios_blkfront_write(ctx, s, buf, n);
+}
+
+static int bf_flush(void *ctx)
+{
+    int rc = minios_blkfront_flush(ctx);
+    return rc == -XEN_EOPNOTSUPP ? 0 : rc;
+}
+
+/* The IDE primary master: the target's first disk (xvda, written for us
+ * by the xenstore domain, served by the tapdisk domain) if we have one,
+ * else our ramdisk module, else none. */
+static void disk_setup(void)
+{
+    char *v = NULL;
+    if (minios_xenbus_available() &&
+        !minios_xs_read(MINIOS_XBT_NIL, "device/vbd/51712/backend-id", &v, NULL)) {
+        free(v);
+        char err[MINIOS_BLKFRONT_ERRLEN];
+        int rc = minios_gnttab_init();
+        if (rc) {
+            dlog("xvda: no grant table (%d): no IDE disk", rc);
+            return;
+        }
+        rc = minios_blkfront_attach("device/vbd/51712", &disk_front, err);
+        if (rc) {
+            dlog("xvda: %s (%d): no IDE disk", err, rc);
+            disk_front = NULL;
+            return;
+        }
+        if (!minios_thread_create("disk", disk_thread, NULL, 0)) {
+            dlog("xvda: no memory for the disk thread: no IDE disk");
+            minios_blkfront_detach(disk_front);
+            disk_front = NULL;
+            return;
+        }
+        struct ide_backing be = { bf_read, bf_write, bf_flush, disk_front };
+        ide_init(&ide, &be, minios_blkfront_sectors(disk_front),
+                 minios_blkfront_read_only(disk_front));
+        disk_from = "xvda through blkfront";
+        return;
+    }
+    const start_info_t *si = minios_start_info;
+    if (si->mod_start && si->mod_len >= 512) {
+        struct ide_backing be = ide_mem_ops;
+        be.ctx = (void *)si->mod_start;
+        ide_init(&ide, &be, si->mod_len / 512, false);
+        disk_from = "the ramdisk module";
+    } else {
+        ide_init(&ide, NULL, 0, true);
+    }
 }
 
 static int setup(void)
@@ -455,12 +585,7 @@ static int setup(void)
     uart_init(&debugcon, serial_line, "debugcon: ");
     pci_bus_init_i440fx(&pci);
     pci_bus_add_xen_platform(&pci);
-    /* The IDE primary channel's disk is our ramdisk module, if we have one. */
-    const start_info_t *si = minios_start_info;
-    if (si->mod_start && si->mod_len >= 512)
-        ide_init(&ide, (uint8_t *)si->mod_start, si->mod_len, false);
-    else
-        ide_init(&ide, NULL, 0, true);
+    disk_setup();
     if (mmio_base) {
         regions[nr_regions].start = mmio_base;
         regions[nr_regions].end = mmio_base + 7;
@@ -485,9 +610,9 @@ static int setup(void)
             return -1;
         }
     }
-    if (ide.disk)
-        dlog("IDE primary master: %lu sectors from the ramdisk module",
-             (unsigned long)ide.sectors);
+    if (ide_present(&ide))
+        dlog("IDE primary master: %lu sectors from %s%s", (unsigned long)ide.sectors, disk_from,
+             ide.read_only ? " (read-only)" : "");
     if (!(mapc_va = minios_area_alloc_chunk())) {
         dlog("no room to map the guest's memory");
         return -1;
@@ -566,6 +691,10 @@ int main(int argc, char **argv)
             dlog("d%u unplugs emulated devices %#x (PV drivers: product %u, build %u)%s", target,
                  unplug_mask, pv_product, pv_build,
                  (unplug_mask & 1) ? ": the IDE disk is gone" : "");
+            static bool told;
+            if ((unplug_mask & 1) && disk_from[0] && !told && (told = true))
+                dlog("IDE: %lu sectors read, %lu written, %lu I/O errors from %s before the "
+                     "unplug", ide_read_n, ide_written_n, ide_errors_n, disk_from);
         }
         if (reset_asked) {
             reset_asked = false;
@@ -579,8 +708,8 @@ int main(int argc, char **argv)
          com1.bad + mmio_uart.bad, pci.bad, irq_changes);
     dlog("d%u: %lu requests by pointer (%lu stopped at memory it could not map), "
          "%lu guest pages mapped", target, stats.by_ptr, stats.ptr_bad, mapc_maps);
-    if (ide.disk)
-        dlog("IDE: %lu sectors read, %lu written, %lu bad accesses", ide.sectors_read,
-             ide.sectors_written, ide.bad);
+    if (ide_present(&ide))
+        dlog("IDE: %lu sectors read, %lu written, %lu bad accesses, %lu I/O errors",
+             ide.sectors_read, ide.sectors_written, ide.bad, ide.io_errors);
     return 0;
 }

@@ -36,17 +36,21 @@ static uint64_t off_of(const struct dm_region *r, const ioreq_t *p, uint64_t add
     return p->type == IOREQ_TYPE_PCI_CONFIG ? addr : addr - r->start;
 }
 
+const struct dm_region *dm_find(const struct dm_region *tab, unsigned n, const ioreq_t *p,
+                                bool can_copy)
+{
+    bool sane = p->size && p->size <= 8 && !(p->size & (p->size - 1)) && p->count &&
+                (p->data_is_ptr ? p->count <= DM_PTR_COUNT_MAX && can_copy &&
+                                      p->type != IOREQ_TYPE_PCI_CONFIG
+                                : p->count == 1);
+    return sane ? find(tab, n, p) : NULL;
+}
+
 const struct dm_region *dm_serve(const struct dm_region *tab, unsigned n, ioreq_t *p,
                                  const struct dm_guest *g, struct dm_serve_stats *st)
 {
     bool read = p->dir == IOREQ_READ;
-    const struct dm_region *r = NULL;
-    bool sane = p->size && p->size <= 8 && !(p->size & (p->size - 1)) && p->count &&
-                (p->data_is_ptr ? p->count <= DM_PTR_COUNT_MAX && g &&
-                                      p->type != IOREQ_TYPE_PCI_CONFIG
-                                : p->count == 1);
-    if (sane)
-        r = find(tab, n, p);
+    const struct dm_region *r = dm_find(tab, n, p, g != NULL);
     if (!r) {
         st->refused++;
         if (read && !p->data_is_ptr)

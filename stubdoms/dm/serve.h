@@ -44,6 +44,10 @@ struct dm_serve_stats {
  * DM_PTR_COUNT_MAX, or a count above 1 with the data not a pointer) is
  * refused: a read gets all ones, and it is counted.  The region served,
  * or NULL. */
+/* The region dm_serve would answer p from (can_copy: it has a way to
+ * the guest's memory), or NULL if it would refuse p. */
+const struct dm_region *dm_find(const struct dm_region *tab, unsigned n, const ioreq_t *p,
+                                bool can_copy);
 const struct dm_region *dm_serve(const struct dm_region *tab, unsigned n, ioreq_t *p,
                                  const struct dm_guest *g, struct dm_serve_stats *st);
 

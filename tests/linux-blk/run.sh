@@ -48,13 +48,21 @@ mkfs.ext4 -q -F -d "$out/tree" "$store" 64M || fail "mkfs.ext4 failed"
 XS="build/stubdoms/xenstore.elf name=xenstore role=xenstore mem=16M exit=idle"
 G="$L/vmlinux name=linux ${LINUX_BLK_TYPE:+type=$LINUX_BLK_TYPE }mem=256M vcpus=1 console=hvc0 disk=xvda:/images/vm/disk.qcow2,$out/initrd.img ramdisk"
 limit=280
+dev=xvda devnum=51712
 if [ "${LINUX_BLK_TYPE:-pv}" = hvm ]; then
-    # From firmware: GRUB loads the bzImage and the initramfs from the
-    # device model's IDE disk; the kernel's console is hvc0 (COM1 too).
+    # From firmware: the boot disk xvda is a qcow2 image on tapdisk's
+    # store (GRUB, the bzImage and the initramfs: tests/hvm-linux/mkdisk.sh),
+    # the device model's IDE disk through its blkfront until Linux unplugs
+    # it, then Linux's own xvda; the disk under test is xvdb (blkdev=, an
+    # environment variable of /init).  The kernel's console is hvc0 (COM1 too).
     bash tests/hvm-linux/mkdisk.sh $L/vmlinuz "$out/initrd.img" "$out/boot.img" \
-        "console=ttyS0 console=hvc0" >"$out/mkdisk.log" 2>&1 || fail "mkdisk: $(cat "$out/mkdisk.log")"
-    G="/usr/share/seabios/bios.bin name=linux type=hvm mem=256M disk=xvda:/images/vm/disk.qcow2"
-    G+=",build/stubdoms/dm.elf name=dm mem=32M role=dm target=3 boot-fail-wait=1000,$out/boot.img ramdisk"
+        "console=ttyS0 console=hvc0 blkdev=xvdb" >"$out/mkdisk.log" 2>&1 || fail "mkdisk: $(cat "$out/mkdisk.log")"
+    mkdir -p "$out/tree/images/hvm"
+    qemu-img convert -q -f raw -O qcow2 "$out/boot.img" "$out/tree/images/hvm/boot.qcow2" || fail "qemu-img convert"
+    mkfs.ext4 -q -F -d "$out/tree" "$store" 64M || fail "mkfs.ext4 failed"
+    G="/usr/share/seabios/bios.bin name=linux type=hvm mem=256M disk=xvda:/images/hvm/boot.qcow2 disk=xvdb:/images/vm/disk.qcow2"
+    G+=",build/stubdoms/dm.elf name=dm mem=32M role=dm target=3 boot-fail-wait=1000"
+    dev=xvdb devnum=51728
     limit=420
 fi
 HV=${HV:-build/hv.elf}
@@ -70,7 +78,7 @@ grep -E 'linux-blk|tapdisk\)|exit status|shut down|refused' "$log"
 grep -q 'PANIC\|hypervisor fault' "$log" && fail "hypervisor panic"
 grep -q 'LEAK' "$log" && fail "frames leaked"
 md5=$(cat "$out/md5")
-for w in '(linux) linux-blk: /dev/xvda: 8192 sectors, read-only 0' \
+for w in "(linux) linux-blk: /dev/$dev: 8192 sectors, read-only 0" \
          "(linux) linux-blk: first MiB md5 $md5" \
          '(linux) linux-blk: wrote the first MiB again at 2 MiB, fsync done' \
          "(linux) linux-blk: MiB at 2 MiB md5 $md5" \
@@ -78,21 +86,37 @@ for w in '(linux) linux-blk: /dev/xvda: 8192 sectors, read-only 0' \
          '(linux) linux-blk: discarded the MiB at 2 MiB' \
          '(linux) linux-blk: MiB at 2 MiB after discard md5 b6d81b360a5672d80c27430f39153e2c' \
          '(linux) linux-blk: done' \
-         '(tapdisk) tapdisk: /local/domain/2/backend/vbd/3/51712: connected' \
-         '(tapdisk) tapdisk: /local/domain/2/backend/vbd/3/51712: ring of 4 pages, persistent grants on'; do
+         "(tapdisk) tapdisk: /local/domain/2/backend/vbd/3/$devnum: connected" \
+         "(tapdisk) tapdisk: /local/domain/2/backend/vbd/3/$devnum: ring of 4 pages, persistent grants on"; do
     grep -qF "$w" "$log" || fail "missing \"$w\""
 done
 if [ "${LINUX_BLK_TYPE:-pv}" = hvm ]; then
     grep -qE 'dm: d3 serial: .*Booting paravirtualized kernel on Xen HVM$' "$log" || fail "Linux did not boot as HVM"
     grep -qE 'dm: d3 unplugs emulated devices 0x3 ' "$log" || fail "Linux did not unplug the emulated disk"
     grep -qE '\(linux\) .*Grant tables using version 1 layout' "$log" || fail "Linux has no grant table"
+    # The boot disk: the device model's blkfront (d4's xvda) while
+    # SeaBIOS and GRUB read it, closed at the unplug; then Linux's.
+    n=$(( $(stat -c %s "$out/boot.img") / 512 ))
+    for w in "dm: IDE primary master: $n sectors from xvda through blkfront" \
+             '(tapdisk) tapdisk: /local/domain/2/backend/vbd/4/51712: connected' \
+             '(tapdisk) tapdisk: /local/domain/2/backend/vbd/4/51712: closed (frontend state' \
+             '(tapdisk) tapdisk: /local/domain/2/backend/vbd/3/51712: connected' \
+             "(linux) linux-blk: boot disk /dev/xvda: $n sectors, first MiB md5 $(head -c 1048576 "$out/boot.img" | md5sum | cut -d' ' -f1)"; do
+        grep -qF "$w" "$log" || fail "missing \"$w\""
+    done
+    grep -qE 'dm: IDE: [1-9][0-9]{4,} sectors read, 0 written, 0 I/O errors from xvda through blkfront before the unplug$' "$log" \
+        || fail "the device model did not read the boot disk through blkfront"
+    # The device model closed the image before Linux's blkfront opened it.
+    a=$(grep -nF '/backend/vbd/4/51712: closed' "$log" | head -1 | cut -d: -f1)
+    b=$(grep -nF '/backend/vbd/3/51712: connected' "$log" | head -1 | cut -d: -f1)
+    [ -n "$a" ] && [ -n "$b" ] && [ "$a" -lt "$b" ] || fail "Linux's xvda connected before the device model let it go"
 fi
 if [ "${LINUX_BLK_TYPE:-pv}" = pvh ]; then
     grep -qE '\(linux\) .*Booting kernel on Xen PVH$' "$log" || fail "Linux did not boot as PVH"
     grep -qE '\(linux\) .*Grant tables using version 1 layout' "$log" || fail "Linux has no grant table"
 fi
-grep -qE 'blkfront: xvda: .*persistent grants: enabled' "$log" || fail "Linux did not enable persistent grants"
-grep -qE 'blkfront: xvda: .*indirect descriptors: enabled' "$log" || fail "Linux did not enable indirect descriptors"
+grep -qE "blkfront: $dev: .*persistent grants: enabled" "$log" || fail "Linux did not enable persistent grants"
+grep -qE "blkfront: $dev: .*indirect descriptors: enabled" "$log" || fail "Linux did not enable indirect descriptors"
 grep -qE '\(tapdisk\) blkback: d3: [0-9]+ requests answered OKAY \([1-9][0-9]* indirect\), 0 refused' "$log" \
     || fail "Linux's indirect requests were not served"
 grep -qE '\(tapdisk\) blkback: d3: persistent grants: [1-9][0-9]* mapped, [1-9][0-9]* reused' "$log" \

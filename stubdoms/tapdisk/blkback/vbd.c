@@ -166,6 +166,38 @@ int vbd_connect(const char *bepath, struct store *st, struct vbd **out, char *er
     v->feid = (domid_t)feid;
     fe_watch(v);
     bool ro = strcmp(mode, "w") != 0;
+    /* What does not depend on the image first; the image is opened once
+     * the frontend is Initialised (as Xen's blkback connects), so two
+     * frontends may name one image as long as only one is connected at
+     * a time: a device model's emulated disk, then its guest's PV disk
+     * once the guest unplugs the emulated one (docs/hvm.md). */
+    if (writen(bepath, "feature-flush-cache", "1") ||
+        writen(bepath, "feature-persistent", "%d", vbd_offer_persistent ? 1 : 0) ||
+        (vbd_max_indirect &&
+         writen(bepath, "feature-max-indirect-segments", "%u", vbd_max_indirect)) ||
+        (vbd_max_ring_order &&
+         writen(bepath, "max-ring-page-order", "%u", vbd_max_ring_order)) ||
+        (!ro && writen(bepath, "feature-discard", "1")) ||
+        writen(bepath, "state", "%d", XenbusStateInitWait)) {
+        rc = fail(err, -EIO, "%s: cannot write the backend's nodes", bepath);
+        goto out;
+    }
+    /* The frontend's Initialised (or Connected, as some frontends skip),
+     * however long it takes, as Xen's blkback waits in InitWait; a
+     * frontend that closes or goes away instead ends the wait. */
+    int fs;
+    for (;;) {
+        unsigned seen = v->fe_fires;
+        fs = vbd_frontend_state(v);
+        if (fs == XenbusStateInitialised || fs == XenbusStateConnected)
+            break;
+        if (fs < 0 || fs >= XenbusStateClosing) {
+            rc = fail(err, -ECONNABORTED, "%s: the frontend %s before connecting", v->fe,
+                      fs < 0 ? "went away" : "closed");
+            goto out;
+        }
+        fe_wait(v, seen);
+    }
     struct img_io *io;
     char ierr[IMG_ERR_LEN];
     blkback_lock();
@@ -192,34 +224,10 @@ int vbd_connect(const char *bepath, struct store *st, struct vbd **out, char *er
     if (writen(bepath, "sectors", "%llu", (unsigned long long)(v->img->size / 512)) ||
         writen(bepath, "info", "%u", ro ? 4u /* VDISK_READONLY */ : 0u) ||
         writen(bepath, "sector-size", "512") ||
-        writen(bepath, "feature-flush-cache", "1") ||
-        writen(bepath, "feature-persistent", "%d", vbd_offer_persistent ? 1 : 0) ||
-        (vbd_max_indirect &&
-         writen(bepath, "feature-max-indirect-segments", "%u", vbd_max_indirect)) ||
-        (vbd_max_ring_order &&
-         writen(bepath, "max-ring-page-order", "%u", vbd_max_ring_order)) ||
-        (!ro && (writen(bepath, "feature-discard", "1") ||
-                 writen(bepath, "discard-granularity", "%u", gran) ||
-                 writen(bepath, "discard-alignment", "0"))) ||
-        writen(bepath, "state", "%d", XenbusStateInitWait)) {
+        (!ro && (writen(bepath, "discard-granularity", "%u", gran) ||
+                 writen(bepath, "discard-alignment", "0")))) {
         rc = fail(err, -EIO, "%s: cannot write the backend's nodes", bepath);
         goto out;
-    }
-    /* The frontend's Initialised (or Connected, as some frontends skip),
-     * however long it takes, as Xen's blkback waits in InitWait; a
-     * frontend that closes or goes away instead ends the wait. */
-    int fs;
-    for (;;) {
-        unsigned seen = v->fe_fires;
-        fs = vbd_frontend_state(v);
-        if (fs == XenbusStateInitialised || fs == XenbusStateConnected)
-            break;
-        if (fs < 0 || fs >= XenbusStateClosing) {
-            rc = fail(err, -ECONNABORTED, "%s: the frontend %s before connecting", v->fe,
-                      fs < 0 ? "went away" : "closed");
-            goto out;
-        }
-        fe_wait(v, seen);
     }
     /* A multi-page ring: ring-page-order (at most what we offered) and
      * ring-ref0..N-1; else one page, ring-ref. */

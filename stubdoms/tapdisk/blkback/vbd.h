@@ -21,17 +21,18 @@ extern unsigned vbd_max_ring_order, vbd_max_indirect;
  * bepath is the backend directory a toolstack made
  * (/local/domain/<us>/backend/vbd/<frontend-id>/<device>) with frontend,
  * frontend-id, params (the image's absolute path on the store) and mode
- * ("w" or "r").  Opens the image (format probed, backing files relative
- * to its directory), writes sectors, info, sector-size and the features
- * (feature-flush-cache 1, feature-discard 1 with discard-granularity and
- * discard-alignment on writable disks; feature-persistent 1 unless
+ * ("w" or "r").  Writes the features (feature-flush-cache 1,
+ * feature-discard 1 on writable disks; feature-persistent 1 unless
  * vbd_offer_persistent is false; feature-max-indirect-segments
  * BLKIF_MAX_SEGS; no barrier: its node is absent), switches to InitWait,
  * waits (as long as the frontend exists and has not closed) for the
- * frontend's Initialised with ring-ref,
- * event-channel, protocol (absent or "x86_64-abi") and feature-persistent
- * (persistent grants are used when both sides say 1), connects blkback
- * and switches to Connected.  0, or a negative errno with the reason in
+ * frontend's Initialised with ring-ref, event-channel, protocol (absent
+ * or "x86_64-abi") and feature-persistent (persistent grants are used
+ * when both sides say 1); only then opens the image (format probed,
+ * backing files relative to its directory; a device model's disk and its
+ * guest's name one image, connected one after the other) and writes
+ * sectors, info, sector-size, discard-granularity and discard-alignment;
+ * connects blkback and switches to Connected.  0, or a negative errno with the reason in
  * err and the backend's state Closed.
  */
 int vbd_connect(const char *bepath, struct store *st, struct vbd **out, char *err);
