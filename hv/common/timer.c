@@ -201,7 +201,7 @@ void timers_run(void)
         timer_head = v->timer_next;
         v->on_timer_list = false;
         head_changed();
-        bool fire = false, unpark = false, wake = false;
+        bool fire = false, unpark = false, wake = false, tick = false;
         if (v->singleshot && v->singleshot <= now) {
             v->singleshot = 0;
             fire = true;
@@ -215,7 +215,7 @@ void timers_run(void)
             unpark = true;
         if (v->hvm_timer_at && v->hvm_timer_at <= now) {
             v->hvm_timer_at = 0;
-            wake = true;             /* the emulated timer's tick: isa.c raises it */
+            tick = true;             /* an emulated timer's tick: isa.c, vlapic.c raise it */
         }
         if (v->polling && v->poll_deadline && v->poll_deadline <= now) {
             v->poll_deadline = 0;
@@ -225,8 +225,10 @@ void timers_run(void)
         spin_unlock(&timer_lock);
         if (unpark)
             sched_unpark(v);
-        if (wake && v->state == VCPU_BLOCKED)
+        if ((wake || tick) && v->state == VCPU_BLOCKED)
             vcpu_wake(v);
+        else if (tick)
+            vcpu_kick(v);            /* running: it looks at its timers before the next entry */
         if (fire) {
             update_vcpu_time(v);
             send_guest_vcpu_virq(v, VIRQ_TIMER);

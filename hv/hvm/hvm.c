@@ -771,7 +771,7 @@ static void hlt_exit(struct vcpu *v, struct cpu_user_regs *r)
         return;                                      /* a LAPIC or PIC interrupt: at once */
     sched_block(v);
     if (__atomic_load_n(&v->vcpu_info->evtchn_upcall_pending, __ATOMIC_SEQ_CST) ||
-        hvm_isa_pending(v))
+        vlapic_pending(v) >= 0 || hvm_isa_pending(v))
         vcpu_wake(v);
 }
 

@@ -67,6 +67,9 @@ bool vlapic_msr_write(struct vcpu *v, uint32_t msr, uint64_t val);
 bool vlapic_mmio(struct vcpu *v, uint64_t gpa, unsigned size, bool write, uint64_t *val);
 int vlapic_pending(struct vcpu *v);
 void vlapic_inject(struct vcpu *v);
+/* The vCPU's HVM timer set to the earlier of its LAPIC timer and (a
+ * type=hvm vCPU 0) its PIT's next IRQ0. */
+void hvm_timer_arm(struct vcpu *v);
 
 /* vcpu_areas.c: VCPUOP_register_vcpu_info by GFN; the runstate and time
  * areas written before a VMRUN into its kernel. */

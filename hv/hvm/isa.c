@@ -203,7 +203,7 @@ static uint64_t period_ns(const struct hvm_pit_ch *c)
 static void pit_arm(struct vcpu *v, uint64_t next)
 {
     v->domain->arch.hvm.isa.irq0_at = next;
-    vcpu_set_hvm_timer(v, next);
+    hvm_timer_arm(v);
 }
 
 static void pit_load(struct vcpu *v, unsigned i, uint64_t now)

@@ -15,9 +15,18 @@
  * (IRR -> ISR at injection, EOI clears the highest ISR bit), the divide
  * configuration; IA32_APIC_BASE's legal transitions (xAPIC to x2APIC,
  * either to disabled, disabled to xAPIC; others and a moved base #GP).
- * Refused: the LAPIC timer with a non-zero count (the guest is crashed
- * with a line saying so: Linux on Keel uses the Xen single-shot timer
- * instead), IPIs that are not fixed-mode to itself when they would reach
+ * The timer, one-shot and periodic (no TSC-deadline mode: CPUID does not
+ * offer it and its LVT bit is reserved), counts a 1 GHz bus clock (Xen's
+ * APIC_BUS_CYCLE_NS) through the divide configuration: a write of the
+ * initial count starts it (0 stops it), the current count is what is left
+ * of the period, a new divide configuration keeps the current count (it
+ * goes down at the new rate from there); at
+ * expiry its vector goes to the IRR unless the LVT is masked, and a
+ * periodic timer's missed periods make one interrupt (as Xen's
+ * no-missed-ticks-pending mode).  Its expiry is the vCPU's HVM timer,
+ * shared with the PIT of a type=hvm vCPU 0 (the earlier of the two wakes
+ * it from HLT or makes it exit).
+ * Refused: IPIs that are not fixed-mode to itself when they would reach
  * it (NMI, INIT, SIPI, lowest priority to itself: crash), reserved bits
  * and unknown registers (#GP in x2APIC mode, as the CPU; in xAPIC mode an
  * access that is not a 32-bit aligned register reads 0 and is dropped).
@@ -29,6 +38,8 @@
 #include "vmcb.h"
 #include "hvm.h"
 #include "x86.h"
+#include "timer.h"
+#include "time.h"
 #include <xen/arch-x86/cpuid.h>
 
 #define APIC_BASE_ADDR   0xfee00000ULL
@@ -48,6 +59,7 @@ enum {
 
 #define SVR_ENABLED      (1u << 8)
 #define LVT_MASKED       (1u << 16)
+#define LVT_PERIODIC     (1u << 17)
 
 /* The writable bits of each LVT, as Xen's vlapic_lvt_mask. */
 static const uint32_t lvt_mask[6] = {
@@ -93,6 +105,8 @@ void vlapic_reset(struct vcpu *v)
     l->svr = 0xff;
 }
 
+static void timer_update(struct vcpu *v, uint64_t now);
+
 static int highest_bit(const uint32_t bits[8])
 {
     for (int w = 7; w >= 0; w--)
@@ -112,6 +126,7 @@ static uint32_t ppr(const struct hvm_vlapic *l)
 int vlapic_pending(struct vcpu *v)
 {
     struct hvm_vlapic *l = lapic(v);
+    timer_update(v, now_ns());
     if (!(l->svr & SVR_ENABLED))
         return -1;
     int irr = highest_bit(l->irr);
@@ -138,6 +153,61 @@ static void set_irr(struct vcpu *v, uint32_t vec)
         return;
     }
     l->irr[vec / 32] |= 1u << (vec % 32);
+}
+
+/* ---- the timer ---- */
+
+/* Bus clocks per count: the divide configuration (bits 3, 1, 0). */
+static uint64_t timer_div(const struct hvm_vlapic *l)
+{
+    unsigned code = ((l->tdcr >> 1) & 4) | (l->tdcr & 3);
+    return 1ULL << ((code + 1) & 7);
+}
+
+static uint64_t timer_period(const struct hvm_vlapic *l)
+{
+    return MAX((uint64_t)l->tmict * timer_div(l), 1ULL);
+}
+
+/* The vCPU's HVM timer: the earlier of its LAPIC timer and (vCPU 0 of a
+ * type=hvm domain) its PIT's next IRQ0. */
+void hvm_timer_arm(struct vcpu *v)
+{
+    uint64_t t = lapic(v)->timer_next;
+    if (v->domain->arch.hvm.firmware && v->id == 0) {
+        uint64_t pit = v->domain->arch.hvm.isa.irq0_at;
+        if (pit && (!t || pit < t))
+            t = pit;
+    }
+    vcpu_set_hvm_timer(v, t);
+}
+
+/* An expired timer raises its vector (unless masked) and, periodic, goes
+ * on from the next period still ahead. */
+static void timer_update(struct vcpu *v, uint64_t now)
+{
+    struct hvm_vlapic *l = lapic(v);
+    if (!l->timer_next || now < l->timer_next)
+        return;
+    if (!(l->lvt[0] & LVT_MASKED))
+        set_irr(v, l->lvt[0] & 0xff);
+    if (l->lvt[0] & LVT_PERIODIC) {
+        uint64_t p = timer_period(l);
+        l->timer_next += ((now - l->timer_next) / p + 1) * p;
+    } else {
+        l->timer_next = 0;
+    }
+    hvm_timer_arm(v);
+}
+
+static uint32_t timer_current(struct vcpu *v)
+{
+    struct hvm_vlapic *l = lapic(v);
+    uint64_t now = now_ns();
+    timer_update(v, now);
+    if (!l->timer_next)
+        return 0;
+    return (uint32_t)MIN((l->timer_next - now) / timer_div(l), (uint64_t)l->tmict);
 }
 
 /* An IPI its ICR names, to_self when its destination includes this vCPU. */
@@ -261,8 +331,8 @@ static bool reg_read(struct vcpu *v, uint32_t msr, uint64_t *val)
     case X2_SVR:   *val = l->svr; return true;
     case X2_ESR:   *val = l->esr; return true;
     case X2_ICR:   *val = l->icr; return true;
-    case X2_TMICT: *val = 0; return true;    /* a non-zero count is refused */
-    case X2_TMCCT: *val = 0; return true;
+    case X2_TMICT: *val = l->tmict; return true;
+    case X2_TMCCT: *val = timer_current(v); return true;
     case X2_TDCR:  *val = l->tdcr; return true;
     default:
         break;
@@ -331,16 +401,21 @@ static bool reg_write(struct vcpu *v, uint32_t msr, uint32_t v32, uint64_t val)
     case X2_ICR:
         return icr_write(v, val);
     case X2_TMICT:
-        if (v32) {
-            domain_crash(v->domain, "LAPIC timer (initial count %#x) is not emulated: "
-                         "use the Xen single-shot timer", v32);
-        }
+        l->tmict = v32;
+        l->timer_next = v32 ? now_ns() + timer_period(l) : 0;
+        hvm_timer_arm(v);
         return true;
-    case X2_TDCR:
+    case X2_TDCR: {
         if (v32 & ~0xbu)
             return false;
+        uint32_t left = timer_current(v);
         l->tdcr = v32;
+        if (l->timer_next) {
+            l->timer_next = now_ns() + MAX((uint64_t)left * timer_div(l), 1ULL);
+            hvm_timer_arm(v);
+        }
         return true;
+    }
     case X2_SELF_IPI:
         if (v32 & ~0xffu)
             return false;
@@ -455,6 +530,7 @@ void hvm_cpuid_adjust(struct vcpu *v, uint32_t leaf, uint32_t sub, uint32_t out[
     if (leaf == 1) {
         out[1] = (out[1] & 0x00ffffffu) | (v->id << 24);
         out[2] |= 1u << 21;                          /* x2APIC */
+        out[2] &= ~(1u << 24);                       /* no TSC-deadline timer mode */
         out[3] |= 1u << 9;                           /* APIC */
         /* No machine-check architecture (no vMCE MSRs for PVH yet). */
         out[3] &= ~((1u << 7) | (1u << 14));

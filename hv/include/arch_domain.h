@@ -121,6 +121,8 @@ struct hvm_vcpu {
         uint32_t tpr, svr, esr, tdcr, lvt[6];
         uint32_t irr[8], isr[8];
         uint64_t icr;
+        uint32_t tmict;            /* the timer's initial count */
+        uint64_t timer_next;       /* its next expiry, system time (0: stopped) */
     } lapic;
 };
 

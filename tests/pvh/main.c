@@ -406,6 +406,73 @@ static void wrmsr64(uint32_t msr, uint64_t v)
     __asm__ volatile("wrmsr" :: "c"(msr), "a"((uint32_t)v), "d"((uint32_t)(v >> 32)) : "memory");
 }
 
+/* Waits in HLT, interrupts on, until lapic_count reaches n. */
+static void hlt_until(uint32_t n)
+{
+    while (lapic_count < n)
+        __asm__ volatile("sti; hlt; cli" ::: "memory");
+}
+
+/*
+ * The LAPIC timer (docs/hvm.md, "Local APIC"): no TSC-deadline mode in
+ * CPUID; a one-shot timer of 50 ms (divide by 1: 50,000,000 bus clocks)
+ * counts down, wakes the vCPU from HLT with its vector once and then
+ * reads 0; a periodic one of 10 ms comes 5 times with its own vector
+ * and stops at an initial count of 0; a masked one runs out without an
+ * interrupt or an IRR bit; a new divide configuration keeps the current
+ * count, which then goes down at the new rate.
+ */
+static void check_lapic_timer(void)
+{
+    uint32_t a, b, c, d;
+    __asm__ volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(1), "c"(0));
+    if (c & (1u << 24))
+        fail("CPUID 1 offers the TSC-deadline timer");
+    wrmsr64(0x80f, 0x1ff);
+    wrmsr64(0x808, 0);
+    wrmsr64(0x83e, 0xb);                         /* divide by 1 */
+    wrmsr64(0x832, 0x40);                        /* one-shot, vector 0x40 */
+    uint32_t n = lapic_count;
+    wrmsr64(0x838, 50000000);
+    uint64_t cur = rdmsr64(0x839);
+    if (rdmsr64(0x838) != 50000000 || !cur || cur > 50000000)
+        fail("the one-shot timer's initial and current counts");
+    hlt_until(n + 1);
+    if (lapic_vector != 0x40 || rdmsr64(0x839) != 0)
+        fail("the one-shot timer: vector 0x40, then a current count of 0");
+    wrmsr64(0x832, 0x20041);                     /* periodic, vector 0x41 */
+    wrmsr64(0x838, 10000000);
+    hlt_until(n + 6);
+    wrmsr64(0x838, 0);                           /* stopped */
+    if (lapic_vector != 0x41 || rdmsr64(0x839) != 0)
+        fail("the periodic timer: vector 0x41, stopped by a count of 0");
+    __asm__ volatile("sti; nop; nop; cli" ::: "memory");
+    uint32_t after = lapic_count;
+    wrmsr64(0x832, 0x10040);                     /* masked */
+    wrmsr64(0x838, 2000000);
+    while (rdmsr64(0x839))
+        __asm__ volatile("pause");
+    __asm__ volatile("sti; nop; nop; cli" ::: "memory");
+    if (lapic_count != after || (rdmsr64(0x822) & 1))
+        fail("a masked timer interrupted or set its IRR bit");
+    /* The same busy loop by 1 and then by 16: the count keeps its value
+     * across the change and goes down about 16 times slower after it. */
+    wrmsr64(0x838, 0xffffffffu);                 /* about 4.3 s by 1 */
+    uint64_t c0 = rdmsr64(0x839);
+    for (volatile unsigned i = 0; i < 200000; i++)
+        __asm__ volatile("pause");
+    uint64_t c1 = rdmsr64(0x839);
+    wrmsr64(0x83e, 0x3);                         /* by 16 */
+    uint64_t c2 = rdmsr64(0x839);
+    for (volatile unsigned i = 0; i < 200000; i++)
+        __asm__ volatile("pause");
+    uint64_t c3 = rdmsr64(0x839);
+    wrmsr64(0x838, 0);
+    if (c1 >= c0 || c2 > c1 || c1 - c2 > (c0 - c1) / 2 || c3 >= c2 || (c2 - c3) * 4 > c0 - c1)
+        fail("a new divide configuration did not keep the count and slow it down");
+    puts_con("pvh-hello: LAPIC timer: one-shot, 5 periodic ticks, masked and a new divide work\n");
+}
+
 /*
  * The x2APIC (docs/hvm.md): in x2APIC mode from the start, ID 0, Xen's
  * version; a self-IPI (SELF_IPI and a fixed ICR to itself) comes once its
@@ -1318,9 +1385,8 @@ void main(uint32_t si_pa)
     }
 
     if (contains(cmdline, "mode=lapictimer")) {
-        puts_con("pvh-hello: starting the LAPIC timer\n");
-        wrmsr64(0x838, 100000);
-        fail("survived starting the LAPIC timer");
+        check_lapic_timer();
+        poweroff(SHUTDOWN_poweroff);
     }
     if (contains(cmdline, "mode=lapicnmi")) {
         puts_con("pvh-hello: an NMI IPI to itself\n");
