@@ -495,6 +495,7 @@ static bool destroy_frames_step(struct domain *d, uint64_t end)
          * its frames as a PV domain's (hv/hvm/p2m.c). */
         hvm_p2m_free(d);
         hvm_ioreq_free(d);
+        hvm_vioapic_free(d);
         d->destroy_phase = DESTROY_FRAMES;
     }
     while (d->destroy_phase < DESTROY_PINS) {

@@ -92,6 +92,10 @@ int hvm_fw_build(struct domain *d, const uint8_t *img, uint64_t len, char *err, 
         memset(pfn_to_virt(mfns[gfn]), 0, PAGE_SIZE);
     d->arch.hvm.params[HVM_PARAM_STORE_PFN] = nr - 2;
     d->arch.hvm.params[HVM_PARAM_CONSOLE_PFN] = nr - 1;
+    if (vioapic_init(d)) {
+        snprintf(err, errlen, "no memory for its I/O APIC");
+        goto out;
+    }
     d->arch.hvm.firmware = true;
     hvm_rtc_init(d, nr << PAGE_SHIFT, d->nr_vcpus);
     reset_state(d->vcpu[0]);

@@ -70,6 +70,18 @@ void vlapic_inject(struct vcpu *v);
 /* The vCPU's HVM timer set to the earlier of its LAPIC timer and (a
  * type=hvm vCPU 0) its PIT's next IRQ0. */
 void hvm_timer_arm(struct vcpu *v);
+/* Whether an interrupt to destination dest (logical: by LDR, else by APIC
+ * ID; 0xff: broadcast) reaches v's local APIC; a fixed interrupt to it
+ * (IRR, from any pCPU: atomic; v woken or kicked). */
+bool vlapic_match_dest(struct vcpu *v, uint8_t dest, bool logical);
+void vlapic_set_irq(struct vcpu *v, uint8_t vec);
+
+/* A type=hvm domain's I/O APIC (vioapic.c): made at build (-1: no
+ * memory; hvm_vioapic_free in hvm.h); its page at 0xfec00000 (true: the
+ * access was its); an edge on ISA IRQ irq. */
+int vioapic_init(struct domain *d);
+bool vioapic_mmio(struct vcpu *v, uint64_t gpa, unsigned size, bool write, uint64_t *val);
+void vioapic_isa_irq(struct domain *d, unsigned irq);
 
 /* vcpu_areas.c: VCPUOP_register_vcpu_info by GFN; the runstate and time
  * areas written before a VMRUN into its kernel. */

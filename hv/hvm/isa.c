@@ -311,6 +311,7 @@ static void pit_update(struct vcpu *v, uint64_t now)
     if (!isa->irq0_at || now < isa->irq0_at)
         return;
     pic_raise(isa, 0);
+    vioapic_isa_irq(v->domain, 0);
     struct hvm_pit_ch *c = &isa->ch[0];
     if (c->mode == 2 || c->mode == 3) {
         uint64_t p = period_ns(c), next = isa->irq0_at + p;
@@ -431,6 +432,7 @@ void hvm_isa_irq_level(struct domain *d, unsigned irq, bool level)
     if (!level || (was & bit))
         return;
     pic_raise(isa, irq);
+    vioapic_isa_irq(d, irq);
     struct vcpu *v = d->vcpu[0];
     if (v->state == VCPU_BLOCKED)
         vcpu_wake(v);

@@ -156,9 +156,9 @@ static int access(struct x86_emul *e, uint64_t lin, uint64_t *val, unsigned len,
         return rc;
     uint64_t mfn = hvm_p2m_lookup(c->v->domain, gpa >> PAGE_SHIFT);
     if (mfn == ~0ULL) {
-        /* The hypervisor's devices first (the xAPIC page, the table), then
+        /* The hypervisor's devices first (the xAPIC page, the I/O APIC, the table), then
          * an ioreq server's range. */
-        if (vlapic_mmio(c->v, gpa, len, write, val))
+        if (vlapic_mmio(c->v, gpa, len, write, val) || vioapic_mmio(c->v, gpa, len, write, val))
             return X86EMUL_OK;
         if (!mmio_table_find(&ranges, gpa, len)) {
             int r = ioreq_rc(e, hvm_ioreq_emul(c->v, IOREQ_TYPE_COPY, gpa, len, write, val));

@@ -39,6 +39,7 @@
 #include "hvm.h"
 #include "x86.h"
 #include "timer.h"
+#include "sched.h"
 #include "time.h"
 #include <xen/arch-x86/cpuid.h>
 
@@ -139,20 +140,43 @@ int vlapic_pending(struct vcpu *v)
 void vlapic_accept(struct vcpu *v, int vec)
 {
     struct hvm_vlapic *l = lapic(v);
-    l->irr[vec / 32] &= ~(1u << (vec % 32));
+    __atomic_fetch_and(&l->irr[vec / 32], ~(1u << (vec % 32)), __ATOMIC_ACQ_REL);
     l->isr[vec / 32] |= 1u << (vec % 32);
 }
 
-/* A fixed interrupt to this vCPU: its IRR bit; vectors 0-15 are illegal
- * (the "received illegal vector" error, as the CPU). */
+/* A fixed interrupt to this vCPU: its IRR bit (atomically: the I/O APIC
+ * sets it from other pCPUs too); vectors 0-15 are illegal (the
+ * "received illegal vector" error, as the CPU). */
 static void set_irr(struct vcpu *v, uint32_t vec)
 {
     struct hvm_vlapic *l = lapic(v);
     if (vec < 16) {
-        l->esr |= 1u << 6;
+        __atomic_fetch_or(&l->esr, 1u << 6, __ATOMIC_RELAXED);
         return;
     }
-    l->irr[vec / 32] |= 1u << (vec % 32);
+    __atomic_fetch_or(&l->irr[vec / 32], 1u << (vec % 32), __ATOMIC_ACQ_REL);
+}
+
+bool vlapic_match_dest(struct vcpu *v, uint8_t dest, bool logical)
+{
+    struct hvm_vlapic *l = lapic(v);
+    if (!(l->apic_base & APIC_BASE_EN))
+        return false;
+    if (!logical)
+        return dest == 0xff || dest == v->id;
+    uint8_t ldr = x2apic_mode(l) ? (uint8_t)x2_ldr(v) : (uint8_t)(l->ldr >> 24);
+    if (x2apic_mode(l) || (l->dfr >> 28) == 0xf)      /* flat */
+        return (dest & ldr) != 0;
+    return (dest >> 4) == (ldr >> 4) && (dest & ldr & 0xf);   /* cluster */
+}
+
+void vlapic_set_irq(struct vcpu *v, uint8_t vec)
+{
+    set_irr(v, vec);
+    if (v->state == VCPU_BLOCKED)
+        vcpu_wake(v);
+    else
+        vcpu_kick(v);
 }
 
 /* ---- the timer ---- */

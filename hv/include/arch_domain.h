@@ -202,6 +202,7 @@ struct hvm_domain {
         uint64_t irq0_at;          /* counter 0's next IRQ0 (0: none) */
         uint16_t lines;            /* ISA lines a device model holds asserted */
     } isa;
+    struct hvm_ioapic *ioapic;     /* type=hvm: its I/O APIC (vioapic.c; a page of its own) */
 };
 
 /* The hidden frame of a frame placed above its RAM (add_to_physmap of

@@ -93,6 +93,8 @@ bool hvm_ioreq_complete(struct vcpu *v, struct cpu_user_regs *r);
 /* The device model sent on its end of d's port (event_channel.c). */
 void hvm_ioreq_notify(struct domain *d, unsigned port);
 void hvm_ioreq_free(struct domain *d);
+/* The reaper, d dead: its I/O APIC's page (hv/hvm/vioapic.c). */
+void hvm_vioapic_free(struct domain *d);
 /* A role=dm domain died: the domains it served die (the reaper). */
 void hvm_ioreq_emulators_check(void);
 

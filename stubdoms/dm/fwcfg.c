@@ -14,6 +14,7 @@
 #define KEY_MAX_CPUS  0x000f
 #define KEY_FILE_DIR  0x0019
 #define KEY_FILE_FIRST 0x0020
+#define KEY_IRQ0_OVERRIDE 0x8002         /* x86's arch-local key */
 
 static struct fwcfg_item *add(struct fwcfg *f, uint16_t key, const void *data, uint32_t len)
 {
@@ -48,8 +49,8 @@ static void update_dir(struct fwcfg *f)
     unsigned k = 0;
     for (unsigned i = 0; i < f->n; i++) {
         const struct fwcfg_item *it = &f->items[i];
-        if (it->key < KEY_FILE_FIRST)
-            continue;
+        if (it->key < KEY_FILE_FIRST || it->key >= KEY_FILE_FIRST + FWCFG_MAX_FILES)
+            continue;                    /* not a file (the arch-local keys are above) */
         uint8_t *e = dir + 4 + 64 * k++;
         be(e, it->len, 4);
         be(e + 4, it->key, 2);
@@ -90,6 +91,11 @@ void fwcfg_init(struct fwcfg *f, uint64_t ram, uint64_t reserved, unsigned cpus,
     add(f, KEY_MAX_CPUS, b, 2);
     le(b, 0, 2);
     add(f, KEY_BOOT_MENU, b, 2);
+    /* The PIT's IRQ0 reaches the I/O APIC on pin 2 (the hypervisor's
+     * vioapic.c, as QEMU's and Xen's): SeaBIOS's MP table then says so
+     * (its "etc/irq0-override"). */
+    le(b, 1, 4);
+    add(f, KEY_IRQ0_OVERRIDE, b, 4);
     add(f, KEY_FILE_DIR, b, 4);          /* filled by update_dir */
     update_dir(f);
     /* etc/e820: its RAM (QEMU's e820 table format: addr, length, type 1),
@@ -127,7 +133,7 @@ uint32_t fwcfg_read(struct fwcfg *f, unsigned port, unsigned size)
         f->bad++;
         return size >= 4 ? 0xffffffffu : (1u << (size * 8)) - 1;
     }
-    uint16_t key = f->sel;               /* the arch-local keys (bit 15): none here */
+    uint16_t key = f->sel;               /* the arch-local keys (bit 15) too */
     for (unsigned i = 0; i < f->n; i++) {
         const struct fwcfg_item *it = &f->items[i];
         if (it->key == key)

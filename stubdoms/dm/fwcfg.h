@@ -2,7 +2,8 @@
  * presents it (stubdoms/dm, docs/hvm.md): the selector at port 0x510
  * (16-bit), the data at 0x511 (read a byte at a time, in order), the
  * "QEMU" signature, the traditional interface only (no DMA), the CPU
- * counts, the boot-menu flag, and a file directory with named blobs
+ * counts, the boot-menu flag, x86's IRQ0-override key (0x8002: 1, the
+ * PIT on the I/O APIC's pin 2), and a file directory with named blobs
  * (etc/e820, etc/show-boot-menu, etc/boot-fail-wait), as SeaBIOS reads
  * them (QEMU's docs/specs/fw_cfg.txt). */
 #ifndef KEEL_DM_FWCFG_H
@@ -22,7 +23,7 @@ struct fwcfg_item {
 
 struct fwcfg {
     unsigned n;
-    struct fwcfg_item items[FWCFG_MAX_FILES + 8];
+    struct fwcfg_item items[FWCFG_MAX_FILES + 8];   /* the files and the 8 fixed items */
     uint16_t sel;
     uint32_t off;
     unsigned nfiles;

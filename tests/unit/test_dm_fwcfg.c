@@ -37,6 +37,9 @@ int main(void)
     sel(&f, 5);
     rd(&f, b, 3);
     EXPECT(b[0] == 2 && b[1] == 0 && b[2] == 0);                /* then past the end: 0 */
+    sel(&f, 0x8002);                                            /* IRQ0 override */
+    rd(&f, b, 4);
+    EXPECT(b[0] == 1 && b[1] == 0 && b[2] == 0 && b[3] == 0);
     /* the directory: three files; find etc/e820 and read it */
     sel(&f, 0x19);
     rd(&f, b, 4);

@@ -60,6 +60,18 @@ static void cmd(uint8_t nsect, uint32_t lba, uint8_t dev, uint8_t command)
     ide_write(&c, 7, 1, command);
 }
 
+/* The LBA48 task file (previous, then current bytes), without the command. */
+static void task48(uint16_t nsect, uint64_t lba)
+{
+    ide_write(&c, 2, 1, nsect >> 8);
+    ide_write(&c, 2, 1, nsect & 0xff);
+    for (unsigned r = 3; r <= 5; r++) {
+        ide_write(&c, r, 1, (lba >> (8 * (r - 3) + 24)) & 0xff);
+        ide_write(&c, r, 1, (lba >> (8 * (r - 3))) & 0xff);
+    }
+    ide_write(&c, 6, 1, 0xe0);
+}
+
 static void read_sector(uint8_t *buf)
 {
     for (int i = 0; i < 256; i++) {
@@ -106,15 +118,7 @@ int main(void)
     read_sector(b);
     EXPECT(b[0] == 63);
     /* LBA48: 300, high bytes 0 */
-    ide_write(&c, 2, 1, 0);
-    ide_write(&c, 2, 1, 1);
-    ide_write(&c, 3, 1, 0);
-    ide_write(&c, 3, 1, 300 & 0xff);
-    ide_write(&c, 4, 1, 0);
-    ide_write(&c, 4, 1, 300 >> 8);
-    ide_write(&c, 5, 1, 0);
-    ide_write(&c, 5, 1, 0);
-    ide_write(&c, 6, 1, 0xe0);
+    task48(1, 300);
     ide_write(&c, 7, 1, 0x24);
     read_sector(b);
     EXPECT(b[0] == (300 & 0xff));
@@ -155,15 +159,7 @@ int main(void)
     /* chunks: 300 sectors from 1000 by LBA48 read in 128 + 128 + 44 */
     mem = disk;
     ide_init(&c, &counting, N, false);
-    ide_write(&c, 2, 1, 300 >> 8);
-    ide_write(&c, 2, 1, 300 & 0xff);
-    ide_write(&c, 3, 1, 0);
-    ide_write(&c, 3, 1, 1000 & 0xff);
-    ide_write(&c, 4, 1, 0);
-    ide_write(&c, 4, 1, 1000 >> 8);
-    ide_write(&c, 5, 1, 0);
-    ide_write(&c, 5, 1, 0);
-    ide_write(&c, 6, 1, 0xe0);
+    task48(300, 1000);
     EXPECT(ide_may_wait(&c, 7, 1, true, 1) && !ide_may_wait(&c, 7, 1, false, 1));
     ide_write(&c, 7, 1, 0x24);
     /* only an access that reaches the chunk's end may call the backing */
@@ -179,15 +175,7 @@ int main(void)
     EXPECT(all && reads == 3 && max_count == IDE_CHUNK && c.sectors_read == 300);
     EXPECT(ide_read(&c, 7, 1) == 0x50);
     /* 300 sectors written at 1200 (LBA48), 32-bit data accesses: 3 calls */
-    ide_write(&c, 2, 1, 300 >> 8);
-    ide_write(&c, 2, 1, 300 & 0xff);
-    ide_write(&c, 3, 1, 0);
-    ide_write(&c, 3, 1, 1200 & 0xff);
-    ide_write(&c, 4, 1, 0);
-    ide_write(&c, 4, 1, 1200 >> 8);
-    ide_write(&c, 5, 1, 0);
-    ide_write(&c, 5, 1, 0);
-    ide_write(&c, 6, 1, 0xe0);
+    task48(300, 1200);
     ide_write(&c, 7, 1, 0x34);
     for (unsigned s = 0; s < 300; s++)
         for (unsigned i = 0; i < 128; i++)
