@@ -10,6 +10,11 @@ RTBUILD_ELF := $(B)/tests/rtbuild.elf
 $(eval $(call minios_elf,$(RTBUILD_ELF),tests/rtbuild/main.c tests/rtbuild/image.S tests/common/report.c $(DOMBUILD_SRCS),-Itests/common $(DOMBUILD_CFLAGS)))
 $(call minios_src_obj,$(RTBUILD_ELF),tests/rtbuild/image.S): $(B)/apps/hello.elf
 
+# rtbuild-pvh: the same for a PVH domain, tests/pvh's ELF embedded.
+RTBUILD_PVH_ELF := $(B)/tests/rtbuild-pvh.elf
+$(eval $(call minios_elf,$(RTBUILD_PVH_ELF),tests/rtbuild-pvh/main.c tests/rtbuild-pvh/image.S tests/common/report.c $(DOMBUILD_SRCS),-Itests/common $(DOMBUILD_CFLAGS)))
+$(call minios_src_obj,$(RTBUILD_PVH_ELF),tests/rtbuild-pvh/image.S): $(B)/tests/pvh-test.elf
+
 # apps/hello without its debug information, for the tests that boot
 # hundreds of it (QEMU loads every module into guest RAM: at 1,000 copies
 # the debug sections alone took 500 MB of accounting-1000's 1 GiB).
@@ -92,7 +97,7 @@ $(B)/tests/ramdisk.img:
 	$(call msg,GEN,$@)
 	$(Q)mkdir -p $(@D) && head -c 300001 /dev/urandom > $@
 
-TEST_DEPS := $(B)/hv.elf $(B)/hv-debug.elf $(patsubst %,$(B)/tests/%.elf,$(TEST_GUESTS)) $(RTBUILD_ELF) \
+TEST_DEPS := $(B)/hv.elf $(B)/hv-debug.elf $(patsubst %,$(B)/tests/%.elf,$(TEST_GUESTS)) $(RTBUILD_ELF) $(RTBUILD_PVH_ELF) \
 	$(UNIT_BINS) $(BAD_ELF_STAMP) $(LOAD_ELF_STAMP) $(B)/tests/ramdisk.img $(B)/apps/hello.elf
 
 all: $(TEST_DEPS)

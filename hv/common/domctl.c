@@ -7,6 +7,7 @@
 #include "x86.h"
 #include "mm.h"
 #include "domain.h"
+#include "hvm.h"
 #include "sched.h"
 #include "time.h"
 #include "timer.h"
@@ -71,8 +72,10 @@ void domctl_getdomaininfo(struct domain *d, struct xen_domctl_getdomaininfo *inf
     info->gpaddr_bits = 52;
 }
 
-/* XEN_DOMCTL_createdomain: an empty PV domain, paused by its creator
- * (controller pause count 1, as Xen), vCPUs allocated but down. */
+/* XEN_DOMCTL_createdomain: an empty PV domain, or with CDF_hvm|CDF_hap
+ * and the LAPIC as its only emulator an empty PVH domain (docs/hvm.md,
+ * "PVH built at run time"), paused by its creator (controller pause
+ * count 1, as Xen), vCPUs allocated but down. */
 static long createdomain(struct xen_domctl *op)
 {
     struct xen_domctl_createdomain *c = &op->u.createdomain;
@@ -92,12 +95,19 @@ static long createdomain(struct xen_domctl *op)
         return -XEN_EINVAL;      /* no IOMMU */
     if (c->flags & XEN_DOMCTL_CDF_vpmu)
         return -XEN_EINVAL;      /* no vPMU */
-    if (c->flags & XEN_DOMCTL_CDF_hvm)
-        return -XEN_EINVAL;      /* "HVM requested but not available" */
+    bool hvm = c->flags & XEN_DOMCTL_CDF_hvm;
+    if (hvm && (!svm_usable || !(c->flags & XEN_DOMCTL_CDF_hap)))
+        return -XEN_EINVAL;      /* "HVM requested but not available"; no shadow paging */
     if (c->max_vcpus > MAX_VCPUS)
         return -XEN_EINVAL;
-    if (c->arch.emulation_flags & ~XEN_X86_EMU_PIT)
-        return -XEN_EOPNOTSUPP;  /* not a PV selection of emulators */
+    /* As Xen's emulation_flags_ok: PV at most the PIT; HVM all but vPCI
+     * (a full PC: its firmware and device model are the boot
+     * configuration's only, docs/hvm.md) or the LAPIC alone (PVH). */
+    if (!hvm && (c->arch.emulation_flags & ~XEN_X86_EMU_PIT))
+        return -XEN_EOPNOTSUPP;
+    if (hvm && c->arch.emulation_flags != XEN_X86_EMU_LAPIC)
+        return c->arch.emulation_flags == (XEN_X86_EMU_ALL & ~XEN_X86_EMU_VPCI)
+               ? -XEN_EOPNOTSUPP : -XEN_EINVAL;
     if (XEN_DOMCTL_GRANT_version(c->grant_opts) != 1)
         return -XEN_EINVAL;      /* grant tables v1 only */
 
@@ -114,6 +124,8 @@ static long createdomain(struct xen_domctl *op)
     }
     if (c->flags & XEN_DOMCTL_CDF_xs_domain)
         cfg.roles |= ROLE_XENSTORE;
+    if (hvm)
+        cfg.type = GUEST_PVH;
     struct domain *d = domain_create(&cfg);
     if (!d)
         return -XEN_ENOMEM;
@@ -122,8 +134,8 @@ static long createdomain(struct xen_domctl *op)
     d->max_evtchns = (unsigned)MIN((uint64_t)c->max_evtchn_port + 1, (uint64_t)d->max_evtchns);
     d->pause_count = 1;
     d->runtime_created = true;
-    printk("d%u created by d%u (%s): %u vCPUs, paused\n", d->id, current_domain()->id,
-           current_domain()->name, d->nr_vcpus);
+    printk("d%u created by d%u (%s): %s, %u vCPUs, paused\n", d->id, current_domain()->id,
+           current_domain()->name, hvm ? "PVH" : "PV", d->nr_vcpus);
     op->domain = d->id;
     return 0;
 }
@@ -523,6 +535,9 @@ static long domctl_locked(struct xen_domctl *opp, unsigned long arg, struct doma
         break;
     case XEN_DOMCTL_hypercall_init:
         rc = hypercall_init(d, op.u.hypercall_init.gmfn);
+        break;
+    case XEN_DOMCTL_sethvmcontext:
+        rc = hvm_set_context(d, (unsigned long)op.u.hvmcontext.buffer.p, op.u.hvmcontext.size);
         break;
     default:
         rc = -XEN_ENOSYS;

@@ -15,8 +15,8 @@
 #define MEMOP_CMD_BITS   6
 
 /* The domain a memory op names: ourselves, or (control) another, with a
- * reference (domain_put_named). */
-static struct domain *memop_domain(domid_t id, long *err)
+ * reference (domain_put_named).  A PVH domain only if pvh_ok. */
+static struct domain *memop_domain(domid_t id, long *err, bool pvh_ok)
 {
     struct domain *cd = current_domain();
     if (id == DOMID_SELF || id == cd->id)
@@ -29,9 +29,10 @@ static struct domain *memop_domain(domid_t id, long *err)
         return NULL;
     }
     long rc = xsm_map_foreign(cd, d);
-    /* A PVH domain's reservation lives in its p2m, which no memory op
-     * changes from outside yet (docs/hvm.md): refused to the privileged. */
-    if (!rc && d->arch.type != GUEST_PV)
+    /* A PVH domain's reservation lives in its p2m, which from outside
+     * only its builder's populate_physmap grows (docs/hvm.md): other
+     * changes are refused to the privileged. */
+    if (!rc && d->arch.type != GUEST_PV && !pvh_ok)
         rc = -XEN_EOPNOTSUPP;
     if (rc) {
         domain_put(d);
@@ -86,7 +87,7 @@ static long reservation(unsigned op, unsigned long arg, unsigned long start)
     if (copy_from_guest(&r, arg, sizeof(r)))
         return (long)start;
     long err = 0;
-    struct domain *d = memop_domain(r.domid, &err);
+    struct domain *d = memop_domain(r.domid, &err, op == XENMEM_populate_physmap);
     if (!d)
         return err;
     long rc = reservation_of(d, op, arg, start, &r);
@@ -122,6 +123,16 @@ static long reservation_of(struct domain *d, unsigned op, unsigned long arg,
         domain_lock(d);
         long rc = d->shutdown ? -XEN_ESRCH : 0;
         uint64_t base = 0;
+        if (d->arch.type != GUEST_PV) {
+            /* A PVH domain's builder (memop_domain): v is a guest frame,
+             * and nothing is written back (as Xen for a translated guest). */
+            if (!rc)
+                rc = hvm_p2m_populate(d, v, r.extent_order);
+            domain_unlock(d);
+            if (rc)
+                return (long)i;
+            continue;
+        }
         if (op == XENMEM_decrease_reservation) {
             for (uint64_t j = 0; j < n && !rc; j++)
                 rc = shrink_one(d, v + j);
@@ -161,7 +172,7 @@ long do_memory_op(unsigned long cmd, unsigned long arg, unsigned long a3,
         domid_t id;
         if (copy_from_guest(&id, arg, sizeof(id)))
             return -XEN_EFAULT;
-        struct domain *d = memop_domain(id, &err);
+        struct domain *d = memop_domain(id, &err, true);
         if (!d)
             return err;
         long n = (long)(op == XENMEM_current_reservation ? d->nr_pages : d->max_pages);

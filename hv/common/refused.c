@@ -6,6 +6,7 @@
 #define __XEN_TOOLS__ 1
 #include "lib.h"
 #include "domain.h"
+#include "hvm.h"
 #include "hypercall.h"
 #include "xsm.h"
 #include <xen/platform.h>
@@ -154,11 +155,14 @@ long do_hvm_op(unsigned long op, unsigned long arg, unsigned long a3, unsigned l
         if (d->arch.type == GUEST_PVH && d != current_domain()) {
             /* An HVM/PVH domain's params, to its device model (dm for
              * that target) or control, as Xen's hvmop_get_param
-             * (XSM_TARGET); setting them from outside: -EPERM (the
-             * builder sets what Keel's guests need). */
+             * (XSM_TARGET); setting them from outside only as the
+             * run-time builder does (hvm_builder_param), else -EPERM. */
             rc = xsm_default_action(XSM_TARGET, current_domain(), d);
-            if (!rc && op == HVMOP_set_param)
-                rc = -XEN_EPERM;
+            if (!rc && op == HVMOP_set_param) {
+                rc = hvm_builder_param(d, p.index, p.value);
+                domain_put_named(d);
+                return rc;
+            }
             if (!rc) {
                 p.value = __atomic_load_n(&d->arch.hvm.params[p.index], __ATOMIC_ACQUIRE);
                 if (copy_to_guest(arg, &p, sizeof(p)))

@@ -102,7 +102,8 @@ static void restore_leaf(struct domain *d, uint64_t gfn, uint64_t hidden)
                          __ATOMIC_RELEASE);
 }
 
-int hvm_p2m_build(struct domain *d, const uint64_t *mfns, uint64_t nr)
+/* An empty p2m: its root, and the guest's physical width. */
+static int p2m_init(struct domain *d)
 {
     /* The guest sees the host's physical width (the CPUID policy's
      * 0x80000008); the NPT reaches 48 bits. */
@@ -111,14 +112,22 @@ int hvm_p2m_build(struct domain *d, const uint64_t *mfns, uint64_t nr)
     unsigned width = a & 0xff;
     if (width < 32 || width > 48)
         width = 36;
-    d->arch.hvm.gfn_limit = 1ULL << (width - PAGE_SHIFT);
-    if (nr > d->arch.hvm.gfn_limit)
-        return -XEN_EINVAL;
     uint64_t *root = alloc_hv_pages(0);
     if (!root)
         return -XEN_ENOMEM;
+    d->arch.hvm.gfn_limit = 1ULL << (width - PAGE_SHIFT);
     d->arch.hvm.p2m_root = PA(root);
     d->arch.hvm.p2m_tables = 1;
+    return 0;
+}
+
+int hvm_p2m_build(struct domain *d, const uint64_t *mfns, uint64_t nr)
+{
+    int rc = p2m_init(d);
+    if (rc)
+        return rc;
+    if (nr > d->arch.hvm.gfn_limit)
+        return -XEN_EINVAL;
     for (uint64_t gfn = 0; gfn < nr; gfn++) {
         const struct page_info *pg = &frame_table[mfns[gfn]];
         if (pg->owner != d->id)         /* never a frame it does not own */
@@ -130,6 +139,48 @@ int hvm_p2m_build(struct domain *d, const uint64_t *mfns, uint64_t nr)
     }
     d->arch.hvm.p2m_built = d->arch.hvm.p2m_tables;
     d->arch.hvm.nr_gfns = nr;
+    return 0;
+}
+
+/*
+ * A toolstack's populate_physmap (memory.c), before the domain's vCPUs
+ * have a state: Keel's p2m holds RAM from gfn 0 up without holes (the
+ * layout of every builder, dombuild_pvh.h), so an extent continues it;
+ * any other gfn is -EINVAL, and once a vCPU is set -EBUSY (Xen lets a
+ * running HVM guest's p2m grow; Keel's readers assume it does not).
+ */
+long hvm_p2m_populate(struct domain *d, uint64_t gfn, unsigned order)
+{
+    struct hvm_domain *h = &d->arch.hvm;
+    uint64_t n = 1ULL << order;
+    if (h->firmware)
+        return -XEN_EINVAL;
+    for (unsigned i = 0; i < d->nr_vcpus; i++)
+        if (d->vcpu[i] && d->vcpu[i]->initialised)
+            return -XEN_EBUSY;
+    if (!h->p2m_root) {
+        int rc = p2m_init(d);
+        if (rc)
+            return rc;
+    }
+    if (gfn != h->nr_gfns || gfn + n > h->gfn_limit || ((gfn + n) << PAGE_SHIFT) > PVH_MAX_MEM)
+        return -XEN_EINVAL;
+    if (d->nr_pages + n > d->max_pages)
+        return -XEN_ENOMEM;
+    uint64_t base;
+    if (domain_alloc_pages(d, order, &base))
+        return -XEN_ENOMEM;
+    d->nr_pages += n;
+    /* The frames are d's from here on (freed with it, whatever follows). */
+    for (uint64_t j = 0; j < n; j++) {
+        uint64_t *e = leaf_slot(d, gfn + j, true);
+        if (!e)
+            return -XEN_ENOMEM;
+        m2p[base + j] = gfn + j;        /* as Xen keeps the M2P for HVM frames */
+        __atomic_store_n(e, ((base + j) << PAGE_SHIFT) | NPT_LEAF, __ATOMIC_RELEASE);
+    }
+    h->nr_gfns += n;
+    h->p2m_built = h->p2m_tables;
     return 0;
 }
 

@@ -28,6 +28,14 @@ noreturn void svm_loop(void);
 /* The nested page tables (p2m.c): gfn i maps mfns[i] for i < nr; the
  * lookup gives the mfn of a guest frame or ~0 if it is not RAM. */
 int hvm_p2m_build(struct domain *d, const uint64_t *mfns, uint64_t nr);
+/* XENMEM_populate_physmap of a PVH domain built at run time (its
+ * toolstack, before its vCPUs are set): 2^order new frames of d at gfn,
+ * which must continue its RAM (gfn == the RAM so far).  Under d's lock. */
+long hvm_p2m_populate(struct domain *d, uint64_t gfn, unsigned order);
+/* XEN_DOMCTL_sethvmcontext from buf of size bytes (hv/hvm/hvm_ctxt.c). */
+long hvm_set_context(struct domain *d, unsigned long buf, uint32_t size);
+/* HVMOP_set_param of a PVH domain by its run-time builder (hvm_ctxt.c). */
+long hvm_builder_param(struct domain *d, uint32_t index, uint64_t value);
 uint64_t hvm_p2m_lookup(struct domain *d, uint64_t gfn);
 int hvm_p2m_map_grant_frame(struct domain *d, unsigned idx, uint64_t gfn, uint64_t mfn);
 void hvm_p2m_free(struct domain *d);
@@ -113,9 +121,6 @@ int hvm_p2m_build_extra(struct domain *d, uint64_t gfn, const uint64_t *mfns, ui
 uint64_t hvm_guest_cr4(struct vcpu *v);
 /* What a PVH vCPU's CPUID adds to the common policy (hv/hvm/vlapic.c):
  * its x2APIC (leaf 1) and Xen's HVM leaf 0x40000004. */
-/* The ACPI tables of a PVH domain with nr_vcpus in one page that will be
- * at gpa (hv/hvm/acpi.c); returns the RSDP's address. */
-uint64_t pvh_acpi_build(uint8_t page[4096], uint64_t gpa, unsigned nr_vcpus);
 void hvm_cpuid_adjust(struct vcpu *v, uint32_t leaf, uint32_t sub, uint32_t out[4]);
 
 /* The CPUID policy (pv/emulate.c), shared by PV and HVM vCPUs. */

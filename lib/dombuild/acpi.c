@@ -1,5 +1,6 @@
 /*
- * The ACPI tables of a PVH domain (docs/hvm.md, "ACPI tables"), as
+ * The ACPI tables of a PVH domain (docs/hvm.md, "ACPI tables"), written
+ * by the PVH builder (pvh.c) at boot and at run time, as
  * libxl gives a PVH domU the minimum a kernel needs to find its CPUs and
  * know it has no legacy hardware: an RSDP (revision 2, named by
  * hvm_start_info.rsdp_paddr), an XSDT naming a FADT and a MADT, the FADT
@@ -11,8 +12,7 @@
  * Layouts from the ACPI 6.0 specification (tables 5-27, 5-33, 5-34,
  * 5-43, 5-45, 5-46).
  */
-#include "lib.h"
-#include "hvm.h"
+#include "dombuild_pvh.h"
 
 #define SDT_HDR 36
 #define RSDP_OFF 0
@@ -54,9 +54,9 @@ static void fix(uint8_t *t, uint32_t len)
     t[9] = (uint8_t)(0x100 - sum(t, len));
 }
 
-uint64_t pvh_acpi_build(uint8_t page[PAGE_SIZE], uint64_t gpa, unsigned nr_vcpus)
+uint64_t dombuild_pvh_acpi(uint8_t page[DB_PAGE_SIZE], uint64_t gpa, unsigned nr_vcpus)
 {
-    memset(page, 0, PAGE_SIZE);
+    memset(page, 0, DB_PAGE_SIZE);
     /* DSDT: a definition block with no objects. */
     uint8_t *dsdt = page + DSDT_OFF;
     header(dsdt, "DSDT", SDT_HDR, 2);
