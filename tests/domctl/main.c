@@ -458,7 +458,7 @@ static long createdomain(domid_t want, uint32_t flags, uint32_t max_vcpus, uint3
 static void test_create_destroy(void)
 {
     domid_t d = 0, e = 0;
-    CHECK_EQ(createdomain(0, XEN_DOMCTL_CDF_hvm | XEN_DOMCTL_CDF_hap, 1, 1, &d), -XEN_EINVAL);
+    CHECK_EQ(createdomain(0, XEN_DOMCTL_CDF_hvm | XEN_DOMCTL_CDF_hap, 1, 1, &d), -XEN_EINVAL);   /* no LAPIC */
     CHECK_EQ(createdomain(0, XEN_DOMCTL_CDF_hap, 1, 1, &d), -XEN_EINVAL);
     CHECK_EQ(createdomain(0, 1u << 20, 1, 1, &d), -XEN_EINVAL);
     CHECK_EQ(createdomain(0, 0, 0, 1, &d), -XEN_EINVAL);
