@@ -28,6 +28,17 @@ rt0=$(tr -d '\r' < "$rtl" | grep -o 'bench: create_request_tsc d2=[0-9]*' | cut 
 rt1=$(tr -d '\r' < "$rtl" | grep -o 'bench: d2 first_instruction_tsc=[0-9]*' | cut -d= -f2)
 k_rtbuild=""
 [ -n "$rt0" ] && [ -n "$rt1" ] && k_rtbuild=$((rt1 - rt0))
+# The same for a PVH domain (tests/rtbuild-pvh, its second round: the
+# first also proves refusals): tests/pvh mem=4M built by
+# lib/dombuild/pvh.c, started by sethvmcontext; ticks from its
+# DOMCTL_createdomain to the hypervisor's first switch to the new domain.
+rpl=build/bench/rtbuild-pvh.log
+SMP=1 TCG_SINGLE=1 bash ci/qemu-boot.sh "$rpl" 600 256M \
+    "build/tests/rtbuild-pvh.elf name=ctl role=control mem=8M rounds=2 pvh_mem=4096" $ICOUNT
+rp0=$(tr -d '\r' < "$rpl" | grep -o 'bench: create_request_tsc d3=[0-9]*' | cut -d= -f2)
+rp1=$(tr -d '\r' < "$rpl" | grep -o 'bench: d3 first_instruction_tsc=[0-9]*' | cut -d= -f2)
+k_rtbuild_pvh=""
+[ -n "$rp0" ] && [ -n "$rp1" ] && k_rtbuild_pvh=$((rp1 - rp0))
 
 # PVH exits handled in the hypervisor (tests/pvh mode=bench): CPUID, a
 # read of unclaimed MMIO (nested page fault + decode + emulation), an IN
@@ -215,6 +226,7 @@ cat > bench/results.json <<JSON
   "hv_entry_to_first_guest_instruction": $(j "$k_entry"),
   "domain_build_hello_2M": $(j "$k_build"),
   "runtime_build_hello_2M_create_to_first_instruction": $(j "$k_rtbuild"),
+  "runtime_build_pvh_4M_create_to_first_instruction": $(j "$k_rtbuild_pvh"),
   "null_hypercall_round_trip": { "keel": $(j "$k_null"), "xen-4.17": $(j "$x_null") },
   "pvh_exit_round_trip": { "cpuid": $(j "$h_cpuid"), "mmio_read_unclaimed": $(j "$h_mmio"),
                            "port_in_unclaimed": $(j "$h_pio"), "hypercall_xen_version": $(j "$h_hcall") },
@@ -272,6 +284,7 @@ printf '%-44s %14s %14s\n' "hypervisor entry -> first guest instruction" "${k_en
 printf '%-44s %14s %14s\n' "domain build, hello mem=2M" "${k_build:-?}" "-"
 printf '%-44s %14s %14s\n' "run-time build of hello mem=2M by ctl domain" "${k_rtbuild:-?}" "-"
 printf '    (%s)\n' "DOMCTL_createdomain request -> hello's first instruction"
+printf '%-44s %14s %14s\n' "run-time build of PVH tests/pvh mem=4M" "${k_rtbuild_pvh:-?}" "-"
 printf '%-44s %14s %14s\n' "null hypercall round trip (avg of 100k)" "${k_null:-?}" "${x_null:-n/a}"
 printf '%-44s %14s %14s\n' "event channel round trip, one pCPU" "${k_evt1:-?}" "-"
 printf '%-44s %14s %14s\n' "event channel round trip, two pCPUs" "${k_evt2:-?}" "-"
