@@ -26,11 +26,12 @@ all: $(B)/tests/hello-stripped.elf
 HOST_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 HOST_CFLAGS := -g -O1 -std=gnu11 $(WARN) $(HOST_SAN)
 
-UNIT_TESTS := page_alloc elf dombuild pagetype vioapic
+UNIT_TESTS := page_alloc elf dombuild dombuild_pvh pagetype vioapic
 UNIT_BINS  := $(patsubst %,$(B)/tests/unit/test_%,$(UNIT_TESTS))
 UNIT_HV_page_alloc := hv/mm/page_alloc.c
 UNIT_HV_elf        := lib/dombuild/elf.c
 UNIT_HV_dombuild   := lib/dombuild/dombuild.c
+UNIT_HV_dombuild_pvh := lib/dombuild/pvh.c lib/dombuild/acpi.c
 UNIT_HV_pagetype   := hv/pv/mm.c hv/mm/page_alloc.c
 UNIT_DEFS_pagetype := -DKEEL_HOST_TEST -D__XEN_TOOLS__
 UNIT_HV_vioapic    := hv/hvm/vioapic.c
