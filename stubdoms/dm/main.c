@@ -625,11 +625,15 @@ static int setup(void)
         dlog("set_ioreq_server_state: %ld", rc);
         return -1;
     }
-    rc = domctl(XEN_DOMCTL_unpausedomain, &dc);
-    dlog("serving d%u: ioreq server %u, %u vCPU(s), COM1 at 0x%x%s", target, server,
-         nr_vcpus, COM1, rc ? " (it was not held)" : "");
+    /* Said before the target runs: once it does, the ioreq thread may
+     * answer (and a selftest crash) before this thread prints again. */
+    dlog("serving d%u: ioreq server %u, %u vCPU(s), COM1 at 0x%x", target, server,
+         nr_vcpus, COM1);
     if (mmio_base)
         dlog("a 16550A at MMIO %lx", (unsigned long)mmio_base);
+    rc = domctl(XEN_DOMCTL_unpausedomain, &dc);
+    if (rc)
+        dlog("d%u was not held for us (unpause: %ld)", target, rc);
     return 0;
 }
 
