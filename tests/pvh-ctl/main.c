@@ -17,7 +17,7 @@
 #include "ctl.h"
 #include <xen/memory.h>
 #include <xen/arch-x86/hvm/start_info.h>
-#include "ptwalk.h"
+#include "ctlwin.h"
 
 #define MS 1000000ULL
 
@@ -37,14 +37,7 @@ static unsigned long own_frame(void)
 
 static long show(unsigned long frame, unsigned long flags, domid_t dom)
 {
-    struct mmu_update u = { .ptr = l1e_maddr((unsigned long)window) | MMU_NORMAL_PT_UPDATE,
-                            .val = frame << 12 | flags };
-    long rc = mmu_update_foreign(&u, 1, dom);
-    struct mmuext_op f = { .cmd = MMUEXT_INVLPG_LOCAL };
-    f.arg1.linear_addr = (unsigned long)window;
-    if (!rc)
-        rc = HYPERVISOR_mmuext_op(&f, 1, NULL, DOMID_SELF);
-    return rc;
+    return ctlwin_show(window, frame, flags, dom);
 }
 
 /* mode=plain: a domain without a role may not map the PVH domain. */

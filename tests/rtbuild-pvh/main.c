@@ -21,7 +21,7 @@
 #include <xen/hvm/save.h>
 #include "args.h"
 #include "dombuild_pvh.h"
-#include "ptwalk.h"
+#include "ctlwin.h"
 #include "report.h"
 
 extern const char pvh_image[], pvh_image_end[];
@@ -41,14 +41,7 @@ static struct {
 
 static long show(uint64_t frame, domid_t dom)
 {
-    struct mmu_update u = { .ptr = l1e_maddr((unsigned long)window) | MMU_NORMAL_PT_UPDATE,
-                            .val = frame << 12 | 0x67 };   /* P W U A D */
-    long rc = mmu_update_foreign(&u, 1, dom);
-    struct mmuext_op f = { .cmd = MMUEXT_INVLPG_LOCAL };
-    f.arg1.linear_addr = (unsigned long)window;
-    if (!rc)
-        rc = HYPERVISOR_mmuext_op(&f, 1, NULL, DOMID_SELF);
-    return rc;
+    return ctlwin_show(window, frame, 0x67, dom);   /* P W U A D */
 }
 
 static void *ctl_map(void *ctx, uint64_t gfn)
@@ -75,33 +68,6 @@ static void ctl_unmap(void *ctx)
 }
 
 static const struct dombuild_ops ctl_ops = { .map = ctl_map, .unmap = ctl_unmap };
-
-static inline uint64_t rdtsc(void)
-{
-    uint32_t lo, hi;
-    __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
-    return (uint64_t)hi << 32 | lo;
-}
-
-static uint64_t host_free_pages(void)
-{
-    struct xen_sysctl op;
-    sysctl_init(&op, XEN_SYSCTL_physinfo);
-    if (do_sysctl(&op))
-        return 0;
-    return op.u.physinfo.free_pages;
-}
-
-static bool wait_gone(domid_t d)
-{
-    for (long i = 0; i < 10000000; i++) {
-        struct xen_domctl_getdomaininfo gi;
-        if (getdomaininfo(d, &gi) || gi.domain != d)
-            return true;
-        HYPERVISOR_sched_op(SCHEDOP_yield, NULL);
-    }
-    return false;
-}
 
 static long set_param(domid_t d, uint32_t index, uint64_t value)
 {
@@ -209,7 +175,7 @@ static domid_t build_and_run(unsigned round, unsigned long mem_kb)
     struct xen_domctl op;
     domctl_init(&op, XEN_DOMCTL_createdomain, 0);
     op.u.createdomain.flags = XEN_DOMCTL_CDF_hvm | XEN_DOMCTL_CDF_hap;
-    uint64_t t0 = rdtsc();
+    uint64_t t0 = ctlwin_rdtsc();
     op.u.createdomain.max_vcpus = 1;
     op.u.createdomain.max_evtchn_port = 1023;
     op.u.createdomain.grant_opts = XEN_DOMCTL_GRANT_version(1);
@@ -293,7 +259,7 @@ static domid_t build_and_run(unsigned round, unsigned long mem_kb)
     /* The start of the run-time build figure (ci/bench.sh; the
      * hypervisor prints the end), printed now so that printing is not
      * in it.  Round 2's: round 1 also proves the refusals. */
-    if (wait_gone(d)) {
+    if (ctlwin_wait_gone(d)) {
         if (round == 1)
             printf("bench: create_request_tsc d%u=%llu\n", d, (unsigned long long)t0);
         return d;
@@ -304,7 +270,7 @@ fail_rc:
     test_fail("round %u: d%u: hypercall failed: %ld", round, d, rc);
 destroy:
     domctl_simple(XEN_DOMCTL_destroydomain, d);
-    wait_gone(d);
+    ctlwin_wait_gone(d);
     return 0;
 }
 
@@ -320,7 +286,7 @@ int main(int argc, char **argv)
     }
     view.own = ((unsigned long *)minios_start_info->mfn_list)[(unsigned long)window >> 12];
 
-    uint64_t host0 = host_free_pages();
+    uint64_t host0 = ctlwin_host_free_pages();
     unsigned done = 0;
     for (unsigned i = 0; i < rounds; i++) {
         domid_t d = build_and_run(i, mem_kb);
@@ -329,7 +295,7 @@ int main(int argc, char **argv)
         done++;
         if (i == 0 || i + 1 == rounds)
             printf("round %u: d%u built as PVH from pvh-test's ELF, ran and is gone\n", i + 1, d);
-        uint64_t host = host_free_pages();
+        uint64_t host = ctlwin_host_free_pages();
         if (host != host0) {
             test_fail("round %u: host free pages %llu, before the first %llu", i + 1,
                       (unsigned long long)host, (unsigned long long)host0);

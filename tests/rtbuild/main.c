@@ -16,7 +16,7 @@
 #include <xen/memory.h>
 #include "args.h"
 #include "dombuild.h"
-#include "ptwalk.h"
+#include "ctlwin.h"
 #include "report.h"
 
 extern const char hello_image[], hello_image_end[];
@@ -36,15 +36,7 @@ static struct {
 
 static long show(uint64_t mfn, domid_t dom)
 {
-    struct mmu_update u = { .ptr = l1e_maddr((unsigned long)window) | MMU_NORMAL_PT_UPDATE,
-                            .val = mfn << 12 | 0x67 };   /* P W U A D */
-    long rc = mmu_update_foreign(&u, 1, dom);
-    /* As on Xen, mmu_update does not flush: drop the old translation. */
-    struct mmuext_op f = { .cmd = MMUEXT_INVLPG_LOCAL };
-    f.arg1.linear_addr = (unsigned long)window;
-    if (!rc)
-        rc = HYPERVISOR_mmuext_op(&f, 1, NULL, DOMID_SELF);
-    return rc;
+    return ctlwin_show(window, mfn, 0x67, dom);   /* P W U A D */
 }
 
 static void *ctl_map(void *ctx, uint64_t pfn)
@@ -85,41 +77,12 @@ static const struct dombuild_ops ctl_ops = {
     .map = ctl_map, .unmap = ctl_unmap, .hypercall_page = ctl_hypercall_page,
 };
 
-static inline uint64_t rdtsc(void)
-{
-    uint32_t lo, hi;
-    __asm__ volatile("rdtsc" : "=a"(lo), "=d"(hi));
-    return (uint64_t)hi << 32 | lo;
-}
-
-static uint64_t host_free_pages(void)
-{
-    struct xen_sysctl op;
-    sysctl_init(&op, XEN_SYSCTL_physinfo);
-    if (do_sysctl(&op))
-        return 0;
-    return op.u.physinfo.free_pages;
-}
-
 static uint64_t own_pages(void)
 {
     struct xen_domctl_getdomaininfo info;
     if (getdomaininfo(self_domid(), &info))
         return 0;
     return info.tot_pages;
-}
-
-/* Waits until d is gone (the hypervisor reaps a domain that shut down
- * or was destroyed once no pCPU runs it); false if it never goes. */
-static bool wait_gone(domid_t d)
-{
-    for (long i = 0; i < 10000000; i++) {
-        struct xen_domctl_getdomaininfo gi;
-        if (getdomaininfo(d, &gi) || gi.domain != d)
-            return true;
-        HYPERVISOR_sched_op(SCHEDOP_yield, NULL);
-    }
-    return false;
 }
 
 static xen_pfn_t p2m[MAX_PAGES + 1];
@@ -130,7 +93,7 @@ static struct vcpu_guest_context ctx;
 static domid_t build_and_run(unsigned round, unsigned long mem_kb, bool report)
 {
     char err[160];
-    uint64_t t0 = rdtsc();
+    uint64_t t0 = ctlwin_rdtsc();
     struct xen_domctl op;
     domctl_init(&op, XEN_DOMCTL_createdomain, 0);
     op.u.createdomain.max_vcpus = 1;
@@ -218,7 +181,7 @@ static domid_t build_and_run(unsigned round, unsigned long mem_kb, bool report)
     /* It says hello and powers off; the hypervisor reaps it.  Then the
      * start of the run-time build figure (ci/bench.sh; the hypervisor
      * prints the end), printed now so that printing is not in it. */
-    if (wait_gone(d)) {
+    if (ctlwin_wait_gone(d)) {
         if (report)
             printf("bench: create_request_tsc d%u=%llu\n", d, (unsigned long long)t0);
         return d;
@@ -229,7 +192,7 @@ fail_rc:
     test_fail("round %u: d%u: hypercall failed: %ld", round, d, rc);
 destroy:
     domctl_simple(XEN_DOMCTL_destroydomain, d);
-    wait_gone(d);
+    ctlwin_wait_gone(d);
     return 0;
 }
 
@@ -245,7 +208,7 @@ int main(int argc, char **argv)
     }
     view.own = ((unsigned long *)minios_start_info->mfn_list)[(unsigned long)window >> 12];
 
-    uint64_t host0 = host_free_pages(), own0 = own_pages();
+    uint64_t host0 = ctlwin_host_free_pages(), own0 = own_pages();
     unsigned done = 0;
     for (unsigned i = 0; i < rounds; i++) {
         domid_t d = build_and_run(i, mem_kb, i == 0 || i + 1 == rounds);
@@ -254,14 +217,14 @@ int main(int argc, char **argv)
         done++;
         if (i == 0 || i + 1 == rounds)
             printf("round %u: d%u built from hello's ELF, ran and is gone\n", i + 1, d);
-        uint64_t host = host_free_pages();
+        uint64_t host = ctlwin_host_free_pages();
         if (host != host0) {
             test_fail("round %u: host free pages %llu, before the first %llu", i + 1,
                       (unsigned long long)host, (unsigned long long)host0);
             break;
         }
     }
-    uint64_t host1 = host_free_pages(), own1 = own_pages();
+    uint64_t host1 = ctlwin_host_free_pages(), own1 = own_pages();
     if (host1 != host0 || own1 != own0)
         test_fail("after %u builds: host free pages %llu -> %llu, ours %llu -> %llu", done,
                   (unsigned long long)host0, (unsigned long long)host1,
