@@ -108,6 +108,12 @@ static long createdomain(struct xen_domctl *op)
     if (hvm && c->arch.emulation_flags != XEN_X86_EMU_LAPIC)
         return c->arch.emulation_flags == (XEN_X86_EMU_ALL & ~XEN_X86_EMU_VPCI)
                ? -XEN_EOPNOTSUPP : -XEN_EINVAL;
+    /* Keel's PVH domains, as its boot ones: one vCPU (the p2m has one
+     * writer, hv/hvm/p2m.c), no role. */
+    if (hvm && c->max_vcpus != 1)
+        return -XEN_EINVAL;
+    if (hvm && (c->flags & XEN_DOMCTL_CDF_xs_domain))
+        return -XEN_EOPNOTSUPP;
     if (XEN_DOMCTL_GRANT_version(c->grant_opts) != 1)
         return -XEN_EINVAL;      /* grant tables v1 only */
 

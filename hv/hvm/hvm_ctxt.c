@@ -138,7 +138,7 @@ static void cpu_load(struct vcpu *v, const struct hvm_hw_cpu *c)
 
 long hvm_set_context(struct domain *d, unsigned long buf, uint32_t size)
 {
-    if (d == current_domain() || d->arch.type != GUEST_PVH)
+    if (d == current_domain() || d->arch.type != GUEST_PVH || d->shutdown)
         return -XEN_EINVAL;
     if (d->arch.hvm.firmware)
         return -XEN_EOPNOTSUPP;           /* a PC's state: its builder's only */
@@ -199,10 +199,14 @@ long hvm_set_context(struct domain *d, unsigned long buf, uint32_t size)
                 if (pass == 0) {
                     rc = cpu_ok(&c);
                 } else {
+                    /* Under d's lock, as populate_physmap checks
+                     * initialised (p2m.c): its p2m is fixed from here. */
                     struct vcpu *v = d->vcpu[desc.instance];
+                    domain_lock(d);
                     cpu_load(v, &c);
-                    /* As Xen's hvm_load_cpu_ctxt: a loaded vCPU is up. */
                     v->initialised = true;
+                    domain_unlock(d);
+                    /* As Xen's hvm_load_cpu_ctxt: a loaded vCPU is up. */
                     if (v->state == VCPU_OFFLINE)
                         vcpu_bring_up(v);
                     loaded++;

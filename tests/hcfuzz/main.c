@@ -52,6 +52,7 @@
 #include <xen/memory.h>
 #include <xen/domctl.h>
 #include <xen/sysctl.h>
+#include <xen/hvm/save.h>
 #include "report.h"
 #include "rng.h"
 #include "args.h"
@@ -1362,7 +1363,7 @@ static long fam_domctl(void)
             refused++;
         return rc;
     }
-    switch (rn(16)) {
+    switch (rn(18)) {
     case 0:
         d.cmd = XEN_DOMCTL_getdomaininfo;
         if (chance(30))
@@ -1408,6 +1409,11 @@ static long fam_domctl(void)
         d.u.createdomain.grant_opts = chance(90) ? XEN_DOMCTL_GRANT_version(1) : (uint32_t)rnd();
         if (chance(20))
             d.u.createdomain.flags = (uint32_t)rnd();
+        else if (chance(30)) {                      /* PVH (docs/hvm.md): mostly valid */
+            d.u.createdomain.flags = XEN_DOMCTL_CDF_hvm | XEN_DOMCTL_CDF_hap;
+            d.u.createdomain.arch.emulation_flags = chance(90) ? XEN_X86_EMU_LAPIC
+                                                                : (uint32_t)rn(0x800);
+        }
         rc = domctl(&d);
         if (rc == 0) {
             if (d.domain == self_id || d.domain == witness_id || d.domain == victim_id) {
@@ -1497,6 +1503,51 @@ static long fam_domctl(void)
         if (victim && chance(50))
             d.domain = (domid_t)(NODOM + rn(16));
         return domctl(&d);
+    case 15: {                                      /* a builder's populate_physmap */
+        static xen_pfn_t gfns[8];
+        struct xen_domctl_getdomaininfo gi = { 0 };
+        struct xen_domctl q;
+        memset(&q, 0, sizeof(q));
+        q.cmd = XEN_DOMCTL_getdomaininfo;
+        q.interface_version = XEN_DOMCTL_INTERFACE_VERSION;
+        q.domain = d.domain;
+        if (domctl(&q) == 0)
+            gi = q.u.getdomaininfo;
+        struct xen_memory_reservation r = { .nr_extents = 1 + rn(8), .extent_order = rn(3),
+                                            .domid = d.domain };
+        for (unsigned k = 0; k < 8; k++)    /* mostly where its RAM goes on, or anywhere */
+            gfns[k] = chance(70) ? gi.tot_pages + (k << r.extent_order) : rnd();
+        set_xen_guest_handle(r.extent_start, (xen_pfn_t *)arg_ptr(gfns));
+        if (victim)
+            r.domid = (domid_t)(NODOM + rn(16));    /* the victim's memory stays ours to check */
+        return _hypercall2(__HYPERVISOR_memory_op, XENMEM_populate_physmap, &r);
+    }
+    case 16: {                                      /* a PVH start state, often bent */
+        static struct {
+            struct hvm_save_descriptor hd;
+            struct hvm_save_header h;
+            struct hvm_save_descriptor cd;
+            struct hvm_hw_cpu c;
+            struct hvm_save_descriptor ed;
+        } rec;
+        memset(&rec, 0, sizeof(rec));
+        rec.hd = (struct hvm_save_descriptor){ HVM_SAVE_CODE(HEADER), 0, sizeof(rec.h) };
+        rec.h.magic = HVM_FILE_MAGIC;
+        rec.h.version = HVM_FILE_VERSION;
+        rec.cd = (struct hvm_save_descriptor){ HVM_SAVE_CODE(CPU), 0, sizeof(rec.c) };
+        rec.c.cr0 = 0x11;
+        rec.c.rflags = 2;
+        rec.c.cs_limit = rec.c.ds_limit = rec.c.ss_limit = ~0u;
+        rec.c.cs_arbytes = 0xc9b;
+        rec.c.ds_arbytes = rec.c.ss_arbytes = 0xc93;
+        rec.c.tr_arbytes = 0x8b;
+        for (unsigned k = rn(4); k; k--)            /* bend a few bytes */
+            ((uint8_t *)&rec)[rn(sizeof(rec))] = (uint8_t)rnd();
+        d.cmd = XEN_DOMCTL_sethvmcontext;
+        d.u.hvmcontext.size = chance(80) ? sizeof(rec) : (uint32_t)rn(2 * sizeof(rec) + 64);
+        set_xen_guest_handle(d.u.hvmcontext.buffer, (uint8_t *)arg_ptr(&rec));
+        return domctl(&d);
+    }
     default:                                        /* anything else, on junk */
         d.cmd = 20 + rn(80);
         memcpy(&d.u, junk, sizeof(d.u));

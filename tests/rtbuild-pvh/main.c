@@ -187,6 +187,13 @@ static domid_t build_and_run(unsigned round, unsigned long mem_kb)
         op.u.createdomain.arch.emulation_flags = XEN_X86_EMU_LAPIC;
         op.u.createdomain.flags = XEN_DOMCTL_CDF_hvm;
         CHECK_EQ(do_domctl(&op), -XEN_EINVAL);
+        /* One vCPU (the p2m's one writer), no xenstore role. */
+        op.u.createdomain.flags = XEN_DOMCTL_CDF_hvm | XEN_DOMCTL_CDF_hap;
+        op.u.createdomain.max_vcpus = 2;
+        CHECK_EQ(do_domctl(&op), -XEN_EINVAL);
+        op.u.createdomain.max_vcpus = 1;
+        op.u.createdomain.flags |= XEN_DOMCTL_CDF_xs_domain;
+        CHECK_EQ(do_domctl(&op), -XEN_EOPNOTSUPP);
         op.u.createdomain.flags = XEN_DOMCTL_CDF_hvm | XEN_DOMCTL_CDF_hap;
     }
     op.u.createdomain.arch.emulation_flags = XEN_X86_EMU_LAPIC;
