@@ -175,6 +175,10 @@ long hvm_set_context(struct domain *d, unsigned long buf, uint32_t size)
             }
             const uint8_t *body = b + off;
             off += desc.length;
+            if (!header && desc.typecode != HVM_SAVE_CODE(HEADER)) {
+                rc = -XEN_EINVAL;         /* as Xen's hvm_load: the HEADER first */
+                break;
+            }
             switch (desc.typecode) {
             case HVM_SAVE_CODE(HEADER): {
                 struct hvm_save_header h;
@@ -190,7 +194,7 @@ long hvm_set_context(struct domain *d, unsigned long buf, uint32_t size)
             }
             case HVM_SAVE_CODE(CPU): {
                 struct hvm_hw_cpu c;
-                if (!header || desc.instance >= d->nr_vcpus || !d->vcpu[desc.instance] ||
+                if (desc.instance >= d->nr_vcpus || !d->vcpu[desc.instance] ||
                     desc.length != sizeof(c)) {
                     rc = -XEN_EINVAL;
                     break;

@@ -13,6 +13,7 @@
  * Arguments: rounds=N (default 100), pvh_mem=KiB of each guest (4096). */
 #include "../domctl/ctl.h"
 #include <minios/startinfo.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <xen/memory.h>
@@ -128,8 +129,11 @@ static xen_pfn_t gfns[MAX_PAGES + 1];
 static void refusals(domid_t d, const struct dombuild_pvh_layout *l)
 {
     struct hvm_hw_cpu good = rec.c;
-    /* No END, a bad magic, a CPU record for a vCPU it has not: -EINVAL. */
+    /* No END, no HEADER first, a bad magic, a CPU record for a vCPU it
+     * has not: -EINVAL. */
     CHECK_EQ(set_context(d, &rec, sizeof(rec) - sizeof(rec.ed)), -XEN_EINVAL);
+    CHECK_EQ(set_context(d, &rec.ed, sizeof(rec.ed)), -XEN_EINVAL);
+    CHECK_EQ(set_context(d, &rec.cd, sizeof(rec) - offsetof(__typeof__(rec), cd)), -XEN_EINVAL);
     rec.h.magic ^= 1;
     CHECK_EQ(set_context(d, &rec, sizeof(rec)), -XEN_EINVAL);
     rec.h.magic ^= 1;
