@@ -2,12 +2,14 @@
 # (Included after toolchain/lwip.mk, whose LWIP_CFLAGS and LWIP_MINIOS apps use.)
 
 $(eval $(call minios_app,hello,apps/hello/hello.c))
+# The same appliance as a PVH guest (type=pvh; docs/pvh-minios.md).
+$(eval $(call minios_app,hello-pvh,apps/hello/hello.c,,-minios-pvh))
 
 # netdemo: xenstore, threads and lwIP sockets over loopback.
 $(eval $(call minios_app,netdemo,apps/netdemo/netdemo.c,$(LWIP_CFLAGS),$(LWIP_MINIOS)))
 $(B)/apps/netdemo.elf: $(LWIP_MINIOS)
 
-all: $(B)/apps/hello.elf $(B)/apps/netdemo.elf
+all: $(B)/apps/hello.elf $(B)/apps/hello-pvh.elf $(B)/apps/netdemo.elf
 
 # The network appliances (docs/appliances.md), each with its own fragment.
 include apps/httpd/httpd.mk

@@ -10,6 +10,9 @@
 #       Example:
 #         $(eval $(call minios_elf,$(B)/tests/foo.elf,tests/foo/main.c tests/common/report.c,-Itests/common))
 #
+#       With -minios-pvh in LDFLAGS, OUT is the PVH build of the guest
+#       (docs/pvh-minios.md): boot it with type=pvh.
+#
 #   $(eval $(call minios_app,NAME,SOURCES[,CFLAGS[,LDFLAGS]]))
 #       The same for OUT = $(B)/apps/NAME.elf. Example:
 #         $(eval $(call minios_app,hello,apps/hello/hello.c))
@@ -30,7 +33,7 @@ endef
 
 define minios_elf
 $$(foreach s,$(2),$$(eval $$(call minios_elf_obj,$$(call minios_src_obj,$(1),$$(s)),$$(s),$(3))))
-$(1): $$(foreach s,$(2),$$(call minios_src_obj,$(1),$$(s))) $$(MINIOS_DEPS)
+$(1): $$(foreach s,$(2),$$(call minios_src_obj,$(1),$$(s))) $(if $(filter -minios-pvh,$(4)),$$(MINIOS_PVH_DEPS),$$(MINIOS_DEPS))
 	$$(call msg,LD,$$@)
 	$$(Q)mkdir -p $$(@D)
 	$$(Q)$$(MINIOS_CC) -o $$@ $$(foreach s,$(2),$$(call minios_src_obj,$(1),$$(s))) $(4)

@@ -5,6 +5,11 @@
 #   $(MINIOS_LDS)    minios/arch/x86_64/minios.ld  the appliance linker script
 #   $(MINIOS_DEPS)   everything an appliance link needs (wrapper, newlib, the above)
 #
+# and the same for the PVH build (docs/pvh-minios.md), compiled with
+# -DMINIOS_PVH into build/minios/pvh/: $(MINIOS_PVH_START) (entry-pvh.S
+# instead of entry.S), $(MINIOS_PVH_LIB) (with arch/x86_64/pvh.c),
+# $(MINIOS_PVH_DEPS); `x86_64-minios-cc -minios-pvh` links with them.
+#
 # Everything is compiled with $(MINIOS_CC) (toolchain/toolchain.mk), so
 # minios, newlib and the appliances share one set of target flags.
 
@@ -81,5 +86,42 @@ $(MINIOS_LIB): $(MINIOS_LIB_OBJS) $(MINIOS_EXPORTS)
 minios: $(MINIOS_START) $(MINIOS_LIB)
 
 -include $(MINIOS_START_OBJS:.o=.d) $(MINIOS_LIB_OBJS:.o=.d)
+
+# The PVH build: the same sources but the entry, plus pvh.c.
+MINIOS_PVH_OUT   := $(MINIOS_OUT)/pvh
+MINIOS_PVH_START := $(MINIOS_PVH_OUT)/start.o
+MINIOS_PVH_LIB   := $(MINIOS_PVH_OUT)/libminios.a
+MINIOS_PVH_START_SRCS := minios/arch/x86_64/entry-pvh.S minios/arch/x86_64/elfnote.c
+MINIOS_PVH_LIB_SRCS   := $(MINIOS_LIB_SRCS) minios/arch/x86_64/pvh.c
+minios_pvh_obj = $(patsubst minios/%,$(MINIOS_PVH_OUT)/%.o,$(basename $(1)))
+MINIOS_PVH_START_OBJS := $(call minios_pvh_obj,$(MINIOS_PVH_START_SRCS))
+MINIOS_PVH_LIB_OBJS   := $(call minios_pvh_obj,$(MINIOS_PVH_LIB_SRCS))
+MINIOS_PVH_DEPS := $(MINIOS_CC) $(NEWLIB_STAMP) $(MINIOS_PVH_START) $(MINIOS_PVH_LIB) $(MINIOS_LDS)
+
+$(MINIOS_PVH_OUT)/%.o: minios/%.c $(MINIOS_CC) $(NEWLIB_STAMP) | $(XENINC)/xen
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(MINIOS_CC) $(MINIOS_CFLAGS) -DMINIOS_PVH -MMD -MP -c -o $@ $<
+
+$(MINIOS_PVH_OUT)/%.o: minios/%.S $(MINIOS_CC) $(NEWLIB_STAMP) | $(XENINC)/xen
+	$(call msg,AS,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(MINIOS_CC) $(MINIOS_CFLAGS) -DMINIOS_PVH -MMD -MP -c -o $@ $<
+
+$(MINIOS_PVH_OUT)/arch/x86_64/trapentry.o: $(MINIOS_ASM_OFFSETS)
+
+$(MINIOS_PVH_START): $(MINIOS_PVH_START_OBJS)
+	$(call msg,LD,$@)
+	$(Q)$(LLD) -r -o $@ $^
+
+$(MINIOS_PVH_LIB): $(MINIOS_PVH_LIB_OBJS) $(MINIOS_EXPORTS)
+	$(call msg,AR,$@)
+	$(Q)$(LLD) -r -o $(MINIOS_PVH_OUT)/minios.o $(MINIOS_PVH_LIB_OBJS)
+	$(Q)$(OBJCOPY) --keep-global-symbols=$(MINIOS_EXPORTS) $(MINIOS_PVH_OUT)/minios.o
+	$(Q)rm -f $@ && $(TARGET_AR) rcs $@ $(MINIOS_PVH_OUT)/minios.o
+
+minios: $(MINIOS_PVH_START) $(MINIOS_PVH_LIB)
+
+-include $(MINIOS_PVH_START_OBJS:.o=.d) $(MINIOS_PVH_LIB_OBJS:.o=.d)
 
 include minios/app.mk

@@ -10,6 +10,7 @@
 #include <minios/time.h>
 #include <xen/event_channel.h>
 #include <xen/io/console.h>
+#include "kernel.h"
 
 /* Xen copies a write in chunks itself; keep each hypercall short anyway. */
 #define CONSOLE_CHUNK 1024
@@ -301,19 +302,6 @@ int minios_printk(const char *fmt, ...)
     return n;
 }
 
-/* The ring page's virtual address: minios maps its memory at virtual =
- * pseudo-physical, so look the frame up in the p2m list. */
-static struct xencons_interface *ring_va(unsigned long mfn)
-{
-    const start_info_t *si = minios_start_info;
-    const xen_pfn_t *p2m = (const xen_pfn_t *)si->mfn_list;
-
-    for (unsigned long pfn = 0; pfn < si->nr_pages; pfn++)
-        if (p2m[pfn] == mfn)
-            return (struct xencons_interface *)(pfn * 4096);
-    return NULL;
-}
-
 void minios_console_init(void)
 {
     const start_info_t *si = minios_start_info;
@@ -323,7 +311,7 @@ void minios_console_init(void)
     if (ring || !si || (si->flags & SIF_INITDOMAIN) || !si->console.domU.evtchn ||
         !minios_events_available())
         return;
-    r = ring_va(si->console.domU.mfn);
+    r = minios_frame_va(si->console.domU.mfn);
     if (!r) {
         minios_printk("minios: console: ring frame %lx is not ours; using console_io\n",
                       (unsigned long)si->console.domU.mfn);

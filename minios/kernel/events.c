@@ -4,7 +4,9 @@
 #include <stdlib.h>
 #include <minios/events.h>
 #include <minios/hypercall.h>
+#include <minios/mm.h>
 #include <minios/startinfo.h>
+#include <xen/memory.h>
 #include "kernel.h"
 
 /*
@@ -60,11 +62,9 @@ vcpu_info_t *minios_vcpu_info(void)
 
 int minios_vcpu_info_register(void)
 {
-    const start_info_t *si = minios_start_info;
     unsigned long va = (unsigned long)vcpu_info_page;
-    /* minios is linked at 0 (VIRT_BASE 0): virtual = pseudo-physical. */
     struct vcpu_register_vcpu_info r = {
-        .mfn = ((const xen_pfn_t *)si->mfn_list)[va / PAGE_SIZE],
+        .mfn = minios_virt_to_mfn(vcpu_info_page),
         .offset = (uint32_t)(va % PAGE_SIZE),
     };
     unsigned long flags;
@@ -100,9 +100,22 @@ uint64_t minios_unhandled_events(void)
 void minios_events_init(const start_info_t *si)
 {
     unsigned long va = (unsigned long)shared_info_page;
+#ifdef MINIOS_PVH
+    /* A PVH domain puts shared_info at a guest frame of its choice: the
+     * page's own, which then reads as shared_info (virtual = physical). */
+    struct xen_add_to_physmap xatp = {
+        .domid = DOMID_SELF,
+        .space = XENMAPSPACE_shared_info,
+        .idx = 0,
+        .gpfn = va / PAGE_SIZE,
+    };
+    long rc = _hypercall2(__HYPERVISOR_memory_op, XENMEM_add_to_physmap, &xatp);
+    (void)si;
+#else
     uint64_t pte = (si->shared_info & PAGE_MASK) | PTE_PRESENT | PTE_RW |
                    PTE_USER | PTE_ACCESSED | PTE_DIRTY;
     long rc = HYPERVISOR_update_va_mapping(va, pte, UVMF_INVLPG);
+#endif
 
     /*
      * A hypervisor without update_va_mapping says -ENOSYS: run on quietly
@@ -167,6 +180,32 @@ void minios_evtchn_upcall(void)
     }
 }
 
+#ifdef MINIOS_PVH
+/*
+ * A PVH vCPU's events come as the callback vector, an interrupt: the
+ * interrupt flag is the mask (Xen ignores evtchn_upcall_mask for HVM).
+ * The hypervisor keeps asserting the vector while evtchn_upcall_pending
+ * is set, so nothing that arrived while masked is lost by unmasking.
+ */
+void minios_events_disable(void)
+{
+    __asm__ __volatile__("cli" : : : "memory");
+}
+
+void minios_events_enable(void)
+{
+    if (events_ok)
+        __asm__ __volatile__("sti" : : : "memory");
+}
+
+unsigned long minios_events_save(void)
+{
+    unsigned long rflags;
+
+    __asm__ __volatile__("pushfq; popq %0; cli" : "=r"(rflags) : : "memory");
+    return !(rflags & 0x200);                       /* RFLAGS.IF */
+}
+#else
 void minios_events_disable(void)
 {
     vcpu_info_t *v = minios_vcpu_info();
@@ -213,6 +252,7 @@ unsigned long minios_events_save(void)
     minios_events_disable();
     return flags;
 }
+#endif
 
 void minios_events_restore(unsigned long flags)
 {

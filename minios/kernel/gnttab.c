@@ -5,6 +5,7 @@
 #include <minios/gnttab.h>
 #include <minios/mm.h>
 #include <minios/startinfo.h>
+#include <xen/memory.h>
 
 #define PAGE_SIZE    4096ul
 /* x86 page-table entry bits (architecture, not Xen ABI). */
@@ -27,8 +28,10 @@ struct chunk {
     unsigned long va;
     uint64_t used[CHUNK_PAGES / 64];
 };
+#ifndef MINIOS_PVH
 static struct chunk *chunks[MAP_CHUNKS];  /* allocated as they are taken */
 static unsigned nr_chunks;
+#endif
 
 static grant_entry_v1_t *table;
 static uint32_t ref_used[MINIOS_GNTTAB_NR_REFS / 32];
@@ -54,6 +57,22 @@ int minios_gnttab_init(void)
         return (int)rc;
     if (op.status != GNTST_okay)
         return -XEN_EINVAL;
+#ifdef MINIOS_PVH
+    /* A PVH domain's table frames go to guest frames of its choice:
+     * those of table_area (virtual = physical), whose RAM they hide. */
+    for (unsigned i = 0; i < MINIOS_GNTTAB_FRAMES; i++) {
+        struct xen_add_to_physmap xatp = {
+            .domid = DOMID_SELF,
+            .space = XENMAPSPACE_grant_table,
+            .idx = i,
+            .gpfn = (unsigned long)table_area / PAGE_SIZE + i,
+        };
+        rc = _hypercall2(__HYPERVISOR_memory_op, XENMEM_add_to_physmap, &xatp);
+        if (rc < 0)
+            return (int)rc;
+    }
+    (void)frames;
+#else
     for (unsigned i = 0; i < MINIOS_GNTTAB_FRAMES; i++) {
         unsigned long va = (unsigned long)table_area + i * PAGE_SIZE;
         rc = HYPERVISOR_update_va_mapping(va, ((uint64_t)frames[i] << 12) | PTE_FLAGS,
@@ -61,6 +80,7 @@ int minios_gnttab_init(void)
         if (rc < 0)
             return (int)rc;
     }
+#endif
     table = (grant_entry_v1_t *)table_area;
     return 0;
 }
@@ -104,6 +124,57 @@ int minios_gnttab_end_access(grant_ref_t ref)
     return 0;
 }
 
+#ifdef MINIOS_PVH
+/*
+ * A PVH domain maps a grant at a guest-physical address of its RAM: the
+ * p2m leaf names the granted frame until the unmap puts the RAM frame
+ * back. Its slots are allocator pages (virtual = physical), remembered
+ * here so that an unmap takes back only what a map gave. The hypervisor
+ * holds at most 16 such mappings of a domain at once.
+ */
+#define PVH_SLOTS 64
+static unsigned long pvh_slot[PVH_SLOTS];
+
+static unsigned long take_slots(unsigned n)
+{
+    unsigned long f = minios_events_save(), va = 0;
+    unsigned nfree = 0;
+
+    for (unsigned i = 0; i < PVH_SLOTS; i++)
+        nfree += !pvh_slot[i];
+    if (nfree >= n && (va = (unsigned long)minios_alloc_pages(n)))
+        for (unsigned i = 0, k = 0; k < n; i++)
+            if (!pvh_slot[i])
+                pvh_slot[i] = va + (unsigned long)k++ * PAGE_SIZE;
+    minios_events_restore(f);
+    return va;
+}
+
+static unsigned long take_slot(void)
+{
+    return take_slots(1);
+}
+
+static int slot_taken(unsigned long va)
+{
+    for (unsigned i = 0; i < PVH_SLOTS; i++)
+        if (va && pvh_slot[i] == va)
+            return 1;
+    return 0;
+}
+
+static void put_slot(unsigned long va)
+{
+    unsigned long f = minios_events_save();
+
+    for (unsigned i = 0; i < PVH_SLOTS; i++)
+        if (va && pvh_slot[i] == va) {
+            pvh_slot[i] = 0;
+            minios_free_pages((void *)va, 1);
+        }
+    minios_events_restore(f);
+}
+#else
 /* Map area c: an existing one, or (c == nr_chunks) a new one; NULL if
  * none can be had.  With events off. */
 static struct chunk *chunk_at(unsigned c)
@@ -193,6 +264,13 @@ static void put_slot(unsigned long va)
     minios_events_restore(f);
 }
 
+static int slot_taken(unsigned long va)
+{
+    uint64_t mask, *w = slot_bit(va, &mask);
+    return w && (*w & mask);
+}
+#endif
+
 void *minios_gnttab_map(domid_t d, grant_ref_t ref, int readonly, grant_handle_t *h)
 {
     last_status = GNTST_okay;
@@ -271,9 +349,8 @@ unsigned long minios_gnttab_last_frame(void)
 int minios_gnttab_unmap(void *p, grant_handle_t h)
 {
     unsigned long va = (unsigned long)p;
-    uint64_t mask, *w = slot_bit(va, &mask);
     last_status = GNTST_okay;
-    if (!w || !(*w & mask))
+    if (!slot_taken(va))
         return -XEN_EINVAL;
     struct gnttab_unmap_grant_ref op = { .host_addr = va, .dev_bus_addr = 0, .handle = h };
     long rc = HYPERVISOR_grant_table_op(GNTTABOP_unmap_grant_ref, &op, 1);

@@ -25,6 +25,13 @@
  * The free pages then belong to two users that grow towards each other:
  * the malloc heap (sbrk) from the low end and the page allocator from the
  * high end, with one bitmap saying which pages are taken.
+ *
+ * The PVH build (MINIOS_PVH) has the same layout with guest frames for
+ * machine frames: frame = pfn, no p2m list, no M2P, and page tables of
+ * its own that it writes directly. _start (entry-pvh.S) runs on 2 MiB
+ * tables that map the first 4 GiB; map_reservation makes 4 KiB tables
+ * for what the memory map names below 4 GiB (pvh.c), in the pages after
+ * the image and its module, and loads them.
  */
 #define PAGE_SIZE        4096ul
 #define PAGE_SHIFT       12
@@ -55,17 +62,36 @@ static uint64_t *used;                   /* bit per pfn: not free */
 static unsigned long pages_free;
 static unsigned long area_chunks;
 
+#ifndef MINIOS_PVH
 static struct mmu_update batch[32];
 static unsigned nbatch;
+#endif
 
-static inline unsigned long mfn_to_pfn(unsigned long mfn)
+#ifdef MINIOS_PVH
+static inline unsigned long frame_to_pfn(unsigned long frame)
+{
+    return frame;
+}
+
+static inline unsigned long pfn_to_frame(unsigned long pfn)
+{
+    return pfn;
+}
+#else
+static inline unsigned long frame_to_pfn(unsigned long mfn)
 {
     return machine_to_phys_mapping[mfn];
 }
 
+static inline unsigned long pfn_to_frame(unsigned long pfn)
+{
+    return p2m[pfn];
+}
+#endif
+
 static inline uint64_t *table_va(uint64_t entry)
 {
-    return (uint64_t *)(mfn_to_pfn((entry & PTE_ADDR) >> PAGE_SHIFT) << PAGE_SHIFT);
+    return (uint64_t *)(frame_to_pfn((entry & PTE_ADDR) >> PAGE_SHIFT) << PAGE_SHIFT);
 }
 
 static void fatal(const char *what, long rc)
@@ -74,6 +100,24 @@ static void fatal(const char *what, long rc)
     minios_shutdown(SHUTDOWN_crash);
 }
 
+#ifdef MINIOS_PVH
+/* The tables are ours: an entry is written in place (its machine address
+ * is its guest-physical one, mapped one to one). */
+static void flush_batch(void)
+{
+}
+
+static void queue_update(uint64_t ptr, uint64_t val)
+{
+    __atomic_store_n((uint64_t *)(uintptr_t)ptr, val, __ATOMIC_RELEASE);
+}
+
+static uint64_t new_table_frame(unsigned long pfn)
+{
+    memset((void *)(pfn << PAGE_SHIFT), 0, PAGE_SIZE);
+    return pfn;
+}
+#else
 static void flush_batch(void)
 {
     unsigned done = 0;
@@ -108,6 +152,7 @@ static uint64_t new_table_frame(unsigned long pfn)
         fatal("update_va_mapping of a new page table", rc);
     return p2m[pfn];
 }
+#endif
 
 /*
  * The L1 table that maps va, made (from the page get_pfn() gives) if
@@ -116,7 +161,7 @@ static uint64_t new_table_frame(unsigned long pfn)
 static uint64_t l1_for(unsigned long va, unsigned long (*get_pfn)(void))
 {
     uint64_t table_maddr = (uint64_t)l4_mfn << PAGE_SHIFT;
-    uint64_t *table = (uint64_t *)(mfn_to_pfn(l4_mfn) << PAGE_SHIFT);
+    uint64_t *table = (uint64_t *)(frame_to_pfn(l4_mfn) << PAGE_SHIFT);
 
     for (int shift = 39; shift > 12; shift -= 9) {
         unsigned idx = (va >> shift) & 511;
@@ -138,9 +183,29 @@ static uint64_t l1_for(unsigned long va, unsigned long (*get_pfn)(void))
 
 static unsigned long boot_pt_pfn(void)
 {
+    if (pt_next >= nr_pages)
+        fatal("no room for the page tables", -XEN_ENOMEM);
     return pt_next++;
 }
 
+#ifdef MINIOS_PVH
+static void map_reservation(const start_info_t *si)
+{
+    (void)si;
+    pt_next = minios_pvh_free_pfn;
+    l4_mfn = boot_pt_pfn();
+    new_table_frame(l4_mfn);
+    for (unsigned r = 0; r < minios_pvh_nr_ranges; r++) {
+        unsigned long pfn = minios_pvh_ranges[r].start_pfn, end = minios_pvh_ranges[r].end_pfn;
+        while (pfn < end) {
+            uint64_t *ents = (uint64_t *)(uintptr_t)l1_for(pfn << PAGE_SHIFT, boot_pt_pfn);
+            for (unsigned i = pfn % 512; i < 512 && pfn < end; i++, pfn++)
+                ents[i] = ((uint64_t)pfn << PAGE_SHIFT) | PTE_PAGE;
+        }
+    }
+    __asm__ __volatile__("mov %0, %%cr3" : : "r"((uint64_t)l4_mfn << PAGE_SHIFT) : "memory");
+}
+#else
 static void map_reservation(const start_info_t *si)
 {
     l4_mfn = p2m[si->pt_base >> PAGE_SHIFT];
@@ -148,7 +213,7 @@ static void map_reservation(const start_info_t *si)
     for (unsigned long pfn = 0; pfn < nr_pages; pfn += 512) {
         unsigned long va = pfn << PAGE_SHIFT;
         uint64_t l1 = l1_for(va, boot_pt_pfn);
-        const uint64_t *ents = (const uint64_t *)(mfn_to_pfn(l1 >> PAGE_SHIFT) << PAGE_SHIFT);
+        const uint64_t *ents = (const uint64_t *)(frame_to_pfn(l1 >> PAGE_SHIFT) << PAGE_SHIFT);
         unsigned long n = nr_pages - pfn < 512 ? nr_pages - pfn : 512;
         for (unsigned i = 0; i < n; i++)
             if (!(ents[i] & PTE_PRESENT))
@@ -156,6 +221,7 @@ static void map_reservation(const start_info_t *si)
     }
     flush_batch();
 }
+#endif
 
 static inline int is_used(unsigned long pfn)
 {
@@ -315,13 +381,46 @@ void minios_free_pages(void *va, unsigned long n)
 
 unsigned long minios_virt_to_mfn(const void *va)
 {
-    return p2m[(unsigned long)va >> PAGE_SHIFT];
+    return pfn_to_frame((unsigned long)va >> PAGE_SHIFT);
+}
+
+void *minios_frame_va(unsigned long frame)
+{
+#ifdef MINIOS_PVH
+    for (unsigned r = 0; r < minios_pvh_nr_ranges; r++)
+        if (frame >= minios_pvh_ranges[r].start_pfn && frame < minios_pvh_ranges[r].end_pfn)
+            return (void *)(frame << PAGE_SHIFT);
+    return NULL;
+#else
+    /* The builder's frames are ours, so the M2P has them; check anyway. */
+    unsigned long pfn = frame_to_pfn(frame);
+    return pfn < nr_pages && p2m[pfn] == frame ? (void *)(pfn << PAGE_SHIFT) : NULL;
+#endif
 }
 
 static unsigned long alloc_pt_pfn(void)
 {
     void *p = minios_alloc_pages(1);
     return p ? (unsigned long)p >> PAGE_SHIFT : 0;
+}
+
+int minios_mm_guard(void *page, int guard)
+{
+    unsigned long va = (unsigned long)page;
+    uint64_t pte = guard ? 0 : ((uint64_t)minios_virt_to_mfn(page) << PAGE_SHIFT) | PTE_PAGE;
+
+    if (va % PAGE_SIZE || va >> PAGE_SHIFT >= nr_pages)
+        return -XEN_EINVAL;
+#ifdef MINIOS_PVH
+    uint64_t *l1 = (uint64_t *)(uintptr_t)l1_for(va, alloc_pt_pfn);
+    if (!l1)
+        return -XEN_ENOMEM;
+    __atomic_store_n(&l1[(va >> PAGE_SHIFT) % 512], pte, __ATOMIC_RELEASE);
+    __asm__ __volatile__("invlpg (%0)" : : "r"(va) : "memory");
+    return 0;
+#else
+    return (int)HYPERVISOR_update_va_mapping(va, pte, UVMF_INVLPG);
+#endif
 }
 
 unsigned long minios_area_alloc_chunk(void)
@@ -338,6 +437,13 @@ unsigned long minios_area_alloc_chunk(void)
 void *minios_map_foreign(domid_t dom, const unsigned long *frames, unsigned n, int no_translate,
                          long *err)
 {
+#ifdef MINIOS_PVH
+    /* A PVH domain maps another's frames through its p2m (add_to_physmap
+     * of gmfn_foreign), which minios does not do yet. */
+    (void)dom, (void)frames, (void)n, (void)no_translate;
+    *err = -XEN_EOPNOTSUPP;
+    return NULL;
+#endif
     if (n == 0 || n > 512) {
         *err = -XEN_EINVAL;
         return NULL;
@@ -371,6 +477,10 @@ void *minios_map_foreign(domid_t dom, const unsigned long *frames, unsigned n, i
 
 long minios_map_foreign_at(unsigned long va, domid_t dom, unsigned long frame)
 {
+#ifdef MINIOS_PVH
+    (void)dom, (void)frame;
+    return -XEN_EOPNOTSUPP;
+#endif
     if (va < AREA_BASE || va >= AREA_BASE + area_chunks * AREA_CHUNK || va % PAGE_SIZE)
         return -XEN_EINVAL;
     return _hypercall4(__HYPERVISOR_update_va_mapping_otherdomain, va,

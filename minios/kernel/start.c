@@ -71,8 +71,6 @@ static int split_cmdline(const start_info_t *si)
     return argc;
 }
 
-void minios_start(start_info_t *si) __attribute__((noreturn));
-
 void minios_start(start_info_t *si)
 {
     int argc;

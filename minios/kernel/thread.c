@@ -132,14 +132,13 @@ static uint64_t expire_deadlines(void)
  * instead of writing over someone else's memory.
  */
 #define PAGE_SIZE 4096ul
-#define PTE_PAGE  0x067ul            /* present, writable, user, accessed, dirty */
 
 static void *stack_alloc(unsigned long pages)
 {
     char *p = minios_alloc_pages(pages + 1);
     if (!p)
         return NULL;
-    if (HYPERVISOR_update_va_mapping((unsigned long)p, 0, UVMF_INVLPG) < 0) {
+    if (minios_mm_guard(p, 1) < 0) {
         minios_free_pages(p, pages + 1);
         return NULL;
     }
@@ -148,9 +147,7 @@ static void *stack_alloc(unsigned long pages)
 
 static void stack_free(void *p, unsigned long pages)
 {
-    HYPERVISOR_update_va_mapping((unsigned long)p,
-                                 ((uint64_t)minios_virt_to_mfn(p) << 12) | PTE_PAGE,
-                                 UVMF_INVLPG);
+    minios_mm_guard(p, 0);
     minios_free_pages(p, pages + 1);
 }
 
@@ -172,9 +169,8 @@ static void free_zombie(void)
 /*
  * Runs the next runnable thread; the caller has put current where it
  * belongs (the run queue, a wait queue, asleep, exited). With nothing
- * runnable, blocks the vCPU until an event or the earliest deadline:
- * SCHEDOP_block enables event delivery, and returns at once if an event
- * is already pending, so no wake-up is lost. Called with events masked;
+ * runnable, blocks the vCPU until an event or the earliest deadline
+ * (minios_block, which loses no wake-up). Called with events masked;
  * returns with events masked, in the caller's thread, once it runs again.
  */
 static void schedule(void)
@@ -196,9 +192,7 @@ static void schedule(void)
             minios_yield();
             continue;
         }
-        HYPERVISOR_set_timer_op(deadline);
-        HYPERVISOR_sched_op(SCHEDOP_block, NULL);
-        minios_events_disable();
+        minios_block(deadline);
     }
     if (next != prev) {
         current = next;

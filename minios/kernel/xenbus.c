@@ -253,10 +253,14 @@ void minios_xenbus_init(const start_info_t *si)
         !minios_events_available())
         return;
     port = si->store_evtchn;
-    /* The store page is one of ours (after start_info): its address is
-     * its pseudo-physical one. */
-    ring = (struct xenstore_domain_interface *)
-        (machine_to_phys_mapping[si->store_mfn] << 12);
+    /* The store page is one of ours (after start_info, or a special page
+     * of a PVH domain). */
+    ring = minios_frame_va(si->store_mfn);
+    if (!ring) {
+        minios_printk("minios: xenbus: store frame %lx is not ours; no store\n",
+                      (unsigned long)si->store_mfn);
+        return;
+    }
     for (unsigned i = 0; i < MAX_PENDING; i++)
         minios_waitq_init(&pending[i].wq);
     if (minios_evtchn_bind(port, ring_event, NULL) ||

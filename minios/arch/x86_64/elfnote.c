@@ -17,6 +17,10 @@
  *
  * No SUPPORTED_FEATURES note: real Xen would then refuse to build the
  * image as its dom0 unless it advertised dom0 support.
+ *
+ * The PVH build (MINIOS_PVH, docs/pvh-minios.md) has PHYS32_ENTRY instead
+ * of the PV notes (entry, virtual base, hypercall page) and no Keel
+ * note: a PV builder then refuses it rather than jumping into 32-bit code.
  */
 #define NOTE_ALIGN4(n) (((n) + 3) & ~3u)
 
@@ -51,17 +55,24 @@ static const struct __attribute__((packed, aligned(4))) {
     STR_NOTE(guest_os, GUEST_OS);
     STR_NOTE(xen_version, XEN_VERSION);
     STR_NOTE(loader, LOADER);
+#ifdef MINIOS_PVH
+    NUM_NOTE(phys32_entry);
+#else
     NUM_NOTE(virt_base);
     NUM_NOTE(paddr_offset);
     NUM_NOTE(entry);
     NUM_NOTE(hypercall_page);
     KEEL_NOTE(ro_shareable);
+#endif
 } xen_notes __attribute__((used, section(".note.Xen"))) = {
 #define STR(t, s) { 4, sizeof(s), (t), "Xen", s }
 #define NUM(t, v) { 4, sizeof(uint64_t), (t), "Xen", (v) }
     .guest_os       = STR(XEN_ELFNOTE_GUEST_OS, GUEST_OS),
     .xen_version    = STR(XEN_ELFNOTE_XEN_VERSION, XEN_VERSION),
     .loader         = STR(XEN_ELFNOTE_LOADER, LOADER),
+#ifdef MINIOS_PVH
+    .phys32_entry   = NUM(XEN_ELFNOTE_PHYS32_ENTRY, (uint64_t)(uintptr_t)_start),
+#else
     .virt_base      = NUM(XEN_ELFNOTE_VIRT_BASE, 0),
     .paddr_offset   = NUM(XEN_ELFNOTE_PADDR_OFFSET, 0),
     .entry          = NUM(XEN_ELFNOTE_ENTRY, (uint64_t)(uintptr_t)_start),
@@ -69,6 +80,7 @@ static const struct __attribute__((packed, aligned(4))) {
                           (uint64_t)(uintptr_t)hypercall_page),
     .ro_shareable   = { sizeof(KEEL_ELFNOTE_NAME), sizeof(uint32_t),
                         KEEL_ELFNOTE_RO_SHAREABLE, KEEL_ELFNOTE_NAME, 1 },
+#endif
 #undef STR
 #undef NUM
 };

@@ -20,14 +20,24 @@
  * The iret stub in the hypercall page pushes rcx, r11 and rax itself; the
  * hypervisor restores the event mask from rflags.IF and delivers events
  * that became pending meanwhile before the guest runs again.
+ *
+ * The PVH build (MINIOS_PVH) runs in ring 0 with an IDT of interrupt
+ * gates (traps.c): the CPU's frame is the one above without rcx and r11,
+ * the event callback is an interrupt vector like any other, there is no
+ * failsafe callback, and the return is IRETQ.
  */
         .text
+
+#ifdef MINIOS_PVH
+#define POP_HYPERVISOR_RCX_R11
+#else
+#define POP_HYPERVISOR_RCX_R11 popq %rcx; popq %r11
+#endif
 
 .macro TRAP_NOERR vec
         .balign 16
 trap_stub_\vec:
-        popq    %rcx
-        popq    %r11
+        POP_HYPERVISOR_RCX_R11
         pushq   $0
         pushq   $\vec
         jmp     trap_common
@@ -36,8 +46,7 @@ trap_stub_\vec:
 .macro TRAP_ERR vec
         .balign 16
 trap_stub_\vec:
-        popq    %rcx
-        popq    %r11
+        POP_HYPERVISOR_RCX_R11
         pushq   $\vec
         jmp     trap_common
 .endm
@@ -79,11 +88,12 @@ minios_trap_stubs_end:
         .balign 16
         .globl  minios_event_entry
 minios_event_entry:
-        popq    %rcx
-        popq    %r11
+        POP_HYPERVISOR_RCX_R11
         pushq   $0
         pushq   $ASM_VEC_EVENT
         jmp     trap_common
+
+#ifndef MINIOS_PVH
 
 /* Failsafe callback: the hypervisor could not load a segment register or
  * return with HYPERVISOR_iret. Drop the saved ds, es, fs, gs (the C side
@@ -97,6 +107,7 @@ minios_failsafe_entry:
         pushq   $0
         pushq   $ASM_VEC_FAILSAFE
         jmp     trap_common
+#endif
 
 trap_common:
         pushq   %rax
@@ -151,7 +162,11 @@ trap_common:
         popq    %rbx
         popq    %rax
         addq    $16, %rsp               /* vector, error code */
+#ifdef MINIOS_PVH
+        iretq
+#else
         pushq   $0                      /* iret flags: not in a syscall */
         jmp     hypercall_page + ASM_IRET_STUB
+#endif
 
         .section .note.GNU-stack, "", @progbits

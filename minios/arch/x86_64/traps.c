@@ -7,6 +7,10 @@
 #include <minios/traps.h>
 #include "kernel.h"
 #include "traps-internal.h"
+#ifdef MINIOS_PVH
+#include <xen/hvm/hvm_op.h>
+#include <xen/hvm/params.h>
+#endif
 
 /* The entry stubs of trapentry.S, one per vector, and the callback entries. */
 extern const unsigned long minios_trap_stubs[], minios_trap_stubs_end[];
@@ -37,8 +41,29 @@ static const char *const vec_names[MINIOS_NR_TRAPS] = {
 };
 
 static minios_trap_handler handlers[MINIOS_NR_TRAPS];
-static struct trap_info trap_table[MINIOS_NR_TRAPS + 1];
 static int traps_ok;
+
+#ifdef MINIOS_PVH
+/*
+ * The PVH build runs in ring 0 with an IDT: interrupt gates (events
+ * masked on entry, as the PV trap table's TI_MASK_EVENTS) in the 64-bit
+ * code segment of entry-pvh.S's GDT, for the exceptions and the event
+ * callback's vector; any other vector is not present (#NP, then #DF:
+ * reported as unhandled).
+ */
+#define PVH_KERNEL_CS 0x08
+#define GATE_INTR     0x8e00u                      /* present, DPL 0, 64-bit interrupt gate */
+static uint64_t idt[2 * 256] __attribute__((aligned(16)));
+
+static void idt_set(unsigned vec, unsigned long entry)
+{
+    idt[2 * vec] = (entry & 0xffff) | ((uint64_t)PVH_KERNEL_CS << 16) |
+                   ((uint64_t)GATE_INTR << 32) | ((uint64_t)(entry >> 16 & 0xffff) << 48);
+    idt[2 * vec + 1] = entry >> 32;
+}
+#else
+static struct trap_info trap_table[MINIOS_NR_TRAPS + 1];
+#endif
 
 int minios_set_trap_handler(unsigned vec, minios_trap_handler h)
 {
@@ -91,9 +116,11 @@ static void unhandled(struct minios_trap_frame *f)
                       name, f->vector, f->error_code);
         minios_dump_frame(f);
     }
+#ifndef MINIOS_PVH
     if (f->vector != VEC_DB && f->vector != VEC_BP && f->vector != VEC_OF &&
         HYPERVISOR_set_trap_table(NULL) == 0)
         return;
+#endif
     minios_shutdown(SHUTDOWN_crash);
 }
 
@@ -109,8 +136,12 @@ void minios_trap_dispatch(struct minios_trap_frame *f)
         minios_shutdown(SHUTDOWN_crash);
     }
     if (f->vector == VEC_PF) {
+#ifdef MINIOS_PVH
+        __asm__ __volatile__("mov %%cr2, %0" : "=r"(f->cr2));
+#else
         vcpu_info_t *v = minios_vcpu_info();
         f->cr2 = v ? v->arch.cr2 : 0;
+#endif
     }
     if (f->vector < MINIOS_NR_TRAPS && handlers[f->vector]) {
         handlers[f->vector](f);
@@ -119,6 +150,37 @@ void minios_trap_dispatch(struct minios_trap_frame *f)
     unhandled(f);
 }
 
+#ifdef MINIOS_PVH
+void minios_traps_init(void)
+{
+    unsigned n = (unsigned)(minios_trap_stubs_end - minios_trap_stubs);
+    struct __attribute__((packed)) {
+        uint16_t limit;
+        uint64_t base;
+    } idtr = { sizeof(idt) - 1, (uint64_t)(uintptr_t)idt };
+
+    for (unsigned v = 0; v < n && v < MINIOS_NR_TRAPS; v++)
+        idt_set(v, minios_trap_stubs[v]);
+    __asm__ __volatile__("lidt %0" : : "m"(idtr) : "memory");
+    traps_ok = 1;
+}
+
+/*
+ * The event callback: the vector's gate, then HVM_PARAM_CALLBACK_IRQ of
+ * the "vector" type (Xen's domain-wide callback; no local APIC, no EOI).
+ */
+int minios_callbacks_init(void)
+{
+    struct xen_hvm_param p = {
+        .domid = DOMID_SELF,
+        .index = HVM_PARAM_CALLBACK_IRQ,
+        .value = ((uint64_t)HVM_PARAM_CALLBACK_TYPE_VECTOR << 56) | MINIOS_PVH_EVENT_VECTOR,
+    };
+
+    idt_set(MINIOS_PVH_EVENT_VECTOR, (unsigned long)minios_event_entry);
+    return (int)_hypercall2(__HYPERVISOR_hvm_op, HVMOP_set_param, &p);
+}
+#else
 void minios_traps_init(void)
 {
     unsigned n = (unsigned)(minios_trap_stubs_end - minios_trap_stubs);
@@ -160,3 +222,4 @@ int minios_callbacks_init(void)
         HYPERVISOR_callback_op(CALLBACKOP_register, &fs);
     return (int)rc;
 }
+#endif
