@@ -2,7 +2,7 @@
 # (Included after toolchain/lwip.mk, whose LWIP_CFLAGS and LWIP_MINIOS apps use.)
 
 $(eval $(call minios_app,hello,apps/hello/hello.c))
-# The same appliance as a PVH guest (type=pvh; docs/pvh-minios.md).
+# The same appliance as a PVH guest (type=pvh; docs/hvm.md, "minios as a PVH guest").
 $(eval $(call minios_app,hello-pvh,apps/hello/hello.c,,-minios-pvh))
 
 # netdemo: xenstore, threads and lwIP sockets over loopback.

@@ -11,7 +11,7 @@
 #         $(eval $(call minios_elf,$(B)/tests/foo.elf,tests/foo/main.c tests/common/report.c,-Itests/common))
 #
 #       With -minios-pvh in LDFLAGS, OUT is the PVH build of the guest
-#       (docs/pvh-minios.md): boot it with type=pvh.
+#       (docs/hvm.md, "minios as a PVH guest"): boot it with type=pvh.
 #
 #   $(eval $(call minios_app,NAME,SOURCES[,CFLAGS[,LDFLAGS]]))
 #       The same for OUT = $(B)/apps/NAME.elf. Example:

@@ -5,7 +5,7 @@
 #   $(MINIOS_LDS)    minios/arch/x86_64/minios.ld  the appliance linker script
 #   $(MINIOS_DEPS)   everything an appliance link needs (wrapper, newlib, the above)
 #
-# and the same for the PVH build (docs/pvh-minios.md), compiled with
+# and the same for the PVH build (docs/hvm.md, "minios as a PVH guest"), compiled with
 # -DMINIOS_PVH into build/minios/pvh/: $(MINIOS_PVH_START) (entry-pvh.S
 # instead of entry.S), $(MINIOS_PVH_LIB) (with arch/x86_64/pvh.c),
 # $(MINIOS_PVH_DEPS); `x86_64-minios-cc -minios-pvh` links with them.

@@ -18,7 +18,7 @@
  * No SUPPORTED_FEATURES note: real Xen would then refuse to build the
  * image as its dom0 unless it advertised dom0 support.
  *
- * The PVH build (MINIOS_PVH, docs/pvh-minios.md) has PHYS32_ENTRY instead
+ * The PVH build (MINIOS_PVH, docs/hvm.md, "minios as a PVH guest") has PHYS32_ENTRY instead
  * of the PV notes (entry, virtual base, hypercall page) and no Keel
  * note: a PV builder then refuses it rather than jumping into 32-bit code.
  */

@@ -1,7 +1,7 @@
 /* entry-pvh.S: minios's PVH entry point (_start): boot page tables, long mode, then C; the boot stack and hypercall page. */
 
 /*
- * A PVH build of minios (docs/pvh-minios.md) is entered as Xen 4.17
+ * A PVH build of minios (docs/hvm.md, "minios as a PVH guest") is entered as Xen 4.17
  * starts a PVH domain (docs/misc/pvh.pandoc): at the ELF's
  * XEN_ELFNOTE_PHYS32_ENTRY (this _start) in 32-bit flat protected mode,
  * paging off, interrupts off, EBX the hvm_start_info's physical address.
