@@ -726,8 +726,10 @@ static void ioio(struct vcpu *v, struct cpu_user_regs *r)
      * (ioreq.c); the vCPU goes on at `next` once it has. */
     uint32_t hv_val = (uint32_t)r->rax;
     if (hvm_hv_port(v, port, size, in, &hv_val)) {
-        if (in)
-            r->rax = (r->rax & ~0xffULL) | (hv_val & 0xff);
+        if (in && size == 4)
+            r->rax = hv_val;                          /* 32-bit writes zero-extend */
+        else if (in)
+            r->rax = (r->rax & ~((1ULL << (size * 8)) - 1)) | (hv_val & ((1u << (size * 8)) - 1));
         r->rip = next;
         return;
     }

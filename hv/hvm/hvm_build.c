@@ -98,6 +98,7 @@ int hvm_fw_build(struct domain *d, const uint8_t *img, uint64_t len, char *err, 
     }
     d->arch.hvm.firmware = true;
     hvm_rtc_init(d, nr << PAGE_SHIFT, d->nr_vcpus);
+    hvm_pm_init(d);
     reset_state(d->vcpu[0]);
     printk("d%u (%s): HVM, %luK of RAM, firmware of %luK at %lx and %lx, p2m in %u tables, "
            "reset vector F000:FFF0\n", d->id, d->name, (unsigned long)(nr * 4),

@@ -49,6 +49,14 @@ bool hvm_hv_port(struct vcpu *v, unsigned port, unsigned size, bool in, uint32_t
 bool hvm_hv_port_owned(struct domain *d, unsigned port, unsigned size);
 bool hvm_isa_pending(struct vcpu *v);
 void hvm_isa_inject(struct vcpu *v);
+/* pmtimer.c: the ACPI PM timer (0xb008) and PM1a event block (0xb000) of a
+ * type=hvm domain: its count started at build; a port access (true if
+ * taken), whether one would be taken; TMR_STS and the SCI brought up to
+ * date (vCPU 0, before each VMRUN and in HLT). */
+void hvm_pm_init(struct domain *d);
+bool hvm_pm_port(struct vcpu *v, unsigned port, unsigned size, bool in, uint32_t *val);
+bool hvm_pm_port_owned(struct domain *d, unsigned port, unsigned size);
+void hvm_pm_check(struct vcpu *v);
 
 /* The instruction emulator on an exit (mmio.c): emulates the instruction
  * at RIP; #UD/#GP/#PF into the guest, or crashes it.  what names the exit. */
@@ -67,8 +75,8 @@ bool vlapic_msr_write(struct vcpu *v, uint32_t msr, uint64_t val);
 bool vlapic_mmio(struct vcpu *v, uint64_t gpa, unsigned size, bool write, uint64_t *val);
 int vlapic_pending(struct vcpu *v);
 void vlapic_inject(struct vcpu *v);
-/* The vCPU's HVM timer set to the earlier of its LAPIC timer and (a
- * type=hvm vCPU 0) its PIT's next IRQ0. */
+/* The vCPU's HVM timer set to the earliest of its LAPIC timer and (a
+ * type=hvm vCPU 0) its PIT's next IRQ0 and its PM timer's next TMR_STS. */
 void hvm_timer_arm(struct vcpu *v);
 /* Whether an interrupt to destination dest (logical: by LDR, else by APIC
  * ID; 0xff: broadcast) reaches v's local APIC; a fixed interrupt to it

@@ -374,6 +374,8 @@ bool hvm_isa_port(struct vcpu *v, unsigned port, unsigned size, bool in, uint32_
  * type=hvm domain (hvm_hv_port takes it), without making it. */
 bool hvm_hv_port_owned(struct domain *d, unsigned port, unsigned size)
 {
+    if (hvm_pm_port_owned(d, port, size))
+        return true;
     if (!d->arch.hvm.firmware || size != 1)
         return false;
     return port == 0x20 || port == 0x21 || port == 0xa0 || port == 0xa1 || port == 0x4d0 ||
@@ -382,10 +384,12 @@ bool hvm_hv_port_owned(struct domain *d, unsigned port, unsigned size)
 }
 
 /* A port access to the hypervisor's own devices (RTC, PICs, PIT, port
- * 0x61, ELCR): true once made; they come before any ioreq server's. */
+ * 0x61, ELCR, the ACPI PM timer and event block): true once made; they
+ * come before any ioreq server's. */
 bool hvm_hv_port(struct vcpu *v, unsigned port, unsigned size, bool in, uint32_t *val)
 {
-    return hvm_rtc_port(v, port, size, in, val) || hvm_isa_port(v, port, size, in, val);
+    return hvm_rtc_port(v, port, size, in, val) || hvm_isa_port(v, port, size, in, val) ||
+           hvm_pm_port(v, port, size, in, val);
 }
 
 /* Whether an interrupt from the PICs waits (HLT does not sleep then). */
@@ -395,6 +399,7 @@ bool hvm_isa_pending(struct vcpu *v)
         return false;
     struct hvm_isa *isa = &v->domain->arch.hvm.isa;
     pit_update(v, now_ns());
+    hvm_pm_check(v);
     return pic_pending_vector(isa) >= 0;
 }
 
@@ -406,6 +411,7 @@ void hvm_isa_inject(struct vcpu *v)
         return;
     struct hvm_isa *isa = &v->domain->arch.hvm.isa;
     pit_update(v, now_ns());
+    hvm_pm_check(v);
     int vec = pic_pending_vector(isa);
     if (vec < 0)
         return;

@@ -199,9 +199,11 @@ void hvm_timer_arm(struct vcpu *v)
 {
     uint64_t t = lapic(v)->timer_next;
     if (v->domain->arch.hvm.firmware && v->id == 0) {
-        uint64_t pit = v->domain->arch.hvm.isa.irq0_at;
+        uint64_t pit = v->domain->arch.hvm.isa.irq0_at, pm = v->domain->arch.hvm.pm.sci_at;
         if (pit && (!t || pit < t))
             t = pit;
+        if (pm && (!t || pm < t))
+            t = pm;
     }
     vcpu_set_hvm_timer(v, t);
 }

@@ -202,6 +202,14 @@ struct hvm_domain {
         uint64_t irq0_at;          /* counter 0's next IRQ0 (0: none) */
         uint16_t lines;            /* ISA lines a device model holds asserted */
     } isa;
+    struct hvm_pm {                /* type=hvm: its ACPI PM timer and PM1a event block (pmtimer.c) */
+        uint64_t start;            /* system time its count was 0 */
+        uint64_t msb_seen;         /* the count's bits 23 and up when TMR_STS was last updated */
+        uint64_t sci_at;           /* when bit 23 next changes, while TMR_EN waits for it (0: not) */
+        uint16_t sts, en;          /* PM1a_STS, PM1a_EN */
+        bool sci;                  /* the SCI (ISA IRQ 9) as last driven */
+        unsigned long bad, scis;   /* accesses refused; SCIs raised */
+    } pm;
     struct hvm_ioapic *ioapic;     /* type=hvm: its I/O APIC (vioapic.c; a page of its own) */
 };
 

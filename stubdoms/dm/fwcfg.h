@@ -4,15 +4,15 @@
  * "QEMU" signature, the traditional interface only (no DMA), the CPU
  * counts, the boot-menu flag, x86's IRQ0-override key (0x8002: 1, the
  * PIT on the I/O APIC's pin 2), and a file directory with named blobs
- * (etc/e820, etc/show-boot-menu, etc/boot-fail-wait), as SeaBIOS reads
- * them (QEMU's docs/specs/fw_cfg.txt). */
+ * (etc/e820, etc/show-boot-menu, etc/boot-fail-wait, and the ACPI
+ * blobs of acpi.c), as SeaBIOS reads them (QEMU's docs/specs/fw_cfg.txt). */
 #ifndef KEEL_DM_FWCFG_H
 #define KEEL_DM_FWCFG_H
 #include <stdint.h>
 #include <stddef.h>
 
 #define FWCFG_MAX_FILES 8
-#define FWCFG_MAX_ITEM 1024             /* bytes of one item */
+#define FWCFG_MAX_ITEM 4096             /* bytes of one item (the ACPI loader script: 2,176) */
 
 struct fwcfg_item {
     uint16_t key;

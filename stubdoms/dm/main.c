@@ -12,6 +12,8 @@
  * the i440FX host bridge at 00:00.0 and the PIIX3 ISA bridge at 00:01.0,
  * stubdoms/dm/pci.c), QEMU's fw_cfg at 0x510/0x511 (stubdoms/dm/fwcfg.c:
  * the e820 map, CPU counts, no boot menu, boot-fail-wait=MS), QEMU's debug
+ * ACPI tables through fw_cfg (stubdoms/dm/acpi.c) and the PM1a control
+ * register at 0xb004 (S5: power off), QEMU's debug
  * console at 0x402 (reads 0xe9; SeaBIOS
  * writes its log there: "dm: dN debugcon: ..."), the 16550A UART at 0x3f8
  * (COM1), whose lines are printed
@@ -52,6 +54,7 @@
 #include "fwcfg.h"
 #include "ide.h"
 #include "serve.h"
+#include "acpi.h"
 #include <minios/startinfo.h>
 
 #define COM1 0x3f8
@@ -80,6 +83,11 @@ static bool com1_access, com1_line, irq_offered = true;
 static unsigned long irq_changes;
 static bool reset_asked;
 static long reset_rc;
+static struct acpi_blobs acpi;            /* the ACPI tables given through fw_cfg */
+static uint16_t pm1_cnt = 1;              /* PM1a_CNT: SCI_EN, SLP_TYP */
+static bool s5_asked;
+static long s5_rc;
+static unsigned long sleep_refused;
 static unsigned long answered, crash_after;
 static struct dm_serve_stats stats;
 static char exit_on[64];                  /* selftest=exit-on:TEXT ('_' for spaces) */
@@ -284,6 +292,41 @@ static void rcr_write(void *ctx, uint64_t off, unsigned size, uint64_t val)
     }
 }
 
+/* ACPI's PM1a control register (ACPI_PM1A_CNT_BLK_ADDRESS_V1, 0xb004, 16
+ * bits; the hypervisor has the event block and the timer around it), as
+ * QEMU's PIIX4 PM: SCI_EN reads 1 (the FADT names no SMI command port:
+ * always in ACPI mode), SLP_TYP is kept, SLP_EN with SLP_TYP 0 (the DSDT's
+ * \_S5) powers the guest off (remote_shutdown, as QEMU asks Xen).  The
+ * DSDT offers no other sleep state: SLP_EN with another type is refused
+ * (counted, nothing happens). */
+static uint64_t pm1cnt_read(void *ctx, uint64_t off, unsigned size)
+{
+    (void)ctx;
+    uint32_t v = (uint32_t)pm1_cnt >> (8 * off);
+    return size == 1 ? (v & 0xff) : (v & 0xffff);
+}
+
+static void pm1cnt_write(void *ctx, uint64_t off, unsigned size, uint64_t val)
+{
+    (void)ctx;
+    uint16_t v = pm1_cnt;
+    for (unsigned i = 0; i < size && off + i < 2; i++) {
+        unsigned sh = 8 * (unsigned)(off + i);
+        v = (uint16_t)((v & ~(0xffu << sh)) | ((val >> (8 * i)) & 0xff) << sh);
+    }
+    pm1_cnt = (uint16_t)((v & 0x1c00) | 1);       /* SLP_TYP; SCI_EN; the rest write-only */
+    if (!(v & 0x2000))
+        return;
+    if ((v >> 10 & 7) != 0) {
+        sleep_refused++;
+        return;
+    }
+    struct xen_dm_op sd = { .op = XEN_DMOP_remote_shutdown };
+    sd.u.remote_shutdown.reason = SHUTDOWN_poweroff;
+    s5_rc = dm_op(&sd, sizeof(sd));
+    s5_asked = true;
+}
+
 /* Configuration mechanism #1's address register (0xcf8, 32 bits). */
 static uint64_t cf8_read(void *ctx, uint64_t off, unsigned size)
 {
@@ -368,6 +411,8 @@ static struct dm_region regions[] = {
       ide_ctl_write },
     { "fw_cfg", IOREQ_TYPE_PIO, 0x510, 0x511, SZ_ANY, false, &fwcfg, fwcfg_rd, fwcfg_wr },
     { "reset control", IOREQ_TYPE_PIO, 0xcf9, 0xcf9, SZ(1), true, NULL, rcr_read, rcr_write },
+    { "ACPI PM1a control", IOREQ_TYPE_PIO, ACPI_PM1A_CNT_BLK_ADDRESS_V1,
+      ACPI_PM1A_CNT_BLK_ADDRESS_V1 + 1, SZ(1) | SZ(2), false, NULL, pm1cnt_read, pm1cnt_write },
     { "PCI config address", IOREQ_TYPE_PIO, 0xcf8, 0xcfb, SZ(4), false, NULL, cf8_read,
       cf8_write },
     { "PCI 00:00.0-00:02.0", IOREQ_TYPE_PCI_CONFIG, XEN_DMOP_PCI_SBDF(0, 0, 0, 0),
@@ -538,6 +583,14 @@ static int setup(void)
     if (low < ram)
         reserved = ram - low;
     fwcfg_init(&fwcfg, ram, reserved, nr_vcpus, (uint32_t)boot_fail_wait);
+    /* The ACPI tables; without them the firmware makes its own or none
+     * (the guest still boots: the MP table describes the same PC). */
+    if (acpi_build(&acpi, ram, nr_vcpus) ||
+        fwcfg_add_file(&fwcfg, ACPI_RSDP_FILE, acpi.rsdp, sizeof(acpi.rsdp)) ||
+        fwcfg_add_file(&fwcfg, ACPI_TABLES_FILE, acpi.tables, acpi.tables_len) ||
+        fwcfg_add_file(&fwcfg, ACPI_LOADER_FILE, acpi.loader, acpi.loader_len))
+        dlog("target d%u: no ACPI tables for %lu KiB of RAM and %u vCPUs", target,
+             (unsigned long)(ram >> 10), nr_vcpus);
     if (nr_vcpus > MAX_VCPUS) {
         dlog("target d%u: %u vCPUs, at most %u served", target, nr_vcpus, MAX_VCPUS);
         return -1;
@@ -700,6 +753,11 @@ int main(int argc, char **argv)
                 dlog("IDE: %lu sectors read, %lu written, %lu I/O errors from %s before the "
                      "unplug", ide_read_n, ide_written_n, ide_errors_n, disk_from);
         }
+        if (s5_asked) {
+            s5_asked = false;
+            dlog("d%u powers off through ACPI (PM1a_CNT, S5): remote_shutdown(poweroff) %ld",
+                 target, s5_rc);
+        }
         if (reset_asked) {
             reset_asked = false;
             dlog("d%u reset through 0xcf9: remote_shutdown(reboot) %ld", target, reset_rc);
@@ -708,8 +766,9 @@ int main(int argc, char **argv)
             break;
     }
     dlog("d%u is gone: %lu lines dropped, %lu requests refused, %lu bad UART accesses, "
-         "%lu bad PCI config accesses, %lu IRQ4 changes", target, lines_dropped, stats.refused,
-         com1.bad + mmio_uart.bad, pci.bad, irq_changes);
+         "%lu bad PCI config accesses, %lu IRQ4 changes, %lu sleep states refused", target,
+         lines_dropped, stats.refused, com1.bad + mmio_uart.bad, pci.bad, irq_changes,
+         sleep_refused);
     dlog("d%u: %lu requests by pointer (%lu stopped at memory it could not map), "
          "%lu guest pages mapped", target, stats.by_ptr, stats.ptr_bad, mapc_maps);
     if (ide_present(&ide))

@@ -9,7 +9,9 @@
  * latched count in range, 20 IRQ0s through the PIC into its handler while
  * it sleeps in HLT, each ended with an EOI (ISR empty after); IRQ0
  * masked: no interrupt for a while; counter 2 in mode 0 behind port
- * 0x61's gate, its output (bit 5) low, then high; with a device model
+ * 0x61's gate, its output (bit 5) low, then high; the ACPI PM timer (24
+ * bits, 32-bit reads only), TMR_STS in PM1a_STS when its bit 23 changes
+ * and cleared by a 1, and with TMR_EN the SCI on IRQ9 in HLT; with a device model
  * (COM1 answers), three THR-empty interrupts of COM1 on IRQ4, which the
  * device model raises with XEN_DMOP_set_isa_irq_level; then a triple
  * fault, which resets (reboots) the domain.  A failed check prints its line and
@@ -187,6 +189,79 @@ _start:
 4:      movw    $msg_pit2, %si
         call    puts
 
+        /* ---- the ACPI PM timer (0xb008): 24 bits, counting, read with
+         * 32-bit IN only (a 16-bit read gets all ones) */
+        movw    $0xb008, %dx
+        inl     %dx, %eax
+        movl    %eax, %ebx
+        testl   $0xff000000, %eax
+        jnz     fail_pm
+        movw    $0x100, %cx
+7:      inb     $0x61, %al              /* time passes */
+        loop    7b
+        inl     %dx, %eax
+        cmpl    %ebx, %eax
+        je      fail_pm
+        testl   $0xff000000, %eax
+        jnz     fail_pm
+        inw     %dx, %ax
+        cmpw    $0xffff, %ax
+        jne     fail_pm
+        /* PM1a_STS (0xb000): TMR_STS cleared by a 1, set again when the
+         * count's bit 23 changes: within 2^23 ticks (2.3 s) */
+        movw    $0xb000, %dx
+        movw    $0xffff, %ax
+        outw    %ax, %dx
+        inw     %dx, %ax
+        testw   $1, %ax
+        jnz     fail_pm
+8:      movw    $0xb000, %dx
+        inw     %dx, %ax
+        testw   $1, %ax
+        jnz     9f
+        movw    $0xb008, %dx
+        inl     %dx, %eax
+        subl    %ebx, %eax
+        andl    $0xffffff, %eax
+        cmpl    $0x900000, %eax
+        jb      8b
+        jmp     fail_pm                 /* bit 23 changed, TMR_STS did not come */
+9:      movw    $1, %ax
+        outw    %ax, %dx                /* a 1 clears it */
+        inw     %dx, %ax
+        testw   $1, %ax
+        jnz     fail_pm
+        movw    $msg_pm, %si
+        call    puts
+        /* TMR_EN (PM1a_EN, 0xb002): the SCI on IRQ9 (the slave's IRQ1,
+         * vector 0x71) when bit 23 next changes, while it sleeps in HLT */
+        movw    $sci, 0x1c4
+        movw    $0xf000, 0x1c6
+        movw    $0, 0x504
+        movb    $0xfb, %al              /* the master: only the cascade */
+        outb    %al, $0x21
+        movb    $0xfd, %al              /* the slave: only IRQ9 */
+        outb    %al, $0xa1
+        movw    $0xb002, %dx
+        movw    $1, %ax
+        outw    %ax, %dx
+        inw     %dx, %ax
+        cmpw    $1, %ax
+        jne     fail_pm
+        sti
+10:     hlt
+        cmpw    $0, 0x504
+        je      10b
+        cli
+        movw    $0xb002, %dx
+        xorw    %ax, %ax
+        outw    %ax, %dx
+        movb    $0xff, %al
+        outb    %al, $0xa1
+        outb    %al, $0x21
+        movw    $msg_sci, %si
+        call    puts
+
         /* ---- with a device model: COM1's THR-empty interrupt on IRQ4
          * (vector 0x0c), raised by the device model with
          * XEN_DMOP_set_isa_irq_level: three of them, each ended by
@@ -217,6 +292,22 @@ _start:
         outb    %al, %dx
         movw    $msg_irq4, %si
         call    puts
+        /* the device model's PM1a_CNT (0xb004): SCI_EN reads 1; SLP_EN
+         * with SLP_TYP 5, a state its DSDT does not offer, is refused
+         * (SLP_TYP kept, SLP_EN reads 0, the domain runs on) */
+        movw    $0xb004, %dx
+        inw     %dx, %ax
+        cmpw    $1, %ax
+        jne     fail_pm1cnt
+        movw    $0x3400, %ax
+        outw    %ax, %dx
+        inw     %dx, %ax
+        cmpw    $0x1401, %ax
+        jne     fail_pm1cnt
+        xorw    %ax, %ax
+        outw    %ax, %dx
+        movw    $msg_pm1cnt, %si
+        call    puts
 5:
         /* ---- a triple fault: a reset */
         movw    $msg_triple, %si
@@ -230,6 +321,23 @@ irq0:
         incw    %ss:0x500
         movb    $0x20, %al              /* non-specific EOI */
         outb    %al, $0x20
+        popw    %ax
+        iret
+
+sci:
+        pushw   %ax
+        pushw   %dx
+        movw    $0xb000, %dx            /* TMR_STS is why: clear it (the SCI goes) */
+        inw     %dx, %ax
+        testw   $1, %ax
+        jz      fail_pm
+        movw    $1, %ax
+        outw    %ax, %dx
+        incw    %ss:0x504
+        movb    $0x20, %al              /* EOI: the slave, then the master */
+        outb    %al, $0xa0
+        outb    %al, $0x20
+        popw    %dx
         popw    %ax
         iret
 
@@ -286,6 +394,12 @@ fail_pit2:
 fail_irq4:
         movw    $msg_fail_irq4, %si
         jmp     fail
+fail_pm:
+        movw    $msg_fail_pm, %si
+        jmp     fail
+fail_pm1cnt:
+        movw    $msg_fail_pm1cnt, %si
+        jmp     fail
 fail_triple:
         movw    $msg_fail_triple, %si
 fail:
@@ -303,6 +417,11 @@ msg_pit:         .asciz "hvm-fw: PIT counter 0 counts down from 1193\n"
 msg_ticks:       .asciz "hvm-fw: 20 timer interrupts through the PIC, ISR empty after EOI\n"
 msg_masked:      .asciz "hvm-fw: IRQ0 masked: no interrupt\n"
 msg_pit2:        .asciz "hvm-fw: PIT counter 2 reached 0 behind port 0x61\n"
+msg_pm:          .asciz "hvm-fw: ACPI PM timer counts (24 bits, 32-bit reads), TMR_STS when bit 23 changes\n"
+msg_sci:         .asciz "hvm-fw: the SCI on IRQ9 with TMR_EN, in HLT\n"
+msg_pm1cnt:      .asciz "hvm-fw: PM1a_CNT: SCI_EN set, a sleep state the DSDT lacks refused\n"
+msg_fail_pm1cnt: .asciz "hvm-fw: FAIL the device model's PM1a_CNT\n"
+msg_fail_pm:     .asciz "hvm-fw: FAIL the ACPI PM timer or PM1a event block\n"
 msg_irq4:        .asciz "hvm-fw: 3 COM1 interrupts from the device model on IRQ4\n"
 msg_triple:      .asciz "hvm-fw: a triple fault now\n"
 msg_fail_cmos:   .asciz "hvm-fw: FAIL a CMOS byte\n"

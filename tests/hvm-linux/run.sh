@@ -7,8 +7,10 @@
 # xAPIC (and switches it to x2APIC mode), the I/O APIC (the PIT's IRQ0 on pin 2, as the MP table
 # says, and COM1's IRQ4 reach it), the callback vector and the Xen clocksource, the Xen
 # platform device (00:02.0): it unplugs the emulated disk and NICs through the platform ports and
-# maps its grant table into the device's memory BAR; /init
-# (linux-pv's) runs processes and powers off; the device model powers off; every frame comes back.
+# maps its grant table into the device's memory BAR; the device model's ACPI tables (through
+# SeaBIOS's loader): the MADT, the PM timer (acpi_pm clocksource), the PCI root bridge and COM1
+# from the DSDT, the SCI on pin 9; /init (linux-pv's) runs processes and powers off through ACPI
+# S5 (the device model's PM1a_CNT); the device model powers off; every frame comes back.
 # The disk's sectors move by REP INSW in one ioreq each (requests by pointer).  SKIP without the
 # .debs.  HVM_LINUX_TIMEOUT: QEMU's seconds (default 240); HVM_LINUX_QEMU extra QEMU options.
 # TIMEOUT=300
@@ -55,7 +57,18 @@ for pat in \
     'dm: d1 serial: \[ *[0-9.]+\] \.\.TIMER: vector=0x30 apic1=0 pin1=2 apic2=-1 pin2=-1$' \
     'dm: d1 serial: linux-pv: interrupts: 0: [1-9][0-9]* IO-APIC 2-edge timer$' \
     'dm: d1 serial: linux-pv: interrupts: 4: [1-9][0-9]* IO-APIC 4-edge ttyS0$' \
+    'dm: d1 serial: \[ *[0-9.]+\] ACPI: RSDP 0x[0-9A-F]+ 000024 \(v02 KEEL  \)$' \
+    'dm: d1 serial: \[ *[0-9.]+\] ACPI: PM-Timer IO Port: 0xb008$' \
+    'dm: d1 serial: \[ *[0-9.]+\] ACPI: INT_SRC_OVR \(bus 0 bus_irq 9 global_irq 9 high level\)$' \
+    'dm: d1 serial: \[ *[0-9.]+\] ACPI: PM: \(supports S0 S5\)$' \
+    'dm: d1 serial: \[ *[0-9.]+\] ACPI: PCI Root Bridge \[PCI0\] \(domain 0000 \[bus 00-ff\]\)$' \
+    'dm: d1 serial: \[ *[0-9.]+\] pnp: PnP ACPI: found 1 devices$' \
+    'dm: d1 serial: \[ *[0-9.]+\] clocksource: acpi_pm: mask: 0xffffff ' \
+    'dm: d1 serial: \[ *[0-9.]+\] i8042: PNP: No PS/2 controller found\.$' \
+    'dm: d1 serial: linux-pv: interrupts: 9: 0 IO-APIC 9-fasteoi acpi$' \
     'dm: d1 serial: linux-pv: init done, powering off$' \
+    'dm: d1 serial: \[ *[0-9.]+\] ACPI: PM: Preparing to enter system sleep state S5$' \
+    'dm: d1 powers off through ACPI \(PM1a_CNT, S5\): remote_shutdown\(poweroff\) 0$' \
     'd1 \(hvm\) shut down: poweroff$' \
     'dm: d1: [0-9]{4,} requests by pointer \(0 stopped at memory it could not map\)' \
     'd2 \(dm\) shut down: poweroff$' \
@@ -67,6 +80,9 @@ if grep -q 'PANIC\|hypervisor fault\|LEAK\|crashed' "$log"; then
 fi
 if grep -Eq 'serial: .*(Kernel panic|BUG:|Oops|MP-BIOS bug|registers return all ones)' "$log"; then
     echo "hvm-linux: the kernel panicked, oopsed or found no working I/O APIC"; fail=1
+fi
+if grep -Eq 'serial: .*(ACPI (BIOS )?(Error|Warning)|\[Firmware Bug\]|PM-Timer running at invalid rate)' "$log"; then
+    echo "hvm-linux: Linux found fault with the ACPI tables or the PM timer"; fail=1
 fi
 if [ "$rc" -ne 33 ]; then
     echo "hvm-linux: QEMU exit $rc, expected 33 (log: $log)"; fail=1
