@@ -835,9 +835,12 @@ static int emulate(struct dec *dp)
         if (m.kind == OP_MEM && !imm_form) {
             /* A register bit offset addresses a bit string: signed. */
             int64_t off = (int64_t)sext(bit, ob);
-            int64_t word = off >= 0 ? off / (int64_t)bits : -((-off + (int64_t)bits - 1) / (int64_t)bits);
-            m.ea += (uint64_t)(word * (int64_t)ob);
-            bit = (uint64_t)(off - word * (int64_t)bits);
+            /* floor(off / bits) by an arithmetic shift (bits is 16, 32 or
+             * 64): no negation, so INT64_MIN is fine too */
+            unsigned shift = ob == 2 ? 4 : ob == 4 ? 5 : 6;
+            int64_t word = off >> shift;
+            m.ea += (uint64_t)word * ob;
+            bit = (uint64_t)off & (bits - 1);
         } else {
             bit &= bits - 1;
         }
