@@ -238,9 +238,11 @@ _Static_assert(HVM_NR_PARAMS == sizeof(((struct hvm_domain *)0)->params) / sizeo
  * Xen: an index past HVM_NR_PARAMS is -EINVAL; the guest may set only
  * the callback (HVM_PARAM_CALLBACK_IRQ); the xenstore and console pages
  * and channels the builder sets, and every other param, are -EPERM to
- * set.  The callback must be the "vector" type (no IOAPIC or PCI INTx to
- * route a GSI through): vectors 0x10..0xff; 0 turns it off; anything
- * else is -EINVAL.  Delivery: hvm_inject_callback.
+ * set.  The callback is the "vector" type (vectors 0x10..0xff) or, for a
+ * type=hvm domain (which has an I/O APIC), a GSI of the I/O APIC's PCI
+ * pins (16-47) or a PCI INTx line (segment and bus 0, any devfn, INTA-D:
+ * its GSI by the _PRT mapping); 0 turns it off; anything else is
+ * -EINVAL.  Delivery: hvm_inject_callback, hvm_callback_level.
  */
 static long hvm_op_param(struct vcpu *v, unsigned long op, unsigned long arg)
 {
@@ -261,9 +263,19 @@ static long hvm_op_param(struct vcpu *v, unsigned long op, unsigned long arg)
     if (p.index != HVM_PARAM_CALLBACK_IRQ)
         return -XEN_EPERM;
     if (p.value != 0) {
-        if ((p.value >> 56) != HVM_PARAM_CALLBACK_TYPE_VECTOR ||
-            (p.value & ~((uint64_t)0xff << 56)) > 0xff || (p.value & 0xff) < 0x10)
+        uint64_t type = p.value >> 56, via = p.value & ((1ULL << 56) - 1);
+        if (type == HVM_PARAM_CALLBACK_TYPE_VECTOR) {
+            if (via > 0xff || via < 0x10)
+                return -XEN_EINVAL;
+        } else if (type == HVM_PARAM_CALLBACK_TYPE_GSI && d->arch.hvm.firmware) {
+            if (via < 16 || via >= 48)
+                return -XEN_EINVAL;       /* the I/O APIC's PCI pins; not an ISA line */
+        } else if (type == HVM_PARAM_CALLBACK_TYPE_PCI_INTX && d->arch.hvm.firmware) {
+            if (via & ~0xff03ULL)
+                return -XEN_EINVAL;       /* segment 0, bus 0, devfn, INTA-INTD */
+        } else {
             return -XEN_EINVAL;
+        }
     }
     __atomic_store_n(&d->arch.hvm.params[p.index], p.value, __ATOMIC_RELEASE);
     return 0;
@@ -315,8 +327,45 @@ void hvm_intr_window(struct vcpu *v)
               vmcb_rd32(vmcb, VMCB_MISC1_INTERCEPTS) | ICPT_VINTR);
 }
 
+/* The line of a callback via a GSI or PCI INTx (a type=hvm domain's, as
+ * Xen's HVMIRQ_callback_gsi and _pci_intx): asserted while vCPU 0's
+ * evtchn_upcall_pending is set, looked at before each VMRUN of vCPU 0 and
+ * at an EOI of a level-triggered vector (so the handled upcall's line has
+ * fallen before the I/O APIC looks at it again).  A new callback first
+ * lets the old line go.  Only vCPU 0 runs this (one vCPU). */
+static void cb_line(struct domain *d, uint64_t cb, bool level)
+{
+    if ((cb >> 56) == HVM_PARAM_CALLBACK_TYPE_GSI)
+        vioapic_gsi_level(d, (unsigned)(cb & 0xff), level);
+    else if ((cb >> 56) == HVM_PARAM_CALLBACK_TYPE_PCI_INTX)
+        vioapic_pci_intx(d, (unsigned)(cb >> 11) & 31, (unsigned)cb & 3, level);
+}
+
+void hvm_callback_level(struct domain *d)
+{
+    struct hvm_domain *h = &d->arch.hvm;
+    if (!h->firmware || !d->vcpu[0])
+        return;
+    uint64_t cb = __atomic_load_n(&h->params[HVM_PARAM_CALLBACK_IRQ], __ATOMIC_ACQUIRE);
+    if (cb != h->cb_via) {
+        if (h->cb_asserted)
+            cb_line(d, h->cb_via, false);
+        h->cb_asserted = false;
+        h->cb_via = cb;
+    }
+    if (!cb || (cb >> 56) == HVM_PARAM_CALLBACK_TYPE_VECTOR)
+        return;
+    bool want = __atomic_load_n(&d->vcpu[0]->vcpu_info->evtchn_upcall_pending, __ATOMIC_ACQUIRE);
+    if (want != h->cb_asserted) {
+        h->cb_asserted = want;
+        cb_line(d, cb, want);
+    }
+}
+
 void hvm_inject_callback(struct vcpu *v)
 {
+    if (v->id == 0)
+        hvm_callback_level(v->domain);
     uint8_t *vmcb = v->arch.hvm.vmcb;
     uint64_t cb = __atomic_load_n(&v->domain->arch.hvm.params[HVM_PARAM_CALLBACK_IRQ],
                                   __ATOMIC_ACQUIRE);

@@ -82,7 +82,7 @@ void hvm_timer_arm(struct vcpu *v);
  * ID; 0xff: broadcast) reaches v's local APIC; a fixed interrupt to it
  * (IRR, from any pCPU: atomic; v woken or kicked). */
 bool vlapic_match_dest(struct vcpu *v, uint8_t dest, bool logical);
-void vlapic_set_irq(struct vcpu *v, uint8_t vec);
+void vlapic_set_irq(struct vcpu *v, uint8_t vec, bool level);
 
 /* A type=hvm domain's I/O APIC (vioapic.c): made at build (-1: no
  * memory; hvm_vioapic_free in hvm.h); its page at 0xfec00000 (true: the
@@ -90,6 +90,17 @@ void vlapic_set_irq(struct vcpu *v, uint8_t vec);
 int vioapic_init(struct domain *d);
 bool vioapic_mmio(struct vcpu *v, uint64_t gpa, unsigned size, bool write, uint64_t *val);
 void vioapic_isa_irq(struct domain *d, unsigned irq);
+/* Inputs that stay (vioapic.c): an ISA line's level (its pin), a PCI
+ * INTx line's (device 0-31, intx 0-3: its GSI, vioapic_pci_intx_gsi); the
+ * local APIC's EOI of a level-triggered vector; the callback's line
+ * (hvm.c: HVM_PARAM_CALLBACK_IRQ via a GSI or PCI INTx follows vCPU 0's
+ * evtchn_upcall_pending). */
+void vioapic_isa_level(struct domain *d, unsigned irq, bool level);
+void vioapic_gsi_level(struct domain *d, unsigned gsi, bool level);   /* 16-47 */
+unsigned vioapic_pci_intx_gsi(unsigned device, unsigned intx);
+void vioapic_pci_intx(struct domain *d, unsigned device, unsigned intx, bool level);
+void vioapic_eoi(struct domain *d, uint8_t vec);
+void hvm_callback_level(struct domain *d);
 
 /* vcpu_areas.c: VCPUOP_register_vcpu_info by GFN; the runstate and time
  * areas written before a VMRUN into its kernel. */

@@ -272,6 +272,8 @@ static size_t op_size(uint32_t op)
         return sizeof(struct xen_dm_op_remote_shutdown);
     case XEN_DMOP_set_isa_irq_level:
         return sizeof(struct xen_dm_op_set_isa_irq_level);
+    case XEN_DMOP_set_pci_intx_level:
+        return sizeof(struct xen_dm_op_set_pci_intx_level);
     default:
         return 0;
     }
@@ -340,6 +342,18 @@ long do_dm_op(unsigned long domid, unsigned long nr_bufs, unsigned long bufs,
                 rc = -XEN_EOPNOTSUPP;
             else
                 hvm_isa_irq_level(d, l->isa_irq, l->level);
+        } else if (op.op == XEN_DMOP_set_pci_intx_level) {
+            /* As Xen: segment and bus 0, device 0-31, INTA-INTD, level 0
+             * or 1; its GSI on the I/O APIC (16-47, the DSDT's _PRT).  No
+             * PIIX3 link routing to the PICs (set_pci_link_route is not
+             * offered): APIC mode only. */
+            struct xen_dm_op_set_pci_intx_level *l = &op.u.set_pci_intx_level;
+            if (l->domain || l->bus || l->device > 31 || l->intx > 3 || l->level > 1)
+                rc = -XEN_EINVAL;
+            else if (!d->arch.hvm.firmware)
+                rc = -XEN_EOPNOTSUPP;
+            else
+                vioapic_pci_intx(d, l->device, l->intx, l->level);
         } else {
             domain_lock(d);
             rc = d->shutdown ? -XEN_ESRCH : dm_op_locked(d, cur, &op);

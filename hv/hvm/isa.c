@@ -424,10 +424,12 @@ void hvm_isa_inject(struct vcpu *v)
 }
 
 /*
- * XEN_DMOP_set_isa_irq_level from d's device model: ISA IRQ irq (0-15)
- * asserted or not.  The PICs are edge-triggered here: a rising line makes
- * a request (a line held high makes no second one until it falls), and
- * the vCPU is woken from HLT or made to look at once.
+ * XEN_DMOP_set_isa_irq_level from d's device model (or the SCI of
+ * pmtimer.c): ISA IRQ irq (0-15) asserted or not.  The PICs are
+ * edge-triggered here: a rising line makes a request (a line held high
+ * makes no second one until it falls), and the vCPU is woken from HLT or
+ * made to look at once; the I/O APIC's pin follows the line (a
+ * level-triggered pin delivers again after EOI while it stays high).
  */
 void hvm_isa_irq_level(struct domain *d, unsigned irq, bool level)
 {
@@ -435,10 +437,11 @@ void hvm_isa_irq_level(struct domain *d, unsigned irq, bool level)
     uint16_t bit = (uint16_t)(1u << irq);
     uint16_t was = level ? __atomic_fetch_or(&isa->lines, bit, __ATOMIC_ACQ_REL)
                          : __atomic_fetch_and(&isa->lines, (uint16_t)~bit, __ATOMIC_ACQ_REL);
+    if (!!(was & bit) != level)
+        vioapic_isa_level(d, irq, level);        /* its pin: an edge, or a level held */
     if (!level || (was & bit))
         return;
     pic_raise(isa, irq);
-    vioapic_isa_irq(d, irq);
     struct vcpu *v = d->vcpu[0];
     if (v->state == VCPU_BLOCKED)
         vcpu_wake(v);

@@ -12,7 +12,8 @@
  * LDR (derived from the ID in x2APIC mode, as x2APIC defines it; written
  * by the guest with DFR in xAPIC mode), TPR, PPR, EOI, SVR, ISR/TMR/IRR,
  * ESR, the six LVTs, ICR and SELF_IPI for fixed interrupts to itself
- * (IRR -> ISR at injection, EOI clears the highest ISR bit), the divide
+ * (IRR -> ISR at injection, EOI clears the highest ISR bit; TMR marks the
+ * I/O APIC's level-triggered vectors, whose EOI it is told), the divide
  * configuration; IA32_APIC_BASE's legal transitions (xAPIC to x2APIC,
  * either to disabled, disabled to xAPIC; others and a moved base #GP).
  * The timer, one-shot and periodic (no TSC-deadline mode: CPUID does not
@@ -170,8 +171,13 @@ bool vlapic_match_dest(struct vcpu *v, uint8_t dest, bool logical)
     return (dest >> 4) == (ldr >> 4) && (dest & ldr & 0xf);   /* cluster */
 }
 
-void vlapic_set_irq(struct vcpu *v, uint8_t vec)
+void vlapic_set_irq(struct vcpu *v, uint8_t vec, bool level)
 {
+    struct hvm_vlapic *l = lapic(v);
+    if (level)
+        __atomic_fetch_or(&l->tmr[vec / 32], 1u << (vec % 32), __ATOMIC_ACQ_REL);
+    else
+        __atomic_fetch_and(&l->tmr[vec / 32], ~(1u << (vec % 32)), __ATOMIC_ACQ_REL);
     set_irr(v, vec);
     if (v->state == VCPU_BLOCKED)
         vcpu_wake(v);
@@ -368,7 +374,7 @@ static bool reg_read(struct vcpu *v, uint32_t msr, uint64_t *val)
         return true;
     }
     if (msr >= X2_TMR && msr < X2_TMR + 8) {
-        *val = 0;                            /* every interrupt is edge */
+        *val = __atomic_load_n(&l->tmr[msr - X2_TMR], __ATOMIC_ACQUIRE);
         return true;
     }
     if (msr >= X2_IRR && msr < X2_IRR + 8) {
@@ -407,8 +413,13 @@ static bool reg_write(struct vcpu *v, uint32_t msr, uint32_t v32, uint64_t val)
         if (v32 && x2apic_mode(l))
             return false;                    /* x2APIC: a non-zero EOI is #GP */
         int isr = highest_bit(l->isr);
-        if (isr >= 0)
+        if (isr >= 0) {
             l->isr[isr / 32] &= ~(1u << (isr % 32));
+            uint32_t bit = 1u << (isr % 32);
+            /* a level-triggered vector: the I/O APIC hears the EOI */
+            if (__atomic_fetch_and(&l->tmr[isr / 32], ~bit, __ATOMIC_ACQ_REL) & bit)
+                vioapic_eoi(v->domain, (uint8_t)isr);
+        }
         return true;
     }
     case X2_SVR:

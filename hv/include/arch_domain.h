@@ -119,7 +119,7 @@ struct hvm_vcpu {
         uint32_t ldr, dfr;         /* xAPIC mode's logical destination */
         uint32_t icr_hi;           /* xAPIC mode's ICR destination half */
         uint32_t tpr, svr, esr, tdcr, lvt[6];
-        uint32_t irr[8], isr[8];
+        uint32_t irr[8], isr[8], tmr[8];
         uint64_t icr;
         uint32_t tmict;            /* the timer's initial count */
         uint64_t timer_next;       /* its next expiry, system time (0: stopped) */
@@ -183,6 +183,8 @@ struct hvm_domain {
     struct hvm_ioreq *ioreq;       /* its ioreq servers (ioreq.c; NULL: none made yet) */
     uint32_t pci_cf8;              /* the last 32-bit write to port 0xcf8 (ioreq.c) */
     bool firmware;                 /* type=hvm: started at its firmware's reset vector */
+    uint64_t cb_via;               /* the callback (GSI or PCI INTx) whose line ... */
+    bool cb_asserted;              /* ... is asserted now (hvm.c, hvm_callback_level) */
     struct hvm_rtc {               /* type=hvm: its RTC and CMOS (rtc.c) */
         uint8_t index;
         uint8_t nvram[128];

@@ -23,9 +23,9 @@
  * - DSDT: \_SB.PCI0, the PCI root (PNP0A03) with its bus numbers, the
  *   configuration ports and the windows the firmware places BARs in (I/O
  *   outside 0xcf8-0xcff, the VGA hole, the hole from the top of RAM to the
- *   I/O APIC); \_SB.PCI0.ISA.COM1 (PNP0501 at 0x3f8, IRQ 4); \_S5 for
+ *   I/O APIC) and its _PRT (each slot's INTA-D on GSI 16-47, Xen's
+ *   mapping); \_SB.PCI0.ISA.COM1 (PNP0501 at 0x3f8, IRQ 4); \_S5 for
  *   power off (SLP_TYP 0, which the device model's PM1a_CNT takes).
- *   No _PRT: PCI interrupt routing is not described (docs/hvm.md).
  */
 #include "acpi.h"
 #include <stdbool.h>
@@ -291,6 +291,25 @@ static int dsdt(struct aml *m, uint64_t ram)
     n += dword_memory(r + n, 0x000a0000, 0x000bffff);
     n += dword_memory(r + n, (uint32_t)ram, IOAPIC_BASE - 1);
     resources(m, r, n);
+    /* _PRT: every slot's INTA-INTD on the I/O APIC's GSI 16-47 by Xen's
+     * hvm_pci_intx_gsi, as hvmloader's DSDT says and the hypervisor wires
+     * them (APIC mode; no link devices for PIC mode). */
+    name(m, "_PRT");
+    byte(m, 0x12);
+    pkg_begin(m);
+    byte(m, 128);
+    for (uint32_t slot = 0; slot < 32; slot++)
+        for (uint32_t pin = 0; pin < 4; pin++) {
+            byte(m, 0x12);
+            pkg_begin(m);
+            byte(m, 4);
+            integer(m, slot << 16 | 0xffff);
+            integer(m, pin);
+            integer(m, 0);
+            integer(m, (((slot << 2) + (slot >> 3) + pin) & 31) + 16);
+            pkg_end(m);
+        }
+    pkg_end(m);
     device_begin(m, "ISA_");            /* the PIIX3 at 00:01.0 */
     name(m, "_ADR");
     integer(m, 0x00010000);
@@ -347,7 +366,10 @@ int acpi_build(struct acpi_blobs *a, uint64_t ram, unsigned cpus)
     off += FACS_LEN;
 
     a->dsdt = off;
-    struct aml m = { .b = t + off + SDT_HDR, .cap = ACPI_TABLES_MAX - off - SDT_HDR - 1024 };
+    /* room for the DSDT: what the other tables need (and their padding) is kept */
+    uint32_t madt_len = SDT_HDR + 8 + 8 * cpus + 12 + 2 * 10 + 6;
+    uint32_t rest = 8 + FADT_LEN + 8 + madt_len + 8 + SDT_HDR + 8 + 8 + SDT_HDR + 16;
+    struct aml m = { .b = t + off + SDT_HDR, .cap = ACPI_TABLES_MAX - off - SDT_HDR - rest };
     if (dsdt(&m, ram))
         return -1;
     a->dsdt_len = SDT_HDR + m.len;

@@ -11,7 +11,7 @@
 #define ACPI_RSDP_FILE   "etc/acpi/rsdp"
 #define ACPI_TABLES_FILE "etc/acpi/tables"
 #define ACPI_LOADER_FILE "etc/table-loader"
-#define ACPI_TABLES_MAX  2048
+#define ACPI_TABLES_MAX  4096
 #define ACPI_LOADER_MAX  (24 * 128)
 #define ACPI_MAX_CPUS    128
 

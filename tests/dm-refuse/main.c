@@ -156,7 +156,7 @@ int main(int argc, char **argv)
     CHECK_EQ(dm_op(other, &op, sizeof(op)), -XEN_EPERM);       /* not its target */
     CHECK_EQ(dm_op(1000, &op, sizeof(op)), -XEN_ESRCH);
     /* ISA IRQ levels: bad IRQ or level; a PVH target has no PICs.  A
-     * remote shutdown with an unknown reason. */
+     * remote shutdown with an unknown reason (after the PCI INTx levels). */
     struct xen_dm_op il = { .op = XEN_DMOP_set_isa_irq_level };
     il.u.set_isa_irq_level.isa_irq = 16;
     il.u.set_isa_irq_level.level = 1;
@@ -166,6 +166,28 @@ int main(int argc, char **argv)
     CHECK_EQ(dm_op(peer, &il, sizeof(il)), -XEN_EINVAL);
     il.u.set_isa_irq_level.level = 1;
     CHECK_EQ(dm_op(peer, &il, sizeof(il)), -XEN_EOPNOTSUPP);
+    /* PCI INTx levels: another segment or bus, a device past 31, INTx
+     * past D, a level past 1; a PVH target has no I/O APIC. */
+    struct xen_dm_op px = { .op = XEN_DMOP_set_pci_intx_level };
+    struct xen_dm_op_set_pci_intx_level *pl = &px.u.set_pci_intx_level;
+    pl->device = 2;
+    pl->level = 1;
+    pl->domain = 1;
+    CHECK_EQ(dm_op(peer, &px, sizeof(px)), -XEN_EINVAL);
+    pl->domain = 0;
+    pl->bus = 1;
+    CHECK_EQ(dm_op(peer, &px, sizeof(px)), -XEN_EINVAL);
+    pl->bus = 0;
+    pl->device = 32;
+    CHECK_EQ(dm_op(peer, &px, sizeof(px)), -XEN_EINVAL);
+    pl->device = 2;
+    pl->intx = 4;
+    CHECK_EQ(dm_op(peer, &px, sizeof(px)), -XEN_EINVAL);
+    pl->intx = 0;
+    pl->level = 2;
+    CHECK_EQ(dm_op(peer, &px, sizeof(px)), -XEN_EINVAL);
+    pl->level = 1;
+    CHECK_EQ(dm_op(peer, &px, sizeof(px)), -XEN_EOPNOTSUPP);
     struct xen_dm_op rs = { .op = XEN_DMOP_remote_shutdown };
     rs.u.remote_shutdown.reason = 99;
     CHECK_EQ(dm_op(peer, &rs, sizeof(rs)), -XEN_EINVAL);

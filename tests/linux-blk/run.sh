@@ -14,7 +14,8 @@
 # and tapdisk must serve indirect requests.
 # SKIPs without the Linux guest (ci/linux-guest.sh).  LINUX_BLK_TYPE=pvh boots the same
 # kernel as a PVH guest (tests/linux-blk-pvh), =hvm as an HVM guest from SeaBIOS and GRUB
-# (tests/linux-blk-hvm); LINUX_BLK_OUT the output directory.
+# (tests/linux-blk-hvm); LINUX_BLK_OUT the output directory; LINUX_BLK_ARGS more kernel
+# arguments (HVM), LINUX_BLK_INTX=1 checks events came by the platform device's INTx.
 set -uo pipefail
 out=${LINUX_BLK_OUT:-build/tests/linux-blk}
 rm -rf "$out" && mkdir -p "$out/tree/images/vm" "$out/x/images/vm" "$out/mod"
@@ -56,7 +57,7 @@ if [ "${LINUX_BLK_TYPE:-pv}" = hvm ]; then
     # it, then Linux's own xvda; the disk under test is xvdb (blkdev=, an
     # environment variable of /init).  The kernel's console is hvc0 (COM1 too).
     bash tests/hvm-linux/mkdisk.sh $L/vmlinuz "$out/initrd.img" "$out/boot.img" \
-        "console=ttyS0 console=hvc0 blkdev=xvdb" >"$out/mkdisk.log" 2>&1 || fail "mkdisk: $(cat "$out/mkdisk.log")"
+        "console=ttyS0 console=hvc0 blkdev=xvdb ${LINUX_BLK_ARGS:-}" >"$out/mkdisk.log" 2>&1 || fail "mkdisk: $(cat "$out/mkdisk.log")"
     mkdir -p "$out/tree/images/hvm"
     qemu-img convert -q -f raw -O qcow2 "$out/boot.img" "$out/tree/images/hvm/boot.qcow2" || fail "qemu-img convert"
     mkfs.ext4 -q -F -d "$out/tree" "$store" 64M || fail "mkfs.ext4 failed"
@@ -110,6 +111,15 @@ if [ "${LINUX_BLK_TYPE:-pv}" = hvm ]; then
     a=$(grep -nF '/backend/vbd/4/51712: closed' "$log" | head -1 | cut -d: -f1)
     b=$(grep -nF '/backend/vbd/3/51712: connected' "$log" | head -1 | cut -d: -f1)
     [ -n "$a" ] && [ -n "$b" ] && [ "$a" -lt "$b" ] || fail "Linux's xvda connected before the device model let it go"
+fi
+if [ -n "${LINUX_BLK_INTX:-}" ]; then
+    # Without the callback vector every event (the console's, xenstore's,
+    # blkfront's) came through the Xen platform device's INTA: level, on
+    # GSI 24 by the DSDT's _PRT, HVM_PARAM_CALLBACK_IRQ via PCI INTx.
+    grep -qE 'Xen HVM callback vector for event delivery is enabled' "$log" && fail "the callback vector was used"
+    # GSI 24, level-triggered (fasteoi), the platform device's: 100 and more
+    grep -qE '\(linux\) linux-blk: interrupts: 24: [0-9]{3,} IO-APIC 24-fasteoi xen-platform-pci$' "$log" \
+        || fail "fewer than 100 events through the platform device's INTx on GSI 24"
 fi
 if [ "${LINUX_BLK_TYPE:-pv}" = pvh ]; then
     grep -qE '\(linux\) .*Booting kernel on Xen PVH$' "$log" || fail "Linux did not boot as PVH"

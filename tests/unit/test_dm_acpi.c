@@ -5,7 +5,8 @@
  * XSDT naming the FADT and the MADT, the FADT's FACS, DSDT, PM blocks at
  * Xen's V1 ports and reset register, the MADT's entries, and the DSDT's
  * AML walked: its packages nest exactly, \_SB.PCI0 (PNP0A03) with a
- * resource template whose windows start at the top of RAM, COM1 (PNP0501),
+ * resource template whose windows start at the top of RAM, its _PRT
+ * (every slot's INTA-D on Xen's GSI 16-47), COM1 (PNP0501),
  * \_S5.  And the refusals: no vCPU, too many, RAM not page-aligned or into
  * the PCI hole. */
 #include <string.h>
@@ -116,6 +117,19 @@ static const uint8_t *find(const uint8_t *b, const uint8_t *e, const void *pat, 
         if (!memcmp(p, pat, n))
             return p;
     return NULL;
+}
+
+/* An AML integer at *p (Zero, One, Byte/Word/DWord constants), advancing it. */
+static uint32_t aml_int(const uint8_t **p)
+{
+    const uint8_t *q = *p;
+    switch (q[0]) {
+    case 0x00: case 0x01: *p = q + 1; return q[0];
+    case 0x0a: *p = q + 2; return q[1];
+    case 0x0b: *p = q + 3; return rd16(q + 1);
+    case 0x0c: *p = q + 5; return rd32(q + 1);
+    default: *p = q + 1; return 0xdeadbeefu;
+    }
 }
 
 /* Device(NAME) inside [b, e): its body's end, or NULL. */
@@ -246,6 +260,32 @@ static void check(uint64_t ram, unsigned cpus)
                 }
             }
             EXPECT(hole && bus && ended);
+        }
+        /* _PRT: 128 entries, slot 0-31 x INTA-D, each on Xen's GSI */
+        static const uint8_t prt[] = { 0x08, '_', 'P', 'R', 'T', 0x12 };
+        const uint8_t *q = find(body, pci_end, prt, sizeof(prt));
+        EXPECT(q);
+        if (q) {
+            q += sizeof(prt);
+            const uint8_t *pend = q + pkglen(q, &n);
+            q += n;
+            EXPECT(*q++ == 128);
+            unsigned good = 0;
+            for (uint32_t slot = 0; slot < 32; slot++)
+                for (uint32_t pin = 0; pin < 4 && q < pend; pin++) {
+                    if (*q++ != 0x12)
+                        break;
+                    const uint8_t *eend = q + pkglen(q, &n);
+                    q += n;
+                    bool ok = *q++ == 4;
+                    ok = ok && aml_int(&q) == (slot << 16 | 0xffff);
+                    ok = ok && aml_int(&q) == pin;
+                    ok = ok && aml_int(&q) == 0;
+                    ok = ok && aml_int(&q) == (((slot << 2) + (slot >> 3) + pin) & 31) + 16;
+                    good += ok && q == eend;
+                    q = eend;
+                }
+            EXPECT(good == 128 && q == pend);
         }
         const uint8_t *isa_body, *isa_end = device(body, pci_end, "ISA_", &isa_body);
         EXPECT(isa_end && isa_end == pci_end);

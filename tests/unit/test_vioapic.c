@@ -6,7 +6,9 @@
  * entry names, and refusals: other widths and offsets (all ones, dropped,
  * counted), absent and read-only registers, masked pins, ExtINT (the
  * PICs'), NMI/SMI/INIT (counted, not delivered), another destination,
- * addresses outside the page and domains without one. */
+ * addresses outside the page and domains without one; level-triggered
+ * pins: remote IRR, shared PCI INTx lines, delivery again after EOI while
+ * asserted, on unmasking, and none after the line falls. */
 #include <stdlib.h>
 #include <string.h>
 #include "lib.h"
@@ -28,7 +30,14 @@ void free_hv_pages(void *va, unsigned order)
     free(va);
 }
 
-static unsigned delivered, last_vec;
+static unsigned delivered, last_vec, callbacks;
+static bool last_level;
+
+void hvm_callback_level(struct domain *d)
+{
+    (void)d;
+    callbacks++;
+}
 
 bool vlapic_match_dest(struct vcpu *v, uint8_t dest, bool logical)
 {
@@ -36,11 +45,12 @@ bool vlapic_match_dest(struct vcpu *v, uint8_t dest, bool logical)
     return logical ? (dest & 1) != 0 : dest == 0 || dest == 0xff;
 }
 
-void vlapic_set_irq(struct vcpu *v, uint8_t vec)
+void vlapic_set_irq(struct vcpu *v, uint8_t vec, bool level)
 {
     (void)v;
     delivered++;
     last_vec = vec;
+    last_level = level;
 }
 
 static struct vcpu v0;
@@ -85,17 +95,17 @@ int main(void)
     /* outside its 256 bytes: not its access */
     EXPECT(!vioapic_mmio(&v0, 0xfec00100, 4, false, &val));
     EXPECT(!vioapic_mmio(&v0, 0xfebffffc, 4, false, &val));
-    /* ID, version (24 pins, 0x11), arbitration */
-    EXPECT(reg(0) == 0 && reg(1) == 0x00170011 && reg(2) == 0);
+    /* ID, version (48 pins, 0x11), arbitration */
+    EXPECT(reg(0) == 0 && reg(1) == 0x002f0011 && reg(2) == 0);
     set_reg(0, 0x0f000000 | 0x00ffffff);
     EXPECT(reg(0) == 0x0f000000 && reg(2) == 0x0f000000);
     set_reg(1, 0x12345678);                         /* read-only */
-    EXPECT(reg(1) == 0x00170011);
-    EXPECT(reg(0x40) == 0xffffffffu);               /* past pin 23 */
-    EXPECT(rd(0xfec00000, 4) == 0x40);              /* IOREGSEL reads back */
+    EXPECT(reg(1) == 0x002f0011);
+    EXPECT(reg(0x70) == 0xffffffffu);               /* past pin 47 */
+    EXPECT(rd(0xfec00000, 4) == 0x70);              /* IOREGSEL reads back */
     /* every pin masked at first */
     bool masked = true;
-    for (unsigned p = 0; p < 24; p++)
+    for (unsigned p = 0; p < 48; p++)
         masked = masked && reg(0x10 + 2 * p) == 0x10000 && reg(0x11 + 2 * p) == 0;
     EXPECT(masked);
     /* a masked pin delivers nothing */
@@ -152,6 +162,54 @@ int main(void)
     vioapic_isa_irq(&d, 24);
     vioapic_isa_irq(&d, 200);
     EXPECT(delivered == 4);
+    /* level-triggered: PCI device 1's INTA is GSI 20 (Xen's mapping) */
+    EXPECT(vioapic_pci_intx_gsi(1, 0) == 20 && vioapic_pci_intx_gsi(2, 0) == 24 &&
+           vioapic_pci_intx_gsi(8, 3) == 20 && vioapic_pci_intx_gsi(31, 3) == 18);
+    unsigned before = delivered;
+    set_reg(0x10 + 2 * 20, 0x50 | 1u << 15 | 1u << 13);   /* level, active low, vector 0x50 */
+    set_reg(0x11 + 2 * 20, 0);
+    vioapic_pci_intx(&d, 1, 0, true);
+    EXPECT(delivered == before + 1 && last_vec == 0x50 && last_level);
+    EXPECT(reg(0x10 + 2 * 20) & (1u << 14));               /* remote IRR */
+    vioapic_pci_intx(&d, 8, 3, true);                      /* shares GSI 20: no second */
+    EXPECT(delivered == before + 1);
+    vioapic_pci_intx(&d, 1, 0, false);                     /* device 8 still holds it */
+    vioapic_eoi(&d, 0x50);
+    EXPECT(delivered == before + 2 && callbacks == 1);     /* again: still asserted */
+    vioapic_pci_intx(&d, 8, 3, false);
+    vioapic_eoi(&d, 0x50);
+    EXPECT(delivered == before + 2 && !(reg(0x10 + 2 * 20) & (1u << 14)));
+    vioapic_eoi(&d, 0x50);                                 /* a stray EOI: nothing */
+    EXPECT(delivered == before + 2);
+    /* masked while asserted: nothing; unmasked: delivered */
+    set_reg(0x10 + 2 * 20, 0x50 | 1u << 15 | 1u << 16);
+    vioapic_pci_intx(&d, 1, 0, true);
+    EXPECT(delivered == before + 2);
+    set_reg(0x10 + 2 * 20, 0x50 | 1u << 15);
+    EXPECT(delivered == before + 3);
+    /* to edge: remote IRR goes; an ISA line held high on an edge pin
+     * delivers once, on a level pin again after each EOI */
+    set_reg(0x10 + 2 * 20, 0x50);
+    EXPECT(!(reg(0x10 + 2 * 20) & (1u << 14)));
+    vioapic_pci_intx(&d, 1, 0, false);
+    set_reg(0x10 + 2 * 9, 0x59 | 1u << 15);                /* the SCI's pin: level */
+    vioapic_isa_level(&d, 9, true);
+    EXPECT(delivered == before + 4 && last_vec == 0x59 && last_level);
+    vioapic_eoi(&d, 0x59);
+    EXPECT(delivered == before + 5);
+    vioapic_isa_level(&d, 9, false);
+    vioapic_eoi(&d, 0x59);
+    EXPECT(delivered == before + 5);
+    set_reg(0x10 + 2 * 9, 0x59);                           /* edge */
+    vioapic_isa_level(&d, 9, true);
+    vioapic_isa_level(&d, 9, true);
+    EXPECT(delivered == before + 6 && !last_level);
+    /* bad INTx and GSIs: nothing */
+    vioapic_pci_intx(&d, 32, 0, true);
+    vioapic_pci_intx(&d, 0, 4, true);
+    vioapic_gsi_level(&d, 48, true);
+    vioapic_gsi_level(&d, 9, true);                        /* an ISA pin: not through here */
+    EXPECT(delivered == before + 6);
     hvm_vioapic_free(&d);
     EXPECT(d.arch.hvm.ioapic == NULL);
     UNIT_DONE();
