@@ -639,6 +639,13 @@ static int setup(void)
     pci_bus_init_i440fx(&pci);
     pci_bus_add_xen_platform(&pci);
     disk_setup();
+    /* The boot order, as QEMU's "bootorder" file gives it: OpenFirmware
+     * device paths, one a line, NUL-terminated (SeaBIOS matches its own
+     * device patterns against each): the IDE primary master, the one boot
+     * device this PC has. */
+    static const char order[] = "/pci@i0cf8/ide@1,1/drive@0/disk@0";
+    if (ide_present(&ide) && fwcfg_add_file(&fwcfg, "bootorder", order, sizeof(order)))
+        dlog("no room for the boot order in fw_cfg");
     if (mmio_base) {
         regions[nr_regions].start = mmio_base;
         regions[nr_regions].end = mmio_base + 7;
