@@ -545,6 +545,10 @@ static long domctl_locked(struct xen_domctl *opp, unsigned long arg, struct doma
     case XEN_DOMCTL_sethvmcontext:
         rc = hvm_set_context(d, (unsigned long)op.u.hvmcontext.buffer.p, op.u.hvmcontext.size);
         break;
+    case XEN_DOMCTL_gethvmcontext:
+        rc = hvm_get_context(d, (unsigned long)op.u.hvmcontext.buffer.p, &op.u.hvmcontext.size);
+        copyback = true;                 /* the size, as Xen, even when refused */
+        break;
     default:
         rc = -XEN_ENOSYS;
         break;

@@ -1,5 +1,6 @@
 /*
- * XEN_DOMCTL_sethvmcontext (docs/hvm.md, "PVH built at run time"): a
+ * XEN_DOMCTL_sethvmcontext and _gethvmcontext (docs/hvm.md, "PVH built at
+ * run time"): a
  * toolstack sets the start state of a PVH domain's vCPUs as libxenguest
  * does for PVH (xc_dom_x86.c's vcpu_hvm), with Xen's HVM save format of
  * <xen/hvm/save.h>: a HEADER record, a CPU record per vCPU it starts, END.
@@ -26,6 +27,7 @@
 #include "xsm.h"
 #include "sched.h"
 #include "x86.h"
+#include "time.h"
 #include <xen/errno.h>
 #include <xen/hvm/save.h>
 #include <xen/hvm/params.h>
@@ -230,6 +232,160 @@ long hvm_set_context(struct domain *d, unsigned long buf, uint32_t size)
         printk("d%u: HVM context of %u vCPU(s) set by d%u (%s)\n", d->id, loaded,
                current_domain()->id, current_domain()->name);
     free_hv_pages(b, order);
+    return rc;
+}
+
+/* ---- XEN_DOMCTL_gethvmcontext ---------------------------------------- */
+
+/* The VMCB's save area past what vmcb.h names (AMD APM vol. 2, table B-2):
+ * the state VMSAVE keeps there. */
+#define VMCB_STAR          0x600
+#define VMCB_LSTAR         0x608
+#define VMCB_CSTAR         0x610
+#define VMCB_SFMASK        0x618
+#define VMCB_KERNEL_GS     0x620
+#define VMCB_SYSENTER_CS   0x628
+#define VMCB_SYSENTER_ESP  0x630
+#define VMCB_SYSENTER_EIP  0x638
+
+static void seg_get(const uint8_t *vmcb, unsigned off, uint32_t *sel, uint32_t *ar,
+                    uint32_t *limit, uint64_t *base)
+{
+    uint16_t s, a;
+    memcpy(&s, vmcb + off, 2);
+    memcpy(&a, vmcb + off + 2, 2);
+    memcpy(limit, vmcb + off + 4, 4);
+    memcpy(base, vmcb + off + 8, 8);
+    if (sel)
+        *sel = s;
+    if (ar)
+        *ar = a;
+}
+
+/* Xen's hvm_save_cpu_ctxt, from the VMCB and the saved registers of a
+ * vCPU that is not running. */
+static void cpu_save(struct vcpu *v, struct hvm_hw_cpu *c)
+{
+    const uint8_t *vmcb = v->arch.hvm.vmcb;
+    const struct cpu_user_regs *r = v->arch.regs;
+    memset(c, 0, sizeof(*c));
+    c->rax = r->rax, c->rbx = r->rbx, c->rcx = r->rcx, c->rdx = r->rdx;
+    c->rbp = r->rbp, c->rsi = r->rsi, c->rdi = r->rdi, c->rsp = r->rsp;
+    c->r8 = r->r8, c->r9 = r->r9, c->r10 = r->r10, c->r11 = r->r11;
+    c->r12 = r->r12, c->r13 = r->r13, c->r14 = r->r14, c->r15 = r->r15;
+    c->rip = r->rip;
+    c->rflags = r->rflags;
+    c->cr0 = vmcb_rd(vmcb, VMCB_CR0);
+    c->cr2 = vmcb_rd(vmcb, VMCB_CR2);
+    c->cr3 = vmcb_rd(vmcb, VMCB_CR3);
+    c->cr4 = vmcb_rd(vmcb, VMCB_CR4);
+    c->dr6 = vmcb_rd(vmcb, VMCB_DR6);
+    c->dr7 = vmcb_rd(vmcb, VMCB_DR7);
+    c->msr_efer = vmcb_rd(vmcb, VMCB_EFER) & ~EFER_SVME;
+    seg_get(vmcb, VMCB_CS, &c->cs_sel, &c->cs_arbytes, &c->cs_limit, &c->cs_base);
+    seg_get(vmcb, VMCB_DS, &c->ds_sel, &c->ds_arbytes, &c->ds_limit, &c->ds_base);
+    seg_get(vmcb, VMCB_ES, &c->es_sel, &c->es_arbytes, &c->es_limit, &c->es_base);
+    seg_get(vmcb, VMCB_FS, &c->fs_sel, &c->fs_arbytes, &c->fs_limit, &c->fs_base);
+    seg_get(vmcb, VMCB_GS, &c->gs_sel, &c->gs_arbytes, &c->gs_limit, &c->gs_base);
+    seg_get(vmcb, VMCB_SS, &c->ss_sel, &c->ss_arbytes, &c->ss_limit, &c->ss_base);
+    seg_get(vmcb, VMCB_TR, &c->tr_sel, &c->tr_arbytes, &c->tr_limit, &c->tr_base);
+    seg_get(vmcb, VMCB_LDTR, &c->ldtr_sel, &c->ldtr_arbytes, &c->ldtr_limit, &c->ldtr_base);
+    seg_get(vmcb, VMCB_GDTR, NULL, NULL, &c->gdtr_limit, &c->gdtr_base);
+    seg_get(vmcb, VMCB_IDTR, NULL, NULL, &c->idtr_limit, &c->idtr_base);
+    c->msr_star = vmcb_rd(vmcb, VMCB_STAR);
+    c->msr_lstar = vmcb_rd(vmcb, VMCB_LSTAR);
+    c->msr_cstar = vmcb_rd(vmcb, VMCB_CSTAR);
+    c->msr_syscall_mask = vmcb_rd(vmcb, VMCB_SFMASK);
+    c->shadow_gs = vmcb_rd(vmcb, VMCB_KERNEL_GS);
+    c->sysenter_cs = vmcb_rd(vmcb, VMCB_SYSENTER_CS);
+    c->sysenter_esp = vmcb_rd(vmcb, VMCB_SYSENTER_ESP);
+    c->sysenter_eip = vmcb_rd(vmcb, VMCB_SYSENTER_EIP);
+    uint64_t ev = vmcb_rd(vmcb, VMCB_EVENTINJ);
+    if (ev & EVENTINJ_V) {
+        c->pending_event = (uint32_t)ev;
+        c->error_code = (uint32_t)(ev >> 32);
+    }
+    /* A vCPU that has run: its FPU (the FXSAVE image its XSAVE area
+     * starts with) and its TSC; a start state has neither. */
+    if (v->runtime_ns) {
+        memcpy(c->fpu_regs, v->arch.fpu, sizeof(c->fpu_regs));
+        c->flags = XEN_X86_FPU_INITIALISED;
+        c->tsc = rdtsc() + vmcb_rd(vmcb, VMCB_TSC_OFFSET);
+    }
+}
+
+static uint32_t save_size(const struct domain *d)
+{
+    uint32_t n = 0;
+    for (unsigned i = 0; i < d->nr_vcpus; i++)
+        n += d->vcpu[i] != NULL;
+    return (uint32_t)(sizeof(struct hvm_save_descriptor) * (2 + n) +
+                      sizeof(struct hvm_save_header) + n * sizeof(struct hvm_hw_cpu));
+}
+
+/*
+ * XEN_DOMCTL_gethvmcontext (Xen's hvm_save): with no buffer the size it
+ * needs; else the HEADER (Xen's magic and version, changeset 0, CPUID
+ * leaf 1's EAX, the TSC's kHz), a CPU record per vCPU, END, and the size
+ * written.  As Xen: oneself or a PV domain -EINVAL, a buffer too small
+ * -ENOSPC; unlike Xen, which pauses the domain meanwhile, Keel wants it
+ * paused and no vCPU of it running (-EBUSY).  A shut-down domain -EINVAL.
+ * Only the CPU record is kept of a vCPU's state (no LAPIC, MTRR, PIC,
+ * ... records yet): enough for libxenguest's vcpu_hvm, which takes the
+ * HEADER from here, and what sethvmcontext can load back of a start state.
+ */
+long hvm_get_context(struct domain *d, unsigned long buf, uint32_t *size)
+{
+    if (d == current_domain() || d->arch.type != GUEST_PVH || d->shutdown)
+        return -XEN_EINVAL;
+    uint32_t need = save_size(d);
+    if (!buf) {
+        *size = need;
+        return 0;
+    }
+    if (*size < need)
+        return -XEN_ENOSPC;
+    if (!d->pause_count)
+        return -XEN_EBUSY;
+    for (unsigned i = 0; i < d->nr_vcpus; i++)
+        if (d->vcpu[i] && d->vcpu[i]->running)
+            return -XEN_EBUSY;
+    unsigned order = 2;
+    _Static_assert(sizeof(struct hvm_save_descriptor) * 3 + sizeof(struct hvm_save_header) +
+                   sizeof(struct hvm_hw_cpu) <= CTXT_MAX, "one vCPU's context");
+    if (need > CTXT_MAX)
+        return -XEN_EOPNOTSUPP;           /* one vCPU per HVM domain today */
+    uint8_t *b = alloc_hv_pages(order);
+    if (!b)
+        return -XEN_ENOMEM;
+    uint32_t off = 0;
+    struct hvm_save_descriptor desc = { HVM_SAVE_CODE(HEADER), 0, sizeof(struct hvm_save_header) };
+    memcpy(b + off, &desc, sizeof(desc));
+    off += sizeof(desc);
+    struct hvm_save_header h = { .magic = HVM_FILE_MAGIC, .version = HVM_FILE_VERSION };
+    uint32_t bx, cx, dx;
+    cpuid(1, 0, &h.cpuid, &bx, &cx, &dx);
+    h.gtsc_khz = (uint32_t)tsc_khz;
+    memcpy(b + off, &h, sizeof(h));
+    off += sizeof(h);
+    for (unsigned i = 0; i < d->nr_vcpus; i++) {
+        if (!d->vcpu[i])
+            continue;
+        desc = (struct hvm_save_descriptor){ HVM_SAVE_CODE(CPU), (uint16_t)i,
+                                             sizeof(struct hvm_hw_cpu) };
+        memcpy(b + off, &desc, sizeof(desc));
+        off += sizeof(desc);
+        struct hvm_hw_cpu c;
+        cpu_save(d->vcpu[i], &c);
+        memcpy(b + off, &c, sizeof(c));
+        off += sizeof(c);
+    }
+    desc = (struct hvm_save_descriptor){ HVM_SAVE_CODE(END), 0, 0 };
+    memcpy(b + off, &desc, sizeof(desc));
+    off += sizeof(desc);
+    long rc = copy_to_guest(buf, b, off) ? -XEN_EFAULT : 0;
+    free_hv_pages(b, order);
+    *size = off;
     return rc;
 }
 

@@ -34,6 +34,9 @@ int hvm_p2m_build(struct domain *d, const uint64_t *mfns, uint64_t nr);
 long hvm_p2m_populate(struct domain *d, uint64_t gfn, unsigned order);
 /* XEN_DOMCTL_sethvmcontext from buf of size bytes (hv/hvm/hvm_ctxt.c). */
 long hvm_set_context(struct domain *d, unsigned long buf, uint32_t size);
+/* XEN_DOMCTL_gethvmcontext into buf (0: only the size) of *size bytes;
+ * *size the bytes written, or needed. */
+long hvm_get_context(struct domain *d, unsigned long buf, uint32_t *size);
 /* HVMOP_set_param of a PVH domain by its run-time builder (hvm_ctxt.c). */
 long hvm_builder_param(struct domain *d, uint32_t index, uint64_t value);
 uint64_t hvm_p2m_lookup(struct domain *d, uint64_t gfn);

@@ -5,6 +5,8 @@
  * frames, the shared PVH builder (lib/dombuild/pvh.c) writing its memory
  * through foreign mappings by guest frame, the ring params, its vCPU's
  * start state by XEN_DOMCTL_sethvmcontext (HEADER, CPU, END), unpause.
+ * Round 1 takes the HEADER from XEN_DOMCTL_gethvmcontext first, as
+ * libxenguest's vcpu_hvm does, and reads the start state back.
  * The guest checks its start info, memory map and ACPI tables
  * (mode=quick) and powers off; the hypervisor reaps it.  Each round the
  * host's free frames are exactly as before the first: p2m tables, RAM,
@@ -121,6 +123,71 @@ static long set_context(domid_t d, const void *buf, uint32_t size)
     op.u.hvmcontext.size = size;
     set_xen_guest_handle(op.u.hvmcontext.buffer, (uint8_t *)buf);
     return do_domctl(&op);
+}
+
+static long get_context(domid_t d, void *buf, uint32_t *size)
+{
+    struct xen_domctl op;
+    domctl_init(&op, XEN_DOMCTL_gethvmcontext, d);
+    op.u.hvmcontext.size = *size;
+    set_xen_guest_handle(op.u.hvmcontext.buffer, (uint8_t *)buf);
+    long rc = do_domctl(&op);
+    *size = op.u.hvmcontext.size;
+    return rc;
+}
+
+#define CHECK(cond) CHECK_EQ(!!(cond), 1)
+
+static uint8_t got[2 * sizeof(rec)];
+
+/* Round 1, as libxenguest's vcpu_hvm: the size of the whole context, the
+ * context (HEADER, the CPU record, END), and the HEADER taken from it for
+ * the start state; the refusals around it. */
+static void header_from_get(domid_t d)
+{
+    uint32_t size = 0;
+    CHECK_EQ(get_context(d, NULL, &size), 0);
+    CHECK_EQ(size, (uint32_t)sizeof(rec));
+    uint32_t small = size - 1;
+    CHECK_EQ(get_context(d, got, &small), -XEN_ENOSPC);
+    uint32_t n = sizeof(got);
+    CHECK_EQ(get_context(self_domid(), got, &n), -XEN_EINVAL);     /* oneself, a PV domain */
+    n = sizeof(got);
+    CHECK_EQ(get_context(d, (void *)0x3ff00000UL, &n), -XEN_EFAULT);
+    n = sizeof(got);
+    memset(got, 0xa5, sizeof(got));
+    CHECK_EQ(get_context(d, got, &n), 0);
+    CHECK_EQ(n, size);
+    struct hvm_save_descriptor hd, cd, ed;
+    struct hvm_save_header h;
+    memcpy(&hd, got, sizeof(hd));
+    memcpy(&h, got + sizeof(hd), sizeof(h));
+    memcpy(&cd, got + sizeof(hd) + sizeof(h), sizeof(cd));
+    memcpy(&ed, got + size - sizeof(ed), sizeof(ed));
+    CHECK_EQ(hd.typecode, HVM_SAVE_CODE(HEADER));
+    CHECK_EQ(hd.length, (uint32_t)sizeof(h));
+    CHECK(h.magic == HVM_FILE_MAGIC && h.version == HVM_FILE_VERSION && h.cpuid != 0 &&
+          h.gtsc_khz != 0);
+    CHECK(cd.typecode == HVM_SAVE_CODE(CPU) && cd.instance == 0 &&
+          cd.length == sizeof(struct hvm_hw_cpu));
+    CHECK(ed.typecode == HVM_SAVE_CODE(END) && ed.length == 0);
+    rec.h = h;                                   /* the start state's HEADER */
+}
+
+/* Round 1, after the start state is set: gethvmcontext gives it back. */
+static void check_get(domid_t d, const struct dombuild_pvh_layout *l)
+{
+    uint32_t n = sizeof(got);
+    CHECK_EQ(get_context(d, got, &n), 0);
+    struct hvm_hw_cpu c;
+    memcpy(&c, got + 2 * sizeof(struct hvm_save_descriptor) + sizeof(struct hvm_save_header),
+           sizeof(c));
+    CHECK(c.rip == l->entry && c.rbx == l->si_gpa && c.cr0 == 0x11 && c.cr3 == 0 &&
+          c.msr_efer == 0 && c.cs_sel == 0x08 && c.cs_arbytes == 0xc9b && c.cs_limit == ~0u &&
+          c.tr_arbytes == 0x8b && c.dr7 == 0x400 && (c.rflags & ~2ULL) == 0);
+    CHECK(c.flags == 0 && c.tsc == 0 && c.pending_event == 0);   /* it has not run */
+    printf("gethvmcontext: the size, the context (HEADER, CPU, END), the start state back; "
+           "refusals\n");
 }
 
 static xen_pfn_t gfns[MAX_PAGES + 1];
@@ -253,11 +320,14 @@ static domid_t build_and_run(unsigned round, unsigned long mem_kb)
         (rc = set_param(d, HVM_PARAM_CONSOLE_PFN, l.console_gfn)))
         goto fail_rc;
     start_record(l.entry, l.si_gpa);
-    if (round == 0)
+    if (round == 0) {
         refusals(d, &l);
+        header_from_get(d);
+    }
     if ((rc = set_context(d, &rec, sizeof(rec))))
         goto fail_rc;
     if (round == 0) {
+        check_get(d, &l);
         /* Its vCPU has a state now: its p2m and params are fixed. */
         xen_pfn_t next = nr_pages;
         struct xen_memory_reservation r1 = { .nr_extents = 1, .domid = d };
