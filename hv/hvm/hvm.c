@@ -27,6 +27,7 @@
 #include <xen/vcpu.h>
 #include <xen/event_channel.h>
 #include <xen/hvm/hvm_op.h>
+#include <xen/hvm/save.h>
 #include <xen/memory.h>
 #include <xen/hvm/params.h>
 
@@ -578,6 +579,7 @@ static bool pat_ok(uint64_t v)
 #define MSR_MTRRCAP     0xfe
 #define MSR_MTRR_BASE0  0x200
 #define MSR_MTRR_DEF    0x2ff
+#define MTRR_CAP_VALUE  ((1u << 10) | (1u << 8) | 8)   /* WC, FIX, VCNT 8 */
 static const uint32_t mtrr_fixed_msr[11] = {
     0x250, 0x258, 0x259, 0x268, 0x269, 0x26a, 0x26b, 0x26c, 0x26d, 0x26e, 0x26f };
 
@@ -609,7 +611,7 @@ static bool mtrr_read(struct vcpu *v, uint32_t msr, uint64_t *val)
     struct hvm_mtrr *m = &v->arch.hvm.mtrr;
     int f = mtrr_fixed_index(msr);
     if (msr == MSR_MTRRCAP)
-        *val = (1u << 10) | (1u << 8) | 8;            /* WC, FIX, VCNT 8 */
+        *val = MTRR_CAP_VALUE;
     else if (msr == MSR_MTRR_DEF)
         *val = m->def;
     else if (f >= 0)
@@ -621,9 +623,8 @@ static bool mtrr_read(struct vcpu *v, uint32_t msr, uint64_t *val)
     return true;
 }
 
-static bool mtrr_write(struct vcpu *v, uint32_t msr, uint64_t val)
+static bool mtrr_set(struct hvm_mtrr *m, uint32_t msr, uint64_t val)
 {
-    struct hvm_mtrr *m = &v->arch.hvm.mtrr;
     int f = mtrr_fixed_index(msr);
     if (msr == MSR_MTRR_DEF) {
         if ((val & ~0xcffULL) || !mtrr_type_ok(val & 0xff))
@@ -644,6 +645,48 @@ static bool mtrr_write(struct vcpu *v, uint32_t msr, uint64_t val)
         return false;                                  /* MTRRCAP is read-only */
     }
     return true;
+}
+
+static bool mtrr_write(struct vcpu *v, uint32_t msr, uint64_t val)
+{
+    return mtrr_set(&v->arch.hvm.mtrr, msr, val);
+}
+
+
+/* An MTRR save record (Xen's hvm_hw_mtrr) for v: checked as the guest's
+ * own WRMSRs are (and its MTRRCAP's variable-range count and fixed-range
+ * bit as this one's, as Xen's hvm_load_mtrr_msr), then loaded with PAT if
+ * load; -EINVAL and nothing changed if any value is refused. */
+long hvm_mtrr_record(struct vcpu *v, const struct hvm_hw_mtrr *r, bool load)
+{
+    if ((r->msr_mtrr_cap ^ MTRR_CAP_VALUE) & 0x1ff)
+        return -XEN_EINVAL;
+    if (!pat_ok(r->msr_pat_cr))
+        return -XEN_EINVAL;
+    struct hvm_mtrr m = v->arch.hvm.mtrr;
+    bool ok = mtrr_set(&m, MSR_MTRR_DEF, r->msr_mtrr_def_type);
+    for (unsigned i = 0; i < 11 && ok; i++)
+        ok = mtrr_set(&m, mtrr_fixed_msr[i], r->msr_mtrr_fixed[i]);
+    for (unsigned i = 0; i < 16 && ok; i++)
+        ok = mtrr_set(&m, MSR_MTRR_BASE0 + i, r->msr_mtrr_var[i]);
+    if (!ok)
+        return -XEN_EINVAL;
+    if (load) {
+        v->arch.hvm.mtrr = m;
+        vmcb_wr(v->arch.hvm.vmcb, VMCB_G_PAT, r->msr_pat_cr);
+    }
+    return 0;
+}
+
+void hvm_mtrr_save(struct vcpu *v, struct hvm_hw_mtrr *r)
+{
+    const struct hvm_mtrr *m = &v->arch.hvm.mtrr;
+    memset(r, 0, sizeof(*r));
+    r->msr_pat_cr = vmcb_rd(v->arch.hvm.vmcb, VMCB_G_PAT);
+    memcpy(r->msr_mtrr_var, m->var, sizeof(r->msr_mtrr_var));
+    memcpy(r->msr_mtrr_fixed, m->fixed, sizeof(r->msr_mtrr_fixed));
+    r->msr_mtrr_cap = MTRR_CAP_VALUE;
+    r->msr_mtrr_def_type = m->def;
 }
 
 static bool msr_read(struct vcpu *v, uint32_t msr, uint64_t *val)

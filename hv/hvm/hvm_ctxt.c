@@ -3,14 +3,15 @@
  * run time"): a
  * toolstack sets the start state of a PVH domain's vCPUs as libxenguest
  * does for PVH (xc_dom_x86.c's vcpu_hvm), with Xen's HVM save format of
- * <xen/hvm/save.h>: a HEADER record, a CPU record per vCPU it starts, END.
+ * <xen/hvm/save.h>: a HEADER record, a CPU record per vCPU it starts (and
+ * an MTRR record, as libxenguest sends one), END.
  *
  * What a start record holds is loaded: the general registers, RIP and
  * RFLAGS, CR0/CR2/CR3/CR4, EFER, DR6/DR7, the segments, GDTR and IDTR.
  * The rest of a CPU record (FPU, SYSENTER and SYSCALL MSRs, shadow GS,
  * TSC, a pending event) is state a saved guest has, which Keel cannot
  * restore yet: a record with any of it nonzero is refused (-EOPNOTSUPP),
- * as are other record types (MTRR, LAPIC, ...), rather than half loaded.
+ * as are other record types (LAPIC, PIC, ...), rather than half loaded.
  * The whole buffer is checked before anything is set: a refused buffer
  * changes nothing.  Checks as Xen's hvm_load_cpu_ctxt and the VMRUN
  * consistency checks of AMD's APM vol. 2, 15.5.1, so that no accepted
@@ -219,6 +220,19 @@ long hvm_set_context(struct domain *d, unsigned long buf, uint32_t size)
                 }
                 break;
             }
+            case HVM_SAVE_CODE(MTRR): {
+                /* libxenguest's vcpu_hvm sends one (a PVH domain's default
+                 * type write-back): loaded as the guest's own WRMSRs. */
+                struct hvm_hw_mtrr m;
+                if (desc.instance >= d->nr_vcpus || !d->vcpu[desc.instance] ||
+                    desc.length != sizeof(m)) {
+                    rc = -XEN_EINVAL;
+                    break;
+                }
+                memcpy(&m, body, sizeof(m));
+                rc = hvm_mtrr_record(d->vcpu[desc.instance], &m, pass == 1);
+                break;
+            }
             case HVM_SAVE_CODE(END):
                 end = true;
                 break;
@@ -319,8 +333,9 @@ static uint32_t save_size(const struct domain *d)
     uint32_t n = 0;
     for (unsigned i = 0; i < d->nr_vcpus; i++)
         n += d->vcpu[i] != NULL;
-    return (uint32_t)(sizeof(struct hvm_save_descriptor) * (2 + n) +
-                      sizeof(struct hvm_save_header) + n * sizeof(struct hvm_hw_cpu));
+    return (uint32_t)(sizeof(struct hvm_save_descriptor) * (2 + 2 * n) +
+                      sizeof(struct hvm_save_header) +
+                      n * (sizeof(struct hvm_hw_cpu) + sizeof(struct hvm_hw_mtrr)));
 }
 
 /*
@@ -330,9 +345,10 @@ static uint32_t save_size(const struct domain *d)
  * written.  As Xen: oneself or a PV domain -EINVAL, a buffer too small
  * -ENOSPC; unlike Xen, which pauses the domain meanwhile, Keel wants it
  * paused and no vCPU of it running (-EBUSY).  A shut-down domain -EINVAL.
- * Only the CPU record is kept of a vCPU's state (no LAPIC, MTRR, PIC,
- * ... records yet): enough for libxenguest's vcpu_hvm, which takes the
- * HEADER from here, and what sethvmcontext can load back of a start state.
+ * A vCPU's CPU and MTRR records (no LAPIC, PIC, I/O APIC, ... records
+ * yet): what libxenguest's vcpu_hvm takes from here (the HEADER and the
+ * MTRR record it sends back), and what sethvmcontext loads of a start
+ * state.
  */
 long hvm_get_context(struct domain *d, unsigned long buf, uint32_t *size)
 {
@@ -351,8 +367,9 @@ long hvm_get_context(struct domain *d, unsigned long buf, uint32_t *size)
         if (d->vcpu[i] && d->vcpu[i]->running)
             return -XEN_EBUSY;
     unsigned order = 2;
-    _Static_assert(sizeof(struct hvm_save_descriptor) * 3 + sizeof(struct hvm_save_header) +
-                   sizeof(struct hvm_hw_cpu) <= CTXT_MAX, "one vCPU's context");
+    _Static_assert(sizeof(struct hvm_save_descriptor) * 4 + sizeof(struct hvm_save_header) +
+                   sizeof(struct hvm_hw_cpu) + sizeof(struct hvm_hw_mtrr) <= CTXT_MAX,
+                   "one vCPU's context");
     if (need > CTXT_MAX)
         return -XEN_EOPNOTSUPP;           /* one vCPU per HVM domain today */
     uint8_t *b = alloc_hv_pages(order);
@@ -379,6 +396,18 @@ long hvm_get_context(struct domain *d, unsigned long buf, uint32_t *size)
         cpu_save(d->vcpu[i], &c);
         memcpy(b + off, &c, sizeof(c));
         off += sizeof(c);
+    }
+    for (unsigned i = 0; i < d->nr_vcpus; i++) {
+        if (!d->vcpu[i])
+            continue;
+        desc = (struct hvm_save_descriptor){ HVM_SAVE_CODE(MTRR), (uint16_t)i,
+                                             sizeof(struct hvm_hw_mtrr) };
+        memcpy(b + off, &desc, sizeof(desc));
+        off += sizeof(desc);
+        struct hvm_hw_mtrr m;
+        hvm_mtrr_save(d->vcpu[i], &m);
+        memcpy(b + off, &m, sizeof(m));
+        off += sizeof(m);
     }
     desc = (struct hvm_save_descriptor){ HVM_SAVE_CODE(END), 0, 0 };
     memcpy(b + off, &desc, sizeof(desc));

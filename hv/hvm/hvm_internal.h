@@ -101,6 +101,11 @@ unsigned vioapic_pci_intx_gsi(unsigned device, unsigned intx);
 void vioapic_pci_intx(struct domain *d, unsigned device, unsigned intx, bool level);
 void vioapic_eoi(struct domain *d, uint8_t vec);
 void hvm_callback_level(struct domain *d);
+/* An MTRR save record for v (hvm.c): checked (and loaded with PAT if
+ * load): 0 or -EINVAL; and v's MTRRs and PAT as one. */
+struct hvm_hw_mtrr;
+long hvm_mtrr_record(struct vcpu *v, const struct hvm_hw_mtrr *r, bool load);
+void hvm_mtrr_save(struct vcpu *v, struct hvm_hw_mtrr *r);
 
 /* vcpu_areas.c: VCPUOP_register_vcpu_info by GFN; the runstate and time
  * areas written before a VMRUN into its kernel. */

@@ -90,6 +90,21 @@ static struct {
 _Static_assert(sizeof(rec) == 3 * sizeof(struct hvm_save_descriptor) +
                sizeof(struct hvm_save_header) + sizeof(struct hvm_hw_cpu), "padding");
 
+/* As gethvmcontext gives it, and as libxenguest's vcpu_hvm sends it back:
+ * HEADER, CPU, MTRR, END. */
+static struct {
+    struct hvm_save_descriptor hd;
+    struct hvm_save_header h;
+    struct hvm_save_descriptor cd;
+    struct hvm_hw_cpu c;
+    struct hvm_save_descriptor md;
+    struct hvm_hw_mtrr m;
+    struct hvm_save_descriptor ed;
+} full;
+_Static_assert(sizeof(full) == 4 * sizeof(struct hvm_save_descriptor) +
+               sizeof(struct hvm_save_header) + sizeof(struct hvm_hw_cpu) +
+               sizeof(struct hvm_hw_mtrr), "padding");
+
 static void start_record(uint64_t entry, uint64_t si_gpa)
 {
     memset(&rec, 0, sizeof(rec));
@@ -138,18 +153,20 @@ static long get_context(domid_t d, void *buf, uint32_t *size)
 
 #define CHECK(cond) CHECK_EQ(!!(cond), 1)
 
-static uint8_t got[2 * sizeof(rec)];
+static uint8_t got[2 * sizeof(full)];
 
 /* Round 1, as libxenguest's vcpu_hvm: the size of the whole context, the
- * context (HEADER, the CPU record, END), and the HEADER taken from it for
+ * context (HEADER, CPU, MTRR, END), and from it the HEADER and the MTRR
+ * record (its default type made write-back, as vcpu_hvm does for PVH) for
  * the start state; the refusals around it. */
-static void header_from_get(domid_t d)
+static void from_get(domid_t d)
 {
     uint32_t size = 0;
     CHECK_EQ(get_context(d, NULL, &size), 0);
-    CHECK_EQ(size, (uint32_t)sizeof(rec));
+    CHECK_EQ(size, (uint32_t)sizeof(full));
     uint32_t small = size - 1;
     CHECK_EQ(get_context(d, got, &small), -XEN_ENOSPC);
+    CHECK_EQ(small, size - 1);                                      /* as Xen: left */
     uint32_t n = sizeof(got);
     CHECK_EQ(get_context(self_domid(), got, &n), -XEN_EINVAL);     /* oneself, a PV domain */
     n = sizeof(got);
@@ -158,20 +175,28 @@ static void header_from_get(domid_t d)
     memset(got, 0xa5, sizeof(got));
     CHECK_EQ(get_context(d, got, &n), 0);
     CHECK_EQ(n, size);
-    struct hvm_save_descriptor hd, cd, ed;
-    struct hvm_save_header h;
-    memcpy(&hd, got, sizeof(hd));
-    memcpy(&h, got + sizeof(hd), sizeof(h));
-    memcpy(&cd, got + sizeof(hd) + sizeof(h), sizeof(cd));
-    memcpy(&ed, got + size - sizeof(ed), sizeof(ed));
-    CHECK_EQ(hd.typecode, HVM_SAVE_CODE(HEADER));
-    CHECK_EQ(hd.length, (uint32_t)sizeof(h));
-    CHECK(h.magic == HVM_FILE_MAGIC && h.version == HVM_FILE_VERSION && h.cpuid != 0 &&
-          h.gtsc_khz != 0);
-    CHECK(cd.typecode == HVM_SAVE_CODE(CPU) && cd.instance == 0 &&
-          cd.length == sizeof(struct hvm_hw_cpu));
-    CHECK(ed.typecode == HVM_SAVE_CODE(END) && ed.length == 0);
-    rec.h = h;                                   /* the start state's HEADER */
+    memcpy(&full, got, sizeof(full));
+    CHECK(full.hd.typecode == HVM_SAVE_CODE(HEADER) && full.hd.length == sizeof(full.h));
+    CHECK(full.h.magic == HVM_FILE_MAGIC && full.h.version == HVM_FILE_VERSION &&
+          full.h.cpuid != 0 && full.h.gtsc_khz != 0);
+    CHECK(full.cd.typecode == HVM_SAVE_CODE(CPU) && full.cd.instance == 0 &&
+          full.cd.length == sizeof(full.c));
+    CHECK(full.md.typecode == HVM_SAVE_CODE(MTRR) && full.md.instance == 0 &&
+          full.md.length == sizeof(full.m));
+    CHECK(full.m.msr_mtrr_cap == 0x508 && full.m.msr_mtrr_def_type == 0 &&
+          full.m.msr_pat_cr == 0x0007040600070406ULL);
+    CHECK(full.ed.typecode == HVM_SAVE_CODE(END) && full.ed.length == 0);
+    /* HEADER from here, our start CPU record, MTRR default WB enabled */
+    rec.h = full.h;
+    full.c = rec.c;
+    full.m.msr_mtrr_def_type = 6 | (1u << 11);
+    /* an MTRR record with a reserved type, or another MTRRCAP: refused */
+    full.m.msr_mtrr_def_type = 2 | (1u << 11);
+    CHECK_EQ(set_context(d, &full, sizeof(full)), -XEN_EINVAL);
+    full.m.msr_mtrr_def_type = 6 | (1u << 11);
+    full.m.msr_mtrr_cap = 0x50a;
+    CHECK_EQ(set_context(d, &full, sizeof(full)), -XEN_EINVAL);
+    full.m.msr_mtrr_cap = 0x508;
 }
 
 /* Round 1, after the start state is set: gethvmcontext gives it back. */
@@ -179,15 +204,17 @@ static void check_get(domid_t d, const struct dombuild_pvh_layout *l)
 {
     uint32_t n = sizeof(got);
     CHECK_EQ(get_context(d, got, &n), 0);
-    struct hvm_hw_cpu c;
-    memcpy(&c, got + 2 * sizeof(struct hvm_save_descriptor) + sizeof(struct hvm_save_header),
-           sizeof(c));
-    CHECK(c.rip == l->entry && c.rbx == l->si_gpa && c.cr0 == 0x11 && c.cr3 == 0 &&
-          c.msr_efer == 0 && c.cs_sel == 0x08 && c.cs_arbytes == 0xc9b && c.cs_limit == ~0u &&
-          c.tr_arbytes == 0x8b && c.dr7 == 0x400 && (c.rflags & ~2ULL) == 0);
-    CHECK(c.flags == 0 && c.tsc == 0 && c.pending_event == 0);   /* it has not run */
-    printf("gethvmcontext: the size, the context (HEADER, CPU, END), the start state back; "
-           "refusals\n");
+    __typeof__(full) g;
+    memcpy(&g, got, sizeof(g));
+    const struct hvm_hw_cpu *c = &g.c;
+    CHECK(c->rip == l->entry && c->rbx == l->si_gpa && c->cr0 == 0x11 && c->cr3 == 0 &&
+          c->msr_efer == 0 && c->cs_sel == 0x08 && c->cs_arbytes == 0xc9b &&
+          c->cs_limit == ~0u && c->tr_arbytes == 0x8b && c->dr7 == 0x400 &&
+          (c->rflags & ~2ULL) == 0);
+    CHECK(c->flags == 0 && c->tsc == 0 && c->pending_event == 0);   /* it has not run */
+    CHECK(g.m.msr_mtrr_def_type == (6 | (1u << 11)));
+    printf("gethvmcontext: the size, the context (HEADER, CPU, MTRR, END), the start state "
+           "and MTRRs back; refusals\n");
 }
 
 static xen_pfn_t gfns[MAX_PAGES + 1];
@@ -225,8 +252,10 @@ static void refusals(domid_t d, const struct dombuild_pvh_layout *l)
     rec.c.tsc = 12345;
     CHECK_EQ(set_context(d, &rec, sizeof(rec)), -XEN_EOPNOTSUPP);
     rec.c = good;
-    rec.cd.typecode = 14;                        /* MTRR */
+    rec.cd.typecode = 5;                         /* LAPIC */
     CHECK_EQ(set_context(d, &rec, sizeof(rec)), -XEN_EOPNOTSUPP);
+    rec.cd.typecode = HVM_SAVE_CODE(MTRR);       /* an MTRR record of a CPU record's length */
+    CHECK_EQ(set_context(d, &rec, sizeof(rec)), -XEN_EINVAL);
     rec.cd.typecode = HVM_SAVE_CODE(CPU);
     /* Ring params outside its RAM, or one the builder does not set. */
     CHECK_EQ(set_param(d, HVM_PARAM_STORE_PFN, l->nr_pages), -XEN_EINVAL);
@@ -322,9 +351,12 @@ static domid_t build_and_run(unsigned round, unsigned long mem_kb)
     start_record(l.entry, l.si_gpa);
     if (round == 0) {
         refusals(d, &l);
-        header_from_get(d);
+        from_get(d);
+        rc = set_context(d, &full, sizeof(full));     /* as libxenguest */
+    } else {
+        rc = set_context(d, &rec, sizeof(rec));
     }
-    if ((rc = set_context(d, &rec, sizeof(rec))))
+    if (rc)
         goto fail_rc;
     if (round == 0) {
         check_get(d, &l);
