@@ -328,6 +328,18 @@ static void cpu_save(struct vcpu *v, struct hvm_hw_cpu *c)
     }
 }
 
+/* One record at b + *off: its descriptor, then len bytes of body. */
+static void put_record(uint8_t *b, uint32_t *off, uint16_t code, unsigned instance,
+                       const void *body, uint32_t len)
+{
+    struct hvm_save_descriptor desc = { code, (uint16_t)instance, len };
+    memcpy(b + *off, &desc, sizeof(desc));
+    *off += sizeof(desc);
+    if (len)
+        memcpy(b + *off, body, len);
+    *off += len;
+}
+
 static uint32_t save_size(const struct domain *d)
 {
     uint32_t n = 0;
@@ -376,42 +388,24 @@ long hvm_get_context(struct domain *d, unsigned long buf, uint32_t *size)
     if (!b)
         return -XEN_ENOMEM;
     uint32_t off = 0;
-    struct hvm_save_descriptor desc = { HVM_SAVE_CODE(HEADER), 0, sizeof(struct hvm_save_header) };
-    memcpy(b + off, &desc, sizeof(desc));
-    off += sizeof(desc);
     struct hvm_save_header h = { .magic = HVM_FILE_MAGIC, .version = HVM_FILE_VERSION };
     uint32_t bx, cx, dx;
     cpuid(1, 0, &h.cpuid, &bx, &cx, &dx);
     h.gtsc_khz = (uint32_t)tsc_khz;
-    memcpy(b + off, &h, sizeof(h));
-    off += sizeof(h);
-    for (unsigned i = 0; i < d->nr_vcpus; i++) {
-        if (!d->vcpu[i])
-            continue;
-        desc = (struct hvm_save_descriptor){ HVM_SAVE_CODE(CPU), (uint16_t)i,
-                                             sizeof(struct hvm_hw_cpu) };
-        memcpy(b + off, &desc, sizeof(desc));
-        off += sizeof(desc);
-        struct hvm_hw_cpu c;
-        cpu_save(d->vcpu[i], &c);
-        memcpy(b + off, &c, sizeof(c));
-        off += sizeof(c);
-    }
-    for (unsigned i = 0; i < d->nr_vcpus; i++) {
-        if (!d->vcpu[i])
-            continue;
-        desc = (struct hvm_save_descriptor){ HVM_SAVE_CODE(MTRR), (uint16_t)i,
-                                             sizeof(struct hvm_hw_mtrr) };
-        memcpy(b + off, &desc, sizeof(desc));
-        off += sizeof(desc);
-        struct hvm_hw_mtrr m;
-        hvm_mtrr_save(d->vcpu[i], &m);
-        memcpy(b + off, &m, sizeof(m));
-        off += sizeof(m);
-    }
-    desc = (struct hvm_save_descriptor){ HVM_SAVE_CODE(END), 0, 0 };
-    memcpy(b + off, &desc, sizeof(desc));
-    off += sizeof(desc);
+    put_record(b, &off, HVM_SAVE_CODE(HEADER), 0, &h, sizeof(h));
+    for (unsigned i = 0; i < d->nr_vcpus; i++)
+        if (d->vcpu[i]) {
+            struct hvm_hw_cpu c;
+            cpu_save(d->vcpu[i], &c);
+            put_record(b, &off, HVM_SAVE_CODE(CPU), i, &c, sizeof(c));
+        }
+    for (unsigned i = 0; i < d->nr_vcpus; i++)
+        if (d->vcpu[i]) {
+            struct hvm_hw_mtrr m;
+            hvm_mtrr_save(d->vcpu[i], &m);
+            put_record(b, &off, HVM_SAVE_CODE(MTRR), i, &m, sizeof(m));
+        }
+    put_record(b, &off, HVM_SAVE_CODE(END), 0, NULL, 0);
     long rc = copy_to_guest(buf, b, off) ? -XEN_EFAULT : 0;
     free_hv_pages(b, order);
     *size = off;
