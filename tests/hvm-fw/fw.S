@@ -214,7 +214,13 @@ _start:
         outw    %ax, %dx
         inw     %dx, %ax
         testw   $1, %ax
+        jz      11f
+        movw    $1, %ax                 /* bit 23 changed just then: once more */
+        outw    %ax, %dx
+        inw     %dx, %ax
+        testw   $1, %ax
         jnz     fail_pm
+11:
 8:      movw    $0xb000, %dx
         inw     %dx, %ax
         testw   $1, %ax
